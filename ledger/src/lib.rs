@@ -1,0 +1,435 @@
+//! `ledger`: paybot's double-entry ledger, on SQLite or PostgreSQL.
+//!
+//! The data model is TigerBeetle's on SQL: accounts with four running totals
+//! (debits/credits, posted/pending), immutable transfers with client-chosen
+//! 128-bit ids that double as idempotency keys, two-phase transfers
+//! (pending, then post, void or expiry, each exactly once) and linked groups
+//! that commit all-or-nothing.
+//!
+//! The one design decision to know: **every write goes through a single
+//! group-commit writer**. [`Ledger::submit`] queues a linked group on a
+//! bounded channel; the writer drains up to [`BATCH_GROUPS_MAX`] groups,
+//! loads and locks what they touch (accounts in sorted id order), runs them
+//! through the pure state machine in `engine`, writes the new rows and
+//! account deltas, and commits once. Many concurrent payments cost one
+//! durable commit, and no check-then-write race exists because funds are
+//! checked under the lock that the write holds.
+//!
+//! The ledger knows nothing of chats, users or cards: owners are opaque
+//! references and reason codes are plain numbers.
+
+mod engine;
+mod money;
+mod store;
+mod types;
+mod verify;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+pub use engine::LINKED_TRANSFERS_MAX;
+pub use money::{
+    AMOUNT_MAJOR_UNITS_MAX, AMOUNT_TEXT_BYTES_MAX, Amount, AmountError, Currency, format_minor,
+    minor_to_decimal, parse_money,
+};
+pub use store::{CurrencyTotals, HistoryCursor, HistoryPage, LEDGER_MIGRATIONS, Migration};
+pub use types::{
+    Account, AccountFlags, AccountId, AccountKind, Balance, LedgerError, NewAccount, NewTransfer,
+    OWNER_REF_BYTES_MAX, Outcome, OwnerRef, PENDING_TIMEOUT_SECS_MAX, Transfer, TransferError,
+    TransferId, TransferKind, TransferOp,
+};
+pub use verify::Violation;
+
+/// Most linked groups committed in one database transaction.
+pub const BATCH_GROUPS_MAX: usize = 512;
+/// Most linked groups waiting for the writer; submitters wait beyond it.
+pub const SUBMIT_QUEUE_GROUPS_MAX: usize = 8_192;
+/// Most transfers on one history page.
+pub const HISTORY_PAGE_TRANSFERS_MAX: u32 = 500;
+/// Most pending transfers the sweeper expires per round.
+pub const SWEEP_TRANSFERS_MAX: u32 = 1_000;
+/// How long a connection waits for SQLite's write lock, in milliseconds.
+pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
+/// How long to wait for a free pooled connection, in seconds.
+pub const POOL_ACQUIRE_TIMEOUT_SECS: u64 = 10;
+
+/// Where time comes from. Injected so tests can freeze and advance it.
+pub trait Clock: Send + Sync + fmt::Debug + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// A clock that moves only when told to. For tests and simulations.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(start_ms: i64) -> ManualClock {
+        ManualClock(AtomicI64::new(start_ms))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How SQLite syncs commits to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// Every commit is on disk before it is acknowledged: survives power loss.
+    #[default]
+    Full,
+    /// Survives a crash of paybot but may lose the last commits on power loss.
+    Normal,
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct LedgerConfig {
+    /// `sqlite:PATH` (or `sqlite://PATH`) or `postgres://...`.
+    pub url: String,
+    pub sqlite_sync: SqliteSync,
+    pub pool_connections_max: u32,
+}
+
+impl LedgerConfig {
+    pub fn new(url: impl Into<String>) -> LedgerConfig {
+        LedgerConfig { url: url.into(), sqlite_sync: SqliteSync::Full, pool_connections_max: 8 }
+    }
+}
+
+/// Why a submitted transfer or group did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The ledger refused it; nothing was written. `index` is the position
+    /// of the refused transfer in its linked group.
+    #[error("transfer #{index} refused: {error}")]
+    Rejected { index: usize, error: TransferError },
+    /// The store failed; the outcome is unknown. Retry with the same ids:
+    /// the retry answers "exists" if the first attempt was committed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl SubmitError {
+    /// The ledger's refusal, if that is what this is.
+    pub fn rejection(&self) -> Option<&TransferError> {
+        match self {
+            SubmitError::Rejected { error, .. } => Some(error),
+            SubmitError::Ledger(_) => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(store::sqlite::Pool),
+    Postgres(store::postgres::Pool),
+}
+
+/// Runs the same call on whichever backend is configured.
+macro_rules! on_backend {
+    ($backend:expr, $pool:ident => $call:expr) => {
+        match $backend {
+            Backend::Sqlite($pool) => {
+                #[allow(unused_imports)]
+                use store::sqlite as db;
+                $call
+            }
+            Backend::Postgres($pool) => {
+                #[allow(unused_imports)]
+                use store::postgres as db;
+                $call
+            }
+        }
+    };
+}
+
+type GroupReply = oneshot::Sender<Result<engine::GroupResult, Arc<LedgerError>>>;
+
+struct Job {
+    group: Vec<NewTransfer>,
+    reply: GroupReply,
+}
+
+struct Inner {
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+    submit: mpsc::Sender<Job>,
+}
+
+/// A handle to the ledger. Cheap to clone; all clones share one writer.
+#[derive(Clone)]
+pub struct Ledger {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match self.inner.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        };
+        f.debug_struct("Ledger").field("backend", &backend).finish_non_exhaustive()
+    }
+}
+
+impl Ledger {
+    /// Connects (creating a SQLite file if missing) and starts the writer.
+    /// Does not migrate: call [`Ledger::migrate`].
+    pub async fn connect(config: &LedgerConfig, clock: Arc<dyn Clock>) -> Result<Ledger, LedgerError> {
+        let acquire = Duration::from_secs(POOL_ACQUIRE_TIMEOUT_SECS);
+        let backend = if let Some(path) = sqlite_path(&config.url) {
+            use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+            let options = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(match config.sqlite_sync {
+                    SqliteSync::Full => SqliteSynchronous::Full,
+                    SqliteSync::Normal => SqliteSynchronous::Normal,
+                })
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(config.pool_connections_max.max(2))
+                .acquire_timeout(acquire)
+                .connect_with(options)
+                .await?;
+            Backend::Sqlite(pool)
+        } else if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://") {
+            use sqlx::postgres::PgPoolOptions;
+            let pool = PgPoolOptions::new()
+                .max_connections(config.pool_connections_max.max(2))
+                .acquire_timeout(acquire)
+                .connect(&config.url)
+                .await?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(LedgerError::UnsupportedUrl);
+        };
+        let (submit, receiver) = mpsc::channel(SUBMIT_QUEUE_GROUPS_MAX);
+        tokio::spawn(run_writer(backend.clone(), Arc::clone(&clock), receiver));
+        Ok(Ledger { inner: Arc::new(Inner { backend, clock, submit }) })
+    }
+
+    /// Applies the ledger's schema migrations and then `extra` (other
+    /// components' tables, kept in the same database). Safe to run from
+    /// several processes at once.
+    pub async fn migrate(&self, extra: &[Migration]) -> Result<(), LedgerError> {
+        let all: Vec<Migration> = LEDGER_MIGRATIONS.iter().chain(extra).copied().collect();
+        let now = self.now_ms();
+        on_backend!(&self.inner.backend, pool => db::migrate(pool, &all, now).await)
+    }
+
+    /// Answers when the database does.
+    pub async fn ping(&self) -> Result<(), LedgerError> {
+        on_backend!(&self.inner.backend, pool => db::ping(pool).await)
+    }
+
+    /// The connection pool, for components that keep their own tables in
+    /// the ledger's database (in the same transaction discipline).
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        match &self.inner.backend {
+            Backend::Sqlite(pool) => Some(pool),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// See [`Ledger::sqlite_pool`].
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.inner.backend {
+            Backend::Postgres(pool) => Some(pool),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// The ledger's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// Opens the account for (owner, kind, currency), or returns the one
+    /// that exists.
+    pub async fn open_account(&self, new: &NewAccount) -> Result<Account, LedgerError> {
+        let now = self.now_ms();
+        on_backend!(&self.inner.backend, pool => db::open_account(pool, new, now).await)
+    }
+
+    pub async fn account(&self, id: AccountId) -> Result<Option<Account>, LedgerError> {
+        on_backend!(&self.inner.backend, pool => db::account(pool, id).await)
+    }
+
+    /// Every account of one owner, oldest first.
+    pub async fn accounts_of(&self, owner: &OwnerRef) -> Result<Vec<Account>, LedgerError> {
+        on_backend!(&self.inner.backend, pool => db::accounts_of(pool, owner).await)
+    }
+
+    pub async fn balance(&self, id: AccountId) -> Result<Option<Balance>, LedgerError> {
+        Ok(self.account(id).await?.map(|a| a.balance()))
+    }
+
+    pub async fn transfer(&self, id: TransferId) -> Result<Option<Transfer>, LedgerError> {
+        on_backend!(&self.inner.backend, pool => db::transfer(pool, id).await)
+    }
+
+    /// The post, void or expiry of a pending transfer, if it has one.
+    pub async fn resolution_of(&self, pending: TransferId) -> Result<Option<Transfer>, LedgerError> {
+        on_backend!(&self.inner.backend, pool => db::resolution_of(pool, pending).await)
+    }
+
+    /// An account's transfers, newest first, `limit` (at most
+    /// [`HISTORY_PAGE_TRANSFERS_MAX`]) at a time.
+    pub async fn history(
+        &self,
+        account: AccountId,
+        cursor: HistoryCursor,
+        limit: u32,
+    ) -> Result<HistoryPage, LedgerError> {
+        let limit = limit.clamp(1, HISTORY_PAGE_TRANSFERS_MAX);
+        on_backend!(&self.inner.backend, pool => db::history(pool, account, cursor, limit).await)
+    }
+
+    /// Sums per currency over all accounts.
+    pub async fn currency_totals(&self) -> Result<Vec<CurrencyTotals>, LedgerError> {
+        on_backend!(&self.inner.backend, pool => db::currency_totals(pool).await)
+    }
+
+    /// Checks every invariant; an empty list means the ledger is sound.
+    pub async fn verify(&self) -> Result<Vec<Violation>, LedgerError> {
+        on_backend!(&self.inner.backend, pool => db::verify(pool).await)
+    }
+
+    /// Submits one transfer.
+    pub async fn submit(&self, transfer: NewTransfer) -> Result<Outcome, SubmitError> {
+        let mut outcomes = self.submit_linked(vec![transfer]).await?;
+        outcomes.pop().ok_or(SubmitError::Ledger(LedgerError::ShutDown))
+    }
+
+    /// Submits a linked group (at most [`LINKED_TRANSFERS_MAX`]): all of it
+    /// is recorded, or none of it.
+    pub async fn submit_linked(&self, group: Vec<NewTransfer>) -> Result<Vec<Outcome>, SubmitError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .submit
+            .send(Job { group, reply })
+            .await
+            .map_err(|_| LedgerError::ShutDown)?;
+        match answer.await.map_err(|_| LedgerError::ShutDown)? {
+            Ok(Ok(outcomes)) => Ok(outcomes),
+            Ok(Err((index, error))) => Err(SubmitError::Rejected { index, error }),
+            Err(shared) => Err(SubmitError::Ledger(LedgerError::Batch(shared))),
+        }
+    }
+
+    /// Expires pending transfers whose timeout has passed, at most
+    /// [`SWEEP_TRANSFERS_MAX`] per call. Returns the ones this call expired
+    /// (another process may have expired others first).
+    pub async fn expire_due(&self) -> Result<Vec<Transfer>, LedgerError> {
+        let now = self.now_ms();
+        let due = on_backend!(&self.inner.backend, pool => {
+            db::due_pending(pool, now, SWEEP_TRANSFERS_MAX).await
+        })?;
+        let mut expired = Vec::new();
+        for pending in due {
+            match self.submit(NewTransfer::expire(pending)).await {
+                Ok(Outcome::Created(t)) => expired.push(t),
+                Ok(Outcome::Exists(_)) => {}
+                Err(SubmitError::Rejected { error, .. }) => {
+                    // Resolved meanwhile by a post, void or another sweeper.
+                    tracing::debug!(%pending, %error, "not expired");
+                }
+                Err(SubmitError::Ledger(e)) => return Err(e),
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Runs [`Ledger::expire_due`] every `interval` until `shutdown` is
+    /// dropped or sent, handing each expired transfer to `on_expired`.
+    pub fn spawn_sweeper(
+        &self,
+        interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        on_expired: impl Fn(&Transfer) + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let ledger = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = shutdown.changed() => break,
+                }
+                match ledger.expire_due().await {
+                    Ok(expired) => expired.iter().for_each(&on_expired),
+                    Err(e) => tracing::warn!(error = %e, "expiry sweep failed; will retry"),
+                }
+            }
+        })
+    }
+
+    /// Closes the connection pool. Submissions after this fail.
+    pub async fn close(&self) {
+        on_backend!(&self.inner.backend, pool => pool.close().await);
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty()).then_some(path)
+}
+
+/// The group-commit loop: one database transaction per drained batch.
+async fn run_writer(backend: Backend, clock: Arc<dyn Clock>, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(BATCH_GROUPS_MAX);
+    while jobs.recv_many(&mut batch, BATCH_GROUPS_MAX).await > 0 {
+        let groups: Vec<&[NewTransfer]> = batch.iter().map(|j| j.group.as_slice()).collect();
+        let now = clock.now_ms();
+        let result = on_backend!(&backend, pool => db::commit_batch(pool, &groups, now).await);
+        match result {
+            Ok(results) => {
+                for (job, result) in batch.drain(..).zip(results) {
+                    // A submitter that stopped waiting still had its group applied.
+                    let _ = job.reply.send(Ok(result));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, groups = batch.len(), "batch commit failed");
+                let shared = Arc::new(e);
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Err(Arc::clone(&shared)));
+                }
+            }
+        }
+    }
+}

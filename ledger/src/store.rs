@@ -1,0 +1,641 @@
+//! The two SQL backends, SQLite and PostgreSQL.
+//!
+//! Both run the same statements wherever the dialects agree (`$1`
+//! placeholders, `ON CONFLICT`, `CAST(SUM(..) AS BIGINT)`); the module is
+//! written once as a macro and instantiated per driver, so a fix lands on
+//! both. What differs is passed in: how a write transaction begins (SQLite
+//! takes the database write lock up front with `BEGIN IMMEDIATE`) and how
+//! accounts are locked (PostgreSQL `FOR UPDATE`, in sorted id order).
+
+use std::collections::{BTreeSet, HashSet};
+
+use crate::engine::{GroupResult, State};
+use crate::money::{Amount, Currency};
+use crate::types::{
+    Account, AccountFlags, AccountId, AccountKind, LedgerError, NewAccount, NewTransfer, OwnerRef,
+    Transfer, TransferId, TransferKind,
+};
+use crate::verify::Violation;
+
+/// Most bind parameters in one generated statement (SQLite allows 32766,
+/// PostgreSQL 65535).
+const BINDS_PER_STATEMENT_MAX: usize = 4_000;
+
+/// How often a batch is retried after losing a race with another process
+/// (same transfer id inserted concurrently, deadlock, busy database).
+pub(crate) const BATCH_ATTEMPTS_MAX: u32 = 5;
+
+pub(crate) const ACCOUNT_COLUMNS: &str =
+    "id, owner, kind, currency, flags, debits_posted, credits_posted, debits_pending, credits_pending";
+pub(crate) const TRANSFER_COLUMNS: &str = "id, kind, debit_account_id, credit_account_id, amount, \
+     currency, pending_id, timeout_secs, code, timestamp_ms";
+
+/// A schema change, with its SQL for each backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Who owns the tables ("ledger", "bot", ...). Versions count per component.
+    pub component: &'static str,
+    pub version: i64,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+/// The ledger's own schema.
+pub const LEDGER_MIGRATIONS: &[Migration] = &[Migration {
+    component: "ledger",
+    version: 1,
+    name: "accounts, transfers, pending expiries",
+    sqlite: include_str!("../migrations/sqlite/0001_ledger.sql"),
+    postgres: include_str!("../migrations/postgres/0001_ledger.sql"),
+}];
+
+/// Per-currency sums over all accounts. Each pair is equal in a healthy ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrencyTotals {
+    pub currency: Currency,
+    pub debits_posted: i64,
+    pub credits_posted: i64,
+    pub debits_pending: i64,
+    pub credits_pending: i64,
+    pub accounts: i64,
+}
+
+/// One page of an account's history, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub transfers: Vec<Transfer>,
+    /// Pass this back to get the next (older) page; `None` at the end.
+    pub next: Option<HistoryCursor>,
+}
+
+/// Where a history page starts. Opaque to callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryCursor(pub(crate) i64);
+
+impl HistoryCursor {
+    /// The newest end of the history.
+    pub const START: HistoryCursor = HistoryCursor(i64::MAX);
+
+    pub fn as_i64(self) -> i64 {
+        self.0
+    }
+
+    pub fn from_i64(value: i64) -> HistoryCursor {
+        HistoryCursor(value)
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> LedgerError {
+    LedgerError::Corrupt(what.to_string())
+}
+
+fn currency_of(code: &str) -> Result<Currency, LedgerError> {
+    Currency::from_code(code).map_err(|_| corrupt(format!("unknown currency {code:?}")))
+}
+
+/// True when a batch failed because it raced another writer and a fresh
+/// attempt may succeed.
+fn is_retryable(error: &sqlx::Error) -> bool {
+    let Some(db) = error.as_database_error() else { return false };
+    if matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation) {
+        return true;
+    }
+    // PostgreSQL: serialization failure, deadlock. SQLite: busy, locked.
+    matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "517" | "262"))
+}
+
+/// What a batch needs loaded: accounts to lock, transfers to look up.
+struct BatchKeys {
+    ids: Vec<uuid::Uuid>,
+    pending_refs: Vec<uuid::Uuid>,
+}
+
+impl BatchKeys {
+    fn of(groups: &[&[NewTransfer]]) -> BatchKeys {
+        let mut seen = HashSet::new();
+        let mut ids = Vec::new();
+        let mut pending_refs = Vec::new();
+        for t in groups.iter().flat_map(|g| g.iter()) {
+            if seen.insert(t.id) {
+                ids.push(t.id.as_uuid());
+            }
+            if let Some(p) = t.pending_id()
+                && seen.insert(p)
+            {
+                ids.push(p.as_uuid());
+                pending_refs.push(p.as_uuid());
+            } else if let Some(p) = t.pending_id() {
+                pending_refs.push(p.as_uuid());
+            }
+        }
+        pending_refs.sort_unstable();
+        pending_refs.dedup();
+        BatchKeys { ids, pending_refs }
+    }
+
+    /// Accounts named by the batch's new transfers and by the pending
+    /// transfers it resolves, sorted: locks are always taken in this order.
+    fn accounts(groups: &[&[NewTransfer]], loaded: &[Transfer]) -> Vec<i64> {
+        let mut set = BTreeSet::new();
+        for t in groups.iter().flat_map(|g| g.iter()) {
+            match &t.op {
+                crate::TransferOp::Single { debit, credit, .. }
+                | crate::TransferOp::Pending { debit, credit, .. } => {
+                    set.insert(debit.0);
+                    set.insert(credit.0);
+                }
+                crate::TransferOp::Post { .. }
+                | crate::TransferOp::Void { .. }
+                | crate::TransferOp::Expire { .. } => {}
+            }
+        }
+        for t in loaded {
+            set.insert(t.debit_account_id.0);
+            set.insert(t.credit_account_id.0);
+        }
+        set.into_iter().collect()
+    }
+}
+
+macro_rules! sql_backend {
+    ($module:ident, $db:ty, $begin:literal, $lock:literal, $schema:ident, $migration_lock:literal) => {
+        pub(crate) mod $module {
+            use sqlx::{QueryBuilder, Row};
+
+            use super::*;
+
+            type Db = $db;
+            pub(crate) type Pool = sqlx::Pool<Db>;
+            type DbRow = <Db as sqlx::Database>::Row;
+            type Tx = sqlx::Transaction<'static, Db>;
+
+            fn account_from_row(row: &DbRow) -> Result<Account, LedgerError> {
+                let kind: i16 = row.try_get("kind")?;
+                let flags: i32 = row.try_get("flags")?;
+                let owner: String = row.try_get("owner")?;
+                let currency: String = row.try_get("currency")?;
+                Ok(Account {
+                    id: AccountId(row.try_get("id")?),
+                    owner: OwnerRef::new(owner).map_err(|_| corrupt("account owner"))?,
+                    kind: AccountKind::from_db(kind).ok_or_else(|| corrupt("account kind"))?,
+                    currency: currency_of(&currency)?,
+                    flags: AccountFlags::from_bits(flags).ok_or_else(|| corrupt("flags"))?,
+                    debits_posted: row.try_get("debits_posted")?,
+                    credits_posted: row.try_get("credits_posted")?,
+                    debits_pending: row.try_get("debits_pending")?,
+                    credits_pending: row.try_get("credits_pending")?,
+                })
+            }
+
+            fn transfer_from_row(row: &DbRow) -> Result<Transfer, LedgerError> {
+                let kind: i16 = row.try_get("kind")?;
+                let currency: String = row.try_get("currency")?;
+                let amount: i64 = row.try_get("amount")?;
+                let pending: Option<uuid::Uuid> = row.try_get("pending_id")?;
+                let timeout: i64 = row.try_get("timeout_secs")?;
+                let code: i32 = row.try_get("code")?;
+                Ok(Transfer {
+                    id: TransferId::from_uuid(row.try_get("id")?),
+                    kind: TransferKind::from_db(kind).ok_or_else(|| corrupt("transfer kind"))?,
+                    debit_account_id: AccountId(row.try_get("debit_account_id")?),
+                    credit_account_id: AccountId(row.try_get("credit_account_id")?),
+                    amount: Amount::from_minor(amount, currency_of(&currency)?)
+                        .map_err(|_| corrupt("transfer amount"))?,
+                    pending_id: pending.map(TransferId::from_uuid),
+                    timeout_secs: u32::try_from(timeout).map_err(|_| corrupt("timeout"))?,
+                    code: u16::try_from(code).map_err(|_| corrupt("code"))?,
+                    timestamp_ms: row.try_get("timestamp_ms")?,
+                })
+            }
+
+            pub(crate) async fn migrate(
+                pool: &Pool,
+                migrations: &[Migration],
+                now_ms: i64,
+            ) -> Result<(), LedgerError> {
+                for m in migrations {
+                    let mut tx: Tx = pool.begin_with($begin).await?;
+                    // One process migrates at a time; the others then find it done.
+                    sqlx::query($migration_lock).execute(&mut *tx).await?;
+                    sqlx::query(
+                        "CREATE TABLE IF NOT EXISTS paybot_migrations (
+                            component TEXT NOT NULL,
+                            version BIGINT NOT NULL,
+                            name TEXT NOT NULL,
+                            applied_at_ms BIGINT NOT NULL,
+                            PRIMARY KEY (component, version))",
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    let done: Option<i64> = sqlx::query_scalar(
+                        "SELECT version FROM paybot_migrations WHERE component = $1 AND version = $2",
+                    )
+                    .bind(m.component)
+                    .bind(m.version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if done.is_some() {
+                        tx.rollback().await?;
+                        continue;
+                    }
+                    sqlx::raw_sql(m.$schema).execute(&mut *tx).await?;
+                    sqlx::query(
+                        "INSERT INTO paybot_migrations (component, version, name, applied_at_ms)
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(m.component)
+                    .bind(m.version)
+                    .bind(m.name)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    tracing::info!(component = m.component, version = m.version, name = m.name, "applied migration");
+                }
+                Ok(())
+            }
+
+            pub(crate) async fn ping(pool: &Pool) -> Result<(), LedgerError> {
+                sqlx::query("SELECT 1").execute(pool).await?;
+                Ok(())
+            }
+
+            pub(crate) async fn open_account(
+                pool: &Pool,
+                new: &NewAccount,
+                now_ms: i64,
+            ) -> Result<Account, LedgerError> {
+                sqlx::query(
+                    "INSERT INTO accounts (owner, kind, currency, flags, created_at_ms)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (owner, kind, currency) DO NOTHING",
+                )
+                .bind(new.owner.as_str())
+                .bind(new.kind.to_db())
+                .bind(new.currency.code())
+                .bind(new.kind.default_flags().bits())
+                .bind(now_ms)
+                .execute(pool)
+                .await?;
+                let row = sqlx::query(
+                    "SELECT id, owner, kind, currency, flags, debits_posted, credits_posted,
+                            debits_pending, credits_pending
+                     FROM accounts WHERE owner = $1 AND kind = $2 AND currency = $3",
+                )
+                .bind(new.owner.as_str())
+                .bind(new.kind.to_db())
+                .bind(new.currency.code())
+                .fetch_one(pool)
+                .await?;
+                account_from_row(&row)
+            }
+
+            pub(crate) async fn account(
+                pool: &Pool,
+                id: AccountId,
+            ) -> Result<Option<Account>, LedgerError> {
+                let row = sqlx::query(
+                    "SELECT id, owner, kind, currency, flags, debits_posted, credits_posted,
+                            debits_pending, credits_pending
+                     FROM accounts WHERE id = $1",
+                )
+                .bind(id.0)
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(account_from_row).transpose()
+            }
+
+            pub(crate) async fn accounts_of(
+                pool: &Pool,
+                owner: &OwnerRef,
+            ) -> Result<Vec<Account>, LedgerError> {
+                let rows = sqlx::query(
+                    "SELECT id, owner, kind, currency, flags, debits_posted, credits_posted,
+                            debits_pending, credits_pending
+                     FROM accounts WHERE owner = $1 ORDER BY id",
+                )
+                .bind(owner.as_str())
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(account_from_row).collect()
+            }
+
+            pub(crate) async fn transfer(
+                pool: &Pool,
+                id: TransferId,
+            ) -> Result<Option<Transfer>, LedgerError> {
+                let row = sqlx::query(
+                    "SELECT id, kind, debit_account_id, credit_account_id, amount, currency,
+                            pending_id, timeout_secs, code, timestamp_ms
+                     FROM transfers WHERE id = $1",
+                )
+                .bind(id.as_uuid())
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(transfer_from_row).transpose()
+            }
+
+            /// The pending transfer's resolution, if any.
+            pub(crate) async fn resolution_of(
+                pool: &Pool,
+                pending: TransferId,
+            ) -> Result<Option<Transfer>, LedgerError> {
+                let row = sqlx::query(
+                    "SELECT id, kind, debit_account_id, credit_account_id, amount, currency,
+                            pending_id, timeout_secs, code, timestamp_ms
+                     FROM transfers WHERE pending_id = $1",
+                )
+                .bind(pending.as_uuid())
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(transfer_from_row).transpose()
+            }
+
+            pub(crate) async fn history(
+                pool: &Pool,
+                account: AccountId,
+                cursor: HistoryCursor,
+                limit: u32,
+            ) -> Result<HistoryPage, LedgerError> {
+                let rows = sqlx::query(
+                    "SELECT seq, id, kind, debit_account_id, credit_account_id, amount, currency,
+                            pending_id, timeout_secs, code, timestamp_ms
+                     FROM transfers
+                     WHERE (debit_account_id = $1 OR credit_account_id = $1) AND seq < $2
+                     ORDER BY seq DESC LIMIT $3",
+                )
+                .bind(account.0)
+                .bind(cursor.0)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await?;
+                let mut transfers = Vec::with_capacity(rows.len());
+                let mut last_seq = None;
+                for row in rows.iter().take(usize::try_from(limit).unwrap_or(usize::MAX)) {
+                    transfers.push(transfer_from_row(row)?);
+                    last_seq = Some(row.try_get::<i64, _>("seq")?);
+                }
+                let more = rows.len() > transfers.len();
+                Ok(HistoryPage { transfers, next: last_seq.filter(|_| more).map(HistoryCursor) })
+            }
+
+            pub(crate) async fn currency_totals(
+                pool: &Pool,
+            ) -> Result<Vec<CurrencyTotals>, LedgerError> {
+                let rows = sqlx::query(
+                    "SELECT currency,
+                            CAST(SUM(debits_posted) AS BIGINT) AS dp,
+                            CAST(SUM(credits_posted) AS BIGINT) AS cp,
+                            CAST(SUM(debits_pending) AS BIGINT) AS dq,
+                            CAST(SUM(credits_pending) AS BIGINT) AS cq,
+                            COUNT(*) AS n
+                     FROM accounts GROUP BY currency ORDER BY currency",
+                )
+                .fetch_all(pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let code: String = row.try_get("currency")?;
+                        Ok(CurrencyTotals {
+                            currency: currency_of(&code)?,
+                            debits_posted: row.try_get("dp")?,
+                            credits_posted: row.try_get("cp")?,
+                            debits_pending: row.try_get("dq")?,
+                            credits_pending: row.try_get("cq")?,
+                            accounts: row.try_get("n")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            /// Pending transfers whose deadline has passed, oldest first.
+            pub(crate) async fn due_pending(
+                pool: &Pool,
+                now_ms: i64,
+                limit: u32,
+            ) -> Result<Vec<TransferId>, LedgerError> {
+                let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+                    "SELECT transfer_id FROM pending_expiries WHERE expires_at_ms <= $1
+                     ORDER BY expires_at_ms LIMIT $2",
+                )
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                Ok(ids.into_iter().map(TransferId::from_uuid).collect())
+            }
+
+            pub(crate) async fn verify(pool: &Pool) -> Result<Vec<Violation>, LedgerError> {
+                let mut found = Vec::new();
+                for totals in currency_totals(pool).await? {
+                    found.extend(Violation::of_currency(&totals));
+                }
+                for row in sqlx::query(crate::verify::ACCOUNT_TOTALS_SQL).fetch_all(pool).await? {
+                    let code: String = row.try_get("currency")?;
+                    found.extend(Violation::of_account_totals(
+                        AccountId(row.try_get("id")?),
+                        currency_of(&code)?,
+                        [
+                            (row.try_get("debits_posted")?, row.try_get("exp_dp")?),
+                            (row.try_get("credits_posted")?, row.try_get("exp_cp")?),
+                            (row.try_get("debits_pending")?, row.try_get("exp_dq")?),
+                            (row.try_get("credits_pending")?, row.try_get("exp_cq")?),
+                        ],
+                    ));
+                }
+                for row in sqlx::query(crate::verify::OVERDRAWN_SQL).fetch_all(pool).await? {
+                    let code: String = row.try_get("currency")?;
+                    found.push(Violation::Overdrawn {
+                        account: AccountId(row.try_get("id")?),
+                        currency: code,
+                        spent: row.try_get("spent")?,
+                        credits_posted: row.try_get("credits_posted")?,
+                    });
+                }
+                for row in sqlx::query(crate::verify::MULTIPLY_RESOLVED_SQL).fetch_all(pool).await? {
+                    found.push(Violation::ResolvedMoreThanOnce {
+                        pending: TransferId::from_uuid(row.try_get("pending_id")?),
+                        resolutions: row.try_get("n")?,
+                    });
+                }
+                for row in sqlx::query(crate::verify::BAD_RESOLUTION_SQL).fetch_all(pool).await? {
+                    found.push(Violation::InvalidResolution {
+                        transfer: TransferId::from_uuid(row.try_get("id")?),
+                    });
+                }
+                for row in sqlx::query(crate::verify::CURRENCY_MISMATCH_SQL).fetch_all(pool).await? {
+                    found.push(Violation::TransferCurrencyMismatch {
+                        transfer: TransferId::from_uuid(row.try_get("id")?),
+                    });
+                }
+                Ok(found)
+            }
+
+            /// Applies a batch of linked groups in one database transaction.
+            /// Retries the whole batch when it lost a race with another writer.
+            pub(crate) async fn commit_batch(
+                pool: &Pool,
+                groups: &[&[NewTransfer]],
+                now_ms: i64,
+            ) -> Result<Vec<GroupResult>, LedgerError> {
+                let mut attempt = 1;
+                loop {
+                    match try_commit_batch(pool, groups, now_ms).await {
+                        Err(LedgerError::Database(e))
+                            if attempt < BATCH_ATTEMPTS_MAX && is_retryable(&e) =>
+                        {
+                            tracing::debug!(attempt, error = %e, "batch lost a race; retrying");
+                            attempt += 1;
+                        }
+                        other => return other,
+                    }
+                }
+            }
+
+            async fn try_commit_batch(
+                pool: &Pool,
+                groups: &[&[NewTransfer]],
+                now_ms: i64,
+            ) -> Result<Vec<GroupResult>, LedgerError> {
+                let keys = BatchKeys::of(groups);
+                let mut tx: Tx = pool.begin_with($begin).await?;
+                let known = select_transfers(&mut tx, "id", &keys.ids).await?;
+                let referenced: Vec<Transfer> = known
+                    .iter()
+                    .filter(|t| keys.pending_refs.contains(&t.id.as_uuid()))
+                    .cloned()
+                    .collect();
+                let account_ids = BatchKeys::accounts(groups, &referenced);
+                let accounts = lock_accounts(&mut tx, &account_ids).await?;
+                // Read after the locks: another process that resolved one of
+                // these pending transfers held the same account locks.
+                let resolutions = select_transfers(&mut tx, "pending_id", &keys.pending_refs)
+                    .await?
+                    .into_iter()
+                    .filter_map(|r| Some((r.pending_id?, r.kind)));
+                let mut state = State::new(accounts, known, resolutions);
+                let results: Vec<GroupResult> =
+                    groups.iter().map(|g| state.apply_group(g, now_ms)).collect();
+                insert_transfers(&mut tx, state.new_transfers()).await?;
+                for (id, d) in state.account_deltas() {
+                    sqlx::query(
+                        "UPDATE accounts SET
+                            debits_posted = debits_posted + $1,
+                            credits_posted = credits_posted + $2,
+                            debits_pending = debits_pending + $3,
+                            credits_pending = credits_pending + $4
+                         WHERE id = $5",
+                    )
+                    .bind(d.debits_posted)
+                    .bind(d.credits_posted)
+                    .bind(d.debits_pending)
+                    .bind(d.credits_pending)
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(results)
+            }
+
+            async fn select_transfers(
+                tx: &mut Tx,
+                column: &'static str,
+                ids: &[uuid::Uuid],
+            ) -> Result<Vec<Transfer>, LedgerError> {
+                let mut out = Vec::new();
+                for chunk in ids.chunks(BINDS_PER_STATEMENT_MAX) {
+                    let mut q = QueryBuilder::<Db>::new("SELECT ");
+                    q.push(TRANSFER_COLUMNS).push(" FROM transfers WHERE ").push(column);
+                    q.push(" IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    q.push(")");
+                    for row in q.build().persistent(false).fetch_all(&mut **tx).await? {
+                        out.push(transfer_from_row(&row)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn lock_accounts(tx: &mut Tx, ids: &[i64]) -> Result<Vec<Account>, LedgerError> {
+                let mut out = Vec::new();
+                // `ids` is sorted and so are the chunks: every process takes
+                // row locks in the same order, so two batches cannot deadlock.
+                for chunk in ids.chunks(BINDS_PER_STATEMENT_MAX) {
+                    let mut q = QueryBuilder::<Db>::new("SELECT ");
+                    q.push(ACCOUNT_COLUMNS).push(" FROM accounts WHERE id IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    q.push(") ORDER BY id").push($lock);
+                    for row in q.build().persistent(false).fetch_all(&mut **tx).await? {
+                        out.push(account_from_row(&row)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn insert_transfers(tx: &mut Tx, transfers: &[Transfer]) -> Result<(), LedgerError> {
+                const COLUMNS: usize = 10;
+                for chunk in transfers.chunks(BINDS_PER_STATEMENT_MAX / COLUMNS) {
+                    let mut q = QueryBuilder::<Db>::new("INSERT INTO transfers (");
+                    q.push(TRANSFER_COLUMNS).push(") ");
+                    q.push_values(chunk, |mut row, t| {
+                        row.push_bind(t.id.as_uuid())
+                            .push_bind(t.kind.to_db())
+                            .push_bind(t.debit_account_id.0)
+                            .push_bind(t.credit_account_id.0)
+                            .push_bind(t.amount.minor())
+                            .push_bind(t.amount.currency().code())
+                            .push_bind(t.pending_id.map(TransferId::as_uuid))
+                            .push_bind(i64::from(t.timeout_secs))
+                            .push_bind(i32::from(t.code))
+                            .push_bind(t.timestamp_ms);
+                    });
+                    q.build().persistent(false).execute(&mut **tx).await?;
+                }
+                let opened: Vec<_> = transfers
+                    .iter()
+                    .filter_map(|t| Some((t.id.as_uuid(), t.expires_at_ms()?)))
+                    .collect();
+                for chunk in opened.chunks(BINDS_PER_STATEMENT_MAX / 2) {
+                    let mut q = QueryBuilder::<Db>::new(
+                        "INSERT INTO pending_expiries (transfer_id, expires_at_ms) ",
+                    );
+                    q.push_values(chunk, |mut row, (id, at)| {
+                        row.push_bind(*id).push_bind(*at);
+                    });
+                    q.build().persistent(false).execute(&mut **tx).await?;
+                }
+                let closed: Vec<_> =
+                    transfers.iter().filter_map(|t| t.pending_id.map(TransferId::as_uuid)).collect();
+                for chunk in closed.chunks(BINDS_PER_STATEMENT_MAX) {
+                    let mut q =
+                        QueryBuilder::<Db>::new("DELETE FROM pending_expiries WHERE transfer_id IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    q.push(")");
+                    q.build().persistent(false).execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+sql_backend!(sqlite, sqlx::Sqlite, "BEGIN IMMEDIATE", "", sqlite, "SELECT 1");
+sql_backend!(
+    postgres,
+    sqlx::Postgres,
+    "BEGIN",
+    " FOR UPDATE",
+    postgres,
+    "SELECT pg_advisory_xact_lock(727262656)"
+);

@@ -1,0 +1,175 @@
+//! Test support: a fresh ledger on a real database, SQLite or PostgreSQL.
+//!
+//! SQLite tests get a file in a temporary directory. PostgreSQL tests get a
+//! database of their own on the server named by `PAYBOT_TEST_POSTGRES_URL`
+//! (default `postgres://postgres@127.0.0.1:5432`), dropped by
+//! [`TestDb::cleanup`]. When that server is unreachable the test is skipped
+//! with a loud message, unless `CI=true`, where it fails.
+
+use std::sync::Arc;
+
+use sqlx::Connection;
+
+use crate::{
+    AccountId, AccountKind, Amount, Currency, Ledger, LedgerConfig, ManualClock, NewAccount,
+    NewTransfer, OwnerRef, TransferId,
+};
+
+/// The default PostgreSQL server for tests.
+pub const POSTGRES_URL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// Where the test clock starts: 2026-01-01T00:00:00Z.
+pub const CLOCK_START_MS: i64 = 1_767_225_600_000;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug)]
+enum Guard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+/// A ledger on a fresh, migrated database, with a frozen clock.
+#[derive(Debug)]
+pub struct TestDb {
+    pub ledger: Ledger,
+    pub clock: Arc<ManualClock>,
+    /// The database url, for opening a second ledger on the same database.
+    pub url: String,
+    pub backend: TestBackend,
+    guard: Guard,
+}
+
+/// True when PostgreSQL tests must run (`CI=true`).
+pub fn postgres_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("PAYBOT_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_URL_DEFAULT.to_owned())
+}
+
+/// Creates an empty PostgreSQL database for one test and returns its url and
+/// the admin url, or `None` (after a loud message) when the server is
+/// unreachable outside CI.
+///
+/// # Panics
+/// When the server is unreachable and `CI=true`.
+#[allow(clippy::panic)]
+pub async fn fresh_postgres_database() -> Option<(String, String, String)> {
+    let admin_url = postgres_admin_url();
+    let mut admin = match sqlx::PgConnection::connect(&format!("{admin_url}/postgres")).await {
+        Ok(conn) => conn,
+        Err(e) if !postgres_required() => {
+            eprintln!(
+                "\n*** SKIPPED: PostgreSQL test: cannot reach {admin_url} ({e}). \
+                 Start PostgreSQL or set PAYBOT_TEST_POSTGRES_URL; with CI=true this fails. ***\n"
+            );
+            return None;
+        }
+        Err(e) => panic!("CI=true and PostgreSQL at {admin_url} is unreachable: {e}"),
+    };
+    let name = format!("paybot_test_{}", uuid::Uuid::new_v4().simple());
+    // The name is generated here from hex digits only: safe to splice.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap_or_else(|e| panic!("creating test database {name}: {e}"));
+    let _ = admin.close().await;
+    Some((format!("{admin_url}/{name}"), admin_url, name))
+}
+
+/// Drops a database made by [`fresh_postgres_database`].
+pub async fn drop_postgres_database(admin_url: &str, name: &str) {
+    if let Ok(mut admin) = sqlx::PgConnection::connect(&format!("{admin_url}/postgres")).await {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await {
+            eprintln!("could not drop test database {name}: {e}");
+        }
+        let _ = admin.close().await;
+    }
+}
+
+impl TestDb {
+    /// A fresh ledger, or `None` when PostgreSQL is unavailable outside CI.
+    ///
+    /// # Panics
+    /// When the database cannot be set up.
+    #[allow(clippy::panic)]
+    pub async fn fresh(backend: TestBackend) -> Option<TestDb> {
+        let (url, guard) = match backend {
+            TestBackend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+                let url = format!("sqlite:{}", dir.path().join("ledger.db").display());
+                (url, Guard::Sqlite(dir))
+            }
+            TestBackend::Postgres => {
+                let (url, admin_url, name) = fresh_postgres_database().await?;
+                (url, Guard::Postgres { admin_url, name })
+            }
+        };
+        let clock = Arc::new(ManualClock::new(CLOCK_START_MS));
+        let ledger = Ledger::connect(&LedgerConfig::new(&url), clock.clone())
+            .await
+            .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        ledger.migrate(&[]).await.unwrap_or_else(|e| panic!("migrate: {e}"));
+        Some(TestDb { ledger, clock, url, backend, guard })
+    }
+
+    /// Another ledger handle on the same database, with its own writer, as a
+    /// second paybot process would have. Shares the clock.
+    ///
+    /// # Panics
+    /// When it cannot connect.
+    #[allow(clippy::panic)]
+    pub async fn second_process(&self) -> Ledger {
+        Ledger::connect(&LedgerConfig::new(&self.url), self.clock.clone())
+            .await
+            .unwrap_or_else(|e| panic!("connect {}: {e}", self.url))
+    }
+
+    /// Closes the ledger and removes the database.
+    pub async fn cleanup(self) {
+        self.ledger.close().await;
+        if let Guard::Postgres { admin_url, name } = &self.guard {
+            drop_postgres_database(admin_url, name).await;
+        }
+    }
+
+    /// Opens (or finds) a wallet for `owner`.
+    ///
+    /// # Panics
+    /// On a store error.
+    #[allow(clippy::panic)]
+    pub async fn wallet(&self, owner: &str, currency: Currency) -> AccountId {
+        let owner = OwnerRef::new(owner).unwrap_or_else(|e| panic!("{e}"));
+        let new = NewAccount { owner, kind: AccountKind::UserWallet, currency };
+        self.ledger.open_account(&new).await.unwrap_or_else(|e| panic!("{e}")).id
+    }
+
+    /// The issuance account of `currency`, where test money comes from.
+    ///
+    /// # Panics
+    /// On a store error.
+    #[allow(clippy::panic)]
+    pub async fn issuance(&self, currency: Currency) -> AccountId {
+        let new = NewAccount { owner: OwnerRef::system(), kind: AccountKind::Issuance, currency };
+        self.ledger.open_account(&new).await.unwrap_or_else(|e| panic!("{e}")).id
+    }
+
+    /// Credits `minor` units to `account` from issuance.
+    ///
+    /// # Panics
+    /// When the ledger refuses it.
+    #[allow(clippy::panic)]
+    pub async fn fund(&self, account: AccountId, amount: Amount) {
+        let issuance = self.issuance(amount.currency()).await;
+        let t = NewTransfer::single(TransferId::random(), issuance, account, amount);
+        self.ledger.submit(t).await.unwrap_or_else(|e| panic!("funding: {e}"));
+    }
+}

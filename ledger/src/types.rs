@@ -1,0 +1,450 @@
+//! Accounts, transfers and the errors the ledger answers with.
+
+use std::fmt;
+
+use crate::money::{Amount, Currency};
+
+/// The longest account owner reference, in bytes.
+pub const OWNER_REF_BYTES_MAX: usize = 128;
+
+/// The longest timeout of a pending transfer, in seconds (30 days).
+pub const PENDING_TIMEOUT_SECS_MAX: u32 = 30 * 24 * 60 * 60;
+
+/// An account's id, assigned by the store when the account is created.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct AccountId(pub i64);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A transfer's 128-bit id, chosen by the client. It is the idempotency key:
+/// submitting the same id twice never moves money twice.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TransferId(u128);
+
+impl TransferId {
+    /// Zero is reserved: it is what a forgotten id looks like.
+    pub fn new(value: u128) -> Option<TransferId> {
+        (value != 0).then_some(TransferId(value))
+    }
+
+    /// A fresh random id (UUID v4).
+    pub fn random() -> TransferId {
+        TransferId(uuid::Uuid::new_v4().as_u128())
+    }
+
+    /// A stable id derived from a namespace and a name, for ids that must be
+    /// the same every time the same event is seen (a chat platform's event
+    /// id, the expiry of a given pending transfer). UUID v5 (SHA-1).
+    pub fn derive(namespace: &str, name: &[u8]) -> TransferId {
+        let ns = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, namespace.as_bytes());
+        TransferId(uuid::Uuid::new_v5(&ns, name).as_u128())
+    }
+
+    pub fn as_u128(self) -> u128 {
+        self.0
+    }
+
+    pub(crate) fn as_uuid(self) -> uuid::Uuid {
+        uuid::Uuid::from_u128(self.0)
+    }
+
+    pub(crate) fn from_uuid(id: uuid::Uuid) -> TransferId {
+        TransferId(id.as_u128())
+    }
+}
+
+impl fmt::Display for TransferId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", uuid::Uuid::from_u128(self.0))
+    }
+}
+
+impl fmt::Debug for TransferId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TransferId({self})")
+    }
+}
+
+impl std::str::FromStr for TransferId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(TransferId(uuid::Uuid::parse_str(s)?.as_u128()))
+    }
+}
+
+/// What an account is for.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum AccountKind {
+    /// A person's wallet. Never overdrawn.
+    UserWallet,
+    /// Where money is created (opening balances in development) and
+    /// destroyed. Its balance is the negative of all money in circulation.
+    Issuance,
+    /// The counterpart of money entering or leaving through the card rail.
+    CardClearing,
+    /// Fees earned.
+    Fees,
+    /// Money held for someone who has not claimed it yet.
+    Escrow,
+}
+
+impl AccountKind {
+    pub(crate) fn to_db(self) -> i16 {
+        match self {
+            AccountKind::UserWallet => 1,
+            AccountKind::Issuance => 2,
+            AccountKind::CardClearing => 3,
+            AccountKind::Fees => 4,
+            AccountKind::Escrow => 5,
+        }
+    }
+
+    pub(crate) fn from_db(value: i16) -> Option<AccountKind> {
+        Some(match value {
+            1 => AccountKind::UserWallet,
+            2 => AccountKind::Issuance,
+            3 => AccountKind::CardClearing,
+            4 => AccountKind::Fees,
+            5 => AccountKind::Escrow,
+            _ => return None,
+        })
+    }
+
+    /// The flags an account of this kind is created with.
+    pub fn default_flags(self) -> AccountFlags {
+        match self {
+            AccountKind::UserWallet | AccountKind::Escrow => AccountFlags::NO_OVERDRAFT,
+            AccountKind::Issuance | AccountKind::CardClearing | AccountKind::Fees => {
+                AccountFlags::NONE
+            }
+        }
+    }
+}
+
+/// Account flags, stored as a bit set.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct AccountFlags(u16);
+
+impl AccountFlags {
+    pub const NONE: AccountFlags = AccountFlags(0);
+    /// Debits (posted and pending) may never exceed posted credits.
+    pub const NO_OVERDRAFT: AccountFlags = AccountFlags(1);
+
+    pub fn no_overdraft(self) -> bool {
+        self.0 & Self::NO_OVERDRAFT.0 != 0
+    }
+
+    pub(crate) fn bits(self) -> i32 {
+        i32::from(self.0)
+    }
+
+    pub(crate) fn from_bits(bits: i32) -> Option<AccountFlags> {
+        u16::try_from(bits).ok().filter(|b| b & !1 == 0).map(AccountFlags)
+    }
+}
+
+/// An account owner's reference: opaque to the ledger ("user:42",
+/// "system"). At most [`OWNER_REF_BYTES_MAX`] bytes, not empty.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct OwnerRef(String);
+
+impl OwnerRef {
+    pub fn new(value: impl Into<String>) -> Result<OwnerRef, LedgerError> {
+        let value = value.into();
+        if value.is_empty() || value.len() > OWNER_REF_BYTES_MAX {
+            return Err(LedgerError::InvalidOwner);
+        }
+        Ok(OwnerRef(value))
+    }
+
+    /// The owner of system accounts.
+    pub fn system() -> OwnerRef {
+        OwnerRef("system".to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The account to open. Opening is idempotent per (owner, kind, currency).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAccount {
+    pub owner: OwnerRef,
+    pub kind: AccountKind,
+    pub currency: Currency,
+}
+
+/// An account with its four running totals, in minor units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub owner: OwnerRef,
+    pub kind: AccountKind,
+    pub currency: Currency,
+    pub flags: AccountFlags,
+    pub debits_posted: i64,
+    pub credits_posted: i64,
+    pub debits_pending: i64,
+    pub credits_pending: i64,
+}
+
+impl Account {
+    /// The balance of a credit-normal account (a wallet): what it holds.
+    pub fn balance(&self) -> Balance {
+        Balance {
+            currency: self.currency,
+            posted: self.credits_posted - self.debits_posted,
+            pending_out: self.debits_pending,
+            pending_in: self.credits_pending,
+        }
+    }
+}
+
+/// A wallet's balance, in minor units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Balance {
+    pub currency: Currency,
+    /// Credits minus debits, posted only.
+    pub posted: i64,
+    /// Reserved by pending outgoing transfers.
+    pub pending_out: i64,
+    /// Promised by pending incoming transfers (not yet spendable).
+    pub pending_in: i64,
+}
+
+impl Balance {
+    /// What may be spent now: posted minus what is reserved.
+    pub fn available(&self) -> i64 {
+        self.posted - self.pending_out
+    }
+}
+
+/// What a transfer does.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum TransferKind {
+    /// Moves money at once.
+    Single,
+    /// Reserves money until posted, voided or expired.
+    Pending,
+    /// Posts (part of) a pending transfer.
+    Post,
+    /// Voids a pending transfer.
+    Void,
+    /// Written by the sweeper when a pending transfer timed out.
+    Expire,
+}
+
+impl TransferKind {
+    pub(crate) fn to_db(self) -> i16 {
+        match self {
+            TransferKind::Single => 0,
+            TransferKind::Pending => 1,
+            TransferKind::Post => 2,
+            TransferKind::Void => 3,
+            TransferKind::Expire => 4,
+        }
+    }
+
+    pub(crate) fn from_db(value: i16) -> Option<TransferKind> {
+        Some(match value {
+            0 => TransferKind::Single,
+            1 => TransferKind::Pending,
+            2 => TransferKind::Post,
+            3 => TransferKind::Void,
+            4 => TransferKind::Expire,
+            _ => return None,
+        })
+    }
+
+    /// True for the kinds that resolve a pending transfer.
+    pub fn resolves_pending(self) -> bool {
+        matches!(self, TransferKind::Post | TransferKind::Void | TransferKind::Expire)
+    }
+}
+
+/// A transfer to submit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTransfer {
+    pub id: TransferId,
+    pub op: TransferOp,
+    /// The client's reason code (payment, split share, top-up, ...). The
+    /// ledger stores it and compares it on retries, nothing more.
+    pub code: u16,
+}
+
+/// The operation a [`NewTransfer`] asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransferOp {
+    Single { debit: AccountId, credit: AccountId, amount: Amount },
+    Pending { debit: AccountId, credit: AccountId, amount: Amount, timeout_secs: u32 },
+    /// Posts `amount` (all of it when `None`); the rest is released.
+    Post { pending_id: TransferId, amount: Option<Amount> },
+    Void { pending_id: TransferId },
+    /// Expires a pending transfer whose timeout has passed.
+    Expire { pending_id: TransferId },
+}
+
+impl NewTransfer {
+    pub fn single(id: TransferId, debit: AccountId, credit: AccountId, amount: Amount) -> Self {
+        NewTransfer { id, op: TransferOp::Single { debit, credit, amount }, code: 0 }
+    }
+
+    pub fn pending(
+        id: TransferId,
+        debit: AccountId,
+        credit: AccountId,
+        amount: Amount,
+        timeout_secs: u32,
+    ) -> Self {
+        NewTransfer { id, op: TransferOp::Pending { debit, credit, amount, timeout_secs }, code: 0 }
+    }
+
+    pub fn post(id: TransferId, pending_id: TransferId, amount: Option<Amount>) -> Self {
+        NewTransfer { id, op: TransferOp::Post { pending_id, amount }, code: 0 }
+    }
+
+    pub fn void(id: TransferId, pending_id: TransferId) -> Self {
+        NewTransfer { id, op: TransferOp::Void { pending_id }, code: 0 }
+    }
+
+    /// The expiry of `pending_id`, with the id every process derives for it,
+    /// so two sweepers racing on one pending transfer write one row.
+    pub fn expire(pending_id: TransferId) -> Self {
+        NewTransfer {
+            id: TransferId::derive("paybot.ledger.expire", &pending_id.as_u128().to_be_bytes()),
+            op: TransferOp::Expire { pending_id },
+            code: 0,
+        }
+    }
+
+    pub fn with_code(mut self, code: u16) -> Self {
+        self.code = code;
+        self
+    }
+
+    pub fn kind(&self) -> TransferKind {
+        match self.op {
+            TransferOp::Single { .. } => TransferKind::Single,
+            TransferOp::Pending { .. } => TransferKind::Pending,
+            TransferOp::Post { .. } => TransferKind::Post,
+            TransferOp::Void { .. } => TransferKind::Void,
+            TransferOp::Expire { .. } => TransferKind::Expire,
+        }
+    }
+
+    pub(crate) fn pending_id(&self) -> Option<TransferId> {
+        match self.op {
+            TransferOp::Post { pending_id, .. }
+            | TransferOp::Void { pending_id }
+            | TransferOp::Expire { pending_id } => Some(pending_id),
+            TransferOp::Single { .. } | TransferOp::Pending { .. } => None,
+        }
+    }
+}
+
+/// A transfer as recorded. Immutable once written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    pub id: TransferId,
+    pub kind: TransferKind,
+    pub debit_account_id: AccountId,
+    pub credit_account_id: AccountId,
+    /// For a post, what was posted; for a void or expiry, what was released.
+    pub amount: Amount,
+    /// The pending transfer a post, void or expiry resolves.
+    pub pending_id: Option<TransferId>,
+    /// For a pending transfer, how long it may stay pending.
+    pub timeout_secs: u32,
+    pub code: u16,
+    /// When the ledger recorded it, milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+}
+
+impl Transfer {
+    /// For a pending transfer, when it expires (ms since the Unix epoch).
+    pub fn expires_at_ms(&self) -> Option<i64> {
+        (self.kind == TransferKind::Pending)
+            .then(|| self.timestamp_ms.saturating_add(i64::from(self.timeout_secs) * 1000))
+    }
+}
+
+/// The success of one submitted transfer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Recorded now.
+    Created(Transfer),
+    /// A transfer with this id and the same fields was recorded before;
+    /// nothing was done again.
+    Exists(Transfer),
+}
+
+impl Outcome {
+    pub fn transfer(&self) -> &Transfer {
+        match self {
+            Outcome::Created(t) | Outcome::Exists(t) => t,
+        }
+    }
+}
+
+/// Why the ledger refused one transfer. Nothing was written for it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    #[error("a transfer with this id exists with a different {field}")]
+    ExistsWithDifferentField { field: &'static str },
+    #[error("account {0} does not exist")]
+    UnknownAccount(AccountId),
+    #[error("debit and credit are the same account")]
+    SameAccount,
+    #[error("the accounts' currencies differ from each other or from the amount")]
+    CurrencyMismatch,
+    #[error("insufficient funds")]
+    InsufficientFunds,
+    #[error("an account total would overflow")]
+    Overflow,
+    #[error("pending transfer {0} does not exist")]
+    PendingNotFound(TransferId),
+    #[error("transfer {0} is not a pending transfer")]
+    NotPending(TransferId),
+    #[error("the pending transfer was already posted")]
+    AlreadyPosted,
+    #[error("the pending transfer was already voided")]
+    AlreadyVoided,
+    #[error("the pending transfer has expired")]
+    AlreadyExpired,
+    #[error("the pending transfer has not expired yet")]
+    NotExpiredYet,
+    #[error("the amount exceeds the pending amount")]
+    ExceedsPendingAmount,
+    #[error("the timeout must be between 1 and {PENDING_TIMEOUT_SECS_MAX} seconds")]
+    InvalidTimeout,
+    #[error("another transfer in the same linked batch failed (#{0})")]
+    LinkedEventFailed(usize),
+    #[error("a linked batch must hold between 1 and {max} transfers")]
+    InvalidBatchSize { max: usize },
+    #[error("two transfers in one linked batch share an id")]
+    DuplicateIdInBatch,
+}
+
+/// A failure of the store itself (database unreachable, corrupt row). The
+/// outcome of the transfers in flight is unknown: retry with the same ids.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The batch this transfer was committed in failed as a whole.
+    #[error("{0}")]
+    Batch(std::sync::Arc<LedgerError>),
+    #[error("a stored row is invalid: {0}")]
+    Corrupt(String),
+    #[error("the owner reference must be 1 to {OWNER_REF_BYTES_MAX} bytes")]
+    InvalidOwner,
+    #[error("the ledger is shut down")]
+    ShutDown,
+    #[error("unsupported database url (use sqlite:PATH or postgres://...)")]
+    UnsupportedUrl,
+}

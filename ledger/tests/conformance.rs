@@ -1,0 +1,535 @@
+//! The ledger conformance suite: every case runs, unchanged, on SQLite
+//! (`sqlite::case`) and on PostgreSQL (`postgres::case`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::time::Duration;
+
+use ledger::testing::{TestBackend, TestDb};
+use ledger::{
+    Amount, Clock, Currency, HistoryCursor, NewTransfer, Outcome, SubmitError, TransferError, TransferId,
+    TransferKind, Violation,
+};
+
+fn usd(minor: i64) -> Amount {
+    Amount::from_minor(minor, Currency::USD).unwrap()
+}
+
+fn id() -> TransferId {
+    TransferId::random()
+}
+
+fn rejection(result: Result<impl std::fmt::Debug, SubmitError>) -> TransferError {
+    match result {
+        Err(SubmitError::Rejected { error, .. }) => error,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+async fn run(backend: TestBackend, case: impl AsyncFnOnce(&TestDb)) {
+    let Some(db) = TestDb::fresh(backend).await else { return };
+    case(&db).await;
+    db.cleanup().await;
+}
+
+/// Available and posted balance of a wallet.
+async fn balance(db: &TestDb, account: ledger::AccountId) -> (i64, i64) {
+    let b = db.ledger.balance(account).await.unwrap().unwrap();
+    (b.available(), b.posted)
+}
+
+async fn assert_sound(db: &TestDb) {
+    let violations = db.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "violations: {violations:?}");
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $case() {
+                super::run(super::TestBackend::Sqlite, super::cases::$case).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $case() {
+                super::run(super::TestBackend::Postgres, super::cases::$case).await
+            })*
+        }
+    };
+}
+
+conformance!(
+    single_transfer_moves_money,
+    same_id_same_fields_is_exists_and_moves_nothing,
+    same_id_different_fields_names_the_field,
+    insufficient_funds_writes_nothing,
+    unknown_account_is_refused,
+    currency_mismatch_is_refused,
+    same_account_on_both_sides_is_refused,
+    pending_reserves_then_post_moves,
+    partial_post_releases_the_rest,
+    post_above_pending_amount_is_refused,
+    void_releases_and_blocks_later_post,
+    resolved_pending_cannot_be_resolved_again,
+    retrying_a_post_answers_exists,
+    pending_expires_after_its_timeout,
+    invalid_timeout_is_refused,
+    linked_group_is_all_or_nothing,
+    linked_group_can_create_and_post_a_pending,
+    duplicate_ids_in_a_group_are_refused,
+    history_pages_newest_first,
+    open_account_is_idempotent,
+    currency_totals_balance,
+    verify_names_a_broken_account,
+    transfers_are_immutable,
+    racing_post_and_void_resolve_once,
+    two_processes_never_resolve_a_pending_twice,
+    retry_of_an_acknowledged_transfer_never_applies_twice,
+);
+
+mod cases {
+    use super::*;
+
+    pub(crate) async fn single_transfer_moves_money(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(10_000)).await;
+        let t = NewTransfer::single(id(), alice, bob, usd(2_050)).with_code(7);
+        let outcome = db.ledger.submit(t.clone()).await.unwrap();
+        let Outcome::Created(recorded) = outcome else { panic!("not created: {outcome:?}") };
+        assert_eq!(recorded.amount, usd(2_050));
+        assert_eq!(recorded.code, 7);
+        assert_eq!(recorded.timestamp_ms, db.clock.now_ms());
+        assert_eq!(balance(db, alice).await, (7_950, 7_950));
+        assert_eq!(balance(db, bob).await, (2_050, 2_050));
+        assert_eq!(db.ledger.transfer(t.id).await.unwrap(), Some(recorded));
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn same_id_same_fields_is_exists_and_moves_nothing(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let t = NewTransfer::single(id(), alice, bob, usd(300));
+        let first = db.ledger.submit(t.clone()).await.unwrap();
+        let second = db.ledger.submit(t).await.unwrap();
+        assert!(matches!(second, Outcome::Exists(ref e) if e == first.transfer()));
+        assert_eq!(balance(db, bob).await, (300, 300));
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn same_id_different_fields_names_the_field(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        let carol = db.wallet("carol", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let tid = id();
+        db.ledger.submit(NewTransfer::single(tid, alice, bob, usd(300))).await.unwrap();
+        let cases = [
+            (NewTransfer::single(tid, alice, bob, usd(301)), "amount"),
+            (NewTransfer::single(tid, alice, carol, usd(300)), "credit_account_id"),
+            (NewTransfer::single(tid, carol, bob, usd(300)), "debit_account_id"),
+            (NewTransfer::single(tid, alice, bob, usd(300)).with_code(9), "code"),
+            (NewTransfer::pending(tid, alice, bob, usd(300), 60), "kind"),
+        ];
+        for (t, field) in cases {
+            let error = rejection(db.ledger.submit(t).await);
+            assert_eq!(error, TransferError::ExistsWithDifferentField { field });
+        }
+        assert_eq!(balance(db, bob).await, (300, 300));
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn insufficient_funds_writes_nothing(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(500)).await;
+        let t = NewTransfer::single(id(), alice, bob, usd(501));
+        assert_eq!(rejection(db.ledger.submit(t.clone()).await), TransferError::InsufficientFunds);
+        assert_eq!(db.ledger.transfer(t.id).await.unwrap(), None);
+        // Reserved funds count: a pending of 400 leaves 100 to spend.
+        db.ledger.submit(NewTransfer::pending(id(), alice, bob, usd(400), 60)).await.unwrap();
+        let t = NewTransfer::single(id(), alice, bob, usd(101));
+        assert_eq!(rejection(db.ledger.submit(t).await), TransferError::InsufficientFunds);
+        db.ledger.submit(NewTransfer::single(id(), alice, bob, usd(100))).await.unwrap();
+        assert_eq!(balance(db, alice).await, (0, 400));
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn unknown_account_is_refused(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        db.fund(alice, usd(500)).await;
+        let ghost = ledger::AccountId(999_999);
+        let t = NewTransfer::single(id(), alice, ghost, usd(1));
+        assert_eq!(rejection(db.ledger.submit(t).await), TransferError::UnknownAccount(ghost));
+        let t = NewTransfer::single(id(), ghost, alice, usd(1));
+        assert_eq!(rejection(db.ledger.submit(t).await), TransferError::UnknownAccount(ghost));
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn currency_mismatch_is_refused(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob_eur = db.wallet("bob", Currency::EUR).await;
+        db.fund(alice, usd(500)).await;
+        let t = NewTransfer::single(id(), alice, bob_eur, usd(100));
+        assert_eq!(rejection(db.ledger.submit(t).await), TransferError::CurrencyMismatch);
+        let bob = db.wallet("bob", Currency::USD).await;
+        let eur = Amount::from_minor(100, Currency::EUR).unwrap();
+        let t = NewTransfer::single(id(), alice, bob, eur);
+        assert_eq!(rejection(db.ledger.submit(t).await), TransferError::CurrencyMismatch);
+        assert_eq!(balance(db, alice).await, (500, 500));
+    }
+
+    pub(crate) async fn same_account_on_both_sides_is_refused(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        db.fund(alice, usd(500)).await;
+        let t = NewTransfer::single(id(), alice, alice, usd(100));
+        assert_eq!(rejection(db.ledger.submit(t).await), TransferError::SameAccount);
+    }
+
+    pub(crate) async fn pending_reserves_then_post_moves(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let pid = id();
+        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(600), 300)).await.unwrap();
+        assert_eq!(balance(db, alice).await, (400, 1_000));
+        let b = db.ledger.balance(bob).await.unwrap().unwrap();
+        assert_eq!((b.available(), b.pending_in), (0, 600));
+        let post = db.ledger.submit(NewTransfer::post(id(), pid, None)).await.unwrap();
+        assert_eq!(post.transfer().kind, TransferKind::Post);
+        assert_eq!(post.transfer().amount, usd(600));
+        assert_eq!(balance(db, alice).await, (400, 400));
+        assert_eq!(balance(db, bob).await, (600, 600));
+        let resolution = db.ledger.resolution_of(pid).await.unwrap().unwrap();
+        assert_eq!(resolution.id, post.transfer().id);
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn partial_post_releases_the_rest(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let pid = id();
+        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(600), 300)).await.unwrap();
+        db.ledger.submit(NewTransfer::post(id(), pid, Some(usd(250)))).await.unwrap();
+        assert_eq!(balance(db, alice).await, (750, 750));
+        assert_eq!(balance(db, bob).await, (250, 250));
+        let b = db.ledger.balance(bob).await.unwrap().unwrap();
+        assert_eq!(b.pending_in, 0);
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn post_above_pending_amount_is_refused(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let pid = id();
+        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(600), 300)).await.unwrap();
+        let error = rejection(db.ledger.submit(NewTransfer::post(id(), pid, Some(usd(601)))).await);
+        assert_eq!(error, TransferError::ExceedsPendingAmount);
+        let error = rejection(db.ledger.submit(NewTransfer::post(id(), id(), None)).await);
+        assert!(matches!(error, TransferError::PendingNotFound(_)));
+        let single = id();
+        db.ledger.submit(NewTransfer::single(single, alice, bob, usd(1))).await.unwrap();
+        let error = rejection(db.ledger.submit(NewTransfer::void(id(), single)).await);
+        assert_eq!(error, TransferError::NotPending(single));
+        assert_eq!(balance(db, alice).await, (399, 999));
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn void_releases_and_blocks_later_post(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let pid = id();
+        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(600), 300)).await.unwrap();
+        db.ledger.submit(NewTransfer::void(id(), pid)).await.unwrap();
+        assert_eq!(balance(db, alice).await, (1_000, 1_000));
+        assert_eq!(balance(db, bob).await, (0, 0));
+        let error = rejection(db.ledger.submit(NewTransfer::post(id(), pid, None)).await);
+        assert_eq!(error, TransferError::AlreadyVoided);
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn resolved_pending_cannot_be_resolved_again(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let pid = id();
+        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(100), 300)).await.unwrap();
+        db.ledger.submit(NewTransfer::post(id(), pid, None)).await.unwrap();
+        let error = rejection(db.ledger.submit(NewTransfer::post(id(), pid, None)).await);
+        assert_eq!(error, TransferError::AlreadyPosted);
+        let error = rejection(db.ledger.submit(NewTransfer::void(id(), pid)).await);
+        assert_eq!(error, TransferError::AlreadyPosted);
+        assert_eq!(balance(db, bob).await, (100, 100));
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn retrying_a_post_answers_exists(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let pid = id();
+        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(100), 300)).await.unwrap();
+        let post = NewTransfer::post(id(), pid, None);
+        assert!(matches!(db.ledger.submit(post.clone()).await, Ok(Outcome::Created(_))));
+        assert!(matches!(db.ledger.submit(post.clone()).await, Ok(Outcome::Exists(_))));
+        let partial = NewTransfer::post(post.id, pid, Some(usd(50)));
+        let error = rejection(db.ledger.submit(partial).await);
+        assert_eq!(error, TransferError::ExistsWithDifferentField { field: "amount" });
+        assert_eq!(balance(db, bob).await, (100, 100));
+    }
+
+    pub(crate) async fn pending_expires_after_its_timeout(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let pid = id();
+        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(600), 300)).await.unwrap();
+        let early = rejection(db.ledger.submit(NewTransfer::expire(pid)).await);
+        assert_eq!(early, TransferError::NotExpiredYet);
+        db.clock.advance(Duration::from_secs(299));
+        assert!(db.ledger.expire_due().await.unwrap().is_empty());
+        db.clock.advance(Duration::from_secs(1));
+        // Past the deadline a post is refused even before the sweeper runs.
+        let error = rejection(db.ledger.submit(NewTransfer::post(id(), pid, None)).await);
+        assert_eq!(error, TransferError::AlreadyExpired);
+        let expired = db.ledger.expire_due().await.unwrap();
+        assert_eq!(expired.len(), 1);
+        assert_eq!((expired[0].kind, expired[0].pending_id), (TransferKind::Expire, Some(pid)));
+        assert!(db.ledger.expire_due().await.unwrap().is_empty());
+        assert_eq!(balance(db, alice).await, (1_000, 1_000));
+        let error = rejection(db.ledger.submit(NewTransfer::void(id(), pid)).await);
+        assert_eq!(error, TransferError::AlreadyExpired);
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn invalid_timeout_is_refused(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        for timeout in [0, ledger::PENDING_TIMEOUT_SECS_MAX + 1] {
+            let t = NewTransfer::pending(id(), alice, bob, usd(1), timeout);
+            assert_eq!(rejection(db.ledger.submit(t).await), TransferError::InvalidTimeout);
+        }
+    }
+
+    pub(crate) async fn linked_group_is_all_or_nothing(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        let carol = db.wallet("carol", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let first = NewTransfer::single(id(), alice, bob, usd(600));
+        let second = NewTransfer::single(id(), alice, carol, usd(600));
+        let result = db.ledger.submit_linked(vec![first.clone(), second]).await;
+        match result {
+            Err(SubmitError::Rejected { index: 1, error: TransferError::InsufficientFunds }) => {}
+            other => panic!("expected the second to fail: {other:?}"),
+        }
+        assert_eq!(db.ledger.transfer(first.id).await.unwrap(), None);
+        assert_eq!(balance(db, alice).await, (1_000, 1_000));
+        let third = NewTransfer::single(id(), alice, carol, usd(400));
+        let outcomes = db.ledger.submit_linked(vec![first, third]).await.unwrap();
+        assert_eq!(outcomes.len(), 2);
+        assert_eq!(balance(db, alice).await, (0, 0));
+        assert_eq!(balance(db, carol).await, (400, 400));
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn linked_group_can_create_and_post_a_pending(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let pid = id();
+        let group = vec![
+            NewTransfer::pending(pid, alice, bob, usd(700), 60),
+            NewTransfer::post(id(), pid, Some(usd(500))),
+        ];
+        db.ledger.submit_linked(group).await.unwrap();
+        assert_eq!(balance(db, alice).await, (500, 500));
+        assert_eq!(balance(db, bob).await, (500, 500));
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn duplicate_ids_in_a_group_are_refused(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let t = NewTransfer::single(id(), alice, bob, usd(1));
+        let error = rejection(db.ledger.submit_linked(vec![t.clone(), t]).await);
+        assert_eq!(error, TransferError::DuplicateIdInBatch);
+        let error = rejection(db.ledger.submit_linked(vec![]).await);
+        assert!(matches!(error, TransferError::InvalidBatchSize { .. }));
+        assert_eq!(balance(db, bob).await, (0, 0));
+    }
+
+    pub(crate) async fn history_pages_newest_first(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let mut ids = Vec::new();
+        for minor in 1..=4 {
+            let t = NewTransfer::single(id(), alice, bob, usd(minor));
+            ids.push(t.id);
+            db.ledger.submit(t).await.unwrap();
+        }
+        // Alice's history also holds her funding: five in all.
+        let page1 = db.ledger.history(alice, HistoryCursor::START, 2).await.unwrap();
+        let page2 = db.ledger.history(alice, page1.next.unwrap(), 2).await.unwrap();
+        let page3 = db.ledger.history(alice, page2.next.unwrap(), 2).await.unwrap();
+        let seen: Vec<_> =
+            [&page1, &page2, &page3].iter().flat_map(|p| p.transfers.iter().map(|t| t.id)).collect();
+        assert_eq!(seen.len(), 5);
+        assert_eq!(&seen[..4], &[ids[3], ids[2], ids[1], ids[0]]);
+        assert_eq!(page3.next, None);
+        let bobs = db.ledger.history(bob, HistoryCursor::START, 10).await.unwrap();
+        assert_eq!(bobs.transfers.len(), 4);
+        assert_eq!(bobs.next, None);
+    }
+
+    pub(crate) async fn open_account_is_idempotent(db: &TestDb) {
+        let a = db.wallet("alice", Currency::USD).await;
+        let b = db.wallet("alice", Currency::USD).await;
+        let c = db.wallet("alice", Currency::EUR).await;
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let accounts = db.ledger.accounts_of(&ledger::OwnerRef::new("alice").unwrap()).await.unwrap();
+        assert_eq!(accounts.len(), 2);
+        assert!(accounts.iter().all(|a| a.flags.no_overdraft()));
+    }
+
+    pub(crate) async fn currency_totals_balance(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        let yen = db.wallet("alice", Currency::JPY).await;
+        db.fund(alice, usd(1_000)).await;
+        db.fund(yen, Amount::from_minor(500, Currency::JPY).unwrap()).await;
+        db.ledger.submit(NewTransfer::pending(id(), alice, bob, usd(100), 60)).await.unwrap();
+        let totals = db.ledger.currency_totals().await.unwrap();
+        assert_eq!(totals.len(), 2);
+        for t in &totals {
+            assert_eq!(t.debits_posted, t.credits_posted, "{t:?}");
+            assert_eq!(t.debits_pending, t.credits_pending, "{t:?}");
+        }
+        let usd_totals = totals.iter().find(|t| t.currency == Currency::USD).unwrap();
+        assert_eq!((usd_totals.credits_posted, usd_totals.debits_pending), (1_000, 100));
+    }
+
+    pub(crate) async fn verify_names_a_broken_account(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        db.ledger.submit(NewTransfer::single(id(), alice, bob, usd(100))).await.unwrap();
+        assert_sound(db).await;
+        let sql = "UPDATE accounts SET credits_posted = credits_posted + 5 WHERE id = $1";
+        match (db.ledger.sqlite_pool(), db.ledger.postgres_pool()) {
+            (Some(pool), _) => sqlx::query(sql).bind(bob.0).execute(pool).await.map(|_| ()),
+            (_, Some(pool)) => sqlx::query(sql).bind(bob.0).execute(pool).await.map(|_| ()),
+            _ => unreachable!(),
+        }
+        .unwrap();
+        let violations = db.ledger.verify().await.unwrap();
+        assert!(violations.contains(&Violation::AccountTotals {
+            account: bob,
+            currency: Currency::USD,
+            total: "credits_posted",
+            expected: 100,
+            found: 105,
+        }));
+        assert!(violations.iter().any(|v| matches!(v, Violation::CurrencyUnbalanced { .. })));
+        let text = violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+        assert!(text.contains(&format!("account {bob} (USD)")), "{text}");
+    }
+
+    pub(crate) async fn transfers_are_immutable(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let update = "UPDATE transfers SET amount = amount + 1";
+        let delete = "DELETE FROM transfers";
+        for sql in [update, delete] {
+            let result = match (db.ledger.sqlite_pool(), db.ledger.postgres_pool()) {
+                (Some(pool), _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+                (_, Some(pool)) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+                _ => unreachable!(),
+            };
+            let error = result.expect_err("changing history must fail");
+            assert!(error.to_string().contains("immutable"), "{error}");
+        }
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn racing_post_and_void_resolve_once(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(100_000)).await;
+        for _ in 0..20 {
+            let pid = id();
+            db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(100), 60)).await.unwrap();
+            let (post, void) = tokio::join!(
+                db.ledger.submit(NewTransfer::post(id(), pid, None)),
+                db.ledger.submit(NewTransfer::void(id(), pid)),
+            );
+            assert_eq!(post.is_ok() as u8 + void.is_ok() as u8, 1, "{post:?} {void:?}");
+        }
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn two_processes_never_resolve_a_pending_twice(db: &TestDb) {
+        let other = db.second_process().await;
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(100_000)).await;
+        let mut pendings = Vec::new();
+        for _ in 0..30 {
+            let pid = id();
+            db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(100), 60)).await.unwrap();
+            pendings.push(pid);
+        }
+        // Both processes post every pending with their own ids, concurrently.
+        let one = async {
+            let mut wins = 0;
+            for pid in &pendings {
+                wins += db.ledger.submit(NewTransfer::post(id(), *pid, None)).await.is_ok() as u32;
+            }
+            wins
+        };
+        let two = async {
+            let mut wins = 0;
+            for pid in pendings.iter().rev() {
+                wins += other.submit(NewTransfer::post(id(), *pid, None)).await.is_ok() as u32;
+            }
+            wins
+        };
+        let (a, b) = tokio::join!(one, two);
+        assert_eq!(a + b, 30);
+        assert_eq!(balance(db, bob).await, (3_000, 3_000));
+        // And both sweep the same expired pendings: each expires once.
+        for _ in 0..10 {
+            db.ledger.submit(NewTransfer::pending(id(), alice, bob, usd(1), 1)).await.unwrap();
+        }
+        db.clock.advance(Duration::from_secs(2));
+        let (x, y) = tokio::join!(db.ledger.expire_due(), other.expire_due());
+        assert_eq!(x.unwrap().len() + y.unwrap().len(), 10);
+        other.close().await;
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn retry_of_an_acknowledged_transfer_never_applies_twice(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let t = NewTransfer::single(id(), alice, bob, usd(10));
+        // The same transfer submitted many times at once, as retries would be.
+        let mut attempts = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let (ledger, t) = (db.ledger.clone(), t.clone());
+            attempts.spawn(async move { ledger.submit(t).await });
+        }
+        let results = attempts.join_all().await;
+        let created = results.iter().filter(|r| matches!(r, Ok(Outcome::Created(_)))).count();
+        let exists = results.iter().filter(|r| matches!(r, Ok(Outcome::Exists(_)))).count();
+        assert_eq!((created, exists), (1, 15));
+        assert_eq!(balance(db, bob).await, (10, 10));
+    }
+}
