@@ -97,7 +97,12 @@ impl State {
     /// transfer that failed.
     pub(crate) fn apply_group(&mut self, group: &[NewTransfer], now_ms: i64) -> GroupResult {
         if group.is_empty() || group.len() > LINKED_TRANSFERS_MAX {
-            return Err((0, TransferError::InvalidBatchSize { max: LINKED_TRANSFERS_MAX }));
+            return Err((
+                0,
+                TransferError::InvalidBatchSize {
+                    max: LINKED_TRANSFERS_MAX,
+                },
+            ));
         }
         for (i, t) in group.iter().enumerate() {
             if group.iter().take(i).any(|earlier| earlier.id == t.id) {
@@ -143,14 +148,34 @@ impl State {
         undo: &mut Vec<Undo>,
     ) -> Result<Outcome, TransferError> {
         if let Some(existing) = self.transfers.get(&t.id) {
-            return self.compare_existing(t, existing).map(|()| Outcome::Exists(existing.clone()));
+            return self
+                .compare_existing(t, existing)
+                .map(|()| Outcome::Exists(existing.clone()));
         }
         let transfer = match &t.op {
-            TransferOp::Single { debit, credit, amount } => {
+            TransferOp::Single {
+                debit,
+                credit,
+                amount,
+            } => {
                 self.move_funds(*debit, *credit, *amount, Phase::Posted, undo)?;
-                self.record(t, TransferKind::Single, *debit, *credit, *amount, None, 0, now_ms)
+                self.record(
+                    t,
+                    TransferKind::Single,
+                    *debit,
+                    *credit,
+                    *amount,
+                    None,
+                    0,
+                    now_ms,
+                )
             }
-            TransferOp::Pending { debit, credit, amount, timeout_secs } => {
+            TransferOp::Pending {
+                debit,
+                credit,
+                amount,
+                timeout_secs,
+            } => {
                 if *timeout_secs == 0 || *timeout_secs > PENDING_TIMEOUT_SECS_MAX {
                     return Err(TransferError::InvalidTimeout);
                 }
@@ -188,7 +213,14 @@ impl State {
             TransferOp::Void { pending_id } => {
                 let pending = self.open_pending(*pending_id, now_ms)?;
                 self.release(&pending, undo)?;
-                self.resolve(&pending, TransferKind::Void, t, pending.amount, now_ms, undo)
+                self.resolve(
+                    &pending,
+                    TransferKind::Void,
+                    t,
+                    pending.amount,
+                    now_ms,
+                    undo,
+                )
             }
             TransferOp::Expire { pending_id } => {
                 let pending = self.unresolved_pending(*pending_id)?;
@@ -196,7 +228,14 @@ impl State {
                     return Err(TransferError::NotExpiredYet);
                 }
                 self.release(&pending, undo)?;
-                self.resolve(&pending, TransferKind::Expire, t, pending.amount, now_ms, undo)
+                self.resolve(
+                    &pending,
+                    TransferKind::Expire,
+                    t,
+                    pending.amount,
+                    now_ms,
+                    undo,
+                )
             }
         };
         self.transfers.insert(transfer.id, transfer.clone());
@@ -263,7 +302,10 @@ impl State {
     }
 
     fn unresolved_pending(&self, id: TransferId) -> Result<Transfer, TransferError> {
-        let pending = self.transfers.get(&id).ok_or(TransferError::PendingNotFound(id))?;
+        let pending = self
+            .transfers
+            .get(&id)
+            .ok_or(TransferError::PendingNotFound(id))?;
         if pending.kind != TransferKind::Pending {
             return Err(TransferError::NotPending(id));
         }
@@ -299,8 +341,14 @@ impl State {
         if debit == credit {
             return Err(TransferError::SameAccount);
         }
-        let d = self.accounts.get(&debit).ok_or(TransferError::UnknownAccount(debit))?;
-        let c = self.accounts.get(&credit).ok_or(TransferError::UnknownAccount(credit))?;
+        let d = self
+            .accounts
+            .get(&debit)
+            .ok_or(TransferError::UnknownAccount(debit))?;
+        let c = self
+            .accounts
+            .get(&credit)
+            .ok_or(TransferError::UnknownAccount(credit))?;
         if d.currency != amount.currency() || c.currency != amount.currency() {
             return Err(TransferError::CurrencyMismatch);
         }
@@ -341,7 +389,10 @@ impl State {
         undo: &mut Vec<Undo>,
         change: impl FnOnce(&mut Account) -> Option<()>,
     ) -> Result<(), TransferError> {
-        let account = self.accounts.get_mut(&id).ok_or(TransferError::UnknownAccount(id))?;
+        let account = self
+            .accounts
+            .get_mut(&id)
+            .ok_or(TransferError::UnknownAccount(id))?;
         let mut next = account.clone();
         change(&mut next).ok_or(TransferError::Overflow)?;
         undo.push(Undo::Account(Box::new(std::mem::replace(account, next))));
@@ -356,8 +407,17 @@ impl State {
             return differ("kind");
         }
         match &t.op {
-            TransferOp::Single { debit, credit, amount }
-            | TransferOp::Pending { debit, credit, amount, .. } => {
+            TransferOp::Single {
+                debit,
+                credit,
+                amount,
+            }
+            | TransferOp::Pending {
+                debit,
+                credit,
+                amount,
+                ..
+            } => {
                 if existing.debit_account_id != *debit {
                     return differ("debit_account_id");
                 }

@@ -121,7 +121,11 @@ pub struct LedgerConfig {
 
 impl LedgerConfig {
     pub fn new(url: impl Into<String>) -> LedgerConfig {
-        LedgerConfig { url: url.into(), sqlite_sync: SqliteSync::Full, pool_connections_max: 8 }
+        LedgerConfig {
+            url: url.into(),
+            sqlite_sync: SqliteSync::Full,
+            pool_connections_max: 8,
+        }
     }
 }
 
@@ -197,17 +201,24 @@ impl fmt::Debug for Ledger {
             Backend::Sqlite(_) => "sqlite",
             Backend::Postgres(_) => "postgres",
         };
-        f.debug_struct("Ledger").field("backend", &backend).finish_non_exhaustive()
+        f.debug_struct("Ledger")
+            .field("backend", &backend)
+            .finish_non_exhaustive()
     }
 }
 
 impl Ledger {
     /// Connects (creating a SQLite file if missing) and starts the writer.
     /// Does not migrate: call [`Ledger::migrate`].
-    pub async fn connect(config: &LedgerConfig, clock: Arc<dyn Clock>) -> Result<Ledger, LedgerError> {
+    pub async fn connect(
+        config: &LedgerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Ledger, LedgerError> {
         let acquire = Duration::from_secs(POOL_ACQUIRE_TIMEOUT_SECS);
         let backend = if let Some(path) = sqlite_path(&config.url) {
-            use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+            use sqlx::sqlite::{
+                SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+            };
             let options = SqliteConnectOptions::new()
                 .filename(path)
                 .create_if_missing(true)
@@ -237,7 +248,13 @@ impl Ledger {
         };
         let (submit, receiver) = mpsc::channel(SUBMIT_QUEUE_GROUPS_MAX);
         tokio::spawn(run_writer(backend.clone(), Arc::clone(&clock), receiver));
-        Ok(Ledger { inner: Arc::new(Inner { backend, clock, submit }) })
+        Ok(Ledger {
+            inner: Arc::new(Inner {
+                backend,
+                clock,
+                submit,
+            }),
+        })
     }
 
     /// Applies the ledger's schema migrations and then `extra` (other
@@ -301,7 +318,10 @@ impl Ledger {
     }
 
     /// The post, void or expiry of a pending transfer, if it has one.
-    pub async fn resolution_of(&self, pending: TransferId) -> Result<Option<Transfer>, LedgerError> {
+    pub async fn resolution_of(
+        &self,
+        pending: TransferId,
+    ) -> Result<Option<Transfer>, LedgerError> {
         on_backend!(&self.inner.backend, pool => db::resolution_of(pool, pending).await)
     }
 
@@ -330,12 +350,17 @@ impl Ledger {
     /// Submits one transfer.
     pub async fn submit(&self, transfer: NewTransfer) -> Result<Outcome, SubmitError> {
         let mut outcomes = self.submit_linked(vec![transfer]).await?;
-        outcomes.pop().ok_or(SubmitError::Ledger(LedgerError::ShutDown))
+        outcomes
+            .pop()
+            .ok_or(SubmitError::Ledger(LedgerError::ShutDown))
     }
 
     /// Submits a linked group (at most [`LINKED_TRANSFERS_MAX`]): all of it
     /// is recorded, or none of it.
-    pub async fn submit_linked(&self, group: Vec<NewTransfer>) -> Result<Vec<Outcome>, SubmitError> {
+    pub async fn submit_linked(
+        &self,
+        group: Vec<NewTransfer>,
+    ) -> Result<Vec<Outcome>, SubmitError> {
         let (reply, answer) = oneshot::channel();
         self.inner
             .submit
@@ -404,7 +429,9 @@ impl Ledger {
 }
 
 fn sqlite_path(url: &str) -> Option<&str> {
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or(path);
     (!path.is_empty()).then_some(path)
 }

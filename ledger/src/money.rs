@@ -27,7 +27,11 @@ struct CurrencyInfo {
 }
 
 const fn info(code: &'static str, exponent: u32, symbol: Option<&'static str>) -> CurrencyInfo {
-    CurrencyInfo { code, exponent, symbol }
+    CurrencyInfo {
+        code,
+        exponent,
+        symbol,
+    }
 }
 
 static USD: CurrencyInfo = info("USD", 2, Some("$"));
@@ -79,7 +83,10 @@ impl Currency {
 
     /// Looks up a currency symbol (`"$"`, `"€"`).
     pub fn from_symbol(symbol: &str) -> Option<Currency> {
-        CURRENCIES.iter().find(|c| c.symbol == Some(symbol)).map(|c| Currency(c))
+        CURRENCIES
+            .iter()
+            .find(|c| c.symbol == Some(symbol))
+            .map(|c| Currency(c))
     }
 
     /// All registered currencies.
@@ -136,7 +143,11 @@ pub enum AmountError {
     #[error("the amount must be more than zero")]
     NotPositive,
     #[error("{currency} has {exponent} decimal places; `{text}` has more")]
-    TooManyDecimals { text: String, currency: Currency, exponent: u32 },
+    TooManyDecimals {
+        text: String,
+        currency: Currency,
+        exponent: u32,
+    },
     #[error("the amount is above the limit of {max}")]
     TooLarge { max: String },
     #[error("unknown currency `{0}`")]
@@ -192,8 +203,9 @@ impl Amount {
             return Err(AmountError::TooLong);
         }
         let normalized = normalize_decimal(text)?;
-        let decimal = Decimal::from_str_exact(&normalized)
-            .map_err(|_| AmountError::TooLarge { max: max_text(currency) })?;
+        let decimal = Decimal::from_str_exact(&normalized).map_err(|_| AmountError::TooLarge {
+            max: max_text(currency),
+        })?;
         Amount::from_decimal(decimal, currency, text)
     }
 
@@ -214,8 +226,7 @@ impl Amount {
             });
         }
         let mut scaled = decimal;
-        scaled
-            .rescale(currency.exponent());
+        scaled.rescale(currency.exponent());
         if scaled.scale() != currency.exponent() {
             return Err(too_large(currency));
         }
@@ -239,7 +250,9 @@ impl Amount {
 }
 
 fn too_large(currency: Currency) -> AmountError {
-    AmountError::TooLarge { max: max_text(currency) }
+    AmountError::TooLarge {
+        max: max_text(currency),
+    }
 }
 
 fn max_text(currency: Currency) -> String {
@@ -321,7 +334,9 @@ pub fn parse_money(text: &str, default: Currency) -> Result<Amount, AmountError>
         rest = rest.get(first.len_utf8()..).unwrap_or("").trim_start();
     }
     // An ISO code before or after the number, with or without a space.
-    let leading_alpha = rest.find(|ch: char| !ch.is_ascii_alphabetic()).unwrap_or(rest.len());
+    let leading_alpha = rest
+        .find(|ch: char| !ch.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
     if leading_alpha > 0 {
         let (code, tail) = rest.split_at(leading_alpha);
         set(Currency::from_code(code)?)?;
@@ -409,23 +424,44 @@ mod tests {
         assert_eq!(usd("0.00"), Err(AmountError::NotPositive));
         assert_eq!(usd("-5"), Err(AmountError::NotPositive));
         assert_eq!(usd("-$5"), Err(AmountError::NotPositive));
-        assert!(matches!(usd("20.505"), Err(AmountError::TooManyDecimals { .. })));
-        assert!(matches!(parse_money("5.5 JPY", Currency::USD), Err(AmountError::TooManyDecimals { .. })));
+        assert!(matches!(
+            usd("20.505"),
+            Err(AmountError::TooManyDecimals { .. })
+        ));
+        assert!(matches!(
+            parse_money("5.5 JPY", Currency::USD),
+            Err(AmountError::TooManyDecimals { .. })
+        ));
         assert!(matches!(usd("NaN"), Err(AmountError::UnknownCurrency(_))));
         assert!(matches!(usd("inf"), Err(AmountError::UnknownCurrency(_))));
         assert!(matches!(usd("1e3"), Err(AmountError::Malformed(_))));
-        assert!(matches!(usd("1,000"), Err(AmountError::AmbiguousSeparator(_))));
-        assert!(matches!(usd("1,000.50"), Err(AmountError::AmbiguousSeparator(_))));
+        assert!(matches!(
+            usd("1,000"),
+            Err(AmountError::AmbiguousSeparator(_))
+        ));
+        assert!(matches!(
+            usd("1,000.50"),
+            Err(AmountError::AmbiguousSeparator(_))
+        ));
         assert!(matches!(usd("١٢"), Err(AmountError::Malformed(_))));
         assert!(matches!(usd("２０"), Err(AmountError::Malformed(_))));
         assert!(matches!(usd("20."), Err(AmountError::Malformed(_))));
         assert!(matches!(usd(".5"), Err(AmountError::Malformed(_))));
         assert!(matches!(usd("+5"), Err(AmountError::Malformed(_))));
-        assert!(matches!(usd("1000000001"), Err(AmountError::TooLarge { .. })));
-        assert!(matches!(usd("99999999999999999999999999999999"), Err(AmountError::TooLarge { .. })));
+        assert!(matches!(
+            usd("1000000001"),
+            Err(AmountError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            usd("99999999999999999999999999999999"),
+            Err(AmountError::TooLarge { .. })
+        ));
         assert!(matches!(usd(&"9".repeat(200)), Err(AmountError::TooLong)));
         assert!(matches!(usd("5 XYZ"), Err(AmountError::UnknownCurrency(_))));
-        assert!(matches!(usd("$5 EUR"), Err(AmountError::ConflictingCurrencies(..))));
+        assert!(matches!(
+            usd("$5 EUR"),
+            Err(AmountError::ConflictingCurrencies(..))
+        ));
         assert_eq!(usd(""), Err(AmountError::Empty));
         assert_eq!(usd("$"), Err(AmountError::Empty));
     }
@@ -434,13 +470,19 @@ mod tests {
     fn the_limit_itself_is_allowed() {
         assert_eq!(usd("1000000000"), Ok(100_000_000_000));
         assert_eq!(usd("1000000000.00"), Ok(100_000_000_000));
-        assert!(matches!(usd("1000000000.01"), Err(AmountError::TooLarge { .. })));
+        assert!(matches!(
+            usd("1000000000.01"),
+            Err(AmountError::TooLarge { .. })
+        ));
     }
 
     #[test]
     fn trailing_zeros_beyond_the_exponent_are_exact_not_rounded() {
         assert_eq!(usd("20.500"), Ok(2050));
-        assert_eq!(parse_money("7.0 JPY", Currency::USD).map(Amount::minor), Ok(7));
+        assert_eq!(
+            parse_money("7.0 JPY", Currency::USD).map(Amount::minor),
+            Ok(7)
+        );
     }
 
     #[test]
@@ -450,7 +492,10 @@ mod tests {
         assert_eq!(format_minor(500, Currency::JPY), "¥500");
         let bhd = Currency::from_code("bhd").unwrap();
         assert_eq!(format_minor(12_345, bhd), "12.345 BHD");
-        assert_eq!(Amount::from_minor(1, Currency::USD).unwrap().to_string(), "$0.01");
+        assert_eq!(
+            Amount::from_minor(1, Currency::USD).unwrap().to_string(),
+            "$0.01"
+        );
     }
 
     #[test]

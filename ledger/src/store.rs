@@ -25,8 +25,7 @@ const BINDS_PER_STATEMENT_MAX: usize = 4_000;
 /// (same transfer id inserted concurrently, deadlock, busy database).
 pub(crate) const BATCH_ATTEMPTS_MAX: u32 = 5;
 
-pub(crate) const ACCOUNT_COLUMNS: &str =
-    "id, owner, kind, currency, flags, debits_posted, credits_posted, debits_pending, credits_pending";
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, owner, kind, currency, flags, debits_posted, credits_posted, debits_pending, credits_pending";
 pub(crate) const TRANSFER_COLUMNS: &str = "id, kind, debit_account_id, credit_account_id, amount, \
      currency, pending_id, timeout_secs, code, timestamp_ms";
 
@@ -97,12 +96,17 @@ fn currency_of(code: &str) -> Result<Currency, LedgerError> {
 /// True when a batch failed because it raced another writer and a fresh
 /// attempt may succeed.
 fn is_retryable(error: &sqlx::Error) -> bool {
-    let Some(db) = error.as_database_error() else { return false };
+    let Some(db) = error.as_database_error() else {
+        return false;
+    };
     if matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation) {
         return true;
     }
     // PostgreSQL: serialization failure, deadlock. SQLite: busy, locked.
-    matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "517" | "262"))
+    matches!(
+        db.code().as_deref(),
+        Some("40001" | "40P01" | "5" | "6" | "517" | "262")
+    )
 }
 
 /// What a batch needs loaded: accounts to lock, transfers to look up.
@@ -630,7 +634,14 @@ macro_rules! sql_backend {
     };
 }
 
-sql_backend!(sqlite, sqlx::Sqlite, "BEGIN IMMEDIATE", "", sqlite, "SELECT 1");
+sql_backend!(
+    sqlite,
+    sqlx::Sqlite,
+    "BEGIN IMMEDIATE",
+    "",
+    sqlite,
+    "SELECT 1"
+);
 sql_backend!(
     postgres,
     sqlx::Postgres,

@@ -88,7 +88,10 @@ pub async fn fresh_postgres_database() -> Option<(String, String, String)> {
 pub async fn drop_postgres_database(admin_url: &str, name: &str) {
     if let Ok(mut admin) = sqlx::PgConnection::connect(&format!("{admin_url}/postgres")).await {
         let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-        if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await {
+        if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await
+        {
             eprintln!("could not drop test database {name}: {e}");
         }
         let _ = admin.close().await;
@@ -117,8 +120,17 @@ impl TestDb {
         let ledger = Ledger::connect(&LedgerConfig::new(&url), clock.clone())
             .await
             .unwrap_or_else(|e| panic!("connect {url}: {e}"));
-        ledger.migrate(&[]).await.unwrap_or_else(|e| panic!("migrate: {e}"));
-        Some(TestDb { ledger, clock, url, backend, guard })
+        ledger
+            .migrate(&[])
+            .await
+            .unwrap_or_else(|e| panic!("migrate: {e}"));
+        Some(TestDb {
+            ledger,
+            clock,
+            url,
+            backend,
+            guard,
+        })
     }
 
     /// Another ledger handle on the same database, with its own writer, as a
@@ -148,8 +160,16 @@ impl TestDb {
     #[allow(clippy::panic)]
     pub async fn wallet(&self, owner: &str, currency: Currency) -> AccountId {
         let owner = OwnerRef::new(owner).unwrap_or_else(|e| panic!("{e}"));
-        let new = NewAccount { owner, kind: AccountKind::UserWallet, currency };
-        self.ledger.open_account(&new).await.unwrap_or_else(|e| panic!("{e}")).id
+        let new = NewAccount {
+            owner,
+            kind: AccountKind::UserWallet,
+            currency,
+        };
+        self.ledger
+            .open_account(&new)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .id
     }
 
     /// The issuance account of `currency`, where test money comes from.
@@ -158,8 +178,16 @@ impl TestDb {
     /// On a store error.
     #[allow(clippy::panic)]
     pub async fn issuance(&self, currency: Currency) -> AccountId {
-        let new = NewAccount { owner: OwnerRef::system(), kind: AccountKind::Issuance, currency };
-        self.ledger.open_account(&new).await.unwrap_or_else(|e| panic!("{e}")).id
+        let new = NewAccount {
+            owner: OwnerRef::system(),
+            kind: AccountKind::Issuance,
+            currency,
+        };
+        self.ledger
+            .open_account(&new)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .id
     }
 
     /// Credits `minor` units to `account` from issuance.
@@ -170,6 +198,9 @@ impl TestDb {
     pub async fn fund(&self, account: AccountId, amount: Amount) {
         let issuance = self.issuance(amount.currency()).await;
         let t = NewTransfer::single(TransferId::random(), issuance, account, amount);
-        self.ledger.submit(t).await.unwrap_or_else(|e| panic!("funding: {e}"));
+        self.ledger
+            .submit(t)
+            .await
+            .unwrap_or_else(|e| panic!("funding: {e}"));
     }
 }

@@ -143,7 +143,10 @@ impl AccountFlags {
     }
 
     pub(crate) fn from_bits(bits: i32) -> Option<AccountFlags> {
-        u16::try_from(bits).ok().filter(|b| b & !1 == 0).map(AccountFlags)
+        u16::try_from(bits)
+            .ok()
+            .filter(|b| b & !1 == 0)
+            .map(AccountFlags)
     }
 }
 
@@ -263,7 +266,10 @@ impl TransferKind {
 
     /// True for the kinds that resolve a pending transfer.
     pub fn resolves_pending(self) -> bool {
-        matches!(self, TransferKind::Post | TransferKind::Void | TransferKind::Expire)
+        matches!(
+            self,
+            TransferKind::Post | TransferKind::Void | TransferKind::Expire
+        )
     }
 }
 
@@ -280,18 +286,42 @@ pub struct NewTransfer {
 /// The operation a [`NewTransfer`] asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TransferOp {
-    Single { debit: AccountId, credit: AccountId, amount: Amount },
-    Pending { debit: AccountId, credit: AccountId, amount: Amount, timeout_secs: u32 },
+    Single {
+        debit: AccountId,
+        credit: AccountId,
+        amount: Amount,
+    },
+    Pending {
+        debit: AccountId,
+        credit: AccountId,
+        amount: Amount,
+        timeout_secs: u32,
+    },
     /// Posts `amount` (all of it when `None`); the rest is released.
-    Post { pending_id: TransferId, amount: Option<Amount> },
-    Void { pending_id: TransferId },
+    Post {
+        pending_id: TransferId,
+        amount: Option<Amount>,
+    },
+    Void {
+        pending_id: TransferId,
+    },
     /// Expires a pending transfer whose timeout has passed.
-    Expire { pending_id: TransferId },
+    Expire {
+        pending_id: TransferId,
+    },
 }
 
 impl NewTransfer {
     pub fn single(id: TransferId, debit: AccountId, credit: AccountId, amount: Amount) -> Self {
-        NewTransfer { id, op: TransferOp::Single { debit, credit, amount }, code: 0 }
+        NewTransfer {
+            id,
+            op: TransferOp::Single {
+                debit,
+                credit,
+                amount,
+            },
+            code: 0,
+        }
     }
 
     pub fn pending(
@@ -301,15 +331,32 @@ impl NewTransfer {
         amount: Amount,
         timeout_secs: u32,
     ) -> Self {
-        NewTransfer { id, op: TransferOp::Pending { debit, credit, amount, timeout_secs }, code: 0 }
+        NewTransfer {
+            id,
+            op: TransferOp::Pending {
+                debit,
+                credit,
+                amount,
+                timeout_secs,
+            },
+            code: 0,
+        }
     }
 
     pub fn post(id: TransferId, pending_id: TransferId, amount: Option<Amount>) -> Self {
-        NewTransfer { id, op: TransferOp::Post { pending_id, amount }, code: 0 }
+        NewTransfer {
+            id,
+            op: TransferOp::Post { pending_id, amount },
+            code: 0,
+        }
     }
 
     pub fn void(id: TransferId, pending_id: TransferId) -> Self {
-        NewTransfer { id, op: TransferOp::Void { pending_id }, code: 0 }
+        NewTransfer {
+            id,
+            op: TransferOp::Void { pending_id },
+            code: 0,
+        }
     }
 
     /// The expiry of `pending_id`, with the id every process derives for it,
@@ -368,8 +415,10 @@ pub struct Transfer {
 impl Transfer {
     /// For a pending transfer, when it expires (ms since the Unix epoch).
     pub fn expires_at_ms(&self) -> Option<i64> {
-        (self.kind == TransferKind::Pending)
-            .then(|| self.timestamp_ms.saturating_add(i64::from(self.timeout_secs) * 1000))
+        (self.kind == TransferKind::Pending).then(|| {
+            self.timestamp_ms
+                .saturating_add(i64::from(self.timeout_secs) * 1000)
+        })
     }
 }
 

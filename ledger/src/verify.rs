@@ -76,7 +76,12 @@ SELECT t.id FROM transfers t
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Violation {
     /// A currency's debits and credits (posted or pending) differ.
-    CurrencyUnbalanced { currency: Currency, phase: &'static str, debits: i64, credits: i64 },
+    CurrencyUnbalanced {
+        currency: Currency,
+        phase: &'static str,
+        debits: i64,
+        credits: i64,
+    },
     /// An account's running total differs from the sum of its transfers.
     AccountTotals {
         account: AccountId,
@@ -86,13 +91,30 @@ pub enum Violation {
         found: i64,
     },
     /// A no-overdraft account has spent more than it was credited.
-    Overdrawn { account: AccountId, currency: String, spent: i64, credits_posted: i64 },
-    ResolvedMoreThanOnce { pending: TransferId, resolutions: i64 },
-    InvalidResolution { transfer: TransferId },
-    TransferCurrencyMismatch { transfer: TransferId },
+    Overdrawn {
+        account: AccountId,
+        currency: String,
+        spent: i64,
+        credits_posted: i64,
+    },
+    ResolvedMoreThanOnce {
+        pending: TransferId,
+        resolutions: i64,
+    },
+    InvalidResolution {
+        transfer: TransferId,
+    },
+    TransferCurrencyMismatch {
+        transfer: TransferId,
+    },
 }
 
-const TOTAL_NAMES: [&str; 4] = ["debits_posted", "credits_posted", "debits_pending", "credits_pending"];
+const TOTAL_NAMES: [&str; 4] = [
+    "debits_posted",
+    "credits_posted",
+    "debits_pending",
+    "credits_pending",
+];
 
 impl Violation {
     pub(crate) fn of_currency(t: &CurrencyTotals) -> Vec<Violation> {
@@ -140,31 +162,56 @@ impl Violation {
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Violation::CurrencyUnbalanced { currency, phase, debits, credits } => write!(
+            Violation::CurrencyUnbalanced {
+                currency,
+                phase,
+                debits,
+                credits,
+            } => write!(
                 f,
                 "currency {currency}: {phase} debits {} != {phase} credits {}",
                 format_minor(*debits, *currency),
                 format_minor(*credits, *currency)
             ),
-            Violation::AccountTotals { account, currency, total, expected, found } => write!(
+            Violation::AccountTotals {
+                account,
+                currency,
+                total,
+                expected,
+                found,
+            } => write!(
                 f,
                 "account {account} ({currency}): {total} expected {} (sum of its transfers), found {}",
                 format_minor(*expected, *currency),
                 format_minor(*found, *currency)
             ),
-            Violation::Overdrawn { account, currency, spent, credits_posted } => write!(
+            Violation::Overdrawn {
+                account,
+                currency,
+                spent,
+                credits_posted,
+            } => write!(
                 f,
                 "account {account} ({currency}) may not be overdrawn: debits {spent} exceed credits {credits_posted} (minor units)"
             ),
-            Violation::ResolvedMoreThanOnce { pending, resolutions } => {
-                write!(f, "pending transfer {pending}: resolved {resolutions} times, expected at most once")
+            Violation::ResolvedMoreThanOnce {
+                pending,
+                resolutions,
+            } => {
+                write!(
+                    f,
+                    "pending transfer {pending}: resolved {resolutions} times, expected at most once"
+                )
             }
             Violation::InvalidResolution { transfer } => write!(
                 f,
                 "transfer {transfer}: resolves a pending transfer whose accounts, currency or amount differ"
             ),
             Violation::TransferCurrencyMismatch { transfer } => {
-                write!(f, "transfer {transfer}: its currency differs from its accounts'")
+                write!(
+                    f,
+                    "transfer {transfer}: its currency differs from its accounts'"
+                )
             }
         }
     }

@@ -1,13 +1,18 @@
 //! The ledger conformance suite: every case runs, unchanged, on SQLite
 //! (`sqlite::case`) and on PostgreSQL (`postgres::case`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::time::Duration;
 
 use ledger::testing::{TestBackend, TestDb};
 use ledger::{
-    Amount, Clock, Currency, HistoryCursor, NewTransfer, Outcome, SubmitError, TransferError, TransferId,
-    TransferKind, Violation,
+    Amount, Clock, Currency, HistoryCursor, NewTransfer, Outcome, SubmitError, TransferError,
+    TransferId, TransferKind, Violation,
 };
 
 fn usd(minor: i64) -> Amount {
@@ -26,7 +31,9 @@ fn rejection(result: Result<impl std::fmt::Debug, SubmitError>) -> TransferError
 }
 
 async fn run(backend: TestBackend, case: impl AsyncFnOnce(&TestDb)) {
-    let Some(db) = TestDb::fresh(backend).await else { return };
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
     case(&db).await;
     db.cleanup().await;
 }
@@ -95,7 +102,9 @@ mod cases {
         db.fund(alice, usd(10_000)).await;
         let t = NewTransfer::single(id(), alice, bob, usd(2_050)).with_code(7);
         let outcome = db.ledger.submit(t.clone()).await.unwrap();
-        let Outcome::Created(recorded) = outcome else { panic!("not created: {outcome:?}") };
+        let Outcome::Created(recorded) = outcome else {
+            panic!("not created: {outcome:?}")
+        };
         assert_eq!(recorded.amount, usd(2_050));
         assert_eq!(recorded.code, 7);
         assert_eq!(recorded.timestamp_ms, db.clock.now_ms());
@@ -123,12 +132,24 @@ mod cases {
         let carol = db.wallet("carol", Currency::USD).await;
         db.fund(alice, usd(1_000)).await;
         let tid = id();
-        db.ledger.submit(NewTransfer::single(tid, alice, bob, usd(300))).await.unwrap();
+        db.ledger
+            .submit(NewTransfer::single(tid, alice, bob, usd(300)))
+            .await
+            .unwrap();
         let cases = [
             (NewTransfer::single(tid, alice, bob, usd(301)), "amount"),
-            (NewTransfer::single(tid, alice, carol, usd(300)), "credit_account_id"),
-            (NewTransfer::single(tid, carol, bob, usd(300)), "debit_account_id"),
-            (NewTransfer::single(tid, alice, bob, usd(300)).with_code(9), "code"),
+            (
+                NewTransfer::single(tid, alice, carol, usd(300)),
+                "credit_account_id",
+            ),
+            (
+                NewTransfer::single(tid, carol, bob, usd(300)),
+                "debit_account_id",
+            ),
+            (
+                NewTransfer::single(tid, alice, bob, usd(300)).with_code(9),
+                "code",
+            ),
             (NewTransfer::pending(tid, alice, bob, usd(300), 60), "kind"),
         ];
         for (t, field) in cases {
@@ -144,13 +165,25 @@ mod cases {
         let bob = db.wallet("bob", Currency::USD).await;
         db.fund(alice, usd(500)).await;
         let t = NewTransfer::single(id(), alice, bob, usd(501));
-        assert_eq!(rejection(db.ledger.submit(t.clone()).await), TransferError::InsufficientFunds);
+        assert_eq!(
+            rejection(db.ledger.submit(t.clone()).await),
+            TransferError::InsufficientFunds
+        );
         assert_eq!(db.ledger.transfer(t.id).await.unwrap(), None);
         // Reserved funds count: a pending of 400 leaves 100 to spend.
-        db.ledger.submit(NewTransfer::pending(id(), alice, bob, usd(400), 60)).await.unwrap();
+        db.ledger
+            .submit(NewTransfer::pending(id(), alice, bob, usd(400), 60))
+            .await
+            .unwrap();
         let t = NewTransfer::single(id(), alice, bob, usd(101));
-        assert_eq!(rejection(db.ledger.submit(t).await), TransferError::InsufficientFunds);
-        db.ledger.submit(NewTransfer::single(id(), alice, bob, usd(100))).await.unwrap();
+        assert_eq!(
+            rejection(db.ledger.submit(t).await),
+            TransferError::InsufficientFunds
+        );
+        db.ledger
+            .submit(NewTransfer::single(id(), alice, bob, usd(100)))
+            .await
+            .unwrap();
         assert_eq!(balance(db, alice).await, (0, 400));
         assert_sound(db).await;
     }
@@ -160,9 +193,15 @@ mod cases {
         db.fund(alice, usd(500)).await;
         let ghost = ledger::AccountId(999_999);
         let t = NewTransfer::single(id(), alice, ghost, usd(1));
-        assert_eq!(rejection(db.ledger.submit(t).await), TransferError::UnknownAccount(ghost));
+        assert_eq!(
+            rejection(db.ledger.submit(t).await),
+            TransferError::UnknownAccount(ghost)
+        );
         let t = NewTransfer::single(id(), ghost, alice, usd(1));
-        assert_eq!(rejection(db.ledger.submit(t).await), TransferError::UnknownAccount(ghost));
+        assert_eq!(
+            rejection(db.ledger.submit(t).await),
+            TransferError::UnknownAccount(ghost)
+        );
         assert_sound(db).await;
     }
 
@@ -171,11 +210,17 @@ mod cases {
         let bob_eur = db.wallet("bob", Currency::EUR).await;
         db.fund(alice, usd(500)).await;
         let t = NewTransfer::single(id(), alice, bob_eur, usd(100));
-        assert_eq!(rejection(db.ledger.submit(t).await), TransferError::CurrencyMismatch);
+        assert_eq!(
+            rejection(db.ledger.submit(t).await),
+            TransferError::CurrencyMismatch
+        );
         let bob = db.wallet("bob", Currency::USD).await;
         let eur = Amount::from_minor(100, Currency::EUR).unwrap();
         let t = NewTransfer::single(id(), alice, bob, eur);
-        assert_eq!(rejection(db.ledger.submit(t).await), TransferError::CurrencyMismatch);
+        assert_eq!(
+            rejection(db.ledger.submit(t).await),
+            TransferError::CurrencyMismatch
+        );
         assert_eq!(balance(db, alice).await, (500, 500));
     }
 
@@ -183,7 +228,10 @@ mod cases {
         let alice = db.wallet("alice", Currency::USD).await;
         db.fund(alice, usd(500)).await;
         let t = NewTransfer::single(id(), alice, alice, usd(100));
-        assert_eq!(rejection(db.ledger.submit(t).await), TransferError::SameAccount);
+        assert_eq!(
+            rejection(db.ledger.submit(t).await),
+            TransferError::SameAccount
+        );
     }
 
     pub(crate) async fn pending_reserves_then_post_moves(db: &TestDb) {
@@ -191,11 +239,18 @@ mod cases {
         let bob = db.wallet("bob", Currency::USD).await;
         db.fund(alice, usd(1_000)).await;
         let pid = id();
-        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(600), 300)).await.unwrap();
+        db.ledger
+            .submit(NewTransfer::pending(pid, alice, bob, usd(600), 300))
+            .await
+            .unwrap();
         assert_eq!(balance(db, alice).await, (400, 1_000));
         let b = db.ledger.balance(bob).await.unwrap().unwrap();
         assert_eq!((b.available(), b.pending_in), (0, 600));
-        let post = db.ledger.submit(NewTransfer::post(id(), pid, None)).await.unwrap();
+        let post = db
+            .ledger
+            .submit(NewTransfer::post(id(), pid, None))
+            .await
+            .unwrap();
         assert_eq!(post.transfer().kind, TransferKind::Post);
         assert_eq!(post.transfer().amount, usd(600));
         assert_eq!(balance(db, alice).await, (400, 400));
@@ -210,8 +265,14 @@ mod cases {
         let bob = db.wallet("bob", Currency::USD).await;
         db.fund(alice, usd(1_000)).await;
         let pid = id();
-        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(600), 300)).await.unwrap();
-        db.ledger.submit(NewTransfer::post(id(), pid, Some(usd(250)))).await.unwrap();
+        db.ledger
+            .submit(NewTransfer::pending(pid, alice, bob, usd(600), 300))
+            .await
+            .unwrap();
+        db.ledger
+            .submit(NewTransfer::post(id(), pid, Some(usd(250))))
+            .await
+            .unwrap();
         assert_eq!(balance(db, alice).await, (750, 750));
         assert_eq!(balance(db, bob).await, (250, 250));
         let b = db.ledger.balance(bob).await.unwrap().unwrap();
@@ -224,13 +285,23 @@ mod cases {
         let bob = db.wallet("bob", Currency::USD).await;
         db.fund(alice, usd(1_000)).await;
         let pid = id();
-        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(600), 300)).await.unwrap();
-        let error = rejection(db.ledger.submit(NewTransfer::post(id(), pid, Some(usd(601)))).await);
+        db.ledger
+            .submit(NewTransfer::pending(pid, alice, bob, usd(600), 300))
+            .await
+            .unwrap();
+        let error = rejection(
+            db.ledger
+                .submit(NewTransfer::post(id(), pid, Some(usd(601))))
+                .await,
+        );
         assert_eq!(error, TransferError::ExceedsPendingAmount);
         let error = rejection(db.ledger.submit(NewTransfer::post(id(), id(), None)).await);
         assert!(matches!(error, TransferError::PendingNotFound(_)));
         let single = id();
-        db.ledger.submit(NewTransfer::single(single, alice, bob, usd(1))).await.unwrap();
+        db.ledger
+            .submit(NewTransfer::single(single, alice, bob, usd(1)))
+            .await
+            .unwrap();
         let error = rejection(db.ledger.submit(NewTransfer::void(id(), single)).await);
         assert_eq!(error, TransferError::NotPending(single));
         assert_eq!(balance(db, alice).await, (399, 999));
@@ -242,8 +313,14 @@ mod cases {
         let bob = db.wallet("bob", Currency::USD).await;
         db.fund(alice, usd(1_000)).await;
         let pid = id();
-        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(600), 300)).await.unwrap();
-        db.ledger.submit(NewTransfer::void(id(), pid)).await.unwrap();
+        db.ledger
+            .submit(NewTransfer::pending(pid, alice, bob, usd(600), 300))
+            .await
+            .unwrap();
+        db.ledger
+            .submit(NewTransfer::void(id(), pid))
+            .await
+            .unwrap();
         assert_eq!(balance(db, alice).await, (1_000, 1_000));
         assert_eq!(balance(db, bob).await, (0, 0));
         let error = rejection(db.ledger.submit(NewTransfer::post(id(), pid, None)).await);
@@ -256,8 +333,14 @@ mod cases {
         let bob = db.wallet("bob", Currency::USD).await;
         db.fund(alice, usd(1_000)).await;
         let pid = id();
-        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(100), 300)).await.unwrap();
-        db.ledger.submit(NewTransfer::post(id(), pid, None)).await.unwrap();
+        db.ledger
+            .submit(NewTransfer::pending(pid, alice, bob, usd(100), 300))
+            .await
+            .unwrap();
+        db.ledger
+            .submit(NewTransfer::post(id(), pid, None))
+            .await
+            .unwrap();
         let error = rejection(db.ledger.submit(NewTransfer::post(id(), pid, None)).await);
         assert_eq!(error, TransferError::AlreadyPosted);
         let error = rejection(db.ledger.submit(NewTransfer::void(id(), pid)).await);
@@ -271,13 +354,25 @@ mod cases {
         let bob = db.wallet("bob", Currency::USD).await;
         db.fund(alice, usd(1_000)).await;
         let pid = id();
-        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(100), 300)).await.unwrap();
+        db.ledger
+            .submit(NewTransfer::pending(pid, alice, bob, usd(100), 300))
+            .await
+            .unwrap();
         let post = NewTransfer::post(id(), pid, None);
-        assert!(matches!(db.ledger.submit(post.clone()).await, Ok(Outcome::Created(_))));
-        assert!(matches!(db.ledger.submit(post.clone()).await, Ok(Outcome::Exists(_))));
+        assert!(matches!(
+            db.ledger.submit(post.clone()).await,
+            Ok(Outcome::Created(_))
+        ));
+        assert!(matches!(
+            db.ledger.submit(post.clone()).await,
+            Ok(Outcome::Exists(_))
+        ));
         let partial = NewTransfer::post(post.id, pid, Some(usd(50)));
         let error = rejection(db.ledger.submit(partial).await);
-        assert_eq!(error, TransferError::ExistsWithDifferentField { field: "amount" });
+        assert_eq!(
+            error,
+            TransferError::ExistsWithDifferentField { field: "amount" }
+        );
         assert_eq!(balance(db, bob).await, (100, 100));
     }
 
@@ -286,7 +381,10 @@ mod cases {
         let bob = db.wallet("bob", Currency::USD).await;
         db.fund(alice, usd(1_000)).await;
         let pid = id();
-        db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(600), 300)).await.unwrap();
+        db.ledger
+            .submit(NewTransfer::pending(pid, alice, bob, usd(600), 300))
+            .await
+            .unwrap();
         let early = rejection(db.ledger.submit(NewTransfer::expire(pid)).await);
         assert_eq!(early, TransferError::NotExpiredYet);
         db.clock.advance(Duration::from_secs(299));
@@ -297,7 +395,10 @@ mod cases {
         assert_eq!(error, TransferError::AlreadyExpired);
         let expired = db.ledger.expire_due().await.unwrap();
         assert_eq!(expired.len(), 1);
-        assert_eq!((expired[0].kind, expired[0].pending_id), (TransferKind::Expire, Some(pid)));
+        assert_eq!(
+            (expired[0].kind, expired[0].pending_id),
+            (TransferKind::Expire, Some(pid))
+        );
         assert!(db.ledger.expire_due().await.unwrap().is_empty());
         assert_eq!(balance(db, alice).await, (1_000, 1_000));
         let error = rejection(db.ledger.submit(NewTransfer::void(id(), pid)).await);
@@ -311,7 +412,10 @@ mod cases {
         db.fund(alice, usd(1_000)).await;
         for timeout in [0, ledger::PENDING_TIMEOUT_SECS_MAX + 1] {
             let t = NewTransfer::pending(id(), alice, bob, usd(1), timeout);
-            assert_eq!(rejection(db.ledger.submit(t).await), TransferError::InvalidTimeout);
+            assert_eq!(
+                rejection(db.ledger.submit(t).await),
+                TransferError::InvalidTimeout
+            );
         }
     }
 
@@ -324,7 +428,10 @@ mod cases {
         let second = NewTransfer::single(id(), alice, carol, usd(600));
         let result = db.ledger.submit_linked(vec![first.clone(), second]).await;
         match result {
-            Err(SubmitError::Rejected { index: 1, error: TransferError::InsufficientFunds }) => {}
+            Err(SubmitError::Rejected {
+                index: 1,
+                error: TransferError::InsufficientFunds,
+            }) => {}
             other => panic!("expected the second to fail: {other:?}"),
         }
         assert_eq!(db.ledger.transfer(first.id).await.unwrap(), None);
@@ -375,15 +482,33 @@ mod cases {
             db.ledger.submit(t).await.unwrap();
         }
         // Alice's history also holds her funding: five in all.
-        let page1 = db.ledger.history(alice, HistoryCursor::START, 2).await.unwrap();
-        let page2 = db.ledger.history(alice, page1.next.unwrap(), 2).await.unwrap();
-        let page3 = db.ledger.history(alice, page2.next.unwrap(), 2).await.unwrap();
-        let seen: Vec<_> =
-            [&page1, &page2, &page3].iter().flat_map(|p| p.transfers.iter().map(|t| t.id)).collect();
+        let page1 = db
+            .ledger
+            .history(alice, HistoryCursor::START, 2)
+            .await
+            .unwrap();
+        let page2 = db
+            .ledger
+            .history(alice, page1.next.unwrap(), 2)
+            .await
+            .unwrap();
+        let page3 = db
+            .ledger
+            .history(alice, page2.next.unwrap(), 2)
+            .await
+            .unwrap();
+        let seen: Vec<_> = [&page1, &page2, &page3]
+            .iter()
+            .flat_map(|p| p.transfers.iter().map(|t| t.id))
+            .collect();
         assert_eq!(seen.len(), 5);
         assert_eq!(&seen[..4], &[ids[3], ids[2], ids[1], ids[0]]);
         assert_eq!(page3.next, None);
-        let bobs = db.ledger.history(bob, HistoryCursor::START, 10).await.unwrap();
+        let bobs = db
+            .ledger
+            .history(bob, HistoryCursor::START, 10)
+            .await
+            .unwrap();
         assert_eq!(bobs.transfers.len(), 4);
         assert_eq!(bobs.next, None);
     }
@@ -394,7 +519,11 @@ mod cases {
         let c = db.wallet("alice", Currency::EUR).await;
         assert_eq!(a, b);
         assert_ne!(a, c);
-        let accounts = db.ledger.accounts_of(&ledger::OwnerRef::new("alice").unwrap()).await.unwrap();
+        let accounts = db
+            .ledger
+            .accounts_of(&ledger::OwnerRef::new("alice").unwrap())
+            .await
+            .unwrap();
         assert_eq!(accounts.len(), 2);
         assert!(accounts.iter().all(|a| a.flags.no_overdraft()));
     }
@@ -404,8 +533,12 @@ mod cases {
         let bob = db.wallet("bob", Currency::USD).await;
         let yen = db.wallet("alice", Currency::JPY).await;
         db.fund(alice, usd(1_000)).await;
-        db.fund(yen, Amount::from_minor(500, Currency::JPY).unwrap()).await;
-        db.ledger.submit(NewTransfer::pending(id(), alice, bob, usd(100), 60)).await.unwrap();
+        db.fund(yen, Amount::from_minor(500, Currency::JPY).unwrap())
+            .await;
+        db.ledger
+            .submit(NewTransfer::pending(id(), alice, bob, usd(100), 60))
+            .await
+            .unwrap();
         let totals = db.ledger.currency_totals().await.unwrap();
         assert_eq!(totals.len(), 2);
         for t in &totals {
@@ -413,14 +546,20 @@ mod cases {
             assert_eq!(t.debits_pending, t.credits_pending, "{t:?}");
         }
         let usd_totals = totals.iter().find(|t| t.currency == Currency::USD).unwrap();
-        assert_eq!((usd_totals.credits_posted, usd_totals.debits_pending), (1_000, 100));
+        assert_eq!(
+            (usd_totals.credits_posted, usd_totals.debits_pending),
+            (1_000, 100)
+        );
     }
 
     pub(crate) async fn verify_names_a_broken_account(db: &TestDb) {
         let alice = db.wallet("alice", Currency::USD).await;
         let bob = db.wallet("bob", Currency::USD).await;
         db.fund(alice, usd(1_000)).await;
-        db.ledger.submit(NewTransfer::single(id(), alice, bob, usd(100))).await.unwrap();
+        db.ledger
+            .submit(NewTransfer::single(id(), alice, bob, usd(100)))
+            .await
+            .unwrap();
         assert_sound(db).await;
         let sql = "UPDATE accounts SET credits_posted = credits_posted + 5 WHERE id = $1";
         match (db.ledger.sqlite_pool(), db.ledger.postgres_pool()) {
@@ -437,8 +576,16 @@ mod cases {
             expected: 100,
             found: 105,
         }));
-        assert!(violations.iter().any(|v| matches!(v, Violation::CurrencyUnbalanced { .. })));
-        let text = violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+        assert!(
+            violations
+                .iter()
+                .any(|v| matches!(v, Violation::CurrencyUnbalanced { .. }))
+        );
+        let text = violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(text.contains(&format!("account {bob} (USD)")), "{text}");
     }
 
@@ -465,12 +612,19 @@ mod cases {
         db.fund(alice, usd(100_000)).await;
         for _ in 0..20 {
             let pid = id();
-            db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(100), 60)).await.unwrap();
+            db.ledger
+                .submit(NewTransfer::pending(pid, alice, bob, usd(100), 60))
+                .await
+                .unwrap();
             let (post, void) = tokio::join!(
                 db.ledger.submit(NewTransfer::post(id(), pid, None)),
                 db.ledger.submit(NewTransfer::void(id(), pid)),
             );
-            assert_eq!(post.is_ok() as u8 + void.is_ok() as u8, 1, "{post:?} {void:?}");
+            assert_eq!(
+                post.is_ok() as u8 + void.is_ok() as u8,
+                1,
+                "{post:?} {void:?}"
+            );
         }
         assert_sound(db).await;
     }
@@ -483,21 +637,31 @@ mod cases {
         let mut pendings = Vec::new();
         for _ in 0..30 {
             let pid = id();
-            db.ledger.submit(NewTransfer::pending(pid, alice, bob, usd(100), 60)).await.unwrap();
+            db.ledger
+                .submit(NewTransfer::pending(pid, alice, bob, usd(100), 60))
+                .await
+                .unwrap();
             pendings.push(pid);
         }
         // Both processes post every pending with their own ids, concurrently.
         let one = async {
             let mut wins = 0;
             for pid in &pendings {
-                wins += db.ledger.submit(NewTransfer::post(id(), *pid, None)).await.is_ok() as u32;
+                wins += db
+                    .ledger
+                    .submit(NewTransfer::post(id(), *pid, None))
+                    .await
+                    .is_ok() as u32;
             }
             wins
         };
         let two = async {
             let mut wins = 0;
             for pid in pendings.iter().rev() {
-                wins += other.submit(NewTransfer::post(id(), *pid, None)).await.is_ok() as u32;
+                wins += other
+                    .submit(NewTransfer::post(id(), *pid, None))
+                    .await
+                    .is_ok() as u32;
             }
             wins
         };
@@ -506,7 +670,10 @@ mod cases {
         assert_eq!(balance(db, bob).await, (3_000, 3_000));
         // And both sweep the same expired pendings: each expires once.
         for _ in 0..10 {
-            db.ledger.submit(NewTransfer::pending(id(), alice, bob, usd(1), 1)).await.unwrap();
+            db.ledger
+                .submit(NewTransfer::pending(id(), alice, bob, usd(1), 1))
+                .await
+                .unwrap();
         }
         db.clock.advance(Duration::from_secs(2));
         let (x, y) = tokio::join!(db.ledger.expire_due(), other.expire_due());
@@ -527,8 +694,14 @@ mod cases {
             attempts.spawn(async move { ledger.submit(t).await });
         }
         let results = attempts.join_all().await;
-        let created = results.iter().filter(|r| matches!(r, Ok(Outcome::Created(_)))).count();
-        let exists = results.iter().filter(|r| matches!(r, Ok(Outcome::Exists(_)))).count();
+        let created = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Outcome::Created(_))))
+            .count();
+        let exists = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Outcome::Exists(_))))
+            .count();
         assert_eq!((created, exists), (1, 15));
         assert_eq!(balance(db, bob).await, (10, 10));
     }

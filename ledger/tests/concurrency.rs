@@ -1,0 +1,156 @@
+//! 32 concurrent tasks each submit 500 random transfers (single and
+//! two-phase) among 100 tightly funded wallets, through the group-commit
+//! writer. Afterwards: the ledger verifies clean (every currency sums to zero,
+//! totals equal the sum of transfers, no wallet overdrawn, every pending
+//! resolved at most once), no money was created or lost, and every
+//! acknowledged transfer is a row, exactly once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::HashSet;
+
+use ledger::testing::{TestBackend, TestDb};
+use ledger::{Amount, Currency, NewTransfer, Outcome, SubmitError, TransferId, TransferKind};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const TASKS: usize = 32;
+const TRANSFERS_PER_TASK: usize = 500;
+const ACCOUNTS: usize = 100;
+const OPENING_MINOR: i64 = 1_000;
+
+fn usd(minor: i64) -> Amount {
+    Amount::from_minor(minor, Currency::USD).unwrap()
+}
+
+async fn count_transfers(db: &TestDb) -> i64 {
+    let sql = "SELECT COUNT(*) FROM transfers";
+    match (db.ledger.sqlite_pool(), db.ledger.postgres_pool()) {
+        (Some(pool), _) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        (_, Some(pool)) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        _ => unreachable!(),
+    }
+}
+
+async fn random_transfers(backend: TestBackend) {
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
+    let mut wallets = Vec::new();
+    for i in 0..ACCOUNTS {
+        let wallet = db.wallet(&format!("user{i}"), Currency::USD).await;
+        db.fund(wallet, usd(OPENING_MINOR)).await;
+        wallets.push(wallet);
+    }
+    let rows_before = count_transfers(&db).await;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..TASKS {
+        let ledger = db.ledger.clone();
+        let wallets = wallets.clone();
+        tasks.spawn(async move {
+            let mut rng = StdRng::seed_from_u64(task as u64);
+            let mut created = Vec::new();
+            let mut refused = 0_usize;
+            for _ in 0..TRANSFERS_PER_TASK {
+                let from = wallets[rng.random_range(0..ACCOUNTS)];
+                let to = wallets[rng.random_range(0..ACCOUNTS)];
+                let amount = usd(rng.random_range(1..=400));
+                let two_phase = rng.random_bool(0.3);
+                let t = if two_phase {
+                    NewTransfer::pending(TransferId::random(), from, to, amount, 60)
+                } else {
+                    NewTransfer::single(TransferId::random(), from, to, amount)
+                };
+                match ledger.submit(t).await {
+                    Ok(Outcome::Created(t)) => {
+                        created.push(t.id);
+                        if two_phase {
+                            let resolve = if rng.random_bool(0.5) {
+                                NewTransfer::post(TransferId::random(), t.id, None)
+                            } else {
+                                NewTransfer::void(TransferId::random(), t.id)
+                            };
+                            match ledger.submit(resolve).await {
+                                Ok(Outcome::Created(r)) => created.push(r.id),
+                                other => panic!("resolving an open pending failed: {other:?}"),
+                            }
+                        }
+                    }
+                    Ok(Outcome::Exists(_)) => panic!("random ids never repeat"),
+                    Err(SubmitError::Rejected { .. }) => refused += 1,
+                    Err(e) => panic!("store error: {e}"),
+                }
+            }
+            (created, refused)
+        });
+    }
+    let mut created = Vec::new();
+    let mut refused = 0;
+    for (ids, r) in tasks.join_all().await {
+        created.extend(ids);
+        refused += r;
+    }
+
+    let violations = db.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    // Tight balances: many transfers must have been refused, many accepted.
+    assert!(
+        refused > 0 && !created.is_empty(),
+        "refused {refused}, created {}",
+        created.len()
+    );
+
+    let mut total = 0;
+    for wallet in &wallets {
+        let balance = db.ledger.balance(*wallet).await.unwrap().unwrap();
+        assert!(
+            balance.available() >= 0 && balance.posted >= 0,
+            "{wallet}: {balance:?}"
+        );
+        assert_eq!(balance.pending_out, 0, "every pending was resolved");
+        total += balance.posted;
+    }
+    assert_eq!(
+        total,
+        OPENING_MINOR * ACCOUNTS as i64,
+        "money was created or lost"
+    );
+
+    // Every acknowledged transfer is a row, once; and nothing else was written.
+    let unique: HashSet<_> = created.iter().collect();
+    assert_eq!(unique.len(), created.len());
+    let rows = count_transfers(&db).await - rows_before;
+    assert_eq!(rows, created.len() as i64);
+    for id in created.iter().step_by(97) {
+        let t = db
+            .ledger
+            .transfer(*id)
+            .await
+            .unwrap()
+            .expect("acknowledged transfer is stored");
+        assert!(matches!(
+            t.kind,
+            TransferKind::Single | TransferKind::Pending | TransferKind::Post | TransferKind::Void
+        ));
+    }
+    eprintln!(
+        "{backend:?}: {} transfers recorded, {refused} refused by the ledger's rules",
+        created.len()
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_random_transfers_stay_balanced() {
+    random_transfers(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_random_transfers_stay_balanced() {
+    random_transfers(TestBackend::Postgres).await;
+}
