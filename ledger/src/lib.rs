@@ -111,12 +111,15 @@ pub enum SqliteSync {
 }
 
 /// How to reach the database.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LedgerConfig {
-    /// `sqlite:PATH` (or `sqlite://PATH`) or `postgres://...`.
+    /// `sqlite:PATH` (or `sqlite://PATH`) or `postgres://...`. May carry a
+    /// password: `Debug` does not print it.
     pub url: String,
     pub sqlite_sync: SqliteSync,
     pub pool_connections_max: u32,
+    /// SQLite only: create the file when it does not exist.
+    pub create_if_missing: bool,
 }
 
 impl LedgerConfig {
@@ -125,7 +128,20 @@ impl LedgerConfig {
             url: url.into(),
             sqlite_sync: SqliteSync::Full,
             pool_connections_max: 8,
+            create_if_missing: true,
         }
+    }
+}
+
+impl fmt::Debug for LedgerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = self.url.split(':').next().unwrap_or_default();
+        f.debug_struct("LedgerConfig")
+            .field("url", &format_args!("{scheme}:[REDACTED]"))
+            .field("sqlite_sync", &self.sqlite_sync)
+            .field("pool_connections_max", &self.pool_connections_max)
+            .field("create_if_missing", &self.create_if_missing)
+            .finish()
     }
 }
 
@@ -216,12 +232,15 @@ impl Ledger {
     ) -> Result<Ledger, LedgerError> {
         let acquire = Duration::from_secs(POOL_ACQUIRE_TIMEOUT_SECS);
         let backend = if let Some(path) = sqlite_path(&config.url) {
+            if !config.create_if_missing && !path.is_file() {
+                return Err(LedgerError::NoDatabase(path.display().to_string()));
+            }
             use sqlx::sqlite::{
                 SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
             };
             let options = SqliteConnectOptions::new()
                 .filename(path)
-                .create_if_missing(true)
+                .create_if_missing(config.create_if_missing)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(match config.sqlite_sync {
                     SqliteSync::Full => SqliteSynchronous::Full,
@@ -343,8 +362,14 @@ impl Ledger {
     }
 
     /// Checks every invariant; an empty list means the ledger is sound.
+    /// [`LedgerError::NotMigrated`] on a database without the ledger's tables.
     pub async fn verify(&self) -> Result<Vec<Violation>, LedgerError> {
-        on_backend!(&self.inner.backend, pool => db::verify(pool).await)
+        on_backend!(&self.inner.backend, pool => {
+            if !db::is_migrated(pool).await? {
+                return Err(LedgerError::NotMigrated);
+            }
+            db::verify(pool).await
+        })
     }
 
     /// Submits one transfer.
@@ -382,19 +407,33 @@ impl Ledger {
         let due = on_backend!(&self.inner.backend, pool => {
             db::due_pending(pool, now, SWEEP_TRANSFERS_MAX).await
         })?;
-        let mut expired = Vec::new();
+        // Submitted together so the writer commits them in one batch.
+        let mut submissions = tokio::task::JoinSet::new();
         for pending in due {
-            match self.submit(NewTransfer::expire(pending)).await {
+            let ledger = self.clone();
+            submissions
+                .spawn(async move { (pending, ledger.submit(NewTransfer::expire(pending)).await) });
+        }
+        let mut expired = Vec::new();
+        let mut failure = None;
+        while let Some(joined) = submissions.join_next().await {
+            let Ok((pending, result)) = joined else {
+                continue;
+            };
+            match result {
                 Ok(Outcome::Created(t)) => expired.push(t),
                 Ok(Outcome::Exists(_)) => {}
                 Err(SubmitError::Rejected { error, .. }) => {
                     // Resolved meanwhile by a post, void or another sweeper.
                     tracing::debug!(%pending, %error, "not expired");
                 }
-                Err(SubmitError::Ledger(e)) => return Err(e),
+                Err(SubmitError::Ledger(e)) => failure = Some(e),
             }
         }
-        Ok(expired)
+        match failure {
+            Some(e) if expired.is_empty() => Err(e),
+            _ => Ok(expired),
+        }
     }
 
     /// Runs [`Ledger::expire_due`] every `interval` until `shutdown` is
@@ -428,12 +467,14 @@ impl Ledger {
     }
 }
 
-fn sqlite_path(url: &str) -> Option<&str> {
+/// The file a `sqlite:PATH` (or `sqlite://PATH`) url names; `None` for
+/// other urls and for in-memory databases.
+pub fn sqlite_path(url: &str) -> Option<&std::path::Path> {
     let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or(path);
-    (!path.is_empty()).then_some(path)
+    (!path.is_empty() && path != ":memory:").then(|| std::path::Path::new(path))
 }
 
 /// The group-commit loop: one database transaction per drained batch.

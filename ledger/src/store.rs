@@ -260,6 +260,21 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
+            /// True once the ledger's first migration has been applied.
+            pub(crate) async fn is_migrated(pool: &Pool) -> Result<bool, LedgerError> {
+                let applied: Result<i64, sqlx::Error> = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM paybot_migrations WHERE component = 'ledger'",
+                )
+                .fetch_one(pool)
+                .await;
+                match applied {
+                    Ok(n) => Ok(n > 0),
+                    // No migrations table: nothing was ever migrated.
+                    Err(sqlx::Error::Database(_)) => Ok(false),
+                    Err(e) => Err(e.into()),
+                }
+            }
+
             pub(crate) async fn ping(pool: &Pool) -> Result<(), LedgerError> {
                 sqlx::query("SELECT 1").execute(pool).await?;
                 Ok(())

@@ -483,7 +483,7 @@ pub enum TransferError {
 /// outcome of the transfers in flight is unknown: retry with the same ids.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("database error: {0}")]
+    #[error(transparent)]
     Database(#[from] sqlx::Error),
     /// The batch this transfer was committed in failed as a whole.
     #[error("{0}")]
@@ -496,4 +496,8 @@ pub enum LedgerError {
     ShutDown,
     #[error("unsupported database url (use sqlite:PATH or postgres://...)")]
     UnsupportedUrl,
+    #[error("no database at {0}")]
+    NoDatabase(String),
+    #[error("the database has no ledger tables yet: run `paybot migrate` first")]
+    NotMigrated,
 }

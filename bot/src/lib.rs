@@ -1,0 +1,10 @@
+//! `bot`: the chat-platform-neutral core of paybot.
+//!
+//! It turns a platform-neutral message ("alice in group party says `/pay @bob
+//! 20`") into ledger operations and replies, each either public (the chat it
+//! came from) or private (a DM to one user). The design decision to know: the
+//! core depends on no chat SDK, no HTTP framework, no database driver and no
+//! card network; it defines small traits ("ports") that adapters implement.
+//!
+//! The commands, one-time codes, identities and outbox arrive with the bot
+//! core issue; until then this crate holds only this description.

@@ -1,0 +1,81 @@
+//! The command line: `paybot [--config FILE] [serve | migrate | verify]`.
+//!
+//! Parsing only; what each command does lives in `main.rs` and the modules
+//! it calls. Bare `paybot` means `paybot serve`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Chat payments on a double-entry ledger.
+#[derive(Debug, Parser)]
+#[command(name = "paybot", version, about)]
+pub(crate) struct Cli {
+    /// A TOML file of settings overriding the built-in defaults (see
+    /// config/paybot.toml); PAYBOT_* environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+/// What to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub(crate) enum Command {
+    /// Run paybot (the default): migrate the database, expire timed-out
+    /// payments and serve HTTP until SIGINT or SIGTERM.
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Check the ledger's invariants on the live database. Prints each broken
+    /// one on its own line; exits 0 if none, 1 if any, 2 on errors.
+    Verify,
+}
+
+impl Cli {
+    /// The command to run: `serve` when none is given.
+    pub(crate) fn command_or_serve(&self) -> Command {
+        self.command.unwrap_or(Command::Serve)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bare_paybot_serves() {
+        let cli = Cli::try_parse_from(["paybot"]).unwrap();
+        assert_eq!(cli.command_or_serve(), Command::Serve);
+        assert_eq!(cli.config, None);
+    }
+
+    #[test]
+    fn config_is_global() {
+        for args in [
+            ["paybot", "--config", "x.toml", "verify"],
+            ["paybot", "verify", "--config", "x.toml"],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            assert_eq!(cli.command_or_serve(), Command::Verify);
+            assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
+        }
+        let cli = Cli::try_parse_from(["paybot", "migrate"]).unwrap();
+        assert_eq!(cli.command_or_serve(), Command::Migrate);
+    }
+
+    #[test]
+    fn unknown_command_is_refused() {
+        assert!(Cli::try_parse_from(["paybot", "launch"]).is_err());
+    }
+}

@@ -1,0 +1,114 @@
+//! `paybot`: chat payments on a double-entry ledger. This binary is the
+//! wiring: command line, settings, logging, and the commands themselves
+//! (`serve`, `migrate`, `verify`).
+//!
+//! The one design decision to know: **settings are loaded once, here, and
+//! passed down**; no module reads the environment or a global. Exit status:
+//! 0 on success, 1 when `verify` finds a broken invariant, 2 on any error
+//! (bad settings, unreachable database, ...), with the reason on stderr.
+
+mod cli;
+mod database;
+mod logging;
+mod server;
+mod settings;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::database::Verdict;
+use crate::settings::{Settings, Sources};
+
+/// `verify` found a broken invariant.
+const EXIT_VIOLATIONS: u8 = 1;
+/// Anything went wrong.
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("paybot: error: {}", render(&error));
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// The error and its causes on one line, `a: b: c`, skipping a cause whose
+/// text its parent already includes (many errors print their source too).
+fn render(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let settings: Settings =
+        Sources::new(cli.config.as_deref(), std::env::vars_os()).and_then(|s| s.settings())?;
+    let rust_log = std::env::var("RUST_LOG").ok();
+    logging::init(&settings.log, rust_log.as_deref())?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        match cli.command_or_serve() {
+            Command::Serve => server::serve(&settings).await.map(|()| ExitCode::SUCCESS),
+            Command::Migrate => database::migrate(&settings.database)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Verify => {
+                // The command's output: violations, or the all-clear line.
+                let mut stdout = std::io::stdout();
+                match database::verify(&settings.database, &mut stdout).await? {
+                    Verdict::Sound => Ok(ExitCode::SUCCESS),
+                    Verdict::Violated => Ok(ExitCode::from(EXIT_VIOLATIONS)),
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Inner {
+        #[error("socket closed")]
+        Closed,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        // Prints its source and also returns it from `source()`.
+        #[error("database error: {0}")]
+        Database(#[from] Inner),
+    }
+
+    #[test]
+    fn render_skips_causes_already_printed() {
+        let error =
+            anyhow::Error::new(Outer::from(Inner::Closed)).context("cannot open the ledger");
+        assert_eq!(
+            render(&error),
+            "cannot open the ledger: database error: socket closed"
+        );
+        let plain = anyhow::Error::new(Inner::Closed).context("a").context("b");
+        assert_eq!(render(&plain), "b: a: socket closed");
+    }
+}

@@ -1,0 +1,279 @@
+//! `paybot serve`: the ledger, its expiry sweeper and the HTTP server, with
+//! graceful shutdown.
+//!
+//! The one design decision to know: **one watch channel stops everything**.
+//! SIGINT or SIGTERM flips it; the HTTP server stops accepting and finishes
+//! the requests in flight (for at most `http.shutdown_grace_secs`), the
+//! sweeper ends its round, and only then is the ledger closed.
+
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use ledger::{Ledger, Transfer};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::database::{self, Open};
+use crate::settings::Settings;
+
+/// How long `/readyz` waits for the database to answer, in milliseconds.
+pub(crate) const READY_PING_TIMEOUT_MS: u64 = 1_000;
+/// How long shutdown waits for the sweeper to end its round, in seconds.
+pub(crate) const SWEEPER_STOP_TIMEOUT_SECS: u64 = 10;
+
+/// What the HTTP handlers share.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub(crate) ledger: Ledger,
+}
+
+/// The HTTP routes.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+/// Liveness: answers 200 as long as the process serves HTTP at all.
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: 200 only while the database answers a ping in time.
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let limit = Duration::from_millis(READY_PING_TIMEOUT_MS);
+    let reason = match tokio::time::timeout(limit, state.ledger.ping()).await {
+        Ok(Ok(())) => return (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Ok(Err(e)) => {
+            // The detail goes to the log, not to whoever asked.
+            warn!(error = %e, "not ready: the database ping failed");
+            "the database ping failed".to_owned()
+        }
+        Err(_) => {
+            warn!(
+                timeout_ms = READY_PING_TIMEOUT_MS,
+                "not ready: the database did not answer"
+            );
+            format!("the database did not answer within {READY_PING_TIMEOUT_MS} ms")
+        }
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "status": "unavailable", "reason": reason })),
+    )
+}
+
+/// Runs until SIGINT or SIGTERM, then shuts down in order.
+pub(crate) async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    // Installed first, so a signal during start-up is not the default kill.
+    let mut signals = ShutdownSignals::install().context("cannot install signal handlers")?;
+    let ledger = database::open(&settings.database, Open::CreateIfMissing).await?;
+    let served = serve_ledger(settings, &ledger, &mut signals).await;
+    ledger.close().await;
+    info!("ledger closed");
+    served
+}
+
+async fn serve_ledger(
+    settings: &Settings,
+    ledger: &Ledger,
+    signals: &mut ShutdownSignals,
+) -> anyhow::Result<()> {
+    ledger
+        .migrate(&[])
+        .await
+        .context("cannot migrate the database")?;
+    let listener = TcpListener::bind(settings.http.addr)
+        .await
+        .with_context(|| format!("cannot listen on http.addr = {}", settings.http.addr))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+
+    let (stop, stopped) = watch::channel(false);
+    let sweep_interval = Duration::from_millis(settings.ledger.sweep_interval_ms);
+    let sweeper = ledger.spawn_sweeper(sweep_interval, stopped.clone(), log_expired);
+
+    let mut http_stopped = stopped.clone();
+    let http = axum::serve(
+        listener,
+        router(AppState {
+            ledger: ledger.clone(),
+        }),
+    )
+    .with_graceful_shutdown(async move {
+        // An error means the sender is gone: stop as well.
+        let _ = http_stopped.wait_for(|stop| *stop).await;
+    });
+    let mut http = tokio::spawn(http.into_future());
+    info!("listening on {addr}");
+
+    let served = tokio::select! {
+        signal = signals.recv() => {
+            info!(signal, "shutting down: no new connections, finishing requests in flight");
+            stop.send_replace(true);
+            let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
+            match tokio::time::timeout(grace, &mut http).await {
+                Ok(joined) => joined.context("the HTTP server panicked")?.context("HTTP server"),
+                Err(_) => {
+                    warn!(
+                        grace_secs = settings.http.shutdown_grace_secs,
+                        "requests still in flight after the grace period; dropping them"
+                    );
+                    http.abort();
+                    Ok(())
+                }
+            }
+        }
+        joined = &mut http => {
+            let outcome = joined.context("the HTTP server panicked")?.context("HTTP server");
+            outcome.and_then(|()| Err(anyhow::anyhow!("the HTTP server stopped on its own")))
+        }
+    };
+
+    stop.send_replace(true);
+    match tokio::time::timeout(Duration::from_secs(SWEEPER_STOP_TIMEOUT_SECS), sweeper).await {
+        Ok(Ok(())) => info!("expiry sweeper stopped"),
+        Ok(Err(e)) => warn!(error = %e, "the expiry sweeper failed"),
+        Err(_) => warn!(
+            timeout_secs = SWEEPER_STOP_TIMEOUT_SECS,
+            "the expiry sweeper did not stop"
+        ),
+    }
+    served
+}
+
+fn log_expired(transfer: &Transfer) {
+    let pending = transfer
+        .pending_id
+        .map(|id| id.to_string())
+        .unwrap_or_default();
+    info!(transfer = %transfer.id, %pending, "pending transfer expired");
+}
+
+/// SIGINT and SIGTERM, registered once.
+#[derive(Debug)]
+struct ShutdownSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    #[cfg(unix)]
+    fn install() -> std::io::Result<ShutdownSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(ShutdownSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> std::io::Result<ShutdownSignals> {
+        Ok(ShutdownSignals {})
+    }
+
+    /// The name of the first signal received.
+    #[cfg(unix)]
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn recv(&mut self) -> &'static str {
+        let _ = tokio::signal::ctrl_c().await;
+        "ctrl-c"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use ledger::{LedgerConfig, SystemClock};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn sqlite_ledger(dir: &tempfile::TempDir) -> Ledger {
+        let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        let ledger = Ledger::connect(&LedgerConfig::new(url), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        ledger.migrate(&[]).await.unwrap();
+        ledger
+    }
+
+    async fn get(ledger: &Ledger, path: &str) -> (StatusCode, Value) {
+        let app = router(AppState {
+            ledger: ledger.clone(),
+        });
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn healthz_and_readyz_answer_ok_with_a_live_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = sqlite_ledger(&dir).await;
+        assert_eq!(
+            get(&ledger, "/healthz").await,
+            (StatusCode::OK, json!({ "status": "ok" }))
+        );
+        assert_eq!(
+            get(&ledger, "/readyz").await,
+            (StatusCode::OK, json!({ "status": "ready" }))
+        );
+        ledger.close().await;
+    }
+
+    #[tokio::test]
+    async fn readyz_is_503_with_a_reason_when_the_database_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = sqlite_ledger(&dir).await;
+        ledger.close().await;
+        let (status, body) = get(&ledger, "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["status"], "unavailable");
+        assert_eq!(body["reason"], "the database ping failed");
+        // Liveness does not depend on the database.
+        assert_eq!(get(&ledger, "/healthz").await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn unknown_path_is_404() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = sqlite_ledger(&dir).await;
+        let app = router(AppState {
+            ledger: ledger.clone(),
+        });
+        let response = app
+            .oneshot(Request::get("/nope").body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(response.unwrap().status(), StatusCode::NOT_FOUND);
+        ledger.close().await;
+    }
+}

@@ -1,0 +1,800 @@
+//! Settings: plain data, loaded once at start and passed in.
+//!
+//! Three layers, each overriding the one before: the defaults in
+//! `config/paybot.toml` (compiled into the binary, so `paybot` runs from any
+//! directory), the file named by `--config`, and `PAYBOT_*` environment
+//! variables with `__` between levels (`PAYBOT_HTTP__ADDR`).
+//!
+//! The one design decision to know: **every layer is kept apart after it is
+//! read**, so that any problem — a value of the wrong type, an unknown key, a
+//! number out of range — is reported with the key, what is wrong with it, and
+//! the exact file or environment variable it came from. Figment merges the
+//! layers and deserializes; provenance is looked up in the layers themselves
+//! rather than trusted to the merged tree, whose tables keep the tag of the
+//! first layer that created them.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+use figment::error::Kind;
+use figment::providers::{Format, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The documented defaults, compiled in as the base layer.
+pub(crate) const DEFAULTS_TOML: &str = include_str!("../config/paybot.toml");
+/// Environment variables with this prefix are settings.
+pub(crate) const ENV_PREFIX: &str = "PAYBOT_";
+/// Separates levels in an environment variable's name: `PAYBOT_HTTP__ADDR`.
+pub(crate) const ENV_LEVEL_SEPARATOR: &str = "__";
+
+/// Allowed `database.pool_connections_max`, in connections.
+pub(crate) const POOL_CONNECTIONS_RANGE: RangeInclusive<u32> = 1..=256;
+/// Allowed `ledger.sweep_interval_ms`, in milliseconds.
+pub(crate) const SWEEP_INTERVAL_MS_RANGE: RangeInclusive<u64> = 10..=60_000;
+/// Allowed `http.shutdown_grace_secs`, in seconds.
+pub(crate) const SHUTDOWN_GRACE_SECS_RANGE: RangeInclusive<u64> = 0..=600;
+/// Longest `log.filter`, in bytes.
+pub(crate) const LOG_FILTER_BYTES_MAX: usize = 1_024;
+
+/// Keys whose values are secrets: never echoed in an error message.
+const SECRET_KEYS: &[&str] = &["database.url"];
+
+/// Everything paybot is configured with.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Settings {
+    pub(crate) database: DatabaseSettings,
+    pub(crate) http: HttpSettings,
+    pub(crate) ledger: LedgerSettings,
+    pub(crate) log: LogSettings,
+}
+
+/// `[database]`: where the ledger lives.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DatabaseSettings {
+    pub(crate) url: DatabaseUrl,
+    pub(crate) sqlite_sync: SqliteSync,
+    pub(crate) pool_connections_max: u32,
+}
+
+/// `[http]`: the server for health checks and webhooks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HttpSettings {
+    pub(crate) addr: SocketAddr,
+    pub(crate) shutdown_grace_secs: u64,
+}
+
+/// `[ledger]`: the ledger's background work.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LedgerSettings {
+    pub(crate) sweep_interval_ms: u64,
+}
+
+/// `[log]`: what is logged.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogSettings {
+    /// A `tracing_subscriber::EnvFilter` directive, checked at load.
+    pub(crate) filter: String,
+}
+
+/// `database.sqlite_sync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SqliteSync {
+    Full,
+    Normal,
+}
+
+impl From<SqliteSync> for ledger::SqliteSync {
+    fn from(sync: SqliteSync) -> Self {
+        match sync {
+            SqliteSync::Full => ledger::SqliteSync::Full,
+            SqliteSync::Normal => ledger::SqliteSync::Normal,
+        }
+    }
+}
+
+/// The database URL: a secret, because it may carry a password. Its Debug
+/// and [`DatabaseUrl::redacted`] show scheme, host and path only.
+pub(crate) struct DatabaseUrl(SecretString);
+
+/// Where a database URL points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite:PATH`, `sqlite://PATH`, `postgres://...` and
+    /// `postgresql://...`. The error never contains the URL.
+    pub(crate) fn parse(url: String) -> Result<DatabaseUrl, &'static str> {
+        let url = DatabaseUrl(SecretString::from(url));
+        match url.kind() {
+            Some(DatabaseKind::Sqlite) if url.sqlite_path().is_none() => {
+                Err("a sqlite URL needs a file path: sqlite:PATH")
+            }
+            Some(_) => Ok(url),
+            None => Err("unsupported database URL: use sqlite:PATH or postgres://HOST/DATABASE"),
+        }
+    }
+
+    fn kind(&self) -> Option<DatabaseKind> {
+        let url = self.0.expose_secret();
+        if url.starts_with("sqlite:") {
+            Some(DatabaseKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(DatabaseKind::Postgres)
+        } else {
+            None
+        }
+    }
+
+    /// The URL itself, for handing to the ledger and nothing else.
+    pub(crate) fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// For a SQLite URL, the database file (as the ledger reads it: the part
+    /// after `sqlite:` or `sqlite://`, up to any `?`). `None` for in-memory
+    /// databases and other backends.
+    pub(crate) fn sqlite_path(&self) -> Option<&Path> {
+        ledger::sqlite_path(self.0.expose_secret())
+    }
+
+    /// Scheme, host and path, without user, password or query: safe to log.
+    pub(crate) fn redacted(&self) -> String {
+        let url = self.0.expose_secret();
+        let without_query = url.split('?').next().unwrap_or(url);
+        match without_query.split_once("://") {
+            Some((scheme, rest)) if self.kind() == Some(DatabaseKind::Postgres) => {
+                // Everything up to the last '@' is user and password.
+                let host_and_path = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                format!("{scheme}://{host_and_path}")
+            }
+            // SQLite URLs carry no credentials.
+            _ => without_query.to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({:?})", self.redacted())
+    }
+}
+
+impl<'de> Deserialize<'de> for DatabaseUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let url = String::deserialize(deserializer)?;
+        DatabaseUrl::parse(url).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Why the settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SettingsError {
+    #[error("config file {}: cannot read it", path.display())]
+    ConfigFileUnreadable {
+        path: PathBuf,
+        #[source]
+        cause: std::io::Error,
+    },
+    #[error("config file {}: not valid TOML: {message}", path.display())]
+    ConfigFileSyntax { path: PathBuf, message: String },
+    #[error("the built-in defaults (config/paybot.toml) are not valid TOML: {0}")]
+    DefaultsSyntax(String),
+    #[error("environment variable {name}: the value is not valid UTF-8")]
+    EnvNotUnicode { name: String },
+    #[error("{}", Problems(.0))]
+    Invalid(Vec<Problem>),
+}
+
+/// One bad setting: which key, its value, where it came from, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    /// Dotted key, e.g. `http.addr`.
+    pub(crate) key: String,
+    /// The value as given, or `None` when unknown or secret.
+    pub(crate) value: Option<String>,
+    /// e.g. `environment variable PAYBOT_HTTP__ADDR`.
+    pub(crate) origin: String,
+    pub(crate) problem: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "setting `{}`", self.key)?;
+        if let Some(value) = &self.value {
+            write!(f, " = {value}")?;
+        }
+        write!(f, " (from {}): {}", self.origin, self.problem)
+    }
+}
+
+struct Problems<'a>(&'a [Problem]);
+
+impl fmt::Display for Problems<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            [one] => write!(f, "invalid {one}"),
+            many => {
+                write!(f, "{} invalid settings:", many.len())?;
+                for problem in many {
+                    write!(f, "\n  - {problem}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Where a layer's values came from.
+#[derive(Debug, Clone)]
+enum Origin {
+    Defaults,
+    File(PathBuf),
+    Env,
+}
+
+/// One source of settings, parsed and kept apart for provenance.
+#[derive(Debug, Clone)]
+struct Layer {
+    origin: Origin,
+    data: Dict,
+    /// For the environment layer: each key path's variable name.
+    env_names: BTreeMap<Vec<String>, String>,
+}
+
+impl Layer {
+    fn get(&self, path: &[String]) -> Option<&Value> {
+        let (first, rest) = path.split_first()?;
+        rest.iter().try_fold(self.data.get(first)?, |value, key| {
+            value.as_dict()?.get(key)
+        })
+    }
+
+    fn describe(&self, path: &[String]) -> String {
+        match &self.origin {
+            Origin::Defaults => "built-in defaults (config/paybot.toml)".to_owned(),
+            Origin::File(path) => format!("config file {}", path.display()),
+            Origin::Env => match self.env_names.get(path) {
+                Some(name) => format!("environment variable {name}"),
+                None => format!("environment variable {}", env_name(path)),
+            },
+        }
+    }
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(match self.origin {
+            Origin::Defaults => "built-in defaults",
+            Origin::File(_) => "config file",
+            Origin::Env => "environment",
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.data.clone()))
+    }
+}
+
+/// The environment variable that sets `path`: `PAYBOT_HTTP__ADDR`.
+fn env_name(path: &[String]) -> String {
+    let upper: Vec<String> = path.iter().map(|k| k.to_ascii_uppercase()).collect();
+    format!("{ENV_PREFIX}{}", upper.join(ENV_LEVEL_SEPARATOR))
+}
+
+/// The layered sources of settings, each kept apart.
+#[derive(Debug)]
+pub(crate) struct Sources {
+    layers: Vec<Layer>,
+}
+
+impl Sources {
+    /// The defaults, then `config_file` (which must exist), then the
+    /// `PAYBOT_*` entries among `env` (other variables are ignored).
+    pub(crate) fn new<I, K, V>(config_file: Option<&Path>, env: I) -> Result<Sources, SettingsError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        let defaults = parse_toml(DEFAULTS_TOML).map_err(SettingsError::DefaultsSyntax)?;
+        let mut layers = vec![Layer {
+            origin: Origin::Defaults,
+            data: defaults,
+            env_names: BTreeMap::new(),
+        }];
+        if let Some(path) = config_file {
+            let text = std::fs::read_to_string(path).map_err(|cause| {
+                SettingsError::ConfigFileUnreadable {
+                    path: path.to_owned(),
+                    cause,
+                }
+            })?;
+            let data = parse_toml(&text).map_err(|message| SettingsError::ConfigFileSyntax {
+                path: path.to_owned(),
+                message,
+            })?;
+            layers.push(Layer {
+                origin: Origin::File(path.to_owned()),
+                data,
+                env_names: BTreeMap::new(),
+            });
+        }
+        layers.push(env_layer(env)?);
+        Ok(Sources { layers })
+    }
+
+    /// Merges the layers into [`Settings`] and checks every bound.
+    pub(crate) fn settings(&self) -> Result<Settings, SettingsError> {
+        let figment = self
+            .layers
+            .iter()
+            .fold(Figment::new(), |f, layer| f.merge(layer.clone()));
+        let settings: Settings = figment.extract().map_err(|e| {
+            SettingsError::Invalid(e.into_iter().map(|e| self.problem_of(&e)).collect())
+        })?;
+        let problems = self.check_bounds(&settings);
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(SettingsError::Invalid(problems))
+        }
+    }
+
+    /// The layer that gave `path` its value (the last one that sets it).
+    fn layer_of(&self, path: &[String]) -> Option<(&Layer, &Value)> {
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|layer| layer.get(path).map(|v| (layer, v)))
+    }
+
+    fn problem(&self, path: Vec<String>, problem: String) -> Problem {
+        let key = path.join(".");
+        let secret = SECRET_KEYS.contains(&key.as_str());
+        let (origin, value) = match self.layer_of(&path) {
+            Some((layer, value)) => (
+                layer.describe(&path),
+                (!secret).then(|| describe_value(value)),
+            ),
+            None => ("no source".to_owned(), None),
+        };
+        Problem {
+            key,
+            value,
+            origin,
+            problem,
+        }
+    }
+
+    fn problem_of(&self, error: &figment::Error) -> Problem {
+        let mut path = error.path.clone();
+        let secret = SECRET_KEYS.contains(&path.join(".").as_str());
+        let text = match &error.kind {
+            Kind::UnknownField(field, expected) => {
+                // Figment's path ends with the unknown field; serde's would not.
+                if path.last() != Some(field) {
+                    path.push(field.clone());
+                }
+                let section = match path.split_last() {
+                    Some((_, [])) | None => "the top level".to_owned(),
+                    Some((_, section)) => format!("[{}]", section.join(".")),
+                };
+                format!("no such setting; {section} has: {}", expected.join(", "))
+            }
+            Kind::MissingField(field) => {
+                if path.last().map(String::as_str) != Some(field) {
+                    path.push(field.to_string());
+                }
+                "missing: it has no default and no value was given".to_owned()
+            }
+            // Type errors echo the value they found: not for secrets.
+            Kind::InvalidType(_, expected) | Kind::InvalidValue(_, expected) if secret => {
+                format!("expected {expected}")
+            }
+            kind => kind.to_string(),
+        };
+        self.problem(path, text)
+    }
+
+    fn check_bounds(&self, settings: &Settings) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut check = |key: &str, ok: bool, why: String| {
+            if !ok {
+                let path = key.split('.').map(str::to_owned).collect();
+                problems.push(self.problem(path, why));
+            }
+        };
+        let pool = settings.database.pool_connections_max;
+        check(
+            "database.pool_connections_max",
+            POOL_CONNECTIONS_RANGE.contains(&pool),
+            range_text(&POOL_CONNECTIONS_RANGE, "connections"),
+        );
+        let sweep = settings.ledger.sweep_interval_ms;
+        check(
+            "ledger.sweep_interval_ms",
+            SWEEP_INTERVAL_MS_RANGE.contains(&sweep),
+            range_text(&SWEEP_INTERVAL_MS_RANGE, "milliseconds"),
+        );
+        let grace = settings.http.shutdown_grace_secs;
+        check(
+            "http.shutdown_grace_secs",
+            SHUTDOWN_GRACE_SECS_RANGE.contains(&grace),
+            range_text(&SHUTDOWN_GRACE_SECS_RANGE, "seconds"),
+        );
+        let filter = &settings.log.filter;
+        let filter_problem = if filter.len() > LOG_FILTER_BYTES_MAX {
+            Some(format!("longer than {LOG_FILTER_BYTES_MAX} bytes"))
+        } else {
+            tracing_subscriber::EnvFilter::try_new(filter)
+                .err()
+                .map(|e| format!("not a log filter ({e}); e.g. \"info\" or \"info,ledger=debug\""))
+        };
+        check(
+            "log.filter",
+            filter_problem.is_none(),
+            filter_problem.unwrap_or_default(),
+        );
+        problems
+    }
+}
+
+fn range_text<T: fmt::Display>(range: &RangeInclusive<T>, unit: &str) -> String {
+    format!(
+        "must be between {} and {} {unit}",
+        range.start(),
+        range.end()
+    )
+}
+
+/// A value as the user would have written it, for error messages.
+fn describe_value(value: &Value) -> String {
+    match value {
+        Value::String(_, s) => format!("{s:?}"),
+        Value::Char(_, c) => format!("{c:?}"),
+        Value::Bool(_, b) => b.to_string(),
+        Value::Num(..) => (value.to_u128().map(|n| n.to_string()))
+            .or_else(|| value.to_i128().map(|n| n.to_string()))
+            .or_else(|| value.to_f64().map(|n| n.to_string()))
+            .unwrap_or_else(|| "a number".to_owned()),
+        Value::Empty(..) => "nothing".to_owned(),
+        Value::Dict(..) => "a table".to_owned(),
+        Value::Array(..) => "a list".to_owned(),
+    }
+}
+
+fn parse_toml(text: &str) -> Result<Dict, String> {
+    let mut profiles = Toml::string(text).data().map_err(|e| e.to_string())?;
+    Ok(profiles.remove(&Profile::Default).unwrap_or_default())
+}
+
+/// The `PAYBOT_*` variables as a nested table: `PAYBOT_HTTP__ADDR=x` becomes
+/// `http.addr = "x"`. Values are read as figment reads environment values
+/// (`8` is a number, `true` a boolean, anything else a string).
+fn env_layer<I, K, V>(env: I) -> Result<Layer, SettingsError>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<OsStr>,
+    V: AsRef<OsStr>,
+{
+    let mut vars: Vec<(String, String)> = Vec::new();
+    for (name, value) in env {
+        let Some(name) = name.as_ref().to_str() else {
+            continue;
+        };
+        if !name.starts_with(ENV_PREFIX) {
+            continue;
+        }
+        let value = value
+            .as_ref()
+            .to_str()
+            .ok_or_else(|| SettingsError::EnvNotUnicode {
+                name: name.to_owned(),
+            })?;
+        vars.push((name.to_owned(), value.to_owned()));
+    }
+    vars.sort();
+
+    let mut data = Dict::new();
+    let mut env_names = BTreeMap::new();
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let path: Vec<String> = rest
+            .split(ENV_LEVEL_SEPARATOR)
+            .map(|k| k.trim().to_ascii_lowercase())
+            .collect();
+        if path.iter().any(String::is_empty) {
+            continue;
+        }
+        let value: Value = value.parse().unwrap_or_else(|never| match never {});
+        insert(&mut data, &path, value);
+        env_names.insert(path, name);
+    }
+    Ok(Layer {
+        origin: Origin::Env,
+        data,
+        env_names,
+    })
+}
+
+/// Sets `path` in `dict`, making tables on the way (a scalar in the way is
+/// replaced: the deeper key is the more specific one).
+fn insert(dict: &mut Dict, path: &[String], value: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            dict.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = dict
+                .entry(first.clone())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if entry.as_dict().is_none() {
+                *entry = Value::from(Dict::new());
+            }
+            if let Value::Dict(_, inner) = entry {
+                insert(inner, rest, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
+
+    use super::*;
+
+    const NO_ENV: [(&str, &str); 0] = [];
+
+    fn load<const N: usize>(
+        file: Option<&Path>,
+        env: [(&str, &str); N],
+    ) -> Result<Settings, String> {
+        Sources::new(file, env)
+            .and_then(|s| s.settings())
+            .map_err(|e| e.to_string())
+    }
+
+    fn file_with(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+        file
+    }
+
+    #[test]
+    fn defaults_alone_are_the_documented_values() {
+        let s = load(None, NO_ENV).unwrap();
+        assert_eq!(s.database.url.expose(), "sqlite:data/paybot.db");
+        assert_eq!(
+            s.database.url.sqlite_path(),
+            Some(Path::new("data/paybot.db"))
+        );
+        assert_eq!(s.database.sqlite_sync, SqliteSync::Full);
+        assert_eq!(s.database.pool_connections_max, 8);
+        assert_eq!(s.http.addr, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
+        assert_eq!(s.http.shutdown_grace_secs, 10);
+        assert_eq!(s.ledger.sweep_interval_ms, 1000);
+        assert_eq!(s.log.filter, "info");
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_env_overrides_file() {
+        let file = file_with(
+            "[http]\naddr = \"0.0.0.0:9000\"\n[database]\npool_connections_max = 4\n\
+             sqlite_sync = \"normal\"\n",
+        );
+        let env = [
+            ("PAYBOT_HTTP__ADDR", "127.0.0.1:0"),
+            ("PAYBOT_LEDGER__SWEEP_INTERVAL_MS", "250"),
+            ("PATH", "/usr/bin"),
+            ("NOT_PAYBOT_HTTP__ADDR", "ignored"),
+        ];
+        let s = load(Some(file.path()), env).unwrap();
+        assert_eq!(s.http.addr, "127.0.0.1:0".parse::<SocketAddr>().unwrap());
+        assert_eq!(s.ledger.sweep_interval_ms, 250);
+        assert_eq!(s.database.pool_connections_max, 4);
+        assert_eq!(s.database.sqlite_sync, SqliteSync::Normal);
+        // Untouched keys keep their defaults.
+        assert_eq!(s.http.shutdown_grace_secs, 10);
+        assert_eq!(s.log.filter, "info");
+    }
+
+    #[test]
+    fn bad_env_value_names_key_value_and_variable() {
+        let err = load(None, [("PAYBOT_HTTP__ADDR", "notanaddr")]).unwrap_err();
+        assert!(err.contains("`http.addr`"), "{err}");
+        assert!(err.contains("\"notanaddr\""), "{err}");
+        assert!(
+            err.contains("environment variable PAYBOT_HTTP__ADDR"),
+            "{err}"
+        );
+        assert!(err.contains("invalid socket address"), "{err}");
+    }
+
+    #[test]
+    fn bad_file_value_names_the_file() {
+        let file = file_with("[database]\npool_connections_max = \"many\"\n");
+        let err = load(Some(file.path()), NO_ENV).unwrap_err();
+        assert!(err.contains("`database.pool_connections_max`"), "{err}");
+        assert!(
+            err.contains(&format!("config file {}", file.path().display())),
+            "{err}"
+        );
+        assert!(err.contains("u32"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_named_with_the_file() {
+        let file = file_with("[http]\nadr = \"127.0.0.1:1\"\n");
+        let err = load(Some(file.path()), NO_ENV).unwrap_err();
+        assert!(err.contains("`http.adr`"), "{err}");
+        assert!(
+            err.contains(&format!("config file {}", file.path().display())),
+            "{err}"
+        );
+        assert!(err.contains("no such setting"), "{err}");
+        assert!(err.contains("addr, shutdown_grace_secs"), "{err}");
+    }
+
+    #[test]
+    fn unknown_section_and_unknown_env_key_are_errors() {
+        let file = file_with("[htp]\naddr = \"127.0.0.1:1\"\n");
+        let err = load(Some(file.path()), NO_ENV).unwrap_err();
+        assert!(err.contains("`htp`"), "{err}");
+        assert!(err.contains("the top level has"), "{err}");
+
+        let err = load(None, [("PAYBOT_LOG__LEVEL", "debug")]).unwrap_err();
+        assert!(err.contains("`log.level`"), "{err}");
+        assert!(
+            err.contains("environment variable PAYBOT_LOG__LEVEL"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_config_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope.toml");
+        let err = load(Some(&path), NO_ENV).unwrap_err();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn toml_syntax_error_names_the_file() {
+        let file = file_with("[http\naddr = 1\n");
+        let err = load(Some(file.path()), NO_ENV).unwrap_err();
+        assert!(
+            err.contains(&format!("config file {}", file.path().display())),
+            "{err}"
+        );
+        assert!(err.contains("not valid TOML"), "{err}");
+    }
+
+    #[test]
+    fn bounds_are_checked_with_provenance_and_all_reported() {
+        let file = file_with("[database]\npool_connections_max = 0\n");
+        let env = [
+            ("PAYBOT_LEDGER__SWEEP_INTERVAL_MS", "5"),
+            ("PAYBOT_HTTP__SHUTDOWN_GRACE_SECS", "601"),
+        ];
+        let err = load(Some(file.path()), env).unwrap_err();
+        assert!(err.starts_with("3 invalid settings:"), "{err}");
+        assert!(
+            err.contains(&format!(
+                "setting `database.pool_connections_max` = 0 (from config file {}): \
+                 must be between 1 and 256 connections",
+                file.path().display()
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "setting `ledger.sweep_interval_ms` = 5 (from environment variable \
+                 PAYBOT_LEDGER__SWEEP_INTERVAL_MS): must be between 10 and 60000 milliseconds"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("`http.shutdown_grace_secs` = 601"), "{err}");
+
+        // The edges are allowed.
+        let env = [
+            ("PAYBOT_DATABASE__POOL_CONNECTIONS_MAX", "256"),
+            ("PAYBOT_LEDGER__SWEEP_INTERVAL_MS", "10"),
+            ("PAYBOT_HTTP__SHUTDOWN_GRACE_SECS", "0"),
+        ];
+        load(None, env).unwrap();
+    }
+
+    #[test]
+    fn negative_and_huge_numbers_are_refused() {
+        let err = load(None, [("PAYBOT_DATABASE__POOL_CONNECTIONS_MAX", "-1")]).unwrap_err();
+        assert!(
+            err.contains("`database.pool_connections_max` = -1"),
+            "{err}"
+        );
+        let err = load(
+            None,
+            [("PAYBOT_DATABASE__POOL_CONNECTIONS_MAX", "99999999999")],
+        )
+        .unwrap_err();
+        assert!(err.contains("`database.pool_connections_max`"), "{err}");
+    }
+
+    #[test]
+    fn bad_enum_names_the_choices() {
+        let err = load(None, [("PAYBOT_DATABASE__SQLITE_SYNC", "sometimes")]).unwrap_err();
+        assert!(
+            err.contains("`database.sqlite_sync` = \"sometimes\""),
+            "{err}"
+        );
+        assert!(err.contains("`full`"), "{err}");
+        assert!(err.contains("`normal`"), "{err}");
+    }
+
+    #[test]
+    fn bad_log_filter_is_refused_at_load() {
+        let err = load(None, [("PAYBOT_LOG__FILTER", "info,[[[")]).unwrap_err();
+        assert!(err.contains("`log.filter`"), "{err}");
+        assert!(err.contains("PAYBOT_LOG__FILTER"), "{err}");
+    }
+
+    #[test]
+    fn database_url_is_secret_in_debug_logs_and_errors() {
+        let url = "postgres://paybot:hunter2@db.example:5432/paybot?password=hunter2";
+        let s = load(None, [("PAYBOT_DATABASE__URL", url)]).unwrap();
+        assert_eq!(s.database.url.expose(), url);
+        assert_eq!(
+            s.database.url.redacted(),
+            "postgres://db.example:5432/paybot"
+        );
+        assert_eq!(s.database.url.sqlite_path(), None);
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("db.example"), "{debug}");
+
+        let err = load(
+            None,
+            [("PAYBOT_DATABASE__URL", "mysql://root:hunter2@db/x")],
+        )
+        .unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("`database.url` (from environment variable PAYBOT_DATABASE__URL)"));
+        assert!(err.contains("unsupported database URL"), "{err}");
+    }
+
+    #[test]
+    fn redacted_forms() {
+        let redact = |url: &str| DatabaseUrl::parse(url.to_owned()).unwrap().redacted();
+        assert_eq!(redact("sqlite:data/paybot.db"), "sqlite:data/paybot.db");
+        assert_eq!(redact("sqlite://data/p.db?mode=rwc"), "sqlite://data/p.db");
+        assert_eq!(redact("postgresql://u@h/d"), "postgresql://h/d");
+        assert_eq!(redact("postgres://h:5432/d"), "postgres://h:5432/d");
+        assert_eq!(redact("postgres://u:p@ss@h/d"), "postgres://h/d");
+        assert!(DatabaseUrl::parse("sqlite:".to_owned()).is_err());
+        assert!(DatabaseUrl::parse("sqlite::memory:".to_owned()).is_err());
+    }
+}

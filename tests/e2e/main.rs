@@ -1,0 +1,19 @@
+//! End-to-end tests of the `paybot` binary: each test runs the real
+//! executable in a fresh temporary directory with its own database, an
+//! HTTP port chosen by the kernel (`http.addr = 127.0.0.1:0`), and no
+//! inherited `PAYBOT_*` or `RUST_LOG` variables.
+//!
+//! One test binary with modules (rather than one per file) so the workspace
+//! links it once.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod serve;
+mod settings;
+mod support;
+mod verify;

@@ -1,0 +1,301 @@
+//! Running the binary: one-shot commands with a time limit, a server
+//! handle that finds its port from the log and never outlives the test,
+//! a raw HTTP/1.1 GET, and a throwaway PostgreSQL database.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long a one-shot command (`migrate`, `verify`, a refused start) may take.
+pub(crate) const COMMAND_TIMEOUT_SECS: u64 = 60;
+/// How long `serve` may take to log `listening on ADDR`.
+pub(crate) const START_TIMEOUT_SECS: u64 = 60;
+/// How long `serve` may take to exit after SIGINT or SIGTERM.
+pub(crate) const EXIT_TIMEOUT_SECS: u64 = 10;
+/// Read and connect timeout of the test HTTP client.
+pub(crate) const HTTP_TIMEOUT_SECS: u64 = 10;
+
+/// `paybot` run in `dir`, with a clean environment for its settings.
+pub(crate) fn paybot(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_paybot"));
+    cmd.current_dir(dir).stdin(Stdio::null());
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| n.starts_with("PAYBOT_")) {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env_remove("RUST_LOG")
+        .env("PAYBOT_HTTP__ADDR", "127.0.0.1:0");
+    cmd
+}
+
+/// What a finished command printed.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Finished {
+    pub(crate) fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+}
+
+/// Runs `cmd` to completion, killing it after [`COMMAND_TIMEOUT_SECS`].
+pub(crate) fn run(cmd: &mut Command) -> Finished {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let status = wait_for_exit(&mut child, Duration::from_secs(COMMAND_TIMEOUT_SECS));
+    let stdout = stdout.join().unwrap();
+    let stderr = stderr.join().unwrap();
+    let Some(status) = status else {
+        panic!("paybot did not finish in {COMMAND_TIMEOUT_SECS} s; stderr:\n{stderr}");
+    };
+    Finished {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+fn drain(mut from: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = from.read_to_string(&mut text);
+        text
+    })
+}
+
+/// Waits for `child` to exit; kills and reaps it after `limit`.
+fn wait_for_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// A running `paybot serve`. Killed on drop if still running.
+pub(crate) struct Server {
+    child: Child,
+    pub(crate) addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Spawns `cmd` and waits for its `listening on ADDR` log line.
+    pub(crate) fn start(cmd: &mut Command) -> Server {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (lines, listening) = mpsc::channel();
+        let pipe = child.stderr.take().unwrap();
+        let log = Arc::clone(&stderr);
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                log.lock().unwrap().push_str(&format!("{line}\n"));
+                if let Some((_, addr)) = line.split_once("listening on ") {
+                    let _ = lines.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            stderr,
+            reader: Some(reader),
+        };
+        match listening.recv_timeout(Duration::from_secs(START_TIMEOUT_SECS)) {
+            Ok(addr) => server.addr = addr.parse().unwrap(),
+            Err(_) => {
+                let _ = server.child.kill();
+                let _ = server.child.wait();
+                panic!(
+                    "paybot did not start listening; stderr:\n{}",
+                    server.stderr()
+                );
+            }
+        }
+        server
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything logged so far.
+    pub(crate) fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`) with kill(1).
+    pub(crate) fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits for the process to exit on its own, at most `EXIT_TIMEOUT_SECS`;
+    /// returns its status and its whole log.
+    pub(crate) fn wait_for_exit(mut self) -> (ExitStatus, String) {
+        let status = wait_for_exit(&mut self.child, Duration::from_secs(EXIT_TIMEOUT_SECS));
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        let log = self.stderr();
+        let Some(status) = status else {
+            panic!("paybot did not exit within {EXIT_TIMEOUT_SECS} s; stderr:\n{log}");
+        };
+        (status, log)
+    }
+
+    /// `GET path`: the status code and the body.
+    pub(crate) fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.addr, path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 GET: one request per connection, `Connection: close`.
+pub(crate) fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let timeout = Duration::from_secs(HTTP_TIMEOUT_SECS);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok());
+    let Some(status) = status else {
+        panic!("not an HTTP response: {response:?}")
+    };
+    (status, body.to_owned())
+}
+
+/// The maintenance database used to create and drop test databases.
+pub(crate) fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database of its own on the local PostgreSQL, dropped on drop.
+pub(crate) struct PgDatabase {
+    pub(crate) url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// Creates a fresh database, or returns `None` after a loud SKIP when
+    /// the server cannot be reached — unless `CI=true`, where that fails.
+    pub(crate) async fn create(test: &str) -> Option<PgDatabase> {
+        use sqlx::Connection;
+
+        let admin = postgres_admin_url();
+        let connect = sqlx::PgConnection::connect(&admin);
+        let mut conn = match tokio::time::timeout(Duration::from_secs(10), connect).await {
+            Ok(Ok(conn)) => conn,
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timed out".to_owned(),
+                };
+                if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+                    panic!("PostgreSQL at {admin} is unreachable ({why}) and CI=true");
+                }
+                // Straight to stderr, past libtest's capture, so the skip is seen.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n*** SKIP {test}: PostgreSQL at {admin} is unreachable ({why}). \
+                     This test runs in CI (CI=true), where this is a failure. ***\n"
+                );
+                return None;
+            }
+        };
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "paybot_t_{}_{}_{}",
+            std::process::id(),
+            nanos,
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        // The name is ours (digits and underscores): nothing to inject.
+        let create = sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"));
+        sqlx::query(create).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        let (base, _) = admin.rsplit_once('/').unwrap();
+        Some(PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // Drop may run inside a runtime: do the async work on a thread of its own.
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&postgres_admin_url()).await?;
+                let drop =
+                    sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                sqlx::query(drop).execute(&mut conn).await?;
+                conn.close().await
+            })?;
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!(
+                "warning: could not drop test database {}: {dropped:?}",
+                self.name
+            );
+        }
+    }
+}
