@@ -42,8 +42,9 @@ pub use money::{
 pub use store::{CurrencyTotals, HistoryCursor, HistoryPage, LEDGER_MIGRATIONS, Migration};
 pub use types::{
     Account, AccountFlags, AccountId, AccountKind, Balance, LedgerError, NewAccount, NewTransfer,
-    OWNER_REF_BYTES_MAX, Outcome, OwnerRef, PENDING_TIMEOUT_SECS_MAX, Transfer, TransferError,
-    TransferId, TransferKind, TransferOp,
+    OUTBOX_PAYLOAD_BYTES_MAX, OUTBOX_TOPIC_BYTES_MAX, OWNER_REF_BYTES_MAX, OutboxMessage, Outcome,
+    OwnerRef, PENDING_TIMEOUT_SECS_MAX, StoredOutboxMessage, Transfer, TransferError, TransferId,
+    TransferKind, TransferOp,
 };
 pub use verify::Violation;
 
@@ -196,6 +197,7 @@ type GroupReply = oneshot::Sender<Result<engine::GroupResult, Arc<LedgerError>>>
 
 struct Job {
     group: Vec<NewTransfer>,
+    outbox: Vec<OutboxMessage>,
     reply: GroupReply,
 }
 
@@ -386,10 +388,26 @@ impl Ledger {
         &self,
         group: Vec<NewTransfer>,
     ) -> Result<Vec<Outcome>, SubmitError> {
+        self.submit_linked_with_outbox(group, Vec::new()).await
+    }
+
+    /// Submits a linked group and, in the same database transaction, the
+    /// outbox messages that announce it: they are written if and only if the
+    /// group is (including when the group already existed, so a retried event
+    /// re-announces nothing twice: ids deduplicate).
+    pub async fn submit_linked_with_outbox(
+        &self,
+        group: Vec<NewTransfer>,
+        outbox: Vec<OutboxMessage>,
+    ) -> Result<Vec<Outcome>, SubmitError> {
         let (reply, answer) = oneshot::channel();
         self.inner
             .submit
-            .send(Job { group, reply })
+            .send(Job {
+                group,
+                outbox,
+                reply,
+            })
             .await
             .map_err(|_| LedgerError::ShutDown)?;
         match answer.await.map_err(|_| LedgerError::ShutDown)? {
@@ -461,6 +479,32 @@ impl Ledger {
         })
     }
 
+    /// Writes outbox messages that go with no transfer. Ids deduplicate.
+    pub async fn enqueue_outbox(&self, messages: &[OutboxMessage]) -> Result<(), LedgerError> {
+        let now = self.now_ms();
+        let refs: Vec<&OutboxMessage> = messages.iter().collect();
+        on_backend!(&self.inner.backend, pool => db::enqueue_outbox(pool, &refs, now).await)
+    }
+
+    /// Outbox messages not yet delivered, oldest first, at most `limit`.
+    pub async fn outbox_undelivered(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<StoredOutboxMessage>, LedgerError> {
+        on_backend!(&self.inner.backend, pool => db::outbox_undelivered(pool, limit).await)
+    }
+
+    /// Records that an outbox message was delivered: it is not handed out again.
+    pub async fn outbox_delivered(&self, id: u128) -> Result<(), LedgerError> {
+        let now = self.now_ms();
+        on_backend!(&self.inner.backend, pool => db::outbox_settle(pool, id, Some(now)).await)
+    }
+
+    /// Records a failed delivery attempt; the message stays undelivered.
+    pub async fn outbox_failed(&self, id: u128) -> Result<(), LedgerError> {
+        on_backend!(&self.inner.backend, pool => db::outbox_settle(pool, id, None).await)
+    }
+
     /// Closes the connection pool. Submissions after this fail.
     pub async fn close(&self) {
         on_backend!(&self.inner.backend, pool => pool.close().await);
@@ -481,7 +525,13 @@ pub fn sqlite_path(url: &str) -> Option<&std::path::Path> {
 async fn run_writer(backend: Backend, clock: Arc<dyn Clock>, mut jobs: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH_GROUPS_MAX);
     while jobs.recv_many(&mut batch, BATCH_GROUPS_MAX).await > 0 {
-        let groups: Vec<&[NewTransfer]> = batch.iter().map(|j| j.group.as_slice()).collect();
+        let groups: Vec<store::BatchItem<'_>> = batch
+            .iter()
+            .map(|j| store::BatchItem {
+                transfers: &j.group,
+                outbox: &j.outbox,
+            })
+            .collect();
         let now = clock.now_ms();
         let result = on_backend!(&backend, pool => db::commit_batch(pool, &groups, now).await);
         match result {

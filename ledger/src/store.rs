@@ -12,8 +12,8 @@ use std::collections::{BTreeSet, HashSet};
 use crate::engine::{GroupResult, State};
 use crate::money::{Amount, Currency};
 use crate::types::{
-    Account, AccountFlags, AccountId, AccountKind, LedgerError, NewAccount, NewTransfer, OwnerRef,
-    Transfer, TransferId, TransferKind,
+    Account, AccountFlags, AccountId, AccountKind, LedgerError, NewAccount, NewTransfer,
+    OutboxMessage, OwnerRef, StoredOutboxMessage, Transfer, TransferId, TransferKind,
 };
 use crate::verify::Violation;
 
@@ -41,13 +41,30 @@ pub struct Migration {
 }
 
 /// The ledger's own schema.
-pub const LEDGER_MIGRATIONS: &[Migration] = &[Migration {
-    component: "ledger",
-    version: 1,
-    name: "accounts, transfers, pending expiries",
-    sqlite: include_str!("../migrations/sqlite/0001_ledger.sql"),
-    postgres: include_str!("../migrations/postgres/0001_ledger.sql"),
-}];
+pub const LEDGER_MIGRATIONS: &[Migration] = &[
+    Migration {
+        component: "ledger",
+        version: 1,
+        name: "accounts, transfers, pending expiries",
+        sqlite: include_str!("../migrations/sqlite/0001_ledger.sql"),
+        postgres: include_str!("../migrations/postgres/0001_ledger.sql"),
+    },
+    Migration {
+        component: "ledger",
+        version: 2,
+        name: "transactional outbox",
+        sqlite: include_str!("../migrations/sqlite/0002_outbox.sql"),
+        postgres: include_str!("../migrations/postgres/0002_outbox.sql"),
+    },
+];
+
+/// One linked group of a batch, with the outbox messages written if (and
+/// only if) the group succeeds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchItem<'a> {
+    pub transfers: &'a [NewTransfer],
+    pub outbox: &'a [OutboxMessage],
+}
 
 /// Per-currency sums over all accounts. Each pair is equal in a healthy ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,11 +133,11 @@ struct BatchKeys {
 }
 
 impl BatchKeys {
-    fn of(groups: &[&[NewTransfer]]) -> BatchKeys {
+    fn of(groups: &[BatchItem<'_>]) -> BatchKeys {
         let mut seen = HashSet::new();
         let mut ids = Vec::new();
         let mut pending_refs = Vec::new();
-        for t in groups.iter().flat_map(|g| g.iter()) {
+        for t in groups.iter().flat_map(|g| g.transfers) {
             if seen.insert(t.id) {
                 ids.push(t.id.as_uuid());
             }
@@ -140,9 +157,9 @@ impl BatchKeys {
 
     /// Accounts named by the batch's new transfers and by the pending
     /// transfers it resolves, sorted: locks are always taken in this order.
-    fn accounts(groups: &[&[NewTransfer]], loaded: &[Transfer]) -> Vec<i64> {
+    fn accounts(groups: &[BatchItem<'_>], loaded: &[Transfer]) -> Vec<i64> {
         let mut set = BTreeSet::new();
-        for t in groups.iter().flat_map(|g| g.iter()) {
+        for t in groups.iter().flat_map(|g| g.transfers) {
             match &t.op {
                 crate::TransferOp::Single { debit, credit, .. }
                 | crate::TransferOp::Pending { debit, credit, .. } => {
@@ -495,7 +512,7 @@ macro_rules! sql_backend {
             /// Retries the whole batch when it lost a race with another writer.
             pub(crate) async fn commit_batch(
                 pool: &Pool,
-                groups: &[&[NewTransfer]],
+                groups: &[BatchItem<'_>],
                 now_ms: i64,
             ) -> Result<Vec<GroupResult>, LedgerError> {
                 let mut attempt = 1;
@@ -514,7 +531,7 @@ macro_rules! sql_backend {
 
             async fn try_commit_batch(
                 pool: &Pool,
-                groups: &[&[NewTransfer]],
+                groups: &[BatchItem<'_>],
                 now_ms: i64,
             ) -> Result<Vec<GroupResult>, LedgerError> {
                 let keys = BatchKeys::of(groups);
@@ -535,8 +552,15 @@ macro_rules! sql_backend {
                     .filter_map(|r| Some((r.pending_id?, r.kind)));
                 let mut state = State::new(accounts, known, resolutions);
                 let results: Vec<GroupResult> =
-                    groups.iter().map(|g| state.apply_group(g, now_ms)).collect();
+                    groups.iter().map(|g| state.apply_group(g.transfers, now_ms)).collect();
                 insert_transfers(&mut tx, state.new_transfers()).await?;
+                let outbox: Vec<&OutboxMessage> = groups
+                    .iter()
+                    .zip(&results)
+                    .filter(|(_, result)| result.is_ok())
+                    .flat_map(|(g, _)| g.outbox)
+                    .collect();
+                insert_outbox(&mut *tx, &outbox, now_ms).await?;
                 for (id, d) in state.account_deltas() {
                     sqlx::query(
                         "UPDATE accounts SET
@@ -556,6 +580,92 @@ macro_rules! sql_backend {
                 }
                 tx.commit().await?;
                 Ok(results)
+            }
+
+            /// Writes outbox messages; an id already written is skipped.
+            pub(crate) async fn insert_outbox(
+                conn: &mut <Db as sqlx::Database>::Connection,
+                messages: &[&OutboxMessage],
+                now_ms: i64,
+            ) -> Result<(), LedgerError> {
+                for chunk in messages.chunks(BINDS_PER_STATEMENT_MAX / 4) {
+                    let mut q =
+                        QueryBuilder::<Db>::new("INSERT INTO outbox (id, topic, payload, created_at_ms) ");
+                    q.push_values(chunk, |mut row, m| {
+                        row.push_bind(uuid::Uuid::from_u128(m.id()))
+                            .push_bind(m.topic().to_owned())
+                            .push_bind(m.payload().to_owned())
+                            .push_bind(now_ms);
+                    });
+                    q.push(" ON CONFLICT (id) DO NOTHING");
+                    q.build().persistent(false).execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+
+            /// Writes outbox messages outside any transfer.
+            pub(crate) async fn enqueue_outbox(
+                pool: &Pool,
+                messages: &[&OutboxMessage],
+                now_ms: i64,
+            ) -> Result<(), LedgerError> {
+                let mut conn = pool.acquire().await?;
+                insert_outbox(&mut conn, messages, now_ms).await
+            }
+
+            pub(crate) async fn outbox_undelivered(
+                pool: &Pool,
+                limit: u32,
+            ) -> Result<Vec<StoredOutboxMessage>, LedgerError> {
+                let rows = sqlx::query(
+                    "SELECT seq, id, topic, payload, created_at_ms, attempts FROM outbox
+                     WHERE delivered_at_ms IS NULL ORDER BY seq LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let id: uuid::Uuid = row.try_get("id")?;
+                        let message = OutboxMessage::new(
+                            id.as_u128(),
+                            row.try_get::<String, _>("topic")?,
+                            row.try_get::<String, _>("payload")?,
+                        )
+                        .map_err(|_| corrupt("outbox message"))?;
+                        Ok(StoredOutboxMessage {
+                            seq: row.try_get("seq")?,
+                            message,
+                            created_at_ms: row.try_get("created_at_ms")?,
+                            attempts: row.try_get("attempts")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            /// Marks a message delivered, or counts a failed attempt.
+            pub(crate) async fn outbox_settle(
+                pool: &Pool,
+                id: u128,
+                delivered_at_ms: Option<i64>,
+            ) -> Result<(), LedgerError> {
+                let id = uuid::Uuid::from_u128(id);
+                match delivered_at_ms {
+                    Some(at) => {
+                        sqlx::query("UPDATE outbox SET delivered_at_ms = $1 WHERE id = $2")
+                            .bind(at)
+                            .bind(id)
+                            .execute(pool)
+                            .await?
+                    }
+                    None => {
+                        sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE id = $1")
+                            .bind(id)
+                            .execute(pool)
+                            .await?
+                    }
+                };
+                Ok(())
             }
 
             async fn select_transfers(

@@ -422,6 +422,62 @@ impl Transfer {
     }
 }
 
+/// The longest outbox topic, in bytes.
+pub const OUTBOX_TOPIC_BYTES_MAX: usize = 64;
+/// The longest outbox payload, in bytes.
+pub const OUTBOX_PAYLOAD_BYTES_MAX: usize = 16 * 1024;
+
+/// A message to deliver after the transaction that wrote it commits (the
+/// transactional outbox). The ledger stores it and hands it back; what it
+/// means is the submitter's business. `id` deduplicates: writing the same id
+/// twice (a retried event) keeps one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxMessage {
+    id: u128,
+    topic: String,
+    payload: String,
+}
+
+impl OutboxMessage {
+    pub fn new(
+        id: u128,
+        topic: impl Into<String>,
+        payload: impl Into<String>,
+    ) -> Result<OutboxMessage, LedgerError> {
+        let (topic, payload) = (topic.into(), payload.into());
+        if topic.is_empty() || topic.len() > OUTBOX_TOPIC_BYTES_MAX {
+            return Err(LedgerError::InvalidOutbox("topic"));
+        }
+        if payload.len() > OUTBOX_PAYLOAD_BYTES_MAX {
+            return Err(LedgerError::InvalidOutbox("payload"));
+        }
+        Ok(OutboxMessage { id, topic, payload })
+    }
+
+    pub fn id(&self) -> u128 {
+        self.id
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    pub fn payload(&self) -> &str {
+        &self.payload
+    }
+}
+
+/// An outbox message as stored, waiting for delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredOutboxMessage {
+    /// Order of writing; deliver in this order.
+    pub seq: i64,
+    pub message: OutboxMessage,
+    pub created_at_ms: i64,
+    /// Failed delivery attempts so far.
+    pub attempts: i32,
+}
+
 /// The success of one submitted transfer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -496,6 +552,8 @@ pub enum LedgerError {
     ShutDown,
     #[error("unsupported database url (use sqlite:PATH or postgres://...)")]
     UnsupportedUrl,
+    #[error("invalid outbox message: {0} too long or empty")]
+    InvalidOutbox(&'static str),
     #[error("no database at {0}")]
     NoDatabase(String),
     #[error("the database has no ledger tables yet: run `paybot migrate` first")]

@@ -92,10 +92,63 @@ conformance!(
     racing_post_and_void_resolve_once,
     two_processes_never_resolve_a_pending_twice,
     retry_of_an_acknowledged_transfer_never_applies_twice,
+    outbox_is_written_with_its_group_and_only_then,
+    outbox_messages_are_handed_out_until_delivered,
 );
 
 mod cases {
     use super::*;
+    use ledger::OutboxMessage;
+
+    pub(crate) async fn outbox_is_written_with_its_group_and_only_then(db: &TestDb) {
+        let alice = db.wallet("alice", Currency::USD).await;
+        let bob = db.wallet("bob", Currency::USD).await;
+        db.fund(alice, usd(1_000)).await;
+        let note = |id: u128, text: &str| OutboxMessage::new(id, "notify", text).unwrap();
+        // Refused: the message is not written.
+        let too_much = vec![NewTransfer::single(id(), alice, bob, usd(5_000))];
+        let refused = db
+            .ledger
+            .submit_linked_with_outbox(too_much, vec![note(1, "no")])
+            .await;
+        assert!(matches!(refused, Err(SubmitError::Rejected { .. })));
+        assert!(db.ledger.outbox_undelivered(10).await.unwrap().is_empty());
+        // Accepted: written once, also when the same event is submitted again.
+        let pay = vec![NewTransfer::single(id(), alice, bob, usd(100))];
+        for _ in 0..2 {
+            db.ledger
+                .submit_linked_with_outbox(pay.clone(), vec![note(2, "bob got $1.00")])
+                .await
+                .unwrap();
+        }
+        let waiting = db.ledger.outbox_undelivered(10).await.unwrap();
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(waiting[0].message, note(2, "bob got $1.00"));
+        assert_eq!(balance(db, bob).await, (100, 100));
+    }
+
+    pub(crate) async fn outbox_messages_are_handed_out_until_delivered(db: &TestDb) {
+        let messages: Vec<_> = (1..=3)
+            .map(|i| OutboxMessage::new(i, "notify", format!("message {i}")).unwrap())
+            .collect();
+        db.ledger.enqueue_outbox(&messages).await.unwrap();
+        db.ledger.enqueue_outbox(&messages[..1]).await.unwrap();
+        let waiting = db.ledger.outbox_undelivered(10).await.unwrap();
+        let ids: Vec<u128> = waiting.iter().map(|m| m.message.id()).collect();
+        assert_eq!(ids, vec![1, 2, 3], "oldest first, no duplicate");
+        db.ledger.outbox_failed(1).await.unwrap();
+        db.ledger.outbox_delivered(2).await.unwrap();
+        let waiting = db.ledger.outbox_undelivered(10).await.unwrap();
+        let left: Vec<(u128, i32)> = waiting
+            .iter()
+            .map(|m| (m.message.id(), m.attempts))
+            .collect();
+        assert_eq!(left, vec![(1, 1), (3, 0)]);
+        assert!(OutboxMessage::new(4, "", "x").is_err());
+        assert!(
+            OutboxMessage::new(4, "t", "x".repeat(ledger::OUTBOX_PAYLOAD_BYTES_MAX + 1)).is_err()
+        );
+    }
 
     pub(crate) async fn single_transfer_moves_money(db: &TestDb) {
         let alice = db.wallet("alice", Currency::USD).await;
