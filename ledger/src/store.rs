@@ -141,13 +141,11 @@ impl BatchKeys {
             if seen.insert(t.id) {
                 ids.push(t.id.as_uuid());
             }
-            if let Some(p) = t.pending_id()
-                && seen.insert(p)
-            {
-                ids.push(p.as_uuid());
+            if let Some(p) = t.pending_id() {
                 pending_refs.push(p.as_uuid());
-            } else if let Some(p) = t.pending_id() {
-                pending_refs.push(p.as_uuid());
+                if seen.insert(p) {
+                    ids.push(p.as_uuid());
+                }
             }
         }
         pending_refs.sort_unstable();
