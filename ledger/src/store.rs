@@ -666,6 +666,21 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
+            /// `head` + `$1, $2, ...` bound to `values` + `tail`. The SQL
+            /// text is ours; only the values come from outside, as binds.
+            fn in_list<T>(head: impl Into<String>, values: &[T], tail: &str) -> QueryBuilder<Db>
+            where
+                T: Copy + for<'t> sqlx::Encode<'t, Db> + sqlx::Type<Db>,
+            {
+                let mut q = QueryBuilder::<Db>::new(head);
+                let mut list = q.separated(", ");
+                for value in values {
+                    list.push_bind(*value);
+                }
+                q.push(tail);
+                q
+            }
+
             async fn select_transfers(
                 tx: &mut Tx,
                 column: &'static str,
@@ -673,14 +688,8 @@ macro_rules! sql_backend {
             ) -> Result<Vec<Transfer>, LedgerError> {
                 let mut out = Vec::new();
                 for chunk in ids.chunks(BINDS_PER_STATEMENT_MAX) {
-                    let mut q = QueryBuilder::<Db>::new("SELECT ");
-                    q.push(TRANSFER_COLUMNS).push(" FROM transfers WHERE ").push(column);
-                    q.push(" IN (");
-                    let mut list = q.separated(", ");
-                    for id in chunk {
-                        list.push_bind(*id);
-                    }
-                    q.push(")");
+                    let head = format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE {column} IN (");
+                    let mut q = in_list(head, chunk, ")");
                     for row in q.build().persistent(false).fetch_all(&mut **tx).await? {
                         out.push(transfer_from_row(&row)?);
                     }
@@ -693,13 +702,8 @@ macro_rules! sql_backend {
                 // `ids` is sorted and so are the chunks: every process takes
                 // row locks in the same order, so two batches cannot deadlock.
                 for chunk in ids.chunks(BINDS_PER_STATEMENT_MAX) {
-                    let mut q = QueryBuilder::<Db>::new("SELECT ");
-                    q.push(ACCOUNT_COLUMNS).push(" FROM accounts WHERE id IN (");
-                    let mut list = q.separated(", ");
-                    for id in chunk {
-                        list.push_bind(*id);
-                    }
-                    q.push(") ORDER BY id").push($lock);
+                    let head = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN (");
+                    let mut q = in_list(head, chunk, concat!(") ORDER BY id", $lock));
                     for row in q.build().persistent(false).fetch_all(&mut **tx).await? {
                         out.push(account_from_row(&row)?);
                     }
@@ -742,13 +746,8 @@ macro_rules! sql_backend {
                 let closed: Vec<_> =
                     transfers.iter().filter_map(|t| t.pending_id.map(TransferId::as_uuid)).collect();
                 for chunk in closed.chunks(BINDS_PER_STATEMENT_MAX) {
-                    let mut q =
-                        QueryBuilder::<Db>::new("DELETE FROM pending_expiries WHERE transfer_id IN (");
-                    let mut list = q.separated(", ");
-                    for id in chunk {
-                        list.push_bind(*id);
-                    }
-                    q.push(")");
+                    let head = "DELETE FROM pending_expiries WHERE transfer_id IN (";
+                    let mut q = in_list(head, chunk, ")");
                     q.build().persistent(false).execute(&mut **tx).await?;
                 }
                 Ok(())
