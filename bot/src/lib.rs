@@ -5,6 +5,9 @@
 //! came from) or private (a DM to one user). The design decision to know: the
 //! core depends on no chat SDK, no HTTP framework, no database driver and no
 //! card network; it defines small traits ("ports") that adapters implement.
-//!
-//! The commands, one-time codes, identities and outbox arrive with the bot
-//! core issue; until then this crate holds only this description.
+
+pub mod command;
+pub mod identity;
+pub mod message;
+pub mod otp;
+pub mod split;

@@ -354,6 +354,16 @@ pub fn parse_money(text: &str, default: Currency) -> Result<Amount, AmountError>
         set(Currency::from_code(code)?)?;
         rest = number.trim_end();
     }
+    // A symbol after the number, as much of Europe writes it: "20€", "20 $".
+    if let Some(last) = rest.chars().next_back()
+        && let Some(c) = Currency::from_symbol(last.encode_utf8(&mut [0; 4]))
+    {
+        set(c)?;
+        rest = rest
+            .get(..rest.len() - last.len_utf8())
+            .unwrap_or("")
+            .trim_end();
+    }
     if negative {
         return Err(AmountError::NotPositive);
     }
@@ -414,6 +424,9 @@ mod tests {
         assert_eq!((eur.minor(), eur.currency()), (500, Currency::EUR));
         let eur = parse_money("20,50 EUR", Currency::USD).unwrap();
         assert_eq!((eur.minor(), eur.currency()), (2050, Currency::EUR));
+        let eur = parse_money("20,50€", Currency::USD).unwrap();
+        assert_eq!((eur.minor(), eur.currency()), (2050, Currency::EUR));
+        assert_eq!(usd("20 $"), Ok(2000));
         let yen = parse_money("¥500", Currency::USD).unwrap();
         assert_eq!((yen.minor(), yen.currency()), (500, Currency::JPY));
     }

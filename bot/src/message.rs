@@ -1,0 +1,247 @@
+//! What the core receives from a chat platform and what it answers.
+//!
+//! Adapters convert their platform's updates into an [`Incoming`] and deliver
+//! each [`Reply`] to its [`Audience`]. Nothing here names a chat SDK.
+
+use std::fmt;
+
+use unicode_normalization::UnicodeNormalization;
+
+/// The longest handle, in characters (Telegram and Discord both stop at 32).
+pub const HANDLE_CHARS_MAX: usize = 32;
+/// The longest platform user, chat or event id, in bytes.
+pub const PLATFORM_ID_BYTES_MAX: usize = 128;
+/// The longest message text the core looks at, in bytes.
+pub const MESSAGE_TEXT_BYTES_MAX: usize = 4_096;
+
+/// A chat platform paybot speaks on.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum Platform {
+    Mock,
+    Telegram,
+    Discord,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Mock => "mock",
+            Platform::Telegram => "telegram",
+            Platform::Discord => "discord",
+        }
+    }
+
+    pub fn from_str_opt(text: &str) -> Option<Platform> {
+        match text {
+            "mock" => Some(Platform::Mock),
+            "telegram" => Some(Platform::Telegram),
+            "discord" => Some(Platform::Discord),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a piece of platform input was refused at the edge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("a handle is 1 to {HANDLE_CHARS_MAX} letters, digits, `_` or `.`")]
+    InvalidHandle,
+    #[error("an id is 1 to {PLATFORM_ID_BYTES_MAX} printable bytes")]
+    InvalidId,
+    #[error("the message is longer than {MESSAGE_TEXT_BYTES_MAX} bytes")]
+    TextTooLong,
+}
+
+/// A user's handle (`@bob`), normalised: NFKC, lower case, without the `@`.
+/// Handles are lookup keys; [`PlatformUserId`]s are the identity.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Handle(String);
+
+impl Handle {
+    /// Accepts `bob`, `@Bob`, `@bob_99`, `alice.b`; refuses empty, too long,
+    /// spaces, punctuation other than `_` and `.`.
+    pub fn parse(text: &str) -> Result<Handle, InputError> {
+        let bare = text.strip_prefix('@').unwrap_or(text);
+        if bare.is_empty() || bare.len() > HANDLE_CHARS_MAX * 4 {
+            return Err(InputError::InvalidHandle);
+        }
+        let normal: String = bare.nfkc().flat_map(char::to_lowercase).collect();
+        let valid = (1..=HANDLE_CHARS_MAX).contains(&normal.chars().count())
+            && normal
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        if valid {
+            Ok(Handle(normal))
+        } else {
+            Err(InputError::InvalidHandle)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "@{}", self.0)
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Handle(@{})", self.0)
+    }
+}
+
+fn valid_id(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= PLATFORM_ID_BYTES_MAX
+        && text.chars().all(|c| !c.is_control() && !c.is_whitespace())
+}
+
+macro_rules! platform_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(text: impl Into<String>) -> Result<$name, InputError> {
+                let text = text.into();
+                if valid_id(&text) { Ok($name(text)) } else { Err(InputError::InvalidId) }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+platform_id!(
+    /// A user's stable id on one platform (Telegram's numeric user id,
+    /// Discord's snowflake, the mock user's name). Never a display name.
+    PlatformUserId
+);
+platform_id!(
+    /// A chat's id on one platform.
+    ChatId
+);
+platform_id!(
+    /// The platform's id of one event (Telegram `update_id`, Discord
+    /// interaction id). A redelivered event has the same id.
+    EventId
+);
+
+/// Direct (one-to-one with the bot) or a group of people.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum ChatKind {
+    Direct,
+    Group,
+}
+
+/// The chat a message came from.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Chat {
+    pub id: ChatId,
+    pub kind: ChatKind,
+    /// The group's name, for messages that mention it.
+    pub title: Option<String>,
+}
+
+/// A user as the platform describes them.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct User {
+    pub id: PlatformUserId,
+    /// Not every user has one (Telegram users without a username).
+    pub handle: Option<Handle>,
+    pub display_name: String,
+    pub is_bot: bool,
+}
+
+/// A mention in the text that the platform resolved to a user. `token` is
+/// how it appears in [`Incoming::text`]: `@bob`, or `<@ID>` for platforms
+/// that mention by id (Discord) and for users without a handle (adapters
+/// rewrite a Telegram `text_mention` into `<@ID>`).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Mention {
+    pub token: String,
+    pub user: User,
+}
+
+/// One message to the core, platform-neutral.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Incoming {
+    pub platform: Platform,
+    pub event_id: EventId,
+    pub chat: Chat,
+    pub sender: User,
+    pub text: String,
+    pub mentions: Vec<Mention>,
+    /// The author of the message this one replies to.
+    pub reply_to: Option<User>,
+}
+
+/// Who sees a reply.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Audience {
+    /// Everyone in the chat the message came from: only public things.
+    Chat(ChatId),
+    /// One user, privately (a DM; on Discord, ephemeral when possible).
+    Private(PlatformUserId),
+}
+
+/// One message from the core.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Reply {
+    pub platform: Platform,
+    pub audience: Audience,
+    pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn handles_are_normalised() {
+        assert_eq!(
+            Handle::parse("@Bob").unwrap(),
+            Handle::parse("bob").unwrap()
+        );
+        assert_eq!(Handle::parse("@ｂｏｂ").unwrap().as_str(), "bob");
+        assert_eq!(
+            Handle::parse("alice.b_99").unwrap().to_string(),
+            "@alice.b_99"
+        );
+        for bad in ["", "@", "a b", "bob!", "@@bob", &"x".repeat(33)] {
+            assert_eq!(
+                Handle::parse(bad),
+                Err(InputError::InvalidHandle),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_are_bounded_and_printable() {
+        assert!(PlatformUserId::new("12345").is_ok());
+        assert!(PlatformUserId::new("").is_err());
+        assert!(PlatformUserId::new("a\nb").is_err());
+        assert!(EventId::new("x".repeat(129)).is_err());
+    }
+}
