@@ -160,27 +160,23 @@ impl TestDb {
     #[allow(clippy::panic)]
     pub async fn wallet(&self, owner: &str, currency: Currency) -> AccountId {
         let owner = OwnerRef::new(owner).unwrap_or_else(|e| panic!("{e}"));
-        let new = NewAccount {
-            owner,
-            kind: AccountKind::UserWallet,
-            currency,
-        };
-        self.ledger
-            .open_account(&new)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .id
+        self.open(owner, AccountKind::UserWallet, currency).await
     }
 
     /// The issuance account of `currency`, where test money comes from.
     ///
     /// # Panics
     /// On a store error.
-    #[allow(clippy::panic)]
     pub async fn issuance(&self, currency: Currency) -> AccountId {
+        self.open(OwnerRef::system(), AccountKind::Issuance, currency)
+            .await
+    }
+
+    #[allow(clippy::panic)]
+    async fn open(&self, owner: OwnerRef, kind: AccountKind, currency: Currency) -> AccountId {
         let new = NewAccount {
-            owner: OwnerRef::system(),
-            kind: AccountKind::Issuance,
+            owner,
+            kind,
             currency,
         };
         self.ledger
