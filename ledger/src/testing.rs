@@ -6,6 +6,7 @@
 //! [`TestDb::cleanup`]. When that server is unreachable the test is skipped
 //! with a loud message, unless `CI=true`, where it fails.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use sqlx::Connection;
@@ -66,7 +67,10 @@ pub async fn fresh_postgres_database() -> Option<(String, String, String)> {
     let mut admin = match sqlx::PgConnection::connect(&format!("{admin_url}/postgres")).await {
         Ok(conn) => conn,
         Err(e) if !postgres_required() => {
-            eprintln!(
+            // Straight to stderr, past libtest's capture of `eprintln!`, so
+            // the skip is seen in an ordinary `cargo test` run.
+            let _ = writeln!(
+                std::io::stderr(),
                 "\n*** SKIPPED: PostgreSQL test: cannot reach {admin_url} ({e}). \
                  Start PostgreSQL or set PAYBOT_TEST_POSTGRES_URL; with CI=true this fails. ***\n"
             );

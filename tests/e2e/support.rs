@@ -6,11 +6,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How long a one-shot command (`migrate`, `verify`, a refused start) may take.
 pub(crate) const COMMAND_TIMEOUT_SECS: u64 = 60;
@@ -210,63 +209,21 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     (status, body.to_owned())
 }
 
-/// The maintenance database used to create and drop test databases.
-pub(crate) fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-/// A database of its own on the local PostgreSQL, dropped on drop.
+/// A database of its own on the local PostgreSQL, made by the ledger's test
+/// support (`PAYBOT_TEST_POSTGRES_URL`; a loud SKIP without a server, a
+/// failure with `CI=true`), dropped on drop, also when the test panics.
 pub(crate) struct PgDatabase {
     pub(crate) url: String,
+    admin_url: String,
     name: String,
 }
 
 impl PgDatabase {
-    /// Creates a fresh database, or returns `None` after a loud SKIP when
-    /// the server cannot be reached — unless `CI=true`, where that fails.
-    pub(crate) async fn create(test: &str) -> Option<PgDatabase> {
-        use sqlx::Connection;
-
-        let admin = postgres_admin_url();
-        let connect = sqlx::PgConnection::connect(&admin);
-        let mut conn = match tokio::time::timeout(Duration::from_secs(10), connect).await {
-            Ok(Ok(conn)) => conn,
-            failed => {
-                let why = match failed {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => "timed out".to_owned(),
-                };
-                if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-                    panic!("PostgreSQL at {admin} is unreachable ({why}) and CI=true");
-                }
-                // Straight to stderr, past libtest's capture, so the skip is seen.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\n*** SKIP {test}: PostgreSQL at {admin} is unreachable ({why}). \
-                     This test runs in CI (CI=true), where this is a failure. ***\n"
-                );
-                return None;
-            }
-        };
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!(
-            "paybot_t_{}_{}_{}",
-            std::process::id(),
-            nanos,
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        // The name is ours (digits and underscores): nothing to inject.
-        let create = sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"));
-        sqlx::query(create).execute(&mut conn).await.unwrap();
-        conn.close().await.unwrap();
-        let (base, _) = admin.rsplit_once('/').unwrap();
+    pub(crate) async fn create() -> Option<PgDatabase> {
+        let (url, admin_url, name) = ledger::testing::fresh_postgres_database().await?;
         Some(PgDatabase {
-            url: format!("{base}/{name}"),
+            url,
+            admin_url,
             name,
         })
     }
@@ -275,20 +232,13 @@ impl PgDatabase {
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         // Drop may run inside a runtime: do the async work on a thread of its own.
-        let name = self.name.clone();
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         let dropped = std::thread::spawn(move || {
-            use sqlx::Connection;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&postgres_admin_url()).await?;
-                let drop =
-                    sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-                sqlx::query(drop).execute(&mut conn).await?;
-                conn.close().await
-            })?;
-            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+            runtime.block_on(ledger::testing::drop_postgres_database(&admin_url, &name));
+            Ok::<(), std::io::Error>(())
         })
         .join();
         if !matches!(dropped, Ok(Ok(()))) {

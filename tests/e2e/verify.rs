@@ -106,8 +106,7 @@ async fn sqlite_migrate_verify_then_a_hand_edit_is_caught() {
 
 #[tokio::test]
 async fn postgres_migrate_verify_then_a_hand_edit_is_caught() {
-    let Some(db) = PgDatabase::create("postgres_migrate_verify_then_a_hand_edit_is_caught").await
-    else {
+    let Some(db) = PgDatabase::create().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
