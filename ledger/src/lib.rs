@@ -450,7 +450,12 @@ impl Ledger {
         }
         match failure {
             Some(e) if expired.is_empty() => Err(e),
-            _ => Ok(expired),
+            Some(e) => {
+                // The ones that failed stay due and are retried next round.
+                tracing::warn!(error = %e, expired = expired.len(), "some expiries failed");
+                Ok(expired)
+            }
+            None => Ok(expired),
         }
     }
 
