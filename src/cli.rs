@@ -10,19 +10,19 @@ use clap::{Parser, Subcommand};
 /// Chat payments on a double-entry ledger.
 #[derive(Debug, Parser)]
 #[command(name = "paybot", version, about)]
-pub(crate) struct Cli {
+pub struct Cli {
     /// A TOML file of settings overriding the built-in defaults (see
     /// config/paybot.toml); PAYBOT_* environment variables override it.
     #[arg(long, global = true, value_name = "FILE")]
-    pub(crate) config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
 
     #[command(subcommand)]
-    pub(crate) command: Option<Command>,
+    pub command: Option<Command>,
 }
 
 /// What to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
-pub(crate) enum Command {
+pub enum Command {
     /// Run paybot (the default): migrate the database, expire timed-out
     /// payments and serve HTTP until SIGINT or SIGTERM.
     Serve,
@@ -35,7 +35,7 @@ pub(crate) enum Command {
 
 impl Cli {
     /// The command to run: `serve` when none is given.
-    pub(crate) fn command_or_serve(&self) -> Command {
+    pub fn command_or_serve(&self) -> Command {
         self.command.unwrap_or(Command::Serve)
     }
 }

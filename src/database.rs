@@ -16,7 +16,7 @@ use crate::settings::DatabaseSettings;
 
 /// Whether opening may create the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Open {
+pub enum Open {
     /// Create a missing SQLite file and its folder.
     CreateIfMissing,
     /// The database must exist already.
@@ -24,7 +24,7 @@ pub(crate) enum Open {
 }
 
 /// Connects to the ledger the settings name. Does not migrate.
-pub(crate) async fn open(db: &DatabaseSettings, mode: Open) -> anyhow::Result<Ledger> {
+pub async fn open(db: &DatabaseSettings, mode: Open) -> anyhow::Result<Ledger> {
     let shown = db.url.redacted();
     if let (Some(path), Open::CreateIfMissing) = (db.url.sqlite_path(), mode) {
         create_parent_dir(path)?;
@@ -65,7 +65,7 @@ fn create_parent_dir(file: &Path) -> anyhow::Result<()> {
 }
 
 /// `paybot migrate`.
-pub(crate) async fn migrate(db: &DatabaseSettings) -> anyhow::Result<()> {
+pub async fn migrate(db: &DatabaseSettings) -> anyhow::Result<()> {
     let ledger = open(db, Open::CreateIfMissing).await?;
     let migrated = ledger
         .migrate(&[])
@@ -79,13 +79,13 @@ pub(crate) async fn migrate(db: &DatabaseSettings) -> anyhow::Result<()> {
 
 /// What `paybot verify` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub enum Verdict {
     Sound,
     Violated,
 }
 
 /// `paybot verify`: prints each violation on its own line to `out`.
-pub(crate) async fn verify(db: &DatabaseSettings, out: &mut impl Write) -> anyhow::Result<Verdict> {
+pub async fn verify(db: &DatabaseSettings, out: &mut impl Write) -> anyhow::Result<Verdict> {
     let ledger = open(db, Open::MustExist).await?;
     let found = ledger.verify().await.context("cannot verify the ledger");
     ledger.close().await;

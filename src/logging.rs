@@ -10,7 +10,7 @@ use crate::settings::LogSettings;
 
 /// Installs the global subscriber. `rust_log` is the `RUST_LOG` variable,
 /// passed in by `main`; when set and not empty it replaces `log.filter`.
-pub(crate) fn init(log: &LogSettings, rust_log: Option<&str>) -> anyhow::Result<()> {
+pub fn init(log: &LogSettings, rust_log: Option<&str>) -> anyhow::Result<()> {
     let filter = match rust_log.map(str::trim).filter(|r| !r.is_empty()) {
         Some(directives) => EnvFilter::try_new(directives)
             .with_context(|| format!("RUST_LOG={directives:?} is not a valid log filter"))?,

@@ -7,20 +7,15 @@
 //! 0 on success, 1 when `verify` finds a broken invariant, 2 on any error
 //! (bad settings, unreachable database, ...), with the reason on stderr.
 
-mod cli;
-mod database;
-mod logging;
-mod server;
-mod settings;
-
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
-use crate::database::Verdict;
-use crate::settings::{Settings, Sources};
+use paybot::cli::{Cli, Command};
+use paybot::database::Verdict;
+use paybot::settings::{Settings, Sources};
+use paybot::{database, logging, server};
 
 /// `verify` found a broken invariant.
 const EXIT_VIOLATIONS: u8 = 1;

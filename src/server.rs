@@ -25,18 +25,18 @@ use crate::database::{self, Open};
 use crate::settings::Settings;
 
 /// How long `/readyz` waits for the database to answer, in milliseconds.
-pub(crate) const READY_PING_TIMEOUT_MS: u64 = 1_000;
+pub const READY_PING_TIMEOUT_MS: u64 = 1_000;
 /// How long shutdown waits for the sweeper to end its round, in seconds.
-pub(crate) const SWEEPER_STOP_TIMEOUT_SECS: u64 = 10;
+pub const SWEEPER_STOP_TIMEOUT_SECS: u64 = 10;
 
 /// What the HTTP handlers share.
 #[derive(Debug, Clone)]
-pub(crate) struct AppState {
-    pub(crate) ledger: Ledger,
+pub struct AppState {
+    pub ledger: Ledger,
 }
 
 /// The HTTP routes.
-pub(crate) fn router(state: AppState) -> Router {
+pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -73,7 +73,7 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
 }
 
 /// Runs until SIGINT or SIGTERM, then shuts down in order.
-pub(crate) async fn serve(settings: &Settings) -> anyhow::Result<()> {
+pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
     // Installed first, so a signal during start-up is not the default kill.
     let mut signals = ShutdownSignals::install().context("cannot install signal handlers")?;
     let ledger = database::open(&settings.database, Open::CreateIfMissing).await?;

@@ -28,20 +28,20 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// The documented defaults, compiled in as the base layer.
-pub(crate) const DEFAULTS_TOML: &str = include_str!("../config/paybot.toml");
+pub const DEFAULTS_TOML: &str = include_str!("../config/paybot.toml");
 /// Environment variables with this prefix are settings.
-pub(crate) const ENV_PREFIX: &str = "PAYBOT_";
+pub const ENV_PREFIX: &str = "PAYBOT_";
 /// Separates levels in an environment variable's name: `PAYBOT_HTTP__ADDR`.
-pub(crate) const ENV_LEVEL_SEPARATOR: &str = "__";
+pub const ENV_LEVEL_SEPARATOR: &str = "__";
 
 /// Allowed `database.pool_connections_max`, in connections.
-pub(crate) const POOL_CONNECTIONS_RANGE: RangeInclusive<u32> = 1..=256;
+pub const POOL_CONNECTIONS_RANGE: RangeInclusive<u32> = 1..=256;
 /// Allowed `ledger.sweep_interval_ms`, in milliseconds.
-pub(crate) const SWEEP_INTERVAL_MS_RANGE: RangeInclusive<u64> = 10..=60_000;
+pub const SWEEP_INTERVAL_MS_RANGE: RangeInclusive<u64> = 10..=60_000;
 /// Allowed `http.shutdown_grace_secs`, in seconds.
-pub(crate) const SHUTDOWN_GRACE_SECS_RANGE: RangeInclusive<u64> = 0..=600;
+pub const SHUTDOWN_GRACE_SECS_RANGE: RangeInclusive<u64> = 0..=600;
 /// Longest `log.filter`, in bytes.
-pub(crate) const LOG_FILTER_BYTES_MAX: usize = 1_024;
+pub const LOG_FILTER_BYTES_MAX: usize = 1_024;
 
 /// Keys whose values are secrets: never echoed in an error message.
 const SECRET_KEYS: &[&str] = &["database.url"];
@@ -49,49 +49,49 @@ const SECRET_KEYS: &[&str] = &["database.url"];
 /// Everything paybot is configured with.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Settings {
-    pub(crate) database: DatabaseSettings,
-    pub(crate) http: HttpSettings,
-    pub(crate) ledger: LedgerSettings,
-    pub(crate) log: LogSettings,
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub ledger: LedgerSettings,
+    pub log: LogSettings,
 }
 
 /// `[database]`: where the ledger lives.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct DatabaseSettings {
-    pub(crate) url: DatabaseUrl,
-    pub(crate) sqlite_sync: SqliteSync,
-    pub(crate) pool_connections_max: u32,
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    pub sqlite_sync: SqliteSync,
+    pub pool_connections_max: u32,
 }
 
 /// `[http]`: the server for health checks and webhooks.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct HttpSettings {
-    pub(crate) addr: SocketAddr,
-    pub(crate) shutdown_grace_secs: u64,
+pub struct HttpSettings {
+    pub addr: SocketAddr,
+    pub shutdown_grace_secs: u64,
 }
 
 /// `[ledger]`: the ledger's background work.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct LedgerSettings {
-    pub(crate) sweep_interval_ms: u64,
+pub struct LedgerSettings {
+    pub sweep_interval_ms: u64,
 }
 
 /// `[log]`: what is logged.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct LogSettings {
+pub struct LogSettings {
     /// A `tracing_subscriber::EnvFilter` directive, checked at load.
-    pub(crate) filter: String,
+    pub filter: String,
 }
 
 /// `database.sqlite_sync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum SqliteSync {
+pub enum SqliteSync {
     Full,
     Normal,
 }
@@ -107,11 +107,11 @@ impl From<SqliteSync> for ledger::SqliteSync {
 
 /// The database URL: a secret, because it may carry a password. Its Debug
 /// and [`DatabaseUrl::redacted`] show scheme, host and path only.
-pub(crate) struct DatabaseUrl(SecretString);
+pub struct DatabaseUrl(SecretString);
 
 /// Where a database URL points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DatabaseKind {
+pub enum DatabaseKind {
     Sqlite,
     Postgres,
 }
@@ -119,7 +119,7 @@ pub(crate) enum DatabaseKind {
 impl DatabaseUrl {
     /// Accepts `sqlite:PATH`, `sqlite://PATH`, `postgres://...` and
     /// `postgresql://...`. The error never contains the URL.
-    pub(crate) fn parse(url: String) -> Result<DatabaseUrl, &'static str> {
+    pub fn parse(url: String) -> Result<DatabaseUrl, &'static str> {
         let url = DatabaseUrl(SecretString::from(url));
         match url.kind() {
             Some(DatabaseKind::Sqlite) if url.sqlite_path().is_none() => {
@@ -142,19 +142,19 @@ impl DatabaseUrl {
     }
 
     /// The URL itself, for handing to the ledger and nothing else.
-    pub(crate) fn expose(&self) -> &str {
+    pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
 
     /// For a SQLite URL, the database file (as the ledger reads it: the part
     /// after `sqlite:` or `sqlite://`, up to any `?`). `None` for in-memory
     /// databases and other backends.
-    pub(crate) fn sqlite_path(&self) -> Option<&Path> {
+    pub fn sqlite_path(&self) -> Option<&Path> {
         ledger::sqlite_path(self.0.expose_secret())
     }
 
     /// Scheme, host and path, without user, password or query: safe to log.
-    pub(crate) fn redacted(&self) -> String {
+    pub fn redacted(&self) -> String {
         let url = self.0.expose_secret();
         let without_query = url.split('?').next().unwrap_or(url);
         match without_query.split_once("://") {
@@ -184,7 +184,7 @@ impl<'de> Deserialize<'de> for DatabaseUrl {
 
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum SettingsError {
+pub enum SettingsError {
     #[error("config file {}: cannot read it", path.display())]
     ConfigFileUnreadable {
         path: PathBuf,
@@ -203,14 +203,14 @@ pub(crate) enum SettingsError {
 
 /// One bad setting: which key, its value, where it came from, what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Problem {
+pub struct Problem {
     /// Dotted key, e.g. `http.addr`.
-    pub(crate) key: String,
+    pub key: String,
     /// The value as given, or `None` when unknown or secret.
-    pub(crate) value: Option<String>,
+    pub value: Option<String>,
     /// e.g. `environment variable PAYBOT_HTTP__ADDR`.
-    pub(crate) origin: String,
-    pub(crate) problem: String,
+    pub origin: String,
+    pub problem: String,
 }
 
 impl fmt::Display for Problem {
@@ -299,14 +299,14 @@ fn env_name(path: &[String]) -> String {
 
 /// The layered sources of settings, each kept apart.
 #[derive(Debug)]
-pub(crate) struct Sources {
+pub struct Sources {
     layers: Vec<Layer>,
 }
 
 impl Sources {
     /// The defaults, then `config_file` (which must exist), then the
     /// `PAYBOT_*` entries among `env` (other variables are ignored).
-    pub(crate) fn new<I, K, V>(config_file: Option<&Path>, env: I) -> Result<Sources, SettingsError>
+    pub fn new<I, K, V>(config_file: Option<&Path>, env: I) -> Result<Sources, SettingsError>
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<OsStr>,
@@ -340,7 +340,7 @@ impl Sources {
     }
 
     /// Merges the layers into [`Settings`] and checks every bound.
-    pub(crate) fn settings(&self) -> Result<Settings, SettingsError> {
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
         let figment = self
             .layers
             .iter()

@@ -11,3 +11,4 @@ pub mod identity;
 pub mod message;
 pub mod otp;
 pub mod split;
+pub mod store;

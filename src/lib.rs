@@ -1,0 +1,12 @@
+//! The `paybot` service as a library: settings, database wiring, the bot's
+//! SQL store, the axum server. The binary (`main.rs`) is a thin command line
+//! over it; end-to-end tests drive the same functions in-process.
+//!
+//! The one design decision to know: **settings are loaded once, by the
+//! caller, and passed down**; no module reads the environment or a global.
+
+pub mod cli;
+pub mod database;
+pub mod logging;
+pub mod server;
+pub mod settings;
