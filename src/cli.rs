@@ -1,4 +1,4 @@
-//! The command line: `paybot [--config FILE] [serve | migrate | verify]`.
+//! The command line: `paybot [--config FILE] [serve | chat | migrate | verify]`.
 //!
 //! Parsing only; what each command does lives in `main.rs` and the modules
 //! it calls. Bare `paybot` means `paybot serve`.
@@ -26,6 +26,9 @@ pub enum Command {
     /// Run paybot (the default): migrate the database, expire timed-out
     /// payments and serve HTTP until SIGINT or SIGTERM.
     Serve,
+    /// Chat with paybot in this terminal as mock users (`:as bob`, `:in
+    /// party`, `:dm`), on the configured database, with no server.
+    Chat,
     /// Apply the database migrations and exit.
     Migrate,
     /// Check the ledger's invariants on the live database. Prints each broken

@@ -68,7 +68,7 @@ fn create_parent_dir(file: &Path) -> anyhow::Result<()> {
 pub async fn migrate(db: &DatabaseSettings) -> anyhow::Result<()> {
     let ledger = open(db, Open::CreateIfMissing).await?;
     let migrated = ledger
-        .migrate(&[])
+        .migrate(crate::store::BOT_MIGRATIONS)
         .await
         .context("cannot migrate the database");
     ledger.close().await;

@@ -15,7 +15,7 @@ use clap::Parser;
 use paybot::cli::{Cli, Command};
 use paybot::database::Verdict;
 use paybot::settings::{Settings, Sources};
-use paybot::{database, logging, server};
+use paybot::{app, database, logging, server};
 
 /// `verify` found a broken invariant.
 const EXIT_VIOLATIONS: u8 = 1;
@@ -63,6 +63,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         match cli.command_or_serve() {
             Command::Serve => server::serve(&settings).await.map(|()| ExitCode::SUCCESS),
+            Command::Chat => app::chat(&settings).await.map(|()| ExitCode::SUCCESS),
             Command::Migrate => database::migrate(&settings.database)
                 .await
                 .map(|()| ExitCode::SUCCESS),

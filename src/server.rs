@@ -7,6 +7,7 @@
 //! sweeper ends its round, and only then is the ledger closed.
 
 use std::future::IntoFuture;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,6 +17,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use ledger::{Ledger, Transfer};
+use paybot_mock::MockChat;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -28,6 +30,9 @@ use crate::settings::Settings;
 pub const READY_PING_TIMEOUT_MS: u64 = 1_000;
 /// How long shutdown waits for the sweeper to end its round, in seconds.
 pub const SWEEPER_STOP_TIMEOUT_SECS: u64 = 10;
+/// How often the outbox is checked for messages to deliver when nothing
+/// woke the dispatcher, in milliseconds.
+pub const OUTBOX_POLL_INTERVAL_MS: u64 = 1_000;
 
 /// What the HTTP handlers share.
 #[derive(Debug, Clone)]
@@ -35,12 +40,16 @@ pub struct AppState {
     pub ledger: Ledger,
 }
 
-/// The HTTP routes.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// The HTTP routes: health checks, and the mock chat when `mock` is given.
+pub fn router(state: AppState, mock: Option<Arc<MockChat>>) -> Router {
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(state)
+        .with_state(state);
+    match mock {
+        Some(chat) => router.merge(paybot_mock::router(chat)),
+        None => router,
+    }
 }
 
 /// Liveness: answers 200 as long as the process serves HTTP at all.
@@ -88,10 +97,7 @@ async fn serve_ledger(
     ledger: &Ledger,
     signals: &mut ShutdownSignals,
 ) -> anyhow::Result<()> {
-    ledger
-        .migrate(&[])
-        .await
-        .context("cannot migrate the database")?;
+    let app = crate::app::build(settings, ledger).await?;
     let listener = TcpListener::bind(settings.http.addr)
         .await
         .with_context(|| format!("cannot listen on http.addr = {}", settings.http.addr))?;
@@ -102,13 +108,28 @@ async fn serve_ledger(
     let (stop, stopped) = watch::channel(false);
     let sweep_interval = Duration::from_millis(settings.ledger.sweep_interval_ms);
     let sweeper = ledger.spawn_sweeper(sweep_interval, stopped.clone(), log_expired);
+    let bot_sweeper = app.bot.spawn_sweeper(
+        Duration::from_millis(settings.bot.sweep_interval_ms),
+        stopped.clone(),
+    );
+    let dispatcher = app
+        .bot
+        .dispatcher()
+        .spawn(Duration::from_millis(OUTBOX_POLL_INTERVAL_MS), stopped.clone());
+    let mock = settings.mock.enabled.then(|| Arc::clone(&app.mock));
+    if mock.is_some() {
+        info!("mock chat enabled: POST /mock/messages, GET /mock/users/{{name}}/messages");
+    }
 
     let mut http_stopped = stopped.clone();
     let http = axum::serve(
         listener,
-        router(AppState {
-            ledger: ledger.clone(),
-        }),
+        router(
+            AppState {
+                ledger: ledger.clone(),
+            },
+            mock,
+        ),
     )
     .with_graceful_shutdown(async move {
         // An error means the sender is gone: stop as well.
@@ -141,6 +162,13 @@ async fn serve_ledger(
     };
 
     stop.send_replace(true);
+    for (name, task) in [("bot sweeper", bot_sweeper), ("outbox dispatcher", dispatcher)] {
+        match tokio::time::timeout(Duration::from_secs(SWEEPER_STOP_TIMEOUT_SECS), task).await {
+            Ok(Ok(())) => info!("{name} stopped"),
+            Ok(Err(e)) => warn!(error = %e, "the {name} failed"),
+            Err(_) => warn!(timeout_secs = SWEEPER_STOP_TIMEOUT_SECS, "the {name} did not stop"),
+        }
+    }
     match tokio::time::timeout(Duration::from_secs(SWEEPER_STOP_TIMEOUT_SECS), sweeper).await {
         Ok(Ok(())) => info!("expiry sweeper stopped"),
         Ok(Err(e)) => warn!(error = %e, "the expiry sweeper failed"),
@@ -223,9 +251,12 @@ mod tests {
     }
 
     async fn get(ledger: &Ledger, path: &str) -> (StatusCode, Value) {
-        let app = router(AppState {
-            ledger: ledger.clone(),
-        });
+        let app = router(
+            AppState {
+                ledger: ledger.clone(),
+            },
+            None,
+        );
         let request = Request::get(path).body(Body::empty()).unwrap();
         let response = app.oneshot(request).await.unwrap();
         let status = response.status();
@@ -267,9 +298,12 @@ mod tests {
     async fn unknown_path_is_404() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = sqlite_ledger(&dir).await;
-        let app = router(AppState {
-            ledger: ledger.clone(),
-        });
+        let app = router(
+            AppState {
+                ledger: ledger.clone(),
+            },
+            None,
+        );
         let response = app
             .oneshot(Request::get("/nope").body(Body::empty()).unwrap())
             .await;

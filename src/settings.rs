@@ -42,9 +42,15 @@ pub const SWEEP_INTERVAL_MS_RANGE: RangeInclusive<u64> = 10..=60_000;
 pub const SHUTDOWN_GRACE_SECS_RANGE: RangeInclusive<u64> = 0..=600;
 /// Longest `log.filter`, in bytes.
 pub const LOG_FILTER_BYTES_MAX: usize = 1_024;
+/// `otp.ttl_secs`: from half a minute to an hour.
+pub const OTP_TTL_SECS_RANGE: RangeInclusive<u32> = 30..=3_600;
+/// `otp.attempts_max`.
+pub const OTP_ATTEMPTS_RANGE: RangeInclusive<u8> = 1..=10;
+/// `escrow.ttl_secs`: a minute to the ledger's longest pending timeout.
+pub const ESCROW_TTL_SECS_RANGE: RangeInclusive<u32> = 60..=bot::service::ESCROW_TTL_SECS_MAX;
 
 /// Keys whose values are secrets: never echoed in an error message.
-const SECRET_KEYS: &[&str] = &["database.url"];
+const SECRET_KEYS: &[&str] = &["database.url", "otp.pepper"];
 
 /// Everything paybot is configured with.
 #[derive(Debug, Deserialize)]
@@ -54,6 +60,82 @@ pub struct Settings {
     pub http: HttpSettings,
     pub ledger: LedgerSettings,
     pub log: LogSettings,
+    pub bot: BotSettings,
+    pub otp: OtpSettings,
+    pub escrow: EscrowSettings,
+    pub mock: MockSettings,
+}
+
+/// `[bot]`: the chat core.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotSettings {
+    /// The currency of amounts typed without one.
+    pub default_currency: CurrencySetting,
+    /// How often expired codes and unclaimed escrow are ended, in ms.
+    pub sweep_interval_ms: u64,
+}
+
+/// `[otp]`: one-time confirmation codes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtpSettings {
+    pub ttl_secs: u32,
+    pub attempts_max: u8,
+    /// The key codes are hashed with (32 to 64 bytes of text). Secret. When
+    /// unset, `pepper_file` holds it (generated on first run).
+    #[serde(default)]
+    pub pepper: Option<SecretString>,
+    pub pepper_file: PathBuf,
+}
+
+/// `[escrow]`: payments to handles nobody has claimed yet.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscrowSettings {
+    pub ttl_secs: u32,
+}
+
+/// `[mock]`: the developer's chat.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockSettings {
+    /// Serve `POST /mock/messages` and `GET /mock/users/{name}/messages`.
+    pub enabled: bool,
+    /// Play money for each mock user's first `/start`.
+    pub opening_balance: AmountSetting,
+}
+
+/// A currency code setting (`"USD"`).
+#[derive(Debug, Clone, Copy)]
+pub struct CurrencySetting(pub ledger::Currency);
+
+impl<'de> Deserialize<'de> for CurrencySetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(deserializer)?;
+        ledger::Currency::from_code(&code.to_ascii_uppercase())
+            .map(CurrencySetting)
+            .map_err(|_| {
+                let known: Vec<&str> = ledger::Currency::all().map(|c| c.code()).collect();
+                serde::de::Error::custom(format!(
+                    "not a currency paybot knows; one of {}",
+                    known.join(", ")
+                ))
+            })
+    }
+}
+
+/// An amount with its currency (`"100.00 USD"`).
+#[derive(Debug, Clone, Copy)]
+pub struct AmountSetting(pub ledger::Amount);
+
+impl<'de> Deserialize<'de> for AmountSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        ledger::parse_money(&text, ledger::Currency::USD)
+            .map(AmountSetting)
+            .map_err(|e| serde::de::Error::custom(format!("not an amount ({e}); e.g. \"100.00 USD\"")))
+    }
 }
 
 /// `[database]`: where the ledger lives.
@@ -437,6 +519,39 @@ impl Sources {
             "http.shutdown_grace_secs",
             SHUTDOWN_GRACE_SECS_RANGE.contains(&grace),
             range_text(&SHUTDOWN_GRACE_SECS_RANGE, "seconds"),
+        );
+        let sweep = settings.bot.sweep_interval_ms;
+        check(
+            "bot.sweep_interval_ms",
+            SWEEP_INTERVAL_MS_RANGE.contains(&sweep),
+            range_text(&SWEEP_INTERVAL_MS_RANGE, "milliseconds"),
+        );
+        check(
+            "otp.ttl_secs",
+            OTP_TTL_SECS_RANGE.contains(&settings.otp.ttl_secs),
+            range_text(&OTP_TTL_SECS_RANGE, "seconds"),
+        );
+        check(
+            "otp.attempts_max",
+            OTP_ATTEMPTS_RANGE.contains(&settings.otp.attempts_max),
+            range_text(&OTP_ATTEMPTS_RANGE, "tries"),
+        );
+        if let Some(pepper) = &settings.otp.pepper {
+            let len = pepper.expose_secret().len();
+            check(
+                "otp.pepper",
+                (bot::otp::PEPPER_BYTES_MIN..=bot::otp::PEPPER_BYTES_MAX).contains(&len),
+                format!(
+                    "must be {} to {} bytes of text, e.g. the output of `openssl rand -hex 32`",
+                    bot::otp::PEPPER_BYTES_MIN,
+                    bot::otp::PEPPER_BYTES_MAX
+                ),
+            );
+        }
+        check(
+            "escrow.ttl_secs",
+            ESCROW_TTL_SECS_RANGE.contains(&settings.escrow.ttl_secs),
+            range_text(&ESCROW_TTL_SECS_RANGE, "seconds"),
         );
         let filter = &settings.log.filter;
         let filter_problem = if filter.len() > LOG_FILTER_BYTES_MAX {

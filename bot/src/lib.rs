@@ -9,6 +9,10 @@
 pub mod command;
 pub mod identity;
 pub mod message;
+pub mod notify;
 pub mod otp;
+pub mod service;
 pub mod split;
 pub mod store;
+
+pub use service::{Bot, BotConfig};

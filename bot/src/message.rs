@@ -210,6 +210,10 @@ pub struct Reply {
     pub platform: Platform,
     pub audience: Audience,
     pub text: String,
+    /// The text to keep when this reply is stored (a redelivered event gets
+    /// the stored replies back). `Some` when `text` holds a secret, such as
+    /// a one-time code: only its hash may be stored.
+    pub redacted: Option<String>,
 }
 
 #[cfg(test)]

@@ -1,0 +1,102 @@
+//! The mock chat over HTTP, mounted on the paybot server when
+//! `mock.enabled` is on:
+//!
+//! - `POST /mock/messages` with `{"from": "alice", "chat": "dm" | "<group>",
+//!   "text": "/pay @bob 5", "id": "optional event id", "reply_to": "optional
+//!   author"}` answers `{"deliveries": [{"to", "chat", "text"}, ...]}`:
+//!   everything that message caused. The same `id` again is a redelivery:
+//!   the same answer, nothing new.
+//! - `GET /mock/users/{name}/messages` answers `{"messages": [...]}`: all
+//!   that user received, oldest first.
+//!
+//! Every refusal is a 4xx with `{"error": {"code", "message"}}`, never a 500.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{Delivery, MockChat, MockError, Outgoing};
+
+/// The largest request body, in bytes.
+pub const REQUEST_BODY_BYTES_MAX: usize = 64 * 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageBody {
+    from: String,
+    chat: String,
+    text: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    reply_to: Option<String>,
+}
+
+/// The mock chat's routes, to merge into the server's router.
+pub fn router(chat: Arc<MockChat>) -> Router {
+    Router::new()
+        .route("/mock/messages", post(send))
+        .route("/mock/users/{name}/messages", get(messages))
+        .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .with_state(chat)
+}
+
+fn error(status: StatusCode, code: &str, message: String) -> Response {
+    (
+        status,
+        Json(json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response()
+}
+
+impl IntoResponse for MockError {
+    fn into_response(self) -> Response {
+        error(StatusCode::UNPROCESSABLE_ENTITY, self.code(), self.to_string())
+    }
+}
+
+async fn send(
+    State(chat): State<Arc<MockChat>>,
+    body: Result<Json<MessageBody>, JsonRejection>,
+) -> Response {
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(rejection) => {
+            let code = match &rejection {
+                JsonRejection::MissingJsonContentType(_) => "not_json",
+                JsonRejection::JsonSyntaxError(_) => "bad_json",
+                JsonRejection::JsonDataError(_) => "bad_fields",
+                _ => "bad_body",
+            };
+            return error(rejection.status(), code, rejection.body_text());
+        }
+    };
+    let out = Outgoing {
+        from: body.from,
+        chat: body.chat,
+        text: body.text,
+        id: body.id,
+        reply_to: body.reply_to,
+    };
+    match chat.send(&out).await {
+        Ok(deliveries) => Json(json!({ "deliveries": deliveries })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn messages(State(chat): State<Arc<MockChat>>, Path(name): Path<String>) -> Response {
+    match chat.messages_of(&name) {
+        Ok(messages) => {
+            let messages: Vec<Delivery> = messages;
+            Json(json!({ "messages": messages })).into_response()
+        }
+        Err(e) => error(StatusCode::NOT_FOUND, e.code(), e.to_string()),
+    }
+}

@@ -1,0 +1,485 @@
+//! Conversation scripts: who says what in which chat, and what each user
+//! then sees, as a readable text file.
+//!
+//! ```text
+//! # Alice pays Bob in a group.
+//! > bob in dm: /start
+//! > alice in party: /pay @bob 5 for coffee
+//!   party sees: @alice, I sent you a DM with a code
+//!   alice in dm sees: /confirm {code:c}
+//!   party does not see: {c}
+//! > alice in dm: /confirm {c}
+//!   bob in dm sees: @alice paid you $5.00
+//! ! wait 5m
+//! ```
+//!
+//! - `> USER in CHAT: TEXT` sends TEXT as USER in CHAT (`dm` or a group
+//!   name). Options before the colon: `[id=EVENT]` fixes the event id (send
+//!   the same id twice to redeliver), `replying to USER` makes it a reply.
+//! - The lines after a send check what that one message caused:
+//!   `USER in CHAT sees: TEXT` (a delivery to USER in CHAT contains TEXT),
+//!   `CHAT sees: TEXT` (a message to the group CHAT contains TEXT),
+//!   `USER in CHAT does not see: TEXT`, `CHAT does not see: TEXT`,
+//!   `USER sees nothing`, and `nothing` (it caused no message at all).
+//! - In TEXT, `{code:NAME}` matches a 6-digit code and remembers it as NAME,
+//!   `{ref:NAME}` a payment, request or split reference (`P7K2QXM`), and
+//!   `{NAME}` stands for what was remembered. `{NAME}` works in sent text
+//!   too.
+//! - `! wait 90s` (or `m`, `h`, `d`) moves the clock on, then lets the bot
+//!   sweep (expiries, refunds) and deliver; its lines check what that caused.
+//! - `#` starts a comment; blank lines are ignored.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use regex::Regex;
+
+use crate::{DM, Delivery, MockChat, Outgoing};
+
+/// The longest script, in lines.
+pub const SCRIPT_LINES_MAX: usize = 10_000;
+
+/// One step of a script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Send {
+        line: usize,
+        out: Outgoing,
+        checks: Vec<Check>,
+    },
+    Wait {
+        line: usize,
+        by: Duration,
+        checks: Vec<Check>,
+    },
+}
+
+impl PartialEq for Outgoing {
+    fn eq(&self, other: &Outgoing) -> bool {
+        (&self.from, &self.chat, &self.text, &self.id, &self.reply_to)
+            == (
+                &other.from,
+                &other.chat,
+                &other.text,
+                &other.id,
+                &other.reply_to,
+            )
+    }
+}
+
+impl Eq for Outgoing {}
+
+/// One expectation about what a step caused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub line: usize,
+    pub kind: CheckKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckKind {
+    /// `to` (None: anyone) in `chat` received a message containing `text`.
+    Sees {
+        to: Option<String>,
+        chat: String,
+        text: String,
+    },
+    DoesNotSee {
+        to: Option<String>,
+        chat: String,
+        text: String,
+    },
+    SeesNothing {
+        to: String,
+    },
+    Nothing,
+}
+
+/// A parsed script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    pub steps: Vec<Step>,
+}
+
+fn compile(pattern: &str) -> Option<Regex> {
+    Regex::new(pattern).ok()
+}
+
+static SEND: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    compile(
+        r"^>\s*(?P<from>[\w.]+) in (?P<chat>[\w.-]+)(?:\s+\[id=(?P<id>[^\]\s]+)\])?(?:\s+replying to (?P<reply>[\w.]+))?:\s?(?P<text>.*)$",
+    )
+});
+static WAIT: LazyLock<Option<Regex>> =
+    LazyLock::new(|| compile(r"^!\s*wait\s+(?P<n>\d{1,7})(?P<unit>s|m|h|d)$"));
+static USER_SEES: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    compile(r"^(?P<to>[\w.]+) in (?P<chat>[\w.-]+) (?P<verb>sees|does not see): ?(?P<text>.*)$")
+});
+static CHAT_SEES: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    compile(r"^(?P<chat>[\w.-]+) (?P<verb>sees|does not see): ?(?P<text>.*)$")
+});
+static SEES_NOTHING: LazyLock<Option<Regex>> =
+    LazyLock::new(|| compile(r"^(?P<to>[\w.]+) sees nothing$"));
+static PLACEHOLDER: LazyLock<Option<Regex>> =
+    LazyLock::new(|| compile(r"\{(?:(?P<kind>code|ref):)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}"));
+/// A code as the bot sends it: after `/confirm `.
+static SENT_CODE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(r"/confirm (\d{6})"));
+
+fn captures<'t>(re: &LazyLock<Option<Regex>>, text: &'t str) -> Option<regex::Captures<'t>> {
+    re.as_ref().and_then(|re| re.captures(text))
+}
+
+fn group(caps: &regex::Captures<'_>, name: &str) -> String {
+    caps.name(name)
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+/// Parses a script; the error names the line.
+pub fn parse(text: &str) -> Result<Script, String> {
+    let mut steps: Vec<Step> = Vec::new();
+    for (index, raw) in text.lines().enumerate().take(SCRIPT_LINES_MAX) {
+        let line = index + 1;
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if let Some(caps) = captures(&SEND, trimmed) {
+            let id = caps.name("id").map(|m| m.as_str().to_owned());
+            let reply_to = caps.name("reply").map(|m| m.as_str().to_owned());
+            steps.push(Step::Send {
+                line,
+                out: Outgoing {
+                    from: group(&caps, "from"),
+                    chat: group(&caps, "chat"),
+                    text: group(&caps, "text"),
+                    id,
+                    reply_to,
+                },
+                checks: Vec::new(),
+            });
+            continue;
+        }
+        if let Some(caps) = captures(&WAIT, trimmed) {
+            let n: u64 = group(&caps, "n")
+                .parse()
+                .map_err(|_| format!("line {line}: bad number"))?;
+            let secs = match group(&caps, "unit").as_str() {
+                "s" => n,
+                "m" => n * 60,
+                "h" => n * 3_600,
+                _ => n * 86_400,
+            };
+            steps.push(Step::Wait {
+                line,
+                by: Duration::from_secs(secs),
+                checks: Vec::new(),
+            });
+            continue;
+        }
+        let kind = if trimmed == "nothing" {
+            CheckKind::Nothing
+        } else if let Some(caps) = captures(&SEES_NOTHING, trimmed) {
+            CheckKind::SeesNothing {
+                to: group(&caps, "to"),
+            }
+        } else if let Some(caps) = captures(&USER_SEES, trimmed) {
+            let (to, chat, text) = (
+                Some(group(&caps, "to")),
+                group(&caps, "chat"),
+                group(&caps, "text"),
+            );
+            if group(&caps, "verb") == "sees" {
+                CheckKind::Sees { to, chat, text }
+            } else {
+                CheckKind::DoesNotSee { to, chat, text }
+            }
+        } else if let Some(caps) = captures(&CHAT_SEES, trimmed) {
+            let (chat, text) = (group(&caps, "chat"), group(&caps, "text"));
+            if group(&caps, "verb") == "sees" {
+                CheckKind::Sees {
+                    to: None,
+                    chat,
+                    text,
+                }
+            } else {
+                CheckKind::DoesNotSee {
+                    to: None,
+                    chat,
+                    text,
+                }
+            }
+        } else {
+            return Err(format!("line {line}: cannot read `{trimmed}`"));
+        };
+        let check = Check { line, kind };
+        match steps.last_mut() {
+            Some(Step::Send { checks, .. } | Step::Wait { checks, .. }) => checks.push(check),
+            None => return Err(format!("line {line}: a check before any message")),
+        }
+    }
+    Ok(Script { steps })
+}
+
+/// What a finished script saw, for the checks the runner makes on every
+/// script.
+#[derive(Debug, Default)]
+pub struct Transcript {
+    /// Every delivery, in order.
+    pub deliveries: Vec<Delivery>,
+}
+
+impl Transcript {
+    /// Group messages that carry something private: a code that was sent
+    /// to someone privately, or a balance.
+    pub fn leaks(&self) -> Vec<String> {
+        let codes: Vec<String> = self
+            .deliveries
+            .iter()
+            .filter(|d| d.chat == DM)
+            .flat_map(|d| {
+                SENT_CODE
+                    .as_ref()
+                    .map(|re| {
+                        re.captures_iter(&d.text)
+                            .filter_map(|c| c.get(1).map(|m| m.as_str().to_owned()))
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        self.deliveries
+            .iter()
+            .filter(|d| d.chat != DM)
+            .filter(|d| {
+                codes.iter().any(|c| d.text.contains(c.as_str()))
+                    || d.text.to_lowercase().contains("balance:")
+                    || d.text.contains("available")
+            })
+            .map(|d| format!("to {} in {}: {}", d.to, d.chat, d.text))
+            .collect()
+    }
+}
+
+/// Substitutes `{NAME}` from `vars`; an unknown name is an error.
+fn substitute(text: &str, vars: &HashMap<String, String>, line: usize) -> Result<String, String> {
+    let Some(re) = PLACEHOLDER.as_ref() else {
+        return Ok(text.to_owned());
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for caps in re.captures_iter(text) {
+        let Some(whole) = caps.get(0) else { continue };
+        out.push_str(text.get(last..whole.start()).unwrap_or_default());
+        let name = group(&caps, "name");
+        let value = vars
+            .get(&name)
+            .ok_or_else(|| format!("line {line}: nothing remembered as {{{name}}}"))?;
+        out.push_str(value);
+        last = whole.end();
+    }
+    out.push_str(text.get(last..).unwrap_or_default());
+    Ok(out)
+}
+
+/// A regex for an expected TEXT: literal, with placeholders; the capture
+/// names of new ones.
+fn pattern(
+    text: &str,
+    vars: &HashMap<String, String>,
+    line: usize,
+) -> Result<(Regex, Vec<String>), String> {
+    let mut source = String::new();
+    let mut names = Vec::new();
+    let mut last = 0;
+    if let Some(re) = PLACEHOLDER.as_ref() {
+        for caps in re.captures_iter(text) {
+            let Some(whole) = caps.get(0) else { continue };
+            source.push_str(&regex::escape(
+                text.get(last..whole.start()).unwrap_or_default(),
+            ));
+            let name = group(&caps, "name");
+            match caps.name("kind").map(|m| m.as_str()) {
+                Some("code") => {
+                    let _ = write!(source, r"(?P<{name}>\d{{6}})");
+                    names.push(name);
+                }
+                Some(_) => {
+                    let _ = write!(source, r"(?P<{name}>[A-Z][A-Z0-9]{{6,11}})");
+                    names.push(name);
+                }
+                None => {
+                    let value = vars
+                        .get(&name)
+                        .ok_or_else(|| format!("line {line}: nothing remembered as {{{name}}}"))?;
+                    source.push_str(&regex::escape(value));
+                }
+            }
+            last = whole.end();
+        }
+    }
+    source.push_str(&regex::escape(text.get(last..).unwrap_or_default()));
+    let re = Regex::new(&source).map_err(|e| format!("line {line}: {e}"))?;
+    Ok((re, names))
+}
+
+fn render(deliveries: &[Delivery]) -> String {
+    if deliveries.is_empty() {
+        return "  (nothing)".to_owned();
+    }
+    deliveries
+        .iter()
+        .map(|d| format!("  [{} in {}] {}", d.to, d.chat, d.text.replace('\n', "\n      ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn check(
+    check: &Check,
+    caused: &[Delivery],
+    vars: &mut HashMap<String, String>,
+) -> Result<(), String> {
+    let line = check.line;
+    let fail = |what: String| {
+        Err(format!(
+            "line {line}: {what}\nwhat that message caused:\n{}",
+            render(caused)
+        ))
+    };
+    match &check.kind {
+        CheckKind::Nothing => {
+            if !caused.is_empty() {
+                return fail("expected no message".to_owned());
+            }
+        }
+        CheckKind::SeesNothing { to } => {
+            if caused.iter().any(|d| &d.to == to) {
+                return fail(format!("expected {to} to receive nothing"));
+            }
+        }
+        CheckKind::Sees { to, chat, text } => {
+            let (re, names) = pattern(text, vars, line)?;
+            let found = caused
+                .iter()
+                .filter(|d| &d.chat == chat && to.as_ref().is_none_or(|to| &d.to == to))
+                .find_map(|d| re.captures(&d.text));
+            let Some(caps) = found else {
+                let who = to.as_deref().unwrap_or("anyone");
+                return fail(format!("expected {who} in {chat} to see `{text}`"));
+            };
+            for name in names {
+                if let Some(m) = caps.name(&name) {
+                    vars.insert(name, m.as_str().to_owned());
+                }
+            }
+        }
+        CheckKind::DoesNotSee { to, chat, text } => {
+            let (re, _) = pattern(text, vars, line)?;
+            if caused
+                .iter()
+                .filter(|d| &d.chat == chat && to.as_ref().is_none_or(|to| &d.to == to))
+                .any(|d| re.is_match(&d.text))
+            {
+                let who = to.as_deref().unwrap_or("anyone");
+                return fail(format!("expected {who} in {chat} not to see `{text}`"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `script` against `chat`. `advance` moves the clock the bot reads.
+/// Stops at the first failed check, with a message naming its line and
+/// showing what was delivered.
+pub async fn run(
+    chat: &MockChat,
+    script: &Script,
+    advance: &(dyn Fn(Duration) + Sync),
+) -> Result<Transcript, String> {
+    let mut vars: HashMap<String, String> = HashMap::new();
+    let mut transcript = Transcript::default();
+    for step in &script.steps {
+        let (caused, checks) = match step {
+            Step::Send { line, out, checks } => {
+                let mut out = out.clone();
+                out.text = substitute(&out.text, &vars, *line)?;
+                let caused = chat
+                    .send(&out)
+                    .await
+                    .map_err(|e| format!("line {line}: the mock refused the message: {e}"))?;
+                (caused, checks)
+            }
+            Step::Wait { line, by, checks } => {
+                advance(*by);
+                let caused = chat
+                    .tick()
+                    .await
+                    .map_err(|e| format!("line {line}: {e}"))?;
+                (caused, checks)
+            }
+        };
+        for c in checks {
+            check(c, &caused, &mut vars)?;
+        }
+        transcript.deliveries.extend(caused);
+    }
+    Ok(transcript)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn parses_every_line_kind() {
+        let script = parse(
+            "# c\n> alice in party [id=e1] replying to bob: /pay 5\n  party sees: DM\n  alice in dm sees: /confirm {code:c}\n  bob sees nothing\n  party does not see: {c}\n! wait 5m\n  nothing\n",
+        )
+        .unwrap();
+        assert_eq!(script.steps.len(), 2);
+        let Step::Send { out, checks, .. } = &script.steps[0] else {
+            panic!()
+        };
+        assert_eq!(out.id.as_deref(), Some("e1"));
+        assert_eq!(out.reply_to.as_deref(), Some("bob"));
+        assert_eq!(out.text, "/pay 5");
+        assert_eq!(checks.len(), 4);
+        let Step::Wait { by, checks, .. } = &script.steps[1] else {
+            panic!()
+        };
+        assert_eq!(*by, Duration::from_secs(300));
+        assert_eq!(checks[0].kind, CheckKind::Nothing);
+    }
+
+    #[test]
+    fn refuses_unreadable_lines() {
+        assert!(parse("alice says hi").unwrap_err().contains("line 1"));
+        assert!(parse("party sees: x").unwrap_err().contains("before any"));
+    }
+
+    #[test]
+    fn placeholders_capture_and_substitute() {
+        let mut vars = HashMap::new();
+        let caused = vec![Delivery {
+            to: "alice".into(),
+            chat: "dm".into(),
+            text: "send me: /confirm 123456 (payment PABCDEF)".into(),
+        }];
+        let c = Check {
+            line: 1,
+            kind: CheckKind::Sees {
+                to: Some("alice".into()),
+                chat: "dm".into(),
+                text: "/confirm {code:c} (payment {ref:p})".into(),
+            },
+        };
+        check(&c, &caused, &mut vars).unwrap();
+        assert_eq!(vars["c"], "123456");
+        assert_eq!(vars["p"], "PABCDEF");
+        assert_eq!(substitute("/confirm {c}", &vars, 1).unwrap(), "/confirm 123456");
+        assert!(substitute("{nope}", &vars, 3).unwrap_err().contains("line 3"));
+    }
+}

@@ -1,0 +1,214 @@
+//! Messages to people other than the one who typed: the payee told they were
+//! paid, the requestee asked to pay, the payer told a payment expired.
+//!
+//! The design decision to know: such a message is never sent directly. It is
+//! written to the ledger's transactional outbox, in the same database
+//! transaction as the money movement it announces (or on its own when there
+//! is none), with an id derived from what it announces. A [`Dispatcher`]
+//! then hands outbox messages to the adapter of their platform (a
+//! [`Notifier`]) and marks each delivered. A crash between commit and send
+//! loses nothing (delivered at least once); a retried event writes the same
+//! id again, which the outbox keeps once (deduplicated).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ledger::{Ledger, LedgerError, OutboxMessage, TransferId};
+use serde::{Deserialize, Serialize};
+
+use crate::message::{Audience, ChatId, Platform, PlatformUserId, Reply};
+
+/// The outbox topic of chat messages.
+pub const CHAT_TOPIC: &str = "chat";
+/// Outbox messages handed out per drain round.
+pub const DRAIN_BATCH_MESSAGES_MAX: u32 = 256;
+/// Rounds per [`Dispatcher::drain`] call, so one call ends even when new
+/// messages keep arriving.
+pub const DRAIN_ROUNDS_MAX: usize = 16;
+
+/// An adapter's way to deliver one message. Implemented by each chat
+/// adapter; the core never names a chat SDK.
+#[async_trait]
+pub trait Notifier: Send + Sync + fmt::Debug {
+    /// Delivers `reply` (its platform is this notifier's). An error leaves
+    /// the message in the outbox for the next round.
+    async fn deliver(&self, reply: &Reply) -> Result<(), DeliveryError>;
+}
+
+/// A delivery that did not happen; it will be retried.
+#[derive(Debug, thiserror::Error)]
+#[error("delivery failed: {0}")]
+pub struct DeliveryError(pub String);
+
+/// The stored form of a [`Reply`] in the outbox (and in event outcomes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredReply {
+    pub(crate) platform: String,
+    /// `"chat"` or `"private"`.
+    pub(crate) audience: String,
+    pub(crate) to: String,
+    pub(crate) text: String,
+}
+
+impl StoredReply {
+    /// `redact`: keep [`Reply::redacted`] instead of the text when it has one
+    /// (for event outcomes, which must not keep codes).
+    pub(crate) fn from_reply(reply: &Reply, redact: bool) -> StoredReply {
+        let (audience, to) = match &reply.audience {
+            Audience::Chat(chat) => ("chat", chat.as_str()),
+            Audience::Private(user) => ("private", user.as_str()),
+        };
+        let text = match (&reply.redacted, redact) {
+            (Some(redacted), true) => redacted.clone(),
+            _ => reply.text.clone(),
+        };
+        StoredReply {
+            platform: reply.platform.as_str().to_owned(),
+            audience: audience.to_owned(),
+            to: to.to_owned(),
+            text,
+        }
+    }
+
+    pub(crate) fn into_reply(self) -> Option<Reply> {
+        let platform = Platform::from_str_opt(&self.platform)?;
+        let audience = match self.audience.as_str() {
+            "chat" => Audience::Chat(ChatId::new(self.to).ok()?),
+            "private" => Audience::Private(PlatformUserId::new(self.to).ok()?),
+            _ => return None,
+        };
+        Some(Reply {
+            platform,
+            audience,
+            text: self.text,
+            redacted: None,
+        })
+    }
+}
+
+/// The outbox message for `reply`, with an id derived from `key` (what it
+/// announces, e.g. "payment P7K2QX completed, to the payee").
+pub(crate) fn outbox_message(key: &str, reply: &Reply) -> Result<OutboxMessage, LedgerError> {
+    let id = TransferId::derive("paybot.bot.outbox", key.as_bytes()).as_u128();
+    let payload = serde_json::to_string(&StoredReply::from_reply(reply, false))
+        .map_err(|_| LedgerError::InvalidOutbox("payload"))?;
+    OutboxMessage::new(id, CHAT_TOPIC, payload)
+}
+
+/// Hands outbox messages to their platform's [`Notifier`].
+pub struct Dispatcher {
+    ledger: Ledger,
+    notifiers: RwLock<HashMap<Platform, Arc<dyn Notifier>>>,
+    /// One drain at a time in this process, so no message is handed out
+    /// twice by it (another process may still: delivery is at least once).
+    draining: tokio::sync::Mutex<()>,
+    wake: tokio::sync::Notify,
+}
+
+impl fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatcher").finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    pub fn new(ledger: Ledger) -> Dispatcher {
+        Dispatcher {
+            ledger,
+            notifiers: RwLock::new(HashMap::new()),
+            draining: tokio::sync::Mutex::new(()),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Routes `platform`'s messages to `notifier` from now on.
+    pub fn register(&self, platform: Platform, notifier: Arc<dyn Notifier>) {
+        if let Ok(mut notifiers) = self.notifiers.write() {
+            notifiers.insert(platform, notifier);
+        }
+    }
+
+    /// Asks the background task (see [`Dispatcher::spawn`]) to drain soon.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    fn notifier(&self, platform: Platform) -> Option<Arc<dyn Notifier>> {
+        self.notifiers
+            .read()
+            .ok()
+            .and_then(|n| n.get(&platform).cloned())
+    }
+
+    /// Delivers what is waiting; returns how many messages were delivered.
+    /// A message whose platform has no notifier, or whose delivery fails,
+    /// stays in the outbox (its attempt counted) for a later round.
+    pub async fn drain(&self) -> Result<usize, LedgerError> {
+        let _one = self.draining.lock().await;
+        let mut delivered = 0;
+        for _ in 0..DRAIN_ROUNDS_MAX {
+            let batch = self.ledger.outbox_undelivered(DRAIN_BATCH_MESSAGES_MAX).await?;
+            let mut progress = false;
+            for stored in &batch {
+                let id = stored.message.id();
+                if stored.message.topic() != CHAT_TOPIC {
+                    continue;
+                }
+                let reply = serde_json::from_str::<StoredReply>(stored.message.payload())
+                    .ok()
+                    .and_then(StoredReply::into_reply);
+                let Some(reply) = reply else {
+                    tracing::error!(id, "undecodable outbox message; dropped");
+                    self.ledger.outbox_delivered(id).await?;
+                    continue;
+                };
+                let Some(notifier) = self.notifier(reply.platform) else {
+                    tracing::debug!(id, platform = %reply.platform, "no adapter for this platform yet");
+                    continue;
+                };
+                match notifier.deliver(&reply).await {
+                    Ok(()) => {
+                        self.ledger.outbox_delivered(id).await?;
+                        delivered += 1;
+                        progress = true;
+                    }
+                    Err(error) => {
+                        tracing::warn!(id, %error, attempts = stored.attempts, "delivery failed; will retry");
+                        self.ledger.outbox_failed(id).await?;
+                    }
+                }
+            }
+            if !progress || batch.len() < usize::try_from(DRAIN_BATCH_MESSAGES_MAX).unwrap_or(0) {
+                break;
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// Drains every `interval`, and soon after each [`Dispatcher::wake`],
+    /// until `shutdown` changes.
+    pub fn spawn(
+        self: &Arc<Dispatcher>,
+        interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let dispatcher = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = dispatcher.wake.notified() => {}
+                    _ = shutdown.changed() => break,
+                }
+                if let Err(error) = dispatcher.drain().await {
+                    tracing::warn!(%error, "outbox drain failed; will retry");
+                }
+            }
+        })
+    }
+}

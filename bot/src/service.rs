@@ -1,0 +1,2127 @@
+//! The bot itself: one platform-neutral message in, replies out, money moved
+//! in the ledger on the way.
+//!
+//! The design decision to know: **every write is repeatable**. Transfer ids
+//! derive from the chat event (or from the record they act on), record
+//! inserts keep the first copy, record updates are compare-and-swap, and
+//! messages to other people go through the outbox with derived ids. So the
+//! order of writes is chosen so that a crash between any two of them is
+//! repaired by handling the same event again, and two workers racing on one
+//! payment cannot both move its money. The ledger is written before the
+//! record that describes the change, and a record found disagreeing with the
+//! ledger is brought in line with the ledger (see [`Bot::sweep`]).
+
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use ledger::{
+    AccountId, AccountKind, Amount, Currency, Ledger, LedgerError, NewAccount, NewTransfer,
+    Outcome, OutboxMessage, OwnerRef, SubmitError, TransferError, TransferId,
+};
+
+use crate::command::{
+    self, Command, CommandName, LINK_CODE_ALPHABET, LINK_CODE_CHARS, LinkCode, Memo, OtpCode,
+    ParseContext, ShortRef, SplitShare, Target,
+};
+use crate::identity;
+use crate::message::{
+    Audience, ChatKind, Handle, Incoming, MESSAGE_TEXT_BYTES_MAX, Platform, PlatformUserId, Reply,
+    User,
+};
+use crate::notify::{Dispatcher, StoredReply, outbox_message};
+use crate::otp::{self, OtpChallenge, OtpHash, OtpPolicy, Pepper, RandomSource, Verdict};
+use crate::split;
+use crate::store::{
+    EventClaim, Identity, Payee, Payment, PaymentRequest, PaymentState, RequestState, SeenUser,
+    Split, Store, StoreError, UserId,
+};
+
+/// A claimed event whose worker has not finished after this long is handed
+/// to the next delivery (the worker is presumed dead).
+pub const EVENT_LEASE_MS: i64 = 60_000;
+/// Payments one payer may have waiting for a code at once.
+pub const AWAITING_PAYMENTS_PER_USER_MAX: usize = 3;
+/// How long a `/link` code is valid.
+pub const LINK_CODE_TTL_SECS: u32 = 600;
+/// Due payments handled per [`Bot::sweep`] round.
+pub const SWEEP_PAYMENTS_MAX: u32 = 256;
+/// Look-alike handles fetched per warning check.
+pub const CONFUSABLE_CANDIDATES_MAX: u32 = 8;
+/// Characters after the kind letter in a payment, request or split
+/// reference (`P7K2QXM`); a collision retries with [`REF_BODY_CHARS_LONG`].
+pub const REF_BODY_CHARS: usize = 6;
+pub const REF_BODY_CHARS_LONG: usize = 11;
+/// The longest escrow hold, matching the ledger's longest pending timeout.
+pub const ESCROW_TTL_SECS_MAX: u32 = ledger::PENDING_TIMEOUT_SECS_MAX;
+
+/// The ledger's `code` of each kind of transfer the bot makes.
+pub mod transfer_codes {
+    pub const PAYMENT: u16 = 1;
+    pub const ESCROW_HOLD: u16 = 2;
+    pub const ESCROW_CLAIM: u16 = 3;
+    pub const MOCK_OPENING: u16 = 4;
+    pub const LINK_MERGE: u16 = 5;
+}
+
+/// The bot's settings: plain data, passed in.
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    /// The currency of amounts typed without one.
+    pub default_currency: Currency,
+    pub otp: OtpPolicy,
+    /// How long a payment to an unclaimed handle waits before it is
+    /// refunded.
+    pub escrow_ttl_secs: u32,
+    /// Credited, once, on a mock user's first `/start` (mock platform only).
+    pub mock_opening_balance: Option<Amount>,
+}
+
+impl Default for BotConfig {
+    fn default() -> BotConfig {
+        BotConfig {
+            default_currency: Currency::USD,
+            otp: OtpPolicy::default(),
+            escrow_ttl_secs: 7 * 24 * 60 * 60,
+            mock_opening_balance: None,
+        }
+    }
+}
+
+/// Why handling went wrong on our side. Never shown to chat users: they get
+/// [`INTERNAL_ERROR_TEXT`]; the log gets this.
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("the ledger refused transfer #{index}: {error}")]
+    Refused { index: usize, error: TransferError },
+    #[error("randomness failed: {0}")]
+    Random(#[from] otp::OtpError),
+    #[error("inconsistent state: {0}")]
+    Inconsistent(String),
+}
+
+impl From<SubmitError> for BotError {
+    fn from(error: SubmitError) -> BotError {
+        match error {
+            SubmitError::Rejected { index, error } => BotError::Refused { index, error },
+            SubmitError::Ledger(e) => BotError::Ledger(e),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, BotError>;
+
+/// What a chat user sees when something broke on our side.
+pub const INTERNAL_ERROR_TEXT: &str =
+    "Sorry, something went wrong on my side and nothing was changed. Please try again in a minute.";
+
+/// The bot. Cheap to share (`Arc`); every method takes `&self`.
+pub struct Bot {
+    ledger: Ledger,
+    store: Arc<dyn Store>,
+    config: BotConfig,
+    pepper: Pepper,
+    rng: Arc<dyn RandomSource>,
+    dispatcher: Arc<Dispatcher>,
+    usernames: RwLock<HashMap<Platform, String>>,
+    system_accounts: Mutex<HashMap<(AccountKind, Currency), AccountId>>,
+}
+
+impl fmt::Debug for Bot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bot")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One message being handled: who said it, where, and what to answer.
+struct Turn<'a> {
+    msg: &'a Incoming,
+    me: Identity,
+    now_ms: i64,
+    replies: Vec<Reply>,
+    noted_dm: bool,
+}
+
+impl Turn<'_> {
+    fn in_group(&self) -> bool {
+        self.msg.chat.kind == ChatKind::Group
+    }
+
+    fn me_label(&self) -> String {
+        label_of(&self.me)
+    }
+
+    /// A reply everyone in the chat sees.
+    fn here(&mut self, text: impl Into<String>) {
+        self.replies.push(Reply {
+            platform: self.msg.platform,
+            audience: Audience::Chat(self.msg.chat.id.clone()),
+            text: text.into(),
+            redacted: None,
+        });
+    }
+
+    /// A private reply; in a group, the group hears only that a DM was sent.
+    fn private(&mut self, text: impl Into<String>) {
+        self.private_with(text.into(), None);
+    }
+
+    fn private_with(&mut self, text: String, redacted: Option<String>) {
+        if self.in_group() && !self.noted_dm {
+            self.noted_dm = true;
+            let note = format!("{}, I sent you a DM.", self.me_label());
+            self.here(note);
+        }
+        self.replies.push(Reply {
+            platform: self.msg.platform,
+            audience: Audience::Private(self.msg.sender.id.clone()),
+            text,
+            redacted,
+        });
+    }
+
+    /// A reply in the chat it came from: public in a group, private in a DM.
+    fn answer(&mut self, text: impl Into<String>) {
+        self.here(text);
+    }
+}
+
+/// How a user is named in messages: `@handle`, else their display name.
+fn label_of(identity: &Identity) -> String {
+    match &identity.handle {
+        Some(handle) => handle.to_string(),
+        None => identity.display_name.clone(),
+    }
+}
+
+fn label_of_user(user: &User) -> String {
+    match &user.handle {
+        Some(handle) => handle.to_string(),
+        None => user.display_name.clone(),
+    }
+}
+
+fn owner_of(user: UserId) -> std::result::Result<OwnerRef, LedgerError> {
+    OwnerRef::new(format!("user:{}", user.0))
+}
+
+/// `P` + [`REF_BODY_CHARS`] characters of `id`, in the link-code alphabet
+/// (no 0/O, 1/I).
+fn short_ref(kind: char, id: TransferId, body_chars: usize) -> Result<ShortRef> {
+    let alphabet = LINK_CODE_ALPHABET.as_bytes();
+    let base = u128::try_from(alphabet.len()).unwrap_or(32);
+    let mut n = id.as_u128();
+    let mut text = String::with_capacity(body_chars + 1);
+    text.push(kind);
+    for _ in 0..body_chars {
+        let digit = usize::try_from(n % base).unwrap_or(0);
+        text.push(char::from(*alphabet.get(digit).unwrap_or(&b'A')));
+        n /= base;
+    }
+    ShortRef::parse(&text).map_err(|_| BotError::Inconsistent(format!("bad reference {text}")))
+}
+
+fn event_key(msg: &Incoming) -> String {
+    format!("{}:{}", msg.platform, msg.event_id.as_str())
+}
+
+fn derive(namespace: &str, key: &str) -> TransferId {
+    TransferId::derive(namespace, key.as_bytes())
+}
+
+fn with_memo(memo: Option<&Memo>) -> String {
+    memo.map(|m| format!(" for \u{201c}{m}\u{201d}"))
+        .unwrap_or_default()
+}
+
+fn minutes(secs: u32) -> String {
+    match secs {
+        s if s % 86_400 == 0 && s >= 86_400 => plural(s / 86_400, "day"),
+        s if s % 3_600 == 0 && s >= 3_600 => plural(s / 3_600, "hour"),
+        s if s % 60 == 0 && s >= 60 => plural(s / 60, "minute"),
+        s => plural(s, "second"),
+    }
+}
+
+fn plural(n: u32, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// Which payee a command named, resolved.
+enum Resolved {
+    Known(Identity),
+    Unclaimed(Handle),
+}
+
+impl Bot {
+    pub fn new(
+        ledger: Ledger,
+        store: Arc<dyn Store>,
+        config: BotConfig,
+        pepper: Pepper,
+        rng: Arc<dyn RandomSource>,
+    ) -> Arc<Bot> {
+        let dispatcher = Arc::new(Dispatcher::new(ledger.clone()));
+        Arc::new(Bot {
+            ledger,
+            store,
+            config,
+            pepper,
+            rng,
+            dispatcher,
+            usernames: RwLock::new(HashMap::new()),
+            system_accounts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Delivers outbox messages to adapters.
+    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
+        &self.dispatcher
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn config(&self) -> &BotConfig {
+        &self.config
+    }
+
+    /// Tells the parser this bot's username on `platform`, so `/pay@Name`
+    /// is recognised as ours (and `/pay@OtherBot` ignored).
+    pub fn set_username(&self, platform: Platform, username: impl Into<String>) {
+        if let Ok(mut names) = self.usernames.write() {
+            names.insert(platform, username.into());
+        }
+    }
+
+    fn username(&self, platform: Platform) -> Option<String> {
+        self.usernames
+            .read()
+            .ok()
+            .and_then(|n| n.get(&platform).cloned())
+    }
+
+    /// Handles one message, at most once per event id: a redelivery gets the
+    /// first outcome back (codes blanked out) and changes nothing.
+    pub async fn handle(&self, msg: &Incoming) -> Vec<Reply> {
+        let now_ms = self.ledger.now_ms();
+        let claim = self
+            .store
+            .claim_event(msg.platform, &msg.event_id, now_ms, EVENT_LEASE_MS)
+            .await;
+        match claim {
+            Ok(EventClaim::New) => {}
+            Ok(EventClaim::Done(stored)) => return decode_outcome(&stored),
+            Ok(EventClaim::InProgress) => return Vec::new(),
+            Err(error) => {
+                tracing::error!(%error, event = %event_key(msg), "cannot claim event");
+                return vec![internal_error(msg)];
+            }
+        }
+        match self.process(msg, now_ms).await {
+            Ok(replies) => {
+                let outcome = encode_outcome(&replies);
+                if let Err(error) = self
+                    .store
+                    .finish_event(msg.platform, &msg.event_id, &outcome, self.ledger.now_ms())
+                    .await
+                {
+                    // The work is done and repeatable; a redelivery redoes it.
+                    tracing::warn!(%error, event = %event_key(msg), "cannot record event outcome");
+                }
+                self.dispatcher.wake();
+                replies
+            }
+            Err(error) => {
+                tracing::error!(%error, event = %event_key(msg), "handling failed");
+                if let Err(error) = self.store.release_event(msg.platform, &msg.event_id).await {
+                    tracing::warn!(%error, "cannot release event claim");
+                }
+                self.dispatcher.wake();
+                vec![internal_error(msg)]
+            }
+        }
+    }
+
+    async fn process(&self, msg: &Incoming, now_ms: i64) -> Result<Vec<Reply>> {
+        if msg.sender.is_bot || msg.text.len() > MESSAGE_TEXT_BYTES_MAX {
+            return Ok(Vec::new());
+        }
+        let (me, first_contact) = self.see(&msg.sender, msg.platform, true, now_ms).await?;
+        let mut turn = Turn {
+            msg,
+            me,
+            now_ms,
+            replies: Vec::new(),
+            noted_dm: false,
+        };
+        if turn.in_group() && self.catch_leaked_codes(&mut turn).await? {
+            return Ok(turn.replies);
+        }
+        let username = self.username(msg.platform);
+        let ctx = ParseContext {
+            bot_username: username.as_deref(),
+            default_currency: self.config.default_currency,
+        };
+        let command = match command::parse(&msg.text, &ctx) {
+            Ok(Some(command)) => command,
+            Ok(None) => return Ok(turn.replies),
+            Err(usage) => {
+                turn.answer(usage.to_string());
+                return Ok(turn.replies);
+            }
+        };
+        if first_contact && !matches!(command, Command::Start { .. }) {
+            self.claim_escrow(&mut turn).await?;
+        }
+        match command {
+            Command::Start { .. } => self.start(&mut turn).await?,
+            Command::Help { topic } => help(&mut turn, topic),
+            Command::Balance => self.balance(&mut turn).await?,
+            Command::Pay {
+                payee,
+                amount,
+                memo,
+            } => self.pay(&mut turn, payee, amount, memo).await?,
+            Command::Confirm { code } => self.confirm(&mut turn, &code).await?,
+            Command::Cancel { payment } => self.cancel(&mut turn, payment).await?,
+            Command::Request {
+                payer,
+                amount,
+                memo,
+            } => self.request(&mut turn, &payer, amount, memo).await?,
+            Command::Approve { request } => self.approve(&mut turn, &request).await?,
+            Command::Decline { request } => self.decline(&mut turn, &request).await?,
+            Command::Split {
+                total,
+                shares,
+                memo,
+            } => self.split(&mut turn, total, &shares, memo).await?,
+            Command::SplitStatus { split } => self.split_status(&mut turn, split).await?,
+            Command::History { limit } => self.history(&mut turn, limit).await?,
+            Command::Link { code } => self.link(&mut turn, code).await?,
+        }
+        Ok(turn.replies)
+    }
+
+    /// Records a user as seen in this event.
+    async fn see(
+        &self,
+        user: &User,
+        platform: Platform,
+        speaking: bool,
+        now_ms: i64,
+    ) -> Result<(Identity, bool)> {
+        let seen = SeenUser {
+            platform,
+            id: user.id.clone(),
+            handle: user.handle.clone(),
+            skeleton: user.handle.as_ref().map(identity::skeleton),
+            display_name: user.display_name.clone(),
+            speaking,
+        };
+        Ok(self.store.upsert_identity(&seen, now_ms).await?)
+    }
+
+    // -- accounts ----------------------------------------------------------
+
+    async fn wallet(&self, user: UserId, currency: Currency) -> Result<AccountId> {
+        let account = self
+            .ledger
+            .open_account(&NewAccount {
+                owner: owner_of(user)?,
+                kind: AccountKind::UserWallet,
+                currency,
+            })
+            .await?;
+        Ok(account.id)
+    }
+
+    async fn system_account(&self, kind: AccountKind, currency: Currency) -> Result<AccountId> {
+        let cached = self
+            .system_accounts
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(kind, currency)).copied());
+        if let Some(id) = cached {
+            return Ok(id);
+        }
+        let account = self
+            .ledger
+            .open_account(&NewAccount {
+                owner: OwnerRef::system(),
+                kind,
+                currency,
+            })
+            .await?;
+        if let Ok(mut m) = self.system_accounts.lock() {
+            m.insert((kind, currency), account.id);
+        }
+        Ok(account.id)
+    }
+
+    // -- /start, /help, /balance ---------------------------------------------
+
+    async fn start(&self, turn: &mut Turn<'_>) -> Result<()> {
+        let user = turn.me.user;
+        self.wallet(user, self.config.default_currency).await?;
+        let mut text = format!(
+            "Welcome to paybot, {}! You can pay people right here in the chat.\n\
+             \u{2022} /pay @bob 20 for pizza: pay someone (I DM you a code to confirm)\n\
+             \u{2022} /request @bob 15: ask someone to pay you\n\
+             \u{2022} /split 60 @bob @carol for dinner: split a bill\n\
+             \u{2022} /balance and /history: sent to you privately\n\
+             /help lists everything.",
+            turn.me_label()
+        );
+        if turn.msg.platform == Platform::Mock
+            && let Some(opening) = self.config.mock_opening_balance
+        {
+            let issuance = self
+                .system_account(AccountKind::Issuance, opening.currency())
+                .await?;
+            let wallet = self.wallet(user, opening.currency()).await?;
+            let id = derive("paybot.bot.mock-opening", &user.0.to_string());
+            let outcome = self
+                .ledger
+                .submit(
+                    NewTransfer::single(id, issuance, wallet, opening)
+                        .with_code(transfer_codes::MOCK_OPENING),
+                )
+                .await?;
+            if matches!(outcome, Outcome::Created(_)) {
+                let _ = write!(
+                    text,
+                    "\n\nThis is the mock chat: I put {opening} of play money in your wallet."
+                );
+            }
+        }
+        turn.private(text);
+        self.claim_escrow(turn).await?;
+        Ok(())
+    }
+
+    async fn balance(&self, turn: &mut Turn<'_>) -> Result<()> {
+        let accounts = self.ledger.accounts_of(&owner_of(turn.me.user)?).await?;
+        let mut lines = Vec::new();
+        for account in accounts
+            .iter()
+            .filter(|a| a.kind == AccountKind::UserWallet)
+        {
+            let balance = account.balance();
+            let currency = account.currency;
+            let available = ledger::format_minor(balance.available(), currency);
+            let mut line = format!("{available} available");
+            if balance.pending_out > 0 {
+                let _ = write!(
+                    line,
+                    " ({} held for payments waiting for confirmation or a claim)",
+                    ledger::format_minor(balance.pending_out, currency)
+                );
+            }
+            if balance.pending_in > 0 {
+                let _ = write!(
+                    line,
+                    " (+{} on its way to you)",
+                    ledger::format_minor(balance.pending_in, currency)
+                );
+            }
+            lines.push(line);
+        }
+        let text = if lines.is_empty() {
+            format!(
+                "Your balance: {}.",
+                ledger::format_minor(0, self.config.default_currency)
+            )
+        } else {
+            format!("Your balance: {}.", lines.join("; "))
+        };
+        turn.private(text);
+        Ok(())
+    }
+
+    // -- resolving people ------------------------------------------------------
+
+    /// The user a command names. `Err(text)`: a refusal to reply with.
+    async fn resolve(
+        &self,
+        turn: &Turn<'_>,
+        target: &Target,
+        allow_unclaimed: bool,
+    ) -> Result<std::result::Result<Resolved, String>> {
+        let msg = turn.msg;
+        let mention = msg.mentions.iter().find(|m| match target {
+            Target::Id(id) => &m.user.id == id,
+            Target::Handle(handle) => {
+                m.user.handle.as_ref() == Some(handle)
+                    || Handle::parse(&m.token).ok().as_ref() == Some(handle)
+            }
+        });
+        if let Some(mention) = mention {
+            if mention.user.is_bot {
+                return Ok(Err(format!(
+                    "{} is a bot; bots cannot be paid.",
+                    label_of_user(&mention.user)
+                )));
+            }
+            let (identity, _) = self.see(&mention.user, msg.platform, false, turn.now_ms).await?;
+            return Ok(Ok(Resolved::Known(identity)));
+        }
+        match target {
+            Target::Id(id) => match self.store.identity(msg.platform, id).await? {
+                Some(identity) => Ok(Ok(Resolved::Known(identity))),
+                None => Ok(Err(format!(
+                    "I don't know {target} yet. Ask them to send me /start first."
+                ))),
+            },
+            Target::Handle(handle) => {
+                if let Some(bot) = self.username(msg.platform)
+                    && Handle::parse(&bot).ok().as_ref() == Some(handle)
+                {
+                    return Ok(Err(format!("{handle} is me, a bot; bots cannot be paid.")));
+                }
+                let known = self
+                    .store
+                    .identities_with_handle(msg.platform, handle)
+                    .await?;
+                match known.into_iter().next() {
+                    Some(identity) => Ok(Ok(Resolved::Known(identity))),
+                    None if allow_unclaimed => Ok(Ok(Resolved::Unclaimed(handle.clone()))),
+                    None => Ok(Err(format!(
+                        "I don't know {handle} yet. Ask them to send me /start first."
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// Warnings for the payer before they confirm: a look-alike handle, a
+    /// payee they never paid, a handle nobody has claimed.
+    async fn payee_warnings(&self, turn: &Turn<'_>, payee: &Resolved) -> Result<Vec<String>> {
+        let mut warnings = Vec::new();
+        let handle = match payee {
+            Resolved::Known(identity) => identity.handle.clone(),
+            Resolved::Unclaimed(handle) => Some(handle.clone()),
+        };
+        if let Some(handle) = &handle {
+            let skeleton = identity::skeleton(handle);
+            let similar = self
+                .store
+                .identities_with_skeleton(turn.msg.platform, &skeleton, CONFUSABLE_CANDIDATES_MAX)
+                .await?;
+            if let Some(other) = similar
+                .iter()
+                .filter_map(|i| i.handle.as_ref())
+                .find(|h| *h != handle)
+            {
+                warnings.push(format!(
+                    "\u{26a0}\u{fe0f} {handle} looks like {other}, a different account. Check you have the right person."
+                ));
+            }
+        }
+        match payee {
+            Resolved::Known(identity) => {
+                if !self
+                    .store
+                    .has_paid_before(turn.me.user, identity.user)
+                    .await?
+                {
+                    warnings.push(format!(
+                        "\u{26a0}\u{fe0f} You have not paid {} before.",
+                        label_of(identity)
+                    ));
+                }
+            }
+            Resolved::Unclaimed(handle) => warnings.push(format!(
+                "\u{26a0}\u{fe0f} {handle} has not used paybot yet. Once you confirm, the money is held until they start paybot here, and comes back to you if they don't within {}.",
+                minutes(self.config.escrow_ttl_secs)
+            )),
+        }
+        Ok(warnings)
+    }
+
+    // -- /pay, /confirm, /cancel ---------------------------------------------
+
+    async fn pay(
+        &self,
+        turn: &mut Turn<'_>,
+        payee: Option<Target>,
+        amount: Amount,
+        memo: Option<Memo>,
+    ) -> Result<()> {
+        let resolved = match &payee {
+            Some(target) => match self.resolve(turn, target, true).await? {
+                Ok(resolved) => resolved,
+                Err(refusal) => {
+                    turn.answer(refusal);
+                    return Ok(());
+                }
+            },
+            None => {
+                let Some(author) = turn.msg.reply_to.clone() else {
+                    turn.answer(
+                        "Whom should I pay? Name them (/pay @bob 20) or reply to their message with /pay 20.",
+                    );
+                    return Ok(());
+                };
+                if author.is_bot {
+                    turn.answer(format!(
+                        "{} is a bot; bots cannot be paid.",
+                        label_of_user(&author)
+                    ));
+                    return Ok(());
+                }
+                let (identity, _) = self
+                    .see(&author, turn.msg.platform, false, turn.now_ms)
+                    .await?;
+                Resolved::Known(identity)
+            }
+        };
+        self.start_payment(turn, resolved, amount, memo, None).await
+    }
+
+    /// Creates the pending transfer and its code; used by `/pay` and
+    /// `/approve`.
+    async fn start_payment(
+        &self,
+        turn: &mut Turn<'_>,
+        payee: Resolved,
+        amount: Amount,
+        memo: Option<Memo>,
+        request: Option<ShortRef>,
+    ) -> Result<()> {
+        let me = turn.me.clone();
+        if let Resolved::Known(identity) = &payee
+            && identity.user == me.user
+        {
+            turn.answer("You can't pay yourself.");
+            return Ok(());
+        }
+        let awaiting = self.store.payments_awaiting_code(me.user).await?;
+        if awaiting.len() >= AWAITING_PAYMENTS_PER_USER_MAX {
+            turn.private(format!(
+                "You already have {} payments waiting for a code. Confirm or /cancel one first.",
+                awaiting.len()
+            ));
+            return Ok(());
+        }
+        let currency = amount.currency();
+        let debit = self.wallet(me.user, currency).await?;
+        let (credit, payee_record, payee_label) = match &payee {
+            Resolved::Known(identity) => (
+                self.wallet(identity.user, currency).await?,
+                Payee::User {
+                    user: identity.user,
+                    platform: identity.platform,
+                    id: identity.id.clone(),
+                },
+                label_of(identity),
+            ),
+            Resolved::Unclaimed(handle) => (
+                self.system_account(AccountKind::Escrow, currency).await?,
+                Payee::Unclaimed {
+                    platform: turn.msg.platform,
+                    handle: handle.clone(),
+                },
+                handle.to_string(),
+            ),
+        };
+        let transfer_id = derive("paybot.bot.pay", &event_key(turn.msg));
+        let pending = NewTransfer::pending(
+            transfer_id,
+            debit,
+            credit,
+            amount,
+            self.config.otp.ttl_secs,
+        )
+        .with_code(transfer_codes::PAYMENT);
+        let recorded = match self.ledger.submit(pending).await {
+            Ok(outcome) => outcome.transfer().clone(),
+            Err(SubmitError::Rejected {
+                error: TransferError::InsufficientFunds,
+                ..
+            }) => {
+                let available = self
+                    .ledger
+                    .balance(debit)
+                    .await?
+                    .map(|b| b.available())
+                    .unwrap_or(0);
+                turn.private(format!(
+                    "Not enough money for that: you have {} available and the payment is {amount}.",
+                    ledger::format_minor(available, currency)
+                ));
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let warnings = self.payee_warnings(turn, &payee).await?;
+        let code = otp::generate(self.rng.as_ref())?;
+        let binding = transfer_id.as_u128().to_be_bytes();
+        let challenge = OtpChallenge::new(code.hash(&self.pepper, &binding), turn.now_ms);
+        let due_at_ms = challenge
+            .expires_at_ms(&self.config.otp)
+            .max(recorded.expires_at_ms().unwrap_or(0));
+        let mut payment = Payment {
+            reference: short_ref('P', transfer_id, REF_BODY_CHARS)?,
+            transfer_id,
+            payer: me.user,
+            payer_platform: me.platform,
+            payer_id: me.id.clone(),
+            payee: payee_record,
+            payee_label: payee_label.clone(),
+            amount,
+            memo: memo.clone(),
+            request,
+            origin_chat: turn.in_group().then(|| turn.msg.chat.id.clone()),
+            challenge,
+            state: PaymentState::AwaitingCode,
+            due_at_ms: Some(due_at_ms),
+            created_at_ms: turn.now_ms,
+            updated_at_ms: turn.now_ms,
+            revision: 0,
+        };
+        let mut stored = self.store.insert_payment(&payment).await?;
+        if stored.transfer_id != transfer_id {
+            payment.reference = short_ref('P', transfer_id, REF_BODY_CHARS_LONG)?;
+            stored = self.store.insert_payment(&payment).await?;
+        }
+        if stored.transfer_id != transfer_id {
+            return Err(BotError::Inconsistent(format!(
+                "payment reference {} taken twice",
+                payment.reference
+            )));
+        }
+        if stored.state != PaymentState::AwaitingCode {
+            turn.private(format!(
+                "Payment {} is already {}.",
+                stored.reference,
+                describe_state(stored.state)
+            ));
+            return Ok(());
+        }
+        if stored.revision != payment.revision || stored.challenge.hash.to_bytes() != challenge.hash.to_bytes() {
+            // A retry after a crash: the first code was never seen; this one
+            // replaces it.
+            let mut renewed = stored.clone();
+            renewed.challenge = challenge;
+            renewed.updated_at_ms = turn.now_ms;
+            if !self.store.update_payment(&renewed).await? {
+                return Err(BotError::Inconsistent(
+                    "payment changed while its code was renewed".to_owned(),
+                ));
+            }
+        }
+        let reference = stored.reference.clone();
+        let mut text = format!(
+            "To pay {payee_label} {amount}{}, send me: /confirm {}\n\
+             The code works once and expires in {}. Never type it in a group.\n\
+             Changed your mind? /cancel {reference}",
+            with_memo(memo.as_ref()),
+            code.expose(),
+            minutes(self.config.otp.ttl_secs),
+        );
+        let mut redacted = format!(
+            "To pay {payee_label} {amount}{}, send me: /confirm (the code I sent you)\n\
+             Changed your mind? /cancel {reference}",
+            with_memo(memo.as_ref()),
+        );
+        for warning in &warnings {
+            text.push_str("\n\n");
+            text.push_str(warning);
+            redacted.push_str("\n\n");
+            redacted.push_str(warning);
+        }
+        if turn.in_group() {
+            turn.noted_dm = true;
+            let note = format!(
+                "{}, I sent you a DM with a code to confirm paying {payee_label} {amount}.",
+                turn.me_label()
+            );
+            turn.here(note);
+        }
+        turn.private_with(text, Some(redacted));
+        Ok(())
+    }
+
+    async fn confirm(&self, turn: &mut Turn<'_>, code: &OtpCode) -> Result<()> {
+        if turn.in_group() {
+            // `catch_leaked_codes` already voided a payment this code matches.
+            turn.here("Send /confirm to me in a private chat, never in a group.");
+            return Ok(());
+        }
+        let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
+        if awaiting.is_empty() {
+            turn.private("You have no payment waiting for a code.");
+            return Ok(());
+        }
+        let matching = awaiting.iter().find(|p| {
+            p.challenge.hash.matches(
+                &self.pepper,
+                &p.transfer_id.as_u128().to_be_bytes(),
+                code.as_str(),
+            )
+        });
+        if let Some(payment) = matching {
+            let verdict = payment.challenge.verdict(
+                &self.config.otp,
+                &self.pepper,
+                &payment.transfer_id.as_u128().to_be_bytes(),
+                code.as_str(),
+                turn.now_ms,
+            );
+            return match verdict {
+                Verdict::Confirmed => self.execute(turn, payment.clone()).await,
+                Verdict::Expired => {
+                    self.expire_awaiting(payment.clone(), false).await?;
+                    turn.private(format!(
+                        "That code has expired, so payment {} was cancelled and nothing was paid. Start again with /pay.",
+                        payment.reference
+                    ));
+                    Ok(())
+                }
+                Verdict::LockedOut | Verdict::Wrong { .. } => {
+                    self.end_awaiting(payment.clone(), PaymentState::LockedOut)
+                        .await?;
+                    turn.private(format!(
+                        "Too many wrong codes: payment {} was cancelled and nothing was paid.",
+                        payment.reference
+                    ));
+                    Ok(())
+                }
+            };
+        }
+        // A wrong code counts against every payment waiting for one, so
+        // guesses cannot be spread over several payments.
+        let mut lines = Vec::new();
+        for payment in awaiting {
+            let verdict = payment.challenge.verdict(
+                &self.config.otp,
+                &self.pepper,
+                &payment.transfer_id.as_u128().to_be_bytes(),
+                code.as_str(),
+                turn.now_ms,
+            );
+            match verdict {
+                Verdict::Wrong { attempts_left } => {
+                    let mut updated = payment.clone();
+                    updated.challenge = payment.challenge.after_wrong();
+                    updated.updated_at_ms = turn.now_ms;
+                    if self.store.update_payment(&updated).await? {
+                        lines.push(format!(
+                            "That code is not right for payment {} ({} to {}). {} left.",
+                            payment.reference,
+                            payment.amount,
+                            payment.payee_label,
+                            if attempts_left == 1 {
+                                "1 try".to_owned()
+                            } else {
+                                format!("{attempts_left} tries")
+                            }
+                        ));
+                    }
+                }
+                Verdict::LockedOut | Verdict::Confirmed => {
+                    let reference = payment.reference.clone();
+                    if self.end_awaiting(payment, PaymentState::LockedOut).await? {
+                        lines.push(format!(
+                            "Too many wrong codes: payment {reference} was cancelled and nothing was paid."
+                        ));
+                    }
+                }
+                Verdict::Expired => {
+                    let reference = payment.reference.clone();
+                    self.expire_awaiting(payment, false).await?;
+                    lines.push(format!(
+                        "Payment {reference} had expired and was cancelled; nothing was paid."
+                    ));
+                }
+            }
+        }
+        if lines.is_empty() {
+            lines.push("That code is not right.".to_owned());
+        }
+        turn.private(lines.join("\n"));
+        Ok(())
+    }
+
+    /// Moves the money of a confirmed payment and tells everyone.
+    async fn execute(&self, turn: &mut Turn<'_>, payment: Payment) -> Result<()> {
+        let amount = payment.amount;
+        let memo = with_memo(payment.memo.as_ref());
+        let reference = payment.reference.clone();
+        let post_id = derive("paybot.bot.pay.post", &reference.to_string());
+        // An unclaimed payee may have shown up since /pay.
+        let mut payee = payment.payee.clone();
+        if let Payee::Unclaimed { platform, handle } = &payee
+            && let Some(identity) = self
+                .store
+                .identities_with_handle(*platform, handle)
+                .await?
+                .into_iter()
+                .find(|i| i.started && i.user != payment.payer)
+        {
+            payee = Payee::User {
+                user: identity.user,
+                platform: identity.platform,
+                id: identity.id.clone(),
+            };
+        }
+        let (group, outbox, next_state, due_at_ms, text) = match (&payment.payee, &payee) {
+            (Payee::User { .. }, Payee::User { platform, id, .. }) => {
+                let mut outbox = vec![self.notice(
+                    &format!("{reference}:paid:payee"),
+                    *platform,
+                    id,
+                    format!(
+                        "{} paid you {amount}{memo}. /balance shows your balance.",
+                        self.payer_label(&payment).await?
+                    ),
+                )?];
+                outbox.extend(self.announcement(&payment, &payment.payee_label)?);
+                (
+                    vec![
+                        NewTransfer::post(post_id, payment.transfer_id, None)
+                            .with_code(transfer_codes::PAYMENT),
+                    ],
+                    outbox,
+                    PaymentState::Completed,
+                    None,
+                    format!("Done: you paid {} {amount}{memo}.", payment.payee_label),
+                )
+            }
+            (Payee::Unclaimed { .. }, Payee::User { user, platform, id }) => {
+                let escrow = self
+                    .system_account(AccountKind::Escrow, amount.currency())
+                    .await?;
+                let wallet = self.wallet(*user, amount.currency()).await?;
+                let mut outbox = vec![self.notice(
+                    &format!("{reference}:paid:payee"),
+                    *platform,
+                    id,
+                    format!(
+                        "{} paid you {amount}{memo}.",
+                        self.payer_label(&payment).await?
+                    ),
+                )?];
+                outbox.extend(self.announcement(&payment, &payment.payee_label)?);
+                (
+                    vec![
+                        NewTransfer::post(post_id, payment.transfer_id, None)
+                            .with_code(transfer_codes::PAYMENT),
+                        NewTransfer::single(
+                            derive("paybot.bot.escrow.claim", &reference.to_string()),
+                            escrow,
+                            wallet,
+                            amount,
+                        )
+                        .with_code(transfer_codes::ESCROW_CLAIM),
+                    ],
+                    outbox,
+                    PaymentState::Completed,
+                    None,
+                    format!("Done: you paid {} {amount}{memo}.", payment.payee_label),
+                )
+            }
+            (_, Payee::Unclaimed { .. }) => {
+                let escrow = self
+                    .system_account(AccountKind::Escrow, amount.currency())
+                    .await?;
+                let payer_wallet = self.wallet(payment.payer, amount.currency()).await?;
+                let hold_id = hold_id(&payment);
+                (
+                    vec![
+                        NewTransfer::void(
+                            derive("paybot.bot.pay.to-hold", &reference.to_string()),
+                            payment.transfer_id,
+                        ),
+                        NewTransfer::pending(
+                            hold_id,
+                            payer_wallet,
+                            escrow,
+                            amount,
+                            self.config.escrow_ttl_secs,
+                        )
+                        .with_code(transfer_codes::ESCROW_HOLD),
+                    ],
+                    Vec::new(),
+                    PaymentState::Escrowed,
+                    Some(turn.now_ms.saturating_add(
+                        i64::from(self.config.escrow_ttl_secs).saturating_mul(1_000),
+                    )),
+                    format!(
+                        "Confirmed: {amount}{memo} for {} is held for them until they start paybot here. If they don't within {}, it comes back to you (/cancel {reference} to take it back sooner).",
+                        payment.payee_label,
+                        minutes(self.config.escrow_ttl_secs)
+                    ),
+                )
+            }
+        };
+        match self.ledger.submit_linked_with_outbox(group, outbox).await {
+            Ok(outcomes) => {
+                let due_at_ms = match (next_state, outcomes.last()) {
+                    (PaymentState::Escrowed, Some(hold)) => {
+                        hold.transfer().expires_at_ms().or(due_at_ms)
+                    }
+                    _ => due_at_ms,
+                };
+                let mut done = payment.clone();
+                done.payee = payee;
+                done.state = next_state;
+                done.due_at_ms = due_at_ms;
+                done.updated_at_ms = turn.now_ms;
+                if !self.store.update_payment(&done).await? {
+                    // Someone else recorded it first; the money moved once.
+                    let now = self.store.payment(&reference).await?;
+                    let state = now.map_or(next_state, |p| p.state);
+                    turn.private(format!(
+                        "Payment {reference} is already {}.",
+                        describe_state(state)
+                    ));
+                    return Ok(());
+                }
+                if let Some(request) = &payment.request {
+                    self.mark_request_paid(request, &reference).await?;
+                }
+                turn.private(text);
+                Ok(())
+            }
+            Err(SubmitError::Rejected { error, .. }) => {
+                let state = match error {
+                    TransferError::AlreadyVoided => PaymentState::Cancelled,
+                    TransferError::AlreadyPosted => PaymentState::Completed,
+                    _ => PaymentState::Expired,
+                };
+                self.reconcile(payment, state).await?;
+                turn.private(format!(
+                    "Payment {reference} can no longer be confirmed: it is {}. Nothing more was paid.",
+                    describe_state(state)
+                ));
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Records a state the ledger already reached (after a crash or a race).
+    async fn reconcile(&self, mut payment: Payment, state: PaymentState) -> Result<()> {
+        if payment.state == state {
+            return Ok(());
+        }
+        payment.state = state;
+        payment.due_at_ms = None;
+        payment.updated_at_ms = self.ledger.now_ms();
+        self.store.update_payment(&payment).await?;
+        Ok(())
+    }
+
+    /// Voids a payment still waiting for its code and records `state`
+    /// (cancelled, locked out, leaked). `false`: it was no longer waiting.
+    async fn end_awaiting(&self, payment: Payment, state: PaymentState) -> Result<bool> {
+        let void_id = derive("paybot.bot.pay.void", &payment.reference.to_string());
+        match self
+            .ledger
+            .submit(NewTransfer::void(void_id, payment.transfer_id))
+            .await
+        {
+            Ok(_) => {}
+            Err(SubmitError::Rejected { error, .. }) => {
+                let actual = match error {
+                    TransferError::AlreadyPosted => PaymentState::Completed,
+                    TransferError::AlreadyVoided => state,
+                    _ => PaymentState::Expired,
+                };
+                if actual != state {
+                    self.reconcile(payment, actual).await?;
+                    return Ok(false);
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let mut ended = payment;
+        ended.state = state;
+        ended.due_at_ms = None;
+        ended.updated_at_ms = self.ledger.now_ms();
+        Ok(self.store.update_payment(&ended).await?)
+    }
+
+    /// Expires a payment whose code ran out; tells the payer through the
+    /// outbox when `notify`.
+    async fn expire_awaiting(&self, payment: Payment, notify: bool) -> Result<bool> {
+        match self
+            .ledger
+            .submit(NewTransfer::expire(payment.transfer_id))
+            .await
+        {
+            Ok(_) => {}
+            Err(SubmitError::Rejected {
+                error: TransferError::NotExpiredYet,
+                ..
+            }) => {
+                // The code's clock and the ledger's disagree by a moment:
+                // void it instead, which ends it just the same.
+                return self.end_awaiting(payment, PaymentState::Expired).await;
+            }
+            Err(SubmitError::Rejected { error, .. }) => {
+                let actual = match error {
+                    TransferError::AlreadyPosted => PaymentState::Completed,
+                    TransferError::AlreadyVoided => PaymentState::Cancelled,
+                    _ => PaymentState::Expired,
+                };
+                if actual != PaymentState::Expired {
+                    self.reconcile(payment, actual).await?;
+                    return Ok(false);
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+        if notify {
+            let notice = self.notice(
+                &format!("{}:expired:payer", payment.reference),
+                payment.payer_platform,
+                &payment.payer_id,
+                format!(
+                    "Your payment of {} to {} was not confirmed within {} and has been cancelled; nothing was paid.",
+                    payment.amount,
+                    payment.payee_label,
+                    minutes(self.config.otp.ttl_secs)
+                ),
+            )?;
+            self.ledger.enqueue_outbox(&[notice]).await?;
+        }
+        let mut ended = payment;
+        ended.state = PaymentState::Expired;
+        ended.due_at_ms = None;
+        ended.updated_at_ms = self.ledger.now_ms();
+        Ok(self.store.update_payment(&ended).await?)
+    }
+
+    async fn cancel(&self, turn: &mut Turn<'_>, reference: Option<ShortRef>) -> Result<()> {
+        let payment = match &reference {
+            Some(reference) => self
+                .store
+                .payment(reference)
+                .await?
+                .filter(|p| p.payer == turn.me.user),
+            None => self
+                .store
+                .payments_awaiting_code(turn.me.user)
+                .await?
+                .into_iter()
+                .next(),
+        };
+        let Some(payment) = payment else {
+            turn.answer(match reference {
+                Some(reference) => format!("You have no payment {reference}."),
+                None => "You have no payment waiting to be confirmed.".to_owned(),
+            });
+            return Ok(());
+        };
+        let reference = payment.reference.clone();
+        let what = format!("{} to {}", payment.amount, payment.payee_label);
+        match payment.state {
+            PaymentState::AwaitingCode => {
+                if self.end_awaiting(payment, PaymentState::Cancelled).await? {
+                    turn.answer(format!(
+                        "Cancelled payment {reference} ({what}). Nothing was paid."
+                    ));
+                } else {
+                    turn.answer(format!(
+                        "Payment {reference} could not be cancelled: it was already settled."
+                    ));
+                }
+            }
+            PaymentState::Escrowed => {
+                let void = NewTransfer::void(
+                    derive("paybot.bot.escrow.cancel", &reference.to_string()),
+                    hold_id(&payment),
+                );
+                match self.ledger.submit(void).await {
+                    Ok(_) => {
+                        self.reconcile(payment, PaymentState::Refunded).await?;
+                        turn.answer(format!(
+                            "Cancelled payment {reference} ({what}); the money is back in your wallet."
+                        ));
+                    }
+                    Err(SubmitError::Rejected { error, .. }) => {
+                        let state = if error == TransferError::AlreadyPosted {
+                            PaymentState::Claimed
+                        } else {
+                            PaymentState::Refunded
+                        };
+                        self.reconcile(payment, state).await?;
+                        turn.answer(format!(
+                            "Payment {reference} is already {}.",
+                            describe_state(state)
+                        ));
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            state => turn.answer(format!(
+                "Payment {reference} is already {}; it cannot be cancelled.",
+                describe_state(state)
+            )),
+        }
+        Ok(())
+    }
+
+    /// In a group: a code of one of the sender's waiting payments, typed
+    /// here, is leaked; that payment is voided. `true` if one was.
+    async fn catch_leaked_codes(&self, turn: &mut Turn<'_>) -> Result<bool> {
+        let candidates: Vec<String> = otp::find_codes(&turn.msg.text).collect();
+        if candidates.is_empty() {
+            return Ok(false);
+        }
+        let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
+        let mut leaked = Vec::new();
+        for payment in awaiting {
+            let binding = payment.transfer_id.as_u128().to_be_bytes();
+            if candidates
+                .iter()
+                .any(|c| payment.challenge.hash.matches(&self.pepper, &binding, c))
+            {
+                leaked.push(payment);
+            }
+        }
+        if leaked.is_empty() {
+            return Ok(false);
+        }
+        for payment in leaked {
+            let reference = payment.reference.clone();
+            let what = format!("{} to {}", payment.amount, payment.payee_label);
+            if self.end_awaiting(payment, PaymentState::Leaked).await? {
+                turn.here(format!(
+                    "{}, that was a private confirmation code, so I cancelled the payment it was for. Only ever send codes to me in a DM.",
+                    turn.me_label()
+                ));
+                turn.private(format!(
+                    "Your code for payment {reference} ({what}) was posted in a group, so I cancelled that payment; nothing was paid. Start again with /pay, and send the new code only here."
+                ));
+            }
+        }
+        Ok(true)
+    }
+
+    // -- escrow ----------------------------------------------------------------
+
+    /// Pays out what was held for this user's handle on this platform.
+    async fn claim_escrow(&self, turn: &mut Turn<'_>) -> Result<()> {
+        let Some(handle) = turn.me.handle.clone() else {
+            return Ok(());
+        };
+        let held = self
+            .store
+            .payments_escrowed_for(turn.msg.platform, &handle)
+            .await?;
+        for payment in held {
+            if payment.payer == turn.me.user {
+                continue;
+            }
+            let reference = payment.reference.clone();
+            let amount = payment.amount;
+            let memo = with_memo(payment.memo.as_ref());
+            let escrow = self
+                .system_account(AccountKind::Escrow, amount.currency())
+                .await?;
+            let wallet = self.wallet(turn.me.user, amount.currency()).await?;
+            let group = vec![
+                NewTransfer::post(
+                    derive("paybot.bot.escrow.release", &reference.to_string()),
+                    hold_id(&payment),
+                    None,
+                )
+                .with_code(transfer_codes::ESCROW_HOLD),
+                NewTransfer::single(
+                    derive("paybot.bot.escrow.claim", &reference.to_string()),
+                    escrow,
+                    wallet,
+                    amount,
+                )
+                .with_code(transfer_codes::ESCROW_CLAIM),
+            ];
+            let outbox = vec![self.notice(
+                &format!("{reference}:claimed:payer"),
+                payment.payer_platform,
+                &payment.payer_id,
+                format!(
+                    "{} started paybot and received the {amount}{memo} you sent (payment {reference}).",
+                    turn.me_label()
+                ),
+            )?];
+            match self.ledger.submit_linked_with_outbox(group, outbox).await {
+                Ok(_) => {
+                    let payer = self.payer_label(&payment).await?;
+                    let mut claimed = payment;
+                    claimed.payee = Payee::User {
+                        user: turn.me.user,
+                        platform: turn.me.platform,
+                        id: turn.me.id.clone(),
+                    };
+                    claimed.state = PaymentState::Claimed;
+                    claimed.due_at_ms = None;
+                    claimed.updated_at_ms = turn.now_ms;
+                    self.store.update_payment(&claimed).await?;
+                    turn.private(format!(
+                        "{payer} sent you {amount}{memo} before you joined; it is in your wallet now."
+                    ));
+                }
+                Err(SubmitError::Rejected { error, .. }) => {
+                    // Refunded (expired) or cancelled meanwhile.
+                    let state = if error == TransferError::AlreadyPosted {
+                        PaymentState::Claimed
+                    } else {
+                        PaymentState::Refunded
+                    };
+                    self.reconcile(payment, state).await?;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+
+    // -- time-driven: expiries and refunds ---------------------------------
+
+    /// Ends what is due: payments whose code expired (voided by expiry,
+    /// payer told) and escrow holds nobody claimed (refunded, payer told).
+    /// Repairs records that fell behind the ledger. Returns how many
+    /// payments it ended.
+    pub async fn sweep(&self) -> Result<usize> {
+        let now_ms = self.ledger.now_ms();
+        let due = self.store.payments_due(now_ms, SWEEP_PAYMENTS_MAX).await?;
+        let mut ended = 0;
+        for payment in due {
+            let done = match payment.state {
+                PaymentState::AwaitingCode => self.expire_awaiting(payment, true).await?,
+                PaymentState::Escrowed => self.refund_escrow(payment).await?,
+                _ => false,
+            };
+            if done {
+                ended += 1;
+            }
+        }
+        if ended > 0 {
+            self.dispatcher.wake();
+        }
+        Ok(ended)
+    }
+
+    async fn refund_escrow(&self, payment: Payment) -> Result<bool> {
+        match self.ledger.submit(NewTransfer::expire(hold_id(&payment))).await {
+            Ok(_) => {}
+            Err(SubmitError::Rejected {
+                error: TransferError::NotExpiredYet,
+                ..
+            }) => return Ok(false),
+            Err(SubmitError::Rejected { error, .. }) => {
+                let state = match error {
+                    TransferError::AlreadyPosted => PaymentState::Claimed,
+                    _ => PaymentState::Refunded,
+                };
+                self.reconcile(payment, state).await?;
+                return Ok(false);
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let notice = self.notice(
+            &format!("{}:refunded:payer", payment.reference),
+            payment.payer_platform,
+            &payment.payer_id,
+            format!(
+                "Nobody claimed the {} you sent to {} within {}, so it is back in your wallet (payment {}).",
+                payment.amount,
+                payment.payee_label,
+                minutes(self.config.escrow_ttl_secs),
+                payment.reference
+            ),
+        )?;
+        self.ledger.enqueue_outbox(&[notice]).await?;
+        let mut refunded = payment;
+        refunded.state = PaymentState::Refunded;
+        refunded.due_at_ms = None;
+        refunded.updated_at_ms = self.ledger.now_ms();
+        Ok(self.store.update_payment(&refunded).await?)
+    }
+
+    /// Runs [`Bot::sweep`] every `interval` until `shutdown` changes.
+    pub fn spawn_sweeper(
+        self: &Arc<Bot>,
+        interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let bot = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = shutdown.changed() => break,
+                }
+                if let Err(error) = bot.sweep().await {
+                    tracing::warn!(%error, "bot sweep failed; will retry");
+                }
+            }
+        })
+    }
+
+    // -- requests --------------------------------------------------------------
+
+    async fn request(
+        &self,
+        turn: &mut Turn<'_>,
+        payer: &Target,
+        amount: Amount,
+        memo: Option<Memo>,
+    ) -> Result<()> {
+        let payer = match self.resolve(turn, payer, false).await? {
+            Ok(Resolved::Known(identity)) => identity,
+            Ok(Resolved::Unclaimed(handle)) => {
+                turn.answer(format!(
+                    "I don't know {handle} yet. Ask them to send me /start first."
+                ));
+                return Ok(());
+            }
+            Err(refusal) => {
+                turn.answer(refusal);
+                return Ok(());
+            }
+        };
+        if payer.user == turn.me.user {
+            turn.answer("You can't ask yourself for money.");
+            return Ok(());
+        }
+        let key = event_key(turn.msg);
+        let request = self
+            .create_request(turn, &payer, amount, memo, None, &key)
+            .await?;
+        turn.answer(format!(
+            "Asked {} for {amount}{} (request {}). I'll tell you when they answer.",
+            label_of(&payer),
+            with_memo(request.memo.as_ref()),
+            request.reference
+        ));
+        Ok(())
+    }
+
+    async fn create_request(
+        &self,
+        turn: &Turn<'_>,
+        payer: &Identity,
+        amount: Amount,
+        memo: Option<Memo>,
+        split: Option<&Split>,
+        key: &str,
+    ) -> Result<PaymentRequest> {
+        let id = derive("paybot.bot.request", key);
+        let mut request = PaymentRequest {
+            reference: short_ref('R', id, REF_BODY_CHARS)?,
+            requester: turn.me.user,
+            requester_platform: turn.me.platform,
+            requester_id: turn.me.id.clone(),
+            requester_label: turn.me_label(),
+            payer: payer.user,
+            payer_platform: payer.platform,
+            payer_id: payer.id.clone(),
+            payer_label: label_of(payer),
+            amount,
+            memo,
+            split: split.map(|s| s.reference.clone()),
+            state: RequestState::Open,
+            payment: None,
+            created_at_ms: turn.now_ms,
+            updated_at_ms: turn.now_ms,
+            revision: 0,
+        };
+        let mut stored = self.store.insert_request(&request).await?;
+        if stored.requester != request.requester || stored.payer != request.payer {
+            request.reference = short_ref('R', id, REF_BODY_CHARS_LONG)?;
+            stored = self.store.insert_request(&request).await?;
+        }
+        let reference = &stored.reference;
+        let context = match split {
+            Some(split) => format!(
+                " as your share of {}'s split of {}",
+                turn.me_label(),
+                split.total
+            ),
+            None => String::new(),
+        };
+        let notice = self.notice(
+            &format!("{reference}:requested:payer"),
+            payer.platform,
+            &payer.id,
+            format!(
+                "{} asks you to pay {amount}{}{context}.\n/approve {reference} to pay (I'll send you a code), or /decline {reference}.",
+                turn.me_label(),
+                with_memo(stored.memo.as_ref()),
+            ),
+        )?;
+        self.ledger.enqueue_outbox(&[notice]).await?;
+        Ok(stored)
+    }
+
+    async fn own_request(
+        &self,
+        turn: &mut Turn<'_>,
+        reference: &ShortRef,
+    ) -> Result<Option<PaymentRequest>> {
+        let request = self
+            .store
+            .request(reference)
+            .await?
+            .filter(|r| r.payer == turn.me.user);
+        if request.is_none() {
+            turn.answer(format!("You have no request {reference}."));
+        }
+        Ok(request)
+    }
+
+    async fn approve(&self, turn: &mut Turn<'_>, reference: &ShortRef) -> Result<()> {
+        let Some(request) = self.own_request(turn, reference).await? else {
+            return Ok(());
+        };
+        match request.state {
+            RequestState::Open => {}
+            RequestState::Approved => {
+                let waiting = match &request.payment {
+                    Some(p) => self
+                        .store
+                        .payment(p)
+                        .await?
+                        .is_some_and(|p| p.state == PaymentState::AwaitingCode),
+                    None => false,
+                };
+                if waiting {
+                    turn.answer(format!(
+                        "Request {reference} already has a payment waiting for your code."
+                    ));
+                    return Ok(());
+                }
+            }
+            RequestState::Paid | RequestState::Declined => {
+                turn.answer(format!(
+                    "Request {reference} is already {}.",
+                    request.state.as_str()
+                ));
+                return Ok(());
+            }
+        }
+        let Some(requester) = self
+            .store
+            .identity(request.requester_platform, &request.requester_id)
+            .await?
+        else {
+            return Err(BotError::Inconsistent(format!(
+                "request {reference} names an unknown requester"
+            )));
+        };
+        self.start_payment(
+            turn,
+            Resolved::Known(requester),
+            request.amount,
+            request.memo.clone(),
+            Some(request.reference.clone()),
+        )
+        .await?;
+        let transfer_id = derive("paybot.bot.pay", &event_key(turn.msg));
+        if let Some(payment) = self.store.payment_by_transfer(transfer_id).await? {
+            let mut approved = request;
+            approved.state = RequestState::Approved;
+            approved.payment = Some(payment.reference);
+            approved.updated_at_ms = turn.now_ms;
+            self.store.update_request(&approved).await?;
+        }
+        Ok(())
+    }
+
+    async fn decline(&self, turn: &mut Turn<'_>, reference: &ShortRef) -> Result<()> {
+        let Some(request) = self.own_request(turn, reference).await? else {
+            return Ok(());
+        };
+        if matches!(request.state, RequestState::Paid | RequestState::Declined) {
+            turn.answer(format!(
+                "Request {reference} is already {}.",
+                request.state.as_str()
+            ));
+            return Ok(());
+        }
+        let mut declined = request.clone();
+        declined.state = RequestState::Declined;
+        declined.updated_at_ms = turn.now_ms;
+        if !self.store.update_request(&declined).await? {
+            turn.answer(format!(
+                "Request {reference} changed meanwhile; try again."
+            ));
+            return Ok(());
+        }
+        let notice = self.notice(
+            &format!("{reference}:declined:requester"),
+            request.requester_platform,
+            &request.requester_id,
+            format!(
+                "{} declined your request {reference} for {}{}.",
+                turn.me_label(),
+                request.amount,
+                with_memo(request.memo.as_ref())
+            ),
+        )?;
+        self.ledger.enqueue_outbox(&[notice]).await?;
+        turn.answer(format!(
+            "Declined request {reference} from {}.",
+            request.requester_label
+        ));
+        Ok(())
+    }
+
+    async fn mark_request_paid(&self, reference: &ShortRef, payment: &ShortRef) -> Result<()> {
+        for _ in 0..3 {
+            let Some(request) = self.store.request(reference).await? else {
+                return Ok(());
+            };
+            if request.state == RequestState::Paid {
+                return Ok(());
+            }
+            let mut paid = request.clone();
+            paid.state = RequestState::Paid;
+            paid.payment = Some(payment.clone());
+            paid.updated_at_ms = self.ledger.now_ms();
+            if self.store.update_request(&paid).await? {
+                return Ok(());
+            }
+        }
+        Err(BotError::Inconsistent(format!(
+            "request {reference} keeps changing"
+        )))
+    }
+
+    // -- splits ----------------------------------------------------------------
+
+    async fn split(
+        &self,
+        turn: &mut Turn<'_>,
+        total: Amount,
+        shares: &[SplitShare],
+        memo: Option<Memo>,
+    ) -> Result<()> {
+        let mut people: Vec<Identity> = Vec::with_capacity(shares.len());
+        for share in shares {
+            let identity = match self.resolve(turn, &share.target, false).await? {
+                Ok(Resolved::Known(identity)) => identity,
+                Ok(Resolved::Unclaimed(handle)) => {
+                    turn.answer(format!(
+                        "I don't know {handle} yet. Ask them to send me /start, then split again."
+                    ));
+                    return Ok(());
+                }
+                Err(refusal) => {
+                    turn.answer(refusal);
+                    return Ok(());
+                }
+            };
+            if identity.user == turn.me.user {
+                turn.answer("Leave yourself out of the list: your share is what's left.");
+                return Ok(());
+            }
+            if people.iter().any(|p| p.user == identity.user) {
+                turn.answer(format!("{} is in the split twice.", label_of(&identity)));
+                return Ok(());
+            }
+            people.push(identity);
+        }
+        let mut exact = vec![None];
+        exact.extend(shares.iter().map(|s| s.amount.map(Amount::minor)));
+        let minors = match split::with_exact_shares(total.minor(), &exact) {
+            Ok(minors) => minors,
+            Err(error) => {
+                turn.answer(format!(
+                    "That split does not work: {error}. Usage: {}",
+                    CommandName::Split.usage()
+                ));
+                return Ok(());
+            }
+        };
+        let mut amounts = Vec::with_capacity(minors.len());
+        for minor in &minors {
+            amounts.push(Amount::from_minor(*minor, total.currency()).ok());
+        }
+        let creator_share = amounts.first().copied().flatten();
+        let Some(creator_share) = creator_share else {
+            turn.answer("Your own share would be nothing; give fewer exact shares or a larger total.");
+            return Ok(());
+        };
+        let key = event_key(turn.msg);
+        let id = derive("paybot.bot.split", &key);
+        let split = Split {
+            reference: short_ref('S', id, REF_BODY_CHARS)?,
+            creator: turn.me.user,
+            platform: turn.msg.platform,
+            chat: turn.msg.chat.id.clone(),
+            total,
+            creator_share,
+            memo: memo.clone(),
+            created_at_ms: turn.now_ms,
+        };
+        let split = self.store.insert_split(&split).await?;
+        let mut lines = vec![format!("{} (you) {creator_share}", turn.me_label())];
+        for (index, (person, amount)) in people.iter().zip(amounts.iter().skip(1)).enumerate() {
+            let Some(amount) = amount else {
+                continue;
+            };
+            self.create_request(
+                turn,
+                person,
+                *amount,
+                memo.clone(),
+                Some(&split),
+                &format!("{key}:{index}"),
+            )
+            .await?;
+            lines.push(format!("{} {amount}", label_of(person)));
+        }
+        turn.answer(format!(
+            "Split {} of {total}{}: {}. I've asked each person privately; /split status {} shows who has paid.",
+            split.reference,
+            with_memo(memo.as_ref()),
+            lines.join(", "),
+            split.reference
+        ));
+        Ok(())
+    }
+
+    async fn split_status(&self, turn: &mut Turn<'_>, reference: Option<ShortRef>) -> Result<()> {
+        let split = match &reference {
+            Some(reference) => self.store.split(reference).await?,
+            None => {
+                self.store
+                    .latest_split(turn.me.user, turn.msg.platform, Some(&turn.msg.chat.id))
+                    .await?
+            }
+        };
+        let Some(split) = split else {
+            turn.answer(match reference {
+                Some(reference) => format!("There is no split {reference}."),
+                None => "You have not split a bill in this chat yet.".to_owned(),
+            });
+            return Ok(());
+        };
+        let requests = self.store.requests_of_split(&split.reference).await?;
+        let member =
+            split.creator == turn.me.user || requests.iter().any(|r| r.payer == turn.me.user);
+        if !member {
+            turn.answer(format!(
+                "Only the people in split {} can see it.",
+                split.reference
+            ));
+            return Ok(());
+        }
+        let mut paid_minor = split.creator_share.minor();
+        let mut lines = Vec::new();
+        for request in &requests {
+            let state = match request.state {
+                RequestState::Paid => {
+                    paid_minor = paid_minor.saturating_add(request.amount.minor());
+                    "paid"
+                }
+                RequestState::Approved => "paying (waiting for their code)",
+                RequestState::Open => "not paid yet",
+                RequestState::Declined => "declined",
+            };
+            lines.push(format!(
+                "\u{2022} {} {}: {state}",
+                request.payer_label, request.amount
+            ));
+        }
+        turn.answer(format!(
+            "Split {} of {}{}: {} of {} settled (your own share included).\n{}",
+            split.reference,
+            split.total,
+            with_memo(split.memo.as_ref()),
+            ledger::format_minor(paid_minor, split.total.currency()),
+            split.total,
+            lines.join("\n")
+        ));
+        Ok(())
+    }
+
+    // -- /history --------------------------------------------------------------
+
+    async fn history(&self, turn: &mut Turn<'_>, limit: Option<u8>) -> Result<()> {
+        let limit = u32::from(limit.unwrap_or(10));
+        let payments = self.store.payments_of_user(turn.me.user, limit).await?;
+        if payments.is_empty() {
+            turn.private("No payments yet. Try /pay @someone 5.");
+            return Ok(());
+        }
+        let mut lines = vec![format!("Your last {}:", plural(u32::try_from(payments.len()).unwrap_or(limit), "payment"))];
+        for payment in &payments {
+            let outgoing = payment.payer == turn.me.user;
+            let who = if outgoing {
+                format!("to {}", payment.payee_label)
+            } else {
+                format!("from {}", self.payer_label(payment).await?)
+            };
+            let sign = if outgoing { "-" } else { "+" };
+            lines.push(format!(
+                "\u{2022} {sign}{} {who}{} \u{2014} {} ({})",
+                payment.amount,
+                with_memo(payment.memo.as_ref()),
+                describe_state(payment.state),
+                payment.reference
+            ));
+        }
+        turn.private(lines.join("\n"));
+        Ok(())
+    }
+
+    // -- /link -----------------------------------------------------------------
+
+    async fn link(&self, turn: &mut Turn<'_>, code: Option<LinkCode>) -> Result<()> {
+        let Some(code) = code else {
+            let code = self.new_link_code()?;
+            let hash = link_hash(&self.pepper, &code);
+            let expires = turn
+                .now_ms
+                .saturating_add(i64::from(LINK_CODE_TTL_SECS) * 1_000);
+            self.store
+                .put_link_code(&hash.to_bytes(), turn.me.user, expires)
+                .await?;
+            let text = format!(
+                "To use this wallet from another chat app, send this to paybot there, in a private chat: /link {code}\nIt works once, for {}. Never post it in a group.",
+                minutes(LINK_CODE_TTL_SECS)
+            );
+            let redacted = "To use this wallet from another chat app, send the link code I sent you to paybot there.".to_owned();
+            turn.private_with(text, Some(redacted));
+            return Ok(());
+        };
+        let hash = link_hash(&self.pepper, code.as_str());
+        if turn.in_group() {
+            // Burn it: it is public now.
+            self.store
+                .take_link_code(&hash.to_bytes(), turn.now_ms)
+                .await?;
+            turn.here("Link codes are private, so I cancelled that one. Run /link again and send the new code to me in a DM.");
+            return Ok(());
+        }
+        // Check the pending side before spending the code.
+        let accounts = self.ledger.accounts_of(&owner_of(turn.me.user)?).await?;
+        if accounts
+            .iter()
+            .any(|a| a.balance().pending_out > 0 || a.balance().pending_in > 0)
+        {
+            turn.private("Finish or /cancel your payments in progress first, then send the link code again.");
+            return Ok(());
+        }
+        let Some(target) = self.store.take_link_code(&hash.to_bytes(), turn.now_ms).await? else {
+            turn.private("That link code is wrong or has expired. Run /link again in your other chat app.");
+            return Ok(());
+        };
+        if target == turn.me.user {
+            turn.private("This account already uses that wallet.");
+            return Ok(());
+        }
+        let mut group = Vec::new();
+        let mut moved = Vec::new();
+        for account in accounts
+            .iter()
+            .filter(|a| a.kind == AccountKind::UserWallet)
+        {
+            let posted = account.balance().posted;
+            if posted <= 0 {
+                continue;
+            }
+            let Ok(amount) = Amount::from_minor(posted, account.currency) else {
+                continue;
+            };
+            let to = self.wallet(target, account.currency).await?;
+            group.push(
+                NewTransfer::single(
+                    derive(
+                        "paybot.bot.link.merge",
+                        &format!("{}:{}", event_key(turn.msg), account.currency.code()),
+                    ),
+                    account.id,
+                    to,
+                    amount,
+                )
+                .with_code(transfer_codes::LINK_MERGE),
+            );
+            moved.push(amount.to_string());
+        }
+        let owners = self.store.identities_of(target).await?;
+        let mut outbox = Vec::new();
+        for owner in owners.iter().filter(|i| i.started) {
+            outbox.push(self.notice(
+                &format!("{}:linked:{}:{}", event_key(turn.msg), owner.platform, owner.id),
+                owner.platform,
+                &owner.id,
+                format!(
+                    "Your paybot wallet is now also used by the {} account {}. If that was not you, contact the operator.",
+                    turn.msg.platform,
+                    turn.me_label()
+                ),
+            )?);
+        }
+        if !group.is_empty() {
+            self.ledger.submit_linked_with_outbox(group, outbox).await?;
+        } else if !outbox.is_empty() {
+            self.ledger.enqueue_outbox(&outbox).await?;
+        }
+        self.store
+            .move_identity(turn.msg.platform, &turn.me.id, target, turn.now_ms)
+            .await?;
+        let moved = if moved.is_empty() {
+            String::new()
+        } else {
+            format!(" I moved this account's balance ({}) into it.", moved.join(", "))
+        };
+        turn.private(format!(
+            "Linked: this {} account now uses the same wallet as your other accounts.{moved}",
+            turn.msg.platform
+        ));
+        Ok(())
+    }
+
+    fn new_link_code(&self) -> Result<String> {
+        let alphabet = LINK_CODE_ALPHABET.as_bytes();
+        let mut bytes = [0_u8; LINK_CODE_CHARS];
+        self.rng.fill_bytes(&mut bytes);
+        // The alphabet has 32 letters, so the low 5 bits pick one uniformly.
+        let code: String = bytes
+            .iter()
+            .map(|b| {
+                let index = usize::from(*b) % alphabet.len().max(1);
+                char::from(*alphabet.get(index).unwrap_or(&b'A'))
+            })
+            .collect();
+        Ok(code)
+    }
+
+    // -- messages to others ----------------------------------------------------
+
+    /// An outbox message to one user, privately.
+    fn notice(
+        &self,
+        key: &str,
+        platform: Platform,
+        to: &PlatformUserId,
+        text: String,
+    ) -> Result<OutboxMessage> {
+        let reply = Reply {
+            platform,
+            audience: Audience::Private(to.clone()),
+            text,
+            redacted: None,
+        };
+        Ok(outbox_message(key, &reply)?)
+    }
+
+    /// The public "paid" line in the group where `/pay` was typed.
+    fn announcement(&self, payment: &Payment, payee: &str) -> Result<Option<OutboxMessage>> {
+        let Some(chat) = &payment.origin_chat else {
+            return Ok(None);
+        };
+        let reply = Reply {
+            platform: payment.payer_platform,
+            audience: Audience::Chat(chat.clone()),
+            text: format!(
+                "\u{2705} Payment {} to {payee} is confirmed.",
+                payment.reference
+            ),
+            redacted: None,
+        };
+        Ok(Some(outbox_message(
+            &format!("{}:paid:chat", payment.reference),
+            &reply,
+        )?))
+    }
+
+    async fn payer_label(&self, payment: &Payment) -> Result<String> {
+        Ok(self
+            .store
+            .identity(payment.payer_platform, &payment.payer_id)
+            .await?
+            .map(|i| label_of(&i))
+            .unwrap_or_else(|| "Someone".to_owned()))
+    }
+}
+
+/// The escrow hold a confirmed payment to an unclaimed handle becomes.
+fn hold_id(payment: &Payment) -> TransferId {
+    derive("paybot.bot.escrow.hold", &payment.reference.to_string())
+}
+
+fn link_hash(pepper: &Pepper, code: &str) -> OtpHash {
+    OtpHash::hash(pepper, b"paybot.bot.link", code)
+}
+
+fn describe_state(state: PaymentState) -> &'static str {
+    match state {
+        PaymentState::AwaitingCode => "waiting for your code",
+        PaymentState::Completed => "paid",
+        PaymentState::Escrowed => "held until they join",
+        PaymentState::Claimed => "paid (claimed)",
+        PaymentState::Refunded => "refunded",
+        PaymentState::Cancelled => "cancelled",
+        PaymentState::Expired => "expired",
+        PaymentState::LockedOut => "cancelled after wrong codes",
+        PaymentState::Leaked => "cancelled (code posted in a group)",
+    }
+}
+
+fn help(turn: &mut Turn<'_>, topic: Option<CommandName>) {
+    let text = match topic {
+        Some(name) => format!(
+            "{}\n{}\nExample: {}",
+            name.usage(),
+            name.summary(),
+            name.example()
+        ),
+        None => {
+            let mut text = String::from("What I can do (amounts like 20, 20.50, $20, 5 EUR):");
+            for name in CommandName::ALL {
+                let _ = write!(text, "\n{} \u{2014} {}. e.g. {}", name.usage(), name.summary(), name.example());
+            }
+            text
+        }
+    };
+    turn.answer(text);
+}
+
+fn internal_error(msg: &Incoming) -> Reply {
+    Reply {
+        platform: msg.platform,
+        audience: Audience::Chat(msg.chat.id.clone()),
+        text: INTERNAL_ERROR_TEXT.to_owned(),
+        redacted: None,
+    }
+}
+
+fn encode_outcome(replies: &[Reply]) -> String {
+    let stored: Vec<StoredReply> = replies
+        .iter()
+        .map(|r| StoredReply::from_reply(r, true))
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn decode_outcome(stored: &str) -> Vec<Reply> {
+    serde_json::from_str::<Vec<StoredReply>>(stored)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(StoredReply::into_reply)
+        .collect()
+}
