@@ -23,7 +23,7 @@
 //!   `USER sees nothing`, and `nothing` (it caused no message at all).
 //! - In TEXT, `{code:NAME}` matches a 6-digit code and remembers it as NAME,
 //!   `{ref:NAME}` a payment, request or split reference (`P7K2QXM`), and
-//!   `{NAME}` stands for what was remembered. `{NAME}` works in sent text
+//!   (or a `/link` code) and `{NAME}` stands for what was remembered. `{NAME}` works in sent text
 //!   too.
 //! - `! wait 90s` (or `m`, `h`, `d`) moves the clock on, then lets the bot
 //!   sweep (expiries, refunds) and deliver; its lines check what that caused.
@@ -307,7 +307,7 @@ fn pattern(
                     names.push(name);
                 }
                 Some(_) => {
-                    let _ = write!(source, r"(?P<{name}>[A-Z][A-Z0-9]{{6,11}})");
+                    let _ = write!(source, r"(?P<{name}>[A-Z0-9]{{7,12}})");
                     names.push(name);
                 }
                 None => {
