@@ -13,6 +13,7 @@
     clippy::indexing_slicing
 )]
 
+mod mock;
 mod serve;
 mod settings;
 mod support;

@@ -191,12 +191,36 @@ impl Drop for Server {
 
 /// A minimal HTTP/1.1 GET: one request per connection, `Connection: close`.
 pub(crate) fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http_request(addr, "GET", path, None, "")
+}
+
+/// A raw HTTP/1.1 POST of `body` with `content_type` (`None`: no header).
+pub(crate) fn http_post(
+    addr: SocketAddr,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    http_request(addr, "POST", path, content_type, body)
+}
+
+fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (u16, String) {
     let timeout = Duration::from_secs(HTTP_TIMEOUT_SECS);
     let mut stream = TcpStream::connect_timeout(&addr, timeout).unwrap();
     stream.set_read_timeout(Some(timeout)).unwrap();
+    let content_type = content_type
+        .map(|t| format!("Content-Type: {t}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut response = String::new();
