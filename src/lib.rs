@@ -10,3 +10,4 @@ pub mod database;
 pub mod logging;
 pub mod server;
 pub mod settings;
+pub mod store;

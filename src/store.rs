@@ -1,0 +1,1237 @@
+//! The bot's [`Store`] on SQL: SQLite and PostgreSQL, in the ledger's own
+//! database (its tables come in as the ledger migrator's component "bot").
+//!
+//! The one design decision to know: as in the ledger's store, the statements
+//! are written once, in a macro instantiated per driver (`$1` placeholders,
+//! `ON CONFLICT`, `RETURNING` and `DELETE ... RETURNING` mean the same on
+//! both), so a fix lands on both backends. Every method is one statement or
+//! one transaction, and every race is settled by the database, never by a
+//! read followed by a write: an event claim is one upsert whose `WHERE` only
+//! an expired, unfinished claim passes; a link code is taken by one `DELETE
+//! ... RETURNING`; an update is compare-and-swap on `revision` in its `WHERE`.
+//!
+//! A row that does not decode (an unknown currency, state, platform or a bad
+//! handle) is [`StoreError::corrupt`], naming the table and column.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use bot::command::{Memo, ShortRef};
+use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
+use bot::otp::{OtpChallenge, OtpHash};
+use bot::store::{
+    EventClaim, Identity, LinkCodeHash, Payee, Payment, PaymentRequest, PaymentState, RequestState,
+    SeenUser, Split, Store, StoreError, UserId,
+};
+use ledger::{Amount, Currency, Ledger, Migration, TransferId};
+use sqlx::types::Uuid;
+
+/// The bot's schema. Run with `ledger.migrate(BOT_MIGRATIONS)`.
+pub const BOT_MIGRATIONS: &[Migration] = &[Migration {
+    component: "bot",
+    version: 1,
+    name: "users, identities, events, link codes, payments, requests, splits",
+    sqlite: include_str!("../migrations/bot/sqlite/0001_bot.sql"),
+    postgres: include_str!("../migrations/bot/postgres/0001_bot.sql"),
+}];
+
+/// How often [`Store::claim_event`] tries again when the event's row
+/// vanished between its two statements (released by its worker meanwhile).
+pub const CLAIM_ATTEMPTS_MAX: u32 = 3;
+
+/// How often [`Store::upsert_identity`] tries again after losing the race to
+/// create the same new identity (PostgreSQL; SQLite serialises writers).
+pub const UPSERT_ATTEMPTS_MAX: u32 = 3;
+
+/// The payment states [`Store::payments_due`] looks at: the non-final ones.
+/// The SQL names them literally; a test checks this list against
+/// [`PaymentState::is_final`].
+pub const DUE_STATES: [PaymentState; 2] = [PaymentState::AwaitingCode, PaymentState::Escrowed];
+
+/// The states in which a payment reached its payee (for
+/// [`Store::has_paid_before`]): paid directly, or claimed from escrow.
+pub const PAID_STATES: [PaymentState; 2] = [PaymentState::Completed, PaymentState::Claimed];
+
+/// What went wrong inside this module; becomes a [`StoreError`] at the trait.
+#[derive(Debug, thiserror::Error)]
+enum Error {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<Error> for StoreError {
+    fn from(error: Error) -> StoreError {
+        match error {
+            Error::Corrupt(what) => StoreError::corrupt(format!("corrupt row: {what}")),
+            other => StoreError::new(other),
+        }
+    }
+}
+
+fn corrupt(table: &str, column: &str, detail: impl fmt::Display) -> Error {
+    Error::Corrupt(format!("{table}.{column}: {detail}"))
+}
+
+fn transfer_uuid(id: TransferId) -> Uuid {
+    Uuid::from_u128(id.as_u128())
+}
+
+/// The columns of an [`Identity`], in `SELECT` and `RETURNING`.
+macro_rules! identity_columns {
+    () => {
+        "platform, platform_id, user_id, handle, skeleton, display_name, started, \
+         first_seen_ms, last_seen_ms"
+    };
+}
+
+/// The columns of a [`Payment`] in bind order (see `bind_payment`).
+macro_rules! payment_columns {
+    () => {
+        "reference, transfer_id, payer, payer_platform, payer_id, payee_user, \
+         payee_platform, payee_id, payee_handle, payee_label, amount, currency, memo, \
+         request_ref, origin_chat, otp_hash, otp_issued_at_ms, otp_failed_attempts, state, \
+         due_at_ms, created_at_ms, updated_at_ms, revision"
+    };
+}
+
+/// The columns of a [`PaymentRequest`] in bind order (see `bind_request`).
+macro_rules! request_columns {
+    () => {
+        "reference, requester, requester_platform, requester_id, requester_label, payer, \
+         payer_platform, payer_id, payer_label, amount, currency, memo, split_ref, state, \
+         payment_ref, created_at_ms, updated_at_ms, revision"
+    };
+}
+
+/// The columns of a [`Split`] in bind order.
+macro_rules! split_columns {
+    () => {
+        "reference, creator, platform, chat, total, creator_share, currency, memo, \
+         created_at_ms"
+    };
+}
+
+macro_rules! sql_backend {
+    ($module:ident, $db:ty, $begin:literal, $lock:literal) => {
+        mod $module {
+            use sqlx::Row;
+
+            use super::*;
+
+            type Db = $db;
+            pub(crate) type Pool = sqlx::Pool<Db>;
+            type DbRow = <Db as sqlx::Database>::Row;
+            type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
+
+            // -- decoding ------------------------------------------------
+
+            /// A column's value; one that does not decode is a corrupt row.
+            fn get<'r, T>(row: &'r DbRow, table: &str, column: &str) -> Result<T, Error>
+            where
+                T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
+            {
+                row.try_get(column).map_err(|e| match e {
+                    sqlx::Error::ColumnDecode { source, .. } => corrupt(table, column, source),
+                    other => Error::Database(other),
+                })
+            }
+
+            /// A text column read as a typed value.
+            fn parse<T>(
+                row: &DbRow,
+                table: &str,
+                column: &str,
+                read: impl FnOnce(&str) -> Option<T>,
+            ) -> Result<T, Error> {
+                let text: String = get(row, table, column)?;
+                read(&text).ok_or_else(|| corrupt(table, column, format!("cannot read {text:?}")))
+            }
+
+            /// A nullable text column read as a typed value.
+            fn parse_opt<T>(
+                row: &DbRow,
+                table: &str,
+                column: &str,
+                read: impl FnOnce(&str) -> Option<T>,
+            ) -> Result<Option<T>, Error> {
+                let text: Option<String> = get(row, table, column)?;
+                text.map(|text| {
+                    read(&text)
+                        .ok_or_else(|| corrupt(table, column, format!("cannot read {text:?}")))
+                })
+                .transpose()
+            }
+
+            fn amount(row: &DbRow, table: &str, column: &str) -> Result<Amount, Error> {
+                let currency = parse(row, table, "currency", |c| Currency::from_code(c).ok())?;
+                let minor: i64 = get(row, table, column)?;
+                Amount::from_minor(minor, currency).map_err(|e| corrupt(table, column, e))
+            }
+
+            fn platform(row: &DbRow, table: &str, column: &str) -> Result<Platform, Error> {
+                parse(row, table, column, Platform::from_str_opt)
+            }
+
+            fn user_id_of(row: &DbRow, table: &str, column: &str) -> Result<PlatformUserId, Error> {
+                parse(row, table, column, |s| PlatformUserId::new(s).ok())
+            }
+
+            fn short_ref(row: &DbRow, table: &str, column: &str) -> Result<ShortRef, Error> {
+                parse(row, table, column, |s| ShortRef::parse(s).ok())
+            }
+
+            fn short_ref_opt(
+                row: &DbRow,
+                table: &str,
+                column: &str,
+            ) -> Result<Option<ShortRef>, Error> {
+                parse_opt(row, table, column, |s| ShortRef::parse(s).ok())
+            }
+
+            fn memo(row: &DbRow, table: &str) -> Result<Option<Memo>, Error> {
+                parse_opt(row, table, "memo", |s| Memo::parse(s).ok())
+            }
+
+            fn identity_from_row(row: &DbRow) -> Result<Identity, Error> {
+                const T: &str = "bot_identities";
+                Ok(Identity {
+                    platform: platform(row, T, "platform")?,
+                    id: user_id_of(row, T, "platform_id")?,
+                    user: UserId(get(row, T, "user_id")?),
+                    handle: parse_opt(row, T, "handle", |s| Handle::parse(s).ok())?,
+                    skeleton: get(row, T, "skeleton")?,
+                    display_name: get(row, T, "display_name")?,
+                    started: get(row, T, "started")?,
+                    first_seen_ms: get(row, T, "first_seen_ms")?,
+                    last_seen_ms: get(row, T, "last_seen_ms")?,
+                })
+            }
+
+            fn payee_from_row(row: &DbRow) -> Result<Payee, Error> {
+                const T: &str = "bot_payments";
+                let user: Option<i64> = get(row, T, "payee_user")?;
+                let platform = platform(row, T, "payee_platform")?;
+                let id = parse_opt(row, T, "payee_id", |s| PlatformUserId::new(s).ok())?;
+                let handle = parse_opt(row, T, "payee_handle", |s| Handle::parse(s).ok())?;
+                match (user, id, handle) {
+                    (Some(user), Some(id), None) => Ok(Payee::User {
+                        user: UserId(user),
+                        platform,
+                        id,
+                    }),
+                    (None, None, Some(handle)) => Ok(Payee::Unclaimed { platform, handle }),
+                    _ => Err(corrupt(
+                        T,
+                        "payee_user",
+                        "payee_user, payee_id and payee_handle do not name one payee",
+                    )),
+                }
+            }
+
+            fn payment_from_row(row: &DbRow) -> Result<Payment, Error> {
+                const T: &str = "bot_payments";
+                let transfer: Uuid = get(row, T, "transfer_id")?;
+                let hash: Vec<u8> = get(row, T, "otp_hash")?;
+                let failed: i64 = get(row, T, "otp_failed_attempts")?;
+                Ok(Payment {
+                    reference: short_ref(row, T, "reference")?,
+                    transfer_id: TransferId::new(transfer.as_u128())
+                        .ok_or_else(|| corrupt(T, "transfer_id", "the reserved zero id"))?,
+                    payer: UserId(get(row, T, "payer")?),
+                    payer_platform: platform(row, T, "payer_platform")?,
+                    payer_id: user_id_of(row, T, "payer_id")?,
+                    payee: payee_from_row(row)?,
+                    payee_label: get(row, T, "payee_label")?,
+                    amount: amount(row, T, "amount")?,
+                    memo: memo(row, T)?,
+                    request: short_ref_opt(row, T, "request_ref")?,
+                    origin_chat: parse_opt(row, T, "origin_chat", |s| ChatId::new(s).ok())?,
+                    challenge: OtpChallenge {
+                        hash: OtpHash::from_bytes(&hash).map_err(|e| corrupt(T, "otp_hash", e))?,
+                        issued_at_ms: get(row, T, "otp_issued_at_ms")?,
+                        failed_attempts: u8::try_from(failed)
+                            .map_err(|e| corrupt(T, "otp_failed_attempts", e))?,
+                    },
+                    state: parse(row, T, "state", PaymentState::from_str_opt)?,
+                    due_at_ms: get(row, T, "due_at_ms")?,
+                    created_at_ms: get(row, T, "created_at_ms")?,
+                    updated_at_ms: get(row, T, "updated_at_ms")?,
+                    revision: get(row, T, "revision")?,
+                })
+            }
+
+            fn request_from_row(row: &DbRow) -> Result<PaymentRequest, Error> {
+                const T: &str = "bot_requests";
+                Ok(PaymentRequest {
+                    reference: short_ref(row, T, "reference")?,
+                    requester: UserId(get(row, T, "requester")?),
+                    requester_platform: platform(row, T, "requester_platform")?,
+                    requester_id: user_id_of(row, T, "requester_id")?,
+                    requester_label: get(row, T, "requester_label")?,
+                    payer: UserId(get(row, T, "payer")?),
+                    payer_platform: platform(row, T, "payer_platform")?,
+                    payer_id: user_id_of(row, T, "payer_id")?,
+                    payer_label: get(row, T, "payer_label")?,
+                    amount: amount(row, T, "amount")?,
+                    memo: memo(row, T)?,
+                    split: short_ref_opt(row, T, "split_ref")?,
+                    state: parse(row, T, "state", RequestState::from_str_opt)?,
+                    payment: short_ref_opt(row, T, "payment_ref")?,
+                    created_at_ms: get(row, T, "created_at_ms")?,
+                    updated_at_ms: get(row, T, "updated_at_ms")?,
+                    revision: get(row, T, "revision")?,
+                })
+            }
+
+            fn split_from_row(row: &DbRow) -> Result<Split, Error> {
+                const T: &str = "bot_splits";
+                Ok(Split {
+                    reference: short_ref(row, T, "reference")?,
+                    creator: UserId(get(row, T, "creator")?),
+                    platform: platform(row, T, "platform")?,
+                    chat: parse(row, T, "chat", |s| ChatId::new(s).ok())?,
+                    total: amount(row, T, "total")?,
+                    creator_share: amount(row, T, "creator_share")?,
+                    memo: memo(row, T)?,
+                    created_at_ms: get(row, T, "created_at_ms")?,
+                })
+            }
+
+            // -- events --------------------------------------------------
+
+            pub(crate) async fn claim_event(
+                pool: &Pool,
+                platform: Platform,
+                event: &EventId,
+                now_ms: i64,
+                lease_ms: i64,
+            ) -> Result<EventClaim, Error> {
+                // A claim made at or before this instant has run out.
+                let expired_at_or_before_ms = now_ms.saturating_sub(lease_ms);
+                for _ in 0..CLAIM_ATTEMPTS_MAX {
+                    // One statement: the insert, or the take-over of a claim
+                    // whose lease ran out. The row lock it takes makes one
+                    // winner among concurrent claimers; the losers see the
+                    // winner's fresh `claimed_at_ms` and get no row back.
+                    let claimed = sqlx::query(
+                        "INSERT INTO bot_events (platform, event_id, claimed_at_ms)
+                         VALUES ($1, $2, $3)
+                         ON CONFLICT (platform, event_id) DO UPDATE
+                             SET claimed_at_ms = excluded.claimed_at_ms
+                             WHERE bot_events.outcome IS NULL
+                               AND bot_events.claimed_at_ms <= $4
+                         RETURNING claimed_at_ms",
+                    )
+                    .bind(platform.as_str())
+                    .bind(event.as_str())
+                    .bind(now_ms)
+                    .bind(expired_at_or_before_ms)
+                    .fetch_optional(pool)
+                    .await?;
+                    if claimed.is_some() {
+                        return Ok(EventClaim::New);
+                    }
+                    let outcome: Option<Option<String>> = sqlx::query_scalar(
+                        "SELECT outcome FROM bot_events WHERE platform = $1 AND event_id = $2",
+                    )
+                    .bind(platform.as_str())
+                    .bind(event.as_str())
+                    .fetch_optional(pool)
+                    .await?;
+                    match outcome {
+                        Some(Some(outcome)) => return Ok(EventClaim::Done(outcome)),
+                        Some(None) => return Ok(EventClaim::InProgress),
+                        // Released between the two statements: claim afresh.
+                        None => continue,
+                    }
+                }
+                Ok(EventClaim::InProgress)
+            }
+
+            pub(crate) async fn finish_event(
+                pool: &Pool,
+                platform: Platform,
+                event: &EventId,
+                outcome: &str,
+                now_ms: i64,
+            ) -> Result<(), Error> {
+                // The first recorded outcome stays: a late second worker
+                // (whose lease had run out) does not overwrite it.
+                sqlx::query(
+                    "INSERT INTO bot_events (platform, event_id, claimed_at_ms, outcome, finished_at_ms)
+                     VALUES ($1, $2, $4, $3, $4)
+                     ON CONFLICT (platform, event_id) DO UPDATE
+                         SET outcome = excluded.outcome, finished_at_ms = excluded.finished_at_ms
+                         WHERE bot_events.outcome IS NULL",
+                )
+                .bind(platform.as_str())
+                .bind(event.as_str())
+                .bind(outcome)
+                .bind(now_ms)
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+
+            pub(crate) async fn release_event(
+                pool: &Pool,
+                platform: Platform,
+                event: &EventId,
+            ) -> Result<(), Error> {
+                sqlx::query(
+                    "DELETE FROM bot_events
+                     WHERE platform = $1 AND event_id = $2 AND outcome IS NULL",
+                )
+                .bind(platform.as_str())
+                .bind(event.as_str())
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+
+            // -- identities ----------------------------------------------
+
+            pub(crate) async fn identity(
+                pool: &Pool,
+                platform: Platform,
+                id: &PlatformUserId,
+            ) -> Result<Option<Identity>, Error> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    identity_columns!(),
+                    " FROM bot_identities WHERE platform = $1 AND platform_id = $2"
+                ))
+                .bind(platform.as_str())
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(identity_from_row).transpose()
+            }
+
+            pub(crate) async fn upsert_identity(
+                pool: &Pool,
+                seen: &SeenUser,
+                now_ms: i64,
+            ) -> Result<(Identity, bool), Error> {
+                for _ in 0..UPSERT_ATTEMPTS_MAX {
+                    if let Some(done) = try_upsert_identity(pool, seen, now_ms).await? {
+                        return Ok(done);
+                    }
+                }
+                Err(Error::Refused(format!(
+                    "identity {}/{} kept changing under {UPSERT_ATTEMPTS_MAX} attempts to record it",
+                    seen.platform, seen.id
+                )))
+            }
+
+            /// One transaction: refresh the identity, or create it and its
+            /// user. `None`: another transaction created it first; retry.
+            async fn try_upsert_identity(
+                pool: &Pool,
+                seen: &SeenUser,
+                now_ms: i64,
+            ) -> Result<Option<(Identity, bool)>, Error> {
+                let mut tx = pool.begin_with($begin).await?;
+                let started: Option<bool> = sqlx::query_scalar(concat!(
+                    "SELECT started FROM bot_identities WHERE platform = $1 AND platform_id = $2",
+                    $lock
+                ))
+                .bind(seen.platform.as_str())
+                .bind(seen.id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let (row, was_not_started) = if let Some(was_started) = started {
+                    let row = sqlx::query(concat!(
+                        "UPDATE bot_identities
+                         SET handle = $3, skeleton = $4, display_name = $5,
+                             started = (started OR $6),
+                             last_seen_ms = CASE WHEN last_seen_ms > $7 THEN last_seen_ms ELSE $7 END
+                         WHERE platform = $1 AND platform_id = $2
+                         RETURNING ",
+                        identity_columns!()
+                    ))
+                    .bind(seen.platform.as_str())
+                    .bind(seen.id.as_str())
+                    .bind(seen.handle.as_ref().map(Handle::as_str))
+                    .bind(seen.skeleton.as_deref())
+                    .bind(seen.display_name.as_str())
+                    .bind(seen.speaking)
+                    .bind(now_ms)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    (row, !was_started)
+                } else {
+                    let user: i64 = sqlx::query_scalar(
+                        "INSERT INTO bot_users (created_at_ms) VALUES ($1) RETURNING id",
+                    )
+                    .bind(now_ms)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO bot_identities (platform, platform_id, user_id, handle,
+                             skeleton, display_name, started, first_seen_ms, last_seen_ms,
+                             user_since_ms)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
+                         ON CONFLICT (platform, platform_id) DO NOTHING
+                         RETURNING ",
+                        identity_columns!()
+                    ))
+                    .bind(seen.platform.as_str())
+                    .bind(seen.id.as_str())
+                    .bind(user)
+                    .bind(seen.handle.as_ref().map(Handle::as_str))
+                    .bind(seen.skeleton.as_deref())
+                    .bind(seen.display_name.as_str())
+                    .bind(seen.speaking)
+                    .bind(now_ms)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(row) = row else {
+                        // Lost the race to create it; drops our new user too.
+                        tx.rollback().await?;
+                        return Ok(None);
+                    };
+                    (row, true)
+                };
+                let identity = identity_from_row(&row)?;
+                tx.commit().await?;
+                Ok(Some((identity, was_not_started && seen.speaking)))
+            }
+
+            pub(crate) async fn identities_with_handle(
+                pool: &Pool,
+                platform: Platform,
+                handle: &Handle,
+            ) -> Result<Vec<Identity>, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    identity_columns!(),
+                    " FROM bot_identities WHERE platform = $1 AND handle = $2
+                      ORDER BY last_seen_ms DESC, platform_id"
+                ))
+                .bind(platform.as_str())
+                .bind(handle.as_str())
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(identity_from_row).collect()
+            }
+
+            pub(crate) async fn identities_with_skeleton(
+                pool: &Pool,
+                platform: Platform,
+                skeleton: &str,
+                limit: u32,
+            ) -> Result<Vec<Identity>, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    identity_columns!(),
+                    " FROM bot_identities WHERE platform = $1 AND skeleton = $2
+                      ORDER BY last_seen_ms DESC, platform_id LIMIT $3"
+                ))
+                .bind(platform.as_str())
+                .bind(skeleton)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(identity_from_row).collect()
+            }
+
+            pub(crate) async fn identities_of(
+                pool: &Pool,
+                user: UserId,
+            ) -> Result<Vec<Identity>, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    identity_columns!(),
+                    " FROM bot_identities WHERE user_id = $1
+                      ORDER BY last_seen_ms DESC, platform, platform_id"
+                ))
+                .bind(user.0)
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(identity_from_row).collect()
+            }
+
+            pub(crate) async fn move_identity(
+                pool: &Pool,
+                platform: Platform,
+                id: &PlatformUserId,
+                to: UserId,
+                now_ms: i64,
+            ) -> Result<(), Error> {
+                let moved = sqlx::query(
+                    "UPDATE bot_identities SET user_id = $3, user_since_ms = $4
+                     WHERE platform = $1 AND platform_id = $2",
+                )
+                .bind(platform.as_str())
+                .bind(id.as_str())
+                .bind(to.0)
+                .bind(now_ms)
+                .execute(pool)
+                .await?;
+                if moved.rows_affected() == 1 {
+                    Ok(())
+                } else {
+                    Err(Error::Refused(format!("no identity {platform}/{id} to move")))
+                }
+            }
+
+            // -- link codes ----------------------------------------------
+
+            pub(crate) async fn put_link_code(
+                pool: &Pool,
+                hash: &LinkCodeHash,
+                user: UserId,
+                expires_at_ms: i64,
+            ) -> Result<(), Error> {
+                // One row per user: the conflict on `user_id` replaces the
+                // user's earlier code. A hash that another user's code has
+                // is a unique violation, never a takeover of that code.
+                let put = sqlx::query(
+                    "INSERT INTO bot_link_codes (hash, user_id, expires_at_ms) VALUES ($1, $2, $3)
+                     ON CONFLICT (user_id) DO UPDATE
+                         SET hash = excluded.hash, expires_at_ms = excluded.expires_at_ms",
+                )
+                .bind(hash.as_slice())
+                .bind(user.0)
+                .bind(expires_at_ms)
+                .execute(pool)
+                .await;
+                match put {
+                    Err(sqlx::Error::Database(e))
+                        if matches!(e.kind(), sqlx::error::ErrorKind::UniqueViolation) =>
+                    {
+                        Err(Error::Refused(
+                            "that link code is in use by another user; make another".to_owned(),
+                        ))
+                    }
+                    other => other.map(drop).map_err(Error::from),
+                }
+            }
+
+            pub(crate) async fn take_link_code(
+                pool: &Pool,
+                hash: &LinkCodeHash,
+                now_ms: i64,
+            ) -> Result<Option<UserId>, Error> {
+                // Single use: of concurrent deletes, one gets the row.
+                let taken: Option<(i64, i64)> = sqlx::query_as(
+                    "DELETE FROM bot_link_codes WHERE hash = $1 RETURNING user_id, expires_at_ms",
+                )
+                .bind(hash.as_slice())
+                .fetch_optional(pool)
+                .await?;
+                // Expired codes of anyone are useless: clear them while here.
+                sqlx::query("DELETE FROM bot_link_codes WHERE expires_at_ms <= $1")
+                    .bind(now_ms)
+                    .execute(pool)
+                    .await?;
+                Ok(taken
+                    .filter(|(_, expires_at_ms)| now_ms < *expires_at_ms)
+                    .map(|(user, _)| UserId(user)))
+            }
+
+            // -- payments ------------------------------------------------
+
+            /// Binds a payment's values as `$1..$23`, in the order of
+            /// `payment_columns!`.
+            fn bind_payment<'q>(query: Query<'q>, p: &Payment) -> Query<'q> {
+                let (payee_user, payee_platform, payee_id, payee_handle) = match &p.payee {
+                    Payee::User { user, platform, id } => {
+                        (Some(user.0), platform.as_str(), Some(id.as_str()), None)
+                    }
+                    Payee::Unclaimed { platform, handle } => {
+                        (None, platform.as_str(), None, Some(handle.as_str()))
+                    }
+                };
+                query
+                    .bind(p.reference.as_str())
+                    .bind(transfer_uuid(p.transfer_id))
+                    .bind(p.payer.0)
+                    .bind(p.payer_platform.as_str())
+                    .bind(p.payer_id.as_str())
+                    .bind(payee_user)
+                    .bind(payee_platform)
+                    .bind(payee_id)
+                    .bind(payee_handle)
+                    .bind(p.payee_label.as_str())
+                    .bind(p.amount.minor())
+                    .bind(p.amount.currency().code())
+                    .bind(p.memo.as_ref().map(Memo::as_str))
+                    .bind(p.request.as_ref().map(ShortRef::as_str))
+                    .bind(p.origin_chat.as_ref().map(ChatId::as_str))
+                    .bind(p.challenge.hash.to_bytes().to_vec())
+                    .bind(p.challenge.issued_at_ms)
+                    .bind(i64::from(p.challenge.failed_attempts))
+                    .bind(p.state.as_str())
+                    .bind(p.due_at_ms)
+                    .bind(p.created_at_ms)
+                    .bind(p.updated_at_ms)
+                    .bind(p.revision)
+            }
+
+            pub(crate) async fn insert_payment(
+                pool: &Pool,
+                payment: &Payment,
+            ) -> Result<Payment, Error> {
+                let query = sqlx::query(concat!(
+                    "INSERT INTO bot_payments (",
+                    payment_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                               $15, $16, $17, $18, $19, $20, $21, $22, $23)
+                       ON CONFLICT DO NOTHING"
+                ));
+                bind_payment(query, payment).execute(pool).await?;
+                // Rows are never deleted: what conflicted is still there.
+                if let Some(stored) = self::payment(pool, &payment.reference).await? {
+                    return Ok(stored);
+                }
+                payment_by_transfer(pool, payment.transfer_id).await?.ok_or_else(|| {
+                    Error::Refused(format!("payment {} was not stored", payment.reference))
+                })
+            }
+
+            pub(crate) async fn payment(
+                pool: &Pool,
+                reference: &ShortRef,
+            ) -> Result<Option<Payment>, Error> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    payment_columns!(),
+                    " FROM bot_payments WHERE reference = $1"
+                ))
+                .bind(reference.as_str())
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(payment_from_row).transpose()
+            }
+
+            pub(crate) async fn payment_by_transfer(
+                pool: &Pool,
+                transfer: TransferId,
+            ) -> Result<Option<Payment>, Error> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    payment_columns!(),
+                    " FROM bot_payments WHERE transfer_id = $1"
+                ))
+                .bind(transfer_uuid(transfer))
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(payment_from_row).transpose()
+            }
+
+            pub(crate) async fn payments_awaiting_code(
+                pool: &Pool,
+                payer: UserId,
+            ) -> Result<Vec<Payment>, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    payment_columns!(),
+                    " FROM bot_payments WHERE payer = $1 AND state = 'awaiting_code'
+                      ORDER BY created_at_ms DESC, seq DESC"
+                ))
+                .bind(payer.0)
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(payment_from_row).collect()
+            }
+
+            pub(crate) async fn payments_escrowed_for(
+                pool: &Pool,
+                platform: Platform,
+                handle: &Handle,
+            ) -> Result<Vec<Payment>, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    payment_columns!(),
+                    " FROM bot_payments
+                      WHERE payee_platform = $1 AND payee_handle = $2 AND state = 'escrowed'
+                      ORDER BY created_at_ms, seq"
+                ))
+                .bind(platform.as_str())
+                .bind(handle.as_str())
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(payment_from_row).collect()
+            }
+
+            pub(crate) async fn payments_due(
+                pool: &Pool,
+                now_ms: i64,
+                limit: u32,
+            ) -> Result<Vec<Payment>, Error> {
+                // The states are `DUE_STATES`.
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    payment_columns!(),
+                    " FROM bot_payments
+                      WHERE due_at_ms <= $1 AND state IN ('awaiting_code', 'escrowed')
+                      ORDER BY due_at_ms, seq LIMIT $2"
+                ))
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(payment_from_row).collect()
+            }
+
+            pub(crate) async fn payments_of_user(
+                pool: &Pool,
+                user: UserId,
+                limit: u32,
+            ) -> Result<Vec<Payment>, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    payment_columns!(),
+                    " FROM bot_payments WHERE payer = $1 OR payee_user = $1
+                      ORDER BY created_at_ms DESC, seq DESC LIMIT $2"
+                ))
+                .bind(user.0)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(payment_from_row).collect()
+            }
+
+            pub(crate) async fn has_paid_before(
+                pool: &Pool,
+                payer: UserId,
+                payee: UserId,
+            ) -> Result<bool, Error> {
+                // The states are `PAID_STATES`.
+                let found: Option<i32> = sqlx::query_scalar(
+                    "SELECT 1 FROM bot_payments
+                     WHERE payer = $1 AND payee_user = $2 AND state IN ('completed', 'claimed')
+                     LIMIT 1",
+                )
+                .bind(payer.0)
+                .bind(payee.0)
+                .fetch_optional(pool)
+                .await?;
+                Ok(found.is_some())
+            }
+
+            pub(crate) async fn update_payment(
+                pool: &Pool,
+                payment: &Payment,
+            ) -> Result<bool, Error> {
+                let query = sqlx::query(
+                    "UPDATE bot_payments SET
+                         transfer_id = $2, payer = $3, payer_platform = $4, payer_id = $5,
+                         payee_user = $6, payee_platform = $7, payee_id = $8, payee_handle = $9,
+                         payee_label = $10, amount = $11, currency = $12, memo = $13,
+                         request_ref = $14, origin_chat = $15, otp_hash = $16,
+                         otp_issued_at_ms = $17, otp_failed_attempts = $18, state = $19,
+                         due_at_ms = $20, created_at_ms = $21, updated_at_ms = $22,
+                         revision = revision + 1
+                     WHERE reference = $1 AND revision = $23",
+                );
+                let done = bind_payment(query, payment).execute(pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            // -- requests ------------------------------------------------
+
+            /// Binds a request's values as `$1..$18`, in the order of
+            /// `request_columns!`.
+            fn bind_request<'q>(query: Query<'q>, r: &PaymentRequest) -> Query<'q> {
+                query
+                    .bind(r.reference.as_str())
+                    .bind(r.requester.0)
+                    .bind(r.requester_platform.as_str())
+                    .bind(r.requester_id.as_str())
+                    .bind(r.requester_label.as_str())
+                    .bind(r.payer.0)
+                    .bind(r.payer_platform.as_str())
+                    .bind(r.payer_id.as_str())
+                    .bind(r.payer_label.as_str())
+                    .bind(r.amount.minor())
+                    .bind(r.amount.currency().code())
+                    .bind(r.memo.as_ref().map(Memo::as_str))
+                    .bind(r.split.as_ref().map(ShortRef::as_str))
+                    .bind(r.state.as_str())
+                    .bind(r.payment.as_ref().map(ShortRef::as_str))
+                    .bind(r.created_at_ms)
+                    .bind(r.updated_at_ms)
+                    .bind(r.revision)
+            }
+
+            pub(crate) async fn insert_request(
+                pool: &Pool,
+                request: &PaymentRequest,
+            ) -> Result<PaymentRequest, Error> {
+                let query = sqlx::query(concat!(
+                    "INSERT INTO bot_requests (",
+                    request_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                               $15, $16, $17, $18)
+                       ON CONFLICT DO NOTHING"
+                ));
+                bind_request(query, request).execute(pool).await?;
+                self::request(pool, &request.reference).await?.ok_or_else(|| {
+                    Error::Refused(format!("request {} was not stored", request.reference))
+                })
+            }
+
+            pub(crate) async fn request(
+                pool: &Pool,
+                reference: &ShortRef,
+            ) -> Result<Option<PaymentRequest>, Error> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    request_columns!(),
+                    " FROM bot_requests WHERE reference = $1"
+                ))
+                .bind(reference.as_str())
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(request_from_row).transpose()
+            }
+
+            pub(crate) async fn update_request(
+                pool: &Pool,
+                request: &PaymentRequest,
+            ) -> Result<bool, Error> {
+                let query = sqlx::query(
+                    "UPDATE bot_requests SET
+                         requester = $2, requester_platform = $3, requester_id = $4,
+                         requester_label = $5, payer = $6, payer_platform = $7, payer_id = $8,
+                         payer_label = $9, amount = $10, currency = $11, memo = $12,
+                         split_ref = $13, state = $14, payment_ref = $15, created_at_ms = $16,
+                         updated_at_ms = $17, revision = revision + 1
+                     WHERE reference = $1 AND revision = $18",
+                );
+                let done = bind_request(query, request).execute(pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub(crate) async fn requests_of_split(
+                pool: &Pool,
+                split: &ShortRef,
+            ) -> Result<Vec<PaymentRequest>, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    request_columns!(),
+                    " FROM bot_requests WHERE split_ref = $1 ORDER BY seq"
+                ))
+                .bind(split.as_str())
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(request_from_row).collect()
+            }
+
+            // -- splits --------------------------------------------------
+
+            pub(crate) async fn insert_split(pool: &Pool, split: &Split) -> Result<Split, Error> {
+                let currency = split.total.currency();
+                if split.creator_share.currency() != currency {
+                    return Err(Error::Refused(format!(
+                        "split {}: the creator's share is in {}, the total in {}",
+                        split.reference,
+                        split.creator_share.currency().code(),
+                        currency.code()
+                    )));
+                }
+                sqlx::query(concat!(
+                    "INSERT INTO bot_splits (",
+                    split_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"
+                ))
+                .bind(split.reference.as_str())
+                .bind(split.creator.0)
+                .bind(split.platform.as_str())
+                .bind(split.chat.as_str())
+                .bind(split.total.minor())
+                .bind(split.creator_share.minor())
+                .bind(currency.code())
+                .bind(split.memo.as_ref().map(Memo::as_str))
+                .bind(split.created_at_ms)
+                .execute(pool)
+                .await?;
+                self::split(pool, &split.reference).await?.ok_or_else(|| {
+                    Error::Refused(format!("split {} was not stored", split.reference))
+                })
+            }
+
+            pub(crate) async fn split(
+                pool: &Pool,
+                reference: &ShortRef,
+            ) -> Result<Option<Split>, Error> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    split_columns!(),
+                    " FROM bot_splits WHERE reference = $1"
+                ))
+                .bind(reference.as_str())
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(split_from_row).transpose()
+            }
+
+            pub(crate) async fn latest_split(
+                pool: &Pool,
+                creator: UserId,
+                platform: Platform,
+                chat: Option<&ChatId>,
+            ) -> Result<Option<Split>, Error> {
+                let row = match chat {
+                    Some(chat) => {
+                        sqlx::query(concat!(
+                            "SELECT ",
+                            split_columns!(),
+                            " FROM bot_splits WHERE creator = $1 AND platform = $2 AND chat = $3
+                              ORDER BY created_at_ms DESC, seq DESC LIMIT 1"
+                        ))
+                        .bind(creator.0)
+                        .bind(platform.as_str())
+                        .bind(chat.as_str())
+                        .fetch_optional(pool)
+                        .await?
+                    }
+                    None => {
+                        sqlx::query(concat!(
+                            "SELECT ",
+                            split_columns!(),
+                            " FROM bot_splits WHERE creator = $1 AND platform = $2
+                              ORDER BY created_at_ms DESC, seq DESC LIMIT 1"
+                        ))
+                        .bind(creator.0)
+                        .bind(platform.as_str())
+                        .fetch_optional(pool)
+                        .await?
+                    }
+                };
+                row.as_ref().map(split_from_row).transpose()
+            }
+        }
+    };
+}
+
+// SQLite takes the write lock up front (`BEGIN IMMEDIATE`), so a transaction
+// that reads then writes never fails to upgrade its lock; PostgreSQL locks
+// the identity row it reads (`FOR UPDATE`).
+sql_backend!(sqlite, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
+sql_backend!(postgres, sqlx::Postgres, "BEGIN", " FOR UPDATE");
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(sqlite::Pool),
+    Postgres(postgres::Pool),
+    /// A ledger with neither pool; cannot happen today, answered with an
+    /// error rather than a panic.
+    Missing,
+}
+
+/// The bot's store in the ledger's database. Cheap to clone (shares the
+/// ledger's pool).
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// A store on the ledger's database. Run
+    /// `ledger.migrate(BOT_MIGRATIONS)` first.
+    pub fn new(ledger: &Ledger) -> SqlStore {
+        let backend = if let Some(pool) = ledger.sqlite_pool() {
+            Backend::Sqlite(pool.clone())
+        } else if let Some(pool) = ledger.postgres_pool() {
+            Backend::Postgres(pool.clone())
+        } else {
+            Backend::Missing
+        };
+        SqlStore { backend }
+    }
+}
+
+/// Runs the same call on whichever backend the store has.
+macro_rules! on_backend {
+    ($store:expr, $pool:ident => $call:expr) => {{
+        let result: Result<_, Error> = match &$store.backend {
+            Backend::Sqlite($pool) => {
+                use sqlite as db;
+                $call
+            }
+            Backend::Postgres($pool) => {
+                use postgres as db;
+                $call
+            }
+            Backend::Missing => Err(Error::Refused(
+                "the ledger has no SQL connection pool".to_owned(),
+            )),
+        };
+        result.map_err(StoreError::from)
+    }};
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn claim_event(
+        &self,
+        platform: Platform,
+        event: &EventId,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<EventClaim, StoreError> {
+        on_backend!(self, pool => db::claim_event(pool, platform, event, now_ms, lease_ms).await)
+    }
+
+    async fn finish_event(
+        &self,
+        platform: Platform,
+        event: &EventId,
+        outcome: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, pool => db::finish_event(pool, platform, event, outcome, now_ms).await)
+    }
+
+    async fn release_event(&self, platform: Platform, event: &EventId) -> Result<(), StoreError> {
+        on_backend!(self, pool => db::release_event(pool, platform, event).await)
+    }
+
+    async fn identity(
+        &self,
+        platform: Platform,
+        id: &PlatformUserId,
+    ) -> Result<Option<Identity>, StoreError> {
+        on_backend!(self, pool => db::identity(pool, platform, id).await)
+    }
+
+    async fn upsert_identity(
+        &self,
+        seen: &SeenUser,
+        now_ms: i64,
+    ) -> Result<(Identity, bool), StoreError> {
+        on_backend!(self, pool => db::upsert_identity(pool, seen, now_ms).await)
+    }
+
+    async fn identities_with_handle(
+        &self,
+        platform: Platform,
+        handle: &Handle,
+    ) -> Result<Vec<Identity>, StoreError> {
+        on_backend!(self, pool => db::identities_with_handle(pool, platform, handle).await)
+    }
+
+    async fn identities_with_skeleton(
+        &self,
+        platform: Platform,
+        skeleton: &str,
+        limit: u32,
+    ) -> Result<Vec<Identity>, StoreError> {
+        on_backend!(self, pool => db::identities_with_skeleton(pool, platform, skeleton, limit).await)
+    }
+
+    async fn identities_of(&self, user: UserId) -> Result<Vec<Identity>, StoreError> {
+        on_backend!(self, pool => db::identities_of(pool, user).await)
+    }
+
+    async fn move_identity(
+        &self,
+        platform: Platform,
+        id: &PlatformUserId,
+        to: UserId,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, pool => db::move_identity(pool, platform, id, to, now_ms).await)
+    }
+
+    async fn put_link_code(
+        &self,
+        hash: &LinkCodeHash,
+        user: UserId,
+        expires_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        on_backend!(self, pool => db::put_link_code(pool, hash, user, expires_at_ms).await)
+    }
+
+    async fn take_link_code(
+        &self,
+        hash: &LinkCodeHash,
+        now_ms: i64,
+    ) -> Result<Option<UserId>, StoreError> {
+        on_backend!(self, pool => db::take_link_code(pool, hash, now_ms).await)
+    }
+
+    async fn insert_payment(&self, payment: &Payment) -> Result<Payment, StoreError> {
+        on_backend!(self, pool => db::insert_payment(pool, payment).await)
+    }
+
+    async fn payment(&self, reference: &ShortRef) -> Result<Option<Payment>, StoreError> {
+        on_backend!(self, pool => db::payment(pool, reference).await)
+    }
+
+    async fn payment_by_transfer(
+        &self,
+        transfer: TransferId,
+    ) -> Result<Option<Payment>, StoreError> {
+        on_backend!(self, pool => db::payment_by_transfer(pool, transfer).await)
+    }
+
+    async fn payments_awaiting_code(&self, payer: UserId) -> Result<Vec<Payment>, StoreError> {
+        on_backend!(self, pool => db::payments_awaiting_code(pool, payer).await)
+    }
+
+    async fn payments_escrowed_for(
+        &self,
+        platform: Platform,
+        handle: &Handle,
+    ) -> Result<Vec<Payment>, StoreError> {
+        on_backend!(self, pool => db::payments_escrowed_for(pool, platform, handle).await)
+    }
+
+    async fn payments_due(&self, now_ms: i64, limit: u32) -> Result<Vec<Payment>, StoreError> {
+        on_backend!(self, pool => db::payments_due(pool, now_ms, limit).await)
+    }
+
+    async fn payments_of_user(&self, user: UserId, limit: u32) -> Result<Vec<Payment>, StoreError> {
+        on_backend!(self, pool => db::payments_of_user(pool, user, limit).await)
+    }
+
+    async fn has_paid_before(&self, payer: UserId, payee: UserId) -> Result<bool, StoreError> {
+        on_backend!(self, pool => db::has_paid_before(pool, payer, payee).await)
+    }
+
+    async fn update_payment(&self, payment: &Payment) -> Result<bool, StoreError> {
+        on_backend!(self, pool => db::update_payment(pool, payment).await)
+    }
+
+    async fn insert_request(&self, request: &PaymentRequest) -> Result<PaymentRequest, StoreError> {
+        on_backend!(self, pool => db::insert_request(pool, request).await)
+    }
+
+    async fn request(&self, reference: &ShortRef) -> Result<Option<PaymentRequest>, StoreError> {
+        on_backend!(self, pool => db::request(pool, reference).await)
+    }
+
+    async fn update_request(&self, request: &PaymentRequest) -> Result<bool, StoreError> {
+        on_backend!(self, pool => db::update_request(pool, request).await)
+    }
+
+    async fn requests_of_split(&self, split: &ShortRef) -> Result<Vec<PaymentRequest>, StoreError> {
+        on_backend!(self, pool => db::requests_of_split(pool, split).await)
+    }
+
+    async fn insert_split(&self, split: &Split) -> Result<Split, StoreError> {
+        on_backend!(self, pool => db::insert_split(pool, split).await)
+    }
+
+    async fn split(&self, reference: &ShortRef) -> Result<Option<Split>, StoreError> {
+        on_backend!(self, pool => db::split(pool, reference).await)
+    }
+
+    async fn latest_split(
+        &self,
+        creator: UserId,
+        platform: Platform,
+        chat: Option<&ChatId>,
+    ) -> Result<Option<Split>, StoreError> {
+        on_backend!(self, pool => db::latest_split(pool, creator, platform, chat).await)
+    }
+}

@@ -1,0 +1,1377 @@
+//! The bot store's conformance suite: every case runs, unchanged, on SQLite
+//! (`sqlite::case`) and on PostgreSQL (`postgres::case`), against
+//! `paybot::store::SqlStore` in a fresh, migrated database.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::as_conversions
+)]
+
+use std::sync::Arc;
+
+use bot::command::{Memo, ShortRef};
+use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
+use bot::otp::{OtpChallenge, OtpHash};
+use bot::store::{
+    EventClaim, Identity, Payee, Payment, PaymentRequest, PaymentState, RequestState, SeenUser,
+    Split, Store, UserId,
+};
+use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
+use ledger::{Amount, Currency, TransferId};
+use paybot::store::{BOT_MIGRATIONS, DUE_STATES, PAID_STATES, SqlStore};
+
+const T0: i64 = CLOCK_START_MS;
+const LEASE_MS: i64 = 30_000;
+
+async fn run(backend: TestBackend, case: impl AsyncFnOnce(&TestDb, Arc<SqlStore>)) {
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
+    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let store = Arc::new(SqlStore::new(&db.ledger));
+    case(&db, store).await;
+    db.cleanup().await;
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $case() {
+                super::run(super::TestBackend::Sqlite, super::cases::$case).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $case() {
+                super::run(super::TestBackend::Postgres, super::cases::$case).await
+            })*
+        }
+    };
+}
+
+conformance!(
+    migrating_twice_is_harmless,
+    event_claim_finish_and_redelivery,
+    event_lease_runs_out_only_when_unfinished,
+    released_event_is_handled_afresh,
+    concurrent_claims_have_one_winner,
+    concurrent_reclaims_after_lease_have_one_winner,
+    new_identity_gets_a_new_user,
+    first_contact_is_the_first_time_speaking,
+    refresh_updates_handle_name_and_last_seen,
+    handle_lookup_is_per_platform_and_newest_first,
+    skeleton_lookup_is_limited,
+    move_identity_joins_another_wallet,
+    move_unknown_identity_is_an_error,
+    concurrent_first_sightings_make_one_user,
+    link_code_is_single_use,
+    link_code_expires,
+    new_link_code_replaces_the_users_earlier_one,
+    link_code_of_another_user_is_not_taken_over,
+    concurrent_link_code_takes_have_one_winner,
+    payment_round_trips_every_field,
+    insert_payment_is_idempotent,
+    update_payment_is_compare_and_swap,
+    concurrent_payment_updates_have_one_winner,
+    escrowed_payment_is_claimed_by_user,
+    payments_due_oldest_first_without_final_states,
+    payments_awaiting_code_newest_first,
+    payments_escrowed_for_a_handle_oldest_first,
+    payments_of_user_as_payer_or_payee,
+    has_paid_before_counts_delivered_payments,
+    request_round_trip_idempotency_and_compare_and_swap,
+    requests_of_split_in_insertion_order,
+    split_insert_and_latest,
+    corrupt_currency_is_an_error_not_a_panic,
+    corrupt_state_platform_and_handle_are_errors,
+);
+
+// -- fixtures ---------------------------------------------------------------
+
+fn usd(minor: i64) -> Amount {
+    Amount::from_minor(minor, Currency::USD).unwrap()
+}
+
+fn r(text: &str) -> ShortRef {
+    ShortRef::parse(text).unwrap()
+}
+
+fn pid(text: &str) -> PlatformUserId {
+    PlatformUserId::new(text).unwrap()
+}
+
+fn ev(text: &str) -> EventId {
+    EventId::new(text).unwrap()
+}
+
+fn handle(text: &str) -> Handle {
+    Handle::parse(text).unwrap()
+}
+
+fn chat(text: &str) -> ChatId {
+    ChatId::new(text).unwrap()
+}
+
+fn hash(byte: u8) -> [u8; 32] {
+    [byte; 32]
+}
+
+fn seen(platform: Platform, id: &str, handle_text: Option<&str>, speaking: bool) -> SeenUser {
+    SeenUser {
+        platform,
+        id: pid(id),
+        handle: handle_text.map(handle),
+        skeleton: handle_text.map(|h| format!("sk:{h}")),
+        display_name: format!("{id} display"),
+        speaking,
+    }
+}
+
+/// A user with one mock identity `id`, handle `id`, who has spoken.
+async fn user(store: &SqlStore, id: &str) -> UserId {
+    let (identity, _) = store
+        .upsert_identity(&seen(Platform::Mock, id, Some(id), true), T0)
+        .await
+        .unwrap();
+    identity.user
+}
+
+fn payment(reference: &str, payer: UserId, payee: UserId, minor: i64) -> Payment {
+    Payment {
+        reference: r(reference),
+        transfer_id: TransferId::random(),
+        payer,
+        payer_platform: Platform::Mock,
+        payer_id: pid("payer"),
+        payee: Payee::User {
+            user: payee,
+            platform: Platform::Mock,
+            id: pid("payee"),
+        },
+        payee_label: "@payee".to_owned(),
+        amount: usd(minor),
+        memo: None,
+        request: None,
+        origin_chat: None,
+        challenge: OtpChallenge::new(OtpHash::from_bytes(&hash(7)).unwrap(), T0),
+        state: PaymentState::AwaitingCode,
+        due_at_ms: Some(T0 + 300_000),
+        created_at_ms: T0,
+        updated_at_ms: T0,
+        revision: 0,
+    }
+}
+
+fn escrow_payment(reference: &str, payer: UserId, to: &str, created_at_ms: i64) -> Payment {
+    Payment {
+        payee: Payee::Unclaimed {
+            platform: Platform::Mock,
+            handle: handle(to),
+        },
+        payee_label: format!("@{to}"),
+        state: PaymentState::Escrowed,
+        due_at_ms: Some(created_at_ms + 86_400_000),
+        created_at_ms,
+        updated_at_ms: created_at_ms,
+        ..payment(reference, payer, payer, 500)
+    }
+}
+
+fn request(
+    reference: &str,
+    requester: UserId,
+    payer: UserId,
+    split: Option<&str>,
+) -> PaymentRequest {
+    PaymentRequest {
+        reference: r(reference),
+        requester,
+        requester_platform: Platform::Mock,
+        requester_id: pid("requester"),
+        requester_label: "@requester".to_owned(),
+        payer,
+        payer_platform: Platform::Discord,
+        payer_id: pid("payer"),
+        payer_label: "@payer".to_owned(),
+        amount: usd(2_000),
+        memo: Some(Memo::parse("dinner").unwrap()),
+        split: split.map(r),
+        state: RequestState::Open,
+        payment: None,
+        created_at_ms: T0,
+        updated_at_ms: T0,
+        revision: 0,
+    }
+}
+
+fn split(reference: &str, creator: UserId, in_chat: &str, created_at_ms: i64) -> Split {
+    Split {
+        reference: r(reference),
+        creator,
+        platform: Platform::Telegram,
+        chat: chat(in_chat),
+        total: usd(6_000),
+        creator_share: usd(2_000),
+        memo: Some(Memo::parse("dinner").unwrap()),
+        created_at_ms,
+    }
+}
+
+/// Every field of two payments is equal (`Payment` has no `PartialEq`: its
+/// hash compares only in constant time).
+fn assert_same_payment(a: &Payment, b: &Payment) {
+    assert_eq!(a.reference, b.reference);
+    assert_eq!(a.transfer_id, b.transfer_id);
+    assert_eq!(a.payer, b.payer);
+    assert_eq!(a.payer_platform, b.payer_platform);
+    assert_eq!(a.payer_id, b.payer_id);
+    assert_eq!(a.payee, b.payee);
+    assert_eq!(a.payee_label, b.payee_label);
+    assert_eq!(a.amount, b.amount);
+    assert_eq!(a.memo, b.memo);
+    assert_eq!(a.request, b.request);
+    assert_eq!(a.origin_chat, b.origin_chat);
+    assert_eq!(a.challenge.hash.to_bytes(), b.challenge.hash.to_bytes());
+    assert_eq!(a.challenge.issued_at_ms, b.challenge.issued_at_ms);
+    assert_eq!(a.challenge.failed_attempts, b.challenge.failed_attempts);
+    assert_eq!(a.state, b.state);
+    assert_eq!(a.due_at_ms, b.due_at_ms);
+    assert_eq!(a.created_at_ms, b.created_at_ms);
+    assert_eq!(a.updated_at_ms, b.updated_at_ms);
+    assert_eq!(a.revision, b.revision);
+}
+
+fn refs(payments: &[Payment]) -> Vec<&str> {
+    payments.iter().map(|p| p.reference.as_str()).collect()
+}
+
+fn ids(identities: &[Identity]) -> Vec<&str> {
+    identities.iter().map(|i| i.id.as_str()).collect()
+}
+
+/// Runs a statement with no binds on whichever database the test has.
+async fn execute(db: &TestDb, sql: &'static str) {
+    if let Some(pool) = db.ledger.sqlite_pool() {
+        sqlx::query(sql).execute(pool).await.unwrap();
+    } else if let Some(pool) = db.ledger.postgres_pool() {
+        sqlx::query(sql).execute(pool).await.unwrap();
+    } else {
+        panic!("the ledger has no pool");
+    }
+}
+
+#[test]
+fn due_states_are_the_non_final_states() {
+    let non_final: Vec<PaymentState> = PaymentState::ALL
+        .into_iter()
+        .filter(|s| !s.is_final())
+        .collect();
+    assert_eq!(non_final, DUE_STATES.to_vec());
+    let names: Vec<&str> = DUE_STATES.iter().map(|s| s.as_str()).collect();
+    assert_eq!(
+        names,
+        ["awaiting_code", "escrowed"],
+        "the SQL of payments_due names these"
+    );
+    let paid: Vec<&str> = PAID_STATES.iter().map(|s| s.as_str()).collect();
+    assert_eq!(
+        paid,
+        ["completed", "claimed"],
+        "the SQL of has_paid_before names these"
+    );
+}
+
+mod cases {
+    use super::*;
+
+    pub(crate) async fn migrating_twice_is_harmless(db: &TestDb, store: Arc<SqlStore>) {
+        db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+        let alice = user(&store, "alice").await;
+        db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+        assert_eq!(store.identities_of(alice).await.unwrap().len(), 1);
+    }
+
+    pub(crate) async fn event_claim_finish_and_redelivery(_db: &TestDb, store: Arc<SqlStore>) {
+        let e = ev("update-1");
+        let claim = store
+            .claim_event(Platform::Telegram, &e, T0, LEASE_MS)
+            .await
+            .unwrap();
+        assert_eq!(claim, EventClaim::New);
+        let again = store
+            .claim_event(Platform::Telegram, &e, T0 + 1, LEASE_MS)
+            .await
+            .unwrap();
+        assert_eq!(again, EventClaim::InProgress);
+        // The same id on another platform is another event.
+        let other = store
+            .claim_event(Platform::Discord, &e, T0 + 1, LEASE_MS)
+            .await
+            .unwrap();
+        assert_eq!(other, EventClaim::New);
+
+        store
+            .finish_event(Platform::Telegram, &e, "paid P7K2QX", T0 + 2)
+            .await
+            .unwrap();
+        let redelivered = store
+            .claim_event(Platform::Telegram, &e, T0 + 3, LEASE_MS)
+            .await;
+        assert_eq!(
+            redelivered.unwrap(),
+            EventClaim::Done("paid P7K2QX".to_owned())
+        );
+        // A second finish (a late worker) does not overwrite the outcome.
+        store
+            .finish_event(Platform::Telegram, &e, "other", T0 + 4)
+            .await
+            .unwrap();
+        let later = store
+            .claim_event(Platform::Telegram, &e, T0 + 5, LEASE_MS)
+            .await;
+        assert_eq!(later.unwrap(), EventClaim::Done("paid P7K2QX".to_owned()));
+        // Finishing an event that was never claimed records it too.
+        store
+            .finish_event(Platform::Mock, &e, "done", T0)
+            .await
+            .unwrap();
+        let mock = store
+            .claim_event(Platform::Mock, &e, T0, LEASE_MS)
+            .await
+            .unwrap();
+        assert_eq!(mock, EventClaim::Done("done".to_owned()));
+    }
+
+    pub(crate) async fn event_lease_runs_out_only_when_unfinished(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let e = ev("42");
+        let p = Platform::Discord;
+        assert_eq!(
+            store.claim_event(p, &e, T0, LEASE_MS).await.unwrap(),
+            EventClaim::New
+        );
+        let before = store
+            .claim_event(p, &e, T0 + LEASE_MS - 1, LEASE_MS)
+            .await
+            .unwrap();
+        assert_eq!(before, EventClaim::InProgress);
+        // The worker crashed: at the end of the lease another may take over.
+        let after = store
+            .claim_event(p, &e, T0 + LEASE_MS, LEASE_MS)
+            .await
+            .unwrap();
+        assert_eq!(after, EventClaim::New);
+        // The new claim has a lease of its own.
+        let soon = store
+            .claim_event(p, &e, T0 + LEASE_MS + 1, LEASE_MS)
+            .await
+            .unwrap();
+        assert_eq!(soon, EventClaim::InProgress);
+
+        store
+            .finish_event(p, &e, "ok", T0 + LEASE_MS + 2)
+            .await
+            .unwrap();
+        let much_later = store
+            .claim_event(p, &e, T0 + 100 * LEASE_MS, LEASE_MS)
+            .await;
+        assert_eq!(much_later.unwrap(), EventClaim::Done("ok".to_owned()));
+    }
+
+    pub(crate) async fn released_event_is_handled_afresh(_db: &TestDb, store: Arc<SqlStore>) {
+        let e = ev("7");
+        let p = Platform::Mock;
+        assert_eq!(
+            store.claim_event(p, &e, T0, LEASE_MS).await.unwrap(),
+            EventClaim::New
+        );
+        store.release_event(p, &e).await.unwrap();
+        assert_eq!(
+            store.claim_event(p, &e, T0 + 1, LEASE_MS).await.unwrap(),
+            EventClaim::New
+        );
+        store.finish_event(p, &e, "ok", T0 + 2).await.unwrap();
+        // Releasing a finished event changes nothing.
+        store.release_event(p, &e).await.unwrap();
+        let done = store.claim_event(p, &e, T0 + 3, LEASE_MS).await.unwrap();
+        assert_eq!(done, EventClaim::Done("ok".to_owned()));
+        // Releasing an unknown event is harmless.
+        store.release_event(p, &ev("never")).await.unwrap();
+    }
+
+    async fn claims_race(store: &Arc<SqlStore>, e: &str, now_ms: i64) -> Vec<EventClaim> {
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Arc::clone(store);
+                let e = ev(e);
+                tokio::spawn(async move {
+                    store
+                        .claim_event(Platform::Telegram, &e, now_ms, LEASE_MS)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut claims = Vec::new();
+        for task in tasks {
+            claims.push(task.await.unwrap());
+        }
+        claims
+    }
+
+    pub(crate) async fn concurrent_claims_have_one_winner(_db: &TestDb, store: Arc<SqlStore>) {
+        let claims = claims_race(&store, "race", T0).await;
+        let new = claims.iter().filter(|c| **c == EventClaim::New).count();
+        assert_eq!(new, 1, "{claims:?}");
+        assert!(
+            claims
+                .iter()
+                .all(|c| matches!(c, EventClaim::New | EventClaim::InProgress))
+        );
+    }
+
+    pub(crate) async fn concurrent_reclaims_after_lease_have_one_winner(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let e = ev("crashed");
+        let first = store
+            .claim_event(Platform::Telegram, &e, T0, LEASE_MS)
+            .await
+            .unwrap();
+        assert_eq!(first, EventClaim::New);
+        let claims = claims_race(&store, "crashed", T0 + 2 * LEASE_MS).await;
+        let new = claims.iter().filter(|c| **c == EventClaim::New).count();
+        assert_eq!(new, 1, "{claims:?}");
+    }
+
+    pub(crate) async fn new_identity_gets_a_new_user(_db: &TestDb, store: Arc<SqlStore>) {
+        assert_eq!(
+            store.identity(Platform::Mock, &pid("alice")).await.unwrap(),
+            None
+        );
+        let (alice, _) = store
+            .upsert_identity(&seen(Platform::Mock, "alice", Some("Alice"), true), T0)
+            .await
+            .unwrap();
+        let (bob, _) = store
+            .upsert_identity(&seen(Platform::Mock, "bob", None, true), T0 + 1)
+            .await
+            .unwrap();
+        // The same platform id on another platform is another person.
+        let (alice_tg, _) = store
+            .upsert_identity(&seen(Platform::Telegram, "alice", Some("alice"), true), T0)
+            .await
+            .unwrap();
+        assert_ne!(alice.user, bob.user);
+        assert_ne!(alice.user, alice_tg.user);
+        assert_eq!(alice.platform, Platform::Mock);
+        assert_eq!(alice.id, pid("alice"));
+        assert_eq!(alice.handle, Some(handle("alice")));
+        assert_eq!(alice.skeleton.as_deref(), Some("sk:Alice"));
+        assert_eq!(alice.display_name, "alice display");
+        assert_eq!((alice.first_seen_ms, alice.last_seen_ms), (T0, T0));
+        assert_eq!(bob.handle, None);
+        assert_eq!(bob.skeleton, None);
+        let read = store.identity(Platform::Mock, &pid("alice")).await.unwrap();
+        assert_eq!(read, Some(alice.clone()));
+        assert_eq!(store.identities_of(alice.user).await.unwrap(), vec![alice]);
+    }
+
+    pub(crate) async fn first_contact_is_the_first_time_speaking(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        // Mentioned first: known, not started, not a contact.
+        let mentioned = seen(Platform::Telegram, "100", Some("bob"), false);
+        let (bob, first) = store.upsert_identity(&mentioned, T0).await.unwrap();
+        assert!(!bob.started);
+        assert!(!first);
+        let (again, first) = store.upsert_identity(&mentioned, T0 + 1).await.unwrap();
+        assert!(!again.started && !first);
+        assert_eq!(again.user, bob.user);
+        // Then speaks: the first contact, once.
+        let speaking = seen(Platform::Telegram, "100", Some("bob"), true);
+        let (spoke, first) = store.upsert_identity(&speaking, T0 + 2).await.unwrap();
+        assert!(spoke.started && first);
+        assert_eq!(spoke.user, bob.user);
+        let (spoke_again, first) = store.upsert_identity(&speaking, T0 + 3).await.unwrap();
+        assert!(spoke_again.started && !first);
+        // A mention later does not unset `started`.
+        let (mentioned_again, first) = store.upsert_identity(&mentioned, T0 + 4).await.unwrap();
+        assert!(mentioned_again.started && !first);
+        // Speaking at the very first sighting is a first contact.
+        let carol = seen(Platform::Telegram, "200", Some("carol"), true);
+        let (carol, first) = store.upsert_identity(&carol, T0).await.unwrap();
+        assert!(carol.started && first);
+    }
+
+    pub(crate) async fn refresh_updates_handle_name_and_last_seen(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let (bob, _) = store
+            .upsert_identity(&seen(Platform::Discord, "snow1", Some("bob"), true), T0)
+            .await
+            .unwrap();
+        let renamed = SeenUser {
+            display_name: "Robert".to_owned(),
+            ..seen(Platform::Discord, "snow1", Some("robert"), false)
+        };
+        let (robert, first) = store.upsert_identity(&renamed, T0 + 10).await.unwrap();
+        assert!(!first);
+        assert_eq!(robert.user, bob.user);
+        assert_eq!(robert.handle, Some(handle("robert")));
+        assert_eq!(robert.skeleton.as_deref(), Some("sk:robert"));
+        assert_eq!(robert.display_name, "Robert");
+        assert_eq!((robert.first_seen_ms, robert.last_seen_ms), (T0, T0 + 10));
+        assert!(robert.started, "started survives a mention");
+        assert!(
+            store
+                .identities_with_handle(Platform::Discord, &handle("bob"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let found = store
+            .identities_with_handle(Platform::Discord, &handle("robert"))
+            .await;
+        assert_eq!(found.unwrap(), vec![robert.clone()]);
+        // A late, older event does not move last seen back.
+        let (late, _) = store.upsert_identity(&renamed, T0 + 5).await.unwrap();
+        assert_eq!(late.last_seen_ms, T0 + 10);
+        // The handle can be dropped.
+        let (bare, _) = store
+            .upsert_identity(&seen(Platform::Discord, "snow1", None, false), T0 + 20)
+            .await
+            .unwrap();
+        assert_eq!((bare.handle, bare.skeleton), (None, None));
+    }
+
+    pub(crate) async fn handle_lookup_is_per_platform_and_newest_first(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        // Two identities once had the handle `bob`; the newest sighting first.
+        for (id, at) in [("old", T0), ("new", T0 + 100), ("mid", T0 + 50)] {
+            store
+                .upsert_identity(&seen(Platform::Telegram, id, Some("bob"), false), at)
+                .await
+                .unwrap();
+        }
+        store
+            .upsert_identity(
+                &seen(Platform::Discord, "elsewhere", Some("bob"), false),
+                T0 + 200,
+            )
+            .await
+            .unwrap();
+        let found = store
+            .identities_with_handle(Platform::Telegram, &handle("@BOB"))
+            .await;
+        assert_eq!(ids(&found.unwrap()), ["new", "mid", "old"]);
+        let none = store
+            .identities_with_handle(Platform::Mock, &handle("bob"))
+            .await;
+        assert!(none.unwrap().is_empty());
+    }
+
+    pub(crate) async fn skeleton_lookup_is_limited(_db: &TestDb, store: Arc<SqlStore>) {
+        for (i, id) in ["a", "b", "c", "d"].into_iter().enumerate() {
+            let sighting = SeenUser {
+                skeleton: Some("b0b".to_owned()),
+                ..seen(Platform::Mock, id, Some(&format!("bob{id}")), false)
+            };
+            store
+                .upsert_identity(&sighting, T0 + i as i64)
+                .await
+                .unwrap();
+        }
+        let two = store
+            .identities_with_skeleton(Platform::Mock, "b0b", 2)
+            .await
+            .unwrap();
+        assert_eq!(ids(&two), ["d", "c"]);
+        let all = store
+            .identities_with_skeleton(Platform::Mock, "b0b", 10)
+            .await
+            .unwrap();
+        assert_eq!(ids(&all), ["d", "c", "b", "a"]);
+        assert!(
+            store
+                .identities_with_skeleton(Platform::Mock, "zzz", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .identities_with_skeleton(Platform::Telegram, "b0b", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub(crate) async fn move_identity_joins_another_wallet(_db: &TestDb, store: Arc<SqlStore>) {
+        let (alice_tg, _) = store
+            .upsert_identity(&seen(Platform::Telegram, "1", Some("alice"), true), T0)
+            .await
+            .unwrap();
+        let (alice_dc, _) = store
+            .upsert_identity(&seen(Platform::Discord, "9", Some("alice"), true), T0 + 5)
+            .await
+            .unwrap();
+        assert_ne!(alice_tg.user, alice_dc.user);
+        store
+            .move_identity(Platform::Discord, &pid("9"), alice_tg.user, T0 + 6)
+            .await
+            .unwrap();
+        let both = store.identities_of(alice_tg.user).await.unwrap();
+        assert_eq!(ids(&both), ["9", "1"], "most recently seen first");
+        assert!(both.iter().all(|i| i.user == alice_tg.user));
+        assert!(store.identities_of(alice_dc.user).await.unwrap().is_empty());
+        let moved = store
+            .identity(Platform::Discord, &pid("9"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(moved.user, alice_tg.user);
+        // Later sightings keep the new user.
+        let (seen_again, _) = store
+            .upsert_identity(&seen(Platform::Discord, "9", Some("alice"), true), T0 + 7)
+            .await
+            .unwrap();
+        assert_eq!(seen_again.user, alice_tg.user);
+    }
+
+    pub(crate) async fn move_unknown_identity_is_an_error(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let moved = store
+            .move_identity(Platform::Mock, &pid("ghost"), alice, T0)
+            .await;
+        assert!(moved.is_err());
+    }
+
+    pub(crate) async fn concurrent_first_sightings_make_one_user(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let sighting = seen(Platform::Telegram, "555", Some("dan"), i % 2 == 0);
+                    store.upsert_identity(&sighting, T0 + i).await.unwrap()
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.unwrap());
+        }
+        let user = results[0].0.user;
+        assert!(results.iter().all(|(i, _)| i.user == user));
+        let firsts = results.iter().filter(|(_, first)| *first).count();
+        assert_eq!(firsts, 1, "one first contact");
+        assert_eq!(store.identities_of(user).await.unwrap().len(), 1);
+    }
+
+    pub(crate) async fn link_code_is_single_use(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        store
+            .put_link_code(&hash(1), alice, T0 + 600_000)
+            .await
+            .unwrap();
+        assert_eq!(store.take_link_code(&hash(2), T0).await.unwrap(), None);
+        assert_eq!(
+            store.take_link_code(&hash(1), T0).await.unwrap(),
+            Some(alice)
+        );
+        assert_eq!(store.take_link_code(&hash(1), T0).await.unwrap(), None);
+    }
+
+    pub(crate) async fn link_code_expires(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let expires = T0 + 600_000;
+        store.put_link_code(&hash(1), alice, expires).await.unwrap();
+        store.put_link_code(&hash(2), bob, expires).await.unwrap();
+        assert_eq!(
+            store.take_link_code(&hash(1), expires - 1).await.unwrap(),
+            Some(alice)
+        );
+        // At its expiry the code is refused, and gone.
+        assert_eq!(store.take_link_code(&hash(2), expires).await.unwrap(), None);
+        store
+            .put_link_code(&hash(2), bob, expires + 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.take_link_code(&hash(2), expires).await.unwrap(),
+            Some(bob)
+        );
+    }
+
+    pub(crate) async fn new_link_code_replaces_the_users_earlier_one(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        store
+            .put_link_code(&hash(1), alice, T0 + 600_000)
+            .await
+            .unwrap();
+        store
+            .put_link_code(&hash(2), alice, T0 + 900_000)
+            .await
+            .unwrap();
+        assert_eq!(store.take_link_code(&hash(1), T0).await.unwrap(), None);
+        assert_eq!(
+            store.take_link_code(&hash(2), T0 + 700_000).await.unwrap(),
+            Some(alice)
+        );
+        // Putting the same code again just moves its expiry.
+        store.put_link_code(&hash(3), alice, T0 + 1).await.unwrap();
+        store
+            .put_link_code(&hash(3), alice, T0 + 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.take_link_code(&hash(3), T0 + 50).await.unwrap(),
+            Some(alice)
+        );
+    }
+
+    pub(crate) async fn link_code_of_another_user_is_not_taken_over(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let mallory = user(&store, "mallory").await;
+        store
+            .put_link_code(&hash(1), alice, T0 + 600_000)
+            .await
+            .unwrap();
+        let collision = store.put_link_code(&hash(1), mallory, T0 + 600_000).await;
+        assert!(collision.is_err());
+        assert_eq!(
+            store.take_link_code(&hash(1), T0).await.unwrap(),
+            Some(alice)
+        );
+    }
+
+    pub(crate) async fn concurrent_link_code_takes_have_one_winner(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        store
+            .put_link_code(&hash(9), alice, T0 + 600_000)
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.take_link_code(&hash(9), T0).await.unwrap() })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            if let Some(user) = task.await.unwrap() {
+                assert_eq!(user, alice);
+                winners += 1;
+            }
+        }
+        assert_eq!(winners, 1);
+    }
+
+    pub(crate) async fn payment_round_trips_every_field(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let full = Payment {
+            memo: Some(Memo::parse("pizza 🍕").unwrap()),
+            request: Some(r("RQ1234")),
+            origin_chat: Some(chat("-100200")),
+            challenge: OtpChallenge {
+                hash: OtpHash::from_bytes(&[0xAB; 32]).unwrap(),
+                issued_at_ms: T0 - 5,
+                failed_attempts: 3,
+            },
+            amount: Amount::from_minor(Currency::USD.max_minor(), Currency::USD).unwrap(),
+            payer_platform: Platform::Telegram,
+            ..payment("FULL01", alice, bob, 1)
+        };
+        let stored = store.insert_payment(&full).await.unwrap();
+        assert_same_payment(&stored, &full);
+        let read = store.payment(&r("full01")).await.unwrap().unwrap();
+        assert_same_payment(&read, &full);
+        let by_transfer = store
+            .payment_by_transfer(full.transfer_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_same_payment(&by_transfer, &full);
+
+        let sparse = Payment {
+            amount: Amount::from_minor(1_000, Currency::JPY).unwrap(),
+            due_at_ms: None,
+            state: PaymentState::Cancelled,
+            ..escrow_payment("SPARSE", alice, "nobody", T0)
+        };
+        let stored = store.insert_payment(&sparse).await.unwrap();
+        assert_same_payment(&stored, &sparse);
+        assert!(store.payment(&r("NONE00")).await.unwrap().is_none());
+        assert!(
+            store
+                .payment_by_transfer(TransferId::random())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    pub(crate) async fn insert_payment_is_idempotent(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let first = payment("PAY001", alice, bob, 2_000);
+        store.insert_payment(&first).await.unwrap();
+        // A retry with other fields returns what is stored.
+        let retry = Payment {
+            amount: usd(9_999),
+            transfer_id: TransferId::random(),
+            ..first.clone()
+        };
+        assert_same_payment(&store.insert_payment(&retry).await.unwrap(), &first);
+        // Another reference for the same transfer returns the stored one too.
+        let same_transfer = Payment {
+            reference: r("PAY002"),
+            ..first.clone()
+        };
+        assert_same_payment(&store.insert_payment(&same_transfer).await.unwrap(), &first);
+        assert!(store.payment(&r("PAY002")).await.unwrap().is_none());
+        assert_eq!(store.payments_of_user(alice, 10).await.unwrap().len(), 1);
+    }
+
+    pub(crate) async fn update_payment_is_compare_and_swap(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let stored = store
+            .insert_payment(&payment("CAS001", alice, bob, 2_000))
+            .await
+            .unwrap();
+        let wrong = Payment {
+            challenge: stored.challenge.after_wrong(),
+            updated_at_ms: T0 + 1,
+            ..stored.clone()
+        };
+        let confirmed = Payment {
+            state: PaymentState::Completed,
+            due_at_ms: None,
+            updated_at_ms: T0 + 1,
+            ..stored.clone()
+        };
+        assert!(store.update_payment(&wrong).await.unwrap());
+        // The same revision again: someone else changed it first.
+        assert!(!store.update_payment(&confirmed).await.unwrap());
+        let now = store.payment(&r("CAS001")).await.unwrap().unwrap();
+        assert_eq!(now.revision, 1);
+        assert_eq!(now.challenge.failed_attempts, 1);
+        assert_eq!(now.state, PaymentState::AwaitingCode);
+        // Re-read, decide again, succeed.
+        let confirmed = Payment {
+            state: PaymentState::Completed,
+            due_at_ms: None,
+            ..now
+        };
+        assert!(store.update_payment(&confirmed).await.unwrap());
+        let done = store.payment(&r("CAS001")).await.unwrap().unwrap();
+        assert_same_payment(
+            &done,
+            &Payment {
+                revision: 2,
+                ..confirmed
+            },
+        );
+        // An unknown payment is never updated.
+        let unknown = payment("NOPE01", alice, bob, 1);
+        assert!(!store.update_payment(&unknown).await.unwrap());
+    }
+
+    pub(crate) async fn concurrent_payment_updates_have_one_winner(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let stored = store
+            .insert_payment(&payment("RACE01", alice, bob, 2_000))
+            .await
+            .unwrap();
+        let tasks: Vec<_> = [PaymentState::Completed, PaymentState::Expired]
+            .into_iter()
+            .cycle()
+            .take(8)
+            .map(|state| {
+                let store = Arc::clone(&store);
+                let update = Payment {
+                    state,
+                    due_at_ms: None,
+                    ..stored.clone()
+                };
+                tokio::spawn(async move { store.update_payment(&update).await.unwrap() })
+            })
+            .collect();
+        let mut wins = 0;
+        for task in tasks {
+            wins += usize::from(task.await.unwrap());
+        }
+        assert_eq!(wins, 1);
+        let after = store.payment(&r("RACE01")).await.unwrap().unwrap();
+        assert_eq!(after.revision, 1);
+        assert!(after.state.is_final());
+    }
+
+    pub(crate) async fn escrowed_payment_is_claimed_by_user(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let escrowed = store
+            .insert_payment(&escrow_payment("ESC001", alice, "newbie", T0))
+            .await
+            .unwrap();
+        let found = store
+            .payments_escrowed_for(Platform::Mock, &handle("newbie"))
+            .await
+            .unwrap();
+        assert_eq!(refs(&found), ["ESC001"]);
+        let newbie = user(&store, "newbie").await;
+        let claimed = Payment {
+            payee: Payee::User {
+                user: newbie,
+                platform: Platform::Mock,
+                id: pid("newbie"),
+            },
+            state: PaymentState::Claimed,
+            due_at_ms: None,
+            ..escrowed
+        };
+        assert!(store.update_payment(&claimed).await.unwrap());
+        let read = store.payment(&r("ESC001")).await.unwrap().unwrap();
+        assert_eq!(read.payee.user(), Some(newbie));
+        assert!(
+            store
+                .payments_escrowed_for(Platform::Mock, &handle("newbie"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.has_paid_before(alice, newbie).await.unwrap());
+        assert_eq!(
+            refs(&store.payments_of_user(newbie, 10).await.unwrap()),
+            ["ESC001"]
+        );
+    }
+
+    pub(crate) async fn payments_due_oldest_first_without_final_states(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let at = |reference: &str, state: PaymentState, due: Option<i64>| Payment {
+            state,
+            due_at_ms: due,
+            ..payment(reference, alice, bob, 100)
+        };
+        for p in [
+            at("DUE003", PaymentState::AwaitingCode, Some(T0 + 30)),
+            at("DUE001", PaymentState::AwaitingCode, Some(T0 + 10)),
+            Payment {
+                due_at_ms: Some(T0 + 40),
+                ..escrow_payment("DUE002", alice, "carol", T0)
+            },
+            at("LATER1", PaymentState::AwaitingCode, Some(T0 + 1_000)),
+            at("DONE01", PaymentState::Completed, Some(T0)),
+            at("GONE01", PaymentState::Expired, Some(T0)),
+            at("NODUE1", PaymentState::Cancelled, None),
+        ] {
+            store.insert_payment(&p).await.unwrap();
+        }
+        // An update moves the due time (the escrow's refund time, here).
+        let mut escrow = store.payment(&r("DUE002")).await.unwrap().unwrap();
+        escrow.due_at_ms = Some(T0 + 20);
+        assert!(store.update_payment(&escrow).await.unwrap());
+
+        let due = store.payments_due(T0 + 30, 100).await.unwrap();
+        assert_eq!(
+            refs(&due),
+            ["DUE001", "DUE002", "DUE003"],
+            "at or before now, oldest first"
+        );
+        let two = store.payments_due(T0 + 30, 2).await.unwrap();
+        assert_eq!(refs(&two), ["DUE001", "DUE002"]);
+        assert!(store.payments_due(T0 + 9, 100).await.unwrap().is_empty());
+        let all = store.payments_due(T0 + 10_000, 100).await.unwrap();
+        assert_eq!(refs(&all), ["DUE001", "DUE002", "DUE003", "LATER1"]);
+    }
+
+    pub(crate) async fn payments_awaiting_code_newest_first(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        for (reference, payer, state, created) in [
+            ("AWA001", alice, PaymentState::AwaitingCode, T0),
+            ("AWA002", alice, PaymentState::AwaitingCode, T0 + 5),
+            ("AWA003", alice, PaymentState::Completed, T0 + 9),
+            ("BOB001", bob, PaymentState::AwaitingCode, T0 + 9),
+            ("AWA004", alice, PaymentState::AwaitingCode, T0 + 5),
+        ] {
+            let p = Payment {
+                state,
+                created_at_ms: created,
+                ..payment(reference, payer, bob, 100)
+            };
+            store.insert_payment(&p).await.unwrap();
+        }
+        let awaiting = store.payments_awaiting_code(alice).await.unwrap();
+        assert_eq!(
+            refs(&awaiting),
+            ["AWA004", "AWA002", "AWA001"],
+            "ties: newest insert first"
+        );
+        assert_eq!(
+            refs(&store.payments_awaiting_code(bob).await.unwrap()),
+            ["BOB001"]
+        );
+    }
+
+    pub(crate) async fn payments_escrowed_for_a_handle_oldest_first(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        for p in [
+            escrow_payment("ESC002", alice, "newbie", T0 + 2),
+            escrow_payment("ESC001", alice, "newbie", T0 + 1),
+            escrow_payment("OTHER1", alice, "someone", T0),
+            Payment {
+                state: PaymentState::Refunded,
+                due_at_ms: None,
+                ..escrow_payment("REFUND", alice, "newbie", T0)
+            },
+            Payment {
+                payee: Payee::Unclaimed {
+                    platform: Platform::Telegram,
+                    handle: handle("newbie"),
+                },
+                ..escrow_payment("TELEGR", alice, "newbie", T0)
+            },
+        ] {
+            store.insert_payment(&p).await.unwrap();
+        }
+        let found = store
+            .payments_escrowed_for(Platform::Mock, &handle("@NewBie"))
+            .await
+            .unwrap();
+        assert_eq!(refs(&found), ["ESC001", "ESC002"]);
+        let telegram = store
+            .payments_escrowed_for(Platform::Telegram, &handle("newbie"))
+            .await;
+        assert_eq!(refs(&telegram.unwrap()), ["TELEGR"]);
+    }
+
+    pub(crate) async fn payments_of_user_as_payer_or_payee(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let carol = user(&store, "carol").await;
+        for (reference, payer, payee, created) in [
+            ("HIS001", alice, bob, T0),
+            ("HIS002", bob, alice, T0 + 1),
+            ("HIS003", carol, bob, T0 + 2),
+            ("HIS004", alice, carol, T0 + 3),
+        ] {
+            let p = Payment {
+                created_at_ms: created,
+                ..payment(reference, payer, payee, 100)
+            };
+            store.insert_payment(&p).await.unwrap();
+        }
+        let history = store.payments_of_user(alice, 10).await.unwrap();
+        assert_eq!(refs(&history), ["HIS004", "HIS002", "HIS001"]);
+        assert_eq!(
+            refs(&store.payments_of_user(alice, 2).await.unwrap()),
+            ["HIS004", "HIS002"]
+        );
+        let bobs = store.payments_of_user(bob, 10).await.unwrap();
+        assert_eq!(refs(&bobs), ["HIS003", "HIS002", "HIS001"]);
+    }
+
+    pub(crate) async fn has_paid_before_counts_delivered_payments(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let carol = user(&store, "carol").await;
+        store
+            .insert_payment(&payment("PEN001", alice, bob, 100))
+            .await
+            .unwrap();
+        let voided = Payment {
+            state: PaymentState::LockedOut,
+            due_at_ms: None,
+            ..payment("VOID01", alice, carol, 100)
+        };
+        store.insert_payment(&voided).await.unwrap();
+        assert!(
+            !store.has_paid_before(alice, bob).await.unwrap(),
+            "not yet confirmed"
+        );
+        assert!(
+            !store.has_paid_before(alice, carol).await.unwrap(),
+            "voided"
+        );
+        let pending = store.payment(&r("PEN001")).await.unwrap().unwrap();
+        let completed = Payment {
+            state: PaymentState::Completed,
+            due_at_ms: None,
+            ..pending
+        };
+        assert!(store.update_payment(&completed).await.unwrap());
+        assert!(store.has_paid_before(alice, bob).await.unwrap());
+        assert!(
+            !store.has_paid_before(bob, alice).await.unwrap(),
+            "one direction only"
+        );
+    }
+
+    pub(crate) async fn request_round_trip_idempotency_and_compare_and_swap(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let asked = request("REQ001", alice, bob, None);
+        assert_eq!(store.insert_request(&asked).await.unwrap(), asked);
+        assert_eq!(
+            store.request(&r("req001")).await.unwrap(),
+            Some(asked.clone())
+        );
+        let retry = PaymentRequest {
+            amount: usd(1),
+            memo: None,
+            ..asked.clone()
+        };
+        assert_eq!(
+            store.insert_request(&retry).await.unwrap(),
+            asked,
+            "the stored one"
+        );
+        assert_eq!(store.request(&r("NONE00")).await.unwrap(), None);
+
+        let approved = PaymentRequest {
+            state: RequestState::Approved,
+            payment: Some(r("PAY001")),
+            updated_at_ms: T0 + 1,
+            ..asked.clone()
+        };
+        let declined = PaymentRequest {
+            state: RequestState::Declined,
+            ..asked.clone()
+        };
+        assert!(store.update_request(&approved).await.unwrap());
+        assert!(
+            !store.update_request(&declined).await.unwrap(),
+            "same revision"
+        );
+        let read = store.request(&r("REQ001")).await.unwrap().unwrap();
+        assert_eq!(
+            read,
+            PaymentRequest {
+                revision: 1,
+                ..approved
+            }
+        );
+        let paid = PaymentRequest {
+            state: RequestState::Paid,
+            ..read
+        };
+        assert!(store.update_request(&paid).await.unwrap());
+        assert_eq!(
+            store.request(&r("REQ001")).await.unwrap().unwrap().revision,
+            2
+        );
+    }
+
+    pub(crate) async fn requests_of_split_in_insertion_order(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let carol = user(&store, "carol").await;
+        store
+            .insert_split(&split("SPL001", alice, "group", T0))
+            .await
+            .unwrap();
+        // References out of alphabetical order, same creation time.
+        for (reference, payer, in_split) in [
+            ("ZZZ001", bob, Some("SPL001")),
+            ("AAA001", carol, Some("SPL001")),
+            ("LONE01", bob, None),
+            ("MMM001", bob, Some("SPL002")),
+            ("BBB001", carol, Some("SPL001")),
+        ] {
+            store
+                .insert_request(&request(reference, alice, payer, in_split))
+                .await
+                .unwrap();
+        }
+        // A retried insert does not move a request to the end.
+        store
+            .insert_request(&request("ZZZ001", alice, bob, Some("SPL001")))
+            .await
+            .unwrap();
+        let shares = store.requests_of_split(&r("SPL001")).await.unwrap();
+        let order: Vec<&str> = shares.iter().map(|s| s.reference.as_str()).collect();
+        assert_eq!(order, ["ZZZ001", "AAA001", "BBB001"]);
+        assert!(shares.iter().all(|s| s.split == Some(r("SPL001"))));
+        assert!(
+            store
+                .requests_of_split(&r("NONE00"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub(crate) async fn split_insert_and_latest(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let first = split("SPL001", alice, "group-a", T0);
+        assert_eq!(store.insert_split(&first).await.unwrap(), first);
+        let retry = Split {
+            total: usd(1),
+            ..first.clone()
+        };
+        assert_eq!(
+            store.insert_split(&retry).await.unwrap(),
+            first,
+            "the stored one"
+        );
+        assert_eq!(
+            store.split(&r("spl001")).await.unwrap(),
+            Some(first.clone())
+        );
+        assert_eq!(store.split(&r("NONE00")).await.unwrap(), None);
+
+        let second = Split {
+            memo: None,
+            ..split("SPL002", alice, "group-b", T0 + 10)
+        };
+        let third = split("SPL003", alice, "group-a", T0 + 5);
+        store.insert_split(&second).await.unwrap();
+        store.insert_split(&third).await.unwrap();
+        let tg = Platform::Telegram;
+        let in_a = store
+            .latest_split(alice, tg, Some(&chat("group-a")))
+            .await
+            .unwrap();
+        assert_eq!(in_a, Some(third));
+        let anywhere = store.latest_split(alice, tg, None).await.unwrap();
+        assert_eq!(anywhere, Some(second));
+        assert_eq!(
+            store
+                .latest_split(alice, Platform::Discord, None)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.latest_split(bob, tg, None).await.unwrap(), None);
+        let nowhere = store
+            .latest_split(alice, tg, Some(&chat("group-z")))
+            .await
+            .unwrap();
+        assert_eq!(nowhere, None);
+        // Mixed currencies cannot be stored in one split.
+        let mixed = Split {
+            creator_share: Amount::from_minor(100, Currency::EUR).unwrap(),
+            ..split("SPL004", alice, "group-a", T0)
+        };
+        assert!(store.insert_split(&mixed).await.is_err());
+    }
+
+    pub(crate) async fn corrupt_currency_is_an_error_not_a_panic(
+        db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        store
+            .insert_payment(&payment("BAD001", alice, bob, 100))
+            .await
+            .unwrap();
+        execute(
+            db,
+            "UPDATE bot_payments SET currency = 'ZZZ' WHERE reference = 'BAD001'",
+        )
+        .await;
+        let error = store.payment(&r("BAD001")).await.unwrap_err().to_string();
+        assert!(error.contains("bot_payments.currency"), "{error}");
+        assert!(error.contains("ZZZ"), "{error}");
+        // Lists that meet the row fail the same way.
+        assert!(store.payments_of_user(alice, 10).await.is_err());
+        assert!(store.payments_due(T0 + 1_000_000, 10).await.is_err());
+
+        store
+            .insert_split(&split("SPL001", alice, "group", T0))
+            .await
+            .unwrap();
+        execute(db, "UPDATE bot_splits SET currency = 'usd!'").await;
+        let error = store.split(&r("SPL001")).await.unwrap_err().to_string();
+        assert!(error.contains("bot_splits.currency"), "{error}");
+    }
+
+    pub(crate) async fn corrupt_state_platform_and_handle_are_errors(
+        db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        store
+            .insert_request(&request("REQ001", alice, bob, None))
+            .await
+            .unwrap();
+        execute(db, "UPDATE bot_requests SET state = 'haunted'").await;
+        let error = store.request(&r("REQ001")).await.unwrap_err().to_string();
+        assert!(error.contains("bot_requests.state"), "{error}");
+
+        store
+            .insert_payment(&payment("PAY001", alice, bob, 100))
+            .await
+            .unwrap();
+        execute(db, "UPDATE bot_payments SET state = 'limbo'").await;
+        let error = store.payment(&r("PAY001")).await.unwrap_err().to_string();
+        assert!(error.contains("bot_payments.state"), "{error}");
+
+        execute(
+            db,
+            "UPDATE bot_identities SET handle = 'not a handle!' WHERE platform_id = 'bob'",
+        )
+        .await;
+        let error = store
+            .identity(Platform::Mock, &pid("bob"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("bot_identities.handle"), "{error}");
+        let error = store.identities_of(bob).await.unwrap_err().to_string();
+        assert!(error.contains("bot_identities.handle"), "{error}");
+
+        execute(
+            db,
+            "UPDATE bot_identities SET platform = 'myspace' WHERE platform_id = 'alice'",
+        )
+        .await;
+        let error = store.identities_of(alice).await.unwrap_err().to_string();
+        assert!(error.contains("bot_identities.platform"), "{error}");
+    }
+}
