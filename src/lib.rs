@@ -5,6 +5,7 @@
 //! The one design decision to know: **settings are loaded once, by the
 //! caller, and passed down**; no module reads the environment or a global.
 
+pub mod app;
 pub mod cli;
 pub mod database;
 pub mod logging;
