@@ -84,7 +84,10 @@ pub fn load_pepper(otp: &OtpSettings, rng: &dyn RandomSource) -> anyhow::Result<
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => {
             return Err(e).with_context(|| {
-                format!("cannot read the OTP pepper file {} (otp.pepper_file)", path.display())
+                format!(
+                    "cannot read the OTP pepper file {} (otp.pepper_file)",
+                    path.display()
+                )
             });
         }
     }
@@ -115,7 +118,10 @@ pub fn load_pepper(otp: &OtpSettings, rng: &dyn RandomSource) -> anyhow::Result<
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
         Err(e) => {
             return Err(e).with_context(|| {
-                format!("cannot create the OTP pepper file {} (otp.pepper_file)", path.display())
+                format!(
+                    "cannot create the OTP pepper file {} (otp.pepper_file)",
+                    path.display()
+                )
             });
         }
     }
@@ -132,7 +138,11 @@ fn read_pepper_file(path: &Path) -> std::io::Result<Pepper> {
         if mode & 0o077 != 0 {
             return Err(std::io::Error::new(
                 ErrorKind::PermissionDenied,
-                format!("it is readable by others (mode {:o}); run `chmod 600 {}`", mode & 0o777, path.display()),
+                format!(
+                    "it is readable by others (mode {:o}); run `chmod 600 {}`",
+                    mode & 0o777,
+                    path.display()
+                ),
             ));
         }
     }
@@ -145,8 +155,8 @@ fn read_pepper_file(path: &Path) -> std::io::Result<Pepper> {
 /// `paybot chat`: the mock chat in this terminal, on the configured
 /// database.
 pub async fn chat(settings: &Settings) -> anyhow::Result<()> {
-    let ledger = crate::database::open(&settings.database, crate::database::Open::CreateIfMissing)
-        .await?;
+    let ledger =
+        crate::database::open(&settings.database, crate::database::Open::CreateIfMissing).await?;
     let app = build(settings, &ledger).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let sweeper = app.bot.spawn_sweeper(

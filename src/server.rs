@@ -112,10 +112,10 @@ async fn serve_ledger(
         Duration::from_millis(settings.bot.sweep_interval_ms),
         stopped.clone(),
     );
-    let dispatcher = app
-        .bot
-        .dispatcher()
-        .spawn(Duration::from_millis(OUTBOX_POLL_INTERVAL_MS), stopped.clone());
+    let dispatcher = app.bot.dispatcher().spawn(
+        Duration::from_millis(OUTBOX_POLL_INTERVAL_MS),
+        stopped.clone(),
+    );
     let mock = settings.mock.enabled.then(|| Arc::clone(&app.mock));
     if mock.is_some() {
         info!("mock chat enabled: POST /mock/messages, GET /mock/users/{{name}}/messages");
@@ -162,11 +162,17 @@ async fn serve_ledger(
     };
 
     stop.send_replace(true);
-    for (name, task) in [("bot sweeper", bot_sweeper), ("outbox dispatcher", dispatcher)] {
+    for (name, task) in [
+        ("bot sweeper", bot_sweeper),
+        ("outbox dispatcher", dispatcher),
+    ] {
         match tokio::time::timeout(Duration::from_secs(SWEEPER_STOP_TIMEOUT_SECS), task).await {
             Ok(Ok(())) => info!("{name} stopped"),
             Ok(Err(e)) => warn!(error = %e, "the {name} failed"),
-            Err(_) => warn!(timeout_secs = SWEEPER_STOP_TIMEOUT_SECS, "the {name} did not stop"),
+            Err(_) => warn!(
+                timeout_secs = SWEEPER_STOP_TIMEOUT_SECS,
+                "the {name} did not stop"
+            ),
         }
     }
     match tokio::time::timeout(Duration::from_secs(SWEEPER_STOP_TIMEOUT_SECS), sweeper).await {

@@ -134,7 +134,9 @@ impl<'de> Deserialize<'de> for AmountSetting {
         let text = String::deserialize(deserializer)?;
         ledger::parse_money(&text, ledger::Currency::USD)
             .map(AmountSetting)
-            .map_err(|e| serde::de::Error::custom(format!("not an amount ({e}); e.g. \"100.00 USD\"")))
+            .map_err(|e| {
+                serde::de::Error::custom(format!("not an amount ({e}); e.g. \"100.00 USD\""))
+            })
     }
 }
 

@@ -393,6 +393,20 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
+            pub(crate) async fn forget_events(
+                pool: &Pool,
+                before_ms: i64,
+            ) -> Result<u64, Error> {
+                let done = sqlx::query(
+                    "DELETE FROM bot_events
+                     WHERE finished_at_ms IS NOT NULL AND finished_at_ms < $1",
+                )
+                .bind(before_ms)
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
             // -- identities ----------------------------------------------
 
             pub(crate) async fn identity(
@@ -1093,6 +1107,10 @@ impl Store for SqlStore {
 
     async fn release_event(&self, platform: Platform, event: &EventId) -> Result<(), StoreError> {
         on_backend!(self, pool => db::release_event(pool, platform, event).await)
+    }
+
+    async fn forget_events(&self, before_ms: i64) -> Result<u64, StoreError> {
+        on_backend!(self, pool => db::forget_events(pool, before_ms).await)
     }
 
     async fn identity(

@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use bot::message::{Chat, ChatId, ChatKind, EventId, Handle, Incoming, Platform, PlatformUserId, Reply, User};
+use bot::message::{
+    Chat, ChatId, ChatKind, EventId, Handle, Incoming, Platform, PlatformUserId, Reply, User,
+};
 use bot::otp::{OsRandom, Pepper};
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
@@ -17,7 +19,7 @@ async fn setup(backend: TestBackend) -> Option<(TestDb, Arc<Bot>)> {
     let db = TestDb::fresh(backend).await?;
     db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
     let config = BotConfig {
-        mock_opening_balance: Some(Amount::from_minor(100_00, Currency::USD).unwrap()),
+        mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
         ..BotConfig::default()
     };
     let bot = Bot::new(
@@ -53,7 +55,11 @@ fn dm(from: &str, event: &str, text: &str) -> Incoming {
 }
 
 fn text_of(replies: &[Reply]) -> String {
-    replies.iter().map(|r| r.text.as_str()).collect::<Vec<_>>().join("\n")
+    replies
+        .iter()
+        .map(|r| r.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 async fn balance_text(bot: &Bot, user: &str, event: &str) -> String {
@@ -71,7 +77,9 @@ async fn races(backend: TestBackend) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let bot = Arc::clone(&bot);
-        tasks.spawn(async move { text_of(&bot.handle(&dm("alice", "pay-1", "/pay @bob 30")).await) });
+        tasks.spawn(
+            async move { text_of(&bot.handle(&dm("alice", "pay-1", "/pay @bob 30")).await) },
+        );
     }
     let mut codes = Vec::new();
     while let Some(answer) = tasks.join_next().await {
@@ -83,16 +91,29 @@ async fn races(backend: TestBackend) {
             }
         }
     }
-    assert_eq!(codes.len(), 1, "exactly one delivery carries the code: {codes:?}");
+    assert_eq!(
+        codes.len(),
+        1,
+        "exactly one delivery carries the code: {codes:?}"
+    );
     let code = codes.pop().unwrap();
-    assert!(balance_text(&bot, "alice", "b1").await.contains("$70.00 available ($30.00 held"));
+    assert!(
+        balance_text(&bot, "alice", "b1")
+            .await
+            .contains("$70.00 available ($30.00 held")
+    );
 
     // 8 different confirm events with the right code, at once: paid once.
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..8 {
         let bot = Arc::clone(&bot);
         let text = format!("/confirm {code}");
-        tasks.spawn(async move { text_of(&bot.handle(&dm("alice", &format!("confirm-{i}"), &text)).await) });
+        tasks.spawn(async move {
+            text_of(
+                &bot.handle(&dm("alice", &format!("confirm-{i}"), &text))
+                    .await,
+            )
+        });
     }
     let mut done = 0;
     while let Some(answer) = tasks.join_next().await {
@@ -103,8 +124,16 @@ async fn races(backend: TestBackend) {
         }
     }
     assert_eq!(done, 1, "one confirm wins");
-    assert!(balance_text(&bot, "alice", "b2").await.contains("Your balance: $70.00 available."));
-    assert!(balance_text(&bot, "bob", "b3").await.contains("Your balance: $130.00 available."));
+    assert!(
+        balance_text(&bot, "alice", "b2")
+            .await
+            .contains("Your balance: $70.00 available.")
+    );
+    assert!(
+        balance_text(&bot, "bob", "b3")
+            .await
+            .contains("Your balance: $130.00 available.")
+    );
     bot.dispatcher().drain().await.unwrap();
     assert!(db.ledger.verify().await.unwrap().is_empty());
     db.cleanup().await;

@@ -51,7 +51,7 @@ async fn run_all(backend: TestBackend) {
         db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
         let store = Arc::new(SqlStore::new(&db.ledger));
         let config = BotConfig {
-            mock_opening_balance: Some(Amount::from_minor(100_00, Currency::USD).unwrap()),
+            mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
             ..BotConfig::default()
         };
         let bot = Bot::new(
@@ -79,7 +79,10 @@ async fn run_all(backend: TestBackend) {
         let violations = db.ledger.verify().await.unwrap();
         if !violations.is_empty() {
             let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
-            failures.push(format!("{name}: ledger invariants broken:\n  {}", list.join("\n  ")));
+            failures.push(format!(
+                "{name}: ledger invariants broken:\n  {}",
+                list.join("\n  ")
+            ));
         }
         ran += 1;
         db.cleanup().await;

@@ -55,6 +55,7 @@ conformance!(
     event_claim_finish_and_redelivery,
     event_lease_runs_out_only_when_unfinished,
     released_event_is_handled_afresh,
+    old_finished_events_are_forgotten,
     concurrent_claims_have_one_winner,
     concurrent_reclaims_after_lease_have_one_winner,
     new_identity_gets_a_new_user,
@@ -400,6 +401,32 @@ mod cases {
         assert_eq!(done, EventClaim::Done("ok".to_owned()));
         // Releasing an unknown event is harmless.
         store.release_event(p, &ev("never")).await.unwrap();
+    }
+
+    pub(crate) async fn old_finished_events_are_forgotten(_db: &TestDb, store: Arc<SqlStore>) {
+        let p = Platform::Mock;
+        for (e, at) in [("old", T0), ("new", T0 + 10)] {
+            store.claim_event(p, &ev(e), at, LEASE_MS).await.unwrap();
+            store.finish_event(p, &ev(e), e, at).await.unwrap();
+        }
+        store
+            .claim_event(p, &ev("running"), T0, LEASE_MS)
+            .await
+            .unwrap();
+        assert_eq!(store.forget_events(T0 + 5).await.unwrap(), 1);
+        // The old one is handled afresh; the newer one and the unfinished one stay.
+        let claim = |e: &'static str| {
+            let store = Arc::clone(&store);
+            async move {
+                store
+                    .claim_event(p, &ev(e), T0 + 11, LEASE_MS)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(claim("old").await, EventClaim::New);
+        assert_eq!(claim("new").await, EventClaim::Done("new".to_owned()));
+        assert_eq!(claim("running").await, EventClaim::InProgress);
     }
 
     async fn claims_race(store: &Arc<SqlStore>, e: &str, now_ms: i64) -> Vec<EventClaim> {

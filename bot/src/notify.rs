@@ -150,7 +150,10 @@ impl Dispatcher {
         let _one = self.draining.lock().await;
         let mut delivered = 0;
         for _ in 0..DRAIN_ROUNDS_MAX {
-            let batch = self.ledger.outbox_undelivered(DRAIN_BATCH_MESSAGES_MAX).await?;
+            let batch = self
+                .ledger
+                .outbox_undelivered(DRAIN_BATCH_MESSAGES_MAX)
+                .await?;
             let mut progress = false;
             for stored in &batch {
                 let id = stored.message.id();

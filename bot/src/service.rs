@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use ledger::{
     AccountId, AccountKind, Amount, Currency, Ledger, LedgerError, NewAccount, NewTransfer,
-    Outcome, OutboxMessage, OwnerRef, SubmitError, TransferError, TransferId,
+    OutboxMessage, Outcome, OwnerRef, SubmitError, TransferError, TransferId,
 };
 
 use crate::command::{
@@ -45,6 +45,11 @@ pub const EVENT_LEASE_MS: i64 = 60_000;
 pub const AWAITING_PAYMENTS_PER_USER_MAX: usize = 3;
 /// How long a `/link` code is valid.
 pub const LINK_CODE_TTL_SECS: u32 = 600;
+/// How long a handled event's outcome is kept for redeliveries. Platforms
+/// redeliver within hours (Telegram keeps updates 24 hours).
+pub const EVENT_RETENTION_MS: i64 = 7 * 24 * 60 * 60 * 1_000;
+/// How often [`Bot::sweep`] forgets old event outcomes.
+pub const EVENT_FORGET_INTERVAL_MS: i64 = 10 * 60 * 1_000;
 /// Due payments handled per [`Bot::sweep`] round.
 pub const SWEEP_PAYMENTS_MAX: u32 = 256;
 /// Look-alike handles fetched per warning check.
@@ -130,6 +135,8 @@ pub struct Bot {
     dispatcher: Arc<Dispatcher>,
     usernames: RwLock<HashMap<Platform, String>>,
     system_accounts: Mutex<HashMap<(AccountKind, Currency), AccountId>>,
+    /// When [`Bot::sweep`] last forgot old events (ms; 0: never).
+    events_forgotten_at_ms: std::sync::atomic::AtomicI64,
 }
 
 impl fmt::Debug for Bot {
@@ -282,6 +289,7 @@ impl Bot {
             dispatcher,
             usernames: RwLock::new(HashMap::new()),
             system_accounts: Mutex::new(HashMap::new()),
+            events_forgotten_at_ms: std::sync::atomic::AtomicI64::new(0),
         })
     }
 
@@ -576,7 +584,9 @@ impl Bot {
                     label_of_user(&mention.user)
                 )));
             }
-            let (identity, _) = self.see(&mention.user, msg.platform, false, turn.now_ms).await?;
+            let (identity, _) = self
+                .see(&mention.user, msg.platform, false, turn.now_ms)
+                .await?;
             return Ok(Ok(Resolved::Known(identity)));
         }
         match target {
@@ -739,14 +749,9 @@ impl Bot {
             ),
         };
         let transfer_id = derive("paybot.bot.pay", &event_key(turn.msg));
-        let pending = NewTransfer::pending(
-            transfer_id,
-            debit,
-            credit,
-            amount,
-            self.config.otp.ttl_secs,
-        )
-        .with_code(transfer_codes::PAYMENT);
+        let pending =
+            NewTransfer::pending(transfer_id, debit, credit, amount, self.config.otp.ttl_secs)
+                .with_code(transfer_codes::PAYMENT);
         let recorded = match self.ledger.submit(pending).await {
             Ok(outcome) => outcome.transfer().clone(),
             Err(SubmitError::Rejected {
@@ -812,7 +817,9 @@ impl Bot {
             ));
             return Ok(());
         }
-        if stored.revision != payment.revision || stored.challenge.hash.to_bytes() != challenge.hash.to_bytes() {
+        if stored.revision != payment.revision
+            || stored.challenge.hash.to_bytes() != challenge.hash.to_bytes()
+        {
             // A retry after a crash: the first code was never seen; this one
             // replaces it.
             let mut renewed = stored.clone();
@@ -1416,11 +1423,29 @@ impl Bot {
         if ended > 0 {
             self.dispatcher.wake();
         }
+        let last = self
+            .events_forgotten_at_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if now_ms.saturating_sub(last) >= EVENT_FORGET_INTERVAL_MS {
+            self.events_forgotten_at_ms
+                .store(now_ms, std::sync::atomic::Ordering::Relaxed);
+            let forgotten = self
+                .store
+                .forget_events(now_ms.saturating_sub(EVENT_RETENTION_MS))
+                .await?;
+            if forgotten > 0 {
+                tracing::debug!(forgotten, "forgot old event outcomes");
+            }
+        }
         Ok(ended)
     }
 
     async fn refund_escrow(&self, payment: Payment) -> Result<bool> {
-        match self.ledger.submit(NewTransfer::expire(hold_id(&payment))).await {
+        match self
+            .ledger
+            .submit(NewTransfer::expire(hold_id(&payment)))
+            .await
+        {
             Ok(_) => {}
             Err(SubmitError::Rejected {
                 error: TransferError::NotExpiredYet,
@@ -1663,9 +1688,7 @@ impl Bot {
         declined.state = RequestState::Declined;
         declined.updated_at_ms = turn.now_ms;
         if !self.store.update_request(&declined).await? {
-            turn.answer(format!(
-                "Request {reference} changed meanwhile; try again."
-            ));
+            turn.answer(format!("Request {reference} changed meanwhile; try again."));
             return Ok(());
         }
         let notice = self.notice(
@@ -1760,7 +1783,9 @@ impl Bot {
         }
         let creator_share = amounts.first().copied().flatten();
         let Some(creator_share) = creator_share else {
-            turn.answer("Your own share would be nothing; give fewer exact shares or a larger total.");
+            turn.answer(
+                "Your own share would be nothing; give fewer exact shares or a larger total.",
+            );
             return Ok(());
         };
         let key = event_key(turn.msg);
@@ -1866,7 +1891,10 @@ impl Bot {
             turn.private("No payments yet. Try /pay @someone 5.");
             return Ok(());
         }
-        let mut lines = vec![format!("Your last {}:", plural(u32::try_from(payments.len()).unwrap_or(limit), "payment"))];
+        let mut lines = vec![format!(
+            "Your last {}:",
+            plural(u32::try_from(payments.len()).unwrap_or(limit), "payment")
+        )];
         for payment in &payments {
             let outgoing = payment.payer == turn.me.user;
             let who = if outgoing {
@@ -1922,11 +1950,19 @@ impl Bot {
             .iter()
             .any(|a| a.balance().pending_out > 0 || a.balance().pending_in > 0)
         {
-            turn.private("Finish or /cancel your payments in progress first, then send the link code again.");
+            turn.private(
+                "Finish or /cancel your payments in progress first, then send the link code again.",
+            );
             return Ok(());
         }
-        let Some(target) = self.store.take_link_code(&hash.to_bytes(), turn.now_ms).await? else {
-            turn.private("That link code is wrong or has expired. Run /link again in your other chat app.");
+        let Some(target) = self
+            .store
+            .take_link_code(&hash.to_bytes(), turn.now_ms)
+            .await?
+        else {
+            turn.private(
+                "That link code is wrong or has expired. Run /link again in your other chat app.",
+            );
             return Ok(());
         };
         if target == turn.me.user {
@@ -1986,7 +2022,10 @@ impl Bot {
         let moved = if moved.is_empty() {
             String::new()
         } else {
-            format!(" I moved this account's balance ({}) into it.", moved.join(", "))
+            format!(
+                " I moved this account's balance ({}) into it.",
+                moved.join(", ")
+            )
         };
         turn.private(format!(
             "Linked: this {} account now uses the same wallet as your other accounts.{moved}",
@@ -2093,7 +2132,13 @@ fn help(turn: &mut Turn<'_>, topic: Option<CommandName>) {
         None => {
             let mut text = String::from("What I can do (amounts like 20, 20.50, $20, 5 EUR):");
             for name in CommandName::ALL {
-                let _ = write!(text, "\n{} \u{2014} {}. e.g. {}", name.usage(), name.summary(), name.example());
+                let _ = write!(
+                    text,
+                    "\n{} \u{2014} {}. e.g. {}",
+                    name.usage(),
+                    name.summary(),
+                    name.example()
+                );
             }
             text
         }

@@ -317,6 +317,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// redelivery is handled afresh.
     async fn release_event(&self, platform: Platform, event: &EventId) -> Result<(), StoreError>;
 
+    /// Forgets the outcomes of events finished before `before_ms` (a
+    /// redelivery that late is handled afresh, and its derived ids make it
+    /// change nothing). Returns how many were forgotten.
+    async fn forget_events(&self, before_ms: i64) -> Result<u64, StoreError>;
+
     // -- identities ------------------------------------------------------
 
     async fn identity(
@@ -328,7 +333,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Records a sighting: creates the identity (and a new user for it) when
     /// new, else refreshes handle, skeleton, display name and last seen, and
     /// sets `started` when `seen.speaking`. Returns the identity and whether
-    /// `started` was false before this call (a first contact).
+    /// this call is a first contact: `seen.speaking`, and `started` was false
+    /// before (or the identity is new). A mention is never a first contact.
     async fn upsert_identity(
         &self,
         seen: &SeenUser,
@@ -412,8 +418,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Payments the user made or received (as the payee user), newest
     /// first, at most `limit`.
-    async fn payments_of_user(&self, user: UserId, limit: u32)
-    -> Result<Vec<Payment>, StoreError>;
+    async fn payments_of_user(&self, user: UserId, limit: u32) -> Result<Vec<Payment>, StoreError>;
 
     /// Whether `payer` ever completed a payment to `payee`.
     async fn has_paid_before(&self, payer: UserId, payee: UserId) -> Result<bool, StoreError>;
@@ -426,10 +431,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     // -- requests --------------------------------------------------------
 
     /// Inserts unless the reference exists; returns what is stored.
-    async fn insert_request(
-        &self,
-        request: &PaymentRequest,
-    ) -> Result<PaymentRequest, StoreError>;
+    async fn insert_request(&self, request: &PaymentRequest) -> Result<PaymentRequest, StoreError>;
 
     async fn request(&self, reference: &ShortRef) -> Result<Option<PaymentRequest>, StoreError>;
 
@@ -437,8 +439,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn update_request(&self, request: &PaymentRequest) -> Result<bool, StoreError>;
 
     /// The requests a split made, in the split's order.
-    async fn requests_of_split(&self, split: &ShortRef)
-    -> Result<Vec<PaymentRequest>, StoreError>;
+    async fn requests_of_split(&self, split: &ShortRef) -> Result<Vec<PaymentRequest>, StoreError>;
 
     // -- splits ----------------------------------------------------------
 

@@ -87,7 +87,8 @@ fn a_payment_through_the_http_mock_chat_end_to_end() {
         }
     }
 
-    let confirm = json!({ "from": "alice", "chat": "dm", "text": format!("/confirm {code}"), "id": "c-1" });
+    let confirm =
+        json!({ "from": "alice", "chat": "dm", "text": format!("/confirm {code}"), "id": "c-1" });
     let first = chat.say_with(confirm.clone());
     assert!(
         first
@@ -110,7 +111,12 @@ fn a_payment_through_the_http_mock_chat_end_to_end() {
             .contains("sent you a DM"),
         "oldest first: {inbox:?}"
     );
-    assert!(inbox.last().unwrap()["text"].as_str().unwrap().contains("$120.00"));
+    assert!(
+        inbox.last().unwrap()["text"]
+            .as_str()
+            .unwrap()
+            .contains("$120.00")
+    );
 
     server.signal("TERM");
     let (status, log) = server.wait_for_exit();
@@ -127,23 +133,59 @@ fn bad_mock_requests_get_a_4xx_with_a_json_error() {
     let chat = Chat { server: &server };
     let cases = [
         (json!({ "from": "alice", "chat": "dm" }), "bad_fields"),
-        (json!({ "from": "alice", "chat": "dm:bob", "text": "hi" }), "bad_chat"),
-        (json!({ "from": "alice", "chat": "a party", "text": "hi" }), "bad_chat"),
-        (json!({ "from": "al ice", "chat": "dm", "text": "hi" }), "bad_user"),
-        (json!({ "from": "paybot", "chat": "dm", "text": "hi" }), "bot_user"),
-        (json!({ "from": "alice", "chat": "dm", "text": "x".repeat(5_000) }), "bad_text"),
-        (json!({ "from": "alice", "chat": "dm", "text": "" }), "bad_text"),
-        (json!({ "from": "alice", "chat": "dm", "text": "hi", "id": "a b" }), "bad_id"),
-        (json!({ "from": "alice", "chat": "dm", "text": "hi", "extra": 1 }), "bad_fields"),
-        (json!({ "from": 5, "chat": "dm", "text": "hi" }), "bad_fields"),
+        (
+            json!({ "from": "alice", "chat": "dm:bob", "text": "hi" }),
+            "bad_chat",
+        ),
+        (
+            json!({ "from": "alice", "chat": "a party", "text": "hi" }),
+            "bad_chat",
+        ),
+        (
+            json!({ "from": "al ice", "chat": "dm", "text": "hi" }),
+            "bad_user",
+        ),
+        (
+            json!({ "from": "paybot", "chat": "dm", "text": "hi" }),
+            "bot_user",
+        ),
+        (
+            json!({ "from": "alice", "chat": "dm", "text": "x".repeat(5_000) }),
+            "bad_text",
+        ),
+        (
+            json!({ "from": "alice", "chat": "dm", "text": "" }),
+            "bad_text",
+        ),
+        (
+            json!({ "from": "alice", "chat": "dm", "text": "hi", "id": "a b" }),
+            "bad_id",
+        ),
+        (
+            json!({ "from": "alice", "chat": "dm", "text": "hi", "extra": 1 }),
+            "bad_fields",
+        ),
+        (
+            json!({ "from": 5, "chat": "dm", "text": "hi" }),
+            "bad_fields",
+        ),
     ];
     for (body, code) in cases {
         let (status, value) = chat.post(&body);
         assert!((400..500).contains(&status), "{body} -> {status} {value}");
         assert_eq!(value["error"]["code"], code, "{body} -> {value}");
-        assert!(value["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            value["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
-    let (status, text) = http_post(server.addr, "/mock/messages", Some("application/json"), "{not json");
+    let (status, text) = http_post(
+        server.addr,
+        "/mock/messages",
+        Some("application/json"),
+        "{not json",
+    );
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("bad_json"), "{text}");
     let (status, text) = http_post(server.addr, "/mock/messages", None, "{}");
@@ -200,7 +242,11 @@ fn the_otp_pepper_is_generated_once_owner_only_and_checked() {
         .env("PAYBOT_OTP__PEPPER", "short"));
     assert_eq!(short.code(), Some(2));
     assert!(short.stderr.contains("otp.pepper"), "{}", short.stderr);
-    assert!(!short.stderr.contains("short\""), "the secret is echoed: {}", short.stderr);
+    assert!(
+        !short.stderr.contains("short\""),
+        "the secret is echoed: {}",
+        short.stderr
+    );
 }
 
 #[test]
@@ -222,13 +268,25 @@ fn paybot_chat_is_a_terminal_mock_chat() {
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("[bob, dm] Welcome to paybot, @bob!"), "{stdout}");
-    assert!(stdout.contains("alice@party> "), "{stdout}");
     assert!(
-        stdout.contains("[alice, party] @alice, I sent you a DM with a code to confirm paying @bob $5.00."),
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("[bob, dm] Welcome to paybot, @bob!"),
         "{stdout}"
     );
-    assert!(stdout.contains("[alice, dm] To pay @bob $5.00 for “tea”, send me: /confirm "), "{stdout}");
+    assert!(stdout.contains("alice@party> "), "{stdout}");
+    assert!(
+        stdout.contains(
+            "[alice, party] @alice, I sent you a DM with a code to confirm paying @bob $5.00."
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[alice, dm] To pay @bob $5.00 for “tea”, send me: /confirm "),
+        "{stdout}"
+    );
     assert!(stdout.contains("unknown command :bogus"), "{stdout}");
 }

@@ -58,7 +58,11 @@ fn error(status: StatusCode, code: &str, message: String) -> Response {
 
 impl IntoResponse for MockError {
     fn into_response(self) -> Response {
-        error(StatusCode::UNPROCESSABLE_ENTITY, self.code(), self.to_string())
+        error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            self.code(),
+            self.to_string(),
+        )
     }
 }
 

@@ -173,8 +173,10 @@ impl MockChat {
             state: Mutex::new(State::default()),
             turn: tokio::sync::Mutex::new(()),
         });
-        bot.dispatcher()
-            .register(Platform::Mock, Arc::new(MockNotifier(Arc::downgrade(&chat))));
+        bot.dispatcher().register(
+            Platform::Mock,
+            Arc::new(MockNotifier(Arc::downgrade(&chat))),
+        );
         chat
     }
 

@@ -117,9 +117,8 @@ static WAIT: LazyLock<Option<Regex>> =
 static USER_SEES: LazyLock<Option<Regex>> = LazyLock::new(|| {
     compile(r"^(?P<to>[\w.]+) in (?P<chat>[\w.-]+) (?P<verb>sees|does not see): ?(?P<text>.*)$")
 });
-static CHAT_SEES: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(r"^(?P<chat>[\w.-]+) (?P<verb>sees|does not see): ?(?P<text>.*)$")
-});
+static CHAT_SEES: LazyLock<Option<Regex>> =
+    LazyLock::new(|| compile(r"^(?P<chat>[\w.-]+) (?P<verb>sees|does not see): ?(?P<text>.*)$"));
 static SEES_NOTHING: LazyLock<Option<Regex>> =
     LazyLock::new(|| compile(r"^(?P<to>[\w.]+) sees nothing$"));
 static PLACEHOLDER: LazyLock<Option<Regex>> =
@@ -331,7 +330,14 @@ fn render(deliveries: &[Delivery]) -> String {
     }
     deliveries
         .iter()
-        .map(|d| format!("  [{} in {}] {}", d.to, d.chat, d.text.replace('\n', "\n      ")))
+        .map(|d| {
+            format!(
+                "  [{} in {}] {}",
+                d.to,
+                d.chat,
+                d.text.replace('\n', "\n      ")
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -413,10 +419,7 @@ pub async fn run(
             }
             Step::Wait { line, by, checks } => {
                 advance(*by);
-                let caused = chat
-                    .tick()
-                    .await
-                    .map_err(|e| format!("line {line}: {e}"))?;
+                let caused = chat.tick().await.map_err(|e| format!("line {line}: {e}"))?;
                 (caused, checks)
             }
         };
@@ -479,7 +482,14 @@ mod tests {
         check(&c, &caused, &mut vars).unwrap();
         assert_eq!(vars["c"], "123456");
         assert_eq!(vars["p"], "PABCDEF");
-        assert_eq!(substitute("/confirm {c}", &vars, 1).unwrap(), "/confirm 123456");
-        assert!(substitute("{nope}", &vars, 3).unwrap_err().contains("line 3"));
+        assert_eq!(
+            substitute("/confirm {c}", &vars, 1).unwrap(),
+            "/confirm 123456"
+        );
+        assert!(
+            substitute("{nope}", &vars, 3)
+                .unwrap_err()
+                .contains("line 3")
+        );
     }
 }

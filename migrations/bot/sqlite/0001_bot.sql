@@ -18,6 +18,8 @@ CREATE TABLE bot_events (
     PRIMARY KEY (platform, event_id),
     CHECK ((outcome IS NULL) = (finished_at_ms IS NULL))
 ) STRICT, WITHOUT ROWID;
+-- Old outcomes are forgotten after a retention period (Store::forget_events).
+CREATE INDEX bot_events_finished ON bot_events (finished_at_ms);
 
 -- A user is a wallet's owner: the id is all there is.
 CREATE TABLE bot_users (
