@@ -97,6 +97,10 @@ async fn races(backend: TestBackend) {
         "exactly one delivery carries the code: {codes:?}"
     );
     let code = codes.pop().unwrap();
+    // A later redelivery gets the stored answer: the code is blanked out.
+    let again = text_of(&bot.handle(&dm("alice", "pay-1", "/pay @bob 30")).await);
+    assert!(again.contains("/confirm (the code I sent you)"), "{again}");
+    assert!(!again.contains(&code), "{again}");
     assert!(
         balance_text(&bot, "alice", "b1")
             .await

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod message;
 pub mod notify;
 pub mod otp;
+mod periodic;
 pub mod service;
 pub mod split;
 pub mod store;

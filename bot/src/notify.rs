@@ -105,7 +105,7 @@ pub struct Dispatcher {
     /// One drain at a time in this process, so no message is handed out
     /// twice by it (another process may still: delivery is at least once).
     draining: tokio::sync::Mutex<()>,
-    wake: tokio::sync::Notify,
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl fmt::Debug for Dispatcher {
@@ -120,7 +120,7 @@ impl Dispatcher {
             ledger,
             notifiers: RwLock::new(HashMap::new()),
             draining: tokio::sync::Mutex::new(()),
-            wake: tokio::sync::Notify::new(),
+            wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -196,22 +196,13 @@ impl Dispatcher {
     pub fn spawn(
         self: &Arc<Dispatcher>,
         interval: Duration,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let dispatcher = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    () = dispatcher.wake.notified() => {}
-                    _ = shutdown.changed() => break,
-                }
-                if let Err(error) = dispatcher.drain().await {
-                    tracing::warn!(%error, "outbox drain failed; will retry");
-                }
-            }
+        let wake = Some(Arc::clone(&self.wake));
+        crate::periodic::spawn_periodic("outbox drain", interval, wake, shutdown, move || {
+            let dispatcher = Arc::clone(&dispatcher);
+            async move { dispatcher.drain().await }
         })
     }
 }

@@ -165,7 +165,8 @@ impl Turn<'_> {
         label_of(&self.me)
     }
 
-    /// A reply everyone in the chat sees.
+    /// A reply in the chat the message came from: everyone in a group sees
+    /// it; in a DM, only the sender.
     fn here(&mut self, text: impl Into<String>) {
         self.replies.push(Reply {
             platform: self.msg.platform,
@@ -192,11 +193,6 @@ impl Turn<'_> {
             text,
             redacted,
         });
-    }
-
-    /// A reply in the chat it came from: public in a group, private in a DM.
-    fn answer(&mut self, text: impl Into<String>) {
-        self.here(text);
     }
 }
 
@@ -298,14 +294,6 @@ impl Bot {
         &self.dispatcher
     }
 
-    pub fn ledger(&self) -> &Ledger {
-        &self.ledger
-    }
-
-    pub fn config(&self) -> &BotConfig {
-        &self.config
-    }
-
     /// Tells the parser this bot's username on `platform`, so `/pay@Name`
     /// is recognised as ours (and `/pay@OtherBot` ignored).
     pub fn set_username(&self, platform: Platform, username: impl Into<String>) {
@@ -387,7 +375,7 @@ impl Bot {
             Ok(Some(command)) => command,
             Ok(None) => return Ok(turn.replies),
             Err(usage) => {
-                turn.answer(usage.to_string());
+                turn.here(usage.to_string());
                 return Ok(turn.replies);
             }
         };
@@ -592,9 +580,7 @@ impl Bot {
         match target {
             Target::Id(id) => match self.store.identity(msg.platform, id).await? {
                 Some(identity) => Ok(Ok(Resolved::Known(identity))),
-                None => Ok(Err(format!(
-                    "I don't know {target} yet. Ask them to send me /start first."
-                ))),
+                None => Ok(Err(not_known(target))),
             },
             Target::Handle(handle) => {
                 if let Some(bot) = self.username(msg.platform)
@@ -609,12 +595,25 @@ impl Bot {
                 match known.into_iter().next() {
                     Some(identity) => Ok(Ok(Resolved::Known(identity))),
                     None if allow_unclaimed => Ok(Ok(Resolved::Unclaimed(handle.clone()))),
-                    None => Ok(Err(format!(
-                        "I don't know {handle} yet. Ask them to send me /start first."
-                    ))),
+                    None => Ok(Err(not_known(target))),
                 }
             }
         }
+    }
+
+    /// A user the platform or paybot knows (requests and splits need one:
+    /// the request must reach them). `Err(text)`: a refusal to reply with.
+    async fn resolve_known(
+        &self,
+        turn: &Turn<'_>,
+        target: &Target,
+    ) -> Result<std::result::Result<Identity, String>> {
+        Ok(match self.resolve(turn, target, false).await? {
+            Ok(Resolved::Known(identity)) => Ok(identity),
+            // `resolve` gives no unclaimed handle when not allowed to.
+            Ok(Resolved::Unclaimed(_)) => Err(not_known(target)),
+            Err(refusal) => Err(refusal),
+        })
     }
 
     /// Warnings for the payer before they confirm: a look-alike handle, a
@@ -675,19 +674,19 @@ impl Bot {
             Some(target) => match self.resolve(turn, target, true).await? {
                 Ok(resolved) => resolved,
                 Err(refusal) => {
-                    turn.answer(refusal);
+                    turn.here(refusal);
                     return Ok(());
                 }
             },
             None => {
                 let Some(author) = turn.msg.reply_to.clone() else {
-                    turn.answer(
+                    turn.here(
                         "Whom should I pay? Name them (/pay @bob 20) or reply to their message with /pay 20.",
                     );
                     return Ok(());
                 };
                 if author.is_bot {
-                    turn.answer(format!(
+                    turn.here(format!(
                         "{} is a bot; bots cannot be paid.",
                         label_of_user(&author)
                     ));
@@ -716,7 +715,7 @@ impl Bot {
         if let Resolved::Known(identity) = &payee
             && identity.user == me.user
         {
-            turn.answer("You can't pay yourself.");
+            turn.here("You can't pay yourself.");
             return Ok(());
         }
         let awaiting = self.store.payments_awaiting_code(me.user).await?;
@@ -1106,11 +1105,7 @@ impl Bot {
                 Ok(())
             }
             Err(SubmitError::Rejected { error, .. }) => {
-                let state = match error {
-                    TransferError::AlreadyVoided => PaymentState::Cancelled,
-                    TransferError::AlreadyPosted => PaymentState::Completed,
-                    _ => PaymentState::Expired,
-                };
+                let state = awaiting_resolved_as(&error, PaymentState::Cancelled);
                 self.reconcile(payment, state).await?;
                 turn.private(format!(
                     "Payment {reference} can no longer be confirmed: it is {}. Nothing more was paid.",
@@ -1145,11 +1140,7 @@ impl Bot {
         {
             Ok(_) => {}
             Err(SubmitError::Rejected { error, .. }) => {
-                let actual = match error {
-                    TransferError::AlreadyPosted => PaymentState::Completed,
-                    TransferError::AlreadyVoided => state,
-                    _ => PaymentState::Expired,
-                };
+                let actual = awaiting_resolved_as(&error, state);
                 if actual != state {
                     self.reconcile(payment, actual).await?;
                     return Ok(false);
@@ -1182,11 +1173,7 @@ impl Bot {
                 return self.end_awaiting(payment, PaymentState::Expired).await;
             }
             Err(SubmitError::Rejected { error, .. }) => {
-                let actual = match error {
-                    TransferError::AlreadyPosted => PaymentState::Completed,
-                    TransferError::AlreadyVoided => PaymentState::Cancelled,
-                    _ => PaymentState::Expired,
-                };
+                let actual = awaiting_resolved_as(&error, PaymentState::Cancelled);
                 if actual != PaymentState::Expired {
                     self.reconcile(payment, actual).await?;
                     return Ok(false);
@@ -1230,7 +1217,7 @@ impl Bot {
                 .next(),
         };
         let Some(payment) = payment else {
-            turn.answer(match reference {
+            turn.here(match reference {
                 Some(reference) => format!("You have no payment {reference}."),
                 None => "You have no payment waiting to be confirmed.".to_owned(),
             });
@@ -1241,11 +1228,11 @@ impl Bot {
         match payment.state {
             PaymentState::AwaitingCode => {
                 if self.end_awaiting(payment, PaymentState::Cancelled).await? {
-                    turn.answer(format!(
+                    turn.here(format!(
                         "Cancelled payment {reference} ({what}). Nothing was paid."
                     ));
                 } else {
-                    turn.answer(format!(
+                    turn.here(format!(
                         "Payment {reference} could not be cancelled: it was already settled."
                     ));
                 }
@@ -1258,18 +1245,14 @@ impl Bot {
                 match self.ledger.submit(void).await {
                     Ok(_) => {
                         self.reconcile(payment, PaymentState::Refunded).await?;
-                        turn.answer(format!(
+                        turn.here(format!(
                             "Cancelled payment {reference} ({what}); the money is back in your wallet."
                         ));
                     }
                     Err(SubmitError::Rejected { error, .. }) => {
-                        let state = if error == TransferError::AlreadyPosted {
-                            PaymentState::Claimed
-                        } else {
-                            PaymentState::Refunded
-                        };
+                        let state = hold_resolved_as(&error);
                         self.reconcile(payment, state).await?;
-                        turn.answer(format!(
+                        turn.here(format!(
                             "Payment {reference} is already {}.",
                             describe_state(state)
                         ));
@@ -1277,7 +1260,7 @@ impl Bot {
                     Err(error) => return Err(error.into()),
                 }
             }
-            state => turn.answer(format!(
+            state => turn.here(format!(
                 "Payment {reference} is already {}; it cannot be cancelled.",
                 describe_state(state)
             )),
@@ -1387,11 +1370,7 @@ impl Bot {
                 }
                 Err(SubmitError::Rejected { error, .. }) => {
                     // Refunded (expired) or cancelled meanwhile.
-                    let state = if error == TransferError::AlreadyPosted {
-                        PaymentState::Claimed
-                    } else {
-                        PaymentState::Refunded
-                    };
+                    let state = hold_resolved_as(&error);
                     self.reconcile(payment, state).await?;
                 }
                 Err(error) => return Err(error.into()),
@@ -1452,10 +1431,7 @@ impl Bot {
                 ..
             }) => return Ok(false),
             Err(SubmitError::Rejected { error, .. }) => {
-                let state = match error {
-                    TransferError::AlreadyPosted => PaymentState::Claimed,
-                    _ => PaymentState::Refunded,
-                };
+                let state = hold_resolved_as(&error);
                 self.reconcile(payment, state).await?;
                 return Ok(false);
             }
@@ -1485,21 +1461,12 @@ impl Bot {
     pub fn spawn_sweeper(
         self: &Arc<Bot>,
         interval: Duration,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let bot = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = shutdown.changed() => break,
-                }
-                if let Err(error) = bot.sweep().await {
-                    tracing::warn!(%error, "bot sweep failed; will retry");
-                }
-            }
+        crate::periodic::spawn_periodic("bot sweep", interval, None, shutdown, move || {
+            let bot = Arc::clone(&bot);
+            async move { bot.sweep().await }
         })
     }
 
@@ -1512,28 +1479,22 @@ impl Bot {
         amount: Amount,
         memo: Option<Memo>,
     ) -> Result<()> {
-        let payer = match self.resolve(turn, payer, false).await? {
-            Ok(Resolved::Known(identity)) => identity,
-            Ok(Resolved::Unclaimed(handle)) => {
-                turn.answer(format!(
-                    "I don't know {handle} yet. Ask them to send me /start first."
-                ));
-                return Ok(());
-            }
+        let payer = match self.resolve_known(turn, payer).await? {
+            Ok(identity) => identity,
             Err(refusal) => {
-                turn.answer(refusal);
+                turn.here(refusal);
                 return Ok(());
             }
         };
         if payer.user == turn.me.user {
-            turn.answer("You can't ask yourself for money.");
+            turn.here("You can't ask yourself for money.");
             return Ok(());
         }
         let key = event_key(turn.msg);
         let request = self
             .create_request(turn, &payer, amount, memo, None, &key)
             .await?;
-        turn.answer(format!(
+        turn.here(format!(
             "Asked {} for {amount}{} (request {}). I'll tell you when they answer.",
             label_of(&payer),
             with_memo(request.memo.as_ref()),
@@ -1610,7 +1571,7 @@ impl Bot {
             .await?
             .filter(|r| r.payer == turn.me.user);
         if request.is_none() {
-            turn.answer(format!("You have no request {reference}."));
+            turn.here(format!("You have no request {reference}."));
         }
         Ok(request)
     }
@@ -1631,14 +1592,14 @@ impl Bot {
                     None => false,
                 };
                 if waiting {
-                    turn.answer(format!(
+                    turn.here(format!(
                         "Request {reference} already has a payment waiting for your code."
                     ));
                     return Ok(());
                 }
             }
             RequestState::Paid | RequestState::Declined => {
-                turn.answer(format!(
+                turn.here(format!(
                     "Request {reference} is already {}.",
                     request.state.as_str()
                 ));
@@ -1678,7 +1639,7 @@ impl Bot {
             return Ok(());
         };
         if matches!(request.state, RequestState::Paid | RequestState::Declined) {
-            turn.answer(format!(
+            turn.here(format!(
                 "Request {reference} is already {}.",
                 request.state.as_str()
             ));
@@ -1688,7 +1649,7 @@ impl Bot {
         declined.state = RequestState::Declined;
         declined.updated_at_ms = turn.now_ms;
         if !self.store.update_request(&declined).await? {
-            turn.answer(format!("Request {reference} changed meanwhile; try again."));
+            turn.here(format!("Request {reference} changed meanwhile; try again."));
             return Ok(());
         }
         let notice = self.notice(
@@ -1703,7 +1664,7 @@ impl Bot {
             ),
         )?;
         self.ledger.enqueue_outbox(&[notice]).await?;
-        turn.answer(format!(
+        turn.here(format!(
             "Declined request {reference} from {}.",
             request.requester_label
         ));
@@ -1742,25 +1703,19 @@ impl Bot {
     ) -> Result<()> {
         let mut people: Vec<Identity> = Vec::with_capacity(shares.len());
         for share in shares {
-            let identity = match self.resolve(turn, &share.target, false).await? {
-                Ok(Resolved::Known(identity)) => identity,
-                Ok(Resolved::Unclaimed(handle)) => {
-                    turn.answer(format!(
-                        "I don't know {handle} yet. Ask them to send me /start, then split again."
-                    ));
-                    return Ok(());
-                }
+            let identity = match self.resolve_known(turn, &share.target).await? {
+                Ok(identity) => identity,
                 Err(refusal) => {
-                    turn.answer(refusal);
+                    turn.here(refusal);
                     return Ok(());
                 }
             };
             if identity.user == turn.me.user {
-                turn.answer("Leave yourself out of the list: your share is what's left.");
+                turn.here("Leave yourself out of the list: your share is what's left.");
                 return Ok(());
             }
             if people.iter().any(|p| p.user == identity.user) {
-                turn.answer(format!("{} is in the split twice.", label_of(&identity)));
+                turn.here(format!("{} is in the split twice.", label_of(&identity)));
                 return Ok(());
             }
             people.push(identity);
@@ -1770,7 +1725,7 @@ impl Bot {
         let minors = match split::with_exact_shares(total.minor(), &exact) {
             Ok(minors) => minors,
             Err(error) => {
-                turn.answer(format!(
+                turn.here(format!(
                     "That split does not work: {error}. Usage: {}",
                     CommandName::Split.usage()
                 ));
@@ -1783,7 +1738,7 @@ impl Bot {
         }
         let creator_share = amounts.first().copied().flatten();
         let Some(creator_share) = creator_share else {
-            turn.answer(
+            turn.here(
                 "Your own share would be nothing; give fewer exact shares or a larger total.",
             );
             return Ok(());
@@ -1817,7 +1772,7 @@ impl Bot {
             .await?;
             lines.push(format!("{} {amount}", label_of(person)));
         }
-        turn.answer(format!(
+        turn.here(format!(
             "Split {} of {total}{}: {}. I've asked each person privately; /split status {} shows who has paid.",
             split.reference,
             with_memo(memo.as_ref()),
@@ -1837,7 +1792,7 @@ impl Bot {
             }
         };
         let Some(split) = split else {
-            turn.answer(match reference {
+            turn.here(match reference {
                 Some(reference) => format!("There is no split {reference}."),
                 None => "You have not split a bill in this chat yet.".to_owned(),
             });
@@ -1847,7 +1802,7 @@ impl Bot {
         let member =
             split.creator == turn.me.user || requests.iter().any(|r| r.payer == turn.me.user);
         if !member {
-            turn.answer(format!(
+            turn.here(format!(
                 "Only the people in split {} can see it.",
                 split.reference
             ));
@@ -1870,7 +1825,7 @@ impl Bot {
                 request.payer_label, request.amount
             ));
         }
-        turn.answer(format!(
+        turn.here(format!(
             "Split {} of {}{}: {} of {} settled (your own share included).\n{}",
             split.reference,
             split.total,
@@ -2098,6 +2053,32 @@ impl Bot {
     }
 }
 
+fn not_known(target: &Target) -> String {
+    format!("I don't know {target} yet. Ask them to send me /start first.")
+}
+
+/// What a payment waiting for its code already became, when the ledger
+/// refuses to resolve its pending transfer again with `error`. `voided` is
+/// what a void means here (the caller's own cancellation reason, or
+/// [`PaymentState::Cancelled`]).
+fn awaiting_resolved_as(error: &TransferError, voided: PaymentState) -> PaymentState {
+    match error {
+        TransferError::AlreadyPosted => PaymentState::Completed,
+        TransferError::AlreadyVoided => voided,
+        _ => PaymentState::Expired,
+    }
+}
+
+/// The same for an escrow hold: posted means claimed; anything else
+/// (voided by `/cancel`, expired) gave the money back.
+fn hold_resolved_as(error: &TransferError) -> PaymentState {
+    if *error == TransferError::AlreadyPosted {
+        PaymentState::Claimed
+    } else {
+        PaymentState::Refunded
+    }
+}
+
 /// The escrow hold a confirmed payment to an unclaimed handle becomes.
 fn hold_id(payment: &Payment) -> TransferId {
     derive("paybot.bot.escrow.hold", &payment.reference.to_string())
@@ -2143,7 +2124,7 @@ fn help(turn: &mut Turn<'_>, topic: Option<CommandName>) {
             text
         }
     };
-    turn.answer(text);
+    turn.here(text);
 }
 
 fn internal_error(msg: &Incoming) -> Reply {

@@ -90,7 +90,7 @@ impl MockError {
 }
 
 /// One message to send, as a client gives it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outgoing {
     pub from: String,
     pub chat: String,

@@ -56,21 +56,6 @@ pub enum Step {
     },
 }
 
-impl PartialEq for Outgoing {
-    fn eq(&self, other: &Outgoing) -> bool {
-        (&self.from, &self.chat, &self.text, &self.id, &self.reply_to)
-            == (
-                &other.from,
-                &other.chat,
-                &other.text,
-                &other.id,
-                &other.reply_to,
-            )
-    }
-}
-
-impl Eq for Outgoing {}
-
 /// One expectation about what a step caused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
