@@ -27,13 +27,22 @@ use ledger::{Amount, Currency, Ledger, Migration, TransferId};
 use sqlx::types::Uuid;
 
 /// The bot's schema. Run with `ledger.migrate(BOT_MIGRATIONS)`.
-pub const BOT_MIGRATIONS: &[Migration] = &[Migration {
-    component: "bot",
-    version: 1,
-    name: "users, identities, events, link codes, payments, requests, splits",
-    sqlite: include_str!("../migrations/bot/sqlite/0001_bot.sql"),
-    postgres: include_str!("../migrations/bot/postgres/0001_bot.sql"),
-}];
+pub const BOT_MIGRATIONS: &[Migration] = &[
+    Migration {
+        component: "bot",
+        version: 1,
+        name: "users, identities, events, link codes, payments, requests, splits",
+        sqlite: include_str!("../migrations/bot/sqlite/0001_bot.sql"),
+        postgres: include_str!("../migrations/bot/postgres/0001_bot.sql"),
+    },
+    Migration {
+        component: "bot",
+        version: 2,
+        name: "identities: dm_open",
+        sqlite: include_str!("../migrations/bot/sqlite/0002_dm_open.sql"),
+        postgres: include_str!("../migrations/bot/postgres/0002_dm_open.sql"),
+    },
+];
 
 /// How often [`Store::claim_event`] tries again when the event's row
 /// vanished between its two statements (released by its worker meanwhile).
@@ -84,7 +93,7 @@ fn transfer_uuid(id: TransferId) -> Uuid {
 macro_rules! identity_columns {
     () => {
         "platform, platform_id, user_id, handle, skeleton, display_name, started, \
-         first_seen_ms, last_seen_ms"
+         dm_open, first_seen_ms, last_seen_ms"
     };
 }
 
@@ -206,6 +215,7 @@ macro_rules! sql_backend {
                     skeleton: get(row, T, "skeleton")?,
                     display_name: get(row, T, "display_name")?,
                     started: get(row, T, "started")?,
+                    dm_open: get(row, T, "dm_open")?,
                     first_seen_ms: get(row, T, "first_seen_ms")?,
                     last_seen_ms: get(row, T, "last_seen_ms")?,
                 })
@@ -463,6 +473,7 @@ macro_rules! sql_backend {
                         "UPDATE bot_identities
                          SET handle = $3, skeleton = $4, display_name = $5,
                              started = (started OR $6),
+                             dm_open = (dm_open OR $8),
                              last_seen_ms = CASE WHEN last_seen_ms > $7 THEN last_seen_ms ELSE $7 END
                          WHERE platform = $1 AND platform_id = $2
                          RETURNING ",
@@ -475,6 +486,7 @@ macro_rules! sql_backend {
                     .bind(seen.display_name.as_str())
                     .bind(seen.speaking)
                     .bind(now_ms)
+                    .bind(seen.direct)
                     .fetch_one(&mut *tx)
                     .await?;
                     (row, !was_started)
@@ -487,9 +499,9 @@ macro_rules! sql_backend {
                     .await?;
                     let row = sqlx::query(concat!(
                         "INSERT INTO bot_identities (platform, platform_id, user_id, handle,
-                             skeleton, display_name, started, first_seen_ms, last_seen_ms,
-                             user_since_ms)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
+                             skeleton, display_name, started, dm_open, first_seen_ms,
+                             last_seen_ms, user_since_ms)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $8, $8, $8)
                          ON CONFLICT (platform, platform_id) DO NOTHING
                          RETURNING ",
                         identity_columns!()
@@ -502,6 +514,7 @@ macro_rules! sql_backend {
                     .bind(seen.display_name.as_str())
                     .bind(seen.speaking)
                     .bind(now_ms)
+                    .bind(seen.direct)
                     .fetch_optional(&mut *tx)
                     .await?;
                     let Some(row) = row else {

@@ -1,56 +1,133 @@
 //! The bot under concurrency, straight through `Bot::handle` with real
 //! storage: deliveries of one event racing each other, and two confirms
 //! racing with the same code. Money moves once; the ledger stays sound.
+//! Also: buttons on replies and outbox messages, the DM-start requirement of
+//! platforms where a bot cannot open a DM, and undeliverable messages.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use bot::message::{
-    Chat, ChatId, ChatKind, EventId, Handle, Incoming, Platform, PlatformUserId, Reply, User,
+    Audience, Button, Chat, ChatId, ChatKind, EventId, Handle, Incoming, Platform, PlatformUserId,
+    Reply, User,
 };
+use bot::notify::{DELIVERY_ATTEMPTS_MAX, DeliveryError, Notifier};
 use bot::otp::{OsRandom, Pepper};
-use bot::{Bot, BotConfig};
+use bot::store::{Store, UserId};
+use bot::{Bot, BotConfig, DM_START_PAYLOAD};
 use ledger::testing::{TestBackend, TestDb};
 use ledger::{Amount, Currency};
 use paybot::store::{BOT_MIGRATIONS, SqlStore};
 
 async fn setup(backend: TestBackend) -> Option<(TestDb, Arc<Bot>)> {
+    let (db, bot, _) = setup_with_store(backend).await?;
+    Some((db, bot))
+}
+
+async fn setup_with_store(backend: TestBackend) -> Option<(TestDb, Arc<Bot>, Arc<SqlStore>)> {
     let db = TestDb::fresh(backend).await?;
     db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
     let config = BotConfig {
         mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
         ..BotConfig::default()
     };
+    let store = Arc::new(SqlStore::new(&db.ledger));
     let bot = Bot::new(
         db.ledger.clone(),
-        Arc::new(SqlStore::new(&db.ledger)),
+        Arc::<SqlStore>::clone(&store),
         config,
         Pepper::generate(&OsRandom),
         Arc::new(OsRandom),
     );
-    Some((db, bot))
+    Some((db, bot, store))
 }
 
-fn dm(from: &str, event: &str, text: &str) -> Incoming {
-    let user = User {
-        id: PlatformUserId::new(from).unwrap(),
-        handle: Some(Handle::parse(from).unwrap()),
-        display_name: from.to_owned(),
+fn person(name: &str) -> User {
+    User {
+        id: PlatformUserId::new(name).unwrap(),
+        handle: Some(Handle::parse(name).unwrap()),
+        display_name: name.to_owned(),
         is_bot: false,
+    }
+}
+
+fn message(platform: Platform, kind: ChatKind, from: &str, event: &str, text: &str) -> Incoming {
+    let chat = match kind {
+        ChatKind::Direct => format!("dm:{from}"),
+        ChatKind::Group => "group:party".to_owned(),
     };
     Incoming {
-        platform: Platform::Mock,
+        platform,
         event_id: EventId::new(event).unwrap(),
         chat: Chat {
-            id: ChatId::new(format!("dm:{from}")).unwrap(),
-            kind: ChatKind::Direct,
-            title: None,
+            id: ChatId::new(chat).unwrap(),
+            kind,
+            title: (kind == ChatKind::Group).then(|| "party".to_owned()),
         },
-        sender: user,
+        sender: person(from),
         text: text.to_owned(),
         mentions: Vec::new(),
         reply_to: None,
+    }
+}
+
+fn dm(from: &str, event: &str, text: &str) -> Incoming {
+    message(Platform::Mock, ChatKind::Direct, from, event, text)
+}
+
+fn private(replies: &[Reply]) -> Vec<&Reply> {
+    replies
+        .iter()
+        .filter(|r| matches!(r.audience, Audience::Private(_)))
+        .collect()
+}
+
+/// The reference after `word ` in `text` (`/cancel P7K2QX` -> `P7K2QX`).
+fn reference_after(text: &str, word: &str) -> String {
+    let rest = text
+        .split(word)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {word} in {text}"));
+    rest.chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect()
+}
+
+/// A notifier that records what it is handed and answers `answer`.
+#[derive(Debug)]
+struct Recorder {
+    answer: Mutex<Option<DeliveryError>>,
+    handed: Mutex<Vec<Reply>>,
+}
+
+impl Recorder {
+    fn new(answer: Option<DeliveryError>) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            answer: Mutex::new(answer),
+            handed: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn handed(&self) -> Vec<Reply> {
+        self.handed.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Notifier for Recorder {
+    async fn deliver(&self, reply: &Reply) -> Result<(), DeliveryError> {
+        self.handed.lock().unwrap().push(reply.clone());
+        match self.answer.lock().unwrap().clone() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 }
 
@@ -151,4 +228,352 @@ async fn concurrent_deliveries_and_confirms_pay_once_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_deliveries_and_confirms_pay_once_on_postgres() {
     races(TestBackend::Postgres).await;
+}
+
+// -- buttons ------------------------------------------------------------------
+
+async fn buttons(backend: TestBackend) {
+    let Some((db, bot)) = setup(backend).await else {
+        return;
+    };
+    let outbox = Recorder::new(None);
+    bot.dispatcher()
+        .register(Platform::Mock, Arc::<Recorder>::clone(&outbox));
+    bot.handle(&dm("alice", "s1", "/start")).await;
+    bot.handle(&dm("bob", "s2", "/start")).await;
+
+    // The request notice reaches alice through the outbox with its buttons.
+    bot.handle(&dm("bob", "r1", "/request @alice 5 for lunch"))
+        .await;
+    bot.dispatcher().drain().await.unwrap();
+    let handed = outbox.handed();
+    let notice = handed
+        .iter()
+        .find(|r| r.text.contains("asks you to pay"))
+        .unwrap_or_else(|| panic!("no request notice in {handed:?}"));
+    assert_eq!(
+        notice.audience,
+        Audience::Private(PlatformUserId::new("alice").unwrap())
+    );
+    let request = reference_after(&notice.text, "/approve ");
+    assert!(notice.text.contains(&format!("/decline {request}")));
+    assert_eq!(
+        notice.buttons,
+        vec![
+            Button::new("Approve", format!("/approve {request}")),
+            Button::new("Decline", format!("/decline {request}")),
+        ]
+    );
+
+    // Approving sends the code by DM with a Cancel button, never the code.
+    let approve = dm("alice", "a1", &format!("/approve {request}"));
+    let replies = bot.handle(&approve).await;
+    let code_dm = private(&replies)
+        .into_iter()
+        .find(|r| r.text.contains("/confirm "))
+        .unwrap_or_else(|| panic!("no code in {replies:?}"));
+    let payment = reference_after(&code_dm.text, "/cancel ");
+    let cancel = vec![Button::new("Cancel", format!("/cancel {payment}"))];
+    assert_eq!(code_dm.buttons, cancel);
+    let code: String = code_dm
+        .text
+        .split("/confirm ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take(6)
+        .collect();
+    assert!(code.chars().all(|c| c.is_ascii_digit()), "{code}");
+    assert!(code_dm.buttons.iter().all(|b| !b.command.contains(&code)));
+    // A redelivery gets the stored outcome: code blanked, button kept.
+    let again = bot.handle(&approve).await;
+    let stored = private(&again)
+        .into_iter()
+        .find(|r| r.text.contains("/confirm (the code I sent you)"))
+        .unwrap_or_else(|| panic!("no stored code DM in {again:?}"));
+    assert!(!stored.text.contains(&code));
+    assert_eq!(stored.buttons, cancel);
+
+    // Other replies carry no buttons.
+    let balance = bot.handle(&dm("alice", "b1", "/balance")).await;
+    assert!(balance.iter().all(|r| r.buttons.is_empty()));
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_dm_and_request_notice_carry_buttons_on_sqlite() {
+    buttons(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_dm_and_request_notice_carry_buttons_on_postgres() {
+    buttons(TestBackend::Postgres).await;
+}
+
+// -- DM start required (Telegram) ----------------------------------------------
+
+const INVITE: &str = "https://t.me/paybot_test_bot?start=setup";
+
+async fn dm_start(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    let tg = Platform::Telegram;
+    bot.require_dm_start(tg, INVITE);
+    // Bob has written to the bot directly; alice only ever in the group.
+    bot.handle(&message(tg, ChatKind::Direct, "bob", "1", "/start"))
+        .await;
+    // /help in a group still answers, publicly.
+    let help = bot
+        .handle(&message(tg, ChatKind::Group, "alice", "2", "/help"))
+        .await;
+    assert!(!help.is_empty());
+    assert!(
+        help.iter()
+            .all(|r| r.audience == Audience::Chat(ChatId::new("group:party").unwrap()))
+    );
+    assert!(help.iter().any(|r| r.text.contains("/pay")), "{help:?}");
+    assert!(help.iter().all(|r| !r.text.contains(INVITE)));
+    // Usage errors answer as before.
+    let usage = bot
+        .handle(&message(tg, ChatKind::Group, "alice", "3", "/pay @bob"))
+        .await;
+    assert_eq!(usage.len(), 1);
+    assert!(!usage[0].text.contains(INVITE), "{usage:?}");
+
+    let alice = store
+        .identity(tg, &PlatformUserId::new("alice").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!alice.dm_open);
+    let wallet = db
+        .wallet(&format!("user:{}", alice.user.0), Currency::USD)
+        .await;
+    db.fund(wallet, Amount::from_minor(10_000, Currency::USD).unwrap())
+        .await;
+
+    // A command in the group: one public answer with the invite, nothing else.
+    let blocked = bot
+        .handle(&message(tg, ChatKind::Group, "alice", "4", "/pay @bob 5"))
+        .await;
+    assert_eq!(blocked.len(), 1, "{blocked:?}");
+    assert_eq!(
+        blocked[0].audience,
+        Audience::Chat(ChatId::new("group:party").unwrap())
+    );
+    assert_eq!(
+        blocked[0].text,
+        format!(
+            "@alice, I can't message you privately yet. Open {INVITE} and press Start, then send your command again."
+        )
+    );
+    assert!(private(&blocked).is_empty());
+    assert_nothing_moved(&db, &store, alice.user, wallet).await;
+    // Other commands too (a private answer could not reach her).
+    let balance = bot
+        .handle(&message(tg, ChatKind::Group, "alice", "5", "/balance"))
+        .await;
+    assert_eq!(balance.len(), 1);
+    assert!(balance[0].text.contains(INVITE));
+    let request = bot
+        .handle(&message(
+            tg,
+            ChatKind::Group,
+            "alice",
+            "6",
+            "/request @bob 5",
+        ))
+        .await;
+    assert_eq!(request.len(), 1);
+    assert!(request[0].text.contains(INVITE));
+    assert_nothing_moved(&db, &store, alice.user, wallet).await;
+
+    // The invite link's /start in a DM opens it.
+    let start = bot
+        .handle(&message(
+            tg,
+            ChatKind::Direct,
+            "alice",
+            "7",
+            &format!("/start {DM_START_PAYLOAD}"),
+        ))
+        .await;
+    assert!(start.iter().any(|r| r.text.contains("Welcome to paybot")
+        && r.text.contains("You're set up: go back to the group")));
+    let alice = store.identity(tg, &alice.id).await.unwrap().unwrap();
+    assert!(alice.dm_open);
+
+    // The same command again (a new event): the code goes by DM as usual.
+    let paid = bot
+        .handle(&message(tg, ChatKind::Group, "alice", "8", "/pay @bob 5"))
+        .await;
+    assert!(paid.iter().all(|r| !r.text.contains(INVITE)), "{paid:?}");
+    assert!(paid.iter().any(
+        |r| r.audience == Audience::Chat(ChatId::new("group:party").unwrap())
+            && r.text.contains("I sent you a DM with a code")
+    ));
+    let code_dm = private(&paid);
+    assert_eq!(code_dm.len(), 1, "{paid:?}");
+    assert!(code_dm[0].text.contains("/confirm "));
+    assert_eq!(
+        store
+            .payments_awaiting_code(alice.user)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // A plain /start (no payload) says nothing about setup.
+    let plain = bot
+        .handle(&message(tg, ChatKind::Direct, "alice", "9", "/start"))
+        .await;
+    assert!(plain.iter().all(|r| !r.text.contains("You're set up")));
+
+    // Platforms without an invite behave as before.
+    let discord = bot
+        .handle(&message(
+            Platform::Discord,
+            ChatKind::Group,
+            "carol",
+            "1",
+            "/balance",
+        ))
+        .await;
+    assert!(discord.iter().all(|r| !r.text.contains("privately yet")));
+    assert_eq!(private(&discord).len(), 1, "{discord:?}");
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+/// Alice's funded wallet is untouched, she has no payment and no request,
+/// and nobody was sent anything.
+async fn assert_nothing_moved(
+    db: &TestDb,
+    store: &SqlStore,
+    alice: UserId,
+    wallet: ledger::AccountId,
+) {
+    let balance = db.ledger.balance(wallet).await.unwrap().unwrap();
+    assert_eq!((balance.posted, balance.pending_out), (10_000, 0));
+    assert!(store.payments_of_user(alice, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .payments_awaiting_code(alice)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(db.ledger.outbox_undelivered(10).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_command_without_dm_asks_to_start_on_sqlite() {
+    dm_start(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_command_without_dm_asks_to_start_on_postgres() {
+    dm_start(TestBackend::Postgres).await;
+}
+
+// -- undeliverable messages ------------------------------------------------------
+
+/// Bob asks alice for money: one outbox message, to alice.
+async fn one_notice(backend: TestBackend) -> Option<(TestDb, Arc<Bot>)> {
+    let (db, bot) = setup(backend).await?;
+    bot.handle(&dm("alice", "s1", "/start")).await;
+    bot.handle(&dm("bob", "s2", "/start")).await;
+    bot.handle(&dm("bob", "r1", "/request @alice 5")).await;
+    assert_eq!(db.ledger.outbox_undelivered(10).await.unwrap().len(), 1);
+    Some((db, bot))
+}
+
+async fn undeliverable(backend: TestBackend) {
+    let Some((db, bot)) = one_notice(backend).await else {
+        return;
+    };
+    let notifier = Recorder::new(Some(DeliveryError::Undeliverable(
+        "the user blocked the bot".to_owned(),
+    )));
+    bot.dispatcher()
+        .register(Platform::Mock, Arc::<Recorder>::clone(&notifier));
+    assert_eq!(bot.dispatcher().drain().await.unwrap(), 0);
+    assert_eq!(notifier.handed().len(), 1);
+    assert!(db.ledger.outbox_undelivered(10).await.unwrap().is_empty());
+    bot.dispatcher().drain().await.unwrap();
+    assert_eq!(notifier.handed().len(), 1, "dropped, not handed out again");
+    db.cleanup().await;
+}
+
+async fn retried(backend: TestBackend) {
+    let Some((db, bot)) = one_notice(backend).await else {
+        return;
+    };
+    let notifier = Recorder::new(Some(DeliveryError::Retry("timed out".to_owned())));
+    bot.dispatcher()
+        .register(Platform::Mock, Arc::<Recorder>::clone(&notifier));
+    assert_eq!(bot.dispatcher().drain().await.unwrap(), 0);
+    assert_eq!(notifier.handed().len(), 1);
+    assert_eq!(bot.dispatcher().drain().await.unwrap(), 0);
+    assert_eq!(notifier.handed().len(), 2, "handed out again next drain");
+    let waiting = db.ledger.outbox_undelivered(10).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].attempts, 2);
+    // Once the platform is back, it is delivered.
+    *notifier.answer.lock().unwrap() = None;
+    assert_eq!(bot.dispatcher().drain().await.unwrap(), 1);
+    assert_eq!(notifier.handed().len(), 3);
+    assert!(db.ledger.outbox_undelivered(10).await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+async fn dead_letter(backend: TestBackend) {
+    let Some((db, bot)) = one_notice(backend).await else {
+        return;
+    };
+    let notifier = Recorder::new(Some(DeliveryError::Retry("still down".to_owned())));
+    bot.dispatcher()
+        .register(Platform::Mock, Arc::<Recorder>::clone(&notifier));
+    let max = usize::try_from(DELIVERY_ATTEMPTS_MAX).unwrap();
+    for _ in 0..max {
+        bot.dispatcher().drain().await.unwrap();
+    }
+    assert_eq!(notifier.handed().len(), max);
+    assert_eq!(db.ledger.outbox_undelivered(10).await.unwrap().len(), 1);
+    // Tried DELIVERY_ATTEMPTS_MAX times: dropped, not tried again.
+    bot.dispatcher().drain().await.unwrap();
+    assert_eq!(notifier.handed().len(), max);
+    assert!(db.ledger.outbox_undelivered(10).await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undeliverable_message_is_dropped_on_sqlite() {
+    undeliverable(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undeliverable_message_is_dropped_on_postgres() {
+    undeliverable(TestBackend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_delivery_is_retried_next_drain_on_sqlite() {
+    retried(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_delivery_is_retried_next_drain_on_postgres() {
+    retried(TestBackend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_gives_up_after_the_attempts_bound_on_sqlite() {
+    dead_letter(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_gives_up_after_the_attempts_bound_on_postgres() {
+    dead_letter(TestBackend::Postgres).await;
 }

@@ -60,6 +60,7 @@ conformance!(
     concurrent_reclaims_after_lease_have_one_winner,
     new_identity_gets_a_new_user,
     first_contact_is_the_first_time_speaking,
+    dm_open_is_set_by_a_direct_message_and_kept,
     refresh_updates_handle_name_and_last_seen,
     handle_lookup_is_per_platform_and_newest_first,
     skeleton_lookup_is_limited,
@@ -126,6 +127,7 @@ fn seen(platform: Platform, id: &str, handle_text: Option<&str>, speaking: bool)
         skeleton: handle_text.map(|h| format!("sk:{h}")),
         display_name: format!("{id} display"),
         speaking,
+        direct: false,
     }
 }
 
@@ -534,6 +536,66 @@ mod cases {
         let carol = seen(Platform::Telegram, "200", Some("carol"), true);
         let (carol, first) = store.upsert_identity(&carol, T0).await.unwrap();
         assert!(carol.started && first);
+    }
+
+    pub(crate) async fn dm_open_is_set_by_a_direct_message_and_kept(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let p = Platform::Telegram;
+        let direct = |id: &str, handle_text: &str| SeenUser {
+            direct: true,
+            ..seen(p, id, Some(handle_text), true)
+        };
+        // Mentioned, then speaking in a group: known and started, DM closed.
+        let (mentioned, _) = store
+            .upsert_identity(&seen(p, "300", Some("dana"), false), T0)
+            .await
+            .unwrap();
+        assert!(!mentioned.dm_open);
+        let (in_group, first) = store
+            .upsert_identity(&seen(p, "300", Some("dana"), true), T0 + 1)
+            .await
+            .unwrap();
+        assert!(in_group.started && first);
+        assert!(!in_group.dm_open, "a group message does not open the DM");
+        // A message in a direct chat opens it; it is not a second first contact.
+        let (opened, first) = store
+            .upsert_identity(&direct("300", "dana"), T0 + 2)
+            .await
+            .unwrap();
+        assert!(opened.dm_open && opened.started && !first);
+        assert_eq!(opened.user, mentioned.user);
+        // Later group messages and mentions keep it open.
+        let (later, _) = store
+            .upsert_identity(&seen(p, "300", Some("dana"), true), T0 + 3)
+            .await
+            .unwrap();
+        assert!(later.dm_open);
+        let (mentioned_later, _) = store
+            .upsert_identity(&seen(p, "300", Some("dana"), false), T0 + 4)
+            .await
+            .unwrap();
+        assert!(mentioned_later.dm_open);
+        let read = store.identity(p, &pid("300")).await.unwrap().unwrap();
+        assert!(read.dm_open);
+        // A first sighting in a direct chat opens it at once.
+        let (erin, first) = store
+            .upsert_identity(&direct("301", "erin"), T0)
+            .await
+            .unwrap();
+        assert!(erin.dm_open && erin.started && first);
+        // Per identity: another identity stays closed.
+        let (other, _) = store
+            .upsert_identity(&seen(p, "302", Some("fay"), true), T0)
+            .await
+            .unwrap();
+        assert!(!other.dm_open);
+        let found = store
+            .identities_with_handle(p, &handle("dana"))
+            .await
+            .unwrap();
+        assert_eq!(found, vec![read]);
     }
 
     pub(crate) async fn refresh_updates_handle_name_and_last_seen(

@@ -16,4 +16,4 @@ pub mod service;
 pub mod split;
 pub mod store;
 
-pub use service::{Bot, BotConfig};
+pub use service::{Bot, BotConfig, DM_START_PAYLOAD};

@@ -204,6 +204,22 @@ pub enum Audience {
     Private(PlatformUserId),
 }
 
+/// A one-tap action offered with a reply: pressing it sends `command` as if the user had typed it. The reply's text always names the command too, for platforms without buttons.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Button {
+    pub label: String,
+    pub command: String,
+}
+
+impl Button {
+    pub fn new(label: impl Into<String>, command: impl Into<String>) -> Button {
+        Button {
+            label: label.into(),
+            command: command.into(),
+        }
+    }
+}
+
 /// One message from the core.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Reply {
@@ -214,6 +230,9 @@ pub struct Reply {
     /// the stored replies back). `Some` when `text` holds a secret, such as
     /// a one-time code: only its hash may be stored.
     pub redacted: Option<String>,
+    /// One-tap actions offered with the reply (never a secret: codes are
+    /// typed, not tapped). Empty for most replies.
+    pub buttons: Vec<Button>,
 }
 
 #[cfg(test)]

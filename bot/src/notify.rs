@@ -9,6 +9,11 @@
 //! [`Notifier`]) and marks each delivered. A crash between commit and send
 //! loses nothing (delivered at least once); a retried event writes the same
 //! id again, which the outbox keeps once (deduplicated).
+//!
+//! A delivery that fails for a while ([`DeliveryError::Retry`]) is tried again
+//! in later rounds, at most [`DELIVERY_ATTEMPTS_MAX`] times; one that can
+//! never succeed ([`DeliveryError::Undeliverable`]: the user blocked the bot,
+//! or never opened a direct chat with it) is logged and dropped.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -19,7 +24,7 @@ use async_trait::async_trait;
 use ledger::{Ledger, LedgerError, OutboxMessage, TransferId};
 use serde::{Deserialize, Serialize};
 
-use crate::message::{Audience, ChatId, Platform, PlatformUserId, Reply};
+use crate::message::{Audience, Button, ChatId, Platform, PlatformUserId, Reply};
 
 /// The outbox topic of chat messages.
 pub const CHAT_TOPIC: &str = "chat";
@@ -28,20 +33,41 @@ pub const DRAIN_BATCH_MESSAGES_MAX: u32 = 256;
 /// Rounds per [`Dispatcher::drain`] call, so one call ends even when new
 /// messages keep arriving.
 pub const DRAIN_ROUNDS_MAX: usize = 16;
+/// Deliveries tried per outbox message. A message whose stored attempts
+/// reach this is dropped with an error log instead of tried again (a
+/// dead-letter bound, so one broken message cannot be retried forever).
+pub const DELIVERY_ATTEMPTS_MAX: u32 = 50;
 
 /// An adapter's way to deliver one message. Implemented by each chat
 /// adapter; the core never names a chat SDK.
 #[async_trait]
 pub trait Notifier: Send + Sync + fmt::Debug {
-    /// Delivers `reply` (its platform is this notifier's). An error leaves
-    /// the message in the outbox for the next round.
+    /// Delivers `reply` (its platform is this notifier's).
+    /// [`DeliveryError::Retry`] leaves the message in the outbox for the
+    /// next round; [`DeliveryError::Undeliverable`] drops it.
     async fn deliver(&self, reply: &Reply) -> Result<(), DeliveryError>;
 }
 
-/// A delivery that did not happen; it will be retried.
-#[derive(Debug, thiserror::Error)]
-#[error("delivery failed: {0}")]
-pub struct DeliveryError(pub String);
+/// A delivery that did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Transient (the platform is down, rate limits, a timeout): the
+    /// message stays in the outbox and is tried again in a later round.
+    #[error("delivery failed, will retry: {0}")]
+    Retry(String),
+    /// Permanent (the user blocked the bot, or never opened a direct chat
+    /// with it, which some platforms require): the message is logged and
+    /// dropped.
+    #[error("undeliverable: {0}")]
+    Undeliverable(String),
+}
+
+/// The stored form of a [`Button`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredButton {
+    pub(crate) label: String,
+    pub(crate) command: String,
+}
 
 /// The stored form of a [`Reply`] in the outbox (and in event outcomes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +77,9 @@ pub(crate) struct StoredReply {
     pub(crate) audience: String,
     pub(crate) to: String,
     pub(crate) text: String,
+    /// Never a secret, so kept in event outcomes too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) buttons: Vec<StoredButton>,
 }
 
 impl StoredReply {
@@ -70,6 +99,14 @@ impl StoredReply {
             audience: audience.to_owned(),
             to: to.to_owned(),
             text,
+            buttons: reply
+                .buttons
+                .iter()
+                .map(|b| StoredButton {
+                    label: b.label.clone(),
+                    command: b.command.clone(),
+                })
+                .collect(),
         }
     }
 
@@ -85,6 +122,14 @@ impl StoredReply {
             audience,
             text: self.text,
             redacted: None,
+            buttons: self
+                .buttons
+                .into_iter()
+                .map(|b| Button {
+                    label: b.label,
+                    command: b.command,
+                })
+                .collect(),
         })
     }
 }
@@ -144,8 +189,11 @@ impl Dispatcher {
     }
 
     /// Delivers what is waiting; returns how many messages were delivered.
-    /// A message whose platform has no notifier, or whose delivery fails,
-    /// stays in the outbox (its attempt counted) for a later round.
+    /// A message whose platform has no notifier stays in the outbox for a
+    /// later round; so does one whose delivery failed with
+    /// [`DeliveryError::Retry`] (its attempt counted), until it has been
+    /// tried [`DELIVERY_ATTEMPTS_MAX`] times. An undeliverable message is
+    /// dropped (marked delivered, not counted as delivered).
     pub async fn drain(&self) -> Result<usize, LedgerError> {
         let _one = self.draining.lock().await;
         let mut delivered = 0;
@@ -168,6 +216,17 @@ impl Dispatcher {
                     self.ledger.outbox_delivered(id).await?;
                     continue;
                 };
+                if u32::try_from(stored.attempts).unwrap_or(0) >= DELIVERY_ATTEMPTS_MAX {
+                    tracing::error!(
+                        id,
+                        attempts = stored.attempts,
+                        platform = %reply.platform,
+                        "outbox message failed {DELIVERY_ATTEMPTS_MAX} times; dropped"
+                    );
+                    self.ledger.outbox_delivered(id).await?;
+                    progress = true;
+                    continue;
+                }
                 let Some(notifier) = self.notifier(reply.platform) else {
                     tracing::debug!(id, platform = %reply.platform, "no adapter for this platform yet");
                     continue;
@@ -178,9 +237,14 @@ impl Dispatcher {
                         delivered += 1;
                         progress = true;
                     }
-                    Err(error) => {
+                    Err(DeliveryError::Retry(error)) => {
                         tracing::warn!(id, %error, attempts = stored.attempts, "delivery failed; will retry");
                         self.ledger.outbox_failed(id).await?;
+                    }
+                    Err(DeliveryError::Undeliverable(error)) => {
+                        tracing::warn!(id, %error, platform = %reply.platform, "undeliverable; dropped");
+                        self.ledger.outbox_delivered(id).await?;
+                        progress = true;
                     }
                 }
             }

@@ -27,8 +27,8 @@ use crate::command::{
 };
 use crate::identity;
 use crate::message::{
-    Audience, ChatKind, Handle, Incoming, MESSAGE_TEXT_BYTES_MAX, Platform, PlatformUserId, Reply,
-    User,
+    Audience, Button, ChatKind, Handle, Incoming, MESSAGE_TEXT_BYTES_MAX, Platform, PlatformUserId,
+    Reply, User,
 };
 use crate::notify::{Dispatcher, StoredReply, outbox_message};
 use crate::otp::{self, OtpChallenge, OtpHash, OtpPolicy, Pepper, RandomSource, Verdict};
@@ -60,6 +60,10 @@ pub const REF_BODY_CHARS: usize = 6;
 pub const REF_BODY_CHARS_LONG: usize = 11;
 /// The longest escrow hold, matching the ledger's longest pending timeout.
 pub const ESCROW_TTL_SECS_MAX: u32 = ledger::PENDING_TIMEOUT_SECS_MAX;
+/// The `/start` payload of the link that sends a user from a group to a
+/// direct chat with the bot (see [`Bot::require_dm_start`]); on Telegram,
+/// `https://t.me/<bot>?start=setup`.
+pub const DM_START_PAYLOAD: &str = "setup";
 
 /// The ledger's `code` of each kind of transfer the bot makes.
 pub mod transfer_codes {
@@ -134,6 +138,9 @@ pub struct Bot {
     rng: Arc<dyn RandomSource>,
     dispatcher: Arc<Dispatcher>,
     usernames: RwLock<HashMap<Platform, String>>,
+    /// Per platform that needs one, the link that opens a direct chat with
+    /// the bot (see [`Bot::require_dm_start`]).
+    dm_invites: RwLock<HashMap<Platform, String>>,
     system_accounts: Mutex<HashMap<(AccountKind, Currency), AccountId>>,
     /// When [`Bot::sweep`] last forgot old events (ms; 0: never).
     events_forgotten_at_ms: std::sync::atomic::AtomicI64,
@@ -173,15 +180,16 @@ impl Turn<'_> {
             audience: Audience::Chat(self.msg.chat.id.clone()),
             text: text.into(),
             redacted: None,
+            buttons: Vec::new(),
         });
     }
 
     /// A private reply; in a group, the group hears only that a DM was sent.
     fn private(&mut self, text: impl Into<String>) {
-        self.private_with(text.into(), None);
+        self.private_with(text.into(), None, Vec::new());
     }
 
-    fn private_with(&mut self, text: String, redacted: Option<String>) {
+    fn private_with(&mut self, text: String, redacted: Option<String>, buttons: Vec<Button>) {
         if self.in_group() && !self.noted_dm {
             self.noted_dm = true;
             let note = format!("{}, I sent you a DM.", self.me_label());
@@ -192,6 +200,7 @@ impl Turn<'_> {
             audience: Audience::Private(self.msg.sender.id.clone()),
             text,
             redacted,
+            buttons,
         });
     }
 }
@@ -284,6 +293,7 @@ impl Bot {
             rng,
             dispatcher,
             usernames: RwLock::new(HashMap::new()),
+            dm_invites: RwLock::new(HashMap::new()),
             system_accounts: Mutex::new(HashMap::new()),
             events_forgotten_at_ms: std::sync::atomic::AtomicI64::new(0),
         })
@@ -300,6 +310,26 @@ impl Bot {
         if let Ok(mut names) = self.usernames.write() {
             names.insert(platform, username.into());
         }
+    }
+
+    /// On `platform`, the bot cannot open a direct chat by itself (Telegram):
+    /// a user must write to it there first. From now on, a command typed in
+    /// a group (other than `/help`) by someone who never wrote to the bot
+    /// directly ([`Identity::dm_open`]) does nothing but answer, in the
+    /// group, that they should open `invite_url` (a deep link that sends
+    /// `/start` [`DM_START_PAYLOAD`] in a direct chat) and send the command
+    /// again. Platforms without an invite behave as before.
+    pub fn require_dm_start(&self, platform: Platform, invite_url: impl Into<String>) {
+        if let Ok(mut invites) = self.dm_invites.write() {
+            invites.insert(platform, invite_url.into());
+        }
+    }
+
+    fn dm_invite(&self, platform: Platform) -> Option<String> {
+        self.dm_invites
+            .read()
+            .ok()
+            .and_then(|n| n.get(&platform).cloned())
     }
 
     fn username(&self, platform: Platform) -> Option<String> {
@@ -355,7 +385,10 @@ impl Bot {
         if msg.sender.is_bot || msg.text.len() > MESSAGE_TEXT_BYTES_MAX {
             return Ok(Vec::new());
         }
-        let (me, first_contact) = self.see(&msg.sender, msg.platform, true, now_ms).await?;
+        let direct = msg.chat.kind == ChatKind::Direct;
+        let (me, first_contact) = self
+            .see(&msg.sender, msg.platform, true, direct, now_ms)
+            .await?;
         let mut turn = Turn {
             msg,
             me,
@@ -379,11 +412,28 @@ impl Bot {
                 return Ok(turn.replies);
             }
         };
+        if turn.in_group()
+            && !turn.me.dm_open
+            && !matches!(command, Command::Help { .. })
+            && let Some(invite) = self.dm_invite(msg.platform)
+        {
+            // Whatever the command would say privately could not reach them.
+            turn.here(format!(
+                "{}, I can't message you privately yet. Open {invite} and press Start, then send your command again.",
+                turn.me_label()
+            ));
+            return Ok(turn.replies);
+        }
         if first_contact && !matches!(command, Command::Start { .. }) {
             self.claim_escrow(&mut turn).await?;
         }
         match command {
-            Command::Start { .. } => self.start(&mut turn).await?,
+            Command::Start { payload } => {
+                let setup = payload
+                    .as_ref()
+                    .is_some_and(|p| p.as_str() == DM_START_PAYLOAD);
+                self.start(&mut turn, setup).await?;
+            }
             Command::Help { topic } => help(&mut turn, topic),
             Command::Balance => self.balance(&mut turn).await?,
             Command::Pay {
@@ -412,12 +462,14 @@ impl Bot {
         Ok(turn.replies)
     }
 
-    /// Records a user as seen in this event.
+    /// Records a user as seen in this event: `speaking` when they sent it,
+    /// `direct` when they sent it in a direct chat with the bot.
     async fn see(
         &self,
         user: &User,
         platform: Platform,
         speaking: bool,
+        direct: bool,
         now_ms: i64,
     ) -> Result<(Identity, bool)> {
         let seen = SeenUser {
@@ -427,6 +479,7 @@ impl Bot {
             skeleton: user.handle.as_ref().map(identity::skeleton),
             display_name: user.display_name.clone(),
             speaking,
+            direct: speaking && direct,
         };
         Ok(self.store.upsert_identity(&seen, now_ms).await?)
     }
@@ -470,7 +523,9 @@ impl Bot {
 
     // -- /start, /help, /balance ---------------------------------------------
 
-    async fn start(&self, turn: &mut Turn<'_>) -> Result<()> {
+    /// `setup`: the user came from a group through the invite link of
+    /// [`Bot::require_dm_start`] (payload [`DM_START_PAYLOAD`]).
+    async fn start(&self, turn: &mut Turn<'_>, setup: bool) -> Result<()> {
         let user = turn.me.user;
         self.wallet(user, self.config.default_currency).await?;
         let mut text = format!(
@@ -503,6 +558,9 @@ impl Bot {
                     "\n\nThis is the mock chat: I put {opening} of play money in your wallet."
                 );
             }
+        }
+        if setup && !turn.in_group() {
+            text.push_str("\n\nYou're set up: go back to the group and send your command again.");
         }
         turn.private(text);
         self.claim_escrow(turn).await?;
@@ -573,7 +631,7 @@ impl Bot {
                 )));
             }
             let (identity, _) = self
-                .see(&mention.user, msg.platform, false, turn.now_ms)
+                .see(&mention.user, msg.platform, false, false, turn.now_ms)
                 .await?;
             return Ok(Ok(Resolved::Known(identity)));
         }
@@ -693,7 +751,7 @@ impl Bot {
                     return Ok(());
                 }
                 let (identity, _) = self
-                    .see(&author, turn.msg.platform, false, turn.now_ms)
+                    .see(&author, turn.msg.platform, false, false, turn.now_ms)
                     .await?;
                 Resolved::Known(identity)
             }
@@ -858,7 +916,8 @@ impl Bot {
             );
             turn.here(note);
         }
-        turn.private_with(text, Some(redacted));
+        let cancel = Button::new("Cancel", format!("/cancel {reference}"));
+        turn.private_with(text, Some(redacted), vec![cancel]);
         Ok(())
     }
 
@@ -1546,7 +1605,7 @@ impl Bot {
             ),
             None => String::new(),
         };
-        let notice = self.notice(
+        let notice = self.notice_with(
             &format!("{reference}:requested:payer"),
             payer.platform,
             &payer.id,
@@ -1555,6 +1614,10 @@ impl Bot {
                 turn.me_label(),
                 with_memo(stored.memo.as_ref()),
             ),
+            vec![
+                Button::new("Approve", format!("/approve {reference}")),
+                Button::new("Decline", format!("/decline {reference}")),
+            ],
         )?;
         self.ledger.enqueue_outbox(&[notice]).await?;
         Ok(stored)
@@ -1887,7 +1950,7 @@ impl Bot {
                 minutes(LINK_CODE_TTL_SECS)
             );
             let redacted = "To use this wallet from another chat app, send the link code I sent you to paybot there.".to_owned();
-            turn.private_with(text, Some(redacted));
+            turn.private_with(text, Some(redacted), Vec::new());
             return Ok(());
         };
         let hash = link_hash(&self.pepper, code.as_str());
@@ -2014,11 +2077,24 @@ impl Bot {
         to: &PlatformUserId,
         text: String,
     ) -> Result<OutboxMessage> {
+        self.notice_with(key, platform, to, text, Vec::new())
+    }
+
+    /// [`Bot::notice`] with buttons.
+    fn notice_with(
+        &self,
+        key: &str,
+        platform: Platform,
+        to: &PlatformUserId,
+        text: String,
+        buttons: Vec<Button>,
+    ) -> Result<OutboxMessage> {
         let reply = Reply {
             platform,
             audience: Audience::Private(to.clone()),
             text,
             redacted: None,
+            buttons,
         };
         Ok(outbox_message(key, &reply)?)
     }
@@ -2036,6 +2112,7 @@ impl Bot {
                 payment.reference
             ),
             redacted: None,
+            buttons: Vec::new(),
         };
         Ok(Some(outbox_message(
             &format!("{}:paid:chat", payment.reference),
@@ -2133,6 +2210,7 @@ fn internal_error(msg: &Incoming) -> Reply {
         audience: Audience::Chat(msg.chat.id.clone()),
         text: INTERNAL_ERROR_TEXT.to_owned(),
         redacted: None,
+        buttons: Vec::new(),
     }
 }
 

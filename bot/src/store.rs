@@ -70,6 +70,9 @@ pub struct Identity {
     pub display_name: String,
     /// The user has talked to the bot themselves (not only been mentioned).
     pub started: bool,
+    /// The user has written to the bot in a direct chat, so the bot may
+    /// message them privately (Telegram forbids a bot to open a DM).
+    pub dm_open: bool,
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
 }
@@ -85,6 +88,9 @@ pub struct SeenUser {
     /// This event was sent by the user (sets [`Identity::started`]); a
     /// mention leaves it as it was.
     pub speaking: bool,
+    /// This event is the user's own message in a direct chat with the bot:
+    /// sets [`Identity::dm_open`] (never cleared).
+    pub direct: bool,
 }
 
 /// The outcome of [`Store::claim_event`].
@@ -332,7 +338,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Records a sighting: creates the identity (and a new user for it) when
     /// new, else refreshes handle, skeleton, display name and last seen, and
-    /// sets `started` when `seen.speaking`. Returns the identity and whether
+    /// sets `started` when `seen.speaking` and `dm_open` when `seen.direct`
+    /// (neither is ever cleared). Returns the identity and whether
     /// this call is a first contact: `seen.speaking`, and `started` was false
     /// before (or the identity is new). A mention is never a first contact.
     async fn upsert_identity(

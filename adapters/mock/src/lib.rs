@@ -141,7 +141,7 @@ impl Notifier for MockNotifier {
         let chat = self
             .0
             .upgrade()
-            .ok_or_else(|| DeliveryError("the mock chat is gone".to_owned()))?;
+            .ok_or_else(|| DeliveryError::Retry("the mock chat is gone".to_owned()))?;
         chat.deliver(reply);
         Ok(())
     }
