@@ -116,22 +116,23 @@ async fn serve_ledger(
         Duration::from_millis(OUTBOX_POLL_INTERVAL_MS),
         stopped.clone(),
     );
+    let (telegram_polling, telegram_routes) = start_telegram(settings, &app, &stopped).await?;
     let mock = settings.mock.enabled.then(|| Arc::clone(&app.mock));
     if mock.is_some() {
         info!("mock chat enabled: POST /mock/messages, GET /mock/users/{{name}}/messages");
     }
 
+    let mut routes = router(
+        AppState {
+            ledger: ledger.clone(),
+        },
+        mock,
+    );
+    if let Some(telegram) = telegram_routes {
+        routes = routes.merge(telegram);
+    }
     let mut http_stopped = stopped.clone();
-    let http = axum::serve(
-        listener,
-        router(
-            AppState {
-                ledger: ledger.clone(),
-            },
-            mock,
-        ),
-    )
-    .with_graceful_shutdown(async move {
+    let http = axum::serve(listener, routes).with_graceful_shutdown(async move {
         // An error means the sender is gone: stop as well.
         let _ = http_stopped.wait_for(|stop| *stop).await;
     });
@@ -162,10 +163,14 @@ async fn serve_ledger(
     };
 
     stop.send_replace(true);
-    for (name, task) in [
+    let mut tasks = vec![
         ("bot sweeper", bot_sweeper),
         ("outbox dispatcher", dispatcher),
-    ] {
+    ];
+    if let Some(polling) = telegram_polling {
+        tasks.push(("telegram polling", polling));
+    }
+    for (name, task) in tasks {
         match tokio::time::timeout(Duration::from_secs(SWEEPER_STOP_TIMEOUT_SECS), task).await {
             Ok(Ok(())) => info!("{name} stopped"),
             Ok(Err(e)) => warn!(error = %e, "the {name} failed"),
@@ -184,6 +189,38 @@ async fn serve_ledger(
         ),
     }
     served
+}
+
+/// Starts the Telegram adapter when `telegram.token` is set: its polling
+/// task, or the webhook routes to serve.
+async fn start_telegram(
+    settings: &Settings,
+    app: &crate::app::App,
+    stopped: &watch::Receiver<bool>,
+) -> anyhow::Result<(Option<tokio::task::JoinHandle<()>>, Option<Router>)> {
+    let config = settings
+        .telegram
+        .config()
+        .map_err(|(key, e)| anyhow::anyhow!("invalid setting `{key}`: {e}"))?;
+    let Some(config) = config else {
+        if settings.telegram.webhook_url.is_some() || settings.telegram.webhook_secret.is_some() {
+            warn!("telegram webhook settings are given but telegram.token is not: Telegram is off");
+        }
+        return Ok((None, None));
+    };
+    let telegram = paybot_telegram::Telegram::start(Arc::clone(&app.bot), &config)
+        .await
+        .context("cannot start the Telegram adapter")?;
+    Ok(match &config.mode {
+        paybot_telegram::Mode::Polling => (Some(telegram.spawn_polling(stopped.clone())), None),
+        paybot_telegram::Mode::Webhook { secret, .. } => {
+            info!(
+                path = paybot_telegram::WEBHOOK_PATH,
+                "telegram webhook mode: serving updates"
+            );
+            (None, Some(telegram.webhook_router(secret)))
+        }
+    })
 }
 
 fn log_expired(transfer: &Transfer) {

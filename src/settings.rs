@@ -24,6 +24,7 @@ use figment::error::Kind;
 use figment::providers::{Format, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
+use paybot_telegram::ConfigError;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -50,7 +51,12 @@ pub const OTP_ATTEMPTS_RANGE: RangeInclusive<u8> = 1..=10;
 pub const ESCROW_TTL_SECS_RANGE: RangeInclusive<u32> = 60..=bot::service::ESCROW_TTL_SECS_MAX;
 
 /// Keys whose values are secrets: never echoed in an error message.
-const SECRET_KEYS: &[&str] = &["database.url", "otp.pepper"];
+const SECRET_KEYS: &[&str] = &[
+    "database.url",
+    "otp.pepper",
+    "telegram.token",
+    "telegram.webhook_secret",
+];
 
 /// Everything paybot is configured with.
 #[derive(Debug, Deserialize)]
@@ -64,6 +70,7 @@ pub struct Settings {
     pub otp: OtpSettings,
     pub escrow: EscrowSettings,
     pub mock: MockSettings,
+    pub telegram: TelegramSettings,
 }
 
 /// `[bot]`: the chat core.
@@ -104,6 +111,78 @@ pub struct MockSettings {
     pub enabled: bool,
     /// Play money for each mock user's first `/start`.
     pub opening_balance: AmountSetting,
+}
+
+/// `[telegram]`: the Telegram adapter, started by `paybot serve` when a
+/// token is set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramSettings {
+    /// The bot's token from @BotFather. Secret (`PAYBOT_TELEGRAM__TOKEN`).
+    #[serde(default)]
+    pub token: Option<SecretString>,
+    /// The Bot API's base URL.
+    pub api_url: String,
+    pub mode: TelegramMode,
+    /// Webhook mode: the public https URL Telegram posts updates to.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// Webhook mode: the secret Telegram sends back with each update.
+    /// Secret (`PAYBOT_TELEGRAM__WEBHOOK_SECRET`).
+    #[serde(default)]
+    pub webhook_secret: Option<SecretString>,
+}
+
+/// How Telegram updates reach paybot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TelegramMode {
+    Polling,
+    Webhook,
+}
+
+impl TelegramSettings {
+    /// The adapter's configuration; `Ok(None)` when no token is set (the
+    /// adapter is off). [`Sources::settings`] has already checked each
+    /// value, so an error here names the first bad key.
+    pub fn config(
+        &self,
+    ) -> Result<Option<paybot_telegram::TelegramConfig>, (&'static str, ConfigError)> {
+        let Some(token) = &self.token else {
+            return Ok(None);
+        };
+        let token = paybot_telegram::Token::parse(token.expose_secret())
+            .map_err(|e| ("telegram.token", e))?;
+        let api_url = paybot_telegram::config::parse_api_url(&self.api_url)
+            .map_err(|e| ("telegram.api_url", e))?;
+        let mode = match self.mode {
+            TelegramMode::Polling => paybot_telegram::Mode::Polling,
+            TelegramMode::Webhook => {
+                let url = self
+                    .webhook_url
+                    .as_deref()
+                    .ok_or(("telegram.webhook_url", ConfigError::MissingForWebhook))
+                    .and_then(|url| {
+                        paybot_telegram::config::parse_webhook_url(url)
+                            .map_err(|e| ("telegram.webhook_url", e))
+                    })?;
+                let secret = self
+                    .webhook_secret
+                    .as_ref()
+                    .ok_or(("telegram.webhook_secret", ConfigError::MissingForWebhook))
+                    .and_then(|secret| {
+                        paybot_telegram::WebhookSecret::parse(secret.expose_secret())
+                            .map_err(|e| ("telegram.webhook_secret", e))
+                    })?;
+                paybot_telegram::Mode::Webhook { url, secret }
+            }
+        };
+        Ok(Some(paybot_telegram::TelegramConfig {
+            token,
+            api_url,
+            mode,
+        }))
+    }
 }
 
 /// A currency code setting (`"USD"`).
@@ -555,6 +634,38 @@ impl Sources {
             ESCROW_TTL_SECS_RANGE.contains(&settings.escrow.ttl_secs),
             range_text(&ESCROW_TTL_SECS_RANGE, "seconds"),
         );
+        let telegram = &settings.telegram;
+        if let Err(e) = paybot_telegram::config::parse_api_url(&telegram.api_url) {
+            check("telegram.api_url", false, e.to_string());
+        }
+        if let Some(url) = &telegram.webhook_url
+            && let Err(e) = paybot_telegram::config::parse_webhook_url(url)
+        {
+            check("telegram.webhook_url", false, e.to_string());
+        }
+        if let Some(secret) = &telegram.webhook_secret
+            && let Err(e) = paybot_telegram::WebhookSecret::parse(secret.expose_secret())
+        {
+            check("telegram.webhook_secret", false, e.to_string());
+        }
+        if let Some(token) = &telegram.token {
+            if let Err(e) = paybot_telegram::Token::parse(token.expose_secret()) {
+                check("telegram.token", false, e.to_string());
+            }
+            if telegram.mode == TelegramMode::Webhook {
+                let missing = ConfigError::MissingForWebhook.to_string();
+                check(
+                    "telegram.webhook_url",
+                    telegram.webhook_url.is_some(),
+                    missing.clone(),
+                );
+                check(
+                    "telegram.webhook_secret",
+                    telegram.webhook_secret.is_some(),
+                    missing,
+                );
+            }
+        }
         let filter = &settings.log.filter;
         let filter_problem = if filter.len() > LOG_FILTER_BYTES_MAX {
             Some(format!("longer than {LOG_FILTER_BYTES_MAX} bytes"))

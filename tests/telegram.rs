@@ -1,0 +1,591 @@
+//! The Telegram adapter end to end: the real teloxide client against a fake
+//! Telegram Bot API (`tests/support/fake_telegram.rs`, axum on port 0), the
+//! real bot core and storage, in polling and in webhook mode.
+//!
+//! Each test is what a Telegram user would see: who gets which message,
+//! what the group sees (never a code or a balance), what the money did.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "support/fake_telegram.rs"]
+mod fake_telegram;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use bot::message::{Platform, PlatformUserId};
+use bot::otp::{OsRandom, Pepper};
+use bot::store::Store;
+use bot::{Bot, BotConfig};
+use fake_telegram::{BOT_USERNAME, FakeTelegram, GROUP_ID, TOKEN, TgUser, group};
+use ledger::testing::{TestBackend, TestDb};
+use ledger::{Amount, Currency};
+use paybot::store::{BOT_MIGRATIONS, SqlStore};
+use paybot_mock::{MockChat, Outgoing};
+use paybot_telegram::config::{parse_api_url, parse_webhook_url};
+use paybot_telegram::{
+    Mode, SECRET_HEADER, Telegram, TelegramConfig, Token, WEBHOOK_PATH, WebhookSecret,
+};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+/// How long a test waits for one expected message, in seconds. Telegram's
+/// rate (one message per second per chat) is respected by the client, so
+/// a busy DM takes a few seconds.
+const WAIT_SECS: u64 = 30;
+const SECRET: &str = "test-webhook-secret-0123456789";
+
+const ALICE: TgUser = TgUser {
+    id: 1_001,
+    first_name: "Alice",
+    username: Some("alice"),
+};
+const BOB: TgUser = TgUser {
+    id: 1_002,
+    first_name: "Bob",
+    username: Some("bob"),
+};
+/// No username: payable only through a `text_mention`.
+const CAROL: TgUser = TgUser {
+    id: 1_003,
+    first_name: "Carol",
+    username: None,
+};
+/// Never opens a private chat with the bot.
+const DAVE: TgUser = TgUser {
+    id: 1_004,
+    first_name: "Dave",
+    username: Some("dave"),
+};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Via {
+    Polling,
+    Webhook,
+}
+
+struct Harness {
+    fake: FakeTelegram,
+    db: TestDb,
+    store: Arc<SqlStore>,
+    mock: Arc<MockChat>,
+    webhook: Router,
+    via: Via,
+    _stop: watch::Sender<bool>,
+}
+
+impl Harness {
+    async fn start(backend: TestBackend, via: Via) -> Option<Harness> {
+        let db = TestDb::fresh(backend).await?;
+        db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+        let store = Arc::new(SqlStore::new(&db.ledger));
+        let config = BotConfig {
+            mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
+            ..BotConfig::default()
+        };
+        let bot = Bot::new(
+            db.ledger.clone(),
+            Arc::<SqlStore>::clone(&store),
+            config,
+            Pepper::generate(&OsRandom),
+            Arc::new(OsRandom),
+        );
+        let mock = MockChat::new(Arc::clone(&bot));
+        let fake = FakeTelegram::start().await;
+        let mode = match via {
+            Via::Polling => Mode::Polling,
+            Via::Webhook => Mode::Webhook {
+                url: parse_webhook_url("https://paybot.example/telegram/webhook").unwrap(),
+                secret: WebhookSecret::parse(SECRET).unwrap(),
+            },
+        };
+        let config = TelegramConfig {
+            token: Token::parse(TOKEN).unwrap(),
+            api_url: parse_api_url(&fake.url).unwrap(),
+            mode: mode.clone(),
+        };
+        let telegram = Telegram::start(Arc::clone(&bot), &config).await.unwrap();
+        let (stop, stopped) = watch::channel(false);
+        bot.dispatcher()
+            .spawn(Duration::from_millis(50), stopped.clone());
+        let webhook = match &mode {
+            Mode::Webhook { secret, .. } => telegram.webhook_router(secret),
+            Mode::Polling => {
+                telegram.spawn_polling(stopped);
+                Router::new()
+            }
+        };
+        Some(Harness {
+            fake,
+            db,
+            store,
+            mock,
+            webhook,
+            via,
+            _stop: stop,
+        })
+    }
+
+    /// Telegram delivers `update`: to the next poll, or posted to the
+    /// webhook with the right secret. Returns once it was handled.
+    async fn deliver(&self, update: &Value) {
+        match self.via {
+            Via::Polling => {
+                self.fake.push(update.clone());
+                self.fake.wait_drained(WAIT_SECS).await;
+            }
+            Via::Webhook => assert_eq!(self.post(update, Some(SECRET)).await, 200),
+        }
+    }
+
+    /// A webhook call as Telegram makes it, with `secret` in the header.
+    async fn post(&self, update: &Value, secret: Option<&str>) -> u16 {
+        let mut request = Request::post(WEBHOOK_PATH).header("content-type", "application/json");
+        if let Some(secret) = secret {
+            request = request.header(SECRET_HEADER, secret);
+        }
+        let request = request.body(Body::from(update.to_string())).unwrap();
+        let response = self.webhook.clone().oneshot(request).await.unwrap();
+        response.status().as_u16()
+    }
+
+    /// `from` says `text` in `chat`; returns the update.
+    async fn say(&self, from: &TgUser, chat: Value, text: &str) -> Value {
+        self.say_with(from, chat, text, json!({})).await
+    }
+
+    async fn say_with(&self, from: &TgUser, chat: Value, text: &str, extra: Value) -> Value {
+        let update = self.fake.message(from, chat, text, extra);
+        self.deliver(&update).await;
+        update
+    }
+
+    /// `who` opens a private chat with the bot (`/start`).
+    async fn start_dm(&self, who: &TgUser) {
+        self.say(who, who.dm(), "/start").await;
+        self.fake
+            .wait_for(who.id, "Welcome to paybot", WAIT_SECS)
+            .await;
+    }
+
+    /// Puts $100.00 in `who`'s wallet the way a user can: play money in
+    /// the mock chat, then `/link` the mock account to the Telegram wallet.
+    async fn fund(&self, who: &TgUser) {
+        self.say(who, who.dm(), "/link").await;
+        let text = self
+            .fake
+            .wait_for(who.id, "/link ", WAIT_SECS)
+            .await
+            .text()
+            .to_owned();
+        let code = word_after(&text, "/link ");
+        let mock_name = format!("{}_m", who.first_name.to_lowercase());
+        for text in ["/start".to_owned(), format!("/link {code}")] {
+            self.mock
+                .send(&Outgoing {
+                    from: mock_name.clone(),
+                    chat: "dm".to_owned(),
+                    text,
+                    ..Outgoing::default()
+                })
+                .await
+                .unwrap();
+        }
+        self.say(who, who.dm(), "/balance").await;
+        self.fake
+            .wait_for(who.id, "$100.00 available", WAIT_SECS)
+            .await;
+    }
+
+    /// The code in `who`'s newest DM asking to confirm a payment.
+    async fn code_for(&self, who: &TgUser, needle: &str) -> (String, fake_telegram::Call) {
+        let call = self.fake.wait_for(who.id, needle, WAIT_SECS).await;
+        (word_after(call.text(), "/confirm "), call)
+    }
+
+    /// Waits for `who`'s balance to be `amount` (asked with `/balance`).
+    async fn balance_is(&self, who: &TgUser, amount: &str) {
+        self.say(who, who.dm(), "/balance").await;
+        self.fake
+            .wait_for(who.id, &format!("Your balance: {amount}"), WAIT_SECS)
+            .await;
+    }
+
+    async fn payments_of(&self, who: &TgUser) -> usize {
+        let id = PlatformUserId::new(who.id.to_string()).unwrap();
+        let Some(identity) = self.store.identity(Platform::Telegram, &id).await.unwrap() else {
+            return 0;
+        };
+        self.store
+            .payments_of_user(identity.user, 100)
+            .await
+            .unwrap()
+            .len()
+    }
+
+    /// Nothing private in the group: no code, no balance, no link code.
+    fn assert_group_clean(&self, secrets: &[&str]) {
+        for call in self.fake.sent_to(GROUP_ID) {
+            let text = call.text();
+            assert!(!text.contains("balance:"), "a balance in the group: {text}");
+            assert!(
+                !text.contains("/confirm "),
+                "a code prompt in the group: {text}"
+            );
+            for secret in secrets {
+                assert!(!text.contains(secret), "{secret:?} in the group: {text}");
+            }
+        }
+    }
+
+    async fn assert_ledger_sound(&self) {
+        let violations = self.db.ledger.verify().await.unwrap();
+        assert!(violations.is_empty(), "{violations:?}");
+    }
+}
+
+fn word_after(text: &str, marker: &str) -> String {
+    let (_, rest) = text
+        .split_once(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in {text:?}"));
+    rest.split_whitespace().next().unwrap().to_owned()
+}
+
+/// Pay in a group, code by DM only, confirm in the DM, payee told by DM,
+/// the group sees that it was confirmed; balances move.
+async fn pay_in_group_confirm_in_dm(backend: TestBackend, via: Via) {
+    let Some(h) = Harness::start(backend, via).await else {
+        return;
+    };
+    h.start_dm(&ALICE).await;
+    h.start_dm(&BOB).await;
+    h.fund(&ALICE).await;
+
+    h.say(&ALICE, group(), "/pay @bob 5 for pizza").await;
+    let (code, prompt) = h.code_for(&ALICE, "To pay @bob $5.00").await;
+    assert_eq!(code.len(), 6);
+    // One tap cancels; the code itself is always typed.
+    let buttons = &prompt.params["reply_markup"]["inline_keyboard"][0];
+    assert_eq!(buttons[0]["text"], "Cancel");
+    assert!(
+        buttons[0]["callback_data"]
+            .as_str()
+            .unwrap()
+            .starts_with("/cancel P")
+    );
+    assert!(!prompt.params["reply_markup"].to_string().contains(&code));
+    h.fake
+        .wait_for(GROUP_ID, "@alice, I sent you a DM", WAIT_SECS)
+        .await;
+
+    h.say(&ALICE, ALICE.dm(), &format!("/confirm {code}")).await;
+    h.fake
+        .wait_for(BOB.id, "@alice paid you $5.00", WAIT_SECS)
+        .await;
+    h.fake.wait_for(GROUP_ID, "is confirmed", WAIT_SECS).await;
+    h.balance_is(&ALICE, "$95.00 available").await;
+    h.balance_is(&BOB, "$5.00 available").await;
+    h.assert_group_clean(&[&code, "95.00", "available"]);
+    h.assert_ledger_sound().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_pay_in_group_confirm_in_dm_sqlite() {
+    pay_in_group_confirm_in_dm(TestBackend::Sqlite, Via::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_pay_in_group_confirm_in_dm_postgres() {
+    pay_in_group_confirm_in_dm(TestBackend::Postgres, Via::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_pay_in_group_confirm_in_dm_sqlite() {
+    pay_in_group_confirm_in_dm(TestBackend::Sqlite, Via::Webhook).await;
+}
+
+/// Reply-to payments, a payee without a username (`text_mention`),
+/// `/pay@thisbot`, and `/pay@otherbot` (ignored); a Cancel button press.
+async fn ways_to_name_the_payee(via: Via) {
+    let Some(h) = Harness::start(TestBackend::Sqlite, via).await else {
+        return;
+    };
+    h.start_dm(&ALICE).await;
+    h.start_dm(&CAROL).await;
+    h.fund(&ALICE).await;
+
+    let bobs = h
+        .fake
+        .message(&BOB, group(), "pizza is here, 3 each", json!({}));
+    h.deliver(&bobs).await;
+    h.say_with(
+        &ALICE,
+        group(),
+        "/pay 3",
+        json!({"reply_to_message": bobs["message"].clone()}),
+    )
+    .await;
+    h.code_for(&ALICE, "To pay @bob $3.00").await;
+
+    h.say_with(
+        &ALICE,
+        group(),
+        "/pay Carol 2",
+        json!({"entities": [
+            {"type": "bot_command", "offset": 0, "length": 4},
+            {"type": "text_mention", "offset": 5, "length": 5, "user": CAROL.json()}
+        ]}),
+    )
+    .await;
+    let (_, prompt) = h.code_for(&ALICE, "To pay Carol $2.00").await;
+
+    h.say(&ALICE, group(), &format!("/pay@{BOT_USERNAME} @bob 1"))
+        .await;
+    h.code_for(&ALICE, "To pay @bob $1.00").await;
+
+    let before = h.fake.sent().len();
+    h.say(&ALICE, group(), "/pay@otherbot @bob 4").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        h.fake.sent().len(),
+        before,
+        "a command for another bot got an answer"
+    );
+    assert_eq!(h.payments_of(&ALICE).await, 3);
+
+    // The Cancel button on Carol's payment.
+    let cancel = prompt.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let press = h.fake.button(&ALICE, &cancel);
+    h.deliver(&press).await;
+    h.fake
+        .wait_for(ALICE.id, "Cancelled payment", WAIT_SECS)
+        .await;
+    assert_eq!(h.fake.calls("answercallbackquery").len(), 1);
+    h.assert_group_clean(&[]);
+    h.assert_ledger_sound().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_ways_to_name_the_payee() {
+    ways_to_name_the_payee(Via::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_ways_to_name_the_payee() {
+    ways_to_name_the_payee(Via::Webhook).await;
+}
+
+/// The same update twice (polled again, or posted again) makes one payment
+/// and one code.
+async fn redelivered_update_pays_once(via: Via) {
+    let Some(h) = Harness::start(TestBackend::Sqlite, via).await else {
+        return;
+    };
+    h.start_dm(&ALICE).await;
+    h.start_dm(&BOB).await;
+    h.fund(&ALICE).await;
+
+    let pay = h.say(&ALICE, group(), "/pay @bob 7").await;
+    let (code, _) = h.code_for(&ALICE, "To pay @bob $7.00").await;
+    match via {
+        Via::Polling => {
+            h.fake.deliver_again(pay.clone());
+            h.fake.wait_drained(WAIT_SECS).await;
+        }
+        Via::Webhook => assert_eq!(h.post(&pay, Some(SECRET)).await, 200),
+    }
+    h.say(&ALICE, ALICE.dm(), &format!("/confirm {code}")).await;
+    h.fake
+        .wait_for(BOB.id, "@alice paid you $7.00", WAIT_SECS)
+        .await;
+    // Once more after it completed.
+    match via {
+        Via::Polling => {
+            h.fake.deliver_again(pay);
+            h.fake.wait_drained(WAIT_SECS).await;
+        }
+        Via::Webhook => assert_eq!(h.post(&pay, Some(SECRET)).await, 200),
+    }
+    h.balance_is(&ALICE, "$93.00 available").await;
+    let prompts = h
+        .fake
+        .sent_to(ALICE.id)
+        .iter()
+        .filter(|c| c.text().contains("To pay @bob $7.00"))
+        .count();
+    assert_eq!(prompts, 1, "one code for one payment");
+    assert_eq!(h.payments_of(&ALICE).await, 1);
+    h.assert_ledger_sound().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_redelivered_update_pays_once() {
+    redelivered_update_pays_once(Via::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_redelivered_update_pays_once() {
+    redelivered_update_pays_once(Via::Webhook).await;
+}
+
+/// Without the secret, or with a wrong one: 401, and the update is not
+/// looked at (no reply, the user not even recorded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_refuses_a_missing_or_wrong_secret() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Webhook).await else {
+        return;
+    };
+    let start = h.fake.message(&ALICE, ALICE.dm(), "/start", json!({}));
+    assert_eq!(h.post(&start, None).await, 401);
+    assert_eq!(
+        h.post(&start, Some("test-webhook-secret-0123456788")).await,
+        401
+    );
+    assert_eq!(h.post(&start, Some("")).await, 401);
+    assert_eq!(h.post(&start, Some(&format!("{SECRET}x"))).await, 401);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(h.fake.calls("sendmessage").is_empty());
+    let alice = PlatformUserId::new(ALICE.id.to_string()).unwrap();
+    assert_eq!(
+        h.store.identity(Platform::Telegram, &alice).await.unwrap(),
+        None
+    );
+    // The same update with the right secret is answered.
+    assert_eq!(h.post(&start, Some(SECRET)).await, 200);
+    h.fake
+        .wait_for(ALICE.id, "Welcome to paybot", WAIT_SECS)
+        .await;
+    // Not an update at all: refused, nothing sent.
+    let garbage = json!({"hello": "world"});
+    assert_eq!(h.post(&garbage, Some(SECRET)).await, 400);
+}
+
+/// Telegram forbids a bot to open a DM: a payer who never started the bot
+/// gets a deep link in the group and nothing is created; starting through
+/// the link registers them.
+async fn never_started_payer_gets_a_deep_link(via: Via) {
+    let Some(h) = Harness::start(TestBackend::Sqlite, via).await else {
+        return;
+    };
+    h.start_dm(&BOB).await;
+    h.say(&DAVE, group(), "/pay @bob 1").await;
+    let link = format!("https://t.me/{BOT_USERNAME}?start=setup");
+    let note = h.fake.wait_for(GROUP_ID, &link, WAIT_SECS).await;
+    assert!(note.text().starts_with("@dave"), "{}", note.text());
+    let dms_to_dave = h.fake.calls("sendmessage");
+    assert!(
+        dms_to_dave.iter().all(|c| c.chat_id() != Some(DAVE.id)),
+        "tried to DM someone who never started the bot"
+    );
+    assert_eq!(h.payments_of(&DAVE).await, 0);
+    assert!(h.db.ledger.verify().await.unwrap().is_empty());
+
+    // Dave follows the link: Telegram sends `/start setup` in his DM.
+    h.say(&DAVE, DAVE.dm(), "/start setup").await;
+    h.fake.wait_for(DAVE.id, "You're set up", WAIT_SECS).await;
+    h.say(&DAVE, group(), "/pay @bob 1").await;
+    // Now he gets private answers (he has no money yet).
+    h.fake
+        .wait_for(DAVE.id, "Not enough money", WAIT_SECS)
+        .await;
+    h.assert_ledger_sound().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_never_started_payer_gets_a_deep_link() {
+    never_started_payer_gets_a_deep_link(Via::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_never_started_payer_gets_a_deep_link() {
+    never_started_payer_gets_a_deep_link(Via::Webhook).await;
+}
+
+/// A 429 from Telegram: the message is sent again after `retry_after`, and
+/// arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_message_is_retried_after_retry_after() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Polling).await else {
+        return;
+    };
+    h.fake.fail_next(
+        "sendMessage",
+        429,
+        json!({"ok": false, "error_code": 429,
+            "description": "Too Many Requests: retry after 2",
+            "parameters": {"retry_after": 2}}),
+    );
+    h.start_dm(&ALICE).await;
+    let attempts: Vec<_> = h
+        .fake
+        .calls("sendmessage")
+        .into_iter()
+        .filter(|c| c.chat_id() == Some(ALICE.id))
+        .collect();
+    assert_eq!(attempts.len(), 2, "one refused, one delivered");
+    assert_eq!(attempts[0].status, 429);
+    assert_eq!(attempts[1].status, 200);
+    assert_eq!(attempts[0].text(), attempts[1].text());
+    let waited = attempts[1].at.duration_since(attempts[0].at);
+    assert!(waited >= Duration::from_secs(2), "retried after {waited:?}");
+    let welcomes = h
+        .fake
+        .sent_to(ALICE.id)
+        .iter()
+        .filter(|c| c.text().contains("Welcome"))
+        .count();
+    assert_eq!(welcomes, 1);
+}
+
+/// On start: the command menu with every command and its description; the
+/// webhook set with its secret (webhook mode) or removed (polling).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_registers_the_menu_and_the_webhook() {
+    let Some(polling) = Harness::start(TestBackend::Sqlite, Via::Polling).await else {
+        return;
+    };
+    let menu = polling.fake.calls("setmycommands");
+    assert_eq!(menu.len(), 1);
+    let commands = menu[0].params["commands"].as_array().unwrap();
+    let names: Vec<&str> = commands
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    for name in [
+        "pay", "confirm", "cancel", "request", "split", "balance", "history", "link", "help",
+        "start",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    assert!(
+        commands
+            .iter()
+            .all(|c| !c["description"].as_str().unwrap().is_empty())
+    );
+    assert_eq!(polling.fake.calls("deletewebhook").len(), 1);
+    assert!(polling.fake.calls("setwebhook").is_empty());
+
+    let Some(webhook) = Harness::start(TestBackend::Sqlite, Via::Webhook).await else {
+        return;
+    };
+    let set = webhook.fake.calls("setwebhook");
+    assert_eq!(set.len(), 1);
+    assert_eq!(
+        set[0].params["url"],
+        "https://paybot.example/telegram/webhook"
+    );
+    assert_eq!(set[0].params["secret_token"], SECRET);
+    assert!(webhook.fake.calls("getupdates").is_empty());
+}
