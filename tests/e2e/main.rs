@@ -13,8 +13,11 @@
     clippy::indexing_slicing
 )]
 
+#[path = "../support/fake_telegram.rs"]
+mod fake_telegram;
 mod mock;
 mod serve;
 mod settings;
 mod support;
+mod telegram;
 mod verify;

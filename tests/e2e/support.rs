@@ -191,7 +191,7 @@ impl Drop for Server {
 
 /// A minimal HTTP/1.1 GET: one request per connection, `Connection: close`.
 pub(crate) fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    http_request(addr, "GET", path, None, "")
+    http_request(addr, "GET", path, &[], "")
 }
 
 /// A raw HTTP/1.1 POST of `body` with `content_type` (`None`: no header).
@@ -201,25 +201,39 @@ pub(crate) fn http_post(
     content_type: Option<&str>,
     body: &str,
 ) -> (u16, String) {
-    http_request(addr, "POST", path, content_type, body)
+    let headers: Vec<(&str, &str)> = content_type
+        .map(|t| vec![("Content-Type", t)])
+        .unwrap_or_default();
+    http_request(addr, "POST", path, &headers, body)
+}
+
+/// A raw HTTP/1.1 POST of `body` with these header lines.
+pub(crate) fn http_post_with_headers(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    http_request(addr, "POST", path, headers, body)
 }
 
 fn http_request(
     addr: SocketAddr,
     method: &str,
     path: &str,
-    content_type: Option<&str>,
+    headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String) {
     let timeout = Duration::from_secs(HTTP_TIMEOUT_SECS);
     let mut stream = TcpStream::connect_timeout(&addr, timeout).unwrap();
     stream.set_read_timeout(Some(timeout)).unwrap();
-    let content_type = content_type
-        .map(|t| format!("Content-Type: {t}\r\n"))
-        .unwrap_or_default();
+    let headers: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();

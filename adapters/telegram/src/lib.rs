@@ -208,14 +208,17 @@ impl Telegram {
             id: me.user.id.0,
             username,
         };
-        raw.set_my_commands(menu())
-            .await
-            .map_err(|e| start_error(&config.api_url, "setMyCommands", e))?;
+        // The menu is a convenience: without it commands still work.
+        if let Err(error) = raw.set_my_commands(menu()).await {
+            tracing::warn!(%error, "setMyCommands failed; the command menu is not updated");
+        }
         match &config.mode {
             Mode::Polling => {
-                raw.delete_webhook()
-                    .await
-                    .map_err(|e| start_error(&config.api_url, "deleteWebhook", e))?;
+                // A webhook left from an earlier run would make getUpdates
+                // fail (409); the polling loop logs that and keeps trying.
+                if let Err(error) = raw.delete_webhook().await {
+                    tracing::warn!(%error, "deleteWebhook failed");
+                }
             }
             Mode::Webhook { url, secret } => {
                 raw.set_webhook(url.clone())
@@ -357,6 +360,12 @@ impl Telegram {
                     tracing::info!(from = chat.0, to = to.0, "group moved to a supergroup");
                     chat = to;
                 }
+                // Telegram said ok but the message it echoed is not one
+                // this teloxide reads: it was sent; sending it again would
+                // repeat it.
+                Ok(Err(RequestError::InvalidJson { raw, .. })) if answered_ok(&raw) => {
+                    return Ok(());
+                }
                 Ok(Err(error)) => return Err(delivery_error(error)),
                 Err(_) => {
                     return Err(DeliveryError::Retry(format!(
@@ -469,6 +478,14 @@ fn next_offset(last: u32) -> i32 {
     i32::try_from(last).unwrap_or(i32::MAX).saturating_add(1)
 }
 
+/// Whether a raw Bot API answer says `"ok": true`.
+fn answered_ok(raw: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(raw)
+        .ok()
+        .and_then(|v| v.get("ok")?.as_bool())
+        .unwrap_or(false)
+}
+
 /// The highest `update_id` in a raw `getUpdates` answer.
 fn last_update_id(raw: &str) -> Option<u32> {
     let value: serde_json::Value = serde_json::from_str(raw).ok()?;
@@ -518,6 +535,8 @@ mod tests {
         assert_eq!(next_offset(9), 10);
         assert_eq!(next_offset(u32::MAX), i32::MAX);
         assert_eq!(last_update_id("not json"), None);
+        assert!(answered_ok(r#"{"ok":true,"result":true}"#));
+        assert!(!answered_ok(r#"{"ok":false,"error_code":400}"#));
     }
 
     #[test]

@@ -1,0 +1,226 @@
+//! `paybot serve` with a Telegram token, against the fake Bot API: the
+//! adapter starts from environment variables alone, polls, answers, pays;
+//! webhook mode checks its secret over real HTTP; bad settings stop the
+//! start with a message naming the key (and never the secret).
+
+use serde_json::{Value, json};
+use tokio::runtime::Runtime;
+
+use crate::fake_telegram::{BOT_USERNAME, FakeTelegram, GROUP_ID, TOKEN, TgUser, group};
+use crate::support::{Server, http_post, http_post_with_headers, paybot, run};
+
+const WAIT_SECS: u64 = 30;
+const SECRET: &str = "e2e-webhook-secret-abcdef0123456789";
+
+const ALICE: TgUser = TgUser {
+    id: 5_001,
+    first_name: "Alice",
+    username: Some("alice"),
+};
+const BOB: TgUser = TgUser {
+    id: 5_002,
+    first_name: "Bob",
+    username: Some("bob"),
+};
+
+fn word_after(text: &str, marker: &str) -> String {
+    let (_, rest) = text.split_once(marker).unwrap();
+    rest.split_whitespace().next().unwrap().to_owned()
+}
+
+/// A user's message, queued for the next poll; waits until it was handled.
+fn say(rt: &Runtime, fake: &FakeTelegram, from: &TgUser, chat: Value, text: &str) {
+    fake.push(fake.message(from, chat, text, json!({})));
+    rt.block_on(fake.wait_drained(WAIT_SECS));
+}
+
+fn mock_say(server: &Server, from: &str, text: &str) {
+    let body = json!({"from": from, "chat": "dm", "text": text}).to_string();
+    let (status, answer) = http_post(
+        server.addr,
+        "/mock/messages",
+        Some("application/json"),
+        &body,
+    );
+    assert_eq!(status, 200, "{answer}");
+}
+
+#[test]
+fn serve_polls_telegram_and_a_group_payment_completes() {
+    let rt = Runtime::new().unwrap();
+    let fake = rt.block_on(FakeTelegram::start());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        paybot(dir.path())
+            .env("PAYBOT_TELEGRAM__TOKEN", TOKEN)
+            .env("PAYBOT_TELEGRAM__API_URL", &fake.url)
+            .arg("serve"),
+    );
+    assert_eq!(fake.calls("getme").len(), 1);
+    assert_eq!(fake.calls("setmycommands").len(), 1);
+
+    say(&rt, &fake, &ALICE, ALICE.dm(), "/start");
+    say(&rt, &fake, &BOB, BOB.dm(), "/start");
+    rt.block_on(fake.wait_for(BOB.id, "Welcome to paybot", WAIT_SECS));
+    // Money for Alice: play money in the mock chat, linked to her wallet.
+    say(&rt, &fake, &ALICE, ALICE.dm(), "/link");
+    let prompt = rt.block_on(fake.wait_for(ALICE.id, "/link ", WAIT_SECS));
+    let code = word_after(prompt.text(), "/link ");
+    mock_say(&server, "alice_m", "/start");
+    mock_say(&server, "alice_m", &format!("/link {code}"));
+
+    say(
+        &rt,
+        &fake,
+        &ALICE,
+        group(),
+        &format!("/pay@{BOT_USERNAME} @bob 12.50 for tickets"),
+    );
+    let prompt = rt.block_on(fake.wait_for(ALICE.id, "To pay @bob $12.50", WAIT_SECS));
+    let code = word_after(prompt.text(), "/confirm ");
+    say(&rt, &fake, &ALICE, ALICE.dm(), &format!("/confirm {code}"));
+    rt.block_on(fake.wait_for(BOB.id, "@alice paid you $12.50", WAIT_SECS));
+    rt.block_on(fake.wait_for(GROUP_ID, "is confirmed", WAIT_SECS));
+    for call in fake.sent_to(GROUP_ID) {
+        assert!(!call.text().contains(&code), "the code in the group");
+    }
+    say(&rt, &fake, &ALICE, ALICE.dm(), "/balance");
+    rt.block_on(fake.wait_for(ALICE.id, "Your balance: $87.50 available", WAIT_SECS));
+
+    server.signal("TERM");
+    let (status, log) = server.wait_for_exit();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("telegram polling stopped"), "{log}");
+    assert!(!log.contains(TOKEN), "the token was logged");
+    let verified = run(paybot(dir.path()).arg("verify"));
+    assert_eq!(verified.code(), Some(0), "{}", verified.stdout);
+}
+
+#[test]
+fn serve_in_webhook_mode_checks_the_secret() {
+    let rt = Runtime::new().unwrap();
+    let fake = rt.block_on(FakeTelegram::start());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        paybot(dir.path())
+            .env("PAYBOT_TELEGRAM__TOKEN", TOKEN)
+            .env("PAYBOT_TELEGRAM__API_URL", &fake.url)
+            .env("PAYBOT_TELEGRAM__MODE", "webhook")
+            .env(
+                "PAYBOT_TELEGRAM__WEBHOOK_URL",
+                "https://pay.example/telegram/webhook",
+            )
+            .env("PAYBOT_TELEGRAM__WEBHOOK_SECRET", SECRET)
+            .arg("serve"),
+    );
+    let set = fake.calls("setwebhook");
+    assert_eq!(set.len(), 1);
+    assert_eq!(set[0].params["secret_token"], SECRET);
+    assert!(
+        fake.calls("getupdates").is_empty(),
+        "polled in webhook mode"
+    );
+
+    let update = fake
+        .message(&ALICE, ALICE.dm(), "/start", json!({}))
+        .to_string();
+    let post = |secret: Option<&str>| {
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(secret) = secret {
+            headers.push(("X-Telegram-Bot-Api-Secret-Token", secret));
+        }
+        http_post_with_headers(server.addr, "/telegram/webhook", &headers, &update).0
+    };
+    assert_eq!(post(None), 401);
+    assert_eq!(post(Some("e2e-webhook-secret-abcdef012345678X")), 401);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        fake.calls("sendmessage").is_empty(),
+        "answered a forged update"
+    );
+    assert_eq!(post(Some(SECRET)), 200);
+    rt.block_on(fake.wait_for(ALICE.id, "Welcome to paybot", WAIT_SECS));
+    // Posted again (Telegram retries when unsure): answered once.
+    assert_eq!(post(Some(SECRET)), 200);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(fake.sent_to(ALICE.id).len(), 1);
+
+    server.signal("TERM");
+    let (status, log) = server.wait_for_exit();
+    assert!(status.success(), "{log}");
+    assert!(!log.contains(SECRET), "the webhook secret was logged");
+}
+
+#[test]
+fn bad_telegram_settings_stop_the_start_and_name_the_key() {
+    let rt = Runtime::new().unwrap();
+    let fake = rt.block_on(FakeTelegram::start());
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (
+            &[("PAYBOT_TELEGRAM__TOKEN", "not-a-token-secret-value")],
+            "setting `telegram.token`",
+        ),
+        (
+            &[
+                ("PAYBOT_TELEGRAM__TOKEN", TOKEN),
+                ("PAYBOT_TELEGRAM__API_URL", "telegram.example"),
+            ],
+            "setting `telegram.api_url`",
+        ),
+        (
+            &[
+                ("PAYBOT_TELEGRAM__TOKEN", TOKEN),
+                ("PAYBOT_TELEGRAM__MODE", "webhook"),
+            ],
+            "setting `telegram.webhook_url`",
+        ),
+        (
+            &[
+                ("PAYBOT_TELEGRAM__TOKEN", TOKEN),
+                ("PAYBOT_TELEGRAM__MODE", "webhook"),
+                (
+                    "PAYBOT_TELEGRAM__WEBHOOK_URL",
+                    "https://pay.example/telegram/webhook",
+                ),
+                ("PAYBOT_TELEGRAM__WEBHOOK_SECRET", "short"),
+            ],
+            "setting `telegram.webhook_secret`",
+        ),
+        (
+            &[
+                ("PAYBOT_TELEGRAM__TOKEN", TOKEN),
+                ("PAYBOT_TELEGRAM__MODE", "push"),
+            ],
+            "setting `telegram.mode`",
+        ),
+    ];
+    for (env, expected) in cases {
+        let mut cmd = paybot(dir.path());
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        let finished = run(cmd.arg("serve"));
+        assert_eq!(finished.code(), Some(2), "{env:?}: {}", finished.stderr);
+        assert!(
+            finished.stderr.contains(expected),
+            "{env:?}: {}",
+            finished.stderr
+        );
+        assert!(!finished.stderr.contains("not-a-token-secret-value"));
+        assert!(!finished.stderr.contains(TOKEN));
+    }
+    // Well-formed, but not this bot's token: Telegram (the fake) refuses it.
+    let wrong = "4242:AAEsomeOtherTokenThatIsWrong_0000000";
+    let finished = run(paybot(dir.path())
+        .env("PAYBOT_TELEGRAM__TOKEN", wrong)
+        .env("PAYBOT_TELEGRAM__API_URL", &fake.url)
+        .arg("serve"));
+    assert_ne!(finished.code(), Some(0));
+    assert!(
+        finished.stderr.contains("Telegram refused the bot token"),
+        "{}",
+        finished.stderr
+    );
+    assert!(!finished.stderr.contains(wrong));
+}
