@@ -352,6 +352,20 @@ async fn ways_to_name_the_payee(via: Via) {
         .await;
     h.code_for(&ALICE, "To pay @bob $1.00").await;
 
+    // Replying to a bot's message: bots cannot be paid.
+    let bots = json!({"message_id": 77, "date": 1_700_000_000, "chat": group(),
+        "from": {"id": 999, "is_bot": true, "first_name": "Weather", "username": "weatherbot"},
+        "text": "Sunny, 21°C"});
+    h.say_with(&ALICE, group(), "/pay 6", json!({"reply_to_message": bots}))
+        .await;
+    h.fake
+        .wait_for(
+            GROUP_ID,
+            "@weatherbot is a bot; bots cannot be paid.",
+            WAIT_SECS,
+        )
+        .await;
+
     let before = h.fake.sent().len();
     h.say(&ALICE, group(), "/pay@otherbot @bob 4").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -588,4 +602,31 @@ async fn start_registers_the_menu_and_the_webhook() {
     );
     assert_eq!(set[0].params["secret_token"], SECRET);
     assert!(webhook.fake.calls("getupdates").is_empty());
+}
+
+/// A request's notice carries Approve / Decline buttons; Decline works with
+/// one tap and the requester is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_can_be_declined_with_a_button() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Polling).await else {
+        return;
+    };
+    h.start_dm(&ALICE).await;
+    h.start_dm(&BOB).await;
+    h.say(&BOB, group(), "/request @alice 4 for the taxi").await;
+    let notice = h
+        .fake
+        .wait_for(ALICE.id, "@bob asks you to pay $4.00", WAIT_SECS)
+        .await;
+    let row = &notice.params["reply_markup"]["inline_keyboard"][0];
+    assert_eq!(row[0]["text"], "Approve");
+    assert_eq!(row[1]["text"], "Decline");
+    let decline = row[1]["callback_data"].as_str().unwrap().to_owned();
+    assert!(decline.starts_with("/decline R"), "{decline}");
+    let press = h.fake.button(&ALICE, &decline);
+    h.deliver(&press).await;
+    h.fake
+        .wait_for(BOB.id, "@alice declined your request", WAIT_SECS)
+        .await;
+    h.assert_group_clean(&[]);
 }
