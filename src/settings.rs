@@ -535,7 +535,10 @@ impl Sources {
                 layer.describe(&path),
                 (!secret).then(|| describe_value(value)),
             ),
-            None => ("not set in any file or environment variable".to_owned(), None),
+            None => (
+                "not set in any file or environment variable".to_owned(),
+                None,
+            ),
         };
         Problem {
             key,
