@@ -1,0 +1,558 @@
+//! The one place where Discord's interactions meet the core: an interaction
+//! (JSON, as the endpoint receives it and as the gateway's
+//! `INTERACTION_CREATE` carries it) in, an [`Inbound`] out.
+//!
+//! Interactions are read leniently (only the fields paybot uses, unknown
+//! ones ignored), so a field Discord adds tomorrow does not stop payments.
+//! A slash command becomes the text the core's parser already knows:
+//! `/pay user:@bob amount:12.50 memo:pizza` → `/pay <@ID> 12.50 for pizza`,
+//! with the user as a resolved [`Mention`]. Users are Discord user ids,
+//! never display names.
+
+use std::collections::HashMap;
+
+use bot::message::{
+    Chat, ChatId, ChatKind, EventId, Handle, Incoming, Mention, Platform, PlatformUserId, User,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The longest amount, code, reference or count typed in an option, in bytes.
+pub const WORD_OPTION_BYTES_MAX: usize = 32;
+/// The longest memo or user list option, in bytes.
+pub const TEXT_OPTION_BYTES_MAX: usize = 500;
+/// The longest display name passed to the core, in characters.
+pub const DISPLAY_NAME_CHARS_MAX: usize = 128;
+/// `custom_id` prefix of the "Pay" context menu's amount form.
+pub const PAY_MODAL_PREFIX: &str = "pay:";
+
+/// Interaction types (Discord's numbers).
+const PING: u8 = 1;
+const APPLICATION_COMMAND: u8 = 2;
+const MESSAGE_COMPONENT: u8 = 3;
+const MODAL_SUBMIT: u8 = 5;
+/// Command types.
+const CHAT_INPUT: u8 = 1;
+const USER_COMMAND: u8 = 2;
+
+#[derive(Debug, Deserialize)]
+struct RawInteraction {
+    id: Value,
+    #[serde(rename = "type")]
+    kind: u8,
+    #[serde(default)]
+    guild_id: Option<Value>,
+    #[serde(default)]
+    channel_id: Option<Value>,
+    #[serde(default)]
+    channel: Option<RawChannel>,
+    #[serde(default)]
+    member: Option<RawMember>,
+    #[serde(default)]
+    user: Option<RawUser>,
+    #[serde(default)]
+    data: Option<RawData>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawChannel {
+    id: Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawMember {
+    #[serde(default)]
+    user: Option<RawUser>,
+    #[serde(default)]
+    nick: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct RawUser {
+    id: Value,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    global_name: Option<String>,
+    #[serde(default)]
+    bot: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawData {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<u8>,
+    #[serde(default)]
+    options: Vec<RawOption>,
+    #[serde(default)]
+    resolved: Option<RawResolved>,
+    #[serde(default)]
+    target_id: Option<Value>,
+    #[serde(default)]
+    custom_id: Option<String>,
+    #[serde(default)]
+    components: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawOption {
+    name: String,
+    #[serde(default)]
+    value: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawResolved {
+    #[serde(default)]
+    users: HashMap<String, RawUser>,
+}
+
+/// What an interaction means to paybot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// Discord checking the endpoint: answer PONG.
+    Ping,
+    /// A command for the core.
+    Command(Box<Incoming>),
+    /// The "Pay" context menu on `target`: ask for the amount (a form whose
+    /// `custom_id` is `pay:<id>:<username>`).
+    AskAmount { target: User },
+    /// Not for paybot, or not usable; the reason is for the log and a short
+    /// ephemeral answer.
+    Refused(&'static str),
+}
+
+/// A snowflake given as a string (Discord's way) or a number.
+fn snowflake(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(s.clone())
+        }
+        Value::Number(n) => n.as_u64().map(|n| n.to_string()),
+        _ => None,
+    }
+}
+
+fn user_of(raw: &RawUser, nick: Option<&str>) -> Option<User> {
+    let id = PlatformUserId::new(snowflake(&raw.id)?).ok()?;
+    let handle = raw.username.as_deref().and_then(|u| Handle::parse(u).ok());
+    let name = nick
+        .or(raw.global_name.as_deref())
+        .or(raw.username.as_deref())
+        .unwrap_or_default();
+    let mut display_name: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(DISPLAY_NAME_CHARS_MAX)
+        .collect();
+    if display_name.trim().is_empty() {
+        display_name = format!("user {id}");
+    }
+    Some(User {
+        id,
+        handle,
+        display_name,
+        is_bot: raw.bot.unwrap_or(false),
+    })
+}
+
+/// One option's value as a single word (amount, code, reference, count).
+fn word(options: &[RawOption], name: &str) -> Result<Option<String>, &'static str> {
+    let Some(value) = options
+        .iter()
+        .find(|o| o.name == name)
+        .and_then(|o| o.value.as_ref())
+    else {
+        return Ok(None);
+    };
+    let text = match value {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        _ => return Err("an option of the wrong type"),
+    };
+    if text.is_empty()
+        || text.len() > WORD_OPTION_BYTES_MAX
+        || text.chars().any(char::is_whitespace)
+    {
+        return Err("an option that must be one word");
+    }
+    Ok(Some(text))
+}
+
+/// A free-text option (memo, a list of mentions), on one line.
+fn text(options: &[RawOption], name: &str) -> Result<Option<String>, &'static str> {
+    let Some(value) = options
+        .iter()
+        .find(|o| o.name == name)
+        .and_then(|o| o.value.as_ref())
+    else {
+        return Ok(None);
+    };
+    let Value::String(s) = value else {
+        return Err("an option of the wrong type");
+    };
+    if s.len() > TEXT_OPTION_BYTES_MAX {
+        return Err("an option that is too long");
+    }
+    let one_line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let one_line = one_line.trim();
+    Ok((!one_line.is_empty()).then(|| one_line.to_owned()))
+}
+
+/// Converts one interaction (its raw JSON body).
+pub fn inbound(body: &[u8]) -> Inbound {
+    let Ok(raw) = serde_json::from_slice::<RawInteraction>(body) else {
+        return Inbound::Refused("not an interaction");
+    };
+    if raw.kind == PING {
+        return Inbound::Ping;
+    }
+    let Some(event_id) = snowflake(&raw.id).and_then(|id| EventId::new(id).ok()) else {
+        return Inbound::Refused("an interaction without an id");
+    };
+    // In a server the invoker is `member.user`; in a DM, `user`.
+    let nick = raw.member.as_ref().and_then(|m| m.nick.as_deref());
+    let invoker = raw
+        .member
+        .as_ref()
+        .and_then(|m| m.user.as_ref())
+        .or(raw.user.as_ref())
+        .and_then(|u| user_of(u, nick));
+    let Some(sender) = invoker else {
+        return Inbound::Refused("an interaction without a user");
+    };
+    if sender.is_bot {
+        return Inbound::Refused("sent by a bot");
+    }
+    let channel = raw
+        .channel_id
+        .as_ref()
+        .or(raw.channel.as_ref().map(|c| &c.id))
+        .and_then(snowflake)
+        .and_then(|id| ChatId::new(id).ok());
+    let Some(channel) = channel else {
+        return Inbound::Refused("an interaction without a channel");
+    };
+    let chat = Chat {
+        id: channel,
+        kind: if raw.guild_id.is_some() {
+            ChatKind::Group
+        } else {
+            ChatKind::Direct
+        },
+        title: None,
+    };
+    let data = raw.data.unwrap_or_default();
+    let resolved = data.resolved.unwrap_or_default();
+    let built = match raw.kind {
+        APPLICATION_COMMAND if data.kind.unwrap_or(CHAT_INPUT) == USER_COMMAND => {
+            let target = data
+                .target_id
+                .as_ref()
+                .and_then(snowflake)
+                .and_then(|id| resolved.users.get(&id))
+                .and_then(|u| user_of(u, None));
+            return match target {
+                Some(target) if target.is_bot => Inbound::Refused("bots cannot be paid"),
+                Some(target) => Inbound::AskAmount { target },
+                None => Inbound::Refused("a context menu without its user"),
+            };
+        }
+        APPLICATION_COMMAND => slash_text(
+            data.name.as_deref().unwrap_or_default(),
+            &data.options,
+            &resolved,
+        ),
+        MODAL_SUBMIT => modal_text(
+            data.custom_id.as_deref().unwrap_or_default(),
+            &data.components,
+        ),
+        MESSAGE_COMPONENT => button_text(data.custom_id.as_deref().unwrap_or_default()),
+        _ => Err("an interaction type paybot does not use"),
+    };
+    match built {
+        Ok((text, mentions)) => Inbound::Command(Box::new(Incoming {
+            platform: Platform::Discord,
+            event_id,
+            chat,
+            sender,
+            text,
+            mentions,
+            reply_to: None,
+        })),
+        Err(reason) => Inbound::Refused(reason),
+    }
+}
+
+type Built = Result<(String, Vec<Mention>), &'static str>;
+
+/// A USER option as `<@ID>` plus its resolved user.
+fn user_option(
+    options: &[RawOption],
+    name: &str,
+    resolved: &RawResolved,
+) -> Result<Option<(String, Mention)>, &'static str> {
+    let Some(id) = options
+        .iter()
+        .find(|o| o.name == name)
+        .and_then(|o| o.value.as_ref())
+        .map(|v| snowflake(v).ok_or("a user option that is not a user id"))
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    let user = resolved
+        .users
+        .get(&id)
+        .and_then(|u| user_of(u, None))
+        .ok_or("a user option Discord did not resolve")?;
+    let token = format!("<@{id}>");
+    Ok(Some((token.clone(), Mention { token, user })))
+}
+
+fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Built {
+    let with_memo = |mut text: String, memo: Option<String>| {
+        if let Some(memo) = memo {
+            text.push_str(" for ");
+            text.push_str(&memo);
+        }
+        text
+    };
+    match name {
+        "pay" | "request" => {
+            let (token, mention) =
+                user_option(options, "user", resolved)?.ok_or("no user given")?;
+            let amount = word(options, "amount")?.ok_or("no amount given")?;
+            let text = with_memo(format!("/{name} {token} {amount}"), text(options, "memo")?);
+            Ok((text, vec![mention]))
+        }
+        "split" => {
+            let total = word(options, "total")?.ok_or("no total given")?;
+            let users = text(options, "users")?.ok_or("no users given")?;
+            let mentions: Vec<Mention> = resolved
+                .users
+                .iter()
+                .filter(|(id, _)| users.contains(&format!("<@{id}>")))
+                .filter_map(|(id, user)| {
+                    user_of(user, None).map(|user| Mention {
+                        token: format!("<@{id}>"),
+                        user,
+                    })
+                })
+                .collect();
+            let text = with_memo(format!("/split {total} {users}"), text(options, "memo")?);
+            Ok((text, mentions))
+        }
+        "confirm" => {
+            let code = word(options, "code")?.ok_or("no code given")?;
+            Ok((format!("/confirm {code}"), Vec::new()))
+        }
+        "cancel" | "approve" | "decline" | "history" | "help" | "link" => {
+            let argument = ["payment", "request", "count", "command", "code"]
+                .iter()
+                .find_map(|option| word(options, option).transpose())
+                .transpose()?;
+            let text = match argument {
+                Some(argument) => format!("/{name} {argument}"),
+                None => format!("/{name}"),
+            };
+            Ok((text, Vec::new()))
+        }
+        "balance" | "start" => Ok((format!("/{name}"), Vec::new())),
+        _ => Err("a command paybot does not have"),
+    }
+}
+
+/// The "Pay" form: `pay:<user id>:<username>` and its `amount` / `memo`
+/// fields.
+fn modal_text(custom_id: &str, components: &[Value]) -> Built {
+    let rest = custom_id
+        .strip_prefix(PAY_MODAL_PREFIX)
+        .ok_or("a form paybot did not send")?;
+    let (id, username) = rest.split_once(':').unwrap_or((rest, ""));
+    let id = snowflake(&Value::String(id.to_owned())).ok_or("a form for no user")?;
+    let mut fields: HashMap<String, String> = HashMap::new();
+    for row in components {
+        for input in row["components"].as_array().into_iter().flatten() {
+            if let (Some(name), Some(value)) =
+                (input["custom_id"].as_str(), input["value"].as_str())
+            {
+                fields.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+    let options: Vec<RawOption> = fields
+        .into_iter()
+        .map(|(name, value)| RawOption {
+            name,
+            value: Some(Value::String(value)),
+        })
+        .collect();
+    let amount = word(&options, "amount")?.ok_or("no amount given")?;
+    let user = User {
+        id: PlatformUserId::new(id.clone()).map_err(|_| "a form for no user")?,
+        handle: Handle::parse(username).ok(),
+        display_name: if username.is_empty() {
+            format!("user {id}")
+        } else {
+            username.to_owned()
+        },
+        is_bot: false,
+    };
+    let token = format!("<@{id}>");
+    let mut text = format!("/pay {token} {amount}");
+    if let Some(memo) = self::text(&options, "memo")? {
+        text.push_str(" for ");
+        text.push_str(&memo);
+    }
+    Ok((text, vec![Mention { token, user }]))
+}
+
+/// A button paybot sent: its `custom_id` is the command it stands for.
+fn button_text(custom_id: &str) -> Built {
+    let valid = custom_id.starts_with('/')
+        && custom_id.len() <= 100
+        && ["/cancel ", "/approve ", "/decline "]
+            .iter()
+            .any(|prefix| custom_id.starts_with(prefix));
+    if valid {
+        Ok((custom_id.to_owned(), Vec::new()))
+    } else {
+        Err("a button paybot did not send")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+    use serde_json::json;
+
+    fn command(options: Value, resolved: Value, name: &str) -> Value {
+        json!({
+            "id": "1300000000000000001", "application_id": "1200000000000000000",
+            "type": 2, "token": "tok", "version": 1, "locale": "en-US",
+            "guild_id": "1100000000000000000", "channel_id": "1110000000000000000",
+            "member": {"user": {"id": "1000000000000000001", "username": "alice",
+                "global_name": "Alice A"}, "nick": null, "roles": [], "joined_at": "2024-01-01T00:00:00Z"},
+            "data": {"id": "1400000000000000000", "name": name, "type": 1,
+                "options": options, "resolved": resolved}
+        })
+    }
+
+    fn convert(value: &Value) -> Inbound {
+        inbound(value.to_string().as_bytes())
+    }
+
+    fn incoming(value: &Value) -> Incoming {
+        match convert(value) {
+            Inbound::Command(incoming) => *incoming,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn slash_pay_becomes_pay_text_with_a_resolved_mention() {
+        let value = command(
+            json!([
+                {"name": "user", "type": 6, "value": "1000000000000000002"},
+                {"name": "amount", "type": 3, "value": "12.50"},
+                {"name": "memo", "type": 3, "value": "pizza\nnight"}
+            ]),
+            json!({"users": {"1000000000000000002": {"id": "1000000000000000002",
+                "username": "bob", "global_name": "Bobby"}}}),
+            "pay",
+        );
+        let msg = incoming(&value);
+        assert_eq!(
+            msg.text,
+            "/pay <@1000000000000000002> 12.50 for pizza night"
+        );
+        assert_eq!(msg.event_id.as_str(), "1300000000000000001");
+        assert_eq!(msg.chat.kind, ChatKind::Group);
+        assert_eq!(msg.sender.id.as_str(), "1000000000000000001");
+        assert_eq!(
+            msg.mentions[0].user.handle.as_ref().unwrap().as_str(),
+            "bob"
+        );
+        assert_eq!(msg.platform, Platform::Discord);
+    }
+
+    #[test]
+    fn options_cannot_smuggle_words() {
+        let value = command(
+            json!([
+                {"name": "user", "type": 6, "value": "1000000000000000002"},
+                {"name": "amount", "type": 3, "value": "5 <@1000000000000000003>"}
+            ]),
+            json!({"users": {"1000000000000000002": {"id": "1000000000000000002", "username": "bob"}}}),
+            "pay",
+        );
+        assert!(matches!(convert(&value), Inbound::Refused(_)));
+        let unresolved = command(
+            json!([{"name": "user", "type": 6, "value": "1000000000000000002"},
+                   {"name": "amount", "type": 3, "value": "5"}]),
+            json!({}),
+            "pay",
+        );
+        assert!(matches!(convert(&unresolved), Inbound::Refused(_)));
+    }
+
+    #[test]
+    fn dm_ping_confirm_and_garbage() {
+        assert_eq!(convert(&json!({"id": "1", "type": 1})), Inbound::Ping);
+        let dm = json!({"id": "1300000000000000009", "type": 2, "channel_id": "1110000000000000009",
+            "user": {"id": "1000000000000000001", "username": "alice"},
+            "data": {"name": "confirm", "type": 1, "options": [{"name": "code", "type": 3, "value": "123456"}]}});
+        let msg = incoming(&dm);
+        assert_eq!(msg.chat.kind, ChatKind::Direct);
+        assert_eq!(msg.text, "/confirm 123456");
+        assert!(matches!(inbound(b"{not json"), Inbound::Refused(_)));
+        assert!(matches!(inbound(b"[]"), Inbound::Refused(_)));
+    }
+
+    #[test]
+    fn context_menu_asks_for_an_amount_and_the_form_pays() {
+        let menu = json!({"id": "1300000000000000010", "type": 2, "guild_id": "1100000000000000000",
+            "channel_id": "1110000000000000000",
+            "member": {"user": {"id": "1000000000000000001", "username": "alice"}},
+            "data": {"name": "Pay", "type": 2, "target_id": "1000000000000000002",
+                "resolved": {"users": {"1000000000000000002": {"id": "1000000000000000002", "username": "bob"}}}}});
+        match convert(&menu) {
+            Inbound::AskAmount { target } => assert_eq!(target.id.as_str(), "1000000000000000002"),
+            other => panic!("{other:?}"),
+        }
+        let form = json!({"id": "1300000000000000011", "type": 5, "guild_id": "1100000000000000000",
+            "channel_id": "1110000000000000000",
+            "member": {"user": {"id": "1000000000000000001", "username": "alice"}},
+            "data": {"custom_id": "pay:1000000000000000002:bob", "components": [
+                {"type": 1, "components": [{"type": 4, "custom_id": "amount", "value": "7"}]},
+                {"type": 1, "components": [{"type": 4, "custom_id": "memo", "value": "cab"}]}]}});
+        let msg = incoming(&form);
+        assert_eq!(msg.text, "/pay <@1000000000000000002> 7 for cab");
+        assert_eq!(
+            msg.mentions[0].user.handle.as_ref().unwrap().as_str(),
+            "bob"
+        );
+    }
+
+    #[test]
+    fn buttons_only_carry_our_commands() {
+        let press = |custom_id: &str| {
+            json!({"id": "1300000000000000012", "type": 3, "channel_id": "1110000000000000009",
+                "user": {"id": "1000000000000000001", "username": "alice"},
+                "data": {"custom_id": custom_id, "component_type": 2}})
+        };
+        assert_eq!(incoming(&press("/cancel P7K2QX")).text, "/cancel P7K2QX");
+        assert!(matches!(
+            convert(&press("/confirm 123456")),
+            Inbound::Refused(_)
+        ));
+        assert!(matches!(convert(&press("hello")), Inbound::Refused(_)));
+    }
+}
