@@ -11,6 +11,9 @@
     clippy::indexing_slicing
 )]
 
+#[path = "support/core.rs"]
+mod support;
+
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -19,12 +22,11 @@ use bot::message::{
     Reply, User,
 };
 use bot::notify::{DELIVERY_ATTEMPTS_MAX, DeliveryError, Notifier};
-use bot::otp::{OsRandom, Pepper};
 use bot::store::{Store, UserId};
-use bot::{Bot, BotConfig, DM_START_PAYLOAD};
+use bot::{Bot, DM_START_PAYLOAD};
 use ledger::testing::{TestBackend, TestDb};
 use ledger::{Amount, Currency};
-use paybot::store::{BOT_MIGRATIONS, SqlStore};
+use paybot::store::SqlStore;
 
 async fn setup(backend: TestBackend) -> Option<(TestDb, Arc<Bot>)> {
     let (db, bot, _) = setup_with_store(backend).await?;
@@ -32,21 +34,7 @@ async fn setup(backend: TestBackend) -> Option<(TestDb, Arc<Bot>)> {
 }
 
 async fn setup_with_store(backend: TestBackend) -> Option<(TestDb, Arc<Bot>, Arc<SqlStore>)> {
-    let db = TestDb::fresh(backend).await?;
-    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
-    let config = BotConfig {
-        mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
-        ..BotConfig::default()
-    };
-    let store = Arc::new(SqlStore::new(&db.ledger));
-    let bot = Bot::new(
-        db.ledger.clone(),
-        Arc::<SqlStore>::clone(&store),
-        config,
-        Pepper::generate(&OsRandom),
-        Arc::new(OsRandom),
-    );
-    Some((db, bot, store))
+    support::bot_on(backend).await
 }
 
 fn person(name: &str) -> User {

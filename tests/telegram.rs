@@ -14,6 +14,8 @@
 
 #[path = "support/fake_telegram.rs"]
 mod fake_telegram;
+#[path = "support/core.rs"]
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,13 +24,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use bot::message::{Platform, PlatformUserId};
-use bot::otp::{OsRandom, Pepper};
 use bot::store::Store;
-use bot::{Bot, BotConfig};
 use fake_telegram::{BOT_USERNAME, FakeTelegram, GROUP_ID, TOKEN, TgUser, group};
 use ledger::testing::{TestBackend, TestDb};
-use ledger::{Amount, Currency};
-use paybot::store::{BOT_MIGRATIONS, SqlStore};
+use paybot::store::SqlStore;
 use paybot_mock::{MockChat, Outgoing};
 use paybot_telegram::config::{parse_api_url, parse_webhook_url};
 use paybot_telegram::{
@@ -85,20 +84,7 @@ struct Harness {
 
 impl Harness {
     async fn start(backend: TestBackend, via: Via) -> Option<Harness> {
-        let db = TestDb::fresh(backend).await?;
-        db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
-        let store = Arc::new(SqlStore::new(&db.ledger));
-        let config = BotConfig {
-            mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
-            ..BotConfig::default()
-        };
-        let bot = Bot::new(
-            db.ledger.clone(),
-            Arc::<SqlStore>::clone(&store),
-            config,
-            Pepper::generate(&OsRandom),
-            Arc::new(OsRandom),
-        );
+        let (db, bot, store) = support::bot_on(backend).await?;
         let mock = MockChat::new(Arc::clone(&bot));
         let fake = FakeTelegram::start().await;
         let mode = match via {
@@ -628,5 +614,32 @@ async fn request_can_be_declined_with_a_button() {
     h.fake
         .wait_for(BOB.id, "@alice declined your request", WAIT_SECS)
         .await;
+    h.assert_group_clean(&[]);
+}
+
+/// A user who started the bot and later blocked it: a private answer cannot
+/// be delivered, so the group is told, without the private text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_user_is_told_in_the_group() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Polling).await else {
+        return;
+    };
+    h.start_dm(&ALICE).await;
+    h.fake.block(ALICE.id);
+    h.say(&ALICE, group(), "/balance").await;
+    h.fake
+        .wait_for(
+            GROUP_ID,
+            "@alice, I couldn't message you privately",
+            WAIT_SECS,
+        )
+        .await;
+    let refused = h
+        .fake
+        .calls("sendmessage")
+        .into_iter()
+        .filter(|c| c.chat_id() == Some(ALICE.id) && c.status == 403)
+        .count();
+    assert_eq!(refused, 1, "the private answer was tried once");
     h.assert_group_clean(&[]);
 }

@@ -182,6 +182,11 @@ impl FakeTelegram {
         }})
     }
 
+    /// `user` blocks the bot: DMs to them are refused from now on (403).
+    pub(crate) fn block(&self, user: i64) {
+        self.inner.lock().unwrap().started.remove(&user);
+    }
+
     /// Queues `update` for `getUpdates`.
     pub(crate) fn push(&self, update: Value) {
         self.inner.lock().unwrap().updates.push(update);
