@@ -117,6 +117,7 @@ async fn serve_ledger(
         stopped.clone(),
     );
     let (telegram_polling, telegram_routes) = start_telegram(settings, &app, &stopped).await?;
+    let (discord_gateway, discord_routes) = start_discord(settings, &app, &stopped).await?;
     let mock = settings.mock.enabled.then(|| Arc::clone(&app.mock));
     if mock.is_some() {
         info!("mock chat enabled: POST /mock/messages, GET /mock/users/{{name}}/messages");
@@ -128,8 +129,8 @@ async fn serve_ledger(
         },
         mock,
     );
-    if let Some(telegram) = telegram_routes {
-        routes = routes.merge(telegram);
+    for adapter in [telegram_routes, discord_routes].into_iter().flatten() {
+        routes = routes.merge(adapter);
     }
     let mut http_stopped = stopped.clone();
     let http = axum::serve(listener, routes).with_graceful_shutdown(async move {
@@ -169,6 +170,9 @@ async fn serve_ledger(
     ];
     if let Some(polling) = telegram_polling {
         tasks.push(("telegram polling", polling));
+    }
+    if let Some(gateway) = discord_gateway {
+        tasks.push(("discord gateway", gateway));
     }
     for (name, task) in tasks {
         match tokio::time::timeout(Duration::from_secs(SWEEPER_STOP_TIMEOUT_SECS), task).await {
@@ -219,6 +223,41 @@ async fn start_telegram(
                 "telegram webhook mode: serving updates"
             );
             (None, Some(telegram.webhook_router(secret)))
+        }
+    })
+}
+
+/// Starts the Discord adapter when `discord.token` is set: its gateway
+/// client, or the interactions route to serve.
+async fn start_discord(
+    settings: &Settings,
+    app: &crate::app::App,
+    stopped: &watch::Receiver<bool>,
+) -> anyhow::Result<(Option<tokio::task::JoinHandle<()>>, Option<Router>)> {
+    let config = settings
+        .discord
+        .config()
+        .map_err(|(key, e)| anyhow::anyhow!("invalid setting `{key}`: {e}"))?;
+    let Some(config) = config else {
+        if settings.discord.application_id.is_some() || settings.discord.public_key.is_some() {
+            warn!("discord settings are given but discord.token is not: Discord is off");
+        }
+        return Ok((None, None));
+    };
+    let discord = paybot_discord::Discord::start(Arc::clone(&app.bot), &config)
+        .await
+        .context("cannot start the Discord adapter")?;
+    Ok(match &config.mode {
+        paybot_discord::Mode::Gateway => (
+            Some(paybot_discord::Gateway::spawn(&discord, stopped.clone())),
+            None,
+        ),
+        paybot_discord::Mode::Interactions(key) => {
+            info!(
+                path = paybot_discord::INTERACTIONS_PATH,
+                "discord interactions mode: serving interactions"
+            );
+            (None, Some(discord.router(key)))
         }
     })
 }

@@ -56,6 +56,7 @@ const SECRET_KEYS: &[&str] = &[
     "otp.pepper",
     "telegram.token",
     "telegram.webhook_secret",
+    "discord.token",
 ];
 
 /// Everything paybot is configured with.
@@ -71,6 +72,7 @@ pub struct Settings {
     pub escrow: EscrowSettings,
     pub mock: MockSettings,
     pub telegram: TelegramSettings,
+    pub discord: DiscordSettings,
 }
 
 /// `[bot]`: the chat core.
@@ -181,6 +183,115 @@ impl TelegramSettings {
             token,
             api_url,
             mode,
+        }))
+    }
+}
+
+/// `[discord]`: the Discord adapter, started by `paybot serve` when a
+/// token is set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordSettings {
+    /// The bot's token from the Developer Portal. Secret
+    /// (`PAYBOT_DISCORD__TOKEN`).
+    #[serde(default)]
+    pub token: Option<SecretString>,
+    /// The application's id.
+    #[serde(default)]
+    pub application_id: Option<IdSetting>,
+    /// The application's Ed25519 public key (64 hex digits); interactions
+    /// mode checks every call with it.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// Discord's base URL.
+    pub api_url: String,
+    pub mode: DiscordMode,
+    /// Register the commands in this server only, instead of globally.
+    #[serde(default)]
+    pub guild_id: Option<IdSetting>,
+}
+
+/// How Discord interactions reach paybot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscordMode {
+    Interactions,
+    Gateway,
+}
+
+/// A Discord id setting: digits, given as a string or a number (an
+/// environment variable's digits arrive as a number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdSetting(pub String);
+
+impl<'de> Deserialize<'de> for IdSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = IdSetting;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Discord id (digits)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IdSetting, E> {
+                Ok(IdSetting(v.to_owned()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<IdSetting, E> {
+                Ok(IdSetting(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<IdSetting, E> {
+                Ok(IdSetting(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl DiscordSettings {
+    /// The adapter's configuration; `Ok(None)` when no token is set (the
+    /// adapter is off). An error names the first bad key.
+    pub fn config(
+        &self,
+    ) -> Result<Option<paybot_discord::DiscordConfig>, (&'static str, paybot_discord::ConfigError)>
+    {
+        use paybot_discord::ConfigError as E;
+        let Some(token) = &self.token else {
+            return Ok(None);
+        };
+        let token = paybot_discord::Token::parse(token.expose_secret())
+            .map_err(|e| ("discord.token", e))?;
+        let application_id = self
+            .application_id
+            .as_ref()
+            .ok_or(("discord.application_id", E::MissingWithToken))
+            .and_then(|id| {
+                paybot_discord::Snowflake::parse(&id.0).map_err(|e| ("discord.application_id", e))
+            })?;
+        let api_url = paybot_discord::config::parse_api_url(&self.api_url)
+            .map_err(|e| ("discord.api_url", e))?;
+        let mode = match self.mode {
+            DiscordMode::Gateway => paybot_discord::Mode::Gateway,
+            DiscordMode::Interactions => {
+                let key = self
+                    .public_key
+                    .as_deref()
+                    .ok_or(("discord.public_key", E::MissingForInteractions))
+                    .and_then(|key| {
+                        paybot_discord::PublicKey::parse(key).map_err(|e| ("discord.public_key", e))
+                    })?;
+                paybot_discord::Mode::Interactions(Box::new(key))
+            }
+        };
+        let guild_id = self
+            .guild_id
+            .as_ref()
+            .map(|id| paybot_discord::Snowflake::parse(&id.0).map_err(|e| ("discord.guild_id", e)))
+            .transpose()?;
+        Ok(Some(paybot_discord::DiscordConfig {
+            token,
+            application_id,
+            api_url,
+            mode,
+            guild_id,
         }))
     }
 }
@@ -666,6 +777,42 @@ impl Sources {
                     "telegram.webhook_secret",
                     telegram.webhook_secret.is_some(),
                     missing,
+                );
+            }
+        }
+        let discord = &settings.discord;
+        if let Err(e) = paybot_discord::config::parse_api_url(&discord.api_url) {
+            check("discord.api_url", false, e.to_string());
+        }
+        for (key, id) in [
+            ("discord.application_id", &discord.application_id),
+            ("discord.guild_id", &discord.guild_id),
+        ] {
+            if let Some(id) = id
+                && let Err(e) = paybot_discord::Snowflake::parse(&id.0)
+            {
+                check(key, false, e.to_string());
+            }
+        }
+        if let Some(key) = &discord.public_key
+            && let Err(e) = paybot_discord::PublicKey::parse(key)
+        {
+            check("discord.public_key", false, e.to_string());
+        }
+        if let Some(token) = &discord.token {
+            if let Err(e) = paybot_discord::Token::parse(token.expose_secret()) {
+                check("discord.token", false, e.to_string());
+            }
+            check(
+                "discord.application_id",
+                discord.application_id.is_some(),
+                paybot_discord::ConfigError::MissingWithToken.to_string(),
+            );
+            if discord.mode == DiscordMode::Interactions {
+                check(
+                    "discord.public_key",
+                    discord.public_key.is_some(),
+                    paybot_discord::ConfigError::MissingForInteractions.to_string(),
                 );
             }
         }

@@ -13,7 +13,9 @@
 //! A delivery that fails for a while ([`DeliveryError::Retry`]) is tried again
 //! in later rounds, at most [`DELIVERY_ATTEMPTS_MAX`] times; one that can
 //! never succeed ([`DeliveryError::Undeliverable`]: the user blocked the bot,
-//! or never opened a direct chat with it) is logged and dropped.
+//! or never opened a direct chat with it) is logged and dropped; if it
+//! carries a bounce (the payee's "paid you", the requestee's request), the
+//! person whose action it announced is told instead, through the outbox.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -80,6 +82,11 @@ pub(crate) struct StoredReply {
     /// Never a secret, so kept in event outcomes too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) buttons: Vec<StoredButton>,
+    /// Outbox only: sent instead (as a new outbox message) when this one
+    /// is [`DeliveryError::Undeliverable`]: the person whose action it
+    /// announced is told it did not reach its recipient.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) bounce: Option<Box<StoredReply>>,
 }
 
 impl StoredReply {
@@ -107,6 +114,7 @@ impl StoredReply {
                     command: b.command.clone(),
                 })
                 .collect(),
+            bounce: None,
         }
     }
 
@@ -137,10 +145,32 @@ impl StoredReply {
 /// The outbox message for `reply`, with an id derived from `key` (what it
 /// announces, e.g. "payment P7K2QX completed, to the payee").
 pub(crate) fn outbox_message(key: &str, reply: &Reply) -> Result<OutboxMessage, LedgerError> {
+    outbox_message_with_bounce(key, reply, None)
+}
+
+/// [`outbox_message`], with the message to send instead if `reply` turns
+/// out to be undeliverable (see [`StoredReply::bounce`]).
+pub(crate) fn outbox_message_with_bounce(
+    key: &str,
+    reply: &Reply,
+    bounce: Option<&Reply>,
+) -> Result<OutboxMessage, LedgerError> {
     let id = TransferId::derive("paybot.bot.outbox", key.as_bytes()).as_u128();
-    let payload = serde_json::to_string(&StoredReply::from_reply(reply, false))
-        .map_err(|_| LedgerError::InvalidOutbox("payload"))?;
+    let mut stored = StoredReply::from_reply(reply, false);
+    stored.bounce = bounce.map(|b| Box::new(StoredReply::from_reply(b, false)));
+    let payload =
+        serde_json::to_string(&stored).map_err(|_| LedgerError::InvalidOutbox("payload"))?;
     OutboxMessage::new(id, CHAT_TOPIC, payload)
+}
+
+/// The outbox message that tells [`StoredReply::bounce`]'s recipient that
+/// outbox message `id` could not be delivered. Its id is derived from
+/// `id`, so a second failed attempt adds nothing.
+fn bounce_message(id: u128, bounce: &StoredReply) -> Result<OutboxMessage, LedgerError> {
+    let bounce_id = TransferId::derive("paybot.bot.outbox.bounce", &id.to_be_bytes()).as_u128();
+    let payload =
+        serde_json::to_string(bounce).map_err(|_| LedgerError::InvalidOutbox("payload"))?;
+    OutboxMessage::new(bounce_id, CHAT_TOPIC, payload)
 }
 
 /// Hands outbox messages to their platform's [`Notifier`].
@@ -208,9 +238,9 @@ impl Dispatcher {
                 if stored.message.topic() != CHAT_TOPIC {
                     continue;
                 }
-                let reply = serde_json::from_str::<StoredReply>(stored.message.payload())
-                    .ok()
-                    .and_then(StoredReply::into_reply);
+                let decoded = serde_json::from_str::<StoredReply>(stored.message.payload()).ok();
+                let bounce = decoded.as_ref().and_then(|d| d.bounce.clone());
+                let reply = decoded.and_then(StoredReply::into_reply);
                 let Some(reply) = reply else {
                     tracing::error!(id, "undecodable outbox message; dropped");
                     self.ledger.outbox_delivered(id).await?;
@@ -243,6 +273,13 @@ impl Dispatcher {
                     }
                     Err(DeliveryError::Undeliverable(error)) => {
                         tracing::warn!(id, %error, platform = %reply.platform, "undeliverable; dropped");
+                        if let Some(bounce) = bounce {
+                            // Written before the original is marked done, so
+                            // a crash in between loses neither.
+                            self.ledger
+                                .enqueue_outbox(&[bounce_message(id, &bounce)?])
+                                .await?;
+                        }
                         self.ledger.outbox_delivered(id).await?;
                         progress = true;
                     }

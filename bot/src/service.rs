@@ -30,7 +30,7 @@ use crate::message::{
     Audience, Button, ChatKind, Handle, Incoming, MESSAGE_TEXT_BYTES_MAX, Platform, PlatformUserId,
     Reply, User,
 };
-use crate::notify::{Dispatcher, StoredReply, outbox_message};
+use crate::notify::{Dispatcher, StoredReply, outbox_message, outbox_message_with_bounce};
 use crate::otp::{self, OtpChallenge, OtpHash, OtpPolicy, Pepper, RandomSource, Verdict};
 use crate::split;
 use crate::store::{
@@ -141,6 +141,9 @@ pub struct Bot {
     /// Per platform that needs one, the link that opens a direct chat with
     /// the bot (see [`Bot::require_dm_start`]).
     dm_invites: RwLock<HashMap<Platform, String>>,
+    /// Platforms whose commands only the bot sees and whose private replies
+    /// are shown in place (see [`Bot::private_in_place`]).
+    in_place: RwLock<std::collections::HashSet<Platform>>,
     system_accounts: Mutex<HashMap<(AccountKind, Currency), AccountId>>,
     /// When [`Bot::sweep`] last forgot old events (ms; 0: never).
     events_forgotten_at_ms: std::sync::atomic::AtomicI64,
@@ -161,11 +164,20 @@ struct Turn<'a> {
     now_ms: i64,
     replies: Vec<Reply>,
     noted_dm: bool,
+    /// The platform shows private replies to the sender where they typed,
+    /// and nobody else saw the command (see [`Bot::private_in_place`]).
+    in_place: bool,
 }
 
 impl Turn<'_> {
     fn in_group(&self) -> bool {
         self.msg.chat.kind == ChatKind::Group
+    }
+
+    /// Whether the others in the chat saw what was typed: a group message,
+    /// on a platform where commands are not private to the bot.
+    fn seen_by_group(&self) -> bool {
+        self.in_group() && !self.in_place
     }
 
     fn me_label(&self) -> String {
@@ -190,7 +202,7 @@ impl Turn<'_> {
     }
 
     fn private_with(&mut self, text: String, redacted: Option<String>, buttons: Vec<Button>) {
-        if self.in_group() && !self.noted_dm {
+        if self.seen_by_group() && !self.noted_dm {
             self.noted_dm = true;
             let note = format!("{}, I sent you a DM.", self.me_label());
             self.here(note);
@@ -294,6 +306,7 @@ impl Bot {
             dispatcher,
             usernames: RwLock::new(HashMap::new()),
             dm_invites: RwLock::new(HashMap::new()),
+            in_place: RwLock::new(std::collections::HashSet::new()),
             system_accounts: Mutex::new(HashMap::new()),
             events_forgotten_at_ms: std::sync::atomic::AtomicI64::new(0),
         })
@@ -323,6 +336,25 @@ impl Bot {
         if let Ok(mut invites) = self.dm_invites.write() {
             invites.insert(platform, invite_url.into());
         }
+    }
+
+    /// On `platform`, a command typed in a group is seen by the bot only
+    /// (Discord's slash commands: the options are not shown to the
+    /// channel), and a private reply to its sender is shown to them where
+    /// they typed it, to nobody else (Discord's ephemeral messages). So the
+    /// group is not told "I sent you a DM", and a code or link code sent
+    /// there is not treated as leaked. Messages to other users are still
+    /// sent privately.
+    pub fn private_in_place(&self, platform: Platform) {
+        if let Ok(mut platforms) = self.in_place.write() {
+            platforms.insert(platform);
+        }
+    }
+
+    fn is_in_place(&self, platform: Platform) -> bool {
+        self.in_place
+            .read()
+            .is_ok_and(|platforms| platforms.contains(&platform))
     }
 
     fn dm_invite(&self, platform: Platform) -> Option<String> {
@@ -395,8 +427,9 @@ impl Bot {
             now_ms,
             replies: Vec::new(),
             noted_dm: false,
+            in_place: self.is_in_place(msg.platform),
         };
-        if turn.in_group() && self.catch_leaked_codes(&mut turn).await? {
+        if turn.seen_by_group() && self.catch_leaked_codes(&mut turn).await? {
             return Ok(turn.replies);
         }
         let username = self.username(msg.platform);
@@ -908,7 +941,7 @@ impl Bot {
             redacted.push_str("\n\n");
             redacted.push_str(warning);
         }
-        if turn.in_group() {
+        if turn.seen_by_group() {
             turn.noted_dm = true;
             let note = format!(
                 "{}, I sent you a DM with a code to confirm paying {payee_label} {amount}.",
@@ -922,7 +955,7 @@ impl Bot {
     }
 
     async fn confirm(&self, turn: &mut Turn<'_>, code: &OtpCode) -> Result<()> {
-        if turn.in_group() {
+        if turn.seen_by_group() {
             // `catch_leaked_codes` already voided a payment this code matches.
             turn.here("Send /confirm to me in a private chat, never in a group.");
             return Ok(());
@@ -1046,15 +1079,7 @@ impl Bot {
         }
         let (group, outbox, next_state, due_at_ms, text) = match (&payment.payee, &payee) {
             (Payee::User { .. }, Payee::User { platform, id, .. }) => {
-                let mut outbox = vec![self.notice(
-                    &format!("{reference}:paid:payee"),
-                    *platform,
-                    id,
-                    format!(
-                        "{} paid you {amount}{memo}. /balance shows your balance.",
-                        self.payer_label(&payment).await?
-                    ),
-                )?];
+                let mut outbox = vec![self.payee_notice(turn, &payment, *platform, id).await?];
                 outbox.extend(self.announcement(&payment, &payment.payee_label)?);
                 (
                     vec![
@@ -1072,15 +1097,7 @@ impl Bot {
                     .system_account(AccountKind::Escrow, amount.currency())
                     .await?;
                 let wallet = self.wallet(*user, amount.currency()).await?;
-                let mut outbox = vec![self.notice(
-                    &format!("{reference}:paid:payee"),
-                    *platform,
-                    id,
-                    format!(
-                        "{} paid you {amount}{memo}.",
-                        self.payer_label(&payment).await?
-                    ),
-                )?];
+                let mut outbox = vec![self.payee_notice(turn, &payment, *platform, id).await?];
                 outbox.extend(self.announcement(&payment, &payment.payee_label)?);
                 (
                     vec![
@@ -1605,6 +1622,16 @@ impl Bot {
             ),
             None => String::new(),
         };
+        let bounce = Reply {
+            platform: turn.msg.platform,
+            audience: Audience::Private(turn.msg.sender.id.clone()),
+            text: format!(
+                "I couldn't send your request {reference} to {}: they don't accept direct messages from me. It stays open; they can still answer it with /approve {reference}.",
+                label_of(payer)
+            ),
+            redacted: None,
+            buttons: Vec::new(),
+        };
         let notice = self.notice_with(
             &format!("{reference}:requested:payer"),
             payer.platform,
@@ -1618,6 +1645,7 @@ impl Bot {
                 Button::new("Approve", format!("/approve {reference}")),
                 Button::new("Decline", format!("/decline {reference}")),
             ],
+            Some(&bounce),
         )?;
         self.ledger.enqueue_outbox(&[notice]).await?;
         Ok(stored)
@@ -1954,7 +1982,7 @@ impl Bot {
             return Ok(());
         };
         let hash = link_hash(&self.pepper, code.as_str());
-        if turn.in_group() {
+        if turn.seen_by_group() {
             // Burn it: it is public now.
             self.store
                 .take_link_code(&hash.to_bytes(), turn.now_ms)
@@ -2077,10 +2105,12 @@ impl Bot {
         to: &PlatformUserId,
         text: String,
     ) -> Result<OutboxMessage> {
-        self.notice_with(key, platform, to, text, Vec::new())
+        self.notice_with(key, platform, to, text, Vec::new(), None)
     }
 
-    /// [`Bot::notice`] with buttons.
+    /// [`Bot::notice`] with buttons, and `bounce`: what to tell someone
+    /// else instead (the person whose action it announces) if the platform
+    /// says the message can never reach `to`.
     fn notice_with(
         &self,
         key: &str,
@@ -2088,6 +2118,7 @@ impl Bot {
         to: &PlatformUserId,
         text: String,
         buttons: Vec<Button>,
+        bounce: Option<&Reply>,
     ) -> Result<OutboxMessage> {
         let reply = Reply {
             platform,
@@ -2096,7 +2127,41 @@ impl Bot {
             redacted: None,
             buttons,
         };
-        Ok(outbox_message(key, &reply)?)
+        Ok(outbox_message_with_bounce(key, &reply, bounce)?)
+    }
+
+    /// The payee's "paid you" notice for a payment the payer is confirming
+    /// in `turn`; if it cannot reach the payee, the payer is told.
+    async fn payee_notice(
+        &self,
+        turn: &Turn<'_>,
+        payment: &Payment,
+        platform: Platform,
+        to: &PlatformUserId,
+    ) -> Result<OutboxMessage> {
+        let bounce = Reply {
+            platform: turn.msg.platform,
+            audience: Audience::Private(turn.msg.sender.id.clone()),
+            text: format!(
+                "I couldn't tell {} about your payment {}: they don't accept direct messages from me. The money is in their wallet all the same.",
+                payment.payee_label, payment.reference
+            ),
+            redacted: None,
+            buttons: Vec::new(),
+        };
+        self.notice_with(
+            &format!("{}:paid:payee", payment.reference),
+            platform,
+            to,
+            format!(
+                "{} paid you {}{}. /balance shows your balance.",
+                self.payer_label(payment).await?,
+                payment.amount,
+                with_memo(payment.memo.as_ref())
+            ),
+            Vec::new(),
+            Some(&bounce),
+        )
     }
 
     /// The public "paid" line in the group where `/pay` was typed.

@@ -529,6 +529,29 @@ impl FakeDiscord {
             .collect()
     }
 
+    /// What Discord does with the HTTP response of an interactions
+    /// endpoint: takes `response` as the interaction's callback (so the
+    /// original response exists and follow-ups are accepted). Recorded as
+    /// a callback call with the query `endpoint`. Returns Discord's answer
+    /// status (400 if `response` is not a valid one).
+    pub(crate) fn acknowledge(&self, interaction: &Value, response: &Value) -> u16 {
+        let id = interaction["id"].as_str().unwrap_or_default();
+        let token = interaction["token"].as_str().unwrap_or_default();
+        let mut inner = self.inner.lock().unwrap();
+        let answer = interaction_callback(&mut inner, id, token, "", response);
+        inner.calls.push(Call {
+            method: "POST".to_owned(),
+            path: format!("/api/v10/interactions/{id}/{token}/callback"),
+            query: "endpoint".to_owned(),
+            body: response.clone(),
+            authorization: None,
+            at: Instant::now(),
+            status: answer.status,
+            response: answer.body.clone().unwrap_or(Value::Null),
+        });
+        answer.status
+    }
+
     /// The commands as last overwritten (with ids), globally (`None`) or in
     /// a guild.
     pub(crate) fn commands(&self, guild_id: Option<u64>) -> Vec<Value> {

@@ -29,6 +29,12 @@ pub enum ConfigError {
     BadPublicKey,
     #[error("not an http:// or https:// URL with a host (e.g. https://discord.com)")]
     BadApiUrl,
+    #[error("required when discord.token is set")]
+    MissingWithToken,
+    #[error(
+        "required in interactions mode (or set discord.mode = \"gateway\"): the Developer Portal's General Information page shows it"
+    )]
+    MissingForInteractions,
 }
 
 /// The bot token. Secret: `Debug` hides it.
@@ -128,6 +134,48 @@ pub fn parse_api_url(text: &str) -> Result<Url, ConfigError> {
         Ok(url)
     } else {
         Err(ConfigError::BadApiUrl)
+    }
+}
+
+/// How interactions reach paybot.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// Discord POSTs each interaction to `/discord/interactions`, signed
+    /// with the application's key (checked with this public key).
+    Interactions(Box<PublicKey>),
+    /// paybot holds a gateway connection and receives interactions as
+    /// `INTERACTION_CREATE` events (no public URL needed).
+    Gateway,
+}
+
+impl Mode {
+    /// `interactions` or `gateway`, as `discord.mode` spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Interactions(_) => "interactions",
+            Mode::Gateway => "gateway",
+        }
+    }
+}
+
+/// Everything the adapter needs, checked.
+#[derive(Debug, Clone)]
+pub struct DiscordConfig {
+    pub token: Token,
+    pub application_id: Snowflake,
+    /// `https://discord.com`, or a fake's base URL in tests.
+    pub api_url: Url,
+    pub mode: Mode,
+    /// Register the commands in this server only (they appear at once)
+    /// instead of globally.
+    pub guild_id: Option<Snowflake>,
+}
+
+impl DiscordConfig {
+    /// Whether requests go to Discord itself (and so through serenity's
+    /// rate limiter) rather than to another base URL.
+    pub fn is_discord(&self) -> bool {
+        self.api_url.as_str().trim_end_matches('/') == DEFAULT_API_URL
     }
 }
 

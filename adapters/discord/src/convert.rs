@@ -1,6 +1,8 @@
-//! The one place where Discord's interactions meet the core: an interaction
-//! (JSON, as the endpoint receives it and as the gateway's
-//! `INTERACTION_CREATE` carries it) in, an [`Inbound`] out.
+//! The one place where Discord's JSON meets the core: an interaction (as
+//! the endpoint receives it and as the gateway's `INTERACTION_CREATE`
+//! carries it) in, an [`Inbound`] out; the core's [`Reply`]s out as
+//! Discord message bodies and interaction responses; and the command
+//! definitions registered on start.
 //!
 //! Interactions are read leniently (only the fields paybot uses, unknown
 //! ones ignored), so a field Discord adds tomorrow does not stop payments.
@@ -11,11 +13,13 @@
 
 use std::collections::HashMap;
 
+use bot::command::{CommandName, HISTORY_ENTRIES_MAX, MEMO_CHARS_MAX};
 use bot::message::{
-    Chat, ChatId, ChatKind, EventId, Handle, Incoming, Mention, Platform, PlatformUserId, User,
+    Button, Chat, ChatId, ChatKind, EventId, Handle, Incoming, Mention, Platform, PlatformUserId,
+    Reply, User,
 };
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The longest amount, code, reference or count typed in an option, in bytes.
 pub const WORD_OPTION_BYTES_MAX: usize = 32;
@@ -25,6 +29,34 @@ pub const TEXT_OPTION_BYTES_MAX: usize = 500;
 pub const DISPLAY_NAME_CHARS_MAX: usize = 128;
 /// `custom_id` prefix of the "Pay" context menu's amount form.
 pub const PAY_MODAL_PREFIX: &str = "pay:";
+
+/// Discord's longest message content, in characters.
+pub const MESSAGE_CHARS_MAX: usize = 2_000;
+/// Buttons in one action row, and action rows in one message.
+pub const BUTTONS_PER_ROW_MAX: usize = 5;
+pub const BUTTON_ROWS_MAX: usize = 5;
+/// The longest button label, in characters, and `custom_id`, in bytes.
+pub const BUTTON_LABEL_CHARS_MAX: usize = 80;
+pub const CUSTOM_ID_BYTES_MAX: usize = 100;
+/// The longest modal title, in characters.
+pub const MODAL_TITLE_CHARS_MAX: usize = 45;
+/// The name of the user context-menu command.
+pub const PAY_MENU_NAME: &str = "Pay";
+
+/// Message flag: only the user who invoked the interaction sees it.
+const EPHEMERAL: u64 = 1 << 6;
+/// Interaction callback types.
+const PONG: u8 = 1;
+const CHANNEL_MESSAGE: u8 = 4;
+const DEFERRED_CHANNEL_MESSAGE: u8 = 5;
+const MODAL: u8 = 9;
+/// Option types.
+const STRING_OPTION: u8 = 3;
+const INTEGER_OPTION: u8 = 4;
+const USER_OPTION: u8 = 6;
+/// Interaction contexts: a server, the bot's DM.
+const CONTEXT_GUILD: u8 = 0;
+const CONTEXT_BOT_DM: u8 = 1;
 
 /// Interaction types (Discord's numbers).
 const PING: u8 = 1;
@@ -425,6 +457,317 @@ fn button_text(custom_id: &str) -> Built {
     } else {
         Err("a button paybot did not send")
     }
+}
+
+/// What is needed to answer an interaction: its id and token (the token
+/// authorizes answers for 15 minutes; it is never logged), and where it
+/// happened.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub id: u64,
+    pub token: String,
+    /// The channel it was used in.
+    pub channel: Option<ChatId>,
+    /// In a server (else a DM with the bot).
+    pub in_guild: bool,
+}
+
+impl std::fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Envelope")
+            .field("id", &self.id)
+            .field("channel", &self.channel)
+            .field("in_guild", &self.in_guild)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RawEnvelope {
+    id: Value,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    guild_id: Option<Value>,
+    #[serde(default)]
+    channel_id: Option<Value>,
+    #[serde(default)]
+    channel: Option<RawChannel>,
+}
+
+/// The [`Envelope`] of an interaction's raw JSON.
+pub fn envelope(body: &[u8]) -> Option<Envelope> {
+    let raw: RawEnvelope = serde_json::from_slice(body).ok()?;
+    let id = snowflake(&raw.id)?.parse().ok()?;
+    let token = raw.token.filter(|t| {
+        !t.is_empty()
+            && t.len() <= 1_000
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    })?;
+    let channel = raw
+        .channel_id
+        .as_ref()
+        .or(raw.channel.as_ref().map(|c| &c.id))
+        .and_then(snowflake)
+        .and_then(|id| ChatId::new(id).ok());
+    Some(Envelope {
+        id,
+        token,
+        channel,
+        in_guild: raw.guild_id.is_some_and(|g| !g.is_null()),
+    })
+}
+
+/// The answer to a PING.
+pub fn pong() -> Value {
+    json!({ "type": PONG })
+}
+
+/// An interaction response that is a message.
+pub fn respond_with(message: Value) -> Value {
+    json!({ "type": CHANNEL_MESSAGE, "data": message })
+}
+
+/// "paybot is thinking…", to be completed by editing the original response.
+pub fn deferred(ephemeral: bool) -> Value {
+    let flags = if ephemeral { EPHEMERAL } else { 0 };
+    json!({ "type": DEFERRED_CHANNEL_MESSAGE, "data": { "flags": flags } })
+}
+
+/// The form the "Pay" context menu opens: amount and memo for `target`.
+pub fn amount_form(target: &User) -> Value {
+    let username = target
+        .handle
+        .as_ref()
+        .map(|h| h.as_str().to_owned())
+        .unwrap_or_default();
+    let mut custom_id = format!("{PAY_MODAL_PREFIX}{}:{username}", target.id);
+    if custom_id.len() > CUSTOM_ID_BYTES_MAX {
+        custom_id = format!("{PAY_MODAL_PREFIX}{}:", target.id);
+    }
+    let title: String = format!("Pay {}", target.display_name)
+        .chars()
+        .take(MODAL_TITLE_CHARS_MAX)
+        .collect();
+    json!({
+        "type": MODAL,
+        "data": {
+            "custom_id": custom_id,
+            "title": title,
+            "components": [
+                {"type": 1, "components": [{
+                    "type": 4, "custom_id": "amount", "style": 1, "label": "Amount",
+                    "placeholder": "e.g. 12.50", "required": true,
+                    "min_length": 1, "max_length": WORD_OPTION_BYTES_MAX,
+                }]},
+                {"type": 1, "components": [{
+                    "type": 4, "custom_id": "memo", "style": 1, "label": "What for? (optional)",
+                    "required": false, "max_length": MEMO_CHARS_MAX,
+                }]},
+            ],
+        },
+    })
+}
+
+/// One message body: plain text that pings nobody (a memo saying
+/// `@everyone` stays text), with `buttons` whose `custom_id` is the
+/// command each stands for.
+pub fn message(text: &str, buttons: &[Button], ephemeral: bool) -> Value {
+    let mut body = serde_json::Map::new();
+    body.insert("content".to_owned(), json!(text));
+    body.insert("allowed_mentions".to_owned(), json!({ "parse": [] }));
+    if ephemeral {
+        body.insert("flags".to_owned(), json!(EPHEMERAL));
+    }
+    let usable: Vec<Value> = buttons
+        .iter()
+        .filter(|b| b.command.len() <= CUSTOM_ID_BYTES_MAX && !b.label.trim().is_empty())
+        .take(BUTTONS_PER_ROW_MAX * BUTTON_ROWS_MAX)
+        .map(|b| {
+            let label: String = b.label.chars().take(BUTTON_LABEL_CHARS_MAX).collect();
+            json!({ "type": 2, "style": 2, "label": label, "custom_id": b.command })
+        })
+        .collect();
+    if !usable.is_empty() {
+        let rows: Vec<Value> = usable
+            .chunks(BUTTONS_PER_ROW_MAX)
+            .map(|row| json!({ "type": 1, "components": row }))
+            .collect();
+        body.insert("components".to_owned(), Value::Array(rows));
+    }
+    Value::Object(body)
+}
+
+/// A reply as message bodies: split under [`MESSAGE_CHARS_MAX`] at line
+/// breaks (within a line when one is longer), buttons on the last part.
+pub fn messages(reply: &Reply, ephemeral: bool) -> Vec<Value> {
+    let parts = split_text(&reply.text, MESSAGE_CHARS_MAX);
+    let last = parts.len().saturating_sub(1);
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let buttons = if i == last {
+                reply.buttons.as_slice()
+            } else {
+                &[]
+            };
+            message(part, buttons, ephemeral)
+        })
+        .collect()
+}
+
+/// `text` in parts of at most `max` characters, cut at the last line break
+/// that fits, else between characters. Never an empty part.
+pub fn split_text(text: &str, max: usize) -> Vec<String> {
+    let max = max.max(1);
+    let mut parts = Vec::new();
+    let mut rest = text.trim_end();
+    while rest.chars().count() > max {
+        let cut = rest
+            .char_indices()
+            .nth(max)
+            .map_or(rest.len(), |(index, _)| index);
+        let head = rest.get(..cut).unwrap_or(rest);
+        let at = match head.rfind('\n') {
+            Some(newline) if newline > 0 => newline,
+            _ => cut,
+        };
+        let (part, tail) = rest.split_at(at);
+        if !part.trim().is_empty() {
+            parts.push(part.trim_end().to_owned());
+        }
+        rest = tail.trim_start_matches('\n');
+    }
+    if !rest.trim().is_empty() || parts.is_empty() {
+        let last = if rest.trim().is_empty() { "…" } else { rest };
+        parts.push(last.to_owned());
+    }
+    parts
+}
+
+/// The commands registered on start (a bulk overwrite): every core command
+/// as a slash command with typed options (amounts are STRING options, read
+/// as decimals by the core, never floats), and the user context-menu
+/// entry "Pay".
+pub fn commands() -> Value {
+    let string = |name: &str, description: &str, required: bool, max: usize| {
+        json!({"type": STRING_OPTION, "name": name, "description": description,
+            "required": required, "max_length": max})
+    };
+    let user = |description: &str| json!({"type": USER_OPTION, "name": "user", "description": description, "required": true});
+    let amount = string(
+        "amount",
+        "How much, e.g. 12.50 or 20 EUR",
+        true,
+        WORD_OPTION_BYTES_MAX,
+    );
+    let memo = string("memo", "What it is for", false, MEMO_CHARS_MAX);
+    let contexts = json!([CONTEXT_GUILD, CONTEXT_BOT_DM]);
+    let mut all: Vec<Value> = CommandName::ALL
+        .iter()
+        .map(|name| {
+            let (description, options) = match name {
+                CommandName::Pay => (
+                    "Pay someone",
+                    vec![user("Who to pay"), amount.clone(), memo.clone()],
+                ),
+                CommandName::Request => (
+                    name.summary(),
+                    vec![user("Who should pay you"), amount.clone(), memo.clone()],
+                ),
+                CommandName::Split => (
+                    name.summary(),
+                    vec![
+                        string(
+                            "total",
+                            "The whole bill, e.g. 60",
+                            true,
+                            WORD_OPTION_BYTES_MAX,
+                        ),
+                        string(
+                            "users",
+                            "Who shares it, as mentions: @bob @carol",
+                            true,
+                            TEXT_OPTION_BYTES_MAX,
+                        ),
+                        memo.clone(),
+                    ],
+                ),
+                CommandName::Confirm => (
+                    name.summary(),
+                    vec![string(
+                        "code",
+                        "The 6-digit code I sent you",
+                        true,
+                        WORD_OPTION_BYTES_MAX,
+                    )],
+                ),
+                CommandName::Cancel => (
+                    name.summary(),
+                    vec![string(
+                        "payment",
+                        "Its reference, e.g. P7K2QX (default: the latest)",
+                        false,
+                        WORD_OPTION_BYTES_MAX,
+                    )],
+                ),
+                CommandName::Approve | CommandName::Decline => (
+                    name.summary(),
+                    vec![string(
+                        "request",
+                        "The request's reference, e.g. R4M9TQ",
+                        true,
+                        WORD_OPTION_BYTES_MAX,
+                    )],
+                ),
+                CommandName::History => (
+                    name.summary(),
+                    vec![json!({"type": INTEGER_OPTION, "name": "count",
+                        "description": "How many entries", "required": false,
+                        "min_value": 1, "max_value": HISTORY_ENTRIES_MAX})],
+                ),
+                CommandName::Link => (
+                    name.summary(),
+                    vec![string(
+                        "code",
+                        "The link code from your other chat app (leave out to get one)",
+                        false,
+                        WORD_OPTION_BYTES_MAX,
+                    )],
+                ),
+                CommandName::Help => {
+                    let choices: Vec<Value> = CommandName::ALL
+                        .iter()
+                        .map(|c| json!({"name": c.as_str(), "value": c.as_str()}))
+                        .collect();
+                    (
+                        name.summary(),
+                        vec![json!({"type": STRING_OPTION, "name": "command",
+                            "description": "A command to explain", "required": false,
+                            "choices": choices})],
+                    )
+                }
+                CommandName::Balance | CommandName::Start => (name.summary(), Vec::new()),
+            };
+            json!({
+                "type": CHAT_INPUT,
+                "name": name.as_str(),
+                "description": description,
+                "options": options,
+                "contexts": contexts,
+                "integration_types": [0],
+            })
+        })
+        .collect();
+    all.push(json!({
+        "type": USER_COMMAND,
+        "name": PAY_MENU_NAME,
+        "contexts": [CONTEXT_GUILD],
+        "integration_types": [0],
+    }));
+    Value::Array(all)
 }
 
 #[cfg(test)]
