@@ -13,6 +13,9 @@
     clippy::indexing_slicing
 )]
 
+mod discord;
+#[path = "../support/fake_discord.rs"]
+mod fake_discord;
 #[path = "../support/fake_telegram.rs"]
 mod fake_telegram;
 mod mock;
