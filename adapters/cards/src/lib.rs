@@ -1,9 +1,30 @@
-//! `paybot-cards`: linked cards, top-up and cash-out over a rail shaped like
-//! Visa Direct's funds-transfer API, and a simulator of that rail.
+//! `paybot-cards`: the card rail, shaped like Visa Direct's Funds Transfer
+//! API. [`VisaDirectClient`] implements the core's port
+//! [`bot::card::CardRail`] (tokenize a card, pull to top up, push to cash
+//! out, reverse a pull, ask about a slow request) over HTTP, and
+//! [`Simulator`] answers the same endpoints for development and tests,
+//! in-process or standalone ([`serve`], `paybot card-sim`).
 //!
-//! The design decision to know: a full card number and CVV reach only the
-//! rail; paybot keeps a token, brand, last 4 digits, expiry and a keyed
-//! fingerprint, and money enters and leaves the ledger only through the
-//! card-clearing system account.
-//!
-//! Arrives with the wallet funding issue.
+//! The design decision to know: Visa's JSON lives in `convert.rs` and never
+//! leaves this crate; the core sees only its own types (`CardToken`,
+//! `FundsTransfer`, `RailOutcome`, `RailError`). A full card number reaches
+//! this crate only in a tokenization call, and goes nowhere but the rail:
+//! pulls and pushes carry the token, and no card number, token or key is
+//! logged. Every request carries trace numbers derived from the core's
+//! transfer id, so a resend after a crash is recognised as the same request
+//! and answered with the first decision, never paid twice.
+
+mod client;
+mod config;
+mod convert;
+pub mod simulator;
+
+pub use client::{
+    RAIL_CONNECT_TIMEOUT_MS, RAIL_REQUEST_TIMEOUT_MS, RAIL_RESPONSE_BYTES_MAX, VisaDirectClient,
+};
+pub use config::{
+    API_KEY_CHARS_MAX, API_KEY_CHARS_MIN, API_KEY_HEADER, Acquirer, AcquirerSettings, ApiKey,
+    CARD_ACCEPTOR_NAME_CHARS_MAX, ConfigError, ID_CODE_CHARS_MAX, TERMINAL_ID_CHARS_MAX,
+    parse_rail_url,
+};
+pub use simulator::{Simulator, SimulatorTotals, serve, test_cards};
