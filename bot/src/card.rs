@@ -97,7 +97,7 @@ pub enum CardError {
         "paybot takes Visa, Mastercard, American Express and Discover cards, and this is none of them"
     )]
     UnsupportedBrand,
-    #[error("a {brand} card number has {expected} digits, not {digits}")]
+    #[error("{brand} card numbers have {expected} digits, not {digits}")]
     BrandLength {
         brand: Brand,
         expected: &'static str,
@@ -253,24 +253,13 @@ impl CardNumber {
             return Err(CardError::TooLong);
         }
         let mut digits = String::with_capacity(CARD_DIGITS_MAX);
-        let refusal = collect_digits(text, &mut digits)
-            .err()
-            .or_else(|| check(&digits).err());
-        if let Some(refusal) = refusal {
-            digits.zeroize();
-            return Err(refusal);
-        }
-        // `check` passed, so these hold; `UnsupportedBrand` stands in for
-        // the impossible rather than a panic.
-        let brand = Brand::detect(&digits).ok_or(CardError::UnsupportedBrand);
-        let last4 = Last4::of(&digits).ok_or(CardError::Malformed);
-        match (brand, last4) {
-            (Ok(brand), Ok(last4)) => Ok(CardNumber {
+        match collect_digits(text, &mut digits).and_then(|()| check(&digits)) {
+            Ok((brand, last4)) => Ok(CardNumber {
                 digits: SecretString::from(digits),
                 brand,
                 last4,
             }),
-            (Err(refusal), _) | (_, Err(refusal)) => {
+            Err(refusal) => {
                 digits.zeroize();
                 Err(refusal)
             }
@@ -343,8 +332,9 @@ fn collect_digits(text: &str, out: &mut String) -> Result<(), CardError> {
 }
 
 /// Length, check digit, brand, and the brand's lengths, in that order (a
-/// typo is reported as a typo, not as an unknown brand).
-fn check(digits: &str) -> Result<(), CardError> {
+/// typo is reported as a typo, not as an unknown brand). The brand and the
+/// last 4 digits of a number that passes.
+fn check(digits: &str) -> Result<(Brand, Last4), CardError> {
     let count = digits.len();
     if !(CARD_DIGITS_MIN..=CARD_DIGITS_MAX).contains(&count) {
         return Err(CardError::Length { digits: count });
@@ -360,7 +350,9 @@ fn check(digits: &str) -> Result<(), CardError> {
             digits: count,
         });
     }
-    Ok(())
+    // At least CARD_DIGITS_MIN ASCII digits, so there are 4 to take.
+    let last4 = Last4::of(digits).ok_or(CardError::Malformed)?;
+    Ok((brand, last4))
 }
 
 /// The Luhn (mod 10) check of a string of ASCII digits. Anything that is not
@@ -374,7 +366,11 @@ pub fn luhn_valid(digits: &str) -> bool {
         let Some(digit) = char::from(byte).to_digit(10) else {
             return false;
         };
-        let doubled = if !index.is_multiple_of(2) { digit * 2 } else { digit };
+        let doubled = if !index.is_multiple_of(2) {
+            digit * 2
+        } else {
+            digit
+        };
         sum += if doubled > 9 { doubled - 9 } else { doubled };
     }
     sum.is_multiple_of(10)

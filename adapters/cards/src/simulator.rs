@@ -37,7 +37,7 @@ use bot::card::{
     SystemsTraceAuditNumber, luhn_valid,
 };
 use ledger::{Amount, Currency};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -170,10 +170,9 @@ struct Records {
 }
 
 struct SimCard {
-    /// Kept as a network keeps it; never logged or answered.
-    #[allow(dead_code)]
+    /// Kept as a network keeps it (it decides the outcome); never logged
+    /// or answered.
     pan: SecretString,
-    behaviour: Behaviour,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -206,9 +205,11 @@ enum Decision {
         action_code: ActionCode,
         transaction_id: u64,
     },
+    /// Decided on the first status query, keeping its transaction id.
     Pending {
         status_id: String,
         resolves_to: Behaviour,
+        transaction_id: u64,
     },
 }
 
@@ -483,7 +484,6 @@ impl Simulator {
             token.clone(),
             SimCard {
                 pan: SecretString::from(pan.to_owned()),
-                behaviour: Behaviour::of(pan),
             },
         );
         state.tokens_by_pan.insert(pan_digest, token.clone());
@@ -535,7 +535,10 @@ impl Simulator {
         if state.transactions.len() >= SIM_TRANSACTIONS_MAX {
             return full("requests");
         }
-        let behaviour = state.cards.get(&common.token).map(|card| card.behaviour);
+        let behaviour = state
+            .cards
+            .get(&common.token)
+            .map(|card| Behaviour::of(card.pan.expose_secret()));
         let serial = state.next_serial();
         let decision = match behaviour {
             None => Decision::Declined {
@@ -551,6 +554,7 @@ impl Simulator {
                 Decision::Pending {
                     status_id: format!("sim-{}-{serial:012}", operation.code()),
                     resolves_to,
+                    transaction_id: serial,
                 }
             }
         };
@@ -674,7 +678,6 @@ impl Simulator {
         let Some(key) = state.status_ids.get(status_id).cloned() else {
             return error(StatusCode::NOT_FOUND, "9404", "no such statusIdentifier");
         };
-        let serial = state.next_serial();
         let Some(transaction) = state.transactions.get_mut(&key) else {
             return error(StatusCode::NOT_FOUND, "9404", "no such statusIdentifier");
         };
@@ -686,14 +689,19 @@ impl Simulator {
             );
         }
         let mut approved_now = None;
-        if let Decision::Pending { resolves_to, .. } = transaction.decision {
+        if let Decision::Pending {
+            resolves_to,
+            transaction_id,
+            ..
+        } = transaction.decision
+        {
             transaction.decision = if resolves_to == Behaviour::SlowApprove {
                 approved_now = Some(transaction.amount);
-                approved(serial)
+                approved(transaction_id)
             } else {
                 Decision::Declined {
                     action_code: ActionCode::DO_NOT_HONOR,
-                    transaction_id: serial,
+                    transaction_id,
                 }
             };
             tracing::info!(
