@@ -487,10 +487,18 @@ async fn undeliverable(backend: TestBackend) {
     bot.dispatcher()
         .register(Platform::Mock, Arc::<Recorder>::clone(&notifier));
     assert_eq!(bot.dispatcher().drain().await.unwrap(), 0);
-    assert_eq!(notifier.handed().len(), 1);
+    // The request could not reach alice; bob, who asked, is told instead
+    // (that fails here too, and a bounce has no bounce of its own).
+    let handed = notifier.handed();
+    assert_eq!(handed.len(), 2, "{handed:?}");
+    assert_eq!(
+        handed[1].audience,
+        Audience::Private(PlatformUserId::new("bob").unwrap())
+    );
+    assert!(handed[1].text.contains("I couldn't send your request"));
     assert!(db.ledger.outbox_undelivered(10).await.unwrap().is_empty());
     bot.dispatcher().drain().await.unwrap();
-    assert_eq!(notifier.handed().len(), 1, "dropped, not handed out again");
+    assert_eq!(notifier.handed().len(), 2, "dropped, not handed out again");
     db.cleanup().await;
 }
 

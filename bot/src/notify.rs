@@ -233,6 +233,8 @@ impl Dispatcher {
                 .outbox_undelivered(DRAIN_BATCH_MESSAGES_MAX)
                 .await?;
             let mut progress = false;
+            // A bounce written this round is delivered in the next one.
+            let mut bounced = false;
             for stored in &batch {
                 let id = stored.message.id();
                 if stored.message.topic() != CHAT_TOPIC {
@@ -279,13 +281,15 @@ impl Dispatcher {
                             self.ledger
                                 .enqueue_outbox(&[bounce_message(id, &bounce)?])
                                 .await?;
+                            bounced = true;
                         }
                         self.ledger.outbox_delivered(id).await?;
                         progress = true;
                     }
                 }
             }
-            if !progress || batch.len() < usize::try_from(DRAIN_BATCH_MESSAGES_MAX).unwrap_or(0) {
+            let full = batch.len() >= usize::try_from(DRAIN_BATCH_MESSAGES_MAX).unwrap_or(0);
+            if !progress || !(full || bounced) {
                 break;
             }
         }

@@ -885,6 +885,88 @@ mod tests {
     }
 
     #[test]
+    fn long_replies_are_split_with_buttons_on_the_last_part() {
+        let line = "x".repeat(1_500);
+        let reply = Reply {
+            platform: Platform::Discord,
+            audience: bot::message::Audience::Private(PlatformUserId::new("1").unwrap()),
+            text: format!("{line}\n{line}\n{}", "y".repeat(4_100)),
+            redacted: None,
+            buttons: vec![Button::new("Cancel", "/cancel P7K2QX")],
+        };
+        let parts = messages(&reply, true);
+        assert_eq!(parts.len(), 5);
+        for part in &parts {
+            let content = part["content"].as_str().unwrap();
+            assert!((1..=MESSAGE_CHARS_MAX).contains(&content.chars().count()));
+            assert_eq!(part["flags"], json!(EPHEMERAL));
+            assert_eq!(part["allowed_mentions"], json!({"parse": []}));
+        }
+        assert!(parts[..4].iter().all(|p| p.get("components").is_none()));
+        assert_eq!(
+            parts[4]["components"][0]["components"][0]["custom_id"],
+            json!("/cancel P7K2QX")
+        );
+        assert_eq!(split_text("", 10), vec!["…".to_owned()]);
+        assert_eq!(split_text("héllo wörld", 5).concat(), "héllo wörld");
+    }
+
+    #[test]
+    fn every_command_is_registered_as_discord_accepts_it() {
+        let commands = commands();
+        let commands = commands.as_array().unwrap();
+        assert_eq!(commands.len(), CommandName::ALL.len() + 1);
+        for command in commands {
+            let name = command["name"].as_str().unwrap();
+            if command["type"] == json!(CHAT_INPUT) {
+                assert!(name.chars().all(|c| c.is_ascii_lowercase()), "{name}");
+                let description = command["description"].as_str().unwrap();
+                assert!((1..=100).contains(&description.chars().count()));
+                for option in command["options"].as_array().unwrap() {
+                    let text = option["description"].as_str().unwrap();
+                    assert!((1..=100).contains(&text.chars().count()), "{text}");
+                    assert_ne!(option["type"], json!(10), "no NUMBER (f64) options");
+                }
+            } else {
+                assert_eq!(name, PAY_MENU_NAME);
+                assert!(command.get("description").is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn the_amount_form_names_the_payee_by_id() {
+        let target = User {
+            id: PlatformUserId::new("1000000000000000002").unwrap(),
+            handle: Handle::parse("bob").ok(),
+            display_name: "Bobby with a very long display name indeed".to_owned(),
+            is_bot: false,
+        };
+        let form = amount_form(&target);
+        assert_eq!(form["type"], json!(MODAL));
+        assert_eq!(
+            form["data"]["custom_id"],
+            json!("pay:1000000000000000002:bob")
+        );
+        let title = form["data"]["title"].as_str().unwrap();
+        assert!(title.chars().count() <= MODAL_TITLE_CHARS_MAX);
+        let envelope =
+            envelope(br#"{"id":"5","token":"abc.DEF_1-2","guild_id":"9","channel_id":"7"}"#)
+                .unwrap();
+        assert_eq!((envelope.id, envelope.in_guild), (5, true));
+        assert!(
+            !format!("{envelope:?}").contains("abc"),
+            "the token is not shown"
+        );
+        assert!(envelope_of_bad_token_is_none());
+    }
+
+    fn envelope_of_bad_token_is_none() -> bool {
+        envelope(br#"{"id":"5","token":"a b"}"#).is_none()
+            && envelope(br#"{"id":"x","token":"ab"}"#).is_none()
+    }
+
+    #[test]
     fn buttons_only_carry_our_commands() {
         let press = |custom_id: &str| {
             json!({"id": "1300000000000000012", "type": 3, "channel_id": "1110000000000000009",
