@@ -169,6 +169,16 @@ impl Harness {
     /// application's key); the fake then takes the answer as Discord would.
     async fn post(&self, interaction: &Value) -> Response {
         self.note_place(interaction);
+        let response = self.post_signed(interaction).await;
+        if interaction["type"] != json!(1) {
+            self.fake.acknowledge(interaction, &response.0);
+        }
+        response
+    }
+
+    /// Posts `interaction` signed now with the application's key; the
+    /// answer (not passed on to the fake).
+    async fn post_signed(&self, interaction: &Value) -> Response {
         let body = interaction.to_string();
         let (signature, timestamp) = self.fake.signing_key.sign_now(body.as_bytes());
         let (status, bytes) = self
@@ -181,11 +191,7 @@ impl Harness {
             )
             .await;
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
-        let response: Value = serde_json::from_slice(&bytes).unwrap();
-        if interaction["type"] != json!(1) {
-            self.fake.acknowledge(interaction, &response);
-        }
-        Response(response)
+        Response(serde_json::from_slice(&bytes).unwrap())
     }
 
     fn note_place(&self, interaction: &Value) {
@@ -864,5 +870,141 @@ async fn a_linked_mock_and_discord_identity_share_one_wallet() {
     let mock_balance = h.mock_says("alice_m", "/balance").await.join("\n");
     assert!(mock_balance.contains("$71.00 available"), "{mock_balance}");
     assert!(h.balance(&CAROL).await.contains("$10.00 available"));
+    h.assert_ledger_sound().await;
+}
+
+/// Discord's API does not answer when paybot starts (interactions mode):
+/// the endpoint serves anyway, and the commands are registered once it
+/// answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactions_are_served_while_discord_is_unreachable_at_start() {
+    let Some((_db, bot, _store)) = support::bot_on(TestBackend::Sqlite).await else {
+        return;
+    };
+    let fake = FakeDiscord::start().await;
+    fake.fail_next(
+        "GET",
+        "/users/@me",
+        502,
+        json!({"message": "Bad Gateway", "code": 0}),
+    );
+    let key = PublicKey::parse(&fake.signing_key.public_key_hex()).unwrap();
+    let mode = Mode::Interactions(Box::new(key.clone()));
+    let discord = Discord::start(Arc::clone(&bot), &config(&fake, mode))
+        .await
+        .unwrap();
+    assert!(fake.commands(Some(GUILD_ID)).is_empty());
+    let endpoint = discord.router(&key);
+    let body = fake.ping().to_string();
+    let (signature, timestamp) = fake.signing_key.sign_now(body.as_bytes());
+    let request = Request::post(INTERACTIONS_PATH)
+        .header("x-signature-ed25519", signature)
+        .header("x-signature-timestamp", timestamp)
+        .body(Body::from(body))
+        .unwrap();
+    let response = endpoint.oneshot(request).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    fake.wait_for(|c| c.method == "PUT" && c.ok(), WAIT_SECS)
+        .await;
+    assert_eq!(fake.commands(Some(GUILD_ID)).len(), 13);
+    // A token Discord refuses still stops the start.
+    fake.fail_next(
+        "GET",
+        "/users/@me",
+        401,
+        json!({"message": "401: Unauthorized", "code": 0}),
+    );
+    let mode = Mode::Interactions(Box::new(key));
+    let refused = Discord::start(bot, &config(&fake, mode)).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("refused the bot token"),
+        "{refused}"
+    );
+}
+
+/// Interactions exactly as Discord's documentation prints them (its
+/// example APPLICATION_COMMAND, with paybot's command names): understood,
+/// with the invoker taken from `member.user` by id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactions_shaped_as_discords_documentation_are_understood() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Endpoint).await else {
+        return;
+    };
+    let documented = |name: &str, options: Value, resolved: Value| {
+        json!({
+            "type": 2,
+            "token": "A_UNIQUE_TOKEN",
+            "member": {
+                "user": {
+                    "id": "53908232506183680",
+                    "username": "Mason",
+                    "avatar": "a_d5efa99b3eeaa7dd43acca82f5692432",
+                    "discriminator": "1337",
+                    "public_flags": 131141
+                },
+                "roles": ["539082325061836999"],
+                "premium_since": null,
+                "permissions": "2147483647",
+                "pending": false,
+                "nick": null,
+                "mute": false,
+                "joined_at": "2017-03-13T19:19:14.040000+00:00",
+                "is_pending": false,
+                "deaf": false
+            },
+            "id": format!("7860087297152123{}", name.len()),
+            "guild_id": "290926798626357999",
+            "app_permissions": "442368",
+            "guild_locale": "en-US",
+            "locale": "en-US",
+            "data": {
+                "options": options,
+                "type": 1,
+                "name": name,
+                "id": "771825006014889984",
+                "resolved": resolved
+            },
+            "channel_id": "645027906669510667"
+        })
+    };
+    let balance = h
+        .post_signed(&documented("balance", json!([]), json!({})))
+        .await;
+    assert!(balance.ephemeral());
+    assert!(
+        balance.content().contains("Your balance: $0.00"),
+        "{}",
+        balance.content()
+    );
+    let mason = PlatformUserId::new("53908232506183680").unwrap();
+    let identity = h.store.identity(Platform::Discord, &mason).await.unwrap();
+    assert_eq!(identity.unwrap().handle.unwrap().as_str(), "mason");
+
+    let unknown = h
+        .post_signed(&documented(
+            "cardsearch",
+            json!([{"type": 3, "name": "cardname", "value": "The Gitrog Monster"}]),
+            json!({}),
+        ))
+        .await;
+    assert!(unknown.ephemeral());
+    assert!(unknown.content().contains("can't use that"));
+
+    // /pay with nothing in the wallet: a clear, private refusal.
+    let pay = h
+        .post_signed(&documented(
+            "pay",
+            json!([
+                {"type": 6, "name": "user", "value": "80351110224678912"},
+                {"type": 3, "name": "amount", "value": "20"}
+            ]),
+            json!({"users": {"80351110224678912": {
+                "id": "80351110224678912", "username": "Nelly",
+                "discriminator": "1337", "avatar": "8342729096ea3675442027381ff50dfe"
+            }}}),
+        ))
+        .await;
+    assert!(pay.ephemeral());
+    assert!(!pay.content().contains("/confirm "), "{}", pay.content());
     h.assert_ledger_sound().await;
 }

@@ -54,6 +54,11 @@ pub const ANSWERED_INTERACTIONS_MAX: usize = 10_000;
 /// them, in milliseconds (growing linearly).
 pub const WEBHOOK_ATTEMPTS_MAX: u32 = 8;
 pub const WEBHOOK_RETRY_MS: u64 = 250;
+/// Waits between tries to register the commands when Discord was
+/// unreachable at start, doubling from the first to the last, in
+/// milliseconds.
+pub const REGISTER_RETRY_MS_MIN: u64 = 1_000;
+pub const REGISTER_RETRY_MS_MAX: u64 = 60_000;
 
 /// What a user sees when an interaction cannot be used.
 const REFUSED_TEXT: &str = "Sorry, I can't use that. /help lists what I understand.";
@@ -172,17 +177,60 @@ impl Discord {
     /// `discord.guild_id`), and becomes the core's notifier for Discord.
     /// The interactions route or the gateway is started by the caller
     /// ([`Discord::router`], [`Gateway::spawn`]).
+    ///
+    /// A token Discord refuses, or one of another application, stops the
+    /// start. In interactions mode, Discord being unreachable does not: the
+    /// endpoint answers interactions without Discord's API, so paybot
+    /// serves them and registers the commands in the background once
+    /// Discord answers (the gateway has nothing to serve without it).
     pub async fn start(
         core: Arc<bot::Bot>,
         config: &DiscordConfig,
     ) -> Result<Arc<Discord>, StartError> {
-        let rest = rest::Rest::new(config);
-        let me = rest.me().await.map_err(|error| match &error {
+        let discord = Arc::new(Discord {
+            core: Arc::clone(&core),
+            rest: rest::Rest::new(config),
+            config: config.clone(),
+            answered: Mutex::new(Answered::default()),
+        });
+        match discord.register().await {
+            Ok(()) => {}
+            Err(StartError::Unreachable { url, error })
+                if matches!(config.mode, Mode::Interactions(_)) =>
+            {
+                tracing::warn!(
+                    %url,
+                    %error,
+                    "cannot reach Discord; serving interactions, and registering the commands once it answers"
+                );
+                discord.spawn_registration();
+            }
+            Err(error) => return Err(error),
+        }
+        core.private_in_place(Platform::Discord);
+        let notifier = DiscordNotifier(Arc::downgrade(&discord));
+        core.dispatcher()
+            .register(Platform::Discord, Arc::new(notifier));
+        tracing::info!(
+            application = %config.application_id,
+            mode = config.mode.name(),
+            commands = if config.guild_id.is_some() { "guild" } else { "global" },
+            "discord adapter started"
+        );
+        Ok(discord)
+    }
+
+    /// The token check and the commands' bulk overwrite.
+    async fn register(&self) -> Result<(), StartError> {
+        let config = &self.config;
+        let unreachable = |error: RestError| StartError::Unreachable {
+            url: config.api_url.to_string(),
+            error,
+        };
+        let me = self.rest.me().await.map_err(|error| match &error {
             RestError::Discord { status: 401, .. } => StartError::TokenRejected(error),
-            _ => StartError::Unreachable {
-                url: config.api_url.to_string(),
-                error,
-            },
+            _ if !error.is_permanent() => unreachable(error),
+            _ => StartError::TokenRejected(error),
         })?;
         let bot_id = me.get("id").and_then(Value::as_str).unwrap_or_default();
         if bot_id != config.application_id.to_string() {
@@ -192,39 +240,56 @@ impl Discord {
             });
         }
         let guild = config.guild_id.map(|g| g.0);
-        rest.overwrite_commands(guild, &convert::commands())
+        self.rest
+            .overwrite_commands(guild, &convert::commands())
             .await
-            .map_err(|error| StartError::Commands {
-                application_id: config.application_id,
-                guild: if guild.is_some() {
-                    ", discord.guild_id"
+            .map_err(|error| {
+                if error.is_permanent() || matches!(error, RestError::Discord { status: 401, .. }) {
+                    StartError::Commands {
+                        application_id: config.application_id,
+                        guild: if guild.is_some() {
+                            ", discord.guild_id"
+                        } else {
+                            ""
+                        },
+                        error,
+                    }
                 } else {
-                    ""
-                },
-                error,
+                    unreachable(error)
+                }
             })?;
         if let Some(username) = me.get("username").and_then(Value::as_str) {
-            core.set_username(Platform::Discord, username);
+            self.core.set_username(Platform::Discord, username);
         }
-        core.private_in_place(Platform::Discord);
-        let discord = Arc::new(Discord {
-            core,
-            rest,
-            config: config.clone(),
-            answered: Mutex::new(Answered::default()),
+        tracing::info!("discord commands registered");
+        Ok(())
+    }
+
+    /// [`Discord::register`] again and again (waits doubling from
+    /// [`REGISTER_RETRY_MS_MIN`] to [`REGISTER_RETRY_MS_MAX`]) until it
+    /// succeeds or Discord refuses for good.
+    fn spawn_registration(self: &Arc<Discord>) {
+        let discord = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut wait_ms = REGISTER_RETRY_MS_MIN;
+            loop {
+                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                let Some(discord) = discord.upgrade() else {
+                    return;
+                };
+                match discord.register().await {
+                    Ok(()) => return,
+                    Err(StartError::Unreachable { error, .. }) => {
+                        tracing::warn!(%error, retry_in_ms = wait_ms, "still cannot reach Discord");
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "Discord refused the registration; the commands are not registered");
+                        return;
+                    }
+                }
+                wait_ms = wait_ms.saturating_mul(2).min(REGISTER_RETRY_MS_MAX);
+            }
         });
-        let notifier = DiscordNotifier(Arc::downgrade(&discord));
-        discord
-            .core
-            .dispatcher()
-            .register(Platform::Discord, Arc::new(notifier));
-        tracing::info!(
-            application = %config.application_id,
-            mode = config.mode.name(),
-            commands = if guild.is_some() { "guild" } else { "global" },
-            "discord adapter started"
-        );
-        Ok(discord)
     }
 
     /// The route of interactions mode (`POST /discord/interactions`), to
