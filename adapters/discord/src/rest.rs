@@ -154,7 +154,7 @@ impl Rest {
                 let bytes = tokio::time::timeout(limit, response.bytes())
                     .await
                     .map_err(|_| RestError::Timeout)?
-                    .map_err(|e| RestError::Network(e.to_string()))?;
+                    .map_err(|e| RestError::Network(e.without_url().to_string()))?;
                 Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
             }
             Err(serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(e))) => {
@@ -163,6 +163,11 @@ impl Rest {
                     code: i64::try_from(e.error.code).unwrap_or(0),
                     message: e.error.message,
                 })
+            }
+            // Without the URL: an interaction's webhook URL carries its
+            // token, which is not for the log.
+            Err(serenity::Error::Http(serenity::http::HttpError::Request(e))) => {
+                Err(RestError::Network(e.without_url().to_string()))
             }
             Err(error) => Err(RestError::Network(error.to_string())),
         }
@@ -293,6 +298,33 @@ mod tests {
             code,
             message: String::new(),
         }
+    }
+
+    #[tokio::test]
+    async fn network_errors_do_not_carry_the_interaction_token() {
+        #![allow(clippy::unwrap_used)]
+        // A port nobody listens on.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", closed.local_addr().unwrap());
+        drop(closed);
+        let config = DiscordConfig {
+            token: crate::Token::parse(&"t".repeat(60)).unwrap(),
+            application_id: crate::Snowflake(1_100_000_000_000_000_001),
+            api_url: crate::config::parse_api_url(&url).unwrap(),
+            mode: crate::Mode::Gateway,
+            guild_id: None,
+        };
+        let rest = Rest::new(&config);
+        let error = rest
+            .followup(
+                "SECRET-INTERACTION-TOKEN",
+                &serde_json::json!({"content": "x"}),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, RestError::Network(_)), "{error:?}");
+        assert!(!error.to_string().contains("SECRET"), "{error}");
+        assert!(!error.is_permanent());
     }
 
     #[test]
