@@ -16,12 +16,14 @@
 use std::fmt;
 
 use async_trait::async_trait;
+use bot::card::{ActionCode, Brand, CardFingerprint, CardToken, Expiry, Last4, StatusId};
 use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::{
-    EventClaim, Identity, LinkCodeHash, Payee, Payment, PaymentRequest, PaymentState, RequestState,
-    SeenUser, Split, Store, StoreError, UserId,
+    CardOp, CardOpKind, CardOpState, EventClaim, Identity, LinkCodeHash, LinkedCard, Payee,
+    Payment, PaymentRequest, PaymentState, RequestState, SeenUser, Split, Store, StoreError,
+    UserId,
 };
 use ledger::{Amount, Currency, Ledger, Migration, TransferId};
 use sqlx::types::Uuid;
@@ -41,6 +43,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         name: "identities: dm_open",
         sqlite: include_str!("../migrations/bot/sqlite/0002_dm_open.sql"),
         postgres: include_str!("../migrations/bot/postgres/0002_dm_open.sql"),
+    },
+    Migration {
+        component: "bot",
+        version: 3,
+        name: "linked cards and card operations",
+        sqlite: include_str!("../migrations/bot/sqlite/0003_cards.sql"),
+        postgres: include_str!("../migrations/bot/postgres/0003_cards.sql"),
     },
 ];
 
@@ -121,6 +130,23 @@ macro_rules! split_columns {
     () => {
         "reference, creator, platform, chat, total, creator_share, currency, memo, \
          created_at_ms"
+    };
+}
+
+/// The columns of a [`LinkedCard`], in `SELECT` and `RETURNING`.
+macro_rules! card_columns {
+    () => {
+        "id, user_id, token, brand, last4, exp_year, exp_month, fingerprint, created_at_ms"
+    };
+}
+
+/// The columns of a [`CardOp`] in bind order (see `bind_card_op`).
+macro_rules! card_op_columns {
+    () => {
+        "reference, transfer_id, kind, user_id, platform, platform_user_id, token, brand, \
+         last4, amount, fee, currency, otp_hash, otp_issued_at_ms, otp_failed_attempts, state, \
+         initiated_at_ms, status_id, action_code, rail_attempts, due_at_ms, created_at_ms, \
+         updated_at_ms, revision"
     };
 }
 
@@ -1035,6 +1061,259 @@ macro_rules! sql_backend {
                 };
                 row.as_ref().map(split_from_row).transpose()
             }
+            // -- cards ---------------------------------------------------
+
+            /// A token column: a bad one is reported without its value (a
+            /// network token may look like a card number).
+            fn token(row: &DbRow, table: &str) -> Result<CardToken, Error> {
+                let text: String = get(row, table, "token")?;
+                CardToken::new(&text).map_err(|_| corrupt(table, "token", "not a card token"))
+            }
+
+            fn card_from_row(row: &DbRow) -> Result<LinkedCard, Error> {
+                const T: &str = "bot_cards";
+                let year: i64 = get(row, T, "exp_year")?;
+                let month: i64 = get(row, T, "exp_month")?;
+                let fingerprint: Vec<u8> = get(row, T, "fingerprint")?;
+                let expiry = u16::try_from(year)
+                    .ok()
+                    .zip(u8::try_from(month).ok())
+                    .and_then(|(y, m)| Expiry::new(y, m))
+                    .ok_or_else(|| corrupt(T, "exp_year", "not a month"))?;
+                Ok(LinkedCard {
+                    id: get(row, T, "id")?,
+                    user: UserId(get(row, T, "user_id")?),
+                    token: token(row, T)?,
+                    brand: parse(row, T, "brand", Brand::from_code)?,
+                    last4: parse(row, T, "last4", Last4::parse)?,
+                    expiry,
+                    fingerprint: CardFingerprint::from_bytes(&fingerprint)
+                        .ok_or_else(|| corrupt(T, "fingerprint", "not 32 bytes"))?,
+                    created_at_ms: get(row, T, "created_at_ms")?,
+                })
+            }
+
+            pub(crate) async fn insert_card(
+                pool: &Pool,
+                card: &LinkedCard,
+            ) -> Result<Option<LinkedCard>, Error> {
+                let row = sqlx::query(concat!(
+                    "INSERT INTO bot_cards (user_id, token, brand, last4, exp_year, exp_month,
+                                            fingerprint, created_at_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (user_id, fingerprint) DO NOTHING
+                     RETURNING ",
+                    card_columns!()
+                ))
+                .bind(card.user.0)
+                .bind(card.token.as_str())
+                .bind(card.brand.code())
+                .bind(card.last4.to_string())
+                .bind(i64::from(card.expiry.year()))
+                .bind(i64::from(card.expiry.month()))
+                .bind(card.fingerprint.to_bytes().to_vec())
+                .bind(card.created_at_ms)
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(card_from_row).transpose()
+            }
+
+            pub(crate) async fn cards_of(
+                pool: &Pool,
+                user: UserId,
+            ) -> Result<Vec<LinkedCard>, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    card_columns!(),
+                    " FROM bot_cards WHERE user_id = $1 ORDER BY created_at_ms, id"
+                ))
+                .bind(user.0)
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(card_from_row).collect()
+            }
+
+            pub(crate) async fn remove_card(
+                pool: &Pool,
+                user: UserId,
+                id: i64,
+            ) -> Result<bool, Error> {
+                let done = sqlx::query("DELETE FROM bot_cards WHERE user_id = $1 AND id = $2")
+                    .bind(user.0)
+                    .bind(id)
+                    .execute(pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            // -- card operations -----------------------------------------
+
+            fn card_op_from_row(row: &DbRow) -> Result<CardOp, Error> {
+                const T: &str = "bot_card_ops";
+                let transfer: Uuid = get(row, T, "transfer_id")?;
+                let hash: Vec<u8> = get(row, T, "otp_hash")?;
+                let failed: i64 = get(row, T, "otp_failed_attempts")?;
+                let attempts: i64 = get(row, T, "rail_attempts")?;
+                Ok(CardOp {
+                    reference: short_ref(row, T, "reference")?,
+                    transfer_id: TransferId::new(transfer.as_u128())
+                        .ok_or_else(|| corrupt(T, "transfer_id", "the reserved zero id"))?,
+                    kind: parse(row, T, "kind", CardOpKind::from_str_opt)?,
+                    user: UserId(get(row, T, "user_id")?),
+                    platform: platform(row, T, "platform")?,
+                    platform_user_id: user_id_of(row, T, "platform_user_id")?,
+                    token: token(row, T)?,
+                    brand: parse(row, T, "brand", Brand::from_code)?,
+                    last4: parse(row, T, "last4", Last4::parse)?,
+                    amount: amount(row, T, "amount")?,
+                    fee_minor: get(row, T, "fee")?,
+                    challenge: OtpChallenge {
+                        hash: OtpHash::from_bytes(&hash).map_err(|e| corrupt(T, "otp_hash", e))?,
+                        issued_at_ms: get(row, T, "otp_issued_at_ms")?,
+                        failed_attempts: u8::try_from(failed)
+                            .map_err(|e| corrupt(T, "otp_failed_attempts", e))?,
+                    },
+                    state: parse(row, T, "state", CardOpState::from_str_opt)?,
+                    initiated_at_ms: get(row, T, "initiated_at_ms")?,
+                    status_id: parse_opt(row, T, "status_id", |s| s.parse::<StatusId>().ok())?,
+                    action_code: parse_opt(row, T, "action_code", |s| ActionCode::new(s).ok())?,
+                    rail_attempts: u32::try_from(attempts)
+                        .map_err(|e| corrupt(T, "rail_attempts", e))?,
+                    due_at_ms: get(row, T, "due_at_ms")?,
+                    created_at_ms: get(row, T, "created_at_ms")?,
+                    updated_at_ms: get(row, T, "updated_at_ms")?,
+                    revision: get(row, T, "revision")?,
+                })
+            }
+
+            /// Binds an operation's values as `$1..$24`, in the order of
+            /// `card_op_columns!`.
+            fn bind_card_op<'q>(query: Query<'q>, op: &CardOp) -> Query<'q> {
+                query
+                    .bind(op.reference.as_str())
+                    .bind(transfer_uuid(op.transfer_id))
+                    .bind(op.kind.as_str())
+                    .bind(op.user.0)
+                    .bind(op.platform.as_str())
+                    .bind(op.platform_user_id.as_str())
+                    .bind(op.token.as_str())
+                    .bind(op.brand.code())
+                    .bind(op.last4.to_string())
+                    .bind(op.amount.minor())
+                    .bind(op.fee_minor)
+                    .bind(op.amount.currency().code())
+                    .bind(op.challenge.hash.to_bytes().to_vec())
+                    .bind(op.challenge.issued_at_ms)
+                    .bind(i64::from(op.challenge.failed_attempts))
+                    .bind(op.state.as_str())
+                    .bind(op.initiated_at_ms)
+                    .bind(op.status_id.as_ref().map(ToString::to_string))
+                    .bind(op.action_code.as_ref().map(ToString::to_string))
+                    .bind(i64::from(op.rail_attempts))
+                    .bind(op.due_at_ms)
+                    .bind(op.created_at_ms)
+                    .bind(op.updated_at_ms)
+                    .bind(op.revision)
+            }
+
+            pub(crate) async fn card_op(
+                pool: &Pool,
+                reference: &ShortRef,
+            ) -> Result<Option<CardOp>, Error> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    card_op_columns!(),
+                    " FROM bot_card_ops WHERE reference = $1"
+                ))
+                .bind(reference.as_str())
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(card_op_from_row).transpose()
+            }
+
+            async fn card_op_by_transfer(
+                pool: &Pool,
+                transfer: TransferId,
+            ) -> Result<Option<CardOp>, Error> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    card_op_columns!(),
+                    " FROM bot_card_ops WHERE transfer_id = $1"
+                ))
+                .bind(transfer_uuid(transfer))
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(card_op_from_row).transpose()
+            }
+
+            pub(crate) async fn insert_card_op(pool: &Pool, op: &CardOp) -> Result<CardOp, Error> {
+                let query = sqlx::query(concat!(
+                    "INSERT INTO bot_card_ops (",
+                    card_op_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                               $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+                       ON CONFLICT DO NOTHING"
+                ));
+                bind_card_op(query, op).execute(pool).await?;
+                // Rows are never deleted: what conflicted is still there.
+                if let Some(stored) = card_op(pool, &op.reference).await? {
+                    return Ok(stored);
+                }
+                card_op_by_transfer(pool, op.transfer_id).await?.ok_or_else(|| {
+                    Error::Refused(format!("card operation {} was not stored", op.reference))
+                })
+            }
+
+            pub(crate) async fn card_ops_awaiting_code(
+                pool: &Pool,
+                user: UserId,
+            ) -> Result<Vec<CardOp>, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    card_op_columns!(),
+                    " FROM bot_card_ops WHERE user_id = $1 AND state = 'awaiting_code'
+                      ORDER BY created_at_ms DESC, seq DESC"
+                ))
+                .bind(user.0)
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(card_op_from_row).collect()
+            }
+
+            pub(crate) async fn card_ops_due(
+                pool: &Pool,
+                now_ms: i64,
+                limit: u32,
+            ) -> Result<Vec<CardOp>, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    card_op_columns!(),
+                    " FROM bot_card_ops
+                      WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1
+                        AND state IN ('awaiting_code', 'sent', 'pending')
+                      ORDER BY due_at_ms, seq LIMIT $2"
+                ))
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(card_op_from_row).collect()
+            }
+
+            pub(crate) async fn update_card_op(pool: &Pool, op: &CardOp) -> Result<bool, Error> {
+                let query = sqlx::query(
+                    "UPDATE bot_card_ops SET
+                         transfer_id = $2, kind = $3, user_id = $4, platform = $5,
+                         platform_user_id = $6, token = $7, brand = $8, last4 = $9, amount = $10,
+                         fee = $11, currency = $12, otp_hash = $13, otp_issued_at_ms = $14,
+                         otp_failed_attempts = $15, state = $16, initiated_at_ms = $17,
+                         status_id = $18, action_code = $19, rail_attempts = $20, due_at_ms = $21,
+                         created_at_ms = $22, updated_at_ms = $23, revision = revision + 1
+                     WHERE reference = $1 AND revision = $24",
+                );
+                let done = bind_card_op(query, op).execute(pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
         }
     };
 }
@@ -1264,5 +1543,37 @@ impl Store for SqlStore {
         chat: Option<&ChatId>,
     ) -> Result<Option<Split>, StoreError> {
         on_backend!(self, pool => db::latest_split(pool, creator, platform, chat).await)
+    }
+
+    async fn insert_card(&self, card: &LinkedCard) -> Result<Option<LinkedCard>, StoreError> {
+        on_backend!(self, pool => db::insert_card(pool, card).await)
+    }
+
+    async fn cards_of(&self, user: UserId) -> Result<Vec<LinkedCard>, StoreError> {
+        on_backend!(self, pool => db::cards_of(pool, user).await)
+    }
+
+    async fn remove_card(&self, user: UserId, id: i64) -> Result<bool, StoreError> {
+        on_backend!(self, pool => db::remove_card(pool, user, id).await)
+    }
+
+    async fn insert_card_op(&self, op: &CardOp) -> Result<CardOp, StoreError> {
+        on_backend!(self, pool => db::insert_card_op(pool, op).await)
+    }
+
+    async fn card_op(&self, reference: &ShortRef) -> Result<Option<CardOp>, StoreError> {
+        on_backend!(self, pool => db::card_op(pool, reference).await)
+    }
+
+    async fn card_ops_awaiting_code(&self, user: UserId) -> Result<Vec<CardOp>, StoreError> {
+        on_backend!(self, pool => db::card_ops_awaiting_code(pool, user).await)
+    }
+
+    async fn card_ops_due(&self, now_ms: i64, limit: u32) -> Result<Vec<CardOp>, StoreError> {
+        on_backend!(self, pool => db::card_ops_due(pool, now_ms, limit).await)
+    }
+
+    async fn update_card_op(&self, op: &CardOp) -> Result<bool, StoreError> {
+        on_backend!(self, pool => db::update_card_op(pool, op).await)
     }
 }

@@ -11,12 +11,13 @@
 
 use std::sync::Arc;
 
+use bot::card::{ActionCode, CardNumber, CardToken, Expiry, RailOperation, StatusId};
 use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
-use bot::otp::{OtpChallenge, OtpHash};
+use bot::otp::{OtpChallenge, OtpHash, Pepper};
 use bot::store::{
-    EventClaim, Identity, Payee, Payment, PaymentRequest, PaymentState, RequestState, SeenUser,
-    Split, Store, UserId,
+    CardOp, CardOpKind, CardOpState, EventClaim, Identity, LinkedCard, Payee, Payment,
+    PaymentRequest, PaymentState, RequestState, SeenUser, Split, Store, UserId,
 };
 use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
 use ledger::{Amount, Currency, TransferId};
@@ -87,7 +88,52 @@ conformance!(
     split_insert_and_latest,
     corrupt_currency_is_an_error_not_a_panic,
     corrupt_state_platform_and_handle_are_errors,
+    cards_are_linked_once_per_user_listed_and_removed,
+    card_op_round_trips_idempotent_and_compare_and_swap,
+    card_ops_due_and_awaiting,
 );
+
+fn card(user: UserId, number: &str, at_ms: i64) -> LinkedCard {
+    let number = CardNumber::parse(number).unwrap();
+    let pepper = Pepper::from_bytes((1..=32).collect()).unwrap();
+    LinkedCard {
+        id: 0,
+        user,
+        token: CardToken::new(&format!("tok_{}", number.last4())).unwrap(),
+        brand: number.brand(),
+        last4: number.last4(),
+        expiry: Expiry::new(2030, 12).unwrap(),
+        fingerprint: number.fingerprint(&pepper),
+        created_at_ms: at_ms,
+    }
+}
+
+fn card_op(reference: &str, user: UserId, kind: CardOpKind, created_at_ms: i64) -> CardOp {
+    let number = CardNumber::parse("4111111111111111").unwrap();
+    CardOp {
+        reference: r(reference),
+        transfer_id: TransferId::random(),
+        kind,
+        user,
+        platform: Platform::Mock,
+        platform_user_id: pid("alice"),
+        token: CardToken::new("tok_sim_000000000001").unwrap(),
+        brand: number.brand(),
+        last4: number.last4(),
+        amount: usd(2_000),
+        fee_minor: 0,
+        challenge: OtpChallenge::new(OtpHash::from_bytes(&hash(3)).unwrap(), created_at_ms),
+        state: CardOpState::AwaitingCode,
+        initiated_at_ms: None,
+        status_id: None,
+        action_code: None,
+        rail_attempts: 0,
+        due_at_ms: Some(created_at_ms + 300_000),
+        created_at_ms,
+        updated_at_ms: created_at_ms,
+        revision: 0,
+    }
+}
 
 // -- fixtures ---------------------------------------------------------------
 
@@ -1462,5 +1508,127 @@ mod cases {
         .await;
         let error = store.identities_of(alice).await.unwrap_err().to_string();
         assert!(error.contains("bot_identities.platform"), "{error}");
+    }
+
+    pub(crate) async fn cards_are_linked_once_per_user_listed_and_removed(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let visa = store
+            .insert_card(&card(alice, "4111111111111111", T0))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(visa.token.as_str(), "tok_1111");
+        assert_eq!(visa.expiry, Expiry::new(2030, 12).unwrap());
+        assert!(visa.id > 0);
+        // The same card again for the same user: refused, whatever the time.
+        assert!(
+            store
+                .insert_card(&card(alice, "4111111111111111", T0 + 5))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Another user may link it.
+        assert!(
+            store
+                .insert_card(&card(bob, "4111111111111111", T0))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let master = store
+            .insert_card(&card(alice, "5555555555554444", T0 + 1))
+            .await
+            .unwrap()
+            .unwrap();
+        let listed = store.cards_of(alice).await.unwrap();
+        assert_eq!(listed, vec![visa.clone(), master.clone()]);
+        assert!(!store.remove_card(bob, visa.id).await.unwrap(), "not bob's");
+        assert!(store.remove_card(alice, visa.id).await.unwrap());
+        assert!(!store.remove_card(alice, visa.id).await.unwrap());
+        assert_eq!(store.cards_of(alice).await.unwrap(), vec![master]);
+    }
+
+    pub(crate) async fn card_op_round_trips_idempotent_and_compare_and_swap(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let mut op = card_op("C00001", alice, CardOpKind::CashOut, T0);
+        op.fee_minor = 25;
+        let stored = store.insert_card_op(&op).await.unwrap();
+        assert_eq!(stored.transfer_id, op.transfer_id);
+        // A retry with another reference but the same transfer id.
+        let mut again = op.clone();
+        again.reference = r("C00002");
+        let existing = store.insert_card_op(&again).await.unwrap();
+        assert_eq!(existing.reference.as_str(), "C00001");
+
+        let mut sent = stored.clone();
+        sent.state = CardOpState::Pending;
+        sent.initiated_at_ms = Some(T0 + 7);
+        sent.status_id = Some(
+            StatusId::new(
+                RailOperation::Push,
+                "st_9",
+                bot::card::RetrievalReferenceNumber::new("000000000123").unwrap(),
+            )
+            .unwrap(),
+        );
+        sent.action_code = Some(ActionCode::new("05").unwrap());
+        sent.rail_attempts = 2;
+        assert!(store.update_card_op(&sent).await.unwrap());
+        assert!(
+            !store.update_card_op(&sent).await.unwrap(),
+            "stale revision"
+        );
+        let read = store.card_op(&r("C00001")).await.unwrap().unwrap();
+        assert_eq!(read.revision, 1);
+        assert_eq!(read.kind, CardOpKind::CashOut);
+        assert_eq!(read.state, CardOpState::Pending);
+        assert_eq!(read.initiated_at_ms, Some(T0 + 7));
+        assert_eq!(read.status_id, sent.status_id);
+        assert_eq!(read.action_code, sent.action_code);
+        assert_eq!((read.rail_attempts, read.fee_minor), (2, 25));
+        assert_eq!(read.token, op.token);
+        assert_eq!(read.amount, op.amount);
+    }
+
+    pub(crate) async fn card_ops_due_and_awaiting(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let first = store
+            .insert_card_op(&card_op("T00001", alice, CardOpKind::TopUp, T0))
+            .await
+            .unwrap();
+        let second = store
+            .insert_card_op(&card_op("T00002", alice, CardOpKind::TopUp, T0 + 10))
+            .await
+            .unwrap();
+        let awaiting = store.card_ops_awaiting_code(alice).await.unwrap();
+        let refs: Vec<&str> = awaiting.iter().map(|o| o.reference.as_str()).collect();
+        assert_eq!(refs, vec!["T00002", "T00001"]);
+        let mut done = first.clone();
+        done.state = CardOpState::Completed;
+        done.due_at_ms = None;
+        assert!(store.update_card_op(&done).await.unwrap());
+        let mut sent = second.clone();
+        sent.state = CardOpState::Sent;
+        sent.due_at_ms = Some(T0 + 20);
+        assert!(store.update_card_op(&sent).await.unwrap());
+        assert!(store.card_ops_due(T0 + 19, 10).await.unwrap().is_empty());
+        let due = store.card_ops_due(T0 + 20, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].reference.as_str(), "T00002");
+        assert!(
+            store
+                .card_ops_awaiting_code(alice)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }

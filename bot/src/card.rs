@@ -652,6 +652,12 @@ impl Expiry {
     /// and refuses a month that is over at `now` or further ahead than
     /// [`EXPIRY_YEARS_AHEAD_MAX`] years.
     pub fn parse(text: &str, now: YearMonth) -> Result<Expiry, ExpiryError> {
+        Expiry::parse_shape(text)?.check_at(now)
+    }
+
+    /// Parses `MM/YY` or `MM/YYYY` without looking at any date: what the
+    /// pure command parser can check. [`Expiry::check_at`] does the rest.
+    pub fn parse_shape(text: &str) -> Result<Expiry, ExpiryError> {
         let text = text.trim();
         if text.len() > EXPIRY_TEXT_BYTES_MAX {
             return Err(ExpiryError::Malformed);
@@ -672,16 +678,21 @@ impl Expiry {
         if year < 100 {
             year += 2000;
         }
-        let expiry = YearMonth::new(year, month)
+        YearMonth::new(year, month)
             .map(Expiry)
-            .ok_or(ExpiryError::Malformed)?;
-        if !expiry.is_valid_at(now) {
-            return Err(ExpiryError::Expired(expiry));
+            .ok_or(ExpiryError::Malformed)
+    }
+
+    /// Refuses an expiry that is over at `now` or further ahead than
+    /// [`EXPIRY_YEARS_AHEAD_MAX`] years.
+    pub fn check_at(self, now: YearMonth) -> Result<Expiry, ExpiryError> {
+        if !self.is_valid_at(now) {
+            return Err(ExpiryError::Expired(self));
         }
-        if year > now.year.saturating_add(EXPIRY_YEARS_AHEAD_MAX) {
+        if self.0.year > now.year.saturating_add(EXPIRY_YEARS_AHEAD_MAX) {
             return Err(ExpiryError::TooFar);
         }
-        Ok(expiry)
+        Ok(self)
     }
 
     /// An expiry read back from storage (not checked against any date).

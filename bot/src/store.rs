@@ -20,6 +20,7 @@ use std::fmt;
 use async_trait::async_trait;
 use ledger::{Amount, TransferId};
 
+use crate::card::{ActionCode, Brand, CardFingerprint, CardToken, Expiry, Last4, StatusId};
 use crate::command::{Memo, ShortRef};
 use crate::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use crate::otp::{OTP_HASH_BYTES, OtpChallenge};
@@ -290,6 +291,155 @@ pub struct Split {
     pub created_at_ms: i64,
 }
 
+/// A card linked to a wallet. Never its number: the rail's token, what is
+/// shown (brand, last 4, expiry) and the keyed fingerprint that stops the
+/// same card being linked twice by one user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkedCard {
+    /// Assigned by the store (ignored by [`Store::insert_card`]).
+    pub id: i64,
+    pub user: UserId,
+    pub token: CardToken,
+    pub brand: Brand,
+    pub last4: Last4,
+    pub expiry: Expiry,
+    pub fingerprint: CardFingerprint,
+    pub created_at_ms: i64,
+}
+
+/// Which way money moves through the card rail.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum CardOpKind {
+    /// Card → wallet (a rail pull).
+    TopUp,
+    /// Wallet → card (a rail push).
+    CashOut,
+}
+
+impl CardOpKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardOpKind::TopUp => "topup",
+            CardOpKind::CashOut => "cashout",
+        }
+    }
+
+    pub fn from_str_opt(text: &str) -> Option<CardOpKind> {
+        [CardOpKind::TopUp, CardOpKind::CashOut]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// Where a card operation stands. Transitions (all compare-and-swap):
+///
+/// ```text
+/// AwaitingCode --confirm--> Sent --rail 202--> Pending
+///              --cancel / wrong codes / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
+/// Sent | Pending --approved, ledger updated--> Completed
+///                --declined, ledger updated--> Declined
+/// ```
+///
+/// `Sent` is written before the rail is called, `Completed` and `Declined`
+/// after the ledger was brought in line with the rail's answer, so a crash
+/// anywhere leaves `Sent` (resend the identical request) or `Pending` (ask
+/// for its status), and the ledger's derived ids make re-applying harmless.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum CardOpState {
+    AwaitingCode,
+    Sent,
+    Pending,
+    Completed,
+    Declined,
+    Cancelled,
+    Expired,
+    LockedOut,
+    Leaked,
+}
+
+impl CardOpState {
+    pub const ALL: [CardOpState; 9] = [
+        CardOpState::AwaitingCode,
+        CardOpState::Sent,
+        CardOpState::Pending,
+        CardOpState::Completed,
+        CardOpState::Declined,
+        CardOpState::Cancelled,
+        CardOpState::Expired,
+        CardOpState::LockedOut,
+        CardOpState::Leaked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardOpState::AwaitingCode => "awaiting_code",
+            CardOpState::Sent => "sent",
+            CardOpState::Pending => "pending",
+            CardOpState::Completed => "completed",
+            CardOpState::Declined => "declined",
+            CardOpState::Cancelled => "cancelled",
+            CardOpState::Expired => "expired",
+            CardOpState::LockedOut => "locked_out",
+            CardOpState::Leaked => "leaked",
+        }
+    }
+
+    pub fn from_str_opt(text: &str) -> Option<CardOpState> {
+        CardOpState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// No further transition is possible.
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            CardOpState::AwaitingCode | CardOpState::Sent | CardOpState::Pending
+        )
+    }
+}
+
+/// One `/topup` or `/cashout`: the durable record of its rail request.
+#[derive(Clone, Debug)]
+pub struct CardOp {
+    /// What users type (`/cancel T7K2QX`). Unique.
+    pub reference: ShortRef,
+    /// The operation's id: the rail request's trace numbers and every
+    /// ledger transfer of the operation derive from it. Unique.
+    pub transfer_id: TransferId,
+    pub kind: CardOpKind,
+    pub user: UserId,
+    /// The identity that typed the command: where the user is told things.
+    pub platform: Platform,
+    pub platform_user_id: PlatformUserId,
+    /// The card, as it was when the operation started (a card removed
+    /// later does not orphan a request in flight).
+    pub token: CardToken,
+    pub brand: Brand,
+    pub last4: Last4,
+    /// What moves through the rail.
+    pub amount: Amount,
+    /// Cash-out only: the instant-payout fee, in the amount's currency
+    /// (zero minor units: none).
+    pub fee_minor: i64,
+    pub challenge: OtpChallenge,
+    pub state: CardOpState,
+    /// When the rail request was first made (`Sent` onwards): a resend
+    /// carries the same time, so it is the same request field for field.
+    pub initiated_at_ms: Option<i64>,
+    /// The rail's id of a request it answered with 202.
+    pub status_id: Option<StatusId>,
+    /// The rail's action code of a decline.
+    pub action_code: Option<ActionCode>,
+    /// Rail calls made for this operation (resends and status queries).
+    pub rail_attempts: u32,
+    /// When the sweeper should look again: the code's expiry while
+    /// `AwaitingCode`, the next resend or status query while `Sent` or
+    /// `Pending`; `None` once final.
+    pub due_at_ms: Option<i64>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub revision: i64,
+}
+
 /// A `/link` code, stored as a keyed hash.
 pub type LinkCodeHash = [u8; OTP_HASH_BYTES];
 
@@ -463,4 +613,34 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         platform: Platform,
         chat: Option<&ChatId>,
     ) -> Result<Option<Split>, StoreError>;
+
+    // -- cards -----------------------------------------------------------
+
+    /// Links a card, unless this user already linked one with the same
+    /// fingerprint: `None` then.
+    async fn insert_card(&self, card: &LinkedCard) -> Result<Option<LinkedCard>, StoreError>;
+
+    /// The user's cards, oldest first (the order `/cards` numbers them).
+    async fn cards_of(&self, user: UserId) -> Result<Vec<LinkedCard>, StoreError>;
+
+    /// Unlinks one of the user's cards. `false`: no such card of theirs.
+    async fn remove_card(&self, user: UserId, id: i64) -> Result<bool, StoreError>;
+
+    // -- card operations -------------------------------------------------
+
+    /// Inserts unless one with the same reference or transfer id exists;
+    /// returns what is stored (the existing one, on a retry).
+    async fn insert_card_op(&self, op: &CardOp) -> Result<CardOp, StoreError>;
+
+    async fn card_op(&self, reference: &ShortRef) -> Result<Option<CardOp>, StoreError>;
+
+    /// The user's operations in [`CardOpState::AwaitingCode`], newest first.
+    async fn card_ops_awaiting_code(&self, user: UserId) -> Result<Vec<CardOp>, StoreError>;
+
+    /// Non-final operations whose `due_at_ms` is at or before `now_ms`,
+    /// oldest due first, at most `limit`.
+    async fn card_ops_due(&self, now_ms: i64, limit: u32) -> Result<Vec<CardOp>, StoreError>;
+
+    /// Compare-and-swap on `op.revision`, as [`Store::update_payment`].
+    async fn update_card_op(&self, op: &CardOp) -> Result<bool, StoreError>;
 }
