@@ -32,6 +32,9 @@ pub struct App {
     /// The mock chat, always built (`paybot chat` uses it); its HTTP routes
     /// are served only when `mock.enabled`.
     pub mock: Arc<MockChat>,
+    /// The card rail simulator running inside paybot (cards enabled, no
+    /// `cards.rail_url`); its routes are served with paybot's.
+    pub simulator: Option<paybot_cards::Simulator>,
 }
 
 /// The bot's settings, from paybot's.
@@ -44,6 +47,10 @@ pub fn bot_config(settings: &Settings) -> BotConfig {
         },
         escrow_ttl_secs: settings.escrow.ttl_secs,
         mock_opening_balance: Some(settings.mock.opening_balance.0),
+        cards: bot::service::CardPolicy {
+            cashout_fee_basis_points: settings.cards.cashout_fee_percent.0,
+            cashout_fee_min: settings.cards.cashout_fee_min.0,
+        },
     }
 }
 
@@ -63,12 +70,58 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
         pepper,
         Arc::new(OsRandom),
     );
+    let simulator = attach_card_rail(settings, &bot)?;
     let mock = MockChat::new(Arc::clone(&bot));
     Ok(App {
         ledger: ledger.clone(),
         bot,
         mock,
+        simulator,
     })
+}
+
+/// Gives the bot its card rail: the client of `cards.rail_url`, or a
+/// simulator in this process (returned, so its routes can be served) with a
+/// key generated now unless `cards.api_key` is set.
+pub fn attach_card_rail(
+    settings: &Settings,
+    bot: &Bot,
+) -> anyhow::Result<Option<paybot_cards::Simulator>> {
+    let cards = &settings.cards;
+    if !cards.enabled {
+        return Ok(None);
+    }
+    let acquirer = paybot_cards::Acquirer::sandbox();
+    let configured_key = cards
+        .api_key
+        .as_ref()
+        .map(|key| paybot_cards::ApiKey::parse(key.expose_secret()))
+        .transpose()
+        .context("setting `cards.api_key`")?;
+    if let Some(url) = &cards.rail_url {
+        let url = paybot_cards::parse_rail_url(url).context("setting `cards.rail_url`")?;
+        let key =
+            configured_key.context("setting `cards.api_key`: required with cards.rail_url")?;
+        let client = paybot_cards::VisaDirectClient::new(&url, key, acquirer)
+            .context("cannot build the card rail client")?;
+        info!(rail = %url.origin().ascii_serialization(), "card rail: remote");
+        bot.set_card_rail(Arc::new(client));
+        return Ok(None);
+    }
+    let key = match configured_key {
+        Some(key) => key,
+        None => {
+            let mut bytes = [0_u8; 24];
+            OsRandom.fill_bytes(&mut bytes);
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            paybot_cards::ApiKey::parse(&hex).context("generating the simulator's API key")?
+        }
+    };
+    let simulator = paybot_cards::Simulator::new(&key);
+    let client = paybot_cards::VisaDirectClient::in_process(&simulator, key, acquirer);
+    info!("card rail: the in-process simulator (test cards only; GET /simulator/totals)");
+    bot.set_card_rail(Arc::new(client));
+    Ok(Some(simulator))
 }
 
 /// The pepper from `otp.pepper`, else from `otp.pepper_file`, creating that

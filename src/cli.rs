@@ -3,6 +3,7 @@
 //! Parsing only; what each command does lives in `main.rs` and the modules
 //! it calls. Bare `paybot` means `paybot serve`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,14 @@ pub enum Command {
     /// Check the ledger's invariants on the live database. Prints each broken
     /// one on its own line; exits 0 if none, 1 if any, 2 on errors.
     Verify,
+    /// Run the card rail simulator on its own (Visa Direct-shaped, test
+    /// cards only) until SIGINT; point `cards.rail_url` at it. Its API key
+    /// comes from PAYBOT_CARDS__API_KEY.
+    CardSim {
+        /// Where to listen, e.g. 127.0.0.1:8090 (port 0: any free port).
+        #[arg(long, value_name = "ADDR")]
+        addr: SocketAddr,
+    },
 }
 
 impl Cli {
@@ -75,6 +84,18 @@ mod tests {
         }
         let cli = Cli::try_parse_from(["paybot", "migrate"]).unwrap();
         assert_eq!(cli.command_or_serve(), Command::Migrate);
+    }
+
+    #[test]
+    fn card_sim_takes_an_address() {
+        let cli = Cli::try_parse_from(["paybot", "card-sim", "--addr", "127.0.0.1:0"]).unwrap();
+        assert_eq!(
+            cli.command_or_serve(),
+            Command::CardSim {
+                addr: "127.0.0.1:0".parse().unwrap()
+            }
+        );
+        assert!(Cli::try_parse_from(["paybot", "card-sim"]).is_err());
     }
 
     #[test]

@@ -67,6 +67,21 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             Command::Migrate => database::migrate(&settings.database)
                 .await
                 .map(|()| ExitCode::SUCCESS),
+            Command::CardSim { addr } => {
+                let key = settings
+                    .cards
+                    .api_key
+                    .as_ref()
+                    .context("set the simulator's API key in PAYBOT_CARDS__API_KEY")?;
+                let key = paybot_cards::ApiKey::parse(secrecy::ExposeSecret::expose_secret(key))
+                    .context("PAYBOT_CARDS__API_KEY")?;
+                paybot_cards::serve(addr, &key, async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+                .with_context(|| format!("cannot serve the card simulator on {addr}"))?;
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Verify => {
                 // The command's output: violations, or the all-clear line.
                 let mut stdout = std::io::stdout();

@@ -129,7 +129,11 @@ async fn serve_ledger(
         },
         mock,
     );
-    for adapter in [telegram_routes, discord_routes].into_iter().flatten() {
+    let simulator_routes = app.simulator.as_ref().map(paybot_cards::Simulator::router);
+    for adapter in [telegram_routes, discord_routes, simulator_routes]
+        .into_iter()
+        .flatten()
+    {
         routes = routes.merge(adapter);
     }
     let mut http_stopped = stopped.clone();

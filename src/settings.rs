@@ -57,6 +57,7 @@ const SECRET_KEYS: &[&str] = &[
     "telegram.token",
     "telegram.webhook_secret",
     "discord.token",
+    "cards.api_key",
 ];
 
 /// Everything paybot is configured with.
@@ -73,6 +74,96 @@ pub struct Settings {
     pub mock: MockSettings,
     pub telegram: TelegramSettings,
     pub discord: DiscordSettings,
+    pub cards: CardsSettings,
+}
+
+/// `[cards]`: linked cards, top-ups and cash-outs over the card rail.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardsSettings {
+    /// Offer the card commands at all.
+    pub enabled: bool,
+    /// Where the rail is (Visa, or `paybot card-sim`). Unset: a simulator
+    /// inside paybot, served at `/visadirect/...` and `/simulator/totals`.
+    #[serde(default)]
+    pub rail_url: Option<String>,
+    /// The rail's API key. Secret (`PAYBOT_CARDS__API_KEY`). Required with
+    /// `rail_url`; generated at start for the in-process simulator.
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    /// The instant-payout fee, as a percentage of the amount (`"1.5"`).
+    pub cashout_fee_percent: PercentSetting,
+    /// The smallest cash-out fee (`"0.25 USD"`), for cash-outs in its
+    /// currency.
+    pub cashout_fee_min: AmountOrZeroSetting,
+}
+
+/// A percentage from 0 to 100 with at most 2 decimals, written as a string
+/// (`"1.5"`) or a whole number (`2`); held in basis points. Never a float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PercentSetting(pub u32);
+
+impl<'de> Deserialize<'de> for PercentSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Whole(u32),
+            Text(String),
+        }
+        let refused = || {
+            serde::de::Error::custom(
+                "not a percentage from 0 to 100 with at most 2 decimals; write it as a string, e.g. \"1.5\"",
+            )
+        };
+        let bp = match Raw::deserialize(deserializer).map_err(|_| refused())? {
+            Raw::Whole(n) => n.checked_mul(100),
+            Raw::Text(text) => percent_basis_points(text.trim()),
+        };
+        bp.filter(|bp| *bp <= bot::service::FEE_BASIS_POINTS_MAX)
+            .map(PercentSetting)
+            .ok_or_else(refused)
+    }
+}
+
+/// `"1.5"` → 150.
+fn percent_basis_points(text: &str) -> Option<u32> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty()
+        || whole.len() > 3
+        || fraction.len() > 2
+        || !digits(whole)
+        || !digits(fraction)
+    {
+        return None;
+    }
+    let whole: u32 = whole.parse().ok()?;
+    let fraction: u32 = format!("{fraction:0<2}").parse().ok()?;
+    whole.checked_mul(100)?.checked_add(fraction)
+}
+
+/// An amount with its currency, or zero (`"0"`, `"0.00 USD"`: none).
+#[derive(Debug, Clone, Copy)]
+pub struct AmountOrZeroSetting(pub Option<ledger::Amount>);
+
+impl<'de> Deserialize<'de> for AmountOrZeroSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let number = text
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches('$');
+        if !number.is_empty() && number.bytes().all(|b| b == b'0' || b == b'.') {
+            return Ok(AmountOrZeroSetting(None));
+        }
+        ledger::parse_money(&text, ledger::Currency::USD)
+            .map(|a| AmountOrZeroSetting(Some(a)))
+            .map_err(|e| {
+                serde::de::Error::custom(format!("not an amount ({e}); e.g. \"0.25 USD\""))
+            })
+    }
 }
 
 /// `[bot]`: the chat core.
@@ -815,6 +906,22 @@ impl Sources {
                     paybot_discord::ConfigError::MissingForInteractions.to_string(),
                 );
             }
+        }
+        let cards = &settings.cards;
+        if let Some(url) = &cards.rail_url {
+            if let Err(e) = paybot_cards::parse_rail_url(url) {
+                check("cards.rail_url", false, e.to_string());
+            }
+            check(
+                "cards.api_key",
+                cards.api_key.is_some() || !cards.enabled,
+                "required with cards.rail_url: set PAYBOT_CARDS__API_KEY".to_owned(),
+            );
+        }
+        if let Some(key) = &cards.api_key
+            && let Err(e) = paybot_cards::ApiKey::parse(key.expose_secret())
+        {
+            check("cards.api_key", false, e.to_string());
         }
         let filter = &settings.log.filter;
         let filter_problem = if filter.len() > LOG_FILTER_BYTES_MAX {

@@ -1,8 +1,10 @@
 //! Runs every conversation script in `tests/conversations/` (see
 //! `paybot_mock::script` for the format) against the real bot on a fresh
-//! database, once on SQLite and once on PostgreSQL. After each script: the
-//! ledger's invariants hold (`verify` is clean) and no group message carried
-//! a code or a balance.
+//! database, once on SQLite and once on PostgreSQL, with the card rail
+//! simulator in process. After each script: the ledger's invariants hold
+//! (`verify` is clean), no group message carried a code or a balance, no
+//! message at all carried a full test card number, and the simulator's
+//! record of money moved matches the card-clearing account.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,10 +12,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bot::otp::{OsRandom, Pepper, SeededRandom};
+use bot::service::CardPolicy;
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
-use ledger::{Amount, Currency};
+use ledger::{AccountKind, Amount, Currency, NewAccount, OwnerRef};
 use paybot::store::{BOT_MIGRATIONS, SqlStore};
+use paybot_cards::{Acquirer, ApiKey, Simulator, VisaDirectClient};
 use paybot_mock::MockChat;
 
 fn scripts() -> Vec<(String, String)> {
@@ -52,6 +56,11 @@ async fn run_all(backend: TestBackend) {
         let store = Arc::new(SqlStore::new(&db.ledger));
         let config = BotConfig {
             mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
+            // 1.5%, at least $0.25.
+            cards: CardPolicy {
+                cashout_fee_basis_points: 150,
+                cashout_fee_min: Some(Amount::from_minor(25, Currency::USD).unwrap()),
+            },
             ..BotConfig::default()
         };
         let bot = Bot::new(
@@ -61,6 +70,13 @@ async fn run_all(backend: TestBackend) {
             Pepper::generate(&OsRandom),
             Arc::new(SeededRandom::new(7)),
         );
+        let key = ApiKey::parse("conversation-test-key-0001").unwrap();
+        let simulator = Simulator::new(&key);
+        bot.set_card_rail(Arc::new(VisaDirectClient::in_process(
+            &simulator,
+            key,
+            Acquirer::sandbox(),
+        )));
         let chat = MockChat::new(bot);
         let clock = Arc::clone(&db.clock);
         let outcome = paybot_mock::script::run(&chat, &script, &move |by| clock.advance(by)).await;
@@ -75,6 +91,32 @@ async fn run_all(backend: TestBackend) {
                 }
             }
             Err(e) => failures.push(format!("{name}: {e}")),
+        }
+        for (to, text) in chat_card_numbers(&chat, &text) {
+            failures.push(format!("{name}: a card number reached {to}: {text}"));
+        }
+        let clearing = db
+            .ledger
+            .open_account(&NewAccount {
+                owner: OwnerRef::system(),
+                kind: AccountKind::CardClearing,
+                currency: Currency::USD,
+            })
+            .await
+            .unwrap()
+            .balance();
+        let net = simulator
+            .totals()
+            .currencies
+            .get("USD")
+            .map_or(0, |t| t.net_minor);
+        // Money the rail took in (pulls) left clearing for wallets; money
+        // it paid out (pushes) came into clearing from wallets.
+        if clearing.posted != -net {
+            failures.push(format!(
+                "{name}: card clearing shows {} posted but the simulator moved {net} net",
+                clearing.posted
+            ));
         }
         let violations = db.ledger.verify().await.unwrap();
         if !violations.is_empty() {
@@ -93,6 +135,43 @@ async fn run_all(backend: TestBackend) {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// Test card numbers (with or without spaces) found in anything any user of
+/// the script received.
+fn chat_card_numbers(chat: &MockChat, script: &str) -> Vec<(String, String)> {
+    const CARDS: [&str; 9] = [
+        "4111111111111111",
+        "5555555555554444",
+        "4000000000000002",
+        "4000000000009995",
+        "4000000000000069",
+        "4000000000000119",
+        "4000000000000259",
+        "4000000000000598",
+        "4000000000000614",
+    ];
+    let users: std::collections::BTreeSet<&str> = script
+        .lines()
+        .filter_map(|l| l.strip_prefix("> "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let mut found = Vec::new();
+    for user in users {
+        for delivery in chat.messages_of(user).unwrap_or_default() {
+            let squeezed: String = delivery
+                .text
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != '-')
+                .collect();
+            if CARDS.iter().any(|card| squeezed.contains(card))
+                || bot::card::contains_card_number(&delivery.text)
+            {
+                found.push((user.to_owned(), delivery.text));
+            }
+        }
+    }
+    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

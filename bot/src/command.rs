@@ -23,6 +23,8 @@
 //! /approve REF                /decline REF
 //! /split TOTAL [CURRENCY] TARGET[:AMOUNT]... [for MEMO]
 //! /split status [REF]         /history [N]             /link [CODE]
+//! /card add NUMBER MM/YY      /card remove N           /cards   (alias /card list)
+//! /topup AMOUNT [CURRENCY] [card N]                  /cashout AMOUNT [CURRENCY] [card N]
 //! TARGET = @handle | <@ID> | <@!ID>
 //! ```
 
@@ -32,6 +34,7 @@ use std::sync::LazyLock;
 use ledger::{Amount, AmountError, Currency};
 use regex::Regex;
 
+use crate::card::{CardError, CardNumber, Expiry, ExpiryError};
 use crate::message::{HANDLE_CHARS_MAX, Handle, PlatformUserId};
 use crate::otp::OTP_DIGITS;
 
@@ -61,6 +64,9 @@ pub const SHORT_REF_CHARS_MAX: usize = 12;
 pub const START_PAYLOAD_BYTES_MAX: usize = 64;
 /// Longest platform id inside a `<@ID>` mention, in bytes.
 pub const MENTION_ID_BYTES_MAX: usize = 64;
+/// Most cards one user may link; `/card remove N` and `card N` take 1 to
+/// this.
+pub const CARDS_PER_USER_MAX: u8 = 5;
 /// Longest [`UsageError`] text, in characters.
 pub const USAGE_ERROR_CHARS_MAX: usize = 280;
 
@@ -274,7 +280,72 @@ fn parse_arguments(
                 .map(|word| LinkCode::parse(word).map_err(|_| UsageProblem::InvalidLinkCode))
                 .transpose()?,
         },
+        CommandName::Card => parse_card(words)?,
+        CommandName::Cards => Command::Cards,
+        CommandName::TopUp => Command::TopUp {
+            amount: parse_amount(words, ctx.default_currency)?,
+            card: parse_card_selector(words)?,
+        },
+        CommandName::CashOut => Command::CashOut {
+            amount: parse_amount(words, ctx.default_currency)?,
+            card: parse_card_selector(words)?,
+        },
     })
+}
+
+/// `/card add NUMBER MM/YY`, `/card remove N`, `/card list`. Nothing typed
+/// here is ever quoted back: it may hold a card number.
+fn parse_card(words: &mut Words<'_>) -> Result<Command, UsageProblem> {
+    let sub = words.next().ok_or(UsageProblem::CardSubcommand)?;
+    if sub.eq_ignore_ascii_case("list") {
+        return Ok(Command::Cards);
+    }
+    if sub.eq_ignore_ascii_case("remove") {
+        let word = words.next().ok_or(UsageProblem::CardIndex)?;
+        return Ok(Command::CardRemove {
+            index: parse_card_index(word)?,
+        });
+    }
+    if !sub.eq_ignore_ascii_case("add") {
+        return Err(UsageProblem::CardSubcommand);
+    }
+    // The number may be typed in groups (`4111 1111 1111 1111`): every word
+    // but the last is the number, the last is the expiry.
+    let rest: Vec<&str> = words.by_ref().collect();
+    let Some((expiry, number)) = rest.split_last() else {
+        return Err(UsageProblem::Card(CardError::Empty));
+    };
+    if !expiry.contains('/') {
+        return Err(UsageProblem::MissingExpiry);
+    }
+    if number.is_empty() {
+        return Err(UsageProblem::Card(CardError::Empty));
+    }
+    let card = CardNumber::parse(&number.join(" ")).map_err(UsageProblem::Card)?;
+    let expiry = Expiry::parse_shape(expiry).map_err(UsageProblem::Expiry)?;
+    Ok(Command::CardAdd { card, expiry })
+}
+
+fn parse_card_index(word: &str) -> Result<u8, UsageProblem> {
+    if !is_match(&NUMBER_RE, word) {
+        return Err(UsageProblem::CardIndex);
+    }
+    word.parse::<u8>()
+        .ok()
+        .filter(|n| (1..=CARDS_PER_USER_MAX).contains(n))
+        .ok_or(UsageProblem::CardIndex)
+}
+
+/// After a top-up or cash-out amount: nothing, or `card N`.
+fn parse_card_selector(words: &mut Words<'_>) -> Result<Option<u8>, UsageProblem> {
+    let Some(word) = words.next() else {
+        return Ok(None);
+    };
+    if !word.eq_ignore_ascii_case("card") {
+        return Err(UsageProblem::CardSelector);
+    }
+    let index = words.next().ok_or(UsageProblem::CardSelector)?;
+    parse_card_index(index).map(Some)
 }
 
 /// Refuses leftover words (mini-redis's `finish`). Words after a secret are
@@ -284,6 +355,15 @@ fn finish(command: CommandName, words: &mut Words<'_>) -> Result<(), UsageProble
         None => Ok(()),
         Some(_) if matches!(command, CommandName::Confirm | CommandName::Link) => {
             Err(UsageProblem::LeftoverAfterCode)
+        }
+        // Card commands never quote what was typed: it may be a card number.
+        Some(_)
+            if matches!(
+                command,
+                CommandName::Card | CommandName::Cards | CommandName::TopUp | CommandName::CashOut
+            ) =>
+        {
+            Err(UsageProblem::LeftoverNotQuoted)
         }
         Some(word) => Err(UsageProblem::Leftover(echo(word))),
     }
@@ -605,6 +685,18 @@ pub enum Command {
     History { limit: Option<u8> },
     /// `/link [CODE]`: without a code, start linking; with one, finish.
     Link { code: Option<LinkCode> },
+    /// `/card add NUMBER MM/YY`. The expiry's shape is checked; whether it
+    /// is in the future is the core's check (it has the clock).
+    CardAdd { card: CardNumber, expiry: Expiry },
+    /// `/card remove N`, N in `1..=CARDS_PER_USER_MAX` as `/cards` numbers
+    /// them.
+    CardRemove { index: u8 },
+    /// `/cards` or `/card list`.
+    Cards,
+    /// `/topup AMOUNT [card N]`: card → wallet.
+    TopUp { amount: Amount, card: Option<u8> },
+    /// `/cashout AMOUNT [card N]`: wallet → card.
+    CashOut { amount: Amount, card: Option<u8> },
 }
 
 impl Command {
@@ -623,6 +715,10 @@ impl Command {
             Command::Split { .. } | Command::SplitStatus { .. } => CommandName::Split,
             Command::History { .. } => CommandName::History,
             Command::Link { .. } => CommandName::Link,
+            Command::CardAdd { .. } | Command::CardRemove { .. } => CommandName::Card,
+            Command::Cards => CommandName::Cards,
+            Command::TopUp { .. } => CommandName::TopUp,
+            Command::CashOut { .. } => CommandName::CashOut,
         }
     }
 }
@@ -669,11 +765,15 @@ pub enum CommandName {
     Split,
     History,
     Link,
+    Card,
+    Cards,
+    TopUp,
+    CashOut,
 }
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 12] = [
+    pub const ALL: [CommandName; 16] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
@@ -683,6 +783,10 @@ impl CommandName {
         CommandName::Split,
         CommandName::Balance,
         CommandName::History,
+        CommandName::TopUp,
+        CommandName::CashOut,
+        CommandName::Cards,
+        CommandName::Card,
         CommandName::Link,
         CommandName::Help,
         CommandName::Start,
@@ -703,6 +807,10 @@ impl CommandName {
             CommandName::Split => "split",
             CommandName::History => "history",
             CommandName::Link => "link",
+            CommandName::Card => "card",
+            CommandName::Cards => "cards",
+            CommandName::TopUp => "topup",
+            CommandName::CashOut => "cashout",
         }
     }
 
@@ -735,6 +843,10 @@ impl CommandName {
             }
             CommandName::History => "/history [N]",
             CommandName::Link => "/link [CODE]",
+            CommandName::Card => "/card add NUMBER MM/YY or /card remove N",
+            CommandName::Cards => "/cards",
+            CommandName::TopUp => "/topup AMOUNT [card N]",
+            CommandName::CashOut => "/cashout AMOUNT [card N]",
         }
     }
 
@@ -753,6 +865,10 @@ impl CommandName {
             CommandName::Split => "/split 60 @bob @carol:25 for dinner",
             CommandName::History => "/history 10",
             CommandName::Link => "/link HX4N9TQW",
+            CommandName::Card => "/card remove 2",
+            CommandName::Cards => "/cards",
+            CommandName::TopUp => "/topup 20",
+            CommandName::CashOut => "/cashout 15 card 2",
         }
     }
 
@@ -771,6 +887,10 @@ impl CommandName {
             CommandName::Split => "Split a bill between several people",
             CommandName::History => "Your recent payments, sent to you privately",
             CommandName::Link => "Link this chat account to your wallet",
+            CommandName::Card => "Link or remove a card (in a private chat only)",
+            CommandName::Cards => "Your linked cards, privately",
+            CommandName::TopUp => "Add money to your wallet from a linked card",
+            CommandName::CashOut => "Send money from your wallet to a linked card",
         }
     }
 }
@@ -1030,6 +1150,18 @@ pub enum UsageProblem {
     Unexpected(String),
     /// A word after the last argument.
     Leftover(String),
+    /// Something after a card command's arguments; not quoted.
+    LeftoverNotQuoted,
+    /// `/card` without `add`, `remove` or `list`.
+    CardSubcommand,
+    /// `/card remove` or `card` without a valid N.
+    CardIndex,
+    /// After a top-up or cash-out amount, something other than `card N`.
+    CardSelector,
+    /// `/card add NUMBER` without `MM/YY`.
+    MissingExpiry,
+    Card(CardError),
+    Expiry(ExpiryError),
     /// Something after a code; not quoted, it may be part of the code.
     LeftoverAfterCode,
     Memo(MemoError),
@@ -1105,6 +1237,20 @@ impl fmt::Display for UsageProblem {
             }
             UsageProblem::Leftover(word) => write!(f, "Unexpected `{word}` at the end"),
             UsageProblem::LeftoverAfterCode => f.write_str("Unexpected text after the code"),
+            UsageProblem::LeftoverNotQuoted => f.write_str("Unexpected text at the end"),
+            UsageProblem::CardSubcommand => f.write_str("Say /card add, /card remove or /cards"),
+            UsageProblem::CardIndex => write!(
+                f,
+                "Give the card's number as /cards lists it, 1 to {CARDS_PER_USER_MAX}"
+            ),
+            UsageProblem::CardSelector => {
+                f.write_str("After the amount, name the card as `card N` (N as /cards lists it)")
+            }
+            UsageProblem::MissingExpiry => {
+                f.write_str("Missing the card's expiry date, as MM/YY after the number")
+            }
+            UsageProblem::Card(error) => write!(f, "{}", capitalized(&error.to_string())),
+            UsageProblem::Expiry(error) => write!(f, "{}", capitalized(&error.to_string())),
             UsageProblem::Memo(error) => write!(f, "{error}"),
             UsageProblem::MissingCode => {
                 write!(
@@ -1223,6 +1369,16 @@ fn write_amount_error(f: &mut fmt::Formatter<'_>, error: &AmountError) -> fmt::R
         AmountError::ConflictingCurrencies(first, second) => {
             write!(f, "Two currencies given: {first} and {second}")
         }
+    }
+}
+
+/// `text` with its first letter in upper case (error texts start lower
+/// case).
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -2164,8 +2320,78 @@ mod tests {
     }
 
     #[test]
+    fn card_commands_parse_and_never_quote_digits() {
+        let Command::CardAdd { card, expiry } = ok("/card add 4111 1111 1111 1111 08/29") else {
+            panic!("not a card add");
+        };
+        assert_eq!(card, CardNumber::parse("4111111111111111").unwrap());
+        assert_eq!(expiry, Expiry::new(2029, 8).unwrap());
+        assert!(matches!(
+            ok("/CARD add 5555555555554444 12/2030"),
+            Command::CardAdd { .. }
+        ));
+        assert_eq!(ok("/card remove 2"), Command::CardRemove { index: 2 });
+        assert_eq!(ok("/card list"), Command::Cards);
+        assert_eq!(ok("/cards"), Command::Cards);
+        let usd = |minor| Amount::from_minor(minor, Currency::USD).unwrap();
+        assert_eq!(
+            ok("/topup 20"),
+            Command::TopUp {
+                amount: usd(2_000),
+                card: None
+            }
+        );
+        assert_eq!(
+            ok("/cashout $5.50 card 2"),
+            Command::CashOut {
+                amount: usd(550),
+                card: Some(2)
+            }
+        );
+        assert_eq!(
+            problem("/card add 4111111111111112 08/29"),
+            UsageProblem::Card(CardError::Checksum)
+        );
+        assert_eq!(
+            problem("/card add 4111111111111111"),
+            UsageProblem::MissingExpiry
+        );
+        assert_eq!(
+            problem("/card add 4111111111111111 13/29"),
+            UsageProblem::Expiry(ExpiryError::Month)
+        );
+        assert_eq!(problem("/card remove 9"), UsageProblem::CardIndex);
+        assert_eq!(
+            problem("/card 4111111111111111 08/29"),
+            UsageProblem::CardSubcommand
+        );
+        assert_eq!(
+            problem("/topup 20 4111111111111111"),
+            UsageProblem::CardSelector
+        );
+        assert_eq!(
+            problem("/cards 4111111111111111"),
+            UsageProblem::LeftoverNotQuoted
+        );
+        assert!(matches!(problem("/topup 20.001"), UsageProblem::Amount(_)));
+        for text in [
+            "/card add 4111111111111112 08/29",
+            "/card add 4111 1111 1111 1111",
+            "/card 4111111111111111 08/29",
+            "/card remove 4111111111111111",
+            "/topup 20 4111111111111111",
+            "/topup 20 card 4111111111111111",
+            "/cards 4111111111111111",
+        ] {
+            let line = err(text).to_string();
+            assert!(!line.contains("1111"), "{text}: {line}");
+            assert!(!crate::card::contains_card_number(&line), "{text}: {line}");
+        }
+    }
+
+    #[test]
     fn command_names_are_complete_and_documented() {
-        assert_eq!(CommandName::ALL.len(), 12);
+        assert_eq!(CommandName::ALL.len(), 16);
         for name in CommandName::ALL {
             assert_eq!(CommandName::from_word(name.as_str()), Some(name));
             assert!(name.summary().chars().count() <= 60, "{name}");

@@ -11,9 +11,17 @@
 //! record that describes the change, and a record found disagreeing with the
 //! ledger is brought in line with the ledger (see [`Bot::sweep`]).
 
+mod cards;
+
+pub use cards::{
+    AWAITING_CARD_OPS_PER_USER_MAX, CARD_IN_GROUP_TEXT, CARDS_OFF_TEXT, CASHOUT_HOLD_SECS,
+    CardPolicy, FEE_BASIS_POINTS_MAX, RAIL_RETRY_MS, RAIL_RETRY_MS_MAX, SWEEP_CARD_OPS_MAX,
+    card_label, card_transfer_codes,
+};
+
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use ledger::{
@@ -21,6 +29,7 @@ use ledger::{
     OutboxMessage, Outcome, OwnerRef, SubmitError, TransferError, TransferId,
 };
 
+use crate::card::{self as card_number, CardRail};
 use crate::command::{
     self, Command, CommandName, LINK_CODE_ALPHABET, LINK_CODE_CHARS, LinkCode, Memo, OtpCode,
     ParseContext, ShortRef, SplitShare, Target,
@@ -34,8 +43,8 @@ use crate::notify::{Dispatcher, StoredReply, outbox_message, outbox_message_with
 use crate::otp::{self, OtpChallenge, OtpHash, OtpPolicy, Pepper, RandomSource, Verdict};
 use crate::split;
 use crate::store::{
-    EventClaim, Identity, Payee, Payment, PaymentRequest, PaymentState, RequestState, SeenUser,
-    Split, Store, StoreError, UserId,
+    CardOpKind, EventClaim, Identity, Payee, Payment, PaymentRequest, PaymentState, RequestState,
+    SeenUser, Split, Store, StoreError, UserId,
 };
 
 /// A claimed event whose worker has not finished after this long is handed
@@ -85,6 +94,8 @@ pub struct BotConfig {
     pub escrow_ttl_secs: u32,
     /// Credited, once, on a mock user's first `/start` (mock platform only).
     pub mock_opening_balance: Option<Amount>,
+    /// The cash-out fee.
+    pub cards: CardPolicy,
 }
 
 impl Default for BotConfig {
@@ -94,6 +105,7 @@ impl Default for BotConfig {
             otp: OtpPolicy::default(),
             escrow_ttl_secs: 7 * 24 * 60 * 60,
             mock_opening_balance: None,
+            cards: CardPolicy::default(),
         }
     }
 }
@@ -147,6 +159,8 @@ pub struct Bot {
     system_accounts: Mutex<HashMap<(AccountKind, Currency), AccountId>>,
     /// When [`Bot::sweep`] last forgot old events (ms; 0: never).
     events_forgotten_at_ms: std::sync::atomic::AtomicI64,
+    /// The card network (see [`Bot::set_card_rail`]); unset: cards off.
+    card_rail: OnceLock<Arc<dyn CardRail>>,
 }
 
 impl fmt::Debug for Bot {
@@ -309,6 +323,7 @@ impl Bot {
             in_place: RwLock::new(std::collections::HashSet::new()),
             system_accounts: Mutex::new(HashMap::new()),
             events_forgotten_at_ms: std::sync::atomic::AtomicI64::new(0),
+            card_rail: OnceLock::new(),
         })
     }
 
@@ -390,6 +405,7 @@ impl Bot {
         }
         match self.process(msg, now_ms).await {
             Ok(replies) => {
+                let replies = withhold_card_numbers(msg, replies);
                 let outcome = encode_outcome(&replies);
                 if let Err(error) = self
                     .store
@@ -429,6 +445,13 @@ impl Bot {
             noted_dm: false,
             in_place: self.is_in_place(msg.platform),
         };
+        let card_in_text = card_number::contains_card_number(&msg.text);
+        if card_in_text && turn.in_group() {
+            // Nothing else is done with it: no command runs, nothing of it
+            // is quoted, stored or logged.
+            self.warn_card_in_group(&mut turn);
+            return Ok(turn.replies);
+        }
         if turn.seen_by_group() && self.catch_leaked_codes(&mut turn).await? {
             return Ok(turn.replies);
         }
@@ -440,6 +463,30 @@ impl Bot {
         let command = match command::parse(&msg.text, &ctx) {
             Ok(Some(command)) => command,
             Ok(None) => return Ok(turn.replies),
+            Err(usage)
+                if card_in_text
+                    && !usage.command().is_some_and(|name| {
+                        matches!(
+                            name,
+                            CommandName::Card
+                                | CommandName::Cards
+                                | CommandName::TopUp
+                                | CommandName::CashOut
+                        )
+                    }) =>
+            {
+                // Usage errors quote what was typed (card commands' never
+                // do); this text holds what looks like a card number, so
+                // none of it is quoted.
+                turn.here(match usage.command() {
+                    Some(name) => format!(
+                        "That command is not right (I won't repeat it: it looks like it holds a card number). Usage: {}",
+                        name.usage()
+                    ),
+                    None => "Unknown command. Try /help.".to_owned(),
+                });
+                return Ok(turn.replies);
+            }
             Err(usage) => {
                 turn.here(usage.to_string());
                 return Ok(turn.replies);
@@ -491,6 +538,23 @@ impl Bot {
             Command::SplitStatus { split } => self.split_status(&mut turn, split).await?,
             Command::History { limit } => self.history(&mut turn, limit).await?,
             Command::Link { code } => self.link(&mut turn, code).await?,
+            Command::CardAdd { .. }
+            | Command::CardRemove { .. }
+            | Command::Cards
+            | Command::TopUp { .. }
+            | Command::CashOut { .. }
+                if Bot::refuse_card_command_in_group(&mut turn) => {}
+            Command::CardAdd { card, expiry } => self.card_add(&mut turn, card, expiry).await?,
+            Command::CardRemove { index } => self.card_remove(&mut turn, index).await?,
+            Command::Cards => self.cards(&mut turn).await?,
+            Command::TopUp { amount, card } => {
+                self.start_card_op(&mut turn, CardOpKind::TopUp, amount, card)
+                    .await?;
+            }
+            Command::CashOut { amount, card } => {
+                self.start_card_op(&mut turn, CardOpKind::CashOut, amount, card)
+                    .await?;
+            }
         }
         Ok(turn.replies)
     }
@@ -961,9 +1025,20 @@ impl Bot {
             return Ok(());
         }
         let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
-        if awaiting.is_empty() {
+        let card_ops = self.store.card_ops_awaiting_code(turn.me.user).await?;
+        if awaiting.is_empty() && card_ops.is_empty() {
             turn.private("You have no payment waiting for a code.");
             return Ok(());
+        }
+        let matching_op = card_ops.iter().find(|op| {
+            op.challenge.hash.matches(
+                &self.pepper,
+                &op.transfer_id.as_u128().to_be_bytes(),
+                code.as_str(),
+            )
+        });
+        if let Some(op) = matching_op {
+            return self.confirm_card_op(turn, op.clone(), code).await;
         }
         let matching = awaiting.iter().find(|p| {
             p.challenge.hash.matches(
@@ -1048,6 +1123,8 @@ impl Bot {
                 }
             }
         }
+        self.wrong_code_on_card_ops(turn, card_ops, code, &mut lines)
+            .await?;
         if lines.is_empty() {
             lines.push("That code is not right.".to_owned());
         }
@@ -1279,6 +1356,32 @@ impl Bot {
     }
 
     async fn cancel(&self, turn: &mut Turn<'_>, reference: Option<ShortRef>) -> Result<()> {
+        let card_op = match &reference {
+            Some(reference) => self
+                .store
+                .card_op(reference)
+                .await?
+                .filter(|op| op.user == turn.me.user),
+            None => None,
+        };
+        if let Some(op) = card_op {
+            return self.cancel_card_op(turn, op).await;
+        }
+        if reference.is_none()
+            && self
+                .store
+                .payments_awaiting_code(turn.me.user)
+                .await?
+                .is_empty()
+            && let Some(op) = self
+                .store
+                .card_ops_awaiting_code(turn.me.user)
+                .await?
+                .into_iter()
+                .next()
+        {
+            return self.cancel_card_op(turn, op).await;
+        }
         let payment = match &reference {
             Some(reference) => self
                 .store
@@ -1351,6 +1454,7 @@ impl Bot {
         if candidates.is_empty() {
             return Ok(false);
         }
+        let leaked_card_ops = self.catch_leaked_card_codes(turn, &candidates).await?;
         let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
         let mut leaked = Vec::new();
         for payment in awaiting {
@@ -1363,7 +1467,7 @@ impl Bot {
             }
         }
         if leaked.is_empty() {
-            return Ok(false);
+            return Ok(leaked_card_ops);
         }
         for payment in leaked {
             let reference = payment.reference.clone();
@@ -1475,6 +1579,7 @@ impl Bot {
                 ended += 1;
             }
         }
+        ended += self.sweep_card_ops(now_ms).await?;
         if ended > 0 {
             self.dispatcher.wake();
         }
@@ -2277,6 +2382,31 @@ fn internal_error(msg: &Incoming) -> Reply {
         redacted: None,
         buttons: Vec::new(),
     }
+}
+
+/// The last guard against a card number in a reply: the commands never
+/// quote one, but a reply that still looks like it holds one (a usage line
+/// quoting a pasted number, say) is replaced, before it is sent or stored.
+fn withhold_card_numbers(msg: &Incoming, replies: Vec<Reply>) -> Vec<Reply> {
+    replies
+        .into_iter()
+        .map(|reply| {
+            if !reply.holds_card_number() {
+                return reply;
+            }
+            tracing::warn!(
+                event = %event_key(msg),
+                "a reply looked like it held a card number; withheld"
+            );
+            Reply {
+                text: "(I withheld my answer: it would have shown what looks like a card number.)"
+                    .to_owned(),
+                redacted: None,
+                buttons: Vec::new(),
+                ..reply
+            }
+        })
+        .collect()
 }
 
 fn encode_outcome(replies: &[Reply]) -> String {

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use bot::command::{CommandName, HISTORY_ENTRIES_MAX, MEMO_CHARS_MAX};
+use bot::command::{CARDS_PER_USER_MAX, CommandName, HISTORY_ENTRIES_MAX, MEMO_CHARS_MAX};
 use bot::message::{
     Button, Chat, ChatId, ChatKind, EventId, Handle, Incoming, Mention, Platform, PlatformUserId,
     Reply, User,
@@ -395,7 +395,19 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
             };
             Ok((text, Vec::new()))
         }
-        "balance" | "start" => Ok((format!("/{name}"), Vec::new())),
+        "card" => {
+            let args = text(options, "args")?.ok_or("no arguments given")?;
+            Ok((format!("/card {args}"), Vec::new()))
+        }
+        "topup" | "cashout" => {
+            let amount = word(options, "amount")?.ok_or("no amount given")?;
+            let text = match word(options, "card")? {
+                Some(card) => format!("/{name} {amount} card {card}"),
+                None => format!("/{name} {amount}"),
+            };
+            Ok((text, Vec::new()))
+        }
+        "balance" | "start" | "cards" => Ok((format!("/{name}"), Vec::new())),
         _ => Err("a command paybot does not have"),
     }
 }
@@ -749,7 +761,28 @@ pub fn commands() -> Value {
                             "choices": choices})],
                     )
                 }
-                CommandName::Balance | CommandName::Start => (name.summary(), Vec::new()),
+                CommandName::Card => (
+                    name.summary(),
+                    vec![string(
+                        "args",
+                        "add NUMBER MM/YY, or remove N (in a DM with me only)",
+                        true,
+                        TEXT_OPTION_BYTES_MAX,
+                    )],
+                ),
+                CommandName::TopUp | CommandName::CashOut => (
+                    name.summary(),
+                    vec![
+                        amount.clone(),
+                        json!({"type": INTEGER_OPTION, "name": "card",
+                            "description": "Which card, as /cards numbers them (default: 1)",
+                            "required": false, "min_value": 1,
+                            "max_value": CARDS_PER_USER_MAX}),
+                    ],
+                ),
+                CommandName::Balance | CommandName::Start | CommandName::Cards => {
+                    (name.summary(), Vec::new())
+                }
             };
             json!({
                 "type": CHAT_INPUT,
@@ -857,6 +890,33 @@ mod tests {
         assert_eq!(msg.text, "/confirm 123456");
         assert!(matches!(inbound(b"{not json"), Inbound::Refused(_)));
         assert!(matches!(inbound(b"[]"), Inbound::Refused(_)));
+    }
+
+    #[test]
+    fn card_commands_become_their_text() {
+        let card = command(
+            json!([{"name": "args", "type": 3, "value": "remove 2"}]),
+            json!({}),
+            "card",
+        );
+        assert_eq!(incoming(&card).text, "/card remove 2");
+        let topup = command(
+            json!([{"name": "amount", "type": 3, "value": "20"},
+                   {"name": "card", "type": 4, "value": 2}]),
+            json!({}),
+            "topup",
+        );
+        assert_eq!(incoming(&topup).text, "/topup 20 card 2");
+        let cashout = command(
+            json!([{"name": "amount", "type": 3, "value": "5.50"}]),
+            json!({}),
+            "cashout",
+        );
+        assert_eq!(incoming(&cashout).text, "/cashout 5.50");
+        assert_eq!(
+            incoming(&command(json!([]), json!({}), "cards")).text,
+            "/cards"
+        );
     }
 
     #[test]

@@ -1,0 +1,224 @@
+//! Crash safety of card operations, in process: two `Bot`s on one database
+//! and one rail simulator, the first dropped in the middle of an operation,
+//! the second's sweep finishing it. Nothing is paid twice, nothing is lost,
+//! the ledger stays sound and matches the simulator's totals.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bot::card::{
+    CardNumber, CardRail, CardToken, Expiry, FundsTransfer, RailError, RailOutcome, StatusId,
+};
+use bot::message::{
+    Chat, ChatId, ChatKind, EventId, Handle, Incoming, Platform, PlatformUserId, User,
+};
+use bot::otp::{OsRandom, Pepper};
+use bot::{Bot, BotConfig};
+use ledger::testing::{TestBackend, TestDb};
+use ledger::{AccountKind, Amount, Currency, NewAccount, OwnerRef};
+use paybot::store::{BOT_MIGRATIONS, SqlStore};
+use paybot_cards::{Acquirer, ApiKey, Simulator, VisaDirectClient};
+
+/// The rail, except that the answers to pulls and pushes are lost on the
+/// way back (the request reached the network; paybot saw a timeout).
+#[derive(Debug)]
+struct LostAnswers(VisaDirectClient);
+
+#[async_trait]
+impl CardRail for LostAnswers {
+    async fn tokenize(&self, card: &CardNumber, expiry: Expiry) -> Result<CardToken, RailError> {
+        self.0.tokenize(card, expiry).await
+    }
+    async fn pull(&self, transfer: &FundsTransfer) -> Result<RailOutcome, RailError> {
+        let _ = self.0.pull(transfer).await;
+        Err(RailError::Transient("timed out".to_owned()))
+    }
+    async fn push(&self, transfer: &FundsTransfer) -> Result<RailOutcome, RailError> {
+        let _ = self.0.push(transfer).await;
+        Err(RailError::Transient("timed out".to_owned()))
+    }
+    async fn reverse(&self, original: &FundsTransfer) -> Result<RailOutcome, RailError> {
+        self.0.reverse(original).await
+    }
+    async fn status(&self, status_id: &StatusId) -> Result<RailOutcome, RailError> {
+        self.0.status(status_id).await
+    }
+}
+
+fn dm(event: &str, text: &str) -> Incoming {
+    Incoming {
+        platform: Platform::Mock,
+        event_id: EventId::new(event).unwrap(),
+        chat: Chat {
+            id: ChatId::new("dm:alice").unwrap(),
+            kind: ChatKind::Direct,
+            title: None,
+        },
+        sender: User {
+            id: PlatformUserId::new("alice").unwrap(),
+            handle: Some(Handle::parse("alice").unwrap()),
+            display_name: "alice".to_owned(),
+            is_bot: false,
+        },
+        text: text.to_owned(),
+        mentions: Vec::new(),
+        reply_to: None,
+    }
+}
+
+async fn say(bot: &Bot, event: &str, text: &str) -> String {
+    let replies = bot.handle(&dm(event, text)).await;
+    replies
+        .iter()
+        .map(|r| r.text.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn code_in(text: &str) -> String {
+    let at = text.find("/confirm ").expect(text) + "/confirm ".len();
+    text[at..at + 6].to_owned()
+}
+
+fn new_bot(db: &TestDb, rail: Arc<dyn CardRail>) -> Arc<Bot> {
+    let config = BotConfig {
+        mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
+        ..BotConfig::default()
+    };
+    let bot = Bot::new(
+        db.ledger.clone(),
+        Arc::new(SqlStore::new(&db.ledger)),
+        config,
+        Pepper::from_bytes((1..=32).collect()).unwrap(),
+        Arc::new(OsRandom),
+    );
+    bot.set_card_rail(rail);
+    bot
+}
+
+fn client(simulator: &Simulator, key: &ApiKey) -> VisaDirectClient {
+    VisaDirectClient::in_process(simulator, key.clone(), Acquirer::sandbox())
+}
+
+async fn wallet_available(db: &TestDb, bot: &Bot) -> String {
+    let _ = db;
+    say(
+        bot,
+        &format!("bal-{}", ledger::TransferId::random()),
+        "/balance",
+    )
+    .await
+}
+
+async fn assert_books_match(db: &TestDb, simulator: &Simulator) {
+    let clearing = db
+        .ledger
+        .open_account(&NewAccount {
+            owner: OwnerRef::system(),
+            kind: AccountKind::CardClearing,
+            currency: Currency::USD,
+        })
+        .await
+        .unwrap()
+        .balance();
+    let net = simulator.totals().currencies["USD"].net_minor;
+    assert_eq!(clearing.posted, -net);
+    assert_eq!((clearing.pending_in, clearing.pending_out), (0, 0));
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+}
+
+async fn restart_in_a_slow_cashout(backend: TestBackend) {
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
+    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let key = ApiKey::parse("restart-test-key-00001").unwrap();
+    let simulator = Simulator::new(&key);
+
+    let first = new_bot(&db, Arc::new(client(&simulator, &key)));
+    say(&first, "e1", "/start").await;
+    let linked = say(&first, "e2", "/card add 4000000000000119 12/30").await;
+    assert!(linked.contains("Linked Visa •••• 0119"), "{linked}");
+    let asked = say(&first, "e3", "/cashout 30").await;
+    let answered = say(&first, "e4", &format!("/confirm {}", code_in(&asked))).await;
+    assert!(answered.contains("taking a moment"), "{answered}");
+    // The rail answered 202; paybot stops here.
+    drop(first);
+
+    let second = new_bot(&db, Arc::new(client(&simulator, &key)));
+    let held = wallet_available(&db, &second).await;
+    assert!(held.contains("$70.00 available ($30.00 held"), "{held}");
+    db.clock.advance(std::time::Duration::from_secs(5));
+    assert_eq!(second.sweep().await.unwrap(), 1);
+    assert_eq!(second.sweep().await.unwrap(), 0, "finished once");
+    let after = wallet_available(&db, &second).await;
+    assert!(after.contains("Your balance: $70.00 available."), "{after}");
+    let totals = simulator.totals().currencies["USD"].clone();
+    assert_eq!((totals.pushes.count, totals.pushes.minor), (1, 3_000));
+    assert_books_match(&db, &simulator).await;
+    db.cleanup().await;
+}
+
+async fn restart_after_a_lost_answer(backend: TestBackend) {
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
+    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let key = ApiKey::parse("restart-test-key-00002").unwrap();
+    let simulator = Simulator::new(&key);
+
+    let first = new_bot(&db, Arc::new(LostAnswers(client(&simulator, &key))));
+    say(&first, "e1", "/start").await;
+    say(&first, "e2", "/card add 4111111111111111 12/30").await;
+    let asked = say(&first, "e3", "/topup 20").await;
+    let answered = say(&first, "e4", &format!("/confirm {}", code_in(&asked))).await;
+    assert!(answered.contains("not answering"), "{answered}");
+    let asked = say(&first, "e5", "/cashout 10").await;
+    let answered = say(&first, "e6", &format!("/confirm {}", code_in(&asked))).await;
+    assert!(answered.contains("not answering"), "{answered}");
+    // The rail moved both; paybot never heard, and stops.
+    drop(first);
+
+    let second = new_bot(&db, Arc::new(client(&simulator, &key)));
+    db.clock.advance(std::time::Duration::from_secs(5));
+    // Resent with the same trace numbers: recognised, answered as before.
+    assert_eq!(second.sweep().await.unwrap(), 2);
+    assert_eq!(second.sweep().await.unwrap(), 0);
+    let after = wallet_available(&db, &second).await;
+    assert!(
+        after.contains("Your balance: $110.00 available."),
+        "{after}"
+    );
+    let totals = simulator.totals().currencies["USD"].clone();
+    assert_eq!((totals.pulls.count, totals.pulls.minor), (1, 2_000));
+    assert_eq!((totals.pushes.count, totals.pushes.minor), (1, 1_000));
+    assert_books_match(&db, &simulator).await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_in_a_slow_cashout_on_sqlite() {
+    restart_in_a_slow_cashout(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_in_a_slow_cashout_on_postgres() {
+    restart_in_a_slow_cashout(TestBackend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_rail_answers_are_resent_once_on_sqlite() {
+    restart_after_a_lost_answer(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_rail_answers_are_resent_once_on_postgres() {
+    restart_after_a_lost_answer(TestBackend::Postgres).await;
+}
