@@ -156,11 +156,12 @@ pub enum Inbound {
     Refused(&'static str),
 }
 
-/// A snowflake given as a string (Discord's way) or a number.
+/// A snowflake given as a string (Discord's way) or a number: a 64-bit
+/// unsigned integer, so at most 20 digits.
 fn snowflake(value: &Value) -> Option<String> {
     match value {
-        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(s.clone())
+        Value::String(s) if s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<u64>().ok().map(|n| n.to_string())
         }
         Value::Number(n) => n.as_u64().map(|n| n.to_string()),
         _ => None,
@@ -1024,6 +1025,22 @@ mod tests {
     fn envelope_of_bad_token_is_none() -> bool {
         envelope(br#"{"id":"5","token":"a b"}"#).is_none()
             && envelope(br#"{"id":"x","token":"ab"}"#).is_none()
+    }
+
+    #[test]
+    fn ids_are_64_bit_snowflakes() {
+        assert_eq!(
+            snowflake(&json!("53908232506183680")).unwrap(),
+            "53908232506183680"
+        );
+        assert_eq!(snowflake(&json!(42)).unwrap(), "42");
+        // Found by the discord_interaction fuzz target: a 150-digit "id"
+        // made a fallback display name longer than the bound.
+        assert_eq!(snowflake(&json!("1".repeat(150))), None);
+        assert_eq!(snowflake(&json!("18446744073709551616")), None);
+        assert_eq!(snowflake(&json!("+5")), None);
+        assert_eq!(snowflake(&json!("")), None);
+        assert_eq!(snowflake(&json!(-1)), None);
     }
 
     #[test]
