@@ -1,0 +1,204 @@
+//! `bot::command::parse` on arbitrary UTF-8 text.
+//!
+//! Asserts, under two contexts (USD with a bot username; JPY, an exponent-0
+//! currency, with none):
+//! - it never panics;
+//! - a parsed command, rendered back to text by [`render`] (the command
+//!   has no `Display`; this is the canonical spelling the grammar in
+//!   `bot/src/command.rs` documents), parses again to the same command, in
+//!   either context (the rendering names its currency and no bot);
+//! - a usage error is one line of at most `USAGE_ERROR_CHARS_MAX`
+//!   characters with no control or bidirectional-formatting characters
+//!   (user input is quoted only through `echo`), and an error of `/card` or
+//!   `/cards` never contains a card number.
+#![no_main]
+
+use std::fmt::Write as _;
+
+use bot::card::contains_card_number;
+use bot::command::{self, Command, CommandName, ParseContext, USAGE_ERROR_CHARS_MAX};
+use ledger::{Amount, Currency};
+use libfuzzer_sys::fuzz_target;
+
+const CONTEXTS: [ParseContext<'static>; 2] = [
+    ParseContext {
+        bot_username: Some("PayBot"),
+        default_currency: Currency::USD,
+    },
+    ParseContext {
+        bot_username: None,
+        default_currency: Currency::JPY,
+    },
+];
+
+fuzz_target!(|text: &str| {
+    for ctx in &CONTEXTS {
+        check(text, ctx);
+    }
+});
+
+fn check(text: &str, ctx: &ParseContext<'_>) {
+    match command::parse(text, ctx) {
+        Ok(None) => {}
+        Ok(Some(parsed)) => {
+            let rendered = render(&parsed);
+            for again_ctx in &CONTEXTS {
+                match command::parse(&rendered, again_ctx) {
+                    Ok(Some(again)) => assert_eq!(
+                        again, parsed,
+                        "{text:?} parsed, rendered as {rendered:?}, parsed differently"
+                    ),
+                    other => panic!(
+                        "{text:?} parsed to {parsed:?}, rendered as {rendered:?}, which gave {other:?}"
+                    ),
+                }
+            }
+        }
+        Err(error) => {
+            let line = error.to_string();
+            assert!(
+                line.chars().count() <= USAGE_ERROR_CHARS_MAX,
+                "{text:?}: error longer than {USAGE_ERROR_CHARS_MAX} characters: {line:?}"
+            );
+            assert!(
+                !line.chars().any(is_unshown),
+                "{text:?}: error with a control or formatting character: {line:?}"
+            );
+            if matches!(
+                error.command(),
+                Some(CommandName::Card | CommandName::Cards)
+            ) {
+                assert!(
+                    !contains_card_number(&line),
+                    "{text:?}: a card command's error quotes a card number: {line:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Characters that break or hide part of a line: controls, the line and
+/// paragraph separators, the bidirectional controls `echo` removes.
+fn is_unshown(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{061C}' | '\u{200E}' | '\u{200F}'
+                | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// The command as a person would type it: `/name` and its arguments in the
+/// documented order, amounts with their currency.
+fn render(parsed: &Command) -> String {
+    let mut out = format!("/{}", parsed.name().as_str());
+    // `write!` to a String cannot fail.
+    let mut push = |args: std::fmt::Arguments<'_>| {
+        let _ = out.write_fmt(args);
+    };
+    match parsed {
+        Command::Start { payload } => {
+            if let Some(payload) = payload {
+                push(format_args!(" {}", payload.as_str()));
+            }
+        }
+        Command::Help { topic } => {
+            if let Some(topic) = topic {
+                push(format_args!(" {}", topic.as_str()));
+            }
+        }
+        Command::Balance | Command::Cards => {}
+        Command::Pay {
+            payee,
+            amount,
+            memo,
+        } => {
+            if let Some(payee) = payee {
+                push(format_args!(" {payee}"));
+            }
+            push(format_args!(" {amount}"));
+            if let Some(memo) = memo {
+                push(format_args!(" for {memo}"));
+            }
+        }
+        Command::Confirm { code } => push(format_args!(" {}", code.as_str())),
+        Command::Cancel { payment } => {
+            if let Some(payment) = payment {
+                push(format_args!(" {payment}"));
+            }
+        }
+        Command::Request {
+            payer,
+            amount,
+            memo,
+        } => {
+            push(format_args!(" {payer} {amount}"));
+            if let Some(memo) = memo {
+                push(format_args!(" for {memo}"));
+            }
+        }
+        Command::Approve { request } | Command::Decline { request } => {
+            push(format_args!(" {request}"));
+        }
+        Command::Split {
+            total,
+            shares,
+            memo,
+        } => {
+            push(format_args!(" {total}"));
+            for share in shares {
+                push(format_args!(" {}", share.target));
+                if let Some(amount) = share.amount {
+                    push(format_args!(":{}", one_word(amount)));
+                }
+            }
+            if let Some(memo) = memo {
+                push(format_args!(" for {memo}"));
+            }
+        }
+        Command::SplitStatus { split } => {
+            push(format_args!(" status"));
+            if let Some(split) = split {
+                push(format_args!(" {split}"));
+            }
+        }
+        Command::History { limit } => {
+            if let Some(limit) = limit {
+                push(format_args!(" {limit}"));
+            }
+        }
+        Command::Link { code } => {
+            if let Some(code) = code {
+                push(format_args!(" {}", code.as_str()));
+            }
+        }
+        Command::CardAdd { card, expiry } => {
+            // MM/YYYY: `Expiry`'s Display (MM/YY) drops the century.
+            push(format_args!(
+                " add {} {:02}/{:04}",
+                card.expose(),
+                expiry.month(),
+                expiry.year()
+            ));
+        }
+        Command::CardRemove { index } => push(format_args!(" remove {index}")),
+        Command::TopUp { amount, card } | Command::CashOut { amount, card } => {
+            push(format_args!(" {amount}"));
+            if let Some(card) = card {
+                push(format_args!(" card {card}"));
+            }
+        }
+    }
+    out
+}
+
+/// An amount as one word, for a split share (`@carol:25.00USD`): its
+/// `Display` when that is one word (`$25.00`), else decimal and code.
+fn one_word(amount: Amount) -> String {
+    let shown = amount.to_string();
+    if shown.contains(char::is_whitespace) {
+        format!("{}{}", amount.to_decimal(), amount.currency().code())
+    } else {
+        shown
+    }
+}
