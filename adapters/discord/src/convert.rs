@@ -439,16 +439,16 @@ fn modal_text(custom_id: &str, components: &[Value]) -> Built {
         })
         .collect();
     let amount = word(&options, "amount")?.ok_or("no amount given")?;
-    let user = User {
-        id: PlatformUserId::new(id.clone()).map_err(|_| "a form for no user")?,
-        handle: Handle::parse(username).ok(),
-        display_name: if username.is_empty() {
-            format!("user {id}")
-        } else {
-            username.to_owned()
-        },
-        is_bot: false,
+    // Named as any other user is (the same clean-up and bounds); the
+    // username only counts when it is a valid handle.
+    let handle = Handle::parse(username).ok();
+    let raw = RawUser {
+        id: Value::String(id.clone()),
+        username: handle.as_ref().map(|h| h.as_str().to_owned()),
+        global_name: None,
+        bot: None,
     };
+    let user = user_of(&raw, None).ok_or("a form for no user")?;
     let token = format!("<@{id}>");
     let mut text = format!("/pay {token} {amount}");
     if let Some(memo) = self::text(&options, "memo")? {
