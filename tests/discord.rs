@@ -44,6 +44,8 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use support::word_after;
+
 /// How long a test waits for one expected request, in seconds.
 const WAIT_SECS: u64 = 10;
 /// Message flag: ephemeral.
@@ -345,13 +347,6 @@ impl Harness {
         let violations = self.db.ledger.verify().await.unwrap();
         assert!(violations.is_empty(), "{violations:?}");
     }
-}
-
-fn word_after(text: &str, marker: &str) -> String {
-    let (_, rest) = text
-        .split_once(marker)
-        .unwrap_or_else(|| panic!("no {marker:?} in {text:?}"));
-    rest.split_whitespace().next().unwrap().to_owned()
 }
 
 /// `/pay` in a server: the code only the payer sees, `/confirm` (its

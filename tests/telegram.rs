@@ -37,6 +37,8 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use support::word_after;
+
 /// How long a test waits for one expected message, in seconds. Telegram's
 /// rate (one message per second per chat) is respected by the client, so
 /// a busy DM takes a few seconds.
@@ -237,13 +239,6 @@ impl Harness {
         let violations = self.db.ledger.verify().await.unwrap();
         assert!(violations.is_empty(), "{violations:?}");
     }
-}
-
-fn word_after(text: &str, marker: &str) -> String {
-    let (_, rest) = text
-        .split_once(marker)
-        .unwrap_or_else(|| panic!("no {marker:?} in {text:?}"));
-    rest.split_whitespace().next().unwrap().to_owned()
 }
 
 /// Pay in a group, code by DM only, confirm in the DM, payee told by DM,

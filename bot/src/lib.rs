@@ -6,6 +6,7 @@
 //! core depends on no chat SDK, no HTTP framework, no database driver and no
 //! card network; it defines small traits ("ports") that adapters implement.
 
+pub mod answered;
 pub mod card;
 pub mod command;
 pub mod identity;

@@ -13,7 +13,7 @@ use crate::fake_discord::{
     APPLICATION_ID, CHANNEL_ID, DcUser, FakeDiscord, GUILD_ID, Place, STRING, SigningKey, TOKEN,
     USER,
 };
-use crate::support::{Server, http_post, http_post_with_headers, paybot, run};
+use crate::support::{Server, http_post, http_post_with_headers, paybot, run, word_after};
 
 const WAIT_SECS: u64 = 10;
 
@@ -27,13 +27,6 @@ const BOB: DcUser = DcUser {
     username: "bob",
     global_name: None,
 };
-
-fn word_after(text: &str, marker: &str) -> String {
-    let (_, rest) = text
-        .split_once(marker)
-        .unwrap_or_else(|| panic!("no {marker:?} in {text:?}"));
-    rest.split_whitespace().next().unwrap().to_owned()
-}
 
 fn discord_env<'a>(fake: &'a FakeDiscord, key_hex: &'a str) -> Vec<(&'static str, String)> {
     vec![

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
 use crate::fake_telegram::{BOT_USERNAME, FakeTelegram, GROUP_ID, TOKEN, TgUser, group};
-use crate::support::{Server, http_post, http_post_with_headers, paybot, run};
+use crate::support::{Server, http_post, http_post_with_headers, paybot, run, word_after};
 
 const WAIT_SECS: u64 = 30;
 const SECRET: &str = "e2e-webhook-secret-abcdef0123456789";
@@ -22,11 +22,6 @@ const BOB: TgUser = TgUser {
     first_name: "Bob",
     username: Some("bob"),
 };
-
-fn word_after(text: &str, marker: &str) -> String {
-    let (_, rest) = text.split_once(marker).unwrap();
-    rest.split_whitespace().next().unwrap().to_owned()
-}
 
 /// A user's message, queued for the next poll; waits until it was handled.
 fn say(rt: &Runtime, fake: &FakeTelegram, from: &TgUser, chat: Value, text: &str) {

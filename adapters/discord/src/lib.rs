@@ -25,15 +25,15 @@ mod gateway;
 pub mod rest;
 pub mod verify;
 
-use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bot::message::{Audience, EventId, Incoming, Platform, Reply};
+use bot::answered::AnsweredEvents;
+use bot::message::{Audience, Incoming, Platform, Reply};
 use bot::notify::{DeliveryError, Notifier};
 use serde_json::Value;
 
@@ -47,8 +47,6 @@ pub use verify::{Rejected, RequestVerifier};
 /// How long the core may take before the answer is deferred, in
 /// milliseconds (Discord's deadline is 3 s, with the network on top).
 pub const RESPONSE_BUDGET_MS: u64 = 2_000;
-/// Interaction ids remembered as answered by this process.
-pub const ANSWERED_INTERACTIONS_MAX: usize = 10_000;
 /// Tries of an edit or follow-up that Discord refuses because it has not
 /// seen our first answer yet (it is on its way), and the pause between
 /// them, in milliseconds (growing linearly).
@@ -121,34 +119,12 @@ impl Answer {
     }
 }
 
-/// Interaction ids this process has answered, oldest forgotten first.
-#[derive(Default)]
-struct Answered {
-    set: HashSet<EventId>,
-    order: VecDeque<EventId>,
-}
-
-impl Answered {
-    fn first(&mut self, id: &EventId) -> bool {
-        if !self.set.insert(id.clone()) {
-            return false;
-        }
-        self.order.push_back(id.clone());
-        while self.order.len() > ANSWERED_INTERACTIONS_MAX {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
-    }
-}
-
 /// The running Discord adapter.
 pub struct Discord {
     core: Arc<bot::Bot>,
     rest: rest::Rest,
     config: DiscordConfig,
-    answered: Mutex<Answered>,
+    answered: AnsweredEvents,
 }
 
 impl fmt::Debug for Discord {
@@ -191,7 +167,7 @@ impl Discord {
             core: Arc::clone(&core),
             rest: rest::Rest::new(config),
             config: config.clone(),
-            answered: Mutex::new(Answered::default()),
+            answered: AnsweredEvents::default(),
         });
         match discord.register().await {
             Ok(()) => {}
@@ -321,12 +297,7 @@ impl Discord {
                 true,
             )));
         };
-        let first = self
-            .answered
-            .lock()
-            .map(|mut a| a.first(&incoming.event_id))
-            .unwrap_or(true);
-        if !first {
+        if !self.answered.first(&incoming.event_id) {
             tracing::info!(interaction = envelope.id, "discord interaction seen again");
             return Answer::now(convert::respond_with(convert::message(
                 ALREADY_TEXT,
@@ -548,23 +519,5 @@ impl Notifier for DiscordNotifier {
             .upgrade()
             .ok_or_else(|| DeliveryError::Retry("the discord adapter stopped".to_owned()))?;
         discord.deliver(reply).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn answered_interactions_are_remembered_and_bounded() {
-        let mut answered = Answered::default();
-        let id = EventId::new("1300000000000000001").unwrap();
-        assert!(answered.first(&id));
-        assert!(!answered.first(&id));
-        for n in 0..ANSWERED_INTERACTIONS_MAX {
-            answered.first(&EventId::new(format!("x{n}")).unwrap());
-        }
-        assert!(answered.first(&id), "the oldest is forgotten");
     }
 }

@@ -18,14 +18,15 @@ pub mod config;
 pub mod convert;
 mod webhook;
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bot::answered::AnsweredEvents;
 use bot::command::CommandName;
-use bot::message::{Audience, ChatKind, EventId, Incoming, Platform, Reply};
+use bot::message::{Audience, ChatKind, Incoming, Platform, Reply};
 use bot::notify::{DeliveryError, Notifier};
 use teloxide::adaptors::Throttle;
 use teloxide::adaptors::throttle::Limits;
@@ -52,8 +53,6 @@ pub const POLL_BACKOFF_MS_MAX: u64 = 30_000;
 /// How long one message may take to send, waits for Telegram's
 /// `retry_after` included, in seconds.
 pub const SEND_TIMEOUT_SECS: u64 = 120;
-/// Event ids remembered as answered by this process (oldest forgotten first).
-pub const ANSWERED_EVENTS_MAX: usize = 10_000;
 /// Times a send follows a group's move to a supergroup.
 pub const CHAT_MIGRATIONS_FOLLOWED_MAX: usize = 2;
 
@@ -90,7 +89,11 @@ pub struct Telegram {
     api: Api,
     me: BotIdentity,
     invite_url: String,
-    answered: Mutex<Answered>,
+    /// Updates Telegram sends again (a webhook retried, a poll answered
+    /// twice) are answered once; after a restart the core gives back the
+    /// stored outcome (codes blanked), since the first answer may never
+    /// have gone out.
+    answered: AnsweredEvents,
 }
 
 impl fmt::Debug for Telegram {
@@ -98,33 +101,6 @@ impl fmt::Debug for Telegram {
         f.debug_struct("Telegram")
             .field("me", &self.me)
             .finish_non_exhaustive()
-    }
-}
-
-/// Event ids this process has already answered, so an update Telegram sends
-/// again (a webhook retried, a poll answered twice) does not repeat the
-/// replies. After a restart they are not known: the core then gives back
-/// the stored outcome (codes blanked), which is sent again, since the first
-/// answer may never have gone out.
-#[derive(Default)]
-struct Answered {
-    set: HashSet<EventId>,
-    order: VecDeque<EventId>,
-}
-
-impl Answered {
-    /// `true` the first time `id` is seen.
-    fn first(&mut self, id: &EventId) -> bool {
-        if !self.set.insert(id.clone()) {
-            return false;
-        }
-        self.order.push_back(id.clone());
-        while self.order.len() > ANSWERED_EVENTS_MAX {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
-        }
-        true
     }
 }
 
@@ -241,7 +217,7 @@ impl Telegram {
             api,
             me,
             invite_url,
-            answered: Mutex::new(Answered::default()),
+            answered: AnsweredEvents::default(),
         });
         let notifier = TelegramNotifier(Arc::downgrade(&telegram));
         telegram
@@ -281,12 +257,7 @@ impl Telegram {
     }
 
     async fn answer(&self, incoming: &Incoming) {
-        let first = self
-            .answered
-            .lock()
-            .map(|mut a| a.first(&incoming.event_id))
-            .unwrap_or(true);
-        if !first {
+        if !self.answered.first(&incoming.event_id) {
             tracing::debug!(event = %incoming.event_id, "telegram update seen again; already answered");
             return;
         }
@@ -537,19 +508,6 @@ mod tests {
         assert_eq!(last_update_id("not json"), None);
         assert!(answered_ok(r#"{"ok":true,"result":true}"#));
         assert!(!answered_ok(r#"{"ok":false,"error_code":400}"#));
-    }
-
-    #[test]
-    fn answered_events_are_remembered_and_bounded() {
-        let mut answered = Answered::default();
-        let id = EventId::new("42:1").unwrap();
-        assert!(answered.first(&id));
-        assert!(!answered.first(&id));
-        for n in 0..ANSWERED_EVENTS_MAX {
-            answered.first(&EventId::new(format!("42:x{n}")).unwrap());
-        }
-        assert!(answered.first(&id), "the oldest is forgotten");
-        assert_eq!(answered.set.len(), ANSWERED_EVENTS_MAX);
     }
 
     #[test]
