@@ -22,7 +22,7 @@ pub struct Cli {
 }
 
 /// What to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Run paybot (the default): migrate the database, expire timed-out
     /// payments and serve HTTP until SIGINT or SIGTERM.
@@ -43,12 +43,18 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         addr: SocketAddr,
     },
+    /// Measure throughput and latency; prints figures, asserts nothing.
+    Bench(crate::bench::BenchArgs),
+    /// The bank test: run `paybot serve` as a child, send transfers through
+    /// its ledger API while killing it with SIGKILL, then check that no money
+    /// was lost, created or applied twice. Exits 0 if none, 1 if any.
+    Torture(crate::torture::TortureArgs),
 }
 
 impl Cli {
     /// The command to run: `serve` when none is given.
     pub fn command_or_serve(&self) -> Command {
-        self.command.unwrap_or(Command::Serve)
+        self.command.clone().unwrap_or(Command::Serve)
     }
 }
 

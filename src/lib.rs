@@ -6,9 +6,11 @@
 //! caller, and passed down**; no module reads the environment or a global.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod database;
 pub mod logging;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod torture;

@@ -15,7 +15,7 @@ use clap::Parser;
 use paybot::cli::{Cli, Command};
 use paybot::database::Verdict;
 use paybot::settings::{Settings, Sources};
-use paybot::{app, database, logging, server};
+use paybot::{app, bench, database, logging, server, torture};
 
 /// `verify` found a broken invariant.
 const EXIT_VIOLATIONS: u8 = 1;
@@ -82,6 +82,8 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot serve the card simulator on {addr}"))?;
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Bench(args) => bench::run(&settings, &args).await,
+            Command::Torture(args) => torture::run(&settings, &args).await,
             Command::Verify => {
                 // The command's output: violations, or the all-clear line.
                 let mut stdout = std::io::stdout();
