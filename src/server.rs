@@ -130,9 +130,15 @@ async fn serve_ledger(
         mock,
     );
     let simulator_routes = app.simulator.as_ref().map(paybot_cards::Simulator::router);
-    for adapter in [telegram_routes, discord_routes, simulator_routes]
-        .into_iter()
-        .flatten()
+    let api_routes = api_router(settings, ledger)?;
+    for adapter in [
+        telegram_routes,
+        discord_routes,
+        simulator_routes,
+        api_routes,
+    ]
+    .into_iter()
+    .flatten()
     {
         routes = routes.merge(adapter);
     }
@@ -197,6 +203,18 @@ async fn serve_ledger(
         ),
     }
     served
+}
+
+/// The ledger HTTP API's routes when `api.token` is set; none otherwise.
+fn api_router(settings: &Settings, ledger: &Ledger) -> anyhow::Result<Option<Router>> {
+    let token = settings
+        .api
+        .token()
+        .map_err(|e| anyhow::anyhow!("invalid setting `api.token`: {e}"))?;
+    Ok(token.map(|token| {
+        info!(prefix = crate::api::API_PREFIX, "ledger API enabled");
+        crate::api::router(ledger.clone(), token)
+    }))
 }
 
 /// Starts the Telegram adapter when `telegram.token` is set: its polling

@@ -58,6 +58,7 @@ const SECRET_KEYS: &[&str] = &[
     "telegram.webhook_secret",
     "discord.token",
     "cards.api_key",
+    "api.token",
 ];
 
 /// Everything paybot is configured with.
@@ -75,6 +76,28 @@ pub struct Settings {
     pub telegram: TelegramSettings,
     pub discord: DiscordSettings,
     pub cards: CardsSettings,
+    pub api: ApiSettings,
+}
+
+/// `[api]`: the ledger HTTP API under `/api/v1`, served by `paybot serve`
+/// only when a token is set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// The bearer token callers must send. Secret (`PAYBOT_API__TOKEN`).
+    #[serde(default)]
+    pub token: Option<SecretString>,
+}
+
+impl ApiSettings {
+    /// The token; `Ok(None)` when unset (the API is off).
+    /// [`Sources::settings`] has already checked it.
+    pub fn token(&self) -> Result<Option<crate::api::ApiToken>, crate::api::ApiTokenError> {
+        self.token
+            .as_ref()
+            .map(|token| crate::api::ApiToken::parse(token.expose_secret()))
+            .transpose()
+    }
 }
 
 /// `[cards]`: linked cards, top-ups and cash-outs over the card rail.
@@ -923,6 +946,9 @@ impl Sources {
         {
             check("cards.api_key", false, e.to_string());
         }
+        if let Err(e) = settings.api.token() {
+            check("api.token", false, e.to_string());
+        }
         let filter = &settings.log.filter;
         let filter_problem = if filter.len() > LOG_FILTER_BYTES_MAX {
             Some(format!("longer than {LOG_FILTER_BYTES_MAX} bytes"))
@@ -1269,6 +1295,24 @@ mod tests {
         assert!(!err.contains("hunter2"), "{err}");
         assert!(err.contains("`database.url` (from environment variable PAYBOT_DATABASE__URL)"));
         assert!(err.contains("unsupported database URL"), "{err}");
+    }
+
+    #[test]
+    fn api_token_is_off_by_default_checked_and_never_echoed() {
+        let s = load(None, NO_ENV).unwrap();
+        assert!(s.api.token().unwrap().is_none());
+
+        let short = "hunter2hunter2";
+        let err = load(None, [("PAYBOT_API__TOKEN", short)]).unwrap_err();
+        assert!(err.contains("`api.token`"), "{err}");
+        assert!(err.contains("PAYBOT_API__TOKEN"), "{err}");
+        assert!(err.contains("32 to 256 bytes"), "{err}");
+        assert!(!err.contains(short), "{err}");
+
+        let token = "k".repeat(40);
+        let s = load(None, [("PAYBOT_API__TOKEN", token.as_str())]).unwrap();
+        assert!(s.api.token().unwrap().unwrap().matches(token.as_bytes()));
+        assert!(!format!("{s:?}").contains(&token));
     }
 
     #[test]

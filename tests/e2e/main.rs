@@ -13,6 +13,7 @@
     clippy::indexing_slicing
 )]
 
+mod api;
 mod discord;
 #[path = "../support/fake_discord.rs"]
 mod fake_discord;

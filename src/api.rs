@@ -1,0 +1,1171 @@
+//! The ledger HTTP API under `/api/v1`: open and read accounts, submit and
+//! read transfers, as JSON, for programs rather than chat users (the bank
+//! test drives the ledger through it).
+//!
+//! The one design decision to know: **every answer that is not a success is
+//! an [`ApiError`], and [`ApiError::status_and_code`] is the only place that
+//! turns one into an HTTP status and a stable snake_case code**. Each
+//! `ledger::TransferError` and `ledger::LedgerError` variant has its code
+//! there; a store failure's detail goes to the log, never to the caller.
+//!
+//! Wire formats, chosen once: a transfer id is 32 hexadecimal digits (a
+//! 128-bit number, answered in lowercase; zero is refused); an account id is
+//! the JSON integer the ledger assigned; an amount is an integer count of
+//! the currency's minor units next to its ISO 4217 `currency` code. The API
+//! is mounted only when the secret setting `api.token` is set, and every
+//! route (unknown ones too) asks for `Authorization: Bearer <token>`,
+//! compared as SHA-256 digests in constant time.
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ledger::{
+    Account, AccountId, AccountKind, Amount, Currency, Ledger, LedgerError, NewAccount,
+    NewTransfer, Outcome, OwnerRef, SubmitError, Transfer, TransferError, TransferId, TransferKind,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tracing::error;
+
+/// Where the API is mounted.
+pub const API_PREFIX: &str = "/api/v1";
+/// The largest request body, in bytes: a full linked group of
+/// [`ledger::LINKED_TRANSFERS_MAX`] transfers fits with room to spare.
+pub const API_BODY_BYTES_MAX: usize = 64 * 1024;
+/// The shortest `api.token`, in bytes.
+pub const API_TOKEN_BYTES_MIN: usize = 32;
+/// The longest `api.token`, in bytes.
+pub const API_TOKEN_BYTES_MAX: usize = 256;
+/// A transfer id's length on the wire, in hexadecimal digits.
+pub const TRANSFER_ID_HEX_DIGITS: usize = 32;
+
+/// The API's bearer token. Only its SHA-256 digest is kept, so neither
+/// Debug nor a memory dump of this value shows the token.
+#[derive(Clone)]
+pub struct ApiToken {
+    digest: [u8; 32],
+}
+
+/// Why a text is not an [`ApiToken`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiTokenError {
+    #[error(
+        "must be {API_TOKEN_BYTES_MIN} to {API_TOKEN_BYTES_MAX} bytes, e.g. the output of `openssl rand -hex 32`"
+    )]
+    Length,
+    #[error("must be printable ASCII without spaces (it travels in an HTTP header)")]
+    Characters,
+}
+
+impl ApiToken {
+    /// Accepts [`API_TOKEN_BYTES_MIN`] to [`API_TOKEN_BYTES_MAX`] bytes of
+    /// printable ASCII without spaces.
+    pub fn parse(text: &str) -> Result<ApiToken, ApiTokenError> {
+        if !(API_TOKEN_BYTES_MIN..=API_TOKEN_BYTES_MAX).contains(&text.len()) {
+            return Err(ApiTokenError::Length);
+        }
+        if !text.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiTokenError::Characters);
+        }
+        Ok(ApiToken {
+            digest: digest(text.as_bytes()),
+        })
+    }
+
+    /// True when `presented` is the token; constant time in its content.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        bool::from(digest(presented).ct_eq(&self.digest))
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken([REDACTED])")
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// The API's routes, nested under [`API_PREFIX`], all behind the token.
+pub fn router(ledger: Ledger, token: ApiToken) -> Router {
+    let api = Router::new()
+        .route("/accounts", post(open_account))
+        .route("/accounts/{id}", get(account))
+        .route("/transfers", post(submit))
+        .route("/transfers/{id}", get(transfer))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(API_BODY_BYTES_MAX))
+        .with_state(ledger)
+        .layer(middleware::from_fn_with_state(Arc::new(token), authorize));
+    Router::new().nest(API_PREFIX, api)
+}
+
+/// Lets the request through only with the right bearer token.
+async fn authorize(State(token): State<Arc<ApiToken>>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, credentials)| credentials.trim());
+    match presented {
+        Some(presented) if token.matches(presented.as_bytes()) => next.run(request).await,
+        _ => ApiError::Unauthorized.into_response(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NoSuchRoute
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Every way a request can fail.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No or a wrong bearer token.
+    Unauthorized,
+    NoSuchRoute,
+    MethodNotAllowed,
+    /// The body could not be read as JSON; `status` is what axum found
+    /// (400 syntax, 413 too large, 415 not JSON).
+    Body {
+        status: StatusCode,
+        message: String,
+    },
+    /// The JSON does not have the request's shape (unknown or mistyped
+    /// field).
+    Shape(String),
+    /// One field's value is invalid, missing, or not used by this kind.
+    Field {
+        field: &'static str,
+        problem: String,
+    },
+    /// A path id that is not an id.
+    InvalidId(String),
+    AccountNotFound(AccountId),
+    TransferNotFound(TransferId),
+    /// The ledger refused a transfer; `index` is its place in the group.
+    Refused {
+        index: usize,
+        error: TransferError,
+    },
+    /// The store failed (logged); the outcome of a submission is unknown.
+    Ledger(LedgerError),
+}
+
+impl ApiError {
+    /// The one mapping from an error to its HTTP status and stable code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use StatusCode as S;
+        match self {
+            ApiError::Unauthorized => (S::UNAUTHORIZED, "unauthorized"),
+            ApiError::NoSuchRoute => (S::NOT_FOUND, "no_such_route"),
+            ApiError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Body { status, .. } => match *status {
+                S::PAYLOAD_TOO_LARGE => (S::PAYLOAD_TOO_LARGE, "body_too_large"),
+                S::UNSUPPORTED_MEDIA_TYPE => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+                _ => (S::BAD_REQUEST, "malformed_json"),
+            },
+            ApiError::Shape(_) => (S::BAD_REQUEST, "malformed_json"),
+            ApiError::Field { .. } => (S::BAD_REQUEST, "invalid_field"),
+            ApiError::InvalidId(_) => (S::BAD_REQUEST, "invalid_id"),
+            ApiError::AccountNotFound(_) => (S::NOT_FOUND, "account_not_found"),
+            ApiError::TransferNotFound(_) => (S::NOT_FOUND, "transfer_not_found"),
+            ApiError::Refused { error, .. } => match error {
+                TransferError::ExistsWithDifferentField { .. } => {
+                    (S::CONFLICT, "exists_with_different_fields")
+                }
+                TransferError::UnknownAccount(_) => (S::UNPROCESSABLE_ENTITY, "unknown_account"),
+                TransferError::SameAccount => (S::UNPROCESSABLE_ENTITY, "same_account"),
+                TransferError::CurrencyMismatch => (S::UNPROCESSABLE_ENTITY, "currency_mismatch"),
+                TransferError::InsufficientFunds => (S::UNPROCESSABLE_ENTITY, "insufficient_funds"),
+                TransferError::Overflow => (S::UNPROCESSABLE_ENTITY, "overflow"),
+                TransferError::PendingNotFound(_) => (S::UNPROCESSABLE_ENTITY, "pending_not_found"),
+                TransferError::NotPending(_) => (S::UNPROCESSABLE_ENTITY, "not_pending"),
+                TransferError::AlreadyPosted => (S::CONFLICT, "pending_already_posted"),
+                TransferError::AlreadyVoided => (S::CONFLICT, "pending_already_voided"),
+                TransferError::AlreadyExpired => (S::CONFLICT, "pending_already_expired"),
+                TransferError::NotExpiredYet => (S::UNPROCESSABLE_ENTITY, "pending_not_expired"),
+                TransferError::ExceedsPendingAmount => {
+                    (S::UNPROCESSABLE_ENTITY, "exceeds_pending_amount")
+                }
+                TransferError::InvalidTimeout => (S::UNPROCESSABLE_ENTITY, "invalid_timeout"),
+                TransferError::LinkedEventFailed(_) => {
+                    (S::UNPROCESSABLE_ENTITY, "linked_transfer_failed")
+                }
+                TransferError::InvalidBatchSize { .. } => {
+                    (S::UNPROCESSABLE_ENTITY, "invalid_batch_size")
+                }
+                TransferError::DuplicateIdInBatch => {
+                    (S::UNPROCESSABLE_ENTITY, "duplicate_id_in_batch")
+                }
+            },
+            ApiError::Ledger(error) => match error {
+                LedgerError::InvalidOwner => (S::BAD_REQUEST, "invalid_field"),
+                LedgerError::Database(_)
+                | LedgerError::Batch(_)
+                | LedgerError::ShutDown
+                | LedgerError::NoDatabase(_)
+                | LedgerError::NotMigrated => (S::SERVICE_UNAVAILABLE, "unavailable"),
+                LedgerError::Corrupt(_)
+                | LedgerError::UnsupportedUrl
+                | LedgerError::InvalidOutbox(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
+            },
+        }
+    }
+
+    /// What the caller is told: never a store's own error text.
+    fn message(&self) -> String {
+        match self {
+            ApiError::Unauthorized => {
+                "send the API token as `Authorization: Bearer <token>`".to_owned()
+            }
+            ApiError::NoSuchRoute => "no such route in the ledger API".to_owned(),
+            ApiError::MethodNotAllowed => "this route does not take that method".to_owned(),
+            ApiError::Body { message, .. } | ApiError::Shape(message) => message.clone(),
+            ApiError::Field { field, problem } => format!("`{field}`: {problem}"),
+            ApiError::InvalidId(problem) => problem.clone(),
+            ApiError::AccountNotFound(id) => format!("no account {id}"),
+            ApiError::TransferNotFound(id) => format!("no transfer {}", hex_id(*id)),
+            ApiError::Refused { error, .. } => match error {
+                TransferError::PendingNotFound(id) => {
+                    format!("pending transfer {} does not exist", hex_id(*id))
+                }
+                TransferError::NotPending(id) => {
+                    format!("transfer {} is not a pending transfer", hex_id(*id))
+                }
+                other => other.to_string(),
+            },
+            ApiError::Ledger(LedgerError::InvalidOwner) => {
+                format!("`owner`: {}", LedgerError::InvalidOwner)
+            }
+            ApiError::Ledger(_) => match self.status_and_code().0 {
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    "the ledger is unavailable; retry with the same ids".to_owned()
+                }
+                _ => "internal error".to_owned(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let ApiError::Ledger(e) = &self
+            && !matches!(e, LedgerError::InvalidOwner)
+        {
+            error!(error = %e, code, "ledger API: the store failed");
+        }
+        let mut body = json!({ "error": { "code": code, "message": self.message() } });
+        if let ApiError::Refused { index, .. } = &self
+            && let Some(inner) = body.get_mut("error").and_then(Value::as_object_mut)
+        {
+            inner.insert("index".to_owned(), json!(index));
+        }
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::Body {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(error: SubmitError) -> Self {
+        match error {
+            SubmitError::Rejected { index, error } => ApiError::Refused { index, error },
+            SubmitError::Ledger(e) => ApiError::Ledger(e),
+        }
+    }
+}
+
+/// A transfer id on the wire: 32 hexadecimal digits.
+pub fn hex_id(id: TransferId) -> String {
+    format!("{:032x}", id.as_u128())
+}
+
+/// Parses [`hex_id`]'s form (either case). Zero is refused.
+pub fn parse_hex_id(text: &str) -> Result<TransferId, String> {
+    let refused =
+        || format!("a transfer id is {TRANSFER_ID_HEX_DIGITS} hexadecimal digits, not zero");
+    if text.len() != TRANSFER_ID_HEX_DIGITS || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(refused());
+    }
+    u128::from_str_radix(text, 16)
+        .ok()
+        .and_then(TransferId::new)
+        .ok_or_else(refused)
+}
+
+/// `POST /accounts`: the account to open.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountRequest {
+    owner: String,
+    kind: KindName,
+    currency: String,
+}
+
+/// An account kind on the wire.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum KindName {
+    UserWallet,
+    Issuance,
+    CardClearing,
+    Fees,
+    Escrow,
+}
+
+impl From<KindName> for AccountKind {
+    fn from(kind: KindName) -> Self {
+        match kind {
+            KindName::UserWallet => AccountKind::UserWallet,
+            KindName::Issuance => AccountKind::Issuance,
+            KindName::CardClearing => AccountKind::CardClearing,
+            KindName::Fees => AccountKind::Fees,
+            KindName::Escrow => AccountKind::Escrow,
+        }
+    }
+}
+
+impl From<AccountKind> for KindName {
+    fn from(kind: AccountKind) -> Self {
+        match kind {
+            AccountKind::UserWallet => KindName::UserWallet,
+            AccountKind::Issuance => KindName::Issuance,
+            AccountKind::CardClearing => KindName::CardClearing,
+            AccountKind::Fees => KindName::Fees,
+            AccountKind::Escrow => KindName::Escrow,
+        }
+    }
+}
+
+/// An account as answered.
+#[derive(Debug, Serialize)]
+struct AccountBody {
+    id: i64,
+    owner: String,
+    kind: KindName,
+    currency: &'static str,
+    no_overdraft: bool,
+    debits_posted: i64,
+    credits_posted: i64,
+    debits_pending: i64,
+    credits_pending: i64,
+    balance: BalanceBody,
+}
+
+#[derive(Debug, Serialize)]
+struct BalanceBody {
+    posted: i64,
+    pending_out: i64,
+    pending_in: i64,
+    available: i64,
+}
+
+impl From<&Account> for AccountBody {
+    fn from(a: &Account) -> Self {
+        let balance = a.balance();
+        AccountBody {
+            id: a.id.0,
+            owner: a.owner.as_str().to_owned(),
+            kind: a.kind.into(),
+            currency: a.currency.code(),
+            no_overdraft: a.flags.no_overdraft(),
+            debits_posted: a.debits_posted,
+            credits_posted: a.credits_posted,
+            debits_pending: a.debits_pending,
+            credits_pending: a.credits_pending,
+            balance: BalanceBody {
+                posted: balance.posted,
+                pending_out: balance.pending_out,
+                pending_in: balance.pending_in,
+                available: balance.available(),
+            },
+        }
+    }
+}
+
+/// Parses a JSON body into `T`, with the body's own errors kept apart from
+/// the shape's.
+fn shaped<T: serde::de::DeserializeOwned>(
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<T, ApiError> {
+    let Json(value) = body?;
+    serde_json::from_value(value).map_err(|e| ApiError::Shape(e.to_string()))
+}
+
+fn currency_field(code: &str) -> Result<Currency, ApiError> {
+    Currency::from_code(code).map_err(|e| ApiError::Field {
+        field: "currency",
+        problem: e.to_string(),
+    })
+}
+
+/// `POST /api/v1/accounts`: opens the account for (owner, kind, currency),
+/// or answers the one that exists (opening is idempotent on those three).
+async fn open_account(
+    State(ledger): State<Ledger>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let request: AccountRequest = shaped(body)?;
+    let new = NewAccount {
+        owner: OwnerRef::new(request.owner).map_err(|e| ApiError::Field {
+            field: "owner",
+            problem: e.to_string(),
+        })?,
+        kind: request.kind.into(),
+        currency: currency_field(&request.currency)?,
+    };
+    let account = ledger.open_account(&new).await.map_err(ApiError::Ledger)?;
+    Ok(Json(json!({ "account": AccountBody::from(&account) })))
+}
+
+/// `GET /api/v1/accounts/{id}`.
+async fn account(
+    State(ledger): State<Ledger>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(AccountId)
+        .ok_or_else(|| ApiError::InvalidId("an account id is a positive integer".to_owned()))?;
+    let account = ledger
+        .account(id)
+        .await
+        .map_err(ApiError::Ledger)?
+        .ok_or(ApiError::AccountNotFound(id))?;
+    Ok(Json(json!({ "account": AccountBody::from(&account) })))
+}
+
+/// One transfer to submit, as sent. Which fields a kind takes:
+/// `single`: debit_account_id, credit_account_id, amount, currency;
+/// `pending`: those and timeout_secs; `post`: pending_id and optionally
+/// amount with currency (the whole pending amount when absent); `void`:
+/// pending_id. `id` and `kind` always; `code` optionally (default 0).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferRequest {
+    id: String,
+    kind: TransferKindName,
+    #[serde(default)]
+    debit_account_id: Option<i64>,
+    #[serde(default)]
+    credit_account_id: Option<i64>,
+    #[serde(default)]
+    amount: Option<i64>,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    timeout_secs: Option<u32>,
+    #[serde(default)]
+    pending_id: Option<String>,
+    #[serde(default)]
+    code: Option<u16>,
+}
+
+/// A transfer kind on the wire. `expire` is written by the ledger's sweeper
+/// only, so a request cannot ask for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TransferKindName {
+    #[default]
+    Single,
+    Pending,
+    Post,
+    Void,
+}
+
+fn kind_name(kind: TransferKind) -> &'static str {
+    match kind {
+        TransferKind::Single => "single",
+        TransferKind::Pending => "pending",
+        TransferKind::Post => "post",
+        TransferKind::Void => "void",
+        TransferKind::Expire => "expire",
+    }
+}
+
+impl TransferRequest {
+    /// The ledger's transfer, or the first field that is wrong.
+    fn parse(self) -> Result<NewTransfer, ApiError> {
+        let field = |field: &'static str, problem: &str| ApiError::Field {
+            field,
+            problem: problem.to_owned(),
+        };
+        let id = parse_hex_id(&self.id).map_err(|p| field("id", &p))?;
+        let account = |name: &'static str, value: Option<i64>| {
+            value
+                .filter(|id| *id > 0)
+                .map(AccountId)
+                .ok_or_else(|| field(name, "required: a positive account id"))
+        };
+        let amount = |minor: i64, currency: &Option<String>| -> Result<Amount, ApiError> {
+            let code = currency
+                .as_deref()
+                .ok_or_else(|| field("currency", "required with an amount"))?;
+            Amount::from_minor(minor, currency_field(code)?)
+                .map_err(|e| field("amount", &e.to_string()))
+        };
+        let unused = |name: &'static str, given: bool| {
+            if given {
+                Err(field(name, "not used by this kind of transfer"))
+            } else {
+                Ok(())
+            }
+        };
+        let pending_id = |value: &Option<String>| {
+            let text = value
+                .as_deref()
+                .ok_or_else(|| field("pending_id", "required: the pending transfer's id"))?;
+            parse_hex_id(text).map_err(|p| field("pending_id", &p))
+        };
+        let transfer = match self.kind {
+            TransferKindName::Single | TransferKindName::Pending => {
+                unused("pending_id", self.pending_id.is_some())?;
+                let debit = account("debit_account_id", self.debit_account_id)?;
+                let credit = account("credit_account_id", self.credit_account_id)?;
+                let minor = self
+                    .amount
+                    .ok_or_else(|| field("amount", "required: minor units, more than zero"))?;
+                let amount = amount(minor, &self.currency)?;
+                if self.kind == TransferKindName::Single {
+                    unused("timeout_secs", self.timeout_secs.is_some())?;
+                    NewTransfer::single(id, debit, credit, amount)
+                } else {
+                    let timeout = self
+                        .timeout_secs
+                        .ok_or_else(|| field("timeout_secs", "required for a pending transfer"))?;
+                    NewTransfer::pending(id, debit, credit, amount, timeout)
+                }
+            }
+            TransferKindName::Post | TransferKindName::Void => {
+                unused("debit_account_id", self.debit_account_id.is_some())?;
+                unused("credit_account_id", self.credit_account_id.is_some())?;
+                unused("timeout_secs", self.timeout_secs.is_some())?;
+                let pending = pending_id(&self.pending_id)?;
+                if self.kind == TransferKindName::Post {
+                    let posted = self
+                        .amount
+                        .map(|minor| amount(minor, &self.currency))
+                        .transpose()?;
+                    if posted.is_none() {
+                        unused("currency", self.currency.is_some())?;
+                    }
+                    NewTransfer::post(id, pending, posted)
+                } else {
+                    unused("amount", self.amount.is_some())?;
+                    unused("currency", self.currency.is_some())?;
+                    NewTransfer::void(id, pending)
+                }
+            }
+        };
+        Ok(transfer.with_code(self.code.unwrap_or(0)))
+    }
+}
+
+/// A transfer as answered.
+fn transfer_body(t: &Transfer) -> Value {
+    json!({
+        "id": hex_id(t.id),
+        "kind": kind_name(t.kind),
+        "debit_account_id": t.debit_account_id.0,
+        "credit_account_id": t.credit_account_id.0,
+        "amount": t.amount.minor(),
+        "currency": t.amount.currency().code(),
+        "pending_id": t.pending_id.map(hex_id),
+        "timeout_secs": t.timeout_secs,
+        "code": t.code,
+        "timestamp_ms": t.timestamp_ms,
+    })
+}
+
+fn outcome_body(outcome: &Outcome) -> Value {
+    let status = match outcome {
+        Outcome::Created(_) => "created",
+        Outcome::Exists(_) => "exists",
+    };
+    json!({ "status": status, "transfer": transfer_body(outcome.transfer()) })
+}
+
+/// `POST /api/v1/transfers`: one transfer (a transfer object), or a linked
+/// group (`{"transfers": [...]}`) recorded all or nothing. 201 when
+/// something was recorded now; 200 with status `exists` when every
+/// transfer had been recorded before with the same fields.
+async fn submit(
+    State(ledger): State<Ledger>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Json(value) = body?;
+    let linked = value.get("transfers").is_some();
+    let requests: Vec<TransferRequest> = if linked {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Group {
+            transfers: Vec<TransferRequest>,
+        }
+        let group: Group =
+            serde_json::from_value(value).map_err(|e| ApiError::Shape(e.to_string()))?;
+        group.transfers
+    } else {
+        vec![serde_json::from_value(value).map_err(|e| ApiError::Shape(e.to_string()))?]
+    };
+    if requests.is_empty() || requests.len() > ledger::LINKED_TRANSFERS_MAX {
+        return Err(ApiError::Refused {
+            index: 0,
+            error: TransferError::InvalidBatchSize {
+                max: ledger::LINKED_TRANSFERS_MAX,
+            },
+        });
+    }
+    let group = requests
+        .into_iter()
+        .map(TransferRequest::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    let outcomes = ledger.submit_linked(group).await?;
+    let created = outcomes.iter().any(|o| matches!(o, Outcome::Created(_)));
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let body = match outcomes.as_slice() {
+        [one] if !linked => outcome_body(one),
+        many => json!({
+            "status": if created { "created" } else { "exists" },
+            "transfers": many.iter().map(outcome_body).collect::<Vec<_>>(),
+        }),
+    };
+    Ok((status, Json(body)))
+}
+
+/// `GET /api/v1/transfers/{id}`: the transfer and, for a pending one, the
+/// post, void or expiry that resolved it (`null` while open).
+async fn transfer(
+    State(ledger): State<Ledger>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_hex_id(&id).map_err(ApiError::InvalidId)?;
+    let transfer = ledger
+        .transfer(id)
+        .await
+        .map_err(ApiError::Ledger)?
+        .ok_or(ApiError::TransferNotFound(id))?;
+    let mut body = json!({ "transfer": transfer_body(&transfer) });
+    if transfer.kind == TransferKind::Pending {
+        let resolution = ledger.resolution_of(id).await.map_err(ApiError::Ledger)?;
+        if let Some(object) = body.as_object_mut() {
+            object.insert(
+                "resolution".to_owned(),
+                resolution.as_ref().map_or(Value::Null, transfer_body),
+            );
+        }
+    }
+    Ok(Json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use ledger::testing::{TestBackend, TestDb};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn token_is_bounded_printable_and_matched_exactly() {
+        assert_eq!(
+            ApiToken::parse(&"x".repeat(31)).unwrap_err(),
+            ApiTokenError::Length
+        );
+        assert_eq!(
+            ApiToken::parse(&"x".repeat(257)).unwrap_err(),
+            ApiTokenError::Length
+        );
+        let spaced = format!("{} x", "y".repeat(32));
+        assert_eq!(
+            ApiToken::parse(&spaced).unwrap_err(),
+            ApiTokenError::Characters
+        );
+        let token = ApiToken::parse(TOKEN).unwrap();
+        assert!(token.matches(TOKEN.as_bytes()));
+        assert!(!token.matches(b"0123456789abcdef0123456789abcdeF"));
+        assert!(!token.matches(b""));
+        assert_eq!(format!("{token:?}"), "ApiToken([REDACTED])");
+    }
+
+    #[test]
+    fn transfer_ids_are_32_hex_digits_and_never_zero() {
+        let id = parse_hex_id("0000000000000000000000000000002A").unwrap();
+        assert_eq!(id.as_u128(), 42);
+        assert_eq!(hex_id(id), "0000000000000000000000000000002a");
+        for bad in ["", "2a", &"0".repeat(32), &"g".repeat(32), &"1".repeat(33)] {
+            assert!(parse_hex_id(bad).is_err(), "{bad:?}");
+        }
+        // The hyphenated UUID form is not this API's form.
+        assert!(parse_hex_id("00000000-0000-0000-0000-00000000002a").is_err());
+    }
+
+    /// The API on a fresh SQLite ledger, driven in-process.
+    struct Api {
+        db: TestDb,
+    }
+
+    impl Api {
+        async fn new() -> Api {
+            Api {
+                db: TestDb::fresh(TestBackend::Sqlite).await.unwrap(),
+            }
+        }
+
+        async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+            let app = router(self.db.ledger.clone(), ApiToken::parse(TOKEN).unwrap());
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let value = serde_json::from_slice(&body)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&body)));
+            (status, value)
+        }
+
+        async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+            self.post_raw(path, &body.to_string()).await
+        }
+
+        async fn post_raw(&self, path: &str, body: &str) -> (StatusCode, Value) {
+            let request = Request::post(format!("{API_PREFIX}{path}"))
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .body(Body::from(body.to_owned()))
+                .unwrap();
+            self.call(request).await
+        }
+
+        async fn get(&self, path: &str) -> (StatusCode, Value) {
+            let request = Request::get(format!("{API_PREFIX}{path}"))
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .unwrap();
+            self.call(request).await
+        }
+
+        async fn open(&self, owner: &str, kind: &str) -> i64 {
+            let (status, body) = self
+                .post(
+                    "/accounts",
+                    &json!({"owner": owner, "kind": kind, "currency": "USD"}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["account"]["id"].as_i64().unwrap()
+        }
+
+        async fn cleanup(self) {
+            self.db.cleanup().await;
+        }
+    }
+
+    fn code(body: &Value) -> &str {
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code: {body}"))
+    }
+
+    fn single(id: u128, debit: i64, credit: i64, amount: i64) -> Value {
+        json!({"id": format!("{id:032x}"), "kind": "single", "debit_account_id": debit,
+               "credit_account_id": credit, "amount": amount, "currency": "USD"})
+    }
+
+    #[tokio::test]
+    async fn accounts_open_idempotently_and_show_their_balance() {
+        let api = Api::new().await;
+        let alice = api.open("alice", "user_wallet").await;
+        assert_eq!(api.open("alice", "user_wallet").await, alice);
+        let issuance = api.open("system", "issuance").await;
+        let (status, _) = api
+            .post("/transfers", &single(1, issuance, alice, 2_500))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        let (status, body) = api.get(&format!("/accounts/{alice}")).await;
+        assert_eq!(status, StatusCode::OK);
+        let account = &body["account"];
+        assert_eq!(account["kind"], "user_wallet");
+        assert_eq!(account["currency"], "USD");
+        assert_eq!(account["no_overdraft"], true);
+        assert_eq!(account["credits_posted"], 2_500);
+        assert_eq!(account["balance"]["available"], 2_500);
+
+        let (status, body) = api.get("/accounts/999").await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::NOT_FOUND, "account_not_found")
+        );
+        let (status, body) = api.get("/accounts/abc").await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_id")
+        );
+        let (status, body) = api
+            .post(
+                "/accounts",
+                &json!({"owner": "", "kind": "user_wallet", "currency": "USD"}),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_field")
+        );
+        let (status, body) = api
+            .post(
+                "/accounts",
+                &json!({"owner": "bob", "kind": "user_wallet", "currency": "XXX"}),
+            )
+            .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::BAD_REQUEST, "invalid_field")
+        );
+        api.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_resubmitted_transfer_exists_and_a_changed_one_conflicts() {
+        let api = Api::new().await;
+        let alice = api.open("alice", "user_wallet").await;
+        let bob = api.open("bob", "user_wallet").await;
+        let issuance = api.open("system", "issuance").await;
+        let (status, body) = api
+            .post("/transfers", &single(7, issuance, alice, 1_000))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["status"], "created");
+        assert_eq!(body["transfer"]["id"], format!("{:032x}", 7));
+
+        let (status, body) = api
+            .post("/transfers", &single(7, issuance, alice, 1_000))
+            .await;
+        assert_eq!(
+            (status, &body["status"]),
+            (StatusCode::OK, &json!("exists"))
+        );
+        let (status, body) = api
+            .post("/transfers", &single(7, issuance, alice, 1_001))
+            .await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::CONFLICT, "exists_with_different_fields")
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("amount")
+        );
+
+        // Applied once: alice holds 10.00, not 20.00.
+        let (_, body) = api.get(&format!("/accounts/{alice}")).await;
+        assert_eq!(body["account"]["balance"]["posted"], 1_000);
+
+        let (status, body) = api.post("/transfers", &single(8, alice, bob, 1_001)).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds")
+        );
+        let (status, body) = api.get(&format!("/transfers/{:032x}", 8)).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::NOT_FOUND, "transfer_not_found")
+        );
+        api.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn two_phase_transfers_resolve_once() {
+        let api = Api::new().await;
+        let alice = api.open("alice", "user_wallet").await;
+        let bob = api.open("bob", "user_wallet").await;
+        let issuance = api.open("system", "issuance").await;
+        api.post("/transfers", &single(1, issuance, alice, 1_000))
+            .await;
+
+        let pending = |id: u128, amount: i64| {
+            json!({"id": format!("{id:032x}"), "kind": "pending", "debit_account_id": alice,
+                   "credit_account_id": bob, "amount": amount, "currency": "USD",
+                   "timeout_secs": 3600})
+        };
+        let resolve = |id: u128, kind: &str, pending: u128| json!({"id": format!("{id:032x}"), "kind": kind, "pending_id": format!("{pending:032x}")});
+        assert_eq!(
+            api.post("/transfers", &pending(10, 600)).await.0,
+            StatusCode::CREATED
+        );
+        // The reservation counts: 600 of 1000 are held.
+        let (status, body) = api.post("/transfers", &pending(11, 500)).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds")
+        );
+
+        // A partial post: 400 of the 600 move, 200 go back.
+        let mut post = resolve(12, "post", 10);
+        post["amount"] = json!(400);
+        post["currency"] = json!("USD");
+        let (status, body) = api.post("/transfers", &post).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["transfer"]["amount"], 400);
+        // Resolved once: a void after the post is refused; the post again exists.
+        let (status, body) = api.post("/transfers", &resolve(13, "void", 10)).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::CONFLICT, "pending_already_posted")
+        );
+        assert_eq!(api.post("/transfers", &post).await.0, StatusCode::OK);
+
+        let (status, body) = api.get(&format!("/transfers/{:032x}", 10)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["transfer"]["kind"], "pending");
+        assert_eq!(body["resolution"]["id"], format!("{:032x}", 12));
+        let (_, body) = api.get(&format!("/accounts/{bob}")).await;
+        assert_eq!(body["account"]["balance"]["posted"], 400);
+
+        // A void releases everything, once.
+        assert_eq!(
+            api.post("/transfers", &pending(20, 300)).await.0,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            api.post("/transfers", &resolve(21, "void", 20)).await.0,
+            StatusCode::CREATED
+        );
+        let (status, body) = api.post("/transfers", &resolve(22, "void", 20)).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::CONFLICT, "pending_already_voided")
+        );
+        let (status, body) = api.post("/transfers", &resolve(23, "post", 99)).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "pending_not_found")
+        );
+        let (_, body) = api.get(&format!("/accounts/{alice}")).await;
+        assert_eq!(body["account"]["balance"]["available"], 600);
+        api.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_linked_group_is_all_or_nothing() {
+        let api = Api::new().await;
+        let alice = api.open("alice", "user_wallet").await;
+        let bob = api.open("bob", "user_wallet").await;
+        let carol = api.open("carol", "user_wallet").await;
+        let issuance = api.open("system", "issuance").await;
+        api.post("/transfers", &single(1, issuance, alice, 1_000))
+            .await;
+
+        let group =
+            json!({"transfers": [single(2, alice, bob, 600), single(3, alice, carol, 600)]});
+        let (status, body) = api.post("/transfers", &group).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_funds")
+        );
+        assert_eq!(body["error"]["index"], 1);
+        assert_eq!(
+            api.get(&format!("/transfers/{:032x}", 2)).await.0,
+            StatusCode::NOT_FOUND
+        );
+
+        let group =
+            json!({"transfers": [single(2, alice, bob, 400), single(3, alice, carol, 600)]});
+        let (status, body) = api.post("/transfers", &group).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["transfers"].as_array().unwrap().len(), 2);
+        let (status, body) = api.post("/transfers", &group).await;
+        assert_eq!(
+            (status, &body["status"]),
+            (StatusCode::OK, &json!("exists"))
+        );
+        let (_, body) = api.get(&format!("/accounts/{alice}")).await;
+        assert_eq!(body["account"]["balance"]["posted"], 0);
+
+        let (status, body) = api.post("/transfers", &json!({"transfers": []})).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_batch_size")
+        );
+        api.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn bad_requests_get_a_code_and_never_an_internal_error() {
+        let api = Api::new().await;
+        let cases: &[(&str, StatusCode, &str)] = &[
+            ("{", StatusCode::BAD_REQUEST, "malformed_json"),
+            ("[1, 2]", StatusCode::BAD_REQUEST, "malformed_json"),
+            (
+                r#"{"id": "01", "kind": "teleport"}"#,
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+            ),
+            (
+                r#"{"id": 5, "kind": "single"}"#,
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+            ),
+            (
+                r#"{"id": "0000000000000000000000000000000a", "kind": "single", "colour": 1}"#,
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+            ),
+            (
+                r#"{"id": "zz", "kind": "single"}"#,
+                StatusCode::BAD_REQUEST,
+                "invalid_field",
+            ),
+            (
+                r#"{"id": "0000000000000000000000000000000a", "kind": "single",
+                    "debit_account_id": 1, "credit_account_id": 2, "amount": -5, "currency": "USD"}"#,
+                StatusCode::BAD_REQUEST,
+                "invalid_field",
+            ),
+            (
+                r#"{"id": "0000000000000000000000000000000a", "kind": "void",
+                    "pending_id": "0000000000000000000000000000000b", "amount": 5}"#,
+                StatusCode::BAD_REQUEST,
+                "invalid_field",
+            ),
+            (
+                r#"{"id": "0000000000000000000000000000000a", "kind": "single",
+                    "debit_account_id": 1, "credit_account_id": 2, "amount": 5, "currency": "USD"}"#,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_account",
+            ),
+        ];
+        for (body, status, expected) in cases {
+            let (got, answer) = api.post_raw("/transfers", body).await;
+            assert_eq!(
+                (got, code(&answer)),
+                (*status, *expected),
+                "{body}: {answer}"
+            );
+        }
+
+        let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(API_BODY_BYTES_MAX));
+        let (status, body) = api.post_raw("/transfers", &huge).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+        );
+
+        let request = Request::post(format!("{API_PREFIX}/transfers"))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Body::from("{}"))
+            .unwrap();
+        let (status, body) = api.call(request).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+        );
+
+        let (status, body) = api.get("/nowhere").await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::NOT_FOUND, "no_such_route")
+        );
+        let request = Request::delete(format!("{API_PREFIX}/transfers"))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = api.call(request).await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+        );
+        api.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn every_route_wants_the_token() {
+        let api = Api::new().await;
+        for authorization in [None, Some("Bearer wrong"), Some(TOKEN), Some("Basic x")] {
+            for path in [
+                "/accounts/1",
+                "/transfers/0000000000000000000000000000000a",
+                "/nowhere",
+            ] {
+                let mut request = Request::get(format!("{API_PREFIX}{path}"));
+                if let Some(value) = authorization {
+                    request = request.header("authorization", value);
+                }
+                let (status, body) = api.call(request.body(Body::empty()).unwrap()).await;
+                assert_eq!(
+                    (status, code(&body)),
+                    (StatusCode::UNAUTHORIZED, "unauthorized")
+                );
+            }
+        }
+        // The scheme is case-insensitive, as HTTP says.
+        let request = Request::get(format!("{API_PREFIX}/accounts/1"))
+            .header("authorization", format!("bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(api.call(request).await.0, StatusCode::NOT_FOUND);
+        api.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_is_503_without_its_text() {
+        let api = Api::new().await;
+        api.db.ledger.close().await;
+        let (status, body) = api.get("/accounts/1").await;
+        assert_eq!(
+            (status, code(&body)),
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert_eq!(
+            message,
+            "the ledger is unavailable; retry with the same ids"
+        );
+        api.cleanup().await;
+    }
+}
