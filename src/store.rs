@@ -1280,6 +1280,22 @@ macro_rules! sql_backend {
                 rows.iter().map(card_op_from_row).collect()
             }
 
+            pub(crate) async fn card_ops_in_flight(
+                pool: &Pool,
+                user: UserId,
+            ) -> Result<Vec<CardOp>, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    card_op_columns!(),
+                    " FROM bot_card_ops WHERE user_id = $1 AND state IN ('sent', 'pending')
+                      ORDER BY created_at_ms, seq"
+                ))
+                .bind(user.0)
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(card_op_from_row).collect()
+            }
+
             pub(crate) async fn card_ops_due(
                 pool: &Pool,
                 now_ms: i64,
@@ -1567,6 +1583,10 @@ impl Store for SqlStore {
 
     async fn card_ops_awaiting_code(&self, user: UserId) -> Result<Vec<CardOp>, StoreError> {
         on_backend!(self, pool => db::card_ops_awaiting_code(pool, user).await)
+    }
+
+    async fn card_ops_in_flight(&self, user: UserId) -> Result<Vec<CardOp>, StoreError> {
+        on_backend!(self, pool => db::card_ops_in_flight(pool, user).await)
     }
 
     async fn card_ops_due(&self, now_ms: i64, limit: u32) -> Result<Vec<CardOp>, StoreError> {

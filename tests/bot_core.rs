@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bot::message::{
-    Audience, Button, Chat, ChatId, ChatKind, EventId, Handle, Incoming, Platform, PlatformUserId,
-    Reply, User,
+    Audience, Button, Chat, ChatId, ChatKind, EventId, Handle, Incoming, MessageId, Platform,
+    PlatformUserId, Reply, User,
 };
 use bot::notify::{DELIVERY_ATTEMPTS_MAX, DeliveryError, Notifier};
 use bot::store::{Store, UserId};
@@ -63,6 +63,7 @@ fn message(platform: Platform, kind: ChatKind, from: &str, event: &str, text: &s
         text: text.to_owned(),
         mentions: Vec::new(),
         reply_to: None,
+        message_id: Some(MessageId::new(format!("msg-{event}")).unwrap()),
     }
 }
 

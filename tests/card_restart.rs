@@ -52,29 +52,34 @@ impl CardRail for LostAnswers {
     }
 }
 
-fn dm(event: &str, text: &str) -> Incoming {
+fn dm_from(name: &str, event: &str, text: &str) -> Incoming {
     Incoming {
         platform: Platform::Mock,
         event_id: EventId::new(event).unwrap(),
         chat: Chat {
-            id: ChatId::new("dm:alice").unwrap(),
+            id: ChatId::new(format!("dm:{name}")).unwrap(),
             kind: ChatKind::Direct,
             title: None,
         },
         sender: User {
-            id: PlatformUserId::new("alice").unwrap(),
-            handle: Some(Handle::parse("alice").unwrap()),
-            display_name: "alice".to_owned(),
+            id: PlatformUserId::new(name).unwrap(),
+            handle: Some(Handle::parse(name).unwrap()),
+            display_name: name.to_owned(),
             is_bot: false,
         },
         text: text.to_owned(),
         mentions: Vec::new(),
         reply_to: None,
+        message_id: None,
     }
 }
 
 async fn say(bot: &Bot, event: &str, text: &str) -> String {
-    let replies = bot.handle(&dm(event, text)).await;
+    say_as(bot, "alice", event, text).await
+}
+
+async fn say_as(bot: &Bot, name: &str, event: &str, text: &str) -> String {
+    let replies = bot.handle(&dm_from(name, event, text)).await;
     replies
         .iter()
         .map(|r| r.text.clone())
@@ -201,6 +206,79 @@ async fn restart_after_a_lost_answer(backend: TestBackend) {
     assert_eq!((totals.pushes.count, totals.pushes.minor), (1, 1_000));
     assert_books_match(&db, &simulator).await;
     db.cleanup().await;
+}
+
+/// `/link` while a top-up is with the rail: refused, the code kept, the
+/// wallets untouched; paybot restarts, the sweep books the approval to the
+/// wallet it belongs to, and the same code then links, moving the top-up
+/// along with the rest.
+async fn link_waits_for_a_slow_topup(backend: TestBackend) {
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
+    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let key = ApiKey::parse("restart-test-key-00003").unwrap();
+    let simulator = Simulator::new(&key);
+
+    let first = new_bot(&db, Arc::new(client(&simulator, &key)));
+    say(&first, "e1", "/start").await;
+    say(&first, "e2", "/card add 4000000000000119 12/30").await;
+    let asked = say(&first, "e3", "/topup 20").await;
+    let answered = say(&first, "e4", &format!("/confirm {}", code_in(&asked))).await;
+    assert!(answered.contains("taking a moment"), "{answered}");
+    let reference = answered
+        .split("top-up ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    say_as(&first, "bob", "b1", "/start").await;
+    let offered = say_as(&first, "bob", "b2", "/link").await;
+    let link = offered
+        .split("/link ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+
+    let refused = say(&first, "e5", &format!("/link {link}")).await;
+    assert!(
+        refused.contains(&format!("Wait until your top-up {reference} of $20.00")),
+        "{refused}"
+    );
+    assert!(!refused.contains("Linked"), "{refused}");
+    let mine = wallet_available(&db, &first).await;
+    assert!(mine.contains("Your balance: $100.00 available."), "{mine}");
+    drop(first);
+
+    let second = new_bot(&db, Arc::new(client(&simulator, &key)));
+    db.clock.advance(std::time::Duration::from_secs(5));
+    assert_eq!(second.sweep().await.unwrap(), 1);
+    let topped = wallet_available(&db, &second).await;
+    assert!(
+        topped.contains("Your balance: $120.00 available."),
+        "{topped}"
+    );
+    let linked = say(&second, "e6", &format!("/link {link}")).await;
+    assert!(linked.contains("Linked"), "{linked}");
+    assert!(linked.contains("($120.00)"), "{linked}");
+    let shared = say_as(&second, "bob", "b3", "/balance").await;
+    assert!(
+        shared.contains("Your balance: $220.00 available."),
+        "{shared}"
+    );
+    assert_books_match(&db, &simulator).await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_waits_for_a_slow_topup_on_sqlite() {
+    link_waits_for_a_slow_topup(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_waits_for_a_slow_topup_on_postgres() {
+    link_waits_for_a_slow_topup(TestBackend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,8 +3,9 @@
 //! database, once on SQLite and once on PostgreSQL, with the card rail
 //! simulator in process. After each script: the ledger's invariants hold
 //! (`verify` is clean), no group message carried a code or a balance, no
-//! message at all carried a full test card number, and the simulator's
-//! record of money moved matches the card-clearing account.
+//! message at all carried a full test card number, no group still shows a
+//! message holding one (the bot deleted each), and the simulator's record
+//! of money moved matches the card-clearing account.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -138,7 +139,7 @@ async fn run_all(backend: TestBackend) {
 }
 
 /// Test card numbers (with or without spaces) found in anything any user of
-/// the script received.
+/// the script received, or still shown in a group.
 fn chat_card_numbers(chat: &MockChat, script: &str) -> Vec<(String, String)> {
     const CARDS: [&str; 9] = [
         "4111111111111111",
@@ -156,18 +157,28 @@ fn chat_card_numbers(chat: &MockChat, script: &str) -> Vec<(String, String)> {
         .filter_map(|l| l.strip_prefix("> "))
         .filter_map(|l| l.split_whitespace().next())
         .collect();
+    let holds_card = |text: &str| {
+        let squeezed: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        CARDS.iter().any(|card| squeezed.contains(card)) || bot::card::contains_card_number(text)
+    };
     let mut found = Vec::new();
     for user in users {
         for delivery in chat.messages_of(user).unwrap_or_default() {
-            let squeezed: String = delivery
-                .text
-                .chars()
-                .filter(|c| !c.is_whitespace() && *c != '-')
-                .collect();
-            if CARDS.iter().any(|card| squeezed.contains(card))
-                || bot::card::contains_card_number(&delivery.text)
-            {
+            if holds_card(&delivery.text) {
                 found.push((user.to_owned(), delivery.text));
+            }
+        }
+    }
+    for group in chat.group_names() {
+        for posted in chat.chat_messages(&group).unwrap_or_default() {
+            if !posted.deleted && holds_card(&posted.text) {
+                found.push((
+                    format!("everyone in {group} (from {})", posted.from),
+                    posted.text,
+                ));
             }
         }
     }

@@ -91,6 +91,7 @@ conformance!(
     cards_are_linked_once_per_user_listed_and_removed,
     card_op_round_trips_idempotent_and_compare_and_swap,
     card_ops_due_and_awaiting,
+    card_ops_in_flight_are_sent_or_pending,
 );
 
 fn card(user: UserId, number: &str, at_ms: i64) -> LinkedCard {
@@ -1630,5 +1631,54 @@ mod cases {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    pub(crate) async fn card_ops_in_flight_are_sent_or_pending(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        for (n, state) in [
+            CardOpState::Pending,
+            CardOpState::AwaitingCode,
+            CardOpState::Sent,
+            CardOpState::Completed,
+            CardOpState::Declined,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let at = T0 + i64::try_from(n).unwrap();
+            let op = store
+                .insert_card_op(&card_op(&format!("T0000{n}"), alice, CardOpKind::TopUp, at))
+                .await
+                .unwrap();
+            if state != CardOpState::AwaitingCode {
+                let mut moved = op.clone();
+                moved.state = state;
+                assert!(store.update_card_op(&moved).await.unwrap());
+            }
+        }
+        let mut bobs = card_op("C00009", bob, CardOpKind::CashOut, T0);
+        bobs.state = CardOpState::Sent;
+        store.insert_card_op(&bobs).await.unwrap();
+
+        let in_flight = store.card_ops_in_flight(alice).await.unwrap();
+        let refs: Vec<&str> = in_flight.iter().map(|o| o.reference.as_str()).collect();
+        assert_eq!(
+            refs,
+            vec!["T00000", "T00002"],
+            "sent or pending, oldest first"
+        );
+        let bobs: Vec<String> = store
+            .card_ops_in_flight(bob)
+            .await
+            .unwrap()
+            .iter()
+            .map(|o| o.reference.to_string())
+            .collect();
+        assert_eq!(bobs, vec!["C00009"]);
+        let mut done = in_flight[0].clone();
+        done.state = CardOpState::Completed;
+        assert!(store.update_card_op(&done).await.unwrap());
+        assert_eq!(store.card_ops_in_flight(alice).await.unwrap().len(), 1);
     }
 }

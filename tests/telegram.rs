@@ -638,3 +638,66 @@ async fn blocked_user_is_told_in_the_group() {
     assert_eq!(refused, 1, "the private answer was tried once");
     h.assert_group_clean(&[]);
 }
+
+/// A card number posted in the group: while the bot is not an admin,
+/// `deleteMessage` is refused and the group is asked to delete it; once it
+/// is an admin allowed to delete, the message is deleted and the group is
+/// told so. No digit of the card reaches any chat either way, and the
+/// poster need not have opened a DM with the bot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_number_in_group_is_deleted_when_the_bot_may() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Polling).await else {
+        return;
+    };
+    let first = h
+        .say(
+            &DAVE,
+            group(),
+            "my card 4111 1111 1111 1111 exp 12/30, anyone?",
+        )
+        .await;
+    h.fake
+        .wait_for(
+            GROUP_ID,
+            "@dave, that message looks like it contains a card number. Please delete it now",
+            WAIT_SECS,
+        )
+        .await;
+    let refused = h.fake.calls("deletemessage");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].status, 400);
+    assert_eq!(refused[0].chat_id(), Some(GROUP_ID));
+    assert_eq!(
+        refused[0].params["message_id"].as_i64(),
+        first["message"]["message_id"].as_i64()
+    );
+    assert!(h.fake.deleted().is_empty());
+
+    h.fake.make_admin();
+    let second = h
+        .say(&BOB, group(), "/card add 5555555555554444 12/30")
+        .await;
+    h.fake
+        .wait_for(
+            GROUP_ID,
+            "@bob, that message looked like it contained a card number, so I deleted it",
+            WAIT_SECS,
+        )
+        .await;
+    assert_eq!(
+        h.fake.deleted(),
+        vec![(GROUP_ID, second["message"]["message_id"].as_i64().unwrap())]
+    );
+    assert!(
+        !h.fake.sent().iter().any(|c| c.text().contains("Linked")
+            || c.text().contains("Please delete it now") && c.text().contains("@bob")),
+        "the second warning must say it was deleted, and nothing else happened"
+    );
+    for call in h.fake.sent() {
+        let digits: String = call.text().chars().filter(char::is_ascii_digit).collect();
+        for card in ["4111111111111111", "5555555555554444", "1111", "4444"] {
+            assert!(!digits.contains(card), "card digits sent: {}", call.text());
+        }
+    }
+    h.assert_ledger_sound().await;
+}

@@ -141,6 +141,12 @@ platform_id!(
     ChatId
 );
 platform_id!(
+    /// A message's id on its platform, as far as a bot may act on it:
+    /// Telegram's `message_id` (unique within its chat), the mock chat's
+    /// message number.
+    MessageId
+);
+platform_id!(
     /// The platform's id of one event (Telegram `update_id`, Discord
     /// interaction id). A redelivered event has the same id.
     EventId
@@ -193,6 +199,10 @@ pub struct Incoming {
     pub mentions: Vec<Mention>,
     /// The author of the message this one replies to.
     pub reply_to: Option<User>,
+    /// The message itself, when the platform shows it to others and lets a
+    /// bot delete it ([`Reply::deletion`]). `None` where there is nothing
+    /// to act on: a Discord slash command is seen by the bot only.
+    pub message_id: Option<MessageId>,
 }
 
 /// Who sees a reply.
@@ -233,6 +243,37 @@ pub struct Reply {
     /// One-tap actions offered with the reply (never a secret: codes are
     /// typed, not tapped). Empty for most replies.
     pub buttons: Vec<Button>,
+    /// Delete a message before sending this reply (a card number posted in
+    /// a group). `None` for most replies.
+    pub deletion: Option<Deletion>,
+}
+
+/// A request, carried by a [`Reply`] to the chat, to delete a message in
+/// that chat before the reply is sent.
+///
+/// Deleting is best effort: a platform may refuse (a Telegram bot needs to
+/// be a group admin allowed to delete messages). So the reply's own
+/// [`Reply::text`] is the one for when the message is still there (it asks
+/// its author to delete it), and `text_if_deleted` replaces it once the
+/// platform confirmed the deletion. An adapter that cannot delete simply
+/// sends [`Reply::text`], which is then true.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Deletion {
+    /// The message to delete, in the reply's chat.
+    pub message: MessageId,
+    /// What to send instead of [`Reply::text`] when the message was deleted.
+    pub text_if_deleted: String,
+}
+
+impl Reply {
+    /// The text to send for this reply, given whether its
+    /// [`Reply::deletion`] (if any) succeeded.
+    pub fn text_after_deletion(&self, deleted: bool) -> &str {
+        match &self.deletion {
+            Some(deletion) if deleted => &deletion.text_if_deleted,
+            _ => &self.text,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,9 @@ use async_trait::async_trait;
 use ledger::{Ledger, LedgerError, OutboxMessage, TransferId};
 use serde::{Deserialize, Serialize};
 
-use crate::message::{Audience, Button, ChatId, Platform, PlatformUserId, Reply};
+use crate::message::{
+    Audience, Button, ChatId, Deletion, MessageId, Platform, PlatformUserId, Reply,
+};
 
 /// The outbox topic of chat messages.
 pub const CHAT_TOPIC: &str = "chat";
@@ -87,6 +89,17 @@ pub(crate) struct StoredReply {
     /// announced is told it did not reach its recipient.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) bounce: Option<Box<StoredReply>>,
+    /// The message to delete first (see [`Deletion`]); kept in event
+    /// outcomes, so a redelivered event tries again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) deletion: Option<StoredDeletion>,
+}
+
+/// The stored form of a [`Deletion`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredDeletion {
+    pub(crate) message: String,
+    pub(crate) text_if_deleted: String,
 }
 
 impl StoredReply {
@@ -115,6 +128,10 @@ impl StoredReply {
                 })
                 .collect(),
             bounce: None,
+            deletion: reply.deletion.as_ref().map(|d| StoredDeletion {
+                message: d.message.as_str().to_owned(),
+                text_if_deleted: d.text_if_deleted.clone(),
+            }),
         }
     }
 
@@ -138,6 +155,13 @@ impl StoredReply {
                     command: b.command,
                 })
                 .collect(),
+            deletion: match self.deletion {
+                Some(d) => Some(Deletion {
+                    message: MessageId::new(d.message).ok()?,
+                    text_if_deleted: d.text_if_deleted,
+                }),
+                None => None,
+            },
         })
     }
 }

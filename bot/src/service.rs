@@ -14,9 +14,9 @@
 mod cards;
 
 pub use cards::{
-    AWAITING_CARD_OPS_PER_USER_MAX, CARD_IN_GROUP_TEXT, CARDS_OFF_TEXT, CASHOUT_HOLD_SECS,
-    CardPolicy, FEE_BASIS_POINTS_MAX, RAIL_RETRY_MS, RAIL_RETRY_MS_MAX, SWEEP_CARD_OPS_MAX,
-    card_label, card_transfer_codes,
+    AWAITING_CARD_OPS_PER_USER_MAX, CARD_IN_COMMAND_TEXT, CARD_IN_GROUP_DELETED_TEXT,
+    CARD_IN_GROUP_TEXT, CARDS_OFF_TEXT, CASHOUT_HOLD_SECS, CardPolicy, FEE_BASIS_POINTS_MAX,
+    RAIL_RETRY_MS, RAIL_RETRY_MS_MAX, SWEEP_CARD_OPS_MAX, card_label, card_transfer_codes,
 };
 
 use std::collections::HashMap;
@@ -36,8 +36,8 @@ use crate::command::{
 };
 use crate::identity;
 use crate::message::{
-    Audience, Button, ChatKind, Handle, Incoming, MESSAGE_TEXT_BYTES_MAX, Platform, PlatformUserId,
-    Reply, User,
+    Audience, Button, ChatKind, Deletion, Handle, Incoming, MESSAGE_TEXT_BYTES_MAX, Platform,
+    PlatformUserId, Reply, User,
 };
 use crate::notify::{Dispatcher, StoredReply, outbox_message, outbox_message_with_bounce};
 use crate::otp::{self, OtpChallenge, OtpHash, OtpPolicy, Pepper, RandomSource, Verdict};
@@ -207,6 +207,26 @@ impl Turn<'_> {
             text: text.into(),
             redacted: None,
             buttons: Vec::new(),
+            deletion: None,
+        });
+    }
+
+    /// A reply in the chat the message came from that first has the
+    /// message itself deleted, where the platform lets a bot do so:
+    /// `text` is sent if it is still there, `text_if_deleted` if it was
+    /// deleted. Without a message id (nothing others can see), just `text`.
+    fn here_deleting(&mut self, text: String, text_if_deleted: String) {
+        let deletion = self.msg.message_id.clone().map(|message| Deletion {
+            message,
+            text_if_deleted,
+        });
+        self.replies.push(Reply {
+            platform: self.msg.platform,
+            audience: Audience::Chat(self.msg.chat.id.clone()),
+            text,
+            redacted: None,
+            buttons: Vec::new(),
+            deletion,
         });
     }
 
@@ -227,6 +247,7 @@ impl Turn<'_> {
             text,
             redacted,
             buttons,
+            deletion: None,
         });
     }
 }
@@ -1736,6 +1757,7 @@ impl Bot {
             ),
             redacted: None,
             buttons: Vec::new(),
+            deletion: None,
         };
         let notice = self.notice_with(
             &format!("{reference}:requested:payer"),
@@ -2106,6 +2128,12 @@ impl Bot {
             );
             return Ok(());
         }
+        if self
+            .link_waits_for_card_ops(turn, turn.me.user, "send the link code again.")
+            .await?
+        {
+            return Ok(());
+        }
         let Some(target) = self
             .store
             .take_link_code(&hash.to_bytes(), turn.now_ms)
@@ -2118,6 +2146,13 @@ impl Bot {
         };
         if target == turn.me.user {
             turn.private("This account already uses that wallet.");
+            return Ok(());
+        }
+        // The code is spent: the other side's wait ends with a new one.
+        if self
+            .link_waits_for_card_ops(turn, target, "run /link again in your other chat app.")
+            .await?
+        {
             return Ok(());
         }
         let mut group = Vec::new();
@@ -2231,6 +2266,7 @@ impl Bot {
             text,
             redacted: None,
             buttons,
+            deletion: None,
         };
         Ok(outbox_message_with_bounce(key, &reply, bounce)?)
     }
@@ -2253,6 +2289,7 @@ impl Bot {
             ),
             redacted: None,
             buttons: Vec::new(),
+            deletion: None,
         };
         self.notice_with(
             &format!("{}:paid:payee", payment.reference),
@@ -2283,6 +2320,7 @@ impl Bot {
             ),
             redacted: None,
             buttons: Vec::new(),
+            deletion: None,
         };
         Ok(Some(outbox_message(
             &format!("{}:paid:chat", payment.reference),
@@ -2381,6 +2419,7 @@ fn internal_error(msg: &Incoming) -> Reply {
         text: INTERNAL_ERROR_TEXT.to_owned(),
         redacted: None,
         buttons: Vec::new(),
+        deletion: None,
     }
 }
 
@@ -2398,11 +2437,16 @@ fn withhold_card_numbers(msg: &Incoming, replies: Vec<Reply>) -> Vec<Reply> {
                 event = %event_key(msg),
                 "a reply looked like it held a card number; withheld"
             );
+            let withheld =
+                "(I withheld my answer: it would have shown what looks like a card number.)";
             Reply {
-                text: "(I withheld my answer: it would have shown what looks like a card number.)"
-                    .to_owned(),
+                text: withheld.to_owned(),
                 redacted: None,
                 buttons: Vec::new(),
+                deletion: reply.deletion.map(|deletion| Deletion {
+                    text_if_deleted: withheld.to_owned(),
+                    ..deletion
+                }),
                 ..reply
             }
         })

@@ -637,6 +637,10 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// The user's operations in [`CardOpState::AwaitingCode`], newest first.
     async fn card_ops_awaiting_code(&self, user: UserId) -> Result<Vec<CardOp>, StoreError>;
 
+    /// The user's operations with the rail ([`CardOpState::Sent`] or
+    /// [`CardOpState::Pending`]: sent, not yet decided), oldest first.
+    async fn card_ops_in_flight(&self, user: UserId) -> Result<Vec<CardOp>, StoreError>;
+
     /// Non-final operations whose `due_at_ms` is at or before `now_ms`,
     /// oldest due first, at most `limit`.
     async fn card_ops_due(&self, now_ms: i64, limit: u32) -> Result<Vec<CardOp>, StoreError>;

@@ -14,6 +14,7 @@
 )]
 
 mod api;
+mod cards;
 mod discord;
 #[path = "../support/fake_discord.rs"]
 mod fake_discord;

@@ -102,13 +102,22 @@ pub(crate) struct Server {
 
 impl Server {
     /// Spawns `cmd` and waits for its `listening on ADDR` log line.
+    /// Standard output is kept with the log (see [`Server::stderr`]).
     pub(crate) fn start(cmd: &mut Command) -> Server {
         let mut child = cmd
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stderr = Arc::new(Mutex::new(String::new()));
+        let stdout = child.stdout.take().unwrap();
+        let out = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                out.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
         let (lines, listening) = mpsc::channel();
         let pipe = child.stderr.take().unwrap();
         let log = Arc::clone(&stderr);
@@ -145,7 +154,7 @@ impl Server {
         self.child.id()
     }
 
-    /// Everything logged so far.
+    /// Everything logged (and printed) so far.
     pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
@@ -192,6 +201,15 @@ impl Drop for Server {
 /// A minimal HTTP/1.1 GET: one request per connection, `Connection: close`.
 pub(crate) fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     http_request(addr, "GET", path, &[], "")
+}
+
+/// A minimal HTTP/1.1 GET with these header lines.
+pub(crate) fn http_get_with_headers(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    http_request(addr, "GET", path, headers, "")
 }
 
 /// A raw HTTP/1.1 POST of `body` with `content_type` (`None`: no header).

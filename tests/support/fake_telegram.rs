@@ -7,7 +7,9 @@
 //! `getUpdates` (long polling, `offset` confirms), refuses to DM a user who
 //! never wrote to the bot privately (403, as Telegram does), records every
 //! call, and can be told to fail the next call of a method (a 429 with
-//! `retry_after`, say). Updates are built as Telegram's documentation shows
+//! `retry_after`, say). `deleteMessage` deletes a message in a group only
+//! when the bot was made an admin there ([`FakeTelegram::make_admin`]), as
+//! Telegram requires; otherwise it answers Telegram's 400. Updates are built as Telegram's documentation shows
 //! them, entities included.
 
 #![allow(dead_code)]
@@ -99,6 +101,12 @@ struct Inner {
     next_message_id: i64,
     /// Users who have written to the bot privately.
     started: HashSet<i64>,
+    /// Messages that exist, by (chat id, message id).
+    messages: HashSet<(i64, i64)>,
+    /// Messages deleted, in order.
+    deleted: Vec<(i64, i64)>,
+    /// Whether the bot is a group admin allowed to delete messages.
+    admin: bool,
     /// (method, status, body) to answer instead, once each.
     failures: VecDeque<(String, u16, Value)>,
     /// `getUpdates` calls started so far, and the last one that handed out
@@ -148,6 +156,9 @@ impl FakeTelegram {
         }
         inner.next_update_id += 1;
         inner.next_message_id += 1;
+        let chat_id = chat["id"].as_i64().unwrap();
+        let message_id = inner.next_message_id;
+        inner.messages.insert((chat_id, message_id));
         let mut message = json!({
             "message_id": inner.next_message_id,
             "from": from.json(),
@@ -180,6 +191,16 @@ impl FakeTelegram {
                 "from": {"id": BOT_ID, "is_bot": true, "first_name": "PayBot", "username": BOT_USERNAME},
                 "text": "(the bot's message)"}
         }})
+    }
+
+    /// The bot becomes a group admin allowed to delete messages.
+    pub(crate) fn make_admin(&self) {
+        self.inner.lock().unwrap().admin = true;
+    }
+
+    /// Messages deleted so far, as (chat id, message id).
+    pub(crate) fn deleted(&self) -> Vec<(i64, i64)> {
+        self.inner.lock().unwrap().deleted.clone()
     }
 
     /// `user` blocks the bot: DMs to them are refused from now on (403).
@@ -406,6 +427,30 @@ fn answer(inner: &Mutex<Inner>, method: &str, params: &Value) -> (u16, Value) {
         "setmycommands" | "deletewebhook" | "setwebhook" | "answercallbackquery" => ok(json!(true)),
         "getwebhookinfo" => ok(json!({"url": "", "has_custom_certificate": false,
             "pending_update_count": 0})),
+        "deletemessage" => {
+            let chat_id = match &params["chat_id"] {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            };
+            let message_id = match &params["message_id"] {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            };
+            let (Some(chat_id), Some(message_id)) = (chat_id, message_id) else {
+                return error(400, "Bad Request: message identifier is not specified");
+            };
+            if !inner.messages.contains(&(chat_id, message_id)) {
+                return error(400, "Bad Request: message to delete not found");
+            }
+            if chat_id < 0 && !inner.admin {
+                return error(400, "Bad Request: message can't be deleted");
+            }
+            inner.messages.remove(&(chat_id, message_id));
+            inner.deleted.push((chat_id, message_id));
+            ok(json!(true))
+        }
         "sendmessage" => {
             let chat_id = match &params["chat_id"] {
                 Value::Number(n) => n.as_i64(),
@@ -429,6 +474,8 @@ fn answer(inner: &Mutex<Inner>, method: &str, params: &Value) -> (u16, Value) {
                 );
             }
             inner.next_message_id += 1;
+            let message_id = inner.next_message_id;
+            inner.messages.insert((chat_id, message_id));
             let chat = if chat_id > 0 {
                 json!({"id": chat_id, "type": "private", "first_name": "User"})
             } else {

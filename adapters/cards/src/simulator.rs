@@ -890,7 +890,9 @@ pub async fn serve(
 ) -> io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    tracing::info!(%bound, "card rail simulator listening");
+    // The address last, as `paybot serve` logs its own: with port 0,
+    // this line is how a caller learns the port.
+    tracing::info!("card rail simulator listening on {bound}");
     axum::serve(listener, Simulator::new(api_key).router())
         .with_graceful_shutdown(shutdown)
         .await

@@ -317,6 +317,9 @@ pub fn inbound(body: &[u8]) -> Inbound {
             text,
             mentions,
             reply_to: None,
+            // Only the bot sees a slash command's options: there is no
+            // message in the channel to act on.
+            message_id: None,
         })),
         Err(reason) => Inbound::Refused(reason),
     }
@@ -954,6 +957,7 @@ mod tests {
             text: format!("{line}\n{line}\n{}", "y".repeat(4_100)),
             redacted: None,
             buttons: vec![Button::new("Cancel", "/cancel P7K2QX")],
+            deletion: None,
         };
         let parts = messages(&reply, true);
         assert_eq!(parts.len(), 5);

@@ -504,6 +504,7 @@ fn internal_error(incoming: &Incoming) -> Reply {
         text: bot::service::INTERNAL_ERROR_TEXT.to_owned(),
         redacted: None,
         buttons: Vec::new(),
+        deletion: None,
     }
 }
 

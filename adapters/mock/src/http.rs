@@ -3,11 +3,17 @@
 //!
 //! - `POST /mock/messages` with `{"from": "alice", "chat": "dm" | "<group>",
 //!   "text": "/pay @bob 5", "id": "optional event id", "reply_to": "optional
-//!   author"}` answers `{"deliveries": [{"to", "chat", "text"}, ...]}`:
-//!   everything that message caused. The same `id` again is a redelivery:
+//!   author"}` answers `{"message": "m7", "deliveries": [{"to", "chat",
+//!   "text"}, ...], "deleted": ["m7"]}`: the message's id and everything it
+//!   caused (`deleted`: messages the bot deleted, such as this one when it
+//!   held a card number in a group). The same `id` again is a redelivery:
 //!   the same answer, nothing new.
 //! - `GET /mock/users/{name}/messages` answers `{"messages": [...]}`: all
 //!   that user received, oldest first.
+//! - `GET /mock/chats/{group}/messages` answers `{"messages": [{"id",
+//!   "from", "text", "deleted"}, ...]}`: what the group's members see in
+//!   it, users' messages included, oldest first; a deleted message keeps
+//!   its place with `"deleted": true` and no text.
 //!
 //! Every refusal is a 4xx with `{"error": {"code", "message"}}`, never a 500.
 
@@ -44,6 +50,7 @@ pub fn router(chat: Arc<MockChat>) -> Router {
     Router::new()
         .route("/mock/messages", post(send))
         .route("/mock/users/{name}/messages", get(messages))
+        .route("/mock/chats/{group}/messages", get(chat_messages))
         .layer(axum::extract::DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .with_state(chat)
 }
@@ -89,8 +96,8 @@ async fn send(
         id: body.id,
         reply_to: body.reply_to,
     };
-    match chat.send(&out).await {
-        Ok(deliveries) => Json(json!({ "deliveries": deliveries })).into_response(),
+    match chat.send_message(&out).await {
+        Ok(sent) => Json(sent).into_response(),
         Err(e) => e.into_response(),
     }
 }
@@ -101,6 +108,13 @@ async fn messages(State(chat): State<Arc<MockChat>>, Path(name): Path<String>) -
             let messages: Vec<Delivery> = messages;
             Json(json!({ "messages": messages })).into_response()
         }
+        Err(e) => error(StatusCode::NOT_FOUND, e.code(), e.to_string()),
+    }
+}
+
+async fn chat_messages(State(chat): State<Arc<MockChat>>, Path(group): Path<String>) -> Response {
+    match chat.chat_messages(&group) {
+        Ok(messages) => Json(json!({ "messages": messages })).into_response(),
         Err(e) => error(StatusCode::NOT_FOUND, e.code(), e.to_string()),
     }
 }

@@ -9,7 +9,10 @@
 //! [`Incoming`](bot::message::Incoming) and keeps every user's inbox.
 //!
 //! Group membership is implicit: whoever speaks in a group is in it, and a
-//! message to the group reaches every member (the sender included). An
+//! message to the group reaches every member (the sender included). Each
+//! group also keeps what its members see in it, users' messages included
+//! ([`MockChat::chat_messages`]), so a message the bot deletes (a card
+//! number) is seen to vanish; the mock bot may always delete. An
 //! `@name` in the text is a platform mention when `name` has spoken before
 //! (the platform knows them); otherwise it stays a bare handle, so paying
 //! someone who never used the chat exercises the escrow path.
@@ -26,7 +29,7 @@ use async_trait::async_trait;
 use bot::Bot;
 use bot::message::{
     Audience, Chat, ChatId, ChatKind, EventId, Handle, Incoming, MESSAGE_TEXT_BYTES_MAX, Mention,
-    Platform, PlatformUserId, Reply, User,
+    MessageId, Platform, PlatformUserId, Reply, User,
 };
 use bot::notify::{DeliveryError, Notifier};
 use serde::Serialize;
@@ -45,6 +48,8 @@ pub const GROUP_NAME_CHARS_MAX: usize = 64;
 pub const REMEMBERED_EVENTS_MAX: usize = 10_000;
 /// Messages kept per user inbox (oldest dropped first).
 pub const INBOX_MESSAGES_MAX: usize = 10_000;
+/// Messages kept per group's history (oldest dropped first).
+pub const CHAT_MESSAGES_MAX: usize = 10_000;
 
 /// One message a user received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,6 +59,30 @@ pub struct Delivery {
     /// [`DM`] or the group's name.
     pub chat: String,
     pub text: String,
+}
+
+/// One message as the members of a group see it in the group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Posted {
+    /// The message's id (`m17`).
+    pub id: String,
+    /// Who wrote it: a user's name, or [`MOCK_BOT_NAME`].
+    pub from: String,
+    /// Empty once deleted: the mock keeps nothing of a deleted message.
+    pub text: String,
+    pub deleted: bool,
+}
+
+/// What one sent message caused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sent {
+    /// The id the message got (`m17`); the same on a redelivery.
+    pub message: String,
+    /// Replies in the chat, DMs, and notifications to other users.
+    pub deliveries: Vec<Delivery>,
+    /// Ids of messages the bot deleted (the sent one, if it held a card
+    /// number and was posted in a group).
+    pub deleted: Vec<String>,
 }
 
 /// Why a mock message was refused. `Display` is the message for the client.
@@ -73,6 +102,8 @@ pub enum MockError {
     BadId,
     #[error("`reply_to` must be a user name")]
     BadReplyTo,
+    #[error("no group of that name has any message")]
+    NoSuchChat,
 }
 
 impl MockError {
@@ -85,6 +116,7 @@ impl MockError {
             MockError::BadText => "bad_text",
             MockError::BadId => "bad_id",
             MockError::BadReplyTo => "bad_reply_to",
+            MockError::NoSuchChat => "no_such_chat",
         }
     }
 }
@@ -110,11 +142,43 @@ struct State {
     groups: HashMap<String, BTreeSet<String>>,
     /// Users who have spoken.
     known: BTreeSet<String>,
+    /// Group name → what its members see in it, oldest first.
+    chats: HashMap<String, VecDeque<Posted>>,
+    /// The number of the last message id given out.
+    last_message: u64,
     /// Event id → what the first delivery caused.
-    outcomes: HashMap<String, Vec<Delivery>>,
+    outcomes: HashMap<String, Sent>,
     outcome_order: VecDeque<String>,
     /// Deliveries made since the current `send` started.
     collecting: Vec<Delivery>,
+    /// Messages deleted since the current `send` started.
+    deleting: Vec<String>,
+}
+
+impl State {
+    fn post(&mut self, group: &str, posted: Posted) {
+        let history = self.chats.entry(group.to_owned()).or_default();
+        history.push_back(posted);
+        if history.len() > CHAT_MESSAGES_MAX {
+            history.pop_front();
+        }
+    }
+
+    /// Deletes message `id` of `group`: `false` when there is no such
+    /// message (or it is gone already).
+    fn delete(&mut self, group: &str, id: &str) -> bool {
+        let Some(posted) = self
+            .chats
+            .get_mut(group)
+            .and_then(|history| history.iter_mut().find(|p| p.id == id && !p.deleted))
+        else {
+            return false;
+        };
+        posted.deleted = true;
+        posted.text.clear();
+        self.deleting.push(id.to_owned());
+        true
+    }
 }
 
 /// The mock chat service.
@@ -196,6 +260,11 @@ impl MockChat {
     /// Sends one message as `out.from` and returns everything it caused:
     /// replies in the chat, DMs, and notifications to other users.
     pub async fn send(&self, out: &Outgoing) -> Result<Vec<Delivery>, MockError> {
+        Ok(self.send_message(out).await?.deliveries)
+    }
+
+    /// [`MockChat::send`], with the message's id and what was deleted.
+    pub async fn send_message(&self, out: &Outgoing) -> Result<Sent, MockError> {
         let from = Handle::parse(&out.from).map_err(|_| MockError::BadUser)?;
         if from.as_str() == MOCK_BOT_NAME {
             return Err(MockError::BotUser);
@@ -237,7 +306,7 @@ impl MockChat {
         };
 
         let _turn = self.turn.lock().await;
-        let (mentions, remembered) = self.with_state(|state| {
+        let (mentions, remembered, message) = self.with_state(|state| {
             state.known.insert(from.as_str().to_owned());
             if let Some(name) = &group {
                 state
@@ -249,7 +318,28 @@ impl MockChat {
             let mentions = mentions_in(&out.text, &state.known);
             let remembered = state.outcomes.get(event_id.as_str()).cloned();
             state.collecting.clear();
-            (mentions, remembered)
+            state.deleting.clear();
+            let message = match &remembered {
+                // A redelivery is the same message, not a new one.
+                Some(first) => first.message.clone(),
+                None => {
+                    state.last_message = state.last_message.saturating_add(1);
+                    let message = format!("m{}", state.last_message);
+                    if let Some(name) = &group {
+                        state.post(
+                            name,
+                            Posted {
+                                id: message.clone(),
+                                from: from.as_str().to_owned(),
+                                text: out.text.clone(),
+                                deleted: false,
+                            },
+                        );
+                    }
+                    message
+                }
+            };
+            (mentions, remembered, message)
         });
         let incoming = Incoming {
             platform: Platform::Mock,
@@ -259,6 +349,7 @@ impl MockChat {
             text: out.text.clone(),
             mentions,
             reply_to,
+            message_id: Some(MessageId::new(message.clone()).map_err(|_| MockError::BadId)?),
         };
         let replies = self.bot.handle(&incoming).await;
         if let Some(first) = remembered {
@@ -272,7 +363,11 @@ impl MockChat {
             tracing::warn!(%error, "mock: outbox drain failed; notifications follow later");
         }
         Ok(self.with_state(|state| {
-            let caused = std::mem::take(&mut state.collecting);
+            let caused = Sent {
+                message,
+                deliveries: std::mem::take(&mut state.collecting),
+                deleted: std::mem::take(&mut state.deleting),
+            };
             state
                 .outcomes
                 .insert(event_id.as_str().to_owned(), caused.clone());
@@ -291,7 +386,10 @@ impl MockChat {
     /// returns.
     pub async fn tick(&self) -> Result<Vec<Delivery>, bot::service::BotError> {
         let _turn = self.turn.lock().await;
-        self.with_state(|state| state.collecting.clear());
+        self.with_state(|state| {
+            state.collecting.clear();
+            state.deleting.clear();
+        });
         self.bot.sweep().await?;
         self.bot.dispatcher().drain().await?;
         Ok(self.with_state(|state| std::mem::take(&mut state.collecting)))
@@ -309,38 +407,80 @@ impl MockChat {
         }))
     }
 
-    /// Puts a reply into the inboxes of whoever it reaches.
+    /// What the members of `group` see in it, oldest first: users'
+    /// messages and the bot's, deleted ones marked (their text gone).
+    pub fn chat_messages(&self, group: &str) -> Result<Vec<Posted>, MockError> {
+        self.with_state(|state| {
+            state
+                .chats
+                .get(group)
+                .map(|history| history.iter().cloned().collect())
+                .ok_or(MockError::NoSuchChat)
+        })
+    }
+
+    /// The groups that have a message, by name.
+    pub fn group_names(&self) -> Vec<String> {
+        self.with_state(|state| {
+            let mut names: Vec<String> = state.chats.keys().cloned().collect();
+            names.sort();
+            names
+        })
+    }
+
+    /// Puts a reply into the inboxes of whoever it reaches, after deleting
+    /// the message it asks to delete (always allowed here).
     fn deliver(&self, reply: &Reply) {
         if reply.platform != Platform::Mock {
             return;
         }
         self.with_state(|state| {
+            let deleted = match (&reply.deletion, &reply.audience) {
+                (Some(deletion), Audience::Chat(chat)) => {
+                    state.delete(chat.as_str(), deletion.message.as_str())
+                }
+                _ => false,
+            };
+            let text = reply.text_after_deletion(deleted).to_owned();
             let deliveries: Vec<Delivery> = match &reply.audience {
                 Audience::Private(user) => vec![Delivery {
                     to: user.as_str().to_owned(),
                     chat: DM.to_owned(),
-                    text: reply.text.clone(),
+                    text,
                 }],
                 Audience::Chat(chat) => match chat.as_str().strip_prefix("dm:") {
                     Some(user) => vec![Delivery {
                         to: user.to_owned(),
                         chat: DM.to_owned(),
-                        text: reply.text.clone(),
+                        text,
                     }],
-                    None => state
-                        .groups
-                        .get(chat.as_str())
-                        .map(|members| {
-                            members
-                                .iter()
-                                .map(|member| Delivery {
-                                    to: member.clone(),
-                                    chat: chat.as_str().to_owned(),
-                                    text: reply.text.clone(),
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
+                    None => {
+                        state.last_message = state.last_message.saturating_add(1);
+                        let id = format!("m{}", state.last_message);
+                        state.post(
+                            chat.as_str(),
+                            Posted {
+                                id,
+                                from: MOCK_BOT_NAME.to_owned(),
+                                text: text.clone(),
+                                deleted: false,
+                            },
+                        );
+                        state
+                            .groups
+                            .get(chat.as_str())
+                            .map(|members| {
+                                members
+                                    .iter()
+                                    .map(|member| Delivery {
+                                        to: member.clone(),
+                                        chat: chat.as_str().to_owned(),
+                                        text: text.clone(),
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    }
                 },
             };
             for delivery in deliveries {

@@ -100,7 +100,7 @@ pub async fn repl(
             }
             Some(_) => {
                 let sent = chat
-                    .send(&Outgoing {
+                    .send_message(&Outgoing {
                         from: user.clone(),
                         chat: room.clone(),
                         text: line.to_owned(),
@@ -109,7 +109,12 @@ pub async fn repl(
                     })
                     .await;
                 match sent {
-                    Ok(deliveries) => show(out, &deliveries)?,
+                    Ok(sent) => {
+                        if sent.deleted.contains(&sent.message) {
+                            writeln!(out, "  (the bot deleted your message from {room})")?;
+                        }
+                        show(out, &sent.deliveries)?;
+                    }
                     Err(e) => writeln!(out, "  {e}")?,
                 }
             }

@@ -20,7 +20,9 @@
 //!   `USER in CHAT sees: TEXT` (a delivery to USER in CHAT contains TEXT),
 //!   `CHAT sees: TEXT` (a message to the group CHAT contains TEXT),
 //!   `USER in CHAT does not see: TEXT`, `CHAT does not see: TEXT`,
-//!   `USER sees nothing`, and `nothing` (it caused no message at all).
+//!   `USER sees nothing`, `nothing` (it caused no message at all), and
+//!   `deleted` / `not deleted` (the bot did or did not delete the message
+//!   just sent from its chat).
 //! - In TEXT, `{code:NAME}` matches a 6-digit code and remembers it as NAME,
 //!   `{ref:NAME}` a payment, request or split reference (`P7K2QXM`), and
 //!   (or a `/link` code) and `{NAME}` stands for what was remembered. `{NAME}` works in sent text
@@ -80,6 +82,8 @@ pub enum CheckKind {
         to: String,
     },
     Nothing,
+    /// The message sent was deleted (`true`) or was not (`false`).
+    Deleted(bool),
 }
 
 /// A parsed script.
@@ -165,6 +169,11 @@ pub fn parse(text: &str) -> Result<Script, String> {
         }
         let kind = if trimmed == "nothing" {
             CheckKind::Nothing
+        } else if trimmed == "deleted" || trimmed == "not deleted" {
+            if !matches!(steps.last(), Some(Step::Send { .. })) {
+                return Err(format!("line {line}: `{trimmed}` checks a message sent"));
+            }
+            CheckKind::Deleted(trimmed == "deleted")
         } else if let Some(caps) = captures(&SEES_NOTHING, trimmed) {
             CheckKind::SeesNothing {
                 to: group(&caps, "to"),
@@ -327,9 +336,11 @@ fn render(deliveries: &[Delivery]) -> String {
         .join("\n")
 }
 
+/// `deleted`: whether the step's message was deleted (a wait: `false`).
 fn check(
     check: &Check,
     caused: &[Delivery],
+    deleted: bool,
     vars: &mut HashMap<String, String>,
 ) -> Result<(), String> {
     let line = check.line;
@@ -343,6 +354,14 @@ fn check(
         CheckKind::Nothing => {
             if !caused.is_empty() {
                 return fail("expected no message".to_owned());
+            }
+        }
+        CheckKind::Deleted(expected) => {
+            if deleted != *expected {
+                return fail(format!(
+                    "expected the message {}to be deleted",
+                    if *expected { "" } else { "not " }
+                ));
             }
         }
         CheckKind::SeesNothing { to } => {
@@ -392,24 +411,25 @@ pub async fn run(
     let mut vars: HashMap<String, String> = HashMap::new();
     let mut transcript = Transcript::default();
     for step in &script.steps {
-        let (caused, checks) = match step {
+        let (caused, deleted, checks) = match step {
             Step::Send { line, out, checks } => {
                 let mut out = out.clone();
                 out.text = substitute(&out.text, &vars, *line)?;
-                let caused = chat
-                    .send(&out)
+                let sent = chat
+                    .send_message(&out)
                     .await
                     .map_err(|e| format!("line {line}: the mock refused the message: {e}"))?;
-                (caused, checks)
+                let deleted = sent.deleted.contains(&sent.message);
+                (sent.deliveries, deleted, checks)
             }
             Step::Wait { line, by, checks } => {
                 advance(*by);
                 let caused = chat.tick().await.map_err(|e| format!("line {line}: {e}"))?;
-                (caused, checks)
+                (caused, false, checks)
             }
         };
         for c in checks {
-            check(c, &caused, &mut vars)?;
+            check(c, &caused, deleted, &mut vars)?;
         }
         transcript.deliveries.extend(caused);
     }
@@ -443,6 +463,32 @@ mod tests {
     }
 
     #[test]
+    fn deletion_checks_follow_a_message() {
+        let script = parse("> alice in party: hi\n  deleted\n  not deleted\n").unwrap();
+        let Step::Send { checks, .. } = &script.steps[0] else {
+            panic!()
+        };
+        assert_eq!(checks[0].kind, CheckKind::Deleted(true));
+        assert_eq!(checks[1].kind, CheckKind::Deleted(false));
+        assert!(
+            parse("> bob in dm: /start\n! wait 1m\n  deleted\n")
+                .unwrap_err()
+                .contains("line 3")
+        );
+        let c = Check {
+            line: 4,
+            kind: CheckKind::Deleted(true),
+        };
+        let mut vars = HashMap::new();
+        assert!(check(&c, &[], true, &mut vars).is_ok());
+        assert!(
+            check(&c, &[], false, &mut vars)
+                .unwrap_err()
+                .contains("line 4")
+        );
+    }
+
+    #[test]
     fn refuses_unreadable_lines() {
         assert!(parse("alice says hi").unwrap_err().contains("line 1"));
         assert!(parse("party sees: x").unwrap_err().contains("before any"));
@@ -464,7 +510,7 @@ mod tests {
                 text: "/confirm {code:c} (payment {ref:p})".into(),
             },
         };
-        check(&c, &caused, &mut vars).unwrap();
+        check(&c, &caused, false, &mut vars).unwrap();
         assert_eq!(vars["c"], "123456");
         assert_eq!(vars["p"], "PABCDEF");
         assert_eq!(

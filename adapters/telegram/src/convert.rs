@@ -1,6 +1,9 @@
 //! The one place where Telegram's types meet the core's: an [`Update`] in,
 //! an [`Inbound`] out; a [`Reply`] in, [`Outgoing`] Bot API messages out.
 //!
+//! A reply asking for a message to be deleted (a card number posted in a
+//! group) also becomes a [`Delete`] (`deleteMessage`).
+//!
 //! Everything here is pure: no I/O, no clock. Hostile input (offsets that
 //! point outside the text or inside a character, callback data we never
 //! sent, oversized fields) is ignored or refused, never a panic.
@@ -8,8 +11,8 @@
 use std::ops::Range;
 
 use bot::message::{
-    Audience, Chat, ChatId, ChatKind, EventId, Handle, Incoming, Mention, Platform, PlatformUserId,
-    Reply, User,
+    Audience, Chat, ChatId, ChatKind, EventId, Handle, Incoming, Mention, MessageId, Platform,
+    PlatformUserId, Reply, User,
 };
 use teloxide::types::{
     self as tg, CallbackQuery, CallbackQueryId, InlineKeyboardButton, InlineKeyboardMarkup,
@@ -126,6 +129,7 @@ fn message_to_incoming(
         text,
         mentions,
         reply_to,
+        message_id: Some(MessageId::new(message.id.0.to_string()).map_err(|_| "bad message id")?),
     })
 }
 
@@ -159,6 +163,8 @@ fn button_to_incoming(query: &CallbackQuery, event_id: EventId) -> Result<Incomi
         text: data.to_owned(),
         mentions: Vec::new(),
         reply_to: None,
+        // The pressed message is the bot's own; nothing to act on.
+        message_id: None,
     })
 }
 
@@ -295,6 +301,41 @@ pub struct Outgoing {
     pub buttons: Option<InlineKeyboardMarkup>,
 }
 
+/// One Bot API `deleteMessage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delete {
+    pub chat: tg::ChatId,
+    pub message: tg::MessageId,
+}
+
+/// The `deleteMessage` a reply asks for before it is sent, if any: the
+/// message in the reply's chat.
+pub fn delete(reply: &Reply) -> Result<Option<Delete>, OutgoingError> {
+    let Some(deletion) = &reply.deletion else {
+        return Ok(None);
+    };
+    if reply.platform != Platform::Telegram {
+        return Err(OutgoingError::OtherPlatform(reply.platform));
+    }
+    let Audience::Chat(chat) = &reply.audience else {
+        return Err(OutgoingError::BadChat(
+            "a private reply deletes nothing".to_owned(),
+        ));
+    };
+    let chat = chat
+        .as_str()
+        .parse::<i64>()
+        .map(tg::ChatId)
+        .map_err(|_| OutgoingError::BadChat(chat.as_str().to_owned()))?;
+    let message = deletion
+        .message
+        .as_str()
+        .parse::<i32>()
+        .map(tg::MessageId)
+        .map_err(|_| OutgoingError::BadMessage(deletion.message.as_str().to_owned()))?;
+    Ok(Some(Delete { chat, message }))
+}
+
 /// Why a reply cannot become a Telegram message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OutgoingError {
@@ -302,6 +343,8 @@ pub enum OutgoingError {
     OtherPlatform(Platform),
     #[error("`{0}` is not a Telegram chat id")]
     BadChat(String),
+    #[error("`{0}` is not a Telegram message id")]
+    BadMessage(String),
 }
 
 /// The messages that carry `reply`: private replies go to the user's DM
@@ -439,6 +482,7 @@ mod tests {
         assert_eq!(msg.sender.handle.as_ref().unwrap().as_str(), "alice");
         assert_eq!(msg.text, "/pay @bob 5");
         assert!(msg.mentions.is_empty());
+        assert_eq!(msg.message_id.as_ref().unwrap().as_str(), "7");
     }
 
     #[test]
@@ -619,6 +663,7 @@ mod tests {
                 label: "Cancel".to_owned(),
                 command: "/cancel P7K2QX".to_owned(),
             }],
+            deletion: None,
         };
         let out = outgoing(&reply).unwrap();
         assert_eq!(out.len(), 1);
@@ -634,5 +679,38 @@ mod tests {
         let mut bad = reply;
         bad.audience = Audience::Chat(ChatId::new("general").unwrap());
         assert!(matches!(outgoing(&bad), Err(OutgoingError::BadChat(_))));
+    }
+
+    #[test]
+    fn a_deletion_names_the_message_in_the_replys_chat() {
+        let mut reply = Reply {
+            platform: Platform::Telegram,
+            audience: Audience::Chat(ChatId::new("-1001234567890").unwrap()),
+            text: "please delete it".to_owned(),
+            redacted: None,
+            buttons: Vec::new(),
+            deletion: None,
+        };
+        assert_eq!(delete(&reply), Ok(None));
+        reply.deletion = Some(bot::message::Deletion {
+            message: MessageId::new("77").unwrap(),
+            text_if_deleted: "I deleted it".to_owned(),
+        });
+        assert_eq!(
+            delete(&reply),
+            Ok(Some(Delete {
+                chat: tg::ChatId(-1_001_234_567_890),
+                message: tg::MessageId(77),
+            }))
+        );
+        let mut bad = reply.clone();
+        bad.deletion = Some(bot::message::Deletion {
+            message: MessageId::new("m7").unwrap(),
+            text_if_deleted: String::new(),
+        });
+        assert!(matches!(delete(&bad), Err(OutgoingError::BadMessage(_))));
+        let mut private = reply;
+        private.audience = Audience::Private(PlatformUserId::new("1001").unwrap());
+        assert!(matches!(delete(&private), Err(OutgoingError::BadChat(_))));
     }
 }

@@ -9,6 +9,12 @@
 //! outbox through [`Telegram`]'s notifier. The API base URL is a setting, so
 //! tests run the real teloxide client against a local fake Bot API.
 //!
+//! A reply that asks for a message to be deleted (a card number posted in a
+//! group) is best effort: Telegram lets a bot delete other people's group
+//! messages only when it is an admin allowed to delete messages. The
+//! adapter tries `deleteMessage` first and sends the reply's text for
+//! whichever happened (deleted, or "please delete it").
+//!
 //! Telegram forbids a bot to open a private chat, so the adapter tells the
 //! core (`Bot::require_dm_start`) to answer a group command from someone who
 //! never wrote to the bot privately with a `https://t.me/<bot>?start=setup`
@@ -263,6 +269,8 @@ impl Telegram {
         }
         let replies = self.core.handle(incoming).await;
         for reply in &replies {
+            let reply = self.delete_first(reply).await;
+            let reply = &reply;
             match self.deliver(reply).await {
                 Ok(()) => {}
                 Err(DeliveryError::Undeliverable(error))
@@ -285,6 +293,7 @@ impl Telegram {
                         ),
                         redacted: None,
                         buttons: Vec::new(),
+                        deletion: None,
                     };
                     if let Err(error) = self.deliver(&note).await {
                         tracing::warn!(%error, "cannot send the note to the group");
@@ -294,6 +303,57 @@ impl Telegram {
                     tracing::warn!(%error, event = %incoming.event_id, "cannot send a reply");
                 }
             }
+        }
+    }
+
+    /// Carries out `reply`'s deletion, if it asks for one, and returns the
+    /// reply to send: its text for a message deleted, or for one still
+    /// there. A refusal (the bot is not an admin allowed to delete) is
+    /// logged without anything of the message.
+    async fn delete_first(&self, reply: &Reply) -> Reply {
+        let deleted = match convert::delete(reply) {
+            Ok(None) => return reply.clone(),
+            Ok(Some(delete)) => {
+                let limit = Duration::from_secs(SEND_TIMEOUT_SECS);
+                match tokio::time::timeout(
+                    limit,
+                    self.api.delete_message(delete.chat, delete.message).send(),
+                )
+                .await
+                {
+                    Ok(Ok(_)) => {
+                        tracing::info!(
+                            chat = delete.chat.0,
+                            "deleted a message holding a card number"
+                        );
+                        true
+                    }
+                    Ok(Err(error)) => {
+                        tracing::warn!(
+                            chat = delete.chat.0,
+                            %error,
+                            "cannot delete a message holding a card number (is the bot a group admin allowed to delete messages?); its author is asked to"
+                        );
+                        false
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            chat = delete.chat.0,
+                            "no answer to deleteMessage within {SEND_TIMEOUT_SECS} s; its author is asked to delete it"
+                        );
+                        false
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot ask Telegram to delete a message");
+                false
+            }
+        };
+        Reply {
+            text: reply.text_after_deletion(deleted).to_owned(),
+            deletion: None,
+            ..reply.clone()
         }
     }
 

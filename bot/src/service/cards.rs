@@ -32,7 +32,7 @@ use crate::card::{
 use crate::command::{CARDS_PER_USER_MAX, OtpCode};
 use crate::message::{Button, ChatKind, Reply};
 use crate::otp::{self, OtpChallenge, Verdict};
-use crate::store::{CardOp, CardOpKind, CardOpState, LinkedCard};
+use crate::store::{CardOp, CardOpKind, CardOpState, LinkedCard, UserId};
 
 /// Top-ups and cash-outs one user may have waiting for a code at once.
 pub const AWAITING_CARD_OPS_PER_USER_MAX: usize = 3;
@@ -50,9 +50,16 @@ pub const FEE_BASIS_POINTS_MAX: u32 = 10_000;
 
 /// What a chat user sees when cards are not set up on this server.
 pub const CARDS_OFF_TEXT: &str = "Cards are not enabled on this paybot.";
-/// The public warning for a card number posted in a group. It names no
-/// digit.
+/// The public warning for a card number posted in a group, while the
+/// message is still there (the platform did not let the bot delete it). It
+/// names no digit.
 pub const CARD_IN_GROUP_TEXT: &str = "that message looks like it contains a card number. Please delete it now: anyone here can read it. Never post card details in a group; to link a card, send /card add to me in a private chat.";
+/// The same warning once the bot deleted the message.
+pub const CARD_IN_GROUP_DELETED_TEXT: &str = "that message looked like it contained a card number, so I deleted it. Someone may have read it before I did: if it is a real card, consider asking your bank to replace it. Never post card details in a group; to link a card, send /card add to me in a private chat.";
+/// The private answer on platforms where a command in a group is seen by
+/// the bot only (Discord's slash commands): there is nothing public to
+/// delete.
+pub const CARD_IN_COMMAND_TEXT: &str = "That looks like a card number. Nobody else saw it (only I see what you type into a command), and I did nothing with it. Card commands work only in a private chat with me: send /card add there.";
 
 /// The ledger's `code` of the card transfers.
 pub mod card_transfer_codes {
@@ -140,15 +147,55 @@ impl Bot {
         let _ = self.card_rail.set(rail);
     }
 
-    /// A group message holding a card number: a public warning (never an
-    /// echo of any digit), and nothing else is done with it.
+    /// A group message holding a card number: deleted where the platform
+    /// lets the bot (the adapter tries, see [`crate::message::Deletion`]),
+    /// and a public warning that says whether it was or asks its author to
+    /// delete it, never an echo of any digit. Nothing else is done with it.
+    /// Where only the bot saw the command (Discord), a private note instead.
     pub(super) fn warn_card_in_group(&self, turn: &mut Turn<'_>) {
         tracing::info!(
             event = %event_key(turn.msg),
+            deletable = turn.msg.message_id.is_some(),
             "a group message looked like it held a card number; warned"
         );
-        let text = format!("\u{26a0}\u{fe0f} {}, {CARD_IN_GROUP_TEXT}", turn.me_label());
-        turn.here(text);
+        if turn.in_place {
+            turn.private(CARD_IN_COMMAND_TEXT);
+            return;
+        }
+        let who = turn.me_label();
+        turn.here_deleting(
+            format!("\u{26a0}\u{fe0f} {who}, {CARD_IN_GROUP_TEXT}"),
+            format!("\u{26a0}\u{fe0f} {who}, {CARD_IN_GROUP_DELETED_TEXT}"),
+        );
+    }
+
+    /// `/link` waits for `user`'s top-ups and cash-outs with the rail: a
+    /// decision after the merge would be booked to the wallet merged away
+    /// (a top-up credited there, a cash-out's hold released there). `true`
+    /// (and the user told what to wait for) when one is in flight. `then`:
+    /// what to do once it finished.
+    pub(super) async fn link_waits_for_card_ops(
+        &self,
+        turn: &mut Turn<'_>,
+        user: UserId,
+        then: &str,
+    ) -> Result<bool> {
+        let in_flight = self.store.card_ops_in_flight(user).await?;
+        let Some(op) = in_flight.first() else {
+            return Ok(false);
+        };
+        let more = match in_flight.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n.saturating_sub(1)),
+        };
+        turn.private(format!(
+            "Wait until your {} {} of {} ({}){more} finishes: the card network has not decided yet, and I'll message you when it has. Then {then}",
+            kind_name(op.kind).to_lowercase(),
+            op.reference,
+            op.amount,
+            op_label(op)
+        ));
+        Ok(true)
     }
 
     /// Card commands are for direct chats: in a group, a short refusal.
@@ -1001,5 +1048,9 @@ impl Reply {
                 .redacted
                 .as_deref()
                 .is_some_and(crate::card::contains_card_number)
+            || self
+                .deletion
+                .as_ref()
+                .is_some_and(|d| crate::card::contains_card_number(&d.text_if_deleted))
     }
 }
