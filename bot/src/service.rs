@@ -2060,14 +2060,19 @@ impl Bot {
     async fn history(&self, turn: &mut Turn<'_>, limit: Option<u8>) -> Result<()> {
         let limit = u32::from(limit.unwrap_or(10));
         let payments = self.store.payments_of_user(turn.me.user, limit).await?;
+        // Always sent privately (a DM from a group), like the payments.
+        let in_flight = self.card_ops_in_flight_lines(turn.me.user).await?;
         if payments.is_empty() {
-            turn.private("No payments yet. Try /pay @someone 5.");
+            let mut lines = in_flight;
+            lines.push("No payments yet. Try /pay @someone 5.".to_owned());
+            turn.private(lines.join("\n"));
             return Ok(());
         }
-        let mut lines = vec![format!(
+        let mut lines = in_flight;
+        lines.push(format!(
             "Your last {}:",
             plural(u32::try_from(payments.len()).unwrap_or(limit), "payment")
-        )];
+        ));
         for payment in &payments {
             let outgoing = payment.payer == turn.me.user;
             let who = if outgoing {

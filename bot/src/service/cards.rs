@@ -198,6 +198,27 @@ impl Bot {
         Ok(true)
     }
 
+    /// `/history`'s lines for `user`'s top-ups and cash-outs still with the
+    /// rail (`• pending top-up T7K2QXM $20.00 (Visa •••• 0119)`), under a
+    /// heading; none when there are none.
+    pub(super) async fn card_ops_in_flight_lines(&self, user: UserId) -> Result<Vec<String>> {
+        let in_flight = self.store.card_ops_in_flight(user).await?;
+        if in_flight.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut lines = vec!["With the card network:".to_owned()];
+        for op in &in_flight {
+            lines.push(format!(
+                "\u{2022} pending {} {} {} ({})",
+                kind_name(op.kind).to_lowercase(),
+                op.reference,
+                op.amount,
+                op_label(op)
+            ));
+        }
+        Ok(lines)
+    }
+
     /// Card commands are for direct chats: in a group, a short refusal.
     pub(super) fn refuse_card_command_in_group(turn: &mut Turn<'_>) -> bool {
         if turn.msg.chat.kind == ChatKind::Direct {
