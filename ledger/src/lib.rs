@@ -29,7 +29,7 @@ pub mod testing;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -60,6 +60,88 @@ pub const SWEEP_TRANSFERS_MAX: u32 = 1_000;
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 5_000;
 /// How long to wait for a free pooled connection, in seconds.
 pub const POOL_ACQUIRE_TIMEOUT_SECS: u64 = 10;
+
+/// Buckets of [`WriterStats::batch_groups`]: 1, 2-3, 4-7, ..., 256-511, 512
+/// groups per committed batch (powers of two up to [`BATCH_GROUPS_MAX`]).
+pub const BATCH_SIZE_BUCKETS: usize = 10;
+
+/// What the group-commit writer has done since [`Ledger::connect`]: cheap
+/// counters, for benchmarks and operators. Subtract two snapshots to get
+/// the figures of the time between them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Database transactions committed by the writer.
+    pub batches: u64,
+    /// Linked groups in those transactions (applied or refused).
+    pub groups: u64,
+    /// Batches that failed as a whole (every submitter got the error).
+    pub failed_batches: u64,
+    /// Committed batches by size: bucket `i` counts batches of `2^i` to
+    /// `2^(i+1) - 1` groups.
+    pub batch_groups: [u64; BATCH_SIZE_BUCKETS],
+}
+
+impl WriterStats {
+    /// The counts from `earlier` to `self`.
+    pub fn since(&self, earlier: &WriterStats) -> WriterStats {
+        let mut batch_groups = [0; BATCH_SIZE_BUCKETS];
+        for ((out, now), then) in batch_groups
+            .iter_mut()
+            .zip(&self.batch_groups)
+            .zip(&earlier.batch_groups)
+        {
+            *out = now.saturating_sub(*then);
+        }
+        WriterStats {
+            batches: self.batches.saturating_sub(earlier.batches),
+            groups: self.groups.saturating_sub(earlier.groups),
+            failed_batches: self.failed_batches.saturating_sub(earlier.failed_batches),
+            batch_groups,
+        }
+    }
+
+    /// The smallest and largest batch size that bucket `index` counts.
+    pub fn bucket_bounds(index: usize) -> (usize, usize) {
+        let low = 1_usize << index.min(BATCH_SIZE_BUCKETS - 1);
+        let high = low.saturating_mul(2).saturating_sub(1);
+        (low, high.min(BATCH_GROUPS_MAX))
+    }
+}
+
+/// The writer's counters, shared between the writer task and the handles.
+#[derive(Debug, Default)]
+struct WriterCounters {
+    batches: AtomicU64,
+    groups: AtomicU64,
+    failed_batches: AtomicU64,
+    batch_groups: [AtomicU64; BATCH_SIZE_BUCKETS],
+}
+
+impl WriterCounters {
+    fn committed(&self, groups: usize) {
+        let count = u64::try_from(groups).unwrap_or(u64::MAX);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.groups.fetch_add(count, Ordering::Relaxed);
+        let bucket = usize::try_from(groups.max(1).ilog2()).unwrap_or(usize::MAX);
+        let bucket = bucket.min(BATCH_SIZE_BUCKETS - 1);
+        if let Some(counter) = self.batch_groups.get(bucket) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn snapshot(&self) -> WriterStats {
+        WriterStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            groups: self.groups.load(Ordering::Relaxed),
+            failed_batches: self.failed_batches.load(Ordering::Relaxed),
+            batch_groups: std::array::from_fn(|i| {
+                self.batch_groups
+                    .get(i)
+                    .map_or(0, |c| c.load(Ordering::Relaxed))
+            }),
+        }
+    }
+}
 
 /// Where time comes from. Injected so tests can freeze and advance it.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
@@ -205,6 +287,7 @@ struct Inner {
     backend: Backend,
     clock: Arc<dyn Clock>,
     submit: mpsc::Sender<Job>,
+    counters: Arc<WriterCounters>,
 }
 
 /// A handle to the ledger. Cheap to clone; all clones share one writer.
@@ -268,12 +351,19 @@ impl Ledger {
             return Err(LedgerError::UnsupportedUrl);
         };
         let (submit, receiver) = mpsc::channel(SUBMIT_QUEUE_GROUPS_MAX);
-        tokio::spawn(run_writer(backend.clone(), Arc::clone(&clock), receiver));
+        let counters = Arc::new(WriterCounters::default());
+        tokio::spawn(run_writer(
+            backend.clone(),
+            Arc::clone(&clock),
+            receiver,
+            Arc::clone(&counters),
+        ));
         Ok(Ledger {
             inner: Arc::new(Inner {
                 backend,
                 clock,
                 submit,
+                counters,
             }),
         })
     }
@@ -307,6 +397,11 @@ impl Ledger {
             Backend::Postgres(pool) => Some(pool),
             Backend::Sqlite(_) => None,
         }
+    }
+
+    /// What this handle's group-commit writer has done so far.
+    pub fn writer_stats(&self) -> WriterStats {
+        self.inner.counters.snapshot()
     }
 
     /// The ledger's clock.
@@ -527,9 +622,27 @@ pub fn sqlite_path(url: &str) -> Option<&std::path::Path> {
 }
 
 /// The group-commit loop: one database transaction per drained batch.
-async fn run_writer(backend: Backend, clock: Arc<dyn Clock>, mut jobs: mpsc::Receiver<Job>) {
+async fn run_writer(
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+    mut jobs: mpsc::Receiver<Job>,
+    counters: Arc<WriterCounters>,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(BATCH_GROUPS_MAX);
     while jobs.recv_many(&mut batch, BATCH_GROUPS_MAX).await > 0 {
+        // The submitters the last commit answered are submitting again right
+        // now: let them run once before this batch is closed, or it would
+        // commit the first of them alone and the rest a commit later. No
+        // timer: an idle ledger commits a lone transfer at once.
+        if batch.len() < BATCH_GROUPS_MAX {
+            tokio::task::yield_now().await;
+            while batch.len() < BATCH_GROUPS_MAX {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
         let groups: Vec<store::BatchItem<'_>> = batch
             .iter()
             .map(|j| store::BatchItem {
@@ -541,6 +654,7 @@ async fn run_writer(backend: Backend, clock: Arc<dyn Clock>, mut jobs: mpsc::Rec
         let result = on_backend!(&backend, pool => db::commit_batch(pool, &groups, now).await);
         match result {
             Ok(results) => {
+                counters.committed(batch.len());
                 for (job, result) in batch.drain(..).zip(results) {
                     // A submitter that stopped waiting still had its group applied.
                     let _ = job.reply.send(Ok(result));
@@ -548,6 +662,7 @@ async fn run_writer(backend: Backend, clock: Arc<dyn Clock>, mut jobs: mpsc::Rec
             }
             Err(e) => {
                 tracing::error!(error = %e, groups = batch.len(), "batch commit failed");
+                counters.failed_batches.fetch_add(1, Ordering::Relaxed);
                 let shared = Arc::new(e);
                 for job in batch.drain(..) {
                     let _ = job.reply.send(Err(Arc::clone(&shared)));

@@ -559,25 +559,47 @@ macro_rules! sql_backend {
                     .flat_map(|(g, _)| g.outbox)
                     .collect();
                 insert_outbox(&mut *tx, &outbox, now_ms).await?;
-                for (id, d) in state.account_deltas() {
-                    sqlx::query(
-                        "UPDATE accounts SET
-                            debits_posted = debits_posted + $1,
-                            credits_posted = credits_posted + $2,
-                            debits_pending = debits_pending + $3,
-                            credits_pending = credits_pending + $4
-                         WHERE id = $5",
-                    )
-                    .bind(d.debits_posted)
-                    .bind(d.credits_posted)
-                    .bind(d.debits_pending)
-                    .bind(d.credits_pending)
-                    .bind(id.0)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                update_accounts(&mut tx, &state.account_deltas()).await?;
                 tx.commit().await?;
                 Ok(results)
+            }
+
+            /// Adds each account's deltas to its totals: one statement per
+            /// chunk of accounts, not one per account (the round trips, not
+            /// the rows, were the cost of a batch).
+            async fn update_accounts(
+                tx: &mut Tx,
+                deltas: &[(AccountId, crate::engine::Deltas)],
+            ) -> Result<(), LedgerError> {
+                const COLUMNS: usize = 5;
+                for chunk in deltas.chunks(BINDS_PER_STATEMENT_MAX / COLUMNS) {
+                    // VALUES columns are column1.. on both SQLite and PostgreSQL.
+                    let mut q = QueryBuilder::<Db>::new(
+                        "UPDATE accounts SET
+                            debits_posted = accounts.debits_posted + d.column2,
+                            credits_posted = accounts.credits_posted + d.column3,
+                            debits_pending = accounts.debits_pending + d.column4,
+                            credits_pending = accounts.credits_pending + d.column5
+                         FROM (",
+                    );
+                    q.push_values(chunk, |mut row, (id, d)| {
+                        row.push_bind(id.0)
+                            .push_bind(d.debits_posted)
+                            .push_bind(d.credits_posted)
+                            .push_bind(d.debits_pending)
+                            .push_bind(d.credits_pending);
+                    });
+                    q.push(") AS d WHERE accounts.id = d.column1");
+                    let updated = q.build().persistent(false).execute(&mut **tx).await?;
+                    let expected = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
+                    if updated.rows_affected() != expected {
+                        return Err(corrupt(format!(
+                            "updated {} of {expected} accounts' totals",
+                            updated.rows_affected()
+                        )));
+                    }
+                }
+                Ok(())
             }
 
             /// Writes outbox messages; an id already written is skipped.
