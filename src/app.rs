@@ -91,7 +91,9 @@ pub fn attach_card_rail(
     if !cards.enabled {
         return Ok(None);
     }
-    let acquirer = paybot_cards::Acquirer::sandbox();
+    let acquirer = cards
+        .acquirer()
+        .context("setting `cards` acquirer fields")?;
     let configured_key = cards
         .api_key
         .as_ref()

@@ -119,6 +119,34 @@ pub struct CardsSettings {
     /// The smallest cash-out fee (`"0.25 USD"`), for cash-outs in its
     /// currency.
     pub cashout_fee_min: AmountOrZeroSetting,
+    /// `acquiringBin`, sent with every rail request: 6 to 11 digits.
+    pub acquiring_bin: IdSetting,
+    /// `acquirerCountryCode`: ISO 3166 numeric (`"840"`).
+    pub acquirer_country_code: IdSetting,
+    /// `cardAcceptor.name`: 1 to 25 printable ASCII characters.
+    pub card_acceptor_name: String,
+    /// `cardAcceptor.terminalId`: 1 to 8 letters, digits or `-`.
+    pub terminal_id: IdSetting,
+    /// `cardAcceptor.idCode`: 1 to 15 letters, digits or `-`.
+    pub id_code: IdSetting,
+    /// `cardAcceptor.address.country`: ISO 3166 alpha-3 (`"USA"`).
+    pub country: String,
+}
+
+impl CardsSettings {
+    /// The acquirer's fields, checked; the error names the key
+    /// (`acquiring_bin`, ...) under `cards.`. [`Sources::settings`] has
+    /// already checked them.
+    pub fn acquirer(&self) -> Result<paybot_cards::Acquirer, paybot_cards::ConfigError> {
+        paybot_cards::Acquirer::parse(&paybot_cards::AcquirerSettings {
+            acquiring_bin: self.acquiring_bin.0.clone(),
+            acquirer_country_code: self.acquirer_country_code.0.clone(),
+            card_acceptor_name: self.card_acceptor_name.clone(),
+            terminal_id: self.terminal_id.0.clone(),
+            id_code: self.id_code.0.clone(),
+            country: self.country.clone(),
+        })
+    }
 }
 
 /// A percentage from 0 to 100 with at most 2 decimals, written as a string
@@ -132,6 +160,9 @@ impl<'de> Deserialize<'de> for PercentSetting {
         #[serde(untagged)]
         enum Raw {
             Whole(u32),
+            // An environment variable `1.5` arrives as a float: its shortest
+            // round-trip text ("1.5") is read as decimal text, exactly.
+            Float(f64),
             Text(String),
         }
         let refused = || {
@@ -141,6 +172,7 @@ impl<'de> Deserialize<'de> for PercentSetting {
         };
         let bp = match Raw::deserialize(deserializer).map_err(|_| refused())? {
             Raw::Whole(n) => n.checked_mul(100),
+            Raw::Float(f) => percent_basis_points(&f.to_string()),
             Raw::Text(text) => percent_basis_points(text.trim()),
         };
         bp.filter(|bp| *bp <= bot::service::FEE_BASIS_POINTS_MAX)
@@ -333,8 +365,9 @@ pub enum DiscordMode {
     Gateway,
 }
 
-/// A Discord id setting: digits, given as a string or a number (an
-/// environment variable's digits arrive as a number).
+/// An id or code setting (Discord ids, the card acquirer's codes), given as
+/// a string or a number (an environment variable's digits arrive as a
+/// number). Its own parser checks the shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdSetting(pub String);
 
@@ -344,7 +377,7 @@ impl<'de> Deserialize<'de> for IdSetting {
         impl serde::de::Visitor<'_> for Visitor {
             type Value = IdSetting;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a Discord id (digits)")
+                f.write_str("an id: text or digits")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IdSetting, E> {
                 Ok(IdSetting(v.to_owned()))
@@ -946,6 +979,9 @@ impl Sources {
         {
             check("cards.api_key", false, e.to_string());
         }
+        if let Err(paybot_cards::ConfigError::BadAcquirer { key, problem }) = cards.acquirer() {
+            check(&format!("cards.{key}"), false, problem.to_owned());
+        }
         if let Err(e) = settings.api.token() {
             check("api.token", false, e.to_string());
         }
@@ -1271,6 +1307,51 @@ mod tests {
         let err = load(None, [("PAYBOT_LOG__FILTER", "info,[[[")]).unwrap_err();
         assert!(err.contains("`log.filter`"), "{err}");
         assert!(err.contains("PAYBOT_LOG__FILTER"), "{err}");
+    }
+
+    #[test]
+    fn cashout_fee_percent_from_the_environment_is_exact() {
+        // figment reads `1.5` from the environment as a float.
+        let s = load(None, [("PAYBOT_CARDS__CASHOUT_FEE_PERCENT", "1.5")]).unwrap();
+        assert_eq!(s.cards.cashout_fee_percent, PercentSetting(150));
+        let s = load(None, [("PAYBOT_CARDS__CASHOUT_FEE_PERCENT", "2")]).unwrap();
+        assert_eq!(s.cards.cashout_fee_percent, PercentSetting(200));
+        for refused in ["1.505", "101", "-1", "1e-7", "one"] {
+            let err = load(None, [("PAYBOT_CARDS__CASHOUT_FEE_PERCENT", refused)]).unwrap_err();
+            assert!(
+                err.contains("`cards.cashout_fee_percent`"),
+                "{refused}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn acquirer_fields_are_settings_checked_at_load() {
+        let s = load(None, NO_ENV).unwrap();
+        assert_eq!(s.cards.acquirer().unwrap().bin(), "408999");
+        let s = load(None, [("PAYBOT_CARDS__ACQUIRING_BIN", "41234567")]).unwrap();
+        assert_eq!(s.cards.acquirer().unwrap().bin(), "41234567");
+        for (var, value, key) in [
+            (
+                "PAYBOT_CARDS__ACQUIRING_BIN",
+                "40a999",
+                "`cards.acquiring_bin`",
+            ),
+            (
+                "PAYBOT_CARDS__ACQUIRER_COUNTRY_CODE",
+                "US",
+                "`cards.acquirer_country_code`",
+            ),
+            (
+                "PAYBOT_CARDS__TERMINAL_ID",
+                "TOO-LONG-ID",
+                "`cards.terminal_id`",
+            ),
+            ("PAYBOT_CARDS__COUNTRY", "usa", "`cards.country`"),
+        ] {
+            let err = load(None, [(var, value)]).unwrap_err();
+            assert!(err.contains(key), "{var}={value}: {err}");
+        }
     }
 
     #[test]
