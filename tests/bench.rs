@@ -105,7 +105,9 @@ fn ledger_bench_on_sqlite_reports_figures_and_a_sound_ledger() {
         ],
     );
     assert!(
-        report.trim_end().ends_with("transfers accounted for)"),
+        report
+            .trim_end()
+            .ends_with("every acknowledged transfer accounted for)"),
         "{report}"
     );
     // The scratch SQLite folder is gone.

@@ -155,3 +155,49 @@ async fn sqlite_random_transfers_stay_balanced() {
 async fn postgres_random_transfers_stay_balanced() {
     random_transfers(TestBackend::Postgres).await;
 }
+
+/// The writer's counters see every group once, in batches no larger than
+/// the groups submitted, and every batch in one size bucket.
+async fn writer_stats_count_every_group(backend: TestBackend) {
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
+    let from = db.wallet("payer", Currency::USD).await;
+    let to = db.wallet("payee", Currency::USD).await;
+    db.fund(from, usd(10_000)).await;
+    let before = db.ledger.writer_stats();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let ledger = db.ledger.clone();
+        tasks.spawn(async move {
+            let t = NewTransfer::single(TransferId::random(), from, to, usd(1));
+            ledger.submit(t).await.unwrap();
+        });
+    }
+    // One refused group counts too.
+    let refused = NewTransfer::single(TransferId::random(), from, to, usd(1_000_000));
+    assert!(db.ledger.submit(refused).await.is_err());
+    while let Some(joined) = tasks.join_next().await {
+        joined.unwrap();
+    }
+    let stats = db.ledger.writer_stats().since(&before);
+    assert_eq!(stats.groups, 51);
+    assert!((1..=51).contains(&stats.batches), "{stats:?}");
+    assert_eq!(stats.batch_groups.iter().sum::<u64>(), stats.batches);
+    assert_eq!(stats.failed_batches, 0);
+    assert_eq!(
+        db.ledger.balance(to).await.unwrap().unwrap().available(),
+        50
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writer_stats_count_every_group_on_sqlite() {
+    writer_stats_count_every_group(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writer_stats_count_every_group_on_postgres() {
+    writer_stats_count_every_group(TestBackend::Postgres).await;
+}

@@ -78,8 +78,9 @@ async fn measure(settings: &Settings, args: &ChatArgs, scratch: &Scratch) -> any
     // Two users at least: somebody to pay.
     let users = args.target.concurrency.max(2);
     say(format!(
-        "paybot bench chat: {:?} backend, {users} users, {} paying at once, /pay @next 1 in a group then /confirm CODE in the DM",
-        args.target.backend, args.target.concurrency,
+        "paybot bench chat: {} backend, {users} users, {} paying at once, /pay @next 1 in a group then /confirm CODE in the DM",
+        args.target.backend.name(),
+        args.target.concurrency,
     ));
     let ledger = super::open_ledger(scratch).await?;
     let outcome = measure_on(settings, args, &ledger, users).await;

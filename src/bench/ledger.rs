@@ -102,8 +102,8 @@ pub(super) async fn run(args: &LedgerArgs) -> anyhow::Result<bool> {
 async fn measure(args: &LedgerArgs, scratch: &Scratch) -> anyhow::Result<bool> {
     let target = &args.target;
     say(format!(
-        "paybot bench ledger: {:?} backend, {} wallets, {} concurrent submitters, {}",
-        target.backend,
+        "paybot bench ledger: {} backend, {} wallets, {} concurrent submitters, {}",
+        target.backend.name(),
         args.accounts,
         target.concurrency,
         if args.two_phase {

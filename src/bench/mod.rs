@@ -63,6 +63,16 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// As typed on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
 /// Settings every benchmark shares.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct Target {
