@@ -390,10 +390,10 @@ impl Server {
     /// withdrawn first, so workers wait for the restart.
     pub(super) async fn kill(&mut self) {
         self.address.send_replace(None);
-        if let Some(mut child) = self.child.take() {
-            if let Err(e) = child.kill().await {
-                warn!(error = %e, "cannot kill the server");
-            }
+        if let Some(mut child) = self.child.take()
+            && let Err(e) = child.kill().await
+        {
+            warn!(error = %e, "cannot kill the server");
         }
     }
 
