@@ -138,7 +138,8 @@ impl AccountFlags {
         self.0 & Self::NO_OVERDRAFT.0 != 0
     }
 
-    pub(crate) fn bits(self) -> i32 {
+    /// The flags as the `accounts.flags` column stores them.
+    pub fn bits(self) -> i32 {
         i32::from(self.0)
     }
 

@@ -1,5 +1,11 @@
 //! The journal's entries and the checker: a pure function of (journal,
 //! database snapshot) that lists every broken promise.
+//!
+//! The one design decision to know: the checker is an oracle independent of
+//! the code it checks. It recomputes the currency sums and account totals
+//! from raw rows rather than calling `ledger::verify` (which the run also
+//! calls), and journals requests in its own wire types rather than the
+//! API's request types, so a bug in either cannot hide itself.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;

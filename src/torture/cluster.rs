@@ -110,12 +110,13 @@ impl Database {
     }
 
     /// Every account and transfer, read directly (the server is stopped).
+    /// Each backend only reads its rows; [`snapshot_of`] builds the
+    /// snapshot once for both.
     pub(super) async fn snapshot(&self) -> anyhow::Result<Snapshot> {
         const ACCOUNTS_SQL: &str = "SELECT id, currency, flags, debits_posted, credits_posted,
                 debits_pending, credits_pending FROM accounts ORDER BY id";
         const TRANSFERS_SQL: &str = "SELECT id, kind, debit_account_id, credit_account_id,
                 amount, currency, pending_id, timeout_secs FROM transfers ORDER BY seq";
-        let corrupt = |what: &str| anyhow::anyhow!("a stored {what} is not one the ledger writes");
         match self {
             Database::Sqlite { path, .. } => {
                 let options = sqlx::sqlite::SqliteConnectOptions::new()
@@ -124,7 +125,7 @@ impl Database {
                 let mut db = sqlx::SqliteConnection::connect_with(&options)
                     .await
                     .context("cannot open the SQLite database")?;
-                let accounts: Vec<(i64, String, i64, i64, i64, i64, i64)> =
+                let accounts: Vec<AccountRow> =
                     sqlx::query_as(ACCOUNTS_SQL).fetch_all(&mut db).await?;
                 type Row = (Vec<u8>, i64, i64, i64, i64, String, Option<Vec<u8>>, i64);
                 let transfers: Vec<Row> = sqlx::query_as(TRANSFERS_SQL).fetch_all(&mut db).await?;
@@ -134,38 +135,25 @@ impl Database {
                         .map(u128::from_be_bytes)
                         .map_err(|_| corrupt("transfer id"))
                 };
-                Ok(Snapshot {
-                    accounts: accounts
-                        .into_iter()
-                        .map(|(id, currency, flags, dp, cp, dq, cq)| SnapshotAccount {
-                            id,
-                            currency,
-                            no_overdraft: flags & 1 == 1,
-                            debits_posted: dp,
-                            credits_posted: cp,
-                            debits_pending: dq,
-                            credits_pending: cq,
-                        })
-                        .collect(),
-                    transfers: transfers
-                        .into_iter()
-                        .map(
-                            |(tid, kind, debit, credit, amount, currency, pending, timeout)| {
-                                Ok(SnapshotTransfer {
-                                    id: id(tid)?,
-                                    kind: StoredKind::from_db(kind)
-                                        .ok_or_else(|| corrupt("transfer kind"))?,
-                                    debit_account_id: debit,
-                                    credit_account_id: credit,
-                                    amount,
-                                    currency,
-                                    pending_id: pending.map(id).transpose()?,
-                                    timeout_secs: timeout,
-                                })
-                            },
-                        )
-                        .collect::<anyhow::Result<_>>()?,
-                })
+                let transfers = transfers
+                    .into_iter()
+                    .map(
+                        |(tid, kind, debit, credit, amount, currency, pending, timeout)| {
+                            let pending = pending.map(id).transpose()?;
+                            Ok((
+                                id(tid)?,
+                                kind,
+                                debit,
+                                credit,
+                                amount,
+                                currency,
+                                pending,
+                                timeout,
+                            ))
+                        },
+                    )
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                snapshot_of(accounts, transfers)
             }
             Database::Postgres { url, .. } => {
                 let mut db = sqlx::PgConnection::connect(url)
@@ -185,38 +173,32 @@ impl Database {
                 );
                 let transfers: Vec<Row> = sqlx::query_as(TRANSFERS_SQL).fetch_all(&mut db).await?;
                 let _ = db.close().await;
-                Ok(Snapshot {
-                    accounts: accounts
-                        .into_iter()
-                        .map(|(id, currency, flags, dp, cp, dq, cq)| SnapshotAccount {
-                            id,
-                            currency,
-                            no_overdraft: flags & 1 == 1,
-                            debits_posted: dp,
-                            credits_posted: cp,
-                            debits_pending: dq,
-                            credits_pending: cq,
-                        })
-                        .collect(),
-                    transfers: transfers
-                        .into_iter()
-                        .map(
-                            |(tid, kind, debit, credit, amount, currency, pending, timeout)| {
-                                Ok(SnapshotTransfer {
-                                    id: tid.as_u128(),
-                                    kind: StoredKind::from_db(i64::from(kind))
-                                        .ok_or_else(|| corrupt("transfer kind"))?,
-                                    debit_account_id: debit,
-                                    credit_account_id: credit,
-                                    amount,
-                                    currency,
-                                    pending_id: pending.map(|p| p.as_u128()),
-                                    timeout_secs: timeout,
-                                })
-                            },
-                        )
-                        .collect::<anyhow::Result<_>>()?,
-                })
+                let accounts = accounts
+                    .into_iter()
+                    .map(|(id, currency, flags, dp, cp, dq, cq)| {
+                        (id, currency, i64::from(flags), dp, cp, dq, cq)
+                    })
+                    .collect();
+                let transfers = transfers
+                    .into_iter()
+                    .map(
+                        |(tid, kind, debit, credit, amount, currency, pending, timeout)| {
+                            let pending = pending.map(|p| p.as_u128());
+                            let kind = i64::from(kind);
+                            (
+                                tid.as_u128(),
+                                kind,
+                                debit,
+                                credit,
+                                amount,
+                                currency,
+                                pending,
+                                timeout,
+                            )
+                        },
+                    )
+                    .collect();
+                snapshot_of(accounts, transfers)
             }
         }
     }
@@ -232,6 +214,53 @@ impl Database {
         ledger.close().await;
         verdict.context("ledger verify failed to run")
     }
+}
+
+/// An account row, as both backends give it: id, currency, flags, then the
+/// four totals.
+type AccountRow = (i64, String, i64, i64, i64, i64, i64);
+/// A transfer row with its ids read: id, kind, debit, credit, amount,
+/// currency, pending id, timeout.
+type TransferRow = (u128, i64, i64, i64, i64, String, Option<u128>, i64);
+
+fn corrupt(what: &str) -> anyhow::Error {
+    anyhow::anyhow!("a stored {what} is not one the ledger writes")
+}
+
+/// The snapshot of what a backend read.
+fn snapshot_of(accounts: Vec<AccountRow>, transfers: Vec<TransferRow>) -> anyhow::Result<Snapshot> {
+    let no_overdraft = i64::from(ledger::AccountFlags::NO_OVERDRAFT.bits());
+    Ok(Snapshot {
+        accounts: accounts
+            .into_iter()
+            .map(|(id, currency, flags, dp, cp, dq, cq)| SnapshotAccount {
+                id,
+                currency,
+                no_overdraft: flags & no_overdraft != 0,
+                debits_posted: dp,
+                credits_posted: cp,
+                debits_pending: dq,
+                credits_pending: cq,
+            })
+            .collect(),
+        transfers: transfers
+            .into_iter()
+            .map(
+                |(id, kind, debit, credit, amount, currency, pending, timeout)| {
+                    Ok(SnapshotTransfer {
+                        id,
+                        kind: StoredKind::from_db(kind).ok_or_else(|| corrupt("transfer kind"))?,
+                        debit_account_id: debit,
+                        credit_account_id: credit,
+                        amount,
+                        currency,
+                        pending_id: pending,
+                        timeout_secs: timeout,
+                    })
+                },
+            )
+            .collect::<anyhow::Result<_>>()?,
+    })
 }
 
 /// `paybot serve` as a child process, restartable.
