@@ -344,6 +344,7 @@ enum KindName {
     CardClearing,
     Fees,
     Escrow,
+    PlayIssuance,
 }
 
 impl From<KindName> for AccountKind {
@@ -354,6 +355,7 @@ impl From<KindName> for AccountKind {
             KindName::CardClearing => AccountKind::CardClearing,
             KindName::Fees => AccountKind::Fees,
             KindName::Escrow => AccountKind::Escrow,
+            KindName::PlayIssuance => AccountKind::PlayIssuance,
         }
     }
 }
@@ -366,6 +368,7 @@ impl From<AccountKind> for KindName {
             AccountKind::CardClearing => KindName::CardClearing,
             AccountKind::Fees => KindName::Fees,
             AccountKind::Escrow => KindName::Escrow,
+            AccountKind::PlayIssuance => KindName::PlayIssuance,
         }
     }
 }

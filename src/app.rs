@@ -18,6 +18,7 @@ use paybot_mock::MockChat;
 use secrecy::ExposeSecret;
 use tracing::info;
 
+use crate::deployment::{CardRailChoice, Deployment, DevPart};
 use crate::settings::{OtpSettings, Settings};
 use crate::store::{BOT_MIGRATIONS, SqlStore};
 
@@ -29,16 +30,33 @@ pub const PEPPER_FILE_BYTES_MAX: u64 = 1_024;
 pub struct App {
     pub ledger: Ledger,
     pub bot: Arc<Bot>,
-    /// The mock chat, always built (`paybot chat` uses it); its HTTP routes
-    /// are served only when `mock.enabled`.
+    /// Development or production, and what of development runs.
+    pub deployment: Deployment,
+    /// The mock chat, always built; its HTTP routes are served, and
+    /// `paybot chat` runs, only when [`Deployment::mock_chat`].
     pub mock: Arc<MockChat>,
     /// The card rail simulator running inside paybot (cards enabled, no
     /// `cards.rail_url`); its routes are served with paybot's.
     pub simulator: Option<paybot_cards::Simulator>,
 }
 
-/// The bot's settings, from paybot's.
-pub fn bot_config(settings: &Settings) -> BotConfig {
+/// The deployment the settings describe. [`Sources::settings`] refused
+/// every mix already; this repeats the check for settings built otherwise.
+///
+/// [`Sources::settings`]: crate::settings::Sources::settings
+pub fn deployment(settings: &Settings) -> anyhow::Result<Deployment> {
+    Deployment::of(settings).map_err(|mixes| {
+        let lines: Vec<String> = mixes
+            .iter()
+            .map(|mix| format!("setting `{}` {mix}", mix.key))
+            .collect();
+        anyhow::anyhow!(lines.join("; "))
+    })
+}
+
+/// The bot's settings, from paybot's. Play money only where the mock chat
+/// runs.
+pub fn bot_config(settings: &Settings, deployment: &Deployment) -> BotConfig {
     BotConfig {
         default_currency: settings.bot.default_currency.0,
         otp: OtpPolicy {
@@ -46,7 +64,9 @@ pub fn bot_config(settings: &Settings) -> BotConfig {
             attempts_max: settings.otp.attempts_max,
         },
         escrow_ttl_secs: settings.escrow.ttl_secs,
-        mock_opening_balance: Some(settings.mock.opening_balance.0),
+        mock_opening_balance: deployment
+            .mock_chat
+            .then_some(settings.mock.opening_balance.0),
         cards: bot::service::CardPolicy {
             cashout_fee_basis_points: settings.cards.cashout_fee_percent.0,
             cashout_fee_min: settings.cards.cashout_fee_min.0,
@@ -57,6 +77,7 @@ pub fn bot_config(settings: &Settings) -> BotConfig {
 /// Migrates the bot's tables and builds the bot and the mock chat on
 /// `ledger`.
 pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> {
+    let deployment = deployment(settings)?;
     ledger
         .migrate(BOT_MIGRATIONS)
         .await
@@ -66,29 +87,32 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
     let bot = Bot::new(
         ledger.clone(),
         store,
-        bot_config(settings),
+        bot_config(settings, &deployment),
         pepper,
         Arc::new(OsRandom),
     );
-    let simulator = attach_card_rail(settings, &bot)?;
+    let simulator = attach_card_rail(settings, deployment.cards, &bot)?;
     let mock = MockChat::new(Arc::clone(&bot));
     Ok(App {
         ledger: ledger.clone(),
         bot,
+        deployment,
         mock,
         simulator,
     })
 }
 
-/// Gives the bot its card rail: the client of `cards.rail_url`, or a
-/// simulator in this process (returned, so its routes can be served) with a
-/// key generated now unless `cards.api_key` is set.
+/// Gives the bot its card rail as `choice` says: the client of
+/// `cards.rail_url`, or a simulator in this process (returned, so its
+/// routes can be served) with a key generated now unless `cards.api_key` is
+/// set, or none (the card commands answer that cards are off).
 pub fn attach_card_rail(
     settings: &Settings,
+    choice: CardRailChoice,
     bot: &Bot,
 ) -> anyhow::Result<Option<paybot_cards::Simulator>> {
     let cards = &settings.cards;
-    if !cards.enabled {
+    if choice == CardRailChoice::Off {
         return Ok(None);
     }
     let acquirer = cards
@@ -100,7 +124,7 @@ pub fn attach_card_rail(
         .map(|key| paybot_cards::ApiKey::parse(key.expose_secret()))
         .transpose()
         .context("setting `cards.api_key`")?;
-    if let Some(url) = &cards.rail_url {
+    if let (CardRailChoice::Remote, Some(url)) = (choice, &cards.rail_url) {
         let url = paybot_cards::parse_rail_url(url).context("setting `cards.rail_url`")?;
         let key =
             configured_key.context("setting `cards.api_key`: required with cards.rail_url")?;
@@ -210,6 +234,18 @@ fn read_pepper_file(path: &Path) -> std::io::Result<Pepper> {
 /// `paybot chat`: the mock chat in this terminal, on the configured
 /// database.
 pub async fn chat(settings: &Settings) -> anyhow::Result<()> {
+    let deployment = deployment(settings)?;
+    if !deployment.mock_chat {
+        if deployment.is_production() {
+            bail!(
+                "`paybot chat` is the mock chat, for development, and this is a production deployment ({} set); for a staging server, allow it with deployment.allow_in_production = [\"{}\"]",
+                deployment.real.join(", "),
+                DevPart::MockChat
+            );
+        }
+        bail!("`paybot chat` is the mock chat, and mock.enabled is false");
+    }
+    deployment.announce();
     let ledger =
         crate::database::open(&settings.database, crate::database::Open::CreateIfMissing).await?;
     let app = build(settings, &ledger).await?;

@@ -118,7 +118,8 @@ async fn serve_ledger(
     );
     let (telegram_polling, telegram_routes) = start_telegram(settings, &app, &stopped).await?;
     let (discord_gateway, discord_routes) = start_discord(settings, &app, &stopped).await?;
-    let mock = settings.mock.enabled.then(|| Arc::clone(&app.mock));
+    app.deployment.announce();
+    let mock = app.deployment.mock_chat.then(|| Arc::clone(&app.mock));
     if mock.is_some() {
         info!("mock chat enabled: POST /mock/messages, GET /mock/users/{{name}}/messages");
     }

@@ -77,6 +77,18 @@ pub struct Settings {
     pub discord: DiscordSettings,
     pub cards: CardsSettings,
     pub api: ApiSettings,
+    pub deployment: DeploymentSettings,
+}
+
+/// `[deployment]`: development or production is derived from what is
+/// configured ([`crate::deployment::Deployment`]); this only lets named
+/// development parts run in production.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSettings {
+    /// Development parts allowed in production (a staging server).
+    #[serde(default)]
+    pub allow_in_production: crate::deployment::AllowedDevParts,
 }
 
 /// `[api]`: the ledger HTTP API under `/api/v1`, served by `paybot serve`
@@ -104,8 +116,11 @@ impl ApiSettings {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CardsSettings {
-    /// Offer the card commands at all.
-    pub enabled: bool,
+    /// Offer the card commands. Unset: on in development (with the
+    /// simulator when there is no `rail_url`), and in production only with
+    /// a `rail_url`. See [`crate::deployment::Deployment`].
+    #[serde(default)]
+    pub enabled: Option<bool>,
     /// Where the rail is (Visa, or `paybot card-sim`). Unset: a simulator
     /// inside paybot, served at `/visadirect/...` and `/simulator/totals`.
     #[serde(default)]
@@ -255,8 +270,11 @@ pub struct EscrowSettings {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MockSettings {
-    /// Serve `POST /mock/messages` and `GET /mock/users/{name}/messages`.
-    pub enabled: bool,
+    /// Serve the mock chat (`/mock/*`, `paybot chat`). Unset: on in
+    /// development, off in production. See
+    /// [`crate::deployment::Deployment`].
+    #[serde(default)]
+    pub enabled: Option<bool>,
     /// Play money for each mock user's first `/start`.
     pub opening_balance: AmountSetting,
 }
@@ -970,7 +988,7 @@ impl Sources {
             }
             check(
                 "cards.api_key",
-                cards.api_key.is_some() || !cards.enabled,
+                cards.api_key.is_some() || cards.enabled == Some(false),
                 "required with cards.rail_url: set PAYBOT_CARDS__API_KEY".to_owned(),
             );
         }
@@ -984,6 +1002,11 @@ impl Sources {
         }
         if let Err(e) = settings.api.token() {
             check("api.token", false, e.to_string());
+        }
+        if let Err(mixes) = crate::deployment::Deployment::of(settings) {
+            for mix in mixes {
+                check(mix.key, false, mix.to_string());
+            }
         }
         let filter = &settings.log.filter;
         let filter_problem = if filter.len() > LOG_FILTER_BYTES_MAX {

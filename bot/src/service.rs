@@ -659,7 +659,7 @@ impl Bot {
             && let Some(opening) = self.config.mock_opening_balance
         {
             let issuance = self
-                .system_account(AccountKind::Issuance, opening.currency())
+                .system_account(AccountKind::PlayIssuance, opening.currency())
                 .await?;
             let wallet = self.wallet(user, opening.currency()).await?;
             let id = derive("paybot.bot.mock-opening", &user.0.to_string());

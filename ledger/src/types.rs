@@ -81,8 +81,8 @@ impl std::str::FromStr for TransferId {
 pub enum AccountKind {
     /// A person's wallet. Never overdrawn.
     UserWallet,
-    /// Where money is created (opening balances in development) and
-    /// destroyed. Its balance is the negative of all money in circulation.
+    /// Where real money is created and destroyed (the ledger API's
+    /// issuance). Its balance is the negative of all real money issued.
     Issuance,
     /// The counterpart of money entering or leaving through the card rail.
     CardClearing,
@@ -90,6 +90,10 @@ pub enum AccountKind {
     Fees,
     /// Money held for someone who has not claimed it yet.
     Escrow,
+    /// Where play money comes from: the mock chat's opening balances in
+    /// development. Kept apart from [`AccountKind::Issuance`] so play money
+    /// can always be told from real money in the books.
+    PlayIssuance,
 }
 
 impl AccountKind {
@@ -100,6 +104,7 @@ impl AccountKind {
             AccountKind::CardClearing => 3,
             AccountKind::Fees => 4,
             AccountKind::Escrow => 5,
+            AccountKind::PlayIssuance => 6,
         }
     }
 
@@ -110,6 +115,7 @@ impl AccountKind {
             3 => AccountKind::CardClearing,
             4 => AccountKind::Fees,
             5 => AccountKind::Escrow,
+            6 => AccountKind::PlayIssuance,
             _ => return None,
         })
     }
@@ -118,9 +124,10 @@ impl AccountKind {
     pub fn default_flags(self) -> AccountFlags {
         match self {
             AccountKind::UserWallet | AccountKind::Escrow => AccountFlags::NO_OVERDRAFT,
-            AccountKind::Issuance | AccountKind::CardClearing | AccountKind::Fees => {
-                AccountFlags::NONE
-            }
+            AccountKind::Issuance
+            | AccountKind::PlayIssuance
+            | AccountKind::CardClearing
+            | AccountKind::Fees => AccountFlags::NONE,
         }
     }
 }

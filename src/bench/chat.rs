@@ -98,7 +98,10 @@ async fn measure_on(
         .migrate(BOT_MIGRATIONS)
         .await
         .context("cannot migrate the bot's tables")?;
-    let mut config = crate::app::bot_config(settings);
+    // A scratch database of its own: play money is what it pays with,
+    // whatever the deployment.
+    let deployment = crate::app::deployment(settings)?;
+    let mut config = crate::app::bot_config(settings, &deployment);
     config.mock_opening_balance = Some(Amount::from_minor(OPENING_MINOR, Currency::USD)?);
     let bot = Bot::new(
         ledger.clone(),

@@ -258,7 +258,10 @@ async fn paybot_uses_a_standalone_card_sim() {
         paybot(dir.path())
             .arg("serve")
             .env("PAYBOT_CARDS__API_KEY", API_KEY)
-            .env("PAYBOT_CARDS__RAIL_URL", format!("http://{}", sim.addr)),
+            .env("PAYBOT_CARDS__RAIL_URL", format!("http://{}", sim.addr))
+            // A rail URL makes this production: the mock chat that drives
+            // it here is allowed by name, as on a staging server.
+            .env("PAYBOT_DEPLOYMENT__ALLOW_IN_PRODUCTION", "mock_chat"),
     );
     let chat = Chat { server: &server };
 

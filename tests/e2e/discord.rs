@@ -82,17 +82,6 @@ fn content(response: &Value) -> String {
         .to_owned()
 }
 
-fn mock_say(server: &Server, from: &str, text: &str) {
-    let body = json!({"from": from, "chat": "dm", "text": text}).to_string();
-    let (status, answer) = http_post(
-        server.addr,
-        "/mock/messages",
-        Some("application/json"),
-        &body,
-    );
-    assert_eq!(status, 200, "{answer}");
-}
-
 #[test]
 fn serve_answers_signed_interactions_and_refuses_forged_ones() {
     let rt = Runtime::new().unwrap();
@@ -103,7 +92,10 @@ fn serve_answers_signed_interactions_and_refuses_forged_ones() {
     for (name, value) in discord_env(&fake, &key_hex) {
         cmd.env(name, value);
     }
-    let server = Server::start(cmd.arg("serve"));
+    let server = Server::start(
+        cmd.env("PAYBOT_DEPLOYMENT__ALLOW_IN_PRODUCTION", "card_simulator")
+            .arg("serve"),
+    );
     assert_eq!(
         fake.commands(Some(GUILD_ID)).len(),
         bot::command::CommandName::ALL.len() + 1
@@ -153,15 +145,41 @@ fn serve_answers_signed_interactions_and_refuses_forged_ones() {
     assert!(fake.calls("/webhooks").is_empty(), "answered a forged call");
     assert!(fake.calls("/channels").is_empty(), "answered a forged call");
 
-    // Alice's money: play money in the mock chat, linked to Discord.
-    let link = deliver(
+    // Alice's money: a top-up from a test card, on a staging server that
+    // allows the card simulator (the mock chat's play money can never
+    // reach a Discord wallet).
+    deliver(
         &server,
         &fake,
-        &fake.slash_command(Place::Dm, &ALICE, "link", &[]),
+        &fake.slash_command(
+            Place::Dm,
+            &ALICE,
+            "card",
+            &[("args", STRING, json!("add 4111 1111 1111 1111 12/30"))],
+        ),
     );
-    let code = word_after(&content(&link), "/link ");
-    mock_say(&server, "alice_m", "/start");
-    mock_say(&server, "alice_m", &format!("/link {code}"));
+    let prompt = deliver(
+        &server,
+        &fake,
+        &fake.slash_command(
+            Place::Dm,
+            &ALICE,
+            "topup",
+            &[("amount", STRING, json!("100"))],
+        ),
+    );
+    let code = word_after(&content(&prompt), "/confirm ");
+    let done = deliver(
+        &server,
+        &fake,
+        &fake.slash_command(
+            Place::Dm,
+            &ALICE,
+            "confirm",
+            &[("code", STRING, json!(code))],
+        ),
+    );
+    assert!(content(&done).contains("Done: added $100.00"), "{done}");
     deliver(
         &server,
         &fake,

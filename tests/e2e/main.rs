@@ -15,6 +15,7 @@
 
 mod api;
 mod cards;
+mod deployment;
 mod discord;
 #[path = "../support/fake_discord.rs"]
 mod fake_discord;
