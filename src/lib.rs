@@ -10,6 +10,7 @@ pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod database;
+pub mod http;
 pub mod logging;
 pub mod server;
 pub mod settings;

@@ -20,6 +20,7 @@ mod discord;
 mod fake_discord;
 #[path = "../support/fake_telegram.rs"]
 mod fake_telegram;
+mod http;
 mod mock;
 mod serve;
 mod settings;
