@@ -69,6 +69,7 @@ const SECRET_KEYS: &[&str] = &[
     "telegram.webhook_secret",
     "discord.token",
     "cards.api_key",
+    "cards.fingerprint_key",
     "api.token",
     "api.read_token",
     "api.transfer_token",
@@ -167,6 +168,13 @@ pub struct CardsSettings {
     /// `rail_url`; generated at start for the in-process simulator.
     #[serde(default)]
     pub api_key: Option<SecretString>,
+    /// The key card fingerprints (which spot a card linked twice) are made
+    /// with: 32 to 64 bytes of text. Secret
+    /// (`PAYBOT_CARDS__FINGERPRINT_KEY`). When unset, `fingerprint_key_file`
+    /// holds it (generated on first run, owner-only).
+    #[serde(default)]
+    pub fingerprint_key: Option<SecretString>,
+    pub fingerprint_key_file: PathBuf,
     /// The instant-payout fee, as a percentage of the amount (`"1.5"`).
     pub cashout_fee_percent: PercentSetting,
     /// The smallest cash-out fee (`"0.25 USD"`), for cash-outs in its
@@ -983,6 +991,18 @@ impl Sources {
             let len = pepper.expose_secret().len();
             check(
                 "otp.pepper",
+                (bot::otp::PEPPER_BYTES_MIN..=bot::otp::PEPPER_BYTES_MAX).contains(&len),
+                format!(
+                    "must be {} to {} bytes of text, e.g. the output of `openssl rand -hex 32`",
+                    bot::otp::PEPPER_BYTES_MIN,
+                    bot::otp::PEPPER_BYTES_MAX
+                ),
+            );
+        }
+        if let Some(key) = &settings.cards.fingerprint_key {
+            let len = key.expose_secret().len();
+            check(
+                "cards.fingerprint_key",
                 (bot::otp::PEPPER_BYTES_MIN..=bot::otp::PEPPER_BYTES_MAX).contains(&len),
                 format!(
                     "must be {} to {} bytes of text, e.g. the output of `openssl rand -hex 32`",

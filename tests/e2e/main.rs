@@ -14,6 +14,7 @@
 )]
 
 mod api;
+mod at_rest;
 mod cards;
 mod discord;
 #[path = "../support/fake_discord.rs"]
