@@ -98,6 +98,26 @@ fn a_slow_header_connection_is_closed_within_the_header_timeout() {
     assert_eq!(server.get("/healthz").0, 200);
 }
 
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        paybot(dir.path())
+            .env("PAYBOT_HTTP__IDLE_TIMEOUT_SECS", "1")
+            .env("PAYBOT_HTTP__HEADER_READ_TIMEOUT_SECS", "300")
+            .arg("serve"),
+    );
+    let mut stream = connect(server.addr);
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The answer, then nothing: the server closes the connection.
+    let answer = read_until_closed(&mut stream)
+        .unwrap_or_else(|| panic!("an idle connection was open after {WAIT_SECS} s"));
+    assert_eq!(status_of(&answer), Some(200), "{answer}");
+    assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer}");
+}
+
 /// `paybot serve` with at most `fds` open files (soft and hard), as a
 /// small machine or a container would give it.
 fn paybot_with_fd_limit(dir: &std::path::Path, fds: u32) -> Command {
@@ -138,7 +158,6 @@ fn idle_connections_beyond_the_bound_do_not_lock_out_healthz() {
     assert!(idle.len() > 200, "only {} connections opened", idle.len());
     let (status, body) = http_get(server.addr, "/healthz");
     assert_eq!((status, json_body(&body)), (200, json!({ "status": "ok" })));
-    // A keep-alive client that is served and then idles is closed in turn.
     drop(idle);
     assert_eq!(server.get("/readyz").0, 200);
     assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
