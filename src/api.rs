@@ -12,17 +12,28 @@
 //! 128-bit number, answered in lowercase; zero is refused); an account id is
 //! the JSON integer the ledger assigned; an amount is an integer count of
 //! the currency's minor units next to its ISO 4217 `currency` code. The API
-//! is mounted only when the secret setting `api.token` is set, and every
-//! route (unknown ones too) asks for `Authorization: Bearer <token>`,
-//! compared as SHA-256 digests in constant time.
+//! is mounted only when at least one token is set, and every route (unknown
+//! ones too) asks for `Authorization: Bearer <token>`, compared as SHA-256
+//! digests in constant time.
+//!
+//! Each token has a [`Scope`]: `read` (the GET routes), `transfer` (also
+//! transfers and opening wallets, between user wallets only) or `issuance`
+//! (everything, including any transfer that touches a system account:
+//! issuance, card clearing, fees, escrow). Wrong tokens are throttled per
+//! client address and globally ([`AuthThrottle`], 429 with `Retry-After`)
+//! and logged at most once per [`AUTH_FAILURE_LOG_INTERVAL_SECS`], with a
+//! count and never the token.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -30,12 +41,15 @@ use axum::routing::{get, post};
 use ledger::{
     Account, AccountId, AccountKind, Amount, Currency, Ledger, LedgerError, NewAccount,
     NewTransfer, Outcome, OwnerRef, SubmitError, Transfer, TransferError, TransferId, TransferKind,
+    TransferOp,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tracing::error;
+use tracing::{error, warn};
+
+use crate::logging::EveryInterval;
 
 /// Where the API is mounted.
 pub const API_PREFIX: &str = "/api/v1";
@@ -48,6 +62,202 @@ pub const API_TOKEN_BYTES_MIN: usize = 32;
 pub const API_TOKEN_BYTES_MAX: usize = 256;
 /// A transfer id's length on the wire, in hexadecimal digits.
 pub const TRANSFER_ID_HEX_DIGITS: usize = 32;
+/// The window wrong tokens are counted in, in seconds.
+pub const AUTH_FAILURE_WINDOW_SECS: u64 = 60;
+/// Wrong tokens one client address may send per window; then 429.
+pub const AUTH_FAILURES_PER_ADDRESS_MAX: u32 = 10;
+/// Wrong tokens from all addresses together per window; then 429 for every
+/// address that has not authenticated recently.
+pub const AUTH_FAILURES_GLOBAL_MAX: u32 = 100;
+/// How long an address that authenticated stays exempt from the global
+/// throttle, in seconds.
+pub const AUTH_TRUSTED_SECS: u64 = 600;
+/// Client addresses the throttle remembers at most.
+pub const AUTH_ADDRESSES_TRACKED_MAX: usize = 4_096;
+/// At most one warning about wrong tokens per this many seconds.
+pub const AUTH_FAILURE_LOG_INTERVAL_SECS: u64 = 10;
+
+/// What a token may do; each scope includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// `GET` accounts and transfers.
+    Read,
+    /// Also open user wallets and submit transfers between user wallets.
+    Transfer,
+    /// Also open system accounts and submit transfers that touch one
+    /// (issuance, card clearing, fees, escrow): these create money or move
+    /// what the bot holds for others.
+    Issuance,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Transfer => "transfer",
+            Scope::Issuance => "issuance",
+        }
+    }
+}
+
+/// The configured tokens, each with its scope (only digests kept).
+#[derive(Debug, Clone)]
+pub struct ApiTokens {
+    tokens: Vec<(ApiToken, Scope)>,
+}
+
+impl ApiTokens {
+    /// `None` when no token is given (the API is off).
+    pub fn new(tokens: Vec<(ApiToken, Scope)>) -> Option<ApiTokens> {
+        (!tokens.is_empty()).then_some(ApiTokens { tokens })
+    }
+
+    /// The widest scope of the tokens `presented` matches; every token is
+    /// compared, each in constant time.
+    pub fn scope_of(&self, presented: &[u8]) -> Option<Scope> {
+        let presented = digest(presented);
+        self.tokens
+            .iter()
+            .filter(|(token, _)| bool::from(presented.ct_eq(&token.digest)))
+            .map(|(_, scope)| *scope)
+            .max()
+    }
+}
+
+/// Throttles wrong tokens: per client address, and globally (then only
+/// addresses that authenticated in the last [`AUTH_TRUSTED_SECS`] pass).
+#[derive(Debug, Default)]
+pub struct AuthThrottle {
+    state: Mutex<ThrottleState>,
+}
+
+#[derive(Debug, Default)]
+struct ThrottleState {
+    global: Window,
+    addresses: HashMap<IpAddr, AddressState>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Window {
+    started: Option<Instant>,
+    failures: u32,
+}
+
+impl Window {
+    fn length() -> Duration {
+        Duration::from_secs(AUTH_FAILURE_WINDOW_SECS)
+    }
+
+    /// Seconds until the window ends, when `max` failures are in it.
+    fn blocked(&self, max: u32, now: Instant) -> Option<u64> {
+        let started = self.started?;
+        let ends = started + Window::length();
+        (self.failures >= max && now < ends).then(|| ends.duration_since(now).as_secs().max(1))
+    }
+
+    fn fail(&mut self, now: Instant) {
+        match self.started {
+            Some(started) if now < started + Window::length() => {
+                self.failures = self.failures.saturating_add(1);
+            }
+            _ => {
+                *self = Window {
+                    started: Some(now),
+                    failures: 1,
+                }
+            }
+        }
+    }
+
+    fn over(&self, now: Instant) -> bool {
+        self.started
+            .is_none_or(|started| now >= started + Window::length())
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct AddressState {
+    window: Window,
+    trusted_until: Option<Instant>,
+}
+
+impl AddressState {
+    fn trusted(&self, now: Instant) -> bool {
+        self.trusted_until.is_some_and(|until| now < until)
+    }
+}
+
+impl AuthThrottle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ThrottleState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `Err(seconds to wait)` when `address` must wait before trying.
+    pub fn check(&self, address: Option<IpAddr>, now: Instant) -> Result<(), u64> {
+        let state = self.lock();
+        let known = address.and_then(|a| state.addresses.get(&a)).copied();
+        if let Some(wait) = known.and_then(|k| k.window.blocked(AUTH_FAILURES_PER_ADDRESS_MAX, now))
+        {
+            return Err(wait);
+        }
+        if known.is_some_and(|k| k.trusted(now)) {
+            return Ok(());
+        }
+        match state.global.blocked(AUTH_FAILURES_GLOBAL_MAX, now) {
+            Some(wait) => Err(wait),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a wrong (or missing) token from `address`.
+    pub fn failed(&self, address: Option<IpAddr>, now: Instant) {
+        let mut state = self.lock();
+        state.global.fail(now);
+        if let Some(address) = address
+            && let Some(entry) = Self::entry(&mut state, address, now)
+        {
+            entry.window.fail(now);
+        }
+    }
+
+    /// Notes that `address` presented a valid token.
+    pub fn succeeded(&self, address: Option<IpAddr>, now: Instant) {
+        let mut state = self.lock();
+        if let Some(address) = address
+            && let Some(entry) = Self::entry(&mut state, address, now)
+        {
+            entry.trusted_until = Some(now + Duration::from_secs(AUTH_TRUSTED_SECS));
+        }
+    }
+
+    /// The address's entry, made room for by forgetting addresses whose
+    /// window is over and that are not trusted; `None` when full anyway.
+    fn entry(
+        state: &mut ThrottleState,
+        address: IpAddr,
+        now: Instant,
+    ) -> Option<&mut AddressState> {
+        if !state.addresses.contains_key(&address)
+            && state.addresses.len() >= AUTH_ADDRESSES_TRACKED_MAX
+        {
+            state
+                .addresses
+                .retain(|_, known| !known.window.over(now) || known.trusted(now));
+            if state.addresses.len() >= AUTH_ADDRESSES_TRACKED_MAX {
+                return None;
+            }
+        }
+        Some(state.addresses.entry(address).or_default())
+    }
+}
+
+/// What the authorization layer holds.
+#[derive(Debug)]
+struct Auth {
+    tokens: ApiTokens,
+    throttle: AuthThrottle,
+    failures_log: EveryInterval,
+}
 
 /// The API's bearer token. Only its SHA-256 digest is kept, so neither
 /// Debug nor a memory dump of this value shows the token.
@@ -98,8 +308,13 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// The API's routes, nested under [`API_PREFIX`], all behind the token.
-pub fn router(ledger: Ledger, token: ApiToken) -> Router {
+/// The API's routes, nested under [`API_PREFIX`], all behind the tokens.
+pub fn router(ledger: Ledger, tokens: ApiTokens) -> Router {
+    let auth = Auth {
+        tokens,
+        throttle: AuthThrottle::default(),
+        failures_log: EveryInterval::new(Duration::from_secs(AUTH_FAILURE_LOG_INTERVAL_SECS)),
+    };
     let api = Router::new()
         .route("/accounts", post(open_account))
         .route("/accounts/{id}", get(account))
@@ -109,12 +324,21 @@ pub fn router(ledger: Ledger, token: ApiToken) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(API_BODY_BYTES_MAX))
         .with_state(ledger)
-        .layer(middleware::from_fn_with_state(Arc::new(token), authorize));
+        .layer(middleware::from_fn_with_state(Arc::new(auth), authorize));
     Router::new().nest(API_PREFIX, api)
 }
 
-/// Lets the request through only with the right bearer token.
-async fn authorize(State(token): State<Arc<ApiToken>>, request: Request, next: Next) -> Response {
+/// Lets the request through only with a known bearer token, and gives the
+/// handlers its [`Scope`]; throttles and logs wrong ones.
+async fn authorize(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    let now = Instant::now();
+    if let Err(retry_after_secs) = auth.throttle.check(address, now) {
+        return ApiError::Throttled { retry_after_secs }.into_response();
+    }
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -122,9 +346,34 @@ async fn authorize(State(token): State<Arc<ApiToken>>, request: Request, next: N
         .and_then(|value| value.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, credentials)| credentials.trim());
-    match presented {
-        Some(presented) if token.matches(presented.as_bytes()) => next.run(request).await,
-        _ => ApiError::Unauthorized.into_response(),
+    match presented.and_then(|presented| auth.tokens.scope_of(presented.as_bytes())) {
+        Some(scope) => {
+            auth.throttle.succeeded(address, now);
+            request.extensions_mut().insert(scope);
+            next.run(request).await
+        }
+        None => {
+            auth.throttle.failed(address, now);
+            if let Some(failures) = auth.failures_log.hit() {
+                let client = address.map(|a| a.to_string()).unwrap_or_default();
+                warn!(
+                    failures,
+                    interval_secs = AUTH_FAILURE_LOG_INTERVAL_SECS,
+                    client,
+                    "ledger API: requests with no or a wrong token refused"
+                );
+            }
+            ApiError::Unauthorized.into_response()
+        }
+    }
+}
+
+/// `Ok` when `scope` includes `needed`.
+fn require(scope: Scope, needed: Scope) -> Result<(), ApiError> {
+    if scope >= needed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden { scope, needed })
     }
 }
 
@@ -141,6 +390,15 @@ async fn method_not_allowed() -> ApiError {
 pub enum ApiError {
     /// No or a wrong bearer token.
     Unauthorized,
+    /// Too many wrong tokens: wait this long.
+    Throttled {
+        retry_after_secs: u64,
+    },
+    /// The token's scope does not cover the request.
+    Forbidden {
+        scope: Scope,
+        needed: Scope,
+    },
     NoSuchRoute,
     MethodNotAllowed,
     /// The body could not be read as JSON; `status` is what axum found
@@ -176,6 +434,8 @@ impl ApiError {
         use StatusCode as S;
         match self {
             ApiError::Unauthorized => (S::UNAUTHORIZED, "unauthorized"),
+            ApiError::Throttled { .. } => (S::TOO_MANY_REQUESTS, "too_many_attempts"),
+            ApiError::Forbidden { .. } => (S::FORBIDDEN, "forbidden"),
             ApiError::NoSuchRoute => (S::NOT_FOUND, "no_such_route"),
             ApiError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Body { status, .. } => match *status {
@@ -237,6 +497,14 @@ impl ApiError {
             ApiError::Unauthorized => {
                 "send the API token as `Authorization: Bearer <token>`".to_owned()
             }
+            ApiError::Throttled { retry_after_secs } => {
+                format!("too many requests with a wrong token; try again in {retry_after_secs} s")
+            }
+            ApiError::Forbidden { scope, needed } => format!(
+                "this token's scope is `{}`; this request needs `{}`",
+                scope.name(),
+                needed.name()
+            ),
             ApiError::NoSuchRoute => "no such route in the ledger API".to_owned(),
             ApiError::MethodNotAllowed => "this route does not take that method".to_owned(),
             ApiError::Body { message, .. } | ApiError::Shape(message) => message.clone(),
@@ -285,6 +553,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::Throttled { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response
     }
@@ -439,9 +712,17 @@ fn currency_field(code: &str) -> Result<Currency, ApiError> {
 /// or answers the one that exists (opening is idempotent on those three).
 async fn open_account(
     State(ledger): State<Ledger>,
+    Extension(scope): Extension<Scope>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    require(scope, Scope::Transfer)?;
     let request: AccountRequest = shaped(body)?;
+    if matches!(request.kind, KindName::PlayIssuance) {
+        return Err(play_money_refused());
+    }
+    if !matches!(request.kind, KindName::UserWallet) {
+        require(scope, Scope::Issuance)?;
+    }
     let new = NewAccount {
         owner: OwnerRef::new(request.owner).map_err(|e| ApiError::Field {
             field: "owner",
@@ -629,8 +910,10 @@ fn outcome_body(outcome: &Outcome) -> Value {
 /// transfer had been recorded before with the same fields.
 async fn submit(
     State(ledger): State<Ledger>,
+    Extension(scope): Extension<Scope>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    require(scope, Scope::Transfer)?;
     let Json(value) = body?;
     let linked = value.get("transfers").is_some();
     let requests: Vec<TransferRequest> = if linked {
@@ -657,6 +940,17 @@ async fn submit(
         .into_iter()
         .map(TransferRequest::parse)
         .collect::<Result<Vec<_>, _>>()?;
+    match touches(&ledger, &group).await? {
+        Touches::UserWalletsOnly => {}
+        Touches::PlayMoney => return Err(play_money_refused()),
+        Touches::SystemAccounts if scope < Scope::Issuance => {
+            return Err(ApiError::Forbidden {
+                scope,
+                needed: Scope::Issuance,
+            });
+        }
+        Touches::SystemAccounts => {}
+    }
     let outcomes = ledger.submit_linked(group).await?;
     let created = outcomes.iter().any(|o| matches!(o, Outcome::Created(_)));
     let status = if created {
@@ -672,6 +966,80 @@ async fn submit(
         }),
     };
     Ok((status, Json(body)))
+}
+
+/// Which accounts a group of transfers moves money on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Touches {
+    UserWalletsOnly,
+    /// An account that is not a user wallet, or a pending transfer that
+    /// cannot be found (it might be created before this group lands).
+    SystemAccounts,
+    /// The mock chat's play-money account: never through the API.
+    PlayMoney,
+}
+
+/// The mock chat's play money stays in the mock chat: the API neither
+/// opens its account nor moves money on it, whatever the token's scope.
+fn play_money_refused() -> ApiError {
+    ApiError::Field {
+        field: "kind",
+        problem: "play_issuance is the mock chat's play money (development only) and is not reachable through the API".to_owned(),
+    }
+}
+
+/// Which accounts a transfer of `group` debits or credits, or those of the
+/// pending transfer it resolves. Account kinds never change, so this read
+/// cannot go stale.
+async fn touches(ledger: &Ledger, group: &[NewTransfer]) -> Result<Touches, ApiError> {
+    let mut accounts = Vec::new();
+    for transfer in group {
+        match &transfer.op {
+            TransferOp::Single { debit, credit, .. }
+            | TransferOp::Pending { debit, credit, .. } => {
+                accounts.extend([*debit, *credit]);
+            }
+            TransferOp::Post { pending_id, .. }
+            | TransferOp::Void { pending_id }
+            | TransferOp::Expire { pending_id } => {
+                let in_group = group.iter().find_map(|t| match &t.op {
+                    TransferOp::Pending { debit, credit, .. } if t.id == *pending_id => {
+                        Some((*debit, *credit))
+                    }
+                    _ => None,
+                });
+                let found = match in_group {
+                    Some(pair) => Some(pair),
+                    None => ledger
+                        .transfer(*pending_id)
+                        .await
+                        .map_err(ApiError::Ledger)?
+                        .map(|t| (t.debit_account_id, t.credit_account_id)),
+                };
+                let Some((debit, credit)) = found else {
+                    return Ok(Touches::SystemAccounts);
+                };
+                accounts.extend([debit, credit]);
+            }
+        }
+    }
+    accounts.sort();
+    accounts.dedup();
+    let mut touches = Touches::UserWalletsOnly;
+    for id in accounts {
+        let kind = ledger
+            .account(id)
+            .await
+            .map_err(ApiError::Ledger)?
+            .map(|account| account.kind);
+        // An unknown account is refused by the ledger itself.
+        match kind {
+            Some(AccountKind::PlayIssuance) => return Ok(Touches::PlayMoney),
+            Some(AccountKind::UserWallet) | None => {}
+            Some(_) => touches = Touches::SystemAccounts,
+        }
+    }
+    Ok(touches)
 }
 
 /// `GET /api/v1/transfers/{id}`: the transfer and, for a pending one, the
@@ -716,6 +1084,139 @@ mod tests {
     use super::*;
 
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+    const READ_TOKEN: &str = "read-token-0123456789abcdef012345";
+    const TRANSFER_TOKEN: &str = "transfer-token-0123456789abcdef01";
+
+    #[test]
+    fn wrong_tokens_are_throttled_per_address_and_globally() {
+        let throttle = AuthThrottle::default();
+        let start = Instant::now();
+        let attacker = Some(IpAddr::from([192, 0, 2, 1]));
+        let client = Some(IpAddr::from([192, 0, 2, 2]));
+        throttle.succeeded(client, start);
+        for _ in 0..AUTH_FAILURES_PER_ADDRESS_MAX {
+            assert_eq!(throttle.check(attacker, start), Ok(()));
+            throttle.failed(attacker, start);
+        }
+        assert_eq!(
+            throttle.check(attacker, start),
+            Err(AUTH_FAILURE_WINDOW_SECS)
+        );
+        // Another address is not blocked by this one.
+        assert_eq!(
+            throttle.check(Some(IpAddr::from([192, 0, 2, 3])), start),
+            Ok(())
+        );
+        // Many addresses, a few tries each: the global bound.
+        for n in 0..AUTH_FAILURES_GLOBAL_MAX {
+            let address = IpAddr::from([
+                10,
+                0,
+                u8::try_from(n / 256).unwrap(),
+                u8::try_from(n % 256).unwrap(),
+            ]);
+            throttle.failed(Some(address), start);
+        }
+        let later = start + Duration::from_secs(30);
+        assert_eq!(
+            throttle.check(Some(IpAddr::from([198, 51, 100, 9])), later),
+            Err(AUTH_FAILURE_WINDOW_SECS - 30)
+        );
+        assert_eq!(
+            throttle.check(None, later),
+            Err(AUTH_FAILURE_WINDOW_SECS - 30)
+        );
+        // A client that authenticated recently still gets through.
+        assert_eq!(throttle.check(client, later), Ok(()));
+        // The window ends.
+        let after = start + Duration::from_secs(AUTH_FAILURE_WINDOW_SECS);
+        assert_eq!(throttle.check(attacker, after), Ok(()));
+        assert_eq!(throttle.check(None, after), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn each_scope_does_only_what_it_allows() {
+        let api = Api::new().await;
+        let alice = api.open("alice", "user_wallet").await;
+        let bob = api.open("bob", "user_wallet").await;
+        let issuance = api.open("system", "issuance").await;
+        let fees = api.open("system", "fees").await;
+        api.post("/transfers", &single(1, issuance, alice, 1_000))
+            .await;
+        let as_token = |token: &str, path: &str, body: &Value| {
+            Request::post(format!("{API_PREFIX}{path}"))
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::from(body.to_string()))
+                .unwrap()
+        };
+        // Read: reads only.
+        let request = Request::get(format!("{API_PREFIX}/accounts/{alice}"))
+            .header("authorization", format!("Bearer {READ_TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(api.call(request).await.0, StatusCode::OK);
+        let (status, body) = api
+            .call(as_token(
+                READ_TOKEN,
+                "/transfers",
+                &single(2, alice, bob, 100),
+            ))
+            .await;
+        assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "forbidden"));
+        // Transfer: between wallets, never from or to a system account.
+        let (status, _) = api
+            .call(as_token(
+                TRANSFER_TOKEN,
+                "/transfers",
+                &single(2, alice, bob, 100),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        for (id, debit, credit) in [(3, issuance, alice), (4, alice, fees), (5, fees, bob)] {
+            let (status, body) = api
+                .call(as_token(
+                    TRANSFER_TOKEN,
+                    "/transfers",
+                    &single(id, debit, credit, 100),
+                ))
+                .await;
+            assert_eq!(
+                (status, code(&body)),
+                (StatusCode::FORBIDDEN, "forbidden"),
+                "{body}"
+            );
+        }
+        let open = |kind: &str| json!({"owner": "mallory", "kind": kind, "currency": "USD"});
+        let (status, _) = api
+            .call(as_token(TRANSFER_TOKEN, "/accounts", &open("user_wallet")))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = api
+            .call(as_token(TRANSFER_TOKEN, "/accounts", &open("issuance")))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        // A pending mint made with the issuance scope cannot be posted
+        // with the transfer scope; nor can a post of an unknown transfer.
+        let pending = json!({"id": format!("{:032x}", 6), "kind": "pending",
+            "debit_account_id": issuance, "credit_account_id": alice, "amount": 50,
+            "currency": "USD", "timeout_secs": 60});
+        assert_eq!(
+            api.post("/transfers", &pending).await.0,
+            StatusCode::CREATED
+        );
+        for pending_id in [6_u128, 99] {
+            let post = json!({"id": format!("{:032x}", 7), "kind": "post",
+                "pending_id": format!("{pending_id:032x}")});
+            let (status, _) = api
+                .call(as_token(TRANSFER_TOKEN, "/transfers", &post))
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{pending_id}");
+        }
+        let (_, body) = api.get(&format!("/accounts/{alice}")).await;
+        assert_eq!(body["account"]["balance"]["posted"], 900);
+        api.cleanup().await;
+    }
 
     #[test]
     fn token_is_bounded_printable_and_matched_exactly() {
@@ -764,7 +1265,13 @@ mod tests {
         }
 
         async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
-            let app = router(self.db.ledger.clone(), ApiToken::parse(TOKEN).unwrap());
+            let tokens = ApiTokens::new(vec![
+                (ApiToken::parse(TOKEN).unwrap(), Scope::Issuance),
+                (ApiToken::parse(READ_TOKEN).unwrap(), Scope::Read),
+                (ApiToken::parse(TRANSFER_TOKEN).unwrap(), Scope::Transfer),
+            ])
+            .unwrap();
+            let app = router(self.db.ledger.clone(), tokens);
             let response = app.oneshot(request).await.unwrap();
             let status = response.status();
             let body = axum::body::to_bytes(response.into_body(), 1 << 20)
@@ -873,6 +1380,43 @@ mod tests {
             (status, code(&body)),
             (StatusCode::BAD_REQUEST, "invalid_field")
         );
+        api.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn play_money_is_not_reachable_through_the_api() {
+        let api = Api::new().await;
+        let alice = api.open("alice", "user_wallet").await;
+        let body = json!({"owner": "system", "kind": "play_issuance", "currency": "USD"});
+        let (status, answer) = api.post("/accounts", &body).await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::BAD_REQUEST, "invalid_field"),
+            "{answer}"
+        );
+        // The mock chat's play-money account, opened by the bot in
+        // development: the full-access token moves nothing from it.
+        let play = api
+            .db
+            .ledger
+            .open_account(&NewAccount {
+                owner: OwnerRef::system(),
+                kind: AccountKind::PlayIssuance,
+                currency: Currency::USD,
+            })
+            .await
+            .unwrap()
+            .id;
+        let (status, answer) = api
+            .post("/transfers", &single(9, play.0, alice, 1_000))
+            .await;
+        assert_eq!(
+            (status, code(&answer)),
+            (StatusCode::BAD_REQUEST, "invalid_field"),
+            "{answer}"
+        );
+        let (_, answer) = api.get(&format!("/accounts/{alice}")).await;
+        assert_eq!(answer["account"]["balance"]["posted"], 0);
         api.cleanup().await;
     }
 

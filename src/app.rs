@@ -1,10 +1,12 @@
 //! Wiring: the ledger, the bot's store, the bot and its adapters, built from
 //! settings. `serve` and `chat` both start here.
 //!
-//! The one design decision to know: the OTP pepper is a secret that the
-//! out-of-the-box run needs, so when `otp.pepper` is not set it is generated
-//! once into `otp.pepper_file` (owner-only) and read from there afterwards;
-//! no secret value ships with paybot.
+//! The one design decision to know: the OTP pepper and the card fingerprint
+//! key are secrets that the out-of-the-box run needs, so when one is not set
+//! (`otp.pepper`, `cards.fingerprint_key`) it is generated once into its file
+//! (`otp.pepper_file`, `cards.fingerprint_key_file`, owner-only) and read
+//! from there afterwards ([`load_secret`]); no secret value ships with
+//! paybot.
 
 use std::io::{ErrorKind, Read as _, Write as _};
 use std::path::Path;
@@ -19,11 +21,12 @@ use secrecy::ExposeSecret;
 use tracing::info;
 
 use crate::deployment::{CardRailChoice, Deployment, DevPart};
-use crate::settings::{OtpSettings, Settings};
+use crate::settings::{CardsSettings, OtpSettings, Settings};
 use crate::store::{BOT_MIGRATIONS, SqlStore};
 
-/// The longest pepper file read, in bytes.
-pub const PEPPER_FILE_BYTES_MAX: u64 = 1_024;
+/// The longest secret file read (OTP pepper, card fingerprint key), in
+/// bytes.
+pub const SECRET_FILE_BYTES_MAX: u64 = 1_024;
 
 /// Everything a running paybot holds.
 #[derive(Debug, Clone)]
@@ -83,6 +86,7 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
         .await
         .context("cannot migrate the database")?;
     let pepper = load_pepper(&settings.otp, &OsRandom)?;
+    let fingerprint_key = load_fingerprint_key(&settings.cards, &OsRandom)?;
     let store = Arc::new(SqlStore::new(ledger));
     let bot = Bot::new(
         ledger.clone(),
@@ -91,6 +95,7 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
         pepper,
         Arc::new(OsRandom),
     );
+    bot.set_card_fingerprint_key(fingerprint_key);
     let simulator = attach_card_rail(settings, deployment.cards, &bot)?;
     let mock = MockChat::new(Arc::clone(&bot));
     Ok(App {
@@ -150,21 +155,74 @@ pub fn attach_card_rail(
     Ok(Some(simulator))
 }
 
-/// The pepper from `otp.pepper`, else from `otp.pepper_file`, creating that
-/// file (mode 0600) with a random pepper when it does not exist.
+/// A secret that has a setting of its own and, when that is unset, a file
+/// generated on first run.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretSource<'a> {
+    /// What it is, for messages: "OTP pepper".
+    pub what: &'static str,
+    /// Its setting (`otp.pepper`) and value.
+    pub key: &'static str,
+    pub value: Option<&'a secrecy::SecretString>,
+    /// Its file's setting (`otp.pepper_file`) and path.
+    pub file_key: &'static str,
+    pub file: &'a Path,
+}
+
+/// The pepper from `otp.pepper`, else from `otp.pepper_file`.
 pub fn load_pepper(otp: &OtpSettings, rng: &dyn RandomSource) -> anyhow::Result<Pepper> {
-    if let Some(secret) = &otp.pepper {
+    load_secret(
+        &SecretSource {
+            what: "OTP pepper",
+            key: "otp.pepper",
+            value: otp.pepper.as_ref(),
+            file_key: "otp.pepper_file",
+            file: &otp.pepper_file,
+        },
+        rng,
+    )
+}
+
+/// The card fingerprint key from `cards.fingerprint_key`, else from
+/// `cards.fingerprint_key_file`.
+pub fn load_fingerprint_key(
+    cards: &CardsSettings,
+    rng: &dyn RandomSource,
+) -> anyhow::Result<Pepper> {
+    load_secret(
+        &SecretSource {
+            what: "card fingerprint key",
+            key: "cards.fingerprint_key",
+            value: cards.fingerprint_key.as_ref(),
+            file_key: "cards.fingerprint_key_file",
+            file: &cards.fingerprint_key_file,
+        },
+        rng,
+    )
+}
+
+/// The secret from its setting, else from its file, creating that file
+/// (mode 0600, its folder 0700) with a random secret when it does not
+/// exist. A file others can read is refused.
+pub fn load_secret(source: &SecretSource<'_>, rng: &dyn RandomSource) -> anyhow::Result<Pepper> {
+    let SecretSource {
+        what,
+        key,
+        file_key,
+        file: path,
+        ..
+    } = *source;
+    if let Some(secret) = source.value {
         return Pepper::from_bytes(secret.expose_secret().as_bytes().to_vec())
-            .context("setting `otp.pepper`");
+            .with_context(|| format!("setting `{key}`"));
     }
-    let path = otp.pepper_file.as_path();
-    match read_pepper_file(path) {
-        Ok(pepper) => return Ok(pepper),
+    match read_secret_file(path) {
+        Ok(secret) => return Ok(secret),
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => {
             return Err(e).with_context(|| {
                 format!(
-                    "cannot read the OTP pepper file {} (otp.pepper_file)",
+                    "cannot read the {what} file {} ({file_key})",
                     path.display()
                 )
             });
@@ -190,25 +248,25 @@ pub fn load_pepper(otp: &OtpSettings, rng: &dyn RandomSource) -> anyhow::Result<
         Ok(mut file) => {
             file.write_all(hex.as_bytes())
                 .and_then(|()| file.sync_all())
-                .with_context(|| format!("cannot write the OTP pepper file {}", path.display()))?;
-            info!(file = %path.display(), "generated the OTP pepper (keep this file secret and backed up)");
+                .with_context(|| format!("cannot write the {what} file {}", path.display()))?;
+            info!(file = %path.display(), "generated the {what} (keep this file secret and backed up)");
         }
         // Another process created it first: use theirs.
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
         Err(e) => {
             return Err(e).with_context(|| {
                 format!(
-                    "cannot create the OTP pepper file {} (otp.pepper_file)",
+                    "cannot create the {what} file {} ({file_key})",
                     path.display()
                 )
             });
         }
     }
-    read_pepper_file(path)
-        .with_context(|| format!("cannot read the OTP pepper file {}", path.display()))
+    read_secret_file(path)
+        .with_context(|| format!("cannot read the {what} file {}", path.display()))
 }
 
-fn read_pepper_file(path: &Path) -> std::io::Result<Pepper> {
+fn read_secret_file(path: &Path) -> std::io::Result<Pepper> {
     let file = std::fs::File::open(path)?;
     #[cfg(unix)]
     {
@@ -226,7 +284,7 @@ fn read_pepper_file(path: &Path) -> std::io::Result<Pepper> {
         }
     }
     let mut text = String::new();
-    file.take(PEPPER_FILE_BYTES_MAX).read_to_string(&mut text)?;
+    file.take(SECRET_FILE_BYTES_MAX).read_to_string(&mut text)?;
     Pepper::from_bytes(text.trim().as_bytes().to_vec())
         .map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e.to_string()))
 }
@@ -264,4 +322,51 @@ pub async fn chat(settings: &Settings) -> anyhow::Result<()> {
         bail!("the terminal failed: {e}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn source<'a>(value: Option<&'a secrecy::SecretString>, file: &'a Path) -> SecretSource<'a> {
+        SecretSource {
+            what: "test secret",
+            key: "test.secret",
+            value,
+            file_key: "test.secret_file",
+            file,
+        }
+    }
+
+    #[test]
+    fn a_secret_is_generated_owner_only_once_and_a_readable_file_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("new/secret");
+        let first = load_secret(&source(None, &file), &OsRandom).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&dir.path().join("new")), 0o700);
+        let again = load_secret(&source(None, &file), &OsRandom).unwrap();
+        let binding = b"test";
+        assert_eq!(
+            bot::otp::OtpHash::hash(&first, binding, "x").to_bytes(),
+            bot::otp::OtpHash::hash(&again, binding, "x").to_bytes()
+        );
+
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = format!(
+            "{:#}",
+            load_secret(&source(None, &file), &OsRandom).unwrap_err()
+        );
+        assert!(err.contains("readable by others"), "{err}");
+        assert!(err.contains("test.secret_file"), "{err}");
+
+        let given = secrecy::SecretString::from("given-secret-0123456789abcdef0123456789");
+        let other = dir.path().join("unused");
+        load_secret(&source(Some(&given), &other), &OsRandom).unwrap();
+        assert!(!other.exists());
+    }
 }

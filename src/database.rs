@@ -28,6 +28,7 @@ pub async fn open(db: &DatabaseSettings, mode: Open) -> anyhow::Result<Ledger> {
     let shown = db.url.redacted();
     if let (Some(path), Open::CreateIfMissing) = (db.url.sqlite_path(), mode) {
         create_parent_dir(path)?;
+        create_owner_only(path)?;
     }
     let config = LedgerConfig {
         url: db.url.expose().to_owned(),
@@ -62,6 +63,27 @@ fn create_parent_dir(file: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
     info!(dir = %dir.display(), "created the database folder");
     Ok(())
+}
+
+/// Creates a missing SQLite file empty and owner-only (0600) before SQLite
+/// opens it (an empty file is a new database to SQLite); SQLite gives its
+/// `-wal` and `-shm` files the main file's mode. An existing file is left
+/// as it is.
+fn create_owner_only(file: &Path) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => {
+            info!(file = %file.display(), "created the database file (owner-only)");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot create the database file {}", file.display()))
+        }
+    }
 }
 
 /// `paybot migrate`.

@@ -180,8 +180,10 @@ impl Deployment {
         if settings.discord.token.is_some() {
             real.push("discord.token");
         }
-        if settings.api.token.is_some() {
-            real.push("api.token");
+        for (key, token, _) in settings.api.keys() {
+            if token.is_some() {
+                real.push(key);
+            }
         }
         if settings.cards.rail_url.is_some() && cards_on != Some(false) {
             real.push("cards.rail_url");

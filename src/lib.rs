@@ -11,6 +11,7 @@ pub mod bench;
 pub mod cli;
 pub mod database;
 pub mod deployment;
+pub mod http;
 pub mod logging;
 pub mod server;
 pub mod settings;

@@ -2,11 +2,11 @@
 //! graceful shutdown.
 //!
 //! The one design decision to know: **one watch channel stops everything**.
-//! SIGINT or SIGTERM flips it; the HTTP server stops accepting and finishes
+//! SIGINT or SIGTERM flips it; the HTTP server (`crate::http`: timeouts and
+//! connection bounds) stops accepting, closes idle connections and finishes
 //! the requests in flight (for at most `http.shutdown_grace_secs`), the
 //! sweeper ends its round, and only then is the ledger closed.
 
-use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -143,12 +143,10 @@ async fn serve_ledger(
     {
         routes = routes.merge(adapter);
     }
-    let mut http_stopped = stopped.clone();
-    let http = axum::serve(listener, routes).with_graceful_shutdown(async move {
-        // An error means the sender is gone: stop as well.
-        let _ = http_stopped.wait_for(|stop| *stop).await;
-    });
-    let mut http = tokio::spawn(http.into_future());
+    let limits = crate::http::Limits::from_settings(&settings.http);
+    let routes = crate::http::guard_requests(routes, &limits);
+    let http = crate::http::serve(listener, routes, limits, stopped.clone());
+    let mut http = tokio::spawn(http);
     info!("listening on {addr}");
 
     let served = tokio::select! {
@@ -206,15 +204,16 @@ async fn serve_ledger(
     served
 }
 
-/// The ledger HTTP API's routes when `api.token` is set; none otherwise.
+/// The ledger HTTP API's routes when an `api.*token` is set; none
+/// otherwise.
 fn api_router(settings: &Settings, ledger: &Ledger) -> anyhow::Result<Option<Router>> {
-    let token = settings
+    let tokens = settings
         .api
-        .token()
-        .map_err(|e| anyhow::anyhow!("invalid setting `api.token`: {e}"))?;
-    Ok(token.map(|token| {
+        .tokens()
+        .map_err(|(key, e)| anyhow::anyhow!("invalid setting `{key}`: {e}"))?;
+    Ok(tokens.map(|tokens| {
         info!(prefix = crate::api::API_PREFIX, "ledger API enabled");
-        crate::api::router(ledger.clone(), token)
+        crate::api::router(ledger.clone(), tokens)
     }))
 }
 

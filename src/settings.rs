@@ -41,6 +41,17 @@ pub const POOL_CONNECTIONS_RANGE: RangeInclusive<u32> = 1..=256;
 pub const SWEEP_INTERVAL_MS_RANGE: RangeInclusive<u64> = 10..=60_000;
 /// Allowed `http.shutdown_grace_secs`, in seconds.
 pub const SHUTDOWN_GRACE_SECS_RANGE: RangeInclusive<u64> = 0..=600;
+/// Allowed `http.header_read_timeout_secs`, in seconds.
+pub const HEADER_READ_TIMEOUT_SECS_RANGE: RangeInclusive<u64> = 1..=300;
+/// Allowed `http.idle_timeout_secs`, in seconds.
+pub const IDLE_TIMEOUT_SECS_RANGE: RangeInclusive<u64> = 1..=3_600;
+/// Allowed `http.request_timeout_secs`, in seconds.
+pub const REQUEST_TIMEOUT_SECS_RANGE: RangeInclusive<u64> = 1..=600;
+/// Allowed `http.connections_max`, in connections.
+pub const CONNECTIONS_MAX_RANGE: RangeInclusive<usize> = 8..=1_000_000;
+/// Allowed `http.requests_in_flight_max`, in requests (and below
+/// `http.connections_max`).
+pub const REQUESTS_IN_FLIGHT_MAX_RANGE: RangeInclusive<usize> = 1..=100_000;
 /// Longest `log.filter`, in bytes.
 pub const LOG_FILTER_BYTES_MAX: usize = 1_024;
 /// `otp.ttl_secs`: from half a minute to an hour.
@@ -58,7 +69,11 @@ const SECRET_KEYS: &[&str] = &[
     "telegram.webhook_secret",
     "discord.token",
     "cards.api_key",
+    "cards.fingerprint_key",
     "api.token",
+    "api.read_token",
+    "api.transfer_token",
+    "api.issuance_token",
 ];
 
 /// Everything paybot is configured with.
@@ -92,23 +107,62 @@ pub struct DeploymentSettings {
 }
 
 /// `[api]`: the ledger HTTP API under `/api/v1`, served by `paybot serve`
-/// only when a token is set.
+/// only when a token is set. Every token is a secret, from the environment
+/// only (`PAYBOT_API__READ_TOKEN`, ...).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSettings {
-    /// The bearer token callers must send. Secret (`PAYBOT_API__TOKEN`).
+    /// Full access, the same as `issuance_token` (the one token there was
+    /// before scopes).
     #[serde(default)]
     pub token: Option<SecretString>,
+    /// Scope `read`: the GET routes.
+    #[serde(default)]
+    pub read_token: Option<SecretString>,
+    /// Scope `transfer`: also opening wallets and transfers between user
+    /// wallets.
+    #[serde(default)]
+    pub transfer_token: Option<SecretString>,
+    /// Scope `issuance`: everything, transfers touching system accounts too.
+    #[serde(default)]
+    pub issuance_token: Option<SecretString>,
 }
 
 impl ApiSettings {
-    /// The token; `Ok(None)` when unset (the API is off).
-    /// [`Sources::settings`] has already checked it.
-    pub fn token(&self) -> Result<Option<crate::api::ApiToken>, crate::api::ApiTokenError> {
-        self.token
-            .as_ref()
-            .map(|token| crate::api::ApiToken::parse(token.expose_secret()))
-            .transpose()
+    /// Each token key, its value and the scope it grants.
+    pub fn keys(&self) -> [(&'static str, Option<&SecretString>, crate::api::Scope); 4] {
+        use crate::api::Scope;
+        [
+            ("api.token", self.token.as_ref(), Scope::Issuance),
+            ("api.read_token", self.read_token.as_ref(), Scope::Read),
+            (
+                "api.transfer_token",
+                self.transfer_token.as_ref(),
+                Scope::Transfer,
+            ),
+            (
+                "api.issuance_token",
+                self.issuance_token.as_ref(),
+                Scope::Issuance,
+            ),
+        ]
+    }
+
+    /// The tokens with their scopes; `Ok(None)` when none is set (the API
+    /// is off). An error names the key. [`Sources::settings`] has already
+    /// checked them.
+    pub fn tokens(
+        &self,
+    ) -> Result<Option<crate::api::ApiTokens>, (&'static str, crate::api::ApiTokenError)> {
+        let mut tokens = Vec::new();
+        for (key, token, scope) in self.keys() {
+            if let Some(token) = token {
+                let token =
+                    crate::api::ApiToken::parse(token.expose_secret()).map_err(|e| (key, e))?;
+                tokens.push((token, scope));
+            }
+        }
+        Ok(crate::api::ApiTokens::new(tokens))
     }
 }
 
@@ -129,6 +183,13 @@ pub struct CardsSettings {
     /// `rail_url`; generated at start for the in-process simulator.
     #[serde(default)]
     pub api_key: Option<SecretString>,
+    /// The key card fingerprints (which spot a card linked twice) are made
+    /// with: 32 to 64 bytes of text. Secret
+    /// (`PAYBOT_CARDS__FINGERPRINT_KEY`). When unset, `fingerprint_key_file`
+    /// holds it (generated on first run, owner-only).
+    #[serde(default)]
+    pub fingerprint_key: Option<SecretString>,
+    pub fingerprint_key_file: PathBuf,
     /// The instant-payout fee, as a percentage of the amount (`"1.5"`).
     pub cashout_fee_percent: PercentSetting,
     /// The smallest cash-out fee (`"0.25 USD"`), for cash-outs in its
@@ -510,6 +571,17 @@ pub struct DatabaseSettings {
 pub struct HttpSettings {
     pub addr: SocketAddr,
     pub shutdown_grace_secs: u64,
+    /// From a request's first byte to the end of its headers, in seconds.
+    pub header_read_timeout_secs: u64,
+    /// How long a connection may wait for its next request, in seconds.
+    pub idle_timeout_secs: u64,
+    /// From a request's headers to its answer, body read included, in
+    /// seconds.
+    pub request_timeout_secs: u64,
+    /// Open connections; at the bound the oldest idle one is closed.
+    pub connections_max: usize,
+    /// Requests being answered at once; more are answered 503 at once.
+    pub requests_in_flight_max: usize,
 }
 
 /// `[ledger]`: the ledger's background work.
@@ -880,6 +952,43 @@ impl Sources {
             SHUTDOWN_GRACE_SECS_RANGE.contains(&grace),
             range_text(&SHUTDOWN_GRACE_SECS_RANGE, "seconds"),
         );
+        let http = &settings.http;
+        check(
+            "http.header_read_timeout_secs",
+            HEADER_READ_TIMEOUT_SECS_RANGE.contains(&http.header_read_timeout_secs),
+            range_text(&HEADER_READ_TIMEOUT_SECS_RANGE, "seconds"),
+        );
+        check(
+            "http.idle_timeout_secs",
+            IDLE_TIMEOUT_SECS_RANGE.contains(&http.idle_timeout_secs),
+            range_text(&IDLE_TIMEOUT_SECS_RANGE, "seconds"),
+        );
+        check(
+            "http.request_timeout_secs",
+            REQUEST_TIMEOUT_SECS_RANGE.contains(&http.request_timeout_secs),
+            range_text(&REQUEST_TIMEOUT_SECS_RANGE, "seconds"),
+        );
+        check(
+            "http.connections_max",
+            CONNECTIONS_MAX_RANGE.contains(&http.connections_max),
+            range_text(&CONNECTIONS_MAX_RANGE, "connections"),
+        );
+        if REQUESTS_IN_FLIGHT_MAX_RANGE.contains(&http.requests_in_flight_max) {
+            check(
+                "http.requests_in_flight_max",
+                http.requests_in_flight_max < http.connections_max,
+                format!(
+                    "must be below http.connections_max ({})",
+                    http.connections_max
+                ),
+            );
+        } else {
+            check(
+                "http.requests_in_flight_max",
+                false,
+                range_text(&REQUESTS_IN_FLIGHT_MAX_RANGE, "requests"),
+            );
+        }
         let sweep = settings.bot.sweep_interval_ms;
         check(
             "bot.sweep_interval_ms",
@@ -900,6 +1009,18 @@ impl Sources {
             let len = pepper.expose_secret().len();
             check(
                 "otp.pepper",
+                (bot::otp::PEPPER_BYTES_MIN..=bot::otp::PEPPER_BYTES_MAX).contains(&len),
+                format!(
+                    "must be {} to {} bytes of text, e.g. the output of `openssl rand -hex 32`",
+                    bot::otp::PEPPER_BYTES_MIN,
+                    bot::otp::PEPPER_BYTES_MAX
+                ),
+            );
+        }
+        if let Some(key) = &settings.cards.fingerprint_key {
+            let len = key.expose_secret().len();
+            check(
+                "cards.fingerprint_key",
                 (bot::otp::PEPPER_BYTES_MIN..=bot::otp::PEPPER_BYTES_MAX).contains(&len),
                 format!(
                     "must be {} to {} bytes of text, e.g. the output of `openssl rand -hex 32`",
@@ -1000,8 +1121,34 @@ impl Sources {
         if let Err(paybot_cards::ConfigError::BadAcquirer { key, problem }) = cards.acquirer() {
             check(&format!("cards.{key}"), false, problem.to_owned());
         }
-        if let Err(e) = settings.api.token() {
-            check("api.token", false, e.to_string());
+        let api_keys = settings.api.keys();
+        for (i, (key, token, _)) in api_keys.iter().enumerate() {
+            let Some(token) = token else { continue };
+            if let Err(e) = crate::api::ApiToken::parse(token.expose_secret()) {
+                check(key, false, e.to_string());
+            }
+            let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+            let from_env = self
+                .layer_of(&path)
+                .is_none_or(|(layer, _)| matches!(layer.origin, Origin::Env));
+            check(
+                key,
+                from_env,
+                format!(
+                    "a secret: set it with the environment variable {}, never in a file",
+                    env_name(&path)
+                ),
+            );
+            let same = api_keys.iter().take(i).find(|(_, other, _)| {
+                other.is_some_and(|other| other.expose_secret() == token.expose_secret())
+            });
+            if let Some((other, _, _)) = same {
+                check(
+                    key,
+                    false,
+                    format!("the same token as `{other}`: give each scope its own token"),
+                );
+            }
         }
         if let Err(mixes) = crate::deployment::Deployment::of(settings) {
             for mix in mixes {
@@ -1227,7 +1374,10 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("no such setting"), "{err}");
-        assert!(err.contains("addr, shutdown_grace_secs"), "{err}");
+        assert!(
+            err.contains("addr, shutdown_grace_secs, header_read_timeout_secs"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1404,7 +1554,7 @@ mod tests {
     #[test]
     fn api_token_is_off_by_default_checked_and_never_echoed() {
         let s = load(None, NO_ENV).unwrap();
-        assert!(s.api.token().unwrap().is_none());
+        assert!(s.api.tokens().unwrap().is_none());
 
         let short = "hunter2hunter2";
         let err = load(None, [("PAYBOT_API__TOKEN", short)]).unwrap_err();
@@ -1415,8 +1565,78 @@ mod tests {
 
         let token = "k".repeat(40);
         let s = load(None, [("PAYBOT_API__TOKEN", token.as_str())]).unwrap();
-        assert!(s.api.token().unwrap().unwrap().matches(token.as_bytes()));
+        let tokens = s.api.tokens().unwrap().unwrap();
+        assert_eq!(
+            tokens.scope_of(token.as_bytes()),
+            Some(crate::api::Scope::Issuance)
+        );
         assert!(!format!("{s:?}").contains(&token));
+    }
+
+    #[test]
+    fn api_tokens_have_scopes_come_from_the_environment_only_and_differ() {
+        let (read, transfer) = ("r".repeat(40), "t".repeat(40));
+        let s = load(
+            None,
+            [
+                ("PAYBOT_API__READ_TOKEN", read.as_str()),
+                ("PAYBOT_API__TRANSFER_TOKEN", transfer.as_str()),
+            ],
+        )
+        .unwrap();
+        let tokens = s.api.tokens().unwrap().unwrap();
+        assert_eq!(
+            tokens.scope_of(read.as_bytes()),
+            Some(crate::api::Scope::Read)
+        );
+        assert_eq!(
+            tokens.scope_of(transfer.as_bytes()),
+            Some(crate::api::Scope::Transfer)
+        );
+        assert_eq!(tokens.scope_of(b"nope"), None);
+
+        let file = file_with(&format!("[api]\nissuance_token = \"{read}\"\n"));
+        let err = load(Some(file.path()), NO_ENV).unwrap_err();
+        assert!(err.contains("`api.issuance_token`"), "{err}");
+        assert!(
+            err.contains("PAYBOT_API__ISSUANCE_TOKEN, never in a file"),
+            "{err}"
+        );
+        assert!(!err.contains(&read), "{err}");
+
+        let err = load(
+            None,
+            [
+                ("PAYBOT_API__READ_TOKEN", read.as_str()),
+                ("PAYBOT_API__ISSUANCE_TOKEN", read.as_str()),
+            ],
+        )
+        .unwrap_err();
+        assert!(err.contains("the same token as `api.read_token`"), "{err}");
+        assert!(!err.contains(&read), "{err}");
+    }
+
+    #[test]
+    fn http_limits_are_bounded() {
+        let s = load(None, NO_ENV).unwrap();
+        assert!(s.http.requests_in_flight_max < s.http.connections_max);
+        let err = load(
+            None,
+            [
+                ("PAYBOT_HTTP__HEADER_READ_TIMEOUT_SECS", "0"),
+                ("PAYBOT_HTTP__CONNECTIONS_MAX", "64"),
+                ("PAYBOT_HTTP__REQUESTS_IN_FLIGHT_MAX", "64"),
+            ],
+        )
+        .unwrap_err();
+        assert!(err.contains("`http.header_read_timeout_secs` = 0"), "{err}");
+        assert!(
+            err.contains(
+                "`http.requests_in_flight_max` = 64 (from environment variable \
+                 PAYBOT_HTTP__REQUESTS_IN_FLIGHT_MAX): must be below http.connections_max (64)"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

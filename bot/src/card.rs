@@ -280,12 +280,13 @@ impl CardNumber {
         self.digits.expose_secret()
     }
 
-    /// `HMAC-SHA256(pepper, "paybot.card.fingerprint" || 0x00 || digits)`:
-    /// the same card always gives the same fingerprint under one pepper, so
-    /// a second `/card add` of it is noticed, while a stolen database
-    /// without the pepper does not let anyone test guesses of numbers.
-    pub fn fingerprint(&self, pepper: &Pepper) -> CardFingerprint {
-        let hash = OtpHash::hash(pepper, FINGERPRINT_BINDING, self.expose());
+    /// `HMAC-SHA256(key, "paybot.card.fingerprint" || 0x00 || digits)`,
+    /// with the card fingerprint key (a secret of its own, not the OTP
+    /// pepper): the same card always gives the same fingerprint under one
+    /// key, so a second `/card add` of it is noticed, while a stolen
+    /// database without the key does not let anyone test guesses of numbers.
+    pub fn fingerprint(&self, key: &Pepper) -> CardFingerprint {
+        let hash = OtpHash::hash(key, FINGERPRINT_BINDING, self.expose());
         CardFingerprint(hash.to_bytes())
     }
 }

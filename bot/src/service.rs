@@ -161,6 +161,8 @@ pub struct Bot {
     events_forgotten_at_ms: std::sync::atomic::AtomicI64,
     /// The card network (see [`Bot::set_card_rail`]); unset: cards off.
     card_rail: OnceLock<Arc<dyn CardRail>>,
+    /// The key of card fingerprints (see [`Bot::set_card_fingerprint_key`]).
+    card_fingerprint_key: OnceLock<Pepper>,
 }
 
 impl fmt::Debug for Bot {
@@ -345,7 +347,21 @@ impl Bot {
             system_accounts: Mutex::new(HashMap::new()),
             events_forgotten_at_ms: std::sync::atomic::AtomicI64::new(0),
             card_rail: OnceLock::new(),
+            card_fingerprint_key: OnceLock::new(),
         })
+    }
+
+    /// Keys card fingerprints with `key`, a secret of its own (paybot
+    /// loads it like the pepper, from `cards.fingerprint_key` or its file).
+    /// Set once, before the first command; a second call is ignored. Unset
+    /// (tests that build a bot directly), the OTP pepper keys them.
+    pub fn set_card_fingerprint_key(&self, key: Pepper) {
+        let _ = self.card_fingerprint_key.set(key);
+    }
+
+    /// The key card fingerprints are made with.
+    pub(crate) fn card_fingerprint_key(&self) -> &Pepper {
+        self.card_fingerprint_key.get().unwrap_or(&self.pepper)
     }
 
     /// Delivers outbox messages to adapters.

@@ -142,3 +142,133 @@ fn a_short_token_stops_the_start_without_printing_it() {
         finished.stderr
     );
 }
+
+const READ_TOKEN: &str = "e2e-read-token-0123456789abcdef0123456789";
+const TRANSFER_TOKEN: &str = "e2e-transfer-token-0123456789abcdef012345";
+const ISSUANCE_TOKEN: &str = "e2e-issuance-token-0123456789abcdef012345";
+
+fn get(server: &Server, path: &str, token: &str) -> (u16, Value) {
+    let (status, text) = crate::support::http_get_with_headers(
+        server.addr,
+        &format!("/api/v1{path}"),
+        &[("Authorization", &format!("Bearer {token}"))],
+    );
+    (status, json_body(&text))
+}
+
+#[test]
+fn scoped_tokens_read_transfer_and_issue_only_what_they_may() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        paybot(dir.path())
+            .arg("serve")
+            .env("PAYBOT_MOCK__ENABLED", "false")
+            .env("PAYBOT_API__READ_TOKEN", READ_TOKEN)
+            .env("PAYBOT_API__TRANSFER_TOKEN", TRANSFER_TOKEN)
+            .env("PAYBOT_API__ISSUANCE_TOKEN", ISSUANCE_TOKEN),
+    );
+    let open = |token: &str, owner: &str, kind: &str| {
+        post(
+            &server,
+            "/accounts",
+            token,
+            &json!({"owner": owner, "kind": kind, "currency": "USD"}),
+        )
+    };
+    let id = |(status, body): (u16, Value)| {
+        assert_eq!(status, 200, "{body}");
+        body["account"]["id"].as_i64().unwrap()
+    };
+    let issuance = id(open(ISSUANCE_TOKEN, "system", "issuance"));
+    let alice = id(open(TRANSFER_TOKEN, "alice", "user_wallet"));
+    let bob = id(open(TRANSFER_TOKEN, "bob", "user_wallet"));
+    let transfer = |n: u32, debit: i64, credit: i64, amount: i64| {
+        json!({"id": format!("{n:032x}"), "kind": "single", "debit_account_id": debit,
+               "credit_account_id": credit, "amount": amount, "currency": "USD"})
+    };
+    let (status, body) = post(
+        &server,
+        "/transfers",
+        ISSUANCE_TOKEN,
+        &transfer(1, issuance, alice, 500),
+    );
+    assert_eq!(status, 201, "{body}");
+
+    // The read-only token reads, and cannot transfer or open accounts.
+    let (status, body) = get(&server, &format!("/accounts/{alice}"), READ_TOKEN);
+    assert_eq!(
+        (status, &body["account"]["balance"]["posted"]),
+        (200, &json!(500))
+    );
+    let (status, body) = post(
+        &server,
+        "/transfers",
+        READ_TOKEN,
+        &transfer(2, alice, bob, 100),
+    );
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (403, &json!("forbidden")),
+        "{body}"
+    );
+    let (status, _) = open(READ_TOKEN, "mallory", "user_wallet");
+    assert_eq!(status, 403);
+
+    // The transfer token moves money between wallets, and cannot mint.
+    let (status, body) = post(
+        &server,
+        "/transfers",
+        TRANSFER_TOKEN,
+        &transfer(3, alice, bob, 100),
+    );
+    assert_eq!(status, 201, "{body}");
+    let mint = transfer(4, issuance, bob, 100_000_000_000);
+    let (status, body) = post(&server, "/transfers", TRANSFER_TOKEN, &mint);
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (403, &json!("forbidden")),
+        "{body}"
+    );
+    let (status, _) = open(TRANSFER_TOKEN, "system", "card_clearing");
+    assert_eq!(status, 403);
+    let (_, body) = get(&server, &format!("/accounts/{bob}"), READ_TOKEN);
+    assert_eq!(body["account"]["balance"]["posted"], 100, "{body}");
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+}
+
+#[test]
+fn wrong_tokens_are_throttled_and_logged_without_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with_token(dir.path(), Some(TOKEN));
+    let guess = |n: usize| format!("guess-{n:04}-0123456789abcdef0123456789abcdef");
+    let mut statuses = Vec::new();
+    for n in 0..30 {
+        let (status, _) = get(&server, "/accounts/1", &guess(n));
+        statuses.push(status);
+    }
+    assert!(statuses.iter().take(10).all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses.iter().skip(10).all(|s| *s == 429), "{statuses:?}");
+    // Throttled means throttled: even the right token waits now.
+    let (status, text) = crate::support::http_get_with_headers(
+        server.addr,
+        "/api/v1/accounts/1",
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+    );
+    assert_eq!(status, 429, "{text}");
+    assert_eq!(json_body(&text)["error"]["code"], "too_many_attempts");
+
+    let log = server.stderr();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("wrong token"))
+        .collect();
+    assert!(
+        !warnings.is_empty(),
+        "no warning about wrong tokens:\n{log}"
+    );
+    assert!(
+        warnings.len() <= 2,
+        "one warning per interval: {warnings:?}"
+    );
+    assert!(!log.contains("guess-"), "a token in the log:\n{log}");
+}

@@ -14,6 +14,7 @@
 )]
 
 mod api;
+mod at_rest;
 mod cards;
 mod deployment;
 mod discord;
@@ -21,6 +22,7 @@ mod discord;
 mod fake_discord;
 #[path = "../support/fake_telegram.rs"]
 mod fake_telegram;
+mod http;
 mod mock;
 mod serve;
 mod settings;

@@ -44,16 +44,16 @@ impl RequestVerifier {
         RequestVerifier(key.verifier())
     }
 
-    /// `Ok` only for a call signed by the application's key within the
-    /// allowed window around `now_secs`.
-    pub fn check(
+    /// What can be checked before the body is read: both headers present,
+    /// the timestamp unix seconds within the allowed window around
+    /// `now_secs`.
+    pub fn check_headers(
         &self,
         signature: Option<&str>,
         timestamp: Option<&str>,
-        body: &[u8],
         now_secs: i64,
     ) -> Result<(), Rejected> {
-        let (Some(signature), Some(timestamp)) = (signature, timestamp) else {
+        let (Some(_), Some(timestamp)) = (signature, timestamp) else {
             return Err(Rejected::MissingHeader);
         };
         let valid_digits =
@@ -66,6 +66,22 @@ impl RequestVerifier {
         if !(-TIMESTAMP_FUTURE_SECS_MAX..=TIMESTAMP_AGE_SECS_MAX).contains(&age) {
             return Err(Rejected::Stale);
         }
+        Ok(())
+    }
+
+    /// `Ok` only for a call signed by the application's key within the
+    /// allowed window around `now_secs`.
+    pub fn check(
+        &self,
+        signature: Option<&str>,
+        timestamp: Option<&str>,
+        body: &[u8],
+        now_secs: i64,
+    ) -> Result<(), Rejected> {
+        self.check_headers(signature, timestamp, now_secs)?;
+        let (Some(signature), Some(timestamp)) = (signature, timestamp) else {
+            return Err(Rejected::MissingHeader);
+        };
         self.0
             .verify(signature, timestamp, body)
             .map_err(|()| Rejected::BadSignature)

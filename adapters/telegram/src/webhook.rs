@@ -1,15 +1,17 @@
 //! Webhook mode: `POST /telegram/webhook` in paybot's own axum server.
 //!
 //! The secret token header is compared in constant time (as SHA-256 digests,
-//! so not even its length leaks); a call without it, or with a wrong one,
-//! gets 401 and its body is never read as an update.
+//! so not even its length leaks) before the body is read at all; a call
+//! without it, or with a wrong one, gets 401 and its body is never read. A
+//! body over [`WEBHOOK_BODY_BYTES_MAX`] is refused with 413, by its
+//! `Content-Length` before reading or while reading.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -47,8 +49,8 @@ pub(crate) fn router(telegram: Arc<Telegram>, secret: &WebhookSecret) -> Router 
 
 /// 200 once the update was handled (or deliberately ignored), so Telegram
 /// does not send it again; 401 for a wrong secret; 400 for a body that is
-/// not an update.
-async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> StatusCode {
+/// not an update; 413 for a body over [`WEBHOOK_BODY_BYTES_MAX`].
+async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Body) -> StatusCode {
     let given = headers
         .get(SECRET_HEADER)
         .map(|value| digest(value.as_bytes()));
@@ -57,6 +59,16 @@ async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: By
         tracing::warn!("telegram webhook call without the right secret token; refused");
         return StatusCode::UNAUTHORIZED;
     }
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if announced.is_some_and(|length| length > WEBHOOK_BODY_BYTES_MAX) {
+        return StatusCode::PAYLOAD_TOO_LARGE;
+    }
+    let Ok(body) = axum::body::to_bytes(body, WEBHOOK_BODY_BYTES_MAX).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE;
+    };
     let update: Update = match serde_json::from_slice(&body) {
         Ok(update) => update,
         Err(error) => {

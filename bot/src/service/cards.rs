@@ -246,7 +246,7 @@ impl Bot {
             return Ok(());
         }
         let cards = self.store.cards_of(turn.me.user).await?;
-        let fingerprint = card.fingerprint(&self.pepper);
+        let fingerprint = card.fingerprint(self.card_fingerprint_key());
         if cards.iter().any(|c| c.fingerprint == fingerprint) {
             turn.private(format!(
                 "{label} is already linked. /cards lists your cards."
