@@ -445,10 +445,8 @@ impl Bot {
         }
         let cards = self.store.cards_of(add.user).await?;
         if cards.iter().any(|c| c.fingerprint == add.fingerprint) {
-            self.store
-                .link_card_add(&add, turn.now_ms)
-                .await
-                .map(|_| ())?;
+            // Done what it was for: recorded as linked, no second card.
+            self.store.link_card_add(&add, turn.now_ms).await?;
             turn.private(format!(
                 "{label} is already linked. /cards lists your cards."
             ));
