@@ -608,16 +608,16 @@ impl Bot {
             Admission::RefusedQuietly => false,
             Admission::Refused { until_ms } => {
                 let text = format!(
-                    "ou are sending me commands faster than I can handle (at most {} a minute). I did not do that one; you can go on from {}.",
+                    "sending me commands faster than I can handle (at most {} a minute). I did not do that one; you can go on from {}.",
                     limits.commands_per_minute_max,
                     limits::utc_second_text(until_ms)
                 );
-                if turn.in_group() {
-                    let who = turn.me_label();
-                    turn.here(format!("{who}, y{text}"));
+                let text = if turn.in_group() {
+                    format!("{}, you are {text}", turn.me_label())
                 } else {
-                    turn.here(format!("Y{text}"));
-                }
+                    format!("You are {text}")
+                };
+                turn.here(text);
                 false
             }
         }
