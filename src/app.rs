@@ -73,6 +73,13 @@ pub fn bot_config(settings: &Settings, deployment: &Deployment) -> BotConfig {
         cards: bot::service::CardPolicy {
             cashout_fee_basis_points: settings.cards.cashout_fee_percent.0,
             cashout_fee_min: settings.cards.cashout_fee_min.0,
+            new_card_hold_secs: settings.cards.new_card_hold_secs,
+        },
+        limits: bot::limits::Limits {
+            commands_burst_max: settings.limits.commands_burst_max,
+            commands_per_minute_max: settings.limits.commands_per_minute_max,
+            requests_sent_per_hour_max: settings.limits.requests_sent_per_hour_max,
+            requests_received_per_hour_max: settings.limits.requests_received_per_hour_max,
         },
     }
 }

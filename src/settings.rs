@@ -61,6 +61,16 @@ pub const OTP_ATTEMPTS_RANGE: RangeInclusive<u8> = 1..=10;
 /// `escrow.ttl_secs`: a minute to the ledger's longest pending timeout.
 pub const ESCROW_TTL_SECS_RANGE: RangeInclusive<u32> = 60..=bot::service::ESCROW_TTL_SECS_MAX;
 
+/// `cards.new_card_hold_secs`: none to 30 days.
+pub const NEW_CARD_HOLD_SECS_RANGE: RangeInclusive<u32> = 0..=bot::service::NEW_CARD_HOLD_SECS_MAX;
+/// `limits.commands_burst_max`, in commands.
+pub const COMMANDS_BURST_RANGE: RangeInclusive<u32> = 1..=1_000;
+/// `limits.commands_per_minute_max`, in commands a minute.
+pub const COMMANDS_PER_MINUTE_RANGE: RangeInclusive<u32> = 1..=6_000;
+/// `limits.requests_sent_per_hour_max` and
+/// `limits.requests_received_per_hour_max`, in requests an hour.
+pub const REQUESTS_PER_HOUR_RANGE: RangeInclusive<u32> = 1..=10_000;
+
 /// Keys whose values are secrets: never echoed in an error message.
 const SECRET_KEYS: &[&str] = &[
     "database.url",
@@ -93,6 +103,7 @@ pub struct Settings {
     pub cards: CardsSettings,
     pub api: ApiSettings,
     pub deployment: DeploymentSettings,
+    pub limits: LimitsSettings,
 }
 
 /// `[deployment]`: development or production is derived from what is
@@ -104,6 +115,21 @@ pub struct DeploymentSettings {
     /// Development parts allowed in production (a staging server).
     #[serde(default)]
     pub allow_in_production: crate::deployment::AllowedDevParts,
+}
+
+/// `[limits]`: how fast one person can make the bot work and reach others.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSettings {
+    /// Commands one chat account may send at once.
+    pub commands_burst_max: u32,
+    /// Commands one chat account may send per minute, on average.
+    pub commands_per_minute_max: u32,
+    /// Requests (a `/request`, each share of a `/split`) one wallet may
+    /// make in any hour.
+    pub requests_sent_per_hour_max: u32,
+    /// Requests one wallet may receive, from everyone together, in any hour.
+    pub requests_received_per_hour_max: u32,
 }
 
 /// `[api]`: the ledger HTTP API under `/api/v1`, served by `paybot serve`
@@ -195,6 +221,9 @@ pub struct CardsSettings {
     /// The smallest cash-out fee (`"0.25 USD"`), for cash-outs in its
     /// currency.
     pub cashout_fee_min: AmountOrZeroSetting,
+    /// How long after a card was linked cash-outs to it are refused, in
+    /// seconds (0 to 30 days; 0: no wait).
+    pub new_card_hold_secs: u32,
     /// `acquiringBin`, sent with every rail request: 6 to 11 digits.
     pub acquiring_bin: IdSetting,
     /// `acquirerCountryCode`: ISO 3166 numeric (`"840"`).
@@ -1034,6 +1063,38 @@ impl Sources {
             ESCROW_TTL_SECS_RANGE.contains(&settings.escrow.ttl_secs),
             range_text(&ESCROW_TTL_SECS_RANGE, "seconds"),
         );
+        check(
+            "cards.new_card_hold_secs",
+            NEW_CARD_HOLD_SECS_RANGE.contains(&settings.cards.new_card_hold_secs),
+            range_text(&NEW_CARD_HOLD_SECS_RANGE, "seconds"),
+        );
+        let limits = &settings.limits;
+        check(
+            "limits.commands_burst_max",
+            COMMANDS_BURST_RANGE.contains(&limits.commands_burst_max),
+            range_text(&COMMANDS_BURST_RANGE, "commands"),
+        );
+        check(
+            "limits.commands_per_minute_max",
+            COMMANDS_PER_MINUTE_RANGE.contains(&limits.commands_per_minute_max),
+            range_text(&COMMANDS_PER_MINUTE_RANGE, "commands a minute"),
+        );
+        for (key, value) in [
+            (
+                "limits.requests_sent_per_hour_max",
+                limits.requests_sent_per_hour_max,
+            ),
+            (
+                "limits.requests_received_per_hour_max",
+                limits.requests_received_per_hour_max,
+            ),
+        ] {
+            check(
+                key,
+                REQUESTS_PER_HOUR_RANGE.contains(&value),
+                range_text(&REQUESTS_PER_HOUR_RANGE, "requests an hour"),
+            );
+        }
         let telegram = &settings.telegram;
         if let Err(e) = paybot_telegram::config::parse_api_url(&telegram.api_url) {
             check("telegram.api_url", false, e.to_string());

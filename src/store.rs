@@ -21,9 +21,9 @@ use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::{
-    CardOp, CardOpKind, CardOpState, EventClaim, Identity, LinkCodeHash, LinkedCard, Payee,
-    Payment, PaymentRequest, PaymentState, RequestState, SeenUser, Split, Store, StoreError,
-    UserId,
+    CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, EventClaim, Identity,
+    LinkCodeHash, LinkedCard, Payee, Payment, PaymentRequest, PaymentState, RequestSide,
+    RequestState, SeenUser, Split, Store, StoreError, UserId,
 };
 use ledger::{Amount, Currency, Ledger, Migration, TransferId};
 use sqlx::types::Uuid;
@@ -50,6 +50,15 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         name: "linked cards and card operations",
         sqlite: include_str!("../migrations/bot/sqlite/0003_cards.sql"),
         postgres: include_str!("../migrations/bot/postgres/0003_cards.sql"),
+    },
+    // Version 4 is another change's; the migrator applies each version
+    // once, in this order, and does not need them contiguous.
+    Migration {
+        component: "bot",
+        version: 5,
+        name: "card adds confirmed by a code; request indexes for the rate limits",
+        sqlite: include_str!("../migrations/bot/sqlite/0005_card_adds_limits.sql"),
+        postgres: include_str!("../migrations/bot/postgres/0005_card_adds_limits.sql"),
     },
 ];
 
@@ -147,6 +156,15 @@ macro_rules! card_op_columns {
          last4, amount, fee, currency, otp_hash, otp_issued_at_ms, otp_failed_attempts, state, \
          initiated_at_ms, status_id, action_code, rail_attempts, due_at_ms, created_at_ms, \
          updated_at_ms, revision"
+    };
+}
+
+/// The columns of a [`CardAdd`] in bind order (see `bind_card_add`).
+macro_rules! card_add_columns {
+    () => {
+        "reference, add_id, user_id, platform, platform_user_id, token, brand, last4, \
+         exp_year, exp_month, fingerprint, otp_hash, otp_issued_at_ms, otp_failed_attempts, \
+         state, due_at_ms, created_at_ms, updated_at_ms, revision"
     };
 }
 
@@ -1330,6 +1348,253 @@ macro_rules! sql_backend {
                 let done = bind_card_op(query, op).execute(pool).await?;
                 Ok(done.rows_affected() == 1)
             }
+
+            // -- card adds -----------------------------------------------
+
+            fn expiry_of(row: &DbRow, table: &str) -> Result<Expiry, Error> {
+                let year: i64 = get(row, table, "exp_year")?;
+                let month: i64 = get(row, table, "exp_month")?;
+                u16::try_from(year)
+                    .ok()
+                    .zip(u8::try_from(month).ok())
+                    .and_then(|(y, m)| Expiry::new(y, m))
+                    .ok_or_else(|| corrupt(table, "exp_year", "not a month"))
+            }
+
+            fn card_add_from_row(row: &DbRow) -> Result<CardAdd, Error> {
+                const T: &str = "bot_card_adds";
+                let add_id: Uuid = get(row, T, "add_id")?;
+                let fingerprint: Vec<u8> = get(row, T, "fingerprint")?;
+                let hash: Vec<u8> = get(row, T, "otp_hash")?;
+                let failed: i64 = get(row, T, "otp_failed_attempts")?;
+                Ok(CardAdd {
+                    reference: short_ref(row, T, "reference")?,
+                    add_id: TransferId::new(add_id.as_u128())
+                        .ok_or_else(|| corrupt(T, "add_id", "the reserved zero id"))?,
+                    user: UserId(get(row, T, "user_id")?),
+                    platform: platform(row, T, "platform")?,
+                    platform_user_id: user_id_of(row, T, "platform_user_id")?,
+                    token: token(row, T)?,
+                    brand: parse(row, T, "brand", Brand::from_code)?,
+                    last4: parse(row, T, "last4", Last4::parse)?,
+                    expiry: expiry_of(row, T)?,
+                    fingerprint: CardFingerprint::from_bytes(&fingerprint)
+                        .ok_or_else(|| corrupt(T, "fingerprint", "not 32 bytes"))?,
+                    challenge: OtpChallenge {
+                        hash: OtpHash::from_bytes(&hash).map_err(|e| corrupt(T, "otp_hash", e))?,
+                        issued_at_ms: get(row, T, "otp_issued_at_ms")?,
+                        failed_attempts: u8::try_from(failed)
+                            .map_err(|e| corrupt(T, "otp_failed_attempts", e))?,
+                    },
+                    state: parse(row, T, "state", CardAddState::from_str_opt)?,
+                    due_at_ms: get(row, T, "due_at_ms")?,
+                    created_at_ms: get(row, T, "created_at_ms")?,
+                    updated_at_ms: get(row, T, "updated_at_ms")?,
+                    revision: get(row, T, "revision")?,
+                })
+            }
+
+            /// Binds an add's values as `$1..$19`, in the order of
+            /// `card_add_columns!`.
+            fn bind_card_add<'q>(query: Query<'q>, add: &CardAdd) -> Query<'q> {
+                query
+                    .bind(add.reference.as_str())
+                    .bind(transfer_uuid(add.add_id))
+                    .bind(add.user.0)
+                    .bind(add.platform.as_str())
+                    .bind(add.platform_user_id.as_str())
+                    .bind(add.token.as_str())
+                    .bind(add.brand.code())
+                    .bind(add.last4.to_string())
+                    .bind(i64::from(add.expiry.year()))
+                    .bind(i64::from(add.expiry.month()))
+                    .bind(add.fingerprint.to_bytes().to_vec())
+                    .bind(add.challenge.hash.to_bytes().to_vec())
+                    .bind(add.challenge.issued_at_ms)
+                    .bind(i64::from(add.challenge.failed_attempts))
+                    .bind(add.state.as_str())
+                    .bind(add.due_at_ms)
+                    .bind(add.created_at_ms)
+                    .bind(add.updated_at_ms)
+                    .bind(add.revision)
+            }
+
+            pub(crate) async fn card_add(
+                pool: &Pool,
+                reference: &ShortRef,
+            ) -> Result<Option<CardAdd>, Error> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    card_add_columns!(),
+                    " FROM bot_card_adds WHERE reference = $1"
+                ))
+                .bind(reference.as_str())
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(card_add_from_row).transpose()
+            }
+
+            async fn card_add_by_id(
+                pool: &Pool,
+                add_id: TransferId,
+            ) -> Result<Option<CardAdd>, Error> {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    card_add_columns!(),
+                    " FROM bot_card_adds WHERE add_id = $1"
+                ))
+                .bind(transfer_uuid(add_id))
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(card_add_from_row).transpose()
+            }
+
+            pub(crate) async fn insert_card_add(
+                pool: &Pool,
+                add: &CardAdd,
+            ) -> Result<CardAdd, Error> {
+                let query = sqlx::query(concat!(
+                    "INSERT INTO bot_card_adds (",
+                    card_add_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                               $15, $16, $17, $18, $19)
+                       ON CONFLICT DO NOTHING"
+                ));
+                bind_card_add(query, add).execute(pool).await?;
+                // Rows are never deleted: what conflicted is still there.
+                if let Some(stored) = card_add(pool, &add.reference).await? {
+                    return Ok(stored);
+                }
+                card_add_by_id(pool, add.add_id).await?.ok_or_else(|| {
+                    Error::Refused(format!("card add {} was not stored", add.reference))
+                })
+            }
+
+            pub(crate) async fn card_adds_awaiting_code(
+                pool: &Pool,
+                user: UserId,
+            ) -> Result<Vec<CardAdd>, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    card_add_columns!(),
+                    " FROM bot_card_adds WHERE user_id = $1 AND state = 'awaiting_code'
+                      ORDER BY created_at_ms DESC, seq DESC"
+                ))
+                .bind(user.0)
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(card_add_from_row).collect()
+            }
+
+            pub(crate) async fn card_adds_due(
+                pool: &Pool,
+                now_ms: i64,
+                limit: u32,
+            ) -> Result<Vec<CardAdd>, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    card_add_columns!(),
+                    " FROM bot_card_adds
+                      WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1
+                        AND state = 'awaiting_code'
+                      ORDER BY due_at_ms, seq LIMIT $2"
+                ))
+                .bind(now_ms)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(card_add_from_row).collect()
+            }
+
+            const UPDATE_CARD_ADD: &str = "UPDATE bot_card_adds SET
+                     add_id = $2, user_id = $3, platform = $4, platform_user_id = $5,
+                     token = $6, brand = $7, last4 = $8, exp_year = $9, exp_month = $10,
+                     fingerprint = $11, otp_hash = $12, otp_issued_at_ms = $13,
+                     otp_failed_attempts = $14, state = $15, due_at_ms = $16,
+                     created_at_ms = $17, updated_at_ms = $18, revision = revision + 1
+                 WHERE reference = $1 AND revision = $19";
+
+            pub(crate) async fn update_card_add(pool: &Pool, add: &CardAdd) -> Result<bool, Error> {
+                let done = bind_card_add(sqlx::query(UPDATE_CARD_ADD), add)
+                    .execute(pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub(crate) async fn link_card_add(
+                pool: &Pool,
+                add: &CardAdd,
+                now_ms: i64,
+            ) -> Result<CardAddLinked, Error> {
+                if add.state != CardAddState::AwaitingCode {
+                    return Ok(CardAddLinked::Changed);
+                }
+                let mut linked = add.clone();
+                linked.state = CardAddState::Linked;
+                linked.due_at_ms = None;
+                linked.updated_at_ms = now_ms;
+                let mut tx = pool.begin_with($begin).await?;
+                let done = bind_card_add(sqlx::query(UPDATE_CARD_ADD), &linked)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(CardAddLinked::Changed);
+                }
+                let row = sqlx::query(concat!(
+                    "INSERT INTO bot_cards (user_id, token, brand, last4, exp_year, exp_month,
+                                            fingerprint, created_at_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (user_id, fingerprint) DO NOTHING
+                     RETURNING ",
+                    card_columns!()
+                ))
+                .bind(add.user.0)
+                .bind(add.token.as_str())
+                .bind(add.brand.code())
+                .bind(add.last4.to_string())
+                .bind(i64::from(add.expiry.year()))
+                .bind(i64::from(add.expiry.month()))
+                .bind(add.fingerprint.to_bytes().to_vec())
+                .bind(now_ms)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let card = row.as_ref().map(card_from_row).transpose()?;
+                tx.commit().await?;
+                Ok(match card {
+                    Some(card) => CardAddLinked::Linked(card),
+                    None => CardAddLinked::AlreadyLinked,
+                })
+            }
+
+            // -- limits --------------------------------------------------
+
+            pub(crate) async fn requests_since(
+                pool: &Pool,
+                user: UserId,
+                side: RequestSide,
+                since_ms: i64,
+                limit: u32,
+            ) -> Result<Vec<i64>, Error> {
+                let sql = match side {
+                    RequestSide::Made => {
+                        "SELECT created_at_ms FROM bot_requests
+                         WHERE requester = $1 AND created_at_ms > $2
+                         ORDER BY created_at_ms LIMIT $3"
+                    }
+                    RequestSide::Received => {
+                        "SELECT created_at_ms FROM bot_requests
+                         WHERE payer = $1 AND created_at_ms > $2
+                         ORDER BY created_at_ms LIMIT $3"
+                    }
+                };
+                Ok(sqlx::query_scalar(sql)
+                    .bind(user.0)
+                    .bind(since_ms)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?)
+            }
         }
     };
 }
@@ -1595,5 +1860,39 @@ impl Store for SqlStore {
 
     async fn update_card_op(&self, op: &CardOp) -> Result<bool, StoreError> {
         on_backend!(self, pool => db::update_card_op(pool, op).await)
+    }
+
+    async fn insert_card_add(&self, add: &CardAdd) -> Result<CardAdd, StoreError> {
+        on_backend!(self, pool => db::insert_card_add(pool, add).await)
+    }
+
+    async fn card_add(&self, reference: &ShortRef) -> Result<Option<CardAdd>, StoreError> {
+        on_backend!(self, pool => db::card_add(pool, reference).await)
+    }
+
+    async fn card_adds_awaiting_code(&self, user: UserId) -> Result<Vec<CardAdd>, StoreError> {
+        on_backend!(self, pool => db::card_adds_awaiting_code(pool, user).await)
+    }
+
+    async fn card_adds_due(&self, now_ms: i64, limit: u32) -> Result<Vec<CardAdd>, StoreError> {
+        on_backend!(self, pool => db::card_adds_due(pool, now_ms, limit).await)
+    }
+
+    async fn update_card_add(&self, add: &CardAdd) -> Result<bool, StoreError> {
+        on_backend!(self, pool => db::update_card_add(pool, add).await)
+    }
+
+    async fn link_card_add(&self, add: &CardAdd, now_ms: i64) -> Result<CardAddLinked, StoreError> {
+        on_backend!(self, pool => db::link_card_add(pool, add, now_ms).await)
+    }
+
+    async fn requests_since(
+        &self,
+        user: UserId,
+        side: RequestSide,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<i64>, StoreError> {
+        on_backend!(self, pool => db::requests_since(pool, user, side, since_ms, limit).await)
     }
 }

@@ -574,3 +574,111 @@ async fn delivery_gives_up_after_the_attempts_bound_on_sqlite() {
 async fn delivery_gives_up_after_the_attempts_bound_on_postgres() {
     dead_letter(TestBackend::Postgres).await;
 }
+
+// -- cards: every identity of the wallet is told ------------------------------
+
+/// Alice uses one wallet from Telegram and from Discord. Someone acting as
+/// her Discord account links a card (with the code sent there) and cashes
+/// out to it: her Telegram account is told of both, with brand and last 4
+/// only, through the outbox; nothing is linked before the code.
+async fn card_notices(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    let key = paybot_cards::ApiKey::parse("bot-core-test-key-0001").unwrap();
+    let simulator = paybot_cards::Simulator::new(&key);
+    bot.set_card_rail(Arc::new(paybot_cards::VisaDirectClient::in_process(
+        &simulator,
+        key,
+        paybot_cards::Acquirer::sandbox(),
+    )));
+    let telegram = Recorder::new(None);
+    let discord = Recorder::new(None);
+    bot.dispatcher()
+        .register(Platform::Telegram, Arc::<Recorder>::clone(&telegram));
+    bot.dispatcher()
+        .register(Platform::Discord, Arc::<Recorder>::clone(&discord));
+    let on = |platform, event: &str, text: &str| {
+        message(platform, ChatKind::Direct, "alice", event, text)
+    };
+    bot.handle(&on(Platform::Telegram, "t1", "/start")).await;
+    bot.handle(&on(Platform::Discord, "d1", "/start")).await;
+    let wallet = store
+        .identity(Platform::Telegram, &PlatformUserId::new("alice").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .user;
+    store
+        .move_identity(
+            Platform::Discord,
+            &PlatformUserId::new("alice").unwrap(),
+            wallet,
+            db.ledger.now_ms(),
+        )
+        .await
+        .unwrap();
+
+    let asked = text_of(
+        &bot.handle(&on(
+            Platform::Discord,
+            "d2",
+            "/card add 4111 1111 1111 1111 12/30",
+        ))
+        .await,
+    );
+    assert!(asked.contains("To link Visa"), "{asked}");
+    let none = text_of(&bot.handle(&on(Platform::Telegram, "t2", "/cards")).await);
+    assert!(none.contains("You have no card linked"), "{none}");
+    let code = support::word_after(&asked, "/confirm ");
+    let linked = text_of(
+        &bot.handle(&on(Platform::Discord, "d3", &format!("/confirm {code}")))
+            .await,
+    );
+    assert!(linked.contains("Linked Visa"), "{linked}");
+    bot.dispatcher().drain().await.unwrap();
+    let told = text_of(&telegram.handed());
+    assert!(
+        told.contains("A card was linked to your paybot wallet: Visa •••• 1111, from your discord account @alice."),
+        "{told}"
+    );
+    assert!(!told.contains("4111 1111"), "{told}");
+
+    let asked = text_of(&bot.handle(&on(Platform::Discord, "d4", "/topup 50")).await);
+    let code = support::word_after(&asked, "/confirm ");
+    bot.handle(&on(Platform::Discord, "d5", &format!("/confirm {code}")))
+        .await;
+    db.clock.advance(std::time::Duration::from_secs(u64::from(
+        bot::service::NEW_CARD_HOLD_SECS_DEFAULT,
+    )));
+    let asked = text_of(
+        &bot.handle(&on(Platform::Discord, "d6", "/cashout 20"))
+            .await,
+    );
+    let code = support::word_after(&asked, "/confirm ");
+    let sent = text_of(
+        &bot.handle(&on(Platform::Discord, "d7", &format!("/confirm {code}")))
+            .await,
+    );
+    assert!(sent.contains("Done: sent $20.00"), "{sent}");
+    bot.dispatcher().drain().await.unwrap();
+    let told = text_of(&telegram.handed());
+    assert!(
+        told.contains("A cash-out of $20.00 from your paybot wallet to Visa •••• 1111 was confirmed from your discord account @alice"),
+        "{told}"
+    );
+    // The account that acted hears it in its replies, not twice.
+    assert!(discord.handed().is_empty(), "{:?}", discord.handed());
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_identities_are_told_of_a_new_card_and_a_cashout_on_sqlite() {
+    card_notices(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_identities_are_told_of_a_new_card_and_a_cashout_on_postgres() {
+    card_notices(TestBackend::Postgres).await;
+}

@@ -92,6 +92,25 @@ fn code_in(text: &str) -> String {
     text[at..at + 6].to_owned()
 }
 
+/// `/card add` and its `/confirm`: the card's link answer.
+async fn link_card(bot: &Bot, event: &str, text: &str) -> String {
+    let asked = say(bot, event, text).await;
+    say(
+        bot,
+        &format!("{event}-confirm"),
+        &format!("/confirm {}", code_in(&asked)),
+    )
+    .await
+}
+
+/// Moves the clock past `cards.new_card_hold_secs`, so the card just
+/// linked can be cashed out to.
+fn after_the_new_card_hold(db: &TestDb) {
+    db.clock.advance(std::time::Duration::from_secs(u64::from(
+        bot::service::NEW_CARD_HOLD_SECS_DEFAULT,
+    )));
+}
+
 fn new_bot(db: &TestDb, rail: Arc<dyn CardRail>) -> Arc<Bot> {
     let config = BotConfig {
         mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
@@ -149,8 +168,9 @@ async fn restart_in_a_slow_cashout(backend: TestBackend) {
 
     let first = new_bot(&db, Arc::new(client(&simulator, &key)));
     say(&first, "e1", "/start").await;
-    let linked = say(&first, "e2", "/card add 4000000000000119 12/30").await;
+    let linked = link_card(&first, "e2", "/card add 4000000000000119 12/30").await;
     assert!(linked.contains("Linked Visa •••• 0119"), "{linked}");
+    after_the_new_card_hold(&db);
     let asked = say(&first, "e3", "/cashout 30").await;
     let answered = say(&first, "e4", &format!("/confirm {}", code_in(&asked))).await;
     assert!(answered.contains("taking a moment"), "{answered}");
@@ -181,7 +201,8 @@ async fn restart_after_a_lost_answer(backend: TestBackend) {
 
     let first = new_bot(&db, Arc::new(LostAnswers(client(&simulator, &key))));
     say(&first, "e1", "/start").await;
-    say(&first, "e2", "/card add 4111111111111111 12/30").await;
+    link_card(&first, "e2", "/card add 4111111111111111 12/30").await;
+    after_the_new_card_hold(&db);
     let asked = say(&first, "e3", "/topup 20").await;
     let answered = say(&first, "e4", &format!("/confirm {}", code_in(&asked))).await;
     assert!(answered.contains("not answering"), "{answered}");
@@ -222,7 +243,7 @@ async fn link_waits_for_a_slow_topup(backend: TestBackend) {
 
     let first = new_bot(&db, Arc::new(client(&simulator, &key)));
     say(&first, "e1", "/start").await;
-    say(&first, "e2", "/card add 4000000000000119 12/30").await;
+    link_card(&first, "e2", "/card add 4000000000000119 12/30").await;
     let asked = say(&first, "e3", "/topup 20").await;
     let answered = say(&first, "e4", &format!("/confirm {}", code_in(&asked))).await;
     assert!(answered.contains("taking a moment"), "{answered}");

@@ -16,8 +16,9 @@ use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash, Pepper};
 use bot::store::{
-    CardOp, CardOpKind, CardOpState, EventClaim, Identity, LinkedCard, Payee, Payment,
-    PaymentRequest, PaymentState, RequestState, SeenUser, Split, Store, UserId,
+    CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, EventClaim, Identity,
+    LinkedCard, Payee, Payment, PaymentRequest, PaymentState, RequestSide, RequestState, SeenUser,
+    Split, Store, UserId,
 };
 use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
 use ledger::{Amount, Currency, TransferId};
@@ -92,7 +93,33 @@ conformance!(
     card_op_round_trips_idempotent_and_compare_and_swap,
     card_ops_due_and_awaiting,
     card_ops_in_flight_are_sent_or_pending,
+    card_add_round_trips_idempotent_and_compare_and_swap,
+    card_add_links_its_card_once,
+    card_adds_due_and_awaiting,
+    requests_since_counts_each_side_in_the_window,
 );
+
+fn card_add(reference: &str, user: UserId, number: &str, created_at_ms: i64) -> CardAdd {
+    let linked = card(user, number, created_at_ms);
+    CardAdd {
+        reference: r(reference),
+        add_id: TransferId::random(),
+        user,
+        platform: Platform::Telegram,
+        platform_user_id: pid("alice"),
+        token: linked.token,
+        brand: linked.brand,
+        last4: linked.last4,
+        expiry: linked.expiry,
+        fingerprint: linked.fingerprint,
+        challenge: OtpChallenge::new(OtpHash::from_bytes(&hash(4)).unwrap(), created_at_ms),
+        state: CardAddState::AwaitingCode,
+        due_at_ms: Some(created_at_ms + 300_000),
+        created_at_ms,
+        updated_at_ms: created_at_ms,
+        revision: 0,
+    }
+}
 
 fn card(user: UserId, number: &str, at_ms: i64) -> LinkedCard {
     let number = CardNumber::parse(number).unwrap();
@@ -1680,5 +1707,178 @@ mod cases {
         done.state = CardOpState::Completed;
         assert!(store.update_card_op(&done).await.unwrap());
         assert_eq!(store.card_ops_in_flight(alice).await.unwrap().len(), 1);
+    }
+
+    pub(crate) async fn card_add_round_trips_idempotent_and_compare_and_swap(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let add = card_add("A00001", alice, "4111111111111111", T0);
+        let stored = store.insert_card_add(&add).await.unwrap();
+        assert_eq!(stored.add_id, add.add_id);
+        assert_eq!(stored.platform, Platform::Telegram);
+        assert_eq!(stored.token, add.token);
+        assert_eq!((stored.brand, stored.last4), (add.brand, add.last4));
+        assert_eq!(stored.expiry, add.expiry);
+        assert_eq!(stored.fingerprint, add.fingerprint);
+        assert_eq!(stored.due_at_ms, Some(T0 + 300_000));
+        // A retry with another reference but the same id.
+        let mut again = add.clone();
+        again.reference = r("A00002");
+        let existing = store.insert_card_add(&again).await.unwrap();
+        assert_eq!(existing.reference.as_str(), "A00001");
+
+        let mut wrong = stored.clone();
+        wrong.challenge = stored.challenge.after_wrong();
+        assert!(store.update_card_add(&wrong).await.unwrap());
+        assert!(
+            !store.update_card_add(&wrong).await.unwrap(),
+            "stale revision"
+        );
+        let read = store.card_add(&r("A00001")).await.unwrap().unwrap();
+        assert_eq!((read.revision, read.challenge.failed_attempts), (1, 1));
+        assert!(store.card_add(&r("A00009")).await.unwrap().is_none());
+    }
+
+    pub(crate) async fn card_add_links_its_card_once(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let add = store
+            .insert_card_add(&card_add("A00001", alice, "4111111111111111", T0))
+            .await
+            .unwrap();
+        assert!(store.cards_of(alice).await.unwrap().is_empty(), "not yet");
+        let CardAddLinked::Linked(card) = store.link_card_add(&add, T0 + 60_000).await.unwrap()
+        else {
+            panic!("not linked");
+        };
+        // The card's age counts from the link, not from the /card add.
+        assert_eq!(card.created_at_ms, T0 + 60_000);
+        assert_eq!(card.token, add.token);
+        assert_eq!(store.cards_of(alice).await.unwrap(), vec![card]);
+        let read = store.card_add(&add.reference).await.unwrap().unwrap();
+        assert_eq!((read.state, read.due_at_ms), (CardAddState::Linked, None));
+        // The same record again (a racing confirm): nothing changes.
+        assert_eq!(
+            store.link_card_add(&add, T0 + 61_000).await.unwrap(),
+            CardAddLinked::Changed
+        );
+        // Another add of the same card: marked linked, no second card.
+        let twice = store
+            .insert_card_add(&card_add("A00002", alice, "4111111111111111", T0))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.link_card_add(&twice, T0 + 62_000).await.unwrap(),
+            CardAddLinked::AlreadyLinked
+        );
+        assert_eq!(store.cards_of(alice).await.unwrap().len(), 1);
+        // A cancelled add links nothing.
+        let cancelled = store
+            .insert_card_add(&card_add("A00003", alice, "5555555555554444", T0))
+            .await
+            .unwrap();
+        let mut ended = cancelled.clone();
+        ended.state = CardAddState::Cancelled;
+        assert!(store.update_card_add(&ended).await.unwrap());
+        assert_eq!(
+            store.link_card_add(&cancelled, T0 + 63_000).await.unwrap(),
+            CardAddLinked::Changed
+        );
+        assert_eq!(store.cards_of(alice).await.unwrap().len(), 1);
+    }
+
+    pub(crate) async fn card_adds_due_and_awaiting(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let first = store
+            .insert_card_add(&card_add("A00001", alice, "4111111111111111", T0))
+            .await
+            .unwrap();
+        store
+            .insert_card_add(&card_add("A00002", alice, "5555555555554444", T0 + 10))
+            .await
+            .unwrap();
+        store
+            .insert_card_add(&card_add("A00003", bob, "4111111111111111", T0 + 20))
+            .await
+            .unwrap();
+        let awaiting = store.card_adds_awaiting_code(alice).await.unwrap();
+        let refs: Vec<&str> = awaiting.iter().map(|a| a.reference.as_str()).collect();
+        assert_eq!(refs, vec!["A00002", "A00001"], "newest first, hers only");
+        assert!(
+            store
+                .card_adds_due(T0 + 299_999, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let due = store.card_adds_due(T0 + 300_010, 10).await.unwrap();
+        let refs: Vec<&str> = due.iter().map(|a| a.reference.as_str()).collect();
+        assert_eq!(refs, vec!["A00001", "A00002"], "oldest due first");
+        assert_eq!(store.card_adds_due(T0 + 400_000, 1).await.unwrap().len(), 1);
+        let mut expired = first.clone();
+        expired.state = CardAddState::Expired;
+        expired.due_at_ms = None;
+        assert!(store.update_card_add(&expired).await.unwrap());
+        assert_eq!(
+            store.card_adds_due(T0 + 400_000, 10).await.unwrap().len(),
+            2
+        );
+        assert_eq!(store.card_adds_awaiting_code(alice).await.unwrap().len(), 1);
+    }
+
+    pub(crate) async fn requests_since_counts_each_side_in_the_window(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let carol = user(&store, "carol").await;
+        for (n, (requester, payer, at)) in [
+            (alice, bob, T0),
+            (alice, carol, T0 + 10),
+            (alice, bob, T0 + 20),
+            (carol, bob, T0 + 30),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut made = request(&format!("R0000{n}"), requester, payer, None);
+            made.created_at_ms = at;
+            store.insert_request(&made).await.unwrap();
+        }
+        let since = |user, side, since_ms, limit| {
+            let store = Arc::clone(&store);
+            async move {
+                store
+                    .requests_since(user, side, since_ms, limit)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            since(alice, RequestSide::Made, T0 - 1, 10).await,
+            vec![T0, T0 + 10, T0 + 20]
+        );
+        // After `since_ms`, not at it; oldest first; at most `limit`.
+        assert_eq!(
+            since(alice, RequestSide::Made, T0, 10).await,
+            vec![T0 + 10, T0 + 20]
+        );
+        assert_eq!(
+            since(alice, RequestSide::Made, T0 - 1, 2).await,
+            vec![T0, T0 + 10]
+        );
+        assert_eq!(
+            since(bob, RequestSide::Received, T0 - 1, 10).await,
+            vec![T0, T0 + 20, T0 + 30]
+        );
+        assert!(since(bob, RequestSide::Made, T0 - 1, 10).await.is_empty());
+        assert!(
+            since(alice, RequestSide::Received, T0 - 1, 10)
+                .await
+                .is_empty()
+        );
     }
 }

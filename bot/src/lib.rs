@@ -10,6 +10,7 @@ pub mod answered;
 pub mod card;
 pub mod command;
 pub mod identity;
+pub mod limits;
 pub mod message;
 pub mod notify;
 pub mod otp;

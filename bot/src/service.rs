@@ -14,9 +14,10 @@
 mod cards;
 
 pub use cards::{
-    AWAITING_CARD_OPS_PER_USER_MAX, CARD_IN_COMMAND_TEXT, CARD_IN_GROUP_DELETED_TEXT,
-    CARD_IN_GROUP_TEXT, CARDS_OFF_TEXT, CASHOUT_HOLD_SECS, CardPolicy, FEE_BASIS_POINTS_MAX,
-    RAIL_RETRY_MS, RAIL_RETRY_MS_MAX, SWEEP_CARD_OPS_MAX, card_label, card_transfer_codes,
+    AWAITING_CARD_ADDS_PER_USER_MAX, AWAITING_CARD_OPS_PER_USER_MAX, CARD_IN_COMMAND_TEXT,
+    CARD_IN_GROUP_DELETED_TEXT, CARD_IN_GROUP_TEXT, CARDS_OFF_TEXT, CASHOUT_HOLD_SECS, CardPolicy,
+    FEE_BASIS_POINTS_MAX, NEW_CARD_HOLD_SECS_DEFAULT, NEW_CARD_HOLD_SECS_MAX, RAIL_RETRY_MS,
+    RAIL_RETRY_MS_MAX, SWEEP_CARD_OPS_MAX, card_label, card_transfer_codes,
 };
 
 use std::collections::HashMap;
@@ -35,6 +36,7 @@ use crate::command::{
     ParseContext, ShortRef, SplitShare, Target,
 };
 use crate::identity;
+use crate::limits::{self, Admission, CommandRates, Limits};
 use crate::message::{
     Audience, Button, ChatKind, Deletion, Handle, Incoming, MESSAGE_TEXT_BYTES_MAX, Platform,
     PlatformUserId, Reply, User,
@@ -43,8 +45,8 @@ use crate::notify::{Dispatcher, StoredReply, outbox_message, outbox_message_with
 use crate::otp::{self, OtpChallenge, OtpHash, OtpPolicy, Pepper, RandomSource, Verdict};
 use crate::split;
 use crate::store::{
-    CardOpKind, EventClaim, Identity, Payee, Payment, PaymentRequest, PaymentState, RequestState,
-    SeenUser, Split, Store, StoreError, UserId,
+    CardOpKind, EventClaim, Identity, Payee, Payment, PaymentRequest, PaymentState, RequestSide,
+    RequestState, SeenUser, Split, Store, StoreError, UserId,
 };
 
 /// A claimed event whose worker has not finished after this long is handed
@@ -94,8 +96,10 @@ pub struct BotConfig {
     pub escrow_ttl_secs: u32,
     /// Credited, once, on a mock user's first `/start` (mock platform only).
     pub mock_opening_balance: Option<Amount>,
-    /// The cash-out fee.
+    /// The cash-out fee and the new-card hold.
     pub cards: CardPolicy,
+    /// Rate limits on commands and requests.
+    pub limits: Limits,
 }
 
 impl Default for BotConfig {
@@ -106,6 +110,7 @@ impl Default for BotConfig {
             escrow_ttl_secs: 7 * 24 * 60 * 60,
             mock_opening_balance: None,
             cards: CardPolicy::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -163,6 +168,8 @@ pub struct Bot {
     card_rail: OnceLock<Arc<dyn CardRail>>,
     /// The key of card fingerprints (see [`Bot::set_card_fingerprint_key`]).
     card_fingerprint_key: OnceLock<Pepper>,
+    /// Each platform identity's command bucket (see [`crate::limits`]).
+    command_rates: CommandRates,
 }
 
 impl fmt::Debug for Bot {
@@ -348,6 +355,7 @@ impl Bot {
             events_forgotten_at_ms: std::sync::atomic::AtomicI64::new(0),
             card_rail: OnceLock::new(),
             card_fingerprint_key: OnceLock::new(),
+            command_rates: CommandRates::new(),
         })
     }
 
@@ -497,7 +505,11 @@ impl Bot {
             bot_username: username.as_deref(),
             default_currency: self.config.default_currency,
         };
-        let command = match command::parse(&msg.text, &ctx) {
+        let parsed = command::parse(&msg.text, &ctx);
+        if !matches!(parsed, Ok(None)) && !self.admit_command(&mut turn) {
+            return Ok(turn.replies);
+        }
+        let command = match parsed {
             Ok(Some(command)) => command,
             Ok(None) => return Ok(turn.replies),
             Err(usage)
@@ -594,6 +606,37 @@ impl Bot {
             }
         }
         Ok(turn.replies)
+    }
+
+    /// Takes the command's token from its sender's bucket (see
+    /// [`crate::limits`]). `false`: refused; the first refusal of a run
+    /// says when the sender can go on, the others get no answer (a flood
+    /// is not answered with a flood). Runs after the checks every message
+    /// gets (a card number or a code posted in a group), so those are never
+    /// skipped; chatter that is not a command costs nothing.
+    fn admit_command(&self, turn: &mut Turn<'_>) -> bool {
+        let limits = &self.config.limits;
+        match self
+            .command_rates
+            .admit(limits, turn.msg.platform, &turn.msg.sender.id, turn.now_ms)
+        {
+            Admission::Admitted => true,
+            Admission::RefusedQuietly => false,
+            Admission::Refused { until_ms } => {
+                let text = format!(
+                    "sending me commands faster than I can handle (at most {} a minute). I did not do that one; you can go on from {}.",
+                    limits.commands_per_minute_max,
+                    limits::utc_second_text(until_ms)
+                );
+                let text = if turn.in_group() {
+                    format!("{}, you are {text}", turn.me_label())
+                } else {
+                    format!("You are {text}")
+                };
+                turn.here(text);
+                false
+            }
+        }
     }
 
     /// Records a user as seen in this event: `speaking` when they sent it,
@@ -1063,9 +1106,20 @@ impl Bot {
         }
         let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
         let card_ops = self.store.card_ops_awaiting_code(turn.me.user).await?;
-        if awaiting.is_empty() && card_ops.is_empty() {
+        let card_adds = self.store.card_adds_awaiting_code(turn.me.user).await?;
+        if awaiting.is_empty() && card_ops.is_empty() && card_adds.is_empty() {
             turn.private("You have no payment waiting for a code.");
             return Ok(());
+        }
+        let matching_add = card_adds.iter().find(|add| {
+            add.challenge.hash.matches(
+                &self.pepper,
+                &add.add_id.as_u128().to_be_bytes(),
+                code.as_str(),
+            )
+        });
+        if let Some(add) = matching_add {
+            return self.confirm_card_add(turn, add.clone(), code).await;
         }
         let matching_op = card_ops.iter().find(|op| {
             op.challenge.hash.matches(
@@ -1161,6 +1215,8 @@ impl Bot {
             }
         }
         self.wrong_code_on_card_ops(turn, card_ops, code, &mut lines)
+            .await?;
+        self.wrong_code_on_card_adds(turn, card_adds, code, &mut lines)
             .await?;
         if lines.is_empty() {
             lines.push("That code is not right.".to_owned());
@@ -1404,6 +1460,17 @@ impl Bot {
         if let Some(op) = card_op {
             return self.cancel_card_op(turn, op).await;
         }
+        let card_add = match &reference {
+            Some(reference) => self
+                .store
+                .card_add(reference)
+                .await?
+                .filter(|add| add.user == turn.me.user),
+            None => None,
+        };
+        if let Some(add) = card_add {
+            return self.cancel_card_add(turn, add).await;
+        }
         if reference.is_none()
             && self
                 .store
@@ -1418,6 +1485,21 @@ impl Bot {
                 .next()
         {
             return self.cancel_card_op(turn, op).await;
+        }
+        if reference.is_none()
+            && self
+                .store
+                .payments_awaiting_code(turn.me.user)
+                .await?
+                .is_empty()
+            && let Some(add) = self
+                .store
+                .card_adds_awaiting_code(turn.me.user)
+                .await?
+                .into_iter()
+                .next()
+        {
+            return self.cancel_card_add(turn, add).await;
         }
         let payment = match &reference {
             Some(reference) => self
@@ -1617,6 +1699,7 @@ impl Bot {
             }
         }
         ended += self.sweep_card_ops(now_ms).await?;
+        ended += self.sweep_card_adds(now_ms).await?;
         if ended > 0 {
             self.dispatcher.wake();
         }
@@ -1708,6 +1791,13 @@ impl Bot {
             turn.here("You can't ask yourself for money.");
             return Ok(());
         }
+        if let Some(refusal) = self
+            .request_limits(turn, std::slice::from_ref(&payer))
+            .await?
+        {
+            turn.here(refusal);
+            return Ok(());
+        }
         let key = event_key(turn.msg);
         let request = self
             .create_request(turn, &payer, amount, memo, None, &key)
@@ -1719,6 +1809,65 @@ impl Bot {
             request.reference
         ));
         Ok(())
+    }
+
+    /// Whether the sender may ask each of `payers` for money now: at most
+    /// `limits.requests_sent_per_hour_max` requests made and
+    /// `limits.requests_received_per_hour_max` received per user in any
+    /// hour, counted from the store (durable, the same for every process).
+    /// `Some(refusal)`: which limit, and when it frees up.
+    ///
+    /// Counted, then created: two of one sender's commands handled at the
+    /// same instant may pass one over the limit (the command bucket bounds
+    /// how many that can be). Requests move no money.
+    async fn request_limits(&self, turn: &Turn<'_>, payers: &[Identity]) -> Result<Option<String>> {
+        let limits = &self.config.limits;
+        let since = turn.now_ms.saturating_sub(limits::REQUEST_WINDOW_MS);
+        let needed = u32::try_from(payers.len()).unwrap_or(u32::MAX);
+        let made = self
+            .store
+            .requests_since(
+                turn.me.user,
+                RequestSide::Made,
+                since,
+                limits.requests_sent_per_hour_max,
+            )
+            .await?;
+        if let Some(at) = limits::window_frees_at(&made, limits.requests_sent_per_hour_max, needed)
+        {
+            let more = if needed > 1 {
+                format!(" (this would make {needed} more)")
+            } else {
+                String::new()
+            };
+            return Ok(Some(format!(
+                "You have asked for money {} times in the last hour, the most I allow{more}. You can ask again from {}. Nothing was sent.",
+                made.len(),
+                limits::utc_minute_text(at)
+            )));
+        }
+        for payer in payers {
+            let received = self
+                .store
+                .requests_since(
+                    payer.user,
+                    RequestSide::Received,
+                    since,
+                    limits.requests_received_per_hour_max,
+                )
+                .await?;
+            if let Some(at) =
+                limits::window_frees_at(&received, limits.requests_received_per_hour_max, 1)
+            {
+                return Ok(Some(format!(
+                    "{} has been asked for money {} times in the last hour, the most I pass on. You can ask them from {}. Nothing was sent.",
+                    label_of(payer),
+                    received.len(),
+                    limits::utc_minute_text(at)
+                )));
+            }
+        }
+        Ok(None)
     }
 
     async fn create_request(
@@ -1953,6 +2102,10 @@ impl Bot {
                 return Ok(());
             }
             people.push(identity);
+        }
+        if let Some(refusal) = self.request_limits(turn, &people).await? {
+            turn.here(refusal);
+            return Ok(());
         }
         let mut exact = vec![None];
         exact.extend(shares.iter().map(|s| s.amount.map(Amount::minor)));

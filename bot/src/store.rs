@@ -440,6 +440,98 @@ pub struct CardOp {
     pub revision: i64,
 }
 
+/// Where a `/card add` stands. Transitions (all compare-and-swap):
+///
+/// ```text
+/// AwaitingCode --confirm--> Linked (the card is in `bot_cards`, same transaction)
+///              --cancel / wrong codes / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum CardAddState {
+    AwaitingCode,
+    Linked,
+    Cancelled,
+    Expired,
+    LockedOut,
+    Leaked,
+}
+
+impl CardAddState {
+    pub const ALL: [CardAddState; 6] = [
+        CardAddState::AwaitingCode,
+        CardAddState::Linked,
+        CardAddState::Cancelled,
+        CardAddState::Expired,
+        CardAddState::LockedOut,
+        CardAddState::Leaked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardAddState::AwaitingCode => "awaiting_code",
+            CardAddState::Linked => "linked",
+            CardAddState::Cancelled => "cancelled",
+            CardAddState::Expired => "expired",
+            CardAddState::LockedOut => "locked_out",
+            CardAddState::Leaked => "leaked",
+        }
+    }
+
+    pub fn from_str_opt(text: &str) -> Option<CardAddState> {
+        CardAddState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// One `/card add` waiting for (or past) its code. It holds what a linked
+/// card holds (the rail's token, brand, last 4, expiry, keyed fingerprint),
+/// never the number: the card was tokenized before the code was sent, so
+/// the number lived only in memory, for the one message that carried it.
+#[derive(Clone, Debug)]
+pub struct CardAdd {
+    /// What users type (`/cancel A7K2QXM`). Unique.
+    pub reference: ShortRef,
+    /// The code's binding (derived from the chat event). Unique.
+    pub add_id: TransferId,
+    pub user: UserId,
+    /// The identity that typed the command: where the user is told things.
+    pub platform: Platform,
+    pub platform_user_id: PlatformUserId,
+    pub token: CardToken,
+    pub brand: Brand,
+    pub last4: Last4,
+    pub expiry: Expiry,
+    pub fingerprint: CardFingerprint,
+    pub challenge: OtpChallenge,
+    pub state: CardAddState,
+    /// The code's expiry while `AwaitingCode`; `None` once final.
+    pub due_at_ms: Option<i64>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub revision: i64,
+}
+
+/// The outcome of [`Store::link_card_add`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CardAddLinked {
+    /// The add is `Linked` and this card is in the user's cards.
+    Linked(LinkedCard),
+    /// The user already has a card with this fingerprint; the add is
+    /// `Linked` all the same (it did what it was for).
+    AlreadyLinked,
+    /// The add was no longer at the given revision (cancelled, expired,
+    /// or linked by a concurrent confirm): nothing changed.
+    Changed,
+}
+
+/// Which side of a request [`Store::requests_since`] counts.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum RequestSide {
+    /// Requests the user made (their `/request`s and split shares).
+    Made,
+    /// Requests made to the user.
+    Received,
+}
+
 /// A `/link` code, stored as a keyed hash.
 pub type LinkCodeHash = [u8; OTP_HASH_BYTES];
 
@@ -625,6 +717,40 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Unlinks one of the user's cards. `false`: no such card of theirs.
     async fn remove_card(&self, user: UserId, id: i64) -> Result<bool, StoreError>;
+
+    // -- card adds -------------------------------------------------------
+
+    /// Inserts unless one with the same reference or add id exists; returns
+    /// what is stored (the existing one, on a retry).
+    async fn insert_card_add(&self, add: &CardAdd) -> Result<CardAdd, StoreError>;
+
+    async fn card_add(&self, reference: &ShortRef) -> Result<Option<CardAdd>, StoreError>;
+
+    /// The user's adds in [`CardAddState::AwaitingCode`], newest first.
+    async fn card_adds_awaiting_code(&self, user: UserId) -> Result<Vec<CardAdd>, StoreError>;
+
+    /// Adds awaiting their code whose `due_at_ms` is at or before `now_ms`,
+    /// oldest due first, at most `limit`.
+    async fn card_adds_due(&self, now_ms: i64, limit: u32) -> Result<Vec<CardAdd>, StoreError>;
+
+    /// Compare-and-swap on `add.revision`, as [`Store::update_payment`].
+    async fn update_card_add(&self, add: &CardAdd) -> Result<bool, StoreError>;
+
+    /// In one transaction: moves `add` (at its revision, awaiting its code)
+    /// to [`CardAddState::Linked`] and links its card, created at `now_ms`.
+    async fn link_card_add(&self, add: &CardAdd, now_ms: i64) -> Result<CardAddLinked, StoreError>;
+
+    // -- limits ----------------------------------------------------------
+
+    /// When the requests `user` made or received (`side`) after `since_ms`
+    /// were created, oldest first, at most `limit`.
+    async fn requests_since(
+        &self,
+        user: UserId,
+        side: RequestSide,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<i64>, StoreError>;
 
     // -- card operations -------------------------------------------------
 

@@ -157,13 +157,21 @@ async fn cards_over_the_mock_chat_end_to_end() {
             .env("PAYBOT_CARDS__API_KEY", API_KEY)
             .env("PAYBOT_CARDS__CASHOUT_FEE_PERCENT", "2")
             .env("PAYBOT_CARDS__CASHOUT_FEE_MIN", "0.25 USD")
+            // No wait before cashing out to a new card (this test runs on
+            // the real clock; the wait is tested in the test below).
+            .env("PAYBOT_CARDS__NEW_CARD_HOLD_SECS", "0")
             .env("PAYBOT_BOT__SWEEP_INTERVAL_MS", "100"),
     );
     let chat = Chat { server: &server };
     let expiry = future_expiry();
 
     assert!(chat.dm("alice", "/start").contains("$100.00 of play money"));
-    let linked = chat.dm("alice", &format!("/card add {} {expiry}", CARDS[0]));
+    let asked = chat.dm("alice", &format!("/card add {} {expiry}", CARDS[0]));
+    assert!(asked.contains("To link Visa"), "{asked}");
+    let linked = chat.dm(
+        "alice",
+        &format!("/confirm {}", word_after(&asked, "/confirm ")),
+    );
     assert!(
         linked.contains("Linked Visa \u{2022}\u{2022}\u{2022}\u{2022} 1111"),
         "{linked}"
@@ -182,12 +190,12 @@ async fn cards_over_the_mock_chat_end_to_end() {
         "100 + 20 - 10 - 0.25"
     );
 
-    chat.dm("alice", &format!("/card add {} {expiry}", CARDS[1]));
+    chat.confirmed("alice", &format!("/card add {} {expiry}", CARDS[1]));
     let declined = chat.confirmed("alice", "/topup 5 card 2");
     assert!(declined.contains("was declined"), "{declined}");
     assert!(declined.contains("Nothing was charged"), "{declined}");
 
-    chat.dm("alice", &format!("/card add {} {expiry}", CARDS[2]));
+    chat.confirmed("alice", &format!("/card add {} {expiry}", CARDS[2]));
     let slow = chat.confirmed("alice", "/topup 7 card 3");
     assert!(slow.contains("taking a moment"), "{slow}");
     chat.wait_for(
@@ -266,13 +274,22 @@ async fn paybot_uses_a_standalone_card_sim() {
     let chat = Chat { server: &server };
 
     chat.dm("alice", "/start");
-    let linked = chat.dm(
+    let linked = chat.confirmed(
         "alice",
         &format!("/card add {} {}", CARDS[0], future_expiry()),
     );
     assert!(linked.contains("Linked Visa"), "{linked}");
+    assert!(linked.contains("(24 h after it was added)"), "{linked}");
     let topup = chat.confirmed("alice", "/topup 20");
     assert!(topup.contains("Done: added $20.00"), "{topup}");
+    // With the default cards.new_card_hold_secs, a new card is not cashed
+    // out to for a day.
+    let refused = chat.dm("alice", "/cashout 5");
+    assert!(
+        refused.contains("Cash-outs to a new card are possible from"),
+        "{refused}"
+    );
+    assert!(!refused.contains("/confirm"), "{refused}");
 
     let (net, totals) = simulator_net_usd(sim.addr);
     assert_eq!(net, 2_000, "{totals}");

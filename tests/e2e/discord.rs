@@ -148,7 +148,7 @@ fn serve_answers_signed_interactions_and_refuses_forged_ones() {
     // Alice's money: a top-up from a test card, on a staging server that
     // allows the card simulator (the mock chat's play money can never
     // reach a Discord wallet).
-    deliver(
+    let prompt = deliver(
         &server,
         &fake,
         &fake.slash_command(
@@ -156,6 +156,17 @@ fn serve_answers_signed_interactions_and_refuses_forged_ones() {
             &ALICE,
             "card",
             &[("args", STRING, json!("add 4111 1111 1111 1111 12/30"))],
+        ),
+    );
+    let code = word_after(&content(&prompt), "/confirm ");
+    deliver(
+        &server,
+        &fake,
+        &fake.slash_command(
+            Place::Dm,
+            &ALICE,
+            "confirm",
+            &[("code", STRING, json!(code))],
         ),
     );
     let prompt = deliver(

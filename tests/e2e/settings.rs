@@ -97,3 +97,46 @@ fn the_database_password_is_never_printed() {
     assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
     assert!(!out.stdout.contains("hunter2"), "{}", out.stdout);
 }
+
+#[test]
+fn the_new_card_hold_and_the_limits_are_bounded_at_start() {
+    for (variable, value, key, bounds) in [
+        (
+            "PAYBOT_CARDS__NEW_CARD_HOLD_SECS",
+            "2592001",
+            "`cards.new_card_hold_secs` = 2592001",
+            "between 0 and 2592000",
+        ),
+        (
+            "PAYBOT_LIMITS__COMMANDS_BURST_MAX",
+            "0",
+            "`limits.commands_burst_max` = 0",
+            "between 1 and 1000",
+        ),
+        (
+            "PAYBOT_LIMITS__COMMANDS_PER_MINUTE_MAX",
+            "6001",
+            "`limits.commands_per_minute_max` = 6001",
+            "between 1 and 6000",
+        ),
+        (
+            "PAYBOT_LIMITS__REQUESTS_SENT_PER_HOUR_MAX",
+            "0",
+            "`limits.requests_sent_per_hour_max` = 0",
+            "between 1 and 10000",
+        ),
+        (
+            "PAYBOT_LIMITS__REQUESTS_RECEIVED_PER_HOUR_MAX",
+            "10001",
+            "`limits.requests_received_per_hour_max` = 10001",
+            "between 1 and 10000",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(paybot(dir.path()).arg("migrate").env(variable, value));
+        assert_eq!(out.code(), Some(2), "{variable}: {out:?}");
+        assert!(out.stderr.contains(key), "{variable}: {}", out.stderr);
+        assert!(out.stderr.contains(bounds), "{variable}: {}", out.stderr);
+        assert!(out.stderr.contains(variable), "{variable}: {}", out.stderr);
+    }
+}

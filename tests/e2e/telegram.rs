@@ -57,6 +57,9 @@ fn serve_polls_telegram_and_a_group_payment_completes() {
         ALICE.dm(),
         "/card add 4111 1111 1111 1111 12/30",
     );
+    let prompt = rt.block_on(fake.wait_for(ALICE.id, "To link Visa", WAIT_SECS));
+    let code = word_after(prompt.text(), "/confirm ");
+    say(&rt, &fake, &ALICE, ALICE.dm(), &format!("/confirm {code}"));
     say(&rt, &fake, &ALICE, ALICE.dm(), "/topup 100");
     let prompt = rt.block_on(fake.wait_for(ALICE.id, "To add $100.00", WAIT_SECS));
     let code = word_after(prompt.text(), "/confirm ");
