@@ -188,6 +188,16 @@ pub fn clean_free_text(text: &str) -> String {
     clean
 }
 
+/// A display name from a chat platform as the bot may show it to others:
+/// [`clean_free_text`], at most `chars_max` characters. `None` when nothing
+/// is left or it looks like it holds a card number (the adapter then names
+/// the user by id).
+pub fn clean_display_name(name: &str, chars_max: usize) -> Option<String> {
+    let clean: String = clean_free_text(name).chars().take(chars_max).collect();
+    let clean = clean.trim_end();
+    (!clean.is_empty() && !crate::card::contains_card_number(clean)).then(|| clean.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +259,19 @@ mod tests {
             .chain(std::iter::once(TAG_END))
             .collect();
         assert_eq!(clean_free_text(&long), "🏴");
+    }
+
+    #[test]
+    fn display_names_are_cleaned() {
+        assert_eq!(
+            clean_display_name("Bob\u{200B} \u{3164}“Smith”", 64).as_deref(),
+            Some("Bob 'Smith'")
+        );
+        assert_eq!(clean_display_name("abcdef", 3).as_deref(), Some("abc"));
+        assert_eq!(clean_display_name("ab cd", 3).as_deref(), Some("ab"));
+        assert_eq!(clean_display_name("\u{3164}\u{200B}", 64), None);
+        assert_eq!(clean_display_name("4111 1111 1111 1111", 64), None);
+        assert_eq!(clean_display_name("4111.1111.1111.1111 me", 64), None);
     }
 
     #[test]
