@@ -246,7 +246,7 @@ macro_rules! sql_backend {
             }
 
             fn memo(row: &DbRow, table: &str) -> Result<Option<Memo>, Error> {
-                parse_opt(row, table, "memo", |s| Memo::parse(s).ok())
+                parse_opt(row, table, "memo", Memo::from_stored)
             }
 
             fn identity_from_row(row: &DbRow) -> Result<Identity, Error> {

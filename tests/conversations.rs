@@ -4,8 +4,9 @@
 //! simulator in process. After each script: the ledger's invariants hold
 //! (`verify` is clean), no group message carried a code or a balance, no
 //! message at all carried a full test card number, no group still shows a
-//! message holding one (the bot deleted each), and the simulator's record
-//! of money moved matches the card-clearing account.
+//! message holding one (the bot deleted each), on SQLite no byte of the
+//! database file or its WAL holds one (however it was written), and the
+//! simulator's record of money moved matches the card-clearing account.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -97,6 +98,11 @@ async fn run_all(backend: TestBackend) {
         for (to, text) in chat_card_numbers(&chat, &text) {
             failures.push(format!("{name}: a card number reached {to}: {text}"));
         }
+        if let Some(path) = db.url.strip_prefix("sqlite:") {
+            for (file, card) in stored_card_numbers(std::path::Path::new(path)) {
+                failures.push(format!("{name}: card number {card} is stored in {file}"));
+            }
+        }
         let clearing = db
             .ledger
             .open_account(&NewAccount {
@@ -139,20 +145,60 @@ async fn run_all(backend: TestBackend) {
     );
 }
 
+/// The test cards every script may use.
+const CARDS: [&str; 9] = [
+    "4111111111111111",
+    "5555555555554444",
+    "4000000000000002",
+    "4000000000009995",
+    "4000000000000069",
+    "4000000000000119",
+    "4000000000000259",
+    "4000000000000598",
+    "4000000000000614",
+];
+
+/// Test card numbers found in the raw bytes of the SQLite database at
+/// `path` and of its WAL and rollback journal, written in any way the
+/// scripts write them: digits (ASCII or full-width) with spaces, dashes,
+/// dots, underscores or invisible characters between them. Names the file
+/// and the card's last 4 digits.
+fn stored_card_numbers(path: &std::path::Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for suffix in ["", "-wal", "-journal"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        let Ok(bytes) = std::fs::read(&file) else {
+            assert!(!suffix.is_empty(), "cannot read {}", file.display());
+            continue;
+        };
+        let squeezed: String = String::from_utf8_lossy(&bytes)
+            .chars()
+            .filter_map(|c| match c {
+                '\u{FF10}'..='\u{FF19}' => char::from_digit(u32::from(c) - 0xFF10, 10),
+                ' '
+                | '-'
+                | '.'
+                | '_'
+                | '\u{FF0E}'
+                | '\u{200B}'..='\u{200D}'
+                | '\u{2060}'
+                | '\u{FEFF}' => None,
+                c => Some(c),
+            })
+            .collect();
+        for card in CARDS {
+            if squeezed.contains(card) {
+                let last4 = card.get(12..).unwrap_or_default();
+                found.push((file.display().to_string(), format!("ending {last4}")));
+            }
+        }
+    }
+    found
+}
+
 /// Test card numbers (with or without spaces) found in anything any user of
 /// the script received, or still shown in a group.
 fn chat_card_numbers(chat: &MockChat, script: &str) -> Vec<(String, String)> {
-    const CARDS: [&str; 9] = [
-        "4111111111111111",
-        "5555555555554444",
-        "4000000000000002",
-        "4000000000009995",
-        "4000000000000069",
-        "4000000000000119",
-        "4000000000000259",
-        "4000000000000598",
-        "4000000000000614",
-    ];
     let users: std::collections::BTreeSet<&str> = script
         .lines()
         .filter_map(|l| l.strip_prefix("> "))
@@ -161,7 +207,7 @@ fn chat_card_numbers(chat: &MockChat, script: &str) -> Vec<(String, String)> {
     let holds_card = |text: &str| {
         let squeezed: String = text
             .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
+            .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '.' | '_'))
             .collect();
         CARDS.iter().any(|card| squeezed.contains(card)) || bot::card::contains_card_number(text)
     };

@@ -430,29 +430,76 @@ impl fmt::Debug for CardFingerprint {
 // ---------------------------------------------------------------------------
 // Spotting a card number in chat text
 
-/// One space-like or dash character between two digit groups.
-fn is_separator(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '-' | '\u{2010}'..='\u{2015}' | '\u{2212}')
+/// Most characters between two digit groups of one number: a space, a
+/// punctuation separator, a space (`4111 - 1111`).
+const SEPARATOR_GAP_CHARS_MAX: usize = 3;
+
+/// A punctuation character that people put between the digit groups of a
+/// card number: dashes (any width), dots, underscores, commas, slashes and
+/// middle dots or bullets (after NFKC, so full-width forms are these too).
+fn is_separator_mark(c: char) -> bool {
+    matches!(
+        c,
+        '-' | '.'
+            | '_'
+            | ','
+            | '/'
+            | '\u{00B7}'
+            | '\u{2010}'..='\u{2015}'
+            | '\u{2022}'
+            | '\u{2024}'..='\u{2027}'
+            | '\u{2212}'
+            | '\u{2219}'
+            | '\u{30FB}'
+    )
+}
+
+/// Whether the characters between two digit groups join them into one
+/// number: one whitespace character, or one separator mark with at most
+/// one whitespace character on each side (`4111 1111`, `4111.1111`,
+/// `4111_1111`, `4111 - 1111`). Two spaces, or two marks, do not.
+fn joins_groups(gap: &[char]) -> bool {
+    match gap {
+        [c] => c.is_whitespace() || is_separator_mark(*c),
+        [a, b] => {
+            (a.is_whitespace() && is_separator_mark(*b))
+                || (is_separator_mark(*a) && b.is_whitespace())
+        }
+        [a, b, c] => a.is_whitespace() && is_separator_mark(*b) && c.is_whitespace(),
+        _ => false,
+    }
+}
+
+/// Characters that are skipped when looking for digits: whatever is not
+/// seen ([`crate::text::is_invisible`], a zero-width space between two
+/// digits, say) and combining marks drawn over a digit.
+fn is_skipped(c: char) -> bool {
+    crate::text::is_invisible(c) || unicode_normalization::char::is_combining_mark(c)
 }
 
 /// Whether `text` contains something that is probably a card number: a run
 /// of [`CARD_DIGITS_MIN`] to [`CARD_DIGITS_MAX`] digits, in groups split by
-/// single spaces or dashes, that passes the Luhn check. Used to warn about
-/// (and, where the platform allows, delete) a group message; it never says
-/// which digits it saw.
+/// single spaces or separator marks (dashes, dots, underscores, ..., see
+/// `joins_groups`), that passes the Luhn check. Used to refuse a command
+/// that holds one, to warn about (and, where the platform allows, delete) a
+/// group message, and to withhold a reply; it never says which digits it
+/// saw.
 ///
-/// Decisions: the text is NFKC-normalised first, so full-width digits count.
-/// A candidate is made of whole digit groups (`4111 1111 1111 1111 20`
-/// finds the card and ignores the trailing `20`), never a slice of a group,
-/// so a long number (an order id, a hash) is not searched for a lucky
-/// 16-digit window. Any Luhn-valid candidate counts, whatever its brand:
-/// a false alarm costs one warning, a miss leaves a card number in a group.
-/// Amounts (`20`, `1,000.50`) and 6-digit codes are far too short. The text
-/// is bounded upstream by `MESSAGE_TEXT_BYTES_MAX`; the work is linear in it
-/// (each group starts at most one candidate of at most 19 digits).
+/// Decisions: the text is NFKC-normalised first, so full-width digits and
+/// marks count, and invisible characters and combining marks are skipped,
+/// so `4111\u{200B}1111...` is seen as typed. A candidate is made of whole
+/// digit groups (`4111 1111 1111 1111 20` finds the card and ignores the
+/// trailing `20`), never a slice of a group, so a long number (an order id,
+/// a hash) is not searched for a lucky 16-digit window. Any Luhn-valid
+/// candidate counts, whatever its brand: a false alarm costs one refusal
+/// or warning, a miss leaves a card number in a group or in storage.
+/// Amounts (`20`, `1,000.50`) and 6-digit codes are far too short. The
+/// text is bounded upstream by `MESSAGE_TEXT_BYTES_MAX`; the work is linear
+/// in it (each group starts at most one candidate of at most 19 digits).
 pub fn contains_card_number(text: &str) -> bool {
-    let normal: String = text.nfkc().collect();
+    let mut normal: String = text.nfkc().filter(|c| !is_skipped(*c)).collect();
     let mut groups = digit_groups(&normal);
+    normal.zeroize();
     let found = groups.iter().enumerate().any(|(start, _)| {
         let mut candidate = String::with_capacity(CARD_DIGITS_MAX);
         let mut hit = false;
@@ -477,8 +524,8 @@ pub fn contains_card_number(text: &str) -> bool {
     found
 }
 
-/// A maximal run of ASCII digits, and whether exactly one separator joins
-/// it to the run before.
+/// A maximal run of ASCII digits, and whether the characters before it
+/// join it to the run before (`joins_groups`).
 struct DigitGroup {
     digits: String,
     joined_to_previous: bool,
@@ -488,14 +535,14 @@ fn digit_groups(text: &str) -> Vec<DigitGroup> {
     let mut groups: Vec<DigitGroup> = Vec::new();
     let mut current = String::new();
     let mut joined = false;
-    // The characters since the previous group ended, and whether the first
-    // of them is a separator.
-    let mut gap_chars = 0_usize;
-    let mut gap_starts_with_separator = false;
+    // The characters since the previous group ended (one more than can
+    // join, so a longer gap is seen as too long).
+    let mut gap: Vec<char> = Vec::with_capacity(SEPARATOR_GAP_CHARS_MAX + 1);
+    let mut gap_too_long = false;
     for c in text.chars() {
         if c.is_ascii_digit() {
             if current.is_empty() {
-                joined = !groups.is_empty() && gap_chars == 1 && gap_starts_with_separator;
+                joined = !groups.is_empty() && !gap_too_long && joins_groups(&gap);
             }
             current.push(c);
         } else {
@@ -504,12 +551,14 @@ fn digit_groups(text: &str) -> Vec<DigitGroup> {
                     digits: std::mem::take(&mut current),
                     joined_to_previous: joined,
                 });
-                gap_chars = 0;
+                gap.clear();
+                gap_too_long = false;
             }
-            if gap_chars == 0 {
-                gap_starts_with_separator = is_separator(c);
+            if gap.len() < SEPARATOR_GAP_CHARS_MAX {
+                gap.push(c);
+            } else {
+                gap_too_long = true;
             }
-            gap_chars = gap_chars.saturating_add(1);
         }
     }
     if !current.is_empty() {
@@ -1573,6 +1622,21 @@ mod tests {
             "4111111111111111 20",
             "pay 20 to 4111111111111111",
             "4111\u{2013}1111\u{2013}1111\u{2013}1111",
+            // Dots, underscores, other marks, and mixes of them.
+            "4111.1111.1111.1111",
+            "4111_1111_1111_1111",
+            "4111.1111-1111_1111",
+            "4111 - 1111 - 1111 - 1111",
+            "4111 -1111- 1111 .1111",
+            "4111/1111/1111/1111",
+            "4111,1111,1111,1111",
+            "4111·1111•1111∙1111",
+            "４１１１．１１１１＿１１１１－１１１１",
+            // Invisible characters or combining marks in between.
+            "4111\u{200B}1111\u{2060}1111\u{FEFF}1111",
+            "4\u{200B}1\u{200B}1\u{200B}1\u{200B}1111 1111 1111",
+            "4111\u{3164}1111\u{E0041}1111\u{00AD}1111",
+            "4\u{0332}1\u{0332}11 1111 1111 1111",
             // Any brand, as long as the check digit matches.
             "3530111333300000",
             // 12 digits, Luhn-valid.
@@ -1591,8 +1655,11 @@ mod tests {
             "my code is 123456, 654321",
             "4111111111111112",
             "4111 1111 1111 1112",
-            // Groups joined by two spaces are not one number.
+            // Groups joined by two spaces, or two marks, are not one number.
             "4111  1111  1111  1111",
+            "4111..1111..1111..1111",
+            "4111 -- 1111 -- 1111 -- 1111",
+            "4111 x 1111 x 1111 x 1111",
             // A long number is not searched for a lucky window.
             "41111111111111110000",
             "call 555 123 4567",

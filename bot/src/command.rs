@@ -34,9 +34,10 @@ use std::sync::LazyLock;
 use ledger::{Amount, AmountError, Currency};
 use regex::Regex;
 
-use crate::card::{CardError, CardNumber, Expiry, ExpiryError};
+use crate::card::{self, CardError, CardNumber, Expiry, ExpiryError};
 use crate::message::{HANDLE_CHARS_MAX, Handle, PlatformUserId};
 use crate::otp::OTP_DIGITS;
+use crate::text;
 
 /// The longest command message parsed, in bytes. Longer commands for this
 /// bot are refused before any work is done on their arguments.
@@ -609,13 +610,6 @@ fn parse_history_limit(word: &str) -> Result<u8, UsageProblem> {
         .ok_or(UsageProblem::HistoryOutOfRange)
 }
 
-/// Characters that are never shown: C0/C1 controls and the bidirectional
-/// controls that can reorder how the rest of a line is displayed.
-fn is_hidden_control(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
 /// User input quoted in an error: at most [`ECHO_CHARS_MAX`] characters,
 /// invisible and line-breaking characters replaced, backticks made quotes.
 fn echo(text: &str) -> String {
@@ -624,7 +618,7 @@ fn echo(text: &str) -> String {
         .take(ECHO_CHARS_MAX)
         .map(|c| match c {
             '`' => '\'',
-            c if is_hidden_control(c) || c.is_whitespace() => '?',
+            c if text::is_invisible(c) || c.is_whitespace() => '?',
             c => c,
         })
         .collect();
@@ -1039,7 +1033,10 @@ impl fmt::Debug for StartPayload {
 }
 
 /// A payment's note (`pizza` in `/pay @bob 20 for pizza`): 1 to
-/// [`MEMO_CHARS_MAX`] characters on one line, without control characters.
+/// [`MEMO_CHARS_MAX`] characters on one line, cleaned by
+/// [`text::clean_free_text`] (nothing invisible, no double quote mark that
+/// could close the bot's “ ” around it), and never holding what looks like
+/// a card number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Memo(String);
 
@@ -1050,29 +1047,41 @@ pub enum MemoError {
     Empty,
     #[error("The memo is {chars} characters long; the limit is {MEMO_CHARS_MAX}")]
     TooLong { chars: usize },
+    /// Says nothing of the digits.
+    #[error("The memo looks like it holds a card number, which I never keep or pass on")]
+    CardNumber,
 }
 
+/// What a stored memo that holds a card number is shown as (memos stored
+/// before they were refused).
+pub const MEMO_WITHHELD_TEXT: &str = "memo withheld: it looked like a card number";
+
 impl Memo {
-    /// Cleans up what was typed after `for`: each run of whitespace (line
-    /// breaks included) becomes one space, control and bidirectional
-    /// formatting characters are removed, the ends are trimmed. Then it must
-    /// be 1 to [`MEMO_CHARS_MAX`] characters; longer is refused, never cut.
+    /// Cleans up what was typed after `for` ([`text::clean_free_text`]:
+    /// whitespace runs become one space, invisible characters go, double
+    /// quote marks become `'`, the ends are trimmed). Then it must be 1 to
+    /// [`MEMO_CHARS_MAX`] characters (longer is refused, never cut) and hold
+    /// nothing that looks like a card number.
     pub fn parse(text: &str) -> Result<Memo, MemoError> {
-        let mut clean = String::with_capacity(text.len().min(COMMAND_TEXT_BYTES_MAX));
-        for c in text.chars() {
-            if c.is_whitespace() {
-                if !clean.is_empty() && !clean.ends_with(' ') {
-                    clean.push(' ');
-                }
-            } else if !is_hidden_control(c) {
-                clean.push(c);
-            }
-        }
-        let clean = clean.trim_end();
+        // Bounded before any work: a command is at most
+        // `COMMAND_TEXT_BYTES_MAX` bytes, a stored memo far less.
+        let clean = text::clean_free_text(text);
         match clean.chars().count() {
             0 => Err(MemoError::Empty),
             chars if chars > MEMO_CHARS_MAX => Err(MemoError::TooLong { chars }),
-            _ => Ok(Memo(clean.to_owned())),
+            _ if card::contains_card_number(&clean) => Err(MemoError::CardNumber),
+            _ => Ok(Memo(clean)),
+        }
+    }
+
+    /// Reads a memo back from storage. One stored before card numbers were
+    /// refused in memos comes back as [`MEMO_WITHHELD_TEXT`], so what holds
+    /// it can still be shown; `None` when it is no memo at all.
+    pub fn from_stored(text: &str) -> Option<Memo> {
+        match Memo::parse(text) {
+            Ok(memo) => Some(memo),
+            Err(MemoError::CardNumber) => Some(Memo(MEMO_WITHHELD_TEXT.to_owned())),
+            Err(MemoError::Empty | MemoError::TooLong { .. }) => None,
         }
     }
 
@@ -1756,6 +1765,67 @@ mod tests {
             Err(MemoError::TooLong { chars: 141 })
         );
         assert_eq!(Memo::parse(" \u{7} \n"), Err(MemoError::Empty));
+    }
+
+    #[test]
+    fn memos_cannot_pass_for_the_bot() {
+        // Invisible characters go; fillers do not make room.
+        assert_eq!(
+            Memo::parse("lu\u{200B}n\u{2060}c\u{FEFF}h\u{E0041}")
+                .unwrap()
+                .as_str(),
+            "lunch"
+        );
+        assert_eq!(
+            Memo::parse("pizza”\u{3164}\u{3164}\u{3164} paybot: Done")
+                .unwrap()
+                .as_str(),
+            "pizza' paybot: Done"
+        );
+        assert_eq!(
+            Memo::parse("\u{200B}\u{3164}\u{2800}"),
+            Err(MemoError::Empty)
+        );
+        // Emoji sequences stay whole.
+        let family =
+            "👨\u{200D}👩\u{200D}👧 🏴\u{E0067}\u{E0062}\u{E0077}\u{E006C}\u{E0073}\u{E007F}";
+        assert_eq!(Memo::parse(family).unwrap().as_str(), family);
+        // The limit counts what is left.
+        let padded = format!("{}{}", "x".repeat(MEMO_CHARS_MAX), "\u{200B}".repeat(50));
+        assert_eq!(
+            Memo::parse(&padded).unwrap().as_str().chars().count(),
+            MEMO_CHARS_MAX
+        );
+    }
+
+    #[test]
+    fn memos_never_hold_a_card_number() {
+        for text in [
+            "4111 1111 1111 1111",
+            "card 4111.1111.1111.1111 thanks",
+            "4111_1111_1111_1111",
+            "4111\u{200B}1111\u{200B}1111\u{200B}1111",
+        ] {
+            assert_eq!(Memo::parse(text), Err(MemoError::CardNumber), "{text}");
+            assert_eq!(
+                problem(&format!("/pay @bob 5 for {text}")),
+                UsageProblem::Memo(MemoError::CardNumber)
+            );
+            let line = err(&format!("/request @bob 5 for {text}")).to_string();
+            assert!(!line.contains("1111"), "{line}");
+            assert_eq!(
+                Memo::from_stored(text).unwrap().as_str(),
+                MEMO_WITHHELD_TEXT
+            );
+        }
+        assert_eq!(
+            Memo::parse("order 12345678, room 1234.5678")
+                .unwrap()
+                .as_str(),
+            "order 12345678, room 1234.5678"
+        );
+        assert_eq!(Memo::from_stored("pizza").unwrap().as_str(), "pizza");
+        assert_eq!(Memo::from_stored(" "), None);
     }
 
     #[test]

@@ -18,5 +18,6 @@ mod periodic;
 pub mod service;
 pub mod split;
 pub mod store;
+pub mod text;
 
 pub use service::{Bot, BotConfig, DM_START_PAYLOAD};

@@ -506,36 +506,27 @@ impl Bot {
             default_currency: self.config.default_currency,
         };
         let parsed = command::parse(&msg.text, &ctx);
+        if card_in_text && !carries_card_number(&parsed) {
+            // In a direct chat, only `/card add` takes a card number (and a
+            // card command's usage error, which quotes nothing). Anything
+            // else holding one is refused before anything is created: none
+            // of it is stored, quoted, logged or passed on.
+            tracing::info!(
+                event = %event_key(msg),
+                "a direct message looked like it held a card number; refused"
+            );
+            turn.here(match parsed {
+                Ok(None) => CARD_IN_DIRECT_TEXT,
+                Ok(Some(_)) | Err(_) => CARD_IN_DIRECT_COMMAND_TEXT,
+            });
+            return Ok(turn.replies);
+        }
         if !matches!(parsed, Ok(None)) && !self.admit_command(&mut turn) {
             return Ok(turn.replies);
         }
         let command = match parsed {
             Ok(Some(command)) => command,
             Ok(None) => return Ok(turn.replies),
-            Err(usage)
-                if card_in_text
-                    && !usage.command().is_some_and(|name| {
-                        matches!(
-                            name,
-                            CommandName::Card
-                                | CommandName::Cards
-                                | CommandName::TopUp
-                                | CommandName::CashOut
-                        )
-                    }) =>
-            {
-                // Usage errors quote what was typed (card commands' never
-                // do); this text holds what looks like a card number, so
-                // none of it is quoted.
-                turn.here(match usage.command() {
-                    Some(name) => format!(
-                        "That command is not right (I won't repeat it: it looks like it holds a card number). Usage: {}",
-                        name.usage()
-                    ),
-                    None => "Unknown command. Try /help.".to_owned(),
-                });
-                return Ok(turn.replies);
-            }
             Err(usage) => {
                 turn.here(usage.to_string());
                 return Ok(turn.replies);
@@ -2594,6 +2585,28 @@ fn internal_error(msg: &Incoming) -> Reply {
         redacted: None,
         buttons: Vec::new(),
         deletion: None,
+    }
+}
+
+/// The answer to a command in a direct chat that holds what looks like a
+/// card number (other than `/card add`): nothing was done.
+pub const CARD_IN_DIRECT_COMMAND_TEXT: &str = "That command looks like it holds a card number, so I did nothing with it: I never keep a card number or pass one on. Leave it out (of a memo too); to link a card, send /card add NUMBER MM/YY.";
+/// The answer to plain text in a direct chat that looks like it holds a
+/// card number.
+pub const CARD_IN_DIRECT_TEXT: &str = "That looks like a card number. I did nothing with it and keep none; to link a card, send /card add NUMBER MM/YY.";
+
+/// Whether a direct message holding what looks like a card number may go
+/// on: `/card add`, or a card command's usage error (those quote nothing).
+fn carries_card_number(parsed: &std::result::Result<Option<Command>, command::UsageError>) -> bool {
+    match parsed {
+        Ok(Some(Command::CardAdd { .. })) => true,
+        Ok(_) => false,
+        Err(usage) => usage.command().is_some_and(|name| {
+            matches!(
+                name,
+                CommandName::Card | CommandName::Cards | CommandName::TopUp | CommandName::CashOut
+            )
+        }),
     }
 }
 

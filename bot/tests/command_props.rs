@@ -52,6 +52,16 @@ fn check_memo(memo: Option<&Memo>) {
         assert!((1..=MEMO_CHARS_MAX).contains(&chars), "{text:?}");
         assert!(!text.chars().any(char::is_control), "{text:?}");
         assert_eq!(text, text.trim());
+        // Nothing in it could pass for the bot: cleaning is done (and
+        // changes nothing more), no double quote mark, no card number.
+        assert_eq!(bot::text::clean_free_text(text), text);
+        assert!(!text.chars().any(bot::text::is_double_quote), "{text:?}");
+        assert!(
+            !text.chars().any(|c| bot::text::is_invisible(c)
+                && !matches!(c, '\u{200C}' | '\u{200D}' | '\u{E0020}'..='\u{E007F}')),
+            "{text:?}"
+        );
+        assert!(!bot::card::contains_card_number(text), "{text:?}");
     }
 }
 
@@ -119,7 +129,25 @@ fn word() -> impl Strategy<Value = String> {
         "[٠-٩０-９]{1,6}",
         "\\PC{1,8}",
         proptest::collection::vec(any::<char>(), 1..6).prop_map(String::from_iter),
+        // What a memo might use to pass for the bot, or to carry a card.
+        "[a-zé🍕👨👩🏴\u{200B}\u{200C}\u{200D}\u{2060}\u{FEFF}\u{3164}\u{FFA0}\u{2800}\u{E0041}\u{E0067}\u{E007F}\"“”„«»＂]{1,8}",
+        "4111[ ._-]?1111[ ._\u{200B}-]?1111[ ._-]?111[0-9]",
     ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    /// A memo that parses is clean, whatever was typed.
+    #[test]
+    fn memos_are_clean(words in proptest::collection::vec((separator(), word()), 1..12)) {
+        let text: String = words.into_iter().flat_map(|(sep, word)| [sep.to_owned(), word]).collect();
+        if let Ok(memo) = Memo::parse(&text) {
+            check_memo(Some(&memo));
+        }
+        check_contract(&format!("/pay @bob 5 for {text}"));
+        check_contract(&format!("/split 9 @bob @carol for {text}"));
+    }
 }
 
 fn separator() -> impl Strategy<Value = &'static str> {

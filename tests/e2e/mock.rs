@@ -127,6 +127,51 @@ fn a_payment_through_the_http_mock_chat_end_to_end() {
 }
 
 #[test]
+fn an_event_id_is_the_senders_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(paybot(dir.path()).arg("serve"));
+    let chat = Chat { server: &server };
+
+    chat.say("bob", "dm", "/start");
+    chat.say("alice", "dm", "/start");
+    let paying =
+        chat.say_with(json!({ "from": "alice", "chat": "dm", "text": "/pay @bob 5", "id": "e-1" }));
+    let code = code_in(&paying);
+
+    // Mallory sends her own message under alice's event id.
+    let stolen =
+        chat.say_with(json!({ "from": "mallory", "chat": "dm", "text": "/start", "id": "e-1" }));
+    for (to, _, text) in &stolen {
+        assert_eq!(to, "mallory", "{stolen:?}");
+        assert!(
+            !text.contains(&code),
+            "alice's code reached mallory: {text}"
+        );
+    }
+    assert!(
+        stolen.iter().any(|(_, _, t)| t.contains("play money")),
+        "mallory's own /start was handled: {stolen:?}"
+    );
+    for message in chat.inbox("mallory") {
+        assert!(!message["text"].as_str().unwrap().contains(&code));
+    }
+
+    // Alice's redelivery answers again without the live code.
+    let again =
+        chat.say_with(json!({ "from": "alice", "chat": "dm", "text": "/pay @bob 5", "id": "e-1" }));
+    assert!(!again.is_empty());
+    for (_, _, text) in &again {
+        assert!(
+            !text.contains(&code),
+            "a redelivery answered the code: {text}"
+        );
+    }
+    server.signal("TERM");
+    let (status, log) = server.wait_for_exit();
+    assert!(status.success(), "{log}");
+}
+
+#[test]
 fn bad_mock_requests_get_a_4xx_with_a_json_error() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(paybot(dir.path()).arg("serve"));

@@ -175,14 +175,10 @@ fn user_of(raw: &RawUser, nick: Option<&str>) -> Option<User> {
         .or(raw.global_name.as_deref())
         .or(raw.username.as_deref())
         .unwrap_or_default();
-    let mut display_name: String = name
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(DISPLAY_NAME_CHARS_MAX)
-        .collect();
-    if display_name.trim().is_empty() {
-        display_name = format!("user {id}");
-    }
+    // Shown to others: nothing invisible, no quote mark that could close
+    // the bot's, no card number.
+    let display_name = bot::text::clean_display_name(name, DISPLAY_NAME_CHARS_MAX)
+        .unwrap_or_else(|| format!("user {id}"));
     Some(User {
         id,
         handle,

@@ -6,16 +6,22 @@
 //!   author"}` answers `{"message": "m7", "deliveries": [{"to", "chat",
 //!   "text"}, ...], "deleted": ["m7"]}`: the message's id and everything it
 //!   caused (`deleted`: messages the bot deleted, such as this one when it
-//!   held a card number in a group). The same `id` again is a redelivery:
-//!   the same answer, nothing new.
-//! - `GET /mock/users/{name}/messages` answers `{"messages": [...]}`: all
-//!   that user received, oldest first.
+//!   held a card number in a group). An `id` belongs to its sender: the
+//!   same `id` again from the same sender for the same message is a
+//!   redelivery (the same answer, with the core's redacted texts: a
+//!   one-time code is not in it; nothing new happens); for another message
+//!   it is a 409 `id_reused`; from another sender it is another message.
+//! - `GET /mock/users/{name}/messages` answers `{"messages": [...]}`: what
+//!   that user received, oldest first, with the core's redacted texts (no
+//!   live code; only the answer to the message that asked for one holds it).
 //! - `GET /mock/chats/{group}/messages` answers `{"messages": [{"id",
 //!   "from", "text", "deleted"}, ...]}`: what the group's members see in
 //!   it, users' messages included, oldest first; a deleted message keeps
 //!   its place with `"deleted": true` and no text.
 //!
-//! Every refusal is a 4xx with `{"error": {"code", "message"}}`, never a 500.
+//! Every refusal is a 4xx with `{"error": {"code", "message"}}`, never a 500;
+//! a new user, group or group member over the mock's bounds is a 422
+//! (`too_many_users`, `too_many_groups`, `too_many_members`).
 
 use std::sync::Arc;
 
@@ -65,11 +71,11 @@ fn error(status: StatusCode, code: &str, message: String) -> Response {
 
 impl IntoResponse for MockError {
     fn into_response(self) -> Response {
-        error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            self.code(),
-            self.to_string(),
-        )
+        let status = match self {
+            MockError::IdReused => StatusCode::CONFLICT,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        error(status, self.code(), self.to_string())
     }
 }
 

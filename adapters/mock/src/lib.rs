@@ -16,6 +16,19 @@
 //! `@name` in the text is a platform mention when `name` has spoken before
 //! (the platform knows them); otherwise it stays a bare handle, so paying
 //! someone who never used the chat exercises the escrow path.
+//!
+//! Anyone who can reach the mock can speak as anyone in it, so it keeps to
+//! two rules of its own. An event id belongs to its sender: the core sees
+//! `<sender>:<id>`, so the same id from someone else is a new message,
+//! never another's cached answer. And what it keeps is bounded
+//! ([`MockLimits`]): users, groups, members per group, messages per inbox
+//! and per group and in all (the oldest go first), remembered answers. A
+//! new user, group or member over its bound is refused with a 4xx
+//! (refused, not evicted: evicting would silently change who is in a group
+//! and who a mention names); old messages are dropped, oldest first. No
+//! remembered answer and no inbox holds a live one-time code: they keep
+//! the core's redacted text (see [`bot::message::Reply::redacted`]); only
+//! the answer to the message that asked for it carries the code.
 
 pub mod http;
 pub mod repl;
@@ -44,12 +57,59 @@ pub const MOCK_BOT_NAME: &str = "paybot";
 pub const DM: &str = "dm";
 /// The longest group name, in characters.
 pub const GROUP_NAME_CHARS_MAX: usize = 64;
-/// Outcomes kept for redelivered event ids (oldest forgotten first).
+/// The longest event id a client may give, in characters (the core sees it
+/// as `<sender>:<id>`).
+pub const EVENT_ID_CHARS_MAX: usize = 64;
+/// Most users the mock holds (who spoke, or received a message).
+pub const MOCK_USERS_MAX: usize = 10_000;
+/// Most groups the mock holds.
+pub const MOCK_GROUPS_MAX: usize = 1_000;
+/// Most members of one group.
+pub const MOCK_GROUP_MEMBERS_MAX: usize = 200;
+/// Answers kept for redelivered event ids (oldest forgotten first).
 pub const REMEMBERED_EVENTS_MAX: usize = 10_000;
+/// Deliveries kept in all remembered answers together (oldest answers
+/// forgotten first).
+pub const REMEMBERED_DELIVERIES_MAX: usize = 50_000;
 /// Messages kept per user inbox (oldest dropped first).
 pub const INBOX_MESSAGES_MAX: usize = 10_000;
+/// Messages kept in all inboxes together (oldest dropped first).
+pub const INBOX_MESSAGES_TOTAL_MAX: usize = 100_000;
 /// Messages kept per group's history (oldest dropped first).
-pub const CHAT_MESSAGES_MAX: usize = 10_000;
+pub const CHAT_MESSAGES_MAX: usize = 1_000;
+/// Messages kept in all groups' histories together (oldest dropped first).
+pub const CHAT_MESSAGES_TOTAL_MAX: usize = 20_000;
+
+/// The bounds of what the mock keeps; [`MockLimits::default`] is the
+/// constants above. Tests give small ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MockLimits {
+    pub users_max: usize,
+    pub groups_max: usize,
+    pub group_members_max: usize,
+    pub remembered_events_max: usize,
+    pub remembered_deliveries_max: usize,
+    pub inbox_messages_max: usize,
+    pub inbox_messages_total_max: usize,
+    pub chat_messages_max: usize,
+    pub chat_messages_total_max: usize,
+}
+
+impl Default for MockLimits {
+    fn default() -> MockLimits {
+        MockLimits {
+            users_max: MOCK_USERS_MAX,
+            groups_max: MOCK_GROUPS_MAX,
+            group_members_max: MOCK_GROUP_MEMBERS_MAX,
+            remembered_events_max: REMEMBERED_EVENTS_MAX,
+            remembered_deliveries_max: REMEMBERED_DELIVERIES_MAX,
+            inbox_messages_max: INBOX_MESSAGES_MAX,
+            inbox_messages_total_max: INBOX_MESSAGES_TOTAL_MAX,
+            chat_messages_max: CHAT_MESSAGES_MAX,
+            chat_messages_total_max: CHAT_MESSAGES_TOTAL_MAX,
+        }
+    }
+}
 
 /// One message a user received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -98,8 +158,16 @@ pub enum MockError {
     BadChat,
     #[error("`text` must be 1 to {MESSAGE_TEXT_BYTES_MAX} bytes")]
     BadText,
-    #[error("`id` must be 1 to 128 printable characters without spaces")]
+    #[error("`id` must be 1 to {EVENT_ID_CHARS_MAX} printable characters without spaces")]
     BadId,
+    #[error("`id` was used before by this sender for another message")]
+    IdReused,
+    #[error("the mock chat holds its most users ({0}); restart paybot to start over")]
+    TooManyUsers(usize),
+    #[error("the mock chat holds its most groups ({0}); use an existing group")]
+    TooManyGroups(usize),
+    #[error("this group has its most members ({0})")]
+    TooManyMembers(usize),
     #[error("`reply_to` must be a user name")]
     BadReplyTo,
     #[error("no group of that name has any message")]
@@ -115,6 +183,10 @@ impl MockError {
             MockError::BadChat => "bad_chat",
             MockError::BadText => "bad_text",
             MockError::BadId => "bad_id",
+            MockError::IdReused => "id_reused",
+            MockError::TooManyUsers(_) => "too_many_users",
+            MockError::TooManyGroups(_) => "too_many_groups",
+            MockError::TooManyMembers(_) => "too_many_members",
             MockError::BadReplyTo => "bad_reply_to",
             MockError::NoSuchChat => "no_such_chat",
         }
@@ -127,40 +199,185 @@ pub struct Outgoing {
     pub from: String,
     pub chat: String,
     pub text: String,
-    /// The event id; the same id again is a redelivery. `None`: a fresh one.
+    /// The event id; the same id again from the same sender is a
+    /// redelivery. `None`: a fresh one.
     pub id: Option<String>,
     /// The author of the message this one replies to (for `/pay 5` as a
     /// reply).
     pub reply_to: Option<String>,
 }
 
-#[derive(Default)]
+/// Items kept per key (a user's inbox, a group's history), oldest first:
+/// at most `per_key_max` per key and `total_max` in all, the oldest
+/// dropped first.
+struct Kept<T> {
+    by_key: HashMap<String, VecDeque<(u64, T)>>,
+    /// Every kept item's key and number, oldest first (with some already
+    /// dropped from their key's list; never more than `total_max`).
+    order: VecDeque<(String, u64)>,
+    next: u64,
+    per_key_max: usize,
+    total_max: usize,
+}
+
+impl<T> Kept<T> {
+    fn new(per_key_max: usize, total_max: usize) -> Kept<T> {
+        Kept {
+            by_key: HashMap::new(),
+            order: VecDeque::new(),
+            next: 0,
+            per_key_max,
+            total_max,
+        }
+    }
+
+    fn push(&mut self, key: &str, item: T) {
+        let number = self.next;
+        self.next = self.next.saturating_add(1);
+        let list = self.by_key.entry(key.to_owned()).or_default();
+        list.push_back((number, item));
+        if list.len() > self.per_key_max {
+            list.pop_front();
+        }
+        self.order.push_back((key.to_owned(), number));
+        while self.order.len() > self.total_max {
+            let Some((key, number)) = self.order.pop_front() else {
+                break;
+            };
+            // The oldest item of all is the oldest of its key, unless that
+            // key's own bound dropped it already.
+            if let Some(list) = self.by_key.get_mut(&key)
+                && list.front().is_some_and(|(n, _)| *n == number)
+            {
+                list.pop_front();
+            }
+        }
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.by_key.contains_key(key)
+    }
+
+    fn keys(&self) -> usize {
+        self.by_key.len()
+    }
+
+    fn items(&self, key: &str) -> Option<impl Iterator<Item = &T>> {
+        self.by_key.get(key).map(|list| list.iter().map(|(_, t)| t))
+    }
+
+    fn items_mut(&mut self, key: &str) -> Option<impl Iterator<Item = &mut T>> {
+        self.by_key
+            .get_mut(key)
+            .map(|list| list.iter_mut().map(|(_, t)| t))
+    }
+}
+
+/// What the first delivery of an event caused, as kept for a redelivery:
+/// the deliveries with the core's redacted texts (no live code).
+#[derive(Clone)]
+struct Remembered {
+    /// What the message was (chat, text, reply), to tell a redelivery from
+    /// another message under a used id.
+    fingerprint: u64,
+    sent: Sent,
+}
+
 struct State {
-    /// Each user's messages, oldest first.
-    inboxes: HashMap<String, VecDeque<Delivery>>,
+    limits: MockLimits,
+    /// Each user's messages, oldest first (the core's redacted texts).
+    inboxes: Kept<Delivery>,
     /// Group name → members.
     groups: HashMap<String, BTreeSet<String>>,
     /// Users who have spoken.
     known: BTreeSet<String>,
     /// Group name → what its members see in it, oldest first.
-    chats: HashMap<String, VecDeque<Posted>>,
+    chats: Kept<Posted>,
     /// The number of the last message id given out.
     last_message: u64,
-    /// Event id → what the first delivery caused.
-    outcomes: HashMap<String, Sent>,
+    /// `<sender>:<id>` → what the first delivery caused.
+    outcomes: HashMap<String, Remembered>,
     outcome_order: VecDeque<String>,
-    /// Deliveries made since the current `send` started.
+    /// Deliveries in all `outcomes`.
+    outcome_deliveries: usize,
+    /// Deliveries made since the current `send` started, as sent.
     collecting: Vec<Delivery>,
+    /// The same, with the core's redacted texts.
+    collecting_redacted: Vec<Delivery>,
     /// Messages deleted since the current `send` started.
     deleting: Vec<String>,
 }
 
 impl State {
+    fn new(limits: MockLimits) -> State {
+        State {
+            limits,
+            inboxes: Kept::new(limits.inbox_messages_max, limits.inbox_messages_total_max),
+            groups: HashMap::new(),
+            known: BTreeSet::new(),
+            chats: Kept::new(limits.chat_messages_max, limits.chat_messages_total_max),
+            last_message: 0,
+            outcomes: HashMap::new(),
+            outcome_order: VecDeque::new(),
+            outcome_deliveries: 0,
+            collecting: Vec::new(),
+            collecting_redacted: Vec::new(),
+            deleting: Vec::new(),
+        }
+    }
+
+    /// Refuses a new user, group or member over its bound; changes nothing.
+    fn admit(&self, from: &str, group: Option<&str>) -> Result<(), MockError> {
+        let limits = &self.limits;
+        if !self.known.contains(from) && self.known.len() >= limits.users_max {
+            return Err(MockError::TooManyUsers(limits.users_max));
+        }
+        if let Some(group) = group {
+            match self.groups.get(group) {
+                None if self.groups.len() >= limits.groups_max => {
+                    return Err(MockError::TooManyGroups(limits.groups_max));
+                }
+                Some(members)
+                    if !members.contains(from) && members.len() >= limits.group_members_max =>
+                {
+                    return Err(MockError::TooManyMembers(limits.group_members_max));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn remember(&mut self, event: String, remembered: Remembered) {
+        self.outcome_deliveries = self
+            .outcome_deliveries
+            .saturating_add(remembered.sent.deliveries.len());
+        if let Some(old) = self.outcomes.insert(event.clone(), remembered) {
+            self.outcome_deliveries = self
+                .outcome_deliveries
+                .saturating_sub(old.sent.deliveries.len());
+        } else {
+            self.outcome_order.push_back(event);
+        }
+        while self.outcome_order.len() > self.limits.remembered_events_max
+            || (self.outcome_deliveries > self.limits.remembered_deliveries_max
+                && self.outcome_order.len() > 1)
+        {
+            let Some(old) = self.outcome_order.pop_front() else {
+                break;
+            };
+            if let Some(old) = self.outcomes.remove(&old) {
+                self.outcome_deliveries = self
+                    .outcome_deliveries
+                    .saturating_sub(old.sent.deliveries.len());
+            }
+        }
+    }
+
     fn post(&mut self, group: &str, posted: Posted) {
-        let history = self.chats.entry(group.to_owned()).or_default();
-        history.push_back(posted);
-        if history.len() > CHAT_MESSAGES_MAX {
-            history.pop_front();
+        // Only groups the mock holds (whoever posted first was admitted).
+        if self.groups.contains_key(group) {
+            self.chats.push(group, posted);
         }
     }
 
@@ -169,8 +386,8 @@ impl State {
     fn delete(&mut self, group: &str, id: &str) -> bool {
         let Some(posted) = self
             .chats
-            .get_mut(group)
-            .and_then(|history| history.iter_mut().find(|p| p.id == id && !p.deleted))
+            .items_mut(group)
+            .and_then(|mut history| history.find(|p| p.id == id && !p.deleted))
         else {
             return false;
         };
@@ -179,6 +396,13 @@ impl State {
         self.deleting.push(id.to_owned());
         true
     }
+}
+
+fn fingerprint(out: &Outgoing) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    (&out.chat, &out.text, &out.reply_to).hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The mock chat service.
@@ -228,13 +452,18 @@ fn mock_user(name: &Handle) -> Result<User, MockError> {
 }
 
 impl MockChat {
-    /// A mock chat in front of `bot`; registers itself as the mock
-    /// platform's notifier.
+    /// A mock chat in front of `bot` with the default [`MockLimits`];
+    /// registers itself as the mock platform's notifier.
     pub fn new(bot: Arc<Bot>) -> Arc<MockChat> {
+        MockChat::with_limits(bot, MockLimits::default())
+    }
+
+    /// [`MockChat::new`] with other bounds.
+    pub fn with_limits(bot: Arc<Bot>, limits: MockLimits) -> Arc<MockChat> {
         bot.set_username(Platform::Mock, MOCK_BOT_NAME);
         let chat = Arc::new(MockChat {
             bot: Arc::clone(&bot),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State::new(limits)),
             turn: tokio::sync::Mutex::new(()),
         });
         bot.dispatcher().register(
@@ -264,6 +493,12 @@ impl MockChat {
     }
 
     /// [`MockChat::send`], with the message's id and what was deleted.
+    ///
+    /// The same `id` again from the same sender, for the same message, is a
+    /// redelivery: the bot changes nothing and the answer is the first
+    /// one's, with the core's redacted texts (no live code). The same `id`
+    /// for another message is refused ([`MockError::IdReused`]); from
+    /// another sender it is another event altogether.
     pub async fn send_message(&self, out: &Outgoing) -> Result<Sent, MockError> {
         let from = Handle::parse(&out.from).map_err(|_| MockError::BadUser)?;
         if from.as_str() == MOCK_BOT_NAME {
@@ -277,11 +512,14 @@ impl MockChat {
         if out.text.is_empty() || out.text.len() > MESSAGE_TEXT_BYTES_MAX {
             return Err(MockError::BadText);
         }
-        let event_id = match &out.id {
-            Some(id) => EventId::new(id.clone()).map_err(|_| MockError::BadId)?,
-            None => EventId::new(format!("mock-{}", ledger::TransferId::random()))
-                .map_err(|_| MockError::BadId)?,
+        let id = match &out.id {
+            Some(id) if valid_event_id(id) => id.clone(),
+            Some(_) => return Err(MockError::BadId),
+            None => format!("mock-{}", ledger::TransferId::random()),
         };
+        // Handles hold no `:`, so `<sender>:<id>` names one sender's event.
+        let event_id =
+            EventId::new(format!("{}:{id}", from.as_str())).map_err(|_| MockError::BadId)?;
         let reply_to = match &out.reply_to {
             Some(name) => Some(
                 Handle::parse(name)
@@ -304,9 +542,18 @@ impl MockChat {
                 title: None,
             },
         };
+        let fingerprint = fingerprint(out);
 
         let _turn = self.turn.lock().await;
         let (mentions, remembered, message) = self.with_state(|state| {
+            let remembered = state.outcomes.get(event_id.as_str()).cloned();
+            match &remembered {
+                Some(first) if first.fingerprint != fingerprint => {
+                    return Err(MockError::IdReused);
+                }
+                Some(_) => {}
+                None => state.admit(from.as_str(), group.as_deref())?,
+            }
             state.known.insert(from.as_str().to_owned());
             if let Some(name) = &group {
                 state
@@ -316,12 +563,12 @@ impl MockChat {
                     .insert(from.as_str().to_owned());
             }
             let mentions = mentions_in(&out.text, &state.known);
-            let remembered = state.outcomes.get(event_id.as_str()).cloned();
             state.collecting.clear();
+            state.collecting_redacted.clear();
             state.deleting.clear();
             let message = match &remembered {
                 // A redelivery is the same message, not a new one.
-                Some(first) => first.message.clone(),
+                Some(first) => first.sent.message.clone(),
                 None => {
                     state.last_message = state.last_message.saturating_add(1);
                     let message = format!("m{}", state.last_message);
@@ -339,8 +586,8 @@ impl MockChat {
                     message
                 }
             };
-            (mentions, remembered, message)
-        });
+            Ok((mentions, remembered, message))
+        })?;
         let incoming = Incoming {
             platform: Platform::Mock,
             event_id: event_id.clone(),
@@ -353,8 +600,9 @@ impl MockChat {
         };
         let replies = self.bot.handle(&incoming).await;
         if let Some(first) = remembered {
-            // A redelivery: the bot changed nothing; answer as the first time.
-            return Ok(first);
+            // A redelivery: the bot changed nothing; answer as the first
+            // time, without its secrets.
+            return Ok(first.sent);
         }
         for reply in &replies {
             self.deliver(reply);
@@ -363,20 +611,24 @@ impl MockChat {
             tracing::warn!(%error, "mock: outbox drain failed; notifications follow later");
         }
         Ok(self.with_state(|state| {
+            let deleted = std::mem::take(&mut state.deleting);
             let caused = Sent {
-                message,
+                message: message.clone(),
                 deliveries: std::mem::take(&mut state.collecting),
-                deleted: std::mem::take(&mut state.deleting),
+                deleted: deleted.clone(),
             };
-            state
-                .outcomes
-                .insert(event_id.as_str().to_owned(), caused.clone());
-            state.outcome_order.push_back(event_id.as_str().to_owned());
-            while state.outcome_order.len() > REMEMBERED_EVENTS_MAX {
-                if let Some(old) = state.outcome_order.pop_front() {
-                    state.outcomes.remove(&old);
-                }
-            }
+            let kept = Sent {
+                message,
+                deliveries: std::mem::take(&mut state.collecting_redacted),
+                deleted,
+            };
+            state.remember(
+                event_id.as_str().to_owned(),
+                Remembered {
+                    fingerprint,
+                    sent: kept,
+                },
+            );
             caused
         }))
     }
@@ -388,6 +640,7 @@ impl MockChat {
         let _turn = self.turn.lock().await;
         self.with_state(|state| {
             state.collecting.clear();
+            state.collecting_redacted.clear();
             state.deleting.clear();
         });
         self.bot.sweep().await?;
@@ -395,14 +648,16 @@ impl MockChat {
         Ok(self.with_state(|state| std::mem::take(&mut state.collecting)))
     }
 
-    /// Everything `name` has received so far, oldest first.
+    /// Everything `name` has received so far (the newest
+    /// [`INBOX_MESSAGES_MAX`]), oldest first, with the core's redacted
+    /// texts: no live code.
     pub fn messages_of(&self, name: &str) -> Result<Vec<Delivery>, MockError> {
         let name = Handle::parse(name).map_err(|_| MockError::BadUser)?;
         Ok(self.with_state(|state| {
             state
                 .inboxes
-                .get(name.as_str())
-                .map(|inbox| inbox.iter().cloned().collect())
+                .items(name.as_str())
+                .map(|inbox| inbox.cloned().collect())
                 .unwrap_or_default()
         }))
     }
@@ -413,8 +668,8 @@ impl MockChat {
         self.with_state(|state| {
             state
                 .chats
-                .get(group)
-                .map(|history| history.iter().cloned().collect())
+                .items(group)
+                .map(|history| history.cloned().collect())
                 .ok_or(MockError::NoSuchChat)
         })
     }
@@ -422,7 +677,7 @@ impl MockChat {
     /// The groups that have a message, by name.
     pub fn group_names(&self) -> Vec<String> {
         self.with_state(|state| {
-            let mut names: Vec<String> = state.chats.keys().cloned().collect();
+            let mut names: Vec<String> = state.chats.by_key.keys().cloned().collect();
             names.sort();
             names
         })
@@ -442,6 +697,9 @@ impl MockChat {
                 _ => false,
             };
             let text = reply.text_after_deletion(deleted).to_owned();
+            // What may be kept: a reply holding a secret says which text
+            // to keep instead.
+            let kept = reply.redacted.clone().unwrap_or_else(|| text.clone());
             let deliveries: Vec<Delivery> = match &reply.audience {
                 Audience::Private(user) => vec![Delivery {
                     to: user.as_str().to_owned(),
@@ -462,7 +720,7 @@ impl MockChat {
                             Posted {
                                 id,
                                 from: MOCK_BOT_NAME.to_owned(),
-                                text: text.clone(),
+                                text: kept.clone(),
                                 deleted: false,
                             },
                         );
@@ -484,15 +742,30 @@ impl MockChat {
                 },
             };
             for delivery in deliveries {
-                let inbox = state.inboxes.entry(delivery.to.clone()).or_default();
-                inbox.push_back(delivery.clone());
-                if inbox.len() > INBOX_MESSAGES_MAX {
-                    inbox.pop_front();
+                let redacted = Delivery {
+                    text: kept.clone(),
+                    ..delivery.clone()
+                };
+                if state.inboxes.has(&delivery.to) || state.inboxes.keys() < state.limits.users_max
+                {
+                    state.inboxes.push(&delivery.to, redacted.clone());
+                } else {
+                    tracing::warn!(
+                        "mock: an inbox for one more user is over the bound; message not kept"
+                    );
                 }
+                state.collecting_redacted.push(redacted);
                 state.collecting.push(delivery);
             }
         });
     }
+}
+
+/// An event id a client may give: 1 to [`EVENT_ID_CHARS_MAX`] printable
+/// characters, no whitespace.
+fn valid_event_id(id: &str) -> bool {
+    (1..=EVENT_ID_CHARS_MAX).contains(&id.chars().count())
+        && id.chars().all(|c| !c.is_control() && !c.is_whitespace())
 }
 
 /// `@name` words in `text` naming users the mock knows (and the bot).

@@ -29,6 +29,8 @@
 //!   too.
 //! - `! wait 90s` (or `m`, `h`, `d`) moves the clock on, then lets the bot
 //!   sweep (expiries, refunds) and deliver; its lines check what that caused.
+//! - `\u{HEX}` in TEXT (sent or expected) is the character U+HEX, so a
+//!   script can show invisible characters (`\u{200B}`).
 //! - `#` starts a comment; blank lines are ignored.
 
 use std::collections::HashMap;
@@ -112,6 +114,9 @@ static SEES_NOTHING: LazyLock<Option<Regex>> =
     LazyLock::new(|| compile(r"^(?P<to>[\w.]+) sees nothing$"));
 static PLACEHOLDER: LazyLock<Option<Regex>> =
     LazyLock::new(|| compile(r"\{(?:(?P<kind>code|ref):)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}"));
+/// `\u{HEX}`: a character written by its code point.
+static ESCAPE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| compile(r"\\u\{(?P<hex>[0-9A-Fa-f]{1,6})\}"));
 /// A code as the bot sends it: after `/confirm `.
 static SENT_CODE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(r"/confirm (\d{6})"));
 
@@ -123,6 +128,27 @@ fn group(caps: &regex::Captures<'_>, name: &str) -> String {
     caps.name(name)
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default()
+}
+
+/// Replaces each `\u{HEX}` in `text` with its character.
+fn unescape(text: &str, line: usize) -> Result<String, String> {
+    let Some(re) = ESCAPE.as_ref() else {
+        return Ok(text.to_owned());
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for caps in re.captures_iter(text) {
+        let Some(whole) = caps.get(0) else { continue };
+        out.push_str(text.get(last..whole.start()).unwrap_or_default());
+        let c = u32::from_str_radix(&group(&caps, "hex"), 16)
+            .ok()
+            .and_then(char::from_u32)
+            .ok_or_else(|| format!("line {line}: `{}` is no character", whole.as_str()))?;
+        out.push(c);
+        last = whole.end();
+    }
+    out.push_str(text.get(last..).unwrap_or_default());
+    Ok(out)
 }
 
 /// Parses a script; the error names the line.
@@ -142,7 +168,7 @@ pub fn parse(text: &str) -> Result<Script, String> {
                 out: Outgoing {
                     from: group(&caps, "from"),
                     chat: group(&caps, "chat"),
-                    text: group(&caps, "text"),
+                    text: unescape(&group(&caps, "text"), line)?,
                     id,
                     reply_to,
                 },
@@ -182,7 +208,7 @@ pub fn parse(text: &str) -> Result<Script, String> {
             let (to, chat, text) = (
                 Some(group(&caps, "to")),
                 group(&caps, "chat"),
-                group(&caps, "text"),
+                unescape(&group(&caps, "text"), line)?,
             );
             if group(&caps, "verb") == "sees" {
                 CheckKind::Sees { to, chat, text }
@@ -190,7 +216,7 @@ pub fn parse(text: &str) -> Result<Script, String> {
                 CheckKind::DoesNotSee { to, chat, text }
             }
         } else if let Some(caps) = captures(&CHAT_SEES, trimmed) {
-            let (chat, text) = (group(&caps, "chat"), group(&caps, "text"));
+            let (chat, text) = (group(&caps, "chat"), unescape(&group(&caps, "text"), line)?);
             if group(&caps, "verb") == "sees" {
                 CheckKind::Sees {
                     to: None,
@@ -485,6 +511,22 @@ mod tests {
             check(&c, &[], false, &mut vars)
                 .unwrap_err()
                 .contains("line 4")
+        );
+    }
+
+    #[test]
+    fn escapes_name_characters() {
+        let script =
+            parse("> alice in dm: a\\u{200B}b\\u{1F355}\n  alice in dm sees: \\u{41}\n").unwrap();
+        let Step::Send { out, checks, .. } = &script.steps[0] else {
+            panic!()
+        };
+        assert_eq!(out.text, "a\u{200B}b\u{1F355}");
+        assert!(matches!(&checks[0].kind, CheckKind::Sees { text, .. } if text == "A"));
+        assert!(
+            parse("> alice in dm: \\u{D800}\n")
+                .unwrap_err()
+                .contains("line 1")
         );
     }
 

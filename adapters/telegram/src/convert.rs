@@ -190,17 +190,10 @@ fn chat_of(chat: &tg::Chat) -> Result<Chat, &'static str> {
 pub fn user_of(user: &tg::User) -> Result<User, &'static str> {
     let id = PlatformUserId::new(user.id.0.to_string()).map_err(|_| "bad user id")?;
     let handle = user.username.as_deref().and_then(|u| Handle::parse(u).ok());
-    let display_name: String = user
-        .full_name()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(DISPLAY_NAME_CHARS_MAX)
-        .collect();
-    let display_name = if display_name.trim().is_empty() {
-        format!("user {}", user.id.0)
-    } else {
-        display_name
-    };
+    // Shown to others: nothing invisible, no quote mark that could close
+    // the bot's, no card number.
+    let display_name = bot::text::clean_display_name(&user.full_name(), DISPLAY_NAME_CHARS_MAX)
+        .unwrap_or_else(|| format!("user {}", user.id.0));
     Ok(User {
         id,
         handle,
@@ -470,6 +463,20 @@ mod tests {
             Inbound::Ignored(reason) => reason,
             other => panic!("not ignored: {other:?}"),
         }
+    }
+
+    #[test]
+    fn display_names_cannot_pass_for_the_bot_or_hold_a_card() {
+        let from = |first: &str, last: &str| {
+            let value = group_message(
+                "hi",
+                json!({"from": {"id": 1002, "is_bot": false, "first_name": first, "last_name": last}}),
+            );
+            incoming(value).sender.display_name
+        };
+        assert_eq!(from("Bob\u{200B}\u{3164}”", "“Smith"), "Bob' 'Smith");
+        assert_eq!(from("4111.1111", "1111.1111"), "user 1002");
+        assert_eq!(from("\u{3164}", "\u{200B}"), "user 1002");
     }
 
     #[test]
