@@ -625,7 +625,8 @@ async fn fund(db: &TestDb, store: &SqlStore, platform: Platform, id: &str, minor
         .await;
 }
 
-const MOCK_LINK_REFUSED: &str = "The mock chat is for development; its wallets can't be linked to Telegram or Discord.";
+const MOCK_LINK_REFUSED: &str =
+    "The mock chat is for development; its wallets can't be linked to Telegram or Discord.";
 
 /// Play money never reaches a wallet a real identity uses: a link between
 /// the mock chat and Telegram or Discord is refused, whichever side holds
@@ -637,7 +638,11 @@ async fn mock_and_real_wallets_stay_apart(backend: TestBackend) {
     };
     let (tg, dc, mock) = (Platform::Telegram, Platform::Discord, Platform::Mock);
     let alice_tg = user_as("111", "alice");
-    assert!(say(&bot, tg, &alice_tg, "t1", "/start").await.contains("Welcome"));
+    assert!(
+        say(&bot, tg, &alice_tg, "t1", "/start")
+            .await
+            .contains("Welcome")
+    );
     fund(&db, &store, tg, "111", 5_000).await;
     let alice_mock = person("alice_m");
     assert!(
@@ -662,11 +667,7 @@ async fn mock_and_real_wallets_stay_apart(backend: TestBackend) {
     assert!(confirm.contains("You have no link waiting"), "{confirm}");
     // Each kept its own wallet and money.
     let tg_identity = store.identity(tg, &alice_tg.id).await.unwrap().unwrap();
-    let mock_identity = store
-        .identity(mock, &alice_mock.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let mock_identity = store.identity(mock, &alice_mock.id).await.unwrap().unwrap();
     assert_ne!(tg_identity.user, mock_identity.user);
     assert!(
         say(&bot, tg, &alice_tg, "t5", "/balance")
@@ -701,10 +702,10 @@ async fn mock_and_real_wallets_stay_apart(backend: TestBackend) {
             .await
             .contains("Your balance: $50.00 available.")
     );
-    // The joined wallet now has a Discord account too: still no mock link.
-    let offered = say(&bot, mock, &alice_mock, "m6", "/link").await;
+    // The joined wallet, now with a Discord account too: still no mock link.
+    let offered = say(&bot, dc, &alice_dc, "d5", "/link").await;
     let code = support::word_after(&offered, "/link ");
-    let refused = say(&bot, dc, &alice_dc, "d5", &format!("/link {code}")).await;
+    let refused = say(&bot, mock, &alice_mock, "m6", &format!("/link {code}")).await;
     assert!(refused.contains(MOCK_LINK_REFUSED), "{refused}");
     assert!(db.ledger.verify().await.unwrap().is_empty());
     db.cleanup().await;
@@ -727,18 +728,24 @@ async fn wrong_link_codes_bounded_globally(backend: TestBackend) {
     let Some((db, bot)) = setup(backend).await else {
         return;
     };
-    let global = 30; // TEMP-BEFORE
-    let per_identity = 5; // TEMP-BEFORE
+    let global = bot::service::LINK_WRONG_CODES_GLOBAL_PER_MINUTE_MAX;
+    let per_identity = bot::service::LINK_WRONG_CODES_PER_IDENTITY_PER_HOUR_MAX;
     let guessers = global / per_identity + 2;
     let (mut wrong, mut refused) = (0, 0);
     for g in 0..guessers {
         let name = format!("guesser{g}");
         for n in 0..per_identity {
-            let text = format!("/link AAAAAA{}{}", char::from(b'A' + u8::try_from(g).unwrap()), char::from(b'A' + u8::try_from(n).unwrap()));
+            let text = format!(
+                "/link AAAAAA{}{}",
+                char::from(b'A' + u8::try_from(g).unwrap()),
+                char::from(b'A' + u8::try_from(n).unwrap())
+            );
             let answer = text_of(&bot.handle(&dm(&name, &format!("{name}-{n}"), &text)).await);
             if answer.contains("That link code is wrong or has expired.") {
                 wrong += 1;
-            } else if answer.contains("Too many link codes are being tried right now. Try again after 00:01 UTC.") {
+            } else if answer.contains(
+                "Too many link codes are being tried right now. Try again after 00:01 UTC.",
+            ) {
                 refused += 1;
             } else {
                 panic!("unexpected answer: {answer}");
@@ -749,8 +756,14 @@ async fn wrong_link_codes_bounded_globally(backend: TestBackend) {
     assert_eq!(refused, guessers * per_identity - global);
     // A minute later, a new account may try again.
     db.clock.advance(std::time::Duration::from_secs(60));
-    let answer = text_of(&bot.handle(&dm("latecomer", "late-1", "/link AAAAAAAA")).await);
-    assert!(answer.contains("That link code is wrong or has expired."), "{answer}");
+    let answer = text_of(
+        &bot.handle(&dm("latecomer", "late-1", "/link AAAAAAAA"))
+            .await,
+    );
+    assert!(
+        answer.contains("That link code is wrong or has expired."),
+        "{answer}"
+    );
     db.cleanup().await;
 }
 
@@ -775,7 +788,8 @@ async fn escrow_not_for_renamed_users(backend: TestBackend) {
     };
     let tg = Platform::Telegram;
     let outbox = Recorder::new(None);
-    bot.dispatcher().register(tg, Arc::<Recorder>::clone(&outbox));
+    bot.dispatcher()
+        .register(tg, Arc::<Recorder>::clone(&outbox));
     let minute = std::time::Duration::from_secs(60);
     // mallory has used paybot for a while.
     say(&bot, tg, &user_as("666", "mallory"), "1", "/start").await;
@@ -801,7 +815,7 @@ async fn escrow_not_for_renamed_users(backend: TestBackend) {
     assert!(
         say(&bot, tg, &renamed, "6", "/balance")
             .await
-            .contains("Your balance: $0.00."),
+            .contains("Your balance: $0.00 available."),
     );
     // alice is told, once, and can take it back.
     say(&bot, tg, &renamed, "7", "/start").await;
@@ -830,7 +844,7 @@ async fn escrow_not_for_renamed_users(backend: TestBackend) {
     assert!(
         say(&bot, tg, &as_dave, "11", "/balance")
             .await
-            .contains("Your balance: $0.00."),
+            .contains("Your balance: $0.00 available."),
     );
 
     // The real carol, new to paybot, gets it.

@@ -13,7 +13,10 @@ use crate::fake_discord::{
     APPLICATION_ID, CHANNEL_ID, DcUser, FakeDiscord, GUILD_ID, Place, STRING, SigningKey, TOKEN,
     USER,
 };
-use crate::support::{Server, http_post, http_post_with_headers, paybot, run, word_after};
+use crate::support::{
+    Server, fund_wallet, http_post, http_post_with_headers, paybot, run, word_after,
+};
+use bot::message::Platform;
 
 const WAIT_SECS: u64 = 10;
 
@@ -82,17 +85,6 @@ fn content(response: &Value) -> String {
         .to_owned()
 }
 
-fn mock_say(server: &Server, from: &str, text: &str) {
-    let body = json!({"from": from, "chat": "dm", "text": text}).to_string();
-    let (status, answer) = http_post(
-        server.addr,
-        "/mock/messages",
-        Some("application/json"),
-        &body,
-    );
-    assert_eq!(status, 200, "{answer}");
-}
-
 #[test]
 fn serve_answers_signed_interactions_and_refuses_forged_ones() {
     let rt = Runtime::new().unwrap();
@@ -153,15 +145,14 @@ fn serve_answers_signed_interactions_and_refuses_forged_ones() {
     assert!(fake.calls("/webhooks").is_empty(), "answered a forged call");
     assert!(fake.calls("/channels").is_empty(), "answered a forged call");
 
-    // Alice's money: play money in the mock chat, linked to Discord.
-    let link = deliver(
+    // Alice's money, from the ledger's issuance account (play money from
+    // the mock chat never reaches a Discord wallet).
+    deliver(
         &server,
         &fake,
-        &fake.slash_command(Place::Dm, &ALICE, "link", &[]),
+        &fake.slash_command(Place::Dm, &ALICE, "balance", &[]),
     );
-    let code = word_after(&content(&link), "/link ");
-    mock_say(&server, "alice_m", "/start");
-    mock_say(&server, "alice_m", &format!("/link {code}"));
+    fund_wallet(dir.path(), Platform::Discord, &ALICE.id.to_string(), 10_000);
     deliver(
         &server,
         &fake,

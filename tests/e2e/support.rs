@@ -314,3 +314,57 @@ pub(crate) fn word_after(text: &str, marker: &str) -> String {
         .unwrap_or_else(|| panic!("no {marker:?} in {text:?}"));
     rest.split_whitespace().next().unwrap().to_owned()
 }
+
+/// Credits `minor` cents (USD) to the wallet of the `platform` account
+/// `id`, straight from the ledger's issuance account, in the default
+/// database (`data/paybot.db`) of a server running in `dir`: how an
+/// operator funds a wallet in these tests, since play money from the mock
+/// chat never reaches a wallet a Telegram or Discord account uses. A second
+/// ledger handle on the live database, as a second process would open.
+pub(crate) fn fund_wallet(dir: &Path, platform: bot::message::Platform, id: &str, minor: i64) {
+    use bot::store::Store as _;
+    use ledger::{
+        AccountKind, Amount, Currency, Ledger, LedgerConfig, NewAccount, NewTransfer, OwnerRef,
+        SystemClock, TransferId,
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = format!("sqlite:{}", dir.join("data/paybot.db").display());
+        let ledger = Ledger::connect(&LedgerConfig::new(&url), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let store = paybot::store::SqlStore::new(&ledger);
+        let identity = store
+            .identity(platform, &bot::message::PlatformUserId::new(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no {platform} account {id} to fund"));
+        let open = async |owner: OwnerRef, kind: AccountKind| {
+            ledger
+                .open_account(&NewAccount {
+                    owner,
+                    kind,
+                    currency: Currency::USD,
+                })
+                .await
+                .unwrap()
+                .id
+        };
+        let wallet = open(
+            OwnerRef::new(format!("user:{}", identity.user.0)).unwrap(),
+            AccountKind::UserWallet,
+        )
+        .await;
+        let issuance = open(OwnerRef::system(), AccountKind::Issuance).await;
+        ledger
+            .submit(NewTransfer::single(
+                TransferId::random(),
+                issuance,
+                wallet,
+                Amount::from_minor(minor, Currency::USD).unwrap(),
+            ))
+            .await
+            .unwrap();
+        ledger.close().await;
+    });
+}

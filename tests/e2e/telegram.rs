@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
 use crate::fake_telegram::{BOT_USERNAME, FakeTelegram, GROUP_ID, TOKEN, TgUser, group};
-use crate::support::{Server, http_post, http_post_with_headers, paybot, run, word_after};
+use crate::support::{Server, fund_wallet, http_post_with_headers, paybot, run, word_after};
+use bot::message::Platform;
 
 const WAIT_SECS: u64 = 30;
 const SECRET: &str = "e2e-webhook-secret-abcdef0123456789";
@@ -29,17 +30,6 @@ fn say(rt: &Runtime, fake: &FakeTelegram, from: &TgUser, chat: Value, text: &str
     rt.block_on(fake.wait_drained(WAIT_SECS));
 }
 
-fn mock_say(server: &Server, from: &str, text: &str) {
-    let body = json!({"from": from, "chat": "dm", "text": text}).to_string();
-    let (status, answer) = http_post(
-        server.addr,
-        "/mock/messages",
-        Some("application/json"),
-        &body,
-    );
-    assert_eq!(status, 200, "{answer}");
-}
-
 #[test]
 fn serve_polls_telegram_and_a_group_payment_completes() {
     let rt = Runtime::new().unwrap();
@@ -57,12 +47,14 @@ fn serve_polls_telegram_and_a_group_payment_completes() {
     say(&rt, &fake, &ALICE, ALICE.dm(), "/start");
     say(&rt, &fake, &BOB, BOB.dm(), "/start");
     rt.block_on(fake.wait_for(BOB.id, "Welcome to paybot", WAIT_SECS));
-    // Money for Alice: play money in the mock chat, linked to her wallet.
-    say(&rt, &fake, &ALICE, ALICE.dm(), "/link");
-    let prompt = rt.block_on(fake.wait_for(ALICE.id, "/link ", WAIT_SECS));
-    let code = word_after(prompt.text(), "/link ");
-    mock_say(&server, "alice_m", "/start");
-    mock_say(&server, "alice_m", &format!("/link {code}"));
+    // Money for Alice, from the ledger's issuance account (play money from
+    // the mock chat never reaches a Telegram wallet).
+    fund_wallet(
+        dir.path(),
+        Platform::Telegram,
+        &ALICE.id.to_string(),
+        10_000,
+    );
 
     say(
         &rt,
