@@ -74,6 +74,10 @@ pub struct Identity {
     /// The user has written to the bot in a direct chat, so the bot may
     /// message them privately (Telegram forbids a bot to open a DM).
     pub dm_open: bool,
+    /// The first sighting (the identity's own message, or a mention of it),
+    /// never updated: escrow for a handle is released only to an identity
+    /// first seen at or after the payment (a known one that took the handle
+    /// since gets nothing).
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
 }
