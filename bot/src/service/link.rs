@@ -414,9 +414,7 @@ impl Bot {
         if !moved.is_empty() {
             let _ = write!(notice, " Its balance ({}) moved in.", moved.join(", "));
         }
-        notice.push_str(
-            " If you don't know that account, contact the operator right away; it can leave with /unlink.",
-        );
+        notice.push_str(" If you don't know that account, contact the operator right away.");
         let mut outbox = Vec::new();
         for owner in theirs.iter().filter(|i| i.started) {
             outbox.push(self.notice(
