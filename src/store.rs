@@ -22,8 +22,9 @@ use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::{
     CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, EventClaim, Identity,
-    LinkCodeHash, LinkedCard, Payee, Payment, PaymentRequest, PaymentState, RequestSide,
-    RequestState, SeenUser, Split, Store, StoreError, UserId,
+    LinkAttempt, LinkAttemptBounds, LinkCodeHash, LinkedCard, Payee, Payment, PaymentRequest,
+    PaymentState, PendingLink, RequestSide, RequestState, SeenUser, Split, Store, StoreError,
+    UserId,
 };
 use ledger::{Amount, Currency, Ledger, Migration, TransferId};
 use sqlx::types::Uuid;
@@ -51,8 +52,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/bot/sqlite/0003_cards.sql"),
         postgres: include_str!("../migrations/bot/postgres/0003_cards.sql"),
     },
-    // Version 4 is another change's; the migrator applies each version
-    // once, in this order, and does not need them contiguous.
+    Migration {
+        component: "bot",
+        version: 4,
+        name: "link confirmations and wrong link codes",
+        sqlite: include_str!("../migrations/bot/sqlite/0004_link_confirm.sql"),
+        postgres: include_str!("../migrations/bot/postgres/0004_link_confirm.sql"),
+    },
     Migration {
         component: "bot",
         version: 5,
@@ -704,6 +710,199 @@ macro_rules! sql_backend {
                 Ok(taken
                     .filter(|(_, expires_at_ms)| now_ms < *expires_at_ms)
                     .map(|(user, _)| UserId(user)))
+            }
+
+            // -- link confirmations, wrong link codes, unlink -------------
+
+            fn pending_link_from_row(row: &DbRow) -> Result<PendingLink, Error> {
+                const T: &str = "bot_pending_links";
+                Ok(PendingLink {
+                    platform: platform(row, T, "platform")?,
+                    id: user_id_of(row, T, "platform_id")?,
+                    from: UserId(get(row, T, "from_user")?),
+                    to: UserId(get(row, T, "to_user")?),
+                    created_at_ms: get(row, T, "created_at_ms")?,
+                    expires_at_ms: get(row, T, "expires_at_ms")?,
+                })
+            }
+
+            pub(crate) async fn put_pending_link(
+                pool: &Pool,
+                link: &PendingLink,
+            ) -> Result<(), Error> {
+                // Expired ones of anyone are useless: clear them while here.
+                sqlx::query("DELETE FROM bot_pending_links WHERE expires_at_ms <= $1")
+                    .bind(link.created_at_ms)
+                    .execute(pool)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO bot_pending_links (platform, platform_id, from_user, to_user,
+                         created_at_ms, expires_at_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (platform, platform_id) DO UPDATE
+                         SET from_user = excluded.from_user, to_user = excluded.to_user,
+                             created_at_ms = excluded.created_at_ms,
+                             expires_at_ms = excluded.expires_at_ms",
+                )
+                .bind(link.platform.as_str())
+                .bind(link.id.as_str())
+                .bind(link.from.0)
+                .bind(link.to.0)
+                .bind(link.created_at_ms)
+                .bind(link.expires_at_ms)
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+
+            pub(crate) async fn pending_link(
+                pool: &Pool,
+                platform: Platform,
+                id: &PlatformUserId,
+                now_ms: i64,
+            ) -> Result<Option<PendingLink>, Error> {
+                let row = sqlx::query(
+                    "SELECT platform, platform_id, from_user, to_user, created_at_ms, expires_at_ms
+                     FROM bot_pending_links
+                     WHERE platform = $1 AND platform_id = $2 AND expires_at_ms > $3",
+                )
+                .bind(platform.as_str())
+                .bind(id.as_str())
+                .bind(now_ms)
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(pending_link_from_row).transpose()
+            }
+
+            pub(crate) async fn take_pending_link(
+                pool: &Pool,
+                platform: Platform,
+                id: &PlatformUserId,
+                now_ms: i64,
+            ) -> Result<Option<PendingLink>, Error> {
+                // Single use: of concurrent deletes, one gets the row.
+                let row = sqlx::query(
+                    "DELETE FROM bot_pending_links WHERE platform = $1 AND platform_id = $2
+                     RETURNING platform, platform_id, from_user, to_user, created_at_ms,
+                         expires_at_ms",
+                )
+                .bind(platform.as_str())
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+                let link = row.as_ref().map(pending_link_from_row).transpose()?;
+                Ok(link.filter(|link| now_ms < link.expires_at_ms))
+            }
+
+            pub(crate) async fn begin_link_attempt(
+                pool: &Pool,
+                platform: Platform,
+                id: &PlatformUserId,
+                now_ms: i64,
+                bounds: &LinkAttemptBounds,
+            ) -> Result<LinkAttempt, Error> {
+                let identity_since_ms = now_ms.saturating_sub(bounds.per_identity_window_ms);
+                let global_since_ms = now_ms.saturating_sub(bounds.global_window_ms);
+                let mut tx = pool.begin_with($begin).await?;
+                // Attempts are checked and recorded one at a time.
+                sqlx::query(concat!(
+                    "SELECT id FROM bot_link_attempt_gate WHERE id = 1",
+                    $lock
+                ))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM bot_link_attempts WHERE at_ms <= $1")
+                    .bind(identity_since_ms.min(global_since_ms))
+                    .execute(&mut *tx)
+                    .await?;
+                let (count, oldest_ms): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(at_ms) FROM bot_link_attempts
+                     WHERE platform = $1 AND platform_id = $2 AND at_ms > $3",
+                )
+                .bind(platform.as_str())
+                .bind(id.as_str())
+                .bind(identity_since_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+                if count >= i64::from(bounds.per_identity_max) {
+                    tx.rollback().await?;
+                    let until_ms = oldest_ms
+                        .unwrap_or(now_ms)
+                        .saturating_add(bounds.per_identity_window_ms);
+                    return Ok(LinkAttempt::IdentityBound { until_ms });
+                }
+                let (count, oldest_ms): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(at_ms) FROM bot_link_attempts WHERE at_ms > $1",
+                )
+                .bind(global_since_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+                if count >= i64::from(bounds.global_max) {
+                    tx.rollback().await?;
+                    let until_ms = oldest_ms
+                        .unwrap_or(now_ms)
+                        .saturating_add(bounds.global_window_ms);
+                    return Ok(LinkAttempt::GlobalBound { until_ms });
+                }
+                let attempt: i64 = sqlx::query_scalar(
+                    "INSERT INTO bot_link_attempts (platform, platform_id, at_ms)
+                     VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(platform.as_str())
+                .bind(id.as_str())
+                .bind(now_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(LinkAttempt::Allowed { attempt })
+            }
+
+            pub(crate) async fn forget_link_attempt(pool: &Pool, attempt: i64) -> Result<(), Error> {
+                sqlx::query("DELETE FROM bot_link_attempts WHERE id = $1")
+                    .bind(attempt)
+                    .execute(pool)
+                    .await?;
+                Ok(())
+            }
+
+            pub(crate) async fn detach_identity(
+                pool: &Pool,
+                platform: Platform,
+                id: &PlatformUserId,
+                from: UserId,
+                now_ms: i64,
+            ) -> Result<Option<UserId>, Error> {
+                let mut tx = pool.begin_with($begin).await?;
+                let user: Option<i64> = sqlx::query_scalar(concat!(
+                    "SELECT user_id FROM bot_identities WHERE platform = $1 AND platform_id = $2",
+                    $lock
+                ))
+                .bind(platform.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if user != Some(from.0) {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let new_user: i64 = sqlx::query_scalar(
+                    "INSERT INTO bot_users (created_at_ms) VALUES ($1) RETURNING id",
+                )
+                .bind(now_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE bot_identities SET user_id = $3, user_since_ms = $4
+                     WHERE platform = $1 AND platform_id = $2",
+                )
+                .bind(platform.as_str())
+                .bind(id.as_str())
+                .bind(new_user)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Some(UserId(new_user)))
             }
 
             // -- payments ------------------------------------------------
@@ -1748,6 +1947,52 @@ impl Store for SqlStore {
         now_ms: i64,
     ) -> Result<Option<UserId>, StoreError> {
         on_backend!(self, pool => db::take_link_code(pool, hash, now_ms).await)
+    }
+
+    async fn put_pending_link(&self, link: &PendingLink) -> Result<(), StoreError> {
+        on_backend!(self, pool => db::put_pending_link(pool, link).await)
+    }
+
+    async fn pending_link(
+        &self,
+        platform: Platform,
+        id: &PlatformUserId,
+        now_ms: i64,
+    ) -> Result<Option<PendingLink>, StoreError> {
+        on_backend!(self, pool => db::pending_link(pool, platform, id, now_ms).await)
+    }
+
+    async fn take_pending_link(
+        &self,
+        platform: Platform,
+        id: &PlatformUserId,
+        now_ms: i64,
+    ) -> Result<Option<PendingLink>, StoreError> {
+        on_backend!(self, pool => db::take_pending_link(pool, platform, id, now_ms).await)
+    }
+
+    async fn begin_link_attempt(
+        &self,
+        platform: Platform,
+        id: &PlatformUserId,
+        now_ms: i64,
+        bounds: &LinkAttemptBounds,
+    ) -> Result<LinkAttempt, StoreError> {
+        on_backend!(self, pool => db::begin_link_attempt(pool, platform, id, now_ms, bounds).await)
+    }
+
+    async fn forget_link_attempt(&self, attempt: i64) -> Result<(), StoreError> {
+        on_backend!(self, pool => db::forget_link_attempt(pool, attempt).await)
+    }
+
+    async fn detach_identity(
+        &self,
+        platform: Platform,
+        id: &PlatformUserId,
+        from: UserId,
+        now_ms: i64,
+    ) -> Result<Option<UserId>, StoreError> {
+        on_backend!(self, pool => db::detach_identity(pool, platform, id, from, now_ms).await)
     }
 
     async fn insert_payment(&self, payment: &Payment) -> Result<Payment, StoreError> {

@@ -682,3 +682,301 @@ async fn other_identities_are_told_of_a_new_card_and_a_cashout_on_sqlite() {
 async fn other_identities_are_told_of_a_new_card_and_a_cashout_on_postgres() {
     card_notices(TestBackend::Postgres).await;
 }
+
+// -- /link across platforms; wrong link codes from everyone -------------------
+
+fn user_as(id: &str, handle: &str) -> User {
+    User {
+        id: PlatformUserId::new(id).unwrap(),
+        handle: Some(Handle::parse(handle).unwrap()),
+        display_name: format!("{handle} (display)"),
+        is_bot: false,
+    }
+}
+
+/// `text` from `sender` in their direct chat with the bot on `platform`.
+fn direct(platform: Platform, sender: User, event: &str, text: &str) -> Incoming {
+    Incoming {
+        platform,
+        event_id: EventId::new(event).unwrap(),
+        chat: Chat {
+            id: ChatId::new(format!("dm:{}", sender.id)).unwrap(),
+            kind: ChatKind::Direct,
+            title: None,
+        },
+        sender,
+        text: text.to_owned(),
+        mentions: Vec::new(),
+        reply_to: None,
+        message_id: None,
+    }
+}
+
+async fn say(bot: &Bot, platform: Platform, sender: &User, event: &str, text: &str) -> String {
+    text_of(
+        &bot.handle(&direct(platform, sender.clone(), event, text))
+            .await,
+    )
+}
+
+/// Credits `minor` cents to the wallet `identity` uses.
+async fn fund(db: &TestDb, store: &SqlStore, platform: Platform, id: &str, minor: i64) {
+    let identity = store
+        .identity(platform, &PlatformUserId::new(id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let wallet = db
+        .wallet(&format!("user:{}", identity.user.0), Currency::USD)
+        .await;
+    db.fund(wallet, Amount::from_minor(minor, Currency::USD).unwrap())
+        .await;
+}
+
+const MOCK_LINK_REFUSED: &str =
+    "The mock chat is for development; its wallets can't be linked to Telegram or Discord.";
+
+/// Play money never reaches a wallet a real identity uses: a link between
+/// the mock chat and Telegram or Discord is refused, whichever side holds
+/// the code. Telegram and Discord link as usual, after a confirmation that
+/// names the wallet's accounts.
+async fn mock_and_real_wallets_stay_apart(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    let (tg, dc, mock) = (Platform::Telegram, Platform::Discord, Platform::Mock);
+    let alice_tg = user_as("111", "alice");
+    assert!(
+        say(&bot, tg, &alice_tg, "t1", "/start")
+            .await
+            .contains("Welcome")
+    );
+    fund(&db, &store, tg, "111", 5_000).await;
+    let alice_mock = person("alice_m");
+    assert!(
+        say(&bot, mock, &alice_mock, "m1", "/start")
+            .await
+            .contains("play money")
+    );
+
+    // Her Telegram code, sent from the mock chat: refused.
+    let offered = say(&bot, tg, &alice_tg, "t2", "/link").await;
+    let code = support::word_after(&offered, "/link ");
+    let refused = say(&bot, mock, &alice_mock, "m2", &format!("/link {code}")).await;
+    assert!(refused.contains(MOCK_LINK_REFUSED), "{refused}");
+    let confirm = say(&bot, mock, &alice_mock, "m3", "/link confirm").await;
+    assert!(confirm.contains("You have no link waiting"), "{confirm}");
+    // A mock code, sent from Telegram: refused.
+    let offered = say(&bot, mock, &alice_mock, "m4", "/link").await;
+    let code = support::word_after(&offered, "/link ");
+    let refused = say(&bot, tg, &alice_tg, "t3", &format!("/link {code}")).await;
+    assert!(refused.contains(MOCK_LINK_REFUSED), "{refused}");
+    let confirm = say(&bot, tg, &alice_tg, "t4", "/link confirm").await;
+    assert!(confirm.contains("You have no link waiting"), "{confirm}");
+    // Each kept its own wallet and money.
+    let tg_identity = store.identity(tg, &alice_tg.id).await.unwrap().unwrap();
+    let mock_identity = store.identity(mock, &alice_mock.id).await.unwrap().unwrap();
+    assert_ne!(tg_identity.user, mock_identity.user);
+    assert!(
+        say(&bot, tg, &alice_tg, "t5", "/balance")
+            .await
+            .contains("Your balance: $50.00 available.")
+    );
+    assert!(
+        say(&bot, mock, &alice_mock, "m5", "/balance")
+            .await
+            .contains("Your balance: $100.00 available.")
+    );
+
+    // Telegram and Discord: the confirmation names the wallet's account
+    // (platform, handle, display name), and only the confirmation links.
+    let alice_dc = user_as("222", "alice_d");
+    say(&bot, dc, &alice_dc, "d1", "/start").await;
+    let offered = say(&bot, tg, &alice_tg, "t6", "/link").await;
+    let code = support::word_after(&offered, "/link ");
+    let prompt = say(&bot, dc, &alice_dc, "d2", &format!("/link {code}")).await;
+    assert!(
+        prompt.contains("used by: Telegram @alice (alice (display))."),
+        "{prompt}"
+    );
+    assert!(prompt.contains("/link confirm"), "{prompt}");
+    let linked = say(&bot, dc, &alice_dc, "d3", "/link confirm").await;
+    assert!(
+        linked.contains("Linked: this Discord account now uses the same wallet as Telegram @alice"),
+        "{linked}"
+    );
+    assert!(
+        say(&bot, dc, &alice_dc, "d4", "/balance")
+            .await
+            .contains("Your balance: $50.00 available.")
+    );
+    // The joined wallet, now with a Discord account too: still no mock link.
+    let offered = say(&bot, dc, &alice_dc, "d5", "/link").await;
+    let code = support::word_after(&offered, "/link ");
+    let refused = say(&bot, mock, &alice_mock, "m6", &format!("/link {code}")).await;
+    assert!(refused.contains(MOCK_LINK_REFUSED), "{refused}");
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mock_and_real_wallets_are_never_linked_on_sqlite() {
+    mock_and_real_wallets_stay_apart(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mock_and_real_wallets_are_never_linked_on_postgres() {
+    mock_and_real_wallets_stay_apart(TestBackend::Postgres).await;
+}
+
+/// Many accounts guessing link codes at once: after
+/// `LINK_WRONG_CODES_GLOBAL_PER_MINUTE_MAX` wrong codes in a minute, every
+/// `/link CODE` is refused until the minute is over.
+async fn wrong_link_codes_bounded_globally(backend: TestBackend) {
+    let Some((db, bot)) = setup(backend).await else {
+        return;
+    };
+    let global = bot::service::LINK_WRONG_CODES_GLOBAL_PER_MINUTE_MAX;
+    let per_identity = bot::service::LINK_WRONG_CODES_PER_IDENTITY_PER_HOUR_MAX;
+    let guessers = global / per_identity + 2;
+    let (mut wrong, mut refused) = (0, 0);
+    for g in 0..guessers {
+        let name = format!("guesser{g}");
+        for n in 0..per_identity {
+            let text = format!(
+                "/link AAAAAA{}{}",
+                char::from(b'A' + u8::try_from(g).unwrap()),
+                char::from(b'A' + u8::try_from(n).unwrap())
+            );
+            let answer = text_of(&bot.handle(&dm(&name, &format!("{name}-{n}"), &text)).await);
+            if answer.contains("That link code is wrong or has expired.") {
+                wrong += 1;
+            } else if answer.contains(
+                "Too many link codes are being tried right now. Try again after 00:01 UTC.",
+            ) {
+                refused += 1;
+            } else {
+                panic!("unexpected answer: {answer}");
+            }
+        }
+    }
+    assert_eq!(wrong, global);
+    assert_eq!(refused, guessers * per_identity - global);
+    // A minute later, a new account may try again.
+    db.clock.advance(std::time::Duration::from_secs(60));
+    let answer = text_of(
+        &bot.handle(&dm("latecomer", "late-1", "/link AAAAAAAA"))
+            .await,
+    );
+    assert!(
+        answer.contains("That link code is wrong or has expired."),
+        "{answer}"
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_link_codes_are_bounded_globally_on_sqlite() {
+    wrong_link_codes_bounded_globally(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_link_codes_are_bounded_globally_on_postgres() {
+    wrong_link_codes_bounded_globally(TestBackend::Postgres).await;
+}
+
+// -- escrow and renamed handles -------------------------------------------------
+
+/// Money held for `@carol` goes to an account paybot first sees after the
+/// payment, never to a known user who renamed themselves `@carol`; the
+/// payer is told so they can take it back.
+async fn escrow_not_for_renamed_users(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    let tg = Platform::Telegram;
+    let outbox = Recorder::new(None);
+    bot.dispatcher()
+        .register(tg, Arc::<Recorder>::clone(&outbox));
+    let minute = std::time::Duration::from_secs(60);
+    // mallory has used paybot for a while.
+    say(&bot, tg, &user_as("666", "mallory"), "1", "/start").await;
+    db.clock.advance(minute);
+    // alice pays @carol, whom paybot has never seen: held in escrow.
+    let alice = user_as("100", "alice");
+    say(&bot, tg, &alice, "2", "/start").await;
+    fund(&db, &store, tg, "100", 10_000).await;
+    let prompt = say(&bot, tg, &alice, "3", "/pay @carol 50").await;
+    let code = support::word_after(&prompt, "/confirm ");
+    let reference = reference_after(&prompt, "/cancel ");
+    let held = say(&bot, tg, &alice, "4", &format!("/confirm {code}")).await;
+    assert!(held.contains("is held for them"), "{held}");
+    db.clock.advance(minute);
+
+    // mallory renames herself @carol and starts paybot: nothing for her,
+    // and nothing said about the payment.
+    let renamed = user_as("666", "carol");
+    let start = say(&bot, tg, &renamed, "5", "/start").await;
+    assert!(!start.contains("before you joined"), "{start}");
+    assert!(!start.contains("$50.00"), "{start}");
+    assert!(!start.contains("alice"), "{start}");
+    assert!(
+        say(&bot, tg, &renamed, "6", "/balance")
+            .await
+            .contains("Your balance: $0.00 available."),
+    );
+    // alice is told, once, and can take it back.
+    say(&bot, tg, &renamed, "7", "/start").await;
+    bot.dispatcher().drain().await.unwrap();
+    let told: Vec<Reply> = outbox
+        .handed()
+        .into_iter()
+        .filter(|r| r.audience == Audience::Private(alice.id.clone()))
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].text.contains(&format!("/cancel {reference}"))
+            && told[0].text.contains("I did not give it to them"),
+        "{told:?}"
+    );
+
+    // The same between /pay and /confirm: a payment to unclaimed @dave is
+    // not paid to mallory, renamed @dave meanwhile.
+    let prompt = say(&bot, tg, &alice, "8", "/pay @dave 5").await;
+    let code = support::word_after(&prompt, "/confirm ");
+    db.clock.advance(minute);
+    let as_dave = user_as("666", "dave");
+    say(&bot, tg, &as_dave, "9", "/balance").await;
+    let held = say(&bot, tg, &alice, "10", &format!("/confirm {code}")).await;
+    assert!(held.contains("is held for them"), "{held}");
+    assert!(
+        say(&bot, tg, &as_dave, "11", "/balance")
+            .await
+            .contains("Your balance: $0.00 available."),
+    );
+
+    // The real carol, new to paybot, gets it.
+    let carol = user_as("777", "carol");
+    let start = say(&bot, tg, &carol, "12", "/start").await;
+    assert!(
+        start.contains("@alice sent you $50.00 before you joined"),
+        "{start}"
+    );
+    assert!(
+        say(&bot, tg, &carol, "13", "/balance")
+            .await
+            .contains("Your balance: $50.00 available.")
+    );
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escrow_is_not_released_to_a_renamed_known_user_on_sqlite() {
+    escrow_not_for_renamed_users(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escrow_is_not_released_to_a_renamed_known_user_on_postgres() {
+    escrow_not_for_renamed_users(TestBackend::Postgres).await;
+}

@@ -231,8 +231,8 @@ async fn restart_after_a_lost_answer(backend: TestBackend) {
 
 /// `/link` while a top-up is with the rail: refused, the code kept, the
 /// wallets untouched; paybot restarts, the sweep books the approval to the
-/// wallet it belongs to, and the same code then links, moving the top-up
-/// along with the rest.
+/// wallet it belongs to, and the same code then links (after `/link
+/// confirm`), moving the top-up along with the rest.
 async fn link_waits_for_a_slow_topup(backend: TestBackend) {
     let Some(db) = TestDb::fresh(backend).await else {
         return;
@@ -280,7 +280,12 @@ async fn link_waits_for_a_slow_topup(backend: TestBackend) {
         topped.contains("Your balance: $120.00 available."),
         "{topped}"
     );
-    let linked = say(&second, "e6", &format!("/link {link}")).await;
+    let asked = say(&second, "e6", &format!("/link {link}")).await;
+    assert!(
+        asked.contains("($120.00) moves into that wallet"),
+        "{asked}"
+    );
+    let linked = say(&second, "e7", "/link confirm").await;
     assert!(linked.contains("Linked"), "{linked}");
     assert!(linked.contains("($120.00)"), "{linked}");
     let shared = say_as(&second, "bob", "b3", "/balance").await;

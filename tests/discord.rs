@@ -61,11 +61,6 @@ const BOB: DcUser = DcUser {
     username: "bob",
     global_name: Some("Bobby"),
 };
-const CAROL: DcUser = DcUser {
-    id: 1_000_000_000_000_000_003,
-    username: "carol",
-    global_name: None,
-};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Via {
@@ -253,15 +248,28 @@ impl Harness {
         response.content().to_owned()
     }
 
-    /// Puts $100.00 in `who`'s wallet the way a user can: play money in
-    /// the mock chat, then `/link` the mock account to the Discord wallet.
+    /// Puts $100.00 in `who`'s wallet, straight from the ledger's
+    /// issuance account (play money from the mock chat never reaches a
+    /// wallet a Discord account uses).
     async fn fund(&self, who: &DcUser) {
-        let response = self.run(Place::Dm, who, "link", &[]).await;
-        let code = word_after(response.content(), "/link ");
-        let mock_name = format!("{}_m", who.username);
-        for text in ["/start".to_owned(), format!("/link {code}")] {
-            self.mock_says(&mock_name, &text).await;
-        }
+        assert!(self.balance(who).await.contains("Your balance"));
+        let id = PlatformUserId::new(who.id.to_string()).unwrap();
+        let identity = self
+            .store
+            .identity(Platform::Discord, &id)
+            .await
+            .unwrap()
+            .unwrap();
+        let wallet = self
+            .db
+            .wallet(&format!("user:{}", identity.user.0), ledger::Currency::USD)
+            .await;
+        self.db
+            .fund(
+                wallet,
+                ledger::Amount::from_minor(10_000, ledger::Currency::USD).unwrap(),
+            )
+            .await;
         assert!(self.balance(who).await.contains("$100.00 available"));
     }
 
@@ -837,34 +845,49 @@ async fn bad_input_is_answered_privately_and_changes_nothing() {
     h.assert_ledger_sound().await;
 }
 
-/// One person, one wallet: the mock chat account and the Discord account
-/// linked; paying from either, and being paid on either, is one balance.
+/// Play money stays in the mock chat: a Discord account and a mock chat
+/// account are never linked, whichever side made the code, and each keeps
+/// its own balance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_linked_mock_and_discord_identity_share_one_wallet() {
+async fn a_mock_and_a_discord_identity_are_never_linked() {
     let Some(h) = Harness::start(TestBackend::Sqlite, Via::Endpoint).await else {
         return;
     };
-    h.fund(&ALICE).await; // alice_m (mock) linked to Discord alice: $100.
-    h.run(Place::Dm, &CAROL, "start", &[]).await;
-    h.mock_says("bob_m", "/start").await;
+    h.fund(&ALICE).await;
+    h.mock_says("alice_m", "/start").await;
+    let refused = bot::service::MOCK_LINK_REFUSED_TEXT;
 
-    // From Discord: $10 to carol.
-    let prompt = h.pay(Place::Dm, &ALICE, &CAROL, "10").await;
-    let code = word_after(prompt.content(), "/confirm ");
-    h.confirm(Place::Dm, &ALICE, &code).await;
-    // From the mock chat: $20 to bob_m.
-    let replies = h.mock_says("alice_m", "/pay @bob_m 20").await.join("\n");
-    let code = word_after(&replies, "/confirm ");
-    h.mock_says("alice_m", &format!("/confirm {code}")).await;
-    // bob_m pays $1 to the mock identity: it lands in the same wallet.
-    let replies = h.mock_says("bob_m", "/pay @alice_m 1").await.join("\n");
-    let code = word_after(&replies, "/confirm ");
-    h.mock_says("bob_m", &format!("/confirm {code}")).await;
+    // Her Discord code, sent from the mock chat.
+    let response = h.run(Place::Dm, &ALICE, "link", &[]).await;
+    let code = word_after(response.content(), "/link ");
+    let answer = h
+        .mock_says("alice_m", &format!("/link {code}"))
+        .await
+        .join("\n");
+    assert!(answer.contains(refused), "{answer}");
+    // A mock code, sent from Discord.
+    let answer = h.mock_says("alice_m", "/link").await.join("\n");
+    let code = word_after(&answer, "/link ");
+    let response = h
+        .run(Place::Dm, &ALICE, "link", &[("code", STRING, json!(code))])
+        .await;
+    assert!(response.content().contains(refused), "{response:?}");
+    let response = h
+        .run(
+            Place::Dm,
+            &ALICE,
+            "link",
+            &[("code", STRING, json!("confirm"))],
+        )
+        .await;
+    assert!(
+        response.content().contains("no link waiting"),
+        "{response:?}"
+    );
 
-    assert!(h.balance(&ALICE).await.contains("$71.00 available"));
+    assert!(h.balance(&ALICE).await.contains("$100.00 available"));
     let mock_balance = h.mock_says("alice_m", "/balance").await.join("\n");
-    assert!(mock_balance.contains("$71.00 available"), "{mock_balance}");
-    assert!(h.balance(&CAROL).await.contains("$10.00 available"));
+    assert!(mock_balance.contains("$100.00 available"), "{mock_balance}");
     h.assert_ledger_sound().await;
 }
 

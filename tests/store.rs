@@ -17,8 +17,8 @@ use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash, Pepper};
 use bot::store::{
     CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, EventClaim, Identity,
-    LinkedCard, Payee, Payment, PaymentRequest, PaymentState, RequestSide, RequestState, SeenUser,
-    Split, Store, UserId,
+    LinkAttempt, LinkAttemptBounds, LinkedCard, Payee, Payment, PaymentRequest, PaymentState,
+    PendingLink, RequestSide, RequestState, SeenUser, Split, Store, UserId,
 };
 use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
 use ledger::{Amount, Currency, TransferId};
@@ -74,6 +74,14 @@ conformance!(
     new_link_code_replaces_the_users_earlier_one,
     link_code_of_another_user_is_not_taken_over,
     concurrent_link_code_takes_have_one_winner,
+    pending_link_waits_and_is_taken_once,
+    pending_link_expires_and_is_replaced,
+    concurrent_pending_link_takes_have_one_winner,
+    link_attempts_are_bounded_per_identity,
+    link_attempts_are_bounded_globally,
+    right_link_codes_do_not_count,
+    concurrent_link_attempts_stay_within_the_bound,
+    detach_identity_gives_a_new_empty_user,
     payment_round_trips_every_field,
     insert_payment_is_idempotent,
     update_payment_is_compare_and_swap,
@@ -950,6 +958,287 @@ mod cases {
             }
         }
         assert_eq!(winners, 1);
+    }
+
+    fn pending(id: &str, from: UserId, to: UserId, at_ms: i64) -> PendingLink {
+        PendingLink {
+            platform: Platform::Mock,
+            id: pid(id),
+            from,
+            to,
+            created_at_ms: at_ms,
+            expires_at_ms: at_ms + 300_000,
+        }
+    }
+
+    pub(crate) async fn pending_link_waits_and_is_taken_once(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let vic = user(&store, "vic").await;
+        let link = pending("vic", vic, alice, T0);
+        store.put_pending_link(&link).await.unwrap();
+        // Another identity has none; the platform is part of the key.
+        assert_eq!(
+            store
+                .pending_link(Platform::Mock, &pid("alice"), T0)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .pending_link(Platform::Telegram, &pid("vic"), T0)
+                .await
+                .unwrap(),
+            None
+        );
+        // Looking does not use it up; taking does.
+        for _ in 0..2 {
+            assert_eq!(
+                store
+                    .pending_link(Platform::Mock, &pid("vic"), T0 + 1)
+                    .await
+                    .unwrap(),
+                Some(link.clone())
+            );
+        }
+        assert_eq!(
+            store
+                .take_pending_link(Platform::Mock, &pid("vic"), T0 + 1)
+                .await
+                .unwrap(),
+            Some(link)
+        );
+        assert_eq!(
+            store
+                .take_pending_link(Platform::Mock, &pid("vic"), T0 + 1)
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    pub(crate) async fn pending_link_expires_and_is_replaced(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let vic = user(&store, "vic").await;
+        let first = pending("vic", vic, alice, T0);
+        store.put_pending_link(&first).await.unwrap();
+        let expires = first.expires_at_ms;
+        assert!(
+            store
+                .pending_link(Platform::Mock, &pid("vic"), expires)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .take_pending_link(Platform::Mock, &pid("vic"), expires)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // A newer code replaces the identity's earlier one.
+        store.put_pending_link(&first).await.unwrap();
+        let second = pending("vic", vic, bob, T0 + 10);
+        store.put_pending_link(&second).await.unwrap();
+        assert_eq!(
+            store
+                .take_pending_link(Platform::Mock, &pid("vic"), T0 + 20)
+                .await
+                .unwrap(),
+            Some(second)
+        );
+    }
+
+    pub(crate) async fn concurrent_pending_link_takes_have_one_winner(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let vic = user(&store, "vic").await;
+        store
+            .put_pending_link(&pending("vic", vic, alice, T0))
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    store
+                        .take_pending_link(Platform::Mock, &pid("vic"), T0)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut winners = 0;
+        for task in tasks {
+            if task.await.unwrap().is_some() {
+                winners += 1;
+            }
+        }
+        assert_eq!(winners, 1);
+    }
+
+    const BOUNDS: LinkAttemptBounds = LinkAttemptBounds {
+        per_identity_max: 3,
+        per_identity_window_ms: 3_600_000,
+        global_max: 5,
+        global_window_ms: 60_000,
+    };
+
+    async fn attempt(store: &SqlStore, id: &str, at_ms: i64) -> LinkAttempt {
+        store
+            .begin_link_attempt(Platform::Mock, &pid(id), at_ms, &BOUNDS)
+            .await
+            .unwrap()
+    }
+
+    fn allowed(verdict: LinkAttempt) -> bool {
+        matches!(verdict, LinkAttempt::Allowed { .. })
+    }
+
+    pub(crate) async fn link_attempts_are_bounded_per_identity(_db: &TestDb, store: Arc<SqlStore>) {
+        // Three wrong codes, spread so the global bound never applies.
+        assert!(allowed(attempt(&store, "eve", T0).await));
+        assert!(allowed(attempt(&store, "eve", T0 + 120_000).await));
+        assert!(allowed(attempt(&store, "eve", T0 + 240_000).await));
+        assert_eq!(
+            attempt(&store, "eve", T0 + 300_000).await,
+            LinkAttempt::IdentityBound {
+                until_ms: T0 + 3_600_000
+            }
+        );
+        // Others are not held up; the same id on another platform is
+        // another identity.
+        assert!(allowed(attempt(&store, "bob", T0 + 300_000).await));
+        assert!(allowed(
+            store
+                .begin_link_attempt(Platform::Telegram, &pid("eve"), T0 + 300_000, &BOUNDS)
+                .await
+                .unwrap()
+        ));
+        // An hour after the first, one try frees up.
+        assert_eq!(
+            attempt(&store, "eve", T0 + 3_599_999).await,
+            LinkAttempt::IdentityBound {
+                until_ms: T0 + 3_600_000
+            }
+        );
+        assert!(allowed(attempt(&store, "eve", T0 + 3_600_000).await));
+        assert_eq!(
+            attempt(&store, "eve", T0 + 3_600_000).await,
+            LinkAttempt::IdentityBound {
+                until_ms: T0 + 120_000 + 3_600_000
+            }
+        );
+    }
+
+    pub(crate) async fn link_attempts_are_bounded_globally(_db: &TestDb, store: Arc<SqlStore>) {
+        for (n, at_ms) in [T0, T0 + 10_000, T0 + 20_000, T0 + 30_000, T0 + 40_000]
+            .into_iter()
+            .enumerate()
+        {
+            assert!(allowed(attempt(&store, &format!("g{n}"), at_ms).await));
+        }
+        assert_eq!(
+            attempt(&store, "newcomer", T0 + 50_000).await,
+            LinkAttempt::GlobalBound {
+                until_ms: T0 + 60_000
+            }
+        );
+        assert!(allowed(attempt(&store, "newcomer", T0 + 60_000).await));
+        assert_eq!(
+            attempt(&store, "other", T0 + 60_000).await,
+            LinkAttempt::GlobalBound {
+                until_ms: T0 + 70_000
+            }
+        );
+    }
+
+    pub(crate) async fn right_link_codes_do_not_count(_db: &TestDb, store: Arc<SqlStore>) {
+        for n in 0..10 {
+            let LinkAttempt::Allowed { attempt: id } = attempt(&store, "alice", T0 + n).await
+            else {
+                panic!("refused after {n} right codes");
+            };
+            store.forget_link_attempt(id).await.unwrap();
+        }
+    }
+
+    pub(crate) async fn concurrent_link_attempts_stay_within_the_bound(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { attempt(&store, "eve", T0).await })
+            })
+            .collect();
+        let mut allowed_count = 0;
+        for task in tasks {
+            if allowed(task.await.unwrap()) {
+                allowed_count += 1;
+            }
+        }
+        assert_eq!(allowed_count, BOUNDS.per_identity_max);
+    }
+
+    pub(crate) async fn detach_identity_gives_a_new_empty_user(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        store
+            .upsert_identity(
+                &seen(Platform::Telegram, "alice_tg", Some("alice"), true),
+                T0,
+            )
+            .await
+            .unwrap();
+        store
+            .move_identity(Platform::Telegram, &pid("alice_tg"), alice, T0)
+            .await
+            .unwrap();
+        assert_eq!(store.identities_of(alice).await.unwrap().len(), 2);
+        // Only from the user it belongs to.
+        let bob = user(&store, "bob").await;
+        assert_eq!(
+            store
+                .detach_identity(Platform::Telegram, &pid("alice_tg"), bob, T0 + 1)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .detach_identity(Platform::Telegram, &pid("nobody"), alice, T0 + 1)
+                .await
+                .unwrap(),
+            None
+        );
+        let new = store
+            .detach_identity(Platform::Telegram, &pid("alice_tg"), alice, T0 + 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(new != alice && new != bob);
+        assert_eq!(ids(&store.identities_of(alice).await.unwrap()), ["alice"]);
+        assert_eq!(ids(&store.identities_of(new).await.unwrap()), ["alice_tg"]);
+        // Done once: a second detach from alice finds it gone.
+        assert_eq!(
+            store
+                .detach_identity(Platform::Telegram, &pid("alice_tg"), alice, T0 + 2)
+                .await
+                .unwrap(),
+            None
+        );
+        let identity = store
+            .identity(Platform::Telegram, &pid("alice_tg"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(identity.user, new);
+        assert_eq!(identity.first_seen_ms, T0);
     }
 
     pub(crate) async fn payment_round_trips_every_field(_db: &TestDb, store: Arc<SqlStore>) {

@@ -28,7 +28,6 @@ use bot::store::Store;
 use fake_telegram::{BOT_USERNAME, FakeTelegram, GROUP_ID, TOKEN, TgUser, group};
 use ledger::testing::{TestBackend, TestDb};
 use paybot::store::SqlStore;
-use paybot_mock::{MockChat, Outgoing};
 use paybot_telegram::config::{parse_api_url, parse_webhook_url};
 use paybot_telegram::{
     Mode, SECRET_HEADER, Telegram, TelegramConfig, Token, WEBHOOK_PATH, WebhookSecret,
@@ -78,7 +77,6 @@ struct Harness {
     fake: FakeTelegram,
     db: TestDb,
     store: Arc<SqlStore>,
-    mock: Arc<MockChat>,
     webhook: Router,
     via: Via,
     _stop: watch::Sender<bool>,
@@ -87,7 +85,6 @@ struct Harness {
 impl Harness {
     async fn start(backend: TestBackend, via: Via) -> Option<Harness> {
         let (db, bot, store) = support::bot_on(backend).await?;
-        let mock = MockChat::new(Arc::clone(&bot));
         let fake = FakeTelegram::start().await;
         let mode = match via {
             Via::Polling => Mode::Polling,
@@ -116,7 +113,6 @@ impl Harness {
             fake,
             db,
             store,
-            mock,
             webhook,
             via,
             _stop: stop,
@@ -165,29 +161,27 @@ impl Harness {
             .await;
     }
 
-    /// Puts $100.00 in `who`'s wallet the way a user can: play money in
-    /// the mock chat, then `/link` the mock account to the Telegram wallet.
+    /// Puts $100.00 in `who`'s wallet, straight from the ledger's
+    /// issuance account (play money from the mock chat never reaches a
+    /// wallet a Telegram account uses).
     async fn fund(&self, who: &TgUser) {
-        self.say(who, who.dm(), "/link").await;
-        let text = self
-            .fake
-            .wait_for(who.id, "/link ", WAIT_SECS)
+        let id = PlatformUserId::new(who.id.to_string()).unwrap();
+        let identity = self
+            .store
+            .identity(Platform::Telegram, &id)
             .await
-            .text()
-            .to_owned();
-        let code = word_after(&text, "/link ");
-        let mock_name = format!("{}_m", who.first_name.to_lowercase());
-        for text in ["/start".to_owned(), format!("/link {code}")] {
-            self.mock
-                .send(&Outgoing {
-                    from: mock_name.clone(),
-                    chat: "dm".to_owned(),
-                    text,
-                    ..Outgoing::default()
-                })
-                .await
-                .unwrap();
-        }
+            .unwrap()
+            .expect("fund someone who has talked to the bot");
+        let wallet = self
+            .db
+            .wallet(&format!("user:{}", identity.user.0), ledger::Currency::USD)
+            .await;
+        self.db
+            .fund(
+                wallet,
+                ledger::Amount::from_minor(10_000, ledger::Currency::USD).unwrap(),
+            )
+            .await;
         self.say(who, who.dm(), "/balance").await;
         self.fake
             .wait_for(who.id, "$100.00 available", WAIT_SECS)

@@ -22,7 +22,8 @@
 //! /request TARGET AMOUNT [CURRENCY] [for MEMO]
 //! /approve REF                /decline REF
 //! /split TOTAL [CURRENCY] TARGET[:AMOUNT]... [for MEMO]
-//! /split status [REF]         /history [N]             /link [CODE]
+//! /split status [REF]         /history [N]
+//! /link [CODE | confirm | cancel]                    /unlink [confirm]
 //! /card add NUMBER MM/YY      /card remove N           /cards   (alias /card list)
 //! /topup AMOUNT [CURRENCY] [card N]                  /cashout AMOUNT [CURRENCY] [card N]
 //! TARGET = @handle | <@ID> | <@!ID>
@@ -275,12 +276,24 @@ fn parse_arguments(
         CommandName::History => Command::History {
             limit: words.next().map(parse_history_limit).transpose()?,
         },
-        CommandName::Link => Command::Link {
-            code: words
-                .next()
-                .map(|word| LinkCode::parse(word).map_err(|_| UsageProblem::InvalidLinkCode))
-                .transpose()?,
+        CommandName::Link => match words.next() {
+            None => Command::Link { code: None },
+            Some(word) if word.eq_ignore_ascii_case("confirm") => Command::LinkConfirm,
+            Some(word) if word.eq_ignore_ascii_case("cancel") => Command::LinkCancel,
+            Some(word) => Command::Link {
+                code: Some(LinkCode::parse(word).map_err(|_| UsageProblem::InvalidLinkCode)?),
+            },
         },
+        CommandName::Unlink => {
+            // Anything but `confirm` is left for `finish` to refuse.
+            let confirm = words
+                .peek()
+                .is_some_and(|word| word.eq_ignore_ascii_case("confirm"));
+            if confirm {
+                words.next();
+            }
+            Command::Unlink { confirm }
+        }
         CommandName::Card => parse_card(words)?,
         CommandName::Cards => Command::Cards,
         CommandName::TopUp => Command::TopUp {
@@ -677,8 +690,16 @@ pub enum Command {
     SplitStatus { split: Option<ShortRef> },
     /// `/history [N]`, N in `1..=HISTORY_ENTRIES_MAX`.
     History { limit: Option<u8> },
-    /// `/link [CODE]`: without a code, start linking; with one, finish.
+    /// `/link [CODE]`: without a code, make one for this wallet; with one,
+    /// ask to confirm joining the wallet it belongs to.
     Link { code: Option<LinkCode> },
+    /// `/link confirm`: join the wallet of the code sent before.
+    LinkConfirm,
+    /// `/link cancel`: drop the link waiting for confirmation.
+    LinkCancel,
+    /// `/unlink [confirm]`: leave a shared wallet for a new, empty one;
+    /// without `confirm`, only say what that would do.
+    Unlink { confirm: bool },
     /// `/card add NUMBER MM/YY`. The expiry's shape is checked; whether it
     /// is in the future is the core's check (it has the clock).
     CardAdd { card: CardNumber, expiry: Expiry },
@@ -708,7 +729,8 @@ impl Command {
             Command::Decline { .. } => CommandName::Decline,
             Command::Split { .. } | Command::SplitStatus { .. } => CommandName::Split,
             Command::History { .. } => CommandName::History,
-            Command::Link { .. } => CommandName::Link,
+            Command::Link { .. } | Command::LinkConfirm | Command::LinkCancel => CommandName::Link,
+            Command::Unlink { .. } => CommandName::Unlink,
             Command::CardAdd { .. } | Command::CardRemove { .. } => CommandName::Card,
             Command::Cards => CommandName::Cards,
             Command::TopUp { .. } => CommandName::TopUp,
@@ -759,6 +781,7 @@ pub enum CommandName {
     Split,
     History,
     Link,
+    Unlink,
     Card,
     Cards,
     TopUp,
@@ -767,7 +790,7 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 16] = [
+    pub const ALL: [CommandName; 17] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
@@ -782,6 +805,7 @@ impl CommandName {
         CommandName::Cards,
         CommandName::Card,
         CommandName::Link,
+        CommandName::Unlink,
         CommandName::Help,
         CommandName::Start,
     ];
@@ -801,6 +825,7 @@ impl CommandName {
             CommandName::Split => "split",
             CommandName::History => "history",
             CommandName::Link => "link",
+            CommandName::Unlink => "unlink",
             CommandName::Card => "card",
             CommandName::Cards => "cards",
             CommandName::TopUp => "topup",
@@ -836,7 +861,8 @@ impl CommandName {
                 "/split TOTAL [CURRENCY] @handle[:AMOUNT]... [for MEMO] or /split status [REF]"
             }
             CommandName::History => "/history [N]",
-            CommandName::Link => "/link [CODE]",
+            CommandName::Link => "/link [CODE | confirm | cancel]",
+            CommandName::Unlink => "/unlink [confirm]",
             CommandName::Card => "/card add NUMBER MM/YY or /card remove N",
             CommandName::Cards => "/cards",
             CommandName::TopUp => "/topup AMOUNT [card N]",
@@ -859,6 +885,7 @@ impl CommandName {
             CommandName::Split => "/split 60 @bob @carol:25 for dinner",
             CommandName::History => "/history 10",
             CommandName::Link => "/link HX4N9TQW",
+            CommandName::Unlink => "/unlink",
             CommandName::Card => "/card remove 2",
             CommandName::Cards => "/cards",
             CommandName::TopUp => "/topup 20",
@@ -880,7 +907,8 @@ impl CommandName {
             CommandName::Decline => "Turn down a request someone sent you",
             CommandName::Split => "Split a bill between several people",
             CommandName::History => "Your recent payments, sent to you privately",
-            CommandName::Link => "Link this chat account to your wallet",
+            CommandName::Link => "Use one wallet from several chat accounts",
+            CommandName::Unlink => "Stop sharing a wallet: this account gets its own",
             CommandName::Card => "Link or remove a card (in a private chat only)",
             CommandName::Cards => "Your linked cards, privately",
             CommandName::TopUp => "Add money to your wallet from a linked card",
@@ -2358,6 +2386,28 @@ mod tests {
     }
 
     #[test]
+    fn link_confirm_cancel_and_unlink() {
+        assert_eq!(ok("/link confirm"), Command::LinkConfirm);
+        assert_eq!(ok("/LINK Confirm"), Command::LinkConfirm);
+        assert_eq!(ok("/link cancel"), Command::LinkCancel);
+        assert_eq!(
+            problem("/link confirm now"),
+            UsageProblem::LeftoverAfterCode
+        );
+        assert_eq!(ok("/unlink"), Command::Unlink { confirm: false });
+        assert_eq!(ok("/unlink CONFIRM"), Command::Unlink { confirm: true });
+        assert_eq!(ok("/unlink").name(), CommandName::Unlink);
+        assert_eq!(
+            problem("/unlink please"),
+            UsageProblem::Leftover("please".to_owned())
+        );
+        assert_eq!(
+            problem("/unlink confirm please"),
+            UsageProblem::Leftover("please".to_owned())
+        );
+    }
+
+    #[test]
     fn unknown_commands() {
         assert_eq!(err("/foo").to_string(), "Unknown command /foo. Try /help.");
         assert_eq!(
@@ -2461,7 +2511,7 @@ mod tests {
 
     #[test]
     fn command_names_are_complete_and_documented() {
-        assert_eq!(CommandName::ALL.len(), 16);
+        assert_eq!(CommandName::ALL.len(), 17);
         for name in CommandName::ALL {
             assert_eq!(CommandName::from_word(name.as_str()), Some(name));
             assert!(name.summary().chars().count() <= 60, "{name}");

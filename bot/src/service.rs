@@ -12,12 +12,18 @@
 //! ledger is brought in line with the ledger (see [`Bot::sweep`]).
 
 mod cards;
+mod link;
 
 pub use cards::{
     AWAITING_CARD_ADDS_PER_USER_MAX, AWAITING_CARD_OPS_PER_USER_MAX, CARD_IN_COMMAND_TEXT,
     CARD_IN_GROUP_DELETED_TEXT, CARD_IN_GROUP_TEXT, CARDS_OFF_TEXT, CASHOUT_HOLD_SECS, CardPolicy,
     FEE_BASIS_POINTS_MAX, NEW_CARD_HOLD_SECS_DEFAULT, NEW_CARD_HOLD_SECS_MAX, RAIL_RETRY_MS,
     RAIL_RETRY_MS_MAX, SWEEP_CARD_OPS_MAX, card_label, card_transfer_codes,
+};
+pub use link::{
+    LINK_ATTEMPT_BOUNDS, LINK_CONFIRM_TTL_SECS, LINK_NAME_CHARS_MAX,
+    LINK_WRONG_CODES_GLOBAL_PER_MINUTE_MAX, LINK_WRONG_CODES_PER_IDENTITY_PER_HOUR_MAX,
+    MOCK_LINK_REFUSED_TEXT,
 };
 
 use std::collections::HashMap;
@@ -32,8 +38,8 @@ use ledger::{
 
 use crate::card::{self as card_number, CardRail};
 use crate::command::{
-    self, Command, CommandName, LINK_CODE_ALPHABET, LINK_CODE_CHARS, LinkCode, Memo, OtpCode,
-    ParseContext, ShortRef, SplitShare, Target,
+    self, Command, CommandName, LINK_CODE_ALPHABET, LINK_CODE_CHARS, Memo, OtpCode, ParseContext,
+    ShortRef, SplitShare, Target,
 };
 use crate::identity;
 use crate::limits::{self, Admission, CommandRates, Limits};
@@ -578,6 +584,9 @@ impl Bot {
             Command::SplitStatus { split } => self.split_status(&mut turn, split).await?,
             Command::History { limit } => self.history(&mut turn, limit).await?,
             Command::Link { code } => self.link(&mut turn, code).await?,
+            Command::LinkConfirm => self.link_confirm(&mut turn).await?,
+            Command::LinkCancel => self.link_cancel(&mut turn).await?,
+            Command::Unlink { confirm } => self.unlink(&mut turn, confirm).await?,
             Command::CardAdd { .. }
             | Command::CardRemove { .. }
             | Command::Cards
@@ -1222,7 +1231,9 @@ impl Bot {
         let memo = with_memo(payment.memo.as_ref());
         let reference = payment.reference.clone();
         let post_id = derive("paybot.bot.pay.post", &reference.to_string());
-        // An unclaimed payee may have shown up since /pay.
+        // An unclaimed payee may have shown up since /pay: someone new to
+        // paybot since then, never a known user who took the name since
+        // (see `claim_escrow`).
         let mut payee = payment.payee.clone();
         if let Payee::Unclaimed { platform, handle } = &payee
             && let Some(identity) = self
@@ -1230,7 +1241,9 @@ impl Bot {
                 .identities_with_handle(*platform, handle)
                 .await?
                 .into_iter()
-                .find(|i| i.started && i.user != payment.payer)
+                .find(|i| {
+                    i.started && i.user != payment.payer && i.first_seen_ms >= payment.created_at_ms
+                })
         {
             payee = Payee::User {
                 user: identity.user,
@@ -1238,15 +1251,41 @@ impl Bot {
                 id: identity.id.clone(),
             };
         }
+        // The payee's account may have joined another wallet (/link) or
+        // left one (/unlink) since /pay: the money follows the account.
+        let mut forward_from = None;
+        if let Payee::User { user, platform, id } = &payee
+            && let Some(now) = self.store.identity(*platform, id).await?
+            && now.user != *user
+        {
+            forward_from = Some(*user);
+            payee = Payee::User {
+                user: now.user,
+                platform: *platform,
+                id: id.clone(),
+            };
+        }
         let (group, outbox, next_state, due_at_ms, text) = match (&payment.payee, &payee) {
-            (Payee::User { .. }, Payee::User { platform, id, .. }) => {
+            (Payee::User { .. }, Payee::User { user, platform, id }) => {
                 let mut outbox = vec![self.payee_notice(turn, &payment, *platform, id).await?];
                 outbox.extend(self.announcement(&payment, &payment.payee_label)?);
+                let mut group = vec![
+                    NewTransfer::post(post_id, payment.transfer_id, None)
+                        .with_code(transfer_codes::PAYMENT),
+                ];
+                if let Some(from) = forward_from {
+                    group.push(
+                        NewTransfer::single(
+                            derive("paybot.bot.pay.forward", &reference.to_string()),
+                            self.wallet(from, amount.currency()).await?,
+                            self.wallet(*user, amount.currency()).await?,
+                            amount,
+                        )
+                        .with_code(transfer_codes::LINK_MERGE),
+                    );
+                }
                 (
-                    vec![
-                        NewTransfer::post(post_id, payment.transfer_id, None)
-                            .with_code(transfer_codes::PAYMENT),
-                    ],
+                    group,
                     outbox,
                     PaymentState::Completed,
                     None,
@@ -1597,7 +1636,17 @@ impl Bot {
 
     // -- escrow ----------------------------------------------------------------
 
-    /// Pays out what was held for this user's handle on this platform.
+    /// Pays out what was held for this user's handle on this platform, if
+    /// paybot first saw this identity at or after the payment was made.
+    ///
+    /// Handles change hands (Telegram and Discord let anyone rename), so
+    /// the handle alone names nobody: an identity paybot already knew
+    /// before the payment (seen speaking, or only mentioned: a mention
+    /// records the identity too) had another name then, and took this one
+    /// since. It gets nothing and is told nothing of the payment; the payer
+    /// is told, once per such identity, and may `/cancel`. The cost of
+    /// this rule: someone paybot knew under no handle, who then chose the
+    /// one paid to, must be paid again directly.
     async fn claim_escrow(&self, turn: &mut Turn<'_>) -> Result<()> {
         let Some(handle) = turn.me.handle.clone() else {
             return Ok(());
@@ -1608,6 +1657,10 @@ impl Bot {
             .await?;
         for payment in held {
             if payment.payer == turn.me.user {
+                continue;
+            }
+            if turn.me.first_seen_ms < payment.created_at_ms {
+                self.tell_payer_claim_refused(turn, &payment).await?;
                 continue;
             }
             let reference = payment.reference.clone();
@@ -1666,6 +1719,29 @@ impl Bot {
                 Err(error) => return Err(error.into()),
             }
         }
+        Ok(())
+    }
+
+    /// Tells the payer of an escrowed payment that a known user who took
+    /// the payee's handle since was not given it (see `claim_escrow`).
+    async fn tell_payer_claim_refused(&self, turn: &Turn<'_>, payment: &Payment) -> Result<()> {
+        let reference = &payment.reference;
+        let handle = &payment.payee_label;
+        let notice = self.notice(
+            &format!(
+                "{reference}:claim-refused:{}:{}",
+                turn.msg.platform, turn.me.id
+            ),
+            payment.payer_platform,
+            &payment.payer_id,
+            format!(
+                "Your {}{} for {handle} (payment {reference}) is still held. {handle} on {} is now used by an account paybot knew under another name before your payment, so I did not give it to them. If they are the person you meant, /cancel {reference} and pay them directly; otherwise the money comes back to you when the hold ends, or at once with /cancel {reference}.",
+                payment.amount,
+                with_memo(payment.memo.as_ref()),
+                link::platform_name(turn.msg.platform),
+            ),
+        )?;
+        self.ledger.enqueue_outbox(&[notice]).await?;
         Ok(())
     }
 
@@ -2253,137 +2329,7 @@ impl Bot {
         Ok(())
     }
 
-    // -- /link -----------------------------------------------------------------
-
-    async fn link(&self, turn: &mut Turn<'_>, code: Option<LinkCode>) -> Result<()> {
-        let Some(code) = code else {
-            let code = self.new_link_code()?;
-            let hash = link_hash(&self.pepper, &code);
-            let expires = turn
-                .now_ms
-                .saturating_add(i64::from(LINK_CODE_TTL_SECS) * 1_000);
-            self.store
-                .put_link_code(&hash.to_bytes(), turn.me.user, expires)
-                .await?;
-            let text = format!(
-                "To use this wallet from another chat app, send this to paybot there, in a private chat: /link {code}\nIt works once, for {}. Never post it in a group.",
-                minutes(LINK_CODE_TTL_SECS)
-            );
-            let redacted = "To use this wallet from another chat app, send the link code I sent you to paybot there.".to_owned();
-            turn.private_with(text, Some(redacted), Vec::new());
-            return Ok(());
-        };
-        let hash = link_hash(&self.pepper, code.as_str());
-        if turn.seen_by_group() {
-            // Burn it: it is public now.
-            self.store
-                .take_link_code(&hash.to_bytes(), turn.now_ms)
-                .await?;
-            turn.here("Link codes are private, so I cancelled that one. Run /link again and send the new code to me in a DM.");
-            return Ok(());
-        }
-        // Check the pending side before spending the code.
-        let accounts = self.ledger.accounts_of(&owner_of(turn.me.user)?).await?;
-        if accounts
-            .iter()
-            .any(|a| a.balance().pending_out > 0 || a.balance().pending_in > 0)
-        {
-            turn.private(
-                "Finish or /cancel your payments in progress first, then send the link code again.",
-            );
-            return Ok(());
-        }
-        if self
-            .link_waits_for_card_ops(turn, turn.me.user, "send the link code again.")
-            .await?
-        {
-            return Ok(());
-        }
-        let Some(target) = self
-            .store
-            .take_link_code(&hash.to_bytes(), turn.now_ms)
-            .await?
-        else {
-            turn.private(
-                "That link code is wrong or has expired. Run /link again in your other chat app.",
-            );
-            return Ok(());
-        };
-        if target == turn.me.user {
-            turn.private("This account already uses that wallet.");
-            return Ok(());
-        }
-        // The code is spent: the other side's wait ends with a new one.
-        if self
-            .link_waits_for_card_ops(turn, target, "run /link again in your other chat app.")
-            .await?
-        {
-            return Ok(());
-        }
-        let mut group = Vec::new();
-        let mut moved = Vec::new();
-        for account in accounts
-            .iter()
-            .filter(|a| a.kind == AccountKind::UserWallet)
-        {
-            let posted = account.balance().posted;
-            if posted <= 0 {
-                continue;
-            }
-            let Ok(amount) = Amount::from_minor(posted, account.currency) else {
-                continue;
-            };
-            let to = self.wallet(target, account.currency).await?;
-            group.push(
-                NewTransfer::single(
-                    derive(
-                        "paybot.bot.link.merge",
-                        &format!("{}:{}", event_key(turn.msg), account.currency.code()),
-                    ),
-                    account.id,
-                    to,
-                    amount,
-                )
-                .with_code(transfer_codes::LINK_MERGE),
-            );
-            moved.push(amount.to_string());
-        }
-        let owners = self.store.identities_of(target).await?;
-        let mut outbox = Vec::new();
-        for owner in owners.iter().filter(|i| i.started) {
-            outbox.push(self.notice(
-                &format!("{}:linked:{}:{}", event_key(turn.msg), owner.platform, owner.id),
-                owner.platform,
-                &owner.id,
-                format!(
-                    "Your paybot wallet is now also used by the {} account {}. If that was not you, contact the operator.",
-                    turn.msg.platform,
-                    turn.me_label()
-                ),
-            )?);
-        }
-        if !group.is_empty() {
-            self.ledger.submit_linked_with_outbox(group, outbox).await?;
-        } else if !outbox.is_empty() {
-            self.ledger.enqueue_outbox(&outbox).await?;
-        }
-        self.store
-            .move_identity(turn.msg.platform, &turn.me.id, target, turn.now_ms)
-            .await?;
-        let moved = if moved.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " I moved this account's balance ({}) into it.",
-                moved.join(", ")
-            )
-        };
-        turn.private(format!(
-            "Linked: this {} account now uses the same wallet as your other accounts.{moved}",
-            turn.msg.platform
-        ));
-        Ok(())
-    }
+    // -- /link (see `link.rs`) ------------------------------------------------
 
     fn new_link_code(&self) -> Result<String> {
         let alphabet = LINK_CODE_ALPHABET.as_bytes();

@@ -74,6 +74,10 @@ pub struct Identity {
     /// The user has written to the bot in a direct chat, so the bot may
     /// message them privately (Telegram forbids a bot to open a DM).
     pub dm_open: bool,
+    /// The first sighting (the identity's own message, or a mention of it),
+    /// never updated: escrow for a handle is released only to an identity
+    /// first seen at or after the payment (a known one that took the handle
+    /// since gets nothing).
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
 }
@@ -535,6 +539,47 @@ pub enum RequestSide {
 /// A `/link` code, stored as a keyed hash.
 pub type LinkCodeHash = [u8; OTP_HASH_BYTES];
 
+/// A `/link CODE` waiting for its `/link confirm`: the identity that sent
+/// the code and the wallet the code belongs to. Nothing has moved yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingLink {
+    pub platform: Platform,
+    pub id: PlatformUserId,
+    /// The identity's user when it sent the code: the wallet it would
+    /// leave (its money moves to `to` on confirmation).
+    pub from: UserId,
+    /// The wallet the code belongs to.
+    pub to: UserId,
+    pub created_at_ms: i64,
+    /// The confirmation is refused from this instant on.
+    pub expires_at_ms: i64,
+}
+
+/// The bounds on wrong `/link` codes that [`Store::begin_link_attempt`]
+/// enforces: at most `per_identity_max` from one identity within any
+/// `per_identity_window_ms`, at most `global_max` from everyone together
+/// within any `global_window_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkAttemptBounds {
+    pub per_identity_max: u32,
+    pub per_identity_window_ms: i64,
+    pub global_max: u32,
+    pub global_window_ms: i64,
+}
+
+/// The verdict of [`Store::begin_link_attempt`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkAttempt {
+    /// Try the code. The attempt counts as a wrong code until
+    /// [`Store::forget_link_attempt`] is called with this id (the code was
+    /// right).
+    Allowed { attempt: i64 },
+    /// Too many wrong codes from this identity; one frees up at `until_ms`.
+    IdentityBound { until_ms: i64 },
+    /// Too many wrong codes from everyone; one frees up at `until_ms`.
+    GlobalBound { until_ms: i64 },
+}
+
 /// The bot's persistent state. Implementations must make each method atomic
 /// on its own; the core never needs a transaction across methods (it orders
 /// its writes so that a crash between two of them is repaired by a retry).
@@ -634,6 +679,58 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn take_link_code(
         &self,
         hash: &LinkCodeHash,
+        now_ms: i64,
+    ) -> Result<Option<UserId>, StoreError>;
+
+    // -- link confirmations, wrong link codes, unlink --------------------
+
+    /// Stores a `/link CODE` waiting for its confirmation, replacing the
+    /// identity's earlier one.
+    async fn put_pending_link(&self, link: &PendingLink) -> Result<(), StoreError>;
+
+    /// The identity's link waiting for confirmation, if not expired at
+    /// `now_ms`.
+    async fn pending_link(
+        &self,
+        platform: Platform,
+        id: &PlatformUserId,
+        now_ms: i64,
+    ) -> Result<Option<PendingLink>, StoreError>;
+
+    /// Removes the identity's waiting link and returns it if it was not
+    /// expired at `now_ms`. Single use: two concurrent takes, one winner.
+    async fn take_pending_link(
+        &self,
+        platform: Platform,
+        id: &PlatformUserId,
+        now_ms: i64,
+    ) -> Result<Option<PendingLink>, StoreError>;
+
+    /// Before a link code is tried: counts the wrong codes of this
+    /// identity and of everyone within the windows of `bounds` and, if
+    /// both are under their bound, records this attempt (as wrong until
+    /// [`Store::forget_link_attempt`]). Check and record are one atomic
+    /// step: concurrent attempts cannot all slip under a bound. Attempts
+    /// older than the longest window are forgotten.
+    async fn begin_link_attempt(
+        &self,
+        platform: Platform,
+        id: &PlatformUserId,
+        now_ms: i64,
+        bounds: &LinkAttemptBounds,
+    ) -> Result<LinkAttempt, StoreError>;
+
+    /// The code of `attempt` was right: it does not count as wrong.
+    async fn forget_link_attempt(&self, attempt: i64) -> Result<(), StoreError>;
+
+    /// `/unlink`: moves the identity to a new user of its own (a new,
+    /// empty wallet), if it still belongs to `from`. Returns the new user;
+    /// `None` when the identity is unknown or no longer `from`'s.
+    async fn detach_identity(
+        &self,
+        platform: Platform,
+        id: &PlatformUserId,
+        from: UserId,
         now_ms: i64,
     ) -> Result<Option<UserId>, StoreError>;
 

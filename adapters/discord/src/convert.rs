@@ -384,8 +384,8 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
             let code = word(options, "code")?.ok_or("no code given")?;
             Ok((format!("/confirm {code}"), Vec::new()))
         }
-        "cancel" | "approve" | "decline" | "history" | "help" | "link" => {
-            let argument = ["payment", "request", "count", "command", "code"]
+        "cancel" | "approve" | "decline" | "history" | "help" | "link" | "unlink" => {
+            let argument = ["payment", "request", "count", "command", "code", "action"]
                 .iter()
                 .find_map(|option| word(options, option).transpose())
                 .transpose()?;
@@ -744,10 +744,17 @@ pub fn commands() -> Value {
                     name.summary(),
                     vec![string(
                         "code",
-                        "The link code from your other chat app (leave out to get one)",
+                        "The link code from your other chat app, or confirm or cancel (leave out to get a code)",
                         false,
                         WORD_OPTION_BYTES_MAX,
                     )],
+                ),
+                CommandName::Unlink => (
+                    name.summary(),
+                    vec![json!({"type": STRING_OPTION, "name": "action",
+                        "description": "confirm: leave the shared wallet (leave out to see what happens)",
+                        "required": false,
+                        "choices": [{"name": "confirm", "value": "confirm"}]})],
                 ),
                 CommandName::Help => {
                     let choices: Vec<Value> = CommandName::ALL
