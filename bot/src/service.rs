@@ -1501,35 +1501,23 @@ impl Bot {
         if let Some(add) = card_add {
             return self.cancel_card_add(turn, add).await;
         }
+        // A bare /cancel with no payment waiting: the card operation, else
+        // the card link, waiting for a code.
         if reference.is_none()
             && self
                 .store
                 .payments_awaiting_code(turn.me.user)
                 .await?
                 .is_empty()
-            && let Some(op) = self
-                .store
-                .card_ops_awaiting_code(turn.me.user)
-                .await?
-                .into_iter()
-                .next()
         {
-            return self.cancel_card_op(turn, op).await;
-        }
-        if reference.is_none()
-            && self
-                .store
-                .payments_awaiting_code(turn.me.user)
-                .await?
-                .is_empty()
-            && let Some(add) = self
-                .store
-                .card_adds_awaiting_code(turn.me.user)
-                .await?
-                .into_iter()
-                .next()
-        {
-            return self.cancel_card_add(turn, add).await;
+            let ops = self.store.card_ops_awaiting_code(turn.me.user).await?;
+            if let Some(op) = ops.into_iter().next() {
+                return self.cancel_card_op(turn, op).await;
+            }
+            let adds = self.store.card_adds_awaiting_code(turn.me.user).await?;
+            if let Some(add) = adds.into_iter().next() {
+                return self.cancel_card_add(turn, add).await;
+            }
         }
         let payment = match &reference {
             Some(reference) => self

@@ -12,6 +12,7 @@ use tokio::runtime::Runtime;
 
 use crate::fake_telegram::{FakeTelegram, TOKEN, TgUser};
 use crate::support::{Server, http_post, paybot, run};
+use crate::telegram::{say, serve_with_telegram};
 
 const WAIT_SECS: u64 = 30;
 
@@ -36,12 +37,7 @@ fn a_telegram_token_with_defaults_serves_no_mock_chat_and_no_simulator() {
     let rt = Runtime::new().unwrap();
     let fake = rt.block_on(FakeTelegram::start());
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        paybot(dir.path())
-            .env("PAYBOT_TELEGRAM__TOKEN", TOKEN)
-            .env("PAYBOT_TELEGRAM__API_URL", &fake.url)
-            .arg("serve"),
-    );
+    let server = Server::start(&mut serve_with_telegram(dir.path(), &fake));
     // Finding 1: the mock chat is not there to mint play money or to drive
     // a linked identity.
     let (status, _) = mock_message(&server, "mallory_m", "/start");
@@ -49,17 +45,15 @@ fn a_telegram_token_with_defaults_serves_no_mock_chat_and_no_simulator() {
     assert_eq!(server.get("/mock/users/mallory_m/messages").0, 404);
     // Finding 3: no simulator, neither its routes nor as the card rail.
     assert_eq!(server.get("/simulator/totals").0, 404);
-    fake.push(fake.message(&MALLORY, MALLORY.dm(), "/start", json!({})));
-    rt.block_on(fake.wait_drained(WAIT_SECS));
-    fake.push(fake.message(
+    say(&rt, &fake, &MALLORY, MALLORY.dm(), "/start");
+    say(
+        &rt,
+        &fake,
         &MALLORY,
         MALLORY.dm(),
         "/card add 4111 1111 1111 1111 12/30",
-        json!({}),
-    ));
-    rt.block_on(fake.wait_drained(WAIT_SECS));
-    fake.push(fake.message(&MALLORY, MALLORY.dm(), "/topup 1000000", json!({})));
-    rt.block_on(fake.wait_drained(WAIT_SECS));
+    );
+    say(&rt, &fake, &MALLORY, MALLORY.dm(), "/topup 1000000");
     rt.block_on(fake.wait_for(MALLORY.id, "Cards are not enabled", WAIT_SECS));
     for call in fake.sent_to(MALLORY.id) {
         assert!(!call.text().contains("Done"), "{}", call.text());
@@ -141,16 +135,10 @@ fn development_parts_allowed_by_name_run_and_warn_at_every_start() {
     let rt = Runtime::new().unwrap();
     let fake = rt.block_on(FakeTelegram::start());
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        paybot(dir.path())
-            .env("PAYBOT_TELEGRAM__TOKEN", TOKEN)
-            .env("PAYBOT_TELEGRAM__API_URL", &fake.url)
-            .env(
-                "PAYBOT_DEPLOYMENT__ALLOW_IN_PRODUCTION",
-                "mock_chat,card_simulator",
-            )
-            .arg("serve"),
-    );
+    let server = Server::start(serve_with_telegram(dir.path(), &fake).env(
+        "PAYBOT_DEPLOYMENT__ALLOW_IN_PRODUCTION",
+        "mock_chat,card_simulator",
+    ));
     let (status, answer) = mock_message(&server, "dev_m", "/start");
     assert_eq!(status, 200, "{answer}");
     // Served (behind the simulator's key), where production would 404.

@@ -148,48 +148,28 @@ fn serve_answers_signed_interactions_and_refuses_forged_ones() {
     // Alice's money: a top-up from a test card, on a staging server that
     // allows the card simulator (the mock chat's play money can never
     // reach a Discord wallet).
-    let prompt = deliver(
-        &server,
-        &fake,
-        &fake.slash_command(
-            Place::Dm,
-            &ALICE,
-            "card",
-            &[("args", STRING, json!("add 4111 1111 1111 1111 12/30"))],
-        ),
-    );
-    let code = word_after(&content(&prompt), "/confirm ");
-    deliver(
-        &server,
-        &fake,
-        &fake.slash_command(
-            Place::Dm,
-            &ALICE,
-            "confirm",
-            &[("code", STRING, json!(code))],
-        ),
-    );
-    let prompt = deliver(
-        &server,
-        &fake,
-        &fake.slash_command(
-            Place::Dm,
-            &ALICE,
-            "topup",
-            &[("amount", STRING, json!("100"))],
-        ),
-    );
-    let code = word_after(&content(&prompt), "/confirm ");
-    let done = deliver(
-        &server,
-        &fake,
-        &fake.slash_command(
-            Place::Dm,
-            &ALICE,
-            "confirm",
-            &[("code", STRING, json!(code))],
-        ),
-    );
+    // Alice's slash command in her DM, then /confirm with the code it sent.
+    let confirmed = |name: &str, option: (&str, &str)| {
+        let (key, value) = option;
+        let prompt = deliver(
+            &server,
+            &fake,
+            &fake.slash_command(Place::Dm, &ALICE, name, &[(key, STRING, json!(value))]),
+        );
+        let code = word_after(&content(&prompt), "/confirm ");
+        deliver(
+            &server,
+            &fake,
+            &fake.slash_command(
+                Place::Dm,
+                &ALICE,
+                "confirm",
+                &[("code", STRING, json!(code))],
+            ),
+        )
+    };
+    confirmed("card", ("args", "add 4111 1111 1111 1111 12/30"));
+    let done = confirmed("topup", ("amount", "100"));
     assert!(content(&done).contains("Done: added $100.00"), "{done}");
     deliver(
         &server,

@@ -3,6 +3,8 @@
 //! webhook mode checks its secret over real HTTP; bad settings stop the
 //! start with a message naming the key (and never the secret).
 
+use std::process::Command;
+
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
@@ -24,9 +26,18 @@ const BOB: TgUser = TgUser {
 };
 
 /// A user's message, queued for the next poll; waits until it was handled.
-fn say(rt: &Runtime, fake: &FakeTelegram, from: &TgUser, chat: Value, text: &str) {
+pub(crate) fn say(rt: &Runtime, fake: &FakeTelegram, from: &TgUser, chat: Value, text: &str) {
     fake.push(fake.message(from, chat, text, json!({})));
     rt.block_on(fake.wait_drained(WAIT_SECS));
+}
+
+/// `paybot serve` in `dir` with the Telegram token, polling `fake`.
+pub(crate) fn serve_with_telegram(dir: &std::path::Path, fake: &FakeTelegram) -> Command {
+    let mut cmd = paybot(dir);
+    cmd.env("PAYBOT_TELEGRAM__TOKEN", TOKEN)
+        .env("PAYBOT_TELEGRAM__API_URL", &fake.url)
+        .arg("serve");
+    cmd
 }
 
 #[test]
@@ -35,11 +46,8 @@ fn serve_polls_telegram_and_a_group_payment_completes() {
     let fake = rt.block_on(FakeTelegram::start());
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(
-        paybot(dir.path())
-            .env("PAYBOT_TELEGRAM__TOKEN", TOKEN)
-            .env("PAYBOT_TELEGRAM__API_URL", &fake.url)
-            .env("PAYBOT_DEPLOYMENT__ALLOW_IN_PRODUCTION", "card_simulator")
-            .arg("serve"),
+        serve_with_telegram(dir.path(), &fake)
+            .env("PAYBOT_DEPLOYMENT__ALLOW_IN_PRODUCTION", "card_simulator"),
     );
     assert_eq!(fake.calls("getme").len(), 1);
     assert_eq!(fake.calls("setmycommands").len(), 1);
