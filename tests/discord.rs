@@ -253,23 +253,14 @@ impl Harness {
     /// wallet a Discord account uses).
     async fn fund(&self, who: &DcUser) {
         assert!(self.balance(who).await.contains("Your balance"));
-        let id = PlatformUserId::new(who.id.to_string()).unwrap();
-        let identity = self
-            .store
-            .identity(Platform::Discord, &id)
-            .await
-            .unwrap()
-            .unwrap();
-        let wallet = self
-            .db
-            .wallet(&format!("user:{}", identity.user.0), ledger::Currency::USD)
-            .await;
-        self.db
-            .fund(
-                wallet,
-                ledger::Amount::from_minor(10_000, ledger::Currency::USD).unwrap(),
-            )
-            .await;
+        support::fund(
+            &self.db,
+            &self.store,
+            Platform::Discord,
+            &who.id.to_string(),
+            10_000,
+        )
+        .await;
         assert!(self.balance(who).await.contains("$100.00 available"));
     }
 

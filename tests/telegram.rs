@@ -165,23 +165,14 @@ impl Harness {
     /// issuance account (play money from the mock chat never reaches a
     /// wallet a Telegram account uses).
     async fn fund(&self, who: &TgUser) {
-        let id = PlatformUserId::new(who.id.to_string()).unwrap();
-        let identity = self
-            .store
-            .identity(Platform::Telegram, &id)
-            .await
-            .unwrap()
-            .expect("fund someone who has talked to the bot");
-        let wallet = self
-            .db
-            .wallet(&format!("user:{}", identity.user.0), ledger::Currency::USD)
-            .await;
-        self.db
-            .fund(
-                wallet,
-                ledger::Amount::from_minor(10_000, ledger::Currency::USD).unwrap(),
-            )
-            .await;
+        support::fund(
+            &self.db,
+            &self.store,
+            Platform::Telegram,
+            &who.id.to_string(),
+            10_000,
+        )
+        .await;
         self.say(who, who.dm(), "/balance").await;
         self.fake
             .wait_for(who.id, "$100.00 available", WAIT_SECS)

@@ -32,6 +32,31 @@ pub(crate) async fn bot_on(backend: TestBackend) -> Option<(TestDb, Arc<Bot>, Ar
     Some((db, bot, store))
 }
 
+/// Puts `minor` cents (USD) in the wallet of the `platform` account `id`
+/// (who has talked to the bot), straight from the ledger's issuance
+/// account, as an operator would fund it: play money from the mock chat
+/// never reaches a wallet a Telegram or Discord account uses.
+pub(crate) async fn fund(
+    db: &TestDb,
+    store: &SqlStore,
+    platform: bot::message::Platform,
+    id: &str,
+    minor: i64,
+) {
+    use bot::store::Store as _;
+    let id = bot::message::PlatformUserId::new(id).unwrap();
+    let identity = store
+        .identity(platform, &id)
+        .await
+        .unwrap()
+        .expect("fund someone who has talked to the bot");
+    let wallet = db
+        .wallet(&format!("user:{}", identity.user.0), Currency::USD)
+        .await;
+    db.fund(wallet, Amount::from_minor(minor, Currency::USD).unwrap())
+        .await;
+}
+
 /// The word after `marker` in `text` (a code after "/confirm ", a link
 /// code after "/link ").
 pub(crate) fn word_after(text: &str, marker: &str) -> String {
