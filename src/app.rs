@@ -95,6 +95,7 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
     let pepper = load_pepper(&settings.otp, &OsRandom)?;
     let fingerprint_key = load_fingerprint_key(&settings.cards, &OsRandom)?;
     let store = Arc::new(SqlStore::new(ledger));
+    guard_the_database(&deployment, &store, ledger.now_ms()).await?;
     let bot = Bot::new(
         ledger.clone(),
         store,
@@ -112,6 +113,36 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
         mock,
         simulator,
     })
+}
+
+/// A database that has served production never runs development (the
+/// mock chat, play money, the card simulator): the situation is decided
+/// per process from its settings, so a `paybot chat` or `paybot serve` run
+/// without the service's tokens against its database would otherwise be
+/// development there. Production marks the database on every start.
+async fn guard_the_database(
+    deployment: &Deployment,
+    store: &SqlStore,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    if deployment.is_production() {
+        return store
+            .mark_production(now_ms)
+            .await
+            .context("cannot record the deployment in the database");
+    }
+    let since = store
+        .production_since()
+        .await
+        .context("cannot read the deployment from the database")?;
+    if let Some(since_ms) = since {
+        bail!(
+            "this database has served a production deployment (first at {} UTC), and development (the mock chat, play money, the card simulator) never runs on it: give development a database of its own (database.url), or start with the production settings",
+            bot::card::UtcDateTime::from_unix_ms(since_ms)
+                .map_or_else(|| since_ms.to_string(), |t| t.to_string())
+        );
+    }
+    Ok(())
 }
 
 /// Gives the bot its card rail as `choice` says: the client of

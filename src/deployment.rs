@@ -132,18 +132,30 @@ pub struct Deployment {
     pub cards: CardRailChoice,
 }
 
-/// A development part switched on by name in production, not allowed.
+/// A development part where it must not run: switched on by name in
+/// production and not allowed there, or the mock chat beside a real card
+/// rail (allowed or not).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mix {
-    /// The setting that switched it on.
+    /// The setting to change.
     pub key: &'static str,
     pub part: DevPart,
     /// What makes the deployment production.
     pub real: Vec<&'static str>,
+    /// The mock chat beside a real card rail: play money could be cashed
+    /// out to a card. Never allowed.
+    pub beside_rail: bool,
 }
 
 impl fmt::Display for Mix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.beside_rail {
+            return write!(
+                f,
+                "allows the mock chat, but cards.rail_url is set: mock users would turn play money into money on a real card with /cashout. The mock chat never runs beside a card rail: remove \"{}\" from it, or turn cards off (cards.enabled = false)",
+                self.part.name()
+            );
+        }
         let how = match self.part {
             DevPart::MockChat => "turns on the mock chat, which is for development",
             DevPart::CardSimulator => {
@@ -205,6 +217,7 @@ impl Deployment {
                         key,
                         part,
                         real: real.clone(),
+                        beside_rail: false,
                     });
                     false
                 }
@@ -219,6 +232,14 @@ impl Deployment {
         } else {
             CardRailChoice::Off
         };
+        if mock_chat && cards == CardRailChoice::Remote {
+            mixes.push(Mix {
+                key: "deployment.allow_in_production",
+                part: DevPart::MockChat,
+                real: real.clone(),
+                beside_rail: true,
+            });
+        }
         if mixes.is_empty() {
             Ok(Deployment {
                 real,
@@ -374,6 +395,31 @@ mod tests {
             d.dev_parts_in_production(),
             vec![DevPart::MockChat, DevPart::CardSimulator]
         );
+    }
+
+    #[test]
+    fn the_mock_chat_never_runs_beside_a_real_card_rail() {
+        // Play money, a real card and /cashout: money from nothing.
+        let key = "k".repeat(32);
+        let text = deployment(&[
+            ("PAYBOT_CARDS__RAIL_URL", "http://127.0.0.1:9/"),
+            ("PAYBOT_CARDS__API_KEY", key.as_str()),
+            ("PAYBOT_DEPLOYMENT__ALLOW_IN_PRODUCTION", "mock_chat"),
+        ])
+        .unwrap_err();
+        for needle in ["mock_chat", "cards.rail_url", "play money"] {
+            assert!(text.contains(needle), "{needle}: {text}");
+        }
+        // With cards off, a staging server may still have its mock chat.
+        let d = deployment(&[
+            ("PAYBOT_CARDS__RAIL_URL", "http://127.0.0.1:9/"),
+            ("PAYBOT_CARDS__ENABLED", "false"),
+            ("PAYBOT_API__READ_TOKEN", key.as_str()),
+            ("PAYBOT_DEPLOYMENT__ALLOW_IN_PRODUCTION", "mock_chat"),
+        ])
+        .unwrap();
+        assert!(d.mock_chat);
+        assert_eq!(d.cards, CardRailChoice::Off);
     }
 
     #[test]

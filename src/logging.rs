@@ -26,39 +26,5 @@ pub fn init(log: &LogSettings, rust_log: Option<&str>) -> anyhow::Result<()> {
         .map_err(|e| anyhow!(e).context("cannot install the logger"))
 }
 
-/// Counts events of one kind and says when a log line about them is due:
-/// at most one per interval, carrying the count since the last one, so an
-/// attacker cannot flood the log.
-#[derive(Debug)]
-pub struct EveryInterval {
-    interval: std::time::Duration,
-    state: std::sync::Mutex<(Option<std::time::Instant>, u64)>,
-}
-
-impl EveryInterval {
-    pub fn new(interval: std::time::Duration) -> EveryInterval {
-        EveryInterval {
-            interval,
-            state: std::sync::Mutex::new((None, 0)),
-        }
-    }
-
-    /// Counts one event; `Some(events since the last line)` when a line is
-    /// due now.
-    pub fn hit(&self) -> Option<u64> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        state.1 = state.1.saturating_add(1);
-        let due = state
-            .0
-            .is_none_or(|logged| logged.elapsed() >= self.interval);
-        if !due {
-            return None;
-        }
-        let count = state.1;
-        *state = (Some(std::time::Instant::now()), 0);
-        Some(count)
-    }
-}
+/// Re-exported from the core, where the adapters use it too.
+pub use bot::log_limit::EveryInterval;

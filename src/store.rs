@@ -66,6 +66,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/bot/sqlite/0005_card_adds_limits.sql"),
         postgres: include_str!("../migrations/bot/postgres/0005_card_adds_limits.sql"),
     },
+    Migration {
+        component: "bot",
+        version: 6,
+        name: "when the database first served production",
+        sqlite: include_str!("../migrations/bot/sqlite/0006_deployment_mark.sql"),
+        postgres: include_str!("../migrations/bot/postgres/0006_deployment_mark.sql"),
+    },
 ];
 
 /// How often [`Store::claim_event`] tries again when the event's row
@@ -448,6 +455,29 @@ macro_rules! sql_backend {
                 )
                 .bind(platform.as_str())
                 .bind(event.as_str())
+                .execute(pool)
+                .await?;
+                Ok(())
+            }
+
+            pub(crate) async fn production_since(pool: &Pool) -> Result<Option<i64>, Error> {
+                let row = sqlx::query(
+                    "SELECT first_at_ms FROM bot_deployment WHERE situation = 'production'",
+                )
+                .fetch_optional(pool)
+                .await?;
+                Ok(match row {
+                    Some(row) => Some(row.try_get::<i64, _>(0)?),
+                    None => None,
+                })
+            }
+
+            pub(crate) async fn mark_production(pool: &Pool, now_ms: i64) -> Result<(), Error> {
+                sqlx::query(
+                    "INSERT INTO bot_deployment (situation, first_at_ms) VALUES ('production', $1)
+                     ON CONFLICT (situation) DO NOTHING",
+                )
+                .bind(now_ms)
                 .execute(pool)
                 .await?;
                 Ok(())
@@ -1853,6 +1883,21 @@ macro_rules! on_backend {
         };
         result.map_err(StoreError::from)
     }};
+}
+
+/// What the binary's wiring asks of the database, outside the core's port.
+impl SqlStore {
+    /// When this database first served a production deployment, if ever
+    /// (milliseconds since the epoch).
+    pub async fn production_since(&self) -> Result<Option<i64>, StoreError> {
+        on_backend!(self, pool => db::production_since(pool).await)
+    }
+
+    /// Records that this database serves a production deployment (the
+    /// first time is kept).
+    pub async fn mark_production(&self, now_ms: i64) -> Result<(), StoreError> {
+        on_backend!(self, pool => db::mark_production(pool, now_ms).await)
+    }
 }
 
 #[async_trait]

@@ -11,6 +11,7 @@ pub mod card;
 pub mod command;
 pub mod identity;
 pub mod limits;
+pub mod log_limit;
 pub mod message;
 pub mod notify;
 pub mod otp;

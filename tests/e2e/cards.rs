@@ -14,8 +14,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ledger::{AccountKind, Currency, Ledger, LedgerConfig, NewAccount, OwnerRef, SystemClock};
 use serde_json::{Value, json};
 
+use crate::fake_telegram::{FakeTelegram, TgUser};
 use crate::support::{Server, http_get_with_headers, http_post, paybot, run, word_after};
+use crate::telegram::serve_with_telegram;
 
+/// How long a test waits for paybot to answer over Telegram, in seconds.
+const WAIT_SECS: u64 = 30;
 const API_KEY: &str = "e2e-cards-simulator-key-0001";
 /// How long the sweep may take to resolve a slow (202) request: the core
 /// asks again after `bot::service::RAIL_RETRY_MS`.
@@ -262,34 +266,61 @@ async fn paybot_uses_a_standalone_card_sim() {
             .args(["card-sim", "--addr", "127.0.0.1:0"])
             .env("PAYBOT_CARDS__API_KEY", API_KEY),
     );
+    // A rail URL makes this production, where the mock chat never runs
+    // beside a card rail: driven from Telegram, as a real deployment is.
+    let telegram = FakeTelegram::start().await;
     let server = Server::start(
-        paybot(dir.path())
-            .arg("serve")
+        serve_with_telegram(dir.path(), &telegram)
             .env("PAYBOT_CARDS__API_KEY", API_KEY)
-            .env("PAYBOT_CARDS__RAIL_URL", format!("http://{}", sim.addr))
-            // A rail URL makes this production: the mock chat that drives
-            // it here is allowed by name, as on a staging server.
-            .env("PAYBOT_DEPLOYMENT__ALLOW_IN_PRODUCTION", "mock_chat"),
+            .env("PAYBOT_CARDS__RAIL_URL", format!("http://{}", sim.addr)),
     );
-    let chat = Chat { server: &server };
+    let alice = TgUser {
+        id: 7_001,
+        first_name: "Alice",
+        username: Some("alice"),
+    };
+    let say = |text: &str| {
+        telegram.push(telegram.message(&alice, alice.dm(), text, json!({})));
+        telegram.wait_drained(WAIT_SECS)
+    };
+    // `command`, then /confirm with the code it sent; the answer to that.
+    let confirmed = |command: String, prompt: &'static str, answer: &'static str| {
+        let say = &say;
+        let telegram = &telegram;
+        async move {
+            say(&command).await;
+            let asked = telegram.wait_for(alice.id, prompt, WAIT_SECS).await;
+            let code = word_after(asked.text(), "/confirm ");
+            say(&format!("/confirm {code}")).await;
+            telegram
+                .wait_for(alice.id, answer, WAIT_SECS)
+                .await
+                .text()
+                .to_owned()
+        }
+    };
 
-    chat.dm("alice", "/start");
-    let linked = chat.confirmed(
-        "alice",
-        &format!("/card add {} {}", CARDS[0], future_expiry()),
-    );
-    assert!(linked.contains("Linked Visa"), "{linked}");
+    say("/start").await;
+    let linked = confirmed(
+        format!("/card add {} {}", CARDS[0], future_expiry()),
+        "To link Visa",
+        "Linked Visa",
+    )
+    .await;
     assert!(linked.contains("(24 h after it was added)"), "{linked}");
-    let topup = chat.confirmed("alice", "/topup 20");
+    let topup = confirmed("/topup 20".to_owned(), "To add $20.00", "Done: added").await;
     assert!(topup.contains("Done: added $20.00"), "{topup}");
     // With the default cards.new_card_hold_secs, a new card is not cashed
     // out to for a day.
-    let refused = chat.dm("alice", "/cashout 5");
-    assert!(
-        refused.contains("Cash-outs to a new card are possible from"),
-        "{refused}"
-    );
-    assert!(!refused.contains("/confirm"), "{refused}");
+    say("/cashout 5").await;
+    let refused = telegram
+        .wait_for(
+            alice.id,
+            "Cash-outs to a new card are possible from",
+            WAIT_SECS,
+        )
+        .await;
+    assert!(!refused.text().contains("/confirm"), "{}", refused.text());
 
     let (net, totals) = simulator_net_usd(sim.addr);
     assert_eq!(net, 2_000, "{totals}");

@@ -190,3 +190,37 @@ fn development_says_so_and_play_money_has_its_own_issuance_account() {
         "issuance accounts (kind, balance)"
     );
 }
+
+#[test]
+fn a_database_that_served_production_never_runs_development() {
+    let rt = Runtime::new().unwrap();
+    let fake = rt.block_on(FakeTelegram::start());
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&mut serve_with_telegram(dir.path(), &fake));
+    server.signal("TERM");
+    let (status, log) = server.wait_for_exit();
+    assert!(status.success(), "{log}");
+    // The same database from a shell without the service's token: that
+    // process would be development, with play money and the simulator.
+    let refused = run(paybot(dir.path()).arg("chat"));
+    assert_eq!(refused.code(), Some(2), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("has served a production deployment"),
+        "{}",
+        refused.stderr
+    );
+    let refused = run(paybot(dir.path()).arg("serve"));
+    assert_eq!(refused.code(), Some(2), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("database.url"),
+        "{}",
+        refused.stderr
+    );
+    // Production itself starts again on it.
+    let server = Server::start(&mut serve_with_telegram(dir.path(), &fake));
+    server.signal("TERM");
+    let (status, log) = server.wait_for_exit();
+    assert!(status.success(), "{log}");
+}

@@ -306,3 +306,52 @@ fn webhook_secrets_and_signature_headers_are_checked_before_the_body_is_read() {
         Some(413)
     );
 }
+
+#[test]
+fn slow_unsigned_discord_bodies_cannot_take_every_request_slot() {
+    let rt = Runtime::new().unwrap();
+    let discord = rt.block_on(FakeDiscord::start());
+    let key_hex = discord.signing_key.public_key_hex();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        paybot(dir.path())
+            .env("PAYBOT_HTTP__REQUESTS_IN_FLIGHT_MAX", "36")
+            .env("PAYBOT_DISCORD__TOKEN", crate::fake_discord::TOKEN)
+            .env("PAYBOT_DISCORD__APPLICATION_ID", APPLICATION_ID.to_string())
+            .env("PAYBOT_DISCORD__PUBLIC_KEY", &key_hex)
+            .env("PAYBOT_DISCORD__API_URL", &discord.url)
+            .env("PAYBOT_DISCORD__GUILD_ID", GUILD_ID.to_string())
+            .arg("serve"),
+    );
+    // Headers anyone can make (a signature-shaped value, a fresh timestamp
+    // of the attacker's choosing), then a body that never comes: the
+    // signature cannot be checked before the body is read.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let head = format!(
+        "POST /discord/interactions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         X-Signature-Ed25519: {}\r\nX-Signature-Timestamp: {now}\r\nContent-Length: 1000\r\n\r\n{{",
+        "ab".repeat(64)
+    );
+    let mut slow: Vec<TcpStream> = (0..40)
+        .map(|_| {
+            let mut stream = connect(server.addr);
+            stream.write_all(head.as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // Everyone else is still served.
+    assert_eq!(http_get(server.addr, "/readyz").0, 200);
+    // And each slow body is ended well before the request timeout (30 s).
+    let started = Instant::now();
+    let answer = read_until_closed(slow.first_mut().unwrap()).unwrap_or_default();
+    assert!(
+        started.elapsed() < Duration::from_secs(WAIT_SECS),
+        "a slow unsigned body held its slot for {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(status_of(&answer), Some(408 | 503)), "{answer:?}");
+}

@@ -39,7 +39,10 @@ use serde_json::Value;
 
 pub use config::{ConfigError, DiscordConfig, Mode, PublicKey, Snowflake, Token};
 pub use convert::{Envelope, Inbound};
-pub use endpoint::{INTERACTION_BODY_BYTES_MAX, INTERACTIONS_PATH};
+pub use endpoint::{
+    INTERACTION_BODY_BYTES_MAX, INTERACTION_BODY_READ_SECS_MAX, INTERACTION_BODY_READS_MAX,
+    INTERACTIONS_PATH,
+};
 pub use gateway::Gateway;
 pub use rest::RestError;
 pub use verify::{Rejected, RequestVerifier};

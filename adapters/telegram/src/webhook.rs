@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
+use bot::log_limit::{EveryInterval, REFUSAL_LOG_INTERVAL_SECS};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use teloxide::types::Update;
@@ -30,6 +31,7 @@ pub const WEBHOOK_BODY_BYTES_MAX: usize = 1024 * 1024;
 struct WebhookState {
     telegram: Arc<Telegram>,
     secret_digest: [u8; 32],
+    refusals: Arc<EveryInterval>,
 }
 
 fn digest(bytes: &[u8]) -> [u8; 32] {
@@ -40,6 +42,9 @@ pub(crate) fn router(telegram: Arc<Telegram>, secret: &WebhookSecret) -> Router 
     let state = WebhookState {
         telegram,
         secret_digest: digest(secret.expose().as_bytes()),
+        refusals: Arc::new(EveryInterval::new(std::time::Duration::from_secs(
+            REFUSAL_LOG_INTERVAL_SECS,
+        ))),
     };
     Router::new()
         .route(WEBHOOK_PATH, post(receive))
@@ -56,7 +61,12 @@ async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Bo
         .map(|value| digest(value.as_bytes()));
     let authentic = given.is_some_and(|given| bool::from(given.ct_eq(&state.secret_digest)));
     if !authentic {
-        tracing::warn!("telegram webhook call without the right secret token; refused");
+        if let Some(count) = state.refusals.hit() {
+            tracing::warn!(
+                count,
+                "telegram webhook calls without the right secret token refused (count since the last line)"
+            );
+        }
         return StatusCode::UNAUTHORIZED;
     }
     let announced = headers
