@@ -493,35 +493,67 @@ fn is_skipped(c: char) -> bool {
 /// a hash) is not searched for a lucky 16-digit window. Any Luhn-valid
 /// candidate counts, whatever its brand: a false alarm costs one refusal
 /// or warning, a miss leaves a card number in a group or in storage.
+/// One exception: a single group of 17 to [`RUN_INTO_DIGITS_MAX`] digits
+/// is also searched at its two ends (a prefix or suffix of 15 or 16
+/// digits), because that is how a card number typed straight into its
+/// expiry or CVV, or after a stray digit, looks (`41111111111111111225`);
+/// longer groups are ids or hashes and are not searched.
 /// Amounts (`20`, `1,000.50`) and 6-digit codes are far too short. The
 /// text is bounded upstream by `MESSAGE_TEXT_BYTES_MAX`; the work is linear
-/// in it (each group starts at most one candidate of at most 19 digits).
+/// in it (each group starts at most one candidate of at most 19 digits,
+/// plus at most 4 windows at a group's ends).
 pub fn contains_card_number(text: &str) -> bool {
     let mut normal: String = text.nfkc().filter(|c| !is_skipped(*c)).collect();
     let mut groups = digit_groups(&normal);
     normal.zeroize();
-    let found = groups.iter().enumerate().any(|(start, _)| {
-        let mut candidate = String::with_capacity(CARD_DIGITS_MAX);
-        let mut hit = false;
-        for group in groups.iter().skip(start) {
-            if group.joined_to_previous || candidate.is_empty() {
-                candidate.push_str(&group.digits);
-            } else {
-                break;
+    let run_into = groups
+        .iter()
+        .any(|group| ends_hold_a_card_number(&group.digits));
+    let found = run_into
+        || groups.iter().enumerate().any(|(start, _)| {
+            let mut candidate = String::with_capacity(CARD_DIGITS_MAX);
+            let mut hit = false;
+            for group in groups.iter().skip(start) {
+                if group.joined_to_previous || candidate.is_empty() {
+                    candidate.push_str(&group.digits);
+                } else {
+                    break;
+                }
+                if candidate.len() > CARD_DIGITS_MAX {
+                    break;
+                }
+                if candidate.len() >= CARD_DIGITS_MIN && luhn_valid(&candidate) {
+                    hit = true;
+                    break;
+                }
             }
-            if candidate.len() > CARD_DIGITS_MAX {
-                break;
-            }
-            if candidate.len() >= CARD_DIGITS_MIN && luhn_valid(&candidate) {
-                hit = true;
-                break;
-            }
-        }
-        candidate.zeroize();
-        hit
-    });
+            candidate.zeroize();
+            hit
+        });
     groups.iter_mut().for_each(|group| group.digits.zeroize());
     found
+}
+
+/// The longest single digit group whose ends are searched for a card
+/// number run into other digits: a 19-digit number and a 4-digit expiry.
+pub const RUN_INTO_DIGITS_MAX: usize = CARD_DIGITS_MAX + 4;
+/// The card number lengths searched for at a group's ends: the common
+/// ones (Amex 15, Visa, Mastercard and most others 16). Fewer windows,
+/// fewer false alarms on ordinary long numbers.
+const RUN_INTO_CARD_DIGITS: [usize; 2] = [15, 16];
+
+/// Whether `digits` (a group of 17 to [`RUN_INTO_DIGITS_MAX`] digits)
+/// starts or ends with a Luhn-valid card number of a common length.
+fn ends_hold_a_card_number(digits: &str) -> bool {
+    let len = digits.len();
+    if len <= 16 || len > RUN_INTO_DIGITS_MAX {
+        return false;
+    }
+    RUN_INTO_CARD_DIGITS.iter().any(|&window| {
+        let prefix = digits.get(..window);
+        let suffix = digits.get(len - window..);
+        prefix.is_some_and(luhn_valid) || suffix.is_some_and(luhn_valid)
+    })
 }
 
 /// A maximal run of ASCII digits, and whether the characters before it
@@ -1641,6 +1673,13 @@ mod tests {
             "3530111333300000",
             // 12 digits, Luhn-valid.
             &luhn_completed("12345678901"),
+            // Run into other digits in one group: the expiry or the CVV
+            // typed straight after it, a stray digit before it.
+            "41111111111111111225",
+            "4111111111111111122030",
+            "4111111111111111123",
+            "94111111111111111",
+            "pay 5 for 41111111111111111225",
         ] {
             assert!(contains_card_number(text), "{text}");
         }
@@ -1660,8 +1699,9 @@ mod tests {
             "4111..1111..1111..1111",
             "4111 -- 1111 -- 1111 -- 1111",
             "4111 x 1111 x 1111 x 1111",
-            // A long number is not searched for a lucky window.
-            "41111111111111110000",
+            // A very long number is not searched for a lucky window.
+            "411111111111111100000000",
+            "4111111111111111000000000000",
             "call 555 123 4567",
             "12/30",
         ] {
