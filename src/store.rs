@@ -124,7 +124,7 @@ fn transfer_uuid(id: TransferId) -> Uuid {
 macro_rules! identity_columns {
     () => {
         "platform, platform_id, user_id, handle, skeleton, display_name, started, \
-         dm_open, first_seen_ms, last_seen_ms"
+         dm_open, first_seen_ms, last_seen_ms, user_since_ms"
     };
 }
 
@@ -275,6 +275,7 @@ macro_rules! sql_backend {
                     dm_open: get(row, T, "dm_open")?,
                     first_seen_ms: get(row, T, "first_seen_ms")?,
                     last_seen_ms: get(row, T, "last_seen_ms")?,
+                    user_since_ms: get(row, T, "user_since_ms")?,
                 })
             }
 

@@ -80,6 +80,9 @@ pub struct Identity {
     /// since gets nothing).
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
+    /// When the identity started using its current wallet (first seen, or
+    /// its last link or unlink).
+    pub user_since_ms: i64,
 }
 
 /// What a chat event tells about a user, for [`Store::upsert_identity`].

@@ -350,6 +350,22 @@ impl Bot {
             });
             return Ok(());
         }
+        // The wallet confirmed must be the one described: an account that
+        // joined it after /link CODE named its accounts was never shown.
+        let joined_since: Vec<&Identity> = theirs
+            .iter()
+            .filter(|identity| identity.user_since_ms > pending.created_at_ms)
+            .collect();
+        if !joined_since.is_empty() {
+            self.store
+                .take_pending_link(platform, &turn.me.id, now_ms)
+                .await?;
+            turn.private(format!(
+                "The wallet that code belongs to has new accounts since I showed it to you ({}), so nothing was linked. If you still want to, ask for a new code and send /link CODE again to see who uses it now.",
+                names(&joined_since)
+            ));
+            return Ok(());
+        }
         // One confirmation wins.
         let Some(pending) = self
             .store
