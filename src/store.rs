@@ -73,6 +73,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/bot/sqlite/0006_deployment_mark.sql"),
         postgres: include_str!("../migrations/bot/postgres/0006_deployment_mark.sql"),
     },
+    Migration {
+        component: "bot",
+        version: 7,
+        name: "who linked each card (it leaves with that account on /unlink)",
+        sqlite: include_str!("../migrations/bot/sqlite/0007_card_adder.sql"),
+        postgres: include_str!("../migrations/bot/postgres/0007_card_adder.sql"),
+    },
 ];
 
 /// How often [`Store::claim_event`] tries again when the event's row
@@ -158,7 +165,8 @@ macro_rules! split_columns {
 /// The columns of a [`LinkedCard`], in `SELECT` and `RETURNING`.
 macro_rules! card_columns {
     () => {
-        "id, user_id, token, brand, last4, exp_year, exp_month, fingerprint, created_at_ms"
+        "id, user_id, token, brand, last4, exp_year, exp_month, fingerprint, created_at_ms, \
+         added_by_platform, added_by_id"
     };
 }
 
@@ -932,6 +940,17 @@ macro_rules! sql_backend {
                 .bind(now_ms)
                 .execute(&mut *tx)
                 .await?;
+                // The cards this identity linked go with it.
+                sqlx::query(
+                    "UPDATE bot_cards SET user_id = $4
+                     WHERE user_id = $3 AND added_by_platform = $1 AND added_by_id = $2",
+                )
+                .bind(platform.as_str())
+                .bind(id.as_str())
+                .bind(from.0)
+                .bind(new_user)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 Ok(Some(UserId(new_user)))
             }
@@ -1328,6 +1347,14 @@ macro_rules! sql_backend {
                     .zip(u8::try_from(month).ok())
                     .and_then(|(y, m)| Expiry::new(y, m))
                     .ok_or_else(|| corrupt(T, "exp_year", "not a month"))?;
+                let added_by = match (
+                    parse_opt(row, T, "added_by_platform", Platform::from_str_opt)?,
+                    parse_opt(row, T, "added_by_id", |s| PlatformUserId::new(s).ok())?,
+                ) {
+                    (Some(platform), Some(id)) => Some((platform, id)),
+                    (None, None) => None,
+                    _ => return Err(corrupt(T, "added_by_id", "half an identity")),
+                };
                 Ok(LinkedCard {
                     id: get(row, T, "id")?,
                     user: UserId(get(row, T, "user_id")?),
@@ -1338,6 +1365,7 @@ macro_rules! sql_backend {
                     fingerprint: CardFingerprint::from_bytes(&fingerprint)
                         .ok_or_else(|| corrupt(T, "fingerprint", "not 32 bytes"))?,
                     created_at_ms: get(row, T, "created_at_ms")?,
+                    added_by,
                 })
             }
 
@@ -1347,8 +1375,9 @@ macro_rules! sql_backend {
             ) -> Result<Option<LinkedCard>, Error> {
                 let row = sqlx::query(concat!(
                     "INSERT INTO bot_cards (user_id, token, brand, last4, exp_year, exp_month,
-                                            fingerprint, created_at_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                            fingerprint, created_at_ms, added_by_platform,
+                                            added_by_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                      ON CONFLICT (user_id, fingerprint) DO NOTHING
                      RETURNING ",
                     card_columns!()
@@ -1361,6 +1390,8 @@ macro_rules! sql_backend {
                 .bind(i64::from(card.expiry.month()))
                 .bind(card.fingerprint.to_bytes().to_vec())
                 .bind(card.created_at_ms)
+                .bind(card.added_by.as_ref().map(|(platform, _)| platform.as_str()))
+                .bind(card.added_by.as_ref().map(|(_, id)| id.as_str()))
                 .fetch_optional(pool)
                 .await?;
                 row.as_ref().map(card_from_row).transpose()
@@ -1773,8 +1804,9 @@ macro_rules! sql_backend {
                 }
                 let row = sqlx::query(concat!(
                     "INSERT INTO bot_cards (user_id, token, brand, last4, exp_year, exp_month,
-                                            fingerprint, created_at_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                            fingerprint, created_at_ms, added_by_platform,
+                                            added_by_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                      ON CONFLICT (user_id, fingerprint) DO NOTHING
                      RETURNING ",
                     card_columns!()
@@ -1787,6 +1819,8 @@ macro_rules! sql_backend {
                 .bind(i64::from(add.expiry.month()))
                 .bind(add.fingerprint.to_bytes().to_vec())
                 .bind(now_ms)
+                .bind(add.platform.as_str())
+                .bind(add.platform_user_id.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
                 let card = row.as_ref().map(card_from_row).transpose()?;

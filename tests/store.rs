@@ -82,6 +82,8 @@ conformance!(
     right_link_codes_do_not_count,
     concurrent_link_attempts_stay_within_the_bound,
     detach_identity_gives_a_new_empty_user,
+    detach_identity_takes_the_cards_it_linked,
+    card_with_half_an_adder_is_an_error_not_a_panic,
     payment_round_trips_every_field,
     insert_payment_is_idempotent,
     update_payment_is_compare_and_swap,
@@ -141,6 +143,7 @@ fn card(user: UserId, number: &str, at_ms: i64) -> LinkedCard {
         expiry: Expiry::new(2030, 12).unwrap(),
         fingerprint: number.fingerprint(&pepper),
         created_at_ms: at_ms,
+        added_by: None,
     }
 }
 
@@ -1241,6 +1244,122 @@ mod cases {
         assert_eq!(identity.first_seen_ms, T0);
     }
 
+    pub(crate) async fn detach_identity_takes_the_cards_it_linked(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        // alice's mock account and her Telegram account share a wallet.
+        let alice = user(&store, "alice").await;
+        store
+            .upsert_identity(&seen(Platform::Telegram, "alice_tg", None, true), T0)
+            .await
+            .unwrap();
+        store
+            .move_identity(Platform::Telegram, &pid("alice_tg"), alice, T0)
+            .await
+            .unwrap();
+        // Linked by the Telegram account: goes with it.
+        let mut by_tg = card_add("A00001", alice, "4111111111111111", T0);
+        by_tg.platform_user_id = pid("alice_tg");
+        let by_tg = store.insert_card_add(&by_tg).await.unwrap();
+        let CardAddLinked::Linked(tg_card) = store.link_card_add(&by_tg, T0 + 1).await.unwrap()
+        else {
+            panic!("not linked");
+        };
+        // Linked by the mock account: stays.
+        let mut by_mock = card_add("A00002", alice, "4000000000000002", T0);
+        by_mock.platform = Platform::Mock;
+        by_mock.platform_user_id = pid("alice");
+        let by_mock = store.insert_card_add(&by_mock).await.unwrap();
+        let CardAddLinked::Linked(mock_card) = store.link_card_add(&by_mock, T0 + 2).await.unwrap()
+        else {
+            panic!("not linked");
+        };
+        assert_eq!(mock_card.added_by, Some((Platform::Mock, pid("alice"))));
+        // Linked before the adder was recorded: stays.
+        let old = store
+            .insert_card(&card(alice, "5555555555554444", T0 + 3))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(old.added_by, None);
+        // The same id on another platform is another identity: stays.
+        let mut lookalike = card(alice, "4000000000000119", T0 + 4);
+        lookalike.added_by = Some((Platform::Discord, pid("alice_tg")));
+        let lookalike = store.insert_card(&lookalike).await.unwrap().unwrap();
+        // A card the Telegram account linked to another wallet: not moved.
+        let bob = user(&store, "bob").await;
+        let mut elsewhere = card(bob, "4111111111111111", T0 + 5);
+        elsewhere.added_by = Some((Platform::Telegram, pid("alice_tg")));
+        let elsewhere = store.insert_card(&elsewhere).await.unwrap().unwrap();
+
+        // A refused detach (not alice's any more) moves no card.
+        assert_eq!(
+            store
+                .detach_identity(Platform::Telegram, &pid("alice_tg"), bob, T0 + 10)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.cards_of(alice).await.unwrap().len(), 4);
+        assert_eq!(store.cards_of(bob).await.unwrap(), vec![elsewhere.clone()]);
+
+        let new = store
+            .detach_identity(Platform::Telegram, &pid("alice_tg"), alice, T0 + 10)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut moved = tg_card.clone();
+        moved.user = new;
+        assert_eq!(store.cards_of(new).await.unwrap(), vec![moved]);
+        let mut kept_old = old.clone();
+        kept_old.user = alice;
+        assert_eq!(
+            store.cards_of(alice).await.unwrap(),
+            vec![mock_card, kept_old, lookalike]
+        );
+        assert_eq!(store.cards_of(bob).await.unwrap(), vec![elsewhere]);
+        // The same card can be linked again to the wallet it left.
+        let again = store
+            .insert_card_add(&card_add("A00003", alice, "4111111111111111", T0 + 20))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.link_card_add(&again, T0 + 21).await.unwrap(),
+            CardAddLinked::Linked(_)
+        ));
+        // Done once: a second detach from alice changes nothing.
+        assert_eq!(
+            store
+                .detach_identity(Platform::Telegram, &pid("alice_tg"), alice, T0 + 30)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.cards_of(new).await.unwrap().len(), 1);
+        assert_eq!(store.cards_of(alice).await.unwrap().len(), 4);
+    }
+
+    pub(crate) async fn card_with_half_an_adder_is_an_error_not_a_panic(
+        db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        store
+            .insert_card(&card(alice, "4111111111111111", T0))
+            .await
+            .unwrap()
+            .unwrap();
+        execute(db, "UPDATE bot_cards SET added_by_platform = 'telegram'").await;
+        assert!(store.cards_of(alice).await.is_err());
+        execute(
+            db,
+            "UPDATE bot_cards SET added_by_platform = 'pigeon', added_by_id = 'alice'",
+        )
+        .await;
+        assert!(store.cards_of(alice).await.is_err());
+    }
+
     pub(crate) async fn payment_round_trips_every_field(_db: &TestDb, store: Arc<SqlStore>) {
         let alice = user(&store, "alice").await;
         let bob = user(&store, "bob").await;
@@ -2044,6 +2163,8 @@ mod cases {
         // The card's age counts from the link, not from the /card add.
         assert_eq!(card.created_at_ms, T0 + 60_000);
         assert_eq!(card.token, add.token);
+        // The identity that confirmed the add is recorded as its adder.
+        assert_eq!(card.added_by, Some((Platform::Telegram, pid("alice"))));
         assert_eq!(store.cards_of(alice).await.unwrap(), vec![card]);
         let read = store.card_add(&add.reference).await.unwrap().unwrap();
         assert_eq!((read.state, read.due_at_ms), (CardAddState::Linked, None));

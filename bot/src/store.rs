@@ -312,6 +312,11 @@ pub struct LinkedCard {
     pub expiry: Expiry,
     pub fingerprint: CardFingerprint,
     pub created_at_ms: i64,
+    /// The identity that confirmed the card's `/card add`: the card goes
+    /// with it when it leaves a shared wallet (`/unlink`). `None` for cards
+    /// linked before this was recorded (adder unknown: they stay with the
+    /// wallet).
+    pub added_by: Option<(Platform, PlatformUserId)>,
 }
 
 /// Which way money moves through the card rail.
@@ -727,8 +732,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn forget_link_attempt(&self, attempt: i64) -> Result<(), StoreError>;
 
     /// `/unlink`: moves the identity to a new user of its own (a new,
-    /// empty wallet), if it still belongs to `from`. Returns the new user;
-    /// `None` when the identity is unknown or no longer `from`'s.
+    /// empty wallet), if it still belongs to `from`, and with it, in the
+    /// same transaction, the cards of `from` that this identity linked
+    /// ([`LinkedCard::added_by`]); cards linked by others or by an unknown
+    /// adder stay with `from`. Returns the new user; `None` (nothing
+    /// changed) when the identity is unknown or no longer `from`'s.
     async fn detach_identity(
         &self,
         platform: Platform,

@@ -228,8 +228,36 @@ impl Bot {
         then: &str,
     ) -> Result<bool> {
         let in_flight = self.store.card_ops_in_flight(user).await?;
+        Ok(Self::wait_for_card_ops(turn, &in_flight, then))
+    }
+
+    /// `/unlink` waits for the top-ups and cash-outs with the rail that
+    /// use a card leaving with the account (`cards`, by token), whoever
+    /// started them: the card must not leave while the network decides on
+    /// a charge or a payout made with it for the wallet it leaves. `true`
+    /// (and the user told what to wait for) when one is in flight.
+    pub(super) async fn unlink_waits_for_card_ops(
+        &self,
+        turn: &mut Turn<'_>,
+        user: UserId,
+        cards: &[&LinkedCard],
+        then: &str,
+    ) -> Result<bool> {
+        let in_flight: Vec<CardOp> = self
+            .store
+            .card_ops_in_flight(user)
+            .await?
+            .into_iter()
+            .filter(|op| cards.iter().any(|c| c.token.as_str() == op.token.as_str()))
+            .collect();
+        Ok(Self::wait_for_card_ops(turn, &in_flight, then))
+    }
+
+    /// Tells the user to wait for the first of `in_flight`; `false` when
+    /// there is none.
+    fn wait_for_card_ops(turn: &mut Turn<'_>, in_flight: &[CardOp], then: &str) -> bool {
         let Some(op) = in_flight.first() else {
-            return Ok(false);
+            return false;
         };
         let more = match in_flight.len() {
             1 => String::new(),
@@ -242,7 +270,7 @@ impl Bot {
             op.amount,
             op_label(op)
         ));
-        Ok(true)
+        true
     }
 
     /// `/history`'s lines for `user`'s top-ups and cash-outs still with the
@@ -860,7 +888,23 @@ impl Bot {
             turn.now_ms,
         );
         match verdict {
-            Verdict::Confirmed => self.execute_card_op(turn, op).await,
+            Verdict::Confirmed => {
+                // The card may have left the wallet since the code was
+                // sent (`/card remove`, or `/unlink` by the account that
+                // linked it): then it is not this wallet's to charge.
+                let cards = self.store.cards_of(op.user).await?;
+                if !cards.iter().any(|c| c.token.as_str() == op.token.as_str()) {
+                    let reference = op.reference.clone();
+                    let (kind, label) = (kind_name(op.kind), op_label(&op));
+                    self.end_card_op(op, CardOpState::Cancelled).await?;
+                    turn.private(format!(
+                        "{label} is no longer linked to this wallet, so {} {reference} was cancelled and no money moved.",
+                        kind.to_lowercase()
+                    ));
+                    return Ok(());
+                }
+                self.execute_card_op(turn, op).await
+            }
             Verdict::Expired => {
                 let reference = op.reference.clone();
                 let kind = kind_name(op.kind);

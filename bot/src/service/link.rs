@@ -27,13 +27,14 @@ use std::fmt::Write as _;
 
 use ledger::{AccountKind, Amount, NewTransfer};
 
+use super::cards::card_label;
 use super::{
     Bot, LINK_CODE_TTL_SECS, Result, Turn, derive, event_key, link_hash, minutes, owner_of,
     transfer_codes,
 };
 use crate::command::LinkCode;
 use crate::message::{Button, Platform};
-use crate::store::{Identity, LinkAttempt, LinkAttemptBounds, PendingLink, UserId};
+use crate::store::{Identity, LinkAttempt, LinkAttemptBounds, LinkedCard, PendingLink, UserId};
 
 /// How long a `/link CODE` waits for its `/link confirm`.
 pub const LINK_CONFIRM_TTL_SECS: u32 = 300;
@@ -144,6 +145,43 @@ fn mixes_mock_and_real(a: &[Identity], b: &[Identity]) -> bool {
     let mut all = a.iter().chain(b);
     let mock = all.clone().any(|i| i.platform == Platform::Mock);
     mock && all.any(|i| i.platform != Platform::Mock)
+}
+
+/// `Visa •••• 1111, Mastercard •••• 4444`.
+fn card_list(cards: &[&LinkedCard]) -> String {
+    cards
+        .iter()
+        .map(|card| card_label(card.brand, card.last4))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What `/unlink` does with the wallet's cards: the ones this account
+/// linked go with it, the others stay; cards whose adder is unknown
+/// (linked before that was recorded) stay too. Empty without cards.
+fn cards_text(going: &[&LinkedCard], staying: &[&LinkedCard]) -> String {
+    let mut text = String::new();
+    if !going.is_empty() {
+        let verb = if going.len() == 1 { "goes" } else { "go" };
+        let _ = write!(text, "\n{} {verb} with you", card_list(going));
+        text.push_str(if staying.is_empty() { "." } else { "; " });
+    }
+    if !staying.is_empty() {
+        let _ = write!(
+            text,
+            "{} {}.",
+            if going.is_empty() {
+                "\nThe shared wallet keeps"
+            } else {
+                "the wallet keeps"
+            },
+            card_list(staying)
+        );
+    }
+    if staying.iter().any(|card| card.added_by.is_none()) {
+        text.push_str(" Cards linked before paybot recorded who linked them stay with the shared wallet; to take one along, /card remove it there and /card add it again after unlinking.");
+    }
+    text
 }
 
 fn is_me(turn: &Turn<'_>, identity: &Identity) -> bool {
@@ -494,23 +532,50 @@ impl Bot {
             amounts.join(", ")
         };
         let platform = platform_name(turn.msg.platform);
+        // The cards this account linked go with it; the others stay.
+        let cards = self.store.cards_of(turn.me.user).await?;
+        let (going, staying): (Vec<&LinkedCard>, Vec<&LinkedCard>) =
+            cards.iter().partition(|card| {
+                card.added_by
+                    .as_ref()
+                    .is_some_and(|(p, id)| *p == turn.msg.platform && *id == turn.me.id)
+            });
+        let again = if confirm {
+            "send /unlink confirm again."
+        } else {
+            "send /unlink again."
+        };
+        if self
+            .unlink_waits_for_card_ops(turn, turn.me.user, &going, again)
+            .await?
+        {
+            return Ok(());
+        }
+        let going_text = card_list(&going);
         if !confirm {
-            let text = format!(
+            let mut text = format!(
                 "This account shares its wallet with {}.\n\
-                 If you unlink it, this {platform} account gets a new wallet of its own, empty. The money ({money}) stays in the shared wallet, with those accounts. Payments to this account come to its new wallet from then on; payments it started that are still open finish with the shared wallet.\n\
-                 To go ahead, send /unlink confirm.",
+                 If you unlink it, this {platform} account gets a new wallet of its own, empty. The money ({money}) stays in the shared wallet, with those accounts. Payments to this account come to its new wallet from then on; payments it started that are still open finish with the shared wallet.",
                 names(&others)
             );
+            text.push_str(&cards_text(&going, &staying));
+            text.push_str("\nTo go ahead, send /unlink confirm.");
             turn.private_with(text, None, vec![Button::new("Unlink", "/unlink confirm")]);
             return Ok(());
         }
         // The notices are written first (their ids derive from this
         // event), so a crash before the move is repaired by a redelivery.
         let key = event_key(turn.msg);
-        let notice = format!(
+        let mut notice = format!(
             "The {platform} account {} left your shared paybot wallet (/unlink): it can no longer spend this wallet's money, and payments to it no longer come here. The money stays here.",
             turn.me_label()
         );
+        if !going.is_empty() {
+            let _ = write!(
+                notice,
+                " The cards it linked went with it: {going_text}; this wallet can no longer use them."
+            );
+        }
         let mut outbox = Vec::new();
         for owner in others.iter().filter(|i| i.started) {
             outbox.push(self.notice(
@@ -523,6 +588,7 @@ impl Bot {
         if !outbox.is_empty() {
             self.ledger.enqueue_outbox(&outbox).await?;
         }
+        // The identity and the cards it linked move together.
         let detached = self
             .store
             .detach_identity(turn.msg.platform, &turn.me.id, turn.me.user, turn.now_ms)
@@ -533,10 +599,14 @@ impl Bot {
             );
             return Ok(());
         }
-        turn.private(format!(
+        let mut text = format!(
             "Unlinked: this {platform} account now has a wallet of its own, empty. The {money} stayed in the wallet of {}.",
             names(&others)
-        ));
+        );
+        if !going.is_empty() {
+            let _ = write!(text, " {going_text} came with you: /cards lists them.");
+        }
+        turn.private(text);
         Ok(())
     }
 
