@@ -11,6 +11,7 @@
 //! record that describes the change, and a record found disagreeing with the
 //! ledger is brought in line with the ledger (see [`Bot::sweep`]).
 
+mod card_links;
 mod cards;
 mod link;
 
@@ -321,6 +322,15 @@ fn minutes(secs: u32) -> String {
         s if s % 3_600 == 0 && s >= 3_600 => plural(s / 3_600, "hour"),
         s if s % 60 == 0 && s >= 60 => plural(s / 60, "minute"),
         s => plural(s, "second"),
+    }
+}
+
+/// "1 try", "3 tries": what is left of a code's wrong attempts.
+fn tries(n: u8) -> String {
+    if n == 1 {
+        "1 try".to_owned()
+    } else {
+        format!("{n} tries")
     }
 }
 
@@ -1189,11 +1199,7 @@ impl Bot {
                             payment.reference,
                             payment.amount,
                             payment.payee_label,
-                            if attempts_left == 1 {
-                                "1 try".to_owned()
-                            } else {
-                                format!("{attempts_left} tries")
-                            }
+                            tries(attempts_left)
                         ));
                     }
                 }

@@ -1,0 +1,433 @@
+//! Linking cards: `/card add` (tokenized at once, linked only by
+//! `/confirm` of the code it sends), `/cards`, `/card remove`, and telling
+//! the wallet's other accounts.
+//!
+//! The design decision to know: the card number lives only from the parser
+//! to the rail's tokenization; what waits for the code (a `CardAdd`) holds
+//! what a linked card holds (token, brand, last 4, expiry, keyed
+//! fingerprint), and the notice to the other accounts is written before the
+//! link, so a crash can only tell of a link that did not happen, never hide
+//! one.
+
+use ledger::OutboxMessage;
+
+use super::cards::{
+    AWAITING_CARD_ADDS_PER_USER_MAX, CARDS_OFF_TEXT, SWEEP_CARD_OPS_MAX, add_label, card_label,
+    cashout_possible_from_ms, describe_add_state, linked_label, this_month,
+};
+use super::{
+    Bot, BotError, REF_BODY_CHARS, REF_BODY_CHARS_LONG, Result, Turn, derive, event_key, minutes,
+    short_ref, tries,
+};
+use crate::card::{CardNumber, Expiry, RailError};
+use crate::command::{CARDS_PER_USER_MAX, OtpCode};
+use crate::limits::{duration_text, utc_minute_text};
+use crate::message::{Button, Platform, PlatformUserId};
+use crate::otp::{self, OtpChallenge, Verdict};
+use crate::store::{CardAdd, CardAddLinked, CardAddState, UserId};
+
+impl Bot {
+    // -- /card add, /cards, /card remove ----------------------------------
+
+    pub(super) async fn card_add(
+        &self,
+        turn: &mut Turn<'_>,
+        card: CardNumber,
+        expiry: Expiry,
+    ) -> Result<()> {
+        let Some(rail) = self.rail() else {
+            turn.private(CARDS_OFF_TEXT);
+            return Ok(());
+        };
+        let label = card_label(card.brand(), card.last4());
+        if let Err(error) = expiry.check_at(this_month(turn.now_ms)?) {
+            turn.private(format!("I can't link {label}: {error}. Nothing was saved."));
+            return Ok(());
+        }
+        let cards = self.store.cards_of(turn.me.user).await?;
+        let fingerprint = card.fingerprint(self.card_fingerprint_key());
+        if cards.iter().any(|c| c.fingerprint == fingerprint) {
+            turn.private(format!(
+                "{label} is already linked. /cards lists your cards."
+            ));
+            return Ok(());
+        }
+        if cards.len() >= usize::from(CARDS_PER_USER_MAX) {
+            turn.private(format!(
+                "You have {CARDS_PER_USER_MAX} cards linked, the most I keep. Remove one with /card remove N first."
+            ));
+            return Ok(());
+        }
+        let awaiting = self.store.card_adds_awaiting_code(turn.me.user).await?;
+        if let Some(waiting) = awaiting.iter().find(|a| a.fingerprint == fingerprint) {
+            turn.private(format!(
+                "{label} is already waiting for its code: confirm it, or /cancel {} and start again.",
+                waiting.reference
+            ));
+            return Ok(());
+        }
+        if awaiting.len() >= AWAITING_CARD_ADDS_PER_USER_MAX {
+            turn.private(format!(
+                "You already have {} cards waiting for a code to be linked. Confirm or /cancel one first.",
+                awaiting.len()
+            ));
+            return Ok(());
+        }
+        // Tokenized now, so that the number lives only in this message's
+        // memory: what waits for the code is what a linked card keeps.
+        let token = match rail.tokenize(&card, expiry).await {
+            Ok(token) => token,
+            Err(RailError::Transient(error)) => {
+                tracing::warn!(%error, "card tokenization failed; the user may retry");
+                turn.private(format!(
+                    "The card network is not answering right now, so {label} was not linked. Please try again in a minute."
+                ));
+                return Ok(());
+            }
+            Err(RailError::Permanent(error)) => {
+                tracing::warn!(%error, "card tokenization refused");
+                turn.private(format!(
+                    "The card network refused {label}, so it was not linked. Check the number and expiry, or try another card."
+                ));
+                return Ok(());
+            }
+        };
+        let brand = card.brand();
+        let last4 = card.last4();
+        drop(card);
+        let add_id = derive("paybot.bot.card.add", &event_key(turn.msg));
+        let code = otp::generate(self.rng.as_ref())?;
+        let binding = add_id.as_u128().to_be_bytes();
+        let challenge = OtpChallenge::new(code.hash(&self.pepper, &binding), turn.now_ms);
+        let mut add = CardAdd {
+            reference: short_ref('A', add_id, REF_BODY_CHARS)?,
+            add_id,
+            user: turn.me.user,
+            platform: turn.me.platform,
+            platform_user_id: turn.me.id.clone(),
+            token,
+            brand,
+            last4,
+            expiry,
+            fingerprint,
+            challenge,
+            state: CardAddState::AwaitingCode,
+            due_at_ms: Some(challenge.expires_at_ms(&self.config.otp)),
+            created_at_ms: turn.now_ms,
+            updated_at_ms: turn.now_ms,
+            revision: 0,
+        };
+        let mut stored = self.store.insert_card_add(&add).await?;
+        if stored.add_id != add_id {
+            add.reference = short_ref('A', add_id, REF_BODY_CHARS_LONG)?;
+            stored = self.store.insert_card_add(&add).await?;
+        }
+        if stored.add_id != add_id {
+            return Err(BotError::Inconsistent(format!(
+                "card add reference {} taken twice",
+                add.reference
+            )));
+        }
+        if stored.state != CardAddState::AwaitingCode {
+            turn.private(format!(
+                "Linking {label} is already {}.",
+                describe_add_state(stored.state)
+            ));
+            return Ok(());
+        }
+        if stored.challenge.hash.to_bytes() != challenge.hash.to_bytes() {
+            // A retry after a crash: the first code was never seen.
+            let mut renewed = stored.clone();
+            renewed.challenge = challenge;
+            renewed.due_at_ms = Some(challenge.expires_at_ms(&self.config.otp));
+            renewed.updated_at_ms = turn.now_ms;
+            if !self.store.update_card_add(&renewed).await? {
+                return Err(BotError::Inconsistent(
+                    "card add changed while its code was renewed".to_owned(),
+                ));
+            }
+        }
+        let reference = stored.reference.clone();
+        let what = format!("To link {label} ({expiry}) to your wallet");
+        let text = format!(
+            "{what}, send me: /confirm {}\nThe code works once and expires in {}. Never type it in a group.\nChanged your mind? /cancel {reference}",
+            code.expose(),
+            minutes(self.config.otp.ttl_secs),
+        );
+        let redacted = format!(
+            "{what}, send me: /confirm (the code I sent you)\nChanged your mind? /cancel {reference}"
+        );
+        let cancel = Button::new("Cancel", format!("/cancel {reference}"));
+        turn.private_with(text, Some(redacted), vec![cancel]);
+        Ok(())
+    }
+
+    /// `/confirm` of a card add's code: the verdict, then the link, and
+    /// every other identity of the wallet is told.
+    pub(super) async fn confirm_card_add(
+        &self,
+        turn: &mut Turn<'_>,
+        add: CardAdd,
+        code: &OtpCode,
+    ) -> Result<()> {
+        let label = add_label(&add);
+        let verdict = add.challenge.verdict(
+            &self.config.otp,
+            &self.pepper,
+            &add.add_id.as_u128().to_be_bytes(),
+            code.as_str(),
+            turn.now_ms,
+        );
+        match verdict {
+            Verdict::Confirmed => {}
+            Verdict::Expired => {
+                self.end_card_add(add, CardAddState::Expired).await?;
+                turn.private(format!(
+                    "That code has expired, so linking {label} was cancelled; no card was linked."
+                ));
+                return Ok(());
+            }
+            Verdict::LockedOut | Verdict::Wrong { .. } => {
+                self.end_card_add(add, CardAddState::LockedOut).await?;
+                turn.private(format!(
+                    "Too many wrong codes: linking {label} was cancelled; no card was linked."
+                ));
+                return Ok(());
+            }
+        }
+        let cards = self.store.cards_of(add.user).await?;
+        if cards.iter().any(|c| c.fingerprint == add.fingerprint) {
+            // Done what it was for: recorded as linked, no second card.
+            self.store.link_card_add(&add, turn.now_ms).await?;
+            turn.private(format!(
+                "{label} is already linked. /cards lists your cards."
+            ));
+            return Ok(());
+        }
+        if cards.len() >= usize::from(CARDS_PER_USER_MAX) {
+            self.end_card_add(add, CardAddState::Cancelled).await?;
+            turn.private(format!(
+                "You have {CARDS_PER_USER_MAX} cards linked, the most I keep, so {label} was not linked. Remove one with /card remove N first."
+            ));
+            return Ok(());
+        }
+        // The others are told first: a crash after this and before the link
+        // leaves a notice about a card the user can still confirm, never a
+        // linked card nobody else heard of.
+        let notices = self
+            .to_other_identities(
+                turn.me.user,
+                turn.me.platform,
+                &turn.me.id,
+                &format!("{}:card:added", add.reference),
+                &format!(
+                    "A card was linked to your paybot wallet: {label}, from your {} account {}. If that was not you, remove it with /card remove and contact the operator.",
+                    turn.me.platform,
+                    turn.me_label()
+                ),
+            )
+            .await?;
+        if !notices.is_empty() {
+            self.ledger.enqueue_outbox(&notices).await?;
+        }
+        match self.store.link_card_add(&add, turn.now_ms).await? {
+            CardAddLinked::Linked(card) => {
+                let hold = self.config.cards.new_card_hold_secs;
+                let when = if hold > 0 {
+                    format!(
+                        " Cash-outs to it are possible from {} ({} after it was added); top-ups from it work now.",
+                        utc_minute_text(cashout_possible_from_ms(&card, hold)),
+                        duration_text(hold)
+                    )
+                } else {
+                    String::new()
+                };
+                turn.private(format!(
+                    "Linked {}.{when} /topup 20 adds money from it, /cashout 20 sends money to it; /cards lists your cards.",
+                    linked_label(&card)
+                ));
+            }
+            CardAddLinked::AlreadyLinked => {
+                turn.private(format!(
+                    "{label} is already linked. /cards lists your cards."
+                ));
+            }
+            CardAddLinked::Changed => {
+                let state = self
+                    .store
+                    .card_add(&add.reference)
+                    .await?
+                    .map_or(CardAddState::Cancelled, |a| a.state);
+                turn.private(format!(
+                    "Linking {label} is already {}.",
+                    describe_add_state(state)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A wrong code counts against every card add waiting for one, as
+    /// against every payment.
+    pub(super) async fn wrong_code_on_card_adds(
+        &self,
+        turn: &Turn<'_>,
+        adds: Vec<CardAdd>,
+        code: &OtpCode,
+        lines: &mut Vec<String>,
+    ) -> Result<()> {
+        for add in adds {
+            let label = add_label(&add);
+            let verdict = add.challenge.verdict(
+                &self.config.otp,
+                &self.pepper,
+                &add.add_id.as_u128().to_be_bytes(),
+                code.as_str(),
+                turn.now_ms,
+            );
+            match verdict {
+                Verdict::Wrong { attempts_left } => {
+                    let mut updated = add.clone();
+                    updated.challenge = add.challenge.after_wrong();
+                    updated.updated_at_ms = turn.now_ms;
+                    if self.store.update_card_add(&updated).await? {
+                        lines.push(format!(
+                            "That code is not right for linking {label}. {} left.",
+                            tries(attempts_left)
+                        ));
+                    }
+                }
+                Verdict::LockedOut | Verdict::Confirmed => {
+                    if self.end_card_add(add, CardAddState::LockedOut).await? {
+                        lines.push(format!(
+                            "Too many wrong codes: linking {label} was cancelled; no card was linked."
+                        ));
+                    }
+                }
+                Verdict::Expired => {
+                    if self.end_card_add(add, CardAddState::Expired).await? {
+                        lines.push(format!(
+                            "Linking {label} had expired and was cancelled; no card was linked."
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a card add still waiting for its code. `false`: it was no
+    /// longer waiting.
+    pub(super) async fn end_card_add(&self, add: CardAdd, state: CardAddState) -> Result<bool> {
+        if add.state != CardAddState::AwaitingCode {
+            return Ok(false);
+        }
+        let mut ended = add;
+        ended.state = state;
+        ended.due_at_ms = None;
+        ended.updated_at_ms = self.ledger.now_ms();
+        Ok(self.store.update_card_add(&ended).await?)
+    }
+
+    /// `/cancel` of a card add.
+    pub(super) async fn cancel_card_add(&self, turn: &mut Turn<'_>, add: CardAdd) -> Result<()> {
+        let label = add_label(&add);
+        let state = add.state;
+        if state == CardAddState::AwaitingCode
+            && self.end_card_add(add, CardAddState::Cancelled).await?
+        {
+            turn.here(format!("Cancelled linking {label}. No card was linked."));
+        } else {
+            turn.here(format!(
+                "Linking {label} is already {}; it cannot be cancelled.",
+                describe_add_state(state)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Card adds whose code ran out: ended, the user told. Returns how many.
+    pub(super) async fn sweep_card_adds(&self, now_ms: i64) -> Result<usize> {
+        let due = self.store.card_adds_due(now_ms, SWEEP_CARD_OPS_MAX).await?;
+        let mut ended = 0;
+        for add in due {
+            let notice = self.notice(
+                &format!("{}:card-add:expired", add.reference),
+                add.platform,
+                &add.platform_user_id,
+                format!(
+                    "Linking {} was not confirmed within {} and has been cancelled; no card was linked.",
+                    add_label(&add),
+                    minutes(self.config.otp.ttl_secs)
+                ),
+            )?;
+            if self.end_card_add(add, CardAddState::Expired).await? {
+                self.ledger.enqueue_outbox(&[notice]).await?;
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Outbox notices with `text` to every identity of `user` that talked
+    /// to the bot, other than the one acting (which hears it in its reply).
+    /// `key` makes each notice's id.
+    pub(super) async fn to_other_identities(
+        &self,
+        user: UserId,
+        platform: Platform,
+        acting: &PlatformUserId,
+        key: &str,
+        text: &str,
+    ) -> Result<Vec<OutboxMessage>> {
+        let identities = self.store.identities_of(user).await?;
+        let mut notices = Vec::new();
+        for identity in identities
+            .iter()
+            .filter(|i| i.started && !(i.platform == platform && &i.id == acting))
+        {
+            notices.push(self.notice(
+                &format!("{key}:{}:{}", identity.platform, identity.id),
+                identity.platform,
+                &identity.id,
+                text.to_owned(),
+            )?);
+        }
+        Ok(notices)
+    }
+
+    pub(super) async fn cards(&self, turn: &mut Turn<'_>) -> Result<()> {
+        let cards = self.store.cards_of(turn.me.user).await?;
+        if cards.is_empty() {
+            turn.private("You have no card linked. Link one here with /card add NUMBER MM/YY.");
+            return Ok(());
+        }
+        let mut lines = vec!["Your cards:".to_owned()];
+        for (n, card) in cards.iter().enumerate() {
+            lines.push(format!("{}. {}", n.saturating_add(1), linked_label(card)));
+        }
+        lines.push(
+            "/topup AMOUNT card N or /cashout AMOUNT card N uses one; without `card N`, card 1."
+                .to_owned(),
+        );
+        turn.private(lines.join("\n"));
+        Ok(())
+    }
+
+    pub(super) async fn card_remove(&self, turn: &mut Turn<'_>, index: u8) -> Result<()> {
+        let cards = self.store.cards_of(turn.me.user).await?;
+        let Some(card) = cards.get(usize::from(index).saturating_sub(1)) else {
+            turn.private(format!("You have no card {index}. /cards lists yours."));
+            return Ok(());
+        };
+        if self.store.remove_card(turn.me.user, card.id).await? {
+            turn.private(format!(
+                "Removed {}. Top-ups and cash-outs already under way finish as usual.",
+                card_label(card.brand, card.last4)
+            ));
+        } else {
+            turn.private("That card was already removed. /cards lists yours.");
+        }
+        Ok(())
+    }
+}
