@@ -79,26 +79,9 @@ pub(super) fn platform_name(platform: Platform) -> &'static str {
 /// characters (a name cannot fake a line of the bot's message), at most
 /// [`LINK_NAME_CHARS_MAX`] characters.
 fn clean_name(name: &str) -> String {
-    let invisible = |c: char| {
-        c.is_control()
-            || matches!(
-                c,
-                '\u{00ad}'
-                    | '\u{034f}'
-                    | '\u{061c}'
-                    | '\u{115f}'
-                    | '\u{1160}'
-                    | '\u{180e}'
-                    | '\u{200b}'..='\u{200f}'
-                    | '\u{2028}'..='\u{202e}'
-                    | '\u{2060}'..='\u{206f}'
-                    | '\u{3164}'
-                    | '\u{fe00}'..='\u{fe0f}'
-                    | '\u{feff}'
-                    | '\u{ffa0}'
-                    | '\u{e0000}'..='\u{e007f}'
-            )
-    };
+    // The core's invisible characters, and the line and paragraph
+    // separators (whitespace, but they would start a new line).
+    let invisible = |c: char| crate::text::is_invisible(c) || matches!(c, '\u{2028}' | '\u{2029}');
     let mut clean: String = name
         .chars()
         .filter(|c| !invisible(*c))
