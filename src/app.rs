@@ -43,10 +43,8 @@ pub struct App {
     pub simulator: Option<paybot_cards::Simulator>,
 }
 
-/// The deployment the settings describe. [`Sources::settings`] refused
+/// The deployment the settings describe. [`crate::settings::load`] refused
 /// every mix already; this repeats the check for settings built otherwise.
-///
-/// [`Sources::settings`]: crate::settings::Sources::settings
 pub fn deployment(settings: &Settings) -> anyhow::Result<Deployment> {
     Deployment::of(settings).map_err(|mixes| {
         let lines: Vec<String> = mixes
@@ -158,20 +156,12 @@ pub fn attach_card_rail(
     if choice == CardRailChoice::Off {
         return Ok(None);
     }
-    let acquirer = cards
-        .acquirer()
-        .context("setting `cards` acquirer fields")?;
-    let configured_key = cards
-        .api_key
-        .as_ref()
-        .map(|key| paybot_cards::ApiKey::parse(key.expose_secret()))
-        .transpose()
-        .context("setting `cards.api_key`")?;
+    let acquirer = cards.acquirer();
+    let configured_key = cards.api_key.clone();
     if let (CardRailChoice::Remote, Some(url)) = (choice, &cards.rail_url) {
-        let url = paybot_cards::parse_rail_url(url).context("setting `cards.rail_url`")?;
         let key =
             configured_key.context("setting `cards.api_key`: required with cards.rail_url")?;
-        let client = paybot_cards::VisaDirectClient::new(&url, key, acquirer)
+        let client = paybot_cards::VisaDirectClient::new(url, key, acquirer)
             .context("cannot build the card rail client")?;
         info!(rail = %url.origin().ascii_serialization(), "card rail: remote");
         bot.set_card_rail(Arc::new(client));

@@ -311,14 +311,11 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
-    use crate::settings::Sources;
+    use crate::settings::tests::load_with_env;
 
     /// The deployment `env` describes; a refused start's message.
     fn deployment(env: &[(&str, &str)]) -> Result<Deployment, String> {
-        let settings = Sources::new(None, env.iter().copied())
-            .unwrap()
-            .settings()
-            .map_err(|e| e.to_string())?;
+        let settings = load_with_env(None, env.iter().copied()).map_err(|e| e.to_string())?;
         Ok(Deployment::of(&settings).unwrap())
     }
 

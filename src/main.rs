@@ -14,7 +14,7 @@ use clap::Parser;
 
 use paybot::cli::{Cli, Command};
 use paybot::database::Verdict;
-use paybot::settings::{Settings, Sources};
+use paybot::settings::{self, Settings};
 use paybot::{app, bench, database, logging, server, torture};
 
 /// `verify` found a broken invariant.
@@ -51,8 +51,7 @@ fn render(error: &anyhow::Error) -> String {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let settings: Settings =
-        Sources::new(cli.config.as_deref(), std::env::vars_os()).and_then(|s| s.settings())?;
+    let settings: Settings = settings::load(cli.config.as_deref())?;
     let rust_log = std::env::var("RUST_LOG").ok();
     logging::init(&settings.log, rust_log.as_deref())?;
 
@@ -73,9 +72,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                     .api_key
                     .as_ref()
                     .context("set the simulator's API key in PAYBOT_CARDS__API_KEY")?;
-                let key = paybot_cards::ApiKey::parse(secrecy::ExposeSecret::expose_secret(key))
-                    .context("PAYBOT_CARDS__API_KEY")?;
-                paybot_cards::serve(addr, &key, async {
+                paybot_cards::serve(addr, key, async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
                 .await

@@ -131,7 +131,7 @@ async fn serve_ledger(
         mock,
     );
     let simulator_routes = app.simulator.as_ref().map(paybot_cards::Simulator::router);
-    let api_routes = api_router(settings, ledger)?;
+    let api_routes = api_router(settings, ledger);
     for adapter in [
         telegram_routes,
         discord_routes,
@@ -206,15 +206,11 @@ async fn serve_ledger(
 
 /// The ledger HTTP API's routes when an `api.*token` is set; none
 /// otherwise.
-fn api_router(settings: &Settings, ledger: &Ledger) -> anyhow::Result<Option<Router>> {
-    let tokens = settings
-        .api
-        .tokens()
-        .map_err(|(key, e)| anyhow::anyhow!("invalid setting `{key}`: {e}"))?;
-    Ok(tokens.map(|tokens| {
+fn api_router(settings: &Settings, ledger: &Ledger) -> Option<Router> {
+    settings.api.tokens().map(|tokens| {
         info!(prefix = crate::api::API_PREFIX, "ledger API enabled");
         crate::api::router(ledger.clone(), tokens)
-    }))
+    })
 }
 
 /// Starts the Telegram adapter when `telegram.token` is set: its polling
@@ -227,9 +223,9 @@ async fn start_telegram(
     let config = settings
         .telegram
         .config()
-        .map_err(|(key, e)| anyhow::anyhow!("invalid setting `{key}`: {e}"))?;
+        .map_err(|(key, e)| anyhow::anyhow!("invalid setting `telegram.{key}`: {e}"))?;
     let Some(config) = config else {
-        if settings.telegram.webhook_url.is_some() || settings.telegram.webhook_secret.is_some() {
+        if settings.telegram.webhook_given() {
             warn!("telegram webhook settings are given but telegram.token is not: Telegram is off");
         }
         return Ok((None, None));
@@ -259,9 +255,9 @@ async fn start_discord(
     let config = settings
         .discord
         .config()
-        .map_err(|(key, e)| anyhow::anyhow!("invalid setting `{key}`: {e}"))?;
+        .map_err(|(key, e)| anyhow::anyhow!("invalid setting `discord.{key}`: {e}"))?;
     let Some(config) = config else {
-        if settings.discord.application_id.is_some() || settings.discord.public_key.is_some() {
+        if settings.discord.application_given() {
             warn!("discord settings are given but discord.token is not: Discord is off");
         }
         return Ok((None, None));

@@ -1,10 +1,16 @@
 //! The adapter's settings, parsed: an API key that is a key, a rail URL that
-//! is a URL, acquirer fields of the shapes Visa takes. paybot's settings
-//! loader calls these parsers so a bad value fails at start, naming the key.
+//! is a URL, acquirer fields of the shapes Visa takes.
+//!
+//! The one decision to know: each of these types deserializes itself (the
+//! key with `try_from`, each acquirer field as a newtype), so paybot's
+//! `[cards]` settings hold them parsed, once, where they are read; a bad
+//! value fails at start naming its key, and [`Acquirer::new`] only
+//! assembles fields already checked.
 
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::convert::{AcquirerFields, CardAcceptor, CardAcceptorAddress};
@@ -43,7 +49,8 @@ pub enum ConfigError {
 
 /// The key the rail checks in [`API_KEY_HEADER`]. Secret: `Debug` prints
 /// `[REDACTED]`, and it is never logged.
-#[derive(Clone)]
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
 pub struct ApiKey(SecretString);
 
 impl ApiKey {
@@ -59,6 +66,13 @@ impl ApiKey {
 
     pub(crate) fn expose(&self) -> &str {
         self.0.expose_secret()
+    }
+}
+
+impl TryFrom<String> for ApiKey {
+    type Error = ConfigError;
+    fn try_from(text: String) -> Result<ApiKey, ConfigError> {
+        ApiKey::parse(&text)
     }
 }
 
@@ -124,52 +138,48 @@ impl Default for AcquirerSettings {
 pub struct Acquirer(AcquirerFields);
 
 impl Acquirer {
-    pub fn parse(settings: &AcquirerSettings) -> Result<Acquirer, ConfigError> {
-        let digits = |text: &str| text.bytes().all(|b| b.is_ascii_digit());
-        let id_chars = |text: &str| text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        let bad = |key, problem| Err(ConfigError::BadAcquirer { key, problem });
-        let s = settings;
-        if !(6..=11).contains(&s.acquiring_bin.len()) || !digits(&s.acquiring_bin) {
-            return bad("acquiring_bin", "must be 6 to 11 digits");
-        }
-        if s.acquirer_country_code.len() != 3 || !digits(&s.acquirer_country_code) {
-            return bad(
-                "acquirer_country_code",
-                "must be an ISO 3166 numeric code (3 digits, e.g. 840)",
-            );
-        }
-        let name_chars = s.card_acceptor_name.chars().count();
-        if !(1..=CARD_ACCEPTOR_NAME_CHARS_MAX).contains(&name_chars)
-            || !s
-                .card_acceptor_name
-                .bytes()
-                .all(|b| b == b' ' || b.is_ascii_graphic())
-        {
-            return bad(
-                "card_acceptor_name",
-                "must be 1 to 25 printable ASCII characters",
-            );
-        }
-        if !(1..=TERMINAL_ID_CHARS_MAX).contains(&s.terminal_id.len()) || !id_chars(&s.terminal_id)
-        {
-            return bad("terminal_id", "must be 1 to 8 letters, digits or `-`");
-        }
-        if !(1..=ID_CODE_CHARS_MAX).contains(&s.id_code.len()) || !id_chars(&s.id_code) {
-            return bad("id_code", "must be 1 to 15 letters, digits or `-`");
-        }
-        if s.country.len() != 3 || !s.country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return bad(
-                "country",
-                "must be an ISO 3166 alpha-3 code (3 capital letters, e.g. USA)",
-            );
-        }
-        Ok(Acquirer(fields_of(s)))
+    /// The acquirer from plain text; the error names the first bad field.
+    pub fn parse(s: &AcquirerSettings) -> Result<Acquirer, ConfigError> {
+        Ok(Acquirer::new(AcquirerParts {
+            acquiring_bin: AcquiringBin::parse(&s.acquiring_bin)?,
+            acquirer_country_code: AcquirerCountryCode::parse(&s.acquirer_country_code)?,
+            card_acceptor_name: CardAcceptorName::parse(&s.card_acceptor_name)?,
+            terminal_id: TerminalId::parse(&s.terminal_id)?,
+            id_code: IdCode::parse(&s.id_code)?,
+            country: AcceptorCountry::parse(&s.country)?,
+        }))
+    }
+
+    /// The acquirer from fields already parsed (as settings read them).
+    pub fn new(parts: AcquirerParts) -> Acquirer {
+        Acquirer(AcquirerFields {
+            acquiring_bin: parts.acquiring_bin.0,
+            acquirer_country_code: parts.acquirer_country_code.0,
+            card_acceptor: CardAcceptor {
+                name: parts.card_acceptor_name.0,
+                terminal_id: parts.terminal_id.0,
+                id_code: parts.id_code.0,
+                address: CardAcceptorAddress {
+                    country: parts.country.0,
+                },
+            },
+        })
     }
 
     /// Visa's sandbox acquirer, [`AcquirerSettings::default`] (valid: a
     /// unit test parses it).
     pub fn sandbox() -> Acquirer {
-        Acquirer(fields_of(&AcquirerSettings::default()))
+        let s = AcquirerSettings::default();
+        Acquirer(AcquirerFields {
+            acquiring_bin: s.acquiring_bin,
+            acquirer_country_code: s.acquirer_country_code,
+            card_acceptor: CardAcceptor {
+                name: s.card_acceptor_name,
+                terminal_id: s.terminal_id,
+                id_code: s.id_code,
+                address: CardAcceptorAddress { country: s.country },
+            },
+        })
     }
 
     /// `acquiringBin`.
@@ -182,19 +192,134 @@ impl Acquirer {
     }
 }
 
-fn fields_of(settings: &AcquirerSettings) -> AcquirerFields {
-    AcquirerFields {
-        acquiring_bin: settings.acquiring_bin.clone(),
-        acquirer_country_code: settings.acquirer_country_code.clone(),
-        card_acceptor: CardAcceptor {
-            name: settings.card_acceptor_name.clone(),
-            terminal_id: settings.terminal_id.clone(),
-            id_code: settings.id_code.clone(),
-            address: CardAcceptorAddress {
-                country: settings.country.clone(),
-            },
-        },
+/// The acquirer's fields, each parsed: what [`Acquirer::new`] takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcquirerParts {
+    pub acquiring_bin: AcquiringBin,
+    pub acquirer_country_code: AcquirerCountryCode,
+    pub card_acceptor_name: CardAcceptorName,
+    pub terminal_id: TerminalId,
+    pub id_code: IdCode,
+    pub country: AcceptorCountry,
+}
+
+fn digits(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn id_chars(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// One acquirer field: a newtype whose `parse` checks Visa's shape and
+/// whose `Deserialize` (text, or digits that an environment variable
+/// delivers as a number) does the same, with the problem as the message.
+macro_rules! acquirer_field {
+    ($(#[$doc:meta])* $name:ident, $key:literal, $ok:expr, $problem:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(text: &str) -> Result<$name, ConfigError> {
+                let ok: fn(&str) -> bool = $ok;
+                if ok(text) {
+                    Ok($name(text.to_owned()))
+                } else {
+                    Err(ConfigError::BadAcquirer {
+                        key: $key,
+                        problem: $problem,
+                    })
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = text_or_digits(deserializer)?;
+                $name::parse(&text).map_err(|_| serde::de::Error::custom($problem))
+            }
+        }
+    };
+}
+
+acquirer_field!(
+    /// `acquiringBin`: 6 to 11 digits.
+    AcquiringBin,
+    "acquiring_bin",
+    |t| (6..=11).contains(&t.len()) && digits(t),
+    "must be 6 to 11 digits"
+);
+acquirer_field!(
+    /// `acquirerCountryCode`: ISO 3166 numeric, 3 digits (`840`).
+    AcquirerCountryCode,
+    "acquirer_country_code",
+    |t| t.len() == 3 && digits(t),
+    "must be an ISO 3166 numeric code (3 digits, e.g. 840)"
+);
+acquirer_field!(
+    /// `cardAcceptor.name`: 1 to 25 printable ASCII characters.
+    CardAcceptorName,
+    "card_acceptor_name",
+    |t| {
+        (1..=CARD_ACCEPTOR_NAME_CHARS_MAX).contains(&t.chars().count())
+            && t.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+    },
+    "must be 1 to 25 printable ASCII characters"
+);
+acquirer_field!(
+    /// `cardAcceptor.terminalId`: 1 to 8 letters, digits or `-`.
+    TerminalId,
+    "terminal_id",
+    |t| (1..=TERMINAL_ID_CHARS_MAX).contains(&t.len()) && id_chars(t),
+    "must be 1 to 8 letters, digits or `-`"
+);
+acquirer_field!(
+    /// `cardAcceptor.idCode`: 1 to 15 letters, digits or `-`.
+    IdCode,
+    "id_code",
+    |t| (1..=ID_CODE_CHARS_MAX).contains(&t.len()) && id_chars(t),
+    "must be 1 to 15 letters, digits or `-`"
+);
+acquirer_field!(
+    /// `cardAcceptor.address.country`: ISO 3166 alpha-3 (`USA`).
+    AcceptorCountry,
+    "country",
+    |t| t.len() == 3 && t.bytes().all(|b| b.is_ascii_uppercase()),
+    "must be an ISO 3166 alpha-3 code (3 capital letters, e.g. USA)"
+);
+
+/// Text, or a whole number written back as its digits (an environment
+/// variable of digits, `PAYBOT_CARDS__ACQUIRING_BIN=408999`, arrives as a
+/// number).
+fn text_or_digits<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("text or digits")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
     }
+    deserializer.deserialize_any(Visitor)
+}
+
+/// `cards.rail_url`, read as settings read it.
+pub fn deserialize_rail_url<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Url>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_rail_url(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]

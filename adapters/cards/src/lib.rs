@@ -23,8 +23,9 @@ pub use client::{
     RAIL_CONNECT_TIMEOUT_MS, RAIL_REQUEST_TIMEOUT_MS, RAIL_RESPONSE_BYTES_MAX, VisaDirectClient,
 };
 pub use config::{
-    API_KEY_CHARS_MAX, API_KEY_CHARS_MIN, API_KEY_HEADER, Acquirer, AcquirerSettings, ApiKey,
-    CARD_ACCEPTOR_NAME_CHARS_MAX, ConfigError, ID_CODE_CHARS_MAX, TERMINAL_ID_CHARS_MAX,
-    parse_rail_url,
+    API_KEY_CHARS_MAX, API_KEY_CHARS_MIN, API_KEY_HEADER, AcceptorCountry, Acquirer,
+    AcquirerCountryCode, AcquirerParts, AcquirerSettings, AcquiringBin, ApiKey,
+    CARD_ACCEPTOR_NAME_CHARS_MAX, CardAcceptorName, ConfigError, ID_CODE_CHARS_MAX, IdCode,
+    TERMINAL_ID_CHARS_MAX, TerminalId, deserialize_rail_url, parse_rail_url,
 };
 pub use simulator::{Simulator, SimulatorTotals, serve, test_cards};

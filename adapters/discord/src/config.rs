@@ -1,10 +1,17 @@
 //! The adapter's settings, parsed, so a bad value fails at start naming its
 //! key: a bot token, snowflake ids, the application's Ed25519 public key, an
 //! API URL.
+//!
+//! The one decision to know: [`DiscordSettings`] (the `[discord]` section)
+//! deserializes straight into these types, so each value is parsed once,
+//! where it is read; [`DiscordSettings::config`] only assembles them and
+//! applies the rules that tie keys together (a token needs the application
+//! id; interactions mode needs the public key).
 
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
 use serenity::interactions_endpoint::Verifier;
 use url::Url;
 
@@ -38,7 +45,8 @@ pub enum ConfigError {
 }
 
 /// The bot token. Secret: `Debug` hides it.
-#[derive(Clone)]
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Token(SecretString);
 
 impl Token {
@@ -67,6 +75,13 @@ impl fmt::Debug for Token {
     }
 }
 
+impl TryFrom<String> for Token {
+    type Error = ConfigError;
+    fn try_from(text: String) -> Result<Token, ConfigError> {
+        Token::parse(&text)
+    }
+}
+
 /// A snowflake: an application, guild, user or channel id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Snowflake(pub u64);
@@ -88,8 +103,32 @@ impl fmt::Display for Snowflake {
     }
 }
 
+/// Text or a number: an environment variable's digits arrive as a number.
+impl<'de> Deserialize<'de> for Snowflake {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Snowflake;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Discord id")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Snowflake, E> {
+                Snowflake::parse(v).map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Snowflake, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Snowflake, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 /// The application's public key, which signs every interaction call.
-#[derive(Clone)]
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
 pub struct PublicKey {
     bytes: [u8; 32],
     verifier: Verifier,
@@ -113,6 +152,13 @@ impl PublicKey {
 
     pub(crate) fn verifier(&self) -> Verifier {
         self.verifier.clone()
+    }
+}
+
+impl TryFrom<String> for PublicKey {
+    type Error = ConfigError;
+    fn try_from(hex: String) -> Result<PublicKey, ConfigError> {
+        PublicKey::parse(&hex)
     }
 }
 
@@ -177,6 +223,94 @@ impl DiscordConfig {
     pub fn is_discord(&self) -> bool {
         self.api_url.as_str().trim_end_matches('/') == DEFAULT_API_URL
     }
+}
+
+/// `discord.mode`, as the settings spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModeSetting {
+    Interactions,
+    Gateway,
+}
+
+/// The `[discord]` settings, each value parsed as it is read. The adapter
+/// starts (with `paybot serve`) when a token is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordSettings {
+    /// The bot's token from the Developer Portal. Secret
+    /// (`PAYBOT_DISCORD__TOKEN`).
+    #[serde(default)]
+    pub token: Option<Token>,
+    /// The application's id.
+    #[serde(default)]
+    pub application_id: Option<Snowflake>,
+    /// The application's Ed25519 public key (64 hex digits); interactions
+    /// mode checks every call with it.
+    #[serde(default)]
+    pub public_key: Option<PublicKey>,
+    /// Discord's base URL.
+    #[serde(deserialize_with = "api_url")]
+    pub api_url: Url,
+    pub mode: ModeSetting,
+    /// Register the commands in this server only, instead of globally.
+    #[serde(default)]
+    pub guild_id: Option<Snowflake>,
+}
+
+impl DiscordSettings {
+    /// The adapter's configuration; `Ok(None)` when no token is set (the
+    /// adapter is off). An error names the key (`application_id`, ...) the
+    /// token or the mode needs.
+    pub fn config(&self) -> Result<Option<DiscordConfig>, (&'static str, ConfigError)> {
+        let Some(token) = &self.token else {
+            return Ok(None);
+        };
+        let application_id = self
+            .application_id
+            .ok_or(("application_id", ConfigError::MissingWithToken))?;
+        let mode = match self.mode {
+            ModeSetting::Gateway => Mode::Gateway,
+            ModeSetting::Interactions => Mode::Interactions(Box::new(
+                self.public_key
+                    .clone()
+                    .ok_or(("public_key", ConfigError::MissingForInteractions))?,
+            )),
+        };
+        Ok(Some(DiscordConfig {
+            token: token.clone(),
+            application_id,
+            api_url: self.api_url.clone(),
+            mode,
+            guild_id: self.guild_id,
+        }))
+    }
+
+    /// Every key the token and the mode need and do not have (what
+    /// [`DiscordSettings::config`] refuses first).
+    pub fn missing(&self) -> Vec<(&'static str, ConfigError)> {
+        let mut missing = Vec::new();
+        if self.token.is_some() {
+            if self.application_id.is_none() {
+                missing.push(("application_id", ConfigError::MissingWithToken));
+            }
+            if self.mode == ModeSetting::Interactions && self.public_key.is_none() {
+                missing.push(("public_key", ConfigError::MissingForInteractions));
+            }
+        }
+        missing
+    }
+
+    /// Whether an application setting is given (with no token, it does
+    /// nothing).
+    pub fn application_given(&self) -> bool {
+        self.application_id.is_some() || self.public_key.is_some()
+    }
+}
+
+fn api_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_api_url(&text).map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]

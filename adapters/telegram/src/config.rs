@@ -1,10 +1,16 @@
 //! The adapter's settings, parsed: a token that looks like a Bot API token,
-//! URLs that are URLs, a webhook secret Telegram accepts. paybot's settings
-//! loader calls these parsers so a bad value fails at start, naming the key.
+//! URLs that are URLs, a webhook secret Telegram accepts.
+//!
+//! The one decision to know: [`TelegramSettings`] (the `[telegram]` section)
+//! deserializes straight into these types, so each value is parsed once,
+//! where it is read, and a bad one fails at start naming its key; what is
+//! left to [`TelegramSettings::config`] is assembling them, and the rules
+//! that tie keys together (webhook mode needs its URL and secret).
 
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
 use url::Url;
 
 /// The shortest webhook secret accepted, in characters. Telegram allows 1;
@@ -41,7 +47,8 @@ pub enum ConfigError {
 }
 
 /// A Bot API token. Secret: `Debug` shows only the bot's number.
-#[derive(Clone)]
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Token {
     secret: SecretString,
     bot_id: u64,
@@ -87,9 +94,17 @@ impl fmt::Debug for Token {
     }
 }
 
+impl TryFrom<String> for Token {
+    type Error = ConfigError;
+    fn try_from(text: String) -> Result<Token, ConfigError> {
+        Token::parse(&text)
+    }
+}
+
 /// The secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token` with each
 /// webhook call.
-#[derive(Clone)]
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
 pub struct WebhookSecret(SecretString);
 
 impl WebhookSecret {
@@ -113,6 +128,13 @@ impl WebhookSecret {
 impl fmt::Debug for WebhookSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("WebhookSecret([REDACTED])")
+    }
+}
+
+impl TryFrom<String> for WebhookSecret {
+    type Error = ConfigError;
+    fn try_from(text: String) -> Result<WebhookSecret, ConfigError> {
+        WebhookSecret::parse(&text)
     }
 }
 
@@ -168,6 +190,96 @@ pub struct TelegramConfig {
     pub token: Token,
     pub api_url: Url,
     pub mode: Mode,
+}
+
+/// `telegram.mode`, as the settings spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModeSetting {
+    Polling,
+    Webhook,
+}
+
+/// The `[telegram]` settings, each value parsed as it is read. The adapter
+/// starts (with `paybot serve`) when a token is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramSettings {
+    /// The bot's token from @BotFather. Secret (`PAYBOT_TELEGRAM__TOKEN`).
+    #[serde(default)]
+    pub token: Option<Token>,
+    /// The Bot API's base URL.
+    #[serde(deserialize_with = "api_url")]
+    pub api_url: Url,
+    pub mode: ModeSetting,
+    /// Webhook mode: the public https URL Telegram posts updates to.
+    #[serde(default, deserialize_with = "webhook_url")]
+    pub webhook_url: Option<Url>,
+    /// Webhook mode: the secret Telegram sends back with each update.
+    /// Secret (`PAYBOT_TELEGRAM__WEBHOOK_SECRET`).
+    #[serde(default)]
+    pub webhook_secret: Option<WebhookSecret>,
+}
+
+impl TelegramSettings {
+    /// The adapter's configuration; `Ok(None)` when no token is set (the
+    /// adapter is off). An error names the key (`webhook_url`, ...) that
+    /// webhook mode is missing.
+    pub fn config(&self) -> Result<Option<TelegramConfig>, (&'static str, ConfigError)> {
+        let Some(token) = &self.token else {
+            return Ok(None);
+        };
+        let mode = match self.mode {
+            ModeSetting::Polling => Mode::Polling,
+            ModeSetting::Webhook => Mode::Webhook {
+                url: self
+                    .webhook_url
+                    .clone()
+                    .ok_or(("webhook_url", ConfigError::MissingForWebhook))?,
+                secret: self
+                    .webhook_secret
+                    .clone()
+                    .ok_or(("webhook_secret", ConfigError::MissingForWebhook))?,
+            },
+        };
+        Ok(Some(TelegramConfig {
+            token: token.clone(),
+            api_url: self.api_url.clone(),
+            mode,
+        }))
+    }
+
+    /// Every key the token and the mode need and do not have (what
+    /// [`TelegramSettings::config`] refuses first).
+    pub fn missing(&self) -> Vec<(&'static str, ConfigError)> {
+        let mut missing = Vec::new();
+        if self.token.is_some() && self.mode == ModeSetting::Webhook {
+            if self.webhook_url.is_none() {
+                missing.push(("webhook_url", ConfigError::MissingForWebhook));
+            }
+            if self.webhook_secret.is_none() {
+                missing.push(("webhook_secret", ConfigError::MissingForWebhook));
+            }
+        }
+        missing
+    }
+
+    /// Whether a webhook setting is given (with no token, it does nothing).
+    pub fn webhook_given(&self) -> bool {
+        self.webhook_url.is_some() || self.webhook_secret.is_some()
+    }
+}
+
+fn api_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_api_url(&text).map_err(serde::de::Error::custom)
+}
+
+fn webhook_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Url>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_webhook_url(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]

@@ -1,0 +1,398 @@
+//! The loader's unit tests: layering, provenance in every message, bounds,
+//! secrets never echoed.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::net::SocketAddr;
+
+use super::*;
+
+const NO_ENV: [(&str, &str); 0] = [];
+
+/// The settings from `file` and exactly the `PAYBOT_*` variables of `env`
+/// (others this process may have are filtered out), read by the real
+/// environment provider inside figment's jail, which restores the
+/// environment after and lets one test in at a time.
+pub(crate) fn load_with_env<'a>(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Settings, SettingsError> {
+    let mut loaded = None;
+    figment::Jail::expect_with(|jail| {
+        let mut keys = Vec::new();
+        for (name, value) in env {
+            jail.set_env(name, value);
+            if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
+                keys.push(rest.replace(ENV_LEVEL_SEPARATOR, "."));
+            }
+        }
+        let given = super::env().filter(move |key| keys.iter().any(|k| key == k.as_str()));
+        loaded = Some(layers(file, given).and_then(|figment| read(&figment)));
+        Ok(())
+    });
+    loaded.unwrap()
+}
+
+fn load<const N: usize>(file: Option<&Path>, env: [(&str, &str); N]) -> Result<Settings, String> {
+    load_with_env(file, env).map_err(|e| e.to_string())
+}
+
+fn file_with(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+    file
+}
+
+#[test]
+fn defaults_alone_are_the_documented_values() {
+    let s = load(None, NO_ENV).unwrap();
+    assert_eq!(s.database.url.expose(), "sqlite:data/paybot.db");
+    assert_eq!(
+        s.database.url.sqlite_path(),
+        Some(Path::new("data/paybot.db"))
+    );
+    assert_eq!(s.database.sqlite_sync, SqliteSync::Full);
+    assert_eq!(s.database.pool_connections_max, 8);
+    assert_eq!(s.http.addr, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
+    assert_eq!(s.http.shutdown_grace_secs, 10);
+    assert_eq!(s.ledger.sweep_interval_ms, 1000);
+    assert_eq!(s.log.filter, "info");
+}
+
+#[test]
+fn file_overrides_defaults_and_env_overrides_file() {
+    let file = file_with(
+        "[http]\naddr = \"0.0.0.0:9000\"\n[database]\npool_connections_max = 4\n\
+         sqlite_sync = \"normal\"\n",
+    );
+    let env = [
+        ("PAYBOT_HTTP__ADDR", "127.0.0.1:0"),
+        ("PAYBOT_LEDGER__SWEEP_INTERVAL_MS", "250"),
+        ("PATH", "/usr/bin"),
+        ("NOT_PAYBOT_HTTP__ADDR", "ignored"),
+    ];
+    let s = load(Some(file.path()), env).unwrap();
+    assert_eq!(s.http.addr, "127.0.0.1:0".parse::<SocketAddr>().unwrap());
+    assert_eq!(s.ledger.sweep_interval_ms, 250);
+    assert_eq!(s.database.pool_connections_max, 4);
+    assert_eq!(s.database.sqlite_sync, SqliteSync::Normal);
+    // Untouched keys keep their defaults.
+    assert_eq!(s.http.shutdown_grace_secs, 10);
+    assert_eq!(s.log.filter, "info");
+}
+
+#[test]
+fn bad_env_value_names_key_value_and_variable() {
+    let err = load(None, [("PAYBOT_HTTP__ADDR", "notanaddr")]).unwrap_err();
+    assert!(err.contains("`http.addr`"), "{err}");
+    assert!(err.contains("\"notanaddr\""), "{err}");
+    assert!(
+        err.contains("environment variable PAYBOT_HTTP__ADDR"),
+        "{err}"
+    );
+    assert!(err.contains("invalid socket address"), "{err}");
+}
+
+#[test]
+fn bad_file_value_names_the_file() {
+    let file = file_with("[database]\npool_connections_max = \"many\"\n");
+    let err = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(err.contains("`database.pool_connections_max`"), "{err}");
+    assert!(
+        err.contains(&format!("config file {}", file.path().display())),
+        "{err}"
+    );
+    assert!(err.contains("u32"), "{err}");
+}
+
+#[test]
+fn unknown_key_in_file_is_named_with_the_file() {
+    let file = file_with("[http]\nadr = \"127.0.0.1:1\"\n");
+    let err = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(err.contains("`http.adr`"), "{err}");
+    assert!(
+        err.contains(&format!("config file {}", file.path().display())),
+        "{err}"
+    );
+    assert!(err.contains("no such setting"), "{err}");
+    assert!(
+        err.contains("addr, shutdown_grace_secs, header_read_timeout_secs"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_section_and_unknown_env_key_are_errors() {
+    let file = file_with("[htp]\naddr = \"127.0.0.1:1\"\n");
+    let err = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(err.contains("`htp`"), "{err}");
+    assert!(err.contains("the top level has"), "{err}");
+
+    let err = load(None, [("PAYBOT_LOG__LEVEL", "debug")]).unwrap_err();
+    assert!(err.contains("`log.level`"), "{err}");
+    assert!(
+        err.contains("environment variable PAYBOT_LOG__LEVEL"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_config_file_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.toml");
+    let err = load(Some(&path), NO_ENV).unwrap_err();
+    assert!(err.contains(&path.display().to_string()), "{err}");
+}
+
+#[test]
+fn toml_syntax_error_names_the_file() {
+    let file = file_with("[http\naddr = 1\n");
+    let err = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(
+        err.contains(&format!("config file {}", file.path().display())),
+        "{err}"
+    );
+    assert!(err.contains("not valid TOML"), "{err}");
+}
+
+#[test]
+fn bounds_are_checked_with_provenance_and_all_reported() {
+    let file = file_with("[database]\npool_connections_max = 0\n");
+    let env = [
+        ("PAYBOT_LEDGER__SWEEP_INTERVAL_MS", "5"),
+        ("PAYBOT_HTTP__SHUTDOWN_GRACE_SECS", "601"),
+    ];
+    let err = load(Some(file.path()), env).unwrap_err();
+    assert!(err.starts_with("3 invalid settings:"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "setting `database.pool_connections_max` = 0 (from config file {}): \
+             must be between 1 and 256 connections",
+            file.path().display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "setting `ledger.sweep_interval_ms` = 5 (from environment variable \
+             PAYBOT_LEDGER__SWEEP_INTERVAL_MS): must be between 10 and 60000 milliseconds"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("`http.shutdown_grace_secs` = 601"), "{err}");
+
+    // The edges are allowed.
+    let env = [
+        ("PAYBOT_DATABASE__POOL_CONNECTIONS_MAX", "256"),
+        ("PAYBOT_LEDGER__SWEEP_INTERVAL_MS", "10"),
+        ("PAYBOT_HTTP__SHUTDOWN_GRACE_SECS", "0"),
+    ];
+    load(None, env).unwrap();
+}
+
+#[test]
+fn negative_and_huge_numbers_are_refused() {
+    let err = load(None, [("PAYBOT_DATABASE__POOL_CONNECTIONS_MAX", "-1")]).unwrap_err();
+    assert!(
+        err.contains("`database.pool_connections_max` = -1"),
+        "{err}"
+    );
+    let err = load(
+        None,
+        [("PAYBOT_DATABASE__POOL_CONNECTIONS_MAX", "99999999999")],
+    )
+    .unwrap_err();
+    assert!(err.contains("`database.pool_connections_max`"), "{err}");
+}
+
+#[test]
+fn bad_enum_names_the_choices() {
+    let err = load(None, [("PAYBOT_DATABASE__SQLITE_SYNC", "sometimes")]).unwrap_err();
+    assert!(
+        err.contains("`database.sqlite_sync` = \"sometimes\""),
+        "{err}"
+    );
+    assert!(err.contains("`full`"), "{err}");
+    assert!(err.contains("`normal`"), "{err}");
+}
+
+#[test]
+fn bad_log_filter_is_refused_at_load() {
+    let err = load(None, [("PAYBOT_LOG__FILTER", "info,[[[")]).unwrap_err();
+    assert!(err.contains("`log.filter`"), "{err}");
+    assert!(err.contains("PAYBOT_LOG__FILTER"), "{err}");
+}
+
+#[test]
+fn cashout_fee_percent_from_the_environment_is_exact() {
+    // figment reads `1.5` from the environment as a float.
+    let s = load(None, [("PAYBOT_CARDS__CASHOUT_FEE_PERCENT", "1.5")]).unwrap();
+    assert_eq!(s.cards.cashout_fee_percent, PercentSetting(150));
+    let s = load(None, [("PAYBOT_CARDS__CASHOUT_FEE_PERCENT", "2")]).unwrap();
+    assert_eq!(s.cards.cashout_fee_percent, PercentSetting(200));
+    for refused in ["1.505", "101", "-1", "1e-7", "one"] {
+        let err = load(None, [("PAYBOT_CARDS__CASHOUT_FEE_PERCENT", refused)]).unwrap_err();
+        assert!(
+            err.contains("`cards.cashout_fee_percent`"),
+            "{refused}: {err}"
+        );
+    }
+}
+
+#[test]
+fn acquirer_fields_are_settings_checked_at_load() {
+    let s = load(None, NO_ENV).unwrap();
+    assert_eq!(s.cards.acquirer().bin(), "408999");
+    let s = load(None, [("PAYBOT_CARDS__ACQUIRING_BIN", "41234567")]).unwrap();
+    assert_eq!(s.cards.acquirer().bin(), "41234567");
+    for (var, value, key) in [
+        (
+            "PAYBOT_CARDS__ACQUIRING_BIN",
+            "40a999",
+            "`cards.acquiring_bin`",
+        ),
+        (
+            "PAYBOT_CARDS__ACQUIRER_COUNTRY_CODE",
+            "US",
+            "`cards.acquirer_country_code`",
+        ),
+        (
+            "PAYBOT_CARDS__TERMINAL_ID",
+            "TOO-LONG-ID",
+            "`cards.terminal_id`",
+        ),
+        ("PAYBOT_CARDS__COUNTRY", "usa", "`cards.country`"),
+    ] {
+        let err = load(None, [(var, value)]).unwrap_err();
+        assert!(err.contains(key), "{var}={value}: {err}");
+    }
+}
+
+#[test]
+fn database_url_is_secret_in_debug_logs_and_errors() {
+    let url = "postgres://paybot:hunter2@db.example:5432/paybot?password=hunter2";
+    let s = load(None, [("PAYBOT_DATABASE__URL", url)]).unwrap();
+    assert_eq!(s.database.url.expose(), url);
+    assert_eq!(
+        s.database.url.redacted(),
+        "postgres://db.example:5432/paybot"
+    );
+    assert_eq!(s.database.url.sqlite_path(), None);
+    let debug = format!("{s:?}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+    assert!(debug.contains("db.example"), "{debug}");
+
+    let err = load(
+        None,
+        [("PAYBOT_DATABASE__URL", "mysql://root:hunter2@db/x")],
+    )
+    .unwrap_err();
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(err.contains("`database.url` (from environment variable PAYBOT_DATABASE__URL)"));
+    assert!(err.contains("unsupported database URL"), "{err}");
+}
+
+#[test]
+fn api_token_is_off_by_default_checked_and_never_echoed() {
+    let s = load(None, NO_ENV).unwrap();
+    assert!(s.api.tokens().is_none());
+
+    let short = "hunter2hunter2";
+    let err = load(None, [("PAYBOT_API__TOKEN", short)]).unwrap_err();
+    assert!(err.contains("`api.token`"), "{err}");
+    assert!(err.contains("PAYBOT_API__TOKEN"), "{err}");
+    assert!(err.contains("32 to 256 bytes"), "{err}");
+    assert!(!err.contains(short), "{err}");
+
+    let token = "k".repeat(40);
+    let s = load(None, [("PAYBOT_API__TOKEN", token.as_str())]).unwrap();
+    let tokens = s.api.tokens().unwrap();
+    assert_eq!(
+        tokens.scope_of(token.as_bytes()),
+        Some(crate::api::Scope::Issuance)
+    );
+    assert!(!format!("{s:?}").contains(&token));
+}
+
+#[test]
+fn api_tokens_have_scopes_come_from_the_environment_only_and_differ() {
+    let (read, transfer) = ("r".repeat(40), "t".repeat(40));
+    let s = load(
+        None,
+        [
+            ("PAYBOT_API__READ_TOKEN", read.as_str()),
+            ("PAYBOT_API__TRANSFER_TOKEN", transfer.as_str()),
+        ],
+    )
+    .unwrap();
+    let tokens = s.api.tokens().unwrap();
+    assert_eq!(
+        tokens.scope_of(read.as_bytes()),
+        Some(crate::api::Scope::Read)
+    );
+    assert_eq!(
+        tokens.scope_of(transfer.as_bytes()),
+        Some(crate::api::Scope::Transfer)
+    );
+    assert_eq!(tokens.scope_of(b"nope"), None);
+
+    let file = file_with(&format!("[api]\nissuance_token = \"{read}\"\n"));
+    let err = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(err.contains("`api.issuance_token`"), "{err}");
+    assert!(
+        err.contains("PAYBOT_API__ISSUANCE_TOKEN, never in a file"),
+        "{err}"
+    );
+    assert!(!err.contains(&read), "{err}");
+
+    let err = load(
+        None,
+        [
+            ("PAYBOT_API__READ_TOKEN", read.as_str()),
+            ("PAYBOT_API__ISSUANCE_TOKEN", read.as_str()),
+        ],
+    )
+    .unwrap_err();
+    assert!(err.contains("the same token as `api.read_token`"), "{err}");
+    assert!(!err.contains(&read), "{err}");
+}
+
+#[test]
+fn http_limits_are_bounded() {
+    let s = load(None, NO_ENV).unwrap();
+    assert!(s.http.requests_in_flight_max < s.http.connections_max);
+    let err = load(
+        None,
+        [
+            ("PAYBOT_HTTP__HEADER_READ_TIMEOUT_SECS", "0"),
+            ("PAYBOT_HTTP__CONNECTIONS_MAX", "64"),
+            ("PAYBOT_HTTP__REQUESTS_IN_FLIGHT_MAX", "64"),
+        ],
+    )
+    .unwrap_err();
+    assert!(err.contains("`http.header_read_timeout_secs` = 0"), "{err}");
+    assert!(
+        err.contains(
+            "`http.requests_in_flight_max` = 64 (from environment variable \
+             PAYBOT_HTTP__REQUESTS_IN_FLIGHT_MAX): must be below http.connections_max (64)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn redacted_forms() {
+    let redact = |url: &str| DatabaseUrl::parse(url.to_owned()).unwrap().redacted();
+    assert_eq!(redact("sqlite:data/paybot.db"), "sqlite:data/paybot.db");
+    assert_eq!(redact("sqlite://data/p.db?mode=rwc"), "sqlite://data/p.db");
+    assert_eq!(redact("postgresql://u@h/d"), "postgresql://h/d");
+    assert_eq!(redact("postgres://h:5432/d"), "postgres://h:5432/d");
+    assert_eq!(redact("postgres://u:p@ss@h/d"), "postgres://h/d");
+    assert!(DatabaseUrl::parse("sqlite:".to_owned()).is_err());
+    assert!(DatabaseUrl::parse("sqlite::memory:".to_owned()).is_err());
+}
