@@ -18,6 +18,8 @@ const NO_ENV: [(&str, &str); 0] = [];
 /// (others this process may have are filtered out), read by the real
 /// environment provider inside figment's jail, which restores the
 /// environment after and lets one test in at a time.
+// The jail takes a closure returning figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 pub(crate) fn load_with_env<'a>(
     file: Option<&Path>,
     env: impl IntoIterator<Item = (&'a str, &'a str)>,
