@@ -25,6 +25,38 @@ use ledger::TransferId;
 use crate::command::ShortRef;
 use crate::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 
+/// A record's state or kind, stored by name: the enum, `ALL` (in
+/// declaration order), `as_str` (the stored name) and `from_str_opt`, with
+/// each name written once, next to its variant.
+macro_rules! stored_names {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+
+            /// The stored name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            pub fn from_str_opt(text: &str) -> Option<$name> {
+                $name::ALL.into_iter().find(|s| s.as_str() == text)
+            }
+        }
+    };
+}
+
 mod card;
 mod identity;
 mod payment;

@@ -16,20 +16,37 @@ pub struct Migration {
     pub postgres: &'static str,
 }
 
+/// A [`Migration`] whose SQL is in two files of one name, `$dir/sqlite/$file`
+/// and `$dir/postgres/$file`, `$dir` relative to the file that invokes this
+/// (as for `include_str!`): `migration!("bot", 1, "users", "../migrations",
+/// "0001_bot.sql")`.
+#[macro_export]
+macro_rules! migration {
+    ($component:literal, $version:literal, $name:literal, $dir:literal, $file:literal) => {
+        $crate::Migration {
+            component: $component,
+            version: $version,
+            name: $name,
+            sqlite: include_str!(concat!($dir, "/sqlite/", $file)),
+            postgres: include_str!(concat!($dir, "/postgres/", $file)),
+        }
+    };
+}
+
 /// The ledger's own schema.
 pub const LEDGER_MIGRATIONS: &[Migration] = &[
-    Migration {
-        component: "ledger",
-        version: 1,
-        name: "accounts, transfers, pending expiries",
-        sqlite: include_str!("../migrations/sqlite/0001_ledger.sql"),
-        postgres: include_str!("../migrations/postgres/0001_ledger.sql"),
-    },
-    Migration {
-        component: "ledger",
-        version: 2,
-        name: "transactional outbox",
-        sqlite: include_str!("../migrations/sqlite/0002_outbox.sql"),
-        postgres: include_str!("../migrations/postgres/0002_outbox.sql"),
-    },
+    migration!(
+        "ledger",
+        1,
+        "accounts, transfers, pending expiries",
+        "../migrations",
+        "0001_ledger.sql"
+    ),
+    migration!(
+        "ledger",
+        2,
+        "transactional outbox",
+        "../migrations",
+        "0002_outbox.sql"
+    ),
 ];

@@ -102,54 +102,43 @@ pub async fn drop_postgres_database(admin_url: &str, name: &str) {
     }
 }
 
+/// `$body` with `$conn` a connection of its own to the database at `$url`
+/// (SQLite or PostgreSQL), closed afterwards; a failure becomes its message.
+macro_rules! on_connection {
+    ($url:expr, $conn:ident => $body:expr) => {{
+        let text = |e: sqlx::Error| e.to_string();
+        if $url.starts_with("sqlite:") {
+            let mut $conn = sqlx::SqliteConnection::connect($url).await.map_err(text)?;
+            let result = $body.map_err(text);
+            let _ = $conn.close().await;
+            result
+        } else {
+            let mut $conn = sqlx::PgConnection::connect($url).await.map_err(text)?;
+            let result = $body.map_err(text);
+            let _ = $conn.close().await;
+            result
+        }
+    }};
+}
+
 /// Runs one statement on the database at `url` through a connection of its
 /// own, as an operator with a SQL shell would: for tests that tamper with
 /// rows behind the ledger's back. The rows it changed, or the database's
 /// message when it refused the statement. The ledger hands out no
 /// connection; this is the tests' way in.
 pub async fn execute_sql(url: &str, sql: &str) -> Result<u64, String> {
-    let text = |e: sqlx::Error| e.to_string();
-    let done = if url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(url).await.map_err(text)?;
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await
-            .map_err(text)?;
-        let _ = conn.close().await;
-        done.rows_affected()
-    } else {
-        let mut conn = sqlx::PgConnection::connect(url).await.map_err(text)?;
-        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await
-            .map_err(text)?;
-        let _ = conn.close().await;
-        done.rows_affected()
-    };
-    Ok(done)
+    on_connection!(url, conn => sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await
+        .map(|done| done.rows_affected()))
 }
 
 /// The one integer a query such as `SELECT COUNT(*) FROM transfers` returns,
 /// read through a connection of its own (see [`execute_sql`]).
 pub async fn query_i64(url: &str, sql: &str) -> Result<i64, String> {
-    let text = |e: sqlx::Error| e.to_string();
-    if url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(url).await.map_err(text)?;
-        let value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(&mut conn)
-            .await
-            .map_err(text)?;
-        let _ = conn.close().await;
-        Ok(value)
-    } else {
-        let mut conn = sqlx::PgConnection::connect(url).await.map_err(text)?;
-        let value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .fetch_one(&mut conn)
-            .await
-            .map_err(text)?;
-        let _ = conn.close().await;
-        Ok(value)
-    }
+    on_connection!(url, conn => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(&mut conn)
+        .await)
 }
 
 impl TestDb {

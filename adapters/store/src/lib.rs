@@ -71,47 +71,55 @@ use sqlx::types::Uuid;
 
 mod pool;
 
-/// One of the bot's migrations: its version, its name, and the file of that
-/// name under `migrations/sqlite/` and `migrations/postgres/`.
-macro_rules! bot_migration {
-    ($version:literal, $name:literal, $file:literal) => {
-        Migration {
-            component: "bot",
-            version: $version,
-            name: $name,
-            sqlite: include_str!(concat!("../migrations/sqlite/", $file)),
-            postgres: include_str!(concat!("../migrations/postgres/", $file)),
-        }
-    };
-}
-
 /// The bot's schema. Run with `ledger.migrate(BOT_MIGRATIONS)`.
 pub const BOT_MIGRATIONS: &[Migration] = &[
-    bot_migration!(
+    ledger::migration!(
+        "bot",
         1,
         "users, identities, events, link codes, payments, requests, splits",
+        "../migrations",
         "0001_bot.sql"
     ),
-    bot_migration!(2, "identities: dm_open", "0002_dm_open.sql"),
-    bot_migration!(3, "linked cards and card operations", "0003_cards.sql"),
-    bot_migration!(
+    ledger::migration!(
+        "bot",
+        2,
+        "identities: dm_open",
+        "../migrations",
+        "0002_dm_open.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        3,
+        "linked cards and card operations",
+        "../migrations",
+        "0003_cards.sql"
+    ),
+    ledger::migration!(
+        "bot",
         4,
         "link confirmations and wrong link codes",
+        "../migrations",
         "0004_link_confirm.sql"
     ),
-    bot_migration!(
+    ledger::migration!(
+        "bot",
         5,
         "card adds confirmed by a code; request indexes for the rate limits",
+        "../migrations",
         "0005_card_adds_limits.sql"
     ),
-    bot_migration!(
+    ledger::migration!(
+        "bot",
         6,
         "when the database first served production",
+        "../migrations",
         "0006_deployment_mark.sql"
     ),
-    bot_migration!(
+    ledger::migration!(
+        "bot",
         7,
         "who linked each card (it leaves with that account on /unlink)",
+        "../migrations",
         "0007_card_adder.sql"
     ),
 ];

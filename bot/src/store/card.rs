@@ -35,87 +35,46 @@ pub struct LinkedCard {
     pub added_by: Option<(Platform, PlatformUserId)>,
 }
 
-/// Which way money moves through the card rail.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum CardOpKind {
-    /// Card → wallet (a rail pull).
-    TopUp,
-    /// Wallet → card (a rail push).
-    CashOut,
-}
-
-impl CardOpKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CardOpKind::TopUp => "topup",
-            CardOpKind::CashOut => "cashout",
-        }
-    }
-
-    pub fn from_str_opt(text: &str) -> Option<CardOpKind> {
-        [CardOpKind::TopUp, CardOpKind::CashOut]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+stored_names! {
+    /// Which way money moves through the card rail.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    pub enum CardOpKind {
+        /// Card → wallet (a rail pull).
+        TopUp = "topup",
+        /// Wallet → card (a rail push).
+        CashOut = "cashout",
     }
 }
 
-/// Where a card operation stands. Transitions (all compare-and-swap):
-///
-/// ```text
-/// AwaitingCode --confirm--> Sent --rail 202--> Pending
-///              --cancel / wrong codes / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
-/// Sent | Pending --approved, ledger updated--> Completed
-///                --declined, ledger updated--> Declined
-/// ```
-///
-/// `Sent` is written before the rail is called, `Completed` and `Declined`
-/// after the ledger was brought in line with the rail's answer, so a crash
-/// anywhere leaves `Sent` (resend the identical request) or `Pending` (ask
-/// for its status), and the ledger's derived ids make re-applying harmless.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum CardOpState {
-    AwaitingCode,
-    Sent,
-    Pending,
-    Completed,
-    Declined,
-    Cancelled,
-    Expired,
-    LockedOut,
-    Leaked,
+stored_names! {
+    /// Where a card operation stands. Transitions (all compare-and-swap):
+    ///
+    /// ```text
+    /// AwaitingCode --confirm--> Sent --rail 202--> Pending
+    ///              --cancel / wrong codes / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
+    /// Sent | Pending --approved, ledger updated--> Completed
+    ///                --declined, ledger updated--> Declined
+    /// ```
+    ///
+    /// `Sent` is written before the rail is called, `Completed` and `Declined`
+    /// after the ledger was brought in line with the rail's answer, so a crash
+    /// anywhere leaves `Sent` (resend the identical request) or `Pending` (ask
+    /// for its status), and the ledger's derived ids make re-applying harmless.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    pub enum CardOpState {
+        AwaitingCode = "awaiting_code",
+        Sent = "sent",
+        Pending = "pending",
+        Completed = "completed",
+        Declined = "declined",
+        Cancelled = "cancelled",
+        Expired = "expired",
+        LockedOut = "locked_out",
+        Leaked = "leaked",
+    }
 }
 
 impl CardOpState {
-    pub const ALL: [CardOpState; 9] = [
-        CardOpState::AwaitingCode,
-        CardOpState::Sent,
-        CardOpState::Pending,
-        CardOpState::Completed,
-        CardOpState::Declined,
-        CardOpState::Cancelled,
-        CardOpState::Expired,
-        CardOpState::LockedOut,
-        CardOpState::Leaked,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CardOpState::AwaitingCode => "awaiting_code",
-            CardOpState::Sent => "sent",
-            CardOpState::Pending => "pending",
-            CardOpState::Completed => "completed",
-            CardOpState::Declined => "declined",
-            CardOpState::Cancelled => "cancelled",
-            CardOpState::Expired => "expired",
-            CardOpState::LockedOut => "locked_out",
-            CardOpState::Leaked => "leaked",
-        }
-    }
-
-    pub fn from_str_opt(text: &str) -> Option<CardOpState> {
-        CardOpState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
     /// No further transition is possible.
     pub fn is_final(self) -> bool {
         !matches!(
@@ -168,45 +127,21 @@ pub struct CardOp {
     pub revision: i64,
 }
 
-/// Where a `/card add` stands. Transitions (all compare-and-swap):
-///
-/// ```text
-/// AwaitingCode --confirm--> Linked (the card is in `bot_cards`, same transaction)
-///              --cancel / wrong codes / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum CardAddState {
-    AwaitingCode,
-    Linked,
-    Cancelled,
-    Expired,
-    LockedOut,
-    Leaked,
-}
-
-impl CardAddState {
-    pub const ALL: [CardAddState; 6] = [
-        CardAddState::AwaitingCode,
-        CardAddState::Linked,
-        CardAddState::Cancelled,
-        CardAddState::Expired,
-        CardAddState::LockedOut,
-        CardAddState::Leaked,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CardAddState::AwaitingCode => "awaiting_code",
-            CardAddState::Linked => "linked",
-            CardAddState::Cancelled => "cancelled",
-            CardAddState::Expired => "expired",
-            CardAddState::LockedOut => "locked_out",
-            CardAddState::Leaked => "leaked",
-        }
-    }
-
-    pub fn from_str_opt(text: &str) -> Option<CardAddState> {
-        CardAddState::ALL.into_iter().find(|s| s.as_str() == text)
+stored_names! {
+    /// Where a `/card add` stands. Transitions (all compare-and-swap):
+    ///
+    /// ```text
+    /// AwaitingCode --confirm--> Linked (the card is in `bot_cards`, same transaction)
+    ///              --cancel / wrong codes / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
+    /// ```
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    pub enum CardAddState {
+        AwaitingCode = "awaiting_code",
+        Linked = "linked",
+        Cancelled = "cancelled",
+        Expired = "expired",
+        LockedOut = "locked_out",
+        Leaked = "leaked",
     }
 }
 

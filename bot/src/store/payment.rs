@@ -11,59 +11,30 @@ use crate::command::{Memo, ShortRef};
 use crate::message::{ChatId, Handle, Platform, PlatformUserId};
 use crate::otp::OtpChallenge;
 
-/// Where a payment stands. Transitions (all compare-and-swap):
-///
-/// ```text
-/// AwaitingCode --confirm--> Completed            (known payee)
-///              --confirm--> Escrowed --claim--> Claimed
-///                                    --timeout-> Refunded
-///              --cancel / 5 wrong / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum PaymentState {
-    AwaitingCode,
-    Completed,
-    Escrowed,
-    Claimed,
-    Refunded,
-    Cancelled,
-    Expired,
-    LockedOut,
-    Leaked,
+stored_names! {
+    /// Where a payment stands. Transitions (all compare-and-swap):
+    ///
+    /// ```text
+    /// AwaitingCode --confirm--> Completed            (known payee)
+    ///              --confirm--> Escrowed --claim--> Claimed
+    ///                                    --timeout-> Refunded
+    ///              --cancel / 5 wrong / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
+    /// ```
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    pub enum PaymentState {
+        AwaitingCode = "awaiting_code",
+        Completed = "completed",
+        Escrowed = "escrowed",
+        Claimed = "claimed",
+        Refunded = "refunded",
+        Cancelled = "cancelled",
+        Expired = "expired",
+        LockedOut = "locked_out",
+        Leaked = "leaked",
+    }
 }
 
 impl PaymentState {
-    pub const ALL: [PaymentState; 9] = [
-        PaymentState::AwaitingCode,
-        PaymentState::Completed,
-        PaymentState::Escrowed,
-        PaymentState::Claimed,
-        PaymentState::Refunded,
-        PaymentState::Cancelled,
-        PaymentState::Expired,
-        PaymentState::LockedOut,
-        PaymentState::Leaked,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentState::AwaitingCode => "awaiting_code",
-            PaymentState::Completed => "completed",
-            PaymentState::Escrowed => "escrowed",
-            PaymentState::Claimed => "claimed",
-            PaymentState::Refunded => "refunded",
-            PaymentState::Cancelled => "cancelled",
-            PaymentState::Expired => "expired",
-            PaymentState::LockedOut => "locked_out",
-            PaymentState::Leaked => "leaked",
-        }
-    }
-
-    pub fn from_str_opt(text: &str) -> Option<PaymentState> {
-        PaymentState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
     /// No further transition is possible.
     pub fn is_final(self) -> bool {
         !matches!(self, PaymentState::AwaitingCode | PaymentState::Escrowed)
@@ -126,35 +97,15 @@ pub struct Payment {
     pub revision: i64,
 }
 
-/// Where a request stands.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum RequestState {
-    Open,
-    /// Approved: a payment (`payment`) is waiting for the payer's code.
-    Approved,
-    Paid,
-    Declined,
-}
-
-impl RequestState {
-    pub const ALL: [RequestState; 4] = [
-        RequestState::Open,
-        RequestState::Approved,
-        RequestState::Paid,
-        RequestState::Declined,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestState::Open => "open",
-            RequestState::Approved => "approved",
-            RequestState::Paid => "paid",
-            RequestState::Declined => "declined",
-        }
-    }
-
-    pub fn from_str_opt(text: &str) -> Option<RequestState> {
-        RequestState::ALL.into_iter().find(|s| s.as_str() == text)
+stored_names! {
+    /// Where a request stands.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    pub enum RequestState {
+        Open = "open",
+        /// Approved: a payment (`payment`) is waiting for the payer's code.
+        Approved = "approved",
+        Paid = "paid",
+        Declined = "declined",
     }
 }
 
