@@ -479,13 +479,14 @@ impl ApiError {
             },
             ApiError::Ledger(error) => match error {
                 LedgerError::InvalidOwner => (S::BAD_REQUEST, "invalid_field"),
-                LedgerError::Database(_)
+                LedgerError::Storage(_)
                 | LedgerError::Batch(_)
                 | LedgerError::ShutDown
                 | LedgerError::NoDatabase(_)
                 | LedgerError::NotMigrated => (S::SERVICE_UNAVAILABLE, "unavailable"),
                 LedgerError::Corrupt(_)
                 | LedgerError::UnsupportedUrl
+                | LedgerError::NoStorageEngine
                 | LedgerError::InvalidOutbox(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
         }

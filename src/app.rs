@@ -17,12 +17,12 @@ use bot::otp::{OsRandom, OtpPolicy, PEPPER_BYTES_GENERATED, Pepper, RandomSource
 use bot::{Bot, BotConfig};
 use ledger::Ledger;
 use paybot_mock::MockChat;
+use paybot_store::{BOT_MIGRATIONS, SqlStore};
 use secrecy::ExposeSecret;
 use tracing::info;
 
 use crate::deployment::{CardRailChoice, Deployment, DevPart};
 use crate::settings::{CardsSettings, OtpSettings, Settings};
-use crate::store::{BOT_MIGRATIONS, SqlStore};
 
 /// The longest secret file read (OTP pepper, card fingerprint key), in
 /// bytes.

@@ -90,7 +90,7 @@ fn create_owner_only(file: &Path) -> anyhow::Result<()> {
 pub async fn migrate(db: &DatabaseSettings) -> anyhow::Result<()> {
     let ledger = open(db, Open::CreateIfMissing).await?;
     let migrated = ledger
-        .migrate(crate::store::BOT_MIGRATIONS)
+        .migrate(paybot_store::BOT_MIGRATIONS)
         .await
         .context("cannot migrate the database");
     ledger.close().await;

@@ -12,18 +12,58 @@
 //! ledger's own idempotency (ids derived from the event or the record) makes
 //! the money side safe to repeat; the revision makes the record side single.
 //!
-//! The SQL implementation lives in the `paybot` package (SQLite and
+//! The records are split by family (`identity`, `payment`, `card`) and
+//! re-exported here, so every path stays `bot::store::...`. The SQL
+//! implementation is the `paybot-store` adapter crate (SQLite and
 //! PostgreSQL), so this crate needs no database driver.
 
 use std::fmt;
 
 use async_trait::async_trait;
-use ledger::{Amount, TransferId};
+use ledger::TransferId;
 
-use crate::card::{ActionCode, Brand, CardFingerprint, CardToken, Expiry, Last4, StatusId};
-use crate::command::{Memo, ShortRef};
+use crate::command::ShortRef;
 use crate::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
-use crate::otp::{OTP_HASH_BYTES, OtpChallenge};
+
+/// A record's state or kind, stored by name: the enum, `ALL` (in
+/// declaration order), `as_str` (the stored name) and `from_str_opt`, with
+/// each name written once, next to its variant.
+macro_rules! stored_names {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+
+            /// The stored name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            pub fn from_str_opt(text: &str) -> Option<$name> {
+                $name::ALL.into_iter().find(|s| s.as_str() == text)
+            }
+        }
+    };
+}
+
+mod card;
+mod identity;
+mod payment;
+
+pub use card::{CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, LinkedCard};
+pub use identity::{Identity, LinkAttempt, LinkAttemptBounds, LinkCodeHash, PendingLink, SeenUser};
+pub use payment::{Payee, Payment, PaymentRequest, PaymentState, RequestSide, RequestState, Split};
 
 /// A paybot user: one wallet (one ledger account per currency), one or more
 /// platform identities.
@@ -59,48 +99,6 @@ impl From<ledger::LedgerError> for StoreError {
     }
 }
 
-/// A platform identity as last seen, joined to its user.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity {
-    pub platform: Platform,
-    pub id: PlatformUserId,
-    pub user: UserId,
-    pub handle: Option<Handle>,
-    /// [`crate::identity::skeleton`] of the handle, for look-alike search.
-    pub skeleton: Option<String>,
-    pub display_name: String,
-    /// The user has talked to the bot themselves (not only been mentioned).
-    pub started: bool,
-    /// The user has written to the bot in a direct chat, so the bot may
-    /// message them privately (Telegram forbids a bot to open a DM).
-    pub dm_open: bool,
-    /// The first sighting (the identity's own message, or a mention of it),
-    /// never updated: escrow for a handle is released only to an identity
-    /// first seen at or after the payment (a known one that took the handle
-    /// since gets nothing).
-    pub first_seen_ms: i64,
-    pub last_seen_ms: i64,
-    /// When the identity started using its current wallet (first seen, or
-    /// its last link or unlink).
-    pub user_since_ms: i64,
-}
-
-/// What a chat event tells about a user, for [`Store::upsert_identity`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SeenUser {
-    pub platform: Platform,
-    pub id: PlatformUserId,
-    pub handle: Option<Handle>,
-    pub skeleton: Option<String>,
-    pub display_name: String,
-    /// This event was sent by the user (sets [`Identity::started`]); a
-    /// mention leaves it as it was.
-    pub speaking: bool,
-    /// This event is the user's own message in a direct chat with the bot:
-    /// sets [`Identity::dm_open`] (never cleared).
-    pub direct: bool,
-}
-
 /// The outcome of [`Store::claim_event`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventClaim {
@@ -111,481 +109,6 @@ pub enum EventClaim {
     Done(String),
     /// Another worker is handling it right now.
     InProgress,
-}
-
-/// Where a payment stands. Transitions (all compare-and-swap):
-///
-/// ```text
-/// AwaitingCode --confirm--> Completed            (known payee)
-///              --confirm--> Escrowed --claim--> Claimed
-///                                    --timeout-> Refunded
-///              --cancel / 5 wrong / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum PaymentState {
-    AwaitingCode,
-    Completed,
-    Escrowed,
-    Claimed,
-    Refunded,
-    Cancelled,
-    Expired,
-    LockedOut,
-    Leaked,
-}
-
-impl PaymentState {
-    pub const ALL: [PaymentState; 9] = [
-        PaymentState::AwaitingCode,
-        PaymentState::Completed,
-        PaymentState::Escrowed,
-        PaymentState::Claimed,
-        PaymentState::Refunded,
-        PaymentState::Cancelled,
-        PaymentState::Expired,
-        PaymentState::LockedOut,
-        PaymentState::Leaked,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentState::AwaitingCode => "awaiting_code",
-            PaymentState::Completed => "completed",
-            PaymentState::Escrowed => "escrowed",
-            PaymentState::Claimed => "claimed",
-            PaymentState::Refunded => "refunded",
-            PaymentState::Cancelled => "cancelled",
-            PaymentState::Expired => "expired",
-            PaymentState::LockedOut => "locked_out",
-            PaymentState::Leaked => "leaked",
-        }
-    }
-
-    pub fn from_str_opt(text: &str) -> Option<PaymentState> {
-        PaymentState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
-    /// No further transition is possible.
-    pub fn is_final(self) -> bool {
-        !matches!(self, PaymentState::AwaitingCode | PaymentState::Escrowed)
-    }
-}
-
-/// Who receives a payment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Payee {
-    /// A user paybot knows, reached through this identity.
-    User {
-        user: UserId,
-        platform: Platform,
-        id: PlatformUserId,
-    },
-    /// A handle no one has claimed yet on `platform`: paid into escrow.
-    Unclaimed { platform: Platform, handle: Handle },
-}
-
-impl Payee {
-    pub fn user(&self) -> Option<UserId> {
-        match self {
-            Payee::User { user, .. } => Some(*user),
-            Payee::Unclaimed { .. } => None,
-        }
-    }
-}
-
-/// One `/pay` (or an approved request): the pending transfer it created, the
-/// code that guards it, and where it stands.
-#[derive(Clone, Debug)]
-pub struct Payment {
-    /// What users type (`/cancel P7K2QX`). Unique.
-    pub reference: ShortRef,
-    /// The pending transfer the code guards (payer → payee wallet, or payer
-    /// → escrow). Unique.
-    pub transfer_id: TransferId,
-    pub payer: UserId,
-    /// The identity that typed the command: where the payer is told things.
-    pub payer_platform: Platform,
-    pub payer_id: PlatformUserId,
-    /// Set when an unclaimed payee's user appears (claim) or at once.
-    pub payee: Payee,
-    /// Display form of the payee for messages (`@bob`, or a display name).
-    pub payee_label: String,
-    pub amount: Amount,
-    pub memo: Option<Memo>,
-    /// The request this payment pays, if any.
-    pub request: Option<ShortRef>,
-    /// The group chat the payment was typed in (announced there when done).
-    pub origin_chat: Option<ChatId>,
-    pub challenge: OtpChallenge,
-    pub state: PaymentState,
-    /// When the current state stops holding by itself: the code's expiry
-    /// while [`PaymentState::AwaitingCode`], the escrow's refund time while
-    /// [`PaymentState::Escrowed`]; `None` once final.
-    pub due_at_ms: Option<i64>,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-    pub revision: i64,
-}
-
-/// Where a request stands.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum RequestState {
-    Open,
-    /// Approved: a payment (`payment`) is waiting for the payer's code.
-    Approved,
-    Paid,
-    Declined,
-}
-
-impl RequestState {
-    pub const ALL: [RequestState; 4] = [
-        RequestState::Open,
-        RequestState::Approved,
-        RequestState::Paid,
-        RequestState::Declined,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestState::Open => "open",
-            RequestState::Approved => "approved",
-            RequestState::Paid => "paid",
-            RequestState::Declined => "declined",
-        }
-    }
-
-    pub fn from_str_opt(text: &str) -> Option<RequestState> {
-        RequestState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-/// `/request @bob 20` or one share of a split: `payer` is asked to pay
-/// `requester`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PaymentRequest {
-    pub reference: ShortRef,
-    pub requester: UserId,
-    pub requester_platform: Platform,
-    pub requester_id: PlatformUserId,
-    pub requester_label: String,
-    pub payer: UserId,
-    pub payer_platform: Platform,
-    pub payer_id: PlatformUserId,
-    pub payer_label: String,
-    pub amount: Amount,
-    pub memo: Option<Memo>,
-    pub split: Option<ShortRef>,
-    pub state: RequestState,
-    /// The payment started by `/approve` (the latest one).
-    pub payment: Option<ShortRef>,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-    pub revision: i64,
-}
-
-/// A `/split`: the requests it made are found by their `split` field.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Split {
-    pub reference: ShortRef,
-    pub creator: UserId,
-    pub platform: Platform,
-    pub chat: ChatId,
-    pub total: Amount,
-    /// The creator's own share, which nobody owes.
-    pub creator_share: Amount,
-    pub memo: Option<Memo>,
-    pub created_at_ms: i64,
-}
-
-/// A card linked to a wallet. Never its number: the rail's token, what is
-/// shown (brand, last 4, expiry) and the keyed fingerprint that stops the
-/// same card being linked twice by one user.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LinkedCard {
-    /// Assigned by the store (ignored by [`Store::insert_card`]).
-    pub id: i64,
-    pub user: UserId,
-    pub token: CardToken,
-    pub brand: Brand,
-    pub last4: Last4,
-    pub expiry: Expiry,
-    pub fingerprint: CardFingerprint,
-    pub created_at_ms: i64,
-    /// The identity that confirmed the card's `/card add`: the card goes
-    /// with it when it leaves a shared wallet (`/unlink`). `None` for cards
-    /// linked before this was recorded (adder unknown: they stay with the
-    /// wallet).
-    pub added_by: Option<(Platform, PlatformUserId)>,
-}
-
-/// Which way money moves through the card rail.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum CardOpKind {
-    /// Card → wallet (a rail pull).
-    TopUp,
-    /// Wallet → card (a rail push).
-    CashOut,
-}
-
-impl CardOpKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CardOpKind::TopUp => "topup",
-            CardOpKind::CashOut => "cashout",
-        }
-    }
-
-    pub fn from_str_opt(text: &str) -> Option<CardOpKind> {
-        [CardOpKind::TopUp, CardOpKind::CashOut]
-            .into_iter()
-            .find(|k| k.as_str() == text)
-    }
-}
-
-/// Where a card operation stands. Transitions (all compare-and-swap):
-///
-/// ```text
-/// AwaitingCode --confirm--> Sent --rail 202--> Pending
-///              --cancel / wrong codes / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
-/// Sent | Pending --approved, ledger updated--> Completed
-///                --declined, ledger updated--> Declined
-/// ```
-///
-/// `Sent` is written before the rail is called, `Completed` and `Declined`
-/// after the ledger was brought in line with the rail's answer, so a crash
-/// anywhere leaves `Sent` (resend the identical request) or `Pending` (ask
-/// for its status), and the ledger's derived ids make re-applying harmless.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum CardOpState {
-    AwaitingCode,
-    Sent,
-    Pending,
-    Completed,
-    Declined,
-    Cancelled,
-    Expired,
-    LockedOut,
-    Leaked,
-}
-
-impl CardOpState {
-    pub const ALL: [CardOpState; 9] = [
-        CardOpState::AwaitingCode,
-        CardOpState::Sent,
-        CardOpState::Pending,
-        CardOpState::Completed,
-        CardOpState::Declined,
-        CardOpState::Cancelled,
-        CardOpState::Expired,
-        CardOpState::LockedOut,
-        CardOpState::Leaked,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CardOpState::AwaitingCode => "awaiting_code",
-            CardOpState::Sent => "sent",
-            CardOpState::Pending => "pending",
-            CardOpState::Completed => "completed",
-            CardOpState::Declined => "declined",
-            CardOpState::Cancelled => "cancelled",
-            CardOpState::Expired => "expired",
-            CardOpState::LockedOut => "locked_out",
-            CardOpState::Leaked => "leaked",
-        }
-    }
-
-    pub fn from_str_opt(text: &str) -> Option<CardOpState> {
-        CardOpState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
-    /// No further transition is possible.
-    pub fn is_final(self) -> bool {
-        !matches!(
-            self,
-            CardOpState::AwaitingCode | CardOpState::Sent | CardOpState::Pending
-        )
-    }
-}
-
-/// One `/topup` or `/cashout`: the durable record of its rail request.
-#[derive(Clone, Debug)]
-pub struct CardOp {
-    /// What users type (`/cancel T7K2QX`). Unique.
-    pub reference: ShortRef,
-    /// The operation's id: the rail request's trace numbers and every
-    /// ledger transfer of the operation derive from it. Unique.
-    pub transfer_id: TransferId,
-    pub kind: CardOpKind,
-    pub user: UserId,
-    /// The identity that typed the command: where the user is told things.
-    pub platform: Platform,
-    pub platform_user_id: PlatformUserId,
-    /// The card, as it was when the operation started (a card removed
-    /// later does not orphan a request in flight).
-    pub token: CardToken,
-    pub brand: Brand,
-    pub last4: Last4,
-    /// What moves through the rail.
-    pub amount: Amount,
-    /// Cash-out only: the instant-payout fee, in the amount's currency
-    /// (zero minor units: none).
-    pub fee_minor: i64,
-    pub challenge: OtpChallenge,
-    pub state: CardOpState,
-    /// When the rail request was first made (`Sent` onwards): a resend
-    /// carries the same time, so it is the same request field for field.
-    pub initiated_at_ms: Option<i64>,
-    /// The rail's id of a request it answered with 202.
-    pub status_id: Option<StatusId>,
-    /// The rail's action code of a decline.
-    pub action_code: Option<ActionCode>,
-    /// Rail calls made for this operation (resends and status queries).
-    pub rail_attempts: u32,
-    /// When the sweeper should look again: the code's expiry while
-    /// `AwaitingCode`, the next resend or status query while `Sent` or
-    /// `Pending`; `None` once final.
-    pub due_at_ms: Option<i64>,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-    pub revision: i64,
-}
-
-/// Where a `/card add` stands. Transitions (all compare-and-swap):
-///
-/// ```text
-/// AwaitingCode --confirm--> Linked (the card is in `bot_cards`, same transaction)
-///              --cancel / wrong codes / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum CardAddState {
-    AwaitingCode,
-    Linked,
-    Cancelled,
-    Expired,
-    LockedOut,
-    Leaked,
-}
-
-impl CardAddState {
-    pub const ALL: [CardAddState; 6] = [
-        CardAddState::AwaitingCode,
-        CardAddState::Linked,
-        CardAddState::Cancelled,
-        CardAddState::Expired,
-        CardAddState::LockedOut,
-        CardAddState::Leaked,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CardAddState::AwaitingCode => "awaiting_code",
-            CardAddState::Linked => "linked",
-            CardAddState::Cancelled => "cancelled",
-            CardAddState::Expired => "expired",
-            CardAddState::LockedOut => "locked_out",
-            CardAddState::Leaked => "leaked",
-        }
-    }
-
-    pub fn from_str_opt(text: &str) -> Option<CardAddState> {
-        CardAddState::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-/// One `/card add` waiting for (or past) its code. It holds what a linked
-/// card holds (the rail's token, brand, last 4, expiry, keyed fingerprint),
-/// never the number: the card was tokenized before the code was sent, so
-/// the number lived only in memory, for the one message that carried it.
-#[derive(Clone, Debug)]
-pub struct CardAdd {
-    /// What users type (`/cancel A7K2QXM`). Unique.
-    pub reference: ShortRef,
-    /// The code's binding (derived from the chat event). Unique.
-    pub add_id: TransferId,
-    pub user: UserId,
-    /// The identity that typed the command: where the user is told things.
-    pub platform: Platform,
-    pub platform_user_id: PlatformUserId,
-    pub token: CardToken,
-    pub brand: Brand,
-    pub last4: Last4,
-    pub expiry: Expiry,
-    pub fingerprint: CardFingerprint,
-    pub challenge: OtpChallenge,
-    pub state: CardAddState,
-    /// The code's expiry while `AwaitingCode`; `None` once final.
-    pub due_at_ms: Option<i64>,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-    pub revision: i64,
-}
-
-/// The outcome of [`Store::link_card_add`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CardAddLinked {
-    /// The add is `Linked` and this card is in the user's cards.
-    Linked(LinkedCard),
-    /// The user already has a card with this fingerprint; the add is
-    /// `Linked` all the same (it did what it was for).
-    AlreadyLinked,
-    /// The add was no longer at the given revision (cancelled, expired,
-    /// or linked by a concurrent confirm): nothing changed.
-    Changed,
-}
-
-/// Which side of a request [`Store::requests_since`] counts.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum RequestSide {
-    /// Requests the user made (their `/request`s and split shares).
-    Made,
-    /// Requests made to the user.
-    Received,
-}
-
-/// A `/link` code, stored as a keyed hash.
-pub type LinkCodeHash = [u8; OTP_HASH_BYTES];
-
-/// A `/link CODE` waiting for its `/link confirm`: the identity that sent
-/// the code and the wallet the code belongs to. Nothing has moved yet.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PendingLink {
-    pub platform: Platform,
-    pub id: PlatformUserId,
-    /// The identity's user when it sent the code: the wallet it would
-    /// leave (its money moves to `to` on confirmation).
-    pub from: UserId,
-    /// The wallet the code belongs to.
-    pub to: UserId,
-    pub created_at_ms: i64,
-    /// The confirmation is refused from this instant on.
-    pub expires_at_ms: i64,
-}
-
-/// The bounds on wrong `/link` codes that [`Store::begin_link_attempt`]
-/// enforces: at most `per_identity_max` from one identity within any
-/// `per_identity_window_ms`, at most `global_max` from everyone together
-/// within any `global_window_ms`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LinkAttemptBounds {
-    pub per_identity_max: u32,
-    pub per_identity_window_ms: i64,
-    pub global_max: u32,
-    pub global_window_ms: i64,
-}
-
-/// The verdict of [`Store::begin_link_attempt`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LinkAttempt {
-    /// Try the code. The attempt counts as a wrong code until
-    /// [`Store::forget_link_attempt`] is called with this id (the code was
-    /// right).
-    Allowed { attempt: i64 },
-    /// Too many wrong codes from this identity; one frees up at `until_ms`.
-    IdentityBound { until_ms: i64 },
-    /// Too many wrong codes from everyone; one frees up at `until_ms`.
-    GlobalBound { until_ms: i64 },
 }
 
 /// The bot's persistent state. Implementations must make each method atomic

@@ -17,9 +17,25 @@
 //!
 //! The ledger knows nothing of chats, users or cards: owners are opaque
 //! references and reason codes are plain numbers.
+//!
+//! The SQL storage engine (sqlx, both backends) is the crate's `sql`
+//! feature, off by default. Without it the money types, the ledger's types,
+//! the state machine and the invariant reports compile, and the [`Ledger`]
+//! handle exists as a type (so the chat core can name it and stay free of
+//! database drivers), but [`Ledger::connect`] answers
+//! [`LedgerError::NoStorageEngine`]. No sqlx type appears in the public API
+//! either way: storage failures are [`StorageError`]s, and what callers may
+//! want to read from the database (its durability settings) comes through
+//! methods such as [`Ledger::durability`].
+
+// Without the storage engine no `Ledger` can be connected: the state machine
+// has no caller and every storage call site is an unreachable match arm.
+#![cfg_attr(not(feature = "sql"), allow(dead_code, unused_variables))]
 
 mod engine;
+mod migration;
 mod money;
+#[cfg(feature = "sql")]
 mod store;
 mod types;
 mod verify;
@@ -35,16 +51,17 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 pub use engine::LINKED_TRANSFERS_MAX;
+pub use migration::{LEDGER_MIGRATIONS, Migration};
 pub use money::{
     AMOUNT_MAJOR_UNITS_MAX, AMOUNT_TEXT_BYTES_MAX, Amount, AmountError, Currency, format_minor,
     minor_to_decimal, parse_money,
 };
-pub use store::{CurrencyTotals, HistoryCursor, HistoryPage, LEDGER_MIGRATIONS, Migration};
 pub use types::{
-    Account, AccountFlags, AccountId, AccountKind, Balance, LedgerError, NewAccount, NewTransfer,
-    OUTBOX_PAYLOAD_BYTES_MAX, OUTBOX_TOPIC_BYTES_MAX, OWNER_REF_BYTES_MAX, OutboxMessage, Outcome,
-    OwnerRef, PENDING_TIMEOUT_SECS_MAX, StoredOutboxMessage, Transfer, TransferError, TransferId,
-    TransferKind, TransferOp,
+    Account, AccountFlags, AccountId, AccountKind, Balance, CurrencyTotals, Durability,
+    HistoryCursor, HistoryPage, LedgerError, NewAccount, NewTransfer, OUTBOX_PAYLOAD_BYTES_MAX,
+    OUTBOX_TOPIC_BYTES_MAX, OWNER_REF_BYTES_MAX, OutboxMessage, Outcome, OwnerRef,
+    PENDING_TIMEOUT_SECS_MAX, StorageError, StoredOutboxMessage, Transfer, TransferError,
+    TransferId, TransferKind, TransferOp,
 };
 pub use verify::Violation;
 
@@ -253,26 +270,45 @@ impl SubmitError {
 
 #[derive(Clone)]
 enum Backend {
+    #[cfg(feature = "sql")]
     Sqlite(store::sqlite::Pool),
+    #[cfg(feature = "sql")]
     Postgres(store::postgres::Pool),
+    /// Without a storage engine there is no backend; `connect` refuses
+    /// before one would be made, so no handle holds this.
+    #[cfg(not(feature = "sql"))]
+    Unavailable,
 }
 
-/// Runs the same call on whichever backend is configured.
+/// Runs the same storage call on whichever backend is configured; its error
+/// becomes a [`LedgerError`].
 macro_rules! on_backend {
     ($backend:expr, $pool:ident => $call:expr) => {
         match $backend {
+            #[cfg(feature = "sql")]
             Backend::Sqlite($pool) => {
                 #[allow(unused_imports)]
                 use store::sqlite as db;
-                $call
+                $call.map_err(LedgerError::from)
             }
+            #[cfg(feature = "sql")]
             Backend::Postgres($pool) => {
                 #[allow(unused_imports)]
                 use store::postgres as db;
-                $call
+                $call.map_err(LedgerError::from)
             }
+            #[cfg(not(feature = "sql"))]
+            Backend::Unavailable => Err(LedgerError::NoStorageEngine),
         }
     };
+}
+
+/// One linked group of a batch, with the outbox messages written if (and
+/// only if) the group succeeds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchItem<'a> {
+    pub(crate) transfers: &'a [NewTransfer],
+    pub(crate) outbox: &'a [OutboxMessage],
 }
 
 type GroupReply = oneshot::Sender<Result<engine::GroupResult, Arc<LedgerError>>>;
@@ -285,6 +321,7 @@ struct Job {
 
 struct Inner {
     backend: Backend,
+    config: LedgerConfig,
     clock: Arc<dyn Clock>,
     submit: mpsc::Sender<Job>,
     counters: Arc<WriterCounters>,
@@ -298,9 +335,13 @@ pub struct Ledger {
 
 impl fmt::Debug for Ledger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let backend = match self.inner.backend {
+        let backend = match &self.inner.backend {
+            #[cfg(feature = "sql")]
             Backend::Sqlite(_) => "sqlite",
+            #[cfg(feature = "sql")]
             Backend::Postgres(_) => "postgres",
+            #[cfg(not(feature = "sql"))]
+            Backend::Unavailable => "none",
         };
         f.debug_struct("Ledger")
             .field("backend", &backend)
@@ -310,46 +351,13 @@ impl fmt::Debug for Ledger {
 
 impl Ledger {
     /// Connects (creating a SQLite file if missing) and starts the writer.
-    /// Does not migrate: call [`Ledger::migrate`].
+    /// Does not migrate: call [`Ledger::migrate`]. Without the `sql`
+    /// feature: [`LedgerError::NoStorageEngine`].
     pub async fn connect(
         config: &LedgerConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Ledger, LedgerError> {
-        let acquire = Duration::from_secs(POOL_ACQUIRE_TIMEOUT_SECS);
-        let backend = if let Some(path) = sqlite_path(&config.url) {
-            if !config.create_if_missing && !path.is_file() {
-                return Err(LedgerError::NoDatabase(path.display().to_string()));
-            }
-            use sqlx::sqlite::{
-                SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-            };
-            let options = SqliteConnectOptions::new()
-                .filename(path)
-                .create_if_missing(config.create_if_missing)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(match config.sqlite_sync {
-                    SqliteSync::Full => SqliteSynchronous::Full,
-                    SqliteSync::Normal => SqliteSynchronous::Normal,
-                })
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(config.pool_connections_max.max(2))
-                .acquire_timeout(acquire)
-                .connect_with(options)
-                .await?;
-            Backend::Sqlite(pool)
-        } else if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://") {
-            use sqlx::postgres::PgPoolOptions;
-            let pool = PgPoolOptions::new()
-                .max_connections(config.pool_connections_max.max(2))
-                .acquire_timeout(acquire)
-                .connect(&config.url)
-                .await?;
-            Backend::Postgres(pool)
-        } else {
-            return Err(LedgerError::UnsupportedUrl);
-        };
+        let backend = connect_backend(config).await?;
         let (submit, receiver) = mpsc::channel(SUBMIT_QUEUE_GROUPS_MAX);
         let counters = Arc::new(WriterCounters::default());
         tokio::spawn(run_writer(
@@ -361,6 +369,7 @@ impl Ledger {
         Ok(Ledger {
             inner: Arc::new(Inner {
                 backend,
+                config: config.clone(),
                 clock,
                 submit,
                 counters,
@@ -382,21 +391,18 @@ impl Ledger {
         on_backend!(&self.inner.backend, pool => db::ping(pool).await)
     }
 
-    /// The connection pool, for components that keep their own tables in
-    /// the ledger's database (in the same transaction discipline).
-    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
-        match &self.inner.backend {
-            Backend::Sqlite(pool) => Some(pool),
-            Backend::Postgres(_) => None,
-        }
+    /// How the database makes commits durable, read back from it (SQLite's
+    /// `journal_mode` and `synchronous`, PostgreSQL's `synchronous_commit`
+    /// and `fsync`), for benchmarks and operators to print.
+    pub async fn durability(&self) -> Result<Durability, LedgerError> {
+        on_backend!(&self.inner.backend, pool => db::durability(pool).await)
     }
 
-    /// See [`Ledger::sqlite_pool`].
-    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
-        match &self.inner.backend {
-            Backend::Postgres(pool) => Some(pool),
-            Backend::Sqlite(_) => None,
-        }
+    /// How this ledger reached its database. Other components that keep
+    /// their tables in the same database (the bot's store) open their own
+    /// connections with it: the ledger hands out no connection.
+    pub fn config(&self) -> &LedgerConfig {
+        &self.inner.config
     }
 
     /// What this handle's group-commit writer has done so far.
@@ -461,12 +467,12 @@ impl Ledger {
     /// Checks every invariant; an empty list means the ledger is sound.
     /// [`LedgerError::NotMigrated`] on a database without the ledger's tables.
     pub async fn verify(&self) -> Result<Vec<Violation>, LedgerError> {
-        on_backend!(&self.inner.backend, pool => {
+        on_backend!(&self.inner.backend, pool => async {
             if !db::is_migrated(pool).await? {
-                return Err(LedgerError::NotMigrated);
+                return Err(LedgerError::NotMigrated.into());
             }
             db::verify(pool).await
-        })
+        }.await)
     }
 
     /// Submits one transfer.
@@ -517,7 +523,7 @@ impl Ledger {
     /// (another process may have expired others first).
     pub async fn expire_due(&self) -> Result<Vec<Transfer>, LedgerError> {
         let now = self.now_ms();
-        let due = on_backend!(&self.inner.backend, pool => {
+        let due: Vec<TransferId> = on_backend!(&self.inner.backend, pool => {
             db::due_pending(pool, now, SWEEP_TRANSFERS_MAX).await
         })?;
         // Submitted together so the writer commits them in one batch.
@@ -607,7 +613,14 @@ impl Ledger {
 
     /// Closes the connection pool. Submissions after this fail.
     pub async fn close(&self) {
-        on_backend!(&self.inner.backend, pool => pool.close().await);
+        match &self.inner.backend {
+            #[cfg(feature = "sql")]
+            Backend::Sqlite(pool) => pool.close().await,
+            #[cfg(feature = "sql")]
+            Backend::Postgres(pool) => pool.close().await,
+            #[cfg(not(feature = "sql"))]
+            Backend::Unavailable => {}
+        }
     }
 }
 
@@ -619,6 +632,27 @@ pub fn sqlite_path(url: &str) -> Option<&std::path::Path> {
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or(path);
     (!path.is_empty() && path != ":memory:").then(|| std::path::Path::new(path))
+}
+
+/// Opens the pool `config` names, on the backend its url names.
+#[cfg(feature = "sql")]
+async fn connect_backend(config: &LedgerConfig) -> Result<Backend, LedgerError> {
+    if let Some(path) = sqlite_path(&config.url) {
+        if !config.create_if_missing && !path.is_file() {
+            return Err(LedgerError::NoDatabase(path.display().to_string()));
+        }
+        Ok(Backend::Sqlite(store::connect_sqlite(path, config).await?))
+    } else if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://") {
+        Ok(Backend::Postgres(store::connect_postgres(config).await?))
+    } else {
+        Err(LedgerError::UnsupportedUrl)
+    }
+}
+
+/// Without a storage engine nothing can be opened.
+#[cfg(not(feature = "sql"))]
+async fn connect_backend(_config: &LedgerConfig) -> Result<Backend, LedgerError> {
+    Err(LedgerError::NoStorageEngine)
 }
 
 /// The group-commit loop: one database transaction per drained batch.
@@ -643,15 +677,16 @@ async fn run_writer(
                 }
             }
         }
-        let groups: Vec<store::BatchItem<'_>> = batch
+        let groups: Vec<BatchItem<'_>> = batch
             .iter()
-            .map(|j| store::BatchItem {
+            .map(|j| BatchItem {
                 transfers: &j.group,
                 outbox: &j.outbox,
             })
             .collect();
         let now = clock.now_ms();
-        let result = on_backend!(&backend, pool => db::commit_batch(pool, &groups, now).await);
+        let result: Result<Vec<engine::GroupResult>, LedgerError> =
+            on_backend!(&backend, pool => db::commit_batch(pool, &groups, now).await);
         match result {
             Ok(results) => {
                 counters.committed(batch.len());

@@ -102,6 +102,45 @@ pub async fn drop_postgres_database(admin_url: &str, name: &str) {
     }
 }
 
+/// `$body` with `$conn` a connection of its own to the database at `$url`
+/// (SQLite or PostgreSQL), closed afterwards; a failure becomes its message.
+macro_rules! on_connection {
+    ($url:expr, $conn:ident => $body:expr) => {{
+        let text = |e: sqlx::Error| e.to_string();
+        if $url.starts_with("sqlite:") {
+            let mut $conn = sqlx::SqliteConnection::connect($url).await.map_err(text)?;
+            let result = $body.map_err(text);
+            let _ = $conn.close().await;
+            result
+        } else {
+            let mut $conn = sqlx::PgConnection::connect($url).await.map_err(text)?;
+            let result = $body.map_err(text);
+            let _ = $conn.close().await;
+            result
+        }
+    }};
+}
+
+/// Runs one statement on the database at `url` through a connection of its
+/// own, as an operator with a SQL shell would: for tests that tamper with
+/// rows behind the ledger's back. The rows it changed, or the database's
+/// message when it refused the statement. The ledger hands out no
+/// connection; this is the tests' way in.
+pub async fn execute_sql(url: &str, sql: &str) -> Result<u64, String> {
+    on_connection!(url, conn => sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await
+        .map(|done| done.rows_affected()))
+}
+
+/// The one integer a query such as `SELECT COUNT(*) FROM transfers` returns,
+/// read through a connection of its own (see [`execute_sql`]).
+pub async fn query_i64(url: &str, sql: &str) -> Result<i64, String> {
+    on_connection!(url, conn => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(&mut conn)
+        .await)
+}
+
 impl TestDb {
     /// A fresh ledger, or `None` when PostgreSQL is unavailable outside CI.
     ///
@@ -147,6 +186,16 @@ impl TestDb {
         Ledger::connect(&LedgerConfig::new(&self.url), self.clock.clone())
             .await
             .unwrap_or_else(|e| panic!("connect {}: {e}", self.url))
+    }
+
+    /// [`execute_sql`] on this test's database.
+    pub async fn execute(&self, sql: &str) -> Result<u64, String> {
+        execute_sql(&self.url, sql).await
+    }
+
+    /// [`query_i64`] on this test's database.
+    pub async fn query_i64(&self, sql: &str) -> Result<i64, String> {
+        query_i64(&self.url, sql).await
     }
 
     /// Closes the ledger and removes the database.

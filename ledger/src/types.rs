@@ -547,8 +547,10 @@ pub enum TransferError {
 /// outcome of the transfers in flight is unknown: retry with the same ids.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
+    /// The database failed: unreachable, timed out, or it refused a
+    /// statement.
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Storage(StorageError),
     /// The batch this transfer was committed in failed as a whole.
     #[error("{0}")]
     Batch(std::sync::Arc<LedgerError>),
@@ -564,6 +566,79 @@ pub enum LedgerError {
     InvalidOutbox(&'static str),
     #[error("no database at {0}")]
     NoDatabase(String),
+    /// This build of the ledger has no storage engine (the crate's `sql`
+    /// feature is off), so it cannot connect to any database.
+    #[error("this build has no storage engine: enable the ledger crate's `sql` feature")]
+    NoStorageEngine,
     #[error("the database has no ledger tables yet: run `paybot migrate` first")]
     NotMigrated,
+}
+
+/// A failure reported by the database or its driver. It carries the
+/// driver's error as an opaque source: its text and its chain of causes, not
+/// its type, so no driver type enters the ledger's public API.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StorageError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl StorageError {
+    /// Wraps a driver's error. Only the storage engine makes these.
+    #[cfg(feature = "sql")]
+    pub(crate) fn new(source: impl std::error::Error + Send + Sync + 'static) -> StorageError {
+        StorageError(Box::new(source))
+    }
+}
+
+/// Per-currency sums over all accounts. Each pair is equal in a healthy ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrencyTotals {
+    pub currency: Currency,
+    pub debits_posted: i64,
+    pub credits_posted: i64,
+    pub debits_pending: i64,
+    pub credits_pending: i64,
+    pub accounts: i64,
+}
+
+/// One page of an account's history, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub transfers: Vec<Transfer>,
+    /// Pass this back to get the next (older) page; `None` at the end.
+    pub next: Option<HistoryCursor>,
+}
+
+/// Where a history page starts. Opaque to callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryCursor(pub(crate) i64);
+
+impl HistoryCursor {
+    /// The newest end of the history.
+    pub const START: HistoryCursor = HistoryCursor(i64::MAX);
+
+    pub fn as_i64(self) -> i64 {
+        self.0
+    }
+
+    pub fn from_i64(value: i64) -> HistoryCursor {
+        HistoryCursor(value)
+    }
+}
+
+/// How the database makes commits durable, as read back from it (see
+/// [`crate::Ledger::durability`]): the settings themselves, for a caller to
+/// print or judge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Durability {
+    /// `PRAGMA journal_mode` and `PRAGMA synchronous` (0 OFF, 1 NORMAL,
+    /// 2 FULL, 3 EXTRA).
+    Sqlite {
+        journal_mode: String,
+        synchronous: i64,
+    },
+    /// `SHOW synchronous_commit` and `SHOW fsync`.
+    Postgres {
+        synchronous_commit: String,
+        fsync: String,
+    },
 }

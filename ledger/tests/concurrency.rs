@@ -29,12 +29,9 @@ fn usd(minor: i64) -> Amount {
 }
 
 async fn count_transfers(db: &TestDb) -> i64 {
-    let sql = "SELECT COUNT(*) FROM transfers";
-    match (db.ledger.sqlite_pool(), db.ledger.postgres_pool()) {
-        (Some(pool), _) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
-        (_, Some(pool)) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
-        _ => unreachable!(),
-    }
+    db.query_i64("SELECT COUNT(*) FROM transfers")
+        .await
+        .unwrap()
 }
 
 async fn random_transfers(backend: TestBackend) {

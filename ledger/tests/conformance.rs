@@ -615,13 +615,12 @@ mod cases {
             .await
             .unwrap();
         assert_sound(db).await;
-        let sql = "UPDATE accounts SET credits_posted = credits_posted + 5 WHERE id = $1";
-        match (db.ledger.sqlite_pool(), db.ledger.postgres_pool()) {
-            (Some(pool), _) => sqlx::query(sql).bind(bob.0).execute(pool).await.map(|_| ()),
-            (_, Some(pool)) => sqlx::query(sql).bind(bob.0).execute(pool).await.map(|_| ()),
-            _ => unreachable!(),
-        }
-        .unwrap();
+        // An integer id formatted in: nothing to inject.
+        let sql = format!(
+            "UPDATE accounts SET credits_posted = credits_posted + 5 WHERE id = {}",
+            bob.0
+        );
+        db.execute(&sql).await.unwrap();
         let violations = db.ledger.verify().await.unwrap();
         assert!(violations.contains(&Violation::AccountTotals {
             account: bob,
@@ -649,13 +648,9 @@ mod cases {
         let update = "UPDATE transfers SET amount = amount + 1";
         let delete = "DELETE FROM transfers";
         for sql in [update, delete] {
-            let result = match (db.ledger.sqlite_pool(), db.ledger.postgres_pool()) {
-                (Some(pool), _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
-                (_, Some(pool)) => sqlx::query(sql).execute(pool).await.map(|_| ()),
-                _ => unreachable!(),
-            };
+            let result = db.execute(sql).await;
             let error = result.expect_err("changing history must fail");
-            assert!(error.to_string().contains("immutable"), "{error}");
+            assert!(error.contains("immutable"), "{error}");
         }
         assert_sound(db).await;
     }

@@ -25,10 +25,10 @@ use bot::message::{
 use bot::otp::{OsRandom, Pepper};
 use clap::Args;
 use ledger::{Amount, Currency, Ledger};
+use paybot_store::{BOT_MIGRATIONS, SqlStore};
 
 use super::{Latencies, Scratch, Target, per_sec, progress, say};
 use crate::settings::Settings;
-use crate::store::{BOT_MIGRATIONS, SqlStore};
 
 /// Most payments in one run.
 pub const PAYMENTS_MAX: u64 = 100_000_000;

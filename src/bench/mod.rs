@@ -236,45 +236,42 @@ async fn open_ledger(scratch: &Scratch) -> anyhow::Result<::ledger::Ledger> {
 
 /// One line: how the database makes commits durable, read from it.
 async fn durability(ledger: &::ledger::Ledger) -> anyhow::Result<String> {
-    if let Some(pool) = ledger.sqlite_pool() {
-        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(pool)
-            .await?;
-        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(pool)
-            .await?;
-        // 2 is FULL, 3 EXTRA: the WAL is fsynced at every commit.
-        let (name, durable) = match synchronous {
-            0 => ("OFF", false),
-            1 => ("NORMAL", false),
-            2 => ("FULL", true),
-            _ => ("EXTRA", true),
-        };
-        return Ok(format!(
-            "durability: SQLite journal_mode={journal} synchronous={name}: {}",
-            if durable {
-                "durable (every commit is fsynced before it is acknowledged)"
-            } else {
-                "NOT durable"
-            }
-        ));
-    }
-    if let Some(pool) = ledger.postgres_pool() {
-        let commit: String = sqlx::query_scalar("SHOW synchronous_commit")
-            .fetch_one(pool)
-            .await?;
-        let fsync: String = sqlx::query_scalar("SHOW fsync").fetch_one(pool).await?;
-        let durable = commit != "off" && commit != "local" && fsync == "on";
-        return Ok(format!(
-            "durability: PostgreSQL synchronous_commit={commit} fsync={fsync}: {}",
-            if durable {
-                "durable (every commit's WAL is flushed before it is acknowledged)"
-            } else {
-                "NOT durable"
-            }
-        ));
-    }
-    Ok("durability: unknown backend".to_owned())
+    Ok(match ledger.durability().await? {
+        ::ledger::Durability::Sqlite {
+            journal_mode: journal,
+            synchronous,
+        } => {
+            // 2 is FULL, 3 EXTRA: the WAL is fsynced at every commit.
+            let (name, durable) = match synchronous {
+                0 => ("OFF", false),
+                1 => ("NORMAL", false),
+                2 => ("FULL", true),
+                _ => ("EXTRA", true),
+            };
+            format!(
+                "durability: SQLite journal_mode={journal} synchronous={name}: {}",
+                if durable {
+                    "durable (every commit is fsynced before it is acknowledged)"
+                } else {
+                    "NOT durable"
+                }
+            )
+        }
+        ::ledger::Durability::Postgres {
+            synchronous_commit: commit,
+            fsync,
+        } => {
+            let durable = commit != "off" && commit != "local" && fsync == "on";
+            format!(
+                "durability: PostgreSQL synchronous_commit={commit} fsync={fsync}: {}",
+                if durable {
+                    "durable (every commit's WAL is flushed before it is acknowledged)"
+                } else {
+                    "NOT durable"
+                }
+            )
+        }
+    })
 }
 
 /// The ledger's invariant check, printed; true when sound. `extra` are

@@ -50,20 +50,7 @@ async fn pay_then_tamper(url: &str) -> AccountId {
         wallet.id.0
     );
     // An integer id formatted in: nothing to inject.
-    let tamper = sqlx::AssertSqlSafe(tamper);
-    let edited = match (ledger.sqlite_pool(), ledger.postgres_pool()) {
-        (Some(pool), _) => sqlx::query(tamper)
-            .execute(pool)
-            .await
-            .unwrap()
-            .rows_affected(),
-        (_, Some(pool)) => sqlx::query(tamper)
-            .execute(pool)
-            .await
-            .unwrap()
-            .rows_affected(),
-        (None, None) => panic!("no pool"),
-    };
+    let edited = ledger::testing::execute_sql(url, &tamper).await.unwrap();
     assert_eq!(edited, 1);
     ledger.close().await;
     wallet.id

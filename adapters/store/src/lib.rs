@@ -1,10 +1,14 @@
-//! The bot's [`Store`] on SQL: SQLite and PostgreSQL, in the ledger's own
-//! database (its tables come in as the ledger migrator's component "bot").
+//! `paybot-store`: the bot's [`Store`] port on SQL, SQLite and PostgreSQL,
+//! in the ledger's own database (its tables come in as the ledger
+//! migrator's component "bot": [`BOT_MIGRATIONS`], SQL under `migrations/`).
 //!
-//! The one design decision to know: as in the ledger's store, the statements
-//! are written once, in a macro instantiated per driver (`$1` placeholders,
-//! `ON CONFLICT`, `RETURNING` and `DELETE ... RETURNING` mean the same on
-//! both), so a fix lands on both backends. Every method is one statement or
+//! The one design decision to know: as in the ledger's storage engine, the
+//! statements are written once, in a macro instantiated per driver (`$1`
+//! placeholders, `ON CONFLICT`, `RETURNING` and `DELETE ... RETURNING` mean
+//! the same on both), so a fix lands on both backends; and what every record
+//! family shares (select by reference, "insert, keep the first, read back")
+//! is written once, generic over a `Record` trait that names a family's
+//! table, columns, binder and row reader. Every method is one statement or
 //! one transaction, and every race is settled by the database, never by a
 //! read followed by a write: an event claim is one upsert whose `WHERE` only
 //! an expired, unfinished claim passes; a link code is taken by one `DELETE
@@ -12,6 +16,42 @@
 //!
 //! A row that does not decode (an unknown currency, state, platform or a bad
 //! handle) is [`StoreError::corrupt`], naming the table and column.
+//!
+//! # Its connection
+//!
+//! The store opens a pool of its own ([`SqlStore::new`]) from the ledger's
+//! url and options ([`ledger::Ledger::config`]: WAL and the configured
+//! `synchronous` on SQLite, foreign keys, the same timeouts and pool size).
+//! It does not borrow the ledger's pool because the ledger's public API
+//! carries no driver type, so it hands out none; and nothing here needs the
+//! ledger's connections today, since each method commits on its own. The
+//! cost is a second bounded pool on the same database.
+//!
+//! # Next: one commit with the ledger's batch
+//!
+//! The bot's per-message writes are to commit in the same database
+//! transaction as the ledger's group commit, with no database type entering
+//! `bot`. The ledger's writer already does this for one kind of row: the
+//! outbox messages a group carries (`Ledger::submit_linked_with_outbox`) are
+//! plain data, written by the writer's own SQL in the batch transaction if
+//! and only if their group applies. The store's writes will go the same way:
+//!
+//! - each `Record` family's binder becomes a list of plain values (integer,
+//!   text, bytes, 128-bit id, null) in column order, which the ledger can
+//!   take as data: a "row write" (table, columns, values, and either "keep
+//!   the first" or "compare-and-swap on `revision`"), a type of the ledger's
+//!   that names no driver;
+//! - the `Store` port gains one call that hands the core's records for a
+//!   message (event outcome, payment and its hashed code, request, outbox
+//!   notices) to the store with the ledger group they go with; this crate
+//!   turns them into row writes and submits them with the group, so the
+//!   writer binds them after the transfers, in the same transaction, batched
+//!   across concurrent messages like the transfers are;
+//! - reads, event claims and the few multi-statement transactions stay on
+//!   this crate's pool, as now.
+//!
+//! `bot` keeps speaking in its own records through its port; only the ledger
+//! and this crate see SQL.
 
 use std::fmt;
 
@@ -29,57 +69,59 @@ use bot::store::{
 use ledger::{Amount, Currency, Ledger, Migration, TransferId};
 use sqlx::types::Uuid;
 
+mod pool;
+
 /// The bot's schema. Run with `ledger.migrate(BOT_MIGRATIONS)`.
 pub const BOT_MIGRATIONS: &[Migration] = &[
-    Migration {
-        component: "bot",
-        version: 1,
-        name: "users, identities, events, link codes, payments, requests, splits",
-        sqlite: include_str!("../migrations/bot/sqlite/0001_bot.sql"),
-        postgres: include_str!("../migrations/bot/postgres/0001_bot.sql"),
-    },
-    Migration {
-        component: "bot",
-        version: 2,
-        name: "identities: dm_open",
-        sqlite: include_str!("../migrations/bot/sqlite/0002_dm_open.sql"),
-        postgres: include_str!("../migrations/bot/postgres/0002_dm_open.sql"),
-    },
-    Migration {
-        component: "bot",
-        version: 3,
-        name: "linked cards and card operations",
-        sqlite: include_str!("../migrations/bot/sqlite/0003_cards.sql"),
-        postgres: include_str!("../migrations/bot/postgres/0003_cards.sql"),
-    },
-    Migration {
-        component: "bot",
-        version: 4,
-        name: "link confirmations and wrong link codes",
-        sqlite: include_str!("../migrations/bot/sqlite/0004_link_confirm.sql"),
-        postgres: include_str!("../migrations/bot/postgres/0004_link_confirm.sql"),
-    },
-    Migration {
-        component: "bot",
-        version: 5,
-        name: "card adds confirmed by a code; request indexes for the rate limits",
-        sqlite: include_str!("../migrations/bot/sqlite/0005_card_adds_limits.sql"),
-        postgres: include_str!("../migrations/bot/postgres/0005_card_adds_limits.sql"),
-    },
-    Migration {
-        component: "bot",
-        version: 6,
-        name: "when the database first served production",
-        sqlite: include_str!("../migrations/bot/sqlite/0006_deployment_mark.sql"),
-        postgres: include_str!("../migrations/bot/postgres/0006_deployment_mark.sql"),
-    },
-    Migration {
-        component: "bot",
-        version: 7,
-        name: "who linked each card (it leaves with that account on /unlink)",
-        sqlite: include_str!("../migrations/bot/sqlite/0007_card_adder.sql"),
-        postgres: include_str!("../migrations/bot/postgres/0007_card_adder.sql"),
-    },
+    ledger::migration!(
+        "bot",
+        1,
+        "users, identities, events, link codes, payments, requests, splits",
+        "../migrations",
+        "0001_bot.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        2,
+        "identities: dm_open",
+        "../migrations",
+        "0002_dm_open.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        3,
+        "linked cards and card operations",
+        "../migrations",
+        "0003_cards.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        4,
+        "link confirmations and wrong link codes",
+        "../migrations",
+        "0004_link_confirm.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        5,
+        "card adds confirmed by a code; request indexes for the rate limits",
+        "../migrations",
+        "0005_card_adds_limits.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        6,
+        "when the database first served production",
+        "../migrations",
+        "0006_deployment_mark.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        7,
+        "who linked each card (it leaves with that account on /unlink)",
+        "../migrations",
+        "0007_card_adder.sql"
+    ),
 ];
 
 /// How often [`Store::claim_event`] tries again when the event's row
@@ -189,6 +231,40 @@ macro_rules! card_add_columns {
     };
 }
 
+/// `impl Record for $record`: its table, its columns and its row reader.
+macro_rules! record {
+    ($record:ty, $table:literal, $columns:expr, $from_row:ident) => {
+        impl Record for $record {
+            const TABLE: &'static str = $table;
+            const COLUMNS: &'static str = $columns;
+            fn from_row(row: &DbRow) -> Result<Self, Error> {
+                $from_row(row)
+            }
+        }
+    };
+}
+
+/// `impl Whole for $record`: its name in errors, its second unique id and
+/// its binder.
+macro_rules! whole {
+    ($record:ty, $noun:literal, $id_column:expr, $id:expr, $bind:ident) => {
+        impl Whole for $record {
+            const NOUN: &'static str = $noun;
+            const ID_COLUMN: Option<&'static str> = $id_column;
+            fn reference(&self) -> &ShortRef {
+                &self.reference
+            }
+            fn id(&self) -> Option<TransferId> {
+                let id: fn(&$record) -> Option<TransferId> = $id;
+                id(self)
+            }
+            fn bind<'q>(&'q self, query: Query<'q>) -> Query<'q> {
+                $bind(query, self)
+            }
+        }
+    };
+}
+
 macro_rules! sql_backend {
     ($module:ident, $db:ty, $begin:literal, $lock:literal) => {
         mod $module {
@@ -200,6 +276,135 @@ macro_rules! sql_backend {
             pub(crate) type Pool = sqlx::Pool<Db>;
             type DbRow = <Db as sqlx::Database>::Row;
             type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
+
+            // -- records -------------------------------------------------
+
+            /// A record family kept one per row of its table: the table, its
+            /// columns (in `SELECT`, `RETURNING` and bind order) and how a
+            /// row reads back. The statements all families share are written
+            /// once, below, instead of once per family.
+            trait Record: Sized {
+                const TABLE: &'static str;
+                const COLUMNS: &'static str;
+                fn from_row(row: &DbRow) -> Result<Self, Error>;
+            }
+
+            /// A family whose records are written whole, once, and found by
+            /// their `reference` (some also by a second unique id).
+            trait Whole: Record {
+                /// What one record is called in an error ("card add").
+                const NOUN: &'static str;
+                /// The second unique column, holding a transfer-style id.
+                const ID_COLUMN: Option<&'static str>;
+                fn reference(&self) -> &ShortRef;
+                /// The value of `ID_COLUMN`.
+                fn id(&self) -> Option<TransferId>;
+                /// Binds the values as `$1..`, in the order of `COLUMNS`.
+                fn bind<'q>(&'q self, query: Query<'q>) -> Query<'q>;
+            }
+
+            /// `SELECT` a family's columns `FROM` its table, then `tail`
+            /// (`WHERE ..`, `ORDER BY ..`), whose `$n` the caller binds. The
+            /// SQL text is ours; values come from outside only as binds.
+            fn select<'q, R: Record>(tail: &str) -> Query<'q> {
+                let sql = format!("SELECT {} FROM {} {tail}", R::COLUMNS, R::TABLE);
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+            }
+
+            /// The record `query` selects, if any.
+            async fn one<R: Record>(pool: &Pool, query: Query<'_>) -> Result<Option<R>, Error> {
+                let row = query.fetch_optional(pool).await?;
+                row.as_ref().map(R::from_row).transpose()
+            }
+
+            /// Every record `query` selects, in its order.
+            async fn all<R: Record>(pool: &Pool, query: Query<'_>) -> Result<Vec<R>, Error> {
+                let rows = query.fetch_all(pool).await?;
+                rows.iter().map(R::from_row).collect()
+            }
+
+            async fn by_reference<R: Whole>(
+                pool: &Pool,
+                reference: &ShortRef,
+            ) -> Result<Option<R>, Error> {
+                one(pool, select::<R>("WHERE reference = $1").bind(reference.as_str())).await
+            }
+
+            async fn by_uuid<R: Record>(
+                pool: &Pool,
+                column: &str,
+                id: TransferId,
+            ) -> Result<Option<R>, Error> {
+                let query = select::<R>(&format!("WHERE {column} = $1")).bind(transfer_uuid(id));
+                one(pool, query).await
+            }
+
+            /// Inserts `record` unless a row with one of its unique keys is
+            /// there (`ON CONFLICT DO NOTHING`), then reads back what is
+            /// stored: the first writer's record wins, so a redelivered event
+            /// stores nothing twice and its caller sees the first outcome.
+            async fn keep_first<R: Whole>(pool: &Pool, record: &R) -> Result<R, Error> {
+                let values: Vec<String> =
+                    (1..=R::COLUMNS.split(',').count()).map(|i| format!("${i}")).collect();
+                let sql = format!(
+                    "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
+                    R::TABLE,
+                    R::COLUMNS,
+                    values.join(", ")
+                );
+                record.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).execute(pool).await?;
+                // Rows are never deleted: what conflicted is still there.
+                if let Some(stored) = by_reference(pool, record.reference()).await? {
+                    return Ok(stored);
+                }
+                if let (Some(column), Some(id)) = (R::ID_COLUMN, record.id()) {
+                    if let Some(stored) = by_uuid(pool, column, id).await? {
+                        return Ok(stored);
+                    }
+                }
+                Err(Error::Refused(format!("{} {} was not stored", R::NOUN, record.reference())))
+            }
+
+            /// Compare-and-swap on `revision`: writes every column of
+            /// `record` where its `reference` and `revision` match the stored
+            /// row, and bumps `revision`. `false`: someone changed it first.
+            async fn compare_and_swap<'c, R: Whole>(
+                conn: impl sqlx::Executor<'c, Database = Db>,
+                record: &R,
+            ) -> Result<bool, Error> {
+                let columns: Vec<&str> = R::COLUMNS.split(',').map(str::trim).collect();
+                // The binder's `$1` is the reference and its last the revision.
+                if columns.first() != Some(&"reference") || columns.last() != Some(&"revision") {
+                    return Err(Error::Refused(format!("{} cannot be updated", R::TABLE)));
+                }
+                let set: Vec<String> = columns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, column)| !matches!(**column, "reference" | "revision"))
+                    .map(|(i, column)| format!("{column} = ${}", i + 1))
+                    .collect();
+                let sql = format!(
+                    "UPDATE {} SET {}, revision = revision + 1 WHERE reference = $1 AND revision = ${}",
+                    R::TABLE,
+                    set.join(", "),
+                    columns.len()
+                );
+                let query = record.bind(sqlx::query(sqlx::AssertSqlSafe(sql)));
+                Ok(query.execute(conn).await?.rows_affected() == 1)
+            }
+
+            record!(Identity, "bot_identities", identity_columns!(), identity_from_row);
+            record!(LinkedCard, "bot_cards", card_columns!(), card_from_row);
+            record!(Payment, "bot_payments", payment_columns!(), payment_from_row);
+            whole!(Payment, "payment", Some("transfer_id"), |p| Some(p.transfer_id), bind_payment);
+            record!(PaymentRequest, "bot_requests", request_columns!(), request_from_row);
+            whole!(PaymentRequest, "request", None, |_| None, bind_request);
+            record!(Split, "bot_splits", split_columns!(), split_from_row);
+            whole!(Split, "split", None, |_| None, bind_split);
+            record!(CardOp, "bot_card_ops", card_op_columns!(), card_op_from_row);
+            whole!(CardOp, "card operation", Some("transfer_id"), |op| Some(op.transfer_id), bind_card_op);
+            record!(CardAdd, "bot_card_adds", card_add_columns!(), card_add_from_row);
+            whole!(CardAdd, "card add", Some("add_id"), |add| Some(add.add_id), bind_card_add);
 
             // -- decoding ------------------------------------------------
 
@@ -513,16 +718,7 @@ macro_rules! sql_backend {
                 platform: Platform,
                 id: &PlatformUserId,
             ) -> Result<Option<Identity>, Error> {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    identity_columns!(),
-                    " FROM bot_identities WHERE platform = $1 AND platform_id = $2"
-                ))
-                .bind(platform.as_str())
-                .bind(id.as_str())
-                .fetch_optional(pool)
-                .await?;
-                row.as_ref().map(identity_from_row).transpose()
+                one(pool, select::<Identity>("WHERE platform = $1 AND platform_id = $2").bind(platform.as_str()).bind(id.as_str())).await
             }
 
             pub(crate) async fn upsert_identity(
@@ -623,17 +819,7 @@ macro_rules! sql_backend {
                 platform: Platform,
                 handle: &Handle,
             ) -> Result<Vec<Identity>, Error> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    identity_columns!(),
-                    " FROM bot_identities WHERE platform = $1 AND handle = $2
-                      ORDER BY last_seen_ms DESC, platform_id"
-                ))
-                .bind(platform.as_str())
-                .bind(handle.as_str())
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(identity_from_row).collect()
+                all(pool, select::<Identity>("WHERE platform = $1 AND handle = $2 ORDER BY last_seen_ms DESC, platform_id").bind(platform.as_str()).bind(handle.as_str())).await
             }
 
             pub(crate) async fn identities_with_skeleton(
@@ -642,34 +828,14 @@ macro_rules! sql_backend {
                 skeleton: &str,
                 limit: u32,
             ) -> Result<Vec<Identity>, Error> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    identity_columns!(),
-                    " FROM bot_identities WHERE platform = $1 AND skeleton = $2
-                      ORDER BY last_seen_ms DESC, platform_id LIMIT $3"
-                ))
-                .bind(platform.as_str())
-                .bind(skeleton)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(identity_from_row).collect()
+                all(pool, select::<Identity>("WHERE platform = $1 AND skeleton = $2 ORDER BY last_seen_ms DESC, platform_id LIMIT $3").bind(platform.as_str()).bind(skeleton).bind(i64::from(limit))).await
             }
 
             pub(crate) async fn identities_of(
                 pool: &Pool,
                 user: UserId,
             ) -> Result<Vec<Identity>, Error> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    identity_columns!(),
-                    " FROM bot_identities WHERE user_id = $1
-                      ORDER BY last_seen_ms DESC, platform, platform_id"
-                ))
-                .bind(user.0)
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(identity_from_row).collect()
+                all(pool, select::<Identity>("WHERE user_id = $1 ORDER BY last_seen_ms DESC, platform, platform_id").bind(user.0)).await
             }
 
             pub(crate) async fn move_identity(
@@ -998,67 +1164,28 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 payment: &Payment,
             ) -> Result<Payment, Error> {
-                let query = sqlx::query(concat!(
-                    "INSERT INTO bot_payments (",
-                    payment_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                               $15, $16, $17, $18, $19, $20, $21, $22, $23)
-                       ON CONFLICT DO NOTHING"
-                ));
-                bind_payment(query, payment).execute(pool).await?;
-                // Rows are never deleted: what conflicted is still there.
-                if let Some(stored) = self::payment(pool, &payment.reference).await? {
-                    return Ok(stored);
-                }
-                payment_by_transfer(pool, payment.transfer_id).await?.ok_or_else(|| {
-                    Error::Refused(format!("payment {} was not stored", payment.reference))
-                })
+                keep_first(pool, payment).await
             }
 
             pub(crate) async fn payment(
                 pool: &Pool,
                 reference: &ShortRef,
             ) -> Result<Option<Payment>, Error> {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    payment_columns!(),
-                    " FROM bot_payments WHERE reference = $1"
-                ))
-                .bind(reference.as_str())
-                .fetch_optional(pool)
-                .await?;
-                row.as_ref().map(payment_from_row).transpose()
+                by_reference(pool, reference).await
             }
 
             pub(crate) async fn payment_by_transfer(
                 pool: &Pool,
                 transfer: TransferId,
             ) -> Result<Option<Payment>, Error> {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    payment_columns!(),
-                    " FROM bot_payments WHERE transfer_id = $1"
-                ))
-                .bind(transfer_uuid(transfer))
-                .fetch_optional(pool)
-                .await?;
-                row.as_ref().map(payment_from_row).transpose()
+                by_uuid(pool, "transfer_id", transfer).await
             }
 
             pub(crate) async fn payments_awaiting_code(
                 pool: &Pool,
                 payer: UserId,
             ) -> Result<Vec<Payment>, Error> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    payment_columns!(),
-                    " FROM bot_payments WHERE payer = $1 AND state = 'awaiting_code'
-                      ORDER BY created_at_ms DESC, seq DESC"
-                ))
-                .bind(payer.0)
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(payment_from_row).collect()
+                all(pool, select::<Payment>("WHERE payer = $1 AND state = 'awaiting_code' ORDER BY created_at_ms DESC, seq DESC").bind(payer.0)).await
             }
 
             pub(crate) async fn payments_escrowed_for(
@@ -1066,18 +1193,7 @@ macro_rules! sql_backend {
                 platform: Platform,
                 handle: &Handle,
             ) -> Result<Vec<Payment>, Error> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    payment_columns!(),
-                    " FROM bot_payments
-                      WHERE payee_platform = $1 AND payee_handle = $2 AND state = 'escrowed'
-                      ORDER BY created_at_ms, seq"
-                ))
-                .bind(platform.as_str())
-                .bind(handle.as_str())
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(payment_from_row).collect()
+                all(pool, select::<Payment>("WHERE payee_platform = $1 AND payee_handle = $2 AND state = 'escrowed' ORDER BY created_at_ms, seq").bind(platform.as_str()).bind(handle.as_str())).await
             }
 
             pub(crate) async fn payments_due(
@@ -1086,18 +1202,7 @@ macro_rules! sql_backend {
                 limit: u32,
             ) -> Result<Vec<Payment>, Error> {
                 // The states are `DUE_STATES`.
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    payment_columns!(),
-                    " FROM bot_payments
-                      WHERE due_at_ms <= $1 AND state IN ('awaiting_code', 'escrowed')
-                      ORDER BY due_at_ms, seq LIMIT $2"
-                ))
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(payment_from_row).collect()
+                all(pool, select::<Payment>("WHERE due_at_ms <= $1 AND state IN ('awaiting_code', 'escrowed') ORDER BY due_at_ms, seq LIMIT $2").bind(now_ms).bind(i64::from(limit))).await
             }
 
             pub(crate) async fn payments_of_user(
@@ -1105,17 +1210,7 @@ macro_rules! sql_backend {
                 user: UserId,
                 limit: u32,
             ) -> Result<Vec<Payment>, Error> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    payment_columns!(),
-                    " FROM bot_payments WHERE payer = $1 OR payee_user = $1
-                      ORDER BY created_at_ms DESC, seq DESC LIMIT $2"
-                ))
-                .bind(user.0)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(payment_from_row).collect()
+                all(pool, select::<Payment>("WHERE payer = $1 OR payee_user = $1 ORDER BY created_at_ms DESC, seq DESC LIMIT $2").bind(user.0).bind(i64::from(limit))).await
             }
 
             pub(crate) async fn has_paid_before(
@@ -1140,19 +1235,7 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 payment: &Payment,
             ) -> Result<bool, Error> {
-                let query = sqlx::query(
-                    "UPDATE bot_payments SET
-                         transfer_id = $2, payer = $3, payer_platform = $4, payer_id = $5,
-                         payee_user = $6, payee_platform = $7, payee_id = $8, payee_handle = $9,
-                         payee_label = $10, amount = $11, currency = $12, memo = $13,
-                         request_ref = $14, origin_chat = $15, otp_hash = $16,
-                         otp_issued_at_ms = $17, otp_failed_attempts = $18, state = $19,
-                         due_at_ms = $20, created_at_ms = $21, updated_at_ms = $22,
-                         revision = revision + 1
-                     WHERE reference = $1 AND revision = $23",
-                );
-                let done = bind_payment(query, payment).execute(pool).await?;
-                Ok(done.rows_affected() == 1)
+                compare_and_swap(pool, payment).await
             }
 
             // -- requests ------------------------------------------------
@@ -1185,64 +1268,28 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 request: &PaymentRequest,
             ) -> Result<PaymentRequest, Error> {
-                let query = sqlx::query(concat!(
-                    "INSERT INTO bot_requests (",
-                    request_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                               $15, $16, $17, $18)
-                       ON CONFLICT DO NOTHING"
-                ));
-                bind_request(query, request).execute(pool).await?;
-                self::request(pool, &request.reference).await?.ok_or_else(|| {
-                    Error::Refused(format!("request {} was not stored", request.reference))
-                })
+                keep_first(pool, request).await
             }
 
             pub(crate) async fn request(
                 pool: &Pool,
                 reference: &ShortRef,
             ) -> Result<Option<PaymentRequest>, Error> {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    request_columns!(),
-                    " FROM bot_requests WHERE reference = $1"
-                ))
-                .bind(reference.as_str())
-                .fetch_optional(pool)
-                .await?;
-                row.as_ref().map(request_from_row).transpose()
+                by_reference(pool, reference).await
             }
 
             pub(crate) async fn update_request(
                 pool: &Pool,
                 request: &PaymentRequest,
             ) -> Result<bool, Error> {
-                let query = sqlx::query(
-                    "UPDATE bot_requests SET
-                         requester = $2, requester_platform = $3, requester_id = $4,
-                         requester_label = $5, payer = $6, payer_platform = $7, payer_id = $8,
-                         payer_label = $9, amount = $10, currency = $11, memo = $12,
-                         split_ref = $13, state = $14, payment_ref = $15, created_at_ms = $16,
-                         updated_at_ms = $17, revision = revision + 1
-                     WHERE reference = $1 AND revision = $18",
-                );
-                let done = bind_request(query, request).execute(pool).await?;
-                Ok(done.rows_affected() == 1)
+                compare_and_swap(pool, request).await
             }
 
             pub(crate) async fn requests_of_split(
                 pool: &Pool,
                 split: &ShortRef,
             ) -> Result<Vec<PaymentRequest>, Error> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    request_columns!(),
-                    " FROM bot_requests WHERE split_ref = $1 ORDER BY seq"
-                ))
-                .bind(split.as_str())
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(request_from_row).collect()
+                all(pool, select::<PaymentRequest>("WHERE split_ref = $1 ORDER BY seq").bind(split.as_str())).await
             }
 
             // -- splits --------------------------------------------------
@@ -1257,40 +1304,29 @@ macro_rules! sql_backend {
                         currency.code()
                     )));
                 }
-                sqlx::query(concat!(
-                    "INSERT INTO bot_splits (",
-                    split_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"
-                ))
-                .bind(split.reference.as_str())
-                .bind(split.creator.0)
-                .bind(split.platform.as_str())
-                .bind(split.chat.as_str())
-                .bind(split.total.minor())
-                .bind(split.creator_share.minor())
-                .bind(currency.code())
-                .bind(split.memo.as_ref().map(Memo::as_str))
-                .bind(split.created_at_ms)
-                .execute(pool)
-                .await?;
-                self::split(pool, &split.reference).await?.ok_or_else(|| {
-                    Error::Refused(format!("split {} was not stored", split.reference))
-                })
+                keep_first(pool, split).await
+            }
+
+            /// Binds a split's values as `$1..$9`, in the order of
+            /// `split_columns!`.
+            fn bind_split<'q>(query: Query<'q>, split: &Split) -> Query<'q> {
+                query
+                    .bind(split.reference.as_str())
+                    .bind(split.creator.0)
+                    .bind(split.platform.as_str())
+                    .bind(split.chat.as_str())
+                    .bind(split.total.minor())
+                    .bind(split.creator_share.minor())
+                    .bind(split.total.currency().code())
+                    .bind(split.memo.as_ref().map(Memo::as_str))
+                    .bind(split.created_at_ms)
             }
 
             pub(crate) async fn split(
                 pool: &Pool,
                 reference: &ShortRef,
             ) -> Result<Option<Split>, Error> {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    split_columns!(),
-                    " FROM bot_splits WHERE reference = $1"
-                ))
-                .bind(reference.as_str())
-                .fetch_optional(pool)
-                .await?;
-                row.as_ref().map(split_from_row).transpose()
+                by_reference(pool, reference).await
             }
 
             pub(crate) async fn latest_split(
@@ -1299,34 +1335,19 @@ macro_rules! sql_backend {
                 platform: Platform,
                 chat: Option<&ChatId>,
             ) -> Result<Option<Split>, Error> {
-                let row = match chat {
-                    Some(chat) => {
-                        sqlx::query(concat!(
-                            "SELECT ",
-                            split_columns!(),
-                            " FROM bot_splits WHERE creator = $1 AND platform = $2 AND chat = $3
-                              ORDER BY created_at_ms DESC, seq DESC LIMIT 1"
-                        ))
+                let latest = "ORDER BY created_at_ms DESC, seq DESC LIMIT 1";
+                let query = match chat {
+                    Some(chat) => select::<Split>(&format!(
+                        "WHERE creator = $1 AND platform = $2 AND chat = $3 {latest}"
+                    ))
+                    .bind(creator.0)
+                    .bind(platform.as_str())
+                    .bind(chat.as_str()),
+                    None => select::<Split>(&format!("WHERE creator = $1 AND platform = $2 {latest}"))
                         .bind(creator.0)
-                        .bind(platform.as_str())
-                        .bind(chat.as_str())
-                        .fetch_optional(pool)
-                        .await?
-                    }
-                    None => {
-                        sqlx::query(concat!(
-                            "SELECT ",
-                            split_columns!(),
-                            " FROM bot_splits WHERE creator = $1 AND platform = $2
-                              ORDER BY created_at_ms DESC, seq DESC LIMIT 1"
-                        ))
-                        .bind(creator.0)
-                        .bind(platform.as_str())
-                        .fetch_optional(pool)
-                        .await?
-                    }
+                        .bind(platform.as_str()),
                 };
-                row.as_ref().map(split_from_row).transpose()
+                one(pool, query).await
             }
             // -- cards ---------------------------------------------------
 
@@ -1373,6 +1394,15 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 card: &LinkedCard,
             ) -> Result<Option<LinkedCard>, Error> {
+                insert_card_on(pool, card).await
+            }
+
+            /// Links `card` (its `id` is assigned here) unless its user has
+            /// it already (same fingerprint): the stored card, or `None`.
+            async fn insert_card_on<'c>(
+                conn: impl sqlx::Executor<'c, Database = Db>,
+                card: &LinkedCard,
+            ) -> Result<Option<LinkedCard>, Error> {
                 let row = sqlx::query(concat!(
                     "INSERT INTO bot_cards (user_id, token, brand, last4, exp_year, exp_month,
                                             fingerprint, created_at_ms, added_by_platform,
@@ -1392,7 +1422,7 @@ macro_rules! sql_backend {
                 .bind(card.created_at_ms)
                 .bind(card.added_by.as_ref().map(|(platform, _)| platform.as_str()))
                 .bind(card.added_by.as_ref().map(|(_, id)| id.as_str()))
-                .fetch_optional(pool)
+                .fetch_optional(conn)
                 .await?;
                 row.as_ref().map(card_from_row).transpose()
             }
@@ -1401,15 +1431,7 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 user: UserId,
             ) -> Result<Vec<LinkedCard>, Error> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    card_columns!(),
-                    " FROM bot_cards WHERE user_id = $1 ORDER BY created_at_ms, id"
-                ))
-                .bind(user.0)
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(card_from_row).collect()
+                all(pool, select::<LinkedCard>("WHERE user_id = $1 ORDER BY created_at_ms, id").bind(user.0)).await
             }
 
             pub(crate) async fn remove_card(
@@ -1499,80 +1521,25 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 reference: &ShortRef,
             ) -> Result<Option<CardOp>, Error> {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    card_op_columns!(),
-                    " FROM bot_card_ops WHERE reference = $1"
-                ))
-                .bind(reference.as_str())
-                .fetch_optional(pool)
-                .await?;
-                row.as_ref().map(card_op_from_row).transpose()
-            }
-
-            async fn card_op_by_transfer(
-                pool: &Pool,
-                transfer: TransferId,
-            ) -> Result<Option<CardOp>, Error> {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    card_op_columns!(),
-                    " FROM bot_card_ops WHERE transfer_id = $1"
-                ))
-                .bind(transfer_uuid(transfer))
-                .fetch_optional(pool)
-                .await?;
-                row.as_ref().map(card_op_from_row).transpose()
+                by_reference(pool, reference).await
             }
 
             pub(crate) async fn insert_card_op(pool: &Pool, op: &CardOp) -> Result<CardOp, Error> {
-                let query = sqlx::query(concat!(
-                    "INSERT INTO bot_card_ops (",
-                    card_op_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                               $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
-                       ON CONFLICT DO NOTHING"
-                ));
-                bind_card_op(query, op).execute(pool).await?;
-                // Rows are never deleted: what conflicted is still there.
-                if let Some(stored) = card_op(pool, &op.reference).await? {
-                    return Ok(stored);
-                }
-                card_op_by_transfer(pool, op.transfer_id).await?.ok_or_else(|| {
-                    Error::Refused(format!("card operation {} was not stored", op.reference))
-                })
+                keep_first(pool, op).await
             }
 
             pub(crate) async fn card_ops_awaiting_code(
                 pool: &Pool,
                 user: UserId,
             ) -> Result<Vec<CardOp>, Error> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    card_op_columns!(),
-                    " FROM bot_card_ops WHERE user_id = $1 AND state = 'awaiting_code'
-                      ORDER BY created_at_ms DESC, seq DESC"
-                ))
-                .bind(user.0)
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(card_op_from_row).collect()
+                all(pool, select::<CardOp>("WHERE user_id = $1 AND state = 'awaiting_code' ORDER BY created_at_ms DESC, seq DESC").bind(user.0)).await
             }
 
             pub(crate) async fn card_ops_in_flight(
                 pool: &Pool,
                 user: UserId,
             ) -> Result<Vec<CardOp>, Error> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    card_op_columns!(),
-                    " FROM bot_card_ops WHERE user_id = $1 AND state IN ('sent', 'pending')
-                      ORDER BY created_at_ms, seq"
-                ))
-                .bind(user.0)
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(card_op_from_row).collect()
+                all(pool, select::<CardOp>("WHERE user_id = $1 AND state IN ('sent', 'pending') ORDER BY created_at_ms, seq").bind(user.0)).await
             }
 
             pub(crate) async fn card_ops_due(
@@ -1580,34 +1547,11 @@ macro_rules! sql_backend {
                 now_ms: i64,
                 limit: u32,
             ) -> Result<Vec<CardOp>, Error> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    card_op_columns!(),
-                    " FROM bot_card_ops
-                      WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1
-                        AND state IN ('awaiting_code', 'sent', 'pending')
-                      ORDER BY due_at_ms, seq LIMIT $2"
-                ))
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(card_op_from_row).collect()
+                all(pool, select::<CardOp>("WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1 AND state IN ('awaiting_code', 'sent', 'pending') ORDER BY due_at_ms, seq LIMIT $2").bind(now_ms).bind(i64::from(limit))).await
             }
 
             pub(crate) async fn update_card_op(pool: &Pool, op: &CardOp) -> Result<bool, Error> {
-                let query = sqlx::query(
-                    "UPDATE bot_card_ops SET
-                         transfer_id = $2, kind = $3, user_id = $4, platform = $5,
-                         platform_user_id = $6, token = $7, brand = $8, last4 = $9, amount = $10,
-                         fee = $11, currency = $12, otp_hash = $13, otp_issued_at_ms = $14,
-                         otp_failed_attempts = $15, state = $16, initiated_at_ms = $17,
-                         status_id = $18, action_code = $19, rail_attempts = $20, due_at_ms = $21,
-                         created_at_ms = $22, updated_at_ms = $23, revision = revision + 1
-                     WHERE reference = $1 AND revision = $24",
-                );
-                let done = bind_card_op(query, op).execute(pool).await?;
-                Ok(done.rows_affected() == 1)
+                compare_and_swap(pool, op).await
             }
 
             // -- card adds -----------------------------------------------
@@ -1684,67 +1628,21 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 reference: &ShortRef,
             ) -> Result<Option<CardAdd>, Error> {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    card_add_columns!(),
-                    " FROM bot_card_adds WHERE reference = $1"
-                ))
-                .bind(reference.as_str())
-                .fetch_optional(pool)
-                .await?;
-                row.as_ref().map(card_add_from_row).transpose()
-            }
-
-            async fn card_add_by_id(
-                pool: &Pool,
-                add_id: TransferId,
-            ) -> Result<Option<CardAdd>, Error> {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    card_add_columns!(),
-                    " FROM bot_card_adds WHERE add_id = $1"
-                ))
-                .bind(transfer_uuid(add_id))
-                .fetch_optional(pool)
-                .await?;
-                row.as_ref().map(card_add_from_row).transpose()
+                by_reference(pool, reference).await
             }
 
             pub(crate) async fn insert_card_add(
                 pool: &Pool,
                 add: &CardAdd,
             ) -> Result<CardAdd, Error> {
-                let query = sqlx::query(concat!(
-                    "INSERT INTO bot_card_adds (",
-                    card_add_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                               $15, $16, $17, $18, $19)
-                       ON CONFLICT DO NOTHING"
-                ));
-                bind_card_add(query, add).execute(pool).await?;
-                // Rows are never deleted: what conflicted is still there.
-                if let Some(stored) = card_add(pool, &add.reference).await? {
-                    return Ok(stored);
-                }
-                card_add_by_id(pool, add.add_id).await?.ok_or_else(|| {
-                    Error::Refused(format!("card add {} was not stored", add.reference))
-                })
+                keep_first(pool, add).await
             }
 
             pub(crate) async fn card_adds_awaiting_code(
                 pool: &Pool,
                 user: UserId,
             ) -> Result<Vec<CardAdd>, Error> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    card_add_columns!(),
-                    " FROM bot_card_adds WHERE user_id = $1 AND state = 'awaiting_code'
-                      ORDER BY created_at_ms DESC, seq DESC"
-                ))
-                .bind(user.0)
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(card_add_from_row).collect()
+                all(pool, select::<CardAdd>("WHERE user_id = $1 AND state = 'awaiting_code' ORDER BY created_at_ms DESC, seq DESC").bind(user.0)).await
             }
 
             pub(crate) async fn card_adds_due(
@@ -1752,34 +1650,11 @@ macro_rules! sql_backend {
                 now_ms: i64,
                 limit: u32,
             ) -> Result<Vec<CardAdd>, Error> {
-                let rows = sqlx::query(concat!(
-                    "SELECT ",
-                    card_add_columns!(),
-                    " FROM bot_card_adds
-                      WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1
-                        AND state = 'awaiting_code'
-                      ORDER BY due_at_ms, seq LIMIT $2"
-                ))
-                .bind(now_ms)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await?;
-                rows.iter().map(card_add_from_row).collect()
+                all(pool, select::<CardAdd>("WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1 AND state = 'awaiting_code' ORDER BY due_at_ms, seq LIMIT $2").bind(now_ms).bind(i64::from(limit))).await
             }
 
-            const UPDATE_CARD_ADD: &str = "UPDATE bot_card_adds SET
-                     add_id = $2, user_id = $3, platform = $4, platform_user_id = $5,
-                     token = $6, brand = $7, last4 = $8, exp_year = $9, exp_month = $10,
-                     fingerprint = $11, otp_hash = $12, otp_issued_at_ms = $13,
-                     otp_failed_attempts = $14, state = $15, due_at_ms = $16,
-                     created_at_ms = $17, updated_at_ms = $18, revision = revision + 1
-                 WHERE reference = $1 AND revision = $19";
-
             pub(crate) async fn update_card_add(pool: &Pool, add: &CardAdd) -> Result<bool, Error> {
-                let done = bind_card_add(sqlx::query(UPDATE_CARD_ADD), add)
-                    .execute(pool)
-                    .await?;
-                Ok(done.rows_affected() == 1)
+                compare_and_swap(pool, add).await
             }
 
             pub(crate) async fn link_card_add(
@@ -1795,35 +1670,22 @@ macro_rules! sql_backend {
                 linked.due_at_ms = None;
                 linked.updated_at_ms = now_ms;
                 let mut tx = pool.begin_with($begin).await?;
-                let done = bind_card_add(sqlx::query(UPDATE_CARD_ADD), &linked)
-                    .execute(&mut *tx)
-                    .await?;
-                if done.rows_affected() != 1 {
+                if !compare_and_swap(&mut *tx, &linked).await? {
                     tx.rollback().await?;
                     return Ok(CardAddLinked::Changed);
                 }
-                let row = sqlx::query(concat!(
-                    "INSERT INTO bot_cards (user_id, token, brand, last4, exp_year, exp_month,
-                                            fingerprint, created_at_ms, added_by_platform,
-                                            added_by_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                     ON CONFLICT (user_id, fingerprint) DO NOTHING
-                     RETURNING ",
-                    card_columns!()
-                ))
-                .bind(add.user.0)
-                .bind(add.token.as_str())
-                .bind(add.brand.code())
-                .bind(add.last4.to_string())
-                .bind(i64::from(add.expiry.year()))
-                .bind(i64::from(add.expiry.month()))
-                .bind(add.fingerprint.to_bytes().to_vec())
-                .bind(now_ms)
-                .bind(add.platform.as_str())
-                .bind(add.platform_user_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-                let card = row.as_ref().map(card_from_row).transpose()?;
+                let card = LinkedCard {
+                    id: 0,
+                    user: add.user,
+                    token: add.token.clone(),
+                    brand: add.brand,
+                    last4: add.last4,
+                    expiry: add.expiry,
+                    fingerprint: add.fingerprint,
+                    created_at_ms: now_ms,
+                    added_by: Some((add.platform, add.platform_user_id.clone())),
+                };
+                let card = insert_card_on(&mut *tx, &card).await?;
                 tx.commit().await?;
                 Ok(match card {
                     Some(card) => CardAddLinked::Linked(card),
@@ -1873,30 +1735,28 @@ sql_backend!(postgres, sqlx::Postgres, "BEGIN", " FOR UPDATE");
 enum Backend {
     Sqlite(sqlite::Pool),
     Postgres(postgres::Pool),
-    /// A ledger with neither pool; cannot happen today, answered with an
-    /// error rather than a panic.
-    Missing,
+    /// A url that names neither backend, or does not parse. The ledger
+    /// refuses such a url before a store is made, so this does not happen;
+    /// every call answers with this error rather than a panic.
+    Missing(String),
 }
 
-/// The bot's store in the ledger's database. Cheap to clone (shares the
-/// ledger's pool).
+/// The bot's store in the ledger's database. Cheap to clone (clones share
+/// one pool).
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     backend: Backend,
 }
 
 impl SqlStore {
-    /// A store on the ledger's database. Run
-    /// `ledger.migrate(BOT_MIGRATIONS)` first.
+    /// A store on the ledger's database, with a pool of its own opened from
+    /// the ledger's url and options (see the crate docs for why). The pool
+    /// connects on first use; the ledger has already shown the database is
+    /// there. Run `ledger.migrate(BOT_MIGRATIONS)` first.
     pub fn new(ledger: &Ledger) -> SqlStore {
-        let backend = if let Some(pool) = ledger.sqlite_pool() {
-            Backend::Sqlite(pool.clone())
-        } else if let Some(pool) = ledger.postgres_pool() {
-            Backend::Postgres(pool.clone())
-        } else {
-            Backend::Missing
-        };
-        SqlStore { backend }
+        SqlStore {
+            backend: pool::open(ledger.config()),
+        }
     }
 }
 
@@ -1912,9 +1772,7 @@ macro_rules! on_backend {
                 use postgres as db;
                 $call
             }
-            Backend::Missing => Err(Error::Refused(
-                "the ledger has no SQL connection pool".to_owned(),
-            )),
+            Backend::Missing(why) => Err(Error::Refused(why.clone())),
         };
         result.map_err(StoreError::from)
     }};

@@ -12,10 +12,48 @@ use std::collections::{BTreeSet, HashSet};
 use crate::engine::{GroupResult, State};
 use crate::money::{Amount, Currency};
 use crate::types::{
-    Account, AccountFlags, AccountId, AccountKind, LedgerError, NewAccount, NewTransfer,
-    OutboxMessage, OwnerRef, StoredOutboxMessage, Transfer, TransferId, TransferKind,
+    Account, AccountFlags, AccountId, AccountKind, CurrencyTotals, Durability, HistoryCursor,
+    HistoryPage, LedgerError, NewAccount, OutboxMessage, OwnerRef, StorageError,
+    StoredOutboxMessage, Transfer, TransferId, TransferKind,
 };
 use crate::verify::Violation;
+use crate::{
+    BatchItem, LedgerConfig, Migration, POOL_ACQUIRE_TIMEOUT_SECS, SQLITE_BUSY_TIMEOUT_MS,
+    SqliteSync,
+};
+
+mod checks;
+
+/// What the storage engine's functions fail with: the driver's own error
+/// (kept whole in here, so that a batch that lost a race is recognised and
+/// retried) or the ledger's. It becomes a [`LedgerError`] at the
+/// [`crate::Ledger`] handle, where the driver's type is wrapped away.
+#[derive(Debug)]
+pub(crate) enum Error {
+    Driver(sqlx::Error),
+    Ledger(LedgerError),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Error {
+        Error::Driver(error)
+    }
+}
+
+impl From<LedgerError> for Error {
+    fn from(error: LedgerError) -> Error {
+        Error::Ledger(error)
+    }
+}
+
+impl From<Error> for LedgerError {
+    fn from(error: Error) -> LedgerError {
+        match error {
+            Error::Driver(e) => LedgerError::Storage(StorageError::new(e)),
+            Error::Ledger(e) => e,
+        }
+    }
+}
 
 /// Most bind parameters in one generated statement (SQLite allows 32766,
 /// PostgreSQL 65535).
@@ -29,84 +67,46 @@ pub(crate) const ACCOUNT_COLUMNS: &str = "id, owner, kind, currency, flags, debi
 pub(crate) const TRANSFER_COLUMNS: &str = "id, kind, debit_account_id, credit_account_id, amount, \
      currency, pending_id, timeout_secs, code, timestamp_ms";
 
-/// A schema change, with its SQL for each backend.
-#[derive(Debug, Clone, Copy)]
-pub struct Migration {
-    /// Who owns the tables ("ledger", "bot", ...). Versions count per component.
-    pub component: &'static str,
-    pub version: i64,
-    pub name: &'static str,
-    pub sqlite: &'static str,
-    pub postgres: &'static str,
+/// Opens a pool on the SQLite file at `path`: WAL, the configured sync
+/// level, foreign keys on, a busy timeout.
+pub(crate) async fn connect_sqlite(
+    path: &std::path::Path,
+    config: &LedgerConfig,
+) -> Result<sqlite::Pool, Error> {
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(config.create_if_missing)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(match config.sqlite_sync {
+            SqliteSync::Full => SqliteSynchronous::Full,
+            SqliteSync::Normal => SqliteSynchronous::Normal,
+        })
+        .foreign_keys(true)
+        .busy_timeout(std::time::Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
+    Ok(SqlitePoolOptions::new()
+        .max_connections(config.pool_connections_max.max(2))
+        .acquire_timeout(std::time::Duration::from_secs(POOL_ACQUIRE_TIMEOUT_SECS))
+        .connect_with(options)
+        .await?)
 }
 
-/// The ledger's own schema.
-pub const LEDGER_MIGRATIONS: &[Migration] = &[
-    Migration {
-        component: "ledger",
-        version: 1,
-        name: "accounts, transfers, pending expiries",
-        sqlite: include_str!("../migrations/sqlite/0001_ledger.sql"),
-        postgres: include_str!("../migrations/postgres/0001_ledger.sql"),
-    },
-    Migration {
-        component: "ledger",
-        version: 2,
-        name: "transactional outbox",
-        sqlite: include_str!("../migrations/sqlite/0002_outbox.sql"),
-        postgres: include_str!("../migrations/postgres/0002_outbox.sql"),
-    },
-];
-
-/// One linked group of a batch, with the outbox messages written if (and
-/// only if) the group succeeds.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BatchItem<'a> {
-    pub transfers: &'a [NewTransfer],
-    pub outbox: &'a [OutboxMessage],
+/// Opens a pool on the PostgreSQL database `config.url` names.
+pub(crate) async fn connect_postgres(config: &LedgerConfig) -> Result<postgres::Pool, Error> {
+    Ok(sqlx::postgres::PgPoolOptions::new()
+        .max_connections(config.pool_connections_max.max(2))
+        .acquire_timeout(std::time::Duration::from_secs(POOL_ACQUIRE_TIMEOUT_SECS))
+        .connect(&config.url)
+        .await?)
 }
 
-/// Per-currency sums over all accounts. Each pair is equal in a healthy ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CurrencyTotals {
-    pub currency: Currency,
-    pub debits_posted: i64,
-    pub credits_posted: i64,
-    pub debits_pending: i64,
-    pub credits_pending: i64,
-    pub accounts: i64,
+fn corrupt(what: impl std::fmt::Display) -> Error {
+    Error::Ledger(LedgerError::Corrupt(what.to_string()))
 }
 
-/// One page of an account's history, newest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryPage {
-    pub transfers: Vec<Transfer>,
-    /// Pass this back to get the next (older) page; `None` at the end.
-    pub next: Option<HistoryCursor>,
-}
-
-/// Where a history page starts. Opaque to callers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HistoryCursor(pub(crate) i64);
-
-impl HistoryCursor {
-    /// The newest end of the history.
-    pub const START: HistoryCursor = HistoryCursor(i64::MAX);
-
-    pub fn as_i64(self) -> i64 {
-        self.0
-    }
-
-    pub fn from_i64(value: i64) -> HistoryCursor {
-        HistoryCursor(value)
-    }
-}
-
-fn corrupt(what: impl std::fmt::Display) -> LedgerError {
-    LedgerError::Corrupt(what.to_string())
-}
-
-fn currency_of(code: &str) -> Result<Currency, LedgerError> {
+fn currency_of(code: &str) -> Result<Currency, Error> {
     Currency::from_code(code).map_err(|_| corrupt(format!("unknown currency {code:?}")))
 }
 
@@ -178,18 +178,19 @@ impl BatchKeys {
 }
 
 macro_rules! sql_backend {
-    ($module:ident, $db:ty, $begin:literal, $lock:literal, $schema:ident, $migration_lock:literal) => {
+    ($module:ident, $db:ty, $begin:literal, $lock:literal, $schema:ident, $migration_lock:literal, $durability:ident) => {
         pub(crate) mod $module {
             use sqlx::{QueryBuilder, Row};
 
             use super::*;
+            pub(crate) use super::$durability as durability;
 
             type Db = $db;
             pub(crate) type Pool = sqlx::Pool<Db>;
             type DbRow = <Db as sqlx::Database>::Row;
             type Tx = sqlx::Transaction<'static, Db>;
 
-            fn account_from_row(row: &DbRow) -> Result<Account, LedgerError> {
+            fn account_from_row(row: &DbRow) -> Result<Account, Error> {
                 let kind: i16 = row.try_get("kind")?;
                 let flags: i32 = row.try_get("flags")?;
                 let owner: String = row.try_get("owner")?;
@@ -207,7 +208,7 @@ macro_rules! sql_backend {
                 })
             }
 
-            fn transfer_from_row(row: &DbRow) -> Result<Transfer, LedgerError> {
+            fn transfer_from_row(row: &DbRow) -> Result<Transfer, Error> {
                 let kind: i16 = row.try_get("kind")?;
                 let currency: String = row.try_get("currency")?;
                 let amount: i64 = row.try_get("amount")?;
@@ -232,7 +233,7 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 migrations: &[Migration],
                 now_ms: i64,
-            ) -> Result<(), LedgerError> {
+            ) -> Result<(), Error> {
                 for m in migrations {
                     let mut tx: Tx = pool.begin_with($begin).await?;
                     // One process migrates at a time; the others then find it done.
@@ -276,7 +277,7 @@ macro_rules! sql_backend {
             }
 
             /// True once the ledger's first migration has been applied.
-            pub(crate) async fn is_migrated(pool: &Pool) -> Result<bool, LedgerError> {
+            pub(crate) async fn is_migrated(pool: &Pool) -> Result<bool, Error> {
                 let applied: Result<i64, sqlx::Error> = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM paybot_migrations WHERE component = 'ledger'",
                 )
@@ -290,7 +291,7 @@ macro_rules! sql_backend {
                 }
             }
 
-            pub(crate) async fn ping(pool: &Pool) -> Result<(), LedgerError> {
+            pub(crate) async fn ping(pool: &Pool) -> Result<(), Error> {
                 sqlx::query("SELECT 1").execute(pool).await?;
                 Ok(())
             }
@@ -299,7 +300,7 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 new: &NewAccount,
                 now_ms: i64,
-            ) -> Result<Account, LedgerError> {
+            ) -> Result<Account, Error> {
                 sqlx::query(
                     "INSERT INTO accounts (owner, kind, currency, flags, created_at_ms)
                      VALUES ($1, $2, $3, $4, $5)
@@ -328,7 +329,7 @@ macro_rules! sql_backend {
             pub(crate) async fn account(
                 pool: &Pool,
                 id: AccountId,
-            ) -> Result<Option<Account>, LedgerError> {
+            ) -> Result<Option<Account>, Error> {
                 let row = sqlx::query(
                     "SELECT id, owner, kind, currency, flags, debits_posted, credits_posted,
                             debits_pending, credits_pending
@@ -343,7 +344,7 @@ macro_rules! sql_backend {
             pub(crate) async fn accounts_of(
                 pool: &Pool,
                 owner: &OwnerRef,
-            ) -> Result<Vec<Account>, LedgerError> {
+            ) -> Result<Vec<Account>, Error> {
                 let rows = sqlx::query(
                     "SELECT id, owner, kind, currency, flags, debits_posted, credits_posted,
                             debits_pending, credits_pending
@@ -358,7 +359,7 @@ macro_rules! sql_backend {
             pub(crate) async fn transfer(
                 pool: &Pool,
                 id: TransferId,
-            ) -> Result<Option<Transfer>, LedgerError> {
+            ) -> Result<Option<Transfer>, Error> {
                 let row = sqlx::query(
                     "SELECT id, kind, debit_account_id, credit_account_id, amount, currency,
                             pending_id, timeout_secs, code, timestamp_ms
@@ -374,7 +375,7 @@ macro_rules! sql_backend {
             pub(crate) async fn resolution_of(
                 pool: &Pool,
                 pending: TransferId,
-            ) -> Result<Option<Transfer>, LedgerError> {
+            ) -> Result<Option<Transfer>, Error> {
                 let row = sqlx::query(
                     "SELECT id, kind, debit_account_id, credit_account_id, amount, currency,
                             pending_id, timeout_secs, code, timestamp_ms
@@ -391,7 +392,7 @@ macro_rules! sql_backend {
                 account: AccountId,
                 cursor: HistoryCursor,
                 limit: u32,
-            ) -> Result<HistoryPage, LedgerError> {
+            ) -> Result<HistoryPage, Error> {
                 let rows = sqlx::query(
                     "SELECT seq, id, kind, debit_account_id, credit_account_id, amount, currency,
                             pending_id, timeout_secs, code, timestamp_ms
@@ -416,7 +417,7 @@ macro_rules! sql_backend {
 
             pub(crate) async fn currency_totals(
                 pool: &Pool,
-            ) -> Result<Vec<CurrencyTotals>, LedgerError> {
+            ) -> Result<Vec<CurrencyTotals>, Error> {
                 let rows = sqlx::query(
                     "SELECT currency,
                             CAST(SUM(debits_posted) AS BIGINT) AS dp,
@@ -448,7 +449,7 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 now_ms: i64,
                 limit: u32,
-            ) -> Result<Vec<TransferId>, LedgerError> {
+            ) -> Result<Vec<TransferId>, Error> {
                 let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
                     "SELECT transfer_id FROM pending_expiries WHERE expires_at_ms <= $1
                      ORDER BY expires_at_ms LIMIT $2",
@@ -460,12 +461,12 @@ macro_rules! sql_backend {
                 Ok(ids.into_iter().map(TransferId::from_uuid).collect())
             }
 
-            pub(crate) async fn verify(pool: &Pool) -> Result<Vec<Violation>, LedgerError> {
+            pub(crate) async fn verify(pool: &Pool) -> Result<Vec<Violation>, Error> {
                 let mut found = Vec::new();
                 for totals in currency_totals(pool).await? {
                     found.extend(Violation::of_currency(&totals));
                 }
-                for row in sqlx::query(crate::verify::ACCOUNT_TOTALS_SQL).fetch_all(pool).await? {
+                for row in sqlx::query(checks::ACCOUNT_TOTALS_SQL).fetch_all(pool).await? {
                     let code: String = row.try_get("currency")?;
                     found.extend(Violation::of_account_totals(
                         AccountId(row.try_get("id")?),
@@ -478,7 +479,7 @@ macro_rules! sql_backend {
                         ],
                     ));
                 }
-                for row in sqlx::query(crate::verify::OVERDRAWN_SQL).fetch_all(pool).await? {
+                for row in sqlx::query(checks::OVERDRAWN_SQL).fetch_all(pool).await? {
                     let code: String = row.try_get("currency")?;
                     found.push(Violation::Overdrawn {
                         account: AccountId(row.try_get("id")?),
@@ -487,18 +488,18 @@ macro_rules! sql_backend {
                         credits_posted: row.try_get("credits_posted")?,
                     });
                 }
-                for row in sqlx::query(crate::verify::MULTIPLY_RESOLVED_SQL).fetch_all(pool).await? {
+                for row in sqlx::query(checks::MULTIPLY_RESOLVED_SQL).fetch_all(pool).await? {
                     found.push(Violation::ResolvedMoreThanOnce {
                         pending: TransferId::from_uuid(row.try_get("pending_id")?),
                         resolutions: row.try_get("n")?,
                     });
                 }
-                for row in sqlx::query(crate::verify::BAD_RESOLUTION_SQL).fetch_all(pool).await? {
+                for row in sqlx::query(checks::BAD_RESOLUTION_SQL).fetch_all(pool).await? {
                     found.push(Violation::InvalidResolution {
                         transfer: TransferId::from_uuid(row.try_get("id")?),
                     });
                 }
-                for row in sqlx::query(crate::verify::CURRENCY_MISMATCH_SQL).fetch_all(pool).await? {
+                for row in sqlx::query(checks::CURRENCY_MISMATCH_SQL).fetch_all(pool).await? {
                     found.push(Violation::TransferCurrencyMismatch {
                         transfer: TransferId::from_uuid(row.try_get("id")?),
                     });
@@ -512,11 +513,11 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 groups: &[BatchItem<'_>],
                 now_ms: i64,
-            ) -> Result<Vec<GroupResult>, LedgerError> {
+            ) -> Result<Vec<GroupResult>, Error> {
                 let mut attempt = 1;
                 loop {
                     match try_commit_batch(pool, groups, now_ms).await {
-                        Err(LedgerError::Database(e))
+                        Err(Error::Driver(e))
                             if attempt < BATCH_ATTEMPTS_MAX && is_retryable(&e) =>
                         {
                             tracing::debug!(attempt, error = %e, "batch lost a race; retrying");
@@ -531,7 +532,7 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 groups: &[BatchItem<'_>],
                 now_ms: i64,
-            ) -> Result<Vec<GroupResult>, LedgerError> {
+            ) -> Result<Vec<GroupResult>, Error> {
                 let keys = BatchKeys::of(groups);
                 let mut tx: Tx = pool.begin_with($begin).await?;
                 let known = select_transfers(&mut tx, "id", &keys.ids).await?;
@@ -570,7 +571,7 @@ macro_rules! sql_backend {
             async fn update_accounts(
                 tx: &mut Tx,
                 deltas: &[(AccountId, crate::engine::Deltas)],
-            ) -> Result<(), LedgerError> {
+            ) -> Result<(), Error> {
                 const COLUMNS: usize = 5;
                 for chunk in deltas.chunks(BINDS_PER_STATEMENT_MAX / COLUMNS) {
                     // VALUES columns are column1.. on both SQLite and PostgreSQL.
@@ -607,7 +608,7 @@ macro_rules! sql_backend {
                 conn: &mut <Db as sqlx::Database>::Connection,
                 messages: &[&OutboxMessage],
                 now_ms: i64,
-            ) -> Result<(), LedgerError> {
+            ) -> Result<(), Error> {
                 for chunk in messages.chunks(BINDS_PER_STATEMENT_MAX / 4) {
                     let mut q =
                         QueryBuilder::<Db>::new("INSERT INTO outbox (id, topic, payload, created_at_ms) ");
@@ -628,7 +629,7 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 messages: &[&OutboxMessage],
                 now_ms: i64,
-            ) -> Result<(), LedgerError> {
+            ) -> Result<(), Error> {
                 let mut conn = pool.acquire().await?;
                 insert_outbox(&mut conn, messages, now_ms).await
             }
@@ -636,7 +637,7 @@ macro_rules! sql_backend {
             pub(crate) async fn outbox_undelivered(
                 pool: &Pool,
                 limit: u32,
-            ) -> Result<Vec<StoredOutboxMessage>, LedgerError> {
+            ) -> Result<Vec<StoredOutboxMessage>, Error> {
                 let rows = sqlx::query(
                     "SELECT seq, id, topic, payload, created_at_ms, attempts FROM outbox
                      WHERE delivered_at_ms IS NULL ORDER BY seq LIMIT $1",
@@ -668,7 +669,7 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 id: u128,
                 delivered_at_ms: Option<i64>,
-            ) -> Result<(), LedgerError> {
+            ) -> Result<(), Error> {
                 let id = uuid::Uuid::from_u128(id);
                 match delivered_at_ms {
                     Some(at) => {
@@ -707,7 +708,7 @@ macro_rules! sql_backend {
                 tx: &mut Tx,
                 column: &'static str,
                 ids: &[uuid::Uuid],
-            ) -> Result<Vec<Transfer>, LedgerError> {
+            ) -> Result<Vec<Transfer>, Error> {
                 let mut out = Vec::new();
                 for chunk in ids.chunks(BINDS_PER_STATEMENT_MAX) {
                     let head = format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE {column} IN (");
@@ -719,7 +720,7 @@ macro_rules! sql_backend {
                 Ok(out)
             }
 
-            async fn lock_accounts(tx: &mut Tx, ids: &[i64]) -> Result<Vec<Account>, LedgerError> {
+            async fn lock_accounts(tx: &mut Tx, ids: &[i64]) -> Result<Vec<Account>, Error> {
                 let mut out = Vec::new();
                 // `ids` is sorted and so are the chunks: every process takes
                 // row locks in the same order, so two batches cannot deadlock.
@@ -733,7 +734,7 @@ macro_rules! sql_backend {
                 Ok(out)
             }
 
-            async fn insert_transfers(tx: &mut Tx, transfers: &[Transfer]) -> Result<(), LedgerError> {
+            async fn insert_transfers(tx: &mut Tx, transfers: &[Transfer]) -> Result<(), Error> {
                 const COLUMNS: usize = 10;
                 for chunk in transfers.chunks(BINDS_PER_STATEMENT_MAX / COLUMNS) {
                     let mut q = QueryBuilder::<Db>::new("INSERT INTO transfers (");
@@ -784,7 +785,8 @@ sql_backend!(
     "BEGIN IMMEDIATE",
     "",
     sqlite,
-    "SELECT 1"
+    "SELECT 1",
+    sqlite_durability
 );
 sql_backend!(
     postgres,
@@ -792,5 +794,32 @@ sql_backend!(
     "BEGIN",
     " FOR UPDATE",
     postgres,
-    "SELECT pg_advisory_xact_lock(727262656)"
+    "SELECT pg_advisory_xact_lock(727262656)",
+    postgres_durability
 );
+
+/// SQLite's durability settings, read back from a pooled connection.
+pub(crate) async fn sqlite_durability(pool: &sqlite::Pool) -> Result<Durability, Error> {
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(pool)
+        .await?;
+    let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await?;
+    Ok(Durability::Sqlite {
+        journal_mode,
+        synchronous,
+    })
+}
+
+/// PostgreSQL's durability settings, read back from a pooled connection.
+pub(crate) async fn postgres_durability(pool: &postgres::Pool) -> Result<Durability, Error> {
+    let synchronous_commit: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(pool)
+        .await?;
+    let fsync: String = sqlx::query_scalar("SHOW fsync").fetch_one(pool).await?;
+    Ok(Durability::Postgres {
+        synchronous_commit,
+        fsync,
+    })
+}

@@ -1,6 +1,6 @@
 //! The bot store's conformance suite: every case runs, unchanged, on SQLite
 //! (`sqlite::case`) and on PostgreSQL (`postgres::case`), against
-//! `paybot::store::SqlStore` in a fresh, migrated database.
+//! `paybot_store::SqlStore` in a fresh, migrated database.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -22,7 +22,7 @@ use bot::store::{
 };
 use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
 use ledger::{Amount, Currency, TransferId};
-use paybot::store::{BOT_MIGRATIONS, DUE_STATES, PAID_STATES, SqlStore};
+use paybot_store::{BOT_MIGRATIONS, DUE_STATES, PAID_STATES, SqlStore};
 
 const T0: i64 = CLOCK_START_MS;
 const LEASE_MS: i64 = 30_000;
@@ -338,15 +338,10 @@ fn ids(identities: &[Identity]) -> Vec<&str> {
     identities.iter().map(|i| i.id.as_str()).collect()
 }
 
-/// Runs a statement with no binds on whichever database the test has.
+/// Runs a statement with no binds on the test's database, through a
+/// connection of its own.
 async fn execute(db: &TestDb, sql: &'static str) {
-    if let Some(pool) = db.ledger.sqlite_pool() {
-        sqlx::query(sql).execute(pool).await.unwrap();
-    } else if let Some(pool) = db.ledger.postgres_pool() {
-        sqlx::query(sql).execute(pool).await.unwrap();
-    } else {
-        panic!("the ledger has no pool");
-    }
+    db.execute(sql).await.unwrap();
 }
 
 #[test]
