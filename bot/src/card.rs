@@ -28,6 +28,9 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::otp::{OtpHash, Pepper};
 
+/// Most cards one user may link; `/card remove N` and `card N` take 1 to
+/// this.
+pub const CARDS_PER_USER_MAX: u8 = 5;
 /// The fewest digits of a card number (ISO/IEC 7812 allows 8; no brand
 /// paybot takes issues fewer than 13, and 12 is the floor for spotting one).
 pub const CARD_DIGITS_MIN: usize = 12;

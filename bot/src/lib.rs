@@ -9,6 +9,7 @@
 pub mod answered;
 pub mod card;
 pub mod command;
+pub mod history;
 pub mod identity;
 pub mod limits;
 pub mod log_limit;
