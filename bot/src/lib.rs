@@ -7,6 +7,7 @@
 //! card network; it defines small traits ("ports") that adapters implement.
 
 pub mod answered;
+pub mod calendar;
 pub mod card;
 pub mod command;
 pub mod history;
