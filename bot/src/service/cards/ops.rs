@@ -8,11 +8,6 @@
 
 use ledger::Amount;
 
-use super::super::texts::cards as texts;
-use super::super::{
-    Bot, BotError, REF_BODY_CHARS, REF_BODY_CHARS_LONG, Result, Turn, derive, event_key, short_ref,
-    tries,
-};
 use super::rail::{card_transfer, settled_text};
 use super::{
     AWAITING_CARD_OPS_PER_USER_MAX, CARDS_OFF_TEXT, RAIL_RETRY_MS, card_label,
@@ -20,6 +15,11 @@ use super::{
 };
 use crate::command::OtpCode;
 use crate::otp::{self, OtpChallenge, Verdict};
+use crate::service::texts::cards as texts;
+use crate::service::{
+    Bot, BotError, REF_BODY_CHARS, REF_BODY_CHARS_LONG, Result, Turn, derive, event_key, short_ref,
+    tries,
+};
 use crate::store::{CardOp, CardOpKind, CardOpState};
 
 impl Bot {

@@ -12,14 +12,14 @@ use ledger::{
     AccountKind, Amount, NewTransfer, OutboxMessage, SubmitError, TransferError, TransferId,
 };
 
-use super::super::texts::cards as texts;
-use super::super::{Bot, BotError, Result, minutes};
 use super::{
     CASHOUT_HOLD_SECS, RAIL_RETRY_MS, RAIL_RETRY_MS_MAX, SWEEP_CARD_OPS_MAX, card_transfer_codes,
     op_label,
 };
 use crate::calendar::UtcMoment;
 use crate::card::{CardTransfer, RailError, RailOutcome};
+use crate::service::texts::cards as texts;
+use crate::service::{Bot, BotError, Result, minutes};
 use crate::store::{CardOp, CardOpKind, CardOpState};
 
 /// Ledger transfer ids of an operation, derived from its id.
