@@ -136,7 +136,7 @@ async fn guard_the_database(
     if let Some(since_ms) = since {
         bail!(
             "this database has served a production deployment (first at {} UTC), and development (the mock chat, play money, the card simulator) never runs on it: give development a database of its own (database.url), or start with the production settings",
-            bot::card::UtcDateTime::from_unix_ms(since_ms)
+            bot::calendar::UtcMoment::from_unix_ms(since_ms)
                 .map_or_else(|| since_ms.to_string(), |t| t.to_string())
         );
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bot::card::{
-    CardNumber, CardRail, CardToken, Expiry, FundsTransfer, RailError, RailOutcome, StatusId,
+    CardNumber, CardRail, CardToken, CardTransfer, Expiry, RailError, RailOutcome, RailReference,
 };
 use bot::message::{
     Chat, ChatId, ChatKind, EventId, Handle, Incoming, Platform, PlatformUserId, User,
@@ -36,19 +36,19 @@ impl CardRail for LostAnswers {
     async fn tokenize(&self, card: &CardNumber, expiry: Expiry) -> Result<CardToken, RailError> {
         self.0.tokenize(card, expiry).await
     }
-    async fn pull(&self, transfer: &FundsTransfer) -> Result<RailOutcome, RailError> {
+    async fn pull(&self, transfer: &CardTransfer) -> Result<RailOutcome, RailError> {
         let _ = self.0.pull(transfer).await;
         Err(RailError::Transient("timed out".to_owned()))
     }
-    async fn push(&self, transfer: &FundsTransfer) -> Result<RailOutcome, RailError> {
+    async fn push(&self, transfer: &CardTransfer) -> Result<RailOutcome, RailError> {
         let _ = self.0.push(transfer).await;
         Err(RailError::Transient("timed out".to_owned()))
     }
-    async fn reverse(&self, original: &FundsTransfer) -> Result<RailOutcome, RailError> {
+    async fn reverse(&self, original: &CardTransfer) -> Result<RailOutcome, RailError> {
         self.0.reverse(original).await
     }
-    async fn status(&self, status_id: &StatusId) -> Result<RailOutcome, RailError> {
-        self.0.status(status_id).await
+    async fn status(&self, reference: &RailReference) -> Result<RailOutcome, RailError> {
+        self.0.status(reference).await
     }
 }
 

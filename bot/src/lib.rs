@@ -7,8 +7,10 @@
 //! card network; it defines small traits ("ports") that adapters implement.
 
 pub mod answered;
+pub mod calendar;
 pub mod card;
 pub mod command;
+pub mod history;
 pub mod identity;
 pub mod limits;
 pub mod log_limit;

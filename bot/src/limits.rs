@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-use crate::card::UtcDateTime;
+use crate::calendar::UtcMoment;
 use crate::message::{Platform, PlatformUserId};
 
 /// Platform identities whose command buckets are kept at once. A bucket
@@ -216,7 +216,7 @@ pub fn utc_minute_text(unix_ms: i64) -> String {
         .saturating_add(MS_PER_MINUTE - 1)
         .div_euclid(MS_PER_MINUTE)
         .saturating_mul(MS_PER_MINUTE);
-    match UtcDateTime::from_unix_ms(rounded) {
+    match UtcMoment::from_unix_ms(rounded) {
         Some(at) => {
             // `YYYY-MM-DDThh:mm:ss`.
             let text = at.to_string();
@@ -234,7 +234,7 @@ pub fn utc_second_text(unix_ms: i64) -> String {
         .saturating_add(999)
         .div_euclid(1_000)
         .saturating_mul(1_000);
-    match UtcDateTime::from_unix_ms(rounded) {
+    match UtcMoment::from_unix_ms(rounded) {
         Some(at) => {
             let text = at.to_string();
             format!("{} UTC", text.get(11..19).unwrap_or_default())

@@ -14,6 +14,7 @@
 mod card_links;
 mod cards;
 mod link;
+mod texts;
 
 pub use cards::{
     AWAITING_CARD_ADDS_PER_USER_MAX, AWAITING_CARD_OPS_PER_USER_MAX, CARD_IN_COMMAND_TEXT,

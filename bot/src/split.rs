@@ -13,8 +13,11 @@
 //! fixed, the caller leaves the sender out: the shares then add up to at most
 //! the total, and `total - sum` (possibly 0) is the sender's own part.
 
+/// Most people in one split, not counting the sender (the most `/split`
+/// may name).
+pub const SPLIT_MENTIONS_MAX: usize = 20;
 /// The most people in one split: the sender plus 20.
-pub const SPLIT_PARTICIPANTS_MAX: usize = crate::command::SPLIT_MENTIONS_MAX + 1;
+pub const SPLIT_PARTICIPANTS_MAX: usize = SPLIT_MENTIONS_MAX + 1;
 
 /// Why a split cannot be made. Each maps to one usage reply in the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -25,8 +25,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, header};
 use bot::card::{
-    CardNumber, CardRail, CardToken, Expiry, FundsTransfer, RailError, RailOperation, RailOutcome,
-    RetrievalReferenceNumber, StatusId,
+    CardNumber, CardRail, CardToken, CardTransfer, Expiry, RailError, RailOutcome, RailReference,
 };
 use reqwest::header::HeaderValue;
 use serde::Serialize;
@@ -39,6 +38,7 @@ use crate::convert::{
     push_request, reverse_request, tokenize_request,
 };
 use crate::simulator::Simulator;
+use crate::visa::{RailOperation, RetrievalReferenceNumber, StatusId, TraceNumbers};
 
 /// How long connecting to the rail may take, in milliseconds.
 pub const RAIL_CONNECT_TIMEOUT_MS: u64 = 5_000;
@@ -238,11 +238,13 @@ fn log(
         Ok(RailOutcome::Approved { .. }) => {
             tracing::info!(operation = operation.code(), %rrn, "card rail approved");
         }
-        Ok(RailOutcome::Declined { action_code, .. }) => {
-            tracing::info!(operation = operation.code(), %rrn, %action_code, "card rail declined");
+        Ok(RailOutcome::Declined { code, .. }) => {
+            tracing::info!(operation = operation.code(), %rrn, action_code = %code, "card rail declined");
         }
-        Ok(RailOutcome::Pending { status_id }) => {
-            tracing::info!(operation = operation.code(), %rrn, status_id = status_id.id(), "card rail pending");
+        Ok(RailOutcome::Pending { reference }) => {
+            let status_id = StatusId::from_reference(reference);
+            let status_id = status_id.as_ref().map_or("", StatusId::id);
+            tracing::info!(operation = operation.code(), %rrn, status_id, "card rail pending");
         }
         Err(error) => {
             tracing::warn!(operation = operation.code(), %rrn, %error, "card rail call failed");
@@ -271,26 +273,34 @@ impl CardRail for VisaDirectClient {
         Ok(token)
     }
 
-    async fn pull(&self, transfer: &FundsTransfer) -> Result<RailOutcome, RailError> {
+    async fn pull(&self, transfer: &CardTransfer) -> Result<RailOutcome, RailError> {
         let request = pull_request(transfer, self.acquirer.fields());
-        self.move_funds(RailOperation::Pull, &request, transfer.trace().rrn())
+        let trace = TraceNumbers::for_transfer(transfer.transfer_id());
+        self.move_funds(RailOperation::Pull, &request, trace.rrn())
             .await
     }
 
-    async fn push(&self, transfer: &FundsTransfer) -> Result<RailOutcome, RailError> {
+    async fn push(&self, transfer: &CardTransfer) -> Result<RailOutcome, RailError> {
         let request = push_request(transfer, self.acquirer.fields());
-        self.move_funds(RailOperation::Push, &request, transfer.trace().rrn())
+        let trace = TraceNumbers::for_transfer(transfer.transfer_id());
+        self.move_funds(RailOperation::Push, &request, trace.rrn())
             .await
     }
 
-    async fn reverse(&self, original: &FundsTransfer) -> Result<RailOutcome, RailError> {
+    async fn reverse(&self, original: &CardTransfer) -> Result<RailOutcome, RailError> {
         let request = reverse_request(original, self.acquirer.fields());
-        let own = original.reversal_trace();
+        let own = TraceNumbers::for_reversal(original.transfer_id());
         self.move_funds(RailOperation::Reversal, &request, own.rrn())
             .await
     }
 
-    async fn status(&self, status_id: &StatusId) -> Result<RailOutcome, RailError> {
+    async fn status(&self, reference: &RailReference) -> Result<RailOutcome, RailError> {
+        // Only a reference this rail made for a pending request names a
+        // status to ask about; anything else is refused, as the rail would
+        // refuse an unknown status id.
+        let status_id = StatusId::from_reference(reference).map_err(|_| {
+            RailError::Permanent("not a pending-request reference of this rail".to_owned())
+        })?;
         let operation = status_id.operation();
         let path = format!("{}/{}", operation_path(operation), status_id.id());
         let rrn = status_id.retrieval_reference();

@@ -3,9 +3,10 @@
 //! The request and response bodies of the Funds Transfer API (pull, push,
 //! reverse, and the status query) with the field names Visa uses, the
 //! tokenization call (paybot's own shape, after Visa Token Service's
-//! provisioning call), and the conversions both ways: [`FundsTransfer`] →
-//! request, `(HTTP status, body)` → [`RailOutcome`]. Pure: no I/O. Nothing
-//! here is `pub` outside the crate; the client and the simulator share it.
+//! provisioning call), and the conversions both ways: [`CardTransfer`] →
+//! request (with the trace numbers and date format of `visa.rs`),
+//! `(HTTP status, body)` → [`RailOutcome`]. Pure: no I/O. Nothing here is
+//! `pub` outside the crate; the client and the simulator share it.
 //!
 //! Choices where Visa allows several:
 //! - `amount` is a JSON string of the amount in major units with exactly the
@@ -24,13 +25,14 @@
 //!   Visa does, plus the original's `retrievalReferenceNumber`; no
 //!   `approvalCode`, which the port does not carry).
 
-use bot::card::{
-    ActionCode, ApprovalCode, CardNumber, DeclineReason, Expiry, FundsTransfer, RailError,
-    RailOperation, RailOutcome, RetrievalReferenceNumber, StatusId, TraceNumbers,
-    contains_card_number,
-};
+use bot::card::{CardNumber, CardTransfer, Expiry, RailError, RailOutcome, contains_card_number};
 use ledger::{Amount, Currency};
 use serde::{Deserialize, Serialize};
+
+use crate::visa::{
+    ActionCode, Approval, ApprovalCode, RailOperation, RetrievalReferenceNumber, StatusId,
+    TraceNumbers, decline_code, decline_reason, local_date_time,
+};
 
 /// The longest part of a rail's error message copied into a [`RailError`],
 /// in characters.
@@ -289,15 +291,12 @@ pub(crate) fn parse_currency(code: &str) -> Option<Currency> {
 // ---------------------------------------------------------------------------
 // paybot → Visa
 
-pub(crate) fn pull_request(
-    transfer: &FundsTransfer,
-    acquirer: &AcquirerFields,
-) -> PullFundsRequest {
-    let trace = transfer.trace();
+pub(crate) fn pull_request(transfer: &CardTransfer, acquirer: &AcquirerFields) -> PullFundsRequest {
+    let trace = TraceNumbers::for_transfer(transfer.transfer_id());
     PullFundsRequest {
         systems_trace_audit_number: trace.stan().to_string(),
         retrieval_reference_number: trace.rrn().to_string(),
-        local_transaction_date_time: transfer.initiated_at().to_string(),
+        local_transaction_date_time: local_date_time(transfer.initiated_at()),
         acquiring_bin: acquirer.acquiring_bin.clone(),
         acquirer_country_code: acquirer.acquirer_country_code.clone(),
         sender_primary_account_number: transfer.token().as_str().to_owned(),
@@ -308,15 +307,12 @@ pub(crate) fn pull_request(
     }
 }
 
-pub(crate) fn push_request(
-    transfer: &FundsTransfer,
-    acquirer: &AcquirerFields,
-) -> PushFundsRequest {
-    let trace = transfer.trace();
+pub(crate) fn push_request(transfer: &CardTransfer, acquirer: &AcquirerFields) -> PushFundsRequest {
+    let trace = TraceNumbers::for_transfer(transfer.transfer_id());
     PushFundsRequest {
         systems_trace_audit_number: trace.stan().to_string(),
         retrieval_reference_number: trace.rrn().to_string(),
-        local_transaction_date_time: transfer.initiated_at().to_string(),
+        local_transaction_date_time: local_date_time(transfer.initiated_at()),
         acquiring_bin: acquirer.acquiring_bin.clone(),
         acquirer_country_code: acquirer.acquirer_country_code.clone(),
         recipient_primary_account_number: transfer.token().as_str().to_owned(),
@@ -328,18 +324,19 @@ pub(crate) fn push_request(
 }
 
 /// The reversal of the pull `original`, under its own trace numbers
-/// ([`FundsTransfer::reversal_trace`]) and the original's time, so that the
+/// ([`TraceNumbers::for_reversal`]) and the original's time, so that the
 /// reversal of one pull is always the same request.
 pub(crate) fn reverse_request(
-    original: &FundsTransfer,
+    original: &CardTransfer,
     acquirer: &AcquirerFields,
 ) -> ReverseFundsRequest {
-    let own: TraceNumbers = original.reversal_trace();
-    let first = original.trace();
+    let own = TraceNumbers::for_reversal(original.transfer_id());
+    let first = TraceNumbers::for_transfer(original.transfer_id());
+    let at = local_date_time(original.initiated_at());
     ReverseFundsRequest {
         systems_trace_audit_number: own.stan().to_string(),
         retrieval_reference_number: own.rrn().to_string(),
-        local_transaction_date_time: original.initiated_at().to_string(),
+        local_transaction_date_time: at.clone(),
         acquiring_bin: acquirer.acquiring_bin.clone(),
         acquirer_country_code: acquirer.acquirer_country_code.clone(),
         sender_primary_account_number: original.token().as_str().to_owned(),
@@ -350,7 +347,7 @@ pub(crate) fn reverse_request(
             systems_trace_audit_number: first.stan().to_string(),
             retrieval_reference_number: first.rrn().to_string(),
             acquiring_bin: acquirer.acquiring_bin.clone(),
-            transmission_date_time: original.initiated_at().to_string(),
+            transmission_date_time: at,
         },
     }
 }
@@ -407,8 +404,9 @@ fn error_message(body: &[u8]) -> String {
 
 /// The decision in a pull, push, reversal or status answer.
 ///
-/// 200 → by `actionCode` (00 approved, anything else declined with its
-/// reason); 202 → pending at `statusIdentifier`; 408, 429, 5xx → transient;
+/// 200 → by `actionCode` (00 approved, its [`Approval`] as the reference;
+/// anything else declined with its reason and code); 202 → pending, its
+/// [`StatusId`] (at `statusIdentifier`) as the reference; 408, 429, 5xx → transient;
 /// any other status → permanent. A 200 or 202 whose body cannot be read is
 /// transient: the money may have moved, so the same request must be asked
 /// again, not given up on. `request_rrn` is the request's retrieval
@@ -436,17 +434,28 @@ pub(crate) fn outcome(
                     .as_deref()
                     .and_then(|rrn| RetrievalReferenceNumber::new(rrn).ok())
                     .unwrap_or_else(|| request_rrn.clone());
-                Ok(RailOutcome::Approved {
-                    approval_code: response
+                let approval = Approval::new(
+                    retrieval_reference,
+                    response
                         .approval_code
                         .as_deref()
                         .and_then(|code| ApprovalCode::new(code).ok()),
-                    retrieval_reference,
+                );
+                Ok(RailOutcome::Approved {
+                    reference: approval.to_reference().map_err(|_| {
+                        RailError::Transient(format!(
+                            "HTTP 200 approval from {what} without a usable reference"
+                        ))
+                    })?,
                 })
             } else {
                 Ok(RailOutcome::Declined {
-                    action_code,
-                    reason: DeclineReason::from_action_code(action_code),
+                    reason: decline_reason(action_code),
+                    code: decline_code(action_code).map_err(|_| {
+                        RailError::Transient(format!(
+                            "HTTP 200 answer from {what} without a valid actionCode"
+                        ))
+                    })?,
                 })
             }
         }
@@ -454,15 +463,15 @@ pub(crate) fn outcome(
             let pending: PendingResponse = serde_json::from_slice(body).map_err(|e| {
                 RailError::Transient(format!("unreadable HTTP 202 answer from {what}: {e}"))
             })?;
-            let status_id =
-                StatusId::new(operation, &pending.status_identifier, request_rrn.clone()).map_err(
-                    |_| {
+            let reference =
+                StatusId::new(operation, &pending.status_identifier, request_rrn.clone())
+                    .and_then(|status_id| status_id.to_reference())
+                    .map_err(|_| {
                         RailError::Transient(format!(
                             "HTTP 202 answer from {what} without a usable statusIdentifier"
                         ))
-                    },
-                )?;
-            Ok(RailOutcome::Pending { status_id })
+                    })?;
+            Ok(RailOutcome::Pending { reference })
         }
         _ => Err(http_error(status, body, what)),
     }
@@ -476,7 +485,8 @@ mod tests {
         clippy::indexing_slicing,
         clippy::panic
     )]
-    use bot::card::{CardToken, UtcDateTime};
+    use bot::calendar::UtcMoment;
+    use bot::card::{CardToken, DeclineReason};
     use ledger::TransferId;
 
     use super::*;
@@ -562,13 +572,17 @@ mod tests {
         }
     }
 
-    fn transfer(minor: i64, currency: Currency) -> FundsTransfer {
-        FundsTransfer::new(
+    fn transfer(minor: i64, currency: Currency) -> CardTransfer {
+        CardTransfer::new(
             TransferId::new(42).unwrap(),
             CardToken::new("tok_sim_000001").unwrap(),
             amount(minor, currency),
-            UtcDateTime::from_unix_ms(1_767_225_600_000).unwrap(),
+            UtcMoment::from_unix_ms(1_767_225_600_000).unwrap(),
         )
+    }
+
+    fn trace(transfer: &CardTransfer) -> TraceNumbers {
+        TraceNumbers::for_transfer(transfer.transfer_id())
     }
 
     #[test]
@@ -605,11 +619,11 @@ mod tests {
         let reverse = serde_json::to_value(reverse_request(&original, &acquirer())).unwrap();
         assert_eq!(
             reverse["originalDataElements"]["systemsTraceAuditNumber"],
-            original.trace().stan().as_str()
+            trace(&original).stan().as_str()
         );
         assert_ne!(
             reverse["systemsTraceAuditNumber"],
-            original.trace().stan().as_str()
+            trace(&original).stan().as_str()
         );
     }
 
@@ -621,8 +635,9 @@ mod tests {
         assert_eq!(
             outcome(pull, 200, approved, &rrn).unwrap(),
             RailOutcome::Approved {
-                approval_code: Some(ApprovalCode::new("20304B").unwrap()),
-                retrieval_reference: rrn.clone(),
+                reference: Approval::new(rrn.clone(), Some(ApprovalCode::new("20304B").unwrap()))
+                    .to_reference()
+                    .unwrap(),
             }
         );
         for (code, reason) in [
@@ -637,8 +652,8 @@ mod tests {
             assert_eq!(
                 outcome(pull, 200, body.as_bytes(), &rrn).unwrap(),
                 RailOutcome::Declined {
-                    action_code: ActionCode::new(code).unwrap(),
-                    reason
+                    reason,
+                    code: decline_code(ActionCode::new(code).unwrap()).unwrap(),
                 }
             );
         }
@@ -649,10 +664,10 @@ mod tests {
             &rrn,
         )
         .unwrap();
-        let RailOutcome::Pending { status_id } = pending else {
+        let RailOutcome::Pending { reference } = pending else {
             panic!("{pending:?}")
         };
-        assert_eq!(status_id.to_string(), "push:st_1:000000000042");
+        assert_eq!(reference.to_string(), "push:st_1:000000000042");
         assert!(matches!(
             outcome(pull, 200, b"not json", &rrn),
             Err(RailError::Transient(_))

@@ -5,19 +5,22 @@
 //! [`Simulator`] answers the same endpoints for development and tests,
 //! in-process or standalone ([`serve`], `paybot card-sim`).
 //!
-//! The design decision to know: Visa's JSON lives in `convert.rs` and never
-//! leaves this crate; the core sees only its own types (`CardToken`,
-//! `FundsTransfer`, `RailOutcome`, `RailError`). A full card number reaches
-//! this crate only in a tokenization call, and goes nowhere but the rail:
-//! pulls and pushes carry the token, and no card number, token or key is
-//! logged. Every request carries trace numbers derived from the core's
-//! transfer id, so a resend after a crash is recognised as the same request
-//! and answered with the first decision, never paid twice.
+//! The design decision to know: Visa's JSON lives in `convert.rs` and its
+//! vocabulary (trace numbers, action codes, status ids, its date format) in
+//! [`visa`]; neither leaves this crate as a core type: the core sees only
+//! its own (`CardToken`, `CardTransfer`, `RailOutcome` with a
+//! `DeclineReason` and opaque `RailReference`s, `RailError`). A full card
+//! number reaches this crate only in a tokenization call, and goes nowhere
+//! but the rail: pulls and pushes carry the token, and no card number,
+//! token or key is logged. Every request carries trace numbers derived
+//! from the core's transfer id, so a resend after a crash is recognised as
+//! the same request and answered with the first decision, never paid twice.
 
 mod client;
 mod config;
 mod convert;
 pub mod simulator;
+pub mod visa;
 
 pub use client::{
     RAIL_CONNECT_TIMEOUT_MS, RAIL_REQUEST_TIMEOUT_MS, RAIL_RESPONSE_BYTES_MAX, VisaDirectClient,

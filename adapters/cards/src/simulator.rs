@@ -32,10 +32,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bot::card::{
-    ActionCode, CARD_DIGITS_MAX, CARD_DIGITS_MIN, RailOperation, RetrievalReferenceNumber,
-    SystemsTraceAuditNumber, luhn_valid,
-};
+use bot::card::{CARD_DIGITS_MAX, CARD_DIGITS_MIN, luhn_valid};
 use ledger::{Amount, Currency};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -49,6 +46,7 @@ use crate::convert::{
     TOKENIZE_PATH, TOTALS_PATH, TokenizeRequest, TokenizeResponse, decimal_text, parse_currency,
     parse_visa_amount,
 };
+use crate::visa::{ActionCode, RailOperation, RetrievalReferenceNumber, SystemsTraceAuditNumber};
 
 /// Cards the simulator tokenizes before it answers 503.
 pub const SIM_CARDS_MAX: usize = 10_000;

@@ -10,12 +10,15 @@
 
 use axum::Router;
 use axum::http::StatusCode;
+use bot::calendar::UtcMoment;
 use bot::card::{
-    ActionCode, CardNumber, CardRail, CardToken, DeclineReason, Expiry, FundsTransfer, RailError,
-    RailOutcome, StatusId, UtcDateTime,
+    CardNumber, CardRail, CardToken, CardTransfer, Expiry, RailError, RailOutcome, RailReference,
 };
 use ledger::{Amount, Currency, TransferId};
 use paybot_cards::simulator::{CurrencyTotals, Movement};
+use paybot_cards::visa::{
+    ActionCode, Approval, StatusId, TraceNumbers, decline_code, decline_reason,
+};
 use paybot_cards::{
     API_KEY_HEADER, Acquirer, ApiKey, Simulator, SimulatorTotals, VisaDirectClient, parse_rail_url,
     test_cards,
@@ -65,20 +68,25 @@ async fn link(rail: &impl CardRail, number: &str) -> CardToken {
         .unwrap()
 }
 
-fn transfer(id: u128, token: &CardToken, minor: i64, currency: Currency) -> FundsTransfer {
-    FundsTransfer::new(
+fn transfer(id: u128, token: &CardToken, minor: i64, currency: Currency) -> CardTransfer {
+    CardTransfer::new(
         TransferId::new(id).unwrap(),
         token.clone(),
         Amount::from_minor(minor, currency).unwrap(),
-        UtcDateTime::from_unix_ms(NOW_MS).unwrap(),
+        UtcMoment::from_unix_ms(NOW_MS).unwrap(),
     )
+}
+
+/// The trace numbers the rail sends for `transfer`.
+fn trace(transfer: &CardTransfer) -> TraceNumbers {
+    TraceNumbers::for_transfer(transfer.transfer_id())
 }
 
 fn declined(code: &str) -> RailOutcome {
     let action_code = ActionCode::new(code).unwrap();
     RailOutcome::Declined {
-        action_code,
-        reason: DeclineReason::from_action_code(action_code),
+        reason: decline_reason(action_code),
+        code: decline_code(action_code).unwrap(),
     }
 }
 
@@ -86,9 +94,9 @@ fn is_approved(outcome: &RailOutcome) -> bool {
     matches!(outcome, RailOutcome::Approved { .. })
 }
 
-fn pending_id(outcome: RailOutcome) -> StatusId {
+fn pending_id(outcome: RailOutcome) -> RailReference {
     match outcome {
-        RailOutcome::Pending { status_id } => status_id,
+        RailOutcome::Pending { reference } => reference,
         other => panic!("expected pending, got {other:?}"),
     }
 }
@@ -144,7 +152,7 @@ async fn every_test_card_has_its_outcome() {
     let totals = rail.simulator.totals();
     assert_eq!(movement(&totals, "USD", |t| &t.pulls), (3, 6_000));
     assert_eq!(movement(&totals, "USD", |t| &t.pushes), (3, 1_500));
-    let reason = DeclineReason::from_action_code(ActionCode::new("51").unwrap());
+    let reason = decline_reason(ActionCode::new("51").unwrap());
     assert_eq!(reason.user_text(), "the card does not have enough funds");
 }
 
@@ -153,15 +161,12 @@ async fn approvals_carry_their_codes_and_reference() {
     let rail = spawn_rail().await;
     let token = link(&rail.client, test_cards::APPROVE_VISA).await;
     let request = transfer(7, &token, 2_000, Currency::USD);
-    let RailOutcome::Approved {
-        approval_code,
-        retrieval_reference,
-    } = rail.client.pull(&request).await.unwrap()
-    else {
+    let RailOutcome::Approved { reference } = rail.client.pull(&request).await.unwrap() else {
         panic!("not approved")
     };
-    assert!(approval_code.is_some());
-    assert_eq!(&retrieval_reference, request.trace().rrn());
+    let approval = Approval::from_reference(&reference).unwrap();
+    assert!(approval.approval_code().is_some());
+    assert_eq!(approval.retrieval_reference(), trace(&request).rrn());
 }
 
 #[tokio::test]
@@ -172,7 +177,12 @@ async fn slow_requests_are_decided_on_the_status_query() {
 
     let pull = transfer(1, &slow_yes, 2_000, Currency::USD);
     let status = pending_id(rail.client.pull(&pull).await.unwrap());
-    assert_eq!(status.retrieval_reference(), pull.trace().rrn());
+    assert_eq!(
+        StatusId::from_reference(&status)
+            .unwrap()
+            .retrieval_reference(),
+        trace(&pull).rrn()
+    );
     // Not counted while pending; a resend is still pending, at the same id.
     assert_eq!(
         movement(&rail.simulator.totals(), "USD", |t| &t.pulls),
@@ -180,7 +190,8 @@ async fn slow_requests_are_decided_on_the_status_query() {
     );
     assert_eq!(pending_id(rail.client.pull(&pull).await.unwrap()), status);
     // The status id survives storage as text.
-    let stored: StatusId = status.to_string().parse().unwrap();
+    let stored = RailReference::new(&status.to_string()).unwrap();
+    assert!(stored.as_str().parse::<StatusId>().is_ok());
     let decided = rail.client.status(&stored).await.unwrap();
     assert!(is_approved(&decided), "{decided:?}");
     // Asking again, or resending, answers the same and counts nothing more.
@@ -210,12 +221,9 @@ async fn slow_requests_are_decided_on_the_status_query() {
     );
 
     // An id asked at the wrong endpoint, or made up, is refused.
-    let wrong_endpoint: StatusId = status
-        .to_string()
-        .replacen("push", "pull", 1)
-        .parse()
-        .unwrap();
-    let made_up: StatusId = "pull:nope:000000000001".parse().unwrap();
+    let wrong_endpoint =
+        RailReference::new(&status.to_string().replacen("push", "pull", 1)).unwrap();
+    let made_up = RailReference::new("pull:nope:000000000001").unwrap();
     for id in [wrong_endpoint, made_up] {
         assert!(matches!(
             rail.client.status(&id).await,
@@ -230,7 +238,7 @@ async fn a_resend_is_answered_once_and_counted_once() {
     let token = link(&rail.client, test_cards::APPROVE_VISA).await;
     let pull = transfer(9, &token, 2_000, Currency::USD);
     let first = rail.client.pull(&pull).await.unwrap();
-    // A resend after a crash: a new FundsTransfer from the same stored
+    // A resend after a crash: a new CardTransfer from the same stored
     // fields is the same request.
     let rebuilt = transfer(9, &token, 2_000, Currency::USD);
     for _ in 0..3 {
@@ -289,14 +297,15 @@ async fn a_pull_is_reversed_at_most_once() {
     let pull = transfer(11, &token, 2_500, Currency::USD);
     assert!(is_approved(&rail.client.pull(&pull).await.unwrap()));
     let reversed = rail.client.reverse(&pull).await.unwrap();
-    let RailOutcome::Approved {
-        retrieval_reference,
-        ..
-    } = &reversed
-    else {
+    let RailOutcome::Approved { reference } = &reversed else {
         panic!("{reversed:?}")
     };
-    assert_eq!(retrieval_reference, pull.reversal_trace().rrn());
+    assert_eq!(
+        Approval::from_reference(reference)
+            .unwrap()
+            .retrieval_reference(),
+        TraceNumbers::for_reversal(pull.transfer_id()).rrn()
+    );
     // The resent reversal is recognised: same answer, nothing moves.
     assert_eq!(rail.client.reverse(&pull).await.unwrap(), reversed);
     let totals = rail.simulator.totals();
@@ -316,8 +325,8 @@ async fn a_pull_is_reversed_at_most_once() {
         "amount": "25.00",
         "cardAcceptor": {"name": "paybot", "terminalId": "PAYBOT01", "idCode": "PAYBOT-WALLET", "address": {"country": "USA"}},
         "originalDataElements": {
-            "systemsTraceAuditNumber": pull.trace().stan().as_str(),
-            "retrievalReferenceNumber": pull.trace().rrn().as_str(),
+            "systemsTraceAuditNumber": trace(&pull).stan().as_str(),
+            "retrievalReferenceNumber": trace(&pull).rrn().as_str(),
             "acquiringBin": "408999",
             "transmissionDateTime": "2026-01-01T00:00:00",
         },

@@ -56,7 +56,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use bot::card::{ActionCode, Brand, CardFingerprint, CardToken, Expiry, Last4, StatusId};
+use bot::card::{Brand, CardFingerprint, CardToken, DeclineCode, Expiry, Last4, RailReference};
 use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash};
@@ -1476,8 +1476,8 @@ macro_rules! sql_backend {
                     },
                     state: parse(row, T, "state", CardOpState::from_str_opt)?,
                     initiated_at_ms: get(row, T, "initiated_at_ms")?,
-                    status_id: parse_opt(row, T, "status_id", |s| s.parse::<StatusId>().ok())?,
-                    action_code: parse_opt(row, T, "action_code", |s| ActionCode::new(s).ok())?,
+                    status_id: parse_opt(row, T, "status_id", |s| RailReference::new(s).ok())?,
+                    action_code: parse_opt(row, T, "action_code", |s| DeclineCode::new(s).ok())?,
                     rail_attempts: u32::try_from(attempts)
                         .map_err(|e| corrupt(T, "rail_attempts", e))?,
                     due_at_ms: get(row, T, "due_at_ms")?,

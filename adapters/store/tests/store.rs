@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use bot::card::{ActionCode, CardNumber, CardToken, Expiry, RailOperation, StatusId};
+use bot::card::{CardNumber, CardToken, DeclineCode, Expiry, RailReference};
 use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash, Pepper};
@@ -2002,15 +2002,10 @@ mod cases {
         let mut sent = stored.clone();
         sent.state = CardOpState::Pending;
         sent.initiated_at_ms = Some(T0 + 7);
-        sent.status_id = Some(
-            StatusId::new(
-                RailOperation::Push,
-                "st_9",
-                bot::card::RetrievalReferenceNumber::new("000000000123").unwrap(),
-            )
-            .unwrap(),
-        );
-        sent.action_code = Some(ActionCode::new("05").unwrap());
+        // The rail's texts, as the card adapter makes them (a status id
+        // `push:ID:RRN`, an action code).
+        sent.status_id = Some(RailReference::new("push:st_9:000000000123").unwrap());
+        sent.action_code = Some(DeclineCode::new("05").unwrap());
         sent.rail_attempts = 2;
         assert!(store.update_card_op(&sent).await.unwrap());
         assert!(

@@ -13,16 +13,16 @@ use ledger::OutboxMessage;
 
 use super::cards::{
     AWAITING_CARD_ADDS_PER_USER_MAX, CARDS_OFF_TEXT, SWEEP_CARD_OPS_MAX, add_label, card_label,
-    cashout_possible_from_ms, describe_add_state, linked_label, this_month,
+    cashout_possible_from_ms, linked_label, this_month,
 };
+use super::texts::cards as texts;
 use super::{
     Bot, BotError, REF_BODY_CHARS, REF_BODY_CHARS_LONG, Result, Turn, derive, event_key, minutes,
     short_ref, tries,
 };
 use crate::card::{CardNumber, Expiry, RailError};
 use crate::command::{CARDS_PER_USER_MAX, OtpCode};
-use crate::limits::{duration_text, utc_minute_text};
-use crate::message::{Button, Platform, PlatformUserId};
+use crate::message::{Platform, PlatformUserId};
 use crate::otp::{self, OtpChallenge, Verdict};
 use crate::store::{CardAdd, CardAddLinked, CardAddState, UserId};
 
@@ -41,36 +41,26 @@ impl Bot {
         };
         let label = card_label(card.brand(), card.last4());
         if let Err(error) = expiry.check_at(this_month(turn.now_ms)?) {
-            turn.private(format!("I can't link {label}: {error}. Nothing was saved."));
+            turn.private(texts::cannot_link(&label, &error));
             return Ok(());
         }
         let cards = self.store.cards_of(turn.me.user).await?;
         let fingerprint = card.fingerprint(self.card_fingerprint_key());
         if cards.iter().any(|c| c.fingerprint == fingerprint) {
-            turn.private(format!(
-                "{label} is already linked. /cards lists your cards."
-            ));
+            turn.private(texts::already_linked(&label));
             return Ok(());
         }
         if cards.len() >= usize::from(CARDS_PER_USER_MAX) {
-            turn.private(format!(
-                "You have {CARDS_PER_USER_MAX} cards linked, the most I keep. Remove one with /card remove N first."
-            ));
+            turn.private(texts::cards_full());
             return Ok(());
         }
         let awaiting = self.store.card_adds_awaiting_code(turn.me.user).await?;
         if let Some(waiting) = awaiting.iter().find(|a| a.fingerprint == fingerprint) {
-            turn.private(format!(
-                "{label} is already waiting for its code: confirm it, or /cancel {} and start again.",
-                waiting.reference
-            ));
+            turn.private(texts::already_waiting(&label, &waiting.reference));
             return Ok(());
         }
         if awaiting.len() >= AWAITING_CARD_ADDS_PER_USER_MAX {
-            turn.private(format!(
-                "You already have {} cards waiting for a code to be linked. Confirm or /cancel one first.",
-                awaiting.len()
-            ));
+            turn.private(texts::too_many_awaiting_adds(awaiting.len()));
             return Ok(());
         }
         // Tokenized now, so that the number lives only in this message's
@@ -79,16 +69,12 @@ impl Bot {
             Ok(token) => token,
             Err(RailError::Transient(error)) => {
                 tracing::warn!(%error, "card tokenization failed; the user may retry");
-                turn.private(format!(
-                    "The card network is not answering right now, so {label} was not linked. Please try again in a minute."
-                ));
+                turn.private(texts::tokenize_unavailable(&label));
                 return Ok(());
             }
             Err(RailError::Permanent(error)) => {
                 tracing::warn!(%error, "card tokenization refused");
-                turn.private(format!(
-                    "The card network refused {label}, so it was not linked. Check the number and expiry, or try another card."
-                ));
+                turn.private(texts::tokenize_refused(&label));
                 return Ok(());
             }
         };
@@ -129,10 +115,7 @@ impl Bot {
             )));
         }
         if stored.state != CardAddState::AwaitingCode {
-            turn.private(format!(
-                "Linking {label} is already {}.",
-                describe_add_state(stored.state)
-            ));
+            turn.private(texts::link_already(&label, stored.state));
             return Ok(());
         }
         if stored.challenge.hash.to_bytes() != challenge.hash.to_bytes() {
@@ -147,18 +130,8 @@ impl Bot {
                 ));
             }
         }
-        let reference = stored.reference.clone();
-        let what = format!("To link {label} ({expiry}) to your wallet");
-        let text = format!(
-            "{what}, send me: /confirm {}\nThe code works once and expires in {}. Never type it in a group.\nChanged your mind? /cancel {reference}",
-            code.expose(),
-            minutes(self.config.otp.ttl_secs),
-        );
-        let redacted = format!(
-            "{what}, send me: /confirm (the code I sent you)\nChanged your mind? /cancel {reference}"
-        );
-        let cancel = Button::new("Cancel", format!("/cancel {reference}"));
-        turn.private_with(text, Some(redacted), vec![cancel]);
+        let what = texts::add_what(&label, expiry);
+        self.send_card_code(turn, &what, &code, &stored.reference);
         Ok(())
     }
 
@@ -182,16 +155,12 @@ impl Bot {
             Verdict::Confirmed => {}
             Verdict::Expired => {
                 self.end_card_add(add, CardAddState::Expired).await?;
-                turn.private(format!(
-                    "That code has expired, so linking {label} was cancelled; no card was linked."
-                ));
+                turn.private(texts::add_code_expired(&label));
                 return Ok(());
             }
             Verdict::LockedOut | Verdict::Wrong { .. } => {
                 self.end_card_add(add, CardAddState::LockedOut).await?;
-                turn.private(format!(
-                    "Too many wrong codes: linking {label} was cancelled; no card was linked."
-                ));
+                turn.private(texts::add_locked_out(&label));
                 return Ok(());
             }
         }
@@ -199,16 +168,12 @@ impl Bot {
         if cards.iter().any(|c| c.fingerprint == add.fingerprint) {
             // Done what it was for: recorded as linked, no second card.
             self.store.link_card_add(&add, turn.now_ms).await?;
-            turn.private(format!(
-                "{label} is already linked. /cards lists your cards."
-            ));
+            turn.private(texts::already_linked(&label));
             return Ok(());
         }
         if cards.len() >= usize::from(CARDS_PER_USER_MAX) {
             self.end_card_add(add, CardAddState::Cancelled).await?;
-            turn.private(format!(
-                "You have {CARDS_PER_USER_MAX} cards linked, the most I keep, so {label} was not linked. Remove one with /card remove N first."
-            ));
+            turn.private(texts::cards_full_not_linked(&label));
             return Ok(());
         }
         // The others are told first: a crash after this and before the link
@@ -220,11 +185,7 @@ impl Bot {
                 turn.me.platform,
                 &turn.me.id,
                 &format!("{}:card:added", add.reference),
-                &format!(
-                    "A card was linked to your paybot wallet: {label}, from your {} account {}. If that was not you, remove it with /card remove and contact the operator.",
-                    turn.me.platform,
-                    turn.me_label()
-                ),
+                &texts::card_added_notice(&label, &turn.me.platform, &turn.me_label()),
             )
             .await?;
         if !notices.is_empty() {
@@ -234,23 +195,14 @@ impl Bot {
             CardAddLinked::Linked(card) => {
                 let hold = self.config.cards.new_card_hold_secs;
                 let when = if hold > 0 {
-                    format!(
-                        " Cash-outs to it are possible from {} ({} after it was added); top-ups from it work now.",
-                        utc_minute_text(cashout_possible_from_ms(&card, hold)),
-                        duration_text(hold)
-                    )
+                    texts::linked_hold(cashout_possible_from_ms(&card, hold), hold)
                 } else {
                     String::new()
                 };
-                turn.private(format!(
-                    "Linked {}.{when} /topup 20 adds money from it, /cashout 20 sends money to it; /cards lists your cards.",
-                    linked_label(&card)
-                ));
+                turn.private(texts::linked(&linked_label(&card), &when));
             }
             CardAddLinked::AlreadyLinked => {
-                turn.private(format!(
-                    "{label} is already linked. /cards lists your cards."
-                ));
+                turn.private(texts::already_linked(&label));
             }
             CardAddLinked::Changed => {
                 let state = self
@@ -258,10 +210,7 @@ impl Bot {
                     .card_add(&add.reference)
                     .await?
                     .map_or(CardAddState::Cancelled, |a| a.state);
-                turn.private(format!(
-                    "Linking {label} is already {}.",
-                    describe_add_state(state)
-                ));
+                turn.private(texts::link_already(&label, state));
             }
         }
         Ok(())
@@ -291,24 +240,17 @@ impl Bot {
                     updated.challenge = add.challenge.after_wrong();
                     updated.updated_at_ms = turn.now_ms;
                     if self.store.update_card_add(&updated).await? {
-                        lines.push(format!(
-                            "That code is not right for linking {label}. {} left.",
-                            tries(attempts_left)
-                        ));
+                        lines.push(texts::add_wrong_code(&label, &tries(attempts_left)));
                     }
                 }
                 Verdict::LockedOut | Verdict::Confirmed => {
                     if self.end_card_add(add, CardAddState::LockedOut).await? {
-                        lines.push(format!(
-                            "Too many wrong codes: linking {label} was cancelled; no card was linked."
-                        ));
+                        lines.push(texts::add_locked_out(&label));
                     }
                 }
                 Verdict::Expired => {
                     if self.end_card_add(add, CardAddState::Expired).await? {
-                        lines.push(format!(
-                            "Linking {label} had expired and was cancelled; no card was linked."
-                        ));
+                        lines.push(texts::add_expired_line(&label));
                     }
                 }
             }
@@ -336,12 +278,9 @@ impl Bot {
         if state == CardAddState::AwaitingCode
             && self.end_card_add(add, CardAddState::Cancelled).await?
         {
-            turn.here(format!("Cancelled linking {label}. No card was linked."));
+            turn.here(texts::add_cancelled(&label));
         } else {
-            turn.here(format!(
-                "Linking {label} is already {}; it cannot be cancelled.",
-                describe_add_state(state)
-            ));
+            turn.here(texts::add_cannot_cancel(&label, state));
         }
         Ok(())
     }
@@ -355,11 +294,7 @@ impl Bot {
                 &format!("{}:card-add:expired", add.reference),
                 add.platform,
                 &add.platform_user_id,
-                format!(
-                    "Linking {} was not confirmed within {} and has been cancelled; no card was linked.",
-                    add_label(&add),
-                    minutes(self.config.otp.ttl_secs)
-                ),
+                texts::add_not_confirmed(&add_label(&add), &minutes(self.config.otp.ttl_secs)),
             )?;
             if self.end_card_add(add, CardAddState::Expired).await? {
                 self.ledger.enqueue_outbox(&[notice]).await?;
@@ -399,17 +334,14 @@ impl Bot {
     pub(super) async fn cards(&self, turn: &mut Turn<'_>) -> Result<()> {
         let cards = self.store.cards_of(turn.me.user).await?;
         if cards.is_empty() {
-            turn.private("You have no card linked. Link one here with /card add NUMBER MM/YY.");
+            turn.private(texts::NO_CARDS_TEXT);
             return Ok(());
         }
-        let mut lines = vec!["Your cards:".to_owned()];
+        let mut lines = vec![texts::CARDS_HEADING.to_owned()];
         for (n, card) in cards.iter().enumerate() {
-            lines.push(format!("{}. {}", n.saturating_add(1), linked_label(card)));
+            lines.push(texts::card_line(n.saturating_add(1), &linked_label(card)));
         }
-        lines.push(
-            "/topup AMOUNT card N or /cashout AMOUNT card N uses one; without `card N`, card 1."
-                .to_owned(),
-        );
+        lines.push(texts::CARDS_FOOTER.to_owned());
         turn.private(lines.join("\n"));
         Ok(())
     }
@@ -417,16 +349,13 @@ impl Bot {
     pub(super) async fn card_remove(&self, turn: &mut Turn<'_>, index: u8) -> Result<()> {
         let cards = self.store.cards_of(turn.me.user).await?;
         let Some(card) = cards.get(usize::from(index).saturating_sub(1)) else {
-            turn.private(format!("You have no card {index}. /cards lists yours."));
+            turn.private(texts::no_card_n(index));
             return Ok(());
         };
         if self.store.remove_card(turn.me.user, card.id).await? {
-            turn.private(format!(
-                "Removed {}. Top-ups and cash-outs already under way finish as usual.",
-                card_label(card.brand, card.last4)
-            ));
+            turn.private(texts::card_removed(&card_label(card.brand, card.last4)));
         } else {
-            turn.private("That card was already removed. /cards lists yours.");
+            turn.private(texts::CARD_ALREADY_REMOVED_TEXT);
         }
         Ok(())
     }

@@ -9,7 +9,7 @@
 use ledger::{Amount, TransferId};
 
 use super::UserId;
-use crate::card::{ActionCode, Brand, CardFingerprint, CardToken, Expiry, Last4, StatusId};
+use crate::card::{Brand, CardFingerprint, CardToken, DeclineCode, Expiry, Last4, RailReference};
 use crate::command::ShortRef;
 use crate::message::{Platform, PlatformUserId};
 use crate::otp::OtpChallenge;
@@ -112,10 +112,12 @@ pub struct CardOp {
     /// When the rail request was first made (`Sent` onwards): a resend
     /// carries the same time, so it is the same request field for field.
     pub initiated_at_ms: Option<i64>,
-    /// The rail's id of a request it answered with 202.
-    pub status_id: Option<StatusId>,
-    /// The rail's action code of a decline.
-    pub action_code: Option<ActionCode>,
+    /// The rail's reference of a request it has not decided yet (opaque;
+    /// the column keeps its historical name).
+    pub status_id: Option<RailReference>,
+    /// The rail's own code of a decline (opaque; the column keeps its
+    /// historical name).
+    pub action_code: Option<DeclineCode>,
     /// Rail calls made for this operation (resends and status queries).
     pub rail_attempts: u32,
     /// When the sweeper should look again: the code's expiry while

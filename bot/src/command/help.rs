@@ -1,0 +1,166 @@
+//! The command names and their help texts: the usage line, one real
+//! example and a one-line summary of each, for `/help`, menus and usage
+//! errors.
+//!
+//! The decision to know: [`CommandName::ALL`] is the menu order, and every
+//! name has all three texts (a unit test checks it), so an adapter can build
+//! its menu from this list alone.
+
+use std::fmt;
+
+/// The names of the commands, for help, menus and usage errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CommandName {
+    Start,
+    Help,
+    Balance,
+    Pay,
+    Confirm,
+    Cancel,
+    Request,
+    Approve,
+    Decline,
+    Split,
+    History,
+    Link,
+    Unlink,
+    Card,
+    Cards,
+    TopUp,
+    CashOut,
+}
+
+impl CommandName {
+    /// Every command, in menu order.
+    pub const ALL: [CommandName; 17] = [
+        CommandName::Pay,
+        CommandName::Confirm,
+        CommandName::Cancel,
+        CommandName::Request,
+        CommandName::Approve,
+        CommandName::Decline,
+        CommandName::Split,
+        CommandName::Balance,
+        CommandName::History,
+        CommandName::TopUp,
+        CommandName::CashOut,
+        CommandName::Cards,
+        CommandName::Card,
+        CommandName::Link,
+        CommandName::Unlink,
+        CommandName::Help,
+        CommandName::Start,
+    ];
+
+    /// The word after `/`, lower case: `pay`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandName::Start => "start",
+            CommandName::Help => "help",
+            CommandName::Balance => "balance",
+            CommandName::Pay => "pay",
+            CommandName::Confirm => "confirm",
+            CommandName::Cancel => "cancel",
+            CommandName::Request => "request",
+            CommandName::Approve => "approve",
+            CommandName::Decline => "decline",
+            CommandName::Split => "split",
+            CommandName::History => "history",
+            CommandName::Link => "link",
+            CommandName::Unlink => "unlink",
+            CommandName::Card => "card",
+            CommandName::Cards => "cards",
+            CommandName::TopUp => "topup",
+            CommandName::CashOut => "cashout",
+        }
+    }
+
+    /// A command by its word or alias, any case, with or without the `/`:
+    /// `pay`, `/PAY`, `send`.
+    pub fn from_word(word: &str) -> Option<CommandName> {
+        let word = word.strip_prefix('/').unwrap_or(word);
+        if word.eq_ignore_ascii_case("send") {
+            return Some(CommandName::Pay);
+        }
+        CommandName::ALL
+            .into_iter()
+            .find(|name| name.as_str().eq_ignore_ascii_case(word))
+    }
+
+    /// The usage line.
+    pub fn usage(self) -> &'static str {
+        match self {
+            CommandName::Start => "/start",
+            CommandName::Help => "/help [COMMAND]",
+            CommandName::Balance => "/balance",
+            CommandName::Pay => "/pay @handle AMOUNT [CURRENCY] [for MEMO]",
+            CommandName::Confirm => "/confirm CODE",
+            CommandName::Cancel => "/cancel [REF]",
+            CommandName::Request => "/request @handle AMOUNT [CURRENCY] [for MEMO]",
+            CommandName::Approve => "/approve REF",
+            CommandName::Decline => "/decline REF",
+            CommandName::Split => {
+                "/split TOTAL [CURRENCY] @handle[:AMOUNT]... [for MEMO] or /split status [REF]"
+            }
+            CommandName::History => "/history [N]",
+            CommandName::Link => "/link [CODE | confirm | cancel]",
+            CommandName::Unlink => "/unlink [confirm]",
+            CommandName::Card => "/card add NUMBER MM/YY or /card remove N",
+            CommandName::Cards => "/cards",
+            CommandName::TopUp => "/topup AMOUNT [card N]",
+            CommandName::CashOut => "/cashout AMOUNT [card N]",
+        }
+    }
+
+    /// One real example; it parses.
+    pub fn example(self) -> &'static str {
+        match self {
+            CommandName::Start => "/start",
+            CommandName::Help => "/help pay",
+            CommandName::Balance => "/balance",
+            CommandName::Pay => "/pay @bob 20 for pizza",
+            CommandName::Confirm => "/confirm 493817",
+            CommandName::Cancel => "/cancel P7K2QX",
+            CommandName::Request => "/request @alice 15 for tickets",
+            CommandName::Approve => "/approve R3D8KM",
+            CommandName::Decline => "/decline R3D8KM",
+            CommandName::Split => "/split 60 @bob @carol:25 for dinner",
+            CommandName::History => "/history 10",
+            CommandName::Link => "/link HX4N9TQW",
+            CommandName::Unlink => "/unlink",
+            CommandName::Card => "/card remove 2",
+            CommandName::Cards => "/cards",
+            CommandName::TopUp => "/topup 20",
+            CommandName::CashOut => "/cashout 15 card 2",
+        }
+    }
+
+    /// A one-line description for command menus, at most 60 characters.
+    pub fn summary(self) -> &'static str {
+        match self {
+            CommandName::Start => "What paybot does and how to begin",
+            CommandName::Help => "How to use a command",
+            CommandName::Balance => "Your balance, sent to you privately",
+            CommandName::Pay => "Pay someone: name an @handle or reply to them",
+            CommandName::Confirm => "Confirm a payment with the code sent to you",
+            CommandName::Cancel => "Cancel a payment that is not confirmed yet",
+            CommandName::Request => "Ask someone to pay you",
+            CommandName::Approve => "Pay a request someone sent you",
+            CommandName::Decline => "Turn down a request someone sent you",
+            CommandName::Split => "Split a bill between several people",
+            CommandName::History => "Your recent payments, sent to you privately",
+            CommandName::Link => "Use one wallet from several chat accounts",
+            CommandName::Unlink => "Stop sharing a wallet: this account gets its own",
+            CommandName::Card => "Link or remove a card (in a private chat only)",
+            CommandName::Cards => "Your linked cards, privately",
+            CommandName::TopUp => "Add money to your wallet from a linked card",
+            CommandName::CashOut => "Send money from your wallet to a linked card",
+        }
+    }
+}
+
+impl fmt::Display for CommandName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "/{}", self.as_str())
+    }
+}
