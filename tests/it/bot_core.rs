@@ -11,8 +11,7 @@
     clippy::indexing_slicing
 )]
 
-#[path = "support/core.rs"]
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 

@@ -10,8 +10,7 @@
     clippy::indexing_slicing
 )]
 
-#[path = "support/fake_discord.rs"]
-mod fake_discord;
+use crate::support::fake_discord;
 
 use std::time::Duration;
 

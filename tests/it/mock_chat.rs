@@ -9,8 +9,7 @@
     clippy::indexing_slicing
 )]
 
-#[path = "support/core.rs"]
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
