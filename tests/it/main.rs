@@ -28,3 +28,4 @@ mod fake_discord_selftest;
 mod mock_chat;
 mod support;
 mod telegram;
+mod tidy;
