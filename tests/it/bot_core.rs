@@ -4,13 +4,6 @@
 //! Also: buttons on replies and outbox messages, the DM-start requirement of
 //! platforms where a bot cannot open a DM, and undeliverable messages.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::support;
 
 use std::sync::{Arc, Mutex};

@@ -3,13 +3,6 @@
 //! the second's sweep finishing it. Nothing is paid twice, nothing is lost,
 //! the ledger stays sound and matches the simulator's totals.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -8,8 +8,6 @@
 //! database file or its WAL holds one (however it was written), and the
 //! simulator's record of money moved matches the card-clearing account.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -9,13 +9,6 @@
 //! (ephemeral), what the channel sees (never a code or a balance), who
 //! gets a DM, what the money did.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::support::{self, fake_discord};
 
 use std::sync::Arc;

@@ -5,13 +5,6 @@
 //! Each test is what a Telegram user would see: who gets which message,
 //! what the group sees (never a code or a balance), what the money did.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::support::{self, fake_telegram};
 
 use std::sync::Arc;

@@ -3,13 +3,6 @@
 //! HTTP port chosen by the kernel (`http.addr = 127.0.0.1:0`), and no
 //! inherited `PAYBOT_*` or `RUST_LOG` variables.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 mod api;
 mod at_rest;
 mod cards;
