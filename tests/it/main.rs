@@ -7,9 +7,9 @@
 //! environment variable of the process or rely on a global of its own. Each
 //! test has its own tokio runtime, database (`TestDb`) and ports (port 0);
 //! a test that runs the built `paybot` binary hands its settings to the
-//! child, never to this process. The bank test (`tests/torture.rs`) stays
-//! a binary of its own: it stops the shared PostgreSQL server, which would
-//! break every PostgreSQL test running beside it here.
+//! child, never to this process. The one test that stops PostgreSQL (the
+//! bank test, `torture`) stops a server of its own, never the one the
+//! others use.
 
 #![allow(
     clippy::unwrap_used,
@@ -29,3 +29,4 @@ mod mock_chat;
 mod support;
 mod telegram;
 mod tidy;
+mod torture;

@@ -70,10 +70,6 @@ const SQL_EXCEPTIONS: &[(&str, &str)] = &[
         "tests/it/e2e/verify.rs",
         "a test: edits the database by hand for `paybot verify` to catch",
     ),
-    (
-        "tests/torture.rs",
-        "a test: sees whether PostgreSQL is up before and after the bank test stops it",
-    ),
 ];
 
 /// The longest a source file of the core may be, in lines.
