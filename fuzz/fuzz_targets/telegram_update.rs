@@ -1,6 +1,6 @@
-//! Arbitrary bytes read as a teloxide `Update` (`serde_json::from_slice`, as
-//! the webhook and long polling read them), then
-//! `paybot_telegram::convert::inbound`.
+//! Arbitrary bytes read as a Telegram update (as the webhook and long
+//! polling read them) and converted as the adapter does, through
+//! `paybot_telegram::fuzzing::inbound_from_json` (feature `fuzzing`).
 //!
 //! Asserts: no panic; the sender of a message or button press is no bot and
 //! has a display name of at most `DISPLAY_NAME_CHARS_MAX` characters without
@@ -16,10 +16,8 @@ use bot::command::{self, ParseContext};
 use bot::message::{Incoming, User};
 use ledger::Currency;
 use libfuzzer_sys::fuzz_target;
-use paybot_telegram::convert::{
-    self, BotIdentity, CALLBACK_DATA_BYTES_MAX, DISPLAY_NAME_CHARS_MAX, Inbound,
-};
-use teloxide::types::Update;
+use paybot_telegram::fuzzing::{Inbound, inbound_from_json};
+use paybot_telegram::{BotIdentity, CALLBACK_DATA_BYTES_MAX, DISPLAY_NAME_CHARS_MAX};
 
 const BOT_USERNAME: &str = "PayBot";
 
@@ -29,16 +27,16 @@ const CTX: ParseContext<'static> = ParseContext {
 };
 
 fuzz_target!(|body: &[u8]| {
-    let Ok(update) = serde_json::from_slice::<Update>(body) else {
-        return;
-    };
     let me = BotIdentity {
         id: 7_000_000_001,
         username: BOT_USERNAME.to_owned(),
     };
-    match convert::inbound(&update, &me) {
+    let Some(inbound) = inbound_from_json(body, &me) else {
+        return;
+    };
+    match inbound {
         Inbound::Message(incoming) => check(&incoming),
-        Inbound::Button { incoming, .. } => {
+        Inbound::Button(incoming) => {
             assert!(incoming.text.starts_with('/'), "{:?}", incoming.text);
             assert!(incoming.text.len() <= CALLBACK_DATA_BYTES_MAX);
             check(&incoming);

@@ -39,7 +39,7 @@ pub struct BotIdentity {
 
 /// What an update means to paybot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inbound {
+pub(crate) enum Inbound {
     /// A message for the core.
     Message(Incoming),
     /// A press on one of our inline buttons: the core gets the button's
@@ -56,7 +56,7 @@ pub enum Inbound {
 /// Converts one update. `update_id` becomes the event id (with the bot's id,
 /// so a new bot token never collides with an old bot's updates): a
 /// redelivered update has the same id and never pays twice.
-pub fn inbound(update: &Update, me: &BotIdentity) -> Inbound {
+pub(crate) fn inbound(update: &Update, me: &BotIdentity) -> Inbound {
     let Ok(event_id) = EventId::new(format!("{}:{}", me.id, update.id.0)) else {
         return Inbound::Ignored("unusable update id");
     };
@@ -187,7 +187,7 @@ fn chat_of(chat: &tg::Chat) -> Result<Chat, &'static str> {
 
 /// A Telegram user as the core sees them: the numeric id is the identity;
 /// the username, when there is one, a lookup key.
-pub fn user_of(user: &tg::User) -> Result<User, &'static str> {
+pub(crate) fn user_of(user: &tg::User) -> Result<User, &'static str> {
     let id = PlatformUserId::new(user.id.0.to_string()).map_err(|_| "bad user id")?;
     let handle = user.username.as_deref().and_then(|u| Handle::parse(u).ok());
     // Shown to others: nothing invisible, no quote mark that could close
@@ -264,7 +264,7 @@ fn rewrite_text_mentions(text: &str, entities: &[tg::MessageEntity]) -> (String,
 
 /// The byte range in `text` of a Telegram entity given in UTF-16 code
 /// units; `None` when it runs past the text or splits a character.
-pub fn byte_range(text: &str, offset: usize, length: usize) -> Option<Range<usize>> {
+pub(crate) fn byte_range(text: &str, offset: usize, length: usize) -> Option<Range<usize>> {
     let end = offset.checked_add(length)?;
     let mut start_byte = None;
     let mut units = 0_usize;
@@ -288,22 +288,22 @@ pub fn byte_range(text: &str, offset: usize, length: usize) -> Option<Range<usiz
 
 /// One Bot API `sendMessage`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outgoing {
-    pub chat: tg::ChatId,
-    pub text: String,
-    pub buttons: Option<InlineKeyboardMarkup>,
+pub(crate) struct Outgoing {
+    pub(crate) chat: tg::ChatId,
+    pub(crate) text: String,
+    pub(crate) buttons: Option<InlineKeyboardMarkup>,
 }
 
 /// One Bot API `deleteMessage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Delete {
-    pub chat: tg::ChatId,
-    pub message: tg::MessageId,
+pub(crate) struct Delete {
+    pub(crate) chat: tg::ChatId,
+    pub(crate) message: tg::MessageId,
 }
 
 /// The `deleteMessage` a reply asks for before it is sent, if any: the
 /// message in the reply's chat.
-pub fn delete(reply: &Reply) -> Result<Option<Delete>, OutgoingError> {
+pub(crate) fn delete(reply: &Reply) -> Result<Option<Delete>, OutgoingError> {
     let Some(deletion) = &reply.deletion else {
         return Ok(None);
     };
@@ -331,7 +331,7 @@ pub fn delete(reply: &Reply) -> Result<Option<Delete>, OutgoingError> {
 
 /// Why a reply cannot become a Telegram message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OutgoingError {
+pub(crate) enum OutgoingError {
     #[error("the reply is for {0}, not Telegram")]
     OtherPlatform(Platform),
     #[error("`{0}` is not a Telegram chat id")]
@@ -345,7 +345,7 @@ pub enum OutgoingError {
 /// than Telegram allows is split at line or word breaks; buttons ride on
 /// the last part. No parse mode: the text is sent as typed, so nothing
 /// needs escaping.
-pub fn outgoing(reply: &Reply) -> Result<Vec<Outgoing>, OutgoingError> {
+pub(crate) fn outgoing(reply: &Reply) -> Result<Vec<Outgoing>, OutgoingError> {
     if reply.platform != Platform::Telegram {
         return Err(OutgoingError::OtherPlatform(reply.platform));
     }
@@ -383,7 +383,7 @@ pub fn outgoing(reply: &Reply) -> Result<Vec<Outgoing>, OutgoingError> {
 /// breaking after the last newline in a part, else after the last space,
 /// else between characters. Blank parts are dropped (Telegram refuses
 /// empty messages).
-pub fn split_text(text: &str, max_utf16: usize) -> Vec<String> {
+pub(crate) fn split_text(text: &str, max_utf16: usize) -> Vec<String> {
     let mut parts = Vec::new();
     let mut rest = text;
     while !rest.is_empty() {

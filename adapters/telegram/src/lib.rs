@@ -2,10 +2,10 @@
 //! mounted in paybot's axum server).
 //!
 //! The design decision to know: teloxide types stop in this crate, and all
-//! conversion happens in one module ([`convert`]); the `bot` core never sees
-//! them. Every update, whichever way it arrived, goes through
-//! [`Telegram::process`]: convert, hand to the core (which does each event
-//! id once), send the replies. Messages to other people come from the core's
+//! conversion happens in one private module (`convert`); neither the `bot`
+//! core nor this crate's public API has a teloxide type. Every update,
+//! whichever way it arrived, goes through `Telegram::process`: convert,
+//! hand to the core (which does each event id once), send the replies. Messages to other people come from the core's
 //! outbox through [`Telegram`]'s notifier. The API base URL is a setting, so
 //! tests run the real teloxide client against a local fake Bot API.
 //!
@@ -21,7 +21,9 @@
 //! link instead of acting on it.
 
 pub mod config;
-pub mod convert;
+mod convert;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod webhook;
 
 use std::collections::BTreeMap;
@@ -44,7 +46,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{ConfigError, Mode, TelegramConfig, Token, WebhookSecret};
-pub use convert::{BotIdentity, Inbound};
+use convert::Inbound;
+pub use convert::{
+    BotIdentity, CALLBACK_DATA_BYTES_MAX, DISPLAY_NAME_CHARS_MAX, ENTITIES_MAX,
+    MESSAGE_TEXT_UTF16_MAX,
+};
 pub use webhook::{SECRET_HEADER, WEBHOOK_BODY_BYTES_MAX, WEBHOOK_PATH};
 
 /// How long `getUpdates` waits for an update before answering empty, in
@@ -152,7 +158,7 @@ fn delivery_error(error: RequestError) -> DeliveryError {
 }
 
 /// The command menu: every command with its one-line description.
-pub fn menu() -> Vec<BotCommand> {
+fn menu() -> Vec<BotCommand> {
     CommandName::ALL
         .iter()
         .map(|name| BotCommand::new(name.as_str(), name.summary()))
@@ -246,7 +252,7 @@ impl Telegram {
 
     /// Handles one update end to end: convert, let the core act (once per
     /// update id), send the replies.
-    pub async fn process(&self, update: &Update) {
+    pub(crate) async fn process(&self, update: &Update) {
         match convert::inbound(update, &self.me) {
             Inbound::Ignored(reason) => {
                 tracing::debug!(update = update.id.0, reason, "telegram update ignored");

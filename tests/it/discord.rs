@@ -2,24 +2,14 @@
 //! generated Ed25519 key and posted to the real `/discord/interactions`
 //! route, or dispatched by a fake Discord's gateway to serenity's real
 //! client; answers, edits, follow-ups and DMs go through serenity's HTTP
-//! client to the fake's REST API (`tests/support/fake_discord.rs`, port 0);
+//! client to the fake's REST API (`tests/it/support/fake_discord.rs`, port 0);
 //! the real bot core and storage behind.
 //!
 //! Each test is what a Discord user would see: what only they see
 //! (ephemeral), what the channel sees (never a code or a balance), who
 //! gets a DM, what the money did.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-#[path = "support/fake_discord.rs"]
-mod fake_discord;
-#[path = "support/core.rs"]
-mod support;
+use crate::support::{self, fake_discord};
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -330,21 +320,12 @@ impl Harness {
             if !public {
                 continue;
             }
-            let text = call.content();
-            assert!(!text.contains("balance:"), "a balance in public: {text}");
-            assert!(
-                !text.contains("/confirm "),
-                "a code prompt in public: {text}"
-            );
-            for secret in secrets {
-                assert!(!text.contains(secret), "{secret:?} in public: {text}");
-            }
+            support::assert_nothing_private(call.content(), "public", secrets);
         }
     }
 
     async fn assert_ledger_sound(&self) {
-        let violations = self.db.ledger.verify().await.unwrap();
-        assert!(violations.is_empty(), "{violations:?}");
+        support::assert_ledger_sound(&self.db).await;
     }
 }
 

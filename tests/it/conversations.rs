@@ -8,8 +8,6 @@
 //! database file or its WAL holds one (however it was written), and the
 //! simulator's record of money moved matches the card-clearing account.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -17,7 +15,7 @@ use bot::otp::{OsRandom, Pepper, SeededRandom};
 use bot::service::CardPolicy;
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
-use ledger::{AccountKind, Amount, Currency, NewAccount, OwnerRef};
+use ledger::{Amount, Currency};
 use paybot::store::{BOT_MIGRATIONS, SqlStore};
 use paybot_cards::{Acquirer, ApiKey, Simulator, VisaDirectClient};
 use paybot_mock::MockChat;
@@ -103,16 +101,7 @@ async fn run_all(backend: TestBackend) {
                 failures.push(format!("{name}: card number {card} is stored in {file}"));
             }
         }
-        let clearing = db
-            .ledger
-            .open_account(&NewAccount {
-                owner: OwnerRef::system(),
-                kind: AccountKind::CardClearing,
-                currency: Currency::USD,
-            })
-            .await
-            .unwrap()
-            .balance();
+        let clearing = crate::support::card_clearing(&db).await;
         let net = simulator
             .totals()
             .currencies

@@ -306,11 +306,4 @@ impl Drop for PgDatabase {
     }
 }
 
-/// The word after `marker` in `text` (a code after "/confirm ", a link
-/// code after "/link ").
-pub(crate) fn word_after(text: &str, marker: &str) -> String {
-    let (_, rest) = text
-        .split_once(marker)
-        .unwrap_or_else(|| panic!("no {marker:?} in {text:?}"));
-    rest.split_whitespace().next().unwrap().to_owned()
-}
+pub(crate) use crate::support::word_after;

@@ -3,13 +3,6 @@
 //! the second's sweep finishing it. Nothing is paid twice, nothing is lost,
 //! the ledger stays sound and matches the simulator's totals.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -22,7 +15,7 @@ use bot::message::{
 use bot::otp::{OsRandom, Pepper};
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
-use ledger::{AccountKind, Amount, Currency, NewAccount, OwnerRef};
+use ledger::{Amount, Currency};
 use paybot::store::{BOT_MIGRATIONS, SqlStore};
 use paybot_cards::{Acquirer, ApiKey, Simulator, VisaDirectClient};
 
@@ -142,16 +135,7 @@ async fn wallet_available(db: &TestDb, bot: &Bot) -> String {
 }
 
 async fn assert_books_match(db: &TestDb, simulator: &Simulator) {
-    let clearing = db
-        .ledger
-        .open_account(&NewAccount {
-            owner: OwnerRef::system(),
-            kind: AccountKind::CardClearing,
-            currency: Currency::USD,
-        })
-        .await
-        .unwrap()
-        .balance();
+    let clearing = crate::support::card_clearing(db).await;
     let net = simulator.totals().currencies["USD"].net_minor;
     assert_eq!(clearing.posted, -net);
     assert_eq!((clearing.pending_in, clearing.pending_out), (0, 0));

@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::support::{Server, paybot};
+use super::support::{Server, paybot};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)

@@ -2,7 +2,6 @@
 //! report has its figures, says how commits are made durable, ends with a
 //! passed invariant check, and leaves no scratch database behind. Speed is
 //! printed, never asserted.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

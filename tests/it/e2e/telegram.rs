@@ -8,8 +8,8 @@ use std::process::Command;
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
-use crate::fake_telegram::{BOT_USERNAME, FakeTelegram, GROUP_ID, TOKEN, TgUser, group};
-use crate::support::{Server, http_post_with_headers, paybot, run, word_after};
+use super::support::{Server, http_post_with_headers, paybot, run, word_after};
+use crate::support::fake_telegram::{BOT_USERNAME, FakeTelegram, GROUP_ID, TOKEN, TgUser, group};
 
 const WAIT_SECS: u64 = 30;
 const SECRET: &str = "e2e-webhook-secret-abcdef0123456789";

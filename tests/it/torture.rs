@@ -2,20 +2,16 @@
 //! PostgreSQL: the built binary kills its server at least 3 times (and
 //! stops PostgreSQL with `-m immediate` once) and must find no violation.
 //!
-//! Both backends run one after the other inside one test, so PostgreSQL's
-//! stop never overlaps another test of this binary; a guard starts
-//! PostgreSQL again when the test ends, also on failure. Without a
-//! PostgreSQL server the PostgreSQL half is skipped loudly, unless
-//! `CI=true`, where it fails.
-
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+//! The PostgreSQL it stops is a server of the test's own (`initdb` into a
+//! temporary folder, a port of its own, stopped and removed when the test
+//! ends, also on failure), never the server the other tests of this binary
+//! use at the same time. Without PostgreSQL's server programs (`initdb`,
+//! `pg_ctl`) the PostgreSQL half is skipped loudly, unless `CI=true`, where
+//! it fails.
 
 use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,8 +21,9 @@ const RUN_SECS: u64 = 12;
 const CRASHES: u32 = 3;
 /// How long one whole run may take before the test fails, in seconds.
 const RUN_TIMEOUT_SECS: u64 = 240;
-/// The PostgreSQL server the run makes its database on.
-const POSTGRES_URL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432";
+/// Where Debian and Ubuntu install PostgreSQL's server programs, one folder
+/// per major version, when they are not on `PATH`.
+const POSTGRES_LIB_DIR: &str = "/usr/lib/postgresql";
 
 /// What one run printed and how it ended.
 struct Outcome {
@@ -139,39 +136,118 @@ fn torture(args: &[&str]) -> Outcome {
     outcome
 }
 
-/// Starts PostgreSQL when dropped if it does not accept connections (the
-/// run stops it; a failed run must not leave it down).
-struct PostgresBackUp {
-    url: String,
+/// A PostgreSQL server of this test's own, in a temporary folder: made with
+/// `initdb`, started with `pg_ctl`, stopped and removed when dropped. Run as
+/// the `postgres` user when the test runs as root (PostgreSQL refuses
+/// root).
+struct PrivateCluster {
+    folder: tempfile::TempDir,
+    port: u16,
+    /// `pg_ctl` as a shell command, with `runuser` in front when needed.
+    pg_ctl: String,
 }
 
-impl Drop for PostgresBackUp {
-    fn drop(&mut self) {
-        if !postgres_reachable(&self.url) {
-            let _ = Command::new("sh")
-                .arg("-c")
-                .arg(paybot::torture::PG_START_CMD_DEFAULT)
-                .status();
-        }
+impl PrivateCluster {
+    /// `None` when PostgreSQL's server programs are not installed.
+    fn start() -> Option<PrivateCluster> {
+        let bin = postgres_bin_dir()?;
+        let folder = tempfile::tempdir().unwrap();
+        let as_root = std::fs::metadata(folder.path()).unwrap().uid() == 0;
+        let prefix = if as_root {
+            let chown = Command::new("chown")
+                .arg("postgres:")
+                .arg(folder.path())
+                .status()
+                .unwrap();
+            assert!(chown.success(), "chown postgres: {chown}");
+            "runuser -u postgres -- ".to_owned()
+        } else {
+            String::new()
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = folder.path().display().to_string();
+        let initdb =
+            format!("{prefix}{bin}initdb -D {dir}/data -U postgres --auth=trust -E UTF8 --no-sync");
+        let pg_ctl = format!("{prefix}{bin}pg_ctl -D {dir}/data -l {dir}/log");
+        let cluster = PrivateCluster {
+            folder,
+            port,
+            pg_ctl,
+        };
+        sh(&initdb);
+        sh(&cluster.start_cmd());
+        Some(cluster)
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}", self.port)
+    }
+
+    fn start_cmd(&self) -> String {
+        format!(
+            "{} -w -o \"-p {} -k {} -c listen_addresses=127.0.0.1\" start",
+            self.pg_ctl,
+            self.port,
+            self.folder.path().display()
+        )
+    }
+
+    fn crash_cmd(&self) -> String {
+        format!("{} -w stop -m immediate", self.pg_ctl)
     }
 }
 
-fn postgres_reachable(url: &str) -> bool {
-    let url = format!("{url}/postgres");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        use sqlx::Connection;
-        match sqlx::PgConnection::connect(&url).await {
-            Ok(conn) => {
-                let _ = conn.close().await;
-                true
-            }
-            Err(_) => false,
-        }
-    })
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(self.crash_cmd())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Runs `command` with `sh -c`; it must succeed.
+fn sh(command: &str) {
+    let output = Command::new("sh").arg("-c").arg(command).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command}: {}\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The folder of `initdb` and `pg_ctl` with a trailing `/`, or "" when they
+/// are on `PATH`; `None` when neither.
+fn postgres_bin_dir() -> Option<String> {
+    let on_path = Command::new("initdb")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if on_path {
+        return Some(String::new());
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(POSTGRES_LIB_DIR)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .filter(|(_, bin)| bin.join("initdb").is_file())
+        .collect();
+    versions.sort();
+    let (_, bin) = versions.pop()?;
+    Some(format!("{}/", bin.display()))
 }
 
 #[test]
@@ -190,19 +266,20 @@ fn short_bank_runs_on_both_backends_lose_nothing() {
     let sqlite = torture(&[&["--backend", "sqlite"][..], &common].concat());
     sqlite.assert_sound("sqlite");
 
-    let url = std::env::var("PAYBOT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| POSTGRES_URL_DEFAULT.to_owned());
     let required = std::env::var("CI").is_ok_and(|v| v == "true");
-    if !postgres_reachable(&url) {
-        assert!(!required, "CI=true and PostgreSQL at {url} is unreachable");
+    let Some(cluster) = PrivateCluster::start() else {
+        assert!(
+            !required,
+            "CI=true and PostgreSQL's initdb is neither on PATH nor under {POSTGRES_LIB_DIR}"
+        );
         let _ = writeln!(
             std::io::stderr(),
-            "\n*** SKIPPED: the PostgreSQL bank test: cannot reach {url}. \
-             Start PostgreSQL or set PAYBOT_TEST_POSTGRES_URL; with CI=true this fails. ***\n"
+            "\n*** SKIPPED: the PostgreSQL bank test: no initdb on PATH or under \
+             {POSTGRES_LIB_DIR}. Install PostgreSQL's server; with CI=true this fails. ***\n"
         );
         return;
-    }
-    let _back_up = PostgresBackUp { url: url.clone() };
+    };
+    let (url, crash_cmd, start_cmd) = (cluster.url(), cluster.crash_cmd(), cluster.start_cmd());
     let postgres = torture(
         &[
             &[
@@ -212,6 +289,10 @@ fn short_bank_runs_on_both_backends_lose_nothing() {
                 &url,
                 "--pg-crashes",
                 "1",
+                "--pg-crash-cmd",
+                &crash_cmd,
+                "--pg-start-cmd",
+                &start_cmd,
             ][..],
             &common,
         ]

@@ -4,15 +4,7 @@
 //! Also: buttons on replies and outbox messages, the DM-start requirement of
 //! platforms where a bot cannot open a DM, and undeliverable messages.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-#[path = "support/core.rs"]
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
-use crate::fake_discord::{APPLICATION_ID, FakeDiscord, GUILD_ID};
-use crate::fake_telegram::FakeTelegram;
-use crate::support::{HTTP_TIMEOUT_SECS, Server, http_get, paybot};
+use super::support::{HTTP_TIMEOUT_SECS, Server, http_get, paybot};
+use crate::support::fake_discord::{APPLICATION_ID, FakeDiscord, GUILD_ID};
+use crate::support::fake_telegram::FakeTelegram;
 
 /// How long a test waits for the server to do what it should, in seconds;
 /// far above the timeouts the tests set (1 s), so a slow machine passes.
@@ -234,7 +234,10 @@ fn webhook_secrets_and_signature_headers_are_checked_before_the_body_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(
         paybot(dir.path())
-            .env("PAYBOT_TELEGRAM__TOKEN", crate::fake_telegram::TOKEN)
+            .env(
+                "PAYBOT_TELEGRAM__TOKEN",
+                crate::support::fake_telegram::TOKEN,
+            )
             .env("PAYBOT_TELEGRAM__API_URL", &telegram.url)
             .env("PAYBOT_TELEGRAM__MODE", "webhook")
             .env(
@@ -245,7 +248,7 @@ fn webhook_secrets_and_signature_headers_are_checked_before_the_body_is_read() {
                 "PAYBOT_TELEGRAM__WEBHOOK_SECRET",
                 "e2e-webhook-secret-abcdef0123456789",
             )
-            .env("PAYBOT_DISCORD__TOKEN", crate::fake_discord::TOKEN)
+            .env("PAYBOT_DISCORD__TOKEN", crate::support::fake_discord::TOKEN)
             .env("PAYBOT_DISCORD__APPLICATION_ID", APPLICATION_ID.to_string())
             .env("PAYBOT_DISCORD__PUBLIC_KEY", &key_hex)
             .env("PAYBOT_DISCORD__API_URL", &discord.url)
@@ -316,7 +319,7 @@ fn slow_unsigned_discord_bodies_cannot_take_every_request_slot() {
     let server = Server::start(
         paybot(dir.path())
             .env("PAYBOT_HTTP__REQUESTS_IN_FLIGHT_MAX", "36")
-            .env("PAYBOT_DISCORD__TOKEN", crate::fake_discord::TOKEN)
+            .env("PAYBOT_DISCORD__TOKEN", crate::support::fake_discord::TOKEN)
             .env("PAYBOT_DISCORD__APPLICATION_ID", APPLICATION_ID.to_string())
             .env("PAYBOT_DISCORD__PUBLIC_KEY", &key_hex)
             .env("PAYBOT_DISCORD__API_URL", &discord.url)

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{EXIT_TIMEOUT_SECS, Server, paybot, run};
+use super::support::{EXIT_TIMEOUT_SECS, Server, paybot, run};
 
 fn json_body(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))

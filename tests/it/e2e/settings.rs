@@ -1,7 +1,7 @@
 //! Bad settings stop paybot before it does anything, naming the key, the
 //! problem and where the value came from.
 
-use crate::support::{paybot, run};
+use super::support::{paybot, run};
 
 #[test]
 fn a_bad_env_value_names_the_key_and_the_variable() {

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ledger::{AccountKind, Currency, Ledger, LedgerConfig, NewAccount, OwnerRef, SystemClock};
 use serde_json::{Value, json};
 
-use crate::fake_telegram::{FakeTelegram, TgUser};
-use crate::support::{Server, http_get_with_headers, http_post, paybot, run, word_after};
-use crate::telegram::serve_with_telegram;
+use super::support::{Server, http_get_with_headers, http_post, paybot, run, word_after};
+use super::telegram::serve_with_telegram;
+use crate::support::fake_telegram::{FakeTelegram, TgUser};
 
 /// How long a test waits for paybot to answer over Telegram, in seconds.
 const WAIT_SECS: u64 = 30;

@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use serde_json::{Value, json};
 
-use crate::support::{Server, http_post, paybot, run};
+use super::support::{Server, http_post, paybot, run};
 
 struct Chat<'a> {
     server: &'a Server,

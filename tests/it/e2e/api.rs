@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Server, http_get, http_post_with_headers, paybot, run};
+use super::support::{Server, http_get, http_post_with_headers, paybot, run};
 
 const TOKEN: &str = "e2e-token-0123456789abcdef0123456789abcdef";
 
@@ -148,7 +148,7 @@ const TRANSFER_TOKEN: &str = "e2e-transfer-token-0123456789abcdef012345";
 const ISSUANCE_TOKEN: &str = "e2e-issuance-token-0123456789abcdef012345";
 
 fn get(server: &Server, path: &str, token: &str) -> (u16, Value) {
-    let (status, text) = crate::support::http_get_with_headers(
+    let (status, text) = super::support::http_get_with_headers(
         server.addr,
         &format!("/api/v1{path}"),
         &[("Authorization", &format!("Bearer {token}"))],
@@ -249,7 +249,7 @@ fn wrong_tokens_are_throttled_and_logged_without_the_token() {
     assert!(statuses.iter().take(10).all(|s| *s == 401), "{statuses:?}");
     assert!(statuses.iter().skip(10).all(|s| *s == 429), "{statuses:?}");
     // Throttled means throttled: even the right token waits now.
-    let (status, text) = crate::support::http_get_with_headers(
+    let (status, text) = super::support::http_get_with_headers(
         server.addr,
         "/api/v1/accounts/1",
         &[("Authorization", &format!("Bearer {TOKEN}"))],

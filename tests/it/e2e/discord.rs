@@ -9,11 +9,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
-use crate::fake_discord::{
+use super::support::{Server, http_post, http_post_with_headers, paybot, run, word_after};
+use crate::support::fake_discord::{
     APPLICATION_ID, CHANNEL_ID, DcUser, FakeDiscord, GUILD_ID, Place, STRING, SigningKey, TOKEN,
     USER,
 };
-use crate::support::{Server, http_post, http_post_with_headers, paybot, run, word_after};
 
 const WAIT_SECS: u64 = 10;
 

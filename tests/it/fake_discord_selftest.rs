@@ -3,15 +3,7 @@
 //! `Http`, the interactions endpoint's signature check, and the interaction
 //! payloads as serenity's models read them.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-#[path = "support/fake_discord.rs"]
-mod fake_discord;
+use crate::support::fake_discord;
 
 use std::time::Duration;
 

@@ -9,7 +9,7 @@ use ledger::{
     OwnerRef, SystemClock, TransferId,
 };
 
-use crate::support::{PgDatabase, paybot, run};
+use super::support::{PgDatabase, paybot, run};
 
 /// Opens an issuance account and a wallet, moves 10.00 USD between them
 /// through the ledger, then corrupts the wallet's `credits_posted` by hand.

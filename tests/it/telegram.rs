@@ -1,21 +1,11 @@
 //! The Telegram adapter end to end: the real teloxide client against a fake
-//! Telegram Bot API (`tests/support/fake_telegram.rs`, axum on port 0), the
+//! Telegram Bot API (`tests/it/support/fake_telegram.rs`, axum on port 0), the
 //! real bot core and storage, in polling and in webhook mode.
 //!
 //! Each test is what a Telegram user would see: who gets which message,
 //! what the group sees (never a code or a balance), what the money did.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-#[path = "support/fake_telegram.rs"]
-mod fake_telegram;
-#[path = "support/core.rs"]
-mod support;
+use crate::support::{self, fake_telegram};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -208,21 +198,12 @@ impl Harness {
     /// Nothing private in the group: no code, no balance, no link code.
     fn assert_group_clean(&self, secrets: &[&str]) {
         for call in self.fake.sent_to(GROUP_ID) {
-            let text = call.text();
-            assert!(!text.contains("balance:"), "a balance in the group: {text}");
-            assert!(
-                !text.contains("/confirm "),
-                "a code prompt in the group: {text}"
-            );
-            for secret in secrets {
-                assert!(!text.contains(secret), "{secret:?} in the group: {text}");
-            }
+            support::assert_nothing_private(call.text(), "the group", secrets);
         }
     }
 
     async fn assert_ledger_sound(&self) {
-        let violations = self.db.ledger.verify().await.unwrap();
-        assert!(violations.is_empty(), "{violations:?}");
+        support::assert_ledger_sound(&self.db).await;
     }
 }
 

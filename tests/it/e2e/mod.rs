@@ -2,26 +2,12 @@
 //! executable in a fresh temporary directory with its own database, an
 //! HTTP port chosen by the kernel (`http.addr = 127.0.0.1:0`), and no
 //! inherited `PAYBOT_*` or `RUST_LOG` variables.
-//!
-//! One test binary with modules (rather than one per file) so the workspace
-//! links it once.
-
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 mod api;
 mod at_rest;
 mod cards;
 mod deployment;
 mod discord;
-#[path = "../support/fake_discord.rs"]
-mod fake_discord;
-#[path = "../support/fake_telegram.rs"]
-mod fake_telegram;
 mod http;
 mod mock;
 mod serve;

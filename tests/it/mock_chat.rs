@@ -2,15 +2,7 @@
 //! SQLite), attacked as an outsider would: another sender's event id, a
 //! redelivery read for its code, and a flood of new users and groups.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-#[path = "support/core.rs"]
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

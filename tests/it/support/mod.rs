@@ -1,7 +1,11 @@
-//! The real bot core on a fresh test database: the set-up that the
-//! in-process tests share (`bot_core.rs`, `telegram.rs`).
+//! What the tests share, compiled once: the real bot core on a fresh test
+//! database (the set-up of the in-process tests), and the fakes of the
+//! chat platforms' APIs that the real SDK clients talk to.
 
 #![allow(dead_code)]
+
+pub(crate) mod fake_discord;
+pub(crate) mod fake_telegram;
 
 use std::sync::Arc;
 
@@ -64,4 +68,37 @@ pub(crate) fn word_after(text: &str, marker: &str) -> String {
         .split_once(marker)
         .unwrap_or_else(|| panic!("no {marker:?} in {text:?}"));
     rest.split_whitespace().next().unwrap().to_owned()
+}
+
+/// The card-clearing account's balance (USD): what the card rail moved, as
+/// the ledger saw it.
+pub(crate) async fn card_clearing(db: &TestDb) -> ledger::Balance {
+    db.ledger
+        .open_account(&ledger::NewAccount {
+            owner: ledger::OwnerRef::system(),
+            kind: ledger::AccountKind::CardClearing,
+            currency: Currency::USD,
+        })
+        .await
+        .unwrap()
+        .balance()
+}
+
+/// Nothing private in `text`, a message that `place` sees: no balance, no
+/// code prompt, none of `secrets`.
+pub(crate) fn assert_nothing_private(text: &str, place: &str, secrets: &[&str]) {
+    assert!(!text.contains("balance:"), "a balance in {place}: {text}");
+    assert!(
+        !text.contains("/confirm "),
+        "a code prompt in {place}: {text}"
+    );
+    for secret in secrets {
+        assert!(!text.contains(secret), "{secret:?} in {place}: {text}");
+    }
+}
+
+/// The ledger's invariants hold (`verify` finds nothing).
+pub(crate) async fn assert_ledger_sound(db: &TestDb) {
+    let violations = db.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
 }

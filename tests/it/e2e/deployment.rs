@@ -10,9 +10,9 @@
 use serde_json::json;
 use tokio::runtime::Runtime;
 
-use crate::fake_telegram::{FakeTelegram, TOKEN, TgUser};
-use crate::support::{Server, http_post, paybot, run};
-use crate::telegram::{say, serve_with_telegram};
+use super::support::{Server, http_post, paybot, run};
+use super::telegram::{say, serve_with_telegram};
+use crate::support::fake_telegram::{FakeTelegram, TOKEN, TgUser};
 
 const WAIT_SECS: u64 = 30;
 
