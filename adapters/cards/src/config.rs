@@ -152,34 +152,20 @@ impl Acquirer {
 
     /// The acquirer from fields already parsed (as settings read them).
     pub fn new(parts: AcquirerParts) -> Acquirer {
-        Acquirer(AcquirerFields {
+        Acquirer(fields_of(AcquirerSettings {
             acquiring_bin: parts.acquiring_bin.0,
             acquirer_country_code: parts.acquirer_country_code.0,
-            card_acceptor: CardAcceptor {
-                name: parts.card_acceptor_name.0,
-                terminal_id: parts.terminal_id.0,
-                id_code: parts.id_code.0,
-                address: CardAcceptorAddress {
-                    country: parts.country.0,
-                },
-            },
-        })
+            card_acceptor_name: parts.card_acceptor_name.0,
+            terminal_id: parts.terminal_id.0,
+            id_code: parts.id_code.0,
+            country: parts.country.0,
+        }))
     }
 
     /// Visa's sandbox acquirer, [`AcquirerSettings::default`] (valid: a
     /// unit test parses it).
     pub fn sandbox() -> Acquirer {
-        let s = AcquirerSettings::default();
-        Acquirer(AcquirerFields {
-            acquiring_bin: s.acquiring_bin,
-            acquirer_country_code: s.acquirer_country_code,
-            card_acceptor: CardAcceptor {
-                name: s.card_acceptor_name,
-                terminal_id: s.terminal_id,
-                id_code: s.id_code,
-                address: CardAcceptorAddress { country: s.country },
-            },
-        })
+        Acquirer(fields_of(AcquirerSettings::default()))
     }
 
     /// `acquiringBin`.
@@ -201,6 +187,20 @@ pub struct AcquirerParts {
     pub terminal_id: TerminalId,
     pub id_code: IdCode,
     pub country: AcceptorCountry,
+}
+
+/// The request fields of settings already checked.
+fn fields_of(s: AcquirerSettings) -> AcquirerFields {
+    AcquirerFields {
+        acquiring_bin: s.acquiring_bin,
+        acquirer_country_code: s.acquirer_country_code,
+        card_acceptor: CardAcceptor {
+            name: s.card_acceptor_name,
+            terminal_id: s.terminal_id,
+            id_code: s.id_code,
+            address: CardAcceptorAddress { country: s.country },
+        },
+    }
 }
 
 fn digits(text: &str) -> bool {
