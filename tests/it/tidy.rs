@@ -66,10 +66,6 @@ const SQL_EXCEPTIONS: &[(&str, &str)] = &[
         "tests/it/e2e/deployment.rs",
         "a test: reads what the binary stored, from outside",
     ),
-    (
-        "tests/it/e2e/verify.rs",
-        "a test: edits the database by hand for `paybot verify` to catch",
-    ),
 ];
 
 /// The longest a source file of the core may be, in lines.
