@@ -8,6 +8,8 @@
 
 use ledger::{Amount, TransferId};
 
+#[cfg(doc)]
+use super::Store;
 use super::UserId;
 use crate::card::{ActionCode, Brand, CardFingerprint, CardToken, Expiry, Last4, StatusId};
 use crate::command::ShortRef;
