@@ -384,7 +384,8 @@ macro_rules! sql_backend {
                     .map(|(i, column)| format!("{column} = ${}", i + 1))
                     .collect();
                 let sql = format!(
-                    "UPDATE {} SET {}, revision = revision + 1 WHERE reference = $1 AND revision = ${}",
+                    "UPDATE {} SET {}, revision = revision + 1
+                     WHERE reference = $1 AND revision = ${}",
                     R::TABLE,
                     set.join(", "),
                     columns.len()
@@ -402,7 +403,13 @@ macro_rules! sql_backend {
             record!(Split, "bot_splits", split_columns!(), split_from_row);
             whole!(Split, "split", None, |_| None, bind_split);
             record!(CardOp, "bot_card_ops", card_op_columns!(), card_op_from_row);
-            whole!(CardOp, "card operation", Some("transfer_id"), |op| Some(op.transfer_id), bind_card_op);
+            whole!(
+                CardOp,
+                "card operation",
+                Some("transfer_id"),
+                |op| Some(op.transfer_id),
+                bind_card_op
+            );
             record!(CardAdd, "bot_card_adds", card_add_columns!(), card_add_from_row);
             whole!(CardAdd, "card add", Some("add_id"), |add| Some(add.add_id), bind_card_add);
 
@@ -475,6 +482,18 @@ macro_rules! sql_backend {
                 parse_opt(row, table, "memo", Memo::from_stored)
             }
 
+            /// A code's keyed hash, when it was issued and its wrong tries.
+            fn challenge(row: &DbRow, table: &str) -> Result<OtpChallenge, Error> {
+                let hash: Vec<u8> = get(row, table, "otp_hash")?;
+                let failed: i64 = get(row, table, "otp_failed_attempts")?;
+                Ok(OtpChallenge {
+                    hash: OtpHash::from_bytes(&hash).map_err(|e| corrupt(table, "otp_hash", e))?,
+                    issued_at_ms: get(row, table, "otp_issued_at_ms")?,
+                    failed_attempts: u8::try_from(failed)
+                        .map_err(|e| corrupt(table, "otp_failed_attempts", e))?,
+                })
+            }
+
             fn identity_from_row(row: &DbRow) -> Result<Identity, Error> {
                 const T: &str = "bot_identities";
                 Ok(Identity {
@@ -516,8 +535,6 @@ macro_rules! sql_backend {
             fn payment_from_row(row: &DbRow) -> Result<Payment, Error> {
                 const T: &str = "bot_payments";
                 let transfer: Uuid = get(row, T, "transfer_id")?;
-                let hash: Vec<u8> = get(row, T, "otp_hash")?;
-                let failed: i64 = get(row, T, "otp_failed_attempts")?;
                 Ok(Payment {
                     reference: short_ref(row, T, "reference")?,
                     transfer_id: TransferId::new(transfer.as_u128())
@@ -531,12 +548,7 @@ macro_rules! sql_backend {
                     memo: memo(row, T)?,
                     request: short_ref_opt(row, T, "request_ref")?,
                     origin_chat: parse_opt(row, T, "origin_chat", |s| ChatId::new(s).ok())?,
-                    challenge: OtpChallenge {
-                        hash: OtpHash::from_bytes(&hash).map_err(|e| corrupt(T, "otp_hash", e))?,
-                        issued_at_ms: get(row, T, "otp_issued_at_ms")?,
-                        failed_attempts: u8::try_from(failed)
-                            .map_err(|e| corrupt(T, "otp_failed_attempts", e))?,
-                    },
+                    challenge: challenge(row, T)?,
                     state: parse(row, T, "state", PaymentState::from_str_opt)?,
                     due_at_ms: get(row, T, "due_at_ms")?,
                     created_at_ms: get(row, T, "created_at_ms")?,
@@ -718,7 +730,12 @@ macro_rules! sql_backend {
                 platform: Platform,
                 id: &PlatformUserId,
             ) -> Result<Option<Identity>, Error> {
-                one(pool, select::<Identity>("WHERE platform = $1 AND platform_id = $2").bind(platform.as_str()).bind(id.as_str())).await
+                let query = select::<Identity>(
+                    "WHERE platform = $1 AND platform_id = $2",
+                )
+                .bind(platform.as_str())
+                .bind(id.as_str());
+                one(pool, query).await
             }
 
             pub(crate) async fn upsert_identity(
@@ -819,7 +836,13 @@ macro_rules! sql_backend {
                 platform: Platform,
                 handle: &Handle,
             ) -> Result<Vec<Identity>, Error> {
-                all(pool, select::<Identity>("WHERE platform = $1 AND handle = $2 ORDER BY last_seen_ms DESC, platform_id").bind(platform.as_str()).bind(handle.as_str())).await
+                let query = select::<Identity>(
+                    "WHERE platform = $1 AND handle = $2
+                     ORDER BY last_seen_ms DESC, platform_id",
+                )
+                .bind(platform.as_str())
+                .bind(handle.as_str());
+                all(pool, query).await
             }
 
             pub(crate) async fn identities_with_skeleton(
@@ -828,14 +851,26 @@ macro_rules! sql_backend {
                 skeleton: &str,
                 limit: u32,
             ) -> Result<Vec<Identity>, Error> {
-                all(pool, select::<Identity>("WHERE platform = $1 AND skeleton = $2 ORDER BY last_seen_ms DESC, platform_id LIMIT $3").bind(platform.as_str()).bind(skeleton).bind(i64::from(limit))).await
+                let query = select::<Identity>(
+                    "WHERE platform = $1 AND skeleton = $2
+                     ORDER BY last_seen_ms DESC, platform_id LIMIT $3",
+                )
+                .bind(platform.as_str())
+                .bind(skeleton)
+                .bind(i64::from(limit));
+                all(pool, query).await
             }
 
             pub(crate) async fn identities_of(
                 pool: &Pool,
                 user: UserId,
             ) -> Result<Vec<Identity>, Error> {
-                all(pool, select::<Identity>("WHERE user_id = $1 ORDER BY last_seen_ms DESC, platform, platform_id").bind(user.0)).await
+                let query = select::<Identity>(
+                    "WHERE user_id = $1
+                     ORDER BY last_seen_ms DESC, platform, platform_id",
+                )
+                .bind(user.0);
+                all(pool, query).await
             }
 
             pub(crate) async fn move_identity(
@@ -1185,7 +1220,12 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 payer: UserId,
             ) -> Result<Vec<Payment>, Error> {
-                all(pool, select::<Payment>("WHERE payer = $1 AND state = 'awaiting_code' ORDER BY created_at_ms DESC, seq DESC").bind(payer.0)).await
+                let query = select::<Payment>(
+                    "WHERE payer = $1 AND state = 'awaiting_code'
+                     ORDER BY created_at_ms DESC, seq DESC",
+                )
+                .bind(payer.0);
+                all(pool, query).await
             }
 
             pub(crate) async fn payments_escrowed_for(
@@ -1193,7 +1233,13 @@ macro_rules! sql_backend {
                 platform: Platform,
                 handle: &Handle,
             ) -> Result<Vec<Payment>, Error> {
-                all(pool, select::<Payment>("WHERE payee_platform = $1 AND payee_handle = $2 AND state = 'escrowed' ORDER BY created_at_ms, seq").bind(platform.as_str()).bind(handle.as_str())).await
+                let query = select::<Payment>(
+                    "WHERE payee_platform = $1 AND payee_handle = $2 AND state = 'escrowed'
+                     ORDER BY created_at_ms, seq",
+                )
+                .bind(platform.as_str())
+                .bind(handle.as_str());
+                all(pool, query).await
             }
 
             pub(crate) async fn payments_due(
@@ -1202,7 +1248,13 @@ macro_rules! sql_backend {
                 limit: u32,
             ) -> Result<Vec<Payment>, Error> {
                 // The states are `DUE_STATES`.
-                all(pool, select::<Payment>("WHERE due_at_ms <= $1 AND state IN ('awaiting_code', 'escrowed') ORDER BY due_at_ms, seq LIMIT $2").bind(now_ms).bind(i64::from(limit))).await
+                let query = select::<Payment>(
+                    "WHERE due_at_ms <= $1 AND state IN ('awaiting_code', 'escrowed')
+                     ORDER BY due_at_ms, seq LIMIT $2",
+                )
+                .bind(now_ms)
+                .bind(i64::from(limit));
+                all(pool, query).await
             }
 
             pub(crate) async fn payments_of_user(
@@ -1210,7 +1262,13 @@ macro_rules! sql_backend {
                 user: UserId,
                 limit: u32,
             ) -> Result<Vec<Payment>, Error> {
-                all(pool, select::<Payment>("WHERE payer = $1 OR payee_user = $1 ORDER BY created_at_ms DESC, seq DESC LIMIT $2").bind(user.0).bind(i64::from(limit))).await
+                let query = select::<Payment>(
+                    "WHERE payer = $1 OR payee_user = $1
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT $2",
+                )
+                .bind(user.0)
+                .bind(i64::from(limit));
+                all(pool, query).await
             }
 
             pub(crate) async fn has_paid_before(
@@ -1289,7 +1347,12 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 split: &ShortRef,
             ) -> Result<Vec<PaymentRequest>, Error> {
-                all(pool, select::<PaymentRequest>("WHERE split_ref = $1 ORDER BY seq").bind(split.as_str())).await
+                let query = select::<PaymentRequest>(
+                    "WHERE split_ref = $1
+                     ORDER BY seq",
+                )
+                .bind(split.as_str());
+                all(pool, query).await
             }
 
             // -- splits --------------------------------------------------
@@ -1343,9 +1406,11 @@ macro_rules! sql_backend {
                     .bind(creator.0)
                     .bind(platform.as_str())
                     .bind(chat.as_str()),
-                    None => select::<Split>(&format!("WHERE creator = $1 AND platform = $2 {latest}"))
-                        .bind(creator.0)
-                        .bind(platform.as_str()),
+                    None => {
+                        select::<Split>(&format!("WHERE creator = $1 AND platform = $2 {latest}"))
+                            .bind(creator.0)
+                            .bind(platform.as_str())
+                    }
                 };
                 one(pool, query).await
             }
@@ -1360,14 +1425,8 @@ macro_rules! sql_backend {
 
             fn card_from_row(row: &DbRow) -> Result<LinkedCard, Error> {
                 const T: &str = "bot_cards";
-                let year: i64 = get(row, T, "exp_year")?;
-                let month: i64 = get(row, T, "exp_month")?;
                 let fingerprint: Vec<u8> = get(row, T, "fingerprint")?;
-                let expiry = u16::try_from(year)
-                    .ok()
-                    .zip(u8::try_from(month).ok())
-                    .and_then(|(y, m)| Expiry::new(y, m))
-                    .ok_or_else(|| corrupt(T, "exp_year", "not a month"))?;
+                let expiry = expiry_of(row, T)?;
                 let added_by = match (
                     parse_opt(row, T, "added_by_platform", Platform::from_str_opt)?,
                     parse_opt(row, T, "added_by_id", |s| PlatformUserId::new(s).ok())?,
@@ -1431,7 +1490,12 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 user: UserId,
             ) -> Result<Vec<LinkedCard>, Error> {
-                all(pool, select::<LinkedCard>("WHERE user_id = $1 ORDER BY created_at_ms, id").bind(user.0)).await
+                let query = select::<LinkedCard>(
+                    "WHERE user_id = $1
+                     ORDER BY created_at_ms, id",
+                )
+                .bind(user.0);
+                all(pool, query).await
             }
 
             pub(crate) async fn remove_card(
@@ -1452,8 +1516,6 @@ macro_rules! sql_backend {
             fn card_op_from_row(row: &DbRow) -> Result<CardOp, Error> {
                 const T: &str = "bot_card_ops";
                 let transfer: Uuid = get(row, T, "transfer_id")?;
-                let hash: Vec<u8> = get(row, T, "otp_hash")?;
-                let failed: i64 = get(row, T, "otp_failed_attempts")?;
                 let attempts: i64 = get(row, T, "rail_attempts")?;
                 Ok(CardOp {
                     reference: short_ref(row, T, "reference")?,
@@ -1468,12 +1530,7 @@ macro_rules! sql_backend {
                     last4: parse(row, T, "last4", Last4::parse)?,
                     amount: amount(row, T, "amount")?,
                     fee_minor: get(row, T, "fee")?,
-                    challenge: OtpChallenge {
-                        hash: OtpHash::from_bytes(&hash).map_err(|e| corrupt(T, "otp_hash", e))?,
-                        issued_at_ms: get(row, T, "otp_issued_at_ms")?,
-                        failed_attempts: u8::try_from(failed)
-                            .map_err(|e| corrupt(T, "otp_failed_attempts", e))?,
-                    },
+                    challenge: challenge(row, T)?,
                     state: parse(row, T, "state", CardOpState::from_str_opt)?,
                     initiated_at_ms: get(row, T, "initiated_at_ms")?,
                     status_id: parse_opt(row, T, "status_id", |s| RailReference::new(s).ok())?,
@@ -1532,14 +1589,24 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 user: UserId,
             ) -> Result<Vec<CardOp>, Error> {
-                all(pool, select::<CardOp>("WHERE user_id = $1 AND state = 'awaiting_code' ORDER BY created_at_ms DESC, seq DESC").bind(user.0)).await
+                let query = select::<CardOp>(
+                    "WHERE user_id = $1 AND state = 'awaiting_code'
+                     ORDER BY created_at_ms DESC, seq DESC",
+                )
+                .bind(user.0);
+                all(pool, query).await
             }
 
             pub(crate) async fn card_ops_in_flight(
                 pool: &Pool,
                 user: UserId,
             ) -> Result<Vec<CardOp>, Error> {
-                all(pool, select::<CardOp>("WHERE user_id = $1 AND state IN ('sent', 'pending') ORDER BY created_at_ms, seq").bind(user.0)).await
+                let query = select::<CardOp>(
+                    "WHERE user_id = $1 AND state IN ('sent', 'pending')
+                     ORDER BY created_at_ms, seq",
+                )
+                .bind(user.0);
+                all(pool, query).await
             }
 
             pub(crate) async fn card_ops_due(
@@ -1547,7 +1614,14 @@ macro_rules! sql_backend {
                 now_ms: i64,
                 limit: u32,
             ) -> Result<Vec<CardOp>, Error> {
-                all(pool, select::<CardOp>("WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1 AND state IN ('awaiting_code', 'sent', 'pending') ORDER BY due_at_ms, seq LIMIT $2").bind(now_ms).bind(i64::from(limit))).await
+                let query = select::<CardOp>(
+                    "WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1
+                     AND state IN ('awaiting_code', 'sent', 'pending')
+                     ORDER BY due_at_ms, seq LIMIT $2",
+                )
+                .bind(now_ms)
+                .bind(i64::from(limit));
+                all(pool, query).await
             }
 
             pub(crate) async fn update_card_op(pool: &Pool, op: &CardOp) -> Result<bool, Error> {
@@ -1570,8 +1644,6 @@ macro_rules! sql_backend {
                 const T: &str = "bot_card_adds";
                 let add_id: Uuid = get(row, T, "add_id")?;
                 let fingerprint: Vec<u8> = get(row, T, "fingerprint")?;
-                let hash: Vec<u8> = get(row, T, "otp_hash")?;
-                let failed: i64 = get(row, T, "otp_failed_attempts")?;
                 Ok(CardAdd {
                     reference: short_ref(row, T, "reference")?,
                     add_id: TransferId::new(add_id.as_u128())
@@ -1585,12 +1657,7 @@ macro_rules! sql_backend {
                     expiry: expiry_of(row, T)?,
                     fingerprint: CardFingerprint::from_bytes(&fingerprint)
                         .ok_or_else(|| corrupt(T, "fingerprint", "not 32 bytes"))?,
-                    challenge: OtpChallenge {
-                        hash: OtpHash::from_bytes(&hash).map_err(|e| corrupt(T, "otp_hash", e))?,
-                        issued_at_ms: get(row, T, "otp_issued_at_ms")?,
-                        failed_attempts: u8::try_from(failed)
-                            .map_err(|e| corrupt(T, "otp_failed_attempts", e))?,
-                    },
+                    challenge: challenge(row, T)?,
                     state: parse(row, T, "state", CardAddState::from_str_opt)?,
                     due_at_ms: get(row, T, "due_at_ms")?,
                     created_at_ms: get(row, T, "created_at_ms")?,
@@ -1642,7 +1709,12 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 user: UserId,
             ) -> Result<Vec<CardAdd>, Error> {
-                all(pool, select::<CardAdd>("WHERE user_id = $1 AND state = 'awaiting_code' ORDER BY created_at_ms DESC, seq DESC").bind(user.0)).await
+                let query = select::<CardAdd>(
+                    "WHERE user_id = $1 AND state = 'awaiting_code'
+                     ORDER BY created_at_ms DESC, seq DESC",
+                )
+                .bind(user.0);
+                all(pool, query).await
             }
 
             pub(crate) async fn card_adds_due(
@@ -1650,7 +1722,13 @@ macro_rules! sql_backend {
                 now_ms: i64,
                 limit: u32,
             ) -> Result<Vec<CardAdd>, Error> {
-                all(pool, select::<CardAdd>("WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1 AND state = 'awaiting_code' ORDER BY due_at_ms, seq LIMIT $2").bind(now_ms).bind(i64::from(limit))).await
+                let query = select::<CardAdd>(
+                    "WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1 AND state = 'awaiting_code'
+                     ORDER BY due_at_ms, seq LIMIT $2",
+                )
+                .bind(now_ms)
+                .bind(i64::from(limit));
+                all(pool, query).await
             }
 
             pub(crate) async fn update_card_add(pool: &Pool, add: &CardAdd) -> Result<bool, Error> {

@@ -8,6 +8,8 @@
 
 use ledger::{Amount, TransferId};
 
+#[cfg(doc)]
+use super::Store;
 use super::UserId;
 use crate::card::{Brand, CardFingerprint, CardToken, DeclineCode, Expiry, Last4, RailReference};
 use crate::command::ShortRef;

@@ -8,6 +8,8 @@
 use crate::message::{Handle, Platform, PlatformUserId};
 use crate::otp::OTP_HASH_BYTES;
 
+#[cfg(doc)]
+use super::Store;
 use super::UserId;
 
 /// A platform identity as last seen, joined to its user.

@@ -6,6 +6,8 @@
 
 use ledger::{Amount, TransferId};
 
+#[cfg(doc)]
+use super::Store;
 use super::UserId;
 use crate::command::{Memo, ShortRef};
 use crate::message::{ChatId, Handle, Platform, PlatformUserId};
