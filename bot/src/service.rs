@@ -16,7 +16,8 @@
 //! [`Command`] to one method of its family, each family in a file of its
 //! own (`pay.rs`, `escrow.rs`, `requests.rs`, `splits.rs`, `account.rs`,
 //! `resolve.rs`, `link.rs`, `cards.rs`, `card_links.rs`, `notices.rs`,
-//! `sweep.rs`); the per-message plumbing is in `turn.rs`, and every
+//! `sweep.rs`); the per-message plumbing (the checks before any command,
+//! the stored outcome a redelivery gets) is in `turn.rs`, and every
 //! user-facing sentence in `texts/`, one file per family.
 
 mod account;
@@ -53,10 +54,10 @@ use ledger::{
     AccountId, AccountKind, Amount, Currency, Ledger, LedgerError, SubmitError, TransferError,
 };
 
-use crate::card::{self as card_number, CardRail};
-use crate::command::{self, Command, ParseContext};
+use crate::card::CardRail;
+use crate::command::Command;
 use crate::limits::{CommandRates, Limits};
-use crate::message::{ChatKind, Incoming, MESSAGE_TEXT_BYTES_MAX, Platform, Reply};
+use crate::message::{Incoming, Platform, Reply};
 use crate::notify::Dispatcher;
 use crate::otp::{self, OtpPolicy, Pepper, RandomSource};
 use crate::profile::PlatformProfile;
@@ -72,8 +73,8 @@ pub use texts::turn::{CARD_IN_DIRECT_COMMAND_TEXT, CARD_IN_DIRECT_TEXT, INTERNAL
 use texts::{minutes, tries};
 pub use turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG};
 use turn::{
-    Turn, carries_card_number, decode_outcome, derive, encode_outcome, event_key, internal_error,
-    short_ref, withhold_card_numbers,
+    Screened, Turn, decode_outcome, derive, encode_outcome, event_key, internal_error, short_ref,
+    withhold_card_numbers,
 };
 
 /// A claimed event whose worker has not finished after this long is handed
@@ -343,76 +344,17 @@ impl Bot {
         }
     }
 
+    /// The checks every message gets (see [`Bot::screen`]), then its
+    /// command, run by the method of its family.
     async fn process(&self, msg: &Incoming, now_ms: i64) -> Result<Vec<Reply>> {
-        if msg.sender.is_bot || msg.text.len() > MESSAGE_TEXT_BYTES_MAX {
-            return Ok(Vec::new());
-        }
-        let direct = msg.chat.kind == ChatKind::Direct;
-        let (me, first_contact) = self
-            .see(&msg.sender, msg.platform, true, direct, now_ms)
-            .await?;
-        let profile = self.profile(msg.platform);
-        let mut turn = Turn {
-            msg,
-            me,
-            now_ms,
-            replies: Vec::new(),
-            noted_dm: false,
-            in_place: profile.private_in_place(),
+        let (mut turn, command, first_contact) = match self.screen(msg, now_ms).await? {
+            Screened::Answered(replies) => return Ok(replies),
+            Screened::Command {
+                turn,
+                command,
+                first_contact,
+            } => (*turn, command, first_contact),
         };
-        let card_in_text = card_number::contains_card_number(&msg.text);
-        if card_in_text && turn.in_group() {
-            // Nothing else is done with it: no command runs, nothing of it
-            // is quoted, stored or logged.
-            self.warn_card_in_group(&mut turn);
-            return Ok(turn.replies);
-        }
-        if turn.seen_by_group() && self.catch_leaked_codes(&mut turn).await? {
-            return Ok(turn.replies);
-        }
-        let ctx = ParseContext {
-            bot_username: profile.username(),
-            default_currency: self.config.default_currency,
-        };
-        let parsed = command::parse(&msg.text, &ctx);
-        if card_in_text && !carries_card_number(&parsed) {
-            // In a direct chat, only `/card add` takes a card number (and a
-            // card command's usage error, which quotes nothing). Anything
-            // else holding one is refused before anything is created: none
-            // of it is stored, quoted, logged or passed on.
-            tracing::info!(
-                event = %event_key(msg),
-                "a direct message looked like it held a card number; refused"
-            );
-            turn.here(match parsed {
-                Ok(None) => CARD_IN_DIRECT_TEXT,
-                Ok(Some(_)) | Err(_) => CARD_IN_DIRECT_COMMAND_TEXT,
-            });
-            return Ok(turn.replies);
-        }
-        if !matches!(parsed, Ok(None)) && !self.admit_command(&mut turn) {
-            return Ok(turn.replies);
-        }
-        let command = match parsed {
-            Ok(Some(command)) => command,
-            Ok(None) => return Ok(turn.replies),
-            Err(usage) => {
-                turn.here(usage.to_string());
-                return Ok(turn.replies);
-            }
-        };
-        if turn.in_group()
-            && !turn.me.dm_open
-            && !matches!(command, Command::Help { .. })
-            && let Some(invite) = profile.dm_invite_url()
-        {
-            // Whatever the command would say privately could not reach them.
-            turn.here(texts::turn::open_a_direct_chat_first(
-                &turn.me_label(),
-                invite,
-            ));
-            return Ok(turn.replies);
-        }
         if first_contact && !matches!(command, Command::Start { .. }) {
             self.claim_escrow(&mut turn).await?;
         }

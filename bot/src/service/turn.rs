@@ -1,5 +1,6 @@
-//! The plumbing of one message: the [`Turn`] that collects its replies,
-//! the command bucket, the names and ids every family derives, and what
+//! The plumbing of one message: the checks every message gets before its
+//! command ([`Bot::screen`]), the [`Turn`] that collects its replies, the
+//! command bucket, the names and ids every family derives, and what
 //! [`Bot::handle`] does around the commands (the internal-error reply,
 //! the stored outcome a redelivery gets back, the last guard against a
 //! card number in a reply).
@@ -13,9 +14,12 @@ use ledger::TransferId;
 
 use super::texts::turn as texts;
 use super::{Bot, BotError, Result};
-use crate::command::{self, Command, CommandName, LINK_CODE_ALPHABET, ShortRef};
+use crate::card as card_number;
+use crate::command::{self, Command, CommandName, LINK_CODE_ALPHABET, ParseContext, ShortRef};
 use crate::limits::{self, Admission};
-use crate::message::{Audience, Button, ChatKind, Deletion, Incoming, Reply, User};
+use crate::message::{
+    Audience, Button, ChatKind, Deletion, Incoming, MESSAGE_TEXT_BYTES_MAX, Reply, User,
+};
 use crate::notify::StoredReply;
 use crate::store::Identity;
 
@@ -147,6 +151,101 @@ pub(super) fn event_key(msg: &Incoming) -> String {
 
 pub(super) fn derive(namespace: &str, key: &str) -> TransferId {
     TransferId::derive(namespace, key.as_bytes())
+}
+
+/// What the checks every message gets left to do.
+pub(super) enum Screened<'a> {
+    /// The message is answered (or ignored): these replies are all.
+    Answered(Vec<Reply>),
+    /// A command to run in its turn; `first_contact`: the sender is new
+    /// to paybot.
+    Command {
+        turn: Box<Turn<'a>>,
+        command: Command,
+        first_contact: bool,
+    },
+}
+
+impl Bot {
+    /// The checks every message gets before its command runs, in order:
+    /// a bot or an oversized text is ignored; a card number in a group is
+    /// warned about and nothing else; a code of the sender's posted in a
+    /// group is caught as leaked; in a direct chat, a card number outside
+    /// `/card add` is refused; the command bucket; a usage error; and, on
+    /// a platform that needs one, the invite to a direct chat.
+    pub(super) async fn screen<'a>(&self, msg: &'a Incoming, now_ms: i64) -> Result<Screened<'a>> {
+        if msg.sender.is_bot || msg.text.len() > MESSAGE_TEXT_BYTES_MAX {
+            return Ok(Screened::Answered(Vec::new()));
+        }
+        let direct = msg.chat.kind == ChatKind::Direct;
+        let (me, first_contact) = self
+            .see(&msg.sender, msg.platform, true, direct, now_ms)
+            .await?;
+        let profile = self.profile(msg.platform);
+        let mut turn = Turn {
+            msg,
+            me,
+            now_ms,
+            replies: Vec::new(),
+            noted_dm: false,
+            in_place: profile.private_in_place(),
+        };
+        let card_in_text = card_number::contains_card_number(&msg.text);
+        if card_in_text && turn.in_group() {
+            // Nothing else is done with it: no command runs, nothing of it
+            // is quoted, stored or logged.
+            self.warn_card_in_group(&mut turn);
+            return Ok(Screened::Answered(turn.replies));
+        }
+        if turn.seen_by_group() && self.catch_leaked_codes(&mut turn).await? {
+            return Ok(Screened::Answered(turn.replies));
+        }
+        let ctx = ParseContext {
+            bot_username: profile.username(),
+            default_currency: self.config.default_currency,
+        };
+        let parsed = command::parse(&msg.text, &ctx);
+        if card_in_text && !carries_card_number(&parsed) {
+            // In a direct chat, only `/card add` takes a card number (and a
+            // card command's usage error, which quotes nothing). Anything
+            // else holding one is refused before anything is created: none
+            // of it is stored, quoted, logged or passed on.
+            tracing::info!(
+                event = %event_key(msg),
+                "a direct message looked like it held a card number; refused"
+            );
+            turn.here(match parsed {
+                Ok(None) => texts::CARD_IN_DIRECT_TEXT,
+                Ok(Some(_)) | Err(_) => texts::CARD_IN_DIRECT_COMMAND_TEXT,
+            });
+            return Ok(Screened::Answered(turn.replies));
+        }
+        if !matches!(parsed, Ok(None)) && !self.admit_command(&mut turn) {
+            return Ok(Screened::Answered(turn.replies));
+        }
+        let command = match parsed {
+            Ok(Some(command)) => command,
+            Ok(None) => return Ok(Screened::Answered(turn.replies)),
+            Err(usage) => {
+                turn.here(usage.to_string());
+                return Ok(Screened::Answered(turn.replies));
+            }
+        };
+        if turn.in_group()
+            && !turn.me.dm_open
+            && !matches!(command, Command::Help { .. })
+            && let Some(invite) = profile.dm_invite_url()
+        {
+            // Whatever the command would say privately could not reach them.
+            turn.here(texts::open_a_direct_chat_first(&turn.me_label(), invite));
+            return Ok(Screened::Answered(turn.replies));
+        }
+        Ok(Screened::Command {
+            turn: Box::new(turn),
+            command,
+            first_contact,
+        })
+    }
 }
 
 impl Bot {
