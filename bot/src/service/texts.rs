@@ -5,8 +5,7 @@
 //!
 //! The design decision to know: a text is a function of named arguments
 //! that returns the finished sentence (or a `const` when it takes none);
-//! the families decide who sees it and when, never its wording. Card texts
-//! live with the card commands.
+//! the families decide who sees it and when, never its wording.
 
 pub(crate) mod account;
 pub(crate) mod escrow;
