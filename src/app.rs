@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use bot::card::CardRail;
 use bot::otp::{OsRandom, OtpPolicy, PEPPER_BYTES_GENERATED, Pepper, RandomSource};
 use bot::{Bot, BotConfig};
 use ledger::Ledger;
@@ -94,15 +95,19 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
     let fingerprint_key = load_fingerprint_key(&settings.cards, &OsRandom)?;
     let store = Arc::new(SqlStore::new(ledger));
     guard_the_database(&deployment, &store, ledger.now_ms()).await?;
-    let bot = Bot::new(
+    let ChosenRail { rail, simulator } = card_rail(settings, deployment.cards)?;
+    let mut builder = Bot::builder(
         ledger.clone(),
         store,
         bot_config(settings, &deployment),
         pepper,
         Arc::new(OsRandom),
-    );
-    bot.set_card_fingerprint_key(fingerprint_key);
-    let simulator = attach_card_rail(settings, deployment.cards, &bot)?;
+    )
+    .card_fingerprint_key(fingerprint_key);
+    if let Some(rail) = rail {
+        builder = builder.card_rail(rail);
+    }
+    let bot = builder.build();
     let mock = MockChat::new(Arc::clone(&bot));
     Ok(App {
         ledger: ledger.clone(),
@@ -143,18 +148,22 @@ async fn guard_the_database(
     Ok(())
 }
 
-/// Gives the bot its card rail as `choice` says: the client of
-/// `cards.rail_url`, or a simulator in this process (returned, so its
-/// routes can be served) with a key generated now unless `cards.api_key` is
-/// set, or none (the card commands answer that cards are off).
-pub fn attach_card_rail(
-    settings: &Settings,
-    choice: CardRailChoice,
-    bot: &Bot,
-) -> anyhow::Result<Option<paybot_cards::Simulator>> {
+/// The card rail chosen for the bot, and the in-process simulator behind
+/// it if that is what was chosen (its routes are served).
+#[derive(Default)]
+struct ChosenRail {
+    rail: Option<Arc<dyn CardRail>>,
+    simulator: Option<paybot_cards::Simulator>,
+}
+
+/// The bot's card rail as `choice` says: the client of `cards.rail_url`,
+/// or a simulator in this process with a key generated now unless
+/// `cards.api_key` is set, or none (the card commands answer that cards
+/// are off).
+fn card_rail(settings: &Settings, choice: CardRailChoice) -> anyhow::Result<ChosenRail> {
     let cards = &settings.cards;
     if choice == CardRailChoice::Off {
-        return Ok(None);
+        return Ok(ChosenRail::default());
     }
     let acquirer = cards.acquirer();
     let configured_key = cards.api_key.clone();
@@ -164,8 +173,10 @@ pub fn attach_card_rail(
         let client = paybot_cards::VisaDirectClient::new(url, key, acquirer)
             .context("cannot build the card rail client")?;
         info!(rail = %url.origin().ascii_serialization(), "card rail: remote");
-        bot.set_card_rail(Arc::new(client));
-        return Ok(None);
+        return Ok(ChosenRail {
+            rail: Some(Arc::new(client)),
+            simulator: None,
+        });
     }
     let key = match configured_key {
         Some(key) => key,
@@ -179,8 +190,10 @@ pub fn attach_card_rail(
     let simulator = paybot_cards::Simulator::new(&key);
     let client = paybot_cards::VisaDirectClient::in_process(&simulator, key, acquirer);
     info!("card rail: the in-process simulator (test cards only; GET /simulator/totals)");
-    bot.set_card_rail(Arc::new(client));
-    Ok(Some(simulator))
+    Ok(ChosenRail {
+        rail: Some(Arc::new(client)),
+        simulator: Some(simulator),
+    })
 }
 
 /// A secret that has a setting of its own and, when that is unset, a file

@@ -18,9 +18,11 @@ pub mod message;
 pub mod notify;
 pub mod otp;
 mod periodic;
+pub mod profile;
 pub mod service;
 pub mod split;
 pub mod store;
 pub mod text;
 
-pub use service::{Bot, BotConfig, DM_START_PAYLOAD};
+pub use profile::PlatformProfile;
+pub use service::{Bot, BotBuilder, BotConfig, DM_START_PAYLOAD};

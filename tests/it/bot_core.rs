@@ -15,7 +15,7 @@ use bot::message::{
 };
 use bot::notify::{DELIVERY_ATTEMPTS_MAX, DeliveryError, Notifier};
 use bot::store::{Store, UserId};
-use bot::{Bot, DM_START_PAYLOAD};
+use bot::{Bot, DM_START_PAYLOAD, PlatformProfile};
 use ledger::testing::{TestBackend, TestDb};
 use ledger::{Amount, Currency};
 use paybot::store::SqlStore;
@@ -300,7 +300,7 @@ async fn dm_start(backend: TestBackend) {
         return;
     };
     let tg = Platform::Telegram;
-    bot.require_dm_start(tg, INVITE);
+    bot.register_platform(PlatformProfile::new(tg).with_dm_invite(INVITE));
     // Bob has written to the bot directly; alice only ever in the group.
     bot.handle(&message(tg, ChatKind::Direct, "bob", "1", "/start"))
         .await;
@@ -574,16 +574,16 @@ async fn delivery_gives_up_after_the_attempts_bound_on_postgres() {
 /// out to it: her Telegram account is told of both, with brand and last 4
 /// only, through the outbox; nothing is linked before the code.
 async fn card_notices(backend: TestBackend) {
-    let Some((db, bot, store)) = setup_with_store(backend).await else {
-        return;
-    };
     let key = paybot_cards::ApiKey::parse("bot-core-test-key-0001").unwrap();
     let simulator = paybot_cards::Simulator::new(&key);
-    bot.set_card_rail(Arc::new(paybot_cards::VisaDirectClient::in_process(
+    let rail = Arc::new(paybot_cards::VisaDirectClient::in_process(
         &simulator,
         key,
         paybot_cards::Acquirer::sandbox(),
-    )));
+    ));
+    let Some((db, bot, store)) = support::bot_with_rail_on(backend, Some(rail)).await else {
+        return;
+    };
     let telegram = Recorder::new(None);
     let discord = Recorder::new(None);
     bot.dispatcher()

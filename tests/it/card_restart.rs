@@ -109,15 +109,15 @@ fn new_bot(db: &TestDb, rail: Arc<dyn CardRail>) -> Arc<Bot> {
         mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
         ..BotConfig::default()
     };
-    let bot = Bot::new(
+    Bot::builder(
         db.ledger.clone(),
         Arc::new(SqlStore::new(&db.ledger)),
         config,
         Pepper::from_bytes((1..=32).collect()).unwrap(),
         Arc::new(OsRandom),
-    );
-    bot.set_card_rail(rail);
-    bot
+    )
+    .card_rail(rail)
+    .build()
 }
 
 fn client(simulator: &Simulator, key: &ApiKey) -> VisaDirectClient {

@@ -64,20 +64,21 @@ async fn run_all(backend: TestBackend) {
             },
             ..BotConfig::default()
         };
-        let bot = Bot::new(
+        let key = ApiKey::parse("conversation-test-key-0001").unwrap();
+        let simulator = Simulator::new(&key);
+        let bot = Bot::builder(
             db.ledger.clone(),
             store,
             config,
             Pepper::generate(&OsRandom),
             Arc::new(SeededRandom::new(7)),
-        );
-        let key = ApiKey::parse("conversation-test-key-0001").unwrap();
-        let simulator = Simulator::new(&key);
-        bot.set_card_rail(Arc::new(VisaDirectClient::in_process(
+        )
+        .card_rail(Arc::new(VisaDirectClient::in_process(
             &simulator,
             key,
             Acquirer::sandbox(),
-        )));
+        )))
+        .build();
         let chat = MockChat::new(bot);
         let clock = Arc::clone(&db.clock);
         let outcome = paybot_mock::script::run(&chat, &script, &move |by| clock.advance(by)).await;

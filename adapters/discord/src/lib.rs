@@ -13,10 +13,11 @@
 //! gets [`RESPONSE_BUDGET_MS`] of that; if it needs longer, the answer is
 //! "thinking…" (deferred, ephemeral in a server) and the original response
 //! is edited once the core is done. Private replies to the person who typed
-//! are ephemeral messages in a server (the core is told, with
-//! `Bot::private_in_place`, so it neither announces DMs nor treats a code
-//! in a slash command as leaked: slash options are seen by the bot only);
-//! messages to other people are DMs through the outbox.
+//! are ephemeral messages in a server (the adapter's platform profile says
+//! so, `PlatformProfile::with_private_in_place`, so the core neither
+//! announces DMs nor treats a code in a slash command as leaked: slash
+//! options are seen by the bot only); messages to other people are DMs
+//! through the outbox.
 
 pub mod config;
 pub mod convert;
@@ -32,6 +33,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bot::PlatformProfile;
 use bot::answered::AnsweredEvents;
 use bot::message::{Audience, Incoming, Platform, Reply};
 use bot::notify::{DeliveryError, Notifier};
@@ -150,6 +152,16 @@ struct Sorted {
     elsewhere: Vec<Reply>,
 }
 
+/// Discord as the core sees it: private replies to the person who typed
+/// are shown in place (ephemeral), and `username` once Discord told it.
+fn profile(username: Option<&str>) -> PlatformProfile {
+    let profile = PlatformProfile::new(Platform::Discord).with_private_in_place();
+    match username {
+        Some(username) => profile.with_username(username),
+        None => profile,
+    }
+}
+
 impl Discord {
     /// Checks the token (`GET /users/@me`: it must be the application's
     /// bot), registers the commands (bulk overwrite, globally or in
@@ -166,6 +178,8 @@ impl Discord {
         core: Arc<bot::Bot>,
         config: &DiscordConfig,
     ) -> Result<Arc<Discord>, StartError> {
+        // The username comes with the token check; until then, none.
+        core.register_platform(profile(None));
         let discord = Arc::new(Discord {
             core: Arc::clone(&core),
             rest: rest::Rest::new(config),
@@ -186,7 +200,6 @@ impl Discord {
             }
             Err(error) => return Err(error),
         }
-        core.private_in_place(Platform::Discord);
         let notifier = DiscordNotifier(Arc::downgrade(&discord));
         core.dispatcher()
             .register(Platform::Discord, Arc::new(notifier));
@@ -238,7 +251,7 @@ impl Discord {
                 }
             })?;
         if let Some(username) = me.get("username").and_then(Value::as_str) {
-            self.core.set_username(Platform::Discord, username);
+            self.core.register_platform(profile(Some(username)));
         }
         tracing::info!("discord commands registered");
         Ok(())

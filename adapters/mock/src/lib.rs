@@ -39,12 +39,12 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use bot::Bot;
 use bot::message::{
     Audience, Chat, ChatId, ChatKind, EventId, Handle, Incoming, MESSAGE_TEXT_BYTES_MAX, Mention,
     MessageId, Platform, PlatformUserId, Reply, User,
 };
 use bot::notify::{DeliveryError, Notifier};
+use bot::{Bot, PlatformProfile};
 use serde::Serialize;
 
 pub use http::router;
@@ -460,7 +460,7 @@ impl MockChat {
 
     /// [`MockChat::new`] with other bounds.
     pub fn with_limits(bot: Arc<Bot>, limits: MockLimits) -> Arc<MockChat> {
-        bot.set_username(Platform::Mock, MOCK_BOT_NAME);
+        bot.register_platform(PlatformProfile::new(Platform::Mock).with_username(MOCK_BOT_NAME));
         let chat = Arc::new(MockChat {
             bot: Arc::clone(&bot),
             state: Mutex::new(State::new(limits)),

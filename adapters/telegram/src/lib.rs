@@ -15,10 +15,11 @@
 //! adapter tries `deleteMessage` first and sends the reply's text for
 //! whichever happened (deleted, or "please delete it").
 //!
-//! Telegram forbids a bot to open a private chat, so the adapter tells the
-//! core (`Bot::require_dm_start`) to answer a group command from someone who
-//! never wrote to the bot privately with a `https://t.me/<bot>?start=setup`
-//! link instead of acting on it.
+//! Telegram forbids a bot to open a private chat, so the adapter's
+//! platform profile (`PlatformProfile::with_dm_invite`, handed to the core
+//! with `Bot::register_platform`) makes the core answer a group command
+//! from someone who never wrote to the bot privately with a
+//! `https://t.me/<bot>?start=setup` link instead of acting on it.
 
 pub mod config;
 mod convert;
@@ -32,6 +33,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bot::PlatformProfile;
 use bot::answered::AnsweredEvents;
 use bot::command::CommandName;
 use bot::message::{Audience, ChatKind, Incoming, Platform, Reply};
@@ -216,13 +218,16 @@ impl Telegram {
                     .map_err(|e| start_error(&config.api_url, "setWebhook", e))?;
             }
         }
-        core.set_username(Platform::Telegram, me.username.clone());
         let invite_url = format!(
             "https://t.me/{}?start={}",
             me.username,
             bot::DM_START_PAYLOAD
         );
-        core.require_dm_start(Platform::Telegram, invite_url.clone());
+        core.register_platform(
+            PlatformProfile::new(Platform::Telegram)
+                .with_username(me.username.clone())
+                .with_dm_invite(invite_url.clone()),
+        );
         let api = Throttle::new_spawn(raw, Limits::default());
         let telegram = Arc::new(Telegram {
             core,

@@ -135,15 +135,10 @@ pub(super) fn this_month(now_ms: i64) -> Result<YearMonth> {
 }
 
 impl Bot {
-    /// The card rail; `None` until [`Bot::set_card_rail`] (cards off).
+    /// The card rail; `None` unless the bot was built with one
+    /// ([`super::BotBuilder::card_rail`]): cards off.
     pub(super) fn rail(&self) -> Option<Arc<dyn CardRail>> {
-        self.card_rail.get().cloned()
-    }
-
-    /// Enables the card commands, with `rail` as the card network. Set once;
-    /// a second call is ignored.
-    pub fn set_card_rail(&self, rail: Arc<dyn CardRail>) {
-        let _ = self.card_rail.set(rail);
+        self.card_rail.clone()
     }
 
     /// A group message holding a card number: deleted where the platform

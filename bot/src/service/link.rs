@@ -23,18 +23,21 @@
 //! with a mock-chat account is never linked to one with a Telegram or
 //! Discord account, either way round.
 
-use std::fmt::Write as _;
-
 use ledger::{AccountKind, Amount, NewTransfer};
 
-use super::cards::card_label;
-use super::{
-    Bot, LINK_CODE_TTL_SECS, Result, Turn, derive, event_key, link_hash, minutes, owner_of,
-    transfer_codes,
-};
-use crate::command::LinkCode;
+use super::account::owner_of;
+pub use super::texts::link::MOCK_LINK_REFUSED_TEXT;
+use super::texts::link::{self as texts, card_list, cards_text, clock_time, names};
+use super::texts::{minutes, platform_name};
+use super::turn::{Turn, derive, event_key};
+use super::{Bot, Result, transfer_codes};
+use crate::command::{LINK_CODE_ALPHABET, LINK_CODE_CHARS, LinkCode};
 use crate::message::{Button, Platform};
+use crate::otp::{OtpHash, Pepper};
 use crate::store::{Identity, LinkAttempt, LinkAttemptBounds, LinkedCard, PendingLink, UserId};
+
+/// How long a `/link` code is valid.
+pub const LINK_CODE_TTL_SECS: u32 = 600;
 
 /// How long a `/link CODE` waits for its `/link confirm`.
 pub const LINK_CONFIRM_TTL_SECS: u32 = 300;
@@ -49,8 +52,8 @@ pub const LINK_WRONG_CODES_GLOBAL_PER_MINUTE_MAX: u32 = 30;
 /// The longest display name quoted in a link message, in characters.
 pub const LINK_NAME_CHARS_MAX: usize = 40;
 
-const HOUR_MS: i64 = 60 * 60 * 1_000;
-const MINUTE_MS: i64 = 60 * 1_000;
+pub(super) const HOUR_MS: i64 = 60 * 60 * 1_000;
+pub(super) const MINUTE_MS: i64 = 60 * 1_000;
 
 /// The bounds on wrong link codes, as the store enforces them.
 pub const LINK_ATTEMPT_BOUNDS: LinkAttemptBounds = LinkAttemptBounds {
@@ -60,111 +63,12 @@ pub const LINK_ATTEMPT_BOUNDS: LinkAttemptBounds = LinkAttemptBounds {
     global_window_ms: MINUTE_MS,
 };
 
-/// The refusal of a link between the mock chat and a real platform.
-pub const MOCK_LINK_REFUSED_TEXT: &str =
-    "The mock chat is for development; its wallets can't be linked to Telegram or Discord.";
-
-const NO_PENDING_LINK_TEXT: &str = "You have no link waiting for confirmation. Send /link CODE here first, with a code from /link in your other chat app.";
-
-/// How a platform is named to people.
-pub(super) fn platform_name(platform: Platform) -> &'static str {
-    match platform {
-        Platform::Mock => "mock",
-        Platform::Telegram => "Telegram",
-        Platform::Discord => "Discord",
-    }
-}
-
-/// A display name as quoted to others: no control or invisible formatting
-/// characters (a name cannot fake a line of the bot's message), at most
-/// [`LINK_NAME_CHARS_MAX`] characters.
-fn clean_name(name: &str) -> String {
-    // The core's invisible characters, and the line and paragraph
-    // separators (whitespace, but they would start a new line).
-    let invisible = |c: char| crate::text::is_invisible(c) || matches!(c, '\u{2028}' | '\u{2029}');
-    let mut clean: String = name
-        .chars()
-        .filter(|c| !invisible(*c))
-        .take(LINK_NAME_CHARS_MAX)
-        .collect();
-    if name.chars().filter(|c| !invisible(*c)).count() > LINK_NAME_CHARS_MAX {
-        clean.push('\u{2026}');
-    }
-    clean
-}
-
-/// `Telegram @alice (Alice Smith)`: the platform, the handle, and the
-/// display name when it says more than the handle.
-fn identity_name(identity: &Identity) -> String {
-    let platform = platform_name(identity.platform);
-    let display = clean_name(&identity.display_name);
-    match &identity.handle {
-        Some(handle) if display.is_empty() || display.eq_ignore_ascii_case(handle.as_str()) => {
-            format!("{platform} {handle}")
-        }
-        Some(handle) => format!("{platform} {handle} ({display})"),
-        None if display.is_empty() => format!("{platform} account {}", identity.id),
-        None => format!("{platform} {display}"),
-    }
-}
-
-fn names(identities: &[&Identity]) -> String {
-    identities
-        .iter()
-        .map(|i| identity_name(i))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `HH:MM UTC` of an instant in ms since the epoch.
-fn clock_time(at_ms: i64) -> String {
-    let minute_of_day = at_ms.div_euclid(MINUTE_MS).rem_euclid(24 * 60);
-    format!("{:02}:{:02} UTC", minute_of_day / 60, minute_of_day % 60)
-}
-
 /// Whether joining these two sets of accounts would put a mock-chat
 /// account and a real platform's account on one wallet.
 fn mixes_mock_and_real(a: &[Identity], b: &[Identity]) -> bool {
     let mut all = a.iter().chain(b);
     let mock = all.clone().any(|i| i.platform == Platform::Mock);
     mock && all.any(|i| i.platform != Platform::Mock)
-}
-
-/// `Visa •••• 1111, Mastercard •••• 4444`.
-fn card_list(cards: &[&LinkedCard]) -> String {
-    cards
-        .iter()
-        .map(|card| card_label(card.brand, card.last4))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// What `/unlink` does with the wallet's cards: the ones this account
-/// linked go with it, the others stay; cards whose adder is unknown
-/// (linked before that was recorded) stay too. Empty without cards.
-fn cards_text(going: &[&LinkedCard], staying: &[&LinkedCard]) -> String {
-    let mut text = String::new();
-    if !going.is_empty() {
-        let verb = if going.len() == 1 { "goes" } else { "go" };
-        let _ = write!(text, "\n{} {verb} with you", card_list(going));
-        text.push_str(if staying.is_empty() { "." } else { "; " });
-    }
-    if !staying.is_empty() {
-        let _ = write!(
-            text,
-            "{} {}.",
-            if going.is_empty() {
-                "\nThe shared wallet keeps"
-            } else {
-                "the wallet keeps"
-            },
-            card_list(staying)
-        );
-    }
-    if staying.iter().any(|card| card.added_by.is_none()) {
-        text.push_str(" Cards linked before paybot recorded who linked them stay with the shared wallet; to take one along, /card remove it there and /card add it again after unlinking.");
-    }
-    text
 }
 
 fn is_me(turn: &Turn<'_>, identity: &Identity) -> bool {
@@ -183,24 +87,22 @@ impl Bot {
             self.store
                 .take_link_code(&hash.to_bytes(), turn.now_ms)
                 .await?;
-            turn.here("Link codes are private, so I cancelled that one. Run /link again and send the new code to me in a DM.");
+            turn.here(texts::CODE_IN_GROUP);
             return Ok(());
         }
         // This account's own state first: the code is kept meanwhile.
         if self.own_payments_in_progress(turn.me.user).await? {
-            turn.private(
-                "Finish or /cancel your payments in progress first, then send the link code again.",
-            );
+            turn.private(texts::payments_in_progress(texts::THEN_SEND_CODE_AGAIN));
             return Ok(());
         }
         if self
-            .link_waits_for_card_ops(turn, turn.me.user, "send the link code again.")
+            .link_waits_for_card_ops(turn, turn.me.user, texts::THEN_SEND_CODE_AGAIN)
             .await?
         {
             return Ok(());
         }
         let mine = self.store.identities_of(turn.me.user).await?;
-        if self.refuse_shared_wallet(turn, &mine, "send the link code again.") {
+        if self.refuse_shared_wallet(turn, &mine, texts::THEN_SEND_CODE_AGAIN) {
             return Ok(());
         }
         let attempt = match self
@@ -215,17 +117,11 @@ impl Bot {
         {
             LinkAttempt::Allowed { attempt } => attempt,
             LinkAttempt::IdentityBound { until_ms } => {
-                turn.private(format!(
-                    "Too many wrong link codes from this account. Try again after {}.",
-                    clock_time(until_ms)
-                ));
+                turn.private(texts::too_many_wrong_codes_here(&clock_time(until_ms)));
                 return Ok(());
             }
             LinkAttempt::GlobalBound { until_ms } => {
-                turn.private(format!(
-                    "Too many link codes are being tried right now. Try again after {}.",
-                    clock_time(until_ms)
-                ));
+                turn.private(texts::too_many_codes_everywhere(&clock_time(until_ms)));
                 return Ok(());
             }
         };
@@ -235,14 +131,12 @@ impl Bot {
             .await?
         else {
             // The attempt stays recorded: a wrong code.
-            turn.private(
-                "That link code is wrong or has expired. Run /link again in your other chat app.",
-            );
+            turn.private(texts::WRONG_CODE);
             return Ok(());
         };
         self.store.forget_link_attempt(attempt).await?;
         if target == turn.me.user {
-            turn.private("This account already uses that wallet.");
+            turn.private(texts::ALREADY_THAT_WALLET);
             return Ok(());
         }
         // The code is spent: a refusal from here on needs a new one.
@@ -252,11 +146,11 @@ impl Bot {
             return Ok(());
         }
         if theirs.is_empty() {
-            turn.private("That link code's wallet has no accounts any more. Run /link again in your other chat app.");
+            turn.private(texts::NO_ACCOUNTS_LEFT);
             return Ok(());
         }
         if self
-            .link_waits_for_card_ops(turn, target, "run /link again in your other chat app.")
+            .link_waits_for_card_ops(turn, target, texts::THEN_RUN_LINK_AGAIN)
             .await?
         {
             return Ok(());
@@ -273,29 +167,22 @@ impl Bot {
         };
         self.store.put_pending_link(&pending).await?;
         let money = match self.wallet_amounts(turn.me.user).await? {
-            amounts if amounts.is_empty() => {
-                "this account's wallet is empty, so no money moves".to_owned()
-            }
-            amounts => format!(
-                "your balance here ({}) moves into that wallet",
-                amounts.join(", ")
-            ),
+            amounts if amounts.is_empty() => texts::EMPTY_WALLET_MOVES_NOTHING.to_owned(),
+            amounts => texts::balance_moves(&amounts.join(", ")),
         };
         let theirs: Vec<&Identity> = theirs.iter().collect();
-        let text = format!(
-            "This link code belongs to the paybot wallet used by: {}.\n\
-             If you confirm, this {} account joins that wallet: {money}, payments to this account go there, and whoever uses those accounts can spend it. /unlink undoes the link later, but the money stays in that wallet.\n\
-             To go ahead, send /link confirm within {}. If you don't know all of those accounts, send /link cancel: someone may be trying to get your money.",
-            names(&theirs),
+        let text = texts::link_offer(
+            &names(&theirs),
             platform_name(turn.msg.platform),
-            minutes(LINK_CONFIRM_TTL_SECS),
+            &money,
+            &minutes(LINK_CONFIRM_TTL_SECS),
         );
         turn.private_with(
             text,
             None,
             vec![
-                Button::new("Confirm", "/link confirm"),
-                Button::new("Cancel", "/link cancel"),
+                Button::new(texts::CONFIRM_BUTTON, "/link confirm"),
+                Button::new(texts::CANCEL_BUTTON, "/link cancel"),
             ],
         );
         Ok(())
@@ -310,12 +197,8 @@ impl Bot {
         self.store
             .put_link_code(&hash.to_bytes(), turn.me.user, expires)
             .await?;
-        let text = format!(
-            "To use this wallet from another chat app, send this to paybot there, in a private chat: /link {code}\n\
-             It works once, for {}. Whoever sends it joins this wallet and can spend from it: never give it to anyone, and never post it in a group.",
-            minutes(LINK_CODE_TTL_SECS)
-        );
-        let redacted = "To use this wallet from another chat app, send the link code I sent you to paybot there.".to_owned();
+        let text = texts::link_code(&code, &minutes(LINK_CODE_TTL_SECS));
+        let redacted = texts::LINK_CODE_REDACTED.to_owned();
         turn.private_with(text, Some(redacted), Vec::new());
         Ok(())
     }
@@ -328,7 +211,7 @@ impl Bot {
             .pending_link(platform, &turn.me.id, now_ms)
             .await?
         else {
-            turn.private(NO_PENDING_LINK_TEXT);
+            turn.private(texts::NO_PENDING_LINK_TEXT);
             return Ok(());
         };
         if pending.from != turn.me.user {
@@ -336,14 +219,12 @@ impl Bot {
             self.store
                 .take_pending_link(platform, &turn.me.id, now_ms)
                 .await?;
-            turn.private("This account's wallet changed since you sent the link code, so I dropped it. Run /link again in your other chat app.");
+            turn.private(texts::WALLET_CHANGED_SINCE_CODE);
             return Ok(());
         }
-        let again = "send /link confirm again.";
+        let again = texts::THEN_CONFIRM_AGAIN;
         if self.own_payments_in_progress(turn.me.user).await? {
-            turn.private(format!(
-                "Finish or /cancel your payments in progress first, then {again}"
-            ));
+            turn.private(texts::payments_in_progress(again));
             return Ok(());
         }
         if self
@@ -356,7 +237,7 @@ impl Bot {
             return Ok(());
         }
         let mine = self.store.identities_of(turn.me.user).await?;
-        if self.refuse_shared_wallet(turn, &mine, "send /link confirm again.") {
+        if self.refuse_shared_wallet(turn, &mine, texts::THEN_CONFIRM_AGAIN) {
             return Ok(());
         }
         let theirs = self.store.identities_of(pending.to).await?;
@@ -365,7 +246,7 @@ impl Bot {
                 .take_pending_link(platform, &turn.me.id, now_ms)
                 .await?;
             turn.private(if theirs.is_empty() {
-                "That wallet has no accounts any more, so nothing was linked."
+                texts::NOTHING_LINKED_NO_ACCOUNTS
             } else {
                 MOCK_LINK_REFUSED_TEXT
             });
@@ -381,10 +262,7 @@ impl Bot {
             self.store
                 .take_pending_link(platform, &turn.me.id, now_ms)
                 .await?;
-            turn.private(format!(
-                "The wallet that code belongs to has new accounts since I showed it to you ({}), so nothing was linked. If you still want to, ask for a new code and send /link CODE again to see who uses it now.",
-                names(&joined_since)
-            ));
+            turn.private(texts::new_accounts_since(&names(&joined_since)));
             return Ok(());
         }
         // One confirmation wins.
@@ -393,7 +271,7 @@ impl Bot {
             .take_pending_link(platform, &turn.me.id, now_ms)
             .await?
         else {
-            turn.private(NO_PENDING_LINK_TEXT);
+            turn.private(texts::NO_PENDING_LINK_TEXT);
             return Ok(());
         };
         match self.join_wallet(turn, &pending, &theirs).await {
@@ -443,15 +321,12 @@ impl Bot {
             );
             moved.push(amount.to_string());
         }
-        let mut notice = format!(
-            "The {} account {} now uses your paybot wallet: it can spend this wallet's money, and payments to it come here.",
+        let moved = (!moved.is_empty()).then(|| moved.join(", "));
+        let notice = texts::joined_notice(
             platform_name(turn.msg.platform),
-            turn.me_label()
+            &turn.me_label(),
+            moved.as_deref(),
         );
-        if !moved.is_empty() {
-            let _ = write!(notice, " Its balance ({}) moved in.", moved.join(", "));
-        }
-        notice.push_str(" If you don't know that account, contact the operator right away.");
         let mut outbox = Vec::new();
         for owner in theirs.iter().filter(|i| i.started) {
             outbox.push(self.notice(
@@ -470,20 +345,11 @@ impl Bot {
             .move_identity(turn.msg.platform, &turn.me.id, pending.to, turn.now_ms)
             .await?;
         let theirs: Vec<&Identity> = theirs.iter().collect();
-        let mut text = format!(
-            "Linked: this {} account now uses the same wallet as {}.",
+        turn.private(texts::linked(
             platform_name(turn.msg.platform),
-            names(&theirs)
-        );
-        if !moved.is_empty() {
-            let _ = write!(
-                text,
-                " I moved this account's balance ({}) into it.",
-                moved.join(", ")
-            );
-        }
-        text.push_str(" /unlink undoes the link (the money stays in that wallet).");
-        turn.private(text);
+            &names(&theirs),
+            moved.as_deref(),
+        ));
         Ok(())
     }
 
@@ -494,8 +360,8 @@ impl Bot {
             .take_pending_link(turn.msg.platform, &turn.me.id, turn.now_ms)
             .await?;
         turn.private(match dropped {
-            Some(_) => "Cancelled: this account keeps its own wallet.",
-            None => NO_PENDING_LINK_TEXT,
+            Some(_) => texts::LINK_CANCELLED,
+            None => texts::NO_PENDING_LINK_TEXT,
         });
         Ok(())
     }
@@ -505,7 +371,7 @@ impl Bot {
         let mine = self.store.identities_of(turn.me.user).await?;
         let others: Vec<&Identity> = mine.iter().filter(|i| !is_me(turn, i)).collect();
         if others.is_empty() {
-            turn.private("This account does not share its wallet with another account, so there is nothing to unlink.");
+            turn.private(texts::NOTHING_TO_UNLINK);
             return Ok(());
         }
         let amounts = self.wallet_amounts(turn.me.user).await?;
@@ -524,9 +390,9 @@ impl Bot {
                     .is_some_and(|(p, id)| *p == turn.msg.platform && *id == turn.me.id)
             });
         let again = if confirm {
-            "send /unlink confirm again."
+            texts::THEN_UNLINK_CONFIRM_AGAIN
         } else {
-            "send /unlink again."
+            texts::THEN_UNLINK_AGAIN
         };
         if self
             .unlink_waits_for_card_ops(turn, turn.me.user, &going, again)
@@ -536,29 +402,24 @@ impl Bot {
         }
         let going_text = card_list(&going);
         if !confirm {
-            let mut text = format!(
-                "This account shares its wallet with {}.\n\
-                 If you unlink it, this {platform} account gets a new wallet of its own, empty. The money ({money}) stays in the shared wallet, with those accounts. Payments to this account come to its new wallet from then on; payments it started that are still open finish with the shared wallet.",
-                names(&others)
+            let text = texts::unlink_offer(
+                &names(&others),
+                platform,
+                &money,
+                &cards_text(&going, &staying),
             );
-            text.push_str(&cards_text(&going, &staying));
-            text.push_str("\nTo go ahead, send /unlink confirm.");
-            turn.private_with(text, None, vec![Button::new("Unlink", "/unlink confirm")]);
+            turn.private_with(
+                text,
+                None,
+                vec![Button::new(texts::UNLINK_BUTTON, "/unlink confirm")],
+            );
             return Ok(());
         }
         // The notices are written first (their ids derive from this
         // event), so a crash before the move is repaired by a redelivery.
         let key = event_key(turn.msg);
-        let mut notice = format!(
-            "The {platform} account {} left your shared paybot wallet (/unlink): it can no longer spend this wallet's money, and payments to it no longer come here. The money stays here.",
-            turn.me_label()
-        );
-        if !going.is_empty() {
-            let _ = write!(
-                notice,
-                " The cards it linked went with it: {going_text}; this wallet can no longer use them."
-            );
-        }
+        let cards_going = (!going.is_empty()).then_some(going_text.as_str());
+        let notice = texts::left_notice(platform, &turn.me_label(), cards_going);
         let mut outbox = Vec::new();
         for owner in others.iter().filter(|i| i.started) {
             outbox.push(self.notice(
@@ -577,20 +438,33 @@ impl Bot {
             .detach_identity(turn.msg.platform, &turn.me.id, turn.me.user, turn.now_ms)
             .await?;
         if detached.is_none() {
-            turn.private(
-                "This account's wallet changed meanwhile, so nothing was unlinked. Try again.",
-            );
+            turn.private(texts::WALLET_CHANGED_MEANWHILE);
             return Ok(());
         }
-        let mut text = format!(
-            "Unlinked: this {platform} account now has a wallet of its own, empty. The {money} stayed in the wallet of {}.",
-            names(&others)
-        );
-        if !going.is_empty() {
-            let _ = write!(text, " {going_text} came with you: /cards lists them.");
-        }
-        turn.private(text);
+        turn.private(texts::unlinked(
+            platform,
+            &money,
+            &names(&others),
+            cards_going,
+        ));
         Ok(())
+    }
+
+    /// A fresh link code: [`LINK_CODE_CHARS`] letters of the link-code
+    /// alphabet, from the bot's random source.
+    fn new_link_code(&self) -> Result<String> {
+        let alphabet = LINK_CODE_ALPHABET.as_bytes();
+        let mut bytes = [0_u8; LINK_CODE_CHARS];
+        self.rng.fill_bytes(&mut bytes);
+        // The alphabet has 32 letters, so the low 5 bits pick one uniformly.
+        let code: String = bytes
+            .iter()
+            .map(|b| {
+                let index = usize::from(*b) % alphabet.len().max(1);
+                char::from(*alphabet.get(index).unwrap_or(&b'A'))
+            })
+            .collect();
+        Ok(code)
     }
 
     /// Whether `user`'s wallet has money on its way out: payments waiting
@@ -613,10 +487,7 @@ impl Bot {
         if others.is_empty() {
             return false;
         }
-        turn.private(format!(
-            "This account shares its wallet with {}. Send /unlink first (the money stays with them, and this account gets an empty wallet of its own), then {then}",
-            names(&others)
-        ));
+        turn.private(texts::shares_its_wallet(&names(&others), then));
         true
     }
 
@@ -632,24 +503,7 @@ impl Bot {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clock_time_is_utc_hours_and_minutes() {
-        assert_eq!(clock_time(1_767_225_600_000), "00:00 UTC");
-        assert_eq!(
-            clock_time(1_767_225_600_000 + HOUR_MS + 10 * MINUTE_MS),
-            "01:10 UTC"
-        );
-        assert_eq!(clock_time(1_767_225_600_000 - MINUTE_MS), "23:59 UTC");
-    }
-
-    #[test]
-    fn names_cannot_fake_lines() {
-        assert_eq!(clean_name("Ali\nce\u{200b}\u{202e}"), "Alice");
-        let long = "x".repeat(LINK_NAME_CHARS_MAX + 5);
-        assert_eq!(clean_name(&long).chars().count(), LINK_NAME_CHARS_MAX + 1);
-    }
+/// The keyed hash a link code is stored as.
+fn link_hash(pepper: &Pepper, code: &str) -> OtpHash {
+    OtpHash::hash(pepper, b"paybot.bot.link", code)
 }

@@ -9,6 +9,7 @@ pub(crate) mod fake_telegram;
 
 use std::sync::Arc;
 
+use bot::card::CardRail;
 use bot::otp::{OsRandom, Pepper};
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
@@ -19,6 +20,14 @@ use paybot::store::{BOT_MIGRATIONS, SqlStore};
 /// $100.00 of play money on `/start`; codes from the OS CSPRNG). `None`
 /// when PostgreSQL is absent outside CI (skipped loudly by `TestDb`).
 pub(crate) async fn bot_on(backend: TestBackend) -> Option<(TestDb, Arc<Bot>, Arc<SqlStore>)> {
+    bot_with_rail_on(backend, None).await
+}
+
+/// [`bot_on`] with `rail` as the bot's card rail (none: cards off).
+pub(crate) async fn bot_with_rail_on(
+    backend: TestBackend,
+    rail: Option<Arc<dyn CardRail>>,
+) -> Option<(TestDb, Arc<Bot>, Arc<SqlStore>)> {
     let db = TestDb::fresh(backend).await?;
     db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
     let config = BotConfig {
@@ -26,14 +35,17 @@ pub(crate) async fn bot_on(backend: TestBackend) -> Option<(TestDb, Arc<Bot>, Ar
         ..BotConfig::default()
     };
     let store = Arc::new(SqlStore::new(&db.ledger));
-    let bot = Bot::new(
+    let mut builder = Bot::builder(
         db.ledger.clone(),
         Arc::<SqlStore>::clone(&store),
         config,
         Pepper::generate(&OsRandom),
         Arc::new(OsRandom),
     );
-    Some((db, bot, store))
+    if let Some(rail) = rail {
+        builder = builder.card_rail(rail);
+    }
+    Some((db, builder.build(), store))
 }
 
 /// Puts `minor` cents (USD) in the wallet of the `platform` account `id`

@@ -1,0 +1,119 @@
+//! Messages to people other than the sender: outbox notices (privately,
+//! to one user) and the public "paid" line in the group where `/pay` was
+//! typed.
+//!
+//! The design decision to know: these go through the ledger's outbox,
+//! written in the same transaction as the money they announce, with ids
+//! derived from what they announce; so a crash loses none and a retry
+//! sends none twice.
+
+use ledger::OutboxMessage;
+
+use super::texts::notices as texts;
+use super::texts::with_memo;
+use super::turn::{Turn, label_of};
+use super::{Bot, Result};
+use crate::message::{Audience, Button, Platform, PlatformUserId, Reply};
+use crate::notify::{outbox_message, outbox_message_with_bounce};
+use crate::store::Payment;
+
+impl Bot {
+    // -- messages to others ----------------------------------------------------
+
+    /// An outbox message to one user, privately.
+    pub(super) fn notice(
+        &self,
+        key: &str,
+        platform: Platform,
+        to: &PlatformUserId,
+        text: String,
+    ) -> Result<OutboxMessage> {
+        self.notice_with(key, platform, to, text, Vec::new(), None)
+    }
+
+    /// [`Bot::notice`] with buttons, and `bounce`: what to tell someone
+    /// else instead (the person whose action it announces) if the platform
+    /// says the message can never reach `to`.
+    pub(super) fn notice_with(
+        &self,
+        key: &str,
+        platform: Platform,
+        to: &PlatformUserId,
+        text: String,
+        buttons: Vec<Button>,
+        bounce: Option<&Reply>,
+    ) -> Result<OutboxMessage> {
+        let reply = Reply {
+            platform,
+            audience: Audience::Private(to.clone()),
+            text,
+            redacted: None,
+            buttons,
+            deletion: None,
+        };
+        Ok(outbox_message_with_bounce(key, &reply, bounce)?)
+    }
+
+    /// The payee's "paid you" notice for a payment the payer is confirming
+    /// in `turn`; if it cannot reach the payee, the payer is told.
+    pub(super) async fn payee_notice(
+        &self,
+        turn: &Turn<'_>,
+        payment: &Payment,
+        platform: Platform,
+        to: &PlatformUserId,
+    ) -> Result<OutboxMessage> {
+        let bounce = Reply {
+            platform: turn.msg.platform,
+            audience: Audience::Private(turn.msg.sender.id.clone()),
+            text: texts::payee_unreachable(&payment.payee_label, &payment.reference.to_string()),
+            redacted: None,
+            buttons: Vec::new(),
+            deletion: None,
+        };
+        self.notice_with(
+            &format!("{}:paid:payee", payment.reference),
+            platform,
+            to,
+            texts::paid_you(
+                &self.payer_label(payment).await?,
+                &payment.amount.to_string(),
+                &with_memo(payment.memo.as_ref()),
+            ),
+            Vec::new(),
+            Some(&bounce),
+        )
+    }
+
+    /// The public "paid" line in the group where `/pay` was typed.
+    pub(super) fn announcement(
+        &self,
+        payment: &Payment,
+        payee: &str,
+    ) -> Result<Option<OutboxMessage>> {
+        let Some(chat) = &payment.origin_chat else {
+            return Ok(None);
+        };
+        let reply = Reply {
+            platform: payment.payer_platform,
+            audience: Audience::Chat(chat.clone()),
+            text: texts::payment_confirmed(&payment.reference.to_string(), payee),
+            redacted: None,
+            buttons: Vec::new(),
+            deletion: None,
+        };
+        Ok(Some(outbox_message(
+            &format!("{}:paid:chat", payment.reference),
+            &reply,
+        )?))
+    }
+
+    pub(super) async fn payer_label(&self, payment: &Payment) -> Result<String> {
+        Ok(self
+            .store
+            .identity(payment.payer_platform, &payment.payer_id)
+            .await?
+            .map(|i| label_of(&i))
+            .unwrap_or_else(|| texts::SOMEONE.to_owned()))
+    }
+}

@@ -1,0 +1,740 @@
+//! Paying: `/pay`, `/confirm`, `/cancel`, a code posted in a group, and
+//! ending a payment that waits for its code (cancelled, locked out,
+//! leaked, expired).
+//!
+//! The design decision to know: `/pay` only reserves the money (a pending
+//! transfer whose id derives from the chat event) and sends the payer a
+//! code bound to that transfer; `/confirm` posts it, or, for a payee who
+//! has not joined yet, turns it into an escrow hold. A payment's record
+//! follows the ledger: when the ledger refuses to resolve the transfer
+//! again, the record is brought in line with what the ledger says it
+//! already became.
+
+use ledger::{AccountKind, Amount, NewTransfer, SubmitError, TransferError};
+
+use super::escrow::{hold_id, hold_resolved_as};
+use super::resolve::Resolved;
+use super::texts::pay::{self as texts, describe_state};
+use super::texts::resolve::is_a_bot;
+use super::texts::{minutes, tries, with_memo};
+use super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG};
+use super::turn::{Turn, derive, event_key, label_of, label_of_user, short_ref};
+use super::{Bot, BotError, Result, transfer_codes};
+use crate::command::{Memo, OtpCode, ShortRef, Target};
+use crate::message::Button;
+use crate::otp::{self, OtpChallenge, Verdict};
+use crate::store::{Payee, Payment, PaymentState};
+
+/// Payments one payer may have waiting for a code at once.
+pub const AWAITING_PAYMENTS_PER_USER_MAX: usize = 3;
+
+impl Bot {
+    // -- /pay, /confirm, /cancel ---------------------------------------------
+
+    pub(super) async fn pay(
+        &self,
+        turn: &mut Turn<'_>,
+        payee: Option<Target>,
+        amount: Amount,
+        memo: Option<Memo>,
+    ) -> Result<()> {
+        let resolved = match &payee {
+            Some(target) => match self.resolve(turn, target, true).await? {
+                Ok(resolved) => resolved,
+                Err(refusal) => {
+                    turn.here(refusal);
+                    return Ok(());
+                }
+            },
+            None => {
+                let Some(author) = turn.msg.reply_to.clone() else {
+                    turn.here(texts::WHOM);
+                    return Ok(());
+                };
+                if author.is_bot {
+                    turn.here(is_a_bot(&label_of_user(&author)));
+                    return Ok(());
+                }
+                let (identity, _) = self
+                    .see(&author, turn.msg.platform, false, false, turn.now_ms)
+                    .await?;
+                Resolved::Known(identity)
+            }
+        };
+        self.start_payment(turn, resolved, amount, memo, None).await
+    }
+
+    /// Creates the pending transfer and its code; used by `/pay` and
+    /// `/approve`.
+    pub(super) async fn start_payment(
+        &self,
+        turn: &mut Turn<'_>,
+        payee: Resolved,
+        amount: Amount,
+        memo: Option<Memo>,
+        request: Option<ShortRef>,
+    ) -> Result<()> {
+        let me = turn.me.clone();
+        if let Resolved::Known(identity) = &payee
+            && identity.user == me.user
+        {
+            turn.here(texts::NOT_YOURSELF);
+            return Ok(());
+        }
+        let awaiting = self.store.payments_awaiting_code(me.user).await?;
+        if awaiting.len() >= AWAITING_PAYMENTS_PER_USER_MAX {
+            turn.private(texts::too_many_waiting(awaiting.len()));
+            return Ok(());
+        }
+        let currency = amount.currency();
+        let debit = self.wallet(me.user, currency).await?;
+        let (credit, payee_record, payee_label) = match &payee {
+            Resolved::Known(identity) => (
+                self.wallet(identity.user, currency).await?,
+                Payee::User {
+                    user: identity.user,
+                    platform: identity.platform,
+                    id: identity.id.clone(),
+                },
+                label_of(identity),
+            ),
+            Resolved::Unclaimed(handle) => (
+                self.system_account(AccountKind::Escrow, currency).await?,
+                Payee::Unclaimed {
+                    platform: turn.msg.platform,
+                    handle: handle.clone(),
+                },
+                handle.to_string(),
+            ),
+        };
+        let transfer_id = derive("paybot.bot.pay", &event_key(turn.msg));
+        let pending =
+            NewTransfer::pending(transfer_id, debit, credit, amount, self.config.otp.ttl_secs)
+                .with_code(transfer_codes::PAYMENT);
+        let recorded = match self.ledger.submit(pending).await {
+            Ok(outcome) => outcome.transfer().clone(),
+            Err(SubmitError::Rejected {
+                error: TransferError::InsufficientFunds,
+                ..
+            }) => {
+                let available = self
+                    .ledger
+                    .balance(debit)
+                    .await?
+                    .map(|b| b.available())
+                    .unwrap_or(0);
+                turn.private(texts::not_enough_money(
+                    &ledger::format_minor(available, currency),
+                    &amount.to_string(),
+                ));
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let warnings = self.payee_warnings(turn, &payee).await?;
+        let code = otp::generate(self.rng.as_ref())?;
+        let binding = transfer_id.as_u128().to_be_bytes();
+        let challenge = OtpChallenge::new(code.hash(&self.pepper, &binding), turn.now_ms);
+        let due_at_ms = challenge
+            .expires_at_ms(&self.config.otp)
+            .max(recorded.expires_at_ms().unwrap_or(0));
+        let mut payment = Payment {
+            reference: short_ref('P', transfer_id, REF_BODY_CHARS)?,
+            transfer_id,
+            payer: me.user,
+            payer_platform: me.platform,
+            payer_id: me.id.clone(),
+            payee: payee_record,
+            payee_label: payee_label.clone(),
+            amount,
+            memo: memo.clone(),
+            request,
+            origin_chat: turn.in_group().then(|| turn.msg.chat.id.clone()),
+            challenge,
+            state: PaymentState::AwaitingCode,
+            due_at_ms: Some(due_at_ms),
+            created_at_ms: turn.now_ms,
+            updated_at_ms: turn.now_ms,
+            revision: 0,
+        };
+        let mut stored = self.store.insert_payment(&payment).await?;
+        if stored.transfer_id != transfer_id {
+            payment.reference = short_ref('P', transfer_id, REF_BODY_CHARS_LONG)?;
+            stored = self.store.insert_payment(&payment).await?;
+        }
+        if stored.transfer_id != transfer_id {
+            return Err(BotError::Inconsistent(format!(
+                "payment reference {} taken twice",
+                payment.reference
+            )));
+        }
+        if stored.state != PaymentState::AwaitingCode {
+            turn.private(texts::already(
+                &stored.reference.to_string(),
+                describe_state(stored.state),
+            ));
+            return Ok(());
+        }
+        if stored.revision != payment.revision
+            || stored.challenge.hash.to_bytes() != challenge.hash.to_bytes()
+        {
+            // A retry after a crash: the first code was never seen; this one
+            // replaces it.
+            let mut renewed = stored.clone();
+            renewed.challenge = challenge;
+            renewed.updated_at_ms = turn.now_ms;
+            if !self.store.update_payment(&renewed).await? {
+                return Err(BotError::Inconsistent(
+                    "payment changed while its code was renewed".to_owned(),
+                ));
+            }
+        }
+        let reference = stored.reference.clone();
+        let amount_text = amount.to_string();
+        let memo_text = with_memo(memo.as_ref());
+        let reference_text = reference.to_string();
+        let mut text = texts::code_to_confirm(
+            &payee_label,
+            &amount_text,
+            &memo_text,
+            code.expose(),
+            &minutes(self.config.otp.ttl_secs),
+            &reference_text,
+        );
+        let mut redacted = texts::code_to_confirm_redacted(
+            &payee_label,
+            &amount_text,
+            &memo_text,
+            &reference_text,
+        );
+        for warning in &warnings {
+            text.push_str("\n\n");
+            text.push_str(warning);
+            redacted.push_str("\n\n");
+            redacted.push_str(warning);
+        }
+        if turn.seen_by_group() {
+            turn.noted_dm = true;
+            let note = texts::sent_you_a_code(&turn.me_label(), &payee_label, &amount_text);
+            turn.here(note);
+        }
+        let cancel = Button::new(texts::CANCEL_BUTTON, format!("/cancel {reference}"));
+        turn.private_with(text, Some(redacted), vec![cancel]);
+        Ok(())
+    }
+
+    pub(super) async fn confirm(&self, turn: &mut Turn<'_>, code: &OtpCode) -> Result<()> {
+        if turn.seen_by_group() {
+            // `catch_leaked_codes` already voided a payment this code matches.
+            turn.here(texts::CONFIRM_IN_PRIVATE);
+            return Ok(());
+        }
+        let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
+        let card_ops = self.store.card_ops_awaiting_code(turn.me.user).await?;
+        let card_adds = self.store.card_adds_awaiting_code(turn.me.user).await?;
+        if awaiting.is_empty() && card_ops.is_empty() && card_adds.is_empty() {
+            turn.private(texts::NOTHING_WAITING_FOR_A_CODE);
+            return Ok(());
+        }
+        let matching_add = card_adds.iter().find(|add| {
+            add.challenge.hash.matches(
+                &self.pepper,
+                &add.add_id.as_u128().to_be_bytes(),
+                code.as_str(),
+            )
+        });
+        if let Some(add) = matching_add {
+            return self.confirm_card_add(turn, add.clone(), code).await;
+        }
+        let matching_op = card_ops.iter().find(|op| {
+            op.challenge.hash.matches(
+                &self.pepper,
+                &op.transfer_id.as_u128().to_be_bytes(),
+                code.as_str(),
+            )
+        });
+        if let Some(op) = matching_op {
+            return self.confirm_card_op(turn, op.clone(), code).await;
+        }
+        let matching = awaiting.iter().find(|p| {
+            p.challenge.hash.matches(
+                &self.pepper,
+                &p.transfer_id.as_u128().to_be_bytes(),
+                code.as_str(),
+            )
+        });
+        if let Some(payment) = matching {
+            let verdict = payment.challenge.verdict(
+                &self.config.otp,
+                &self.pepper,
+                &payment.transfer_id.as_u128().to_be_bytes(),
+                code.as_str(),
+                turn.now_ms,
+            );
+            return match verdict {
+                Verdict::Confirmed => self.execute(turn, payment.clone()).await,
+                Verdict::Expired => {
+                    self.expire_awaiting(payment.clone(), false).await?;
+                    turn.private(texts::code_expired(&payment.reference.to_string()));
+                    Ok(())
+                }
+                Verdict::LockedOut | Verdict::Wrong { .. } => {
+                    self.end_awaiting(payment.clone(), PaymentState::LockedOut)
+                        .await?;
+                    turn.private(texts::locked_out(&payment.reference.to_string()));
+                    Ok(())
+                }
+            };
+        }
+        // A wrong code counts against every payment waiting for one, so
+        // guesses cannot be spread over several payments.
+        let mut lines = Vec::new();
+        for payment in awaiting {
+            let verdict = payment.challenge.verdict(
+                &self.config.otp,
+                &self.pepper,
+                &payment.transfer_id.as_u128().to_be_bytes(),
+                code.as_str(),
+                turn.now_ms,
+            );
+            match verdict {
+                Verdict::Wrong { attempts_left } => {
+                    let mut updated = payment.clone();
+                    updated.challenge = payment.challenge.after_wrong();
+                    updated.updated_at_ms = turn.now_ms;
+                    if self.store.update_payment(&updated).await? {
+                        lines.push(texts::wrong_code(
+                            &payment.reference.to_string(),
+                            &payment.amount.to_string(),
+                            &payment.payee_label,
+                            &tries(attempts_left),
+                        ));
+                    }
+                }
+                Verdict::LockedOut | Verdict::Confirmed => {
+                    let reference = payment.reference.clone();
+                    if self.end_awaiting(payment, PaymentState::LockedOut).await? {
+                        lines.push(texts::locked_out(&reference.to_string()));
+                    }
+                }
+                Verdict::Expired => {
+                    let reference = payment.reference.clone();
+                    self.expire_awaiting(payment, false).await?;
+                    lines.push(texts::had_expired(&reference.to_string()));
+                }
+            }
+        }
+        self.wrong_code_on_card_ops(turn, card_ops, code, &mut lines)
+            .await?;
+        self.wrong_code_on_card_adds(turn, card_adds, code, &mut lines)
+            .await?;
+        if lines.is_empty() {
+            lines.push(texts::WRONG_CODE.to_owned());
+        }
+        turn.private(lines.join("\n"));
+        Ok(())
+    }
+
+    /// Moves the money of a confirmed payment and tells everyone.
+    pub(super) async fn execute(&self, turn: &mut Turn<'_>, payment: Payment) -> Result<()> {
+        let amount = payment.amount;
+        let memo = with_memo(payment.memo.as_ref());
+        let reference = payment.reference.clone();
+        let post_id = derive("paybot.bot.pay.post", &reference.to_string());
+        // An unclaimed payee may have shown up since /pay: someone new to
+        // paybot since then, never a known user who took the name since
+        // (see `claim_escrow`).
+        let mut payee = payment.payee.clone();
+        if let Payee::Unclaimed { platform, handle } = &payee
+            && let Some(identity) = self
+                .store
+                .identities_with_handle(*platform, handle)
+                .await?
+                .into_iter()
+                .find(|i| {
+                    i.started && i.user != payment.payer && i.first_seen_ms >= payment.created_at_ms
+                })
+        {
+            payee = Payee::User {
+                user: identity.user,
+                platform: identity.platform,
+                id: identity.id.clone(),
+            };
+        }
+        // The payee's account may have joined another wallet (/link) or
+        // left one (/unlink) since /pay: the money follows the account.
+        let mut forward_from = None;
+        if let Payee::User { user, platform, id } = &payee
+            && let Some(now) = self.store.identity(*platform, id).await?
+            && now.user != *user
+        {
+            forward_from = Some(*user);
+            payee = Payee::User {
+                user: now.user,
+                platform: *platform,
+                id: id.clone(),
+            };
+        }
+        let (group, outbox, next_state, due_at_ms, text) = match (&payment.payee, &payee) {
+            (Payee::User { .. }, Payee::User { user, platform, id }) => {
+                let mut outbox = vec![self.payee_notice(turn, &payment, *platform, id).await?];
+                outbox.extend(self.announcement(&payment, &payment.payee_label)?);
+                let mut group = vec![
+                    NewTransfer::post(post_id, payment.transfer_id, None)
+                        .with_code(transfer_codes::PAYMENT),
+                ];
+                if let Some(from) = forward_from {
+                    group.push(
+                        NewTransfer::single(
+                            derive("paybot.bot.pay.forward", &reference.to_string()),
+                            self.wallet(from, amount.currency()).await?,
+                            self.wallet(*user, amount.currency()).await?,
+                            amount,
+                        )
+                        .with_code(transfer_codes::LINK_MERGE),
+                    );
+                }
+                (
+                    group,
+                    outbox,
+                    PaymentState::Completed,
+                    None,
+                    texts::paid(&payment.payee_label, &amount.to_string(), &memo),
+                )
+            }
+            (Payee::Unclaimed { .. }, Payee::User { user, platform, id }) => {
+                let escrow = self
+                    .system_account(AccountKind::Escrow, amount.currency())
+                    .await?;
+                let wallet = self.wallet(*user, amount.currency()).await?;
+                let mut outbox = vec![self.payee_notice(turn, &payment, *platform, id).await?];
+                outbox.extend(self.announcement(&payment, &payment.payee_label)?);
+                (
+                    vec![
+                        NewTransfer::post(post_id, payment.transfer_id, None)
+                            .with_code(transfer_codes::PAYMENT),
+                        NewTransfer::single(
+                            derive("paybot.bot.escrow.claim", &reference.to_string()),
+                            escrow,
+                            wallet,
+                            amount,
+                        )
+                        .with_code(transfer_codes::ESCROW_CLAIM),
+                    ],
+                    outbox,
+                    PaymentState::Completed,
+                    None,
+                    texts::paid(&payment.payee_label, &amount.to_string(), &memo),
+                )
+            }
+            (_, Payee::Unclaimed { .. }) => {
+                let escrow = self
+                    .system_account(AccountKind::Escrow, amount.currency())
+                    .await?;
+                let payer_wallet = self.wallet(payment.payer, amount.currency()).await?;
+                let hold_id = hold_id(&payment);
+                (
+                    vec![
+                        NewTransfer::void(
+                            derive("paybot.bot.pay.to-hold", &reference.to_string()),
+                            payment.transfer_id,
+                        ),
+                        NewTransfer::pending(
+                            hold_id,
+                            payer_wallet,
+                            escrow,
+                            amount,
+                            self.config.escrow_ttl_secs,
+                        )
+                        .with_code(transfer_codes::ESCROW_HOLD),
+                    ],
+                    Vec::new(),
+                    PaymentState::Escrowed,
+                    Some(turn.now_ms.saturating_add(
+                        i64::from(self.config.escrow_ttl_secs).saturating_mul(1_000),
+                    )),
+                    texts::held_for_payee(
+                        &amount.to_string(),
+                        &memo,
+                        &payment.payee_label,
+                        &minutes(self.config.escrow_ttl_secs),
+                        &reference.to_string(),
+                    ),
+                )
+            }
+        };
+        match self.ledger.submit_linked_with_outbox(group, outbox).await {
+            Ok(outcomes) => {
+                let due_at_ms = match (next_state, outcomes.last()) {
+                    (PaymentState::Escrowed, Some(hold)) => {
+                        hold.transfer().expires_at_ms().or(due_at_ms)
+                    }
+                    _ => due_at_ms,
+                };
+                let mut done = payment.clone();
+                done.payee = payee;
+                done.state = next_state;
+                done.due_at_ms = due_at_ms;
+                done.updated_at_ms = turn.now_ms;
+                if !self.store.update_payment(&done).await? {
+                    // Someone else recorded it first; the money moved once.
+                    let now = self.store.payment(&reference).await?;
+                    let state = now.map_or(next_state, |p| p.state);
+                    turn.private(texts::already(
+                        &reference.to_string(),
+                        describe_state(state),
+                    ));
+                    return Ok(());
+                }
+                if let Some(request) = &payment.request {
+                    self.mark_request_paid(request, &reference).await?;
+                }
+                turn.private(text);
+                Ok(())
+            }
+            Err(SubmitError::Rejected { error, .. }) => {
+                let state = awaiting_resolved_as(&error, PaymentState::Cancelled);
+                self.reconcile(payment, state).await?;
+                turn.private(texts::no_longer_confirmable(
+                    &reference.to_string(),
+                    describe_state(state),
+                ));
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Records a state the ledger already reached (after a crash or a race).
+    pub(super) async fn reconcile(&self, mut payment: Payment, state: PaymentState) -> Result<()> {
+        if payment.state == state {
+            return Ok(());
+        }
+        payment.state = state;
+        payment.due_at_ms = None;
+        payment.updated_at_ms = self.ledger.now_ms();
+        self.store.update_payment(&payment).await?;
+        Ok(())
+    }
+
+    /// Voids a payment still waiting for its code and records `state`
+    /// (cancelled, locked out, leaked). `false`: it was no longer waiting.
+    pub(super) async fn end_awaiting(&self, payment: Payment, state: PaymentState) -> Result<bool> {
+        let void_id = derive("paybot.bot.pay.void", &payment.reference.to_string());
+        match self
+            .ledger
+            .submit(NewTransfer::void(void_id, payment.transfer_id))
+            .await
+        {
+            Ok(_) => {}
+            Err(SubmitError::Rejected { error, .. }) => {
+                let actual = awaiting_resolved_as(&error, state);
+                if actual != state {
+                    self.reconcile(payment, actual).await?;
+                    return Ok(false);
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let mut ended = payment;
+        ended.state = state;
+        ended.due_at_ms = None;
+        ended.updated_at_ms = self.ledger.now_ms();
+        Ok(self.store.update_payment(&ended).await?)
+    }
+
+    /// Expires a payment whose code ran out; tells the payer through the
+    /// outbox when `notify`.
+    pub(super) async fn expire_awaiting(&self, payment: Payment, notify: bool) -> Result<bool> {
+        match self
+            .ledger
+            .submit(NewTransfer::expire(payment.transfer_id))
+            .await
+        {
+            Ok(_) => {}
+            Err(SubmitError::Rejected {
+                error: TransferError::NotExpiredYet,
+                ..
+            }) => {
+                // The code's clock and the ledger's disagree by a moment:
+                // void it instead, which ends it just the same.
+                return self.end_awaiting(payment, PaymentState::Expired).await;
+            }
+            Err(SubmitError::Rejected { error, .. }) => {
+                let actual = awaiting_resolved_as(&error, PaymentState::Cancelled);
+                if actual != PaymentState::Expired {
+                    self.reconcile(payment, actual).await?;
+                    return Ok(false);
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+        if notify {
+            let notice = self.notice(
+                &format!("{}:expired:payer", payment.reference),
+                payment.payer_platform,
+                &payment.payer_id,
+                texts::not_confirmed_in_time(
+                    &payment.amount.to_string(),
+                    &payment.payee_label,
+                    &minutes(self.config.otp.ttl_secs),
+                ),
+            )?;
+            self.ledger.enqueue_outbox(&[notice]).await?;
+        }
+        let mut ended = payment;
+        ended.state = PaymentState::Expired;
+        ended.due_at_ms = None;
+        ended.updated_at_ms = self.ledger.now_ms();
+        Ok(self.store.update_payment(&ended).await?)
+    }
+
+    pub(super) async fn cancel(
+        &self,
+        turn: &mut Turn<'_>,
+        reference: Option<ShortRef>,
+    ) -> Result<()> {
+        let card_op = match &reference {
+            Some(reference) => self
+                .store
+                .card_op(reference)
+                .await?
+                .filter(|op| op.user == turn.me.user),
+            None => None,
+        };
+        if let Some(op) = card_op {
+            return self.cancel_card_op(turn, op).await;
+        }
+        let card_add = match &reference {
+            Some(reference) => self
+                .store
+                .card_add(reference)
+                .await?
+                .filter(|add| add.user == turn.me.user),
+            None => None,
+        };
+        if let Some(add) = card_add {
+            return self.cancel_card_add(turn, add).await;
+        }
+        // A bare /cancel with no payment waiting: the card operation, else
+        // the card link, waiting for a code.
+        if reference.is_none()
+            && self
+                .store
+                .payments_awaiting_code(turn.me.user)
+                .await?
+                .is_empty()
+        {
+            let ops = self.store.card_ops_awaiting_code(turn.me.user).await?;
+            if let Some(op) = ops.into_iter().next() {
+                return self.cancel_card_op(turn, op).await;
+            }
+            let adds = self.store.card_adds_awaiting_code(turn.me.user).await?;
+            if let Some(add) = adds.into_iter().next() {
+                return self.cancel_card_add(turn, add).await;
+            }
+        }
+        let payment = match &reference {
+            Some(reference) => self
+                .store
+                .payment(reference)
+                .await?
+                .filter(|p| p.payer == turn.me.user),
+            None => self
+                .store
+                .payments_awaiting_code(turn.me.user)
+                .await?
+                .into_iter()
+                .next(),
+        };
+        let Some(payment) = payment else {
+            turn.here(match reference {
+                Some(reference) => texts::no_such_payment(&reference.to_string()),
+                None => texts::NOTHING_TO_CANCEL.to_owned(),
+            });
+            return Ok(());
+        };
+        let reference = payment.reference.clone();
+        let what = texts::what(&payment.amount.to_string(), &payment.payee_label);
+        match payment.state {
+            PaymentState::AwaitingCode => {
+                if self.end_awaiting(payment, PaymentState::Cancelled).await? {
+                    turn.here(texts::cancelled(&reference.to_string(), &what));
+                } else {
+                    turn.here(texts::already_settled(&reference.to_string()));
+                }
+            }
+            PaymentState::Escrowed => {
+                let void = NewTransfer::void(
+                    derive("paybot.bot.escrow.cancel", &reference.to_string()),
+                    hold_id(&payment),
+                );
+                match self.ledger.submit(void).await {
+                    Ok(_) => {
+                        self.reconcile(payment, PaymentState::Refunded).await?;
+                        turn.here(texts::cancelled_hold(&reference.to_string(), &what));
+                    }
+                    Err(SubmitError::Rejected { error, .. }) => {
+                        let state = hold_resolved_as(&error);
+                        self.reconcile(payment, state).await?;
+                        turn.here(texts::already(
+                            &reference.to_string(),
+                            describe_state(state),
+                        ));
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            state => turn.here(texts::cannot_cancel(
+                &reference.to_string(),
+                describe_state(state),
+            )),
+        }
+        Ok(())
+    }
+
+    /// In a group: a code of one of the sender's waiting payments, typed
+    /// here, is leaked; that payment is voided. `true` if one was.
+    pub(super) async fn catch_leaked_codes(&self, turn: &mut Turn<'_>) -> Result<bool> {
+        let candidates: Vec<String> = otp::find_codes(&turn.msg.text).collect();
+        if candidates.is_empty() {
+            return Ok(false);
+        }
+        let leaked_card_ops = self.catch_leaked_card_codes(turn, &candidates).await?;
+        let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
+        let mut leaked = Vec::new();
+        for payment in awaiting {
+            let binding = payment.transfer_id.as_u128().to_be_bytes();
+            if candidates
+                .iter()
+                .any(|c| payment.challenge.hash.matches(&self.pepper, &binding, c))
+            {
+                leaked.push(payment);
+            }
+        }
+        if leaked.is_empty() {
+            return Ok(leaked_card_ops);
+        }
+        for payment in leaked {
+            let reference = payment.reference.clone();
+            let what = texts::what(&payment.amount.to_string(), &payment.payee_label);
+            if self.end_awaiting(payment, PaymentState::Leaked).await? {
+                turn.here(texts::leaked_in_group(&turn.me_label()));
+                turn.private(texts::leaked_to_payer(&reference.to_string(), &what));
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// What a payment waiting for its code already became, when the ledger
+/// refuses to resolve its pending transfer again with `error`. `voided` is
+/// what a void means here (the caller's own cancellation reason, or
+/// [`PaymentState::Cancelled`]).
+pub(super) fn awaiting_resolved_as(error: &TransferError, voided: PaymentState) -> PaymentState {
+    match error {
+        TransferError::AlreadyPosted => PaymentState::Completed,
+        TransferError::AlreadyVoided => voided,
+        _ => PaymentState::Expired,
+    }
+}

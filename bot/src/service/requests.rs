@@ -1,0 +1,320 @@
+//! Asking for money: `/request`, `/approve`, `/decline`, the hourly limits
+//! on requests made and received, and marking a request paid.
+//!
+//! The design decision to know: a request moves no money. `/approve` starts
+//! an ordinary payment (with its code) that points back at the request, and
+//! the request is marked paid when that payment completes.
+
+use ledger::Amount;
+
+use super::resolve::Resolved;
+use super::texts::requests as texts;
+use super::texts::with_memo;
+use super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG};
+use super::turn::{Turn, derive, event_key, label_of, short_ref};
+use super::{Bot, BotError, Result};
+use crate::command::{Memo, ShortRef, Target};
+use crate::limits;
+use crate::message::{Audience, Button, Reply};
+use crate::store::{Identity, PaymentRequest, PaymentState, RequestSide, RequestState, Split};
+
+impl Bot {
+    // -- requests --------------------------------------------------------------
+
+    pub(super) async fn request(
+        &self,
+        turn: &mut Turn<'_>,
+        payer: &Target,
+        amount: Amount,
+        memo: Option<Memo>,
+    ) -> Result<()> {
+        let payer = match self.resolve_known(turn, payer).await? {
+            Ok(identity) => identity,
+            Err(refusal) => {
+                turn.here(refusal);
+                return Ok(());
+            }
+        };
+        if payer.user == turn.me.user {
+            turn.here(texts::NOT_YOURSELF);
+            return Ok(());
+        }
+        if let Some(refusal) = self
+            .request_limits(turn, std::slice::from_ref(&payer))
+            .await?
+        {
+            turn.here(refusal);
+            return Ok(());
+        }
+        let key = event_key(turn.msg);
+        let request = self
+            .create_request(turn, &payer, amount, memo, None, &key)
+            .await?;
+        turn.here(texts::asked(
+            &label_of(&payer),
+            &amount.to_string(),
+            &with_memo(request.memo.as_ref()),
+            &request.reference.to_string(),
+        ));
+        Ok(())
+    }
+
+    /// Whether the sender may ask each of `payers` for money now: at most
+    /// `limits.requests_sent_per_hour_max` requests made and
+    /// `limits.requests_received_per_hour_max` received per user in any
+    /// hour, counted from the store (durable, the same for every process).
+    /// `Some(refusal)`: which limit, and when it frees up.
+    ///
+    /// Counted, then created: two of one sender's commands handled at the
+    /// same instant may pass one over the limit (the command bucket bounds
+    /// how many that can be). Requests move no money.
+    pub(super) async fn request_limits(
+        &self,
+        turn: &Turn<'_>,
+        payers: &[Identity],
+    ) -> Result<Option<String>> {
+        let limits = &self.config.limits;
+        let since = turn.now_ms.saturating_sub(limits::REQUEST_WINDOW_MS);
+        let needed = u32::try_from(payers.len()).unwrap_or(u32::MAX);
+        let made = self
+            .store
+            .requests_since(
+                turn.me.user,
+                RequestSide::Made,
+                since,
+                limits.requests_sent_per_hour_max,
+            )
+            .await?;
+        if let Some(at) = limits::window_frees_at(&made, limits.requests_sent_per_hour_max, needed)
+        {
+            return Ok(Some(texts::too_many_made(
+                made.len(),
+                needed,
+                &limits::utc_minute_text(at),
+            )));
+        }
+        for payer in payers {
+            let received = self
+                .store
+                .requests_since(
+                    payer.user,
+                    RequestSide::Received,
+                    since,
+                    limits.requests_received_per_hour_max,
+                )
+                .await?;
+            if let Some(at) =
+                limits::window_frees_at(&received, limits.requests_received_per_hour_max, 1)
+            {
+                return Ok(Some(texts::too_many_received(
+                    &label_of(payer),
+                    received.len(),
+                    &limits::utc_minute_text(at),
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    pub(super) async fn create_request(
+        &self,
+        turn: &Turn<'_>,
+        payer: &Identity,
+        amount: Amount,
+        memo: Option<Memo>,
+        split: Option<&Split>,
+        key: &str,
+    ) -> Result<PaymentRequest> {
+        let id = derive("paybot.bot.request", key);
+        let mut request = PaymentRequest {
+            reference: short_ref('R', id, REF_BODY_CHARS)?,
+            requester: turn.me.user,
+            requester_platform: turn.me.platform,
+            requester_id: turn.me.id.clone(),
+            requester_label: turn.me_label(),
+            payer: payer.user,
+            payer_platform: payer.platform,
+            payer_id: payer.id.clone(),
+            payer_label: label_of(payer),
+            amount,
+            memo,
+            split: split.map(|s| s.reference.clone()),
+            state: RequestState::Open,
+            payment: None,
+            created_at_ms: turn.now_ms,
+            updated_at_ms: turn.now_ms,
+            revision: 0,
+        };
+        let mut stored = self.store.insert_request(&request).await?;
+        if stored.requester != request.requester || stored.payer != request.payer {
+            request.reference = short_ref('R', id, REF_BODY_CHARS_LONG)?;
+            stored = self.store.insert_request(&request).await?;
+        }
+        let reference = &stored.reference;
+        let context = match split {
+            Some(split) => texts::split_context(&turn.me_label(), &split.total.to_string()),
+            None => String::new(),
+        };
+        let bounce = Reply {
+            platform: turn.msg.platform,
+            audience: Audience::Private(turn.msg.sender.id.clone()),
+            text: texts::payer_unreachable(&reference.to_string(), &label_of(payer)),
+            redacted: None,
+            buttons: Vec::new(),
+            deletion: None,
+        };
+        let notice = self.notice_with(
+            &format!("{reference}:requested:payer"),
+            payer.platform,
+            &payer.id,
+            texts::asks_you(
+                &turn.me_label(),
+                &amount.to_string(),
+                &with_memo(stored.memo.as_ref()),
+                &context,
+                &reference.to_string(),
+            ),
+            vec![
+                Button::new(texts::APPROVE_BUTTON, format!("/approve {reference}")),
+                Button::new(texts::DECLINE_BUTTON, format!("/decline {reference}")),
+            ],
+            Some(&bounce),
+        )?;
+        self.ledger.enqueue_outbox(&[notice]).await?;
+        Ok(stored)
+    }
+
+    pub(super) async fn own_request(
+        &self,
+        turn: &mut Turn<'_>,
+        reference: &ShortRef,
+    ) -> Result<Option<PaymentRequest>> {
+        let request = self
+            .store
+            .request(reference)
+            .await?
+            .filter(|r| r.payer == turn.me.user);
+        if request.is_none() {
+            turn.here(texts::no_such_request(&reference.to_string()));
+        }
+        Ok(request)
+    }
+
+    pub(super) async fn approve(&self, turn: &mut Turn<'_>, reference: &ShortRef) -> Result<()> {
+        let Some(request) = self.own_request(turn, reference).await? else {
+            return Ok(());
+        };
+        match request.state {
+            RequestState::Open => {}
+            RequestState::Approved => {
+                let waiting = match &request.payment {
+                    Some(p) => self
+                        .store
+                        .payment(p)
+                        .await?
+                        .is_some_and(|p| p.state == PaymentState::AwaitingCode),
+                    None => false,
+                };
+                if waiting {
+                    turn.here(texts::already_waiting(&reference.to_string()));
+                    return Ok(());
+                }
+            }
+            RequestState::Paid | RequestState::Declined => {
+                turn.here(texts::already(
+                    &reference.to_string(),
+                    request.state.as_str(),
+                ));
+                return Ok(());
+            }
+        }
+        let Some(requester) = self
+            .store
+            .identity(request.requester_platform, &request.requester_id)
+            .await?
+        else {
+            return Err(BotError::Inconsistent(format!(
+                "request {reference} names an unknown requester"
+            )));
+        };
+        self.start_payment(
+            turn,
+            Resolved::Known(requester),
+            request.amount,
+            request.memo.clone(),
+            Some(request.reference.clone()),
+        )
+        .await?;
+        let transfer_id = derive("paybot.bot.pay", &event_key(turn.msg));
+        if let Some(payment) = self.store.payment_by_transfer(transfer_id).await? {
+            let mut approved = request;
+            approved.state = RequestState::Approved;
+            approved.payment = Some(payment.reference);
+            approved.updated_at_ms = turn.now_ms;
+            self.store.update_request(&approved).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn decline(&self, turn: &mut Turn<'_>, reference: &ShortRef) -> Result<()> {
+        let Some(request) = self.own_request(turn, reference).await? else {
+            return Ok(());
+        };
+        if matches!(request.state, RequestState::Paid | RequestState::Declined) {
+            turn.here(texts::already(
+                &reference.to_string(),
+                request.state.as_str(),
+            ));
+            return Ok(());
+        }
+        let mut declined = request.clone();
+        declined.state = RequestState::Declined;
+        declined.updated_at_ms = turn.now_ms;
+        if !self.store.update_request(&declined).await? {
+            turn.here(texts::changed_meanwhile(&reference.to_string()));
+            return Ok(());
+        }
+        let notice = self.notice(
+            &format!("{reference}:declined:requester"),
+            request.requester_platform,
+            &request.requester_id,
+            texts::declined_to_requester(
+                &turn.me_label(),
+                &reference.to_string(),
+                &request.amount.to_string(),
+                &with_memo(request.memo.as_ref()),
+            ),
+        )?;
+        self.ledger.enqueue_outbox(&[notice]).await?;
+        turn.here(texts::declined(
+            &reference.to_string(),
+            &request.requester_label,
+        ));
+        Ok(())
+    }
+
+    pub(super) async fn mark_request_paid(
+        &self,
+        reference: &ShortRef,
+        payment: &ShortRef,
+    ) -> Result<()> {
+        for _ in 0..3 {
+            let Some(request) = self.store.request(reference).await? else {
+                return Ok(());
+            };
+            if request.state == RequestState::Paid {
+                return Ok(());
+            }
+            let mut paid = request.clone();
+            paid.state = RequestState::Paid;
+            paid.payment = Some(payment.clone());
+            paid.updated_at_ms = self.ledger.now_ms();
+            if self.store.update_request(&paid).await? {
+                return Ok(());
+            }
+        }
+        Err(BotError::Inconsistent(format!(
+            "request {reference} keeps changing"
+        )))
+    }
+}

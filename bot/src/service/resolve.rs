@@ -1,0 +1,141 @@
+//! Whom a command names: a mention, a platform id or a handle, resolved to
+//! an identity paybot knows (or, for `/pay`, a handle nobody has claimed
+//! yet), and the warnings the payer sees before confirming.
+//!
+//! The design decision to know: handles are lookup keys, platform ids are
+//! the identity. A mention's stable id wins over its text, and a handle
+//! that looks like another known one (its TR39 skeleton) is named in a
+//! warning before the payer confirms.
+
+use super::texts::minutes;
+use super::texts::resolve as texts;
+use super::turn::{Turn, label_of, label_of_user};
+use super::{Bot, Result};
+use crate::command::Target;
+use crate::identity;
+use crate::message::Handle;
+use crate::store::Identity;
+
+/// Look-alike handles fetched per warning check.
+pub const CONFUSABLE_CANDIDATES_MAX: u32 = 8;
+
+/// Which payee a command named, resolved.
+pub(super) enum Resolved {
+    Known(Identity),
+    Unclaimed(Handle),
+}
+
+impl Bot {
+    // -- resolving people ------------------------------------------------------
+
+    /// The user a command names. `Err(text)`: a refusal to reply with.
+    pub(super) async fn resolve(
+        &self,
+        turn: &Turn<'_>,
+        target: &Target,
+        allow_unclaimed: bool,
+    ) -> Result<std::result::Result<Resolved, String>> {
+        let msg = turn.msg;
+        let mention = msg.mentions.iter().find(|m| match target {
+            Target::Id(id) => &m.user.id == id,
+            Target::Handle(handle) => {
+                m.user.handle.as_ref() == Some(handle)
+                    || Handle::parse(&m.token).ok().as_ref() == Some(handle)
+            }
+        });
+        if let Some(mention) = mention {
+            if mention.user.is_bot {
+                return Ok(Err(texts::is_a_bot(&label_of_user(&mention.user))));
+            }
+            let (identity, _) = self
+                .see(&mention.user, msg.platform, false, false, turn.now_ms)
+                .await?;
+            return Ok(Ok(Resolved::Known(identity)));
+        }
+        match target {
+            Target::Id(id) => match self.store.identity(msg.platform, id).await? {
+                Some(identity) => Ok(Ok(Resolved::Known(identity))),
+                None => Ok(Err(not_known(target))),
+            },
+            Target::Handle(handle) => {
+                if let Some(bot) = self.profile(msg.platform).username()
+                    && Handle::parse(bot).ok().as_ref() == Some(handle)
+                {
+                    return Ok(Err(texts::is_me(&handle.to_string())));
+                }
+                let known = self
+                    .store
+                    .identities_with_handle(msg.platform, handle)
+                    .await?;
+                match known.into_iter().next() {
+                    Some(identity) => Ok(Ok(Resolved::Known(identity))),
+                    None if allow_unclaimed => Ok(Ok(Resolved::Unclaimed(handle.clone()))),
+                    None => Ok(Err(not_known(target))),
+                }
+            }
+        }
+    }
+
+    /// A user the platform or paybot knows (requests and splits need one:
+    /// the request must reach them). `Err(text)`: a refusal to reply with.
+    pub(super) async fn resolve_known(
+        &self,
+        turn: &Turn<'_>,
+        target: &Target,
+    ) -> Result<std::result::Result<Identity, String>> {
+        Ok(match self.resolve(turn, target, false).await? {
+            Ok(Resolved::Known(identity)) => Ok(identity),
+            // `resolve` gives no unclaimed handle when not allowed to.
+            Ok(Resolved::Unclaimed(_)) => Err(not_known(target)),
+            Err(refusal) => Err(refusal),
+        })
+    }
+
+    /// Warnings for the payer before they confirm: a look-alike handle, a
+    /// payee they never paid, a handle nobody has claimed.
+    pub(super) async fn payee_warnings(
+        &self,
+        turn: &Turn<'_>,
+        payee: &Resolved,
+    ) -> Result<Vec<String>> {
+        let mut warnings = Vec::new();
+        let handle = match payee {
+            Resolved::Known(identity) => identity.handle.clone(),
+            Resolved::Unclaimed(handle) => Some(handle.clone()),
+        };
+        if let Some(handle) = &handle {
+            let skeleton = identity::skeleton(handle);
+            let similar = self
+                .store
+                .identities_with_skeleton(turn.msg.platform, &skeleton, CONFUSABLE_CANDIDATES_MAX)
+                .await?;
+            if let Some(other) = similar
+                .iter()
+                .filter_map(|i| i.handle.as_ref())
+                .find(|h| *h != handle)
+            {
+                warnings.push(texts::looks_like(&handle.to_string(), &other.to_string()));
+            }
+        }
+        match payee {
+            Resolved::Known(identity) => {
+                if !self
+                    .store
+                    .has_paid_before(turn.me.user, identity.user)
+                    .await?
+                {
+                    warnings.push(texts::never_paid_before(&label_of(identity)));
+                }
+            }
+            Resolved::Unclaimed(handle) => warnings.push(texts::unclaimed_handle(
+                &handle.to_string(),
+                &minutes(self.config.escrow_ttl_secs),
+            )),
+        }
+        Ok(warnings)
+    }
+}
+
+pub(super) fn not_known(target: &Target) -> String {
+    texts::not_known(&target.to_string())
+}

@@ -1,0 +1,350 @@
+//! The plumbing of one message: the checks every message gets before its
+//! command ([`Bot::screen`]), the [`Turn`] that collects its replies, the
+//! command bucket, the names and ids every family derives, and what
+//! [`Bot::handle`] does around the commands (the internal-error reply,
+//! the stored outcome a redelivery gets back, the last guard against a
+//! card number in a reply).
+//!
+//! The design decision to know: a reply says who may see it (the chat, or
+//! the sender privately), and [`Turn::private`] in a group the others saw
+//! adds the one public note "I sent you a DM"; the families never decide
+//! for themselves whether a group may see something.
+
+use ledger::TransferId;
+
+use super::texts::turn as texts;
+use super::{Bot, BotError, Result};
+use crate::card as card_number;
+use crate::command::{self, Command, CommandName, LINK_CODE_ALPHABET, ParseContext, ShortRef};
+use crate::limits::{self, Admission};
+use crate::message::{
+    Audience, Button, ChatKind, Deletion, Incoming, MESSAGE_TEXT_BYTES_MAX, Reply, User,
+};
+use crate::notify::StoredReply;
+use crate::store::Identity;
+
+/// Characters after the kind letter in a payment, request or split
+/// reference (`P7K2QXM`); a collision retries with [`REF_BODY_CHARS_LONG`].
+pub const REF_BODY_CHARS: usize = 6;
+pub const REF_BODY_CHARS_LONG: usize = 11;
+
+/// One message being handled: who said it, where, and what to answer.
+pub(super) struct Turn<'a> {
+    pub(super) msg: &'a Incoming,
+    pub(super) me: Identity,
+    pub(super) now_ms: i64,
+    pub(super) replies: Vec<Reply>,
+    pub(super) noted_dm: bool,
+    /// The platform shows private replies to the sender where they typed,
+    /// and nobody else saw the command (see [`crate::PlatformProfile::with_private_in_place`]).
+    pub(super) in_place: bool,
+}
+
+impl Turn<'_> {
+    pub(super) fn in_group(&self) -> bool {
+        self.msg.chat.kind == ChatKind::Group
+    }
+
+    /// Whether the others in the chat saw what was typed: a group message,
+    /// on a platform where commands are not private to the bot.
+    pub(super) fn seen_by_group(&self) -> bool {
+        self.in_group() && !self.in_place
+    }
+
+    pub(super) fn me_label(&self) -> String {
+        label_of(&self.me)
+    }
+
+    /// A reply in the chat the message came from: everyone in a group sees
+    /// it; in a DM, only the sender.
+    pub(super) fn here(&mut self, text: impl Into<String>) {
+        self.replies.push(Reply {
+            platform: self.msg.platform,
+            audience: Audience::Chat(self.msg.chat.id.clone()),
+            text: text.into(),
+            redacted: None,
+            buttons: Vec::new(),
+            deletion: None,
+        });
+    }
+
+    /// A reply in the chat the message came from that first has the
+    /// message itself deleted, where the platform lets a bot do so:
+    /// `text` is sent if it is still there, `text_if_deleted` if it was
+    /// deleted. Without a message id (nothing others can see), just `text`.
+    pub(super) fn here_deleting(&mut self, text: String, text_if_deleted: String) {
+        let deletion = self.msg.message_id.clone().map(|message| Deletion {
+            message,
+            text_if_deleted,
+        });
+        self.replies.push(Reply {
+            platform: self.msg.platform,
+            audience: Audience::Chat(self.msg.chat.id.clone()),
+            text,
+            redacted: None,
+            buttons: Vec::new(),
+            deletion,
+        });
+    }
+
+    /// A private reply; in a group, the group hears only that a DM was sent.
+    pub(super) fn private(&mut self, text: impl Into<String>) {
+        self.private_with(text.into(), None, Vec::new());
+    }
+
+    pub(super) fn private_with(
+        &mut self,
+        text: String,
+        redacted: Option<String>,
+        buttons: Vec<Button>,
+    ) {
+        if self.seen_by_group() && !self.noted_dm {
+            self.noted_dm = true;
+            let note = texts::sent_you_a_dm(&self.me_label());
+            self.here(note);
+        }
+        self.replies.push(Reply {
+            platform: self.msg.platform,
+            audience: Audience::Private(self.msg.sender.id.clone()),
+            text,
+            redacted,
+            buttons,
+            deletion: None,
+        });
+    }
+}
+
+/// How a user is named in messages: `@handle`, else their display name.
+pub(super) fn label_of(identity: &Identity) -> String {
+    match &identity.handle {
+        Some(handle) => handle.to_string(),
+        None => identity.display_name.clone(),
+    }
+}
+
+pub(super) fn label_of_user(user: &User) -> String {
+    match &user.handle {
+        Some(handle) => handle.to_string(),
+        None => user.display_name.clone(),
+    }
+}
+
+/// `P` + [`REF_BODY_CHARS`] characters of `id`, in the link-code alphabet
+/// (no 0/O, 1/I).
+pub(super) fn short_ref(kind: char, id: TransferId, body_chars: usize) -> Result<ShortRef> {
+    let alphabet = LINK_CODE_ALPHABET.as_bytes();
+    let base = u128::try_from(alphabet.len()).unwrap_or(32);
+    let mut n = id.as_u128();
+    let mut text = String::with_capacity(body_chars + 1);
+    text.push(kind);
+    for _ in 0..body_chars {
+        let digit = usize::try_from(n % base).unwrap_or(0);
+        text.push(char::from(*alphabet.get(digit).unwrap_or(&b'A')));
+        n /= base;
+    }
+    ShortRef::parse(&text).map_err(|_| BotError::Inconsistent(format!("bad reference {text}")))
+}
+
+pub(super) fn event_key(msg: &Incoming) -> String {
+    format!("{}:{}", msg.platform, msg.event_id.as_str())
+}
+
+pub(super) fn derive(namespace: &str, key: &str) -> TransferId {
+    TransferId::derive(namespace, key.as_bytes())
+}
+
+/// What the checks every message gets left to do.
+pub(super) enum Screened<'a> {
+    /// The message is answered (or ignored): these replies are all.
+    Answered(Vec<Reply>),
+    /// A command to run in its turn; `first_contact`: the sender is new
+    /// to paybot.
+    Command {
+        turn: Box<Turn<'a>>,
+        command: Command,
+        first_contact: bool,
+    },
+}
+
+impl Bot {
+    /// The checks every message gets before its command runs, in order:
+    /// a bot or an oversized text is ignored; a card number in a group is
+    /// warned about and nothing else; a code of the sender's posted in a
+    /// group is caught as leaked; in a direct chat, a card number outside
+    /// `/card add` is refused; the command bucket; a usage error; and, on
+    /// a platform that needs one, the invite to a direct chat.
+    pub(super) async fn screen<'a>(&self, msg: &'a Incoming, now_ms: i64) -> Result<Screened<'a>> {
+        if msg.sender.is_bot || msg.text.len() > MESSAGE_TEXT_BYTES_MAX {
+            return Ok(Screened::Answered(Vec::new()));
+        }
+        let direct = msg.chat.kind == ChatKind::Direct;
+        let (me, first_contact) = self
+            .see(&msg.sender, msg.platform, true, direct, now_ms)
+            .await?;
+        let profile = self.profile(msg.platform);
+        let mut turn = Turn {
+            msg,
+            me,
+            now_ms,
+            replies: Vec::new(),
+            noted_dm: false,
+            in_place: profile.private_in_place(),
+        };
+        let card_in_text = card_number::contains_card_number(&msg.text);
+        if card_in_text && turn.in_group() {
+            // Nothing else is done with it: no command runs, nothing of it
+            // is quoted, stored or logged.
+            self.warn_card_in_group(&mut turn);
+            return Ok(Screened::Answered(turn.replies));
+        }
+        if turn.seen_by_group() && self.catch_leaked_codes(&mut turn).await? {
+            return Ok(Screened::Answered(turn.replies));
+        }
+        let ctx = ParseContext {
+            bot_username: profile.username(),
+            default_currency: self.config.default_currency,
+        };
+        let parsed = command::parse(&msg.text, &ctx);
+        if card_in_text && !carries_card_number(&parsed) {
+            // In a direct chat, only `/card add` takes a card number (and a
+            // card command's usage error, which quotes nothing). Anything
+            // else holding one is refused before anything is created: none
+            // of it is stored, quoted, logged or passed on.
+            tracing::info!(
+                event = %event_key(msg),
+                "a direct message looked like it held a card number; refused"
+            );
+            turn.here(match parsed {
+                Ok(None) => texts::CARD_IN_DIRECT_TEXT,
+                Ok(Some(_)) | Err(_) => texts::CARD_IN_DIRECT_COMMAND_TEXT,
+            });
+            return Ok(Screened::Answered(turn.replies));
+        }
+        if !matches!(parsed, Ok(None)) && !self.admit_command(&mut turn) {
+            return Ok(Screened::Answered(turn.replies));
+        }
+        let command = match parsed {
+            Ok(Some(command)) => command,
+            Ok(None) => return Ok(Screened::Answered(turn.replies)),
+            Err(usage) => {
+                turn.here(usage.to_string());
+                return Ok(Screened::Answered(turn.replies));
+            }
+        };
+        if turn.in_group()
+            && !turn.me.dm_open
+            && !matches!(command, Command::Help { .. })
+            && let Some(invite) = profile.dm_invite_url()
+        {
+            // Whatever the command would say privately could not reach them.
+            turn.here(texts::open_a_direct_chat_first(&turn.me_label(), invite));
+            return Ok(Screened::Answered(turn.replies));
+        }
+        Ok(Screened::Command {
+            turn: Box::new(turn),
+            command,
+            first_contact,
+        })
+    }
+}
+
+impl Bot {
+    /// Takes the command's token from its sender's bucket (see
+    /// [`crate::limits`]). `false`: refused; the first refusal of a run
+    /// says when the sender can go on, the others get no answer (a flood
+    /// is not answered with a flood). Runs after the checks every message
+    /// gets (a card number or a code posted in a group), so those are never
+    /// skipped; chatter that is not a command costs nothing.
+    pub(super) fn admit_command(&self, turn: &mut Turn<'_>) -> bool {
+        let limits = &self.config.limits;
+        match self
+            .command_rates
+            .admit(limits, turn.msg.platform, &turn.msg.sender.id, turn.now_ms)
+        {
+            Admission::Admitted => true,
+            Admission::RefusedQuietly => false,
+            Admission::Refused { until_ms } => {
+                let me = turn.in_group().then(|| turn.me_label());
+                turn.here(texts::commands_too_fast(
+                    me.as_deref(),
+                    limits.commands_per_minute_max,
+                    &limits::utc_second_text(until_ms),
+                ));
+                false
+            }
+        }
+    }
+}
+
+pub(super) fn internal_error(msg: &Incoming) -> Reply {
+    Reply {
+        platform: msg.platform,
+        audience: Audience::Chat(msg.chat.id.clone()),
+        text: texts::INTERNAL_ERROR_TEXT.to_owned(),
+        redacted: None,
+        buttons: Vec::new(),
+        deletion: None,
+    }
+}
+
+/// Whether a direct message holding what looks like a card number may go
+/// on: `/card add`, or a card command's usage error (those quote nothing).
+pub(super) fn carries_card_number(
+    parsed: &std::result::Result<Option<Command>, command::UsageError>,
+) -> bool {
+    match parsed {
+        Ok(Some(Command::CardAdd { .. })) => true,
+        Ok(_) => false,
+        Err(usage) => usage.command().is_some_and(|name| {
+            matches!(
+                name,
+                CommandName::Card | CommandName::Cards | CommandName::TopUp | CommandName::CashOut
+            )
+        }),
+    }
+}
+
+/// The last guard against a card number in a reply: the commands never
+/// quote one, but a reply that still looks like it holds one (a usage line
+/// quoting a pasted number, say) is replaced, before it is sent or stored.
+pub(super) fn withhold_card_numbers(msg: &Incoming, replies: Vec<Reply>) -> Vec<Reply> {
+    replies
+        .into_iter()
+        .map(|reply| {
+            if !reply.holds_card_number() {
+                return reply;
+            }
+            tracing::warn!(
+                event = %event_key(msg),
+                "a reply looked like it held a card number; withheld"
+            );
+            let withheld = texts::WITHHELD_TEXT;
+            Reply {
+                text: withheld.to_owned(),
+                redacted: None,
+                buttons: Vec::new(),
+                deletion: reply.deletion.map(|deletion| Deletion {
+                    text_if_deleted: withheld.to_owned(),
+                    ..deletion
+                }),
+                ..reply
+            }
+        })
+        .collect()
+}
+
+pub(super) fn encode_outcome(replies: &[Reply]) -> String {
+    let stored: Vec<StoredReply> = replies
+        .iter()
+        .map(|r| StoredReply::from_reply(r, true))
+        .collect();
+    serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned())
+}
+
+pub(super) fn decode_outcome(stored: &str) -> Vec<Reply> {
+    serde_json::from_str::<Vec<StoredReply>>(stored)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(StoredReply::into_reply)
+        .collect()
+}
