@@ -172,6 +172,13 @@ fn render(parsed: &Command) -> String {
                 push(format_args!(" {}", code.as_str()));
             }
         }
+        Command::LinkConfirm => push(format_args!(" confirm")),
+        Command::LinkCancel => push(format_args!(" cancel")),
+        Command::Unlink { confirm } => {
+            if *confirm {
+                push(format_args!(" confirm"));
+            }
+        }
         Command::CardAdd { card, expiry } => {
             // MM/YYYY: `Expiry`'s Display (MM/YY) drops the century.
             push(format_args!(
