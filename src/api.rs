@@ -1070,13 +1070,6 @@ async fn transfer(
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
-
     use axum::body::Body;
     use axum::http::Request;
     use ledger::testing::{TestBackend, TestDb};

@@ -367,8 +367,6 @@ pub async fn chat(settings: &Settings) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
     use super::*;
 
     fn source<'a>(value: Option<&'a secrecy::SecretString>, file: &'a Path) -> SecretSource<'a> {

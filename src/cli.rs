@@ -60,8 +60,6 @@ impl Cli {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
     use clap::CommandFactory;
 
     use super::*;

@@ -133,8 +133,6 @@ fn report(violations: &[Violation], out: &mut impl Write) -> anyhow::Result<Verd
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
     use ledger::{AccountId, Currency};
 
     use super::*;

@@ -308,8 +308,6 @@ impl Deployment {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
     use super::*;
     use crate::settings::tests::load_with_env;
 

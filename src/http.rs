@@ -582,8 +582,6 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Tracked {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
     use super::*;
 
     #[test]

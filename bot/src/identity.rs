@@ -37,13 +37,7 @@ pub fn confusable_with<'a>(
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic,
-        clippy::as_conversions
-    )]
+    #![allow(clippy::as_conversions)]
     use super::*;
 
     fn handle(text: &str) -> Handle {

@@ -254,8 +254,6 @@ pub fn duration_text(secs: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
-
     use super::*;
 
     fn id(name: &str) -> PlatformUserId {

@@ -116,13 +116,7 @@ fn split_evenly(amount: i64, count: usize) -> Option<Vec<i64>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic,
-        clippy::as_conversions
-    )]
+    #![allow(clippy::as_conversions)]
     use super::*;
     use proptest::prelude::*;
 

@@ -1,13 +1,8 @@
 //! Properties of the command grammar: `parse` never panics and keeps its
 //! contract on any input, valid commands survive rendering with random
 //! whitespace, case and `@paybot`, and every error is one short line.
-
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+// Test code throughout, helpers too (see clippy.toml).
+#![cfg(test)]
 
 use bot::command::{
     COMMAND_TEXT_BYTES_MAX, Command, HISTORY_ENTRIES_MAX, LinkCode, MEMO_CHARS_MAX, Memo, OtpCode,

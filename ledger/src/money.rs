@@ -401,7 +401,6 @@ impl fmt::Debug for Amount {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn usd(text: &str) -> Result<i64, AmountError> {

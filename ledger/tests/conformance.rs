@@ -1,12 +1,8 @@
 //! The ledger conformance suite: every case runs, unchanged, on SQLite
 //! (`sqlite::case`) and on PostgreSQL (`postgres::case`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::as_conversions
-)]
+// Test code throughout, helpers too (see clippy.toml).
+#![cfg(test)]
+#![allow(clippy::as_conversions)]
 
 use std::time::Duration;
 

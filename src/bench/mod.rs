@@ -490,8 +490,6 @@ fn millis(us: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
-
     use super::*;
 
     fn of(values_us: impl IntoIterator<Item = u64>) -> Latencies {

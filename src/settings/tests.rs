@@ -1,13 +1,6 @@
 //! The loader's unit tests: layering, provenance in every message, bounds,
 //! secrets never echoed.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::net::SocketAddr;
 
 use super::*;

@@ -612,8 +612,6 @@ fn check_resolutions(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-
     use super::*;
 
     fn wire(id: u128, kind: &str, debit: i64, credit: i64, amount: i64) -> WireTransfer {

@@ -589,8 +589,6 @@ pub(super) async fn chaos(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
-
     use rand::SeedableRng;
 
     use super::*;

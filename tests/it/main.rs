@@ -10,13 +10,8 @@
 //! child, never to this process. The one test that stops PostgreSQL (the
 //! bank test, `torture`) stops a server of its own, never the one the
 //! others use.
-
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// Test code throughout, helpers too (see clippy.toml).
+#![cfg(test)]
 
 mod bench;
 mod bot_core;

@@ -324,7 +324,6 @@ pub fn deserialize_rail_url<'de, D: Deserializer<'de>>(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -479,12 +479,6 @@ pub(crate) fn outcome(
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )]
     use bot::calendar::UtcMoment;
     use bot::card::{CardToken, DeclineReason};
     use ledger::TransferId;

@@ -1,12 +1,8 @@
 //! The real client against the simulator, served on 127.0.0.1 port 0: every
 //! test card, slow (202) requests, resends, reversals, keys, totals and
 //! amounts, through the `CardRail` port the core uses.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+// Test code throughout, helpers too (see clippy.toml).
+#![cfg(test)]
 
 use axum::Router;
 use axum::http::StatusCode;

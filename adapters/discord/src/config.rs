@@ -315,7 +315,6 @@ fn api_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> 
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -812,7 +812,6 @@ pub fn commands() -> Value {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
     use serde_json::json;
 

@@ -302,7 +302,6 @@ mod tests {
 
     #[tokio::test]
     async fn network_errors_do_not_carry_the_interaction_token() {
-        #![allow(clippy::unwrap_used)]
         // A port nobody listens on.
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", closed.local_addr().unwrap());

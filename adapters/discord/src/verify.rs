@@ -90,7 +90,6 @@ impl RequestVerifier {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use ed25519_dalek::{Signer, SigningKey};
 

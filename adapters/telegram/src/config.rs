@@ -284,7 +284,6 @@ fn webhook_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Url>
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

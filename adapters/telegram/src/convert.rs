@@ -419,8 +419,6 @@ pub(crate) fn split_text(text: &str, max_utf16: usize) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
-
     use super::*;
     use serde_json::json;
 

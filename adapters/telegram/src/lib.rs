@@ -557,7 +557,6 @@ impl Notifier for TelegramNotifier {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

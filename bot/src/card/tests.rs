@@ -1,11 +1,5 @@
 //! Unit tests of `card.rs`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 use crate::otp::Pepper;
 
 use crate::calendar::UtcMoment;

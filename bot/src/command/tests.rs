@@ -1,12 +1,6 @@
 //! Unit tests of `command`: the shared helpers, the grammar's tolerance,
 //! and the usage and help texts here; each command family in `tests/`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 use std::sync::LazyLock;
 
 use ledger::{Amount, AmountError, Currency};

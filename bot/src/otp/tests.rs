@@ -1,12 +1,6 @@
 //! Unit tests of `otp.rs`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::as_conversions
-)]
+#![allow(clippy::as_conversions)]
 use super::*;
 
 const BINDING: &[u8] = b"transfer-0001";

@@ -2,12 +2,6 @@
 //! derived from the core's transfer id (moved here with them from the
 //! core's `card` tests).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 use ledger::TransferId;
 
 use super::*;

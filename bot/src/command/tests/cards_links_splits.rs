@@ -1,11 +1,5 @@
 //! `/split`, `/history`, `/link`, `/unlink` and the card commands.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 use super::*;
 
 #[test]

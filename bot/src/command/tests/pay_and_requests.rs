@@ -1,12 +1,6 @@
 //! `/pay`, its memos, amounts and targets, `/confirm`, `/cancel`,
 //! `/approve`, `/decline` and `/request`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 use super::*;
 
 #[test]
