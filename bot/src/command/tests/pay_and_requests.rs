@@ -11,46 +11,45 @@ use super::*;
 
 #[test]
 fn pay_with_a_target() {
-    assert_eq!(
-        ok("/pay @bob 20"),
-        pay(Some(handle("bob")), usd(2000), None)
-    );
-    assert_eq!(
-        ok("/pay @alice.b_99 0.01"),
-        pay(Some(handle("alice.b_99")), usd(1), None)
-    );
-    assert_eq!(
-        ok("/pay @bob €5"),
-        pay(Some(handle("bob")), money(500, Currency::EUR), None)
-    );
-    assert_eq!(
-        ok("/pay @bob 5 eur"),
-        pay(Some(handle("bob")), money(500, Currency::EUR), None)
-    );
-    assert_eq!(
-        ok("/pay @bob 20,50 EUR for 🍕 and 🍺"),
-        pay(
-            Some(handle("bob")),
-            money(2050, Currency::EUR),
-            memo("🍕 and 🍺")
-        )
-    );
-    assert_eq!(
-        ok("/pay @bob ¥500"),
-        pay(Some(handle("bob")), money(500, Currency::JPY), None)
-    );
-    assert_eq!(
-        ok("/pay @bob 12.345 bhd"),
-        pay(
-            Some(handle("bob")),
-            money(12_345, Currency::from_code("BHD").unwrap()),
-            None
-        )
-    );
-    assert_eq!(
-        ok("/pay @bob 1000000000"),
-        pay(Some(handle("bob")), usd(100_000_000_000), None)
-    );
+    parses(&[
+        ("/pay @bob 20", pay(Some(handle("bob")), usd(2000), None)),
+        (
+            "/pay @alice.b_99 0.01",
+            pay(Some(handle("alice.b_99")), usd(1), None),
+        ),
+        (
+            "/pay @bob €5",
+            pay(Some(handle("bob")), money(500, Currency::EUR), None),
+        ),
+        (
+            "/pay @bob 5 eur",
+            pay(Some(handle("bob")), money(500, Currency::EUR), None),
+        ),
+        (
+            "/pay @bob 20,50 EUR for 🍕 and 🍺",
+            pay(
+                Some(handle("bob")),
+                money(2050, Currency::EUR),
+                memo("🍕 and 🍺"),
+            ),
+        ),
+        (
+            "/pay @bob ¥500",
+            pay(Some(handle("bob")), money(500, Currency::JPY), None),
+        ),
+        (
+            "/pay @bob 12.345 bhd",
+            pay(
+                Some(handle("bob")),
+                money(12_345, Currency::from_code("BHD").unwrap()),
+                None,
+            ),
+        ),
+        (
+            "/pay @bob 1000000000",
+            pay(Some(handle("bob")), usd(100_000_000_000), None),
+        ),
+    ]);
 }
 
 #[test]
@@ -75,12 +74,14 @@ fn pay_uses_the_default_currency() {
 
 #[test]
 fn pay_as_a_reply() {
-    assert_eq!(ok("/pay 20"), pay(None, usd(2000), None));
-    assert_eq!(ok("/pay 20 for pizza"), pay(None, usd(2000), memo("pizza")));
-    assert_eq!(
-        ok("/send €5 for coffee"),
-        pay(None, money(500, Currency::EUR), memo("coffee"))
-    );
+    parses(&[
+        ("/pay 20", pay(None, usd(2000), None)),
+        ("/pay 20 for pizza", pay(None, usd(2000), memo("pizza"))),
+        (
+            "/send €5 for coffee",
+            pay(None, money(500, Currency::EUR), memo("coffee")),
+        ),
+    ]);
     assert_eq!(
         problem("/pay 20 @bob"),
         UsageProblem::TargetAfterAmount("@bob".into())
@@ -177,14 +178,13 @@ fn memos_never_hold_a_card_number() {
 
 #[test]
 fn memo_errors() {
-    assert_eq!(
-        problem("/pay @bob 20 for"),
-        UsageProblem::Memo(MemoError::Empty)
-    );
-    assert_eq!(
-        problem("/pay @bob 20 for \u{1}\u{2}"),
-        UsageProblem::Memo(MemoError::Empty)
-    );
+    problems(&[
+        ("/pay @bob 20 for", UsageProblem::Memo(MemoError::Empty)),
+        (
+            "/pay @bob 20 for \u{1}\u{2}",
+            UsageProblem::Memo(MemoError::Empty),
+        ),
+    ]);
     let long = format!("/pay @bob 20 for {}", "x".repeat(141));
     assert_eq!(
         problem(&long),
@@ -250,16 +250,18 @@ fn amount_errors() {
         amount("/pay @bob $20 EUR"),
         AmountError::ConflictingCurrencies(..)
     ));
-    assert_eq!(problem("/pay @bob ٢٠"), UsageProblem::NonAsciiDigits);
-    assert_eq!(problem("/pay @bob ２０"), UsageProblem::NonAsciiDigits);
-    assert_eq!(problem("/pay @bob"), UsageProblem::MissingAmount);
-    assert_eq!(problem("/pay"), UsageProblem::MissingAmount);
-    assert_eq!(problem("/pay @bob for pizza"), UsageProblem::MissingAmount);
-    assert_eq!(problem("/pay @bob usd"), UsageProblem::MissingAmount);
-    assert_eq!(
-        problem("/pay @bob 20 XYZ"),
-        UsageProblem::UnknownCurrency("XYZ".into())
-    );
+    problems(&[
+        ("/pay @bob ٢٠", UsageProblem::NonAsciiDigits),
+        ("/pay @bob ２０", UsageProblem::NonAsciiDigits),
+        ("/pay @bob", UsageProblem::MissingAmount),
+        ("/pay", UsageProblem::MissingAmount),
+        ("/pay @bob for pizza", UsageProblem::MissingAmount),
+        ("/pay @bob usd", UsageProblem::MissingAmount),
+        (
+            "/pay @bob 20 XYZ",
+            UsageProblem::UnknownCurrency("XYZ".into()),
+        ),
+    ]);
 }
 
 #[test]
@@ -302,42 +304,28 @@ fn amount_error_lines_read_well() {
 
 #[test]
 fn target_errors() {
-    assert_eq!(
-        problem("/pay bob 20"),
-        UsageProblem::BareHandle("bob".into())
-    );
-    assert_eq!(problem("/pay bob"), UsageProblem::BareHandle("bob".into()));
-    assert_eq!(
-        problem("/request bob 20"),
-        UsageProblem::BareHandle("bob".into())
-    );
+    problems(&[
+        ("/pay bob 20", UsageProblem::BareHandle("bob".into())),
+        ("/pay bob", UsageProblem::BareHandle("bob".into())),
+        ("/request bob 20", UsageProblem::BareHandle("bob".into())),
+    ]);
     assert!(
         err("/pay bob 20")
             .to_string()
             .starts_with("Put @ before the handle: @bob. Usage:")
     );
-    assert_eq!(
-        problem("/pay @ 20"),
-        UsageProblem::InvalidHandle("@".into())
-    );
-    assert_eq!(
-        problem("/pay @bob! 20"),
-        UsageProblem::InvalidHandle("@bob!".into())
-    );
-    assert_eq!(
-        problem("/pay @@bob 20"),
-        UsageProblem::InvalidHandle("@@bob".into())
-    );
-    assert_eq!(
-        problem("/request 20 @bob"),
-        UsageProblem::NotATarget("20".into())
-    );
-    assert_eq!(problem("/request"), UsageProblem::MissingTarget);
-    assert_eq!(problem("/request for x"), UsageProblem::MissingTarget);
-    assert_eq!(
-        problem("/pay @bob 20 @carol"),
-        UsageProblem::ExtraTarget("@carol".into())
-    );
+    problems(&[
+        ("/pay @ 20", UsageProblem::InvalidHandle("@".into())),
+        ("/pay @bob! 20", UsageProblem::InvalidHandle("@bob!".into())),
+        ("/pay @@bob 20", UsageProblem::InvalidHandle("@@bob".into())),
+        ("/request 20 @bob", UsageProblem::NotATarget("20".into())),
+        ("/request", UsageProblem::MissingTarget),
+        ("/request for x", UsageProblem::MissingTarget),
+        (
+            "/pay @bob 20 @carol",
+            UsageProblem::ExtraTarget("@carol".into()),
+        ),
+    ]);
 }
 
 #[test]
@@ -351,23 +339,16 @@ fn leftover_words_are_refused() {
             .to_string()
             .starts_with("Unexpected `pizza`; put a memo after `for`. Usage:")
     );
-    assert_eq!(
-        problem("/pay @bob 20 usd pizza"),
-        UsageProblem::Unexpected("pizza".into())
-    );
-    assert_eq!(
-        problem("/cancel P7K2QX now"),
-        UsageProblem::Leftover("now".into())
-    );
-    assert_eq!(
-        problem("/approve P7K2QX x"),
-        UsageProblem::Leftover("x".into())
-    );
-    assert_eq!(problem("/history 5 6"), UsageProblem::Leftover("6".into()));
-    assert_eq!(
-        problem("/split status S1S2 x"),
-        UsageProblem::Leftover("x".into())
-    );
+    problems(&[
+        (
+            "/pay @bob 20 usd pizza",
+            UsageProblem::Unexpected("pizza".into()),
+        ),
+        ("/cancel P7K2QX now", UsageProblem::Leftover("now".into())),
+        ("/approve P7K2QX x", UsageProblem::Leftover("x".into())),
+        ("/history 5 6", UsageProblem::Leftover("6".into())),
+        ("/split status S1S2 x", UsageProblem::Leftover("x".into())),
+    ]);
 }
 
 #[test]
@@ -398,11 +379,10 @@ fn confirm() {
             "{bad}"
         );
     }
-    assert_eq!(problem("/confirm"), UsageProblem::MissingCode);
-    assert_eq!(
-        problem("/confirm 123456 789"),
-        UsageProblem::LeftoverAfterCode
-    );
+    problems(&[
+        ("/confirm", UsageProblem::MissingCode),
+        ("/confirm 123456 789", UsageProblem::LeftoverAfterCode),
+    ]);
 }
 
 #[test]
@@ -432,28 +412,34 @@ fn secrets_are_never_shown() {
 
 #[test]
 fn cancel_approve_decline() {
-    assert_eq!(ok("/cancel"), Command::Cancel { payment: None });
-    assert_eq!(
-        ok("/cancel p7k2qx"),
-        Command::Cancel {
-            payment: Some(short_ref("P7K2QX"))
-        }
-    );
+    parses(&[
+        ("/cancel", Command::Cancel { payment: None }),
+        (
+            "/cancel p7k2qx",
+            Command::Cancel {
+                payment: Some(short_ref("P7K2QX")),
+            },
+        ),
+    ]);
     assert_eq!(short_ref("p7k2qx").as_str(), "P7K2QX");
-    assert_eq!(
-        ok("/approve R3D8KM"),
-        Command::Approve {
-            request: short_ref("R3D8KM")
-        }
-    );
-    assert_eq!(
-        ok("/decline@paybot r3d8km"),
-        Command::Decline {
-            request: short_ref("R3D8KM")
-        }
-    );
-    assert_eq!(problem("/approve"), UsageProblem::MissingRef);
-    assert_eq!(problem("/decline"), UsageProblem::MissingRef);
+    parses(&[
+        (
+            "/approve R3D8KM",
+            Command::Approve {
+                request: short_ref("R3D8KM"),
+            },
+        ),
+        (
+            "/decline@paybot r3d8km",
+            Command::Decline {
+                request: short_ref("R3D8KM"),
+            },
+        ),
+    ]);
+    problems(&[
+        ("/approve", UsageProblem::MissingRef),
+        ("/decline", UsageProblem::MissingRef),
+    ]);
     for bad in ["abc", "ABCDEFGHJKLMN", "P7K-2Q", "P7K2Q✓"] {
         assert!(
             matches!(
@@ -469,22 +455,24 @@ fn cancel_approve_decline() {
 
 #[test]
 fn request() {
-    assert_eq!(
-        ok("/request @alice 15 for tickets"),
-        Command::Request {
-            payer: handle("alice"),
-            amount: usd(1500),
-            memo: memo("tickets")
-        }
-    );
-    assert_eq!(
-        ok("/REQUEST@paybot   @Alice   15.5   eur"),
-        Command::Request {
-            payer: handle("alice"),
-            amount: money(1550, Currency::EUR),
-            memo: None
-        }
-    );
+    parses(&[
+        (
+            "/request @alice 15 for tickets",
+            Command::Request {
+                payer: handle("alice"),
+                amount: usd(1500),
+                memo: memo("tickets"),
+            },
+        ),
+        (
+            "/REQUEST@paybot   @Alice   15.5   eur",
+            Command::Request {
+                payer: handle("alice"),
+                amount: money(1550, Currency::EUR),
+                memo: None,
+            },
+        ),
+    ]);
     assert_eq!(problem("/request @alice"), UsageProblem::MissingAmount);
     assert!(
         err("/request @alice 0")
