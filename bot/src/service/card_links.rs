@@ -144,10 +144,9 @@ impl Bot {
         code: &OtpCode,
     ) -> Result<()> {
         let label = add_label(&add);
-        let verdict = add.challenge.verdict(
-            &self.config.otp,
-            &self.pepper,
-            &add.add_id.as_u128().to_be_bytes(),
+        let verdict = self.code_verdict(
+            &add.challenge,
+            add.add_id.as_u128(),
             code.as_str(),
             turn.now_ms,
         );
@@ -227,10 +226,9 @@ impl Bot {
     ) -> Result<()> {
         for add in adds {
             let label = add_label(&add);
-            let verdict = add.challenge.verdict(
-                &self.config.otp,
-                &self.pepper,
-                &add.add_id.as_u128().to_be_bytes(),
+            let verdict = self.code_verdict(
+                &add.challenge,
+                add.add_id.as_u128(),
                 code.as_str(),
                 turn.now_ms,
             );

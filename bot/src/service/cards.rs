@@ -292,10 +292,10 @@ impl Bot {
         let awaiting = self.store.card_ops_awaiting_code(turn.me.user).await?;
         let mut caught = false;
         for op in awaiting {
-            let binding = op.transfer_id.as_u128().to_be_bytes();
+            let binding = op.transfer_id.as_u128();
             if !candidates
                 .iter()
-                .any(|c| op.challenge.hash.matches(&self.pepper, &binding, c))
+                .any(|c| self.code_matches(&op.challenge, binding, c))
             {
                 continue;
             }
@@ -309,10 +309,10 @@ impl Bot {
         }
         let adds = self.store.card_adds_awaiting_code(turn.me.user).await?;
         for add in adds {
-            let binding = add.add_id.as_u128().to_be_bytes();
+            let binding = add.add_id.as_u128();
             if !candidates
                 .iter()
-                .any(|c| add.challenge.hash.matches(&self.pepper, &binding, c))
+                .any(|c| self.code_matches(&add.challenge, binding, c))
             {
                 continue;
             }

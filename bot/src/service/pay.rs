@@ -236,38 +236,25 @@ impl Bot {
             turn.private(texts::NOTHING_WAITING_FOR_A_CODE);
             return Ok(());
         }
-        let matching_add = card_adds.iter().find(|add| {
-            add.challenge.hash.matches(
-                &self.pepper,
-                &add.add_id.as_u128().to_be_bytes(),
-                code.as_str(),
-            )
-        });
+        let matching_add = card_adds
+            .iter()
+            .find(|add| self.code_matches(&add.challenge, add.add_id.as_u128(), code.as_str()));
         if let Some(add) = matching_add {
             return self.confirm_card_add(turn, add.clone(), code).await;
         }
-        let matching_op = card_ops.iter().find(|op| {
-            op.challenge.hash.matches(
-                &self.pepper,
-                &op.transfer_id.as_u128().to_be_bytes(),
-                code.as_str(),
-            )
-        });
+        let matching_op = card_ops
+            .iter()
+            .find(|op| self.code_matches(&op.challenge, op.transfer_id.as_u128(), code.as_str()));
         if let Some(op) = matching_op {
             return self.confirm_card_op(turn, op.clone(), code).await;
         }
-        let matching = awaiting.iter().find(|p| {
-            p.challenge.hash.matches(
-                &self.pepper,
-                &p.transfer_id.as_u128().to_be_bytes(),
-                code.as_str(),
-            )
-        });
+        let matching = awaiting
+            .iter()
+            .find(|p| self.code_matches(&p.challenge, p.transfer_id.as_u128(), code.as_str()));
         if let Some(payment) = matching {
-            let verdict = payment.challenge.verdict(
-                &self.config.otp,
-                &self.pepper,
-                &payment.transfer_id.as_u128().to_be_bytes(),
+            let verdict = self.code_verdict(
+                &payment.challenge,
+                payment.transfer_id.as_u128(),
                 code.as_str(),
                 turn.now_ms,
             );
@@ -290,10 +277,9 @@ impl Bot {
         // guesses cannot be spread over several payments.
         let mut lines = Vec::new();
         for payment in awaiting {
-            let verdict = payment.challenge.verdict(
-                &self.config.otp,
-                &self.pepper,
-                &payment.transfer_id.as_u128().to_be_bytes(),
+            let verdict = self.code_verdict(
+                &payment.challenge,
+                payment.transfer_id.as_u128(),
                 code.as_str(),
                 turn.now_ms,
             );
@@ -704,10 +690,10 @@ impl Bot {
         let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
         let mut leaked = Vec::new();
         for payment in awaiting {
-            let binding = payment.transfer_id.as_u128().to_be_bytes();
+            let binding = payment.transfer_id.as_u128();
             if candidates
                 .iter()
-                .any(|c| payment.challenge.hash.matches(&self.pepper, &binding, c))
+                .any(|c| self.code_matches(&payment.challenge, binding, c))
             {
                 leaked.push(payment);
             }

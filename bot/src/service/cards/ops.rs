@@ -159,10 +159,9 @@ impl Bot {
         op: CardOp,
         code: &OtpCode,
     ) -> Result<()> {
-        let verdict = op.challenge.verdict(
-            &self.config.otp,
-            &self.pepper,
-            &op.transfer_id.as_u128().to_be_bytes(),
+        let verdict = self.code_verdict(
+            &op.challenge,
+            op.transfer_id.as_u128(),
             code.as_str(),
             turn.now_ms,
         );
@@ -207,10 +206,9 @@ impl Bot {
         lines: &mut Vec<String>,
     ) -> Result<()> {
         for op in ops {
-            let verdict = op.challenge.verdict(
-                &self.config.otp,
-                &self.pepper,
-                &op.transfer_id.as_u128().to_be_bytes(),
+            let verdict = self.code_verdict(
+                &op.challenge,
+                op.transfer_id.as_u128(),
                 code.as_str(),
                 turn.now_ms,
             );
