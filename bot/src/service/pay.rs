@@ -12,7 +12,7 @@
 
 use ledger::{AccountKind, Amount, NewTransfer, SubmitError, TransferError};
 
-use super::escrow::{hold_id, hold_resolved_as};
+use super::escrow::{escrow_claim, hold_id, hold_resolved_as};
 use super::resolve::Resolved;
 use super::texts::pay::{self as texts, describe_state};
 use super::texts::resolve::is_a_bot;
@@ -399,13 +399,7 @@ impl Bot {
                     vec![
                         NewTransfer::post(post_id, payment.transfer_id, None)
                             .with_code(transfer_codes::PAYMENT),
-                        NewTransfer::single(
-                            derive("paybot.bot.escrow.claim", &reference.to_string()),
-                            escrow,
-                            wallet,
-                            amount,
-                        )
-                        .with_code(transfer_codes::ESCROW_CLAIM),
+                        escrow_claim(&payment, escrow, wallet),
                     ],
                     outbox,
                     PaymentState::Completed,
