@@ -17,8 +17,7 @@ use super::cards::{
 };
 use super::texts::cards as texts;
 use super::{
-    Bot, BotError, REF_BODY_CHARS, REF_BODY_CHARS_LONG, Result, Turn, derive, event_key, minutes,
-    short_ref, tries,
+    Bot, BotError, REF_BODY_CHARS, Result, Turn, derive, event_key, minutes, short_ref, tries,
 };
 use crate::card::{CardNumber, Expiry, RailError};
 use crate::command::{CARDS_PER_USER_MAX, OtpCode};
@@ -103,17 +102,7 @@ impl Bot {
             updated_at_ms: turn.now_ms,
             revision: 0,
         };
-        let mut stored = self.store.insert_card_add(&add).await?;
-        if stored.add_id != add_id {
-            add.reference = short_ref('A', add_id, REF_BODY_CHARS_LONG)?;
-            stored = self.store.insert_card_add(&add).await?;
-        }
-        if stored.add_id != add_id {
-            return Err(BotError::Inconsistent(format!(
-                "card add reference {} taken twice",
-                add.reference
-            )));
-        }
+        let stored = self.insert_referenced(&mut add, 'A').await?;
         if stored.state != CardAddState::AwaitingCode {
             turn.private(texts::link_already(&label, stored.state));
             return Ok(());

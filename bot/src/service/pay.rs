@@ -17,7 +17,7 @@ use super::resolve::Resolved;
 use super::texts::pay::{self as texts, describe_state};
 use super::texts::resolve::is_a_bot;
 use super::texts::{minutes, tries, with_memo};
-use super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG};
+use super::turn::REF_BODY_CHARS;
 use super::turn::{Turn, derive, event_key, label_of, label_of_user, short_ref};
 use super::{Bot, BotError, Result, transfer_codes};
 use crate::command::{Memo, OtpCode, ShortRef, Target};
@@ -157,17 +157,7 @@ impl Bot {
             updated_at_ms: turn.now_ms,
             revision: 0,
         };
-        let mut stored = self.store.insert_payment(&payment).await?;
-        if stored.transfer_id != transfer_id {
-            payment.reference = short_ref('P', transfer_id, REF_BODY_CHARS_LONG)?;
-            stored = self.store.insert_payment(&payment).await?;
-        }
-        if stored.transfer_id != transfer_id {
-            return Err(BotError::Inconsistent(format!(
-                "payment reference {} taken twice",
-                payment.reference
-            )));
-        }
+        let stored = self.insert_referenced(&mut payment, 'P').await?;
         if stored.state != PaymentState::AwaitingCode {
             turn.private(texts::already(
                 &stored.reference.to_string(),

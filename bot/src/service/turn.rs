@@ -10,6 +10,7 @@
 //! adds the one public note "I sent you a DM"; the families never decide
 //! for themselves whether a group may see something.
 
+use async_trait::async_trait;
 use ledger::TransferId;
 
 use super::texts::turn as texts;
@@ -21,7 +22,7 @@ use crate::message::{
     Audience, Button, ChatKind, Deletion, Incoming, MESSAGE_TEXT_BYTES_MAX, Reply, User,
 };
 use crate::notify::StoredReply;
-use crate::store::Identity;
+use crate::store::{CardAdd, CardOp, Identity, Payment, Store, StoreError};
 
 /// Characters after the kind letter in a payment, request or split
 /// reference (`P7K2QXM`); a collision retries with [`REF_BODY_CHARS_LONG`].
@@ -126,6 +127,90 @@ pub(super) fn label_of_user(user: &User) -> String {
     match &user.handle {
         Some(handle) => handle.to_string(),
         None => user.display_name.clone(),
+    }
+}
+
+/// A record that waits for a code under a [`ShortRef`] made from its id
+/// (a payment, a card operation, a card add); [`Bot::insert_referenced`]
+/// stores one.
+#[async_trait]
+pub(super) trait Referenced: Sized + Send + Sync {
+    /// What it is called in an internal error.
+    const WHAT: &'static str;
+    /// The id its reference is made from, which tells it apart.
+    fn id(&self) -> TransferId;
+    fn set_reference(&mut self, reference: ShortRef);
+    /// Stores it, or returns the record already stored under its reference.
+    async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError>;
+}
+
+#[async_trait]
+impl Referenced for Payment {
+    const WHAT: &'static str = "payment";
+    fn id(&self) -> TransferId {
+        self.transfer_id
+    }
+    fn set_reference(&mut self, reference: ShortRef) {
+        self.reference = reference;
+    }
+    async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError> {
+        store.insert_payment(self).await
+    }
+}
+
+#[async_trait]
+impl Referenced for CardOp {
+    const WHAT: &'static str = "card operation";
+    fn id(&self) -> TransferId {
+        self.transfer_id
+    }
+    fn set_reference(&mut self, reference: ShortRef) {
+        self.reference = reference;
+    }
+    async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError> {
+        store.insert_card_op(self).await
+    }
+}
+
+#[async_trait]
+impl Referenced for CardAdd {
+    const WHAT: &'static str = "card add";
+    fn id(&self) -> TransferId {
+        self.add_id
+    }
+    fn set_reference(&mut self, reference: ShortRef) {
+        self.reference = reference;
+    }
+    async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError> {
+        store.insert_card_add(self).await
+    }
+}
+
+impl Bot {
+    /// Stores `record` under its reference or, if another record holds
+    /// that one, under the long one (`kind` and [`REF_BODY_CHARS_LONG`]
+    /// characters of its id). Returns what is stored under the reference:
+    /// `record`, or the one an earlier try of the same message stored.
+    pub(super) async fn insert_referenced<R: Referenced>(
+        &self,
+        record: &mut R,
+        kind: char,
+    ) -> Result<R> {
+        let id = record.id();
+        let stored = record.insert(self.store.as_ref()).await?;
+        if stored.id() == id {
+            return Ok(stored);
+        }
+        let long = short_ref(kind, id, REF_BODY_CHARS_LONG)?;
+        record.set_reference(long.clone());
+        let stored = record.insert(self.store.as_ref()).await?;
+        if stored.id() != id {
+            return Err(BotError::Inconsistent(format!(
+                "{} reference {long} taken twice",
+                R::WHAT
+            )));
+        }
+        Ok(stored)
     }
 }
 

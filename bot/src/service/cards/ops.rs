@@ -17,8 +17,7 @@ use crate::command::OtpCode;
 use crate::otp::{self, OtpChallenge, Verdict};
 use crate::service::texts::cards as texts;
 use crate::service::{
-    Bot, BotError, REF_BODY_CHARS, REF_BODY_CHARS_LONG, Result, Turn, derive, event_key, short_ref,
-    tries,
+    Bot, BotError, REF_BODY_CHARS, Result, Turn, derive, event_key, short_ref, tries,
 };
 use crate::store::{CardOp, CardOpKind, CardOpState};
 
@@ -114,17 +113,7 @@ impl Bot {
             updated_at_ms: turn.now_ms,
             revision: 0,
         };
-        let mut stored = self.store.insert_card_op(&op).await?;
-        if stored.transfer_id != transfer_id {
-            op.reference = short_ref(letter, transfer_id, REF_BODY_CHARS_LONG)?;
-            stored = self.store.insert_card_op(&op).await?;
-        }
-        if stored.transfer_id != transfer_id {
-            return Err(BotError::Inconsistent(format!(
-                "card operation reference {} taken twice",
-                op.reference
-            )));
-        }
+        let stored = self.insert_referenced(&mut op, letter).await?;
         if stored.state != CardOpState::AwaitingCode {
             turn.private(texts::op_already(kind, &stored.reference, stored.state));
             return Ok(());
