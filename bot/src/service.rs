@@ -271,37 +271,6 @@ impl Bot {
         }
     }
 
-    /// Whether `typed` is the code of `challenge`, which was made for the
-    /// transfer or card add whose id is `binding`.
-    pub(crate) fn code_matches(
-        &self,
-        challenge: &otp::OtpChallenge,
-        binding: u128,
-        typed: &str,
-    ) -> bool {
-        challenge
-            .hash
-            .matches(&self.pepper, &binding.to_be_bytes(), typed)
-    }
-
-    /// What typing `code` at `now_ms` means for `challenge`, which was made
-    /// for the transfer or card add whose id is `binding`.
-    pub(crate) fn code_verdict(
-        &self,
-        challenge: &otp::OtpChallenge,
-        binding: u128,
-        code: &str,
-        now_ms: i64,
-    ) -> otp::Verdict {
-        challenge.verdict(
-            &self.config.otp,
-            &self.pepper,
-            &binding.to_be_bytes(),
-            code,
-            now_ms,
-        )
-    }
-
     /// The key card fingerprints are made with.
     pub(crate) fn card_fingerprint_key(&self) -> &Pepper {
         self.card_fingerprint_key.as_ref().unwrap_or(&self.pepper)

@@ -133,12 +133,7 @@ impl Bot {
         code: &OtpCode,
     ) -> Result<()> {
         let label = add_label(&add);
-        let verdict = self.code_verdict(
-            &add.challenge,
-            add.add_id.as_u128(),
-            code.as_str(),
-            turn.now_ms,
-        );
+        let verdict = self.code_verdict(&add, code, turn.now_ms);
         match verdict {
             Verdict::Confirmed => {}
             Verdict::Expired => {
@@ -215,12 +210,7 @@ impl Bot {
     ) -> Result<()> {
         for add in adds {
             let label = add_label(&add);
-            let verdict = self.code_verdict(
-                &add.challenge,
-                add.add_id.as_u128(),
-                code.as_str(),
-                turn.now_ms,
-            );
+            let verdict = self.code_verdict(&add, code, turn.now_ms);
             match verdict {
                 Verdict::Wrong { attempts_left } => {
                     let mut updated = add.clone();

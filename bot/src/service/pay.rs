@@ -228,26 +228,21 @@ impl Bot {
         }
         let matching_add = card_adds
             .iter()
-            .find(|add| self.code_matches(&add.challenge, add.add_id.as_u128(), code.as_str()));
+            .find(|add| self.code_matches(*add, code.as_str()));
         if let Some(add) = matching_add {
             return self.confirm_card_add(turn, add.clone(), code).await;
         }
         let matching_op = card_ops
             .iter()
-            .find(|op| self.code_matches(&op.challenge, op.transfer_id.as_u128(), code.as_str()));
+            .find(|op| self.code_matches(*op, code.as_str()));
         if let Some(op) = matching_op {
             return self.confirm_card_op(turn, op.clone(), code).await;
         }
         let matching = awaiting
             .iter()
-            .find(|p| self.code_matches(&p.challenge, p.transfer_id.as_u128(), code.as_str()));
+            .find(|p| self.code_matches(*p, code.as_str()));
         if let Some(payment) = matching {
-            let verdict = self.code_verdict(
-                &payment.challenge,
-                payment.transfer_id.as_u128(),
-                code.as_str(),
-                turn.now_ms,
-            );
+            let verdict = self.code_verdict(payment, code, turn.now_ms);
             return match verdict {
                 Verdict::Confirmed => self.execute(turn, payment.clone()).await,
                 Verdict::Expired => {
@@ -267,12 +262,7 @@ impl Bot {
         // guesses cannot be spread over several payments.
         let mut lines = Vec::new();
         for payment in awaiting {
-            let verdict = self.code_verdict(
-                &payment.challenge,
-                payment.transfer_id.as_u128(),
-                code.as_str(),
-                turn.now_ms,
-            );
+            let verdict = self.code_verdict(&payment, code, turn.now_ms);
             match verdict {
                 Verdict::Wrong { attempts_left } => {
                     let mut updated = payment.clone();
@@ -674,11 +664,7 @@ impl Bot {
         let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
         let mut leaked = Vec::new();
         for payment in awaiting {
-            let binding = payment.transfer_id.as_u128();
-            if candidates
-                .iter()
-                .any(|c| self.code_matches(&payment.challenge, binding, c))
-            {
+            if candidates.iter().any(|c| self.code_matches(&payment, c)) {
                 leaked.push(payment);
             }
         }

@@ -1,9 +1,10 @@
 //! The plumbing of one message: the checks every message gets before its
 //! command ([`Bot::screen`]), the [`Turn`] that collects its replies, the
-//! command bucket, the names and ids every family derives, and what
-//! [`Bot::handle`] does around the commands (the internal-error reply,
-//! the stored outcome a redelivery gets back, the last guard against a
-//! card number in a reply).
+//! command bucket, the names and ids every family derives, what every
+//! record waiting for a code shares ([`AwaitsCode`]: its reference, its
+//! challenge), and what [`Bot::handle`] does around the commands (the
+//! internal-error reply, the stored outcome a redelivery gets back, the
+//! last guard against a card number in a reply).
 //!
 //! The design decision to know: a reply says who may see it (the chat, or
 //! the sender privately), and [`Turn::private`] in a group the others saw
@@ -16,12 +17,15 @@ use ledger::TransferId;
 use super::texts::turn as texts;
 use super::{Bot, BotError, Result};
 use crate::card as card_number;
-use crate::command::{self, Command, CommandName, LINK_CODE_ALPHABET, ParseContext, ShortRef};
+use crate::command::{
+    self, Command, CommandName, LINK_CODE_ALPHABET, OtpCode, ParseContext, ShortRef,
+};
 use crate::limits::{self, Admission};
 use crate::message::{
     Audience, Button, ChatKind, Deletion, Incoming, MESSAGE_TEXT_BYTES_MAX, Reply, User,
 };
 use crate::notify::StoredReply;
+use crate::otp::{OtpChallenge, Verdict};
 use crate::store::{CardAdd, CardOp, Identity, Payment, Store, StoreError};
 
 /// Characters after the kind letter in a payment, request or split
@@ -134,21 +138,26 @@ pub(super) fn label_of_user(user: &User) -> String {
 /// (a payment, a card operation, a card add); [`Bot::insert_referenced`]
 /// stores one.
 #[async_trait]
-pub(super) trait Referenced: Sized + Send + Sync {
+pub(super) trait AwaitsCode: Sized + Send + Sync {
     /// What it is called in an internal error.
     const WHAT: &'static str;
-    /// The id its reference is made from, which tells it apart.
+    /// The id its reference is made from, which tells it apart, and its
+    /// code is bound to.
     fn id(&self) -> TransferId;
+    fn challenge(&self) -> &OtpChallenge;
     fn set_reference(&mut self, reference: ShortRef);
     /// Stores it, or returns the record already stored under its reference.
     async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError>;
 }
 
 #[async_trait]
-impl Referenced for Payment {
+impl AwaitsCode for Payment {
     const WHAT: &'static str = "payment";
     fn id(&self) -> TransferId {
         self.transfer_id
+    }
+    fn challenge(&self) -> &OtpChallenge {
+        &self.challenge
     }
     fn set_reference(&mut self, reference: ShortRef) {
         self.reference = reference;
@@ -159,10 +168,13 @@ impl Referenced for Payment {
 }
 
 #[async_trait]
-impl Referenced for CardOp {
+impl AwaitsCode for CardOp {
     const WHAT: &'static str = "card operation";
     fn id(&self) -> TransferId {
         self.transfer_id
+    }
+    fn challenge(&self) -> &OtpChallenge {
+        &self.challenge
     }
     fn set_reference(&mut self, reference: ShortRef) {
         self.reference = reference;
@@ -173,10 +185,13 @@ impl Referenced for CardOp {
 }
 
 #[async_trait]
-impl Referenced for CardAdd {
+impl AwaitsCode for CardAdd {
     const WHAT: &'static str = "card add";
     fn id(&self) -> TransferId {
         self.add_id
+    }
+    fn challenge(&self) -> &OtpChallenge {
+        &self.challenge
     }
     fn set_reference(&mut self, reference: ShortRef) {
         self.reference = reference;
@@ -187,11 +202,35 @@ impl Referenced for CardAdd {
 }
 
 impl Bot {
+    /// Whether `typed` is the code `record` waits for.
+    pub(super) fn code_matches(&self, record: &impl AwaitsCode, typed: &str) -> bool {
+        record
+            .challenge()
+            .hash
+            .matches(&self.pepper, &record.id().as_u128().to_be_bytes(), typed)
+    }
+
+    /// What typing `code` at `now_ms` means for the `record` waiting for it.
+    pub(super) fn code_verdict(
+        &self,
+        record: &impl AwaitsCode,
+        code: &OtpCode,
+        now_ms: i64,
+    ) -> Verdict {
+        record.challenge().verdict(
+            &self.config.otp,
+            &self.pepper,
+            &record.id().as_u128().to_be_bytes(),
+            code.as_str(),
+            now_ms,
+        )
+    }
+
     /// Stores `record` under its reference or, if another record holds
     /// that one, under the long one (`kind` and [`REF_BODY_CHARS_LONG`]
     /// characters of its id). Returns what is stored under the reference:
     /// `record`, or the one an earlier try of the same message stored.
-    pub(super) async fn insert_referenced<R: Referenced>(
+    pub(super) async fn insert_referenced<R: AwaitsCode>(
         &self,
         record: &mut R,
         kind: char,

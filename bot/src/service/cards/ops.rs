@@ -148,12 +148,7 @@ impl Bot {
         op: CardOp,
         code: &OtpCode,
     ) -> Result<()> {
-        let verdict = self.code_verdict(
-            &op.challenge,
-            op.transfer_id.as_u128(),
-            code.as_str(),
-            turn.now_ms,
-        );
+        let verdict = self.code_verdict(&op, code, turn.now_ms);
         match verdict {
             Verdict::Confirmed => {
                 // The card may have left the wallet since the code was
@@ -195,12 +190,7 @@ impl Bot {
         lines: &mut Vec<String>,
     ) -> Result<()> {
         for op in ops {
-            let verdict = self.code_verdict(
-                &op.challenge,
-                op.transfer_id.as_u128(),
-                code.as_str(),
-                turn.now_ms,
-            );
+            let verdict = self.code_verdict(&op, code, turn.now_ms);
             let reference = op.reference.clone();
             match verdict {
                 Verdict::Wrong { attempts_left } => {
