@@ -67,6 +67,13 @@ fn problems(cases: &[(&str, UsageProblem)]) {
     }
 }
 
+/// Each text is refused with a line starting with its prefix.
+fn errors_start(cases: &[(&str, &str)]) {
+    for (text, prefix) in cases {
+        assert!(err(text).to_string().starts_with(prefix), "{text:?}");
+    }
+}
+
 fn handle(text: &str) -> Target {
     Target::Handle(Handle::parse(text).unwrap())
 }

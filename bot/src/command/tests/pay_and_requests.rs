@@ -270,36 +270,29 @@ fn amount_error_lines_read_well() {
         err("/pay @bob 20.505").to_string(),
         "`20.505` has 3 decimals; USD has 2. Usage: /pay @handle AMOUNT [CURRENCY] [for MEMO], e.g. /pay @bob 20 for pizza"
     );
-    assert!(
-        err("/pay @bob 5.5 JPY")
-            .to_string()
-            .starts_with("`5.5` has 1 decimal; JPY has none. Usage:")
-    );
-    assert!(
-        err("/pay @bob 0")
-            .to_string()
-            .starts_with("The amount must be more than zero. Usage: /pay")
-    );
-    assert!(
-        err("/pay @bob 20 XYZ")
-            .to_string()
-            .starts_with("Unknown currency `XYZ`; I know USD, EUR, GBP, JPY")
-    );
-    assert!(
-        err("/pay @bob 2000000000")
-            .to_string()
-            .starts_with("The amount is above the limit of $1000000000.00. Usage:")
-    );
-    assert!(
-        err("/pay @bob ٢٠")
-            .to_string()
-            .starts_with("Write the amount with the digits 0-9. Usage:")
-    );
-    assert!(
-        err("/pay @bob")
-            .to_string()
-            .starts_with("Missing the amount. Usage:")
-    );
+    errors_start(&[
+        (
+            "/pay @bob 5.5 JPY",
+            "`5.5` has 1 decimal; JPY has none. Usage:",
+        ),
+        (
+            "/pay @bob 0",
+            "The amount must be more than zero. Usage: /pay",
+        ),
+        (
+            "/pay @bob 20 XYZ",
+            "Unknown currency `XYZ`; I know USD, EUR, GBP, JPY",
+        ),
+        (
+            "/pay @bob 2000000000",
+            "The amount is above the limit of $1000000000.00. Usage:",
+        ),
+        (
+            "/pay @bob ٢٠",
+            "Write the amount with the digits 0-9. Usage:",
+        ),
+        ("/pay @bob", "Missing the amount. Usage:"),
+    ]);
 }
 
 #[test]
