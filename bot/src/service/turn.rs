@@ -150,56 +150,32 @@ pub(super) trait AwaitsCode: Sized + Send + Sync {
     async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError>;
 }
 
-#[async_trait]
-impl AwaitsCode for Payment {
-    const WHAT: &'static str = "payment";
-    fn id(&self) -> TransferId {
-        self.transfer_id
-    }
-    fn challenge(&self) -> &OtpChallenge {
-        &self.challenge
-    }
-    fn set_reference(&mut self, reference: ShortRef) {
-        self.reference = reference;
-    }
-    async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError> {
-        store.insert_payment(self).await
-    }
+/// `AwaitsCode` for a store record: its name in errors, its id field and
+/// the store's insert.
+macro_rules! awaits_code {
+    ($record:ty, $what:literal, $id:ident, $insert:ident) => {
+        #[async_trait]
+        impl AwaitsCode for $record {
+            const WHAT: &'static str = $what;
+            fn id(&self) -> TransferId {
+                self.$id
+            }
+            fn challenge(&self) -> &OtpChallenge {
+                &self.challenge
+            }
+            fn set_reference(&mut self, reference: ShortRef) {
+                self.reference = reference;
+            }
+            async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError> {
+                store.$insert(self).await
+            }
+        }
+    };
 }
 
-#[async_trait]
-impl AwaitsCode for CardOp {
-    const WHAT: &'static str = "card operation";
-    fn id(&self) -> TransferId {
-        self.transfer_id
-    }
-    fn challenge(&self) -> &OtpChallenge {
-        &self.challenge
-    }
-    fn set_reference(&mut self, reference: ShortRef) {
-        self.reference = reference;
-    }
-    async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError> {
-        store.insert_card_op(self).await
-    }
-}
-
-#[async_trait]
-impl AwaitsCode for CardAdd {
-    const WHAT: &'static str = "card add";
-    fn id(&self) -> TransferId {
-        self.add_id
-    }
-    fn challenge(&self) -> &OtpChallenge {
-        &self.challenge
-    }
-    fn set_reference(&mut self, reference: ShortRef) {
-        self.reference = reference;
-    }
-    async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError> {
-        store.insert_card_add(self).await
-    }
-}
+awaits_code!(Payment, "payment", transfer_id, insert_payment);
+awaits_code!(CardOp, "card operation", transfer_id, insert_card_op);
+awaits_code!(CardAdd, "card add", add_id, insert_card_add);
 
 impl Bot {
     /// Whether `typed` is the code `record` waits for.
