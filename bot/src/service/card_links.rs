@@ -16,9 +16,7 @@ use super::cards::{
     cashout_possible_from_ms, linked_label, this_month,
 };
 use super::texts::cards as texts;
-use super::{
-    Bot, BotError, REF_BODY_CHARS, Result, Turn, derive, event_key, minutes, short_ref, tries,
-};
+use super::{Bot, REF_BODY_CHARS, Result, Turn, derive, event_key, minutes, short_ref, tries};
 use crate::card::{CardNumber, Expiry, RailError};
 use crate::command::{CARDS_PER_USER_MAX, OtpCode};
 use crate::message::{Platform, PlatformUserId};
@@ -113,11 +111,7 @@ impl Bot {
             renewed.challenge = challenge;
             renewed.due_at_ms = Some(challenge.expires_at_ms(&self.config.otp));
             renewed.updated_at_ms = turn.now_ms;
-            if !self.store.update_card_add(&renewed).await? {
-                return Err(BotError::Inconsistent(
-                    "card add changed while its code was renewed".to_owned(),
-                ));
-            }
+            self.store_renewed_code(&renewed).await?;
         }
         let what = texts::add_what(&label, expiry);
         self.send_card_code(turn, &what, &code, &stored.reference);

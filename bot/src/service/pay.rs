@@ -19,7 +19,7 @@ use super::texts::resolve::is_a_bot;
 use super::texts::{minutes, tries, with_memo};
 use super::turn::REF_BODY_CHARS;
 use super::turn::{Turn, derive, event_key, label_of, label_of_user, short_ref};
-use super::{Bot, BotError, Result, transfer_codes};
+use super::{Bot, Result, transfer_codes};
 use crate::command::{Memo, OtpCode, ShortRef, Target};
 use crate::message::Button;
 use crate::otp::{self, OtpChallenge, Verdict};
@@ -173,11 +173,7 @@ impl Bot {
             let mut renewed = stored.clone();
             renewed.challenge = challenge;
             renewed.updated_at_ms = turn.now_ms;
-            if !self.store.update_payment(&renewed).await? {
-                return Err(BotError::Inconsistent(
-                    "payment changed while its code was renewed".to_owned(),
-                ));
-            }
+            self.store_renewed_code(&renewed).await?;
         }
         let reference = stored.reference.clone();
         let amount_text = amount.to_string();

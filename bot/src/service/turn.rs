@@ -148,12 +148,14 @@ pub(super) trait AwaitsCode: Sized + Send + Sync {
     fn set_reference(&mut self, reference: ShortRef);
     /// Stores it, or returns the record already stored under its reference.
     async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError>;
+    /// Stores it at its revision; `false` if it changed meanwhile.
+    async fn update(&self, store: &dyn Store) -> std::result::Result<bool, StoreError>;
 }
 
 /// `AwaitsCode` for a store record: its name in errors, its id field and
-/// the store's insert.
+/// the store's insert and update.
 macro_rules! awaits_code {
-    ($record:ty, $what:literal, $id:ident, $insert:ident) => {
+    ($record:ty, $what:literal, $id:ident, $insert:ident, $update:ident) => {
         #[async_trait]
         impl AwaitsCode for $record {
             const WHAT: &'static str = $what;
@@ -169,13 +171,34 @@ macro_rules! awaits_code {
             async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError> {
                 store.$insert(self).await
             }
+            async fn update(&self, store: &dyn Store) -> std::result::Result<bool, StoreError> {
+                store.$update(self).await
+            }
         }
     };
 }
 
-awaits_code!(Payment, "payment", transfer_id, insert_payment);
-awaits_code!(CardOp, "card operation", transfer_id, insert_card_op);
-awaits_code!(CardAdd, "card add", add_id, insert_card_add);
+awaits_code!(
+    Payment,
+    "payment",
+    transfer_id,
+    insert_payment,
+    update_payment
+);
+awaits_code!(
+    CardOp,
+    "card operation",
+    transfer_id,
+    insert_card_op,
+    update_card_op
+);
+awaits_code!(
+    CardAdd,
+    "card add",
+    add_id,
+    insert_card_add,
+    update_card_add
+);
 
 impl Bot {
     /// Whether `typed` is the code `record` waits for.
@@ -200,6 +223,18 @@ impl Bot {
             code.as_str(),
             now_ms,
         )
+    }
+
+    /// Stores `renewed`, a record given a fresh code because it was stored
+    /// by an earlier try whose code nobody saw.
+    pub(super) async fn store_renewed_code<R: AwaitsCode>(&self, renewed: &R) -> Result<()> {
+        if !renewed.update(self.store.as_ref()).await? {
+            return Err(BotError::Inconsistent(format!(
+                "{} changed while its code was renewed",
+                R::WHAT
+            )));
+        }
+        Ok(())
     }
 
     /// Stores `record` under its reference or, if another record holds

@@ -16,9 +16,7 @@ use super::{
 use crate::command::OtpCode;
 use crate::otp::{self, OtpChallenge, Verdict};
 use crate::service::texts::cards as texts;
-use crate::service::{
-    Bot, BotError, REF_BODY_CHARS, Result, Turn, derive, event_key, short_ref, tries,
-};
+use crate::service::{Bot, REF_BODY_CHARS, Result, Turn, derive, event_key, short_ref, tries};
 use crate::store::{CardOp, CardOpKind, CardOpState};
 
 impl Bot {
@@ -123,11 +121,7 @@ impl Bot {
             let mut renewed = stored.clone();
             renewed.challenge = challenge;
             renewed.updated_at_ms = turn.now_ms;
-            if !self.store.update_card_op(&renewed).await? {
-                return Err(BotError::Inconsistent(
-                    "card operation changed while its code was renewed".to_owned(),
-                ));
-            }
+            self.store_renewed_code(&renewed).await?;
         }
         let reference = stored.reference.clone();
         let what = match kind {
