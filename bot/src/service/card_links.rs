@@ -16,7 +16,9 @@ use super::cards::{
     cashout_possible_from_ms, linked_label, this_month,
 };
 use super::texts::cards as texts;
-use super::{Bot, REF_BODY_CHARS, Result, Turn, derive, event_key, minutes, short_ref, tries};
+use super::{
+    AwaitsCode, Bot, REF_BODY_CHARS, Result, Turn, derive, event_key, minutes, short_ref, tries,
+};
 use crate::card::{CardNumber, Expiry, RailError};
 use crate::command::{CARDS_PER_USER_MAX, OtpCode};
 use crate::message::{Platform, PlatformUserId};
@@ -108,9 +110,8 @@ impl Bot {
         if stored.challenge.hash.to_bytes() != challenge.hash.to_bytes() {
             // A retry after a crash: the first code was never seen.
             let mut renewed = stored.clone();
-            renewed.challenge = challenge;
+            renewed.set_challenge(challenge, turn.now_ms);
             renewed.due_at_ms = Some(challenge.expires_at_ms(&self.config.otp));
-            renewed.updated_at_ms = turn.now_ms;
             self.store_renewed_code(&renewed).await?;
         }
         let what = texts::add_what(&label, expiry);
@@ -207,10 +208,7 @@ impl Bot {
             let verdict = self.code_verdict(&add, code, turn.now_ms);
             match verdict {
                 Verdict::Wrong { attempts_left } => {
-                    let mut updated = add.clone();
-                    updated.challenge = add.challenge.after_wrong();
-                    updated.updated_at_ms = turn.now_ms;
-                    if self.store.update_card_add(&updated).await? {
+                    if self.count_wrong_code(&add, turn.now_ms).await? {
                         lines.push(texts::add_wrong_code(&label, &tries(attempts_left)));
                     }
                 }

@@ -17,7 +17,7 @@ use super::resolve::Resolved;
 use super::texts::pay::{self as texts, describe_state};
 use super::texts::resolve::is_a_bot;
 use super::texts::{minutes, tries, with_memo};
-use super::turn::REF_BODY_CHARS;
+use super::turn::{AwaitsCode, REF_BODY_CHARS};
 use super::turn::{Turn, derive, event_key, label_of, label_of_user, short_ref};
 use super::{Bot, Result, transfer_codes};
 use crate::command::{Memo, OtpCode, ShortRef, Target};
@@ -171,8 +171,7 @@ impl Bot {
             // A retry after a crash: the first code was never seen; this one
             // replaces it.
             let mut renewed = stored.clone();
-            renewed.challenge = challenge;
-            renewed.updated_at_ms = turn.now_ms;
+            renewed.set_challenge(challenge, turn.now_ms);
             self.store_renewed_code(&renewed).await?;
         }
         let reference = stored.reference.clone();
@@ -261,10 +260,7 @@ impl Bot {
             let verdict = self.code_verdict(&payment, code, turn.now_ms);
             match verdict {
                 Verdict::Wrong { attempts_left } => {
-                    let mut updated = payment.clone();
-                    updated.challenge = payment.challenge.after_wrong();
-                    updated.updated_at_ms = turn.now_ms;
-                    if self.store.update_payment(&updated).await? {
+                    if self.count_wrong_code(&payment, turn.now_ms).await? {
                         lines.push(texts::wrong_code(
                             &payment.reference.to_string(),
                             &payment.amount.to_string(),

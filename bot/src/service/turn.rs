@@ -146,6 +146,8 @@ pub(super) trait AwaitsCode: Sized + Send + Sync {
     fn id(&self) -> TransferId;
     fn challenge(&self) -> &OtpChallenge;
     fn set_reference(&mut self, reference: ShortRef);
+    /// Replaces its challenge, as changed at `now_ms`.
+    fn set_challenge(&mut self, challenge: OtpChallenge, now_ms: i64);
     /// Stores it, or returns the record already stored under its reference.
     async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError>;
     /// Stores it at its revision; `false` if it changed meanwhile.
@@ -167,6 +169,10 @@ macro_rules! awaits_code {
             }
             fn set_reference(&mut self, reference: ShortRef) {
                 self.reference = reference;
+            }
+            fn set_challenge(&mut self, challenge: OtpChallenge, now_ms: i64) {
+                self.challenge = challenge;
+                self.updated_at_ms = now_ms;
             }
             async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError> {
                 store.$insert(self).await
@@ -223,6 +229,18 @@ impl Bot {
             code.as_str(),
             now_ms,
         )
+    }
+
+    /// Counts a wrong code against `record`; `false` if it changed
+    /// meanwhile (then nothing is said about it).
+    pub(super) async fn count_wrong_code<R: AwaitsCode + Clone>(
+        &self,
+        record: &R,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let mut updated = record.clone();
+        updated.set_challenge(record.challenge().after_wrong(), now_ms);
+        Ok(updated.update(self.store.as_ref()).await?)
     }
 
     /// Stores `renewed`, a record given a fresh code because it was stored

@@ -16,7 +16,9 @@ use super::{
 use crate::command::OtpCode;
 use crate::otp::{self, OtpChallenge, Verdict};
 use crate::service::texts::cards as texts;
-use crate::service::{Bot, REF_BODY_CHARS, Result, Turn, derive, event_key, short_ref, tries};
+use crate::service::{
+    AwaitsCode, Bot, REF_BODY_CHARS, Result, Turn, derive, event_key, short_ref, tries,
+};
 use crate::store::{CardOp, CardOpKind, CardOpState};
 
 impl Bot {
@@ -119,8 +121,7 @@ impl Bot {
         if stored.challenge.hash.to_bytes() != challenge.hash.to_bytes() {
             // A retry after a crash: the first code was never seen.
             let mut renewed = stored.clone();
-            renewed.challenge = challenge;
-            renewed.updated_at_ms = turn.now_ms;
+            renewed.set_challenge(challenge, turn.now_ms);
             self.store_renewed_code(&renewed).await?;
         }
         let reference = stored.reference.clone();
@@ -188,10 +189,7 @@ impl Bot {
             let reference = op.reference.clone();
             match verdict {
                 Verdict::Wrong { attempts_left } => {
-                    let mut updated = op.clone();
-                    updated.challenge = op.challenge.after_wrong();
-                    updated.updated_at_ms = turn.now_ms;
-                    if self.store.update_card_op(&updated).await? {
+                    if self.count_wrong_code(&op, turn.now_ms).await? {
                         lines.push(texts::op_wrong_code(
                             op.kind,
                             &reference,
