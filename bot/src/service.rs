@@ -71,11 +71,11 @@ pub use resolve::CONFUSABLE_CANDIDATES_MAX;
 pub use sweep::{EVENT_FORGET_INTERVAL_MS, EVENT_RETENTION_MS, SWEEP_PAYMENTS_MAX};
 pub use texts::turn::{CARD_IN_DIRECT_COMMAND_TEXT, CARD_IN_DIRECT_TEXT, INTERNAL_ERROR_TEXT};
 use texts::{minutes, tries};
-pub use turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG};
 use turn::{
-    Screened, Turn, decode_outcome, derive, encode_outcome, event_key, internal_error, short_ref,
-    withhold_card_numbers,
+    AwaitsCode, Screened, Turn, decode_outcome, derive, encode_outcome, event_key, internal_error,
+    short_ref, withhold_card_numbers,
 };
+pub use turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG};
 
 /// A claimed event whose worker has not finished after this long is handed
 /// to the next delivery (the worker is presumed dead).

@@ -45,53 +45,21 @@ fn is_id_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
-macro_rules! ascii_field {
-    ($(#[$doc:meta])* $name:ident, $field:literal, |$b:ident| $char_ok:expr, $lengths:expr) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn new(text: &str) -> Result<$name, RailFieldError> {
-                let ok = ($lengths).contains(&text.len()) && text.bytes().all(|$b| $char_ok);
-                ok.then(|| $name(text.to_owned()))
-                    .ok_or(RailFieldError { field: $field })
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), self.0)
-            }
-        }
-    };
-}
-
-ascii_field!(
+bot::rail_text!(
     /// ISO 8583 field 11: [`STAN_DIGITS`] ASCII digits.
     SystemsTraceAuditNumber,
     "systems trace audit number",
     |b| b.is_ascii_digit(),
     STAN_DIGITS..=STAN_DIGITS
 );
-ascii_field!(
+bot::rail_text!(
     /// ISO 8583 field 37: [`RRN_CHARS`] ASCII letters or digits.
     RetrievalReferenceNumber,
     "retrieval reference number",
     |b| b.is_ascii_alphanumeric(),
     RRN_CHARS..=RRN_CHARS
 );
-ascii_field!(
+bot::rail_text!(
     /// ISO 8583 field 38, the issuer's authorisation code: 1 to
     /// [`APPROVAL_CODE_CHARS_MAX`] ASCII letters or digits.
     ApprovalCode,

@@ -106,19 +106,25 @@ impl fmt::Display for DeclineReason {
     }
 }
 
-macro_rules! opaque_text {
-    ($(#[$doc:meta])* $name:ident, $field:literal, $bytes_max:expr) => {
+/// Declares a text newtype for a rail's field: a private `String` whose
+/// `new` admits a length within `$lengths` bytes, each byte passing
+/// `$char_ok`, and otherwise refuses with a [`RailFieldError`] naming
+/// `$field`; with `as_str`, `Display` (the text) and `Debug` (`Name(text)`).
+/// The core's opaque texts use it, and so does an adapter for its network's
+/// own fields, which stay in the adapter.
+#[macro_export]
+macro_rules! rail_text {
+    ($(#[$doc:meta])* $name:ident, $field:literal, |$b:ident| $char_ok:expr, $lengths:expr) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
 
         impl $name {
-            /// 1 to the most bytes of printable ASCII without spaces.
-            pub fn new(text: &str) -> Result<$name, RailFieldError> {
-                let ok = (1..=$bytes_max).contains(&text.len())
-                    && text.bytes().all(|b| b.is_ascii_graphic());
+            /// The text if its length and every byte fit the field.
+            pub fn new(text: &str) -> Result<$name, $crate::card::RailFieldError> {
+                let ok = ($lengths).contains(&text.len()) && text.bytes().all(|$b| $char_ok);
                 ok.then(|| $name(text.to_owned()))
-                    .ok_or(RailFieldError { field: $field })
+                    .ok_or($crate::card::RailFieldError { field: $field })
             }
 
             /// For storage and for the rail that made it.
@@ -127,36 +133,38 @@ macro_rules! opaque_text {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
 
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 write!(f, "{}({})", stringify!($name), self.0)
             }
         }
     };
 }
 
-opaque_text!(
+crate::rail_text!(
     /// The rail's own name for a request it approved or has not decided
     /// yet: opaque to the core, which stores it as text and hands a pending
     /// one back to [`CardRail::status`]. 1 to [`RAIL_REFERENCE_BYTES_MAX`]
     /// bytes of printable ASCII.
     RailReference,
     "rail reference",
-    RAIL_REFERENCE_BYTES_MAX
+    |b| b.is_ascii_graphic(),
+    1..=RAIL_REFERENCE_BYTES_MAX
 );
-opaque_text!(
+crate::rail_text!(
     /// The rail's own code for a decline, kept with the operation for the
     /// operator (the [`DeclineReason`] is what the user reads). 1 to
     /// [`DECLINE_CODE_BYTES_MAX`] bytes of printable ASCII.
     DeclineCode,
     "decline code",
-    DECLINE_CODE_BYTES_MAX
+    |b| b.is_ascii_graphic(),
+    1..=DECLINE_CODE_BYTES_MAX
 );
 
 /// One pull (card → wallet) or push (wallet → card) as the core asks the

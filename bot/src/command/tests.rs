@@ -47,6 +47,27 @@ fn problem(text: &str) -> UsageProblem {
     }
 }
 
+/// Each text parses to its command, as one `assert_eq!` each.
+fn parses(cases: &[(&str, Command)]) {
+    for (text, expected) in cases {
+        assert_eq!(&ok(text), expected, "{text:?}");
+    }
+}
+
+/// Each text is refused with its problem, as one `assert_eq!` each.
+fn problems(cases: &[(&str, UsageProblem)]) {
+    for (text, expected) in cases {
+        assert_eq!(&problem(text), expected, "{text:?}");
+    }
+}
+
+/// Each text is refused with a line starting with its prefix.
+fn errors_start(cases: &[(&str, &str)]) {
+    for (text, prefix) in cases {
+        assert!(err(text).to_string().starts_with(prefix), "{text:?}");
+    }
+}
+
 fn handle(text: &str) -> Target {
     Target::Handle(Handle::parse(text).unwrap())
 }
@@ -177,22 +198,18 @@ fn tolerates_bot_suffix_case_and_whitespace() {
 
 #[test]
 fn mentions_by_id() {
-    assert_eq!(
-        ok("/pay <@123456> 5"),
-        pay(Some(id("123456")), usd(500), None)
-    );
-    assert_eq!(
-        ok("/pay <@!123456> 5"),
-        pay(Some(id("123456")), usd(500), None)
-    );
-    assert_eq!(
-        ok("/request <@42> 1"),
-        Command::Request {
-            payer: id("42"),
-            amount: usd(100),
-            memo: None
-        }
-    );
+    parses(&[
+        ("/pay <@123456> 5", pay(Some(id("123456")), usd(500), None)),
+        ("/pay <@!123456> 5", pay(Some(id("123456")), usd(500), None)),
+        (
+            "/request <@42> 1",
+            Command::Request {
+                payer: id("42"),
+                amount: usd(100),
+                memo: None,
+            },
+        ),
+    ]);
     for bad in ["<@&123>", "<#123>", "<@>", "<@12 3>", "<@123", "<bob>"] {
         assert!(
             matches!(
@@ -208,14 +225,16 @@ fn mentions_by_id() {
 
 #[test]
 fn start() {
-    assert_eq!(ok("/start"), Command::Start { payload: None });
-    assert_eq!(
-        ok("/start link_AbC-9"),
-        Command::Start {
-            payload: Some(StartPayload::parse("link_AbC-9").unwrap())
-        }
-    );
-    assert_eq!(ok("/start@paybot"), Command::Start { payload: None });
+    parses(&[
+        ("/start", Command::Start { payload: None }),
+        (
+            "/start link_AbC-9",
+            Command::Start {
+                payload: Some(StartPayload::parse("link_AbC-9").unwrap()),
+            },
+        ),
+        ("/start@paybot", Command::Start { payload: None }),
+    ]);
     assert_eq!(problem("/start a+b"), UsageProblem::InvalidStartPayload);
     assert_eq!(
         problem(&format!("/start {}", "a".repeat(65))),
@@ -248,20 +267,18 @@ fn help() {
             topic: Some(CommandName::Split)
         }
     );
-    assert_eq!(
-        problem("/help /foo"),
-        UsageProblem::UnknownTopic("foo".into())
-    );
-    assert_eq!(
-        problem("/help pay now"),
-        UsageProblem::Leftover("now".into())
-    );
+    problems(&[
+        ("/help /foo", UsageProblem::UnknownTopic("foo".into())),
+        ("/help pay now", UsageProblem::Leftover("now".into())),
+    ]);
 }
 
 #[test]
 fn balance() {
-    assert_eq!(ok("/balance"), Command::Balance);
-    assert_eq!(ok("/BALANCE@paybot  "), Command::Balance);
+    parses(&[
+        ("/balance", Command::Balance),
+        ("/BALANCE@paybot  ", Command::Balance),
+    ]);
     assert_eq!(
         problem("/balance please"),
         UsageProblem::Leftover("please".into())
@@ -311,49 +328,43 @@ fn card_commands_parse_and_never_quote_digits() {
         ok("/CARD add 5555555555554444 12/2030"),
         Command::CardAdd { .. }
     ));
-    assert_eq!(ok("/card remove 2"), Command::CardRemove { index: 2 });
-    assert_eq!(ok("/card list"), Command::Cards);
-    assert_eq!(ok("/cards"), Command::Cards);
+    parses(&[
+        ("/card remove 2", Command::CardRemove { index: 2 }),
+        ("/card list", Command::Cards),
+        ("/cards", Command::Cards),
+    ]);
     let usd = |minor| Amount::from_minor(minor, Currency::USD).unwrap();
-    assert_eq!(
-        ok("/topup 20"),
-        Command::TopUp {
-            amount: usd(2_000),
-            card: None
-        }
-    );
-    assert_eq!(
-        ok("/cashout $5.50 card 2"),
-        Command::CashOut {
-            amount: usd(550),
-            card: Some(2)
-        }
-    );
-    assert_eq!(
-        problem("/card add 4111111111111112 08/29"),
-        UsageProblem::Card(CardError::Checksum)
-    );
-    assert_eq!(
-        problem("/card add 4111111111111111"),
-        UsageProblem::MissingExpiry
-    );
-    assert_eq!(
-        problem("/card add 4111111111111111 13/29"),
-        UsageProblem::Expiry(ExpiryError::Month)
-    );
-    assert_eq!(problem("/card remove 9"), UsageProblem::CardIndex);
-    assert_eq!(
-        problem("/card 4111111111111111 08/29"),
-        UsageProblem::CardSubcommand
-    );
-    assert_eq!(
-        problem("/topup 20 4111111111111111"),
-        UsageProblem::CardSelector
-    );
-    assert_eq!(
-        problem("/cards 4111111111111111"),
-        UsageProblem::LeftoverNotQuoted
-    );
+    parses(&[
+        (
+            "/topup 20",
+            Command::TopUp {
+                amount: usd(2_000),
+                card: None,
+            },
+        ),
+        (
+            "/cashout $5.50 card 2",
+            Command::CashOut {
+                amount: usd(550),
+                card: Some(2),
+            },
+        ),
+    ]);
+    problems(&[
+        (
+            "/card add 4111111111111112 08/29",
+            UsageProblem::Card(CardError::Checksum),
+        ),
+        ("/card add 4111111111111111", UsageProblem::MissingExpiry),
+        (
+            "/card add 4111111111111111 13/29",
+            UsageProblem::Expiry(ExpiryError::Month),
+        ),
+        ("/card remove 9", UsageProblem::CardIndex),
+        ("/card 4111111111111111 08/29", UsageProblem::CardSubcommand),
+        ("/topup 20 4111111111111111", UsageProblem::CardSelector),
+        ("/cards 4111111111111111", UsageProblem::LeftoverNotQuoted),
+    ]);
     assert!(matches!(problem("/topup 20.001"), UsageProblem::Amount(_)));
     for text in [
         "/card add 4111111111111112 08/29",

@@ -17,8 +17,7 @@ use super::cards::{
 };
 use super::texts::cards as texts;
 use super::{
-    Bot, BotError, REF_BODY_CHARS, REF_BODY_CHARS_LONG, Result, Turn, derive, event_key, minutes,
-    short_ref, tries,
+    AwaitsCode, Bot, REF_BODY_CHARS, Result, Turn, derive, event_key, minutes, short_ref, tries,
 };
 use crate::card::{CardNumber, Expiry, RailError};
 use crate::command::{CARDS_PER_USER_MAX, OtpCode};
@@ -103,17 +102,7 @@ impl Bot {
             updated_at_ms: turn.now_ms,
             revision: 0,
         };
-        let mut stored = self.store.insert_card_add(&add).await?;
-        if stored.add_id != add_id {
-            add.reference = short_ref('A', add_id, REF_BODY_CHARS_LONG)?;
-            stored = self.store.insert_card_add(&add).await?;
-        }
-        if stored.add_id != add_id {
-            return Err(BotError::Inconsistent(format!(
-                "card add reference {} taken twice",
-                add.reference
-            )));
-        }
+        let stored = self.insert_referenced(&mut add, 'A').await?;
         if stored.state != CardAddState::AwaitingCode {
             turn.private(texts::link_already(&label, stored.state));
             return Ok(());
@@ -121,14 +110,9 @@ impl Bot {
         if stored.challenge.hash.to_bytes() != challenge.hash.to_bytes() {
             // A retry after a crash: the first code was never seen.
             let mut renewed = stored.clone();
-            renewed.challenge = challenge;
+            renewed.set_challenge(challenge, turn.now_ms);
             renewed.due_at_ms = Some(challenge.expires_at_ms(&self.config.otp));
-            renewed.updated_at_ms = turn.now_ms;
-            if !self.store.update_card_add(&renewed).await? {
-                return Err(BotError::Inconsistent(
-                    "card add changed while its code was renewed".to_owned(),
-                ));
-            }
+            self.store_renewed_code(&renewed).await?;
         }
         let what = texts::add_what(&label, expiry);
         self.send_card_code(turn, &what, &code, &stored.reference);
@@ -144,13 +128,7 @@ impl Bot {
         code: &OtpCode,
     ) -> Result<()> {
         let label = add_label(&add);
-        let verdict = add.challenge.verdict(
-            &self.config.otp,
-            &self.pepper,
-            &add.add_id.as_u128().to_be_bytes(),
-            code.as_str(),
-            turn.now_ms,
-        );
+        let verdict = self.code_verdict(&add, code, turn.now_ms);
         match verdict {
             Verdict::Confirmed => {}
             Verdict::Expired => {
@@ -227,19 +205,10 @@ impl Bot {
     ) -> Result<()> {
         for add in adds {
             let label = add_label(&add);
-            let verdict = add.challenge.verdict(
-                &self.config.otp,
-                &self.pepper,
-                &add.add_id.as_u128().to_be_bytes(),
-                code.as_str(),
-                turn.now_ms,
-            );
+            let verdict = self.code_verdict(&add, code, turn.now_ms);
             match verdict {
                 Verdict::Wrong { attempts_left } => {
-                    let mut updated = add.clone();
-                    updated.challenge = add.challenge.after_wrong();
-                    updated.updated_at_ms = turn.now_ms;
-                    if self.store.update_card_add(&updated).await? {
+                    if self.count_wrong_code(&add, turn.now_ms).await? {
                         lines.push(texts::add_wrong_code(&label, &tries(attempts_left)));
                     }
                 }

@@ -292,11 +292,7 @@ impl Bot {
         let awaiting = self.store.card_ops_awaiting_code(turn.me.user).await?;
         let mut caught = false;
         for op in awaiting {
-            let binding = op.transfer_id.as_u128().to_be_bytes();
-            if !candidates
-                .iter()
-                .any(|c| op.challenge.hash.matches(&self.pepper, &binding, c))
-            {
+            if !candidates.iter().any(|c| self.code_matches(&op, c)) {
                 continue;
             }
             caught = true;
@@ -309,11 +305,7 @@ impl Bot {
         }
         let adds = self.store.card_adds_awaiting_code(turn.me.user).await?;
         for add in adds {
-            let binding = add.add_id.as_u128().to_be_bytes();
-            if !candidates
-                .iter()
-                .any(|c| add.challenge.hash.matches(&self.pepper, &binding, c))
-            {
+            if !candidates.iter().any(|c| self.code_matches(&add, c)) {
                 continue;
             }
             caught = true;

@@ -6,7 +6,7 @@
 //! may claim it; one it knew before under another name gets nothing, and
 //! the payer is told (see [`Bot::claim_escrow`]).
 
-use ledger::{AccountKind, NewTransfer, SubmitError, TransferError, TransferId};
+use ledger::{AccountId, AccountKind, NewTransfer, SubmitError, TransferError, TransferId};
 
 use super::texts::escrow as texts;
 use super::texts::{minutes, platform_name, with_memo};
@@ -61,13 +61,7 @@ impl Bot {
                     None,
                 )
                 .with_code(transfer_codes::ESCROW_HOLD),
-                NewTransfer::single(
-                    derive("paybot.bot.escrow.claim", &reference.to_string()),
-                    escrow,
-                    wallet,
-                    amount,
-                )
-                .with_code(transfer_codes::ESCROW_CLAIM),
+                escrow_claim(&payment, escrow, wallet),
             ];
             let outbox = vec![self.notice(
                 &format!("{reference}:claimed:payer"),
@@ -183,6 +177,19 @@ pub(super) fn hold_resolved_as(error: &TransferError) -> PaymentState {
 }
 
 /// The escrow hold a confirmed payment to an unclaimed handle becomes.
+/// The transfer paying a held payment out of `escrow` to the claimer's
+/// `wallet`; its id derives from the payment's reference, so a retry is the
+/// same transfer.
+pub(super) fn escrow_claim(payment: &Payment, escrow: AccountId, wallet: AccountId) -> NewTransfer {
+    NewTransfer::single(
+        derive("paybot.bot.escrow.claim", &payment.reference.to_string()),
+        escrow,
+        wallet,
+        payment.amount,
+    )
+    .with_code(transfer_codes::ESCROW_CLAIM)
+}
+
 pub(super) fn hold_id(payment: &Payment) -> TransferId {
     derive("paybot.bot.escrow.hold", &payment.reference.to_string())
 }

@@ -12,14 +12,14 @@
 
 use ledger::{AccountKind, Amount, NewTransfer, SubmitError, TransferError};
 
-use super::escrow::{hold_id, hold_resolved_as};
+use super::escrow::{escrow_claim, hold_id, hold_resolved_as};
 use super::resolve::Resolved;
 use super::texts::pay::{self as texts, describe_state};
 use super::texts::resolve::is_a_bot;
 use super::texts::{minutes, tries, with_memo};
-use super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG};
+use super::turn::{AwaitsCode, REF_BODY_CHARS};
 use super::turn::{Turn, derive, event_key, label_of, label_of_user, short_ref};
-use super::{Bot, BotError, Result, transfer_codes};
+use super::{Bot, Result, transfer_codes};
 use crate::command::{Memo, OtpCode, ShortRef, Target};
 use crate::message::Button;
 use crate::otp::{self, OtpChallenge, Verdict};
@@ -157,17 +157,7 @@ impl Bot {
             updated_at_ms: turn.now_ms,
             revision: 0,
         };
-        let mut stored = self.store.insert_payment(&payment).await?;
-        if stored.transfer_id != transfer_id {
-            payment.reference = short_ref('P', transfer_id, REF_BODY_CHARS_LONG)?;
-            stored = self.store.insert_payment(&payment).await?;
-        }
-        if stored.transfer_id != transfer_id {
-            return Err(BotError::Inconsistent(format!(
-                "payment reference {} taken twice",
-                payment.reference
-            )));
-        }
+        let stored = self.insert_referenced(&mut payment, 'P').await?;
         if stored.state != PaymentState::AwaitingCode {
             turn.private(texts::already(
                 &stored.reference.to_string(),
@@ -181,13 +171,8 @@ impl Bot {
             // A retry after a crash: the first code was never seen; this one
             // replaces it.
             let mut renewed = stored.clone();
-            renewed.challenge = challenge;
-            renewed.updated_at_ms = turn.now_ms;
-            if !self.store.update_payment(&renewed).await? {
-                return Err(BotError::Inconsistent(
-                    "payment changed while its code was renewed".to_owned(),
-                ));
-            }
+            renewed.set_challenge(challenge, turn.now_ms);
+            self.store_renewed_code(&renewed).await?;
         }
         let reference = stored.reference.clone();
         let amount_text = amount.to_string();
@@ -236,41 +221,23 @@ impl Bot {
             turn.private(texts::NOTHING_WAITING_FOR_A_CODE);
             return Ok(());
         }
-        let matching_add = card_adds.iter().find(|add| {
-            add.challenge.hash.matches(
-                &self.pepper,
-                &add.add_id.as_u128().to_be_bytes(),
-                code.as_str(),
-            )
-        });
+        let matching_add = card_adds
+            .iter()
+            .find(|add| self.code_matches(*add, code.as_str()));
         if let Some(add) = matching_add {
             return self.confirm_card_add(turn, add.clone(), code).await;
         }
-        let matching_op = card_ops.iter().find(|op| {
-            op.challenge.hash.matches(
-                &self.pepper,
-                &op.transfer_id.as_u128().to_be_bytes(),
-                code.as_str(),
-            )
-        });
+        let matching_op = card_ops
+            .iter()
+            .find(|op| self.code_matches(*op, code.as_str()));
         if let Some(op) = matching_op {
             return self.confirm_card_op(turn, op.clone(), code).await;
         }
-        let matching = awaiting.iter().find(|p| {
-            p.challenge.hash.matches(
-                &self.pepper,
-                &p.transfer_id.as_u128().to_be_bytes(),
-                code.as_str(),
-            )
-        });
+        let matching = awaiting
+            .iter()
+            .find(|p| self.code_matches(*p, code.as_str()));
         if let Some(payment) = matching {
-            let verdict = payment.challenge.verdict(
-                &self.config.otp,
-                &self.pepper,
-                &payment.transfer_id.as_u128().to_be_bytes(),
-                code.as_str(),
-                turn.now_ms,
-            );
+            let verdict = self.code_verdict(payment, code, turn.now_ms);
             return match verdict {
                 Verdict::Confirmed => self.execute(turn, payment.clone()).await,
                 Verdict::Expired => {
@@ -290,19 +257,10 @@ impl Bot {
         // guesses cannot be spread over several payments.
         let mut lines = Vec::new();
         for payment in awaiting {
-            let verdict = payment.challenge.verdict(
-                &self.config.otp,
-                &self.pepper,
-                &payment.transfer_id.as_u128().to_be_bytes(),
-                code.as_str(),
-                turn.now_ms,
-            );
+            let verdict = self.code_verdict(&payment, code, turn.now_ms);
             match verdict {
                 Verdict::Wrong { attempts_left } => {
-                    let mut updated = payment.clone();
-                    updated.challenge = payment.challenge.after_wrong();
-                    updated.updated_at_ms = turn.now_ms;
-                    if self.store.update_payment(&updated).await? {
+                    if self.count_wrong_code(&payment, turn.now_ms).await? {
                         lines.push(texts::wrong_code(
                             &payment.reference.to_string(),
                             &payment.amount.to_string(),
@@ -413,13 +371,7 @@ impl Bot {
                     vec![
                         NewTransfer::post(post_id, payment.transfer_id, None)
                             .with_code(transfer_codes::PAYMENT),
-                        NewTransfer::single(
-                            derive("paybot.bot.escrow.claim", &reference.to_string()),
-                            escrow,
-                            wallet,
-                            amount,
-                        )
-                        .with_code(transfer_codes::ESCROW_CLAIM),
+                        escrow_claim(&payment, escrow, wallet),
                     ],
                     outbox,
                     PaymentState::Completed,
@@ -704,11 +656,7 @@ impl Bot {
         let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
         let mut leaked = Vec::new();
         for payment in awaiting {
-            let binding = payment.transfer_id.as_u128().to_be_bytes();
-            if candidates
-                .iter()
-                .any(|c| payment.challenge.hash.matches(&self.pepper, &binding, c))
-            {
+            if candidates.iter().any(|c| self.code_matches(&payment, c)) {
                 leaked.push(payment);
             }
         }

@@ -1,27 +1,32 @@
 //! The plumbing of one message: the checks every message gets before its
 //! command ([`Bot::screen`]), the [`Turn`] that collects its replies, the
-//! command bucket, the names and ids every family derives, and what
-//! [`Bot::handle`] does around the commands (the internal-error reply,
-//! the stored outcome a redelivery gets back, the last guard against a
-//! card number in a reply).
+//! command bucket, the names and ids every family derives, what every
+//! record waiting for a code shares ([`AwaitsCode`]: its reference, its
+//! challenge), and what [`Bot::handle`] does around the commands (the
+//! internal-error reply, the stored outcome a redelivery gets back, the
+//! last guard against a card number in a reply).
 //!
 //! The design decision to know: a reply says who may see it (the chat, or
 //! the sender privately), and [`Turn::private`] in a group the others saw
 //! adds the one public note "I sent you a DM"; the families never decide
 //! for themselves whether a group may see something.
 
+use async_trait::async_trait;
 use ledger::TransferId;
 
 use super::texts::turn as texts;
 use super::{Bot, BotError, Result};
 use crate::card as card_number;
-use crate::command::{self, Command, CommandName, LINK_CODE_ALPHABET, ParseContext, ShortRef};
+use crate::command::{
+    self, Command, CommandName, LINK_CODE_ALPHABET, OtpCode, ParseContext, ShortRef,
+};
 use crate::limits::{self, Admission};
 use crate::message::{
     Audience, Button, ChatKind, Deletion, Incoming, MESSAGE_TEXT_BYTES_MAX, Reply, User,
 };
 use crate::notify::StoredReply;
-use crate::store::Identity;
+use crate::otp::{OtpChallenge, Verdict};
+use crate::store::{CardAdd, CardOp, Identity, Payment, Store, StoreError};
 
 /// Characters after the kind letter in a payment, request or split
 /// reference (`P7K2QXM`); a collision retries with [`REF_BODY_CHARS_LONG`].
@@ -126,6 +131,154 @@ pub(super) fn label_of_user(user: &User) -> String {
     match &user.handle {
         Some(handle) => handle.to_string(),
         None => user.display_name.clone(),
+    }
+}
+
+/// A record that waits for a code under a [`ShortRef`] made from its id
+/// (a payment, a card operation, a card add); [`Bot::insert_referenced`]
+/// stores one.
+#[async_trait]
+pub(super) trait AwaitsCode: Sized + Send + Sync {
+    /// What it is called in an internal error.
+    const WHAT: &'static str;
+    /// The id its reference is made from, which tells it apart, and its
+    /// code is bound to.
+    fn id(&self) -> TransferId;
+    fn challenge(&self) -> &OtpChallenge;
+    fn set_reference(&mut self, reference: ShortRef);
+    /// Replaces its challenge, as changed at `now_ms`.
+    fn set_challenge(&mut self, challenge: OtpChallenge, now_ms: i64);
+    /// Stores it, or returns the record already stored under its reference.
+    async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError>;
+    /// Stores it at its revision; `false` if it changed meanwhile.
+    async fn update(&self, store: &dyn Store) -> std::result::Result<bool, StoreError>;
+}
+
+/// `AwaitsCode` for a store record: its name in errors, its id field and
+/// the store's insert and update.
+macro_rules! awaits_code {
+    ($record:ty, $what:literal, $id:ident, $insert:ident, $update:ident) => {
+        #[async_trait]
+        impl AwaitsCode for $record {
+            const WHAT: &'static str = $what;
+            fn id(&self) -> TransferId {
+                self.$id
+            }
+            fn challenge(&self) -> &OtpChallenge {
+                &self.challenge
+            }
+            fn set_reference(&mut self, reference: ShortRef) {
+                self.reference = reference;
+            }
+            fn set_challenge(&mut self, challenge: OtpChallenge, now_ms: i64) {
+                self.challenge = challenge;
+                self.updated_at_ms = now_ms;
+            }
+            async fn insert(&self, store: &dyn Store) -> std::result::Result<Self, StoreError> {
+                store.$insert(self).await
+            }
+            async fn update(&self, store: &dyn Store) -> std::result::Result<bool, StoreError> {
+                store.$update(self).await
+            }
+        }
+    };
+}
+
+awaits_code!(
+    Payment,
+    "payment",
+    transfer_id,
+    insert_payment,
+    update_payment
+);
+awaits_code!(
+    CardOp,
+    "card operation",
+    transfer_id,
+    insert_card_op,
+    update_card_op
+);
+awaits_code!(
+    CardAdd,
+    "card add",
+    add_id,
+    insert_card_add,
+    update_card_add
+);
+
+impl Bot {
+    /// Whether `typed` is the code `record` waits for.
+    pub(super) fn code_matches(&self, record: &impl AwaitsCode, typed: &str) -> bool {
+        record
+            .challenge()
+            .hash
+            .matches(&self.pepper, &record.id().as_u128().to_be_bytes(), typed)
+    }
+
+    /// What typing `code` at `now_ms` means for the `record` waiting for it.
+    pub(super) fn code_verdict(
+        &self,
+        record: &impl AwaitsCode,
+        code: &OtpCode,
+        now_ms: i64,
+    ) -> Verdict {
+        record.challenge().verdict(
+            &self.config.otp,
+            &self.pepper,
+            &record.id().as_u128().to_be_bytes(),
+            code.as_str(),
+            now_ms,
+        )
+    }
+
+    /// Counts a wrong code against `record`; `false` if it changed
+    /// meanwhile (then nothing is said about it).
+    pub(super) async fn count_wrong_code<R: AwaitsCode + Clone>(
+        &self,
+        record: &R,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let mut updated = record.clone();
+        updated.set_challenge(record.challenge().after_wrong(), now_ms);
+        Ok(updated.update(self.store.as_ref()).await?)
+    }
+
+    /// Stores `renewed`, a record given a fresh code because it was stored
+    /// by an earlier try whose code nobody saw.
+    pub(super) async fn store_renewed_code<R: AwaitsCode>(&self, renewed: &R) -> Result<()> {
+        if !renewed.update(self.store.as_ref()).await? {
+            return Err(BotError::Inconsistent(format!(
+                "{} changed while its code was renewed",
+                R::WHAT
+            )));
+        }
+        Ok(())
+    }
+
+    /// Stores `record` under its reference or, if another record holds
+    /// that one, under the long one (`kind` and [`REF_BODY_CHARS_LONG`]
+    /// characters of its id). Returns what is stored under the reference:
+    /// `record`, or the one an earlier try of the same message stored.
+    pub(super) async fn insert_referenced<R: AwaitsCode>(
+        &self,
+        record: &mut R,
+        kind: char,
+    ) -> Result<R> {
+        let id = record.id();
+        let stored = record.insert(self.store.as_ref()).await?;
+        if stored.id() == id {
+            return Ok(stored);
+        }
+        let long = short_ref(kind, id, REF_BODY_CHARS_LONG)?;
+        record.set_reference(long.clone());
+        let stored = record.insert(self.store.as_ref()).await?;
+        if stored.id() != id {
+            return Err(BotError::Inconsistent(format!(
+                "{} reference {long} taken twice",
+                R::WHAT
+            )));
+        }
+        Ok(stored)
     }
 }
 

@@ -4,40 +4,42 @@ use super::*;
 
 #[test]
 fn split() {
-    assert_eq!(
-        ok("/split 60 @bob @carol for dinner"),
-        Command::Split {
-            total: usd(6000),
-            shares: vec![
-                SplitShare {
-                    target: handle("bob"),
-                    amount: None
-                },
-                SplitShare {
-                    target: handle("carol"),
-                    amount: None
-                },
-            ],
-            memo: memo("dinner"),
-        }
-    );
-    assert_eq!(
-        ok("/split 60 EUR @bob:25 <@77>:€10.50"),
-        Command::Split {
-            total: money(6000, Currency::EUR),
-            shares: vec![
-                SplitShare {
-                    target: handle("bob"),
-                    amount: Some(money(2500, Currency::EUR))
-                },
-                SplitShare {
-                    target: id("77"),
-                    amount: Some(money(1050, Currency::EUR))
-                },
-            ],
-            memo: None,
-        }
-    );
+    parses(&[
+        (
+            "/split 60 @bob @carol for dinner",
+            Command::Split {
+                total: usd(6000),
+                shares: vec![
+                    SplitShare {
+                        target: handle("bob"),
+                        amount: None,
+                    },
+                    SplitShare {
+                        target: handle("carol"),
+                        amount: None,
+                    },
+                ],
+                memo: memo("dinner"),
+            },
+        ),
+        (
+            "/split 60 EUR @bob:25 <@77>:€10.50",
+            Command::Split {
+                total: money(6000, Currency::EUR),
+                shares: vec![
+                    SplitShare {
+                        target: handle("bob"),
+                        amount: Some(money(2500, Currency::EUR)),
+                    },
+                    SplitShare {
+                        target: id("77"),
+                        amount: Some(money(1050, Currency::EUR)),
+                    },
+                ],
+                memo: None,
+            },
+        ),
+    ]);
     // Exact shares may use the whole total: the sender pays nothing.
     assert!(matches!(
         ok("/split 60 @bob:30 @carol:30"),
@@ -55,21 +57,20 @@ fn split() {
 
 #[test]
 fn split_errors() {
-    assert_eq!(problem("/split"), UsageProblem::MissingAmount);
-    assert_eq!(problem("/split 60"), UsageProblem::NoParticipants);
-    assert_eq!(
-        problem("/split 60 for dinner"),
-        UsageProblem::NoParticipants
-    );
-    assert_eq!(problem("/split @bob 60"), UsageProblem::TotalFirst);
-    assert_eq!(
-        problem("/split 60 @bob @Bob"),
-        UsageProblem::DuplicateParticipant("@bob".into())
-    );
-    assert_eq!(
-        problem("/split 60 <@1> <@!1>"),
-        UsageProblem::DuplicateParticipant("<@1>".into())
-    );
+    problems(&[
+        ("/split", UsageProblem::MissingAmount),
+        ("/split 60", UsageProblem::NoParticipants),
+        ("/split 60 for dinner", UsageProblem::NoParticipants),
+        ("/split @bob 60", UsageProblem::TotalFirst),
+        (
+            "/split 60 @bob @Bob",
+            UsageProblem::DuplicateParticipant("@bob".into()),
+        ),
+        (
+            "/split 60 <@1> <@!1>",
+            UsageProblem::DuplicateParticipant("<@1>".into()),
+        ),
+    ]);
     let too_many = (0..=SPLIT_MENTIONS_MAX)
         .map(|i| format!("@user{i}"))
         .collect::<Vec<_>>()
@@ -78,78 +79,72 @@ fn split_errors() {
         problem(&format!("/split 100 {too_many}")),
         UsageProblem::TooManyParticipants
     );
-    assert_eq!(
-        problem("/split 60 @bob:€10"),
-        UsageProblem::ShareCurrency {
-            target: "@bob".into(),
-            share: Currency::EUR,
-            total: Currency::USD
-        }
-    );
-    assert_eq!(
-        problem("/split 60 EUR @bob:10usd"),
-        UsageProblem::ShareCurrency {
-            target: "@bob".into(),
-            share: Currency::USD,
-            total: Currency::EUR
-        }
-    );
-    assert_eq!(
-        problem("/split 60 @bob:"),
-        UsageProblem::ShareMissingAmount("@bob".into())
-    );
-    assert_eq!(
-        problem("/split 60 @bob:0"),
-        UsageProblem::Amount(AmountError::NotPositive)
-    );
-    assert_eq!(problem("/split 60 @bob:٢"), UsageProblem::NonAsciiDigits);
-    assert_eq!(
-        problem("/split 60 @bob:40 @carol:30"),
-        UsageProblem::SharesExceedTotal {
-            shares_minor: 7000,
-            total: usd(6000)
-        }
-    );
+    problems(&[
+        (
+            "/split 60 @bob:€10",
+            UsageProblem::ShareCurrency {
+                target: "@bob".into(),
+                share: Currency::EUR,
+                total: Currency::USD,
+            },
+        ),
+        (
+            "/split 60 EUR @bob:10usd",
+            UsageProblem::ShareCurrency {
+                target: "@bob".into(),
+                share: Currency::USD,
+                total: Currency::EUR,
+            },
+        ),
+        (
+            "/split 60 @bob:",
+            UsageProblem::ShareMissingAmount("@bob".into()),
+        ),
+        (
+            "/split 60 @bob:0",
+            UsageProblem::Amount(AmountError::NotPositive),
+        ),
+        ("/split 60 @bob:٢", UsageProblem::NonAsciiDigits),
+        (
+            "/split 60 @bob:40 @carol:30",
+            UsageProblem::SharesExceedTotal {
+                shares_minor: 7000,
+                total: usd(6000),
+            },
+        ),
+    ]);
     assert!(
         err("/split 60 @bob:40 @carol:30")
             .to_string()
             .starts_with("The shares add up to $70.00, more than the total $60.00. Usage: /split")
     );
-    assert_eq!(
-        problem("/split 60 @bob:60 @carol"),
-        UsageProblem::SharesLeaveNothing
-    );
-    assert_eq!(
-        problem("/split 60 bob"),
-        UsageProblem::BareHandle("bob".into())
-    );
-    assert_eq!(
-        problem("/split 60 @bob dinner"),
-        UsageProblem::BareWord("dinner".into())
-    );
-    assert_eq!(
-        problem("/split 60 XYZ @bob"),
-        UsageProblem::UnknownCurrency("XYZ".into())
-    );
-    assert_eq!(
-        problem("/split 60 20 @bob"),
-        UsageProblem::NotATarget("20".into())
-    );
-    assert_eq!(
-        problem("/split 60 @bob for"),
-        UsageProblem::Memo(MemoError::Empty)
-    );
+    problems(&[
+        ("/split 60 @bob:60 @carol", UsageProblem::SharesLeaveNothing),
+        ("/split 60 bob", UsageProblem::BareHandle("bob".into())),
+        (
+            "/split 60 @bob dinner",
+            UsageProblem::BareWord("dinner".into()),
+        ),
+        (
+            "/split 60 XYZ @bob",
+            UsageProblem::UnknownCurrency("XYZ".into()),
+        ),
+        ("/split 60 20 @bob", UsageProblem::NotATarget("20".into())),
+        ("/split 60 @bob for", UsageProblem::Memo(MemoError::Empty)),
+    ]);
 }
 
 #[test]
 fn split_status() {
-    assert_eq!(ok("/split status"), Command::SplitStatus { split: None });
-    assert_eq!(
-        ok("/split STATUS s4m9qx"),
-        Command::SplitStatus {
-            split: Some(short_ref("S4M9QX"))
-        }
-    );
+    parses(&[
+        ("/split status", Command::SplitStatus { split: None }),
+        (
+            "/split STATUS s4m9qx",
+            Command::SplitStatus {
+                split: Some(short_ref("S4M9QX")),
+            },
+        ),
+    ]);
     assert!(matches!(
         problem("/split status ??"),
         UsageProblem::InvalidRef(_)
@@ -158,9 +153,11 @@ fn split_status() {
 
 #[test]
 fn history() {
-    assert_eq!(ok("/history"), Command::History { limit: None });
-    assert_eq!(ok("/history 1"), Command::History { limit: Some(1) });
-    assert_eq!(ok("/history 050"), Command::History { limit: Some(50) });
+    parses(&[
+        ("/history", Command::History { limit: None }),
+        ("/history 1", Command::History { limit: Some(1) }),
+        ("/history 050", Command::History { limit: Some(50) }),
+    ]);
     for bad in ["0", "51", "255", "256", "99999999999999999999"] {
         assert_eq!(
             problem(&format!("/history {bad}")),
@@ -168,18 +165,11 @@ fn history() {
             "{bad}"
         );
     }
-    assert_eq!(
-        problem("/history ten"),
-        UsageProblem::NotANumber("ten".into())
-    );
-    assert_eq!(
-        problem("/history -5"),
-        UsageProblem::NotANumber("-5".into())
-    );
-    assert_eq!(
-        problem("/history ５"),
-        UsageProblem::NotANumber("５".into())
-    );
+    problems(&[
+        ("/history ten", UsageProblem::NotANumber("ten".into())),
+        ("/history -5", UsageProblem::NotANumber("-5".into())),
+        ("/history ５", UsageProblem::NotANumber("５".into())),
+    ]);
 }
 
 #[test]
@@ -215,22 +205,28 @@ fn link() {
 
 #[test]
 fn link_confirm_cancel_and_unlink() {
-    assert_eq!(ok("/link confirm"), Command::LinkConfirm);
-    assert_eq!(ok("/LINK Confirm"), Command::LinkConfirm);
-    assert_eq!(ok("/link cancel"), Command::LinkCancel);
+    parses(&[
+        ("/link confirm", Command::LinkConfirm),
+        ("/LINK Confirm", Command::LinkConfirm),
+        ("/link cancel", Command::LinkCancel),
+    ]);
     assert_eq!(
         problem("/link confirm now"),
         UsageProblem::LeftoverAfterCode
     );
-    assert_eq!(ok("/unlink"), Command::Unlink { confirm: false });
-    assert_eq!(ok("/unlink CONFIRM"), Command::Unlink { confirm: true });
+    parses(&[
+        ("/unlink", Command::Unlink { confirm: false }),
+        ("/unlink CONFIRM", Command::Unlink { confirm: true }),
+    ]);
     assert_eq!(ok("/unlink").name(), CommandName::Unlink);
-    assert_eq!(
-        problem("/unlink please"),
-        UsageProblem::Leftover("please".to_owned())
-    );
-    assert_eq!(
-        problem("/unlink confirm please"),
-        UsageProblem::Leftover("please".to_owned())
-    );
+    problems(&[
+        (
+            "/unlink please",
+            UsageProblem::Leftover("please".to_owned()),
+        ),
+        (
+            "/unlink confirm please",
+            UsageProblem::Leftover("please".to_owned()),
+        ),
+    ]);
 }

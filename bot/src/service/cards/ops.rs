@@ -17,8 +17,7 @@ use crate::command::OtpCode;
 use crate::otp::{self, OtpChallenge, Verdict};
 use crate::service::texts::cards as texts;
 use crate::service::{
-    Bot, BotError, REF_BODY_CHARS, REF_BODY_CHARS_LONG, Result, Turn, derive, event_key, short_ref,
-    tries,
+    AwaitsCode, Bot, REF_BODY_CHARS, Result, Turn, derive, event_key, short_ref, tries,
 };
 use crate::store::{CardOp, CardOpKind, CardOpState};
 
@@ -114,17 +113,7 @@ impl Bot {
             updated_at_ms: turn.now_ms,
             revision: 0,
         };
-        let mut stored = self.store.insert_card_op(&op).await?;
-        if stored.transfer_id != transfer_id {
-            op.reference = short_ref(letter, transfer_id, REF_BODY_CHARS_LONG)?;
-            stored = self.store.insert_card_op(&op).await?;
-        }
-        if stored.transfer_id != transfer_id {
-            return Err(BotError::Inconsistent(format!(
-                "card operation reference {} taken twice",
-                op.reference
-            )));
-        }
+        let stored = self.insert_referenced(&mut op, letter).await?;
         if stored.state != CardOpState::AwaitingCode {
             turn.private(texts::op_already(kind, &stored.reference, stored.state));
             return Ok(());
@@ -132,13 +121,8 @@ impl Bot {
         if stored.challenge.hash.to_bytes() != challenge.hash.to_bytes() {
             // A retry after a crash: the first code was never seen.
             let mut renewed = stored.clone();
-            renewed.challenge = challenge;
-            renewed.updated_at_ms = turn.now_ms;
-            if !self.store.update_card_op(&renewed).await? {
-                return Err(BotError::Inconsistent(
-                    "card operation changed while its code was renewed".to_owned(),
-                ));
-            }
+            renewed.set_challenge(challenge, turn.now_ms);
+            self.store_renewed_code(&renewed).await?;
         }
         let reference = stored.reference.clone();
         let what = match kind {
@@ -159,13 +143,7 @@ impl Bot {
         op: CardOp,
         code: &OtpCode,
     ) -> Result<()> {
-        let verdict = op.challenge.verdict(
-            &self.config.otp,
-            &self.pepper,
-            &op.transfer_id.as_u128().to_be_bytes(),
-            code.as_str(),
-            turn.now_ms,
-        );
+        let verdict = self.code_verdict(&op, code, turn.now_ms);
         match verdict {
             Verdict::Confirmed => {
                 // The card may have left the wallet since the code was
@@ -207,20 +185,11 @@ impl Bot {
         lines: &mut Vec<String>,
     ) -> Result<()> {
         for op in ops {
-            let verdict = op.challenge.verdict(
-                &self.config.otp,
-                &self.pepper,
-                &op.transfer_id.as_u128().to_be_bytes(),
-                code.as_str(),
-                turn.now_ms,
-            );
+            let verdict = self.code_verdict(&op, code, turn.now_ms);
             let reference = op.reference.clone();
             match verdict {
                 Verdict::Wrong { attempts_left } => {
-                    let mut updated = op.clone();
-                    updated.challenge = op.challenge.after_wrong();
-                    updated.updated_at_ms = turn.now_ms;
-                    if self.store.update_card_op(&updated).await? {
+                    if self.count_wrong_code(&op, turn.now_ms).await? {
                         lines.push(texts::op_wrong_code(
                             op.kind,
                             &reference,
