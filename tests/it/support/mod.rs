@@ -16,6 +16,22 @@ use ledger::testing::{TestBackend, TestDb};
 use ledger::{Amount, Currency};
 use paybot::store::{BOT_MIGRATIONS, SqlStore};
 
+/// Tests that each run one async scenario with fixed arguments (a backend,
+/// a way in) on a two-thread runtime, one named test a case:
+/// `cases!(scenario { name_on_sqlite(TestBackend::Sqlite), ... })`.
+macro_rules! cases {
+    ($scenario:ident { $($(#[$meta:meta])* $name:ident($($arg:expr),* $(,)?)),+ $(,)? }) => {
+        $(
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $scenario($($arg),*).await;
+            }
+        )+
+    };
+}
+pub(crate) use cases;
+
 /// A migrated database, its SQL store and a bot on it (mock users get
 /// $100.00 of play money on `/start`; codes from the OS CSPRNG). `None`
 /// when PostgreSQL is absent outside CI (skipped loudly by `TestDb`).
