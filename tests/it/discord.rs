@@ -270,15 +270,7 @@ impl Harness {
     }
 
     async fn payments_of(&self, who: &DcUser) -> usize {
-        let id = PlatformUserId::new(who.id.to_string()).unwrap();
-        let Some(identity) = self.store.identity(Platform::Discord, &id).await.unwrap() else {
-            return 0;
-        };
-        self.store
-            .payments_of_user(identity.user, 100)
-            .await
-            .unwrap()
-            .len()
+        support::payments_of(&self.store, Platform::Discord, who.id).await
     }
 
     /// Nothing private where the channel sees it: no code, no balance in

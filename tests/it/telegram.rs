@@ -184,15 +184,7 @@ impl Harness {
     }
 
     async fn payments_of(&self, who: &TgUser) -> usize {
-        let id = PlatformUserId::new(who.id.to_string()).unwrap();
-        let Some(identity) = self.store.identity(Platform::Telegram, &id).await.unwrap() else {
-            return 0;
-        };
-        self.store
-            .payments_of_user(identity.user, 100)
-            .await
-            .unwrap()
-            .len()
+        support::payments_of(&self.store, Platform::Telegram, who.id).await
     }
 
     /// Nothing private in the group: no code, no balance, no link code.

@@ -10,7 +10,9 @@ pub(crate) mod fake_telegram;
 use std::sync::Arc;
 
 use bot::card::CardRail;
+use bot::message::{Platform, PlatformUserId};
 use bot::otp::{OsRandom, Pepper};
+use bot::store::Store;
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
 use ledger::{Amount, Currency};
@@ -31,6 +33,24 @@ macro_rules! cases {
     };
 }
 pub(crate) use cases;
+
+/// How many payments (at most 100) the user behind `platform`'s user
+/// `user_id` has; none when that identity is unknown.
+pub(crate) async fn payments_of(
+    store: &SqlStore,
+    platform: Platform,
+    user_id: impl std::fmt::Display,
+) -> usize {
+    let id = PlatformUserId::new(user_id.to_string()).unwrap();
+    let Some(identity) = store.identity(platform, &id).await.unwrap() else {
+        return 0;
+    };
+    store
+        .payments_of_user(identity.user, 100)
+        .await
+        .unwrap()
+        .len()
+}
 
 /// A migrated database, its SQL store and a bot on it (mock users get
 /// $100.00 of play money on `/start`; codes from the OS CSPRNG). `None`
