@@ -221,7 +221,7 @@ fn bad_telegram_settings_stop_the_start_and_name_the_key() {
     let finished = run(&mut serve(
         dir.path(),
         &[
-            ("PAYBOT_TELEGRAM__TOKEN", &wrong),
+            ("PAYBOT_TELEGRAM__TOKEN", wrong),
             ("PAYBOT_TELEGRAM__API_URL", &fake.url),
         ],
     ));
