@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::support::{Server, http_get, http_post_with_headers, paybot, run, serve};
+use super::support::{Server, http_get, http_post_with_headers, paybot, run, serve, serve_fresh};
 
 const TOKEN: &str = "e2e-token-0123456789abcdef0123456789abcdef";
 
@@ -159,16 +159,12 @@ fn get(server: &Server, path: &str, token: &str) -> (u16, Value) {
 
 #[test]
 fn scoped_tokens_read_transfer_and_issue_only_what_they_may() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&mut serve(
-        dir.path(),
-        &[
-            ("PAYBOT_MOCK__ENABLED", "false"),
-            ("PAYBOT_API__READ_TOKEN", READ_TOKEN),
-            ("PAYBOT_API__TRANSFER_TOKEN", TRANSFER_TOKEN),
-            ("PAYBOT_API__ISSUANCE_TOKEN", ISSUANCE_TOKEN),
-        ],
-    ));
+    let (_dir, server) = serve_fresh(&[
+        ("PAYBOT_MOCK__ENABLED", "false"),
+        ("PAYBOT_API__READ_TOKEN", READ_TOKEN),
+        ("PAYBOT_API__TRANSFER_TOKEN", TRANSFER_TOKEN),
+        ("PAYBOT_API__ISSUANCE_TOKEN", ISSUANCE_TOKEN),
+    ]);
     let open = |token: &str, owner: &str, kind: &str| {
         post(
             &server,

@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::support::{Server, serve};
+use super::support::{Server, serve, serve_fresh};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
@@ -18,11 +18,7 @@ fn mode(path: &Path) -> u32 {
 
 #[test]
 fn a_database_at_a_custom_path_and_its_wal_are_owner_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&mut serve(
-        dir.path(),
-        &[("PAYBOT_DATABASE__URL", "sqlite:custom/place/ledger.db")],
-    ));
+    let (dir, server) = serve_fresh(&[("PAYBOT_DATABASE__URL", "sqlite:custom/place/ledger.db")]);
     // A write, so the WAL is in use.
     assert_eq!(server.get("/readyz").0, 200);
     let folder = dir.path().join("custom/place");

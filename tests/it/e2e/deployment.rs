@@ -10,7 +10,7 @@
 use serde_json::json;
 use tokio::runtime::Runtime;
 
-use super::support::{Server, http_post, paybot, run, serve};
+use super::support::{Server, http_post, paybot, run, serve, serve_fresh};
 use super::telegram::{say, serve_with_telegram};
 use crate::support::fake_telegram::{FakeTelegram, TOKEN, TgUser};
 
@@ -167,8 +167,7 @@ fn development_parts_allowed_by_name_run_and_warn_at_every_start() {
 
 #[test]
 fn development_says_so_and_play_money_has_its_own_issuance_account() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&mut serve(dir.path(), &[]));
+    let (dir, server) = serve_fresh(&[]);
     let log = server.stderr();
     assert!(log.contains("deployment: development"), "{log}");
     let (status, answer) = mock_message(&server, "alice", "/start");

@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use serde_json::{Value, json};
 
-use super::support::{Server, http_post, paybot, run, serve};
+use super::support::{Server, http_post, paybot, run, serve, serve_fresh};
 
 struct Chat<'a> {
     server: &'a Server,
@@ -67,8 +67,7 @@ fn code_in(deliveries: &[(String, String, String)]) -> String {
 
 #[test]
 fn a_payment_through_the_http_mock_chat_end_to_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&mut serve(dir.path(), &[]));
+    let (dir, server) = serve_fresh(&[]);
     let chat = Chat { server: &server };
 
     chat.say("alice", "dm", "/start");
@@ -128,8 +127,7 @@ fn a_payment_through_the_http_mock_chat_end_to_end() {
 
 #[test]
 fn an_event_id_is_the_senders_own() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&mut serve(dir.path(), &[]));
+    let (_dir, server) = serve_fresh(&[]);
     let chat = Chat { server: &server };
 
     chat.say("bob", "dm", "/start");
@@ -173,8 +171,7 @@ fn an_event_id_is_the_senders_own() {
 
 #[test]
 fn bad_mock_requests_get_a_4xx_with_a_json_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&mut serve(dir.path(), &[]));
+    let (_dir, server) = serve_fresh(&[]);
     let chat = Chat { server: &server };
     let cases = [
         (json!({ "from": "alice", "chat": "dm" }), "bad_fields"),
@@ -246,8 +243,7 @@ fn bad_mock_requests_get_a_4xx_with_a_json_error() {
 
 #[test]
 fn the_mock_chat_can_be_turned_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&mut serve(dir.path(), &[("PAYBOT_MOCK__ENABLED", "false")]));
+    let (_dir, server) = serve_fresh(&[("PAYBOT_MOCK__ENABLED", "false")]);
     let (status, _) = http_post(
         server.addr,
         "/mock/messages",
@@ -260,8 +256,7 @@ fn the_mock_chat_can_be_turned_off() {
 #[test]
 fn the_otp_pepper_is_generated_once_owner_only_and_checked() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&mut serve(dir.path(), &[]));
+    let (dir, server) = serve_fresh(&[]);
     drop(server);
     let file = dir.path().join("data/otp_pepper");
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();

@@ -34,6 +34,14 @@ pub(crate) fn paybot(dir: &Path) -> Command {
     cmd
 }
 
+/// `paybot serve` started in a fresh folder with these settings from the
+/// environment; the folder lives as long as the test holds it.
+pub(crate) fn serve_fresh(vars: &[(&str, &str)]) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&mut serve(dir.path(), vars));
+    (dir, server)
+}
+
 /// `paybot serve` run in `dir` with these settings from the environment.
 pub(crate) fn serve(dir: &Path, vars: &[(&str, &str)]) -> Command {
     let mut cmd = paybot(dir);

@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
-use super::support::{Server, http_post_with_headers, paybot, run, serve, word_after};
+use super::support::{Server, http_post_with_headers, paybot, run, serve, serve_fresh, word_after};
 use crate::support::fake_telegram::{BOT_USERNAME, FakeTelegram, GROUP_ID, TOKEN, TgUser, group};
 
 const WAIT_SECS: u64 = 30;
@@ -105,20 +105,16 @@ fn serve_polls_telegram_and_a_group_payment_completes() {
 fn serve_in_webhook_mode_checks_the_secret() {
     let rt = Runtime::new().unwrap();
     let fake = rt.block_on(FakeTelegram::start());
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&mut serve(
-        dir.path(),
-        &[
-            ("PAYBOT_TELEGRAM__TOKEN", TOKEN),
-            ("PAYBOT_TELEGRAM__API_URL", &fake.url),
-            ("PAYBOT_TELEGRAM__MODE", "webhook"),
-            (
-                "PAYBOT_TELEGRAM__WEBHOOK_URL",
-                "https://pay.example/telegram/webhook",
-            ),
-            ("PAYBOT_TELEGRAM__WEBHOOK_SECRET", SECRET),
-        ],
-    ));
+    let (_dir, server) = serve_fresh(&[
+        ("PAYBOT_TELEGRAM__TOKEN", TOKEN),
+        ("PAYBOT_TELEGRAM__API_URL", &fake.url),
+        ("PAYBOT_TELEGRAM__MODE", "webhook"),
+        (
+            "PAYBOT_TELEGRAM__WEBHOOK_URL",
+            "https://pay.example/telegram/webhook",
+        ),
+        ("PAYBOT_TELEGRAM__WEBHOOK_SECRET", SECRET),
+    ]);
     let set = fake.calls("setwebhook");
     assert_eq!(set.len(), 1);
     assert_eq!(set[0].params["secret_token"], SECRET);
