@@ -273,12 +273,7 @@ pub fn load_secret(source: &SecretSource<'_>, rng: &dyn RandomSource) -> anyhow:
     rng.fill_bytes(&mut bytes);
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(dir)
+        crate::database::create_private_dir(dir)
             .with_context(|| format!("cannot create the folder {}", dir.display()))?;
     }
     let mut options = std::fs::OpenOptions::new();

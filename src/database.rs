@@ -47,6 +47,15 @@ pub async fn open(db: &DatabaseSettings, mode: Open) -> anyhow::Result<Ledger> {
 
 /// Makes the folder of a SQLite file (`./data/` by default), readable by its
 /// owner only: it will hold secrets generated on first run too.
+/// Creates `dir` and its missing parents, owner-only (0700) on Unix.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 fn create_parent_dir(file: &Path) -> anyhow::Result<()> {
     let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) else {
         return Ok(());
@@ -54,12 +63,7 @@ fn create_parent_dir(file: &Path) -> anyhow::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
+    create_private_dir(dir)
         .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
     info!(dir = %dir.display(), "created the database folder");
     Ok(())

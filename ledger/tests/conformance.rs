@@ -36,6 +36,17 @@ async fn run(backend: TestBackend, case: impl AsyncFnOnce(&TestDb)) {
 }
 
 /// Available and posted balance of a wallet.
+/// Alice's and Bob's USD wallets, Alice's funded with `funding_minor`.
+async fn alice_funded_and_bob(
+    db: &TestDb,
+    funding_minor: i64,
+) -> (ledger::AccountId, ledger::AccountId) {
+    let alice = db.wallet("alice", Currency::USD).await;
+    let bob = db.wallet("bob", Currency::USD).await;
+    db.fund(alice, usd(funding_minor)).await;
+    (alice, bob)
+}
+
 async fn balance(db: &TestDb, account: ledger::AccountId) -> (i64, i64) {
     let b = db.ledger.balance(account).await.unwrap().unwrap();
     (b.available(), b.posted)
@@ -97,9 +108,7 @@ mod cases {
     use ledger::OutboxMessage;
 
     pub(crate) async fn outbox_is_written_with_its_group_and_only_then(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let note = |id: u128, text: &str| OutboxMessage::new(id, "notify", text).unwrap();
         // Refused: the message is not written.
         let too_much = vec![NewTransfer::single(id(), alice, bob, usd(5_000))];
@@ -147,9 +156,7 @@ mod cases {
     }
 
     pub(crate) async fn single_transfer_moves_money(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(10_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 10_000).await;
         let t = NewTransfer::single(id(), alice, bob, usd(2_050)).with_code(7);
         let outcome = db.ledger.submit(t.clone()).await.unwrap();
         let Outcome::Created(recorded) = outcome else {
@@ -165,9 +172,7 @@ mod cases {
     }
 
     pub(crate) async fn same_id_same_fields_is_exists_and_moves_nothing(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let t = NewTransfer::single(id(), alice, bob, usd(300));
         let first = db.ledger.submit(t.clone()).await.unwrap();
         let second = db.ledger.submit(t).await.unwrap();
@@ -211,9 +216,7 @@ mod cases {
     }
 
     pub(crate) async fn insufficient_funds_writes_nothing(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(500)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 500).await;
         let t = NewTransfer::single(id(), alice, bob, usd(501));
         assert_eq!(
             rejection(db.ledger.submit(t.clone()).await),
@@ -285,9 +288,7 @@ mod cases {
     }
 
     pub(crate) async fn pending_reserves_then_post_moves(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let pid = id();
         db.ledger
             .submit(NewTransfer::pending(pid, alice, bob, usd(600), 300))
@@ -311,9 +312,7 @@ mod cases {
     }
 
     pub(crate) async fn partial_post_releases_the_rest(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let pid = id();
         db.ledger
             .submit(NewTransfer::pending(pid, alice, bob, usd(600), 300))
@@ -331,9 +330,7 @@ mod cases {
     }
 
     pub(crate) async fn post_above_pending_amount_is_refused(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let pid = id();
         db.ledger
             .submit(NewTransfer::pending(pid, alice, bob, usd(600), 300))
@@ -359,9 +356,7 @@ mod cases {
     }
 
     pub(crate) async fn void_releases_and_blocks_later_post(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let pid = id();
         db.ledger
             .submit(NewTransfer::pending(pid, alice, bob, usd(600), 300))
@@ -379,9 +374,7 @@ mod cases {
     }
 
     pub(crate) async fn resolved_pending_cannot_be_resolved_again(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let pid = id();
         db.ledger
             .submit(NewTransfer::pending(pid, alice, bob, usd(100), 300))
@@ -400,9 +393,7 @@ mod cases {
     }
 
     pub(crate) async fn retrying_a_post_answers_exists(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let pid = id();
         db.ledger
             .submit(NewTransfer::pending(pid, alice, bob, usd(100), 300))
@@ -427,9 +418,7 @@ mod cases {
     }
 
     pub(crate) async fn pending_expires_after_its_timeout(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let pid = id();
         db.ledger
             .submit(NewTransfer::pending(pid, alice, bob, usd(600), 300))
@@ -457,9 +446,7 @@ mod cases {
     }
 
     pub(crate) async fn invalid_timeout_is_refused(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         for timeout in [0, ledger::PENDING_TIMEOUT_SECS_MAX + 1] {
             let t = NewTransfer::pending(id(), alice, bob, usd(1), timeout);
             assert_eq!(
@@ -495,9 +482,7 @@ mod cases {
     }
 
     pub(crate) async fn linked_group_can_create_and_post_a_pending(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let pid = id();
         let group = vec![
             NewTransfer::pending(pid, alice, bob, usd(700), 60),
@@ -510,9 +495,7 @@ mod cases {
     }
 
     pub(crate) async fn duplicate_ids_in_a_group_are_refused(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let t = NewTransfer::single(id(), alice, bob, usd(1));
         let error = rejection(db.ledger.submit_linked(vec![t.clone(), t]).await);
         assert_eq!(error, TransferError::DuplicateIdInBatch);
@@ -522,9 +505,7 @@ mod cases {
     }
 
     pub(crate) async fn history_pages_newest_first(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let mut ids = Vec::new();
         for minor in 1..=4 {
             let t = NewTransfer::single(id(), alice, bob, usd(minor));
@@ -603,9 +584,7 @@ mod cases {
     }
 
     pub(crate) async fn verify_names_a_broken_account(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         db.ledger
             .submit(NewTransfer::single(id(), alice, bob, usd(100)))
             .await
@@ -652,9 +631,7 @@ mod cases {
     }
 
     pub(crate) async fn racing_post_and_void_resolve_once(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(100_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 100_000).await;
         for _ in 0..20 {
             let pid = id();
             db.ledger
@@ -676,9 +653,7 @@ mod cases {
 
     pub(crate) async fn two_processes_never_resolve_a_pending_twice(db: &TestDb) {
         let other = db.second_process().await;
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(100_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 100_000).await;
         let mut pendings = Vec::new();
         for _ in 0..30 {
             let pid = id();
@@ -728,9 +703,7 @@ mod cases {
     }
 
     pub(crate) async fn retry_of_an_acknowledged_transfer_never_applies_twice(db: &TestDb) {
-        let alice = db.wallet("alice", Currency::USD).await;
-        let bob = db.wallet("bob", Currency::USD).await;
-        db.fund(alice, usd(1_000)).await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let t = NewTransfer::single(id(), alice, bob, usd(10));
         // The same transfer submitted many times at once, as retries would be.
         let mut attempts = tokio::task::JoinSet::new();

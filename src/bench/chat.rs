@@ -27,7 +27,7 @@ use clap::Args;
 use ledger::{Amount, Currency, Ledger};
 use paybot_store::{BOT_MIGRATIONS, SqlStore};
 
-use super::{Latencies, Scratch, Target, per_sec, progress, say};
+use super::{Latencies, Scratch, Target, per_sec, progress, say, say_set_up};
 use crate::settings::Settings;
 
 /// Most payments in one run.
@@ -123,17 +123,10 @@ async fn measure_on(
     let names: Vec<String> = (0..users).map(|i| format!("payer{i:04}")).collect();
     let started = Instant::now();
     start_users(&bot, &names).await?;
-    say(format!(
-        "set-up: {} users sent /start in {:.1} s",
-        names.len(),
-        started.elapsed().as_secs_f64()
-    ));
+    say_set_up(&format!("{} users sent /start", names.len()), started);
 
     let limit = args.limit();
-    let deadline = args
-        .target
-        .duration
-        .map(|secs| Instant::now() + Duration::from_secs(secs));
+    let deadline = args.target.deadline();
     let bar = progress(limit, "payments");
     let issued = Arc::new(AtomicU64::new(0));
     let start = Instant::now();

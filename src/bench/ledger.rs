@@ -19,7 +19,7 @@ use ledger::{
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 
-use super::{Latencies, Scratch, Target, per_sec, progress, say};
+use super::{Latencies, Scratch, Target, per_sec, progress, say, say_set_up};
 
 /// Most user wallets.
 pub const ACCOUNTS_MAX: u32 = 1_000_000;
@@ -122,17 +122,13 @@ async fn measure_on(args: &LedgerArgs, ledger: &Ledger) -> anyhow::Result<bool> 
     let started = Instant::now();
     let (issuance, wallets) = open_wallets(ledger, args.accounts).await?;
     fund(ledger, issuance, &wallets, args.target.concurrency).await?;
-    say(format!(
-        "set-up: {} wallets opened and funded in {:.1} s",
-        wallets.len(),
-        started.elapsed().as_secs_f64()
-    ));
+    say_set_up(
+        &format!("{} wallets opened and funded", wallets.len()),
+        started,
+    );
 
     let limit = args.limit();
-    let deadline = args
-        .target
-        .duration
-        .map(|secs| Instant::now() + Duration::from_secs(secs));
+    let deadline = args.target.deadline();
     let bar = match args.target.duration {
         Some(secs) if args.transfers.is_none() => super::progress(secs, "s"),
         _ => progress(

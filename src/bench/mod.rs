@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
@@ -92,6 +92,14 @@ pub struct Target {
     pub duration: Option<u64>,
 }
 
+impl Target {
+    /// When a `--duration` run stops (none without one).
+    fn deadline(&self) -> Option<Instant> {
+        self.duration
+            .map(|secs| Instant::now() + Duration::from_secs(secs))
+    }
+}
+
 /// Runs the benchmark `args` names. Exit status 0 when the ledger verified
 /// sound afterwards, [`EXIT_VIOLATIONS`] when it did not.
 pub async fn run(settings: &Settings, args: &BenchArgs) -> anyhow::Result<ExitCode> {
@@ -112,6 +120,15 @@ fn say(line: impl AsRef<str>) {
     // A closed stdout (`| head`) must not stop the run or its clean-up.
     let _ = writeln!(out, "{}", line.as_ref());
     let _ = out.flush();
+}
+
+/// The report's set-up line: what was done before measuring, and how long
+/// it took.
+fn say_set_up(done: &str, started: Instant) {
+    say(format!(
+        "set-up: {done} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
 }
 
 /// A database made for one run, removed by [`Scratch::remove`].

@@ -26,6 +26,22 @@ fn bench(dir: &Path, args: &[&str]) -> Output {
     cmd.output().unwrap()
 }
 
+/// `paybot bench ledger` on the given backend with 20 accounts, 200
+/// transfers and 4 submitters: the run both backends' tests make.
+fn small_ledger_bench(dir: &Path, backend: &[&str]) -> Output {
+    let mut args = vec!["ledger"];
+    args.extend_from_slice(backend);
+    args.extend_from_slice(&[
+        "--accounts",
+        "20",
+        "--transfers",
+        "200",
+        "--concurrency",
+        "4",
+    ]);
+    bench(dir, &args)
+}
+
 /// The report on stdout of a run that must have succeeded.
 fn report_of(output: &Output) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -77,20 +93,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 #[test]
 fn ledger_bench_on_sqlite_reports_figures_and_a_sound_ledger() {
     let dir = tempfile::tempdir().unwrap();
-    let output = bench(
-        dir.path(),
-        &[
-            "ledger",
-            "--backend",
-            "sqlite",
-            "--accounts",
-            "20",
-            "--transfers",
-            "200",
-            "--concurrency",
-            "4",
-        ],
-    );
+    let output = small_ledger_bench(dir.path(), &["--backend", "sqlite"]);
     let report = report_of(&output);
     assert_has(&report, LEDGER_FIGURES);
     assert_has(
@@ -205,22 +208,7 @@ async fn ledger_and_chat_benches_on_postgres_report_figures_and_a_sound_ledger()
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let ledger_run = bench(
-        dir.path(),
-        &[
-            "ledger",
-            "--backend",
-            "postgres",
-            "--url",
-            &server,
-            "--accounts",
-            "20",
-            "--transfers",
-            "200",
-            "--concurrency",
-            "4",
-        ],
-    );
+    let ledger_run = small_ledger_bench(dir.path(), &["--backend", "postgres", "--url", &server]);
     let report = report_of(&ledger_run);
     assert_has(&report, LEDGER_FIGURES);
     assert_has(

@@ -4,7 +4,7 @@
 //! Also: buttons on replies and outbox messages, the DM-start requirement of
 //! platforms where a bot cannot open a DM, and undeliverable messages.
 
-use crate::support;
+use crate::support::{self, cases};
 
 use std::sync::{Arc, Mutex};
 
@@ -281,15 +281,10 @@ async fn buttons(backend: TestBackend) {
     db.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn code_dm_and_request_notice_carry_buttons_on_sqlite() {
-    buttons(TestBackend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn code_dm_and_request_notice_carry_buttons_on_postgres() {
-    buttons(TestBackend::Postgres).await;
-}
+cases!(buttons {
+    code_dm_and_request_notice_carry_buttons_on_sqlite(TestBackend::Sqlite),
+    code_dm_and_request_notice_carry_buttons_on_postgres(TestBackend::Postgres),
+});
 
 // -- DM start required (Telegram) ----------------------------------------------
 
@@ -448,15 +443,10 @@ async fn assert_nothing_moved(
     assert!(db.ledger.outbox_undelivered(10).await.unwrap().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn group_command_without_dm_asks_to_start_on_sqlite() {
-    dm_start(TestBackend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn group_command_without_dm_asks_to_start_on_postgres() {
-    dm_start(TestBackend::Postgres).await;
-}
+cases!(dm_start {
+    group_command_without_dm_asks_to_start_on_sqlite(TestBackend::Sqlite),
+    group_command_without_dm_asks_to_start_on_postgres(TestBackend::Postgres),
+});
 
 // -- undeliverable messages ------------------------------------------------------
 
@@ -537,35 +527,20 @@ async fn dead_letter(backend: TestBackend) {
     db.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn undeliverable_message_is_dropped_on_sqlite() {
-    undeliverable(TestBackend::Sqlite).await;
-}
+cases!(undeliverable {
+    undeliverable_message_is_dropped_on_sqlite(TestBackend::Sqlite),
+    undeliverable_message_is_dropped_on_postgres(TestBackend::Postgres),
+});
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn undeliverable_message_is_dropped_on_postgres() {
-    undeliverable(TestBackend::Postgres).await;
-}
+cases!(retried {
+    failed_delivery_is_retried_next_drain_on_sqlite(TestBackend::Sqlite),
+    failed_delivery_is_retried_next_drain_on_postgres(TestBackend::Postgres),
+});
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_delivery_is_retried_next_drain_on_sqlite() {
-    retried(TestBackend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_delivery_is_retried_next_drain_on_postgres() {
-    retried(TestBackend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delivery_gives_up_after_the_attempts_bound_on_sqlite() {
-    dead_letter(TestBackend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delivery_gives_up_after_the_attempts_bound_on_postgres() {
-    dead_letter(TestBackend::Postgres).await;
-}
+cases!(dead_letter {
+    delivery_gives_up_after_the_attempts_bound_on_sqlite(TestBackend::Sqlite),
+    delivery_gives_up_after_the_attempts_bound_on_postgres(TestBackend::Postgres),
+});
 
 // -- cards: every identity of the wallet is told ------------------------------
 
@@ -665,15 +640,10 @@ async fn card_notices(backend: TestBackend) {
     db.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn other_identities_are_told_of_a_new_card_and_a_cashout_on_sqlite() {
-    card_notices(TestBackend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn other_identities_are_told_of_a_new_card_and_a_cashout_on_postgres() {
-    card_notices(TestBackend::Postgres).await;
-}
+cases!(card_notices {
+    other_identities_are_told_of_a_new_card_and_a_cashout_on_sqlite(TestBackend::Sqlite),
+    other_identities_are_told_of_a_new_card_and_a_cashout_on_postgres(TestBackend::Postgres),
+});
 
 // -- /link across platforms; wrong link codes from everyone -------------------
 
@@ -811,15 +781,10 @@ async fn mock_and_real_wallets_stay_apart(backend: TestBackend) {
     db.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mock_and_real_wallets_are_never_linked_on_sqlite() {
-    mock_and_real_wallets_stay_apart(TestBackend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mock_and_real_wallets_are_never_linked_on_postgres() {
-    mock_and_real_wallets_stay_apart(TestBackend::Postgres).await;
-}
+cases!(mock_and_real_wallets_stay_apart {
+    mock_and_real_wallets_are_never_linked_on_sqlite(TestBackend::Sqlite),
+    mock_and_real_wallets_are_never_linked_on_postgres(TestBackend::Postgres),
+});
 
 /// Many accounts guessing link codes at once: after
 /// `LINK_WRONG_CODES_GLOBAL_PER_MINUTE_MAX` wrong codes in a minute, every
@@ -867,15 +832,10 @@ async fn wrong_link_codes_bounded_globally(backend: TestBackend) {
     db.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_link_codes_are_bounded_globally_on_sqlite() {
-    wrong_link_codes_bounded_globally(TestBackend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wrong_link_codes_are_bounded_globally_on_postgres() {
-    wrong_link_codes_bounded_globally(TestBackend::Postgres).await;
-}
+cases!(wrong_link_codes_bounded_globally {
+    wrong_link_codes_are_bounded_globally_on_sqlite(TestBackend::Sqlite),
+    wrong_link_codes_are_bounded_globally_on_postgres(TestBackend::Postgres),
+});
 
 // -- escrow and renamed handles -------------------------------------------------
 
@@ -963,12 +923,7 @@ async fn escrow_not_for_renamed_users(backend: TestBackend) {
     db.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn escrow_is_not_released_to_a_renamed_known_user_on_sqlite() {
-    escrow_not_for_renamed_users(TestBackend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn escrow_is_not_released_to_a_renamed_known_user_on_postgres() {
-    escrow_not_for_renamed_users(TestBackend::Postgres).await;
-}
+cases!(escrow_not_for_renamed_users {
+    escrow_is_not_released_to_a_renamed_known_user_on_sqlite(TestBackend::Sqlite),
+    escrow_is_not_released_to_a_renamed_known_user_on_postgres(TestBackend::Postgres),
+});

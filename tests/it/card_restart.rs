@@ -19,6 +19,8 @@ use ledger::{Amount, Currency};
 use paybot::store::{BOT_MIGRATIONS, SqlStore};
 use paybot_cards::{Acquirer, ApiKey, Simulator, VisaDirectClient};
 
+use crate::support::cases;
+
 /// The rail, except that the answers to pulls and pushes are lost on the
 /// way back (the request reached the network; paybot saw a timeout).
 #[derive(Debug)]
@@ -281,32 +283,17 @@ async fn link_waits_for_a_slow_topup(backend: TestBackend) {
     db.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn link_waits_for_a_slow_topup_on_sqlite() {
-    link_waits_for_a_slow_topup(TestBackend::Sqlite).await;
-}
+cases!(link_waits_for_a_slow_topup {
+    link_waits_for_a_slow_topup_on_sqlite(TestBackend::Sqlite),
+    link_waits_for_a_slow_topup_on_postgres(TestBackend::Postgres),
+});
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn link_waits_for_a_slow_topup_on_postgres() {
-    link_waits_for_a_slow_topup(TestBackend::Postgres).await;
-}
+cases!(restart_in_a_slow_cashout {
+    restart_in_a_slow_cashout_on_sqlite(TestBackend::Sqlite),
+    restart_in_a_slow_cashout_on_postgres(TestBackend::Postgres),
+});
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_in_a_slow_cashout_on_sqlite() {
-    restart_in_a_slow_cashout(TestBackend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_in_a_slow_cashout_on_postgres() {
-    restart_in_a_slow_cashout(TestBackend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lost_rail_answers_are_resent_once_on_sqlite() {
-    restart_after_a_lost_answer(TestBackend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lost_rail_answers_are_resent_once_on_postgres() {
-    restart_after_a_lost_answer(TestBackend::Postgres).await;
-}
+cases!(restart_after_a_lost_answer {
+    lost_rail_answers_are_resent_once_on_sqlite(TestBackend::Sqlite),
+    lost_rail_answers_are_resent_once_on_postgres(TestBackend::Postgres),
+});

@@ -20,6 +20,8 @@ use paybot::store::{BOT_MIGRATIONS, SqlStore};
 use paybot_cards::{Acquirer, ApiKey, Simulator, VisaDirectClient};
 use paybot_mock::MockChat;
 
+use crate::support::cases;
+
 fn scripts() -> Vec<(String, String)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conversations");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -222,12 +224,7 @@ fn chat_card_numbers(chat: &MockChat, script: &str) -> Vec<(String, String)> {
     found
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conversations_on_sqlite() {
-    run_all(TestBackend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn conversations_on_postgres() {
-    run_all(TestBackend::Postgres).await;
-}
+cases!(run_all {
+    conversations_on_sqlite(TestBackend::Sqlite),
+    conversations_on_postgres(TestBackend::Postgres),
+});

@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-use support::word_after;
+use support::{cases, word_after};
 
 /// How long a test waits for one expected request, in seconds.
 const WAIT_SECS: u64 = 10;
@@ -270,15 +270,7 @@ impl Harness {
     }
 
     async fn payments_of(&self, who: &DcUser) -> usize {
-        let id = PlatformUserId::new(who.id.to_string()).unwrap();
-        let Some(identity) = self.store.identity(Platform::Discord, &id).await.unwrap() else {
-            return 0;
-        };
-        self.store
-            .payments_of_user(identity.user, 100)
-            .await
-            .unwrap()
-            .len()
+        support::payments_of(&self.store, Platform::Discord, who.id).await
     }
 
     /// Nothing private where the channel sees it: no code, no balance in
@@ -394,20 +386,11 @@ async fn pay_and_confirm(backend: TestBackend, via: Via) {
     h.assert_ledger_sound().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn endpoint_pay_and_confirm_sqlite() {
-    pay_and_confirm(TestBackend::Sqlite, Via::Endpoint).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn endpoint_pay_and_confirm_postgres() {
-    pay_and_confirm(TestBackend::Postgres, Via::Endpoint).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gateway_pay_and_confirm_sqlite() {
-    pay_and_confirm(TestBackend::Sqlite, Via::Gateway).await;
-}
+cases!(pay_and_confirm {
+    endpoint_pay_and_confirm_sqlite(TestBackend::Sqlite, Via::Endpoint),
+    endpoint_pay_and_confirm_postgres(TestBackend::Postgres, Via::Endpoint),
+    gateway_pay_and_confirm_sqlite(TestBackend::Sqlite, Via::Gateway),
+});
 
 /// Discord checks an endpoint with a PING; the commands are registered in
 /// the server on start, `/pay`'s amount a STRING, plus the "Pay" menu.

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-use support::word_after;
+use support::{cases, word_after};
 
 /// How long a test waits for one expected message, in seconds. Telegram's
 /// rate (one message per second per chat) is respected by the client, so
@@ -184,15 +184,7 @@ impl Harness {
     }
 
     async fn payments_of(&self, who: &TgUser) -> usize {
-        let id = PlatformUserId::new(who.id.to_string()).unwrap();
-        let Some(identity) = self.store.identity(Platform::Telegram, &id).await.unwrap() else {
-            return 0;
-        };
-        self.store
-            .payments_of_user(identity.user, 100)
-            .await
-            .unwrap()
-            .len()
+        support::payments_of(&self.store, Platform::Telegram, who.id).await
     }
 
     /// Nothing private in the group: no code, no balance, no link code.
@@ -245,20 +237,11 @@ async fn pay_in_group_confirm_in_dm(backend: TestBackend, via: Via) {
     h.assert_ledger_sound().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn polling_pay_in_group_confirm_in_dm_sqlite() {
-    pay_in_group_confirm_in_dm(TestBackend::Sqlite, Via::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn polling_pay_in_group_confirm_in_dm_postgres() {
-    pay_in_group_confirm_in_dm(TestBackend::Postgres, Via::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhook_pay_in_group_confirm_in_dm_sqlite() {
-    pay_in_group_confirm_in_dm(TestBackend::Sqlite, Via::Webhook).await;
-}
+cases!(pay_in_group_confirm_in_dm {
+    polling_pay_in_group_confirm_in_dm_sqlite(TestBackend::Sqlite, Via::Polling),
+    polling_pay_in_group_confirm_in_dm_postgres(TestBackend::Postgres, Via::Polling),
+    webhook_pay_in_group_confirm_in_dm_sqlite(TestBackend::Sqlite, Via::Webhook),
+});
 
 /// Reply-to payments, a payee without a username (`text_mention`),
 /// `/pay@thisbot`, and `/pay@otherbot` (ignored); a Cancel button press.
@@ -338,15 +321,10 @@ async fn ways_to_name_the_payee(via: Via) {
     h.assert_ledger_sound().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn polling_ways_to_name_the_payee() {
-    ways_to_name_the_payee(Via::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhook_ways_to_name_the_payee() {
-    ways_to_name_the_payee(Via::Webhook).await;
-}
+cases!(ways_to_name_the_payee {
+    polling_ways_to_name_the_payee(Via::Polling),
+    webhook_ways_to_name_the_payee(Via::Webhook),
+});
 
 /// The same update twice (polled again, or posted again) makes one payment
 /// and one code.
@@ -391,15 +369,10 @@ async fn redelivered_update_pays_once(via: Via) {
     h.assert_ledger_sound().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn polling_redelivered_update_pays_once() {
-    redelivered_update_pays_once(Via::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhook_redelivered_update_pays_once() {
-    redelivered_update_pays_once(Via::Webhook).await;
-}
+cases!(redelivered_update_pays_once {
+    polling_redelivered_update_pays_once(Via::Polling),
+    webhook_redelivered_update_pays_once(Via::Webhook),
+});
 
 /// Without the secret, or with a wrong one: 401, and the update is not
 /// looked at (no reply, the user not even recorded).
@@ -464,15 +437,10 @@ async fn never_started_payer_gets_a_deep_link(via: Via) {
     h.assert_ledger_sound().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn polling_never_started_payer_gets_a_deep_link() {
-    never_started_payer_gets_a_deep_link(Via::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhook_never_started_payer_gets_a_deep_link() {
-    never_started_payer_gets_a_deep_link(Via::Webhook).await;
-}
+cases!(never_started_payer_gets_a_deep_link {
+    polling_never_started_payer_gets_a_deep_link(Via::Polling),
+    webhook_never_started_payer_gets_a_deep_link(Via::Webhook),
+});
 
 /// A 429 from Telegram: the message is sent again after `retry_after`, and
 /// arrives once.

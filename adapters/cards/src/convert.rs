@@ -90,15 +90,24 @@ pub(crate) struct AcquirerFields {
     pub(crate) card_acceptor: CardAcceptor,
 }
 
-/// `POST .../pullfundstransactions` (an Account Funding Transaction).
+/// The fields every funds request opens with: its trace numbers, its time
+/// and the acquirer. Flattened: on the wire they are the request's own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct PullFundsRequest {
+pub(crate) struct RequestHeader {
     pub(crate) systems_trace_audit_number: String,
     pub(crate) retrieval_reference_number: String,
     pub(crate) local_transaction_date_time: String,
     pub(crate) acquiring_bin: String,
     pub(crate) acquirer_country_code: String,
+}
+
+/// `POST .../pullfundstransactions` (an Account Funding Transaction).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PullFundsRequest {
+    #[serde(flatten)]
+    pub(crate) header: RequestHeader,
     /// The card token, never a card number.
     pub(crate) sender_primary_account_number: String,
     pub(crate) sender_currency_code: String,
@@ -111,11 +120,8 @@ pub(crate) struct PullFundsRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PushFundsRequest {
-    pub(crate) systems_trace_audit_number: String,
-    pub(crate) retrieval_reference_number: String,
-    pub(crate) local_transaction_date_time: String,
-    pub(crate) acquiring_bin: String,
-    pub(crate) acquirer_country_code: String,
+    #[serde(flatten)]
+    pub(crate) header: RequestHeader,
     /// The card token, never a card number.
     pub(crate) recipient_primary_account_number: String,
     pub(crate) transaction_currency_code: String,
@@ -128,11 +134,8 @@ pub(crate) struct PushFundsRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ReverseFundsRequest {
-    pub(crate) systems_trace_audit_number: String,
-    pub(crate) retrieval_reference_number: String,
-    pub(crate) local_transaction_date_time: String,
-    pub(crate) acquiring_bin: String,
-    pub(crate) acquirer_country_code: String,
+    #[serde(flatten)]
+    pub(crate) header: RequestHeader,
     pub(crate) sender_primary_account_number: String,
     pub(crate) sender_currency_code: String,
     pub(crate) amount: String,
@@ -291,14 +294,21 @@ pub(crate) fn parse_currency(code: &str) -> Option<Currency> {
 // ---------------------------------------------------------------------------
 // paybot → Visa
 
+/// A request's header under `trace`, sent at `at` (local time, as sent).
+fn request_header(trace: &TraceNumbers, at: String, acquirer: &AcquirerFields) -> RequestHeader {
+    RequestHeader {
+        systems_trace_audit_number: trace.stan().to_string(),
+        retrieval_reference_number: trace.rrn().to_string(),
+        local_transaction_date_time: at,
+        acquiring_bin: acquirer.acquiring_bin.clone(),
+        acquirer_country_code: acquirer.acquirer_country_code.clone(),
+    }
+}
+
 pub(crate) fn pull_request(transfer: &CardTransfer, acquirer: &AcquirerFields) -> PullFundsRequest {
     let trace = TraceNumbers::for_transfer(transfer.transfer_id());
     PullFundsRequest {
-        systems_trace_audit_number: trace.stan().to_string(),
-        retrieval_reference_number: trace.rrn().to_string(),
-        local_transaction_date_time: local_date_time(transfer.initiated_at()),
-        acquiring_bin: acquirer.acquiring_bin.clone(),
-        acquirer_country_code: acquirer.acquirer_country_code.clone(),
+        header: request_header(&trace, local_date_time(transfer.initiated_at()), acquirer),
         sender_primary_account_number: transfer.token().as_str().to_owned(),
         sender_currency_code: transfer.amount().currency().code().to_owned(),
         amount: visa_amount(transfer.amount()),
@@ -310,11 +320,7 @@ pub(crate) fn pull_request(transfer: &CardTransfer, acquirer: &AcquirerFields) -
 pub(crate) fn push_request(transfer: &CardTransfer, acquirer: &AcquirerFields) -> PushFundsRequest {
     let trace = TraceNumbers::for_transfer(transfer.transfer_id());
     PushFundsRequest {
-        systems_trace_audit_number: trace.stan().to_string(),
-        retrieval_reference_number: trace.rrn().to_string(),
-        local_transaction_date_time: local_date_time(transfer.initiated_at()),
-        acquiring_bin: acquirer.acquiring_bin.clone(),
-        acquirer_country_code: acquirer.acquirer_country_code.clone(),
+        header: request_header(&trace, local_date_time(transfer.initiated_at()), acquirer),
         recipient_primary_account_number: transfer.token().as_str().to_owned(),
         transaction_currency_code: transfer.amount().currency().code().to_owned(),
         amount: visa_amount(transfer.amount()),
@@ -334,11 +340,7 @@ pub(crate) fn reverse_request(
     let first = TraceNumbers::for_transfer(original.transfer_id());
     let at = local_date_time(original.initiated_at());
     ReverseFundsRequest {
-        systems_trace_audit_number: own.stan().to_string(),
-        retrieval_reference_number: own.rrn().to_string(),
-        local_transaction_date_time: at.clone(),
-        acquiring_bin: acquirer.acquiring_bin.clone(),
-        acquirer_country_code: acquirer.acquirer_country_code.clone(),
+        header: request_header(&own, at.clone(), acquirer),
         sender_primary_account_number: original.token().as_str().to_owned(),
         sender_currency_code: original.amount().currency().code().to_owned(),
         amount: visa_amount(original.amount()),

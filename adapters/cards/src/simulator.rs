@@ -42,9 +42,9 @@ use subtle::ConstantTimeEq;
 use crate::config::{API_KEY_HEADER, ApiKey};
 use crate::convert::{
     ErrorResponse, FundsTransferResponse, IdValue, PULL_PATH, PUSH_PATH, PendingResponse,
-    PullFundsRequest, PushFundsRequest, REVERSE_PATH, ResponseStatus, ReverseFundsRequest,
-    TOKENIZE_PATH, TOTALS_PATH, TokenizeRequest, TokenizeResponse, decimal_text, parse_currency,
-    parse_visa_amount,
+    PullFundsRequest, PushFundsRequest, REVERSE_PATH, RequestHeader, ResponseStatus,
+    ReverseFundsRequest, TOKENIZE_PATH, TOTALS_PATH, TokenizeRequest, TokenizeResponse,
+    decimal_text, parse_currency, parse_visa_amount,
 };
 use crate::visa::{ActionCode, RailOperation, RetrievalReferenceNumber, SystemsTraceAuditNumber};
 
@@ -294,14 +294,18 @@ struct Common {
 }
 
 fn common(
-    stan: &str,
-    rrn: &str,
-    acquiring_bin: &str,
-    local_date_time: &str,
+    header: &RequestHeader,
     token: &str,
     currency: &str,
     amount: &str,
 ) -> Result<Common, Refusal> {
+    let RequestHeader {
+        systems_trace_audit_number: stan,
+        retrieval_reference_number: rrn,
+        local_transaction_date_time: local_date_time,
+        acquiring_bin,
+        acquirer_country_code: _,
+    } = header;
     if SystemsTraceAuditNumber::new(stan).is_err() {
         return Err(invalid("systemsTraceAuditNumber must be 6 digits"));
     }
@@ -495,10 +499,7 @@ impl Simulator {
             RailOperation::Pull => {
                 parse_body::<PullFundsRequest>(body, "pull funds").and_then(|(r, value)| {
                     let common = common(
-                        &r.systems_trace_audit_number,
-                        &r.retrieval_reference_number,
-                        &r.acquiring_bin,
-                        &r.local_transaction_date_time,
+                        &r.header,
                         &r.sender_primary_account_number,
                         &r.sender_currency_code,
                         &r.amount,
@@ -509,10 +510,7 @@ impl Simulator {
             RailOperation::Push => {
                 parse_body::<PushFundsRequest>(body, "push funds").and_then(|(r, value)| {
                     let common = common(
-                        &r.systems_trace_audit_number,
-                        &r.retrieval_reference_number,
-                        &r.acquiring_bin,
-                        &r.local_transaction_date_time,
+                        &r.header,
                         &r.recipient_primary_account_number,
                         &r.transaction_currency_code,
                         &r.amount,
@@ -591,10 +589,7 @@ impl Simulator {
             Err(refusal) => return refusal.into(),
         };
         let common = match common(
-            &request.systems_trace_audit_number,
-            &request.retrieval_reference_number,
-            &request.acquiring_bin,
-            &request.local_transaction_date_time,
+            &request.header,
             &request.sender_primary_account_number,
             &request.sender_currency_code,
             &request.amount,

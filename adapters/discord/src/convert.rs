@@ -187,13 +187,17 @@ fn user_of(raw: &RawUser, nick: Option<&str>) -> Option<User> {
     })
 }
 
-/// One option's value as a single word (amount, code, reference, count).
-fn word(options: &[RawOption], name: &str) -> Result<Option<String>, &'static str> {
-    let Some(value) = options
+/// The value of the option `name`, if it was given.
+fn option_value<'a>(options: &'a [RawOption], name: &str) -> Option<&'a Value> {
+    options
         .iter()
         .find(|o| o.name == name)
         .and_then(|o| o.value.as_ref())
-    else {
+}
+
+/// One option's value as a single word (amount, code, reference, count).
+fn word(options: &[RawOption], name: &str) -> Result<Option<String>, &'static str> {
+    let Some(value) = option_value(options, name) else {
         return Ok(None);
     };
     let text = match value {
@@ -212,11 +216,7 @@ fn word(options: &[RawOption], name: &str) -> Result<Option<String>, &'static st
 
 /// A free-text option (memo, a list of mentions), on one line.
 fn text(options: &[RawOption], name: &str) -> Result<Option<String>, &'static str> {
-    let Some(value) = options
-        .iter()
-        .find(|o| o.name == name)
-        .and_then(|o| o.value.as_ref())
-    else {
+    let Some(value) = option_value(options, name) else {
         return Ok(None);
     };
     let Value::String(s) = value else {
@@ -329,10 +329,7 @@ fn user_option(
     name: &str,
     resolved: &RawResolved,
 ) -> Result<Option<(String, Mention)>, &'static str> {
-    let Some(id) = options
-        .iter()
-        .find(|o| o.name == name)
-        .and_then(|o| o.value.as_ref())
+    let Some(id) = option_value(options, name)
         .map(|v| snowflake(v).ok_or("a user option that is not a user id"))
         .transpose()?
     else {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::support::{Server, http_get, http_post_with_headers, paybot, run};
+use super::support::{Server, http_get, http_post_with_headers, paybot, run, serve, serve_fresh};
 
 const TOKEN: &str = "e2e-token-0123456789abcdef0123456789abcdef";
 
@@ -122,9 +122,10 @@ fn with_a_token_transfers_are_created_once_and_errors_have_codes() {
 #[test]
 fn a_short_token_stops_the_start_without_printing_it() {
     let dir = tempfile::tempdir().unwrap();
-    let finished = run(paybot(dir.path())
-        .arg("serve")
-        .env("PAYBOT_API__TOKEN", "tooshort-secret"));
+    let finished = run(&mut serve(
+        dir.path(),
+        &[("PAYBOT_API__TOKEN", "tooshort-secret")],
+    ));
     assert_eq!(finished.code(), Some(2), "{}", finished.stderr);
     assert!(
         finished.stderr.contains("`api.token`"),
@@ -158,15 +159,12 @@ fn get(server: &Server, path: &str, token: &str) -> (u16, Value) {
 
 #[test]
 fn scoped_tokens_read_transfer_and_issue_only_what_they_may() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        paybot(dir.path())
-            .arg("serve")
-            .env("PAYBOT_MOCK__ENABLED", "false")
-            .env("PAYBOT_API__READ_TOKEN", READ_TOKEN)
-            .env("PAYBOT_API__TRANSFER_TOKEN", TRANSFER_TOKEN)
-            .env("PAYBOT_API__ISSUANCE_TOKEN", ISSUANCE_TOKEN),
-    );
+    let (_dir, server) = serve_fresh(&[
+        ("PAYBOT_MOCK__ENABLED", "false"),
+        ("PAYBOT_API__READ_TOKEN", READ_TOKEN),
+        ("PAYBOT_API__TRANSFER_TOKEN", TRANSFER_TOKEN),
+        ("PAYBOT_API__ISSUANCE_TOKEN", ISSUANCE_TOKEN),
+    ]);
     let open = |token: &str, owner: &str, kind: &str| {
         post(
             &server,

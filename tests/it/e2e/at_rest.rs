@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::support::{Server, paybot};
+use super::support::{Server, serve, serve_fresh};
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path)
@@ -18,12 +18,7 @@ fn mode(path: &Path) -> u32 {
 
 #[test]
 fn a_database_at_a_custom_path_and_its_wal_are_owner_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        paybot(dir.path())
-            .env("PAYBOT_DATABASE__URL", "sqlite:custom/place/ledger.db")
-            .arg("serve"),
-    );
+    let (dir, server) = serve_fresh(&[("PAYBOT_DATABASE__URL", "sqlite:custom/place/ledger.db")]);
     // A write, so the WAL is in use.
     assert_eq!(server.get("/readyz").0, 200);
     let folder = dir.path().join("custom/place");
@@ -45,11 +40,10 @@ fn a_database_at_a_custom_path_and_its_wal_are_owner_only() {
 fn the_fingerprint_key_from_the_environment_is_not_written_anywhere() {
     let dir = tempfile::tempdir().unwrap();
     let key = "fingerprint-key-0123456789abcdef0123456789abcdef";
-    let server = Server::start(
-        paybot(dir.path())
-            .env("PAYBOT_CARDS__FINGERPRINT_KEY", key)
-            .arg("serve"),
-    );
+    let server = Server::start(&mut serve(
+        dir.path(),
+        &[("PAYBOT_CARDS__FINGERPRINT_KEY", key)],
+    ));
     assert_eq!(server.get("/healthz").0, 200);
     assert!(!dir.path().join("data/card_fingerprint_key").exists());
     assert!(!server.stderr().contains(key));

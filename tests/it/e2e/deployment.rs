@@ -10,7 +10,7 @@
 use serde_json::json;
 use tokio::runtime::Runtime;
 
-use super::support::{Server, http_post, paybot, run};
+use super::support::{Server, http_post, paybot, run, serve, serve_fresh};
 use super::telegram::{say, serve_with_telegram};
 use crate::support::fake_telegram::{FakeTelegram, TOKEN, TgUser};
 
@@ -78,10 +78,13 @@ fn a_telegram_token_with_defaults_serves_no_mock_chat_and_no_simulator() {
 fn development_parts_asked_for_in_production_stop_the_start() {
     let dir = tempfile::tempdir().unwrap();
     // The mock chat switched on by name, next to a real platform.
-    let refused = run(paybot(dir.path())
-        .env("PAYBOT_TELEGRAM__TOKEN", TOKEN)
-        .env("PAYBOT_MOCK__ENABLED", "true")
-        .arg("serve"));
+    let refused = run(&mut serve(
+        dir.path(),
+        &[
+            ("PAYBOT_TELEGRAM__TOKEN", TOKEN),
+            ("PAYBOT_MOCK__ENABLED", "true"),
+        ],
+    ));
     assert_eq!(refused.code(), Some(2), "{}", refused.stderr);
     for needle in [
         "mock.enabled",
@@ -98,13 +101,16 @@ fn development_parts_asked_for_in_production_stop_the_start() {
     }
     assert!(!refused.stderr.contains(TOKEN), "the token was printed");
     // Cards on by name with no rail: that would be the simulator.
-    let refused = run(paybot(dir.path())
-        .env(
-            "PAYBOT_API__TOKEN",
-            "an-api-token-of-at-least-32-characters",
-        )
-        .env("PAYBOT_CARDS__ENABLED", "true")
-        .arg("serve"));
+    let refused = run(&mut serve(
+        dir.path(),
+        &[
+            (
+                "PAYBOT_API__TOKEN",
+                "an-api-token-of-at-least-32-characters",
+            ),
+            ("PAYBOT_CARDS__ENABLED", "true"),
+        ],
+    ));
     assert_eq!(refused.code(), Some(2), "{}", refused.stderr);
     for needle in [
         "cards.enabled",
@@ -148,18 +154,20 @@ fn development_parts_allowed_by_name_run_and_warn_at_every_start() {
         assert!(log.contains(needle), "{needle}: {log}");
     }
     // Unknown parts are refused, naming the choices.
-    let refused = run(paybot(dir.path())
-        .env("PAYBOT_TELEGRAM__TOKEN", TOKEN)
-        .env("PAYBOT_DEPLOYMENT__ALLOW_IN_PRODUCTION", "everything")
-        .arg("serve"));
+    let refused = run(&mut serve(
+        dir.path(),
+        &[
+            ("PAYBOT_TELEGRAM__TOKEN", TOKEN),
+            ("PAYBOT_DEPLOYMENT__ALLOW_IN_PRODUCTION", "everything"),
+        ],
+    ));
     assert_eq!(refused.code(), Some(2), "{}", refused.stderr);
     assert!(refused.stderr.contains("mock_chat"), "{}", refused.stderr);
 }
 
 #[test]
 fn development_says_so_and_play_money_has_its_own_issuance_account() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(paybot(dir.path()).arg("serve"));
+    let (dir, server) = serve_fresh(&[]);
     let log = server.stderr();
     assert!(log.contains("deployment: development"), "{log}");
     let (status, answer) = mock_message(&server, "alice", "/start");
@@ -211,7 +219,7 @@ fn a_database_that_served_production_never_runs_development() {
         "{}",
         refused.stderr
     );
-    let refused = run(paybot(dir.path()).arg("serve"));
+    let refused = run(&mut serve(dir.path(), &[]));
     assert_eq!(refused.code(), Some(2), "{}", refused.stderr);
     assert!(
         refused.stderr.contains("database.url"),

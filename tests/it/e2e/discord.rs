@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
-use super::support::{Server, http_post, http_post_with_headers, paybot, run, word_after};
+use super::support::{Server, http_post, http_post_with_headers, paybot, run, serve, word_after};
 use crate::support::fake_discord::{
     APPLICATION_ID, CHANNEL_ID, DcUser, FakeDiscord, GUILD_ID, Place, STRING, SigningKey, TOKEN,
     USER,
@@ -322,12 +322,15 @@ fn bad_discord_settings_stop_the_start_and_name_the_key() {
         assert!(!finished.stderr.contains(TOKEN));
     }
     // Well-formed, but another application's id: the token's bot is not it.
-    let finished = run(paybot(dir.path())
-        .env("PAYBOT_DISCORD__TOKEN", TOKEN)
-        .env("PAYBOT_DISCORD__APPLICATION_ID", "1100000000000000999")
-        .env("PAYBOT_DISCORD__PUBLIC_KEY", &key)
-        .env("PAYBOT_DISCORD__API_URL", &fake.url)
-        .arg("serve"));
+    let finished = run(&mut serve(
+        dir.path(),
+        &[
+            ("PAYBOT_DISCORD__TOKEN", TOKEN),
+            ("PAYBOT_DISCORD__APPLICATION_ID", "1100000000000000999"),
+            ("PAYBOT_DISCORD__PUBLIC_KEY", &key),
+            ("PAYBOT_DISCORD__API_URL", &fake.url),
+        ],
+    ));
     assert_ne!(finished.code(), Some(0));
     assert!(
         finished

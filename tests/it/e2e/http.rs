@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
-use super::support::{HTTP_TIMEOUT_SECS, Server, http_get, paybot};
+use super::support::{HTTP_TIMEOUT_SECS, Server, header_lines, http_get, paybot, serve_fresh};
 use crate::support::fake_discord::{APPLICATION_ID, FakeDiscord, GUILD_ID};
 use crate::support::fake_telegram::FakeTelegram;
 
@@ -56,13 +56,10 @@ fn status_of(response: &str) -> Option<u16> {
 
 #[test]
 fn a_slow_header_connection_is_closed_within_the_header_timeout() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        paybot(dir.path())
-            .env("PAYBOT_HTTP__HEADER_READ_TIMEOUT_SECS", "1")
-            .env("PAYBOT_HTTP__IDLE_TIMEOUT_SECS", "600")
-            .arg("serve"),
-    );
+    let (_dir, server) = serve_fresh(&[
+        ("PAYBOT_HTTP__HEADER_READ_TIMEOUT_SECS", "1"),
+        ("PAYBOT_HTTP__IDLE_TIMEOUT_SECS", "600"),
+    ]);
     let mut stream = connect(server.addr);
     stream
         .set_read_timeout(Some(Duration::from_millis(200)))
@@ -100,13 +97,10 @@ fn a_slow_header_connection_is_closed_within_the_header_timeout() {
 
 #[test]
 fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        paybot(dir.path())
-            .env("PAYBOT_HTTP__IDLE_TIMEOUT_SECS", "1")
-            .env("PAYBOT_HTTP__HEADER_READ_TIMEOUT_SECS", "300")
-            .arg("serve"),
-    );
+    let (_dir, server) = serve_fresh(&[
+        ("PAYBOT_HTTP__IDLE_TIMEOUT_SECS", "1"),
+        ("PAYBOT_HTTP__HEADER_READ_TIMEOUT_SECS", "300"),
+    ]);
     let mut stream = connect(server.addr);
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -165,14 +159,11 @@ fn idle_connections_beyond_the_bound_do_not_lock_out_healthz() {
 
 #[test]
 fn a_request_over_the_in_flight_limit_gets_503_and_a_slow_one_times_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        paybot(dir.path())
-            .env("PAYBOT_MOCK__ENABLED", "true")
-            .env("PAYBOT_HTTP__REQUESTS_IN_FLIGHT_MAX", "1")
-            .env("PAYBOT_HTTP__REQUEST_TIMEOUT_SECS", "2")
-            .arg("serve"),
-    );
+    let (_dir, server) = serve_fresh(&[
+        ("PAYBOT_MOCK__ENABLED", "true"),
+        ("PAYBOT_HTTP__REQUESTS_IN_FLIGHT_MAX", "1"),
+        ("PAYBOT_HTTP__REQUEST_TIMEOUT_SECS", "2"),
+    ]);
     // A request whose body never comes holds the one place in flight; the
     // server's `100 Continue` says its handler is reading the body.
     let mut slow = connect(server.addr);
@@ -210,10 +201,7 @@ fn post_head_only(
     content_length: usize,
 ) -> Option<u16> {
     let mut stream = connect(addr);
-    let headers: String = headers
-        .iter()
-        .map(|(name, value)| format!("{name}: {value}\r\n"))
-        .collect();
+    let headers = header_lines(headers);
     write!(
         stream,
         "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
@@ -231,30 +219,30 @@ fn webhook_secrets_and_signature_headers_are_checked_before_the_body_is_read() {
     let telegram = rt.block_on(FakeTelegram::start());
     let discord = rt.block_on(FakeDiscord::start());
     let key_hex = discord.signing_key.public_key_hex();
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        paybot(dir.path())
-            .env(
-                "PAYBOT_TELEGRAM__TOKEN",
-                crate::support::fake_telegram::TOKEN,
-            )
-            .env("PAYBOT_TELEGRAM__API_URL", &telegram.url)
-            .env("PAYBOT_TELEGRAM__MODE", "webhook")
-            .env(
-                "PAYBOT_TELEGRAM__WEBHOOK_URL",
-                "https://pay.example/telegram/webhook",
-            )
-            .env(
-                "PAYBOT_TELEGRAM__WEBHOOK_SECRET",
-                "e2e-webhook-secret-abcdef0123456789",
-            )
-            .env("PAYBOT_DISCORD__TOKEN", crate::support::fake_discord::TOKEN)
-            .env("PAYBOT_DISCORD__APPLICATION_ID", APPLICATION_ID.to_string())
-            .env("PAYBOT_DISCORD__PUBLIC_KEY", &key_hex)
-            .env("PAYBOT_DISCORD__API_URL", &discord.url)
-            .env("PAYBOT_DISCORD__GUILD_ID", GUILD_ID.to_string())
-            .arg("serve"),
-    );
+    let (_dir, server) = serve_fresh(&[
+        (
+            "PAYBOT_TELEGRAM__TOKEN",
+            crate::support::fake_telegram::TOKEN,
+        ),
+        ("PAYBOT_TELEGRAM__API_URL", &telegram.url),
+        ("PAYBOT_TELEGRAM__MODE", "webhook"),
+        (
+            "PAYBOT_TELEGRAM__WEBHOOK_URL",
+            "https://pay.example/telegram/webhook",
+        ),
+        (
+            "PAYBOT_TELEGRAM__WEBHOOK_SECRET",
+            "e2e-webhook-secret-abcdef0123456789",
+        ),
+        ("PAYBOT_DISCORD__TOKEN", crate::support::fake_discord::TOKEN),
+        (
+            "PAYBOT_DISCORD__APPLICATION_ID",
+            &APPLICATION_ID.to_string(),
+        ),
+        ("PAYBOT_DISCORD__PUBLIC_KEY", &key_hex),
+        ("PAYBOT_DISCORD__API_URL", &discord.url),
+        ("PAYBOT_DISCORD__GUILD_ID", &GUILD_ID.to_string()),
+    ]);
     let telegram_cases: [&[(&str, &str)]; 2] = [
         &[],
         &[(
@@ -315,17 +303,17 @@ fn slow_unsigned_discord_bodies_cannot_take_every_request_slot() {
     let rt = Runtime::new().unwrap();
     let discord = rt.block_on(FakeDiscord::start());
     let key_hex = discord.signing_key.public_key_hex();
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        paybot(dir.path())
-            .env("PAYBOT_HTTP__REQUESTS_IN_FLIGHT_MAX", "36")
-            .env("PAYBOT_DISCORD__TOKEN", crate::support::fake_discord::TOKEN)
-            .env("PAYBOT_DISCORD__APPLICATION_ID", APPLICATION_ID.to_string())
-            .env("PAYBOT_DISCORD__PUBLIC_KEY", &key_hex)
-            .env("PAYBOT_DISCORD__API_URL", &discord.url)
-            .env("PAYBOT_DISCORD__GUILD_ID", GUILD_ID.to_string())
-            .arg("serve"),
-    );
+    let (_dir, server) = serve_fresh(&[
+        ("PAYBOT_HTTP__REQUESTS_IN_FLIGHT_MAX", "36"),
+        ("PAYBOT_DISCORD__TOKEN", crate::support::fake_discord::TOKEN),
+        (
+            "PAYBOT_DISCORD__APPLICATION_ID",
+            &APPLICATION_ID.to_string(),
+        ),
+        ("PAYBOT_DISCORD__PUBLIC_KEY", &key_hex),
+        ("PAYBOT_DISCORD__API_URL", &discord.url),
+        ("PAYBOT_DISCORD__GUILD_ID", &GUILD_ID.to_string()),
+    ]);
     // Headers anyone can make (a signature-shaped value, a fresh timestamp
     // of the attacker's choosing), then a body that never comes: the
     // signature cannot be checked before the body is read.

@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use serde_json::{Value, json};
 
-use super::support::{Server, http_post, paybot, run};
+use super::support::{Server, http_post, paybot, run, serve, serve_fresh};
 
 struct Chat<'a> {
     server: &'a Server,
@@ -67,8 +67,7 @@ fn code_in(deliveries: &[(String, String, String)]) -> String {
 
 #[test]
 fn a_payment_through_the_http_mock_chat_end_to_end() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(paybot(dir.path()).arg("serve"));
+    let (dir, server) = serve_fresh(&[]);
     let chat = Chat { server: &server };
 
     chat.say("alice", "dm", "/start");
@@ -128,8 +127,7 @@ fn a_payment_through_the_http_mock_chat_end_to_end() {
 
 #[test]
 fn an_event_id_is_the_senders_own() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(paybot(dir.path()).arg("serve"));
+    let (_dir, server) = serve_fresh(&[]);
     let chat = Chat { server: &server };
 
     chat.say("bob", "dm", "/start");
@@ -173,8 +171,7 @@ fn an_event_id_is_the_senders_own() {
 
 #[test]
 fn bad_mock_requests_get_a_4xx_with_a_json_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(paybot(dir.path()).arg("serve"));
+    let (_dir, server) = serve_fresh(&[]);
     let chat = Chat { server: &server };
     let cases = [
         (json!({ "from": "alice", "chat": "dm" }), "bad_fields"),
@@ -246,12 +243,7 @@ fn bad_mock_requests_get_a_4xx_with_a_json_error() {
 
 #[test]
 fn the_mock_chat_can_be_turned_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        paybot(dir.path())
-            .arg("serve")
-            .env("PAYBOT_MOCK__ENABLED", "false"),
-    );
+    let (_dir, server) = serve_fresh(&[("PAYBOT_MOCK__ENABLED", "false")]);
     let (status, _) = http_post(
         server.addr,
         "/mock/messages",
@@ -264,8 +256,7 @@ fn the_mock_chat_can_be_turned_off() {
 #[test]
 fn the_otp_pepper_is_generated_once_owner_only_and_checked() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(paybot(dir.path()).arg("serve"));
+    let (dir, server) = serve_fresh(&[]);
     drop(server);
     let file = dir.path().join("data/otp_pepper");
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
@@ -273,18 +264,16 @@ fn the_otp_pepper_is_generated_once_owner_only_and_checked() {
     let pepper = std::fs::read_to_string(&file).unwrap();
     assert_eq!(pepper.len(), 64);
     // Reused, not regenerated.
-    drop(Server::start(paybot(dir.path()).arg("serve")));
+    drop(Server::start(&mut serve(dir.path(), &[])));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), pepper);
     // Readable by others: refused, clearly.
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let refused = run(paybot(dir.path()).arg("serve"));
+    let refused = run(&mut serve(dir.path(), &[]));
     assert_eq!(refused.code(), Some(2));
     assert!(refused.stderr.contains("otp_pepper"), "{}", refused.stderr);
     assert!(refused.stderr.contains("chmod 600"), "{}", refused.stderr);
     // A pepper from the environment that is too short: refused at load.
-    let short = run(paybot(dir.path())
-        .arg("serve")
-        .env("PAYBOT_OTP__PEPPER", "short"));
+    let short = run(&mut serve(dir.path(), &[("PAYBOT_OTP__PEPPER", "short")]));
     assert_eq!(short.code(), Some(2));
     assert!(short.stderr.contains("otp.pepper"), "{}", short.stderr);
     assert!(

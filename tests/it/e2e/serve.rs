@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::support::{EXIT_TIMEOUT_SECS, Server, paybot, run};
+use super::support::{EXIT_TIMEOUT_SECS, Server, paybot, run, serve};
 
 fn json_body(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))
@@ -15,7 +15,7 @@ fn json_body(body: &str) -> Value {
 fn serve_answers_probes_and_exits_0_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     // The default database, sqlite:data/paybot.db, relative to the directory.
-    let server = Server::start(paybot(dir.path()).arg("serve"));
+    let server = Server::start(&mut serve(dir.path(), &[]));
     assert!(server.addr.port() != 0, "the log names the bound port");
     assert!(
         dir.path().join("data/paybot.db").is_file(),
@@ -69,9 +69,7 @@ fn an_address_in_use_is_a_clear_start_error() {
     let dir = tempfile::tempdir().unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = run(paybot(dir.path())
-        .arg("serve")
-        .env("PAYBOT_HTTP__ADDR", &addr));
+    let out = run(&mut serve(dir.path(), &[("PAYBOT_HTTP__ADDR", &addr)]));
     assert_eq!(out.code(), Some(2), "{out:?}");
     assert!(
         out.stderr

@@ -1,14 +1,15 @@
 //! Bad settings stop paybot before it does anything, naming the key, the
 //! problem and where the value came from.
 
-use super::support::{paybot, run};
+use super::support::{paybot, run, serve};
 
 #[test]
 fn a_bad_env_value_names_the_key_and_the_variable() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(paybot(dir.path())
-        .arg("serve")
-        .env("PAYBOT_HTTP__ADDR", "notanaddr"));
+    let out = run(&mut serve(
+        dir.path(),
+        &[("PAYBOT_HTTP__ADDR", "notanaddr")],
+    ));
     assert_eq!(out.code(), Some(2), "{out:?}");
     assert!(out.stderr.contains("`http.addr`"), "{}", out.stderr);
     assert!(out.stderr.contains("\"notanaddr\""), "{}", out.stderr);

@@ -34,6 +34,21 @@ pub(crate) fn paybot(dir: &Path) -> Command {
     cmd
 }
 
+/// `paybot serve` started in a fresh folder with these settings from the
+/// environment; the folder lives as long as the test holds it.
+pub(crate) fn serve_fresh(vars: &[(&str, &str)]) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&mut serve(dir.path(), vars));
+    (dir, server)
+}
+
+/// `paybot serve` run in `dir` with these settings from the environment.
+pub(crate) fn serve(dir: &Path, vars: &[(&str, &str)]) -> Command {
+    let mut cmd = paybot(dir);
+    cmd.arg("serve").envs(vars.iter().copied());
+    cmd
+}
+
 /// What a finished command printed.
 #[derive(Debug)]
 pub(crate) struct Finished {
@@ -245,10 +260,7 @@ fn http_request(
     let timeout = Duration::from_secs(HTTP_TIMEOUT_SECS);
     let mut stream = TcpStream::connect_timeout(&addr, timeout).unwrap();
     stream.set_read_timeout(Some(timeout)).unwrap();
-    let headers: String = headers
-        .iter()
-        .map(|(name, value)| format!("{name}: {value}\r\n"))
-        .collect();
+    let headers = header_lines(headers);
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n{body}",
@@ -307,3 +319,11 @@ impl Drop for PgDatabase {
 }
 
 pub(crate) use crate::support::word_after;
+
+/// Request header lines, each ended by CRLF.
+pub(crate) fn header_lines(headers: &[(&str, &str)]) -> String {
+    headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect()
+}

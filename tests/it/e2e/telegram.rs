@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;
 
-use super::support::{Server, http_post_with_headers, paybot, run, word_after};
+use super::support::{Server, http_post_with_headers, paybot, run, serve, serve_fresh, word_after};
 use crate::support::fake_telegram::{BOT_USERNAME, FakeTelegram, GROUP_ID, TOKEN, TgUser, group};
 
 const WAIT_SECS: u64 = 30;
@@ -105,19 +105,16 @@ fn serve_polls_telegram_and_a_group_payment_completes() {
 fn serve_in_webhook_mode_checks_the_secret() {
     let rt = Runtime::new().unwrap();
     let fake = rt.block_on(FakeTelegram::start());
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        paybot(dir.path())
-            .env("PAYBOT_TELEGRAM__TOKEN", TOKEN)
-            .env("PAYBOT_TELEGRAM__API_URL", &fake.url)
-            .env("PAYBOT_TELEGRAM__MODE", "webhook")
-            .env(
-                "PAYBOT_TELEGRAM__WEBHOOK_URL",
-                "https://pay.example/telegram/webhook",
-            )
-            .env("PAYBOT_TELEGRAM__WEBHOOK_SECRET", SECRET)
-            .arg("serve"),
-    );
+    let (_dir, server) = serve_fresh(&[
+        ("PAYBOT_TELEGRAM__TOKEN", TOKEN),
+        ("PAYBOT_TELEGRAM__API_URL", &fake.url),
+        ("PAYBOT_TELEGRAM__MODE", "webhook"),
+        (
+            "PAYBOT_TELEGRAM__WEBHOOK_URL",
+            "https://pay.example/telegram/webhook",
+        ),
+        ("PAYBOT_TELEGRAM__WEBHOOK_SECRET", SECRET),
+    ]);
     let set = fake.calls("setwebhook");
     assert_eq!(set.len(), 1);
     assert_eq!(set[0].params["secret_token"], SECRET);
@@ -217,10 +214,13 @@ fn bad_telegram_settings_stop_the_start_and_name_the_key() {
     }
     // Well-formed, but not this bot's token: Telegram (the fake) refuses it.
     let wrong = "4242:AAEsomeOtherTokenThatIsWrong_0000000";
-    let finished = run(paybot(dir.path())
-        .env("PAYBOT_TELEGRAM__TOKEN", wrong)
-        .env("PAYBOT_TELEGRAM__API_URL", &fake.url)
-        .arg("serve"));
+    let finished = run(&mut serve(
+        dir.path(),
+        &[
+            ("PAYBOT_TELEGRAM__TOKEN", wrong),
+            ("PAYBOT_TELEGRAM__API_URL", &fake.url),
+        ],
+    ));
     assert_ne!(finished.code(), Some(0));
     assert!(
         finished.stderr.contains("Telegram refused the bot token"),

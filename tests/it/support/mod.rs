@@ -10,11 +10,47 @@ pub(crate) mod fake_telegram;
 use std::sync::Arc;
 
 use bot::card::CardRail;
+use bot::message::{Platform, PlatformUserId};
 use bot::otp::{OsRandom, Pepper};
+use bot::store::Store;
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
 use ledger::{Amount, Currency};
 use paybot::store::{BOT_MIGRATIONS, SqlStore};
+
+/// Tests that each run one async scenario with fixed arguments (a backend,
+/// a way in) on a two-thread runtime, one named test a case:
+/// `cases!(scenario { name_on_sqlite(TestBackend::Sqlite), ... })`.
+macro_rules! cases {
+    ($scenario:ident { $($(#[$meta:meta])* $name:ident($($arg:expr),* $(,)?)),+ $(,)? }) => {
+        $(
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $scenario($($arg),*).await;
+            }
+        )+
+    };
+}
+pub(crate) use cases;
+
+/// How many payments (at most 100) the user behind `platform`'s user
+/// `user_id` has; none when that identity is unknown.
+pub(crate) async fn payments_of(
+    store: &SqlStore,
+    platform: Platform,
+    user_id: impl std::fmt::Display,
+) -> usize {
+    let id = PlatformUserId::new(user_id.to_string()).unwrap();
+    let Some(identity) = store.identity(platform, &id).await.unwrap() else {
+        return 0;
+    };
+    store
+        .payments_of_user(identity.user, 100)
+        .await
+        .unwrap()
+        .len()
+}
 
 /// A migrated database, its SQL store and a bot on it (mock users get
 /// $100.00 of play money on `/start`; codes from the OS CSPRNG). `None`
