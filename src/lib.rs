@@ -16,7 +16,3 @@ pub mod logging;
 pub mod server;
 pub mod settings;
 pub mod torture;
-
-/// The bot's SQL store lives in its own crate (`adapters/store`); this path
-/// keeps `paybot::store::SqlStore` working for the root's tests.
-pub use paybot_store as store;

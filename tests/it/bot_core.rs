@@ -18,7 +18,7 @@ use bot::store::{Store, UserId};
 use bot::{Bot, DM_START_PAYLOAD, PlatformProfile};
 use ledger::testing::{TestBackend, TestDb};
 use ledger::{Amount, Currency};
-use paybot::store::SqlStore;
+use paybot_store::SqlStore;
 
 async fn setup(backend: TestBackend) -> Option<(TestDb, Arc<Bot>)> {
     let (db, bot, _) = setup_with_store(backend).await?;

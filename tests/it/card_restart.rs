@@ -16,8 +16,8 @@ use bot::otp::{OsRandom, Pepper};
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
 use ledger::{Amount, Currency};
-use paybot::store::{BOT_MIGRATIONS, SqlStore};
 use paybot_cards::{Acquirer, ApiKey, Simulator, VisaDirectClient};
+use paybot_store::{BOT_MIGRATIONS, SqlStore};
 
 use crate::support::cases;
 

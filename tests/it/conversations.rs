@@ -16,9 +16,9 @@ use bot::service::CardPolicy;
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
 use ledger::{Amount, Currency};
-use paybot::store::{BOT_MIGRATIONS, SqlStore};
 use paybot_cards::{Acquirer, ApiKey, Simulator, VisaDirectClient};
 use paybot_mock::MockChat;
+use paybot_store::{BOT_MIGRATIONS, SqlStore};
 
 use crate::support::cases;
 

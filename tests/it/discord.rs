@@ -24,12 +24,12 @@ use fake_discord::{
     USER,
 };
 use ledger::testing::{TestBackend, TestDb};
-use paybot::store::SqlStore;
 use paybot_discord::config::parse_api_url;
 use paybot_discord::{
     Discord, DiscordConfig, Gateway, INTERACTIONS_PATH, Mode, PublicKey, Snowflake, Token,
 };
 use paybot_mock::{MockChat, Outgoing};
+use paybot_store::SqlStore;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tower::ServiceExt;

@@ -17,7 +17,7 @@ use bot::message::{Platform, PlatformUserId};
 use bot::store::Store;
 use fake_telegram::{BOT_USERNAME, FakeTelegram, GROUP_ID, TOKEN, TgUser, group};
 use ledger::testing::{TestBackend, TestDb};
-use paybot::store::SqlStore;
+use paybot_store::SqlStore;
 use paybot_telegram::config::{parse_api_url, parse_webhook_url};
 use paybot_telegram::{
     Mode, SECRET_HEADER, Telegram, TelegramConfig, Token, WEBHOOK_PATH, WebhookSecret,

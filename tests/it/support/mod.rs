@@ -16,7 +16,7 @@ use bot::store::Store;
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
 use ledger::{Amount, Currency};
-use paybot::store::{BOT_MIGRATIONS, SqlStore};
+use paybot_store::{BOT_MIGRATIONS, SqlStore};
 
 /// Tests that each run one async scenario with fixed arguments (a backend,
 /// a way in) on a two-thread runtime, one named test a case:
