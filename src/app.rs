@@ -33,6 +33,9 @@ pub const SECRET_FILE_BYTES_MAX: u64 = 1_024;
 #[derive(Debug, Clone)]
 pub struct App {
     pub ledger: Ledger,
+    /// The bot's store (the bot holds it too; clones share one pool), kept
+    /// here to be closed before the ledger.
+    pub store: SqlStore,
     pub bot: Arc<Bot>,
     /// Development or production, and what of development runs.
     pub deployment: Deployment,
@@ -93,12 +96,12 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
         .context("cannot migrate the database")?;
     let pepper = load_pepper(&settings.otp, &OsRandom)?;
     let fingerprint_key = load_fingerprint_key(&settings.cards, &OsRandom)?;
-    let store = Arc::new(SqlStore::new(ledger));
+    let store = SqlStore::new(ledger);
     guard_the_database(&deployment, &store, ledger.now_ms()).await?;
     let ChosenRail { rail, simulator } = card_rail(settings, deployment.cards)?;
     let mut builder = Bot::builder(
         ledger.clone(),
-        store,
+        Arc::new(store.clone()),
         bot_config(settings, &deployment),
         pepper,
         Arc::new(OsRandom),
@@ -111,6 +114,7 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
     let mock = MockChat::new(Arc::clone(&bot));
     Ok(App {
         ledger: ledger.clone(),
+        store,
         bot,
         deployment,
         mock,
@@ -353,6 +357,7 @@ pub async fn chat(settings: &Settings) -> anyhow::Result<()> {
     let ended = paybot_mock::repl(&app.mock, stdin, &mut stdout).await;
     stop.send_replace(true);
     let _ = sweeper.await;
+    app.store.close().await;
     ledger.close().await;
     if let Err(e) = ended {
         bail!("the terminal failed: {e}");

@@ -45,8 +45,6 @@ pub async fn open(db: &DatabaseSettings, mode: Open) -> anyhow::Result<Ledger> {
     }
 }
 
-/// Makes the folder of a SQLite file (`./data/` by default), readable by its
-/// owner only: it will hold secrets generated on first run too.
 /// Creates `dir` and its missing parents, owner-only (0700) on Unix.
 pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
@@ -56,6 +54,8 @@ pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Makes the folder of a SQLite file (`./data/` by default), readable by its
+/// owner only: it will hold secrets generated on first run too.
 fn create_parent_dir(file: &Path) -> anyhow::Result<()> {
     let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) else {
         return Ok(());

@@ -43,7 +43,7 @@ pub struct AppState {
 /// The HTTP routes: health checks, and the mock chat when `mock` is given.
 pub fn router(state: AppState, mock: Option<Arc<MockChat>>) -> Router {
     let router = Router::new()
-        .route("/healthz", get(healthz))
+        .route(crate::http::HEALTHZ_PATH, get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state);
     match mock {
@@ -201,6 +201,7 @@ async fn serve_ledger(
             "the expiry sweeper did not stop"
         ),
     }
+    app.store.close().await;
     served
 }
 

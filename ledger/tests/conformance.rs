@@ -35,7 +35,6 @@ async fn run(backend: TestBackend, case: impl AsyncFnOnce(&TestDb)) {
     db.cleanup().await;
 }
 
-/// Available and posted balance of a wallet.
 /// Alice's and Bob's USD wallets, Alice's funded with `funding_minor`.
 async fn alice_funded_and_bob(
     db: &TestDb,
@@ -47,6 +46,7 @@ async fn alice_funded_and_bob(
     (alice, bob)
 }
 
+/// Available and posted balance of a wallet.
 async fn balance(db: &TestDb, account: ledger::AccountId) -> (i64, i64) {
     let b = db.ledger.balance(account).await.unwrap().unwrap();
     (b.available(), b.posted)

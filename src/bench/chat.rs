@@ -83,7 +83,9 @@ async fn measure(settings: &Settings, args: &ChatArgs, scratch: &Scratch) -> any
         args.target.concurrency,
     ));
     let ledger = super::open_ledger(scratch).await?;
-    let outcome = measure_on(settings, args, &ledger, users).await;
+    let store = SqlStore::new(&ledger);
+    let outcome = measure_on(settings, args, &ledger, &store, users).await;
+    store.close().await;
     ledger.close().await;
     outcome
 }
@@ -92,6 +94,7 @@ async fn measure_on(
     settings: &Settings,
     args: &ChatArgs,
     ledger: &Ledger,
+    store: &SqlStore,
     users: u32,
 ) -> anyhow::Result<bool> {
     ledger
@@ -109,7 +112,7 @@ async fn measure_on(
     config.limits.commands_per_minute_max = u32::MAX;
     let bot = Bot::new(
         ledger.clone(),
-        Arc::new(SqlStore::new(ledger)),
+        Arc::new(store.clone()),
         config,
         Pepper::generate(&OsRandom),
         Arc::new(OsRandom),

@@ -12,7 +12,9 @@
 //! what it must find again into those opaque texts: a pending request as
 //! `pull:ID:RRN` (its [`StatusId`]), an approval as `RRN` or
 //! `RRN:APPROVALCODE` (its [`Approval`]), a decline as its action code.
-//! Those are the texts the bot's database has always stored.
+//! The bot's database keeps the pending reference and the decline code,
+//! in the same text as before the port spoke domain terms; an approval's
+//! reference is not kept.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1533,8 +1533,8 @@ macro_rules! sql_backend {
                     challenge: challenge(row, T)?,
                     state: parse(row, T, "state", CardOpState::from_str_opt)?,
                     initiated_at_ms: get(row, T, "initiated_at_ms")?,
-                    status_id: parse_opt(row, T, "status_id", |s| RailReference::new(s).ok())?,
-                    action_code: parse_opt(row, T, "action_code", |s| DeclineCode::new(s).ok())?,
+                    rail_reference: parse_opt(row, T, "status_id", |s| RailReference::new(s).ok())?,
+                    decline_code: parse_opt(row, T, "action_code", |s| DeclineCode::new(s).ok())?,
                     rail_attempts: u32::try_from(attempts)
                         .map_err(|e| corrupt(T, "rail_attempts", e))?,
                     due_at_ms: get(row, T, "due_at_ms")?,
@@ -1565,8 +1565,8 @@ macro_rules! sql_backend {
                     .bind(i64::from(op.challenge.failed_attempts))
                     .bind(op.state.as_str())
                     .bind(op.initiated_at_ms)
-                    .bind(op.status_id.as_ref().map(ToString::to_string))
-                    .bind(op.action_code.as_ref().map(ToString::to_string))
+                    .bind(op.rail_reference.as_ref().map(ToString::to_string))
+                    .bind(op.decline_code.as_ref().map(ToString::to_string))
                     .bind(i64::from(op.rail_attempts))
                     .bind(op.due_at_ms)
                     .bind(op.created_at_ms)
@@ -1834,6 +1834,18 @@ impl SqlStore {
     pub fn new(ledger: &Ledger) -> SqlStore {
         SqlStore {
             backend: pool::open(ledger.config()),
+        }
+    }
+
+    /// Closes the store's pool: waits for the connections in use to be
+    /// returned, then closes every connection (on SQLite the last one to
+    /// close checkpoints the WAL). Calls after this fail. Close the store
+    /// before the ledger, whose [`Ledger::close`] closes only its own pool.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
+            Backend::Missing(_) => {}
         }
     }
 }

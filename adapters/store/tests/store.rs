@@ -160,8 +160,8 @@ fn card_op(reference: &str, user: UserId, kind: CardOpKind, created_at_ms: i64) 
         challenge: OtpChallenge::new(OtpHash::from_bytes(&hash(3)).unwrap(), created_at_ms),
         state: CardOpState::AwaitingCode,
         initiated_at_ms: None,
-        status_id: None,
-        action_code: None,
+        rail_reference: None,
+        decline_code: None,
         rail_attempts: 0,
         due_at_ms: Some(created_at_ms + 300_000),
         created_at_ms,
@@ -2000,8 +2000,8 @@ mod cases {
         sent.initiated_at_ms = Some(T0 + 7);
         // The rail's texts, as the card adapter makes them (a status id
         // `push:ID:RRN`, an action code).
-        sent.status_id = Some(RailReference::new("push:st_9:000000000123").unwrap());
-        sent.action_code = Some(DeclineCode::new("05").unwrap());
+        sent.rail_reference = Some(RailReference::new("push:st_9:000000000123").unwrap());
+        sent.decline_code = Some(DeclineCode::new("05").unwrap());
         sent.rail_attempts = 2;
         assert!(store.update_card_op(&sent).await.unwrap());
         assert!(
@@ -2013,8 +2013,8 @@ mod cases {
         assert_eq!(read.kind, CardOpKind::CashOut);
         assert_eq!(read.state, CardOpState::Pending);
         assert_eq!(read.initiated_at_ms, Some(T0 + 7));
-        assert_eq!(read.status_id, sent.status_id);
-        assert_eq!(read.action_code, sent.action_code);
+        assert_eq!(read.rail_reference, sent.rail_reference);
+        assert_eq!(read.decline_code, sent.decline_code);
         assert_eq!((read.rail_attempts, read.fee_minor), (2, 25));
         assert_eq!(read.token, op.token);
         assert_eq!(read.amount, op.amount);

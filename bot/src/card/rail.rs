@@ -149,8 +149,8 @@ macro_rules! rail_text {
 
 crate::rail_text!(
     /// The rail's own name for a request it approved or has not decided
-    /// yet: opaque to the core, which stores it as text and hands a pending
-    /// one back to [`CardRail::status`]. 1 to [`RAIL_REFERENCE_BYTES_MAX`]
+    /// yet: opaque to the core, which stores a pending one as text and hands
+    /// it back to [`CardRail::status`]. 1 to [`RAIL_REFERENCE_BYTES_MAX`]
     /// bytes of printable ASCII.
     RailReference,
     "rail reference",

@@ -166,8 +166,10 @@ impl Bot {
     }
 }
 
-/// The same for an escrow hold: posted means claimed; anything else
-/// (voided by `/cancel`, expired) gave the money back.
+/// What a resolved escrow hold means for its payment (as
+/// `awaiting_resolved_as` in `pay.rs` does for a payment's own pending
+/// transfer): posted means claimed; anything else (voided by `/cancel`,
+/// expired) gave the money back.
 pub(super) fn hold_resolved_as(error: &TransferError) -> PaymentState {
     if *error == TransferError::AlreadyPosted {
         PaymentState::Claimed
@@ -176,7 +178,6 @@ pub(super) fn hold_resolved_as(error: &TransferError) -> PaymentState {
     }
 }
 
-/// The escrow hold a confirmed payment to an unclaimed handle becomes.
 /// The transfer paying a held payment out of `escrow` to the claimer's
 /// `wallet`; its id derives from the payment's reference, so a retry is the
 /// same transfer.
@@ -190,6 +191,7 @@ pub(super) fn escrow_claim(payment: &Payment, escrow: AccountId, wallet: Account
     .with_code(transfer_codes::ESCROW_CLAIM)
 }
 
+/// The escrow hold a confirmed payment to an unclaimed handle becomes.
 pub(super) fn hold_id(payment: &Payment) -> TransferId {
     derive("paybot.bot.escrow.hold", &payment.reference.to_string())
 }

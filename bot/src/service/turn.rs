@@ -8,8 +8,9 @@
 //!
 //! The design decision to know: a reply says who may see it (the chat, or
 //! the sender privately), and [`Turn::private`] in a group the others saw
-//! adds the one public note "I sent you a DM"; the families never decide
-//! for themselves whether a group may see something.
+//! adds the one public note "I sent you a DM"; the families only choose a
+//! reply's wording where the group saw the command (`Turn::seen_by_group`,
+//! `Turn::in_place`), never send a private thing to the group.
 
 use async_trait::async_trait;
 use ledger::TransferId;
@@ -282,8 +283,8 @@ impl Bot {
     }
 }
 
-/// `P` + [`REF_BODY_CHARS`] characters of `id`, in the link-code alphabet
-/// (no 0/O, 1/I).
+/// `kind` (`P` payment, `T`/`C` top-up/cash-out, `A` card add) followed by
+/// `body_chars` characters of `id`, in the link-code alphabet (no 0/O, 1/I).
 pub(super) fn short_ref(kind: char, id: TransferId, body_chars: usize) -> Result<ShortRef> {
     let alphabet = LINK_CODE_ALPHABET.as_bytes();
     let base = u128::try_from(alphabet.len()).unwrap_or(32);

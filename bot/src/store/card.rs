@@ -91,8 +91,8 @@ impl CardOpState {
 pub struct CardOp {
     /// What users type (`/cancel T7K2QX`). Unique.
     pub reference: ShortRef,
-    /// The operation's id: the rail request's trace numbers and every
-    /// ledger transfer of the operation derive from it. Unique.
+    /// The operation's id: whatever the rail needs to recognise a resend,
+    /// and every ledger transfer of the operation, derive from it. Unique.
     pub transfer_id: TransferId,
     pub kind: CardOpKind,
     pub user: UserId,
@@ -115,11 +115,11 @@ pub struct CardOp {
     /// carries the same time, so it is the same request field for field.
     pub initiated_at_ms: Option<i64>,
     /// The rail's reference of a request it has not decided yet (opaque;
-    /// the column keeps its historical name).
-    pub status_id: Option<RailReference>,
-    /// The rail's own code of a decline (opaque; the column keeps its
-    /// historical name).
-    pub action_code: Option<DeclineCode>,
+    /// stored in the column `status_id`).
+    pub rail_reference: Option<RailReference>,
+    /// The rail's own code of a decline (opaque; stored in the column
+    /// `action_code`).
+    pub decline_code: Option<DeclineCode>,
     /// Rail calls made for this operation (resends and status queries).
     pub rail_attempts: u32,
     /// When the sweeper should look again: the code's expiry while

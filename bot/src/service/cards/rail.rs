@@ -174,13 +174,13 @@ impl Bot {
                     self.resolve_cashout(&op, false).await?;
                 }
                 next.state = CardOpState::Declined;
-                next.action_code = Some(code);
+                next.decline_code = Some(code);
                 next.due_at_ms = None;
                 Settled::Declined(reason.user_text().to_owned())
             }
             Ok(RailOutcome::Pending { reference }) => {
                 next.state = CardOpState::Pending;
-                next.status_id = Some(reference);
+                next.rail_reference = Some(reference);
                 next.due_at_ms = Some(now_ms.saturating_add(retry_delay_ms(op.rail_attempts)));
                 Settled::Pending
             }
@@ -190,7 +190,7 @@ impl Bot {
                 // transfer id (or decides afresh if it never saw it).
                 tracing::warn!(%error, op = %op.reference, "card status refused; resending the request");
                 next.state = CardOpState::Sent;
-                next.status_id = None;
+                next.rail_reference = None;
                 next.due_at_ms = Some(now_ms.saturating_add(retry_delay_ms(op.rail_attempts)));
                 Settled::Unknown
             }
@@ -273,7 +273,7 @@ impl Bot {
                 };
                 let mut asking = op.clone();
                 asking.rail_attempts = op.rail_attempts.saturating_add(1);
-                let answer = match (&op.state, &op.status_id) {
+                let answer = match (&op.state, &op.rail_reference) {
                     (CardOpState::Pending, Some(reference)) => rail.status(reference).await,
                     _ => {
                         let transfer = card_transfer(&op)?;
