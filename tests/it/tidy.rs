@@ -156,7 +156,7 @@ fn bot_links_no_chat_sdk_http_framework_database_driver_or_http_client() {
     // One line per package as `DEPTH NAME vVERSION ...`, depth first, so
     // the path to each crate is the last crate seen at each smaller depth.
     let tree = cargo(&[
-        "tree", "--locked", "-p", "bot", "-e", "normal", "--prefix", "depth", "--format", " {p}",
+        "tree", "-p", "bot", "-e", "normal", "--prefix", "depth", "--format", " {p}",
     ]);
     let mut path: Vec<String> = Vec::new();
     let mut seen = BTreeSet::new();
