@@ -83,6 +83,7 @@ pub fn bot_config(settings: &Settings, deployment: &Deployment) -> BotConfig {
             requests_sent_per_hour_max: settings.limits.requests_sent_per_hour_max,
             requests_received_per_hour_max: settings.limits.requests_received_per_hour_max,
         },
+        trust: settings.trust.policy(),
     }
 }
 

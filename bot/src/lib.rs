@@ -23,6 +23,7 @@ pub mod service;
 pub mod split;
 pub mod store;
 pub mod text;
+pub mod trust;
 
 pub use profile::PlatformProfile;
 pub use service::{Bot, BotBuilder, BotConfig, DM_START_PAYLOAD};

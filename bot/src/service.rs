@@ -24,6 +24,7 @@ mod account;
 mod card_links;
 mod cards;
 mod escrow;
+mod holds;
 mod link;
 mod notices;
 mod pay;
@@ -32,6 +33,7 @@ mod resolve;
 mod splits;
 mod sweep;
 mod texts;
+mod trust;
 mod turn;
 
 pub use cards::{
@@ -109,6 +111,8 @@ pub struct BotConfig {
     pub cards: CardPolicy,
     /// Rate limits on commands and requests.
     pub limits: Limits,
+    /// Tiers, limits, rules, screening, the second factor and holds.
+    pub trust: crate::trust::TrustConfig,
 }
 
 impl Default for BotConfig {
@@ -120,6 +124,7 @@ impl Default for BotConfig {
             mock_opening_balance: None,
             cards: CardPolicy::default(),
             limits: Limits::default(),
+            trust: crate::trust::TrustConfig::default(),
         }
     }
 }

@@ -22,6 +22,7 @@ mod core;
 mod server;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod trust;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -94,6 +95,7 @@ pub struct Settings {
     pub api: ApiSettings,
     pub deployment: DeploymentSettings,
     pub limits: LimitsSettings,
+    pub trust: trust::TrustSettings,
 }
 
 /// Why the settings could not be loaded.

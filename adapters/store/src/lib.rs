@@ -70,6 +70,7 @@ use ledger::{Amount, Currency, Ledger, Migration, TransferId};
 use sqlx::types::Uuid;
 
 mod pool;
+mod trust;
 
 /// The bot's schema. Run with `ledger.migrate(BOT_MIGRATIONS)`.
 pub const BOT_MIGRATIONS: &[Migration] = &[
@@ -121,6 +122,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "who linked each card (it leaves with that account on /unlink)",
         "../migrations",
         "0007_card_adder.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        8,
+        "trust: the append-only audit log and verification tiers",
+        "../migrations",
+        "0008_trust.sql"
     ),
 ];
 
