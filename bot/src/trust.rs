@@ -30,7 +30,93 @@ use async_trait::async_trait;
 pub use audit::{AUDIT_PAGE_MAX, Actor, AuditEntry, AuditFilter, AuditKind, AuditRecord};
 pub use tier::{TIER_MAX, Tier, TierRecord};
 
+use ledger::Amount;
+
 use crate::store::{StoreError, UserId};
+
+/// What is asked of the policy point: one money movement or account change,
+/// before it happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrustAction {
+    /// A chat payment (`/pay`, an approved request, a split share). The
+    /// payee is `None` when it goes to escrow for someone not yet known.
+    Payment {
+        payer: UserId,
+        payee: Option<UserId>,
+        amount: Amount,
+    },
+    /// Money out to a linked card; `card_added_at_ms` is when that card
+    /// was linked.
+    CashOut {
+        user: UserId,
+        amount: Amount,
+        card_added_at_ms: i64,
+    },
+    /// Money in from a linked card.
+    TopUp { user: UserId, amount: Amount },
+    /// Linking a new card.
+    CardAdd { user: UserId },
+    /// Linking another chat account to the wallet (`/link`).
+    Link { user: UserId },
+}
+
+impl TrustAction {
+    /// The user who asks.
+    pub fn user(&self) -> UserId {
+        match self {
+            TrustAction::Payment { payer: user, .. }
+            | TrustAction::CashOut { user, .. }
+            | TrustAction::TopUp { user, .. }
+            | TrustAction::CardAdd { user }
+            | TrustAction::Link { user } => *user,
+        }
+    }
+
+    /// Its name in settings and in the audit log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TrustAction::Payment { .. } => "payment",
+            TrustAction::CashOut { .. } => "cashout",
+            TrustAction::TopUp { .. } => "topup",
+            TrustAction::CardAdd { .. } => "card_add",
+            TrustAction::Link { .. } => "link",
+        }
+    }
+
+    /// The amount it moves, if it moves money.
+    pub fn amount(&self) -> Option<Amount> {
+        match self {
+            TrustAction::Payment { amount, .. }
+            | TrustAction::CashOut { amount, .. }
+            | TrustAction::TopUp { amount, .. } => Some(*amount),
+            TrustAction::CardAdd { .. } | TrustAction::Link { .. } => None,
+        }
+    }
+}
+
+/// The policy point's answer, from the mildest to the strictest; when
+/// several checks answer, the strictest wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verdict {
+    Allow,
+    /// Go on only with the user's second factor (TOTP).
+    SecondFactor,
+    /// Reserve the money and wait for an operator.
+    Hold,
+    Refuse,
+}
+
+impl Verdict {
+    /// As in settings and the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::SecondFactor => "second_factor",
+            Verdict::Hold => "hold",
+            Verdict::Refuse => "refuse",
+        }
+    }
+}
 
 /// The trust settings: plain data, passed in (see each area's type).
 #[derive(Debug, Clone, Default)]
