@@ -296,6 +296,10 @@ pub trait Store: crate::trust::TrustStore + Send + Sync + fmt::Debug + 'static {
     /// due first, at most `limit`.
     async fn payments_due(&self, now_ms: i64, limit: u32) -> Result<Vec<Payment>, StoreError>;
 
+    /// Payments held for review ([`PaymentState::Held`]), longest held
+    /// first, at most `limit`.
+    async fn payments_held(&self, limit: u32) -> Result<Vec<Payment>, StoreError>;
+
     /// Payments the user made or received (as the payee user), newest
     /// first, at most `limit`.
     async fn payments_of_user(&self, user: UserId, limit: u32) -> Result<Vec<Payment>, StoreError>;
@@ -401,6 +405,10 @@ pub trait Store: crate::trust::TrustStore + Send + Sync + fmt::Debug + 'static {
     /// Non-final operations whose `due_at_ms` is at or before `now_ms`,
     /// oldest due first, at most `limit`.
     async fn card_ops_due(&self, now_ms: i64, limit: u32) -> Result<Vec<CardOp>, StoreError>;
+
+    /// Cash-outs held for review ([`CardOpState::Held`]), longest held
+    /// first, at most `limit`.
+    async fn card_ops_held(&self, limit: u32) -> Result<Vec<CardOp>, StoreError>;
 
     /// Compare-and-swap on `op.revision`, as [`Store::update_payment`].
     async fn update_card_op(&self, op: &CardOp) -> Result<bool, StoreError>;

@@ -94,6 +94,41 @@ impl TrustAction {
     }
 }
 
+/// What the policy point asked of one payment or cash-out beyond its
+/// one-time code, decided when it was started and kept with it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Review {
+    /// Nothing more.
+    #[default]
+    None,
+    /// The user's second factor too.
+    SecondFactor,
+    /// Held for an operator after the code, for `reason` (the rules or
+    /// screening that asked for it).
+    Hold { reason: String },
+}
+
+impl Review {
+    /// As stored: empty, `second_factor` or `hold:REASON`.
+    pub fn to_text(&self) -> String {
+        match self {
+            Review::None => String::new(),
+            Review::SecondFactor => "second_factor".to_owned(),
+            Review::Hold { reason } => format!("hold:{reason}"),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Review> {
+        match text {
+            "" => Some(Review::None),
+            "second_factor" => Some(Review::SecondFactor),
+            _ => text.strip_prefix("hold:").map(|reason| Review::Hold {
+                reason: reason.to_owned(),
+            }),
+        }
+    }
+}
+
 /// The policy point's answer, from the mildest to the strictest; when
 /// several checks answer, the strictest wins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -66,6 +66,7 @@ use bot::store::{
     PaymentState, PendingLink, RequestSide, RequestState, SeenUser, Split, Store, StoreError,
     UserId,
 };
+use bot::trust::Review;
 use ledger::{Amount, Currency, Ledger, Migration, TransferId};
 use sqlx::types::Uuid;
 
@@ -130,6 +131,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "../migrations",
         "0008_trust.sql"
     ),
+    ledger::migration!(
+        "bot",
+        14,
+        "payments and card operations: what the policy point asked (second factor, hold)",
+        "../migrations",
+        "0014_review.sql"
+    ),
 ];
 
 /// How often [`Store::claim_event`] tries again when the event's row
@@ -143,7 +151,11 @@ pub const UPSERT_ATTEMPTS_MAX: u32 = 3;
 /// The payment states [`Store::payments_due`] looks at: the non-final ones.
 /// The SQL names them literally; a test checks this list against
 /// [`PaymentState::is_final`].
-pub const DUE_STATES: [PaymentState; 2] = [PaymentState::AwaitingCode, PaymentState::Escrowed];
+pub const DUE_STATES: [PaymentState; 3] = [
+    PaymentState::AwaitingCode,
+    PaymentState::Escrowed,
+    PaymentState::Held,
+];
 
 /// The states in which a payment reached its payee (for
 /// [`Store::has_paid_before`]): paid directly, or claimed from escrow.
@@ -191,7 +203,7 @@ macro_rules! payment_columns {
         "reference, transfer_id, payer, payer_platform, payer_id, payee_user, \
          payee_platform, payee_id, payee_handle, payee_label, amount, currency, memo, \
          request_ref, origin_chat, otp_hash, otp_issued_at_ms, otp_failed_attempts, state, \
-         due_at_ms, created_at_ms, updated_at_ms, revision"
+         due_at_ms, created_at_ms, updated_at_ms, revision, review"
     };
 }
 
@@ -226,7 +238,7 @@ macro_rules! card_op_columns {
         "reference, transfer_id, kind, user_id, platform, platform_user_id, token, brand, \
          last4, amount, fee, currency, otp_hash, otp_issued_at_ms, otp_failed_attempts, state, \
          initiated_at_ms, status_id, action_code, rail_attempts, due_at_ms, created_at_ms, \
-         updated_at_ms, revision"
+         updated_at_ms, revision, review"
     };
 }
 
@@ -557,6 +569,7 @@ macro_rules! sql_backend {
                     request: short_ref_opt(row, T, "request_ref")?,
                     origin_chat: parse_opt(row, T, "origin_chat", |s| ChatId::new(s).ok())?,
                     challenge: challenge(row, T)?,
+                    review: parse(row, T, "review", Review::parse)?,
                     state: parse(row, T, "state", PaymentState::from_str_opt)?,
                     due_at_ms: get(row, T, "due_at_ms")?,
                     created_at_ms: get(row, T, "created_at_ms")?,
@@ -1201,6 +1214,7 @@ macro_rules! sql_backend {
                     .bind(p.created_at_ms)
                     .bind(p.updated_at_ms)
                     .bind(p.revision)
+                    .bind(p.review.to_text())
             }
 
             pub(crate) async fn insert_payment(
@@ -1257,10 +1271,21 @@ macro_rules! sql_backend {
             ) -> Result<Vec<Payment>, Error> {
                 // The states are `DUE_STATES`.
                 let query = select::<Payment>(
-                    "WHERE due_at_ms <= $1 AND state IN ('awaiting_code', 'escrowed')
+                    "WHERE due_at_ms <= $1 AND state IN ('awaiting_code', 'escrowed', 'held')
                      ORDER BY due_at_ms, seq LIMIT $2",
                 )
                 .bind(now_ms)
+                .bind(i64::from(limit));
+                all(pool, query).await
+            }
+
+            pub(crate) async fn payments_held(
+                pool: &Pool,
+                limit: u32,
+            ) -> Result<Vec<Payment>, Error> {
+                let query = select::<Payment>(
+                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT $1",
+                )
                 .bind(i64::from(limit));
                 all(pool, query).await
             }
@@ -1540,6 +1565,7 @@ macro_rules! sql_backend {
                     fee_minor: get(row, T, "fee")?,
                     challenge: challenge(row, T)?,
                     state: parse(row, T, "state", CardOpState::from_str_opt)?,
+                    review: parse(row, T, "review", Review::parse)?,
                     initiated_at_ms: get(row, T, "initiated_at_ms")?,
                     rail_reference: parse_opt(row, T, "status_id", |s| RailReference::new(s).ok())?,
                     decline_code: parse_opt(row, T, "action_code", |s| DeclineCode::new(s).ok())?,
@@ -1580,6 +1606,7 @@ macro_rules! sql_backend {
                     .bind(op.created_at_ms)
                     .bind(op.updated_at_ms)
                     .bind(op.revision)
+                    .bind(op.review.to_text())
             }
 
             pub(crate) async fn card_op(
@@ -1617,6 +1644,17 @@ macro_rules! sql_backend {
                 all(pool, query).await
             }
 
+            pub(crate) async fn card_ops_held(
+                pool: &Pool,
+                limit: u32,
+            ) -> Result<Vec<CardOp>, Error> {
+                let query = select::<CardOp>(
+                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT $1",
+                )
+                .bind(i64::from(limit));
+                all(pool, query).await
+            }
+
             pub(crate) async fn card_ops_due(
                 pool: &Pool,
                 now_ms: i64,
@@ -1624,7 +1662,7 @@ macro_rules! sql_backend {
             ) -> Result<Vec<CardOp>, Error> {
                 let query = select::<CardOp>(
                     "WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1
-                     AND state IN ('awaiting_code', 'sent', 'pending')
+                     AND state IN ('awaiting_code', 'sent', 'pending', 'held')
                      ORDER BY due_at_ms, seq LIMIT $2",
                 )
                 .bind(now_ms)
@@ -2070,6 +2108,10 @@ impl Store for SqlStore {
         on_backend!(self, pool => db::has_paid_before(pool, payer, payee).await)
     }
 
+    async fn payments_held(&self, limit: u32) -> Result<Vec<Payment>, StoreError> {
+        on_backend!(self, pool => db::payments_held(pool, limit).await)
+    }
+
     async fn update_payment(&self, payment: &Payment) -> Result<bool, StoreError> {
         on_backend!(self, pool => db::update_payment(pool, payment).await)
     }
@@ -2133,6 +2175,10 @@ impl Store for SqlStore {
 
     async fn card_ops_in_flight(&self, user: UserId) -> Result<Vec<CardOp>, StoreError> {
         on_backend!(self, pool => db::card_ops_in_flight(pool, user).await)
+    }
+
+    async fn card_ops_held(&self, limit: u32) -> Result<Vec<CardOp>, StoreError> {
+        on_backend!(self, pool => db::card_ops_held(pool, limit).await)
     }
 
     async fn card_ops_due(&self, now_ms: i64, limit: u32) -> Result<Vec<CardOp>, StoreError> {

@@ -16,6 +16,7 @@ use bot::store::{
     LinkAttempt, LinkAttemptBounds, LinkedCard, Payee, Payment, PaymentRequest, PaymentState,
     PendingLink, RequestSide, RequestState, SeenUser, Split, Store, UserId,
 };
+use bot::trust::Review;
 use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
 use ledger::{Amount, Currency, TransferId};
 use paybot_store::{BOT_MIGRATIONS, DUE_STATES, PAID_STATES, SqlStore};
@@ -49,6 +50,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    held_payments_and_cash_outs_are_listed_and_due,
     migrating_twice_is_harmless,
     event_claim_finish_and_redelivery,
     event_lease_runs_out_only_when_unfinished,
@@ -159,6 +161,7 @@ fn card_op(reference: &str, user: UserId, kind: CardOpKind, created_at_ms: i64) 
         fee_minor: 0,
         challenge: OtpChallenge::new(OtpHash::from_bytes(&hash(3)).unwrap(), created_at_ms),
         state: CardOpState::AwaitingCode,
+        review: Review::None,
         initiated_at_ms: None,
         rail_reference: None,
         decline_code: None,
@@ -239,6 +242,7 @@ fn payment(reference: &str, payer: UserId, payee: UserId, minor: i64) -> Payment
         request: None,
         origin_chat: None,
         challenge: OtpChallenge::new(OtpHash::from_bytes(&hash(7)).unwrap(), T0),
+        review: Review::None,
         state: PaymentState::AwaitingCode,
         due_at_ms: Some(T0 + 300_000),
         created_at_ms: T0,
@@ -320,6 +324,7 @@ fn assert_same_payment(a: &Payment, b: &Payment) {
     assert_eq!(a.challenge.issued_at_ms, b.challenge.issued_at_ms);
     assert_eq!(a.challenge.failed_attempts, b.challenge.failed_attempts);
     assert_eq!(a.state, b.state);
+    assert_eq!(a.review, b.review);
     assert_eq!(a.due_at_ms, b.due_at_ms);
     assert_eq!(a.created_at_ms, b.created_at_ms);
     assert_eq!(a.updated_at_ms, b.updated_at_ms);
@@ -350,7 +355,7 @@ fn due_states_are_the_non_final_states() {
     let names: Vec<&str> = DUE_STATES.iter().map(|s| s.as_str()).collect();
     assert_eq!(
         names,
-        ["awaiting_code", "escrowed"],
+        ["awaiting_code", "escrowed", "held"],
         "the SQL of payments_due names these"
     );
     let paid: Vec<&str> = PAID_STATES.iter().map(|s| s.as_str()).collect();
@@ -1534,6 +1539,62 @@ mod cases {
             refs(&store.payments_of_user(newbie, 10).await.unwrap()),
             ["ESC001"]
         );
+    }
+
+    /// A record's review reads back; held payments and cash-outs are
+    /// listed longest held first, and are due at their review deadline.
+    pub(crate) async fn held_payments_and_cash_outs_are_listed_and_due(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let hold = Review::Hold {
+            reason: "pass-through".to_owned(),
+        };
+        let second = Payment {
+            review: Review::SecondFactor,
+            ..payment("SECOND", alice, bob, 100)
+        };
+        store.insert_payment(&second).await.unwrap();
+        let back = store.payment(&r("SECOND")).await.unwrap().unwrap();
+        assert_eq!(back.review, Review::SecondFactor);
+        for (reference, updated) in [("HELDB2", T0 + 20), ("HELDA1", T0 + 10)] {
+            let held = Payment {
+                review: hold.clone(),
+                ..payment(reference, alice, bob, 100)
+            };
+            store.insert_payment(&held).await.unwrap();
+            let mut now = store.payment(&r(reference)).await.unwrap().unwrap();
+            now.state = PaymentState::Held;
+            now.due_at_ms = Some(updated + 1_000);
+            now.updated_at_ms = updated;
+            assert!(store.update_payment(&now).await.unwrap());
+        }
+        let held = store.payments_held(10).await.unwrap();
+        assert_eq!(refs(&held), ["HELDA1", "HELDB2"]);
+        assert_eq!(held[0].review, hold);
+        assert_eq!(refs(&store.payments_held(1).await.unwrap()), ["HELDA1"]);
+        let due = store.payments_due(T0 + 1_010, 10).await.unwrap();
+        assert!(refs(&due).contains(&"HELDA1"));
+        assert!(!refs(&due).contains(&"HELDB2"));
+
+        let op = CardOp {
+            review: hold.clone(),
+            ..card_op("COHELD", alice, CardOpKind::CashOut, T0)
+        };
+        store.insert_card_op(&op).await.unwrap();
+        assert!(store.card_ops_held(10).await.unwrap().is_empty());
+        let mut now = store.card_op(&r("COHELD")).await.unwrap().unwrap();
+        assert_eq!(now.review, hold);
+        now.state = CardOpState::Held;
+        now.due_at_ms = Some(T0 + 5_000);
+        assert!(store.update_card_op(&now).await.unwrap());
+        let held_ops = store.card_ops_held(10).await.unwrap();
+        assert_eq!(held_ops.len(), 1);
+        assert_eq!(held_ops[0].state, CardOpState::Held);
+        let due_ops = store.card_ops_due(T0 + 5_000, 10).await.unwrap();
+        assert!(due_ops.iter().any(|o| o.reference.as_str() == "COHELD"));
     }
 
     pub(crate) async fn payments_due_oldest_first_without_final_states(

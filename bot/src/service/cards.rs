@@ -42,6 +42,7 @@ use crate::store::{CardAdd, CardAddState, CardOp, CardOpState, LinkedCard, UserI
 
 mod ops;
 mod rail;
+mod review;
 
 /// Top-ups and cash-outs one user may have waiting for a code at once.
 pub const AWAITING_CARD_OPS_PER_USER_MAX: usize = 3;

@@ -1,16 +1,119 @@
-//! Holds for review (see [`crate::trust::holds`]): listing and deciding
-//! them. The bodies land with the policy point.
+//! Holds for review (see [`crate::trust::holds`]): a confirmed payment the
+//! policy point sent to an operator waits in [`PaymentState::Held`] with
+//! its money reserved (its pending transfer was made long enough for the
+//! review); an operator approves it (the money moves as on any
+//! confirmation) or rejects it (the reservation is voided), and one nobody
+//! decides is voided at its deadline by the sweep. Every step is audited
+//! and the payer is told each time.
+//!
+//! The design decision to know: approving replays the payer's confirmation
+//! ([`Bot::execute`]) in a turn made for the payer, so a held payment moves
+//! its money, tells its payee and announces itself exactly as one that was
+//! never held; what that turn would have answered goes to the payer
+//! through the outbox.
 
-use super::{Bot, Result};
+use ledger::{NewTransfer, SubmitError};
+
+use super::pay::awaiting_resolved_as;
+use super::texts::cards::describe_op_state;
+use super::texts::holds as texts;
+use super::texts::minutes;
+use super::texts::pay::describe_state;
+use super::turn::{Turn, derive};
+use super::{Bot, BotError, Result};
 use crate::command::ShortRef;
-use crate::trust::Actor;
-use crate::trust::holds::{HoldDecision, HoldOutcome, HoldView};
+use crate::message::{Chat, ChatId, ChatKind, EventId, Incoming, Platform, PlatformUserId, User};
+use crate::store::{CardOp, CardOpState, Identity, Payment, PaymentState};
+use crate::trust::holds::{
+    HOLD_REASON_CHARS_MAX, HOLDS_LISTED_MAX, HoldDecision, HoldKind, HoldOutcome, HoldView,
+};
+use crate::trust::{Actor, AuditEntry, AuditKind, Review};
 
 impl Bot {
+    /// The review deadline of a payment held now: `hold.timeout_secs` from
+    /// now (its pending transfer was made with the code's time plus that,
+    /// so the reservation outlives the review).
+    pub(super) fn hold_due_ms(&self, now_ms: i64) -> i64 {
+        now_ms.saturating_add(i64::from(self.config.trust.holds.timeout_secs).saturating_mul(1_000))
+    }
+
+    /// How long a review may take, in words.
+    pub(super) fn review_time(&self) -> String {
+        minutes(self.config.trust.holds.timeout_secs)
+    }
+
+    /// Puts a payment whose code was just confirmed on hold instead of
+    /// paying it.
+    pub(super) async fn hold_payment(&self, turn: &mut Turn<'_>, payment: Payment) -> Result<()> {
+        let Review::Hold { reason } = payment.review.clone() else {
+            return Err(BotError::Inconsistent(format!(
+                "payment {} held without a hold review",
+                payment.reference
+            )));
+        };
+        let reference = payment.reference.to_string();
+        let mut held = payment.clone();
+        held.state = PaymentState::Held;
+        held.due_at_ms = Some(self.hold_due_ms(turn.now_ms));
+        held.updated_at_ms = turn.now_ms;
+        if !self.store.update_payment(&held).await? {
+            let now = self.store.payment(&payment.reference).await?;
+            let state = now.map_or(PaymentState::Held, |p| p.state);
+            turn.private(super::texts::pay::already(
+                &reference,
+                describe_state(state),
+            ));
+            return Ok(());
+        }
+        self.audit(
+            AuditEntry::new(
+                turn.now_ms,
+                Actor::User(payment.payer),
+                AuditKind::HoldOpened,
+            )
+            .user(payment.payer)
+            .subject(reference.clone())
+            .detail("kind", HoldKind::Payment.as_str())
+            .detail("amount", payment.amount.to_string())
+            .detail("payee", payment.payee_label.clone())
+            .detail("reason", reason)
+            .detail("due_at_ms", held.due_at_ms.unwrap_or_default()),
+        )
+        .await?;
+        let what = texts::payment_what(&payment.amount.to_string(), &payment.payee_label);
+        turn.private(texts::held(&what, &reference, &self.review_time()));
+        Ok(())
+    }
+
     /// The holds waiting for an operator, oldest first, at most `limit`.
     pub async fn holds(&self, limit: u32) -> Result<Vec<HoldView>> {
-        let _ = limit;
-        Ok(Vec::new())
+        let limit = limit.min(HOLDS_LISTED_MAX);
+        let payments = self.store.payments_held(limit).await?;
+        let card_ops = self.store.card_ops_held(limit).await?;
+        let mut views: Vec<HoldView> = payments
+            .into_iter()
+            .map(|payment| HoldView {
+                reason: hold_reason(&payment.review),
+                id: payment.reference,
+                kind: HoldKind::Payment,
+                user: payment.payer,
+                amount: payment.amount,
+                opened_at_ms: payment.updated_at_ms,
+                due_at_ms: payment.due_at_ms.unwrap_or_default(),
+            })
+            .chain(card_ops.into_iter().map(|op| HoldView {
+                reason: hold_reason(&op.review),
+                id: op.reference,
+                kind: HoldKind::CashOut,
+                user: op.user,
+                amount: op.amount,
+                opened_at_ms: op.updated_at_ms,
+                due_at_ms: op.due_at_ms.unwrap_or_default(),
+            }))
+            .collect();
+        views.sort_by_key(|view| (view.opened_at_ms, view.id.to_string()));
+        views.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(views)
     }
 
     /// Approves or rejects the hold `id`, for `reason`, by `actor`; audited,
@@ -22,7 +125,295 @@ impl Bot {
         actor: Actor,
         reason: &str,
     ) -> Result<HoldOutcome> {
-        let _ = (id, decision, actor, reason);
-        Ok(HoldOutcome::NotFound)
+        let clean = crate::text::clean_free_text(reason);
+        let clean = clean.trim();
+        if clean.is_empty() || clean.chars().count() > HOLD_REASON_CHARS_MAX {
+            return Ok(HoldOutcome::InvalidReason);
+        }
+        let reason = clean.to_owned();
+        let Some(payment) = self.store.payment(id).await? else {
+            return self.decide_card_hold(id, decision, actor, reason).await;
+        };
+        if !matches!(payment.review, Review::Hold { .. }) {
+            return Ok(HoldOutcome::NotFound);
+        }
+        if payment.state != PaymentState::Held {
+            return Ok(HoldOutcome::AlreadyEnded(
+                describe_state(payment.state).to_owned(),
+            ));
+        }
+        let now_ms = self.ledger.now_ms();
+        let decided = match decision {
+            HoldDecision::Approve => "approved",
+            HoldDecision::Reject => "rejected",
+        };
+        self.audit(
+            AuditEntry::new(now_ms, actor, AuditKind::HoldResolved)
+                .user(payment.payer)
+                .subject(payment.reference.to_string())
+                .detail("kind", HoldKind::Payment.as_str())
+                .detail("decision", decided)
+                .detail("reason", reason),
+        )
+        .await?;
+        match decision {
+            HoldDecision::Approve => self.approve_held(payment, now_ms).await,
+            HoldDecision::Reject => {
+                let reference = payment.reference.clone();
+                let what = texts::payment_what(&payment.amount.to_string(), &payment.payee_label);
+                let text = texts::rejected(&what, &reference.to_string());
+                if self.end_held(payment, PaymentState::Rejected, text).await? {
+                    Ok(HoldOutcome::Rejected)
+                } else {
+                    let now = self.store.payment(&reference).await?;
+                    Ok(HoldOutcome::AlreadyEnded(
+                        now.map_or("ended", |p| describe_state(p.state)).to_owned(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Pays a held payment as its payer's confirmation would have, in a
+    /// turn made for the payer; tells the payer through the outbox.
+    async fn approve_held(&self, payment: Payment, now_ms: i64) -> Result<HoldOutcome> {
+        let reference = payment.reference.clone();
+        let (msg, me) = self
+            .direct_message_of(payment.payer_platform, &payment.payer_id, &reference)
+            .await?;
+        let mut turn = Turn {
+            msg: &msg,
+            me,
+            now_ms,
+            replies: Vec::new(),
+            noted_dm: false,
+            in_place: false,
+        };
+        self.execute(&mut turn, payment).await?;
+        let mut lines = vec![texts::approved(&reference.to_string())];
+        lines.extend(turn.replies.into_iter().map(|reply| reply.text));
+        let after = self.store.payment(&reference).await?;
+        let state = after.as_ref().map(|p| p.state);
+        if let Some(after) = after {
+            let notice = self.notice(
+                &format!("{reference}:hold:approved"),
+                after.payer_platform,
+                &after.payer_id,
+                lines.join("\n"),
+            )?;
+            self.ledger.enqueue_outbox(&[notice]).await?;
+        }
+        Ok(match state {
+            Some(PaymentState::Completed | PaymentState::Escrowed) => HoldOutcome::Approved,
+            Some(state) => HoldOutcome::AlreadyEnded(describe_state(state).to_owned()),
+            None => HoldOutcome::NotFound,
+        })
+    }
+
+    /// A message as if `id` on `platform` had written to the bot directly,
+    /// with their identity: the turn an operator's approval runs in.
+    async fn direct_message_of(
+        &self,
+        platform: Platform,
+        id: &PlatformUserId,
+        reference: &ShortRef,
+    ) -> Result<(Incoming, Identity)> {
+        let Some(me) = self.store.identity(platform, id).await? else {
+            return Err(BotError::Inconsistent(format!(
+                "the identity that started {reference} is gone"
+            )));
+        };
+        let invalid = |what: &str| BotError::Inconsistent(format!("{what} of {reference}"));
+        let msg = Incoming {
+            platform,
+            event_id: EventId::new(format!("hold-approved:{reference}"))
+                .map_err(|_| invalid("event id"))?,
+            chat: Chat {
+                id: ChatId::new(id.as_str()).map_err(|_| invalid("chat id"))?,
+                kind: ChatKind::Direct,
+                title: None,
+            },
+            sender: User {
+                id: id.clone(),
+                handle: me.handle.clone(),
+                display_name: me.display_name.clone(),
+                is_bot: false,
+            },
+            text: String::new(),
+            mentions: Vec::new(),
+            reply_to: None,
+            message_id: None,
+        };
+        Ok((msg, me))
+    }
+
+    /// [`Bot::decide_hold`] for a held cash-out.
+    async fn decide_card_hold(
+        &self,
+        id: &ShortRef,
+        decision: HoldDecision,
+        actor: Actor,
+        reason: String,
+    ) -> Result<HoldOutcome> {
+        let Some(op) = self.store.card_op(id).await? else {
+            return Ok(HoldOutcome::NotFound);
+        };
+        if !matches!(op.review, Review::Hold { .. }) {
+            return Ok(HoldOutcome::NotFound);
+        }
+        if op.state != CardOpState::Held {
+            return Ok(HoldOutcome::AlreadyEnded(
+                describe_op_state(op.state).to_owned(),
+            ));
+        }
+        let now_ms = self.ledger.now_ms();
+        let decided = match decision {
+            HoldDecision::Approve => "approved",
+            HoldDecision::Reject => "rejected",
+        };
+        self.audit(
+            AuditEntry::new(now_ms, actor, AuditKind::HoldResolved)
+                .user(op.user)
+                .subject(op.reference.to_string())
+                .detail("kind", HoldKind::CashOut.as_str())
+                .detail("decision", decided)
+                .detail("reason", reason),
+        )
+        .await?;
+        let reference = op.reference.clone();
+        match decision {
+            HoldDecision::Approve => {
+                let (msg, me) = self
+                    .direct_message_of(op.platform, &op.platform_user_id, &reference)
+                    .await?;
+                let (platform, to) = (op.platform, op.platform_user_id.clone());
+                let mut turn = Turn {
+                    msg: &msg,
+                    me,
+                    now_ms,
+                    replies: Vec::new(),
+                    noted_dm: false,
+                    in_place: false,
+                };
+                self.send_card_op(&mut turn, op).await?;
+                let mut lines = vec![texts::approved(&reference.to_string())];
+                lines.extend(turn.replies.into_iter().map(|reply| reply.text));
+                let notice = self.notice(
+                    &format!("{reference}:hold:approved"),
+                    platform,
+                    &to,
+                    lines.join("\n"),
+                )?;
+                self.ledger.enqueue_outbox(&[notice]).await?;
+                let state = self
+                    .store
+                    .card_op(&reference)
+                    .await?
+                    .map_or(CardOpState::Cancelled, |o| o.state);
+                Ok(match state {
+                    CardOpState::Held | CardOpState::Rejected | CardOpState::HoldExpired => {
+                        HoldOutcome::AlreadyEnded(describe_op_state(state).to_owned())
+                    }
+                    _ => HoldOutcome::Approved,
+                })
+            }
+            HoldDecision::Reject => {
+                let text = texts::rejected(&Self::card_op_what(&op), &reference.to_string());
+                if self
+                    .end_held_card_op(op, CardOpState::Rejected, text)
+                    .await?
+                {
+                    Ok(HoldOutcome::Rejected)
+                } else {
+                    let state = self
+                        .store
+                        .card_op(&reference)
+                        .await?
+                        .map_or(CardOpState::Cancelled, |o| o.state);
+                    Ok(HoldOutcome::AlreadyEnded(
+                        describe_op_state(state).to_owned(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Ends a held cash-out nobody decided by its deadline (from the
+    /// sweep).
+    pub(super) async fn expire_card_hold(&self, op: CardOp, now_ms: i64) -> Result<bool> {
+        let text = texts::timed_out(&Self::card_op_what(&op), &op.reference.to_string());
+        let entry = AuditEntry::new(now_ms, Actor::System, AuditKind::HoldResolved)
+            .user(op.user)
+            .subject(op.reference.to_string())
+            .detail("kind", HoldKind::CashOut.as_str())
+            .detail("decision", "timed_out");
+        let ended = self
+            .end_held_card_op(op, CardOpState::HoldExpired, text)
+            .await?;
+        if ended {
+            self.audit(entry).await?;
+        }
+        Ok(ended)
+    }
+
+    /// Voids a held payment's reservation, records `state` (rejected, or
+    /// timed out) and tells the payer `text`. `false`: it was no longer
+    /// held.
+    async fn end_held(&self, payment: Payment, state: PaymentState, text: String) -> Result<bool> {
+        let reference = payment.reference.to_string();
+        let void_id = derive("paybot.bot.pay.hold-void", &reference);
+        match self
+            .ledger
+            .submit(NewTransfer::void(void_id, payment.transfer_id))
+            .await
+        {
+            Ok(_) => {}
+            Err(SubmitError::Rejected { error, .. }) => {
+                let actual = awaiting_resolved_as(&error, state);
+                if actual != state {
+                    self.reconcile(payment, actual).await?;
+                    return Ok(false);
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let notice = self.notice(
+            &format!("{reference}:hold:{}", state.as_str()),
+            payment.payer_platform,
+            &payment.payer_id,
+            text,
+        )?;
+        self.ledger.enqueue_outbox(&[notice]).await?;
+        let mut ended = payment;
+        ended.state = state;
+        ended.due_at_ms = None;
+        ended.updated_at_ms = self.ledger.now_ms();
+        Ok(self.store.update_payment(&ended).await?)
+    }
+
+    /// Ends a hold nobody decided by its deadline (from the sweep).
+    pub(super) async fn expire_hold(&self, payment: Payment, now_ms: i64) -> Result<bool> {
+        let what = texts::payment_what(&payment.amount.to_string(), &payment.payee_label);
+        let text = texts::timed_out(&what, &payment.reference.to_string());
+        let entry = AuditEntry::new(now_ms, Actor::System, AuditKind::HoldResolved)
+            .user(payment.payer)
+            .subject(payment.reference.to_string())
+            .detail("kind", HoldKind::Payment.as_str())
+            .detail("decision", "timed_out");
+        let ended = self
+            .end_held(payment, PaymentState::HoldExpired, text)
+            .await?;
+        if ended {
+            self.audit(entry).await?;
+        }
+        Ok(ended)
+    }
+}
+
+/// The rules or screening a hold was opened for.
+fn hold_reason(review: &Review) -> String {
+    match review {
+        Review::Hold { reason } => reason.clone(),
+        Review::None | Review::SecondFactor => String::new(),
     }
 }

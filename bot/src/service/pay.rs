@@ -14,6 +14,7 @@ use ledger::{AccountKind, Amount, NewTransfer, SubmitError, TransferError};
 
 use super::escrow::{escrow_claim, hold_id, hold_resolved_as};
 use super::resolve::Resolved;
+use super::texts::holds as hold_texts;
 use super::texts::pay::{self as texts, describe_state};
 use super::texts::resolve::is_a_bot;
 use super::texts::{minutes, tries, with_memo};
@@ -24,6 +25,7 @@ use crate::command::{Memo, OtpCode, ShortRef, Target};
 use crate::message::Button;
 use crate::otp::{self, OtpChallenge, Verdict};
 use crate::store::{Payee, Payment, PaymentState};
+use crate::trust::{Review, TrustAction};
 
 /// Payments one payer may have waiting for a code at once.
 pub const AWAITING_PAYMENTS_PER_USER_MAX: usize = 3;
@@ -86,6 +88,32 @@ impl Bot {
             turn.private(texts::too_many_waiting(awaiting.len()));
             return Ok(());
         }
+        let action = TrustAction::Payment {
+            payer: me.user,
+            payee: match &payee {
+                Resolved::Known(identity) => Some(identity.user),
+                Resolved::Unclaimed(_) => None,
+            },
+            amount,
+        };
+        let assessment = self.assess(&action, turn.now_ms).await?;
+        if let Some(refusal) = &assessment.refusal {
+            turn.private(hold_texts::refused(refusal));
+            return Ok(());
+        }
+        let review = assessment.review();
+        let held = matches!(review, Review::Hold { .. });
+        // A payment to be reviewed keeps its money reserved through the
+        // review too (see `holds.rs`).
+        let timeout_secs = if held {
+            self.config
+                .otp
+                .ttl_secs
+                .saturating_add(self.config.trust.holds.timeout_secs)
+                .min(ledger::PENDING_TIMEOUT_SECS_MAX)
+        } else {
+            self.config.otp.ttl_secs
+        };
         let currency = amount.currency();
         let debit = self.wallet(me.user, currency).await?;
         let (credit, payee_record, payee_label) = match &payee {
@@ -108,9 +136,8 @@ impl Bot {
             ),
         };
         let transfer_id = derive("paybot.bot.pay", &event_key(turn.msg));
-        let pending =
-            NewTransfer::pending(transfer_id, debit, credit, amount, self.config.otp.ttl_secs)
-                .with_code(transfer_codes::PAYMENT);
+        let pending = NewTransfer::pending(transfer_id, debit, credit, amount, timeout_secs)
+            .with_code(transfer_codes::PAYMENT);
         let recorded = match self.ledger.submit(pending).await {
             Ok(outcome) => outcome.transfer().clone(),
             Err(SubmitError::Rejected {
@@ -135,9 +162,12 @@ impl Bot {
         let code = otp::generate(self.rng.as_ref())?;
         let binding = transfer_id.as_u128().to_be_bytes();
         let challenge = OtpChallenge::new(code.hash(&self.pepper, &binding), turn.now_ms);
-        let due_at_ms = challenge
-            .expires_at_ms(&self.config.otp)
-            .max(recorded.expires_at_ms().unwrap_or(0));
+        let code_expires_at_ms = challenge.expires_at_ms(&self.config.otp);
+        let due_at_ms = if held {
+            code_expires_at_ms
+        } else {
+            code_expires_at_ms.max(recorded.expires_at_ms().unwrap_or(0))
+        };
         let mut payment = Payment {
             reference: short_ref('P', transfer_id, REF_BODY_CHARS)?,
             transfer_id,
@@ -151,6 +181,7 @@ impl Bot {
             request,
             origin_chat: turn.in_group().then(|| turn.msg.chat.id.clone()),
             challenge,
+            review,
             state: PaymentState::AwaitingCode,
             due_at_ms: Some(due_at_ms),
             created_at_ms: turn.now_ms,
@@ -192,6 +223,11 @@ impl Bot {
             &memo_text,
             &reference_text,
         );
+        if held {
+            let line = hold_texts::will_be_reviewed(&self.review_time());
+            text.push_str("\n\n");
+            text.push_str(&line);
+        }
         for warning in &warnings {
             text.push_str("\n\n");
             text.push_str(warning);
@@ -295,6 +331,11 @@ impl Bot {
 
     /// Moves the money of a confirmed payment and tells everyone.
     pub(super) async fn execute(&self, turn: &mut Turn<'_>, payment: Payment) -> Result<()> {
+        if payment.state == PaymentState::AwaitingCode
+            && matches!(payment.review, Review::Hold { .. })
+        {
+            return self.hold_payment(turn, payment).await;
+        }
         let amount = payment.amount;
         let memo = with_memo(payment.memo.as_ref());
         let reference = payment.reference.clone();

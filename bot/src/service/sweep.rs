@@ -23,7 +23,7 @@ pub const SWEEP_PAYMENTS_MAX: u32 = 256;
 impl Bot {
     /// Ends the payments that are due: a code that expired (voided by
     /// expiry, payer told), an escrow hold nobody claimed (refunded, payer
-    /// told). Returns how many it ended.
+    /// told), a hold for review nobody decided (voided, payer told). Returns how many it ended.
     pub(super) async fn sweep_payments(&self, now_ms: i64) -> Result<usize> {
         let due = self.store.payments_due(now_ms, SWEEP_PAYMENTS_MAX).await?;
         let mut ended = 0;
@@ -31,6 +31,7 @@ impl Bot {
             let done = match payment.state {
                 PaymentState::AwaitingCode => self.expire_awaiting(payment, true).await?,
                 PaymentState::Escrowed => self.refund_escrow(payment).await?,
+                PaymentState::Held => self.expire_hold(payment, now_ms).await?,
                 _ => false,
             };
             if done {

@@ -15,6 +15,7 @@ use crate::card::{Brand, CardFingerprint, CardToken, DeclineCode, Expiry, Last4,
 use crate::command::ShortRef;
 use crate::message::{Platform, PlatformUserId};
 use crate::otp::OtpChallenge;
+use crate::trust::Review;
 
 /// A card linked to a wallet. Never its number: the rail's token, what is
 /// shown (brand, last 4, expiry) and the keyed fingerprint that stops the
@@ -56,6 +57,9 @@ stored_names! {
     ///              --cancel / wrong codes / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
     /// Sent | Pending --approved, ledger updated--> Completed
     ///                --declined, ledger updated--> Declined
+    /// AwaitingCode --confirm, reserved, held for review--> Held --approve--> Sent
+    ///                                                           --reject--> Rejected
+    ///                                                           --timeout-> HoldExpired
     /// ```
     ///
     /// `Sent` is written before the rail is called, `Completed` and `Declined`
@@ -73,6 +77,13 @@ stored_names! {
         Expired = "expired",
         LockedOut = "locked_out",
         Leaked = "leaked",
+        /// A cash-out confirmed and reserved, waiting for an operator's
+        /// review before it goes to the rail.
+        Held = "held",
+        /// Rejected after review; the reservation was released.
+        Rejected = "rejected",
+        /// Nobody reviewed it in time; the reservation was released.
+        HoldExpired = "hold_expired",
     }
 }
 
@@ -81,7 +92,10 @@ impl CardOpState {
     pub fn is_final(self) -> bool {
         !matches!(
             self,
-            CardOpState::AwaitingCode | CardOpState::Sent | CardOpState::Pending
+            CardOpState::AwaitingCode
+                | CardOpState::Sent
+                | CardOpState::Pending
+                | CardOpState::Held
         )
     }
 }
@@ -111,6 +125,8 @@ pub struct CardOp {
     pub fee_minor: i64,
     pub challenge: OtpChallenge,
     pub state: CardOpState,
+    /// What the policy point asked of it beyond the code.
+    pub review: Review,
     /// When the rail request was first made (`Sent` onwards): a resend
     /// carries the same time, so it is the same request field for field.
     pub initiated_at_ms: Option<i64>,

@@ -12,6 +12,7 @@ use super::UserId;
 use crate::command::{Memo, ShortRef};
 use crate::message::{ChatId, Handle, Platform, PlatformUserId};
 use crate::otp::OtpChallenge;
+use crate::trust::Review;
 
 stored_names! {
     /// Where a payment stands. Transitions (all compare-and-swap):
@@ -21,6 +22,9 @@ stored_names! {
     ///              --confirm--> Escrowed --claim--> Claimed
     ///                                    --timeout-> Refunded
     ///              --cancel / 5 wrong / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
+    ///              --confirm, held for review--> Held --approve--> Completed | Escrowed
+    ///                                                 --reject--> Rejected
+    ///                                                 --timeout-> HoldExpired
     /// ```
     #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
     pub enum PaymentState {
@@ -33,13 +37,23 @@ stored_names! {
         Expired = "expired",
         LockedOut = "locked_out",
         Leaked = "leaked",
+        /// Confirmed, and waiting for an operator's review; the money is
+        /// reserved.
+        Held = "held",
+        /// An operator rejected it after review; the money went back.
+        Rejected = "rejected",
+        /// Nobody reviewed it in time; the money went back.
+        HoldExpired = "hold_expired",
     }
 }
 
 impl PaymentState {
     /// No further transition is possible.
     pub fn is_final(self) -> bool {
-        !matches!(self, PaymentState::AwaitingCode | PaymentState::Escrowed)
+        !matches!(
+            self,
+            PaymentState::AwaitingCode | PaymentState::Escrowed | PaymentState::Held
+        )
     }
 }
 
@@ -89,10 +103,13 @@ pub struct Payment {
     /// The group chat the payment was typed in (announced there when done).
     pub origin_chat: Option<ChatId>,
     pub challenge: OtpChallenge,
+    /// What the policy point asked of it beyond the code.
+    pub review: Review,
     pub state: PaymentState,
     /// When the current state stops holding by itself: the code's expiry
     /// while [`PaymentState::AwaitingCode`], the escrow's refund time while
-    /// [`PaymentState::Escrowed`]; `None` once final.
+    /// [`PaymentState::Escrowed`], the review's deadline while
+    /// [`PaymentState::Held`]; `None` once final.
     pub due_at_ms: Option<i64>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,

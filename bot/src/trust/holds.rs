@@ -79,4 +79,6 @@ pub enum HoldOutcome {
     NotFound,
     /// It was decided already, or timed out: its state now.
     AlreadyEnded(String),
+    /// The reason is empty or longer than [`HOLD_REASON_CHARS_MAX`].
+    InvalidReason,
 }

@@ -16,10 +16,12 @@ use super::{
 use crate::command::OtpCode;
 use crate::otp::{self, OtpChallenge, Verdict};
 use crate::service::texts::cards as texts;
+use crate::service::texts::holds as hold_texts;
 use crate::service::{
     AwaitsCode, Bot, REF_BODY_CHARS, Result, Turn, derive, event_key, short_ref, tries,
 };
 use crate::store::{CardOp, CardOpKind, CardOpState};
+use crate::trust::{Review, TrustAction};
 
 impl Bot {
     /// Starts a top-up or cash-out: checks, then the record and its code.
@@ -82,6 +84,29 @@ impl Bot {
                 return Ok(());
             }
         }
+        let action = match kind {
+            CardOpKind::TopUp => TrustAction::TopUp {
+                user: turn.me.user,
+                amount,
+            },
+            CardOpKind::CashOut => TrustAction::CashOut {
+                user: turn.me.user,
+                amount,
+                card_added_at_ms: card.created_at_ms,
+            },
+        };
+        let assessment = self.assess(&action, turn.now_ms).await?;
+        if let Some(refusal) = &assessment.refusal {
+            turn.private(hold_texts::refused(refusal));
+            return Ok(());
+        }
+        let review = assessment.review();
+        if kind == CardOpKind::TopUp && matches!(review, Review::Hold { .. }) {
+            // Nothing of the user's can be reserved while a top-up waits.
+            turn.private(hold_texts::TOPUP_NEEDS_REVIEW);
+            return Ok(());
+        }
+        let held = matches!(review, Review::Hold { .. });
         let transfer_id = derive("paybot.bot.card.op", &event_key(turn.msg));
         let letter = match kind {
             CardOpKind::TopUp => 'T',
@@ -104,6 +129,7 @@ impl Bot {
             fee_minor,
             challenge,
             state: CardOpState::AwaitingCode,
+            review,
             initiated_at_ms: None,
             rail_reference: None,
             decline_code: None,
@@ -133,6 +159,9 @@ impl Bot {
             CardOpKind::CashOut => texts::cashout_what(&amount, &label),
         };
         self.send_card_code(turn, &what, &code, &reference);
+        if held {
+            turn.private(hold_texts::will_be_reviewed(&self.review_time()));
+        }
         Ok(())
     }
 
@@ -242,10 +271,10 @@ impl Bot {
     /// Moves a confirmed operation on: reserve (cash-out), record `Sent`,
     /// call the rail, apply its answer.
     pub(super) async fn execute_card_op(&self, turn: &mut Turn<'_>, op: CardOp) -> Result<()> {
-        let Some(rail) = self.rail() else {
+        if self.rail().is_none() {
             turn.private(CARDS_OFF_TEXT);
             return Ok(());
-        };
+        }
         let reference = op.reference.clone();
         let notices = match op.kind {
             CardOpKind::TopUp => Vec::new(),
@@ -282,6 +311,24 @@ impl Bot {
             ));
             return Ok(());
         }
+        if op.state == CardOpState::AwaitingCode && matches!(op.review, Review::Hold { .. }) {
+            return self.hold_card_op(turn, op).await;
+        }
+        self.send_card_op(turn, op).await
+    }
+
+    /// Sends a confirmed (and, for a cash-out, reserved) operation to the
+    /// rail: records it `Sent`, calls the rail, applies its answer.
+    pub(in crate::service) async fn send_card_op(
+        &self,
+        turn: &mut Turn<'_>,
+        op: CardOp,
+    ) -> Result<()> {
+        let Some(rail) = self.rail() else {
+            turn.private(CARDS_OFF_TEXT);
+            return Ok(());
+        };
+        let reference = op.reference.clone();
         let mut sent = op.clone();
         sent.state = CardOpState::Sent;
         sent.initiated_at_ms = Some(turn.now_ms);

@@ -267,6 +267,7 @@ impl Bot {
                 }
                 Ok(false)
             }
+            CardOpState::Held => self.expire_card_hold(op, self.ledger.now_ms()).await,
             CardOpState::Sent | CardOpState::Pending => {
                 let Some(rail) = self.rail() else {
                     return Ok(false);

@@ -96,6 +96,9 @@ pub(crate) fn describe_op_state(state: CardOpState) -> &'static str {
         CardOpState::Expired => "expired",
         CardOpState::LockedOut => "cancelled after wrong codes",
         CardOpState::Leaked => "cancelled (code posted in a group)",
+        CardOpState::Held => "under review",
+        CardOpState::Rejected => "declined after review",
+        CardOpState::HoldExpired => "not reviewed in time, and released",
     }
 }
 

@@ -15,6 +15,9 @@ pub(crate) fn describe_state(state: PaymentState) -> &'static str {
         PaymentState::Expired => "expired",
         PaymentState::LockedOut => "cancelled after wrong codes",
         PaymentState::Leaked => "cancelled (code posted in a group)",
+        PaymentState::Held => "under review",
+        PaymentState::Rejected => "declined after review",
+        PaymentState::HoldExpired => "not reviewed in time, and refunded",
     }
 }
 
