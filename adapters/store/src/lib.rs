@@ -203,7 +203,7 @@ macro_rules! payment_columns {
         "reference, transfer_id, payer, payer_platform, payer_id, payee_user, \
          payee_platform, payee_id, payee_handle, payee_label, amount, currency, memo, \
          request_ref, origin_chat, otp_hash, otp_issued_at_ms, otp_failed_attempts, state, \
-         due_at_ms, created_at_ms, updated_at_ms, revision, review"
+         due_at_ms, created_at_ms, updated_at_ms, review, revision"
     };
 }
 
@@ -238,7 +238,7 @@ macro_rules! card_op_columns {
         "reference, transfer_id, kind, user_id, platform, platform_user_id, token, brand, \
          last4, amount, fee, currency, otp_hash, otp_issued_at_ms, otp_failed_attempts, state, \
          initiated_at_ms, status_id, action_code, rail_attempts, due_at_ms, created_at_ms, \
-         updated_at_ms, revision, review"
+         updated_at_ms, review, revision"
     };
 }
 
@@ -1179,7 +1179,7 @@ macro_rules! sql_backend {
 
             // -- payments ------------------------------------------------
 
-            /// Binds a payment's values as `$1..$23`, in the order of
+            /// Binds a payment's values as `$1..$24`, in the order of
             /// `payment_columns!`.
             fn bind_payment<'q>(query: Query<'q>, p: &Payment) -> Query<'q> {
                 let (payee_user, payee_platform, payee_id, payee_handle) = match &p.payee {
@@ -1213,8 +1213,8 @@ macro_rules! sql_backend {
                     .bind(p.due_at_ms)
                     .bind(p.created_at_ms)
                     .bind(p.updated_at_ms)
-                    .bind(p.revision)
                     .bind(p.review.to_text())
+                    .bind(p.revision)
             }
 
             pub(crate) async fn insert_payment(
@@ -1578,7 +1578,7 @@ macro_rules! sql_backend {
                 })
             }
 
-            /// Binds an operation's values as `$1..$24`, in the order of
+            /// Binds an operation's values as `$1..$25`, in the order of
             /// `card_op_columns!`.
             fn bind_card_op<'q>(query: Query<'q>, op: &CardOp) -> Query<'q> {
                 query
@@ -1605,8 +1605,8 @@ macro_rules! sql_backend {
                     .bind(op.due_at_ms)
                     .bind(op.created_at_ms)
                     .bind(op.updated_at_ms)
-                    .bind(op.revision)
                     .bind(op.review.to_text())
+                    .bind(op.revision)
             }
 
             pub(crate) async fn card_op(
