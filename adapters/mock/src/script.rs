@@ -29,6 +29,10 @@
 //!   too.
 //! - `! wait 90s` (or `m`, `h`, `d`) moves the clock on, then lets the bot
 //!   sweep (expiries, refunds) and deliver; its lines check what that caused.
+//! - `! approve REF: REASON` and `! reject REF: REASON` decide a hold for
+//!   review as an operator would (`paybot admin approve|reject`), then let
+//!   the bot deliver; its lines check what that caused. REF may be
+//!   `{NAME}`. The step fails unless the hold was approved or rejected.
 //! - `\u{HEX}` in TEXT (sent or expected) is the character U+HEX, so a
 //!   script can show invisible characters (`\u{200B}`).
 //! - `#` starts a comment; blank lines are ignored.
@@ -38,6 +42,9 @@ use std::fmt::Write as _;
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use bot::command::ShortRef;
+use bot::trust::Actor;
+use bot::trust::holds::{HoldDecision, HoldOutcome};
 use regex::Regex;
 
 use crate::{DM, Delivery, MockChat, Outgoing};
@@ -56,6 +63,14 @@ pub enum Step {
     Wait {
         line: usize,
         by: Duration,
+        checks: Vec<Check>,
+    },
+    /// An operator's decision on a hold for review.
+    Decide {
+        line: usize,
+        approve: bool,
+        reference: String,
+        reason: String,
         checks: Vec<Check>,
     },
 }
@@ -105,6 +120,9 @@ static SEND: LazyLock<Option<Regex>> = LazyLock::new(|| {
 });
 static WAIT: LazyLock<Option<Regex>> =
     LazyLock::new(|| compile(r"^!\s*wait\s+(?P<n>\d{1,7})(?P<unit>s|m|h|d)$"));
+static DECIDE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    compile(r"^!\s*(?P<verb>approve|reject)\s+(?P<reference>\S+):\s*(?P<reason>.+)$")
+});
 static USER_SEES: LazyLock<Option<Regex>> = LazyLock::new(|| {
     compile(r"^(?P<to>[\w.]+) in (?P<chat>[\w.-]+) (?P<verb>sees|does not see): ?(?P<text>.*)$")
 });
@@ -193,6 +211,16 @@ pub fn parse(text: &str) -> Result<Script, String> {
             });
             continue;
         }
+        if let Some(caps) = captures(&DECIDE, trimmed) {
+            steps.push(Step::Decide {
+                line,
+                approve: group(&caps, "verb") == "approve",
+                reference: group(&caps, "reference"),
+                reason: group(&caps, "reason"),
+                checks: Vec::new(),
+            });
+            continue;
+        }
         let kind = if trimmed == "nothing" {
             CheckKind::Nothing
         } else if trimmed == "deleted" || trimmed == "not deleted" {
@@ -235,7 +263,9 @@ pub fn parse(text: &str) -> Result<Script, String> {
         };
         let check = Check { line, kind };
         match steps.last_mut() {
-            Some(Step::Send { checks, .. } | Step::Wait { checks, .. }) => checks.push(check),
+            Some(
+                Step::Send { checks, .. } | Step::Wait { checks, .. } | Step::Decide { checks, .. },
+            ) => checks.push(check),
             None => return Err(format!("line {line}: a check before any message")),
         }
     }
@@ -450,6 +480,32 @@ pub async fn run(
             }
             Step::Wait { line, by, checks } => {
                 advance(*by);
+                let caused = chat.tick().await.map_err(|e| format!("line {line}: {e}"))?;
+                (caused, false, checks)
+            }
+            Step::Decide {
+                line,
+                approve,
+                reference,
+                reason,
+                checks,
+            } => {
+                let reference = substitute(reference, &vars, *line)?;
+                let id = ShortRef::parse(&reference)
+                    .map_err(|e| format!("line {line}: `{reference}`: {e}"))?;
+                let (decision, wanted) = if *approve {
+                    (HoldDecision::Approve, HoldOutcome::Approved)
+                } else {
+                    (HoldDecision::Reject, HoldOutcome::Rejected)
+                };
+                let outcome = chat
+                    .bot()
+                    .decide_hold(&id, decision, Actor::Operator("script".to_owned()), reason)
+                    .await
+                    .map_err(|e| format!("line {line}: {e}"))?;
+                if outcome != wanted {
+                    return Err(format!("line {line}: the hold decision answered {outcome:?}"));
+                }
                 let caused = chat.tick().await.map_err(|e| format!("line {line}: {e}"))?;
                 (caused, false, checks)
             }
