@@ -174,6 +174,22 @@ pub fn load(config_file: Option<&Path>) -> Result<Settings, SettingsError> {
     read(&layers(config_file, env())?)
 }
 
+/// The settings from the defaults and `toml`, the text of a settings file,
+/// without the environment: for tests and tools that carry their own
+/// settings (a conversation script's `#!` lines).
+pub fn from_toml(toml: &str) -> Result<Settings, SettingsError> {
+    let layer = Toml::string(toml);
+    layer.data().map_err(|e| SettingsError::ConfigFileSyntax {
+        path: PathBuf::from("(settings text)"),
+        message: e.to_string(),
+    })?;
+    let defaults = Toml::string(DEFAULTS_TOML);
+    defaults
+        .data()
+        .map_err(|e| SettingsError::DefaultsSyntax(e.to_string()))?;
+    read(&Figment::from(defaults).merge(layer))
+}
+
 /// The `PAYBOT_*` environment variables, `__` between levels.
 fn env() -> Env {
     Env::prefixed(ENV_PREFIX).split(ENV_LEVEL_SEPARATOR)

@@ -1,7 +1,8 @@
 //! Runs every conversation script in `tests/conversations/` (see
 //! `paybot_mock::script` for the format) against the real bot on a fresh
 //! database, once on SQLite and once on PostgreSQL, with the card rail
-//! simulator in process. After each script: the ledger's invariants hold
+//! simulator in process. A script with `#! ` lines runs with the shipped
+//! trust settings plus those lines (see [`trust_of`]). After each script: the ledger's invariants hold
 //! (`verify` is clean), no group message carried a code or a balance, no
 //! message at all carried a full test card number, no group still shows a
 //! message holding one (the bot deleted each), on SQLite no byte of the
@@ -51,6 +52,13 @@ async fn run_all(backend: TestBackend) {
                 continue;
             }
         };
+        let trust = match trust_of(&text) {
+            Ok(trust) => trust,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
         let Some(db) = TestDb::fresh(backend).await else {
             return; // PostgreSQL absent outside CI: skipped loudly by TestDb.
         };
@@ -64,6 +72,7 @@ async fn run_all(backend: TestBackend) {
                 cashout_fee_min: Some(Amount::from_minor(25, Currency::USD).unwrap()),
                 ..CardPolicy::default()
             },
+            trust,
             ..BotConfig::default()
         };
         let key = ApiKey::parse("conversation-test-key-0001").unwrap();
@@ -135,6 +144,24 @@ async fn run_all(backend: TestBackend) {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// A script's trust settings: the core's defaults, unless the script has
+/// `#! ` lines; then the shipped settings (`config/paybot.toml`) with those
+/// lines, a settings file's text, on top (`#! [trust.holds]`,
+/// `#! timeout_secs = 3600`).
+fn trust_of(script: &str) -> Result<bot::trust::TrustConfig, String> {
+    let lines: Vec<&str> = script
+        .lines()
+        .filter_map(|line| line.strip_prefix("#!"))
+        .map(str::trim)
+        .collect();
+    if lines.is_empty() {
+        return Ok(bot::trust::TrustConfig::default());
+    }
+    paybot::settings::from_toml(&lines.join("\n"))
+        .map(|settings| settings.trust.policy())
+        .map_err(|e| format!("its settings: {e}"))
 }
 
 /// The test cards every script may use.
