@@ -327,7 +327,12 @@ impl Condition {
                 percent,
                 ..
             } => {
-                within("within_mins", *within_mins, PASS_THROUGH_MINS_RANGE, "minutes")?;
+                within(
+                    "within_mins",
+                    *within_mins,
+                    PASS_THROUGH_MINS_RANGE,
+                    "minutes",
+                )?;
                 within("percent", *percent, PASS_THROUGH_PERCENT_RANGE, "percent")
             }
             Condition::Structuring {
@@ -348,7 +353,12 @@ impl Condition {
                 within_hours,
             } => {
                 within("count", *count, NEW_PAYEES_COUNT_RANGE, "payees")?;
-                within("within_hours", *within_hours, NEW_PAYEES_HOURS_RANGE, "hours")
+                within(
+                    "within_hours",
+                    *within_hours,
+                    NEW_PAYEES_HOURS_RANGE,
+                    "hours",
+                )
             }
             Condition::NewCard { within_hours } => {
                 within("within_hours", *within_hours, NEW_CARD_HOURS_RANGE, "hours")
@@ -452,7 +462,11 @@ impl RulesPolicy {
         };
         let amount = action.amount();
         let above = |figures: &PerCurrency| {
-            amount.is_some_and(|a| figures.get(a.currency()).is_some_and(|f| a.minor() > f.minor()))
+            amount.is_some_and(|a| {
+                figures
+                    .get(a.currency())
+                    .is_some_and(|f| a.minor() > f.minor())
+            })
         };
         let payee_known = match action {
             TrustAction::Payment {
@@ -481,8 +495,7 @@ impl RulesPolicy {
                     ..
                 } => {
                     let currency = amount.map(Amount::currency);
-                    if let Some(currency) =
-                        currency.filter(|c| received_at_least.get(*c).is_some())
+                    if let Some(currency) = currency.filter(|c| received_at_least.get(*c).is_some())
                     {
                         let since = now_ms - i64::from(*within_mins) * MS_PER_MINUTE;
                         needs.received = Some(match needs.received {
@@ -576,6 +589,8 @@ pub struct Facts {
 pub struct Fired {
     pub rule: String,
     pub condition: ConditionKind,
+    /// What was judged.
+    pub on: ActionKind,
     pub action: Verdict,
     pub inputs: Map<String, Value>,
 }
@@ -609,6 +624,7 @@ pub fn evaluate(policy: &RulesPolicy, action: &TrustAction, facts: &Facts) -> Ru
             fires(&rule.condition, action, facts).map(|inputs| Fired {
                 rule: rule.name.to_string(),
                 condition: rule.condition.kind(),
+                on: ActionKind::of(action),
                 action: rule.action,
                 inputs,
             })
@@ -636,10 +652,7 @@ fn money(amount: Amount) -> Value {
 }
 
 fn inputs<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// `amount` is below `threshold` by at most `within_percent`%.
@@ -687,10 +700,7 @@ fn fires(condition: &Condition, action: &TrustAction, facts: &Facts) -> Option<M
                 ("retry_at_ms", Value::from(retry_at)),
             ]))
         }
-        (
-            Condition::FirstPaymentToPayee { above },
-            TrustAction::Payment { payee, amount, .. },
-        ) => {
+        (Condition::FirstPaymentToPayee { above }, TrustAction::Payment { payee, amount, .. }) => {
             let figure = above.get(amount.currency())?;
             (amount.minor() > figure.minor() && to_new_payee(action, facts)).then(|| {
                 inputs([
@@ -739,8 +749,8 @@ fn fires(condition: &Condition, action: &TrustAction, facts: &Facts) -> Option<M
                 .map(|r| r.amount.minor())
                 .fold(0_i64, i64::saturating_add);
             let share = i128::from(amount.minor()) * 100;
-            let passes = received >= figure.minor()
-                && share >= i128::from(received) * i128::from(*percent);
+            let passes =
+                received >= figure.minor() && share >= i128::from(received) * i128::from(*percent);
             passes.then(|| {
                 inputs([
                     ("amount", money(*amount)),
@@ -792,7 +802,11 @@ fn fires(condition: &Condition, action: &TrustAction, facts: &Facts) -> Option<M
             }
             let since = now - i64::from(*within_hours) * MS_PER_HOUR;
             let mut distinct: Vec<UserId> = Vec::new();
-            for p in facts.new_payees.iter().filter(|p| p.first_paid_at_ms > since) {
+            for p in facts
+                .new_payees
+                .iter()
+                .filter(|p| p.first_paid_at_ms > since)
+            {
                 if Some(p.payee) != *payee && !distinct.contains(&p.payee) {
                     distinct.push(p.payee);
                 }

@@ -129,7 +129,10 @@ fn first_payment_to_a_new_payee_above_the_figure() {
         Verdict::Allow
     );
     // Someone not yet on paybot (escrow) is a new payee.
-    assert_eq!(verdict(&p, &pay(usd(500), None), &known), Verdict::SecondFactor);
+    assert_eq!(
+        verdict(&p, &pay(usd(500), None), &known),
+        Verdict::SecondFactor
+    );
     // No figure for euros: the rule does not fire.
     let eur = Amount::from_minor(1_000_000, Currency::EUR).unwrap();
     assert_eq!(verdict(&p, &pay(eur, Some(BOB)), &f), Verdict::Allow);
