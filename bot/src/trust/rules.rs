@@ -202,6 +202,23 @@ impl ConditionKind {
         ConditionKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
 
+    /// `on` is not empty and within [`ConditionKind::judges`].
+    pub fn check_on(self, on: &[ActionKind]) -> Result<(), RuleError> {
+        if on.is_empty() {
+            return Err(RuleError::NothingJudged);
+        }
+        let judges = self.judges();
+        if let Some(bad) = on.iter().find(|a| !judges.contains(a)) {
+            let names: Vec<&str> = judges.iter().map(|a| a.as_str()).collect();
+            return Err(RuleError::CannotJudge {
+                action: bad.as_str(),
+                condition: self.as_str(),
+                judges: names.join(", "),
+            });
+        }
+        Ok(())
+    }
+
     /// The actions this condition can judge; a rule's `on` is within them.
     pub fn judges(self) -> &'static [ActionKind] {
         match self {
@@ -388,18 +405,7 @@ impl Rule {
         on: Vec<ActionKind>,
     ) -> Result<Rule, RuleError> {
         condition.check()?;
-        if on.is_empty() {
-            return Err(RuleError::NothingJudged);
-        }
-        let judges = condition.kind().judges();
-        if let Some(bad) = on.iter().find(|a| !judges.contains(a)) {
-            let names: Vec<&str> = judges.iter().map(|a| a.as_str()).collect();
-            return Err(RuleError::CannotJudge {
-                action: bad.as_str(),
-                condition: condition.kind().as_str(),
-                judges: names.join(", "),
-            });
-        }
+        condition.kind().check_on(&on)?;
         Ok(Rule {
             name,
             condition,
