@@ -12,7 +12,7 @@
 use ledger::{Currency, HISTORY_PAGE_TRANSFERS_MAX, HistoryCursor, TransferKind};
 use serde_json::Value;
 
-use super::{Bot, Result, transfer_codes};
+use super::{Bot, BotError, transfer_codes};
 use crate::store::UserId;
 use crate::trust::rules::{
     Facts, Needs, RULES_LEDGER_TRANSFERS_READ_MAX, RULES_NEW_PAYEES_READ_MAX,
@@ -20,27 +20,26 @@ use crate::trust::rules::{
 };
 use crate::trust::{Actor, AuditEntry, AuditKind, TrustAction};
 
-// Called by the policy point as it is wired in (issue 16).
-#[allow(dead_code)]
 impl Bot {
     /// Judges `action` by the rules at `now_ms` and audits each rule that
-    /// fired (its name, condition, action and inputs).
-    pub(super) async fn evaluate_rules(
+    /// fired (its name, condition, action and inputs). Public for the
+    /// policy point and for tests; it moves no money.
+    pub async fn evaluate_rules(
         &self,
         action: &TrustAction,
         now_ms: i64,
-    ) -> Result<RuleVerdict> {
+    ) -> Result<RuleVerdict, BotError> {
         self.evaluate_rules_about(action, None, now_ms).await
     }
 
     /// As [`Bot::evaluate_rules`], with the audit entries' subject (the
     /// payment's or card operation's reference) when there is one.
-    pub(super) async fn evaluate_rules_about(
+    pub async fn evaluate_rules_about(
         &self,
         action: &TrustAction,
         subject: Option<&str>,
         now_ms: i64,
-    ) -> Result<RuleVerdict> {
+    ) -> Result<RuleVerdict, BotError> {
         let policy = &self.config.trust.rules;
         if policy.rules().is_empty() {
             return Ok(RuleVerdict {
@@ -74,12 +73,12 @@ impl Bot {
     }
 
     /// The facts `needs` asks for, about `user`.
-    pub(super) async fn rule_facts(
+    async fn rule_facts(
         &self,
         user: UserId,
         needs: &Needs,
         now_ms: i64,
-    ) -> Result<Facts> {
+    ) -> Result<Facts, BotError> {
         let mut facts = Facts {
             now_ms,
             ..Facts::default()
@@ -125,7 +124,7 @@ impl Bot {
         user: UserId,
         currency: Currency,
         since_ms: i64,
-    ) -> Result<Vec<Received>> {
+    ) -> Result<Vec<Received>, BotError> {
         let wallet = self.wallet(user, currency).await?;
         let mut received = Vec::new();
         let mut cursor = HistoryCursor::START;
