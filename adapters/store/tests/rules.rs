@@ -74,7 +74,7 @@ fn payment(
         Some(user) => Payee::User {
             user,
             platform: Platform::Mock,
-            id: PlatformUserId::new(&format!("u{}", user.0)).unwrap(),
+            id: PlatformUserId::new(format!("u{}", user.0)).unwrap(),
         },
         None => Payee::Unclaimed {
             platform: Platform::Mock,
