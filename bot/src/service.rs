@@ -30,6 +30,7 @@ mod notices;
 mod pay;
 mod requests;
 mod resolve;
+mod rules;
 mod splits;
 mod sweep;
 mod texts;

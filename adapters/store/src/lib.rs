@@ -71,6 +71,7 @@ use ledger::{Amount, Currency, Ledger, Migration, TransferId};
 use sqlx::types::Uuid;
 
 mod pool;
+mod rules;
 mod trust;
 
 /// The bot's schema. Run with `ledger.migrate(BOT_MIGRATIONS)`.

@@ -16,6 +16,7 @@ pub(crate) mod notices;
 pub(crate) mod pay;
 pub(crate) mod requests;
 pub(crate) mod resolve;
+pub(crate) mod rules;
 pub(crate) mod splits;
 pub(crate) mod turn;
 
