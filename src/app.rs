@@ -75,7 +75,6 @@ pub fn bot_config(settings: &Settings, deployment: &Deployment) -> BotConfig {
         cards: bot::service::CardPolicy {
             cashout_fee_basis_points: settings.cards.cashout_fee_percent.0,
             cashout_fee_min: settings.cards.cashout_fee_min.0,
-            new_card_hold_secs: settings.cards.new_card_hold_secs,
         },
         limits: bot::limits::Limits {
             commands_burst_max: settings.limits.commands_burst_max,

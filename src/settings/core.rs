@@ -17,7 +17,7 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use super::bounds::{
-    CommandsBurst, CommandsPerMinute, EscrowTtl, NewCardHold, OtpAttempts, OtpTtl, RequestsPerHour,
+    CommandsBurst, CommandsPerMinute, EscrowTtl, OtpAttempts, OtpTtl, RequestsPerHour,
     SweepInterval, within,
 };
 
@@ -117,10 +117,6 @@ pub struct CardsSettings {
     /// The smallest cash-out fee (`"0.25 USD"`), for cash-outs in its
     /// currency.
     pub cashout_fee_min: AmountOrZeroSetting,
-    /// How long after a card was linked cash-outs to it are refused, in
-    /// seconds (0 to 30 days; 0: no wait).
-    #[serde(deserialize_with = "within::<_, NewCardHold>")]
-    pub new_card_hold_secs: u32,
     /// `acquiringBin`, sent with every rail request: 6 to 11 digits.
     pub acquiring_bin: AcquiringBin,
     /// `acquirerCountryCode`: ISO 3166 numeric (`"840"`).

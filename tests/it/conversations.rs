@@ -70,7 +70,6 @@ async fn run_all(backend: TestBackend) {
             cards: CardPolicy {
                 cashout_fee_basis_points: 150,
                 cashout_fee_min: Some(Amount::from_minor(25, Currency::USD).unwrap()),
-                ..CardPolicy::default()
             },
             trust,
             ..BotConfig::default()

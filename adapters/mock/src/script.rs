@@ -504,7 +504,9 @@ pub async fn run(
                     .await
                     .map_err(|e| format!("line {line}: {e}"))?;
                 if outcome != wanted {
-                    return Err(format!("line {line}: the hold decision answered {outcome:?}"));
+                    return Err(format!(
+                        "line {line}: the hold decision answered {outcome:?}"
+                    ));
                 }
                 let caused = chat.tick().await.map_err(|e| format!("line {line}: {e}"))?;
                 (caused, false, checks)

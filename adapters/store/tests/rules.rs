@@ -94,6 +94,7 @@ fn payment(
         request: None,
         origin_chat: None,
         challenge: OtpChallenge::new(OtpHash::from_bytes(&[7; 32]).unwrap(), at_ms),
+        review: bot::trust::Review::None,
         state,
         due_at_ms: None,
         created_at_ms: at_ms,

@@ -171,7 +171,9 @@ impl Bot {
         }
         match self.store.link_card_add(&add, turn.now_ms).await? {
             CardAddLinked::Linked(card) => {
-                let hold = self.config.cards.new_card_hold_secs;
+                // The `new_card` rule's wait, if a rule holds or refuses
+                // cash-outs to a new card.
+                let hold = self.config.trust.rules.new_card_wait_secs();
                 let when = if hold > 0 {
                     texts::linked_hold(cashout_possible_from_ms(&card, hold), hold)
                 } else {

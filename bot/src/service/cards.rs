@@ -48,10 +48,6 @@ mod review;
 pub const AWAITING_CARD_OPS_PER_USER_MAX: usize = 3;
 /// Cards one user may have waiting for a code to be linked at once.
 pub const AWAITING_CARD_ADDS_PER_USER_MAX: usize = 3;
-/// The default of `cards.new_card_hold_secs`: a day.
-pub const NEW_CARD_HOLD_SECS_DEFAULT: u32 = 86_400;
-/// The longest `cards.new_card_hold_secs`: 30 days.
-pub const NEW_CARD_HOLD_SECS_MAX: u32 = 30 * 86_400;
 /// How long after a rail call without a decision (202, or no answer) the
 /// sweep asks again; doubled per attempt up to [`RAIL_RETRY_MS_MAX`].
 pub const RAIL_RETRY_MS: i64 = 5_000;
@@ -72,30 +68,18 @@ pub mod card_transfer_codes {
 }
 
 /// The card policy: the cash-out fee (settings `cards.cashout_fee_percent`,
-/// `cards.cashout_fee_min`) and the wait before a new card can be cashed
-/// out to (`cards.new_card_hold_secs`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `cards.cashout_fee_min`). The wait before a new card can be cashed out
+/// to is a trust rule (`new_card`, see [`crate::trust::rules`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CardPolicy {
     /// The fee as a share of the amount, in basis points (1.5% = 150).
     pub cashout_fee_basis_points: u32,
     /// The smallest fee, applied to cash-outs in its currency.
     pub cashout_fee_min: Option<Amount>,
-    /// How long after a card was linked cash-outs to it are refused, in
-    /// seconds (0: no wait). Top-ups from it work at once.
-    pub new_card_hold_secs: u32,
 }
 
-impl Default for CardPolicy {
-    fn default() -> CardPolicy {
-        CardPolicy {
-            cashout_fee_basis_points: 0,
-            cashout_fee_min: None,
-            new_card_hold_secs: NEW_CARD_HOLD_SECS_DEFAULT,
-        }
-    }
-}
 
-/// The first moment a cash-out to `card` is allowed under a hold of
+/// The first moment a cash-out to `card` is allowed under a wait of
 /// `hold_secs`.
 pub(super) fn cashout_possible_from_ms(card: &LinkedCard, hold_secs: u32) -> i64 {
     card.created_at_ms

@@ -98,7 +98,7 @@ impl Bot {
         };
         let assessment = self.assess(&action, turn.now_ms).await?;
         if let Some(refusal) = &assessment.refusal {
-            turn.private(hold_texts::refused(refusal));
+            turn.private(refusal.clone());
             return Ok(());
         }
         let review = assessment.review();

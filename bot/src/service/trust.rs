@@ -7,9 +7,10 @@
 //! are not among the questions because they are enforced by the ledger in
 //! the same commit as the money (see `limits.rs`).
 
+use super::texts::rules::rule_refusal_text;
 use super::{Bot, Result};
 use crate::store::UserId;
-use crate::trust::{Actor, AuditEntry, AuditKind, Review, Tier, TrustAction, Verdict};
+use crate::trust::{AuditEntry, Review, Tier, TrustAction, Verdict};
 
 /// What the policy point decided about one action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,28 +47,24 @@ impl Assessment {
 impl Bot {
     /// The policy point: the fraud rules and, where they apply, sanctions
     /// screening, combined so the strictest answer wins. Each rule that
-    /// fired is audited where it is evaluated; a verdict other than allow
-    /// is audited here with the action.
+    /// fired and each screening hit is audited where it is found, with its
+    /// inputs; what follows from the verdict (a hold opened, a second
+    /// factor asked) is audited where it happens.
     pub(super) async fn assess(&self, action: &TrustAction, now_ms: i64) -> Result<Assessment> {
-        let assessment = self.rule_assessment(action, now_ms).await?;
-        if assessment.verdict != Verdict::Allow {
-            let mut entry = AuditEntry::new(now_ms, Actor::System, AuditKind::RuleFired)
-                .user(action.user())
-                .detail("action", action.name())
-                .detail("verdict", assessment.verdict.as_str())
-                .detail("reason", assessment.reason.clone());
-            if let Some(amount) = action.amount() {
-                entry = entry.detail("amount", amount.to_string());
-            }
-            self.audit(entry).await?;
+        let rules = self.evaluate_rules(action, now_ms).await?;
+        let mut assessment = Assessment::allow();
+        assessment.verdict = rules.verdict;
+        assessment.reason = rules
+            .fired
+            .iter()
+            .filter(|fired| fired.action == rules.verdict)
+            .map(|fired| fired.rule.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if rules.verdict == Verdict::Refuse {
+            assessment.refusal = rules.deciding().map(rule_refusal_text);
         }
         Ok(assessment)
-    }
-
-    /// The fraud rules' verdict (see `rules.rs`).
-    async fn rule_assessment(&self, action: &TrustAction, now_ms: i64) -> Result<Assessment> {
-        let _ = (action, now_ms);
-        Ok(Assessment::allow())
     }
 
     /// Appends `entry` to the audit log. A decision whose entry cannot be

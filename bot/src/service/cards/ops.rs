@@ -10,8 +10,7 @@ use ledger::Amount;
 
 use super::rail::{card_transfer, settled_text};
 use super::{
-    AWAITING_CARD_OPS_PER_USER_MAX, CARDS_OFF_TEXT, RAIL_RETRY_MS, card_label,
-    cashout_possible_from_ms, op_label, this_month,
+    AWAITING_CARD_OPS_PER_USER_MAX, CARDS_OFF_TEXT, RAIL_RETRY_MS, card_label, op_label, this_month,
 };
 use crate::command::OtpCode;
 use crate::otp::{self, OtpChallenge, Verdict};
@@ -46,12 +45,6 @@ impl Bot {
             return Ok(());
         };
         let label = card_label(card.brand, card.last4);
-        let hold = self.config.cards.new_card_hold_secs;
-        let possible_from_ms = cashout_possible_from_ms(card, hold);
-        if kind == CardOpKind::CashOut && turn.now_ms < possible_from_ms {
-            turn.private(texts::cashout_hold(possible_from_ms, hold, &label));
-            return Ok(());
-        }
         if !card.expiry.is_valid_at(this_month(turn.now_ms)?) {
             turn.private(texts::card_expired(&label, card.expiry));
             return Ok(());
@@ -97,7 +90,7 @@ impl Bot {
         };
         let assessment = self.assess(&action, turn.now_ms).await?;
         if let Some(refusal) = &assessment.refusal {
-            turn.private(hold_texts::refused(refusal));
+            turn.private(refusal.clone());
             return Ok(());
         }
         let review = assessment.review();

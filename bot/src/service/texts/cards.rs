@@ -302,14 +302,6 @@ pub(crate) fn in_flight_line(
     )
 }
 
-pub(crate) fn cashout_hold(possible_from_ms: i64, hold_secs: u32, label: &str) -> String {
-    format!(
-        "Cash-outs to a new card are possible from {} ({} after it was added). Nothing was sent. Top-ups from {label} work now.",
-        utc_minute_text(possible_from_ms),
-        duration_text(hold_secs)
-    )
-}
-
 pub(crate) fn card_expired(label: &str, expiry: Expiry) -> String {
     format!(
         "{label} expired at the end of {expiry}. Remove it with /card remove and link your new card."

@@ -52,11 +52,6 @@ pub(crate) fn timed_out(what: &str, reference: &str) -> String {
     )
 }
 
-/// Refused outright by a rule: `line` is the rule's own sentence.
-pub(crate) fn refused(line: &str) -> String {
-    format!("I can't do this right now: {line}")
-}
-
 /// A rule asked to review a top-up, where nothing of the user's can be
 /// reserved meanwhile.
 pub(crate) const TOPUP_NEEDS_REVIEW: &str = "This top-up can't be made right now. Try a smaller \

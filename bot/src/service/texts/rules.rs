@@ -25,8 +25,6 @@ fn input_ms(fired: &Fired, key: &str) -> Option<i64> {
 /// The line for the rule that decided (see
 /// [`crate::trust::rules::RuleVerdict::deciding`]). A rule whose action is
 /// allow is only written to the audit log and has no line: empty.
-// Shown by the policy point as it is wired in (issue 16).
-#[allow(dead_code)]
 pub(crate) fn rule_refusal_text(fired: &Fired) -> String {
     let what = what(fired.on);
     match (fired.action, fired.condition) {
