@@ -488,7 +488,10 @@ impl RulesPolicy {
         for rule in self.rules.iter().filter(|r| r.judges(action)) {
             match &rule.condition {
                 Condition::PaymentsPerHour { .. } => {
-                    earliest(&mut needs.payments_since_ms, now_ms - VELOCITY_WINDOW_MS);
+                    earliest(
+                        &mut needs.payments_since_ms,
+                        now_ms.saturating_sub(VELOCITY_WINDOW_MS),
+                    );
                 }
                 Condition::FirstPaymentToPayee { above: figures } => {
                     if above(figures) {
@@ -506,7 +509,7 @@ impl RulesPolicy {
                     let currency = amount.map(Amount::currency);
                     if let Some(currency) = currency.filter(|c| received_at_least.get(*c).is_some())
                     {
-                        let since = now_ms - i64::from(*within_mins) * MS_PER_MINUTE;
+                        let since = now_ms.saturating_sub(i64::from(*within_mins) * MS_PER_MINUTE);
                         needs.received = Some(match needs.received {
                             Some((c, s)) => (c, s.min(since)),
                             None => (currency, since),
@@ -519,12 +522,15 @@ impl RulesPolicy {
                     ..
                 } => {
                     if amount.is_some_and(|a| in_band(a, threshold, *within_percent)) {
-                        earliest(&mut needs.payments_since_ms, now_ms - STRUCTURING_WINDOW_MS);
+                        earliest(
+                            &mut needs.payments_since_ms,
+                            now_ms.saturating_sub(STRUCTURING_WINDOW_MS),
+                        );
                     }
                 }
                 Condition::NewPayeesBurst { within_hours, .. } => {
                     needs.paid_before = needs.paid_before.or(payee_known);
-                    let since = now_ms - i64::from(*within_hours) * MS_PER_HOUR;
+                    let since = now_ms.saturating_sub(i64::from(*within_hours) * MS_PER_HOUR);
                     earliest(&mut needs.new_payees_since_ms, since);
                 }
                 Condition::NewCard { .. } => {}

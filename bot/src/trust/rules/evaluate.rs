@@ -111,7 +111,7 @@ fn fires(condition: &Condition, action: &TrustAction, facts: &Facts) -> Option<M
     let now = facts.now_ms;
     match (condition, action) {
         (Condition::PaymentsPerHour { max }, TrustAction::Payment { .. }) => {
-            let since = now - VELOCITY_WINDOW_MS;
+            let since = now.saturating_sub(VELOCITY_WINDOW_MS);
             let recent: Vec<&PastPayment> =
                 facts.payments.iter().filter(|p| p.at_ms > since).collect();
             let max_n = usize::try_from(*max).unwrap_or(usize::MAX);
@@ -121,7 +121,7 @@ fn fires(condition: &Condition, action: &TrustAction, facts: &Facts) -> Option<M
             // Under the bound again once the max-th newest leaves the hour.
             let retry_at = recent
                 .get(max_n.saturating_sub(1))
-                .map_or(now, |p| p.at_ms + VELOCITY_WINDOW_MS);
+                .map_or(now, |p| p.at_ms.saturating_add(VELOCITY_WINDOW_MS));
             Some(inputs([
                 ("payments_last_hour", count_value(recent.len())),
                 ("max", Value::from(*max)),
@@ -147,7 +147,7 @@ fn fires(condition: &Condition, action: &TrustAction, facts: &Facts) -> Option<M
         ) => {
             let figure = above.get(amount.currency())?;
             let since = facts.account_since_ms?;
-            let age_ms = now - since;
+            let age_ms = now.saturating_sub(since);
             let young = age_ms < i64::from(*younger_than_days) * MS_PER_DAY;
             (young && amount.minor() > figure.minor()).then(|| {
                 inputs([
@@ -169,7 +169,7 @@ fn fires(condition: &Condition, action: &TrustAction, facts: &Facts) -> Option<M
         ) => {
             let currency = amount.currency();
             let figure = received_at_least.get(currency)?;
-            let since = now - i64::from(*within_mins) * MS_PER_MINUTE;
+            let since = now.saturating_sub(i64::from(*within_mins) * MS_PER_MINUTE);
             let received: i64 = facts
                 .received
                 .iter()
@@ -201,7 +201,7 @@ fn fires(condition: &Condition, action: &TrustAction, facts: &Facts) -> Option<M
                 return None;
             }
             let figure = threshold.get(amount.currency())?;
-            let since = now - STRUCTURING_WINDOW_MS;
+            let since = now.saturating_sub(STRUCTURING_WINDOW_MS);
             let earlier = facts
                 .payments
                 .iter()
@@ -228,7 +228,7 @@ fn fires(condition: &Condition, action: &TrustAction, facts: &Facts) -> Option<M
             if !to_new_payee(action, facts) {
                 return None;
             }
-            let since = now - i64::from(*within_hours) * MS_PER_HOUR;
+            let since = now.saturating_sub(i64::from(*within_hours) * MS_PER_HOUR);
             let mut distinct: Vec<UserId> = Vec::new();
             for p in facts
                 .new_payees
