@@ -31,6 +31,10 @@ fn scripts() -> Vec<(String, String)> {
         .filter(|p| p.extension().is_some_and(|e| e == "chat"))
         .collect();
     files.sort();
+    // `PAYBOT_SCRIPTS=75_` runs only the scripts whose names contain it.
+    if let Ok(only) = std::env::var("PAYBOT_SCRIPTS") {
+        files.retain(|p| p.to_string_lossy().contains(&only));
+    }
     assert!(!files.is_empty(), "no scripts in {}", dir.display());
     files
         .into_iter()

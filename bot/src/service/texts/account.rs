@@ -32,7 +32,7 @@ pub(crate) fn balance_available(available: &str) -> String {
 
 /// Appended to a balance line: money reserved by the user's own payments.
 pub(crate) fn balance_held(held: &str) -> String {
-    format!(" ({held} held for payments waiting for confirmation or a claim)")
+    format!(" ({held} held for payments waiting for confirmation, a review or a claim)")
 }
 
 /// Appended to a balance line: money coming to the user.
