@@ -12,6 +12,7 @@ pub(crate) mod cards;
 pub(crate) mod escrow;
 pub(crate) mod link;
 pub(crate) mod notices;
+pub(crate) mod operator;
 pub(crate) mod pay;
 pub(crate) mod requests;
 pub(crate) mod resolve;
