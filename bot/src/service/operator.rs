@@ -136,10 +136,7 @@ impl Bot {
             .detail("to", tier.get())
             .detail("reason", reason.as_str())
             .detail("actor", actor.to_text())
-            .detail(
-                "identity",
-                format!("{}:{}", identity.platform, identity.id),
-            );
+            .detail("identity", format!("{}:{}", identity.platform, identity.id));
         if let Some(subject) = subject {
             entry = entry.subject(subject);
         }
@@ -308,5 +305,27 @@ impl Bot {
             .detail("why", refusal.to_string()),
         )
         .await
+    }
+}
+
+impl Bot {
+    /// Audit entries matching `filter`, oldest first (see
+    /// [`crate::trust::TrustStore::audit_entries`]): for the operator's
+    /// readers, which page with `after_id`.
+    pub async fn audit_log(
+        &self,
+        filter: &crate::trust::AuditFilter,
+    ) -> Result<Vec<crate::trust::AuditRecord>> {
+        Ok(self.store.audit_entries(filter).await?)
+    }
+
+    /// The bot's clock, in ms since the epoch (for "the last 24 hours").
+    pub fn now_ms(&self) -> i64 {
+        self.ledger.now_ms()
+    }
+
+    /// The trust settings in force (tier names, the default tier).
+    pub fn trust_config(&self) -> &crate::trust::TrustConfig {
+        &self.config.trust
     }
 }

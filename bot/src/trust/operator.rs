@@ -248,7 +248,13 @@ mod tests {
 
     #[test]
     fn targets_parse_and_print_back() {
-        for text in ["@bob", "telegram:@bob", "telegram:12345", "discord:99", "mock:alice"] {
+        for text in [
+            "@bob",
+            "telegram:@bob",
+            "telegram:12345",
+            "discord:99",
+            "mock:alice",
+        ] {
             let target = UserTarget::parse(text).unwrap();
             assert_eq!(target.to_string(), text);
         }
@@ -274,7 +280,9 @@ mod tests {
     #[test]
     fn reasons_are_cleaned_and_bounded() {
         assert_eq!(
-            OperatorReason::parse("  passport\n checked \u{200b}").unwrap().as_str(),
+            OperatorReason::parse("  passport\n checked \u{200b}")
+                .unwrap()
+                .as_str(),
             "passport checked"
         );
         assert_eq!(OperatorReason::parse(" \u{200b} "), Err(ReasonError::Empty));

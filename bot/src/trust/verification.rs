@@ -216,7 +216,9 @@ mod tests {
         assert!(ProviderEventId::parse("a b").is_err());
         assert!(ProviderEventId::parse(&"x".repeat(EVENT_ID_BYTES_MAX + 1)).is_err());
         assert_eq!(
-            LegalName::parse(" Ana  María\u{200b} López ").unwrap().as_str(),
+            LegalName::parse(" Ana  María\u{200b} López ")
+                .unwrap()
+                .as_str(),
             "Ana María López"
         );
         assert!(LegalName::parse("  ").is_err());
