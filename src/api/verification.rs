@@ -330,14 +330,32 @@ mod tests {
 
     #[test]
     fn a_signature_is_hmac_sha256_over_timestamp_dot_body() {
-        // The same as: printf '%s' '1700000000.{}' |
-        //   openssl dgst -sha256 -hmac "$(printf 's%.0s' $(seq 40))"
+        // The README's example, as openssl computes it:
+        //   printf '%s.%s' 1700000000 '{"tier":1}' |
+        //     openssl dgst -sha256 -hmac "$SECRET" -hex
+        let documented = CallbackSecret::parse(SecretString::from(
+            "callback-secret-0123456789abcdef0123456789",
+        ))
+        .unwrap();
+        assert_eq!(
+            documented.sign(1_700_000_000, br#"{"tier":1}"#),
+            "89e583d5a24bf49274299c6e8ab41bf9fa306c7a6ed3d166c910215e2564fd06"
+        );
         let sig = secret().sign(1_700_000_000, b"{}");
         assert_eq!(sig.len(), SIGNATURE_HEX_DIGITS);
         let raw = unhex(&sig).unwrap();
         assert!(secret().verifies(1_700_000_000, b"{}", &raw));
         assert!(!secret().verifies(1_700_000_001, b"{}", &raw));
         assert!(!secret().verifies(1_700_000_000, b"{ }", &raw));
+        // A key longer than SHA-256's block is hashed first (RFC 2104).
+        let long = CallbackSecret::parse(SecretString::from("k".repeat(100))).unwrap();
+        let reference = {
+            let mut mac =
+                <HmacSha256 as KeyInit>::new_from_slice("k".repeat(100).as_bytes()).unwrap();
+            mac.update(b"5.x");
+            hex(&mac.finalize().into_bytes())
+        };
+        assert_eq!(long.sign(5, b"x"), reference);
     }
 
     #[test]
