@@ -15,6 +15,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -37,6 +38,7 @@ use sha2::{Digest, Sha256};
 use tracing::warn;
 
 use super::{API_PREFIX, ApiError};
+use crate::logging::EveryInterval;
 
 /// Where the callback is served (under [`API_PREFIX`]).
 pub const CALLBACK_PATH: &str = "/verification/callback";
@@ -150,6 +152,16 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// At most one warning about refused signatures per this many seconds.
+pub const REFUSED_LOG_INTERVAL_SECS: u64 = 10;
+
+/// The route's state: the callback and its bounded log of refusals.
+#[derive(Debug)]
+struct Receiver {
+    callback: Callback,
+    refused_log: EveryInterval,
+}
+
 /// What the callback route holds.
 #[derive(Debug, Clone)]
 pub struct Callback {
@@ -167,7 +179,10 @@ pub fn router(callback: Option<Callback>) -> Router {
         Some(callback) => Router::new()
             .route(&path, post(receive))
             .layer(DefaultBodyLimit::max(CALLBACK_BODY_BYTES_MAX))
-            .with_state(Arc::new(callback)),
+            .with_state(Arc::new(Receiver {
+                callback,
+                refused_log: EveryInterval::new(Duration::from_secs(REFUSED_LOG_INTERVAL_SECS)),
+            })),
         None => Router::new().route(&path, post(off)),
     }
 }
@@ -281,7 +296,7 @@ impl CallbackBody {
 
 /// `POST /api/v1/verification/callback`.
 async fn receive(
-    State(callback): State<Arc<Callback>>,
+    State(receiver): State<Arc<Receiver>>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -289,8 +304,15 @@ async fn receive(
         status: e.status(),
         message: e.body_text(),
     })?;
-    if !signed(&callback, &headers, &body, callback.bot.now_ms()) {
-        warn!("verification callback refused: no, a wrong or a stale signature");
+    let callback = &receiver.callback;
+    if !signed(callback, &headers, &body, callback.bot.now_ms()) {
+        if let Some(refused) = receiver.refused_log.hit() {
+            warn!(
+                refused,
+                interval_secs = REFUSED_LOG_INTERVAL_SECS,
+                "verification callbacks refused: no, a wrong or a stale signature"
+            );
+        }
         return Err(ApiError::BadSignature);
     }
     let value: Value = serde_json::from_slice(&body).map_err(|e| ApiError::Body {

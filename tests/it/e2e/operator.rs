@@ -593,6 +593,16 @@ fn the_verification_callback_is_signed_fresh_and_acted_on_once() {
     assert_eq!(entries[0]["subject"], "evt_1001");
     assert_eq!(entries[0]["details"]["reason"], "verification approved");
 
+    let refused = ok(admin(
+        dir.path(),
+        &vars,
+        &["audit", "--json", "--kind", "verification_callback"],
+    ));
+    let refused = audit_lines(&refused);
+    assert_eq!(refused.len(), 1, "the unknown user's callback: {refused:?}");
+    assert_eq!(refused[0]["subject"], "evt_1002");
+    assert_eq!(refused[0]["details"]["result"], "refused");
+
     let report = ok(admin(dir.path(), &vars, &["user", "mock:alice"]));
     assert!(report.contains("tier: 1 (verified)"), "{report}");
     assert!(report.contains("by provider:acme-kyc"), "{report}");
