@@ -132,6 +132,16 @@ pub async fn run(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let ledger = database::open(&settings.database, Open::MustExist).await?;
+    // As `serve` does at start (safe beside a running server): a newer
+    // binary's tables exist before its commands use them.
+    let migrated = ledger
+        .migrate(paybot_store::BOT_MIGRATIONS)
+        .await
+        .context("cannot migrate the database");
+    if let Err(e) = migrated {
+        ledger.close().await;
+        return Err(e);
+    }
     let ran = match crate::app::operator_bot(settings, &ledger).await {
         Ok((store, bot)) => {
             let ran = command(&bot, &args.command, out).await;

@@ -124,7 +124,7 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
 }
 
 /// The bot for the operator's commands (`paybot admin ...`) and for
-/// `paybot verify`'s check of holds, on `ledger` (migrated first): no
+/// `paybot verify`'s check of holds, on `ledger` (not migrated here): no
 /// platform, no mock chat, no sweeper, nothing of development, so it may
 /// run against a production database with any settings. Its card rail is
 /// the remote one when `cards.rail_url` is set (approving a held cash-out
@@ -135,10 +135,6 @@ pub async fn operator_bot(
     ledger: &Ledger,
 ) -> anyhow::Result<(SqlStore, Arc<Bot>)> {
     let deployment = deployment(settings)?;
-    ledger
-        .migrate(BOT_MIGRATIONS)
-        .await
-        .context("cannot migrate the database")?;
     let mut pepper = vec![0_u8; PEPPER_BYTES_GENERATED];
     OsRandom.fill_bytes(&mut pepper);
     let pepper = Pepper::from_bytes(pepper).context("generating a pepper")?;

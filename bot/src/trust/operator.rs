@@ -26,6 +26,10 @@ pub const REPORT_HOLDS_MAX: u32 = 1_000;
 /// platform id (the rest are not listed).
 pub const AMBIGUOUS_USERS_LISTED_MAX: usize = 10;
 
+/// The most bytes of a reason read before cleaning: four bytes a
+/// character, and as much again of invisible characters cleaning removes.
+pub const REASON_BYTES_READ_MAX: usize = TIER_REASON_CHARS_MAX * 4 * 4;
+
 /// Every platform, in the order a bare `@handle` is looked up.
 pub const PLATFORMS: [Platform; 3] = [Platform::Telegram, Platform::Discord, Platform::Mock];
 
@@ -125,8 +129,8 @@ pub struct OperatorReason(String);
 
 impl OperatorReason {
     pub fn parse(text: &str) -> Result<OperatorReason, ReasonError> {
-        // Bounded before the work: four bytes per character at most.
-        if text.len() > TIER_REASON_CHARS_MAX * 4 * 4 {
+        // Bounded before the work.
+        if text.len() > REASON_BYTES_READ_MAX {
             return Err(ReasonError::TooLong {
                 chars: text.chars().count(),
             });

@@ -25,6 +25,9 @@ use crate::text::clean_free_text;
 pub const EVENT_ID_BYTES_MAX: usize = 128;
 /// The longest legal name kept, in characters.
 pub const LEGAL_NAME_CHARS_MAX: usize = 200;
+/// The most bytes of a legal name read before cleaning (see
+/// [`super::operator::REASON_BYTES_READ_MAX`]).
+pub const LEGAL_NAME_BYTES_READ_MAX: usize = LEGAL_NAME_CHARS_MAX * 4 * 4;
 /// A claimed event whose worker has not finished after this long is taken
 /// over by the next delivery (its worker is presumed dead).
 pub const VERIFICATION_CLAIM_LEASE_MS: i64 = 60_000;
@@ -76,7 +79,7 @@ pub struct InvalidLegalName;
 
 impl LegalName {
     pub fn parse(text: &str) -> Result<LegalName, InvalidLegalName> {
-        if text.len() > LEGAL_NAME_CHARS_MAX * 4 * 4 {
+        if text.len() > LEGAL_NAME_BYTES_READ_MAX {
             return Err(InvalidLegalName);
         }
         let clean = clean_free_text(text);
