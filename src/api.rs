@@ -16,10 +16,15 @@
 //! ones too) asks for `Authorization: Bearer <token>`, compared as SHA-256
 //! digests in constant time.
 //!
-//! Each token has a [`Scope`]: `read` (the GET routes), `transfer` (also
-//! transfers and opening wallets, between user wallets only) or `issuance`
-//! (everything, including any transfer that touches a system account:
-//! issuance, card clearing, fees, escrow). Wrong tokens are throttled per
+//! Each ledger token has a [`Scope`]: `read` (the GET routes), `transfer`
+//! (also transfers and opening wallets, between user wallets only) or
+//! `issuance` (everything, including any transfer that touches a system
+//! account: issuance, card clearing, fees, escrow). The operator's token
+//! ([`Grant::Operator`]) reaches the operator's routes under `/admin`
+//! ([`admin`]) and nothing of the ledger's, and no ledger token reaches
+//! those: running the service and moving money are separate powers. The
+//! verification provider's callback ([`verification`]) is not behind a
+//! token: it is signed. Wrong tokens are throttled per
 //! client address and globally ([`AuthThrottle`], 429 with `Retry-After`)
 //! and logged at most once per [`AUTH_FAILURE_LOG_INTERVAL_SECS`], with a
 //! count and never the token.
@@ -50,6 +55,9 @@ use subtle::ConstantTimeEq;
 use tracing::{error, warn};
 
 use crate::logging::EveryInterval;
+
+pub mod admin;
+pub mod verification;
 
 /// Where the API is mounted.
 pub const API_PREFIX: &str = "/api/v1";
@@ -100,27 +108,70 @@ impl Scope {
     }
 }
 
-/// The configured tokens, each with its scope (only digests kept).
+/// What a token grants: one of the ledger's scopes, or the operator's
+/// routes. The two do not include each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    Ledger(Scope),
+    /// `/api/v1/admin/...`: holds, users' tiers, the audit log.
+    Operator,
+}
+
+impl Grant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Grant::Ledger(scope) => scope.name(),
+            Grant::Operator => "operator",
+        }
+    }
+}
+
+impl From<Scope> for Grant {
+    fn from(scope: Scope) -> Grant {
+        Grant::Ledger(scope)
+    }
+}
+
+/// The configured tokens, each with what it grants (only digests kept).
 #[derive(Debug, Clone)]
 pub struct ApiTokens {
-    tokens: Vec<(ApiToken, Scope)>,
+    tokens: Vec<(ApiToken, Grant)>,
 }
 
 impl ApiTokens {
     /// `None` when no token is given (the API is off).
-    pub fn new(tokens: Vec<(ApiToken, Scope)>) -> Option<ApiTokens> {
+    pub fn new(tokens: Vec<(ApiToken, Grant)>) -> Option<ApiTokens> {
         (!tokens.is_empty()).then_some(ApiTokens { tokens })
     }
 
-    /// The widest scope of the tokens `presented` matches; every token is
-    /// compared, each in constant time.
+    /// The widest ledger scope of the tokens `presented` matches; every
+    /// token is compared, each in constant time.
     pub fn scope_of(&self, presented: &[u8]) -> Option<Scope> {
+        self.matches(presented)
+            .filter_map(|grant| match grant {
+                Grant::Ledger(scope) => Some(scope),
+                Grant::Operator => None,
+            })
+            .max()
+    }
+
+    /// What the token `presented` grants: its widest ledger scope, else
+    /// the operator's routes (settings give every key its own token, so
+    /// one token never grants both).
+    pub fn grant_of(&self, presented: &[u8]) -> Option<Grant> {
+        let operator = self.matches(presented).any(|g| g == Grant::Operator);
+        self.scope_of(presented)
+            .map(Grant::Ledger)
+            .or(operator.then_some(Grant::Operator))
+    }
+
+    /// What each token that matches `presented` grants.
+    fn matches(&self, presented: &[u8]) -> impl Iterator<Item = Grant> + '_ {
         let presented = digest(presented);
         self.tokens
             .iter()
-            .filter(|(token, _)| bool::from(presented.ct_eq(&token.digest)))
-            .map(|(_, scope)| *scope)
-            .max()
+            .filter(move |(token, _)| bool::from(presented.ct_eq(&token.digest)))
+            .map(|(_, grant)| *grant)
     }
 }
 
@@ -308,28 +359,34 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// The API's routes, nested under [`API_PREFIX`], all behind the tokens.
-pub fn router(ledger: Ledger, tokens: ApiTokens) -> Router {
+/// The API's routes, nested under [`API_PREFIX`], all behind the tokens:
+/// the ledger's, and the operator's when `admin` is given.
+pub fn router(ledger: Ledger, tokens: ApiTokens, admin: Option<admin::AdminApi>) -> Router {
     let auth = Auth {
         tokens,
         throttle: AuthThrottle::default(),
         failures_log: EveryInterval::new(Duration::from_secs(AUTH_FAILURE_LOG_INTERVAL_SECS)),
     };
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/accounts", post(open_account))
         .route("/accounts/{id}", get(account))
         .route("/transfers", post(submit))
         .route("/transfers/{id}", get(transfer))
+        .with_state(ledger)
+        .layer(middleware::from_fn(ledger_scope));
+    if let Some(admin) = admin {
+        api = api.merge(admin::routes(admin).layer(middleware::from_fn(operator_only)));
+    }
+    let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(API_BODY_BYTES_MAX))
-        .with_state(ledger)
         .layer(middleware::from_fn_with_state(Arc::new(auth), authorize));
     Router::new().nest(API_PREFIX, api)
 }
 
 /// Lets the request through only with a known bearer token, and gives the
-/// handlers its [`Scope`]; throttles and logs wrong ones.
+/// handlers its [`Grant`]; throttles and logs wrong ones.
 async fn authorize(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
     let address = request
         .extensions()
@@ -346,10 +403,10 @@ async fn authorize(State(auth): State<Arc<Auth>>, mut request: Request, next: Ne
         .and_then(|value| value.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, credentials)| credentials.trim());
-    match presented.and_then(|presented| auth.tokens.scope_of(presented.as_bytes())) {
-        Some(scope) => {
+    match presented.and_then(|presented| auth.tokens.grant_of(presented.as_bytes())) {
+        Some(grant) => {
             auth.throttle.succeeded(address, now);
-            request.extensions_mut().insert(scope);
+            request.extensions_mut().insert(grant);
             next.run(request).await
         }
         None => {
@@ -368,12 +425,43 @@ async fn authorize(State(auth): State<Arc<Auth>>, mut request: Request, next: Ne
     }
 }
 
+/// The ledger's routes: only for a ledger token, whose [`Scope`] the
+/// handlers get.
+async fn ledger_scope(mut request: Request, next: Next) -> Response {
+    match request.extensions().get::<Grant>().copied() {
+        Some(Grant::Ledger(scope)) => {
+            request.extensions_mut().insert(scope);
+            next.run(request).await
+        }
+        other => ApiError::Forbidden {
+            has: other.unwrap_or(Grant::Operator),
+            needed: Grant::Ledger(Scope::Read),
+        }
+        .into_response(),
+    }
+}
+
+/// The operator's routes: only for the operator's token.
+async fn operator_only(request: Request, next: Next) -> Response {
+    match request.extensions().get::<Grant>().copied() {
+        Some(Grant::Operator) => next.run(request).await,
+        other => ApiError::Forbidden {
+            has: other.unwrap_or(Grant::Ledger(Scope::Read)),
+            needed: Grant::Operator,
+        }
+        .into_response(),
+    }
+}
+
 /// `Ok` when `scope` includes `needed`.
 fn require(scope: Scope, needed: Scope) -> Result<(), ApiError> {
     if scope >= needed {
         Ok(())
     } else {
-        Err(ApiError::Forbidden { scope, needed })
+        Err(ApiError::Forbidden {
+            has: scope.into(),
+            needed: needed.into(),
+        })
     }
 }
 
@@ -396,8 +484,8 @@ pub enum ApiError {
     },
     /// The token's scope does not cover the request.
     Forbidden {
-        scope: Scope,
-        needed: Scope,
+        has: Grant,
+        needed: Grant,
     },
     NoSuchRoute,
     MethodNotAllowed,
@@ -426,6 +514,26 @@ pub enum ApiError {
     },
     /// The store failed (logged); the outcome of a submission is unknown.
     Ledger(LedgerError),
+    /// The operator's action was refused (nothing changed).
+    Operator(bot::trust::operator::OperatorRefusal),
+    /// No hold has this id.
+    HoldNotFound(String),
+    /// The hold was decided already, or timed out: its state now.
+    HoldEnded {
+        id: String,
+        state: String,
+    },
+    /// A verification callback without a valid signature, or one whose
+    /// timestamp is too far from paybot's clock (never says which part).
+    BadSignature,
+    /// A verification callback's event id came before with another body.
+    EventConflict(String),
+    /// Another delivery of this event is being handled right now.
+    EventInProgress(String),
+    /// The verification callback is off (no `trust.verification.secret`).
+    CallbackOff,
+    /// The core failed (logged); nothing is known to have changed.
+    Bot(bot::service::BotError),
 }
 
 impl ApiError {
@@ -489,6 +597,21 @@ impl ApiError {
                 | LedgerError::NoStorageEngine
                 | LedgerError::InvalidOutbox(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
+            ApiError::Operator(refusal) => {
+                use bot::trust::operator::OperatorRefusal as R;
+                match refusal {
+                    R::UnknownUser(_) => (S::NOT_FOUND, "unknown_user"),
+                    R::AmbiguousHandle { .. } => (S::CONFLICT, "ambiguous_handle"),
+                    R::TierNotConfigured { .. } => (S::UNPROCESSABLE_ENTITY, "tier_not_configured"),
+                }
+            }
+            ApiError::HoldNotFound(_) => (S::NOT_FOUND, "hold_not_found"),
+            ApiError::HoldEnded { .. } => (S::CONFLICT, "hold_already_decided"),
+            ApiError::BadSignature => (S::UNAUTHORIZED, "invalid_signature"),
+            ApiError::EventConflict(_) => (S::CONFLICT, "event_id_reused"),
+            ApiError::EventInProgress(_) => (S::CONFLICT, "event_in_progress"),
+            ApiError::CallbackOff => (S::NOT_FOUND, "no_such_route"),
+            ApiError::Bot(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),
         }
     }
 
@@ -501,9 +624,9 @@ impl ApiError {
             ApiError::Throttled { retry_after_secs } => {
                 format!("too many requests with a wrong token; try again in {retry_after_secs} s")
             }
-            ApiError::Forbidden { scope, needed } => format!(
+            ApiError::Forbidden { has, needed } => format!(
                 "this token's scope is `{}`; this request needs `{}`",
-                scope.name(),
+                has.name(),
                 needed.name()
             ),
             ApiError::NoSuchRoute => "no such route in the ledger API".to_owned(),
@@ -531,6 +654,21 @@ impl ApiError {
                 }
                 _ => "internal error".to_owned(),
             },
+            ApiError::Operator(refusal) => refusal.to_string(),
+            ApiError::HoldNotFound(id) => format!("no hold {id}"),
+            ApiError::HoldEnded { id, state } => format!("hold {id} is {state} already"),
+            ApiError::BadSignature => format!(
+                "sign the body as `{}: t=UNIX_SECONDS,v1=HEX` (HMAC-SHA256 over t + \".\" + body) with a current timestamp",
+                verification::SIGNATURE_HEADER
+            ),
+            ApiError::EventConflict(id) => {
+                format!("event {id} was sent before with another body; use a new event id")
+            }
+            ApiError::EventInProgress(id) => {
+                format!("event {id} is being handled; send it again in a minute")
+            }
+            ApiError::CallbackOff => "the verification callback is off".to_owned(),
+            ApiError::Bot(_) => "paybot is unavailable; send the same request again".to_owned(),
         }
     }
 }
@@ -543,6 +681,9 @@ impl IntoResponse for ApiError {
         {
             error!(error = %e, code, "ledger API: the store failed");
         }
+        if let ApiError::Bot(e) = &self {
+            error!(error = %e, code, "API: the core failed");
+        }
         let mut body = json!({ "error": { "code": code, "message": self.message() } });
         if let ApiError::Refused { index, .. } = &self
             && let Some(inner) = body.get_mut("error").and_then(Value::as_object_mut)
@@ -550,7 +691,7 @@ impl IntoResponse for ApiError {
             inner.insert("index".to_owned(), json!(index));
         }
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
+        if matches!(self, ApiError::Unauthorized) {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -946,8 +1087,8 @@ async fn submit(
         Touches::PlayMoney => return Err(play_money_refused()),
         Touches::SystemAccounts if scope < Scope::Issuance => {
             return Err(ApiError::Forbidden {
-                scope,
-                needed: Scope::Issuance,
+                has: scope.into(),
+                needed: Scope::Issuance.into(),
             });
         }
         Touches::SystemAccounts => {}
@@ -1260,12 +1401,15 @@ mod tests {
 
         async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
             let tokens = ApiTokens::new(vec![
-                (ApiToken::parse(TOKEN).unwrap(), Scope::Issuance),
-                (ApiToken::parse(READ_TOKEN).unwrap(), Scope::Read),
-                (ApiToken::parse(TRANSFER_TOKEN).unwrap(), Scope::Transfer),
+                (ApiToken::parse(TOKEN).unwrap(), Scope::Issuance.into()),
+                (ApiToken::parse(READ_TOKEN).unwrap(), Scope::Read.into()),
+                (
+                    ApiToken::parse(TRANSFER_TOKEN).unwrap(),
+                    Scope::Transfer.into(),
+                ),
             ])
             .unwrap();
-            let app = router(self.db.ledger.clone(), tokens);
+            let app = router(self.db.ledger.clone(), tokens, None);
             let response = app.oneshot(request).await.unwrap();
             let status = response.status();
             let body = axum::body::to_bytes(response.into_body(), 1 << 20)

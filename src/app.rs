@@ -122,6 +122,40 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
     })
 }
 
+/// The bot for the operator's commands (`paybot admin ...`) and for
+/// `paybot verify`'s check of holds, on `ledger` (not migrated here): no
+/// platform, no mock chat, no sweeper, nothing of development, so it may
+/// run against a production database with any settings. Its card rail is
+/// the remote one when `cards.rail_url` is set (approving a held cash-out
+/// sends it on), else none. Its OTP pepper is random for this process:
+/// these commands issue and check no codes.
+pub async fn operator_bot(
+    settings: &Settings,
+    ledger: &Ledger,
+) -> anyhow::Result<(SqlStore, Arc<Bot>)> {
+    let deployment = deployment(settings)?;
+    let mut pepper = vec![0_u8; PEPPER_BYTES_GENERATED];
+    OsRandom.fill_bytes(&mut pepper);
+    let pepper = Pepper::from_bytes(pepper).context("generating a pepper")?;
+    let store = SqlStore::new(ledger);
+    let mut config = bot_config(settings, &deployment);
+    config.mock_opening_balance = None;
+    let mut builder = Bot::builder(
+        ledger.clone(),
+        Arc::new(store.clone()),
+        config,
+        pepper,
+        Arc::new(OsRandom),
+    );
+    if deployment.cards == CardRailChoice::Remote {
+        let ChosenRail { rail, .. } = card_rail(settings, CardRailChoice::Remote)?;
+        if let Some(rail) = rail {
+            builder = builder.card_rail(rail);
+        }
+    }
+    Ok((store, builder.build()))
+}
+
 /// A database that has served production never runs development (the
 /// mock chat, play money, the card simulator): the situation is decided
 /// per process from its settings, so a `paybot chat` or `paybot serve` run

@@ -1,4 +1,5 @@
-//! The command line: `paybot [--config FILE] [serve | chat | migrate | verify]`.
+//! The command line: `paybot [--config FILE] [serve | chat | migrate | verify
+//! | admin ... | card-sim | bench | torture]`.
 //!
 //! Parsing only; what each command does lives in `main.rs` and the modules
 //! it calls. Bare `paybot` means `paybot serve`.
@@ -32,9 +33,13 @@ pub enum Command {
     Chat,
     /// Apply the database migrations and exit.
     Migrate,
-    /// Check the ledger's invariants on the live database. Prints each broken
-    /// one on its own line; exits 0 if none, 1 if any, 2 on errors.
+    /// Check the ledger's invariants on the live database, and that every
+    /// held transfer has its audit record. Prints each broken one on its own
+    /// line; exits 0 if none, 1 if any, 2 on errors.
     Verify,
+    /// The operator's commands: tiers, a user's report, the audit log,
+    /// holds for review.
+    Admin(crate::admin::AdminArgs),
     /// Run the card rail simulator on its own (Visa Direct-shaped, test
     /// cards only) until SIGINT; point `cards.rail_url` at it. Its API key
     /// comes from PAYBOT_CARDS__API_KEY.
@@ -100,6 +105,67 @@ mod tests {
             }
         );
         assert!(Cli::try_parse_from(["paybot", "card-sim"]).is_err());
+    }
+
+    #[test]
+    fn admin_commands_parse_their_arguments() {
+        use crate::admin::AdminCommand;
+        let cli = Cli::try_parse_from([
+            "paybot",
+            "admin",
+            "tier",
+            "telegram:42",
+            "1",
+            "--reason",
+            "passport",
+            "--by",
+            "ana",
+        ])
+        .unwrap();
+        let Command::Admin(args) = cli.command_or_serve() else {
+            panic!("not admin")
+        };
+        let AdminCommand::Tier {
+            user,
+            tier,
+            reason,
+            by,
+        } = args.command
+        else {
+            panic!("not tier")
+        };
+        assert_eq!(user.to_string(), "telegram:42");
+        assert_eq!(tier.get(), 1);
+        assert_eq!(reason.as_str(), "passport");
+        assert_eq!(by.as_str(), "ana");
+        for bad in [
+            vec![
+                "paybot", "admin", "tier", "bob", "1", "--reason", "x", "--by", "ana",
+            ],
+            vec![
+                "paybot", "admin", "tier", "@bob", "10", "--reason", "x", "--by", "ana",
+            ],
+            vec![
+                "paybot", "admin", "tier", "@bob", "1", "--reason", " ", "--by", "ana",
+            ],
+            vec![
+                "paybot", "admin", "tier", "@bob", "1", "--reason", "x", "--by", "a b",
+            ],
+            vec!["paybot", "admin", "audit", "--kind", "nonsense"],
+            vec![
+                "paybot", "admin", "approve", "!!", "--reason", "x", "--by", "ana",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(&bad).is_err(), "{bad:?}");
+        }
+        let cli =
+            Cli::try_parse_from(["paybot", "admin", "audit", "--json", "--since", "24h"]).unwrap();
+        assert!(matches!(
+            cli.command_or_serve(),
+            Command::Admin(crate::admin::AdminArgs {
+                command: AdminCommand::Audit { json: true, .. }
+            })
+        ));
     }
 
     #[test]

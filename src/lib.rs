@@ -5,6 +5,7 @@
 //! The one design decision to know: **settings are loaded once, by the
 //! caller, and passed down**; no module reads the environment or a global.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod bench;

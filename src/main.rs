@@ -15,7 +15,7 @@ use clap::Parser;
 use paybot::cli::{Cli, Command};
 use paybot::database::Verdict;
 use paybot::settings::{self, Settings};
-use paybot::{app, bench, database, logging, server, torture};
+use paybot::{admin, app, bench, database, logging, server, torture};
 
 /// `verify` found a broken invariant.
 const EXIT_VIOLATIONS: u8 = 1;
@@ -84,10 +84,18 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             Command::Verify => {
                 // The command's output: violations, or the all-clear line.
                 let mut stdout = std::io::stdout();
-                match database::verify(&settings.database, &mut stdout).await? {
-                    Verdict::Sound => Ok(ExitCode::SUCCESS),
-                    Verdict::Violated => Ok(ExitCode::from(EXIT_VIOLATIONS)),
+                let ledger = database::verify(&settings.database, &mut stdout).await?;
+                let holds = admin::verify_holds(&settings, &mut stdout).await?;
+                match (ledger, holds) {
+                    (Verdict::Sound, admin::HoldsVerdict::Sound) => Ok(ExitCode::SUCCESS),
+                    _ => Ok(ExitCode::from(EXIT_VIOLATIONS)),
                 }
+            }
+            Command::Admin(args) => {
+                let mut stdout = std::io::stdout();
+                admin::run(&settings, &args, &mut stdout)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
             }
         }
     })

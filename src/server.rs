@@ -131,12 +131,14 @@ async fn serve_ledger(
         mock,
     );
     let simulator_routes = app.simulator.as_ref().map(paybot_cards::Simulator::router);
-    let api_routes = api_router(settings, ledger);
+    let api_routes = api_router(settings, ledger, &app.bot);
+    let callback_routes = callback_router(settings, &app.bot);
     for adapter in [
         telegram_routes,
         discord_routes,
         simulator_routes,
         api_routes,
+        Some(callback_routes),
     ]
     .into_iter()
     .flatten()
@@ -205,13 +207,40 @@ async fn serve_ledger(
     served
 }
 
-/// The ledger HTTP API's routes when an `api.*token` is set; none
-/// otherwise.
-fn api_router(settings: &Settings, ledger: &Ledger) -> Option<Router> {
+/// The HTTP API's routes when an `api.*token` is set; none otherwise.
+/// The operator's routes answer only the operator's token.
+fn api_router(settings: &Settings, ledger: &Ledger, bot: &Arc<bot::Bot>) -> Option<Router> {
     settings.api.tokens().map(|tokens| {
         info!(prefix = crate::api::API_PREFIX, "ledger API enabled");
-        crate::api::router(ledger.clone(), tokens)
+        let admin = settings.api.operator_token.is_some().then(|| {
+            info!("operator API enabled: /api/v1/admin/...");
+            crate::api::admin::AdminApi {
+                bot: Arc::clone(bot),
+                operator: settings.api.operator_name.clone(),
+            }
+        });
+        crate::api::router(ledger.clone(), tokens, admin)
     })
+}
+
+/// The verification provider's callback: on when
+/// `trust.verification.secret` is set, else a 404.
+fn callback_router(settings: &Settings, bot: &Arc<bot::Bot>) -> Router {
+    let verification = &settings.trust.verification;
+    let callback = verification.secret.clone().map(|secret| {
+        info!(
+            path = crate::api::verification::CALLBACK_PATH,
+            provider = %verification.provider_name,
+            "verification callback enabled"
+        );
+        crate::api::verification::Callback {
+            bot: Arc::clone(bot),
+            secret,
+            provider: verification.provider_name.clone(),
+            tolerance_secs: verification.tolerance_secs,
+        }
+    });
+    crate::api::verification::router(callback)
 }
 
 /// Starts the Telegram adapter when `telegram.token` is set: its polling

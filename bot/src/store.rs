@@ -116,7 +116,13 @@ pub enum EventClaim {
 /// its writes so that a crash between two of them is repaired by a retry).
 #[async_trait]
 pub trait Store:
-    crate::trust::TrustStore + crate::trust::rules::RulesStore + Send + Sync + fmt::Debug + 'static
+    crate::trust::TrustStore
+    + crate::trust::rules::RulesStore
+    + crate::trust::verification::VerificationStore
+    + Send
+    + Sync
+    + fmt::Debug
+    + 'static
 {
     // -- events ----------------------------------------------------------
 

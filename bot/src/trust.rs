@@ -20,10 +20,12 @@
 pub mod audit;
 pub mod holds;
 pub mod limits;
+pub mod operator;
 pub mod rules;
 pub mod sanctions;
 pub mod second_factor;
 pub mod tier;
+pub mod verification;
 
 use async_trait::async_trait;
 
@@ -154,15 +156,53 @@ impl Verdict {
 }
 
 /// The trust settings: plain data, passed in (see each area's type).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TrustConfig {
     /// The tier of a user nobody has verified.
     pub default_tier: Tier,
+    /// Each configured tier's name, from tier 0 up: the tiers an operator
+    /// or a provider may set are `0..tier_names.len()`.
+    pub tier_names: Vec<String>,
     pub limits: limits::LimitsPolicy,
     pub rules: rules::RulesPolicy,
     pub sanctions: sanctions::SanctionsPolicy,
     pub second_factor: second_factor::SecondFactorPolicy,
     pub holds: holds::HoldPolicy,
+}
+
+/// The tiers' names when none are configured: 0, 1 and 2.
+pub const TIER_NAMES_DEFAULT: [&str; 3] = ["unverified", "verified", "enhanced"];
+
+impl Default for TrustConfig {
+    fn default() -> TrustConfig {
+        TrustConfig {
+            default_tier: Tier::ZERO,
+            tier_names: TIER_NAMES_DEFAULT.map(str::to_owned).to_vec(),
+            limits: limits::LimitsPolicy::default(),
+            rules: rules::RulesPolicy::default(),
+            sanctions: sanctions::SanctionsPolicy::default(),
+            second_factor: second_factor::SecondFactorPolicy::default(),
+            holds: holds::HoldPolicy::default(),
+        }
+    }
+}
+
+impl TrustConfig {
+    /// The highest tier configured (tier 0 when no names are given).
+    pub fn highest_tier(&self) -> Tier {
+        let highest = self.tier_names.len().saturating_sub(1);
+        u8::try_from(highest)
+            .ok()
+            .and_then(Tier::new)
+            .unwrap_or(Tier::ZERO)
+    }
+
+    /// The configured name of `tier`.
+    pub fn tier_name(&self, tier: Tier) -> Option<&str> {
+        self.tier_names
+            .get(usize::from(tier.get()))
+            .map(String::as_str)
+    }
 }
 
 /// The trust tables the core writes and reads: the audit log and each

@@ -44,6 +44,9 @@ pub const COMMANDS_PER_MINUTE_RANGE: RangeInclusive<u32> = 1..=6_000;
 /// `limits.requests_sent_per_hour_max` and
 /// `limits.requests_received_per_hour_max`, in requests an hour.
 pub const REQUESTS_PER_HOUR_RANGE: RangeInclusive<u32> = 1..=10_000;
+/// `trust.verification.tolerance_secs`: how far a callback's timestamp may
+/// be from paybot's clock, in seconds.
+pub const VERIFICATION_TOLERANCE_SECS_RANGE: RangeInclusive<u32> = 1..=3_600;
 
 /// A named range with its unit, for [`within`].
 pub(super) trait Bound {
@@ -98,3 +101,4 @@ bound!(EscrowTtl: u32 = ESCROW_TTL_SECS_RANGE, "seconds");
 bound!(CommandsBurst: u32 = COMMANDS_BURST_RANGE, "commands");
 bound!(CommandsPerMinute: u32 = COMMANDS_PER_MINUTE_RANGE, "commands a minute");
 bound!(RequestsPerHour: u32 = REQUESTS_PER_HOUR_RANGE, "requests an hour");
+bound!(VerificationTolerance: u32 = VERIFICATION_TOLERANCE_SECS_RANGE, "seconds");

@@ -39,9 +39,9 @@ use serde::Deserialize;
 pub use bounds::{
     COMMANDS_BURST_RANGE, COMMANDS_PER_MINUTE_RANGE, CONNECTIONS_MAX_RANGE, ESCROW_TTL_SECS_RANGE,
     HEADER_READ_TIMEOUT_SECS_RANGE, IDLE_TIMEOUT_SECS_RANGE, LOG_FILTER_BYTES_MAX,
-    OTP_ATTEMPTS_RANGE, OTP_TTL_SECS_RANGE, POOL_CONNECTIONS_RANGE, REQUEST_TIMEOUT_SECS_RANGE,
-    REQUESTS_IN_FLIGHT_MAX_RANGE, REQUESTS_PER_HOUR_RANGE, SHUTDOWN_GRACE_SECS_RANGE,
-    SWEEP_INTERVAL_MS_RANGE,
+    OTP_ATTEMPTS_RANGE, OTP_TTL_SECS_RANGE, POOL_CONNECTIONS_RANGE,
+    REQUEST_TIMEOUT_SECS_RANGE, REQUESTS_IN_FLIGHT_MAX_RANGE, REQUESTS_PER_HOUR_RANGE,
+    SHUTDOWN_GRACE_SECS_RANGE, SWEEP_INTERVAL_MS_RANGE, VERIFICATION_TOLERANCE_SECS_RANGE,
 };
 pub use core::{
     AmountOrZeroSetting, AmountSetting, BotSettings, CardsSettings, CurrencySetting,
@@ -75,6 +75,8 @@ const SECRET_KEYS: &[&str] = &[
     "api.read_token",
     "api.transfer_token",
     "api.issuance_token",
+    "api.operator_token",
+    "trust.verification.secret",
 ];
 
 /// Everything paybot is configured with.
@@ -436,6 +438,32 @@ impl Reader<'_> {
                 );
             }
         }
+        let secret_key = "trust.verification.secret";
+        if settings.trust.verification.secret.is_some() {
+            let from_env = self
+                .figment
+                .find_metadata(secret_key)
+                .is_none_or(|metadata| metadata.name == self.env_name);
+            check(
+                &[secret_key],
+                secret_key,
+                from_env,
+                format!(
+                    "a secret: set it with the environment variable {}, never in a file",
+                    env_name(secret_key)
+                ),
+            );
+        }
+        let trust = &settings.trust;
+        check(
+            &["trust.default_tier", "trust.tier_names"],
+            "trust.default_tier",
+            trust.default_tier <= trust.policy().highest_tier(),
+            format!(
+                "must be one of the tiers named in trust.tier_names (0 to {})",
+                trust.policy().highest_tier()
+            ),
+        );
         if let Err(mixes) = crate::deployment::Deployment::of(settings) {
             let read = [
                 "telegram.token",

@@ -17,7 +17,7 @@ use super::bounds::{
     Connections, HeaderReadTimeout, IdleTimeout, LOG_FILTER_BYTES_MAX, PoolConnections,
     RequestTimeout, RequestsInFlight, ShutdownGrace, SweepInterval, within,
 };
-use crate::api::{ApiToken, ApiTokens, Scope};
+use crate::api::{ApiToken, ApiTokens, Grant, Scope};
 
 /// `[database]`: where the ledger lives.
 #[derive(Debug, Deserialize)]
@@ -202,23 +202,39 @@ pub struct ApiSettings {
     /// Scope `issuance`: everything, transfers touching system accounts too.
     #[serde(default)]
     pub issuance_token: Option<ApiTokenSetting>,
+    /// Scope `operator`: the operator's routes (`/api/v1/admin/...`) and
+    /// nothing of the ledger's; a ledger token reaches none of them.
+    #[serde(default)]
+    pub operator_token: Option<ApiTokenSetting>,
+    /// Who the operator token acts as in the audit log (`operator:NAME`).
+    #[serde(deserialize_with = "crate::settings::trust::actor_name")]
+    pub operator_name: bot::trust::operator::ActorName,
 }
 
 impl ApiSettings {
-    /// Each token key, its value and the scope it grants.
-    pub fn keys(&self) -> [(&'static str, Option<&ApiTokenSetting>, Scope); 4] {
+    /// Each token key, its value and what it grants.
+    pub fn keys(&self) -> [(&'static str, Option<&ApiTokenSetting>, Grant); 5] {
         [
-            ("api.token", self.token.as_ref(), Scope::Issuance),
-            ("api.read_token", self.read_token.as_ref(), Scope::Read),
+            ("api.token", self.token.as_ref(), Scope::Issuance.into()),
+            (
+                "api.read_token",
+                self.read_token.as_ref(),
+                Scope::Read.into(),
+            ),
             (
                 "api.transfer_token",
                 self.transfer_token.as_ref(),
-                Scope::Transfer,
+                Scope::Transfer.into(),
             ),
             (
                 "api.issuance_token",
                 self.issuance_token.as_ref(),
-                Scope::Issuance,
+                Scope::Issuance.into(),
+            ),
+            (
+                "api.operator_token",
+                self.operator_token.as_ref(),
+                Grant::Operator,
             ),
         ]
     }

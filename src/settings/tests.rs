@@ -391,3 +391,87 @@ fn redacted_forms() {
     assert!(DatabaseUrl::parse("sqlite:".to_owned()).is_err());
     assert!(DatabaseUrl::parse("sqlite::memory:".to_owned()).is_err());
 }
+
+#[test]
+fn the_operator_token_is_its_own_scope_a_secret_and_production() {
+    let (operator, read) = ("o".repeat(40), "r".repeat(40));
+    let s = load(
+        None,
+        [
+            ("PAYBOT_API__OPERATOR_TOKEN", operator.as_str()),
+            ("PAYBOT_API__READ_TOKEN", read.as_str()),
+            ("PAYBOT_API__OPERATOR_NAME", "ops-desk"),
+        ],
+    )
+    .unwrap();
+    let tokens = s.api.tokens().unwrap();
+    assert_eq!(
+        tokens.grant_of(operator.as_bytes()),
+        Some(crate::api::Grant::Operator)
+    );
+    assert_eq!(
+        tokens.scope_of(operator.as_bytes()),
+        None,
+        "no ledger scope"
+    );
+    assert_eq!(
+        tokens.grant_of(read.as_bytes()),
+        Some(crate::api::Grant::Ledger(crate::api::Scope::Read))
+    );
+    assert_eq!(s.api.operator_name.as_str(), "ops-desk");
+    let deployment = crate::deployment::Deployment::of(&s).unwrap();
+    assert!(deployment.is_production());
+    assert!(!format!("{s:?}").contains(&operator));
+
+    let file = file_with(&format!("[api]\noperator_token = \"{operator}\"\n"));
+    let err = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(
+        err.contains("PAYBOT_API__OPERATOR_TOKEN, never in a file"),
+        "{err}"
+    );
+    assert!(!err.contains(&operator), "{err}");
+    let err = load(
+        None,
+        [
+            ("PAYBOT_API__READ_TOKEN", read.as_str()),
+            ("PAYBOT_API__OPERATOR_TOKEN", read.as_str()),
+        ],
+    )
+    .unwrap_err();
+    assert!(err.contains("the same token as `api.read_token`"), "{err}");
+    let err = load(None, [("PAYBOT_API__OPERATOR_NAME", "two words")]).unwrap_err();
+    assert!(err.contains("`api.operator_name`"), "{err}");
+}
+
+#[test]
+fn verification_settings_are_bounded_and_the_secret_is_secret() {
+    let s = load(None, NO_ENV).unwrap();
+    assert!(s.trust.verification.secret.is_none(), "off by default");
+    assert_eq!(s.trust.verification.tolerance_secs, 300);
+    assert_eq!(s.trust.tier_names, ["unverified", "verified", "enhanced"]);
+    let short = "tooshort";
+    let err = load(None, [("PAYBOT_TRUST__VERIFICATION__SECRET", short)]).unwrap_err();
+    assert!(err.contains("`trust.verification.secret`"), "{err}");
+    assert!(!err.contains(short), "{err}");
+    let err = load(None, [("PAYBOT_TRUST__VERIFICATION__TOLERANCE_SECS", "0")]).unwrap_err();
+    assert!(err.contains("must be between 1 and 3600 seconds"), "{err}");
+    let file = file_with("[trust]\ndefault_tier = 3\ntier_names = [\"a\", \"b\"]\n");
+    let err = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(err.contains("`trust.default_tier`"), "{err}");
+    let file = file_with("[trust]\ntier_names = []\n");
+    let err = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(err.contains("name 1 to 10 tiers"), "{err}");
+    // The secret does not make a deployment production.
+    let secret = "s".repeat(40);
+    let s = load(
+        None,
+        [("PAYBOT_TRUST__VERIFICATION__SECRET", secret.as_str())],
+    )
+    .unwrap();
+    assert!(
+        !crate::deployment::Deployment::of(&s)
+            .unwrap()
+            .is_production()
+    );
+    assert!(!format!("{s:?}").contains(&secret));
+}

@@ -73,6 +73,7 @@ use sqlx::types::Uuid;
 mod pool;
 mod rules;
 mod trust;
+mod verification;
 
 /// The bot's schema. Run with `ledger.migrate(BOT_MIGRATIONS)`.
 pub const BOT_MIGRATIONS: &[Migration] = &[
@@ -131,6 +132,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "trust: the append-only audit log and verification tiers",
         "../migrations",
         "0008_trust.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        13,
+        "verification: provider callback events, legal names",
+        "../migrations",
+        "0013_verification.sql"
     ),
     ledger::migration!(
         "bot",

@@ -41,7 +41,7 @@ macro_rules! trust_backend {
                 Ok(id)
             }
 
-            fn audit_row(row: &DbRow) -> Result<AuditRecord, Error> {
+            pub(crate) fn audit_row(row: &DbRow) -> Result<AuditRecord, Error> {
                 let table = "bot_audit_log";
                 let actor: String = row.try_get("actor")?;
                 let kind: String = row.try_get("kind")?;

@@ -13,6 +13,7 @@ pub(crate) mod escrow;
 pub(crate) mod holds;
 pub(crate) mod link;
 pub(crate) mod notices;
+pub(crate) mod operator;
 pub(crate) mod pay;
 pub(crate) mod requests;
 pub(crate) mod resolve;

@@ -362,7 +362,7 @@ mod tests {
                 ("velocity", "payments_per_hour", "refuse"),
             ]
         );
-        // As the card hold, cards.new_card_hold_secs.
+        // The wait /card add announces: a day.
         assert_eq!(policy.new_card_wait_secs(), 86_400);
         let first = rule(&policy, "first_payment_large").unwrap();
         let Condition::FirstPaymentToPayee { above } = &first.condition else {

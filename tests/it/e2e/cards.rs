@@ -162,8 +162,9 @@ async fn cards_over_the_mock_chat_end_to_end() {
             .env("PAYBOT_CARDS__CASHOUT_FEE_PERCENT", "2")
             .env("PAYBOT_CARDS__CASHOUT_FEE_MIN", "0.25 USD")
             // No wait before cashing out to a new card (this test runs on
-            // the real clock; the wait is tested in the test below).
-            .env("PAYBOT_CARDS__NEW_CARD_HOLD_SECS", "0")
+            // the real clock; the wait, the `new_card` rule, is tested in
+            // the test below).
+            .env("PAYBOT_TRUST__RULES__RULE__NEW_CARD__ENABLED", "false")
             .env("PAYBOT_BOT__SWEEP_INTERVAL_MS", "100"),
     );
     let chat = Chat { server: &server };
@@ -310,8 +311,8 @@ async fn paybot_uses_a_standalone_card_sim() {
     assert!(linked.contains("(24 h after it was added)"), "{linked}");
     let topup = confirmed("/topup 20".to_owned(), "To add $20.00", "Done: added").await;
     assert!(topup.contains("Done: added $20.00"), "{topup}");
-    // With the default cards.new_card_hold_secs, a new card is not cashed
-    // out to for a day.
+    // With the shipped `new_card` rule, a new card is not cashed out to for
+    // a day.
     say("/cashout 5").await;
     let refused = telegram
         .wait_for(

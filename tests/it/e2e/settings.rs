@@ -100,13 +100,13 @@ fn the_database_password_is_never_printed() {
 }
 
 #[test]
-fn the_new_card_hold_and_the_limits_are_bounded_at_start() {
+fn the_hold_timeout_and_the_limits_are_bounded_at_start() {
     for (variable, value, key, bounds) in [
         (
-            "PAYBOT_CARDS__NEW_CARD_HOLD_SECS",
-            "2592001",
-            "`cards.new_card_hold_secs` = 2592001",
-            "between 0 and 2592000",
+            "PAYBOT_TRUST__HOLDS__TIMEOUT_SECS",
+            "2419201",
+            "`trust.holds.timeout_secs` = 2419201",
+            "between 3600 and 2419200",
         ),
         (
             "PAYBOT_LIMITS__COMMANDS_BURST_MAX",

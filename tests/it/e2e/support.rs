@@ -250,6 +250,17 @@ pub(crate) fn http_post_with_headers(
     http_request(addr, "POST", path, headers, body)
 }
 
+/// A raw HTTP/1.1 request of any method, with these header lines.
+pub(crate) fn http_call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    http_request(addr, method, path, headers, body)
+}
+
 fn http_request(
     addr: SocketAddr,
     method: &str,
