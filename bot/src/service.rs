@@ -30,6 +30,7 @@ mod notices;
 mod pay;
 mod requests;
 mod resolve;
+mod sanctions;
 mod splits;
 mod sweep;
 mod texts;
@@ -176,6 +177,8 @@ pub struct Bot {
     card_fingerprint_key: Option<Pepper>,
     /// Each platform identity's command bucket (see [`crate::limits`]).
     command_rates: CommandRates,
+    /// The index of the stored SDN list (see `sanctions.rs`).
+    sanctions: sanctions::SanctionsCache,
 }
 
 impl fmt::Debug for Bot {
@@ -240,6 +243,7 @@ impl BotBuilder {
             card_rail: self.card_rail,
             card_fingerprint_key: self.card_fingerprint_key,
             command_rates: CommandRates::new(),
+            sanctions: sanctions::SanctionsCache::default(),
         })
     }
 }
