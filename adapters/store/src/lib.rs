@@ -70,6 +70,7 @@ use ledger::{Amount, Currency, Ledger, Migration, TransferId};
 use sqlx::types::Uuid;
 
 mod pool;
+mod sanctions;
 mod trust;
 
 /// The bot's schema. Run with `ledger.migrate(BOT_MIGRATIONS)`.
@@ -129,6 +130,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "trust: the append-only audit log and verification tiers",
         "../migrations",
         "0008_trust.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        10,
+        "sanctions: the SDN list, its aliases and its loads",
+        "../migrations",
+        "0010_sanctions.sql"
     ),
 ];
 
