@@ -32,6 +32,9 @@ pub enum Command {
     Chat,
     /// Apply the database migrations and exit.
     Migrate,
+    /// The SDN list that sanctions screening searches: `load FILE`,
+    /// `status`.
+    Sanctions(crate::sanctions::SanctionsArgs),
     /// Check the ledger's invariants on the live database. Prints each broken
     /// one on its own line; exits 0 if none, 1 if any, 2 on errors.
     Verify,
@@ -100,6 +103,44 @@ mod tests {
             }
         );
         assert!(Cli::try_parse_from(["paybot", "card-sim"]).is_err());
+    }
+
+    #[test]
+    fn sanctions_load_takes_a_file_and_options() {
+        use crate::sanctions::{SanctionsArgs, SanctionsCommand};
+        let cli = Cli::try_parse_from([
+            "paybot",
+            "sanctions",
+            "load",
+            "sdn.csv",
+            "--date",
+            "2026-11-30",
+            "--by",
+            "ana",
+        ])
+        .unwrap();
+        let Command::Sanctions(SanctionsArgs {
+            command:
+                SanctionsCommand::Load {
+                    file,
+                    alt,
+                    date,
+                    by,
+                },
+        }) = cli.command_or_serve()
+        else {
+            panic!("not a load: {cli:?}");
+        };
+        assert_eq!(file, PathBuf::from("sdn.csv"));
+        assert_eq!(alt, None);
+        assert_eq!(date.map(|d| d.to_string()).as_deref(), Some("2026-11-30"));
+        assert_eq!(by.as_deref(), Some("ana"));
+        assert!(
+            Cli::try_parse_from(["paybot", "sanctions", "load", "x", "--date", "30.11.2026"])
+                .is_err()
+        );
+        assert!(Cli::try_parse_from(["paybot", "sanctions", "load"]).is_err());
+        assert!(Cli::try_parse_from(["paybot", "sanctions", "status"]).is_ok());
     }
 
     #[test]

@@ -384,6 +384,19 @@ impl Reader<'_> {
                 e.to_string(),
             );
         }
+        let sanctions = &settings.trust.sanctions;
+        check(
+            &[
+                "trust.sanctions.threshold",
+                "trust.sanctions.weak_threshold",
+            ],
+            "trust.sanctions.weak_threshold",
+            sanctions.weak_threshold >= sanctions.threshold,
+            format!(
+                "must be at least trust.sanctions.threshold ({})",
+                sanctions.threshold.get()
+            ),
+        );
         let cards = &settings.cards;
         check(
             &["cards.rail_url", "cards.api_key", "cards.enabled"],
