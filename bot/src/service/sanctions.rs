@@ -54,8 +54,7 @@ impl Bot {
     /// name that matched, the user's name and its source, the score and the
     /// threshold); an audit that cannot be written fails the screening.
     /// Nothing is found when screening is off or no list is loaded.
-    #[allow(dead_code)] // The policy point calls it (verification, card link, cash-out).
-    pub(crate) async fn screen_sanctions(
+    pub async fn screen_sanctions(
         &self,
         user: UserId,
         names: &[ScreenedName],
@@ -91,8 +90,7 @@ impl Bot {
 
     /// The names paybot knows `user` by from chat: the display name of each
     /// of their identities (weak signals), each once.
-    #[allow(dead_code)] // The policy point calls it.
-    pub(crate) async fn known_names(&self, user: UserId) -> Result<Vec<ScreenedName>> {
+    pub async fn known_names(&self, user: UserId) -> Result<Vec<ScreenedName>> {
         let mut names: Vec<ScreenedName> = Vec::new();
         for identity in self.store.identities_of(user).await? {
             let name = ScreenedName::new(NameSource::DisplayName, &identity.display_name);

@@ -10,6 +10,7 @@ mod deployment;
 mod discord;
 mod http;
 mod mock;
+mod sanctions;
 mod serve;
 mod settings;
 mod support;
