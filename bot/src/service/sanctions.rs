@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::{Bot, Result};
+use super::{Bot, BotError, Result};
 use crate::store::UserId;
 use crate::trust::sanctions::{NameSource, SanctionsHit, SanctionsIndex, ScreenedName};
 use crate::trust::{Actor, AuditEntry, AuditKind};
@@ -66,7 +66,14 @@ impl Bot {
         let Some(index) = self.sanctions_index().await? else {
             return Ok(Vec::new());
         };
-        let hits = index.screen(policy, names);
+        // CPU work (tens of milliseconds on the full list): off the async
+        // threads.
+        let hits = {
+            let (index, policy, names) = (Arc::clone(&index), policy.clone(), names.to_vec());
+            tokio::task::spawn_blocking(move || index.screen(&policy, &names))
+                .await
+                .map_err(|e| BotError::Inconsistent(format!("sanctions screening: {e}")))?
+        };
         let now_ms = self.ledger.now_ms();
         for hit in &hits {
             let threshold = policy.threshold_for(hit.screened.source());
@@ -118,7 +125,10 @@ impl Bot {
         let Some((info, list)) = self.store.sanctions_list().await? else {
             return Ok(None);
         };
-        let index = Arc::new(SanctionsIndex::build(info.id, &list));
+        let index = tokio::task::spawn_blocking(move || SanctionsIndex::build(info.id, &list))
+            .await
+            .map_err(|e| BotError::Inconsistent(format!("sanctions index: {e}")))?;
+        let index = Arc::new(index);
         tracing::info!(
             list_id = info.id,
             published = %info.published,
@@ -128,5 +138,37 @@ impl Bot {
         );
         self.sanctions.put(Arc::clone(&index));
         Ok(Some(index))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trust::sanctions::{EntNum, ListDate, SanctionsList, SdnEntry};
+
+    fn index(list_id: i64) -> Arc<SanctionsIndex> {
+        let entry = SdnEntry {
+            ent_num: EntNum::new(1).unwrap(),
+            name: "QUILLFEATHER, Bartholomew".to_owned(),
+            sdn_type: None,
+            program: None,
+        };
+        let list =
+            SanctionsList::new(ListDate::new(2026, 1, 1).unwrap(), vec![entry], vec![]).unwrap();
+        Arc::new(SanctionsIndex::build(list_id, &list))
+    }
+
+    #[test]
+    fn the_cache_serves_only_the_list_it_was_built_from_and_keeps_the_newer() {
+        let cache = SanctionsCache::default();
+        assert!(cache.get(1).is_none());
+        cache.put(index(2));
+        assert_eq!(cache.get(2).map(|i| i.list_id()), Some(2));
+        assert!(cache.get(3).is_none(), "a newer list: rebuild");
+        // A slower rebuild of an older list does not replace the newer.
+        cache.put(index(1));
+        assert_eq!(cache.get(2).map(|i| i.list_id()), Some(2));
+        cache.put(index(3));
+        assert_eq!(cache.get(3).map(|i| i.list_id()), Some(3));
     }
 }

@@ -25,6 +25,10 @@
 //! threshold, at least two words, and parts count only when every word of
 //! both names pairs (the whole name, in any order).
 //!
+//! To keep a screening cheap, a query is scored only against the listed
+//! names holding at least one word that pairs with one of its words (the
+//! index keeps each distinct word once, with the names that hold it).
+//!
 //! Short names would match everything: a name of under
 //! [`NAME_LETTERS_MIN`] letters is not compared at all, and one of at most
 //! [`SHORT_NAME_LETTERS_MAX`] letters (on either side) matches only when
@@ -259,6 +263,10 @@ pub struct SanctionsIndex {
     list_id: i64,
     entries: Vec<IndexedEntry>,
     names: Vec<Listed>,
+    /// Every distinct word of the list's names, and the names (indexes
+    /// into `names`) that hold it: a name is scored only if one of its
+    /// words is similar to one of the query's.
+    words: Vec<(String, Vec<usize>)>,
 }
 
 impl SanctionsIndex {
@@ -292,10 +300,26 @@ impl SanctionsIndex {
                 });
             }
         }
+        let mut word_ids: HashMap<&str, usize> = HashMap::new();
+        let mut words: Vec<(String, Vec<usize>)> = Vec::new();
+        for (position, listed) in names.iter().enumerate() {
+            for word in &listed.form.words {
+                let id = *word_ids.entry(word.as_str()).or_insert_with(|| {
+                    words.push((word.clone(), Vec::new()));
+                    words.len() - 1
+                });
+                if let Some((_, holders)) = words.get_mut(id) {
+                    if holders.last() != Some(&position) {
+                        holders.push(position);
+                    }
+                }
+            }
+        }
         SanctionsIndex {
             list_id,
             entries,
             names,
+            words,
         }
     }
 
@@ -313,6 +337,30 @@ impl SanctionsIndex {
         self.names.is_empty()
     }
 
+    /// The names worth scoring against `query`: those holding a word at
+    /// least [`PAIR_SIMILARITY_MIN`] similar to one of its words (without
+    /// one, no word pairs and the names differ), each once.
+    fn candidates<'a>(&'a self, query: &Form) -> impl Iterator<Item = &'a Listed> + 'a {
+        let mut marked = vec![false; self.names.len()];
+        for (word, holders) in &self.words {
+            let similar = query
+                .words
+                .iter()
+                .any(|q| strsim::jaro_winkler(q, word) >= PAIR_SIMILARITY_MIN);
+            if similar {
+                for &position in holders {
+                    if let Some(mark) = marked.get_mut(position) {
+                        *mark = true;
+                    }
+                }
+            }
+        }
+        self.names
+            .iter()
+            .zip(marked)
+            .filter_map(|(listed, marked)| marked.then_some(listed))
+    }
+
     /// The listings `names` match under `policy`: at most
     /// [`SCREENING_HITS_MAX`], one per listing (its best-scoring name),
     /// best first. A weak name of one word is not screened.
@@ -325,7 +373,7 @@ impl SanctionsIndex {
             }
             let threshold = policy.threshold_for(screened.source()).get();
             let whole = !screened.source().is_strong();
-            for listed in &self.names {
+            for listed in self.candidates(&query) {
                 let score = similarity(&query, &listed.form, whole);
                 if score < threshold {
                     continue;
