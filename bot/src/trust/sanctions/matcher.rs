@@ -308,10 +308,10 @@ impl SanctionsIndex {
                     words.push((word.clone(), Vec::new()));
                     words.len() - 1
                 });
-                if let Some((_, holders)) = words.get_mut(id) {
-                    if holders.last() != Some(&position) {
-                        holders.push(position);
-                    }
+                if let Some((_, holders)) = words.get_mut(id)
+                    && holders.last() != Some(&position)
+                {
+                    holders.push(position);
                 }
             }
         }
