@@ -33,7 +33,7 @@ pub enum Command {
     /// Apply the database migrations and exit.
     Migrate,
     /// The SDN list that sanctions screening searches: `load FILE`,
-    /// `status`.
+    /// `status`, `check NAME`.
     Sanctions(crate::sanctions::SanctionsArgs),
     /// Check the ledger's invariants on the live database. Prints each broken
     /// one on its own line; exits 0 if none, 1 if any, 2 on errors.
@@ -141,6 +141,17 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["paybot", "sanctions", "load"]).is_err());
         assert!(Cli::try_parse_from(["paybot", "sanctions", "status"]).is_ok());
+        let cli =
+            Cli::try_parse_from(["paybot", "sanctions", "check", "A B", "--display-name"]).unwrap();
+        assert_eq!(
+            cli.command_or_serve(),
+            Command::Sanctions(SanctionsArgs {
+                command: SanctionsCommand::Check {
+                    name: "A B".to_owned(),
+                    display_name: true
+                }
+            })
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `paybot sanctions load FILE` and `paybot sanctions status`: the SDN list
+//! `paybot sanctions load FILE`, `status` and `check NAME`: the SDN list
 //! screening searches (see `bot::trust::sanctions`).
 //!
 //! The one decision to know: a load reads and checks both files whole
@@ -16,8 +16,8 @@ use std::time::UNIX_EPOCH;
 use anyhow::{Context, bail};
 use bot::trust::audit::ACTOR_NAME_BYTES_MAX;
 use bot::trust::sanctions::{
-    ListDate, SDN_FILE_BYTES_MAX, SanctionsList, SanctionsListInfo, SanctionsStore, parse_alt,
-    parse_sdn,
+    ListDate, NameSource, SDN_FILE_BYTES_MAX, SanctionsIndex, SanctionsList, SanctionsListInfo,
+    SanctionsStore, ScreenedName, parse_alt, parse_sdn,
 };
 use bot::trust::{Actor, AuditEntry, AuditKind, TrustStore};
 use clap::{Args, Subcommand};
@@ -59,7 +59,22 @@ pub enum SanctionsCommand {
     },
     /// Show the stored list's date, counts and when it was loaded.
     Status,
+    /// Screen one name against the stored list as paybot would (e.g. while
+    /// reviewing a hold) and print each match with its score. Exits 0 when
+    /// nothing matches, 1 when something does.
+    Check {
+        /// The name, e.g. "Firstname Lastname".
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Screen it as a chat display name (the weak threshold), not as a
+        /// legal or card holder name.
+        #[arg(long)]
+        display_name: bool,
+    },
 }
+
+/// `paybot sanctions check` found a match.
+pub const EXIT_MATCH: u8 = 1;
 
 fn list_date(text: &str) -> Result<ListDate, String> {
     ListDate::parse(text).ok_or_else(|| format!("not a date as YYYY-MM-DD: {text:?}"))
@@ -118,9 +133,66 @@ pub async fn run(
                 writeln!(out, "screening: off (trust.sanctions.enabled = false)")?;
             }
         }
+        SanctionsCommand::Check { name, display_name } => {
+            let source = if *display_name {
+                NameSource::DisplayName
+            } else {
+                NameSource::LegalName
+            };
+            let matched = check(settings, &ScreenedName::new(source, name), out).await?;
+            out.flush()?;
+            if matched {
+                return Ok(ExitCode::from(EXIT_MATCH));
+            }
+        }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Screens `name` against the stored list with the configured thresholds
+/// (whether screening is on or not); prints each match. Returns whether
+/// anything matched.
+async fn check(
+    settings: &Settings,
+    name: &ScreenedName,
+    out: &mut impl Write,
+) -> anyhow::Result<bool> {
+    let stored = with_store(settings, async |store, _| {
+        store
+            .sanctions_list()
+            .await
+            .context("cannot read the sanctions list")
+    })
+    .await?;
+    let Some((info, list)) = stored else {
+        bail!("no sanctions list loaded: load one with `paybot sanctions load FILE`");
+    };
+    let policy = settings.trust.sanctions.policy();
+    let hits = SanctionsIndex::build(info.id, &list).screen(&policy, std::slice::from_ref(name));
+    for hit in &hits {
+        let via = match hit.alias {
+            Some(alt_num) => format!(" by alias {alt_num} {:?}", hit.matched_name),
+            None => String::new(),
+        };
+        writeln!(
+            out,
+            "match: ent_num {} {:?}{via}, program {}, score {}",
+            hit.ent_num,
+            hit.name,
+            hit.program.as_deref().unwrap_or("-"),
+            hit.score
+        )?;
+    }
+    if hits.is_empty() {
+        writeln!(
+            out,
+            "no match at {:.2} in the list published {}",
+            policy.threshold_for(name.source()).get(),
+            info.published
+        )?;
+    }
+    Ok(!hits.is_empty())
 }
 
 /// `published 2026-11-30, 5 entries, 4 aliases, loaded 2026-12-01 09:30:00

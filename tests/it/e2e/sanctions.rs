@@ -52,6 +52,23 @@ async fn load_refuse_reload(dir: &Path, url: &str) {
         loaded.stdout
     );
 
+    // A name checked as screening would: an alias, reordered; a near miss.
+    let matched = paybot(&["sanctions", "check", "Ottilie Vantablum"]);
+    assert_eq!(matched.code(), Some(1), "{matched:?}");
+    assert!(
+        matched.stdout.starts_with(
+            "match: ent_num 9002 \"VANTABLOOM, Ottoline\" by alias 19003 \"VANTABLUM, Ottilie\""
+        ),
+        "{}",
+        matched.stdout
+    );
+    let clean = paybot(&["sanctions", "check", "Ottoline Brown"]);
+    assert_eq!(clean.code(), Some(0), "{clean:?}");
+    assert_eq!(
+        clean.stdout.trim(),
+        "no match at 0.88 in the list published 2026-11-30"
+    );
+
     // A malformed file: refused, its line named, the old list kept.
     let bad = fixture("malformed/sdn.csv");
     let refused = paybot(&[
