@@ -98,6 +98,7 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
     let fingerprint_key = load_fingerprint_key(&settings.cards, &OsRandom)?;
     let store = SqlStore::new(ledger);
     guard_the_database(&deployment, &store, ledger.now_ms()).await?;
+    warn_without_sanctions_list(settings, &deployment, &store).await?;
     let ChosenRail { rail, simulator } = card_rail(settings, deployment.cards)?;
     let mut builder = Bot::builder(
         ledger.clone(),
@@ -182,6 +183,36 @@ async fn guard_the_database(
             bot::calendar::UtcMoment::from_unix_ms(since_ms)
                 .map_or_else(|| since_ms.to_string(), |t| t.to_string())
         );
+    }
+    Ok(())
+}
+
+/// In production with screening on, warns at start when no SDN list was
+/// ever loaded: screening then finds nothing.
+async fn warn_without_sanctions_list(
+    settings: &Settings,
+    deployment: &Deployment,
+    store: &SqlStore,
+) -> anyhow::Result<()> {
+    use bot::trust::sanctions::SanctionsStore as _;
+
+    if !deployment.is_production() || !settings.trust.sanctions.enabled {
+        return Ok(());
+    }
+    let info = store
+        .sanctions_list_info()
+        .await
+        .context("cannot read the sanctions list's record")?;
+    match info {
+        None => tracing::warn!(
+            "sanctions screening is on but no SDN list is loaded: screening finds nothing until `paybot sanctions load FILE`"
+        ),
+        Some(info) => info!(
+            published = %info.published,
+            entries = info.entries,
+            aliases = info.aliases,
+            "sanctions list"
+        ),
     }
     Ok(())
 }

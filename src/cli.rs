@@ -33,6 +33,9 @@ pub enum Command {
     Chat,
     /// Apply the database migrations and exit.
     Migrate,
+    /// The SDN list that sanctions screening searches: `load FILE`,
+    /// `status`, `check NAME`.
+    Sanctions(crate::sanctions::SanctionsArgs),
     /// Check the ledger's invariants on the live database, and that every
     /// held transfer has its audit record. Prints each broken one on its own
     /// line; exits 0 if none, 1 if any, 2 on errors.
@@ -166,6 +169,55 @@ mod tests {
                 command: AdminCommand::Audit { json: true, .. }
             })
         ));
+    }
+
+    #[test]
+    fn sanctions_load_takes_a_file_and_options() {
+        use crate::sanctions::{SanctionsArgs, SanctionsCommand};
+        let cli = Cli::try_parse_from([
+            "paybot",
+            "sanctions",
+            "load",
+            "sdn.csv",
+            "--date",
+            "2026-11-30",
+            "--by",
+            "ana",
+        ])
+        .unwrap();
+        let Command::Sanctions(SanctionsArgs {
+            command:
+                SanctionsCommand::Load {
+                    file,
+                    alt,
+                    date,
+                    by,
+                },
+        }) = cli.command_or_serve()
+        else {
+            panic!("not a load: {cli:?}");
+        };
+        assert_eq!(file, PathBuf::from("sdn.csv"));
+        assert_eq!(alt, None);
+        assert_eq!(date.map(|d| d.to_string()).as_deref(), Some("2026-11-30"));
+        assert_eq!(by.as_deref(), Some("ana"));
+        assert!(
+            Cli::try_parse_from(["paybot", "sanctions", "load", "x", "--date", "30.11.2026"])
+                .is_err()
+        );
+        assert!(Cli::try_parse_from(["paybot", "sanctions", "load"]).is_err());
+        assert!(Cli::try_parse_from(["paybot", "sanctions", "status"]).is_ok());
+        let cli =
+            Cli::try_parse_from(["paybot", "sanctions", "check", "A B", "--display-name"]).unwrap();
+        assert_eq!(
+            cli.command_or_serve(),
+            Command::Sanctions(SanctionsArgs {
+                command: SanctionsCommand::Check {
+                    name: "A B".to_owned(),
+                    display_name: true
+                }
+            })
+        );
     }
 
     #[test]

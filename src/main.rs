@@ -15,7 +15,7 @@ use clap::Parser;
 use paybot::cli::{Cli, Command};
 use paybot::database::Verdict;
 use paybot::settings::{self, Settings};
-use paybot::{admin, app, bench, database, logging, server, torture};
+use paybot::{admin, app, bench, database, logging, sanctions, server, torture};
 
 /// `verify` found a broken invariant.
 const EXIT_VIOLATIONS: u8 = 1;
@@ -81,6 +81,14 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             }
             Command::Bench(args) => bench::run(&settings, &args).await,
             Command::Torture(args) => torture::run(&settings, &args).await,
+            Command::Sanctions(args) => {
+                // The operator a load is audited as, unless `--by` names one.
+                let os_user = std::env::var("USER")
+                    .or_else(|_| std::env::var("LOGNAME"))
+                    .ok();
+                let mut stdout = std::io::stdout();
+                sanctions::run(&settings, &args, os_user.as_deref(), &mut stdout).await
+            }
             Command::Verify => {
                 // The command's output: violations, or the all-clear line.
                 let mut stdout = std::io::stdout();

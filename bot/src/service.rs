@@ -32,6 +32,7 @@ mod pay;
 mod requests;
 mod resolve;
 mod rules;
+mod sanctions;
 mod splits;
 mod sweep;
 mod texts;
@@ -179,6 +180,8 @@ pub struct Bot {
     card_fingerprint_key: Option<Pepper>,
     /// Each platform identity's command bucket (see [`crate::limits`]).
     command_rates: CommandRates,
+    /// The index of the stored SDN list (see `sanctions.rs`).
+    sanctions: sanctions::SanctionsCache,
 }
 
 impl fmt::Debug for Bot {
@@ -243,6 +246,7 @@ impl BotBuilder {
             card_rail: self.card_rail,
             card_fingerprint_key: self.card_fingerprint_key,
             command_rates: CommandRates::new(),
+            sanctions: sanctions::SanctionsCache::default(),
         })
     }
 }

@@ -119,6 +119,7 @@ pub trait Store:
     crate::trust::TrustStore
     + crate::trust::rules::RulesStore
     + crate::trust::verification::VerificationStore
+    + crate::trust::sanctions::SanctionsStore
     + Send
     + Sync
     + fmt::Debug

@@ -39,9 +39,9 @@ use serde::Deserialize;
 pub use bounds::{
     COMMANDS_BURST_RANGE, COMMANDS_PER_MINUTE_RANGE, CONNECTIONS_MAX_RANGE, ESCROW_TTL_SECS_RANGE,
     HEADER_READ_TIMEOUT_SECS_RANGE, IDLE_TIMEOUT_SECS_RANGE, LOG_FILTER_BYTES_MAX,
-    OTP_ATTEMPTS_RANGE, OTP_TTL_SECS_RANGE, POOL_CONNECTIONS_RANGE,
-    REQUEST_TIMEOUT_SECS_RANGE, REQUESTS_IN_FLIGHT_MAX_RANGE, REQUESTS_PER_HOUR_RANGE,
-    SHUTDOWN_GRACE_SECS_RANGE, SWEEP_INTERVAL_MS_RANGE, VERIFICATION_TOLERANCE_SECS_RANGE,
+    OTP_ATTEMPTS_RANGE, OTP_TTL_SECS_RANGE, POOL_CONNECTIONS_RANGE, REQUEST_TIMEOUT_SECS_RANGE,
+    REQUESTS_IN_FLIGHT_MAX_RANGE, REQUESTS_PER_HOUR_RANGE, SHUTDOWN_GRACE_SECS_RANGE,
+    SWEEP_INTERVAL_MS_RANGE, VERIFICATION_TOLERANCE_SECS_RANGE,
 };
 pub use core::{
     AmountOrZeroSetting, AmountSetting, BotSettings, CardsSettings, CurrencySetting,
@@ -402,6 +402,19 @@ impl Reader<'_> {
                 e.to_string(),
             );
         }
+        let sanctions = &settings.trust.sanctions;
+        check(
+            &[
+                "trust.sanctions.threshold",
+                "trust.sanctions.weak_threshold",
+            ],
+            "trust.sanctions.weak_threshold",
+            sanctions.weak_threshold >= sanctions.threshold,
+            format!(
+                "must be at least trust.sanctions.threshold ({})",
+                sanctions.threshold.get()
+            ),
+        );
         let cards = &settings.cards;
         check(
             &["cards.rail_url", "cards.api_key", "cards.enabled"],

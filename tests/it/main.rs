@@ -23,6 +23,7 @@ mod fake_discord_selftest;
 mod mock_chat;
 mod operator;
 mod rules;
+mod sanctions;
 mod support;
 mod telegram;
 mod tidy;

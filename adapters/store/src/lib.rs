@@ -72,6 +72,7 @@ use sqlx::types::Uuid;
 
 mod pool;
 mod rules;
+mod sanctions;
 mod trust;
 mod verification;
 
@@ -132,6 +133,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "trust: the append-only audit log and verification tiers",
         "../migrations",
         "0008_trust.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        10,
+        "sanctions: the SDN list, its aliases and its loads",
+        "../migrations",
+        "0010_sanctions.sql"
     ),
     ledger::migration!(
         "bot",

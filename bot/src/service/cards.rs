@@ -78,7 +78,6 @@ pub struct CardPolicy {
     pub cashout_fee_min: Option<Amount>,
 }
 
-
 /// The first moment a cash-out to `card` is allowed under a wait of
 /// `hold_secs`.
 pub(super) fn cashout_possible_from_ms(card: &LinkedCard, hold_secs: u32) -> i64 {

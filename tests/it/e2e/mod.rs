@@ -11,6 +11,7 @@ mod discord;
 mod http;
 mod mock;
 mod operator;
+mod sanctions;
 mod serve;
 mod settings;
 mod support;

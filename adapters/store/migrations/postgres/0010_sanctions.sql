@@ -1,0 +1,29 @@
+-- Sanctions (component "bot", version 10): the SDN list, replaced whole by
+-- `paybot sanctions load` in one transaction.
+
+-- One row per load; the stored list is the newest. Its id grows with
+-- every load, so a cached index knows when it is stale.
+CREATE TABLE bot_sanctions_lists (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    published    TEXT   NOT NULL,
+    entries      BIGINT NOT NULL CHECK (entries > 0),
+    aliases      BIGINT NOT NULL CHECK (aliases >= 0),
+    loaded_at_ms BIGINT NOT NULL
+);
+
+-- The listings of sdn.csv (the columns screening needs).
+CREATE TABLE bot_sanctions_entries (
+    ent_num  BIGINT PRIMARY KEY CHECK (ent_num > 0),
+    name     TEXT NOT NULL,
+    sdn_type TEXT,
+    program  TEXT
+);
+
+-- The aliases of alt.csv, each of a listing above.
+CREATE TABLE bot_sanctions_aliases (
+    alt_num  BIGINT PRIMARY KEY CHECK (alt_num > 0),
+    ent_num  BIGINT NOT NULL REFERENCES bot_sanctions_entries (ent_num),
+    alt_type TEXT,
+    name     TEXT NOT NULL
+);
+CREATE INDEX bot_sanctions_aliases_ent ON bot_sanctions_aliases (ent_num);
