@@ -336,7 +336,8 @@ fn write_holds(holds: &[HoldView], out: &mut impl Write) -> std::io::Result<()> 
             hold.id,
             hold.kind.as_str(),
             hold.user.0,
-            hold.amount.to_string(),
+            hold.amount
+                .map_or_else(|| "-".to_owned(), |a| a.to_string()),
             moment(hold.opened_at_ms),
             moment(hold.due_at_ms),
             hold.reason
@@ -452,7 +453,10 @@ pub async fn holds_audited(bot: &Bot, out: &mut impl Write) -> anyhow::Result<Ho
             writeln!(
                 out,
                 "hold {} (user {}, {}): no hold_opened entry in the audit log",
-                hold.id, hold.user, hold.amount
+                hold.id,
+                hold.user,
+                hold.amount
+                    .map_or_else(|| "-".to_owned(), |a| a.to_string())
             )?;
         }
     }

@@ -415,6 +415,10 @@ pub trait Store:
     /// oldest due first, at most `limit`.
     async fn card_ops_due(&self, now_ms: i64, limit: u32) -> Result<Vec<CardOp>, StoreError>;
 
+    /// Card adds held for review ([`CardAddState::Held`]), longest held
+    /// first, at most `limit`.
+    async fn card_adds_held(&self, limit: u32) -> Result<Vec<CardAdd>, StoreError>;
+
     /// Cash-outs held for review ([`CardOpState::Held`]), longest held
     /// first, at most `limit`.
     async fn card_ops_held(&self, limit: u32) -> Result<Vec<CardOp>, StoreError>;

@@ -68,6 +68,8 @@ async fn run_all(backend: TestBackend) {
         };
         db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
         let store = Arc::new(SqlStore::new(&db.ledger));
+        // The synthetic SDN list (invented names) is what screening searches.
+        crate::sanctions::load(&store, "", db.ledger.now_ms()).await;
         let config = BotConfig {
             mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
             // 1.5%, at least $0.25.

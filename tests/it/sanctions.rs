@@ -32,7 +32,7 @@ async fn setup(backend: TestBackend, enabled: bool) -> Option<(TestDb, Arc<Bot>,
     Some((db, bot, store))
 }
 
-async fn load(store: &SqlStore, dir: &str, at_ms: i64) {
+pub(crate) async fn load(store: &SqlStore, dir: &str, at_ms: i64) {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sdn/");
     let sdn = std::fs::read(format!("{root}{dir}sdn.csv")).unwrap();
     let alt = std::fs::read(format!("{root}{dir}alt.csv")).unwrap();

@@ -33,6 +33,9 @@
 //!   review as an operator would (`paybot admin approve|reject`), then let
 //!   the bot deliver; its lines check what that caused. REF may be
 //!   `{NAME}`. The step fails unless the hold was approved or rejected.
+//! - `! verify USER tier N as LEGAL NAME` plays a verification provider's
+//!   callback for the mock user USER (their tier, and the legal name that
+//!   is screened against the sanctions list), then lets the bot deliver.
 //! - `\u{HEX}` in TEXT (sent or expected) is the character U+HEX, so a
 //!   script can show invisible characters (`\u{200B}`).
 //! - `#` starts a comment; blank lines are ignored.
@@ -43,7 +46,10 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use bot::command::ShortRef;
-use bot::trust::Actor;
+use bot::service::CallbackOutcome;
+use bot::trust::operator::{ActorName, OperatorReason, UserTarget};
+use bot::trust::verification::{BodyDigest, LegalName, ProviderEventId, VerificationEvent};
+use bot::trust::{Actor, Tier};
 use bot::trust::holds::{HoldDecision, HoldOutcome};
 use regex::Regex;
 
@@ -63,6 +69,14 @@ pub enum Step {
     Wait {
         line: usize,
         by: Duration,
+        checks: Vec<Check>,
+    },
+    /// A verification provider's callback.
+    Verify {
+        line: usize,
+        user: String,
+        tier: u8,
+        legal_name: String,
         checks: Vec<Check>,
     },
     /// An operator's decision on a hold for review.
@@ -122,6 +136,9 @@ static WAIT: LazyLock<Option<Regex>> =
     LazyLock::new(|| compile(r"^!\s*wait\s+(?P<n>\d{1,7})(?P<unit>s|m|h|d)$"));
 static DECIDE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     compile(r"^!\s*(?P<verb>approve|reject)\s+(?P<reference>\S+):\s*(?P<reason>.+)$")
+});
+static VERIFY: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    compile(r"^!\s*verify\s+(?P<user>[\w.]+)\s+tier\s+(?P<tier>\d)\s+as\s+(?P<name>.+)$")
 });
 static USER_SEES: LazyLock<Option<Regex>> = LazyLock::new(|| {
     compile(r"^(?P<to>[\w.]+) in (?P<chat>[\w.-]+) (?P<verb>sees|does not see): ?(?P<text>.*)$")
@@ -211,6 +228,18 @@ pub fn parse(text: &str) -> Result<Script, String> {
             });
             continue;
         }
+        if let Some(caps) = captures(&VERIFY, trimmed) {
+            steps.push(Step::Verify {
+                line,
+                user: group(&caps, "user"),
+                tier: group(&caps, "tier")
+                    .parse()
+                    .map_err(|_| format!("line {line}: bad tier"))?,
+                legal_name: group(&caps, "name"),
+                checks: Vec::new(),
+            });
+            continue;
+        }
         if let Some(caps) = captures(&DECIDE, trimmed) {
             steps.push(Step::Decide {
                 line,
@@ -264,7 +293,10 @@ pub fn parse(text: &str) -> Result<Script, String> {
         let check = Check { line, kind };
         match steps.last_mut() {
             Some(
-                Step::Send { checks, .. } | Step::Wait { checks, .. } | Step::Decide { checks, .. },
+                Step::Send { checks, .. }
+                | Step::Wait { checks, .. }
+                | Step::Decide { checks, .. }
+                | Step::Verify { checks, .. },
             ) => checks.push(check),
             None => return Err(format!("line {line}: a check before any message")),
         }
@@ -483,6 +515,26 @@ pub async fn run(
                 let caused = chat.tick().await.map_err(|e| format!("line {line}: {e}"))?;
                 (caused, false, checks)
             }
+            Step::Verify {
+                line,
+                user,
+                tier,
+                legal_name,
+                checks,
+            } => {
+                let event = verification_event(*line, user, *tier, legal_name)?;
+                let provider = ActorName::parse("script").map_err(|e| format!("line {line}: {e}"))?;
+                let outcome = chat
+                    .bot()
+                    .verification_callback(&event, &provider)
+                    .await
+                    .map_err(|e| format!("line {line}: {e}"))?;
+                if !matches!(outcome, CallbackOutcome::Applied(_)) {
+                    return Err(format!("line {line}: the callback answered {outcome:?}"));
+                }
+                let caused = chat.tick().await.map_err(|e| format!("line {line}: {e}"))?;
+                (caused, false, checks)
+            }
             Step::Decide {
                 line,
                 approve,
@@ -518,6 +570,25 @@ pub async fn run(
         transcript.deliveries.extend(caused);
     }
     Ok(transcript)
+}
+
+/// The provider's event a `! verify` line plays.
+fn verification_event(
+    line: usize,
+    user: &str,
+    tier: u8,
+    legal_name: &str,
+) -> Result<VerificationEvent, String> {
+    let bad = |what: &str| format!("line {line}: bad {what}");
+    Ok(VerificationEvent {
+        event_id: ProviderEventId::parse(&format!("script-line-{line}"))
+            .map_err(|_| bad("event id"))?,
+        target: UserTarget::parse(&format!("mock:{user}")).map_err(|_| bad("user"))?,
+        tier: Tier::new(tier).ok_or_else(|| bad("tier"))?,
+        legal_name: Some(LegalName::parse(legal_name).map_err(|_| bad("legal name"))?),
+        reason: OperatorReason::parse("verified by the script").map_err(|_| bad("reason"))?,
+        body_digest: BodyDigest::from_hex(&format!("{line:064x}")).ok_or_else(|| bad("digest"))?,
+    })
 }
 
 #[cfg(test)]

@@ -264,7 +264,7 @@ macro_rules! card_add_columns {
     () => {
         "reference, add_id, user_id, platform, platform_user_id, token, brand, last4, \
          exp_year, exp_month, fingerprint, otp_hash, otp_issued_at_ms, otp_failed_attempts, \
-         state, due_at_ms, created_at_ms, updated_at_ms, revision"
+         state, due_at_ms, created_at_ms, updated_at_ms, review, revision"
     };
 }
 
@@ -1661,6 +1661,17 @@ macro_rules! sql_backend {
                 all(pool, query).await
             }
 
+            pub(crate) async fn card_adds_held(
+                pool: &Pool,
+                limit: u32,
+            ) -> Result<Vec<CardAdd>, Error> {
+                let query = select::<CardAdd>(
+                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT $1",
+                )
+                .bind(i64::from(limit));
+                all(pool, query).await
+            }
+
             pub(crate) async fn card_ops_held(
                 pool: &Pool,
                 limit: u32,
@@ -1722,6 +1733,7 @@ macro_rules! sql_backend {
                         .ok_or_else(|| corrupt(T, "fingerprint", "not 32 bytes"))?,
                     challenge: challenge(row, T)?,
                     state: parse(row, T, "state", CardAddState::from_str_opt)?,
+                    review: parse(row, T, "review", Review::parse)?,
                     due_at_ms: get(row, T, "due_at_ms")?,
                     created_at_ms: get(row, T, "created_at_ms")?,
                     updated_at_ms: get(row, T, "updated_at_ms")?,
@@ -1751,6 +1763,7 @@ macro_rules! sql_backend {
                     .bind(add.due_at_ms)
                     .bind(add.created_at_ms)
                     .bind(add.updated_at_ms)
+                    .bind(add.review.to_text())
                     .bind(add.revision)
             }
 
@@ -1786,7 +1799,7 @@ macro_rules! sql_backend {
                 limit: u32,
             ) -> Result<Vec<CardAdd>, Error> {
                 let query = select::<CardAdd>(
-                    "WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1 AND state = 'awaiting_code'
+                    "WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1 AND state IN ('awaiting_code', 'held')
                      ORDER BY due_at_ms, seq LIMIT $2",
                 )
                 .bind(now_ms)
@@ -1803,7 +1816,7 @@ macro_rules! sql_backend {
                 add: &CardAdd,
                 now_ms: i64,
             ) -> Result<CardAddLinked, Error> {
-                if add.state != CardAddState::AwaitingCode {
+                if !matches!(add.state, CardAddState::AwaitingCode | CardAddState::Held) {
                     return Ok(CardAddLinked::Changed);
                 }
                 let mut linked = add.clone();
@@ -2192,6 +2205,10 @@ impl Store for SqlStore {
 
     async fn card_ops_in_flight(&self, user: UserId) -> Result<Vec<CardOp>, StoreError> {
         on_backend!(self, pool => db::card_ops_in_flight(pool, user).await)
+    }
+
+    async fn card_adds_held(&self, limit: u32) -> Result<Vec<CardAdd>, StoreError> {
+        on_backend!(self, pool => db::card_adds_held(pool, limit).await)
     }
 
     async fn card_ops_held(&self, limit: u32) -> Result<Vec<CardOp>, StoreError> {

@@ -121,6 +121,7 @@ fn card_add(reference: &str, user: UserId, number: &str, created_at_ms: i64) -> 
         expiry: linked.expiry,
         fingerprint: linked.fingerprint,
         challenge: OtpChallenge::new(OtpHash::from_bytes(&hash(4)).unwrap(), created_at_ms),
+        review: Review::None,
         state: CardAddState::AwaitingCode,
         due_at_ms: Some(created_at_ms + 300_000),
         created_at_ms,

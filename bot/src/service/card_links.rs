@@ -16,6 +16,7 @@ use super::cards::{
     cashout_possible_from_ms, linked_label, this_month,
 };
 use super::texts::cards as texts;
+use super::texts::holds as hold_texts;
 use super::{
     AwaitsCode, Bot, REF_BODY_CHARS, Result, Turn, derive, event_key, minutes, short_ref, tries,
 };
@@ -24,6 +25,8 @@ use crate::command::{CARDS_PER_USER_MAX, OtpCode};
 use crate::message::{Platform, PlatformUserId};
 use crate::otp::{self, OtpChallenge, Verdict};
 use crate::store::{CardAdd, CardAddLinked, CardAddState, UserId};
+use crate::trust::holds::HoldKind;
+use crate::trust::{Actor, AuditEntry, AuditKind, Review, TrustAction};
 
 impl Bot {
     // -- /card add, /cards, /card remove ----------------------------------
@@ -62,6 +65,14 @@ impl Bot {
             turn.private(texts::too_many_awaiting_adds(awaiting.len()));
             return Ok(());
         }
+        let action = TrustAction::CardAdd { user: turn.me.user };
+        let assessment = self.assess(&action, turn.now_ms).await?;
+        if let Some(refusal) = &assessment.refusal {
+            turn.private(refusal.clone());
+            return Ok(());
+        }
+        let review = assessment.review();
+        let held = matches!(review, Review::Hold { .. });
         // Tokenized now, so that the number lives only in this message's
         // memory: what waits for the code is what a linked card keeps.
         let token = match rail.tokenize(&card, expiry).await {
@@ -97,6 +108,7 @@ impl Bot {
             fingerprint,
             challenge,
             state: CardAddState::AwaitingCode,
+            review,
             due_at_ms: Some(challenge.expires_at_ms(&self.config.otp)),
             created_at_ms: turn.now_ms,
             updated_at_ms: turn.now_ms,
@@ -116,6 +128,9 @@ impl Bot {
         }
         let what = texts::add_what(&label, expiry);
         self.send_card_code(turn, &what, &code, &stored.reference);
+        if held {
+            turn.private(hold_texts::CARD_LINK_WILL_BE_REVIEWED);
+        }
         Ok(())
     }
 
@@ -142,6 +157,21 @@ impl Bot {
                 return Ok(());
             }
         }
+        if add.state == CardAddState::AwaitingCode && matches!(add.review, Review::Hold { .. }) {
+            return self.hold_card_add(turn, add).await;
+        }
+        self.link_confirmed_card_add(turn, add).await
+    }
+
+    /// Links a card add whose code was confirmed (or whose hold was
+    /// approved), unless it is linked already or the wallet is full; every
+    /// other identity of the wallet is told.
+    pub(super) async fn link_confirmed_card_add(
+        &self,
+        turn: &mut Turn<'_>,
+        add: CardAdd,
+    ) -> Result<()> {
+        let label = add_label(&add);
         let cards = self.store.cards_of(add.user).await?;
         if cards.iter().any(|c| c.fingerprint == add.fingerprint) {
             // Done what it was for: recorded as linked, no second card.
@@ -261,6 +291,12 @@ impl Bot {
         let due = self.store.card_adds_due(now_ms, SWEEP_CARD_OPS_MAX).await?;
         let mut ended = 0;
         for add in due {
+            if add.state == CardAddState::Held {
+                if self.expire_card_add_hold(add, now_ms).await? {
+                    ended += 1;
+                }
+                continue;
+            }
             let notice = self.notice(
                 &format!("{}:card-add:expired", add.reference),
                 add.platform,
@@ -273,6 +309,78 @@ impl Bot {
             }
         }
         Ok(ended)
+    }
+
+    /// "your new card Visa •••• 1111".
+    pub(super) fn card_add_what(add: &CardAdd) -> String {
+        hold_texts::card_link_what(&add_label(add))
+    }
+
+    /// Puts a card add whose code was just confirmed on hold instead of
+    /// linking it.
+    async fn hold_card_add(&self, turn: &mut Turn<'_>, add: CardAdd) -> Result<()> {
+        let reason = match &add.review {
+            Review::Hold { reason } => reason.clone(),
+            Review::None | Review::SecondFactor => String::new(),
+        };
+        let reference = add.reference.to_string();
+        let mut held = add.clone();
+        held.state = CardAddState::Held;
+        held.due_at_ms = Some(self.hold_due_ms(turn.now_ms));
+        held.updated_at_ms = turn.now_ms;
+        if !self.store.update_card_add(&held).await? {
+            let state = self
+                .store
+                .card_add(&add.reference)
+                .await?
+                .map_or(CardAddState::Cancelled, |a| a.state);
+            turn.private(texts::link_already(&add_label(&add), state));
+            return Ok(());
+        }
+        self.audit(
+            AuditEntry::new(turn.now_ms, Actor::User(add.user), AuditKind::HoldOpened)
+                .user(add.user)
+                .subject(reference.clone())
+                .detail("kind", HoldKind::CardLink.as_str())
+                .detail("card", add_label(&add))
+                .detail("reason", reason)
+                .detail("due_at_ms", held.due_at_ms.unwrap_or_default()),
+        )
+        .await?;
+        turn.private(hold_texts::card_link_held(
+            &Self::card_add_what(&add),
+            &reference,
+            &self.review_time(),
+        ));
+        Ok(())
+    }
+
+    /// Ends a held card add (rejected, or its deadline passed) and tells
+    /// the user `text`. `false`: it was no longer held.
+    pub(super) async fn end_held_card_add(
+        &self,
+        add: CardAdd,
+        state: CardAddState,
+        text: String,
+    ) -> Result<bool> {
+        if add.state != CardAddState::Held {
+            return Ok(false);
+        }
+        let mut ended = add;
+        ended.state = state;
+        ended.due_at_ms = None;
+        ended.updated_at_ms = self.ledger.now_ms();
+        if !self.store.update_card_add(&ended).await? {
+            return Ok(false);
+        }
+        let notice = self.notice(
+            &format!("{}:hold:{}", ended.reference, state.as_str()),
+            ended.platform,
+            &ended.platform_user_id,
+            text,
+        )?;
+        self.ledger.enqueue_outbox(&[notice]).await?;
+        Ok(true)
     }
 
     /// Outbox notices with `text` to every identity of `user` that talked

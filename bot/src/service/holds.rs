@@ -15,7 +15,7 @@
 use ledger::{NewTransfer, SubmitError};
 
 use super::pay::awaiting_resolved_as;
-use super::texts::cards::describe_op_state;
+use super::texts::cards::{describe_add_state, describe_op_state};
 use super::texts::holds as texts;
 use super::texts::minutes;
 use super::texts::pay::describe_state;
@@ -23,7 +23,7 @@ use super::turn::{Turn, derive};
 use super::{Bot, BotError, Result};
 use crate::command::ShortRef;
 use crate::message::{Chat, ChatId, ChatKind, EventId, Incoming, Platform, PlatformUserId, User};
-use crate::store::{CardOp, CardOpState, Identity, Payment, PaymentState};
+use crate::store::{CardAdd, CardAddState, CardOp, CardOpState, Identity, Payment, PaymentState};
 use crate::trust::holds::{
     HOLD_REASON_CHARS_MAX, HOLDS_LISTED_MAX, HoldDecision, HoldKind, HoldOutcome, HoldView,
 };
@@ -90,6 +90,7 @@ impl Bot {
         let limit = limit.min(HOLDS_LISTED_MAX);
         let payments = self.store.payments_held(limit).await?;
         let card_ops = self.store.card_ops_held(limit).await?;
+        let card_adds = self.store.card_adds_held(limit).await?;
         let mut views: Vec<HoldView> = payments
             .into_iter()
             .map(|payment| HoldView {
@@ -97,7 +98,7 @@ impl Bot {
                 id: payment.reference,
                 kind: HoldKind::Payment,
                 user: payment.payer,
-                amount: payment.amount,
+                amount: Some(payment.amount),
                 opened_at_ms: payment.updated_at_ms,
                 due_at_ms: payment.due_at_ms.unwrap_or_default(),
             })
@@ -106,9 +107,18 @@ impl Bot {
                 id: op.reference,
                 kind: HoldKind::CashOut,
                 user: op.user,
-                amount: op.amount,
+                amount: Some(op.amount),
                 opened_at_ms: op.updated_at_ms,
                 due_at_ms: op.due_at_ms.unwrap_or_default(),
+            }))
+            .chain(card_adds.into_iter().map(|add| HoldView {
+                reason: hold_reason(&add.review),
+                id: add.reference,
+                kind: HoldKind::CardLink,
+                user: add.user,
+                amount: None,
+                opened_at_ms: add.updated_at_ms,
+                due_at_ms: add.due_at_ms.unwrap_or_default(),
             }))
             .collect();
         views.sort_by_key(|view| (view.opened_at_ms, view.id.to_string()));
@@ -256,7 +266,7 @@ impl Bot {
         reason: String,
     ) -> Result<HoldOutcome> {
         let Some(op) = self.store.card_op(id).await? else {
-            return Ok(HoldOutcome::NotFound);
+            return self.decide_card_add_hold(id, decision, actor, reason).await;
         };
         if !matches!(op.review, Review::Hold { .. }) {
             return Ok(HoldOutcome::NotFound);
@@ -336,6 +346,106 @@ impl Bot {
                 }
             }
         }
+    }
+
+    /// [`Bot::decide_hold`] for a held card link.
+    async fn decide_card_add_hold(
+        &self,
+        id: &ShortRef,
+        decision: HoldDecision,
+        actor: Actor,
+        reason: String,
+    ) -> Result<HoldOutcome> {
+        let Some(add) = self.store.card_add(id).await? else {
+            return Ok(HoldOutcome::NotFound);
+        };
+        if !matches!(add.review, Review::Hold { .. }) {
+            return Ok(HoldOutcome::NotFound);
+        }
+        if add.state != CardAddState::Held {
+            return Ok(HoldOutcome::AlreadyEnded(
+                describe_add_state(add.state).to_owned(),
+            ));
+        }
+        let now_ms = self.ledger.now_ms();
+        let decided = match decision {
+            HoldDecision::Approve => "approved",
+            HoldDecision::Reject => "rejected",
+        };
+        self.audit(
+            AuditEntry::new(now_ms, actor, AuditKind::HoldResolved)
+                .user(add.user)
+                .subject(add.reference.to_string())
+                .detail("kind", HoldKind::CardLink.as_str())
+                .detail("decision", decided)
+                .detail("reason", reason),
+        )
+        .await?;
+        let reference = add.reference.clone();
+        match decision {
+            HoldDecision::Approve => {
+                let (msg, me) = self
+                    .direct_message_of(add.platform, &add.platform_user_id, &reference)
+                    .await?;
+                let (platform, to) = (add.platform, add.platform_user_id.clone());
+                let mut turn = Turn {
+                    msg: &msg,
+                    me,
+                    now_ms,
+                    replies: Vec::new(),
+                    noted_dm: false,
+                    in_place: false,
+                };
+                self.link_confirmed_card_add(&mut turn, add).await?;
+                let mut lines = vec![texts::approved(&reference.to_string())];
+                lines.extend(turn.replies.into_iter().map(|reply| reply.text));
+                let notice = self.notice(
+                    &format!("{reference}:hold:approved"),
+                    platform,
+                    &to,
+                    lines.join("\n"),
+                )?;
+                self.ledger.enqueue_outbox(&[notice]).await?;
+                let state = self
+                    .store
+                    .card_add(&reference)
+                    .await?
+                    .map_or(CardAddState::Cancelled, |a| a.state);
+                Ok(match state {
+                    CardAddState::Linked => HoldOutcome::Approved,
+                    other => HoldOutcome::AlreadyEnded(describe_add_state(other).to_owned()),
+                })
+            }
+            HoldDecision::Reject => {
+                let text = texts::card_link_rejected(&Self::card_add_what(&add));
+                if self
+                    .end_held_card_add(add, CardAddState::Rejected, text)
+                    .await?
+                {
+                    Ok(HoldOutcome::Rejected)
+                } else {
+                    Ok(HoldOutcome::AlreadyEnded("ended".to_owned()))
+                }
+            }
+        }
+    }
+
+    /// Ends a held card link nobody decided by its deadline (from the
+    /// sweep).
+    pub(super) async fn expire_card_add_hold(&self, add: CardAdd, now_ms: i64) -> Result<bool> {
+        let text = texts::card_link_timed_out(&Self::card_add_what(&add));
+        let entry = AuditEntry::new(now_ms, Actor::System, AuditKind::HoldResolved)
+            .user(add.user)
+            .subject(add.reference.to_string())
+            .detail("kind", HoldKind::CardLink.as_str())
+            .detail("decision", "timed_out");
+        let ended = self
+            .end_held_card_add(add, CardAddState::HoldExpired, text)
+            .await?;
+        if ended {
+            self.audit(entry).await?;
+        }
+        Ok(ended)
     }
 
     /// Ends a held cash-out nobody decided by its deadline (from the

@@ -9,6 +9,7 @@
 //! not made.
 
 use super::texts::operator as texts;
+use super::trust::SANCTIONS_REASON;
 use super::{Bot, Result};
 use crate::store::{Identity, UserId};
 use crate::trust::holds::HOLDS_LISTED_MAX;
@@ -16,6 +17,7 @@ use crate::trust::operator::{
     AMBIGUOUS_USERS_LISTED_MAX, ActorName, OperatorReason, OperatorRefusal, PLATFORMS,
     REPORT_AUDIT_ENTRIES_MAX, TierChange, UserReport, UserTarget,
 };
+use crate::trust::sanctions::{NameSource, ScreenedName};
 use crate::trust::verification::{
     VERIFICATION_CLAIM_LEASE_MS, VerificationClaim, VerificationEvent, VerificationResult,
 };
@@ -249,15 +251,43 @@ impl Bot {
             }
         };
         let actor = Actor::Provider(provider.as_str().to_owned());
-        let change = self
-            .apply_tier(
-                &identity,
-                event.tier,
-                &event.reason,
-                actor,
-                Some(event.event_id.as_str()),
+        // The legal name is screened before the tier moves: a match holds
+        // the verification for an operator, who sets the tier (or not)
+        // with `paybot admin tier` after looking.
+        let hits = match &event.legal_name {
+            Some(name) => {
+                let legal = ScreenedName::new(NameSource::LegalName, name.as_str());
+                self.screen_sanctions(identity.user, &[legal]).await?
+            }
+            None => Vec::new(),
+        };
+        let held = !hits.is_empty();
+        let (previous_tier, tier, told) = if held {
+            let current = self.tier_of(identity.user).await?;
+            self.audit(
+                AuditEntry::new(now_ms, actor, AuditKind::HoldOpened)
+                    .user(identity.user)
+                    .subject(event.event_id.as_str())
+                    .detail("kind", "verification")
+                    .detail("tier_asked", event.tier.get())
+                    .detail("tier_kept", current.get())
+                    .detail("reason", SANCTIONS_REASON)
+                    .detail("matches", hits.len()),
             )
             .await?;
+            (current, current, false)
+        } else {
+            let change = self
+                .apply_tier(
+                    &identity,
+                    event.tier,
+                    &event.reason,
+                    actor,
+                    Some(event.event_id.as_str()),
+                )
+                .await?;
+            (change.from, change.to, change.told)
+        };
         if let Some(name) = &event.legal_name {
             self.store
                 .set_legal_name(
@@ -273,9 +303,10 @@ impl Bot {
             event_id: event.event_id.as_str().to_owned(),
             platform: identity.platform.as_str().to_owned(),
             user_id: identity.id.as_str().to_owned(),
-            previous_tier: change.from.get(),
-            tier: change.to.get(),
-            told: change.told,
+            previous_tier: previous_tier.get(),
+            tier: tier.get(),
+            told,
+            held,
         };
         let text = serde_json::to_string(&result)
             .map_err(|e| super::BotError::Inconsistent(format!("verification result: {e}")))?;

@@ -10,7 +10,11 @@
 use super::texts::rules::rule_refusal_text;
 use super::{Bot, Result};
 use crate::store::UserId;
+use crate::trust::sanctions::{NameSource, SanctionsHit, ScreenedName};
 use crate::trust::{AuditEntry, Review, Tier, TrustAction, Verdict};
+
+/// The reason a hold for a sanctions match names (rules name themselves).
+pub(super) const SANCTIONS_REASON: &str = "sanctions_screening";
 
 /// What the policy point decided about one action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +68,37 @@ impl Bot {
         if rules.verdict == Verdict::Refuse {
             assessment.refusal = rules.deciding().map(rule_refusal_text);
         }
+        if self.screens(action) {
+            let hits = self.screen_user(action.user()).await?;
+            if !hits.is_empty() && assessment.verdict < Verdict::Hold {
+                // A match is never decided here, either way: an operator
+                // looks (the hits are in the audit log).
+                assessment.verdict = Verdict::Hold;
+                assessment.reason = SANCTIONS_REASON.to_owned();
+            }
+        }
         Ok(assessment)
+    }
+
+    /// Whether `action` is screened against the sanctions list: money out
+    /// to a card, and linking a card (verification screens the legal name
+    /// given, see `operator.rs`).
+    fn screens(&self, action: &TrustAction) -> bool {
+        matches!(
+            action,
+            TrustAction::CashOut { .. } | TrustAction::CardAdd { .. }
+        )
+    }
+
+    /// Screens every name paybot knows of `user`: the legal name given at
+    /// verification (strong) and the display names of their chat accounts
+    /// (weak). Each hit is audited.
+    pub(super) async fn screen_user(&self, user: UserId) -> Result<Vec<SanctionsHit>> {
+        let mut names = self.known_names(user).await?;
+        if let Some(legal) = self.store.legal_name_of(user).await? {
+            names.push(ScreenedName::new(NameSource::LegalName, &legal));
+        }
+        self.screen_sanctions(user, &names).await
     }
 
     /// Appends `entry` to the audit log. A decision whose entry cannot be

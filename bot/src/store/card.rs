@@ -152,6 +152,8 @@ stored_names! {
     ///
     /// ```text
     /// AwaitingCode --confirm--> Linked (the card is in `bot_cards`, same transaction)
+    ///              --confirm, held for review--> Held --approve--> Linked
+    ///                                                 --reject / timeout--> Rejected | HoldExpired
     ///              --cancel / wrong codes / leaked / timeout--> Cancelled | LockedOut | Leaked | Expired
     /// ```
     #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -162,6 +164,13 @@ stored_names! {
         Expired = "expired",
         LockedOut = "locked_out",
         Leaked = "leaked",
+        /// Confirmed, and waiting for an operator's review before it is
+        /// linked.
+        Held = "held",
+        /// Not linked after review.
+        Rejected = "rejected",
+        /// Nobody reviewed it in time; not linked.
+        HoldExpired = "hold_expired",
     }
 }
 
@@ -186,7 +195,10 @@ pub struct CardAdd {
     pub fingerprint: CardFingerprint,
     pub challenge: OtpChallenge,
     pub state: CardAddState,
-    /// The code's expiry while `AwaitingCode`; `None` once final.
+    /// What the policy point asked of it beyond the code.
+    pub review: Review,
+    /// The code's expiry while `AwaitingCode`, the review's deadline while
+    /// `Held`; `None` once final.
     pub due_at_ms: Option<i64>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,

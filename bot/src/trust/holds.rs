@@ -35,6 +35,8 @@ impl Default for HoldPolicy {
 pub enum HoldKind {
     Payment,
     CashOut,
+    /// Linking a card (a sanctions match); no money is reserved.
+    CardLink,
 }
 
 impl HoldKind {
@@ -42,6 +44,7 @@ impl HoldKind {
         match self {
             HoldKind::Payment => "payment",
             HoldKind::CashOut => "cash-out",
+            HoldKind::CardLink => "card link",
         }
     }
 }
@@ -53,7 +56,8 @@ pub struct HoldView {
     pub id: ShortRef,
     pub kind: HoldKind,
     pub user: UserId,
-    pub amount: Amount,
+    /// What is reserved; none for a card link.
+    pub amount: Option<Amount>,
     /// The rule or screening that held it.
     pub reason: String,
     pub opened_at_ms: i64,

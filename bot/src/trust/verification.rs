@@ -138,6 +138,10 @@ pub struct VerificationResult {
     pub tier: u8,
     /// Whether the user was told.
     pub told: bool,
+    /// The legal name matched the sanctions list: the tier was not
+    /// changed; an operator decides (`paybot admin tier`).
+    #[serde(default)]
+    pub held: bool,
 }
 
 /// What [`VerificationStore::claim_verification_event`] found.

@@ -8,3 +8,8 @@ CREATE INDEX bot_payments_held ON bot_payments (state, updated_at_ms) WHERE stat
 -- waits in state 'held' before it goes to the rail.
 ALTER TABLE bot_card_ops ADD COLUMN review TEXT NOT NULL DEFAULT '';
 CREATE INDEX bot_card_ops_held ON bot_card_ops (state, updated_at_ms) WHERE state = 'held';
+
+-- And for card adds: a card link held for review (a sanctions match) waits
+-- in state 'held' after its code, and is linked only if approved.
+ALTER TABLE bot_card_adds ADD COLUMN review TEXT NOT NULL DEFAULT '';
+CREATE INDEX bot_card_adds_held ON bot_card_adds (state, updated_at_ms) WHERE state = 'held';

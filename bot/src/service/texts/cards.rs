@@ -76,6 +76,9 @@ pub(crate) fn describe_add_state(state: CardAddState) -> &'static str {
         CardAddState::Expired => "expired",
         CardAddState::LockedOut => "cancelled after wrong codes",
         CardAddState::Leaked => "cancelled (code posted in a group)",
+        CardAddState::Held => "under review",
+        CardAddState::Rejected => "declined after review",
+        CardAddState::HoldExpired => "not reviewed in time",
     }
 }
 

@@ -52,6 +52,39 @@ pub(crate) fn timed_out(what: &str, reference: &str) -> String {
     )
 }
 
+/// "your new card Visa •••• 1111".
+pub(crate) fn card_link_what(card: &str) -> String {
+    format!("your new card {card}")
+}
+
+/// Added to the code message of a card link that will be reviewed.
+pub(crate) const CARD_LINK_WILL_BE_REVIEWED: &str =
+    "After you confirm, our team checks this card link before the card can be used.";
+
+/// On confirming a card link that is held.
+pub(crate) fn card_link_held(what: &str, reference: &str, review_time: &str) -> String {
+    format!(
+        "Thanks: linking {what} ({reference}) is confirmed and now under review, for at most \
+         {review_time}. I'll tell you here as soon as it is decided."
+    )
+}
+
+/// When an operator rejected a card link.
+pub(crate) fn card_link_rejected(what: &str) -> String {
+    format!(
+        "After review, {what} can't be linked. If you think this is a mistake, contact the \
+         operator of this paybot."
+    )
+}
+
+/// When nobody decided a card link in time.
+pub(crate) fn card_link_timed_out(what: &str) -> String {
+    format!(
+        "Linking {what} could not be reviewed in time, so it was not linked; you can try \
+         again."
+    )
+}
+
 /// A rule asked to review a top-up, where nothing of the user's can be
 /// reserved meanwhile.
 pub(crate) const TOPUP_NEEDS_REVIEW: &str = "This top-up can't be made right now. Try a smaller \
