@@ -25,6 +25,7 @@ mod card_links;
 mod cards;
 mod escrow;
 mod holds;
+mod limits;
 mod link;
 mod notices;
 mod pay;
@@ -67,6 +68,7 @@ use crate::store::{CardOpKind, EventClaim, Store, StoreError};
 
 use account::help;
 pub use escrow::ESCROW_TTL_SECS_MAX;
+pub use limits::{LIMITS_CURRENCIES_MAX, LimitLine, limit_transfer_codes};
 pub use link::LINK_CODE_TTL_SECS;
 pub use pay::AWAITING_PAYMENTS_PER_USER_MAX;
 pub use resolve::CONFUSABLE_CANDIDATES_MAX;
@@ -372,6 +374,7 @@ impl Bot {
             }
             Command::Help { topic } => help(&mut turn, topic),
             Command::Balance => self.balance(&mut turn).await?,
+            Command::Limits => self.limits(&mut turn).await?,
             Command::Pay {
                 payee,
                 amount,

@@ -391,3 +391,45 @@ fn redacted_forms() {
     assert!(DatabaseUrl::parse("sqlite:".to_owned()).is_err());
     assert!(DatabaseUrl::parse("sqlite::memory:".to_owned()).is_err());
 }
+
+#[test]
+fn trust_limits_defaults_are_the_core_defaults_and_bad_figures_are_named() {
+    let s = load(None, NO_ENV).unwrap();
+    assert_eq!(
+        s.trust.limits.policy(),
+        bot::trust::limits::LimitsPolicy::default()
+    );
+    let s = load(
+        None,
+        [("PAYBOT_TRUST__LIMITS__TIERS__0__CURRENCIES__USD__SENT_7D", "100.5")],
+    )
+    .unwrap();
+    let t0 = s
+        .trust
+        .limits
+        .policy()
+        .table(bot::trust::Tier::ZERO, ledger::Currency::USD)
+        .copied()
+        .unwrap();
+    assert_eq!(t0.sent_7d.minor(), 10_050);
+    for (value, named) in [
+        ("100.555", "tiers.0.currencies.usd.sent_7d"),
+        ("-5", "tiers.0.currencies.usd.sent_7d"),
+        ("0", "tiers.0.currencies.usd.sent_7d"),
+    ] {
+        let err = load(
+            None,
+            [("PAYBOT_TRUST__LIMITS__TIERS__0__CURRENCIES__USD__SENT_7D", value)],
+        )
+        .unwrap_err();
+        assert!(err.contains(named), "{value}: {err}");
+    }
+    let file = file_with("[trust.limits.tiers.12]\nname = \"x\"\n");
+    let err = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(err.contains("tiers.12"), "{err}");
+    let file = file_with(
+        "[trust.limits.tiers.3]\nname = \"vip\"\n[trust.limits.tiers.3.currencies.JPY]\nsent_24h = \"1\"\n",
+    );
+    let err = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(err.contains("sent_7d"), "{err}");
+}

@@ -158,6 +158,8 @@ impl Bot {
             ),
         )?;
         self.ledger.enqueue_outbox(&[notice]).await?;
+        self.release_limits(payment.transfer_id, &super::limits::PAYMENT_KINDS)
+            .await?;
         let mut refunded = payment;
         refunded.state = PaymentState::Refunded;
         refunded.due_at_ms = None;

@@ -19,6 +19,7 @@ use super::texts::resolve::is_a_bot;
 use super::texts::{minutes, tries, with_memo};
 use super::turn::{AwaitsCode, REF_BODY_CHARS};
 use super::turn::{Turn, derive, event_key, label_of, label_of_user, short_ref};
+use super::limits::{PAYMENT_KINDS, payment_movement};
 use super::{Bot, Result, transfer_codes};
 use crate::command::{Memo, OtpCode, ShortRef, Target};
 use crate::message::Button;
@@ -111,11 +112,32 @@ impl Bot {
         let pending =
             NewTransfer::pending(transfer_id, debit, credit, amount, self.config.otp.ttl_secs)
                 .with_code(transfer_codes::PAYMENT);
-        let recorded = match self.ledger.submit(pending).await {
-            Ok(outcome) => outcome.transfer().clone(),
+        let payee_user = match &payee {
+            Resolved::Known(identity) => Some((identity.user, payee_label.as_str())),
+            Resolved::Unclaimed(_) => None,
+        };
+        let subject = transfer_id.to_string();
+        let movement = payment_movement(transfer_id, amount, me.user, payee_user, &subject);
+        let mut plan = match self.plan_limits(&movement).await? {
+            Ok(plan) => plan,
+            Err(refusal) => {
+                turn.private(refusal);
+                return Ok(());
+            }
+        };
+        let submitted = self.ledger.submit_linked(plan.group(vec![pending])).await;
+        if let Err(SubmitError::Rejected { index, error }) = &submitted
+            && let Some(refusal) = self.limit_refusal(&plan, &movement, *index, error).await?
+        {
+            turn.private(refusal);
+            return Ok(());
+        }
+        let recorded = match submitted.map(|outcomes| outcomes.into_iter().next()) {
+            Ok(Some(outcome)) => outcome.transfer().clone(),
+            Ok(None) => return Err(super::BotError::Inconsistent("an empty submit".to_owned())),
             Err(SubmitError::Rejected {
                 error: TransferError::InsufficientFunds,
-                ..
+                index: 0,
             }) => {
                 let available = self
                     .ledger
@@ -488,6 +510,8 @@ impl Bot {
             }
             Err(error) => return Err(error.into()),
         }
+        self.release_limits(payment.transfer_id, &PAYMENT_KINDS)
+            .await?;
         let mut ended = payment;
         ended.state = state;
         ended.due_at_ms = None;
@@ -521,6 +545,8 @@ impl Bot {
             }
             Err(error) => return Err(error.into()),
         }
+        self.release_limits(payment.transfer_id, &PAYMENT_KINDS)
+            .await?;
         if notify {
             let notice = self.notice(
                 &format!("{}:expired:payer", payment.reference),
@@ -623,6 +649,8 @@ impl Bot {
                 );
                 match self.ledger.submit(void).await {
                     Ok(_) => {
+                        self.release_limits(payment.transfer_id, &PAYMENT_KINDS)
+                            .await?;
                         self.reconcile(payment, PaymentState::Refunded).await?;
                         turn.here(texts::cancelled_hold(&reference.to_string(), &what));
                     }
