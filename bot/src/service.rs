@@ -68,7 +68,7 @@ use crate::store::{CardOpKind, EventClaim, Store, StoreError};
 
 use account::help;
 pub use escrow::ESCROW_TTL_SECS_MAX;
-pub use limits::{LIMITS_CURRENCIES_MAX, LimitLine, limit_transfer_codes};
+pub use limits::{LIMITS_CURRENCIES_MAX, LimitLine, USES_READ_MAX, limit_transfer_codes};
 pub use link::LINK_CODE_TTL_SECS;
 pub use pay::AWAITING_PAYMENTS_PER_USER_MAX;
 pub use resolve::CONFUSABLE_CANDIDATES_MAX;

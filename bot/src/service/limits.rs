@@ -47,6 +47,9 @@ pub mod limit_transfer_codes {
 
 /// Most currencies `/limits` and the report list.
 pub const LIMITS_CURRENCIES_MAX: usize = 16;
+/// Most uses of one allowance read at once (to find what is past its
+/// window, and when the next frees up).
+pub const USES_READ_MAX: u32 = 500;
 
 /// One limit of one user in one currency, as the operator and `/limits`
 /// see it. Amounts in minor units of `currency`.
@@ -328,12 +331,9 @@ impl Bot {
             let limit = table.single_payment;
             self.audit_refusal(movement, movement.user, Some(LimitKind::SinglePayment), Some(limit.minor()), None)
                 .await?;
-            return Ok(Err(texts::over_your_limit(
-                LimitKind::SinglePayment,
+            return Ok(Err(texts::over_single_payment(
                 &limit.to_string(),
                 &asked,
-                &limit.to_string(),
-                "",
                 &self.tier_label(tier),
             )));
         }
@@ -371,6 +371,7 @@ impl Bot {
     ) -> Result<Use> {
         let limit = table.get(kind);
         let account = self.allowance(user, kind, limit.currency()).await?;
+        let account = self.expire_past_uses(account).await?;
         let account = self.reconcile_allowance(account, limit).await?;
         let source = self
             .system_account(AccountKind::AllowanceSource, limit.currency())
@@ -592,7 +593,32 @@ impl Bot {
         Ok(())
     }
 
-    /// One windowed limit as it stands: used is what is in the window now.
+    /// Expires the allowance's uses whose window has passed, without
+    /// waiting for the ledger's sweeper (it may not have run since; ids are
+    /// the sweeper's own, so the two never expire one use twice).
+    async fn expire_past_uses(&self, account: Account) -> Result<Account> {
+        if account.debits_pending == 0 {
+            return Ok(account);
+        }
+        let now = self.ledger.now_ms();
+        let uses = self.ledger.open_pending_debits(account.id, USES_READ_MAX).await?;
+        let mut expired = false;
+        for due in uses.iter().take_while(|t| t.expires_at_ms().is_some_and(|at| at <= now)) {
+            match self.ledger.submit(NewTransfer::expire(due.id)).await {
+                Ok(_) => expired = true,
+                // Resolved meanwhile (the sweeper, a release).
+                Err(SubmitError::Rejected { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        if !expired {
+            return Ok(account);
+        }
+        Ok(self.ledger.account(account.id).await?.unwrap_or(account))
+    }
+
+    /// One windowed limit as it stands: used is what is in the window now
+    /// (uses past their window count as returned, swept or not).
     async fn window_line(
         &self,
         user: UserId,
@@ -612,11 +638,20 @@ impl Bot {
                     .find(|a| a.kind == AccountKind::Allowance && a.currency == currency)
             }
         };
+        let now = self.ledger.now_ms();
         let (used, frees_at_ms) = match &account {
             Some(a) if a.debits_pending > 0 => {
-                let soonest = self.ledger.open_pending_debits(a.id, 1).await?;
-                let at = soonest.first().and_then(ledger::Transfer::expires_at_ms);
-                (a.debits_pending, at)
+                let uses = self.ledger.open_pending_debits(a.id, USES_READ_MAX).await?;
+                let past: i64 = uses
+                    .iter()
+                    .filter(|t| t.expires_at_ms().is_some_and(|at| at <= now))
+                    .map(|t| t.amount.minor())
+                    .sum();
+                let next = uses
+                    .iter()
+                    .filter_map(ledger::Transfer::expires_at_ms)
+                    .find(|at| *at > now);
+                (a.debits_pending.saturating_sub(past).max(0), next)
             }
             _ => (0, None),
         };

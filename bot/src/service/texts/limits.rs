@@ -42,6 +42,13 @@ pub(crate) fn over_your_limit(
     )
 }
 
+/// A payment over the single-payment limit.
+pub(crate) fn over_single_payment(limit: &str, asked: &str, tier: &str) -> String {
+    format!(
+        "One payment can be at most {limit} for {tier} wallets, and this one is {asked}. Nothing was moved. /limits shows all your limits."
+    )
+}
+
 /// " More becomes available from 14:05 UTC on 2026-01-02."
 pub(crate) fn frees_from(at: &str) -> String {
     format!(" More becomes available from {at}.")
@@ -51,14 +58,14 @@ pub(crate) fn frees_from(at: &str) -> String {
 pub(crate) fn over_their_limit(payee: &str, kind: LimitKind, asked: &str) -> String {
     let what = their_limit_name(kind);
     format!(
-        "{payee} can't receive {asked} right now: it would go over their limit on {what}. Nothing was sent; you could send a smaller amount, or they can check /limits."
+        "{payee} can't receive {asked} right now: it would go over their limit on {what}. Nothing was sent."
     )
 }
 
 /// The user's tier has no limits for this currency: it is not offered.
 pub(crate) fn currency_not_offered(currency: &str, tier: &str) -> String {
     format!(
-        "{tier} wallets can't use {currency} here yet. Nothing was moved. /limits shows what you can use."
+        "Wallets at your verification level ({tier}) can't use {currency} here yet. Nothing was moved. /limits shows what you can use."
     )
 }
 
