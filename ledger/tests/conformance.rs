@@ -122,7 +122,9 @@ mod cases {
         assert_eq!(db.ledger.transfer(over.id).await.unwrap(), None);
         // Pending credits count: 400 promised leaves room for 300.
         db.ledger
-            .submit(NewTransfer::pending(id(), alice, bob, usd(400), 60).with_credit_balance_max(1_000))
+            .submit(
+                NewTransfer::pending(id(), alice, bob, usd(400), 60).with_credit_balance_max(1_000),
+            )
             .await
             .unwrap();
         let t = NewTransfer::pending(id(), alice, bob, usd(301), 60).with_credit_balance_max(1_000);
@@ -185,7 +187,13 @@ mod cases {
         db.ledger.expire_due().await.unwrap();
         let open = db.ledger.open_pending_debits(alice, 10).await.unwrap();
         assert_eq!(open.iter().map(|t| t.id).collect::<Vec<_>>(), vec![long.id]);
-        assert!(db.ledger.open_pending_debits(bob, 10).await.unwrap().is_empty());
+        assert!(
+            db.ledger
+                .open_pending_debits(bob, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_sound(db).await;
     }
 
@@ -198,7 +206,10 @@ mod cases {
         };
         let allowance = db
             .ledger
-            .open_account(&open(OwnerRef::new("allowance:1:sent_24h").unwrap(), AccountKind::Allowance))
+            .open_account(&open(
+                OwnerRef::new("allowance:1:sent_24h").unwrap(),
+                AccountKind::Allowance,
+            ))
             .await
             .unwrap();
         assert!(allowance.flags.no_overdraft());

@@ -401,7 +401,10 @@ fn trust_limits_defaults_are_the_core_defaults_and_bad_figures_are_named() {
     );
     let s = load(
         None,
-        [("PAYBOT_TRUST__LIMITS__TIERS__0__CURRENCIES__USD__SENT_7D", "100.5")],
+        [(
+            "PAYBOT_TRUST__LIMITS__TIERS__0__CURRENCIES__USD__SENT_7D",
+            "100.5",
+        )],
     )
     .unwrap();
     let t0 = s
@@ -419,7 +422,10 @@ fn trust_limits_defaults_are_the_core_defaults_and_bad_figures_are_named() {
     ] {
         let err = load(
             None,
-            [("PAYBOT_TRUST__LIMITS__TIERS__0__CURRENCIES__USD__SENT_7D", value)],
+            [(
+                "PAYBOT_TRUST__LIMITS__TIERS__0__CURRENCIES__USD__SENT_7D",
+                value,
+            )],
         )
         .unwrap_err();
         assert!(err.contains(named), "{value}: {err}");

@@ -93,9 +93,12 @@ async fn sixty_four_payments_ten_fit(backend: TestBackend, binding: Binding) {
         Arc::new(OsRandom),
     );
     bot.handle(&dm("bob", "start-bob", "/start")).await;
-    let payers: Vec<String> = (0..CONCURRENT_PAYMENTS).map(|i| format!("payer{i:02}")).collect();
+    let payers: Vec<String> = (0..CONCURRENT_PAYMENTS)
+        .map(|i| format!("payer{i:02}"))
+        .collect();
     for payer in &payers {
-        bot.handle(&dm(payer, &format!("start-{payer}"), "/start")).await;
+        bot.handle(&dm(payer, &format!("start-{payer}"), "/start"))
+            .await;
     }
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -126,14 +129,23 @@ async fn sixty_four_payments_ten_fit(backend: TestBackend, binding: Binding) {
             other.push(answer);
         }
     }
-    assert!(other.is_empty(), "{binding:?}: unexpected answers: {other:#?}");
+    assert!(
+        other.is_empty(),
+        "{binding:?}: unexpected answers: {other:#?}"
+    );
     assert_eq!(through, FITS, "{binding:?}: payments through");
     assert_eq!(refused, CONCURRENT_PAYMENTS - FITS, "{binding:?}: refused");
 
     // The ledger agrees: bob has exactly what fits on its way to him.
     let bob_id = PlatformUserId::new("bob").unwrap();
-    let bob = store.identity(Platform::Mock, &bob_id).await.unwrap().unwrap();
-    let wallet = db.wallet(&format!("user:{}", bob.user.0), Currency::USD).await;
+    let bob = store
+        .identity(Platform::Mock, &bob_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let wallet = db
+        .wallet(&format!("user:{}", bob.user.0), Currency::USD)
+        .await;
     let balance = db.ledger.balance(wallet).await.unwrap().unwrap();
     assert_eq!(balance.pending_in, fits, "{binding:?}");
     let violations = db.ledger.verify().await.unwrap();

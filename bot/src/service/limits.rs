@@ -178,7 +178,10 @@ fn use_id(movement: TransferId, kind: LimitKind) -> TransferId {
     )
 }
 
-fn allowance_owner(user: UserId, kind: LimitKind) -> std::result::Result<OwnerRef, ledger::LedgerError> {
+fn allowance_owner(
+    user: UserId,
+    kind: LimitKind,
+) -> std::result::Result<OwnerRef, ledger::LedgerError> {
     OwnerRef::new(format!("allowance:{}:{}", user.0, kind.name()))
 }
 
@@ -217,14 +220,22 @@ impl Bot {
         currency: Currency,
     ) -> Result<(Tier, Option<CurrencyLimits>)> {
         let tier = self.tier_of(user).await?;
-        Ok((tier, self.config.trust.limits.table(tier, currency).copied()))
+        Ok((
+            tier,
+            self.config.trust.limits.table(tier, currency).copied(),
+        ))
     }
 
     fn tier_label(&self, tier: Tier) -> String {
         self.config.trust.limits.tier_name(tier)
     }
 
-    async fn allowance(&self, user: UserId, kind: LimitKind, currency: Currency) -> Result<Account> {
+    async fn allowance(
+        &self,
+        user: UserId,
+        kind: LimitKind,
+        currency: Currency,
+    ) -> Result<Account> {
         Ok(self
             .ledger
             .open_account(&NewAccount {
@@ -261,7 +272,8 @@ impl Bot {
         ];
         let key: Vec<u8> = state.iter().flat_map(|v| v.to_be_bytes()).collect();
         let id = TransferId::derive("paybot.bot.limits.set", &key);
-        let set = NewTransfer::single(id, debit, credit, amount).with_code(limit_transfer_codes::SET);
+        let set =
+            NewTransfer::single(id, debit, credit, amount).with_code(limit_transfer_codes::SET);
         match self.ledger.submit(set).await {
             Ok(_) => {}
             // Used meanwhile by a racing movement: the next reconcile
@@ -321,7 +333,8 @@ impl Bot {
         let asked = movement.amount.to_string();
         let (tier, table) = self.limits_table(movement.user, currency).await?;
         let Some(table) = table else {
-            self.audit_refusal(movement, movement.user, None, None, None).await?;
+            self.audit_refusal(movement, movement.user, None, None, None)
+                .await?;
             return Ok(Err(texts::currency_not_offered(
                 currency.code(),
                 &self.tier_label(tier),
@@ -329,8 +342,14 @@ impl Bot {
         };
         if movement.single && movement.amount > table.single_payment {
             let limit = table.single_payment;
-            self.audit_refusal(movement, movement.user, Some(LimitKind::SinglePayment), Some(limit.minor()), None)
-                .await?;
+            self.audit_refusal(
+                movement,
+                movement.user,
+                Some(LimitKind::SinglePayment),
+                Some(limit.minor()),
+                None,
+            )
+            .await?;
             return Ok(Err(texts::over_single_payment(
                 &limit.to_string(),
                 &asked,
@@ -339,14 +358,20 @@ impl Bot {
         }
         let mut plan = LimitPlan::default();
         for kind in movement.kinds {
-            plan.uses
-                .push(self.prepare_use(movement, movement.user, *kind, &table).await?);
+            plan.uses.push(
+                self.prepare_use(movement, movement.user, *kind, &table)
+                    .await?,
+            );
         }
         if let Some((payee, label)) = movement.payee {
             let (_, theirs) = self.limits_table(payee, currency).await?;
             let Some(theirs) = theirs else {
-                self.audit_refusal(movement, payee, None, None, None).await?;
-                return Ok(Err(texts::payee_currency_not_offered(label, currency.code())));
+                self.audit_refusal(movement, payee, None, None, None)
+                    .await?;
+                return Ok(Err(texts::payee_currency_not_offered(
+                    label,
+                    currency.code(),
+                )));
             };
             plan.uses.push(
                 self.prepare_use(movement, payee, LimitKind::Received30d, &theirs)
@@ -376,7 +401,9 @@ impl Bot {
         let source = self
             .system_account(AccountKind::AllowanceSource, limit.currency())
             .await?;
-        let window = kind.window_secs().unwrap_or(ledger::PENDING_TIMEOUT_SECS_MAX);
+        let window = kind
+            .window_secs()
+            .unwrap_or(ledger::PENDING_TIMEOUT_SECS_MAX);
         let transfer = NewTransfer::pending(
             use_id(movement.transfer_id, kind),
             account.id,
@@ -432,10 +459,7 @@ impl Bot {
                 }
             }));
         }
-        let Some(used) = index
-            .checked_sub(plan.moves)
-            .and_then(|i| plan.uses.get(i))
-        else {
+        let Some(used) = index.checked_sub(plan.moves).and_then(|i| plan.uses.get(i)) else {
             return Ok(None);
         };
         if *error != TransferError::InsufficientFunds {
@@ -444,8 +468,14 @@ impl Bot {
         let line = self
             .window_line(used.user, used.kind, used.limit, Some(used.account))
             .await?;
-        self.audit_refusal(movement, used.user, Some(used.kind), Some(line.left), line.frees_at_ms)
-            .await?;
+        self.audit_refusal(
+            movement,
+            used.user,
+            Some(used.kind),
+            Some(line.left),
+            line.frees_at_ms,
+        )
+        .await?;
         if used.user != movement.user
             && let Some((_, label)) = movement.payee
         {
@@ -480,21 +510,37 @@ impl Bot {
         let (tier, table) = self.limits_table(movement.user, currency).await?;
         let tier_name = self.tier_label(tier);
         let Some(table) = table else {
-            self.audit_refusal(movement, movement.user, None, None, None).await?;
-            return Ok(Some(texts::currency_not_offered(currency.code(), &tier_name)));
+            self.audit_refusal(movement, movement.user, None, None, None)
+                .await?;
+            return Ok(Some(texts::currency_not_offered(
+                currency.code(),
+                &tier_name,
+            )));
         };
         let mut lines = Vec::new();
         for kind in movement.kinds {
-            lines.push(self.window_line(movement.user, *kind, table.get(*kind), None).await?);
+            lines.push(
+                self.window_line(movement.user, *kind, table.get(*kind), None)
+                    .await?,
+            );
         }
         if let Some(holder) = movement.balance_of {
-            lines.push(self.balance_line(holder, currency, table.balance.minor()).await?);
+            lines.push(
+                self.balance_line(holder, currency, table.balance.minor())
+                    .await?,
+            );
         }
         let Some(line) = lines.into_iter().find(|l| l.left < movement.amount.minor()) else {
             return Ok(None);
         };
-        self.audit_refusal(movement, movement.user, Some(line.kind), Some(line.left), line.frees_at_ms)
-            .await?;
+        self.audit_refusal(
+            movement,
+            movement.user,
+            Some(line.kind),
+            Some(line.left),
+            line.frees_at_ms,
+        )
+        .await?;
         let frees = line
             .frees_at_ms
             .map(|at| texts::frees_from(&utc_minute_text(at)))
@@ -543,13 +589,14 @@ impl Bot {
         frees_at_ms: Option<i64>,
     ) -> Result<()> {
         let currency = movement.amount.currency();
-        let mut entry = AuditEntry::new(self.ledger.now_ms(), Actor::System, AuditKind::LimitChecked)
-            .user(user)
-            .subject(movement.subject)
-            .detail("limit", kind.map_or("no_table", LimitKind::name))
-            .detail("currency", currency.code())
-            .detail("asked", movement.amount.to_string())
-            .detail("result", "refused");
+        let mut entry =
+            AuditEntry::new(self.ledger.now_ms(), Actor::System, AuditKind::LimitChecked)
+                .user(user)
+                .subject(movement.subject)
+                .detail("limit", kind.map_or("no_table", LimitKind::name))
+                .detail("currency", currency.code())
+                .detail("asked", movement.amount.to_string())
+                .detail("result", "refused");
         if let Some(left) = left {
             entry = entry.detail("left", ledger::format_minor(left, currency));
         }
@@ -563,7 +610,11 @@ impl Bot {
     /// Gives back what `movement` used of its limits (it was cancelled,
     /// refused, declined or expired before it moved money). Uses already
     /// expired or released are fine.
-    pub(super) async fn release_limits(&self, movement: TransferId, kinds: &[LimitKind]) -> Result<()> {
+    pub(super) async fn release_limits(
+        &self,
+        movement: TransferId,
+        kinds: &[LimitKind],
+    ) -> Result<()> {
         for kind in kinds {
             let id = use_id(movement, *kind);
             let open = self
@@ -601,9 +652,15 @@ impl Bot {
             return Ok(account);
         }
         let now = self.ledger.now_ms();
-        let uses = self.ledger.open_pending_debits(account.id, USES_READ_MAX).await?;
+        let uses = self
+            .ledger
+            .open_pending_debits(account.id, USES_READ_MAX)
+            .await?;
         let mut expired = false;
-        for due in uses.iter().take_while(|t| t.expires_at_ms().is_some_and(|at| at <= now)) {
+        for due in uses
+            .iter()
+            .take_while(|t| t.expires_at_ms().is_some_and(|at| at <= now))
+        {
             match self.ledger.submit(NewTransfer::expire(due.id)).await {
                 Ok(_) => expired = true,
                 // Resolved meanwhile (the sweeper, a release).

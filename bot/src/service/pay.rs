@@ -13,13 +13,13 @@
 use ledger::{AccountKind, Amount, NewTransfer, SubmitError, TransferError};
 
 use super::escrow::{escrow_claim, hold_id, hold_resolved_as};
+use super::limits::{PAYMENT_KINDS, payment_movement};
 use super::resolve::Resolved;
 use super::texts::pay::{self as texts, describe_state};
 use super::texts::resolve::is_a_bot;
 use super::texts::{minutes, tries, with_memo};
 use super::turn::{AwaitsCode, REF_BODY_CHARS};
 use super::turn::{Turn, derive, event_key, label_of, label_of_user, short_ref};
-use super::limits::{PAYMENT_KINDS, payment_movement};
 use super::{Bot, Result, transfer_codes};
 use crate::command::{Memo, OtpCode, ShortRef, Target};
 use crate::message::Button;

@@ -10,10 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use bot::trust::limits::{
-    CurrencyLimits, LimitKind, LimitsPolicy, TierLimits, TierName, CURRENCIES_PER_TIER_MAX,
-};
 use bot::trust::Tier;
+use bot::trust::limits::{
+    CURRENCIES_PER_TIER_MAX, CurrencyLimits, LimitKind, LimitsPolicy, TierLimits, TierName,
+};
 use ledger::{Amount, Currency};
 use serde::Deserialize;
 

@@ -243,8 +243,7 @@ impl Bot {
         match kind {
             CardOpKind::CashOut => self.release_cashout(&ended).await?,
             CardOpKind::TopUp => {
-                self.release_limits(ended.transfer_id, &TOPUP_KINDS)
-                    .await?;
+                self.release_limits(ended.transfer_id, &TOPUP_KINDS).await?;
             }
         }
         Ok(true)

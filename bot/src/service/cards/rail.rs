@@ -18,8 +18,8 @@ use super::{
 };
 use crate::calendar::UtcMoment;
 use crate::card::{CardTransfer, RailError, RailOutcome};
-use crate::service::texts::cards as texts;
 use crate::service::limits::{CASHOUT_KINDS, TOPUP_KINDS, card_movement};
+use crate::service::texts::cards as texts;
 use crate::service::{Bot, BotError, Result, minutes};
 use crate::store::{CardOp, CardOpKind, CardOpState};
 
