@@ -194,3 +194,98 @@ cases!(balance_limit {
     balance_limit_lets_exactly_ten_of_64_through_on_sqlite(TestBackend::Sqlite),
     balance_limit_lets_exactly_ten_of_64_through_on_postgres(TestBackend::Postgres),
 });
+
+/// A tier change takes effect at once, up and down: the allowance is
+/// reconciled to the new limit, what is in use stays in use.
+async fn tier_change_reconciles(backend: TestBackend) {
+    use bot::trust::limits::LimitKind::Sent24h;
+    use bot::trust::{Actor, TierRecord};
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
+    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let roomy = CurrencyLimits::all(usd(1_000_000));
+    let verified = Tier::new(1).unwrap();
+    let config = BotConfig {
+        mock_opening_balance: Some(usd(100_000)),
+        trust: TrustConfig {
+            limits: LimitsPolicy::default()
+                .with_table(Tier::ZERO, roomy.with(Sent24h, usd(5_000)))
+                .with_table(verified, roomy.with(Sent24h, usd(20_000))),
+            ..TrustConfig::default()
+        },
+        ..BotConfig::default()
+    };
+    let store = Arc::new(SqlStore::new(&db.ledger));
+    let bot: Arc<Bot> = Bot::new(
+        db.ledger.clone(),
+        Arc::<SqlStore>::clone(&store),
+        config,
+        Pepper::generate(&OsRandom),
+        Arc::new(OsRandom),
+    );
+    bot.handle(&dm("bob", "s-bob", "/start")).await;
+    bot.handle(&dm("alice", "s-alice", "/start")).await;
+    let alice_id = PlatformUserId::new("alice").unwrap();
+    let alice = store
+        .identity(Platform::Mock, &alice_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .user;
+    let text = |replies: Vec<bot::message::Reply>| {
+        replies
+            .into_iter()
+            .map(|r| r.text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let sent_left = |bot: Arc<Bot>| async move {
+        let report = bot.limits_report(alice).await.unwrap();
+        let line = report.iter().find(|l| l.kind == Sent24h).unwrap().clone();
+        (line.used, line.left)
+    };
+    let asked = text(bot.handle(&dm("alice", "p1", "/pay @bob 40")).await);
+    assert!(asked.contains("/confirm "), "{asked}");
+    assert_eq!(sent_left(Arc::clone(&bot)).await, (4_000, 1_000));
+
+    let set = |tier| TierRecord {
+        user: alice,
+        tier,
+        reason: "documents checked".to_owned(),
+        actor: Actor::Operator("ops".to_owned()),
+        set_at_ms: db.ledger.now_ms(),
+    };
+    store.set_tier(&set(verified)).await.unwrap();
+    bot.reconcile_limits(alice).await.unwrap();
+    assert_eq!(sent_left(Arc::clone(&bot)).await, (4_000, 16_000));
+    let asked = text(bot.handle(&dm("alice", "p2", "/pay @bob 150")).await);
+    assert!(asked.contains("/confirm "), "{asked}");
+
+    // Down again: $190 in use against a $50 limit leaves nothing.
+    store.set_tier(&set(Tier::ZERO)).await.unwrap();
+    bot.reconcile_limits(alice).await.unwrap();
+    assert_eq!(sent_left(Arc::clone(&bot)).await, (19_000, 0));
+    let refused = text(bot.handle(&dm("alice", "p3", "/pay @bob 1")).await);
+    assert!(
+        refused.contains("payments you send in 24 hours ($50.00 for unverified wallets)")
+            && refused.contains("$0.00 is left"),
+        "{refused}"
+    );
+    // A day on, the uses have aged out and the lower limit holds exactly.
+    db.clock
+        .advance(std::time::Duration::from_secs(24 * 60 * 60));
+    assert_eq!(sent_left(Arc::clone(&bot)).await, (0, 5_000));
+    let over = text(bot.handle(&dm("alice", "p4", "/pay @bob 50.01")).await);
+    assert!(over.contains("$50.00 is left"), "{over}");
+    let asked = text(bot.handle(&dm("alice", "p5", "/pay @bob 50")).await);
+    assert!(asked.contains("/confirm "), "{asked}");
+    let violations = db.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    db.cleanup().await;
+}
+
+cases!(tier_change_reconciles {
+    tier_change_takes_effect_up_and_down_on_sqlite(TestBackend::Sqlite),
+    tier_change_takes_effect_up_and_down_on_postgres(TestBackend::Postgres),
+});

@@ -504,19 +504,33 @@ impl Bot {
             Err(SubmitError::Rejected { error, .. }) => {
                 let actual = awaiting_resolved_as(&error, state);
                 if actual != state {
+                    let transfer_id = payment.transfer_id;
                     self.reconcile(payment, actual).await?;
+                    if actual == PaymentState::Expired {
+                        self.release_limits(transfer_id, &PAYMENT_KINDS).await?;
+                    }
                     return Ok(false);
                 }
             }
             Err(error) => return Err(error.into()),
         }
-        self.release_limits(payment.transfer_id, &PAYMENT_KINDS)
-            .await?;
         let mut ended = payment;
         ended.state = state;
         ended.due_at_ms = None;
         ended.updated_at_ms = self.ledger.now_ms();
-        Ok(self.store.update_payment(&ended).await?)
+        self.ended_awaiting(&ended).await
+    }
+
+    /// Records a payment that ended without moving money and, if this call
+    /// recorded it, gives back what it used of the limits (only then: a
+    /// stale record may belong to a payment since moved to escrow).
+    async fn ended_awaiting(&self, ended: &Payment) -> Result<bool> {
+        let updated = self.store.update_payment(ended).await?;
+        if updated {
+            self.release_limits(ended.transfer_id, &PAYMENT_KINDS)
+                .await?;
+        }
+        Ok(updated)
     }
 
     /// Expires a payment whose code ran out; tells the payer through the
@@ -545,8 +559,6 @@ impl Bot {
             }
             Err(error) => return Err(error.into()),
         }
-        self.release_limits(payment.transfer_id, &PAYMENT_KINDS)
-            .await?;
         if notify {
             let notice = self.notice(
                 &format!("{}:expired:payer", payment.reference),
@@ -564,7 +576,7 @@ impl Bot {
         ended.state = PaymentState::Expired;
         ended.due_at_ms = None;
         ended.updated_at_ms = self.ledger.now_ms();
-        Ok(self.store.update_payment(&ended).await?)
+        self.ended_awaiting(&ended).await
     }
 
     pub(super) async fn cancel(
