@@ -68,7 +68,10 @@ use crate::store::{CardOpKind, EventClaim, Store, StoreError};
 
 use account::help;
 pub use escrow::ESCROW_TTL_SECS_MAX;
-pub use limits::{LIMITS_CURRENCIES_MAX, LimitLine, USES_READ_MAX, limit_transfer_codes};
+pub use limits::{
+    ALLOWANCE_CACHE_ENTRIES_MAX, LIMITS_CURRENCIES_MAX, LimitLine, USES_READ_MAX,
+    limit_transfer_codes,
+};
 pub use link::LINK_CODE_TTL_SECS;
 pub use pay::AWAITING_PAYMENTS_PER_USER_MAX;
 pub use resolve::CONFUSABLE_CANDIDATES_MAX;
@@ -169,6 +172,8 @@ pub struct Bot {
     /// Each registered platform's profile (see [`Bot::register_platform`]).
     profiles: RwLock<HashMap<Platform, Arc<PlatformProfile>>>,
     system_accounts: Mutex<HashMap<(AccountKind, Currency), AccountId>>,
+    /// Limit allowances opened and reconciled (see `service/limits.rs`).
+    allowances: limits::AllowanceCache,
     /// When [`Bot::sweep`] last forgot old events (ms; 0: never).
     events_forgotten_at_ms: std::sync::atomic::AtomicI64,
     /// The card network (see [`BotBuilder::card_rail`]); none: cards off.
@@ -238,6 +243,7 @@ impl BotBuilder {
             dispatcher,
             profiles: RwLock::new(HashMap::new()),
             system_accounts: Mutex::new(HashMap::new()),
+            allowances: limits::AllowanceCache::default(),
             events_forgotten_at_ms: std::sync::atomic::AtomicI64::new(0),
             card_rail: self.card_rail,
             card_fingerprint_key: self.card_fingerprint_key,

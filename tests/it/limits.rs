@@ -66,6 +66,10 @@ enum Binding {
 }
 
 async fn sixty_four_payments_ten_fit(backend: TestBackend, binding: Binding) {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
     let Some(db) = TestDb::fresh(backend).await else {
         return; // PostgreSQL absent outside CI: skipped loudly by TestDb.
     };

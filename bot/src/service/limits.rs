@@ -23,12 +23,18 @@
 //! expire (each later reconcile debits what came back). Reconcile transfer
 //! ids derive from the totals they were computed from, so two racing
 //! reconciles of one allowance credit it once.
+//!
+//! Round trips: an allowance already brought to the current limit by this
+//! process (`AllowanceCache`) is used without a read. Uses past their
+//! window are expired by the ledger's sweeper; when an allowance refuses a
+//! movement before the sweeper got to them, they are expired here, the
+//! allowance is reconciled and the movement submitted once more.
 
 mod report;
 
 use ledger::{
-    Account, AccountId, AccountKind, Amount, Currency, NewAccount, NewTransfer, OwnerRef,
-    SubmitError, TransferError, TransferId, TransferKind,
+    Account, AccountId, AccountKind, Amount, Currency, NewAccount, NewTransfer, OutboxMessage,
+    Outcome, OwnerRef, SubmitError, TransferError, TransferId, TransferKind,
 };
 
 use super::account::owner_of;
@@ -138,6 +144,33 @@ pub(super) fn payment_movement<'a>(
         balance_of: payee.map(|(user, _)| user),
         payee,
         subject,
+    }
+}
+
+/// Most allowances [`AllowanceCache`] remembers; past it, it starts over.
+pub const ALLOWANCE_CACHE_ENTRIES_MAX: usize = 100_000;
+
+/// The allowance accounts this process has opened, and the limit each was
+/// last brought to: a movement whose limit is unchanged needs no read
+/// before it submits (only reconciles change what an allowance is
+/// credited with; uses are pending transfers).
+#[derive(Debug, Default)]
+pub(super) struct AllowanceCache(
+    std::sync::Mutex<std::collections::HashMap<(UserId, LimitKind, Currency), (AccountId, i64)>>,
+);
+
+impl AllowanceCache {
+    fn get(&self, key: (UserId, LimitKind, Currency)) -> Option<(AccountId, i64)> {
+        self.0.lock().ok()?.get(&key).copied()
+    }
+
+    fn put(&self, key: (UserId, LimitKind, Currency), value: (AccountId, i64)) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= ALLOWANCE_CACHE_ENTRIES_MAX {
+                map.clear();
+            }
+            map.insert(key, value);
+        }
     }
 }
 
@@ -298,8 +331,8 @@ impl Bot {
             let Some(table) = table else { continue };
             for kind in LimitKind::ALL {
                 if kind.window_secs().is_some() {
-                    let account = self.allowance(user, kind, currency).await?;
-                    self.reconcile_allowance(account, table.get(kind)).await?;
+                    self.reconciled_allowance(user, kind, table.get(kind))
+                        .await?;
                 }
             }
         }
@@ -397,9 +430,10 @@ impl Bot {
         table: &CurrencyLimits,
     ) -> Result<Use> {
         let limit = table.get(kind);
-        let account = self.allowance(user, kind, limit.currency()).await?;
-        let account = self.expire_past_uses(account).await?;
-        let account = self.reconcile_allowance(account, limit).await?;
+        let account = match self.allowances.get((user, kind, limit.currency())) {
+            Some((id, target)) if target == limit.minor() => id,
+            _ => self.reconciled_allowance(user, kind, limit).await?,
+        };
         let source = self
             .system_account(AccountKind::AllowanceSource, limit.currency())
             .await?;
@@ -408,7 +442,7 @@ impl Bot {
             .unwrap_or(ledger::PENDING_TIMEOUT_SECS_MAX);
         let transfer = NewTransfer::pending(
             use_id(movement.transfer_id, kind),
-            account.id,
+            account,
             source,
             movement.amount,
             window,
@@ -418,9 +452,87 @@ impl Bot {
             user,
             kind,
             limit,
-            account: account.id,
+            account,
             transfer,
         })
+    }
+
+    /// Submits [`LimitPlan::group`] of `movement` (with `outbox`). When an
+    /// allowance refuses it while some of its uses are past their window
+    /// (the ledger's sweeper has not run since), those are expired and the
+    /// group is submitted once more.
+    pub(super) async fn submit_limited(
+        &self,
+        plan: &mut LimitPlan,
+        movement: Vec<NewTransfer>,
+        outbox: Vec<OutboxMessage>,
+    ) -> std::result::Result<Vec<Outcome>, SubmitError> {
+        let group = plan.group(movement);
+        let first = self
+            .ledger
+            .submit_linked_with_outbox(group.clone(), outbox.clone())
+            .await;
+        let Err(SubmitError::Rejected {
+            index,
+            error: TransferError::InsufficientFunds,
+        }) = &first
+        else {
+            return first;
+        };
+        let Some(used) = index.checked_sub(plan.moves).and_then(|i| plan.uses.get(i)) else {
+            return first;
+        };
+        // Expired uses come back as available: bring the allowance to its
+        // limit again before trying once more.
+        let again = async {
+            if !self.expire_past_uses(used.account).await? {
+                return Ok(false);
+            }
+            if let Some(account) = self.ledger.account(used.account).await? {
+                self.reconcile_allowance(account, used.limit).await?;
+            }
+            Ok::<bool, super::BotError>(true)
+        };
+        match again.await {
+            Ok(true) => self.ledger.submit_linked_with_outbox(group, outbox).await,
+            Ok(false) => first,
+            Err(error) => {
+                tracing::warn!(%error, "cannot expire an allowance's past uses");
+                first
+            }
+        }
+    }
+
+    /// The allowance account, its past uses expired, brought to `limit`;
+    /// remembered when it is credited with exactly that.
+    async fn reconciled_allowance(
+        &self,
+        user: UserId,
+        kind: LimitKind,
+        limit: Amount,
+    ) -> Result<AccountId> {
+        let account = self.fresh_allowance(user, kind, limit.currency()).await?;
+        let account = self.reconcile_allowance(account, limit).await?;
+        let credited = account.credits_posted.saturating_sub(account.debits_posted);
+        if credited == limit.minor() {
+            self.allowances
+                .put((user, kind, limit.currency()), (account.id, credited));
+        }
+        Ok(account.id)
+    }
+
+    /// The allowance account, its uses past their window expired.
+    async fn fresh_allowance(
+        &self,
+        user: UserId,
+        kind: LimitKind,
+        currency: Currency,
+    ) -> Result<Account> {
+        let account = self.allowance(user, kind, currency).await?;
+        if account.debits_pending == 0 || !self.expire_past_uses(account.id).await? {
+            return Ok(account);
+        }
+        Ok(self.ledger.account(account.id).await?.unwrap_or(account))
     }
 
     /// The line for a linked submit of [`LimitPlan::group`] refused at
@@ -570,7 +682,7 @@ impl Bot {
             Ok(plan) => plan,
             Err(line) => return Ok(Some(line)),
         };
-        match self.ledger.submit_linked(plan.group(Vec::new())).await {
+        match self.submit_limited(&mut plan, Vec::new(), Vec::new()).await {
             Ok(_) => Ok(None),
             Err(SubmitError::Rejected { index, error }) => {
                 match self.limit_refusal(&plan, &movement, index, &error).await? {
@@ -649,14 +761,11 @@ impl Bot {
     /// Expires the allowance's uses whose window has passed, without
     /// waiting for the ledger's sweeper (it may not have run since; ids are
     /// the sweeper's own, so the two never expire one use twice).
-    async fn expire_past_uses(&self, account: Account) -> Result<Account> {
-        if account.debits_pending == 0 {
-            return Ok(account);
-        }
+    async fn expire_past_uses(&self, account: AccountId) -> Result<bool> {
         let now = self.ledger.now_ms();
         let uses = self
             .ledger
-            .open_pending_debits(account.id, USES_READ_MAX)
+            .open_pending_debits(account, USES_READ_MAX)
             .await?;
         let mut expired = false;
         for due in uses
@@ -670,9 +779,6 @@ impl Bot {
                 Err(error) => return Err(error.into()),
             }
         }
-        if !expired {
-            return Ok(account);
-        }
-        Ok(self.ledger.account(account.id).await?.unwrap_or(account))
+        Ok(expired)
     }
 }

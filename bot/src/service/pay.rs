@@ -125,7 +125,9 @@ impl Bot {
                 return Ok(());
             }
         };
-        let submitted = self.ledger.submit_linked(plan.group(vec![pending])).await;
+        let submitted = self
+            .submit_limited(&mut plan, vec![pending], Vec::new())
+            .await;
         if let Err(SubmitError::Rejected { index, error }) = &submitted
             && let Some(refusal) = self.limit_refusal(&plan, &movement, *index, error).await?
         {

@@ -92,8 +92,7 @@ impl Bot {
             Ok(plan) => plan,
             Err(line) => return Ok(Reserved::Refused(line)),
         };
-        let group = plan.group(group);
-        match self.ledger.submit_linked_with_outbox(group, notices).await {
+        match self.submit_limited(&mut plan, group, notices).await {
             Ok(_) => Ok(Reserved::Done),
             Err(SubmitError::Rejected { index, error }) => {
                 if let Some(line) = self.limit_refusal(&plan, &movement, index, &error).await? {
