@@ -468,37 +468,46 @@ impl Bot {
         outbox: Vec<OutboxMessage>,
     ) -> std::result::Result<Vec<Outcome>, SubmitError> {
         let group = plan.group(movement);
-        let first = self
-            .ledger
-            .submit_linked_with_outbox(group.clone(), outbox.clone())
-            .await;
-        let Err(SubmitError::Rejected {
-            index,
-            error: TransferError::InsufficientFunds,
-        }) = &first
-        else {
-            return first;
-        };
-        let Some(used) = index.checked_sub(plan.moves).and_then(|i| plan.uses.get(i)) else {
-            return first;
-        };
-        // Expired uses come back as available: bring the allowance to its
-        // limit again before trying once more.
-        let again = async {
-            if !self.expire_past_uses(used.account).await? {
-                return Ok(false);
+        // Each retry follows an allowance that had past uses to expire, so
+        // there are at most as many as allowances.
+        let mut retries_left = plan.uses.len();
+        loop {
+            let result = self
+                .ledger
+                .submit_linked_with_outbox(group.clone(), outbox.clone())
+                .await;
+            let Err(SubmitError::Rejected {
+                index,
+                error: TransferError::InsufficientFunds,
+            }) = &result
+            else {
+                return result;
+            };
+            let Some(used) = index.checked_sub(plan.moves).and_then(|i| plan.uses.get(i)) else {
+                return result;
+            };
+            if retries_left == 0 {
+                return result;
             }
-            if let Some(account) = self.ledger.account(used.account).await? {
-                self.reconcile_allowance(account, used.limit).await?;
-            }
-            Ok::<bool, super::BotError>(true)
-        };
-        match again.await {
-            Ok(true) => self.ledger.submit_linked_with_outbox(group, outbox).await,
-            Ok(false) => first,
-            Err(error) => {
-                tracing::warn!(%error, "cannot expire an allowance's past uses");
-                first
+            retries_left -= 1;
+            // Expired uses come back as available: bring the allowance to
+            // its limit again before trying once more.
+            let again = async {
+                if !self.expire_past_uses(used.account).await? {
+                    return Ok(false);
+                }
+                if let Some(account) = self.ledger.account(used.account).await? {
+                    self.reconcile_allowance(account, used.limit).await?;
+                }
+                Ok::<bool, super::BotError>(true)
+            };
+            match again.await {
+                Ok(true) => {}
+                Ok(false) => return result,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot expire an allowance's past uses");
+                    return result;
+                }
             }
         }
     }
