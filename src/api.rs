@@ -564,6 +564,9 @@ impl ApiError {
                 TransferError::SameAccount => (S::UNPROCESSABLE_ENTITY, "same_account"),
                 TransferError::CurrencyMismatch => (S::UNPROCESSABLE_ENTITY, "currency_mismatch"),
                 TransferError::InsufficientFunds => (S::UNPROCESSABLE_ENTITY, "insufficient_funds"),
+                TransferError::CreditBalanceExceeded => {
+                    (S::UNPROCESSABLE_ENTITY, "credit_balance_exceeded")
+                }
                 TransferError::Overflow => (S::UNPROCESSABLE_ENTITY, "overflow"),
                 TransferError::PendingNotFound(_) => (S::UNPROCESSABLE_ENTITY, "pending_not_found"),
                 TransferError::NotPending(_) => (S::UNPROCESSABLE_ENTITY, "not_pending"),
@@ -760,6 +763,8 @@ enum KindName {
     Fees,
     Escrow,
     PlayIssuance,
+    Allowance,
+    AllowanceSource,
 }
 
 impl From<KindName> for AccountKind {
@@ -771,6 +776,8 @@ impl From<KindName> for AccountKind {
             KindName::Fees => AccountKind::Fees,
             KindName::Escrow => AccountKind::Escrow,
             KindName::PlayIssuance => AccountKind::PlayIssuance,
+            KindName::Allowance => AccountKind::Allowance,
+            KindName::AllowanceSource => AccountKind::AllowanceSource,
         }
     }
 }
@@ -784,6 +791,8 @@ impl From<AccountKind> for KindName {
             AccountKind::Fees => KindName::Fees,
             AccountKind::Escrow => KindName::Escrow,
             AccountKind::PlayIssuance => KindName::PlayIssuance,
+            AccountKind::Allowance => KindName::Allowance,
+            AccountKind::AllowanceSource => KindName::AllowanceSource,
         }
     }
 }

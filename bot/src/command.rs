@@ -15,7 +15,7 @@
 //! name is case-insensitive and may carry this bot's `@username`):
 //!
 //! ```text
-//! /start [PAYLOAD]            /help [COMMAND]          /balance
+//! /start [PAYLOAD]            /help [COMMAND]          /balance    /limits
 //! /pay TARGET AMOUNT [CURRENCY] [for MEMO]   (alias /send)
 //! /pay AMOUNT [CURRENCY] [for MEMO]          (as a reply to the payee)
 //! /confirm CODE               /cancel [REF]
@@ -77,6 +77,8 @@ pub enum Command {
     Help { topic: Option<CommandName> },
     /// `/balance`.
     Balance,
+    /// `/limits`: the sender's limits, privately.
+    Limits,
     /// `/pay TARGET AMOUNT ...`, or `/pay AMOUNT ...` as a reply to the payee
     /// (`payee: None`: the core takes the author of the replied-to message).
     Pay {
@@ -144,6 +146,7 @@ impl Command {
             Command::Start { .. } => CommandName::Start,
             Command::Help { .. } => CommandName::Help,
             Command::Balance => CommandName::Balance,
+            Command::Limits => CommandName::Limits,
             Command::Pay { .. } => CommandName::Pay,
             Command::Confirm { .. } => CommandName::Confirm,
             Command::Cancel { .. } => CommandName::Cancel,

@@ -25,6 +25,7 @@ mod card_links;
 mod cards;
 mod escrow;
 mod holds;
+mod limits;
 mod link;
 mod notices;
 mod operator;
@@ -70,6 +71,10 @@ use crate::store::{CardOpKind, EventClaim, Store, StoreError};
 
 use account::help;
 pub use escrow::ESCROW_TTL_SECS_MAX;
+pub use limits::{
+    ALLOWANCE_CACHE_ENTRIES_MAX, LIMITS_CURRENCIES_MAX, LimitLine, USES_READ_MAX,
+    limit_transfer_codes,
+};
 pub use link::LINK_CODE_TTL_SECS;
 pub use operator::{CallbackOutcome, Refusable};
 pub use pay::AWAITING_PAYMENTS_PER_USER_MAX;
@@ -171,6 +176,8 @@ pub struct Bot {
     /// Each registered platform's profile (see [`Bot::register_platform`]).
     profiles: RwLock<HashMap<Platform, Arc<PlatformProfile>>>,
     system_accounts: Mutex<HashMap<(AccountKind, Currency), AccountId>>,
+    /// Limit allowances opened and reconciled (see `service/limits.rs`).
+    allowances: limits::AllowanceCache,
     /// When [`Bot::sweep`] last forgot old events (ms; 0: never).
     events_forgotten_at_ms: std::sync::atomic::AtomicI64,
     /// The card network (see [`BotBuilder::card_rail`]); none: cards off.
@@ -242,6 +249,7 @@ impl BotBuilder {
             dispatcher,
             profiles: RwLock::new(HashMap::new()),
             system_accounts: Mutex::new(HashMap::new()),
+            allowances: limits::AllowanceCache::default(),
             events_forgotten_at_ms: std::sync::atomic::AtomicI64::new(0),
             card_rail: self.card_rail,
             card_fingerprint_key: self.card_fingerprint_key,
@@ -379,6 +387,7 @@ impl Bot {
             }
             Command::Help { topic } => help(&mut turn, topic),
             Command::Balance => self.balance(&mut turn).await?,
+            Command::Limits => self.limits(&mut turn).await?,
             Command::Pay {
                 payee,
                 amount,

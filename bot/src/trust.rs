@@ -160,9 +160,6 @@ impl Verdict {
 pub struct TrustConfig {
     /// The tier of a user nobody has verified.
     pub default_tier: Tier,
-    /// Each configured tier's name, from tier 0 up: the tiers an operator
-    /// or a provider may set are `0..tier_names.len()`.
-    pub tier_names: Vec<String>,
     pub limits: limits::LimitsPolicy,
     pub rules: rules::RulesPolicy,
     pub sanctions: sanctions::SanctionsPolicy,
@@ -170,14 +167,10 @@ pub struct TrustConfig {
     pub holds: holds::HoldPolicy,
 }
 
-/// The tiers' names when none are configured: 0, 1 and 2.
-pub const TIER_NAMES_DEFAULT: [&str; 3] = ["unverified", "verified", "enhanced"];
-
 impl Default for TrustConfig {
     fn default() -> TrustConfig {
         TrustConfig {
             default_tier: Tier::ZERO,
-            tier_names: TIER_NAMES_DEFAULT.map(str::to_owned).to_vec(),
             limits: limits::LimitsPolicy::default(),
             rules: rules::RulesPolicy::default(),
             sanctions: sanctions::SanctionsPolicy::default(),
@@ -188,20 +181,24 @@ impl Default for TrustConfig {
 }
 
 impl TrustConfig {
-    /// The highest tier configured (tier 0 when no names are given).
+    /// The highest tier configured (`[trust.limits.tiers.N]`; tier 0
+    /// when none is).
     pub fn highest_tier(&self) -> Tier {
-        let highest = self.tier_names.len().saturating_sub(1);
-        u8::try_from(highest)
-            .ok()
-            .and_then(Tier::new)
+        self.limits
+            .tiers()
+            .iter()
+            .map(|t| t.tier)
+            .max()
             .unwrap_or(Tier::ZERO)
     }
 
-    /// The configured name of `tier`.
-    pub fn tier_name(&self, tier: Tier) -> Option<&str> {
-        self.tier_names
-            .get(usize::from(tier.get()))
-            .map(String::as_str)
+    /// The configured name of `tier`, if it is configured.
+    pub fn tier_name(&self, tier: Tier) -> Option<String> {
+        self.limits
+            .tiers()
+            .iter()
+            .find(|t| t.tier == tier)
+            .map(|t| t.name.to_string())
     }
 }
 

@@ -107,7 +107,7 @@ fn render(parsed: &Command) -> String {
                 push(format_args!(" {}", topic.as_str()));
             }
         }
-        Command::Balance | Command::Cards => {}
+        Command::Balance | Command::Limits | Command::Cards => {}
         Command::Pay {
             payee,
             amount,

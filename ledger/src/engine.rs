@@ -158,6 +158,7 @@ impl State {
                 credit,
                 amount,
             } => {
+                self.check_credit_balance(t, *credit, *amount)?;
                 self.move_funds(*debit, *credit, *amount, Phase::Posted, undo)?;
                 self.record(
                     t,
@@ -179,6 +180,7 @@ impl State {
                 if *timeout_secs == 0 || *timeout_secs > PENDING_TIMEOUT_SECS_MAX {
                     return Err(TransferError::InvalidTimeout);
                 }
+                self.check_credit_balance(t, *credit, *amount)?;
                 self.move_funds(*debit, *credit, *amount, Phase::Pending, undo)?;
                 self.record(
                     t,
@@ -242,6 +244,34 @@ impl State {
         undo.push(Undo::Transfer(transfer.id));
         self.new_transfers.push(transfer.clone());
         Ok(Outcome::Created(transfer))
+    }
+
+    /// The transfer's [`NewTransfer::credit_balance_max`] condition: the
+    /// credit account's posted credits plus pending credits minus posted
+    /// debits, after `amount` comes in, may not exceed it.
+    fn check_credit_balance(
+        &self,
+        t: &NewTransfer,
+        credit: AccountId,
+        amount: Amount,
+    ) -> Result<(), TransferError> {
+        let Some(max) = t.credit_balance_max else {
+            return Ok(());
+        };
+        let c = self
+            .accounts
+            .get(&credit)
+            .ok_or(TransferError::UnknownAccount(credit))?;
+        let after = c
+            .credits_posted
+            .checked_add(c.credits_pending)
+            .and_then(|v| v.checked_sub(c.debits_posted))
+            .and_then(|v| v.checked_add(amount.minor()))
+            .ok_or(TransferError::Overflow)?;
+        if after > max {
+            return Err(TransferError::CreditBalanceExceeded);
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -459,6 +459,19 @@ impl Ledger {
         on_backend!(&self.inner.backend, pool => db::history(pool, account, cursor, limit).await)
     }
 
+    /// Open pending transfers debiting `account` (neither posted, voided
+    /// nor expired yet), soonest deadline first, at most `limit` (at most
+    /// [`HISTORY_PAGE_TRANSFERS_MAX`]). A deadline may already have passed
+    /// when the sweeper has not run since.
+    pub async fn open_pending_debits(
+        &self,
+        account: AccountId,
+        limit: u32,
+    ) -> Result<Vec<Transfer>, LedgerError> {
+        let limit = limit.clamp(1, HISTORY_PAGE_TRANSFERS_MAX);
+        on_backend!(&self.inner.backend, pool => db::open_pending_debits(pool, account, limit).await)
+    }
+
     /// Sums per currency over all accounts.
     pub async fn currency_totals(&self) -> Result<Vec<CurrencyTotals>, LedgerError> {
         on_backend!(&self.inner.backend, pool => db::currency_totals(pool).await)

@@ -94,6 +94,14 @@ pub enum AccountKind {
     /// development. Kept apart from [`AccountKind::Issuance`] so play money
     /// can always be told from real money in the books.
     PlayIssuance,
+    /// What is left of one rolling limit of one owner (TigerBeetle's
+    /// rate-limiting recipe): credited with the limit from
+    /// [`AccountKind::AllowanceSource`], debited by a pending transfer per
+    /// use whose timeout is the window, so the allowance comes back by
+    /// itself when the window passes. Never overdrawn. Not money.
+    Allowance,
+    /// The counterpart of every allowance of one currency. Not money.
+    AllowanceSource,
 }
 
 impl AccountKind {
@@ -105,6 +113,8 @@ impl AccountKind {
             AccountKind::Fees => 4,
             AccountKind::Escrow => 5,
             AccountKind::PlayIssuance => 6,
+            AccountKind::Allowance => 7,
+            AccountKind::AllowanceSource => 8,
         }
     }
 
@@ -116,6 +126,8 @@ impl AccountKind {
             4 => AccountKind::Fees,
             5 => AccountKind::Escrow,
             6 => AccountKind::PlayIssuance,
+            7 => AccountKind::Allowance,
+            8 => AccountKind::AllowanceSource,
             _ => return None,
         })
     }
@@ -123,11 +135,14 @@ impl AccountKind {
     /// The flags an account of this kind is created with.
     pub fn default_flags(self) -> AccountFlags {
         match self {
-            AccountKind::UserWallet | AccountKind::Escrow => AccountFlags::NO_OVERDRAFT,
+            AccountKind::UserWallet | AccountKind::Escrow | AccountKind::Allowance => {
+                AccountFlags::NO_OVERDRAFT
+            }
             AccountKind::Issuance
             | AccountKind::PlayIssuance
             | AccountKind::CardClearing
-            | AccountKind::Fees => AccountFlags::NONE,
+            | AccountKind::Fees
+            | AccountKind::AllowanceSource => AccountFlags::NONE,
         }
     }
 }
@@ -289,6 +304,12 @@ pub struct NewTransfer {
     /// The client's reason code (payment, split share, top-up, ...). The
     /// ledger stores it and compares it on retries, nothing more.
     pub code: u16,
+    /// A condition, not a field: for a single or pending transfer, refuse
+    /// it ([`TransferError::CreditBalanceExceeded`]) if the credit
+    /// account's posted credits plus pending credits minus posted debits
+    /// would then exceed this many minor units. Checked under the same lock
+    /// as no-overdraft; not stored, so not compared on retries.
+    pub credit_balance_max: Option<i64>,
 }
 
 /// The operation a [`NewTransfer`] asks for.
@@ -329,6 +350,7 @@ impl NewTransfer {
                 amount,
             },
             code: 0,
+            credit_balance_max: None,
         }
     }
 
@@ -348,6 +370,7 @@ impl NewTransfer {
                 timeout_secs,
             },
             code: 0,
+            credit_balance_max: None,
         }
     }
 
@@ -356,6 +379,7 @@ impl NewTransfer {
             id,
             op: TransferOp::Post { pending_id, amount },
             code: 0,
+            credit_balance_max: None,
         }
     }
 
@@ -364,6 +388,7 @@ impl NewTransfer {
             id,
             op: TransferOp::Void { pending_id },
             code: 0,
+            credit_balance_max: None,
         }
     }
 
@@ -374,11 +399,20 @@ impl NewTransfer {
             id: TransferId::derive("paybot.ledger.expire", &pending_id.as_u128().to_be_bytes()),
             op: TransferOp::Expire { pending_id },
             code: 0,
+            credit_balance_max: None,
         }
     }
 
     pub fn with_code(mut self, code: u16) -> Self {
         self.code = code;
+        self
+    }
+
+    /// Refuses a single or pending transfer that would take the credit
+    /// account's balance, counting what is pending in, over `max_minor`
+    /// (see [`NewTransfer::credit_balance_max`]).
+    pub fn with_credit_balance_max(mut self, max_minor: i64) -> Self {
+        self.credit_balance_max = Some(max_minor);
         self
     }
 
@@ -517,6 +551,8 @@ pub enum TransferError {
     CurrencyMismatch,
     #[error("insufficient funds")]
     InsufficientFunds,
+    #[error("the credit account's balance would exceed the transfer's maximum")]
+    CreditBalanceExceeded,
     #[error("an account total would overflow")]
     Overflow,
     #[error("pending transfer {0} does not exist")]

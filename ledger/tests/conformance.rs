@@ -101,11 +101,139 @@ conformance!(
     retry_of_an_acknowledged_transfer_never_applies_twice,
     outbox_is_written_with_its_group_and_only_then,
     outbox_messages_are_handed_out_until_delivered,
+    credit_balance_max_refuses_what_would_go_over,
+    open_pending_debits_by_deadline,
+    allowance_returns_when_its_window_passes,
 );
 
 mod cases {
     use super::*;
     use ledger::OutboxMessage;
+
+    pub(crate) async fn credit_balance_max_refuses_what_would_go_over(db: &TestDb) {
+        let (alice, bob) = alice_funded_and_bob(db, 10_000).await;
+        db.fund(bob, usd(300)).await;
+        // Bob holds 300; at most 1,000: 700 more fits, 701 does not.
+        let over = NewTransfer::single(id(), alice, bob, usd(701)).with_credit_balance_max(1_000);
+        assert_eq!(
+            rejection(db.ledger.submit(over.clone()).await),
+            TransferError::CreditBalanceExceeded
+        );
+        assert_eq!(db.ledger.transfer(over.id).await.unwrap(), None);
+        // Pending credits count: 400 promised leaves room for 300.
+        db.ledger
+            .submit(
+                NewTransfer::pending(id(), alice, bob, usd(400), 60).with_credit_balance_max(1_000),
+            )
+            .await
+            .unwrap();
+        let t = NewTransfer::pending(id(), alice, bob, usd(301), 60).with_credit_balance_max(1_000);
+        assert_eq!(
+            rejection(db.ledger.submit(t).await),
+            TransferError::CreditBalanceExceeded
+        );
+        // In a linked group, the refusal names its index and nothing moves.
+        let group = vec![
+            NewTransfer::single(id(), alice, bob, usd(100)),
+            NewTransfer::single(id(), alice, bob, usd(201)).with_credit_balance_max(1_000),
+        ];
+        match db.ledger.submit_linked(group).await {
+            Err(SubmitError::Rejected { index: 1, error }) => {
+                assert_eq!(error, TransferError::CreditBalanceExceeded)
+            }
+            other => panic!("expected #1 refused, got {other:?}"),
+        }
+        let exact = NewTransfer::single(id(), alice, bob, usd(300)).with_credit_balance_max(1_000);
+        db.ledger.submit(exact.clone()).await.unwrap();
+        // A retry is "exists", whatever the condition says now.
+        let retry = db.ledger.submit(exact).await.unwrap();
+        assert!(matches!(retry, Outcome::Exists(_)));
+        // Debits make room again.
+        db.ledger
+            .submit(NewTransfer::single(id(), bob, alice, usd(100)))
+            .await
+            .unwrap();
+        db.ledger
+            .submit(NewTransfer::single(id(), alice, bob, usd(100)).with_credit_balance_max(1_000))
+            .await
+            .unwrap();
+        assert_eq!(balance(db, bob).await, (600, 600));
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn open_pending_debits_by_deadline(db: &TestDb) {
+        let (alice, bob) = alice_funded_and_bob(db, 10_000).await;
+        let long = NewTransfer::pending(id(), alice, bob, usd(100), 600);
+        let short = NewTransfer::pending(id(), alice, bob, usd(200), 60);
+        let voided = NewTransfer::pending(id(), alice, bob, usd(300), 30);
+        let incoming = NewTransfer::pending(id(), bob, alice, usd(1), 10);
+        db.fund(bob, usd(10)).await;
+        for t in [&long, &short, &voided, &incoming] {
+            db.ledger.submit(t.clone()).await.unwrap();
+        }
+        db.ledger
+            .submit(NewTransfer::void(id(), voided.id))
+            .await
+            .unwrap();
+        let open = db.ledger.open_pending_debits(alice, 10).await.unwrap();
+        let ids: Vec<TransferId> = open.iter().map(|t| t.id).collect();
+        assert_eq!(ids, vec![short.id, long.id], "soonest first, open only");
+        let now = db.clock.now_ms();
+        assert_eq!(open[0].expires_at_ms(), Some(now + 60_000));
+        let first = db.ledger.open_pending_debits(alice, 1).await.unwrap();
+        assert_eq!(first.len(), 1);
+        // Expired by the sweeper: gone.
+        db.clock.advance(Duration::from_secs(61));
+        db.ledger.expire_due().await.unwrap();
+        let open = db.ledger.open_pending_debits(alice, 10).await.unwrap();
+        assert_eq!(open.iter().map(|t| t.id).collect::<Vec<_>>(), vec![long.id]);
+        assert!(
+            db.ledger
+                .open_pending_debits(bob, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn allowance_returns_when_its_window_passes(db: &TestDb) {
+        use ledger::{AccountKind, NewAccount, OwnerRef};
+        let open = |owner: OwnerRef, kind| NewAccount {
+            owner,
+            kind,
+            currency: Currency::USD,
+        };
+        let allowance = db
+            .ledger
+            .open_account(&open(
+                OwnerRef::new("allowance:1:sent_24h").unwrap(),
+                AccountKind::Allowance,
+            ))
+            .await
+            .unwrap();
+        assert!(allowance.flags.no_overdraft());
+        let source = db
+            .ledger
+            .open_account(&open(OwnerRef::system(), AccountKind::AllowanceSource))
+            .await
+            .unwrap();
+        assert!(!source.flags.no_overdraft());
+        db.ledger
+            .submit(NewTransfer::single(id(), source.id, allowance.id, usd(500)))
+            .await
+            .unwrap();
+        let use_ = |minor| NewTransfer::pending(id(), allowance.id, source.id, usd(minor), 3_600);
+        db.ledger.submit(use_(300)).await.unwrap();
+        assert_eq!(
+            rejection(db.ledger.submit(use_(201)).await),
+            TransferError::InsufficientFunds
+        );
+        db.clock.advance(Duration::from_secs(3_600));
+        db.ledger.expire_due().await.unwrap();
+        db.ledger.submit(use_(500)).await.unwrap();
+        assert_sound(db).await;
+    }
 
     pub(crate) async fn outbox_is_written_with_its_group_and_only_then(db: &TestDb) {
         let (alice, bob) = alice_funded_and_bob(db, 1_000).await;

@@ -110,6 +110,14 @@ async fn measure_on(
     // bucket would measure the limit, not the payments.
     config.limits.commands_burst_max = u32::MAX;
     config.limits.commands_per_minute_max = u32::MAX;
+    // Nor the verification-tier limits: every bench user's tier may move
+    // as much as a currency can hold (the allowances are still used, so
+    // their cost is measured).
+    let unlimited = Amount::from_minor(Currency::USD.max_minor(), Currency::USD)?;
+    config.trust.limits = config.trust.limits.clone().with_table(
+        config.trust.default_tier,
+        bot::trust::limits::CurrencyLimits::all(unlimited),
+    );
     let bot = Bot::new(
         ledger.clone(),
         Arc::new(store.clone()),

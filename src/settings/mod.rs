@@ -469,11 +469,11 @@ impl Reader<'_> {
         }
         let trust = &settings.trust;
         check(
-            &["trust.default_tier", "trust.tier_names"],
+            &["trust.default_tier", "trust.limits"],
             "trust.default_tier",
             trust.default_tier <= trust.policy().highest_tier(),
             format!(
-                "must be one of the tiers named in trust.tier_names (0 to {})",
+                "must be one of the tiers of trust.limits.tiers (0 to {})",
                 trust.policy().highest_tier()
             ),
         );

@@ -448,19 +448,16 @@ fn verification_settings_are_bounded_and_the_secret_is_secret() {
     let s = load(None, NO_ENV).unwrap();
     assert!(s.trust.verification.secret.is_none(), "off by default");
     assert_eq!(s.trust.verification.tolerance_secs, 300);
-    assert_eq!(s.trust.tier_names, ["unverified", "verified", "enhanced"]);
+    assert_eq!(s.trust.policy().highest_tier().get(), 2);
     let short = "tooshort";
     let err = load(None, [("PAYBOT_TRUST__VERIFICATION__SECRET", short)]).unwrap_err();
     assert!(err.contains("`trust.verification.secret`"), "{err}");
     assert!(!err.contains(short), "{err}");
     let err = load(None, [("PAYBOT_TRUST__VERIFICATION__TOLERANCE_SECS", "0")]).unwrap_err();
     assert!(err.contains("must be between 1 and 3600 seconds"), "{err}");
-    let file = file_with("[trust]\ndefault_tier = 3\ntier_names = [\"a\", \"b\"]\n");
+    let file = file_with("[trust]\ndefault_tier = 3\n");
     let err = load(Some(file.path()), NO_ENV).unwrap_err();
     assert!(err.contains("`trust.default_tier`"), "{err}");
-    let file = file_with("[trust]\ntier_names = []\n");
-    let err = load(Some(file.path()), NO_ENV).unwrap_err();
-    assert!(err.contains("name 1 to 10 tiers"), "{err}");
     // The secret does not make a deployment production.
     let secret = "s".repeat(40);
     let s = load(
@@ -474,4 +471,52 @@ fn verification_settings_are_bounded_and_the_secret_is_secret() {
             .is_production()
     );
     assert!(!format!("{s:?}").contains(&secret));
+}
+
+#[test]
+fn trust_limits_defaults_are_the_core_defaults_and_bad_figures_are_named() {
+    let s = load(None, NO_ENV).unwrap();
+    assert_eq!(
+        s.trust.limits.policy(),
+        bot::trust::limits::LimitsPolicy::default()
+    );
+    let s = load(
+        None,
+        [(
+            "PAYBOT_TRUST__LIMITS__TIERS__0__CURRENCIES__USD__SENT_7D",
+            "100.5",
+        )],
+    )
+    .unwrap();
+    let t0 = s
+        .trust
+        .limits
+        .policy()
+        .table(bot::trust::Tier::ZERO, ledger::Currency::USD)
+        .copied()
+        .unwrap();
+    assert_eq!(t0.sent_7d.minor(), 10_050);
+    for (value, named) in [
+        ("100.555", "tiers.0.currencies.usd.sent_7d"),
+        ("-5", "tiers.0.currencies.usd.sent_7d"),
+        ("0", "tiers.0.currencies.usd.sent_7d"),
+    ] {
+        let err = load(
+            None,
+            [(
+                "PAYBOT_TRUST__LIMITS__TIERS__0__CURRENCIES__USD__SENT_7D",
+                value,
+            )],
+        )
+        .unwrap_err();
+        assert!(err.contains(named), "{value}: {err}");
+    }
+    let file = file_with("[trust.limits.tiers.12]\nname = \"x\"\n");
+    let err = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(err.contains("tiers.12"), "{err}");
+    let file = file_with(
+        "[trust.limits.tiers.3]\nname = \"vip\"\n[trust.limits.tiers.3.currencies.JPY]\nsent_24h = \"1\"\n",
+    );
+    let err = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(err.contains("sent_7d"), "{err}");
 }

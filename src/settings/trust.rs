@@ -25,10 +25,6 @@ pub use verification::{VerificationSettings, actor_name};
 pub struct TrustSettings {
     #[serde(deserialize_with = "tier")]
     pub default_tier: Tier,
-    /// Each tier's name, from tier 0 up; their count is the tiers there
-    /// are (1 to [`bot::trust::TIER_MAX`] + 1).
-    #[serde(deserialize_with = "tier_names")]
-    pub tier_names: Vec<String>,
     pub limits: TrustLimitsSettings,
     pub rules: RulesSettings,
     pub sanctions: SanctionsSettings,
@@ -42,7 +38,6 @@ impl TrustSettings {
     pub fn policy(&self) -> TrustConfig {
         TrustConfig {
             default_tier: self.default_tier,
-            tier_names: self.tier_names.clone(),
             limits: self.limits.policy(),
             rules: self.rules.policy(),
             sanctions: self.sanctions.policy(),
@@ -63,29 +58,3 @@ pub fn tier<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Tier, D::Error
     })
 }
 
-/// The longest tier name, in characters.
-pub const TIER_NAME_CHARS_MAX: usize = 32;
-
-/// 1 to [`bot::trust::TIER_MAX`] + 1 names, each 1 to
-/// [`TIER_NAME_CHARS_MAX`] letters, digits, spaces or `-`.
-pub fn tier_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    let names = Vec::<String>::deserialize(deserializer)?;
-    let count_max = usize::from(bot::trust::TIER_MAX) + 1;
-    if names.is_empty() || names.len() > count_max {
-        return Err(serde::de::Error::custom(format!(
-            "name 1 to {count_max} tiers, from tier 0 up"
-        )));
-    }
-    for name in &names {
-        let ok = (1..=TIER_NAME_CHARS_MAX).contains(&name.chars().count())
-            && name
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == ' ' || c == '-');
-        if !ok {
-            return Err(serde::de::Error::custom(format!(
-                "a tier name is 1 to {TIER_NAME_CHARS_MAX} letters, digits, spaces or -, not {name:?}"
-            )));
-        }
-    }
-    Ok(names)
-}

@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 use bot::otp::{OsRandom, Pepper, SeededRandom};
 use bot::service::CardPolicy;
+use bot::trust::limits::{CurrencyLimits, LimitsPolicy};
+use bot::trust::{Tier, TrustConfig};
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
 use ledger::{Amount, Currency};
@@ -151,22 +153,45 @@ async fn run_all(backend: TestBackend) {
     );
 }
 
-/// A script's trust settings: the core's defaults, unless the script has
-/// `#! ` lines; then the shipped settings (`config/paybot.toml`) with those
-/// lines, a settings file's text, on top (`#! [trust.holds]`,
-/// `#! timeout_secs = 3600`).
-fn trust_of(script: &str) -> Result<bot::trust::TrustConfig, String> {
+/// A script's trust settings: the core's defaults with the scripts' limits
+/// ([`script_limits`]), unless the script has `#! ` lines; then the
+/// shipped settings (`config/paybot.toml`) with those lines, a settings
+/// file's text, on top (`#! [trust.holds]`, `#! timeout_secs = 3600`).
+fn trust_of(script: &str) -> Result<TrustConfig, String> {
     let lines: Vec<&str> = script
         .lines()
         .filter_map(|line| line.strip_prefix("#!"))
         .map(str::trim)
         .collect();
     if lines.is_empty() {
-        return Ok(bot::trust::TrustConfig::default());
+        return Ok(TrustConfig {
+            limits: script_limits(),
+            ..TrustConfig::default()
+        });
     }
     paybot::settings::from_toml(&lines.join("\n"))
         .map(|settings| settings.trust.policy())
         .map_err(|e| format!("its settings: {e}"))
+}
+
+/// The shipped limits, but tier 0 in USD small enough, and each figure
+/// apart, for the scripts (`50_*` to `54_*`) to reach every limit with
+/// play money: one payment $120, sent $150 / 24 h, $250 / 7 days, $350 /
+/// 30 days, received $400 / 30 days, a balance of $450, cash-outs $100 /
+/// 24 h, top-ups $80 / 24 h.
+fn script_limits() -> LimitsPolicy {
+    let usd = |minor| Amount::from_minor(minor, Currency::USD).unwrap();
+    let table = CurrencyLimits {
+        single_payment: usd(12_000),
+        sent_24h: usd(15_000),
+        sent_7d: usd(25_000),
+        sent_30d: usd(35_000),
+        received_30d: usd(40_000),
+        balance: usd(45_000),
+        cashout_24h: usd(10_000),
+        topup_24h: usd(8_000),
+    };
+    LimitsPolicy::default().with_table(Tier::ZERO, table)
 }
 
 /// The test cards every script may use.

@@ -20,6 +20,7 @@ mod conversations;
 mod discord;
 mod e2e;
 mod fake_discord_selftest;
+mod limits;
 mod mock_chat;
 mod operator;
 mod rules;

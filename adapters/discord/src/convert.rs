@@ -784,7 +784,10 @@ pub fn commands() -> Value {
                             "max_value": CARDS_PER_USER_MAX}),
                     ],
                 ),
-                CommandName::Balance | CommandName::Start | CommandName::Cards => {
+                CommandName::Balance
+                | CommandName::Limits
+                | CommandName::Start
+                | CommandName::Cards => {
                     (name.summary(), Vec::new())
                 }
             };

@@ -215,6 +215,7 @@ fn parse_arguments(
                 .transpose()?,
         },
         CommandName::Balance => Command::Balance,
+        CommandName::Limits => Command::Limits,
         CommandName::Pay => parse_pay(words, ctx)?,
         CommandName::Confirm => {
             let word = words.next().ok_or(UsageProblem::MissingCode)?;

@@ -14,6 +14,7 @@ pub enum CommandName {
     Start,
     Help,
     Balance,
+    Limits,
     Pay,
     Confirm,
     Cancel,
@@ -32,7 +33,7 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 17] = [
+    pub const ALL: [CommandName; 18] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
@@ -42,6 +43,7 @@ impl CommandName {
         CommandName::Split,
         CommandName::Balance,
         CommandName::History,
+        CommandName::Limits,
         CommandName::TopUp,
         CommandName::CashOut,
         CommandName::Cards,
@@ -58,6 +60,7 @@ impl CommandName {
             CommandName::Start => "start",
             CommandName::Help => "help",
             CommandName::Balance => "balance",
+            CommandName::Limits => "limits",
             CommandName::Pay => "pay",
             CommandName::Confirm => "confirm",
             CommandName::Cancel => "cancel",
@@ -93,6 +96,7 @@ impl CommandName {
             CommandName::Start => "/start",
             CommandName::Help => "/help [COMMAND]",
             CommandName::Balance => "/balance",
+            CommandName::Limits => "/limits",
             CommandName::Pay => "/pay @handle AMOUNT [CURRENCY] [for MEMO]",
             CommandName::Confirm => "/confirm CODE",
             CommandName::Cancel => "/cancel [REF]",
@@ -118,6 +122,7 @@ impl CommandName {
             CommandName::Start => "/start",
             CommandName::Help => "/help pay",
             CommandName::Balance => "/balance",
+            CommandName::Limits => "/limits",
             CommandName::Pay => "/pay @bob 20 for pizza",
             CommandName::Confirm => "/confirm 493817",
             CommandName::Cancel => "/cancel P7K2QX",
@@ -141,6 +146,7 @@ impl CommandName {
             CommandName::Start => "What paybot does and how to begin",
             CommandName::Help => "How to use a command",
             CommandName::Balance => "Your balance, sent to you privately",
+            CommandName::Limits => "What you can still send, receive and hold, privately",
             CommandName::Pay => "Pay someone: name an @handle or reply to them",
             CommandName::Confirm => "Confirm a payment with the code sent to you",
             CommandName::Cancel => "Cancel a payment that is not confirmed yet",

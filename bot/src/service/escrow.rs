@@ -162,7 +162,12 @@ impl Bot {
         refunded.state = PaymentState::Refunded;
         refunded.due_at_ms = None;
         refunded.updated_at_ms = self.ledger.now_ms();
-        Ok(self.store.update_payment(&refunded).await?)
+        let updated = self.store.update_payment(&refunded).await?;
+        if updated {
+            self.release_limits(refunded.transfer_id, &super::limits::PAYMENT_KINDS)
+                .await?;
+        }
+        Ok(updated)
     }
 }
 

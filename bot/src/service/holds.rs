@@ -487,6 +487,10 @@ impl Bot {
             }
             Err(error) => return Err(error.into()),
         }
+        // What the payment used of the payer's (and payee's) limits is
+        // given back: it never moved.
+        self.release_limits(payment.transfer_id, &super::limits::PAYMENT_KINDS)
+            .await?;
         let notice = self.notice(
             &format!("{reference}:hold:{}", state.as_str()),
             payment.payer_platform,

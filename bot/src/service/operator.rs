@@ -152,15 +152,16 @@ impl Bot {
                 set_at_ms: now_ms,
             })
             .await?;
-        // TODO(lead): `self.reconcile_limits(user).await?;` here once the
-        // limits area lands: the new tier's allowances take effect now.
+        // The new tier's allowances take effect now (not at the user's
+        // next payment).
+        self.reconcile_limits(user).await?;
         let told = from != tier;
         if told {
             let name = self
                 .config
                 .trust
                 .tier_name(tier)
-                .map_or_else(|| texts::tier_unnamed(tier.get()), str::to_owned);
+                .unwrap_or_else(|| texts::tier_unnamed(tier.get()));
             let notice = self.notice(
                 &format!("tier:{user}:{audit_id}"),
                 identity.platform,
@@ -199,7 +200,7 @@ impl Bot {
             user,
             identities: self.store.identities_of(user).await?,
             tier,
-            tier_name: self.config.trust.tier_name(tier).map(str::to_owned),
+            tier_name: self.config.trust.tier_name(tier),
             tier_set,
             legal_name: self.store.legal_name_of(user).await?,
             recent_audit: self

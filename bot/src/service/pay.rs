@@ -13,6 +13,7 @@
 use ledger::{AccountKind, Amount, NewTransfer, SubmitError, TransferError};
 
 use super::escrow::{escrow_claim, hold_id, hold_resolved_as};
+use super::limits::{PAYMENT_KINDS, payment_movement};
 use super::resolve::Resolved;
 use super::texts::holds as hold_texts;
 use super::texts::pay::{self as texts, describe_state};
@@ -136,13 +137,37 @@ impl Bot {
             ),
         };
         let transfer_id = derive("paybot.bot.pay", &event_key(turn.msg));
-        let pending = NewTransfer::pending(transfer_id, debit, credit, amount, timeout_secs)
-            .with_code(transfer_codes::PAYMENT);
-        let recorded = match self.ledger.submit(pending).await {
-            Ok(outcome) => outcome.transfer().clone(),
+        let pending =
+            NewTransfer::pending(transfer_id, debit, credit, amount, timeout_secs)
+                .with_code(transfer_codes::PAYMENT);
+        let payee_user = match &payee {
+            Resolved::Known(identity) => Some((identity.user, payee_label.as_str())),
+            Resolved::Unclaimed(_) => None,
+        };
+        let subject = transfer_id.to_string();
+        let movement = payment_movement(transfer_id, amount, me.user, payee_user, &subject);
+        let mut plan = match self.plan_limits(&movement).await? {
+            Ok(plan) => plan,
+            Err(refusal) => {
+                turn.private(refusal);
+                return Ok(());
+            }
+        };
+        let submitted = self
+            .submit_limited(&mut plan, vec![pending], Vec::new())
+            .await;
+        if let Err(SubmitError::Rejected { index, error }) = &submitted
+            && let Some(refusal) = self.limit_refusal(&plan, &movement, *index, error).await?
+        {
+            turn.private(refusal);
+            return Ok(());
+        }
+        let recorded = match submitted.map(|outcomes| outcomes.into_iter().next()) {
+            Ok(Some(outcome)) => outcome.transfer().clone(),
+            Ok(None) => return Err(super::BotError::Inconsistent("an empty submit".to_owned())),
             Err(SubmitError::Rejected {
                 error: TransferError::InsufficientFunds,
-                ..
+                index: 0,
             }) => {
                 let available = self
                     .ledger
@@ -523,7 +548,11 @@ impl Bot {
             Err(SubmitError::Rejected { error, .. }) => {
                 let actual = awaiting_resolved_as(&error, state);
                 if actual != state {
+                    let transfer_id = payment.transfer_id;
                     self.reconcile(payment, actual).await?;
+                    if actual == PaymentState::Expired {
+                        self.release_limits(transfer_id, &PAYMENT_KINDS).await?;
+                    }
                     return Ok(false);
                 }
             }
@@ -533,7 +562,19 @@ impl Bot {
         ended.state = state;
         ended.due_at_ms = None;
         ended.updated_at_ms = self.ledger.now_ms();
-        Ok(self.store.update_payment(&ended).await?)
+        self.ended_awaiting(&ended).await
+    }
+
+    /// Records a payment that ended without moving money and, if this call
+    /// recorded it, gives back what it used of the limits (only then: a
+    /// stale record may belong to a payment since moved to escrow).
+    async fn ended_awaiting(&self, ended: &Payment) -> Result<bool> {
+        let updated = self.store.update_payment(ended).await?;
+        if updated {
+            self.release_limits(ended.transfer_id, &PAYMENT_KINDS)
+                .await?;
+        }
+        Ok(updated)
     }
 
     /// Expires a payment whose code ran out; tells the payer through the
@@ -579,7 +620,7 @@ impl Bot {
         ended.state = PaymentState::Expired;
         ended.due_at_ms = None;
         ended.updated_at_ms = self.ledger.now_ms();
-        Ok(self.store.update_payment(&ended).await?)
+        self.ended_awaiting(&ended).await
     }
 
     pub(super) async fn cancel(
@@ -664,6 +705,8 @@ impl Bot {
                 );
                 match self.ledger.submit(void).await {
                     Ok(_) => {
+                        self.release_limits(payment.transfer_id, &PAYMENT_KINDS)
+                            .await?;
                         self.reconcile(payment, PaymentState::Refunded).await?;
                         turn.here(texts::cancelled_hold(&reference.to_string(), &what));
                     }

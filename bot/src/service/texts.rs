@@ -11,6 +11,7 @@ pub(crate) mod account;
 pub(crate) mod cards;
 pub(crate) mod escrow;
 pub(crate) mod holds;
+pub(crate) mod limits;
 pub(crate) mod link;
 pub(crate) mod notices;
 pub(crate) mod operator;

@@ -108,7 +108,6 @@ impl Bot {
     }
 
     /// The user's verification tier: as last set, else the default.
-    #[allow(dead_code)] // read by the limits (issue 16), merged next
     pub(super) async fn tier_of(&self, user: UserId) -> Result<Tier> {
         Ok(self
             .store

@@ -207,7 +207,7 @@ pub enum OperatorRefusal {
         /// [`AMBIGUOUS_USERS_LISTED_MAX`].
         candidates: Vec<String>,
     },
-    #[error("tier {tier} is not configured; the tiers are 0 to {highest} (trust.tier_names)")]
+    #[error("tier {tier} is not configured; the tiers are 0 to {highest} (trust.limits.tiers)")]
     TierNotConfigured { tier: Tier, highest: Tier },
 }
 

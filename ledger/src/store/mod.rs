@@ -387,6 +387,27 @@ macro_rules! sql_backend {
                 row.as_ref().map(transfer_from_row).transpose()
             }
 
+            /// Open pending transfers debiting `account` (not yet posted,
+            /// voided or expired by the sweeper), soonest deadline first.
+            pub(crate) async fn open_pending_debits(
+                pool: &Pool,
+                account: AccountId,
+                limit: u32,
+            ) -> Result<Vec<Transfer>, Error> {
+                let rows = sqlx::query(
+                    "SELECT t.id, t.kind, t.debit_account_id, t.credit_account_id, t.amount,
+                            t.currency, t.pending_id, t.timeout_secs, t.code, t.timestamp_ms
+                     FROM pending_expiries e JOIN transfers t ON t.id = e.transfer_id
+                     WHERE t.debit_account_id = $1
+                     ORDER BY e.expires_at_ms, t.seq LIMIT $2",
+                )
+                .bind(account.0)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(transfer_from_row).collect()
+            }
+
             pub(crate) async fn history(
                 pool: &Pool,
                 account: AccountId,

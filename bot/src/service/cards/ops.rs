@@ -8,12 +8,13 @@
 
 use ledger::Amount;
 
-use super::rail::{card_transfer, settled_text};
+use super::rail::{Reserved, card_transfer, settled_text};
 use super::{
     AWAITING_CARD_OPS_PER_USER_MAX, CARDS_OFF_TEXT, RAIL_RETRY_MS, card_label, op_label, this_month,
 };
 use crate::command::OtpCode;
 use crate::otp::{self, OtpChallenge, Verdict};
+use crate::service::limits::{TOPUP_KINDS, card_movement};
 use crate::service::texts::cards as texts;
 use crate::service::texts::holds as hold_texts;
 use crate::service::{
@@ -101,6 +102,12 @@ impl Bot {
         }
         let held = matches!(review, Review::Hold { .. });
         let transfer_id = derive("paybot.bot.card.op", &event_key(turn.msg));
+        let subject = transfer_id.to_string();
+        let movement = card_movement(kind, transfer_id, amount, turn.me.user, &subject);
+        if let Some(refusal) = self.limits_precheck(&movement).await? {
+            turn.private(refusal);
+            return Ok(());
+        }
         let letter = match kind {
             CardOpKind::TopUp => 'T',
             CardOpKind::CashOut => 'C',
@@ -255,8 +262,11 @@ impl Bot {
         if !self.store.update_card_op(&ended).await? {
             return Ok(false);
         }
-        if kind == CardOpKind::CashOut {
-            self.release_cashout(&ended).await?;
+        match kind {
+            CardOpKind::CashOut => self.release_cashout(&ended).await?,
+            CardOpKind::TopUp => {
+                self.release_limits(ended.transfer_id, &TOPUP_KINDS).await?;
+            }
         }
         Ok(true)
     }
@@ -288,7 +298,19 @@ impl Bot {
                 .await?
             }
         };
-        if op.kind == CardOpKind::CashOut && !self.reserve_cashout(&op, notices).await? {
+        let reserved = match op.kind {
+            CardOpKind::CashOut => self.reserve_cashout(&op, notices).await?,
+            CardOpKind::TopUp => match self.reserve_topup_limits(&op).await? {
+                Some(line) => Reserved::Refused(line),
+                None => Reserved::Done,
+            },
+        };
+        if let Reserved::Refused(line) = reserved {
+            self.end_card_op(op, CardOpState::Cancelled).await?;
+            turn.private(line);
+            return Ok(());
+        }
+        if matches!(reserved, Reserved::Short) {
             let wallet = self.wallet(op.user, op.amount.currency()).await?;
             let available = self
                 .ledger
@@ -342,6 +364,9 @@ impl Bot {
             {
                 // Ended meanwhile (cancel, expiry): undo our reservation.
                 self.release_cashout(&op).await?;
+            }
+            if op.kind == CardOpKind::TopUp && state.is_final() && state != CardOpState::Completed {
+                self.release_limits(op.transfer_id, &TOPUP_KINDS).await?;
             }
             turn.private(texts::op_already(op.kind, &reference, state));
             return Ok(());

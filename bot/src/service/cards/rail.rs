@@ -18,6 +18,7 @@ use super::{
 };
 use crate::calendar::UtcMoment;
 use crate::card::{CardTransfer, RailError, RailOutcome};
+use crate::service::limits::{CASHOUT_KINDS, TOPUP_KINDS, card_movement};
 use crate::service::texts::cards as texts;
 use crate::service::{Bot, BotError, Result, minutes};
 use crate::store::{CardOp, CardOpKind, CardOpState};
@@ -30,6 +31,15 @@ fn op_transfer(op: &CardOp, step: &str) -> TransferId {
     )
 }
 
+/// What reserving a cash-out came to.
+pub(super) enum Reserved {
+    Done,
+    /// Not enough money.
+    Short,
+    /// A limit refused it: the line to tell the user.
+    Refused(String),
+}
+
 /// How a rail answer left an operation, for the message about it.
 pub(super) enum Settled {
     Completed,
@@ -39,15 +49,15 @@ pub(super) enum Settled {
 }
 
 impl Bot {
-    /// Reserves a cash-out's amount and fee (idempotent). `false`: not
-    /// enough money.
+    /// Reserves a cash-out's amount and fee (idempotent), linked with its
+    /// use of the cash-out limit.
     /// `notices` (to the wallet's other identities) are written with the
     /// reservation, in the same transaction.
     pub(super) async fn reserve_cashout(
         &self,
         op: &CardOp,
         notices: Vec<OutboxMessage>,
-    ) -> Result<bool> {
+    ) -> Result<Reserved> {
         let currency = op.amount.currency();
         let wallet = self.wallet(op.user, currency).await?;
         let clearing = self
@@ -76,12 +86,23 @@ impl Bot {
                 .with_code(card_transfer_codes::CASHOUT_FEE),
             );
         }
-        match self.ledger.submit_linked_with_outbox(group, notices).await {
-            Ok(_) => Ok(true),
-            Err(SubmitError::Rejected {
-                error: TransferError::InsufficientFunds,
-                ..
-            }) => Ok(false),
+        let subject = op.reference.to_string();
+        let movement = card_movement(op.kind, op.transfer_id, op.amount, op.user, &subject);
+        let mut plan = match self.plan_limits(&movement).await? {
+            Ok(plan) => plan,
+            Err(line) => return Ok(Reserved::Refused(line)),
+        };
+        match self.submit_limited(&mut plan, group, notices).await {
+            Ok(_) => Ok(Reserved::Done),
+            Err(SubmitError::Rejected { index, error }) => {
+                if let Some(line) = self.limit_refusal(&plan, &movement, index, &error).await? {
+                    return Ok(Reserved::Refused(line));
+                }
+                match error {
+                    TransferError::InsufficientFunds => Ok(Reserved::Short),
+                    error => Err(SubmitError::Rejected { index, error }.into()),
+                }
+            }
             Err(error) => Err(error.into()),
         }
     }
@@ -103,7 +124,7 @@ impl Bot {
                 NewTransfer::void(op_transfer(op, void_step), pending)
             });
         }
-        match self.ledger.submit_linked(group).await {
+        let resolved = match self.ledger.submit_linked(group).await {
             Ok(_) => Ok(()),
             Err(SubmitError::Rejected { error, .. }) => match (post, &error) {
                 (true, TransferError::AlreadyPosted)
@@ -115,7 +136,11 @@ impl Bot {
                 ))),
             },
             Err(error) => Err(error.into()),
+        };
+        if resolved.is_ok() && !post {
+            self.release_limits(op.transfer_id, &CASHOUT_KINDS).await?;
         }
+        resolved
     }
 
     /// Voids whatever a cash-out that never reached the rail reserved
@@ -170,8 +195,9 @@ impl Bot {
                 Settled::Completed
             }
             Ok(RailOutcome::Declined { reason, code }) => {
-                if op.kind == CardOpKind::CashOut {
-                    self.resolve_cashout(&op, false).await?;
+                match op.kind {
+                    CardOpKind::CashOut => self.resolve_cashout(&op, false).await?,
+                    CardOpKind::TopUp => self.release_limits(op.transfer_id, &TOPUP_KINDS).await?,
                 }
                 next.state = CardOpState::Declined;
                 next.decline_code = Some(code);
@@ -196,8 +222,9 @@ impl Bot {
             }
             Err(RailError::Permanent(error)) => {
                 tracing::warn!(%error, op = %op.reference, "card rail refused the request; nothing moved");
-                if op.kind == CardOpKind::CashOut {
-                    self.resolve_cashout(&op, false).await?;
+                match op.kind {
+                    CardOpKind::CashOut => self.resolve_cashout(&op, false).await?,
+                    CardOpKind::TopUp => self.release_limits(op.transfer_id, &TOPUP_KINDS).await?,
                 }
                 next.state = CardOpState::Declined;
                 next.due_at_ms = None;

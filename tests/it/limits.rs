@@ -1,0 +1,295 @@
+//! Verification-tier limits under concurrency, on a real SQLite file and a
+//! real PostgreSQL database: 64 payments at once to one payee whose limit
+//! fits exactly 10 of them, and exactly 10 go through (the allowance, or
+//! the balance condition, is checked in the same commit as the payment),
+//! with the ledger sound afterwards.
+
+use std::sync::Arc;
+
+use bot::message::{
+    Audience, Chat, ChatId, ChatKind, EventId, Handle, Incoming, MessageId, Platform,
+    PlatformUserId, User,
+};
+use bot::otp::{OsRandom, Pepper};
+use bot::store::Store as _;
+use bot::trust::limits::{CurrencyLimits, LimitKind, LimitsPolicy};
+use bot::trust::{AuditFilter, AuditKind, Tier, TrustConfig, TrustStore as _};
+use bot::{Bot, BotConfig};
+use ledger::testing::{TestBackend, TestDb};
+use ledger::{Amount, Currency};
+use paybot_store::{BOT_MIGRATIONS, SqlStore};
+
+use crate::support::cases;
+
+/// Payments made at once.
+const CONCURRENT_PAYMENTS: usize = 64;
+/// How many of them the payee's limit fits.
+const FITS: usize = 10;
+/// Each payment, in cents.
+const PAYMENT_MINOR: i64 = 100;
+/// Every user's play money, in cents.
+const OPENING_MINOR: i64 = 10_000;
+
+fn usd(minor: i64) -> Amount {
+    Amount::from_minor(minor, Currency::USD).unwrap()
+}
+
+fn dm(from: &str, event: &str, text: &str) -> Incoming {
+    Incoming {
+        platform: Platform::Mock,
+        event_id: EventId::new(event).unwrap(),
+        chat: Chat {
+            id: ChatId::new(format!("dm:{from}")).unwrap(),
+            kind: ChatKind::Direct,
+            title: None,
+        },
+        sender: User {
+            id: PlatformUserId::new(from).unwrap(),
+            handle: Some(Handle::parse(from).unwrap()),
+            display_name: from.to_owned(),
+            is_bot: false,
+        },
+        text: text.to_owned(),
+        mentions: Vec::new(),
+        reply_to: None,
+        message_id: Some(MessageId::new(format!("msg-{event}")).unwrap()),
+    }
+}
+
+/// Which of the payee's limits is the one that fits exactly [`FITS`].
+#[derive(Clone, Copy, Debug)]
+enum Binding {
+    /// Received in 30 days: an allowance account, used by pending transfers.
+    Received,
+    /// The balance held: the payment's own credit-balance condition.
+    Balance,
+}
+
+async fn sixty_four_payments_ten_fit(backend: TestBackend, binding: Binding) {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
+    let Some(db) = TestDb::fresh(backend).await else {
+        return; // PostgreSQL absent outside CI: skipped loudly by TestDb.
+    };
+    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let fits = i64::try_from(FITS).unwrap() * PAYMENT_MINOR;
+    let roomy = CurrencyLimits::all(usd(1_000_000));
+    let table = match binding {
+        Binding::Received => roomy.with(LimitKind::Received30d, usd(fits)),
+        Binding::Balance => roomy.with(LimitKind::Balance, usd(OPENING_MINOR + fits)),
+    };
+    let config = BotConfig {
+        mock_opening_balance: Some(usd(OPENING_MINOR)),
+        trust: TrustConfig {
+            limits: LimitsPolicy::default().with_table(Tier::ZERO, table),
+            ..TrustConfig::default()
+        },
+        ..BotConfig::default()
+    };
+    let store = Arc::new(SqlStore::new(&db.ledger));
+    let bot: Arc<Bot> = Bot::new(
+        db.ledger.clone(),
+        Arc::<SqlStore>::clone(&store),
+        config,
+        Pepper::generate(&OsRandom),
+        Arc::new(OsRandom),
+    );
+    bot.handle(&dm("bob", "start-bob", "/start")).await;
+    let payers: Vec<String> = (0..CONCURRENT_PAYMENTS)
+        .map(|i| format!("payer{i:02}"))
+        .collect();
+    for payer in &payers {
+        bot.handle(&dm(payer, &format!("start-{payer}"), "/start"))
+            .await;
+    }
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for payer in payers {
+        let bot = Arc::clone(&bot);
+        tasks.spawn(async move {
+            let replies = bot
+                .handle(&dm(&payer, &format!("pay-{payer}"), "/pay @bob 1"))
+                .await;
+            replies
+                .into_iter()
+                .filter(|r| matches!(r.audience, Audience::Private(_)))
+                .map(|r| r.text)
+                .collect::<Vec<String>>()
+                .join("\n")
+        });
+    }
+    let mut through = 0;
+    let mut refused = 0;
+    let mut other = Vec::new();
+    while let Some(answer) = tasks.join_next().await {
+        let answer = answer.unwrap();
+        if answer.contains("/confirm ") {
+            through += 1;
+        } else if answer.contains("@bob can't receive $1.00 right now") {
+            refused += 1;
+        } else {
+            other.push(answer);
+        }
+    }
+    assert!(
+        other.is_empty(),
+        "{binding:?}: unexpected answers: {other:#?}"
+    );
+    assert_eq!(through, FITS, "{binding:?}: payments through");
+    assert_eq!(refused, CONCURRENT_PAYMENTS - FITS, "{binding:?}: refused");
+
+    // The ledger agrees: bob has exactly what fits on its way to him.
+    let bob_id = PlatformUserId::new("bob").unwrap();
+    let bob = store
+        .identity(Platform::Mock, &bob_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let wallet = db
+        .wallet(&format!("user:{}", bob.user.0), Currency::USD)
+        .await;
+    let balance = db.ledger.balance(wallet).await.unwrap().unwrap();
+    assert_eq!(balance.pending_in, fits, "{binding:?}");
+    let violations = db.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "{binding:?}: {violations:?}");
+
+    // Each refusal is in the audit log, about bob, naming the limit.
+    let entries = store
+        .audit_entries(&AuditFilter {
+            user: Some(bob.user),
+            since_ms: None,
+            after_id: None,
+            kind: Some(AuditKind::LimitChecked),
+            subject: None,
+            limit: 1_000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), CONCURRENT_PAYMENTS - FITS, "{binding:?}");
+    let named = match binding {
+        Binding::Received => "received_30d",
+        Binding::Balance => "balance",
+    };
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.entry.details.get("limit").and_then(|v| v.as_str()) == Some(named)),
+        "{binding:?}"
+    );
+    db.cleanup().await;
+}
+
+async fn received_limit(backend: TestBackend) {
+    sixty_four_payments_ten_fit(backend, Binding::Received).await;
+}
+
+async fn balance_limit(backend: TestBackend) {
+    sixty_four_payments_ten_fit(backend, Binding::Balance).await;
+}
+
+cases!(received_limit {
+    received_limit_lets_exactly_ten_of_64_through_on_sqlite(TestBackend::Sqlite),
+    received_limit_lets_exactly_ten_of_64_through_on_postgres(TestBackend::Postgres),
+});
+
+cases!(balance_limit {
+    balance_limit_lets_exactly_ten_of_64_through_on_sqlite(TestBackend::Sqlite),
+    balance_limit_lets_exactly_ten_of_64_through_on_postgres(TestBackend::Postgres),
+});
+
+/// A tier change takes effect at once, up and down: the allowance is
+/// reconciled to the new limit, what is in use stays in use.
+async fn tier_change_reconciles(backend: TestBackend) {
+    use bot::trust::limits::LimitKind::Sent24h;
+    use bot::trust::{Actor, TierRecord};
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
+    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let roomy = CurrencyLimits::all(usd(1_000_000));
+    let verified = Tier::new(1).unwrap();
+    let config = BotConfig {
+        mock_opening_balance: Some(usd(100_000)),
+        trust: TrustConfig {
+            limits: LimitsPolicy::default()
+                .with_table(Tier::ZERO, roomy.with(Sent24h, usd(5_000)))
+                .with_table(verified, roomy.with(Sent24h, usd(20_000))),
+            ..TrustConfig::default()
+        },
+        ..BotConfig::default()
+    };
+    let store = Arc::new(SqlStore::new(&db.ledger));
+    let bot: Arc<Bot> = Bot::new(
+        db.ledger.clone(),
+        Arc::<SqlStore>::clone(&store),
+        config,
+        Pepper::generate(&OsRandom),
+        Arc::new(OsRandom),
+    );
+    bot.handle(&dm("bob", "s-bob", "/start")).await;
+    bot.handle(&dm("alice", "s-alice", "/start")).await;
+    let alice_id = PlatformUserId::new("alice").unwrap();
+    let alice = store
+        .identity(Platform::Mock, &alice_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .user;
+    let text = |replies: Vec<bot::message::Reply>| {
+        replies
+            .into_iter()
+            .map(|r| r.text)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let sent_left = |bot: Arc<Bot>| async move {
+        let report = bot.limits_report(alice).await.unwrap();
+        let line = report.iter().find(|l| l.kind == Sent24h).unwrap().clone();
+        (line.used, line.left)
+    };
+    let asked = text(bot.handle(&dm("alice", "p1", "/pay @bob 40")).await);
+    assert!(asked.contains("/confirm "), "{asked}");
+    assert_eq!(sent_left(Arc::clone(&bot)).await, (4_000, 1_000));
+
+    let set = |tier| TierRecord {
+        user: alice,
+        tier,
+        reason: "documents checked".to_owned(),
+        actor: Actor::Operator("ops".to_owned()),
+        set_at_ms: db.ledger.now_ms(),
+    };
+    store.set_tier(&set(verified)).await.unwrap();
+    bot.reconcile_limits(alice).await.unwrap();
+    assert_eq!(sent_left(Arc::clone(&bot)).await, (4_000, 16_000));
+    let asked = text(bot.handle(&dm("alice", "p2", "/pay @bob 150")).await);
+    assert!(asked.contains("/confirm "), "{asked}");
+
+    // Down again: $190 in use against a $50 limit leaves nothing.
+    store.set_tier(&set(Tier::ZERO)).await.unwrap();
+    bot.reconcile_limits(alice).await.unwrap();
+    assert_eq!(sent_left(Arc::clone(&bot)).await, (19_000, 0));
+    let refused = text(bot.handle(&dm("alice", "p3", "/pay @bob 1")).await);
+    assert!(
+        refused.contains("payments you send in 24 hours ($50.00 for unverified wallets)")
+            && refused.contains("$0.00 is left"),
+        "{refused}"
+    );
+    // A day on, the uses have aged out and the lower limit holds exactly.
+    db.clock
+        .advance(std::time::Duration::from_secs(24 * 60 * 60));
+    assert_eq!(sent_left(Arc::clone(&bot)).await, (0, 5_000));
+    let over = text(bot.handle(&dm("alice", "p4", "/pay @bob 50.01")).await);
+    assert!(over.contains("$50.00 is left"), "{over}");
+    let asked = text(bot.handle(&dm("alice", "p5", "/pay @bob 50")).await);
+    assert!(asked.contains("/confirm "), "{asked}");
+    let violations = db.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    db.cleanup().await;
+}
+
+cases!(tier_change_reconciles {
+    tier_change_takes_effect_up_and_down_on_sqlite(TestBackend::Sqlite),
+    tier_change_takes_effect_up_and_down_on_postgres(TestBackend::Postgres),
+});
