@@ -150,21 +150,24 @@ pub(super) fn payment_movement<'a>(
 /// Most allowances [`AllowanceCache`] remembers; past it, it starts over.
 pub const ALLOWANCE_CACHE_ENTRIES_MAX: usize = 100_000;
 
+/// Which allowance: whose, which limit, which currency.
+type AllowanceKey = (UserId, LimitKind, Currency);
+
 /// The allowance accounts this process has opened, and the limit each was
 /// last brought to: a movement whose limit is unchanged needs no read
 /// before it submits (only reconciles change what an allowance is
 /// credited with; uses are pending transfers).
 #[derive(Debug, Default)]
 pub(super) struct AllowanceCache(
-    std::sync::Mutex<std::collections::HashMap<(UserId, LimitKind, Currency), (AccountId, i64)>>,
+    std::sync::Mutex<std::collections::HashMap<AllowanceKey, (AccountId, i64)>>,
 );
 
 impl AllowanceCache {
-    fn get(&self, key: (UserId, LimitKind, Currency)) -> Option<(AccountId, i64)> {
+    fn get(&self, key: AllowanceKey) -> Option<(AccountId, i64)> {
         self.0.lock().ok()?.get(&key).copied()
     }
 
-    fn put(&self, key: (UserId, LimitKind, Currency), value: (AccountId, i64)) {
+    fn put(&self, key: AllowanceKey, value: (AccountId, i64)) {
         if let Ok(mut map) = self.0.lock() {
             if map.len() >= ALLOWANCE_CACHE_ENTRIES_MAX {
                 map.clear();
