@@ -172,7 +172,10 @@ async fn command(
                 .await
                 .context("cannot set the tier")?
                 .map_err(anyhow::Error::new)?;
-            let name = bot.trust_config().tier_name(change.to).unwrap_or_else(|| "unnamed".to_owned());
+            let name = bot
+                .trust_config()
+                .tier_name(change.to)
+                .unwrap_or_else(|| "unnamed".to_owned());
             let told = if change.told {
                 "the user is told privately"
             } else {

@@ -57,4 +57,3 @@ pub fn tier<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Tier, D::Error
         ))
     })
 }
-

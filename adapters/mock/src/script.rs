@@ -47,10 +47,10 @@ use std::time::Duration;
 
 use bot::command::ShortRef;
 use bot::service::CallbackOutcome;
+use bot::trust::holds::{HoldDecision, HoldOutcome};
 use bot::trust::operator::{ActorName, OperatorReason, UserTarget};
 use bot::trust::verification::{BodyDigest, LegalName, ProviderEventId, VerificationEvent};
 use bot::trust::{Actor, Tier};
-use bot::trust::holds::{HoldDecision, HoldOutcome};
 use regex::Regex;
 
 use crate::{DM, Delivery, MockChat, Outgoing};
@@ -523,7 +523,8 @@ pub async fn run(
                 checks,
             } => {
                 let event = verification_event(*line, user, *tier, legal_name)?;
-                let provider = ActorName::parse("script").map_err(|e| format!("line {line}: {e}"))?;
+                let provider =
+                    ActorName::parse("script").map_err(|e| format!("line {line}: {e}"))?;
                 let outcome = chat
                     .bot()
                     .verification_callback(&event, &provider)

@@ -137,9 +137,8 @@ impl Bot {
             ),
         };
         let transfer_id = derive("paybot.bot.pay", &event_key(turn.msg));
-        let pending =
-            NewTransfer::pending(transfer_id, debit, credit, amount, timeout_secs)
-                .with_code(transfer_codes::PAYMENT);
+        let pending = NewTransfer::pending(transfer_id, debit, credit, amount, timeout_secs)
+            .with_code(transfer_codes::PAYMENT);
         let payee_user = match &payee {
             Resolved::Known(identity) => Some((identity.user, payee_label.as_str())),
             Resolved::Unclaimed(_) => None,
