@@ -115,7 +115,8 @@ pub enum EventClaim {
 /// on its own; the core never needs a transaction across methods (it orders
 /// its writes so that a crash between two of them is repaired by a retry).
 #[async_trait]
-pub trait Store: crate::trust::TrustStore + Send + Sync + fmt::Debug + 'static {
+pub trait Store:
+    crate::trust::TrustStore + crate::trust::second_factor::SecondFactorStore + Send + Sync + fmt::Debug + 'static {
     // -- events ----------------------------------------------------------
 
     /// Claims a chat event for handling. `lease_ms`: an unfinished claim

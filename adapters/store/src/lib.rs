@@ -70,6 +70,7 @@ use ledger::{Amount, Currency, Ledger, Migration, TransferId};
 use sqlx::types::Uuid;
 
 mod pool;
+mod second_factor;
 mod trust;
 
 /// The bot's schema. Run with `ledger.migrate(BOT_MIGRATIONS)`.
@@ -129,6 +130,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "trust: the append-only audit log and verification tiers",
         "../migrations",
         "0008_trust.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        11,
+        "the second factor: sealed TOTP secrets, recovery codes, wrong codes",
+        "../migrations",
+        "0011_second_factor.sql"
     ),
 ];
 
