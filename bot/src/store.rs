@@ -116,7 +116,13 @@ pub enum EventClaim {
 /// its writes so that a crash between two of them is repaired by a retry).
 #[async_trait]
 pub trait Store:
-    crate::trust::TrustStore + crate::trust::second_factor::SecondFactorStore + Send + Sync + fmt::Debug + 'static {
+    crate::trust::TrustStore
+    + crate::trust::second_factor::SecondFactorStore
+    + Send
+    + Sync
+    + fmt::Debug
+    + 'static
+{
     // -- events ----------------------------------------------------------
 
     /// Claims a chat event for handling. `lease_ms`: an unfinished claim

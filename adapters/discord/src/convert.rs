@@ -951,6 +951,7 @@ mod tests {
     fn long_replies_are_split_with_buttons_on_the_last_part() {
         let line = "x".repeat(1_500);
         let reply = Reply {
+            image: None,
             platform: Platform::Discord,
             audience: bot::message::Audience::Private(PlatformUserId::new("1").unwrap()),
             text: format!("{line}\n{line}\n{}", "y".repeat(4_100)),

@@ -515,6 +515,7 @@ impl Discord {
 
 fn internal_error(incoming: &Incoming) -> Reply {
     Reply {
+        image: None,
         platform: Platform::Discord,
         audience: Audience::Private(incoming.sender.id.clone()),
         text: bot::service::INTERNAL_ERROR_TEXT.to_owned(),

@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 use bot::store::{StoreError, UserId};
 use bot::trust::second_factor::{
-    RECOVERY_HASH_BYTES, SealedSecret, SecondFactorAttempt, SecondFactorRecord,
-    SecondFactorState, SecondFactorStore,
+    RECOVERY_HASH_BYTES, SealedSecret, SecondFactorAttempt, SecondFactorRecord, SecondFactorState,
+    SecondFactorStore,
 };
 
 use crate::{Backend, Error, SqlStore, corrupt};
@@ -151,7 +151,10 @@ macro_rules! second_factor_backend {
                 Ok(done.rows_affected() == 1)
             }
 
-            pub(crate) async fn recovery_codes_left(pool: &Pool, user: UserId) -> Result<u32, Error> {
+            pub(crate) async fn recovery_codes_left(
+                pool: &Pool,
+                user: UserId,
+            ) -> Result<u32, Error> {
                 let count: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM bot_second_factor_recovery
                      WHERE user_id = $1 AND used_at_ms IS NULL",
@@ -162,7 +165,10 @@ macro_rules! second_factor_backend {
                 Ok(u32::try_from(count).unwrap_or(u32::MAX))
             }
 
-            pub(crate) async fn remove_second_factor(pool: &Pool, user: UserId) -> Result<bool, Error> {
+            pub(crate) async fn remove_second_factor(
+                pool: &Pool,
+                user: UserId,
+            ) -> Result<bool, Error> {
                 let mut tx = pool.begin_with($begin).await?;
                 sqlx::query("DELETE FROM bot_second_factor_recovery WHERE user_id = $1")
                     .bind(user.0)

@@ -660,6 +660,7 @@ mod tests {
     #[test]
     fn replies_go_to_the_dm_or_the_chat_with_buttons_last() {
         let reply = Reply {
+            image: None,
             platform: Platform::Telegram,
             audience: Audience::Private(PlatformUserId::new("1001").unwrap()),
             text: "To pay @bob 5.00 USD, send me: /confirm 123456".to_owned(),
@@ -689,6 +690,7 @@ mod tests {
     #[test]
     fn a_deletion_names_the_message_in_the_replys_chat() {
         let mut reply = Reply {
+            image: None,
             platform: Platform::Telegram,
             audience: Audience::Chat(ChatId::new("-1001234567890").unwrap()),
             text: "please delete it".to_owned(),

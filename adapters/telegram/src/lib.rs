@@ -296,6 +296,7 @@ impl Telegram {
                         None => incoming.sender.display_name.clone(),
                     };
                     let note = Reply {
+                        image: None,
                         platform: Platform::Telegram,
                         audience: Audience::Chat(incoming.chat.id.clone()),
                         text: format!(
@@ -362,6 +363,7 @@ impl Telegram {
             }
         };
         Reply {
+            image: None,
             text: reply.text_after_deletion(deleted).to_owned(),
             deletion: None,
             ..reply.clone()

@@ -28,11 +28,12 @@ pub enum CommandName {
     Cards,
     TopUp,
     CashOut,
+    SecondFactor,
 }
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 17] = [
+    pub const ALL: [CommandName; 18] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
@@ -48,6 +49,7 @@ impl CommandName {
         CommandName::Card,
         CommandName::Link,
         CommandName::Unlink,
+        CommandName::SecondFactor,
         CommandName::Help,
         CommandName::Start,
     ];
@@ -72,6 +74,7 @@ impl CommandName {
             CommandName::Cards => "cards",
             CommandName::TopUp => "topup",
             CommandName::CashOut => "cashout",
+            CommandName::SecondFactor => "2fa",
         }
     }
 
@@ -94,7 +97,7 @@ impl CommandName {
             CommandName::Help => "/help [COMMAND]",
             CommandName::Balance => "/balance",
             CommandName::Pay => "/pay @handle AMOUNT [CURRENCY] [for MEMO]",
-            CommandName::Confirm => "/confirm CODE",
+            CommandName::Confirm => "/confirm CODE [AUTHCODE]",
             CommandName::Cancel => "/cancel [REF]",
             CommandName::Request => "/request @handle AMOUNT [CURRENCY] [for MEMO]",
             CommandName::Approve => "/approve REF",
@@ -103,12 +106,13 @@ impl CommandName {
                 "/split TOTAL [CURRENCY] @handle[:AMOUNT]... [for MEMO] or /split status [REF]"
             }
             CommandName::History => "/history [N]",
-            CommandName::Link => "/link [CODE | confirm | cancel]",
+            CommandName::Link => "/link [CODE | confirm [AUTHCODE] | cancel]",
             CommandName::Unlink => "/unlink [confirm]",
             CommandName::Card => "/card add NUMBER MM/YY or /card remove N",
             CommandName::Cards => "/cards",
             CommandName::TopUp => "/topup AMOUNT [card N]",
             CommandName::CashOut => "/cashout AMOUNT [card N]",
+            CommandName::SecondFactor => "/2fa [setup | confirm AUTHCODE | off AUTHCODE]",
         }
     }
 
@@ -132,6 +136,7 @@ impl CommandName {
             CommandName::Cards => "/cards",
             CommandName::TopUp => "/topup 20",
             CommandName::CashOut => "/cashout 15 card 2",
+            CommandName::SecondFactor => "/2fa setup",
         }
     }
 
@@ -155,6 +160,7 @@ impl CommandName {
             CommandName::Cards => "Your linked cards, privately",
             CommandName::TopUp => "Add money to your wallet from a linked card",
             CommandName::CashOut => "Send money from your wallet to a linked card",
+            CommandName::SecondFactor => "Protect your wallet with an authenticator app",
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use ledger::{Amount, AmountError, Currency};
 
 use crate::card::{CardError, ExpiryError};
+use crate::trust::second_factor::TotpOrRecovery;
 
 use super::grammar::{
     CURRENCY_CODE_RE, ECHO_CHARS_MAX, HEAD_RE, LINK_CODE_RE, MENTION_RE, NUMBER_RE, OTP_CODE_RE,
@@ -383,7 +384,7 @@ fn card_commands_parse_and_never_quote_digits() {
 
 #[test]
 fn command_names_are_complete_and_documented() {
-    assert_eq!(CommandName::ALL.len(), 17);
+    assert_eq!(CommandName::ALL.len(), 18);
     for name in CommandName::ALL {
         assert_eq!(CommandName::from_word(name.as_str()), Some(name));
         assert!(name.summary().chars().count() <= 60, "{name}");

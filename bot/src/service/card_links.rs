@@ -43,6 +43,11 @@ impl Bot {
             turn.private(texts::cannot_link(&label, &error));
             return Ok(());
         }
+        let action = crate::trust::TrustAction::CardAdd { user: turn.me.user };
+        if self.second_factor_at_start(turn, &action).await? == super::second_factor::Gate::Stopped
+        {
+            return Ok(());
+        }
         let cards = self.store.cards_of(turn.me.user).await?;
         let fingerprint = card.fingerprint(self.card_fingerprint_key());
         if cards.iter().any(|c| c.fingerprint == fingerprint) {

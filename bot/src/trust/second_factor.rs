@@ -137,6 +137,11 @@ impl RecoveryCode {
         RecoveryCode(text)
     }
 
+    /// The code, to compare or hash; never to log or reply.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
     /// As shown: `ABCDE-FGHIJ`.
     pub fn grouped(&self) -> String {
         let (first, second) = self.0.split_at(RECOVERY_CODE_CHARS / 2);
@@ -164,6 +169,14 @@ pub enum TotpOrRecovery {
 }
 
 impl TotpOrRecovery {
+    /// The code as typed (normalised), to check; never to log or reply.
+    pub fn expose(&self) -> &str {
+        match self {
+            TotpOrRecovery::Totp(code) => code.as_str(),
+            TotpOrRecovery::Recovery(code) => code.expose(),
+        }
+    }
+
     pub fn parse(word: &str) -> Option<TotpOrRecovery> {
         TotpCode::parse(word)
             .map(TotpOrRecovery::Totp)
@@ -658,11 +671,20 @@ mod tests {
         let secret = TotpSecret::generate(&rng);
         let sealed = seal(&key, UserId(1), &secret, &rng).unwrap();
         assert_eq!(sealed.ciphertext.len(), SEALED_SECRET_BYTES);
-        assert_ne!(&sealed.ciphertext[..TOTP_SECRET_BYTES], secret.0.expose_secret());
+        assert_ne!(
+            &sealed.ciphertext[..TOTP_SECRET_BYTES],
+            secret.0.expose_secret()
+        );
         let opened = unseal(&key, UserId(1), &sealed).unwrap();
         assert_eq!(opened.base32(), secret.base32());
-        assert_eq!(unseal(&key, UserId(2), &sealed).unwrap_err(), SecondFactorError::Unseal);
-        assert_eq!(unseal(&other_key, UserId(1), &sealed).unwrap_err(), SecondFactorError::Unseal);
+        assert_eq!(
+            unseal(&key, UserId(2), &sealed).unwrap_err(),
+            SecondFactorError::Unseal
+        );
+        assert_eq!(
+            unseal(&other_key, UserId(1), &sealed).unwrap_err(),
+            SecondFactorError::Unseal
+        );
         let mut tampered = sealed.clone();
         tampered.ciphertext[0] ^= 1;
         assert!(unseal(&key, UserId(1), &tampered).is_err());
@@ -690,7 +712,10 @@ mod tests {
         let grouped = code.grouped();
         assert_eq!(grouped.len(), RECOVERY_CODE_CHARS + 1);
         assert_eq!(RecoveryCode::parse(&grouped), Some(code.clone()));
-        assert_eq!(RecoveryCode::parse(&grouped.to_lowercase()), Some(code.clone()));
+        assert_eq!(
+            RecoveryCode::parse(&grouped.to_lowercase()),
+            Some(code.clone())
+        );
         assert_eq!(RecoveryCode::parse(&grouped.replace('-', "")), Some(code));
         assert_eq!(RecoveryCode::parse("ABCDE-FGHI1"), None);
         assert_eq!(RecoveryCode::parse("ABCDE"), None);
@@ -725,9 +750,18 @@ mod tests {
             ],
             ..SecondFactorPolicy::default()
         };
-        assert_eq!(policy.code_above(Tier::new(1).unwrap(), Currency::USD), Some(usd(10_000)));
-        assert_eq!(policy.code_above(Tier::new(3).unwrap(), Currency::USD), Some(usd(100_000)));
-        assert_eq!(policy.refuse_unenrolled_above(Tier::new(2).unwrap(), Currency::USD), None);
+        assert_eq!(
+            policy.code_above(Tier::new(1).unwrap(), Currency::USD),
+            Some(usd(10_000))
+        );
+        assert_eq!(
+            policy.code_above(Tier::new(3).unwrap(), Currency::USD),
+            Some(usd(100_000))
+        );
+        assert_eq!(
+            policy.refuse_unenrolled_above(Tier::new(2).unwrap(), Currency::USD),
+            None
+        );
         assert_eq!(policy.code_above(Tier::ZERO, Currency::EUR), None);
     }
 }

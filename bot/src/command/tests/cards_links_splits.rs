@@ -206,13 +206,29 @@ fn link() {
 #[test]
 fn link_confirm_cancel_and_unlink() {
     parses(&[
-        ("/link confirm", Command::LinkConfirm),
-        ("/LINK Confirm", Command::LinkConfirm),
+        (
+            "/link confirm",
+            Command::LinkConfirm {
+                second_factor: None,
+            },
+        ),
+        (
+            "/LINK Confirm",
+            Command::LinkConfirm {
+                second_factor: None,
+            },
+        ),
+        (
+            "/link confirm 123456",
+            Command::LinkConfirm {
+                second_factor: TotpOrRecovery::parse("123456"),
+            },
+        ),
         ("/link cancel", Command::LinkCancel),
     ]);
     assert_eq!(
         problem("/link confirm now"),
-        UsageProblem::LeftoverAfterCode
+        UsageProblem::InvalidAuthenticatorCode
     );
     parses(&[
         ("/unlink", Command::Unlink { confirm: false }),

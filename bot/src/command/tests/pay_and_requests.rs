@@ -344,7 +344,22 @@ fn confirm() {
     assert_eq!(
         command,
         Command::Confirm {
-            code: OtpCode::parse("012345").unwrap()
+            code: OtpCode::parse("012345").unwrap(),
+            second_factor: None,
+        }
+    );
+    assert_eq!(
+        ok("/confirm 012345 654321"),
+        Command::Confirm {
+            code: OtpCode::parse("012345").unwrap(),
+            second_factor: TotpOrRecovery::parse("654321"),
+        }
+    );
+    assert_eq!(
+        ok("/confirm 012345 abcde-fghij"),
+        Command::Confirm {
+            code: OtpCode::parse("012345").unwrap(),
+            second_factor: TotpOrRecovery::parse("ABCDEFGHIJ"),
         }
     );
     assert_eq!(
@@ -368,7 +383,11 @@ fn confirm() {
     }
     problems(&[
         ("/confirm", UsageProblem::MissingCode),
-        ("/confirm 123456 789", UsageProblem::LeftoverAfterCode),
+        (
+            "/confirm 123456 789",
+            UsageProblem::InvalidAuthenticatorCode,
+        ),
+        ("/confirm 123456 654321 1", UsageProblem::LeftoverAfterCode),
     ]);
 }
 

@@ -54,6 +54,18 @@ impl Bot {
             turn.private(texts::card_expired(&label, card.expiry));
             return Ok(());
         }
+        if kind == CardOpKind::CashOut {
+            let action = crate::trust::TrustAction::CashOut {
+                user: turn.me.user,
+                amount,
+                card_added_at_ms: card.created_at_ms,
+            };
+            if self.second_factor_at_start(turn, &action).await?
+                == super::super::second_factor::Gate::Stopped
+            {
+                return Ok(());
+            }
+        }
         let awaiting = self.store.card_ops_awaiting_code(turn.me.user).await?;
         if awaiting.len() >= AWAITING_CARD_OPS_PER_USER_MAX {
             turn.private(texts::too_many_awaiting_ops(awaiting.len()));
