@@ -246,3 +246,38 @@ fn link_confirm_cancel_and_unlink() {
         ),
     ]);
 }
+
+#[test]
+fn second_factor() {
+    parses(&[
+        ("/2fa", Command::SecondFactorStatus),
+        ("/2FA status", Command::SecondFactorStatus),
+        ("/2fa Setup", Command::SecondFactorSetup),
+        (
+            "/2fa confirm 012345",
+            Command::SecondFactorConfirm {
+                code: crate::trust::second_factor::TotpCode::parse("012345").unwrap(),
+            },
+        ),
+        (
+            "/2fa off 012345",
+            Command::SecondFactorOff {
+                code: TotpOrRecovery::parse("012345").unwrap(),
+            },
+        ),
+        (
+            "/2fa off abcde-fghij",
+            Command::SecondFactorOff {
+                code: TotpOrRecovery::parse("ABCDEFGHIJ").unwrap(),
+            },
+        ),
+    ]);
+    assert_eq!(ok("/2fa").name(), CommandName::SecondFactor);
+    problems(&[
+        ("/2fa on", UsageProblem::SecondFactorSubcommand),
+        ("/2fa confirm", UsageProblem::MissingAuthenticatorCode),
+        ("/2fa confirm abcde-fghij", UsageProblem::InvalidAuthenticatorCode),
+        ("/2fa off 12345", UsageProblem::InvalidAuthenticatorCode),
+        ("/2fa off 123456 1", UsageProblem::LeftoverAfterCode),
+    ]);
+}
