@@ -63,6 +63,12 @@ impl From<SecondFactorError> for BotError {
 }
 
 impl Bot {
+    /// The time on the bot's clock (the ledger's), in ms since the epoch:
+    /// what codes and expiries are reckoned against.
+    pub fn now_ms(&self) -> i64 {
+        self.ledger.now_ms()
+    }
+
     /// The key TOTP secrets are sealed with (see
     /// [`super::BotBuilder::second_factor_key`]); unset, derived from the
     /// OTP pepper.

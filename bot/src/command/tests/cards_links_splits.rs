@@ -276,7 +276,10 @@ fn second_factor() {
     problems(&[
         ("/2fa on", UsageProblem::SecondFactorSubcommand),
         ("/2fa confirm", UsageProblem::MissingAuthenticatorCode),
-        ("/2fa confirm abcde-fghij", UsageProblem::InvalidAuthenticatorCode),
+        (
+            "/2fa confirm abcde-fghij",
+            UsageProblem::InvalidAuthenticatorCode,
+        ),
         ("/2fa off 12345", UsageProblem::InvalidAuthenticatorCode),
         ("/2fa off 123456 1", UsageProblem::LeftoverAfterCode),
     ]);
