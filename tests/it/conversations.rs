@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 use bot::otp::{OsRandom, Pepper, SeededRandom};
 use bot::service::CardPolicy;
+use bot::trust::second_factor::{SecondFactorPolicy, SecondFactorTier};
+use bot::trust::{Tier, TrustConfig};
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
 use ledger::{Amount, Currency};
@@ -63,6 +65,22 @@ async fn run_all(backend: TestBackend) {
                 cashout_fee_basis_points: 150,
                 cashout_fee_min: Some(Amount::from_minor(25, Currency::USD).unwrap()),
                 ..CardPolicy::default()
+            },
+            // The second factor (scripts 60-64): with an app, payments
+            // above $50 need its code; without one, payments and cash-outs
+            // above $1,000 are refused.
+            trust: TrustConfig {
+                second_factor: SecondFactorPolicy {
+                    tiers: vec![SecondFactorTier {
+                        tier: Tier::ZERO,
+                        code_above: vec![Amount::from_minor(5_000, Currency::USD).unwrap()],
+                        refuse_unenrolled_above: vec![
+                            Amount::from_minor(100_000, Currency::USD).unwrap(),
+                        ],
+                    }],
+                    ..SecondFactorPolicy::default()
+                },
+                ..TrustConfig::default()
             },
             ..BotConfig::default()
         };

@@ -106,7 +106,7 @@ impl CommandName {
                 "/split TOTAL [CURRENCY] @handle[:AMOUNT]... [for MEMO] or /split status [REF]"
             }
             CommandName::History => "/history [N]",
-            CommandName::Link => "/link [CODE | confirm [AUTHCODE] | cancel]",
+            CommandName::Link => "/link [CODE | confirm | cancel]",
             CommandName::Unlink => "/unlink [confirm]",
             CommandName::Card => "/card add NUMBER MM/YY or /card remove N",
             CommandName::Cards => "/cards",
