@@ -492,7 +492,7 @@ impl SecondFactorPolicy {
     }
 
     fn row(&self, tier: Tier) -> Option<&SecondFactorTier> {
-        self.tiers.iter().filter(|row| row.tier <= tier).last()
+        self.tiers.iter().rev().find(|row| row.tier <= tier)
     }
 
     /// Above this, a payment needs the code (enrolled users).
