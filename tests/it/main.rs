@@ -21,6 +21,7 @@ mod discord;
 mod e2e;
 mod fake_discord_selftest;
 mod mock_chat;
+mod second_factor;
 mod support;
 mod telegram;
 mod tidy;
