@@ -1017,7 +1017,15 @@ mod tests {
         for command in commands {
             let name = command["name"].as_str().unwrap();
             if command["type"] == json!(CHAT_INPUT) {
-                assert!(name.chars().all(|c| c.is_ascii_lowercase()), "{name}");
+                // Discord: 1 to 32 of lower-case letters, digits, `-`, `_`.
+                assert!((1..=32).contains(&name.len()), "{name}");
+                assert!(
+                    name.chars().all(|c| c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || c == '-'
+                        || c == '_'),
+                    "{name}"
+                );
                 let description = command["description"].as_str().unwrap();
                 assert!((1..=100).contains(&description.chars().count()));
                 for option in command["options"].as_array().unwrap() {

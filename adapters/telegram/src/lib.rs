@@ -582,7 +582,14 @@ mod tests {
         let menu = menu();
         assert_eq!(menu.len(), CommandName::ALL.len());
         for command in &menu {
-            assert!(command.command.chars().all(|c| c.is_ascii_lowercase()));
+            // Telegram: 1 to 32 of lower-case letters, digits and `_`.
+            assert!((1..=32).contains(&command.command.len()));
+            assert!(
+                command
+                    .command
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            );
             assert!((1..=256).contains(&command.description.len()));
         }
     }
