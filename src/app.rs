@@ -96,6 +96,7 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
         .context("cannot migrate the database")?;
     let pepper = load_pepper(&settings.otp, &OsRandom)?;
     let fingerprint_key = load_fingerprint_key(&settings.cards, &OsRandom)?;
+    let second_factor_key = load_second_factor_key(&settings.trust.second_factor, &OsRandom)?;
     let store = SqlStore::new(ledger);
     guard_the_database(&deployment, &store, ledger.now_ms()).await?;
     warn_without_sanctions_list(settings, &deployment, &store).await?;
@@ -107,7 +108,8 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
         pepper,
         Arc::new(OsRandom),
     )
-    .card_fingerprint_key(fingerprint_key);
+    .card_fingerprint_key(fingerprint_key)
+    .second_factor_key(second_factor_key);
     if let Some(rail) = rail {
         builder = builder.card_rail(rail);
     }
@@ -306,6 +308,24 @@ pub fn load_fingerprint_key(
             value: cards.fingerprint_key.as_ref(),
             file_key: "cards.fingerprint_key_file",
             file: &cards.fingerprint_key_file,
+        },
+        rng,
+    )
+}
+
+/// The key authenticator secrets are sealed with, from
+/// `trust.second_factor.key`, else from `trust.second_factor.key_file`.
+pub fn load_second_factor_key(
+    second_factor: &crate::settings::trust::SecondFactorSettings,
+    rng: &dyn RandomSource,
+) -> anyhow::Result<Pepper> {
+    load_secret(
+        &SecretSource {
+            what: "second factor key",
+            key: "trust.second_factor.key",
+            value: second_factor.key.as_ref(),
+            file_key: "trust.second_factor.key_file",
+            file: &second_factor.key_file,
         },
         rng,
     )

@@ -18,7 +18,7 @@
 //! /start [PAYLOAD]            /help [COMMAND]          /balance    /limits
 //! /pay TARGET AMOUNT [CURRENCY] [for MEMO]   (alias /send)
 //! /pay AMOUNT [CURRENCY] [for MEMO]          (as a reply to the payee)
-//! /confirm CODE               /cancel [REF]
+//! /confirm CODE [AUTHCODE]    /cancel [REF]
 //! /request TARGET AMOUNT [CURRENCY] [for MEMO]
 //! /approve REF                /decline REF
 //! /split TOTAL [CURRENCY] TARGET[:AMOUNT]... [for MEMO]
@@ -26,6 +26,8 @@
 //! /link [CODE | confirm | cancel]                    /unlink [confirm]
 //! /card add NUMBER MM/YY      /card remove N           /cards   (alias /card list)
 //! /topup AMOUNT [CURRENCY] [card N]                  /cashout AMOUNT [CURRENCY] [card N]
+//! /2fa [setup | confirm AUTHCODE | off AUTHCODE]
+//! AUTHCODE = 6 digits from the authenticator app | a recovery code (`/confirm`, `/link confirm`, `/2fa off`)
 //! TARGET = @handle | <@ID> | <@!ID>
 //! ```
 
@@ -43,6 +45,7 @@ use ledger::Amount;
 
 use crate::card::{CardNumber, Expiry};
 use crate::message::{Handle, PlatformUserId};
+use crate::trust::second_factor::{TotpCode, TotpOrRecovery};
 
 mod args;
 mod grammar;
@@ -86,8 +89,12 @@ pub enum Command {
         amount: Amount,
         memo: Option<Memo>,
     },
-    /// `/confirm CODE`.
-    Confirm { code: OtpCode },
+    /// `/confirm CODE [AUTHCODE]`: the code sent privately, and the
+    /// second factor when the action needs it.
+    Confirm {
+        code: OtpCode,
+        second_factor: Option<TotpOrRecovery>,
+    },
     /// `/cancel [REF]`; without a reference, the sender's pending payment.
     Cancel { payment: Option<ShortRef> },
     /// `/request TARGET AMOUNT ...`: ask `payer` to pay the sender.
@@ -118,8 +125,10 @@ pub enum Command {
     /// `/link [CODE]`: without a code, make one for this wallet; with one,
     /// ask to confirm joining the wallet it belongs to.
     Link { code: Option<LinkCode> },
-    /// `/link confirm`: join the wallet of the code sent before.
-    LinkConfirm,
+    /// `/link confirm [AUTHCODE]`: join the wallet of the code sent before.
+    LinkConfirm {
+        second_factor: Option<TotpOrRecovery>,
+    },
     /// `/link cancel`: drop the link waiting for confirmation.
     LinkCancel,
     /// `/unlink [confirm]`: leave a shared wallet for a new, empty one;
@@ -137,6 +146,14 @@ pub enum Command {
     TopUp { amount: Amount, card: Option<u8> },
     /// `/cashout AMOUNT [card N]`: wallet → card.
     CashOut { amount: Amount, card: Option<u8> },
+    /// `/2fa`: whether the second factor is on.
+    SecondFactorStatus,
+    /// `/2fa setup`: enrol an authenticator app.
+    SecondFactorSetup,
+    /// `/2fa confirm AUTHCODE`: the first code, which turns it on.
+    SecondFactorConfirm { code: TotpCode },
+    /// `/2fa off AUTHCODE`: turn it off with a code or a recovery code.
+    SecondFactorOff { code: TotpOrRecovery },
 }
 
 impl Command {
@@ -155,12 +172,18 @@ impl Command {
             Command::Decline { .. } => CommandName::Decline,
             Command::Split { .. } | Command::SplitStatus { .. } => CommandName::Split,
             Command::History { .. } => CommandName::History,
-            Command::Link { .. } | Command::LinkConfirm | Command::LinkCancel => CommandName::Link,
+            Command::Link { .. } | Command::LinkConfirm { .. } | Command::LinkCancel => {
+                CommandName::Link
+            }
             Command::Unlink { .. } => CommandName::Unlink,
             Command::CardAdd { .. } | Command::CardRemove { .. } => CommandName::Card,
             Command::Cards => CommandName::Cards,
             Command::TopUp { .. } => CommandName::TopUp,
             Command::CashOut { .. } => CommandName::CashOut,
+            Command::SecondFactorStatus
+            | Command::SecondFactorSetup
+            | Command::SecondFactorConfirm { .. }
+            | Command::SecondFactorOff { .. } => CommandName::SecondFactor,
         }
     }
 }

@@ -246,6 +246,50 @@ pub struct Reply {
     /// Delete a message before sending this reply (a card number posted in
     /// a group). `None` for most replies.
     pub deletion: Option<Deletion>,
+    /// A picture sent with the reply where the platform can show one (the
+    /// second factor's setup QR code). `None` for most replies.
+    pub image: Option<Image>,
+}
+
+/// The most bytes of an [`Image`] (Telegram takes photos up to 10 MB; a
+/// QR code is a few kilobytes).
+pub const IMAGE_BYTES_MAX: usize = 512 * 1024;
+
+/// A PNG picture carried by a [`Reply`]. It may show a secret (a QR code
+/// of an authenticator secret): it is never stored (a redelivered event's
+/// replies come back without it), never put in the outbox and never
+/// logged; Debug shows only its size.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Image {
+    png: Vec<u8>,
+    /// What it shows, in words (`QR code`): for transcripts, and the
+    /// caption where the platform wants one.
+    pub alt: String,
+}
+
+impl Image {
+    /// `None` when over [`IMAGE_BYTES_MAX`] or not a PNG.
+    pub fn png(bytes: Vec<u8>, alt: impl Into<String>) -> Option<Image> {
+        const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+        (bytes.len() <= IMAGE_BYTES_MAX && bytes.starts_with(SIGNATURE)).then(|| Image {
+            png: bytes,
+            alt: alt.into(),
+        })
+    }
+
+    /// The PNG file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.png
+    }
+}
+
+impl fmt::Debug for Image {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Image")
+            .field("alt", &self.alt)
+            .field("bytes", &self.png.len())
+            .finish()
+    }
 }
 
 /// A request, carried by a [`Reply`] to the chat, to delete a message in

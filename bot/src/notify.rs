@@ -143,6 +143,7 @@ impl StoredReply {
             _ => return None,
         };
         Some(Reply {
+            image: None,
             platform,
             audience,
             text: self.text,

@@ -34,6 +34,7 @@ mod requests;
 mod resolve;
 mod rules;
 mod sanctions;
+mod second_factor;
 mod splits;
 mod sweep;
 mod texts;
@@ -185,6 +186,9 @@ pub struct Bot {
     /// The key of card fingerprints (see
     /// [`BotBuilder::card_fingerprint_key`]).
     card_fingerprint_key: Option<Pepper>,
+    /// The key TOTP secrets are sealed with (see
+    /// [`BotBuilder::second_factor_key`]).
+    second_factor_key: Option<Pepper>,
     /// Each platform identity's command bucket (see [`crate::limits`]).
     command_rates: CommandRates,
     /// The index of the stored SDN list (see `sanctions.rs`).
@@ -211,6 +215,7 @@ pub struct BotBuilder {
     rng: Arc<dyn RandomSource>,
     card_rail: Option<Arc<dyn CardRail>>,
     card_fingerprint_key: Option<Pepper>,
+    second_factor_key: Option<Pepper>,
 }
 
 impl fmt::Debug for BotBuilder {
@@ -238,6 +243,14 @@ impl BotBuilder {
         self
     }
 
+    /// Seals authenticator secrets with a key derived from `key`, a secret
+    /// of its own (paybot loads it from `trust.second_factor.key` or its
+    /// file). Unset (tests that build a bot directly), the OTP pepper's.
+    pub fn second_factor_key(mut self, key: Pepper) -> BotBuilder {
+        self.second_factor_key = Some(key);
+        self
+    }
+
     pub fn build(self) -> Arc<Bot> {
         let dispatcher = Arc::new(Dispatcher::new(self.ledger.clone()));
         Arc::new(Bot {
@@ -253,6 +266,7 @@ impl BotBuilder {
             events_forgotten_at_ms: std::sync::atomic::AtomicI64::new(0),
             card_rail: self.card_rail,
             card_fingerprint_key: self.card_fingerprint_key,
+            second_factor_key: self.second_factor_key,
             command_rates: CommandRates::new(),
             sanctions: sanctions::SanctionsCache::default(),
         })
@@ -288,6 +302,7 @@ impl Bot {
             rng,
             card_rail: None,
             card_fingerprint_key: None,
+            second_factor_key: None,
         }
     }
 
@@ -393,7 +408,13 @@ impl Bot {
                 amount,
                 memo,
             } => self.pay(&mut turn, payee, amount, memo).await?,
-            Command::Confirm { code } => self.confirm(&mut turn, &code).await?,
+            Command::Confirm {
+                code,
+                second_factor,
+            } => {
+                self.confirm(&mut turn, &code, second_factor.as_ref())
+                    .await?;
+            }
             Command::Cancel { payment } => self.cancel(&mut turn, payment).await?,
             Command::Request {
                 payer,
@@ -410,7 +431,9 @@ impl Bot {
             Command::SplitStatus { split } => self.split_status(&mut turn, split).await?,
             Command::History { limit } => self.history(&mut turn, limit).await?,
             Command::Link { code } => self.link(&mut turn, code).await?,
-            Command::LinkConfirm => self.link_confirm(&mut turn).await?,
+            Command::LinkConfirm { second_factor } => {
+                self.link_confirm(&mut turn, second_factor.as_ref()).await?;
+            }
             Command::LinkCancel => self.link_cancel(&mut turn).await?,
             Command::Unlink { confirm } => self.unlink(&mut turn, confirm).await?,
             Command::CardAdd { .. }
@@ -430,6 +453,12 @@ impl Bot {
                 self.start_card_op(&mut turn, CardOpKind::CashOut, amount, card)
                     .await?;
             }
+            Command::SecondFactorStatus => self.second_factor_status(&mut turn).await?,
+            Command::SecondFactorSetup => self.second_factor_setup(&mut turn).await?,
+            Command::SecondFactorConfirm { code } => {
+                self.second_factor_confirm(&mut turn, &code).await?;
+            }
+            Command::SecondFactorOff { code } => self.second_factor_off(&mut turn, &code).await?,
         }
         Ok(turn.replies)
     }

@@ -120,6 +120,7 @@ pub trait Store:
     + crate::trust::rules::RulesStore
     + crate::trust::verification::VerificationStore
     + crate::trust::sanctions::SanctionsStore
+    + crate::trust::second_factor::SecondFactorStore
     + Send
     + Sync
     + fmt::Debug

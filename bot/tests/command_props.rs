@@ -83,7 +83,7 @@ fn check_command(command: &Command) {
         Command::History { limit: Some(limit) } => {
             assert!((1..=HISTORY_ENTRIES_MAX).contains(limit));
         }
-        Command::Confirm { code } => {
+        Command::Confirm { code, .. } => {
             assert!(code.as_str().len() == 6 && code.as_str().bytes().all(|b| b.is_ascii_digit()));
         }
         _ => {}
@@ -349,7 +349,8 @@ fn valid() -> impl Strategy<Value = Valid> {
         Just(Valid::Simple(Command::Balance, "balance", vec![])),
         "[0-9]{6}".prop_map(|code| Valid::Simple(
             Command::Confirm {
-                code: OtpCode::parse(&code).unwrap()
+                code: OtpCode::parse(&code).unwrap(),
+                second_factor: None,
             },
             "confirm",
             vec![code]

@@ -121,7 +121,15 @@ fn render(parsed: &Command) -> String {
                 push(format_args!(" for {memo}"));
             }
         }
-        Command::Confirm { code } => push(format_args!(" {}", code.as_str())),
+        Command::Confirm {
+            code,
+            second_factor,
+        } => {
+            push(format_args!(" {}", code.as_str()));
+            if let Some(second) = second_factor {
+                push(format_args!(" {}", second.expose()));
+            }
+        }
         Command::Cancel { payment } => {
             if let Some(payment) = payment {
                 push(format_args!(" {payment}"));
@@ -172,7 +180,16 @@ fn render(parsed: &Command) -> String {
                 push(format_args!(" {}", code.as_str()));
             }
         }
-        Command::LinkConfirm => push(format_args!(" confirm")),
+        Command::LinkConfirm { second_factor } => {
+            push(format_args!(" confirm"));
+            if let Some(second) = second_factor {
+                push(format_args!(" {}", second.expose()));
+            }
+        }
+        Command::SecondFactorStatus => {}
+        Command::SecondFactorSetup => push(format_args!(" setup")),
+        Command::SecondFactorConfirm { code } => push(format_args!(" confirm {}", code.as_str())),
+        Command::SecondFactorOff { code } => push(format_args!(" off {}", code.expose())),
         Command::LinkCancel => push(format_args!(" cancel")),
         Command::Unlink { confirm } => {
             if *confirm {

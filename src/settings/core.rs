@@ -148,7 +148,7 @@ impl CardsSettings {
 
 /// A secret key given as text (`otp.pepper`, `cards.fingerprint_key`): 32
 /// to 64 bytes. The message never holds the value.
-fn secret_key<'de, D: Deserializer<'de>>(
+pub(super) fn secret_key<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<SecretString>, D::Error> {
     let key = SecretString::deserialize(deserializer)?;

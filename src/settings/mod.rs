@@ -71,6 +71,7 @@ const SECRET_KEYS: &[&str] = &[
     "discord.token",
     "cards.api_key",
     "cards.fingerprint_key",
+    "trust.second_factor.key",
     "api.token",
     "api.read_token",
     "api.transfer_token",

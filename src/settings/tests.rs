@@ -520,3 +520,51 @@ fn trust_limits_defaults_are_the_core_defaults_and_bad_figures_are_named() {
     let err = load(Some(file.path()), NO_ENV).unwrap_err();
     assert!(err.contains("sent_7d"), "{err}");
 }
+
+#[test]
+fn second_factor_defaults_and_refusals() {
+    let s = load(None, NO_ENV).unwrap();
+    let sf = &s.trust.second_factor;
+    assert!(sf.key.is_none());
+    assert_eq!(sf.key_file, Path::new("data/second_factor_key"));
+    let policy = sf.policy();
+    assert_eq!(
+        (policy.wrong_codes_max, policy.wrong_codes_window_secs),
+        (5, 900)
+    );
+    let usd = ledger::Currency::USD;
+    let tier = |n| bot::trust::Tier::new(n).unwrap();
+    assert_eq!(
+        policy.code_above(tier(0), usd).map(ledger::Amount::minor),
+        Some(25_000)
+    );
+    assert_eq!(
+        policy
+            .refuse_unenrolled_above(tier(9), usd)
+            .map(ledger::Amount::minor),
+        Some(100_000)
+    );
+    // The key is a secret: a bad one is named, never shown.
+    let error = load(
+        None,
+        [("PAYBOT_TRUST__SECOND_FACTOR__KEY", "tooshort-secretvalue")],
+    )
+    .unwrap_err();
+    assert!(error.contains("trust.second_factor.key"), "{error}");
+    assert!(!error.contains("tooshort-secretvalue"), "{error}");
+    let error = load(
+        None,
+        [("PAYBOT_TRUST__SECOND_FACTOR__WRONG_CODES_MAX", "0")],
+    )
+    .unwrap_err();
+    assert!(error.contains("between 1 and 20 codes"), "{error}");
+    let file = file_with(
+        "[[trust.second_factor.tier]]\ntier = 1\n[[trust.second_factor.tier]]\ntier = 0\n",
+    );
+    let error = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(error.contains("ascending order of tier"), "{error}");
+    let file =
+        file_with("[[trust.second_factor.tier]]\ntier = 0\ncode_above = [\"1 USD\", \"2 USD\"]\n");
+    let error = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(error.contains("each currency at most once"), "{error}");
+}

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use bot::otp::{OsRandom, Pepper, SeededRandom};
 use bot::service::CardPolicy;
 use bot::trust::limits::{CurrencyLimits, LimitsPolicy};
+use bot::trust::second_factor::{SecondFactorPolicy, SecondFactorTier};
 use bot::trust::{Tier, TrustConfig};
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
@@ -166,12 +167,27 @@ fn trust_of(script: &str) -> Result<TrustConfig, String> {
     if lines.is_empty() {
         return Ok(TrustConfig {
             limits: script_limits(),
+            second_factor: script_second_factor(),
             ..TrustConfig::default()
         });
     }
     paybot::settings::from_toml(&lines.join("\n"))
         .map(|settings| settings.trust.policy())
         .map_err(|e| format!("its settings: {e}"))
+}
+
+/// The second factor for the scripts (60-64) without settings of their
+/// own: with an app, payments above $50 need its code; without one,
+/// payments and cash-outs above $1,000 are refused.
+fn script_second_factor() -> SecondFactorPolicy {
+    SecondFactorPolicy {
+        tiers: vec![SecondFactorTier {
+            tier: Tier::ZERO,
+            code_above: vec![Amount::from_minor(5_000, Currency::USD).unwrap()],
+            refuse_unenrolled_above: vec![Amount::from_minor(100_000, Currency::USD).unwrap()],
+        }],
+        ..SecondFactorPolicy::default()
+    }
 }
 
 /// The shipped limits, but tier 0 in USD small enough, and each figure

@@ -25,6 +25,7 @@ mod mock_chat;
 mod operator;
 mod rules;
 mod sanctions;
+mod second_factor;
 mod support;
 mod telegram;
 mod tidy;

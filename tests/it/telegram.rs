@@ -494,7 +494,7 @@ async fn start_registers_the_menu_and_the_webhook() {
         .collect();
     for name in [
         "pay", "confirm", "cancel", "request", "split", "balance", "history", "link", "help",
-        "start",
+        "start", "2fa",
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
@@ -634,4 +634,52 @@ async fn card_number_in_group_is_deleted_when_the_bot_may() {
         }
     }
     h.assert_ledger_sound().await;
+}
+
+/// `/2fa setup` in a DM sends the key as an `otpauth://` link and as a QR
+/// code photo (`sendPhoto`); the app's first code turns it on. In the group
+/// it is refused and nothing secret (no link, no photo) goes there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_factor_setup_sends_a_qr_code_photo() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Polling).await else {
+        return;
+    };
+    h.start_dm(&ALICE).await;
+    h.say(&ALICE, group(), "/2fa setup").await;
+    h.fake
+        .wait_for(GROUP_ID, "in a private chat with me", WAIT_SECS)
+        .await;
+    h.say(&ALICE, ALICE.dm(), "/2fa setup").await;
+    let setup = h
+        .fake
+        .wait_for(ALICE.id, "otpauth://totp/paybot:", WAIT_SECS)
+        .await;
+    let photo = h.fake.wait_for_photo(ALICE.id, WAIT_SECS).await;
+    assert_eq!(photo.params["caption"], "QR code");
+    assert!(
+        h.fake
+            .calls("sendphoto")
+            .iter()
+            .all(|c| c.chat_id() == Some(ALICE.id))
+    );
+    h.assert_group_clean(&["otpauth", "secret="]);
+    // The key as shown (8 groups of 4) is what the app holds.
+    let key: String = setup
+        .text()
+        .lines()
+        .find(|line| line.len() == 39 && line.split(' ').count() == 8)
+        .expect("the key in groups of four")
+        .to_owned();
+    let secret = bot::trust::second_factor::TotpSecret::from_base32(&key).unwrap();
+    assert!(
+        setup
+            .text()
+            .contains(&format!("secret={}", secret.base32()))
+    );
+    let code = secret.code_at(h.db.ledger.now_ms()).unwrap();
+    h.say(&ALICE, ALICE.dm(), &format!("/2fa confirm {code}"))
+        .await;
+    h.fake
+        .wait_for(ALICE.id, "Your authenticator app is on.", WAIT_SECS)
+        .await;
 }

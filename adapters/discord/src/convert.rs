@@ -379,17 +379,26 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
         }
         "confirm" => {
             let code = word(options, "code")?.ok_or("no code given")?;
-            Ok((format!("/confirm {code}"), Vec::new()))
+            let text = match word(options, "authcode")? {
+                Some(authcode) => format!("/confirm {code} {authcode}"),
+                None => format!("/confirm {code}"),
+            };
+            Ok((text, Vec::new()))
         }
-        "cancel" | "approve" | "decline" | "history" | "help" | "link" | "unlink" => {
+        "cancel" | "approve" | "decline" | "history" | "help" | "link" | "unlink" | "2fa" => {
             let argument = ["payment", "request", "count", "command", "code", "action"]
                 .iter()
                 .find_map(|option| word(options, option).transpose())
                 .transpose()?;
-            let text = match argument {
+            let mut text = match argument {
                 Some(argument) => format!("/{name} {argument}"),
                 None => format!("/{name}"),
             };
+            // `/link confirm AUTHCODE`, `/2fa confirm|off AUTHCODE`.
+            if let Some(authcode) = word(options, "authcode")? {
+                text.push(' ');
+                text.push_str(&authcode);
+            }
             Ok((text, Vec::new()))
         }
         "card" => {
@@ -673,6 +682,12 @@ pub fn commands() -> Value {
         WORD_OPTION_BYTES_MAX,
     );
     let memo = string("memo", "What it is for", false, MEMO_CHARS_MAX);
+    let authcode = string(
+        "authcode",
+        "The code your authenticator app shows, when asked for it",
+        false,
+        WORD_OPTION_BYTES_MAX,
+    );
     let contexts = json!([CONTEXT_GUILD, CONTEXT_BOT_DM]);
     let mut all: Vec<Value> = CommandName::ALL
         .iter()
@@ -706,12 +721,15 @@ pub fn commands() -> Value {
                 ),
                 CommandName::Confirm => (
                     name.summary(),
-                    vec![string(
-                        "code",
-                        "The 6-digit code I sent you",
-                        true,
-                        WORD_OPTION_BYTES_MAX,
-                    )],
+                    vec![
+                        string(
+                            "code",
+                            "The 6-digit code I sent you",
+                            true,
+                            WORD_OPTION_BYTES_MAX,
+                        ),
+                        authcode.clone(),
+                    ],
                 ),
                 CommandName::Cancel => (
                     name.summary(),
@@ -739,12 +757,27 @@ pub fn commands() -> Value {
                 ),
                 CommandName::Link => (
                     name.summary(),
-                    vec![string(
-                        "code",
-                        "The link code from your other chat app, or confirm or cancel (leave out to get a code)",
-                        false,
-                        WORD_OPTION_BYTES_MAX,
-                    )],
+                    vec![
+                        string(
+                            "code",
+                            "The link code from your other chat app, or confirm or cancel (leave out to get a code)",
+                            false,
+                            WORD_OPTION_BYTES_MAX,
+                        ),
+                        authcode.clone(),
+                    ],
+                ),
+                CommandName::SecondFactor => (
+                    name.summary(),
+                    vec![
+                        json!({"type": STRING_OPTION, "name": "action",
+                            "description": "setup, confirm or off (leave out to see where it is)",
+                            "required": false,
+                            "choices": [{"name": "setup", "value": "setup"},
+                                {"name": "confirm", "value": "confirm"},
+                                {"name": "off", "value": "off"}]}),
+                        authcode.clone(),
+                    ],
                 ),
                 CommandName::Unlink => (
                     name.summary(),
@@ -954,6 +987,7 @@ mod tests {
     fn long_replies_are_split_with_buttons_on_the_last_part() {
         let line = "x".repeat(1_500);
         let reply = Reply {
+            image: None,
             platform: Platform::Discord,
             audience: bot::message::Audience::Private(PlatformUserId::new("1").unwrap()),
             text: format!("{line}\n{line}\n{}", "y".repeat(4_100)),
@@ -986,7 +1020,15 @@ mod tests {
         for command in commands {
             let name = command["name"].as_str().unwrap();
             if command["type"] == json!(CHAT_INPUT) {
-                assert!(name.chars().all(|c| c.is_ascii_lowercase()), "{name}");
+                // Discord: 1 to 32 of lower-case letters, digits, `-`, `_`.
+                assert!((1..=32).contains(&name.len()), "{name}");
+                assert!(
+                    name.chars().all(|c| c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || c == '-'
+                        || c == '_'),
+                    "{name}"
+                );
                 let description = command["description"].as_str().unwrap();
                 assert!((1..=100).contains(&description.chars().count()));
                 for option in command["options"].as_array().unwrap() {

@@ -35,7 +35,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bot::PlatformProfile;
 use bot::answered::AnsweredEvents;
-use bot::message::{Audience, Incoming, Platform, Reply};
+use bot::message::{Audience, Image, Incoming, Platform, PlatformUserId, Reply};
 use bot::notify::{DeliveryError, Notifier};
 use serde_json::Value;
 
@@ -150,6 +150,9 @@ struct Sorted {
     here: Vec<Value>,
     /// Anywhere else (other users' DMs, other channels).
     elsewhere: Vec<Reply>,
+    /// Pictures for the person who typed (a setup QR code): sent to their
+    /// DM as attachments after the text.
+    images: Vec<(PlatformUserId, Image)>,
 }
 
 /// Discord as the core sees it: private replies to the person who typed
@@ -368,6 +371,9 @@ impl Discord {
                     sorted
                         .mine
                         .extend(convert::messages(&reply, envelope.in_guild));
+                    if let Some(image) = &reply.image {
+                        sorted.images.push((user.clone(), image.clone()));
+                    }
                 }
                 Audience::Chat(chat) if Some(chat) == envelope.channel.as_ref() => {
                     sorted.here.extend(convert::messages(&reply, false));
@@ -396,8 +402,10 @@ impl Discord {
         } else {
             sorted.mine.remove(0)
         };
-        let rest_empty =
-            sorted.mine.is_empty() && sorted.here.is_empty() && sorted.elsewhere.is_empty();
+        let rest_empty = sorted.mine.is_empty()
+            && sorted.here.is_empty()
+            && sorted.elsewhere.is_empty()
+            && sorted.images.is_empty();
         let then: Option<Continuation> = if rest_empty {
             None
         } else {
@@ -457,6 +465,31 @@ impl Discord {
                 tracing::warn!(%error, "cannot send a reply");
             }
         }
+        for (user, image) in &sorted.images {
+            if let Err(error) = self.send_image(user, image).await {
+                tracing::warn!(%error, "cannot send a picture");
+            }
+        }
+    }
+
+    /// A picture to `user`'s DM, as an attachment.
+    async fn send_image(&self, user: &PlatformUserId, image: &Image) -> Result<(), DeliveryError> {
+        let classify = |error: RestError| {
+            if error.is_permanent() {
+                DeliveryError::Undeliverable(error.to_string())
+            } else {
+                DeliveryError::Retry(error.to_string())
+            }
+        };
+        let user = user
+            .as_str()
+            .parse::<u64>()
+            .map_err(|_| DeliveryError::Undeliverable(format!("not a Discord user id: {user}")))?;
+        let channel = self.rest.dm_channel(user).await.map_err(classify)?;
+        self.rest
+            .send_image(channel, &image.alt, image.bytes())
+            .await
+            .map_err(classify)
     }
 
     /// An interaction-webhook call, tried again while Discord has not seen
@@ -509,12 +542,19 @@ impl Discord {
         for message in convert::messages(reply, false) {
             self.rest.send(channel, &message).await.map_err(classify)?;
         }
+        if let (Some(image), Audience::Private(_)) = (&reply.image, &reply.audience) {
+            self.rest
+                .send_image(channel, &image.alt, image.bytes())
+                .await
+                .map_err(classify)?;
+        }
         Ok(())
     }
 }
 
 fn internal_error(incoming: &Incoming) -> Reply {
     Reply {
+        image: None,
         platform: Platform::Discord,
         audience: Audience::Private(incoming.sender.id.clone()),
         text: bot::service::INTERNAL_ERROR_TEXT.to_owned(),

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
+use serenity::builder::CreateAttachment;
 use serenity::http::{Http, HttpBuilder, LightMethod, Request, Route};
 use serenity::model::id::{ApplicationId, ChannelId, GuildId, InteractionId};
 
@@ -257,6 +258,40 @@ impl Rest {
         self.call(route, LightMethod::Post, Some(message))
             .await
             .map(drop)
+    }
+
+    /// A picture (a PNG) in a channel, as an attachment named `qr.png`
+    /// with `caption` (multipart, through serenity's builder).
+    pub(crate) async fn send_image(
+        &self,
+        channel: u64,
+        caption: &str,
+        png: &[u8],
+    ) -> Result<(), RestError> {
+        let file = CreateAttachment::bytes(png.to_vec(), "qr.png");
+        let body = serde_json::json!({"content": caption, "allowed_mentions": {"parse": []}});
+        let limit = Duration::from_secs(REST_TIMEOUT_SECS);
+        let sent = tokio::time::timeout(
+            limit,
+            self.http
+                .send_message(ChannelId::new(channel.max(1)), vec![file], &body),
+        )
+        .await
+        .map_err(|_| RestError::Timeout)?;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(e))) => {
+                Err(RestError::Discord {
+                    status: e.status_code.as_u16(),
+                    code: i64::try_from(e.error.code).unwrap_or(0),
+                    message: e.error.message,
+                })
+            }
+            Err(serenity::Error::Http(serenity::http::HttpError::Request(e))) => {
+                Err(RestError::Network(e.without_url().to_string()))
+            }
+            Err(error) => Err(RestError::Network(error.to_string())),
+        }
     }
 
     /// The DM channel with `user` (opened if needed).

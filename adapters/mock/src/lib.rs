@@ -119,6 +119,11 @@ pub struct Delivery {
     /// [`DM`] or the group's name.
     pub chat: String,
     pub text: String,
+    /// A picture sent with the message (a setup QR code), a PNG in
+    /// base64; the text then ends with `[image: ALT]`. Only in the answer
+    /// to the message that caused it: an inbox never keeps it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_png_base64: Option<String>,
 }
 
 /// One message as the members of a group see it in the group.
@@ -696,21 +701,32 @@ impl MockChat {
                 }
                 _ => false,
             };
-            let text = reply.text_after_deletion(deleted).to_owned();
+            let mut text = reply.text_after_deletion(deleted).to_owned();
             // What may be kept: a reply holding a secret says which text
             // to keep instead.
             let kept = reply.redacted.clone().unwrap_or_else(|| text.clone());
+            // A picture shows in transcripts by its description; its bytes
+            // go only to the live answer, never to a kept inbox.
+            let image = reply.image.as_ref().map(|image| {
+                text.push_str(&format!("\n[image: {}]", image.alt));
+                base64::engine::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    image.bytes(),
+                )
+            });
             let deliveries: Vec<Delivery> = match &reply.audience {
                 Audience::Private(user) => vec![Delivery {
                     to: user.as_str().to_owned(),
                     chat: DM.to_owned(),
                     text,
+                    image_png_base64: image,
                 }],
                 Audience::Chat(chat) => match chat.as_str().strip_prefix("dm:") {
                     Some(user) => vec![Delivery {
                         to: user.to_owned(),
                         chat: DM.to_owned(),
                         text,
+                        image_png_base64: image,
                     }],
                     None => {
                         state.last_message = state.last_message.saturating_add(1);
@@ -734,6 +750,8 @@ impl MockChat {
                                         to: member.clone(),
                                         chat: chat.as_str().to_owned(),
                                         text: text.clone(),
+                                        // Never a picture in a group.
+                                        image_png_base64: None,
                                     })
                                     .collect()
                             })
@@ -744,6 +762,7 @@ impl MockChat {
             for delivery in deliveries {
                 let redacted = Delivery {
                     text: kept.clone(),
+                    image_png_base64: None,
                     ..delivery.clone()
                 };
                 if state.inboxes.has(&delivery.to) || state.inboxes.keys() < state.limits.users_max

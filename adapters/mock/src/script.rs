@@ -27,6 +27,10 @@
 //!   `{ref:NAME}` a payment, request or split reference (`P7K2QXM`), and
 //!   (or a `/link` code) and `{NAME}` stands for what was remembered. `{NAME}` works in sent text
 //!   too.
+//! - `{secret:NAME}` matches an authenticator key as `/2fa setup` shows it
+//!   (8 groups of 4) and `{recovery:NAME}` a recovery code (`ABCDE-FGHIJ`);
+//!   in sent text, `{totp:NAME}` is the code an authenticator app holding
+//!   the key NAME shows now (the bot's clock).
 //! - `! wait 90s` (or `m`, `h`, `d`) moves the clock on, then lets the bot
 //!   sweep (expiries, refunds) and deliver; its lines check what that caused.
 //! - `! approve REF: REASON` and `! reject REF: REASON` decide a hold for
@@ -52,6 +56,8 @@ use bot::trust::operator::{ActorName, OperatorReason, UserTarget};
 use bot::trust::verification::{BodyDigest, LegalName, ProviderEventId, VerificationEvent};
 use bot::trust::{Actor, Tier};
 use regex::Regex;
+
+use bot::trust::second_factor::TotpSecret;
 
 use crate::{DM, Delivery, MockChat, Outgoing};
 
@@ -147,8 +153,9 @@ static CHAT_SEES: LazyLock<Option<Regex>> =
     LazyLock::new(|| compile(r"^(?P<chat>[\w.-]+) (?P<verb>sees|does not see): ?(?P<text>.*)$"));
 static SEES_NOTHING: LazyLock<Option<Regex>> =
     LazyLock::new(|| compile(r"^(?P<to>[\w.]+) sees nothing$"));
-static PLACEHOLDER: LazyLock<Option<Regex>> =
-    LazyLock::new(|| compile(r"\{(?:(?P<kind>code|ref):)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}"));
+static PLACEHOLDER: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    compile(r"\{(?:(?P<kind>code|ref|secret|recovery|totp):)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
+});
 /// `\u{HEX}`: a character written by its code point.
 static ESCAPE: LazyLock<Option<Regex>> =
     LazyLock::new(|| compile(r"\\u\{(?P<hex>[0-9A-Fa-f]{1,6})\}"));
@@ -344,8 +351,15 @@ impl Transcript {
     }
 }
 
-/// Substitutes `{NAME}` from `vars`; an unknown name is an error.
-fn substitute(text: &str, vars: &HashMap<String, String>, line: usize) -> Result<String, String> {
+/// Substitutes `{NAME}` from `vars`, and `{totp:NAME}` with the code an
+/// authenticator app holding the secret remembered as NAME shows at
+/// `now_ms`; an unknown name is an error.
+fn substitute(
+    text: &str,
+    vars: &HashMap<String, String>,
+    line: usize,
+    now_ms: i64,
+) -> Result<String, String> {
     let Some(re) = PLACEHOLDER.as_ref() else {
         return Ok(text.to_owned());
     };
@@ -358,7 +372,14 @@ fn substitute(text: &str, vars: &HashMap<String, String>, line: usize) -> Result
         let value = vars
             .get(&name)
             .ok_or_else(|| format!("line {line}: nothing remembered as {{{name}}}"))?;
-        out.push_str(value);
+        if caps.name("kind").is_some_and(|m| m.as_str() == "totp") {
+            let code = TotpSecret::from_base32(value)
+                .and_then(|secret| secret.code_at(now_ms))
+                .map_err(|e| format!("line {line}: {{{name}}} is not a TOTP secret: {e}"))?;
+            out.push_str(&code);
+        } else {
+            out.push_str(value);
+        }
         last = whole.end();
     }
     out.push_str(text.get(last..).unwrap_or_default());
@@ -386,6 +407,19 @@ fn pattern(
                 Some("code") => {
                     let _ = write!(source, r"(?P<{name}>\d{{6}})");
                     names.push(name);
+                }
+                Some("secret") => {
+                    let _ = write!(source, r"(?P<{name}>[A-Z2-7]{{4}}(?: [A-Z2-7]{{4}}){{7}})");
+                    names.push(name);
+                }
+                Some("recovery") => {
+                    let _ = write!(source, r"(?P<{name}>[A-Z2-7]{{5}}-[A-Z2-7]{{5}})");
+                    names.push(name);
+                }
+                Some("totp") => {
+                    return Err(format!(
+                        "line {line}: {{totp:{name}}} is for sent text, not expected text"
+                    ));
                 }
                 Some(_) => {
                     let _ = write!(source, r"(?P<{name}>[A-Z0-9]{{7,12}})");
@@ -502,7 +536,7 @@ pub async fn run(
         let (caused, deleted, checks) = match step {
             Step::Send { line, out, checks } => {
                 let mut out = out.clone();
-                out.text = substitute(&out.text, &vars, *line)?;
+                out.text = substitute(&out.text, &vars, *line, chat.bot().now_ms())?;
                 let sent = chat
                     .send_message(&out)
                     .await
@@ -543,7 +577,7 @@ pub async fn run(
                 reason,
                 checks,
             } => {
-                let reference = substitute(reference, &vars, *line)?;
+                let reference = substitute(reference, &vars, *line, chat.bot().now_ms())?;
                 let id = ShortRef::parse(&reference)
                     .map_err(|e| format!("line {line}: `{reference}`: {e}"))?;
                 let (decision, wanted) = if *approve {
@@ -666,12 +700,48 @@ mod tests {
     }
 
     #[test]
+    fn totp_placeholders_compute_the_code_at_the_bot_clock() {
+        let mut vars = HashMap::new();
+        // RFC 6238's SHA-1 key, "12345678901234567890", as /2fa setup shows it.
+        let caused = vec![Delivery {
+            to: "alice".into(),
+            chat: "dm".into(),
+            text: "key:\nGEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ\nrecovery:\nABCDE-FGH23".into(),
+            image_png_base64: None,
+        }];
+        let c = Check {
+            line: 1,
+            kind: CheckKind::Sees {
+                to: Some("alice".into()),
+                chat: "dm".into(),
+                text: "{secret:k}".into(),
+            },
+        };
+        check(&c, &caused, false, &mut vars).unwrap();
+        let c = Check {
+            line: 2,
+            kind: CheckKind::Sees {
+                to: Some("alice".into()),
+                chat: "dm".into(),
+                text: "{recovery:r}".into(),
+            },
+        };
+        check(&c, &caused, false, &mut vars).unwrap();
+        assert_eq!(vars["r"], "ABCDE-FGH23");
+        assert_eq!(
+            substitute("/2fa confirm {totp:k}", &vars, 3, 59_000).unwrap(),
+            "/2fa confirm 287082"
+        );
+    }
+
+    #[test]
     fn placeholders_capture_and_substitute() {
         let mut vars = HashMap::new();
         let caused = vec![Delivery {
             to: "alice".into(),
             chat: "dm".into(),
             text: "send me: /confirm 123456 (payment PABCDEF)".into(),
+            image_png_base64: None,
         }];
         let c = Check {
             line: 1,
@@ -685,11 +755,11 @@ mod tests {
         assert_eq!(vars["c"], "123456");
         assert_eq!(vars["p"], "PABCDEF");
         assert_eq!(
-            substitute("/confirm {c}", &vars, 1).unwrap(),
+            substitute("/confirm {c}", &vars, 1, 0).unwrap(),
             "/confirm 123456"
         );
         assert!(
-            substitute("{nope}", &vars, 3)
+            substitute("{nope}", &vars, 3, 0)
                 .unwrap_err()
                 .contains("line 3")
         );

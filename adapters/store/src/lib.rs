@@ -73,6 +73,7 @@ use sqlx::types::Uuid;
 mod pool;
 mod rules;
 mod sanctions;
+mod second_factor;
 mod trust;
 mod verification;
 
@@ -133,6 +134,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "trust: the append-only audit log and verification tiers",
         "../migrations",
         "0008_trust.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        11,
+        "the second factor: sealed TOTP secrets, recovery codes, wrong codes",
+        "../migrations",
+        "0011_second_factor.sql"
     ),
     ledger::migration!(
         "bot",

@@ -286,12 +286,27 @@ pub(crate) fn byte_range(text: &str, offset: usize, length: usize) -> Option<Ran
     None
 }
 
-/// One Bot API `sendMessage`.
-#[derive(Debug, Clone, PartialEq)]
+/// One Bot API `sendMessage`, or a `sendPhoto` when `photo` is set (then
+/// `text` is its caption).
+#[derive(Clone, PartialEq)]
 pub(crate) struct Outgoing {
     pub(crate) chat: tg::ChatId,
     pub(crate) text: String,
     pub(crate) buttons: Option<InlineKeyboardMarkup>,
+    /// A PNG; it may show a secret (a setup QR code): Debug shows only
+    /// its size.
+    pub(crate) photo: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("chat", &self.chat)
+            .field("text", &self.text)
+            .field("buttons", &self.buttons)
+            .field("photo_bytes", &self.photo.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 /// One Bot API `deleteMessage`.
@@ -369,12 +384,23 @@ pub(crate) fn outgoing(reply: &Reply) -> Result<Vec<Outgoing>, OutgoingError> {
             chat,
             text,
             buttons: None,
+            photo: None,
         })
         .collect();
     if let Some(last) = parts.last_mut()
         && !buttons.is_empty()
     {
         last.buttons = Some(InlineKeyboardMarkup::new([buttons]));
+    }
+    // A picture goes after the text, as a photo in the private chat only
+    // (the core never addresses one to a group).
+    if let (Some(image), Audience::Private(_)) = (&reply.image, &reply.audience) {
+        parts.push(Outgoing {
+            chat,
+            text: image.alt.clone(),
+            buttons: None,
+            photo: Some(image.bytes().to_vec()),
+        });
     }
     Ok(parts)
 }
@@ -660,6 +686,7 @@ mod tests {
     #[test]
     fn replies_go_to_the_dm_or_the_chat_with_buttons_last() {
         let reply = Reply {
+            image: None,
             platform: Platform::Telegram,
             audience: Audience::Private(PlatformUserId::new("1001").unwrap()),
             text: "To pay @bob 5.00 USD, send me: /confirm 123456".to_owned(),
@@ -689,6 +716,7 @@ mod tests {
     #[test]
     fn a_deletion_names_the_message_in_the_replys_chat() {
         let mut reply = Reply {
+            image: None,
             platform: Platform::Telegram,
             audience: Audience::Chat(ChatId::new("-1001234567890").unwrap()),
             text: "please delete it".to_owned(),

@@ -40,9 +40,11 @@ use bot::message::{Audience, ChatKind, Incoming, Platform, Reply};
 use bot::notify::{DeliveryError, Notifier};
 use teloxide::adaptors::Throttle;
 use teloxide::adaptors::throttle::Limits;
-use teloxide::payloads::{GetUpdatesSetters as _, SendMessageSetters as _, SetWebhookSetters as _};
+use teloxide::payloads::{
+    GetUpdatesSetters as _, SendMessageSetters as _, SendPhotoSetters as _, SetWebhookSetters as _,
+};
 use teloxide::requests::{Request as _, Requester as _};
-use teloxide::types::{AllowedUpdate, BotCommand, LinkPreviewOptions, Update};
+use teloxide::types::{AllowedUpdate, BotCommand, InputFile, LinkPreviewOptions, Update};
 use teloxide::{ApiError, RequestError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -296,6 +298,7 @@ impl Telegram {
                         None => incoming.sender.display_name.clone(),
                     };
                     let note = Reply {
+                        image: None,
                         platform: Platform::Telegram,
                         audience: Audience::Chat(incoming.chat.id.clone()),
                         text: format!(
@@ -362,6 +365,7 @@ impl Telegram {
             }
         };
         Reply {
+            image: None,
             text: reply.text_after_deletion(deleted).to_owned(),
             deletion: None,
             ..reply.clone()
@@ -388,15 +392,29 @@ impl Telegram {
         };
         let mut chat = out.chat;
         for _ in 0..=CHAT_MIGRATIONS_FOLLOWED_MAX {
-            let mut request = self
-                .api
-                .send_message(chat, out.text.clone())
-                .link_preview_options(no_preview.clone());
-            if let Some(buttons) = &out.buttons {
-                request = request.reply_markup(buttons.clone());
-            }
             let limit = Duration::from_secs(SEND_TIMEOUT_SECS);
-            match tokio::time::timeout(limit, request.send()).await {
+            let sent = match &out.photo {
+                Some(png) => {
+                    let photo = InputFile::memory(png.clone()).file_name("qr.png");
+                    let request = self.api.send_photo(chat, photo).caption(out.text.clone());
+                    tokio::time::timeout(limit, request.send())
+                        .await
+                        .map(|answer| answer.map(|_| ()))
+                }
+                None => {
+                    let mut request = self
+                        .api
+                        .send_message(chat, out.text.clone())
+                        .link_preview_options(no_preview.clone());
+                    if let Some(buttons) = &out.buttons {
+                        request = request.reply_markup(buttons.clone());
+                    }
+                    tokio::time::timeout(limit, request.send())
+                        .await
+                        .map(|answer| answer.map(|_| ()))
+                }
+            };
+            match sent {
                 Ok(Ok(_)) => return Ok(()),
                 Ok(Err(RequestError::MigrateToChatId(to))) => {
                     tracing::info!(from = chat.0, to = to.0, "group moved to a supergroup");
@@ -564,7 +582,14 @@ mod tests {
         let menu = menu();
         assert_eq!(menu.len(), CommandName::ALL.len());
         for command in &menu {
-            assert!(command.command.chars().all(|c| c.is_ascii_lowercase()));
+            // Telegram: 1 to 32 of lower-case letters, digits and `_`.
+            assert!((1..=32).contains(&command.command.len()));
+            assert!(
+                command
+                    .command
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            );
             assert!((1..=256).contains(&command.description.len()));
         }
     }

@@ -23,6 +23,7 @@ use crate::message::{Handle, PlatformUserId};
 use crate::otp::OTP_DIGITS;
 use crate::split::SPLIT_MENTIONS_MAX;
 use crate::text;
+use crate::trust::second_factor::{TotpCode, TotpOrRecovery};
 
 /// The longest command message parsed, in bytes. Longer commands for this
 /// bot are refused before any work is done on their arguments.
@@ -221,6 +222,7 @@ fn parse_arguments(
             let word = words.next().ok_or(UsageProblem::MissingCode)?;
             Command::Confirm {
                 code: OtpCode::parse(word).map_err(|_| UsageProblem::InvalidCode)?,
+                second_factor: words.next().map(parse_second_factor).transpose()?,
             }
         }
         CommandName::Cancel => Command::Cancel {
@@ -239,7 +241,9 @@ fn parse_arguments(
         },
         CommandName::Link => match words.next() {
             None => Command::Link { code: None },
-            Some(word) if word.eq_ignore_ascii_case("confirm") => Command::LinkConfirm,
+            Some(word) if word.eq_ignore_ascii_case("confirm") => Command::LinkConfirm {
+                second_factor: words.next().map(parse_second_factor).transpose()?,
+            },
             Some(word) if word.eq_ignore_ascii_case("cancel") => Command::LinkCancel,
             Some(word) => Command::Link {
                 code: Some(LinkCode::parse(word).map_err(|_| UsageProblem::InvalidLinkCode)?),
@@ -265,7 +269,39 @@ fn parse_arguments(
             amount: parse_amount(words, ctx.default_currency)?,
             card: parse_card_selector(words)?,
         },
+        CommandName::SecondFactor => parse_second_factor_command(words)?,
     })
+}
+
+/// `/2fa`, `/2fa setup`, `/2fa confirm AUTHCODE`, `/2fa off AUTHCODE`.
+/// Codes are never quoted back.
+fn parse_second_factor_command(words: &mut Words<'_>) -> Result<Command, UsageProblem> {
+    let Some(sub) = words.next() else {
+        return Ok(Command::SecondFactorStatus);
+    };
+    if sub.eq_ignore_ascii_case("setup") {
+        return Ok(Command::SecondFactorSetup);
+    }
+    if sub.eq_ignore_ascii_case("status") {
+        return Ok(Command::SecondFactorStatus);
+    }
+    if sub.eq_ignore_ascii_case("confirm") {
+        let word = words.next().ok_or(UsageProblem::MissingAuthenticatorCode)?;
+        let code = TotpCode::parse(word).ok_or(UsageProblem::InvalidAuthenticatorCode)?;
+        return Ok(Command::SecondFactorConfirm { code });
+    }
+    if sub.eq_ignore_ascii_case("off") {
+        let word = words.next().ok_or(UsageProblem::MissingAuthenticatorCode)?;
+        return Ok(Command::SecondFactorOff {
+            code: parse_second_factor(word)?,
+        });
+    }
+    Err(UsageProblem::SecondFactorSubcommand)
+}
+
+/// An authenticator code or a recovery code; never quoted back.
+fn parse_second_factor(word: &str) -> Result<TotpOrRecovery, UsageProblem> {
+    TotpOrRecovery::parse(word).ok_or(UsageProblem::InvalidAuthenticatorCode)
 }
 
 /// `/card add NUMBER MM/YY`, `/card remove N`, `/card list`. Nothing typed
@@ -328,7 +364,12 @@ fn parse_card_selector(words: &mut Words<'_>) -> Result<Option<u8>, UsageProblem
 fn finish(command: CommandName, words: &mut Words<'_>) -> Result<(), UsageProblem> {
     match words.next() {
         None => Ok(()),
-        Some(_) if matches!(command, CommandName::Confirm | CommandName::Link) => {
+        Some(_)
+            if matches!(
+                command,
+                CommandName::Confirm | CommandName::Link | CommandName::SecondFactor
+            ) =>
+        {
             Err(UsageProblem::LeftoverAfterCode)
         }
         // Card commands never quote what was typed: it may be a card number.

@@ -29,11 +29,12 @@ pub enum CommandName {
     Cards,
     TopUp,
     CashOut,
+    SecondFactor,
 }
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 18] = [
+    pub const ALL: [CommandName; 19] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
@@ -50,6 +51,7 @@ impl CommandName {
         CommandName::Card,
         CommandName::Link,
         CommandName::Unlink,
+        CommandName::SecondFactor,
         CommandName::Help,
         CommandName::Start,
     ];
@@ -75,6 +77,7 @@ impl CommandName {
             CommandName::Cards => "cards",
             CommandName::TopUp => "topup",
             CommandName::CashOut => "cashout",
+            CommandName::SecondFactor => "2fa",
         }
     }
 
@@ -98,7 +101,7 @@ impl CommandName {
             CommandName::Balance => "/balance",
             CommandName::Limits => "/limits",
             CommandName::Pay => "/pay @handle AMOUNT [CURRENCY] [for MEMO]",
-            CommandName::Confirm => "/confirm CODE",
+            CommandName::Confirm => "/confirm CODE [AUTHCODE]",
             CommandName::Cancel => "/cancel [REF]",
             CommandName::Request => "/request @handle AMOUNT [CURRENCY] [for MEMO]",
             CommandName::Approve => "/approve REF",
@@ -113,6 +116,7 @@ impl CommandName {
             CommandName::Cards => "/cards",
             CommandName::TopUp => "/topup AMOUNT [card N]",
             CommandName::CashOut => "/cashout AMOUNT [card N]",
+            CommandName::SecondFactor => "/2fa [setup | confirm AUTHCODE | off AUTHCODE]",
         }
     }
 
@@ -137,6 +141,7 @@ impl CommandName {
             CommandName::Cards => "/cards",
             CommandName::TopUp => "/topup 20",
             CommandName::CashOut => "/cashout 15 card 2",
+            CommandName::SecondFactor => "/2fa setup",
         }
     }
 
@@ -161,6 +166,7 @@ impl CommandName {
             CommandName::Cards => "Your linked cards, privately",
             CommandName::TopUp => "Add money to your wallet from a linked card",
             CommandName::CashOut => "Send money from your wallet to a linked card",
+            CommandName::SecondFactor => "Protect your wallet with an authenticator app",
         }
     }
 }

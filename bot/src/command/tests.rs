@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use ledger::{Amount, AmountError, Currency};
 
 use crate::card::{CardError, ExpiryError};
+use crate::trust::second_factor::TotpOrRecovery;
 
 use super::grammar::{
     CURRENCY_CODE_RE, ECHO_CHARS_MAX, HEAD_RE, LINK_CODE_RE, MENTION_RE, NUMBER_RE, OTP_CODE_RE,

@@ -17,6 +17,7 @@ use crate::history::HISTORY_ENTRIES_MAX;
 use crate::message::HANDLE_CHARS_MAX;
 use crate::otp::OTP_DIGITS;
 use crate::split::SPLIT_MENTIONS_MAX;
+use crate::trust::second_factor::TOTP_DIGITS;
 
 /// Longest [`UsageError`] text, in characters.
 pub const USAGE_ERROR_CHARS_MAX: usize = 280;
@@ -103,6 +104,12 @@ pub enum UsageProblem {
     Memo(MemoError),
     MissingCode,
     InvalidCode,
+    /// `/2fa confirm` or `/2fa off` without its code.
+    MissingAuthenticatorCode,
+    /// Not 6 digits nor a recovery code; not quoted.
+    InvalidAuthenticatorCode,
+    /// `/2fa` with something other than `setup`, `confirm` or `off`.
+    SecondFactorSubcommand,
     InvalidLinkCode,
     MissingRef,
     InvalidRef(String),
@@ -198,6 +205,17 @@ impl fmt::Display for UsageProblem {
                 f,
                 "That is not a code: a code is exactly {OTP_DIGITS} digits 0-9"
             ),
+            UsageProblem::MissingAuthenticatorCode => write!(
+                f,
+                "Missing the {TOTP_DIGITS}-digit code from your authenticator app"
+            ),
+            UsageProblem::InvalidAuthenticatorCode => write!(
+                f,
+                "That is not an authenticator code: {TOTP_DIGITS} digits 0-9, or a recovery code like ABCDE-FGHIJ"
+            ),
+            UsageProblem::SecondFactorSubcommand => {
+                f.write_str("Say /2fa, /2fa setup, /2fa confirm CODE or /2fa off CODE")
+            }
             UsageProblem::InvalidLinkCode => write!(
                 f,
                 "That is not a link code: a link code is {LINK_CODE_CHARS} letters and digits"

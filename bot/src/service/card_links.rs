@@ -46,6 +46,11 @@ impl Bot {
             turn.private(texts::cannot_link(&label, &error));
             return Ok(());
         }
+        let action = TrustAction::CardAdd { user: turn.me.user };
+        if self.second_factor_at_start(turn, &action).await? == super::second_factor::Gate::Stopped
+        {
+            return Ok(());
+        }
         let cards = self.store.cards_of(turn.me.user).await?;
         let fingerprint = card.fingerprint(self.card_fingerprint_key());
         if cards.iter().any(|c| c.fingerprint == fingerprint) {
@@ -65,13 +70,18 @@ impl Bot {
             turn.private(texts::too_many_awaiting_adds(awaiting.len()));
             return Ok(());
         }
-        let action = TrustAction::CardAdd { user: turn.me.user };
         let assessment = self.assess(&action, turn.now_ms).await?;
         if let Some(refusal) = &assessment.refusal {
             turn.private(refusal.clone());
             return Ok(());
         }
         let review = assessment.review();
+        if review == Review::SecondFactor
+            && self.second_factor_for_rule_at_start(turn, &action).await?
+                == super::second_factor::Gate::Stopped
+        {
+            return Ok(());
+        }
         let held = matches!(review, Review::Hold { .. });
         // Tokenized now, so that the number lives only in this message's
         // memory: what waits for the code is what a linked card keeps.

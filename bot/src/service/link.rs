@@ -90,6 +90,11 @@ impl Bot {
             turn.here(texts::CODE_IN_GROUP);
             return Ok(());
         }
+        let action = crate::trust::TrustAction::Link { user: turn.me.user };
+        if self.second_factor_at_start(turn, &action).await? == super::second_factor::Gate::Stopped
+        {
+            return Ok(());
+        }
         // This account's own state first: the code is kept meanwhile.
         if self.own_payments_in_progress(turn.me.user).await? {
             turn.private(texts::payments_in_progress(texts::THEN_SEND_CODE_AGAIN));
@@ -203,8 +208,12 @@ impl Bot {
         Ok(())
     }
 
-    /// `/link confirm`: the join itself.
-    pub(super) async fn link_confirm(&self, turn: &mut Turn<'_>) -> Result<()> {
+    /// `/link confirm [AUTHCODE]`: the join itself.
+    pub(super) async fn link_confirm(
+        &self,
+        turn: &mut Turn<'_>,
+        second_factor: Option<&crate::trust::second_factor::TotpOrRecovery>,
+    ) -> Result<()> {
         let (platform, now_ms) = (turn.msg.platform, turn.now_ms);
         let Some(pending) = self
             .store
@@ -238,6 +247,11 @@ impl Bot {
         }
         let mine = self.store.identities_of(turn.me.user).await?;
         if self.refuse_shared_wallet(turn, &mine, texts::THEN_CONFIRM_AGAIN) {
+            return Ok(());
+        }
+        let action = crate::trust::TrustAction::Link { user: turn.me.user };
+        let gate = self.second_factor_gate(turn, &action, second_factor, false);
+        if gate.await? == super::second_factor::Gate::Stopped {
             return Ok(());
         }
         let theirs = self.store.identities_of(pending.to).await?;

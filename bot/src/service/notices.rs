@@ -44,6 +44,7 @@ impl Bot {
         bounce: Option<&Reply>,
     ) -> Result<OutboxMessage> {
         let reply = Reply {
+            image: None,
             platform,
             audience: Audience::Private(to.clone()),
             text,
@@ -64,6 +65,7 @@ impl Bot {
         to: &PlatformUserId,
     ) -> Result<OutboxMessage> {
         let bounce = Reply {
+            image: None,
             platform: turn.msg.platform,
             audience: Audience::Private(turn.msg.sender.id.clone()),
             text: texts::payee_unreachable(&payment.payee_label, &payment.reference.to_string()),
@@ -95,6 +97,7 @@ impl Bot {
             return Ok(None);
         };
         let reply = Reply {
+            image: None,
             platform: payment.payer_platform,
             audience: Audience::Chat(chat.clone()),
             text: texts::payment_confirmed(&payment.reference.to_string(), payee),

@@ -351,11 +351,6 @@ impl Bot {
         Ok(self.store.audit_entries(filter).await?)
     }
 
-    /// The bot's clock, in ms since the epoch (for "the last 24 hours").
-    pub fn now_ms(&self) -> i64 {
-        self.ledger.now_ms()
-    }
-
     /// The trust settings in force (tier names, the default tier).
     pub fn trust_config(&self) -> &crate::trust::TrustConfig {
         &self.config.trust

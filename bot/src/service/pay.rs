@@ -15,6 +15,7 @@ use ledger::{AccountKind, Amount, NewTransfer, SubmitError, TransferError};
 use super::escrow::{escrow_claim, hold_id, hold_resolved_as};
 use super::limits::{PAYMENT_KINDS, payment_movement};
 use super::resolve::Resolved;
+use super::second_factor::Gate;
 use super::texts::holds as hold_texts;
 use super::texts::pay::{self as texts, describe_state};
 use super::texts::resolve::is_a_bot;
@@ -25,7 +26,8 @@ use super::{Bot, Result, transfer_codes};
 use crate::command::{Memo, OtpCode, ShortRef, Target};
 use crate::message::Button;
 use crate::otp::{self, OtpChallenge, Verdict};
-use crate::store::{Payee, Payment, PaymentState};
+use crate::store::{CardOpKind, Payee, Payment, PaymentState};
+use crate::trust::second_factor::TotpOrRecovery;
 use crate::trust::{Review, TrustAction};
 
 /// Payments one payer may have waiting for a code at once.
@@ -84,11 +86,6 @@ impl Bot {
             turn.here(texts::NOT_YOURSELF);
             return Ok(());
         }
-        let awaiting = self.store.payments_awaiting_code(me.user).await?;
-        if awaiting.len() >= AWAITING_PAYMENTS_PER_USER_MAX {
-            turn.private(texts::too_many_waiting(awaiting.len()));
-            return Ok(());
-        }
         let action = TrustAction::Payment {
             payer: me.user,
             payee: match &payee {
@@ -97,12 +94,25 @@ impl Bot {
             },
             amount,
         };
+        if self.second_factor_at_start(turn, &action).await? == Gate::Stopped {
+            return Ok(());
+        }
+        let awaiting = self.store.payments_awaiting_code(me.user).await?;
+        if awaiting.len() >= AWAITING_PAYMENTS_PER_USER_MAX {
+            turn.private(texts::too_many_waiting(awaiting.len()));
+            return Ok(());
+        }
         let assessment = self.assess(&action, turn.now_ms).await?;
         if let Some(refusal) = &assessment.refusal {
             turn.private(refusal.clone());
             return Ok(());
         }
         let review = assessment.review();
+        if review == Review::SecondFactor
+            && self.second_factor_for_rule_at_start(turn, &action).await? == Gate::Stopped
+        {
+            return Ok(());
+        }
         let held = matches!(review, Review::Hold { .. });
         // A payment to be reviewed keeps its money reserved through the
         // review too (see `holds.rs`).
@@ -268,7 +278,12 @@ impl Bot {
         Ok(())
     }
 
-    pub(super) async fn confirm(&self, turn: &mut Turn<'_>, code: &OtpCode) -> Result<()> {
+    pub(super) async fn confirm(
+        &self,
+        turn: &mut Turn<'_>,
+        code: &OtpCode,
+        second_factor: Option<&TotpOrRecovery>,
+    ) -> Result<()> {
         if turn.seen_by_group() {
             // `catch_leaked_codes` already voided a payment this code matches.
             turn.here(texts::CONFIRM_IN_PRIVATE);
@@ -285,12 +300,30 @@ impl Bot {
             .iter()
             .find(|add| self.code_matches(*add, code.as_str()));
         if let Some(add) = matching_add {
+            if self.code_verdict(add, code, turn.now_ms) == Verdict::Confirmed {
+                let action = TrustAction::CardAdd { user: add.user };
+                let forced = add.review == Review::SecondFactor;
+                let gate = self.second_factor_gate(turn, &action, second_factor, forced);
+                if gate.await? == Gate::Stopped {
+                    return Ok(());
+                }
+            }
             return self.confirm_card_add(turn, add.clone(), code).await;
         }
         let matching_op = card_ops
             .iter()
             .find(|op| self.code_matches(*op, code.as_str()));
         if let Some(op) = matching_op {
+            if op.kind == CardOpKind::CashOut
+                && self.code_verdict(op, code, turn.now_ms) == Verdict::Confirmed
+            {
+                let action = self.cashout_action(op).await?;
+                let forced = op.review == Review::SecondFactor;
+                let gate = self.second_factor_gate(turn, &action, second_factor, forced);
+                if gate.await? == Gate::Stopped {
+                    return Ok(());
+                }
+            }
             return self.confirm_card_op(turn, op.clone(), code).await;
         }
         let matching = awaiting
@@ -299,7 +332,22 @@ impl Bot {
         if let Some(payment) = matching {
             let verdict = self.code_verdict(payment, code, turn.now_ms);
             return match verdict {
-                Verdict::Confirmed => self.execute(turn, payment.clone()).await,
+                Verdict::Confirmed => {
+                    let action = TrustAction::Payment {
+                        payer: payment.payer,
+                        payee: match &payment.payee {
+                            Payee::User { user, .. } => Some(*user),
+                            Payee::Unclaimed { .. } => None,
+                        },
+                        amount: payment.amount,
+                    };
+                    let forced = payment.review == Review::SecondFactor;
+                    let gate = self.second_factor_gate(turn, &action, second_factor, forced);
+                    if gate.await? == Gate::Stopped {
+                        return Ok(());
+                    }
+                    self.execute(turn, payment.clone()).await
+                }
                 Verdict::Expired => {
                     self.expire_awaiting(payment.clone(), false).await?;
                     turn.private(texts::code_expired(&payment.reference.to_string()));

@@ -156,6 +156,7 @@ impl Bot {
             None => String::new(),
         };
         let bounce = Reply {
+            image: None,
             platform: turn.msg.platform,
             audience: Audience::Private(turn.msg.sender.id.clone()),
             text: texts::payer_unreachable(&reference.to_string(), &label_of(payer)),

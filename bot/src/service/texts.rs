@@ -19,6 +19,7 @@ pub(crate) mod pay;
 pub(crate) mod requests;
 pub(crate) mod resolve;
 pub(crate) mod rules;
+pub(crate) mod second_factor;
 pub(crate) mod splits;
 pub(crate) mod turn;
 

@@ -65,6 +65,7 @@ impl Turn<'_> {
     /// it; in a DM, only the sender.
     pub(super) fn here(&mut self, text: impl Into<String>) {
         self.replies.push(Reply {
+            image: None,
             platform: self.msg.platform,
             audience: Audience::Chat(self.msg.chat.id.clone()),
             text: text.into(),
@@ -84,6 +85,7 @@ impl Turn<'_> {
             text_if_deleted,
         });
         self.replies.push(Reply {
+            image: None,
             platform: self.msg.platform,
             audience: Audience::Chat(self.msg.chat.id.clone()),
             text,
@@ -110,6 +112,7 @@ impl Turn<'_> {
             self.here(note);
         }
         self.replies.push(Reply {
+            image: None,
             platform: self.msg.platform,
             audience: Audience::Private(self.msg.sender.id.clone()),
             text,
@@ -432,6 +435,7 @@ impl Bot {
 
 pub(super) fn internal_error(msg: &Incoming) -> Reply {
     Reply {
+        image: None,
         platform: msg.platform,
         audience: Audience::Chat(msg.chat.id.clone()),
         text: texts::INTERNAL_ERROR_TEXT.to_owned(),
@@ -474,6 +478,7 @@ pub(super) fn withhold_card_numbers(msg: &Incoming, replies: Vec<Reply>) -> Vec<
             );
             let withheld = texts::WITHHELD_TEXT;
             Reply {
+                image: None,
                 text: withheld.to_owned(),
                 redacted: None,
                 buttons: Vec::new(),

@@ -256,6 +256,29 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// Waits (at most `secs`) for a photo delivered to `chat`.
+    pub(crate) async fn wait_for_photo(&self, chat: i64, secs: u64) -> Call {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(call) = self
+                .calls("sendphoto")
+                .into_iter()
+                .find(|c| c.status == 200 && c.chat_id() == Some(chat))
+            {
+                return call;
+            }
+            assert!(
+                Instant::now() <= deadline,
+                "no photo to {chat} within {secs} s; photo calls: {:?}",
+                self.calls("sendphoto")
+                    .iter()
+                    .map(|c| (c.chat_id(), c.status))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits (at most `secs`) for a delivered message to `chat` whose text
     /// contains `needle`.
     pub(crate) async fn wait_for(&self, chat: i64, needle: &str, secs: u64) -> Call {
@@ -450,6 +473,44 @@ fn answer(inner: &Mutex<Inner>, method: &str, params: &Value) -> (u16, Value) {
             inner.messages.remove(&(chat_id, message_id));
             inner.deleted.push((chat_id, message_id));
             ok(json!(true))
+        }
+        "sendphoto" => {
+            let chat_id = match &params["chat_id"] {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            };
+            let Some(chat_id) = chat_id else {
+                return error(400, "Bad Request: chat_id is empty");
+            };
+            // The file part, read as (lossy) text: a PNG starts "\x89PNG".
+            // The client may name it `attach://PART`, the part it is in.
+            let photo = params["photo"].as_str().unwrap_or_default();
+            let photo = match photo.strip_prefix("attach://") {
+                Some(part) => params[part].as_str().unwrap_or_default(),
+                None => photo,
+            };
+            if !photo.contains("PNG") {
+                return error(400, "Bad Request: there is no photo in the request");
+            }
+            if chat_id > 0 && !inner.started.contains(&chat_id) {
+                return error(
+                    403,
+                    "Forbidden: bot can't initiate conversation with a user",
+                );
+            }
+            inner.next_message_id += 1;
+            let message_id = inner.next_message_id;
+            inner.messages.insert((chat_id, message_id));
+            ok(json!({
+                "message_id": message_id,
+                "from": {"id": BOT_ID, "is_bot": true, "first_name": "PayBot", "username": BOT_USERNAME},
+                "chat": {"id": chat_id, "type": "private", "first_name": "User"},
+                "date": 1_700_000_001,
+                "photo": [{"file_id": "AgACAgQRCODE", "file_unique_id": "AQADqr",
+                    "width": 328, "height": 328, "file_size": 1_024}],
+                "caption": params["caption"].as_str().unwrap_or_default(),
+            }))
         }
         "sendmessage" => {
             let chat_id = match &params["chat_id"] {

@@ -206,13 +206,29 @@ fn link() {
 #[test]
 fn link_confirm_cancel_and_unlink() {
     parses(&[
-        ("/link confirm", Command::LinkConfirm),
-        ("/LINK Confirm", Command::LinkConfirm),
+        (
+            "/link confirm",
+            Command::LinkConfirm {
+                second_factor: None,
+            },
+        ),
+        (
+            "/LINK Confirm",
+            Command::LinkConfirm {
+                second_factor: None,
+            },
+        ),
+        (
+            "/link confirm 123456",
+            Command::LinkConfirm {
+                second_factor: TotpOrRecovery::parse("123456"),
+            },
+        ),
         ("/link cancel", Command::LinkCancel),
     ]);
     assert_eq!(
         problem("/link confirm now"),
-        UsageProblem::LeftoverAfterCode
+        UsageProblem::InvalidAuthenticatorCode
     );
     parses(&[
         ("/unlink", Command::Unlink { confirm: false }),
@@ -228,5 +244,43 @@ fn link_confirm_cancel_and_unlink() {
             "/unlink confirm please",
             UsageProblem::Leftover("please".to_owned()),
         ),
+    ]);
+}
+
+#[test]
+fn second_factor() {
+    parses(&[
+        ("/2fa", Command::SecondFactorStatus),
+        ("/2FA status", Command::SecondFactorStatus),
+        ("/2fa Setup", Command::SecondFactorSetup),
+        (
+            "/2fa confirm 012345",
+            Command::SecondFactorConfirm {
+                code: crate::trust::second_factor::TotpCode::parse("012345").unwrap(),
+            },
+        ),
+        (
+            "/2fa off 012345",
+            Command::SecondFactorOff {
+                code: TotpOrRecovery::parse("012345").unwrap(),
+            },
+        ),
+        (
+            "/2fa off abcde-fghij",
+            Command::SecondFactorOff {
+                code: TotpOrRecovery::parse("ABCDEFGHIJ").unwrap(),
+            },
+        ),
+    ]);
+    assert_eq!(ok("/2fa").name(), CommandName::SecondFactor);
+    problems(&[
+        ("/2fa on", UsageProblem::SecondFactorSubcommand),
+        ("/2fa confirm", UsageProblem::MissingAuthenticatorCode),
+        (
+            "/2fa confirm abcde-fghij",
+            UsageProblem::InvalidAuthenticatorCode,
+        ),
+        ("/2fa off 12345", UsageProblem::InvalidAuthenticatorCode),
+        ("/2fa off 123456 1", UsageProblem::LeftoverAfterCode),
     ]);
 }

@@ -344,7 +344,22 @@ fn confirm() {
     assert_eq!(
         command,
         Command::Confirm {
-            code: OtpCode::parse("012345").unwrap()
+            code: OtpCode::parse("012345").unwrap(),
+            second_factor: None,
+        }
+    );
+    assert_eq!(
+        ok("/confirm 012345 654321"),
+        Command::Confirm {
+            code: OtpCode::parse("012345").unwrap(),
+            second_factor: TotpOrRecovery::parse("654321"),
+        }
+    );
+    assert_eq!(
+        ok("/confirm 012345 abcde-fghij"),
+        Command::Confirm {
+            code: OtpCode::parse("012345").unwrap(),
+            second_factor: TotpOrRecovery::parse("ABCDEFGHIJ"),
         }
     );
     assert_eq!(
@@ -368,7 +383,11 @@ fn confirm() {
     }
     problems(&[
         ("/confirm", UsageProblem::MissingCode),
-        ("/confirm 123456 789", UsageProblem::LeftoverAfterCode),
+        (
+            "/confirm 123456 789",
+            UsageProblem::InvalidAuthenticatorCode,
+        ),
+        ("/confirm 123456 654321 1", UsageProblem::LeftoverAfterCode),
     ]);
 }
 
@@ -378,13 +397,24 @@ fn secrets_are_never_shown() {
     assert_eq!(format!("{code:?}"), "OtpCode(******)");
     let command = ok("/confirm 987654");
     assert!(!format!("{command:?}").contains("987654"));
+    for text in [
+        "/confirm 111111 987654",
+        "/2fa confirm 987654",
+        "/2fa off 987654",
+        "/link confirm 987654",
+    ] {
+        assert!(!format!("{:?}", ok(text)).contains("987654"), "{text}");
+    }
     let link = LinkCode::parse("k7mp2qxa").unwrap();
     assert_eq!(format!("{link:?}"), "LinkCode(********)");
     assert!(!format!("{:?}", ok("/link K7MP2QXA")).contains("K7MP2QXA"));
     for text in [
         "/confirm 98765",
         "/confirm 9876543",
-        "/confirm 987654 987654",
+        "/confirm 987654 987654 987654",
+        "/confirm 987654 98765",
+        "/2fa off 98765",
+        "/2fa confirm 98765x",
         "/link K7MP2QX",
         "/link K7MP2QXA K7MP2QXA",
         "/start secret+token",

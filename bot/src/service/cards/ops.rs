@@ -50,6 +50,18 @@ impl Bot {
             turn.private(texts::card_expired(&label, card.expiry));
             return Ok(());
         }
+        if kind == CardOpKind::CashOut {
+            let action = crate::trust::TrustAction::CashOut {
+                user: turn.me.user,
+                amount,
+                card_added_at_ms: card.created_at_ms,
+            };
+            if self.second_factor_at_start(turn, &action).await?
+                == super::super::second_factor::Gate::Stopped
+            {
+                return Ok(());
+            }
+        }
         let awaiting = self.store.card_ops_awaiting_code(turn.me.user).await?;
         if awaiting.len() >= AWAITING_CARD_OPS_PER_USER_MAX {
             turn.private(texts::too_many_awaiting_ops(awaiting.len()));
@@ -98,6 +110,12 @@ impl Bot {
         if kind == CardOpKind::TopUp && matches!(review, Review::Hold { .. }) {
             // Nothing of the user's can be reserved while a top-up waits.
             turn.private(hold_texts::TOPUP_NEEDS_REVIEW);
+            return Ok(());
+        }
+        if review == Review::SecondFactor
+            && self.second_factor_for_rule_at_start(turn, &action).await?
+                == super::super::second_factor::Gate::Stopped
+        {
             return Ok(());
         }
         let held = matches!(review, Review::Hold { .. });
