@@ -386,8 +386,23 @@ fn write_report(report: &UserReport, out: &mut impl Write) -> std::io::Result<()
     if let Some(legal_name) = &report.legal_name {
         writeln!(out, "legal name (from verification): {legal_name}")?;
     }
-    // TODO(lead): the limits section, from `Bot::limits_report(user)`, goes
-    // here once the limits area lands.
+    if report.limits.is_empty() {
+        writeln!(out, "limits: none in use (no wallet currency yet)")?;
+    } else {
+        writeln!(out, "limits (left of limit; frees up):")?;
+        for line in &report.limits {
+            let money = |minor: i64| ledger::format_minor(minor, line.currency);
+            let frees = line.frees_at_ms.map_or_else(|| "-".to_owned(), moment);
+            writeln!(
+                out,
+                "  {:<14} {} left of {} ({} used); frees {frees}",
+                line.kind.name(),
+                money(line.left),
+                money(line.limit),
+                money(line.used)
+            )?;
+        }
+    }
     if report.holds.is_empty() {
         writeln!(out, "holds: none")?;
     } else {

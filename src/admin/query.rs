@@ -155,6 +155,14 @@ pub fn report_json(report: &UserReport) -> Value {
         "legal_name": report.legal_name,
         "recent_audit": report.recent_audit.iter().map(bot::trust::AuditRecord::to_json).collect::<Vec<_>>(),
         "holds": report.holds.iter().map(hold_json).collect::<Vec<_>>(),
+        "limits": report.limits.iter().map(|l| json!({
+            "limit": l.kind.name(),
+            "currency": l.currency.code(),
+            "limit_minor": l.limit,
+            "used_minor": l.used,
+            "left_minor": l.left,
+            "frees_at_ms": l.frees_at_ms,
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -208,6 +208,7 @@ impl Bot {
                 .recent_audit_of(user, REPORT_AUDIT_ENTRIES_MAX)
                 .await?,
             holds,
+            limits: self.limits_report(user).await?,
         }))
     }
 

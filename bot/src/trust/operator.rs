@@ -244,6 +244,9 @@ pub struct UserReport {
     pub recent_audit: Vec<AuditRecord>,
     /// The user's holds waiting for an operator.
     pub holds: Vec<HoldView>,
+    /// Each limit of the user's tier in each currency they hold: what is
+    /// left and when more frees up.
+    pub limits: Vec<crate::service::LimitLine>,
 }
 
 #[cfg(test)]
