@@ -14,15 +14,19 @@
 //! Layout: this file holds the bot's construction, the entry points
 //! ([`Bot::handle`], [`Bot::sweep`]) and the dispatch from a parsed
 //! [`Command`] to one method of its family, each family in a file of its
-//! own (`pay.rs`, `escrow.rs`, `requests.rs`, `splits.rs`, `account.rs`,
-//! `resolve.rs`, `link.rs`, `cards.rs`, `card_links.rs`, `notices.rs`,
-//! `sweep.rs`); the per-message plumbing (the checks before any command,
-//! the stored outcome a redelivery gets) is in `turn.rs`, and every
-//! user-facing sentence in `texts/`, one file per family.
+//! own (`pay.rs`, `confirm.rs`, `escrow.rs`, `requests.rs`, `splits.rs`,
+//! `account.rs`, `resolve.rs`, `link.rs`, `cards.rs`, `card_links.rs`,
+//! `notices.rs`, `sweep.rs`); trust has its own: the policy point
+//! (`trust.rs`), `limits.rs`, `rules.rs`, `sanctions.rs`,
+//! `second_factor.rs`, `holds.rs` and the operator's `operator.rs`. The
+//! per-message plumbing (the checks before any command, the stored outcome
+//! a redelivery gets) is in `turn.rs`, and every user-facing sentence in
+//! `texts/`, one file per family.
 
 mod account;
 mod card_links;
 mod cards;
+mod confirm;
 mod escrow;
 mod holds;
 mod limits;
