@@ -76,6 +76,7 @@ use crate::store::{CardOpKind, EventClaim, Store, StoreError};
 
 use account::help;
 pub use escrow::ESCROW_TTL_SECS_MAX;
+pub use holds::{APPROVAL_RETRY_MS, HOLD_RESERVATION_MARGIN_MS};
 pub use limits::{
     ALLOWANCE_CACHE_ENTRIES_MAX, LIMITS_CURRENCIES_MAX, LimitLine, USES_READ_MAX,
     limit_transfer_codes,

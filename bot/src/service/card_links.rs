@@ -190,7 +190,14 @@ impl Bot {
             return Ok(());
         }
         if cards.len() >= usize::from(CARDS_PER_USER_MAX) {
-            self.end_card_add(add, CardAddState::Cancelled).await?;
+            if add.state == CardAddState::Held {
+                // An approved hold: ended here (the approval's reply says
+                // why), not left waiting for its deadline.
+                self.end_held_card_add(add, CardAddState::Cancelled, String::new())
+                    .await?;
+            } else {
+                self.end_card_add(add, CardAddState::Cancelled).await?;
+            }
             turn.private(texts::cards_full_not_linked(&label));
             return Ok(());
         }
@@ -365,8 +372,9 @@ impl Bot {
         Ok(())
     }
 
-    /// Ends a held card add (rejected, or its deadline passed) and tells
-    /// the user `text`. `false`: it was no longer held.
+    /// Ends a held card add (rejected, its deadline passed, or approved
+    /// into a full wallet) and tells the user `text` (none when empty).
+    /// `false`: it was no longer held.
     pub(super) async fn end_held_card_add(
         &self,
         add: CardAdd,
@@ -383,13 +391,15 @@ impl Bot {
         if !self.store.update_card_add(&ended).await? {
             return Ok(false);
         }
-        let notice = self.notice(
-            &format!("{}:hold:{}", ended.reference, state.as_str()),
-            ended.platform,
-            &ended.platform_user_id,
-            text,
-        )?;
-        self.ledger.enqueue_outbox(&[notice]).await?;
+        if !text.is_empty() {
+            let notice = self.notice(
+                &format!("{}:hold:{}", ended.reference, state.as_str()),
+                ended.platform,
+                &ended.platform_user_id,
+                text,
+            )?;
+            self.ledger.enqueue_outbox(&[notice]).await?;
+        }
         Ok(true)
     }
 

@@ -12,9 +12,8 @@
 //! never held; what that turn would have answered goes to the payer
 //! through the outbox.
 
-use ledger::{NewTransfer, SubmitError};
+use ledger::{NewTransfer, SubmitError, TransferError};
 
-use super::pay::awaiting_resolved_as;
 use super::texts::cards::{describe_add_state, describe_op_state};
 use super::texts::holds as texts;
 use super::texts::minutes;
@@ -29,12 +28,36 @@ use crate::trust::holds::{
 };
 use crate::trust::{Actor, AuditEntry, AuditKind, Review};
 
+/// How long before a held payment's reservation could end in the ledger
+/// its review deadline falls, at the latest.
+pub const HOLD_RESERVATION_MARGIN_MS: i64 = 5 * 60 * 1_000;
+/// An approval under way is finished by the sweep if it has not ended
+/// after this long (its process died).
+pub const APPROVAL_RETRY_MS: i64 = 60 * 1_000;
+
 impl Bot {
     /// The review deadline of a payment held now: `hold.timeout_secs` from
     /// now (its pending transfer was made with the code's time plus that,
     /// so the reservation outlives the review).
     pub(super) fn hold_due_ms(&self, now_ms: i64) -> i64 {
         now_ms.saturating_add(i64::from(self.config.trust.holds.timeout_secs).saturating_mul(1_000))
+    }
+
+    /// A held payment's review deadline: `hold.timeout_secs` from now, but
+    /// always a while before its reservation (made at `/pay` for the code's
+    /// time plus the review's) could run out in the ledger.
+    fn payment_hold_due_ms(&self, payment: &Payment, now_ms: i64) -> i64 {
+        let reserved_secs = self
+            .config
+            .otp
+            .ttl_secs
+            .saturating_add(self.config.trust.holds.timeout_secs)
+            .min(ledger::PENDING_TIMEOUT_SECS_MAX);
+        let reserved_until_ms = payment
+            .created_at_ms
+            .saturating_add(i64::from(reserved_secs).saturating_mul(1_000))
+            .saturating_sub(HOLD_RESERVATION_MARGIN_MS);
+        self.hold_due_ms(now_ms).min(reserved_until_ms)
     }
 
     /// How long a review may take, in words.
@@ -54,7 +77,7 @@ impl Bot {
         let reference = payment.reference.to_string();
         let mut held = payment.clone();
         held.state = PaymentState::Held;
-        held.due_at_ms = Some(self.hold_due_ms(turn.now_ms));
+        held.due_at_ms = Some(self.payment_hold_due_ms(&payment, turn.now_ms));
         held.updated_at_ms = turn.now_ms;
         if !self.store.update_payment(&held).await? {
             let now = self.store.payment(&payment.reference).await?;
@@ -153,41 +176,60 @@ impl Bot {
             ));
         }
         let now_ms = self.ledger.now_ms();
-        let decided = match decision {
-            HoldDecision::Approve => "approved",
-            HoldDecision::Reject => "rejected",
-        };
-        self.audit(
-            AuditEntry::new(now_ms, actor, AuditKind::HoldResolved)
-                .user(payment.payer)
-                .subject(payment.reference.to_string())
+        let reference = payment.reference.clone();
+        let payer = payment.payer;
+        let audited = |decided: &str| {
+            AuditEntry::new(now_ms, actor.clone(), AuditKind::HoldResolved)
+                .user(payer)
+                .subject(reference.to_string())
                 .detail("kind", HoldKind::Payment.as_str())
                 .detail("decision", decided)
-                .detail("reason", reason),
-        )
-        .await?;
+                .detail("reason", reason.clone())
+        };
         match decision {
-            HoldDecision::Approve => self.approve_held(payment, now_ms).await,
+            HoldDecision::Approve => {
+                // The decision is claimed first (compare-and-swap), so the
+                // sweep's deadline or another operator cannot end it while
+                // the money moves: a held payment with no hold review left
+                // is an approval under way, which the sweep finishes if it
+                // was interrupted.
+                let mut claimed = payment.clone();
+                claimed.review = Review::None;
+                claimed.due_at_ms = Some(now_ms.saturating_add(APPROVAL_RETRY_MS));
+                claimed.updated_at_ms = now_ms;
+                if !self.store.update_payment(&claimed).await? {
+                    return self.ended_as(&reference).await;
+                }
+                claimed.revision = claimed.revision.saturating_add(1);
+                self.audit(audited("approved")).await?;
+                self.approve_held(claimed, now_ms).await
+            }
             HoldDecision::Reject => {
-                let reference = payment.reference.clone();
                 let what = texts::payment_what(&payment.amount.to_string(), &payment.payee_label);
                 let text = texts::rejected(&what, &reference.to_string());
                 if self.end_held(payment, PaymentState::Rejected, text).await? {
+                    self.audit(audited("rejected")).await?;
                     Ok(HoldOutcome::Rejected)
                 } else {
-                    let now = self.store.payment(&reference).await?;
-                    Ok(HoldOutcome::AlreadyEnded(
-                        now.map_or("ended", |p| describe_state(p.state)).to_owned(),
-                    ))
+                    self.ended_as(&reference).await
                 }
             }
         }
     }
 
+    /// What a payment hold that could not be decided became meanwhile.
+    async fn ended_as(&self, reference: &ShortRef) -> Result<HoldOutcome> {
+        let now = self.store.payment(reference).await?;
+        Ok(HoldOutcome::AlreadyEnded(
+            now.map_or("ended", |p| describe_state(p.state)).to_owned(),
+        ))
+    }
+
     /// Pays a held payment as its payer's confirmation would have, in a
     /// turn made for the payer; tells the payer through the outbox.
-    async fn approve_held(&self, payment: Payment, now_ms: i64) -> Result<HoldOutcome> {
+    pub(super) async fn approve_held(&self, payment: Payment, now_ms: i64) -> Result<HoldOutcome> {
         let reference = payment.reference.clone();
+        let payment_transfer = payment.transfer_id;
         let (msg, me) = self
             .direct_message_of(payment.payer_platform, &payment.payer_id, &reference)
             .await?;
@@ -215,7 +257,13 @@ impl Bot {
         }
         Ok(match state {
             Some(PaymentState::Completed | PaymentState::Escrowed) => HoldOutcome::Approved,
-            Some(state) => HoldOutcome::AlreadyEnded(describe_state(state).to_owned()),
+            Some(state) => {
+                // It could not move (its reservation ended meanwhile): what
+                // it used of the limits is given back.
+                self.release_limits(payment_transfer, &super::limits::PAYMENT_KINDS)
+                    .await?;
+                HoldOutcome::AlreadyEnded(describe_state(state).to_owned())
+            }
             None => HoldOutcome::NotFound,
         })
     }
@@ -293,6 +341,18 @@ impl Bot {
         let reference = op.reference.clone();
         match decision {
             HoldDecision::Approve => {
+                // The card may have left the wallet during the review
+                // (`/card remove`, or `/unlink` by the account that linked
+                // it): then it is not this wallet's to pay.
+                let cards = self.store.cards_of(op.user).await?;
+                if !cards.iter().any(|c| c.token.as_str() == op.token.as_str()) {
+                    let text = texts::rejected(&Self::card_op_what(&op), &reference.to_string());
+                    self.end_held_card_op(op, CardOpState::Cancelled, text)
+                        .await?;
+                    return Ok(HoldOutcome::AlreadyEnded(
+                        "cancelled: the card is no longer linked".to_owned(),
+                    ));
+                }
                 let (msg, me) = self
                     .direct_message_of(op.platform, &op.platform_user_id, &reference)
                     .await?;
@@ -470,20 +530,39 @@ impl Bot {
     /// timed out) and tells the payer `text`. `false`: it was no longer
     /// held.
     async fn end_held(&self, payment: Payment, state: PaymentState, text: String) -> Result<bool> {
+        if payment.state != PaymentState::Held || !matches!(payment.review, Review::Hold { .. }) {
+            return Ok(false);
+        }
         let reference = payment.reference.to_string();
+        // The record first (compare-and-swap): an approval, the sweep or
+        // another operator racing this one then fails its own and does
+        // nothing, so the reservation is voided only by the one that ended
+        // the hold.
+        let mut ended = payment.clone();
+        ended.state = state;
+        ended.due_at_ms = None;
+        ended.updated_at_ms = self.ledger.now_ms();
+        if !self.store.update_payment(&ended).await? {
+            return Ok(false);
+        }
         let void_id = derive("paybot.bot.pay.hold-void", &reference);
         match self
             .ledger
             .submit(NewTransfer::void(void_id, payment.transfer_id))
             .await
         {
-            Ok(_) => {}
+            // Voided now, or the ledger's own sweeper expired it first:
+            // either way the money is back.
+            Ok(_)
+            | Err(SubmitError::Rejected {
+                error: TransferError::AlreadyVoided | TransferError::AlreadyExpired,
+                ..
+            }) => {}
             Err(SubmitError::Rejected { error, .. }) => {
-                let actual = awaiting_resolved_as(&error, state);
-                if actual != state {
-                    self.reconcile(payment, actual).await?;
-                    return Ok(false);
-                }
+                return Err(BotError::Inconsistent(format!(
+                    "held payment {reference} ended as {} but its transfer: {error}",
+                    state.as_str()
+                )));
             }
             Err(error) => return Err(error.into()),
         }
@@ -498,11 +577,7 @@ impl Bot {
             text,
         )?;
         self.ledger.enqueue_outbox(&[notice]).await?;
-        let mut ended = payment;
-        ended.state = state;
-        ended.due_at_ms = None;
-        ended.updated_at_ms = self.ledger.now_ms();
-        Ok(self.store.update_payment(&ended).await?)
+        Ok(true)
     }
 
     /// Ends a hold nobody decided by its deadline (from the sweep).

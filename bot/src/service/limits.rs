@@ -310,14 +310,20 @@ impl Bot {
         ];
         let key: Vec<u8> = state.iter().flat_map(|v| v.to_be_bytes()).collect();
         let id = TransferId::derive("paybot.bot.limits.set", &key);
-        let set =
+        let mut set =
             NewTransfer::single(id, debit, credit, amount).with_code(limit_transfer_codes::SET);
+        if credit == account.id {
+            // Two reconciles racing (two processes, or an operator's tier
+            // change beside a movement) may both see the allowance short:
+            // the database refuses the second credit past the limit.
+            set = set.with_credit_balance_max(target);
+        }
         match self.ledger.submit(set).await {
             Ok(_) => {}
             // Used meanwhile by a racing movement: the next reconcile
-            // takes the rest.
+            // takes the rest. Or credited meanwhile by a racing reconcile.
             Err(SubmitError::Rejected {
-                error: TransferError::InsufficientFunds,
+                error: TransferError::InsufficientFunds | TransferError::CreditBalanceExceeded,
                 ..
             }) => {}
             Err(error) => return Err(error.into()),

@@ -263,9 +263,11 @@ impl Bot {
             }
             None => Vec::new(),
         };
-        let held = !hits.is_empty();
+        // Only a raise waits: a lower tier (a provider revoking) applies
+        // at once whatever the screening says.
+        let current = self.tier_of(identity.user).await?;
+        let held = !hits.is_empty() && event.tier > current;
         let (previous_tier, tier, told) = if held {
-            let current = self.tier_of(identity.user).await?;
             self.audit(
                 AuditEntry::new(now_ms, actor, AuditKind::HoldOpened)
                     .user(identity.user)

@@ -31,7 +31,15 @@ impl Bot {
             let done = match payment.state {
                 PaymentState::AwaitingCode => self.expire_awaiting(payment, true).await?,
                 PaymentState::Escrowed => self.refund_escrow(payment).await?,
-                PaymentState::Held => self.expire_hold(payment, now_ms).await?,
+                // A hold's deadline; or an approval whose process died
+                // before the money moved: finished now.
+                PaymentState::Held => match payment.review {
+                    crate::trust::Review::Hold { .. } => self.expire_hold(payment, now_ms).await?,
+                    _ => {
+                        self.approve_held(payment, now_ms).await?;
+                        true
+                    }
+                },
                 _ => false,
             };
             if done {

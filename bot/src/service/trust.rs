@@ -70,11 +70,16 @@ impl Bot {
         }
         if self.screens(action) {
             let hits = self.screen_user(action.user()).await?;
-            if !hits.is_empty() && assessment.verdict < Verdict::Hold {
+            if !hits.is_empty() {
                 // A match is never decided here, either way: an operator
-                // looks (the hits are in the audit log).
-                assessment.verdict = Verdict::Hold;
-                assessment.reason = SANCTIONS_REASON.to_owned();
+                // looks (the hits are in the audit log), and the hold says
+                // so even when a rule holds the action too.
+                if assessment.verdict < Verdict::Hold {
+                    assessment.verdict = Verdict::Hold;
+                    assessment.reason = SANCTIONS_REASON.to_owned();
+                } else if assessment.verdict == Verdict::Hold {
+                    assessment.reason = format!("{}, {SANCTIONS_REASON}", assessment.reason);
+                }
             }
         }
         Ok(assessment)

@@ -7,10 +7,11 @@ use serde::Deserialize;
 
 use crate::settings::bounds::{Bound, within};
 
-/// `trust.holds.timeout_secs`: an hour to 28 days (a held payment's
-/// reservation is a pending transfer of the code's time plus this, within
-/// the ledger's 30 days).
-pub(super) const HOLD_TIMEOUT_SECS_RANGE: RangeInclusive<u32> = 3_600..=28 * 24 * 60 * 60;
+/// `trust.holds.timeout_secs`: an hour to 14 days. A held payment's
+/// reservation is a pending transfer of the code's time plus this, and a
+/// held cash-out's is the 30-day cash-out reservation, of which at least 16
+/// days are then left for the card network after an approval.
+pub(super) const HOLD_TIMEOUT_SECS_RANGE: RangeInclusive<u32> = 3_600..=14 * 24 * 60 * 60;
 
 #[derive(Debug)]
 enum HoldTimeout {}

@@ -104,9 +104,9 @@ fn the_hold_timeout_and_the_limits_are_bounded_at_start() {
     for (variable, value, key, bounds) in [
         (
             "PAYBOT_TRUST__HOLDS__TIMEOUT_SECS",
-            "2419201",
-            "`trust.holds.timeout_secs` = 2419201",
-            "between 3600 and 2419200",
+            "1209601",
+            "`trust.holds.timeout_secs` = 1209601",
+            "between 3600 and 1209600",
         ),
         (
             "PAYBOT_LIMITS__COMMANDS_BURST_MAX",
