@@ -230,31 +230,16 @@ impl Bot {
     pub(super) async fn approve_held(&self, payment: Payment, now_ms: i64) -> Result<HoldOutcome> {
         let reference = payment.reference.clone();
         let payment_transfer = payment.transfer_id;
-        let (msg, me) = self
-            .direct_message_of(payment.payer_platform, &payment.payer_id, &reference)
-            .await?;
-        let mut turn = Turn {
-            msg: &msg,
-            me,
+        let (platform, to) = (payment.payer_platform, payment.payer_id.clone());
+        self.replay_approved(
+            platform,
+            &to,
+            &reference,
             now_ms,
-            replies: Vec::new(),
-            noted_dm: false,
-            in_place: false,
-        };
-        self.execute(&mut turn, payment).await?;
-        let mut lines = vec![texts::approved(&reference.to_string())];
-        lines.extend(turn.replies.into_iter().map(|reply| reply.text));
-        let after = self.store.payment(&reference).await?;
-        let state = after.as_ref().map(|p| p.state);
-        if let Some(after) = after {
-            let notice = self.notice(
-                &format!("{reference}:hold:approved"),
-                after.payer_platform,
-                &after.payer_id,
-                lines.join("\n"),
-            )?;
-            self.ledger.enqueue_outbox(&[notice]).await?;
-        }
+            Approved::Payment(payment),
+        )
+        .await?;
+        let state = self.store.payment(&reference).await?.map(|p| p.state);
         Ok(match state {
             Some(PaymentState::Completed | PaymentState::Escrowed) => HoldOutcome::Approved,
             Some(state) => {
@@ -266,6 +251,43 @@ impl Bot {
             }
             None => HoldOutcome::NotFound,
         })
+    }
+
+    /// Runs what the user's own confirmation would have run, in a turn made
+    /// for the account that started it, and tells that account through the
+    /// outbox: "approved", then what the confirmation would have answered.
+    async fn replay_approved(
+        &self,
+        platform: Platform,
+        to: &PlatformUserId,
+        reference: &ShortRef,
+        now_ms: i64,
+        approved: Approved,
+    ) -> Result<()> {
+        let (msg, me) = self.direct_message_of(platform, to, reference).await?;
+        let mut turn = Turn {
+            msg: &msg,
+            me,
+            now_ms,
+            replies: Vec::new(),
+            noted_dm: false,
+            in_place: false,
+        };
+        match approved {
+            Approved::Payment(payment) => self.execute(&mut turn, payment).await?,
+            Approved::CashOut(op) => self.send_card_op(&mut turn, op).await?,
+            Approved::CardLink(add) => self.link_confirmed_card_add(&mut turn, add).await?,
+        }
+        let mut lines = vec![texts::approved(&reference.to_string())];
+        lines.extend(turn.replies.into_iter().map(|reply| reply.text));
+        let notice = self.notice(
+            &format!("{reference}:hold:approved"),
+            platform,
+            to,
+            lines.join("\n"),
+        )?;
+        self.ledger.enqueue_outbox(&[notice]).await?;
+        Ok(())
     }
 
     /// A message as if `id` on `platform` had written to the bot directly,
@@ -353,28 +375,9 @@ impl Bot {
                         "cancelled: the card is no longer linked".to_owned(),
                     ));
                 }
-                let (msg, me) = self
-                    .direct_message_of(op.platform, &op.platform_user_id, &reference)
-                    .await?;
                 let (platform, to) = (op.platform, op.platform_user_id.clone());
-                let mut turn = Turn {
-                    msg: &msg,
-                    me,
-                    now_ms,
-                    replies: Vec::new(),
-                    noted_dm: false,
-                    in_place: false,
-                };
-                self.send_card_op(&mut turn, op).await?;
-                let mut lines = vec![texts::approved(&reference.to_string())];
-                lines.extend(turn.replies.into_iter().map(|reply| reply.text));
-                let notice = self.notice(
-                    &format!("{reference}:hold:approved"),
-                    platform,
-                    &to,
-                    lines.join("\n"),
-                )?;
-                self.ledger.enqueue_outbox(&[notice]).await?;
+                self.replay_approved(platform, &to, &reference, now_ms, Approved::CashOut(op))
+                    .await?;
                 let state = self
                     .store
                     .card_op(&reference)
@@ -444,28 +447,9 @@ impl Bot {
         let reference = add.reference.clone();
         match decision {
             HoldDecision::Approve => {
-                let (msg, me) = self
-                    .direct_message_of(add.platform, &add.platform_user_id, &reference)
-                    .await?;
                 let (platform, to) = (add.platform, add.platform_user_id.clone());
-                let mut turn = Turn {
-                    msg: &msg,
-                    me,
-                    now_ms,
-                    replies: Vec::new(),
-                    noted_dm: false,
-                    in_place: false,
-                };
-                self.link_confirmed_card_add(&mut turn, add).await?;
-                let mut lines = vec![texts::approved(&reference.to_string())];
-                lines.extend(turn.replies.into_iter().map(|reply| reply.text));
-                let notice = self.notice(
-                    &format!("{reference}:hold:approved"),
-                    platform,
-                    &to,
-                    lines.join("\n"),
-                )?;
-                self.ledger.enqueue_outbox(&[notice]).await?;
+                self.replay_approved(platform, &to, &reference, now_ms, Approved::CardLink(add))
+                    .await?;
                 let state = self
                     .store
                     .card_add(&reference)
@@ -605,4 +589,12 @@ fn hold_reason(review: &Review) -> String {
         Review::Hold { reason } => reason.clone(),
         Review::None | Review::SecondFactor => String::new(),
     }
+}
+
+/// What an operator's approval runs again, as its user's confirmation
+/// would have.
+enum Approved {
+    Payment(Payment),
+    CashOut(CardOp),
+    CardLink(CardAdd),
 }
