@@ -313,15 +313,13 @@ impl Bot {
         let mut set =
             NewTransfer::single(id, debit, credit, amount).with_code(limit_transfer_codes::SET);
         if credit == account.id {
-            // Two reconciles racing (two processes, or an operator's tier
-            // change beside a movement) may both see the allowance short:
-            // the database refuses the second credit past the limit.
+            // Racing reconciles both see it short: the second is refused.
             set = set.with_credit_balance_max(target);
         }
         match self.ledger.submit(set).await {
             Ok(_) => {}
-            // Used meanwhile by a racing movement: the next reconcile
-            // takes the rest. Or credited meanwhile by a racing reconcile.
+            // Used (or credited) meanwhile by a racing movement (or
+            // reconcile): the next reconcile takes the rest.
             Err(SubmitError::Rejected {
                 error: TransferError::InsufficientFunds | TransferError::CreditBalanceExceeded,
                 ..
