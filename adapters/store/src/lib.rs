@@ -137,17 +137,17 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
     ),
     ledger::migration!(
         "bot",
-        11,
-        "the second factor: sealed TOTP secrets, recovery codes, wrong codes",
-        "../migrations",
-        "0011_second_factor.sql"
-    ),
-    ledger::migration!(
-        "bot",
         10,
         "sanctions: the SDN list, its aliases and its loads",
         "../migrations",
         "0010_sanctions.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        11,
+        "the second factor: sealed TOTP secrets, recovery codes, wrong codes",
+        "../migrations",
+        "0011_second_factor.sql"
     ),
     ledger::migration!(
         "bot",
