@@ -22,7 +22,9 @@ use super::turn::{Turn, derive};
 use super::{Bot, BotError, Result};
 use crate::command::ShortRef;
 use crate::message::{Chat, ChatId, ChatKind, EventId, Incoming, Platform, PlatformUserId, User};
-use crate::store::{CardAdd, CardAddState, CardOp, CardOpState, Identity, Payment, PaymentState};
+use crate::store::{
+    CardAdd, CardAddState, CardOp, CardOpState, Identity, Payment, PaymentState, UserId,
+};
 use crate::trust::holds::{
     HOLD_REASON_CHARS_MAX, HOLDS_LISTED_MAX, HoldDecision, HoldKind, HoldOutcome, HoldView,
 };
@@ -179,12 +181,15 @@ impl Bot {
         let reference = payment.reference.clone();
         let payer = payment.payer;
         let audited = |decided: &str| {
-            AuditEntry::new(now_ms, actor.clone(), AuditKind::HoldResolved)
-                .user(payer)
-                .subject(reference.to_string())
-                .detail("kind", HoldKind::Payment.as_str())
-                .detail("decision", decided)
-                .detail("reason", reason.clone())
+            hold_resolved(
+                now_ms,
+                actor.clone(),
+                payer,
+                &reference,
+                HoldKind::Payment,
+                decided,
+            )
+            .detail("reason", reason.clone())
         };
         match decision {
             HoldDecision::Approve => {
@@ -347,17 +352,16 @@ impl Bot {
             ));
         }
         let now_ms = self.ledger.now_ms();
-        let decided = match decision {
-            HoldDecision::Approve => "approved",
-            HoldDecision::Reject => "rejected",
-        };
         self.audit(
-            AuditEntry::new(now_ms, actor, AuditKind::HoldResolved)
-                .user(op.user)
-                .subject(op.reference.to_string())
-                .detail("kind", HoldKind::CashOut.as_str())
-                .detail("decision", decided)
-                .detail("reason", reason),
+            hold_resolved(
+                now_ms,
+                actor,
+                op.user,
+                &op.reference,
+                HoldKind::CashOut,
+                decision.as_str(),
+            )
+            .detail("reason", reason),
         )
         .await?;
         let reference = op.reference.clone();
@@ -431,17 +435,16 @@ impl Bot {
             ));
         }
         let now_ms = self.ledger.now_ms();
-        let decided = match decision {
-            HoldDecision::Approve => "approved",
-            HoldDecision::Reject => "rejected",
-        };
         self.audit(
-            AuditEntry::new(now_ms, actor, AuditKind::HoldResolved)
-                .user(add.user)
-                .subject(add.reference.to_string())
-                .detail("kind", HoldKind::CardLink.as_str())
-                .detail("decision", decided)
-                .detail("reason", reason),
+            hold_resolved(
+                now_ms,
+                actor,
+                add.user,
+                &add.reference,
+                HoldKind::CardLink,
+                decision.as_str(),
+            )
+            .detail("reason", reason),
         )
         .await?;
         let reference = add.reference.clone();
@@ -478,11 +481,14 @@ impl Bot {
     /// sweep).
     pub(super) async fn expire_card_add_hold(&self, add: CardAdd, now_ms: i64) -> Result<bool> {
         let text = texts::card_link_timed_out(&Self::card_add_what(&add));
-        let entry = AuditEntry::new(now_ms, Actor::System, AuditKind::HoldResolved)
-            .user(add.user)
-            .subject(add.reference.to_string())
-            .detail("kind", HoldKind::CardLink.as_str())
-            .detail("decision", "timed_out");
+        let entry = hold_resolved(
+            now_ms,
+            Actor::System,
+            add.user,
+            &add.reference,
+            HoldKind::CardLink,
+            "timed_out",
+        );
         let ended = self
             .end_held_card_add(add, CardAddState::HoldExpired, text)
             .await?;
@@ -496,11 +502,14 @@ impl Bot {
     /// sweep).
     pub(super) async fn expire_card_hold(&self, op: CardOp, now_ms: i64) -> Result<bool> {
         let text = texts::timed_out(&Self::card_op_what(&op), &op.reference.to_string());
-        let entry = AuditEntry::new(now_ms, Actor::System, AuditKind::HoldResolved)
-            .user(op.user)
-            .subject(op.reference.to_string())
-            .detail("kind", HoldKind::CashOut.as_str())
-            .detail("decision", "timed_out");
+        let entry = hold_resolved(
+            now_ms,
+            Actor::System,
+            op.user,
+            &op.reference,
+            HoldKind::CashOut,
+            "timed_out",
+        );
         let ended = self
             .end_held_card_op(op, CardOpState::HoldExpired, text)
             .await?;
@@ -568,11 +577,14 @@ impl Bot {
     pub(super) async fn expire_hold(&self, payment: Payment, now_ms: i64) -> Result<bool> {
         let what = texts::payment_what(&payment.amount.to_string(), &payment.payee_label);
         let text = texts::timed_out(&what, &payment.reference.to_string());
-        let entry = AuditEntry::new(now_ms, Actor::System, AuditKind::HoldResolved)
-            .user(payment.payer)
-            .subject(payment.reference.to_string())
-            .detail("kind", HoldKind::Payment.as_str())
-            .detail("decision", "timed_out");
+        let entry = hold_resolved(
+            now_ms,
+            Actor::System,
+            payment.payer,
+            &payment.reference,
+            HoldKind::Payment,
+            "timed_out",
+        );
         let ended = self
             .end_held(payment, PaymentState::HoldExpired, text)
             .await?;
@@ -597,4 +609,21 @@ enum Approved {
     Payment(Payment),
     CashOut(CardOp),
     CardLink(CardAdd),
+}
+
+/// The audit entry of a hold that ended: approved, rejected or timed out,
+/// by `actor`.
+fn hold_resolved(
+    now_ms: i64,
+    actor: Actor,
+    user: UserId,
+    reference: &ShortRef,
+    kind: HoldKind,
+    decision: &str,
+) -> AuditEntry {
+    AuditEntry::new(now_ms, actor, AuditKind::HoldResolved)
+        .user(user)
+        .subject(reference.to_string())
+        .detail("kind", kind.as_str())
+        .detail("decision", decision)
 }

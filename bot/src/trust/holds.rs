@@ -72,6 +72,16 @@ pub enum HoldDecision {
     Reject,
 }
 
+impl HoldDecision {
+    /// As the audit log records it: `approved`, `rejected`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldDecision::Approve => "approved",
+            HoldDecision::Reject => "rejected",
+        }
+    }
+}
+
 /// What deciding a hold did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HoldOutcome {
