@@ -598,7 +598,8 @@ impl ApiError {
                 LedgerError::Corrupt(_)
                 | LedgerError::UnsupportedUrl
                 | LedgerError::NoStorageEngine
-                | LedgerError::InvalidOutbox(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
+                | LedgerError::InvalidOutbox(_)
+                | LedgerError::InvalidRecord(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::Operator(refusal) => {
                 use bot::trust::operator::OperatorRefusal as R;
@@ -722,6 +723,10 @@ impl From<SubmitError> for ApiError {
         match error {
             SubmitError::Rejected { index, error } => ApiError::Refused { index, error },
             SubmitError::Ledger(e) => ApiError::Ledger(e),
+            // The API writes no records with its transfers.
+            SubmitError::RecordConflict { .. } => {
+                ApiError::Ledger(LedgerError::InvalidRecord("an unexpected record conflict"))
+            }
         }
     }
 }

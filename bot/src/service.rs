@@ -28,6 +28,7 @@ mod card_links;
 mod cards;
 mod confirm;
 mod escrow;
+mod events;
 mod holds;
 mod limits;
 mod link;
@@ -72,7 +73,7 @@ use crate::message::{Incoming, Platform, Reply};
 use crate::notify::Dispatcher;
 use crate::otp::{self, OtpPolicy, Pepper, RandomSource};
 use crate::profile::PlatformProfile;
-use crate::store::{CardOpKind, EventClaim, Store, StoreError};
+use crate::store::{CardOpKind, RecordChange, Store, StoreError, UserId};
 
 use account::help;
 pub use escrow::ESCROW_TTL_SECS_MAX;
@@ -94,9 +95,8 @@ use turn::{
 };
 pub use turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG};
 
-/// A claimed event whose worker has not finished after this long is handed
-/// to the next delivery (the worker is presumed dead).
-pub const EVENT_LEASE_MS: i64 = 60_000;
+pub use account::WALLETS_CACHED_MAX;
+pub use events::EVENTS_IN_FLIGHT_MAX;
 /// The `/start` payload of the link that sends a user from a group to a
 /// direct chat with the bot (see [`PlatformProfile::with_dm_invite`]); on Telegram,
 /// `https://t.me/<bot>?start=setup`.
@@ -165,6 +165,9 @@ impl From<SubmitError> for BotError {
         match error {
             SubmitError::Rejected { index, error } => BotError::Refused { index, error },
             SubmitError::Ledger(e) => BotError::Ledger(e),
+            SubmitError::RecordConflict { record } => {
+                BotError::Inconsistent(format!("record write #{record} found its rows changed"))
+            }
         }
     }
 }
@@ -184,6 +187,10 @@ pub struct Bot {
     system_accounts: Mutex<HashMap<(AccountKind, Currency), AccountId>>,
     /// Limit allowances opened and reconciled (see `service/limits.rs`).
     allowances: limits::AllowanceCache,
+    /// The chat events being handled here (see `service/events.rs`).
+    events: Arc<events::EventsInFlight>,
+    /// Wallet account ids, which never change once opened.
+    wallets: Mutex<HashMap<(UserId, Currency), AccountId>>,
     /// When [`Bot::sweep`] last forgot old events (ms; 0: never).
     events_forgotten_at_ms: std::sync::atomic::AtomicI64,
     /// The card network (see [`BotBuilder::card_rail`]); none: cards off.
@@ -268,6 +275,8 @@ impl BotBuilder {
             profiles: RwLock::new(HashMap::new()),
             system_accounts: Mutex::new(HashMap::new()),
             allowances: limits::AllowanceCache::default(),
+            events: Arc::default(),
+            wallets: Mutex::default(),
             events_forgotten_at_ms: std::sync::atomic::AtomicI64::new(0),
             card_rail: self.card_rail,
             card_fingerprint_key: self.card_fingerprint_key,
@@ -345,43 +354,75 @@ impl Bot {
     /// first outcome back (codes blanked out) and changes nothing.
     pub async fn handle(&self, msg: &Incoming) -> Vec<Reply> {
         let now_ms = self.ledger.now_ms();
-        let claim = self
-            .store
-            .claim_event(msg.platform, &msg.event_id, now_ms, EVENT_LEASE_MS)
-            .await;
-        match claim {
-            Ok(EventClaim::New) => {}
-            Ok(EventClaim::Done(stored)) => return decode_outcome(&stored),
-            Ok(EventClaim::InProgress) => return Vec::new(),
+        let (platform, event) = (msg.platform, &msg.event_id);
+        match self.events.claim(platform, event) {
+            events::Claim::New => {}
+            events::Claim::Done(stored) => return decode_outcome(&stored),
+            events::Claim::InProgress => return Vec::new(),
+            events::Claim::Full => {
+                tracing::error!(event = %event_key(msg), "too many events in flight");
+                return vec![internal_error(msg)];
+            }
+        }
+        match self.store.event_outcome(platform, event).await {
+            Ok(None) => {}
+            Ok(Some(stored)) => {
+                self.events.forget(platform, event);
+                return decode_outcome(&stored);
+            }
             Err(error) => {
-                tracing::error!(%error, event = %event_key(msg), "cannot claim event");
+                self.events.forget(platform, event);
+                tracing::error!(%error, event = %event_key(msg), "cannot read event outcome");
                 return vec![internal_error(msg)];
             }
         }
         match self.process(msg, now_ms).await {
             Ok(replies) => {
                 let replies = withhold_card_numbers(msg, replies);
-                let outcome = encode_outcome(&replies);
-                if let Err(error) = self
-                    .store
-                    .finish_event(msg.platform, &msg.event_id, &outcome, self.ledger.now_ms())
-                    .await
-                {
-                    // The work is done and repeatable; a redelivery redoes it.
-                    tracing::warn!(%error, event = %event_key(msg), "cannot record event outcome");
-                }
+                self.record_outcome(msg, encode_outcome(&replies));
                 self.dispatcher.wake();
                 replies
             }
             Err(error) => {
                 tracing::error!(%error, event = %event_key(msg), "handling failed");
-                if let Err(error) = self.store.release_event(msg.platform, &msg.event_id).await {
-                    tracing::warn!(%error, "cannot release event claim");
-                }
+                self.events.forget(platform, event);
                 self.dispatcher.wake();
                 vec![internal_error(msg)]
             }
         }
+    }
+
+    /// Keeps a handled event's outcome for redeliveries: here at once, and
+    /// in the database with the ledger's next batch, without waiting for
+    /// it (its loss in a crash is repaired by handling the event again; see
+    /// `service/events.rs`).
+    fn record_outcome(&self, msg: &Incoming, outcome: String) {
+        let (platform, event) = (msg.platform, msg.event_id.clone());
+        let write = self.store.record_write(RecordChange::FinishEvent {
+            platform,
+            event: &event,
+            outcome: &outcome,
+            now_ms: self.ledger.now_ms(),
+        });
+        self.events.done(platform, &event, outcome);
+        let write = match write {
+            Ok(write) => write,
+            Err(error) => {
+                tracing::warn!(%error, event = %event_key(msg), "cannot record event outcome");
+                self.events.forget(platform, &event);
+                return;
+            }
+        };
+        let ledger = self.ledger.clone();
+        let events = Arc::clone(&self.events);
+        let key = event_key(msg);
+        tokio::spawn(async move {
+            if let Err(error) = ledger.commit(ledger::Unit::records(vec![write])).await {
+                // The work is done and repeatable; a redelivery redoes it.
+                tracing::warn!(%error, event = %key, "cannot record event outcome");
+            }
+            events.forget(platform, &event);
+        });
     }
 
     /// The checks every message gets (see [`Bot::screen`]), then its

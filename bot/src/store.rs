@@ -99,16 +99,25 @@ impl From<ledger::LedgerError> for StoreError {
     }
 }
 
-/// The outcome of [`Store::claim_event`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EventClaim {
-    /// First delivery (or an earlier attempt's lease ran out): handle it.
-    New,
-    /// Handled already; this is the stored outcome (an opaque text the core
-    /// wrote with [`Store::finish_event`]).
-    Done(String),
-    /// Another worker is handling it right now.
-    InProgress,
+/// A change to the bot's records that commits in the ledger's batch, in
+/// the same database transaction as the money it describes (see
+/// [`Store::record_write`]).
+#[derive(Clone, Copy, Debug)]
+pub enum RecordChange<'a> {
+    /// Stores a new payment; the unit is not applied when its reference or
+    /// transfer id is already taken.
+    InsertPayment(&'a Payment),
+    /// Writes the payment at its revision (compare-and-swap); the unit is
+    /// not applied when it changed meanwhile.
+    UpdatePayment(&'a Payment),
+    /// The outcome of a handled chat event, which redeliveries get back;
+    /// the first recorded outcome stays.
+    FinishEvent {
+        platform: Platform,
+        event: &'a EventId,
+        outcome: &'a str,
+        now_ms: i64,
+    },
 }
 
 /// The bot's persistent state. Implementations must make each method atomic
@@ -126,30 +135,22 @@ pub trait Store:
     + fmt::Debug
     + 'static
 {
+    // -- writes committed with the ledger -----------------------------------
+
+    /// The ledger record write that makes `change`, for the ledger to
+    /// commit in its batch with the transfers it goes with
+    /// ([`ledger::Ledger::commit`]). Pure: nothing is written here.
+    fn record_write(&self, change: RecordChange<'_>) -> Result<ledger::RecordWrite, StoreError>;
+
     // -- events ----------------------------------------------------------
 
-    /// Claims a chat event for handling. `lease_ms`: an unfinished claim
-    /// older than this (its worker crashed) may be claimed again.
-    async fn claim_event(
+    /// The stored outcome of a handled event (an opaque text the core
+    /// wrote with [`RecordChange::FinishEvent`]), if it was handled.
+    async fn event_outcome(
         &self,
         platform: Platform,
         event: &EventId,
-        now_ms: i64,
-        lease_ms: i64,
-    ) -> Result<EventClaim, StoreError>;
-
-    /// Records the outcome of a claimed event; redeliveries get it back.
-    async fn finish_event(
-        &self,
-        platform: Platform,
-        event: &EventId,
-        outcome: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError>;
-
-    /// Gives up a claim (handling failed before changing anything), so a
-    /// redelivery is handled afresh.
-    async fn release_event(&self, platform: Platform, event: &EventId) -> Result<(), StoreError>;
+    ) -> Result<Option<String>, StoreError>;
 
     /// Forgets the outcomes of events finished before `before_ms` (a
     /// redelivery that late is handled afresh, and its derived ids make it

@@ -35,6 +35,7 @@
 mod engine;
 mod migration;
 mod money;
+mod records;
 #[cfg(feature = "sql")]
 mod store;
 mod types;
@@ -55,6 +56,9 @@ pub use migration::{LEDGER_MIGRATIONS, Migration};
 pub use money::{
     AMOUNT_MAJOR_UNITS_MAX, AMOUNT_TEXT_BYTES_MAX, Amount, AmountError, Currency, format_minor,
     minor_to_decimal, parse_money,
+};
+pub use records::{
+    RECORD_SQL_BYTES_MAX, RECORD_VALUES_MAX, RecordWrite, SqlValue, UNIT_RECORDS_MAX, Unit,
 };
 pub use types::{
     Account, AccountFlags, AccountId, AccountKind, Balance, CurrencyTotals, Durability,
@@ -256,6 +260,11 @@ pub enum SubmitError {
     /// the retry answers "exists" if the first attempt was committed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// Record write #`record` of the unit did not change the rows it
+    /// expected (a compare-and-swap lost, a key was taken): nothing of the
+    /// unit was written, neither its transfers nor its records.
+    #[error("record write #{record} found its rows changed; nothing was written")]
+    RecordConflict { record: usize },
 }
 
 impl SubmitError {
@@ -263,7 +272,7 @@ impl SubmitError {
     pub fn rejection(&self) -> Option<&TransferError> {
         match self {
             SubmitError::Rejected { error, .. } => Some(error),
-            SubmitError::Ledger(_) => None,
+            SubmitError::Ledger(_) | SubmitError::RecordConflict { .. } => None,
         }
     }
 }
@@ -303,19 +312,24 @@ macro_rules! on_backend {
     };
 }
 
-/// One linked group of a batch, with the outbox messages written if (and
-/// only if) the group succeeds.
+/// One linked group of a batch, with the outbox messages and record writes
+/// written if (and only if) the group succeeds.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BatchItem<'a> {
     pub(crate) transfers: &'a [NewTransfer],
     pub(crate) outbox: &'a [OutboxMessage],
+    pub(crate) records: &'a [RecordWrite],
 }
 
-type GroupReply = oneshot::Sender<Result<engine::GroupResult, Arc<LedgerError>>>;
+/// What the batch did with one group: the engine's result, or
+/// `Err(record)`: record write #`record` changed other rows than it
+/// expected, so the group was left out of the batch.
+pub(crate) type GroupAnswer = Result<engine::GroupResult, usize>;
+
+type GroupReply = oneshot::Sender<Result<GroupAnswer, Arc<LedgerError>>>;
 
 struct Job {
-    group: Vec<NewTransfer>,
-    outbox: Vec<OutboxMessage>,
+    unit: Unit,
     reply: GroupReply,
 }
 
@@ -514,21 +528,52 @@ impl Ledger {
         group: Vec<NewTransfer>,
         outbox: Vec<OutboxMessage>,
     ) -> Result<Vec<Outcome>, SubmitError> {
+        self.commit(Unit {
+            transfers: group,
+            outbox,
+            records: Vec::new(),
+        })
+        .await
+    }
+
+    /// Commits a [`Unit`]: its linked group (at most
+    /// [`LINKED_TRANSFERS_MAX`]; empty when it only writes records), its
+    /// outbox messages and its record writes (at most
+    /// [`UNIT_RECORDS_MAX`]) in one database transaction, batched with
+    /// other submitters' units: all of it, or none of it. A record write
+    /// that did not change the rows it expected leaves the whole unit out
+    /// ([`SubmitError::RecordConflict`]).
+    pub async fn commit(&self, unit: Unit) -> Result<Vec<Outcome>, SubmitError> {
+        if unit.records.len() > UNIT_RECORDS_MAX {
+            return Err(LedgerError::InvalidRecord("too many record writes in one unit").into());
+        }
+        if !unit.records.iter().all(RecordWrite::within_bounds) {
+            return Err(LedgerError::InvalidRecord("empty, too long or too many values").into());
+        }
         let (reply, answer) = oneshot::channel();
         self.inner
             .submit
-            .send(Job {
-                group,
-                outbox,
-                reply,
-            })
+            .send(Job { unit, reply })
             .await
             .map_err(|_| LedgerError::ShutDown)?;
         match answer.await.map_err(|_| LedgerError::ShutDown)? {
-            Ok(Ok(outcomes)) => Ok(outcomes),
-            Ok(Err((index, error))) => Err(SubmitError::Rejected { index, error }),
+            Ok(Ok(Ok(outcomes))) => Ok(outcomes),
+            Ok(Ok(Err((index, error)))) => Err(SubmitError::Rejected { index, error }),
+            Ok(Err(record)) => Err(SubmitError::RecordConflict { record }),
             Err(shared) => Err(SubmitError::Ledger(LedgerError::Batch(shared))),
         }
+    }
+
+    /// Commits a unit without waiting for it: for writes whose loss in a
+    /// crash is repaired by handling the same event again (the outcome of
+    /// a chat message, kept for redeliveries). A failure is logged.
+    pub fn commit_in_background(&self, unit: Unit) {
+        let ledger = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = ledger.commit(unit).await {
+                tracing::warn!(%error, "a background unit was not committed");
+            }
+        });
     }
 
     /// Expires pending transfers whose timeout has passed, at most
@@ -560,6 +605,7 @@ impl Ledger {
                     tracing::debug!(%pending, %error, "not expired");
                 }
                 Err(SubmitError::Ledger(e)) => failure = Some(e),
+                Err(SubmitError::RecordConflict { .. }) => {}
             }
         }
         match failure {
@@ -693,12 +739,13 @@ async fn run_writer(
         let groups: Vec<BatchItem<'_>> = batch
             .iter()
             .map(|j| BatchItem {
-                transfers: &j.group,
-                outbox: &j.outbox,
+                transfers: &j.unit.transfers,
+                outbox: &j.unit.outbox,
+                records: &j.unit.records,
             })
             .collect();
         let now = clock.now_ms();
-        let result: Result<Vec<engine::GroupResult>, LedgerError> =
+        let result: Result<Vec<GroupAnswer>, LedgerError> =
             on_backend!(&backend, pool => db::commit_batch(pool, &groups, now).await);
         match result {
             Ok(results) => {

@@ -600,6 +600,8 @@ pub enum LedgerError {
     UnsupportedUrl,
     #[error("invalid outbox message: {0} too long or empty")]
     InvalidOutbox(&'static str),
+    #[error("invalid record write: {0}")]
+    InvalidRecord(&'static str),
     #[error("no database at {0}")]
     NoDatabase(String),
     /// This build of the ledger has no storage engine (the crate's `sql`

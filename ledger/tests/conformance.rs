@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use ledger::testing::{TestBackend, TestDb};
 use ledger::{
-    Amount, Clock, Currency, HistoryCursor, NewTransfer, Outcome, SubmitError, TransferError,
-    TransferId, TransferKind, Violation,
+    Amount, Clock, Currency, HistoryCursor, NewTransfer, Outcome, RecordWrite, SqlValue,
+    SubmitError, TransferError, TransferId, TransferKind, Unit, Violation,
 };
 
 fn usd(minor: i64) -> Amount {
@@ -100,6 +100,7 @@ conformance!(
     two_processes_never_resolve_a_pending_twice,
     retry_of_an_acknowledged_transfer_never_applies_twice,
     outbox_is_written_with_its_group_and_only_then,
+    record_writes_commit_with_their_group_and_a_conflict_leaves_it_out,
     outbox_messages_are_handed_out_until_delivered,
     credit_balance_max_refuses_what_would_go_over,
     open_pending_debits_by_deadline,
@@ -258,6 +259,88 @@ mod cases {
         assert_eq!(waiting.len(), 1);
         assert_eq!(waiting[0].message, note(2, "bob got $1.00"));
         assert_eq!(balance(db, bob).await, (100, 100));
+    }
+
+    pub(crate) async fn record_writes_commit_with_their_group_and_a_conflict_leaves_it_out(
+        db: &TestDb,
+    ) {
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
+        let note = OutboxMessage::new(7, "notify", "seven").unwrap();
+        db.ledger
+            .enqueue_outbox(std::slice::from_ref(&note))
+            .await
+            .unwrap();
+        // A record write another component would make: here, one of the
+        // ledger's own tables, counting attempts on message 7.
+        let bump = |expected: Option<u64>| {
+            let write = RecordWrite::new(
+                "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1",
+                vec![SqlValue::Uuid(Some(7))],
+            );
+            match expected {
+                Some(rows) => write.expecting_rows(rows),
+                None => write,
+            }
+        };
+        let attempts = |db: &'_ TestDb| {
+            let ledger = db.ledger.clone();
+            async move { ledger.outbox_undelivered(10).await.unwrap()[0].attempts }
+        };
+        let unit = |transfers: Vec<NewTransfer>, records: Vec<RecordWrite>| Unit {
+            transfers,
+            outbox: Vec::new(),
+            records,
+        };
+        // Refused money: the record is not written.
+        let too_much = NewTransfer::single(id(), alice, bob, usd(5_000));
+        let refused = db
+            .ledger
+            .commit(unit(vec![too_much], vec![bump(None)]))
+            .await;
+        assert!(matches!(refused, Err(SubmitError::Rejected { .. })));
+        assert_eq!(attempts(db).await, 0);
+        // Applied money: written in the same commit.
+        let pay = NewTransfer::single(id(), alice, bob, usd(100));
+        db.ledger
+            .commit(unit(vec![pay], vec![bump(Some(1))]))
+            .await
+            .unwrap();
+        assert_eq!(attempts(db).await, 1);
+        // Records alone.
+        db.ledger
+            .commit(Unit::records(vec![bump(Some(1))]))
+            .await
+            .unwrap();
+        assert_eq!(attempts(db).await, 2);
+        // A write that does not change the rows it expects: nothing of its
+        // unit is written, while the units batched with it are.
+        let conflicted = NewTransfer::single(id(), alice, bob, usd(100));
+        let beside = NewTransfer::single(id(), alice, bob, usd(200));
+        let (a, b) = tokio::join!(
+            db.ledger.commit(unit(
+                vec![conflicted.clone()],
+                vec![bump(None), bump(Some(2))]
+            )),
+            db.ledger
+                .commit(unit(vec![beside.clone()], vec![bump(Some(1))])),
+        );
+        assert!(
+            matches!(a, Err(SubmitError::RecordConflict { record: 1 })),
+            "{a:?}"
+        );
+        b.unwrap();
+        assert!(db.ledger.transfer(conflicted.id).await.unwrap().is_none());
+        assert!(db.ledger.transfer(beside.id).await.unwrap().is_some());
+        assert_eq!(attempts(db).await, 3);
+        assert_eq!(balance(db, bob).await, (300, 300));
+        // Out of bounds: refused before it reaches the writer.
+        let empty = RecordWrite::new("", Vec::new());
+        let invalid = db.ledger.commit(Unit::records(vec![empty])).await;
+        assert!(
+            matches!(invalid, Err(SubmitError::Ledger(_))),
+            "{invalid:?}"
+        );
+        assert_sound(db).await;
     }
 
     pub(crate) async fn outbox_messages_are_handed_out_until_delivered(db: &TestDb) {

@@ -294,7 +294,7 @@ async fn submit(ledger: &Ledger, transfer: NewTransfer, tally: &mut Tally) -> an
             tally.refused += 1;
             Ok(false)
         }
-        Err(e @ SubmitError::Ledger(_)) => Err(e.into()),
+        Err(e @ (SubmitError::Ledger(_) | SubmitError::RecordConflict { .. })) => Err(e.into()),
     }
 }
 

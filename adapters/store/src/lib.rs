@@ -27,28 +27,18 @@
 //! ledger's connections today, since each method commits on its own. The
 //! cost is a second bounded pool on the same database.
 //!
-//! # Next: one commit with the ledger's batch
+//! # One commit with the ledger's batch
 //!
-//! The bot's per-message writes are to commit in the same database
-//! transaction as the ledger's group commit, with no database type entering
-//! `bot`. The ledger's writer already does this for one kind of row: the
-//! outbox messages a group carries (`Ledger::submit_linked_with_outbox`) are
-//! plain data, written by the writer's own SQL in the batch transaction if
-//! and only if their group applies. The store's writes will go the same way:
-//!
-//! - each `Record` family's binder becomes a list of plain values (integer,
-//!   text, bytes, 128-bit id, null) in column order, which the ledger can
-//!   take as data: a "row write" (table, columns, values, and either "keep
-//!   the first" or "compare-and-swap on `revision`"), a type of the ledger's
-//!   that names no driver;
-//! - the `Store` port gains one call that hands the core's records for a
-//!   message (event outcome, payment and its hashed code, request, outbox
-//!   notices) to the store with the ledger group they go with; this crate
-//!   turns them into row writes and submits them with the group, so the
-//!   writer binds them after the transfers, in the same transaction, batched
-//!   across concurrent messages like the transfers are;
-//! - reads, event claims and the few multi-statement transactions stay on
-//!   this crate's pool, as now.
+//! The bot's per-message writes commit in the same database transaction as
+//! the ledger's group commit, with no database type entering `bot`:
+//! [`Store::record_write`] turns a core record change (a new payment, a
+//! payment's compare-and-swap, an event's outcome) into a
+//! [`ledger::RecordWrite`]: SQL text both backends run and the values in
+//! column order (the same values this crate binds itself, from one
+//! function per family). The core hands it to the ledger with the
+//! transfers it describes ([`ledger::Ledger::commit`]); the writer runs it
+//! after them, batched across concurrent messages. Reads and the few
+//! multi-statement transactions stay on this crate's pool.
 //!
 //! `bot` keeps speaking in its own records through its port; only the ledger
 //! and this crate see SQL.
@@ -61,13 +51,13 @@ use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::{
-    CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, EventClaim, Identity,
-    LinkAttempt, LinkAttemptBounds, LinkCodeHash, LinkedCard, Payee, Payment, PaymentRequest,
-    PaymentState, PendingLink, RequestSide, RequestState, SeenUser, Split, Store, StoreError,
+    CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, Identity, LinkAttempt,
+    LinkAttemptBounds, LinkCodeHash, LinkedCard, Payee, Payment, PaymentRequest, PaymentState,
+    PendingLink, RecordChange, RequestSide, RequestState, SeenUser, Split, Store, StoreError,
     UserId,
 };
 use bot::trust::Review;
-use ledger::{Amount, Currency, Ledger, Migration, TransferId};
+use ledger::{Amount, Currency, Ledger, Migration, RecordWrite, SqlValue, TransferId};
 use sqlx::types::Uuid;
 
 mod pool;
@@ -165,8 +155,8 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
     ),
 ];
 
-/// How often [`Store::claim_event`] tries again when the event's row
-/// vanished between its two statements (released by its worker meanwhile).
+/// How often a verification event's claim is tried again when its row
+/// vanished between two statements (released by its worker meanwhile).
 pub const CLAIM_ATTEMPTS_MAX: u32 = 3;
 
 /// How often [`Store::upsert_identity`] tries again after losing the race to
@@ -208,6 +198,108 @@ impl From<Error> for StoreError {
 
 fn corrupt(table: &str, column: &str, detail: impl fmt::Display) -> Error {
     Error::Corrupt(format!("{table}.{column}: {detail}"))
+}
+
+/// How stale an identity's `last_seen_ms` may get before a sighting
+/// writes it again (a sighting that changes nothing else writes nothing
+/// within this).
+pub const LAST_SEEN_REFRESH_MS: i64 = 60_000;
+
+/// Whether recording `seen` would change nothing worth a write: the same
+/// names, nothing to set, and seen within [`LAST_SEEN_REFRESH_MS`].
+fn sighting_changes_nothing(known: &Identity, seen: &SeenUser, now_ms: i64) -> bool {
+    known.handle == seen.handle
+        && known.skeleton == seen.skeleton
+        && known.display_name == seen.display_name
+        && (known.started || !seen.speaking)
+        && (known.dm_open || !seen.direct)
+        && now_ms.saturating_sub(known.last_seen_ms) < LAST_SEEN_REFRESH_MS
+}
+
+/// The payments' table.
+const PAYMENTS_TABLE: &str = "bot_payments";
+
+/// Records a handled event's outcome: `$1` platform, `$2` event id, `$3`
+/// outcome, `$4` now. The first recorded outcome stays: a late second
+/// worker does not overwrite it.
+const FINISH_EVENT_SQL: &str =
+    "INSERT INTO bot_events (platform, event_id, claimed_at_ms, outcome, finished_at_ms)
+     VALUES ($1, $2, $4, $3, $4)
+     ON CONFLICT (platform, event_id) DO UPDATE
+         SET outcome = excluded.outcome, finished_at_ms = excluded.finished_at_ms
+         WHERE bot_events.outcome IS NULL";
+
+/// `INSERT` of a whole record, `$1..` in `columns` order, doing nothing
+/// when one of its unique keys is taken (the first writer's record stays).
+fn insert_sql(table: &str, columns: &str) -> String {
+    let values: Vec<String> = (1..=columns.split(',').count())
+        .map(|i| format!("${i}"))
+        .collect();
+    format!(
+        "INSERT INTO {table} ({columns}) VALUES ({}) ON CONFLICT DO NOTHING",
+        values.join(", ")
+    )
+}
+
+/// Compare-and-swap on `revision`: writes every column where the stored
+/// row's `reference` (`$1`, the first column) and `revision` (the last)
+/// match, and bumps `revision`.
+fn compare_and_swap_sql(table: &str, columns: &str) -> Result<String, Error> {
+    let columns: Vec<&str> = columns.split(',').map(str::trim).collect();
+    if columns.first() != Some(&"reference") || columns.last() != Some(&"revision") {
+        return Err(Error::Refused(format!("{table} cannot be updated")));
+    }
+    let set: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, column)| !matches!(**column, "reference" | "revision"))
+        .map(|(i, column)| format!("{column} = ${}", i + 1))
+        .collect();
+    Ok(format!(
+        "UPDATE {table} SET {}, revision = revision + 1
+         WHERE reference = $1 AND revision = ${}",
+        set.join(", "),
+        columns.len()
+    ))
+}
+
+/// A payment's values in the order of `payment_columns!`: what the
+/// store binds and what it hands the ledger as a record write.
+fn payment_values(p: &Payment) -> Vec<SqlValue> {
+    let (payee_user, payee_platform, payee_id, payee_handle) = match &p.payee {
+        Payee::User { user, platform, id } => {
+            (Some(user.0), platform.as_str(), Some(id.as_str()), None)
+        }
+        Payee::Unclaimed { platform, handle } => {
+            (None, platform.as_str(), None, Some(handle.as_str()))
+        }
+    };
+    vec![
+        SqlValue::from(p.reference.as_str()),
+        SqlValue::Uuid(Some(p.transfer_id.as_u128())),
+        SqlValue::from(p.payer.0),
+        SqlValue::from(p.payer_platform.as_str()),
+        SqlValue::from(p.payer_id.as_str()),
+        SqlValue::from(payee_user),
+        SqlValue::from(payee_platform),
+        SqlValue::from(payee_id),
+        SqlValue::from(payee_handle),
+        SqlValue::from(p.payee_label.as_str()),
+        SqlValue::from(p.amount.minor()),
+        SqlValue::from(p.amount.currency().code()),
+        SqlValue::from(p.memo.as_ref().map(Memo::as_str)),
+        SqlValue::from(p.request.as_ref().map(ShortRef::as_str)),
+        SqlValue::from(p.origin_chat.as_ref().map(ChatId::as_str)),
+        SqlValue::from(p.challenge.hash.to_bytes().to_vec()),
+        SqlValue::from(p.challenge.issued_at_ms),
+        SqlValue::from(i64::from(p.challenge.failed_attempts)),
+        SqlValue::from(p.state.as_str()),
+        SqlValue::from(p.due_at_ms),
+        SqlValue::from(p.created_at_ms),
+        SqlValue::from(p.updated_at_ms),
+        SqlValue::from(p.review.to_text()),
+        SqlValue::from(p.revision),
+    ]
 }
 
 fn transfer_uuid(id: TransferId) -> Uuid {
@@ -278,7 +370,7 @@ macro_rules! card_add_columns {
 
 /// `impl Record for $record`: its table, its columns and its row reader.
 macro_rules! record {
-    ($record:ty, $table:literal, $columns:expr, $from_row:ident) => {
+    ($record:ty, $table:expr, $columns:expr, $from_row:ident) => {
         impl Record for $record {
             const TABLE: &'static str = $table;
             const COLUMNS: &'static str = $columns;
@@ -389,14 +481,7 @@ macro_rules! sql_backend {
             /// stored: the first writer's record wins, so a redelivered event
             /// stores nothing twice and its caller sees the first outcome.
             async fn keep_first<R: Whole>(pool: &Pool, record: &R) -> Result<R, Error> {
-                let values: Vec<String> =
-                    (1..=R::COLUMNS.split(',').count()).map(|i| format!("${i}")).collect();
-                let sql = format!(
-                    "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
-                    R::TABLE,
-                    R::COLUMNS,
-                    values.join(", ")
-                );
+                let sql = insert_sql(R::TABLE, R::COLUMNS);
                 record.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).execute(pool).await?;
                 // Rows are never deleted: what conflicted is still there.
                 if let Some(stored) = by_reference(pool, record.reference()).await? {
@@ -417,31 +502,14 @@ macro_rules! sql_backend {
                 conn: impl sqlx::Executor<'c, Database = Db>,
                 record: &R,
             ) -> Result<bool, Error> {
-                let columns: Vec<&str> = R::COLUMNS.split(',').map(str::trim).collect();
-                // The binder's `$1` is the reference and its last the revision.
-                if columns.first() != Some(&"reference") || columns.last() != Some(&"revision") {
-                    return Err(Error::Refused(format!("{} cannot be updated", R::TABLE)));
-                }
-                let set: Vec<String> = columns
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, column)| !matches!(**column, "reference" | "revision"))
-                    .map(|(i, column)| format!("{column} = ${}", i + 1))
-                    .collect();
-                let sql = format!(
-                    "UPDATE {} SET {}, revision = revision + 1
-                     WHERE reference = $1 AND revision = ${}",
-                    R::TABLE,
-                    set.join(", "),
-                    columns.len()
-                );
+                let sql = compare_and_swap_sql(R::TABLE, R::COLUMNS)?;
                 let query = record.bind(sqlx::query(sqlx::AssertSqlSafe(sql)));
                 Ok(query.execute(conn).await?.rows_affected() == 1)
             }
 
             record!(Identity, "bot_identities", identity_columns!(), identity_from_row);
             record!(LinkedCard, "bot_cards", card_columns!(), card_from_row);
-            record!(Payment, "bot_payments", payment_columns!(), payment_from_row);
+            record!(Payment, PAYMENTS_TABLE, payment_columns!(), payment_from_row);
             whole!(Payment, "payment", Some("transfer_id"), |p| Some(p.transfer_id), bind_payment);
             record!(PaymentRequest, "bot_requests", request_columns!(), request_from_row);
             whole!(PaymentRequest, "request", None, |_| None, bind_request);
@@ -642,94 +710,19 @@ macro_rules! sql_backend {
 
             // -- events --------------------------------------------------
 
-            pub(crate) async fn claim_event(
+            pub(crate) async fn event_outcome(
                 pool: &Pool,
                 platform: Platform,
                 event: &EventId,
-                now_ms: i64,
-                lease_ms: i64,
-            ) -> Result<EventClaim, Error> {
-                // A claim made at or before this instant has run out.
-                let expired_at_or_before_ms = now_ms.saturating_sub(lease_ms);
-                for _ in 0..CLAIM_ATTEMPTS_MAX {
-                    // One statement: the insert, or the take-over of a claim
-                    // whose lease ran out. The row lock it takes makes one
-                    // winner among concurrent claimers; the losers see the
-                    // winner's fresh `claimed_at_ms` and get no row back.
-                    let claimed = sqlx::query(
-                        "INSERT INTO bot_events (platform, event_id, claimed_at_ms)
-                         VALUES ($1, $2, $3)
-                         ON CONFLICT (platform, event_id) DO UPDATE
-                             SET claimed_at_ms = excluded.claimed_at_ms
-                             WHERE bot_events.outcome IS NULL
-                               AND bot_events.claimed_at_ms <= $4
-                         RETURNING claimed_at_ms",
-                    )
-                    .bind(platform.as_str())
-                    .bind(event.as_str())
-                    .bind(now_ms)
-                    .bind(expired_at_or_before_ms)
-                    .fetch_optional(pool)
-                    .await?;
-                    if claimed.is_some() {
-                        return Ok(EventClaim::New);
-                    }
-                    let outcome: Option<Option<String>> = sqlx::query_scalar(
-                        "SELECT outcome FROM bot_events WHERE platform = $1 AND event_id = $2",
-                    )
-                    .bind(platform.as_str())
-                    .bind(event.as_str())
-                    .fetch_optional(pool)
-                    .await?;
-                    match outcome {
-                        Some(Some(outcome)) => return Ok(EventClaim::Done(outcome)),
-                        Some(None) => return Ok(EventClaim::InProgress),
-                        // Released between the two statements: claim afresh.
-                        None => continue,
-                    }
-                }
-                Ok(EventClaim::InProgress)
-            }
-
-            pub(crate) async fn finish_event(
-                pool: &Pool,
-                platform: Platform,
-                event: &EventId,
-                outcome: &str,
-                now_ms: i64,
-            ) -> Result<(), Error> {
-                // The first recorded outcome stays: a late second worker
-                // (whose lease had run out) does not overwrite it.
-                sqlx::query(
-                    "INSERT INTO bot_events (platform, event_id, claimed_at_ms, outcome, finished_at_ms)
-                     VALUES ($1, $2, $4, $3, $4)
-                     ON CONFLICT (platform, event_id) DO UPDATE
-                         SET outcome = excluded.outcome, finished_at_ms = excluded.finished_at_ms
-                         WHERE bot_events.outcome IS NULL",
+            ) -> Result<Option<String>, Error> {
+                let outcome: Option<Option<String>> = sqlx::query_scalar(
+                    "SELECT outcome FROM bot_events WHERE platform = $1 AND event_id = $2",
                 )
                 .bind(platform.as_str())
                 .bind(event.as_str())
-                .bind(outcome)
-                .bind(now_ms)
-                .execute(pool)
+                .fetch_optional(pool)
                 .await?;
-                Ok(())
-            }
-
-            pub(crate) async fn release_event(
-                pool: &Pool,
-                platform: Platform,
-                event: &EventId,
-            ) -> Result<(), Error> {
-                sqlx::query(
-                    "DELETE FROM bot_events
-                     WHERE platform = $1 AND event_id = $2 AND outcome IS NULL",
-                )
-                .bind(platform.as_str())
-                .bind(event.as_str())
-                .execute(pool)
-                .await?;
-                Ok(())
+                Ok(outcome.flatten())
             }
 
             pub(crate) async fn production_since(pool: &Pool) -> Result<Option<i64>, Error> {
@@ -789,6 +782,13 @@ macro_rules! sql_backend {
                 seen: &SeenUser,
                 now_ms: i64,
             ) -> Result<(Identity, bool), Error> {
+                // Most messages come from someone known and unchanged: a
+                // read, and no write.
+                if let Some(known) = identity(pool, seen.platform, &seen.id).await?
+                    && sighting_changes_nothing(&known, seen, now_ms)
+                {
+                    return Ok((known, false));
+                }
                 for _ in 0..UPSERT_ATTEMPTS_MAX {
                     if let Some(done) = try_upsert_identity(pool, seen, now_ms).await? {
                         return Ok(done);
@@ -1207,39 +1207,21 @@ macro_rules! sql_backend {
             /// Binds a payment's values as `$1..$24`, in the order of
             /// `payment_columns!`.
             fn bind_payment<'q>(query: Query<'q>, p: &Payment) -> Query<'q> {
-                let (payee_user, payee_platform, payee_id, payee_handle) = match &p.payee {
-                    Payee::User { user, platform, id } => {
-                        (Some(user.0), platform.as_str(), Some(id.as_str()), None)
-                    }
-                    Payee::Unclaimed { platform, handle } => {
-                        (None, platform.as_str(), None, Some(handle.as_str()))
-                    }
-                };
+                bind_values(query, payment_values(p))
+            }
+
+            /// Binds plain values, each with its type even when absent.
+            fn bind_values<'q>(mut query: Query<'q>, values: Vec<SqlValue>) -> Query<'q> {
+                for value in values {
+                    query = match value {
+                        SqlValue::Int(v) => query.bind(v),
+                        SqlValue::Text(v) => query.bind(v),
+                        SqlValue::Bytes(v) => query.bind(v),
+                        SqlValue::Uuid(v) => query.bind(v.map(Uuid::from_u128)),
+                        SqlValue::Bool(v) => query.bind(v),
+                    };
+                }
                 query
-                    .bind(p.reference.as_str())
-                    .bind(transfer_uuid(p.transfer_id))
-                    .bind(p.payer.0)
-                    .bind(p.payer_platform.as_str())
-                    .bind(p.payer_id.as_str())
-                    .bind(payee_user)
-                    .bind(payee_platform)
-                    .bind(payee_id)
-                    .bind(payee_handle)
-                    .bind(p.payee_label.as_str())
-                    .bind(p.amount.minor())
-                    .bind(p.amount.currency().code())
-                    .bind(p.memo.as_ref().map(Memo::as_str))
-                    .bind(p.request.as_ref().map(ShortRef::as_str))
-                    .bind(p.origin_chat.as_ref().map(ChatId::as_str))
-                    .bind(p.challenge.hash.to_bytes().to_vec())
-                    .bind(p.challenge.issued_at_ms)
-                    .bind(i64::from(p.challenge.failed_attempts))
-                    .bind(p.state.as_str())
-                    .bind(p.due_at_ms)
-                    .bind(p.created_at_ms)
-                    .bind(p.updated_at_ms)
-                    .bind(p.review.to_text())
-                    .bind(p.revision)
             }
 
             pub(crate) async fn insert_payment(
@@ -1969,28 +1951,42 @@ impl SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
-    async fn claim_event(
+    fn record_write(&self, change: RecordChange<'_>) -> Result<RecordWrite, StoreError> {
+        Ok(match change {
+            RecordChange::InsertPayment(payment) => RecordWrite::new(
+                insert_sql(PAYMENTS_TABLE, payment_columns!()),
+                payment_values(payment),
+            )
+            .expecting_rows(1),
+            RecordChange::UpdatePayment(payment) => RecordWrite::new(
+                compare_and_swap_sql(PAYMENTS_TABLE, payment_columns!())
+                    .map_err(StoreError::from)?,
+                payment_values(payment),
+            )
+            .expecting_rows(1),
+            RecordChange::FinishEvent {
+                platform,
+                event,
+                outcome,
+                now_ms,
+            } => RecordWrite::new(
+                FINISH_EVENT_SQL,
+                vec![
+                    SqlValue::from(platform.as_str()),
+                    SqlValue::from(event.as_str()),
+                    SqlValue::from(outcome),
+                    SqlValue::from(now_ms),
+                ],
+            ),
+        })
+    }
+
+    async fn event_outcome(
         &self,
         platform: Platform,
         event: &EventId,
-        now_ms: i64,
-        lease_ms: i64,
-    ) -> Result<EventClaim, StoreError> {
-        on_backend!(self, pool => db::claim_event(pool, platform, event, now_ms, lease_ms).await)
-    }
-
-    async fn finish_event(
-        &self,
-        platform: Platform,
-        event: &EventId,
-        outcome: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        on_backend!(self, pool => db::finish_event(pool, platform, event, outcome, now_ms).await)
-    }
-
-    async fn release_event(&self, platform: Platform, event: &EventId) -> Result<(), StoreError> {
-        on_backend!(self, pool => db::release_event(pool, platform, event).await)
+    ) -> Result<Option<String>, StoreError> {
+        on_backend!(self, pool => db::event_outcome(pool, platform, event).await)
     }
 
     async fn forget_events(&self, before_ms: i64) -> Result<u64, StoreError> {

@@ -12,17 +12,16 @@ use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash, Pepper};
 use bot::store::{
-    CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, EventClaim, Identity,
-    LinkAttempt, LinkAttemptBounds, LinkedCard, Payee, Payment, PaymentRequest, PaymentState,
-    PendingLink, RequestSide, RequestState, SeenUser, Split, Store, UserId,
+    CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, Identity, LinkAttempt,
+    LinkAttemptBounds, LinkedCard, Payee, Payment, PaymentRequest, PaymentState, PendingLink,
+    RecordChange, RequestSide, RequestState, SeenUser, Split, Store, UserId,
 };
 use bot::trust::Review;
 use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
-use ledger::{Amount, Currency, TransferId};
+use ledger::{Amount, Currency, NewTransfer, SubmitError, TransferId, Unit};
 use paybot_store::{BOT_MIGRATIONS, DUE_STATES, PAID_STATES, SqlStore};
 
 const T0: i64 = CLOCK_START_MS;
-const LEASE_MS: i64 = 30_000;
 
 async fn run(backend: TestBackend, case: impl AsyncFnOnce(&TestDb, Arc<SqlStore>)) {
     let Some(db) = TestDb::fresh(backend).await else {
@@ -52,12 +51,11 @@ macro_rules! conformance {
 conformance!(
     held_payments_and_cash_outs_are_listed_and_due,
     migrating_twice_is_harmless,
-    event_claim_finish_and_redelivery,
-    event_lease_runs_out_only_when_unfinished,
-    released_event_is_handled_afresh,
+    event_outcome_commits_with_the_ledger_and_the_first_stays,
     old_finished_events_are_forgotten,
-    concurrent_claims_have_one_winner,
-    concurrent_reclaims_after_lease_have_one_winner,
+    payment_insert_commits_with_its_transfer_or_not_at_all,
+    payment_update_in_a_unit_is_compare_and_swap,
+    concurrent_units_updating_one_payment_have_one_winner,
     new_identity_gets_a_new_user,
     first_contact_is_the_first_time_speaking,
     dm_open_is_set_by_a_direct_message_and_kept,
@@ -377,186 +375,237 @@ mod cases {
         assert_eq!(store.identities_of(alice).await.unwrap().len(), 1);
     }
 
-    pub(crate) async fn event_claim_finish_and_redelivery(_db: &TestDb, store: Arc<SqlStore>) {
-        let e = ev("update-1");
-        let claim = store
-            .claim_event(Platform::Telegram, &e, T0, LEASE_MS)
-            .await
+    /// Commits a handled event's outcome the way the bot does: a record
+    /// write in the ledger's batch.
+    async fn finish(db: &TestDb, store: &SqlStore, p: Platform, e: &str, outcome: &str, at: i64) {
+        let event = ev(e);
+        let write = store
+            .record_write(RecordChange::FinishEvent {
+                platform: p,
+                event: &event,
+                outcome,
+                now_ms: at,
+            })
             .unwrap();
-        assert_eq!(claim, EventClaim::New);
-        let again = store
-            .claim_event(Platform::Telegram, &e, T0 + 1, LEASE_MS)
-            .await
-            .unwrap();
-        assert_eq!(again, EventClaim::InProgress);
-        // The same id on another platform is another event.
-        let other = store
-            .claim_event(Platform::Discord, &e, T0 + 1, LEASE_MS)
-            .await
-            .unwrap();
-        assert_eq!(other, EventClaim::New);
-
-        store
-            .finish_event(Platform::Telegram, &e, "paid P7K2QX", T0 + 2)
-            .await
-            .unwrap();
-        let redelivered = store
-            .claim_event(Platform::Telegram, &e, T0 + 3, LEASE_MS)
-            .await;
-        assert_eq!(
-            redelivered.unwrap(),
-            EventClaim::Done("paid P7K2QX".to_owned())
-        );
-        // A second finish (a late worker) does not overwrite the outcome.
-        store
-            .finish_event(Platform::Telegram, &e, "other", T0 + 4)
-            .await
-            .unwrap();
-        let later = store
-            .claim_event(Platform::Telegram, &e, T0 + 5, LEASE_MS)
-            .await;
-        assert_eq!(later.unwrap(), EventClaim::Done("paid P7K2QX".to_owned()));
-        // Finishing an event that was never claimed records it too.
-        store
-            .finish_event(Platform::Mock, &e, "done", T0)
-            .await
-            .unwrap();
-        let mock = store
-            .claim_event(Platform::Mock, &e, T0, LEASE_MS)
-            .await
-            .unwrap();
-        assert_eq!(mock, EventClaim::Done("done".to_owned()));
+        db.ledger.commit(Unit::records(vec![write])).await.unwrap();
     }
 
-    pub(crate) async fn event_lease_runs_out_only_when_unfinished(
-        _db: &TestDb,
+    pub(crate) async fn event_outcome_commits_with_the_ledger_and_the_first_stays(
+        db: &TestDb,
         store: Arc<SqlStore>,
     ) {
-        let e = ev("42");
-        let p = Platform::Discord;
+        let e = ev("update-1");
         assert_eq!(
-            store.claim_event(p, &e, T0, LEASE_MS).await.unwrap(),
-            EventClaim::New
+            store.event_outcome(Platform::Telegram, &e).await.unwrap(),
+            None
         );
-        let before = store
-            .claim_event(p, &e, T0 + LEASE_MS - 1, LEASE_MS)
-            .await
-            .unwrap();
-        assert_eq!(before, EventClaim::InProgress);
-        // The worker crashed: at the end of the lease another may take over.
-        let after = store
-            .claim_event(p, &e, T0 + LEASE_MS, LEASE_MS)
-            .await
-            .unwrap();
-        assert_eq!(after, EventClaim::New);
-        // The new claim has a lease of its own.
-        let soon = store
-            .claim_event(p, &e, T0 + LEASE_MS + 1, LEASE_MS)
-            .await
-            .unwrap();
-        assert_eq!(soon, EventClaim::InProgress);
-
-        store
-            .finish_event(p, &e, "ok", T0 + LEASE_MS + 2)
-            .await
-            .unwrap();
-        let much_later = store
-            .claim_event(p, &e, T0 + 100 * LEASE_MS, LEASE_MS)
-            .await;
-        assert_eq!(much_later.unwrap(), EventClaim::Done("ok".to_owned()));
+        finish(
+            db,
+            &store,
+            Platform::Telegram,
+            "update-1",
+            "paid P7K2QX",
+            T0,
+        )
+        .await;
+        assert_eq!(
+            store.event_outcome(Platform::Telegram, &e).await.unwrap(),
+            Some("paid P7K2QX".to_owned())
+        );
+        // The same id on another platform is another event.
+        assert_eq!(
+            store.event_outcome(Platform::Discord, &e).await.unwrap(),
+            None
+        );
+        // A second outcome (a late second worker) does not overwrite it.
+        finish(db, &store, Platform::Telegram, "update-1", "other", T0 + 1).await;
+        assert_eq!(
+            store.event_outcome(Platform::Telegram, &e).await.unwrap(),
+            Some("paid P7K2QX".to_owned())
+        );
     }
 
-    pub(crate) async fn released_event_is_handled_afresh(_db: &TestDb, store: Arc<SqlStore>) {
-        let e = ev("7");
-        let p = Platform::Mock;
-        assert_eq!(
-            store.claim_event(p, &e, T0, LEASE_MS).await.unwrap(),
-            EventClaim::New
-        );
-        store.release_event(p, &e).await.unwrap();
-        assert_eq!(
-            store.claim_event(p, &e, T0 + 1, LEASE_MS).await.unwrap(),
-            EventClaim::New
-        );
-        store.finish_event(p, &e, "ok", T0 + 2).await.unwrap();
-        // Releasing a finished event changes nothing.
-        store.release_event(p, &e).await.unwrap();
-        let done = store.claim_event(p, &e, T0 + 3, LEASE_MS).await.unwrap();
-        assert_eq!(done, EventClaim::Done("ok".to_owned()));
-        // Releasing an unknown event is harmless.
-        store.release_event(p, &ev("never")).await.unwrap();
-    }
-
-    pub(crate) async fn old_finished_events_are_forgotten(_db: &TestDb, store: Arc<SqlStore>) {
+    pub(crate) async fn old_finished_events_are_forgotten(db: &TestDb, store: Arc<SqlStore>) {
         let p = Platform::Mock;
         for (e, at) in [("old", T0), ("new", T0 + 10)] {
-            store.claim_event(p, &ev(e), at, LEASE_MS).await.unwrap();
-            store.finish_event(p, &ev(e), e, at).await.unwrap();
+            finish(db, &store, p, e, e, at).await;
         }
-        store
-            .claim_event(p, &ev("running"), T0, LEASE_MS)
-            .await
-            .unwrap();
         assert_eq!(store.forget_events(T0 + 5).await.unwrap(), 1);
-        // The old one is handled afresh; the newer one and the unfinished one stay.
-        let claim = |e: &'static str| {
-            let store = Arc::clone(&store);
-            async move {
-                store
-                    .claim_event(p, &ev(e), T0 + 11, LEASE_MS)
-                    .await
-                    .unwrap()
-            }
-        };
-        assert_eq!(claim("old").await, EventClaim::New);
-        assert_eq!(claim("new").await, EventClaim::Done("new".to_owned()));
-        assert_eq!(claim("running").await, EventClaim::InProgress);
-    }
-
-    async fn claims_race(store: &Arc<SqlStore>, e: &str, now_ms: i64) -> Vec<EventClaim> {
-        let tasks: Vec<_> = (0..8)
-            .map(|_| {
-                let store = Arc::clone(store);
-                let e = ev(e);
-                tokio::spawn(async move {
-                    store
-                        .claim_event(Platform::Telegram, &e, now_ms, LEASE_MS)
-                        .await
-                        .unwrap()
-                })
-            })
-            .collect();
-        let mut claims = Vec::new();
-        for task in tasks {
-            claims.push(task.await.unwrap());
-        }
-        claims
-    }
-
-    pub(crate) async fn concurrent_claims_have_one_winner(_db: &TestDb, store: Arc<SqlStore>) {
-        let claims = claims_race(&store, "race", T0).await;
-        let new = claims.iter().filter(|c| **c == EventClaim::New).count();
-        assert_eq!(new, 1, "{claims:?}");
-        assert!(
-            claims
-                .iter()
-                .all(|c| matches!(c, EventClaim::New | EventClaim::InProgress))
+        // The old one is handled afresh; the newer one stays.
+        assert_eq!(store.event_outcome(p, &ev("old")).await.unwrap(), None);
+        assert_eq!(
+            store.event_outcome(p, &ev("new")).await.unwrap(),
+            Some("new".to_owned())
         );
     }
 
-    pub(crate) async fn concurrent_reclaims_after_lease_have_one_winner(
-        _db: &TestDb,
+    /// Two funded wallets and a pending transfer of `minor` between them.
+    async fn reservation(db: &TestDb, minor: i64) -> NewTransfer {
+        let payer = db.wallet("user:1", Currency::USD).await;
+        let payee = db.wallet("user:2", Currency::USD).await;
+        db.fund(payer, usd(1_000)).await;
+        NewTransfer::pending(TransferId::random(), payer, payee, usd(minor), 300)
+    }
+
+    pub(crate) async fn payment_insert_commits_with_its_transfer_or_not_at_all(
+        db: &TestDb,
         store: Arc<SqlStore>,
     ) {
-        let e = ev("crashed");
-        let first = store
-            .claim_event(Platform::Telegram, &e, T0, LEASE_MS)
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        // Refused money: neither the transfer nor the record is written.
+        let too_much = reservation(db, 5_000).await;
+        let refused = Payment {
+            transfer_id: too_much.id,
+            ..payment("UNIT01", alice, bob, 5_000)
+        };
+        let insert = store
+            .record_write(RecordChange::InsertPayment(&refused))
+            .unwrap();
+        let unit = Unit {
+            transfers: vec![too_much.clone()],
+            outbox: Vec::new(),
+            records: vec![insert],
+        };
+        let answer = db.ledger.commit(unit).await;
+        assert!(
+            matches!(answer, Err(SubmitError::Rejected { .. })),
+            "{answer:?}"
+        );
+        assert!(store.payment(&r("UNIT01")).await.unwrap().is_none());
+        // Money that fits: both, in one commit.
+        let fits = reservation(db, 500).await;
+        let paid = Payment {
+            transfer_id: fits.id,
+            ..payment("UNIT02", alice, bob, 500)
+        };
+        let insert = store
+            .record_write(RecordChange::InsertPayment(&paid))
+            .unwrap();
+        let unit = Unit {
+            transfers: vec![fits.clone()],
+            outbox: Vec::new(),
+            records: vec![insert.clone()],
+        };
+        db.ledger.commit(unit).await.unwrap();
+        assert_same_payment(&store.payment(&r("UNIT02")).await.unwrap().unwrap(), &paid);
+        assert!(db.ledger.transfer(fits.id).await.unwrap().is_some());
+        // The reference taken: the unit is a conflict and its other
+        // transfer is not written either.
+        let other = reservation(db, 100).await;
+        let unit = Unit {
+            transfers: vec![other.clone()],
+            outbox: Vec::new(),
+            records: vec![insert],
+        };
+        let answer = db.ledger.commit(unit).await;
+        assert!(
+            matches!(answer, Err(SubmitError::RecordConflict { record: 0 })),
+            "{answer:?}"
+        );
+        assert!(db.ledger.transfer(other.id).await.unwrap().is_none());
+        assert!(db.ledger.verify().await.unwrap().is_empty());
+    }
+
+    pub(crate) async fn payment_update_in_a_unit_is_compare_and_swap(
+        db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let stored = store
+            .insert_payment(&payment("CAS002", alice, bob, 2_000))
             .await
             .unwrap();
-        assert_eq!(first, EventClaim::New);
-        let claims = claims_race(&store, "crashed", T0 + 2 * LEASE_MS).await;
-        let new = claims.iter().filter(|c| **c == EventClaim::New).count();
-        assert_eq!(new, 1, "{claims:?}");
+        let wrong = Payment {
+            challenge: stored.challenge.after_wrong(),
+            ..stored.clone()
+        };
+        let write = store
+            .record_write(RecordChange::UpdatePayment(&wrong))
+            .unwrap();
+        db.ledger.commit(Unit::records(vec![write])).await.unwrap();
+        // The same revision again, with money: a conflict, nothing moves.
+        let confirmed = Payment {
+            state: PaymentState::Completed,
+            due_at_ms: None,
+            ..stored.clone()
+        };
+        let money = reservation(db, 100).await;
+        let write = store
+            .record_write(RecordChange::UpdatePayment(&confirmed))
+            .unwrap();
+        let unit = Unit {
+            transfers: vec![money.clone()],
+            outbox: Vec::new(),
+            records: vec![write],
+        };
+        let answer = db.ledger.commit(unit).await;
+        assert!(
+            matches!(answer, Err(SubmitError::RecordConflict { .. })),
+            "{answer:?}"
+        );
+        assert!(db.ledger.transfer(money.id).await.unwrap().is_none());
+        let now = store.payment(&r("CAS002")).await.unwrap().unwrap();
+        assert_eq!(now.revision, 1);
+        assert_eq!(now.challenge.failed_attempts, 1);
+        assert_eq!(now.state, PaymentState::AwaitingCode);
+    }
+
+    pub(crate) async fn concurrent_units_updating_one_payment_have_one_winner(
+        db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let stored = store
+            .insert_payment(&payment("RACE02", alice, bob, 2_000))
+            .await
+            .unwrap();
+        let payer = db.wallet("user:1", Currency::USD).await;
+        let payee = db.wallet("user:2", Currency::USD).await;
+        db.fund(payer, usd(1_000)).await;
+        // Eight units at once (most land in one batch), each moving $1 and
+        // completing the same payment at the same revision.
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let done = Payment {
+                    state: PaymentState::Completed,
+                    due_at_ms: None,
+                    ..stored.clone()
+                };
+                let write = store
+                    .record_write(RecordChange::UpdatePayment(&done))
+                    .unwrap();
+                let unit = Unit {
+                    transfers: vec![NewTransfer::single(
+                        TransferId::random(),
+                        payer,
+                        payee,
+                        usd(100),
+                    )],
+                    outbox: Vec::new(),
+                    records: vec![write],
+                };
+                let ledger = db.ledger.clone();
+                tokio::spawn(async move { ledger.commit(unit).await })
+            })
+            .collect();
+        let mut wins = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => wins += 1,
+                Err(SubmitError::RecordConflict { record: 0 }) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(wins, 1);
+        let after = store.payment(&r("RACE02")).await.unwrap().unwrap();
+        assert_eq!((after.revision, after.state), (1, PaymentState::Completed));
+        // Only the winner's dollar moved.
+        let balance = db.ledger.balance(payee).await.unwrap().unwrap();
+        assert_eq!(balance.posted, 100);
+        assert!(db.ledger.verify().await.unwrap().is_empty());
     }
 
     pub(crate) async fn new_identity_gets_a_new_user(_db: &TestDb, store: Arc<SqlStore>) {

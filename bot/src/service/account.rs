@@ -19,6 +19,9 @@ use crate::identity;
 use crate::message::{Platform, User};
 use crate::store::{Identity, SeenUser, UserId};
 
+/// Most wallet ids one process keeps looked up.
+pub const WALLETS_CACHED_MAX: usize = 262_144;
+
 pub(super) fn owner_of(user: UserId) -> std::result::Result<OwnerRef, LedgerError> {
     OwnerRef::new(format!("user:{}", user.0))
 }
@@ -48,7 +51,18 @@ impl Bot {
 
     // -- accounts ----------------------------------------------------------
 
+    /// The user's wallet in `currency`, opened on first use. Its id never
+    /// changes, so it is looked up once per process (at most
+    /// [`WALLETS_CACHED_MAX`] kept; the cache starts over when full).
     pub(super) async fn wallet(&self, user: UserId, currency: Currency) -> Result<AccountId> {
+        let cached = self
+            .wallets
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(user, currency)).copied());
+        if let Some(id) = cached {
+            return Ok(id);
+        }
         let account = self
             .ledger
             .open_account(&NewAccount {
@@ -57,6 +71,12 @@ impl Bot {
                 currency,
             })
             .await?;
+        if let Ok(mut m) = self.wallets.lock() {
+            if m.len() >= WALLETS_CACHED_MAX {
+                m.clear();
+            }
+            m.insert((user, currency), account.id);
+        }
         Ok(account.id)
     }
 

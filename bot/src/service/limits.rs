@@ -33,8 +33,8 @@
 mod report;
 
 use ledger::{
-    Account, AccountId, AccountKind, Amount, Currency, NewAccount, NewTransfer, OutboxMessage,
-    Outcome, OwnerRef, SubmitError, TransferError, TransferId, TransferKind,
+    Account, AccountId, AccountKind, Amount, Currency, NewAccount, NewTransfer, Outcome, OwnerRef,
+    SubmitError, TransferError, TransferId, TransferKind, Unit,
 };
 
 use super::account::owner_of;
@@ -464,25 +464,21 @@ impl Bot {
         })
     }
 
-    /// Submits [`LimitPlan::group`] of `movement` (with `outbox`). When an
-    /// allowance refuses it while some of its uses are past their window
-    /// (the ledger's sweeper has not run since), those are expired and the
-    /// group is submitted once more.
+    /// Commits `unit` with its transfers (the movement) made
+    /// [`LimitPlan::group`]. When an allowance refuses it while some of its
+    /// uses are past their window (the ledger's sweeper has not run since),
+    /// those are expired and the unit is committed once more.
     pub(super) async fn submit_limited(
         &self,
         plan: &mut LimitPlan,
-        movement: Vec<NewTransfer>,
-        outbox: Vec<OutboxMessage>,
+        mut unit: Unit,
     ) -> std::result::Result<Vec<Outcome>, SubmitError> {
-        let group = plan.group(movement);
+        unit.transfers = plan.group(std::mem::take(&mut unit.transfers));
         // Each retry follows an allowance that had past uses to expire, so
         // there are at most as many as allowances.
         let mut retries_left = plan.uses.len();
         loop {
-            let result = self
-                .ledger
-                .submit_linked_with_outbox(group.clone(), outbox.clone())
-                .await;
+            let result = self.ledger.commit(unit.clone()).await;
             let Err(SubmitError::Rejected {
                 index,
                 error: TransferError::InsufficientFunds,
@@ -698,7 +694,7 @@ impl Bot {
             Ok(plan) => plan,
             Err(line) => return Ok(Some(line)),
         };
-        match self.submit_limited(&mut plan, Vec::new(), Vec::new()).await {
+        match self.submit_limited(&mut plan, Unit::default()).await {
             Ok(_) => Ok(None),
             Err(SubmitError::Rejected { index, error }) => {
                 match self.limit_refusal(&plan, &movement, index, &error).await? {

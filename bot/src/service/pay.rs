@@ -11,7 +11,7 @@
 //! again, the record is brought in line with what the ledger says it
 //! already became.
 
-use ledger::{AccountKind, Amount, NewTransfer, SubmitError, TransferError};
+use ledger::{AccountKind, Amount, NewTransfer, SubmitError, TransferError, Unit};
 
 use super::escrow::{escrow_claim, hold_id, hold_resolved_as};
 use super::limits::{PAYMENT_KINDS, payment_movement};
@@ -27,7 +27,7 @@ use super::{Bot, Result, transfer_codes};
 use crate::command::{Memo, ShortRef, Target};
 use crate::message::Button;
 use crate::otp::{self, OtpChallenge};
-use crate::store::{Payee, Payment, PaymentState};
+use crate::store::{Payee, Payment, PaymentState, RecordChange};
 use crate::trust::{Review, TrustAction};
 
 /// Payments one payer may have waiting for a code at once.
@@ -162,45 +162,20 @@ impl Bot {
                 return Ok(());
             }
         };
-        let submitted = self
-            .submit_limited(&mut plan, vec![pending], Vec::new())
-            .await;
-        if let Err(SubmitError::Rejected { index, error }) = &submitted
-            && let Some(refusal) = self.limit_refusal(&plan, &movement, *index, error).await?
-        {
-            turn.private(refusal);
-            return Ok(());
-        }
-        let recorded = match submitted.map(|outcomes| outcomes.into_iter().next()) {
-            Ok(Some(outcome)) => outcome.transfer().clone(),
-            Ok(None) => return Err(super::BotError::Inconsistent("an empty submit".to_owned())),
-            Err(SubmitError::Rejected {
-                error: TransferError::InsufficientFunds,
-                index: 0,
-            }) => {
-                let available = self
-                    .ledger
-                    .balance(debit)
-                    .await?
-                    .map(|b| b.available())
-                    .unwrap_or(0);
-                turn.private(texts::not_enough_money(
-                    &ledger::format_minor(available, currency),
-                    &amount.to_string(),
-                ));
-                return Ok(());
-            }
-            Err(error) => return Err(error.into()),
-        };
         let warnings = self.payee_warnings(turn, &payee).await?;
         let code = otp::generate(self.rng.as_ref())?;
         let binding = transfer_id.as_u128().to_be_bytes();
         let challenge = OtpChallenge::new(code.hash(&self.pepper, &binding), turn.now_ms);
         let code_expires_at_ms = challenge.expires_at_ms(&self.config.otp);
+        // The transfer runs out `timeout_secs` after the batch's time, a
+        // moment after now; the sweeper ends the payment either way (see
+        // `expire_awaiting`).
+        let transfer_due_at_ms =
+            (turn.now_ms).saturating_add(i64::from(timeout_secs).saturating_mul(1_000));
         let due_at_ms = if held {
             code_expires_at_ms
         } else {
-            code_expires_at_ms.max(recorded.expires_at_ms().unwrap_or(0))
+            code_expires_at_ms.max(transfer_due_at_ms)
         };
         let mut payment = Payment {
             reference: short_ref('P', transfer_id, REF_BODY_CHARS)?,
@@ -222,7 +197,60 @@ impl Bot {
             updated_at_ms: turn.now_ms,
             revision: 0,
         };
-        let stored = self.insert_referenced(&mut payment, 'P').await?;
+        // The reservation and the payment's record in one unit: one commit,
+        // batched with other messages'.
+        let unit = Unit {
+            transfers: vec![pending.clone()],
+            outbox: Vec::new(),
+            records: vec![
+                self.store
+                    .record_write(RecordChange::InsertPayment(&payment))?,
+            ],
+        };
+        let mut submitted = self.submit_limited(&mut plan, unit).await;
+        let together = !matches!(submitted, Err(SubmitError::RecordConflict { .. }));
+        if !together {
+            // Its reference is taken: by another payment, or by this one
+            // from an earlier try of the same message. The transfer alone,
+            // then the record the way that tells the two apart.
+            let unit = Unit {
+                transfers: vec![pending],
+                ..Unit::default()
+            };
+            submitted = self.submit_limited(&mut plan, unit).await;
+        }
+        if let Err(SubmitError::Rejected { index, error }) = &submitted
+            && let Some(refusal) = self.limit_refusal(&plan, &movement, *index, error).await?
+        {
+            turn.private(refusal);
+            return Ok(());
+        }
+        match submitted {
+            Ok(outcomes) if !outcomes.is_empty() => {}
+            Ok(_) => return Err(super::BotError::Inconsistent("an empty submit".to_owned())),
+            Err(SubmitError::Rejected {
+                error: TransferError::InsufficientFunds,
+                index: 0,
+            }) => {
+                let available = self
+                    .ledger
+                    .balance(debit)
+                    .await?
+                    .map(|b| b.available())
+                    .unwrap_or(0);
+                turn.private(texts::not_enough_money(
+                    &ledger::format_minor(available, currency),
+                    &amount.to_string(),
+                ));
+                return Ok(());
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let stored = if together {
+            payment.clone()
+        } else {
+            self.insert_referenced(&mut payment, 'P').await?
+        };
         if stored.state != PaymentState::AwaitingCode {
             turn.private(texts::already(
                 &stored.reference.to_string(),
@@ -405,34 +433,51 @@ impl Bot {
                 )
             }
         };
-        match self.ledger.submit_linked_with_outbox(group, outbox).await {
+        let mut done = payment.clone();
+        done.payee = payee;
+        done.state = next_state;
+        done.due_at_ms = due_at_ms;
+        done.updated_at_ms = turn.now_ms;
+        // A completed payment's record commits with its money (an escrow
+        // hold's needs the hold's deadline, known only after).
+        let together = next_state == PaymentState::Completed;
+        let records = if together {
+            vec![
+                self.store
+                    .record_write(RecordChange::UpdatePayment(&done))?,
+            ]
+        } else {
+            Vec::new()
+        };
+        let unit = Unit {
+            transfers: group,
+            outbox,
+            records,
+        };
+        match self.ledger.commit(unit).await {
             Ok(outcomes) => {
-                let due_at_ms = match (next_state, outcomes.last()) {
-                    (PaymentState::Escrowed, Some(hold)) => {
-                        hold.transfer().expires_at_ms().or(due_at_ms)
+                if !together {
+                    done.due_at_ms = match (next_state, outcomes.last()) {
+                        (PaymentState::Escrowed, Some(hold)) => {
+                            hold.transfer().expires_at_ms().or(due_at_ms)
+                        }
+                        _ => due_at_ms,
+                    };
+                    if !self.store.update_payment(&done).await? {
+                        // Someone else recorded it first; the money moved once.
+                        return self.already_recorded(turn, &reference, next_state).await;
                     }
-                    _ => due_at_ms,
-                };
-                let mut done = payment.clone();
-                done.payee = payee;
-                done.state = next_state;
-                done.due_at_ms = due_at_ms;
-                done.updated_at_ms = turn.now_ms;
-                if !self.store.update_payment(&done).await? {
-                    // Someone else recorded it first; the money moved once.
-                    let now = self.store.payment(&reference).await?;
-                    let state = now.map_or(next_state, |p| p.state);
-                    turn.private(texts::already(
-                        &reference.to_string(),
-                        describe_state(state),
-                    ));
-                    return Ok(());
                 }
                 if let Some(request) = &payment.request {
                     self.mark_request_paid(request, &reference).await?;
                 }
                 turn.private(text);
                 Ok(())
+            }
+            Err(SubmitError::RecordConflict { .. }) => {
+                // Someone else changed it first (another confirmation, a
+                // cancel, the sweeper); nothing moved here.
+                self.already_recorded(turn, &reference, next_state).await
             }
             Err(SubmitError::Rejected { error, .. }) => {
                 let state = awaiting_resolved_as(&error, PaymentState::Cancelled);
@@ -445,6 +490,22 @@ impl Bot {
             }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Tells the payer what became of a payment someone else recorded first.
+    async fn already_recorded(
+        &self,
+        turn: &mut Turn<'_>,
+        reference: &ShortRef,
+        expected: PaymentState,
+    ) -> Result<()> {
+        let now = self.store.payment(reference).await?;
+        let state = now.map_or(expected, |p| p.state);
+        turn.private(texts::already(
+            &reference.to_string(),
+            describe_state(state),
+        ));
+        Ok(())
     }
 
     /// Records a state the ledger already reached (after a crash or a race).

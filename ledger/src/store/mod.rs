@@ -7,10 +7,11 @@
 //! takes the database write lock up front with `BEGIN IMMEDIATE`) and how
 //! accounts are locked (PostgreSQL `FOR UPDATE`, in sorted id order).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::engine::{GroupResult, State};
+use crate::engine::State;
 use crate::money::{Amount, Currency};
+use crate::records::{RecordWrite, SqlValue};
 use crate::types::{
     Account, AccountFlags, AccountId, AccountKind, CurrencyTotals, Durability, HistoryCursor,
     HistoryPage, LedgerError, NewAccount, OutboxMessage, OwnerRef, StorageError,
@@ -18,8 +19,8 @@ use crate::types::{
 };
 use crate::verify::Violation;
 use crate::{
-    BatchItem, LedgerConfig, Migration, POOL_ACQUIRE_TIMEOUT_SECS, SQLITE_BUSY_TIMEOUT_MS,
-    SqliteSync,
+    BatchItem, GroupAnswer, LedgerConfig, Migration, POOL_ACQUIRE_TIMEOUT_SECS,
+    SQLITE_BUSY_TIMEOUT_MS, SqliteSync,
 };
 
 mod checks;
@@ -32,6 +33,12 @@ mod checks;
 pub(crate) enum Error {
     Driver(sqlx::Error),
     Ledger(LedgerError),
+    /// Group `group`'s record write #`record` did not change the rows it
+    /// expected: the batch is rolled back and tried again without it.
+    RecordConflict {
+        group: usize,
+        record: usize,
+    },
 }
 
 impl From<sqlx::Error> for Error {
@@ -51,6 +58,9 @@ impl From<Error> for LedgerError {
         match error {
             Error::Driver(e) => LedgerError::Storage(StorageError::new(e)),
             Error::Ledger(e) => e,
+            Error::RecordConflict { .. } => {
+                LedgerError::Corrupt("a record conflict escaped its batch".to_owned())
+            }
         }
     }
 }
@@ -529,20 +539,28 @@ macro_rules! sql_backend {
             }
 
             /// Applies a batch of linked groups in one database transaction.
-            /// Retries the whole batch when it lost a race with another writer.
+            /// Retries the whole batch when it lost a race with another writer,
+            /// and without a group whose record write found its rows changed
+            /// (each such retry leaves one more group out, so they end).
             pub(crate) async fn commit_batch(
                 pool: &Pool,
                 groups: &[BatchItem<'_>],
                 now_ms: i64,
-            ) -> Result<Vec<GroupResult>, Error> {
+            ) -> Result<Vec<GroupAnswer>, Error> {
                 let mut attempt = 1;
+                let mut conflicts: HashMap<usize, usize> = HashMap::new();
                 loop {
-                    match try_commit_batch(pool, groups, now_ms).await {
+                    match try_commit_batch(pool, groups, &conflicts, now_ms).await {
                         Err(Error::Driver(e))
                             if attempt < BATCH_ATTEMPTS_MAX && is_retryable(&e) =>
                         {
                             tracing::debug!(attempt, error = %e, "batch lost a race; retrying");
                             attempt += 1;
+                        }
+                        Err(Error::RecordConflict { group, record })
+                            if group < groups.len() && !conflicts.contains_key(&group) =>
+                        {
+                            conflicts.insert(group, record);
                         }
                         other => return other,
                     }
@@ -552,8 +570,9 @@ macro_rules! sql_backend {
             async fn try_commit_batch(
                 pool: &Pool,
                 groups: &[BatchItem<'_>],
+                conflicts: &HashMap<usize, usize>,
                 now_ms: i64,
-            ) -> Result<Vec<GroupResult>, Error> {
+            ) -> Result<Vec<GroupAnswer>, Error> {
                 let keys = BatchKeys::of(groups);
                 let mut tx: Tx = pool.begin_with($begin).await?;
                 let known = select_transfers(&mut tx, "id", &keys.ids).await?;
@@ -571,19 +590,61 @@ macro_rules! sql_backend {
                     .into_iter()
                     .filter_map(|r| Some((r.pending_id?, r.kind)));
                 let mut state = State::new(accounts, known, resolutions);
-                let results: Vec<GroupResult> =
-                    groups.iter().map(|g| state.apply_group(g.transfers, now_ms)).collect();
-                insert_transfers(&mut tx, state.new_transfers()).await?;
-                let outbox: Vec<&OutboxMessage> = groups
+                let results: Vec<GroupAnswer> = groups
                     .iter()
-                    .zip(&results)
-                    .filter(|(_, result)| result.is_ok())
-                    .flat_map(|(g, _)| g.outbox)
+                    .enumerate()
+                    .map(|(i, g)| match conflicts.get(&i) {
+                        Some(record) => Err(*record),
+                        // Records alone: nothing for the engine to apply.
+                        None if g.transfers.is_empty() && !g.records.is_empty() => Ok(Ok(Vec::new())),
+                        None => Ok(state.apply_group(g.transfers, now_ms)),
+                    })
                     .collect();
+                insert_transfers(&mut tx, state.new_transfers()).await?;
+                let applied = || {
+                    groups
+                        .iter()
+                        .enumerate()
+                        .zip(&results)
+                        .filter(|(_, result)| matches!(result, Ok(Ok(_))))
+                        .map(|(group, _)| group)
+                };
+                let outbox: Vec<&OutboxMessage> = applied().flat_map(|(_, g)| g.outbox).collect();
                 insert_outbox(&mut *tx, &outbox, now_ms).await?;
+                for (group, g) in applied() {
+                    write_records(&mut tx, group, g.records).await?;
+                }
                 update_accounts(&mut tx, &state.account_deltas()).await?;
                 tx.commit().await?;
                 Ok(results)
+            }
+
+            /// Runs group `group`'s record writes in order; the first that
+            /// changes other than the rows it expects is a conflict.
+            async fn write_records(
+                tx: &mut Tx,
+                group: usize,
+                records: &[RecordWrite],
+            ) -> Result<(), Error> {
+                for (record, write) in records.iter().enumerate() {
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(write.sql()));
+                    for value in write.values() {
+                        query = match value {
+                            SqlValue::Int(v) => query.bind(*v),
+                            SqlValue::Text(v) => query.bind(v.as_deref()),
+                            SqlValue::Bytes(v) => query.bind(v.as_deref()),
+                            SqlValue::Uuid(v) => query.bind(v.map(uuid::Uuid::from_u128)),
+                            SqlValue::Bool(v) => query.bind(*v),
+                        };
+                    }
+                    let done = query.execute(&mut **tx).await?;
+                    if let Some(expected) = write.expect_rows()
+                        && done.rows_affected() != expected
+                    {
+                        return Err(Error::RecordConflict { group, record });
+                    }
+                }
+                Ok(())
             }
 
             /// Adds each account's deltas to its totals: one statement per

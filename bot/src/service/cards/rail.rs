@@ -92,7 +92,12 @@ impl Bot {
             Ok(plan) => plan,
             Err(line) => return Ok(Reserved::Refused(line)),
         };
-        match self.submit_limited(&mut plan, group, notices).await {
+        let unit = ledger::Unit {
+            transfers: group,
+            outbox: notices,
+            records: Vec::new(),
+        };
+        match self.submit_limited(&mut plan, unit).await {
             Ok(_) => Ok(Reserved::Done),
             Err(SubmitError::Rejected { index, error }) => {
                 if let Some(line) = self.limit_refusal(&plan, &movement, index, &error).await? {

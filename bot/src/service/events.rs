@@ -1,0 +1,104 @@
+//! Which chat events this process is handling, and the outcome a
+//! redelivery gets back.
+//!
+//! The design decision to know: **claiming an event writes nothing**. An
+//! event is claimed in memory (a redelivery that arrives while it is being
+//! handled gets no answer: the first delivery's answer is on its way), and
+//! its outcome is committed afterwards in the ledger's batch without
+//! waiting (see [`Bot::handle`](super::Bot::handle)); until that commit, a
+//! redelivery gets the outcome from here. A crash loses at most outcomes
+//! not yet committed, and an event without one is handled again: its
+//! derived ids make that change nothing (the money moves once, a record is
+//! kept once; a payment waiting for its code gets a fresh code, which
+//! replaces the one nobody may have seen). Two processes handling the same
+//! event at the same moment are safe the same way.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use crate::message::{EventId, Platform};
+
+/// Most events one process holds at once (being handled, or handled with
+/// the outcome not yet committed). Beyond it a message is answered "try
+/// again" and nothing is done with it.
+pub const EVENTS_IN_FLIGHT_MAX: usize = 65_536;
+
+/// What a process knows of one event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Claim {
+    /// Claimed now: handle it.
+    New,
+    /// Being handled here right now.
+    InProgress,
+    /// Handled here; its outcome, whose commit may still be on its way.
+    Done(String),
+    /// Too many events in flight: not claimed.
+    Full,
+}
+
+#[derive(Debug)]
+enum Slot {
+    InProgress,
+    Done(String),
+}
+
+/// The events in flight in this process.
+#[derive(Debug, Default)]
+pub(super) struct EventsInFlight {
+    slots: Mutex<HashMap<(Platform, EventId), Slot>>,
+}
+
+impl EventsInFlight {
+    /// Claims `event` unless it is in flight here already.
+    pub(super) fn claim(&self, platform: Platform, event: &EventId) -> Claim {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        match slots.get(&(platform, event.clone())) {
+            Some(Slot::InProgress) => Claim::InProgress,
+            Some(Slot::Done(outcome)) => Claim::Done(outcome.clone()),
+            None if slots.len() >= EVENTS_IN_FLIGHT_MAX => Claim::Full,
+            None => {
+                slots.insert((platform, event.clone()), Slot::InProgress);
+                Claim::New
+            }
+        }
+    }
+
+    /// Records the outcome of a claimed event until it is committed.
+    pub(super) fn done(&self, platform: Platform, event: &EventId, outcome: String) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.insert((platform, event.clone()), Slot::Done(outcome));
+    }
+
+    /// Forgets `event`: its outcome is committed, or handling it failed
+    /// before changing anything (a redelivery is handled afresh).
+    pub(super) fn forget(&self, platform: Platform, event: &EventId) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.remove(&(platform, event.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str) -> EventId {
+        EventId::new(id).unwrap()
+    }
+
+    #[test]
+    fn a_claimed_event_is_in_progress_then_done_then_forgotten() {
+        let events = EventsInFlight::default();
+        let e = event("m1");
+        assert_eq!(events.claim(Platform::Mock, &e), Claim::New);
+        assert_eq!(events.claim(Platform::Mock, &e), Claim::InProgress);
+        // The same id on another platform is another event.
+        assert_eq!(events.claim(Platform::Telegram, &e), Claim::New);
+        events.done(Platform::Mock, &e, "paid".to_owned());
+        assert_eq!(
+            events.claim(Platform::Mock, &e),
+            Claim::Done("paid".to_owned())
+        );
+        events.forget(Platform::Mock, &e);
+        assert_eq!(events.claim(Platform::Mock, &e), Claim::New);
+    }
+}
