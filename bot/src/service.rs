@@ -73,7 +73,7 @@ use crate::message::{Incoming, Platform, Reply};
 use crate::notify::Dispatcher;
 use crate::otp::{self, OtpPolicy, Pepper, RandomSource};
 use crate::profile::PlatformProfile;
-use crate::store::{CardOpKind, RecordChange, Store, StoreError, UserId};
+use crate::store::{CardOpKind, Store, StoreError, UserId};
 
 use account::help;
 pub use escrow::ESCROW_TTL_SECS_MAX;
@@ -393,31 +393,17 @@ impl Bot {
     }
 
     /// Keeps a handled event's outcome for redeliveries: here at once, and
-    /// in the database with the ledger's next batch, without waiting for
-    /// it (its loss in a crash is repaired by handling the event again; see
+    /// in the database without waiting for it (its loss in a crash is repaired by handling the event again; see
     /// `service/events.rs`).
     fn record_outcome(&self, msg: &Incoming, outcome: String) {
         let (platform, event) = (msg.platform, msg.event_id.clone());
-        let write = self.store.record_write(RecordChange::FinishEvent {
-            platform,
-            event: &event,
-            outcome: &outcome,
-            now_ms: self.ledger.now_ms(),
-        });
-        self.events.done(platform, &event, outcome);
-        let write = match write {
-            Ok(write) => write,
-            Err(error) => {
-                tracing::warn!(%error, event = %event_key(msg), "cannot record event outcome");
-                self.events.forget(platform, &event);
-                return;
-            }
-        };
-        let ledger = self.ledger.clone();
+        self.events.done(platform, &event, outcome.clone());
+        let store = Arc::clone(&self.store);
         let events = Arc::clone(&self.events);
-        let key = event_key(msg);
+        let (key, now_ms) = (event_key(msg), self.ledger.now_ms());
         tokio::spawn(async move {
-            if let Err(error) = ledger.commit(ledger::Unit::records(vec![write])).await {
+            let finished = store.finish_event(platform, &event, &outcome, now_ms);
+            if let Err(error) = finished.await {
                 // The work is done and repeatable; a redelivery redoes it.
                 tracing::warn!(%error, event = %key, "cannot record event outcome");
             }

@@ -110,14 +110,6 @@ pub enum RecordChange<'a> {
     /// Writes the payment at its revision (compare-and-swap); the unit is
     /// not applied when it changed meanwhile.
     UpdatePayment(&'a Payment),
-    /// The outcome of a handled chat event, which redeliveries get back;
-    /// the first recorded outcome stays.
-    FinishEvent {
-        platform: Platform,
-        event: &'a EventId,
-        outcome: &'a str,
-        now_ms: i64,
-    },
 }
 
 /// The bot's persistent state. Implementations must make each method atomic
@@ -144,8 +136,21 @@ pub trait Store:
 
     // -- events ----------------------------------------------------------
 
-    /// The stored outcome of a handled event (an opaque text the core
-    /// wrote with [`RecordChange::FinishEvent`]), if it was handled.
+    /// Records the outcome of a handled event (an opaque text), which
+    /// redeliveries get back; the first recorded outcome stays. The store
+    /// commits it the way its database prefers (SQLite: in the ledger's
+    /// batch, where it takes no write lock of its own; PostgreSQL: on its
+    /// own connection, beside the ledger's writer).
+    async fn finish_event(
+        &self,
+        platform: Platform,
+        event: &EventId,
+        outcome: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The stored outcome of a handled event (see [`Store::finish_event`]),
+    /// if it was handled.
     async fn event_outcome(
         &self,
         platform: Platform,

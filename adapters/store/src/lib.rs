@@ -710,6 +710,16 @@ macro_rules! sql_backend {
 
             // -- events --------------------------------------------------
 
+            /// Runs one statement of this crate's own text with plain values.
+            pub(crate) async fn execute(
+                pool: &Pool,
+                sql: &'static str,
+                values: Vec<SqlValue>,
+            ) -> Result<(), Error> {
+                bind_values(sqlx::query(sql), values).execute(pool).await?;
+                Ok(())
+            }
+
             pub(crate) async fn event_outcome(
                 pool: &Pool,
                 platform: Platform,
@@ -1890,6 +1900,8 @@ enum Backend {
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     backend: Backend,
+    /// The ledger whose database this is: some writes go in its batches.
+    ledger: Ledger,
 }
 
 impl SqlStore {
@@ -1900,6 +1912,7 @@ impl SqlStore {
     pub fn new(ledger: &Ledger) -> SqlStore {
         SqlStore {
             backend: pool::open(ledger.config()),
+            ledger: ledger.clone(),
         }
     }
 
@@ -1964,21 +1977,34 @@ impl Store for SqlStore {
                 payment_values(payment),
             )
             .expecting_rows(1),
-            RecordChange::FinishEvent {
-                platform,
-                event,
-                outcome,
-                now_ms,
-            } => RecordWrite::new(
-                FINISH_EVENT_SQL,
-                vec![
-                    SqlValue::from(platform.as_str()),
-                    SqlValue::from(event.as_str()),
-                    SqlValue::from(outcome),
-                    SqlValue::from(now_ms),
-                ],
-            ),
         })
+    }
+
+    async fn finish_event(
+        &self,
+        platform: Platform,
+        event: &EventId,
+        outcome: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let values = vec![
+            SqlValue::from(platform.as_str()),
+            SqlValue::from(event.as_str()),
+            SqlValue::from(outcome),
+            SqlValue::from(now_ms),
+        ];
+        match &self.backend {
+            // One writer: SQLite has one write lock, which the ledger's
+            // writer holds for its batches; a write of its own would wait.
+            Backend::Sqlite(_) => {
+                let unit = ledger::Unit::records(vec![RecordWrite::new(FINISH_EVENT_SQL, values)]);
+                self.ledger.commit(unit).await.map_err(StoreError::new)?;
+                Ok(())
+            }
+            // PostgreSQL groups concurrent commits itself; the ledger's
+            // writer is kept for the writes that go with money.
+            _ => on_backend!(self, pool => db::execute(pool, FINISH_EVENT_SQL, values).await),
+        }
     }
 
     async fn event_outcome(

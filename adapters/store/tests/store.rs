@@ -375,19 +375,8 @@ mod cases {
         assert_eq!(store.identities_of(alice).await.unwrap().len(), 1);
     }
 
-    /// Commits a handled event's outcome the way the bot does: a record
-    /// write in the ledger's batch.
-    async fn finish(db: &TestDb, store: &SqlStore, p: Platform, e: &str, outcome: &str, at: i64) {
-        let event = ev(e);
-        let write = store
-            .record_write(RecordChange::FinishEvent {
-                platform: p,
-                event: &event,
-                outcome,
-                now_ms: at,
-            })
-            .unwrap();
-        db.ledger.commit(Unit::records(vec![write])).await.unwrap();
+    async fn finish(_db: &TestDb, store: &SqlStore, p: Platform, e: &str, outcome: &str, at: i64) {
+        store.finish_event(p, &ev(e), outcome, at).await.unwrap();
     }
 
     pub(crate) async fn event_outcome_commits_with_the_ledger_and_the_first_stays(

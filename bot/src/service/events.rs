@@ -4,9 +4,10 @@
 //! The design decision to know: **claiming an event writes nothing**. An
 //! event is claimed in memory (a redelivery that arrives while it is being
 //! handled gets no answer: the first delivery's answer is on its way), and
-//! its outcome is committed afterwards in the ledger's batch without
-//! waiting (see [`Bot::handle`](super::Bot::handle)); until that commit, a
-//! redelivery gets the outcome from here. A crash loses at most outcomes
+//! its outcome is committed afterwards without waiting
+//! ([`Store::finish_event`](crate::store::Store::finish_event), on SQLite in
+//! the ledger's next batch); until that commit, a redelivery gets the
+//! outcome from here. A crash loses at most outcomes
 //! not yet committed, and an event without one is handled again: its
 //! derived ids make that change nothing (the money moves once, a record is
 //! kept once; a payment waiting for its code gets a fresh code, which
