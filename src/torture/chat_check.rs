@@ -299,100 +299,100 @@ fn replies_to<'a>(from: &'a str, deliveries: &'a [Heard]) -> impl Iterator<Item 
         .map(|d| d.text.as_str())
 }
 
+/// Reads the journal in its order: a code names the payment whose DM gave
+/// it most recently to that payer before the `/confirm` was sent (two
+/// payments of one payer may get the same code, one in a million).
 fn read_journal_seen(journal: &[ChatEntry], violations: &mut Vec<ChatViolation>) -> Seen {
     let mut seen = Seen::default();
-    let sends: HashMap<u64, (&str, &str)> = journal
-        .iter()
-        .filter_map(|e| match e {
+    // msg → (sender, text, the payment a `/confirm` aimed at).
+    type Sending<'a> = (&'a str, &'a str, Option<Option<String>>);
+    let mut sends: HashMap<u64, Sending> = HashMap::new();
+    for entry in journal {
+        match entry {
             ChatEntry::Send {
                 msg,
                 from,
                 text,
                 id,
                 ..
-            } => Some((*msg, (from.as_str(), text.as_str(), id.as_str()))),
-            _ => None,
-        })
-        .map(|(msg, (from, text, id))| {
-            if text.starts_with("/pay ") || text.starts_with("/approve ") {
-                seen.asked
-                    .insert(derived("paybot.bot.pay", &format!("mock:{from}:{id}")));
+            } => {
+                if text.starts_with("/pay ") || text.starts_with("/approve ") {
+                    seen.asked
+                        .insert(derived("paybot.bot.pay", &format!("mock:{from}:{id}")));
+                }
+                // Sent is enough, answered or not: the server may have
+                // acted on it.
+                let aim = text.strip_prefix("/confirm ").map(|code| {
+                    let aim = seen.code_ref.get(&(from.clone(), code.to_owned())).cloned();
+                    if let Some(reference) = &aim {
+                        seen.code_sent.insert(reference.clone());
+                    }
+                    aim
+                });
+                sends.insert(*msg, (from.as_str(), text.as_str(), aim));
             }
-            (msg, (from, text))
-        })
-        .collect();
-    let answers: Vec<(u64, &[Heard])> = journal
-        .iter()
-        .filter_map(|e| match e {
             ChatEntry::Answer {
                 msg, deliveries, ..
-            } => Some((*msg, deliveries.as_slice())),
-            _ => None,
-        })
-        .collect();
-    // First every code and its reference, from the DMs that gave them.
-    for (msg, deliveries) in &answers {
-        let Some((from, _)) = sends.get(msg) else {
-            continue;
-        };
-        for text in replies_to(from, deliveries) {
-            if let (Some(code), Some(reference)) = (code_in(text), word_after(text, "/cancel ")) {
-                seen.payer.insert(reference.to_owned(), (*from).to_owned());
-                seen.code_ref
-                    .insert(((*from).to_owned(), code.to_owned()), reference.to_owned());
-                seen.codes.insert(code.to_owned());
+            } => {
+                let Some((from, _, aim)) = sends.get(msg) else {
+                    continue;
+                };
+                read_answer(&mut seen, *msg, from, aim.as_ref(), deliveries, violations);
             }
-        }
-    }
-    // Every code sent, answered or not: the server may have acted on it.
-    for (from, text) in sends.values() {
-        if let Some(code) = text.strip_prefix("/confirm ")
-            && let Some(reference) = seen.code_ref.get(&((*from).to_owned(), code.to_owned()))
-        {
-            seen.code_sent.insert(reference.clone());
-        }
-    }
-    for (msg, deliveries) in &answers {
-        let Some((from, text)) = sends.get(msg) else {
-            continue;
-        };
-        let confirming = text
-            .strip_prefix("/confirm ")
-            .map(|code| seen.code_ref.get(&((*from).to_owned(), code.to_owned())));
-        for reply in replies_to(from, deliveries) {
-            let done = reply.starts_with("Done: you paid ");
-            let held = reply.starts_with("Confirmed: ") && reply.contains("is held for them");
-            match confirming {
-                Some(Some(reference)) if done => {
-                    seen.paid.insert(reference.clone());
-                }
-                Some(Some(reference)) if held => {
-                    seen.escrowed.insert(reference.clone());
-                }
-                Some(None) if done || held => {
-                    violations.push(ChatViolation::WrongCodeConfirmed { msg: *msg });
-                }
-                _ => {}
-            }
-            if let Some(reference) = word_after(reply, "Cancelled payment ") {
-                seen.cancelled.insert(reference.to_owned());
-            }
-            if reply.starts_with("Too many wrong codes")
-                && let Some(reference) = word_after(reply, "payment ")
-            {
-                seen.locked_out.insert(reference.to_owned());
-            }
-            if reply.contains("before you joined; it is in your wallet now") {
-                for tag in tags_in(reply) {
-                    *seen
-                        .claim_told
-                        .entry(((*from).to_owned(), tag.to_owned()))
-                        .or_default() += 1;
-                }
-            }
+            ChatEntry::GiveUp { .. } | ChatEntry::Inbox { .. } => {}
         }
     }
     seen
+}
+
+/// What one answer told its sender `from`; `aim`: for a `/confirm`, the
+/// payment its code named (`None` inside: a wrong code).
+fn read_answer(
+    seen: &mut Seen,
+    msg: u64,
+    from: &str,
+    aim: Option<&Option<String>>,
+    deliveries: &[Heard],
+    violations: &mut Vec<ChatViolation>,
+) {
+    for reply in replies_to(from, deliveries) {
+        if let (Some(code), Some(reference)) = (code_in(reply), word_after(reply, "/cancel ")) {
+            seen.payer.insert(reference.to_owned(), from.to_owned());
+            seen.code_ref
+                .insert((from.to_owned(), code.to_owned()), reference.to_owned());
+            seen.codes.insert(code.to_owned());
+        }
+        let done = reply.starts_with("Done: you paid ");
+        let held = reply.starts_with("Confirmed: ") && reply.contains("is held for them");
+        match aim {
+            Some(Some(reference)) if done => {
+                seen.paid.insert(reference.clone());
+            }
+            Some(Some(reference)) if held => {
+                seen.escrowed.insert(reference.clone());
+            }
+            Some(None) if done || held => {
+                violations.push(ChatViolation::WrongCodeConfirmed { msg });
+            }
+            _ => {}
+        }
+        if let Some(reference) = word_after(reply, "Cancelled payment ") {
+            seen.cancelled.insert(reference.to_owned());
+        }
+        if reply.starts_with("Too many wrong codes")
+            && let Some(reference) = word_after(reply, "payment ")
+        {
+            seen.locked_out.insert(reference.to_owned());
+        }
+        if reply.contains("before you joined; it is in your wallet now") {
+            for tag in tags_in(reply) {
+                *seen
+                    .claim_told
+                    .entry((from.to_owned(), tag.to_owned()))
+                    .or_default() += 1;
+            }
+        }
+    }
 }
 
 /// Every broken promise of the chat path in `db`, given what the users
@@ -860,6 +860,34 @@ mod tests {
             column: "detail".to_owned()
         }));
         assert!(violations.contains(&ChatViolation::WrongCodeConfirmed { msg: 4 }));
+    }
+
+    #[test]
+    fn a_code_given_twice_to_one_payer_names_its_latest_payment() {
+        let (mut journal, mut db) = sound();
+        journal.push(send(5, "u1", "/pay @u2 0.20 for tt2"));
+        journal.push(answer(
+            5,
+            "u1",
+            "To pay @u2 $0.20, send me: /confirm 123456\nChanged your mind? /cancel PDEF",
+        ));
+        journal.push(send(6, "u1", "/confirm 123456"));
+        journal.push(answer(6, "u1", "Done: you paid @u2 $0.20 for “tt2”."));
+        let transfer_id = derived("paybot.bot.pay", "mock:u1:e5");
+        db.payments.push(DbPayment {
+            reference: "PDEF".to_owned(),
+            transfer_id,
+            memo: Some("tt2".to_owned()),
+            ..db.payments[0].clone()
+        });
+        let (violations, tally) = check_chat(&journal, &db);
+        assert!(violations.contains(&ChatViolation::ConfirmedNotPostedOnce {
+            reference: "PDEF".to_owned(),
+            times: 0
+        }));
+        assert!(!violations.iter().any(|v| matches!(v,
+            ChatViolation::PostedUnconfirmed { reference, .. } if reference == "PABC")));
+        assert_eq!(tally.seen_paid, 2);
     }
 
     #[test]
