@@ -290,6 +290,8 @@ struct Seen {
     /// (user, memo tag) → distinct messages of that user answered with an
     /// escrow claim for that tag.
     claim_told: HashMap<(String, String), usize>,
+    /// Users with a message never answered (what it told them is unknown).
+    unanswered: HashSet<String>,
 }
 
 fn replies_to<'a>(from: &'a str, deliveries: &'a [Heard]) -> impl Iterator<Item = &'a str> {
@@ -339,7 +341,12 @@ fn read_journal_seen(journal: &[ChatEntry], violations: &mut Vec<ChatViolation>)
                 };
                 read_answer(&mut seen, *msg, from, aim.as_ref(), deliveries, violations);
             }
-            ChatEntry::GiveUp { .. } | ChatEntry::Inbox { .. } => {}
+            ChatEntry::GiveUp { msg, .. } => {
+                if let Some((from, _, _)) = sends.get(msg) {
+                    seen.unanswered.insert((*from).to_owned());
+                }
+            }
+            ChatEntry::Inbox { .. } => {}
         }
     }
     seen
@@ -541,6 +548,9 @@ fn check_told(
                 .and_then(|m| tags_in(m).first().copied())
                 .and_then(|tag| {
                     let claimer = payment.payee_id.clone()?;
+                    if seen.unanswered.contains(&claimer) {
+                        return None;
+                    }
                     Some(
                         seen.claim_told
                             .get(&(claimer, tag.to_owned()))
