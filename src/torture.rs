@@ -18,6 +18,9 @@
 //! checker (`check`), the server child and the chaos (`cluster`), the
 //! workers (`workload`).
 
+mod chat;
+mod chat_check;
+mod chat_db;
 mod check;
 mod cluster;
 mod workload;
@@ -34,6 +37,8 @@ use clap::{Args, ValueEnum};
 use rand::{Rng, SeedableRng};
 use tracing::{info, warn};
 
+pub use chat::{CHAT_USERS_DEFAULT, CHAT_USERS_MAX, ChatCounts, print_chat_report};
+pub use chat_check::{ChatEntry, ChatSnapshot, ChatTally, ChatViolation, check_chat};
 pub use check::{
     EXPECTED_REFUSALS, Entry, JOURNAL_LINE_BYTES_MAX, Probe, Snapshot, SnapshotAccount,
     SnapshotTransfer, StoredKind, Violation, WireTransfer, check, read_journal,
@@ -119,6 +124,15 @@ pub struct TortureArgs {
     /// PostgreSQL only: the shell command that starts it again.
     #[arg(long, value_name = "CMD", default_value = PG_START_CMD_DEFAULT)]
     pub pg_start_cmd: String,
+    /// Test the chat path instead of the ledger API: mock users pay each
+    /// other through the server's mock chat (`/pay`, `/confirm`, `/cancel`,
+    /// wrong codes, `/request`, `/split`, escrow) while it is killed.
+    #[arg(long)]
+    pub chat: bool,
+    /// `--chat` only: how many mock users (at least 3 per worker).
+    #[arg(long, value_name = "N", default_value_t = CHAT_USERS_DEFAULT,
+          value_parser = clap::value_parser!(u32).range(3..=i64::from(CHAT_USERS_MAX)))]
+    pub users: u32,
 }
 
 /// What a run counted, besides the violations.
@@ -161,14 +175,26 @@ pub async fn run(_settings: &Settings, args: &TortureArgs) -> anyhow::Result<Exi
         .clone()
         .unwrap_or_else(|| folder.path.join("journal.jsonl"));
     let mut stdout = std::io::stdout();
-    writeln!(
-        stdout,
-        "paybot torture: backend {}, {} s, {} workers, {} crashes, seed {seed}",
-        args.backend.name(),
-        args.duration_secs,
-        args.workers,
-        args.crashes
-    )?;
+    if args.chat {
+        writeln!(
+            stdout,
+            "paybot torture --chat: backend {}, {} s, {} workers, {} users, {} crashes, seed {seed}",
+            args.backend.name(),
+            args.duration_secs,
+            args.workers,
+            args.users,
+            args.crashes
+        )?;
+    } else {
+        writeln!(
+            stdout,
+            "paybot torture: backend {}, {} s, {} workers, {} crashes, seed {seed}",
+            args.backend.name(),
+            args.duration_secs,
+            args.workers,
+            args.crashes
+        )?;
+    }
     writeln!(stdout, "folder: {}", folder.path.display())?;
     writeln!(stdout, "journal: {}", journal_path.display())?;
 
@@ -176,12 +202,22 @@ pub async fn run(_settings: &Settings, args: &TortureArgs) -> anyhow::Result<Exi
         Backend::Sqlite => cluster::Database::sqlite(&folder.path),
         Backend::Postgres => cluster::Database::postgres(&args.pg_url).await?,
     };
-    let outcome = run_on(args, seed, &folder.path, &journal_path, &database).await;
-    database.drop_if_postgres().await;
-    let (counts, violations) = outcome?;
-
-    print_report(&mut stdout, &counts, &violations)?;
-    if violations.is_empty() {
+    let clean = if args.chat {
+        let started = Instant::now();
+        let outcome = chat::run_on(args, seed, &folder.path, &journal_path, &database).await;
+        database.drop_if_postgres().await;
+        let (counts, tally, violations) = outcome?;
+        print_chat_report(&mut stdout, &counts, &tally, &violations)?;
+        writeln!(stdout, "took: {} s", started.elapsed().as_secs())?;
+        violations.is_empty()
+    } else {
+        let outcome = run_on(args, seed, &folder.path, &journal_path, &database).await;
+        database.drop_if_postgres().await;
+        let (counts, violations) = outcome?;
+        print_report(&mut stdout, &counts, &violations)?;
+        violations.is_empty()
+    };
+    if clean {
         if args.journal.is_none() {
             folder.remove();
         }

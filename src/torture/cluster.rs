@@ -275,6 +275,8 @@ pub(super) struct Server {
     address: watch::Sender<Option<String>>,
     starts: u32,
     http: reqwest::Client,
+    /// Settings set after the defaults above (`--chat`: the mock chat on).
+    extra_env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -302,7 +304,20 @@ impl Server {
             address,
             starts: 0,
             http,
+            extra_env: Vec::new(),
         })
+    }
+
+    /// Sets `name` in the server's environment, after (so over) the
+    /// defaults it is started with.
+    pub(super) fn set_env(&mut self, name: &str, value: &str) {
+        self.extra_env.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// The executable the server runs (this very build, in the run's
+    /// folder).
+    pub(super) fn exe(&self) -> &Path {
+        &self.exe
     }
 
     /// The base URL, `None` while the server is down.
@@ -355,6 +370,9 @@ impl Server {
             .env("PAYBOT_OTP__PEPPER_FILE", self.folder.join("otp_pepper"))
             .env("PAYBOT_LEDGER__SWEEP_INTERVAL_MS", "100")
             .env("PAYBOT_LOG__FILTER", "info");
+        for (name, value) in &self.extra_env {
+            cmd.env(name, value);
+        }
         let mut child = cmd.spawn().context("cannot start paybot serve")?;
         let stderr = child
             .stderr

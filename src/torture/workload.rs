@@ -63,7 +63,13 @@ impl JournalWriter {
     }
 
     pub(super) fn write(&self, entry: &Entry) -> anyhow::Result<()> {
-        let mut line = serde_json::to_vec(entry).context("cannot encode a journal entry")?;
+        self.write_raw(&serde_json::to_vec(entry).context("cannot encode a journal entry")?)
+    }
+
+    /// Writes `encoded` (one entry, without its newline) as one line.
+    pub(super) fn write_raw(&self, encoded: &[u8]) -> anyhow::Result<()> {
+        let mut line = Vec::with_capacity(encoded.len() + 1);
+        line.extend_from_slice(encoded);
         line.push(b'\n');
         let mut file = self
             .file

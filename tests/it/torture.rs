@@ -1,6 +1,10 @@
 //! The bank test's short run (`paybot torture`), on SQLite and then on
 //! PostgreSQL: the built binary kills its server at least 3 times (and
 //! stops PostgreSQL with `-m immediate` once) and must find no violation.
+//! The same for the chat path (`paybot torture --chat`): mock users paying
+//! each other through the mock chat's HTTP API while the server is killed
+//! twice (each kill mid-message costs the bot's event lease, a minute,
+//! before that message is answered again).
 //!
 //! The PostgreSQL it stops is a server of the test's own (`initdb` into a
 //! temporary folder, a port of its own, stopped and removed when the test
@@ -20,7 +24,11 @@ const RUN_SECS: u64 = 12;
 /// Server SIGKILLs per run.
 const CRASHES: u32 = 3;
 /// How long one whole run may take before the test fails, in seconds.
-const RUN_TIMEOUT_SECS: u64 = 240;
+const RUN_TIMEOUT_SECS: u64 = 300;
+/// How long the chat run's users pay each other, in seconds.
+const CHAT_RUN_SECS: u64 = 10;
+/// Server SIGKILLs per chat run.
+const CHAT_CRASHES: u32 = 2;
 /// Where Debian and Ubuntu install PostgreSQL's server programs, one folder
 /// per major version, when they are not on `PATH`.
 const POSTGRES_LIB_DIR: &str = "/usr/lib/postgresql";
@@ -73,6 +81,43 @@ impl Outcome {
         );
         assert!(
             self.count("transfers in db") > 0,
+            "{backend}:\n{}",
+            self.stdout
+        );
+    }
+}
+
+impl Outcome {
+    fn assert_chat_sound(&self, backend: &str) {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "{backend}: exit status {:?}\nstdout:\n{}\nstderr (tail):\n{}",
+            self.code,
+            self.stdout,
+            tail(&self.stderr)
+        );
+        assert!(
+            self.stdout.lines().any(|l| l == "violations: none"),
+            "{backend}:\n{}",
+            self.stdout
+        );
+        assert!(
+            self.stdout
+                .lines()
+                .any(|l| l.starts_with("outbox drained: yes")),
+            "{backend}:\n{}",
+            self.stdout
+        );
+        for name in ["seen paid", "posted"] {
+            assert!(
+                self.count(name) > 0,
+                "{backend}: no {name}:\n{}",
+                self.stdout
+            );
+        }
+        assert!(
+            self.count("crashes") >= u64::from(CHAT_CRASHES),
             "{backend}:\n{}",
             self.stdout
         );
@@ -299,6 +344,65 @@ fn short_bank_runs_on_both_backends_lose_nothing() {
         .concat(),
     );
     postgres.assert_sound("postgres");
+    assert!(
+        postgres.count("pg restarts") >= 1,
+        "postgres:\n{}",
+        postgres.stdout
+    );
+}
+
+#[test]
+fn short_chat_bank_runs_on_both_backends_pay_each_payment_once() {
+    let duration = CHAT_RUN_SECS.to_string();
+    let crashes = CHAT_CRASHES.to_string();
+    let common = [
+        "--chat",
+        "--duration",
+        &duration,
+        "--crashes",
+        &crashes,
+        "--workers",
+        "4",
+        "--users",
+        "16",
+    ];
+
+    let sqlite = torture(&[&["--backend", "sqlite"][..], &common].concat());
+    sqlite.assert_chat_sound("sqlite");
+
+    let required = std::env::var("CI").is_ok_and(|v| v == "true");
+    let Some(cluster) = PrivateCluster::start() else {
+        assert!(
+            !required,
+            "CI=true and PostgreSQL's initdb is neither on PATH nor under {POSTGRES_LIB_DIR}"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED: the PostgreSQL chat bank test: no initdb on PATH or under \
+             {POSTGRES_LIB_DIR}. Install PostgreSQL's server; with CI=true this fails. ***\n"
+        );
+        return;
+    };
+    let (url, crash_cmd, start_cmd) = (cluster.url(), cluster.crash_cmd(), cluster.start_cmd());
+    let postgres = torture(
+        &[
+            &[
+                "--backend",
+                "postgres",
+                "--pg-url",
+                &url,
+                "--pg-crashes",
+                "1",
+                "--pg-crash-cmd",
+                &crash_cmd,
+                "--pg-start-cmd",
+                &start_cmd,
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
+    postgres.assert_chat_sound("postgres");
     assert!(
         postgres.count("pg restarts") >= 1,
         "postgres:\n{}",

@@ -9,7 +9,9 @@
 //!   held a card number in a group). An `id` belongs to its sender: the
 //!   same `id` again from the same sender for the same message is a
 //!   redelivery (the same answer, with the core's redacted texts: a
-//!   one-time code is not in it; nothing new happens); for another message
+//!   one-time code is not in it; nothing new happens; but a first answer
+//!   that said nothing, the core's "still in progress" after a crash, is
+//!   asked again, so a client resends until answered); for another message
 //!   it is a 409 `id_reused`; from another sender it is another message.
 //! - `GET /mock/users/{name}/messages` answers `{"messages": [...]}`: what
 //!   that user received, oldest first, with the core's redacted texts (no

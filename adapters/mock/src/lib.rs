@@ -501,7 +501,10 @@ impl MockChat {
     ///
     /// The same `id` again from the same sender, for the same message, is a
     /// redelivery: the bot changes nothing and the answer is the first
-    /// one's, with the core's redacted texts (no live code). The same `id`
+    /// one's, with the core's redacted texts (no live code); unless the
+    /// first answer said nothing (the core's "still in progress" for an
+    /// event a crashed process had claimed), when what the core says now
+    /// is the answer. The same `id`
     /// for another message is refused ([`MockError::IdReused`]); from
     /// another sender it is another event altogether.
     pub async fn send_message(&self, out: &Outgoing) -> Result<Sent, MockError> {
@@ -604,10 +607,15 @@ impl MockChat {
             message_id: Some(MessageId::new(message.clone()).map_err(|_| MockError::BadId)?),
         };
         let replies = self.bot.handle(&incoming).await;
-        if let Some(first) = remembered {
+        match remembered {
+            // A first answer that said nothing (the core's "still in
+            // progress" for an event a crashed process had claimed) is no
+            // answer: what the core says now is delivered as the first.
+            Some(first) if first.sent.deliveries.is_empty() && !replies.is_empty() => {}
             // A redelivery: the bot changed nothing; answer as the first
             // time, without its secrets.
-            return Ok(first.sent);
+            Some(first) => return Ok(first.sent),
+            None => {}
         }
         for reply in &replies {
             self.deliver(reply);
