@@ -37,6 +37,9 @@ pub const DRAIN_BATCH_MESSAGES_MAX: u32 = 256;
 /// Rounds per [`Dispatcher::drain`] call, so one call ends even when new
 /// messages keep arriving.
 pub const DRAIN_ROUNDS_MAX: usize = 16;
+/// Recipients whose messages are being delivered at once in a drain round
+/// (each recipient's messages go one after another, in order).
+pub const DELIVERIES_IN_FLIGHT_MAX: usize = 32;
 /// Deliveries tried per outbox message. A message whose stored attempts
 /// reach this is dropped with an error log instead of tried again (a
 /// dead-letter bound, so one broken message cannot be retried forever).
@@ -248,91 +251,256 @@ impl Dispatcher {
     /// later round; so does one whose delivery failed with
     /// [`DeliveryError::Retry`] (its attempt counted), until it has been
     /// tried [`DELIVERY_ATTEMPTS_MAX`] times. An undeliverable message is
-    /// dropped (marked delivered, not counted as delivered).
+    /// dropped (marked delivered, not counted as delivered). At most
+    /// [`DRAIN_ROUNDS_MAX`] rounds, so a call ends even when new messages
+    /// keep arriving (the background task of [`Dispatcher::spawn`] goes on
+    /// while there is a backlog).
     pub async fn drain(&self) -> Result<usize, LedgerError> {
         let _one = self.draining.lock().await;
+        Ok(self.drain_rounds().await?.delivered)
+    }
+
+    /// [`Dispatcher::drain`], unless a drain is running already in this
+    /// process (`None`): that one goes on while it finds messages.
+    pub async fn try_drain(&self) -> Result<Option<usize>, LedgerError> {
+        let Ok(_one) = self.draining.try_lock() else {
+            return Ok(None);
+        };
+        Ok(Some(self.drain_rounds().await?.delivered))
+    }
+
+    /// Up to [`DRAIN_ROUNDS_MAX`] rounds; the caller holds `draining`.
+    async fn drain_rounds(&self) -> Result<Drained, LedgerError> {
         let mut delivered = 0;
         for _ in 0..DRAIN_ROUNDS_MAX {
-            let batch = self
-                .ledger
-                .outbox_undelivered(DRAIN_BATCH_MESSAGES_MAX)
-                .await?;
-            let mut progress = false;
-            // A bounce written this round is delivered in the next one.
-            let mut bounced = false;
-            for stored in &batch {
-                let id = stored.message.id();
-                if stored.message.topic() != CHAT_TOPIC {
-                    continue;
-                }
-                let decoded = serde_json::from_str::<StoredReply>(stored.message.payload()).ok();
-                let bounce = decoded.as_ref().and_then(|d| d.bounce.clone());
-                let reply = decoded.and_then(StoredReply::into_reply);
-                let Some(reply) = reply else {
-                    tracing::error!(id, "undecodable outbox message; dropped");
-                    self.ledger.outbox_delivered(id).await?;
-                    continue;
-                };
-                if u32::try_from(stored.attempts).unwrap_or(0) >= DELIVERY_ATTEMPTS_MAX {
-                    tracing::error!(
-                        id,
-                        attempts = stored.attempts,
-                        platform = %reply.platform,
-                        "outbox message failed {DELIVERY_ATTEMPTS_MAX} times; dropped"
-                    );
-                    self.ledger.outbox_delivered(id).await?;
-                    progress = true;
-                    continue;
-                }
-                let Some(notifier) = self.notifier(reply.platform) else {
-                    tracing::debug!(id, platform = %reply.platform, "no adapter for this platform yet");
-                    continue;
-                };
-                match notifier.deliver(&reply).await {
-                    Ok(()) => {
-                        self.ledger.outbox_delivered(id).await?;
-                        delivered += 1;
-                        progress = true;
-                    }
-                    Err(DeliveryError::Retry(error)) => {
-                        tracing::warn!(id, %error, attempts = stored.attempts, "delivery failed; will retry");
-                        self.ledger.outbox_failed(id).await?;
-                    }
-                    Err(DeliveryError::Undeliverable(error)) => {
-                        tracing::warn!(id, %error, platform = %reply.platform, "undeliverable; dropped");
-                        if let Some(bounce) = bounce {
-                            // Written before the original is marked done, so
-                            // a crash in between loses neither.
-                            self.ledger
-                                .enqueue_outbox(&[bounce_message(id, &bounce)?])
-                                .await?;
-                            bounced = true;
-                        }
-                        self.ledger.outbox_delivered(id).await?;
-                        progress = true;
-                    }
-                }
-            }
-            let full = batch.len() >= usize::try_from(DRAIN_BATCH_MESSAGES_MAX).unwrap_or(0);
-            if !progress || !(full || bounced) {
-                break;
+            let round = self.round().await?;
+            delivered += round.delivered;
+            // A full batch may have more behind it; a bounce written this
+            // round is delivered in the next one.
+            if !round.progress || !(round.full || round.bounced) {
+                return Ok(Drained {
+                    delivered,
+                    backlog: false,
+                });
             }
         }
-        Ok(delivered)
+        Ok(Drained {
+            delivered,
+            backlog: true,
+        })
+    }
+
+    /// One batch: handed to the notifiers, each recipient's messages in
+    /// order and up to [`DELIVERIES_IN_FLIGHT_MAX`] recipients at once,
+    /// then marked in one commit per kind of mark.
+    async fn round(&self) -> Result<Round, LedgerError> {
+        let batch = self
+            .ledger
+            .outbox_undelivered(DRAIN_BATCH_MESSAGES_MAX)
+            .await?;
+        let mut round = Round {
+            full: batch.len() >= usize::try_from(DRAIN_BATCH_MESSAGES_MAX).unwrap_or(0),
+            ..Round::default()
+        };
+        // Marked delivered: delivered, undeliverable, or dropped.
+        let mut done: Vec<u128> = Vec::new();
+        let mut failed: Vec<u128> = Vec::new();
+        let mut bounces: Vec<OutboxMessage> = Vec::new();
+        let mut queues: Vec<Queue> = Vec::new();
+        let mut queue_of: HashMap<String, usize> = HashMap::new();
+        for stored in &batch {
+            let id = stored.message.id();
+            if stored.message.topic() != CHAT_TOPIC {
+                continue;
+            }
+            let decoded = serde_json::from_str::<StoredReply>(stored.message.payload()).ok();
+            let bounce = decoded.as_ref().and_then(|d| d.bounce.clone());
+            let reply = decoded.and_then(StoredReply::into_reply);
+            let Some(reply) = reply else {
+                tracing::error!(id, "undecodable outbox message; dropped");
+                done.push(id);
+                round.progress = true;
+                continue;
+            };
+            if u32::try_from(stored.attempts).unwrap_or(0) >= DELIVERY_ATTEMPTS_MAX {
+                tracing::error!(
+                    id,
+                    attempts = stored.attempts,
+                    platform = %reply.platform,
+                    "outbox message failed {DELIVERY_ATTEMPTS_MAX} times; dropped"
+                );
+                done.push(id);
+                round.progress = true;
+                continue;
+            }
+            let Some(notifier) = self.notifier(reply.platform) else {
+                tracing::debug!(id, platform = %reply.platform, "no adapter for this platform yet");
+                continue;
+            };
+            let pending = Pending {
+                id,
+                attempts: stored.attempts,
+                bounce,
+                reply,
+            };
+            let recipient = recipient(&pending.reply);
+            match queue_of.get(&recipient).and_then(|&i| queues.get_mut(i)) {
+                Some(queue) => queue.messages.push(pending),
+                None => {
+                    queue_of.insert(recipient, queues.len());
+                    queues.push(Queue {
+                        notifier,
+                        messages: vec![pending],
+                    });
+                }
+            }
+        }
+        let mut queues = queues.into_iter();
+        let mut in_flight = tokio::task::JoinSet::new();
+        loop {
+            while in_flight.len() < DELIVERIES_IN_FLIGHT_MAX {
+                let Some(queue) = queues.next() else { break };
+                in_flight.spawn(queue.deliver());
+            }
+            let Some(joined) = in_flight.join_next().await else {
+                break;
+            };
+            let outcomes = match joined {
+                Ok(outcomes) => outcomes,
+                Err(error) => {
+                    // Its messages stay in the outbox for a later round.
+                    tracing::error!(%error, "a delivery task failed");
+                    continue;
+                }
+            };
+            for (pending, outcome) in outcomes {
+                let id = pending.id;
+                match outcome {
+                    Ok(()) => {
+                        done.push(id);
+                        round.delivered += 1;
+                        round.progress = true;
+                    }
+                    Err(DeliveryError::Retry(error)) => {
+                        tracing::warn!(id, %error, attempts = pending.attempts, "delivery failed; will retry");
+                        failed.push(id);
+                    }
+                    Err(DeliveryError::Undeliverable(error)) => {
+                        tracing::warn!(id, %error, platform = %pending.reply.platform, "undeliverable; dropped");
+                        if let Some(bounce) = &pending.bounce {
+                            bounces.push(bounce_message(id, bounce)?);
+                            round.bounced = true;
+                        }
+                        done.push(id);
+                        round.progress = true;
+                    }
+                }
+            }
+        }
+        // Bounces are written before the originals are marked done, so a
+        // crash in between loses neither.
+        if !bounces.is_empty() {
+            self.ledger.enqueue_outbox(&bounces).await?;
+        }
+        self.ledger.outbox_delivered_many(&done).await?;
+        self.ledger.outbox_failed_many(&failed).await?;
+        Ok(round)
     }
 
     /// Drains every `interval`, and soon after each [`Dispatcher::wake`],
-    /// until `shutdown` changes.
+    /// until `shutdown` changes. While a drain leaves a backlog (its last
+    /// batch was full), the next one starts at once rather than at the
+    /// next tick.
     pub fn spawn(
         self: &Arc<Dispatcher>,
         interval: Duration,
-        shutdown: tokio::sync::watch::Receiver<bool>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let dispatcher = Arc::clone(self);
-        let wake = Some(Arc::clone(&self.wake));
-        crate::periodic::spawn_periodic("outbox drain", interval, wake, shutdown, move || {
-            let dispatcher = Arc::clone(&dispatcher);
-            async move { dispatcher.drain().await }
+        let wake = Arc::clone(&self.wake);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut backlog = false;
+            loop {
+                if backlog {
+                    if shutdown.has_changed().unwrap_or(true) {
+                        break;
+                    }
+                } else {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        () = wake.notified() => {}
+                        _ = shutdown.changed() => break,
+                    }
+                }
+                let drained = {
+                    let _one = dispatcher.draining.lock().await;
+                    dispatcher.drain_rounds().await
+                };
+                backlog = match drained {
+                    Ok(drained) => drained.backlog,
+                    Err(error) => {
+                        tracing::warn!(%error, "outbox drain failed; will retry");
+                        false
+                    }
+                };
+            }
         })
     }
+}
+
+/// What [`Dispatcher::drain_rounds`] did.
+struct Drained {
+    delivered: usize,
+    /// The last round's batch was full and moved: more is likely waiting.
+    backlog: bool,
+}
+
+/// What one drain round did.
+#[derive(Debug, Default)]
+struct Round {
+    delivered: usize,
+    /// Some message left the outbox.
+    progress: bool,
+    /// Some bounce was written (it is delivered in the next round).
+    bounced: bool,
+    /// The batch was as large as asked for: more may be waiting.
+    full: bool,
+}
+
+/// An outbox message to hand to its notifier.
+struct Pending {
+    id: u128,
+    attempts: i32,
+    bounce: Option<Box<StoredReply>>,
+    reply: Reply,
+}
+
+/// One recipient's messages of a round, oldest first, and their notifier.
+struct Queue {
+    notifier: Arc<dyn Notifier>,
+    messages: Vec<Pending>,
+}
+
+impl Queue {
+    /// Delivers the messages one after another (a recipient sees them in
+    /// the order they were written), each with its outcome.
+    async fn deliver(self) -> Vec<(Pending, Result<(), DeliveryError>)> {
+        let mut outcomes = Vec::with_capacity(self.messages.len());
+        for pending in self.messages {
+            let outcome = self.notifier.deliver(&pending.reply).await;
+            outcomes.push((pending, outcome));
+        }
+        outcomes
+    }
+}
+
+/// Who a reply reaches: its platform and audience.
+fn recipient(reply: &Reply) -> String {
+    let (kind, to) = match &reply.audience {
+        Audience::Chat(chat) => ("chat", chat.as_str()),
+        Audience::Private(user) => ("private", user.as_str()),
+    };
+    format!("{}/{kind}/{to}", reply.platform.as_str())
 }

@@ -670,6 +670,24 @@ impl Ledger {
         on_backend!(&self.inner.backend, pool => db::outbox_settle(pool, id, None).await)
     }
 
+    /// Records that these outbox messages were delivered, in one commit:
+    /// none of them is handed out again.
+    pub async fn outbox_delivered_many(&self, ids: &[u128]) -> Result<(), LedgerError> {
+        let now = self.now_ms();
+        on_backend!(&self.inner.backend, pool => db::outbox_settle_many(pool, ids, Some(now)).await)
+    }
+
+    /// Records a failed delivery attempt of each of these outbox messages,
+    /// in one commit; they stay undelivered.
+    pub async fn outbox_failed_many(&self, ids: &[u128]) -> Result<(), LedgerError> {
+        on_backend!(&self.inner.backend, pool => db::outbox_settle_many(pool, ids, None).await)
+    }
+
+    /// How many outbox messages are not yet delivered (the backlog).
+    pub async fn outbox_backlog(&self) -> Result<u64, LedgerError> {
+        on_backend!(&self.inner.backend, pool => db::outbox_backlog(pool).await)
+    }
+
     /// Closes the connection pool. Submissions after this fail.
     pub async fn close(&self) {
         match &self.inner.backend {

@@ -102,6 +102,7 @@ conformance!(
     outbox_is_written_with_its_group_and_only_then,
     record_writes_commit_with_their_group_and_a_conflict_leaves_it_out,
     outbox_messages_are_handed_out_until_delivered,
+    outbox_marks_many_at_once_and_counts_the_backlog,
     credit_balance_max_refuses_what_would_go_over,
     open_pending_debits_by_deadline,
     allowance_returns_when_its_window_passes,
@@ -364,6 +365,29 @@ mod cases {
         assert!(
             OutboxMessage::new(4, "t", "x".repeat(ledger::OUTBOX_PAYLOAD_BYTES_MAX + 1)).is_err()
         );
+    }
+
+    pub(crate) async fn outbox_marks_many_at_once_and_counts_the_backlog(db: &TestDb) {
+        let messages: Vec<_> = (1..=5)
+            .map(|i| OutboxMessage::new(i, "notify", format!("message {i}")).unwrap())
+            .collect();
+        db.ledger.enqueue_outbox(&messages).await.unwrap();
+        assert_eq!(db.ledger.outbox_backlog().await.unwrap(), 5);
+        db.ledger.outbox_delivered_many(&[1, 3, 4]).await.unwrap();
+        db.ledger.outbox_failed_many(&[2, 5]).await.unwrap();
+        db.ledger.outbox_failed_many(&[5]).await.unwrap();
+        db.ledger.outbox_delivered_many(&[]).await.unwrap();
+        let waiting = db.ledger.outbox_undelivered(10).await.unwrap();
+        let left: Vec<(u128, i32)> = waiting
+            .iter()
+            .map(|m| (m.message.id(), m.attempts))
+            .collect();
+        assert_eq!(left, vec![(2, 1), (5, 2)]);
+        assert_eq!(db.ledger.outbox_backlog().await.unwrap(), 2);
+        // Marked again (a mark after a lost answer): nothing changes.
+        db.ledger.outbox_delivered_many(&[1, 2, 5]).await.unwrap();
+        assert_eq!(db.ledger.outbox_backlog().await.unwrap(), 0);
+        assert!(db.ledger.outbox_undelivered(10).await.unwrap().is_empty());
     }
 
     pub(crate) async fn single_transfer_moves_money(db: &TestDb) {

@@ -78,6 +78,9 @@ const CHAT_FIGURES: &[&str] = &[
     "payment latency (/pay to done): p50 ",
     ", p99 ",
     "message latency: p50 ",
+    "notification lag (payer's answer to payee's delivery): p50 ",
+    "outbox backlog: ",
+    " left after draining for ",
     "peak RSS: ",
 ];
 
@@ -173,6 +176,40 @@ fn chat_bench_on_sqlite_confirms_every_payment_and_notifies_every_payee() {
             // /pay and /confirm for each.
             "(80 messages to the bot)",
             "notifications: 40 \"paid you\" messages delivered",
+            "every payee told: 40 of 40 payments",
+            SOUND,
+        ],
+    );
+    assert_eq!(files_in(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn chat_bench_through_the_mock_chat_http_api_confirms_and_notifies_every_payment() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = bench(
+        dir.path(),
+        &[
+            "chat",
+            "--backend",
+            "sqlite",
+            "--payments",
+            "40",
+            "--concurrency",
+            "4",
+            "--via",
+            "http",
+        ],
+    );
+    let report = report_of(&output);
+    assert_has(&report, CHAT_FIGURES);
+    assert_has(
+        &report,
+        &[
+            "4 paying at once through the mock chat's HTTP API",
+            "payments: 40 confirmed",
+            "(80 messages to the bot)",
+            "every payee told: 40 of 40 payments",
+            "0 left after draining",
             SOUND,
         ],
     );
@@ -236,7 +273,14 @@ async fn ledger_and_chat_benches_on_postgres_report_figures_and_a_sound_ledger()
     );
     let report = report_of(&chat_run);
     assert_has(&report, CHAT_FIGURES);
-    assert_has(&report, &["payments: 20 confirmed", SOUND]);
+    assert_has(
+        &report,
+        &[
+            "payments: 20 confirmed",
+            "every payee told: 20 of 20 payments",
+            SOUND,
+        ],
+    );
     // The scratch databases the two runs named are dropped.
     let printed = |r: &str| {
         r.lines()

@@ -527,6 +527,51 @@ async fn dead_letter(backend: TestBackend) {
     db.cleanup().await;
 }
 
+/// Several people's notifications in one drain, delivered at once: each
+/// recipient gets theirs in the order they were written, every one once.
+async fn in_order_per_recipient(backend: TestBackend) {
+    let Some((db, bot)) = setup(backend).await else {
+        return;
+    };
+    for name in ["alice", "bob", "carol"] {
+        bot.handle(&dm(name, &format!("s-{name}"), "/start")).await;
+    }
+    for (i, asker) in ["bob", "carol", "bob", "carol", "bob"].iter().enumerate() {
+        let text = format!("/request @alice {}", i + 1);
+        bot.handle(&dm(asker, &format!("r{i}"), &text)).await;
+    }
+    bot.handle(&dm("alice", "r-alice", "/request @bob 6")).await;
+    let notifier = Recorder::new(None);
+    bot.dispatcher()
+        .register(Platform::Mock, Arc::<Recorder>::clone(&notifier));
+    assert_eq!(bot.dispatcher().drain().await.unwrap(), 6);
+    let to = |name: &str| -> Vec<String> {
+        let who = Audience::Private(PlatformUserId::new(name).unwrap());
+        notifier
+            .handed()
+            .into_iter()
+            .filter(|r| r.audience == who)
+            .map(|r| r.text)
+            .collect()
+    };
+    let alice = to("alice");
+    assert_eq!(alice.len(), 5, "{alice:?}");
+    for (i, text) in alice.iter().enumerate() {
+        assert!(text.contains(&format!("to pay ${}.00", i + 1)), "{alice:?}");
+    }
+    assert_eq!(to("bob").len(), 1);
+    assert!(db.ledger.outbox_undelivered(10).await.unwrap().is_empty());
+    assert_eq!(db.ledger.outbox_backlog().await.unwrap(), 0);
+    assert_eq!(bot.dispatcher().drain().await.unwrap(), 0);
+    assert_eq!(notifier.handed().len(), 6, "none handed out twice");
+    db.cleanup().await;
+}
+
+cases!(in_order_per_recipient {
+    each_recipient_is_notified_in_order_on_sqlite(TestBackend::Sqlite),
+    each_recipient_is_notified_in_order_on_postgres(TestBackend::Postgres),
+});
+
 cases!(undeliverable {
     undeliverable_message_is_dropped_on_sqlite(TestBackend::Sqlite),
     undeliverable_message_is_dropped_on_postgres(TestBackend::Postgres),

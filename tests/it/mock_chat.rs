@@ -251,3 +251,54 @@ async fn kept_messages_are_bounded() {
     assert_eq!(mock.chat.chat_messages("g2").unwrap().len(), 3);
     assert_eq!(mock.chat.chat_messages("g1").unwrap().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_talking_at_once_each_get_their_own_answers_and_every_payee_is_told() {
+    let mock = Mock::new(MockLimits::default()).await;
+    let names: Vec<String> = (0..8).map(|i| format!("user{i}")).collect();
+    let payee = |i: usize| names[(i + 1) % names.len()].clone();
+    for name in &names {
+        mock.say(json!({"from": name, "chat": "dm", "text": "/start"}))
+            .await;
+    }
+    // Everyone pays the next one at the same moment, each in a group.
+    let asked = futures::future::join_all(names.iter().enumerate().map(|(i, name)| {
+        mock.say(
+            json!({"from": name, "chat": format!("g{i}"), "text": format!("/pay @{} 1", payee(i))}),
+        )
+    }))
+    .await;
+    let mut confirms = Vec::new();
+    for (name, answer) in names.iter().zip(&asked) {
+        // Each code reaches its payer only.
+        let code = code_in(answer, name);
+        for other in names.iter().filter(|n| *n != name) {
+            assert!(
+                texts_to(answer, other)
+                    .iter()
+                    .all(|t| !t.contains("/confirm ")),
+                "{answer}"
+            );
+        }
+        confirms.push(json!({"from": name, "chat": "dm", "text": format!("/confirm {code}")}));
+    }
+    let done = futures::future::join_all(confirms.into_iter().map(|c| mock.say(c))).await;
+    for (name, answer) in names.iter().zip(&done) {
+        assert!(
+            texts_to(answer, name)
+                .iter()
+                .any(|t| t.starts_with("Done: you paid")),
+            "{answer}"
+        );
+    }
+    // Whatever the answers held, each payee is told once in the end.
+    mock.chat.tick().await.unwrap();
+    for (i, _) in names.iter().enumerate() {
+        let inbox = mock.inbox(&payee(i)).await;
+        let told = inbox
+            .iter()
+            .filter(|m| m["text"].as_str().unwrap().contains(" paid you "))
+            .count();
+        assert_eq!(told, 1, "{inbox:?}");
+    }
+}

@@ -13,6 +13,9 @@
 //!   that said nothing, the core's "still in progress" after a crash, is
 //!   asked again, so a client resends until answered); for another message
 //!   it is a 409 `id_reused`; from another sender it is another message.
+//!   Different users' messages are handled at once, each user's in order;
+//!   notifications to others are in the answer when no other message was
+//!   handled at the same time (always in the recipients' inboxes).
 //! - `GET /mock/users/{name}/messages` answers `{"messages": [...]}`: what
 //!   that user received, oldest first, with the core's redacted texts (no
 //!   live code; only the answer to the message that asked for one holds it).

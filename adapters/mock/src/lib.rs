@@ -305,12 +305,34 @@ struct State {
     outcome_order: VecDeque<String>,
     /// Deliveries in all `outcomes`.
     outcome_deliveries: usize,
-    /// Deliveries made since the current `send` started, as sent.
-    collecting: Vec<Delivery>,
+    /// Each sender with a message being handled → its turn (removed
+    /// when nobody holds or awaits it).
+    turns: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    /// Messages being handled (and [`MockChat::tick`]s).
+    in_flight: usize,
+    /// Whether another message was handled at the same time as the ones
+    /// in flight: then nobody can tell which caused a notification.
+    overlapped: bool,
+    /// Notifications delivered while one message alone is in flight.
+    notices: Collected,
+}
+
+/// Deliveries and deletions, for an answer.
+#[derive(Debug, Default)]
+struct Collected {
+    /// As sent.
+    deliveries: Vec<Delivery>,
     /// The same, with the core's redacted texts.
-    collecting_redacted: Vec<Delivery>,
-    /// Messages deleted since the current `send` started.
-    deleting: Vec<String>,
+    redacted: Vec<Delivery>,
+    deleted: Vec<String>,
+}
+
+impl Collected {
+    fn append(&mut self, mut other: Collected) {
+        self.deliveries.append(&mut other.deliveries);
+        self.redacted.append(&mut other.redacted);
+        self.deleted.append(&mut other.deleted);
+    }
 }
 
 impl State {
@@ -325,10 +347,34 @@ impl State {
             outcomes: HashMap::new(),
             outcome_order: VecDeque::new(),
             outcome_deliveries: 0,
-            collecting: Vec::new(),
-            collecting_redacted: Vec::new(),
-            deleting: Vec::new(),
+            turns: HashMap::new(),
+            in_flight: 0,
+            overlapped: false,
+            notices: Collected::default(),
         }
+    }
+
+    /// A message (or a tick) starts being handled.
+    fn open_window(&mut self) {
+        if self.in_flight == 0 {
+            self.notices = Collected::default();
+            self.overlapped = false;
+        } else {
+            self.overlapped = true;
+        }
+        self.in_flight = self.in_flight.saturating_add(1);
+    }
+
+    /// It ends: the notifications delivered meanwhile, when it was alone.
+    fn close_window(&mut self) -> Option<Collected> {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        (!self.overlapped).then(|| std::mem::take(&mut self.notices))
+    }
+
+    /// Whether one message alone is being handled (so what is delivered
+    /// now is its doing).
+    fn alone(&self) -> bool {
+        self.in_flight == 1 && !self.overlapped
     }
 
     /// Refuses a new user, group or member over its bound; changes nothing.
@@ -398,8 +444,104 @@ impl State {
         };
         posted.deleted = true;
         posted.text.clear();
-        self.deleting.push(id.to_owned());
         true
+    }
+}
+
+impl State {
+    /// Puts a reply into the inboxes of whoever it reaches, after deleting
+    /// the message it asks to delete (always allowed here).
+    fn deliver(&mut self, reply: &Reply) -> Collected {
+        let mut collected = Collected::default();
+        if reply.platform != Platform::Mock {
+            return collected;
+        }
+        let state = self;
+        let deleted = match (&reply.deletion, &reply.audience) {
+            (Some(deletion), Audience::Chat(chat)) => {
+                let deleted = state.delete(chat.as_str(), deletion.message.as_str());
+                if deleted {
+                    collected.deleted.push(deletion.message.as_str().to_owned());
+                }
+                deleted
+            }
+            _ => false,
+        };
+        let mut text = reply.text_after_deletion(deleted).to_owned();
+        // What may be kept: a reply holding a secret says which text
+        // to keep instead.
+        let kept = reply.redacted.clone().unwrap_or_else(|| text.clone());
+        // A picture shows in transcripts by its description; its bytes
+        // go only to the live answer, never to a kept inbox.
+        let image = reply.image.as_ref().map(|image| {
+            text.push_str(&format!("\n[image: {}]", image.alt));
+            base64::engine::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                image.bytes(),
+            )
+        });
+        let deliveries: Vec<Delivery> = match &reply.audience {
+            Audience::Private(user) => vec![Delivery {
+                to: user.as_str().to_owned(),
+                chat: DM.to_owned(),
+                text,
+                image_png_base64: image,
+            }],
+            Audience::Chat(chat) => match chat.as_str().strip_prefix("dm:") {
+                Some(user) => vec![Delivery {
+                    to: user.to_owned(),
+                    chat: DM.to_owned(),
+                    text,
+                    image_png_base64: image,
+                }],
+                None => {
+                    state.last_message = state.last_message.saturating_add(1);
+                    let id = format!("m{}", state.last_message);
+                    state.post(
+                        chat.as_str(),
+                        Posted {
+                            id,
+                            from: MOCK_BOT_NAME.to_owned(),
+                            text: kept.clone(),
+                            deleted: false,
+                        },
+                    );
+                    state
+                        .groups
+                        .get(chat.as_str())
+                        .map(|members| {
+                            members
+                                .iter()
+                                .map(|member| Delivery {
+                                    to: member.clone(),
+                                    chat: chat.as_str().to_owned(),
+                                    text: text.clone(),
+                                    // Never a picture in a group.
+                                    image_png_base64: None,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                }
+            },
+        };
+        for delivery in deliveries {
+            let redacted = Delivery {
+                text: kept.clone(),
+                image_png_base64: None,
+                ..delivery.clone()
+            };
+            if state.inboxes.has(&delivery.to) || state.inboxes.keys() < state.limits.users_max {
+                state.inboxes.push(&delivery.to, redacted.clone());
+            } else {
+                tracing::warn!(
+                    "mock: an inbox for one more user is over the bound; message not kept"
+                );
+            }
+            collected.redacted.push(redacted);
+            collected.deliveries.push(delivery);
+        }
+        collected
     }
 }
 
@@ -411,11 +553,46 @@ fn fingerprint(out: &Outgoing) -> u64 {
 }
 
 /// The mock chat service.
+///
+/// Each user's messages are handled one at a time, in order; different
+/// users' messages at once (as on a real platform). An answer lists the
+/// message's own replies, and the notifications to others delivered while
+/// it was handled when no other message was handled at the same time (any
+/// client sending one message at a time sees everything its message
+/// caused); when several are, a notification is in its recipient's inbox
+/// only, since nobody can tell which message caused it.
 pub struct MockChat {
     bot: Arc<Bot>,
     state: Mutex<State>,
-    /// One message at a time, so each answer lists exactly what it caused.
-    turn: tokio::sync::Mutex<()>,
+    /// Messages hold it shared; [`MockChat::tick`] alone.
+    ticking: tokio::sync::RwLock<()>,
+}
+
+/// A message being handled (see [`State::open_window`]); closed when
+/// dropped, so a cancelled request does not count as in flight forever.
+struct Window<'a> {
+    chat: &'a MockChat,
+    open: bool,
+}
+
+impl<'a> Window<'a> {
+    fn open(chat: &'a MockChat) -> Window<'a> {
+        chat.with_state(State::open_window);
+        Window { chat, open: true }
+    }
+
+    fn close(mut self) -> Option<Collected> {
+        self.open = false;
+        self.chat.with_state(State::close_window)
+    }
+}
+
+impl Drop for Window<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.chat.with_state(State::close_window);
+        }
+    }
 }
 
 impl fmt::Debug for MockChat {
@@ -435,8 +612,13 @@ impl Notifier for MockNotifier {
             .0
             .upgrade()
             .ok_or_else(|| DeliveryError::Retry("the mock chat is gone".to_owned()))?;
-        chat.deliver(reply);
-        Ok(())
+        let delivered = chat.with_state(|state| {
+            let delivered = state.deliver(reply);
+            if state.alone() {
+                state.notices.append(delivered);
+            }
+        });
+        Ok(delivered)
     }
 }
 
@@ -469,7 +651,7 @@ impl MockChat {
         let chat = Arc::new(MockChat {
             bot: Arc::clone(&bot),
             state: Mutex::new(State::new(limits)),
-            turn: tokio::sync::Mutex::new(()),
+            ticking: tokio::sync::RwLock::new(()),
         });
         bot.dispatcher().register(
             Platform::Mock,
@@ -480,6 +662,13 @@ impl MockChat {
 
     pub fn bot(&self) -> &Arc<Bot> {
         &self.bot
+    }
+
+    /// The notifier that delivers the bot's outbox messages to this mock
+    /// chat (registered by [`MockChat::new`]); for a caller that wraps it,
+    /// such as a benchmark timing deliveries.
+    pub fn notifier(self: &Arc<MockChat>) -> Arc<dyn Notifier> {
+        Arc::new(MockNotifier(Arc::downgrade(self)))
     }
 
     fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
@@ -552,7 +741,46 @@ impl MockChat {
         };
         let fingerprint = fingerprint(out);
 
-        let _turn = self.turn.lock().await;
+        let turn = self.with_state(|state| {
+            Arc::clone(state.turns.entry(from.as_str().to_owned()).or_default())
+        });
+        let sent = {
+            let _shared = self.ticking.read().await;
+            let _mine = turn.lock().await;
+            self.send_in_turn(
+                out,
+                &from,
+                group,
+                chat,
+                event_id,
+                reply_to,
+                sender,
+                fingerprint,
+            )
+            .await
+        };
+        self.with_state(|state| {
+            // Nobody else holds or awaits it: the map and `turn` only.
+            if Arc::strong_count(&turn) <= 2 {
+                state.turns.remove(from.as_str());
+            }
+        });
+        sent
+    }
+
+    /// [`MockChat::send_message`], its sender's turn held.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_in_turn(
+        &self,
+        out: &Outgoing,
+        from: &Handle,
+        group: Option<String>,
+        chat: Chat,
+        event_id: EventId,
+        reply_to: Option<User>,
+        sender: User,
+        fingerprint: u64,
+    ) -> Result<Sent, MockError> {
         let (mentions, remembered, message) = self.with_state(|state| {
             let remembered = state.outcomes.get(event_id.as_str()).cloned();
             match &remembered {
@@ -571,9 +799,6 @@ impl MockChat {
                     .insert(from.as_str().to_owned());
             }
             let mentions = mentions_in(&out.text, &state.known);
-            state.collecting.clear();
-            state.collecting_redacted.clear();
-            state.deleting.clear();
             let message = match &remembered {
                 // A redelivery is the same message, not a new one.
                 Some(first) => first.sent.message.clone(),
@@ -606,6 +831,7 @@ impl MockChat {
             reply_to,
             message_id: Some(MessageId::new(message.clone()).map_err(|_| MockError::BadId)?),
         };
+        let window = Window::open(self);
         let replies = self.bot.handle(&incoming).await;
         match remembered {
             // A first answer that said nothing (the core's "still in
@@ -617,23 +843,35 @@ impl MockChat {
             Some(first) => return Ok(first.sent),
             None => {}
         }
+        let mut collected = Collected::default();
         for reply in &replies {
-            self.deliver(reply);
+            collected.append(self.with_state(|state| state.deliver(reply)));
         }
-        if let Err(error) = self.bot.dispatcher().drain().await {
+        // Alone, its notifications are delivered before it is answered
+        // (waiting for a drain in progress). Otherwise a drain in progress
+        // goes on while it finds messages, and the bot woke the
+        // background one: no need to wait.
+        let drained = if self.with_state(|state| state.alone()) {
+            self.bot.dispatcher().drain().await.map(Some)
+        } else {
+            self.bot.dispatcher().try_drain().await
+        };
+        if let Err(error) = drained {
             tracing::warn!(%error, "mock: outbox drain failed; notifications follow later");
         }
+        if let Some(notices) = window.close() {
+            collected.append(notices);
+        }
         Ok(self.with_state(|state| {
-            let deleted = std::mem::take(&mut state.deleting);
             let caused = Sent {
                 message: message.clone(),
-                deliveries: std::mem::take(&mut state.collecting),
-                deleted: deleted.clone(),
+                deliveries: collected.deliveries,
+                deleted: collected.deleted.clone(),
             };
             let kept = Sent {
                 message,
-                deliveries: std::mem::take(&mut state.collecting_redacted),
-                deleted,
+                deliveries: collected.redacted,
+                deleted: collected.deleted,
             };
             state.remember(
                 event_id.as_str().to_owned(),
@@ -650,15 +888,14 @@ impl MockChat {
     /// unclaimed escrow) and the delivery of what it caused, which it
     /// returns.
     pub async fn tick(&self) -> Result<Vec<Delivery>, bot::service::BotError> {
-        let _turn = self.turn.lock().await;
-        self.with_state(|state| {
-            state.collecting.clear();
-            state.collecting_redacted.clear();
-            state.deleting.clear();
-        });
+        let _alone = self.ticking.write().await;
+        let window = Window::open(self);
         self.bot.sweep().await?;
         self.bot.dispatcher().drain().await?;
-        Ok(self.with_state(|state| std::mem::take(&mut state.collecting)))
+        Ok(window
+            .close()
+            .map(|notices| notices.deliveries)
+            .unwrap_or_default())
     }
 
     /// Everything `name` has received so far (the newest
@@ -694,97 +931,6 @@ impl MockChat {
             names.sort();
             names
         })
-    }
-
-    /// Puts a reply into the inboxes of whoever it reaches, after deleting
-    /// the message it asks to delete (always allowed here).
-    fn deliver(&self, reply: &Reply) {
-        if reply.platform != Platform::Mock {
-            return;
-        }
-        self.with_state(|state| {
-            let deleted = match (&reply.deletion, &reply.audience) {
-                (Some(deletion), Audience::Chat(chat)) => {
-                    state.delete(chat.as_str(), deletion.message.as_str())
-                }
-                _ => false,
-            };
-            let mut text = reply.text_after_deletion(deleted).to_owned();
-            // What may be kept: a reply holding a secret says which text
-            // to keep instead.
-            let kept = reply.redacted.clone().unwrap_or_else(|| text.clone());
-            // A picture shows in transcripts by its description; its bytes
-            // go only to the live answer, never to a kept inbox.
-            let image = reply.image.as_ref().map(|image| {
-                text.push_str(&format!("\n[image: {}]", image.alt));
-                base64::engine::Engine::encode(
-                    &base64::engine::general_purpose::STANDARD,
-                    image.bytes(),
-                )
-            });
-            let deliveries: Vec<Delivery> = match &reply.audience {
-                Audience::Private(user) => vec![Delivery {
-                    to: user.as_str().to_owned(),
-                    chat: DM.to_owned(),
-                    text,
-                    image_png_base64: image,
-                }],
-                Audience::Chat(chat) => match chat.as_str().strip_prefix("dm:") {
-                    Some(user) => vec![Delivery {
-                        to: user.to_owned(),
-                        chat: DM.to_owned(),
-                        text,
-                        image_png_base64: image,
-                    }],
-                    None => {
-                        state.last_message = state.last_message.saturating_add(1);
-                        let id = format!("m{}", state.last_message);
-                        state.post(
-                            chat.as_str(),
-                            Posted {
-                                id,
-                                from: MOCK_BOT_NAME.to_owned(),
-                                text: kept.clone(),
-                                deleted: false,
-                            },
-                        );
-                        state
-                            .groups
-                            .get(chat.as_str())
-                            .map(|members| {
-                                members
-                                    .iter()
-                                    .map(|member| Delivery {
-                                        to: member.clone(),
-                                        chat: chat.as_str().to_owned(),
-                                        text: text.clone(),
-                                        // Never a picture in a group.
-                                        image_png_base64: None,
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default()
-                    }
-                },
-            };
-            for delivery in deliveries {
-                let redacted = Delivery {
-                    text: kept.clone(),
-                    image_png_base64: None,
-                    ..delivery.clone()
-                };
-                if state.inboxes.has(&delivery.to) || state.inboxes.keys() < state.limits.users_max
-                {
-                    state.inboxes.push(&delivery.to, redacted.clone());
-                } else {
-                    tracing::warn!(
-                        "mock: an inbox for one more user is over the bound; message not kept"
-                    );
-                }
-                state.collecting_redacted.push(redacted);
-                state.collecting.push(delivery);
-            }
-        });
     }
 }
 

@@ -771,6 +771,49 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
+            /// Marks messages delivered, or counts a failed attempt of
+            /// each, in one transaction (one commit however many).
+            pub(crate) async fn outbox_settle_many(
+                pool: &Pool,
+                ids: &[u128],
+                delivered_at_ms: Option<i64>,
+            ) -> Result<(), Error> {
+                if ids.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = pool.begin().await?;
+                for chunk in ids.chunks(BINDS_PER_STATEMENT_MAX - 1) {
+                    let mut q = QueryBuilder::<Db>::new("UPDATE outbox SET ");
+                    match delivered_at_ms {
+                        Some(at) => {
+                            q.push("delivered_at_ms = ");
+                            q.push_bind(at);
+                        }
+                        None => {
+                            q.push("attempts = attempts + 1");
+                        }
+                    }
+                    q.push(" WHERE id IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(uuid::Uuid::from_u128(*id));
+                    }
+                    q.push(")");
+                    q.build().persistent(false).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            /// How many messages are not yet delivered.
+            pub(crate) async fn outbox_backlog(pool: &Pool) -> Result<u64, Error> {
+                let count: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at_ms IS NULL")
+                        .fetch_one(pool)
+                        .await?;
+                Ok(u64::try_from(count).unwrap_or(0))
+            }
+
             /// `head` + `$1, $2, ...` bound to `values` + `tail`. The SQL
             /// text is ours; only the values come from outside, as binds.
             fn in_list<T>(head: impl Into<String>, values: &[T], tail: &str) -> QueryBuilder<Db>
