@@ -674,13 +674,80 @@ impl Ledger {
     /// none of them is handed out again.
     pub async fn outbox_delivered_many(&self, ids: &[u128]) -> Result<(), LedgerError> {
         let now = self.now_ms();
+        if self.writes_through_writer() {
+            return self.outbox_settle_in_batch(ids, Some(now)).await;
+        }
         on_backend!(&self.inner.backend, pool => db::outbox_settle_many(pool, ids, Some(now)).await)
     }
 
     /// Records a failed delivery attempt of each of these outbox messages,
     /// in one commit; they stay undelivered.
     pub async fn outbox_failed_many(&self, ids: &[u128]) -> Result<(), LedgerError> {
+        if self.writes_through_writer() {
+            return self.outbox_settle_in_batch(ids, None).await;
+        }
         on_backend!(&self.inner.backend, pool => db::outbox_settle_many(pool, ids, None).await)
+    }
+
+    /// Whether writes beside the money had better go through the writer's
+    /// batches: on SQLite, whose one write lock the writer holds for its
+    /// batches, a write of its own would wait for it.
+    fn writes_through_writer(&self) -> bool {
+        match &self.inner.backend {
+            #[cfg(feature = "sql")]
+            Backend::Sqlite(_) => true,
+            #[cfg(feature = "sql")]
+            Backend::Postgres(_) => false,
+            #[cfg(not(feature = "sql"))]
+            Backend::Unavailable => false,
+        }
+    }
+
+    /// Marks outbox messages delivered (`Some(at)`) or counts a failed
+    /// attempt (`None`) in the writer's batches, as record writes of
+    /// [`RECORD_VALUES_MAX`] values at most.
+    async fn outbox_settle_in_batch(
+        &self,
+        ids: &[u128],
+        delivered_at_ms: Option<i64>,
+    ) -> Result<(), LedgerError> {
+        let (head, first) = match delivered_at_ms {
+            Some(at) => (
+                "UPDATE outbox SET delivered_at_ms = $1 WHERE id IN (",
+                Some(at),
+            ),
+            None => (
+                "UPDATE outbox SET attempts = attempts + 1 WHERE id IN (",
+                None,
+            ),
+        };
+        let offset = usize::from(first.is_some());
+        let records: Vec<RecordWrite> = ids
+            .chunks(RECORD_VALUES_MAX - offset)
+            .map(|chunk| {
+                let list: Vec<String> = (1..=chunk.len())
+                    .map(|i| format!("${}", i + offset))
+                    .collect();
+                let mut values: Vec<SqlValue> = first.map(SqlValue::from).into_iter().collect();
+                values.extend(chunk.iter().map(|id| SqlValue::Uuid(Some(*id))));
+                RecordWrite::new(format!("{head}{})", list.join(", ")), values)
+            })
+            .collect();
+        for unit in records.chunks(UNIT_RECORDS_MAX) {
+            self.commit(Unit::records(unit.to_vec()))
+                .await
+                .map_err(|error| match error {
+                    SubmitError::Ledger(e) => e,
+                    other => LedgerError::InvalidRecord(
+                        if matches!(other, SubmitError::Rejected { .. }) {
+                            "outbox marks refused"
+                        } else {
+                            "outbox marks conflicted"
+                        },
+                    ),
+                })?;
+        }
+        Ok(())
     }
 
     /// How many outbox messages are not yet delivered (the backlog).
