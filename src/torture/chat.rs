@@ -7,8 +7,9 @@
 //! The one design decision to know: **every message is journaled (and
 //! flushed) before it is sent, and sent again with the same event id until
 //! it is answered**: a transport error, a 5xx, or an answer that says
-//! nothing to the sender (the bot's "still in progress" for an event a
-//! killed server had claimed, until its lease runs out) is no answer. The
+//! nothing to the sender (the bot's "still in progress" for an event the
+//! same server is still handling) is no answer. A restarted server knows
+//! nothing of what a killed one was handling and handles it afresh. The
 //! run then lets the outbox drain after the last restart, journals what the
 //! users' inboxes hold, stops the server and hands the journal and a
 //! database snapshot to [`check_chat`], a pure function.
@@ -41,13 +42,12 @@ use super::{Backend, TortureArgs, chat_db, cluster};
 /// One HTTP attempt's time limit, in milliseconds.
 pub(super) const CHAT_REQUEST_TIMEOUT_MS: u64 = 15_000;
 /// How long one message is sent again before the worker gives up on it, in
-/// seconds: more than the bot's event lease (60 s), after which an event a
-/// killed server had claimed is handled again.
+/// seconds: long enough for several restarts of the server.
 pub(super) const CHAT_GIVE_UP_SECS: u64 = 150;
 /// Pause before sending again after a failed attempt, in milliseconds.
 pub(super) const CHAT_RETRY_BACKOFF_MS: u64 = 100;
 /// Pause before sending again after an answer that said nothing to the
-/// sender (an event still claimed by a killed server), in milliseconds.
+/// sender (an event the server is still handling), in milliseconds.
 pub(super) const IN_PROGRESS_BACKOFF_MS: u64 = 1_000;
 /// How long a split's payer looks in their inbox for its request, in
 /// milliseconds.
