@@ -206,6 +206,8 @@ pub struct Dispatcher {
     /// twice by it (another process may still: delivery is at least once).
     draining: tokio::sync::Mutex<()>,
     wake: Arc<tokio::sync::Notify>,
+    /// Deliveries and their lag, read by `Bot::stats`.
+    counters: Arc<crate::stats::Counters>,
 }
 
 impl fmt::Debug for Dispatcher {
@@ -216,11 +218,17 @@ impl fmt::Debug for Dispatcher {
 
 impl Dispatcher {
     pub fn new(ledger: Ledger) -> Dispatcher {
+        Dispatcher::counted(ledger, Arc::default())
+    }
+
+    /// A dispatcher that counts its deliveries in `counters`.
+    pub(crate) fn counted(ledger: Ledger, counters: Arc<crate::stats::Counters>) -> Dispatcher {
         Dispatcher {
             ledger,
             notifiers: RwLock::new(HashMap::new()),
             draining: tokio::sync::Mutex::new(()),
             wake: Arc::new(tokio::sync::Notify::new()),
+            counters,
         }
     }
 
@@ -291,6 +299,8 @@ impl Dispatcher {
                 match notifier.deliver(&reply).await {
                     Ok(()) => {
                         self.ledger.outbox_delivered(id).await?;
+                        let lag_ms = self.ledger.now_ms().saturating_sub(stored.created_at_ms);
+                        self.counters.deliveries.delivered(lag_ms);
                         delivered += 1;
                         progress = true;
                     }

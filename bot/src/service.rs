@@ -72,6 +72,7 @@ use crate::message::{Incoming, Platform, Reply};
 use crate::notify::Dispatcher;
 use crate::otp::{self, OtpPolicy, Pepper, RandomSource};
 use crate::profile::PlatformProfile;
+use crate::stats::MessageOutcome;
 use crate::store::{CardOpKind, EventClaim, Store, StoreError};
 
 use account::help;
@@ -198,6 +199,8 @@ pub struct Bot {
     command_rates: CommandRates,
     /// The index of the stored SDN list (see `sanctions.rs`).
     sanctions: sanctions::SanctionsCache,
+    /// What [`Bot::stats`] reads (see [`crate::stats`]).
+    counters: Arc<crate::stats::Counters>,
 }
 
 impl fmt::Debug for Bot {
@@ -257,7 +260,14 @@ impl BotBuilder {
     }
 
     pub fn build(self) -> Arc<Bot> {
-        let dispatcher = Arc::new(Dispatcher::new(self.ledger.clone()));
+        let counters = Arc::new(crate::stats::Counters::default());
+        let dispatcher = Arc::new(Dispatcher::counted(
+            self.ledger.clone(),
+            Arc::clone(&counters),
+        ));
+        let card_rail = self
+            .card_rail
+            .map(|rail| crate::stats::CountedRail::wrap(rail, Arc::clone(&counters)));
         Arc::new(Bot {
             ledger: self.ledger,
             store: self.store,
@@ -269,11 +279,12 @@ impl BotBuilder {
             system_accounts: Mutex::new(HashMap::new()),
             allowances: limits::AllowanceCache::default(),
             events_forgotten_at_ms: std::sync::atomic::AtomicI64::new(0),
-            card_rail: self.card_rail,
+            card_rail,
             card_fingerprint_key: self.card_fingerprint_key,
             second_factor_key: self.second_factor_key,
             command_rates: CommandRates::new(),
             sanctions: sanctions::SanctionsCache::default(),
+            counters,
         })
     }
 }
@@ -321,6 +332,34 @@ impl Bot {
         &self.dispatcher
     }
 
+    /// A copy of what this bot has counted since it was built (see
+    /// [`crate::stats`]): cheap, no I/O.
+    pub fn stats(&self) -> crate::stats::BotStats {
+        self.counters.snapshot()
+    }
+
+    /// Payments not yet final (waiting for a code, in escrow, held), by
+    /// state, each count at most `counted_max`: read from the store.
+    pub async fn open_payments(
+        &self,
+        counted_max: u32,
+    ) -> std::result::Result<Vec<(crate::store::PaymentState, u64)>, StoreError> {
+        self.store.open_payments(counted_max).await
+    }
+
+    /// Records `payment` (compare-and-swap, see [`Store::update_payment`])
+    /// and counts it when it reached a final state.
+    pub(crate) async fn update_payment(
+        &self,
+        payment: &crate::store::Payment,
+    ) -> std::result::Result<bool, StoreError> {
+        let updated = self.store.update_payment(payment).await?;
+        if updated {
+            self.counters.payment_recorded(payment.state);
+        }
+        Ok(updated)
+    }
+
     /// Takes `profile` as what its platform is like (see
     /// [`PlatformProfile`]); each adapter calls this once when it starts,
     /// before it hands the core any message. Called again for the same
@@ -351,10 +390,17 @@ impl Bot {
             .await;
         match claim {
             Ok(EventClaim::New) => {}
-            Ok(EventClaim::Done(stored)) => return decode_outcome(&stored),
-            Ok(EventClaim::InProgress) => return Vec::new(),
+            Ok(EventClaim::Done(stored)) => {
+                self.count_message(msg, MessageOutcome::Replayed);
+                return decode_outcome(&stored);
+            }
+            Ok(EventClaim::InProgress) => {
+                self.count_message(msg, MessageOutcome::InProgress);
+                return Vec::new();
+            }
             Err(error) => {
                 tracing::error!(%error, event = %event_key(msg), "cannot claim event");
+                self.count_message(msg, MessageOutcome::Failed);
                 return vec![internal_error(msg)];
             }
         }
@@ -371,6 +417,7 @@ impl Bot {
                     tracing::warn!(%error, event = %event_key(msg), "cannot record event outcome");
                 }
                 self.dispatcher.wake();
+                self.count_message(msg, MessageOutcome::Handled);
                 replies
             }
             Err(error) => {
@@ -379,9 +426,14 @@ impl Bot {
                     tracing::warn!(%error, "cannot release event claim");
                 }
                 self.dispatcher.wake();
+                self.count_message(msg, MessageOutcome::Failed);
                 vec![internal_error(msg)]
             }
         }
+    }
+
+    fn count_message(&self, msg: &Incoming, outcome: MessageOutcome) {
+        self.counters.message(msg.platform, outcome);
     }
 
     /// The checks every message gets (see [`Bot::screen`]), then its

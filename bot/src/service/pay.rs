@@ -418,7 +418,7 @@ impl Bot {
                 done.state = next_state;
                 done.due_at_ms = due_at_ms;
                 done.updated_at_ms = turn.now_ms;
-                if !self.store.update_payment(&done).await? {
+                if !self.update_payment(&done).await? {
                     // Someone else recorded it first; the money moved once.
                     let now = self.store.payment(&reference).await?;
                     let state = now.map_or(next_state, |p| p.state);
@@ -455,7 +455,7 @@ impl Bot {
         payment.state = state;
         payment.due_at_ms = None;
         payment.updated_at_ms = self.ledger.now_ms();
-        self.store.update_payment(&payment).await?;
+        self.update_payment(&payment).await?;
         Ok(())
     }
 
@@ -493,7 +493,7 @@ impl Bot {
     /// recorded it, gives back what it used of the limits (only then: a
     /// stale record may belong to a payment since moved to escrow).
     async fn ended_awaiting(&self, ended: &Payment) -> Result<bool> {
-        let updated = self.store.update_payment(ended).await?;
+        let updated = self.update_payment(ended).await?;
         if updated {
             self.release_limits(ended.transfer_id, &PAYMENT_KINDS)
                 .await?;
