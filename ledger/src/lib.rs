@@ -625,7 +625,7 @@ impl Ledger {
     /// What waits in the outbox: messages not yet delivered (at most
     /// `counted_max` counted) and when the oldest of them was written.
     pub async fn outbox_backlog(&self, counted_max: u32) -> Result<OutboxBacklog, LedgerError> {
-        let (messages, oldest_created_at_ms) = on_backend!(
+        let (messages, oldest_created_at_ms): (i64, Option<i64>) = on_backend!(
             &self.inner.backend,
             pool => db::outbox_backlog(pool, counted_max).await
         )?;
