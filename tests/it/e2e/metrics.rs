@@ -219,3 +219,71 @@ fn the_operator_token_scrapes_the_main_listener_and_a_ledger_token_does_not() {
     let refused = http_get_with_headers(server.addr, "/metrics", &[("Authorization", &auth)]);
     assert_eq!(refused.0, 401, "a ledger token does not scrape");
 }
+
+/// Texts `from` got in the DM in answer to `text`.
+fn dm(server: &Server, from: &str, text: &str) -> String {
+    say(server, json!({ "from": from, "chat": "dm", "text": text })).join("\n")
+}
+
+/// `command`, then `/confirm` with the code it sent.
+fn confirmed(server: &Server, from: &str, command: &str) -> String {
+    let prompt = dm(server, from, command);
+    let code = super::support::word_after(&prompt, "/confirm ");
+    dm(server, from, &format!("/confirm {code}"))
+}
+
+#[test]
+fn card_rail_calls_are_counted_by_call_and_result() {
+    let (_dir, server) = serve_fresh(&[("PAYBOT_METRICS__LISTEN", "127.0.0.1:0")]);
+    let own = metrics_addr(&server);
+    // December, three years on: always in the future.
+    let year = 1970
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 31_556_952;
+    let expiry = format!("12/{:02}", (year + 3) % 100);
+    dm(&server, "alice", "/start");
+    confirmed(
+        &server,
+        "alice",
+        &format!("/card add 4111111111111111 {expiry}"),
+    );
+    let topup = confirmed(&server, "alice", "/topup 20");
+    assert!(topup.contains("Done: added $20.00"), "{topup}");
+    confirmed(
+        &server,
+        "alice",
+        &format!("/card add 4000000000000002 {expiry}"),
+    );
+    let declined = confirmed(&server, "alice", "/topup 5 card 2");
+    assert!(declined.contains("was declined"), "{declined}");
+
+    let (status, body) = http_get(own, "/metrics");
+    assert_eq!(status, 200, "{body}");
+    let calls = |call: &str, result: &str| {
+        sample(
+            &body,
+            &format!(r#"paybot_card_rail_calls_total{{call="{call}",result="{result}"}}"#),
+        )
+    };
+    assert_eq!(calls("tokenize", "approved"), 2.0, "{body}");
+    assert_eq!(calls("pull", "approved"), 1.0, "{body}");
+    assert_eq!(calls("pull", "declined"), 1.0, "{body}");
+    assert_eq!(calls("push", "approved"), 0.0, "{body}");
+}
+
+#[test]
+fn wrong_metrics_tokens_are_throttled() {
+    let (_dir, server) = serve_fresh(&[("PAYBOT_METRICS__TOKEN", METRICS_TOKEN)]);
+    let wrong = bearer("wrong-token-0123456789abcdef0123456789abc");
+    for _ in 0..paybot::api::AUTH_FAILURES_PER_ADDRESS_MAX {
+        let refused = http_get_with_headers(server.addr, "/metrics", &[("Authorization", &wrong)]);
+        assert_eq!(refused.0, 401);
+    }
+    let auth = bearer(METRICS_TOKEN);
+    let throttled = http_get_with_headers(server.addr, "/metrics", &[("Authorization", &auth)]);
+    assert_eq!(throttled.0, 429, "{}", throttled.1);
+    assert!(throttled.1.contains("too many requests with a wrong token"));
+}
