@@ -339,7 +339,7 @@ impl Bot {
     }
 
     /// Payments not yet final (waiting for a code, in escrow, held), by
-    /// state, each count at most `counted_max`: read from the store.
+    /// state, counting at most `counted_max` in all: read from the store.
     pub async fn open_payments(
         &self,
         counted_max: u32,
