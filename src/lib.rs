@@ -14,6 +14,7 @@ pub mod database;
 pub mod deployment;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod sanctions;
 pub mod server;
 pub mod settings;

@@ -132,12 +132,16 @@ async fn serve_ledger(
     );
     let simulator_routes = app.simulator.as_ref().map(paybot_cards::Simulator::router);
     let api_routes = api_router(settings, ledger, &app.bot);
+    let metrics = crate::metrics::Metrics::new(Arc::clone(&app.bot), ledger.clone());
+    let metrics_routes = metrics_router(settings, &metrics);
+    let metrics_listener = spawn_metrics_listener(settings, metrics, &stopped).await?;
     let callback_routes = callback_router(settings, &app.bot);
     for adapter in [
         telegram_routes,
         discord_routes,
         simulator_routes,
         api_routes,
+        metrics_routes,
         Some(callback_routes),
     ]
     .into_iter()
@@ -185,6 +189,9 @@ async fn serve_ledger(
     if let Some(gateway) = discord_gateway {
         tasks.push(("discord gateway", gateway));
     }
+    if let Some(listener) = metrics_listener {
+        tasks.push(("metrics listener", listener));
+    }
     for (name, task) in tasks {
         match tokio::time::timeout(Duration::from_secs(SWEEPER_STOP_TIMEOUT_SECS), task).await {
             Ok(Ok(())) => info!("{name} stopped"),
@@ -221,6 +228,62 @@ fn api_router(settings: &Settings, ledger: &Ledger, bot: &Arc<bot::Bot>) -> Opti
         });
         crate::api::router(ledger.clone(), tokens, admin)
     })
+}
+
+/// `/metrics` on the main listener: only when `metrics.token` or
+/// `api.operator_token` is set, answering only those tokens.
+fn metrics_router(settings: &Settings, metrics: &crate::metrics::Metrics) -> Option<Router> {
+    let tokens = settings.metrics.main_listener_tokens(&settings.api);
+    (!tokens.is_empty()).then(|| {
+        info!(
+            path = crate::metrics::METRICS_PATH,
+            "metrics enabled on the main listener, behind a token"
+        );
+        crate::metrics::router(metrics.clone(), tokens)
+    })
+}
+
+/// `/metrics` on a listener of its own when `metrics.listen` is set,
+/// served until `stopped` turns true.
+async fn spawn_metrics_listener(
+    settings: &Settings,
+    metrics: crate::metrics::Metrics,
+    stopped: &watch::Receiver<bool>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(addr) = settings.metrics.listen else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on metrics.listen = {addr}"))?;
+    let bound = listener
+        .local_addr()
+        .context("cannot read the metrics listener's address")?;
+    let tokens = settings.metrics.own_listener_tokens();
+    if tokens.is_empty() && !bound.ip().is_loopback() {
+        warn!(
+            %bound,
+            "metrics.listen is not a loopback address and metrics.token is not set: \
+             anyone who reaches it can scrape"
+        );
+    }
+    let limits = crate::http::Limits {
+        connections_max: crate::metrics::METRICS_CONNECTIONS_MAX,
+        requests_in_flight_max: crate::metrics::METRICS_REQUESTS_IN_FLIGHT_MAX,
+        ..crate::http::Limits::from_settings(&settings.http)
+    };
+    let routes = crate::http::guard_requests(crate::metrics::router(metrics, tokens), &limits);
+    let served = crate::http::serve(listener, routes, limits, stopped.clone());
+    // Not "listening on": that line names the main listener.
+    info!(
+        "metrics: serving {} on {bound}",
+        crate::metrics::METRICS_PATH
+    );
+    Ok(Some(tokio::spawn(async move {
+        if let Err(e) = served.await {
+            warn!(error = %e, "the metrics listener failed");
+        }
+    })))
 }
 
 /// The verification provider's callback: on when

@@ -21,6 +21,7 @@ mod periodic;
 pub mod profile;
 pub mod service;
 pub mod split;
+pub mod stats;
 pub mod store;
 pub mod text;
 pub mod trust;

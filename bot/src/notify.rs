@@ -209,6 +209,8 @@ pub struct Dispatcher {
     /// twice by it (another process may still: delivery is at least once).
     draining: tokio::sync::Mutex<()>,
     wake: Arc<tokio::sync::Notify>,
+    /// Deliveries and their lag, read by `Bot::stats`.
+    counters: Arc<crate::stats::Counters>,
 }
 
 impl fmt::Debug for Dispatcher {
@@ -219,11 +221,17 @@ impl fmt::Debug for Dispatcher {
 
 impl Dispatcher {
     pub fn new(ledger: Ledger) -> Dispatcher {
+        Dispatcher::counted(ledger, Arc::default())
+    }
+
+    /// A dispatcher that counts its deliveries in `counters`.
+    pub(crate) fn counted(ledger: Ledger, counters: Arc<crate::stats::Counters>) -> Dispatcher {
         Dispatcher {
             ledger,
             notifiers: RwLock::new(HashMap::new()),
             draining: tokio::sync::Mutex::new(()),
             wake: Arc::new(tokio::sync::Notify::new()),
+            counters,
         }
     }
 
@@ -339,6 +347,7 @@ impl Dispatcher {
             };
             let pending = Pending {
                 id,
+                created_at_ms: stored.created_at_ms,
                 attempts: stored.attempts,
                 bounce,
                 reply,
@@ -378,6 +387,8 @@ impl Dispatcher {
                 match outcome {
                     Ok(()) => {
                         done.push(id);
+                        let lag_ms = self.ledger.now_ms().saturating_sub(pending.created_at_ms);
+                        self.counters.deliveries.delivered(lag_ms);
                         round.delivered += 1;
                         round.progress = true;
                     }
@@ -472,6 +483,8 @@ struct Round {
 /// An outbox message to hand to its notifier.
 struct Pending {
     id: u128,
+    /// When it was written (ms), for the delivery lag.
+    created_at_ms: i64,
     attempts: i32,
     bounce: Option<Box<StoredReply>>,
     reply: Reply,

@@ -73,6 +73,7 @@ use crate::message::{Incoming, Platform, Reply};
 use crate::notify::Dispatcher;
 use crate::otp::{self, OtpPolicy, Pepper, RandomSource};
 use crate::profile::PlatformProfile;
+use crate::stats::MessageOutcome;
 use crate::store::{CardOpKind, Store, StoreError, UserId};
 
 use account::help;
@@ -205,6 +206,8 @@ pub struct Bot {
     command_rates: CommandRates,
     /// The index of the stored SDN list (see `sanctions.rs`).
     sanctions: sanctions::SanctionsCache,
+    /// What [`Bot::stats`] reads (see [`crate::stats`]).
+    counters: Arc<crate::stats::Counters>,
 }
 
 impl fmt::Debug for Bot {
@@ -264,7 +267,14 @@ impl BotBuilder {
     }
 
     pub fn build(self) -> Arc<Bot> {
-        let dispatcher = Arc::new(Dispatcher::new(self.ledger.clone()));
+        let counters = Arc::new(crate::stats::Counters::default());
+        let dispatcher = Arc::new(Dispatcher::counted(
+            self.ledger.clone(),
+            Arc::clone(&counters),
+        ));
+        let card_rail = self
+            .card_rail
+            .map(|rail| crate::stats::CountedRail::wrap(rail, Arc::clone(&counters)));
         Arc::new(Bot {
             ledger: self.ledger,
             store: self.store,
@@ -278,11 +288,12 @@ impl BotBuilder {
             events: Arc::default(),
             wallets: Mutex::default(),
             events_forgotten_at_ms: std::sync::atomic::AtomicI64::new(0),
-            card_rail: self.card_rail,
+            card_rail,
             card_fingerprint_key: self.card_fingerprint_key,
             second_factor_key: self.second_factor_key,
             command_rates: CommandRates::new(),
             sanctions: sanctions::SanctionsCache::default(),
+            counters,
         })
     }
 }
@@ -330,6 +341,34 @@ impl Bot {
         &self.dispatcher
     }
 
+    /// A copy of what this bot has counted since it was built (see
+    /// [`crate::stats`]): cheap, no I/O.
+    pub fn stats(&self) -> crate::stats::BotStats {
+        self.counters.snapshot()
+    }
+
+    /// Payments not yet final (waiting for a code, in escrow, held), by
+    /// state, counting at most `counted_max` in all: read from the store.
+    pub async fn open_payments(
+        &self,
+        counted_max: u32,
+    ) -> std::result::Result<Vec<(crate::store::PaymentState, u64)>, StoreError> {
+        self.store.open_payments(counted_max).await
+    }
+
+    /// Records `payment` (compare-and-swap, see [`Store::update_payment`])
+    /// and counts it when it reached a final state.
+    pub(crate) async fn update_payment(
+        &self,
+        payment: &crate::store::Payment,
+    ) -> std::result::Result<bool, StoreError> {
+        let updated = self.store.update_payment(payment).await?;
+        if updated {
+            self.counters.payment_recorded(payment.state);
+        }
+        Ok(updated)
+    }
+
     /// Takes `profile` as what its platform is like (see
     /// [`PlatformProfile`]); each adapter calls this once when it starts,
     /// before it hands the core any message. Called again for the same
@@ -357,10 +396,17 @@ impl Bot {
         let (platform, event) = (msg.platform, &msg.event_id);
         match self.events.claim(platform, event) {
             events::Claim::New => {}
-            events::Claim::Done(stored) => return decode_outcome(&stored),
-            events::Claim::InProgress => return Vec::new(),
+            events::Claim::Done(stored) => {
+                self.count_message(msg, MessageOutcome::Replayed);
+                return decode_outcome(&stored);
+            }
+            events::Claim::InProgress => {
+                self.count_message(msg, MessageOutcome::InProgress);
+                return Vec::new();
+            }
             events::Claim::Full => {
                 tracing::error!(event = %event_key(msg), "too many events in flight");
+                self.count_message(msg, MessageOutcome::Failed);
                 return vec![internal_error(msg)];
             }
         }
@@ -368,11 +414,13 @@ impl Bot {
             Ok(None) => {}
             Ok(Some(stored)) => {
                 self.events.forget(platform, event);
+                self.count_message(msg, MessageOutcome::Replayed);
                 return decode_outcome(&stored);
             }
             Err(error) => {
                 self.events.forget(platform, event);
                 tracing::error!(%error, event = %event_key(msg), "cannot read event outcome");
+                self.count_message(msg, MessageOutcome::Failed);
                 return vec![internal_error(msg)];
             }
         }
@@ -381,12 +429,14 @@ impl Bot {
                 let replies = withhold_card_numbers(msg, replies);
                 self.record_outcome(msg, encode_outcome(&replies));
                 self.dispatcher.wake();
+                self.count_message(msg, MessageOutcome::Handled);
                 replies
             }
             Err(error) => {
                 tracing::error!(%error, event = %event_key(msg), "handling failed");
                 self.events.forget(platform, event);
                 self.dispatcher.wake();
+                self.count_message(msg, MessageOutcome::Failed);
                 vec![internal_error(msg)]
             }
         }
@@ -409,6 +459,10 @@ impl Bot {
             }
             events.forget(platform, &event);
         });
+    }
+
+    fn count_message(&self, msg: &Incoming, outcome: MessageOutcome) {
+        self.counters.message(msg.platform, outcome);
     }
 
     /// The checks every message gets (see [`Bot::screen`]), then its

@@ -316,6 +316,12 @@ pub trait Store:
     /// first, at most `limit`.
     async fn payments_held(&self, limit: u32) -> Result<Vec<Payment>, StoreError>;
 
+    /// How many payments are in each non-final state (waiting for a code,
+    /// in escrow, held), counting at most `counted_max` payments in all:
+    /// the operator's metrics, read through the index of due payments.
+    async fn open_payments(&self, counted_max: u32)
+    -> Result<Vec<(PaymentState, u64)>, StoreError>;
+
     /// Payments the user made or received (as the payee user), newest
     /// first, at most `limit`.
     async fn payments_of_user(&self, user: UserId, limit: u32) -> Result<Vec<Payment>, StoreError>;

@@ -129,6 +129,15 @@ impl WriterStats {
     }
 }
 
+/// What waits in the outbox (see [`Ledger::outbox_backlog`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    /// Messages not yet delivered (nor dropped), up to the count asked for.
+    pub messages: u64,
+    /// When the oldest of them was written (ms since the epoch).
+    pub oldest_created_at_ms: Option<i64>,
+}
+
 /// The writer's counters, shared between the writer task and the handles.
 #[derive(Debug, Default)]
 struct WriterCounters {
@@ -659,6 +668,19 @@ impl Ledger {
         on_backend!(&self.inner.backend, pool => db::outbox_undelivered(pool, limit).await)
     }
 
+    /// What waits in the outbox: messages not yet delivered (at most
+    /// `counted_max` counted) and when the oldest of them was written.
+    pub async fn outbox_backlog(&self, counted_max: u32) -> Result<OutboxBacklog, LedgerError> {
+        let (messages, oldest_created_at_ms): (i64, Option<i64>) = on_backend!(
+            &self.inner.backend,
+            pool => db::outbox_backlog(pool, counted_max).await
+        )?;
+        Ok(OutboxBacklog {
+            messages: u64::try_from(messages).unwrap_or(0),
+            oldest_created_at_ms,
+        })
+    }
+
     /// Records that an outbox message was delivered: it is not handed out again.
     pub async fn outbox_delivered(&self, id: u128) -> Result<(), LedgerError> {
         let now = self.now_ms();
@@ -748,11 +770,6 @@ impl Ledger {
                 })?;
         }
         Ok(())
-    }
-
-    /// How many outbox messages are not yet delivered (the backlog).
-    pub async fn outbox_backlog(&self) -> Result<u64, LedgerError> {
-        on_backend!(&self.inner.backend, pool => db::outbox_backlog(pool).await)
     }
 
     /// Closes the connection pool. Submissions after this fail.

@@ -353,14 +353,27 @@ mod cases {
         let waiting = db.ledger.outbox_undelivered(10).await.unwrap();
         let ids: Vec<u128> = waiting.iter().map(|m| m.message.id()).collect();
         assert_eq!(ids, vec![1, 2, 3], "oldest first, no duplicate");
+        let backlog = db.ledger.outbox_backlog(100).await.unwrap();
+        assert_eq!(backlog.messages, 3);
+        assert_eq!(backlog.oldest_created_at_ms, Some(waiting[0].created_at_ms));
+        assert_eq!(
+            db.ledger.outbox_backlog(2).await.unwrap().messages,
+            2,
+            "bounded"
+        );
         db.ledger.outbox_failed(1).await.unwrap();
         db.ledger.outbox_delivered(2).await.unwrap();
+        assert_eq!(db.ledger.outbox_backlog(100).await.unwrap().messages, 2);
         let waiting = db.ledger.outbox_undelivered(10).await.unwrap();
         let left: Vec<(u128, i32)> = waiting
             .iter()
             .map(|m| (m.message.id(), m.attempts))
             .collect();
         assert_eq!(left, vec![(1, 1), (3, 0)]);
+        db.ledger.outbox_delivered(1).await.unwrap();
+        db.ledger.outbox_delivered(3).await.unwrap();
+        let empty = db.ledger.outbox_backlog(100).await.unwrap();
+        assert_eq!((empty.messages, empty.oldest_created_at_ms), (0, None));
         assert!(OutboxMessage::new(4, "", "x").is_err());
         assert!(
             OutboxMessage::new(4, "t", "x".repeat(ledger::OUTBOX_PAYLOAD_BYTES_MAX + 1)).is_err()
@@ -372,7 +385,10 @@ mod cases {
             .map(|i| OutboxMessage::new(i, "notify", format!("message {i}")).unwrap())
             .collect();
         db.ledger.enqueue_outbox(&messages).await.unwrap();
-        assert_eq!(db.ledger.outbox_backlog().await.unwrap(), 5);
+        assert_eq!(
+            db.ledger.outbox_backlog(u32::MAX).await.unwrap().messages,
+            5
+        );
         db.ledger.outbox_delivered_many(&[1, 3, 4]).await.unwrap();
         db.ledger.outbox_failed_many(&[2, 5]).await.unwrap();
         db.ledger.outbox_failed_many(&[5]).await.unwrap();
@@ -383,10 +399,16 @@ mod cases {
             .map(|m| (m.message.id(), m.attempts))
             .collect();
         assert_eq!(left, vec![(2, 1), (5, 2)]);
-        assert_eq!(db.ledger.outbox_backlog().await.unwrap(), 2);
+        assert_eq!(
+            db.ledger.outbox_backlog(u32::MAX).await.unwrap().messages,
+            2
+        );
         // Marked again (a mark after a lost answer): nothing changes.
         db.ledger.outbox_delivered_many(&[1, 2, 5]).await.unwrap();
-        assert_eq!(db.ledger.outbox_backlog().await.unwrap(), 0);
+        assert_eq!(
+            db.ledger.outbox_backlog(u32::MAX).await.unwrap().messages,
+            0
+        );
         assert!(db.ledger.outbox_undelivered(10).await.unwrap().is_empty());
     }
 

@@ -324,9 +324,10 @@ async fn pay(
         return Err(e.context("a payment went wrong"));
     }
     let backlog_at_end = ledger
-        .outbox_backlog()
+        .outbox_backlog(u32::MAX)
         .await
-        .context("cannot count the outbox")?;
+        .context("cannot count the outbox")?
+        .messages;
     // What is still in the outbox is delivered now (the dispatcher goes on
     // too), until it is empty or the time is up.
     let draining = Instant::now();
@@ -337,9 +338,10 @@ async fn pay(
             .await
             .context("cannot drain the outbox")?;
         let left = ledger
-            .outbox_backlog()
+            .outbox_backlog(u32::MAX)
             .await
-            .context("cannot count the outbox")?;
+            .context("cannot count the outbox")?
+            .messages;
         if left == 0 || draining.elapsed() >= limit {
             break left;
         }

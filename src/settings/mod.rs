@@ -49,7 +49,7 @@ pub use core::{
 };
 pub use server::{
     ApiSettings, ApiTokenSetting, DatabaseKind, DatabaseSettings, DatabaseUrl, DeploymentSettings,
-    HttpSettings, LedgerSettings, LogSettings, SqliteSync,
+    HttpSettings, LedgerSettings, LogSettings, MetricsSettings, SqliteSync,
 };
 
 /// The documented defaults, compiled in as the base layer.
@@ -77,6 +77,7 @@ const SECRET_KEYS: &[&str] = &[
     "api.transfer_token",
     "api.issuance_token",
     "api.operator_token",
+    "metrics.token",
     "trust.verification.secret",
 ];
 
@@ -96,6 +97,7 @@ pub struct Settings {
     pub discord: DiscordSettings,
     pub cards: CardsSettings,
     pub api: ApiSettings,
+    pub metrics: MetricsSettings,
     pub deployment: DeploymentSettings,
     pub limits: LimitsSettings,
     pub trust: trust::TrustSettings,
@@ -451,6 +453,42 @@ impl Reader<'_> {
                     format!("the same token as `{other}`: give each scope its own token"),
                 );
             }
+        }
+        if let Some(token) = &settings.metrics.token {
+            let key = "metrics.token";
+            let from_env = self
+                .figment
+                .find_metadata(key)
+                .is_none_or(|metadata| metadata.name == self.env_name);
+            check(
+                &[key],
+                key,
+                from_env,
+                format!(
+                    "a secret: set it with the environment variable {}, never in a file",
+                    env_name(key)
+                ),
+            );
+            let same = api_keys
+                .iter()
+                .find(|(_, other, _)| other.is_some_and(|other| other.same_as(token)));
+            if let Some((other, _, _)) = same {
+                check(
+                    &[key, "api"],
+                    key,
+                    false,
+                    format!("the same token as `{other}`: give scraping its own token"),
+                );
+            }
+        }
+        if let Some(listen) = settings.metrics.listen {
+            check(
+                &["metrics.listen", "http.addr"],
+                "metrics.listen",
+                listen != settings.http.addr || listen.port() == 0,
+                "must differ from http.addr (the main listener serves /metrics behind a token)"
+                    .to_owned(),
+            );
         }
         let secret_key = "trust.verification.secret";
         if settings.trust.verification.secret.is_some() {

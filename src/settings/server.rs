@@ -260,6 +260,11 @@ pub struct ApiTokenSetting {
 }
 
 impl ApiTokenSetting {
+    /// The parsed token (only its digest).
+    pub fn token(&self) -> &ApiToken {
+        &self.token
+    }
+
     /// Whether `other` is the same token.
     pub fn same_as(&self, other: &ApiTokenSetting) -> bool {
         self.token.matches(other.text.expose_secret().as_bytes())
@@ -277,6 +282,41 @@ impl<'de> Deserialize<'de> for ApiTokenSetting {
         let text = SecretString::deserialize(deserializer)?;
         let token = ApiToken::parse(text.expose_secret()).map_err(serde::de::Error::custom)?;
         Ok(ApiTokenSetting { token, text })
+    }
+}
+
+/// `[metrics]`: `/metrics` for an operator's Prometheus (see
+/// [`crate::metrics`]). Off unless set: on the main listener only behind a
+/// token (`metrics.token`, or `api.operator_token`), and on a listener of
+/// its own when `listen` is set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// The metrics listener's address (only `/metrics` there); none: off.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// The scrape token: reaches `/metrics` and nothing else. A secret,
+    /// from the environment only (`PAYBOT_METRICS__TOKEN`).
+    #[serde(default)]
+    pub token: Option<ApiTokenSetting>,
+}
+
+impl MetricsSettings {
+    /// The tokens `/metrics` answers on the main listener: the scrape
+    /// token and the operator's (whose holder sees more already). Empty:
+    /// `/metrics` is not served there.
+    pub fn main_listener_tokens(&self, api: &ApiSettings) -> Vec<ApiToken> {
+        [self.token.as_ref(), api.operator_token.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|setting| setting.token().clone())
+            .collect()
+    }
+
+    /// The tokens `/metrics` answers on its own listener: the scrape token
+    /// when set; empty (anyone who reaches the address) otherwise.
+    pub fn own_listener_tokens(&self) -> Vec<ApiToken> {
+        self.token.iter().map(|s| s.token().clone()).collect()
     }
 }
 

@@ -568,3 +568,80 @@ fn second_factor_defaults_and_refusals() {
     let error = load(Some(file.path()), NO_ENV).unwrap_err();
     assert!(error.contains("each currency at most once"), "{error}");
 }
+
+#[test]
+fn metrics_are_off_by_default_and_the_token_is_a_secret_of_its_own() {
+    let s = load(None, NO_ENV).unwrap();
+    assert_eq!(s.metrics.listen, None, "no listener by default");
+    assert!(s.metrics.token.is_none());
+    assert!(
+        s.metrics.main_listener_tokens(&s.api).is_empty(),
+        "not on the main listener without a token"
+    );
+
+    let token = "m".repeat(40);
+    let s = load(
+        None,
+        [
+            ("PAYBOT_METRICS__TOKEN", token.as_str()),
+            ("PAYBOT_METRICS__LISTEN", "127.0.0.1:9464"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        s.metrics.listen,
+        Some("127.0.0.1:9464".parse::<SocketAddr>().unwrap())
+    );
+    assert_eq!(s.metrics.main_listener_tokens(&s.api).len(), 1);
+    assert_eq!(s.metrics.own_listener_tokens().len(), 1);
+    assert!(!format!("{s:?}").contains(&token));
+    let deployment = crate::deployment::Deployment::of(&s).unwrap();
+    assert!(!deployment.is_production(), "scraping is not production");
+
+    let file = file_with(&format!("[metrics]\ntoken = \"{token}\"\n"));
+    let err = load(Some(file.path()), NO_ENV).unwrap_err();
+    assert!(
+        err.contains("PAYBOT_METRICS__TOKEN, never in a file"),
+        "{err}"
+    );
+    assert!(!err.contains(&token), "{err}");
+
+    let err = load(None, [("PAYBOT_METRICS__TOKEN", "short")]).unwrap_err();
+    assert!(err.contains("`metrics.token`"), "{err}");
+    assert!(err.contains("32 to 256 bytes"), "{err}");
+    assert!(!err.contains("short\""), "{err}");
+
+    let err = load(
+        None,
+        [
+            ("PAYBOT_API__OPERATOR_TOKEN", token.as_str()),
+            ("PAYBOT_METRICS__TOKEN", token.as_str()),
+        ],
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("the same token as `api.operator_token`"),
+        "{err}"
+    );
+
+    let err = load(
+        None,
+        [
+            ("PAYBOT_HTTP__ADDR", "127.0.0.1:8080"),
+            ("PAYBOT_METRICS__LISTEN", "127.0.0.1:8080"),
+        ],
+    )
+    .unwrap_err();
+    assert!(err.contains("`metrics.listen`"), "{err}");
+    assert!(err.contains("must differ from http.addr"), "{err}");
+    let err = load(None, [("PAYBOT_METRICS__LISTEN", "nowhere")]).unwrap_err();
+    assert!(err.contains("`metrics.listen` = \"nowhere\""), "{err}");
+
+    let s = load(None, [("PAYBOT_API__OPERATOR_TOKEN", token.as_str())]).unwrap();
+    assert_eq!(
+        s.metrics.main_listener_tokens(&s.api).len(),
+        1,
+        "the operator's token scrapes the main listener"
+    );
+    assert!(s.metrics.own_listener_tokens().is_empty());
+}

@@ -1307,6 +1307,32 @@ macro_rules! sql_backend {
                 all(pool, query).await
             }
 
+            pub(crate) async fn open_payments(
+                pool: &Pool,
+                counted_max: u32,
+            ) -> Result<Vec<(PaymentState, u64)>, Error> {
+                // The states are `DUE_STATES`; only they have a `due_at_ms`,
+                // so the partial index `bot_payments_due` holds them all.
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT state, COUNT(*) FROM (
+                         SELECT state FROM bot_payments
+                         WHERE due_at_ms IS NOT NULL
+                           AND state IN ('awaiting_code', 'escrowed', 'held')
+                         LIMIT $1
+                     ) AS open GROUP BY state",
+                )
+                .bind(i64::from(counted_max))
+                .fetch_all(pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(state, count)| {
+                        let parsed = PaymentState::from_str_opt(&state)
+                            .ok_or_else(|| corrupt("bot_payments", "state", &state))?;
+                        Ok((parsed, u64::try_from(count).unwrap_or(0)))
+                    })
+                    .collect()
+            }
+
             pub(crate) async fn payments_of_user(
                 pool: &Pool,
                 user: UserId,
@@ -2170,6 +2196,13 @@ impl Store for SqlStore {
 
     async fn payments_held(&self, limit: u32) -> Result<Vec<Payment>, StoreError> {
         on_backend!(self, pool => db::payments_held(pool, limit).await)
+    }
+
+    async fn open_payments(
+        &self,
+        counted_max: u32,
+    ) -> Result<Vec<(PaymentState, u64)>, StoreError> {
+        on_backend!(self, pool => db::open_payments(pool, counted_max).await)
     }
 
     async fn update_payment(&self, payment: &Payment) -> Result<bool, StoreError> {

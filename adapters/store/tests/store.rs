@@ -50,6 +50,7 @@ macro_rules! conformance {
 
 conformance!(
     held_payments_and_cash_outs_are_listed_and_due,
+    open_payments_are_counted_by_state_and_bounded,
     migrating_twice_is_harmless,
     event_outcome_commits_with_the_ledger_and_the_first_stays,
     old_finished_events_are_forgotten,
@@ -1582,6 +1583,44 @@ mod cases {
 
     /// A record's review reads back; held payments and cash-outs are
     /// listed longest held first, and are due at their review deadline.
+    pub(crate) async fn open_payments_are_counted_by_state_and_bounded(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        assert!(store.open_payments(100).await.unwrap().is_empty());
+        for reference in ["OPENA1", "OPENA2", "OPENA3"] {
+            store
+                .insert_payment(&payment(reference, alice, bob, 100))
+                .await
+                .unwrap();
+        }
+        store
+            .insert_payment(&escrow_payment("OPENE1", alice, "carol", T0))
+            .await
+            .unwrap();
+        let mut done = store.payment(&r("OPENA3")).await.unwrap().unwrap();
+        done.state = PaymentState::Completed;
+        done.due_at_ms = None;
+        assert!(store.update_payment(&done).await.unwrap());
+        let mut counts = store.open_payments(100).await.unwrap();
+        counts.sort_by_key(|(state, _)| state.as_str());
+        assert_eq!(
+            counts,
+            [(PaymentState::AwaitingCode, 2), (PaymentState::Escrowed, 1)],
+            "final states are not counted"
+        );
+        let bounded: u64 = store
+            .open_payments(2)
+            .await
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(bounded, 2, "at most counted_max payments are counted");
+    }
+
     pub(crate) async fn held_payments_and_cash_outs_are_listed_and_due(
         _db: &TestDb,
         store: Arc<SqlStore>,

@@ -86,7 +86,7 @@ impl Bot {
                     claimed.state = PaymentState::Claimed;
                     claimed.due_at_ms = None;
                     claimed.updated_at_ms = turn.now_ms;
-                    self.store.update_payment(&claimed).await?;
+                    self.update_payment(&claimed).await?;
                     turn.private(texts::claimed_to_payee(&payer, &amount.to_string(), &memo));
                 }
                 Err(SubmitError::Rejected { error, .. }) => {
@@ -162,7 +162,7 @@ impl Bot {
         refunded.state = PaymentState::Refunded;
         refunded.due_at_ms = None;
         refunded.updated_at_ms = self.ledger.now_ms();
-        let updated = self.store.update_payment(&refunded).await?;
+        let updated = self.update_payment(&refunded).await?;
         if updated {
             self.release_limits(refunded.transfer_id, &super::limits::PAYMENT_KINDS)
                 .await?;

@@ -81,7 +81,7 @@ impl Bot {
         held.state = PaymentState::Held;
         held.due_at_ms = Some(self.payment_hold_due_ms(&payment, turn.now_ms));
         held.updated_at_ms = turn.now_ms;
-        if !self.store.update_payment(&held).await? {
+        if !self.update_payment(&held).await? {
             let now = self.store.payment(&payment.reference).await?;
             let state = now.map_or(PaymentState::Held, |p| p.state);
             turn.private(super::texts::pay::already(
@@ -202,7 +202,7 @@ impl Bot {
                 claimed.review = Review::None;
                 claimed.due_at_ms = Some(now_ms.saturating_add(APPROVAL_RETRY_MS));
                 claimed.updated_at_ms = now_ms;
-                if !self.store.update_payment(&claimed).await? {
+                if !self.update_payment(&claimed).await? {
                     return self.ended_as(&reference).await;
                 }
                 claimed.revision = claimed.revision.saturating_add(1);
@@ -535,7 +535,7 @@ impl Bot {
         ended.state = state;
         ended.due_at_ms = None;
         ended.updated_at_ms = self.ledger.now_ms();
-        if !self.store.update_payment(&ended).await? {
+        if !self.update_payment(&ended).await? {
             return Ok(false);
         }
         let void_id = derive("paybot.bot.pay.hold-void", &reference);

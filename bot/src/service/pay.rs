@@ -463,10 +463,12 @@ impl Bot {
                         }
                         _ => due_at_ms,
                     };
-                    if !self.store.update_payment(&done).await? {
+                    if !self.update_payment(&done).await? {
                         // Someone else recorded it first; the money moved once.
                         return self.already_recorded(turn, &reference, next_state).await;
                     }
+                } else {
+                    self.counters.payment_recorded(next_state);
                 }
                 if let Some(request) = &payment.request {
                     self.mark_request_paid(request, &reference).await?;
@@ -516,7 +518,7 @@ impl Bot {
         payment.state = state;
         payment.due_at_ms = None;
         payment.updated_at_ms = self.ledger.now_ms();
-        self.store.update_payment(&payment).await?;
+        self.update_payment(&payment).await?;
         Ok(())
     }
 
@@ -554,7 +556,7 @@ impl Bot {
     /// recorded it, gives back what it used of the limits (only then: a
     /// stale record may belong to a payment since moved to escrow).
     async fn ended_awaiting(&self, ended: &Payment) -> Result<bool> {
-        let updated = self.store.update_payment(ended).await?;
+        let updated = self.update_payment(ended).await?;
         if updated {
             self.release_limits(ended.transfer_id, &PAYMENT_KINDS)
                 .await?;

@@ -746,6 +746,25 @@ macro_rules! sql_backend {
                     .collect()
             }
 
+            /// Undelivered messages (at most `counted_max` counted) and
+            /// when the oldest was written, through the partial index
+            /// `outbox_undelivered`.
+            pub(crate) async fn outbox_backlog(
+                pool: &Pool,
+                counted_max: u32,
+            ) -> Result<(i64, Option<i64>), Error> {
+                let row: (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(created_at_ms) FROM (
+                         SELECT created_at_ms FROM outbox
+                         WHERE delivered_at_ms IS NULL ORDER BY seq LIMIT $1
+                     ) AS waiting",
+                )
+                .bind(i64::from(counted_max))
+                .fetch_one(pool)
+                .await?;
+                Ok(row)
+            }
+
             /// Marks a message delivered, or counts a failed attempt.
             pub(crate) async fn outbox_settle(
                 pool: &Pool,
@@ -803,15 +822,6 @@ macro_rules! sql_backend {
                 }
                 tx.commit().await?;
                 Ok(())
-            }
-
-            /// How many messages are not yet delivered.
-            pub(crate) async fn outbox_backlog(pool: &Pool) -> Result<u64, Error> {
-                let count: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at_ms IS NULL")
-                        .fetch_one(pool)
-                        .await?;
-                Ok(u64::try_from(count).unwrap_or(0))
             }
 
             /// `head` + `$1, $2, ...` bound to `values` + `tail`. The SQL

@@ -9,6 +9,7 @@ mod cards;
 mod deployment;
 mod discord;
 mod http;
+mod metrics;
 mod mock;
 mod operator;
 mod sanctions;
