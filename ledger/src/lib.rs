@@ -955,3 +955,40 @@ fn answer(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_latency_lands_in_its_bucket_and_since_subtracts_it() {
+        let counters = WriterCounters::default();
+        counters.committed(3, Duration::from_micros(100));
+        let before = counters.snapshot();
+        counters.committed(64, Duration::from_micros(101));
+        counters.committed(64, Duration::from_secs(60));
+        let stats = counters.snapshot().since(&before);
+        assert_eq!(stats.batches, 2);
+        assert_eq!(stats.groups, 128);
+        assert_eq!(stats.commit_us_total, 60_000_101);
+        // 101 us is over the first bound (100) and within the second.
+        assert_eq!(stats.commit_latency.get(1), Some(&1));
+        assert_eq!(stats.commit_latency.last(), Some(&1));
+        assert_eq!(stats.commit_latency.iter().sum::<u64>(), 2);
+        assert_eq!(stats.commit_quantile_us(0.99), Some(u64::MAX));
+        let p50 = stats.commit_quantile_us(0.5).unwrap_or(0);
+        assert!((100..=150).contains(&p50), "{p50}");
+        assert_eq!(before.commit_latency.first(), Some(&1));
+    }
+
+    #[test]
+    fn time_ordered_ids_sort_by_creation_millisecond() {
+        let first = TransferId::time_ordered();
+        std::thread::sleep(Duration::from_millis(2));
+        let second = TransferId::time_ordered();
+        assert!(first < second);
+        assert_ne!(first, TransferId::time_ordered());
+        let text = first.to_string();
+        assert_eq!(text.chars().nth(14), Some('7'), "UUID version 7: {text}");
+    }
+}
