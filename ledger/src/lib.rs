@@ -15,6 +15,16 @@
 //! durable commit, and no check-then-write race exists because funds are
 //! checked under the lock that the write holds.
 //!
+//! Each batch is committed by a task on a writer connection of its own,
+//! kept from batch to batch. SQLite has one write lock, so one batch is in
+//! flight (and its kept connection's page cache stays warm). PostgreSQL has
+//! up to [`PIPELINED_BATCHES_MAX`]: while one batch waits for its commit to
+//! be durable, the next reads, locks and writes; batches that touch the same
+//! accounts serialize on those row locks exactly as two processes' writers
+//! do, and one that lost a race (the same new transfer id in both) is
+//! retried whole. [`Ledger::writer_stats`] counts batches, their sizes and
+//! their commit time.
+//!
 //! The ledger knows nothing of chats, users or cards: owners are opaque
 //! references and reason codes are plain numbers.
 //!
@@ -71,6 +81,10 @@ pub use verify::Violation;
 
 /// Most linked groups committed in one database transaction.
 pub const BATCH_GROUPS_MAX: usize = 512;
+/// Most batches the writer has in flight at once on PostgreSQL, each on a
+/// connection of its own: while one waits for its commit to be durable, the
+/// next reads, locks and writes. (SQLite has one write lock: one batch.)
+pub const PIPELINED_BATCHES_MAX: usize = 2;
 /// Most linked groups waiting for the writer; submitters wait beyond it.
 pub const SUBMIT_QUEUE_GROUPS_MAX: usize = 8_192;
 /// Most transfers on one history page.
@@ -86,10 +100,22 @@ pub const POOL_ACQUIRE_TIMEOUT_SECS: u64 = 10;
 /// groups per committed batch (powers of two up to [`BATCH_GROUPS_MAX`]).
 pub const BATCH_SIZE_BUCKETS: usize = 10;
 
+/// Upper bounds, in microseconds, of the buckets of
+/// [`WriterStats::commit_latency`] (a batch whose commit took exactly a bound
+/// counts in that bound's bucket). One more bucket counts the slower ones.
+pub const COMMIT_LATENCY_BOUNDS_US: [u64; 27] = [
+    100, 150, 200, 300, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 7_500, 10_000, 15_000, 20_000,
+    30_000, 50_000, 75_000, 100_000, 150_000, 200_000, 300_000, 500_000, 750_000, 1_000_000,
+    2_000_000, 5_000_000,
+];
+/// Buckets of [`WriterStats::commit_latency`]: one per bound in
+/// [`COMMIT_LATENCY_BOUNDS_US`] and one for slower commits.
+pub const COMMIT_LATENCY_BUCKETS: usize = COMMIT_LATENCY_BOUNDS_US.len() + 1;
+
 /// What the group-commit writer has done since [`Ledger::connect`]: cheap
 /// counters, for benchmarks and operators. Subtract two snapshots to get
 /// the figures of the time between them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriterStats {
     /// Database transactions committed by the writer.
     pub batches: u64,
@@ -100,24 +126,48 @@ pub struct WriterStats {
     /// Committed batches by size: bucket `i` counts batches of `2^i` to
     /// `2^(i+1) - 1` groups.
     pub batch_groups: [u64; BATCH_SIZE_BUCKETS],
+    /// Time the committed batches took, from taking a connection to the
+    /// database acknowledging the durable commit (retries included), summed,
+    /// in microseconds.
+    pub commit_us_total: u64,
+    /// Committed batches by commit time (as in `commit_us_total`): bucket
+    /// `i` counts commits of at most `COMMIT_LATENCY_BOUNDS_US[i]` that were
+    /// slower than the bound before; the last bucket, the slower ones. Not
+    /// cumulative (a Prometheus exporter sums them).
+    pub commit_latency: [u64; COMMIT_LATENCY_BUCKETS],
+}
+
+impl Default for WriterStats {
+    fn default() -> WriterStats {
+        WriterStats {
+            batches: 0,
+            groups: 0,
+            failed_batches: 0,
+            batch_groups: [0; BATCH_SIZE_BUCKETS],
+            commit_us_total: 0,
+            commit_latency: [0; COMMIT_LATENCY_BUCKETS],
+        }
+    }
+}
+
+/// `now - then` per bucket.
+fn buckets_since<const N: usize>(now: &[u64; N], then: &[u64; N]) -> [u64; N] {
+    std::array::from_fn(|i| {
+        let now = now.get(i).copied().unwrap_or(0);
+        now.saturating_sub(then.get(i).copied().unwrap_or(0))
+    })
 }
 
 impl WriterStats {
     /// The counts from `earlier` to `self`.
     pub fn since(&self, earlier: &WriterStats) -> WriterStats {
-        let mut batch_groups = [0; BATCH_SIZE_BUCKETS];
-        for ((out, now), then) in batch_groups
-            .iter_mut()
-            .zip(&self.batch_groups)
-            .zip(&earlier.batch_groups)
-        {
-            *out = now.saturating_sub(*then);
-        }
         WriterStats {
             batches: self.batches.saturating_sub(earlier.batches),
             groups: self.groups.saturating_sub(earlier.groups),
             failed_batches: self.failed_batches.saturating_sub(earlier.failed_batches),
-            batch_groups,
+            batch_groups: buckets_since(&self.batch_groups, &earlier.batch_groups),
+            commit_us_total: self.commit_us_total.saturating_sub(earlier.commit_us_total),
+            commit_latency: buckets_since(&self.commit_latency, &earlier.commit_latency),
         }
     }
 
@@ -126,6 +176,36 @@ impl WriterStats {
         let low = 1_usize << index.min(BATCH_SIZE_BUCKETS - 1);
         let high = low.saturating_mul(2).saturating_sub(1);
         (low, high.min(BATCH_GROUPS_MAX))
+    }
+
+    /// The commit time, in microseconds, under which a fraction `q` (0 to 1)
+    /// of the committed batches fell, estimated from
+    /// [`WriterStats::commit_latency`] by linear interpolation inside the
+    /// bucket. `None` when no batch was committed; [`u64::MAX`] when the
+    /// quantile lies in the bucket of commits slower than the last bound.
+    pub fn commit_quantile_us(&self, q: f64) -> Option<u64> {
+        let total: u64 = self.commit_latency.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        #[allow(clippy::as_conversions, clippy::cast_precision_loss)] // an estimate
+        let rank = (q.clamp(0.0, 1.0) * total as f64).max(1.0);
+        let mut below = 0_u64;
+        let mut low = 0_u64;
+        for (index, &count) in self.commit_latency.iter().enumerate() {
+            let Some(&high) = COMMIT_LATENCY_BOUNDS_US.get(index) else {
+                return Some(u64::MAX);
+            };
+            #[allow(clippy::as_conversions, clippy::cast_precision_loss)]
+            if count > 0 && (below + count) as f64 >= rank {
+                let within = (rank - below as f64) / count as f64;
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                return Some(low + (within * (high - low) as f64) as u64);
+            }
+            below += count;
+            low = high;
+        }
+        Some(u64::MAX)
     }
 }
 
@@ -145,10 +225,12 @@ struct WriterCounters {
     groups: AtomicU64,
     failed_batches: AtomicU64,
     batch_groups: [AtomicU64; BATCH_SIZE_BUCKETS],
+    commit_us_total: AtomicU64,
+    commit_latency: [AtomicU64; COMMIT_LATENCY_BUCKETS],
 }
 
 impl WriterCounters {
-    fn committed(&self, groups: usize) {
+    fn committed(&self, groups: usize, took: Duration) {
         let count = u64::try_from(groups).unwrap_or(u64::MAX);
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.groups.fetch_add(count, Ordering::Relaxed);
@@ -157,18 +239,23 @@ impl WriterCounters {
         if let Some(counter) = self.batch_groups.get(bucket) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.commit_us_total.fetch_add(us, Ordering::Relaxed);
+        let bucket = COMMIT_LATENCY_BOUNDS_US.partition_point(|&bound| bound < us);
+        if let Some(counter) = self.commit_latency.get(bucket) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn snapshot(&self) -> WriterStats {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         WriterStats {
-            batches: self.batches.load(Ordering::Relaxed),
-            groups: self.groups.load(Ordering::Relaxed),
-            failed_batches: self.failed_batches.load(Ordering::Relaxed),
-            batch_groups: std::array::from_fn(|i| {
-                self.batch_groups
-                    .get(i)
-                    .map_or(0, |c| c.load(Ordering::Relaxed))
-            }),
+            batches: load(&self.batches),
+            groups: load(&self.groups),
+            failed_batches: load(&self.failed_batches),
+            batch_groups: std::array::from_fn(|i| self.batch_groups.get(i).map_or(0, load)),
+            commit_us_total: load(&self.commit_us_total),
+            commit_latency: std::array::from_fn(|i| self.commit_latency.get(i).map_or(0, load)),
         }
     }
 }
@@ -321,6 +408,66 @@ macro_rules! on_backend {
     };
 }
 
+/// The writer's handle on the database: a connection of its own.
+enum BatchWriter {
+    #[cfg(feature = "sql")]
+    Sqlite(store::sqlite::Writer),
+    #[cfg(feature = "sql")]
+    Postgres(store::postgres::Writer),
+    #[cfg(not(feature = "sql"))]
+    Unavailable,
+}
+
+impl BatchWriter {
+    fn new(backend: &Backend) -> BatchWriter {
+        match backend {
+            #[cfg(feature = "sql")]
+            Backend::Sqlite(pool) => {
+                BatchWriter::Sqlite(store::sqlite::Writer::new(pool.clone(), true))
+            }
+            #[cfg(feature = "sql")]
+            Backend::Postgres(pool) => {
+                BatchWriter::Postgres(store::postgres::Writer::new(pool.clone(), true))
+            }
+            #[cfg(not(feature = "sql"))]
+            Backend::Unavailable => BatchWriter::Unavailable,
+        }
+    }
+
+    /// Gives the kept connection back to the pool.
+    fn release(&mut self) {
+        match self {
+            #[cfg(feature = "sql")]
+            BatchWriter::Sqlite(w) => w.release(),
+            #[cfg(feature = "sql")]
+            BatchWriter::Postgres(w) => w.release(),
+            #[cfg(not(feature = "sql"))]
+            BatchWriter::Unavailable => {}
+        }
+    }
+
+    async fn commit_batch(
+        &mut self,
+        groups: &[BatchItem<'_>],
+        now_ms: i64,
+    ) -> Result<Vec<GroupAnswer>, LedgerError> {
+        match self {
+            #[cfg(feature = "sql")]
+            BatchWriter::Sqlite(w) => w
+                .commit_batch(groups, now_ms)
+                .await
+                .map_err(LedgerError::from),
+            #[cfg(feature = "sql")]
+            BatchWriter::Postgres(w) => w
+                .commit_batch(groups, now_ms)
+                .await
+                .map_err(LedgerError::from),
+            #[cfg(not(feature = "sql"))]
+            BatchWriter::Unavailable => Err(LedgerError::NoStorageEngine),
+        }
+    }
+}
+
 /// One linked group of a batch, with the outbox messages and record writes
 /// written if (and only if) the group succeeds.
 #[derive(Debug, Clone, Copy)]
@@ -348,6 +495,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     submit: mpsc::Sender<Job>,
     counters: Arc<WriterCounters>,
+    /// Set by [`Ledger::close`]: the writer gives its connections back to
+    /// the pool, which waits for them before it closes.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// A handle to the ledger. Cheap to clone; all clones share one writer.
@@ -383,11 +533,13 @@ impl Ledger {
         let backend = connect_backend(config).await?;
         let (submit, receiver) = mpsc::channel(SUBMIT_QUEUE_GROUPS_MAX);
         let counters = Arc::new(WriterCounters::default());
+        let (closing, closing_seen) = tokio::sync::watch::channel(false);
         tokio::spawn(run_writer(
             backend.clone(),
             Arc::clone(&clock),
             receiver,
             Arc::clone(&counters),
+            closing_seen,
         ));
         Ok(Ledger {
             inner: Arc::new(Inner {
@@ -396,6 +548,7 @@ impl Ledger {
                 clock,
                 submit,
                 counters,
+                closing,
             }),
         })
     }
@@ -774,6 +927,7 @@ impl Ledger {
 
     /// Closes the connection pool. Submissions after this fail.
     pub async fn close(&self) {
+        let _ = self.inner.closing.send(true);
         match &self.inner.backend {
             #[cfg(feature = "sql")]
             Backend::Sqlite(pool) => pool.close().await,
@@ -816,15 +970,68 @@ async fn connect_backend(_config: &LedgerConfig) -> Result<Backend, LedgerError>
     Err(LedgerError::NoStorageEngine)
 }
 
-/// The group-commit loop: one database transaction per drained batch.
+/// A batch the writer handed to a commit task, back with its outcome and
+/// how long the commit took.
+type Committed = (
+    BatchWriter,
+    Vec<Job>,
+    Result<Vec<GroupAnswer>, LedgerError>,
+    Duration,
+);
+
+/// The group-commit loop: one database transaction per drained batch, up
+/// to [`PIPELINED_BATCHES_MAX`] of them in flight on PostgreSQL (one on
+/// SQLite, which has a single write lock).
 async fn run_writer(
     backend: Backend,
     clock: Arc<dyn Clock>,
     mut jobs: mpsc::Receiver<Job>,
     counters: Arc<WriterCounters>,
+    mut closing: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut batch: Vec<Job> = Vec::with_capacity(BATCH_GROUPS_MAX);
-    while jobs.recv_many(&mut batch, BATCH_GROUPS_MAX).await > 0 {
+    let mut closed = false;
+    let depth = pipeline_depth(&backend);
+    let mut idle: Vec<BatchWriter> = (0..depth).map(|_| BatchWriter::new(&backend)).collect();
+    let mut in_flight: tokio::task::JoinSet<Committed> = tokio::task::JoinSet::new();
+    let mut open = true;
+    while open || !in_flight.is_empty() {
+        let mut batch: Vec<Job> = Vec::with_capacity(BATCH_GROUPS_MAX);
+        tokio::select! {
+            biased;
+            Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                match done {
+                    Ok((mut writer, batch, result, took)) => {
+                        if closed {
+                            writer.release();
+                        }
+                        idle.push(writer);
+                        answer(&counters, batch, result, took);
+                    }
+                    Err(e) => {
+                        // Its submitters were answered "shut down" as its
+                        // replies were dropped; the slot gets a new writer.
+                        tracing::error!(error = %e, "a batch commit task failed");
+                        counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                        idle.push(BatchWriter::new(&backend));
+                    }
+                }
+                continue;
+            }
+            _ = closing.changed(), if !closed => {
+                // Closing (or every handle dropped): the pool waits for the
+                // connections the writers keep.
+                closed = true;
+                idle.iter_mut().for_each(BatchWriter::release);
+                continue;
+            }
+            received = jobs.recv_many(&mut batch, BATCH_GROUPS_MAX), if open && !idle.is_empty() => {
+                if received == 0 {
+                    open = false;
+                    continue;
+                }
+            }
+            else => break,
+        }
         // The submitters the last commit answered are submitting again right
         // now: let them run once before this batch is closed, or it would
         // commit the first of them alone and the rest a commit later. No
@@ -838,33 +1045,99 @@ async fn run_writer(
                 }
             }
         }
-        let groups: Vec<BatchItem<'_>> = batch
-            .iter()
-            .map(|j| BatchItem {
-                transfers: &j.unit.transfers,
-                outbox: &j.unit.outbox,
-                records: &j.unit.records,
-            })
-            .collect();
+        let Some(mut writer) = idle.pop() else {
+            // Not reached: jobs are only received with a writer idle.
+            continue;
+        };
         let now = clock.now_ms();
-        let result: Result<Vec<GroupAnswer>, LedgerError> =
-            on_backend!(&backend, pool => db::commit_batch(pool, &groups, now).await);
-        match result {
-            Ok(results) => {
-                counters.committed(batch.len());
-                for (job, result) in batch.drain(..).zip(results) {
-                    // A submitter that stopped waiting still had its group applied.
-                    let _ = job.reply.send(Ok(result));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, groups = batch.len(), "batch commit failed");
-                counters.failed_batches.fetch_add(1, Ordering::Relaxed);
-                let shared = Arc::new(e);
-                for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(Arc::clone(&shared)));
-                }
+        in_flight.spawn(async move {
+            let began = std::time::Instant::now();
+            let groups: Vec<BatchItem<'_>> = batch
+                .iter()
+                .map(|j| BatchItem {
+                    transfers: &j.unit.transfers,
+                    outbox: &j.unit.outbox,
+                    records: &j.unit.records,
+                })
+                .collect();
+            let result = writer.commit_batch(&groups, now).await;
+            drop(groups);
+            (writer, batch, result, began.elapsed())
+        });
+    }
+}
+
+/// How many batches the writer has in flight on `backend`.
+fn pipeline_depth(backend: &Backend) -> usize {
+    match backend {
+        #[cfg(feature = "sql")]
+        Backend::Postgres(_) => PIPELINED_BATCHES_MAX,
+        #[cfg(feature = "sql")]
+        Backend::Sqlite(_) => 1,
+        #[cfg(not(feature = "sql"))]
+        Backend::Unavailable => 1,
+    }
+}
+
+/// Answers every submitter of a batch and counts it.
+fn answer(
+    counters: &WriterCounters,
+    mut batch: Vec<Job>,
+    result: Result<Vec<GroupAnswer>, LedgerError>,
+    took: Duration,
+) {
+    match result {
+        Ok(results) => {
+            counters.committed(batch.len(), took);
+            for (job, result) in batch.drain(..).zip(results) {
+                // A submitter that stopped waiting still had its group applied.
+                let _ = job.reply.send(Ok(result));
             }
         }
+        Err(e) => {
+            tracing::error!(error = %e, groups = batch.len(), "batch commit failed");
+            counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+            let shared = Arc::new(e);
+            for job in batch.drain(..) {
+                let _ = job.reply.send(Err(Arc::clone(&shared)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_latency_lands_in_its_bucket_and_since_subtracts_it() {
+        let counters = WriterCounters::default();
+        counters.committed(3, Duration::from_micros(100));
+        let before = counters.snapshot();
+        counters.committed(64, Duration::from_micros(101));
+        counters.committed(64, Duration::from_secs(60));
+        let stats = counters.snapshot().since(&before);
+        assert_eq!(stats.batches, 2);
+        assert_eq!(stats.groups, 128);
+        assert_eq!(stats.commit_us_total, 60_000_101);
+        // 101 us is over the first bound (100) and within the second.
+        assert_eq!(stats.commit_latency.get(1), Some(&1));
+        assert_eq!(stats.commit_latency.last(), Some(&1));
+        assert_eq!(stats.commit_latency.iter().sum::<u64>(), 2);
+        assert_eq!(stats.commit_quantile_us(0.99), Some(u64::MAX));
+        let p50 = stats.commit_quantile_us(0.5).unwrap_or(0);
+        assert!((100..=150).contains(&p50), "{p50}");
+        assert_eq!(before.commit_latency.first(), Some(&1));
+    }
+
+    #[test]
+    fn time_ordered_ids_sort_by_creation_millisecond() {
+        let first = TransferId::time_ordered();
+        std::thread::sleep(Duration::from_millis(2));
+        let second = TransferId::time_ordered();
+        assert!(first < second);
+        assert_ne!(first, TransferId::time_ordered());
+        let text = first.to_string();
+        assert_eq!(text.chars().nth(14), Some('7'), "UUID version 7: {text}");
     }
 }

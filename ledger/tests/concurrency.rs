@@ -11,7 +11,9 @@
 use std::collections::HashSet;
 
 use ledger::testing::{TestBackend, TestDb};
-use ledger::{Amount, Currency, NewTransfer, Outcome, SubmitError, TransferId, TransferKind};
+use ledger::{
+    Amount, Currency, NewTransfer, Outcome, SubmitError, TransferId, TransferKind, WriterStats,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -178,6 +180,14 @@ async fn writer_stats_count_every_group(backend: TestBackend) {
     assert!((1..=51).contains(&stats.batches), "{stats:?}");
     assert_eq!(stats.batch_groups.iter().sum::<u64>(), stats.batches);
     assert_eq!(stats.failed_batches, 0);
+    // Every committed batch's commit time is counted once, and a durable
+    // commit takes some time.
+    assert_eq!(stats.commit_latency.iter().sum::<u64>(), stats.batches);
+    assert!(stats.commit_us_total > 0, "{stats:?}");
+    let p50 = stats.commit_quantile_us(0.5).unwrap();
+    let p99 = stats.commit_quantile_us(0.99).unwrap();
+    assert!(p50 <= p99, "{stats:?}");
+    assert_eq!(WriterStats::default().commit_quantile_us(0.5), None);
     assert_eq!(
         db.ledger.balance(to).await.unwrap().unwrap().available(),
         50
