@@ -29,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bot::Bot;
 use bot::stats::BotStats;
-use ledger::{BATCH_SIZE_BUCKETS, Ledger, WriterStats};
+use ledger::{BATCH_SIZE_BUCKETS, COMMIT_LATENCY_BOUNDS_US, Ledger, WriterStats};
 use prometheus::proto::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
 };
@@ -231,6 +231,23 @@ fn ledger_families(families: &mut Vec<MetricFamily>, stats: &WriterStats) {
         as_f64(stats.groups),
         stats.batches,
     ));
+    let mut cumulative = 0_u64;
+    let buckets = COMMIT_LATENCY_BOUNDS_US
+        .iter()
+        .enumerate()
+        .map(|(index, bound_us)| {
+            cumulative =
+                cumulative.saturating_add(stats.commit_latency.get(index).copied().unwrap_or(0));
+            (us_to_secs(*bound_us), cumulative)
+        })
+        .collect::<Vec<_>>();
+    families.push(histogram_family(
+        "paybot_ledger_commit_seconds",
+        "Time a committed writer batch took, from taking its connection to the durable commit",
+        &buckets,
+        us_to_secs(stats.commit_us_total),
+        stats.batches,
+    ));
 }
 
 /// `process_*`: CPU time, memory, open files, threads, start time (Linux).
@@ -247,6 +264,10 @@ fn process_families(_families: &mut Vec<MetricFamily>) {}
 #[allow(clippy::as_conversions, clippy::cast_precision_loss)]
 fn as_f64(n: u64) -> f64 {
     n as f64
+}
+
+fn us_to_secs(us: u64) -> f64 {
+    as_f64(us) / 1_000_000.0
 }
 
 #[allow(clippy::as_conversions, clippy::cast_precision_loss)]

@@ -193,6 +193,12 @@ fn conversation_moves_the_counts(server: &Server) {
         "{after}"
     );
     assert!(sample(&after, "paybot_ledger_batch_groups_count") >= 1.0);
+    assert!(
+        sample(&after, "paybot_ledger_commit_seconds_count")
+            > sample(&before, "paybot_ledger_commit_seconds_count"),
+        "the commits of the conversation are timed"
+    );
+    assert!(sample(&after, "paybot_ledger_commit_seconds_sum") > 0.0);
     assert!(sample(&after, r#"paybot_ledger_batch_groups_bucket{le="+Inf"}"#) >= 1.0);
     // The own listener serves the same figures, with the token.
     let own_body = scrape(own, METRICS_TOKEN);
