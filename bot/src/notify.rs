@@ -366,19 +366,28 @@ impl Dispatcher {
         }
         let mut queues = queues.into_iter();
         let mut in_flight = tokio::task::JoinSet::new();
+        // Each task's messages, so a task that panicked (a notifier's bug)
+        // counts as a failed attempt of each: its messages are dropped after
+        // `DELIVERY_ATTEMPTS_MAX` instead of blocking their recipient.
+        let mut tasks: HashMap<tokio::task::Id, Vec<u128>> = HashMap::new();
         loop {
             while in_flight.len() < DELIVERIES_IN_FLIGHT_MAX {
                 let Some(queue) = queues.next() else { break };
-                in_flight.spawn(queue.deliver());
+                let ids: Vec<u128> = queue.messages.iter().map(|p| p.id).collect();
+                let task = in_flight.spawn(queue.deliver());
+                tasks.insert(task.id(), ids);
             }
-            let Some(joined) = in_flight.join_next().await else {
+            let Some(joined) = in_flight.join_next_with_id().await else {
                 break;
             };
             let outcomes = match joined {
-                Ok(outcomes) => outcomes,
+                Ok((task, outcomes)) => {
+                    tasks.remove(&task);
+                    outcomes
+                }
                 Err(error) => {
-                    // Its messages stay in the outbox for a later round.
-                    tracing::error!(%error, "a delivery task failed");
+                    tracing::error!(%error, "a delivery task failed; its messages count a failed attempt");
+                    failed.extend(tasks.remove(&error.id()).unwrap_or_default());
                     continue;
                 }
             };
@@ -499,11 +508,19 @@ struct Queue {
 impl Queue {
     /// Delivers the messages one after another (a recipient sees them in
     /// the order they were written), each with its outcome.
+    ///
+    /// A message that must be tried again stops the queue: the recipient's
+    /// later messages wait for the next round behind it (neither marked nor
+    /// counted as failed), so they are never seen before it.
     async fn deliver(self) -> Vec<(Pending, Result<(), DeliveryError>)> {
         let mut outcomes = Vec::with_capacity(self.messages.len());
         for pending in self.messages {
             let outcome = self.notifier.deliver(&pending.reply).await;
+            let retry = matches!(outcome, Err(DeliveryError::Retry(_)));
             outcomes.push((pending, outcome));
+            if retry {
+                break;
+            }
         }
         outcomes
     }

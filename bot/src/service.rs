@@ -410,15 +410,15 @@ impl Bot {
                 return vec![internal_error(msg)];
             }
         }
+        // Given up if this future is dropped before the outcome is kept.
+        let claim = events::ClaimGuard::new(&self.events, platform, event);
         match self.store.event_outcome(platform, event).await {
             Ok(None) => {}
             Ok(Some(stored)) => {
-                self.events.forget(platform, event);
                 self.count_message(msg, MessageOutcome::Replayed);
                 return decode_outcome(&stored);
             }
             Err(error) => {
-                self.events.forget(platform, event);
                 tracing::error!(%error, event = %event_key(msg), "cannot read event outcome");
                 self.count_message(msg, MessageOutcome::Failed);
                 return vec![internal_error(msg)];
@@ -428,13 +428,14 @@ impl Bot {
             Ok(replies) => {
                 let replies = withhold_card_numbers(msg, replies);
                 self.record_outcome(msg, encode_outcome(&replies));
+                claim.disarm();
                 self.dispatcher.wake();
                 self.count_message(msg, MessageOutcome::Handled);
                 replies
             }
             Err(error) => {
                 tracing::error!(%error, event = %event_key(msg), "handling failed");
-                self.events.forget(platform, event);
+                drop(claim);
                 self.dispatcher.wake();
                 self.count_message(msg, MessageOutcome::Failed);
                 vec![internal_error(msg)]

@@ -726,18 +726,6 @@ impl Ledger {
         }
     }
 
-    /// Commits a unit without waiting for it: for writes whose loss in a
-    /// crash is repaired by handling the same event again (the outcome of
-    /// a chat message, kept for redeliveries). A failure is logged.
-    pub fn commit_in_background(&self, unit: Unit) {
-        let ledger = self.clone();
-        tokio::spawn(async move {
-            if let Err(error) = ledger.commit(unit).await {
-                tracing::warn!(%error, "a background unit was not committed");
-            }
-        });
-    }
-
     /// Expires pending transfers whose timeout has passed, at most
     /// [`SWEEP_TRANSFERS_MAX`] per call. Returns the ones this call expired
     /// (another process may have expired others first).

@@ -17,8 +17,10 @@
 //! truth is the outbox. For each posted payment, exactly one outbox row
 //! tells its payee (the row whose id derives from `<ref>:paid:payee`, and
 //! no other row to that payee names the same payer and memo), and it is
-//! marked delivered once the outbox drained after the last restart; a
-//! payee's client deduplicates by that row id. What the last server life
+//! marked delivered once the outbox drained after the last restart: one
+//! notice, delivered at least once (a repeat after a kill, between a
+//! delivery and its mark, dies with that server's inboxes and is not
+//! seen here). What the last server life
 //! delivered is checked as well: in the inboxes read at the end, no
 //! "paid you" appears twice and none names a payment that was not posted.
 

@@ -141,12 +141,19 @@ async fn read(db: &mut Db) -> anyhow::Result<ChatSnapshot> {
         })
         .collect::<anyhow::Result<_>>()?;
 
+    // A row dropped after its last failed attempt is marked delivered too,
+    // but nobody was told: it does not count as delivered here.
+    let told = format!(
+        "CASE WHEN delivered_at_ms IS NULL OR attempts >= {} THEN 0 ELSE 1 END",
+        bot::notify::DELIVERY_ATTEMPTS_MAX
+    );
     let outbox: Vec<(String, String, i64)> = db
         .rows(
-            "SELECT hex(id), payload, CASE WHEN delivered_at_ms IS NULL THEN 0 ELSE 1 END
-             FROM outbox ORDER BY seq",
-            "SELECT replace(id::text, '-', ''), payload,
-             (CASE WHEN delivered_at_ms IS NULL THEN 0 ELSE 1 END)::bigint FROM outbox ORDER BY seq",
+            &format!("SELECT hex(id), payload, {told} FROM outbox ORDER BY seq"),
+            &format!(
+                "SELECT replace(id::text, '-', ''), payload, ({told})::bigint
+                 FROM outbox ORDER BY seq"
+            ),
         )
         .await?;
     let outbox = outbox

@@ -3,8 +3,7 @@
 //! stops PostgreSQL with `-m immediate` once) and must find no violation.
 //! The same for the chat path (`paybot torture --chat`): mock users paying
 //! each other through the mock chat's HTTP API while the server is killed
-//! twice (each kill mid-message costs the bot's event lease, a minute,
-//! before that message is answered again).
+//! twice.
 //!
 //! The PostgreSQL it stops is a server of the test's own (`initdb` into a
 //! temporary folder, a port of its own, stopped and removed when the test

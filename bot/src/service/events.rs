@@ -78,6 +78,46 @@ impl EventsInFlight {
     }
 }
 
+/// A claim made by [`EventsInFlight::claim`], given up when dropped unless
+/// disarmed: a handler whose future is dropped (a request that timed out,
+/// a client that went away, a panic) leaves no event stuck in progress; a
+/// redelivery is handled afresh.
+pub(super) struct ClaimGuard<'a> {
+    events: &'a EventsInFlight,
+    platform: Platform,
+    event: &'a EventId,
+    armed: bool,
+}
+
+impl<'a> ClaimGuard<'a> {
+    pub(super) fn new(
+        events: &'a EventsInFlight,
+        platform: Platform,
+        event: &'a EventId,
+    ) -> ClaimGuard<'a> {
+        ClaimGuard {
+            events,
+            platform,
+            event,
+            armed: true,
+        }
+    }
+
+    /// Keeps the claim: its outcome is recorded ([`EventsInFlight::done`])
+    /// and forgotten once committed.
+    pub(super) fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for ClaimGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.events.forget(self.platform, self.event);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +141,23 @@ mod tests {
         );
         events.forget(Platform::Mock, &e);
         assert_eq!(events.claim(Platform::Mock, &e), Claim::New);
+    }
+
+    #[test]
+    fn a_claim_whose_handler_went_away_is_given_up() {
+        let events = EventsInFlight::default();
+        let e = event("m2");
+        assert_eq!(events.claim(Platform::Mock, &e), Claim::New);
+        // The handler's future is dropped mid-way: its guard goes with it.
+        drop(ClaimGuard::new(&events, Platform::Mock, &e));
+        assert_eq!(events.claim(Platform::Mock, &e), Claim::New);
+        // A handler that finished keeps its outcome.
+        let guard = ClaimGuard::new(&events, Platform::Mock, &e);
+        events.done(Platform::Mock, &e, "paid".to_owned());
+        guard.disarm();
+        assert_eq!(
+            events.claim(Platform::Mock, &e),
+            Claim::Done("paid".to_owned())
+        );
     }
 }

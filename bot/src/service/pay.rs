@@ -578,8 +578,14 @@ impl Bot {
                 ..
             }) => {
                 // The code's clock and the ledger's disagree by a moment:
-                // void it instead, which ends it just the same.
-                return self.end_awaiting(payment, PaymentState::Expired).await;
+                // void it instead, which ends it just the same (and the
+                // payer is told just the same).
+                let notice = notify.then(|| self.expired_notice(&payment)).transpose()?;
+                let ended = self.end_awaiting(payment, PaymentState::Expired).await?;
+                if let (true, Some(notice)) = (ended, notice) {
+                    self.ledger.enqueue_outbox(&[notice]).await?;
+                }
+                return Ok(ended);
             }
             Err(SubmitError::Rejected { error, .. }) => {
                 let actual = awaiting_resolved_as(&error, PaymentState::Cancelled);
@@ -591,16 +597,7 @@ impl Bot {
             Err(error) => return Err(error.into()),
         }
         if notify {
-            let notice = self.notice(
-                &format!("{}:expired:payer", payment.reference),
-                payment.payer_platform,
-                &payment.payer_id,
-                texts::not_confirmed_in_time(
-                    &payment.amount.to_string(),
-                    &payment.payee_label,
-                    &minutes(self.config.otp.ttl_secs),
-                ),
-            )?;
+            let notice = self.expired_notice(&payment)?;
             self.ledger.enqueue_outbox(&[notice]).await?;
         }
         let mut ended = payment;
@@ -608,6 +605,20 @@ impl Bot {
         ended.due_at_ms = None;
         ended.updated_at_ms = self.ledger.now_ms();
         self.ended_awaiting(&ended).await
+    }
+
+    /// The payer's notice that a payment was not confirmed in time.
+    fn expired_notice(&self, payment: &Payment) -> Result<ledger::OutboxMessage> {
+        self.notice(
+            &format!("{}:expired:payer", payment.reference),
+            payment.payer_platform,
+            &payment.payer_id,
+            texts::not_confirmed_in_time(
+                &payment.amount.to_string(),
+                &payment.payee_label,
+                &minutes(self.config.otp.ttl_secs),
+            ),
+        )
     }
 
     pub(super) async fn cancel(
