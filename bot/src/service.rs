@@ -74,7 +74,7 @@ use crate::notify::Dispatcher;
 use crate::otp::{self, OtpPolicy, Pepper, RandomSource};
 use crate::profile::PlatformProfile;
 use crate::stats::MessageOutcome;
-use crate::store::{CardOpKind, Store, StoreError, UserId};
+use crate::store::{CardOpKind, Store, StoreError};
 
 use account::help;
 pub use escrow::ESCROW_TTL_SECS_MAX;
@@ -96,7 +96,7 @@ use turn::{
 };
 pub use turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG};
 
-pub use account::WALLETS_CACHED_MAX;
+pub use account::ACCOUNTS_CACHED_MAX;
 pub use events::EVENTS_IN_FLIGHT_MAX;
 /// The `/start` payload of the link that sends a user from a group to a
 /// direct chat with the bot (see [`PlatformProfile::with_dm_invite`]); on Telegram,
@@ -185,13 +185,13 @@ pub struct Bot {
     dispatcher: Arc<Dispatcher>,
     /// Each registered platform's profile (see [`Bot::register_platform`]).
     profiles: RwLock<HashMap<Platform, Arc<PlatformProfile>>>,
-    system_accounts: Mutex<HashMap<(AccountKind, Currency), AccountId>>,
     /// Limit allowances opened and reconciled (see `service/limits.rs`).
     allowances: limits::AllowanceCache,
     /// The chat events being handled here (see `service/events.rs`).
     events: Arc<events::EventsInFlight>,
-    /// Wallet account ids, which never change once opened.
-    wallets: Mutex<HashMap<(UserId, Currency), AccountId>>,
+    /// Account ids (wallets, system accounts), which never change once
+    /// opened (see `service/account.rs`).
+    accounts: Mutex<HashMap<(ledger::OwnerRef, AccountKind, Currency), AccountId>>,
     /// When [`Bot::sweep`] last forgot old events (ms; 0: never).
     events_forgotten_at_ms: std::sync::atomic::AtomicI64,
     /// The card network (see [`BotBuilder::card_rail`]); none: cards off.
@@ -283,10 +283,9 @@ impl BotBuilder {
             rng: self.rng,
             dispatcher,
             profiles: RwLock::new(HashMap::new()),
-            system_accounts: Mutex::new(HashMap::new()),
             allowances: limits::AllowanceCache::default(),
             events: Arc::default(),
-            wallets: Mutex::default(),
+            accounts: Mutex::default(),
             events_forgotten_at_ms: std::sync::atomic::AtomicI64::new(0),
             card_rail,
             card_fingerprint_key: self.card_fingerprint_key,

@@ -23,6 +23,7 @@ use crate::card::{
 };
 use crate::message::Platform;
 use crate::store::PaymentState;
+use crate::store::stored_names;
 
 /// Upper bounds of the outbox lag buckets, in milliseconds: a delivery
 /// whose lag is at most `OUTBOX_LAG_BUCKETS_MS[i]` counts in bucket `i` and
@@ -42,33 +43,9 @@ fn platform_index(platform: Platform) -> usize {
     }
 }
 
-macro_rules! labels {
-    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$v:meta])* $variant:ident = $text:literal,)+ }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$v])* $variant,)+
-        }
-
-        impl $name {
-            pub const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
-
-            /// The label value.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text,)+
-                }
-            }
-
-            fn index(self) -> usize {
-                $name::ALL.iter().position(|x| *x == self).unwrap_or(0)
-            }
-        }
-    };
-}
-
-labels! {
+stored_names! {
     /// What became of one message given to `Bot::handle`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub enum MessageOutcome {
         /// Handled now (a refusal or usage line counts: it was answered).
         Handled = "handled",
@@ -81,8 +58,9 @@ labels! {
     }
 }
 
-labels! {
+stored_names! {
     /// A method of the [`CardRail`] port.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub enum RailCall {
         Tokenize = "tokenize",
         Pull = "pull",
@@ -92,8 +70,9 @@ labels! {
     }
 }
 
-labels! {
+stored_names! {
     /// What one card-rail call answered.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
     pub enum RailResult {
         /// The money moved (for `tokenize`: the card was tokenized).
         Approved = "approved",
@@ -140,8 +119,7 @@ impl Counters {
     /// A payment's record reached `state`; counted when final.
     pub(crate) fn payment_recorded(&self, state: PaymentState) {
         if state.is_final() {
-            let index = PaymentState::ALL.iter().position(|s| *s == state);
-            bump(index.and_then(|i| self.payments_ended.get(i)));
+            bump(self.payments_ended.get(state.index()));
         }
     }
 

@@ -26,7 +26,8 @@ use crate::command::ShortRef;
 use crate::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 
 /// A record's state or kind, stored by name: the enum, `ALL` (in
-/// declaration order), `as_str` (the stored name) and `from_str_opt`, with
+/// declaration order), `as_str` (the stored name), `from_str_opt` and
+/// `index` (the position in `ALL`), with
 /// each name written once, next to its variant.
 macro_rules! stored_names {
     (
@@ -53,9 +54,15 @@ macro_rules! stored_names {
             pub fn from_str_opt(text: &str) -> Option<$name> {
                 $name::ALL.into_iter().find(|s| s.as_str() == text)
             }
+
+            /// Its position in `ALL` (for arrays of per-variant counts).
+            pub fn index(self) -> usize {
+                $name::ALL.iter().position(|x| *x == self).unwrap_or(0)
+            }
         }
     };
 }
+pub(crate) use stored_names;
 
 mod card;
 mod identity;

@@ -19,8 +19,8 @@ use crate::identity;
 use crate::message::{Platform, User};
 use crate::store::{Identity, SeenUser, UserId};
 
-/// Most wallet ids one process keeps looked up.
-pub const WALLETS_CACHED_MAX: usize = 262_144;
+/// Most account ids (wallets, system accounts) one process keeps looked up.
+pub const ACCOUNTS_CACHED_MAX: usize = 262_144;
 
 pub(super) fn owner_of(user: UserId) -> std::result::Result<OwnerRef, LedgerError> {
     OwnerRef::new(format!("user:{}", user.0))
@@ -51,33 +51,14 @@ impl Bot {
 
     // -- accounts ----------------------------------------------------------
 
-    /// The user's wallet in `currency`, opened on first use. Its id never
-    /// changes, so it is looked up once per process (at most
-    /// [`WALLETS_CACHED_MAX`] kept; the cache starts over when full).
+    /// The user's wallet in `currency`, opened on first use.
     pub(super) async fn wallet(&self, user: UserId, currency: Currency) -> Result<AccountId> {
-        let cached = self
-            .wallets
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&(user, currency)).copied());
-        if let Some(id) = cached {
-            return Ok(id);
-        }
-        let account = self
-            .ledger
-            .open_account(&NewAccount {
-                owner: owner_of(user)?,
-                kind: AccountKind::UserWallet,
-                currency,
-            })
-            .await?;
-        if let Ok(mut m) = self.wallets.lock() {
-            if m.len() >= WALLETS_CACHED_MAX {
-                m.clear();
-            }
-            m.insert((user, currency), account.id);
-        }
-        Ok(account.id)
+        self.account_id(NewAccount {
+            owner: owner_of(user)?,
+            kind: AccountKind::UserWallet,
+            currency,
+        })
+        .await
     }
 
     pub(super) async fn system_account(
@@ -85,24 +66,29 @@ impl Bot {
         kind: AccountKind,
         currency: Currency,
     ) -> Result<AccountId> {
-        let cached = self
-            .system_accounts
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&(kind, currency)).copied());
+        self.account_id(NewAccount {
+            owner: OwnerRef::system(),
+            kind,
+            currency,
+        })
+        .await
+    }
+
+    /// The account for (owner, kind, currency), opened on first use. An
+    /// account's id never changes, so it is looked up once per process (at
+    /// most [`ACCOUNTS_CACHED_MAX`] kept; the cache starts over when full).
+    async fn account_id(&self, new: NewAccount) -> Result<AccountId> {
+        let key = (new.owner.clone(), new.kind, new.currency);
+        let cached = self.accounts.lock().ok().and_then(|m| m.get(&key).copied());
         if let Some(id) = cached {
             return Ok(id);
         }
-        let account = self
-            .ledger
-            .open_account(&NewAccount {
-                owner: OwnerRef::system(),
-                kind,
-                currency,
-            })
-            .await?;
-        if let Ok(mut m) = self.system_accounts.lock() {
-            m.insert((kind, currency), account.id);
+        let account = self.ledger.open_account(&new).await?;
+        if let Ok(mut m) = self.accounts.lock() {
+            if m.len() >= ACCOUNTS_CACHED_MAX {
+                m.clear();
+            }
+            m.insert(key, account.id);
         }
         Ok(account.id)
     }
