@@ -42,22 +42,27 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Path, Request, Sta
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use ledger::{
     Account, AccountId, AccountKind, Amount, Currency, Ledger, LedgerError, NewAccount,
     NewTransfer, Outcome, OwnerRef, SubmitError, Transfer, TransferError, TransferId, TransferKind,
     TransferOp,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tracing::{error, warn};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::logging::EveryInterval;
 
 pub mod admin;
+pub mod openapi;
 pub mod verification;
+
+use openapi::{ErrorBody, ErrorDetail};
 
 /// Where the API is mounted.
 pub const API_PREFIX: &str = "/api/v1";
@@ -359,30 +364,111 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// The API's routes, nested under [`API_PREFIX`], all behind the tokens:
-/// the ledger's, and the operator's when `admin` is given.
-pub fn router(ledger: Ledger, tokens: ApiTokens, admin: Option<admin::AdminApi>) -> Router {
-    let auth = Auth {
-        tokens,
-        throttle: AuthThrottle::default(),
-        failures_log: EveryInterval::new(Duration::from_secs(AUTH_FAILURE_LOG_INTERVAL_SECS)),
-    };
-    let mut api = Router::new()
-        .route("/accounts", post(open_account))
-        .route("/accounts/{id}", get(account))
-        .route("/transfers", post(submit))
-        .route("/transfers/{id}", get(transfer))
-        .with_state(ledger)
-        .layer(middleware::from_fn(ledger_scope));
-    if let Some(admin) = admin {
-        api = api.merge(admin::routes(admin).layer(middleware::from_fn(operator_only)));
+/// The ledger API behind its tokens: what [`router`] mounts when an
+/// `api.*token` is set.
+#[derive(Debug, Clone)]
+pub struct LedgerApi {
+    pub ledger: Ledger,
+    pub tokens: ApiTokens,
+    /// The operator's routes, when `api.operator_token` is set.
+    pub admin: Option<admin::AdminApi>,
+}
+
+/// Everything under [`API_PREFIX`]: the ledger's routes, the operator's
+/// and the document (`openapi.json`) behind the tokens when `api` is
+/// given; the verification callback (signed, no token) when `callback`
+/// is. Every route comes from [`documented`], so each is in the document
+/// and nothing else is answered ([`openapi::documented_only`]).
+pub fn router(api: Option<LedgerApi>, callback: Option<verification::Callback>) -> Router {
+    let callback_on = callback.is_some();
+    let served = openapi::Served::default();
+    let (routes, document) = documented(api, callback, &served).split_for_parts();
+    served.set(&document);
+    let routes = openapi::documented_only(routes, &document);
+    if callback_on {
+        routes
+    } else {
+        // Without a secret the callback's path answers 404 in the API's
+        // format rather than the API's 401: it serves nothing, so the
+        // document need not list it.
+        routes.merge(verification::off())
     }
-    let api = api
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(API_BODY_BYTES_MAX))
-        .layer(middleware::from_fn_with_state(Arc::new(auth), authorize));
-    Router::new().nest(API_PREFIX, api)
+}
+
+/// The OpenAPI document of everything [`router`] can mount (the operator's
+/// routes and the callback included), built without a database: what
+/// `paybot openapi` prints.
+pub fn full_document() -> utoipa::openapi::OpenApi {
+    let mut inner = utoipa::openapi::OpenApi::default();
+    inner.merge(ledger_routes().into_openapi());
+    inner.merge(document_route().into_openapi());
+    inner.merge(admin::routes().into_openapi());
+    inner.merge(verification::routes().into_openapi());
+    openapi_base().nest(API_PREFIX, inner)
+}
+
+/// The document's fixed part (title, security schemes, error body).
+fn openapi_base() -> utoipa::openapi::OpenApi {
+    let mut base = <openapi::BaseDocument as utoipa::OpenApi>::openapi();
+    base.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    base
+}
+
+/// The list of routes under [`API_PREFIX`]: each added with `routes!`,
+/// which gives the route and its place in the document at once. A new
+/// route (billers, invoices, ...) is added here the same way.
+fn documented(
+    api: Option<LedgerApi>,
+    callback: Option<verification::Callback>,
+    served: &openapi::Served,
+) -> OpenApiRouter {
+    let mut inner = OpenApiRouter::default();
+    if let Some(api) = api {
+        let auth = Auth {
+            tokens: api.tokens,
+            throttle: AuthThrottle::default(),
+            failures_log: EveryInterval::new(Duration::from_secs(AUTH_FAILURE_LOG_INTERVAL_SECS)),
+        };
+        let mut guarded = ledger_routes()
+            .with_state(api.ledger)
+            .layer(middleware::from_fn(ledger_scope));
+        if let Some(admin) = api.admin {
+            guarded = guarded.merge(
+                admin::routes()
+                    .with_state(admin)
+                    .layer(middleware::from_fn(operator_only)),
+            );
+        }
+        guarded = guarded.merge(document_route().with_state(served.clone()));
+        // axum's own methods, on the routes above (the fallbacks are not
+        // routes: they answer what no route matches).
+        let (guarded, document) = guarded.split_for_parts();
+        let guarded = guarded
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(DefaultBodyLimit::max(API_BODY_BYTES_MAX))
+            .layer(middleware::from_fn_with_state(Arc::new(auth), authorize));
+        inner = OpenApiRouter::with_openapi(document).merge(OpenApiRouter::from(guarded));
+    }
+    if let Some(callback) = callback {
+        // Merged after the tokens' layer: the callback is signed instead.
+        inner = inner.merge(verification::routes().with_state(verification::receiver(callback)));
+    }
+    OpenApiRouter::with_openapi(openapi_base()).nest(API_PREFIX, inner)
+}
+
+/// The ledger's routes.
+fn ledger_routes() -> OpenApiRouter<Ledger> {
+    OpenApiRouter::default()
+        .routes(routes!(open_account))
+        .routes(routes!(account))
+        .routes(routes!(submit))
+        .routes(routes!(transfer))
+}
+
+/// `GET /openapi.json`.
+fn document_route() -> OpenApiRouter<openapi::Served> {
+    OpenApiRouter::default().routes(routes!(openapi::document))
 }
 
 /// Lets the request through only with a known bearer token, and gives the
@@ -688,12 +774,17 @@ impl IntoResponse for ApiError {
         if let ApiError::Bot(e) = &self {
             error!(error = %e, code, "API: the core failed");
         }
-        let mut body = json!({ "error": { "code": code, "message": self.message() } });
-        if let ApiError::Refused { index, .. } = &self
-            && let Some(inner) = body.get_mut("error").and_then(Value::as_object_mut)
-        {
-            inner.insert("index".to_owned(), json!(index));
-        }
+        let index = match &self {
+            ApiError::Refused { index, .. } => Some(*index),
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.message(),
+                index,
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         if matches!(self, ApiError::Unauthorized) {
             response
@@ -750,16 +841,22 @@ pub fn parse_hex_id(text: &str) -> Result<TransferId, String> {
 }
 
 /// `POST /accounts`: the account to open.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AccountRequest {
+    /// Who the account is for: a non-empty name (`system` for system
+    /// accounts).
+    #[schema(example = "alice")]
     owner: String,
     kind: KindName,
+    /// ISO 4217 code.
+    #[schema(example = "USD")]
     currency: String,
 }
 
-/// An account kind on the wire.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+/// An account kind on the wire. `play_issuance` (the mock chat's play
+/// money) is answered but never opened nor moved through the API.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum KindName {
     UserWallet,
@@ -802,13 +899,25 @@ impl From<AccountKind> for KindName {
     }
 }
 
-/// An account as answered.
-#[derive(Debug, Serialize)]
+/// What both account routes answer.
+#[derive(Debug, Serialize, ToSchema)]
+struct AccountAnswer {
+    account: AccountBody,
+}
+
+/// An account as answered. Every amount is an integer count of the
+/// currency's minor units.
+#[derive(Debug, Serialize, ToSchema)]
 struct AccountBody {
+    /// The id the ledger assigned.
+    #[schema(minimum = 1)]
     id: i64,
     owner: String,
     kind: KindName,
+    /// ISO 4217 code.
+    #[schema(value_type = String, example = "USD")]
     currency: &'static str,
+    /// A user wallet may not go below zero.
     no_overdraft: bool,
     debits_posted: i64,
     credits_posted: i64,
@@ -817,11 +926,16 @@ struct AccountBody {
     balance: BalanceBody,
 }
 
-#[derive(Debug, Serialize)]
+/// The account's balance, from its four totals.
+#[derive(Debug, Serialize, ToSchema)]
 struct BalanceBody {
+    /// Credits posted minus debits posted.
     posted: i64,
+    /// Reserved by pending transfers out of the account.
     pending_out: i64,
+    /// Reserved by pending transfers into the account.
     pending_in: i64,
+    /// What may be spent now: posted minus pending_out.
     available: i64,
 }
 
@@ -866,11 +980,29 @@ fn currency_field(code: &str) -> Result<Currency, ApiError> {
 
 /// `POST /api/v1/accounts`: opens the account for (owner, kind, currency),
 /// or answers the one that exists (opening is idempotent on those three).
+#[utoipa::path(
+    post,
+    path = "/accounts",
+    tag = "ledger",
+    operation_id = "open_account",
+    description = "Opens the account for (owner, kind, currency), or answers the one that \
+                   exists: opening is idempotent on those three. A user wallet needs scope \
+                   `transfer`; any other kind `issuance`.",
+    security(("ledger_token" = [])),
+    request_body = AccountRequest,
+    responses(
+        (status = 200, description = "The account, new or as it was.", body = AccountAnswer),
+        (status = 400, description = "`malformed_json` or `invalid_field`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the token's scope is too narrow.", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the ledger's store failed.", body = ErrorBody),
+    ),
+)]
 async fn open_account(
     State(ledger): State<Ledger>,
     Extension(scope): Extension<Scope>,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountAnswer>, ApiError> {
     require(scope, Scope::Transfer)?;
     let request: AccountRequest = shaped(body)?;
     if matches!(request.kind, KindName::PlayIssuance) {
@@ -888,14 +1020,32 @@ async fn open_account(
         currency: currency_field(&request.currency)?,
     };
     let account = ledger.open_account(&new).await.map_err(ApiError::Ledger)?;
-    Ok(Json(json!({ "account": AccountBody::from(&account) })))
+    Ok(Json(AccountAnswer {
+        account: AccountBody::from(&account),
+    }))
 }
 
 /// `GET /api/v1/accounts/{id}`.
+#[utoipa::path(
+    get,
+    path = "/accounts/{id}",
+    tag = "ledger",
+    operation_id = "get_account",
+    description = "One account with its totals and balance. Any ledger scope.",
+    security(("ledger_token" = [])),
+    params(("id" = i64, Path, minimum = 1, description = "The account's id.")),
+    responses(
+        (status = 200, description = "The account.", body = AccountAnswer),
+        (status = 400, description = "`invalid_id`: not a positive integer.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = ErrorBody),
+        (status = 404, description = "`account_not_found`.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    ),
+)]
 async fn account(
     State(ledger): State<Ledger>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountAnswer>, ApiError> {
     let id = id
         .parse::<i64>()
         .ok()
@@ -907,7 +1057,9 @@ async fn account(
         .await
         .map_err(ApiError::Ledger)?
         .ok_or(ApiError::AccountNotFound(id))?;
-    Ok(Json(json!({ "account": AccountBody::from(&account) })))
+    Ok(Json(AccountAnswer {
+        account: AccountBody::from(&account),
+    }))
 }
 
 /// One transfer to submit, as sent. Which fields a kind takes:
@@ -915,30 +1067,66 @@ async fn account(
 /// `pending`: those and timeout_secs; `post`: pending_id and optionally
 /// amount with currency (the whole pending amount when absent); `void`:
 /// pending_id. `id` and `kind` always; `code` optionally (default 0).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(description = "One transfer to submit. `id` and `kind` always. `single`: \
+    debit_account_id, credit_account_id, amount, currency. `pending`: those and timeout_secs. \
+    `post`: pending_id, and optionally amount with currency (the whole pending amount when \
+    absent). `void`: pending_id. `code` optionally (default 0). A field a kind does not use is \
+    refused (400 `invalid_field`).")]
 struct TransferRequest {
+    /// The client-chosen id, 32 hexadecimal digits, not zero: the
+    /// idempotency key.
+    #[schema(example = "0000000000000000000000000000002a", pattern = "^[0-9a-fA-F]{32}$")]
     id: String,
     kind: TransferKindName,
     #[serde(default)]
+    #[schema(minimum = 1)]
     debit_account_id: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 1)]
     credit_account_id: Option<i64>,
+    /// An integer count of the currency's minor units, more than zero
+    /// (2050 is 20.50 USD).
     #[serde(default)]
+    #[schema(minimum = 1, example = 2050)]
     amount: Option<i64>,
+    /// ISO 4217 code, with `amount`.
     #[serde(default)]
+    #[schema(example = "USD")]
     currency: Option<String>,
+    /// How long a pending transfer reserves the money before it expires.
     #[serde(default)]
     timeout_secs: Option<u32>,
+    /// The pending transfer a post or void resolves (32 hexadecimal
+    /// digits).
     #[serde(default)]
+    #[schema(pattern = "^[0-9a-fA-F]{32}$")]
     pending_id: Option<String>,
+    /// A number of the client's own, kept with the transfer.
     #[serde(default)]
     code: Option<u16>,
 }
 
+/// `POST /transfers`: a linked group, recorded all or nothing.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TransferGroup {
+    /// 1 to `ledger::LINKED_TRANSFERS_MAX` transfers.
+    transfers: Vec<TransferRequest>,
+}
+
+/// `POST /transfers`'s body: one transfer, or a linked group.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+enum SubmitBody {
+    Linked(TransferGroup),
+    One(TransferRequest),
+}
+
 /// A transfer kind on the wire. `expire` is written by the ledger's sweeper
 /// only, so a request cannot ask for it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum TransferKindName {
     #[default]
@@ -948,13 +1136,27 @@ enum TransferKindName {
     Void,
 }
 
-fn kind_name(kind: TransferKind) -> &'static str {
-    match kind {
-        TransferKind::Single => "single",
-        TransferKind::Pending => "pending",
-        TransferKind::Post => "post",
-        TransferKind::Void => "void",
-        TransferKind::Expire => "expire",
+/// A recorded transfer's kind: a request's kinds, and `expire` (written by
+/// the ledger when a pending transfer times out).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum TransferKindAnswer {
+    Single,
+    Pending,
+    Post,
+    Void,
+    Expire,
+}
+
+impl From<TransferKind> for TransferKindAnswer {
+    fn from(kind: TransferKind) -> Self {
+        match kind {
+            TransferKind::Single => TransferKindAnswer::Single,
+            TransferKind::Pending => TransferKindAnswer::Pending,
+            TransferKind::Post => TransferKindAnswer::Post,
+            TransferKind::Void => TransferKindAnswer::Void,
+            TransferKind::Expire => TransferKindAnswer::Expire,
+        }
     }
 }
 
@@ -1036,53 +1238,156 @@ impl TransferRequest {
     }
 }
 
-/// A transfer as answered.
-fn transfer_body(t: &Transfer) -> Value {
-    json!({
-        "id": hex_id(t.id),
-        "kind": kind_name(t.kind),
-        "debit_account_id": t.debit_account_id.0,
-        "credit_account_id": t.credit_account_id.0,
-        "amount": t.amount.minor(),
-        "currency": t.amount.currency().code(),
-        "pending_id": t.pending_id.map(hex_id),
-        "timeout_secs": t.timeout_secs,
-        "code": t.code,
-        "timestamp_ms": t.timestamp_ms,
-    })
+/// A transfer as recorded.
+#[derive(Debug, Serialize, ToSchema)]
+struct TransferBody {
+    /// 32 lowercase hexadecimal digits.
+    #[schema(example = "0000000000000000000000000000002a", pattern = "^[0-9a-f]{32}$")]
+    id: String,
+    kind: TransferKindAnswer,
+    debit_account_id: i64,
+    credit_account_id: i64,
+    /// An integer count of the currency's minor units (2050 is 20.50 USD).
+    #[schema(example = 2050)]
+    amount: i64,
+    /// ISO 4217 code.
+    #[schema(value_type = String, example = "USD")]
+    currency: &'static str,
+    /// The pending transfer this post, void or expiry resolves; `null`
+    /// for the other kinds.
+    #[schema(required = true, pattern = "^[0-9a-f]{32}$")]
+    pending_id: Option<String>,
+    /// A pending transfer's timeout (0 for the other kinds).
+    timeout_secs: u32,
+    code: u16,
+    /// When the ledger recorded it, in Unix milliseconds.
+    timestamp_ms: i64,
 }
 
-fn outcome_body(outcome: &Outcome) -> Value {
+impl From<&Transfer> for TransferBody {
+    fn from(t: &Transfer) -> Self {
+        TransferBody {
+            id: hex_id(t.id),
+            kind: t.kind.into(),
+            debit_account_id: t.debit_account_id.0,
+            credit_account_id: t.credit_account_id.0,
+            amount: t.amount.minor(),
+            currency: t.amount.currency().code(),
+            pending_id: t.pending_id.map(hex_id),
+            timeout_secs: t.timeout_secs,
+            code: t.code,
+            timestamp_ms: t.timestamp_ms,
+        }
+    }
+}
+
+/// Whether a submission recorded something now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum SubmitStatus {
+    /// Recorded now (201).
+    Created,
+    /// Recorded before with the same fields; nothing changed (200).
+    Exists,
+}
+
+/// One transfer's outcome.
+#[derive(Debug, Serialize, ToSchema)]
+struct OutcomeBody {
+    status: SubmitStatus,
+    transfer: TransferBody,
+}
+
+/// A linked group's outcome: `created` when any transfer was recorded now.
+#[derive(Debug, Serialize, ToSchema)]
+struct LinkedOutcomeBody {
+    status: SubmitStatus,
+    transfers: Vec<OutcomeBody>,
+}
+
+/// `POST /transfers`'s answer: one outcome for one transfer, the group's
+/// for a linked group.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+enum SubmitAnswer {
+    One(OutcomeBody),
+    Linked(LinkedOutcomeBody),
+}
+
+/// `GET /transfers/{id}`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+struct TransferAnswer {
+    transfer: TransferBody,
+    /// For a pending transfer only: the post, void or expiry that resolved
+    /// it, `null` while it is open. Absent for the other kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<TransferBody>, required = false)]
+    resolution: Option<Option<TransferBody>>,
+}
+
+fn outcome_body(outcome: &Outcome) -> OutcomeBody {
     let status = match outcome {
-        Outcome::Created(_) => "created",
-        Outcome::Exists(_) => "exists",
+        Outcome::Created(_) => SubmitStatus::Created,
+        Outcome::Exists(_) => SubmitStatus::Exists,
     };
-    json!({ "status": status, "transfer": transfer_body(outcome.transfer()) })
+    OutcomeBody {
+        status,
+        transfer: outcome.transfer().into(),
+    }
 }
 
 /// `POST /api/v1/transfers`: one transfer (a transfer object), or a linked
 /// group (`{"transfers": [...]}`) recorded all or nothing. 201 when
 /// something was recorded now; 200 with status `exists` when every
 /// transfer had been recorded before with the same fields.
+#[utoipa::path(
+    post,
+    path = "/transfers",
+    tag = "ledger",
+    operation_id = "submit_transfers",
+    description = "One transfer, or a linked group (`{\"transfers\": [...]}`) recorded all or \
+                   nothing. The id is the idempotency key: the same id with the same fields \
+                   answers `exists` and changes nothing; with other fields, 409 \
+                   `exists_with_different_fields`. Scope `transfer` between user wallets; \
+                   `issuance` for any transfer that touches a system account.",
+    security(("ledger_token" = [])),
+    request_body = SubmitBody,
+    responses(
+        (status = 201, description = "Recorded now (`status: created`).", body = SubmitAnswer),
+        (status = 200, description = "Recorded before with the same fields (`status: exists`).", body = SubmitAnswer),
+        (status = 400, description = "`malformed_json` or `invalid_field`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the token's scope is too narrow.", body = ErrorBody),
+        (status = 409, description = "`exists_with_different_fields`, `pending_already_posted`, \
+                                      `pending_already_voided`, `pending_already_expired`.", body = ErrorBody),
+        (status = 413, description = "`body_too_large`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `Content-Type: application/json`.", body = ErrorBody),
+        (status = 422, description = "Refused by the ledger, nothing recorded: \
+                                      `insufficient_funds`, `unknown_account`, `same_account`, \
+                                      `currency_mismatch`, `pending_not_found`, `invalid_batch_size`, \
+                                      ... `index` names the refused transfer of a group.", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the outcome is unknown; send the same ids again.", body = ErrorBody),
+    ),
+)]
 async fn submit(
     State(ledger): State<Ledger>,
     Extension(scope): Extension<Scope>,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SubmitAnswer>), ApiError> {
     require(scope, Scope::Transfer)?;
     let Json(value) = body?;
     let linked = value.get("transfers").is_some();
-    let requests: Vec<TransferRequest> = if linked {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Group {
-            transfers: Vec<TransferRequest>,
-        }
-        let group: Group =
-            serde_json::from_value(value).map_err(|e| ApiError::Shape(e.to_string()))?;
-        group.transfers
+    // Which shape is decided by the `transfers` key, so each shape's own
+    // error is reported rather than "matches no variant".
+    let shape = |e: serde_json::Error| ApiError::Shape(e.to_string());
+    let body = if linked {
+        SubmitBody::Linked(serde_json::from_value(value).map_err(shape)?)
     } else {
-        vec![serde_json::from_value(value).map_err(|e| ApiError::Shape(e.to_string()))?]
+        SubmitBody::One(serde_json::from_value(value).map_err(shape)?)
+    };
+    let requests = match body {
+        SubmitBody::Linked(group) => group.transfers,
+        SubmitBody::One(one) => vec![one],
     };
     if requests.is_empty() || requests.len() > ledger::LINKED_TRANSFERS_MAX {
         return Err(ApiError::Refused {
@@ -1115,10 +1420,14 @@ async fn submit(
         StatusCode::OK
     };
     let body = match outcomes.as_slice() {
-        [one] if !linked => outcome_body(one),
-        many => json!({
-            "status": if created { "created" } else { "exists" },
-            "transfers": many.iter().map(outcome_body).collect::<Vec<_>>(),
+        [one] if !linked => SubmitAnswer::One(outcome_body(one)),
+        many => SubmitAnswer::Linked(LinkedOutcomeBody {
+            status: if created {
+                SubmitStatus::Created
+            } else {
+                SubmitStatus::Exists
+            },
+            transfers: many.iter().map(outcome_body).collect(),
         }),
     };
     Ok((status, Json(body)))
@@ -1200,27 +1509,44 @@ async fn touches(ledger: &Ledger, group: &[NewTransfer]) -> Result<Touches, ApiE
 
 /// `GET /api/v1/transfers/{id}`: the transfer and, for a pending one, the
 /// post, void or expiry that resolved it (`null` while open).
+#[utoipa::path(
+    get,
+    path = "/transfers/{id}",
+    tag = "ledger",
+    operation_id = "get_transfer",
+    description = "One transfer and, for a pending one, the post, void or expiry that \
+                   resolved it (`null` while open). Any ledger scope.",
+    security(("ledger_token" = [])),
+    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$",
+            description = "The transfer's id: 32 hexadecimal digits, not zero.")),
+    responses(
+        (status = 200, description = "The transfer.", body = TransferAnswer),
+        (status = 400, description = "`invalid_id`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = ErrorBody),
+        (status = 404, description = "`transfer_not_found`.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    ),
+)]
 async fn transfer(
     State(ledger): State<Ledger>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TransferAnswer>, ApiError> {
     let id = parse_hex_id(&id).map_err(ApiError::InvalidId)?;
     let transfer = ledger
         .transfer(id)
         .await
         .map_err(ApiError::Ledger)?
         .ok_or(ApiError::TransferNotFound(id))?;
-    let mut body = json!({ "transfer": transfer_body(&transfer) });
-    if transfer.kind == TransferKind::Pending {
+    let resolution = if transfer.kind == TransferKind::Pending {
         let resolution = ledger.resolution_of(id).await.map_err(ApiError::Ledger)?;
-        if let Some(object) = body.as_object_mut() {
-            object.insert(
-                "resolution".to_owned(),
-                resolution.as_ref().map_or(Value::Null, transfer_body),
-            );
-        }
-    }
-    Ok(Json(body))
+        Some(resolution.as_ref().map(TransferBody::from))
+    } else {
+        None
+    };
+    Ok(Json(TransferAnswer {
+        transfer: TransferBody::from(&transfer),
+        resolution,
+    }))
 }
 
 #[cfg(test)]
@@ -1228,6 +1554,7 @@ mod tests {
     use axum::body::Body;
     use axum::http::Request;
     use ledger::testing::{TestBackend, TestDb};
+    use serde_json::json;
     use tower::ServiceExt;
 
     use super::*;
@@ -1423,7 +1750,14 @@ mod tests {
                 ),
             ])
             .unwrap();
-            let app = router(self.db.ledger.clone(), tokens, None);
+            let app = router(
+                Some(LedgerApi {
+                    ledger: self.db.ledger.clone(),
+                    tokens,
+                    admin: None,
+                }),
+                None,
+            );
             let response = app.oneshot(request).await.unwrap();
             let status = response.status();
             let body = axum::body::to_bytes(response.into_body(), 1 << 20)

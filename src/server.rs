@@ -131,18 +131,19 @@ async fn serve_ledger(
         mock,
     );
     let simulator_routes = app.simulator.as_ref().map(paybot_cards::Simulator::router);
-    let api_routes = api_router(settings, ledger, &app.bot);
+    let api_routes = crate::api::router(
+        ledger_api(settings, ledger, &app.bot),
+        callback(settings, &app.bot),
+    );
     let metrics = crate::metrics::Metrics::new(Arc::clone(&app.bot), ledger.clone());
     let metrics_routes = metrics_router(settings, &metrics);
     let metrics_listener = spawn_metrics_listener(settings, metrics, &stopped).await?;
-    let callback_routes = callback_router(settings, &app.bot);
     for adapter in [
         telegram_routes,
         discord_routes,
         simulator_routes,
-        api_routes,
+        Some(api_routes),
         metrics_routes,
-        Some(callback_routes),
     ]
     .into_iter()
     .flatten()
@@ -214,9 +215,13 @@ async fn serve_ledger(
     served
 }
 
-/// The HTTP API's routes when an `api.*token` is set; none otherwise.
-/// The operator's routes answer only the operator's token.
-fn api_router(settings: &Settings, ledger: &Ledger, bot: &Arc<bot::Bot>) -> Option<Router> {
+/// The HTTP API when an `api.*token` is set; none otherwise. The
+/// operator's routes answer only the operator's token.
+fn ledger_api(
+    settings: &Settings,
+    ledger: &Ledger,
+    bot: &Arc<bot::Bot>,
+) -> Option<crate::api::LedgerApi> {
     settings.api.tokens().map(|tokens| {
         info!(prefix = crate::api::API_PREFIX, "ledger API enabled");
         let admin = settings.api.operator_token.is_some().then(|| {
@@ -226,7 +231,15 @@ fn api_router(settings: &Settings, ledger: &Ledger, bot: &Arc<bot::Bot>) -> Opti
                 operator: settings.api.operator_name.clone(),
             }
         });
-        crate::api::router(ledger.clone(), tokens, admin)
+        info!(
+            path = crate::api::openapi::OPENAPI_PATH,
+            "OpenAPI document enabled, behind the API's tokens"
+        );
+        crate::api::LedgerApi {
+            ledger: ledger.clone(),
+            tokens,
+            admin,
+        }
     })
 }
 
@@ -288,7 +301,7 @@ async fn spawn_metrics_listener(
 
 /// The verification provider's callback: on when
 /// `trust.verification.secret` is set, else a 404.
-fn callback_router(settings: &Settings, bot: &Arc<bot::Bot>) -> Router {
+fn callback(settings: &Settings, bot: &Arc<bot::Bot>) -> Option<crate::api::verification::Callback> {
     let verification = &settings.trust.verification;
     let callback = verification.secret.clone().map(|secret| {
         info!(
@@ -303,7 +316,7 @@ fn callback_router(settings: &Settings, bot: &Arc<bot::Bot>) -> Router {
             tolerance_secs: verification.tolerance_secs,
         }
     });
-    crate::api::verification::router(callback)
+    callback
 }
 
 /// Starts the Telegram adapter when `telegram.token` is set: its polling

@@ -10,17 +10,20 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use bot::Bot;
 use bot::command::ShortRef;
 use bot::trust::holds::{HOLDS_LISTED_MAX, HoldDecision, HoldOutcome};
 use bot::trust::operator::{ActorName, OperatorReason, UserTarget};
 use bot::trust::{Actor, AuditFilter, AuditKind, Tier};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::ErrorBody;
 use super::{ApiError, shaped};
 use crate::admin::query::{hold_json, parse_since, report_json};
 
@@ -43,16 +46,16 @@ impl AdminApi {
     }
 }
 
-/// The routes, relative to the API's prefix.
-pub(super) fn routes(admin: AdminApi) -> Router {
-    Router::new()
-        .route("/admin/holds", get(holds))
-        .route("/admin/holds/{id}/approve", post(approve))
-        .route("/admin/holds/{id}/reject", post(reject))
-        .route("/admin/users/{platform}/{id}", get(user))
-        .route("/admin/users/{platform}/{id}/tier", put(tier))
-        .route("/admin/audit", get(audit))
-        .with_state(admin)
+/// The routes, relative to the API's prefix, each with its place in the
+/// OpenAPI document.
+pub(super) fn routes() -> OpenApiRouter<AdminApi> {
+    OpenApiRouter::default()
+        .routes(routes!(holds))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(user))
+        .routes(routes!(tier))
+        .routes(routes!(audit))
 }
 
 fn field(field: &'static str, problem: impl Into<String>) -> ApiError {
@@ -75,38 +78,117 @@ fn reason(text: &str) -> Result<OperatorReason, ApiError> {
     OperatorReason::parse(text).map_err(|e| field("reason", e.to_string()))
 }
 
+/// `GET /admin/holds`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+struct HoldsAnswer {
+    /// The holds waiting for review, oldest first, as `paybot admin holds
+    /// --json` prints them.
+    #[schema(value_type = Vec<Object>)]
+    holds: Vec<Value>,
+}
+
 /// `GET /admin/holds`: `{"holds": [...]}`, oldest first.
-async fn holds(State(admin): State<AdminApi>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/admin/holds",
+    tag = "operator",
+    operation_id = "list_holds",
+    security(("operator_token" = [])),
+    responses(
+        (status = 200, description = "The holds waiting for review.", body = HoldsAnswer),
+        (status = 401, description = "`unauthorized`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not the operator's token.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    ),
+)]
+async fn holds(State(admin): State<AdminApi>) -> Result<Json<HoldsAnswer>, ApiError> {
     let holds = admin
         .bot
         .holds(HOLDS_LISTED_MAX)
         .await
         .map_err(ApiError::Bot)?;
-    Ok(Json(
-        json!({ "holds": holds.iter().map(hold_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(HoldsAnswer {
+        holds: holds.iter().map(hold_json).collect(),
+    }))
 }
 
 /// A decision's body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DecisionRequest {
+    /// Why, for the audit log.
+    #[schema(example = "checked with the user by phone")]
     reason: String,
 }
 
+/// What a decision did.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum DecisionStatus {
+    Approved,
+    Rejected,
+}
+
+/// A decision's answer.
+#[derive(Debug, Serialize, ToSchema)]
+struct DecisionAnswer {
+    /// The hold's reference.
+    hold: String,
+    status: DecisionStatus,
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/holds/{id}/approve",
+    tag = "operator",
+    operation_id = "approve_hold",
+    description = "Lets a held payment or cash-out go through; recorded in the audit log.",
+    security(("operator_token" = [])),
+    params(("id" = String, Path, description = "The hold's reference.")),
+    request_body = DecisionRequest,
+    responses(
+        (status = 200, description = "Approved.", body = DecisionAnswer),
+        (status = 400, description = "`invalid_id`, `malformed_json` or `invalid_field`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`.", body = ErrorBody),
+        (status = 404, description = "`hold_not_found`.", body = ErrorBody),
+        (status = 409, description = "`hold_already_decided`.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    ),
+)]
 async fn approve(
     State(admin): State<AdminApi>,
     Path(id): Path<String>,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DecisionAnswer>, ApiError> {
     decide(admin, &id, HoldDecision::Approve, body).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/holds/{id}/reject",
+    tag = "operator",
+    operation_id = "reject_hold",
+    description = "Refuses a held payment or cash-out: the reserved money goes back to the \
+                   payer; recorded in the audit log.",
+    security(("operator_token" = [])),
+    params(("id" = String, Path, description = "The hold's reference.")),
+    request_body = DecisionRequest,
+    responses(
+        (status = 200, description = "Rejected.", body = DecisionAnswer),
+        (status = 400, description = "`invalid_id`, `malformed_json` or `invalid_field`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`.", body = ErrorBody),
+        (status = 404, description = "`hold_not_found`.", body = ErrorBody),
+        (status = 409, description = "`hold_already_decided`.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    ),
+)]
 async fn reject(
     State(admin): State<AdminApi>,
     Path(id): Path<String>,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DecisionAnswer>, ApiError> {
     decide(admin, &id, HoldDecision::Reject, body).await
 }
 
@@ -116,7 +198,7 @@ async fn decide(
     id: &str,
     decision: HoldDecision,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DecisionAnswer>, ApiError> {
     let hold = ShortRef::parse(id).map_err(|e| ApiError::InvalidId(e.to_string()))?;
     let request: DecisionRequest = shaped(body)?;
     let reason = reason(&request.reason)?;
@@ -126,8 +208,8 @@ async fn decide(
         .await
         .map_err(ApiError::Bot)?;
     let status = match outcome {
-        HoldOutcome::Approved => "approved",
-        HoldOutcome::Rejected => "rejected",
+        HoldOutcome::Approved => DecisionStatus::Approved,
+        HoldOutcome::Rejected => DecisionStatus::Rejected,
         HoldOutcome::NotFound => return Err(ApiError::HoldNotFound(hold.to_string())),
         HoldOutcome::AlreadyEnded(state) => {
             return Err(ApiError::HoldEnded {
@@ -145,11 +227,36 @@ async fn decide(
             ));
         }
     };
-    Ok(Json(json!({ "hold": hold.as_str(), "status": status })))
+    Ok(Json(DecisionAnswer {
+        hold: hold.as_str().to_owned(),
+        status,
+    }))
 }
 
 /// `GET /admin/users/{platform}/{id}` (`id`: the platform's user id, or
 /// `@handle`): the user's report.
+#[utoipa::path(
+    get,
+    path = "/admin/users/{platform}/{id}",
+    tag = "operator",
+    operation_id = "get_user",
+    description = "A user's report (tier, limits, identities, recent activity), as `paybot \
+                   admin user --json` prints it.",
+    security(("operator_token" = [])),
+    params(
+        ("platform" = String, Path, description = "`telegram`, `discord` or `mock`."),
+        ("id" = String, Path, description = "The user's id on the platform, or `@handle`."),
+    ),
+    responses(
+        (status = 200, description = "The user's report.", body = Object),
+        (status = 400, description = "`invalid_id`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`.", body = ErrorBody),
+        (status = 404, description = "`unknown_user`.", body = ErrorBody),
+        (status = 409, description = "`ambiguous_handle`.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    ),
+)]
 async fn user(
     State(admin): State<AdminApi>,
     Path((platform, id)): Path<(String, String)>,
@@ -165,20 +272,59 @@ async fn user(
 }
 
 /// A tier change's body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TierRequest {
+    /// The new verification tier.
+    #[schema(example = 1)]
     tier: u8,
+    /// Why, for the audit log.
     reason: String,
+}
+
+/// A tier change's answer.
+#[derive(Debug, Serialize, ToSchema)]
+struct TierAnswer {
+    /// paybot's user id.
+    user: i64,
+    previous_tier: u8,
+    tier: u8,
+    /// The audit log entry that records the change.
+    audit_id: i64,
+    /// Whether the user was sent a message about it.
+    told: bool,
 }
 
 /// `PUT /admin/users/{platform}/{id}/tier` with `{"tier": 1, "reason":
 /// "..."}`.
+#[utoipa::path(
+    put,
+    path = "/admin/users/{platform}/{id}/tier",
+    tag = "operator",
+    operation_id = "set_tier",
+    description = "Sets a user's verification tier; recorded in the audit log.",
+    security(("operator_token" = [])),
+    params(
+        ("platform" = String, Path, description = "`telegram`, `discord` or `mock`."),
+        ("id" = String, Path, description = "The user's id on the platform, or `@handle`."),
+    ),
+    request_body = TierRequest,
+    responses(
+        (status = 200, description = "The change.", body = TierAnswer),
+        (status = 400, description = "`invalid_id`, `malformed_json` or `invalid_field`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`.", body = ErrorBody),
+        (status = 404, description = "`unknown_user`.", body = ErrorBody),
+        (status = 409, description = "`ambiguous_handle`.", body = ErrorBody),
+        (status = 422, description = "`tier_not_configured`.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    ),
+)]
 async fn tier(
     State(admin): State<AdminApi>,
     Path((platform, id)): Path<(String, String)>,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TierAnswer>, ApiError> {
     let target = target(&platform, &id)?;
     let request: TierRequest = shaped(body)?;
     let tier = Tier::new(request.tier)
@@ -190,37 +336,69 @@ async fn tier(
         .await
         .map_err(ApiError::Bot)?
         .map_err(ApiError::Operator)?;
-    Ok(Json(json!({
-        "user": change.user.0,
-        "previous_tier": change.from.get(),
-        "tier": change.to.get(),
-        "audit_id": change.audit_id,
-        "told": change.told,
-    })))
+    Ok(Json(TierAnswer {
+        user: change.user.0,
+        previous_tier: change.from.get(),
+        tier: change.to.get(),
+        audit_id: change.audit_id,
+        told: change.told,
+    }))
 }
 
 /// `GET /admin/audit` query: each optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
     /// `@handle`, `PLATFORM:@handle` or `PLATFORM:ID`.
     user: Option<String>,
     /// A duration back (`24h`) or a UTC date or date and time.
     since: Option<String>,
+    /// One kind of entry (`payment`, `tier`, ...).
     kind: Option<String>,
     /// Only entries after this id (the previous page's `next_after`).
     after: Option<i64>,
+    /// Entries per page: 1 to 1000, 100 when absent.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
+}
+
+/// `GET /admin/audit`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+struct AuditAnswer {
+    /// Oldest first, as `paybot admin audit --json` prints them.
+    #[schema(value_type = Vec<Object>)]
+    entries: Vec<Value>,
+    /// Set when more may follow: pass it as `after`.
+    #[schema(required = true)]
+    next_after: Option<i64>,
 }
 
 /// `GET /admin/audit?user=&since=&kind=&after=&limit=`: one JSON object,
 /// `{"entries": [...], "next_after": ID|null}`, entries oldest first as
 /// `paybot admin audit --json` prints them; `next_after` is set when more
 /// may follow (pass it as `after`).
+#[utoipa::path(
+    get,
+    path = "/admin/audit",
+    tag = "operator",
+    operation_id = "audit_log",
+    description = "The audit log, a page at a time.",
+    security(("operator_token" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of entries.", body = AuditAnswer),
+        (status = 400, description = "`malformed_json` (an unknown parameter) or `invalid_field`.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`.", body = ErrorBody),
+        (status = 403, description = "`forbidden`.", body = ErrorBody),
+        (status = 404, description = "`unknown_user`.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    ),
+)]
 async fn audit(
     State(admin): State<AdminApi>,
     query: Result<Query<AuditQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditAnswer>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::Shape(e.body_text()))?;
     let limit = query.limit.unwrap_or(AUDIT_PAGE_DEFAULT);
     if !(1..=AUDIT_PAGE_API_MAX).contains(&limit) {
@@ -266,8 +444,11 @@ async fn audit(
     let entries = admin.bot.audit_log(&filter).await.map_err(ApiError::Bot)?;
     let full = u32::try_from(entries.len()).is_ok_and(|n| n >= limit);
     let next_after = entries.last().filter(|_| full).map(|record| record.id);
-    Ok(Json(json!({
-        "entries": entries.iter().map(bot::trust::AuditRecord::to_json).collect::<Vec<_>>(),
-        "next_after": next_after,
-    })))
+    Ok(Json(AuditAnswer {
+        entries: entries
+            .iter()
+            .map(bot::trust::AuditRecord::to_json)
+            .collect(),
+        next_after,
+    }))
 }

@@ -36,7 +36,11 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tracing::warn;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::ErrorBody;
 use super::{API_PREFIX, ApiError};
 use crate::logging::EveryInterval;
 
@@ -157,7 +161,7 @@ pub const REFUSED_LOG_INTERVAL_SECS: u64 = 10;
 
 /// The route's state: the callback and its bounded log of refusals.
 #[derive(Debug)]
-struct Receiver {
+pub(super) struct Receiver {
     callback: Callback,
     refused_log: EveryInterval,
 }
@@ -171,23 +175,29 @@ pub struct Callback {
     pub tolerance_secs: u32,
 }
 
-/// The callback's route at its full path: with a secret, the callback;
-/// without, a 404 in the API's error format.
-pub fn router(callback: Option<Callback>) -> Router {
-    let path = format!("{API_PREFIX}{CALLBACK_PATH}");
-    match callback {
-        Some(callback) => Router::new()
-            .route(&path, post(receive))
-            .layer(DefaultBodyLimit::max(CALLBACK_BODY_BYTES_MAX))
-            .with_state(Arc::new(Receiver {
-                callback,
-                refused_log: EveryInterval::new(Duration::from_secs(REFUSED_LOG_INTERVAL_SECS)),
-            })),
-        None => Router::new().route(&path, post(off)),
-    }
+/// The callback's route, relative to the API's prefix, with its place in
+/// the OpenAPI document.
+pub(super) fn routes() -> OpenApiRouter<Arc<Receiver>> {
+    OpenApiRouter::default()
+        .routes(routes!(receive))
+        .layer(DefaultBodyLimit::max(CALLBACK_BODY_BYTES_MAX))
 }
 
-async fn off() -> ApiError {
+/// The route's state for `callback`.
+pub(super) fn receiver(callback: Callback) -> Arc<Receiver> {
+    Arc::new(Receiver {
+        callback,
+        refused_log: EveryInterval::new(Duration::from_secs(REFUSED_LOG_INTERVAL_SECS)),
+    })
+}
+
+/// Without a secret: the callback's full path answers 404 in the API's
+/// error format (and is not in the document: it serves nothing).
+pub(super) fn off() -> Router {
+    Router::new().route(&format!("{API_PREFIX}{CALLBACK_PATH}"), post(callback_off))
+}
+
+async fn callback_off() -> ApiError {
     ApiError::CallbackOff
 }
 
@@ -239,16 +249,24 @@ fn signed(callback: &Callback, headers: &HeaderMap, body: &[u8], now_ms: i64) ->
 }
 
 /// The callback's body. Fields a provider adds beyond these are ignored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct CallbackBody {
+    /// The provider's id of this event: a replay with the same id and body
+    /// is answered as the first time and changes nothing.
     event_id: String,
+    /// `telegram`, `discord` or `mock`.
     platform: String,
+    /// The user's id on that platform.
     user_id: String,
+    /// The verification tier the provider grants.
     tier: u8,
     #[serde(default)]
     legal_name: Option<String>,
+    /// Why, for the audit log (`reason` or `status` is required).
     #[serde(default)]
     reason: Option<String>,
+    /// The provider's status, used as `verification STATUS` when there is
+    /// no `reason`.
     #[serde(default)]
     status: Option<String>,
 }
@@ -295,6 +313,26 @@ impl CallbackBody {
 }
 
 /// `POST /api/v1/verification/callback`.
+#[utoipa::path(
+    post,
+    path = "/verification/callback",
+    tag = "verification",
+    operation_id = "verification_callback",
+    description = "The verification provider sets a user's tier. Signed (see the \
+                   `verification_signature` scheme), not behind a token; on only where \
+                   `trust.verification.secret` is set.",
+    security(("verification_signature" = [])),
+    request_body = CallbackBody,
+    responses(
+        (status = 200, description = "Applied, or the stored answer of a replay.", body = Object),
+        (status = 400, description = "`malformed_json` or `invalid_field`.", body = ErrorBody),
+        (status = 401, description = "`invalid_signature`: no, a wrong or a stale signature.", body = ErrorBody),
+        (status = 404, description = "`unknown_user`.", body = ErrorBody),
+        (status = 409, description = "`event_id_reused` or `event_in_progress`.", body = ErrorBody),
+        (status = 413, description = "`body_too_large`.", body = ErrorBody),
+        (status = 503, description = "`unavailable`.", body = ErrorBody),
+    ),
+)]
 async fn receive(
     State(receiver): State<Arc<Receiver>>,
     headers: HeaderMap,

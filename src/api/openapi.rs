@@ -1,0 +1,374 @@
+//! The API's OpenAPI 3.1 document, `GET /api/v1/openapi.json`, generated
+//! from the code by utoipa.
+//!
+//! The one decision to know: **the router and the document come from one
+//! list**. Every route under `/api/v1` is added with utoipa-axum's
+//! `routes!(handler)`, which takes the path, the method and the
+//! description from the handler's `#[utoipa::path]` and gives both the
+//! axum route and its entry in the document. What the document does not
+//! list is not served: [`documented_only`] answers any route it does not
+//! find there (one added with a plain `.route(`) with 404 `no_such_route`
+//! (or 405 for a method the document does not give), and logs an error
+//! naming it. So the document is exactly what this server answers: the
+//! operator's routes appear only where `api.operator_token` is set, the
+//! verification callback only where `trust.verification.secret` is.
+//!
+//! The document is served behind the same tokens as the API (any ledger
+//! token or the operator's): a server with the API on is production (its
+//! token makes it so, see [`crate::deployment`]), and there nothing is
+//! answered to callers who hold no token. The same document, every part
+//! included, is printed by `paybot openapi` for developers who have none.
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::error;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi, PathItem};
+use utoipa::{Modify, ToSchema};
+
+use super::ApiError;
+
+/// Where the document is served, under [`super::API_PREFIX`].
+pub const OPENAPI_PATH: &str = "/openapi.json";
+/// The security scheme of the ledger's tokens (`api.token`,
+/// `api.read_token`, ...).
+pub const LEDGER_TOKEN_SCHEME: &str = "ledger_token";
+/// The security scheme of the operator's token (`api.operator_token`).
+pub const OPERATOR_TOKEN_SCHEME: &str = "operator_token";
+/// The security scheme of the verification provider's signed callback.
+pub const SIGNATURE_SCHEME: &str = "verification_signature";
+
+/// The document's fixed part: what it is, its security schemes and the
+/// error body every route answers with.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "paybot API",
+        description = "The ledger's accounts and transfers, the operator's routes and the \
+                       verification provider's callback. Amounts are JSON integers counting \
+                       the currency's minor units (cents for USD, yen for JPY), never \
+                       decimals; each sits next to its ISO 4217 `currency` code. Transfer ids \
+                       are 32 hexadecimal digits (a client-chosen 128-bit number: the \
+                       idempotency key). Every answer that is not a success is an `ErrorBody` \
+                       with a stable snake_case `code`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    modifiers(&SecuritySchemes),
+    components(schemas(ErrorBody, ErrorDetail)),
+)]
+pub struct BaseDocument;
+
+/// Adds the security schemes to the document.
+#[derive(Debug)]
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            LEDGER_TOKEN_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A ledger token (`api.token`: scope `issuance`; `api.transfer_token`: \
+                         `transfer`; `api.read_token`: `read`), as `Authorization: Bearer \
+                         <token>`. `read` reaches the GET routes; `transfer` also opens user \
+                         wallets and moves money between them; `issuance` also opens and \
+                         moves money on system accounts. A scope that does not cover a \
+                         request is answered 403 `forbidden`; no or a wrong token 401 \
+                         `unauthorized`; too many wrong tokens 429 `too_many_attempts` with \
+                         `Retry-After`.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            OPERATOR_TOKEN_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The operator's token (`api.operator_token`), as `Authorization: \
+                         Bearer <token>`: the `/admin` routes only, nothing of the ledger's.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            SIGNATURE_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                super::verification::SIGNATURE_HEADER,
+                "`t=UNIX_SECONDS,v1=HEX`: HMAC-SHA256 under `trust.verification.secret` over \
+                 the timestamp, a dot and the exact body bytes; the timestamp within \
+                 `trust.verification.tolerance_secs` of paybot's clock.",
+            ))),
+        );
+    }
+}
+
+/// Every answer that is not a success.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, snake_case: what a program matches on (`unauthorized`,
+    /// `forbidden`, `no_such_route`, `malformed_json`, `invalid_field`,
+    /// `insufficient_funds`, `unavailable`, ...).
+    #[schema(value_type = String, example = "insufficient_funds")]
+    pub code: &'static str,
+    /// For people; its wording may change.
+    pub message: String,
+    /// For a refused linked group: the place of the transfer that was
+    /// refused (from 0). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub index: Option<usize>,
+}
+
+/// The served document, filled in once the routes are all added.
+#[derive(Debug, Clone, Default)]
+pub struct Served(Arc<OnceLock<Value>>);
+
+impl Served {
+    /// Keeps `document` as what [`document`] answers.
+    pub fn set(&self, document: &OpenApi) {
+        let value = serde_json::to_value(document).unwrap_or_else(|e| {
+            error!(error = %e, "the OpenAPI document cannot be written as JSON");
+            Value::Null
+        });
+        let _ = self.0.set(value);
+    }
+}
+
+/// `GET /api/v1/openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "meta",
+    operation_id = "openapi",
+    security(("ledger_token" = []), ("operator_token" = [])),
+    responses(
+        (status = 200, description = "This document: the routes this server answers.", body = Object),
+        (status = 401, description = "No or a wrong token: `unauthorized`.", body = ErrorBody),
+    ),
+)]
+pub(super) async fn document(State(served): State<Served>) -> Response {
+    match served.0.get() {
+        Some(Value::Null) | None => ApiError::NoSuchRoute.into_response(),
+        Some(value) => Json(value.clone()).into_response(),
+    }
+}
+
+/// The (method, path) pairs `document` lists, HEAD under GET.
+#[derive(Debug, Default)]
+struct Documented {
+    routes: HashSet<(Method, String)>,
+    paths: HashSet<String>,
+}
+
+impl Documented {
+    fn of(document: &OpenApi) -> Documented {
+        let mut documented = Documented::default();
+        for (path, item) in &document.paths.paths {
+            documented.paths.insert(path.clone());
+            for method in methods(item) {
+                documented.routes.insert((method, path.clone()));
+            }
+        }
+        documented
+    }
+}
+
+/// The methods a path item has operations for.
+pub fn methods(item: &PathItem) -> Vec<Method> {
+    [
+        (Method::GET, &item.get),
+        (Method::PUT, &item.put),
+        (Method::POST, &item.post),
+        (Method::DELETE, &item.delete),
+        (Method::OPTIONS, &item.options),
+        (Method::HEAD, &item.head),
+        (Method::PATCH, &item.patch),
+        (Method::TRACE, &item.trace),
+    ]
+    .into_iter()
+    .filter(|(_, operation)| operation.is_some())
+    .map(|(method, _)| method)
+    .collect()
+}
+
+/// `router` answering only the routes `document` lists; see the module's
+/// docs. Routes only: the fallbacks (404, 405) stay as they are.
+pub fn documented_only(router: Router, document: &OpenApi) -> Router {
+    let documented = Documented::of(document);
+    if documented.routes.is_empty() {
+        // axum refuses a route layer on a router without routes; with
+        // nothing documented, nothing may be served.
+        return Router::new();
+    }
+    router.route_layer(middleware::from_fn_with_state(Arc::new(documented), gate))
+}
+
+async fn gate(State(documented): State<Arc<Documented>>, request: Request, next: Next) -> Response {
+    let Some(path) = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+    else {
+        return next.run(request).await;
+    };
+    let method = match request.method() {
+        &Method::HEAD => Method::GET,
+        other => other.clone(),
+    };
+    if documented.routes.contains(&(method, path.clone())) {
+        return next.run(request).await;
+    }
+    error!(
+        method = %request.method(),
+        path,
+        "a route under /api/v1 is not in the OpenAPI document: refused (add it with routes!)"
+    );
+    if documented.paths.contains(&path) {
+        ApiError::MethodNotAllowed.into_response()
+    } else {
+        ApiError::NoSuchRoute.into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::{delete, get};
+    use tower::ServiceExt;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+
+    use super::*;
+
+    #[utoipa::path(get, path = "/documented", responses((status = 200)))]
+    async fn documented_handler() -> &'static str {
+        "documented"
+    }
+
+    async fn undocumented_handler() -> &'static str {
+        "undocumented"
+    }
+
+    async fn call(router: &Router, method: Method, path: &str) -> (StatusCode, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_route_added_without_its_document_is_not_served() {
+        // A plain `.route(` beside the documented one: a new path, and a
+        // new method on a documented path.
+        let (router, document) = OpenApiRouter::<()>::default()
+            .routes(routes!(documented_handler))
+            .route("/undocumented", get(undocumented_handler))
+            .route("/documented", delete(undocumented_handler))
+            .split_for_parts();
+        let router = documented_only(router, &document);
+
+        assert_eq!(
+            call(&router, Method::GET, "/documented").await,
+            (StatusCode::OK, "documented".to_owned())
+        );
+        assert_eq!(call(&router, Method::HEAD, "/documented").await.0, StatusCode::OK);
+        let (status, body) = call(&router, Method::GET, "/undocumented").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert!(body.contains("no_such_route"), "{body}");
+        let (status, body) = call(&router, Method::DELETE, "/documented").await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+        assert!(body.contains("method_not_allowed"), "{body}");
+    }
+
+    #[test]
+    fn the_full_document_lists_every_route_with_its_security() {
+        let document = serde_json::to_value(crate::api::full_document()).unwrap();
+        assert!(
+            document["openapi"].as_str().unwrap().starts_with("3.1"),
+            "{}",
+            document["openapi"]
+        );
+        let mut listed: Vec<String> = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let schemes: Vec<&str> = operation["security"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|s| s.as_object().unwrap().keys().map(String::as_str))
+                    .collect();
+                listed.push(format!("{method} {path} {}", schemes.join("|")));
+            }
+        }
+        listed.sort();
+        assert_eq!(
+            listed,
+            [
+                "get /api/v1/accounts/{id} ledger_token",
+                "get /api/v1/admin/audit operator_token",
+                "get /api/v1/admin/holds operator_token",
+                "get /api/v1/admin/users/{platform}/{id} operator_token",
+                "get /api/v1/openapi.json ledger_token|operator_token",
+                "get /api/v1/transfers/{id} ledger_token",
+                "post /api/v1/accounts ledger_token",
+                "post /api/v1/admin/holds/{id}/approve operator_token",
+                "post /api/v1/admin/holds/{id}/reject operator_token",
+                "post /api/v1/transfers ledger_token",
+                "post /api/v1/verification/callback verification_signature",
+                "put /api/v1/admin/users/{platform}/{id}/tier operator_token",
+            ]
+        );
+        let schemes = document["components"]["securitySchemes"]
+            .as_object()
+            .unwrap();
+        assert_eq!(schemes["ledger_token"]["scheme"], "bearer");
+        assert_eq!(schemes["operator_token"]["scheme"], "bearer");
+        assert_eq!(schemes["verification_signature"]["in"], "header");
+        assert_eq!(
+            schemes["verification_signature"]["name"],
+            crate::api::verification::SIGNATURE_HEADER
+        );
+        // The callback's path in the document is the one it is served at.
+        assert!(
+            document["paths"]
+                .get(format!(
+                    "{}{}",
+                    crate::api::API_PREFIX,
+                    crate::api::verification::CALLBACK_PATH
+                ))
+                .is_some()
+        );
+        // Amounts are integers of minor units, never decimals or strings.
+        let transfer = &document["components"]["schemas"]["TransferBody"]["properties"];
+        assert_eq!(transfer["amount"]["type"], "integer");
+        assert_eq!(transfer["amount"]["format"], "int64");
+    }
+}
