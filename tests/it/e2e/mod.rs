@@ -11,6 +11,7 @@ mod discord;
 mod http;
 mod metrics;
 mod mock;
+mod openapi;
 mod operator;
 mod sanctions;
 mod serve;
