@@ -985,6 +985,7 @@ fn currency_field(code: &str) -> Result<Currency, ApiError> {
     path = "/accounts",
     tag = "ledger",
     operation_id = "open_account",
+    summary = "Open an account",
     description = "Opens the account for (owner, kind, currency), or answers the one that \
                    exists: opening is idempotent on those three. A user wallet needs scope \
                    `transfer`; any other kind `issuance`.",
@@ -1031,6 +1032,7 @@ async fn open_account(
     path = "/accounts/{id}",
     tag = "ledger",
     operation_id = "get_account",
+    summary = "Get an account",
     description = "One account with its totals and balance. Any ledger scope.",
     security(("ledger_token" = [])),
     params(("id" = i64, Path, minimum = 1, description = "The account's id.")),
@@ -1069,15 +1071,20 @@ async fn account(
 /// pending_id. `id` and `kind` always; `code` optionally (default 0).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(description = "One transfer to submit. `id` and `kind` always. `single`: \
+#[schema(
+    description = "One transfer to submit. `id` and `kind` always. `single`: \
     debit_account_id, credit_account_id, amount, currency. `pending`: those and timeout_secs. \
     `post`: pending_id, and optionally amount with currency (the whole pending amount when \
     absent). `void`: pending_id. `code` optionally (default 0). A field a kind does not use is \
-    refused (400 `invalid_field`).")]
+    refused (400 `invalid_field`)."
+)]
 struct TransferRequest {
     /// The client-chosen id, 32 hexadecimal digits, not zero: the
     /// idempotency key.
-    #[schema(example = "0000000000000000000000000000002a", pattern = "^[0-9a-fA-F]{32}$")]
+    #[schema(
+        example = "0000000000000000000000000000002a",
+        pattern = "^[0-9a-fA-F]{32}$"
+    )]
     id: String,
     kind: TransferKindName,
     #[serde(default)]
@@ -1242,7 +1249,10 @@ impl TransferRequest {
 #[derive(Debug, Serialize, ToSchema)]
 struct TransferBody {
     /// 32 lowercase hexadecimal digits.
-    #[schema(example = "0000000000000000000000000000002a", pattern = "^[0-9a-f]{32}$")]
+    #[schema(
+        example = "0000000000000000000000000000002a",
+        pattern = "^[0-9a-f]{32}$"
+    )]
     id: String,
     kind: TransferKindAnswer,
     debit_account_id: i64,
@@ -1345,6 +1355,7 @@ fn outcome_body(outcome: &Outcome) -> OutcomeBody {
     path = "/transfers",
     tag = "ledger",
     operation_id = "submit_transfers",
+    summary = "Submit a transfer or a linked group",
     description = "One transfer, or a linked group (`{\"transfers\": [...]}`) recorded all or \
                    nothing. The id is the idempotency key: the same id with the same fields \
                    answers `exists` and changes nothing; with other fields, 409 \
@@ -1514,6 +1525,7 @@ async fn touches(ledger: &Ledger, group: &[NewTransfer]) -> Result<Touches, ApiE
     path = "/transfers/{id}",
     tag = "ledger",
     operation_id = "get_transfer",
+    summary = "Get a transfer",
     description = "One transfer and, for a pending one, the post, void or expiry that \
                    resolved it (`null` while open). Any ledger scope.",
     security(("ledger_token" = [])),

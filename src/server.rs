@@ -301,9 +301,12 @@ async fn spawn_metrics_listener(
 
 /// The verification provider's callback: on when
 /// `trust.verification.secret` is set, else a 404.
-fn callback(settings: &Settings, bot: &Arc<bot::Bot>) -> Option<crate::api::verification::Callback> {
+fn callback(
+    settings: &Settings,
+    bot: &Arc<bot::Bot>,
+) -> Option<crate::api::verification::Callback> {
     let verification = &settings.trust.verification;
-    let callback = verification.secret.clone().map(|secret| {
+    verification.secret.clone().map(|secret| {
         info!(
             path = crate::api::verification::CALLBACK_PATH,
             provider = %verification.provider_name,
@@ -315,8 +318,7 @@ fn callback(settings: &Settings, bot: &Arc<bot::Bot>) -> Option<crate::api::veri
             provider: verification.provider_name.clone(),
             tolerance_secs: verification.tolerance_secs,
         }
-    });
-    callback
+    })
 }
 
 /// Starts the Telegram adapter when `telegram.token` is set: its polling

@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use bot::Bot;
 use bot::command::ShortRef;
@@ -93,6 +93,7 @@ struct HoldsAnswer {
     path = "/admin/holds",
     tag = "operator",
     operation_id = "list_holds",
+    summary = "List the holds waiting for review",
     security(("operator_token" = [])),
     responses(
         (status = 200, description = "The holds waiting for review.", body = HoldsAnswer),
@@ -142,6 +143,7 @@ struct DecisionAnswer {
     path = "/admin/holds/{id}/approve",
     tag = "operator",
     operation_id = "approve_hold",
+    summary = "Approve a hold",
     description = "Lets a held payment or cash-out go through; recorded in the audit log.",
     security(("operator_token" = [])),
     params(("id" = String, Path, description = "The hold's reference.")),
@@ -169,6 +171,7 @@ async fn approve(
     path = "/admin/holds/{id}/reject",
     tag = "operator",
     operation_id = "reject_hold",
+    summary = "Reject a hold",
     description = "Refuses a held payment or cash-out: the reserved money goes back to the \
                    payer; recorded in the audit log.",
     security(("operator_token" = [])),
@@ -240,6 +243,7 @@ async fn decide(
     path = "/admin/users/{platform}/{id}",
     tag = "operator",
     operation_id = "get_user",
+    summary = "A user's report",
     description = "A user's report (tier, limits, identities, recent activity), as `paybot \
                    admin user --json` prints it.",
     security(("operator_token" = [])),
@@ -302,6 +306,7 @@ struct TierAnswer {
     path = "/admin/users/{platform}/{id}/tier",
     tag = "operator",
     operation_id = "set_tier",
+    summary = "Set a user's tier",
     description = "Sets a user's verification tier; recorded in the audit log.",
     security(("operator_token" = [])),
     params(
@@ -383,6 +388,7 @@ struct AuditAnswer {
     path = "/admin/audit",
     tag = "operator",
     operation_id = "audit_log",
+    summary = "Read the audit log",
     description = "The audit log, a page at a time.",
     security(("operator_token" = [])),
     params(AuditQuery),

@@ -160,6 +160,9 @@ impl Served {
     path = "/openapi.json",
     tag = "meta",
     operation_id = "openapi",
+    summary = "This document",
+    description = "The OpenAPI 3.1 document of the routes this server answers, for any \
+                   ledger token or the operator's.",
     security(("ledger_token" = []), ("operator_token" = [])),
     responses(
         (status = 200, description = "This document: the routes this server answers.", body = Object),
@@ -301,7 +304,10 @@ mod tests {
             call(&router, Method::GET, "/documented").await,
             (StatusCode::OK, "documented".to_owned())
         );
-        assert_eq!(call(&router, Method::HEAD, "/documented").await.0, StatusCode::OK);
+        assert_eq!(
+            call(&router, Method::HEAD, "/documented").await.0,
+            StatusCode::OK
+        );
         let (status, body) = call(&router, Method::GET, "/undocumented").await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         assert!(body.contains("no_such_route"), "{body}");

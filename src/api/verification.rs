@@ -318,6 +318,7 @@ impl CallbackBody {
     path = "/verification/callback",
     tag = "verification",
     operation_id = "verification_callback",
+    summary = "The verification provider's callback",
     description = "The verification provider sets a user's tier. Signed (see the \
                    `verification_signature` scheme), not behind a token; on only where \
                    `trust.verification.secret` is set.",
