@@ -396,15 +396,15 @@ pub fn router(api: Option<LedgerApi>, callback: Option<verification::Callback>) 
 }
 
 /// The OpenAPI document of everything [`router`] can mount (the operator's
-/// routes and the callback included), built without a database: what
-/// `paybot openapi` prints.
-pub fn full_document() -> utoipa::openapi::OpenApi {
+/// routes and the callback included), as served, built without a database:
+/// what the tests compare the served document with.
+pub fn full_document() -> Value {
     let mut inner = utoipa::openapi::OpenApi::default();
     inner.merge(ledger_routes().into_openapi());
     inner.merge(document_route().into_openapi());
     inner.merge(admin::routes().into_openapi());
     inner.merge(verification::routes().into_openapi());
-    openapi_base().nest(API_PREFIX, inner)
+    openapi::to_json(&openapi_base().nest(API_PREFIX, inner))
 }
 
 /// The document's fixed part (title, security schemes, error body).
@@ -846,7 +846,7 @@ pub fn parse_hex_id(text: &str) -> Result<TransferId, String> {
 struct AccountRequest {
     /// Who the account is for: a non-empty name (`system` for system
     /// accounts).
-    #[schema(example = "alice")]
+    #[schema(example = "alice", min_length = 1)]
     owner: String,
     kind: KindName,
     /// ISO 4217 code.
@@ -996,6 +996,8 @@ fn currency_field(code: &str) -> Result<Currency, ApiError> {
         (status = 400, description = "`malformed_json` or `invalid_field`.", body = ErrorBody),
         (status = 401, description = "`unauthorized`.", body = ErrorBody),
         (status = 403, description = "`forbidden`: the token's scope is too narrow.", body = ErrorBody),
+        (status = 413, description = "`body_too_large`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `Content-Type: application/json`.", body = ErrorBody),
         (status = 503, description = "`unavailable`: the ledger's store failed.", body = ErrorBody),
     ),
 )]
@@ -1083,7 +1085,7 @@ struct TransferRequest {
     /// idempotency key.
     #[schema(
         example = "0000000000000000000000000000002a",
-        pattern = "^[0-9a-fA-F]{32}$"
+        pattern = "^(?!0{32}$)[0-9a-fA-F]{32}$"
     )]
     id: String,
     kind: TransferKindName,
@@ -1104,11 +1106,12 @@ struct TransferRequest {
     currency: Option<String>,
     /// How long a pending transfer reserves the money before it expires.
     #[serde(default)]
+    #[schema(minimum = 1)]
     timeout_secs: Option<u32>,
     /// The pending transfer a post or void resolves (32 hexadecimal
     /// digits).
     #[serde(default)]
-    #[schema(pattern = "^[0-9a-fA-F]{32}$")]
+    #[schema(pattern = "^(?!0{32}$)[0-9a-fA-F]{32}$")]
     pending_id: Option<String>,
     /// A number of the client's own, kept with the transfer.
     #[serde(default)]
@@ -1529,7 +1532,7 @@ async fn touches(ledger: &Ledger, group: &[NewTransfer]) -> Result<Touches, ApiE
     description = "One transfer and, for a pending one, the post, void or expiry that \
                    resolved it (`null` while open). Any ledger scope.",
     security(("ledger_token" = [])),
-    params(("id" = String, Path, pattern = "^[0-9a-fA-F]{32}$",
+    params(("id" = String, Path, pattern = "^(?!0{32}$)[0-9a-fA-F]{32}$",
             description = "The transfer's id: 32 hexadecimal digits, not zero.")),
     responses(
         (status = 200, description = "The transfer.", body = TransferAnswer),

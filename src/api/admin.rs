@@ -155,6 +155,8 @@ struct DecisionAnswer {
         (status = 403, description = "`forbidden`.", body = ErrorBody),
         (status = 404, description = "`hold_not_found`.", body = ErrorBody),
         (status = 409, description = "`hold_already_decided`.", body = ErrorBody),
+        (status = 413, description = "`body_too_large`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
         (status = 503, description = "`unavailable`.", body = ErrorBody),
     ),
 )]
@@ -184,6 +186,8 @@ async fn approve(
         (status = 403, description = "`forbidden`.", body = ErrorBody),
         (status = 404, description = "`hold_not_found`.", body = ErrorBody),
         (status = 409, description = "`hold_already_decided`.", body = ErrorBody),
+        (status = 413, description = "`body_too_large`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
         (status = 503, description = "`unavailable`.", body = ErrorBody),
     ),
 )]
@@ -321,6 +325,8 @@ struct TierAnswer {
         (status = 403, description = "`forbidden`.", body = ErrorBody),
         (status = 404, description = "`unknown_user`.", body = ErrorBody),
         (status = 409, description = "`ambiguous_handle`.", body = ErrorBody),
+        (status = 413, description = "`body_too_large`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
         (status = 422, description = "`tier_not_configured`.", body = ErrorBody),
         (status = 503, description = "`unavailable`.", body = ErrorBody),
     ),

@@ -16,8 +16,8 @@
 //! The document is served behind the same tokens as the API (any ledger
 //! token or the operator's): a server with the API on is production (its
 //! token makes it so, see [`crate::deployment`]), and there nothing is
-//! answered to callers who hold no token. The same document, every part
-//! included, is printed by `paybot openapi` for developers who have none.
+//! answered to callers who hold no token. The same document with every
+//! part included is [`super::full_document`], built without a database.
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
@@ -146,12 +146,60 @@ pub struct Served(Arc<OnceLock<Value>>);
 impl Served {
     /// Keeps `document` as what [`document`] answers.
     pub fn set(&self, document: &OpenApi) {
-        let value = serde_json::to_value(document).unwrap_or_else(|e| {
-            error!(error = %e, "the OpenAPI document cannot be written as JSON");
-            Value::Null
-        });
-        let _ = self.0.set(value);
+        let _ = self.0.set(to_json(document));
     }
+}
+
+/// `document` as served: its JSON, with the bounds that live in the
+/// ledger's constants rather than in attributes written into it (the
+/// currencies the ledger knows, the size of a linked group, a pending
+/// transfer's longest timeout).
+pub fn to_json(document: &OpenApi) -> Value {
+    let mut value = serde_json::to_value(document).unwrap_or_else(|e| {
+        error!(error = %e, "the OpenAPI document cannot be written as JSON");
+        Value::Null
+    });
+    let codes: Vec<Value> = ledger::Currency::all()
+        .map(|c| Value::from(c.code()))
+        .collect();
+    for schema in [
+        "AccountRequest",
+        "AccountBody",
+        "TransferBody",
+        "TransferRequest",
+    ] {
+        let pointer = format!("/components/schemas/{schema}/properties/currency");
+        if let Some(Value::Object(currency)) = value.pointer_mut(&pointer) {
+            let mut allowed = codes.clone();
+            if currency.get("type").is_some_and(Value::is_array) {
+                allowed.push(Value::Null);
+            }
+            currency.insert("enum".to_owned(), Value::Array(allowed));
+        }
+    }
+    let bounds: [(&str, &str, Value); 3] = [
+        (
+            "/components/schemas/TransferGroup/properties/transfers",
+            "maxItems",
+            Value::from(ledger::LINKED_TRANSFERS_MAX),
+        ),
+        (
+            "/components/schemas/TransferGroup/properties/transfers",
+            "minItems",
+            Value::from(1),
+        ),
+        (
+            "/components/schemas/TransferRequest/properties/timeout_secs",
+            "maximum",
+            Value::from(ledger::PENDING_TIMEOUT_SECS_MAX),
+        ),
+    ];
+    for (pointer, key, bound) in bounds {
+        if let Some(Value::Object(schema)) = value.pointer_mut(pointer) {
+            schema.insert(key.to_owned(), bound);
+        }
+    }
+    value
 }
 
 /// `GET /api/v1/openapi.json`.
@@ -318,7 +366,7 @@ mod tests {
 
     #[test]
     fn the_full_document_lists_every_route_with_its_security() {
-        let document = serde_json::to_value(crate::api::full_document()).unwrap();
+        let document = crate::api::full_document();
         assert!(
             document["openapi"].as_str().unwrap().starts_with("3.1"),
             "{}",
@@ -378,5 +426,16 @@ mod tests {
         let transfer = &document["components"]["schemas"]["TransferBody"]["properties"];
         assert_eq!(transfer["amount"]["type"], "integer");
         assert_eq!(transfer["amount"]["format"], "int64");
+        // Bounds from the ledger's own constants.
+        let schemas = &document["components"]["schemas"];
+        let currencies = schemas["AccountRequest"]["properties"]["currency"]["enum"]
+            .as_array()
+            .unwrap();
+        assert!(currencies.contains(&Value::from("USD")), "{currencies:?}");
+        assert!(currencies.contains(&Value::from("JPY")), "{currencies:?}");
+        assert_eq!(
+            schemas["TransferGroup"]["properties"]["transfers"]["maxItems"],
+            ledger::LINKED_TRANSFERS_MAX
+        );
     }
 }

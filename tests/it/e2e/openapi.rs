@@ -114,10 +114,7 @@ fn every_documented_route_is_served_and_every_served_route_is_documented() {
         "{served}"
     );
     // Everything is on here, so the server serves the whole document.
-    assert_eq!(
-        served,
-        serde_json::to_value(paybot::api::full_document()).unwrap()
-    );
+    assert_eq!(served, paybot::api::full_document());
 
     let paths = served["paths"].as_object().unwrap();
     assert!(paths.len() >= 10, "{paths:?}");
