@@ -177,6 +177,26 @@ pub fn to_json(document: &OpenApi) -> Value {
             currency.insert("enum".to_owned(), Value::Array(allowed));
         }
     }
+    // The mock chat's play money is an account kind answered, never
+    // opened through the API.
+    let kinds = value
+        .pointer("/components/schemas/KindName/enum")
+        .and_then(Value::as_array)
+        .map(|kinds| {
+            kinds
+                .iter()
+                .filter(|k| k.as_str() != Some("play_issuance"))
+                .cloned()
+                .collect::<Vec<_>>()
+        });
+    if let (Some(kinds), Some(Value::Object(kind))) = (
+        kinds,
+        value.pointer_mut("/components/schemas/AccountRequest/properties/kind"),
+    ) {
+        kind.clear();
+        kind.insert("type".to_owned(), Value::from("string"));
+        kind.insert("enum".to_owned(), Value::Array(kinds));
+    }
     let bounds: [(&str, &str, Value); 3] = [
         (
             "/components/schemas/TransferGroup/properties/transfers",
@@ -215,6 +235,8 @@ pub fn to_json(document: &OpenApi) -> Value {
     responses(
         (status = 200, description = "This document: the routes this server answers.", body = Object),
         (status = 401, description = "No or a wrong token: `unauthorized`.", body = ErrorBody),
+        (status = 429, description = "`too_many_attempts`: too many wrong tokens from this address (or everywhere); `Retry-After` says when to try again.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
     ),
 )]
 pub(super) async fn document(State(served): State<Served>) -> Response {
@@ -437,5 +459,10 @@ mod tests {
             schemas["TransferGroup"]["properties"]["transfers"]["maxItems"],
             ledger::LINKED_TRANSFERS_MAX
         );
+        let kinds = schemas["AccountRequest"]["properties"]["kind"]["enum"]
+            .as_array()
+            .unwrap();
+        assert!(kinds.contains(&Value::from("user_wallet")), "{kinds:?}");
+        assert!(!kinds.contains(&Value::from("play_issuance")), "{kinds:?}");
     }
 }
