@@ -120,7 +120,7 @@ async fn holds(State(admin): State<AdminApi>) -> Result<Json<HoldsAnswer>, ApiEr
 #[serde(deny_unknown_fields)]
 struct DecisionRequest {
     /// Why, for the audit log.
-    #[schema(example = "checked with the user by phone")]
+    #[schema(example = "checked with the user by phone", min_length = 1)]
     reason: String,
 }
 
@@ -295,6 +295,7 @@ struct TierRequest {
     #[schema(example = 1)]
     tier: u8,
     /// Why, for the audit log.
+    #[schema(min_length = 1)]
     reason: String,
 }
 
@@ -372,8 +373,10 @@ async fn tier(
 #[into_params(parameter_in = Query)]
 struct AuditQuery {
     /// `@handle`, `PLATFORM:@handle` or `PLATFORM:ID`.
+    #[param(min_length = 1)]
     user: Option<String>,
     /// A duration back (`24h`) or a UTC date or date and time.
+    #[param(min_length = 1)]
     since: Option<String>,
     /// One kind of entry (`payment`, `tier`, ...).
     kind: Option<String>,

@@ -197,6 +197,7 @@ pub fn to_json(document: &OpenApi) -> Value {
         kind.insert("type".to_owned(), Value::from("string"));
         kind.insert("enum".to_owned(), Value::Array(kinds));
     }
+    refine_parameters(&mut value);
     let bounds: [(&str, &str, Value); 3] = [
         (
             "/components/schemas/TransferGroup/properties/transfers",
@@ -220,6 +221,51 @@ pub fn to_json(document: &OpenApi) -> Value {
         }
     }
     value
+}
+
+/// The operator's parameters, from the core's own lists and bounds: a
+/// platform's name, a hold's reference, an audit entry's kind.
+fn refine_parameters(document: &mut Value) {
+    let platforms: Vec<Value> = bot::trust::operator::PLATFORMS
+        .iter()
+        .map(|p| Value::from(p.as_str()))
+        .collect();
+    let kinds: Vec<Value> = bot::trust::AuditKind::ALL
+        .iter()
+        .map(|k| Value::from(k.as_str()))
+        .collect();
+    let hold = format!(
+        "^[A-Za-z0-9]{{{},{}}}$",
+        bot::command::SHORT_REF_CHARS_MIN,
+        bot::command::SHORT_REF_CHARS_MAX
+    );
+    let Some(Value::Object(paths)) = document.get_mut("paths") else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Value::Object(item) = item else { continue };
+        for operation in item.values_mut() {
+            let Some(Value::Array(parameters)) = operation.get_mut("parameters") else {
+                continue;
+            };
+            for parameter in parameters {
+                let name = parameter.get("name").and_then(Value::as_str);
+                let refinement = match name {
+                    Some("platform") => Some(("enum", Value::Array(platforms.clone()))),
+                    Some("kind") => Some(("enum", Value::Array(kinds.clone()))),
+                    Some("id") if path.starts_with("/api/v1/admin/holds/") => {
+                        Some(("pattern", Value::from(hold.clone())))
+                    }
+                    _ => None,
+                };
+                if let (Some((key, bound)), Some(Value::Object(schema))) =
+                    (refinement, parameter.get_mut("schema"))
+                {
+                    schema.insert(key.to_owned(), bound);
+                }
+            }
+        }
+    }
 }
 
 /// `GET /api/v1/openapi.json`.
