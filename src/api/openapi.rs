@@ -198,7 +198,17 @@ pub fn to_json(document: &OpenApi) -> Value {
         kind.insert("enum".to_owned(), Value::Array(kinds));
     }
     refine_parameters(&mut value);
-    let bounds: [(&str, &str, Value); 3] = [
+    let bounds: [(&str, &str, Value); 5] = [
+        (
+            "/components/schemas/TierRequest/properties/tier",
+            "maximum",
+            Value::from(bot::trust::TIER_MAX),
+        ),
+        (
+            "/components/schemas/CallbackBody/properties/tier",
+            "maximum",
+            Value::from(bot::trust::TIER_MAX),
+        ),
         (
             "/components/schemas/TransferGroup/properties/transfers",
             "maxItems",
