@@ -368,7 +368,9 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 /// `api.*token` is set.
 #[derive(Debug, Clone)]
 pub struct LedgerApi {
+    /// The ledger the routes read and write.
     pub ledger: Ledger,
+    /// The tokens that reach the API, each with its grant.
     pub tokens: ApiTokens,
     /// The operator's routes, when `api.operator_token` is set.
     pub admin: Option<admin::AdminApi>,

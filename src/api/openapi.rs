@@ -119,6 +119,7 @@ impl Modify for SecuritySchemes {
 /// Every answer that is not a success.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
+    /// What went wrong.
     pub error: ErrorDetail,
 }
 
