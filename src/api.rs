@@ -1124,6 +1124,62 @@ struct TransferRequest {
     code: Option<u16>,
 }
 
+/// The fields each transfer kind takes, as [`TransferRequest::parse`]
+/// accepts them: (kind, required, optional, required together). The
+/// document's per-kind schemas of a transfer request are built from it
+/// ([`openapi::to_json`]), and a unit test holds it to the parser.
+const TRANSFER_FIELDS: [TransferFields; 4] = [
+    TransferFields {
+        kind: "single",
+        required: &[
+            "id",
+            "kind",
+            "debit_account_id",
+            "credit_account_id",
+            "amount",
+            "currency",
+        ],
+        optional: &["code"],
+        together: &[],
+    },
+    TransferFields {
+        kind: "pending",
+        required: &[
+            "id",
+            "kind",
+            "debit_account_id",
+            "credit_account_id",
+            "amount",
+            "currency",
+            "timeout_secs",
+        ],
+        optional: &["code"],
+        together: &[],
+    },
+    TransferFields {
+        kind: "post",
+        required: &["id", "kind", "pending_id"],
+        optional: &["amount", "currency", "code"],
+        together: &["amount", "currency"],
+    },
+    TransferFields {
+        kind: "void",
+        required: &["id", "kind", "pending_id"],
+        optional: &["code"],
+        together: &[],
+    },
+];
+
+/// One row of [`TRANSFER_FIELDS`].
+#[derive(Debug, Clone, Copy)]
+struct TransferFields {
+    kind: &'static str,
+    required: &'static [&'static str],
+    optional: &'static [&'static str],
+    /// Optional fields given all or none.
+    together: &'static [&'static str],
+}
+
 /// `POST /transfers`: a linked group, recorded all or nothing.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -1739,6 +1795,70 @@ mod tests {
         assert!(!token.matches(b"0123456789abcdef0123456789abcdeF"));
         assert!(!token.matches(b""));
         assert_eq!(format!("{token:?}"), "ApiToken([REDACTED])");
+    }
+
+    #[test]
+    fn each_kind_takes_the_fields_the_document_says() {
+        let sample = |field: &str| match field {
+            "id" => json!(format!("{:032x}", 0x2a)),
+            "pending_id" => json!(format!("{:032x}", 0x2b)),
+            "debit_account_id" => json!(1),
+            "credit_account_id" => json!(2),
+            "amount" => json!(5),
+            "currency" => json!("USD"),
+            "timeout_secs" => json!(60),
+            "code" => json!(7),
+            other => panic!("no sample for {other}"),
+        };
+        let all = [
+            "id",
+            "kind",
+            "debit_account_id",
+            "credit_account_id",
+            "amount",
+            "currency",
+            "timeout_secs",
+            "pending_id",
+            "code",
+        ];
+        let parses = |fields: &[&str], kind: &str| {
+            let mut body = serde_json::Map::new();
+            for field in fields {
+                let value = if *field == "kind" {
+                    json!(kind)
+                } else {
+                    sample(field)
+                };
+                body.insert((*field).to_owned(), value);
+            }
+            // A missing `id` is refused by the shape, the rest by `parse`.
+            serde_json::from_value::<TransferRequest>(Value::Object(body))
+                .is_ok_and(|request| request.parse().is_ok())
+        };
+        for fields in TRANSFER_FIELDS {
+            let required = fields.required.to_vec();
+            assert!(parses(&required, fields.kind), "{fields:?}");
+            let mut everything = required.clone();
+            everything.extend(fields.optional);
+            assert!(parses(&everything, fields.kind), "{fields:?}");
+            for missing in fields.required.iter().filter(|f| **f != "kind") {
+                let fewer: Vec<&str> = required.iter().copied().filter(|f| f != missing).collect();
+                assert!(!parses(&fewer, fields.kind), "{fields:?} without {missing}");
+            }
+            for alone in fields.together {
+                let mut one = required.clone();
+                one.push(alone);
+                assert!(!parses(&one, fields.kind), "{fields:?} with {alone} alone");
+            }
+            for other in all
+                .iter()
+                .filter(|f| !fields.required.contains(f) && !fields.optional.contains(f))
+            {
+                let mut more = required.clone();
+                more.push(other);
+                assert!(!parses(&more, fields.kind), "{fields:?} with {other}");
+            }
+        }
     }
 
     #[test]

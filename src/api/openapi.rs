@@ -199,7 +199,12 @@ pub fn to_json(document: &OpenApi) -> Value {
         kind.insert("enum".to_owned(), Value::Array(kinds));
     }
     refine_parameters(&mut value);
-    let bounds: [(&str, &str, Value); 5] = [
+    let bounds: [(&str, &str, Value); 6] = [
+        (
+            "/components/schemas/TransferRequest/properties/code",
+            "maximum",
+            Value::from(u16::MAX),
+        ),
         (
             "/components/schemas/TierRequest/properties/tier",
             "maximum",
@@ -231,7 +236,80 @@ pub fn to_json(document: &OpenApi) -> Value {
             schema.insert(key.to_owned(), bound);
         }
     }
+    // Last: from the flat schema's properties, bounds included.
+    per_kind_transfer_requests(&mut value);
     value
+}
+
+/// `TransferRequest` as one schema per kind (`oneOf`), each with exactly
+/// the fields [`super::TRANSFER_FIELDS`] gives it, not nullable, and no
+/// others: what the parser accepts, rather than the flat struct's
+/// optional everything.
+fn per_kind_transfer_requests(document: &mut Value) {
+    let pointer = "/components/schemas/TransferRequest";
+    let Some(Value::Object(flat)) = document.pointer(pointer).cloned() else {
+        return;
+    };
+    let Some(Value::Object(properties)) = flat.get("properties") else {
+        return;
+    };
+    let variants: Vec<Value> = super::TRANSFER_FIELDS
+        .iter()
+        .map(|fields| {
+            let mut variant = serde_json::Map::new();
+            for name in fields.required.iter().chain(fields.optional) {
+                let property = if *name == "kind" {
+                    serde_json::json!({ "type": "string", "const": fields.kind })
+                } else {
+                    not_null(properties.get(*name).cloned().unwrap_or(Value::Null))
+                };
+                variant.insert((*name).to_owned(), property);
+            }
+            let mut schema = serde_json::json!({
+                "title": fields.kind,
+                "type": "object",
+                "additionalProperties": false,
+                "required": fields.required,
+                "properties": variant,
+            });
+            if let (Some(first), Value::Object(object)) = (fields.together.first(), &mut schema) {
+                let others: Vec<&str> = fields.together.iter().skip(1).copied().collect();
+                object.insert(
+                    "dependentRequired".to_owned(),
+                    serde_json::json!({ *first: others, others.first().copied().unwrap_or(first): [first] }),
+                );
+            }
+            schema
+        })
+        .collect();
+    let mut combined = serde_json::Map::new();
+    if let Some(description) = flat.get("description") {
+        combined.insert("description".to_owned(), description.clone());
+    }
+    combined.insert("oneOf".to_owned(), Value::Array(variants));
+    if let Some(slot) = document.pointer_mut(pointer) {
+        *slot = Value::Object(combined);
+    }
+}
+
+/// A property's schema without `null` among its types or values.
+fn not_null(mut property: Value) -> Value {
+    if let Some(Value::Array(types)) = property.get("type") {
+        let types: Vec<Value> = types
+            .iter()
+            .filter(|t| t.as_str() != Some("null"))
+            .cloned()
+            .collect();
+        if let (Some(only), true, Value::Object(object)) =
+            (types.first().cloned(), types.len() == 1, &mut property)
+        {
+            object.insert("type".to_owned(), only);
+        }
+    }
+    if let Some(Value::Array(values)) = property.get_mut("enum") {
+        values.retain(|v| !v.is_null());
+    }
+    property
 }
 
 /// The operator's parameters, from the core's own lists and bounds: a
