@@ -388,6 +388,15 @@ impl Bot {
         else {
             return Ok(None);
         };
+        if !self
+            .config
+            .trust
+            .second_factor
+            .refuses_unenrolled_at_some_tier(*amount)
+        {
+            // No tier refuses this amount: the tier need not be read.
+            return Ok(None);
+        }
         let tier = self.tier_of(action.user()).await?;
         Ok(self
             .config
@@ -401,6 +410,17 @@ impl Bot {
     /// the tier's amount; every cash-out, card add and link.
     async fn code_needed(&self, action: &TrustAction) -> Result<bool> {
         Ok(match action {
+            TrustAction::Payment { amount, .. }
+                if !self
+                    .config
+                    .trust
+                    .second_factor
+                    .code_above_at_some_tier(*amount) =>
+            {
+                // No tier asks a code for this amount: the tier need not
+                // be read.
+                false
+            }
             TrustAction::Payment { amount, .. } => {
                 let tier = self.tier_of(action.user()).await?;
                 self.config
