@@ -436,6 +436,38 @@ impl Bot {
         })
     }
 
+    /// Whether some tier refuses `action` to a user without a second
+    /// factor (its amount against every tier's threshold, no I/O): when
+    /// not, whether the user has one changes nothing at the start.
+    fn may_refuse_unenrolled(&self, action: &TrustAction) -> bool {
+        match action {
+            TrustAction::Payment { amount, .. } | TrustAction::CashOut { amount, .. } => self
+                .config
+                .trust
+                .second_factor
+                .refuses_unenrolled_at_some_tier(*amount),
+            TrustAction::TopUp { .. } | TrustAction::CardAdd { .. } | TrustAction::Link { .. } => {
+                false
+            }
+        }
+    }
+
+    /// Whether some tier asks an enrolled user's app code for `action`
+    /// (no I/O; see [`Bot::code_needed`]).
+    fn may_need_code(&self, action: &TrustAction) -> bool {
+        match action {
+            TrustAction::Payment { amount, .. } => self
+                .config
+                .trust
+                .second_factor
+                .code_above_at_some_tier(*amount),
+            TrustAction::CashOut { .. }
+            | TrustAction::CardAdd { .. }
+            | TrustAction::Link { .. } => true,
+            TrustAction::TopUp { .. } => false,
+        }
+    }
+
     async fn enabled_second_factor(&self, user: UserId) -> Result<Option<SecondFactorRecord>> {
         Ok(self
             .store
@@ -454,6 +486,10 @@ impl Bot {
         turn: &mut Turn<'_>,
         action: &TrustAction,
     ) -> Result<Gate> {
+        if !self.may_refuse_unenrolled(action) {
+            // Passes whether or not the user has a second factor.
+            return Ok(Gate::Pass);
+        }
         if self.enabled_second_factor(action.user()).await?.is_some() {
             return Ok(Gate::Pass);
         }
@@ -525,6 +561,10 @@ impl Bot {
         forced_by_rule: bool,
     ) -> Result<Gate> {
         let user = action.user();
+        if !forced_by_rule && !self.may_refuse_unenrolled(action) && !self.may_need_code(action) {
+            // Passes whether or not the user has a second factor.
+            return Ok(Gate::Pass);
+        }
         let Some(record) = self.enabled_second_factor(user).await? else {
             if forced_by_rule {
                 self.refuse_unenrolled(turn, action, None).await?;
