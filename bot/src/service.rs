@@ -32,6 +32,7 @@ mod events;
 mod holds;
 mod limits;
 mod link;
+mod memo;
 mod notices;
 mod operator;
 mod pay;
@@ -98,6 +99,7 @@ pub use turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG};
 
 pub use account::ACCOUNTS_CACHED_MAX;
 pub use events::EVENTS_IN_FLIGHT_MAX;
+pub use memo::TIERS_MEMO_PER_MESSAGE_MAX;
 /// The `/start` payload of the link that sends a user from a group to a
 /// direct chat with the bot (see [`PlatformProfile::with_dm_invite`]); on Telegram,
 /// `https://t.me/<bot>?start=setup`.
@@ -423,7 +425,7 @@ impl Bot {
                 return vec![internal_error(msg)];
             }
         }
-        match self.process(msg, now_ms).await {
+        match memo::with_memo(self.process(msg, now_ms)).await {
             Ok(replies) => {
                 let replies = withhold_card_numbers(msg, replies);
                 self.record_outcome(msg, encode_outcome(&replies));

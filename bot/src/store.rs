@@ -427,6 +427,11 @@ pub trait Store:
     /// The user's operations in [`CardOpState::AwaitingCode`], newest first.
     async fn card_ops_awaiting_code(&self, user: UserId) -> Result<Vec<CardOp>, StoreError>;
 
+    /// Whether the user has a card operation or a card add in its
+    /// `AwaitingCode` state: one read, so `/confirm` reads those records
+    /// only when there are some.
+    async fn card_records_awaiting_code(&self, user: UserId) -> Result<bool, StoreError>;
+
     /// The user's operations with the rail ([`CardOpState::Sent`] or
     /// [`CardOpState::Pending`]: sent, not yet decided), oldest first.
     async fn card_ops_in_flight(&self, user: UserId) -> Result<Vec<CardOp>, StoreError>;

@@ -1807,6 +1807,24 @@ macro_rules! sql_backend {
                 keep_first(pool, add).await
             }
 
+            pub(crate) async fn card_records_awaiting_code(
+                pool: &Pool,
+                user: UserId,
+            ) -> Result<bool, Error> {
+                let found: Option<i32> = sqlx::query_scalar(
+                    "SELECT 1 WHERE EXISTS (
+                         SELECT 1 FROM bot_card_ops
+                         WHERE user_id = $1 AND state = 'awaiting_code')
+                     OR EXISTS (
+                         SELECT 1 FROM bot_card_adds
+                         WHERE user_id = $1 AND state = 'awaiting_code')",
+                )
+                .bind(user.0)
+                .fetch_optional(pool)
+                .await?;
+                Ok(found.is_some())
+            }
+
             pub(crate) async fn card_adds_awaiting_code(
                 pool: &Pool,
                 user: UserId,
@@ -2264,6 +2282,10 @@ impl Store for SqlStore {
 
     async fn card_ops_awaiting_code(&self, user: UserId) -> Result<Vec<CardOp>, StoreError> {
         on_backend!(self, pool => db::card_ops_awaiting_code(pool, user).await)
+    }
+
+    async fn card_records_awaiting_code(&self, user: UserId) -> Result<bool, StoreError> {
+        on_backend!(self, pool => db::card_records_awaiting_code(pool, user).await)
     }
 
     async fn card_ops_in_flight(&self, user: UserId) -> Result<Vec<CardOp>, StoreError> {

@@ -103,6 +103,7 @@ conformance!(
     card_add_round_trips_idempotent_and_compare_and_swap,
     card_add_links_its_card_once,
     card_adds_due_and_awaiting,
+    card_records_awaiting_code_sees_ops_and_adds_of_that_user_only,
     requests_since_counts_each_side_in_the_window,
 );
 
@@ -2361,6 +2362,39 @@ mod cases {
             2
         );
         assert_eq!(store.card_adds_awaiting_code(alice).await.unwrap().len(), 1);
+    }
+
+    pub(crate) async fn card_records_awaiting_code_sees_ops_and_adds_of_that_user_only(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        assert!(!store.card_records_awaiting_code(alice).await.unwrap());
+        let add = store
+            .insert_card_add(&card_add("A00001", alice, "4111111111111111", T0))
+            .await
+            .unwrap();
+        assert!(store.card_records_awaiting_code(alice).await.unwrap());
+        assert!(
+            !store.card_records_awaiting_code(bob).await.unwrap(),
+            "hers only"
+        );
+        let mut expired = add.clone();
+        expired.state = CardAddState::Expired;
+        expired.due_at_ms = None;
+        assert!(store.update_card_add(&expired).await.unwrap());
+        assert!(!store.card_records_awaiting_code(alice).await.unwrap());
+        let op = store
+            .insert_card_op(&card_op("T00001", alice, CardOpKind::TopUp, T0))
+            .await
+            .unwrap();
+        assert!(store.card_records_awaiting_code(alice).await.unwrap());
+        let mut done = op.clone();
+        done.state = CardOpState::Completed;
+        done.due_at_ms = None;
+        assert!(store.update_card_op(&done).await.unwrap());
+        assert!(!store.card_records_awaiting_code(alice).await.unwrap());
     }
 
     pub(crate) async fn requests_since_counts_each_side_in_the_window(

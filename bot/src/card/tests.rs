@@ -453,3 +453,26 @@ fn decline_reasons_read_as_sentences() {
         "the card does not have enough funds"
     );
 }
+
+proptest::proptest! {
+    /// The shortcut for texts that are NFKC already and short of digits
+    /// gives the same answer as normalising every text.
+    #[test]
+    fn the_shortcut_agrees_with_normalising_everything(
+        parts in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "4111", "1111", "5555", "4444", "1", "20", " ", "  ", "-", ".", "_", "/",
+                "\u{2013}", "\u{00B7}", "\u{200B}", "\u{0332}", "\u{00AD}", "４", "１",
+                "\u{2460}", "\u{FF0E}", "a", "pay", "@bob", "é", "e\u{0301}", "💸", "\u{FB01}",
+            ]),
+            0..24,
+        )
+    ) {
+        let text: String = parts.concat();
+        proptest::prop_assert_eq!(
+            contains_card_number(&text),
+            super::detect::contains_card_number_normalising(&text),
+            "{:?}", text
+        );
+    }
+}

@@ -27,8 +27,14 @@ impl Bot {
             return Ok(());
         }
         let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
-        let card_ops = self.store.card_ops_awaiting_code(turn.me.user).await?;
-        let card_adds = self.store.card_adds_awaiting_code(turn.me.user).await?;
+        let (card_ops, card_adds) = if self.store.card_records_awaiting_code(turn.me.user).await? {
+            (
+                self.store.card_ops_awaiting_code(turn.me.user).await?,
+                self.store.card_adds_awaiting_code(turn.me.user).await?,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
         if awaiting.is_empty() && card_ops.is_empty() && card_adds.is_empty() {
             turn.private(texts::NOTHING_WAITING_FOR_A_CODE);
             return Ok(());

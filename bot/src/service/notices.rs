@@ -78,7 +78,7 @@ impl Bot {
             platform,
             to,
             texts::paid_you(
-                &self.payer_label(payment).await?,
+                &self.payer_label_in(turn, payment).await?,
                 &payment.amount.to_string(),
                 &with_memo(payment.memo.as_ref()),
             ),
@@ -109,6 +109,19 @@ impl Bot {
             &format!("{}:paid:chat", payment.reference),
             &reply,
         )?))
+    }
+
+    /// [`Bot::payer_label`], from the identity `turn` has already seen
+    /// when the payer is the one sending it (as when they confirm).
+    pub(super) async fn payer_label_in(
+        &self,
+        turn: &Turn<'_>,
+        payment: &Payment,
+    ) -> Result<String> {
+        if payment.payer_platform == turn.me.platform && payment.payer_id == turn.me.id {
+            return Ok(label_of(&turn.me));
+        }
+        self.payer_label(payment).await
     }
 
     pub(super) async fn payer_label(&self, payment: &Payment) -> Result<String> {

@@ -152,6 +152,7 @@ impl Bot {
                 set_at_ms: now_ms,
             })
             .await?;
+        super::memo::forget_tier(user);
         // The new tier's allowances take effect now (not at the user's
         // next payment).
         self.reconcile_limits(user).await?;

@@ -388,6 +388,15 @@ impl Bot {
         else {
             return Ok(None);
         };
+        if !self
+            .config
+            .trust
+            .second_factor
+            .refuses_unenrolled_at_some_tier(*amount)
+        {
+            // No tier refuses this amount: the tier need not be read.
+            return Ok(None);
+        }
         let tier = self.tier_of(action.user()).await?;
         Ok(self
             .config
@@ -401,6 +410,17 @@ impl Bot {
     /// the tier's amount; every cash-out, card add and link.
     async fn code_needed(&self, action: &TrustAction) -> Result<bool> {
         Ok(match action {
+            TrustAction::Payment { amount, .. }
+                if !self
+                    .config
+                    .trust
+                    .second_factor
+                    .code_above_at_some_tier(*amount) =>
+            {
+                // No tier asks a code for this amount: the tier need not
+                // be read.
+                false
+            }
             TrustAction::Payment { amount, .. } => {
                 let tier = self.tier_of(action.user()).await?;
                 self.config
@@ -414,6 +434,38 @@ impl Bot {
             | TrustAction::Link { .. } => true,
             TrustAction::TopUp { .. } => false,
         })
+    }
+
+    /// Whether some tier refuses `action` to a user without a second
+    /// factor (its amount against every tier's threshold, no I/O): when
+    /// not, whether the user has one changes nothing at the start.
+    fn may_refuse_unenrolled(&self, action: &TrustAction) -> bool {
+        match action {
+            TrustAction::Payment { amount, .. } | TrustAction::CashOut { amount, .. } => self
+                .config
+                .trust
+                .second_factor
+                .refuses_unenrolled_at_some_tier(*amount),
+            TrustAction::TopUp { .. } | TrustAction::CardAdd { .. } | TrustAction::Link { .. } => {
+                false
+            }
+        }
+    }
+
+    /// Whether some tier asks an enrolled user's app code for `action`
+    /// (no I/O; see [`Bot::code_needed`]).
+    fn may_need_code(&self, action: &TrustAction) -> bool {
+        match action {
+            TrustAction::Payment { amount, .. } => self
+                .config
+                .trust
+                .second_factor
+                .code_above_at_some_tier(*amount),
+            TrustAction::CashOut { .. }
+            | TrustAction::CardAdd { .. }
+            | TrustAction::Link { .. } => true,
+            TrustAction::TopUp { .. } => false,
+        }
     }
 
     async fn enabled_second_factor(&self, user: UserId) -> Result<Option<SecondFactorRecord>> {
@@ -434,6 +486,10 @@ impl Bot {
         turn: &mut Turn<'_>,
         action: &TrustAction,
     ) -> Result<Gate> {
+        if !self.may_refuse_unenrolled(action) {
+            // Passes whether or not the user has a second factor.
+            return Ok(Gate::Pass);
+        }
         if self.enabled_second_factor(action.user()).await?.is_some() {
             return Ok(Gate::Pass);
         }
@@ -505,6 +561,10 @@ impl Bot {
         forced_by_rule: bool,
     ) -> Result<Gate> {
         let user = action.user();
+        if !forced_by_rule && !self.may_refuse_unenrolled(action) && !self.may_need_code(action) {
+            // Passes whether or not the user has a second factor.
+            return Ok(Gate::Pass);
+        }
         let Some(record) = self.enabled_second_factor(user).await? else {
             if forced_by_rule {
                 self.refuse_unenrolled(turn, action, None).await?;

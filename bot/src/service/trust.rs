@@ -7,6 +7,7 @@
 //! are not among the questions because they are enforced by the ledger in
 //! the same commit as the money (see `limits.rs`).
 
+use super::memo;
 use super::texts::rules::rule_refusal_text;
 use super::{Bot, Result};
 use crate::store::UserId;
@@ -112,12 +113,18 @@ impl Bot {
         Ok(self.store.append_audit(&entry).await?)
     }
 
-    /// The user's verification tier: as last set, else the default.
+    /// The user's verification tier: as last set, else the default. Read
+    /// once per message (see `memo.rs`).
     pub(super) async fn tier_of(&self, user: UserId) -> Result<Tier> {
-        Ok(self
+        if let Some(tier) = memo::tier(user) {
+            return Ok(tier);
+        }
+        let tier = self
             .store
             .tier_of(user)
             .await?
-            .map_or(self.config.trust.default_tier, |record| record.tier))
+            .map_or(self.config.trust.default_tier, |record| record.tier);
+        memo::keep_tier(user, tier);
+        Ok(tier)
     }
 }

@@ -513,6 +513,33 @@ impl SecondFactorPolicy {
             .find(|a| a.currency() == currency)
             .copied()
     }
+
+    /// Whether some tier's [`SecondFactorPolicy::code_above`] is below
+    /// `amount`. When none is, no user's tier need be read to know that
+    /// `amount` needs no app code.
+    pub fn code_above_at_some_tier(&self, amount: Amount) -> bool {
+        self.tiers
+            .iter()
+            .any(|row| exceeds_first_of(&row.code_above, amount))
+    }
+
+    /// Whether some tier's [`SecondFactorPolicy::refuse_unenrolled_above`]
+    /// is below `amount`. When none is, no user's tier need be read to know
+    /// that `amount` is not refused for want of a second factor.
+    pub fn refuses_unenrolled_at_some_tier(&self, amount: Amount) -> bool {
+        self.tiers
+            .iter()
+            .any(|row| exceeds_first_of(&row.refuse_unenrolled_above, amount))
+    }
+}
+
+/// Whether `amount` is above the first of `thresholds` in its currency
+/// (the one [`SecondFactorPolicy::code_above`] and its kin would find).
+fn exceeds_first_of(thresholds: &[Amount], amount: Amount) -> bool {
+    thresholds
+        .iter()
+        .find(|a| a.currency() == amount.currency())
+        .is_some_and(|above| amount.minor() > above.minor())
 }
 
 // ---------------------------------------------------------------------------

@@ -136,3 +136,43 @@ fn thresholds_come_from_the_highest_row_at_or_below_the_tier() {
     );
     assert_eq!(policy.code_above(Tier::ZERO, Currency::EUR), None);
 }
+
+#[test]
+fn an_amount_no_tier_would_stop_is_known_without_a_tier() {
+    let usd = |minor| Amount::from_minor(minor, Currency::USD).unwrap();
+    let eur = |minor| Amount::from_minor(minor, Currency::EUR).unwrap();
+    let policy = SecondFactorPolicy {
+        tiers: vec![
+            SecondFactorTier {
+                tier: Tier::ZERO,
+                code_above: vec![usd(10_000)],
+                refuse_unenrolled_above: vec![usd(5_000)],
+            },
+            SecondFactorTier {
+                tier: Tier::new(2).unwrap(),
+                code_above: vec![usd(100_000)],
+                refuse_unenrolled_above: vec![],
+            },
+        ],
+        ..SecondFactorPolicy::default()
+    };
+    // At or below every tier's threshold: no tier asks or refuses.
+    assert!(!policy.code_above_at_some_tier(usd(10_000)));
+    assert!(!policy.refuses_unenrolled_at_some_tier(usd(5_000)));
+    // Above one tier's threshold: that tier would.
+    assert!(policy.code_above_at_some_tier(usd(10_001)));
+    assert!(policy.refuses_unenrolled_at_some_tier(usd(5_001)));
+    // A currency no tier lists is never stopped.
+    assert!(!policy.code_above_at_some_tier(eur(1_000_000)));
+    assert!(!policy.refuses_unenrolled_at_some_tier(eur(1_000_000)));
+    // Agrees with the per-tier answer on every tier.
+    for amount in [usd(1), usd(5_001), usd(10_001), usd(100_001)] {
+        let some_tier = (0..=crate::trust::TIER_MAX).any(|t| {
+            let tier = Tier::new(t).unwrap();
+            policy
+                .code_above(tier, Currency::USD)
+                .is_some_and(|above| amount.minor() > above.minor())
+        });
+        assert_eq!(policy.code_above_at_some_tier(amount), some_tier);
+    }
+}
