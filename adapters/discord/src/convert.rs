@@ -413,6 +413,20 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
             };
             Ok((text, Vec::new()))
         }
+        "tz" => Ok((
+            match word(options, "zone")? {
+                Some(zone) => format!("/tz {zone}"),
+                None => "/tz".to_owned(),
+            },
+            Vec::new(),
+        )),
+        "scheduled" => Ok((
+            match text(options, "args")? {
+                Some(args) => format!("/scheduled {args}"),
+                None => "/scheduled".to_owned(),
+            },
+            Vec::new(),
+        )),
         "balance" | "start" | "cards" => Ok((format!("/{name}"), Vec::new())),
         _ => Err("a command paybot does not have"),
     }
@@ -816,6 +830,24 @@ pub fn commands() -> Value {
                             "required": false, "min_value": 1,
                             "max_value": CARDS_PER_USER_MAX}),
                     ],
+                ),
+                CommandName::TimeZone => (
+                    name.summary(),
+                    vec![string(
+                        "zone",
+                        "An IANA time zone, e.g. Europe/Paris (leave out to see yours)",
+                        false,
+                        WORD_OPTION_BYTES_MAX,
+                    )],
+                ),
+                CommandName::Scheduled => (
+                    name.summary(),
+                    vec![string(
+                        "args",
+                        "pause, resume or cancel REF (leave out to list them)",
+                        false,
+                        TEXT_OPTION_BYTES_MAX,
+                    )],
                 ),
                 CommandName::Balance
                 | CommandName::Limits
