@@ -627,7 +627,7 @@ impl Bot {
             records: vec![self.store.standing_write(&advanced)?],
         };
         match self.submit_limited(&mut plan, unit).await {
-            Ok(_) => Ok(Some(advanced)),
+            Ok(_) => Ok(Some(stored(advanced))),
             Err(SubmitError::RecordConflict { .. }) => Ok(None),
             Err(SubmitError::Rejected { index, error }) => {
                 if let Some(line) = self
@@ -741,7 +741,7 @@ impl Bot {
             records: vec![self.store.standing_write(&order)?],
         };
         match self.ledger.commit(unit).await {
-            Ok(_) => Ok(Some(order)),
+            Ok(_) => Ok(Some(stored(order))),
             Err(SubmitError::RecordConflict { .. }) => Ok(None),
             Err(error) => Err(error.into()),
         }
@@ -770,6 +770,12 @@ fn advance(order: &StandingOrder, now_ms: i64) -> StandingOrder {
         next.state = StandingState::Finished;
     }
     next
+}
+
+/// `order` as its compare-and-swap left it stored: one revision on.
+fn stored(mut order: StandingOrder) -> StandingOrder {
+    order.revision = order.revision.saturating_add(1);
+    order
 }
 
 /// "Next payment: ..." or "That was its last payment."
