@@ -201,3 +201,35 @@ pub trait StandingStore: Send + Sync {
     async fn set_time_zone(&self, user: UserId, zone: &str, now_ms: i64)
     -> Result<(), StoreError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schedule_reads_back_from_its_columns() {
+        let zone = UserTimeZone::parse("America/New_York").unwrap_or_else(|_| UserTimeZone::utc());
+        let now_ms = 1_767_225_600_000;
+        for rule in [
+            "every month on the 31st until 2027-06-30",
+            "monthly",
+            "every 3 months on the 15th times 4",
+            "every other week on tuesday",
+            "weekly",
+            "every 10 days",
+            "daily times 1",
+        ] {
+            let recurrence = Recurrence::parse(rule).unwrap();
+            let schedule =
+                Schedule::starting(recurrence, zone.clone(), Time::constant(7, 45, 0, 0), now_ms)
+                    .unwrap();
+            let (rule_text, first, minute, zone_name) = schedule_columns(&schedule);
+            let back = schedule_from_columns(&rule_text, &first, minute, &zone_name).unwrap();
+            assert_eq!(back, schedule, "{rule} stored as {rule_text}");
+            assert_eq!(back.recurrence().to_string(), schedule.recurrence().to_string());
+        }
+        assert!(schedule_from_columns("every day", "2026-02-30", 0, "UTC").is_none());
+        assert!(schedule_from_columns("every day", "2026-02-03", 1_440, "UTC").is_none());
+        assert!(schedule_from_columns("sometimes", "2026-02-03", 0, "UTC").is_none());
+    }
+}
