@@ -87,6 +87,7 @@ pub fn bot_config(settings: &Settings, deployment: &Deployment) -> BotConfig {
             default_zone: settings.scheduled.default_time_zone.0.clone(),
             run_at: settings.scheduled.run_at.0,
             late_grace_secs: settings.scheduled.late_grace_secs,
+            notice_before_secs: settings.scheduled.notice_before_secs,
         },
     }
 }

@@ -28,7 +28,7 @@
 //! /topup AMOUNT [CURRENCY] [card N]                  /cashout AMOUNT [CURRENCY] [card N]
 //! /2fa [setup | confirm AUTHCODE | off AUTHCODE]
 //! /pay TARGET AMOUNT [CURRENCY] every ... [until DATE | times N] [for MEMO]
-//! /tz [ZONE]                  /scheduled [pause | resume | cancel REF]
+//! /tz [ZONE]                  /scheduled [pause | resume | skip | cancel REF]
 //! AUTHCODE = 6 digits from the authenticator app | a recovery code (`/confirm`, `/link confirm`, `/2fa off`)
 //! TARGET = @handle | <@ID> | <@!ID>
 //! ```
@@ -181,6 +181,8 @@ pub enum StandingAction {
     Pause,
     /// Runs again from the next period after now.
     Resume,
+    /// Skips the next run only.
+    Skip,
     /// No more runs, ever.
     Cancel,
 }

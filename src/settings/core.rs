@@ -17,7 +17,7 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use super::bounds::{
-    CommandsBurst, CommandsPerMinute, EscrowTtl, LateGrace, OtpAttempts, OtpTtl, RequestsPerHour,
+    CommandsBurst, CommandsPerMinute, EscrowTtl, LateGrace, NoticeBefore, OtpAttempts, OtpTtl, RequestsPerHour,
     SweepInterval, within,
 };
 
@@ -67,6 +67,9 @@ pub struct ScheduledSettings {
     /// time; later, it is skipped and both sides told.
     #[serde(deserialize_with = "within::<_, LateGrace>")]
     pub late_grace_secs: u32,
+    /// How long before each run the payer is told of it (0: not told).
+    #[serde(deserialize_with = "within::<_, NoticeBefore>")]
+    pub notice_before_secs: u32,
 }
 
 /// An IANA time zone (`"Europe/Paris"`), checked against the bundled

@@ -23,20 +23,22 @@ const TABLE: &str = "bot_standing_orders";
 const COLUMNS: &str = "reference, order_id, payer, payer_platform, payer_id, payee, \
      payee_platform, payee_id, payee_label, amount, currency, memo, rule, first_date, \
      run_minute, time_zone, next_period, attempts, otp_hash, otp_issued_at_ms, \
-     otp_failed_attempts, review, state, due_at_ms, created_at_ms, updated_at_ms, revision";
+     otp_failed_attempts, review, state, due_at_ms, created_at_ms, updated_at_ms, revision, \
+     told_period";
 
 const INSERT_SQL: &str = "INSERT INTO bot_standing_orders (reference, order_id, payer, \
      payer_platform, payer_id, payee, payee_platform, payee_id, payee_label, amount, currency, \
      memo, rule, first_date, run_minute, time_zone, next_period, attempts, otp_hash, \
      otp_issued_at_ms, otp_failed_attempts, review, state, due_at_ms, created_at_ms, \
-     updated_at_ms, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-     $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27) ON CONFLICT DO NOTHING";
+     updated_at_ms, revision, told_period) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+     $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28) \
+     ON CONFLICT DO NOTHING";
 
 /// Compare-and-swap: what may change after the order is made, where the
 /// stored revision is still `$27`.
 const UPDATE_SQL: &str = "UPDATE bot_standing_orders SET next_period = $17, attempts = $18, \
      otp_hash = $19, otp_issued_at_ms = $20, otp_failed_attempts = $21, state = $23, \
-     due_at_ms = $24, updated_at_ms = $26, revision = revision + 1 \
+     due_at_ms = $24, updated_at_ms = $26, told_period = $28, revision = revision + 1 \
      WHERE reference = $1 AND revision = $27 AND order_id = $2 AND payer = $3 \
      AND amount = $10 AND currency = $11 AND payee = $6 AND payer_platform = $4 \
      AND payer_id = $5 AND payee_platform = $7 AND payee_id = $8 AND payee_label = $9 \
@@ -74,6 +76,7 @@ fn order_values(o: &StandingOrder) -> Vec<SqlValue> {
         SqlValue::from(o.created_at_ms),
         SqlValue::from(o.updated_at_ms),
         SqlValue::from(o.revision),
+        SqlValue::from(o.told_period.map(i64::from)),
     ]
 }
 
@@ -165,6 +168,9 @@ macro_rules! standing_backend {
                     schedule,
                     next_period: small("next_period")?,
                     attempts: small("attempts")?,
+                    told_period: get::<Option<i64>>(row, "told_period")?
+                        .map(|k| u32::try_from(k).map_err(|_| bad("told_period", "out of range")))
+                        .transpose()?,
                     challenge: OtpChallenge {
                         hash: OtpHash::from_bytes(&hash).map_err(|e| corrupt(TABLE, "otp_hash", e))?,
                         issued_at_ms: int("otp_issued_at_ms")?,

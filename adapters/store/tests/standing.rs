@@ -95,6 +95,7 @@ fn order(reference: &str, id: u128, payer: UserId, payee: UserId, rule: &str) ->
         schedule,
         next_period: 0,
         attempts: 0,
+        told_period: None,
         challenge: OtpChallenge::new(OtpHash::hash(&pepper, b"binding", "123456"), T0),
         review: Review::SecondFactor,
         state: StandingState::AwaitingCode,
@@ -114,6 +115,7 @@ fn same(a: &StandingOrder, b: &StandingOrder) {
     assert_eq!(a.memo, b.memo);
     assert_eq!(a.schedule, b.schedule);
     assert_eq!((a.next_period, a.attempts), (b.next_period, b.attempts));
+    assert_eq!(a.told_period, b.told_period);
     assert_eq!(a.challenge.hash.to_bytes(), b.challenge.hash.to_bytes());
     assert_eq!(a.review, b.review);
     assert_eq!(a.state, b.state);
@@ -226,6 +228,7 @@ async fn an_order_moves_on_by_compare_and_swap(store: Arc<SqlStore>, _ledger: Le
     let mut active = waiting.clone();
     active.state = StandingState::Active;
     active.next_period = 3;
+    active.told_period = Some(3);
     active.due_at_ms = Some(T0 + DAY_MS);
     assert!(store.update_standing_order(&active).await.unwrap());
     // The same revision again: someone else moved it first.
@@ -239,6 +242,7 @@ async fn an_order_moves_on_by_compare_and_swap(store: Arc<SqlStore>, _ledger: Le
         .unwrap();
     assert_eq!(read.state, StandingState::Active);
     assert_eq!(read.next_period, 3);
+    assert_eq!(read.told_period, Some(3));
     assert_eq!(read.revision, 1);
 }
 

@@ -435,7 +435,7 @@ fn parse_pay(words: &mut Words<'_>, ctx: &ParseContext<'_>) -> Result<Command, U
     })
 }
 
-/// `/scheduled`, `/scheduled pause|resume|cancel REF`.
+/// `/scheduled`, `/scheduled pause|resume|skip|cancel REF`.
 fn parse_scheduled(words: &mut Words<'_>) -> Result<Command, UsageProblem> {
     let Some(word) = words.next() else {
         return Ok(Command::Scheduled { action: None });
@@ -443,6 +443,7 @@ fn parse_scheduled(words: &mut Words<'_>) -> Result<Command, UsageProblem> {
     let action = match word.to_ascii_lowercase().as_str() {
         "pause" => StandingAction::Pause,
         "resume" => StandingAction::Resume,
+        "skip" => StandingAction::Skip,
         "cancel" | "stop" => StandingAction::Cancel,
         _ => return Err(UsageProblem::ScheduledSubcommand),
     };

@@ -124,7 +124,7 @@ impl CommandName {
             CommandName::CashOut => "/cashout AMOUNT [card N]",
             CommandName::SecondFactor => "/2fa [setup | confirm AUTHCODE | off AUTHCODE]",
             CommandName::TimeZone => "/tz [ZONE]",
-            CommandName::Scheduled => "/scheduled [pause | resume | cancel REF]",
+            CommandName::Scheduled => "/scheduled [pause | resume | skip | cancel REF]",
         }
     }
 

@@ -268,7 +268,7 @@ impl fmt::Display for UsageProblem {
             ),
             UsageProblem::Schedule(error) => write!(f, "{}", capitalized(&error.to_string())),
             UsageProblem::ScheduledSubcommand => {
-                f.write_str("Say /scheduled, or /scheduled pause, resume or cancel REF")
+                f.write_str("Say /scheduled, or /scheduled pause, resume, skip or cancel REF")
             }
         }
     }

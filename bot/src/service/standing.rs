@@ -11,14 +11,13 @@
 //! payment to the policy point and the limits, asked afresh each time.
 
 use jiff::civil::Time;
-use ledger::{Amount, NewTransfer, SubmitError, TransferError, TransferId, Unit};
+use ledger::{Amount, TransferId};
 
-use super::limits::payment_movement;
 use super::second_factor::Gate;
 use super::texts::standing as texts;
 use super::texts::{minutes, tries, with_memo};
 use super::turn::{AwaitsCode, REF_BODY_CHARS, Turn, derive, event_key, label_of, short_ref};
-use super::{Bot, Result, transfer_codes};
+use super::{Bot, Result};
 use crate::command::{Memo, OtpCode, ShortRef, StandingAction, Target};
 use crate::message::Button;
 use crate::otp::{self, OtpChallenge, Verdict};
@@ -26,7 +25,10 @@ use crate::recurrence::{Recurrence, Schedule, UserTimeZone};
 use crate::store::standing::{StandingOrder, StandingState};
 use crate::store::{Store, StoreError, UserId};
 use crate::trust::second_factor::TotpOrRecovery;
-use crate::trust::{Review, TrustAction, Verdict as TrustVerdict};
+use crate::trust::{Review, TrustAction};
+
+mod scheduler;
+use scheduler::next_text;
 
 /// Standing orders one payer may have waiting for a code at once.
 pub const AWAITING_STANDING_PER_USER_MAX: usize = 3;
@@ -53,6 +55,9 @@ pub struct StandingPolicy {
     /// How late a run may still be made (a server that was down at its
     /// time), in seconds; later, it is skipped and both sides told.
     pub late_grace_secs: u32,
+    /// How long before each run the payer is told of it (with Skip and
+    /// Cancel buttons), in seconds; 0: not told.
+    pub notice_before_secs: u32,
 }
 
 impl Default for StandingPolicy {
@@ -61,6 +66,7 @@ impl Default for StandingPolicy {
             default_zone: UserTimeZone::utc(),
             run_at: Time::constant(9, 0, 0, 0),
             late_grace_secs: 24 * 60 * 60,
+            notice_before_secs: 24 * 60 * 60,
         }
     }
 }
@@ -112,15 +118,6 @@ fn what(order: &StandingOrder) -> String {
     )
 }
 
-/// Why a run was skipped.
-enum Skip {
-    /// Too little money, after every try.
-    Short,
-    /// Due longer ago than the grace window.
-    Missed,
-    /// The policy point or a limit refused it: the line the payer reads.
-    Refused(String),
-}
 
 impl Bot {
     /// The user's time zone: as set with `/tz`, else the default.
@@ -244,6 +241,7 @@ impl Bot {
             schedule,
             next_period: 0,
             attempts: 0,
+            told_period: None,
             challenge,
             review,
             state: StandingState::AwaitingCode,
@@ -320,7 +318,7 @@ impl Bot {
                 }
                 let mut active = order.clone();
                 active.state = StandingState::Active;
-                active.due_at_ms = active.schedule.run_at_ms(0);
+                active.due_at_ms = self.due_of(&active);
                 active.updated_at_ms = turn.now_ms;
                 if !self.store.update_standing_order(&active).await? {
                     let now = self.store.standing_order(&order.reference).await?;
@@ -434,7 +432,7 @@ impl Bot {
                         changed.state = StandingState::Active;
                         changed.next_period = k;
                         changed.attempts = 0;
-                        changed.due_at_ms = changed.schedule.run_at_ms(k);
+                        changed.due_at_ms = self.due_of(&changed);
                         texts::resumed(
                             &reference,
                             &run_text(&changed.schedule, k).unwrap_or_default(),
@@ -446,6 +444,15 @@ impl Bot {
                         texts::resumed_finished(&reference)
                     }
                 }
+            }
+            (StandingAction::Skip, StandingState::Active) => {
+                let k = order.next_period;
+                changed = self.advance(&order, turn.now_ms);
+                texts::skipped_by_you(
+                    &reference,
+                    &run_text(&order.schedule, k).unwrap_or_default(),
+                    &next_text(&changed),
+                )
             }
             (
                 StandingAction::Cancel,
@@ -497,292 +504,4 @@ impl Bot {
         turn.private(lines.join("\n"));
         Ok(())
     }
-
-    // -- the scheduler -------------------------------------------------------
-
-    /// Runs the standing orders that are due and ends those whose code
-    /// ran out. Returns how many runs it made or skipped.
-    pub(super) async fn sweep_standing(&self, now_ms: i64) -> Result<usize> {
-        let due = self
-            .store
-            .standing_orders_due(now_ms, SWEEP_STANDING_MAX)
-            .await?;
-        let mut handled = 0;
-        for order in due {
-            match order.state {
-                StandingState::AwaitingCode => {
-                    self.end_standing(order, StandingState::Expired, now_ms)
-                        .await?;
-                }
-                StandingState::Active => {
-                    let mut order = order;
-                    for _ in 0..STANDING_PERIODS_PER_SWEEP_MAX {
-                        let Some(next) = self.run_period(order, now_ms).await? else {
-                            break;
-                        };
-                        handled += 1;
-                        let again = next.state == StandingState::Active
-                            && next.due_at_ms.is_some_and(|due| due <= now_ms);
-                        if !again {
-                            break;
-                        }
-                        order = next;
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(handled)
-    }
-
-    /// Makes (or skips, or puts off) the order's next period. Returns the
-    /// order as it now stands when this call changed it; `None` when there
-    /// was nothing to do or someone else changed it first.
-    async fn run_period(&self, order: StandingOrder, now_ms: i64) -> Result<Option<StandingOrder>> {
-        let k = order.next_period;
-        let Some(run_ms) = order.schedule.run_at_ms(k) else {
-            self.end_standing(order, StandingState::Finished, now_ms)
-                .await?;
-            return Ok(None);
-        };
-        if run_ms > now_ms {
-            // Not due yet (a due time that fell behind the schedule).
-            let mut fixed = order;
-            fixed.due_at_ms = Some(run_ms);
-            fixed.updated_at_ms = now_ms;
-            self.store.update_standing_order(&fixed).await?;
-            return Ok(None);
-        }
-        let grace_ms = i64::from(self.config.standing.late_grace_secs).saturating_mul(1_000);
-        if order.attempts == 0 && now_ms.saturating_sub(run_ms) > grace_ms {
-            return self.skip_period(order, Skip::Missed, now_ms).await;
-        }
-        let payee_user = self
-            .store
-            .identity(order.payee_platform, &order.payee_id)
-            .await?
-            .map_or(order.payee, |identity| identity.user);
-        let action = TrustAction::Payment {
-            payer: order.payer,
-            payee: Some(payee_user),
-            amount: order.amount,
-        };
-        let assessment = self.assess(&action, now_ms).await?;
-        if let Some(refusal) = assessment.refusal {
-            return self.skip_period(order, Skip::Refused(refusal), now_ms).await;
-        }
-        if assessment.verdict == TrustVerdict::Hold {
-            let why = texts::HELD_FOR_REVIEW.to_owned();
-            return self.skip_period(order, Skip::Refused(why), now_ms).await;
-        }
-        let run_id = derive(
-            "paybot.bot.standing.run",
-            &format!("{}:{k}", order.order_id),
-        );
-        let currency = order.amount.currency();
-        let debit = self.wallet(order.payer, currency).await?;
-        let credit = self.wallet(payee_user, currency).await?;
-        let transfer = NewTransfer::single(run_id, debit, credit, order.amount)
-            .with_code(transfer_codes::PAYMENT);
-        let subject = format!("{}:{k}", order.reference);
-        let movement = payment_movement(
-            run_id,
-            order.amount,
-            order.payer,
-            Some((payee_user, order.payee_label.as_str())),
-            &subject,
-        );
-        let mut plan = match self.plan_limits(&movement).await? {
-            Ok(plan) => plan,
-            Err(line) => return self.skip_period(order, Skip::Refused(line), now_ms).await,
-        };
-        let advanced = advance(&order, now_ms);
-        let reference = order.reference.to_string();
-        let next = next_text(&advanced);
-        let memo = with_memo(order.memo.as_ref());
-        let payer_label = self.payer_name(&order).await?;
-        let outbox = vec![
-            self.notice(
-                &format!("{reference}:run:{k}:payee"),
-                order.payee_platform,
-                &order.payee_id,
-                texts::paid_payee(&payer_label, &order.amount.to_string(), &memo),
-            )?,
-            self.notice(
-                &format!("{reference}:run:{k}:payer"),
-                order.payer_platform,
-                &order.payer_id,
-                texts::paid_payer(
-                    &reference,
-                    &order.payee_label,
-                    &order.amount.to_string(),
-                    &memo,
-                    &next,
-                ),
-            )?,
-        ];
-        let unit = Unit {
-            transfers: vec![transfer],
-            outbox,
-            records: vec![self.store.standing_write(&advanced)?],
-        };
-        match self.submit_limited(&mut plan, unit).await {
-            Ok(_) => Ok(Some(stored(advanced))),
-            Err(SubmitError::RecordConflict { .. }) => Ok(None),
-            Err(SubmitError::Rejected { index, error }) => {
-                if let Some(line) = self
-                    .limit_refusal(&plan, &movement, index, &error)
-                    .await?
-                {
-                    return self.skip_period(order, Skip::Refused(line), now_ms).await;
-                }
-                if index == 0 && error == TransferError::InsufficientFunds {
-                    return self.short_of_money(order, now_ms).await;
-                }
-                Err(SubmitError::Rejected { index, error }.into())
-            }
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    /// A run that found too little money: tried again after
-    /// [`RUN_RETRY_MS`], skipped after [`RUN_ATTEMPTS_MAX`] tries.
-    async fn short_of_money(
-        &self,
-        order: StandingOrder,
-        now_ms: i64,
-    ) -> Result<Option<StandingOrder>> {
-        if order.attempts.saturating_add(1) >= RUN_ATTEMPTS_MAX {
-            return self.skip_period(order, Skip::Short, now_ms).await;
-        }
-        let k = order.next_period;
-        let mut later = order.clone();
-        later.attempts = order.attempts.saturating_add(1);
-        let retry_ms = now_ms.saturating_add(RUN_RETRY_MS);
-        later.due_at_ms = Some(retry_ms);
-        later.updated_at_ms = now_ms;
-        let reference = order.reference.to_string();
-        let retry = u32::try_from(RUN_RETRY_MS / 1_000).unwrap_or(u32::MAX);
-        let notice = self.notice(
-            &format!("{reference}:run:{k}:short:{}", order.attempts),
-            order.payer_platform,
-            &order.payer_id,
-            texts::short_will_retry(
-                &reference,
-                &order.payee_label,
-                &order.amount.to_string(),
-                &format!("in {}", minutes(retry)),
-            ),
-        )?;
-        self.commit_records(later, vec![notice]).await
-    }
-
-    /// Skips the order's next period and tells the payer (and, when the
-    /// payee was expecting it, the payee).
-    async fn skip_period(
-        &self,
-        order: StandingOrder,
-        why: Skip,
-        now_ms: i64,
-    ) -> Result<Option<StandingOrder>> {
-        let k = order.next_period;
-        let advanced = advance(&order, now_ms);
-        let reference = order.reference.to_string();
-        let amount = order.amount.to_string();
-        let next = next_text(&advanced);
-        let memo = with_memo(order.memo.as_ref());
-        let payer_label = self.payer_name(&order).await?;
-        let (payer_text, payee_why) = match why {
-            Skip::Short => (
-                texts::skipped_short_payer(&reference, &order.payee_label, &amount, &next),
-                Some(texts::WHY_SHORT),
-            ),
-            Skip::Missed => (
-                texts::skipped_missed_payer(
-                    &reference,
-                    &order.payee_label,
-                    &amount,
-                    &run_text(&order.schedule, k).unwrap_or_default(),
-                    &next,
-                ),
-                Some(texts::WHY_MISSED),
-            ),
-            Skip::Refused(line) => (
-                texts::skipped_refused_payer(&reference, &order.payee_label, &amount, &line, &next),
-                None,
-            ),
-        };
-        let mut outbox = vec![self.notice(
-            &format!("{reference}:run:{k}:skipped:payer"),
-            order.payer_platform,
-            &order.payer_id,
-            payer_text,
-        )?];
-        if let Some(why) = payee_why {
-            outbox.push(self.notice(
-                &format!("{reference}:run:{k}:skipped:payee"),
-                order.payee_platform,
-                &order.payee_id,
-                texts::skipped_payee(&payer_label, &amount, &memo, why),
-            )?);
-        }
-        self.commit_records(advanced, outbox).await
-    }
-
-    /// Commits `order` (compare-and-swap) with `outbox`, no money.
-    async fn commit_records(
-        &self,
-        order: StandingOrder,
-        outbox: Vec<ledger::OutboxMessage>,
-    ) -> Result<Option<StandingOrder>> {
-        let unit = Unit {
-            transfers: Vec::new(),
-            outbox,
-            records: vec![self.store.standing_write(&order)?],
-        };
-        match self.ledger.commit(unit).await {
-            Ok(_) => Ok(Some(stored(order))),
-            Err(SubmitError::RecordConflict { .. }) => Ok(None),
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    /// How the payee is told who pays them.
-    async fn payer_name(&self, order: &StandingOrder) -> Result<String> {
-        Ok(self
-            .store
-            .identity(order.payer_platform, &order.payer_id)
-            .await?
-            .map(|i| label_of(&i))
-            .unwrap_or_else(|| super::texts::notices::SOMEONE.to_owned()))
-    }
-}
-
-/// The order after its period `next_period` (made or skipped): the next
-/// one due, or finished.
-fn advance(order: &StandingOrder, now_ms: i64) -> StandingOrder {
-    let mut next = order.clone();
-    next.next_period = order.next_period.saturating_add(1);
-    next.attempts = 0;
-    next.updated_at_ms = now_ms;
-    next.due_at_ms = next.schedule.run_at_ms(next.next_period);
-    if next.due_at_ms.is_none() {
-        next.state = StandingState::Finished;
-    }
-    next
-}
-
-/// `order` as its compare-and-swap left it stored: one revision on.
-fn stored(mut order: StandingOrder) -> StandingOrder {
-    order.revision = order.revision.saturating_add(1);
-    order
-}
-
-/// "Next payment: ..." or "That was its last payment."
-fn next_text(order: &StandingOrder) -> String {
-    let when = match order.state {
-        StandingState::Active => run_text(&order.schedule, order.next_period),
-        _ => None,
-    };
-    texts::next_sentence(when.as_deref())
 }

@@ -77,6 +77,8 @@ pub struct StandingOrder {
     pub next_period: u32,
     /// Tries of `next_period` that found too little money.
     pub attempts: u32,
+    /// The last period the payer was told about ahead of its run.
+    pub told_period: Option<u32>,
     pub challenge: OtpChallenge,
     /// What the policy point asked of it when it was made.
     pub review: Review,

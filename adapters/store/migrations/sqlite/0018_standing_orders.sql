@@ -31,7 +31,9 @@ CREATE TABLE bot_standing_orders (
     due_at_ms           INTEGER,
     created_at_ms       INTEGER NOT NULL,
     updated_at_ms       INTEGER NOT NULL,
-    revision            INTEGER NOT NULL
+    revision            INTEGER NOT NULL,
+    -- The last period the payer was told about ahead of its run.
+    told_period         INTEGER
 );
 CREATE INDEX bot_standing_orders_by_payer ON bot_standing_orders (payer, state, created_at_ms);
 CREATE INDEX bot_standing_orders_due ON bot_standing_orders (due_at_ms)

@@ -64,6 +64,19 @@ pub(crate) fn code_to_confirm_redacted(
 }
 
 pub(crate) const CANCEL_BUTTON: &str = "Cancel";
+pub(crate) const SKIP_BUTTON: &str = "Skip this one";
+
+/// Ahead of a run, privately. `what`: `@bob $20.00 for “rent”`.
+pub(crate) fn coming_up(reference: &str, what: &str, when: &str) -> String {
+    format!(
+        "Standing order {reference}: I'll pay {what} on {when}. \
+         To skip this one: /scheduled skip {reference}; to stop it: /scheduled cancel {reference}."
+    )
+}
+
+pub(crate) fn skipped_by_you(reference: &str, when: &str, next: &str) -> String {
+    format!("Standing order {reference}: the payment due {when} is skipped. {next}")
+}
 
 pub(crate) fn active(
     reference: &str,
