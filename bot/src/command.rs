@@ -46,8 +46,8 @@ use std::fmt;
 use ledger::Amount;
 
 use crate::card::{CardNumber, Expiry};
-use crate::recurrence::{Recurrence, UserTimeZone};
 use crate::message::{Handle, PlatformUserId};
+use crate::recurrence::{Recurrence, UserTimeZone};
 use crate::trust::second_factor::{TotpCode, TotpOrRecovery};
 
 mod args;

@@ -17,8 +17,8 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use super::bounds::{
-    CommandsBurst, CommandsPerMinute, EscrowTtl, LateGrace, NoticeBefore, OtpAttempts, OtpTtl, RequestsPerHour,
-    SweepInterval, within,
+    CommandsBurst, CommandsPerMinute, EscrowTtl, LateGrace, NoticeBefore, OtpAttempts, OtpTtl,
+    RequestsPerHour, SweepInterval, within,
 };
 
 /// `[bot]`: the chat core.
@@ -93,7 +93,8 @@ pub struct TimeOfDaySetting(pub jiff::civil::Time);
 impl<'de> Deserialize<'de> for TimeOfDaySetting {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        let refuse = || serde::de::Error::custom("not a time of day: write it as HH:MM, e.g. 09:00");
+        let refuse =
+            || serde::de::Error::custom("not a time of day: write it as HH:MM, e.g. 09:00");
         let (hour, minute) = text.split_once(':').ok_or_else(refuse)?;
         let digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(hour) || !digits(minute) {

@@ -390,12 +390,7 @@ impl StandingStore for SqlStore {
         on_standing_backend!(self, pool => db::time_zone_of(pool, user).await)
     }
 
-    async fn set_time_zone(
-        &self,
-        user: UserId,
-        zone: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
+    async fn set_time_zone(&self, user: UserId, zone: &str, now_ms: i64) -> Result<(), StoreError> {
         on_standing_backend!(self, pool => db::set_time_zone(pool, user, zone, now_ms).await)
     }
 }

@@ -125,16 +125,13 @@ fn same(a: &StandingOrder, b: &StandingOrder) {
 
 async fn an_order_reads_back_as_stored(store: Arc<SqlStore>, _ledger: Ledger) {
     let (alice, bob) = (user(&store, "alice").await, user(&store, "bob").await);
-    for (i, rule) in [
+    for (i, rule) in (100u128..).zip([
         "every month on the 31st until 2027-06-30",
         "every 2 weeks on friday times 12",
         "every day",
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    ]) {
         let reference = format!("OABCDE{i}");
-        let mine = order(&reference, 100 + i as u128, alice, bob, rule);
+        let mine = order(&reference, i, alice, bob, rule);
         let stored = store.insert_standing_order(&mine).await.unwrap();
         same(&stored, &mine);
         let read = store
@@ -199,7 +196,10 @@ async fn the_queries_find_what_is_waiting_due_and_open(store: Arc<SqlStore>, _le
         refs(store.standing_orders_of(alice, 10).await.unwrap()),
         ["OWAIT01", "OACTV01", "OPAUS01"]
     );
-    assert_eq!(refs(store.standing_orders_of(alice, 1).await.unwrap()).len(), 1);
+    assert_eq!(
+        refs(store.standing_orders_of(alice, 1).await.unwrap()).len(),
+        1
+    );
     // Due: by due time, waiting codes and active runs only.
     assert_eq!(
         refs(store.standing_orders_due(T0, 10).await.unwrap()),
@@ -210,7 +210,12 @@ async fn the_queries_find_what_is_waiting_due_and_open(store: Arc<SqlStore>, _le
         ["OWAIT01", "OACTV01"]
     );
     assert_eq!(
-        refs(store.standing_orders_due(T0 + 3 * DAY_MS, 10).await.unwrap()),
+        refs(
+            store
+                .standing_orders_due(T0 + 3 * DAY_MS, 10)
+                .await
+                .unwrap()
+        ),
         ["OWAIT01", "OACTV01", "OBOBS01"]
     );
     assert_eq!(
@@ -272,7 +277,10 @@ async fn a_period_commits_once_with_its_run(store: Arc<SqlStore>, ledger: Ledger
 async fn time_zones_are_set_and_replaced(store: Arc<SqlStore>, _ledger: Ledger) {
     let alice = user(&store, "alice").await;
     assert_eq!(store.time_zone_of(alice).await.unwrap(), None);
-    store.set_time_zone(alice, "Europe/Paris", T0).await.unwrap();
+    store
+        .set_time_zone(alice, "Europe/Paris", T0)
+        .await
+        .unwrap();
     assert_eq!(
         store.time_zone_of(alice).await.unwrap().as_deref(),
         Some("Europe/Paris")

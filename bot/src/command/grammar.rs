@@ -17,11 +17,11 @@ use super::args::{
 use super::help::CommandName;
 use super::usage::{UsageError, UsageProblem};
 use super::{Command, SplitShare, StandingAction, Target};
-use crate::recurrence::{Recurrence, UserTimeZone};
 use crate::card::{CARDS_PER_USER_MAX, CardError, CardNumber, Expiry};
 use crate::history::HISTORY_ENTRIES_MAX;
 use crate::message::{Handle, PlatformUserId};
 use crate::otp::OTP_DIGITS;
+use crate::recurrence::{Recurrence, UserTimeZone};
 use crate::split::SPLIT_MENTIONS_MAX;
 use crate::text;
 use crate::trust::second_factor::{TotpCode, TotpOrRecovery};

@@ -26,10 +26,15 @@ impl Bot {
             turn.here(texts::CONFIRM_IN_PRIVATE);
             return Ok(());
         }
-        let standing = self.store.standing_orders_awaiting_code(turn.me.user).await?;
+        let standing = self
+            .store
+            .standing_orders_awaiting_code(turn.me.user)
+            .await?;
         if let Some(order) = self.matching_standing(&standing, code) {
             let order = order.clone();
-            return self.confirm_standing(turn, order, code, second_factor).await;
+            return self
+                .confirm_standing(turn, order, code, second_factor)
+                .await;
         }
         let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
         let card_ops = self.store.card_ops_awaiting_code(turn.me.user).await?;

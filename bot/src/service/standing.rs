@@ -118,15 +118,16 @@ fn what(order: &StandingOrder) -> String {
     )
 }
 
-
 impl Bot {
     /// The user's time zone: as set with `/tz`, else the default.
     async fn zone_of(&self, user: UserId) -> Result<(UserTimeZone, bool)> {
         let stored = self.store.time_zone_of(user).await?;
-        Ok(match stored.and_then(|name| UserTimeZone::parse(&name).ok()) {
-            Some(zone) => (zone, false),
-            None => (self.config.standing.default_zone.clone(), true),
-        })
+        Ok(
+            match stored.and_then(|name| UserTimeZone::parse(&name).ok()) {
+                Some(zone) => (zone, false),
+                None => (self.config.standing.default_zone.clone(), true),
+            },
+        )
     }
 
     /// `/tz [ZONE]`.
@@ -202,26 +203,21 @@ impl Bot {
                 return Ok(());
             }
             Review::SecondFactor
-                if self.second_factor_for_rule_at_start(turn, &action).await?
-                    == Gate::Stopped =>
+                if self.second_factor_for_rule_at_start(turn, &action).await? == Gate::Stopped =>
             {
                 return Ok(());
             }
             _ => {}
         }
         let (zone, _) = self.zone_of(me.user).await?;
-        let schedule = match Schedule::starting(
-            recurrence,
-            zone,
-            self.config.standing.run_at,
-            turn.now_ms,
-        ) {
-            Ok(schedule) => schedule,
-            Err(error) => {
-                turn.private(error.to_string());
-                return Ok(());
-            }
-        };
+        let schedule =
+            match Schedule::starting(recurrence, zone, self.config.standing.run_at, turn.now_ms) {
+                Ok(schedule) => schedule,
+                Err(error) => {
+                    turn.private(error.to_string());
+                    return Ok(());
+                }
+            };
         let order_id = derive("paybot.bot.standing", &event_key(turn.msg));
         let code = otp::generate(self.rng.as_ref())?;
         let binding = order_id.as_u128().to_be_bytes();
@@ -489,7 +485,9 @@ impl Bot {
             let next = match order.state {
                 StandingState::Paused => texts::PAUSED.to_owned(),
                 StandingState::AwaitingCode => texts::WAITING_FOR_CODE.to_owned(),
-                _ => texts::next_run(&run_text(&order.schedule, order.next_period).unwrap_or_default()),
+                _ => texts::next_run(
+                    &run_text(&order.schedule, order.next_period).unwrap_or_default(),
+                ),
             };
             lines.push(texts::list_line(
                 &order.reference.to_string(),

@@ -168,8 +168,10 @@ pub trait StandingStore: Send + Sync {
         order: &StandingOrder,
     ) -> Result<StandingOrder, StoreError>;
 
-    async fn standing_order(&self, reference: &ShortRef)
-    -> Result<Option<StandingOrder>, StoreError>;
+    async fn standing_order(
+        &self,
+        reference: &ShortRef,
+    ) -> Result<Option<StandingOrder>, StoreError>;
 
     /// The payer's orders waiting for their code, newest first.
     async fn standing_orders_awaiting_code(
@@ -200,8 +202,7 @@ pub trait StandingStore: Send + Sync {
     async fn time_zone_of(&self, user: UserId) -> Result<Option<String>, StoreError>;
 
     /// Sets the user's time zone (its IANA name).
-    async fn set_time_zone(&self, user: UserId, zone: &str, now_ms: i64)
-    -> Result<(), StoreError>;
+    async fn set_time_zone(&self, user: UserId, zone: &str, now_ms: i64) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]
@@ -222,13 +223,20 @@ mod tests {
             "daily times 1",
         ] {
             let recurrence = Recurrence::parse(rule).unwrap();
-            let schedule =
-                Schedule::starting(recurrence, zone.clone(), Time::constant(7, 45, 0, 0), now_ms)
-                    .unwrap();
+            let schedule = Schedule::starting(
+                recurrence,
+                zone.clone(),
+                Time::constant(7, 45, 0, 0),
+                now_ms,
+            )
+            .unwrap();
             let (rule_text, first, minute, zone_name) = schedule_columns(&schedule);
             let back = schedule_from_columns(&rule_text, &first, minute, &zone_name).unwrap();
             assert_eq!(back, schedule, "{rule} stored as {rule_text}");
-            assert_eq!(back.recurrence().to_string(), schedule.recurrence().to_string());
+            assert_eq!(
+                back.recurrence().to_string(),
+                schedule.recurrence().to_string()
+            );
         }
         assert!(schedule_from_columns("every day", "2026-02-30", 0, "UTC").is_none());
         assert!(schedule_from_columns("every day", "2026-02-03", 1_440, "UTC").is_none());

@@ -18,7 +18,12 @@ fn a_schedule_after_the_amount_makes_a_standing_order() {
     parses(&[
         (
             "/pay @landlord 500 every month on the 1st for rent",
-            scheduled("@landlord", usd(50_000), "every month on the 1st", Some("rent")),
+            scheduled(
+                "@landlord",
+                usd(50_000),
+                "every month on the 1st",
+                Some("rent"),
+            ),
         ),
         (
             "/pay @bob 20 EUR every 2 weeks until 2027-06-30",

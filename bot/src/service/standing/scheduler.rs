@@ -30,7 +30,6 @@ enum Skip {
 }
 
 impl Bot {
-
     /// Runs the standing orders that are due and ends those whose code
     /// ran out. Returns how many runs it made or skipped.
     pub(in crate::service) async fn sweep_standing(&self, now_ms: i64) -> Result<usize> {
@@ -107,7 +106,9 @@ impl Bot {
         };
         let assessment = self.assess(&action, now_ms).await?;
         if let Some(refusal) = assessment.refusal {
-            return self.skip_period(order, Skip::Refused(refusal), now_ms).await;
+            return self
+                .skip_period(order, Skip::Refused(refusal), now_ms)
+                .await;
         }
         if assessment.verdict == TrustVerdict::Hold {
             let why = texts::HELD_FOR_REVIEW.to_owned();
@@ -168,10 +169,7 @@ impl Bot {
             Ok(_) => Ok(Some(stored(advanced))),
             Err(SubmitError::RecordConflict { .. }) => Ok(None),
             Err(SubmitError::Rejected { index, error }) => {
-                if let Some(line) = self
-                    .limit_refusal(&plan, &movement, index, &error)
-                    .await?
-                {
+                if let Some(line) = self.limit_refusal(&plan, &movement, index, &error).await? {
                     return self.skip_period(order, Skip::Refused(line), now_ms).await;
                 }
                 if index == 0 && error == TransferError::InsufficientFunds {
@@ -283,7 +281,10 @@ impl Bot {
         told.updated_at_ms = now_ms;
         let buttons = vec![
             Button::new(texts::SKIP_BUTTON, format!("/scheduled skip {reference}")),
-            Button::new(texts::CANCEL_BUTTON, format!("/scheduled cancel {reference}")),
+            Button::new(
+                texts::CANCEL_BUTTON,
+                format!("/scheduled cancel {reference}"),
+            ),
         ];
         let notice = self.notice_with(
             &format!("{reference}:ahead:{k}"),

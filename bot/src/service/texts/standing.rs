@@ -3,7 +3,9 @@
 
 pub(crate) fn time_zone_is(zone: &str, default: bool) -> String {
     if default {
-        format!("Your time zone is {zone} (the default). Set yours with /tz, e.g. /tz Europe/Paris.")
+        format!(
+            "Your time zone is {zone} (the default). Set yours with /tz, e.g. /tz Europe/Paris."
+        )
     } else {
         format!("Your time zone is {zone}. Change it with /tz, e.g. /tz Europe/Paris.")
     }
@@ -29,11 +31,12 @@ pub(crate) fn too_many_waiting(waiting: usize) -> String {
 }
 
 pub(crate) fn too_many_orders(max: usize) -> String {
-    format!("You have {max} standing orders, the most I keep for one person. /scheduled cancel one first.")
+    format!(
+        "You have {max} standing orders, the most I keep for one person. /scheduled cancel one first."
+    )
 }
 
-pub(crate) const NOT_FOR_REVIEW: &str =
-    "I can't set up that standing order: its payments would need a review first. Pay it once with /pay instead.";
+pub(crate) const NOT_FOR_REVIEW: &str = "I can't set up that standing order: its payments would need a review first. Pay it once with /pay instead.";
 
 /// The code, privately, with the order it confirms.
 /// `what`: `@bob $20.00 for “rent”`.
@@ -52,11 +55,7 @@ pub(crate) fn code_to_confirm(
     )
 }
 
-pub(crate) fn code_to_confirm_redacted(
-    what: &str,
-    rule: &str,
-    reference: &str,
-) -> String {
+pub(crate) fn code_to_confirm_redacted(what: &str, rule: &str, reference: &str) -> String {
     format!(
         "To pay {what} {rule}, send me: /confirm (the code I sent you)\n\
          Changed your mind? /scheduled cancel {reference}"
@@ -142,7 +141,9 @@ pub(crate) fn no_such_order(reference: &str) -> String {
 }
 
 pub(crate) fn paused(reference: &str) -> String {
-    format!("Standing order {reference} is paused: no payments until you /scheduled resume {reference}.")
+    format!(
+        "Standing order {reference} is paused: no payments until you /scheduled resume {reference}."
+    )
 }
 
 pub(crate) fn resumed(reference: &str, next: &str) -> String {
@@ -204,7 +205,12 @@ pub(crate) fn short_will_retry(reference: &str, payee: &str, amount: &str, retry
     )
 }
 
-pub(crate) fn skipped_short_payer(reference: &str, payee: &str, amount: &str, next: &str) -> String {
+pub(crate) fn skipped_short_payer(
+    reference: &str,
+    payee: &str,
+    amount: &str,
+    next: &str,
+) -> String {
     format!(
         "Standing order {reference}: still not enough money, so this payment of {amount} to {payee} \
          was skipped. {next}"
