@@ -379,6 +379,33 @@ impl Bot {
         Ok(())
     }
 
+    /// In a group: a code of one of the sender's standing orders waiting
+    /// for one, typed here, is leaked; that order is not set up. `true` if
+    /// one was.
+    pub(super) async fn catch_leaked_standing_codes(
+        &self,
+        turn: &mut Turn<'_>,
+        candidates: &[String],
+    ) -> Result<bool> {
+        let waiting = self.store.standing_orders_awaiting_code(turn.me.user).await?;
+        let mut caught = false;
+        for order in waiting {
+            if !candidates.iter().any(|c| self.code_matches(&order, c)) {
+                continue;
+            }
+            caught = true;
+            let reference = order.reference.to_string();
+            if self
+                .end_standing(order, StandingState::Leaked, turn.now_ms)
+                .await?
+            {
+                turn.here(super::texts::pay::leaked_in_group(&turn.me_label()));
+                turn.private(texts::leaked(&reference));
+            }
+        }
+        Ok(caught)
+    }
+
     /// Records `state` (final, no money involved). `false`: it changed
     /// meanwhile.
     async fn end_standing(

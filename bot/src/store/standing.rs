@@ -24,7 +24,7 @@ stored_names! {
     ///
     /// ```text
     /// AwaitingCode --confirm--> Active <--pause / resume--> Paused
-    ///              --expired / wrong codes--> Expired | LockedOut
+    ///              --expired / wrong codes / leaked--> Expired | LockedOut | Leaked
     /// Active | Paused --cancel--> Cancelled
     /// Active --last run--> Finished
     /// ```
@@ -37,6 +37,8 @@ stored_names! {
         Finished = "finished",
         Expired = "expired",
         LockedOut = "locked_out",
+        /// Its code was typed in a group.
+        Leaked = "leaked",
     }
 }
 
@@ -118,9 +120,10 @@ pub fn schedule_from_columns(rule: &str, first: &str, minute: i64, zone: &str) -
     Some(Schedule::from_parts(recurrence, first, at, zone))
 }
 
-/// `every 1 months on the 31st until 2027-06-30`: every part spelt out, so
-/// the stored rule never depends on how the user typed it.
-fn rule_text(recurrence: Recurrence) -> String {
+/// `every 1 months on the 31 until 2027-06-30`: every part spelt out, so
+/// the stored rule never depends on how the user typed it; it parses back
+/// to the same [`Recurrence`].
+pub fn rule_text(recurrence: Recurrence) -> String {
     let mut text = match recurrence.frequency() {
         Frequency::Daily { every } => format!("every {every} days"),
         Frequency::Weekly { every, weekday } => match weekday {

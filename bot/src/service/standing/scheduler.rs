@@ -47,7 +47,17 @@ impl Bot {
                 StandingState::Active => {
                     let mut order = order;
                     for _ in 0..STANDING_PERIODS_PER_SWEEP_MAX {
-                        let Some(next) = self.run_period(order, now_ms).await? else {
+                        let reference = order.reference.clone();
+                        // One order's failure (the database, for a moment)
+                        // holds up no other: it is tried again next round.
+                        let next = match self.run_period(order, now_ms).await {
+                            Ok(next) => next,
+                            Err(error) => {
+                                tracing::warn!(order = %reference, %error, "a standing order's run failed; will retry");
+                                None
+                            }
+                        };
+                        let Some(next) = next else {
                             break;
                         };
                         handled += 1;
@@ -99,6 +109,10 @@ impl Bot {
             .identity(order.payee_platform, &order.payee_id)
             .await?
             .map_or(order.payee, |identity| identity.user);
+        if payee_user == order.payer {
+            let why = texts::TO_YOURSELF.to_owned();
+            return self.skip_period(order, Skip::Refused(why), now_ms).await;
+        }
         let action = TrustAction::Payment {
             payer: order.payer,
             payee: Some(payee_user),
@@ -175,7 +189,11 @@ impl Bot {
                 if index == 0 && error == TransferError::InsufficientFunds {
                     return self.short_of_money(order, now_ms).await;
                 }
-                Err(SubmitError::Rejected { index, error }.into())
+                // Anything else the ledger refuses (an account closed to
+                // it, ...) will not change by trying again: skipped, told.
+                tracing::warn!(order = %order.reference, period = k, %error, "a standing order's run was refused");
+                let why = texts::COULD_NOT.to_owned();
+                self.skip_period(order, Skip::Refused(why), now_ms).await
             }
             Err(error) => Err(error.into()),
         }

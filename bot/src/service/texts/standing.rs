@@ -99,6 +99,16 @@ pub(crate) fn locked_out(reference: &str) -> String {
     format!("Too many wrong codes: standing order {reference} was not set up.")
 }
 
+pub(crate) fn leaked(reference: &str) -> String {
+    format!(
+        "You typed the code of standing order {reference} in a group, so it is not set up. \
+         Make it again, and confirm it only here."
+    )
+}
+
+pub(crate) const COULD_NOT: &str = "It could not be made.";
+pub(crate) const TO_YOURSELF: &str = "Its payee's account is now part of your own wallet.";
+
 pub(crate) fn wrong_code(reference: &str, tries: &str) -> String {
     format!("Wrong code for standing order {reference}; {tries} left.")
 }
@@ -172,6 +182,7 @@ pub(crate) fn describe_state(state: crate::store::standing::StandingState) -> &'
         StandingState::Finished => "finished",
         StandingState::Expired => "not set up (its code expired)",
         StandingState::LockedOut => "not set up (too many wrong codes)",
+        StandingState::Leaked => "not set up (its code was typed in a group)",
     }
 }
 
