@@ -387,7 +387,10 @@ impl Bot {
         turn: &mut Turn<'_>,
         candidates: &[String],
     ) -> Result<bool> {
-        let waiting = self.store.standing_orders_awaiting_code(turn.me.user).await?;
+        let waiting = self
+            .store
+            .standing_orders_awaiting_code(turn.me.user)
+            .await?;
         let mut caught = false;
         for order in waiting {
             if !candidates.iter().any(|c| self.code_matches(&order, c)) {
