@@ -83,6 +83,12 @@ pub fn bot_config(settings: &Settings, deployment: &Deployment) -> BotConfig {
             requests_received_per_hour_max: settings.limits.requests_received_per_hour_max,
         },
         trust: settings.trust.policy(),
+        standing: bot::service::StandingPolicy {
+            default_zone: settings.scheduled.default_time_zone.0.clone(),
+            run_at: settings.scheduled.run_at.0,
+            late_grace_secs: settings.scheduled.late_grace_secs,
+            notice_before_secs: settings.scheduled.notice_before_secs,
+        },
     }
 }
 

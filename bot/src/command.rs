@@ -27,6 +27,8 @@
 //! /card add NUMBER MM/YY      /card remove N           /cards   (alias /card list)
 //! /topup AMOUNT [CURRENCY] [card N]                  /cashout AMOUNT [CURRENCY] [card N]
 //! /2fa [setup | confirm AUTHCODE | off AUTHCODE]
+//! /pay TARGET AMOUNT [CURRENCY] every ... [until DATE | times N] [for MEMO]
+//! /tz [ZONE]                  /scheduled [pause | resume | skip | cancel REF]
 //! AUTHCODE = 6 digits from the authenticator app | a recovery code (`/confirm`, `/link confirm`, `/2fa off`)
 //! TARGET = @handle | <@ID> | <@!ID>
 //! ```
@@ -45,6 +47,7 @@ use ledger::Amount;
 
 use crate::card::{CardNumber, Expiry};
 use crate::message::{Handle, PlatformUserId};
+use crate::recurrence::{Recurrence, UserTimeZone};
 use crate::trust::second_factor::{TotpCode, TotpOrRecovery};
 
 mod args;
@@ -154,6 +157,34 @@ pub enum Command {
     SecondFactorConfirm { code: TotpCode },
     /// `/2fa off AUTHCODE`: turn it off with a code or a recovery code.
     SecondFactorOff { code: TotpOrRecovery },
+    /// `/pay TARGET AMOUNT [CURRENCY] every ... [for MEMO]`: a standing
+    /// order, paid on `recurrence` until cancelled or its end.
+    PayScheduled {
+        payee: Target,
+        amount: Amount,
+        recurrence: Recurrence,
+        memo: Option<Memo>,
+    },
+    /// `/tz [ZONE]`: set the sender's time zone, or (`None`) show it.
+    TimeZone { zone: Option<UserTimeZone> },
+    /// `/scheduled [pause|resume|cancel REF]`: list the sender's standing
+    /// orders, or change one.
+    Scheduled {
+        action: Option<(StandingAction, ShortRef)>,
+    },
+}
+
+/// What `/scheduled ACTION REF` does to a standing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandingAction {
+    /// No runs until resumed.
+    Pause,
+    /// Runs again from the next period after now.
+    Resume,
+    /// Skips the next run only.
+    Skip,
+    /// No more runs, ever.
+    Cancel,
 }
 
 impl Command {
@@ -184,6 +215,9 @@ impl Command {
             | Command::SecondFactorSetup
             | Command::SecondFactorConfirm { .. }
             | Command::SecondFactorOff { .. } => CommandName::SecondFactor,
+            Command::PayScheduled { .. } => CommandName::Pay,
+            Command::TimeZone { .. } => CommandName::TimeZone,
+            Command::Scheduled { .. } => CommandName::Scheduled,
         }
     }
 }

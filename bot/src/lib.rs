@@ -19,6 +19,7 @@ pub mod notify;
 pub mod otp;
 mod periodic;
 pub mod profile;
+pub mod recurrence;
 pub mod service;
 pub mod split;
 pub mod stats;

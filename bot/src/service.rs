@@ -42,6 +42,7 @@ mod rules;
 mod sanctions;
 mod second_factor;
 mod splits;
+mod standing;
 mod sweep;
 mod texts;
 mod trust;
@@ -88,6 +89,10 @@ pub use link::LINK_CODE_TTL_SECS;
 pub use operator::{CallbackOutcome, Refusable};
 pub use pay::AWAITING_PAYMENTS_PER_USER_MAX;
 pub use resolve::CONFUSABLE_CANDIDATES_MAX;
+pub use standing::{
+    AWAITING_STANDING_PER_USER_MAX, RUN_ATTEMPTS_MAX, RUN_RETRY_MS, STANDING_ORDERS_PER_USER_MAX,
+    STANDING_PERIODS_PER_SWEEP_MAX, SWEEP_STANDING_MAX, StandingPolicy,
+};
 pub use sweep::{EVENT_FORGET_INTERVAL_MS, EVENT_RETENTION_MS, SWEEP_PAYMENTS_MAX};
 pub use texts::turn::{CARD_IN_DIRECT_COMMAND_TEXT, CARD_IN_DIRECT_TEXT, INTERNAL_ERROR_TEXT};
 use texts::{minutes, tries};
@@ -131,6 +136,9 @@ pub struct BotConfig {
     pub limits: Limits,
     /// Tiers, limits, rules, screening, the second factor and holds.
     pub trust: crate::trust::TrustConfig,
+    /// Standing orders: the default time zone, when runs are due, how late
+    /// one may be.
+    pub standing: StandingPolicy,
 }
 
 impl Default for BotConfig {
@@ -143,6 +151,7 @@ impl Default for BotConfig {
             cards: CardPolicy::default(),
             limits: Limits::default(),
             trust: crate::trust::TrustConfig::default(),
+            standing: StandingPolicy::default(),
         }
     }
 }
@@ -547,6 +556,17 @@ impl Bot {
                 self.second_factor_confirm(&mut turn, &code).await?;
             }
             Command::SecondFactorOff { code } => self.second_factor_off(&mut turn, &code).await?,
+            Command::PayScheduled {
+                payee,
+                amount,
+                recurrence,
+                memo,
+            } => {
+                self.pay_scheduled(&mut turn, &payee, amount, recurrence, memo)
+                    .await?;
+            }
+            Command::TimeZone { zone } => self.time_zone(&mut turn, zone).await?,
+            Command::Scheduled { action } => self.scheduled(&mut turn, action).await?,
         }
         Ok(turn.replies)
     }
@@ -561,6 +581,7 @@ impl Bot {
         let mut ended = self.sweep_payments(now_ms).await?;
         ended += self.sweep_card_ops(now_ms).await?;
         ended += self.sweep_card_adds(now_ms).await?;
+        ended += self.sweep_standing(now_ms).await?;
         if ended > 0 {
             self.dispatcher.wake();
         }

@@ -67,6 +67,7 @@ pub(crate) use stored_names;
 mod card;
 mod identity;
 mod payment;
+pub mod standing;
 
 pub use card::{CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, LinkedCard};
 pub use identity::{Identity, LinkAttempt, LinkAttemptBounds, LinkCodeHash, PendingLink, SeenUser};
@@ -129,6 +130,7 @@ pub trait Store:
     + crate::trust::verification::VerificationStore
     + crate::trust::sanctions::SanctionsStore
     + crate::trust::second_factor::SecondFactorStore
+    + standing::StandingStore
     + Send
     + Sync
     + fmt::Debug

@@ -206,6 +206,36 @@ fn render(parsed: &Command) -> String {
             ));
         }
         Command::CardRemove { index } => push(format_args!(" remove {index}")),
+        Command::PayScheduled {
+            payee,
+            amount,
+            recurrence,
+            memo,
+        } => {
+            push(format_args!(
+                " {payee} {amount} {}",
+                bot::store::standing::rule_text(*recurrence)
+            ));
+            if let Some(memo) = memo {
+                push(format_args!(" for {memo}"));
+            }
+        }
+        Command::TimeZone { zone } => {
+            if let Some(zone) = zone {
+                push(format_args!(" {}", zone.name()));
+            }
+        }
+        Command::Scheduled { action } => {
+            if let Some((action, reference)) = action {
+                let word = match action {
+                    bot::command::StandingAction::Pause => "pause",
+                    bot::command::StandingAction::Resume => "resume",
+                    bot::command::StandingAction::Skip => "skip",
+                    bot::command::StandingAction::Cancel => "cancel",
+                };
+                push(format_args!(" {word} {reference}"));
+            }
+        }
         Command::TopUp { amount, card } | Command::CashOut { amount, card } => {
             push(format_args!(" {amount}"));
             if let Some(card) = card {

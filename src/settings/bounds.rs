@@ -37,6 +37,10 @@ pub const OTP_TTL_SECS_RANGE: RangeInclusive<u32> = 30..=3_600;
 pub const OTP_ATTEMPTS_RANGE: RangeInclusive<u8> = 1..=10;
 /// `escrow.ttl_secs`: a minute to the ledger's longest pending timeout.
 pub const ESCROW_TTL_SECS_RANGE: RangeInclusive<u32> = 60..=bot::service::ESCROW_TTL_SECS_MAX;
+/// `scheduled.late_grace_secs`: from none to a week.
+pub const LATE_GRACE_SECS_RANGE: RangeInclusive<u32> = 0..=7 * 24 * 60 * 60;
+/// `scheduled.notice_before_secs`: from none to a week.
+pub const NOTICE_BEFORE_SECS_RANGE: RangeInclusive<u32> = 0..=7 * 24 * 60 * 60;
 /// `limits.commands_burst_max`, in commands.
 pub const COMMANDS_BURST_RANGE: RangeInclusive<u32> = 1..=1_000;
 /// `limits.commands_per_minute_max`, in commands a minute.
@@ -98,6 +102,8 @@ bound!(RequestsInFlight: usize = REQUESTS_IN_FLIGHT_MAX_RANGE, "requests");
 bound!(OtpTtl: u32 = OTP_TTL_SECS_RANGE, "seconds");
 bound!(OtpAttempts: u8 = OTP_ATTEMPTS_RANGE, "tries");
 bound!(EscrowTtl: u32 = ESCROW_TTL_SECS_RANGE, "seconds");
+bound!(LateGrace: u32 = LATE_GRACE_SECS_RANGE, "seconds");
+bound!(NoticeBefore: u32 = NOTICE_BEFORE_SECS_RANGE, "seconds");
 bound!(CommandsBurst: u32 = COMMANDS_BURST_RANGE, "commands");
 bound!(CommandsPerMinute: u32 = COMMANDS_PER_MINUTE_RANGE, "commands a minute");
 bound!(RequestsPerHour: u32 = REQUESTS_PER_HOUR_RANGE, "requests an hour");

@@ -17,8 +17,8 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use super::bounds::{
-    CommandsBurst, CommandsPerMinute, EscrowTtl, OtpAttempts, OtpTtl, RequestsPerHour,
-    SweepInterval, within,
+    CommandsBurst, CommandsPerMinute, EscrowTtl, LateGrace, NoticeBefore, OtpAttempts, OtpTtl,
+    RequestsPerHour, SweepInterval, within,
 };
 
 /// `[bot]`: the chat core.
@@ -53,6 +53,59 @@ pub struct OtpSettings {
 pub struct EscrowSettings {
     #[serde(deserialize_with = "within::<_, EscrowTtl>")]
     pub ttl_secs: u32,
+}
+
+/// `[scheduled]`: standing orders (`/pay @bob 20 every month`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledSettings {
+    /// The time zone of a user who never set one with `/tz`.
+    pub default_time_zone: TimeZoneSetting,
+    /// The local time of day runs are due at (`"09:00"`).
+    pub run_at: TimeOfDaySetting,
+    /// How late a run may still be made after paybot was down at its
+    /// time; later, it is skipped and both sides told.
+    #[serde(deserialize_with = "within::<_, LateGrace>")]
+    pub late_grace_secs: u32,
+    /// How long before each run the payer is told of it (0: not told).
+    #[serde(deserialize_with = "within::<_, NoticeBefore>")]
+    pub notice_before_secs: u32,
+}
+
+/// An IANA time zone (`"Europe/Paris"`), checked against the bundled
+/// database.
+#[derive(Debug, Clone)]
+pub struct TimeZoneSetting(pub bot::recurrence::UserTimeZone);
+
+impl<'de> Deserialize<'de> for TimeZoneSetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        bot::recurrence::UserTimeZone::parse(&name)
+            .map(TimeZoneSetting)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A time of day, `HH:MM` on a 24-hour clock.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeOfDaySetting(pub jiff::civil::Time);
+
+impl<'de> Deserialize<'de> for TimeOfDaySetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let refuse =
+            || serde::de::Error::custom("not a time of day: write it as HH:MM, e.g. 09:00");
+        let (hour, minute) = text.split_once(':').ok_or_else(refuse)?;
+        let digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(hour) || !digits(minute) {
+            return Err(refuse());
+        }
+        let hour: i8 = hour.parse().map_err(|_| refuse())?;
+        let minute: i8 = minute.parse().map_err(|_| refuse())?;
+        jiff::civil::Time::new(hour, minute, 0, 0)
+            .map(TimeOfDaySetting)
+            .map_err(|_| refuse())
+    }
 }
 
 /// `[mock]`: the developer's chat.

@@ -38,14 +38,16 @@ use serde::Deserialize;
 
 pub use bounds::{
     COMMANDS_BURST_RANGE, COMMANDS_PER_MINUTE_RANGE, CONNECTIONS_MAX_RANGE, ESCROW_TTL_SECS_RANGE,
-    HEADER_READ_TIMEOUT_SECS_RANGE, IDLE_TIMEOUT_SECS_RANGE, LOG_FILTER_BYTES_MAX,
-    OTP_ATTEMPTS_RANGE, OTP_TTL_SECS_RANGE, POOL_CONNECTIONS_RANGE, REQUEST_TIMEOUT_SECS_RANGE,
-    REQUESTS_IN_FLIGHT_MAX_RANGE, REQUESTS_PER_HOUR_RANGE, SHUTDOWN_GRACE_SECS_RANGE,
-    SWEEP_INTERVAL_MS_RANGE, VERIFICATION_TOLERANCE_SECS_RANGE,
+    HEADER_READ_TIMEOUT_SECS_RANGE, IDLE_TIMEOUT_SECS_RANGE, LATE_GRACE_SECS_RANGE,
+    LOG_FILTER_BYTES_MAX, NOTICE_BEFORE_SECS_RANGE, OTP_ATTEMPTS_RANGE, OTP_TTL_SECS_RANGE,
+    POOL_CONNECTIONS_RANGE, REQUEST_TIMEOUT_SECS_RANGE, REQUESTS_IN_FLIGHT_MAX_RANGE,
+    REQUESTS_PER_HOUR_RANGE, SHUTDOWN_GRACE_SECS_RANGE, SWEEP_INTERVAL_MS_RANGE,
+    VERIFICATION_TOLERANCE_SECS_RANGE,
 };
 pub use core::{
     AmountOrZeroSetting, AmountSetting, BotSettings, CardsSettings, CurrencySetting,
-    EscrowSettings, LimitsSettings, MockSettings, OtpSettings, PercentSetting,
+    EscrowSettings, LimitsSettings, MockSettings, OtpSettings, PercentSetting, ScheduledSettings,
+    TimeOfDaySetting, TimeZoneSetting,
 };
 pub use server::{
     ApiSettings, ApiTokenSetting, DatabaseKind, DatabaseSettings, DatabaseUrl, DeploymentSettings,
@@ -92,6 +94,7 @@ pub struct Settings {
     pub bot: BotSettings,
     pub otp: OtpSettings,
     pub escrow: EscrowSettings,
+    pub scheduled: ScheduledSettings,
     pub mock: MockSettings,
     pub telegram: TelegramSettings,
     pub discord: DiscordSettings,

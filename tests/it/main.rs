@@ -26,6 +26,7 @@ mod operator;
 mod rules;
 mod sanctions;
 mod second_factor;
+mod standing;
 mod support;
 mod telegram;
 mod tidy;

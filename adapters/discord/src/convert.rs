@@ -357,7 +357,20 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
             let (token, mention) =
                 user_option(options, "user", resolved)?.ok_or("no user given")?;
             let amount = word(options, "amount")?.ok_or("no amount given")?;
-            let text = with_memo(format!("/{name} {token} {amount}"), text(options, "memo")?);
+            let mut command = format!("/{name} {token} {amount}");
+            // A standing order: `/pay` with a schedule (`month on the 1st`).
+            if name == "pay"
+                && let Some(every) = text(options, "every")?
+            {
+                let every = every.trim();
+                let first = every.split_whitespace().next().unwrap_or_default();
+                if !bot::recurrence::Recurrence::starts_with(first) {
+                    command.push_str(" every");
+                }
+                command.push(' ');
+                command.push_str(every);
+            }
+            let text = with_memo(command, text(options, "memo")?);
             Ok((text, vec![mention]))
         }
         "split" => {
@@ -413,6 +426,20 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
             };
             Ok((text, Vec::new()))
         }
+        "tz" => Ok((
+            match word(options, "zone")? {
+                Some(zone) => format!("/tz {zone}"),
+                None => "/tz".to_owned(),
+            },
+            Vec::new(),
+        )),
+        "scheduled" => Ok((
+            match text(options, "args")? {
+                Some(args) => format!("/scheduled {args}"),
+                None => "/scheduled".to_owned(),
+            },
+            Vec::new(),
+        )),
         "balance" | "start" | "cards" => Ok((format!("/{name}"), Vec::new())),
         _ => Err("a command paybot does not have"),
     }
@@ -695,7 +722,17 @@ pub fn commands() -> Value {
             let (description, options) = match name {
                 CommandName::Pay => (
                     "Pay someone",
-                    vec![user("Who to pay"), amount.clone(), memo.clone()],
+                    vec![
+                        user("Who to pay"),
+                        amount.clone(),
+                        memo.clone(),
+                        string(
+                            "every",
+                            "Pay on a schedule, e.g. month on the 1st, week on friday (see /scheduled)",
+                            false,
+                            TEXT_OPTION_BYTES_MAX,
+                        ),
+                    ],
                 ),
                 CommandName::Request => (
                     name.summary(),
@@ -817,6 +854,24 @@ pub fn commands() -> Value {
                             "max_value": CARDS_PER_USER_MAX}),
                     ],
                 ),
+                CommandName::TimeZone => (
+                    name.summary(),
+                    vec![string(
+                        "zone",
+                        "An IANA time zone, e.g. Europe/Paris (leave out to see yours)",
+                        false,
+                        WORD_OPTION_BYTES_MAX,
+                    )],
+                ),
+                CommandName::Scheduled => (
+                    name.summary(),
+                    vec![string(
+                        "args",
+                        "pause, resume or cancel REF (leave out to list them)",
+                        false,
+                        TEXT_OPTION_BYTES_MAX,
+                    )],
+                ),
                 CommandName::Balance
                 | CommandName::Limits
                 | CommandName::Start
@@ -896,6 +951,32 @@ mod tests {
             "bob"
         );
         assert_eq!(msg.platform, Platform::Discord);
+    }
+
+    #[test]
+    fn slash_pay_with_a_schedule_becomes_a_standing_order() {
+        let resolved = json!({"users": {"1000000000000000002": {"id": "1000000000000000002",
+            "username": "bob", "global_name": "Bobby"}}});
+        for (every, expected) in [
+            ("month on the 1st", "every month on the 1st"),
+            ("every week on friday", "every week on friday"),
+            ("weekly times 4", "weekly times 4"),
+        ] {
+            let value = command(
+                json!([
+                    {"name": "user", "type": 6, "value": "1000000000000000002"},
+                    {"name": "amount", "type": 3, "value": "500"},
+                    {"name": "memo", "type": 3, "value": "rent"},
+                    {"name": "every", "type": 3, "value": every}
+                ]),
+                resolved.clone(),
+                "pay",
+            );
+            assert_eq!(
+                incoming(&value).text,
+                format!("/pay <@1000000000000000002> 500 {expected} for rent")
+            );
+        }
     }
 
     #[test]

@@ -64,6 +64,7 @@ mod pool;
 mod rules;
 mod sanctions;
 mod second_factor;
+mod standing;
 mod trust;
 mod verification;
 
@@ -152,6 +153,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "payments and card operations: what the policy point asked (second factor, hold)",
         "../migrations",
         "0014_review.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        18,
+        "standing orders and each user's time zone",
+        "../migrations",
+        "0018_standing_orders.sql"
     ),
 ];
 

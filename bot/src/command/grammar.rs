@@ -16,11 +16,12 @@ use super::args::{
 };
 use super::help::CommandName;
 use super::usage::{UsageError, UsageProblem};
-use super::{Command, SplitShare, Target};
+use super::{Command, SplitShare, StandingAction, Target};
 use crate::card::{CARDS_PER_USER_MAX, CardError, CardNumber, Expiry};
 use crate::history::HISTORY_ENTRIES_MAX;
 use crate::message::{Handle, PlatformUserId};
 use crate::otp::OTP_DIGITS;
+use crate::recurrence::{Recurrence, UserTimeZone};
 use crate::split::SPLIT_MENTIONS_MAX;
 use crate::text;
 use crate::trust::second_factor::{TotpCode, TotpOrRecovery};
@@ -270,6 +271,13 @@ fn parse_arguments(
             card: parse_card_selector(words)?,
         },
         CommandName::SecondFactor => parse_second_factor_command(words)?,
+        CommandName::TimeZone => Command::TimeZone {
+            zone: words
+                .next()
+                .map(|word| UserTimeZone::parse(word).map_err(UsageProblem::Schedule))
+                .transpose()?,
+        },
+        CommandName::Scheduled => parse_scheduled(words)?,
     })
 }
 
@@ -401,11 +409,47 @@ fn parse_pay(words: &mut Words<'_>, ctx: &ParseContext<'_>) -> Result<Command, U
         }
         Err(problem) => return Err(problem),
     };
+    if let Some(word) = words.peek()
+        && Recurrence::starts_with(word)
+    {
+        let payee = payee.ok_or(UsageProblem::MissingTarget)?;
+        let mut phrase: Vec<&str> = Vec::new();
+        while let Some(word) = words.peek_argument() {
+            words.next();
+            phrase.push(word);
+        }
+        let recurrence = Recurrence::parse(&phrase.join(" ")).map_err(UsageProblem::Schedule)?;
+        let memo = parse_memo_tail(words, false)?;
+        return Ok(Command::PayScheduled {
+            payee,
+            amount,
+            recurrence,
+            memo,
+        });
+    }
     let memo = parse_memo_tail(words, payee.is_none())?;
     Ok(Command::Pay {
         payee,
         amount,
         memo,
+    })
+}
+
+/// `/scheduled`, `/scheduled pause|resume|skip|cancel REF`.
+fn parse_scheduled(words: &mut Words<'_>) -> Result<Command, UsageProblem> {
+    let Some(word) = words.next() else {
+        return Ok(Command::Scheduled { action: None });
+    };
+    let action = match word.to_ascii_lowercase().as_str() {
+        "pause" => StandingAction::Pause,
+        "resume" => StandingAction::Resume,
+        "skip" => StandingAction::Skip,
+        "cancel" | "stop" => StandingAction::Cancel,
+        _ => return Err(UsageProblem::ScheduledSubcommand),
+    };
+    let reference = parse_ref(words.next().ok_or(UsageProblem::MissingRef)?)?;
+    Ok(Command::Scheduled {
+        action: Some((action, reference)),
     })
 }
 

@@ -30,11 +30,13 @@ pub enum CommandName {
     TopUp,
     CashOut,
     SecondFactor,
+    TimeZone,
+    Scheduled,
 }
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 19] = [
+    pub const ALL: [CommandName; 21] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
@@ -45,6 +47,8 @@ impl CommandName {
         CommandName::Balance,
         CommandName::History,
         CommandName::Limits,
+        CommandName::Scheduled,
+        CommandName::TimeZone,
         CommandName::TopUp,
         CommandName::CashOut,
         CommandName::Cards,
@@ -78,6 +82,8 @@ impl CommandName {
             CommandName::TopUp => "topup",
             CommandName::CashOut => "cashout",
             CommandName::SecondFactor => "2fa",
+            CommandName::TimeZone => "tz",
+            CommandName::Scheduled => "scheduled",
         }
     }
 
@@ -117,6 +123,8 @@ impl CommandName {
             CommandName::TopUp => "/topup AMOUNT [card N]",
             CommandName::CashOut => "/cashout AMOUNT [card N]",
             CommandName::SecondFactor => "/2fa [setup | confirm AUTHCODE | off AUTHCODE]",
+            CommandName::TimeZone => "/tz [ZONE]",
+            CommandName::Scheduled => "/scheduled [pause | resume | skip | cancel REF]",
         }
     }
 
@@ -142,6 +150,8 @@ impl CommandName {
             CommandName::TopUp => "/topup 20",
             CommandName::CashOut => "/cashout 15 card 2",
             CommandName::SecondFactor => "/2fa setup",
+            CommandName::TimeZone => "/tz Europe/Paris",
+            CommandName::Scheduled => "/scheduled pause S7K2QX",
         }
     }
 
@@ -167,6 +177,8 @@ impl CommandName {
             CommandName::TopUp => "Add money to your wallet from a linked card",
             CommandName::CashOut => "Send money from your wallet to a linked card",
             CommandName::SecondFactor => "Protect your wallet with an authenticator app",
+            CommandName::TimeZone => "Your time zone, for standing orders",
+            CommandName::Scheduled => "Your standing orders (/pay ... every month)",
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::card::{CARDS_PER_USER_MAX, CardError, ExpiryError};
 use crate::history::HISTORY_ENTRIES_MAX;
 use crate::message::HANDLE_CHARS_MAX;
 use crate::otp::OTP_DIGITS;
+use crate::recurrence::RecurrenceError;
 use crate::split::SPLIT_MENTIONS_MAX;
 use crate::trust::second_factor::TOTP_DIGITS;
 
@@ -136,6 +137,10 @@ pub enum UsageProblem {
     },
     /// Exact shares use the whole total while others have no exact share.
     SharesLeaveNothing,
+    /// A schedule (`every ...`) or a time zone that does not parse.
+    Schedule(RecurrenceError),
+    /// `/scheduled` with something other than `pause`, `resume` or `cancel`.
+    ScheduledSubcommand,
 }
 
 impl fmt::Display for UsageProblem {
@@ -261,6 +266,10 @@ impl fmt::Display for UsageProblem {
             UsageProblem::SharesLeaveNothing => f.write_str(
                 "The exact shares use up the whole total, leaving nothing for the others",
             ),
+            UsageProblem::Schedule(error) => write!(f, "{}", capitalized(&error.to_string())),
+            UsageProblem::ScheduledSubcommand => {
+                f.write_str("Say /scheduled, or /scheduled pause, resume, skip or cancel REF")
+            }
         }
     }
 }

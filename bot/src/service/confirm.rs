@@ -26,6 +26,16 @@ impl Bot {
             turn.here(texts::CONFIRM_IN_PRIVATE);
             return Ok(());
         }
+        let standing = self
+            .store
+            .standing_orders_awaiting_code(turn.me.user)
+            .await?;
+        if let Some(order) = self.matching_standing(&standing, code) {
+            let order = order.clone();
+            return self
+                .confirm_standing(turn, order, code, second_factor)
+                .await;
+        }
         let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
         let (card_ops, card_adds) = if self.store.card_records_awaiting_code(turn.me.user).await? {
             (
@@ -35,7 +45,8 @@ impl Bot {
         } else {
             (Vec::new(), Vec::new())
         };
-        if awaiting.is_empty() && card_ops.is_empty() && card_adds.is_empty() {
+        if awaiting.is_empty() && card_ops.is_empty() && card_adds.is_empty() && standing.is_empty()
+        {
             turn.private(texts::NOTHING_WAITING_FOR_A_CODE);
             return Ok(());
         }
@@ -136,6 +147,8 @@ impl Bot {
         self.wrong_code_on_card_ops(turn, card_ops, code, &mut lines)
             .await?;
         self.wrong_code_on_card_adds(turn, card_adds, code, &mut lines)
+            .await?;
+        self.wrong_code_on_standing(standing, code, turn.now_ms, &mut lines)
             .await?;
         if lines.is_empty() {
             lines.push(texts::WRONG_CODE.to_owned());

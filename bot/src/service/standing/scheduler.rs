@@ -1,0 +1,396 @@
+//! The scheduler of standing orders, run from [`Bot::sweep`]: each due
+//! order's next period made (or skipped, or put off while money is short),
+//! and the payer told ahead of each run.
+//!
+//! The design decision to know: a period's transfer, the order's
+//! compare-and-swap to the next period and the notices commit in one
+//! ledger unit, so a period is made at most once whoever races for it.
+
+use ledger::{NewTransfer, SubmitError, TransferError, Unit};
+
+use super::super::limits::payment_movement;
+use super::super::texts::standing as texts;
+use super::super::texts::{minutes, with_memo};
+use super::super::turn::{derive, label_of};
+use super::super::{Bot, Result, transfer_codes};
+use super::{RUN_ATTEMPTS_MAX, RUN_RETRY_MS, STANDING_PERIODS_PER_SWEEP_MAX, SWEEP_STANDING_MAX};
+use super::{run_text, what};
+use crate::message::Button;
+use crate::store::standing::{StandingOrder, StandingState};
+use crate::trust::{TrustAction, Verdict as TrustVerdict};
+
+/// Why a run was skipped.
+enum Skip {
+    /// Too little money, after every try.
+    Short,
+    /// Due longer ago than the grace window.
+    Missed,
+    /// The policy point or a limit refused it: the line the payer reads.
+    Refused(String),
+}
+
+impl Bot {
+    /// Runs the standing orders that are due and ends those whose code
+    /// ran out. Returns how many runs it made or skipped.
+    pub(in crate::service) async fn sweep_standing(&self, now_ms: i64) -> Result<usize> {
+        let due = self
+            .store
+            .standing_orders_due(now_ms, SWEEP_STANDING_MAX)
+            .await?;
+        let mut handled = 0;
+        for order in due {
+            match order.state {
+                StandingState::AwaitingCode => {
+                    self.end_standing(order, StandingState::Expired, now_ms)
+                        .await?;
+                }
+                StandingState::Active => {
+                    let mut order = order;
+                    for _ in 0..STANDING_PERIODS_PER_SWEEP_MAX {
+                        let reference = order.reference.clone();
+                        // One order's failure (the database, for a moment)
+                        // holds up no other: it is tried again next round.
+                        let next = match self.run_period(order, now_ms).await {
+                            Ok(next) => next,
+                            Err(error) => {
+                                tracing::warn!(order = %reference, %error, "a standing order's run failed; will retry");
+                                None
+                            }
+                        };
+                        let Some(next) = next else {
+                            break;
+                        };
+                        handled += 1;
+                        let again = next.state == StandingState::Active
+                            && next.due_at_ms.is_some_and(|due| due <= now_ms);
+                        if !again {
+                            break;
+                        }
+                        order = next;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(handled)
+    }
+
+    /// Makes (or skips, or puts off) the order's next period. Returns the
+    /// order as it now stands when this call changed it; `None` when there
+    /// was nothing to do or someone else changed it first.
+    async fn run_period(&self, order: StandingOrder, now_ms: i64) -> Result<Option<StandingOrder>> {
+        let k = order.next_period;
+        let Some(run_ms) = order.schedule.run_at_ms(k) else {
+            self.end_standing(order, StandingState::Finished, now_ms)
+                .await?;
+            return Ok(None);
+        };
+        if run_ms > now_ms {
+            let notice_ms = self.notice_before_ms();
+            if notice_ms > 0
+                && order.told_period != Some(k)
+                && now_ms >= run_ms.saturating_sub(notice_ms)
+            {
+                return self.tell_ahead(order, run_ms, now_ms).await;
+            }
+            // Not due yet (a due time that fell behind the schedule).
+            let mut fixed = order;
+            fixed.due_at_ms = self.due_of(&fixed);
+            fixed.updated_at_ms = now_ms;
+            self.store.update_standing_order(&fixed).await?;
+            return Ok(None);
+        }
+        let grace_ms = i64::from(self.config.standing.late_grace_secs).saturating_mul(1_000);
+        if order.attempts == 0 && now_ms.saturating_sub(run_ms) > grace_ms {
+            return self.skip_period(order, Skip::Missed, now_ms).await;
+        }
+        let payee_user = self
+            .store
+            .identity(order.payee_platform, &order.payee_id)
+            .await?
+            .map_or(order.payee, |identity| identity.user);
+        if payee_user == order.payer {
+            let why = texts::TO_YOURSELF.to_owned();
+            return self.skip_period(order, Skip::Refused(why), now_ms).await;
+        }
+        let action = TrustAction::Payment {
+            payer: order.payer,
+            payee: Some(payee_user),
+            amount: order.amount,
+        };
+        let assessment = self.assess(&action, now_ms).await?;
+        if let Some(refusal) = assessment.refusal {
+            return self
+                .skip_period(order, Skip::Refused(refusal), now_ms)
+                .await;
+        }
+        if assessment.verdict == TrustVerdict::Hold {
+            let why = texts::HELD_FOR_REVIEW.to_owned();
+            return self.skip_period(order, Skip::Refused(why), now_ms).await;
+        }
+        let run_id = derive(
+            "paybot.bot.standing.run",
+            &format!("{}:{k}", order.order_id),
+        );
+        let currency = order.amount.currency();
+        let debit = self.wallet(order.payer, currency).await?;
+        let credit = self.wallet(payee_user, currency).await?;
+        let transfer = NewTransfer::single(run_id, debit, credit, order.amount)
+            .with_code(transfer_codes::PAYMENT);
+        let subject = format!("{}:{k}", order.reference);
+        let movement = payment_movement(
+            run_id,
+            order.amount,
+            order.payer,
+            Some((payee_user, order.payee_label.as_str())),
+            &subject,
+        );
+        let mut plan = match self.plan_limits(&movement).await? {
+            Ok(plan) => plan,
+            Err(line) => return self.skip_period(order, Skip::Refused(line), now_ms).await,
+        };
+        let advanced = self.advance(&order, now_ms);
+        let reference = order.reference.to_string();
+        let next = next_text(&advanced);
+        let memo = with_memo(order.memo.as_ref());
+        let payer_label = self.payer_name(&order).await?;
+        let outbox = vec![
+            self.notice(
+                &format!("{reference}:run:{k}:payee"),
+                order.payee_platform,
+                &order.payee_id,
+                texts::paid_payee(&payer_label, &order.amount.to_string(), &memo),
+            )?,
+            self.notice(
+                &format!("{reference}:run:{k}:payer"),
+                order.payer_platform,
+                &order.payer_id,
+                texts::paid_payer(
+                    &reference,
+                    &order.payee_label,
+                    &order.amount.to_string(),
+                    &memo,
+                    &next,
+                ),
+            )?,
+        ];
+        let unit = Unit {
+            transfers: vec![transfer],
+            outbox,
+            records: vec![self.store.standing_write(&advanced)?],
+        };
+        match self.submit_limited(&mut plan, unit).await {
+            Ok(_) => Ok(Some(stored(advanced))),
+            Err(SubmitError::RecordConflict { .. }) => Ok(None),
+            Err(SubmitError::Rejected { index, error }) => {
+                if let Some(line) = self.limit_refusal(&plan, &movement, index, &error).await? {
+                    return self.skip_period(order, Skip::Refused(line), now_ms).await;
+                }
+                if index == 0 && error == TransferError::InsufficientFunds {
+                    return self.short_of_money(order, now_ms).await;
+                }
+                // Anything else the ledger refuses (an account closed to
+                // it, ...) will not change by trying again: skipped, told.
+                tracing::warn!(order = %order.reference, period = k, %error, "a standing order's run was refused");
+                let why = texts::COULD_NOT.to_owned();
+                self.skip_period(order, Skip::Refused(why), now_ms).await
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// A run that found too little money: tried again after
+    /// [`RUN_RETRY_MS`], skipped after [`RUN_ATTEMPTS_MAX`] tries.
+    async fn short_of_money(
+        &self,
+        order: StandingOrder,
+        now_ms: i64,
+    ) -> Result<Option<StandingOrder>> {
+        if order.attempts.saturating_add(1) >= RUN_ATTEMPTS_MAX {
+            return self.skip_period(order, Skip::Short, now_ms).await;
+        }
+        let k = order.next_period;
+        let mut later = order.clone();
+        later.attempts = order.attempts.saturating_add(1);
+        let retry_ms = now_ms.saturating_add(RUN_RETRY_MS);
+        later.due_at_ms = Some(retry_ms);
+        later.updated_at_ms = now_ms;
+        let reference = order.reference.to_string();
+        let retry = u32::try_from(RUN_RETRY_MS / 1_000).unwrap_or(u32::MAX);
+        let notice = self.notice(
+            &format!("{reference}:run:{k}:short:{}", order.attempts),
+            order.payer_platform,
+            &order.payer_id,
+            texts::short_will_retry(
+                &reference,
+                &order.payee_label,
+                &order.amount.to_string(),
+                &format!("in {}", minutes(retry)),
+            ),
+        )?;
+        self.commit_records(later, vec![notice]).await
+    }
+
+    /// Skips the order's next period and tells the payer (and, when the
+    /// payee was expecting it, the payee).
+    async fn skip_period(
+        &self,
+        order: StandingOrder,
+        why: Skip,
+        now_ms: i64,
+    ) -> Result<Option<StandingOrder>> {
+        let k = order.next_period;
+        let advanced = self.advance(&order, now_ms);
+        let reference = order.reference.to_string();
+        let amount = order.amount.to_string();
+        let next = next_text(&advanced);
+        let memo = with_memo(order.memo.as_ref());
+        let payer_label = self.payer_name(&order).await?;
+        let (payer_text, payee_why) = match why {
+            Skip::Short => (
+                texts::skipped_short_payer(&reference, &order.payee_label, &amount, &next),
+                Some(texts::WHY_SHORT),
+            ),
+            Skip::Missed => (
+                texts::skipped_missed_payer(
+                    &reference,
+                    &order.payee_label,
+                    &amount,
+                    &run_text(&order.schedule, k).unwrap_or_default(),
+                    &next,
+                ),
+                Some(texts::WHY_MISSED),
+            ),
+            Skip::Refused(line) => (
+                texts::skipped_refused_payer(&reference, &order.payee_label, &amount, &line, &next),
+                None,
+            ),
+        };
+        let mut outbox = vec![self.notice(
+            &format!("{reference}:run:{k}:skipped:payer"),
+            order.payer_platform,
+            &order.payer_id,
+            payer_text,
+        )?];
+        if let Some(why) = payee_why {
+            outbox.push(self.notice(
+                &format!("{reference}:run:{k}:skipped:payee"),
+                order.payee_platform,
+                &order.payee_id,
+                texts::skipped_payee(&payer_label, &amount, &memo, why),
+            )?);
+        }
+        self.commit_records(advanced, outbox).await
+    }
+
+    /// Tells the payer privately of the coming run `next_period` (with
+    /// Skip and Cancel buttons); the order is then due at the run itself.
+    async fn tell_ahead(
+        &self,
+        order: StandingOrder,
+        run_ms: i64,
+        now_ms: i64,
+    ) -> Result<Option<StandingOrder>> {
+        let k = order.next_period;
+        let reference = order.reference.to_string();
+        let mut told = order.clone();
+        told.told_period = Some(k);
+        told.due_at_ms = Some(run_ms);
+        told.updated_at_ms = now_ms;
+        let buttons = vec![
+            Button::new(texts::SKIP_BUTTON, format!("/scheduled skip {reference}")),
+            Button::new(
+                texts::CANCEL_BUTTON,
+                format!("/scheduled cancel {reference}"),
+            ),
+        ];
+        let notice = self.notice_with(
+            &format!("{reference}:ahead:{k}"),
+            order.payer_platform,
+            &order.payer_id,
+            texts::coming_up(
+                &reference,
+                &what(&order),
+                &run_text(&order.schedule, k).unwrap_or_default(),
+            ),
+            buttons,
+            None,
+        )?;
+        self.commit_records(told, vec![notice]).await
+    }
+
+    /// [`StandingPolicy::notice_before_secs`] in milliseconds.
+    fn notice_before_ms(&self) -> i64 {
+        i64::from(self.config.standing.notice_before_secs).saturating_mul(1_000)
+    }
+
+    /// When an active order next needs the scheduler: the payer's notice
+    /// ahead of its next run (unless told already), else the run.
+    pub(super) fn due_of(&self, order: &StandingOrder) -> Option<i64> {
+        let k = order.next_period;
+        let run_ms = order.schedule.run_at_ms(k)?;
+        let notice_ms = self.notice_before_ms();
+        if notice_ms > 0 && order.told_period != Some(k) {
+            Some(run_ms.saturating_sub(notice_ms))
+        } else {
+            Some(run_ms)
+        }
+    }
+
+    /// The order after its period `next_period` (made or skipped): the next
+    /// one due, or finished.
+    pub(super) fn advance(&self, order: &StandingOrder, now_ms: i64) -> StandingOrder {
+        let mut next = order.clone();
+        next.next_period = order.next_period.saturating_add(1);
+        next.attempts = 0;
+        next.updated_at_ms = now_ms;
+        next.due_at_ms = self.due_of(&next);
+        if next.due_at_ms.is_none() {
+            next.state = StandingState::Finished;
+        }
+        next
+    }
+
+    /// Commits `order` (compare-and-swap) with `outbox`, no money.
+    async fn commit_records(
+        &self,
+        order: StandingOrder,
+        outbox: Vec<ledger::OutboxMessage>,
+    ) -> Result<Option<StandingOrder>> {
+        let unit = Unit {
+            transfers: Vec::new(),
+            outbox,
+            records: vec![self.store.standing_write(&order)?],
+        };
+        match self.ledger.commit(unit).await {
+            Ok(_) => Ok(Some(stored(order))),
+            Err(SubmitError::RecordConflict { .. }) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// How the payee is told who pays them.
+    async fn payer_name(&self, order: &StandingOrder) -> Result<String> {
+        Ok(self
+            .store
+            .identity(order.payer_platform, &order.payer_id)
+            .await?
+            .map(|i| label_of(&i))
+            .unwrap_or_else(|| super::super::texts::notices::SOMEONE.to_owned()))
+    }
+}
+
+/// `order` as its compare-and-swap left it stored: one revision on.
+fn stored(mut order: StandingOrder) -> StandingOrder {
+    order.revision = order.revision.saturating_add(1);
+    order
+}
+
+/// "Next payment: ..." or "That was its last payment."
+pub(super) fn next_text(order: &StandingOrder) -> String {
+    let when = match order.state {
+        StandingState::Active => run_text(&order.schedule, order.next_period),
+        _ => None,
+    };
+    texts::next_sentence(when.as_deref())
+}

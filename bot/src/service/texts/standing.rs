@@ -1,0 +1,264 @@
+//! What standing orders (`/pay ... every month`, `/scheduled`) and `/tz`
+//! say.
+
+pub(crate) fn time_zone_is(zone: &str, default: bool) -> String {
+    if default {
+        format!(
+            "Your time zone is {zone} (the default). Set yours with /tz, e.g. /tz Europe/Paris."
+        )
+    } else {
+        format!("Your time zone is {zone}. Change it with /tz, e.g. /tz Europe/Paris.")
+    }
+}
+
+pub(crate) fn time_zone_set(zone: &str) -> String {
+    format!(
+        "Your time zone is now {zone}. Standing orders you make from now on run on its clock; \
+         the ones you have keep the zone they were made in."
+    )
+}
+
+pub(crate) fn payee_not_known(payee: &str) -> String {
+    format!(
+        "I can only set up a standing order to someone who uses paybot: {payee} has not started a chat with me yet."
+    )
+}
+
+pub(crate) fn too_many_waiting(waiting: usize) -> String {
+    format!(
+        "You already have {waiting} standing orders waiting for a code. Confirm or /scheduled cancel one first."
+    )
+}
+
+pub(crate) fn too_many_orders(max: usize) -> String {
+    format!(
+        "You have {max} standing orders, the most I keep for one person. /scheduled cancel one first."
+    )
+}
+
+pub(crate) const NOT_FOR_REVIEW: &str = "I can't set up that standing order: its payments would need a review first. Pay it once with /pay instead.";
+
+/// The code, privately, with the order it confirms.
+/// `what`: `@bob $20.00 for “rent”`.
+pub(crate) fn code_to_confirm(
+    what: &str,
+    rule: &str,
+    first: &str,
+    code: &str,
+    code_ttl: &str,
+    reference: &str,
+) -> String {
+    format!(
+        "To pay {what} {rule} (first on {first}), send me: /confirm {code}\n\
+         The code works once and expires in {code_ttl}. Never type it in a group.\n\
+         Changed your mind? /scheduled cancel {reference}"
+    )
+}
+
+pub(crate) fn code_to_confirm_redacted(what: &str, rule: &str, reference: &str) -> String {
+    format!(
+        "To pay {what} {rule}, send me: /confirm (the code I sent you)\n\
+         Changed your mind? /scheduled cancel {reference}"
+    )
+}
+
+pub(crate) const CANCEL_BUTTON: &str = "Cancel";
+pub(crate) const SKIP_BUTTON: &str = "Skip this one";
+
+/// Ahead of a run, privately. `what`: `@bob $20.00 for “rent”`.
+pub(crate) fn coming_up(reference: &str, what: &str, when: &str) -> String {
+    format!(
+        "Standing order {reference}: I'll pay {what} on {when}. \
+         To skip this one: /scheduled skip {reference}; to stop it: /scheduled cancel {reference}."
+    )
+}
+
+pub(crate) fn skipped_by_you(reference: &str, when: &str, next: &str) -> String {
+    format!("Standing order {reference}: the payment due {when} is skipped. {next}")
+}
+
+pub(crate) fn active(
+    reference: &str,
+    payee: &str,
+    amount: &str,
+    memo: &str,
+    rule: &str,
+    first: &str,
+) -> String {
+    format!(
+        "Standing order {reference} is set: {amount} to {payee}{memo}, {rule}. \
+         First payment: {first}. See it with /scheduled."
+    )
+}
+
+pub(crate) fn code_expired(reference: &str) -> String {
+    format!("That code expired: standing order {reference} was not set up. Make it again.")
+}
+
+pub(crate) fn locked_out(reference: &str) -> String {
+    format!("Too many wrong codes: standing order {reference} was not set up.")
+}
+
+pub(crate) fn leaked(reference: &str) -> String {
+    format!(
+        "You typed the code of standing order {reference} in a group, so it is not set up. \
+         Make it again, and confirm it only here."
+    )
+}
+
+pub(crate) const COULD_NOT: &str = "It could not be made.";
+pub(crate) const TO_YOURSELF: &str = "Its payee's account is now part of your own wallet.";
+
+pub(crate) fn wrong_code(reference: &str, tries: &str) -> String {
+    format!("Wrong code for standing order {reference}; {tries} left.")
+}
+
+pub(crate) const NONE: &str =
+    "You have no standing orders. Make one like /pay @bob 20 every month on the 1st for rent.";
+
+pub(crate) fn list_head(count: usize) -> String {
+    if count == 1 {
+        "Your standing order:".to_owned()
+    } else {
+        format!("Your {count} standing orders:")
+    }
+}
+
+pub(crate) fn list_line(
+    reference: &str,
+    amount: &str,
+    payee: &str,
+    memo: &str,
+    rule: &str,
+    next: &str,
+) -> String {
+    format!("{reference}: {amount} to {payee}{memo}, {rule}; {next}")
+}
+
+pub(crate) fn next_run(when: &str) -> String {
+    format!("next {when}")
+}
+
+pub(crate) const PAUSED: &str = "paused (/scheduled resume REF)";
+pub(crate) const WAITING_FOR_CODE: &str = "waiting for its code";
+
+pub(crate) fn list_foot() -> String {
+    "Pause, resume or cancel one with /scheduled pause|resume|cancel REF.".to_owned()
+}
+
+pub(crate) fn no_such_order(reference: &str) -> String {
+    format!("You have no standing order {reference}.")
+}
+
+pub(crate) fn paused(reference: &str) -> String {
+    format!(
+        "Standing order {reference} is paused: no payments until you /scheduled resume {reference}."
+    )
+}
+
+pub(crate) fn resumed(reference: &str, next: &str) -> String {
+    format!("Standing order {reference} runs again. Next payment: {next}.")
+}
+
+pub(crate) fn resumed_finished(reference: &str) -> String {
+    format!("Standing order {reference} has no payment left to make: it is finished.")
+}
+
+pub(crate) fn cancelled(reference: &str) -> String {
+    format!("Standing order {reference} is cancelled: no more payments.")
+}
+
+pub(crate) fn cannot(reference: &str, state: &str) -> String {
+    format!("Standing order {reference} is {state}.")
+}
+
+pub(crate) fn describe_state(state: crate::store::standing::StandingState) -> &'static str {
+    use crate::store::standing::StandingState;
+    match state {
+        StandingState::AwaitingCode => "waiting for its code",
+        StandingState::Active => "already running",
+        StandingState::Paused => "already paused",
+        StandingState::Cancelled => "cancelled",
+        StandingState::Finished => "finished",
+        StandingState::Expired => "not set up (its code expired)",
+        StandingState::LockedOut => "not set up (too many wrong codes)",
+        StandingState::Leaked => "not set up (its code was typed in a group)",
+    }
+}
+
+// -- runs ----------------------------------------------------------------------
+
+pub(crate) fn paid_payer(
+    reference: &str,
+    payee: &str,
+    amount: &str,
+    memo: &str,
+    next: &str,
+) -> String {
+    format!("Standing order {reference}: you paid {payee} {amount}{memo}. {next}")
+}
+
+pub(crate) fn paid_payee(payer: &str, amount: &str, memo: &str) -> String {
+    format!("{payer} paid you {amount}{memo} (a standing order).")
+}
+
+pub(crate) fn next_sentence(when: Option<&str>) -> String {
+    match when {
+        Some(when) => format!("Next payment: {when}."),
+        None => "That was its last payment.".to_owned(),
+    }
+}
+
+pub(crate) fn short_will_retry(reference: &str, payee: &str, amount: &str, retry: &str) -> String {
+    format!(
+        "Standing order {reference}: not enough money to pay {payee} {amount}. \
+         I'll try again {retry}; top up before then."
+    )
+}
+
+pub(crate) fn skipped_short_payer(
+    reference: &str,
+    payee: &str,
+    amount: &str,
+    next: &str,
+) -> String {
+    format!(
+        "Standing order {reference}: still not enough money, so this payment of {amount} to {payee} \
+         was skipped. {next}"
+    )
+}
+
+pub(crate) fn skipped_payee(payer: &str, amount: &str, memo: &str, why: &str) -> String {
+    format!("{payer}'s standing payment of {amount}{memo} to you was skipped this time ({why}).")
+}
+
+pub(crate) const WHY_SHORT: &str = "not enough money";
+pub(crate) const WHY_MISSED: &str = "paybot was down when it was due";
+
+pub(crate) fn skipped_missed_payer(
+    reference: &str,
+    payee: &str,
+    amount: &str,
+    due: &str,
+    next: &str,
+) -> String {
+    format!(
+        "Standing order {reference}: the payment of {amount} to {payee} due {due} was skipped, \
+         because paybot was down then and came back too late. {next}"
+    )
+}
+
+pub(crate) fn skipped_refused_payer(
+    reference: &str,
+    payee: &str,
+    amount: &str,
+    why: &str,
+    next: &str,
+) -> String {
+    format!(
+        "Standing order {reference}: this payment of {amount} to {payee} was skipped. {why} {next}"
+    )
+}
+
+pub(crate) const HELD_FOR_REVIEW: &str =
+    "A payment like it needs a review first, which a standing order cannot wait for.";
