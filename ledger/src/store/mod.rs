@@ -24,6 +24,7 @@ use crate::{
 };
 
 mod checks;
+mod sets;
 
 /// What the storage engine's functions fail with: the driver's own error
 /// (kept whole in here, so that a batch that lost a race is recognised and
@@ -79,10 +80,6 @@ const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 4_000;
 /// How often a batch is retried after losing a race with another process
 /// (same transfer id inserted concurrently, deadlock, busy database).
 pub(crate) const BATCH_ATTEMPTS_MAX: u32 = 5;
-
-pub(crate) const ACCOUNT_COLUMNS: &str = "id, owner, kind, currency, flags, debits_posted, credits_posted, debits_pending, credits_pending";
-pub(crate) const TRANSFER_COLUMNS: &str = "id, kind, debit_account_id, credit_account_id, amount, \
-     currency, pending_id, timeout_secs, code, timestamp_ms";
 
 /// Opens a pool on the SQLite file at `path`: WAL, the configured sync
 /// level, foreign keys on, a busy timeout.
@@ -212,11 +209,12 @@ impl BatchKeys {
 }
 
 macro_rules! sql_backend {
-    ($module:ident, $db:ty, $begin:literal, $lock:literal, $schema:ident, $migration_lock:literal, $durability:ident) => {
+    ($module:ident, $db:ty, $begin:literal, $sets:ident, $schema:ident, $migration_lock:literal, $durability:ident) => {
         pub(crate) mod $module {
             use sqlx::{QueryBuilder, Row};
 
             use super::*;
+            use super::sets::$sets as set;
             pub(crate) use super::$durability as durability;
 
             type Db = $db;
@@ -638,7 +636,7 @@ macro_rules! sql_backend {
             ) -> Result<Vec<GroupAnswer>, Error> {
                 let keys = BatchKeys::of(groups);
                 let mut tx = sqlx::Connection::begin_with(conn, $begin).await?;
-                let known = select_transfers(&mut tx, "id", &keys.ids).await?;
+                let known = select_transfers(&mut tx, set::TRANSFERS_BY_ID, &keys.ids).await?;
                 let referenced: Vec<Transfer> = known
                     .iter()
                     .filter(|t| keys.pending_refs.contains(&t.id.as_uuid()))
@@ -648,7 +646,7 @@ macro_rules! sql_backend {
                 let accounts = lock_accounts(&mut tx, &account_ids).await?;
                 // Read after the locks: another process that resolved one of
                 // these pending transfers held the same account locks.
-                let resolutions = select_transfers(&mut tx, "pending_id", &keys.pending_refs)
+                let resolutions = select_transfers(&mut tx, set::TRANSFERS_BY_PENDING_ID, &keys.pending_refs)
                     .await?
                     .into_iter()
                     .filter_map(|r| Some((r.pending_id?, r.kind)));
@@ -710,40 +708,23 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
-            /// Adds each account's deltas to its totals: one statement per
-            /// chunk of accounts, not one per account (the round trips, not
-            /// the rows, were the cost of a batch).
+            /// Adds each account's deltas to its totals, in one statement of
+            /// fixed text (see `sets`).
             async fn update_accounts(
                 tx: &mut Conn,
                 deltas: &[(AccountId, crate::engine::Deltas)],
             ) -> Result<(), Error> {
-                const COLUMNS: usize = 5;
-                for chunk in deltas.chunks(BINDS_PER_STATEMENT_MAX / COLUMNS) {
-                    // VALUES columns are column1.. on both SQLite and PostgreSQL.
-                    let mut q = QueryBuilder::<Db>::new(
-                        "UPDATE accounts SET
-                            debits_posted = accounts.debits_posted + d.column2,
-                            credits_posted = accounts.credits_posted + d.column3,
-                            debits_pending = accounts.debits_pending + d.column4,
-                            credits_pending = accounts.credits_pending + d.column5
-                         FROM (",
-                    );
-                    q.push_values(chunk, |mut row, (id, d)| {
-                        row.push_bind(id.0)
-                            .push_bind(d.debits_posted)
-                            .push_bind(d.credits_posted)
-                            .push_bind(d.debits_pending)
-                            .push_bind(d.credits_pending);
-                    });
-                    q.push(") AS d WHERE accounts.id = d.column1");
-                    let updated = q.build().persistent(false).execute(&mut *tx).await?;
-                    let expected = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
-                    if updated.rows_affected() != expected {
-                        return Err(corrupt(format!(
-                            "updated {} of {expected} accounts' totals",
-                            updated.rows_affected()
-                        )));
-                    }
+                if deltas.is_empty() {
+                    return Ok(());
+                }
+                let query = set::totals(sqlx::query(set::UPDATE_TOTALS), deltas);
+                let updated = query.execute(&mut *tx).await?;
+                let expected = u64::try_from(deltas.len()).unwrap_or(u64::MAX);
+                if updated.rows_affected() != expected {
+                    return Err(corrupt(format!(
+                        "updated {} of {expected} accounts' totals",
+                        updated.rows_affected()
+                    )));
                 }
                 Ok(())
             }
@@ -887,89 +868,55 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
-            /// `head` + `$1, $2, ...` bound to `values` + `tail`. The SQL
-            /// text is ours; only the values come from outside, as binds.
-            fn in_list<T>(head: impl Into<String>, values: &[T], tail: &str) -> QueryBuilder<Db>
-            where
-                T: Copy + for<'t> sqlx::Encode<'t, Db> + sqlx::Type<Db>,
-            {
-                let mut q = QueryBuilder::<Db>::new(head);
-                let mut list = q.separated(", ");
-                for value in values {
-                    list.push_bind(*value);
-                }
-                q.push(tail);
-                q
-            }
-
             async fn select_transfers(
                 tx: &mut Conn,
-                column: &'static str,
+                sql: &'static str,
                 ids: &[uuid::Uuid],
             ) -> Result<Vec<Transfer>, Error> {
-                let mut out = Vec::new();
-                for chunk in ids.chunks(BINDS_PER_STATEMENT_MAX) {
-                    let head = format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE {column} IN (");
-                    let mut q = in_list(head, chunk, ")");
-                    for row in q.build().persistent(false).fetch_all(&mut *tx).await? {
-                        out.push(transfer_from_row(&row)?);
-                    }
+                if ids.is_empty() {
+                    return Ok(Vec::new());
                 }
-                Ok(out)
+                let rows = set::uuids(sqlx::query(sql), ids).fetch_all(&mut *tx).await?;
+                rows.iter().map(transfer_from_row).collect()
             }
 
+            /// Reads (PostgreSQL: and locks) accounts, in id order: every
+            /// process takes row locks in the same order, so two batches
+            /// cannot deadlock.
             async fn lock_accounts(tx: &mut Conn, ids: &[i64]) -> Result<Vec<Account>, Error> {
-                let mut out = Vec::new();
-                // `ids` is sorted and so are the chunks: every process takes
-                // row locks in the same order, so two batches cannot deadlock.
-                for chunk in ids.chunks(BINDS_PER_STATEMENT_MAX) {
-                    let head = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN (");
-                    let mut q = in_list(head, chunk, concat!(") ORDER BY id", $lock));
-                    for row in q.build().persistent(false).fetch_all(&mut *tx).await? {
-                        out.push(account_from_row(&row)?);
-                    }
+                if ids.is_empty() {
+                    return Ok(Vec::new());
                 }
-                Ok(out)
+                let query = set::account_ids(sqlx::query(set::ACCOUNTS_BY_ID), ids);
+                let rows = query.fetch_all(&mut *tx).await?;
+                rows.iter().map(account_from_row).collect()
             }
 
+            /// Inserts the new transfers, the deadlines of the pending ones
+            /// and deletes the deadlines of the ones they resolve: one
+            /// statement of fixed text each, when it has rows.
             async fn insert_transfers(tx: &mut Conn, transfers: &[Transfer]) -> Result<(), Error> {
-                const COLUMNS: usize = 10;
-                for chunk in transfers.chunks(BINDS_PER_STATEMENT_MAX / COLUMNS) {
-                    let mut q = QueryBuilder::<Db>::new("INSERT INTO transfers (");
-                    q.push(TRANSFER_COLUMNS).push(") ");
-                    q.push_values(chunk, |mut row, t| {
-                        row.push_bind(t.id.as_uuid())
-                            .push_bind(t.kind.to_db())
-                            .push_bind(t.debit_account_id.0)
-                            .push_bind(t.credit_account_id.0)
-                            .push_bind(t.amount.minor())
-                            .push_bind(t.amount.currency().code())
-                            .push_bind(t.pending_id.map(TransferId::as_uuid))
-                            .push_bind(i64::from(t.timeout_secs))
-                            .push_bind(i32::from(t.code))
-                            .push_bind(t.timestamp_ms);
-                    });
-                    q.build().persistent(false).execute(&mut *tx).await?;
+                if transfers.is_empty() {
+                    return Ok(());
                 }
-                let opened: Vec<_> = transfers
+                set::transfers(sqlx::query(set::INSERT_TRANSFERS), transfers)
+                    .execute(&mut *tx)
+                    .await?;
+                let opened: Vec<(TransferId, i64)> = transfers
                     .iter()
-                    .filter_map(|t| Some((t.id.as_uuid(), t.expires_at_ms()?)))
+                    .filter_map(|t| Some((t.id, t.expires_at_ms()?)))
                     .collect();
-                for chunk in opened.chunks(BINDS_PER_STATEMENT_MAX / 2) {
-                    let mut q = QueryBuilder::<Db>::new(
-                        "INSERT INTO pending_expiries (transfer_id, expires_at_ms) ",
-                    );
-                    q.push_values(chunk, |mut row, (id, at)| {
-                        row.push_bind(*id).push_bind(*at);
-                    });
-                    q.build().persistent(false).execute(&mut *tx).await?;
+                if !opened.is_empty() {
+                    set::expiries(sqlx::query(set::INSERT_EXPIRIES), &opened)
+                        .execute(&mut *tx)
+                        .await?;
                 }
-                let closed: Vec<_> =
+                let closed: Vec<uuid::Uuid> =
                     transfers.iter().filter_map(|t| t.pending_id.map(TransferId::as_uuid)).collect();
-                for chunk in closed.chunks(BINDS_PER_STATEMENT_MAX) {
-                    let head = "DELETE FROM pending_expiries WHERE transfer_id IN (";
-                    let mut q = in_list(head, chunk, ")");
-                    q.build().persistent(false).execute(&mut *tx).await?;
+                if !closed.is_empty() {
+                    set::uuids(sqlx::query(set::DELETE_EXPIRIES), &closed)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 Ok(())
             }
@@ -981,7 +928,7 @@ sql_backend!(
     sqlite,
     sqlx::Sqlite,
     "BEGIN IMMEDIATE",
-    "",
+    sqlite,
     sqlite,
     "SELECT 1",
     sqlite_durability
@@ -990,7 +937,7 @@ sql_backend!(
     postgres,
     sqlx::Postgres,
     "BEGIN",
-    " FOR UPDATE",
+    postgres,
     postgres,
     "SELECT pg_advisory_xact_lock(727262656)",
     postgres_durability
