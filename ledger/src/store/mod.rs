@@ -157,6 +157,59 @@ fn is_retryable(error: &sqlx::Error) -> bool {
     )
 }
 
+/// Most accounts a SQLite writer keeps between batches (see
+/// [`AccountCache`]); past it the cache starts empty again.
+const ACCOUNTS_CACHED_MAX: usize = 65_536;
+
+/// The accounts as a SQLite writer's own connection last committed them,
+/// so that a batch reads only the accounts it has not seen. They are valid
+/// while SQLite's `data_version` of that connection is unchanged: it changes
+/// when any other connection commits. The writer holds the write lock while
+/// it compares, so nothing commits between the check and the batch's own
+/// commit. PostgreSQL reads every account anyway: its `FOR UPDATE` is the
+/// lock.
+#[derive(Debug, Default)]
+struct AccountCache {
+    /// `data_version` when the accounts were kept.
+    version: Option<i64>,
+    accounts: HashMap<i64, Account>,
+}
+
+impl AccountCache {
+    fn clear(&mut self) {
+        self.version = None;
+        self.accounts.clear();
+    }
+
+    /// The kept accounts among `ids` and the ids to read (sorted as `ids`
+    /// is), after dropping everything when `version` is not the kept one.
+    fn lookup(&mut self, version: i64, ids: &[i64]) -> (Vec<Account>, Vec<i64>) {
+        if self.version != Some(version) {
+            self.accounts.clear();
+            self.version = Some(version);
+        }
+        let mut found = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.accounts.get(id) {
+                Some(account) => found.push(account.clone()),
+                None => missing.push(*id),
+            }
+        }
+        (found, missing)
+    }
+
+    /// Keeps the accounts as a batch committed them.
+    fn keep(&mut self, accounts: impl Iterator<Item = Account>) {
+        for account in accounts {
+            if self.accounts.len() >= ACCOUNTS_CACHED_MAX && !self.accounts.contains_key(&account.id.0) {
+                self.accounts.clear();
+            }
+            self.accounts.insert(account.id.0, account);
+        }
+    }
+}
+
 /// What a batch needs loaded: accounts to lock, transfers to look up.
 struct BatchKeys {
     ids: Vec<uuid::Uuid>,
@@ -572,16 +625,20 @@ macro_rules! sql_backend {
                 pool: Pool,
                 conn: Option<sqlx::pool::PoolConnection<Db>>,
                 sticky: bool,
+                /// What `conn` last committed of the accounts (SQLite only);
+                /// goes with the connection.
+                cache: AccountCache,
             }
 
             impl Writer {
                 pub(crate) fn new(pool: Pool, sticky: bool) -> Writer {
-                    Writer { pool, conn: None, sticky }
+                    Writer { pool, conn: None, sticky, cache: AccountCache::default() }
                 }
 
                 /// Gives the kept connection back to the pool.
                 pub(crate) fn release(&mut self) {
                     self.conn = None;
+                    self.cache.clear();
                 }
 
                 /// Applies a batch of linked groups in one database
@@ -601,7 +658,7 @@ macro_rules! sql_backend {
                             Some(conn) => conn,
                             None => self.conn.insert(self.pool.acquire().await?),
                         };
-                        match try_commit_batch(conn, groups, &conflicts, now_ms).await {
+                        match try_commit_batch(conn, &mut self.cache, groups, &conflicts, now_ms).await {
                             Err(Error::Driver(e))
                                 if attempt < BATCH_ATTEMPTS_MAX && is_retryable(&e) =>
                             {
@@ -618,6 +675,7 @@ macro_rules! sql_backend {
                     };
                     if result.is_err() || !self.sticky {
                         self.conn = None;
+                        self.cache.clear();
                     }
                     result
                 }
@@ -630,6 +688,7 @@ macro_rules! sql_backend {
             /// add the account deltas, commit.
             async fn try_commit_batch(
                 conn: &mut Conn,
+                cache: &mut AccountCache,
                 groups: &[BatchItem<'_>],
                 conflicts: &HashMap<usize, usize>,
                 now_ms: i64,
@@ -643,7 +702,17 @@ macro_rules! sql_backend {
                     .cloned()
                     .collect();
                 let account_ids = BatchKeys::accounts(groups, &referenced);
-                let accounts = lock_accounts(&mut tx, &account_ids).await?;
+                let accounts = if set::CACHES_ACCOUNTS && !account_ids.is_empty() {
+                    // Another connection that committed since this one last
+                    // did (a second writer, a repair) makes every kept
+                    // account stale.
+                    let version: i64 = sqlx::query_scalar(set::DATA_VERSION).fetch_one(&mut *tx).await?;
+                    let (mut found, missing) = cache.lookup(version, &account_ids);
+                    found.extend(lock_accounts(&mut tx, &missing).await?);
+                    found
+                } else {
+                    lock_accounts(&mut tx, &account_ids).await?
+                };
                 // Read after the locks: another process that resolved one of
                 // these pending transfers held the same account locks.
                 let resolutions = select_transfers(&mut tx, set::TRANSFERS_BY_PENDING_ID, &keys.pending_refs)
@@ -677,6 +746,15 @@ macro_rules! sql_backend {
                 }
                 update_accounts(&mut tx, &state.account_deltas()).await?;
                 tx.commit().await?;
+                if set::CACHES_ACCOUNTS {
+                    // Record writes are any SQL: an account they changed
+                    // would not change the data version of this connection.
+                    if groups.iter().any(|g| !g.records.is_empty()) {
+                        cache.clear();
+                    } else {
+                        cache.keep(state.into_accounts());
+                    }
+                }
                 Ok(results)
             }
 

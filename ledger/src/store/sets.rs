@@ -38,6 +38,12 @@ pub(crate) mod sqlite {
 
     type Query = sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
+    /// The writer keeps the accounts it committed between batches, while
+    /// [`DATA_VERSION`] says no other connection committed.
+    pub(crate) const CACHES_ACCOUNTS: bool = true;
+    /// Changes when another connection commits to the database.
+    pub(crate) const DATA_VERSION: &str = "PRAGMA data_version";
+
     /// Transfers by id; binds [`uuids`].
     pub(crate) const TRANSFERS_BY_ID: &str = concat!(
         "SELECT ",
@@ -175,6 +181,11 @@ pub(crate) mod postgres {
     use super::{AccountId, Deltas, Transfer, TransferId};
 
     type Query = sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+    /// Every batch reads its accounts: `FOR UPDATE` is how it locks them.
+    pub(crate) const CACHES_ACCOUNTS: bool = false;
+    /// Not used: see [`CACHES_ACCOUNTS`].
+    pub(crate) const DATA_VERSION: &str = "SELECT 0::int8";
 
     /// Transfers by id; binds [`uuids`].
     pub(crate) const TRANSFERS_BY_ID: &str = concat!(
