@@ -1021,6 +1021,17 @@ sql_backend!(
     postgres_durability
 );
 
+/// Copies what the WAL holds back into the SQLite database file without
+/// waiting for (or blocking) the writer: `PRAGMA wal_checkpoint(PASSIVE)` on
+/// a pooled connection. Run beside the writer, so that its commits seldom
+/// do this themselves (see [`SQLITE_WAL_AUTOCHECKPOINT_PAGES`]).
+pub(crate) async fn sqlite_checkpoint(pool: &sqlite::Pool) -> Result<(), Error> {
+    sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// SQLite's durability settings, read back from a pooled connection.
 pub(crate) async fn sqlite_durability(pool: &sqlite::Pool) -> Result<Durability, Error> {
     let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
