@@ -25,6 +25,14 @@
 //! retried whole. [`Ledger::writer_stats`] counts batches, their sizes and
 //! their commit time.
 //!
+//! A batch costs one durable commit however many groups it holds, so the
+//! writer fills it: after answering a batch it waits (at most
+//! [`BATCH_REFILL_WAIT_US_MAX`]) for as many groups as it answered. Each
+//! set of rows a batch writes or reads goes to one statement of fixed text,
+//! prepared once per connection. On SQLite the writer keeps the accounts it
+//! committed while no other connection commits (`PRAGMA data_version`), and
+//! the WAL is checkpointed beside the commits, not inside them.
+//!
 //! The ledger knows nothing of chats, users or cards: owners are opaque
 //! references and reason codes are plain numbers.
 //!
@@ -1043,8 +1051,14 @@ async fn run_writer(
         // timer: an idle ledger commits a lone transfer at once.
         // And while they are still coming back (as many as the last commit
         // answered, for at most BATCH_REFILL_WAIT_US_MAX after it), wait for
-        // them: a batch costs one durable commit however many it holds.
-        let refill = answered.0.min(BATCH_GROUPS_MAX);
+        // them: a batch costs one durable commit however many it holds. Not
+        // while another batch is in flight (PostgreSQL): its submitters
+        // would wait for this wait to be answered.
+        let refill = if in_flight.is_empty() {
+            answered.0.min(BATCH_GROUPS_MAX)
+        } else {
+            0
+        };
         let refill_by = answered.1 + Duration::from_micros(BATCH_REFILL_WAIT_US_MAX);
         loop {
             tokio::task::yield_now().await;

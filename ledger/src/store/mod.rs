@@ -74,7 +74,9 @@ const BINDS_PER_STATEMENT_MAX: usize = 4_000;
 const SQLITE_CACHE_KIB_MAX: u32 = 32_768;
 
 /// WAL pages after which a commit copies the WAL back into the SQLite
-/// database (SQLite's default: 1000).
+/// database (SQLite's default: 1000). A backstop: the writer's passive
+/// checkpoints beside the commits (`SQLITE_CHECKPOINT_EVERY_BATCHES`) leave
+/// a commit little to copy.
 const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 4_000;
 
 /// How often a batch is retried after losing a race with another process
@@ -202,7 +204,9 @@ impl AccountCache {
     /// Keeps the accounts as a batch committed them.
     fn keep(&mut self, accounts: impl Iterator<Item = Account>) {
         for account in accounts {
-            if self.accounts.len() >= ACCOUNTS_CACHED_MAX && !self.accounts.contains_key(&account.id.0) {
+            if self.accounts.len() >= ACCOUNTS_CACHED_MAX
+                && !self.accounts.contains_key(&account.id.0)
+            {
                 self.accounts.clear();
             }
             self.accounts.insert(account.id.0, account);
