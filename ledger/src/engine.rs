@@ -72,6 +72,12 @@ impl State {
         &self.new_transfers
     }
 
+    /// Every account the batch loaded, with its totals as the batch left
+    /// them.
+    pub(crate) fn into_accounts(self) -> impl Iterator<Item = Account> {
+        self.accounts.into_values()
+    }
+
     /// How each touched account's totals changed, sorted by account id.
     pub(crate) fn account_deltas(&self) -> Vec<(AccountId, Deltas)> {
         let mut deltas: Vec<_> = self

@@ -98,6 +98,7 @@ conformance!(
     transfers_are_immutable,
     racing_post_and_void_resolve_once,
     two_processes_never_resolve_a_pending_twice,
+    a_second_process_spending_first_is_seen,
     retry_of_an_acknowledged_transfer_never_applies_twice,
     outbox_is_written_with_its_group_and_only_then,
     record_writes_commit_with_their_group_and_a_conflict_leaves_it_out,
@@ -905,6 +906,35 @@ mod cases {
                 "{post:?} {void:?}"
             );
         }
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn a_second_process_spending_first_is_seen(db: &TestDb) {
+        let other = db.second_process().await;
+        let (alice, bob) = alice_funded_and_bob(db, 100).await;
+        // This process's writer has seen Alice's balance (100)...
+        db.ledger
+            .submit(NewTransfer::single(id(), alice, bob, usd(10)))
+            .await
+            .unwrap();
+        // ...then the other process spends 60 of the 90 left...
+        other
+            .submit(NewTransfer::single(id(), alice, bob, usd(60)))
+            .await
+            .unwrap();
+        // ...so 60 more would overdraw her, and 30 fits exactly.
+        let over = db
+            .ledger
+            .submit(NewTransfer::single(id(), alice, bob, usd(60)))
+            .await;
+        assert_eq!(rejection(over), TransferError::InsufficientFunds);
+        db.ledger
+            .submit(NewTransfer::single(id(), alice, bob, usd(30)))
+            .await
+            .unwrap();
+        assert_eq!(balance(db, alice).await, (0, 0));
+        assert_eq!(balance(db, bob).await, (100, 100));
+        other.close().await;
         assert_sound(db).await;
     }
 

@@ -24,6 +24,7 @@ use crate::{
 };
 
 mod checks;
+mod sets;
 
 /// What the storage engine's functions fail with: the driver's own error
 /// (kept whole in here, so that a batch that lost a race is recognised and
@@ -73,16 +74,14 @@ const BINDS_PER_STATEMENT_MAX: usize = 4_000;
 const SQLITE_CACHE_KIB_MAX: u32 = 32_768;
 
 /// WAL pages after which a commit copies the WAL back into the SQLite
-/// database (SQLite's default: 1000).
+/// database (SQLite's default: 1000). A backstop: the writer's passive
+/// checkpoints beside the commits (`SQLITE_CHECKPOINT_EVERY_BATCHES`) leave
+/// a commit little to copy.
 const SQLITE_WAL_AUTOCHECKPOINT_PAGES: u32 = 4_000;
 
 /// How often a batch is retried after losing a race with another process
 /// (same transfer id inserted concurrently, deadlock, busy database).
 pub(crate) const BATCH_ATTEMPTS_MAX: u32 = 5;
-
-pub(crate) const ACCOUNT_COLUMNS: &str = "id, owner, kind, currency, flags, debits_posted, credits_posted, debits_pending, credits_pending";
-pub(crate) const TRANSFER_COLUMNS: &str = "id, kind, debit_account_id, credit_account_id, amount, \
-     currency, pending_id, timeout_secs, code, timestamp_ms";
 
 /// Opens a pool on the SQLite file at `path`: WAL, the configured sync
 /// level, foreign keys on, a busy timeout.
@@ -160,6 +159,61 @@ fn is_retryable(error: &sqlx::Error) -> bool {
     )
 }
 
+/// Most accounts a SQLite writer keeps between batches (see
+/// [`AccountCache`]); past it the cache starts empty again.
+const ACCOUNTS_CACHED_MAX: usize = 65_536;
+
+/// The accounts as a SQLite writer's own connection last committed them,
+/// so that a batch reads only the accounts it has not seen. They are valid
+/// while SQLite's `data_version` of that connection is unchanged: it changes
+/// when any other connection commits. The writer holds the write lock while
+/// it compares, so nothing commits between the check and the batch's own
+/// commit. PostgreSQL reads every account anyway: its `FOR UPDATE` is the
+/// lock.
+#[derive(Debug, Default)]
+struct AccountCache {
+    /// `data_version` when the accounts were kept.
+    version: Option<i64>,
+    accounts: HashMap<i64, Account>,
+}
+
+impl AccountCache {
+    fn clear(&mut self) {
+        self.version = None;
+        self.accounts.clear();
+    }
+
+    /// The kept accounts among `ids` and the ids to read (sorted as `ids`
+    /// is), after dropping everything when `version` is not the kept one.
+    fn lookup(&mut self, version: i64, ids: &[i64]) -> (Vec<Account>, Vec<i64>) {
+        if self.version != Some(version) {
+            self.accounts.clear();
+            self.version = Some(version);
+        }
+        let mut found = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.accounts.get(id) {
+                Some(account) => found.push(account.clone()),
+                None => missing.push(*id),
+            }
+        }
+        (found, missing)
+    }
+
+    /// Keeps the accounts as a batch committed them.
+    fn keep(&mut self, accounts: impl Iterator<Item = Account>) {
+        for account in accounts {
+            if self.accounts.len() >= ACCOUNTS_CACHED_MAX
+                && !self.accounts.contains_key(&account.id.0)
+            {
+                self.accounts.clear();
+            }
+            self.accounts.insert(account.id.0, account);
+        }
+    }
+}
+
 /// What a batch needs loaded: accounts to lock, transfers to look up.
 struct BatchKeys {
     ids: Vec<uuid::Uuid>,
@@ -212,11 +266,12 @@ impl BatchKeys {
 }
 
 macro_rules! sql_backend {
-    ($module:ident, $db:ty, $begin:literal, $lock:literal, $schema:ident, $migration_lock:literal, $durability:ident) => {
+    ($module:ident, $db:ty, $begin:literal, $sets:ident, $schema:ident, $migration_lock:literal, $durability:ident) => {
         pub(crate) mod $module {
             use sqlx::{QueryBuilder, Row};
 
             use super::*;
+            use super::sets::$sets as set;
             pub(crate) use super::$durability as durability;
 
             type Db = $db;
@@ -574,16 +629,20 @@ macro_rules! sql_backend {
                 pool: Pool,
                 conn: Option<sqlx::pool::PoolConnection<Db>>,
                 sticky: bool,
+                /// What `conn` last committed of the accounts (SQLite only);
+                /// goes with the connection.
+                cache: AccountCache,
             }
 
             impl Writer {
                 pub(crate) fn new(pool: Pool, sticky: bool) -> Writer {
-                    Writer { pool, conn: None, sticky }
+                    Writer { pool, conn: None, sticky, cache: AccountCache::default() }
                 }
 
                 /// Gives the kept connection back to the pool.
                 pub(crate) fn release(&mut self) {
                     self.conn = None;
+                    self.cache.clear();
                 }
 
                 /// Applies a batch of linked groups in one database
@@ -603,7 +662,7 @@ macro_rules! sql_backend {
                             Some(conn) => conn,
                             None => self.conn.insert(self.pool.acquire().await?),
                         };
-                        match try_commit_batch(conn, groups, &conflicts, now_ms).await {
+                        match try_commit_batch(conn, &mut self.cache, groups, &conflicts, now_ms).await {
                             Err(Error::Driver(e))
                                 if attempt < BATCH_ATTEMPTS_MAX && is_retryable(&e) =>
                             {
@@ -620,6 +679,7 @@ macro_rules! sql_backend {
                     };
                     if result.is_err() || !self.sticky {
                         self.conn = None;
+                        self.cache.clear();
                     }
                     result
                 }
@@ -632,23 +692,34 @@ macro_rules! sql_backend {
             /// add the account deltas, commit.
             async fn try_commit_batch(
                 conn: &mut Conn,
+                cache: &mut AccountCache,
                 groups: &[BatchItem<'_>],
                 conflicts: &HashMap<usize, usize>,
                 now_ms: i64,
             ) -> Result<Vec<GroupAnswer>, Error> {
                 let keys = BatchKeys::of(groups);
                 let mut tx = sqlx::Connection::begin_with(conn, $begin).await?;
-                let known = select_transfers(&mut tx, "id", &keys.ids).await?;
+                let known = select_transfers(&mut tx, set::TRANSFERS_BY_ID, &keys.ids).await?;
                 let referenced: Vec<Transfer> = known
                     .iter()
                     .filter(|t| keys.pending_refs.contains(&t.id.as_uuid()))
                     .cloned()
                     .collect();
                 let account_ids = BatchKeys::accounts(groups, &referenced);
-                let accounts = lock_accounts(&mut tx, &account_ids).await?;
+                let accounts = if set::CACHES_ACCOUNTS && !account_ids.is_empty() {
+                    // Another connection that committed since this one last
+                    // did (a second writer, a repair) makes every kept
+                    // account stale.
+                    let version: i64 = sqlx::query_scalar(set::DATA_VERSION).fetch_one(&mut *tx).await?;
+                    let (mut found, missing) = cache.lookup(version, &account_ids);
+                    found.extend(lock_accounts(&mut tx, &missing).await?);
+                    found
+                } else {
+                    lock_accounts(&mut tx, &account_ids).await?
+                };
                 // Read after the locks: another process that resolved one of
                 // these pending transfers held the same account locks.
-                let resolutions = select_transfers(&mut tx, "pending_id", &keys.pending_refs)
+                let resolutions = select_transfers(&mut tx, set::TRANSFERS_BY_PENDING_ID, &keys.pending_refs)
                     .await?
                     .into_iter()
                     .filter_map(|r| Some((r.pending_id?, r.kind)));
@@ -679,6 +750,15 @@ macro_rules! sql_backend {
                 }
                 update_accounts(&mut tx, &state.account_deltas()).await?;
                 tx.commit().await?;
+                if set::CACHES_ACCOUNTS {
+                    // Record writes are any SQL: an account they changed
+                    // would not change the data version of this connection.
+                    if groups.iter().any(|g| !g.records.is_empty()) {
+                        cache.clear();
+                    } else {
+                        cache.keep(state.into_accounts());
+                    }
+                }
                 Ok(results)
             }
 
@@ -710,40 +790,23 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
-            /// Adds each account's deltas to its totals: one statement per
-            /// chunk of accounts, not one per account (the round trips, not
-            /// the rows, were the cost of a batch).
+            /// Adds each account's deltas to its totals, in one statement of
+            /// fixed text (see `sets`).
             async fn update_accounts(
                 tx: &mut Conn,
                 deltas: &[(AccountId, crate::engine::Deltas)],
             ) -> Result<(), Error> {
-                const COLUMNS: usize = 5;
-                for chunk in deltas.chunks(BINDS_PER_STATEMENT_MAX / COLUMNS) {
-                    // VALUES columns are column1.. on both SQLite and PostgreSQL.
-                    let mut q = QueryBuilder::<Db>::new(
-                        "UPDATE accounts SET
-                            debits_posted = accounts.debits_posted + d.column2,
-                            credits_posted = accounts.credits_posted + d.column3,
-                            debits_pending = accounts.debits_pending + d.column4,
-                            credits_pending = accounts.credits_pending + d.column5
-                         FROM (",
-                    );
-                    q.push_values(chunk, |mut row, (id, d)| {
-                        row.push_bind(id.0)
-                            .push_bind(d.debits_posted)
-                            .push_bind(d.credits_posted)
-                            .push_bind(d.debits_pending)
-                            .push_bind(d.credits_pending);
-                    });
-                    q.push(") AS d WHERE accounts.id = d.column1");
-                    let updated = q.build().persistent(false).execute(&mut *tx).await?;
-                    let expected = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
-                    if updated.rows_affected() != expected {
-                        return Err(corrupt(format!(
-                            "updated {} of {expected} accounts' totals",
-                            updated.rows_affected()
-                        )));
-                    }
+                if deltas.is_empty() {
+                    return Ok(());
+                }
+                let query = set::totals(sqlx::query(set::UPDATE_TOTALS), deltas);
+                let updated = query.execute(&mut *tx).await?;
+                let expected = u64::try_from(deltas.len()).unwrap_or(u64::MAX);
+                if updated.rows_affected() != expected {
+                    return Err(corrupt(format!(
+                        "updated {} of {expected} accounts' totals",
+                        updated.rows_affected()
+                    )));
                 }
                 Ok(())
             }
@@ -887,89 +950,55 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
-            /// `head` + `$1, $2, ...` bound to `values` + `tail`. The SQL
-            /// text is ours; only the values come from outside, as binds.
-            fn in_list<T>(head: impl Into<String>, values: &[T], tail: &str) -> QueryBuilder<Db>
-            where
-                T: Copy + for<'t> sqlx::Encode<'t, Db> + sqlx::Type<Db>,
-            {
-                let mut q = QueryBuilder::<Db>::new(head);
-                let mut list = q.separated(", ");
-                for value in values {
-                    list.push_bind(*value);
-                }
-                q.push(tail);
-                q
-            }
-
             async fn select_transfers(
                 tx: &mut Conn,
-                column: &'static str,
+                sql: &'static str,
                 ids: &[uuid::Uuid],
             ) -> Result<Vec<Transfer>, Error> {
-                let mut out = Vec::new();
-                for chunk in ids.chunks(BINDS_PER_STATEMENT_MAX) {
-                    let head = format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE {column} IN (");
-                    let mut q = in_list(head, chunk, ")");
-                    for row in q.build().persistent(false).fetch_all(&mut *tx).await? {
-                        out.push(transfer_from_row(&row)?);
-                    }
+                if ids.is_empty() {
+                    return Ok(Vec::new());
                 }
-                Ok(out)
+                let rows = set::uuids(sqlx::query(sql), ids).fetch_all(&mut *tx).await?;
+                rows.iter().map(transfer_from_row).collect()
             }
 
+            /// Reads (PostgreSQL: and locks) accounts, in id order: every
+            /// process takes row locks in the same order, so two batches
+            /// cannot deadlock.
             async fn lock_accounts(tx: &mut Conn, ids: &[i64]) -> Result<Vec<Account>, Error> {
-                let mut out = Vec::new();
-                // `ids` is sorted and so are the chunks: every process takes
-                // row locks in the same order, so two batches cannot deadlock.
-                for chunk in ids.chunks(BINDS_PER_STATEMENT_MAX) {
-                    let head = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN (");
-                    let mut q = in_list(head, chunk, concat!(") ORDER BY id", $lock));
-                    for row in q.build().persistent(false).fetch_all(&mut *tx).await? {
-                        out.push(account_from_row(&row)?);
-                    }
+                if ids.is_empty() {
+                    return Ok(Vec::new());
                 }
-                Ok(out)
+                let query = set::account_ids(sqlx::query(set::ACCOUNTS_BY_ID), ids);
+                let rows = query.fetch_all(&mut *tx).await?;
+                rows.iter().map(account_from_row).collect()
             }
 
+            /// Inserts the new transfers, the deadlines of the pending ones
+            /// and deletes the deadlines of the ones they resolve: one
+            /// statement of fixed text each, when it has rows.
             async fn insert_transfers(tx: &mut Conn, transfers: &[Transfer]) -> Result<(), Error> {
-                const COLUMNS: usize = 10;
-                for chunk in transfers.chunks(BINDS_PER_STATEMENT_MAX / COLUMNS) {
-                    let mut q = QueryBuilder::<Db>::new("INSERT INTO transfers (");
-                    q.push(TRANSFER_COLUMNS).push(") ");
-                    q.push_values(chunk, |mut row, t| {
-                        row.push_bind(t.id.as_uuid())
-                            .push_bind(t.kind.to_db())
-                            .push_bind(t.debit_account_id.0)
-                            .push_bind(t.credit_account_id.0)
-                            .push_bind(t.amount.minor())
-                            .push_bind(t.amount.currency().code())
-                            .push_bind(t.pending_id.map(TransferId::as_uuid))
-                            .push_bind(i64::from(t.timeout_secs))
-                            .push_bind(i32::from(t.code))
-                            .push_bind(t.timestamp_ms);
-                    });
-                    q.build().persistent(false).execute(&mut *tx).await?;
+                if transfers.is_empty() {
+                    return Ok(());
                 }
-                let opened: Vec<_> = transfers
+                set::transfers(sqlx::query(set::INSERT_TRANSFERS), transfers)
+                    .execute(&mut *tx)
+                    .await?;
+                let opened: Vec<(TransferId, i64)> = transfers
                     .iter()
-                    .filter_map(|t| Some((t.id.as_uuid(), t.expires_at_ms()?)))
+                    .filter_map(|t| Some((t.id, t.expires_at_ms()?)))
                     .collect();
-                for chunk in opened.chunks(BINDS_PER_STATEMENT_MAX / 2) {
-                    let mut q = QueryBuilder::<Db>::new(
-                        "INSERT INTO pending_expiries (transfer_id, expires_at_ms) ",
-                    );
-                    q.push_values(chunk, |mut row, (id, at)| {
-                        row.push_bind(*id).push_bind(*at);
-                    });
-                    q.build().persistent(false).execute(&mut *tx).await?;
+                if !opened.is_empty() {
+                    set::expiries(sqlx::query(set::INSERT_EXPIRIES), &opened)
+                        .execute(&mut *tx)
+                        .await?;
                 }
-                let closed: Vec<_> =
+                let closed: Vec<uuid::Uuid> =
                     transfers.iter().filter_map(|t| t.pending_id.map(TransferId::as_uuid)).collect();
-                for chunk in closed.chunks(BINDS_PER_STATEMENT_MAX) {
-                    let head = "DELETE FROM pending_expiries WHERE transfer_id IN (";
-                    let mut q = in_list(head, chunk, ")");
-                    q.build().persistent(false).execute(&mut *tx).await?;
+                if !closed.is_empty() {
+                    set::uuids(sqlx::query(set::DELETE_EXPIRIES), &closed)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 Ok(())
             }
@@ -981,7 +1010,7 @@ sql_backend!(
     sqlite,
     sqlx::Sqlite,
     "BEGIN IMMEDIATE",
-    "",
+    sqlite,
     sqlite,
     "SELECT 1",
     sqlite_durability
@@ -990,11 +1019,22 @@ sql_backend!(
     postgres,
     sqlx::Postgres,
     "BEGIN",
-    " FOR UPDATE",
+    postgres,
     postgres,
     "SELECT pg_advisory_xact_lock(727262656)",
     postgres_durability
 );
+
+/// Copies what the WAL holds back into the SQLite database file without
+/// waiting for (or blocking) the writer: `PRAGMA wal_checkpoint(PASSIVE)` on
+/// a pooled connection. Run beside the writer, so that its commits seldom
+/// do this themselves (see [`SQLITE_WAL_AUTOCHECKPOINT_PAGES`]).
+pub(crate) async fn sqlite_checkpoint(pool: &sqlite::Pool) -> Result<(), Error> {
+    sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
 
 /// SQLite's durability settings, read back from a pooled connection.
 pub(crate) async fn sqlite_durability(pool: &sqlite::Pool) -> Result<Durability, Error> {

@@ -1,0 +1,303 @@
+//! A batch's sets of rows, each passed to one statement whose text never
+//! changes: SQLite gets the set as one JSON array (read with `json_each`),
+//! PostgreSQL as one array per column (`UNNEST`, `= ANY`).
+//!
+//! The one design decision to know: the text is fixed, so each statement is
+//! prepared once per connection and kept (sqlx's statement cache), however
+//! many rows a batch has. The old `VALUES ($1, ..), ..` lists had one text per
+//! row count, each parsed and planned again at every batch, and one
+//! statement per chunk of binds. Both backends take the same rows in the same
+//! order; what a batch writes is unchanged.
+
+use crate::engine::Deltas;
+use crate::types::{AccountId, Transfer, TransferId};
+
+/// The columns `transfer_from_row` reads, in the order `INSERT`s write them.
+macro_rules! transfer_columns {
+    () => {
+        "id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, \
+         timeout_secs, code, timestamp_ms"
+    };
+}
+
+/// The columns `account_from_row` reads.
+macro_rules! account_columns {
+    () => {
+        "id, owner, kind, currency, flags, debits_posted, credits_posted, debits_pending, \
+         credits_pending"
+    };
+}
+
+/// SQLite: each set is one JSON array bound as text; ids as hex strings
+/// (`unhex` makes the 16-byte blobs the tables hold), numbers as JSON
+/// integers (exact over all of `i64`).
+pub(crate) mod sqlite {
+    use std::fmt::Write as _;
+
+    use super::{AccountId, Deltas, Transfer, TransferId};
+
+    type Query = sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+    /// The writer keeps the accounts it committed between batches, while
+    /// [`DATA_VERSION`] says no other connection committed.
+    pub(crate) const CACHES_ACCOUNTS: bool = true;
+    /// Changes when another connection commits to the database.
+    pub(crate) const DATA_VERSION: &str = "PRAGMA data_version";
+
+    /// Transfers by id; binds [`uuids`].
+    pub(crate) const TRANSFERS_BY_ID: &str = concat!(
+        "SELECT ",
+        transfer_columns!(),
+        " FROM transfers WHERE id IN (SELECT unhex(value) FROM json_each($1))"
+    );
+    /// The resolutions of pending transfers; binds [`uuids`].
+    pub(crate) const TRANSFERS_BY_PENDING_ID: &str = concat!(
+        "SELECT ",
+        transfer_columns!(),
+        " FROM transfers WHERE pending_id IN (SELECT unhex(value) FROM json_each($1))"
+    );
+    /// Accounts by id, in id order (SQLite's write lock is the batch's
+    /// `BEGIN IMMEDIATE`); binds [`account_ids`].
+    pub(crate) const ACCOUNTS_BY_ID: &str = concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id"
+    );
+    /// New transfers, in order; binds [`transfers`].
+    pub(crate) const INSERT_TRANSFERS: &str = concat!(
+        "INSERT INTO transfers (",
+        transfer_columns!(),
+        ") SELECT unhex(value ->> 0), value ->> 1, value ->> 2, value ->> 3, value ->> 4, \
+         value ->> 5, unhex(value ->> 6), value ->> 7, value ->> 8, value ->> 9 \
+         FROM json_each($1) ORDER BY key"
+    );
+    /// New open pending transfers' deadlines; binds [`expiries`].
+    pub(crate) const INSERT_EXPIRIES: &str = "INSERT INTO pending_expiries (transfer_id, expires_at_ms) \
+         SELECT unhex(value ->> 0), value ->> 1 FROM json_each($1) ORDER BY key";
+    /// Deadlines of pending transfers now resolved; binds [`uuids`].
+    pub(crate) const DELETE_EXPIRIES: &str = "DELETE FROM pending_expiries \
+         WHERE transfer_id IN (SELECT unhex(value) FROM json_each($1))";
+    /// Adds deltas to accounts' totals; binds [`totals`].
+    pub(crate) const UPDATE_TOTALS: &str = "UPDATE accounts SET \
+         debits_posted = accounts.debits_posted + (d.value ->> 1), \
+         credits_posted = accounts.credits_posted + (d.value ->> 2), \
+         debits_pending = accounts.debits_pending + (d.value ->> 3), \
+         credits_pending = accounts.credits_pending + (d.value ->> 4) \
+         FROM json_each($1) AS d WHERE accounts.id = (d.value ->> 0)";
+
+    fn push_uuid(json: &mut String, id: uuid::Uuid) {
+        let _ = write!(json, "\"{}\"", id.simple());
+    }
+
+    /// A JSON string: the text between quotes, with `"`, `\` and control
+    /// characters escaped.
+    fn push_text(json: &mut String, text: &str) {
+        json.push('"');
+        for c in text.chars() {
+            match c {
+                '"' => json.push_str("\\\""),
+                '\\' => json.push_str("\\\\"),
+                c if u32::from(c) < 0x20 => {
+                    let _ = write!(json, "\\u{:04x}", u32::from(c));
+                }
+                c => json.push(c),
+            }
+        }
+        json.push('"');
+    }
+
+    /// Binds `items` as one JSON array, each item written by `push`.
+    fn bind_array<T>(query: Query, items: &[T], push: impl Fn(&mut String, &T)) -> Query {
+        let mut json = String::with_capacity(items.len().saturating_mul(64).saturating_add(2));
+        json.push('[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            push(&mut json, item);
+        }
+        json.push(']');
+        query.bind(json)
+    }
+
+    /// `["<hex>", ...]`.
+    pub(crate) fn uuids(query: Query, ids: &[uuid::Uuid]) -> Query {
+        bind_array(query, ids, |json, id| push_uuid(json, *id))
+    }
+
+    /// `[1, 2, ...]`.
+    pub(crate) fn account_ids(query: Query, ids: &[i64]) -> Query {
+        bind_array(query, ids, |json, id| {
+            let _ = write!(json, "{id}");
+        })
+    }
+
+    /// One array per transfer, its columns in `transfer_columns!` order.
+    pub(crate) fn transfers(query: Query, transfers: &[Transfer]) -> Query {
+        bind_array(query, transfers, |json, t| {
+            json.push('[');
+            push_uuid(json, t.id.as_uuid());
+            let _ = write!(
+                json,
+                ",{},{},{},{},",
+                t.kind.to_db(),
+                t.debit_account_id.0,
+                t.credit_account_id.0,
+                t.amount.minor()
+            );
+            push_text(json, t.amount.currency().code());
+            json.push(',');
+            match t.pending_id {
+                Some(p) => push_uuid(json, p.as_uuid()),
+                None => json.push_str("null"),
+            }
+            let _ = write!(json, ",{},{},{}]", t.timeout_secs, t.code, t.timestamp_ms);
+        })
+    }
+
+    /// `[["<hex>", expires_at_ms], ...]`.
+    pub(crate) fn expiries(query: Query, expiries: &[(TransferId, i64)]) -> Query {
+        bind_array(query, expiries, |json, (id, at)| {
+            json.push('[');
+            push_uuid(json, id.as_uuid());
+            let _ = write!(json, ",{at}]");
+        })
+    }
+
+    /// `[[account, dp, cp, dq, cq], ...]`.
+    pub(crate) fn totals(query: Query, deltas: &[(AccountId, Deltas)]) -> Query {
+        bind_array(query, deltas, |json, (id, d)| {
+            let _ = write!(
+                json,
+                "[{},{},{},{},{}]",
+                id.0, d.debits_posted, d.credits_posted, d.debits_pending, d.credits_pending
+            );
+        })
+    }
+}
+
+/// PostgreSQL: each set is one array per column.
+pub(crate) mod postgres {
+    use super::{AccountId, Deltas, Transfer, TransferId};
+
+    type Query = sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+    /// Every batch reads its accounts: `FOR UPDATE` is how it locks them.
+    pub(crate) const CACHES_ACCOUNTS: bool = false;
+    /// Not used: see [`CACHES_ACCOUNTS`].
+    pub(crate) const DATA_VERSION: &str = "SELECT 0::int8";
+
+    /// Transfers by id; binds [`uuids`].
+    pub(crate) const TRANSFERS_BY_ID: &str = concat!(
+        "SELECT ",
+        transfer_columns!(),
+        " FROM transfers WHERE id = ANY($1)"
+    );
+    /// The resolutions of pending transfers; binds [`uuids`].
+    pub(crate) const TRANSFERS_BY_PENDING_ID: &str = concat!(
+        "SELECT ",
+        transfer_columns!(),
+        " FROM transfers WHERE pending_id = ANY($1)"
+    );
+    /// Accounts by id, locked in id order (so two batches cannot
+    /// deadlock); binds [`account_ids`].
+    pub(crate) const ACCOUNTS_BY_ID: &str = concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+    );
+    /// New transfers, in order; binds [`transfers`].
+    pub(crate) const INSERT_TRANSFERS: &str = concat!(
+        "INSERT INTO transfers (",
+        transfer_columns!(),
+        ") SELECT id, kind, dr, cr, amount, currency, pending_id, timeout_secs, code, \
+         timestamp_ms FROM UNNEST($1::uuid[], $2::int2[], $3::int8[], $4::int8[], \
+         $5::int8[], $6::text[], $7::uuid[], $8::int8[], $9::int4[], $10::int8[]) \
+         WITH ORDINALITY AS t(id, kind, dr, cr, amount, currency, pending_id, timeout_secs, \
+         code, timestamp_ms, n) ORDER BY n"
+    );
+    /// New open pending transfers' deadlines; binds [`expiries`].
+    pub(crate) const INSERT_EXPIRIES: &str = "INSERT INTO pending_expiries (transfer_id, expires_at_ms) \
+         SELECT * FROM UNNEST($1::uuid[], $2::int8[])";
+    /// Deadlines of pending transfers now resolved; binds [`uuids`].
+    pub(crate) const DELETE_EXPIRIES: &str =
+        "DELETE FROM pending_expiries WHERE transfer_id = ANY($1)";
+    /// Adds deltas to accounts' totals; binds [`totals`].
+    pub(crate) const UPDATE_TOTALS: &str = "UPDATE accounts SET \
+         debits_posted = accounts.debits_posted + d.dp, \
+         credits_posted = accounts.credits_posted + d.cp, \
+         debits_pending = accounts.debits_pending + d.dq, \
+         credits_pending = accounts.credits_pending + d.cq \
+         FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[]) \
+         AS d(id, dp, cp, dq, cq) WHERE accounts.id = d.id";
+
+    /// One `uuid[]`.
+    pub(crate) fn uuids(query: Query, ids: &[uuid::Uuid]) -> Query {
+        query.bind(ids.to_vec())
+    }
+
+    /// One `int8[]`.
+    pub(crate) fn account_ids(query: Query, ids: &[i64]) -> Query {
+        query.bind(ids.to_vec())
+    }
+
+    /// One array per column, in `transfer_columns!` order.
+    pub(crate) fn transfers(query: Query, transfers: &[Transfer]) -> Query {
+        let column = |f: &dyn Fn(&Transfer) -> i64| transfers.iter().map(f).collect::<Vec<i64>>();
+        query
+            .bind(transfers.iter().map(|t| t.id.as_uuid()).collect::<Vec<_>>())
+            .bind(
+                transfers
+                    .iter()
+                    .map(|t| t.kind.to_db())
+                    .collect::<Vec<i16>>(),
+            )
+            .bind(column(&|t| t.debit_account_id.0))
+            .bind(column(&|t| t.credit_account_id.0))
+            .bind(column(&|t| t.amount.minor()))
+            .bind(
+                transfers
+                    .iter()
+                    .map(|t| t.amount.currency().code())
+                    .collect::<Vec<&'static str>>(),
+            )
+            .bind(
+                transfers
+                    .iter()
+                    .map(|t| t.pending_id.map(TransferId::as_uuid))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(column(&|t| i64::from(t.timeout_secs)))
+            .bind(
+                transfers
+                    .iter()
+                    .map(|t| i32::from(t.code))
+                    .collect::<Vec<i32>>(),
+            )
+            .bind(column(&|t| t.timestamp_ms))
+    }
+
+    /// A `uuid[]` of transfer ids and an `int8[]` of deadlines.
+    pub(crate) fn expiries(query: Query, expiries: &[(TransferId, i64)]) -> Query {
+        query
+            .bind(
+                expiries
+                    .iter()
+                    .map(|(id, _)| id.as_uuid())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(expiries.iter().map(|(_, at)| *at).collect::<Vec<i64>>())
+    }
+
+    /// Five `int8[]`: account ids and the four deltas.
+    pub(crate) fn totals(query: Query, deltas: &[(AccountId, Deltas)]) -> Query {
+        let column =
+            |f: &dyn Fn(&(AccountId, Deltas)) -> i64| deltas.iter().map(f).collect::<Vec<i64>>();
+        query
+            .bind(column(&|(id, _)| id.0))
+            .bind(column(&|(_, d)| d.debits_posted))
+            .bind(column(&|(_, d)| d.credits_posted))
+            .bind(column(&|(_, d)| d.debits_pending))
+            .bind(column(&|(_, d)| d.credits_pending))
+    }
+}
