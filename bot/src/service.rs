@@ -434,7 +434,8 @@ impl Bot {
                 return vec![internal_error(msg)];
             }
         }
-        match memo::with_memo(self.process(msg, now_ms)).await {
+        // Boxed: the whole handling is a large future, and every adapter awaits it.
+        match memo::with_memo(Box::pin(self.process(msg, now_ms))).await {
             Ok(replies) => {
                 let replies = withhold_card_numbers(msg, replies);
                 self.record_outcome(msg, encode_outcome(&replies));
