@@ -181,8 +181,10 @@ pub enum StandingAction {
     Pause,
     /// Runs again from the next period after now.
     Resume,
-    /// Skips the next run only.
-    Skip,
+    /// Skips the next run only; with `due` (its local date, as the
+    /// notice's button sends it), only if that run is still the next one, so
+    /// a late or repeated tap skips nothing else.
+    Skip { due: Option<jiff::civil::Date> },
     /// No more runs, ever.
     Cancel,
 }

@@ -33,8 +33,8 @@ pub const EVERY_WEEKS_MAX: u16 = 52;
 pub const EVERY_MONTHS_MAX: u16 = 12;
 /// The most runs an order may ask for with `times N`.
 pub const RUNS_MAX: u32 = 1_000;
-/// How far ahead of its first run an order may run, in years: `until` past
-/// it is refused, and an open-ended order stops there.
+/// How far ahead of its first run an order may run, in years: `until` or
+/// `times N` past it is refused, and an open-ended order stops there.
 pub const HORIZON_YEARS_MAX: i16 = 10;
 /// The longest recurrence phrase parsed, in bytes.
 pub const RECURRENCE_TEXT_BYTES_MAX: usize = 128;
@@ -281,6 +281,10 @@ fn parse_times(word: Option<&str>) -> Result<u32, RecurrenceError> {
 }
 
 /// `YYYY-MM-DD` only: the one form nobody reads two ways.
+pub fn parse_iso_date(text: &str) -> Option<Date> {
+    parse_date(text)
+}
+
 fn parse_date(text: &str) -> Option<Date> {
     let mut parts = text.split('-');
     let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
@@ -539,6 +543,11 @@ impl Schedule {
                 return Err(RecurrenceError::TooFar);
             }
         }
+        if let Ends::Times(n) = recurrence.ends
+            && candidate.run_date(n.saturating_sub(1)).is_none()
+        {
+            return Err(RecurrenceError::TooFar);
+        }
         Ok(candidate)
     }
 
@@ -625,7 +634,8 @@ impl Schedule {
         let within = match self.ends {
             Ends::Never => self.horizon().is_some_and(|horizon| date <= horizon),
             Ends::Until(until) => date <= until,
-            Ends::Times(n) => k < n,
+            // `times N` stops at the horizon too.
+            Ends::Times(n) => k < n && self.horizon().is_some_and(|horizon| date <= horizon),
         };
         within.then_some(date)
     }

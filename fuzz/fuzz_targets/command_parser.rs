@@ -230,10 +230,13 @@ fn render(parsed: &Command) -> String {
                 let word = match action {
                     bot::command::StandingAction::Pause => "pause",
                     bot::command::StandingAction::Resume => "resume",
-                    bot::command::StandingAction::Skip => "skip",
+                    bot::command::StandingAction::Skip { .. } => "skip",
                     bot::command::StandingAction::Cancel => "cancel",
                 };
                 push(format_args!(" {word} {reference}"));
+                if let bot::command::StandingAction::Skip { due: Some(due) } = action {
+                    push(format_args!(" {due}"));
+                }
             }
         }
         Command::TopUp { amount, card } | Command::CashOut { amount, card } => {

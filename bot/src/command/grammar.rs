@@ -443,11 +443,23 @@ fn parse_scheduled(words: &mut Words<'_>) -> Result<Command, UsageProblem> {
     let action = match word.to_ascii_lowercase().as_str() {
         "pause" => StandingAction::Pause,
         "resume" => StandingAction::Resume,
-        "skip" => StandingAction::Skip,
+        "skip" => StandingAction::Skip { due: None },
         "cancel" | "stop" => StandingAction::Cancel,
         _ => return Err(UsageProblem::ScheduledSubcommand),
     };
     let reference = parse_ref(words.next().ok_or(UsageProblem::MissingRef)?)?;
+    // `/scheduled skip REF 2027-01-01`: that run only. Anything else after
+    // the reference is left for `finish` to refuse.
+    let action = match (
+        action,
+        words.peek().and_then(crate::recurrence::parse_iso_date),
+    ) {
+        (StandingAction::Skip { .. }, Some(due)) => {
+            words.next();
+            StandingAction::Skip { due: Some(due) }
+        }
+        (action, _) => action,
+    };
     Ok(Command::Scheduled {
         action: Some((action, reference)),
     })

@@ -312,6 +312,13 @@ fn an_order_ends_at_its_last_run() {
         refused("every day until 2040-01-01"),
         Err(RecurrenceError::TooFar)
     );
+    // `times N` cannot reach past the horizon either (first run 2027-01-01,
+    // the eleventh on 2037-01-01 is the last the horizon holds).
+    assert_eq!(
+        refused("every 12 months on the 1st times 12"),
+        Err(RecurrenceError::TooFar)
+    );
+    assert!(refused("every 12 months on the 1st times 11").is_ok());
 }
 
 #[test]

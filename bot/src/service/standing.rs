@@ -13,6 +13,7 @@
 use jiff::civil::Time;
 use ledger::{Amount, TransferId};
 
+use super::resolve::Resolved;
 use super::second_factor::Gate;
 use super::texts::standing as texts;
 use super::texts::{minutes, tries, with_memo};
@@ -44,6 +45,9 @@ pub const RUN_ATTEMPTS_MAX: u32 = 3;
 /// The wait between two tries of a run that found too little money, in
 /// milliseconds.
 pub const RUN_RETRY_MS: i64 = 6 * 60 * 60 * 1_000;
+/// How often `/scheduled ACTION REF` is applied again after the scheduler
+/// changed the order between its read and its write.
+pub(super) const STANDING_ACTION_ATTEMPTS_MAX: u32 = 3;
 
 /// How standing orders run: plain data, from the settings.
 #[derive(Debug, Clone)]
@@ -209,6 +213,9 @@ impl Bot {
             }
             _ => {}
         }
+        let warnings = self
+            .payee_warnings(turn, &Resolved::Known(identity.clone()))
+            .await?;
         let (zone, _) = self.zone_of(me.user).await?;
         let schedule =
             match Schedule::starting(recurrence, zone, self.config.standing.run_at, turn.now_ms) {
@@ -265,7 +272,7 @@ impl Bot {
         let reference = stored.reference.to_string();
         let rule = stored.schedule.recurrence().to_string();
         let first = run_text(&stored.schedule, 0).unwrap_or_default();
-        let text = texts::code_to_confirm(
+        let mut text = texts::code_to_confirm(
             &what(&stored),
             &rule,
             &first,
@@ -273,7 +280,14 @@ impl Bot {
             &minutes(self.config.otp.ttl_secs),
             &reference,
         );
-        let redacted = texts::code_to_confirm_redacted(&what(&stored), &rule, &reference);
+        let mut redacted = texts::code_to_confirm_redacted(&what(&stored), &rule, &reference);
+        // As for a one-off payment: a look-alike handle, a payee never paid.
+        for warning in &warnings {
+            for shown in [&mut text, &mut redacted] {
+                shown.push_str("\n\n");
+                shown.push_str(warning);
+            }
+        }
         let cancel = Button::new(
             texts::CANCEL_BUTTON,
             format!("/scheduled cancel {reference}"),
@@ -442,9 +456,45 @@ impl Bot {
             turn.private(texts::no_such_order(&reference.to_string()));
             return Ok(());
         };
+        // The scheduler may write the order between this read and the
+        // write below (a run, a notice): read it again and apply the action
+        // to what is there now, a bounded number of times.
+        let mut order = order;
+        for _ in 0..STANDING_ACTION_ATTEMPTS_MAX {
+            let (changed, reply) = match self.standing_action(action, &order, turn.now_ms) {
+                Ok(change) => change,
+                Err(refusal) => {
+                    turn.private(refusal);
+                    return Ok(());
+                }
+            };
+            if self.store.update_standing_order(&changed).await? {
+                turn.private(reply);
+                return Ok(());
+            }
+            match self.store.standing_order(&order.reference).await? {
+                Some(now) => order = now,
+                None => break,
+            }
+        }
+        let reference = order.reference.to_string();
+        turn.private(texts::cannot(
+            &reference,
+            texts::describe_state(order.state),
+        ));
+        Ok(())
+    }
+
+    /// What `action` makes of `order` and the payer's reply, or why not.
+    fn standing_action(
+        &self,
+        action: StandingAction,
+        order: &StandingOrder,
+        now_ms: i64,
+    ) -> std::result::Result<(StandingOrder, String), String> {
         let reference = order.reference.to_string();
         let mut changed = order.clone();
-        changed.updated_at_ms = turn.now_ms;
+        changed.updated_at_ms = now_ms;
         let reply = match (action, order.state) {
             (StandingAction::Pause, StandingState::Active) => {
                 changed.state = StandingState::Paused;
@@ -452,9 +502,11 @@ impl Bot {
                 texts::paused(&reference)
             }
             (StandingAction::Resume, StandingState::Paused) => {
-                // Periods that fell in the pause are not made up.
-                match changed.schedule.period_at_or_after(turn.now_ms) {
+                // Periods that fell in the pause are not made up, and a run
+                // skipped before the pause stays skipped.
+                match changed.schedule.period_at_or_after(now_ms) {
                     Some(k) => {
+                        let k = k.max(order.next_period);
                         changed.state = StandingState::Active;
                         changed.next_period = k;
                         changed.attempts = 0;
@@ -471,9 +523,19 @@ impl Bot {
                     }
                 }
             }
-            (StandingAction::Skip, StandingState::Active) => {
+            (StandingAction::Skip { due }, StandingState::Active) => {
                 let k = order.next_period;
-                changed = self.advance(&order, turn.now_ms);
+                if let Some(due) = due
+                    && order.schedule.run_date(k) != Some(due)
+                {
+                    // A late or repeated tap: that run is made or skipped.
+                    return Err(texts::skip_not_next(
+                        &reference,
+                        &due.to_string(),
+                        &next_text(order),
+                    ));
+                }
+                changed = self.advance(order, now_ms);
                 texts::skipped_by_you(
                     &reference,
                     &run_text(&order.schedule, k).unwrap_or_default(),
@@ -488,19 +550,9 @@ impl Bot {
                 changed.due_at_ms = None;
                 texts::cancelled(&reference)
             }
-            (_, state) => {
-                turn.private(texts::cannot(&reference, texts::describe_state(state)));
-                return Ok(());
-            }
+            (_, state) => return Err(texts::cannot(&reference, texts::describe_state(state))),
         };
-        if self.store.update_standing_order(&changed).await? {
-            turn.private(reply);
-        } else {
-            let now = self.store.standing_order(&order.reference).await?;
-            let state = now.map_or(order.state, |o| o.state);
-            turn.private(texts::cannot(&reference, texts::describe_state(state)));
-        }
-        Ok(())
+        Ok((changed, reply))
     }
 
     async fn list_scheduled(&self, turn: &mut Turn<'_>) -> Result<()> {

@@ -17,7 +17,7 @@ use super::{RUN_ATTEMPTS_MAX, RUN_RETRY_MS, STANDING_PERIODS_PER_SWEEP_MAX, SWEE
 use super::{run_text, what};
 use crate::message::Button;
 use crate::store::standing::{StandingOrder, StandingState};
-use crate::trust::{TrustAction, Verdict as TrustVerdict};
+use crate::trust::{Review, TrustAction, Verdict as TrustVerdict};
 
 /// Why a run was skipped.
 enum Skip {
@@ -41,8 +41,12 @@ impl Bot {
         for order in due {
             match order.state {
                 StandingState::AwaitingCode => {
-                    self.end_standing(order, StandingState::Expired, now_ms)
-                        .await?;
+                    // Told, as a one-off payment's payer is; with the state
+                    // change, so once. One order's failure holds up no other.
+                    let reference = order.reference.clone();
+                    if let Err(error) = self.expire_standing(order, now_ms).await {
+                        tracing::warn!(order = %reference, %error, "a standing order's expiry failed; will retry");
+                    }
                 }
                 StandingState::Active => {
                     let mut order = order;
@@ -126,6 +130,14 @@ impl Bot {
         }
         if assessment.verdict == TrustVerdict::Hold {
             let why = texts::HELD_FOR_REVIEW.to_owned();
+            return self.skip_period(order, Skip::Refused(why), now_ms).await;
+        }
+        // A rule that asks for the second factor now (and did not when the
+        // payer set the order up with it) cannot be answered by a run: this
+        // run is skipped and the payer told, never paid past the rule.
+        if assessment.verdict == TrustVerdict::SecondFactor && order.review != Review::SecondFactor
+        {
+            let why = texts::SECOND_FACTOR_AT_RUN.to_owned();
             return self.skip_period(order, Skip::Refused(why), now_ms).await;
         }
         let run_id = derive(
@@ -297,8 +309,18 @@ impl Bot {
         told.told_period = Some(k);
         told.due_at_ms = Some(run_ms);
         told.updated_at_ms = now_ms;
+        // The run's date rides with Skip: a late or repeated tap skips
+        // nothing but this run.
+        let due = order
+            .schedule
+            .run_date(k)
+            .map(|d| d.to_string())
+            .unwrap_or_default();
         let buttons = vec![
-            Button::new(texts::SKIP_BUTTON, format!("/scheduled skip {reference}")),
+            Button::new(
+                texts::SKIP_BUTTON,
+                format!("/scheduled skip {reference} {due}"),
+            ),
             Button::new(
                 texts::CANCEL_BUTTON,
                 format!("/scheduled cancel {reference}"),
@@ -312,6 +334,7 @@ impl Bot {
                 &reference,
                 &what(&order),
                 &run_text(&order.schedule, k).unwrap_or_default(),
+                &due,
             ),
             buttons,
             None,
@@ -367,6 +390,23 @@ impl Bot {
             Err(SubmitError::RecordConflict { .. }) => Ok(None),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Ends an order whose code ran out and tells its payer.
+    async fn expire_standing(&self, order: StandingOrder, now_ms: i64) -> Result<()> {
+        let reference = order.reference.to_string();
+        let notice = self.notice(
+            &format!("{reference}:expired"),
+            order.payer_platform,
+            &order.payer_id,
+            texts::code_ran_out(&reference, &what(&order)),
+        )?;
+        let mut ended = order;
+        ended.state = StandingState::Expired;
+        ended.due_at_ms = None;
+        ended.updated_at_ms = now_ms;
+        self.commit_records(ended, vec![notice]).await?;
+        Ok(())
     }
 
     /// How the payee is told who pays them.

@@ -66,10 +66,18 @@ pub(crate) const CANCEL_BUTTON: &str = "Cancel";
 pub(crate) const SKIP_BUTTON: &str = "Skip this one";
 
 /// Ahead of a run, privately. `what`: `@bob $20.00 for “rent”`.
-pub(crate) fn coming_up(reference: &str, what: &str, when: &str) -> String {
+pub(crate) fn coming_up(reference: &str, what: &str, when: &str, date: &str) -> String {
     format!(
         "Standing order {reference}: I'll pay {what} on {when}. \
-         To skip this one: /scheduled skip {reference}; to stop it: /scheduled cancel {reference}."
+         To skip this one: /scheduled skip {reference} {date}; to stop it: /scheduled cancel {reference}."
+    )
+}
+
+/// `/scheduled skip REF DATE` for a run that is no longer the next one.
+pub(crate) fn skip_not_next(reference: &str, due: &str, next: &str) -> String {
+    format!(
+        "Standing order {reference}: the payment due {due} is no longer the next one \
+         (already made or skipped), so nothing is skipped. {next}"
     )
 }
 
@@ -259,6 +267,17 @@ pub(crate) fn skipped_refused_payer(
         "Standing order {reference}: this payment of {amount} to {payee} was skipped. {why} {next}"
     )
 }
+
+/// An order whose code was not used in time.
+pub(crate) fn code_ran_out(reference: &str, what: &str) -> String {
+    format!(
+        "Standing order {reference} to pay {what} was not confirmed in time and is cancelled; \
+         nothing will be paid. Set it up again with /pay if you still want it."
+    )
+}
+
+pub(crate) const SECOND_FACTOR_AT_RUN: &str = "A security check asks for your second factor for this payment, \
+     which a standing order cannot give: pay this one yourself with /pay if you meant it.";
 
 pub(crate) const HELD_FOR_REVIEW: &str =
     "A payment like it needs a review first, which a standing order cannot wait for.";
