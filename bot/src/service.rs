@@ -24,6 +24,7 @@
 //! `texts/`, one file per family.
 
 mod account;
+mod bills;
 mod card_links;
 mod cards;
 mod confirm;
@@ -77,6 +78,7 @@ use crate::stats::MessageOutcome;
 use crate::store::{CardOpKind, Store, StoreError};
 
 use account::help;
+pub use bills::{INVOICE_DECLINE_BUTTON, INVOICE_PAY_BUTTON};
 pub use escrow::ESCROW_TTL_SECS_MAX;
 pub use holds::{APPROVAL_RETRY_MS, HOLD_RESERVATION_MARGIN_MS};
 pub use limits::{

@@ -60,6 +60,7 @@ use bot::trust::Review;
 use ledger::{Amount, Currency, Ledger, Migration, RecordWrite, SqlValue, TransferId};
 use sqlx::types::Uuid;
 
+pub mod bills;
 mod pool;
 mod rules;
 mod sanctions;
@@ -152,6 +153,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "payments and card operations: what the policy point asked (second factor, hold)",
         "../migrations",
         "0014_review.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        17,
+        "bill pay: billers, invoices, webhook events",
+        "../migrations",
+        "0017_bills.sql"
     ),
 ];
 
