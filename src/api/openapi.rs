@@ -44,6 +44,8 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
 pub const LEDGER_TOKEN_SCHEME: &str = "ledger_token";
 /// The security scheme of the operator's token (`api.operator_token`).
 pub const OPERATOR_TOKEN_SCHEME: &str = "operator_token";
+/// The security scheme of a biller's token (`paybot admin biller-add`).
+pub const BILLER_TOKEN_SCHEME: &str = "biller_token";
 /// The security scheme of the verification provider's signed callback.
 pub const SIGNATURE_SCHEME: &str = "verification_signature";
 
@@ -100,6 +102,20 @@ impl Modify for SecuritySchemes {
                     .description(Some(
                         "The operator's token (`api.operator_token`), as `Authorization: \
                          Bearer <token>`: the `/admin` routes only, nothing of the ledger's.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            BILLER_TOKEN_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A biller's token (printed once by `paybot admin biller-add`), as \
+                         `Authorization: Bearer <token>`: that biller's `/billers/me` routes \
+                         only. No or a wrong token 401 `unauthorized`; too many wrong tokens \
+                         429 `too_many_attempts` with `Retry-After`.",
                     ))
                     .build(),
             ),
