@@ -644,7 +644,10 @@ pub enum ApiError {
     /// The biller sent this reference before with other fields.
     InvoiceConflict(String),
     /// The invoice is not open (its state now), so it cannot be cancelled.
-    InvoiceNotOpen { reference: String, state: String },
+    InvoiceNotOpen {
+        reference: String,
+        state: String,
+    },
     /// The invoice's payer cannot be billed: why.
     InvoicePayer(&'static str),
 }

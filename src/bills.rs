@@ -28,10 +28,10 @@ use paybot_store::bills::{Biller, Invoice, WebhookEvent};
 use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::json;
-use utoipa::ToSchema;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
+use utoipa::ToSchema;
 
 use crate::api::verification::CallbackSecret;
 

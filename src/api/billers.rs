@@ -173,7 +173,12 @@ async fn parties(
                 _ => return Err(ApiError::InvoicePayer("that handle names several users")),
             }
         }
-        _ => return Err(field("user_id", "give exactly one of `user_id` and `handle`")),
+        _ => {
+            return Err(field(
+                "user_id",
+                "give exactly one of `user_id` and `handle`",
+            ));
+        }
     };
     let payer = payer.ok_or(ApiError::InvoicePayer(
         "no such user: they must have talked to the bot",
@@ -236,10 +241,10 @@ async fn send_invoice(
     }
     let platform = Platform::from_str_opt(&body.platform)
         .ok_or_else(|| field("platform", "use telegram, discord or mock"))?;
-    let currency = Currency::from_code(&body.currency)
-        .map_err(|e| field("currency", e.to_string()))?;
-    let amount = Amount::from_minor(body.amount, currency)
-        .map_err(|e| field("amount", e.to_string()))?;
+    let currency =
+        Currency::from_code(&body.currency).map_err(|e| field("currency", e.to_string()))?;
+    let amount =
+        Amount::from_minor(body.amount, currency).map_err(|e| field("amount", e.to_string()))?;
     if body.amount <= 0 {
         return Err(field("amount", "must be positive"));
     }
@@ -291,7 +296,7 @@ async fn send_invoice(
             &payer,
             amount,
             description,
-            &format!("<t:{}>", body.due_at),
+            body.due_at.saturating_mul(1_000),
             &key,
         )
         .await
@@ -303,8 +308,7 @@ async fn send_invoice(
         .insert_invoice(&invoice)
         .await
         .map_err(store_failed)?;
-    if stored.created_at_ms != invoice.created_at_ms || stored.request_ref != invoice.request_ref
-    {
+    if stored.created_at_ms != invoice.created_at_ms || stored.request_ref != invoice.request_ref {
         return same_or_conflict(&stored, &wanted);
     }
     Ok((StatusCode::CREATED, Json(invoice_json(&stored))).into_response())

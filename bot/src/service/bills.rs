@@ -32,14 +32,14 @@ impl Bot {
     /// user on the payer's platform): a payment request whose reference
     /// derives from `key` (the same key gives the same request, so a
     /// retried call sends nothing twice), with Pay and Decline buttons.
-    /// `due` is the due date as the payer reads it.
+    /// `due_at_ms` is the due date (shown in UTC).
     pub async fn send_invoice(
         &self,
         biller: &Identity,
         payer: &Identity,
         amount: Amount,
         description: Memo,
-        due: &str,
+        due_at_ms: i64,
         key: &str,
     ) -> Result<PaymentRequest> {
         let now_ms = self.ledger.now_ms();
@@ -78,7 +78,7 @@ impl Bot {
                 &label_of(biller),
                 &amount.to_string(),
                 memo,
-                due,
+                &crate::limits::utc_minute_text(due_at_ms),
                 &reference,
             ),
             vec![
