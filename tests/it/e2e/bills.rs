@@ -350,6 +350,28 @@ fn a_biller_invoices_a_chat_user_who_pays_and_the_signed_webhook_is_retried_unti
         "a cancelled invoice was payable: {late:?}"
     );
 
+    // Expired: due in two seconds, never paid; the user can no longer pay.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let soon = json!({
+        "reference": "INV-4", "platform": "mock", "handle": "@alice", "amount": 500,
+        "currency": "USD", "due_at": now + 2, "description": "Late fee",
+    });
+    let (status, _) = biller.call("POST", "", Some(&soon));
+    assert_eq!(status, 201);
+    let fourth = chat.wait_for("alice", "$5.00 for Late fee");
+    let reference = chat_reference(fourth["text"].as_str().unwrap());
+    let expired = wait_for_event(&received, "invoice.expired");
+    assert_eq!(expired[0].1["data"]["invoice"]["reference"], "INV-4");
+    assert_eq!(biller.call("GET", "/INV-4", None).1["state"], "expired");
+    let late = chat.say("alice", &format!("/approve {reference}"));
+    assert!(
+        late.iter().all(|t| !t.contains("/confirm")),
+        "an expired invoice was payable: {late:?}"
+    );
+
     // An unknown invoice.
     let (status, missing) = biller.call("GET", "/INV-404", None);
     assert_eq!(
