@@ -1822,6 +1822,7 @@ mod tests {
                     admin: None,
                 }),
                 None,
+                None,
             );
             let response = app.oneshot(request).await.unwrap();
             let status = response.status();
