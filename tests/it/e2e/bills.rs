@@ -13,7 +13,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::support::{Finished, Server, http_call, http_post, paybot, run, serve};
+use super::support::{Finished, PgDatabase, Server, http_call, http_post, paybot, run, serve};
 
 /// How long a webhook or a chat message may take to arrive.
 const WAIT_SECS: u64 = 20;
@@ -203,8 +203,9 @@ impl Biller<'_> {
     }
 }
 
-fn register(dir: &std::path::Path, url: &str) -> (String, String) {
+fn register(dir: &std::path::Path, vars: &[(&str, &str)], url: &str) -> (String, String) {
     let mut cmd = paybot(dir);
+    cmd.envs(vars.iter().copied());
     cmd.args([
         "admin",
         "biller-add",
@@ -238,12 +239,27 @@ fn chat_reference(text: &str) -> String {
 
 #[test]
 fn a_biller_invoices_a_chat_user_who_pays_and_the_signed_webhook_is_retried_until_acknowledged() {
-    let (hook, received) = webhook_endpoint();
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&mut serve(dir.path(), &[]));
+    the_biller_flow(dir.path(), &[]);
+}
+
+#[tokio::test]
+async fn postgres_a_biller_invoices_a_chat_user_who_pays_declines_or_lets_it_expire() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    the_biller_flow(dir.path(), &[("PAYBOT_DATABASE__URL", db.url.as_str())]);
+}
+
+/// Invoice, pay (the webhook retried after a 500), decline, cancel,
+/// expire: on the database `vars` name.
+fn the_biller_flow(dir: &std::path::Path, vars: &[(&str, &str)]) {
+    let (hook, received) = webhook_endpoint();
+    let server = Server::start(&mut serve(dir, vars));
     let chat = Chat { server: &server };
     chat.say("alice", "/start");
-    let (token, secret) = register(dir.path(), &format!("http://{hook}/hook"));
+    let (token, secret) = register(dir, vars, &format!("http://{hook}/hook"));
     let biller = Biller {
         server: &server,
         token,
