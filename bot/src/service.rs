@@ -518,6 +518,7 @@ impl Bot {
             } => self.split(&mut turn, total, &shares, memo).await?,
             Command::SplitStatus { split } => self.split_status(&mut turn, split).await?,
             Command::History { limit } => self.history(&mut turn, limit).await?,
+            Command::Bills => self.bills(&mut turn).await?,
             Command::Link { code } => self.link(&mut turn, code).await?,
             Command::LinkConfirm { second_factor } => {
                 self.link_confirm(&mut turn, second_factor.as_ref()).await?;

@@ -354,6 +354,14 @@ pub trait Store:
     /// The requests a split made, in the split's order.
     async fn requests_of_split(&self, split: &ShortRef) -> Result<Vec<PaymentRequest>, StoreError>;
 
+    /// Requests `payer` is asked to pay and has not paid or declined
+    /// (invoices from billers among them), oldest first, at most `limit`.
+    async fn requests_to_pay(
+        &self,
+        payer: UserId,
+        limit: u32,
+    ) -> Result<Vec<PaymentRequest>, StoreError>;
+
     // -- splits ----------------------------------------------------------
 
     /// Inserts unless the reference exists; returns what is stored.

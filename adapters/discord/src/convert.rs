@@ -819,6 +819,7 @@ pub fn commands() -> Value {
                 ),
                 CommandName::Balance
                 | CommandName::Limits
+                | CommandName::Bills
                 | CommandName::Start
                 | CommandName::Cards => {
                     (name.summary(), Vec::new())

@@ -1439,6 +1439,20 @@ macro_rules! sql_backend {
                 all(pool, query).await
             }
 
+            pub(crate) async fn requests_to_pay(
+                pool: &Pool,
+                payer: UserId,
+                limit: u32,
+            ) -> Result<Vec<PaymentRequest>, Error> {
+                let query = select::<PaymentRequest>(
+                    "WHERE payer = $1 AND state IN ('open', 'approved')
+                     ORDER BY seq LIMIT $2",
+                )
+                .bind(payer.0)
+                .bind(i64::from(limit));
+                all(pool, query).await
+            }
+
             // -- splits --------------------------------------------------
 
             pub(crate) async fn insert_split(pool: &Pool, split: &Split) -> Result<Split, Error> {
@@ -2231,6 +2245,14 @@ impl Store for SqlStore {
 
     async fn requests_of_split(&self, split: &ShortRef) -> Result<Vec<PaymentRequest>, StoreError> {
         on_backend!(self, pool => db::requests_of_split(pool, split).await)
+    }
+
+    async fn requests_to_pay(
+        &self,
+        payer: UserId,
+        limit: u32,
+    ) -> Result<Vec<PaymentRequest>, StoreError> {
+        on_backend!(self, pool => db::requests_to_pay(pool, payer, limit).await)
     }
 
     async fn insert_split(&self, split: &Split) -> Result<Split, StoreError> {

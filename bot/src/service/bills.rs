@@ -10,7 +10,7 @@
 
 use ledger::Amount;
 
-use super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, derive, label_of, short_ref};
+use super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, Turn, derive, label_of, short_ref};
 use super::{Bot, Result};
 use crate::command::Memo;
 use crate::message::Button;
@@ -27,7 +27,41 @@ fn invoice_text(biller: &str, amount: &str, memo: &str, due: &str, reference: &s
     )
 }
 
+/// Requests `/bills` lists at most.
+pub(super) const BILLS_LISTED_MAX: u32 = 20;
+
 impl Bot {
+    /// `/bills`: what the user is asked to pay (invoices and requests),
+    /// privately, each with the commands that pay or decline it.
+    pub(super) async fn bills(&self, turn: &mut Turn<'_>) -> Result<()> {
+        let open = self
+            .store
+            .requests_to_pay(turn.me.user, BILLS_LISTED_MAX)
+            .await?;
+        if open.is_empty() {
+            turn.private("Nothing is waiting for you to pay.");
+            return Ok(());
+        }
+        let mut lines = vec!["Waiting for you to pay:".to_owned()];
+        for request in &open {
+            let memo = request
+                .memo
+                .as_ref()
+                .map(|m| format!(" for {}", m.as_str()))
+                .unwrap_or_default();
+            lines.push(format!(
+                "{} {}{memo} from {}: /approve {} or /decline {}",
+                request.reference,
+                request.amount,
+                request.requester_label,
+                request.reference,
+                request.reference
+            ));
+        }
+        turn.private(lines.join("\n"));
+        Ok(())
+    }
+
     /// Sends `payer` an invoice from `biller` (an identity of the biller's
     /// user on the payer's platform): a payment request whose reference
     /// derives from `key` (the same key gives the same request, so a

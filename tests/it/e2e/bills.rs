@@ -344,6 +344,13 @@ fn the_biller_flow(dir: &std::path::Path, vars: &[(&str, &str)]) {
     assert_eq!(status, 201);
     let second = chat.wait_for("alice", "$10.00 for Electricity");
     let reference = chat_reference(second["text"].as_str().unwrap());
+    // `/bills` lists it, with the commands that pay or decline it.
+    let bills = chat.say("alice", "/bills").join("\n");
+    assert!(
+        bills.contains(&format!("/approve {reference} or /decline {reference}"))
+            && bills.contains("$10.00 for Electricity, November from @citypower"),
+        "{bills}"
+    );
     chat.say("alice", &format!("/decline {reference}"));
     let declined = wait_for_event(&received, "invoice.declined");
     verify_signature(&secret, &declined[0].0, &declined[0].1.to_string());
