@@ -486,11 +486,14 @@ mod tests {
                 "get /api/v1/admin/audit operator_token",
                 "get /api/v1/admin/holds operator_token",
                 "get /api/v1/admin/users/{platform}/{id} operator_token",
+                "get /api/v1/billers/me/invoices/{reference} biller_token",
                 "get /api/v1/openapi.json ledger_token|operator_token",
                 "get /api/v1/transfers/{id} ledger_token",
                 "post /api/v1/accounts ledger_token",
                 "post /api/v1/admin/holds/{id}/approve operator_token",
                 "post /api/v1/admin/holds/{id}/reject operator_token",
+                "post /api/v1/billers/me/invoices biller_token",
+                "post /api/v1/billers/me/invoices/{reference}/cancel biller_token",
                 "post /api/v1/transfers ledger_token",
                 "post /api/v1/verification/callback verification_signature",
                 "put /api/v1/admin/users/{platform}/{id}/tier operator_token",
@@ -501,6 +504,7 @@ mod tests {
             .unwrap();
         assert_eq!(schemes["ledger_token"]["scheme"], "bearer");
         assert_eq!(schemes["operator_token"]["scheme"], "bearer");
+        assert_eq!(schemes["biller_token"]["scheme"], "bearer");
         assert_eq!(schemes["verification_signature"]["in"], "header");
         assert_eq!(
             schemes["verification_signature"]["name"],
