@@ -117,6 +117,11 @@ pub enum RecordChange<'a> {
     /// Writes the payment at its revision (compare-and-swap); the unit is
     /// not applied when it changed meanwhile.
     UpdatePayment(&'a Payment),
+    /// Writes the request at its revision (compare-and-swap); the unit is
+    /// not applied when it changed meanwhile (how `/approve` claims a
+    /// request in the commit that reserves its money, and how a payment
+    /// marks its request paid in the commit that moves it).
+    UpdateRequest(&'a PaymentRequest),
 }
 
 /// The bot's persistent state. Implementations must make each method atomic

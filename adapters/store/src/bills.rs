@@ -241,6 +241,10 @@ macro_rules! bills_backend {
             ) -> Result<Vec<Invoice>, Error> {
                 let rows = sqlx::query(
                     "SELECT biller_id, reference, request_ref, platform, platform_user_id, amount, currency, due_at_ms, description, state, created_at_ms, updated_at_ms FROM bot_invoices WHERE state = 'open'
+                     AND NOT EXISTS (SELECT 1 FROM bot_requests r JOIN bot_payments p
+                         ON p.reference = r.payment_ref
+                         WHERE r.reference = bot_invoices.request_ref AND r.state = 'approved'
+                           AND p.state IN ('awaiting_code', 'escrowed', 'held'))
                      ORDER BY due_at_ms LIMIT $1",
 )
                 .bind(i64::from(limit))
@@ -301,7 +305,10 @@ macro_rules! bills_backend {
                 let request = sqlx::query(
                     "UPDATE bot_requests SET state = 'declined', updated_at_ms = $1,
                          revision = revision + 1
-                     WHERE reference = $2 AND state = 'open'",
+                     WHERE reference = $2 AND (state = 'open' OR (state = 'approved'
+                         AND NOT EXISTS (SELECT 1 FROM bot_payments p
+                             WHERE p.reference = bot_requests.payment_ref
+                               AND p.state IN ('awaiting_code', 'escrowed', 'held'))))",
                 )
                 .bind(now_ms)
                 .bind(&invoice.request_ref)
@@ -451,7 +458,8 @@ impl SqlStore {
         on_backend!(self, pool => db::invoice_of(pool, biller_id, reference).await)
     }
 
-    /// Open invoices, soonest due first, at most `limit`.
+    /// Open invoices that can be withdrawn now (none whose request's
+    /// payment is still in progress), soonest due first, at most `limit`.
     pub async fn open_invoices(&self, limit: u32) -> Result<Vec<Invoice>, StoreError> {
         on_backend!(self, pool => db::open_invoices(pool, limit).await)
     }
@@ -472,8 +480,10 @@ impl SqlStore {
     /// Withdraws an open invoice (`to_state`: cancelled or expired): its
     /// payment request is declined (so it can no longer be paid), its
     /// state set and `event` queued, in one transaction; `false` (nothing
-    /// written) unless both the invoice and its request were still open
-    /// (a request whose payment waits for a code is not withdrawn).
+    /// written) unless the invoice was still open and its request open, or
+    /// approved with no payment in progress (its payment ended without
+    /// moving money): a request whose payment waits for a code, is held for
+    /// review or escrowed is not withdrawn.
     pub async fn withdraw_invoice(
         &self,
         invoice: &Invoice,

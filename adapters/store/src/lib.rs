@@ -226,6 +226,8 @@ fn sighting_changes_nothing(known: &Identity, seen: &SeenUser, now_ms: i64) -> b
 
 /// The payments' table.
 const PAYMENTS_TABLE: &str = "bot_payments";
+/// The table of [`PaymentRequest`]s.
+const REQUESTS_TABLE: &str = "bot_requests";
 
 /// Records a handled event's outcome: `$1` platform, `$2` event id, `$3`
 /// outcome, `$4` now. The first recorded outcome stays: a late second
@@ -307,6 +309,31 @@ fn payment_values(p: &Payment) -> Vec<SqlValue> {
         SqlValue::from(p.updated_at_ms),
         SqlValue::from(p.review.to_text()),
         SqlValue::from(p.revision),
+    ]
+}
+
+/// A request's values in the order of `request_columns!`: what the store
+/// hands the ledger as a record write.
+fn request_values(r: &PaymentRequest) -> Vec<SqlValue> {
+    vec![
+        SqlValue::from(r.reference.as_str()),
+        SqlValue::from(r.requester.0),
+        SqlValue::from(r.requester_platform.as_str()),
+        SqlValue::from(r.requester_id.as_str()),
+        SqlValue::from(r.requester_label.as_str()),
+        SqlValue::from(r.payer.0),
+        SqlValue::from(r.payer_platform.as_str()),
+        SqlValue::from(r.payer_id.as_str()),
+        SqlValue::from(r.payer_label.as_str()),
+        SqlValue::from(r.amount.minor()),
+        SqlValue::from(r.amount.currency().code()),
+        SqlValue::from(r.memo.as_ref().map(Memo::as_str)),
+        SqlValue::from(r.split.as_ref().map(ShortRef::as_str)),
+        SqlValue::from(r.state.as_str()),
+        SqlValue::from(r.payment.as_ref().map(ShortRef::as_str)),
+        SqlValue::from(r.created_at_ms),
+        SqlValue::from(r.updated_at_ms),
+        SqlValue::from(r.revision),
     ]
 }
 
@@ -519,7 +546,7 @@ macro_rules! sql_backend {
             record!(LinkedCard, "bot_cards", card_columns!(), card_from_row);
             record!(Payment, PAYMENTS_TABLE, payment_columns!(), payment_from_row);
             whole!(Payment, "payment", Some("transfer_id"), |p| Some(p.transfer_id), bind_payment);
-            record!(PaymentRequest, "bot_requests", request_columns!(), request_from_row);
+            record!(PaymentRequest, REQUESTS_TABLE, request_columns!(), request_from_row);
             whole!(PaymentRequest, "request", None, |_| None, bind_request);
             record!(Split, "bot_splits", split_columns!(), split_from_row);
             whole!(Split, "split", None, |_| None, bind_split);
@@ -2023,6 +2050,12 @@ impl Store for SqlStore {
                 compare_and_swap_sql(PAYMENTS_TABLE, payment_columns!())
                     .map_err(StoreError::from)?,
                 payment_values(payment),
+            )
+            .expecting_rows(1),
+            RecordChange::UpdateRequest(request) => RecordWrite::new(
+                compare_and_swap_sql(REQUESTS_TABLE, request_columns!())
+                    .map_err(StoreError::from)?,
+                request_values(request),
             )
             .expecting_rows(1),
         })
