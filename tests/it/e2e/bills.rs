@@ -237,6 +237,18 @@ fn chat_reference(text: &str) -> String {
         .to_owned()
 }
 
+/// The payment reference after `/cancel ` in a code DM.
+fn payment_reference(text: &str) -> String {
+    text.split("/cancel ")
+        .nth(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect()
+        })
+        .unwrap_or_else(|| panic!("no /cancel in {text}"))
+}
+
 #[test]
 fn a_biller_invoices_a_chat_user_who_pays_and_the_signed_webhook_is_retried_until_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
@@ -393,6 +405,59 @@ fn the_biller_flow(dir: &std::path::Path, vars: &[(&str, &str)]) {
     assert!(
         late.iter().all(|t| !t.contains("/confirm")),
         "an expired invoice was payable: {late:?}"
+    );
+
+    // Tapped Pay, then the payment was cancelled: nothing moved, so the
+    // biller can still cancel it, and the user can no longer pay it.
+    let (status, _) = biller.send("INV-5", 3_000, 3_600);
+    assert_eq!(status, 201);
+    let fifth = chat.wait_for("alice", "$30.00 for Electricity");
+    let reference = chat_reference(fifth["text"].as_str().unwrap());
+    let asked = chat
+        .say("alice", &format!("/approve {reference}"))
+        .join("\n");
+    let payment = payment_reference(&asked);
+    chat.say("alice", &format!("/cancel {payment}"));
+    let (status, cancelled) = biller.call("POST", "/INV-5/cancel", None);
+    assert_eq!(
+        (status, cancelled["state"].as_str()),
+        (200, Some("cancelled")),
+        "{cancelled}"
+    );
+    let late = chat.say("alice", &format!("/approve {reference}"));
+    assert!(
+        late.iter().all(|t| !t.contains("/confirm")),
+        "a cancelled invoice was payable: {late:?}"
+    );
+
+    // The same, left to expire: it expires.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let soon = json!({
+        "reference": "INV-6", "platform": "mock", "handle": "@alice", "amount": 600,
+        "currency": "USD", "due_at": now + 3, "description": "Water",
+    });
+    let (status, _) = biller.call("POST", "", Some(&soon));
+    assert_eq!(status, 201);
+    let sixth = chat.wait_for("alice", "$6.00 for Water");
+    let reference = chat_reference(sixth["text"].as_str().unwrap());
+    let asked = chat
+        .say("alice", &format!("/approve {reference}"))
+        .join("\n");
+    chat.say("alice", &format!("/cancel {}", payment_reference(&asked)));
+    let deadline = Instant::now() + Duration::from_secs(WAIT_SECS);
+    while biller.call("GET", "/INV-6", None).1["state"] != "expired" {
+        assert!(Instant::now() < deadline, "INV-6 never expired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let expired = wait_for_event(&received, "invoice.expired");
+    assert!(
+        expired
+            .iter()
+            .any(|(_, body)| body["data"]["invoice"]["reference"] == "INV-6"),
+        "{expired:?}"
     );
 
     // An unknown invoice.
