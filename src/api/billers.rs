@@ -300,7 +300,8 @@ async fn send_invoice(
             &key,
         )
         .await
-        .map_err(ApiError::Bot)?;
+        .map_err(ApiError::Bot)?
+        .ok_or_else(|| ApiError::InvoiceConflict(body.reference.clone()))?;
     let mut invoice = wanted.clone();
     invoice.request_ref = request.reference.to_string();
     let stored = api

@@ -1112,3 +1112,70 @@ cases!(request_changed_under_its_payment {
     a_code_for_a_request_withdrawn_meanwhile_pays_nothing_on_sqlite(TestBackend::Sqlite),
     a_code_for_a_request_withdrawn_meanwhile_pays_nothing_on_postgres(TestBackend::Postgres),
 });
+
+/// An invoice retried under its key with other fields (amount, payer,
+/// description) sends nothing: never a second payable request.
+async fn invoice_retried_with_other_fields(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    for (who, event) in [("alice", "s1"), ("bob", "s2"), ("carol", "s3")] {
+        bot.handle(&dm(who, event, "/start")).await;
+    }
+    let identity = |name: &'static str| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .identity(Platform::Mock, &PlatformUserId::new(name).unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let (biller, alice, bob) = (
+        identity("carol").await,
+        identity("alice").await,
+        identity("bob").await,
+    );
+    let usd = |minor| Amount::from_minor(minor, Currency::USD).unwrap();
+    let memo = |text: &str| bot::command::Memo::parse(text).unwrap();
+    let send = |payer, minor, text: &'static str| {
+        let (bot, biller) = (Arc::clone(&bot), biller.clone());
+        async move {
+            bot.send_invoice(
+                &biller,
+                &payer,
+                usd(minor),
+                memo(text),
+                4_000_000_000_000,
+                "7:INV-1",
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let first = send(alice.clone(), 500, "Power").await.expect("sent");
+    let again = send(alice.clone(), 500, "Power").await.expect("the same");
+    assert_eq!(again.reference, first.reference);
+    assert!(
+        send(alice.clone(), 900, "Power").await.is_none(),
+        "another amount"
+    );
+    assert!(
+        send(alice.clone(), 500, "Water").await.is_none(),
+        "another description"
+    );
+    assert!(
+        send(bob.clone(), 500, "Power").await.is_none(),
+        "another payer"
+    );
+    assert_eq!(requests_to(&store, "alice").await.len(), 1);
+    assert_eq!(requests_to(&store, "alice").await[0].amount, usd(500));
+    assert!(requests_to(&store, "bob").await.is_empty());
+    db.cleanup().await;
+}
+
+cases!(invoice_retried_with_other_fields {
+    an_invoice_retried_with_other_fields_sends_nothing_on_sqlite(TestBackend::Sqlite),
+    an_invoice_retried_with_other_fields_sends_nothing_on_postgres(TestBackend::Postgres),
+});

@@ -66,7 +66,9 @@ impl Bot {
     /// user on the payer's platform): a payment request whose reference
     /// derives from `key` (the same key gives the same request, so a
     /// retried call sends nothing twice), with Pay and Decline buttons.
-    /// `due_at_ms` is the due date (shown in UTC).
+    /// `due_at_ms` is the due date (shown in UTC). `None` (nothing sent)
+    /// when this key's request exists with other fields (payer, amount,
+    /// description): the caller answers a conflict.
     pub async fn send_invoice(
         &self,
         biller: &Identity,
@@ -75,7 +77,7 @@ impl Bot {
         description: Memo,
         due_at_ms: i64,
         key: &str,
-    ) -> Result<PaymentRequest> {
+    ) -> Result<Option<PaymentRequest>> {
         let now_ms = self.ledger.now_ms();
         let id = derive("paybot.bot.invoice", key);
         let mut request = PaymentRequest {
@@ -98,9 +100,25 @@ impl Bot {
             revision: 0,
         };
         let mut stored = self.store.insert_request(&request).await?;
-        if stored.requester != request.requester || stored.payer != request.payer {
+        if stored.requester != request.requester {
+            // Another requester's request holds the short reference: the
+            // long one. (One of this biller's is taken as this key's: at
+            // worst a rare collision answers a conflict, never a second
+            // payable request for one key.)
             request.reference = short_ref('R', id, REF_BODY_CHARS_LONG)?;
             stored = self.store.insert_request(&request).await?;
+        }
+        let same = stored.requester == request.requester
+            && stored.payer == request.payer
+            && stored.payer_platform == request.payer_platform
+            && stored.payer_id == request.payer_id
+            && stored.amount == request.amount
+            && stored.memo == request.memo
+            && stored.split.is_none();
+        if !same {
+            // This key's request was sent with other fields (a retry that
+            // changed them): never a second payable request.
+            return Ok(None);
         }
         let reference = stored.reference.to_string();
         let memo = stored.memo.as_ref().map(Memo::as_str).unwrap_or_default();
@@ -122,6 +140,6 @@ impl Bot {
             None,
         )?;
         self.ledger.enqueue_outbox(&[notice]).await?;
-        Ok(stored)
+        Ok(Some(stored))
     }
 }
