@@ -37,8 +37,9 @@ use crate::api::verification::CallbackSecret;
 
 /// The header a webhook's signature travels in.
 pub const WEBHOOK_SIGNATURE_HEADER: &str = "Paybot-Signature";
-/// Tries of one webhook event before it is `dead`.
-pub const WEBHOOK_ATTEMPTS_MAX: i64 = 10;
+/// Tries of one webhook event before it is `dead`: with the backoff below
+/// (0.5 s doubling, at most an hour apart), about seven hours of retries.
+pub const WEBHOOK_ATTEMPTS_MAX: i64 = 20;
 /// The wait after the first failed try, in milliseconds; doubled after
 /// each further one.
 pub const WEBHOOK_BACKOFF_BASE_MS: i64 = 500;
@@ -311,8 +312,11 @@ pub fn spawn_worker(
     mut stopped: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        // Redirects are not followed: a webhook goes to the registered URL
+        // only.
         let client = match reqwest::Client::builder()
             .timeout(Duration::from_millis(WEBHOOK_TIMEOUT_MS))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
         {
             Ok(client) => client,
@@ -339,4 +343,23 @@ pub fn spawn_worker(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A biller that is down for a few hours still gets its events: the
+    /// retries span hours, at most an hour apart.
+    #[test]
+    fn webhook_retries_span_hours() {
+        let waits: Vec<i64> = (1..WEBHOOK_ATTEMPTS_MAX).map(backoff_ms).collect();
+        let total_ms: i64 = waits.iter().sum();
+        assert!(
+            total_ms >= 6 * 3_600_000,
+            "retries stop after {total_ms} ms"
+        );
+        assert!(waits.iter().all(|w| *w <= WEBHOOK_BACKOFF_MAX_MS));
+        assert_eq!(waits.first(), Some(&WEBHOOK_BACKOFF_BASE_MS));
+    }
 }
