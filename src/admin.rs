@@ -176,8 +176,19 @@ pub async fn run(
     } = &args.command
     {
         let store = paybot_store::SqlStore::new(&ledger);
-        let registered =
-            crate::bills::register(&store, name, handle, webhook_url, ledger.now_ms()).await;
+        // Development: the settings name no real platform or key (a
+        // production deployment, mixed or not, gets no mock identity).
+        let development =
+            crate::deployment::Deployment::of(settings).is_ok_and(|d| !d.is_production());
+        let registered = crate::bills::register(
+            &store,
+            name,
+            handle,
+            webhook_url,
+            development,
+            ledger.now_ms(),
+        )
+        .await;
         store.close().await;
         ledger.close().await;
         let registered = registered?;

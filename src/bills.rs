@@ -56,7 +56,8 @@ pub const INVOICES_PER_ROUND_MAX: u32 = 500;
 pub const WEBHOOKS_PER_ROUND_MAX: u32 = 50;
 /// How long after its due date an unpaid invoice expires, in milliseconds.
 pub const INVOICE_EXPIRY_GRACE_MS: i64 = 0;
-/// The platforms a biller has an identity on (its handle, on each).
+/// The platforms a biller has an identity on (its handle, on each; the
+/// mock chat in development only).
 pub const BILLER_PLATFORMS: [Platform; 3] = [Platform::Mock, Platform::Telegram, Platform::Discord];
 /// The prefix of a biller's identity id on each platform (then its handle).
 pub const BILLER_ID_PREFIX: &str = "biller.";
@@ -90,17 +91,24 @@ pub fn token_digest(token: &[u8]) -> String {
 }
 
 /// Registers a biller: a paybot user with the handle on every platform of
-/// [`BILLER_PLATFORMS`] (its wallet is that user's), a fresh API token
+/// [`BILLER_PLATFORMS`] (the mock chat only when `development`; its wallet
+/// is that user's), a fresh API token
 /// (stored as its digest) and a fresh webhook secret.
 pub async fn register(
     store: &SqlStore,
     name: &str,
     handle: &Handle,
     webhook_url: &url::Url,
+    development: bool,
     now_ms: i64,
 ) -> anyhow::Result<Registered> {
     let mut user = None;
-    for platform in BILLER_PLATFORMS {
+    // The mock chat's identity only in development: in production, no
+    // one reaching the mock chat may speak for the biller's real money.
+    let platforms = BILLER_PLATFORMS
+        .into_iter()
+        .filter(|p| development || *p != Platform::Mock);
+    for platform in platforms {
         let id = PlatformUserId::new(format!("{BILLER_ID_PREFIX}{}", handle.as_str()))
             .map_err(|e| anyhow::anyhow!("the handle makes no platform id: {e}"))?;
         let seen = SeenUser {

@@ -277,6 +277,17 @@ fn the_biller_flow(dir: &std::path::Path, vars: &[(&str, &str)]) {
         token,
     };
 
+    // No one speaks as the biller in the mock chat: its id is reserved.
+    let body = json!({ "from": "biller.citypower", "chat": "dm", "text": "/pay @alice 5" });
+    let (status, refused) = http_post(
+        server.addr,
+        "/mock/messages",
+        Some("application/json"),
+        &body.to_string(),
+    );
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.contains("reserved_user"), "{refused}");
+
     // No token, a wrong one: refused.
     let wrong = Biller {
         server: &server,
