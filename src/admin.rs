@@ -60,6 +60,19 @@ fn kind(text: &str) -> Result<AuditKind, String> {
     })
 }
 
+fn handle(text: &str) -> Result<bot::message::Handle, String> {
+    bot::message::Handle::parse(text).map_err(|e| e.to_string())
+}
+
+fn webhook_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| e.to_string())?;
+    if matches!(url.scheme(), "http" | "https") {
+        Ok(url)
+    } else {
+        Err("an http or https URL".to_owned())
+    }
+}
+
 fn hold_id(text: &str) -> Result<ShortRef, String> {
     ShortRef::parse(text).map_err(|e| e.to_string())
 }
@@ -105,6 +118,20 @@ pub enum AdminCommand {
     },
     /// List the holds waiting for a decision.
     Holds,
+    /// Register a biller (bill pay): a user with HANDLE on every platform
+    /// (its wallet), an API token and a webhook signing secret, both
+    /// printed once and never again.
+    BillerAdd {
+        /// What users see it called, e.g. "City Power".
+        #[arg(long)]
+        name: String,
+        /// Its handle on every platform, e.g. @citypower.
+        #[arg(long, value_parser = handle)]
+        handle: bot::message::Handle,
+        /// Where its webhooks are POSTed.
+        #[arg(long, value_parser = webhook_url)]
+        webhook_url: url::Url,
+    },
     /// Approve a held payment or cash-out: the money moves.
     Approve {
         #[arg(value_name = "ID", value_parser = hold_id)]
@@ -141,6 +168,39 @@ pub async fn run(
     if let Err(e) = migrated {
         ledger.close().await;
         return Err(e);
+    }
+    if let AdminCommand::BillerAdd {
+        name,
+        handle,
+        webhook_url,
+    } = &args.command
+    {
+        let store = paybot_store::SqlStore::new(&ledger);
+        // Development: the settings name no real platform or key (a
+        // production deployment, mixed or not, gets no mock identity).
+        let development =
+            crate::deployment::Deployment::of(settings).is_ok_and(|d| !d.is_production());
+        let registered = crate::bills::register(
+            &store,
+            name,
+            handle,
+            webhook_url,
+            development,
+            ledger.now_ms(),
+        )
+        .await;
+        store.close().await;
+        ledger.close().await;
+        let registered = registered?;
+        writeln!(
+            out,
+            "biller {} @{} registered; shown once, keep them now:\ntoken: {}\nwebhook secret: {}",
+            registered.id,
+            handle.as_str(),
+            registered.token,
+            registered.webhook_secret
+        )?;
+        return Ok(());
     }
     let ran = match crate::app::operator_bot(settings, &ledger).await {
         Ok((store, bot)) => {
@@ -223,6 +283,9 @@ async fn command(
                 ..AuditFilter::default()
             };
             export_audit(bot, filter, *json, out).await?;
+        }
+        AdminCommand::BillerAdd { .. } => {
+            bail!("biller-add runs on the store, before the operator's bot is built")
         }
         AdminCommand::Holds => {
             let holds = bot

@@ -59,6 +59,7 @@ use utoipa_axum::routes;
 use crate::logging::EveryInterval;
 
 pub mod admin;
+pub mod billers;
 pub mod openapi;
 pub mod verification;
 
@@ -381,10 +382,14 @@ pub struct LedgerApi {
 /// given; the verification callback (signed, no token) when `callback`
 /// is. Every route comes from [`documented`], so each is in the document
 /// and nothing else is answered ([`openapi::documented_only`]).
-pub fn router(api: Option<LedgerApi>, callback: Option<verification::Callback>) -> Router {
+pub fn router(
+    api: Option<LedgerApi>,
+    callback: Option<verification::Callback>,
+    billers: Option<billers::BillerApi>,
+) -> Router {
     let callback_on = callback.is_some();
     let served = openapi::Served::default();
-    let (routes, document) = documented(api, callback, &served).split_for_parts();
+    let (routes, document) = documented(api, callback, billers, &served).split_for_parts();
     served.set(&document);
     let routes = openapi::documented_only(routes, &document);
     if callback_on {
@@ -406,6 +411,7 @@ pub fn full_document() -> Value {
     inner.merge(document_route().into_openapi());
     inner.merge(admin::routes().into_openapi());
     inner.merge(verification::routes().into_openapi());
+    inner.merge(billers::routes().into_openapi());
     openapi::to_json(&openapi_base().nest(API_PREFIX, inner))
 }
 
@@ -422,6 +428,7 @@ fn openapi_base() -> utoipa::openapi::OpenApi {
 fn documented(
     api: Option<LedgerApi>,
     callback: Option<verification::Callback>,
+    billers: Option<billers::BillerApi>,
     served: &openapi::Served,
 ) -> OpenApiRouter {
     let mut inner = OpenApiRouter::default();
@@ -455,6 +462,18 @@ fn documented(
     if let Some(callback) = callback {
         // Merged after the tokens' layer: the callback is signed instead.
         inner = inner.merge(verification::routes().with_state(verification::receiver(callback)));
+    }
+    if let Some(billers) = billers {
+        // Merged after the tokens' layer: each biller's token is in the
+        // database, checked by its own layer.
+        inner = inner.merge(
+            billers::routes()
+                .layer(middleware::from_fn_with_state(
+                    billers.clone(),
+                    billers::biller_only,
+                ))
+                .with_state(billers),
+        );
     }
     OpenApiRouter::with_openapi(openapi_base()).nest(API_PREFIX, inner)
 }
@@ -622,6 +641,17 @@ pub enum ApiError {
     CallbackOff,
     /// The core failed (logged); nothing is known to have changed.
     Bot(bot::service::BotError),
+    /// The biller has no invoice with this reference.
+    InvoiceNotFound(String),
+    /// The biller sent this reference before with other fields.
+    InvoiceConflict(String),
+    /// The invoice is not open (its state now), so it cannot be cancelled.
+    InvoiceNotOpen {
+        reference: String,
+        state: String,
+    },
+    /// The invoice's payer cannot be billed: why.
+    InvoicePayer(&'static str),
 }
 
 impl ApiError {
@@ -704,6 +734,10 @@ impl ApiError {
             ApiError::EventInProgress(_) => (S::CONFLICT, "event_in_progress"),
             ApiError::CallbackOff => (S::NOT_FOUND, "no_such_route"),
             ApiError::Bot(_) => (S::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::InvoiceNotFound(_) => (S::NOT_FOUND, "invoice_not_found"),
+            ApiError::InvoiceConflict(_) => (S::CONFLICT, "invoice_exists_with_different_fields"),
+            ApiError::InvoiceNotOpen { .. } => (S::CONFLICT, "invoice_not_open"),
+            ApiError::InvoicePayer(_) => (S::NOT_FOUND, "unknown_payer"),
         }
     }
 
@@ -761,6 +795,14 @@ impl ApiError {
             }
             ApiError::CallbackOff => "the verification callback is off".to_owned(),
             ApiError::Bot(_) => "paybot is unavailable; send the same request again".to_owned(),
+            ApiError::InvoiceNotFound(reference) => format!("no invoice {reference}"),
+            ApiError::InvoiceConflict(reference) => format!(
+                "invoice {reference} was sent before with other fields; use a new reference"
+            ),
+            ApiError::InvoiceNotOpen { reference, state } => {
+                format!("invoice {reference} is {state}")
+            }
+            ApiError::InvoicePayer(why) => (*why).to_owned(),
         }
     }
 }
@@ -1901,6 +1943,7 @@ mod tests {
                     tokens,
                     admin: None,
                 }),
+                None,
                 None,
             );
             let response = app.oneshot(request).await.unwrap();

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod api;
 pub mod app;
 pub mod bench;
+pub mod bills;
 pub mod cli;
 pub mod database;
 pub mod deployment;

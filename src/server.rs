@@ -134,7 +134,14 @@ async fn serve_ledger(
     let api_routes = crate::api::router(
         ledger_api(settings, ledger, &app.bot),
         callback(settings, &app.bot),
+        Some(crate::api::billers::BillerApi {
+            store: app.store.clone(),
+            bot: Arc::clone(&app.bot),
+            throttle: Arc::default(),
+        }),
     );
+    let bills_worker =
+        crate::bills::spawn_worker(app.store.clone(), Arc::clone(&app.bot), stopped.clone());
     let metrics = crate::metrics::Metrics::new(Arc::clone(&app.bot), ledger.clone());
     let metrics_routes = metrics_router(settings, &metrics);
     let metrics_listener = spawn_metrics_listener(settings, metrics, &stopped).await?;
@@ -183,6 +190,7 @@ async fn serve_ledger(
     let mut tasks = vec![
         ("bot sweeper", bot_sweeper),
         ("outbox dispatcher", dispatcher),
+        ("bill pay worker", bills_worker),
     ];
     if let Some(polling) = telegram_polling {
         tasks.push(("telegram polling", polling));

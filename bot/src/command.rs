@@ -123,6 +123,8 @@ pub enum Command {
     },
     /// `/split status [REF]`.
     SplitStatus { split: Option<ShortRef> },
+    /// `/bills`: invoices and requests waiting for the user.
+    Bills,
     /// `/history [N]`, N in `1..=HISTORY_ENTRIES_MAX`.
     History { limit: Option<u8> },
     /// `/link [CODE]`: without a code, make one for this wallet; with one,
@@ -204,6 +206,7 @@ impl Command {
             Command::Approve { .. } => CommandName::Approve,
             Command::Decline { .. } => CommandName::Decline,
             Command::Split { .. } | Command::SplitStatus { .. } => CommandName::Split,
+            Command::Bills => CommandName::Bills,
             Command::History { .. } => CommandName::History,
             Command::Link { .. } | Command::LinkConfirm { .. } | Command::LinkCancel => {
                 CommandName::Link

@@ -24,6 +24,7 @@
 //! `texts/`, one file per family.
 
 mod account;
+mod bills;
 mod card_links;
 mod cards;
 mod confirm;
@@ -79,6 +80,7 @@ use crate::stats::MessageOutcome;
 use crate::store::{CardOpKind, Store, StoreError};
 
 use account::help;
+pub use bills::{INVOICE_DECLINE_BUTTON, INVOICE_PAY_BUTTON};
 pub use escrow::ESCROW_TTL_SECS_MAX;
 pub use holds::{APPROVAL_RETRY_MS, HOLD_RESERVATION_MARGIN_MS};
 pub use limits::{
@@ -528,6 +530,7 @@ impl Bot {
             } => self.split(&mut turn, total, &shares, memo).await?,
             Command::SplitStatus { split } => self.split_status(&mut turn, split).await?,
             Command::History { limit } => self.history(&mut turn, limit).await?,
+            Command::Bills => self.bills(&mut turn).await?,
             Command::Link { code } => self.link(&mut turn, code).await?,
             Command::LinkConfirm { second_factor } => {
                 self.link_confirm(&mut turn, second_factor.as_ref()).await?;

@@ -118,6 +118,11 @@ pub enum RecordChange<'a> {
     /// Writes the payment at its revision (compare-and-swap); the unit is
     /// not applied when it changed meanwhile.
     UpdatePayment(&'a Payment),
+    /// Writes the request at its revision (compare-and-swap); the unit is
+    /// not applied when it changed meanwhile (how `/approve` claims a
+    /// request in the commit that reserves its money, and how a payment
+    /// marks its request paid in the commit that moves it).
+    UpdateRequest(&'a PaymentRequest),
 }
 
 /// The bot's persistent state. Implementations must make each method atomic
@@ -355,6 +360,14 @@ pub trait Store:
 
     /// The requests a split made, in the split's order.
     async fn requests_of_split(&self, split: &ShortRef) -> Result<Vec<PaymentRequest>, StoreError>;
+
+    /// Requests `payer` is asked to pay and has not paid or declined
+    /// (invoices from billers among them), oldest first, at most `limit`.
+    async fn requests_to_pay(
+        &self,
+        payer: UserId,
+        limit: u32,
+    ) -> Result<Vec<PaymentRequest>, StoreError>;
 
     // -- splits ----------------------------------------------------------
 

@@ -44,6 +44,8 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
 pub const LEDGER_TOKEN_SCHEME: &str = "ledger_token";
 /// The security scheme of the operator's token (`api.operator_token`).
 pub const OPERATOR_TOKEN_SCHEME: &str = "operator_token";
+/// The security scheme of a biller's token (`paybot admin biller-add`).
+pub const BILLER_TOKEN_SCHEME: &str = "biller_token";
 /// The security scheme of the verification provider's signed callback.
 pub const SIGNATURE_SCHEME: &str = "verification_signature";
 
@@ -100,6 +102,20 @@ impl Modify for SecuritySchemes {
                     .description(Some(
                         "The operator's token (`api.operator_token`), as `Authorization: \
                          Bearer <token>`: the `/admin` routes only, nothing of the ledger's.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            BILLER_TOKEN_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A biller's token (printed once by `paybot admin biller-add`), as \
+                         `Authorization: Bearer <token>`: that biller's `/billers/me` routes \
+                         only. No or a wrong token 401 `unauthorized`; too many wrong tokens \
+                         429 `too_many_attempts` with `Retry-After`.",
                     ))
                     .build(),
             ),
@@ -549,11 +565,14 @@ mod tests {
                 "get /api/v1/admin/audit operator_token",
                 "get /api/v1/admin/holds operator_token",
                 "get /api/v1/admin/users/{platform}/{id} operator_token",
+                "get /api/v1/billers/me/invoices/{reference} biller_token",
                 "get /api/v1/openapi.json ledger_token|operator_token",
                 "get /api/v1/transfers/{id} ledger_token",
                 "post /api/v1/accounts ledger_token",
                 "post /api/v1/admin/holds/{id}/approve operator_token",
                 "post /api/v1/admin/holds/{id}/reject operator_token",
+                "post /api/v1/billers/me/invoices biller_token",
+                "post /api/v1/billers/me/invoices/{reference}/cancel biller_token",
                 "post /api/v1/transfers ledger_token",
                 "post /api/v1/verification/callback verification_signature",
                 "put /api/v1/admin/users/{platform}/{id}/tier operator_token",
@@ -564,6 +583,7 @@ mod tests {
             .unwrap();
         assert_eq!(schemes["ledger_token"]["scheme"], "bearer");
         assert_eq!(schemes["operator_token"]["scheme"], "bearer");
+        assert_eq!(schemes["biller_token"]["scheme"], "bearer");
         assert_eq!(schemes["verification_signature"]["in"], "header");
         assert_eq!(
             schemes["verification_signature"]["name"],

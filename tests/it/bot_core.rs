@@ -974,3 +974,208 @@ cases!(escrow_not_for_renamed_users {
     escrow_is_not_released_to_a_renamed_known_user_on_sqlite(TestBackend::Sqlite),
     escrow_is_not_released_to_a_renamed_known_user_on_postgres(TestBackend::Postgres),
 });
+
+// -- requests are paid once ----------------------------------------------------
+
+/// The requests `payer` (a mock user) is asked to pay, oldest first.
+async fn requests_to(store: &SqlStore, payer: &str) -> Vec<bot::store::PaymentRequest> {
+    let identity = store
+        .identity(Platform::Mock, &PlatformUserId::new(payer).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    store.requests_to_pay(identity.user, 100).await.unwrap()
+}
+
+/// The six-digit code after `/confirm ` in `text`.
+fn code_in(text: &str) -> String {
+    text.split("/confirm ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no code in {text}"))
+        .chars()
+        .take(6)
+        .collect()
+}
+
+/// Two taps on Pay at once (two events, both reading the request open):
+/// one payment starts, one code is sent; the other tap is told.
+async fn double_tap(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    bot.handle(&dm("alice", "s1", "/start")).await;
+    bot.handle(&dm("bob", "s2", "/start")).await;
+    const REQUESTS: usize = 6;
+    for i in 0..REQUESTS {
+        bot.handle(&dm("bob", &format!("r{i}"), "/request @alice 1 for tea"))
+            .await;
+    }
+    let requests = requests_to(&store, "alice").await;
+    assert_eq!(requests.len(), REQUESTS);
+    for (i, request) in requests.iter().enumerate() {
+        let text = format!("/approve {}", request.reference);
+        let first = dm("alice", &format!("a{i}"), &text);
+        let second = dm("alice", &format!("b{i}"), &text);
+        let (one, two) = tokio::join!(bot.handle(&first), bot.handle(&second));
+        let codes = [&one, &two]
+            .iter()
+            .filter(|replies| text_of(replies).contains("/confirm "))
+            .count();
+        assert_eq!(
+            codes, 1,
+            "request {} double-tapped: {one:?} {two:?}",
+            request.reference
+        );
+        // Cancelled (at most three payments wait for a code at once).
+        let asked = text_of(&one) + &text_of(&two);
+        let payment = reference_after(&asked, "/cancel ");
+        bot.handle(&dm(
+            "alice",
+            &format!("c{i}"),
+            &format!("/cancel {payment}"),
+        ))
+        .await;
+    }
+    assert_eq!(
+        support::payments_of(&store, Platform::Mock, "alice").await,
+        REQUESTS
+    );
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(double_tap {
+    a_request_tapped_twice_at_once_starts_one_payment_on_sqlite(TestBackend::Sqlite),
+    a_request_tapped_twice_at_once_starts_one_payment_on_postgres(TestBackend::Postgres),
+});
+
+/// A request that leaves `approved` while its payment waits for the code
+/// (declined, withdrawn by its biller): the code no longer pays, the money
+/// goes back, the request is never marked paid over its decline. And the
+/// payer cannot decline a request whose payment is in progress.
+async fn request_changed_under_its_payment(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    bot.handle(&dm("alice", "s1", "/start")).await;
+    bot.handle(&dm("bob", "s2", "/start")).await;
+    bot.handle(&dm("bob", "r1", "/request @alice 5 for lunch"))
+        .await;
+    let request = requests_to(&store, "alice").await.remove(0);
+    let asked = text_of(
+        &bot.handle(&dm(
+            "alice",
+            "a1",
+            &format!("/approve {}", request.reference),
+        ))
+        .await,
+    );
+    let code = code_in(&asked);
+
+    // Declining while the payment waits is refused: it may still complete.
+    let refused = text_of(
+        &bot.handle(&dm(
+            "alice",
+            "d1",
+            &format!("/decline {}", request.reference),
+        ))
+        .await,
+    );
+    assert!(
+        refused.contains("already has a payment in progress"),
+        "{refused}"
+    );
+
+    // Withdrawn meanwhile (as a biller's cancel would, racing the code).
+    let mut now = store.request(&request.reference).await.unwrap().unwrap();
+    assert_eq!(now.state, bot::store::RequestState::Approved);
+    now.state = bot::store::RequestState::Declined;
+    assert!(store.update_request(&now).await.unwrap());
+
+    let late = text_of(
+        &bot.handle(&dm("alice", "c1", &format!("/confirm {code}")))
+            .await,
+    );
+    assert!(late.contains("can no longer be confirmed"), "{late}");
+    assert!(
+        balance_text(&bot, "alice", "b1").await.contains("$100.00"),
+        "alice paid a withdrawn request"
+    );
+    assert!(balance_text(&bot, "bob", "b2").await.contains("$100.00"));
+    let after = store.request(&request.reference).await.unwrap().unwrap();
+    assert_eq!(after.state, bot::store::RequestState::Declined);
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(request_changed_under_its_payment {
+    a_code_for_a_request_withdrawn_meanwhile_pays_nothing_on_sqlite(TestBackend::Sqlite),
+    a_code_for_a_request_withdrawn_meanwhile_pays_nothing_on_postgres(TestBackend::Postgres),
+});
+
+/// An invoice retried under its key with other fields (amount, payer,
+/// description) sends nothing: never a second payable request.
+async fn invoice_retried_with_other_fields(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    for (who, event) in [("alice", "s1"), ("bob", "s2"), ("carol", "s3")] {
+        bot.handle(&dm(who, event, "/start")).await;
+    }
+    let identity = |name: &'static str| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .identity(Platform::Mock, &PlatformUserId::new(name).unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let (biller, alice, bob) = (
+        identity("carol").await,
+        identity("alice").await,
+        identity("bob").await,
+    );
+    let usd = |minor| Amount::from_minor(minor, Currency::USD).unwrap();
+    let memo = |text: &str| bot::command::Memo::parse(text).unwrap();
+    let send = |payer, minor, text: &'static str| {
+        let (bot, biller) = (Arc::clone(&bot), biller.clone());
+        async move {
+            bot.send_invoice(
+                &biller,
+                &payer,
+                usd(minor),
+                memo(text),
+                4_000_000_000_000,
+                "7:INV-1",
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let first = send(alice.clone(), 500, "Power").await.expect("sent");
+    let again = send(alice.clone(), 500, "Power").await.expect("the same");
+    assert_eq!(again.reference, first.reference);
+    assert!(
+        send(alice.clone(), 900, "Power").await.is_none(),
+        "another amount"
+    );
+    assert!(
+        send(alice.clone(), 500, "Water").await.is_none(),
+        "another description"
+    );
+    assert!(
+        send(bob.clone(), 500, "Power").await.is_none(),
+        "another payer"
+    );
+    assert_eq!(requests_to(&store, "alice").await.len(), 1);
+    assert_eq!(requests_to(&store, "alice").await[0].amount, usd(500));
+    assert!(requests_to(&store, "bob").await.is_empty());
+    db.cleanup().await;
+}
+
+cases!(invoice_retried_with_other_fields {
+    an_invoice_retried_with_other_fields_sends_nothing_on_sqlite(TestBackend::Sqlite),
+    an_invoice_retried_with_other_fields_sends_nothing_on_postgres(TestBackend::Postgres),
+});

@@ -874,6 +874,7 @@ pub fn commands() -> Value {
                 ),
                 CommandName::Balance
                 | CommandName::Limits
+                | CommandName::Bills
                 | CommandName::Start
                 | CommandName::Cards => {
                     (name.summary(), Vec::new())

@@ -53,6 +53,10 @@ pub use repl::repl;
 /// The bot's own name in the mock chat (`/pay@paybot`, and a bot user that
 /// cannot be paid).
 pub const MOCK_BOT_NAME: &str = "paybot";
+/// The prefix of the user ids paybot reserves for billers' identities: no
+/// one speaks as a biller in the mock chat (a biller acts only through its
+/// API, with its token).
+pub const RESERVED_USER_PREFIX: &str = "biller.";
 /// What `chat` is for a direct (one-to-one) chat with the bot.
 pub const DM: &str = "dm";
 /// The longest group name, in characters.
@@ -157,6 +161,8 @@ pub enum MockError {
     BadUser,
     #[error("`from` cannot be `{MOCK_BOT_NAME}`: that is the bot")]
     BotUser,
+    #[error("`from` cannot start with `{RESERVED_USER_PREFIX}`: those names are billers'")]
+    ReservedUser,
     #[error(
         "`chat` must be \"dm\" or a group name: 1 to {GROUP_NAME_CHARS_MAX} letters, digits, `_`, `-` or `.`"
     )]
@@ -185,6 +191,7 @@ impl MockError {
         match self {
             MockError::BadUser => "bad_user",
             MockError::BotUser => "bot_user",
+            MockError::ReservedUser => "reserved_user",
             MockError::BadChat => "bad_chat",
             MockError::BadText => "bad_text",
             MockError::BadId => "bad_id",
@@ -700,6 +707,9 @@ impl MockChat {
         let from = Handle::parse(&out.from).map_err(|_| MockError::BadUser)?;
         if from.as_str() == MOCK_BOT_NAME {
             return Err(MockError::BotUser);
+        }
+        if from.as_str().starts_with(RESERVED_USER_PREFIX) {
+            return Err(MockError::ReservedUser);
         }
         let group = match out.chat.as_str() {
             DM => None,

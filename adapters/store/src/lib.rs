@@ -60,6 +60,7 @@ use bot::trust::Review;
 use ledger::{Amount, Currency, Ledger, Migration, RecordWrite, SqlValue, TransferId};
 use sqlx::types::Uuid;
 
+pub mod bills;
 mod pool;
 mod rules;
 mod sanctions;
@@ -161,6 +162,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "../migrations",
         "0018_standing_orders.sql"
     ),
+    ledger::migration!(
+        "bot",
+        19,
+        "bill pay: billers, invoices, webhook events",
+        "../migrations",
+        "0019_bills.sql"
+    ),
 ];
 
 /// How often a verification event's claim is tried again when its row
@@ -226,6 +234,8 @@ fn sighting_changes_nothing(known: &Identity, seen: &SeenUser, now_ms: i64) -> b
 
 /// The payments' table.
 const PAYMENTS_TABLE: &str = "bot_payments";
+/// The table of [`PaymentRequest`]s.
+const REQUESTS_TABLE: &str = "bot_requests";
 
 /// Records a handled event's outcome: `$1` platform, `$2` event id, `$3`
 /// outcome, `$4` now. The first recorded outcome stays: a late second
@@ -307,6 +317,31 @@ fn payment_values(p: &Payment) -> Vec<SqlValue> {
         SqlValue::from(p.updated_at_ms),
         SqlValue::from(p.review.to_text()),
         SqlValue::from(p.revision),
+    ]
+}
+
+/// A request's values in the order of `request_columns!`: what the store
+/// hands the ledger as a record write.
+fn request_values(r: &PaymentRequest) -> Vec<SqlValue> {
+    vec![
+        SqlValue::from(r.reference.as_str()),
+        SqlValue::from(r.requester.0),
+        SqlValue::from(r.requester_platform.as_str()),
+        SqlValue::from(r.requester_id.as_str()),
+        SqlValue::from(r.requester_label.as_str()),
+        SqlValue::from(r.payer.0),
+        SqlValue::from(r.payer_platform.as_str()),
+        SqlValue::from(r.payer_id.as_str()),
+        SqlValue::from(r.payer_label.as_str()),
+        SqlValue::from(r.amount.minor()),
+        SqlValue::from(r.amount.currency().code()),
+        SqlValue::from(r.memo.as_ref().map(Memo::as_str)),
+        SqlValue::from(r.split.as_ref().map(ShortRef::as_str)),
+        SqlValue::from(r.state.as_str()),
+        SqlValue::from(r.payment.as_ref().map(ShortRef::as_str)),
+        SqlValue::from(r.created_at_ms),
+        SqlValue::from(r.updated_at_ms),
+        SqlValue::from(r.revision),
     ]
 }
 
@@ -519,7 +554,7 @@ macro_rules! sql_backend {
             record!(LinkedCard, "bot_cards", card_columns!(), card_from_row);
             record!(Payment, PAYMENTS_TABLE, payment_columns!(), payment_from_row);
             whole!(Payment, "payment", Some("transfer_id"), |p| Some(p.transfer_id), bind_payment);
-            record!(PaymentRequest, "bot_requests", request_columns!(), request_from_row);
+            record!(PaymentRequest, REQUESTS_TABLE, request_columns!(), request_from_row);
             whole!(PaymentRequest, "request", None, |_| None, bind_request);
             record!(Split, "bot_splits", split_columns!(), split_from_row);
             whole!(Split, "split", None, |_| None, bind_split);
@@ -1439,6 +1474,20 @@ macro_rules! sql_backend {
                 all(pool, query).await
             }
 
+            pub(crate) async fn requests_to_pay(
+                pool: &Pool,
+                payer: UserId,
+                limit: u32,
+            ) -> Result<Vec<PaymentRequest>, Error> {
+                let query = select::<PaymentRequest>(
+                    "WHERE payer = $1 AND state IN ('open', 'approved')
+                     ORDER BY seq LIMIT $2",
+                )
+                .bind(payer.0)
+                .bind(i64::from(limit));
+                all(pool, query).await
+            }
+
             // -- splits --------------------------------------------------
 
             pub(crate) async fn insert_split(pool: &Pool, split: &Split) -> Result<Split, Error> {
@@ -2029,6 +2078,12 @@ impl Store for SqlStore {
                 payment_values(payment),
             )
             .expecting_rows(1),
+            RecordChange::UpdateRequest(request) => RecordWrite::new(
+                compare_and_swap_sql(REQUESTS_TABLE, request_columns!())
+                    .map_err(StoreError::from)?,
+                request_values(request),
+            )
+            .expecting_rows(1),
         })
     }
 
@@ -2249,6 +2304,14 @@ impl Store for SqlStore {
 
     async fn requests_of_split(&self, split: &ShortRef) -> Result<Vec<PaymentRequest>, StoreError> {
         on_backend!(self, pool => db::requests_of_split(pool, split).await)
+    }
+
+    async fn requests_to_pay(
+        &self,
+        payer: UserId,
+        limit: u32,
+    ) -> Result<Vec<PaymentRequest>, StoreError> {
+        on_backend!(self, pool => db::requests_to_pay(pool, payer, limit).await)
     }
 
     async fn insert_split(&self, split: &Split) -> Result<Split, StoreError> {

@@ -237,6 +237,7 @@ fn parse_arguments(
             request: parse_ref(words.next().ok_or(UsageProblem::MissingRef)?)?,
         },
         CommandName::Split => parse_split(words, ctx)?,
+        CommandName::Bills => Command::Bills,
         CommandName::History => Command::History {
             limit: words.next().map(parse_history_limit).transpose()?,
         },

@@ -23,6 +23,7 @@ pub enum CommandName {
     Decline,
     Split,
     History,
+    Bills,
     Link,
     Unlink,
     Card,
@@ -36,7 +37,7 @@ pub enum CommandName {
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 21] = [
+    pub const ALL: [CommandName; 22] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
@@ -46,6 +47,7 @@ impl CommandName {
         CommandName::Split,
         CommandName::Balance,
         CommandName::History,
+        CommandName::Bills,
         CommandName::Limits,
         CommandName::Scheduled,
         CommandName::TimeZone,
@@ -75,6 +77,7 @@ impl CommandName {
             CommandName::Decline => "decline",
             CommandName::Split => "split",
             CommandName::History => "history",
+            CommandName::Bills => "bills",
             CommandName::Link => "link",
             CommandName::Unlink => "unlink",
             CommandName::Card => "card",
@@ -116,6 +119,7 @@ impl CommandName {
                 "/split TOTAL [CURRENCY] @handle[:AMOUNT]... [for MEMO] or /split status [REF]"
             }
             CommandName::History => "/history [N]",
+            CommandName::Bills => "/bills",
             CommandName::Link => "/link [CODE | confirm | cancel]",
             CommandName::Unlink => "/unlink [confirm]",
             CommandName::Card => "/card add NUMBER MM/YY or /card remove N",
@@ -143,6 +147,7 @@ impl CommandName {
             CommandName::Decline => "/decline R3D8KM",
             CommandName::Split => "/split 60 @bob @carol:25 for dinner",
             CommandName::History => "/history 10",
+            CommandName::Bills => "/bills",
             CommandName::Link => "/link HX4N9TQW",
             CommandName::Unlink => "/unlink",
             CommandName::Card => "/card remove 2",
@@ -170,6 +175,7 @@ impl CommandName {
             CommandName::Decline => "Turn down a request someone sent you",
             CommandName::Split => "Split a bill between several people",
             CommandName::History => "Your recent payments, sent to you privately",
+            CommandName::Bills => "Invoices and requests waiting for you",
             CommandName::Link => "Use one wallet from several chat accounts",
             CommandName::Unlink => "Stop sharing a wallet: this account gets its own",
             CommandName::Card => "Link or remove a card (in a private chat only)",

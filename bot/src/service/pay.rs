@@ -19,6 +19,7 @@ use super::resolve::Resolved;
 use super::second_factor::Gate;
 use super::texts::holds as hold_texts;
 use super::texts::pay::{self as texts, describe_state};
+use super::texts::requests::changed_meanwhile;
 use super::texts::resolve::is_a_bot;
 use super::texts::{minutes, with_memo};
 use super::turn::{AwaitsCode, REF_BODY_CHARS};
@@ -27,7 +28,7 @@ use super::{Bot, Result, transfer_codes};
 use crate::command::{Memo, ShortRef, Target};
 use crate::message::Button;
 use crate::otp::{self, OtpChallenge};
-use crate::store::{Payee, Payment, PaymentState, RecordChange};
+use crate::store::{Payee, Payment, PaymentRequest, PaymentState, RecordChange, RequestState};
 use crate::trust::{Review, TrustAction};
 
 /// Payments one payer may have waiting for a code at once.
@@ -77,7 +78,7 @@ impl Bot {
         payee: Resolved,
         amount: Amount,
         memo: Option<Memo>,
-        request: Option<ShortRef>,
+        request: Option<&PaymentRequest>,
     ) -> Result<()> {
         let me = turn.me.clone();
         if let Resolved::Known(identity) = &payee
@@ -187,7 +188,7 @@ impl Bot {
             payee_label: payee_label.clone(),
             amount,
             memo: memo.clone(),
-            request,
+            request: request.map(|r| r.reference.clone()),
             origin_chat: turn.in_group().then(|| turn.msg.chat.id.clone()),
             challenge,
             review,
@@ -198,18 +199,43 @@ impl Bot {
             revision: 0,
         };
         // The reservation and the payment's record in one unit: one commit,
-        // batched with other messages'.
+        // batched with other messages'. A request is claimed in the same
+        // commit (compare-and-swap): of two taps on Pay, one reserves money.
+        let claim = request.map(|r| {
+            let mut claimed = r.clone();
+            claimed.state = RequestState::Approved;
+            claimed.payment = Some(payment.reference.clone());
+            claimed.updated_at_ms = turn.now_ms;
+            claimed
+        });
+        let mut records = vec![
+            self.store
+                .record_write(RecordChange::InsertPayment(&payment))?,
+        ];
+        if let Some(claimed) = &claim {
+            records.push(
+                self.store
+                    .record_write(RecordChange::UpdateRequest(claimed))?,
+            );
+        }
         let unit = Unit {
             transfers: vec![pending.clone()],
             outbox: Vec::new(),
-            records: vec![
-                self.store
-                    .record_write(RecordChange::InsertPayment(&payment))?,
-            ],
+            records,
         };
         let mut submitted = self.submit_limited(&mut plan, unit).await;
         let together = !matches!(submitted, Err(SubmitError::RecordConflict { .. }));
-        if !together {
+        let mut earlier_try = false;
+        if !together && let Some(claimed) = &claim {
+            // The request changed meanwhile (another tap claimed it, it was
+            // declined or withdrawn), or this message's earlier try
+            // committed: never a second reservation without the claim.
+            if self.store.payment_by_transfer(transfer_id).await?.is_none() {
+                turn.here(changed_meanwhile(&claimed.reference.to_string()));
+                return Ok(());
+            }
+            earlier_try = true;
+        } else if !together {
             // Its reference is taken: by another payment, or by this one
             // from an earlier try of the same message. The transfer alone,
             // then the record the way that tells the two apart.
@@ -226,6 +252,7 @@ impl Bot {
             return Ok(());
         }
         match submitted {
+            _ if earlier_try => {}
             Ok(outcomes) if !outcomes.is_empty() => {}
             Ok(_) => return Err(super::BotError::Inconsistent("an empty submit".to_owned())),
             Err(SubmitError::Rejected {
@@ -308,6 +335,9 @@ impl Bot {
 
     /// Moves the money of a confirmed payment and tells everyone.
     pub(super) async fn execute(&self, turn: &mut Turn<'_>, payment: Payment) -> Result<()> {
+        let Some(claim) = self.request_claim(turn, &payment).await? else {
+            return Ok(());
+        };
         if payment.state == PaymentState::AwaitingCode
             && matches!(payment.review, Review::Hold { .. })
         {
@@ -442,10 +472,22 @@ impl Bot {
         // hold's needs the hold's deadline, known only after).
         let together = next_state == PaymentState::Completed;
         let records = if together {
-            vec![
+            let mut records = vec![
                 self.store
                     .record_write(RecordChange::UpdatePayment(&done))?,
-            ]
+            ];
+            // The request this pays becomes paid in the same commit, only
+            // if it is still claimed by this payment (compare-and-swap).
+            if let Some(request) = &claim {
+                let mut paid = request.clone();
+                paid.state = RequestState::Paid;
+                paid.updated_at_ms = turn.now_ms;
+                records.push(
+                    self.store
+                        .record_write(RecordChange::UpdateRequest(&paid))?,
+                );
+            }
+            records
         } else {
             Vec::new()
         };
@@ -470,7 +512,7 @@ impl Bot {
                 } else {
                     self.counters.payment_recorded(next_state);
                 }
-                if let Some(request) = &payment.request {
+                if !together && let Some(request) = &payment.request {
                     self.mark_request_paid(request, &reference).await?;
                 }
                 turn.private(text);
@@ -478,7 +520,11 @@ impl Bot {
             }
             Err(SubmitError::RecordConflict { .. }) => {
                 // Someone else changed it first (another confirmation, a
-                // cancel, the sweeper); nothing moved here.
+                // cancel, the sweeper, or its request meanwhile); nothing
+                // moved here.
+                if claim.is_some() && self.request_claim(turn, &payment).await?.is_none() {
+                    return Ok(());
+                }
                 self.already_recorded(turn, &reference, next_state).await
             }
             Err(SubmitError::Rejected { error, .. }) => {
@@ -492,6 +538,45 @@ impl Bot {
             }
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// The request `payment` pays, as stored, while it is still claimed by
+    /// this payment (`approved` with its reference): `Some(None)` for a
+    /// payment of no request, `Some(Some(request))` for a claimed one.
+    /// `None` when the request was declined, withdrawn or claimed by another
+    /// payment: a payment still waiting for its code is then voided (the
+    /// money goes back) and the payer told; nothing is paid.
+    async fn request_claim(
+        &self,
+        turn: &mut Turn<'_>,
+        payment: &Payment,
+    ) -> Result<Option<Option<PaymentRequest>>> {
+        let Some(reference) = &payment.request else {
+            return Ok(Some(None));
+        };
+        let request = self.store.request(reference).await?;
+        if let Some(request) = request
+            && request.state == RequestState::Approved
+            && request.payment.as_ref() == Some(&payment.reference)
+        {
+            return Ok(Some(Some(request)));
+        }
+        let mut state = payment.state;
+        if state == PaymentState::AwaitingCode {
+            state = PaymentState::Cancelled;
+            if !self.end_awaiting(payment.clone(), state).await? {
+                state = self
+                    .store
+                    .payment(&payment.reference)
+                    .await?
+                    .map_or(state, |p| p.state);
+            }
+        }
+        turn.private(texts::no_longer_confirmable(
+            &payment.reference.to_string(),
+            describe_state(state),
+        ));
+        Ok(None)
     }
 
     /// Tells the payer what became of a payment someone else recorded first.

@@ -16,7 +16,7 @@ use super::{Bot, BotError, Result};
 use crate::command::{Memo, ShortRef, Target};
 use crate::limits;
 use crate::message::{Audience, Button, Reply};
-use crate::store::{Identity, PaymentRequest, PaymentState, RequestSide, RequestState, Split};
+use crate::store::{Identity, PaymentRequest, RequestSide, RequestState, Split};
 
 impl Bot {
     // -- requests --------------------------------------------------------------
@@ -208,12 +208,14 @@ impl Bot {
         match request.state {
             RequestState::Open => {}
             RequestState::Approved => {
+                // Any payment not yet final (waiting for its code, held for
+                // review, escrowed) is in progress: never a second one.
                 let waiting = match &request.payment {
                     Some(p) => self
                         .store
                         .payment(p)
                         .await?
-                        .is_some_and(|p| p.state == PaymentState::AwaitingCode),
+                        .is_some_and(|p| !p.state.is_final()),
                     None => false,
                 };
                 if waiting {
@@ -238,23 +240,16 @@ impl Bot {
                 "request {reference} names an unknown requester"
             )));
         };
+        // The request is claimed (`approved`, with the payment's
+        // reference) in the commit that reserves the money.
         self.start_payment(
             turn,
             Resolved::Known(requester),
             request.amount,
             request.memo.clone(),
-            Some(request.reference.clone()),
+            Some(&request),
         )
-        .await?;
-        let transfer_id = derive("paybot.bot.pay", &event_key(turn.msg));
-        if let Some(payment) = self.store.payment_by_transfer(transfer_id).await? {
-            let mut approved = request;
-            approved.state = RequestState::Approved;
-            approved.payment = Some(payment.reference);
-            approved.updated_at_ms = turn.now_ms;
-            self.store.update_request(&approved).await?;
-        }
-        Ok(())
+        .await
     }
 
     pub(super) async fn decline(&self, turn: &mut Turn<'_>, reference: &ShortRef) -> Result<()> {
@@ -266,6 +261,19 @@ impl Bot {
                 &reference.to_string(),
                 request.state.as_str(),
             ));
+            return Ok(());
+        }
+        if let Some(payment) = &request.payment
+            && request.state == RequestState::Approved
+            && self
+                .store
+                .payment(payment)
+                .await?
+                .is_some_and(|p| !p.state.is_final())
+        {
+            // Its payment is in progress: it may still complete, so the
+            // request is not declined under it (`/cancel` the payment).
+            turn.here(texts::already_waiting(&reference.to_string()));
             return Ok(());
         }
         let mut declined = request.clone();
@@ -303,8 +311,16 @@ impl Bot {
             let Some(request) = self.store.request(reference).await? else {
                 return Ok(());
             };
-            if request.state == RequestState::Paid {
-                return Ok(());
+            match request.state {
+                RequestState::Paid => return Ok(()),
+                // Never overwrites a decline: the payment that completed
+                // without its claim is the caller's to account for.
+                RequestState::Declined => {
+                    return Err(BotError::Inconsistent(format!(
+                        "request {reference} was declined before its payment completed"
+                    )));
+                }
+                RequestState::Open | RequestState::Approved => {}
             }
             let mut paid = request.clone();
             paid.state = RequestState::Paid;

@@ -121,7 +121,10 @@ stored_names! {
     #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
     pub enum RequestState {
         Open = "open",
-        /// Approved: a payment (`payment`) is waiting for the payer's code.
+        /// Claimed by the payment `payment` (in the commit that reserved
+        /// its money). While that payment is not final the request cannot
+        /// be paid again, declined or withdrawn; once it ended without
+        /// moving money the request is payable (and withdrawable) again.
         Approved = "approved",
         Paid = "paid",
         Declined = "declined",

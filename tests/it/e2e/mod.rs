@@ -5,6 +5,7 @@
 
 mod api;
 mod at_rest;
+mod bills;
 mod cards;
 mod deployment;
 mod discord;

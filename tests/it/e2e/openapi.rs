@@ -57,8 +57,32 @@ fn concrete(path: &str) -> String {
     out
 }
 
+/// A biller registered on the server's database (`paybot admin
+/// biller-add`): its token.
+fn biller_token(dir: &std::path::Path) -> String {
+    let mut cmd = super::support::paybot(dir);
+    cmd.args([
+        "admin",
+        "biller-add",
+        "--name",
+        "Docs",
+        "--handle",
+        "docs",
+        "--webhook-url",
+        "http://127.0.0.1:9/hook",
+    ]);
+    let finished = super::support::run(&mut cmd);
+    assert_eq!(finished.code(), Some(0), "{finished:?}");
+    finished
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .unwrap()
+        .to_owned()
+}
+
 /// The token an operation's `security` names (`None`: no token).
-fn token_for(operation: &Value) -> Option<&'static str> {
+fn token_for<'a>(operation: &Value, biller: &'a str) -> Option<&'a str> {
     let schemes: Vec<&str> = operation["security"]
         .as_array()
         .unwrap()
@@ -69,6 +93,8 @@ fn token_for(operation: &Value) -> Option<&'static str> {
         Some(TOKEN)
     } else if schemes.contains(&"operator_token") {
         Some(OPERATOR_TOKEN)
+    } else if schemes.contains(&"biller_token") {
+        Some(biller)
     } else {
         assert_eq!(schemes, ["verification_signature"], "{operation}");
         None
@@ -98,6 +124,7 @@ fn code(body: &Value) -> &str {
 fn every_documented_route_is_served_and_every_served_route_is_documented() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path());
+    let biller = biller_token(dir.path());
 
     // Behind the API's tokens, like the API: any ledger token or the
     // operator's reads it, and both read the same document.
@@ -126,7 +153,7 @@ fn every_documented_route_is_served_and_every_served_route_is_documented() {
             let documented = item.get(&method.to_ascii_lowercase());
             match documented {
                 Some(operation) => {
-                    let token = token_for(operation);
+                    let token = token_for(operation, &biller);
                     // The token the document names is the one that works:
                     // a handler answers (not the router, not the guards).
                     let (status, body) = call(&server, method, &url, token);
@@ -147,7 +174,7 @@ fn every_documented_route_is_served_and_every_served_route_is_documented() {
                 None => {
                     // A method the document does not give: the router's
                     // 405, with the token the path's routes name.
-                    let token = item.values().next().and_then(token_for);
+                    let token = item.values().next().and_then(|o| token_for(o, &biller));
                     let (status, body) = call(&server, method, &url, token);
                     assert_eq!(
                         (status, code(&body)),
@@ -206,6 +233,11 @@ fn the_document_shows_only_what_this_server_serves() {
         [
             "/api/v1/accounts",
             "/api/v1/accounts/{id}",
+            // A biller's routes are always on: each biller's token is in
+            // the database.
+            "/api/v1/billers/me/invoices",
+            "/api/v1/billers/me/invoices/{reference}",
+            "/api/v1/billers/me/invoices/{reference}/cancel",
             "/api/v1/openapi.json",
             "/api/v1/transfers",
             "/api/v1/transfers/{id}",

@@ -62,7 +62,9 @@ pub(crate) fn no_such_request(reference: &str) -> String {
 }
 
 pub(crate) fn already_waiting(reference: &str) -> String {
-    format!("Request {reference} already has a payment waiting for your code.")
+    format!(
+        "Request {reference} already has a payment in progress (waiting for your code or for review); it cannot be paid or declined twice."
+    )
 }
 
 /// `state`: the request's state, as the store names it ("paid").

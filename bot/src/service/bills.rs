@@ -1,0 +1,145 @@
+//! Bill pay's chat side: an invoice from a biller reaches its payer as a
+//! payment request from the biller's user, with Pay and Decline buttons.
+//!
+//! The design decision to know: an invoice *is* a payment request, so
+//! paying it is the ordinary `/approve` flow (the code by DM, limits, the
+//! trust policy point and its second factor), and the request is marked
+//! paid exactly once when that payment completes. What the biller sees
+//! (its invoice's state, its webhooks) is the binary's, read from the
+//! request; `bot` knows no HTTP.
+
+use ledger::Amount;
+
+use super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, Turn, derive, label_of, short_ref};
+use super::{Bot, Result};
+use crate::command::Memo;
+use crate::message::Button;
+use crate::store::{Identity, PaymentRequest, RequestState};
+
+/// The Pay button's label on an invoice.
+pub const INVOICE_PAY_BUTTON: &str = "Pay";
+/// The Decline button's label on an invoice.
+pub const INVOICE_DECLINE_BUTTON: &str = "Decline";
+
+fn invoice_text(biller: &str, amount: &str, memo: &str, due: &str, reference: &str) -> String {
+    format!(
+        "Invoice from {biller}: {amount} for {memo}, due {due}.\n/approve {reference} to pay (I'll send you a code), or /decline {reference}."
+    )
+}
+
+/// Requests `/bills` lists at most.
+pub(super) const BILLS_LISTED_MAX: u32 = 20;
+
+impl Bot {
+    /// `/bills`: what the user is asked to pay (invoices and requests),
+    /// privately, each with the commands that pay or decline it.
+    pub(super) async fn bills(&self, turn: &mut Turn<'_>) -> Result<()> {
+        let open = self
+            .store
+            .requests_to_pay(turn.me.user, BILLS_LISTED_MAX)
+            .await?;
+        if open.is_empty() {
+            turn.private("Nothing is waiting for you to pay.");
+            return Ok(());
+        }
+        let mut lines = vec!["Waiting for you to pay:".to_owned()];
+        for request in &open {
+            let memo = request
+                .memo
+                .as_ref()
+                .map(|m| format!(" for {}", m.as_str()))
+                .unwrap_or_default();
+            lines.push(format!(
+                "{} {}{memo} from {}: /approve {} or /decline {}",
+                request.reference,
+                request.amount,
+                request.requester_label,
+                request.reference,
+                request.reference
+            ));
+        }
+        turn.private(lines.join("\n"));
+        Ok(())
+    }
+
+    /// Sends `payer` an invoice from `biller` (an identity of the biller's
+    /// user on the payer's platform): a payment request whose reference
+    /// derives from `key` (the same key gives the same request, so a
+    /// retried call sends nothing twice), with Pay and Decline buttons.
+    /// `due_at_ms` is the due date (shown in UTC). `None` (nothing sent)
+    /// when this key's request exists with other fields (payer, amount,
+    /// description): the caller answers a conflict.
+    pub async fn send_invoice(
+        &self,
+        biller: &Identity,
+        payer: &Identity,
+        amount: Amount,
+        description: Memo,
+        due_at_ms: i64,
+        key: &str,
+    ) -> Result<Option<PaymentRequest>> {
+        let now_ms = self.ledger.now_ms();
+        let id = derive("paybot.bot.invoice", key);
+        let mut request = PaymentRequest {
+            reference: short_ref('R', id, REF_BODY_CHARS)?,
+            requester: biller.user,
+            requester_platform: biller.platform,
+            requester_id: biller.id.clone(),
+            requester_label: label_of(biller),
+            payer: payer.user,
+            payer_platform: payer.platform,
+            payer_id: payer.id.clone(),
+            payer_label: label_of(payer),
+            amount,
+            memo: Some(description),
+            split: None,
+            state: RequestState::Open,
+            payment: None,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            revision: 0,
+        };
+        let mut stored = self.store.insert_request(&request).await?;
+        if stored.requester != request.requester {
+            // Another requester's request holds the short reference: the
+            // long one. (One of this biller's is taken as this key's: at
+            // worst a rare collision answers a conflict, never a second
+            // payable request for one key.)
+            request.reference = short_ref('R', id, REF_BODY_CHARS_LONG)?;
+            stored = self.store.insert_request(&request).await?;
+        }
+        let same = stored.requester == request.requester
+            && stored.payer == request.payer
+            && stored.payer_platform == request.payer_platform
+            && stored.payer_id == request.payer_id
+            && stored.amount == request.amount
+            && stored.memo == request.memo
+            && stored.split.is_none();
+        if !same {
+            // This key's request was sent with other fields (a retry that
+            // changed them): never a second payable request.
+            return Ok(None);
+        }
+        let reference = stored.reference.to_string();
+        let memo = stored.memo.as_ref().map(Memo::as_str).unwrap_or_default();
+        let notice = self.notice_with(
+            &format!("{reference}:invoice:payer"),
+            payer.platform,
+            &payer.id,
+            invoice_text(
+                &label_of(biller),
+                &amount.to_string(),
+                memo,
+                &crate::limits::utc_minute_text(due_at_ms),
+                &reference,
+            ),
+            vec![
+                Button::new(INVOICE_PAY_BUTTON, format!("/approve {reference}")),
+                Button::new(INVOICE_DECLINE_BUTTON, format!("/decline {reference}")),
+            ],
+            None,
+        )?;
+        self.ledger.enqueue_outbox(&[notice]).await?;
+        Ok(Some(stored))
+    }
+}
