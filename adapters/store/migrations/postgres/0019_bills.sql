@@ -1,4 +1,4 @@
--- Bill pay (component "bot", version 17): billers registered by the
+-- Bill pay (component "bot", version 19): billers registered by the
 -- operator, the invoices they send through the API (each one a payment
 -- request from the biller's user, `request_ref`), and the webhook events
 -- waiting to be delivered to the biller (a durable queue: retried with
