@@ -104,6 +104,18 @@ impl Bot {
             self.store.update_standing_order(&fixed).await?;
             return Ok(None);
         }
+        // The account that set the order up must still use the wallet it
+        // pays from: after a /link or /unlink moved it, nothing more is paid
+        // from the old wallet (whose accounts never asked for it), and the
+        // moved account could not see the order to stop it.
+        let payer_now = self
+            .store
+            .identity(order.payer_platform, &order.payer_id)
+            .await?
+            .map(|identity| identity.user);
+        if payer_now != Some(order.payer) {
+            return self.end_moved(order, now_ms).await;
+        }
         let grace_ms = i64::from(self.config.standing.late_grace_secs).saturating_mul(1_000);
         if order.attempts == 0 && now_ms.saturating_sub(run_ms) > grace_ms {
             return self.skip_period(order, Skip::Missed, now_ms).await;
@@ -390,6 +402,33 @@ impl Bot {
             Err(SubmitError::RecordConflict { .. }) => Ok(None),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// Cancels an order whose payer's account moved to another wallet (or
+    /// was unlinked), and tells both sides privately.
+    async fn end_moved(&self, order: StandingOrder, now_ms: i64) -> Result<Option<StandingOrder>> {
+        let reference = order.reference.to_string();
+        let payer_label = self.payer_name(&order).await?;
+        let outbox = vec![
+            self.notice(
+                &format!("{reference}:moved:payer"),
+                order.payer_platform,
+                &order.payer_id,
+                texts::ended_account_moved(&reference, &what(&order)),
+            )?,
+            self.notice(
+                &format!("{reference}:moved:payee"),
+                order.payee_platform,
+                &order.payee_id,
+                texts::ended_for_payee(&payer_label, &reference),
+            )?,
+        ];
+        let mut ended = order;
+        ended.state = StandingState::Cancelled;
+        ended.due_at_ms = None;
+        ended.updated_at_ms = now_ms;
+        self.commit_records(ended, outbox).await?;
+        Ok(None)
     }
 
     /// Ends an order whose code ran out and tells its payer.

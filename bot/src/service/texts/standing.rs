@@ -268,6 +268,22 @@ pub(crate) fn skipped_refused_payer(
     )
 }
 
+/// An order whose payer's account now uses another wallet (or none).
+pub(crate) fn ended_account_moved(reference: &str, what: &str) -> String {
+    format!(
+        "Standing order {reference} to pay {what} is cancelled: this account now belongs to \
+         another wallet, and the order paid from the old one. Nothing more will be paid; \
+         set it up again with /pay if you still want it."
+    )
+}
+
+/// The payee's side of [`ended_account_moved`].
+pub(crate) fn ended_for_payee(payer: &str, reference: &str) -> String {
+    format!(
+        "{payer}'s standing order {reference} to you has ended; no more payments will come from it."
+    )
+}
+
 /// An order whose code was not used in time.
 pub(crate) fn code_ran_out(reference: &str, what: &str) -> String {
     format!(
