@@ -10,7 +10,7 @@
 
 use ledger::Amount;
 
-use super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, Turn, derive, label_of, short_ref};
+use super::turn::{REF_BODY_CHARS_LONG, Turn, derive, label_of, short_ref};
 use super::{Bot, Result};
 use crate::command::Memo;
 use crate::message::Button;
@@ -80,8 +80,10 @@ impl Bot {
     ) -> Result<Option<PaymentRequest>> {
         let now_ms = self.ledger.now_ms();
         let id = derive("paybot.bot.invoice", key);
-        let mut request = PaymentRequest {
-            reference: short_ref('R', id, REF_BODY_CHARS)?,
+        let request = PaymentRequest {
+            // The long reference: a biller with many invoices would meet
+            // collisions among 6-character ones, each a permanent conflict.
+            reference: short_ref('R', id, REF_BODY_CHARS_LONG)?,
             requester: biller.user,
             requester_platform: biller.platform,
             requester_id: biller.id.clone(),
@@ -99,15 +101,10 @@ impl Bot {
             updated_at_ms: now_ms,
             revision: 0,
         };
-        let mut stored = self.store.insert_request(&request).await?;
-        if stored.requester != request.requester {
-            // Another requester's request holds the short reference: the
-            // long one. (One of this biller's is taken as this key's: at
-            // worst a rare collision answers a conflict, never a second
-            // payable request for one key.)
-            request.reference = short_ref('R', id, REF_BODY_CHARS_LONG)?;
-            stored = self.store.insert_request(&request).await?;
-        }
+        // A request already under this reference with other fields is this
+        // key's, sent before with other fields (or, vanishingly rarely,
+        // another key's): a conflict, never a second payable request.
+        let stored = self.store.insert_request(&request).await?;
         let same = stored.requester == request.requester
             && stored.payer == request.payer
             && stored.payer_platform == request.payer_platform
