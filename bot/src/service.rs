@@ -25,6 +25,7 @@
 
 mod account;
 mod bills;
+mod cancel;
 mod card_links;
 mod cards;
 mod confirm;
