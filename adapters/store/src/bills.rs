@@ -253,6 +253,29 @@ macro_rules! bills_backend {
                 rows.iter().map(invoice_row).collect()
             }
 
+            /// Queues a webhook event in the transaction that changes its
+            /// invoice (an event id already queued is kept as it is).
+            async fn queue_event(
+                tx: &mut sqlx::Transaction<'_, Db>,
+                event: &WebhookEvent,
+                now_ms: i64,
+            ) -> Result<(), Error> {
+                sqlx::query(
+                    "INSERT INTO bot_webhook_events (event_id, biller_id, kind, body, state,
+                         attempts, next_at_ms, created_at_ms)
+                     VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)
+                     ON CONFLICT (event_id) DO NOTHING",
+                )
+                .bind(&event.event_id)
+                .bind(event.biller_id)
+                .bind(&event.kind)
+                .bind(&event.body)
+                .bind(now_ms)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
             pub(crate) async fn settle_invoice(
                 pool: &Pool,
                 invoice: &Invoice,
@@ -277,19 +300,7 @@ macro_rules! bills_backend {
                     tx.rollback().await?;
                     return Ok(false);
                 }
-                sqlx::query(
-                    "INSERT INTO bot_webhook_events (event_id, biller_id, kind, body, state,
-                         attempts, next_at_ms, created_at_ms)
-                     VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)
-                     ON CONFLICT (event_id) DO NOTHING",
-                )
-                .bind(&event.event_id)
-                .bind(event.biller_id)
-                .bind(&event.kind)
-                .bind(&event.body)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
+                queue_event(&mut tx, event, now_ms).await?;
                 tx.commit().await?;
                 Ok(true)
             }
@@ -330,19 +341,7 @@ macro_rules! bills_backend {
                     tx.rollback().await?;
                     return Ok(false);
                 }
-                sqlx::query(
-                    "INSERT INTO bot_webhook_events (event_id, biller_id, kind, body, state,
-                         attempts, next_at_ms, created_at_ms)
-                     VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)
-                     ON CONFLICT (event_id) DO NOTHING",
-                )
-                .bind(&event.event_id)
-                .bind(event.biller_id)
-                .bind(&event.kind)
-                .bind(&event.body)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
+                queue_event(&mut tx, event, now_ms).await?;
                 tx.commit().await?;
                 Ok(true)
             }
