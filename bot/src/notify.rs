@@ -208,6 +208,12 @@ pub struct Dispatcher {
     /// One drain at a time in this process, so no message is handed out
     /// twice by it (another process may still: delivery is at least once).
     draining: tokio::sync::Mutex<()>,
+    /// Marks of a round that could not be written (the database went away
+    /// after its messages were handed out). The next round writes them
+    /// before it reads the outbox again, so a message that reached its
+    /// recipient is marked, not handed out a second time by this process.
+    /// At most one round's worth: no round reads on while it is not empty.
+    unwritten: tokio::sync::Mutex<Marks>,
     wake: Arc<tokio::sync::Notify>,
     /// Deliveries and their lag, read by `Bot::stats`.
     counters: Arc<crate::stats::Counters>,
@@ -230,6 +236,7 @@ impl Dispatcher {
             ledger,
             notifiers: RwLock::new(HashMap::new()),
             draining: tokio::sync::Mutex::new(()),
+            unwritten: tokio::sync::Mutex::new(Marks::default()),
             wake: Arc::new(tokio::sync::Notify::new()),
             counters,
         }
@@ -302,6 +309,13 @@ impl Dispatcher {
     /// order and up to [`DELIVERIES_IN_FLIGHT_MAX`] recipients at once,
     /// then marked in one commit per kind of mark.
     async fn round(&self) -> Result<Round, LedgerError> {
+        {
+            let mut unwritten = self.unwritten.lock().await;
+            if !unwritten.is_empty() {
+                self.write(&unwritten).await?;
+                *unwritten = Marks::default();
+            }
+        }
         let batch = self
             .ledger
             .outbox_undelivered(DRAIN_BATCH_MESSAGES_MAX)
@@ -417,14 +431,28 @@ impl Dispatcher {
                 }
             }
         }
-        // Bounces are written before the originals are marked done, so a
-        // crash in between loses neither.
-        if !bounces.is_empty() {
-            self.ledger.enqueue_outbox(&bounces).await?;
+        let marks = Marks {
+            bounces,
+            done,
+            failed,
+        };
+        if let Err(error) = self.write(&marks).await {
+            *self.unwritten.lock().await = marks;
+            return Err(error);
         }
-        self.ledger.outbox_delivered_many(&done).await?;
-        self.ledger.outbox_failed_many(&failed).await?;
         Ok(round)
+    }
+
+    /// Writes a round's marks. Bounces are written before the originals
+    /// are marked done, so a crash in between loses neither; each write
+    /// may be repeated (bounce ids deduplicate, a delivered mark is a
+    /// mark), so a round whose write failed half-way writes all again.
+    async fn write(&self, marks: &Marks) -> Result<(), LedgerError> {
+        if !marks.bounces.is_empty() {
+            self.ledger.enqueue_outbox(&marks.bounces).await?;
+        }
+        self.ledger.outbox_delivered_many(&marks.done).await?;
+        self.ledger.outbox_failed_many(&marks.failed).await
     }
 
     /// Drains every `interval`, and soon after each [`Dispatcher::wake`],
@@ -475,6 +503,23 @@ struct Drained {
     delivered: usize,
     /// The last round's batch was full and moved: more is likely waiting.
     backlog: bool,
+}
+
+/// What a round writes back to the outbox once its messages were handed out.
+#[derive(Default)]
+struct Marks {
+    /// Bounces of undeliverable messages (written first).
+    bounces: Vec<OutboxMessage>,
+    /// Delivered, undeliverable or dropped: not handed out again.
+    done: Vec<u128>,
+    /// Tried and failed: one more attempt counted.
+    failed: Vec<u128>,
+}
+
+impl Marks {
+    fn is_empty(&self) -> bool {
+        self.bounces.is_empty() && self.done.is_empty() && self.failed.is_empty()
+    }
 }
 
 /// What one drain round did.

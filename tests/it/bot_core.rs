@@ -527,6 +527,67 @@ async fn dead_letter(backend: TestBackend) {
     db.cleanup().await;
 }
 
+/// Takes the database's outbox away while a message is being handed to
+/// the platform (the first time only), so the mark that it was delivered
+/// fails, as when the database restarts under the bot.
+#[derive(Debug)]
+struct OutageDuringDelivery {
+    url: String,
+    handed: Mutex<Vec<Reply>>,
+}
+
+#[async_trait]
+impl Notifier for OutageDuringDelivery {
+    async fn deliver(&self, reply: &Reply) -> Result<(), DeliveryError> {
+        let first = {
+            let mut handed = self.handed.lock().unwrap();
+            handed.push(reply.clone());
+            handed.len() == 1
+        };
+        if first {
+            ledger::testing::execute_sql(&self.url, "ALTER TABLE outbox RENAME TO outbox_away")
+                .await
+                .unwrap();
+        }
+        Ok(())
+    }
+}
+
+/// The database goes away after a notice reached its recipient and before
+/// the outbox recorded it: once the database is back, the notice is marked
+/// delivered, not handed to the platform a second time (the recipient
+/// would read "bob asks you to pay" twice).
+async fn mark_lost_to_an_outage(backend: TestBackend) {
+    let Some((db, bot)) = one_notice(backend).await else {
+        return;
+    };
+    let notifier = Arc::new(OutageDuringDelivery {
+        url: db.url.clone(),
+        handed: Mutex::new(Vec::new()),
+    });
+    bot.dispatcher().register(
+        Platform::Mock,
+        Arc::<OutageDuringDelivery>::clone(&notifier),
+    );
+    assert!(
+        bot.dispatcher().drain().await.is_err(),
+        "the mark cannot be written while the outbox is away"
+    );
+    assert_eq!(notifier.handed.lock().unwrap().len(), 1);
+    db.execute("ALTER TABLE outbox_away RENAME TO outbox")
+        .await
+        .unwrap();
+    bot.dispatcher().drain().await.unwrap();
+    bot.dispatcher().drain().await.unwrap();
+    assert_eq!(
+        notifier.handed.lock().unwrap().len(),
+        1,
+        "delivered once, not again after the outage"
+    );
+    assert!(db.ledger.outbox_undelivered(10).await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
 /// Several people's notifications in one drain, delivered at once: each
 /// recipient gets theirs in the order they were written, every one once.
 async fn in_order_per_recipient(backend: TestBackend) {
@@ -583,6 +644,11 @@ cases!(undeliverable {
 cases!(retried {
     failed_delivery_is_retried_next_drain_on_sqlite(TestBackend::Sqlite),
     failed_delivery_is_retried_next_drain_on_postgres(TestBackend::Postgres),
+});
+
+cases!(mark_lost_to_an_outage {
+    a_delivery_whose_mark_failed_is_not_repeated_on_sqlite(TestBackend::Sqlite),
+    a_delivery_whose_mark_failed_is_not_repeated_on_postgres(TestBackend::Postgres),
 });
 
 cases!(dead_letter {
