@@ -1,7 +1,8 @@
 //! The command grammar: the text of one chat message in, a [`Command`] out.
 //!
 //! [`parse`] is one pure function (no I/O, no clock, no store). It returns
-//! `Ok(None)` for text that is not a command for this bot (it gets no reply),
+//! `Ok(None)` for text that is not a command for this bot (in a group it
+//! gets no reply; in a direct chat, a pointer to `/help`),
 //! `Ok(Some(command))`, or a [`UsageError`] whose `Display` is one short line
 //! for the chat user: what is wrong, the usage line and one real example.
 //!

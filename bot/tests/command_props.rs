@@ -251,6 +251,10 @@ impl Style {
             0 if amount.currency() == default => vec![number],
             1 => vec![number, self.case(&code.to_ascii_lowercase())],
             2 => vec![self.case(&code.to_ascii_lowercase()), number],
+            // As paybot writes it, unless that is `¥1,000` (a currency
+            // without decimals, one comma): refused as ambiguous, since a
+            // decimal-comma locale reads it as ¥1.
+            _ if single_grouping_comma(&amount.to_string()) => vec![number, code.to_owned()],
             _ => amount.to_string().split(' ').map(str::to_owned).collect(),
         }
     }
@@ -263,7 +267,11 @@ impl Style {
             1 => format!("{number}{}", amount.currency().code().to_ascii_lowercase()),
             _ => {
                 let shown = amount.to_string();
-                if shown.contains(' ') { number } else { shown }
+                if shown.contains(' ') || single_grouping_comma(&shown) {
+                    number
+                } else {
+                    shown
+                }
             }
         }
     }
@@ -435,6 +443,12 @@ fn valid() -> impl Strategy<Value = Valid> {
 }
 
 /// The expected command and the text a person might type for it.
+/// `¥1,000`: one comma and no decimal point, which the parser refuses as
+/// ambiguous (a thousand, or one in a decimal-comma locale).
+fn single_grouping_comma(shown: &str) -> bool {
+    shown.matches(',').count() == 1 && !shown.contains('.')
+}
+
 fn render(valid: &Valid, style: &Style) -> Option<(Command, String)> {
     let default = CTX.default_currency;
     Some(match valid {

@@ -138,7 +138,7 @@ pub enum AmountError {
     TooLong,
     #[error("`{0}` is not an amount: use digits and an optional decimal point, like 20 or 20.50")]
     Malformed(String),
-    #[error("`{0}` is ambiguous: write 1000 or 1000.50, without thousands separators")]
+    #[error("`{0}` is ambiguous: write 1000 or 1000.50 (or 1,000.50 with a decimal point)")]
     AmbiguousSeparator(String),
     #[error("the amount must be more than zero")]
     NotPositive,
@@ -265,6 +265,14 @@ fn normalize_decimal(text: &str) -> Result<String, AmountError> {
     if text.starts_with('-') {
         return Err(AmountError::NotPositive);
     }
+    let ungrouped;
+    let text = match thousands_grouped(text) {
+        Some(plain) => {
+            ungrouped = plain;
+            ungrouped.as_str()
+        }
+        None => text,
+    };
     let dots = text.matches('.').count();
     let commas = text.matches(',').count();
     let separator = match (dots, commas) {
@@ -298,6 +306,36 @@ fn normalize_decimal(text: &str) -> Result<String, AmountError> {
     } else {
         Ok(format!("{whole}.{fraction}"))
     }
+}
+
+/// `1,000.50` or `1,000,000` (as paybot writes amounts) without its
+/// commas; `None` unless the commas can only group thousands: groups of
+/// three digits after a first of one to three, and either a `.` after
+/// them or more than one comma (`1,000` alone stays ambiguous: a thousand,
+/// or one in a decimal-comma locale).
+fn thousands_grouped(text: &str) -> Option<String> {
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (text, None),
+    };
+    let commas = whole.matches(',').count();
+    if commas == 0 || (fraction.is_none() && commas < 2) {
+        return None;
+    }
+    let mut groups = whole.split(',');
+    let first = groups.next()?;
+    let digits = |s: &str, min: usize, max: usize| {
+        (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !digits(first, 1, 3) || !groups.all(|g| digits(g, 3, 3)) {
+        return None;
+    }
+    let mut plain: String = whole.chars().filter(|&c| c != ',').collect();
+    if let Some(fraction) = fraction {
+        plain.push('.');
+        plain.push_str(fraction);
+    }
+    Some(plain)
 }
 
 /// Parses money as people type it in a chat: `"20"`, `"20.5"`, `"$20.50"`,
@@ -376,15 +414,36 @@ pub fn minor_to_decimal(minor: i64, currency: Currency) -> Decimal {
 }
 
 /// Renders signed minor units as people read them: `$20.50`, `-€3.00`,
-/// `¥500`, `12.345 BHD`.
+/// `¥500`, `12.345 BHD`, with thousands grouped by commas
+/// (`$1,000,000,000.00`) so a large amount cannot be misread.
 pub fn format_minor(minor: i64, currency: Currency) -> String {
     let decimal = minor_to_decimal(minor, currency);
-    let magnitude = decimal.abs();
+    let magnitude = grouped(&decimal.abs().to_string());
     let sign = if minor < 0 { "-" } else { "" };
     match currency.0.symbol {
         Some(symbol) => format!("{sign}{symbol}{magnitude}"),
         None => format!("{sign}{magnitude} {}", currency.code()),
     }
+}
+
+/// `1234567.89` -> `1,234,567.89`: the whole part in groups of three.
+fn grouped(plain: &str) -> String {
+    let (whole, fraction) = match plain.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (plain, None),
+    };
+    let mut out = String::with_capacity(plain.len() + whole.len() / 3);
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    if let Some(fraction) = fraction {
+        out.push('.');
+        out.push_str(fraction);
+    }
+    out
 }
 
 impl fmt::Display for Amount {
@@ -452,7 +511,7 @@ mod tests {
             Err(AmountError::AmbiguousSeparator(_))
         ));
         assert!(matches!(
-            usd("1,000.50"),
+            usd("1.000,50"),
             Err(AmountError::AmbiguousSeparator(_))
         ));
         assert!(matches!(usd("١٢"), Err(AmountError::Malformed(_))));
@@ -498,12 +557,36 @@ mod tests {
     }
 
     #[test]
+    fn thousands_groups_are_read_only_where_unambiguous() {
+        assert_eq!(usd("$1,000.50"), Ok(100_050));
+        assert_eq!(usd("1,000,000"), Ok(100_000_000));
+        assert_eq!(usd("$1,000,000,000.00"), Ok(100_000_000_000));
+        assert_eq!(usd("20,50"), Ok(2050));
+        assert!(matches!(
+            usd("1,000"),
+            Err(AmountError::AmbiguousSeparator(_))
+        ));
+        for bad in ["1,00,000", "1,0000.00", ",100.00", "1,000,00", "12,34.5"] {
+            assert!(usd(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn formats_for_people() {
         assert_eq!(format_minor(2050, Currency::USD), "$20.50");
         assert_eq!(format_minor(-300, Currency::EUR), "-€3.00");
         assert_eq!(format_minor(500, Currency::JPY), "¥500");
         let bhd = Currency::from_code("bhd").unwrap();
         assert_eq!(format_minor(12_345, bhd), "12.345 BHD");
+        assert_eq!(
+            format_minor(100_000_000_000, Currency::USD),
+            "$1,000,000,000.00"
+        );
+        assert_eq!(format_minor(-123_456, Currency::USD), "-$1,234.56");
+        assert_eq!(format_minor(100_000, Currency::USD), "$1,000.00");
+        assert_eq!(format_minor(99_999, Currency::USD), "$999.99");
+        assert_eq!(format_minor(1_234_567, Currency::JPY), "¥1,234,567");
+        assert_eq!(format_minor(1_234_567, bhd), "1,234.567 BHD");
         assert_eq!(
             Amount::from_minor(1, Currency::USD).unwrap().to_string(),
             "$0.01"
@@ -512,7 +595,7 @@ mod tests {
 
     #[test]
     fn parse_then_format_round_trips() {
-        for text in ["0.01", "1", "20.5", "999999999.99"] {
+        for text in ["0.01", "1", "20.5", "999999999.99", "1000", "1234567.8"] {
             let amount = Amount::parse(text, Currency::USD).unwrap();
             let again = parse_money(&amount.to_string(), Currency::EUR).unwrap();
             assert_eq!(amount, again);

@@ -98,7 +98,8 @@ pub struct ParseContext<'a> {
 /// Parses one chat message.
 ///
 /// - `Ok(None)`: not a command for this bot (does not start with `/name`, or
-///   is `/name@OtherBot`). Such text gets no reply.
+///   is `/name@OtherBot`). Such text gets no reply in a group, and a
+///   pointer to `/help` in a direct chat.
 /// - `Ok(Some(command))`: a well-formed command.
 /// - `Err(error)`: a command for this bot that is unknown or malformed;
 ///   `error.to_string()` is the one-line reply.
@@ -436,7 +437,8 @@ fn parse_pay(words: &mut Words<'_>, ctx: &ParseContext<'_>) -> Result<Command, U
     })
 }
 
-/// `/scheduled`, `/scheduled pause|resume|skip|cancel REF`.
+/// `/scheduled`, `/scheduled pause|resume|skip|cancel REF`, `/scheduled skip
+/// REF [on] DATE`.
 fn parse_scheduled(words: &mut Words<'_>) -> Result<Command, UsageProblem> {
     let Some(word) = words.next() else {
         return Ok(Command::Scheduled { action: None });
@@ -449,14 +451,24 @@ fn parse_scheduled(words: &mut Words<'_>) -> Result<Command, UsageProblem> {
         _ => return Err(UsageProblem::ScheduledSubcommand),
     };
     let reference = parse_ref(words.next().ok_or(UsageProblem::MissingRef)?)?;
-    // `/scheduled skip REF 2027-01-01`: that run only. Anything else after
-    // the reference is left for `finish` to refuse.
+    // `/scheduled skip REF on 2027-01-01` (or without `on`): that run only.
+    // paybot writes the `on`: a reference ending in digits right before a
+    // date could read as a card number. Anything else after the reference
+    // is left for `finish` to refuse.
+    let mut after = words.clone();
+    let on = after
+        .peek()
+        .is_some_and(|word| word.eq_ignore_ascii_case("on"));
+    if on {
+        after.next();
+    }
     let action = match (
         action,
-        words.peek().and_then(crate::recurrence::parse_iso_date),
+        after.peek().and_then(crate::recurrence::parse_iso_date),
     ) {
         (StandingAction::Skip { .. }, Some(due)) => {
-            words.next();
+            after.next();
+            *words = after;
             StandingAction::Skip { due: Some(due) }
         }
         (action, _) => action,

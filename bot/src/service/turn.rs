@@ -382,7 +382,18 @@ impl Bot {
         }
         let command = match parsed {
             Ok(Some(command)) => command,
-            Ok(None) => return Ok(Screened::Answered(turn.replies)),
+            Ok(None) => {
+                // A group's talk is not for the bot; a direct chat is only
+                // with it, so silence there would look like a failure.
+                if !turn.in_group() {
+                    turn.here(if looks_like_a_code(&msg.text) {
+                        texts::BARE_CODE_TEXT
+                    } else {
+                        texts::NOT_A_COMMAND_TEXT
+                    });
+                }
+                return Ok(Screened::Answered(turn.replies));
+            }
             Err(usage) => {
                 turn.here(usage.to_string());
                 return Ok(Screened::Answered(turn.replies));
@@ -506,4 +517,11 @@ pub(super) fn decode_outcome(stored: &str) -> Vec<Reply> {
         .into_iter()
         .filter_map(StoredReply::into_reply)
         .collect()
+}
+
+/// Whether a direct message is only a one-time code (`123456`, `123 456`):
+/// someone who meant `/confirm 123456`.
+fn looks_like_a_code(text: &str) -> bool {
+    let digits: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+    digits.len() == crate::otp::OTP_DIGITS && digits.iter().all(char::is_ascii_digit)
 }

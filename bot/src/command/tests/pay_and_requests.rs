@@ -279,7 +279,7 @@ fn amount_error_lines_read_well() {
         ),
         (
             "/pay @bob 2000000000",
-            "The amount is above the limit of $1000000000.00. Usage:",
+            "The amount is above the limit of $1,000,000,000.00. Usage:",
         ),
         (
             "/pay @bob ٢٠",

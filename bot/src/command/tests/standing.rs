@@ -123,7 +123,35 @@ fn scheduled_lists_or_changes_one_order() {
                 action: Some((StandingAction::Cancel, short_ref("OABC234"))),
             },
         ),
+        (
+            "/scheduled skip OABC234",
+            Command::Scheduled {
+                action: Some((StandingAction::Skip { due: None }, short_ref("OABC234"))),
+            },
+        ),
     ]);
+    // A run's date, with or without `on` (what paybot writes).
+    let due = crate::recurrence::parse_iso_date("2027-01-01");
+    assert!(due.is_some());
+    for text in [
+        "/scheduled skip OABC234 2027-01-01",
+        "/scheduled skip OABC234 on 2027-01-01",
+        "/scheduled skip OABC234 ON 2027-01-01",
+    ] {
+        parses(&[(
+            text,
+            Command::Scheduled {
+                action: Some((StandingAction::Skip { due }, short_ref("OABC234"))),
+            },
+        )]);
+    }
+    for text in [
+        "/scheduled skip OABC234 on",
+        "/scheduled skip OABC234 on tuesday",
+        "/scheduled pause OABC234 on 2027-01-01",
+    ] {
+        assert!(parse(text, &CTX).is_err(), "{text}");
+    }
     problems(&[
         ("/scheduled pause", UsageProblem::MissingRef),
         (

@@ -329,10 +329,7 @@ impl Bot {
             .map(|d| d.to_string())
             .unwrap_or_default();
         let buttons = vec![
-            Button::new(
-                texts::SKIP_BUTTON,
-                format!("/scheduled skip {reference} {due}"),
-            ),
+            Button::new(texts::SKIP_BUTTON, texts::skip_command(&reference, &due)),
             Button::new(
                 texts::CANCEL_BUTTON,
                 format!("/scheduled cancel {reference}"),

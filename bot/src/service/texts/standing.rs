@@ -65,11 +65,20 @@ pub(crate) fn code_to_confirm_redacted(what: &str, rule: &str, reference: &str) 
 pub(crate) const CANCEL_BUTTON: &str = "Cancel";
 pub(crate) const SKIP_BUTTON: &str = "Skip this one";
 
+/// The command that skips the run due on `date` (`YYYY-MM-DD`): what the
+/// notice suggests and its Skip button sends. The `on` keeps a reference
+/// that ends in digits apart from the date: joined by a space, the two
+/// could read as a card number, and the button's command be refused.
+pub(crate) fn skip_command(reference: &str, date: &str) -> String {
+    format!("/scheduled skip {reference} on {date}")
+}
+
 /// Ahead of a run, privately. `what`: `@bob $20.00 for “rent”`.
 pub(crate) fn coming_up(reference: &str, what: &str, when: &str, date: &str) -> String {
+    let skip = skip_command(reference, date);
     format!(
         "Standing order {reference}: I'll pay {what} on {when}. \
-         To skip this one: /scheduled skip {reference} {date}; to stop it: /scheduled cancel {reference}."
+         To skip this one: {skip}; to stop it: /scheduled cancel {reference}."
     )
 }
 
@@ -297,3 +306,25 @@ pub(crate) const SECOND_FACTOR_AT_RUN: &str = "A security check asks for your se
 
 pub(crate) const HELD_FOR_REVIEW: &str =
     "A payment like it needs a review first, which a standing order cannot wait for.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::contains_card_number;
+
+    /// A reference ending in digits next to a date must not read as a card
+    /// number: the Skip button's command would be refused as one, and the
+    /// notice withheld.
+    #[test]
+    fn a_skip_never_looks_like_a_card_number() {
+        for n in 0..10_000 {
+            let reference = format!("OV{n:05}");
+            for date in ["2026-03-22", "2027-01-01", "2030-12-31"] {
+                let skip = skip_command(&reference, date);
+                assert!(!contains_card_number(&skip), "{skip}");
+                let notice = coming_up(&reference, "@bob $5.00", "Sun 2026-03-22 09:00 UTC", date);
+                assert!(!contains_card_number(&notice), "{notice}");
+            }
+        }
+    }
+}

@@ -13,6 +13,14 @@ pub const CARD_IN_DIRECT_COMMAND_TEXT: &str = "That command looks like it holds 
 /// card number.
 pub const CARD_IN_DIRECT_TEXT: &str = "That looks like a card number. I did nothing with it and keep none; to link a card, send /card add NUMBER MM/YY.";
 
+/// The answer to a direct message that is not a command.
+pub(crate) const NOT_A_COMMAND_TEXT: &str =
+    "I only understand commands, like /pay @bob 20 for pizza. Send /help to see them all.";
+
+/// The answer to a direct message that is only a one-time code.
+pub(crate) const BARE_CODE_TEXT: &str =
+    "To confirm a payment, send /confirm and the code, like /confirm 123456.";
+
 /// What replaces a reply that looks like it holds a card number.
 pub(crate) const WITHHELD_TEXT: &str =
     "(I withheld my answer: it would have shown what looks like a card number.)";
