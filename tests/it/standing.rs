@@ -165,7 +165,9 @@ async fn an_unreadable_order_holds_up_no_other(backend: TestBackend) {
     assert_eq!(spoiled, 1);
 
     db.clock.advance(Duration::from_secs(24 * 60 * 60));
-    bot.sweep().await.expect("the sweep goes past an unreadable order");
+    bot.sweep()
+        .await
+        .expect("the sweep goes past an unreadable order");
     bot.sweep().await.expect("and again");
     let bob = balance_of(&bot, "bob", "bob-balance").await;
     assert!(bob.contains("$107.00"), "bob is paid all the same: {bob}");
@@ -226,11 +228,17 @@ async fn a_renewed_code_gets_its_own_time(backend: TestBackend) {
     db.clock.advance(Duration::from_secs(2 * 60));
     bot.sweep().await.unwrap();
     let set = say(&bot, "alice", "confirm", &format!("/confirm {code}")).await;
-    assert!(set.contains("is set"), "the renewed code still works: {set}");
+    assert!(
+        set.contains("is set"),
+        "the renewed code still works: {set}"
+    );
     assert!(set.contains("Fri 2026-01-02 09:00"), "{set}");
     bot.sweep().await.unwrap();
     let bob = balance_of(&bot, "bob", "bob-1").await;
-    assert!(bob.contains("$100.00"), "no run is made for a past time: {bob}");
+    assert!(
+        bob.contains("$100.00"),
+        "no run is made for a past time: {bob}"
+    );
 
     db.clock.advance(Duration::from_secs(24 * 60 * 60));
     bot.sweep().await.unwrap();
