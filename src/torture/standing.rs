@@ -82,6 +82,16 @@ fn plan_run_time(now_secs: i64) -> anyhow::Result<(i64, String, String)> {
     ))
 }
 
+/// One order to set up: payee, amount in cents, memo tag.
+struct Planned {
+    payee: String,
+    cents: i64,
+    tag: String,
+}
+
+/// A payer and the orders they set up.
+type Share = Vec<(String, Vec<Planned>)>;
+
 /// The servers' chat clients; message `n` goes to server `n % len`, so a
 /// `/pay` and its `/confirm` may reach different processes.
 #[derive(Clone)]
@@ -121,13 +131,9 @@ impl Clients {
     }
 
     /// One user's `/start` and orders, one after the other.
-    async fn set_up(
-        self,
-        users: Vec<(String, Vec<(String, i64, String)>)>,
-        first_run: String,
-    ) -> anyhow::Result<()> {
+    async fn set_up(self, users: Share, first_run: String) -> anyhow::Result<()> {
         for (payer, orders) in users {
-            for (payee, cents, tag) in orders {
+            for Planned { payee, cents, tag } in orders {
                 self.journal(&StandingEntry::Asked {
                     tag: tag.clone(),
                     payer: payer.clone(),
@@ -222,8 +228,7 @@ pub(super) async fn run_on(
 
     // Each user pays others; the workers share the users out.
     let users: Vec<String> = (0..args.users).map(|u| format!("u{u}")).collect();
-    let mut shares: Vec<Vec<(String, Vec<(String, i64, String)>)>> =
-        (0..args.workers).map(|_| Vec::new()).collect();
+    let mut shares: Vec<Share> = (0..args.workers).map(|_| Vec::new()).collect();
     let mut tag = 0u64;
     for (u, payer) in users.iter().enumerate() {
         let mut orders = Vec::new();
@@ -235,11 +240,11 @@ pub(super) async fn run_on(
                 }
             };
             tag += 1;
-            orders.push((
+            orders.push(Planned {
                 payee,
-                rng.random_range(1..=ORDER_CENTS_MAX),
-                format!("{TAG_PREFIX}{tag}"),
-            ));
+                cents: rng.random_range(1..=ORDER_CENTS_MAX),
+                tag: format!("{TAG_PREFIX}{tag}"),
+            });
         }
         let worker = u % shares.len().max(1);
         if let Some(share) = shares.get_mut(worker) {
