@@ -23,6 +23,8 @@ mod chat_check;
 mod chat_db;
 mod check;
 mod cluster;
+mod standing;
+mod standing_check;
 mod workload;
 
 use std::io::Write;
@@ -42,6 +44,10 @@ pub use chat_check::{ChatEntry, ChatSnapshot, ChatTally, ChatViolation, check_ch
 pub use check::{
     EXPECTED_REFUSALS, Entry, JOURNAL_LINE_BYTES_MAX, Probe, Snapshot, SnapshotAccount,
     SnapshotTransfer, StoredKind, Violation, WireTransfer, check, read_journal,
+};
+pub use standing::{ORDERS_PER_USER, SERVERS_MAX, print_standing_report};
+pub use standing_check::{
+    StandingEntry, StandingSnapshot, StandingTally, StandingViolation, check_standing,
 };
 
 use crate::settings::Settings;
@@ -129,6 +135,18 @@ pub struct TortureArgs {
     /// wrong codes, `/request`, `/split`, escrow) while it is killed.
     #[arg(long)]
     pub chat: bool,
+    /// Test standing orders instead: mock users set up daily orders
+    /// through the mock chat, their first run comes due (`scheduled.run_at`
+    /// set to a minute just ahead), and the servers are killed while the
+    /// runs are made (`--duration`: how long after the run time the kills
+    /// may come; `--workers`: who set the orders up at once).
+    #[arg(long, conflicts_with = "chat")]
+    pub standing: bool,
+    /// `--standing` only: how many `paybot serve` processes run the orders
+    /// at once on the one database.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(standing::SERVERS_MAX)))]
+    pub servers: u32,
     /// `--chat` only: how many mock users (at least 3 per worker).
     #[arg(long, value_name = "N", default_value_t = CHAT_USERS_DEFAULT,
           value_parser = clap::value_parser!(u32).range(3..=i64::from(CHAT_USERS_MAX)))]
@@ -175,7 +193,18 @@ pub async fn run(_settings: &Settings, args: &TortureArgs) -> anyhow::Result<Exi
         .clone()
         .unwrap_or_else(|| folder.path.join("journal.jsonl"));
     let mut stdout = std::io::stdout();
-    if args.chat {
+    if args.standing {
+        writeln!(
+            stdout,
+            "paybot torture --standing: backend {}, {} servers, {} users, {} crashes within {} s \
+             of the run time, seed {seed}",
+            args.backend.name(),
+            args.servers,
+            args.users,
+            args.crashes,
+            args.duration_secs
+        )?;
+    } else if args.chat {
         writeln!(
             stdout,
             "paybot torture --chat: backend {}, {} s, {} workers, {} users, {} crashes, seed {seed}",
@@ -202,7 +231,15 @@ pub async fn run(_settings: &Settings, args: &TortureArgs) -> anyhow::Result<Exi
         Backend::Sqlite => cluster::Database::sqlite(&folder.path),
         Backend::Postgres => cluster::Database::postgres(&args.pg_url).await?,
     };
-    let clean = if args.chat {
+    let clean = if args.standing {
+        let started = Instant::now();
+        let outcome = standing::run_on(args, seed, &folder.path, &journal_path, &database).await;
+        database.drop_if_postgres().await;
+        let (counts, tally, violations) = outcome?;
+        print_standing_report(&mut stdout, &counts, &tally, &violations)?;
+        writeln!(stdout, "took: {} s", started.elapsed().as_secs())?;
+        violations.is_empty()
+    } else if args.chat {
         let started = Instant::now();
         let outcome = chat::run_on(args, seed, &folder.path, &journal_path, &database).await;
         database.drop_if_postgres().await;

@@ -72,7 +72,7 @@ pub const CHAT_USERS_DEFAULT: u32 = 24;
 /// and the per-account bounds a test's traffic trips by design off or
 /// raised (commands per minute, requests per hour, and the two fraud rules
 /// `bench chat` also leaves out). Everything the checker checks is on.
-const SERVER_ENV: &[(&str, &str)] = &[
+pub(super) const SERVER_ENV: &[(&str, &str)] = &[
     ("PAYBOT_MOCK__ENABLED", "true"),
     ("PAYBOT_DEPLOYMENT__ALLOW_IN_PRODUCTION", "mock_chat"),
     ("PAYBOT_LIMITS__COMMANDS_BURST_MAX", "1000"),
@@ -114,13 +114,13 @@ struct ChatStats {
 
 /// The mock chat's HTTP client: sends until answered, across restarts.
 #[derive(Debug, Clone)]
-struct ChatClient {
+pub(super) struct ChatClient {
     http: reqwest::Client,
     address: watch::Receiver<Option<String>>,
 }
 
 /// The end of sending one message.
-enum Sent {
+pub(super) enum Sent {
     Answered {
         status: u16,
         deliveries: Vec<Heard>,
@@ -132,7 +132,7 @@ enum Sent {
 }
 
 impl ChatClient {
-    fn new(address: watch::Receiver<Option<String>>) -> anyhow::Result<ChatClient> {
+    pub(super) fn new(address: watch::Receiver<Option<String>>) -> anyhow::Result<ChatClient> {
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_millis(CHAT_REQUEST_TIMEOUT_MS))
@@ -152,7 +152,7 @@ impl ChatClient {
     }
 
     /// Sends `body` (with its event id) until the sender is answered.
-    async fn send(&self, from: &str, body: &Value) -> Sent {
+    pub(super) async fn send(&self, from: &str, body: &Value) -> Sent {
         let deadline = Instant::now() + Duration::from_secs(CHAT_GIVE_UP_SECS);
         let mut attempts = 0;
         loop {
@@ -685,7 +685,7 @@ pub(super) async fn run_on(
 
 /// `paybot verify` on the run's database: the ledger's invariants and the
 /// audit record of every held transfer, as an operator runs it.
-async fn paybot_verify(
+pub(super) async fn paybot_verify(
     exe: &Path,
     folder: &Path,
     database_url: &str,

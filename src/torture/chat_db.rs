@@ -1,6 +1,7 @@
-//! What `paybot torture --chat` reads of the database directly, not through
-//! the code it checks: payments, ledger transfers, the outbox, and every
-//! text cell of every table (for the search for codes in clear).
+//! What `paybot torture --chat` (and `--standing`) reads of the database
+//! directly, not through the code it checks: payments (standing orders),
+//! ledger transfers, the outbox, and every text cell of every table (for
+//! the search for codes in clear).
 //!
 //! Both backends answer the same queries in the same shapes (ids as 32 hex
 //! digits, numbers as 64-bit integers), so one snapshot comes out of each.
@@ -11,6 +12,7 @@ use sqlx::Connection;
 use super::chat_check::{ChatSnapshot, DbOutbox, DbPayment, DbTransfer, TextCell};
 use super::check::StoredKind;
 use super::cluster::Database;
+use super::standing_check::{DbOrder, DbPosted, StandingSnapshot};
 
 /// A connection to the run's database, either backend.
 enum Db {
@@ -198,5 +200,105 @@ async fn read(db: &mut Db) -> anyhow::Result<ChatSnapshot> {
         transfers,
         outbox,
         text_cells,
+    })
+}
+
+/// Standing orders moved on past their first period (read while the
+/// servers run).
+pub(super) async fn standing_moved_on(database: &Database) -> anyhow::Result<i64> {
+    const SQL: &str = "SELECT count(*) FROM bot_standing_orders WHERE next_period >= 1";
+    let mut db = Db::open(database).await?;
+    let rows: anyhow::Result<Vec<(i64,)>> = db.rows(SQL, SQL).await;
+    db.close().await;
+    Ok(rows?.first().map(|(n,)| *n).unwrap_or(0))
+}
+
+/// Everything the `--standing` checker reads, with the servers stopped.
+pub(super) async fn standing_snapshot(database: &Database) -> anyhow::Result<StandingSnapshot> {
+    let mut db = Db::open(database).await?;
+    let snapshot = read_standing(&mut db).await;
+    db.close().await;
+    snapshot
+}
+
+async fn read_standing(db: &mut Db) -> anyhow::Result<StandingSnapshot> {
+    type OrderRow = (
+        String,
+        String,
+        String,
+        String,
+        i64,
+        Option<String>,
+        String,
+        i64,
+    );
+    let orders: Vec<OrderRow> = db
+        .rows(
+            "SELECT reference, order_id, payer_id, payee_id, amount, memo, state, next_period
+             FROM bot_standing_orders ORDER BY seq",
+            "SELECT reference, order_id, payer_id, payee_id, amount::bigint, memo, state,
+             next_period::bigint FROM bot_standing_orders ORDER BY seq",
+        )
+        .await?;
+    let orders = orders
+        .into_iter()
+        .map(
+            |(reference, order_id, payer_id, payee_id, amount, memo, state, next_period)| {
+                Ok(DbOrder {
+                    reference,
+                    order_id: hex_id(&order_id)?,
+                    payer_id,
+                    payee_id,
+                    amount,
+                    memo,
+                    state,
+                    next_period,
+                })
+            },
+        )
+        .collect::<anyhow::Result<_>>()?;
+    let transfers: Vec<(String, i64, i64)> = db
+        .rows(
+            "SELECT hex(id), code, amount FROM transfers ORDER BY seq",
+            "SELECT replace(id::text, '-', ''), code::bigint, amount FROM transfers ORDER BY seq",
+        )
+        .await?;
+    let transfers = transfers
+        .into_iter()
+        .map(|(id, code, amount)| {
+            Ok(DbPosted {
+                id: hex_id(&id)?,
+                code,
+                amount,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let told = format!(
+        "CASE WHEN delivered_at_ms IS NULL OR attempts >= {} THEN 0 ELSE 1 END",
+        bot::notify::DELIVERY_ATTEMPTS_MAX
+    );
+    let outbox: Vec<(String, String, i64)> = db
+        .rows(
+            &format!("SELECT hex(id), payload, {told} FROM outbox ORDER BY seq"),
+            &format!(
+                "SELECT replace(id::text, '-', ''), payload, ({told})::bigint
+                 FROM outbox ORDER BY seq"
+            ),
+        )
+        .await?;
+    let outbox = outbox
+        .into_iter()
+        .map(|(id, payload, delivered)| {
+            Ok(DbOutbox {
+                id: hex_id(&id)?,
+                payload,
+                delivered: delivered != 0,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(StandingSnapshot {
+        orders,
+        transfers,
+        outbox,
     })
 }

@@ -277,6 +277,10 @@ pub(super) struct Server {
     http: reqwest::Client,
     /// Settings set after the defaults above (`--chat`: the mock chat on).
     extra_env: Vec<(String, String)>,
+    /// The child's working directory (default: `folder`): a second server
+    /// on the same database shares the first one's, so the secrets it
+    /// generates on first run (relative paths) are the same files.
+    workdir: PathBuf,
 }
 
 impl Server {
@@ -305,7 +309,14 @@ impl Server {
             starts: 0,
             http,
             extra_env: Vec::new(),
+            workdir: folder.to_owned(),
         })
+    }
+
+    /// Runs the child in `dir` instead of its own folder (which keeps its
+    /// executable and its log).
+    pub(super) fn set_workdir(&mut self, dir: &Path) {
+        dir.clone_into(&mut self.workdir);
     }
 
     /// Sets `name` in the server's environment, after (so over) the
@@ -351,7 +362,7 @@ impl Server {
         let log_path = self.folder.join("server.log");
         let mut cmd = tokio::process::Command::new(&self.exe);
         cmd.arg("serve")
-            .current_dir(&self.folder)
+            .current_dir(&self.workdir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

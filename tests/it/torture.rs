@@ -3,7 +3,10 @@
 //! stops PostgreSQL with `-m immediate` once) and must find no violation.
 //! The same for the chat path (`paybot torture --chat`): mock users paying
 //! each other through the mock chat's HTTP API while the server is killed
-//! twice.
+//! twice. And for standing orders (`paybot torture --standing`): their
+//! first run comes due while the servers are killed, one server on SQLite,
+//! two `paybot serve` processes on one PostgreSQL database; each backend a
+//! test of its own, so their waits for the run time overlap.
 //!
 //! The PostgreSQL it stops is a server of the test's own (`initdb` into a
 //! temporary folder, a port of its own, stopped and removed when the test
@@ -28,6 +31,11 @@ const RUN_TIMEOUT_SECS: u64 = 300;
 const CHAT_RUN_SECS: u64 = 10;
 /// Server SIGKILLs per chat run.
 const CHAT_CRASHES: u32 = 2;
+/// How long after the orders' run time the standing run's kills may come,
+/// in seconds.
+const STANDING_CHAOS_SECS: u64 = 3;
+/// Server SIGKILLs per standing run (each of one server or of all).
+const STANDING_CRASHES: u32 = 3;
 /// Where Debian and Ubuntu install PostgreSQL's server programs, one folder
 /// per major version, when they are not on `PATH`.
 const POSTGRES_LIB_DIR: &str = "/usr/lib/postgresql";
@@ -117,6 +125,42 @@ impl Outcome {
         }
         assert!(
             self.count("crashes") >= u64::from(CHAT_CRASHES),
+            "{backend}:\n{}",
+            self.stdout
+        );
+    }
+}
+
+impl Outcome {
+    fn assert_standing_sound(&self, backend: &str) {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "{backend}: exit status {:?}\nstdout:\n{}\nstderr (tail):\n{}",
+            self.code,
+            self.stdout,
+            tail(&self.stderr)
+        );
+        assert!(
+            self.stdout.lines().any(|l| l == "violations: none"),
+            "{backend}:\n{}",
+            self.stdout
+        );
+        assert!(
+            self.stdout.lines().any(|l| l.starts_with("settled: yes")),
+            "{backend}:\n{}",
+            self.stdout
+        );
+        let due = self.count("runs due");
+        assert!(due > 0, "{backend}: no run came due:\n{}", self.stdout);
+        assert_eq!(
+            self.count("runs posted"),
+            due,
+            "{backend}:\n{}",
+            self.stdout
+        );
+        assert!(
+            self.count("crashes") >= u64::from(STANDING_CRASHES),
             "{backend}:\n{}",
             self.stdout
         );
@@ -407,4 +451,55 @@ fn short_chat_bank_runs_on_both_backends_pay_each_payment_once() {
         "postgres:\n{}",
         postgres.stdout
     );
+}
+
+fn standing_args(backend: &str, servers: &str) -> Vec<String> {
+    [
+        "--standing",
+        "--backend",
+        backend,
+        "--servers",
+        servers,
+        "--duration",
+        &STANDING_CHAOS_SECS.to_string(),
+        "--crashes",
+        &STANDING_CRASHES.to_string(),
+        "--workers",
+        "4",
+        "--users",
+        "16",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+#[test]
+fn standing_orders_through_crashes_run_each_due_run_once_on_sqlite() {
+    let args = standing_args("sqlite", "1");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    torture(&args).assert_standing_sound("sqlite");
+}
+
+/// Two servers on one PostgreSQL database (the tests' own server, where
+/// the run makes and drops a database of its own), killed one or both at
+/// a time.
+#[test]
+fn standing_orders_through_crashes_run_each_due_run_once_with_two_servers_on_postgres() {
+    let url = std::env::var("PAYBOT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+    let mut args = standing_args("postgres", "2");
+    args.extend(["--pg-url".to_owned(), url.clone()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let outcome = torture(&args);
+    let required = std::env::var("CI").is_ok_and(|v| v == "true");
+    if !required && outcome.stderr.contains("cannot reach PostgreSQL") {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED: the PostgreSQL standing-order crash test: cannot reach {url}. \
+             Start PostgreSQL or set PAYBOT_TEST_POSTGRES_URL; with CI=true this fails. ***\n"
+        );
+        return;
+    }
+    outcome.assert_standing_sound("postgres");
+    assert_eq!(outcome.count("servers"), 2, "{}", outcome.stdout);
 }

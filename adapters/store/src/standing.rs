@@ -8,7 +8,8 @@ use bot::command::{Memo, ShortRef};
 use bot::message::{Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::standing::{
-    StandingOrder, StandingState, StandingStore, schedule_columns, schedule_from_columns,
+    DueOrders, StandingOrder, StandingState, StandingStore, UnreadableOrder, schedule_columns,
+    schedule_from_columns,
 };
 use bot::store::{StoreError, UserId};
 use bot::trust::Review;
@@ -262,18 +263,46 @@ macro_rules! standing_backend {
                 .await
             }
 
+            /// Each row read on its own: one that does not read is
+            /// reported with its `seq`, the others are still returned.
             pub(crate) async fn due(
                 pool: &Pool,
                 now_ms: i64,
                 limit: u32,
-            ) -> Result<Vec<StandingOrder>, Error> {
-                select(
-                    pool,
-                    "due_at_ms IS NOT NULL AND due_at_ms <= $1 \
-                     AND state IN ('awaiting_code', 'active') ORDER BY due_at_ms, seq LIMIT $2",
-                    vec![SqlValue::from(now_ms), SqlValue::from(i64::from(limit))],
+            ) -> Result<DueOrders, Error> {
+                const DUE_SQL: &str = "SELECT seq, reference AS raw_reference, {COLUMNS} \
+                     FROM bot_standing_orders WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1 \
+                     AND state IN ('awaiting_code', 'active') ORDER BY due_at_ms, seq LIMIT $2";
+                let sql = DUE_SQL.replace("{COLUMNS}", COLUMNS);
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(now_ms)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?;
+                let mut found = DueOrders::default();
+                for row in &rows {
+                    match order_from_row(row) {
+                        Ok(order) => found.orders.push(order),
+                        Err(error) => found.unreadable.push(UnreadableOrder {
+                            seq: get(row, "seq")?,
+                            reference: row.try_get::<String, _>("raw_reference").ok(),
+                            problem: error.to_string(),
+                        }),
+                    }
+                }
+                Ok(found)
+            }
+
+            pub(crate) async fn put_off(pool: &Pool, seq: i64, due_at_ms: i64) -> Result<(), Error> {
+                sqlx::query(
+                    "UPDATE bot_standing_orders SET due_at_ms = $1, revision = revision + 1 \
+                     WHERE seq = $2",
                 )
-                .await
+                .bind(due_at_ms)
+                .bind(seq)
+                .execute(pool)
+                .await?;
+                Ok(())
             }
 
             pub(crate) async fn update(pool: &Pool, order: &StandingOrder) -> Result<bool, Error> {
@@ -374,12 +403,16 @@ impl StandingStore for SqlStore {
         on_standing_backend!(self, pool => db::of_payer(pool, payer, limit).await)
     }
 
-    async fn standing_orders_due(
-        &self,
-        now_ms: i64,
-        limit: u32,
-    ) -> Result<Vec<StandingOrder>, StoreError> {
+    async fn standing_orders_due(&self, now_ms: i64, limit: u32) -> Result<DueOrders, StoreError> {
         on_standing_backend!(self, pool => db::due(pool, now_ms, limit).await)
+    }
+
+    async fn put_off_unreadable_standing_order(
+        &self,
+        seq: i64,
+        due_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        on_standing_backend!(self, pool => db::put_off(pool, seq, due_at_ms).await)
     }
 
     async fn update_standing_order(&self, order: &StandingOrder) -> Result<bool, StoreError> {

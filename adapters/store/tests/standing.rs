@@ -202,11 +202,17 @@ async fn the_queries_find_what_is_waiting_due_and_open(store: Arc<SqlStore>, _le
     );
     // Due: by due time, waiting codes and active runs only.
     assert_eq!(
-        refs(store.standing_orders_due(T0, 10).await.unwrap()),
+        refs(store.standing_orders_due(T0, 10).await.unwrap().orders),
         Vec::<String>::new()
     );
     assert_eq!(
-        refs(store.standing_orders_due(T0 + DAY_MS, 10).await.unwrap()),
+        refs(
+            store
+                .standing_orders_due(T0 + DAY_MS, 10)
+                .await
+                .unwrap()
+                .orders
+        ),
         ["OWAIT01", "OACTV01"]
     );
     assert_eq!(
@@ -215,11 +221,18 @@ async fn the_queries_find_what_is_waiting_due_and_open(store: Arc<SqlStore>, _le
                 .standing_orders_due(T0 + 3 * DAY_MS, 10)
                 .await
                 .unwrap()
+                .orders
         ),
         ["OWAIT01", "OACTV01", "OBOBS01"]
     );
     assert_eq!(
-        refs(store.standing_orders_due(T0 + 3 * DAY_MS, 2).await.unwrap()),
+        refs(
+            store
+                .standing_orders_due(T0 + 3 * DAY_MS, 2)
+                .await
+                .unwrap()
+                .orders
+        ),
         ["OWAIT01", "OACTV01"]
     );
 }

@@ -109,7 +109,7 @@ impl CommandName {
             CommandName::Help => "/help [COMMAND]",
             CommandName::Balance => "/balance",
             CommandName::Limits => "/limits",
-            CommandName::Pay => "/pay @handle AMOUNT [CURRENCY] [for MEMO]",
+            CommandName::Pay => "/pay @handle AMOUNT [CURRENCY] [every PERIOD] [for MEMO]",
             CommandName::Confirm => "/confirm CODE [AUTHCODE]",
             CommandName::Cancel => "/cancel [REF]",
             CommandName::Request => "/request @handle AMOUNT [CURRENCY] [for MEMO]",
@@ -157,6 +157,25 @@ impl CommandName {
             CommandName::SecondFactor => "/2fa setup",
             CommandName::TimeZone => "/tz Europe/Paris",
             CommandName::Scheduled => "/scheduled pause S7K2QX",
+        }
+    }
+
+    /// Further examples `/help COMMAND` shows after [`CommandName::example`],
+    /// each with what it does: what the one example cannot show. Each
+    /// parses.
+    pub fn more_examples(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            CommandName::Pay => &[
+                (
+                    "/pay @landlord 500 every month on the 1st for rent",
+                    "a standing order: confirmed once, then paid on schedule; see /scheduled",
+                ),
+                (
+                    "/pay @bob 10 every week on friday times 4",
+                    "also every day, every 2 weeks, until 2026-12-31",
+                ),
+            ],
+            _ => &[],
         }
     }
 

@@ -393,6 +393,9 @@ fn command_names_are_complete_and_documented() {
         assert!(name.example().starts_with(&name.to_string()), "{name}");
         let parsed = ok(name.example());
         assert_eq!(parsed.name(), name, "{}", name.example());
+        for (example, _) in name.more_examples() {
+            assert_eq!(ok(example).name(), name, "{example}");
+        }
     }
     assert_eq!(CommandName::from_word("/SEND"), Some(CommandName::Pay));
     assert_eq!(CommandName::from_word("foo"), None);

@@ -45,6 +45,9 @@ pub const RUN_ATTEMPTS_MAX: u32 = 3;
 /// The wait between two tries of a run that found too little money, in
 /// milliseconds.
 pub const RUN_RETRY_MS: i64 = 6 * 60 * 60 * 1_000;
+/// How long a standing order whose stored row cannot be read is put off
+/// before the scheduler looks at it again, in milliseconds.
+pub const UNREADABLE_RETRY_MS: i64 = 60 * 60 * 1_000;
 /// How often `/scheduled ACTION REF` is applied again after the scheduler
 /// changed the order between its read and its write.
 pub(super) const STANDING_ACTION_ATTEMPTS_MAX: u32 = 3;
@@ -110,6 +113,21 @@ fn run_text(schedule: &Schedule, k: u32) -> Option<String> {
         at.minute(),
         zone
     ))
+}
+
+/// The order's first period whose run is still ahead at `now_ms` (none
+/// before its `next_period`); `None`: it has no run left.
+fn first_period(order: &StandingOrder, now_ms: i64) -> Option<u32> {
+    let k = order
+        .schedule
+        .period_at_or_after(now_ms.saturating_add(1))?;
+    Some(k.max(order.next_period))
+}
+
+/// The ledger transfer id of the order's run `period`: derived, so a run
+/// is posted at most once whoever makes it (and a checker can find it).
+pub fn run_transfer_id(order_id: TransferId, period: u32) -> TransferId {
+    derive("paybot.bot.standing.run", &format!("{order_id}:{period}"))
 }
 
 /// `@bob $20.00 for “rent”`.
@@ -264,14 +282,21 @@ impl Bot {
         if stored.revision != order.revision
             || stored.challenge.hash.to_bytes() != challenge.hash.to_bytes()
         {
-            // A retry after a crash: the first code was never seen.
+            // A retry after a crash: the first code was never seen. The new
+            // one has its own lifetime: the order ends at its expiry, not
+            // at the first code's.
             let mut renewed = stored.clone();
             renewed.set_challenge(challenge, turn.now_ms);
+            renewed.due_at_ms = Some(challenge.expires_at_ms(&self.config.otp));
             self.store_renewed_code(&renewed).await?;
         }
         let reference = stored.reference.to_string();
         let rule = stored.schedule.recurrence().to_string();
-        let first = run_text(&stored.schedule, 0).unwrap_or_default();
+        // The first run still ahead (a retry may come after the one the
+        // order was made for).
+        let first = first_period(&stored, turn.now_ms)
+            .and_then(|k| run_text(&stored.schedule, k))
+            .unwrap_or_default();
         let mut text = texts::code_to_confirm(
             &what(&stored),
             &rule,
@@ -326,8 +351,21 @@ impl Bot {
                 if gate.await? == Gate::Stopped {
                     return Ok(());
                 }
+                // Runs whose time passed before the confirmation (a code
+                // renewed after a crash, confirmed late) are not made: the
+                // first is the next one ahead.
+                let Some(first) = first_period(&order, turn.now_ms) else {
+                    self.end_standing(order, StandingState::Finished, turn.now_ms)
+                        .await?;
+                    turn.private(texts::cannot(
+                        &reference,
+                        texts::describe_state(StandingState::Finished),
+                    ));
+                    return Ok(());
+                };
                 let mut active = order.clone();
                 active.state = StandingState::Active;
+                active.next_period = first;
                 active.due_at_ms = self.due_of(&active);
                 active.updated_at_ms = turn.now_ms;
                 if !self.store.update_standing_order(&active).await? {
@@ -342,7 +380,7 @@ impl Bot {
                     &active.amount.to_string(),
                     &with_memo(active.memo.as_ref()),
                     &active.schedule.recurrence().to_string(),
-                    &run_text(&active.schedule, 0).unwrap_or_default(),
+                    &run_text(&active.schedule, first).unwrap_or_default(),
                 ));
             }
             Verdict::Expired => {

@@ -156,6 +156,28 @@ fn weekday_word(day: jiff::civil::Weekday) -> &'static str {
     }
 }
 
+/// A due row the store could not read back as an order: a value no
+/// version of paybot writes (a hand edit, a time zone a downgraded
+/// database does not know). Its `seq` finds it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableOrder {
+    /// The row's insertion number.
+    pub seq: i64,
+    /// Its reference, when that column at least reads.
+    pub reference: Option<String>,
+    /// What could not be read, for the log.
+    pub problem: String,
+}
+
+/// What [`StandingStore::standing_orders_due`] found: the orders, and the
+/// rows among them that could not be read (each skipped, never a reason to
+/// run no order at all).
+#[derive(Debug, Clone, Default)]
+pub struct DueOrders {
+    pub orders: Vec<StandingOrder>,
+    pub unreadable: Vec<UnreadableOrder>,
+}
+
 /// The standing orders and time zones, on the bot's database.
 #[async_trait]
 pub trait StandingStore: Send + Sync {
@@ -190,12 +212,17 @@ pub trait StandingStore: Send + Sync {
     ) -> Result<Vec<StandingOrder>, StoreError>;
 
     /// Orders waiting for their code or active whose `due_at_ms` is at or
-    /// before `now_ms`, oldest due first, at most `limit`.
-    async fn standing_orders_due(
+    /// before `now_ms`, oldest due first, at most `limit` rows (readable or
+    /// not).
+    async fn standing_orders_due(&self, now_ms: i64, limit: u32) -> Result<DueOrders, StoreError>;
+
+    /// Puts off the row `seq` (one [`UnreadableOrder`]) until `due_at_ms`,
+    /// so it neither fills the due list nor is met at every sweep.
+    async fn put_off_unreadable_standing_order(
         &self,
-        now_ms: i64,
-        limit: u32,
-    ) -> Result<Vec<StandingOrder>, StoreError>;
+        seq: i64,
+        due_at_ms: i64,
+    ) -> Result<(), StoreError>;
 
     /// Compare-and-swap on `order.revision`, as
     /// [`Store::update_payment`](super::Store::update_payment).

@@ -262,7 +262,7 @@ fn amount_errors() {
 fn amount_error_lines_read_well() {
     assert_eq!(
         err("/pay @bob 20.505").to_string(),
-        "`20.505` has 3 decimals; USD has 2. Usage: /pay @handle AMOUNT [CURRENCY] [for MEMO], e.g. /pay @bob 20 for pizza"
+        "`20.505` has 3 decimals; USD has 2. Usage: /pay @handle AMOUNT [CURRENCY] [every PERIOD] [for MEMO], e.g. /pay @bob 20 for pizza"
     );
     errors_start(&[
         (

@@ -11,9 +11,12 @@ use ledger::{NewTransfer, SubmitError, TransferError, Unit};
 use super::super::limits::payment_movement;
 use super::super::texts::standing as texts;
 use super::super::texts::{minutes, with_memo};
-use super::super::turn::{derive, label_of};
+use super::super::turn::label_of;
 use super::super::{Bot, Result, transfer_codes};
-use super::{RUN_ATTEMPTS_MAX, RUN_RETRY_MS, STANDING_PERIODS_PER_SWEEP_MAX, SWEEP_STANDING_MAX};
+use super::{
+    RUN_ATTEMPTS_MAX, RUN_RETRY_MS, STANDING_PERIODS_PER_SWEEP_MAX, SWEEP_STANDING_MAX,
+    UNREADABLE_RETRY_MS,
+};
 use super::{run_text, what};
 use crate::message::Button;
 use crate::store::standing::{StandingOrder, StandingState};
@@ -33,10 +36,25 @@ impl Bot {
     /// Runs the standing orders that are due and ends those whose code
     /// ran out. Returns how many runs it made or skipped.
     pub(in crate::service) async fn sweep_standing(&self, now_ms: i64) -> Result<usize> {
-        let due = self
+        let found = self
             .store
             .standing_orders_due(now_ms, SWEEP_STANDING_MAX)
             .await?;
+        // A row that cannot be read is logged and put off; the others run.
+        for row in found.unreadable {
+            let reference = row.reference.as_deref().unwrap_or("?");
+            tracing::error!(seq = row.seq, order = reference, problem = %row.problem,
+                "a standing order cannot be read; skipped, looked at again later");
+            let until = now_ms.saturating_add(UNREADABLE_RETRY_MS);
+            if let Err(error) = self
+                .store
+                .put_off_unreadable_standing_order(row.seq, until)
+                .await
+            {
+                tracing::warn!(seq = row.seq, %error, "cannot put off an unreadable standing order");
+            }
+        }
+        let due = found.orders;
         let mut handled = 0;
         for order in due {
             match order.state {
@@ -152,10 +170,7 @@ impl Bot {
             let why = texts::SECOND_FACTOR_AT_RUN.to_owned();
             return self.skip_period(order, Skip::Refused(why), now_ms).await;
         }
-        let run_id = derive(
-            "paybot.bot.standing.run",
-            &format!("{}:{k}", order.order_id),
-        );
+        let run_id = super::run_transfer_id(order.order_id, k);
         let currency = order.amount.currency();
         let debit = self.wallet(order.payer, currency).await?;
         let credit = self.wallet(payee_user, currency).await?;
@@ -256,7 +271,8 @@ impl Bot {
     }
 
     /// Skips the order's next period and tells the payer (and, when the
-    /// payee was expecting it, the payee).
+    /// payee was expecting it, the payee: that it was skipped, and why only
+    /// when paybot is the reason).
     async fn skip_period(
         &self,
         order: StandingOrder,
@@ -273,7 +289,8 @@ impl Bot {
         let (payer_text, payee_why) = match why {
             Skip::Short => (
                 texts::skipped_short_payer(&reference, &order.payee_label, &amount, &next),
-                Some(texts::WHY_SHORT),
+                // Told, but not why: the payer's balance is the payer's.
+                Some(None),
             ),
             Skip::Missed => (
                 texts::skipped_missed_payer(
@@ -283,7 +300,7 @@ impl Bot {
                     &run_text(&order.schedule, k).unwrap_or_default(),
                     &next,
                 ),
-                Some(texts::WHY_MISSED),
+                Some(Some(texts::WHY_MISSED)),
             ),
             Skip::Refused(line) => (
                 texts::skipped_refused_payer(&reference, &order.payee_label, &amount, &line, &next),

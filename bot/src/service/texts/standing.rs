@@ -245,11 +245,19 @@ pub(crate) fn skipped_short_payer(
     )
 }
 
-pub(crate) fn skipped_payee(payer: &str, amount: &str, memo: &str, why: &str) -> String {
-    format!("{payer}'s standing payment of {amount}{memo} to you was skipped this time ({why}).")
+/// What the payee learns of a skipped run: that it was skipped, and why
+/// only when the reason is paybot's own (never the payer's balance).
+pub(crate) fn skipped_payee(payer: &str, amount: &str, memo: &str, why: Option<&str>) -> String {
+    match why {
+        Some(why) => format!(
+            "{payer}'s standing payment of {amount}{memo} to you was skipped this time ({why})."
+        ),
+        None => {
+            format!("{payer}'s standing payment of {amount}{memo} to you was skipped this time.")
+        }
+    }
 }
 
-pub(crate) const WHY_SHORT: &str = "not enough money";
 pub(crate) const WHY_MISSED: &str = "paybot was down when it was due";
 
 pub(crate) fn skipped_missed_payer(
