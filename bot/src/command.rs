@@ -29,6 +29,7 @@
 //! /2fa [setup | confirm AUTHCODE | off AUTHCODE]
 //! /pay TARGET AMOUNT [CURRENCY] every ... [until DATE | times N] [for MEMO]
 //! /tz [ZONE]                  /scheduled [pause | resume | skip | cancel REF]
+//! /autopay [TARGET up to AMOUNT [CURRENCY] | off TARGET]
 //! AUTHCODE = 6 digits from the authenticator app | a recovery code (`/confirm`, `/link confirm`, `/2fa off`)
 //! TARGET = @handle | <@ID> | <@!ID>
 //! ```
@@ -174,6 +175,19 @@ pub enum Command {
     Scheduled {
         action: Option<(StandingAction, ShortRef)>,
     },
+    /// `/autopay`, `/autopay TARGET up to AMOUNT`, `/autopay off TARGET`.
+    Autopay { action: AutopayAction },
+}
+
+/// What `/autopay` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutopayAction {
+    /// List the sender's autopays.
+    List,
+    /// Pay `biller`'s invoices by themselves, up to `cap` a month.
+    On { biller: Target, cap: Amount },
+    /// Stop paying `biller`'s invoices by themselves.
+    Off { biller: Target },
 }
 
 /// What `/scheduled ACTION REF` does to a standing order.
@@ -223,6 +237,7 @@ impl Command {
             Command::PayScheduled { .. } => CommandName::Pay,
             Command::TimeZone { .. } => CommandName::TimeZone,
             Command::Scheduled { .. } => CommandName::Scheduled,
+            Command::Autopay { .. } => CommandName::Autopay,
         }
     }
 }

@@ -24,6 +24,7 @@
 //! `texts/`, one file per family.
 
 mod account;
+mod autopay;
 mod bills;
 mod cancel;
 mod card_links;
@@ -92,6 +93,9 @@ pub use link::LINK_CODE_TTL_SECS;
 pub use operator::{CallbackOutcome, Refusable};
 pub use pay::AWAITING_PAYMENTS_PER_USER_MAX;
 pub use resolve::CONFUSABLE_CANDIDATES_MAX;
+pub use autopay::{
+    AUTOPAY_ATTEMPTS_MAX, AUTOPAY_LEAD_MS, AUTOPAY_RETRY_MS, AUTOPAYS_PER_USER_MAX, SWEEP_AUTOPAY_MAX,
+};
 pub use standing::{
     AWAITING_STANDING_PER_USER_MAX, RUN_ATTEMPTS_MAX, RUN_RETRY_MS, STANDING_ORDERS_PER_USER_MAX,
     STANDING_PERIODS_PER_SWEEP_MAX, SWEEP_STANDING_MAX, StandingPolicy,
@@ -572,6 +576,7 @@ impl Bot {
             }
             Command::TimeZone { zone } => self.time_zone(&mut turn, zone).await?,
             Command::Scheduled { action } => self.scheduled(&mut turn, action).await?,
+            Command::Autopay { action } => self.autopay(&mut turn, action).await?,
         }
         Ok(turn.replies)
     }
@@ -587,6 +592,7 @@ impl Bot {
         ended += self.sweep_card_ops(now_ms).await?;
         ended += self.sweep_card_adds(now_ms).await?;
         ended += self.sweep_standing(now_ms).await?;
+        ended += self.sweep_autopay(now_ms).await?;
         if ended > 0 {
             self.dispatcher.wake();
         }

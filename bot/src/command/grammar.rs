@@ -16,7 +16,7 @@ use super::args::{
 };
 use super::help::CommandName;
 use super::usage::{UsageError, UsageProblem};
-use super::{Command, SplitShare, StandingAction, Target};
+use super::{AutopayAction, Command, SplitShare, StandingAction, Target};
 use crate::card::{CARDS_PER_USER_MAX, CardError, CardNumber, Expiry};
 use crate::history::HISTORY_ENTRIES_MAX;
 use crate::message::{Handle, PlatformUserId};
@@ -279,6 +279,7 @@ fn parse_arguments(
                 .transpose()?,
         },
         CommandName::Scheduled => parse_scheduled(words)?,
+        CommandName::Autopay => parse_autopay(words, ctx)?,
     })
 }
 
@@ -433,6 +434,37 @@ fn parse_pay(words: &mut Words<'_>, ctx: &ParseContext<'_>) -> Result<Command, U
         payee,
         amount,
         memo,
+    })
+}
+
+/// `/autopay`, `/autopay TARGET [up to] AMOUNT`, `/autopay off TARGET`.
+fn parse_autopay(words: &mut Words<'_>, ctx: &ParseContext<'_>) -> Result<Command, UsageProblem> {
+    let Some(first) = words.next() else {
+        return Ok(Command::Autopay {
+            action: AutopayAction::List,
+        });
+    };
+    if first.eq_ignore_ascii_case("off") || first.eq_ignore_ascii_case("stop") {
+        let word = words.next().ok_or(UsageProblem::MissingTarget)?;
+        let biller = parse_target(word)?;
+        return Ok(Command::Autopay {
+            action: AutopayAction::Off { biller },
+        });
+    }
+    if !looks_like_target(first) {
+        return Err(UsageProblem::MissingTarget);
+    }
+    let biller = parse_target(first)?;
+    if words.peek().is_some_and(|w| w.eq_ignore_ascii_case("up")) {
+        words.next();
+        match words.next() {
+            Some(word) if word.eq_ignore_ascii_case("to") => {}
+            _ => return Err(UsageProblem::MissingAmount),
+        }
+    }
+    let cap = parse_amount(words, ctx.default_currency)?;
+    Ok(Command::Autopay {
+        action: AutopayAction::On { biller, cap },
     })
 }
 

@@ -33,11 +33,12 @@ pub enum CommandName {
     SecondFactor,
     TimeZone,
     Scheduled,
+    Autopay,
 }
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 22] = [
+    pub const ALL: [CommandName; 23] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
@@ -48,6 +49,7 @@ impl CommandName {
         CommandName::Balance,
         CommandName::History,
         CommandName::Bills,
+        CommandName::Autopay,
         CommandName::Limits,
         CommandName::Scheduled,
         CommandName::TimeZone,
@@ -87,6 +89,7 @@ impl CommandName {
             CommandName::SecondFactor => "2fa",
             CommandName::TimeZone => "tz",
             CommandName::Scheduled => "scheduled",
+            CommandName::Autopay => "autopay",
         }
     }
 
@@ -129,6 +132,7 @@ impl CommandName {
             CommandName::SecondFactor => "/2fa [setup | confirm AUTHCODE | off AUTHCODE]",
             CommandName::TimeZone => "/tz [ZONE]",
             CommandName::Scheduled => "/scheduled [pause | resume | skip | cancel REF]",
+            CommandName::Autopay => "/autopay [@biller up to AMOUNT | off @biller]",
         }
     }
 
@@ -157,6 +161,7 @@ impl CommandName {
             CommandName::SecondFactor => "/2fa setup",
             CommandName::TimeZone => "/tz Europe/Paris",
             CommandName::Scheduled => "/scheduled pause S7K2QX",
+            CommandName::Autopay => "/autopay @power up to 80",
         }
     }
 
@@ -185,6 +190,7 @@ impl CommandName {
             CommandName::SecondFactor => "Protect your wallet with an authenticator app",
             CommandName::TimeZone => "Your time zone, for standing orders",
             CommandName::Scheduled => "Your standing orders (/pay ... every month)",
+            CommandName::Autopay => "Pay a biller's invoices by themselves, up to a cap",
         }
     }
 }

@@ -124,7 +124,7 @@ fn what(order: &StandingOrder) -> String {
 
 impl Bot {
     /// The user's time zone: as set with `/tz`, else the default.
-    async fn zone_of(&self, user: UserId) -> Result<(UserTimeZone, bool)> {
+    pub(super) async fn zone_of(&self, user: UserId) -> Result<(UserTimeZone, bool)> {
         let stored = self.store.time_zone_of(user).await?;
         Ok(
             match stored.and_then(|name| UserTimeZone::parse(&name).ok()) {
