@@ -82,6 +82,10 @@ use crate::stats::MessageOutcome;
 use crate::store::{CardOpKind, Store, StoreError};
 
 use account::help;
+pub use autopay::{
+    AUTOPAY_ATTEMPTS_MAX, AUTOPAY_LEAD_MS, AUTOPAY_RETRY_MS, AUTOPAYS_PER_USER_MAX,
+    SWEEP_AUTOPAY_MAX,
+};
 pub use bills::{INVOICE_DECLINE_BUTTON, INVOICE_PAY_BUTTON};
 pub use escrow::ESCROW_TTL_SECS_MAX;
 pub use holds::{APPROVAL_RETRY_MS, HOLD_RESERVATION_MARGIN_MS};
@@ -93,9 +97,6 @@ pub use link::LINK_CODE_TTL_SECS;
 pub use operator::{CallbackOutcome, Refusable};
 pub use pay::AWAITING_PAYMENTS_PER_USER_MAX;
 pub use resolve::CONFUSABLE_CANDIDATES_MAX;
-pub use autopay::{
-    AUTOPAY_ATTEMPTS_MAX, AUTOPAY_LEAD_MS, AUTOPAY_RETRY_MS, AUTOPAYS_PER_USER_MAX, SWEEP_AUTOPAY_MAX,
-};
 pub use standing::{
     AWAITING_STANDING_PER_USER_MAX, RUN_ATTEMPTS_MAX, RUN_RETRY_MS, STANDING_ORDERS_PER_USER_MAX,
     STANDING_PERIODS_PER_SWEEP_MAX, SWEEP_STANDING_MAX, StandingPolicy,

@@ -107,7 +107,11 @@ impl Bot {
     }
 
     /// The biller a `/autopay` names, or why not (said to the user).
-    async fn autopay_biller(&self, turn: &mut Turn<'_>, biller: &Target) -> Result<Option<Identity>> {
+    async fn autopay_biller(
+        &self,
+        turn: &mut Turn<'_>,
+        biller: &Target,
+    ) -> Result<Option<Identity>> {
         let identity = match self.resolve_known(turn, biller).await? {
             Ok(identity) => identity,
             Err(_) => {
@@ -271,7 +275,12 @@ impl Bot {
 
     /// Records `state` (final, no money involved). `false`: it changed
     /// meanwhile.
-    async fn end_autopay(&self, autopay: Autopay, state: AutopayState, now_ms: i64) -> Result<bool> {
+    async fn end_autopay(
+        &self,
+        autopay: Autopay,
+        state: AutopayState,
+        now_ms: i64,
+    ) -> Result<bool> {
         let mut ended = autopay;
         ended.state = state;
         ended.updated_at_ms = now_ms;

@@ -37,7 +37,10 @@ impl Bot {
                 .await;
         }
         let autopays = self.autopays_awaiting_code(turn).await?;
-        if let Some(autopay) = autopays.iter().find(|a| self.code_matches(*a, code.as_str())) {
+        if let Some(autopay) = autopays
+            .iter()
+            .find(|a| self.code_matches(*a, code.as_str()))
+        {
             let autopay = autopay.clone();
             return self
                 .confirm_autopay(turn, autopay, code, second_factor)

@@ -61,11 +61,15 @@ impl Bot {
         let request = self.store.request(&run.request).await?;
         let (Some(autopay), Some(request)) = (autopay, request) else {
             // Turned off (or a record gone): the invoice waits for the payer.
-            return self.finish_run(run, AutopayRunState::Dropped, None, now_ms).await;
+            return self
+                .finish_run(run, AutopayRunState::Dropped, None, now_ms)
+                .await;
         };
         if !self.request_payable(&request).await? {
             // Paid, declined, cancelled, expired, or being paid by hand.
-            return self.finish_run(run, AutopayRunState::Dropped, None, now_ms).await;
+            return self
+                .finish_run(run, AutopayRunState::Dropped, None, now_ms)
+                .await;
         }
         let (zone, _) = self.zone_of(autopay.payer).await?;
         let fit = self.autopay_fit(&autopay, &run, &zone).await?;

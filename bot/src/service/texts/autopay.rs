@@ -17,15 +17,9 @@ pub(crate) fn too_many(max: usize) -> String {
     )
 }
 
-pub(crate) const NOT_FOR_REVIEW: &str =
-    "I can't set up that autopay: its payments would need a review first. Pay each invoice with /approve instead.";
+pub(crate) const NOT_FOR_REVIEW: &str = "I can't set up that autopay: its payments would need a review first. Pay each invoice with /approve instead.";
 
-pub(crate) fn code_to_confirm(
-    biller: &str,
-    cap: &str,
-    code: &str,
-    code_ttl: &str,
-) -> String {
+pub(crate) fn code_to_confirm(biller: &str, cap: &str, code: &str, code_ttl: &str) -> String {
     format!(
         "To pay {biller}'s invoices by themselves on their due date, up to {cap} a month, send me: /confirm {code}\n\
          The code works once and expires in {code_ttl}. Never type it in a group.\n\
@@ -104,12 +98,7 @@ pub(crate) fn on_invoice(cap: &str, pay_at: &str) -> String {
     )
 }
 
-pub(crate) fn coming_up(
-    request: &str,
-    biller: &str,
-    amount: &str,
-    pay_at: &str,
-) -> String {
+pub(crate) fn coming_up(request: &str, biller: &str, amount: &str, pay_at: &str) -> String {
     format!(
         "Autopay: I'll pay invoice {request} from {biller}, {amount}, on {pay_at}. To stop it, /decline {request} or /autopay off {biller}."
     )
