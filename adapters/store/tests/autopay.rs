@@ -197,9 +197,15 @@ async fn runs_are_found_when_due_and_summed_by_month(store: Arc<SqlStore>, _ledg
         }
     };
     assert!(due(T0).await.is_empty());
-    assert_eq!(due(T0 + 30 * DAY_MS).await, ["RRUN0000001A", "RRUN0000002A"]);
     assert_eq!(
-        store.autopaid_in_month(&early.autopay, "2026-01").await.unwrap(),
+        due(T0 + 30 * DAY_MS).await,
+        ["RRUN0000001A", "RRUN0000002A"]
+    );
+    assert_eq!(
+        store
+            .autopaid_in_month(&early.autopay, "2026-01")
+            .await
+            .unwrap(),
         0
     );
     for (run, month) in [(&early, "2026-01"), (&late, "2026-01")] {
@@ -211,11 +217,17 @@ async fn runs_are_found_when_due_and_summed_by_month(store: Arc<SqlStore>, _ledg
     }
     assert!(due(T0 + 30 * DAY_MS).await.is_empty());
     assert_eq!(
-        store.autopaid_in_month(&early.autopay, "2026-01").await.unwrap(),
+        store
+            .autopaid_in_month(&early.autopay, "2026-01")
+            .await
+            .unwrap(),
         7_000
     );
     assert_eq!(
-        store.autopaid_in_month(&early.autopay, "2026-02").await.unwrap(),
+        store
+            .autopaid_in_month(&early.autopay, "2026-02")
+            .await
+            .unwrap(),
         0
     );
 }

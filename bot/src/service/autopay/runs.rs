@@ -127,11 +127,11 @@ impl Bot {
         Ok(match request.state {
             RequestState::Open => true,
             RequestState::Approved => match &request.payment {
-                Some(p) => !self
+                Some(p) => self
                     .store
                     .payment(p)
                     .await?
-                    .is_some_and(|p| !p.state.is_final()),
+                    .is_none_or(|p| p.state.is_final()),
                 None => true,
             },
             RequestState::Paid | RequestState::Declined => false,
