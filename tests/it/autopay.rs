@@ -233,6 +233,22 @@ async fn within_the_cap_is_paid_once_above_it_waits(backend: TestBackend) {
     tick(&w.chat).await;
     let balance = say(&w.chat, "alice", "/balance").await;
     assert!(balance.contains("$20.00"), "{balance}");
+    // One she is paying by hand when it comes due (autopay would pay it two
+    // minutes from now, inside her code's lifetime): paid once, by her.
+    let (r6, text) = w.invoice("alice", "feb-4", 8, at(36, 6) + 120_000).await;
+    assert!(text.contains("Fri 2026-02-06 00:02 UTC"), "{text}");
+    let asked = say(&w.chat, "alice", &format!("/approve {r6}")).await;
+    w.advance_to(at(36, 0) + 180_000);
+    tick(&w.chat).await;
+    // $8 reserved by her payment waiting for its code; autopay added nothing.
+    let balance = say(&w.chat, "alice", "/balance").await;
+    assert!(balance.contains("$12.00"), "{balance}");
+    let confirmed = say(&w.chat, "alice", &format!("/confirm {}", code_in(&asked))).await;
+    assert!(confirmed.contains("$8.00"), "{confirmed}");
+    w.advance_to(at(37, 0));
+    tick(&w.chat).await;
+    let balance = say(&w.chat, "alice", "/balance").await;
+    assert!(balance.contains("$12.00"), "{balance}");
     let off = say(&w.chat, "alice", "/autopay off @power").await;
     assert!(off.contains("Autopay for @power is off"), "{off}");
     let (r5, text) = w.invoice("alice", "feb-3", 6, at(39, 12)).await;
@@ -240,7 +256,7 @@ async fn within_the_cap_is_paid_once_above_it_waits(backend: TestBackend) {
     w.advance_to(at(45, 0));
     tick(&w.chat).await;
     let balance = say(&w.chat, "alice", "/balance").await;
-    assert!(balance.contains("$20.00"), "{balance}");
+    assert!(balance.contains("$12.00"), "{balance}");
     let bills = say(&w.chat, "alice", "/bills").await;
     assert!(bills.contains(&r5) && !bills.contains(&r4), "{bills}");
 

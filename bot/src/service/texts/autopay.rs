@@ -108,10 +108,6 @@ pub(crate) fn paid_payer(request: &str, biller: &str, amount: &str) -> String {
     format!("Autopay paid invoice {request}: {amount} to {biller}.")
 }
 
-pub(crate) fn paid_payee(payer: &str, amount: &str, memo: &str) -> String {
-    format!("{payer} paid you {amount}{memo} (autopay).")
-}
-
 pub(crate) fn above_cap(request: &str, amount: &str, cap: &str, biller: &str) -> String {
     format!(
         "Invoice {request} ({amount}) is above your autopay cap of {cap} for {biller}, so I did not pay it. Pay it yourself with /approve {request}."
