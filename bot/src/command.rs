@@ -28,6 +28,7 @@
 //! /topup AMOUNT [CURRENCY] [card N]                  /cashout AMOUNT [CURRENCY] [card N]
 //! /2fa [setup | confirm AUTHCODE | off AUTHCODE]
 //! /pay TARGET AMOUNT [CURRENCY] every ... [until DATE | times N] [for MEMO]
+//! /request TARGET AMOUNT [CURRENCY] every ... [until DATE | times N] [for MEMO]
 //! /tz [ZONE]                  /scheduled [pause | resume | skip | cancel REF]
 //! /autopay [TARGET up to AMOUNT [CURRENCY] | off TARGET]
 //! AUTHCODE = 6 digits from the authenticator app | a recovery code (`/confirm`, `/link confirm`, `/2fa off`)
@@ -168,6 +169,14 @@ pub enum Command {
         recurrence: Recurrence,
         memo: Option<Memo>,
     },
+    /// `/request TARGET AMOUNT [CURRENCY] every ... [for MEMO]`: ask
+    /// `payer` for money each period of `recurrence`.
+    RequestScheduled {
+        payer: Target,
+        amount: Amount,
+        recurrence: Recurrence,
+        memo: Option<Memo>,
+    },
     /// `/tz [ZONE]`: set the sender's time zone, or (`None`) show it.
     TimeZone { zone: Option<UserTimeZone> },
     /// `/scheduled [pause|resume|cancel REF]`: list the sender's standing
@@ -235,6 +244,7 @@ impl Command {
             | Command::SecondFactorConfirm { .. }
             | Command::SecondFactorOff { .. } => CommandName::SecondFactor,
             Command::PayScheduled { .. } => CommandName::Pay,
+            Command::RequestScheduled { .. } => CommandName::Request,
             Command::TimeZone { .. } => CommandName::TimeZone,
             Command::Scheduled { .. } => CommandName::Scheduled,
             Command::Autopay { .. } => CommandName::Autopay,

@@ -575,6 +575,15 @@ impl Bot {
                 self.pay_scheduled(&mut turn, &payee, amount, recurrence, memo)
                     .await?;
             }
+            Command::RequestScheduled {
+                payer,
+                amount,
+                recurrence,
+                memo,
+            } => {
+                self.request_scheduled(&mut turn, &payer, amount, recurrence, memo)
+                    .await?;
+            }
             Command::TimeZone { zone } => self.time_zone(&mut turn, zone).await?,
             Command::Scheduled { action } => self.scheduled(&mut turn, action).await?,
             Command::Autopay { action } => self.autopay(&mut turn, action).await?,

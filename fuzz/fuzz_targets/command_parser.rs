@@ -211,6 +211,12 @@ fn render(parsed: &Command) -> String {
             amount,
             recurrence,
             memo,
+        }
+        | Command::RequestScheduled {
+            payer: payee,
+            amount,
+            recurrence,
+            memo,
         } => {
             push(format_args!(
                 " {payee} {amount} {}",

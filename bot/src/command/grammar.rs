@@ -503,6 +503,23 @@ fn parse_request(words: &mut Words<'_>, ctx: &ParseContext<'_>) -> Result<Comman
     words.next();
     let payer = parse_target(first)?;
     let amount = parse_amount(words, ctx.default_currency)?;
+    if let Some(word) = words.peek()
+        && Recurrence::starts_with(word)
+    {
+        let mut phrase: Vec<&str> = Vec::new();
+        while let Some(word) = words.peek_argument() {
+            words.next();
+            phrase.push(word);
+        }
+        let recurrence = Recurrence::parse(&phrase.join(" ")).map_err(UsageProblem::Schedule)?;
+        let memo = parse_memo_tail(words, false)?;
+        return Ok(Command::RequestScheduled {
+            payer,
+            amount,
+            recurrence,
+            memo,
+        });
+    }
     let memo = parse_memo_tail(words, false)?;
     Ok(Command::Request {
         payer,

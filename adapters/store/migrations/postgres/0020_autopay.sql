@@ -49,3 +49,7 @@ CREATE INDEX bot_autopay_runs_due ON bot_autopay_runs (next_at_ms)
     WHERE next_at_ms IS NOT NULL;
 CREATE INDEX bot_autopay_runs_month ON bot_autopay_runs (autopay_ref, month)
     WHERE state = 'paid';
+
+-- Recurring requests (`/request @bob 10 every month`) are standing orders
+-- whose periods each make a payment request instead of a payment.
+ALTER TABLE bot_standing_orders ADD COLUMN kind TEXT NOT NULL DEFAULT 'pay';
