@@ -193,10 +193,28 @@ pub enum Command {
 pub enum AutopayAction {
     /// List the sender's autopays.
     List,
-    /// Pay `biller`'s invoices by themselves, up to `cap` a month.
-    On { biller: Target, cap: Amount },
-    /// Stop paying `biller`'s invoices by themselves.
-    Off { biller: Target },
+    /// Pay `biller`'s invoices (or a recurring request's) by themselves,
+    /// up to `cap` a month.
+    On { biller: AutopayFor, cap: Amount },
+    /// Stop paying them by themselves.
+    Off { biller: AutopayFor },
+}
+
+/// What an autopay pays: a biller's invoices, or the requests of one
+/// recurring request (its reference, as its requests show it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutopayFor {
+    Biller(Target),
+    Series(ShortRef),
+}
+
+impl fmt::Display for AutopayFor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AutopayFor::Biller(target) => write!(f, "{target}"),
+            AutopayFor::Series(reference) => write!(f, "{reference}"),
+        }
+    }
 }
 
 /// What `/scheduled ACTION REF` does to a standing order.

@@ -198,7 +198,7 @@ async fn within_the_cap_is_paid_once_above_it_waits(backend: TestBackend) {
         .unwrap()
         .into_iter()
         .map(|d| d.text)
-        .filter(|t| t.contains("Autopay paid invoice"))
+        .filter(|t| t.contains(&format!("Autopay paid {r1}")))
         .collect();
     assert_eq!(alice_msgs.len(), 1, "{alice_msgs:?} / {paid}");
     let balance = say(&w.chat, "alice", "/balance").await;

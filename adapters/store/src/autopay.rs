@@ -20,13 +20,13 @@ const RUNS: &str = "bot_autopay_runs";
 /// The columns in bind order: `reference` first, `revision` last.
 const COLUMNS: &str = "reference, autopay_id, payer, payer_platform, payer_id, payee, \
      payee_platform, payee_id, payee_label, cap, currency, otp_hash, otp_issued_at_ms, \
-     otp_failed_attempts, review, state, created_at_ms, updated_at_ms, revision";
+     otp_failed_attempts, review, state, created_at_ms, updated_at_ms, revision, series";
 
 const INSERT_SQL: &str = "INSERT INTO bot_autopays (reference, autopay_id, payer, \
      payer_platform, payer_id, payee, payee_platform, payee_id, payee_label, cap, currency, \
      otp_hash, otp_issued_at_ms, otp_failed_attempts, review, state, created_at_ms, \
-     updated_at_ms, revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-     $14, $15, $16, $17, $18, $19) ON CONFLICT DO NOTHING";
+     updated_at_ms, revision, series) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+     $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT DO NOTHING";
 
 /// Compare-and-swap: what may change after the autopay is made, where the
 /// stored revision is still `$19`.
@@ -35,7 +35,7 @@ const UPDATE_SQL: &str = "UPDATE bot_autopays SET otp_hash = $12, otp_issued_at_
      WHERE reference = $1 AND revision = $19 AND autopay_id = $2 AND payer = $3 \
      AND payer_platform = $4 AND payer_id = $5 AND payee = $6 AND payee_platform = $7 \
      AND payee_id = $8 AND payee_label = $9 AND cap = $10 AND currency = $11 AND review = $15 \
-     AND created_at_ms = $17";
+     AND created_at_ms = $17 AND (series = $20 OR (series IS NULL AND $20 IS NULL))";
 
 const RUN_COLUMNS: &str = "request_ref, autopay_ref, payer, amount, currency, due_at_ms, \
      pay_at_ms, state, told, attempts, month, next_at_ms, created_at_ms, updated_at_ms, revision";
@@ -78,6 +78,7 @@ fn autopay_values(a: &Autopay) -> Vec<SqlValue> {
         SqlValue::from(a.created_at_ms),
         SqlValue::from(a.updated_at_ms),
         SqlValue::from(a.revision),
+        SqlValue::from(a.series.as_ref().map(ShortRef::as_str)),
     ]
 }
 
@@ -185,6 +186,9 @@ macro_rules! autopay_backend {
                     created_at_ms: int("created_at_ms")?,
                     updated_at_ms: int("updated_at_ms")?,
                     revision: int("revision")?,
+                    series: get::<Option<String>>(row, TABLE, "series")?
+                        .map(|s| ShortRef::parse(&s).map_err(|_| bad("series", "bad")))
+                        .transpose()?,
                 })
             }
 
@@ -290,9 +294,24 @@ macro_rules! autopay_backend {
             ) -> Result<Option<Autopay>, Error> {
                 let found = select(
                     pool,
-                    "payer = $1 AND payee = $2 AND state = 'active' \
+                    "payer = $1 AND payee = $2 AND state = 'active' AND series IS NULL \
                      ORDER BY created_at_ms DESC, seq DESC LIMIT 1",
                     vec![SqlValue::from(payer.0), SqlValue::from(payee.0)],
+                )
+                .await?;
+                Ok(found.into_iter().next())
+            }
+
+            pub(crate) async fn of_series(
+                pool: &Pool,
+                payer: UserId,
+                series: &ShortRef,
+            ) -> Result<Option<Autopay>, Error> {
+                let found = select(
+                    pool,
+                    "payer = $1 AND series = $2 AND state = 'active' \
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT 1",
+                    vec![SqlValue::from(payer.0), SqlValue::from(series.as_str())],
                 )
                 .await?;
                 Ok(found.into_iter().next())
@@ -428,6 +447,14 @@ impl AutopayStore for SqlStore {
         payee: UserId,
     ) -> Result<Option<Autopay>, StoreError> {
         on_autopay_backend!(self, pool => db::active(pool, payer, payee).await)
+    }
+
+    async fn series_autopay(
+        &self,
+        payer: UserId,
+        series: &ShortRef,
+    ) -> Result<Option<Autopay>, StoreError> {
+        on_autopay_backend!(self, pool => db::of_series(pool, payer, series).await)
     }
 
     async fn update_autopay(&self, autopay: &Autopay) -> Result<bool, StoreError> {

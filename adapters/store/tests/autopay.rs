@@ -87,6 +87,7 @@ fn autopay(reference: &str, id: u128, payer: UserId, payee: UserId) -> Autopay {
         created_at_ms: T0,
         updated_at_ms: T0,
         revision: 0,
+        series: None,
     }
 }
 
@@ -155,6 +156,24 @@ async fn the_active_autopay_is_the_newest(store: Arc<SqlStore>, _ledger: Ledger)
     store.insert_autopay(&newer).await.unwrap();
     let waiting = autopay("UWAIT01", 3, alice, power);
     store.insert_autopay(&waiting).await.unwrap();
+    let mut series = autopay("USER001", 4, alice, power);
+    series.state = AutopayState::Active;
+    series.created_at_ms = T0 + 2;
+    series.series = Some(ShortRef::parse("OSERIES").unwrap());
+    let series = store.insert_autopay(&series).await.unwrap();
+    assert_eq!(
+        series.series.as_ref().map(ShortRef::as_str),
+        Some("OSERIES")
+    );
+    let found = store
+        .series_autopay(alice, &ShortRef::parse("OSERIES").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.reference.as_str(), "USER001");
+    let mut off = series.clone();
+    off.state = AutopayState::Off;
+    assert!(store.update_autopay(&off).await.unwrap());
     let active = store.active_autopay(alice, power).await.unwrap().unwrap();
     assert_eq!(active.reference.as_str(), "UNEW001");
     let listed: Vec<String> = store

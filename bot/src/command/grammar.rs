@@ -16,7 +16,7 @@ use super::args::{
 };
 use super::help::CommandName;
 use super::usage::{UsageError, UsageProblem};
-use super::{AutopayAction, Command, SplitShare, StandingAction, Target};
+use super::{AutopayAction, AutopayFor, Command, SplitShare, StandingAction, Target};
 use crate::card::{CARDS_PER_USER_MAX, CardError, CardNumber, Expiry};
 use crate::history::HISTORY_ENTRIES_MAX;
 use crate::message::{Handle, PlatformUserId};
@@ -446,15 +446,12 @@ fn parse_autopay(words: &mut Words<'_>, ctx: &ParseContext<'_>) -> Result<Comman
     };
     if first.eq_ignore_ascii_case("off") || first.eq_ignore_ascii_case("stop") {
         let word = words.next().ok_or(UsageProblem::MissingTarget)?;
-        let biller = parse_target(word)?;
+        let biller = parse_autopay_for(word)?;
         return Ok(Command::Autopay {
             action: AutopayAction::Off { biller },
         });
     }
-    if !looks_like_target(first) {
-        return Err(UsageProblem::MissingTarget);
-    }
-    let biller = parse_target(first)?;
+    let biller = parse_autopay_for(first)?;
     if words.peek().is_some_and(|w| w.eq_ignore_ascii_case("up")) {
         words.next();
         match words.next() {
@@ -466,6 +463,17 @@ fn parse_autopay(words: &mut Words<'_>, ctx: &ParseContext<'_>) -> Result<Comman
     Ok(Command::Autopay {
         action: AutopayAction::On { biller, cap },
     })
+}
+
+/// `@biller` or a recurring request's reference (`O7K2QXM`).
+fn parse_autopay_for(word: &str) -> Result<AutopayFor, UsageProblem> {
+    if looks_like_target(word) {
+        return parse_target(word).map(AutopayFor::Biller);
+    }
+    match ShortRef::parse(word) {
+        Ok(reference) if reference.as_str().starts_with('O') => Ok(AutopayFor::Series(reference)),
+        _ => Err(UsageProblem::MissingTarget),
+    }
 }
 
 /// `/scheduled`, `/scheduled pause|resume|skip|cancel REF`.

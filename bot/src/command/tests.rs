@@ -468,7 +468,7 @@ fn autopay_is_listed_turned_on_with_a_cap_and_off() {
             "/autopay @power up to 80",
             Command::Autopay {
                 action: AutopayAction::On {
-                    biller: handle("@power"),
+                    biller: AutopayFor::Biller(handle("@power")),
                     cap: usd(8_000),
                 },
             },
@@ -477,7 +477,7 @@ fn autopay_is_listed_turned_on_with_a_cap_and_off() {
             "/AUTOPAY@PayBot  @Power  UP TO $80.50",
             Command::Autopay {
                 action: AutopayAction::On {
-                    biller: handle("@power"),
+                    biller: AutopayFor::Biller(handle("@power")),
                     cap: usd(8_050),
                 },
             },
@@ -486,7 +486,7 @@ fn autopay_is_listed_turned_on_with_a_cap_and_off() {
             "/autopay @power 80",
             Command::Autopay {
                 action: AutopayAction::On {
-                    biller: handle("@power"),
+                    biller: AutopayFor::Biller(handle("@power")),
                     cap: usd(8_000),
                 },
             },
@@ -495,13 +495,23 @@ fn autopay_is_listed_turned_on_with_a_cap_and_off() {
             "/autopay off @power",
             Command::Autopay {
                 action: AutopayAction::Off {
-                    biller: handle("@power"),
+                    biller: AutopayFor::Biller(handle("@power")),
                 },
             },
         ),
     ]);
+    parses(&[(
+        "/autopay o7k2qxm up to 10",
+        Command::Autopay {
+            action: AutopayAction::On {
+                biller: AutopayFor::Series(ShortRef::parse("O7K2QXM").unwrap()),
+                cap: usd(1_000),
+            },
+        },
+    )]);
     problems(&[
         ("/autopay power up to 80", UsageProblem::MissingTarget),
+        ("/autopay R7K2QXM up to 80", UsageProblem::MissingTarget),
         ("/autopay off", UsageProblem::MissingTarget),
         ("/autopay @power up", UsageProblem::MissingAmount),
         ("/autopay @power up to", UsageProblem::MissingAmount),

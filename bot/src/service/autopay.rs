@@ -19,10 +19,11 @@ use super::texts::autopay as texts;
 use super::texts::{minutes, tries};
 use super::turn::{AwaitsCode, REF_BODY_CHARS, Turn, derive, event_key, label_of, short_ref};
 use super::{Bot, Result};
-use crate::command::{AutopayAction, OtpCode, ShortRef, Target};
+use crate::command::{AutopayAction, AutopayFor, OtpCode, ShortRef};
 use crate::otp::{self, OtpChallenge, Verdict};
 use crate::recurrence::UserTimeZone;
 use crate::store::autopay::{Autopay, AutopayRun, AutopayRunState, AutopayState};
+use crate::store::standing::{StandingKind, StandingState};
 use crate::store::{Identity, PaymentRequest, Store, StoreError};
 use crate::trust::second_factor::TotpOrRecovery;
 use crate::trust::{Review, TrustAction};
@@ -82,6 +83,15 @@ pub(super) fn local_text(zone: &UserTimeZone, at_ms: i64) -> String {
     )
 }
 
+/// The autopay's payee as the payer reads it: `@power`, or `@alice
+/// (O7K2QXM)` for a recurring request's.
+fn shown(autopay: &Autopay) -> String {
+    match &autopay.series {
+        Some(series) => format!("{} ({series})", autopay.payee_label),
+        None => autopay.payee_label.clone(),
+    }
+}
+
 impl Bot {
     /// `/autopay ...`.
     pub(super) async fn autopay(&self, turn: &mut Turn<'_>, action: AutopayAction) -> Result<()> {
@@ -106,12 +116,34 @@ impl Bot {
             .collect())
     }
 
-    /// The biller a `/autopay` names, or why not (said to the user).
-    async fn autopay_biller(
+    /// Whom a `/autopay` pays (a biller, or a recurring request's
+    /// requester, with that series' reference), or why not (said to the
+    /// user).
+    async fn autopay_payee(
         &self,
         turn: &mut Turn<'_>,
-        biller: &Target,
-    ) -> Result<Option<Identity>> {
+        what: &AutopayFor,
+    ) -> Result<Option<(Identity, Option<ShortRef>)>> {
+        let biller = match what {
+            AutopayFor::Biller(target) => target,
+            AutopayFor::Series(reference) => {
+                let order = self
+                    .store
+                    .standing_order(reference)
+                    .await?
+                    .filter(|o| o.kind == StandingKind::Request && o.payee == turn.me.user)
+                    .filter(|o| matches!(o.state, StandingState::Active | StandingState::Paused));
+                let requester = match &order {
+                    Some(o) => self.store.identity(o.payer_platform, &o.payer_id).await?,
+                    None => None,
+                };
+                let Some(requester) = requester else {
+                    turn.private(texts::no_such_series(&reference.to_string()));
+                    return Ok(None);
+                };
+                return Ok(Some((requester, Some(reference.clone()))));
+            }
+        };
         let identity = match self.resolve_known(turn, biller).await? {
             Ok(identity) => identity,
             Err(_) => {
@@ -123,11 +155,11 @@ impl Bot {
             turn.private(texts::not_a_biller(&label_of(&identity)));
             return Ok(None);
         }
-        Ok(Some(identity))
+        Ok(Some((identity, None)))
     }
 
-    async fn autopay_on(&self, turn: &mut Turn<'_>, biller: &Target, cap: Amount) -> Result<()> {
-        let Some(identity) = self.autopay_biller(turn, biller).await? else {
+    async fn autopay_on(&self, turn: &mut Turn<'_>, what: &AutopayFor, cap: Amount) -> Result<()> {
+        let Some((identity, series)) = self.autopay_payee(turn, what).await? else {
             return Ok(());
         };
         let me = turn.me.clone();
@@ -185,6 +217,7 @@ impl Bot {
             created_at_ms: turn.now_ms,
             updated_at_ms: turn.now_ms,
             revision: 0,
+            series,
         };
         let stored = self.insert_referenced(&mut autopay, 'U').await?;
         if stored.state != AutopayState::AwaitingCode {
@@ -199,7 +232,7 @@ impl Bot {
             renewed.set_challenge(challenge, turn.now_ms);
             self.store_renewed_code(&renewed).await?;
         }
-        let biller = stored.payee_label.clone();
+        let biller = shown(&stored);
         let cap = stored.cap.to_string();
         let mut text = texts::code_to_confirm(
             &biller,
@@ -218,14 +251,17 @@ impl Bot {
         Ok(())
     }
 
-    async fn autopay_off(&self, turn: &mut Turn<'_>, biller: &Target) -> Result<()> {
-        let Some(identity) = self.autopay_biller(turn, biller).await? else {
+    async fn autopay_off(&self, turn: &mut Turn<'_>, what: &AutopayFor) -> Result<()> {
+        let Some((identity, series)) = self.autopay_payee(turn, what).await? else {
             return Ok(());
         };
-        let label = label_of(&identity);
+        let label = match &series {
+            Some(series) => format!("{} ({series})", label_of(&identity)),
+            None => label_of(&identity),
+        };
         let mut any = false;
         for autopay in self.live_autopays(turn).await? {
-            if autopay.payee != identity.user {
+            if autopay.payee != identity.user || autopay.series != series {
                 continue;
             }
             any |= self
@@ -250,7 +286,7 @@ impl Bot {
         for a in &autopays {
             lines.push(texts::list_line(
                 &a.reference.to_string(),
-                &a.payee_label,
+                &shown(a),
                 &a.cap.to_string(),
                 a.state == AutopayState::AwaitingCode,
             ));
@@ -267,9 +303,7 @@ impl Bot {
             .await?
             .iter()
             .filter(|a| a.state == AutopayState::Active)
-            .map(|a| {
-                texts::bills_line(&a.reference.to_string(), &a.payee_label, &a.cap.to_string())
-            })
+            .map(|a| texts::bills_line(&a.reference.to_string(), &shown(a), &a.cap.to_string()))
             .collect())
     }
 
@@ -328,24 +362,30 @@ impl Bot {
                     turn.private(texts::cannot_confirm(&reference));
                     return Ok(());
                 }
-                let mut lines = vec![texts::active(
-                    &reference,
-                    &active.payee_label,
-                    &active.cap.to_string(),
-                    &minutes(self.config.standing.notice_before_secs),
-                )];
+                let mut lines = vec![match &active.series {
+                    None => texts::active(
+                        &reference,
+                        &active.payee_label,
+                        &active.cap.to_string(),
+                        &minutes(self.config.standing.notice_before_secs),
+                    ),
+                    Some(series) => texts::active_series(
+                        &reference,
+                        &series.to_string(),
+                        &active.payee_label,
+                        &active.cap.to_string(),
+                    ),
+                }];
                 for earlier in self.live_autopays(turn).await? {
                     if earlier.payee == active.payee
+                        && earlier.series == active.series
                         && earlier.state == AutopayState::Active
                         && earlier.reference != active.reference
                         && self
                             .end_autopay(earlier.clone(), AutopayState::Off, turn.now_ms)
                             .await?
                     {
-                        lines.push(texts::replaced(
-                            &earlier.payee_label,
-                            &earlier.cap.to_string(),
-                        ));
+                        lines.push(texts::replaced(&shown(&earlier), &earlier.cap.to_string()));
                     }
                 }
                 turn.private(lines.join("\n"));
@@ -449,6 +489,20 @@ impl Bot {
         else {
             return Ok(None);
         };
+        self.autopay_run_for(&autopay, request, due_at_ms, now_ms)
+            .await
+            .map(Some)
+    }
+
+    /// Makes `autopay`'s run for `request` (due at `due_at_ms`); the line
+    /// the payer reads about it with the request.
+    pub(super) async fn autopay_run_for(
+        &self,
+        autopay: &Autopay,
+        request: &PaymentRequest,
+        due_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<String> {
         let (zone, _) = self.zone_of(request.payer).await?;
         let pay_at_ms = self.autopay_pay_at(&zone, due_at_ms, now_ms);
         let notice_ms = self.autopay_notice_ms();
@@ -474,10 +528,10 @@ impl Bot {
             revision: 0,
         };
         let stored = self.store.insert_autopay_run(&run).await?;
-        Ok(Some(texts::on_invoice(
+        Ok(texts::on_invoice(
             &autopay.cap.to_string(),
             &local_text(&zone, stored.pay_at_ms),
-        )))
+        ))
     }
 
     /// [`crate::service::StandingPolicy::notice_before_secs`] in

@@ -66,6 +66,9 @@ pub struct Autopay {
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub revision: i64,
+    /// The recurring request (`O...`) whose requests it pays; `None`: the
+    /// payee's invoices.
+    pub series: Option<ShortRef>,
 }
 
 stored_names! {
@@ -131,6 +134,14 @@ pub trait AutopayStore: Send + Sync {
     /// The payer's autopays waiting for a code or active, oldest first, at
     /// most `limit`.
     async fn autopays_of(&self, payer: UserId, limit: u32) -> Result<Vec<Autopay>, StoreError>;
+
+    /// The payer's newest active autopay for the requests of the
+    /// recurring request `series`.
+    async fn series_autopay(
+        &self,
+        payer: UserId,
+        series: &ShortRef,
+    ) -> Result<Option<Autopay>, StoreError>;
 
     /// The payer's newest active autopay for `payee`'s invoices.
     async fn active_autopay(

@@ -23,6 +23,9 @@ CREATE TABLE bot_autopays (
     state               TEXT    NOT NULL,
     created_at_ms       INTEGER NOT NULL,
     updated_at_ms       INTEGER NOT NULL,
+    -- The recurring request (a standing order of kind 'request') whose
+    -- requests it pays; NULL: the payee's (a biller's) invoices.
+    series              TEXT,
     revision            INTEGER NOT NULL
 );
 CREATE INDEX bot_autopays_by_payer ON bot_autopays (payer, payee, state, created_at_ms);

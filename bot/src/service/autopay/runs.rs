@@ -10,8 +10,8 @@ use ledger::{NewTransfer, OutboxMessage, SubmitError, TransferError, Unit};
 
 use super::super::limits::payment_movement;
 use super::super::texts::autopay as texts;
-use super::super::texts::minutes;
-use super::super::turn::derive;
+use super::super::texts::{minutes, with_memo};
+use super::super::turn::{derive, label_of};
 use super::super::{Bot, Result, transfer_codes};
 use super::{AUTOPAY_ATTEMPTS_MAX, AUTOPAY_RETRY_MS, SWEEP_AUTOPAY_MAX, local_text};
 use crate::recurrence::UserTimeZone;
@@ -244,8 +244,8 @@ impl Bot {
         let mut paid_request = request.clone();
         paid_request.state = RequestState::Paid;
         paid_request.updated_at_ms = now_ms;
-        // The biller hears of it by its webhook (the invoice is paid once
-        // its request is); billers have no chat to be told in.
+        // A biller hears of it by its webhook (the invoice is paid once its
+        // request is); billers have no chat to be told in.
         let outbox = vec![self.notice(
             &format!("{}:autopay:paid:payer", run.request),
             autopay.payer_platform,
@@ -256,6 +256,27 @@ impl Bot {
                 &run.amount.to_string(),
             ),
         )?];
+        let mut outbox = outbox;
+        if autopay.series.is_some() {
+            // A recurring request's requester is a person: told, as for any
+            // payment.
+            let payer_label = self
+                .store
+                .identity(autopay.payer_platform, &autopay.payer_id)
+                .await?
+                .map(|i| label_of(&i))
+                .unwrap_or_else(|| super::super::texts::notices::SOMEONE.to_owned());
+            outbox.push(self.notice(
+                &format!("{}:autopay:paid:payee", run.request),
+                autopay.payee_platform,
+                &autopay.payee_id,
+                texts::paid_payee(
+                    &payer_label,
+                    &run.amount.to_string(),
+                    &with_memo(request.memo.as_ref()),
+                ),
+            )?);
+        }
         let unit = Unit {
             transfers: vec![transfer],
             outbox,

@@ -161,18 +161,32 @@ impl Bot {
         let reference = stored.reference.to_string();
         let series = order.reference.to_string();
         let rule = order.schedule.recurrence().to_string();
+        let mut asked = request_texts::asks_you(
+            &requester_label,
+            &order.amount.to_string(),
+            &with_memo(stored.memo.as_ref()),
+            &texts::series_context(&series, &rule),
+            &reference,
+        );
+        // The one asked may pay this series by autopay.
+        if let Some(autopay) = self
+            .store
+            .series_autopay(payer_user, &order.reference)
+            .await?
+        {
+            let due_ms = order.schedule.run_at_ms(k).unwrap_or(now_ms);
+            let line = self
+                .autopay_run_for(&autopay, &stored, due_ms, now_ms)
+                .await?;
+            asked.push('\n');
+            asked.push_str(&line);
+        }
         let outbox = vec![
             self.notice_with(
                 &format!("{reference}:requested:payer"),
                 order.payee_platform,
                 &order.payee_id,
-                request_texts::asks_you(
-                    &requester_label,
-                    &order.amount.to_string(),
-                    &with_memo(stored.memo.as_ref()),
-                    &texts::series_context(&series, &rule),
-                    &reference,
-                ),
+                asked,
                 vec![
                     Button::new(
                         request_texts::APPROVE_BUTTON,

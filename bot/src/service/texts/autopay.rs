@@ -39,6 +39,20 @@ pub(crate) fn active(reference: &str, biller: &str, cap: &str, notice: &str) -> 
     )
 }
 
+pub(crate) fn active_series(reference: &str, series: &str, requester: &str, cap: &str) -> String {
+    format!(
+        "Autopay {reference} is on: I'll pay each request of {series} from {requester} when it comes, while this month's autopaid ones stay within {cap}. Stop it with /autopay off {series}."
+    )
+}
+
+pub(crate) fn no_such_series(reference: &str) -> String {
+    format!("{reference} is not a recurring request that asks you for money.")
+}
+
+pub(crate) fn paid_payee(payer: &str, amount: &str, memo: &str) -> String {
+    format!("{payer} paid you {amount}{memo} (autopay).")
+}
+
 pub(crate) fn replaced(biller: &str, old_cap: &str) -> String {
     format!("(Your earlier autopay for {biller}, up to {old_cap} a month, is replaced.)")
 }
@@ -93,9 +107,7 @@ pub(crate) fn list_line(reference: &str, biller: &str, cap: &str, waiting: bool)
 pub(crate) const LIST_FOOT: &str = "Turn one off with /autopay off @biller.";
 
 pub(crate) fn on_invoice(cap: &str, pay_at: &str) -> String {
-    format!(
-        "Autopay is on for this biller (up to {cap} a month): I'll pay it on {pay_at} if it fits."
-    )
+    format!("Autopay is on for these (up to {cap} a month): I'll pay it on {pay_at} if it fits.")
 }
 
 pub(crate) fn coming_up(request: &str, biller: &str, amount: &str, pay_at: &str) -> String {
@@ -105,7 +117,7 @@ pub(crate) fn coming_up(request: &str, biller: &str, amount: &str, pay_at: &str)
 }
 
 pub(crate) fn paid_payer(request: &str, biller: &str, amount: &str) -> String {
-    format!("Autopay paid invoice {request}: {amount} to {biller}.")
+    format!("Autopay paid {request}: {amount} to {biller}.")
 }
 
 pub(crate) fn above_cap(request: &str, amount: &str, cap: &str, biller: &str) -> String {
