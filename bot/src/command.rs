@@ -30,7 +30,7 @@
 //! /pay TARGET AMOUNT [CURRENCY] every ... [until DATE | times N] [for MEMO]
 //! /request TARGET AMOUNT [CURRENCY] every ... [until DATE | times N] [for MEMO]
 //! /tz [ZONE]                  /scheduled [pause | resume | skip | cancel REF]
-//! /autopay [TARGET up to AMOUNT [CURRENCY] | off TARGET]
+//! /autopay [TARGET | REF] up to AMOUNT [CURRENCY]   /autopay off TARGET | REF   /autopay
 //! AUTHCODE = 6 digits from the authenticator app | a recovery code (`/confirm`, `/link confirm`, `/2fa off`)
 //! TARGET = @handle | <@ID> | <@!ID>
 //! ```

@@ -115,7 +115,7 @@ impl CommandName {
             CommandName::Pay => "/pay @handle AMOUNT [CURRENCY] [for MEMO]",
             CommandName::Confirm => "/confirm CODE [AUTHCODE]",
             CommandName::Cancel => "/cancel [REF]",
-            CommandName::Request => "/request @handle AMOUNT [CURRENCY] [for MEMO]",
+            CommandName::Request => "/request @handle AMOUNT [CURRENCY] [every ...] [for MEMO]",
             CommandName::Approve => "/approve REF",
             CommandName::Decline => "/decline REF",
             CommandName::Split => {
@@ -132,7 +132,9 @@ impl CommandName {
             CommandName::SecondFactor => "/2fa [setup | confirm AUTHCODE | off AUTHCODE]",
             CommandName::TimeZone => "/tz [ZONE]",
             CommandName::Scheduled => "/scheduled [pause | resume | skip | cancel REF]",
-            CommandName::Autopay => "/autopay [@biller up to AMOUNT | off @biller]",
+            CommandName::Autopay => {
+                "/autopay [@biller | REF] up to AMOUNT, /autopay off @biller | REF"
+            }
         }
     }
 
@@ -190,7 +192,7 @@ impl CommandName {
             CommandName::SecondFactor => "Protect your wallet with an authenticator app",
             CommandName::TimeZone => "Your time zone, for standing orders",
             CommandName::Scheduled => "Your standing orders (/pay ... every month)",
-            CommandName::Autopay => "Pay a biller's invoices by themselves, up to a cap",
+            CommandName::Autopay => "Pay invoices or a recurring request by themselves",
         }
     }
 }
