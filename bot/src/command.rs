@@ -29,7 +29,9 @@
 //! /topup AMOUNT [CURRENCY] [card N]                  /cashout AMOUNT [CURRENCY] [card N]
 //! /2fa [setup | confirm AUTHCODE | off AUTHCODE]
 //! /pay TARGET AMOUNT [CURRENCY] every ... [until DATE | times N] [for MEMO]
+//! /request TARGET AMOUNT [CURRENCY] every ... [until DATE | times N] [for MEMO]
 //! /tz [ZONE]                  /scheduled [pause | resume | skip | cancel REF]
+//! /autopay [TARGET | REF] up to AMOUNT [CURRENCY]   /autopay off TARGET | REF   /autopay
 //! AUTHCODE = 6 digits from the authenticator app | a recovery code (`/confirm`, `/link confirm`, `/2fa off`)
 //! TARGET = @handle | <@ID> | <@!ID>
 //! ```
@@ -168,6 +170,14 @@ pub enum Command {
         recurrence: Recurrence,
         memo: Option<Memo>,
     },
+    /// `/request TARGET AMOUNT [CURRENCY] every ... [for MEMO]`: ask
+    /// `payer` for money each period of `recurrence`.
+    RequestScheduled {
+        payer: Target,
+        amount: Amount,
+        recurrence: Recurrence,
+        memo: Option<Memo>,
+    },
     /// `/tz [ZONE]`: set the sender's time zone, or (`None`) show it.
     TimeZone { zone: Option<UserTimeZone> },
     /// `/scheduled [pause|resume|cancel REF]`: list the sender's standing
@@ -175,6 +185,37 @@ pub enum Command {
     Scheduled {
         action: Option<(StandingAction, ShortRef)>,
     },
+    /// `/autopay`, `/autopay TARGET up to AMOUNT`, `/autopay off TARGET`.
+    Autopay { action: AutopayAction },
+}
+
+/// What `/autopay` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutopayAction {
+    /// List the sender's autopays.
+    List,
+    /// Pay `biller`'s invoices (or a recurring request's) by themselves,
+    /// up to `cap` a month.
+    On { biller: AutopayFor, cap: Amount },
+    /// Stop paying them by themselves.
+    Off { biller: AutopayFor },
+}
+
+/// What an autopay pays: a biller's invoices, or the requests of one
+/// recurring request (its reference, as its requests show it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutopayFor {
+    Biller(Target),
+    Series(ShortRef),
+}
+
+impl fmt::Display for AutopayFor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AutopayFor::Biller(target) => write!(f, "{target}"),
+            AutopayFor::Series(reference) => write!(f, "{reference}"),
+        }
+    }
 }
 
 /// What `/scheduled ACTION REF` does to a standing order.
@@ -222,8 +263,10 @@ impl Command {
             | Command::SecondFactorConfirm { .. }
             | Command::SecondFactorOff { .. } => CommandName::SecondFactor,
             Command::PayScheduled { .. } => CommandName::Pay,
+            Command::RequestScheduled { .. } => CommandName::Request,
             Command::TimeZone { .. } => CommandName::TimeZone,
             Command::Scheduled { .. } => CommandName::Scheduled,
+            Command::Autopay { .. } => CommandName::Autopay,
         }
     }
 }

@@ -455,6 +455,26 @@ impl UserTimeZone {
                 .date(),
         )
     }
+
+    /// The local time of day at a Unix time in milliseconds.
+    pub fn time_at(&self, at_ms: i64) -> Option<Time> {
+        Some(
+            self.zone
+                .to_datetime(Timestamp::from_millisecond(at_ms).ok()?)
+                .time(),
+        )
+    }
+
+    /// The Unix time in milliseconds of a local date and time (a time a
+    /// daylight-saving change skips is taken as the zone's rules say).
+    pub fn at_ms(&self, date: Date, time: Time) -> Option<i64> {
+        Some(
+            self.zone
+                .to_timestamp(date.to_datetime(time))
+                .ok()?
+                .as_millisecond(),
+        )
+    }
 }
 
 impl fmt::Debug for UserTimeZone {

@@ -24,6 +24,7 @@
 //! `texts/`, one file per family.
 
 mod account;
+mod autopay;
 mod bills;
 mod cancel;
 mod card_links;
@@ -81,6 +82,10 @@ use crate::stats::MessageOutcome;
 use crate::store::{CardOpKind, Store, StoreError};
 
 use account::help;
+pub use autopay::{
+    AUTOPAY_ATTEMPTS_MAX, AUTOPAY_LEAD_MS, AUTOPAY_RETRY_MS, AUTOPAYS_PER_USER_MAX,
+    SWEEP_AUTOPAY_MAX,
+};
 pub use bills::{INVOICE_DECLINE_BUTTON, INVOICE_PAY_BUTTON};
 pub use escrow::ESCROW_TTL_SECS_MAX;
 pub use holds::{APPROVAL_RETRY_MS, HOLD_RESERVATION_MARGIN_MS};
@@ -571,8 +576,18 @@ impl Bot {
                 self.pay_scheduled(&mut turn, &payee, amount, recurrence, memo)
                     .await?;
             }
+            Command::RequestScheduled {
+                payer,
+                amount,
+                recurrence,
+                memo,
+            } => {
+                self.request_scheduled(&mut turn, &payer, amount, recurrence, memo)
+                    .await?;
+            }
             Command::TimeZone { zone } => self.time_zone(&mut turn, zone).await?,
             Command::Scheduled { action } => self.scheduled(&mut turn, action).await?,
+            Command::Autopay { action } => self.autopay(&mut turn, action).await?,
         }
         Ok(turn.replies)
     }
@@ -588,6 +603,7 @@ impl Bot {
         ended += self.sweep_card_ops(now_ms).await?;
         ended += self.sweep_card_adds(now_ms).await?;
         ended += self.sweep_standing(now_ms).await?;
+        ended += self.sweep_autopay(now_ms).await?;
         if ended > 0 {
             self.dispatcher.wake();
         }

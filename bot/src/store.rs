@@ -64,6 +64,7 @@ macro_rules! stored_names {
 }
 pub(crate) use stored_names;
 
+pub mod autopay;
 mod card;
 mod identity;
 mod payment;
@@ -136,6 +137,7 @@ pub trait Store:
     + crate::trust::sanctions::SanctionsStore
     + crate::trust::second_factor::SecondFactorStore
     + standing::StandingStore
+    + autopay::AutopayStore
     + Send
     + Sync
     + fmt::Debug

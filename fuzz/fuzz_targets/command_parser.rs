@@ -211,6 +211,12 @@ fn render(parsed: &Command) -> String {
             amount,
             recurrence,
             memo,
+        }
+        | Command::RequestScheduled {
+            payer: payee,
+            amount,
+            recurrence,
+            memo,
         } => {
             push(format_args!(
                 " {payee} {amount} {}",
@@ -245,6 +251,13 @@ fn render(parsed: &Command) -> String {
                 push(format_args!(" card {card}"));
             }
         }
+        Command::Autopay { action } => match action {
+            bot::command::AutopayAction::List => {}
+            bot::command::AutopayAction::On { biller, cap } => {
+                push(format_args!(" {biller} up to {cap}"));
+            }
+            bot::command::AutopayAction::Off { biller } => push(format_args!(" off {biller}")),
+        },
     }
     out
 }

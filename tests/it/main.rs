@@ -13,6 +13,7 @@
 // Test code throughout, helpers too (see clippy.toml).
 #![cfg(test)]
 
+mod autopay;
 mod bench;
 mod bot_core;
 mod card_restart;

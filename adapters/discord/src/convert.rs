@@ -440,6 +440,13 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
             },
             Vec::new(),
         )),
+        "autopay" => Ok((
+            match text(options, "args")? {
+                Some(args) => format!("/autopay {args}"),
+                None => "/autopay".to_owned(),
+            },
+            Vec::new(),
+        )),
         "balance" | "start" | "cards" => Ok((format!("/{name}"), Vec::new())),
         _ => Err("a command paybot does not have"),
     }
@@ -868,6 +875,15 @@ pub fn commands() -> Value {
                     vec![string(
                         "args",
                         "pause, resume or cancel REF (leave out to list them)",
+                        false,
+                        TEXT_OPTION_BYTES_MAX,
+                    )],
+                ),
+                CommandName::Autopay => (
+                    name.summary(),
+                    vec![string(
+                        "args",
+                        "@biller up to AMOUNT, or off @biller (leave out to list them)",
                         false,
                         TEXT_OPTION_BYTES_MAX,
                     )],

@@ -60,6 +60,7 @@ use bot::trust::Review;
 use ledger::{Amount, Currency, Ledger, Migration, RecordWrite, SqlValue, TransferId};
 use sqlx::types::Uuid;
 
+mod autopay;
 pub mod bills;
 mod pool;
 mod rules;
@@ -168,6 +169,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "bill pay: billers, invoices, webhook events",
         "../migrations",
         "0019_bills.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        20,
+        "autopay: a payer's autopays for a biller's invoices, and each invoice's run",
+        "../migrations",
+        "0020_autopay.sql"
     ),
 ];
 

@@ -8,7 +8,8 @@ use bot::command::{Memo, ShortRef};
 use bot::message::{Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::standing::{
-    DueOrders, StandingOrder, StandingState, StandingStore, UnreadableOrder, schedule_columns,
+    DueOrders, StandingKind, StandingOrder, StandingState, StandingStore, UnreadableOrder,
+    schedule_columns,
     schedule_from_columns,
 };
 use bot::store::{StoreError, UserId};
@@ -25,15 +26,15 @@ const COLUMNS: &str = "reference, order_id, payer, payer_platform, payer_id, pay
      payee_platform, payee_id, payee_label, amount, currency, memo, rule, first_date, \
      run_minute, time_zone, next_period, attempts, otp_hash, otp_issued_at_ms, \
      otp_failed_attempts, review, state, due_at_ms, created_at_ms, updated_at_ms, revision, \
-     told_period";
+     told_period, kind";
 
 const INSERT_SQL: &str = "INSERT INTO bot_standing_orders (reference, order_id, payer, \
      payer_platform, payer_id, payee, payee_platform, payee_id, payee_label, amount, currency, \
      memo, rule, first_date, run_minute, time_zone, next_period, attempts, otp_hash, \
      otp_issued_at_ms, otp_failed_attempts, review, state, due_at_ms, created_at_ms, \
-     updated_at_ms, revision, told_period) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-     $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28) \
-     ON CONFLICT DO NOTHING";
+     updated_at_ms, revision, told_period, kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+     $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, \
+     $29) ON CONFLICT DO NOTHING";
 
 /// Compare-and-swap: what may change after the order is made, where the
 /// stored revision is still `$27`.
@@ -44,7 +45,8 @@ const UPDATE_SQL: &str = "UPDATE bot_standing_orders SET next_period = $17, atte
      AND amount = $10 AND currency = $11 AND payee = $6 AND payer_platform = $4 \
      AND payer_id = $5 AND payee_platform = $7 AND payee_id = $8 AND payee_label = $9 \
      AND (memo = $12 OR (memo IS NULL AND $12 IS NULL)) AND rule = $13 AND first_date = $14 \
-     AND run_minute = $15 AND time_zone = $16 AND review = $22 AND created_at_ms = $25";
+     AND run_minute = $15 AND time_zone = $16 AND review = $22 AND created_at_ms = $25 \
+     AND kind = $29";
 
 /// The order's values in the order of `COLUMNS`.
 fn order_values(o: &StandingOrder) -> Vec<SqlValue> {
@@ -78,6 +80,7 @@ fn order_values(o: &StandingOrder) -> Vec<SqlValue> {
         SqlValue::from(o.updated_at_ms),
         SqlValue::from(o.revision),
         SqlValue::from(o.told_period.map(i64::from)),
+        SqlValue::from(o.kind.as_str()),
     ]
 }
 
@@ -185,6 +188,8 @@ macro_rules! standing_backend {
                     created_at_ms: int("created_at_ms")?,
                     updated_at_ms: int("updated_at_ms")?,
                     revision: int("revision")?,
+                    kind: StandingKind::from_str_opt(&text("kind")?)
+                        .ok_or_else(|| bad("kind", "unknown"))?,
                 })
             }
 

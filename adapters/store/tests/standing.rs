@@ -103,6 +103,7 @@ fn order(reference: &str, id: u128, payer: UserId, payee: UserId, rule: &str) ->
         created_at_ms: T0,
         updated_at_ms: T0,
         revision: 0,
+        kind: bot::store::standing::StandingKind::Payment,
     }
 }
 

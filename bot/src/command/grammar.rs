@@ -16,7 +16,7 @@ use super::args::{
 };
 use super::help::CommandName;
 use super::usage::{UsageError, UsageProblem};
-use super::{Command, SplitShare, StandingAction, Target};
+use super::{AutopayAction, AutopayFor, Command, SplitShare, StandingAction, Target};
 use crate::card::{CARDS_PER_USER_MAX, CardError, CardNumber, Expiry};
 use crate::history::HISTORY_ENTRIES_MAX;
 use crate::message::{Handle, PlatformUserId};
@@ -280,6 +280,7 @@ fn parse_arguments(
                 .transpose()?,
         },
         CommandName::Scheduled => parse_scheduled(words)?,
+        CommandName::Autopay => parse_autopay(words, ctx)?,
     })
 }
 
@@ -437,6 +438,45 @@ fn parse_pay(words: &mut Words<'_>, ctx: &ParseContext<'_>) -> Result<Command, U
     })
 }
 
+/// `/autopay`, `/autopay TARGET [up to] AMOUNT`, `/autopay off TARGET`.
+fn parse_autopay(words: &mut Words<'_>, ctx: &ParseContext<'_>) -> Result<Command, UsageProblem> {
+    let Some(first) = words.next() else {
+        return Ok(Command::Autopay {
+            action: AutopayAction::List,
+        });
+    };
+    if first.eq_ignore_ascii_case("off") || first.eq_ignore_ascii_case("stop") {
+        let word = words.next().ok_or(UsageProblem::MissingTarget)?;
+        let biller = parse_autopay_for(word)?;
+        return Ok(Command::Autopay {
+            action: AutopayAction::Off { biller },
+        });
+    }
+    let biller = parse_autopay_for(first)?;
+    if words.peek().is_some_and(|w| w.eq_ignore_ascii_case("up")) {
+        words.next();
+        match words.next() {
+            Some(word) if word.eq_ignore_ascii_case("to") => {}
+            _ => return Err(UsageProblem::MissingAmount),
+        }
+    }
+    let cap = parse_amount(words, ctx.default_currency)?;
+    Ok(Command::Autopay {
+        action: AutopayAction::On { biller, cap },
+    })
+}
+
+/// `@biller` or a recurring request's reference (`O7K2QXM`).
+fn parse_autopay_for(word: &str) -> Result<AutopayFor, UsageProblem> {
+    if looks_like_target(word) {
+        return parse_target(word).map(AutopayFor::Biller);
+    }
+    match ShortRef::parse(word) {
+        Ok(reference) if reference.as_str().starts_with('O') => Ok(AutopayFor::Series(reference)),
+        _ => Err(UsageProblem::MissingTarget),
+    }
+}
+
 /// `/scheduled`, `/scheduled pause|resume|skip|cancel REF`, `/scheduled skip
 /// REF [on] DATE`.
 fn parse_scheduled(words: &mut Words<'_>) -> Result<Command, UsageProblem> {
@@ -483,6 +523,23 @@ fn parse_request(words: &mut Words<'_>, ctx: &ParseContext<'_>) -> Result<Comman
     words.next();
     let payer = parse_target(first)?;
     let amount = parse_amount(words, ctx.default_currency)?;
+    if let Some(word) = words.peek()
+        && Recurrence::starts_with(word)
+    {
+        let mut phrase: Vec<&str> = Vec::new();
+        while let Some(word) = words.peek_argument() {
+            words.next();
+            phrase.push(word);
+        }
+        let recurrence = Recurrence::parse(&phrase.join(" ")).map_err(UsageProblem::Schedule)?;
+        let memo = parse_memo_tail(words, false)?;
+        return Ok(Command::RequestScheduled {
+            payer,
+            amount,
+            recurrence,
+            memo,
+        });
+    }
     let memo = parse_memo_tail(words, false)?;
     Ok(Command::Request {
         payer,

@@ -33,11 +33,12 @@ pub enum CommandName {
     SecondFactor,
     TimeZone,
     Scheduled,
+    Autopay,
 }
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 22] = [
+    pub const ALL: [CommandName; 23] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
@@ -48,6 +49,7 @@ impl CommandName {
         CommandName::Balance,
         CommandName::History,
         CommandName::Bills,
+        CommandName::Autopay,
         CommandName::Limits,
         CommandName::Scheduled,
         CommandName::TimeZone,
@@ -87,6 +89,7 @@ impl CommandName {
             CommandName::SecondFactor => "2fa",
             CommandName::TimeZone => "tz",
             CommandName::Scheduled => "scheduled",
+            CommandName::Autopay => "autopay",
         }
     }
 
@@ -112,7 +115,7 @@ impl CommandName {
             CommandName::Pay => "/pay @handle AMOUNT [CURRENCY] [every PERIOD] [for MEMO]",
             CommandName::Confirm => "/confirm CODE [AUTHCODE]",
             CommandName::Cancel => "/cancel [REF]",
-            CommandName::Request => "/request @handle AMOUNT [CURRENCY] [for MEMO]",
+            CommandName::Request => "/request @handle AMOUNT [CURRENCY] [every ...] [for MEMO]",
             CommandName::Approve => "/approve REF",
             CommandName::Decline => "/decline REF",
             CommandName::Split => {
@@ -129,6 +132,9 @@ impl CommandName {
             CommandName::SecondFactor => "/2fa [setup | confirm AUTHCODE | off AUTHCODE]",
             CommandName::TimeZone => "/tz [ZONE]",
             CommandName::Scheduled => "/scheduled [pause | resume | skip | cancel REF]",
+            CommandName::Autopay => {
+                "/autopay [@biller | REF] up to AMOUNT, /autopay off @biller | REF"
+            }
         }
     }
 
@@ -157,6 +163,7 @@ impl CommandName {
             CommandName::SecondFactor => "/2fa setup",
             CommandName::TimeZone => "/tz Europe/Paris",
             CommandName::Scheduled => "/scheduled pause S7K2QX",
+            CommandName::Autopay => "/autopay @power up to 80",
         }
     }
 
@@ -204,6 +211,7 @@ impl CommandName {
             CommandName::SecondFactor => "Protect your wallet with an authenticator app",
             CommandName::TimeZone => "Your time zone, for standing orders",
             CommandName::Scheduled => "Your standing orders (/pay ... every month)",
+            CommandName::Autopay => "Pay invoices or a recurring request by themselves",
         }
     }
 }

@@ -385,7 +385,7 @@ fn card_commands_parse_and_never_quote_digits() {
 
 #[test]
 fn command_names_are_complete_and_documented() {
-    assert_eq!(CommandName::ALL.len(), 22);
+    assert_eq!(CommandName::ALL.len(), 23);
     for name in CommandName::ALL {
         assert_eq!(CommandName::from_word(name.as_str()), Some(name));
         assert!(name.summary().chars().count() <= 60, "{name}");
@@ -456,4 +456,75 @@ fn the_longest_errors_fit() {
             assert!(!line.contains('\n'), "{line}");
         }
     }
+}
+
+#[test]
+fn autopay_is_listed_turned_on_with_a_cap_and_off() {
+    parses(&[
+        (
+            "/autopay",
+            Command::Autopay {
+                action: AutopayAction::List,
+            },
+        ),
+        (
+            "/autopay @power up to 80",
+            Command::Autopay {
+                action: AutopayAction::On {
+                    biller: AutopayFor::Biller(handle("@power")),
+                    cap: usd(8_000),
+                },
+            },
+        ),
+        (
+            "/AUTOPAY@PayBot  @Power  UP TO $80.50",
+            Command::Autopay {
+                action: AutopayAction::On {
+                    biller: AutopayFor::Biller(handle("@power")),
+                    cap: usd(8_050),
+                },
+            },
+        ),
+        (
+            "/autopay @power 80",
+            Command::Autopay {
+                action: AutopayAction::On {
+                    biller: AutopayFor::Biller(handle("@power")),
+                    cap: usd(8_000),
+                },
+            },
+        ),
+        (
+            "/autopay off @power",
+            Command::Autopay {
+                action: AutopayAction::Off {
+                    biller: AutopayFor::Biller(handle("@power")),
+                },
+            },
+        ),
+    ]);
+    parses(&[(
+        "/autopay o7k2qxm up to 10",
+        Command::Autopay {
+            action: AutopayAction::On {
+                biller: AutopayFor::Series(ShortRef::parse("O7K2QXM").unwrap()),
+                cap: usd(1_000),
+            },
+        },
+    )]);
+    problems(&[
+        ("/autopay power up to 80", UsageProblem::MissingTarget),
+        ("/autopay R7K2QXM up to 80", UsageProblem::MissingTarget),
+        ("/autopay off", UsageProblem::MissingTarget),
+        ("/autopay @power up", UsageProblem::MissingAmount),
+        ("/autopay @power up to", UsageProblem::MissingAmount),
+    ]);
+    assert!(matches!(
+        problem("/autopay @power up to 0"),
+        UsageProblem::Amount(_)
+    ));
+    assert!(matches!(
+        problem("/autopay @power up to 80 please"),
+        UsageProblem::Leftover(_)
+    ));
 }

@@ -38,11 +38,17 @@ impl Bot {
             .store
             .requests_to_pay(turn.me.user, BILLS_LISTED_MAX)
             .await?;
-        if open.is_empty() {
+        let autopays = self.autopay_bill_lines(turn).await?;
+        if open.is_empty() && autopays.is_empty() {
             turn.private("Nothing is waiting for you to pay.");
             return Ok(());
         }
-        let mut lines = vec!["Waiting for you to pay:".to_owned()];
+        let mut lines = Vec::new();
+        if open.is_empty() {
+            lines.push("Nothing is waiting for you to pay.".to_owned());
+        } else {
+            lines.push("Waiting for you to pay:".to_owned());
+        }
         for request in &open {
             let memo = request
                 .memo
@@ -58,6 +64,7 @@ impl Bot {
                 request.reference
             ));
         }
+        lines.extend(autopays);
         turn.private(lines.join("\n"));
         Ok(())
     }
@@ -119,17 +126,22 @@ impl Bot {
         }
         let reference = stored.reference.to_string();
         let memo = stored.memo.as_ref().map(Memo::as_str).unwrap_or_default();
+        let mut text = invoice_text(
+            &label_of(biller),
+            &amount.to_string(),
+            memo,
+            &crate::limits::utc_minute_text(due_at_ms),
+            &reference,
+        );
+        if let Some(line) = self.autopay_for_invoice(&stored, due_at_ms, now_ms).await? {
+            text.push('\n');
+            text.push_str(&line);
+        }
         let notice = self.notice_with(
             &format!("{reference}:invoice:payer"),
             payer.platform,
             &payer.id,
-            invoice_text(
-                &label_of(biller),
-                &amount.to_string(),
-                memo,
-                &crate::limits::utc_minute_text(due_at_ms),
-                &reference,
-            ),
+            text,
             vec![
                 Button::new(INVOICE_PAY_BUTTON, format!("/approve {reference}")),
                 Button::new(INVOICE_DECLINE_BUTTON, format!("/decline {reference}")),

@@ -36,6 +36,16 @@ impl Bot {
                 .confirm_standing(turn, order, code, second_factor)
                 .await;
         }
+        let autopays = self.autopays_awaiting_code(turn).await?;
+        if let Some(autopay) = autopays
+            .iter()
+            .find(|a| self.code_matches(*a, code.as_str()))
+        {
+            let autopay = autopay.clone();
+            return self
+                .confirm_autopay(turn, autopay, code, second_factor)
+                .await;
+        }
         let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
         let (card_ops, card_adds) = if self.store.card_records_awaiting_code(turn.me.user).await? {
             (
@@ -45,7 +55,11 @@ impl Bot {
         } else {
             (Vec::new(), Vec::new())
         };
-        if awaiting.is_empty() && card_ops.is_empty() && card_adds.is_empty() && standing.is_empty()
+        if awaiting.is_empty()
+            && card_ops.is_empty()
+            && card_adds.is_empty()
+            && standing.is_empty()
+            && autopays.is_empty()
         {
             turn.private(texts::NOTHING_WAITING_FOR_A_CODE);
             return Ok(());
@@ -149,6 +163,8 @@ impl Bot {
         self.wrong_code_on_card_adds(turn, card_adds, code, &mut lines)
             .await?;
         self.wrong_code_on_standing(standing, code, turn.now_ms, &mut lines)
+            .await?;
+        self.wrong_code_on_autopays(autopays, code, turn.now_ms, &mut lines)
             .await?;
         if lines.is_empty() {
             lines.push(texts::WRONG_CODE.to_owned());

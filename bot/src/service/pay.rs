@@ -714,7 +714,8 @@ impl Bot {
             return Ok(false);
         }
         let leaked_card_ops = self.catch_leaked_card_codes(turn, &candidates).await?
-            | self.catch_leaked_standing_codes(turn, &candidates).await?;
+            | self.catch_leaked_standing_codes(turn, &candidates).await?
+            | self.catch_leaked_autopay_codes(turn, &candidates).await?;
         let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
         let mut leaked = Vec::new();
         for payment in awaiting {

@@ -23,12 +23,13 @@ use crate::command::{Memo, OtpCode, ShortRef, StandingAction, Target};
 use crate::message::Button;
 use crate::otp::{self, OtpChallenge, Verdict};
 use crate::recurrence::{Recurrence, Schedule, UserTimeZone};
-use crate::store::standing::{StandingOrder, StandingState};
+use crate::store::standing::{StandingKind, StandingOrder, StandingState};
 use crate::store::{Store, StoreError, UserId};
 use crate::trust::second_factor::TotpOrRecovery;
 use crate::trust::{Review, TrustAction};
 
 mod scheduler;
+mod series;
 use scheduler::next_text;
 
 /// Standing orders one payer may have waiting for a code at once.
@@ -142,7 +143,7 @@ fn what(order: &StandingOrder) -> String {
 
 impl Bot {
     /// The user's time zone: as set with `/tz`, else the default.
-    async fn zone_of(&self, user: UserId) -> Result<(UserTimeZone, bool)> {
+    pub(super) async fn zone_of(&self, user: UserId) -> Result<(UserTimeZone, bool)> {
         let stored = self.store.time_zone_of(user).await?;
         Ok(
             match stored.and_then(|name| UserTimeZone::parse(&name).ok()) {
@@ -270,6 +271,7 @@ impl Bot {
             created_at_ms: turn.now_ms,
             updated_at_ms: turn.now_ms,
             revision: 0,
+            kind: StandingKind::Payment,
         };
         let stored = self.insert_referenced(&mut order, 'O').await?;
         if stored.state != StandingState::AwaitingCode {
@@ -602,6 +604,10 @@ impl Bot {
         }
         let mut lines = vec![texts::list_head(orders.len())];
         for order in &orders {
+            let line = match order.kind {
+                StandingKind::Payment => texts::list_line,
+                StandingKind::Request => texts::series_list_line,
+            };
             let next = match order.state {
                 StandingState::Paused => texts::PAUSED.to_owned(),
                 StandingState::AwaitingCode => texts::WAITING_FOR_CODE.to_owned(),
@@ -609,7 +615,7 @@ impl Bot {
                     &run_text(&order.schedule, order.next_period).unwrap_or_default(),
                 ),
             };
-            lines.push(texts::list_line(
+            lines.push(line(
                 &order.reference.to_string(),
                 &order.amount.to_string(),
                 &order.payee_label,

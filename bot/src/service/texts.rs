@@ -8,6 +8,7 @@
 //! the families decide who sees it and when, never its wording.
 
 pub(crate) mod account;
+pub(crate) mod autopay;
 pub(crate) mod cards;
 pub(crate) mod escrow;
 pub(crate) mod holds;

@@ -42,6 +42,17 @@ stored_names! {
     }
 }
 
+stored_names! {
+    /// What a standing order makes each period: a payment from `payer` to
+    /// `payee`, or (`/request @bob 10 every month`) a payment request from
+    /// `payer` (the requester, who set it up) to `payee` (who is asked).
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    pub enum StandingKind {
+        Payment = "pay",
+        Request = "request",
+    }
+}
+
 impl StandingState {
     /// No further transition is possible.
     pub fn is_final(self) -> bool {
@@ -92,6 +103,8 @@ pub struct StandingOrder {
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub revision: i64,
+    /// A payment each period, or a request.
+    pub kind: StandingKind,
 }
 
 /// A schedule as its columns: the rule in a canonical text that

@@ -19,7 +19,7 @@ use super::{
 };
 use super::{run_text, what};
 use crate::message::Button;
-use crate::store::standing::{StandingOrder, StandingState};
+use crate::store::standing::{StandingKind, StandingOrder, StandingState};
 use crate::trust::{Review, TrustAction, Verdict as TrustVerdict};
 
 /// Why a run was skipped.
@@ -108,7 +108,7 @@ impl Bot {
             return Ok(None);
         };
         if run_ms > now_ms {
-            let notice_ms = self.notice_before_ms();
+            let notice_ms = self.notice_ms_of(&order);
             if notice_ms > 0
                 && order.told_period != Some(k)
                 && now_ms >= run_ms.saturating_sub(notice_ms)
@@ -133,6 +133,9 @@ impl Bot {
             .map(|identity| identity.user);
         if payer_now != Some(order.payer) {
             return self.end_moved(order, now_ms).await;
+        }
+        if order.kind == StandingKind::Request {
+            return self.ask_period(order, now_ms).await;
         }
         let grace_ms = i64::from(self.config.standing.late_grace_secs).saturating_mul(1_000);
         if order.attempts == 0 && now_ms.saturating_sub(run_ms) > grace_ms {
@@ -368,9 +371,15 @@ impl Bot {
         self.commit_records(told, vec![notice]).await
     }
 
-    /// [`StandingPolicy::notice_before_secs`] in milliseconds.
-    fn notice_before_ms(&self) -> i64 {
-        i64::from(self.config.standing.notice_before_secs).saturating_mul(1_000)
+    /// [`StandingPolicy::notice_before_secs`] in milliseconds for an
+    /// order of payments; a recurring request is not announced ahead.
+    fn notice_ms_of(&self, order: &StandingOrder) -> i64 {
+        match order.kind {
+            StandingKind::Payment => {
+                i64::from(self.config.standing.notice_before_secs).saturating_mul(1_000)
+            }
+            StandingKind::Request => 0,
+        }
     }
 
     /// When an active order next needs the scheduler: the payer's notice
@@ -378,7 +387,7 @@ impl Bot {
     pub(super) fn due_of(&self, order: &StandingOrder) -> Option<i64> {
         let k = order.next_period;
         let run_ms = order.schedule.run_at_ms(k)?;
-        let notice_ms = self.notice_before_ms();
+        let notice_ms = self.notice_ms_of(order);
         if notice_ms > 0 && order.told_period != Some(k) {
             Some(run_ms.saturating_sub(notice_ms))
         } else {
@@ -401,7 +410,7 @@ impl Bot {
     }
 
     /// Commits `order` (compare-and-swap) with `outbox`, no money.
-    async fn commit_records(
+    pub(super) async fn commit_records(
         &self,
         order: StandingOrder,
         outbox: Vec<ledger::OutboxMessage>,
@@ -463,7 +472,7 @@ impl Bot {
     }
 
     /// How the payee is told who pays them.
-    async fn payer_name(&self, order: &StandingOrder) -> Result<String> {
+    pub(super) async fn payer_name(&self, order: &StandingOrder) -> Result<String> {
         Ok(self
             .store
             .identity(order.payer_platform, &order.payer_id)

@@ -315,6 +315,46 @@ pub(crate) const SECOND_FACTOR_AT_RUN: &str = "A security check asks for your se
 pub(crate) const HELD_FOR_REVIEW: &str =
     "A payment like it needs a review first, which a standing order cannot wait for.";
 
+pub(crate) fn series_set(
+    reference: &str,
+    payer: &str,
+    amount: &str,
+    memo: &str,
+    rule: &str,
+    first: &str,
+) -> String {
+    format!(
+        "Recurring request {reference} is set: I'll ask {payer} for {amount}{memo}, {rule}. First request: {first}. Stop it with /scheduled cancel {reference}."
+    )
+}
+
+/// What the person asked reads after the request itself.
+pub(crate) fn series_context(reference: &str, rule: &str) -> String {
+    format!(" (recurring request {reference}, {rule})")
+}
+
+pub(crate) fn series_asked(reference: &str, payer: &str, amount: &str, next: &str) -> String {
+    format!("Recurring request {reference}: I asked {payer} for {amount}. {next}")
+}
+
+pub(crate) fn series_list_line(
+    reference: &str,
+    amount: &str,
+    payer: &str,
+    memo: &str,
+    rule: &str,
+    next: &str,
+) -> String {
+    format!("{reference}: ask {payer} for {amount}{memo}, {rule}; {next}")
+}
+
+pub(crate) fn series_next(when: Option<&str>) -> String {
+    match when {
+        Some(when) => format!("Next request: {when}."),
+        None => "That was its last request.".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,295 @@
+//! Autopays and their runs, on SQLite and PostgreSQL alike: both read back
+//! as stored, an insert keeps the first copy, the queries find the active
+//! autopay, the due runs and a month's autopaid sum, billers are told
+//! apart, and both move on only by compare-and-swap, also in a ledger unit
+//! (the second of two units from one revision is refused whole).
+// Test code throughout, helpers too (see clippy.toml).
+#![cfg(test)]
+
+use std::sync::Arc;
+
+use bot::command::ShortRef;
+use bot::message::{Platform, PlatformUserId};
+use bot::otp::{OtpChallenge, OtpHash, Pepper};
+use bot::store::autopay::{Autopay, AutopayRun, AutopayRunState, AutopayState, AutopayStore};
+use bot::store::{SeenUser, Store, UserId};
+use bot::trust::Review;
+use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
+use ledger::{Amount, Currency, Ledger, SubmitError, TransferId, Unit};
+use paybot_store::bills::Biller;
+use paybot_store::{BOT_MIGRATIONS, SqlStore};
+
+const T0: i64 = CLOCK_START_MS;
+const DAY_MS: i64 = 24 * 60 * 60 * 1_000;
+
+async fn run(backend: TestBackend, case: impl AsyncFnOnce(Arc<SqlStore>, Ledger)) {
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
+    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let store = Arc::new(SqlStore::new(&db.ledger));
+    case(store, db.ledger.clone()).await;
+    db.cleanup().await;
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $case() {
+                super::run(super::TestBackend::Sqlite, super::$case).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $case() {
+                super::run(super::TestBackend::Postgres, super::$case).await
+            })*
+        }
+    };
+}
+
+conformance!(
+    an_autopay_reads_back_and_keeps_its_first_copy,
+    the_active_autopay_is_the_newest,
+    runs_are_found_when_due_and_summed_by_month,
+    both_move_on_once_in_a_ledger_unit,
+    billers_are_told_apart,
+);
+
+async fn user(store: &SqlStore, id: &str) -> UserId {
+    let seen = SeenUser {
+        platform: Platform::Mock,
+        id: PlatformUserId::new(id).unwrap(),
+        handle: None,
+        skeleton: None,
+        display_name: id.to_owned(),
+        speaking: true,
+        direct: true,
+    };
+    store.upsert_identity(&seen, T0).await.unwrap().0.user
+}
+
+fn autopay(reference: &str, id: u128, payer: UserId, payee: UserId) -> Autopay {
+    let pepper = Pepper::from_bytes((1..=32).collect()).unwrap();
+    Autopay {
+        reference: ShortRef::parse(reference).unwrap(),
+        autopay_id: TransferId::new(id).unwrap(),
+        payer,
+        payer_platform: Platform::Mock,
+        payer_id: PlatformUserId::new("alice").unwrap(),
+        payee,
+        payee_platform: Platform::Mock,
+        payee_id: PlatformUserId::new("biller.power").unwrap(),
+        payee_label: "@power".to_owned(),
+        cap: Amount::from_minor(8_000, Currency::USD).unwrap(),
+        challenge: OtpChallenge::new(OtpHash::hash(&pepper, b"binding", "123456"), T0),
+        review: Review::SecondFactor,
+        state: AutopayState::AwaitingCode,
+        created_at_ms: T0,
+        updated_at_ms: T0,
+        revision: 0,
+        series: None,
+    }
+}
+
+fn run_of(request: &str, autopay: &str, payer: UserId, minor: i64, due: i64) -> AutopayRun {
+    AutopayRun {
+        request: ShortRef::parse(request).unwrap(),
+        autopay: ShortRef::parse(autopay).unwrap(),
+        payer,
+        amount: Amount::from_minor(minor, Currency::USD).unwrap(),
+        due_at_ms: due,
+        pay_at_ms: due - 6 * 3_600_000,
+        state: AutopayRunState::Scheduled,
+        told: false,
+        attempts: 0,
+        month: None,
+        next_at_ms: Some(due - DAY_MS),
+        created_at_ms: T0,
+        updated_at_ms: T0,
+        revision: 0,
+    }
+}
+
+async fn an_autopay_reads_back_and_keeps_its_first_copy(store: Arc<SqlStore>, _ledger: Ledger) {
+    let (alice, power) = (user(&store, "alice").await, user(&store, "power").await);
+    let first = autopay("UREAD01", 1, alice, power);
+    let stored = store.insert_autopay(&first).await.unwrap();
+    let again = store
+        .insert_autopay(&autopay("UREAD01", 2, alice, power))
+        .await
+        .unwrap();
+    for read in [
+        stored,
+        again,
+        store.autopay(&first.reference).await.unwrap().unwrap(),
+    ] {
+        assert_eq!(read.autopay_id, first.autopay_id);
+        assert_eq!(read.cap, first.cap);
+        assert_eq!(read.review, first.review);
+        assert_eq!(read.state, AutopayState::AwaitingCode);
+        assert_eq!(read.payee_label, "@power");
+        assert_eq!(
+            read.challenge.hash.to_bytes(),
+            first.challenge.hash.to_bytes()
+        );
+    }
+    let run = run_of("RRUN0000001A", "UREAD01", alice, 5_000, T0 + 10 * DAY_MS);
+    assert_eq!(store.insert_autopay_run(&run).await.unwrap(), run);
+    let mut other = run.clone();
+    other.due_at_ms += 1;
+    assert_eq!(store.insert_autopay_run(&other).await.unwrap(), run);
+    assert_eq!(
+        store.autopay_run(&run.request).await.unwrap().as_ref(),
+        Some(&run)
+    );
+}
+
+async fn the_active_autopay_is_the_newest(store: Arc<SqlStore>, _ledger: Ledger) {
+    let (alice, power) = (user(&store, "alice").await, user(&store, "power").await);
+    assert!(store.active_autopay(alice, power).await.unwrap().is_none());
+    let mut older = autopay("UOLD001", 1, alice, power);
+    older.state = AutopayState::Active;
+    store.insert_autopay(&older).await.unwrap();
+    let mut newer = autopay("UNEW001", 2, alice, power);
+    newer.state = AutopayState::Active;
+    newer.created_at_ms = T0 + 1;
+    store.insert_autopay(&newer).await.unwrap();
+    let waiting = autopay("UWAIT01", 3, alice, power);
+    store.insert_autopay(&waiting).await.unwrap();
+    let mut series = autopay("USER001", 4, alice, power);
+    series.state = AutopayState::Active;
+    series.created_at_ms = T0 + 2;
+    series.series = Some(ShortRef::parse("OSERIES").unwrap());
+    let series = store.insert_autopay(&series).await.unwrap();
+    assert_eq!(
+        series.series.as_ref().map(ShortRef::as_str),
+        Some("OSERIES")
+    );
+    let found = store
+        .series_autopay(alice, &ShortRef::parse("OSERIES").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.reference.as_str(), "USER001");
+    let mut off = series.clone();
+    off.state = AutopayState::Off;
+    assert!(store.update_autopay(&off).await.unwrap());
+    let active = store.active_autopay(alice, power).await.unwrap().unwrap();
+    assert_eq!(active.reference.as_str(), "UNEW001");
+    let listed: Vec<String> = store
+        .autopays_of(alice, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.reference.to_string())
+        .collect();
+    assert_eq!(listed, ["UOLD001", "UWAIT01", "UNEW001"]);
+    let mut off = active.clone();
+    off.state = AutopayState::Off;
+    assert!(store.update_autopay(&off).await.unwrap());
+    assert!(!store.update_autopay(&off).await.unwrap(), "stale revision");
+    let active = store.active_autopay(alice, power).await.unwrap().unwrap();
+    assert_eq!(active.reference.as_str(), "UOLD001");
+    assert_eq!(store.autopays_of(alice, 10).await.unwrap().len(), 2);
+}
+
+async fn runs_are_found_when_due_and_summed_by_month(store: Arc<SqlStore>, _ledger: Ledger) {
+    let (alice, power) = (user(&store, "alice").await, user(&store, "power").await);
+    store
+        .insert_autopay(&autopay("USUM001", 1, alice, power))
+        .await
+        .unwrap();
+    let early = run_of("RRUN0000001A", "USUM001", alice, 5_000, T0 + 10 * DAY_MS);
+    let late = run_of("RRUN0000002A", "USUM001", alice, 2_000, T0 + 20 * DAY_MS);
+    store.insert_autopay_run(&late).await.unwrap();
+    store.insert_autopay_run(&early).await.unwrap();
+    let due = |at: i64| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .autopay_runs_due(at, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.request.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(due(T0).await.is_empty());
+    assert_eq!(
+        due(T0 + 30 * DAY_MS).await,
+        ["RRUN0000001A", "RRUN0000002A"]
+    );
+    assert_eq!(
+        store
+            .autopaid_in_month(&early.autopay, "2026-01")
+            .await
+            .unwrap(),
+        0
+    );
+    for (run, month) in [(&early, "2026-01"), (&late, "2026-01")] {
+        let mut paid = run.clone();
+        paid.state = AutopayRunState::Paid;
+        paid.month = Some(month.to_owned());
+        paid.next_at_ms = None;
+        assert!(store.update_autopay_run(&paid).await.unwrap());
+    }
+    assert!(due(T0 + 30 * DAY_MS).await.is_empty());
+    assert_eq!(
+        store
+            .autopaid_in_month(&early.autopay, "2026-01")
+            .await
+            .unwrap(),
+        7_000
+    );
+    assert_eq!(
+        store
+            .autopaid_in_month(&early.autopay, "2026-02")
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+async fn both_move_on_once_in_a_ledger_unit(store: Arc<SqlStore>, ledger: Ledger) {
+    let (alice, power) = (user(&store, "alice").await, user(&store, "power").await);
+    let mut on = autopay("UUNIT01", 1, alice, power);
+    on.state = AutopayState::Active;
+    let on = store.insert_autopay(&on).await.unwrap();
+    let run = run_of("RRUN0000001A", "UUNIT01", alice, 5_000, T0 + 10 * DAY_MS);
+    let run = store.insert_autopay_run(&run).await.unwrap();
+    let mut paid = run.clone();
+    paid.state = AutopayRunState::Paid;
+    paid.month = Some("2026-01".to_owned());
+    paid.next_at_ms = None;
+    let unit = || {
+        Unit::records(vec![
+            store.autopay_run_write(&paid).unwrap(),
+            store.autopay_write(&on).unwrap(),
+        ])
+    };
+    ledger.commit(unit()).await.unwrap();
+    match ledger.commit(unit()).await {
+        Err(SubmitError::RecordConflict { .. }) => {}
+        other => panic!("expected a record conflict, got {other:?}"),
+    }
+    let read = store.autopay_run(&run.request).await.unwrap().unwrap();
+    assert_eq!((read.state, read.revision), (AutopayRunState::Paid, 1));
+    let read = store.autopay(&on.reference).await.unwrap().unwrap();
+    assert_eq!(read.revision, 1);
+}
+
+async fn billers_are_told_apart(store: Arc<SqlStore>, _ledger: Ledger) {
+    let (alice, power) = (user(&store, "alice").await, user(&store, "power").await);
+    let biller = Biller {
+        id: 0,
+        name: "Power Co".to_owned(),
+        handle: "power".to_owned(),
+        user: power,
+        webhook_url: "http://127.0.0.1:9/hook".to_owned(),
+        webhook_secret: "whsec_test".to_owned(),
+    };
+    store.insert_biller(&biller, "digest", T0).await.unwrap();
+    assert!(store.is_biller(power).await.unwrap());
+    assert!(!store.is_biller(alice).await.unwrap());
+}
