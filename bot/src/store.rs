@@ -68,6 +68,7 @@ mod card;
 mod identity;
 mod payment;
 pub mod standing;
+pub mod tab;
 
 pub use card::{CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, LinkedCard};
 pub use identity::{Identity, LinkAttempt, LinkAttemptBounds, LinkCodeHash, PendingLink, SeenUser};
@@ -136,6 +137,7 @@ pub trait Store:
     + crate::trust::sanctions::SanctionsStore
     + crate::trust::second_factor::SecondFactorStore
     + standing::StandingStore
+    + tab::TabStore
     + Send
     + Sync
     + fmt::Debug

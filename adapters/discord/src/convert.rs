@@ -440,6 +440,25 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
             },
             Vec::new(),
         )),
+        "expense" | "tab" => {
+            let text = match text(options, "args")? {
+                Some(args) => format!("/{name} {args}"),
+                None => format!("/{name}"),
+            };
+            // The people named as mentions, as for `/split`.
+            let mentions: Vec<Mention> = resolved
+                .users
+                .iter()
+                .filter(|(id, _)| text.contains(&format!("<@{id}>")))
+                .filter_map(|(id, user)| {
+                    user_of(user, None).map(|user| Mention {
+                        token: format!("<@{id}>"),
+                        user,
+                    })
+                })
+                .collect();
+            Ok((text, mentions))
+        }
         "balance" | "start" | "cards" => Ok((format!("/{name}"), Vec::new())),
         _ => Err("a command paybot does not have"),
     }
@@ -868,6 +887,24 @@ pub fn commands() -> Value {
                     vec![string(
                         "args",
                         "pause, resume or cancel REF (leave out to list them)",
+                        false,
+                        TEXT_OPTION_BYTES_MAX,
+                    )],
+                ),
+                CommandName::Expense => (
+                    name.summary(),
+                    vec![string(
+                        "args",
+                        "60 for dinner, 60 @bob @carol, 60 @bob:20 @carol:40, ... paid by @bob, or undo REF",
+                        true,
+                        TEXT_OPTION_BYTES_MAX,
+                    )],
+                ),
+                CommandName::Tab => (
+                    name.summary(),
+                    vec![string(
+                        "args",
+                        "@handle for one person's part, or history (leave out for everyone)",
                         false,
                         TEXT_OPTION_BYTES_MAX,
                     )],

@@ -66,6 +66,7 @@ mod rules;
 mod sanctions;
 mod second_factor;
 mod standing;
+mod tab;
 mod trust;
 mod verification;
 
@@ -168,6 +169,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "bill pay: billers, invoices, webhook events",
         "../migrations",
         "0019_bills.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        23,
+        "the group tab: group members, expenses and their lines",
+        "../migrations",
+        "0023_tab.sql"
     ),
 ];
 

@@ -152,7 +152,7 @@ fn is_this_bot(addressed: &str, ours: Option<&str>) -> bool {
 
 /// Whitespace-separated words of the arguments, and the raw rest (for memos).
 #[derive(Debug, Clone)]
-struct Words<'a> {
+pub(super) struct Words<'a> {
     rest: &'a str,
 }
 
@@ -161,7 +161,7 @@ impl<'a> Words<'a> {
         Words { rest: text }
     }
 
-    fn peek(&self) -> Option<&'a str> {
+    pub(super) fn peek(&self) -> Option<&'a str> {
         self.clone().next()
     }
 
@@ -171,7 +171,7 @@ impl<'a> Words<'a> {
     }
 
     /// Everything not yet consumed, as typed.
-    fn take_rest(&mut self) -> &'a str {
+    pub(super) fn take_rest(&mut self) -> &'a str {
         std::mem::take(&mut self.rest)
     }
 }
@@ -188,7 +188,7 @@ impl<'a> Iterator for Words<'a> {
     }
 }
 
-fn is_memo_keyword(word: &str) -> bool {
+pub(super) fn is_memo_keyword(word: &str) -> bool {
     word.eq_ignore_ascii_case("for")
 }
 
@@ -279,6 +279,8 @@ fn parse_arguments(
                 .transpose()?,
         },
         CommandName::Scheduled => parse_scheduled(words)?,
+        CommandName::Expense => super::expense::parse_expense(words, ctx)?,
+        CommandName::Tab => super::expense::parse_tab(words)?,
     })
 }
 
@@ -557,7 +559,11 @@ fn check_shares(total: Amount, shares: &[SplitShare]) -> Result<(), UsageProblem
     Ok(())
 }
 
-fn parse_share(text: &str, target: &Target, total: Amount) -> Result<Amount, UsageProblem> {
+pub(super) fn parse_share(
+    text: &str,
+    target: &Target,
+    total: Amount,
+) -> Result<Amount, UsageProblem> {
     if text.is_empty() {
         return Err(UsageProblem::ShareMissingAmount(echo(&target.to_string())));
     }
@@ -577,7 +583,10 @@ fn parse_share(text: &str, target: &Target, total: Amount) -> Result<Amount, Usa
 
 /// An amount: one word (`20`, `$20`, `20usd`), optionally preceded or
 /// followed by a currency word (`usd 20`, `$ 20`, `20 USD`).
-fn parse_amount(words: &mut Words<'_>, default: Currency) -> Result<Amount, UsageProblem> {
+pub(super) fn parse_amount(
+    words: &mut Words<'_>,
+    default: Currency,
+) -> Result<Amount, UsageProblem> {
     let first = words.peek_argument().ok_or(UsageProblem::MissingAmount)?;
     words.next();
     let mut text = String::from(first);
@@ -611,7 +620,7 @@ fn is_currency_word(word: &str) -> bool {
     Currency::from_code(word).is_ok() || Currency::from_symbol(word).is_some()
 }
 
-fn has_non_ascii_digit(text: &str) -> bool {
+pub(super) fn has_non_ascii_digit(text: &str) -> bool {
     text.chars().any(|c| c.is_numeric() && !c.is_ascii_digit())
 }
 
@@ -636,18 +645,18 @@ fn parse_memo_tail(words: &mut Words<'_>, reply_form: bool) -> Result<Option<Mem
     })
 }
 
-fn looks_like_target(word: &str) -> bool {
+pub(super) fn looks_like_target(word: &str) -> bool {
     word.starts_with('@') || word.starts_with('<')
 }
 
 /// `bob`: would be a valid handle with `@` in front, and is not a currency.
-fn is_bare_handle(word: &str) -> bool {
+pub(super) fn is_bare_handle(word: &str) -> bool {
     word.chars().next().is_some_and(char::is_alphabetic)
         && !is_currency_word(word)
         && Handle::parse(word).is_ok()
 }
 
-fn parse_target(word: &str) -> Result<Target, UsageProblem> {
+pub(super) fn parse_target(word: &str) -> Result<Target, UsageProblem> {
     if word.starts_with('@') {
         return Handle::parse(word)
             .map(Target::Handle)
@@ -668,7 +677,7 @@ fn parse_target(word: &str) -> Result<Target, UsageProblem> {
     Err(UsageProblem::NotATarget(echo(word)))
 }
 
-fn parse_ref(word: &str) -> Result<ShortRef, UsageProblem> {
+pub(super) fn parse_ref(word: &str) -> Result<ShortRef, UsageProblem> {
     ShortRef::parse(word).map_err(|_| UsageProblem::InvalidRef(echo(word)))
 }
 

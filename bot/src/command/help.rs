@@ -33,11 +33,13 @@ pub enum CommandName {
     SecondFactor,
     TimeZone,
     Scheduled,
+    Expense,
+    Tab,
 }
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 22] = [
+    pub const ALL: [CommandName; 24] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
@@ -45,6 +47,8 @@ impl CommandName {
         CommandName::Approve,
         CommandName::Decline,
         CommandName::Split,
+        CommandName::Expense,
+        CommandName::Tab,
         CommandName::Balance,
         CommandName::History,
         CommandName::Bills,
@@ -87,6 +91,8 @@ impl CommandName {
             CommandName::SecondFactor => "2fa",
             CommandName::TimeZone => "tz",
             CommandName::Scheduled => "scheduled",
+            CommandName::Expense => "expense",
+            CommandName::Tab => "tab",
         }
     }
 
@@ -129,6 +135,10 @@ impl CommandName {
             CommandName::SecondFactor => "/2fa [setup | confirm AUTHCODE | off AUTHCODE]",
             CommandName::TimeZone => "/tz [ZONE]",
             CommandName::Scheduled => "/scheduled [pause | resume | skip | cancel REF]",
+            CommandName::Expense => {
+                "/expense TOTAL [@a @b | @a:20 | @a:2 shares | @a:50%] [paid by @a] [for MEMO]"
+            }
+            CommandName::Tab => "/tab [@handle | history]",
         }
     }
 
@@ -157,6 +167,8 @@ impl CommandName {
             CommandName::SecondFactor => "/2fa setup",
             CommandName::TimeZone => "/tz Europe/Paris",
             CommandName::Scheduled => "/scheduled pause S7K2QX",
+            CommandName::Expense => "/expense 60 @bob @carol for dinner",
+            CommandName::Tab => "/tab @bob",
         }
     }
 
@@ -185,6 +197,8 @@ impl CommandName {
             CommandName::SecondFactor => "Protect your wallet with an authenticator app",
             CommandName::TimeZone => "Your time zone, for standing orders",
             CommandName::Scheduled => "Your standing orders (/pay ... every month)",
+            CommandName::Expense => "Add an expense to the group's tab (no money moves)",
+            CommandName::Tab => "Who owes whom in this group, simplified",
         }
     }
 }

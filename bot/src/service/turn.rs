@@ -347,6 +347,9 @@ impl Bot {
             noted_dm: false,
             in_place: profile.private_in_place(),
         };
+        if turn.in_group() {
+            self.note_member(&turn).await?;
+        }
         let card_in_text = card_number::contains_card_number(&msg.text);
         if card_in_text && turn.in_group() {
             // Nothing else is done with it: no command runs, nothing of it
