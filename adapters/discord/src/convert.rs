@@ -1018,6 +1018,35 @@ mod tests {
     }
 
     #[test]
+    fn slash_expense_and_tab_carry_their_text_and_mentions() {
+        let resolved = json!({"users": {"1000000000000000002": {"id": "1000000000000000002",
+            "username": "bob"}}});
+        let value = command(
+            json!([{"name": "args", "type": 3,
+                "value": "60 <@1000000000000000002>:20 paid by <@1000000000000000002> for dinner"}]),
+            resolved.clone(),
+            "expense",
+        );
+        let msg = incoming(&value);
+        assert_eq!(
+            msg.text,
+            "/expense 60 <@1000000000000000002>:20 paid by <@1000000000000000002> for dinner"
+        );
+        assert_eq!(msg.mentions.len(), 1);
+        assert_eq!(
+            msg.mentions[0].user.handle.as_ref().unwrap().as_str(),
+            "bob"
+        );
+        assert_eq!(incoming(&command(json!([]), json!({}), "tab")).text, "/tab");
+        let history = command(
+            json!([{"name": "args", "type": 3, "value": "history"}]),
+            json!({}),
+            "tab",
+        );
+        assert_eq!(incoming(&history).text, "/tab history");
+    }
+
+    #[test]
     fn options_cannot_smuggle_words() {
         let value = command(
             json!([

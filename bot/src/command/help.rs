@@ -172,6 +172,20 @@ impl CommandName {
         }
     }
 
+    /// More on the command for `/help COMMAND`, where its usage line
+    /// cannot say it all.
+    pub fn details(self) -> Option<&'static str> {
+        match self {
+            CommandName::Expense => Some(
+                "Adds an expense to this group's tab; no money moves. Without names it is shared equally by everyone who has written here; `paid by @a:30 @b:30` for several payers. /expense undo REF takes it off (its author, within a day). /tab shows who owes whom.",
+            ),
+            CommandName::Tab => Some(
+                "Who owes whom in this group, per currency, simplified to the fewest transfers; /tab @bob for one person's part, /tab history for the last expenses.",
+            ),
+            _ => None,
+        }
+    }
+
     /// A one-line description for command menus, at most 60 characters.
     pub fn summary(self) -> &'static str {
         match self {

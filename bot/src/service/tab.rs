@@ -397,7 +397,7 @@ fn inconsistent(error: TabError) -> BotError {
 }
 
 /// The simplified transfers of one currency's expenses.
-fn settle(expenses: &[Vec<(UserId, i64, i64)>]) -> Result<Vec<tab::Debt<UserId>>> {
+fn settle(expenses: &[TabLines]) -> Result<Vec<tab::Debt<UserId>>> {
     let nets = tab::nets(expenses.iter().flatten().copied()).map_err(inconsistent)?;
     tab::simplify(&nets).map_err(inconsistent)
 }
@@ -475,9 +475,12 @@ fn lines_of(
     lines
 }
 
+/// One expense as `(user, paid, owed)` lines, in minor units.
+type TabLines = Vec<(UserId, i64, i64)>;
+
 /// Each currency's expenses as `(user, paid, owed)` lines, oldest first.
-fn by_currency(expenses: &[Expense]) -> BTreeMap<Currency, Vec<Vec<(UserId, i64, i64)>>> {
-    let mut map: BTreeMap<Currency, Vec<Vec<(UserId, i64, i64)>>> = BTreeMap::new();
+fn by_currency(expenses: &[Expense]) -> BTreeMap<Currency, Vec<TabLines>> {
+    let mut map: BTreeMap<Currency, Vec<TabLines>> = BTreeMap::new();
     for expense in expenses.iter().rev() {
         map.entry(expense.total.currency()).or_default().push(
             expense

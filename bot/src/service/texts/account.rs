@@ -77,12 +77,19 @@ pub(crate) fn history_from(payer: &str) -> String {
 /// `/help`, or `/help COMMAND` for one.
 pub(crate) fn help(topic: Option<CommandName>) -> String {
     match topic {
-        Some(name) => format!(
-            "{}\n{}\nExample: {}",
-            name.usage(),
-            name.summary(),
-            name.example()
-        ),
+        Some(name) => {
+            let mut text = format!(
+                "{}\n{}\nExample: {}",
+                name.usage(),
+                name.summary(),
+                name.example()
+            );
+            if let Some(details) = name.details() {
+                text.push('\n');
+                text.push_str(details);
+            }
+            text
+        }
         None => {
             let mut text = String::from("What I can do (amounts like 20, 20.50, $20, 5 EUR):");
             for name in CommandName::ALL {
