@@ -393,7 +393,7 @@ impl Bot {
         };
         if turn.in_group()
             && !turn.me.dm_open
-            && !matches!(command, Command::Help { .. })
+            && !answers_in_the_group(&command)
             && let Some(invite) = profile.dm_invite_url()
         {
             // Whatever the command would say privately could not reach them.
@@ -446,6 +446,18 @@ pub(super) fn internal_error(msg: &Incoming) -> Reply {
         buttons: Vec::new(),
         deletion: None,
     }
+}
+
+/// Commands whose every answer goes to the group, which need no direct
+/// chat first: `/help` and the group tab.
+fn answers_in_the_group(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Help { .. }
+            | Command::Expense { .. }
+            | Command::ExpenseUndo { .. }
+            | Command::Tab { .. }
+    )
 }
 
 /// Whether a direct message holding what looks like a card number may go
