@@ -186,7 +186,7 @@ fn render(parsed: &Command) -> String {
                 push(format_args!(" {}", second.expose()));
             }
         }
-        Command::SecondFactorStatus => {}
+        Command::SecondFactorStatus | Command::Bills => {}
         Command::SecondFactorSetup => push(format_args!(" setup")),
         Command::SecondFactorConfirm { code } => push(format_args!(" confirm {}", code.as_str())),
         Command::SecondFactorOff { code } => push(format_args!(" off {}", code.expose())),
