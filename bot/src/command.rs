@@ -32,6 +32,9 @@
 //! /request TARGET AMOUNT [CURRENCY] every ... [until DATE | times N] [for MEMO]
 //! /tz [ZONE]                  /scheduled [pause | resume | skip | cancel REF]
 //! /autopay [TARGET | REF] up to AMOUNT [CURRENCY]   /autopay off TARGET | REF   /autopay
+//! /expense TOTAL [CURRENCY] [split TARGET... | TARGET:AMOUNT... | TARGET:N... shares | TARGET:P%...]
+//!          [paid by TARGET[:AMOUNT]...] [for MEMO]       /expense undo REF
+//! /tab [TARGET | history]
 //! AUTHCODE = 6 digits from the authenticator app | a recovery code (`/confirm`, `/link confirm`, `/2fa off`)
 //! TARGET = @handle | <@ID> | <@!ID>
 //! ```
@@ -54,6 +57,7 @@ use crate::recurrence::{Recurrence, UserTimeZone};
 use crate::trust::second_factor::{TotpCode, TotpOrRecovery};
 
 mod args;
+mod expense;
 mod grammar;
 mod help;
 mod usage;
@@ -61,6 +65,7 @@ mod usage;
 pub use crate::card::CARDS_PER_USER_MAX;
 pub use crate::history::HISTORY_ENTRIES_MAX;
 pub use crate::split::SPLIT_MENTIONS_MAX;
+pub use crate::tab::{EXPENSE_PARTICIPANTS_MAX, EXPENSE_PAYERS_MAX, WEIGHT_MAX};
 pub use args::{
     InvalidLinkCode, InvalidOtpCode, InvalidShortRef, InvalidStartPayload, LINK_CODE_ALPHABET,
     LINK_CODE_CHARS, LinkCode, MEMO_CHARS_MAX, MEMO_WITHHELD_TEXT, Memo, MemoError, OtpCode,
@@ -187,6 +192,25 @@ pub enum Command {
     },
     /// `/autopay`, `/autopay TARGET up to AMOUNT`, `/autopay off TARGET`.
     Autopay { action: AutopayAction },
+    /// `/expense TOTAL [CURRENCY] [SHARES] [paid by PAYERS] [for MEMO]`: an
+    /// expense on the group's tab; no money moves.
+    ///
+    /// Parsed guarantees: no person twice among the shares nor among the
+    /// payers, at most [`EXPENSE_PARTICIPANTS_MAX`] shares and
+    /// [`EXPENSE_PAYERS_MAX`] payers, every amount in the total's currency.
+    /// Whether the parts add up is the core's check (`tab`).
+    Expense {
+        total: Amount,
+        shares: ExpenseShares,
+        /// Empty: the sender paid it all.
+        payers: Vec<ExpensePayer>,
+        memo: Option<Memo>,
+    },
+    /// `/expense undo REF`: take an expense off the tab (its author, for a
+    /// while after adding it).
+    ExpenseUndo { expense: ShortRef },
+    /// `/tab`, `/tab @bob`, `/tab history`.
+    Tab { view: TabView },
 }
 
 /// What `/autopay` does.
@@ -216,6 +240,42 @@ impl fmt::Display for AutopayFor {
             AutopayFor::Series(reference) => write!(f, "{reference}"),
         }
     }
+}
+
+/// Who shares an expense, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpenseShares {
+    /// Nobody named: equally among the group's members who use paybot.
+    Group,
+    /// `split @a @b` (or just `@a @b`): equally among these.
+    Among(Vec<Target>),
+    /// `@a:20 @b`: exact amounts; those without one share the rest equally.
+    Exact(Vec<(Target, Option<Amount>)>),
+    /// `@a:2 @b:1 shares`: in proportion to the weights (1 to
+    /// [`WEIGHT_MAX`]).
+    Weights(Vec<(Target, u32)>),
+    /// `@a:50% @b:50%`: percents in hundredths (`50%` is 5000, `12.5%` is
+    /// 1250), each more than 0; adding up to 100% is the core's check.
+    Percents(Vec<(Target, u32)>),
+}
+
+/// One payer of an expense: `paid by @alice:30`; without an amount, the
+/// payers without one paid the rest in equal parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpensePayer {
+    pub target: Target,
+    pub amount: Option<Amount>,
+}
+
+/// What `/tab` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TabView {
+    /// Who owes whom, simplified.
+    Simplified,
+    /// One member's part of it.
+    Member(Target),
+    /// The recent expenses.
+    History,
 }
 
 /// What `/scheduled ACTION REF` does to a standing order.
@@ -267,6 +327,8 @@ impl Command {
             Command::TimeZone { .. } => CommandName::TimeZone,
             Command::Scheduled { .. } => CommandName::Scheduled,
             Command::Autopay { .. } => CommandName::Autopay,
+            Command::Expense { .. } | Command::ExpenseUndo { .. } => CommandName::Expense,
+            Command::Tab { .. } => CommandName::Tab,
         }
     }
 }

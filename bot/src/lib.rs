@@ -24,6 +24,7 @@ pub mod service;
 pub mod split;
 pub mod stats;
 pub mod store;
+pub mod tab;
 pub mod text;
 pub mod trust;
 

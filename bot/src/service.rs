@@ -47,6 +47,7 @@ mod second_factor;
 mod splits;
 mod standing;
 mod sweep;
+mod tab;
 mod texts;
 mod trust;
 mod turn;
@@ -103,6 +104,7 @@ pub use standing::{
     run_transfer_id,
 };
 pub use sweep::{EVENT_FORGET_INTERVAL_MS, EVENT_RETENTION_MS, SWEEP_PAYMENTS_MAX};
+pub use tab::{EXPENSE_UNDO_SECS, MEMBERS_CACHED_MAX, TAB_HISTORY_MAX};
 pub use texts::turn::{CARD_IN_DIRECT_COMMAND_TEXT, CARD_IN_DIRECT_TEXT, INTERNAL_ERROR_TEXT};
 use texts::{minutes, tries};
 use turn::{
@@ -228,6 +230,8 @@ pub struct Bot {
     sanctions: sanctions::SanctionsCache,
     /// What [`Bot::stats`] reads (see [`crate::stats`]).
     counters: Arc<crate::stats::Counters>,
+    /// The group memberships noted (see `tab.rs`).
+    members_seen: tab::MembersSeen,
 }
 
 impl fmt::Debug for Bot {
@@ -313,6 +317,7 @@ impl BotBuilder {
             command_rates: CommandRates::new(),
             sanctions: sanctions::SanctionsCache::default(),
             counters,
+            members_seen: tab::MembersSeen::default(),
         })
     }
 }
@@ -588,6 +593,17 @@ impl Bot {
             Command::TimeZone { zone } => self.time_zone(&mut turn, zone).await?,
             Command::Scheduled { action } => self.scheduled(&mut turn, action).await?,
             Command::Autopay { action } => self.autopay(&mut turn, action).await?,
+            Command::Expense {
+                total,
+                shares,
+                payers,
+                memo,
+            } => {
+                self.expense(&mut turn, total, shares, &payers, memo)
+                    .await?
+            }
+            Command::ExpenseUndo { expense } => self.expense_undo(&mut turn, &expense).await?,
+            Command::Tab { view } => self.tab(&mut turn, view).await?,
         }
         Ok(turn.replies)
     }

@@ -69,6 +69,7 @@ mod card;
 mod identity;
 mod payment;
 pub mod standing;
+pub mod tab;
 
 pub use card::{CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, LinkedCard};
 pub use identity::{Identity, LinkAttempt, LinkAttemptBounds, LinkCodeHash, PendingLink, SeenUser};
@@ -138,6 +139,7 @@ pub trait Store:
     + crate::trust::second_factor::SecondFactorStore
     + standing::StandingStore
     + autopay::AutopayStore
+    + tab::TabStore
     + Send
     + Sync
     + fmt::Debug

@@ -186,7 +186,7 @@ fn render(parsed: &Command) -> String {
                 push(format_args!(" {}", second.expose()));
             }
         }
-        Command::SecondFactorStatus => {}
+        Command::SecondFactorStatus | Command::Bills => {}
         Command::SecondFactorSetup => push(format_args!(" setup")),
         Command::SecondFactorConfirm { code } => push(format_args!(" confirm {}", code.as_str())),
         Command::SecondFactorOff { code } => push(format_args!(" off {}", code.expose())),
@@ -245,6 +245,67 @@ fn render(parsed: &Command) -> String {
                 }
             }
         }
+        Command::Expense {
+            total,
+            shares,
+            payers,
+            memo,
+        } => {
+            use bot::command::ExpenseShares;
+            push(format_args!(" {total}"));
+            match shares {
+                ExpenseShares::Group => {}
+                ExpenseShares::Among(targets) => {
+                    push(format_args!(" split"));
+                    for target in targets {
+                        push(format_args!(" {target}"));
+                    }
+                }
+                ExpenseShares::Exact(parts) => {
+                    for (target, amount) in parts {
+                        match amount {
+                            Some(amount) => push(format_args!(" {target}:{}", one_word(*amount))),
+                            None => push(format_args!(" {target}")),
+                        }
+                    }
+                }
+                ExpenseShares::Weights(parts) => {
+                    for (target, weight) in parts {
+                        push(format_args!(" {target}:{weight}"));
+                    }
+                    push(format_args!(" shares"));
+                }
+                ExpenseShares::Percents(parts) => {
+                    for (target, hundredths) in parts {
+                        push(format_args!(
+                            " {target}:{}.{:02}%",
+                            hundredths / 100,
+                            hundredths % 100
+                        ));
+                    }
+                }
+            }
+            if !payers.is_empty() {
+                push(format_args!(" paid by"));
+                for payer in payers {
+                    match payer.amount {
+                        Some(amount) => {
+                            push(format_args!(" {}:{}", payer.target, one_word(amount)));
+                        }
+                        None => push(format_args!(" {}", payer.target)),
+                    }
+                }
+            }
+            if let Some(memo) = memo {
+                push(format_args!(" for {memo}"));
+            }
+        }
+        Command::ExpenseUndo { expense } => push(format_args!(" undo {expense}")),
+        Command::Tab { view } => match view {
+            bot::command::TabView::Simplified => {}
+            bot::command::TabView::Member(target) => push(format_args!(" {target}")),
+            bot::command::TabView::History => push(format_args!(" history")),
+        },
         Command::TopUp { amount, card } | Command::CashOut { amount, card } => {
             push(format_args!(" {amount}"));
             if let Some(card) = card {

@@ -442,6 +442,48 @@ cases!(never_started_payer_gets_a_deep_link {
     webhook_never_started_payer_gets_a_deep_link(Via::Webhook),
 });
 
+/// The group tab through the real client: members are whoever wrote in
+/// the group, `/expense` and `/tab` answer there, and need no private chat
+/// first (Dave never opened one).
+async fn group_tab(backend: TestBackend) {
+    let Some(h) = Harness::start(backend, Via::Polling).await else {
+        return;
+    };
+    h.start_dm(&ALICE).await;
+    // Handled before the expense: the help text comes back first.
+    h.say(&DAVE, group(), "/help tab").await;
+    h.fake
+        .wait_for(GROUP_ID, "Who owes whom in this group", WAIT_SECS)
+        .await;
+    h.say(&ALICE, group(), "/expense 30 for pizza").await;
+    h.fake
+        .wait_for(
+            GROUP_ID,
+            "$30.00 for \u{201c}pizza\u{201d}, paid by @alice. Shares: @alice $15.00, @dave $15.00.",
+            WAIT_SECS,
+        )
+        .await;
+    h.say(&DAVE, group(), "/tab").await;
+    h.fake
+        .wait_for(GROUP_ID, "\u{2022} @dave owes @alice $15.00", WAIT_SECS)
+        .await;
+    let link = format!("https://t.me/{BOT_USERNAME}?start=setup");
+    assert!(
+        h.fake
+            .sent_to(GROUP_ID)
+            .iter()
+            .all(|c| !c.text().contains(&link)),
+        "the tab asked for a private chat"
+    );
+    h.assert_group_clean(&["available"]);
+    h.assert_ledger_sound().await;
+}
+
+cases!(group_tab {
+    group_tab_sqlite(TestBackend::Sqlite),
+    group_tab_postgres(TestBackend::Postgres),
+});
+
 /// A 429 from Telegram: the message is sent again after `retry_after`, and
 /// arrives once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

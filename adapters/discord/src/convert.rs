@@ -447,6 +447,25 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
             },
             Vec::new(),
         )),
+        "expense" | "tab" => {
+            let text = match text(options, "args")? {
+                Some(args) => format!("/{name} {args}"),
+                None => format!("/{name}"),
+            };
+            // The people named as mentions, as for `/split`.
+            let mentions: Vec<Mention> = resolved
+                .users
+                .iter()
+                .filter(|(id, _)| text.contains(&format!("<@{id}>")))
+                .filter_map(|(id, user)| {
+                    user_of(user, None).map(|user| Mention {
+                        token: format!("<@{id}>"),
+                        user,
+                    })
+                })
+                .collect();
+            Ok((text, mentions))
+        }
         "balance" | "start" | "cards" => Ok((format!("/{name}"), Vec::new())),
         _ => Err("a command paybot does not have"),
     }
@@ -888,6 +907,24 @@ pub fn commands() -> Value {
                         TEXT_OPTION_BYTES_MAX,
                     )],
                 ),
+                CommandName::Expense => (
+                    name.summary(),
+                    vec![string(
+                        "args",
+                        "60 for dinner, 60 @bob @carol, 60 @bob:20 @carol:40, ... paid by @bob, or undo REF",
+                        true,
+                        TEXT_OPTION_BYTES_MAX,
+                    )],
+                ),
+                CommandName::Tab => (
+                    name.summary(),
+                    vec![string(
+                        "args",
+                        "@handle for one person's part, or history (leave out for everyone)",
+                        false,
+                        TEXT_OPTION_BYTES_MAX,
+                    )],
+                ),
                 CommandName::Balance
                 | CommandName::Limits
                 | CommandName::Bills
@@ -994,6 +1031,35 @@ mod tests {
                 format!("/pay <@1000000000000000002> 500 {expected} for rent")
             );
         }
+    }
+
+    #[test]
+    fn slash_expense_and_tab_carry_their_text_and_mentions() {
+        let resolved = json!({"users": {"1000000000000000002": {"id": "1000000000000000002",
+            "username": "bob"}}});
+        let value = command(
+            json!([{"name": "args", "type": 3,
+                "value": "60 <@1000000000000000002>:20 paid by <@1000000000000000002> for dinner"}]),
+            resolved.clone(),
+            "expense",
+        );
+        let msg = incoming(&value);
+        assert_eq!(
+            msg.text,
+            "/expense 60 <@1000000000000000002>:20 paid by <@1000000000000000002> for dinner"
+        );
+        assert_eq!(msg.mentions.len(), 1);
+        assert_eq!(
+            msg.mentions[0].user.handle.as_ref().unwrap().as_str(),
+            "bob"
+        );
+        assert_eq!(incoming(&command(json!([]), json!({}), "tab")).text, "/tab");
+        let history = command(
+            json!([{"name": "args", "type": 3, "value": "history"}]),
+            json!({}),
+            "tab",
+        );
+        assert_eq!(incoming(&history).text, "/tab history");
     }
 
     #[test]

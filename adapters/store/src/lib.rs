@@ -67,6 +67,7 @@ mod rules;
 mod sanctions;
 mod second_factor;
 mod standing;
+mod tab;
 mod trust;
 mod verification;
 
@@ -176,6 +177,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "autopay: a payer's autopays for a biller's invoices, and each invoice's run",
         "../migrations",
         "0020_autopay.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        23,
+        "the group tab: group members, expenses and their lines",
+        "../migrations",
+        "0023_tab.sql"
     ),
 ];
 

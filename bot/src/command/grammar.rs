@@ -153,7 +153,7 @@ fn is_this_bot(addressed: &str, ours: Option<&str>) -> bool {
 
 /// Whitespace-separated words of the arguments, and the raw rest (for memos).
 #[derive(Debug, Clone)]
-struct Words<'a> {
+pub(super) struct Words<'a> {
     rest: &'a str,
 }
 
@@ -162,7 +162,7 @@ impl<'a> Words<'a> {
         Words { rest: text }
     }
 
-    fn peek(&self) -> Option<&'a str> {
+    pub(super) fn peek(&self) -> Option<&'a str> {
         self.clone().next()
     }
 
@@ -172,7 +172,7 @@ impl<'a> Words<'a> {
     }
 
     /// Everything not yet consumed, as typed.
-    fn take_rest(&mut self) -> &'a str {
+    pub(super) fn take_rest(&mut self) -> &'a str {
         std::mem::take(&mut self.rest)
     }
 }
@@ -189,7 +189,7 @@ impl<'a> Iterator for Words<'a> {
     }
 }
 
-fn is_memo_keyword(word: &str) -> bool {
+pub(super) fn is_memo_keyword(word: &str) -> bool {
     word.eq_ignore_ascii_case("for")
 }
 
@@ -281,6 +281,8 @@ fn parse_arguments(
         },
         CommandName::Scheduled => parse_scheduled(words)?,
         CommandName::Autopay => parse_autopay(words, ctx)?,
+        CommandName::Expense => super::expense::parse_expense(words, ctx)?,
+        CommandName::Tab => super::expense::parse_tab(words)?,
     })
 }
 
@@ -626,7 +628,11 @@ fn check_shares(total: Amount, shares: &[SplitShare]) -> Result<(), UsageProblem
     Ok(())
 }
 
-fn parse_share(text: &str, target: &Target, total: Amount) -> Result<Amount, UsageProblem> {
+pub(super) fn parse_share(
+    text: &str,
+    target: &Target,
+    total: Amount,
+) -> Result<Amount, UsageProblem> {
     if text.is_empty() {
         return Err(UsageProblem::ShareMissingAmount(echo(&target.to_string())));
     }
@@ -646,7 +652,10 @@ fn parse_share(text: &str, target: &Target, total: Amount) -> Result<Amount, Usa
 
 /// An amount: one word (`20`, `$20`, `20usd`), optionally preceded or
 /// followed by a currency word (`usd 20`, `$ 20`, `20 USD`).
-fn parse_amount(words: &mut Words<'_>, default: Currency) -> Result<Amount, UsageProblem> {
+pub(super) fn parse_amount(
+    words: &mut Words<'_>,
+    default: Currency,
+) -> Result<Amount, UsageProblem> {
     let first = words.peek_argument().ok_or(UsageProblem::MissingAmount)?;
     words.next();
     let mut text = String::from(first);
@@ -680,7 +689,7 @@ fn is_currency_word(word: &str) -> bool {
     Currency::from_code(word).is_ok() || Currency::from_symbol(word).is_some()
 }
 
-fn has_non_ascii_digit(text: &str) -> bool {
+pub(super) fn has_non_ascii_digit(text: &str) -> bool {
     text.chars().any(|c| c.is_numeric() && !c.is_ascii_digit())
 }
 
@@ -705,18 +714,18 @@ fn parse_memo_tail(words: &mut Words<'_>, reply_form: bool) -> Result<Option<Mem
     })
 }
 
-fn looks_like_target(word: &str) -> bool {
+pub(super) fn looks_like_target(word: &str) -> bool {
     word.starts_with('@') || word.starts_with('<')
 }
 
 /// `bob`: would be a valid handle with `@` in front, and is not a currency.
-fn is_bare_handle(word: &str) -> bool {
+pub(super) fn is_bare_handle(word: &str) -> bool {
     word.chars().next().is_some_and(char::is_alphabetic)
         && !is_currency_word(word)
         && Handle::parse(word).is_ok()
 }
 
-fn parse_target(word: &str) -> Result<Target, UsageProblem> {
+pub(super) fn parse_target(word: &str) -> Result<Target, UsageProblem> {
     if word.starts_with('@') {
         return Handle::parse(word)
             .map(Target::Handle)
@@ -737,7 +746,7 @@ fn parse_target(word: &str) -> Result<Target, UsageProblem> {
     Err(UsageProblem::NotATarget(echo(word)))
 }
 
-fn parse_ref(word: &str) -> Result<ShortRef, UsageProblem> {
+pub(super) fn parse_ref(word: &str) -> Result<ShortRef, UsageProblem> {
     ShortRef::parse(word).map_err(|_| UsageProblem::InvalidRef(echo(word)))
 }
 

@@ -34,11 +34,13 @@ pub enum CommandName {
     TimeZone,
     Scheduled,
     Autopay,
+    Expense,
+    Tab,
 }
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 23] = [
+    pub const ALL: [CommandName; 25] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
@@ -46,6 +48,8 @@ impl CommandName {
         CommandName::Approve,
         CommandName::Decline,
         CommandName::Split,
+        CommandName::Expense,
+        CommandName::Tab,
         CommandName::Balance,
         CommandName::History,
         CommandName::Bills,
@@ -90,6 +94,8 @@ impl CommandName {
             CommandName::TimeZone => "tz",
             CommandName::Scheduled => "scheduled",
             CommandName::Autopay => "autopay",
+            CommandName::Expense => "expense",
+            CommandName::Tab => "tab",
         }
     }
 
@@ -135,6 +141,10 @@ impl CommandName {
             CommandName::Autopay => {
                 "/autopay [@biller | REF] up to AMOUNT, /autopay off @biller | REF"
             }
+            CommandName::Expense => {
+                "/expense TOTAL [@a @b | @a:20 | @a:2 shares | @a:50%] [paid by @a] [for MEMO]"
+            }
+            CommandName::Tab => "/tab [@handle | history]",
         }
     }
 
@@ -164,6 +174,8 @@ impl CommandName {
             CommandName::TimeZone => "/tz Europe/Paris",
             CommandName::Scheduled => "/scheduled pause S7K2QX",
             CommandName::Autopay => "/autopay @power up to 80",
+            CommandName::Expense => "/expense 60 @bob @carol for dinner",
+            CommandName::Tab => "/tab @bob",
         }
     }
 
@@ -183,6 +195,20 @@ impl CommandName {
                 ),
             ],
             _ => &[],
+        }
+    }
+
+    /// More on the command for `/help COMMAND`, where its usage line
+    /// cannot say it all.
+    pub fn details(self) -> Option<&'static str> {
+        match self {
+            CommandName::Expense => Some(
+                "Adds an expense to this group's tab; no money moves. Without names it is shared equally by everyone who has written here; `paid by @a:30 @b:30` for several payers. /expense undo REF takes it off (its author, within a day). /tab shows who owes whom.",
+            ),
+            CommandName::Tab => Some(
+                "Who owes whom in this group, per currency, simplified to the fewest transfers; /tab @bob for one person's part, /tab history for the last expenses.",
+            ),
+            _ => None,
         }
     }
 
@@ -212,6 +238,8 @@ impl CommandName {
             CommandName::TimeZone => "Your time zone, for standing orders",
             CommandName::Scheduled => "Your standing orders (/pay ... every month)",
             CommandName::Autopay => "Pay invoices or a recurring request by themselves",
+            CommandName::Expense => "Add an expense to the group's tab (no money moves)",
+            CommandName::Tab => "Who owes whom in this group, simplified",
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::message::HANDLE_CHARS_MAX;
 use crate::otp::OTP_DIGITS;
 use crate::recurrence::RecurrenceError;
 use crate::split::SPLIT_MENTIONS_MAX;
+use crate::tab::{EXPENSE_PARTICIPANTS_MAX, EXPENSE_PAYERS_MAX, WEIGHT_MAX};
 use crate::trust::second_factor::TOTP_DIGITS;
 
 /// Longest [`UsageError`] text, in characters.
@@ -141,6 +142,20 @@ pub enum UsageProblem {
     Schedule(RecurrenceError),
     /// `/scheduled` with something other than `pause`, `resume` or `cancel`.
     ScheduledSubcommand,
+    /// `/expense ... paid` without `by`.
+    PaidWithoutBy,
+    /// More payers than [`EXPENSE_PAYERS_MAX`].
+    TooManyPayers,
+    /// Two share forms in one expense (`@a:20 @b:50%`).
+    MixedShareForms,
+    /// Not a weight 1 to [`WEIGHT_MAX`].
+    InvalidWeight(String),
+    /// Not a percent like `50%` or `12.5%`.
+    InvalidPercent(String),
+    /// More people sharing an expense than [`EXPENSE_PARTICIPANTS_MAX`].
+    TooManySharing,
+    /// `/tab` with something other than an @handle or `history`.
+    TabSubcommand,
 }
 
 impl fmt::Display for UsageProblem {
@@ -270,6 +285,24 @@ impl fmt::Display for UsageProblem {
             UsageProblem::ScheduledSubcommand => {
                 f.write_str("Say /scheduled, or /scheduled pause, resume, skip or cancel REF")
             }
+            UsageProblem::PaidWithoutBy => f.write_str("Write `paid by @handle`"),
+            UsageProblem::TooManyPayers => {
+                write!(f, "An expense has at most {EXPENSE_PAYERS_MAX} payers")
+            }
+            UsageProblem::MixedShareForms => f.write_str(
+                "Use one way of sharing: names only, exact amounts, `N shares` or percents",
+            ),
+            UsageProblem::InvalidWeight(word) => {
+                write!(f, "`{word}` is not a number of shares, 1 to {WEIGHT_MAX}")
+            }
+            UsageProblem::InvalidPercent(word) => {
+                write!(f, "`{word}` is not a percent like 50% or 12.5%")
+            }
+            UsageProblem::TooManySharing => write!(
+                f,
+                "An expense is shared by at most {EXPENSE_PARTICIPANTS_MAX} people"
+            ),
+            UsageProblem::TabSubcommand => f.write_str("Say /tab, /tab @handle or /tab history"),
         }
     }
 }

@@ -23,6 +23,7 @@ pub(crate) mod rules;
 pub(crate) mod second_factor;
 pub(crate) mod splits;
 pub(crate) mod standing;
+pub(crate) mod tab;
 pub(crate) mod turn;
 
 use crate::command::Memo;

@@ -347,6 +347,9 @@ impl Bot {
             noted_dm: false,
             in_place: profile.private_in_place(),
         };
+        if turn.in_group() {
+            self.note_member(&turn).await?;
+        }
         let card_in_text = card_number::contains_card_number(&msg.text);
         if card_in_text && turn.in_group() {
             // Nothing else is done with it: no command runs, nothing of it
@@ -401,7 +404,7 @@ impl Bot {
         };
         if turn.in_group()
             && !turn.me.dm_open
-            && !matches!(command, Command::Help { .. })
+            && !answers_in_the_group(&command)
             && let Some(invite) = profile.dm_invite_url()
         {
             // Whatever the command would say privately could not reach them.
@@ -454,6 +457,18 @@ pub(super) fn internal_error(msg: &Incoming) -> Reply {
         buttons: Vec::new(),
         deletion: None,
     }
+}
+
+/// Commands whose every answer goes to the group, which need no direct
+/// chat first: `/help` and the group tab.
+fn answers_in_the_group(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Help { .. }
+            | Command::Expense { .. }
+            | Command::ExpenseUndo { .. }
+            | Command::Tab { .. }
+    )
 }
 
 /// Whether a direct message holding what looks like a card number may go

@@ -87,6 +87,10 @@ pub(crate) fn help(topic: Option<CommandName>) -> String {
             for (example, what) in name.more_examples() {
                 let _ = write!(text, "\nExample: {example} ({what})");
             }
+            if let Some(details) = name.details() {
+                text.push('\n');
+                text.push_str(details);
+            }
             text
         }
         None => {

@@ -1,0 +1,234 @@
+//! The group tab's grammar: `/expense ...` and `/tab ...`.
+//!
+//! ```text
+//! /expense TOTAL [CURRENCY] [SHARES] [paid by TARGET[:AMOUNT]...] [for MEMO]
+//!   SHARES = (nothing: the whole group) | [split] TARGET... | TARGET[:AMOUNT]...
+//!          | TARGET:N... shares | TARGET:P%...
+//! /expense undo REF
+//! /tab [TARGET | history]
+//! ```
+
+use ledger::Amount;
+
+use super::grammar::{
+    CURRENCY_CODE_RE, Words, echo, has_non_ascii_digit, is_bare_handle, is_match, is_memo_keyword,
+    looks_like_target, parse_amount, parse_ref, parse_share, parse_target,
+};
+use super::usage::UsageProblem;
+use super::{Command, ExpensePayer, ExpenseShares, Memo, ParseContext, TabView, Target};
+use crate::tab::{EXPENSE_PARTICIPANTS_MAX, EXPENSE_PAYERS_MAX, PERCENT_SCALE, WEIGHT_MAX};
+
+/// Most characters of a percent as typed (`33.33%`).
+const PERCENT_CHARS_MAX: usize = 7;
+
+/// `/expense undo REF`, or an expense.
+pub(super) fn parse_expense(
+    words: &mut Words<'_>,
+    ctx: &ParseContext<'_>,
+) -> Result<Command, UsageProblem> {
+    if words
+        .peek()
+        .is_some_and(|word| word.eq_ignore_ascii_case("undo"))
+    {
+        words.next();
+        let expense = parse_ref(words.next().ok_or(UsageProblem::MissingRef)?)?;
+        return Ok(Command::ExpenseUndo { expense });
+    }
+    if words.peek().is_some_and(looks_like_target) {
+        return Err(UsageProblem::TotalFirst);
+    }
+    let total = parse_amount(words, ctx.default_currency)?;
+    let mut named: Vec<(Target, Option<&str>)> = Vec::new();
+    let mut payers: Vec<ExpensePayer> = Vec::new();
+    let (mut split_word, mut shares_word, mut paying) = (false, false, false);
+    let mut memo = None;
+    while let Some(word) = words.next() {
+        if is_memo_keyword(word) {
+            memo = Some(Memo::parse(words.take_rest()).map_err(UsageProblem::Memo)?);
+            break;
+        }
+        if word.eq_ignore_ascii_case("split") && named.is_empty() && !paying && !split_word {
+            split_word = true;
+            continue;
+        }
+        if word.eq_ignore_ascii_case("paid") && !paying {
+            if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("by")) {
+                return Err(UsageProblem::PaidWithoutBy);
+            }
+            paying = true;
+            continue;
+        }
+        if word.eq_ignore_ascii_case("shares") && !named.is_empty() && !paying && !shares_word {
+            shares_word = true;
+            continue;
+        }
+        if named.is_empty() && payers.is_empty() && is_match(&CURRENCY_CODE_RE, word) {
+            return Err(UsageProblem::UnknownCurrency(echo(word)));
+        }
+        let (target_text, value) = match word.split_once(':') {
+            Some((target, value)) => (target, Some(value)),
+            None => (word, None),
+        };
+        if !looks_like_target(target_text) && is_bare_handle(target_text) {
+            return Err(UsageProblem::BareWord(echo(target_text)));
+        }
+        let target = parse_target(target_text)?;
+        if value == Some("") {
+            return Err(UsageProblem::ShareMissingAmount(echo(&target.to_string())));
+        }
+        if paying {
+            if payers.iter().any(|p| p.target == target) {
+                return Err(UsageProblem::DuplicateParticipant(echo(
+                    &target.to_string(),
+                )));
+            }
+            if payers.len() >= EXPENSE_PAYERS_MAX {
+                return Err(UsageProblem::TooManyPayers);
+            }
+            let amount = value
+                .map(|text| parse_share(text, &target, total))
+                .transpose()?;
+            payers.push(ExpensePayer { target, amount });
+        } else {
+            if shares_word {
+                // `@a:2 @b:1 shares @c`: `shares` ends the list.
+                return Err(UsageProblem::Unexpected(echo(word)));
+            }
+            if named.iter().any(|(t, _)| *t == target) {
+                return Err(UsageProblem::DuplicateParticipant(echo(
+                    &target.to_string(),
+                )));
+            }
+            if named.len() >= EXPENSE_PARTICIPANTS_MAX {
+                return Err(UsageProblem::TooManySharing);
+            }
+            named.push((target, value));
+        }
+    }
+    if paying && payers.is_empty() {
+        return Err(UsageProblem::MissingTarget);
+    }
+    let shares = shares_of(total, named, split_word, shares_word)?;
+    Ok(Command::Expense {
+        total,
+        shares,
+        payers,
+        memo,
+    })
+}
+
+/// Which of the share forms the named people make; one form per expense.
+fn shares_of(
+    total: Amount,
+    named: Vec<(Target, Option<&str>)>,
+    split_word: bool,
+    shares_word: bool,
+) -> Result<ExpenseShares, UsageProblem> {
+    if named.is_empty() {
+        return if split_word {
+            Err(UsageProblem::NoParticipants)
+        } else {
+            Ok(ExpenseShares::Group)
+        };
+    }
+    let valued = named.iter().filter(|(_, v)| v.is_some()).count();
+    if valued == 0 {
+        return if shares_word {
+            Err(UsageProblem::MixedShareForms)
+        } else {
+            Ok(ExpenseShares::Among(
+                named.into_iter().map(|(target, _)| target).collect(),
+            ))
+        };
+    }
+    if split_word {
+        return Err(UsageProblem::MixedShareForms);
+    }
+    let percents = named
+        .iter()
+        .filter(|(_, v)| v.is_some_and(|v| v.ends_with('%')))
+        .count();
+    if shares_word || percents > 0 {
+        if valued != named.len() || (percents > 0 && (shares_word || percents != named.len())) {
+            return Err(UsageProblem::MixedShareForms);
+        }
+        let mut parts = Vec::with_capacity(named.len());
+        for (target, value) in named {
+            let text = value.unwrap_or_default();
+            let part = if shares_word {
+                parse_weight(text)?
+            } else {
+                parse_percent(text)?
+            };
+            parts.push((target, part));
+        }
+        return Ok(if shares_word {
+            ExpenseShares::Weights(parts)
+        } else {
+            ExpenseShares::Percents(parts)
+        });
+    }
+    let mut exact = Vec::with_capacity(named.len());
+    for (target, value) in named {
+        let amount = value
+            .map(|text| parse_share(text, &target, total))
+            .transpose()?;
+        exact.push((target, amount));
+    }
+    Ok(ExpenseShares::Exact(exact))
+}
+
+/// `2` in `@a:2 @b:1 shares`: 1 to [`WEIGHT_MAX`].
+fn parse_weight(text: &str) -> Result<u32, UsageProblem> {
+    if has_non_ascii_digit(text) {
+        return Err(UsageProblem::NonAsciiDigits);
+    }
+    text.parse::<u32>()
+        .ok()
+        .filter(|w| text.bytes().all(|b| b.is_ascii_digit()) && (1..=WEIGHT_MAX).contains(w))
+        .ok_or_else(|| UsageProblem::InvalidWeight(echo(text)))
+}
+
+/// `50%`, `12.5%`, `33.33%` in hundredths of a percent: more than 0, at
+/// most 100%, at most two decimals.
+fn parse_percent(text: &str) -> Result<u32, UsageProblem> {
+    let invalid = || UsageProblem::InvalidPercent(echo(text));
+    if has_non_ascii_digit(text) {
+        return Err(UsageProblem::NonAsciiDigits);
+    }
+    if text.chars().count() > PERCENT_CHARS_MAX {
+        return Err(invalid());
+    }
+    let number = text.strip_suffix('%').ok_or_else(invalid)?;
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 2 {
+        return Err(invalid());
+    }
+    let whole: u32 = whole.parse().map_err(|_| invalid())?;
+    let fraction: u32 = match fraction.len() {
+        0 => 0,
+        1 => fraction.parse::<u32>().map_err(|_| invalid())? * 10,
+        _ => fraction.parse().map_err(|_| invalid())?,
+    };
+    let hundredths = whole
+        .checked_mul(100)
+        .and_then(|w| w.checked_add(fraction))
+        .ok_or_else(invalid)?;
+    if hundredths == 0 || hundredths > PERCENT_SCALE {
+        return Err(invalid());
+    }
+    Ok(hundredths)
+}
+
+/// `/tab`, `/tab @bob`, `/tab history`.
+pub(super) fn parse_tab(words: &mut Words<'_>) -> Result<Command, UsageProblem> {
+    let view = match words.next() {
+        None => TabView::Simplified,
+        Some(word) if word.eq_ignore_ascii_case("history") => TabView::History,
+        Some(word) if looks_like_target(word) => TabView::Member(parse_target(word)?),
+        Some(word) if is_bare_handle(word) => return Err(UsageProblem::BareHandle(echo(word))),
+        Some(_) => return Err(UsageProblem::TabSubcommand),
+    };
+    Ok(Command::Tab { view })
+}

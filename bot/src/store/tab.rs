@@ -1,0 +1,115 @@
+//! The group tab's records (`/expense`, `/tab`) and their port,
+//! [`TabStore`]: who has used paybot in which group, and each group's
+//! expenses with one line per person.
+//!
+//! The one decision to know: an expense is written once, with its lines,
+//! in one transaction, under an id derived from the chat event that added
+//! it (a redelivery finds it, never adds it twice); later it changes only by
+//! being undone (`undone_at_ms` set once). No money moves: the tab is a
+//! record of who owes whom, in the group's own view.
+
+use async_trait::async_trait;
+use ledger::{Amount, TransferId};
+
+use super::{StoreError, UserId};
+use crate::command::{Memo, ShortRef};
+use crate::message::{ChatId, Handle, Platform, PlatformUserId};
+
+/// Someone who has used paybot in a group, as last seen there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupMember {
+    pub platform_id: PlatformUserId,
+    pub user: UserId,
+    pub handle: Option<Handle>,
+    pub display_name: String,
+}
+
+impl GroupMember {
+    /// How messages name them: `@handle`, else their display name.
+    pub fn label(&self) -> String {
+        match &self.handle {
+            Some(handle) => handle.to_string(),
+            None => self.display_name.clone(),
+        }
+    }
+}
+
+/// One person's part of an expense: what they paid and what they owe, in
+/// the expense's currency's minor units (one of them may be 0).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpenseLine {
+    pub user: UserId,
+    /// As named when the expense was added (`@bob`).
+    pub label: String,
+    pub paid_minor: i64,
+    pub owed_minor: i64,
+}
+
+/// An expense on a group's tab.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expense {
+    /// What users type (`/expense undo E7K2QX`). Unique.
+    pub reference: ShortRef,
+    /// Derived from the chat event that added it. Unique.
+    pub expense_id: TransferId,
+    pub platform: Platform,
+    pub chat: ChatId,
+    pub author: UserId,
+    pub author_label: String,
+    pub total: Amount,
+    pub memo: Option<Memo>,
+    /// In the order the reply named them; paid and owed each add up to
+    /// the total.
+    pub lines: Vec<ExpenseLine>,
+    pub created_at_ms: i64,
+    pub undone_at_ms: Option<i64>,
+}
+
+/// The group tab on the bot's database.
+#[async_trait]
+pub trait TabStore: Send + Sync {
+    /// Notes that `id` (the user `user`) wrote in the group `chat`.
+    async fn note_group_member(
+        &self,
+        platform: Platform,
+        chat: &ChatId,
+        id: &PlatformUserId,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The people who have used paybot in `chat`, first seen first, at
+    /// most `limit`.
+    async fn group_members(
+        &self,
+        platform: Platform,
+        chat: &ChatId,
+        limit: u32,
+    ) -> Result<Vec<GroupMember>, StoreError>;
+
+    /// Stores `expense` with its lines unless one with its reference or id
+    /// exists; returns what is stored under its reference (the one a
+    /// retry stored first, or another expense that holds the reference).
+    async fn insert_expense(&self, expense: &Expense) -> Result<Expense, StoreError>;
+
+    async fn expense(&self, reference: &ShortRef) -> Result<Option<Expense>, StoreError>;
+
+    /// The group's expenses, newest first, at most `limit`; undone ones
+    /// only with `with_undone`.
+    async fn expenses_of_chat(
+        &self,
+        platform: Platform,
+        chat: &ChatId,
+        with_undone: bool,
+        limit: u32,
+    ) -> Result<Vec<Expense>, StoreError>;
+
+    /// How many of the group's expenses are not undone.
+    async fn open_expense_count(
+        &self,
+        platform: Platform,
+        chat: &ChatId,
+    ) -> Result<u64, StoreError>;
+
+    /// Marks the expense undone at `now_ms`; `false` if it already was.
+    async fn undo_expense(&self, reference: &ShortRef, now_ms: i64) -> Result<bool, StoreError>;
+}
