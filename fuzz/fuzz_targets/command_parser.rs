@@ -116,7 +116,7 @@ fn render(parsed: &Command) -> String {
             if let Some(payee) = payee {
                 push(format_args!(" {payee}"));
             }
-            push(format_args!(" {amount}"));
+            push(format_args!(" {}", one_word(*amount)));
             if let Some(memo) = memo {
                 push(format_args!(" for {memo}"));
             }
@@ -140,7 +140,7 @@ fn render(parsed: &Command) -> String {
             amount,
             memo,
         } => {
-            push(format_args!(" {payer} {amount}"));
+            push(format_args!(" {payer} {}", one_word(*amount)));
             if let Some(memo) = memo {
                 push(format_args!(" for {memo}"));
             }
@@ -153,7 +153,7 @@ fn render(parsed: &Command) -> String {
             shares,
             memo,
         } => {
-            push(format_args!(" {total}"));
+            push(format_args!(" {}", one_word(*total)));
             for share in shares {
                 push(format_args!(" {}", share.target));
                 if let Some(amount) = share.amount {
@@ -219,7 +219,8 @@ fn render(parsed: &Command) -> String {
             memo,
         } => {
             push(format_args!(
-                " {payee} {amount} {}",
+                " {payee} {} {}",
+                one_word(*amount),
                 bot::store::standing::rule_text(*recurrence)
             ));
             if let Some(memo) = memo {
@@ -252,7 +253,7 @@ fn render(parsed: &Command) -> String {
             memo,
         } => {
             use bot::command::ExpenseShares;
-            push(format_args!(" {total}"));
+            push(format_args!(" {}", one_word(*total)));
             match shares {
                 ExpenseShares::Group => {}
                 ExpenseShares::Among(targets) => {
@@ -307,7 +308,7 @@ fn render(parsed: &Command) -> String {
             bot::command::TabView::History => push(format_args!(" history")),
         },
         Command::TopUp { amount, card } | Command::CashOut { amount, card } => {
-            push(format_args!(" {amount}"));
+            push(format_args!(" {}", one_word(*amount)));
             if let Some(card) = card {
                 push(format_args!(" card {card}"));
             }
@@ -315,7 +316,7 @@ fn render(parsed: &Command) -> String {
         Command::Autopay { action } => match action {
             bot::command::AutopayAction::List => {}
             bot::command::AutopayAction::On { biller, cap } => {
-                push(format_args!(" {biller} up to {cap}"));
+                push(format_args!(" {biller} up to {}", one_word(*cap)));
             }
             bot::command::AutopayAction::Off { biller } => push(format_args!(" off {biller}")),
         },
@@ -325,9 +326,13 @@ fn render(parsed: &Command) -> String {
 
 /// An amount as one word, for a split share (`@carol:25.00USD`): its
 /// `Display` when that is one word (`$25.00`), else decimal and code.
+/// An amount as one word that parses back to it: as paybot writes it,
+/// unless that has a space (`12.345 BHD`) or is `¥1,000` (one grouping
+/// comma and no decimal point, which the parser refuses as ambiguous).
 fn one_word(amount: Amount) -> String {
     let shown = amount.to_string();
-    if shown.contains(char::is_whitespace) {
+    let ambiguous = shown.matches(',').count() == 1 && !shown.contains('.');
+    if shown.contains(char::is_whitespace) || ambiguous {
         format!("{}{}", amount.to_decimal(), amount.currency().code())
     } else {
         shown
