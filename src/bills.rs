@@ -50,7 +50,9 @@ pub const WEBHOOK_TIMEOUT_MS: u64 = 10_000;
 /// How often the worker looks for invoices that changed and events due,
 /// in milliseconds.
 pub const BILLS_POLL_INTERVAL_MS: u64 = 200;
-/// Open invoices followed per round.
+/// Invoice changes (paid, declined, expired) made per round, at most: the
+/// round looks only at invoices with a change to make, so any more are
+/// made in the next rounds.
 pub const INVOICES_PER_ROUND_MAX: u32 = 500;
 /// Webhook events tried per round.
 pub const WEBHOOKS_PER_ROUND_MAX: u32 = 50;
@@ -240,9 +242,23 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 
 /// One round over the open invoices: a paid or declined request settles
 /// its invoice; an invoice past its due date plus
-/// [`INVOICE_EXPIRY_GRACE_MS`] expires. Each change queues its event.
+/// [`INVOICE_EXPIRY_GRACE_MS`] expires. Each change queues its event. At
+/// most [`INVOICES_PER_ROUND_MAX`] changes a round; the rest next round.
 pub async fn sync_invoices(store: &SqlStore, now_ms: i64) -> anyhow::Result<()> {
-    for invoice in store.open_invoices(INVOICES_PER_ROUND_MAX).await? {
+    sync_invoices_at_most(store, now_ms, INVOICES_PER_ROUND_MAX).await
+}
+
+/// [`sync_invoices`] looking at `limit` invoices at most: only invoices
+/// with something to follow (their request paid or declined, or past due
+/// with no payment in progress), so the window is never taken by open
+/// invoices with nothing to do, and each change leaves it for the next.
+pub async fn sync_invoices_at_most(
+    store: &SqlStore,
+    now_ms: i64,
+    limit: u32,
+) -> anyhow::Result<()> {
+    let due_before_ms = now_ms.saturating_sub(INVOICE_EXPIRY_GRACE_MS);
+    for invoice in store.open_invoices(due_before_ms, limit).await? {
         let reference = ShortRef::parse(&invoice.request_ref)
             .map_err(|e| anyhow::anyhow!("invoice {}: {e}", invoice.reference))?;
         let state = store.request(&reference).await?.map(|r| r.state);

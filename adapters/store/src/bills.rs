@@ -8,6 +8,7 @@
 //! announced exactly once, even with two processes on one database.
 
 use bot::store::{StoreError, UserId};
+use ledger::{RecordWrite, SqlValue};
 
 use crate::{Backend, Error, SqlStore};
 
@@ -237,16 +238,25 @@ macro_rules! bills_backend {
 
             pub(crate) async fn open_invoices(
                 pool: &Pool,
+                due_before_ms: i64,
                 limit: u32,
             ) -> Result<Vec<Invoice>, Error> {
+                // Only the open invoices with something to follow: the
+                // window never fills with ones that have nothing to do.
                 let rows = sqlx::query(
-                    "SELECT biller_id, reference, request_ref, platform, platform_user_id, amount, currency, due_at_ms, description, state, created_at_ms, updated_at_ms FROM bot_invoices WHERE state = 'open'
-                     AND NOT EXISTS (SELECT 1 FROM bot_requests r JOIN bot_payments p
-                         ON p.reference = r.payment_ref
-                         WHERE r.reference = bot_invoices.request_ref AND r.state = 'approved'
-                           AND p.state IN ('awaiting_code', 'escrowed', 'held'))
-                     ORDER BY due_at_ms LIMIT $1",
-)
+                    "SELECT i.biller_id, i.reference, i.request_ref, i.platform,
+                         i.platform_user_id, i.amount, i.currency, i.due_at_ms, i.description,
+                         i.state, i.created_at_ms, i.updated_at_ms
+                     FROM bot_invoices i JOIN bot_requests r ON r.reference = i.request_ref
+                     WHERE i.state = 'open'
+                       AND (r.state IN ('paid', 'declined')
+                         OR (i.due_at_ms < $1
+                           AND NOT (r.state = 'approved' AND EXISTS (
+                             SELECT 1 FROM bot_payments p WHERE p.reference = r.payment_ref
+                               AND p.state IN ('awaiting_code', 'escrowed', 'held')))))
+                     ORDER BY i.due_at_ms, i.biller_id, i.reference LIMIT $2",
+                )
+                .bind(due_before_ms)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await?;
@@ -457,10 +467,46 @@ impl SqlStore {
         on_backend!(self, pool => db::invoice_of(pool, biller_id, reference).await)
     }
 
-    /// Open invoices that can be withdrawn now (none whose request's
-    /// payment is still in progress), soonest due first, at most `limit`.
-    pub async fn open_invoices(&self, limit: u32) -> Result<Vec<Invoice>, StoreError> {
-        on_backend!(self, pool => db::open_invoices(pool, limit).await)
+    /// The open invoices with something to follow, soonest due first, at
+    /// most `limit`: those whose request was paid or declined, and those
+    /// due before `due_before_ms` with no payment in progress (waiting for
+    /// a code, held for review, escrowed). Each one leaves this set when it
+    /// is settled or expired, so a caller that takes `limit` a round
+    /// reaches every one in turn however many invoices are open.
+    pub async fn open_invoices(
+        &self,
+        due_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Invoice>, StoreError> {
+        on_backend!(self, pool => db::open_invoices(pool, due_before_ms, limit).await)
+    }
+
+    /// The write that stores `invoice` in a ledger commit (with its
+    /// request and notice: [`bot::Bot::send_invoice_with`]); the commit is
+    /// not applied when the biller's reference or the request's is taken.
+    pub fn invoice_write(&self, invoice: &Invoice) -> RecordWrite {
+        RecordWrite::new(
+            "INSERT INTO bot_invoices (biller_id, reference, request_ref, platform,
+                 platform_user_id, amount, currency, due_at_ms, description, state,
+                 created_at_ms, updated_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT DO NOTHING",
+            vec![
+                SqlValue::from(invoice.biller_id),
+                SqlValue::from(invoice.reference.as_str()),
+                SqlValue::from(invoice.request_ref.as_str()),
+                SqlValue::from(invoice.platform.as_str()),
+                SqlValue::from(invoice.platform_user_id.as_str()),
+                SqlValue::from(invoice.amount_minor),
+                SqlValue::from(invoice.currency.as_str()),
+                SqlValue::from(invoice.due_at_ms),
+                SqlValue::from(invoice.description.as_str()),
+                SqlValue::from(invoice.state.as_str()),
+                SqlValue::from(invoice.created_at_ms),
+                SqlValue::from(invoice.updated_at_ms),
+            ],
+        )
+        .expecting_rows(1)
     }
 
     /// Moves `invoice` from its `state` to `to_state` and queues `event`,
