@@ -14,6 +14,7 @@
 #![cfg(test)]
 
 mod bench;
+mod bills;
 mod bot_core;
 mod card_restart;
 mod conversations;

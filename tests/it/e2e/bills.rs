@@ -463,13 +463,20 @@ fn the_biller_flow(dir: &std::path::Path, vars: &[(&str, &str)]) {
         assert!(Instant::now() < deadline, "INV-6 never expired");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let expired = wait_for_event(&received, "invoice.expired");
-    assert!(
-        expired
+    // Its event follows the state change (delivered in the same round,
+    // just after): waited for, not assumed there.
+    let deadline = Instant::now() + Duration::from_secs(WAIT_SECS);
+    loop {
+        let expired = wait_for_event(&received, "invoice.expired");
+        if expired
             .iter()
-            .any(|(_, body)| body["data"]["invoice"]["reference"] == "INV-6"),
-        "{expired:?}"
-    );
+            .any(|(_, body)| body["data"]["invoice"]["reference"] == "INV-6")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no INV-6 event: {expired:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     // An unknown invoice.
     let (status, missing) = biller.call("GET", "/INV-404", None);
