@@ -38,6 +38,11 @@ fn pepper() -> Pepper {
     Pepper::from_bytes((1..=32).collect()).unwrap()
 }
 
+/// The sealer of webhook secrets every test shares.
+fn sealer() -> paybot::bills::WebhookSealer {
+    paybot::bills::WebhookSealer::new(&pepper())
+}
+
 fn bot_of(db: &TestDb, store: &Arc<SqlStore>, trust: &TrustConfig) -> Arc<Bot> {
     let config = BotConfig {
         mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
@@ -60,6 +65,7 @@ struct World {
     bot: Arc<Bot>,
     trust: TrustConfig,
     token: String,
+    webhook_secret: String,
     biller_id: i64,
 }
 
@@ -75,6 +81,7 @@ async fn world(backend: TestBackend, settings: &str) -> Option<World> {
     bot.handle(&dm("alice", "start-alice", "/start")).await;
     let registered = paybot::bills::register(
         &store,
+        &sealer(),
         "City Power",
         &Handle::parse("citypower").unwrap(),
         &url::Url::parse("http://127.0.0.1:9/hook").unwrap(),
@@ -89,6 +96,7 @@ async fn world(backend: TestBackend, settings: &str) -> Option<World> {
         bot,
         trust,
         token: registered.token,
+        webhook_secret: registered.webhook_secret,
         biller_id: registered.id,
     })
 }
@@ -534,4 +542,72 @@ async fn many_open_invoices(backend: TestBackend) {
 cases!(many_open_invoices {
     an_invoice_beyond_one_rounds_window_is_still_settled_on_sqlite(TestBackend::Sqlite),
     an_invoice_beyond_one_rounds_window_is_still_settled_on_postgres(TestBackend::Postgres),
+});
+
+/// Webhook secrets are sealed at rest: the secret `biller-add` printed is
+/// nowhere in the database, yet opens for its biller (and only for it);
+/// one an earlier version stored in clear is sealed at start.
+async fn sealed_webhook_secrets(backend: TestBackend) {
+    use secrecy::ExposeSecret;
+    let Some(w) = world(backend, "").await else {
+        return;
+    };
+    let body = w.webhook_secret.trim_start_matches("whsec_");
+    assert!(body.len() >= 32, "{}", w.webhook_secret.len());
+    let in_clear = format!("SELECT COUNT(*) FROM bot_billers WHERE webhook_secret LIKE '%{body}%'");
+    assert_eq!(
+        w.db.query_i64(&in_clear).await.unwrap(),
+        0,
+        "stored in clear"
+    );
+    let biller = w.store.biller(w.biller_id).await.unwrap().unwrap();
+    assert!(biller.webhook_secret.starts_with("sealed:v1:"));
+    let opened = sealer().open("citypower", &biller.webhook_secret).unwrap();
+    assert_eq!(opened.expose_secret(), w.webhook_secret);
+    assert!(
+        sealer().open("waterco", &biller.webhook_secret).is_err(),
+        "opened for another biller"
+    );
+    let other_key =
+        paybot::bills::WebhookSealer::new(&Pepper::from_bytes((2..=33).collect()).unwrap());
+    assert!(other_key.open("citypower", &biller.webhook_secret).is_err());
+
+    // An earlier version's clear secret: sealed at start, the same secret.
+    let legacy = paybot_store::bills::Biller {
+        id: 0,
+        name: "Water Co".to_owned(),
+        handle: "waterco".to_owned(),
+        user: biller.user,
+        webhook_url: "http://127.0.0.1:9/hook".to_owned(),
+        webhook_secret: "whsec_legacy0123456789abcdef0123456789".to_owned(),
+    };
+    let id = w
+        .store
+        .insert_biller(&legacy, "legacy-token-digest", w.bot.now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed = paybot::bills::seal_clear_secrets(&w.store, &sealer())
+        .await
+        .unwrap();
+    assert_eq!(sealed, 1);
+    assert_eq!(
+        paybot::bills::seal_clear_secrets(&w.store, &sealer())
+            .await
+            .unwrap(),
+        0
+    );
+    let clear = "SELECT COUNT(*) FROM bot_billers WHERE webhook_secret LIKE '%legacy0123%'";
+    assert_eq!(w.db.query_i64(clear).await.unwrap(), 0, "left in clear");
+    let stored = w.store.biller(id).await.unwrap().unwrap().webhook_secret;
+    assert_eq!(
+        sealer().open("waterco", &stored).unwrap().expose_secret(),
+        legacy.webhook_secret
+    );
+    w.db.cleanup().await;
+}
+
+cases!(sealed_webhook_secrets {
+    webhook_secrets_are_sealed_at_rest_on_sqlite(TestBackend::Sqlite),
+    webhook_secrets_are_sealed_at_rest_on_postgres(TestBackend::Postgres),
 });

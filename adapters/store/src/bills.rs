@@ -13,7 +13,8 @@ use ledger::{RecordWrite, SqlValue};
 use crate::{Backend, Error, SqlStore};
 
 /// A biller as stored: its secrets are the token's SHA-256 (hex) and the
-/// webhook signing secret the server signs with.
+/// webhook signing secret the server signs with, sealed (see
+/// `paybot::bills::WebhookSealer`; this crate never sees it in clear).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Biller {
     /// The store's id for it.
@@ -26,7 +27,8 @@ pub struct Biller {
     pub user: UserId,
     /// Where its webhooks go.
     pub webhook_url: String,
-    /// The secret its webhooks are signed with.
+    /// The secret its webhooks are signed with, as stored: sealed
+    /// (`sealed:v1:...`), or in clear if an earlier version wrote it.
     pub webhook_secret: String,
 }
 
@@ -188,6 +190,40 @@ macro_rules! bills_backend {
                 .fetch_optional(pool)
                 .await?;
                 row.as_ref().map(biller_row).transpose()
+            }
+
+            pub(crate) async fn billers_with_clear_secret(
+                pool: &Pool,
+                sealed_prefix: &str,
+                limit: u32,
+            ) -> Result<Vec<Biller>, Error> {
+                let rows = sqlx::query(
+                    "SELECT id, name, handle, user_id, webhook_url, webhook_secret FROM bot_billers
+                     WHERE webhook_secret NOT LIKE $1 ORDER BY id LIMIT $2",
+                )
+                .bind(format!("{sealed_prefix}%"))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(biller_row).collect()
+            }
+
+            pub(crate) async fn replace_webhook_secret(
+                pool: &Pool,
+                id: i64,
+                was: &str,
+                now: &str,
+            ) -> Result<bool, Error> {
+                let changed = sqlx::query(
+                    "UPDATE bot_billers SET webhook_secret = $1 WHERE id = $2 AND webhook_secret = $3",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(was)
+                .execute(pool)
+                .await?
+                .rows_affected();
+                Ok(changed == 1)
             }
 
             pub(crate) async fn insert_invoice(
@@ -450,6 +486,29 @@ impl SqlStore {
     /// A biller by id.
     pub async fn biller(&self, id: i64) -> Result<Option<Biller>, StoreError> {
         on_backend!(self, pool => db::biller(pool, id).await)
+    }
+
+    /// Billers whose stored webhook secret does not start with
+    /// `sealed_prefix` (clear ones, from an earlier version; the prefix
+    /// has no `%` or `_`), at most
+    /// `limit`, by id.
+    pub async fn billers_with_clear_secret(
+        &self,
+        sealed_prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<Biller>, StoreError> {
+        on_backend!(self, pool => db::billers_with_clear_secret(pool, sealed_prefix, limit).await)
+    }
+
+    /// Replaces biller `id`'s stored webhook secret `was` with `now`;
+    /// `false` when it was no longer `was`.
+    pub async fn replace_webhook_secret(
+        &self,
+        id: i64,
+        was: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        on_backend!(self, pool => db::replace_webhook_secret(pool, id, was, now).await)
     }
 
     /// Inserts the invoice unless the biller already has one with its
