@@ -180,15 +180,26 @@ pub async fn run(
         // production deployment, mixed or not, gets no mock identity).
         let development =
             crate::deployment::Deployment::of(settings).is_ok_and(|d| !d.is_production());
-        let registered = crate::bills::register(
-            &store,
-            name,
-            handle,
-            webhook_url,
-            development,
-            ledger.now_ms(),
-        )
-        .await;
+        // The key the server opens the secret with (created on first use,
+        // as the server would).
+        let sealer =
+            crate::app::load_second_factor_key(&settings.trust.second_factor, &bot::otp::OsRandom)
+                .map(|key| crate::bills::WebhookSealer::new(&key));
+        let registered = match sealer {
+            Ok(sealer) => {
+                crate::bills::register(
+                    &store,
+                    &sealer,
+                    name,
+                    handle,
+                    webhook_url,
+                    development,
+                    ledger.now_ms(),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
         store.close().await;
         ledger.close().await;
         let registered = registered?;

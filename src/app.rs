@@ -45,6 +45,9 @@ pub struct App {
     /// The card rail simulator running inside paybot (cards enabled, no
     /// `cards.rail_url`); its routes are served with paybot's.
     pub simulator: Option<paybot_cards::Simulator>,
+    /// Seals and opens the billers' webhook secrets (with a key from the
+    /// second factor's key setting).
+    pub webhook_sealer: Arc<crate::bills::WebhookSealer>,
 }
 
 /// The deployment the settings describe. [`crate::settings::load`] refused
@@ -103,7 +106,16 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
     let pepper = load_pepper(&settings.otp, &OsRandom)?;
     let fingerprint_key = load_fingerprint_key(&settings.cards, &OsRandom)?;
     let second_factor_key = load_second_factor_key(&settings.trust.second_factor, &OsRandom)?;
+    let webhook_sealer = Arc::new(crate::bills::WebhookSealer::new(&second_factor_key));
     let store = SqlStore::new(ledger);
+    // Webhook secrets an earlier version stored in clear are sealed before
+    // anything reads them.
+    let sealed = crate::bills::seal_clear_secrets(&store, &webhook_sealer)
+        .await
+        .context("cannot seal the billers' webhook secrets")?;
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed billers' webhook secrets stored in clear");
+    }
     guard_the_database(&deployment, &store, ledger.now_ms()).await?;
     warn_without_sanctions_list(settings, &deployment, &store).await?;
     let ChosenRail { rail, simulator } = card_rail(settings, deployment.cards)?;
@@ -128,6 +140,7 @@ pub async fn build(settings: &Settings, ledger: &Ledger) -> anyhow::Result<App> 
         deployment,
         mock,
         simulator,
+        webhook_sealer,
     })
 }
 

@@ -22,10 +22,12 @@ use anyhow::Context;
 use bot::Bot;
 use bot::command::ShortRef;
 use bot::message::{Handle, Platform, PlatformUserId};
+use bot::otp::{OsRandom, Pepper};
 use bot::store::{RequestState, SeenUser, Store};
+use bot::trust::second_factor::{SealKey, SealedSecret, seal_bytes, unseal_bytes};
 use paybot_store::SqlStore;
 use paybot_store::bills::{Biller, Invoice, WebhookEvent};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -50,7 +52,9 @@ pub const WEBHOOK_TIMEOUT_MS: u64 = 10_000;
 /// How often the worker looks for invoices that changed and events due,
 /// in milliseconds.
 pub const BILLS_POLL_INTERVAL_MS: u64 = 200;
-/// Open invoices followed per round.
+/// Invoice changes (paid, declined, expired) made per round, at most: the
+/// round looks only at invoices with a change to make, so any more are
+/// made in the next rounds.
 pub const INVOICES_PER_ROUND_MAX: u32 = 500;
 /// Webhook events tried per round.
 pub const WEBHOOKS_PER_ROUND_MAX: u32 = 50;
@@ -90,12 +94,121 @@ pub fn token_digest(token: &[u8]) -> String {
     hex(&Sha256::digest(token))
 }
 
+/// How a sealed webhook secret starts as stored (then the nonce and the
+/// ciphertext, in hex, separated by `:`); a stored secret without it is a
+/// clear one an earlier version wrote ([`seal_clear_secrets`] seals it).
+pub const SEALED_SECRET_PREFIX: &str = "sealed:v1:";
+/// What the webhook secrets' key is derived for (from the key TOTP
+/// secrets are sealed with, `trust.second_factor.key`).
+pub const WEBHOOK_SEAL_PURPOSE: &str = "paybot.bills.webhook_secret.seal.v1";
+/// Billers whose clear secret is sealed per call of [`seal_clear_secrets`]
+/// (it runs until none is left).
+pub const SECRETS_SEALED_PER_BATCH_MAX: u32 = 100;
+
+/// Seals billers' webhook secrets at rest (XChaCha20-Poly1305, as TOTP
+/// secrets are, under a key of its own from the same secret setting; the
+/// biller's handle as associated data, so a sealed secret copied to another
+/// biller's row does not open).
+pub struct WebhookSealer(SealKey);
+
+impl std::fmt::Debug for WebhookSealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSealer([REDACTED])")
+    }
+}
+
+fn seal_context(handle: &str) -> String {
+    format!("paybot.bills.webhook_secret.v1:biller:{handle}")
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
+        .collect()
+}
+
+impl WebhookSealer {
+    /// The sealer whose key derives from `key` (the second factor's key).
+    pub fn new(key: &Pepper) -> WebhookSealer {
+        WebhookSealer(SealKey::derive_for(key, WEBHOOK_SEAL_PURPOSE))
+    }
+
+    /// `secret`, sealed for the biller `handle`, as stored.
+    pub fn seal(&self, handle: &str, secret: &str) -> anyhow::Result<String> {
+        let sealed = seal_bytes(&self.0, &seal_context(handle), secret.as_bytes(), &OsRandom)
+            .map_err(|e| anyhow::anyhow!("cannot seal the webhook secret: {e}"))?;
+        Ok(format!(
+            "{SEALED_SECRET_PREFIX}{}:{}",
+            hex(&sealed.nonce),
+            hex(&sealed.ciphertext)
+        ))
+    }
+
+    /// The webhook secret of the biller `handle` from what is stored: a
+    /// sealed one opened, a clear one (an earlier version's) as it is.
+    pub fn open(&self, handle: &str, stored: &str) -> anyhow::Result<SecretString> {
+        let Some(sealed) = stored.strip_prefix(SEALED_SECRET_PREFIX) else {
+            return Ok(SecretString::from(stored.to_owned()));
+        };
+        let unreadable = || anyhow::anyhow!("biller @{handle}'s webhook secret does not open");
+        let (nonce, ciphertext) = sealed.split_once(':').ok_or_else(unreadable)?;
+        let sealed = SealedSecret {
+            nonce: unhex(nonce).ok_or_else(unreadable)?,
+            ciphertext: unhex(ciphertext).ok_or_else(unreadable)?,
+        };
+        let plain =
+            unseal_bytes(&self.0, &seal_context(handle), &sealed).map_err(|_| unreadable())?;
+        let text = String::from_utf8(plain.expose_secret().to_vec()).map_err(|_| unreadable())?;
+        Ok(SecretString::from(text))
+    }
+}
+
+/// Seals every webhook secret still stored in clear (written by an
+/// earlier version): run at start, before webhooks are sent. Returns how
+/// many it sealed.
+pub async fn seal_clear_secrets(store: &SqlStore, sealer: &WebhookSealer) -> anyhow::Result<u64> {
+    let mut sealed = 0_u64;
+    loop {
+        let clear = store
+            .billers_with_clear_secret(SEALED_SECRET_PREFIX, SECRETS_SEALED_PER_BATCH_MAX)
+            .await?;
+        if clear.is_empty() {
+            return Ok(sealed);
+        }
+        let mut changed = 0_u64;
+        for biller in clear {
+            let now = sealer.seal(&biller.handle, &biller.webhook_secret)?;
+            // Compare-and-swap on the clear value: another process sealing
+            // it at once writes it once.
+            if store
+                .replace_webhook_secret(biller.id, &biller.webhook_secret, &now)
+                .await?
+            {
+                changed += 1;
+            }
+        }
+        sealed += changed;
+        if changed == 0 {
+            return Ok(sealed);
+        }
+    }
+}
+
 /// Registers a biller: a paybot user with the handle on every platform of
 /// [`BILLER_PLATFORMS`] (the mock chat only when `development`; its wallet
 /// is that user's), a fresh API token
-/// (stored as its digest) and a fresh webhook secret.
+/// (stored as its digest) and a fresh webhook secret (stored sealed by
+/// `sealer`).
 pub async fn register(
     store: &SqlStore,
+    sealer: &WebhookSealer,
     name: &str,
     handle: &Handle,
     webhook_url: &url::Url,
@@ -138,7 +251,7 @@ pub async fn register(
         handle: handle.as_str().to_owned(),
         user,
         webhook_url: webhook_url.to_string(),
-        webhook_secret: webhook_secret.clone(),
+        webhook_secret: sealer.seal(handle.as_str(), &webhook_secret)?,
     };
     let id = store
         .insert_biller(&biller, &token_digest(token.as_bytes()), now_ms)
@@ -240,9 +353,23 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 
 /// One round over the open invoices: a paid or declined request settles
 /// its invoice; an invoice past its due date plus
-/// [`INVOICE_EXPIRY_GRACE_MS`] expires. Each change queues its event.
+/// [`INVOICE_EXPIRY_GRACE_MS`] expires. Each change queues its event. At
+/// most [`INVOICES_PER_ROUND_MAX`] changes a round; the rest next round.
 pub async fn sync_invoices(store: &SqlStore, now_ms: i64) -> anyhow::Result<()> {
-    for invoice in store.open_invoices(INVOICES_PER_ROUND_MAX).await? {
+    sync_invoices_at_most(store, now_ms, INVOICES_PER_ROUND_MAX).await
+}
+
+/// [`sync_invoices`] looking at `limit` invoices at most: only invoices
+/// with something to follow (their request paid or declined, or past due
+/// with no payment in progress), so the window is never taken by open
+/// invoices with nothing to do, and each change leaves it for the next.
+pub async fn sync_invoices_at_most(
+    store: &SqlStore,
+    now_ms: i64,
+    limit: u32,
+) -> anyhow::Result<()> {
+    let due_before_ms = now_ms.saturating_sub(INVOICE_EXPIRY_GRACE_MS);
+    for invoice in store.open_invoices(due_before_ms, limit).await? {
         let reference = ShortRef::parse(&invoice.request_ref)
             .map_err(|e| anyhow::anyhow!("invoice {}: {e}", invoice.reference))?;
         let state = store.request(&reference).await?.map(|r| r.state);
@@ -274,6 +401,7 @@ pub async fn sync_invoices(store: &SqlStore, now_ms: i64) -> anyhow::Result<()> 
 /// marks it dead after [`WEBHOOK_ATTEMPTS_MAX`]).
 pub async fn deliver_webhooks(
     store: &SqlStore,
+    sealer: &WebhookSealer,
     client: &reqwest::Client,
     now_ms: i64,
 ) -> anyhow::Result<()> {
@@ -281,7 +409,7 @@ pub async fn deliver_webhooks(
         let Some(biller) = store.biller(event.biller_id).await? else {
             continue;
         };
-        let secret = CallbackSecret::parse(SecretString::from(biller.webhook_secret.clone()))
+        let secret = CallbackSecret::parse(sealer.open(&biller.handle, &biller.webhook_secret)?)
             .map_err(|e| anyhow::anyhow!("biller {}'s webhook secret: {e}", biller.id))?;
         let t = now_ms.div_euclid(1_000);
         let signature = format!("t={t},v1={}", secret.sign(t, event.body.as_bytes()));
@@ -317,6 +445,7 @@ pub async fn deliver_webhooks(
 pub fn spawn_worker(
     store: SqlStore,
     bot: Arc<Bot>,
+    sealer: Arc<WebhookSealer>,
     mut stopped: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -346,7 +475,7 @@ pub fn spawn_worker(
             if let Err(e) = sync_invoices(&store, now_ms).await {
                 error!("bill pay: cannot follow invoices: {e:#}");
             }
-            if let Err(e) = deliver_webhooks(&store, &client, now_ms).await {
+            if let Err(e) = deliver_webhooks(&store, &sealer, &client, now_ms).await {
                 error!("bill pay: cannot deliver webhooks: {e:#}");
             }
         }

@@ -51,6 +51,10 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         addr: SocketAddr,
     },
+    /// Development only: register a play-money biller, send a mock user an
+    /// invoice through the running server, and print the signed webhooks
+    /// it receives on a local port (with whether each signature verifies).
+    DevBiller(crate::dev_biller::DevBillerArgs),
     /// Measure throughput and latency; prints figures, asserts nothing.
     Bench(crate::bench::BenchArgs),
     /// The bank test: run `paybot serve` as a child, send transfers through

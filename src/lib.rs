@@ -13,6 +13,7 @@ pub mod bills;
 pub mod cli;
 pub mod database;
 pub mod deployment;
+pub mod dev_biller;
 pub mod http;
 pub mod logging;
 pub mod metrics;

@@ -79,6 +79,12 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot serve the card simulator on {addr}"))?;
                 Ok(ExitCode::SUCCESS)
             }
+            Command::DevBiller(args) => {
+                let mut stdout = std::io::stdout();
+                paybot::dev_biller::run(&settings, &args, &mut stdout)
+                    .await
+                    .map(|()| ExitCode::SUCCESS)
+            }
             Command::Bench(args) => bench::run(&settings, &args).await,
             Command::Torture(args) => torture::run(&settings, &args).await,
             Command::Sanctions(args) => {

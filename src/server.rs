@@ -140,8 +140,12 @@ async fn serve_ledger(
             throttle: Arc::default(),
         }),
     );
-    let bills_worker =
-        crate::bills::spawn_worker(app.store.clone(), Arc::clone(&app.bot), stopped.clone());
+    let bills_worker = crate::bills::spawn_worker(
+        app.store.clone(),
+        Arc::clone(&app.bot),
+        Arc::clone(&app.webhook_sealer),
+        stopped.clone(),
+    );
     let metrics = crate::metrics::Metrics::new(Arc::clone(&app.bot), ledger.clone());
     let metrics_routes = metrics_router(settings, &metrics);
     let metrics_listener = spawn_metrics_listener(settings, metrics, &stopped).await?;

@@ -125,6 +125,10 @@ pub enum RecordChange<'a> {
     /// request in the commit that reserves its money, and how a payment
     /// marks its request paid in the commit that moves it).
     UpdateRequest(&'a PaymentRequest),
+    /// Stores a new request; the unit is not applied when its reference is
+    /// already taken (how an invoice's request is written in one commit
+    /// with its notice and the biller's invoice).
+    InsertRequest(&'a PaymentRequest),
 }
 
 /// The bot's persistent state. Implementations must make each method atomic

@@ -15,6 +15,7 @@
 
 mod autopay;
 mod bench;
+mod bills;
 mod bot_core;
 mod card_restart;
 mod conversations;

@@ -8,11 +8,13 @@
 //! announced exactly once, even with two processes on one database.
 
 use bot::store::{StoreError, UserId};
+use ledger::{RecordWrite, SqlValue};
 
 use crate::{Backend, Error, SqlStore};
 
 /// A biller as stored: its secrets are the token's SHA-256 (hex) and the
-/// webhook signing secret the server signs with.
+/// webhook signing secret the server signs with, sealed (see
+/// `paybot::bills::WebhookSealer`; this crate never sees it in clear).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Biller {
     /// The store's id for it.
@@ -25,7 +27,8 @@ pub struct Biller {
     pub user: UserId,
     /// Where its webhooks go.
     pub webhook_url: String,
-    /// The secret its webhooks are signed with.
+    /// The secret its webhooks are signed with, as stored: sealed
+    /// (`sealed:v1:...`), or in clear if an earlier version wrote it.
     pub webhook_secret: String,
 }
 
@@ -189,6 +192,40 @@ macro_rules! bills_backend {
                 row.as_ref().map(biller_row).transpose()
             }
 
+            pub(crate) async fn billers_with_clear_secret(
+                pool: &Pool,
+                sealed_prefix: &str,
+                limit: u32,
+            ) -> Result<Vec<Biller>, Error> {
+                let rows = sqlx::query(
+                    "SELECT id, name, handle, user_id, webhook_url, webhook_secret FROM bot_billers
+                     WHERE webhook_secret NOT LIKE $1 ORDER BY id LIMIT $2",
+                )
+                .bind(format!("{sealed_prefix}%"))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(biller_row).collect()
+            }
+
+            pub(crate) async fn replace_webhook_secret(
+                pool: &Pool,
+                id: i64,
+                was: &str,
+                now: &str,
+            ) -> Result<bool, Error> {
+                let changed = sqlx::query(
+                    "UPDATE bot_billers SET webhook_secret = $1 WHERE id = $2 AND webhook_secret = $3",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(was)
+                .execute(pool)
+                .await?
+                .rows_affected();
+                Ok(changed == 1)
+            }
+
             pub(crate) async fn insert_invoice(
                 pool: &Pool,
                 invoice: &Invoice,
@@ -237,16 +274,25 @@ macro_rules! bills_backend {
 
             pub(crate) async fn open_invoices(
                 pool: &Pool,
+                due_before_ms: i64,
                 limit: u32,
             ) -> Result<Vec<Invoice>, Error> {
+                // Only the open invoices with something to follow: the
+                // window never fills with ones that have nothing to do.
                 let rows = sqlx::query(
-                    "SELECT biller_id, reference, request_ref, platform, platform_user_id, amount, currency, due_at_ms, description, state, created_at_ms, updated_at_ms FROM bot_invoices WHERE state = 'open'
-                     AND NOT EXISTS (SELECT 1 FROM bot_requests r JOIN bot_payments p
-                         ON p.reference = r.payment_ref
-                         WHERE r.reference = bot_invoices.request_ref AND r.state = 'approved'
-                           AND p.state IN ('awaiting_code', 'escrowed', 'held'))
-                     ORDER BY due_at_ms LIMIT $1",
-)
+                    "SELECT i.biller_id, i.reference, i.request_ref, i.platform,
+                         i.platform_user_id, i.amount, i.currency, i.due_at_ms, i.description,
+                         i.state, i.created_at_ms, i.updated_at_ms
+                     FROM bot_invoices i JOIN bot_requests r ON r.reference = i.request_ref
+                     WHERE i.state = 'open'
+                       AND (r.state IN ('paid', 'declined')
+                         OR (i.due_at_ms < $1
+                           AND NOT (r.state = 'approved' AND EXISTS (
+                             SELECT 1 FROM bot_payments p WHERE p.reference = r.payment_ref
+                               AND p.state IN ('awaiting_code', 'escrowed', 'held')))))
+                     ORDER BY i.due_at_ms, i.biller_id, i.reference LIMIT $2",
+                )
+                .bind(due_before_ms)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await?;
@@ -442,6 +488,29 @@ impl SqlStore {
         on_backend!(self, pool => db::biller(pool, id).await)
     }
 
+    /// Billers whose stored webhook secret does not start with
+    /// `sealed_prefix` (clear ones, from an earlier version; the prefix
+    /// has no `%` or `_`), at most
+    /// `limit`, by id.
+    pub async fn billers_with_clear_secret(
+        &self,
+        sealed_prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<Biller>, StoreError> {
+        on_backend!(self, pool => db::billers_with_clear_secret(pool, sealed_prefix, limit).await)
+    }
+
+    /// Replaces biller `id`'s stored webhook secret `was` with `now`;
+    /// `false` when it was no longer `was`.
+    pub async fn replace_webhook_secret(
+        &self,
+        id: i64,
+        was: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        on_backend!(self, pool => db::replace_webhook_secret(pool, id, was, now).await)
+    }
+
     /// Inserts the invoice unless the biller already has one with its
     /// reference; answers the stored one either way (the caller compares).
     pub async fn insert_invoice(&self, invoice: &Invoice) -> Result<Invoice, StoreError> {
@@ -457,10 +526,46 @@ impl SqlStore {
         on_backend!(self, pool => db::invoice_of(pool, biller_id, reference).await)
     }
 
-    /// Open invoices that can be withdrawn now (none whose request's
-    /// payment is still in progress), soonest due first, at most `limit`.
-    pub async fn open_invoices(&self, limit: u32) -> Result<Vec<Invoice>, StoreError> {
-        on_backend!(self, pool => db::open_invoices(pool, limit).await)
+    /// The open invoices with something to follow, soonest due first, at
+    /// most `limit`: those whose request was paid or declined, and those
+    /// due before `due_before_ms` with no payment in progress (waiting for
+    /// a code, held for review, escrowed). Each one leaves this set when it
+    /// is settled or expired, so a caller that takes `limit` a round
+    /// reaches every one in turn however many invoices are open.
+    pub async fn open_invoices(
+        &self,
+        due_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Invoice>, StoreError> {
+        on_backend!(self, pool => db::open_invoices(pool, due_before_ms, limit).await)
+    }
+
+    /// The write that stores `invoice` in a ledger commit (with its
+    /// request and notice: [`bot::Bot::send_invoice_with`]); the commit is
+    /// not applied when the biller's reference or the request's is taken.
+    pub fn invoice_write(&self, invoice: &Invoice) -> RecordWrite {
+        RecordWrite::new(
+            "INSERT INTO bot_invoices (biller_id, reference, request_ref, platform,
+                 platform_user_id, amount, currency, due_at_ms, description, state,
+                 created_at_ms, updated_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT DO NOTHING",
+            vec![
+                SqlValue::from(invoice.biller_id),
+                SqlValue::from(invoice.reference.as_str()),
+                SqlValue::from(invoice.request_ref.as_str()),
+                SqlValue::from(invoice.platform.as_str()),
+                SqlValue::from(invoice.platform_user_id.as_str()),
+                SqlValue::from(invoice.amount_minor),
+                SqlValue::from(invoice.currency.as_str()),
+                SqlValue::from(invoice.due_at_ms),
+                SqlValue::from(invoice.description.as_str()),
+                SqlValue::from(invoice.state.as_str()),
+                SqlValue::from(invoice.created_at_ms),
+                SqlValue::from(invoice.updated_at_ms),
+            ],
+        )
+        .expecting_rows(1)
     }
 
     /// Moves `invoice` from its `state` to `to_state` and queues `event`,

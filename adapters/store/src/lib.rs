@@ -2100,6 +2100,11 @@ impl Store for SqlStore {
                 request_values(request),
             )
             .expecting_rows(1),
+            RecordChange::InsertRequest(request) => RecordWrite::new(
+                insert_sql(REQUESTS_TABLE, request_columns!()),
+                request_values(request),
+            )
+            .expecting_rows(1),
         })
     }
 

@@ -8,13 +8,13 @@
 //! (its invoice's state, its webhooks) is the binary's, read from the
 //! request; `bot` knows no HTTP.
 
-use ledger::Amount;
+use ledger::{Amount, RecordWrite, SubmitError, Unit};
 
 use super::turn::{REF_BODY_CHARS_LONG, Turn, derive, label_of, short_ref};
 use super::{Bot, Result};
-use crate::command::Memo;
+use crate::command::{Memo, ShortRef};
 use crate::message::Button;
-use crate::store::{Identity, PaymentRequest, RequestState};
+use crate::store::{Identity, PaymentRequest, RecordChange, RequestState};
 
 /// The Pay button's label on an invoice.
 pub const INVOICE_PAY_BUTTON: &str = "Pay";
@@ -69,6 +69,15 @@ impl Bot {
         Ok(())
     }
 
+    /// The chat reference of the invoice request sent under `key` (see
+    /// [`Bot::send_invoice`]): known before it is sent, so the caller can
+    /// write its own record of the invoice in the same commit.
+    pub fn invoice_reference(key: &str) -> Result<ShortRef> {
+        // The long reference: a biller with many invoices would meet
+        // collisions among 6-character ones, each a permanent conflict.
+        short_ref('R', derive("paybot.bot.invoice", key), REF_BODY_CHARS_LONG)
+    }
+
     /// Sends `payer` an invoice from `biller` (an identity of the biller's
     /// user on the payer's platform): a payment request whose reference
     /// derives from `key` (the same key gives the same request, so a
@@ -85,12 +94,38 @@ impl Bot {
         due_at_ms: i64,
         key: &str,
     ) -> Result<Option<PaymentRequest>> {
+        self.send_invoice_with(
+            biller,
+            payer,
+            amount,
+            description,
+            due_at_ms,
+            key,
+            Vec::new(),
+        )
+        .await
+    }
+
+    /// [`Bot::send_invoice`], with `records` (the caller's own record of
+    /// the invoice) written in one commit with the request and its notice:
+    /// a crash leaves all of them or none, never a payable request that
+    /// its biller has no record of. `None` (nothing sent) also when a
+    /// write of `records` was refused (its key taken): the caller reads
+    /// what is stored.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_invoice_with(
+        &self,
+        biller: &Identity,
+        payer: &Identity,
+        amount: Amount,
+        description: Memo,
+        due_at_ms: i64,
+        key: &str,
+        records: Vec<RecordWrite>,
+    ) -> Result<Option<PaymentRequest>> {
         let now_ms = self.ledger.now_ms();
-        let id = derive("paybot.bot.invoice", key);
         let request = PaymentRequest {
-            // The long reference: a biller with many invoices would meet
-            // collisions among 6-character ones, each a permanent conflict.
-            reference: short_ref('R', id, REF_BODY_CHARS_LONG)?,
+            reference: Self::invoice_reference(key)?,
             requester: biller.user,
             requester_platform: biller.platform,
             requester_id: biller.id.clone(),
@@ -108,24 +143,8 @@ impl Bot {
             updated_at_ms: now_ms,
             revision: 0,
         };
-        // A request already under this reference with other fields is this
-        // key's, sent before with other fields (or, vanishingly rarely,
-        // another key's): a conflict, never a second payable request.
-        let stored = self.store.insert_request(&request).await?;
-        let same = stored.requester == request.requester
-            && stored.payer == request.payer
-            && stored.payer_platform == request.payer_platform
-            && stored.payer_id == request.payer_id
-            && stored.amount == request.amount
-            && stored.memo == request.memo
-            && stored.split.is_none();
-        if !same {
-            // This key's request was sent with other fields (a retry that
-            // changed them): never a second payable request.
-            return Ok(None);
-        }
-        let reference = stored.reference.to_string();
-        let memo = stored.memo.as_ref().map(Memo::as_str).unwrap_or_default();
+        let reference = request.reference.to_string();
+        let memo = request.memo.as_ref().map(Memo::as_str).unwrap_or_default();
         let mut text = invoice_text(
             &label_of(biller),
             &amount.to_string(),
@@ -133,7 +152,23 @@ impl Bot {
             &crate::limits::utc_minute_text(due_at_ms),
             &reference,
         );
-        if let Some(line) = self.autopay_for_invoice(&stored, due_at_ms, now_ms).await? {
+        // The payer's autopay for this biller makes its run first: a crash
+        // after it and before the commit below leaves a run whose request
+        // never came (dropped when due), never a request autopay forgot. A
+        // run pays only a request of its own amount and payer, so one made
+        // for a retry with other fields pays nothing.
+        let conflicting = self
+            .store
+            .request(&request.reference)
+            .await?
+            .is_some_and(|stored| !same_invoice(&stored, &request));
+        if conflicting {
+            return Ok(None);
+        }
+        if let Some(line) = self
+            .autopay_for_invoice(&request, due_at_ms, now_ms)
+            .await?
+        {
             text.push('\n');
             text.push_str(&line);
         }
@@ -148,7 +183,48 @@ impl Bot {
             ],
             None,
         )?;
+        // The request, its notice and the caller's records: one commit.
+        let mut writes = vec![
+            self.store
+                .record_write(RecordChange::InsertRequest(&request))?,
+        ];
+        writes.extend(records);
+        let unit = Unit {
+            transfers: Vec::new(),
+            outbox: vec![notice.clone()],
+            records: writes,
+        };
+        match self.ledger.commit(unit).await {
+            Ok(_) => return Ok(Some(request)),
+            Err(SubmitError::RecordConflict { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+        // Something was there already: this key's request (a retry, or a
+        // request an earlier version wrote without its invoice: adopted),
+        // or a record of the caller's.
+        let Some(stored) = self.store.request(&request.reference).await? else {
+            return Ok(None);
+        };
+        if !same_invoice(&stored, &request) {
+            // This key's request was sent with other fields (a retry that
+            // changed them): never a second payable request.
+            return Ok(None);
+        }
+        // Its notice again (kept once: the outbox deduplicates on its
+        // key), in case an earlier version stopped before sending it.
         self.ledger.enqueue_outbox(&[notice]).await?;
         Ok(Some(stored))
     }
+}
+
+/// Whether `stored` is the invoice request `request` (a retry of the same
+/// call), not one sent under its key with other fields.
+fn same_invoice(stored: &PaymentRequest, request: &PaymentRequest) -> bool {
+    stored.requester == request.requester
+        && stored.payer == request.payer
+        && stored.payer_platform == request.payer_platform
+        && stored.payer_id == request.payer_id
+        && stored.amount == request.amount
+        && stored.memo == request.memo
+        && stored.split.is_none()
 }

@@ -16,7 +16,7 @@ use super::{Bot, BotError, Result};
 use crate::command::{Memo, ShortRef, Target};
 use crate::limits;
 use crate::message::{Audience, Button, Reply};
-use crate::store::{Identity, PaymentRequest, RequestSide, RequestState, Split};
+use crate::store::{Identity, PaymentRequest, PaymentState, RequestSide, RequestState, Split};
 
 impl Bot {
     // -- requests --------------------------------------------------------------
@@ -210,17 +210,32 @@ impl Bot {
             RequestState::Approved => {
                 // Any payment not yet final (waiting for its code, held for
                 // review, escrowed) is in progress: never a second one.
-                let waiting = match &request.payment {
-                    Some(p) => self
-                        .store
-                        .payment(p)
-                        .await?
-                        .is_some_and(|p| !p.state.is_final()),
-                    None => false,
+                let in_progress = match &request.payment {
+                    Some(p) => self.store.payment(p).await?.filter(|p| !p.state.is_final()),
+                    None => None,
                 };
-                if waiting {
-                    turn.here(texts::already_waiting(&reference.to_string()));
-                    return Ok(());
+                match in_progress {
+                    None => {}
+                    // This very message handled again (its first outcome
+                    // was lost in a crash): as a redelivered /pay, it finds
+                    // its own payment and sends a fresh code.
+                    Some(payment)
+                        if payment.state == PaymentState::AwaitingCode
+                            && payment.transfer_id
+                                == derive("paybot.bot.pay", &event_key(turn.msg)) => {}
+                    // Another tap on Pay: where the code is, and how to
+                    // get a new one.
+                    Some(payment) if payment.state == PaymentState::AwaitingCode => {
+                        turn.here(texts::code_already_sent(
+                            &reference.to_string(),
+                            &payment.reference.to_string(),
+                        ));
+                        return Ok(());
+                    }
+                    Some(_) => {
+                        turn.here(texts::already_waiting(&reference.to_string()));
+                        return Ok(());
+                    }
                 }
             }
             RequestState::Paid | RequestState::Declined => {

@@ -319,6 +319,14 @@ impl SealKey {
         SealKey(SecretSlice::from(key.to_vec()))
     }
 
+    /// A key of its own for sealing another kind of secret (`purpose`
+    /// names it, e.g. a biller's webhook secrets), from the same secret
+    /// setting: a secret sealed for one purpose does not open for another.
+    pub fn derive_for(secret: &Pepper, purpose: &str) -> SealKey {
+        let key = OtpHash::hash(secret, purpose.as_bytes(), "").to_bytes();
+        SealKey(SecretSlice::from(key.to_vec()))
+    }
+
     fn cipher(&self) -> Option<XChaCha20Poly1305> {
         XChaCha20Poly1305::new_from_slice(self.0.expose_secret()).ok()
     }
@@ -396,6 +404,54 @@ pub fn unseal(
         )
         .map_err(|_| SecondFactorError::Unseal)?;
     TotpSecret::from_bytes(plain)
+}
+
+/// Seals `plain` (any secret of [`SealKey::derive_for`]'s purpose) with a
+/// fresh random nonce, bound to `context` (associated data: what it
+/// belongs to, so a sealed value copied elsewhere does not open).
+pub fn seal_bytes(
+    key: &SealKey,
+    context: &str,
+    plain: &[u8],
+    rng: &dyn RandomSource,
+) -> Result<SealedSecret, SecondFactorError> {
+    let cipher = key.cipher().ok_or(SecondFactorError::Seal)?;
+    let mut nonce = [0_u8; SEAL_NONCE_BYTES];
+    rng.fill_bytes(&mut nonce);
+    let ciphertext = cipher
+        .encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: plain,
+                aad: context.as_bytes(),
+            },
+        )
+        .map_err(|_| SecondFactorError::Seal)?;
+    Ok(SealedSecret {
+        nonce: nonce.to_vec(),
+        ciphertext,
+    })
+}
+
+/// Opens what [`seal_bytes`] sealed with the same key and context.
+pub fn unseal_bytes(
+    key: &SealKey,
+    context: &str,
+    sealed: &SealedSecret,
+) -> Result<SecretSlice<u8>, SecondFactorError> {
+    let cipher = key.cipher().ok_or(SecondFactorError::Unseal)?;
+    let nonce = <[u8; SEAL_NONCE_BYTES]>::try_from(sealed.nonce.as_slice())
+        .map_err(|_| SecondFactorError::Unseal)?;
+    let plain = cipher
+        .decrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: &sealed.ciphertext,
+                aad: context.as_bytes(),
+            },
+        )
+        .map_err(|_| SecondFactorError::Unseal)?;
+    Ok(SecretSlice::from(plain))
 }
 
 // ---------------------------------------------------------------------------

@@ -463,13 +463,20 @@ fn the_biller_flow(dir: &std::path::Path, vars: &[(&str, &str)]) {
         assert!(Instant::now() < deadline, "INV-6 never expired");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let expired = wait_for_event(&received, "invoice.expired");
-    assert!(
-        expired
+    // Its event follows the state change (delivered in the same round,
+    // just after): waited for, not assumed there.
+    let deadline = Instant::now() + Duration::from_secs(WAIT_SECS);
+    loop {
+        let expired = wait_for_event(&received, "invoice.expired");
+        if expired
             .iter()
-            .any(|(_, body)| body["data"]["invoice"]["reference"] == "INV-6"),
-        "{expired:?}"
-    );
+            .any(|(_, body)| body["data"]["invoice"]["reference"] == "INV-6")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no INV-6 event: {expired:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     // An unknown invoice.
     let (status, missing) = biller.call("GET", "/INV-404", None);
@@ -477,4 +484,109 @@ fn the_biller_flow(dir: &std::path::Path, vars: &[(&str, &str)]) {
         (status, missing["error"]["code"].as_str()),
         (404, Some("invoice_not_found"))
     );
+}
+
+/// `paybot dev-biller` is development only: refused on a production
+/// configuration before it opens the database.
+#[test]
+fn the_dev_biller_is_refused_in_production() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = run(paybot(dir.path())
+        .env(
+            "PAYBOT_TELEGRAM__TOKEN",
+            crate::support::fake_telegram::TOKEN,
+        )
+        .arg("dev-biller"));
+    assert_eq!(refused.code(), Some(2), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("for development") && refused.stderr.contains("telegram.token"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !dir.path().join("data/paybot.db").exists(),
+        "a refused dev biller opened the database"
+    );
+}
+
+/// The developer's biller: registered, an invoice to a mock user through
+/// the running server, and the webhook of its payment received on a local
+/// port and printed with its verified signature; no network beyond this
+/// machine.
+#[test]
+fn the_dev_biller_invoices_a_mock_user_and_prints_the_verified_webhook() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&mut serve(dir.path(), &[]));
+    let chat = Chat { server: &server };
+    chat.say("alice", "/start");
+    let mut child = paybot(dir.path())
+        .args([
+            "dev-biller",
+            "--server",
+            &format!("http://{}", server.addr),
+            "--to",
+            "alice",
+            "--amount",
+            "1250",
+            "--events",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let mut wait_for = |needle: &str| -> String {
+        let deadline = Instant::now() + Duration::from_secs(WAIT_SECS);
+        loop {
+            if let Some(line) = lines.iter().find(|l: &&String| l.contains(needle)) {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(_) => panic!("no {needle:?} from the dev biller: {lines:?}"),
+            }
+        }
+    };
+    let asked = wait_for("pay it in the mock chat as alice: /approve ");
+    let reference = chat_reference(&asked);
+    let invoice = chat.wait_for("alice", "Invoice from @devbiller: $12.50");
+    assert!(invoice["text"].as_str().unwrap().contains(&reference));
+    let asked = chat.say("alice", &format!("/approve {reference}"));
+    let code: String = asked
+        .iter()
+        .find_map(|t| t.split("/confirm ").nth(1))
+        .unwrap_or_else(|| panic!("no code in {asked:?}"))
+        .chars()
+        .take(6)
+        .collect();
+    chat.say("alice", &format!("/confirm {code}"));
+    let received = wait_for("webhook invoice.paid");
+    assert!(received.contains("state=paid"), "{received}");
+    assert!(received.contains("signature ok"), "{received}");
+    // It stops after the one event asked for.
+    let deadline = Instant::now() + Duration::from_secs(WAIT_SECS);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the dev biller did not stop after its event");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
 }

@@ -65,8 +65,13 @@ impl Bot {
                 .finish_run(run, AutopayRunState::Dropped, None, now_ms)
                 .await;
         };
-        if !self.request_payable(&request).await? {
-            // Paid, declined, cancelled, expired, or being paid by hand.
+        if request.amount != run.amount
+            || request.payer != run.payer
+            || !self.request_payable(&request).await?
+        {
+            // Paid, declined, cancelled, expired, being paid by hand, or
+            // not the request this run was made for (a retry with other
+            // fields took its key).
             return self
                 .finish_run(run, AutopayRunState::Dropped, None, now_ms)
                 .await;

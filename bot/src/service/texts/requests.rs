@@ -67,6 +67,13 @@ pub(crate) fn already_waiting(reference: &str) -> String {
     )
 }
 
+/// Pay tapped again while the payment it started waits for its code.
+pub(crate) fn code_already_sent(reference: &str, payment: &str) -> String {
+    format!(
+        "I sent you a code for request {reference} already (payment {payment}): confirm with it here. Lost it? /cancel {payment}, then /approve {reference} again for a new one."
+    )
+}
+
 /// `state`: the request's state, as the store names it ("paid").
 pub(crate) fn already(reference: &str, state: &str) -> String {
     format!("Request {reference} is already {state}.")
