@@ -289,11 +289,6 @@ struct Seen {
     locked_out: HashSet<String>,
     /// Transfer ids a `/pay` or `/approve` message of each payer asks for.
     asked: HashSet<u128>,
-    /// (user, memo tag) → distinct messages of that user answered with an
-    /// escrow claim for that tag.
-    claim_told: HashMap<(String, String), usize>,
-    /// Users with a message never answered (what it told them is unknown).
-    unanswered: HashSet<String>,
 }
 
 fn replies_to<'a>(from: &'a str, deliveries: &'a [Heard]) -> impl Iterator<Item = &'a str> {
@@ -343,11 +338,7 @@ fn read_journal_seen(journal: &[ChatEntry], violations: &mut Vec<ChatViolation>)
                 };
                 read_answer(&mut seen, *msg, from, aim.as_ref(), deliveries, violations);
             }
-            ChatEntry::GiveUp { msg, .. } => {
-                if let Some((from, _, _)) = sends.get(msg) {
-                    seen.unanswered.insert((*from).to_owned());
-                }
-            }
+            ChatEntry::GiveUp { .. } => {}
             ChatEntry::Inbox { .. } => {}
         }
     }
@@ -392,14 +383,6 @@ fn read_answer(
             && let Some(reference) = word_after(reply, "payment ")
         {
             seen.locked_out.insert(reference.to_owned());
-        }
-        if reply.contains("before you joined; it is in your wallet now") {
-            for tag in tags_in(reply) {
-                *seen
-                    .claim_told
-                    .entry((from.to_owned(), tag.to_owned()))
-                    .or_default() += 1;
-            }
         }
     }
 }
@@ -525,7 +508,7 @@ pub fn check_chat(journal: &[ChatEntry], db: &ChatSnapshot) -> (Vec<ChatViolatio
 }
 
 /// Every payee of a posted payment told exactly once (the outbox), and
-/// every claimer of an escrow hold told in the answer to their message.
+/// every claimer of an escrow hold told (the outbox, in the claim's commit).
 fn check_told(
     db: &ChatSnapshot,
     seen: &Seen,
@@ -544,29 +527,20 @@ fn check_told(
         let reference = payment.reference.as_str();
         if transfers.contains(&derived("paybot.bot.escrow.release", reference)) {
             tally.claimed += 1;
-            let told = payment
-                .memo
-                .as_deref()
-                .and_then(|m| tags_in(m).first().copied())
-                .and_then(|tag| {
-                    let claimer = payment.payee_id.clone()?;
-                    if seen.unanswered.contains(&claimer) {
-                        return None;
-                    }
-                    Some(
-                        seen.claim_told
-                            .get(&(claimer, tag.to_owned()))
-                            .copied()
-                            .unwrap_or(0),
-                    )
-                });
-            if told.is_some_and(|n| n != 1) {
+            // Told in the commit that moved the money (the outbox), so
+            // exactly once whatever crashed around it.
+            let id = derived("paybot.bot.outbox", &format!("{reference}:claimed:payee"));
+            let detail = match outbox.get(&id) {
+                None => Some("no outbox row tells its claimer of the claim"),
+                Some(row) if !row.delivered => {
+                    Some("the outbox row telling its claimer was never delivered")
+                }
+                Some(_) => None,
+            };
+            if let Some(detail) = detail {
                 violations.push(ChatViolation::PayeeNotToldOnce {
                     reference: reference.to_owned(),
-                    detail: format!(
-                        "its claimer's answers told of the claim {} times",
-                        told.unwrap_or(0)
-                    ),
+                    detail: detail.to_owned(),
                 });
             }
         }

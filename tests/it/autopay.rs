@@ -76,9 +76,22 @@ async fn world(backend: TestBackend) -> Option<World> {
     let chat = MockChat::new(Arc::clone(&bot));
     let url = url::Url::parse("http://127.0.0.1:9/hook").unwrap();
     let handle = Handle::parse("power").unwrap();
-    paybot::bills::register(&store, "Power Co", &handle, &url, true, db.ledger.now_ms())
-        .await
-        .unwrap();
+    // The secret is sealed under a key of this test's own: autopay never
+    // reads it.
+    let sealer = paybot::bills::WebhookSealer::new(
+        &bot::otp::Pepper::from_bytes((1..=32).collect()).unwrap(),
+    );
+    paybot::bills::register(
+        &store,
+        &sealer,
+        "Power Co",
+        &handle,
+        &url,
+        true,
+        db.ledger.now_ms(),
+    )
+    .await
+    .unwrap();
     let id = PlatformUserId::new(format!("{}power", paybot::bills::BILLER_ID_PREFIX)).unwrap();
     let biller = store.identity(Platform::Mock, &id).await.unwrap().unwrap();
     Some(World {

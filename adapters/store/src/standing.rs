@@ -9,8 +9,7 @@ use bot::message::{Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::standing::{
     DueOrders, StandingKind, StandingOrder, StandingState, StandingStore, UnreadableOrder,
-    schedule_columns,
-    schedule_from_columns,
+    schedule_columns, schedule_from_columns,
 };
 use bot::store::{StoreError, UserId};
 use bot::trust::Review;

@@ -63,20 +63,32 @@ impl Bot {
                 .with_code(transfer_codes::ESCROW_HOLD),
                 escrow_claim(&payment, escrow, wallet),
             ];
-            let outbox = vec![self.notice(
-                &format!("{reference}:claimed:payer"),
-                payment.payer_platform,
-                &payment.payer_id,
-                texts::claimed_to_payer(
-                    &turn.me_label(),
-                    &amount.to_string(),
-                    &memo,
-                    &reference.to_string(),
-                ),
-            )?];
+            // The claimer is told through the outbox, in the commit
+            // that moves the money: exactly once, even when this message
+            // is handled again after a crash (the money already theirs,
+            // nothing left to claim, nothing else would tell them).
+            let payer = self.payer_label(&payment).await?;
+            let outbox = vec![
+                self.notice(
+                    &format!("{reference}:claimed:payee"),
+                    turn.msg.platform,
+                    &turn.me.id,
+                    texts::claimed_to_payee(&payer, &amount.to_string(), &memo),
+                )?,
+                self.notice(
+                    &format!("{reference}:claimed:payer"),
+                    payment.payer_platform,
+                    &payment.payer_id,
+                    texts::claimed_to_payer(
+                        &turn.me_label(),
+                        &amount.to_string(),
+                        &memo,
+                        &reference.to_string(),
+                    ),
+                )?,
+            ];
             match self.ledger.submit_linked_with_outbox(group, outbox).await {
                 Ok(_) => {
-                    let payer = self.payer_label(&payment).await?;
                     let mut claimed = payment;
                     claimed.payee = Payee::User {
                         user: turn.me.user,
@@ -87,7 +99,6 @@ impl Bot {
                     claimed.due_at_ms = None;
                     claimed.updated_at_ms = turn.now_ms;
                     self.update_payment(&claimed).await?;
-                    turn.private(texts::claimed_to_payee(&payer, &amount.to_string(), &memo));
                 }
                 Err(SubmitError::Rejected { error, .. }) => {
                     // Refunded (expired) or cancelled meanwhile.
