@@ -169,8 +169,11 @@ pub trait AutopayStore: Send + Sync {
     /// Compare-and-swap on `run.revision`.
     async fn update_autopay_run(&self, run: &AutopayRun) -> Result<bool, StoreError>;
 
-    /// What `autopay` paid for runs counted in `month`, in minor units.
-    async fn autopaid_in_month(&self, autopay: &ShortRef, month: &str) -> Result<i64, StoreError>;
+    /// What the payer of `autopay` had autopaid to its payee (for the same
+    /// series, if it has one) in its cap's currency for runs counted in
+    /// `month`, in minor units, whichever of their autopays paid them: a
+    /// new cap counts what a replaced one paid that month.
+    async fn autopaid_in_month(&self, autopay: &Autopay, month: &str) -> Result<i64, StoreError>;
 
     /// Whether `user` is a registered biller's user.
     async fn is_biller(&self, user: UserId) -> Result<bool, StoreError>;
