@@ -391,3 +391,52 @@ cases!(replacing_counts_the_month_and_keeps_its_invoices {
     autopay_replacing_keeps_the_month_and_invoices_on_sqlite(TestBackend::Sqlite),
     autopay_replacing_keeps_the_month_and_invoices_on_postgres(TestBackend::Postgres),
 });
+
+/// Issue 18 review: a `/confirm` replacing an autopay while a run of the
+/// old one is being paid (another process sweeping) leaves exactly one on.
+async fn replacing_during_a_run_leaves_one_on(backend: TestBackend) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    let second = w.db.second_process().await;
+    let two = second_bot(&second);
+    say(&w.chat, "alice", "/start").await;
+    w.autopay_on("alice", "/autopay @power up to 80").await;
+    for (round, cap) in [(0_i64, 70), (1, 60), (2, 50)] {
+        let due = at(10 + round * 31, 12);
+        let (r, _) = w.invoice("alice", &format!("round-{round}"), 5, due).await;
+        w.advance_to(due - 6 * 3_600_000);
+        let asked = say(&w.chat, "alice", &format!("/autopay @power up to {cap}")).await;
+        let code = code_in(&asked);
+        let sweep = {
+            let two = Arc::clone(&two);
+            tokio::spawn(async move { two.sweep().await.map(|_| ()) })
+        };
+        let on = say(&w.chat, "alice", &format!("/confirm {code}")).await;
+        sweep.await.unwrap().unwrap();
+        assert!(on.contains("is on"), "{on}");
+        w.advance_to(due);
+        tick(&w.chat).await;
+        let listed = say(&w.chat, "alice", "/autopay").await;
+        assert_eq!(listed.matches("@power: up to").count(), 1, "{listed}");
+        assert!(listed.contains(&format!("up to ${cap}.00")), "{listed}");
+        let paid: Vec<String> = w
+            .chat
+            .messages_of("alice")
+            .unwrap()
+            .into_iter()
+            .map(|d| d.text)
+            .filter(|t| t.contains(&format!("Autopay paid {r}")))
+            .collect();
+        assert_eq!(paid.len(), 1, "{paid:?}");
+    }
+    let violations = w.db.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    second.close().await;
+    w.db.cleanup().await;
+}
+
+cases!(replacing_during_a_run_leaves_one_on {
+    autopay_replacing_during_a_run_leaves_one_on_sqlite(TestBackend::Sqlite),
+    autopay_replacing_during_a_run_leaves_one_on_postgres(TestBackend::Postgres),
+});
