@@ -438,6 +438,10 @@ impl AutopayStore for SqlStore {
         Ok(RecordWrite::new(RUN_UPDATE_SQL, run_values(run)).expecting_rows(1))
     }
 
+    fn autopay_run_insert_write(&self, run: &AutopayRun) -> Result<RecordWrite, StoreError> {
+        Ok(RecordWrite::new(RUN_INSERT_SQL, run_values(run)))
+    }
+
     async fn insert_autopay(&self, autopay: &Autopay) -> Result<Autopay, StoreError> {
         on_autopay_backend!(self, pool => db::insert(pool, autopay).await)
     }

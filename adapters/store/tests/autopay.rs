@@ -53,6 +53,7 @@ conformance!(
     runs_are_found_when_due_and_summed_by_month,
     a_month_is_summed_per_payer_and_payee_whichever_autopay_paid,
     both_move_on_once_in_a_ledger_unit,
+    a_run_is_inserted_only_with_its_unit,
     billers_are_told_apart,
 );
 
@@ -323,6 +324,42 @@ async fn both_move_on_once_in_a_ledger_unit(store: Arc<SqlStore>, ledger: Ledger
     assert_eq!((read.state, read.revision), (AutopayRunState::Paid, 1));
     let read = store.autopay(&on.reference).await.unwrap().unwrap();
     assert_eq!(read.revision, 1);
+}
+
+/// Issue 18 review: a recurring request's run is inserted in the unit of
+/// the series' compare-and-swap: a unit that loses inserts no run; one
+/// that wins does, and a second insert keeps the first copy.
+async fn a_run_is_inserted_only_with_its_unit(store: Arc<SqlStore>, ledger: Ledger) {
+    let (alice, power) = (user(&store, "alice").await, user(&store, "power").await);
+    let mut on = autopay("UINS001", 1, alice, power);
+    on.state = AutopayState::Active;
+    let on = store.insert_autopay(&on).await.unwrap();
+    let run = run_of("RRUN0000009A", "UINS001", alice, 5_000, T0 + 10 * DAY_MS);
+    let mut stale = on.clone();
+    stale.revision += 1;
+    let lost = Unit::records(vec![
+        store.autopay_run_insert_write(&run).unwrap(),
+        store.autopay_write(&stale).unwrap(),
+    ]);
+    match ledger.commit(lost).await {
+        Err(SubmitError::RecordConflict { .. }) => {}
+        other => panic!("expected a record conflict, got {other:?}"),
+    }
+    assert!(store.autopay_run(&run.request).await.unwrap().is_none());
+    let won = || Unit::records(vec![store.autopay_run_insert_write(&run).unwrap()]);
+    ledger.commit(won()).await.unwrap();
+    let read = store.autopay_run(&run.request).await.unwrap().unwrap();
+    assert_eq!((read.autopay.as_str(), read.revision), ("UINS001", 0));
+    let mut other = run.clone();
+    other.amount = Amount::from_minor(1, Currency::USD).unwrap();
+    ledger
+        .commit(Unit::records(vec![
+            store.autopay_run_insert_write(&other).unwrap(),
+        ]))
+        .await
+        .unwrap();
+    let read = store.autopay_run(&run.request).await.unwrap().unwrap();
+    assert_eq!(read.amount.minor(), 5_000);
 }
 
 async fn billers_are_told_apart(store: Arc<SqlStore>, _ledger: Ledger) {

@@ -549,6 +549,27 @@ impl Bot {
         due_at_ms: i64,
         now_ms: i64,
     ) -> Result<String> {
+        let (run, _) = self
+            .autopay_run_plan(autopay, request, due_at_ms, now_ms)
+            .await?;
+        let stored = self.store.insert_autopay_run(&run).await?;
+        let (zone, _) = self.zone_of(request.payer).await?;
+        Ok(texts::on_invoice(
+            &autopay.cap.to_string(),
+            &local_text(&zone, stored.pay_at_ms),
+        ))
+    }
+
+    /// The run `autopay` would get for `request`, due at `due_at_ms`, and
+    /// the line telling the payer, for the caller to commit (a recurring
+    /// request's run commits with the series' compare-and-swap).
+    pub(in crate::service) async fn autopay_run_plan(
+        &self,
+        autopay: &Autopay,
+        request: &PaymentRequest,
+        due_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<(AutopayRun, String)> {
         let (zone, _) = self.zone_of(request.payer).await?;
         let pay_at_ms = self.autopay_pay_at(&zone, due_at_ms, now_ms);
         let notice_ms = self.autopay_notice_ms();
@@ -573,11 +594,8 @@ impl Bot {
             updated_at_ms: now_ms,
             revision: 0,
         };
-        let stored = self.store.insert_autopay_run(&run).await?;
-        Ok(texts::on_invoice(
-            &autopay.cap.to_string(),
-            &local_text(&zone, stored.pay_at_ms),
-        ))
+        let line = texts::on_invoice(&autopay.cap.to_string(), &local_text(&zone, pay_at_ms));
+        Ok((run, line))
     }
 
     /// [`crate::service::StandingPolicy::notice_before_secs`] in

@@ -125,6 +125,11 @@ pub trait AutopayStore: Send + Sync {
     /// this one (compare-and-swap). Pure.
     fn autopay_run_write(&self, run: &AutopayRun) -> Result<ledger::RecordWrite, StoreError>;
 
+    /// The ledger record write that inserts `run` unless its request has a
+    /// run already (which it then keeps). Pure.
+    fn autopay_run_insert_write(&self, run: &AutopayRun)
+    -> Result<ledger::RecordWrite, StoreError>;
+
     /// Inserts unless one with the same reference or id exists; returns
     /// what is stored.
     async fn insert_autopay(&self, autopay: &Autopay) -> Result<Autopay, StoreError>;
