@@ -267,9 +267,7 @@ impl Bot {
             if autopay.payee != identity.user || autopay.series != series {
                 continue;
             }
-            any |= self
-                .end_autopay(autopay, AutopayState::Off, turn.now_ms)
-                .await?;
+            any |= self.turn_off(autopay, turn.now_ms).await?;
         }
         if any {
             turn.private(texts::off(&label));
@@ -308,6 +306,33 @@ impl Bot {
             .filter(|a| a.state == AutopayState::Active)
             .map(|a| texts::bills_line(&a.reference.to_string(), &shown(a), &a.cap.to_string()))
             .collect())
+    }
+
+    /// `/autopay off` of one autopay: a run of it moving it meanwhile makes
+    /// it read again and retry, up to [`AUTOPAY_SWITCH_ATTEMPTS`] times.
+    /// `false`: it ended otherwise (or kept losing).
+    async fn turn_off(&self, autopay: Autopay, now_ms: i64) -> Result<bool> {
+        let mut current = autopay;
+        for _ in 0..AUTOPAY_SWITCH_ATTEMPTS {
+            if self
+                .end_autopay(current.clone(), AutopayState::Off, now_ms)
+                .await?
+            {
+                return Ok(true);
+            }
+            match self.store.autopay(&current.reference).await? {
+                Some(fresh)
+                    if matches!(
+                        fresh.state,
+                        AutopayState::Active | AutopayState::AwaitingCode
+                    ) =>
+                {
+                    current = fresh;
+                }
+                _ => return Ok(false),
+            }
+        }
+        Ok(false)
     }
 
     /// Records `state` (final, no money involved). `false`: it changed
