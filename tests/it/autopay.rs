@@ -329,3 +329,127 @@ cases!(short_of_money_is_tried_again_then_left_open {
     autopay_short_of_money_is_left_open_on_sqlite(TestBackend::Sqlite),
     autopay_short_of_money_is_left_open_on_postgres(TestBackend::Postgres),
 });
+
+/// Issue 18 review: a replaced autopay's month counts under the new cap,
+/// the invoices it was to pay move to the new one, and an autopay turned
+/// off tells the payer the invoices it was to pay now wait for her.
+async fn replacing_counts_the_month_and_keeps_its_invoices(backend: TestBackend) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    say(&w.chat, "alice", "/start").await;
+    w.autopay_on("alice", "/autopay @power up to 80").await;
+    let (r1, _) = w.invoice("alice", "jan-1", 50, at(10, 12)).await;
+    let (r2, _) = w.invoice("alice", "jan-2", 5, at(19, 12)).await;
+    w.advance_to(at(10, 12));
+    let paid = tick(&w.chat).await;
+    assert!(paid.contains(&format!("Autopay paid {r1}")), "{paid}");
+
+    // A lower cap: the $50 paid this month counts against it.
+    let on = w.autopay_on("alice", "/autopay @power up to 60").await;
+    assert!(on.contains("is replaced"), "{on}");
+    let (r3, _) = w.invoice("alice", "jan-3", 20, at(15, 12)).await;
+    w.advance_to(at(15, 12));
+    let told = tick(&w.chat).await;
+    assert!(
+        told.contains(&format!(
+            "Invoice {r3} ($20.00) is above your autopay cap of $60.00 for @power"
+        )),
+        "{told}"
+    );
+    // The $5 invoice the old autopay was to pay: paid by the new one.
+    w.advance_to(at(19, 12));
+    let paid = tick(&w.chat).await;
+    assert!(paid.contains(&format!("Autopay paid {r2}")), "{paid}");
+    let balance = say(&w.chat, "alice", "/balance").await;
+    assert!(balance.contains("$45.00"), "{balance}");
+
+    // One she starts paying by hand when it comes due, then lets her code
+    // expire: autopay puts it off while her payment is open, then pays it.
+    let (r5, _) = w.invoice("alice", "jan-4", 4, at(25, 6) + 120_000).await;
+    w.advance_to(at(25, 0));
+    tick(&w.chat).await;
+    let asked = say(&w.chat, "alice", &format!("/approve {r5}")).await;
+    assert!(asked.contains("code"), "{asked}");
+    w.advance_to(at(25, 0) + 180_000);
+    let put_off = tick(&w.chat).await;
+    assert!(!put_off.contains(&r5), "{put_off}");
+    w.advance_to(at(25, 1));
+    tick(&w.chat).await;
+    w.advance_to(at(26, 0));
+    let paid = tick(&w.chat).await;
+    assert!(paid.contains(&format!("Autopay paid {r5}")), "{paid}");
+    let balance = say(&w.chat, "alice", "/balance").await;
+    assert!(balance.contains("$41.00"), "{balance}");
+
+    // Turned off with an invoice pending: she is told it waits for her.
+    let (r4, _) = w.invoice("alice", "feb-1", 7, at(40, 12)).await;
+    let off = say(&w.chat, "alice", "/autopay off @power").await;
+    assert!(off.contains("Autopay for @power is off"), "{off}");
+    w.advance_to(at(41, 0));
+    let told = tick(&w.chat).await;
+    assert!(
+        told.contains(&format!("did not pay invoice {r4}"))
+            && told.contains(&format!("/approve {r4}")),
+        "{told}"
+    );
+    let balance = say(&w.chat, "alice", "/balance").await;
+    assert!(balance.contains("$41.00"), "{balance}");
+    let violations = w.db.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    w.db.cleanup().await;
+}
+
+cases!(replacing_counts_the_month_and_keeps_its_invoices {
+    autopay_replacing_keeps_the_month_and_invoices_on_sqlite(TestBackend::Sqlite),
+    autopay_replacing_keeps_the_month_and_invoices_on_postgres(TestBackend::Postgres),
+});
+
+/// Issue 18 review: a `/confirm` replacing an autopay while a run of the
+/// old one is being paid (another process sweeping) leaves exactly one on.
+async fn replacing_during_a_run_leaves_one_on(backend: TestBackend) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    let second = w.db.second_process().await;
+    let two = second_bot(&second);
+    say(&w.chat, "alice", "/start").await;
+    w.autopay_on("alice", "/autopay @power up to 80").await;
+    for (round, cap) in [(0_i64, 70), (1, 60), (2, 50)] {
+        let due = at(10 + round * 31, 12);
+        let (r, _) = w.invoice("alice", &format!("round-{round}"), 5, due).await;
+        w.advance_to(due - 6 * 3_600_000);
+        let asked = say(&w.chat, "alice", &format!("/autopay @power up to {cap}")).await;
+        let code = code_in(&asked);
+        let sweep = {
+            let two = Arc::clone(&two);
+            tokio::spawn(async move { two.sweep().await.map(|_| ()) })
+        };
+        let on = say(&w.chat, "alice", &format!("/confirm {code}")).await;
+        sweep.await.unwrap().unwrap();
+        assert!(on.contains("is on"), "{on}");
+        w.advance_to(due);
+        tick(&w.chat).await;
+        let listed = say(&w.chat, "alice", "/autopay").await;
+        assert_eq!(listed.matches("@power: up to").count(), 1, "{listed}");
+        assert!(listed.contains(&format!("up to ${cap}.00")), "{listed}");
+        let paid: Vec<String> = w
+            .chat
+            .messages_of("alice")
+            .unwrap()
+            .into_iter()
+            .map(|d| d.text)
+            .filter(|t| t.contains(&format!("Autopay paid {r}")))
+            .collect();
+        assert_eq!(paid.len(), 1, "{paid:?}");
+    }
+    let violations = w.db.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    second.close().await;
+    w.db.cleanup().await;
+}
+
+cases!(replacing_during_a_run_leaves_one_on {
+    autopay_replacing_during_a_run_leaves_one_on_sqlite(TestBackend::Sqlite),
+    autopay_replacing_during_a_run_leaves_one_on_postgres(TestBackend::Postgres),
+});

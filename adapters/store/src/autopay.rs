@@ -46,9 +46,10 @@ const RUN_INSERT_SQL: &str = "INSERT INTO bot_autopay_runs (request_ref, autopay
      $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING";
 
 /// Compare-and-swap of a run, where the stored revision is still `$15`.
-const RUN_UPDATE_SQL: &str = "UPDATE bot_autopay_runs SET state = $8, told = $9, \
-     attempts = $10, month = $11, next_at_ms = $12, updated_at_ms = $14, \
-     revision = revision + 1 WHERE request_ref = $1 AND revision = $15 AND autopay_ref = $2 \
+/// The autopay paying it may change (to the one that replaced it).
+const RUN_UPDATE_SQL: &str = "UPDATE bot_autopay_runs SET autopay_ref = $2, state = $8, \
+     told = $9, attempts = $10, month = $11, next_at_ms = $12, updated_at_ms = $14, \
+     revision = revision + 1 WHERE request_ref = $1 AND revision = $15 \
      AND payer = $3 AND amount = $4 AND currency = $5 AND due_at_ms = $6 AND pay_at_ms = $7 \
      AND created_at_ms = $13";
 
@@ -372,14 +373,22 @@ macro_rules! autopay_backend {
 
             pub(crate) async fn paid_in_month(
                 pool: &Pool,
-                autopay: &ShortRef,
+                autopay: &Autopay,
                 month: &str,
             ) -> Result<i64, Error> {
+                // Per payer and payee (and series), not per autopay record:
+                // a replaced autopay's runs count under the new cap.
                 let sum: Option<i64> = sqlx::query_scalar(
-                    "SELECT CAST(SUM(amount) AS BIGINT) FROM bot_autopay_runs
-                     WHERE autopay_ref = $1 AND month = $2 AND state = 'paid'",
+                    "SELECT CAST(SUM(r.amount) AS BIGINT) FROM bot_autopay_runs r
+                     JOIN bot_autopays a ON a.reference = r.autopay_ref
+                     WHERE r.payer = $1 AND a.payee = $2
+                       AND COALESCE(a.series, '') = $3
+                       AND r.currency = $4 AND r.month = $5 AND r.state = 'paid'",
                 )
-                .bind(autopay.as_str())
+                .bind(autopay.payer.0)
+                .bind(autopay.payee.0)
+                .bind(autopay.series.as_ref().map_or("", ShortRef::as_str))
+                .bind(autopay.cap.currency().code())
                 .bind(month)
                 .fetch_one(pool)
                 .await?;
@@ -427,6 +436,10 @@ impl AutopayStore for SqlStore {
 
     fn autopay_run_write(&self, run: &AutopayRun) -> Result<RecordWrite, StoreError> {
         Ok(RecordWrite::new(RUN_UPDATE_SQL, run_values(run)).expecting_rows(1))
+    }
+
+    fn autopay_run_insert_write(&self, run: &AutopayRun) -> Result<RecordWrite, StoreError> {
+        Ok(RecordWrite::new(RUN_INSERT_SQL, run_values(run)))
     }
 
     async fn insert_autopay(&self, autopay: &Autopay) -> Result<Autopay, StoreError> {
@@ -481,7 +494,7 @@ impl AutopayStore for SqlStore {
         on_autopay_backend!(self, pool => db::update_run(pool, run).await)
     }
 
-    async fn autopaid_in_month(&self, autopay: &ShortRef, month: &str) -> Result<i64, StoreError> {
+    async fn autopaid_in_month(&self, autopay: &Autopay, month: &str) -> Result<i64, StoreError> {
         on_autopay_backend!(self, pool => db::paid_in_month(pool, autopay, month).await)
     }
 

@@ -51,7 +51,9 @@ conformance!(
     an_autopay_reads_back_and_keeps_its_first_copy,
     the_active_autopay_is_the_newest,
     runs_are_found_when_due_and_summed_by_month,
+    a_month_is_summed_per_payer_and_payee_whichever_autopay_paid,
     both_move_on_once_in_a_ledger_unit,
+    a_run_is_inserted_only_with_its_unit,
     billers_are_told_apart,
 );
 
@@ -195,7 +197,7 @@ async fn the_active_autopay_is_the_newest(store: Arc<SqlStore>, _ledger: Ledger)
 
 async fn runs_are_found_when_due_and_summed_by_month(store: Arc<SqlStore>, _ledger: Ledger) {
     let (alice, power) = (user(&store, "alice").await, user(&store, "power").await);
-    store
+    let on = store
         .insert_autopay(&autopay("USUM001", 1, alice, power))
         .await
         .unwrap();
@@ -220,13 +222,7 @@ async fn runs_are_found_when_due_and_summed_by_month(store: Arc<SqlStore>, _ledg
         due(T0 + 30 * DAY_MS).await,
         ["RRUN0000001A", "RRUN0000002A"]
     );
-    assert_eq!(
-        store
-            .autopaid_in_month(&early.autopay, "2026-01")
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(store.autopaid_in_month(&on, "2026-01").await.unwrap(), 0);
     for (run, month) in [(&early, "2026-01"), (&late, "2026-01")] {
         let mut paid = run.clone();
         paid.state = AutopayRunState::Paid;
@@ -236,19 +232,70 @@ async fn runs_are_found_when_due_and_summed_by_month(store: Arc<SqlStore>, _ledg
     }
     assert!(due(T0 + 30 * DAY_MS).await.is_empty());
     assert_eq!(
-        store
-            .autopaid_in_month(&early.autopay, "2026-01")
-            .await
-            .unwrap(),
+        store.autopaid_in_month(&on, "2026-01").await.unwrap(),
         7_000
     );
-    assert_eq!(
-        store
-            .autopaid_in_month(&early.autopay, "2026-02")
-            .await
-            .unwrap(),
-        0
+    assert_eq!(store.autopaid_in_month(&on, "2026-02").await.unwrap(), 0);
+}
+
+/// Issue 18 review: a new cap after a replaced autopay paid this month
+/// counts what the old one paid (same payer and payee, same series), not
+/// another payee's, another series' or another payer's.
+async fn a_month_is_summed_per_payer_and_payee_whichever_autopay_paid(
+    store: Arc<SqlStore>,
+    _ledger: Ledger,
+) {
+    let (alice, power, water, bob) = (
+        user(&store, "alice").await,
+        user(&store, "power").await,
+        user(&store, "water").await,
+        user(&store, "bob").await,
     );
+    let old = store
+        .insert_autopay(&autopay("UOLD001", 1, alice, power))
+        .await
+        .unwrap();
+    let new = store
+        .insert_autopay(&autopay("UNEW001", 2, alice, power))
+        .await
+        .unwrap();
+    let other_payee = store
+        .insert_autopay(&autopay("UWAT001", 3, alice, water))
+        .await
+        .unwrap();
+    let mut series = autopay("USER001", 4, alice, power);
+    series.series = Some(ShortRef::parse("OSER001").unwrap());
+    let series = store.insert_autopay(&series).await.unwrap();
+    let other_payer = store
+        .insert_autopay(&autopay("UBOB001", 5, bob, power))
+        .await
+        .unwrap();
+    let paid = [
+        ("RSUM0000001A", &old, alice, 8_000),
+        ("RSUM0000002A", &other_payee, alice, 1_000),
+        ("RSUM0000003A", &series, alice, 300),
+        ("RSUM0000004A", &other_payer, bob, 20),
+    ];
+    for (request, autopay, payer, minor) in paid {
+        let run = run_of(request, autopay.reference.as_str(), payer, minor, T0);
+        let mut run = store.insert_autopay_run(&run).await.unwrap();
+        run.state = AutopayRunState::Paid;
+        run.month = Some("2026-01".to_owned());
+        run.next_at_ms = None;
+        assert!(store.update_autopay_run(&run).await.unwrap());
+    }
+    let sum = |a: Autopay| {
+        let store = Arc::clone(&store);
+        async move { store.autopaid_in_month(&a, "2026-01").await.unwrap() }
+    };
+    assert_eq!(sum(new.clone()).await, 8_000);
+    assert_eq!(sum(old).await, 8_000);
+    assert_eq!(sum(other_payee).await, 1_000);
+    assert_eq!(sum(series).await, 300);
+    assert_eq!(sum(other_payer).await, 20);
+    let mut euros = new;
+    euros.cap = Amount::from_minor(8_000, Currency::EUR).unwrap();
+    assert_eq!(sum(euros).await, 0);
 }
 
 async fn both_move_on_once_in_a_ledger_unit(store: Arc<SqlStore>, ledger: Ledger) {
@@ -277,6 +324,42 @@ async fn both_move_on_once_in_a_ledger_unit(store: Arc<SqlStore>, ledger: Ledger
     assert_eq!((read.state, read.revision), (AutopayRunState::Paid, 1));
     let read = store.autopay(&on.reference).await.unwrap().unwrap();
     assert_eq!(read.revision, 1);
+}
+
+/// Issue 18 review: a recurring request's run is inserted in the unit of
+/// the series' compare-and-swap: a unit that loses inserts no run; one
+/// that wins does, and a second insert keeps the first copy.
+async fn a_run_is_inserted_only_with_its_unit(store: Arc<SqlStore>, ledger: Ledger) {
+    let (alice, power) = (user(&store, "alice").await, user(&store, "power").await);
+    let mut on = autopay("UINS001", 1, alice, power);
+    on.state = AutopayState::Active;
+    let on = store.insert_autopay(&on).await.unwrap();
+    let run = run_of("RRUN0000009A", "UINS001", alice, 5_000, T0 + 10 * DAY_MS);
+    let mut stale = on.clone();
+    stale.revision += 1;
+    let lost = Unit::records(vec![
+        store.autopay_run_insert_write(&run).unwrap(),
+        store.autopay_write(&stale).unwrap(),
+    ]);
+    match ledger.commit(lost).await {
+        Err(SubmitError::RecordConflict { .. }) => {}
+        other => panic!("expected a record conflict, got {other:?}"),
+    }
+    assert!(store.autopay_run(&run.request).await.unwrap().is_none());
+    let won = || Unit::records(vec![store.autopay_run_insert_write(&run).unwrap()]);
+    ledger.commit(won()).await.unwrap();
+    let read = store.autopay_run(&run.request).await.unwrap().unwrap();
+    assert_eq!((read.autopay.as_str(), read.revision), ("UINS001", 0));
+    let mut other = run.clone();
+    other.amount = Amount::from_minor(1, Currency::USD).unwrap();
+    ledger
+        .commit(Unit::records(vec![
+            store.autopay_run_insert_write(&other).unwrap(),
+        ]))
+        .await
+        .unwrap();
+    let read = store.autopay_run(&run.request).await.unwrap().unwrap();
+    assert_eq!(read.amount.minor(), 5_000);
 }
 
 async fn billers_are_told_apart(store: Arc<SqlStore>, _ledger: Ledger) {

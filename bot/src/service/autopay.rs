@@ -11,7 +11,7 @@
 //! count against the same room under the cap.
 
 use jiff::civil::Time;
-use ledger::{Amount, TransferId};
+use ledger::{Amount, SubmitError, TransferId, Unit};
 
 use super::resolve::Resolved;
 use super::second_factor::Gate;
@@ -32,6 +32,9 @@ mod runs;
 
 /// Autopays (active or waiting for a code) one payer may have.
 pub const AUTOPAYS_PER_USER_MAX: usize = 20;
+/// Tries of `/confirm` to switch an autopay on and its predecessor off in
+/// one commit while runs of the predecessor keep moving it.
+const AUTOPAY_SWITCH_ATTEMPTS: u32 = 5;
 /// Autopay runs handled per [`Bot::sweep`] round.
 pub const SWEEP_AUTOPAY_MAX: u32 = 256;
 /// Tries of one run that find too little money before it is left for the
@@ -264,9 +267,7 @@ impl Bot {
             if autopay.payee != identity.user || autopay.series != series {
                 continue;
             }
-            any |= self
-                .end_autopay(autopay, AutopayState::Off, turn.now_ms)
-                .await?;
+            any |= self.turn_off(autopay, turn.now_ms).await?;
         }
         if any {
             turn.private(texts::off(&label));
@@ -305,6 +306,33 @@ impl Bot {
             .filter(|a| a.state == AutopayState::Active)
             .map(|a| texts::bills_line(&a.reference.to_string(), &shown(a), &a.cap.to_string()))
             .collect())
+    }
+
+    /// `/autopay off` of one autopay: a run of it moving it meanwhile makes
+    /// it read again and retry, up to [`AUTOPAY_SWITCH_ATTEMPTS`] times.
+    /// `false`: it ended otherwise (or kept losing).
+    async fn turn_off(&self, autopay: Autopay, now_ms: i64) -> Result<bool> {
+        let mut current = autopay;
+        for _ in 0..AUTOPAY_SWITCH_ATTEMPTS {
+            if self
+                .end_autopay(current.clone(), AutopayState::Off, now_ms)
+                .await?
+            {
+                return Ok(true);
+            }
+            match self.store.autopay(&current.reference).await? {
+                Some(fresh)
+                    if matches!(
+                        fresh.state,
+                        AutopayState::Active | AutopayState::AwaitingCode
+                    ) =>
+                {
+                    current = fresh;
+                }
+                _ => return Ok(false),
+            }
+        }
+        Ok(false)
     }
 
     /// Records `state` (final, no money involved). `false`: it changed
@@ -355,13 +383,10 @@ impl Bot {
                 if gate.await? == Gate::Stopped {
                     return Ok(());
                 }
-                let mut active = autopay.clone();
-                active.state = AutopayState::Active;
-                active.updated_at_ms = turn.now_ms;
-                if !self.store.update_autopay(&active).await? {
+                let Some((active, replaced)) = self.switch_on(autopay, turn).await? else {
                     turn.private(texts::cannot_confirm(&reference));
                     return Ok(());
-                }
+                };
                 let mut lines = vec![match &active.series {
                     None => texts::active(
                         &reference,
@@ -376,17 +401,8 @@ impl Bot {
                         &active.cap.to_string(),
                     ),
                 }];
-                for earlier in self.live_autopays(turn).await? {
-                    if earlier.payee == active.payee
-                        && earlier.series == active.series
-                        && earlier.state == AutopayState::Active
-                        && earlier.reference != active.reference
-                        && self
-                            .end_autopay(earlier.clone(), AutopayState::Off, turn.now_ms)
-                            .await?
-                    {
-                        lines.push(texts::replaced(&shown(&earlier), &earlier.cap.to_string()));
-                    }
+                for earlier in replaced {
+                    lines.push(texts::replaced(&shown(&earlier), &earlier.cap.to_string()));
                 }
                 turn.private(lines.join("\n"));
             }
@@ -402,6 +418,61 @@ impl Bot {
             }
         }
         Ok(())
+    }
+
+    /// Switches `autopay` on and ends the payer's active ones it replaces
+    /// (same payee, same series) in one commit, so two are never on at
+    /// once; a run of one of them moving it meanwhile makes it read again
+    /// and retry, up to [`AUTOPAY_SWITCH_ATTEMPTS`] times. `None`: `autopay`
+    /// itself changed (or kept losing), and nothing was applied.
+    async fn switch_on(
+        &self,
+        autopay: Autopay,
+        turn: &Turn<'_>,
+    ) -> Result<Option<(Autopay, Vec<Autopay>)>> {
+        let mut current = autopay;
+        for _ in 0..AUTOPAY_SWITCH_ATTEMPTS {
+            if current.state != AutopayState::AwaitingCode {
+                return Ok(None);
+            }
+            let mut active = current.clone();
+            active.state = AutopayState::Active;
+            active.updated_at_ms = turn.now_ms;
+            let replaced: Vec<Autopay> = self
+                .live_autopays(turn)
+                .await?
+                .into_iter()
+                .filter(|earlier| {
+                    earlier.payee == active.payee
+                        && earlier.series == active.series
+                        && earlier.state == AutopayState::Active
+                        && earlier.reference != active.reference
+                })
+                .collect();
+            let mut records = vec![self.store.autopay_write(&active)?];
+            for earlier in &replaced {
+                let mut ended = earlier.clone();
+                ended.state = AutopayState::Off;
+                ended.updated_at_ms = turn.now_ms;
+                records.push(self.store.autopay_write(&ended)?);
+            }
+            let unit = Unit {
+                transfers: Vec::new(),
+                outbox: Vec::new(),
+                records,
+            };
+            match self.ledger.commit(unit).await {
+                Ok(_) => return Ok(Some((active, replaced))),
+                Err(SubmitError::RecordConflict { .. }) => {
+                    match self.store.autopay(&current.reference).await? {
+                        Some(fresh) => current = fresh,
+                        None => return Ok(None),
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(None)
     }
 
     /// A wrong code counts against every autopay waiting for one too.
@@ -503,6 +574,27 @@ impl Bot {
         due_at_ms: i64,
         now_ms: i64,
     ) -> Result<String> {
+        let (run, _) = self
+            .autopay_run_plan(autopay, request, due_at_ms, now_ms)
+            .await?;
+        let stored = self.store.insert_autopay_run(&run).await?;
+        let (zone, _) = self.zone_of(request.payer).await?;
+        Ok(texts::on_invoice(
+            &autopay.cap.to_string(),
+            &local_text(&zone, stored.pay_at_ms),
+        ))
+    }
+
+    /// The run `autopay` would get for `request`, due at `due_at_ms`, and
+    /// the line telling the payer, for the caller to commit (a recurring
+    /// request's run commits with the series' compare-and-swap).
+    pub(in crate::service) async fn autopay_run_plan(
+        &self,
+        autopay: &Autopay,
+        request: &PaymentRequest,
+        due_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<(AutopayRun, String)> {
         let (zone, _) = self.zone_of(request.payer).await?;
         let pay_at_ms = self.autopay_pay_at(&zone, due_at_ms, now_ms);
         let notice_ms = self.autopay_notice_ms();
@@ -527,11 +619,8 @@ impl Bot {
             updated_at_ms: now_ms,
             revision: 0,
         };
-        let stored = self.store.insert_autopay_run(&run).await?;
-        Ok(texts::on_invoice(
-            &autopay.cap.to_string(),
-            &local_text(&zone, stored.pay_at_ms),
-        ))
+        let line = texts::on_invoice(&autopay.cap.to_string(), &local_text(&zone, pay_at_ms));
+        Ok((run, line))
     }
 
     /// [`crate::service::StandingPolicy::notice_before_secs`] in

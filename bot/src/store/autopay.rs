@@ -125,6 +125,11 @@ pub trait AutopayStore: Send + Sync {
     /// this one (compare-and-swap). Pure.
     fn autopay_run_write(&self, run: &AutopayRun) -> Result<ledger::RecordWrite, StoreError>;
 
+    /// The ledger record write that inserts `run` unless its request has a
+    /// run already (which it then keeps). Pure.
+    fn autopay_run_insert_write(&self, run: &AutopayRun)
+    -> Result<ledger::RecordWrite, StoreError>;
+
     /// Inserts unless one with the same reference or id exists; returns
     /// what is stored.
     async fn insert_autopay(&self, autopay: &Autopay) -> Result<Autopay, StoreError>;
@@ -169,8 +174,11 @@ pub trait AutopayStore: Send + Sync {
     /// Compare-and-swap on `run.revision`.
     async fn update_autopay_run(&self, run: &AutopayRun) -> Result<bool, StoreError>;
 
-    /// What `autopay` paid for runs counted in `month`, in minor units.
-    async fn autopaid_in_month(&self, autopay: &ShortRef, month: &str) -> Result<i64, StoreError>;
+    /// What the payer of `autopay` had autopaid to its payee (for the same
+    /// series, if it has one) in its cap's currency for runs counted in
+    /// `month`, in minor units, whichever of their autopays paid them: a
+    /// new cap counts what a replaced one paid that month.
+    async fn autopaid_in_month(&self, autopay: &Autopay, month: &str) -> Result<i64, StoreError>;
 
     /// Whether `user` is a registered biller's user.
     async fn is_biller(&self, user: UserId) -> Result<bool, StoreError>;

@@ -19,6 +19,15 @@ use crate::store::autopay::{Autopay, AutopayRun, AutopayRunState, AutopayState};
 use crate::store::{PaymentRequest, RecordChange, RequestState};
 use crate::trust::{Review, TrustAction, Verdict as TrustVerdict};
 
+/// Whether an invoice can be autopaid now.
+enum Payable {
+    Yes,
+    /// Paid, declined or cancelled.
+    No,
+    /// A payment of it by hand is in progress.
+    Busy,
+}
+
 /// Whether a run fits under its autopay's cap.
 enum Fit {
     /// It does; it counts in this month (`2027-01`).
@@ -53,29 +62,59 @@ impl Bot {
     /// One step of a due run: dropped, told ahead, paid, put off or left
     /// for the payer. `true` when this call changed it.
     async fn autopay_step(&self, run: AutopayRun, now_ms: i64) -> Result<bool> {
-        let autopay = self
-            .store
-            .autopay(&run.autopay)
-            .await?
-            .filter(|a| a.state == AutopayState::Active);
-        let request = self.store.request(&run.request).await?;
-        let (Some(autopay), Some(request)) = (autopay, request) else {
-            // Turned off (or a record gone): the invoice waits for the payer.
+        let Some(request) = self.store.request(&run.request).await? else {
             return self
                 .finish_run(run, AutopayRunState::Dropped, None, now_ms)
                 .await;
         };
-        if request.amount != run.amount
-            || request.payer != run.payer
-            || !self.request_payable(&request).await?
-        {
-            // Paid, declined, cancelled, expired, being paid by hand, or
-            // not the request this run was made for (a retry with other
-            // fields took its key).
+        if request.amount != run.amount || request.payer != run.payer {
+            // Not the request this run was made for (a biller's retry with
+            // other fields took its key): nothing of it is paid.
             return self
                 .finish_run(run, AutopayRunState::Dropped, None, now_ms)
                 .await;
         }
+        match self.request_payable(&request).await? {
+            Payable::Yes => {}
+            // Paid, declined or cancelled: nothing left to do.
+            Payable::No => {
+                return self
+                    .finish_run(run, AutopayRunState::Dropped, None, now_ms)
+                    .await;
+            }
+            // Being paid by hand: looked at again later (it may end unpaid).
+            Payable::Busy => {
+                let mut later = run;
+                later.next_at_ms = Some(now_ms.saturating_add(AUTOPAY_RETRY_MS));
+                later.updated_at_ms = now_ms;
+                return self.commit_run(later, Vec::new()).await;
+            }
+        }
+        let Some(autopay) = self.store.autopay(&run.autopay).await? else {
+            return self
+                .finish_run(run, AutopayRunState::Dropped, None, now_ms)
+                .await;
+        };
+        let (run, autopay) = if autopay.state == AutopayState::Active {
+            (run, autopay)
+        } else {
+            match self.successor(&autopay).await? {
+                // Moves to it with this step's commit; its cap decides.
+                Some(new) => {
+                    let mut moved = run;
+                    moved.autopay = new.reference.clone();
+                    (moved, new)
+                }
+                None => {
+                    let text = texts::turned_off(
+                        &run.request.to_string(),
+                        &run.amount.to_string(),
+                        &autopay.payee_label,
+                    );
+                    return self.leave_for_payer(run, &autopay, text, now_ms).await;
+                }
+            }
+        };
         let (zone, _) = self.zone_of(autopay.payer).await?;
         let fit = self.autopay_fit(&autopay, &run, &zone).await?;
         let month = match fit {
@@ -128,19 +167,33 @@ impl Bot {
 
     /// Whether `request` is open to be autopaid: open, or approved with no
     /// payment of it in progress (one by hand that ended unpaid).
-    async fn request_payable(&self, request: &PaymentRequest) -> Result<bool> {
+    async fn request_payable(&self, request: &PaymentRequest) -> Result<Payable> {
         Ok(match request.state {
-            RequestState::Open => true,
+            RequestState::Open => Payable::Yes,
             RequestState::Approved => match &request.payment {
-                Some(p) => self
-                    .store
-                    .payment(p)
-                    .await?
-                    .is_none_or(|p| p.state.is_final()),
-                None => true,
+                Some(p) => match self.store.payment(p).await? {
+                    Some(p) if !p.state.is_final() => Payable::Busy,
+                    _ => Payable::Yes,
+                },
+                None => Payable::Yes,
             },
-            RequestState::Paid | RequestState::Declined => false,
+            RequestState::Paid | RequestState::Declined => Payable::No,
         })
+    }
+
+    /// The payer's active autopay that replaced `old` (same payee, same
+    /// series), if any: a run of `old` still pending moves to it.
+    async fn successor(&self, old: &Autopay) -> Result<Option<Autopay>> {
+        let found = match &old.series {
+            Some(series) => self.store.series_autopay(old.payer, series).await?,
+            None => self.store.active_autopay(old.payer, old.payee).await?,
+        };
+        Ok(found.filter(|new| {
+            new.reference != old.reference
+                && new.payee == old.payee
+                && new.series == old.series
+                && new.state == AutopayState::Active
+        }))
     }
 
     /// Whether `run` fits under `autopay`'s cap in the calendar month of its
@@ -158,10 +211,7 @@ impl Bot {
             .date_at(run.due_at_ms)
             .map(|d| d.strftime("%Y-%m").to_string())
             .unwrap_or_default();
-        let spent = self
-            .store
-            .autopaid_in_month(&autopay.reference, &month)
-            .await?;
+        let spent = self.store.autopaid_in_month(autopay, &month).await?;
         let total = spent.saturating_add(run.amount.minor());
         Ok(if total <= autopay.cap.minor() {
             Fit::Yes(month)

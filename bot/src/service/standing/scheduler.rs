@@ -415,10 +415,23 @@ impl Bot {
         order: StandingOrder,
         outbox: Vec<ledger::OutboxMessage>,
     ) -> Result<Option<StandingOrder>> {
+        self.commit_records_with(order, outbox, Vec::new()).await
+    }
+
+    /// [`Bot::commit_records`] with `extra` records in the same unit,
+    /// applied only if the order's compare-and-swap is.
+    pub(super) async fn commit_records_with(
+        &self,
+        order: StandingOrder,
+        outbox: Vec<ledger::OutboxMessage>,
+        extra: Vec<ledger::RecordWrite>,
+    ) -> Result<Option<StandingOrder>> {
+        let mut records = vec![self.store.standing_write(&order)?];
+        records.extend(extra);
         let unit = Unit {
             transfers: Vec::new(),
             outbox,
-            records: vec![self.store.standing_write(&order)?],
+            records,
         };
         match self.ledger.commit(unit).await {
             Ok(_) => Ok(Some(stored(order))),

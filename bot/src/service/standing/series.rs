@@ -168,16 +168,20 @@ impl Bot {
             &texts::series_context(&series, &rule),
             &reference,
         );
-        // The one asked may pay this series by autopay.
+        // The one asked may pay this series by autopay: the run commits with
+        // the series' compare-and-swap, so a series paused or cancelled
+        // meanwhile leaves no run to pay its request.
+        let mut records = Vec::new();
         if let Some(autopay) = self
             .store
             .series_autopay(payer_user, &order.reference)
             .await?
         {
             let due_ms = order.schedule.run_at_ms(k).unwrap_or(now_ms);
-            let line = self
-                .autopay_run_for(&autopay, &stored, due_ms, now_ms)
+            let (run, line) = self
+                .autopay_run_plan(&autopay, &stored, due_ms, now_ms)
                 .await?;
+            records.push(self.store.autopay_run_insert_write(&run)?);
             asked.push('\n');
             asked.push_str(&line);
         }
@@ -216,6 +220,6 @@ impl Bot {
                 ),
             )?,
         ];
-        self.commit_records(advanced, outbox).await
+        self.commit_records_with(advanced, outbox, records).await
     }
 }

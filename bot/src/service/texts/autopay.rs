@@ -126,6 +126,12 @@ pub(crate) fn above_cap(request: &str, amount: &str, cap: &str, biller: &str) ->
     )
 }
 
+pub(crate) fn turned_off(request: &str, amount: &str, biller: &str) -> String {
+    format!(
+        "Your autopay for {biller} is off, so I did not pay invoice {request} ({amount}); it waits for you. Pay it yourself with /approve {request}."
+    )
+}
+
 pub(crate) fn other_currency(request: &str, amount: &str, cap: &str, biller: &str) -> String {
     format!(
         "Invoice {request} is in another currency ({amount}) than your autopay cap of {cap} for {biller}, so I did not pay it. Pay it yourself with /approve {request}."
