@@ -50,7 +50,7 @@ CREATE TABLE bot_autopay_runs (
 );
 CREATE INDEX bot_autopay_runs_due ON bot_autopay_runs (next_at_ms)
     WHERE next_at_ms IS NOT NULL;
-CREATE INDEX bot_autopay_runs_month ON bot_autopay_runs (autopay_ref, month)
+CREATE INDEX bot_autopay_runs_month ON bot_autopay_runs (payer, month)
     WHERE state = 'paid';
 
 -- Recurring requests (`/request @bob 10 every month`) are standing orders
