@@ -501,7 +501,7 @@ pub fn check_chat(journal: &[ChatEntry], db: &ChatSnapshot) -> (Vec<ChatViolatio
         }
     }
 
-    check_told(db, &seen, &posts_of, &mut tally, &mut violations);
+    check_told(db, &posts_of, &mut tally, &mut violations);
     check_inboxes(journal, db, &posts_of, &mut violations);
     check_codes(db, &seen.codes, &mut violations);
     (violations, tally)
@@ -511,7 +511,6 @@ pub fn check_chat(journal: &[ChatEntry], db: &ChatSnapshot) -> (Vec<ChatViolatio
 /// every claimer of an escrow hold told (the outbox, in the claim's commit).
 fn check_told(
     db: &ChatSnapshot,
-    seen: &Seen,
     posts_of: &dyn Fn(u128) -> usize,
     tally: &mut ChatTally,
     violations: &mut Vec<ChatViolation>,
