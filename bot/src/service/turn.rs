@@ -537,6 +537,6 @@ pub(super) fn decode_outcome(stored: &str) -> Vec<Reply> {
 /// Whether a direct message is only a one-time code (`123456`, `123 456`):
 /// someone who meant `/confirm 123456`.
 fn looks_like_a_code(text: &str) -> bool {
-    let digits: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
-    digits.len() == crate::otp::OTP_DIGITS && digits.iter().all(char::is_ascii_digit)
+    let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    OtpCode::parse(&squeezed).is_ok()
 }
