@@ -143,31 +143,7 @@ async fn read(db: &mut Db) -> anyhow::Result<ChatSnapshot> {
         })
         .collect::<anyhow::Result<_>>()?;
 
-    // A row dropped after its last failed attempt is marked delivered too,
-    // but nobody was told: it does not count as delivered here.
-    let told = format!(
-        "CASE WHEN delivered_at_ms IS NULL OR attempts >= {} THEN 0 ELSE 1 END",
-        bot::notify::DELIVERY_ATTEMPTS_MAX
-    );
-    let outbox: Vec<(String, String, i64)> = db
-        .rows(
-            &format!("SELECT hex(id), payload, {told} FROM outbox ORDER BY seq"),
-            &format!(
-                "SELECT replace(id::text, '-', ''), payload, ({told})::bigint
-                 FROM outbox ORDER BY seq"
-            ),
-        )
-        .await?;
-    let outbox = outbox
-        .into_iter()
-        .map(|(id, payload, delivered)| {
-            Ok(DbOutbox {
-                id: hex_id(&id)?,
-                payload,
-                delivered: delivered != 0,
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let outbox = read_outbox(db).await?;
 
     let columns: Vec<(String, String)> = db
         .rows(
@@ -273,6 +249,18 @@ async fn read_standing(db: &mut Db) -> anyhow::Result<StandingSnapshot> {
             })
         })
         .collect::<anyhow::Result<_>>()?;
+    let outbox = read_outbox(db).await?;
+    Ok(StandingSnapshot {
+        orders,
+        transfers,
+        outbox,
+    })
+}
+
+/// Every outbox row in order; a row dropped after its last failed attempt
+/// is marked delivered too, but nobody was told: it does not count as
+/// delivered here.
+async fn read_outbox(db: &mut Db) -> anyhow::Result<Vec<DbOutbox>> {
     let told = format!(
         "CASE WHEN delivered_at_ms IS NULL OR attempts >= {} THEN 0 ELSE 1 END",
         bot::notify::DELIVERY_ATTEMPTS_MAX
@@ -286,7 +274,7 @@ async fn read_standing(db: &mut Db) -> anyhow::Result<StandingSnapshot> {
             ),
         )
         .await?;
-    let outbox = outbox
+    outbox
         .into_iter()
         .map(|(id, payload, delivered)| {
             Ok(DbOutbox {
@@ -295,10 +283,5 @@ async fn read_standing(db: &mut Db) -> anyhow::Result<StandingSnapshot> {
                 delivered: delivered != 0,
             })
         })
-        .collect::<anyhow::Result<_>>()?;
-    Ok(StandingSnapshot {
-        orders,
-        transfers,
-        outbox,
-    })
+        .collect()
 }
