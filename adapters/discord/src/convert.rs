@@ -538,9 +538,16 @@ fn modal_text(custom_id: &str, components: &[Value]) -> Built {
 fn button_text(custom_id: &str) -> Built {
     let valid = custom_id.starts_with('/')
         && custom_id.len() <= 100
-        && ["/cancel ", "/approve ", "/decline "]
+        && (custom_id == "/settle"
+            || [
+                "/cancel ",
+                "/approve ",
+                "/decline ",
+                "/settle confirm ",
+                "/settle reject ",
+            ]
             .iter()
-            .any(|prefix| custom_id.starts_with(prefix));
+            .any(|prefix| custom_id.starts_with(prefix)));
     if valid {
         Ok((custom_id.to_owned(), Vec::new()))
     } else {
