@@ -104,7 +104,7 @@ fn csv_of(expenses: &[Expense], settlements: &[Settlement]) -> (String, usize, b
         .collect();
         entries.push((s.created_at_ms, rows));
     }
-    entries.sort_by(|a, b| b.0.cmp(&a.0));
+    entries.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     let budget = MESSAGE_TEXT_BYTES_MAX.saturating_sub(EXPORT_HEADING_BYTES_MAX);
     let mut csv = String::from(HEADER);
     let (mut rows, mut cut) = (0, false);
