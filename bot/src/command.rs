@@ -209,8 +209,29 @@ pub enum Command {
     /// `/expense undo REF`: take an expense off the tab (its author, for a
     /// while after adding it).
     ExpenseUndo { expense: ShortRef },
-    /// `/tab`, `/tab @bob`, `/tab history`.
+    /// `/tab`, `/tab @bob`, `/tab history`, `/tab export`.
     Tab { view: TabView },
+    /// `/settle [TARGET [AMOUNT [CURRENCY]] [cash]]`: pay one's part of the
+    /// group's tab (all of it, or toward one creditor), or with `cash`
+    /// record a payment made outside paybot, which counts once the creditor
+    /// confirms it. Parsed guarantees: `cash` only with a creditor and an
+    /// amount.
+    Settle {
+        creditor: Option<Target>,
+        amount: Option<Amount>,
+        cash: bool,
+    },
+    /// `/settle confirm REF` or `/settle reject REF`: the creditor's answer
+    /// to a cash settlement.
+    SettleAnswer { settlement: ShortRef, accept: bool },
+    /// `/expense edit REF TOTAL [for MEMO]`: a new total (and memo) for an
+    /// expense, shared and paid in the same proportions (its author, within
+    /// the undo window).
+    ExpenseEdit {
+        expense: ShortRef,
+        total: Amount,
+        memo: Option<Memo>,
+    },
 }
 
 /// What `/autopay` does.
@@ -276,6 +297,8 @@ pub enum TabView {
     Member(Target),
     /// The recent expenses.
     History,
+    /// The expenses and settlements as CSV, privately.
+    Export,
 }
 
 /// What `/scheduled ACTION REF` does to a standing order.
@@ -327,8 +350,11 @@ impl Command {
             Command::TimeZone { .. } => CommandName::TimeZone,
             Command::Scheduled { .. } => CommandName::Scheduled,
             Command::Autopay { .. } => CommandName::Autopay,
-            Command::Expense { .. } | Command::ExpenseUndo { .. } => CommandName::Expense,
+            Command::Expense { .. } | Command::ExpenseUndo { .. } | Command::ExpenseEdit { .. } => {
+                CommandName::Expense
+            }
             Command::Tab { .. } => CommandName::Tab,
+            Command::Settle { .. } | Command::SettleAnswer { .. } => CommandName::Settle,
         }
     }
 }

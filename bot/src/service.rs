@@ -104,7 +104,10 @@ pub use standing::{
     run_transfer_id,
 };
 pub use sweep::{EVENT_FORGET_INTERVAL_MS, EVENT_RETENTION_MS, SWEEP_PAYMENTS_MAX};
-pub use tab::{EXPENSE_UNDO_SECS, MEMBERS_CACHED_MAX, TAB_HISTORY_MAX};
+pub use tab::{
+    EXPENSE_UNDO_SECS, MEMBERS_CACHED_MAX, TAB_EXPORT_EXPENSES_MAX, TAB_EXPORT_ROWS_MAX,
+    TAB_HISTORY_MAX, TAB_SETTLEMENTS_MAX,
+};
 pub use texts::turn::{CARD_IN_DIRECT_COMMAND_TEXT, CARD_IN_DIRECT_TEXT, INTERNAL_ERROR_TEXT};
 use texts::{minutes, tries};
 use turn::{
@@ -604,6 +607,19 @@ impl Bot {
             }
             Command::ExpenseUndo { expense } => self.expense_undo(&mut turn, &expense).await?,
             Command::Tab { view } => self.tab(&mut turn, view).await?,
+            Command::ExpenseEdit {
+                expense,
+                total,
+                memo,
+            } => self.expense_edit(&mut turn, &expense, total, memo).await?,
+            Command::Settle {
+                creditor,
+                amount,
+                cash,
+            } => self.settle(&mut turn, creditor, amount, cash).await?,
+            Command::SettleAnswer { settlement, accept } => {
+                self.settle_answer(&mut turn, &settlement, accept).await?
+            }
         }
         Ok(turn.replies)
     }

@@ -144,6 +144,7 @@ pub trait Store:
     + standing::StandingStore
     + autopay::AutopayStore
     + tab::TabStore
+    + tab::SettlementStore
     + Send
     + Sync
     + fmt::Debug

@@ -985,3 +985,86 @@ async fn interactions_shaped_as_discords_documentation_are_understood() {
     assert!(!pay.content().contains("/confirm "), "{}", pay.content());
     h.assert_ledger_sound().await;
 }
+
+/// The group tab settled from Discord: `/tab` carries a Settle button; the
+/// debtor's press on it is an ordinary payment (the code only they see,
+/// `/confirm`, the creditor's DM); `/settle` with its options records a
+/// cash settlement the creditor confirms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tab_is_settled_with_the_button_and_options() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Endpoint).await else {
+        return;
+    };
+    h.fund(&BOB).await;
+    h.run(Place::Dm, &ALICE, "start", &[]).await;
+    h.fake.add_user(&ALICE);
+    h.fake.add_user(&BOB);
+    // Bob has used paybot in the server: he is a member of its tab.
+    h.run(Place::Guild, &BOB, "tab", &[]).await;
+    let added = h
+        .run(
+            Place::Guild,
+            &ALICE,
+            "expense",
+            &[("args", STRING, json!("40 for pizza"))],
+        )
+        .await;
+    assert!(
+        added
+            .content()
+            .contains("Shares: @alice $20.00, @bob $20.00"),
+        "{}",
+        added.content()
+    );
+    let tab = h.run(Place::Guild, &ALICE, "tab", &[]).await;
+    assert!(
+        tab.content().contains("@bob owes @alice $20.00"),
+        "{}",
+        tab.content()
+    );
+    let button = &tab.0["data"]["components"][0]["components"][0];
+    assert_eq!(button["label"], "Settle");
+    assert_eq!(button["custom_id"], "/settle");
+
+    // Bob pays half with the options, then the rest with the button.
+    let part = h
+        .run(
+            Place::Guild,
+            &BOB,
+            "settle",
+            &[("user", USER, ALICE.json()), ("amount", STRING, json!("5"))],
+        )
+        .await;
+    assert!(part.ephemeral(), "the code is for the payer only");
+    let code = word_after(part.content(), "/confirm ");
+    assert!(
+        h.confirm(Place::Dm, &BOB, &code)
+            .await
+            .content()
+            .contains("Done: you paid @alice $5.00")
+    );
+    let press = h.fake.button(Place::Guild, &BOB, "/settle");
+    let prompt = h.post(&press).await;
+    assert!(prompt.ephemeral());
+    assert!(
+        prompt
+            .content()
+            .contains("To pay @alice $15.00 for “settling the tab”"),
+        "{}",
+        prompt.content()
+    );
+    let code_rest = word_after(prompt.content(), "/confirm ");
+    h.confirm(Place::Dm, &BOB, &code_rest).await;
+    h.fake
+        .wait_for_dm(ALICE.id, "@bob paid you $15.00", WAIT_SECS)
+        .await;
+    assert!(h.balance(&BOB).await.contains("$80.00 available"));
+    let square = h.run(Place::Guild, &ALICE, "tab", &[]).await;
+    assert!(
+        square.content().contains("Everyone is square."),
+        "{}",
+        square.content()
+    );
+    h.assert_channel_clean(&[&code, &code_rest, "80.00", "available"]);
+    h.assert_ledger_sound().await;
+}

@@ -484,6 +484,69 @@ cases!(group_tab {
     group_tab_postgres(TestBackend::Postgres),
 });
 
+/// Settling the tab through the real client: `/tab` carries a Settle
+/// button, the debtor's `/settle` is an ordinary payment (code by DM,
+/// money moves, creditor told), and a cash settlement counts once the
+/// creditor presses Confirm in their DM.
+async fn group_settle(backend: TestBackend) {
+    let Some(h) = Harness::start(backend, Via::Polling).await else {
+        return;
+    };
+    h.start_dm(&ALICE).await;
+    h.start_dm(&BOB).await;
+    h.start_dm(&CAROL).await;
+    h.fund(&BOB).await;
+    h.say(&BOB, group(), "hi").await;
+    h.say(&CAROL, group(), "hi").await;
+    h.say(&ALICE, group(), "/expense 30 for pizza").await;
+    h.fake
+        .wait_for(GROUP_ID, "Shares: @alice $10.00", WAIT_SECS)
+        .await;
+    h.say(&ALICE, group(), "/tab").await;
+    let tab = h
+        .fake
+        .wait_for(GROUP_ID, "\u{2022} @bob owes @alice $10.00", WAIT_SECS)
+        .await;
+    let button = &tab.params["reply_markup"]["inline_keyboard"][0][0];
+    assert_eq!(button["text"], "Settle");
+    assert_eq!(button["callback_data"], "/settle");
+
+    h.say(&BOB, group(), "/settle").await;
+    let (code, _) = h.code_for(&BOB, "To pay @alice $10.00").await;
+    h.say(&BOB, BOB.dm(), &format!("/confirm {code}")).await;
+    h.fake
+        .wait_for(ALICE.id, "@bob paid you $10.00", WAIT_SECS)
+        .await;
+    h.balance_is(&BOB, "$90.00 available").await;
+
+    h.say(&CAROL, group(), "/settle @alice 10 cash").await;
+    let prompt = h
+        .fake
+        .wait_for(ALICE.id, "Carol says they paid you $10.00", WAIT_SECS)
+        .await;
+    let confirm = prompt.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(confirm.starts_with("/settle confirm T"), "{confirm}");
+    let press = h.fake.button(&ALICE, &confirm);
+    h.deliver(&press).await;
+    h.fake
+        .wait_for(CAROL.id, "@alice confirmed your cash settlement", WAIT_SECS)
+        .await;
+    h.say(&BOB, group(), "/tab").await;
+    h.fake
+        .wait_for(GROUP_ID, "2 settlements counted.", WAIT_SECS)
+        .await;
+    h.assert_group_clean(&[&code, "90.00", "available"]);
+    h.assert_ledger_sound().await;
+}
+
+cases!(group_settle {
+    group_settle_sqlite(TestBackend::Sqlite),
+    group_settle_postgres(TestBackend::Postgres),
+});
+
 /// A 429 from Telegram: the message is sent again after `retry_after`, and
 /// arrives once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

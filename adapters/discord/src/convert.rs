@@ -466,6 +466,24 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
                 .collect();
             Ok((text, mentions))
         }
+        "settle" => {
+            if let Some(answer) = word(options, "answer")? {
+                let settlement = word(options, "settlement")?.ok_or("no settlement given")?;
+                return Ok((format!("/settle {answer} {settlement}"), Vec::new()));
+            }
+            let Some((token, mention)) = user_option(options, "user", resolved)? else {
+                return Ok(("/settle".to_owned(), Vec::new()));
+            };
+            let mut text = format!("/settle {token}");
+            if let Some(amount) = word(options, "amount")? {
+                text.push(' ');
+                text.push_str(&amount);
+            }
+            if word(options, "how")?.as_deref() == Some("cash") {
+                text.push_str(" cash");
+            }
+            Ok((text, vec![mention]))
+        }
         "balance" | "start" | "cards" => Ok((format!("/{name}"), Vec::new())),
         _ => Err("a command paybot does not have"),
     }
@@ -520,9 +538,16 @@ fn modal_text(custom_id: &str, components: &[Value]) -> Built {
 fn button_text(custom_id: &str) -> Built {
     let valid = custom_id.starts_with('/')
         && custom_id.len() <= 100
-        && ["/cancel ", "/approve ", "/decline "]
+        && (custom_id == "/settle"
+            || [
+                "/cancel ",
+                "/approve ",
+                "/decline ",
+                "/settle confirm ",
+                "/settle reject ",
+            ]
             .iter()
-            .any(|prefix| custom_id.starts_with(prefix));
+            .any(|prefix| custom_id.starts_with(prefix)));
     if valid {
         Ok((custom_id.to_owned(), Vec::new()))
     } else {
@@ -925,6 +950,35 @@ pub fn commands() -> Value {
                         TEXT_OPTION_BYTES_MAX,
                     )],
                 ),
+                CommandName::Settle => (
+                    name.summary(),
+                    vec![
+                        json!({"type": USER_OPTION, "name": "user",
+                            "description": "Whom you pay (leave out to settle your whole part)",
+                            "required": false}),
+                        string(
+                            "amount",
+                            "How much toward the tab, e.g. 20 (default: all you owe them)",
+                            false,
+                            WORD_OPTION_BYTES_MAX,
+                        ),
+                        json!({"type": STRING_OPTION, "name": "how",
+                            "description": "cash: you paid outside paybot; counts once they confirm",
+                            "required": false,
+                            "choices": [{"name": "cash", "value": "cash"}]}),
+                        json!({"type": STRING_OPTION, "name": "answer",
+                            "description": "To a cash settlement paid to you: confirm or reject",
+                            "required": false,
+                            "choices": [{"name": "confirm", "value": "confirm"},
+                                {"name": "reject", "value": "reject"}]}),
+                        string(
+                            "settlement",
+                            "The cash settlement's reference, e.g. T7K2QX (with answer)",
+                            false,
+                            WORD_OPTION_BYTES_MAX,
+                        ),
+                    ],
+                ),
                 CommandName::Balance
                 | CommandName::Limits
                 | CommandName::Bills
@@ -1060,6 +1114,33 @@ mod tests {
             "tab",
         );
         assert_eq!(incoming(&history).text, "/tab history");
+    }
+
+    #[test]
+    fn slash_settle_carries_the_creditor_amount_and_cash() {
+        let resolved = json!({"users": {"1000000000000000002": {"id": "1000000000000000002",
+            "username": "bob"}}});
+        assert_eq!(
+            incoming(&command(json!([]), json!({}), "settle")).text,
+            "/settle"
+        );
+        let value = command(
+            json!([{"name": "user", "type": 6, "value": "1000000000000000002"},
+                {"name": "amount", "type": 3, "value": "20"},
+                {"name": "how", "type": 3, "value": "cash"}]),
+            resolved,
+            "settle",
+        );
+        let msg = incoming(&value);
+        assert_eq!(msg.text, "/settle <@1000000000000000002> 20 cash");
+        assert_eq!(msg.mentions.len(), 1);
+        let answer = command(
+            json!([{"name": "answer", "type": 3, "value": "reject"},
+                {"name": "settlement", "type": 3, "value": "T7K2QX"}]),
+            json!({}),
+            "settle",
+        );
+        assert_eq!(incoming(&answer).text, "/settle reject T7K2QX");
     }
 
     #[test]

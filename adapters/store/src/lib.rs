@@ -66,6 +66,7 @@ mod pool;
 mod rules;
 mod sanctions;
 mod second_factor;
+mod settle;
 mod standing;
 mod tab;
 mod trust;
@@ -184,6 +185,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "the group tab: group members, expenses and their lines",
         "../migrations",
         "0023_tab.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        24,
+        "the group tab's settlements: paid through paybot or in cash",
+        "../migrations",
+        "0024_tab_settlements.sql"
     ),
 ];
 

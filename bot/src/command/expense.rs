@@ -5,7 +5,10 @@
 //!   SHARES = (nothing: the whole group) | [split] TARGET... | TARGET[:AMOUNT]...
 //!          | TARGET:N... shares | TARGET:P%...
 //! /expense undo REF
-//! /tab [TARGET | history]
+//! /expense edit REF TOTAL [CURRENCY] [for MEMO]
+//! /tab [TARGET | history | export]
+//! /settle [TARGET [AMOUNT [CURRENCY]] [cash]]
+//! /settle confirm | reject REF
 //! ```
 
 use ledger::Amount;
@@ -33,6 +36,26 @@ pub(super) fn parse_expense(
         words.next();
         let expense = parse_ref(words.next().ok_or(UsageProblem::MissingRef)?)?;
         return Ok(Command::ExpenseUndo { expense });
+    }
+    if words
+        .peek()
+        .is_some_and(|word| word.eq_ignore_ascii_case("edit"))
+    {
+        words.next();
+        let expense = parse_ref(words.next().ok_or(UsageProblem::MissingRef)?)?;
+        let total = parse_amount(words, ctx.default_currency)?;
+        let memo = match words.next() {
+            None => None,
+            Some(word) if is_memo_keyword(word) => {
+                Some(Memo::parse(words.take_rest()).map_err(UsageProblem::Memo)?)
+            }
+            Some(word) => return Err(UsageProblem::Leftover(echo(word))),
+        };
+        return Ok(Command::ExpenseEdit {
+            expense,
+            total,
+            memo,
+        });
     }
     if words.peek().is_some_and(looks_like_target) {
         return Err(UsageProblem::TotalFirst);
@@ -226,9 +249,58 @@ pub(super) fn parse_tab(words: &mut Words<'_>) -> Result<Command, UsageProblem> 
     let view = match words.next() {
         None => TabView::Simplified,
         Some(word) if word.eq_ignore_ascii_case("history") => TabView::History,
+        Some(word) if word.eq_ignore_ascii_case("export") => TabView::Export,
         Some(word) if looks_like_target(word) => TabView::Member(parse_target(word)?),
         Some(word) if is_bare_handle(word) => return Err(UsageProblem::BareHandle(echo(word))),
         Some(_) => return Err(UsageProblem::TabSubcommand),
     };
     Ok(Command::Tab { view })
+}
+
+/// `/settle`, `/settle @alice`, `/settle @alice 20 [cash]`, `/settle
+/// confirm|reject REF`.
+pub(super) fn parse_settle(
+    words: &mut Words<'_>,
+    ctx: &ParseContext<'_>,
+) -> Result<Command, UsageProblem> {
+    let Some(first) = words.peek() else {
+        return Ok(Command::Settle {
+            creditor: None,
+            amount: None,
+            cash: false,
+        });
+    };
+    for (word, accept) in [("confirm", true), ("reject", false)] {
+        if first.eq_ignore_ascii_case(word) {
+            words.next();
+            let settlement = parse_ref(words.next().ok_or(UsageProblem::MissingRef)?)?;
+            return Ok(Command::SettleAnswer { settlement, accept });
+        }
+    }
+    if !looks_like_target(first) {
+        if is_bare_handle(first) {
+            return Err(UsageProblem::BareHandle(echo(first)));
+        }
+        return Err(UsageProblem::MissingTarget);
+    }
+    words.next();
+    let creditor = parse_target(first)?;
+    let cash_next =
+        |words: &Words<'_>| words.peek().is_some_and(|w| w.eq_ignore_ascii_case("cash"));
+    if cash_next(words) {
+        return Err(UsageProblem::CashWithoutAmount);
+    }
+    let amount = match words.peek() {
+        None => None,
+        Some(_) => Some(parse_amount(words, ctx.default_currency)?),
+    };
+    let cash = cash_next(words);
+    if cash {
+        words.next();
+    }
+    Ok(Command::Settle {
+        creditor: Some(creditor),
+        amount,
+        cash,
+    })
 }

@@ -283,6 +283,7 @@ fn parse_arguments(
         CommandName::Autopay => parse_autopay(words, ctx)?,
         CommandName::Expense => super::expense::parse_expense(words, ctx)?,
         CommandName::Tab => super::expense::parse_tab(words)?,
+        CommandName::Settle => super::expense::parse_settle(words, ctx)?,
     })
 }
 

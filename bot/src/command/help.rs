@@ -36,11 +36,12 @@ pub enum CommandName {
     Autopay,
     Expense,
     Tab,
+    Settle,
 }
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 25] = [
+    pub const ALL: [CommandName; 26] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
@@ -50,6 +51,7 @@ impl CommandName {
         CommandName::Split,
         CommandName::Expense,
         CommandName::Tab,
+        CommandName::Settle,
         CommandName::Balance,
         CommandName::History,
         CommandName::Bills,
@@ -96,6 +98,7 @@ impl CommandName {
             CommandName::Autopay => "autopay",
             CommandName::Expense => "expense",
             CommandName::Tab => "tab",
+            CommandName::Settle => "settle",
         }
     }
 
@@ -142,9 +145,12 @@ impl CommandName {
                 "/autopay [@biller | REF] up to AMOUNT, /autopay off @biller | REF"
             }
             CommandName::Expense => {
-                "/expense TOTAL [@a @b | @a:20 | @a:2 shares | @a:50%] [paid by @a] [for MEMO]"
+                "/expense TOTAL [@a @b | @a:20 | @a:2 shares | @a:50%] [paid by @a] [for MEMO], /expense undo | edit REF"
             }
-            CommandName::Tab => "/tab [@handle | history]",
+            CommandName::Tab => "/tab [@handle | history | export]",
+            CommandName::Settle => {
+                "/settle [@handle [AMOUNT] [cash]] or /settle confirm | reject REF"
+            }
         }
     }
 
@@ -176,6 +182,7 @@ impl CommandName {
             CommandName::Autopay => "/autopay @power up to 80",
             CommandName::Expense => "/expense 60 @bob @carol for dinner",
             CommandName::Tab => "/tab @bob",
+            CommandName::Settle => "/settle @alice 20",
         }
     }
 
@@ -194,6 +201,28 @@ impl CommandName {
                     "also every day, every 2 weeks, until 2026-12-31",
                 ),
             ],
+            CommandName::Settle => &[
+                (
+                    "/settle",
+                    "pay your whole part of the tab, confirmed with a code sent to you privately",
+                ),
+                (
+                    "/settle @alice 20 cash",
+                    "you paid @alice outside paybot: it counts once she confirms",
+                ),
+                (
+                    "/settle confirm T7K2QX",
+                    "as the one paid in cash: yes, I got it (or /settle reject T7K2QX)",
+                ),
+            ],
+            CommandName::Expense => &[(
+                "/expense edit E7K2QX 80 for dinner and wine",
+                "a new total for your expense, shared in the same proportions",
+            )],
+            CommandName::Tab => &[(
+                "/tab export",
+                "the expenses and settlements as CSV, sent to you privately",
+            )],
             _ => &[],
         }
     }
@@ -203,10 +232,13 @@ impl CommandName {
     pub fn details(self) -> Option<&'static str> {
         match self {
             CommandName::Expense => Some(
-                "Adds an expense to this group's tab; no money moves. Without names it is shared equally by everyone who has written here; `paid by @a:30 @b:30` for several payers. /expense undo REF takes it off (its author, within a day). /tab shows who owes whom.",
+                "Adds an expense to this group's tab; no money moves. Without names it is shared equally by everyone who has written here; `paid by @a:30 @b:30` for several payers. /expense undo REF takes it off and /expense edit REF TOTAL [for MEMO] changes its total (its author, within a day). /tab shows who owes whom.",
             ),
             CommandName::Tab => Some(
-                "Who owes whom in this group, per currency, simplified to the fewest transfers; /tab @bob for one person's part, /tab history for the last expenses.",
+                "Who owes whom in this group, per currency, simplified to the fewest transfers; /tab @bob for one person's part, /tab history for the last expenses, /tab export for a CSV of everything, sent to you privately. /settle pays your part.",
+            ),
+            CommandName::Settle => Some(
+                "Settles the group's tab with real money. /settle: if you owe, you are sent a code privately to pay your part (one creditor at a time when you owe several: /settle @alice); if you do not, everyone who owes is asked privately. /settle @alice 20 pays @alice 20 toward the tab (never more than you owe her). /settle @alice 20 cash records a payment made outside paybot; it counts once @alice confirms.",
             ),
             _ => None,
         }
@@ -240,6 +272,7 @@ impl CommandName {
             CommandName::Autopay => "Pay invoices or a recurring request by themselves",
             CommandName::Expense => "Add an expense to the group's tab (no money moves)",
             CommandName::Tab => "Who owes whom in this group, simplified",
+            CommandName::Settle => "Pay your part of the group's tab",
         }
     }
 }

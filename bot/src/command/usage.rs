@@ -156,6 +156,8 @@ pub enum UsageProblem {
     TooManySharing,
     /// `/tab` with something other than an @handle or `history`.
     TabSubcommand,
+    /// `/settle @alice cash` without an amount.
+    CashWithoutAmount,
 }
 
 impl fmt::Display for UsageProblem {
@@ -302,7 +304,12 @@ impl fmt::Display for UsageProblem {
                 f,
                 "An expense is shared by at most {EXPENSE_PARTICIPANTS_MAX} people"
             ),
-            UsageProblem::TabSubcommand => f.write_str("Say /tab, /tab @handle or /tab history"),
+            UsageProblem::TabSubcommand => {
+                f.write_str("Say /tab, /tab @handle, /tab history or /tab export")
+            }
+            UsageProblem::CashWithoutAmount => {
+                f.write_str("Say how much you paid in cash: /settle @alice 20 cash")
+            }
         }
     }
 }

@@ -1,26 +1,38 @@
-//! The group tab: `/expense`, `/expense undo` and `/tab`.
+//! The group tab: `/expense`, `/expense undo` and `/tab`; `/settle` is in
+//! `tab/settle.rs`, `/tab export` in `tab/export.rs`, `/expense edit` in
+//! `tab/edit.rs`.
 //!
 //! The design decision to know: the tab is the group's shared record and
 //! moves no money; an expense is stored once under an id derived from the
 //! chat event (a redelivery changes nothing), its parts computed by the
 //! pure [`crate::tab`] (largest remainder, stated order), and `/tab`
 //! recomputes the simplified debts from the stored lines every time, so
-//! there is no running balance to drift. Members are the people who have
-//! written in the group since paybot joined (`Bot::note_member`).
+//! there is no running balance to drift (settlements that count enter it
+//! as lines too). Members are the people who have written in the group
+//! since paybot joined (`Bot::note_member`).
+
+mod edit;
+mod export;
+mod settle;
+
+pub use export::{TAB_EXPORT_EXPENSES_MAX, TAB_EXPORT_ROWS_MAX};
+pub use settle::TAB_SETTLEMENTS_MAX;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use ledger::{Amount, Currency};
 
+use super::texts::settle as settle_texts;
 use super::texts::tab as texts;
 use super::texts::{minutes, with_memo};
 use super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, Turn, derive, event_key, short_ref};
 use super::{Bot, BotError, Result};
 use crate::command::{CommandName, ExpensePayer, ExpenseShares, Memo, ShortRef, TabView, Target};
+use crate::message::{Audience, Reply};
 use crate::message::{ChatId, Platform, PlatformUserId};
 use crate::store::UserId;
-use crate::store::tab::{Expense, ExpenseLine, GroupMember};
+use crate::store::tab::{Expense, ExpenseLine, GroupMember, Settlement, SettlementState};
 use crate::tab::{self, ShareRule, TAB_EXPENSES_MAX, TAB_MEMBERS_MAX, TabError};
 
 /// How long after adding an expense its author may undo it.
@@ -295,38 +307,33 @@ impl Bot {
             turn.here(history_text(&expenses));
             return Ok(());
         }
-        let limit = u32::try_from(TAB_EXPENSES_MAX).unwrap_or(u32::MAX);
-        let expenses = self
-            .store
-            .expenses_of_chat(platform, &chat, false, limit)
-            .await?;
+        if view == TabView::Export {
+            return self.tab_export(turn).await;
+        }
+        let now = self.tab_now(platform, &chat).await?;
+        let TabNow {
+            expenses,
+            members,
+            by_currency,
+            debts: all_debts,
+            ..
+        } = &now;
         if expenses.is_empty() {
             turn.here(texts::EMPTY);
             return Ok(());
         }
-        let members = self
-            .store
-            .group_members(platform, &chat, members_max())
-            .await?;
-        let labels = labels_of(&members, &expenses);
-        let name = |user: &UserId| {
-            labels
-                .get(user)
-                .cloned()
-                .unwrap_or_else(|| format!("#{user}"))
-        };
-        let by_currency = by_currency(&expenses);
+        let name = |user: &UserId| now.name(user);
         let several = by_currency.len() > 1;
         let mut lines = Vec::new();
         match view {
             TabView::Member(target) => {
-                let Some(who) = find(turn, &members, &target) else {
+                let Some(who) = find(turn, members, &target) else {
                     turn.here(texts::not_on_tab(&target.to_string()));
                     return Ok(());
                 };
                 lines.push(texts::member_heading(&who.label()));
                 let mut seen = false;
-                for (currency, tab_lines) in &by_currency {
+                for (currency, tab_lines) in by_currency {
                     let mine: Vec<&(UserId, i64, i64)> = tab_lines
                         .iter()
                         .flatten()
@@ -344,8 +351,8 @@ impl Bot {
                         0 => texts::member_square(&money(paid), &money(share)),
                         n => texts::member_net(&money(n.abs()), &money(paid), &money(share), n > 0),
                     });
-                    let debts = settle(tab_lines)?;
-                    for debt in &debts {
+                    let debts = all_debts.get(currency).map_or(&[][..], Vec::as_slice);
+                    for debt in debts {
                         if debt.from == who.user {
                             lines.push(texts::pays(&name(&debt.to), &money(debt.amount_minor)));
                         } else if debt.to == who.user {
@@ -358,18 +365,18 @@ impl Bot {
                     return Ok(());
                 }
             }
-            TabView::Simplified | TabView::History => {
+            TabView::Simplified | TabView::History | TabView::Export => {
                 lines.push(texts::heading(expenses.len()));
-                for (currency, tab_lines) in &by_currency {
+                for (currency, tab_lines) in by_currency {
                     if several {
                         lines.push(texts::in_currency(currency.code()));
                     }
-                    let debts = settle(tab_lines)?;
+                    let debts = all_debts.get(currency).map_or(&[][..], Vec::as_slice);
                     if debts.is_empty() {
                         lines.push(texts::SQUARE.to_owned());
                         continue;
                     }
-                    for debt in &debts {
+                    for debt in debts {
                         lines.push(texts::owes(
                             &name(&debt.from),
                             &name(&debt.to),
@@ -381,10 +388,88 @@ impl Bot {
                         debts.iter().flat_map(|d| [d.from, d.to]).collect();
                     lines.push(texts::simplified(direct.len(), debts.len(), people.len()));
                 }
+                let counted = now
+                    .settlements
+                    .iter()
+                    .filter(|s| s.state == SettlementState::Counted)
+                    .count();
+                if counted > 0 {
+                    lines.push(settle_texts::settlements_counted(counted));
+                }
+                let owing = all_debts.values().any(|d| !d.is_empty());
+                if owing {
+                    // Anyone may tap it: a debtor pays their part, anyone
+                    // else has the debtors asked privately.
+                    turn.replies.push(Reply {
+                        image: None,
+                        platform,
+                        audience: Audience::Chat(chat),
+                        text: lines.join("\n"),
+                        redacted: None,
+                        buttons: vec![settle::settle_button()],
+                        deletion: None,
+                    });
+                    return Ok(());
+                }
             }
         }
         turn.here(lines.join("\n"));
         Ok(())
+    }
+
+    /// The group's tab as it stands: expenses, settlements, members and
+    /// the simplified debts per currency (counted settlements included).
+    async fn tab_now(&self, platform: Platform, chat: &ChatId) -> Result<TabNow> {
+        let limit = u32::try_from(TAB_EXPENSES_MAX).unwrap_or(u32::MAX);
+        let expenses = self
+            .store
+            .expenses_of_chat(platform, chat, false, limit)
+            .await?;
+        let settlements_max = u32::try_from(TAB_SETTLEMENTS_MAX).unwrap_or(u32::MAX);
+        let settlements = self
+            .store
+            .settlements_of_chat(platform, chat, settlements_max)
+            .await?;
+        let members = self
+            .store
+            .group_members(platform, chat, members_max())
+            .await?;
+        let labels = labels_of(&members, &expenses);
+        let by_currency = by_currency(&expenses, &settlements);
+        let mut debts = BTreeMap::new();
+        for (currency, tab_lines) in &by_currency {
+            debts.insert(*currency, settle(tab_lines)?);
+        }
+        Ok(TabNow {
+            expenses,
+            settlements,
+            members,
+            labels,
+            by_currency,
+            debts,
+        })
+    }
+}
+
+/// A group's tab as it stands (see [`Bot::tab_now`]).
+struct TabNow {
+    /// Not undone, newest first.
+    expenses: Vec<Expense>,
+    /// Of every state, newest first.
+    settlements: Vec<Settlement>,
+    members: Vec<GroupMember>,
+    labels: HashMap<UserId, String>,
+    by_currency: BTreeMap<Currency, Vec<TabLines>>,
+    debts: BTreeMap<Currency, Vec<tab::Debt<UserId>>>,
+}
+
+impl TabNow {
+    /// How to name a user on this tab.
+    fn name(&self, user: &UserId) -> String {
+        self.labels
+            .get(user)
+            .cloned()
+            .unwrap_or_else(|| format!("#{user}"))
     }
 }
 
@@ -478,9 +563,26 @@ fn lines_of(
 /// One expense as `(user, paid, owed)` lines, in minor units.
 type TabLines = Vec<(UserId, i64, i64)>;
 
-/// Each currency's expenses as `(user, paid, owed)` lines, oldest first.
-fn by_currency(expenses: &[Expense]) -> BTreeMap<Currency, Vec<TabLines>> {
+/// Each currency's expenses as `(user, paid, owed)` lines, oldest first,
+/// then the settlements that count: the payer as having paid the amount,
+/// the payee as owing it (so the payer's debt to them shrinks by it).
+fn by_currency(
+    expenses: &[Expense],
+    settlements: &[Settlement],
+) -> BTreeMap<Currency, Vec<TabLines>> {
     let mut map: BTreeMap<Currency, Vec<TabLines>> = BTreeMap::new();
+    for settlement in settlements.iter().rev() {
+        if settlement.state != SettlementState::Counted {
+            continue;
+        }
+        let amount = settlement.amount.minor();
+        map.entry(settlement.amount.currency())
+            .or_default()
+            .push(vec![
+                (settlement.payer, amount, 0),
+                (settlement.payee, 0, amount),
+            ]);
+    }
     for expense in expenses.iter().rev() {
         map.entry(expense.total.currency()).or_default().push(
             expense

@@ -21,6 +21,7 @@ pub(crate) mod requests;
 pub(crate) mod resolve;
 pub(crate) mod rules;
 pub(crate) mod second_factor;
+pub(crate) mod settle;
 pub(crate) mod splits;
 pub(crate) mod standing;
 pub(crate) mod tab;

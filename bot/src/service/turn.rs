@@ -460,14 +460,19 @@ pub(super) fn internal_error(msg: &Incoming) -> Reply {
 }
 
 /// Commands whose every answer goes to the group, which need no direct
-/// chat first: `/help` and the group tab.
+/// chat first: `/help` and the group tab (not its export, sent privately).
 fn answers_in_the_group(command: &Command) -> bool {
     matches!(
         command,
         Command::Help { .. }
             | Command::Expense { .. }
             | Command::ExpenseUndo { .. }
-            | Command::Tab { .. }
+            | Command::ExpenseEdit { .. }
+            | Command::Tab {
+                view: crate::command::TabView::Simplified
+                    | crate::command::TabView::Member(_)
+                    | crate::command::TabView::History
+            }
     )
 }
 

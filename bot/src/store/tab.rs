@@ -113,3 +113,127 @@ pub trait TabStore: Send + Sync {
     /// Marks the expense undone at `now_ms`; `false` if it already was.
     async fn undo_expense(&self, reference: &ShortRef, now_ms: i64) -> Result<bool, StoreError>;
 }
+
+/// How a settlement was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettlementKind {
+    /// Through paybot: a payment (code, limits, ledger transfer).
+    Paid,
+    /// Outside paybot, recorded by the payer; counts once the payee
+    /// confirms it.
+    Cash,
+}
+
+impl SettlementKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettlementKind::Paid => "paid",
+            SettlementKind::Cash => "cash",
+        }
+    }
+
+    pub fn from_str_opt(text: &str) -> Option<SettlementKind> {
+        [SettlementKind::Paid, SettlementKind::Cash]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// Where a settlement stands. A paid one's state is its payment's, read
+/// with it (so it counts in the very commit that moves the money); a cash
+/// one's is the payee's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettlementState {
+    /// Its payment waits for its code (or a review), or the payee has not
+    /// answered yet.
+    Pending,
+    /// Counts on the tab: paid, or confirmed by the payee.
+    Counted,
+    /// The payee said it did not happen (cash only).
+    Rejected,
+    /// Its payment ended without moving money (cancelled, expired, ...),
+    /// or never started (refused before any money was reserved).
+    Lapsed,
+}
+
+impl SettlementState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettlementState::Pending => "pending",
+            SettlementState::Counted => "counted",
+            SettlementState::Rejected => "rejected",
+            SettlementState::Lapsed => "lapsed",
+        }
+    }
+}
+
+/// A settlement on a group's tab: `payer` paid `payee` `amount` toward it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settlement {
+    /// What users type (`/settle confirm T7K2QX`). Unique.
+    pub reference: ShortRef,
+    /// Derived from the chat event that made it. Unique.
+    pub settlement_id: TransferId,
+    pub platform: Platform,
+    pub chat: ChatId,
+    pub payer: UserId,
+    pub payer_label: String,
+    /// Where the payer is told things.
+    pub payer_platform_id: PlatformUserId,
+    pub payee: UserId,
+    pub payee_label: String,
+    /// Where the payee is told things.
+    pub payee_platform_id: PlatformUserId,
+    pub amount: Amount,
+    pub kind: SettlementKind,
+    /// A paid settlement's payment's pending transfer.
+    pub payment_transfer: Option<TransferId>,
+    /// As read (see [`SettlementState`]); writes ignore it but for a cash
+    /// one's answer.
+    pub state: SettlementState,
+    pub created_at_ms: i64,
+    pub decided_at_ms: Option<i64>,
+}
+
+/// The settlements of the group tab on the bot's database.
+#[async_trait]
+pub trait SettlementStore: Send + Sync {
+    /// Stores `settlement` (pending) unless one with its id exists; returns
+    /// what is stored under its id, or `None` when its reference belongs
+    /// to another settlement.
+    async fn insert_settlement(
+        &self,
+        settlement: &Settlement,
+    ) -> Result<Option<Settlement>, StoreError>;
+
+    async fn settlement(&self, reference: &ShortRef) -> Result<Option<Settlement>, StoreError>;
+
+    /// The group's settlements, newest first, at most `limit`, with their
+    /// states.
+    async fn settlements_of_chat(
+        &self,
+        platform: Platform,
+        chat: &ChatId,
+        limit: u32,
+    ) -> Result<Vec<Settlement>, StoreError>;
+
+    /// Records the payee's answer to a pending cash settlement; `false` if
+    /// it was answered already.
+    async fn answer_cash_settlement(
+        &self,
+        reference: &ShortRef,
+        accept: bool,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Marks the expense `old` undone and stores `new` (its edit) in one
+    /// transaction: `Some(stored)` with the stored new expense (also when a
+    /// retry finds it stored already), `None` when `old` was undone
+    /// meanwhile, or the new reference is taken.
+    async fn replace_expense(
+        &self,
+        old: &ShortRef,
+        new: &Expense,
+        now_ms: i64,
+    ) -> Result<Option<Expense>, StoreError>;
+}

@@ -321,4 +321,38 @@ proptest! {
         let debts = simplify(&nets).unwrap();
         prop_assert!(apply(&nets, &debts).values().all(|net| *net == 0));
     }
+
+    /// Settling the simplified tab, each transfer recorded as a settlement
+    /// (its payer as having paid it, its payee as owing it), leaves every
+    /// member at zero and nothing to settle; so does settling it in parts
+    /// (a fraction of each transfer first, then the tab recomputed and
+    /// settled again).
+    #[test]
+    fn settling_the_simplified_tab_leaves_every_balance_at_zero(
+        expenses in expenses(),
+        part_percent in 0..=100_i64,
+    ) {
+        let mut all: Vec<Vec<(u8, i64, i64)>> = expenses
+            .iter()
+            .map(|(payers, people, total)| lines_of(payers, people, *total))
+            .collect();
+        let settlement = |d: &Debt<u8>, amount: i64| vec![(d.from, amount, 0), (d.to, 0, amount)];
+        // A partial round first.
+        let first = simplify(&nets(all.iter().flatten().copied()).unwrap()).unwrap();
+        for debt in &first {
+            let part = debt.amount_minor * part_percent / 100;
+            if part > 0 {
+                all.push(settlement(debt, part));
+            }
+        }
+        // Then whatever the recomputed tab says.
+        let rest = simplify(&nets(all.iter().flatten().copied()).unwrap()).unwrap();
+        prop_assert!(rest.len() <= first.len());
+        for debt in &rest {
+            all.push(settlement(debt, debt.amount_minor));
+        }
+        let after = nets(all.iter().flatten().copied()).unwrap();
+        prop_assert!(after.values().all(|net| *net == 0), "{:?}", after);
+        prop_assert!(simplify(&after).unwrap().is_empty());
+    }
 }

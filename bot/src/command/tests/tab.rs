@@ -228,3 +228,92 @@ fn bad_expenses_are_refused_clearly() {
         }
     );
 }
+
+#[test]
+fn settle_parses_each_form() {
+    let settle = |creditor: Option<&str>, amount: Option<Amount>, cash: bool| Command::Settle {
+        creditor: creditor.map(handle),
+        amount,
+        cash,
+    };
+    parses(&[
+        ("/settle", settle(None, None, false)),
+        ("/settle @alice", settle(Some("alice"), None, false)),
+        (
+            "/settle @alice 20",
+            settle(Some("alice"), Some(usd(2000)), false),
+        ),
+        (
+            "/settle @Alice $20.50",
+            settle(Some("alice"), Some(usd(2050)), false),
+        ),
+        (
+            "/settle @alice 20 eur cash",
+            settle(Some("alice"), Some(money(2000, Currency::EUR)), true),
+        ),
+        (
+            "/settle @alice 20 CASH",
+            settle(Some("alice"), Some(usd(2000)), true),
+        ),
+        (
+            "/settle confirm T7K2QX",
+            Command::SettleAnswer {
+                settlement: short_ref("T7K2QX"),
+                accept: true,
+            },
+        ),
+        (
+            "/settle reject T7K2QX",
+            Command::SettleAnswer {
+                settlement: short_ref("T7K2QX"),
+                accept: false,
+            },
+        ),
+    ]);
+    problems(&[
+        ("/settle @alice cash", UsageProblem::CashWithoutAmount),
+        ("/settle alice 20", UsageProblem::BareHandle("alice".into())),
+        ("/settle confirm", UsageProblem::MissingRef),
+        ("/settle 20", UsageProblem::MissingTarget),
+        (
+            "/settle @alice 20 cash now",
+            UsageProblem::Leftover("now".into()),
+        ),
+    ]);
+}
+
+#[test]
+fn tab_export_and_expense_edit_parse() {
+    parses(&[
+        (
+            "/tab export",
+            Command::Tab {
+                view: TabView::Export,
+            },
+        ),
+        (
+            "/expense edit E7K2QX 80",
+            Command::ExpenseEdit {
+                expense: short_ref("E7K2QX"),
+                total: usd(8000),
+                memo: None,
+            },
+        ),
+        (
+            "/expense edit E7K2QX 80 for dinner and wine",
+            Command::ExpenseEdit {
+                expense: short_ref("E7K2QX"),
+                total: usd(8000),
+                memo: memo("dinner and wine"),
+            },
+        ),
+    ]);
+    problems(&[
+        ("/expense edit", UsageProblem::MissingRef),
+        ("/expense edit E7K2QX", UsageProblem::MissingAmount),
+        (
+            "/expense edit E7K2QX 80 now",
+            UsageProblem::Leftover("now".into()),
+        ),
+    ]);
+}

@@ -1,0 +1,341 @@
+//! The group tab's settlements ([`SettlementStore`], migration 24) on both
+//! backends (one macro, as in `tab.rs`), and an expense's edit.
+//!
+//! The one decision to know: a paid settlement's state is read through a
+//! join with its payment, so it counts exactly when the payment's record
+//! says completed, and that record commits with the money.
+
+use async_trait::async_trait;
+use bot::command::{Memo, ShortRef};
+use bot::message::{ChatId, Platform, PlatformUserId};
+use bot::store::tab::{Expense, Settlement, SettlementKind, SettlementState, SettlementStore};
+use bot::store::{StoreError, UserId};
+use ledger::{Amount, Currency, TransferId};
+use sqlx::types::Uuid;
+
+use crate::{Backend, Error, SqlStore, corrupt};
+
+const TABLE: &str = "bot_tab_settlements";
+
+/// A settlement's columns and its payment's state (`payment_state`).
+const SELECT_SQL: &str = "SELECT s.reference, s.settlement_id, s.platform, s.chat, s.payer, \
+     s.payer_label, s.payer_platform_id, s.payee, s.payee_label, s.payee_platform_id, \
+     s.currency, s.amount, s.kind, s.payment_transfer, s.decision, s.created_at_ms, \
+     s.decided_at_ms, p.state AS payment_state \
+     FROM bot_tab_settlements s LEFT JOIN bot_payments p ON p.transfer_id = s.payment_transfer";
+
+/// An id as stored: 32 hexadecimal digits.
+fn id_text(id: TransferId) -> String {
+    format!("{:032x}", id.as_u128())
+}
+
+/// A settlement's state from its kind, its answer and its payment's state.
+fn state_of(
+    kind: SettlementKind,
+    decision: Option<&str>,
+    payment_state: Option<&str>,
+) -> SettlementState {
+    match kind {
+        SettlementKind::Cash => match decision {
+            None => SettlementState::Pending,
+            Some("confirmed") => SettlementState::Counted,
+            Some(_) => SettlementState::Rejected,
+        },
+        SettlementKind::Paid => match payment_state {
+            Some("completed" | "claimed") => SettlementState::Counted,
+            Some("awaiting_code" | "held" | "escrowed") => SettlementState::Pending,
+            _ => SettlementState::Lapsed,
+        },
+    }
+}
+
+macro_rules! settle_backend {
+    ($module:ident, $db:ty) => {
+        pub(crate) mod $module {
+            use sqlx::Row;
+
+            use super::*;
+
+            type Db = $db;
+            type Pool = sqlx::Pool<Db>;
+            type DbRow = <Db as sqlx::Database>::Row;
+
+            fn get<'r, T>(row: &'r DbRow, column: &str) -> Result<T, Error>
+            where
+                T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
+            {
+                row.try_get(column).map_err(|e| corrupt(TABLE, column, e))
+            }
+
+            fn from_row(row: &DbRow) -> Result<Settlement, Error> {
+                let bad = |column: &str| corrupt(TABLE, column, "bad");
+                let text = |column: &str| get::<String>(row, column);
+                let currency =
+                    Currency::from_code(&text("currency")?).map_err(|_| bad("currency"))?;
+                let kind =
+                    SettlementKind::from_str_opt(&text("kind")?).ok_or_else(|| bad("kind"))?;
+                let decision: Option<String> = get(row, "decision")?;
+                let payment_state: Option<String> = get(row, "payment_state")?;
+                let payment_transfer: Option<Uuid> = get(row, "payment_transfer")?;
+                Ok(Settlement {
+                    reference: ShortRef::parse(&text("reference")?)
+                        .map_err(|_| bad("reference"))?,
+                    settlement_id: u128::from_str_radix(&text("settlement_id")?, 16)
+                        .ok()
+                        .and_then(TransferId::new)
+                        .ok_or_else(|| bad("settlement_id"))?,
+                    platform: Platform::from_str_opt(&text("platform")?)
+                        .ok_or_else(|| bad("platform"))?,
+                    chat: ChatId::new(&text("chat")?).map_err(|_| bad("chat"))?,
+                    payer: UserId(get(row, "payer")?),
+                    payer_label: text("payer_label")?,
+                    payer_platform_id: PlatformUserId::new(&text("payer_platform_id")?)
+                        .map_err(|_| bad("payer_platform_id"))?,
+                    payee: UserId(get(row, "payee")?),
+                    payee_label: text("payee_label")?,
+                    payee_platform_id: PlatformUserId::new(&text("payee_platform_id")?)
+                        .map_err(|_| bad("payee_platform_id"))?,
+                    amount: Amount::from_minor(get(row, "amount")?, currency)
+                        .map_err(|_| bad("amount"))?,
+                    kind,
+                    payment_transfer: match payment_transfer {
+                        Some(id) => Some(
+                            TransferId::new(id.as_u128()).ok_or_else(|| bad("payment_transfer"))?,
+                        ),
+                        None => None,
+                    },
+                    state: state_of(kind, decision.as_deref(), payment_state.as_deref()),
+                    created_at_ms: get(row, "created_at_ms")?,
+                    decided_at_ms: get(row, "decided_at_ms")?,
+                })
+            }
+
+            pub(crate) async fn by_reference(
+                pool: &Pool,
+                reference: &ShortRef,
+            ) -> Result<Option<Settlement>, Error> {
+                let sql = format!("{SELECT_SQL} WHERE s.reference = $1");
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(reference.as_str())
+                    .fetch_optional(pool)
+                    .await?;
+                row.as_ref().map(from_row).transpose()
+            }
+
+            async fn by_id(pool: &Pool, id: TransferId) -> Result<Option<Settlement>, Error> {
+                let sql = format!("{SELECT_SQL} WHERE s.settlement_id = $1");
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id_text(id))
+                    .fetch_optional(pool)
+                    .await?;
+                row.as_ref().map(from_row).transpose()
+            }
+
+            pub(crate) async fn insert(
+                pool: &Pool,
+                s: &Settlement,
+            ) -> Result<Option<Settlement>, Error> {
+                sqlx::query(
+                    "INSERT INTO bot_tab_settlements (reference, settlement_id, platform, chat,
+                         payer, payer_label, payer_platform_id, payee, payee_label,
+                         payee_platform_id, currency, amount, kind, payment_transfer,
+                         decision, created_at_ms, decided_at_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                         NULL, $15, NULL)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(s.reference.as_str())
+                .bind(id_text(s.settlement_id))
+                .bind(s.platform.as_str())
+                .bind(s.chat.as_str())
+                .bind(s.payer.0)
+                .bind(s.payer_label.as_str())
+                .bind(s.payer_platform_id.as_str())
+                .bind(s.payee.0)
+                .bind(s.payee_label.as_str())
+                .bind(s.payee_platform_id.as_str())
+                .bind(s.amount.currency().code())
+                .bind(s.amount.minor())
+                .bind(s.kind.as_str())
+                .bind(s.payment_transfer.map(|id| Uuid::from_u128(id.as_u128())))
+                .bind(s.created_at_ms)
+                .execute(pool)
+                .await?;
+                by_id(pool, s.settlement_id).await
+            }
+
+            pub(crate) async fn of_chat(
+                pool: &Pool,
+                platform: Platform,
+                chat: &ChatId,
+                limit: u32,
+            ) -> Result<Vec<Settlement>, Error> {
+                let sql = format!(
+                    "{SELECT_SQL} WHERE s.platform = $1 AND s.chat = $2 \
+                     ORDER BY s.seq DESC LIMIT $3"
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(platform.as_str())
+                    .bind(chat.as_str())
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(from_row).collect()
+            }
+
+            pub(crate) async fn answer(
+                pool: &Pool,
+                reference: &ShortRef,
+                accept: bool,
+                now_ms: i64,
+            ) -> Result<bool, Error> {
+                let done = sqlx::query(
+                    "UPDATE bot_tab_settlements SET decision = $2, decided_at_ms = $3
+                     WHERE reference = $1 AND kind = 'cash' AND decision IS NULL",
+                )
+                .bind(reference.as_str())
+                .bind(if accept { "confirmed" } else { "rejected" })
+                .bind(now_ms)
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub(crate) async fn replace_expense(
+                pool: &Pool,
+                old: &ShortRef,
+                new: &Expense,
+                now_ms: i64,
+            ) -> Result<Option<Expense>, Error> {
+                let mut tx = pool.begin().await?;
+                let done: Option<String> = sqlx::query_scalar(
+                    "SELECT reference FROM bot_tab_expenses WHERE expense_id = $1",
+                )
+                .bind(id_text(new.expense_id))
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(reference) = done {
+                    // A retry of the same edit: stored already.
+                    tx.rollback().await?;
+                    let reference = ShortRef::parse(&reference)
+                        .map_err(|_| corrupt("bot_tab_expenses", "reference", "bad"))?;
+                    return crate::tab::$module::by_reference(pool, &reference).await;
+                }
+                let undone = sqlx::query(
+                    "UPDATE bot_tab_expenses SET undone_at_ms = $2
+                     WHERE reference = $1 AND undone_at_ms IS NULL",
+                )
+                .bind(old.as_str())
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                if undone.rows_affected() != 1 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let seq: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO bot_tab_expenses (reference, expense_id, platform, chat, author,
+                         author_label, currency, total, memo, created_at_ms, undone_at_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)
+                     ON CONFLICT DO NOTHING RETURNING seq",
+                )
+                .bind(new.reference.as_str())
+                .bind(id_text(new.expense_id))
+                .bind(new.platform.as_str())
+                .bind(new.chat.as_str())
+                .bind(new.author.0)
+                .bind(new.author_label.as_str())
+                .bind(new.total.currency().code())
+                .bind(new.total.minor())
+                .bind(new.memo.as_ref().map(Memo::as_str))
+                .bind(new.created_at_ms)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(seq) = seq else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                for (position, line) in new.lines.iter().enumerate() {
+                    let position = i64::try_from(position)
+                        .map_err(|_| Error::Refused("too many lines".to_owned()))?;
+                    sqlx::query(
+                        "INSERT INTO bot_tab_lines (expense_seq, position, user_id, label,
+                             paid, owed) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(seq)
+                    .bind(position)
+                    .bind(line.user.0)
+                    .bind(line.label.as_str())
+                    .bind(line.paid_minor)
+                    .bind(line.owed_minor)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                crate::tab::$module::by_reference(pool, &new.reference).await
+            }
+        }
+    };
+}
+
+settle_backend!(sqlite, sqlx::Sqlite);
+settle_backend!(postgres, sqlx::Postgres);
+
+/// Runs the same call on whichever backend the store has.
+macro_rules! on_settle_backend {
+    ($store:expr, $pool:ident => $call:expr) => {{
+        let result: Result<_, Error> = match &$store.backend {
+            Backend::Sqlite($pool) => {
+                use sqlite as db;
+                $call
+            }
+            Backend::Postgres($pool) => {
+                use postgres as db;
+                $call
+            }
+            Backend::Missing(why) => Err(Error::Refused(why.clone())),
+        };
+        result.map_err(StoreError::from)
+    }};
+}
+
+#[async_trait]
+impl SettlementStore for SqlStore {
+    async fn insert_settlement(
+        &self,
+        settlement: &Settlement,
+    ) -> Result<Option<Settlement>, StoreError> {
+        on_settle_backend!(self, pool => db::insert(pool, settlement).await)
+    }
+
+    async fn settlement(&self, reference: &ShortRef) -> Result<Option<Settlement>, StoreError> {
+        on_settle_backend!(self, pool => db::by_reference(pool, reference).await)
+    }
+
+    async fn settlements_of_chat(
+        &self,
+        platform: Platform,
+        chat: &ChatId,
+        limit: u32,
+    ) -> Result<Vec<Settlement>, StoreError> {
+        on_settle_backend!(self, pool => db::of_chat(pool, platform, chat, limit).await)
+    }
+
+    async fn answer_cash_settlement(
+        &self,
+        reference: &ShortRef,
+        accept: bool,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        on_settle_backend!(self, pool => db::answer(pool, reference, accept, now_ms).await)
+    }
+
+    async fn replace_expense(
+        &self,
+        old: &ShortRef,
+        new: &Expense,
+        now_ms: i64,
+    ) -> Result<Option<Expense>, StoreError> {
+        on_settle_backend!(self, pool => db::replace_expense(pool, old, new, now_ms).await)
+    }
+}

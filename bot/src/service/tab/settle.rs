@@ -1,0 +1,339 @@
+//! `/settle` and `/settle confirm|reject REF`: the group tab settled.
+//!
+//! The design decision to know: a settlement through paybot *is* an
+//! ordinary payment (`start_payment`: code, limits, second factor, one
+//! ledger transfer); its settlement row names the payment's pending
+//! transfer, and counts on the tab exactly when that payment's record says
+//! completed, which commits with the money. So the tab and the ledger
+//! never disagree, and a settlement whose payment ends unpaid simply
+//! lapses. A cash settlement moves no money and counts once its payee
+//! confirms it.
+
+use std::collections::BTreeMap;
+
+use ledger::{Amount, Currency};
+
+use super::super::resolve::Resolved;
+use super::super::texts::settle as texts;
+use super::super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, Turn, derive, event_key, short_ref};
+use super::super::{Bot, BotError, Result};
+use super::{TabNow, find};
+use crate::command::{Memo, ShortRef, Target};
+use crate::message::Button;
+use crate::store::UserId;
+use crate::store::tab::{GroupMember, Settlement, SettlementKind, SettlementState};
+
+/// Most settlements a group's tab holds (of every state); a further
+/// `/settle` is refused.
+pub const TAB_SETTLEMENTS_MAX: usize = 2_000;
+
+impl Bot {
+    pub(in crate::service) async fn settle(
+        &self,
+        turn: &mut Turn<'_>,
+        creditor: Option<Target>,
+        amount: Option<Amount>,
+        cash: bool,
+    ) -> Result<()> {
+        if !turn.in_group() {
+            turn.here(texts::GROUPS_ONLY);
+            return Ok(());
+        }
+        let now = self.tab_now(turn.msg.platform, &turn.msg.chat.id).await?;
+        if now.settlements.len() >= TAB_SETTLEMENTS_MAX {
+            turn.here(texts::too_many_settlements(TAB_SETTLEMENTS_MAX));
+            return Ok(());
+        }
+        let me = turn.me.user;
+        let Some(target) = creditor else {
+            return self.settle_all(turn, &now).await;
+        };
+        let Some(to) = find(turn, &now.members, &target) else {
+            turn.here(super::texts::not_a_member(&target.to_string()));
+            return Ok(());
+        };
+        if to.user == me {
+            turn.here(texts::NOT_YOURSELF);
+            return Ok(());
+        }
+        let owed: Vec<(Currency, i64)> = now
+            .debts
+            .iter()
+            .flat_map(|(c, debts)| {
+                debts
+                    .iter()
+                    .filter(|d| d.from == me && d.to == to.user)
+                    .map(|d| (*c, d.amount_minor))
+            })
+            .collect();
+        let currency = match (amount, owed.as_slice()) {
+            (Some(amount), _) => amount.currency(),
+            (None, []) => {
+                turn.here(texts::owe_nothing(&to.label()));
+                return Ok(());
+            }
+            (None, [(currency, _)]) => *currency,
+            (None, several) => {
+                let debts: Vec<String> = several
+                    .iter()
+                    .map(|(c, m)| ledger::format_minor(*m, *c))
+                    .collect();
+                turn.here(texts::which_currency(&to.label(), &debts));
+                return Ok(());
+            }
+        };
+        let owed_minor = owed
+            .iter()
+            .find(|(c, _)| *c == currency)
+            .map_or(0, |(_, m)| *m);
+        if owed_minor == 0 {
+            turn.here(texts::owe_nothing(&to.label()));
+            return Ok(());
+        }
+        let left = owed_minor.saturating_sub(now.pending(me, to.user, currency));
+        if left <= 0 {
+            turn.here(texts::already_waiting(&to.label()));
+            return Ok(());
+        }
+        let amount = match amount {
+            Some(amount) if amount.minor() > left => {
+                turn.here(texts::more_than_owed(
+                    &to.label(),
+                    &amount.to_string(),
+                    &ledger::format_minor(left, currency),
+                ));
+                return Ok(());
+            }
+            Some(amount) => amount,
+            None => Amount::from_minor(left, currency)
+                .map_err(|e| BotError::Inconsistent(format!("a debt on the tab: {e}")))?,
+        };
+        self.start_settlement(turn, &to, amount, cash).await
+    }
+
+    /// `/settle` with nobody named: the sender's own part, or, when they
+    /// owe nothing, everyone who owes is asked privately.
+    async fn settle_all(&self, turn: &mut Turn<'_>, now: &TabNow) -> Result<()> {
+        let me = turn.me.user;
+        let mut mine: Vec<(Currency, UserId, i64)> = Vec::new();
+        let mut others: BTreeMap<UserId, Vec<String>> = BTreeMap::new();
+        for (currency, debts) in &now.debts {
+            for debt in debts {
+                let left = debt
+                    .amount_minor
+                    .saturating_sub(now.pending(debt.from, debt.to, *currency));
+                if left <= 0 {
+                    continue;
+                }
+                let line = format!(
+                    "{} {}",
+                    now.name(&debt.to),
+                    ledger::format_minor(left, *currency)
+                );
+                if debt.from == me {
+                    mine.push((*currency, debt.to, left));
+                } else {
+                    others.entry(debt.from).or_default().push(line);
+                }
+            }
+        }
+        match mine.as_slice() {
+            [] if others.is_empty() => {
+                turn.here(texts::NOTHING_TO_SETTLE);
+                Ok(())
+            }
+            [] => {
+                let mut notices = Vec::new();
+                let mut asked = Vec::new();
+                let key = event_key(turn.msg);
+                for (debtor, debts) in &others {
+                    let Some(member) = now.members.iter().find(|m| m.user == *debtor) else {
+                        continue;
+                    };
+                    notices.push(self.notice(
+                        &format!("{key}:settle-ask:{debtor}"),
+                        turn.msg.platform,
+                        &member.platform_id,
+                        texts::ask_to_settle(&turn.me_label(), debts),
+                    )?);
+                    asked.push(member.label());
+                }
+                self.ledger.enqueue_outbox(&notices).await?;
+                turn.here(texts::asked(&asked));
+                Ok(())
+            }
+            [(currency, to, left)] => {
+                let Some(to) = now.members.iter().find(|m| m.user == *to).cloned() else {
+                    turn.here(super::texts::not_a_member(&now.name(to)));
+                    return Ok(());
+                };
+                let amount = Amount::from_minor(*left, *currency)
+                    .map_err(|e| BotError::Inconsistent(format!("a debt on the tab: {e}")))?;
+                self.start_settlement(turn, &to, amount, false).await
+            }
+            several => {
+                let debts: Vec<String> = several
+                    .iter()
+                    .map(|(c, to, m)| format!("{} {}", now.name(to), ledger::format_minor(*m, *c)))
+                    .collect();
+                turn.here(texts::one_at_a_time(&debts));
+                Ok(())
+            }
+        }
+    }
+
+    /// Records the settlement and, through paybot, starts its payment
+    /// (the payer gets a code privately); in cash, asks the payee.
+    async fn start_settlement(
+        &self,
+        turn: &mut Turn<'_>,
+        to: &GroupMember,
+        amount: Amount,
+        cash: bool,
+    ) -> Result<()> {
+        let key = event_key(turn.msg);
+        let id = derive("paybot.bot.settle", &key);
+        let mut settlement = Settlement {
+            reference: short_ref('T', id, REF_BODY_CHARS)?,
+            settlement_id: id,
+            platform: turn.msg.platform,
+            chat: turn.msg.chat.id.clone(),
+            payer: turn.me.user,
+            payer_label: turn.me_label(),
+            payer_platform_id: turn.me.id.clone(),
+            payee: to.user,
+            payee_label: to.label(),
+            payee_platform_id: to.platform_id.clone(),
+            amount,
+            kind: if cash {
+                SettlementKind::Cash
+            } else {
+                SettlementKind::Paid
+            },
+            // The payment `start_payment` makes for this message.
+            payment_transfer: (!cash).then(|| derive("paybot.bot.pay", &key)),
+            state: SettlementState::Pending,
+            created_at_ms: turn.now_ms,
+            decided_at_ms: None,
+        };
+        let stored = match self.store.insert_settlement(&settlement).await? {
+            Some(stored) => stored,
+            None => {
+                settlement.reference = short_ref('T', id, REF_BODY_CHARS_LONG)?;
+                self.store
+                    .insert_settlement(&settlement)
+                    .await?
+                    .ok_or_else(|| {
+                        BotError::Inconsistent(format!(
+                            "settlement reference {} taken twice",
+                            settlement.reference
+                        ))
+                    })?
+            }
+        };
+        let reference = stored.reference.to_string();
+        if cash {
+            let prompt = self.notice_with(
+                &format!("{reference}:cash:payee"),
+                stored.platform,
+                &stored.payee_platform_id,
+                texts::confirm_cash(&stored.payer_label, &amount.to_string(), &reference),
+                vec![
+                    Button::new(
+                        texts::CONFIRM_BUTTON,
+                        format!("/settle confirm {reference}"),
+                    ),
+                    Button::new(texts::REJECT_BUTTON, format!("/settle reject {reference}")),
+                ],
+                None,
+            )?;
+            self.ledger.enqueue_outbox(&[prompt]).await?;
+            turn.here(texts::cash_recorded(
+                &stored.payer_label,
+                &stored.payee_label,
+                &amount.to_string(),
+                &reference,
+            ));
+            return Ok(());
+        }
+        let Some(identity) = self
+            .store
+            .identity(turn.msg.platform, &to.platform_id)
+            .await?
+        else {
+            return Err(BotError::Inconsistent(format!(
+                "a group member without an identity: {}",
+                to.label()
+            )));
+        };
+        let memo = Memo::parse(texts::SETTLE_MEMO).ok();
+        self.start_payment(turn, Resolved::Known(identity), amount, memo, None)
+            .await
+    }
+
+    /// `/settle confirm|reject REF`: the payee's answer to a cash
+    /// settlement; the payer is told.
+    pub(in crate::service) async fn settle_answer(
+        &self,
+        turn: &mut Turn<'_>,
+        reference: &ShortRef,
+        accept: bool,
+    ) -> Result<()> {
+        let found = self
+            .store
+            .settlement(reference)
+            .await?
+            .filter(|s| s.kind == SettlementKind::Cash && s.payee == turn.me.user);
+        let Some(settlement) = found else {
+            turn.here(texts::no_such_settlement(&reference.to_string()));
+            return Ok(());
+        };
+        let reference = settlement.reference.to_string();
+        if settlement.state != SettlementState::Pending
+            || !self
+                .store
+                .answer_cash_settlement(&settlement.reference, accept, turn.now_ms)
+                .await?
+        {
+            turn.here(texts::already_answered(&reference));
+            return Ok(());
+        }
+        let amount = settlement.amount.to_string();
+        let notice = self.notice(
+            &format!("{reference}:cash:answer"),
+            settlement.platform,
+            &settlement.payer_platform_id,
+            texts::answer_to_payer(&reference, &settlement.payee_label, &amount, accept),
+        )?;
+        self.ledger.enqueue_outbox(&[notice]).await?;
+        turn.here(texts::answered(
+            &reference,
+            &settlement.payer_label,
+            &amount,
+            accept,
+        ));
+        Ok(())
+    }
+}
+
+impl TabNow {
+    /// What `from` has settled with `to` in `currency` that does not count
+    /// yet (its payment waits for a code, or its payee has not answered).
+    pub(super) fn pending(&self, from: UserId, to: UserId, currency: Currency) -> i64 {
+        self.settlements
+            .iter()
+            .filter(|s| {
+                s.state == SettlementState::Pending
+                    && s.payer == from
+                    && s.payee == to
+                    && s.amount.currency() == currency
+            })
+            .map(|s| s.amount.minor())
+            .sum()
+    }
+}
+
+/// The `Settle` button under `/tab`.
+pub(super) fn settle_button() -> Button {
+    Button::new(texts::SETTLE_BUTTON, "/settle")
+}

@@ -1,0 +1,157 @@
+//! `/settle`, `/tab export` and `/expense edit`: settling the group's tab.
+//! The group-visible ones name only debts on the tab (the group's shared
+//! record); never a balance, a code or a payment's history.
+
+pub(crate) const GROUPS_ONLY: &str =
+    "Settling belongs to a group's tab: use /settle in the group you share expenses with.";
+
+/// The memo of a settlement's payment.
+pub(crate) const SETTLE_MEMO: &str = "settling the tab";
+
+pub(crate) const NOTHING_TO_SETTLE: &str = "Everyone is square: nothing to settle.";
+
+pub(crate) const NOT_YOURSELF: &str = "You cannot settle with yourself.";
+
+pub(crate) fn too_many_settlements(max: usize) -> String {
+    format!("This group's tab holds {max} settlements, the most it can.")
+}
+
+/// The sender owes nobody; the debtors were asked privately.
+pub(crate) fn asked(debtors: &[String]) -> String {
+    format!(
+        "You owe nothing here. I asked {} privately to settle their part.",
+        debtors.join(", ")
+    )
+}
+
+/// A debtor's private ask: `debts` are lines like `@alice $20.00`.
+pub(crate) fn ask_to_settle(asker: &str, debts: &[String]) -> String {
+    format!(
+        "{asker} asks everyone to settle the group tab. You owe {}. Type /settle in that group to pay with a code, or /settle @handle AMOUNT cash there if you paid outside paybot.",
+        debts.join(" and ")
+    )
+}
+
+/// The sender owes several people: one at a time.
+pub(crate) fn one_at_a_time(debts: &[String]) -> String {
+    format!(
+        "You owe {}. Settle them one at a time: /settle @handle (each with its own code).",
+        debts.join(" and ")
+    )
+}
+
+pub(crate) fn owe_nothing(to: &str) -> String {
+    format!("You owe {to} nothing on the tab here.")
+}
+
+pub(crate) fn which_currency(to: &str, debts: &[String]) -> String {
+    format!(
+        "You owe {to} {}: say which with an amount, e.g. /settle {to} 20 EUR.",
+        debts.join(" and ")
+    )
+}
+
+pub(crate) fn more_than_owed(to: &str, asked: &str, owed: &str) -> String {
+    format!(
+        "You owe {to} {owed} on the tab here, less than {asked}. /settle {to} {owed} settles it all; pay the rest with /pay if you mean to."
+    )
+}
+
+pub(crate) fn already_waiting(to: &str) -> String {
+    format!(
+        "A settlement of yours to {to} is already waiting (for your code, or for {to} to confirm it); finish or cancel it first."
+    )
+}
+
+/// The public line for a cash settlement.
+pub(crate) fn cash_recorded(payer: &str, payee: &str, amount: &str, reference: &str) -> String {
+    format!(
+        "Settlement {reference}: {payer} says they paid {payee} {amount} outside paybot. It counts on the tab once {payee} confirms it."
+    )
+}
+
+/// The payee's private prompt for a cash settlement.
+pub(crate) fn confirm_cash(payer: &str, amount: &str, reference: &str) -> String {
+    format!(
+        "{payer} says they paid you {amount} outside paybot, toward your group's tab (settlement {reference}). Did you get it? /settle confirm {reference} or /settle reject {reference}."
+    )
+}
+
+pub(crate) const CONFIRM_BUTTON: &str = "Yes, I got it";
+pub(crate) const REJECT_BUTTON: &str = "No";
+pub(crate) const SETTLE_BUTTON: &str = "Settle";
+
+pub(crate) fn no_such_settlement(reference: &str) -> String {
+    format!("There is no cash settlement {reference} waiting for your answer.")
+}
+
+pub(crate) fn already_answered(reference: &str) -> String {
+    format!("Settlement {reference} was answered already.")
+}
+
+pub(crate) fn answered(reference: &str, payer: &str, amount: &str, accept: bool) -> String {
+    if accept {
+        format!("Confirmed: {payer} paid you {amount} (settlement {reference}); the tab counts it.")
+    } else {
+        format!("Rejected: settlement {reference} ({payer}, {amount}) does not count on the tab.")
+    }
+}
+
+/// The payer's notice of the payee's answer.
+pub(crate) fn answer_to_payer(reference: &str, payee: &str, amount: &str, accept: bool) -> String {
+    if accept {
+        format!(
+            "{payee} confirmed your cash settlement {reference} of {amount}; the tab counts it."
+        )
+    } else {
+        format!(
+            "{payee} says they did not get your cash settlement {reference} of {amount}; it does not count on the tab."
+        )
+    }
+}
+
+/// `/tab`'s line on the settlements that count.
+pub(crate) fn settlements_counted(count: usize) -> String {
+    if count == 1 {
+        "1 settlement counted.".to_owned()
+    } else {
+        format!("{count} settlements counted.")
+    }
+}
+
+/// The private reply carrying `/tab export`'s CSV.
+pub(crate) fn export(rows: usize, csv: &str, cut: bool) -> String {
+    let note = if cut {
+        " (the newest ones only: the message has a size limit)"
+    } else {
+        ""
+    };
+    format!("The group's tab as CSV, {rows} rows{note}:\n{csv}")
+}
+
+pub(crate) fn not_the_author_edit(reference: &str, author: &str) -> String {
+    format!("Only {author}, who added expense {reference}, can edit it.")
+}
+
+pub(crate) fn too_late_to_edit(reference: &str, window: &str) -> String {
+    format!(
+        "Expense {reference} was added more than {window} ago, so it stays as it is; add a correcting expense instead."
+    )
+}
+
+pub(crate) fn other_currency(reference: &str, currency: &str) -> String {
+    format!("Expense {reference} is in {currency}; an edit keeps its currency.")
+}
+
+pub(crate) fn edited(
+    old: &str,
+    new: &str,
+    was: &str,
+    total: &str,
+    memo: &str,
+    shares: &str,
+) -> String {
+    format!(
+        "Expense {old} ({was}) is now {new}: {total}{memo}, shared in the same proportions: {shares}."
+    )
+}
