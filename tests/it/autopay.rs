@@ -514,7 +514,10 @@ async fn the_cap_counts_the_due_month_on_the_payers_clock(backend: TestBackend) 
     w.advance_to(at(41, 0));
     tick(&w.chat).await;
     let alice = told(&w, "alice");
-    assert!(!alice.contains(&format!("Autopay paid {a_feb10}")), "{alice}");
+    assert!(
+        !alice.contains(&format!("Autopay paid {a_feb10}")),
+        "{alice}"
+    );
     assert!(
         alice.contains(&format!(
             "Invoice {a_feb10} ($40.00) is above your autopay cap of $80.00 for @power"
