@@ -386,7 +386,7 @@ async fn set_ups_waiting_for_a_code_are_found_by_when_it_was_issued(
     let old = autopay("UOLD001", 1, alice, power);
     store.insert_autopay(&old).await.unwrap();
     let mut newer = autopay("UNEW001", 2, alice, power);
-    newer.challenge = OtpChallenge::new(newer.challenge.hash.clone(), T0 + 60_000);
+    newer.challenge = OtpChallenge::new(newer.challenge.hash, T0 + 60_000);
     store.insert_autopay(&newer).await.unwrap();
     let mut on = autopay("UON0001", 3, alice, power);
     on.state = AutopayState::Active;
