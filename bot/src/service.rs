@@ -85,7 +85,7 @@ use crate::store::{CardOpKind, Store, StoreError};
 use account::help;
 pub use autopay::{
     AUTOPAY_ATTEMPTS_MAX, AUTOPAY_LEAD_MS, AUTOPAY_RETRY_MS, AUTOPAYS_PER_USER_MAX,
-    SWEEP_AUTOPAY_MAX,
+    SWEEP_AUTOPAY_MAX, SWEEP_AUTOPAY_SETUPS_MAX,
 };
 pub use bills::{INVOICE_DECLINE_BUTTON, INVOICE_PAY_BUTTON};
 pub use escrow::ESCROW_TTL_SECS_MAX;

@@ -453,3 +453,87 @@ cases!(replacing_during_a_run_leaves_one_on {
     autopay_replacing_during_a_run_leaves_one_on_sqlite(TestBackend::Sqlite),
     autopay_replacing_during_a_run_leaves_one_on_postgres(TestBackend::Postgres),
 });
+
+/// What `name` was told, every message, joined.
+fn told(w: &World, name: &str) -> String {
+    w.chat
+        .messages_of(name)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.text)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Issue 18 review: the monthly cap counts an invoice in the calendar
+/// month of its *due date* on the payer's clock, not of the moment it is
+/// paid. An invoice due on 1 February at 03:00 UTC is paid on the evening
+/// of 31 January (its last try leaves room before the due instant): for a
+/// payer in UTC it counts in February (January's room does not matter, and
+/// February's is used), for one in New York it is due on 31 January and
+/// counts in January.
+async fn the_cap_counts_the_due_month_on_the_payers_clock(backend: TestBackend) {
+    let Some(w) = world(backend).await else {
+        return;
+    };
+    say(&w.chat, "alice", "/start").await;
+    say(&w.chat, "bob", "/start").await;
+    let zone = say(&w.chat, "bob", "/tz America/New_York").await;
+    assert!(zone.contains("America/New_York"), "{zone}");
+    w.autopay_on("alice", "/autopay @power up to 80").await;
+    w.autopay_on("bob", "/autopay @power up to 80").await;
+
+    let (a_jan, _) = w.invoice("alice", "a-jan", 50, at(19, 12)).await;
+    let (a_feb1, text) = w.invoice("alice", "a-feb1", 50, at(31, 3)).await;
+    // Paid on 31 January, 21:00 UTC.
+    assert!(text.contains("Sat 2026-01-31 21:00 UTC"), "{text}");
+    let (a_feb10, _) = w.invoice("alice", "a-feb10", 40, at(40, 12)).await;
+    let (b_jan, _) = w.invoice("bob", "b-jan", 50, at(19, 12)).await;
+    let (b_feb1, _) = w.invoice("bob", "b-feb1", 50, at(31, 3)).await;
+
+    w.advance_to(at(20, 0));
+    tick(&w.chat).await;
+    assert!(told(&w, "alice").contains(&format!("Autopay paid {a_jan}")));
+    assert!(told(&w, "bob").contains(&format!("Autopay paid {b_jan}")));
+
+    // 1 February, 06:00 UTC: alice's was paid on 31 January, counted in
+    // February; bob's is due on 31 January in New York: above January's cap.
+    w.advance_to(at(31, 6));
+    tick(&w.chat).await;
+    let alice = told(&w, "alice");
+    assert!(alice.contains(&format!("Autopay paid {a_feb1}")), "{alice}");
+    let bob = told(&w, "bob");
+    assert!(!bob.contains(&format!("Autopay paid {b_feb1}")), "{bob}");
+    assert!(
+        bob.contains(&format!(
+            "Invoice {b_feb1} ($50.00) is above your autopay cap of $80.00 for @power"
+        )),
+        "{bob}"
+    );
+    // February's $40 on top of the $50 counted in February: above the cap.
+    w.advance_to(at(41, 0));
+    tick(&w.chat).await;
+    let alice = told(&w, "alice");
+    assert!(
+        !alice.contains(&format!("Autopay paid {a_feb10}")),
+        "{alice}"
+    );
+    assert!(
+        alice.contains(&format!(
+            "Invoice {a_feb10} ($40.00) is above your autopay cap of $80.00 for @power"
+        )),
+        "{alice}"
+    );
+    let balance = say(&w.chat, "alice", "/balance").await;
+    assert!(balance.contains("$0.00"), "{balance}");
+    let balance = say(&w.chat, "bob", "/balance").await;
+    assert!(balance.contains("$50.00"), "{balance}");
+    let violations = w.db.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    w.db.cleanup().await;
+}
+
+cases!(the_cap_counts_the_due_month_on_the_payers_clock {
+    autopay_cap_counts_the_due_month_on_sqlite(TestBackend::Sqlite),
+    autopay_cap_counts_the_due_month_on_postgres(TestBackend::Postgres),
+});

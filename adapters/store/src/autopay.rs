@@ -364,6 +364,23 @@ macro_rules! autopay_backend {
                 .await
             }
 
+            pub(crate) async fn awaiting_code_issued_before(
+                pool: &Pool,
+                issued_before_ms: i64,
+                limit: u32,
+            ) -> Result<Vec<Autopay>, Error> {
+                select(
+                    pool,
+                    "state = 'awaiting_code' AND otp_issued_at_ms <= $1 \
+                     ORDER BY otp_issued_at_ms, seq LIMIT $2",
+                    vec![
+                        SqlValue::from(issued_before_ms),
+                        SqlValue::from(i64::from(limit)),
+                    ],
+                )
+                .await
+            }
+
             pub(crate) async fn update_run(pool: &Pool, run: &AutopayRun) -> Result<bool, Error> {
                 let done = bind_values(sqlx::query(RUN_UPDATE_SQL), run_values(run))
                     .execute(pool)
@@ -488,6 +505,14 @@ impl AutopayStore for SqlStore {
         limit: u32,
     ) -> Result<Vec<AutopayRun>, StoreError> {
         on_autopay_backend!(self, pool => db::runs_due(pool, now_ms, limit).await)
+    }
+
+    async fn autopays_awaiting_code_issued_before(
+        &self,
+        issued_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Autopay>, StoreError> {
+        on_autopay_backend!(self, pool => db::awaiting_code_issued_before(pool, issued_before_ms, limit).await)
     }
 
     async fn update_autopay_run(&self, run: &AutopayRun) -> Result<bool, StoreError> {

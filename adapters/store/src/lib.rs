@@ -193,6 +193,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "../migrations",
         "0024_tab_settlements.sql"
     ),
+    ledger::migration!(
+        "bot",
+        27,
+        "autopay: set-ups waiting for a code, by when their code was issued",
+        "../migrations",
+        "0027_autopay_expiry.sql"
+    ),
 ];
 
 /// How often a verification event's claim is tried again when its row

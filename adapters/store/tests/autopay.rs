@@ -55,6 +55,7 @@ conformance!(
     both_move_on_once_in_a_ledger_unit,
     a_run_is_inserted_only_with_its_unit,
     billers_are_told_apart,
+    set_ups_waiting_for_a_code_are_found_by_when_it_was_issued,
 );
 
 async fn user(store: &SqlStore, id: &str) -> UserId {
@@ -375,4 +376,51 @@ async fn billers_are_told_apart(store: Arc<SqlStore>, _ledger: Ledger) {
     store.insert_biller(&biller, "digest", T0).await.unwrap();
     assert!(store.is_biller(power).await.unwrap());
     assert!(!store.is_biller(alice).await.unwrap());
+}
+
+async fn set_ups_waiting_for_a_code_are_found_by_when_it_was_issued(
+    store: Arc<SqlStore>,
+    _ledger: Ledger,
+) {
+    let (alice, power) = (user(&store, "alice").await, user(&store, "power").await);
+    let old = autopay("UOLD001", 1, alice, power);
+    store.insert_autopay(&old).await.unwrap();
+    let mut newer = autopay("UNEW001", 2, alice, power);
+    newer.challenge = OtpChallenge::new(newer.challenge.hash, T0 + 60_000);
+    store.insert_autopay(&newer).await.unwrap();
+    let mut on = autopay("UON0001", 3, alice, power);
+    on.state = AutopayState::Active;
+    store.insert_autopay(&on).await.unwrap();
+    let refs = |found: Vec<Autopay>| -> Vec<String> {
+        found.iter().map(|a| a.reference.to_string()).collect()
+    };
+    let none = store
+        .autopays_awaiting_code_issued_before(T0 - 1, 10)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let first = store
+        .autopays_awaiting_code_issued_before(T0, 10)
+        .await
+        .unwrap();
+    assert_eq!(refs(first), ["UOLD001"]);
+    let both = store
+        .autopays_awaiting_code_issued_before(T0 + 60_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(refs(both), ["UOLD001", "UNEW001"]);
+    let limited = store
+        .autopays_awaiting_code_issued_before(T0 + 60_000, 1)
+        .await
+        .unwrap();
+    assert_eq!(refs(limited), ["UOLD001"]);
+    // Ended: no longer found.
+    let mut ended = store.autopay(&old.reference).await.unwrap().unwrap();
+    ended.state = AutopayState::Expired;
+    assert!(store.update_autopay(&ended).await.unwrap());
+    let left = store
+        .autopays_awaiting_code_issued_before(T0 + 60_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(refs(left), ["UNEW001"]);
 }

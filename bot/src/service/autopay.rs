@@ -37,6 +37,9 @@ pub const AUTOPAYS_PER_USER_MAX: usize = 20;
 const AUTOPAY_SWITCH_ATTEMPTS: u32 = 5;
 /// Autopay runs handled per [`Bot::sweep`] round.
 pub const SWEEP_AUTOPAY_MAX: u32 = 256;
+/// Autopay set-ups whose code expired unconfirmed ended per
+/// [`Bot::sweep`] round.
+pub const SWEEP_AUTOPAY_SETUPS_MAX: u32 = 256;
 /// Tries of one run that find too little money before it is left for the
 /// payer.
 pub const AUTOPAY_ATTEMPTS_MAX: u32 = 3;
@@ -255,6 +258,11 @@ impl Bot {
     }
 
     async fn autopay_off(&self, turn: &mut Turn<'_>, what: &AutopayFor) -> Result<()> {
+        if let AutopayFor::Series(reference) = what
+            && self.series_ended_off(turn, reference).await?
+        {
+            return Ok(());
+        }
         let Some((identity, series)) = self.autopay_payee(turn, what).await? else {
             return Ok(());
         };
@@ -275,6 +283,86 @@ impl Bot {
             turn.private(texts::none_for(&label));
         }
         Ok(())
+    }
+
+    /// `/autopay off REF` of a recurring request that asked the user and
+    /// has ended (cancelled, finished): any autopay still on for it is
+    /// turned off, and the user told the series is over. `false`: `REF` is
+    /// no such ended series (the ordinary `/autopay off` answers).
+    async fn series_ended_off(&self, turn: &mut Turn<'_>, reference: &ShortRef) -> Result<bool> {
+        let Some(order) = self
+            .store
+            .standing_order(reference)
+            .await?
+            .filter(|o| o.kind == StandingKind::Request && o.payee == turn.me.user)
+            .filter(|o| o.state.is_final())
+        else {
+            return Ok(false);
+        };
+        let mut any = false;
+        for autopay in self.live_autopays(turn).await? {
+            if autopay.series.as_ref() == Some(reference) {
+                any |= self.turn_off(autopay, turn.now_ms).await?;
+            }
+        }
+        turn.private(texts::series_ended(
+            &reference.to_string(),
+            super::texts::standing::describe_state(order.state),
+            any,
+        ));
+        Ok(true)
+    }
+
+    /// Ends the autopay set-ups whose code expired before anyone confirmed
+    /// it (as expired payment codes are) and tells each payer. Returns how
+    /// many it ended.
+    pub(super) async fn sweep_autopay_setups(&self, now_ms: i64) -> Result<usize> {
+        let ttl_ms = self.config.otp.ttl_ms();
+        let expired = self
+            .store
+            .autopays_awaiting_code_issued_before(
+                now_ms.saturating_sub(ttl_ms),
+                SWEEP_AUTOPAY_SETUPS_MAX,
+            )
+            .await?;
+        let mut ended = 0;
+        for autopay in expired {
+            let reference = autopay.reference.clone();
+            // One failure (the database, for a moment) holds up no other.
+            match self.expire_autopay(autopay, now_ms).await {
+                Ok(true) => ended += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(autopay = %reference, %error, "an autopay set-up's expiry failed; will retry");
+                }
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Ends an autopay set-up whose code ran out, with the payer's notice
+    /// in the same commit (so told once). `false`: it changed meanwhile.
+    async fn expire_autopay(&self, autopay: Autopay, now_ms: i64) -> Result<bool> {
+        let reference = autopay.reference.to_string();
+        let notice = self.notice(
+            &format!("{reference}:autopay:expired"),
+            autopay.payer_platform,
+            &autopay.payer_id,
+            texts::code_ran_out(&reference, &shown(&autopay), &autopay.cap.to_string()),
+        )?;
+        let mut ended = autopay;
+        ended.state = AutopayState::Expired;
+        ended.updated_at_ms = now_ms;
+        let unit = Unit {
+            transfers: Vec::new(),
+            outbox: vec![notice],
+            records: vec![self.store.autopay_write(&ended)?],
+        };
+        match self.ledger.commit(unit).await {
+            Ok(_) => Ok(true),
+            Err(SubmitError::RecordConflict { .. }) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
     }
 
     async fn list_autopays(&self, turn: &mut Turn<'_>) -> Result<()> {

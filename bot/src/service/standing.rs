@@ -276,6 +276,7 @@ impl Bot {
         let stored = self.insert_referenced(&mut order, 'O').await?;
         if stored.state != StandingState::AwaitingCode {
             turn.private(texts::cannot(
+                stored.kind,
                 &stored.reference.to_string(),
                 texts::describe_state(stored.state),
             ));
@@ -357,9 +358,11 @@ impl Bot {
                 // renewed after a crash, confirmed late) are not made: the
                 // first is the next one ahead.
                 let Some(first) = first_period(&order, turn.now_ms) else {
+                    let kind = order.kind;
                     self.end_standing(order, StandingState::Finished, turn.now_ms)
                         .await?;
                     turn.private(texts::cannot(
+                        kind,
                         &reference,
                         texts::describe_state(StandingState::Finished),
                     ));
@@ -373,7 +376,11 @@ impl Bot {
                 if !self.store.update_standing_order(&active).await? {
                     let now = self.store.standing_order(&order.reference).await?;
                     let state = now.map_or(StandingState::Active, |o| o.state);
-                    turn.private(texts::cannot(&reference, texts::describe_state(state)));
+                    turn.private(texts::cannot(
+                        order.kind,
+                        &reference,
+                        texts::describe_state(state),
+                    ));
                     return Ok(());
                 }
                 turn.private(texts::active(
@@ -519,6 +526,7 @@ impl Bot {
         }
         let reference = order.reference.to_string();
         turn.private(texts::cannot(
+            order.kind,
             &reference,
             texts::describe_state(order.state),
         ));
@@ -539,7 +547,7 @@ impl Bot {
             (StandingAction::Pause, StandingState::Active) => {
                 changed.state = StandingState::Paused;
                 changed.due_at_ms = None;
-                texts::paused(&reference)
+                texts::paused(order.kind, &reference)
             }
             (StandingAction::Resume, StandingState::Paused) => {
                 // Periods that fell in the pause are not made up, and a run
@@ -552,6 +560,7 @@ impl Bot {
                         changed.attempts = 0;
                         changed.due_at_ms = self.due_of(&changed);
                         texts::resumed(
+                            order.kind,
                             &reference,
                             &run_text(&changed.schedule, k).unwrap_or_default(),
                         )
@@ -559,7 +568,7 @@ impl Bot {
                     None => {
                         changed.state = StandingState::Finished;
                         changed.due_at_ms = None;
-                        texts::resumed_finished(&reference)
+                        texts::resumed_finished(order.kind, &reference)
                     }
                 }
             }
@@ -570,6 +579,7 @@ impl Bot {
                 {
                     // A late or repeated tap: that run is made or skipped.
                     return Err(texts::skip_not_next(
+                        order.kind,
                         &reference,
                         &due.to_string(),
                         &next_text(order),
@@ -577,6 +587,7 @@ impl Bot {
                 }
                 changed = self.advance(order, now_ms);
                 texts::skipped_by_you(
+                    order.kind,
                     &reference,
                     &run_text(&order.schedule, k).unwrap_or_default(),
                     &next_text(&changed),
@@ -588,9 +599,15 @@ impl Bot {
             ) => {
                 changed.state = StandingState::Cancelled;
                 changed.due_at_ms = None;
-                texts::cancelled(&reference)
+                texts::cancelled(order.kind, &reference)
             }
-            (_, state) => return Err(texts::cannot(&reference, texts::describe_state(state))),
+            (_, state) => {
+                return Err(texts::cannot(
+                    order.kind,
+                    &reference,
+                    texts::describe_state(state),
+                ));
+            }
         };
         Ok((changed, reply))
     }

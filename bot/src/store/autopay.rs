@@ -171,6 +171,15 @@ pub trait AutopayStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<AutopayRun>, StoreError>;
 
+    /// Autopays (of any payer) still waiting for a code issued at or
+    /// before `issued_before_ms`, oldest code first, at most `limit`: the
+    /// set-ups whose code expired unconfirmed, for the sweep to end.
+    async fn autopays_awaiting_code_issued_before(
+        &self,
+        issued_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Autopay>, StoreError>;
+
     /// Compare-and-swap on `run.revision`.
     async fn update_autopay_run(&self, run: &AutopayRun) -> Result<bool, StoreError>;
 

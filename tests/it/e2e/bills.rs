@@ -1,7 +1,9 @@
 //! Bill pay through the real binary: the test is the biller. It registers
 //! with `paybot admin biller-add`, sends invoices through the biller API,
 //! and receives its webhooks on a local port (axum), answering 500 to the
-//! first one and 200 after; the user pays, declines through the mock chat.
+//! first one and 200 after; the user pays, declines through the mock chat,
+//! and turns autopay on: an invoice within its cap is paid by itself after
+//! a notice (its signed webhook arrives), one above it waits for her.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -264,11 +266,26 @@ async fn postgres_a_biller_invoices_a_chat_user_who_pays_declines_or_lets_it_exp
     the_biller_flow(dir.path(), &[("PAYBOT_DATABASE__URL", db.url.as_str())]);
 }
 
+/// How long before an autopaid invoice's run its payer is told, in
+/// seconds (`scheduled.notice_before_secs` of the server under test).
+const AUTOPAY_NOTICE_SECS: u64 = 4;
+/// How long after it is sent the autopaid invoice is paid, in seconds.
+const AUTOPAY_IN_SECS: u64 = 8;
+
 /// Invoice, pay (the webhook retried after a 500), decline, cancel,
-/// expire: on the database `vars` name.
+/// expire, autopay within and above its cap: on the database `vars` name.
 fn the_biller_flow(dir: &std::path::Path, vars: &[(&str, &str)]) {
     let (hook, received) = webhook_endpoint();
-    let server = Server::start(&mut serve(dir, vars));
+    // Runs at 23:59 on the payer's clock (UTC): an invoice's run is then
+    // at the last moment that leaves room for every retry before its due
+    // instant, which the autopay part below sets a few seconds ahead.
+    let notice = AUTOPAY_NOTICE_SECS.to_string();
+    let mut serve_vars = vars.to_vec();
+    serve_vars.extend([
+        ("PAYBOT_SCHEDULED__RUN_AT", "23:59"),
+        ("PAYBOT_SCHEDULED__NOTICE_BEFORE_SECS", notice.as_str()),
+    ]);
+    let server = Server::start(&mut serve(dir, &serve_vars));
     let chat = Chat { server: &server };
     chat.say("alice", "/start");
     let (token, secret) = register(dir, vars, &format!("http://{hook}/hook"));
@@ -483,6 +500,107 @@ fn the_biller_flow(dir: &std::path::Path, vars: &[(&str, &str)]) {
     assert_eq!(
         (status, missing["error"]["code"].as_str()),
         (404, Some("invoice_not_found"))
+    );
+
+    autopay_within_and_above_the_cap(&chat, &biller, &received, &secret);
+}
+
+/// Alice turns autopay on for the biller up to $20 a month: an invoice
+/// within the cap is paid by itself on its run after a notice (its signed
+/// `invoice.paid` webhook arrives); one above the cap waits for her, open,
+/// and she is told why.
+fn autopay_within_and_above_the_cap(
+    chat: &Chat<'_>,
+    biller: &Biller<'_>,
+    received: &Received,
+    secret: &str,
+) {
+    let asked = chat.say("alice", "/autopay @citypower up to 20").join("\n");
+    let code: String = asked
+        .split("/confirm ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no code in {asked}"))
+        .chars()
+        .take(6)
+        .collect();
+    let on = chat.say("alice", &format!("/confirm {code}")).join("\n");
+    assert!(on.contains("is on") && on.contains("$20.00"), "{on}");
+
+    // Its run is AUTOPAY_IN_SECS from now: the latest moment that leaves
+    // room for every retry before the due instant.
+    let lead_secs = u64::try_from(bot::service::AUTOPAY_LEAD_MS / 1_000).unwrap();
+    let invoice = |reference: &str, amount: i64| {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let body = json!({
+            "reference": reference, "platform": "mock", "user_id": "alice",
+            "amount": amount, "currency": "USD",
+            "due_at": now + lead_secs + AUTOPAY_IN_SECS,
+            "description": "Gas",
+        });
+        let (status, sent) = biller.call("POST", "", Some(&body));
+        assert_eq!(status, 201, "{sent}");
+    };
+
+    invoice("INV-7", 1_500);
+    let seventh = chat.wait_for("alice", "$15.00 for Gas");
+    let text = seventh["text"].as_str().unwrap();
+    assert!(text.contains("Autopay is on for these"), "{text}");
+    let reference = chat_reference(text);
+    // Told ahead, then paid: in that order, each once.
+    chat.wait_for("alice", &format!("Autopay paid {reference}: $15.00"));
+    let (_, body) = chat.server.get("/mock/users/alice/messages");
+    let texts: Vec<String> = json_body(&body)["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str().map(str::to_owned))
+        .collect();
+    let ahead: Vec<usize> = (0..texts.len())
+        .filter(|&i| texts[i].contains(&format!("I'll pay invoice {reference} from @citypower")))
+        .collect();
+    let paid: Vec<usize> = (0..texts.len())
+        .filter(|&i| texts[i].contains(&format!("Autopay paid {reference}")))
+        .collect();
+    assert_eq!((ahead.len(), paid.len()), (1, 1), "{texts:#?}");
+    assert!(ahead[0] < paid[0], "{texts:#?}");
+    // The biller hears of it by its signed webhook.
+    let deadline = Instant::now() + Duration::from_secs(WAIT_SECS);
+    let event = loop {
+        let paid = wait_for_event(received, "invoice.paid");
+        if let Some(event) = paid
+            .into_iter()
+            .find(|(_, body)| body["data"]["invoice"]["reference"] == "INV-7")
+        {
+            break event;
+        }
+        assert!(Instant::now() < deadline, "no invoice.paid for INV-7");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    verify_signature(secret, &event.0, &event.1.to_string());
+    assert_eq!(event.1["data"]["invoice"]["amount"], 1_500);
+    assert_eq!(biller.call("GET", "/INV-7", None).1["state"], "paid");
+
+    // Above the cap: left for her, open, and she is told why.
+    invoice("INV-8", 3_000);
+    let eighth = chat.wait_for("alice", "$30.00 for Gas");
+    let reference = chat_reference(eighth["text"].as_str().unwrap());
+    chat.wait_for(
+        "alice",
+        &format!("Invoice {reference} ($30.00) is above your autopay cap of $20.00"),
+    );
+    // Past its run: still open, never paid.
+    std::thread::sleep(Duration::from_secs(AUTOPAY_IN_SECS));
+    assert_eq!(biller.call("GET", "/INV-8", None).1["state"], "open");
+    let bills = chat.say("alice", "/bills").join("\n");
+    assert!(bills.contains(&format!("/approve {reference}")), "{bills}");
+    let paid = received.lock().unwrap().clone();
+    assert!(
+        paid.iter()
+            .all(|(_, body)| json_body(body)["data"]["invoice"]["reference"] != "INV-8"),
+        "{paid:?}"
     );
 }
 

@@ -39,11 +39,11 @@ enum Fit {
 impl Bot {
     /// Handles the autopay runs that are due. Returns how many it changed.
     pub(in crate::service) async fn sweep_autopay(&self, now_ms: i64) -> Result<usize> {
+        let mut handled = self.sweep_autopay_setups(now_ms).await?;
         let due = self
             .store
             .autopay_runs_due(now_ms, SWEEP_AUTOPAY_MAX)
             .await?;
-        let mut handled = 0;
         for run in due {
             let request = run.request.clone();
             // One run's failure (the database, for a moment) holds up no

@@ -134,12 +134,15 @@ impl Bot {
         if payer_now != Some(order.payer) {
             return self.end_moved(order, now_ms).await;
         }
-        if order.kind == StandingKind::Request {
-            return self.ask_period(order, now_ms).await;
-        }
+        // A period due longer ago than the grace window (paybot was down)
+        // is skipped and both sides told, a recurring request's as a
+        // standing order's.
         let grace_ms = i64::from(self.config.standing.late_grace_secs).saturating_mul(1_000);
         if order.attempts == 0 && now_ms.saturating_sub(run_ms) > grace_ms {
             return self.skip_period(order, Skip::Missed, now_ms).await;
+        }
+        if order.kind == StandingKind::Request {
+            return self.ask_period(order, now_ms).await;
         }
         let payee_user = self
             .store
@@ -290,6 +293,31 @@ impl Bot {
         let memo = with_memo(order.memo.as_ref());
         let payer_label = self.payer_name(&order).await?;
         let (payer_text, payee_why) = match why {
+            // A recurring request's period: its requester told it was not
+            // sent, the one it would have asked that nothing is asked.
+            Skip::Missed if order.kind == StandingKind::Request => {
+                let outbox = vec![
+                    self.notice(
+                        &format!("{reference}:run:{k}:skipped:payer"),
+                        order.payer_platform,
+                        &order.payer_id,
+                        texts::series_missed_requester(
+                            &reference,
+                            &order.payee_label,
+                            &amount,
+                            &run_text(&order.schedule, k).unwrap_or_default(),
+                            &next,
+                        ),
+                    )?,
+                    self.notice(
+                        &format!("{reference}:run:{k}:skipped:payee"),
+                        order.payee_platform,
+                        &order.payee_id,
+                        texts::series_missed_payer(&payer_label, &amount, &memo),
+                    )?,
+                ];
+                return self.commit_records(advanced, outbox).await;
+            }
             Skip::Short => (
                 texts::skipped_short_payer(&reference, &order.payee_label, &amount, &next),
                 // Told, but not why: the payer's balance is the payer's.
@@ -445,18 +473,27 @@ impl Bot {
     async fn end_moved(&self, order: StandingOrder, now_ms: i64) -> Result<Option<StandingOrder>> {
         let reference = order.reference.to_string();
         let payer_label = self.payer_name(&order).await?;
+        let shown = match order.kind {
+            StandingKind::Payment => what(&order),
+            StandingKind::Request => format!(
+                "{} for {}{}",
+                order.payee_label,
+                order.amount,
+                with_memo(order.memo.as_ref())
+            ),
+        };
         let outbox = vec![
             self.notice(
                 &format!("{reference}:moved:payer"),
                 order.payer_platform,
                 &order.payer_id,
-                texts::ended_account_moved(&reference, &what(&order)),
+                texts::ended_account_moved(order.kind, &reference, &shown),
             )?,
             self.notice(
                 &format!("{reference}:moved:payee"),
                 order.payee_platform,
                 &order.payee_id,
-                texts::ended_for_payee(&payer_label, &reference),
+                texts::ended_for_payee(order.kind, &payer_label, &reference),
             )?,
         ];
         let mut ended = order;
@@ -501,11 +538,15 @@ fn stored(mut order: StandingOrder) -> StandingOrder {
     order
 }
 
-/// "Next payment: ..." or "That was its last payment."
+/// "Next payment: ..." or "That was its last payment." (a recurring
+/// request's: "Next request: ...").
 pub(super) fn next_text(order: &StandingOrder) -> String {
     let when = match order.state {
         StandingState::Active => run_text(&order.schedule, order.next_period),
         _ => None,
     };
-    texts::next_sentence(when.as_deref())
+    match order.kind {
+        StandingKind::Payment => texts::next_sentence(when.as_deref()),
+        StandingKind::Request => texts::series_next(when.as_deref()),
+    }
 }

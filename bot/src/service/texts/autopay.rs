@@ -45,6 +45,28 @@ pub(crate) fn active_series(reference: &str, series: &str, requester: &str, cap:
     )
 }
 
+/// `/autopay off REF` of a recurring request that has ended (`state`:
+/// `cancelled`, `finished`); `was_on`: an autopay for it was on and is now
+/// off.
+pub(crate) fn series_ended(reference: &str, state: &str, was_on: bool) -> String {
+    if was_on {
+        format!(
+            "Recurring request {reference} is {state}: it asks you for nothing more. Your autopay for it is off now."
+        )
+    } else {
+        format!(
+            "Recurring request {reference} is {state}: it asks you for nothing more, and no autopay of yours is on for it."
+        )
+    }
+}
+
+/// An autopay set-up whose code nobody confirmed in time.
+pub(crate) fn code_ran_out(reference: &str, biller: &str, cap: &str) -> String {
+    format!(
+        "Autopay {reference} for {biller} (up to {cap} a month) was not confirmed in time, so it is not on; nothing will be paid by it. Send /autopay again if you still want it."
+    )
+}
+
 pub(crate) fn no_such_series(reference: &str) -> String {
     format!("{reference} is not a recurring request that asks you for money.")
 }

@@ -1,6 +1,8 @@
 //! What standing orders (`/pay ... every month`, `/scheduled`) and `/tz`
 //! say.
 
+use crate::store::standing::StandingKind;
+
 pub(crate) fn time_zone_is(zone: &str, default: bool) -> String {
     if default {
         format!(
@@ -82,16 +84,40 @@ pub(crate) fn coming_up(reference: &str, what: &str, when: &str, date: &str) -> 
     )
 }
 
+/// What users call a standing order of `kind`: `Standing order` or
+/// `Recurring request`.
+pub(crate) fn title(kind: StandingKind) -> &'static str {
+    match kind {
+        StandingKind::Payment => "Standing order",
+        StandingKind::Request => "Recurring request",
+    }
+}
+
+/// What one period of an order of `kind` makes: `payment` or `request`.
+fn run_word(kind: StandingKind) -> &'static str {
+    match kind {
+        StandingKind::Payment => "payment",
+        StandingKind::Request => "request",
+    }
+}
+
 /// `/scheduled skip REF DATE` for a run that is no longer the next one.
-pub(crate) fn skip_not_next(reference: &str, due: &str, next: &str) -> String {
+pub(crate) fn skip_not_next(kind: StandingKind, reference: &str, due: &str, next: &str) -> String {
+    let (title, run) = (title(kind), run_word(kind));
     format!(
-        "Standing order {reference}: the payment due {due} is no longer the next one \
+        "{title} {reference}: the {run} due {due} is no longer the next one \
          (already made or skipped), so nothing is skipped. {next}"
     )
 }
 
-pub(crate) fn skipped_by_you(reference: &str, when: &str, next: &str) -> String {
-    format!("Standing order {reference}: the payment due {when} is skipped. {next}")
+pub(crate) fn skipped_by_you(
+    kind: StandingKind,
+    reference: &str,
+    when: &str,
+    next: &str,
+) -> String {
+    let (title, run) = (title(kind), run_word(kind));
+    format!("{title} {reference}: the {run} due {when} is skipped. {next}")
 }
 
 pub(crate) fn active(
@@ -167,26 +193,28 @@ pub(crate) fn no_such_order(reference: &str) -> String {
     format!("You have no standing order {reference}.")
 }
 
-pub(crate) fn paused(reference: &str) -> String {
-    format!(
-        "Standing order {reference} is paused: no payments until you /scheduled resume {reference}."
-    )
+pub(crate) fn paused(kind: StandingKind, reference: &str) -> String {
+    let (title, run) = (title(kind), run_word(kind));
+    format!("{title} {reference} is paused: no {run}s until you /scheduled resume {reference}.")
 }
 
-pub(crate) fn resumed(reference: &str, next: &str) -> String {
-    format!("Standing order {reference} runs again. Next payment: {next}.")
+pub(crate) fn resumed(kind: StandingKind, reference: &str, next: &str) -> String {
+    let (title, run) = (title(kind), run_word(kind));
+    format!("{title} {reference} runs again. Next {run}: {next}.")
 }
 
-pub(crate) fn resumed_finished(reference: &str) -> String {
-    format!("Standing order {reference} has no payment left to make: it is finished.")
+pub(crate) fn resumed_finished(kind: StandingKind, reference: &str) -> String {
+    let (title, run) = (title(kind), run_word(kind));
+    format!("{title} {reference} has no {run} left to make: it is finished.")
 }
 
-pub(crate) fn cancelled(reference: &str) -> String {
-    format!("Standing order {reference} is cancelled: no more payments.")
+pub(crate) fn cancelled(kind: StandingKind, reference: &str) -> String {
+    let (title, run) = (title(kind), run_word(kind));
+    format!("{title} {reference} is cancelled: no more {run}s.")
 }
 
-pub(crate) fn cannot(reference: &str, state: &str) -> String {
-    format!("Standing order {reference} is {state}.")
+pub(crate) fn cannot(kind: StandingKind, reference: &str, state: &str) -> String {
+    format!("{} {reference} is {state}.", title(kind))
 }
 
 pub(crate) fn describe_state(state: crate::store::standing::StandingState) -> &'static str {
@@ -286,19 +314,32 @@ pub(crate) fn skipped_refused_payer(
 }
 
 /// An order whose payer's account now uses another wallet (or none).
-pub(crate) fn ended_account_moved(reference: &str, what: &str) -> String {
-    format!(
-        "Standing order {reference} to pay {what} is cancelled: this account now belongs to \
-         another wallet, and the order paid from the old one. Nothing more will be paid; \
-         set it up again with /pay if you still want it."
-    )
+pub(crate) fn ended_account_moved(kind: StandingKind, reference: &str, what: &str) -> String {
+    match kind {
+        StandingKind::Payment => format!(
+            "Standing order {reference} to pay {what} is cancelled: this account now belongs to \
+             another wallet, and the order paid from the old one. Nothing more will be paid; \
+             set it up again with /pay if you still want it."
+        ),
+        StandingKind::Request => format!(
+            "Recurring request {reference} asking {what} is cancelled: this account now belongs \
+             to another wallet, and the request was paid into the old one. Nothing more will be \
+             asked; set it up again with /request if you still want it."
+        ),
+    }
 }
 
-/// The payee's side of [`ended_account_moved`].
-pub(crate) fn ended_for_payee(payer: &str, reference: &str) -> String {
-    format!(
-        "{payer}'s standing order {reference} to you has ended; no more payments will come from it."
-    )
+/// The payee's side of [`ended_account_moved`] (for a recurring request:
+/// the one it asked).
+pub(crate) fn ended_for_payee(kind: StandingKind, payer: &str, reference: &str) -> String {
+    match kind {
+        StandingKind::Payment => format!(
+            "{payer}'s standing order {reference} to you has ended; no more payments will come from it."
+        ),
+        StandingKind::Request => {
+            format!("{payer}'s recurring request {reference} has ended; it will not ask you again.")
+        }
+    }
 }
 
 /// An order whose code was not used in time.
@@ -346,6 +387,30 @@ pub(crate) fn series_list_line(
     next: &str,
 ) -> String {
     format!("{reference}: ask {payer} for {amount}{memo}, {rule}; {next}")
+}
+
+/// A period of a recurring request that was not asked because paybot was
+/// down at its time and came back past the grace window: its requester's
+/// side.
+pub(crate) fn series_missed_requester(
+    reference: &str,
+    payer: &str,
+    amount: &str,
+    due: &str,
+    next: &str,
+) -> String {
+    format!(
+        "Recurring request {reference}: the request to {payer} for {amount} due {due} was not sent, \
+         because paybot was down then and came back too late. {next}"
+    )
+}
+
+/// [`series_missed_requester`]: the side of the one it would have asked.
+pub(crate) fn series_missed_payer(requester: &str, amount: &str, memo: &str) -> String {
+    format!(
+        "{requester}'s recurring request of {amount}{memo} was skipped this time \
+         (paybot was down when it was due); nothing is asked of you for it."
+    )
 }
 
 pub(crate) fn series_next(when: Option<&str>) -> String {
