@@ -23,7 +23,8 @@
 //! /request TARGET AMOUNT [CURRENCY] [for MEMO]
 //! /approve REF                /decline REF
 //! /split TOTAL [CURRENCY] TARGET[:AMOUNT]... [for MEMO]
-//! /split status [REF]         /history [N]
+//! /split status [REF]         /history [N | export]
+//! /requests                   /remind REF
 //! /link [CODE | confirm | cancel]                    /unlink [confirm]
 //! /card add NUMBER MM/YY      /card remove N           /cards   (alias /card list)
 //! /topup AMOUNT [CURRENCY] [card N]                  /cashout AMOUNT [CURRENCY] [card N]
@@ -211,6 +212,14 @@ pub enum Command {
     ExpenseUndo { expense: ShortRef },
     /// `/tab`, `/tab @bob`, `/tab history`.
     Tab { view: TabView },
+    /// `/requests`: what the sender was asked and what they asked,
+    /// privately.
+    Requests,
+    /// `/remind REF`: send an open request of the sender's to its payer
+    /// again.
+    Remind { request: ShortRef },
+    /// `/history export`: the sender's history as a CSV file, privately.
+    HistoryExport,
 }
 
 /// What `/autopay` does.
@@ -329,6 +338,9 @@ impl Command {
             Command::Autopay { .. } => CommandName::Autopay,
             Command::Expense { .. } | Command::ExpenseUndo { .. } => CommandName::Expense,
             Command::Tab { .. } => CommandName::Tab,
+            Command::Requests => CommandName::Requests,
+            Command::Remind { .. } => CommandName::Remind,
+            Command::HistoryExport => CommandName::History,
         }
     }
 }

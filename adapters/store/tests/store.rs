@@ -290,6 +290,9 @@ fn request(
         payment: None,
         created_at_ms: T0,
         updated_at_ms: T0,
+        expires_at_ms: Some(T0 + 1_000),
+        reminders: 0,
+        reminded_at_ms: None,
         revision: 0,
     }
 }

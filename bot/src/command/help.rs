@@ -36,17 +36,21 @@ pub enum CommandName {
     Autopay,
     Expense,
     Tab,
+    Requests,
+    Remind,
 }
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 25] = [
+    pub const ALL: [CommandName; 27] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
         CommandName::Request,
         CommandName::Approve,
         CommandName::Decline,
+        CommandName::Requests,
+        CommandName::Remind,
         CommandName::Split,
         CommandName::Expense,
         CommandName::Tab,
@@ -96,6 +100,8 @@ impl CommandName {
             CommandName::Autopay => "autopay",
             CommandName::Expense => "expense",
             CommandName::Tab => "tab",
+            CommandName::Requests => "requests",
+            CommandName::Remind => "remind",
         }
     }
 
@@ -127,7 +133,7 @@ impl CommandName {
             CommandName::Split => {
                 "/split TOTAL [CURRENCY] @handle[:AMOUNT]... [for MEMO] or /split status [REF]"
             }
-            CommandName::History => "/history [N]",
+            CommandName::History => "/history [N | export]",
             CommandName::Bills => "/bills",
             CommandName::Link => "/link [CODE | confirm | cancel]",
             CommandName::Unlink => "/unlink [confirm]",
@@ -145,6 +151,8 @@ impl CommandName {
                 "/expense TOTAL [@a @b | @a:20 | @a:2 shares | @a:50%] [paid by @a] [for MEMO]"
             }
             CommandName::Tab => "/tab [@handle | history]",
+            CommandName::Requests => "/requests",
+            CommandName::Remind => "/remind REF",
         }
     }
 
@@ -176,6 +184,8 @@ impl CommandName {
             CommandName::Autopay => "/autopay @power up to 80",
             CommandName::Expense => "/expense 60 @bob @carol for dinner",
             CommandName::Tab => "/tab @bob",
+            CommandName::Requests => "/requests",
+            CommandName::Remind => "/remind R3D8KM",
         }
     }
 
@@ -194,6 +204,10 @@ impl CommandName {
                     "also every day, every 2 weeks, until 2026-12-31",
                 ),
             ],
+            CommandName::History => &[(
+                "/history export",
+                "all of it as a CSV file (date, direction, counterparty, amount, currency, memo, state, reference), sent privately",
+            )],
             _ => &[],
         }
     }
@@ -207,6 +221,15 @@ impl CommandName {
             ),
             CommandName::Tab => Some(
                 "Who owes whom in this group, per currency, simplified to the fewest transfers; /tab @bob for one person's part, /tab history for the last expenses.",
+            ),
+            CommandName::Requests => Some(
+                "Lists, privately, the requests you were asked to pay and those you made: open ones first, then the most recent, each with its reference, amount, who and when. A request expires if nobody answers it in time (both of you are told); invoices and recurring requests have their own dates.",
+            ),
+            CommandName::Remind => Some(
+                "Sends one of your open requests to its payer again, privately: at most 3 times per request, and at most once an hour. /requests shows your requests and their references.",
+            ),
+            CommandName::History => Some(
+                "Your payments, newest first, sent privately, each with its date (in your time zone if you set one with /tz, else UTC). A payment the other side never saw (cancelled before its code was used) is not in their history. /history export sends them all as a CSV file.",
             ),
             _ => None,
         }
@@ -240,6 +263,8 @@ impl CommandName {
             CommandName::Autopay => "Pay invoices or a recurring request by themselves",
             CommandName::Expense => "Add an expense to the group's tab (no money moves)",
             CommandName::Tab => "Who owes whom in this group, simplified",
+            CommandName::Requests => "Requests you were asked and made, privately",
+            CommandName::Remind => "Remind someone of a request you sent them",
         }
     }
 }
