@@ -283,3 +283,29 @@ impl Bot {
         self.commit_request_change(records, outbox).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::CommandName;
+
+    /// `/help remind` states the bounds the code keeps.
+    #[test]
+    fn remind_help_states_the_bounds() {
+        let details = CommandName::Remind.details().unwrap_or_default();
+        assert!(
+            details.contains(&format!("at most {REQUEST_REMINDERS_MAX} times")),
+            "{details}"
+        );
+        assert_eq!(REMIND_INTERVAL_SECS, 60 * 60);
+        assert!(details.contains("at most once an hour"), "{details}");
+    }
+
+    #[test]
+    fn local_minute_is_in_the_zone() {
+        let zone = UserTimeZone::utc();
+        assert_eq!(local_minute(&zone, 0), "1970-01-01 00:00");
+        let paris = UserTimeZone::parse("Europe/Paris").unwrap_or_else(|_| UserTimeZone::utc());
+        assert_eq!(local_minute(&paris, 0), "1970-01-01 01:00");
+    }
+}
