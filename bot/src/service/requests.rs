@@ -31,19 +31,19 @@ impl Bot {
         let payer = match self.resolve_known(turn, payer).await? {
             Ok(identity) => identity,
             Err(refusal) => {
-                turn.to_sender(refusal);
+                turn.for_sender(refusal);
                 return Ok(());
             }
         };
         if payer.user == turn.me.user {
-            turn.to_sender(texts::NOT_YOURSELF);
+            turn.for_sender(texts::NOT_YOURSELF);
             return Ok(());
         }
         if let Some(refusal) = self
             .request_limits(turn, std::slice::from_ref(&payer))
             .await?
         {
-            turn.to_sender(refusal);
+            turn.for_sender(refusal);
             return Ok(());
         }
         let key = event_key(turn.msg);
@@ -202,7 +202,7 @@ impl Bot {
             .await?
             .filter(|r| r.payer == turn.me.user);
         if request.is_none() {
-            turn.to_sender(texts::no_such_request(&reference.to_string()));
+            turn.for_sender(texts::no_such_request(&reference.to_string()));
         }
         Ok(request)
     }
@@ -249,20 +249,20 @@ impl Bot {
                     // Another tap on Pay: where the code is, and how to
                     // get a new one.
                     Some(payment) if payment.state == PaymentState::AwaitingCode => {
-                        turn.to_sender(texts::code_already_sent(
+                        turn.for_sender(texts::code_already_sent(
                             &reference.to_string(),
                             &payment.reference.to_string(),
                         ));
                         return Ok(());
                     }
                     Some(_) => {
-                        turn.to_sender(texts::already_waiting(&reference.to_string()));
+                        turn.for_sender(texts::already_waiting(&reference.to_string()));
                         return Ok(());
                     }
                 }
             }
             RequestState::Paid | RequestState::Declined => {
-                turn.to_sender(texts::already(
+                turn.for_sender(texts::already(
                     &reference.to_string(),
                     request.state.as_str(),
                 ));
@@ -299,7 +299,7 @@ impl Bot {
             super::inbox::local_minute(&zone, at),
             zone.name()
         );
-        turn.to_sender(super::texts::inbox::expired_refusal(
+        turn.for_sender(super::texts::inbox::expired_refusal(
             &request.reference.to_string(),
             &at,
         ));
@@ -314,7 +314,7 @@ impl Bot {
             request.state,
             RequestState::Paid | RequestState::Declined | RequestState::Expired
         ) {
-            turn.to_sender(texts::already(
+            turn.for_sender(texts::already(
                 &reference.to_string(),
                 request.state.as_str(),
             ));
@@ -330,14 +330,14 @@ impl Bot {
         {
             // Its payment is in progress: it may still complete, so the
             // request is not declined under it (`/cancel` the payment).
-            turn.to_sender(texts::already_waiting(&reference.to_string()));
+            turn.for_sender(texts::already_waiting(&reference.to_string()));
             return Ok(());
         }
         let mut declined = request.clone();
         declined.state = RequestState::Declined;
         declined.updated_at_ms = turn.now_ms;
         if !self.store.update_request(&declined).await? {
-            turn.to_sender(texts::changed_meanwhile(&reference.to_string()));
+            turn.for_sender(texts::changed_meanwhile(&reference.to_string()));
             return Ok(());
         }
         let notice = self.notice(

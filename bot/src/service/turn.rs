@@ -45,7 +45,7 @@ pub(super) struct Turn<'a> {
     /// and nobody else saw the command (see [`crate::PlatformProfile::with_private_in_place`]).
     pub(super) in_place: bool,
     /// The bot cannot write to the sender privately yet (Telegram, before
-    /// they opened a direct chat with it): [`Turn::to_sender`] answers in
+    /// they opened a direct chat with it): [`Turn::for_sender`] answers in
     /// the chat then.
     pub(super) dm_closed: bool,
 }
@@ -104,7 +104,7 @@ impl Turn<'_> {
     /// ephemeral, where they typed; Telegram and the mock chat: by DM, the
     /// group told only "I sent you a DM"), in the chat where it cannot (a
     /// Telegram user who never opened a direct chat with the bot).
-    pub(super) fn to_sender(&mut self, text: impl Into<String>) {
+    pub(super) fn for_sender(&mut self, text: impl Into<String>) {
         if self.in_group() && self.dm_closed {
             self.here(text);
         } else {
@@ -417,7 +417,7 @@ impl Bot {
                 return Ok(Screened::Answered(turn.replies));
             }
             Err(usage) => {
-                turn.to_sender(usage.to_string());
+                turn.for_sender(usage.to_string());
                 return Ok(Screened::Answered(turn.replies));
             }
         };
@@ -455,7 +455,7 @@ impl Bot {
             Admission::RefusedQuietly => false,
             Admission::Refused { until_ms } => {
                 let me = (turn.in_group() && turn.dm_closed).then(|| turn.me_label());
-                turn.to_sender(texts::commands_too_fast(
+                turn.for_sender(texts::commands_too_fast(
                     me.as_deref(),
                     limits.commands_per_minute_max,
                     &limits::utc_second_text(until_ms),
