@@ -86,7 +86,29 @@ impl Bot {
                                 .as_deref(),
                         )
                     }
-                    RequestState::Approved => "being paid".to_owned(),
+                    // Its payment may have ended without paying: then it
+                    // is open again.
+                    RequestState::Approved => {
+                        let paying = match &request.payment {
+                            Some(p) => self
+                                .store
+                                .payment(p)
+                                .await?
+                                .is_some_and(|p| !p.state.is_final()),
+                            None => false,
+                        };
+                        if paying {
+                            "being paid".to_owned()
+                        } else {
+                            open = true;
+                            texts::state_open(
+                                request
+                                    .expires_at_ms
+                                    .map(|at| local_minute(&zone, at))
+                                    .as_deref(),
+                            )
+                        }
+                    }
                     other => other.as_str().to_owned(),
                 }
             };
