@@ -72,6 +72,7 @@ pub fn bot_config(settings: &Settings, deployment: &Deployment) -> BotConfig {
             attempts_max: settings.otp.attempts_max,
         },
         escrow_ttl_secs: settings.escrow.ttl_secs,
+        request_ttl_secs: settings.bot.request_ttl_secs,
         mock_opening_balance: deployment
             .mock_chat
             .then_some(settings.mock.opening_balance.0),

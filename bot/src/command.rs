@@ -23,7 +23,8 @@
 //! /request TARGET AMOUNT [CURRENCY] [for MEMO]
 //! /approve REF                /decline REF
 //! /split TOTAL [CURRENCY] TARGET[:AMOUNT]... [for MEMO]
-//! /split status [REF]         /history [N]
+//! /split status [REF]         /history [N | export]
+//! /requests                   /remind REF
 //! /link [CODE | confirm | cancel]                    /unlink [confirm]
 //! /card add NUMBER MM/YY      /card remove N           /cards   (alias /card list)
 //! /topup AMOUNT [CURRENCY] [card N]                  /cashout AMOUNT [CURRENCY] [card N]
@@ -232,6 +233,14 @@ pub enum Command {
         total: Amount,
         memo: Option<Memo>,
     },
+    /// `/requests`: what the sender was asked and what they asked,
+    /// privately.
+    Requests,
+    /// `/remind REF`: send an open request of the sender's to its payer
+    /// again.
+    Remind { request: ShortRef },
+    /// `/history export`: the sender's history as a CSV file, privately.
+    HistoryExport,
 }
 
 /// What `/autopay` does.
@@ -355,6 +364,9 @@ impl Command {
             }
             Command::Tab { .. } => CommandName::Tab,
             Command::Settle { .. } | Command::SettleAnswer { .. } => CommandName::Settle,
+            Command::Requests => CommandName::Requests,
+            Command::Remind { .. } => CommandName::Remind,
+            Command::HistoryExport => CommandName::History,
         }
     }
 }

@@ -33,6 +33,7 @@ mod confirm;
 mod escrow;
 mod events;
 mod holds;
+mod inbox;
 mod limits;
 mod link;
 mod memo;
@@ -90,6 +91,10 @@ pub use autopay::{
 pub use bills::{INVOICE_DECLINE_BUTTON, INVOICE_PAY_BUTTON};
 pub use escrow::ESCROW_TTL_SECS_MAX;
 pub use holds::{APPROVAL_RETRY_MS, HOLD_RESERVATION_MARGIN_MS};
+pub use inbox::{
+    REMIND_INTERVAL_SECS, REQUEST_REMINDERS_MAX, REQUEST_TTL_SECS_DEFAULT, REQUESTS_LISTED_MAX,
+    SWEEP_REQUESTS_MAX,
+};
 pub use limits::{
     ALLOWANCE_CACHE_ENTRIES_MAX, LIMITS_CURRENCIES_MAX, LimitLine, USES_READ_MAX,
     limit_transfer_codes,
@@ -142,6 +147,9 @@ pub struct BotConfig {
     /// How long a payment to an unclaimed handle waits before it is
     /// refunded.
     pub escrow_ttl_secs: u32,
+    /// How long a request stays open before it expires (both sides told);
+    /// invoices and recurring requests have their own dates.
+    pub request_ttl_secs: u32,
     /// Credited, once, on a mock user's first `/start` (mock platform only).
     pub mock_opening_balance: Option<Amount>,
     /// The cash-out fee and the new-card hold.
@@ -161,6 +169,7 @@ impl Default for BotConfig {
             default_currency: Currency::USD,
             otp: OtpPolicy::default(),
             escrow_ttl_secs: 7 * 24 * 60 * 60,
+            request_ttl_secs: REQUEST_TTL_SECS_DEFAULT,
             mock_opening_balance: None,
             cards: CardPolicy::default(),
             limits: Limits::default(),
@@ -546,6 +555,9 @@ impl Bot {
             Command::SplitStatus { split } => self.split_status(&mut turn, split).await?,
             Command::History { limit } => self.history(&mut turn, limit).await?,
             Command::Bills => self.bills(&mut turn).await?,
+            Command::Requests => self.requests_inbox(&mut turn).await?,
+            Command::Remind { request } => self.remind(&mut turn, &request).await?,
+            Command::HistoryExport => self.history_export(&mut turn).await?,
             Command::Link { code } => self.link(&mut turn, code).await?,
             Command::LinkConfirm { second_factor } => {
                 self.link_confirm(&mut turn, second_factor.as_ref()).await?;
@@ -636,6 +648,7 @@ impl Bot {
         ended += self.sweep_card_adds(now_ms).await?;
         ended += self.sweep_standing(now_ms).await?;
         ended += self.sweep_autopay(now_ms).await?;
+        ended += self.sweep_requests(now_ms).await?;
         if ended > 0 {
             self.dispatcher.wake();
         }

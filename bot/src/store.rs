@@ -348,6 +348,11 @@ pub trait Store:
     /// Payments the user made or received (as the payee user), newest
     /// first, at most `limit`.
     async fn payments_of_user(&self, user: UserId, limit: u32) -> Result<Vec<Payment>, StoreError>;
+    /// The user's history, newest first, at most `limit`: the payments
+    /// they made, and those made to them that they heard of (not one
+    /// waiting for its code, nor one cancelled, expired, locked out or
+    /// leaked before its code was used).
+    async fn history_of_user(&self, user: UserId, limit: u32) -> Result<Vec<Payment>, StoreError>;
 
     /// Whether `payer` ever completed a payment to `payee`.
     async fn has_paid_before(&self, payer: UserId, payee: UserId) -> Result<bool, StoreError>;
@@ -368,6 +373,21 @@ pub trait Store:
     async fn update_request(&self, request: &PaymentRequest) -> Result<bool, StoreError>;
 
     /// The requests a split made, in the split's order.
+    /// The user's requests, both sides (made and received), at most
+    /// `limit`: those still open (or approved, their payment not final)
+    /// first, then the rest, newest first.
+    async fn requests_of_user(
+        &self,
+        user: UserId,
+        limit: u32,
+    ) -> Result<Vec<PaymentRequest>, StoreError>;
+    /// Open requests whose `expires_at_ms` is at or before `now_ms`, the
+    /// earliest first, at most `limit`.
+    async fn requests_expiring(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<PaymentRequest>, StoreError>;
     async fn requests_of_split(&self, split: &ShortRef) -> Result<Vec<PaymentRequest>, StoreError>;
 
     /// Requests `payer` is asked to pay and has not paid or declined

@@ -246,6 +246,9 @@ fn render(parsed: &Command) -> String {
                 }
             }
         }
+        Command::Requests => {}
+        Command::Remind { request } => push(format_args!(" {request}")),
+        Command::HistoryExport => push(format_args!(" export")),
         Command::Expense {
             total,
             shares,

@@ -18,7 +18,7 @@ use url::Url;
 
 use super::bounds::{
     CommandsBurst, CommandsPerMinute, EscrowTtl, LateGrace, NoticeBefore, OtpAttempts, OtpTtl,
-    RequestsPerHour, SweepInterval, within,
+    RequestTtl, RequestsPerHour, SweepInterval, within,
 };
 
 /// `[bot]`: the chat core.
@@ -30,6 +30,10 @@ pub struct BotSettings {
     /// How often expired codes and unclaimed escrow are ended, in ms.
     #[serde(deserialize_with = "within::<_, SweepInterval>")]
     pub sweep_interval_ms: u64,
+    /// How long a request (`/request`, a share of a `/split`) stays open
+    /// before it expires, both sides told, in seconds.
+    #[serde(deserialize_with = "within::<_, RequestTtl>")]
+    pub request_ttl_secs: u32,
 }
 
 /// `[otp]`: one-time confirmation codes.

@@ -1250,3 +1250,47 @@ cases!(invoice_retried_with_other_fields {
     an_invoice_retried_with_other_fields_sends_nothing_on_sqlite(TestBackend::Sqlite),
     an_invoice_retried_with_other_fields_sends_nothing_on_postgres(TestBackend::Postgres),
 });
+
+/// A request past its expiry cannot be approved even before the sweep
+/// marked it (the sweep runs every second, but a request is judged by its
+/// date, not by whether the sweep came by); nothing is reserved. The
+/// sweep then marks it expired, both sides told once.
+async fn expired_request_refused_before_the_sweep(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    bot.handle(&dm("alice", "s1", "/start")).await;
+    bot.handle(&dm("bob", "s2", "/start")).await;
+    bot.handle(&dm("bob", "r1", "/request @alice 5 for lunch"))
+        .await;
+    let request = requests_to(&store, "alice").await.remove(0);
+    let ttl = bot::BotConfig::default().request_ttl_secs;
+    db.clock
+        .advance(std::time::Duration::from_secs(u64::from(ttl) + 1));
+    let refused = text_of(
+        &bot.handle(&dm(
+            "alice",
+            "a1",
+            &format!("/approve {}", request.reference),
+        ))
+        .await,
+    );
+    assert!(refused.contains("so it can no longer be paid"), "{refused}");
+    assert!(!refused.contains("/confirm"), "{refused}");
+    assert!(
+        balance_text(&bot, "alice", "b1")
+            .await
+            .contains("$100.00 available.")
+    );
+    assert_eq!(bot.sweep().await.unwrap(), 1);
+    assert_eq!(bot.sweep().await.unwrap(), 0, "expired once");
+    let after = store.request(&request.reference).await.unwrap().unwrap();
+    assert_eq!(after.state, bot::store::RequestState::Expired);
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(expired_request_refused_before_the_sweep {
+    expired_request_refused_before_the_sweep_on_sqlite(TestBackend::Sqlite),
+    expired_request_refused_before_the_sweep_on_postgres(TestBackend::Postgres),
+});

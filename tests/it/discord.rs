@@ -20,8 +20,8 @@ use axum::http::Request;
 use bot::message::{Platform, PlatformUserId};
 use bot::store::Store;
 use fake_discord::{
-    APPLICATION_ID, CHANNEL_ID, DcUser, FakeDiscord, GUILD_ID, Place, STRING, SigningKey, TOKEN,
-    USER,
+    APPLICATION_ID, BOOLEAN, CHANNEL_ID, DcUser, FakeDiscord, GUILD_ID, Place, STRING, SigningKey,
+    TOKEN, USER,
 };
 use ledger::testing::{TestBackend, TestDb};
 use paybot_discord::config::parse_api_url;
@@ -1066,5 +1066,99 @@ async fn the_tab_is_settled_with_the_button_and_options() {
         square.content()
     );
     h.assert_channel_clean(&[&code, &code_rest, "80.00", "available"]);
+    h.assert_ledger_sound().await;
+}
+
+/// The requests inbox and the history export through Discord: `/requests`
+/// and `/history export:true` answer ephemerally in the channel, `/remind`
+/// reaches the payer by DM, and a usage error (a malformed reference) is
+/// ephemeral too, never a channel message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_inbox_export_and_usage_errors_are_ephemeral() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Endpoint).await else {
+        return;
+    };
+    h.fund(&ALICE).await;
+    h.run(Place::Dm, &BOB, "start", &[]).await;
+    h.fake.add_user(&BOB);
+    let asked = h
+        .run(
+            Place::Guild,
+            &ALICE,
+            "request",
+            &[
+                ("user", USER, BOB.json()),
+                ("amount", STRING, json!("6")),
+                ("memo", STRING, json!("tickets")),
+            ],
+        )
+        .await;
+    let reference = word_after(asked.content(), "(request ")
+        .trim_end_matches(['.', ')'])
+        .to_owned();
+    assert!(reference.starts_with('R'), "{}", asked.content());
+    let inbox = h.run(Place::Guild, &BOB, "requests", &[]).await;
+    assert!(inbox.ephemeral());
+    assert!(
+        inbox
+            .content()
+            .contains("@alice asked you for $6.00 for “tickets” — open until"),
+        "{}",
+        inbox.content()
+    );
+    let reminded = h
+        .run(
+            Place::Guild,
+            &ALICE,
+            "remind",
+            &[("request", STRING, json!(reference))],
+        )
+        .await;
+    assert!(reminded.ephemeral());
+    assert!(
+        reminded.content().contains("I reminded @bob"),
+        "{}",
+        reminded.content()
+    );
+    h.fake
+        .wait_for_dm(BOB.id, "Reminder from @alice", WAIT_SECS)
+        .await;
+    let usage = h
+        .run(
+            Place::Guild,
+            &ALICE,
+            "remind",
+            &[("request", STRING, json!("R!"))],
+        )
+        .await;
+    assert!(usage.ephemeral(), "a usage error is for its sender only");
+    assert!(
+        usage.content().contains("Usage: /remind REF"),
+        "{}",
+        usage.content()
+    );
+    h.pay(Place::Dm, &ALICE, &BOB, "2").await;
+    let export = h
+        .run(
+            Place::Guild,
+            &ALICE,
+            "history",
+            &[("export", BOOLEAN, json!(true))],
+        )
+        .await;
+    assert!(export.ephemeral());
+    assert!(
+        export
+            .content()
+            .contains("date,direction,counterparty,amount,currency,memo,state,reference"),
+        "{}",
+        export.content()
+    );
+    assert!(
+        export
+            .content()
+            .contains(",sent,'@bob,2.00,USD,,awaiting_code,")
+    );
+    h.assert_channel_clean(&["Usage", "awaiting_code"]);
     h.assert_ledger_sound().await;
 }

@@ -788,3 +788,67 @@ async fn second_factor_setup_sends_a_qr_code_photo() {
         .wait_for(ALICE.id, "Your authenticator app is on.", WAIT_SECS)
         .await;
 }
+
+/// The requests inbox through Telegram: `/requests` in the group answers
+/// privately (the group hears only that), `/remind` reaches the payer, and
+/// a usage error in the group goes to its sender by DM with a short public
+/// pointer; a member who never opened a private chat still gets the usage
+/// line in the group (nothing could reach them privately).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_inbox_and_usage_errors_in_private() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Polling).await else {
+        return;
+    };
+    h.start_dm(&ALICE).await;
+    h.start_dm(&BOB).await;
+    h.say(&ALICE, group(), "/request @bob 6 for the tickets")
+        .await;
+    let notice = h
+        .fake
+        .wait_for(BOB.id, "@alice asks you to pay $6.00", WAIT_SECS)
+        .await;
+    let reference = notice
+        .text()
+        .split_whitespace()
+        .find(|w| w.starts_with('R') && w.len() >= 7)
+        .unwrap()
+        .trim_end_matches(['.', ','])
+        .to_owned();
+    h.say(&BOB, group(), "/requests").await;
+    h.fake
+        .wait_for(GROUP_ID, "@bob, I sent you a DM.", WAIT_SECS)
+        .await;
+    h.fake
+        .wait_for(
+            BOB.id,
+            "@alice asked you for $6.00 for \u{201c}the tickets\u{201d} \u{2014} open until",
+            WAIT_SECS,
+        )
+        .await;
+    h.say(&ALICE, ALICE.dm(), &format!("/remind {reference}"))
+        .await;
+    h.fake
+        .wait_for(BOB.id, "Reminder from @alice", WAIT_SECS)
+        .await;
+    // A usage error in the group: detail by DM, a pointer in the group.
+    h.say(&ALICE, group(), "/remind").await;
+    h.fake
+        .wait_for(ALICE.id, "Usage: /remind REF", WAIT_SECS)
+        .await;
+    h.fake
+        .wait_for(GROUP_ID, "@alice, I sent you a DM.", WAIT_SECS)
+        .await;
+    assert!(
+        h.fake
+            .sent_to(GROUP_ID)
+            .iter()
+            .all(|c| !c.text().contains("Usage: /remind")),
+        "the usage line reached the group"
+    );
+    // Dave never opened a private chat: the line stays in the group.
+    h.say(&DAVE, group(), "/remind").await;
+    h.fake
+        .wait_for(GROUP_ID, "Usage: /remind REF", WAIT_SECS)
+        .await;
+    h.assert_group_clean(&[]);
+}

@@ -53,6 +53,7 @@ const MODAL: u8 = 9;
 /// Option types.
 const STRING_OPTION: u8 = 3;
 const INTEGER_OPTION: u8 = 4;
+const BOOLEAN_OPTION: u8 = 5;
 const USER_OPTION: u8 = 6;
 /// Interaction contexts: a server, the bot's DM.
 const CONTEXT_GUILD: u8 = 0;
@@ -398,7 +399,11 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
             };
             Ok((text, Vec::new()))
         }
-        "cancel" | "approve" | "decline" | "history" | "help" | "link" | "unlink" | "2fa" => {
+        "history" if option_value(options, "export") == Some(&Value::Bool(true)) => {
+            Ok(("/history export".to_owned(), Vec::new()))
+        }
+        "cancel" | "approve" | "decline" | "remind" | "history" | "help" | "link" | "unlink"
+        | "2fa" => {
             let argument = ["payment", "request", "count", "command", "code", "action"]
                 .iter()
                 .find_map(|option| word(options, option).transpose())
@@ -484,7 +489,7 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
             }
             Ok((text, vec![mention]))
         }
-        "balance" | "start" | "cards" => Ok((format!("/{name}"), Vec::new())),
+        "balance" | "start" | "cards" | "requests" => Ok((format!("/{name}"), Vec::new())),
         _ => Err("a command paybot does not have"),
     }
 }
@@ -839,9 +844,22 @@ pub fn commands() -> Value {
                 ),
                 CommandName::History => (
                     name.summary(),
-                    vec![json!({"type": INTEGER_OPTION, "name": "count",
+                    vec![
+                        json!({"type": INTEGER_OPTION, "name": "count",
                         "description": "How many entries", "required": false,
-                        "min_value": 1, "max_value": HISTORY_ENTRIES_MAX})],
+                        "min_value": 1, "max_value": HISTORY_ENTRIES_MAX}),
+                        json!({"type": BOOLEAN_OPTION, "name": "export",
+                        "description": "All of it as CSV, sent only to you", "required": false}),
+                    ],
+                ),
+                CommandName::Remind => (
+                    name.summary(),
+                    vec![string(
+                        "request",
+                        "The reference of your request, e.g. R4M9TQ (see /requests)",
+                        true,
+                        WORD_OPTION_BYTES_MAX,
+                    )],
                 ),
                 CommandName::Link => (
                     name.summary(),
@@ -982,6 +1000,7 @@ pub fn commands() -> Value {
                 CommandName::Balance
                 | CommandName::Limits
                 | CommandName::Bills
+                | CommandName::Requests
                 | CommandName::Start
                 | CommandName::Cards => {
                     (name.summary(), Vec::new())

@@ -195,6 +195,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
     ),
     ledger::migration!(
         "bot",
+        26,
+        "the requests inbox: request expiry and reminders",
+        "../migrations",
+        "0026_requests_inbox.sql"
+    ),
+    ledger::migration!(
+        "bot",
         27,
         "autopay: set-ups waiting for a code, by when their code was issued",
         "../migrations",
@@ -217,6 +224,17 @@ pub const DUE_STATES: [PaymentState; 3] = [
     PaymentState::AwaitingCode,
     PaymentState::Escrowed,
     PaymentState::Held,
+];
+
+/// The states in which the payee of a payment never heard of it (for
+/// [`Store::history_of_user`]): waiting for its code, or ended before it
+/// was used. The SQL names them literally.
+pub const UNSEEN_BY_PAYEE_STATES: [PaymentState; 5] = [
+    PaymentState::AwaitingCode,
+    PaymentState::Cancelled,
+    PaymentState::Expired,
+    PaymentState::LockedOut,
+    PaymentState::Leaked,
 ];
 
 /// The states in which a payment reached its payee (for
@@ -372,6 +390,9 @@ fn request_values(r: &PaymentRequest) -> Vec<SqlValue> {
         SqlValue::from(r.payment.as_ref().map(ShortRef::as_str)),
         SqlValue::from(r.created_at_ms),
         SqlValue::from(r.updated_at_ms),
+        SqlValue::from(r.expires_at_ms),
+        SqlValue::from(i64::from(r.reminders)),
+        SqlValue::from(r.reminded_at_ms),
         SqlValue::from(r.revision),
     ]
 }
@@ -403,7 +424,8 @@ macro_rules! request_columns {
     () => {
         "reference, requester, requester_platform, requester_id, requester_label, payer, \
          payer_platform, payer_id, payer_label, amount, currency, memo, split_ref, state, \
-         payment_ref, created_at_ms, updated_at_ms, revision"
+         payment_ref, created_at_ms, updated_at_ms, expires_at_ms, reminders, reminded_at_ms, \
+         revision"
     };
 }
 
@@ -764,6 +786,10 @@ macro_rules! sql_backend {
                     payment: short_ref_opt(row, T, "payment_ref")?,
                     created_at_ms: get(row, T, "created_at_ms")?,
                     updated_at_ms: get(row, T, "updated_at_ms")?,
+                    expires_at_ms: get(row, T, "expires_at_ms")?,
+                    reminders: u32::try_from(get::<i64>(row, T, "reminders")?)
+                        .map_err(|_| corrupt(T, "reminders", "out of range"))?,
+                    reminded_at_ms: get(row, T, "reminded_at_ms")?,
                     revision: get(row, T, "revision")?,
                 })
             }
@@ -1421,6 +1447,24 @@ macro_rules! sql_backend {
                 all(pool, query).await
             }
 
+            pub(crate) async fn history_of_user(
+                pool: &Pool,
+                user: UserId,
+                limit: u32,
+            ) -> Result<Vec<Payment>, Error> {
+                // The states are `UNSEEN_BY_PAYEE_STATES`: a payee never
+                // heard of a payment that ended (or waits) before its code.
+                let query = select::<Payment>(
+                    "WHERE payer = $1
+                        OR (payee_user = $1 AND state NOT IN
+                            ('awaiting_code', 'cancelled', 'expired', 'locked_out', 'leaked'))
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT $2",
+                )
+                .bind(user.0)
+                .bind(i64::from(limit));
+                all(pool, query).await
+            }
+
             pub(crate) async fn has_paid_before(
                 pool: &Pool,
                 payer: UserId,
@@ -1469,6 +1513,9 @@ macro_rules! sql_backend {
                     .bind(r.payment.as_ref().map(ShortRef::as_str))
                     .bind(r.created_at_ms)
                     .bind(r.updated_at_ms)
+                    .bind(r.expires_at_ms)
+                    .bind(i64::from(r.reminders))
+                    .bind(r.reminded_at_ms)
                     .bind(r.revision)
             }
 
@@ -1515,6 +1562,38 @@ macro_rules! sql_backend {
                      ORDER BY seq LIMIT $2",
                 )
                 .bind(payer.0)
+                .bind(i64::from(limit));
+                all(pool, query).await
+            }
+
+            pub(crate) async fn requests_of_user(
+                pool: &Pool,
+                user: UserId,
+                limit: u32,
+            ) -> Result<Vec<PaymentRequest>, Error> {
+                // Open ones first (those still to act on), then the most
+                // recent; both sides.
+                let query = select::<PaymentRequest>(
+                    "WHERE payer = $1 OR requester = $1
+                     ORDER BY CASE WHEN state IN ('open', 'approved') THEN 0 ELSE 1 END,
+                              created_at_ms DESC, seq DESC
+                     LIMIT $2",
+                )
+                .bind(user.0)
+                .bind(i64::from(limit));
+                all(pool, query).await
+            }
+
+            pub(crate) async fn requests_expiring(
+                pool: &Pool,
+                now_ms: i64,
+                limit: u32,
+            ) -> Result<Vec<PaymentRequest>, Error> {
+                let query = select::<PaymentRequest>(
+                    "WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= $1 AND state = 'open'
+                     ORDER BY expires_at_ms, seq LIMIT $2",
+                )
+                .bind(now_ms)
                 .bind(i64::from(limit));
                 all(pool, query).await
             }
@@ -2305,6 +2384,26 @@ impl Store for SqlStore {
 
     async fn payments_of_user(&self, user: UserId, limit: u32) -> Result<Vec<Payment>, StoreError> {
         on_backend!(self, pool => db::payments_of_user(pool, user, limit).await)
+    }
+
+    async fn history_of_user(&self, user: UserId, limit: u32) -> Result<Vec<Payment>, StoreError> {
+        on_backend!(self, pool => db::history_of_user(pool, user, limit).await)
+    }
+
+    async fn requests_of_user(
+        &self,
+        user: UserId,
+        limit: u32,
+    ) -> Result<Vec<PaymentRequest>, StoreError> {
+        on_backend!(self, pool => db::requests_of_user(pool, user, limit).await)
+    }
+
+    async fn requests_expiring(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<PaymentRequest>, StoreError> {
+        on_backend!(self, pool => db::requests_expiring(pool, now_ms, limit).await)
     }
 
     async fn has_paid_before(&self, payer: UserId, payee: UserId) -> Result<bool, StoreError> {

@@ -93,6 +93,9 @@ conformance!(
     has_paid_before_counts_delivered_payments,
     request_round_trip_idempotency_and_compare_and_swap,
     requests_of_split_in_insertion_order,
+    requests_of_user_open_first_both_sides,
+    requests_expiring_only_open_ones_past_their_date,
+    history_of_user_hides_what_the_payee_never_saw,
     split_insert_and_latest,
     corrupt_currency_is_an_error_not_a_panic,
     corrupt_state_platform_and_handle_are_errors,
@@ -290,6 +293,9 @@ fn request(
         payment: None,
         created_at_ms: T0,
         updated_at_ms: T0,
+        expires_at_ms: Some(T0 + 1_000),
+        reminders: 0,
+        reminded_at_ms: None,
         revision: 0,
     }
 }
@@ -1904,6 +1910,92 @@ mod cases {
             store.request(&r("REQ001")).await.unwrap().unwrap().revision,
             2
         );
+    }
+
+    pub(crate) async fn requests_of_user_open_first_both_sides(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let carol = user(&store, "carol").await;
+        for (reference, requester, payer, created, state) in [
+            ("INB001", alice, bob, T0, RequestState::Open),
+            ("INB002", bob, alice, T0 + 1, RequestState::Paid),
+            ("INB003", carol, alice, T0 + 2, RequestState::Open),
+            ("INB004", carol, bob, T0 + 3, RequestState::Open),
+            ("INB005", alice, carol, T0 + 4, RequestState::Expired),
+        ] {
+            let request = PaymentRequest {
+                created_at_ms: created,
+                state,
+                ..request(reference, requester, payer, None)
+            };
+            store.insert_request(&request).await.unwrap();
+        }
+        let listed = store.requests_of_user(alice, 10).await.unwrap();
+        let refs: Vec<&str> = listed.iter().map(|r| r.reference.as_str()).collect();
+        assert_eq!(refs, ["INB003", "INB001", "INB005", "INB002"]);
+        let two = store.requests_of_user(alice, 2).await.unwrap();
+        assert_eq!(two.len(), 2, "bounded");
+        assert_eq!(
+            store.request(&r("INB005")).await.unwrap().unwrap().state,
+            RequestState::Expired,
+            "the state round-trips"
+        );
+    }
+
+    pub(crate) async fn requests_expiring_only_open_ones_past_their_date(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        for (reference, expires, state) in [
+            ("EXP001", Some(T0 + 10), RequestState::Open),
+            ("EXP002", Some(T0 + 5), RequestState::Open),
+            ("EXP003", None, RequestState::Open),
+            ("EXP004", Some(T0 + 1), RequestState::Declined),
+            ("EXP005", Some(T0 + 100), RequestState::Open),
+        ] {
+            let request = PaymentRequest {
+                expires_at_ms: expires,
+                state,
+                reminders: 2,
+                reminded_at_ms: Some(T0 + 3),
+                ..request(reference, alice, bob, None)
+            };
+            store.insert_request(&request).await.unwrap();
+        }
+        let due = store.requests_expiring(T0 + 10, 10).await.unwrap();
+        let refs: Vec<&str> = due.iter().map(|r| r.reference.as_str()).collect();
+        assert_eq!(refs, ["EXP002", "EXP001"], "earliest first, open only");
+        assert_eq!(due[0].reminders, 2);
+        assert_eq!(due[0].reminded_at_ms, Some(T0 + 3));
+        assert_eq!(store.requests_expiring(T0 + 10, 1).await.unwrap().len(), 1);
+    }
+
+    pub(crate) async fn history_of_user_hides_what_the_payee_never_saw(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        for (reference, created, state) in [
+            ("HID001", T0, PaymentState::Completed),
+            ("HID002", T0 + 1, PaymentState::Cancelled),
+            ("HID003", T0 + 2, PaymentState::AwaitingCode),
+            ("HID004", T0 + 3, PaymentState::Expired),
+            ("HID005", T0 + 4, PaymentState::Escrowed),
+        ] {
+            let p = Payment {
+                created_at_ms: created,
+                state,
+                ..payment(reference, alice, bob, 100)
+            };
+            store.insert_payment(&p).await.unwrap();
+        }
+        let payer = store.history_of_user(alice, 10).await.unwrap();
+        assert_eq!(payer.len(), 5, "the payer sees all of theirs");
+        let payee = store.history_of_user(bob, 10).await.unwrap();
+        assert_eq!(refs(&payee), ["HID005", "HID001"]);
     }
 
     pub(crate) async fn requests_of_split_in_insertion_order(_db: &TestDb, store: Arc<SqlStore>) {

@@ -239,8 +239,18 @@ fn parse_arguments(
         },
         CommandName::Split => parse_split(words, ctx)?,
         CommandName::Bills => Command::Bills,
-        CommandName::History => Command::History {
-            limit: words.next().map(parse_history_limit).transpose()?,
+        CommandName::History => match words.peek() {
+            Some(word) if word.eq_ignore_ascii_case("export") => {
+                words.next();
+                Command::HistoryExport
+            }
+            _ => Command::History {
+                limit: words.next().map(parse_history_limit).transpose()?,
+            },
+        },
+        CommandName::Requests => Command::Requests,
+        CommandName::Remind => Command::Remind {
+            request: parse_ref(words.next().ok_or(UsageProblem::MissingRef)?)?,
         },
         CommandName::Link => match words.next() {
             None => Command::Link { code: None },

@@ -37,17 +37,21 @@ pub enum CommandName {
     Expense,
     Tab,
     Settle,
+    Requests,
+    Remind,
 }
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 26] = [
+    pub const ALL: [CommandName; 28] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
         CommandName::Request,
         CommandName::Approve,
         CommandName::Decline,
+        CommandName::Requests,
+        CommandName::Remind,
         CommandName::Split,
         CommandName::Expense,
         CommandName::Tab,
@@ -99,6 +103,8 @@ impl CommandName {
             CommandName::Expense => "expense",
             CommandName::Tab => "tab",
             CommandName::Settle => "settle",
+            CommandName::Requests => "requests",
+            CommandName::Remind => "remind",
         }
     }
 
@@ -130,7 +136,7 @@ impl CommandName {
             CommandName::Split => {
                 "/split TOTAL [CURRENCY] @handle[:AMOUNT]... [for MEMO] or /split status [REF]"
             }
-            CommandName::History => "/history [N]",
+            CommandName::History => "/history [N | export]",
             CommandName::Bills => "/bills",
             CommandName::Link => "/link [CODE | confirm | cancel]",
             CommandName::Unlink => "/unlink [confirm]",
@@ -151,6 +157,8 @@ impl CommandName {
             CommandName::Settle => {
                 "/settle [@handle [AMOUNT] [cash]] or /settle confirm | reject REF"
             }
+            CommandName::Requests => "/requests",
+            CommandName::Remind => "/remind REF",
         }
     }
 
@@ -183,6 +191,8 @@ impl CommandName {
             CommandName::Expense => "/expense 60 @bob @carol for dinner",
             CommandName::Tab => "/tab @bob",
             CommandName::Settle => "/settle @alice 20",
+            CommandName::Requests => "/requests",
+            CommandName::Remind => "/remind R3D8KM",
         }
     }
 
@@ -223,6 +233,10 @@ impl CommandName {
                 "/tab export",
                 "the expenses and settlements as CSV, sent to you privately",
             )],
+            CommandName::History => &[(
+                "/history export",
+                "all of it as a CSV file (date, direction, counterparty, amount, currency, memo, state, reference), sent privately",
+            )],
             _ => &[],
         }
     }
@@ -239,6 +253,15 @@ impl CommandName {
             ),
             CommandName::Settle => Some(
                 "Settles the group's tab with real money. /settle: if you owe, you are sent a code privately to pay your part (one creditor at a time when you owe several: /settle @alice); if you do not, everyone who owes is asked privately. /settle @alice 20 pays @alice 20 toward the tab (never more than you owe her). /settle @alice 20 cash records a payment made outside paybot; it counts once @alice confirms.",
+            ),
+            CommandName::Requests => Some(
+                "Lists, privately, the requests you were asked to pay and those you made: open ones first, then the most recent, each with its reference, amount, who and when. A request expires if nobody answers it in time (both of you are told); invoices and recurring requests have their own dates.",
+            ),
+            CommandName::Remind => Some(
+                "Sends one of your open requests to its payer again, privately: at most 3 times per request, and at most once an hour. /requests shows your requests and their references.",
+            ),
+            CommandName::History => Some(
+                "Your payments, newest first, sent privately, each with its date (in your time zone if you set one with /tz, else UTC). A payment the other side never saw (cancelled before its code was used) is not in their history. /history export sends them all as a CSV file.",
             ),
             _ => None,
         }
@@ -273,6 +296,8 @@ impl CommandName {
             CommandName::Expense => "Add an expense to the group's tab (no money moves)",
             CommandName::Tab => "Who owes whom in this group, simplified",
             CommandName::Settle => "Pay your part of the group's tab",
+            CommandName::Requests => "Requests you were asked and made, privately",
+            CommandName::Remind => "Remind someone of a request you sent them",
         }
     }
 }

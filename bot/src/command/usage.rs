@@ -347,22 +347,34 @@ fn write_amount_error(f: &mut fmt::Formatter<'_>, error: &AmountError) -> fmt::R
                 .next()
                 .map(|fraction| fraction.chars().count())
                 .filter(|_| text.chars().count() < 16 && text.contains(['.', ',']));
-            match decimals {
-                Some(1) => write!(
-                    f,
-                    "`{}` has 1 decimal; {currency} has {allowed}",
-                    echo(text)
-                ),
-                Some(n) => write!(
-                    f,
-                    "`{}` has {n} decimals; {currency} has {allowed}",
-                    echo(text)
-                ),
-                None => write!(
-                    f,
-                    "`{}` has too many decimals; {currency} has {allowed}",
-                    echo(text)
-                ),
+            // Its smallest unit (0.01 for USD), and the amount cut to it
+            // (never rounded for the user: they choose).
+            let exponent = usize::try_from(*exponent).unwrap_or(0);
+            let smallest = match exponent {
+                0 => "1".to_owned(),
+                n => format!("0.{}1", "0".repeat(n - 1)),
+            };
+            let has = match decimals {
+                Some(1) => "has 1 decimal".to_owned(),
+                Some(n) => format!("has {n} decimals"),
+                None => "has too many decimals".to_owned(),
+            };
+            write!(
+                f,
+                "`{}` {has}, but {currency} has {allowed} (its smallest amount is {smallest}); I never round, so ",
+                echo(text)
+            )?;
+            let cut = decimals.and_then(|n| {
+                let keep = text.chars().count().checked_sub(n - exponent.min(n))?;
+                let cut: String = text.chars().take(keep).collect();
+                Some(cut.trim_end_matches(['.', ',']).to_owned())
+            });
+            match cut {
+                Some(cut) if exponent == 0 => {
+                    write!(f, "write a whole number, like {}", echo(&cut))
+                }
+                Some(cut) => write!(f, "write at most {exponent}, like {}", echo(&cut)),
+                None => write!(f, "write at most {exponent} decimals"),
             }
         }
         AmountError::TooLarge { max } => {

@@ -9,12 +9,14 @@ use ledger::{
     AccountId, AccountKind, Currency, LedgerError, NewAccount, NewTransfer, Outcome, OwnerRef,
 };
 
+use super::inbox::local_minute;
 use super::texts::account as texts;
 use super::texts::pay::describe_state;
 use super::texts::{plural, with_memo};
 use super::turn::{Turn, derive};
 use super::{Bot, Result, transfer_codes};
 use crate::command::CommandName;
+use crate::history::{CSV_HEADER, HISTORY_EXPORT_BYTES_MAX, HISTORY_EXPORT_ROWS_MAX, csv_line};
 use crate::identity;
 use crate::message::{Platform, User};
 use crate::store::{Identity, SeenUser, UserId};
@@ -166,7 +168,7 @@ impl Bot {
 
     pub(super) async fn history(&self, turn: &mut Turn<'_>, limit: Option<u8>) -> Result<()> {
         let limit = u32::from(limit.unwrap_or(10));
-        let payments = self.store.payments_of_user(turn.me.user, limit).await?;
+        let payments = self.store.history_of_user(turn.me.user, limit).await?;
         // Always sent privately (a DM from a group), like the payments.
         let in_flight = self.card_ops_in_flight_lines(turn.me.user).await?;
         if payments.is_empty() {
@@ -175,11 +177,12 @@ impl Bot {
             turn.private(lines.join("\n"));
             return Ok(());
         }
+        let zone = self.display_zone(turn.me.user).await?;
         let mut lines = in_flight;
-        lines.push(texts::history_heading(&plural(
-            u32::try_from(payments.len()).unwrap_or(limit),
-            "payment",
-        )));
+        lines.push(texts::history_heading(
+            &plural(u32::try_from(payments.len()).unwrap_or(limit), "payment"),
+            zone.name(),
+        ));
         for payment in &payments {
             let outgoing = payment.payer == turn.me.user;
             let who = if outgoing {
@@ -189,6 +192,7 @@ impl Bot {
             };
             let sign = if outgoing { "-" } else { "+" };
             lines.push(texts::history_line(
+                &local_minute(&zone, payment.created_at_ms),
                 sign,
                 &payment.amount.to_string(),
                 &who,
@@ -198,6 +202,60 @@ impl Bot {
             ));
         }
         turn.private(lines.join("\n"));
+        Ok(())
+    }
+
+    /// `/history export`: the history as CSV, privately, at most
+    /// [`HISTORY_EXPORT_ROWS_MAX`] payments and [`HISTORY_EXPORT_BYTES_MAX`]
+    /// bytes (newest first; what does not fit is left out, and said so).
+    pub(super) async fn history_export(&self, turn: &mut Turn<'_>) -> Result<()> {
+        let payments = self
+            .store
+            .history_of_user(turn.me.user, HISTORY_EXPORT_ROWS_MAX)
+            .await?;
+        if payments.is_empty() {
+            turn.private(texts::NO_PAYMENTS_YET);
+            return Ok(());
+        }
+        let zone = self.display_zone(turn.me.user).await?;
+        let mut csv = csv_line(CSV_HEADER);
+        let mut written = 0usize;
+        for payment in &payments {
+            let outgoing = payment.payer == turn.me.user;
+            let counterparty = if outgoing {
+                payment.payee_label.clone()
+            } else {
+                self.payer_label(payment).await?
+            };
+            let date = local_minute(&zone, payment.created_at_ms);
+            let amount = payment.amount.to_decimal().to_string();
+            let line = csv_line([
+                date.as_str(),
+                if outgoing { "sent" } else { "received" },
+                counterparty.as_str(),
+                amount.as_str(),
+                payment.amount.currency().code(),
+                payment
+                    .memo
+                    .as_ref()
+                    .map(|m| m.as_str())
+                    .unwrap_or_default(),
+                payment.state.as_str(),
+                payment.reference.as_str(),
+            ]);
+            if csv.len() + 1 + line.len() > HISTORY_EXPORT_BYTES_MAX {
+                break;
+            }
+            csv.push('\n');
+            csv.push_str(&line);
+            written += 1;
+        }
+        turn.private(texts::history_export(
+            &csv,
+            written,
+            payments.len(),
+            zone.name(),
+        ));
         Ok(())
     }
 }

@@ -141,6 +141,9 @@ impl Bot {
             payment: None,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
+            expires_at_ms: None,
+            reminders: 0,
+            reminded_at_ms: None,
             revision: 0,
         };
         let reference = request.reference.to_string();

@@ -277,6 +277,7 @@ impl Bot {
             replies: Vec::new(),
             noted_dm: false,
             in_place: false,
+            dm_closed: false,
         };
         match approved {
             Approved::Payment(payment) => self.execute(&mut turn, payment).await?,

@@ -31,19 +31,19 @@ impl Bot {
         let payer = match self.resolve_known(turn, payer).await? {
             Ok(identity) => identity,
             Err(refusal) => {
-                turn.here(refusal);
+                turn.for_sender(refusal);
                 return Ok(());
             }
         };
         if payer.user == turn.me.user {
-            turn.here(texts::NOT_YOURSELF);
+            turn.for_sender(texts::NOT_YOURSELF);
             return Ok(());
         }
         if let Some(refusal) = self
             .request_limits(turn, std::slice::from_ref(&payer))
             .await?
         {
-            turn.here(refusal);
+            turn.for_sender(refusal);
             return Ok(());
         }
         let key = event_key(turn.msg);
@@ -143,6 +143,12 @@ impl Bot {
             payment: None,
             created_at_ms: turn.now_ms,
             updated_at_ms: turn.now_ms,
+            expires_at_ms: Some(
+                turn.now_ms
+                    .saturating_add(i64::from(self.config.request_ttl_secs).saturating_mul(1000)),
+            ),
+            reminders: 0,
+            reminded_at_ms: None,
             revision: 0,
         };
         let mut stored = self.store.insert_request(&request).await?;
@@ -196,7 +202,7 @@ impl Bot {
             .await?
             .filter(|r| r.payer == turn.me.user);
         if request.is_none() {
-            turn.here(texts::no_such_request(&reference.to_string()));
+            turn.for_sender(texts::no_such_request(&reference.to_string()));
         }
         Ok(request)
     }
@@ -205,7 +211,20 @@ impl Bot {
         let Some(request) = self.own_request(turn, reference).await? else {
             return Ok(());
         };
+        // Past its expiry (the sweep may not have marked it yet): refused,
+        // unless a payment of it is already in progress (handled below).
+        let expired_at = request
+            .expires_at_ms
+            .filter(|_| super::inbox::is_past_expiry(&request, turn.now_ms));
         match request.state {
+            RequestState::Open if expired_at.is_some() => {
+                self.refuse_expired(turn, &request).await?;
+                return Ok(());
+            }
+            RequestState::Expired => {
+                self.refuse_expired(turn, &request).await?;
+                return Ok(());
+            }
             RequestState::Open => {}
             RequestState::Approved => {
                 // Any payment not yet final (waiting for its code, held for
@@ -215,6 +234,10 @@ impl Bot {
                     None => None,
                 };
                 match in_progress {
+                    None if expired_at.is_some() => {
+                        self.refuse_expired(turn, &request).await?;
+                        return Ok(());
+                    }
                     None => {}
                     // This very message handled again (its first outcome
                     // was lost in a crash): as a redelivered /pay, it finds
@@ -226,20 +249,20 @@ impl Bot {
                     // Another tap on Pay: where the code is, and how to
                     // get a new one.
                     Some(payment) if payment.state == PaymentState::AwaitingCode => {
-                        turn.here(texts::code_already_sent(
+                        turn.for_sender(texts::code_already_sent(
                             &reference.to_string(),
                             &payment.reference.to_string(),
                         ));
                         return Ok(());
                     }
                     Some(_) => {
-                        turn.here(texts::already_waiting(&reference.to_string()));
+                        turn.for_sender(texts::already_waiting(&reference.to_string()));
                         return Ok(());
                     }
                 }
             }
             RequestState::Paid | RequestState::Declined => {
-                turn.here(texts::already(
+                turn.for_sender(texts::already(
                     &reference.to_string(),
                     request.state.as_str(),
                 ));
@@ -267,12 +290,31 @@ impl Bot {
         .await
     }
 
+    /// `/approve` of a request past its expiry.
+    async fn refuse_expired(&self, turn: &mut Turn<'_>, request: &PaymentRequest) -> Result<()> {
+        let zone = self.display_zone(turn.me.user).await?;
+        let at = request.expires_at_ms.unwrap_or(request.updated_at_ms);
+        let at = format!(
+            "{} ({})",
+            super::inbox::local_minute(&zone, at),
+            zone.name()
+        );
+        turn.for_sender(super::texts::inbox::expired_refusal(
+            &request.reference.to_string(),
+            &at,
+        ));
+        Ok(())
+    }
+
     pub(super) async fn decline(&self, turn: &mut Turn<'_>, reference: &ShortRef) -> Result<()> {
         let Some(request) = self.own_request(turn, reference).await? else {
             return Ok(());
         };
-        if matches!(request.state, RequestState::Paid | RequestState::Declined) {
-            turn.here(texts::already(
+        if matches!(
+            request.state,
+            RequestState::Paid | RequestState::Declined | RequestState::Expired
+        ) {
+            turn.for_sender(texts::already(
                 &reference.to_string(),
                 request.state.as_str(),
             ));
@@ -288,14 +330,14 @@ impl Bot {
         {
             // Its payment is in progress: it may still complete, so the
             // request is not declined under it (`/cancel` the payment).
-            turn.here(texts::already_waiting(&reference.to_string()));
+            turn.for_sender(texts::already_waiting(&reference.to_string()));
             return Ok(());
         }
         let mut declined = request.clone();
         declined.state = RequestState::Declined;
         declined.updated_at_ms = turn.now_ms;
         if !self.store.update_request(&declined).await? {
-            turn.here(texts::changed_meanwhile(&reference.to_string()));
+            turn.for_sender(texts::changed_meanwhile(&reference.to_string()));
             return Ok(());
         }
         let notice = self.notice(
@@ -335,7 +377,9 @@ impl Bot {
                         "request {reference} was declined before its payment completed"
                     )));
                 }
-                RequestState::Open | RequestState::Approved => {}
+                // An expiry is nobody's decision: a payment that still
+                // completed (started just before it) pays the request.
+                RequestState::Open | RequestState::Approved | RequestState::Expired => {}
             }
             let mut paid = request.clone();
             paid.state = RequestState::Paid;

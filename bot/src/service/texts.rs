@@ -12,6 +12,7 @@ pub(crate) mod autopay;
 pub(crate) mod cards;
 pub(crate) mod escrow;
 pub(crate) mod holds;
+pub(crate) mod inbox;
 pub(crate) mod limits;
 pub(crate) mod link;
 pub(crate) mod notices;

@@ -44,6 +44,10 @@ pub(super) struct Turn<'a> {
     /// The platform shows private replies to the sender where they typed,
     /// and nobody else saw the command (see [`crate::PlatformProfile::with_private_in_place`]).
     pub(super) in_place: bool,
+    /// The bot cannot write to the sender privately yet (Telegram, before
+    /// they opened a direct chat with it): [`Turn::for_sender`] answers in
+    /// the chat then.
+    pub(super) dm_closed: bool,
 }
 
 impl Turn<'_> {
@@ -93,6 +97,19 @@ impl Turn<'_> {
             buttons: Vec::new(),
             deletion,
         });
+    }
+
+    /// A text meant only for the sender (a usage error, a refusal in the
+    /// "you" form): privately where the platform allows it (Discord:
+    /// ephemeral, where they typed; Telegram and the mock chat: by DM, the
+    /// group told only "I sent you a DM"), in the chat where it cannot (a
+    /// Telegram user who never opened a direct chat with the bot).
+    pub(super) fn for_sender(&mut self, text: impl Into<String>) {
+        if self.in_group() && self.dm_closed {
+            self.here(text);
+        } else {
+            self.private(text);
+        }
     }
 
     /// A private reply; in a group, the group hears only that a DM was sent.
@@ -346,7 +363,9 @@ impl Bot {
             replies: Vec::new(),
             noted_dm: false,
             in_place: profile.private_in_place(),
+            dm_closed: false,
         };
+        turn.dm_closed = profile.dm_invite_url().is_some() && !turn.me.dm_open;
         if turn.in_group() {
             self.note_member(&turn).await?;
         }
@@ -398,7 +417,7 @@ impl Bot {
                 return Ok(Screened::Answered(turn.replies));
             }
             Err(usage) => {
-                turn.here(usage.to_string());
+                turn.for_sender(usage.to_string());
                 return Ok(Screened::Answered(turn.replies));
             }
         };
@@ -435,8 +454,8 @@ impl Bot {
             Admission::Admitted => true,
             Admission::RefusedQuietly => false,
             Admission::Refused { until_ms } => {
-                let me = turn.in_group().then(|| turn.me_label());
-                turn.here(texts::commands_too_fast(
+                let me = (turn.in_group() && turn.dm_closed).then(|| turn.me_label());
+                turn.for_sender(texts::commands_too_fast(
                     me.as_deref(),
                     limits.commands_per_minute_max,
                     &limits::utc_second_text(until_ms),

@@ -128,6 +128,8 @@ stored_names! {
         Approved = "approved",
         Paid = "paid",
         Declined = "declined",
+        /// Left open past its `expires_at_ms`: it can no longer be paid.
+        Expired = "expired",
     }
 }
 
@@ -152,6 +154,14 @@ pub struct PaymentRequest {
     pub payment: Option<ShortRef>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// When an open request expires (both sides told); `None`: never (an
+    /// invoice has its own due date, a recurring request's period its
+    /// own life).
+    pub expires_at_ms: Option<i64>,
+    /// How often the requester reminded the payer (`/remind`), and when
+    /// last.
+    pub reminders: u32,
+    pub reminded_at_ms: Option<i64>,
     pub revision: i64,
 }
 

@@ -262,12 +262,12 @@ fn amount_errors() {
 fn amount_error_lines_read_well() {
     assert_eq!(
         err("/pay @bob 20.505").to_string(),
-        "`20.505` has 3 decimals; USD has 2. Usage: /pay @handle AMOUNT [CURRENCY] [every PERIOD] [for MEMO], e.g. /pay @bob 20 for pizza"
+        "`20.505` has 3 decimals, but USD has 2 (its smallest amount is 0.01); I never round, so write at most 2, like 20.50. Usage: /pay @handle AMOUNT [CURRENCY] [every PERIOD] [for MEMO], e.g. /pay @bob 20 for pizza"
     );
     errors_start(&[
         (
             "/pay @bob 5.5 JPY",
-            "`5.5` has 1 decimal; JPY has none. Usage:",
+            "`5.5` has 1 decimal, but JPY has none (its smallest amount is 1); I never round, so write a whole number, like 5. Usage:",
         ),
         (
             "/pay @bob 0",

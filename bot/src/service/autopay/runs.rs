@@ -177,7 +177,7 @@ impl Bot {
                 },
                 None => Payable::Yes,
             },
-            RequestState::Paid | RequestState::Declined => Payable::No,
+            RequestState::Paid | RequestState::Declined | RequestState::Expired => Payable::No,
         })
     }
 

@@ -148,6 +148,9 @@ impl Bot {
             payment: None,
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
+            expires_at_ms: None,
+            reminders: 0,
+            reminded_at_ms: None,
             revision: 0,
         };
         let stored = self.store.insert_request(&request).await?;

@@ -47,13 +47,26 @@ pub(crate) fn balance(lines: &str) -> String {
 
 pub(crate) const NO_PAYMENTS_YET: &str = "No payments yet. Try /pay @someone 5.";
 
-/// The heading of `/history`: "Your last 3 payments:".
-pub(crate) fn history_heading(payments: &str) -> String {
-    format!("Your last {payments}:")
+/// The heading of `/history`: "Your last 3 payments (times in UTC):".
+pub(crate) fn history_heading(payments: &str, zone: &str) -> String {
+    format!("Your last {payments} (times in {zone}):")
+}
+
+/// `/history export`: the CSV, and how much of the history it holds.
+pub(crate) fn history_export(csv: &str, written: usize, found: usize, zone: &str) -> String {
+    let left_out = if written < found {
+        format!(" Only the newest {written} of {found} fit in one message; the rest were left out.")
+    } else {
+        String::new()
+    };
+    format!(
+        "Your history as CSV ({written} payments, newest first, times in {zone}); save it as a .csv file.{left_out}\n{csv}"
+    )
 }
 
 /// One payment in `/history`.
 pub(crate) fn history_line(
+    at: &str,
     sign: &str,
     amount: &str,
     who: &str,
@@ -61,7 +74,7 @@ pub(crate) fn history_line(
     state: &str,
     reference: &str,
 ) -> String {
-    format!("\u{2022} {sign}{amount} {who}{memo} \u{2014} {state} ({reference})")
+    format!("\u{2022} {at} {sign}{amount} {who}{memo} \u{2014} {state} ({reference})")
 }
 
 /// Who a payment in `/history` went to.

@@ -51,6 +51,7 @@ pub(crate) fn request_state(state: RequestState) -> &'static str {
         RequestState::Approved => "paying (waiting for their code)",
         RequestState::Open => "not paid yet",
         RequestState::Declined => "declined",
+        RequestState::Expired => "expired",
     }
 }
 
