@@ -67,6 +67,7 @@ pub(crate) use stored_names;
 pub mod autopay;
 mod card;
 mod identity;
+pub mod pay_group;
 mod payment;
 pub mod standing;
 pub mod tab;
@@ -144,6 +145,7 @@ pub trait Store:
     + standing::StandingStore
     + autopay::AutopayStore
     + tab::TabStore
+    + pay_group::PayGroupStore
     + Send
     + Sync
     + fmt::Debug

@@ -37,6 +37,8 @@ pub const OTP_TTL_SECS_RANGE: RangeInclusive<u32> = 30..=3_600;
 pub const OTP_ATTEMPTS_RANGE: RangeInclusive<u8> = 1..=10;
 /// `escrow.ttl_secs`: a minute to the ledger's longest pending timeout.
 pub const ESCROW_TTL_SECS_RANGE: RangeInclusive<u32> = 60..=bot::service::ESCROW_TTL_SECS_MAX;
+/// `bot.undo_window_secs`: from never to a day.
+pub const UNDO_WINDOW_SECS_RANGE: RangeInclusive<u32> = 0..=bot::service::UNDO_WINDOW_SECS_MAX;
 /// `scheduled.late_grace_secs`: from none to a week.
 pub const LATE_GRACE_SECS_RANGE: RangeInclusive<u32> = 0..=7 * 24 * 60 * 60;
 /// `scheduled.notice_before_secs`: from none to a week.
@@ -103,6 +105,7 @@ bound!(OtpTtl: u32 = OTP_TTL_SECS_RANGE, "seconds");
 bound!(OtpAttempts: u8 = OTP_ATTEMPTS_RANGE, "tries");
 bound!(EscrowTtl: u32 = ESCROW_TTL_SECS_RANGE, "seconds");
 bound!(LateGrace: u32 = LATE_GRACE_SECS_RANGE, "seconds");
+bound!(UndoWindow: u32 = UNDO_WINDOW_SECS_RANGE, "seconds");
 bound!(NoticeBefore: u32 = NOTICE_BEFORE_SECS_RANGE, "seconds");
 bound!(CommandsBurst: u32 = COMMANDS_BURST_RANGE, "commands");
 bound!(CommandsPerMinute: u32 = COMMANDS_PER_MINUTE_RANGE, "commands a minute");

@@ -18,7 +18,7 @@ use url::Url;
 
 use super::bounds::{
     CommandsBurst, CommandsPerMinute, EscrowTtl, LateGrace, NoticeBefore, OtpAttempts, OtpTtl,
-    RequestsPerHour, SweepInterval, within,
+    RequestsPerHour, SweepInterval, UndoWindow, within,
 };
 
 /// `[bot]`: the chat core.
@@ -30,6 +30,10 @@ pub struct BotSettings {
     /// How often expired codes and unclaimed escrow are ended, in ms.
     #[serde(deserialize_with = "within::<_, SweepInterval>")]
     pub sweep_interval_ms: u64,
+    /// How long after a payment is confirmed its payer may `/undo` it, in
+    /// seconds (0: never).
+    #[serde(deserialize_with = "within::<_, UndoWindow>")]
+    pub undo_window_secs: u32,
 }
 
 /// `[otp]`: one-time confirmation codes.

@@ -62,6 +62,7 @@ use sqlx::types::Uuid;
 
 mod autopay;
 pub mod bills;
+mod pay_group;
 mod pool;
 mod rules;
 mod sanctions;
@@ -184,6 +185,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "the group tab: group members, expenses and their lines",
         "../migrations",
         "0023_tab.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        25,
+        "payment groups: the legs of a payment to several payees",
+        "../migrations",
+        "0025_pay_groups.sql"
     ),
 ];
 

@@ -36,14 +36,16 @@ pub enum CommandName {
     Autopay,
     Expense,
     Tab,
+    Undo,
 }
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 25] = [
+    pub const ALL: [CommandName; 26] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
+        CommandName::Undo,
         CommandName::Request,
         CommandName::Approve,
         CommandName::Decline,
@@ -96,6 +98,7 @@ impl CommandName {
             CommandName::Autopay => "autopay",
             CommandName::Expense => "expense",
             CommandName::Tab => "tab",
+            CommandName::Undo => "undo",
         }
     }
 
@@ -145,6 +148,7 @@ impl CommandName {
                 "/expense TOTAL [@a @b | @a:20 | @a:2 shares | @a:50%] [paid by @a] [for MEMO]"
             }
             CommandName::Tab => "/tab [@handle | history]",
+            CommandName::Undo => "/undo [REF]",
         }
     }
 
@@ -176,6 +180,7 @@ impl CommandName {
             CommandName::Autopay => "/autopay @power up to 80",
             CommandName::Expense => "/expense 60 @bob @carol for dinner",
             CommandName::Tab => "/tab @bob",
+            CommandName::Undo => "/undo P7K2QX",
         }
     }
 
@@ -185,6 +190,14 @@ impl CommandName {
     pub fn more_examples(self) -> &'static [(&'static str, &'static str)] {
         match self {
             CommandName::Pay => &[
+                (
+                    "/pay @bob @carol 5 each for lunch",
+                    "several people at once: one code, one confirmation, all paid or none",
+                ),
+                (
+                    "/pay @bob 5 @carol 7.50",
+                    "a different amount each (at most 10 people)",
+                ),
                 (
                     "/pay @landlord 500 every month on the 1st for rent",
                     "a standing order: confirmed once, then paid on schedule; see /scheduled",
@@ -204,6 +217,9 @@ impl CommandName {
         match self {
             CommandName::Expense => Some(
                 "Adds an expense to this group's tab; no money moves. Without names it is shared equally by everyone who has written here; `paid by @a:30 @b:30` for several payers. /expense undo REF takes it off (its author, within a day). /tab shows who owes whom.",
+            ),
+            CommandName::Undo => Some(
+                "Takes back a payment you confirmed a few minutes ago (5 by default), while the money is still in their wallet: it goes back to you and they are told. Without a reference, your latest payment; a payment to several people is taken back from all of them or none. Money held for someone who has not joined yet is taken back with /cancel REF; paying a request cannot be undone (ask them to send it back).",
             ),
             CommandName::Tab => Some(
                 "Who owes whom in this group, per currency, simplified to the fewest transfers; /tab @bob for one person's part, /tab history for the last expenses.",
@@ -240,6 +256,7 @@ impl CommandName {
             CommandName::Autopay => "Pay invoices or a recurring request by themselves",
             CommandName::Expense => "Add an expense to the group's tab (no money moves)",
             CommandName::Tab => "Who owes whom in this group, simplified",
+            CommandName::Undo => "Take back a payment you just confirmed",
         }
     }
 }
