@@ -596,8 +596,11 @@ impl Bot {
                     .find(|l| l.state != PaymentState::AwaitingCode)
                     .map(|l| (format!("to {}", l.payee_label), describe_state(l.state)));
                 self.end_group(&now, PaymentState::Cancelled).await?;
-                let (leg, state) = changed.unwrap_or_else(|| (String::new(), "changed"));
-                turn.private(texts::no_longer_confirmable(&reference, &leg, state));
+                turn.private(match changed {
+                    Some((leg, state)) => texts::no_longer_confirmable(&reference, &leg, state),
+                    // The ledger ended a reservation before its record said so.
+                    None => texts::ran_out(&reference),
+                });
                 Ok(())
             }
             Err(error) => Err(error.into()),

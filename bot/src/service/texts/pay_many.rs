@@ -86,6 +86,11 @@ pub(crate) fn no_longer_confirmable(reference: &str, leg: &str, state: &str) -> 
     )
 }
 
+/// A reservation ran out in the ledger before its record said so.
+pub(crate) fn ran_out(reference: &str) -> String {
+    format!("Payment {reference} can no longer be confirmed: it ran out. Nothing was paid.")
+}
+
 pub(crate) fn cancelled(reference: &str, legs: &str) -> String {
     format!("Cancelled payment {reference} ({legs}). Nothing was paid.")
 }
