@@ -93,6 +93,7 @@ pub fn bot_config(settings: &Settings, deployment: &Deployment) -> BotConfig {
             late_grace_secs: settings.scheduled.late_grace_secs,
             notice_before_secs: settings.scheduled.notice_before_secs,
         },
+        undo_window_secs: settings.bot.undo_window_secs,
     }
 }
 

@@ -19,6 +19,9 @@
 //! /start [PAYLOAD]            /help [COMMAND]          /balance    /limits
 //! /pay TARGET AMOUNT [CURRENCY] [for MEMO]   (alias /send)
 //! /pay AMOUNT [CURRENCY] [for MEMO]          (as a reply to the payee)
+//! /pay TARGET TARGET... AMOUNT [CURRENCY] each [for MEMO]
+//! /pay TARGET AMOUNT [CURRENCY] TARGET AMOUNT... [for MEMO]
+//! /undo [REF]
 //! /confirm CODE [AUTHCODE]    /cancel [REF]
 //! /request TARGET AMOUNT [CURRENCY] [for MEMO]
 //! /approve REF                /decline REF
@@ -61,6 +64,7 @@ mod args;
 mod expense;
 mod grammar;
 mod help;
+mod pay_many;
 mod usage;
 
 pub use crate::card::CARDS_PER_USER_MAX;
@@ -77,6 +81,7 @@ pub use grammar::{
     ParseContext, parse,
 };
 pub use help::CommandName;
+pub use pay_many::PAY_PAYEES_MAX;
 pub use usage::{USAGE_ERROR_CHARS_MAX, UsageError, UsageProblem};
 
 // ---------------------------------------------------------------------------
@@ -101,6 +106,18 @@ pub enum Command {
         amount: Amount,
         memo: Option<Memo>,
     },
+    /// `/pay @bob @carol 5 each [for MEMO]` or `/pay @bob 5 @carol 7`: one
+    /// payment to several people, confirmed with one code, all or nothing.
+    ///
+    /// Parsed guarantees: 2 to [`PAY_PAYEES_MAX`] legs, no payee twice,
+    /// every amount in one currency.
+    PayMany {
+        legs: Vec<PayLeg>,
+        memo: Option<Memo>,
+    },
+    /// `/undo [REF]`: take back a payment confirmed a moment ago (without a
+    /// reference, the sender's latest).
+    Undo { payment: Option<ShortRef> },
     /// `/confirm CODE [AUTHCODE]`: the code sent privately, and the
     /// second factor when the action needs it.
     Confirm {
@@ -333,7 +350,8 @@ impl Command {
             Command::Help { .. } => CommandName::Help,
             Command::Balance => CommandName::Balance,
             Command::Limits => CommandName::Limits,
-            Command::Pay { .. } => CommandName::Pay,
+            Command::Pay { .. } | Command::PayMany { .. } => CommandName::Pay,
+            Command::Undo { .. } => CommandName::Undo,
             Command::Confirm { .. } => CommandName::Confirm,
             Command::Cancel { .. } => CommandName::Cancel,
             Command::Request { .. } => CommandName::Request,
@@ -377,6 +395,13 @@ impl Command {
 pub struct SplitShare {
     pub target: Target,
     pub amount: Option<Amount>,
+}
+
+/// One payee of a payment to several people, and what they get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayLeg {
+    pub payee: Target,
+    pub amount: Amount,
 }
 
 /// A person named in a command.

@@ -40,6 +40,7 @@ mod memo;
 mod notices;
 mod operator;
 mod pay;
+mod pay_many;
 mod requests;
 mod resolve;
 mod rules;
@@ -52,6 +53,10 @@ mod tab;
 mod texts;
 mod trust;
 mod turn;
+mod undo;
+
+pub use pay_many::AWAITING_GROUPS_PER_USER_MAX;
+pub use undo::{DEFAULT_UNDO_WINDOW_SECS, UNDO_LOOKBACK_PAYMENTS_MAX, UNDO_WINDOW_SECS_MAX};
 
 pub use cards::{
     AWAITING_CARD_ADDS_PER_USER_MAX, AWAITING_CARD_OPS_PER_USER_MAX, CARD_IN_COMMAND_TEXT,
@@ -136,6 +141,8 @@ pub mod transfer_codes {
     pub const ESCROW_CLAIM: u16 = 3;
     pub const MOCK_OPENING: u16 = 4;
     pub const LINK_MERGE: u16 = 5;
+    /// `/undo`: a payment taken back from its payee.
+    pub const UNDO: u16 = 6;
 }
 
 /// The bot's settings: plain data, passed in.
@@ -161,6 +168,9 @@ pub struct BotConfig {
     /// Standing orders: the default time zone, when runs are due, how late
     /// one may be.
     pub standing: StandingPolicy,
+    /// How long after a payment is confirmed its payer may `/undo` it
+    /// (0: never).
+    pub undo_window_secs: u32,
 }
 
 impl Default for BotConfig {
@@ -175,6 +185,7 @@ impl Default for BotConfig {
             limits: Limits::default(),
             trust: crate::trust::TrustConfig::default(),
             standing: StandingPolicy::default(),
+            undo_window_secs: DEFAULT_UNDO_WINDOW_SECS,
         }
     }
 }
@@ -632,6 +643,8 @@ impl Bot {
             Command::SettleAnswer { settlement, accept } => {
                 self.settle_answer(&mut turn, &settlement, accept).await?
             }
+            Command::PayMany { legs, memo } => self.pay_many(&mut turn, legs, memo).await?,
+            Command::Undo { payment } => self.undo(&mut turn, payment).await?,
         }
         Ok(turn.replies)
     }

@@ -67,6 +67,7 @@ pub(crate) use stored_names;
 pub mod autopay;
 mod card;
 mod identity;
+pub mod pay_group;
 mod payment;
 pub mod standing;
 pub mod tab;
@@ -145,6 +146,7 @@ pub trait Store:
     + autopay::AutopayStore
     + tab::TabStore
     + tab::SettlementStore
+    + pay_group::PayGroupStore
     + Send
     + Sync
     + fmt::Debug

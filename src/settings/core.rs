@@ -18,7 +18,7 @@ use url::Url;
 
 use super::bounds::{
     CommandsBurst, CommandsPerMinute, EscrowTtl, LateGrace, NoticeBefore, OtpAttempts, OtpTtl,
-    RequestTtl, RequestsPerHour, SweepInterval, within,
+    RequestTtl, RequestsPerHour, SweepInterval, UndoWindow, within,
 };
 
 /// `[bot]`: the chat core.
@@ -34,6 +34,10 @@ pub struct BotSettings {
     /// before it expires, both sides told, in seconds.
     #[serde(deserialize_with = "within::<_, RequestTtl>")]
     pub request_ttl_secs: u32,
+    /// How long after a payment is confirmed its payer may `/undo` it, in
+    /// seconds (0: never).
+    #[serde(deserialize_with = "within::<_, UndoWindow>")]
+    pub undo_window_secs: u32,
 }
 
 /// `[otp]`: one-time confirmation codes.

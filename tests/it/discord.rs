@@ -1162,3 +1162,77 @@ async fn requests_inbox_export_and_usage_errors_are_ephemeral() {
     h.assert_channel_clean(&["Usage", "awaiting_code"]);
     h.assert_ledger_sound().await;
 }
+
+/// `/pay` to two people through the `to` option (a STRING of mentions and
+/// amounts): one code in place for the whole payment, one `/confirm`, both
+/// payees told by DM; `/undo` takes it back from both.
+async fn pay_several_people_then_undo(backend: TestBackend) {
+    const CAROL: DcUser = DcUser {
+        id: 1_000_000_000_000_000_003,
+        username: "carol",
+        global_name: Some("Carol"),
+    };
+    let Some(h) = Harness::start(backend, Via::Endpoint).await else {
+        return;
+    };
+    h.fund(&ALICE).await;
+    h.run(Place::Dm, &BOB, "start", &[]).await;
+    h.fake.add_user(&CAROL);
+    h.run(Place::Dm, &CAROL, "start", &[]).await;
+
+    let prompt = h
+        .run(
+            Place::Guild,
+            &ALICE,
+            "pay",
+            &[
+                ("user", USER, BOB.json()),
+                ("amount", STRING, json!("5")),
+                ("to", STRING, json!(format!("<@{}> 7", CAROL.id))),
+                ("memo", STRING, json!("lunch")),
+            ],
+        )
+        .await;
+    assert!(prompt.ephemeral(), "the code is for the payer only");
+    assert!(
+        prompt
+            .content()
+            .contains("To pay @bob $5.00, @carol $7.00 (total $12.00) for “lunch”"),
+        "{}",
+        prompt.content()
+    );
+    let code = word_after(prompt.content(), "/confirm ");
+    let done = h.confirm(Place::Guild, &ALICE, &code).await;
+    assert!(
+        done.content()
+            .contains("Done: you paid @bob $5.00, @carol $7.00"),
+        "{}",
+        done.content()
+    );
+    h.fake
+        .wait_for_dm(BOB.id, "@alice paid you $5.00 for “lunch”", WAIT_SECS)
+        .await;
+    h.fake
+        .wait_for_dm(CAROL.id, "@alice paid you $7.00 for “lunch”", WAIT_SECS)
+        .await;
+    assert!(h.balance(&ALICE).await.contains("$88.00 available"));
+
+    let undone = h.run(Place::Dm, &ALICE, "undo", &[]).await;
+    assert!(
+        undone.content().contains("$12.00 is back in your wallet"),
+        "{}",
+        undone.content()
+    );
+    h.fake
+        .wait_for_dm(CAROL.id, "@alice undid their payment of $7.00", WAIT_SECS)
+        .await;
+    assert!(h.balance(&ALICE).await.contains("$100.00 available"));
+    assert!(h.balance(&CAROL).await.contains("$0.00 available"));
+    h.assert_channel_clean(&[&code, "available"]);
+    h.assert_ledger_sound().await;
+}
+
+cases!(pay_several_people_then_undo {
+    pay_several_people_then_undo_sqlite(TestBackend::Sqlite),
+    pay_several_people_then_undo_postgres(TestBackend::Postgres),
+});

@@ -852,3 +852,66 @@ async fn requests_inbox_and_usage_errors_in_private() {
         .await;
     h.assert_group_clean(&[]);
 }
+
+/// Paying two people at once through the real client: one code by DM with
+/// both payees and the total and a Cancel button for the whole payment, one
+/// `/confirm`, both payees told; then `/undo` takes it back from both.
+async fn pay_several_people_then_undo(backend: TestBackend) {
+    const ERIN: TgUser = TgUser {
+        id: 1_005,
+        first_name: "Erin",
+        username: Some("erin"),
+    };
+    let Some(h) = Harness::start(backend, Via::Polling).await else {
+        return;
+    };
+    h.start_dm(&ALICE).await;
+    h.start_dm(&BOB).await;
+    h.start_dm(&ERIN).await;
+    h.fund(&ALICE).await;
+
+    h.say(&ALICE, group(), "/pay @bob @erin 5 each for lunch")
+        .await;
+    let (code, prompt) = h
+        .code_for(&ALICE, "To pay @bob $5.00, @erin $5.00 (total $10.00)")
+        .await;
+    let buttons = &prompt.params["reply_markup"]["inline_keyboard"][0];
+    assert!(
+        buttons[0]["callback_data"]
+            .as_str()
+            .unwrap()
+            .starts_with("/cancel G")
+    );
+    h.fake
+        .wait_for(GROUP_ID, "confirm paying 2 people $10.00 in all", WAIT_SECS)
+        .await;
+    h.say(&ALICE, ALICE.dm(), &format!("/confirm {code}")).await;
+    h.fake
+        .wait_for(BOB.id, "@alice paid you $5.00", WAIT_SECS)
+        .await;
+    h.fake
+        .wait_for(ERIN.id, "@alice paid you $5.00", WAIT_SECS)
+        .await;
+    h.fake.wait_for(GROUP_ID, "is confirmed", WAIT_SECS).await;
+    h.balance_is(&ALICE, "$90.00 available").await;
+
+    h.say(&ALICE, ALICE.dm(), "/undo").await;
+    h.fake
+        .wait_for(ALICE.id, "$10.00 is back in your wallet", WAIT_SECS)
+        .await;
+    h.fake
+        .wait_for(BOB.id, "@alice undid their payment of $5.00", WAIT_SECS)
+        .await;
+    h.fake
+        .wait_for(ERIN.id, "@alice undid their payment of $5.00", WAIT_SECS)
+        .await;
+    h.balance_is(&ALICE, "$100.00 available").await;
+    h.balance_is(&ERIN, "$0.00 available").await;
+    h.assert_group_clean(&[&code, "available"]);
+    h.assert_ledger_sound().await;
+}
+
+cases!(pay_several_people_then_undo {
+    pay_several_people_then_undo_sqlite(TestBackend::Sqlite),
+    pay_several_people_then_undo_postgres(TestBackend::Postgres),
+});

@@ -345,6 +345,21 @@ fn user_option(
     Ok(Some((token.clone(), Mention { token, user })))
 }
 
+/// The resolved users whose mention `<@ID>` is in `text`.
+fn mentions_in(text: &str, resolved: &RawResolved) -> Vec<Mention> {
+    resolved
+        .users
+        .iter()
+        .filter(|(id, _)| text.contains(&format!("<@{id}>")))
+        .filter_map(|(id, user)| {
+            user_of(user, None).map(|user| Mention {
+                token: format!("<@{id}>"),
+                user,
+            })
+        })
+        .collect()
+}
+
 fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Built {
     let with_memo = |mut text: String, memo: Option<String>| {
         if let Some(memo) = memo {
@@ -358,7 +373,28 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
             let (token, mention) =
                 user_option(options, "user", resolved)?.ok_or("no user given")?;
             let amount = word(options, "amount")?.ok_or("no amount given")?;
+            let mut mentions = vec![mention];
             let mut command = format!("/{name} {token} {amount}");
+            // Several payees: `to` names more people, each with an amount
+            // (`<@2> 7 <@3> 3`) or all then `each` (`<@2> <@3> each`).
+            if name == "pay"
+                && let Some(more) = text(options, "to")?
+            {
+                let words: Vec<&str> = more.split_whitespace().collect();
+                if words
+                    .iter()
+                    .any(|w| w.eq_ignore_ascii_case("for") || w.eq_ignore_ascii_case("every"))
+                {
+                    return Err("a memo or schedule in the to option");
+                }
+                command = match words.split_last() {
+                    Some((last, people)) if last.eq_ignore_ascii_case("each") => {
+                        format!("/pay {token} {} {amount} each", people.join(" "))
+                    }
+                    _ => format!("/pay {token} {amount} {}", words.join(" ")),
+                };
+                mentions.extend(mentions_in(&more, resolved));
+            }
             // A standing order: `/pay` with a schedule (`month on the 1st`).
             if name == "pay"
                 && let Some(every) = text(options, "every")?
@@ -372,22 +408,12 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
                 command.push_str(every);
             }
             let text = with_memo(command, text(options, "memo")?);
-            Ok((text, vec![mention]))
+            Ok((text, mentions))
         }
         "split" => {
             let total = word(options, "total")?.ok_or("no total given")?;
             let users = text(options, "users")?.ok_or("no users given")?;
-            let mentions: Vec<Mention> = resolved
-                .users
-                .iter()
-                .filter(|(id, _)| users.contains(&format!("<@{id}>")))
-                .filter_map(|(id, user)| {
-                    user_of(user, None).map(|user| Mention {
-                        token: format!("<@{id}>"),
-                        user,
-                    })
-                })
-                .collect();
+            let mentions = mentions_in(&users, resolved);
             let text = with_memo(format!("/split {total} {users}"), text(options, "memo")?);
             Ok((text, mentions))
         }
@@ -402,7 +428,7 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
         "history" if option_value(options, "export") == Some(&Value::Bool(true)) => {
             Ok(("/history export".to_owned(), Vec::new()))
         }
-        "cancel" | "approve" | "decline" | "remind" | "history" | "help" | "link" | "unlink"
+        "cancel" | "undo" | "approve" | "decline" | "remind" | "history" | "help" | "link" | "unlink"
         | "2fa" => {
             let argument = ["payment", "request", "count", "command", "code", "action"]
                 .iter()
@@ -783,6 +809,12 @@ pub fn commands() -> Value {
                         amount.clone(),
                         memo.clone(),
                         string(
+                            "to",
+                            "More people: @carol 7 @dave 3 (each their amount), or @carol @dave each",
+                            false,
+                            TEXT_OPTION_BYTES_MAX,
+                        ),
+                        string(
                             "every",
                             "Pay on a schedule, e.g. month on the 1st, week on friday (see /scheduled)",
                             false,
@@ -823,6 +855,15 @@ pub fn commands() -> Value {
                         ),
                         authcode.clone(),
                     ],
+                ),
+                CommandName::Undo => (
+                    name.summary(),
+                    vec![string(
+                        "payment",
+                        "Its reference, e.g. M7K2QX (default: your latest)",
+                        false,
+                        WORD_OPTION_BYTES_MAX,
+                    )],
                 ),
                 CommandName::Cancel => (
                     name.summary(),
@@ -1078,6 +1119,53 @@ mod tests {
             "bob"
         );
         assert_eq!(msg.platform, Platform::Discord);
+    }
+
+    #[test]
+    fn slash_pay_to_several_people() {
+        let resolved = json!({"users": {
+            "1000000000000000002": {"id": "1000000000000000002", "username": "bob"},
+            "1000000000000000003": {"id": "1000000000000000003", "username": "carol"}}});
+        for (to, expected) in [
+            (
+                "<@1000000000000000003> 7",
+                "/pay <@1000000000000000002> 5 <@1000000000000000003> 7 for lunch",
+            ),
+            (
+                "<@1000000000000000003> each",
+                "/pay <@1000000000000000002> <@1000000000000000003> 5 each for lunch",
+            ),
+        ] {
+            let value = command(
+                json!([
+                    {"name": "user", "type": 6, "value": "1000000000000000002"},
+                    {"name": "amount", "type": 3, "value": "5"},
+                    {"name": "to", "type": 3, "value": to},
+                    {"name": "memo", "type": 3, "value": "lunch"}
+                ]),
+                resolved.clone(),
+                "pay",
+            );
+            let msg = incoming(&value);
+            assert_eq!(msg.text, expected);
+            assert_eq!(msg.mentions.len(), 2);
+        }
+        let smuggled = command(
+            json!([
+                {"name": "user", "type": 6, "value": "1000000000000000002"},
+                {"name": "amount", "type": 3, "value": "5"},
+                {"name": "to", "type": 3, "value": "<@1000000000000000003> 7 every day"}
+            ]),
+            resolved,
+            "pay",
+        );
+        assert!(matches!(convert(&smuggled), Inbound::Refused(_)));
+        let undo = command(
+            json!([{"name": "payment", "type": 3, "value": "M7K2QX"}]),
+            json!({}),
+            "undo",
+        );
+        assert_eq!(incoming(&undo).text, "/undo M7K2QX");
     }
 
     #[test]

@@ -62,6 +62,7 @@ use sqlx::types::Uuid;
 
 mod autopay;
 pub mod bills;
+mod pay_group;
 mod pool;
 mod rules;
 mod sanctions;
@@ -192,6 +193,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "the group tab's settlements: paid through paybot or in cash",
         "../migrations",
         "0024_tab_settlements.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        25,
+        "payment groups: the legs of a payment to several payees",
+        "../migrations",
+        "0025_pay_groups.sql"
     ),
     ledger::migration!(
         "bot",

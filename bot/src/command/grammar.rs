@@ -16,7 +16,7 @@ use super::args::{
 };
 use super::help::CommandName;
 use super::usage::{UsageError, UsageProblem};
-use super::{AutopayAction, AutopayFor, Command, SplitShare, StandingAction, Target};
+use super::{AutopayAction, AutopayFor, Command, PayLeg, SplitShare, StandingAction, Target};
 use crate::card::{CARDS_PER_USER_MAX, CardError, CardNumber, Expiry};
 use crate::history::HISTORY_ENTRIES_MAX;
 use crate::message::{Handle, PlatformUserId};
@@ -294,6 +294,9 @@ fn parse_arguments(
         CommandName::Expense => super::expense::parse_expense(words, ctx)?,
         CommandName::Tab => super::expense::parse_tab(words)?,
         CommandName::Settle => super::expense::parse_settle(words, ctx)?,
+        CommandName::Undo => Command::Undo {
+            payment: words.next().map(parse_ref).transpose()?,
+        },
     })
 }
 
@@ -417,6 +420,11 @@ fn parse_pay(words: &mut Words<'_>, ctx: &ParseContext<'_>) -> Result<Command, U
     } else {
         None
     };
+    if let Some(first) = &payee
+        && words.peek().is_some_and(looks_like_target)
+    {
+        return super::pay_many::parse_each(first.clone(), words, ctx);
+    }
     let amount = match parse_amount(words, ctx.default_currency) {
         Ok(amount) => amount,
         // `/pay bob 20`: a handle without `@`, not an amount.
@@ -425,6 +433,15 @@ fn parse_pay(words: &mut Words<'_>, ctx: &ParseContext<'_>) -> Result<Command, U
         }
         Err(problem) => return Err(problem),
     };
+    if let Some(payee) = &payee
+        && words.peek().is_some_and(looks_like_target)
+    {
+        let first = PayLeg {
+            payee: payee.clone(),
+            amount,
+        };
+        return super::pay_many::parse_pairs(first, words);
+    }
     if let Some(word) = words.peek()
         && Recurrence::starts_with(word)
     {
@@ -705,7 +722,10 @@ pub(super) fn has_non_ascii_digit(text: &str) -> bool {
 }
 
 /// After the amount: nothing, or `for MEMO`.
-fn parse_memo_tail(words: &mut Words<'_>, reply_form: bool) -> Result<Option<Memo>, UsageProblem> {
+pub(super) fn parse_memo_tail(
+    words: &mut Words<'_>,
+    reply_form: bool,
+) -> Result<Option<Memo>, UsageProblem> {
     let Some(word) = words.next() else {
         return Ok(None);
     };

@@ -39,14 +39,16 @@ pub enum CommandName {
     Settle,
     Requests,
     Remind,
+    Undo,
 }
 
 impl CommandName {
     /// Every command, in menu order.
-    pub const ALL: [CommandName; 28] = [
+    pub const ALL: [CommandName; 29] = [
         CommandName::Pay,
         CommandName::Confirm,
         CommandName::Cancel,
+        CommandName::Undo,
         CommandName::Request,
         CommandName::Approve,
         CommandName::Decline,
@@ -105,6 +107,7 @@ impl CommandName {
             CommandName::Settle => "settle",
             CommandName::Requests => "requests",
             CommandName::Remind => "remind",
+            CommandName::Undo => "undo",
         }
     }
 
@@ -159,6 +162,7 @@ impl CommandName {
             }
             CommandName::Requests => "/requests",
             CommandName::Remind => "/remind REF",
+            CommandName::Undo => "/undo [REF]",
         }
     }
 
@@ -193,6 +197,7 @@ impl CommandName {
             CommandName::Settle => "/settle @alice 20",
             CommandName::Requests => "/requests",
             CommandName::Remind => "/remind R3D8KM",
+            CommandName::Undo => "/undo P7K2QX",
         }
     }
 
@@ -202,6 +207,14 @@ impl CommandName {
     pub fn more_examples(self) -> &'static [(&'static str, &'static str)] {
         match self {
             CommandName::Pay => &[
+                (
+                    "/pay @bob @carol 5 each for lunch",
+                    "several people at once: one code, one confirmation, all paid or none",
+                ),
+                (
+                    "/pay @bob 5 @carol 7.50",
+                    "a different amount each (at most 10 people)",
+                ),
                 (
                     "/pay @landlord 500 every month on the 1st for rent",
                     "a standing order: confirmed once, then paid on schedule; see /scheduled",
@@ -247,6 +260,9 @@ impl CommandName {
         match self {
             CommandName::Expense => Some(
                 "Adds an expense to this group's tab; no money moves. Without names it is shared equally by everyone who has written here; `paid by @a:30 @b:30` for several payers. /expense undo REF takes it off and /expense edit REF TOTAL [for MEMO] changes its total (its author, within a day). /tab shows who owes whom.",
+            ),
+            CommandName::Undo => Some(
+                "Takes back a payment you confirmed a few minutes ago (5 by default), while the money is still in their wallet: it goes back to you and they are told. Without a reference, your latest payment; a payment to several people is taken back from all of them or none. Money held for someone who has not joined yet is taken back with /cancel REF; paying a request cannot be undone (ask them to send it back).",
             ),
             CommandName::Tab => Some(
                 "Who owes whom in this group, per currency, simplified to the fewest transfers; /tab @bob for one person's part, /tab history for the last expenses, /tab export for a CSV of everything, sent to you privately. /settle pays your part.",
@@ -298,6 +314,7 @@ impl CommandName {
             CommandName::Settle => "Pay your part of the group's tab",
             CommandName::Requests => "Requests you were asked and made, privately",
             CommandName::Remind => "Remind someone of a request you sent them",
+            CommandName::Undo => "Take back a payment you just confirmed",
         }
     }
 }

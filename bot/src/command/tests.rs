@@ -17,6 +17,7 @@ use super::*;
 mod cards_links_splits;
 mod inbox;
 mod pay_and_requests;
+mod pay_many;
 mod standing;
 mod tab;
 
@@ -387,7 +388,7 @@ fn card_commands_parse_and_never_quote_digits() {
 
 #[test]
 fn command_names_are_complete_and_documented() {
-    assert_eq!(CommandName::ALL.len(), 28);
+    assert_eq!(CommandName::ALL.len(), 29);
     for name in CommandName::ALL {
         assert_eq!(CommandName::from_word(name.as_str()), Some(name));
         assert!(name.summary().chars().count() <= 60, "{name}");

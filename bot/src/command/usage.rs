@@ -12,6 +12,7 @@ use ledger::{Amount, AmountError, Currency};
 use super::args::{LINK_CODE_CHARS, MemoError, SHORT_REF_CHARS_MAX, SHORT_REF_CHARS_MIN};
 use super::grammar::{COMMAND_TEXT_BYTES_MAX, echo};
 use super::help::CommandName;
+use super::pay_many::PAY_PAYEES_MAX;
 use crate::card::{CARDS_PER_USER_MAX, CardError, ExpiryError};
 use crate::history::HISTORY_ENTRIES_MAX;
 use crate::message::HANDLE_CHARS_MAX;
@@ -122,6 +123,15 @@ pub enum UsageProblem {
     HistoryOutOfRange,
     NoParticipants,
     TooManyParticipants,
+    /// `/pay` names more than [`PAY_PAYEES_MAX`] people.
+    TooManyPayees,
+    /// `/pay @bob @carol 5` without `each`.
+    MissingEach,
+    /// `/pay @bob 5 EUR @carol 7 USD`.
+    PayCurrencies {
+        first: Currency,
+        other: Currency,
+    },
     DuplicateParticipant(String),
     /// `@bob:` without an amount.
     ShareMissingAmount(String),
@@ -259,6 +269,19 @@ impl fmt::Display for UsageProblem {
             UsageProblem::TooManyParticipants => write!(
                 f,
                 "A split has at most {SPLIT_MENTIONS_MAX} people besides you"
+            ),
+            UsageProblem::TooManyPayees => {
+                write!(f, "One /pay pays at most {PAY_PAYEES_MAX} people")
+            }
+            UsageProblem::MissingEach => write!(
+                f,
+                "Say `each` after the amount to pay everyone that much (use /split to share a total)"
+            ),
+            UsageProblem::PayCurrencies { first, other } => write!(
+                f,
+                "One /pay is in one currency: {} and {} are both named",
+                first.code(),
+                other.code()
             ),
             UsageProblem::DuplicateParticipant(target) => write!(f, "{target} is named twice"),
             UsageProblem::ShareMissingAmount(target) => {

@@ -6,6 +6,7 @@ use ledger::{NewTransfer, SubmitError};
 
 use super::escrow::{hold_id, hold_resolved_as};
 use super::limits::PAYMENT_KINDS;
+use super::pay_many::is_group_ref;
 use super::texts::pay::{self as texts, describe_state};
 use super::turn::{Turn, derive};
 use super::{Bot, Result};
@@ -18,6 +19,12 @@ impl Bot {
         turn: &mut Turn<'_>,
         reference: Option<ShortRef>,
     ) -> Result<()> {
+        if let Some(reference) = &reference
+            && is_group_ref(reference)
+            && let Some(group) = self.store.pay_group(reference).await?
+        {
+            return self.cancel_pay_group(turn, group).await;
+        }
         let card_op = match &reference {
             Some(reference) => self
                 .store
@@ -78,6 +85,11 @@ impl Bot {
             });
             return Ok(());
         };
+        if is_group_ref(&payment.reference)
+            && let Some(group) = self.store.pay_group(&payment.reference).await?
+        {
+            return self.cancel_pay_group(turn, group).await;
+        }
         let reference = payment.reference.clone();
         let what = texts::what(&payment.amount.to_string(), &payment.payee_label);
         match payment.state {

@@ -3,6 +3,7 @@
 //! action needs it, and hands over to that family; a wrong code counts
 //! against everything waiting for one.
 
+use super::pay_many::is_group_ref;
 use super::second_factor::Gate;
 use super::texts::pay as texts;
 use super::texts::tries;
@@ -97,6 +98,14 @@ impl Bot {
         let matching = awaiting
             .iter()
             .find(|p| self.code_matches(*p, code.as_str()));
+        if let Some(payment) = matching
+            && is_group_ref(&payment.reference)
+            && let Some(group) = self.store.pay_group(&payment.reference).await?
+        {
+            return self
+                .confirm_pay_group(turn, group, code, second_factor)
+                .await;
+        }
         if let Some(payment) = matching {
             let verdict = self.code_verdict(payment, code, turn.now_ms);
             return match verdict {

@@ -18,6 +18,7 @@ pub(crate) mod link;
 pub(crate) mod notices;
 pub(crate) mod operator;
 pub(crate) mod pay;
+pub(crate) mod pay_many;
 pub(crate) mod requests;
 pub(crate) mod resolve;
 pub(crate) mod rules;

@@ -25,6 +25,7 @@ stored_names! {
     ///              --confirm, held for review--> Held --approve--> Completed | Escrowed
     ///                                                 --reject--> Rejected
     ///                                                 --timeout-> HoldExpired
+    /// Completed --undo, within the window--> Reversed
     /// ```
     #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
     pub enum PaymentState {
@@ -44,6 +45,9 @@ stored_names! {
         Rejected = "rejected",
         /// Nobody reviewed it in time; the money went back.
         HoldExpired = "hold_expired",
+        /// Completed, then taken back by its payer with `/undo` (a
+        /// reversing transfer from the payee).
+        Reversed = "reversed",
     }
 }
 

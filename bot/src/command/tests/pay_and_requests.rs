@@ -308,8 +308,10 @@ fn target_errors() {
         ("/request 20 @bob", UsageProblem::NotATarget("20".into())),
         ("/request", UsageProblem::MissingTarget),
         ("/request for x", UsageProblem::MissingTarget),
+        // A second payee needs their own amount (see `pay_many`).
+        ("/pay @bob 20 @carol", UsageProblem::MissingAmount),
         (
-            "/pay @bob 20 @carol",
+            "/request @bob 20 @carol",
             UsageProblem::ExtraTarget("@carol".into()),
         ),
     ]);

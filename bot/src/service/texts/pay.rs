@@ -18,6 +18,7 @@ pub(crate) fn describe_state(state: PaymentState) -> &'static str {
         PaymentState::Held => "under review",
         PaymentState::Rejected => "declined after review",
         PaymentState::HoldExpired => "not reviewed in time, and refunded",
+        PaymentState::Reversed => "undone",
     }
 }
 
