@@ -89,6 +89,18 @@ impl fmt::Display for UserId {
 
 /// A store failure. The store is unavailable or broken; the caller answers
 /// "try again" and logs this.
+/// Which kinds of records other than payments a user has waiting for a
+/// code ([`Store::codes_awaited`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CodesAwaited {
+    /// A card operation or a card add.
+    pub cards: bool,
+    /// A standing order (or a recurring request).
+    pub standing: bool,
+    /// An autopay.
+    pub autopays: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("bot store: {0}")]
 pub struct StoreError(pub Box<dyn std::error::Error + Send + Sync>);
@@ -477,6 +489,11 @@ pub trait Store:
     /// `AwaitingCode` state: one read, so `/confirm` reads those records
     /// only when there are some.
     async fn card_records_awaiting_code(&self, user: UserId) -> Result<bool, StoreError>;
+
+    /// Which records other than payments the user has waiting for a code
+    /// (card operations or adds, standing orders, autopays): one read, so
+    /// `/confirm` reads those records only when there are some.
+    async fn codes_awaited(&self, user: UserId) -> Result<CodesAwaited, StoreError>;
 
     /// The user's operations with the rail ([`CardOpState::Sent`] or
     /// [`CardOpState::Pending`]: sent, not yet decided), oldest first.

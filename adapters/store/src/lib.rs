@@ -51,10 +51,10 @@ use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::{
-    CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, Identity, LinkAttempt,
-    LinkAttemptBounds, LinkCodeHash, LinkedCard, Payee, Payment, PaymentRequest, PaymentState,
-    PendingLink, RecordChange, RequestSide, RequestState, SeenUser, Split, Store, StoreError,
-    UserId,
+    CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, CodesAwaited, Identity,
+    LinkAttempt, LinkAttemptBounds, LinkCodeHash, LinkedCard, Payee, Payment, PaymentRequest,
+    PaymentState, PendingLink, RecordChange, RequestSide, RequestState, SeenUser, Split, Store,
+    StoreError, UserId,
 };
 use bot::trust::Review;
 use ledger::{Amount, Currency, Ledger, Migration, RecordWrite, SqlValue, TransferId};
@@ -63,6 +63,7 @@ use sqlx::types::Uuid;
 mod autopay;
 pub mod bills;
 mod pay_group;
+mod outcomes;
 mod pool;
 mod rules;
 mod sanctions;
@@ -294,15 +295,51 @@ const PAYMENTS_TABLE: &str = "bot_payments";
 /// The table of [`PaymentRequest`]s.
 const REQUESTS_TABLE: &str = "bot_requests";
 
-/// Records a handled event's outcome: `$1` platform, `$2` event id, `$3`
-/// outcome, `$4` now. The first recorded outcome stays: a late second
+/// Records handled events' outcomes on PostgreSQL: `$1..$4` arrays of
+/// platforms, event ids, outcomes and times, one element per event (an
+/// event at most once). The first recorded outcome stays: a late second
 /// worker does not overwrite it.
-const FINISH_EVENT_SQL: &str =
+const FINISH_EVENTS_PG_SQL: &str =
     "INSERT INTO bot_events (platform, event_id, claimed_at_ms, outcome, finished_at_ms)
-     VALUES ($1, $2, $4, $3, $4)
+     SELECT p, e, t, o, t FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[])
+         AS u (p, e, o, t)
      ON CONFLICT (platform, event_id) DO UPDATE
          SET outcome = excluded.outcome, finished_at_ms = excluded.finished_at_ms
          WHERE bot_events.outcome IS NULL";
+
+/// Events' outcomes in one SQLite record write: as many as its values allow.
+const OUTCOME_ROWS_PER_RECORD: usize = ledger::RECORD_VALUES_MAX / 4;
+
+// One SQLite unit carries every outcome one write takes.
+const _: () =
+    assert!(OUTCOME_ROWS_PER_RECORD * ledger::UNIT_RECORDS_MAX >= outcomes::OUTCOMES_PER_WRITE_MAX);
+
+/// [`FINISH_EVENTS_PG_SQL`] on SQLite, for `rows` events (each an event at
+/// most once): per row `$n+1` platform, `$n+2` event id, `$n+3` outcome,
+/// `$n+4` now.
+fn finish_events_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|row| {
+            let n = row * 4;
+            format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 4,
+                n + 3,
+                n + 4
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO bot_events (platform, event_id, claimed_at_ms, outcome, finished_at_ms)
+     VALUES {}
+     ON CONFLICT (platform, event_id) DO UPDATE
+         SET outcome = excluded.outcome, finished_at_ms = excluded.finished_at_ms
+         WHERE bot_events.outcome IS NULL",
+        values.join(", ")
+    )
+}
 
 /// `INSERT` of a whole record, `$1..` in `columns` order, doing nothing
 /// when one of its unique keys is taken (the first writer's record stays).
@@ -817,16 +854,6 @@ macro_rules! sql_backend {
             }
 
             // -- events --------------------------------------------------
-
-            /// Runs one statement of this crate's own text with plain values.
-            pub(crate) async fn execute(
-                pool: &Pool,
-                sql: &'static str,
-                values: Vec<SqlValue>,
-            ) -> Result<(), Error> {
-                bind_values(sqlx::query(sql), values).execute(pool).await?;
-                Ok(())
-            }
 
             pub(crate) async fn event_outcome(
                 pool: &Pool,
@@ -2000,6 +2027,38 @@ macro_rules! sql_backend {
                 Ok(found.is_some())
             }
 
+            pub(crate) async fn codes_awaited(
+                pool: &Pool,
+                user: UserId,
+            ) -> Result<CodesAwaited, Error> {
+                let (cards, standing, autopays): (i32, i32, i32) = sqlx::query_as(
+                    "SELECT
+                         CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_card_ops
+                             WHERE user_id = $1 AND state = 'awaiting_code')
+                         OR EXISTS (
+                             SELECT 1 FROM bot_card_adds
+                             WHERE user_id = $1 AND state = 'awaiting_code')
+                         THEN 1 ELSE 0 END,
+                         CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_standing_orders
+                             WHERE payer = $1 AND state = 'awaiting_code')
+                         THEN 1 ELSE 0 END,
+                         CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_autopays
+                             WHERE payer = $1 AND state = 'awaiting_code')
+                         THEN 1 ELSE 0 END",
+                )
+                .bind(user.0)
+                .fetch_one(pool)
+                .await?;
+                Ok(CodesAwaited {
+                    cards: cards != 0,
+                    standing: standing != 0,
+                    autopays: autopays != 0,
+                })
+            }
+
             pub(crate) async fn card_adds_awaiting_code(
                 pool: &Pool,
                 user: UserId,
@@ -2121,6 +2180,8 @@ pub struct SqlStore {
     backend: Backend,
     /// The ledger whose database this is: some writes go in its batches.
     ledger: Ledger,
+    /// Handled events' outcomes, written many to a statement.
+    outcomes: std::sync::Arc<outcomes::OutcomeQueue>,
 }
 
 impl SqlStore {
@@ -2132,6 +2193,7 @@ impl SqlStore {
         SqlStore {
             backend: pool::open(ledger.config()),
             ledger: ledger.clone(),
+            outcomes: std::sync::Arc::default(),
         }
     }
 
@@ -2164,6 +2226,56 @@ macro_rules! on_backend {
         };
         result.map_err(StoreError::from)
     }};
+}
+
+impl SqlStore {
+    /// Writes handled events' outcomes (one per event), all in one commit.
+    async fn write_outcomes(&self, batch: Vec<outcomes::Outcome>) -> Result<(), String> {
+        match &self.backend {
+            // One writer: SQLite has one write lock, which the ledger's
+            // writer holds for its batches; a write of its own would wait.
+            // One unit of multi-row inserts in its next batch.
+            Backend::Sqlite(_) => {
+                let records = batch
+                    .chunks(OUTCOME_ROWS_PER_RECORD)
+                    .map(|rows| {
+                        let values = rows.iter().flat_map(outcomes::Outcome::values).collect();
+                        RecordWrite::new(finish_events_sql(rows.len()), values)
+                    })
+                    .collect();
+                let unit = ledger::Unit::records(records);
+                self.ledger
+                    .commit(unit)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            // PostgreSQL: one statement of fixed text, committed alone; the
+            // ledger's writer is kept for the writes that go with money.
+            Backend::Postgres(pool) => {
+                let mut platforms = Vec::with_capacity(batch.len());
+                let mut events = Vec::with_capacity(batch.len());
+                let mut texts = Vec::with_capacity(batch.len());
+                let mut times = Vec::with_capacity(batch.len());
+                for o in batch {
+                    platforms.push(o.platform);
+                    events.push(o.event);
+                    texts.push(o.outcome);
+                    times.push(o.now_ms);
+                }
+                sqlx::query(FINISH_EVENTS_PG_SQL)
+                    .bind(platforms)
+                    .bind(events)
+                    .bind(texts)
+                    .bind(times)
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::from(e).to_string())
+            }
+            Backend::Missing(why) => Err(why.clone()),
+        }
+    }
 }
 
 /// What the binary's wiring asks of the database, outside the core's port.
@@ -2217,24 +2329,16 @@ impl Store for SqlStore {
         outcome: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let values = vec![
-            SqlValue::from(platform.as_str()),
-            SqlValue::from(event.as_str()),
-            SqlValue::from(outcome),
-            SqlValue::from(now_ms),
-        ];
-        match &self.backend {
-            // One writer: SQLite has one write lock, which the ledger's
-            // writer holds for its batches; a write of its own would wait.
-            Backend::Sqlite(_) => {
-                let unit = ledger::Unit::records(vec![RecordWrite::new(FINISH_EVENT_SQL, values)]);
-                self.ledger.commit(unit).await.map_err(StoreError::new)?;
-                Ok(())
-            }
-            // PostgreSQL groups concurrent commits itself; the ledger's
-            // writer is kept for the writes that go with money.
-            _ => on_backend!(self, pool => db::execute(pool, FINISH_EVENT_SQL, values).await),
-        }
+        let outcome = outcomes::Outcome {
+            platform: platform.as_str().to_owned(),
+            event: event.as_str().to_owned(),
+            outcome: outcome.to_owned(),
+            now_ms,
+        };
+        self.outcomes
+            .finish(outcome, |batch| self.write_outcomes(batch))
+            .await
+            .map_err(|e| StoreError(e.into()))
     }
 
     async fn event_outcome(
@@ -2500,6 +2604,10 @@ impl Store for SqlStore {
 
     async fn card_records_awaiting_code(&self, user: UserId) -> Result<bool, StoreError> {
         on_backend!(self, pool => db::card_records_awaiting_code(pool, user).await)
+    }
+
+    async fn codes_awaited(&self, user: UserId) -> Result<CodesAwaited, StoreError> {
+        on_backend!(self, pool => db::codes_awaited(pool, user).await)
     }
 
     async fn card_ops_in_flight(&self, user: UserId) -> Result<Vec<CardOp>, StoreError> {

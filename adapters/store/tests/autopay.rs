@@ -116,7 +116,12 @@ fn run_of(request: &str, autopay: &str, payer: UserId, minor: i64, due: i64) -> 
 async fn an_autopay_reads_back_and_keeps_its_first_copy(store: Arc<SqlStore>, _ledger: Ledger) {
     let (alice, power) = (user(&store, "alice").await, user(&store, "power").await);
     let first = autopay("UREAD01", 1, alice, power);
+    assert!(!store.codes_awaited(alice).await.unwrap().autopays);
     let stored = store.insert_autopay(&first).await.unwrap();
+    // `/confirm` reads the autopays only when this one read says some wait.
+    let awaited = store.codes_awaited(alice).await.unwrap();
+    assert!(awaited.autopays && !awaited.cards && !awaited.standing);
+    assert!(!store.codes_awaited(power).await.unwrap().autopays);
     let again = store
         .insert_autopay(&autopay("UREAD01", 2, alice, power))
         .await

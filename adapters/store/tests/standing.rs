@@ -167,8 +167,16 @@ async fn an_insert_keeps_the_first_copy(store: Arc<SqlStore>, _ledger: Ledger) {
 
 async fn the_queries_find_what_is_waiting_due_and_open(store: Arc<SqlStore>, _ledger: Ledger) {
     let (alice, bob) = (user(&store, "alice").await, user(&store, "bob").await);
+    assert!(!store.codes_awaited(alice).await.unwrap().standing);
     let waiting = order("OWAIT01", 1, alice, bob, "every day");
     store.insert_standing_order(&waiting).await.unwrap();
+    // `/confirm` reads the orders only when this one read says some wait.
+    let awaited = store.codes_awaited(alice).await.unwrap();
+    assert!(awaited.standing && !awaited.cards && !awaited.autopays);
+    assert!(
+        !store.codes_awaited(bob).await.unwrap().standing,
+        "hers only"
+    );
     let mut active = order("OACTV01", 2, alice, bob, "every day");
     active.state = StandingState::Active;
     active.due_at_ms = Some(T0 + DAY_MS);

@@ -2463,11 +2463,16 @@ mod cases {
         let alice = user(&store, "alice").await;
         let bob = user(&store, "bob").await;
         assert!(!store.card_records_awaiting_code(alice).await.unwrap());
+        assert_eq!(
+            store.codes_awaited(alice).await.unwrap(),
+            bot::store::CodesAwaited::default()
+        );
         let add = store
             .insert_card_add(&card_add("A00001", alice, "4111111111111111", T0))
             .await
             .unwrap();
         assert!(store.card_records_awaiting_code(alice).await.unwrap());
+        assert!(store.codes_awaited(alice).await.unwrap().cards);
         assert!(
             !store.card_records_awaiting_code(bob).await.unwrap(),
             "hers only"
@@ -2477,16 +2482,25 @@ mod cases {
         expired.due_at_ms = None;
         assert!(store.update_card_add(&expired).await.unwrap());
         assert!(!store.card_records_awaiting_code(alice).await.unwrap());
+        assert_eq!(
+            store.codes_awaited(alice).await.unwrap(),
+            bot::store::CodesAwaited::default()
+        );
         let op = store
             .insert_card_op(&card_op("T00001", alice, CardOpKind::TopUp, T0))
             .await
             .unwrap();
         assert!(store.card_records_awaiting_code(alice).await.unwrap());
+        assert!(store.codes_awaited(alice).await.unwrap().cards);
         let mut done = op.clone();
         done.state = CardOpState::Completed;
         done.due_at_ms = None;
         assert!(store.update_card_op(&done).await.unwrap());
         assert!(!store.card_records_awaiting_code(alice).await.unwrap());
+        assert_eq!(
+            store.codes_awaited(alice).await.unwrap(),
+            bot::store::CodesAwaited::default()
+        );
     }
 
     pub(crate) async fn requests_since_counts_each_side_in_the_window(

@@ -27,17 +27,27 @@ impl Bot {
             turn.here(texts::CONFIRM_IN_PRIVATE);
             return Ok(());
         }
-        let standing = self
-            .store
-            .standing_orders_awaiting_code(turn.me.user)
-            .await?;
+        // One read says which other records wait for a code; only those
+        // are read.
+        let waiting = self.store.codes_awaited(turn.me.user).await?;
+        let standing = if waiting.standing {
+            self.store
+                .standing_orders_awaiting_code(turn.me.user)
+                .await?
+        } else {
+            Vec::new()
+        };
         if let Some(order) = self.matching_standing(&standing, code) {
             let order = order.clone();
             return self
                 .confirm_standing(turn, order, code, second_factor)
                 .await;
         }
-        let autopays = self.autopays_awaiting_code(turn).await?;
+        let autopays = if waiting.autopays {
+            self.autopays_awaiting_code(turn).await?
+        } else {
+            Vec::new()
+        };
         if let Some(autopay) = autopays
             .iter()
             .find(|a| self.code_matches(*a, code.as_str()))
@@ -48,7 +58,7 @@ impl Bot {
                 .await;
         }
         let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
-        let (card_ops, card_adds) = if self.store.card_records_awaiting_code(turn.me.user).await? {
+        let (card_ops, card_adds) = if waiting.cards {
             (
                 self.store.card_ops_awaiting_code(turn.me.user).await?,
                 self.store.card_adds_awaiting_code(turn.me.user).await?,
