@@ -428,8 +428,8 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
         "history" if option_value(options, "export") == Some(&Value::Bool(true)) => {
             Ok(("/history export".to_owned(), Vec::new()))
         }
-        "cancel" | "undo" | "approve" | "decline" | "remind" | "history" | "help" | "link" | "unlink"
-        | "2fa" => {
+        "cancel" | "undo" | "approve" | "decline" | "remind" | "history" | "help" | "link"
+        | "unlink" | "2fa" => {
             let argument = ["payment", "request", "count", "command", "code", "action"]
                 .iter()
                 .find_map(|option| word(options, option).transpose())

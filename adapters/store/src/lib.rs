@@ -62,8 +62,8 @@ use sqlx::types::Uuid;
 
 mod autopay;
 pub mod bills;
-mod pay_group;
 mod outcomes;
+mod pay_group;
 mod pool;
 mod rules;
 mod sanctions;
