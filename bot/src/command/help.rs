@@ -154,7 +154,7 @@ impl CommandName {
                 "/autopay [@biller | REF] up to AMOUNT, /autopay off @biller | REF"
             }
             CommandName::Expense => {
-                "/expense TOTAL [@a @b | @a:20 | @a:2 shares | @a:50%] [paid by @a] [for MEMO], /expense undo | edit REF"
+                "/expense TOTAL [@a @b | @a:20 | @a:2 shares | @a:50%] [paid by @a] [for MEMO]"
             }
             CommandName::Tab => "/tab [@handle | history | export]",
             CommandName::Settle => {

@@ -346,8 +346,12 @@ proptest! {
             }
         }
         // Then whatever the recomputed tab says.
-        let rest = simplify(&nets(all.iter().flatten().copied()).unwrap()).unwrap();
-        prop_assert!(rest.len() <= first.len());
+        // A partial round changes the nets, so the greedy simplification
+        // may choose other pairs than before; it still needs at most n-1.
+        let owing = nets(all.iter().flatten().copied()).unwrap();
+        let rest = simplify(&owing).unwrap();
+        let members = owing.values().filter(|net| **net != 0).count();
+        prop_assert!(rest.len() <= members.saturating_sub(1), "{:?}", rest);
         for debt in &rest {
             all.push(settlement(debt, debt.amount_minor));
         }
