@@ -253,3 +253,60 @@ cases!(a_renewed_code_gets_its_own_time {
     a_renewed_standing_code_gets_its_own_time_on_sqlite(TestBackend::Sqlite),
     a_renewed_standing_code_gets_its_own_time_on_postgres(TestBackend::Postgres),
 });
+
+/// A recurring request's period whose request was made, but whose commit
+/// (the series moved on, the payer's notice) failed, is asked when paybot
+/// comes back even past the grace window: the request exists, so it is not
+/// "skipped" while it sits open with nobody told of it.
+async fn a_period_whose_request_was_made_is_asked_not_skipped(backend: TestBackend) {
+    let Some(db) = TestDb::fresh(backend).await else {
+        return; // PostgreSQL absent outside CI: skipped loudly by TestDb.
+    };
+    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let bot = bot_on(&db.ledger);
+    say(&bot, "alice", "a1", "/start").await;
+    say(&bot, "bob", "b1", "/start").await;
+    let set = say(&bot, "bob", "b2", "/request @alice 10 every day for gym").await;
+    assert!(set.contains("every day"), "{set}");
+
+    // The first period comes due; its request is made, then the commit
+    // that would move the series on and tell alice fails (the outbox is
+    // away, as in a crash between the two).
+    db.clock.advance(Duration::from_secs(24 * 60 * 60));
+    db.execute("ALTER TABLE outbox RENAME TO outbox_away")
+        .await
+        .unwrap();
+    let _ = bot.sweep().await;
+    db.execute("ALTER TABLE outbox_away RENAME TO outbox")
+        .await
+        .unwrap();
+    let made = db
+        .query_i64("SELECT count(*) FROM bot_requests")
+        .await
+        .unwrap();
+    assert_eq!(made, 1, "the first period's request was made");
+
+    // paybot comes back more than the grace window later.
+    let grace = BotConfig::default().standing.late_grace_secs;
+    db.clock
+        .advance(Duration::from_secs(u64::from(grace) + 60 * 60));
+    bot.sweep().await.unwrap();
+    let requests = db
+        .query_i64("SELECT count(*) FROM bot_requests")
+        .await
+        .unwrap();
+    let asked = db
+        .query_i64("SELECT count(*) FROM outbox WHERE payload LIKE '%/approve R%'")
+        .await
+        .unwrap();
+    assert!(requests >= 1);
+    assert_eq!(asked, requests, "every request made is told to its payer");
+    let violations = db.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    db.cleanup().await;
+}
+
+cases!(a_period_whose_request_was_made_is_asked_not_skipped {
+    a_period_whose_request_was_made_is_asked_not_skipped_on_sqlite(TestBackend::Sqlite),
+    a_period_whose_request_was_made_is_asked_not_skipped_on_postgres(TestBackend::Postgres),
+});

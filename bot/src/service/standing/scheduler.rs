@@ -138,7 +138,13 @@ impl Bot {
         // is skipped and both sides told, a recurring request's as a
         // standing order's.
         let grace_ms = i64::from(self.config.standing.late_grace_secs).saturating_mul(1_000);
-        if order.attempts == 0 && now_ms.saturating_sub(run_ms) > grace_ms {
+        // A recurring request's period whose request was already made (its
+        // commit failed after it) is asked all the same: skipping it would
+        // leave that request open with nobody told of it.
+        if order.attempts == 0
+            && now_ms.saturating_sub(run_ms) > grace_ms
+            && !(order.kind == StandingKind::Request && self.series_request_made(&order).await?)
+        {
             return self.skip_period(order, Skip::Missed, now_ms).await;
         }
         if order.kind == StandingKind::Request {

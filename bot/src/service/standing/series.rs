@@ -18,7 +18,7 @@ use super::super::turn::short_ref;
 use super::super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, Turn, derive, event_key, label_of};
 use super::super::{Bot, Result};
 use super::{STANDING_ORDERS_PER_USER_MAX, run_text};
-use crate::command::{Memo, Target};
+use crate::command::{Memo, ShortRef, Target};
 use crate::message::Button;
 use crate::otp::{self, OtpChallenge};
 use crate::recurrence::{Recurrence, Schedule};
@@ -113,6 +113,18 @@ impl Bot {
         Ok(())
     }
 
+    /// Whether period `next_period`'s request of a recurring request was
+    /// already made (its commit, which moves the series on and tells the
+    /// one asked, may have failed after it).
+    pub(super) async fn series_request_made(&self, order: &StandingOrder) -> Result<bool> {
+        let reference = series_request_ref(order)?;
+        Ok(self
+            .store
+            .request(&reference)
+            .await?
+            .is_some_and(|made| made.requester == order.payer))
+    }
+
     /// Sends period `next_period`'s request of a recurring request and
     /// moves the series on.
     pub(super) async fn ask_period(
@@ -126,13 +138,9 @@ impl Bot {
             .identity(order.payee_platform, &order.payee_id)
             .await?
             .map_or(order.payee, |identity| identity.user);
-        let id = derive(
-            "paybot.bot.standing.series.request",
-            &format!("{}:{k}", order.order_id),
-        );
         let requester_label = self.payer_name(&order).await?;
         let request = PaymentRequest {
-            reference: short_ref('R', id, REF_BODY_CHARS_LONG)?,
+            reference: series_request_ref(&order)?,
             requester: order.payer,
             requester_platform: order.payer_platform,
             requester_id: order.payer_id.clone(),
@@ -225,4 +233,14 @@ impl Bot {
         ];
         self.commit_records_with(advanced, outbox, records).await
     }
+}
+
+/// The reference of period `next_period`'s request of a recurring request:
+/// derived from the series and the period, so a retry makes the same one.
+fn series_request_ref(order: &StandingOrder) -> Result<ShortRef> {
+    let id = derive(
+        "paybot.bot.standing.series.request",
+        &format!("{}:{}", order.order_id, order.next_period),
+    );
+    short_ref('R', id, REF_BODY_CHARS_LONG)
 }
