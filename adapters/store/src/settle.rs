@@ -207,20 +207,9 @@ macro_rules! settle_backend {
                 new: &Expense,
                 now_ms: i64,
             ) -> Result<Option<Expense>, Error> {
+                // A write first: on SQLite a transaction that read before
+                // writing may not upgrade after another writer committed.
                 let mut tx = pool.begin().await?;
-                let done: Option<String> = sqlx::query_scalar(
-                    "SELECT reference FROM bot_tab_expenses WHERE expense_id = $1",
-                )
-                .bind(id_text(new.expense_id))
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(reference) = done {
-                    // A retry of the same edit: stored already.
-                    tx.rollback().await?;
-                    let reference = ShortRef::parse(&reference)
-                        .map_err(|_| corrupt("bot_tab_expenses", "reference", "bad"))?;
-                    return crate::tab::$module::by_reference(pool, &reference).await;
-                }
                 let undone = sqlx::query(
                     "UPDATE bot_tab_expenses SET undone_at_ms = $2
                      WHERE reference = $1 AND undone_at_ms IS NULL",
@@ -231,7 +220,20 @@ macro_rules! settle_backend {
                 .await?;
                 if undone.rows_affected() != 1 {
                     tx.rollback().await?;
-                    return Ok(None);
+                    // Undone already: by this very edit (a retry finds its
+                    // replacement) or by something else.
+                    let done: Option<String> = sqlx::query_scalar(
+                        "SELECT reference FROM bot_tab_expenses WHERE expense_id = $1",
+                    )
+                    .bind(id_text(new.expense_id))
+                    .fetch_optional(pool)
+                    .await?;
+                    let Some(reference) = done else {
+                        return Ok(None);
+                    };
+                    let reference = ShortRef::parse(&reference)
+                        .map_err(|_| corrupt("bot_tab_expenses", "reference", "bad"))?;
+                    return crate::tab::$module::by_reference(pool, &reference).await;
                 }
                 let seq: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO bot_tab_expenses (reference, expense_id, platform, chat, author,

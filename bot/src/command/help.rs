@@ -232,7 +232,7 @@ impl CommandName {
     pub fn details(self) -> Option<&'static str> {
         match self {
             CommandName::Expense => Some(
-                "Adds an expense to this group's tab; no money moves. Without names it is shared equally by everyone who has written here; `paid by @a:30 @b:30` for several payers. /expense undo REF takes it off and /expense edit REF TOTAL [for MEMO] changes its total (its author, within a day). /tab shows who owes whom.",
+                "Adds an expense to this group's tab; no money moves. Without names it is shared equally by everyone who has written here; `paid by @a:30 @b:30` for several payers. /expense undo REF takes it off (its author, within a day); /expense edit REF TOTAL [for MEMO] changes its total, same people, same proportions. /tab shows who owes whom.",
             ),
             CommandName::Tab => Some(
                 "Who owes whom in this group, per currency, simplified to the fewest transfers; /tab @bob for one person's part, /tab history for the last expenses, /tab export for a CSV of everything, sent to you privately. /settle pays your part.",
