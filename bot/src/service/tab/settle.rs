@@ -154,7 +154,11 @@ impl Bot {
                         &format!("{key}:settle-ask:{debtor}"),
                         turn.msg.platform,
                         &member.platform_id,
-                        texts::ask_to_settle(&turn.me_label(), debts),
+                        texts::ask_to_settle(
+                            &turn.me_label(),
+                            turn.msg.chat.title.as_deref(),
+                            debts,
+                        ),
                     )?);
                     asked.push(member.label());
                 }
