@@ -2113,6 +2113,10 @@ impl Store for SqlStore {
                 request_values(request),
             )
             .expecting_rows(1),
+            RecordChange::InsertSettlement {
+                settlement,
+                owed_minor,
+            } => settle::insert_write(settlement, owed_minor),
         })
     }
 
