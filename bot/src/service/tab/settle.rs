@@ -130,8 +130,16 @@ impl Bot {
                 return Ok(());
             }
             Some(amount) => amount,
-            None => Amount::from_minor(left, currency)
-                .map_err(|e| BotError::Inconsistent(format!("a debt on the tab: {e}")))?,
+            None => match Amount::from_minor(left, currency) {
+                Ok(amount) => amount,
+                Err(_) => {
+                    turn.here(texts::settle_in_parts(
+                        &to.label(),
+                        &ledger::format_minor(left, currency),
+                    ));
+                    return Ok(());
+                }
+            },
         };
         self.start_settlement(turn, &to, amount, cash, owed_minor)
             .await
@@ -197,8 +205,13 @@ impl Bot {
                     turn.here(super::texts::not_a_member(&now.name(to)));
                     return Ok(());
                 };
-                let amount = Amount::from_minor(*left, *currency)
-                    .map_err(|e| BotError::Inconsistent(format!("a debt on the tab: {e}")))?;
+                let Ok(amount) = Amount::from_minor(*left, *currency) else {
+                    turn.here(texts::settle_in_parts(
+                        &to.label(),
+                        &ledger::format_minor(*left, *currency),
+                    ));
+                    return Ok(());
+                };
                 let owed_minor = now
                     .debts
                     .get(currency)

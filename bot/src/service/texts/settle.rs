@@ -59,6 +59,12 @@ pub(crate) fn more_than_owed(to: &str, asked: &str, owed: &str) -> String {
     )
 }
 
+pub(crate) fn settle_in_parts(to: &str, owed: &str) -> String {
+    format!(
+        "You owe {to} {owed} on the tab here, more than one payment may be. Settle it in parts: /settle {to} AMOUNT."
+    )
+}
+
 pub(crate) fn already_waiting(to: &str) -> String {
     format!(
         "A settlement of yours to {to} is already waiting (for your code, or for {to} to confirm it); finish or cancel it first."
