@@ -11,11 +11,11 @@
 
 use std::collections::BTreeMap;
 
-use ledger::{Amount, Currency, SubmitError, Unit};
+use ledger::{Amount, Currency, SubmitError, TransferId, Unit};
 
 use super::super::resolve::Resolved;
 use super::super::texts::settle as texts;
-use super::super::turn::{REF_BODY_CHARS, Turn, derive, event_key, short_ref};
+use super::super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, Turn, derive, event_key, short_ref};
 use super::super::{Bot, BotError, Result};
 use super::{TabNow, find};
 use crate::command::{Memo, ShortRef, Target};
@@ -42,12 +42,7 @@ impl Bot {
         // A redelivery of a message whose settlement is stored resumes it
         // as stored (its payee, its amount), whatever the tab says now.
         let id = derive("paybot.bot.settle", &event_key(turn.msg));
-        let stored = self
-            .store
-            .settlement(&short_ref('T', id, REF_BODY_CHARS)?)
-            .await?
-            .filter(|s| s.settlement_id == id);
-        if let Some(stored) = stored {
+        if let Some(stored) = self.stored_settlement(id).await? {
             let to = GroupMember {
                 platform_id: stored.payee_platform_id.clone(),
                 user: stored.payee,
@@ -247,7 +242,7 @@ impl Bot {
         let key = event_key(turn.msg);
         let id = derive("paybot.bot.settle", &key);
         let settlement = Settlement {
-            reference: short_ref('T', id, REF_BODY_CHARS)?,
+            reference: self.settlement_reference(id).await?,
             settlement_id: id,
             platform: turn.msg.platform,
             chat: turn.msg.chat.id.clone(),
@@ -340,6 +335,31 @@ impl Bot {
             Some((record, refused)),
         )
         .await
+    }
+
+    /// The settlement stored under `id` (this message's, from an earlier
+    /// try), under its short reference or, when that was taken, its long
+    /// one.
+    async fn stored_settlement(&self, id: TransferId) -> Result<Option<Settlement>> {
+        for chars in [REF_BODY_CHARS, REF_BODY_CHARS_LONG] {
+            let found = self.store.settlement(&short_ref('T', id, chars)?).await?;
+            if let Some(found) = found.filter(|s| s.settlement_id == id) {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The reference for a new settlement `id`: its short one, or its long
+    /// one when another settlement holds the short one.
+    async fn settlement_reference(&self, id: TransferId) -> Result<ShortRef> {
+        let short = short_ref('T', id, REF_BODY_CHARS)?;
+        match self.store.settlement(&short).await? {
+            Some(other) if other.settlement_id != id => {
+                Ok(short_ref('T', id, REF_BODY_CHARS_LONG)?)
+            }
+            _ => Ok(short),
+        }
     }
 
     /// `/settle confirm|reject REF`: the payee's answer to a cash
