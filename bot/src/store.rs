@@ -142,6 +142,16 @@ pub enum RecordChange<'a> {
     /// already taken (how an invoice's request is written in one commit
     /// with its notice and the biller's invoice).
     InsertRequest(&'a PaymentRequest),
+    /// Stores a new settlement of the group tab, in the commit of the
+    /// payment it names (or, in cash, of its payee's prompt); the unit is
+    /// not applied when its reference or id is taken, or when the payer's
+    /// settlements with this payee in this currency that still wait, with
+    /// this one, come to more than `owed_minor` (checked in the commit, so
+    /// two `/settle` at once cannot both settle the whole debt).
+    InsertSettlement {
+        settlement: &'a tab::Settlement,
+        owed_minor: i64,
+    },
 }
 
 /// The bot's persistent state. Implementations must make each method atomic

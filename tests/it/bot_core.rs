@@ -1294,3 +1294,97 @@ cases!(expired_request_refused_before_the_sweep {
     expired_request_refused_before_the_sweep_on_sqlite(TestBackend::Sqlite),
     expired_request_refused_before_the_sweep_on_postgres(TestBackend::Postgres),
 });
+
+fn group(from: &str, event: &str, text: &str) -> Incoming {
+    message(Platform::Mock, ChatKind::Group, from, event, text)
+}
+
+/// Alice and Bob on a group tab where Bob owes Alice $30.00.
+async fn bob_owes_alice_30(bot: &Bot) {
+    bot.handle(&dm("alice", "t-s1", "/start")).await;
+    bot.handle(&dm("bob", "t-s2", "/start")).await;
+    bot.handle(&group("bob", "t-hi", "hi")).await;
+    let added = text_of(
+        &bot.handle(&group("alice", "t-e1", "/expense 60 for cab"))
+            .await,
+    );
+    assert!(added.contains("on the tab"), "{added}");
+}
+
+/// The settlements through paybot the payer's DMs asked a code for.
+fn codes_asked(replies: &[Reply]) -> usize {
+    private(replies)
+        .iter()
+        .filter(|r| r.text.contains("/confirm "))
+        .count()
+}
+
+/// Two `/settle` at once (a double tap on Settle): one payment for the
+/// debt, not two.
+async fn settle_double_tap(backend: TestBackend) {
+    let Some((db, bot, _store)) = setup_with_store(backend).await else {
+        return;
+    };
+    bob_owes_alice_30(&bot).await;
+    for round in 0..3 {
+        let first = group("bob", &format!("t-a{round}"), "/settle");
+        let second = group("bob", &format!("t-b{round}"), "/settle");
+        let (one, two) = tokio::join!(bot.handle(&first), bot.handle(&second));
+        assert_eq!(
+            codes_asked(&one) + codes_asked(&two),
+            1,
+            "round {round}: {one:?} {two:?}"
+        );
+        let asked = text_of(&one) + &text_of(&two);
+        let payment = reference_after(&asked, "/cancel ");
+        bot.handle(&dm(
+            "bob",
+            &format!("t-c{round}"),
+            &format!("/cancel {payment}"),
+        ))
+        .await;
+    }
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(settle_double_tap {
+    settle_tapped_twice_at_once_starts_one_payment_on_sqlite(TestBackend::Sqlite),
+    settle_tapped_twice_at_once_starts_one_payment_on_postgres(TestBackend::Postgres),
+});
+
+/// A `/settle` handled again (its outcome not stored) after the tab
+/// changed pays what its settlement records, to whom it records.
+async fn settle_redelivered_after_the_tab_changed(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    bob_owes_alice_30(&bot).await;
+    let first = text_of(&bot.handle(&group("bob", "t-settle", "/settle")).await);
+    assert!(first.contains("$30.00"), "{first}");
+    // Bob now owes $80.00; the first turn's outcome is lost.
+    bot.handle(&group("alice", "t-e2", "/expense 100 for dinner"))
+        .await;
+    store.forget_events(i64::MAX).await.unwrap();
+    let again = bot.handle(&group("bob", "t-settle", "/settle")).await;
+    let text = text_of(&again);
+    assert!(!text.contains("$80.00"), "{text}");
+    let tab = text_of(&bot.handle(&group("alice", "t-tab", "/tab")).await);
+    assert!(tab.contains("@bob owes @alice $80.00"), "{tab}");
+    // Its code pays $30.00, and the tab counts $30.00.
+    let code = code_in(&text);
+    let done = text_of(
+        &bot.handle(&dm("bob", "t-confirm", &format!("/confirm {code}")))
+            .await,
+    );
+    assert!(done.contains("$30.00"), "{done}");
+    let tab = text_of(&bot.handle(&group("alice", "t-tab2", "/tab")).await);
+    assert!(tab.contains("@bob owes @alice $50.00"), "{tab}");
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(settle_redelivered_after_the_tab_changed {
+    a_redelivered_settle_pays_what_its_settlement_records_on_sqlite(TestBackend::Sqlite),
+    a_redelivered_settle_pays_what_its_settlement_records_on_postgres(TestBackend::Postgres),
+});

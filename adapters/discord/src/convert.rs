@@ -503,6 +503,9 @@ fn slash_text(name: &str, options: &[RawOption], resolved: &RawResolved) -> Buil
                 return Ok((format!("/settle {answer} {settlement}"), Vec::new()));
             }
             let Some((token, mention)) = user_option(options, "user", resolved)? else {
+                if word(options, "amount")?.is_some() || word(options, "how")?.is_some() {
+                    return Err("an amount or cash settlement names its creditor (user)");
+                }
                 return Ok(("/settle".to_owned(), Vec::new()));
             };
             let mut text = format!("/settle {token}");
@@ -1248,6 +1251,14 @@ mod tests {
             "settle",
         );
         assert_eq!(incoming(&answer).text, "/settle reject T7K2QX");
+        // An amount or cash needs the creditor: refused, never dropped.
+        for option in [
+            json!({"name": "amount", "type": 3, "value": "20"}),
+            json!({"name": "how", "type": 3, "value": "cash"}),
+        ] {
+            let alone = command(json!([option]), json!({}), "settle");
+            assert!(matches!(convert(&alone), Inbound::Refused(_)));
+        }
     }
 
     #[test]

@@ -2319,6 +2319,10 @@ impl Store for SqlStore {
                 request_values(request),
             )
             .expecting_rows(1),
+            RecordChange::InsertSettlement {
+                settlement,
+                owed_minor,
+            } => settle::insert_write(settlement, owed_minor),
         })
     }
 

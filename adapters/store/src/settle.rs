@@ -8,9 +8,11 @@
 use async_trait::async_trait;
 use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, Platform, PlatformUserId};
-use bot::store::tab::{Expense, Settlement, SettlementKind, SettlementState, SettlementStore};
+use bot::store::tab::{
+    Expense, SettledTotal, Settlement, SettlementKind, SettlementState, SettlementStore,
+};
 use bot::store::{StoreError, UserId};
-use ledger::{Amount, Currency, TransferId};
+use ledger::{Amount, Currency, RecordWrite, SqlValue, TransferId};
 use sqlx::types::Uuid;
 
 use crate::{Backend, Error, SqlStore, corrupt};
@@ -47,6 +49,53 @@ fn state_of(
             _ => SettlementState::Lapsed,
         },
     }
+}
+
+/// The settlements that wait (a cash one unanswered, a paid one whose
+/// payment waits for its code or a review), as a `WHERE` condition on `s`
+/// joined with its payment `p`.
+const WAITING_SQL: &str = "((s.kind = 'cash' AND s.decision IS NULL) \
+     OR p.state IN ('awaiting_code', 'held', 'escrowed'))";
+
+/// The write that stores a new settlement in the ledger's commit (see
+/// [`bot::store::RecordChange::InsertSettlement`]): nothing is written
+/// when what the payer's waiting settlements with this payee in this
+/// currency and this one come to is more than `owed_minor`.
+pub(crate) fn insert_write(s: &Settlement, owed_minor: i64) -> RecordWrite {
+    let sql = format!(
+        "INSERT INTO bot_tab_settlements (reference, settlement_id, platform, chat,
+             payer, payer_label, payer_platform_id, payee, payee_label,
+             payee_platform_id, currency, amount, kind, payment_transfer,
+             created_at_ms)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
+         WHERE (SELECT COALESCE(SUM(s.amount), 0) FROM bot_tab_settlements s
+                LEFT JOIN bot_payments p ON p.transfer_id = s.payment_transfer
+                WHERE s.platform = $3 AND s.chat = $4 AND s.payer = $5
+                  AND s.payee = $8 AND s.currency = $11 AND {WAITING_SQL}) + $12 <= $16
+         ON CONFLICT DO NOTHING"
+    );
+    RecordWrite::new(
+        sql,
+        vec![
+            SqlValue::from(s.reference.as_str()),
+            SqlValue::from(id_text(s.settlement_id).as_str()),
+            SqlValue::from(s.platform.as_str()),
+            SqlValue::from(s.chat.as_str()),
+            SqlValue::from(s.payer.0),
+            SqlValue::from(s.payer_label.as_str()),
+            SqlValue::from(s.payer_platform_id.as_str()),
+            SqlValue::from(s.payee.0),
+            SqlValue::from(s.payee_label.as_str()),
+            SqlValue::from(s.payee_platform_id.as_str()),
+            SqlValue::from(s.amount.currency().code()),
+            SqlValue::from(s.amount.minor()),
+            SqlValue::from(s.kind.as_str()),
+            SqlValue::Uuid(s.payment_transfer.map(|id| id.as_u128())),
+            SqlValue::from(s.created_at_ms),
+            SqlValue::from(owed_minor),
+        ],
+    )
+    .expecting_rows(1)
 }
 
 macro_rules! settle_backend {
@@ -183,6 +232,46 @@ macro_rules! settle_backend {
                 rows.iter().map(from_row).collect()
             }
 
+            pub(crate) async fn counted(
+                pool: &Pool,
+                platform: Platform,
+                chat: &ChatId,
+            ) -> Result<Vec<SettledTotal>, Error> {
+                let rows = sqlx::query(
+                    "SELECT s.payer, MAX(s.payer_label) AS payer_label, s.payee,
+                         MAX(s.payee_label) AS payee_label, s.currency,
+                         CAST(SUM(s.amount) AS BIGINT) AS total, COUNT(*) AS count
+                     FROM bot_tab_settlements s
+                     LEFT JOIN bot_payments p ON p.transfer_id = s.payment_transfer
+                     WHERE s.platform = $1 AND s.chat = $2
+                       AND ((s.kind = 'cash' AND s.decision = 'confirmed')
+                            OR (s.kind = 'paid' AND p.state IN ('completed', 'claimed')))
+                     GROUP BY s.payer, s.payee, s.currency
+                     ORDER BY s.payer, s.payee, s.currency",
+                )
+                .bind(platform.as_str())
+                .bind(chat.as_str())
+                .fetch_all(pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let bad = |column: &str| corrupt(TABLE, column, "bad");
+                        let currency = Currency::from_code(&get::<String>(row, "currency")?)
+                            .map_err(|_| bad("currency"))?;
+                        Ok(SettledTotal {
+                            payer: UserId(get(row, "payer")?),
+                            payer_label: get(row, "payer_label")?,
+                            payee: UserId(get(row, "payee")?),
+                            payee_label: get(row, "payee_label")?,
+                            amount: Amount::from_minor(get(row, "total")?, currency)
+                                .map_err(|_| bad("amount"))?,
+                            count: u64::try_from(get::<i64>(row, "count")?)
+                                .map_err(|_| bad("count"))?,
+                        })
+                    })
+                    .collect()
+            }
+
             pub(crate) async fn answer(
                 pool: &Pool,
                 reference: &ShortRef,
@@ -207,20 +296,9 @@ macro_rules! settle_backend {
                 new: &Expense,
                 now_ms: i64,
             ) -> Result<Option<Expense>, Error> {
+                // A write first: on SQLite a transaction that read before
+                // writing may not upgrade after another writer committed.
                 let mut tx = pool.begin().await?;
-                let done: Option<String> = sqlx::query_scalar(
-                    "SELECT reference FROM bot_tab_expenses WHERE expense_id = $1",
-                )
-                .bind(id_text(new.expense_id))
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some(reference) = done {
-                    // A retry of the same edit: stored already.
-                    tx.rollback().await?;
-                    let reference = ShortRef::parse(&reference)
-                        .map_err(|_| corrupt("bot_tab_expenses", "reference", "bad"))?;
-                    return crate::tab::$module::by_reference(pool, &reference).await;
-                }
                 let undone = sqlx::query(
                     "UPDATE bot_tab_expenses SET undone_at_ms = $2
                      WHERE reference = $1 AND undone_at_ms IS NULL",
@@ -231,7 +309,20 @@ macro_rules! settle_backend {
                 .await?;
                 if undone.rows_affected() != 1 {
                     tx.rollback().await?;
-                    return Ok(None);
+                    // Undone already: by this very edit (a retry finds its
+                    // replacement) or by something else.
+                    let done: Option<String> = sqlx::query_scalar(
+                        "SELECT reference FROM bot_tab_expenses WHERE expense_id = $1",
+                    )
+                    .bind(id_text(new.expense_id))
+                    .fetch_optional(pool)
+                    .await?;
+                    let Some(reference) = done else {
+                        return Ok(None);
+                    };
+                    let reference = ShortRef::parse(&reference)
+                        .map_err(|_| corrupt("bot_tab_expenses", "reference", "bad"))?;
+                    return crate::tab::$module::by_reference(pool, &reference).await;
                 }
                 let seq: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO bot_tab_expenses (reference, expense_id, platform, chat, author,
@@ -319,6 +410,14 @@ impl SettlementStore for SqlStore {
         limit: u32,
     ) -> Result<Vec<Settlement>, StoreError> {
         on_settle_backend!(self, pool => db::of_chat(pool, platform, chat, limit).await)
+    }
+
+    async fn counted_settlements(
+        &self,
+        platform: Platform,
+        chat: &ChatId,
+    ) -> Result<Vec<SettledTotal>, StoreError> {
+        on_settle_backend!(self, pool => db::counted(pool, platform, chat).await)
     }
 
     async fn answer_cash_settlement(

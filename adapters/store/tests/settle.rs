@@ -10,12 +10,13 @@ use std::sync::Arc;
 
 use bot::command::ShortRef;
 use bot::message::{ChatId, Platform, PlatformUserId};
+use bot::store::RecordChange;
 use bot::store::tab::{
     Expense, ExpenseLine, Settlement, SettlementKind, SettlementState, SettlementStore, TabStore,
 };
 use bot::store::{SeenUser, Store, UserId};
 use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
-use ledger::{Amount, Currency, TransferId};
+use ledger::{Amount, Currency, Ledger, SubmitError, TransferId, Unit};
 use paybot_store::{BOT_MIGRATIONS, SqlStore};
 
 const T0: i64 = CLOCK_START_MS;
@@ -27,6 +28,17 @@ async fn run(backend: TestBackend, case: impl AsyncFnOnce(Arc<SqlStore>)) {
     db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
     let store = Arc::new(SqlStore::new(&db.ledger));
     case(store).await;
+    db.cleanup().await;
+}
+
+/// Like [`run`], with the ledger the store's record writes commit through.
+async fn run_with_ledger(backend: TestBackend, case: impl AsyncFnOnce(Arc<SqlStore>, &Ledger)) {
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
+    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let store = Arc::new(SqlStore::new(&db.ledger));
+    case(store, &db.ledger).await;
     db.cleanup().await;
 }
 
@@ -45,7 +57,31 @@ macro_rules! conformance {
     };
 }
 
+mod with_ledger {
+    mod sqlite {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn a_settlement_commits_only_within_what_is_owed() {
+            super::super::run_with_ledger(
+                super::super::TestBackend::Sqlite,
+                super::super::a_settlement_commits_only_within_what_is_owed,
+            )
+            .await
+        }
+    }
+    mod postgres {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn a_settlement_commits_only_within_what_is_owed() {
+            super::super::run_with_ledger(
+                super::super::TestBackend::Postgres,
+                super::super::a_settlement_commits_only_within_what_is_owed,
+            )
+            .await
+        }
+    }
+}
+
 conformance!(
+    counted_settlements_are_summed_however_many,
     settlements_are_stored_once_with_their_state,
     a_cash_settlement_is_answered_once,
     an_edit_replaces_the_expense_once,
@@ -210,4 +246,86 @@ async fn an_edit_replaces_the_expense_once(store: Arc<SqlStore>) {
     assert_eq!(refs, ["E000011"]);
     let old_now = store.expense(&old.reference).await.unwrap().unwrap();
     assert_eq!(old_now.undone_at_ms, Some(T0 + 5));
+}
+
+/// S2: "not more than owed" is checked in the commit that writes the
+/// settlement, so two `/settle` of the whole debt cannot both be written.
+async fn a_settlement_commits_only_within_what_is_owed(store: Arc<SqlStore>, ledger: &Ledger) {
+    let (alice, bob) = (user(&store, "alice").await, user(&store, "bob").await);
+    let owed_minor = 3_000;
+    let write = |s: &Settlement| {
+        store
+            .record_write(RecordChange::InsertSettlement {
+                settlement: s,
+                owed_minor,
+            })
+            .unwrap()
+    };
+    let first = settlement(bob, alice, 11, SettlementKind::Cash);
+    ledger
+        .commit(Unit::records(vec![write(&first)]))
+        .await
+        .unwrap();
+    let stored = store.settlement(&first.reference).await.unwrap().unwrap();
+    assert_eq!(stored.state, SettlementState::Pending);
+    // A second one while the first waits: 20 + 20 is more than 30.
+    let second = settlement(bob, alice, 12, SettlementKind::Cash);
+    let answer = ledger.commit(Unit::records(vec![write(&second)])).await;
+    assert!(
+        matches!(answer, Err(SubmitError::RecordConflict { .. })),
+        "{answer:?}"
+    );
+    assert!(store.settlement(&second.reference).await.unwrap().is_none());
+    // Once the first is rejected, it no longer holds the debt.
+    store
+        .answer_cash_settlement(&first.reference, false, T0 + 1)
+        .await
+        .unwrap();
+    ledger
+        .commit(Unit::records(vec![write(&second)]))
+        .await
+        .unwrap();
+    assert!(store.settlement(&second.reference).await.unwrap().is_some());
+}
+
+/// S3: the tab's debts take every counted settlement, summed per payer,
+/// payee and currency, however many settlements the group has.
+async fn counted_settlements_are_summed_however_many(store: Arc<SqlStore>) {
+    let (alice, bob) = (user(&store, "alice").await, user(&store, "bob").await);
+    let chat = ChatId::new("flat").unwrap();
+    for n in 100..103 {
+        let cash = settlement(bob, alice, n, SettlementKind::Cash);
+        store.insert_settlement(&cash).await.unwrap().unwrap();
+        store
+            .answer_cash_settlement(&cash.reference, n != 102, T0 + 1)
+            .await
+            .unwrap();
+    }
+    // Waiting, and a paid one whose payment never started: not counted.
+    let waiting = settlement(bob, alice, 103, SettlementKind::Cash);
+    store.insert_settlement(&waiting).await.unwrap().unwrap();
+    let paid = settlement(alice, bob, 104, SettlementKind::Paid);
+    store.insert_settlement(&paid).await.unwrap().unwrap();
+    // However few settlements a list would show.
+    assert_eq!(
+        store
+            .settlements_of_chat(Platform::Mock, &chat, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let totals = store
+        .counted_settlements(Platform::Mock, &chat)
+        .await
+        .unwrap();
+    assert_eq!(totals.len(), 1, "{totals:?}");
+    assert_eq!(totals[0].payer, bob);
+    assert_eq!(totals[0].payee, alice);
+    assert_eq!(totals[0].payee_label, "alice");
+    assert_eq!(
+        totals[0].amount,
+        Amount::from_minor(4_000, Currency::USD).unwrap()
+    );
+    assert_eq!(totals[0].count, 2);
 }

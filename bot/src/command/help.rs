@@ -259,7 +259,7 @@ impl CommandName {
     pub fn details(self) -> Option<&'static str> {
         match self {
             CommandName::Expense => Some(
-                "Adds an expense to this group's tab; no money moves. Without names it is shared equally by everyone who has written here; `paid by @a:30 @b:30` for several payers. /expense undo REF takes it off and /expense edit REF TOTAL [for MEMO] changes its total (its author, within a day). /tab shows who owes whom.",
+                "Adds an expense to this group's tab; no money moves. Without names it is shared equally by everyone who has written here; `paid by @a:30 @b:30` for several payers. /expense undo REF takes it off (its author, within a day); /expense edit REF TOTAL [for MEMO] changes its total, same people, same proportions. /tab shows who owes whom.",
             ),
             CommandName::Undo => Some(
                 "Takes back a payment you confirmed a few minutes ago (5 by default), while the money is still in their wallet: it goes back to you and they are told. Without a reference, your latest payment; a payment to several people is taken back from all of them or none. Money held for someone who has not joined yet is taken back with /cancel REF; paying a request cannot be undone (ask them to send it back).",

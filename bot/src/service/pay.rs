@@ -80,6 +80,22 @@ impl Bot {
         memo: Option<Memo>,
         request: Option<&PaymentRequest>,
     ) -> Result<()> {
+        self.start_payment_with(turn, payee, amount, memo, request, None)
+            .await
+    }
+
+    /// [`Bot::start_payment`] with a record that commits with the payment
+    /// or not at all (a settlement of the group tab), and what the group is
+    /// told when it cannot (and this message's earlier try did not commit).
+    pub(super) async fn start_payment_with(
+        &self,
+        turn: &mut Turn<'_>,
+        payee: Resolved,
+        amount: Amount,
+        memo: Option<Memo>,
+        request: Option<&PaymentRequest>,
+        with: Option<(ledger::RecordWrite, String)>,
+    ) -> Result<()> {
         let me = turn.me.clone();
         if let Resolved::Known(identity) = &payee
             && identity.user == me.user
@@ -212,6 +228,10 @@ impl Bot {
             self.store
                 .record_write(RecordChange::InsertPayment(&payment))?,
         ];
+        let refused = with.map(|(record, refused)| {
+            records.push(record);
+            refused
+        });
         if let Some(claimed) = &claim {
             records.push(
                 self.store
@@ -226,12 +246,19 @@ impl Bot {
         let mut submitted = self.submit_limited(&mut plan, unit).await;
         let together = !matches!(submitted, Err(SubmitError::RecordConflict { .. }));
         let mut earlier_try = false;
-        if !together && let Some(claimed) = &claim {
+        if !together && (claim.is_some() || refused.is_some()) {
             // The request changed meanwhile (another tap claimed it, it was
-            // declined or withdrawn), or this message's earlier try
-            // committed: never a second reservation without the claim.
+            // declined or withdrawn), the settlement no longer fits, or
+            // this message's earlier try committed: never a second
+            // reservation without the claim or the settlement.
             if self.store.payment_by_transfer(transfer_id).await?.is_none() {
-                turn.here(changed_meanwhile(&claimed.reference.to_string()));
+                match (&claim, refused) {
+                    (Some(claimed), _) => {
+                        turn.here(changed_meanwhile(&claimed.reference.to_string()));
+                    }
+                    (None, Some(refused)) => turn.here(refused),
+                    (None, None) => {}
+                }
                 return Ok(());
             }
             earlier_try = true;

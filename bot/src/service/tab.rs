@@ -32,7 +32,7 @@ use crate::command::{CommandName, ExpensePayer, ExpenseShares, Memo, ShortRef, T
 use crate::message::{Audience, Reply};
 use crate::message::{ChatId, Platform, PlatformUserId};
 use crate::store::UserId;
-use crate::store::tab::{Expense, ExpenseLine, GroupMember, Settlement, SettlementState};
+use crate::store::tab::{Expense, ExpenseLine, GroupMember, SettledTotal, Settlement};
 use crate::tab::{self, ShareRule, TAB_EXPENSES_MAX, TAB_MEMBERS_MAX, TabError};
 
 /// How long after adding an expense its author may undo it.
@@ -318,7 +318,9 @@ impl Bot {
             debts: all_debts,
             ..
         } = &now;
-        if expenses.is_empty() {
+        // Counted settlements make debts of their own once the expenses
+        // they settled are undone.
+        if expenses.is_empty() && all_debts.values().all(Vec::is_empty) {
             turn.here(texts::EMPTY);
             return Ok(());
         }
@@ -388,11 +390,8 @@ impl Bot {
                         debts.iter().flat_map(|d| [d.from, d.to]).collect();
                     lines.push(texts::simplified(direct.len(), debts.len(), people.len()));
                 }
-                let counted = now
-                    .settlements
-                    .iter()
-                    .filter(|s| s.state == SettlementState::Counted)
-                    .count();
+                let counted: u64 = now.settled.iter().map(|t| t.count).sum();
+                let counted = usize::try_from(counted).unwrap_or(usize::MAX);
                 if counted > 0 {
                     lines.push(settle_texts::settlements_counted(counted));
                 }
@@ -434,8 +433,10 @@ impl Bot {
             .store
             .group_members(platform, chat, members_max())
             .await?;
-        let labels = labels_of(&members, &expenses);
-        let by_currency = by_currency(&expenses, &settlements);
+        // Every counted settlement, summed in the store: never trimmed.
+        let settled = self.store.counted_settlements(platform, chat).await?;
+        let labels = labels_of(&members, &expenses, &settled);
+        let by_currency = by_currency(&expenses, &settled);
         let mut debts = BTreeMap::new();
         for (currency, tab_lines) in &by_currency {
             debts.insert(*currency, settle(tab_lines)?);
@@ -443,6 +444,7 @@ impl Bot {
         Ok(TabNow {
             expenses,
             settlements,
+            settled,
             members,
             labels,
             by_currency,
@@ -455,8 +457,11 @@ impl Bot {
 struct TabNow {
     /// Not undone, newest first.
     expenses: Vec<Expense>,
-    /// Of every state, newest first.
+    /// Of every state, newest first, the newest [`TAB_SETTLEMENTS_MAX`]
+    /// only (what waits is among them).
     settlements: Vec<Settlement>,
+    /// Every counted settlement, summed per payer, payee and currency.
+    settled: Vec<SettledTotal>,
     members: Vec<GroupMember>,
     labels: HashMap<UserId, String>,
     by_currency: BTreeMap<Currency, Vec<TabLines>>,
@@ -568,20 +573,14 @@ type TabLines = Vec<(UserId, i64, i64)>;
 /// the payee as owing it (so the payer's debt to them shrinks by it).
 fn by_currency(
     expenses: &[Expense],
-    settlements: &[Settlement],
+    settled: &[SettledTotal],
 ) -> BTreeMap<Currency, Vec<TabLines>> {
     let mut map: BTreeMap<Currency, Vec<TabLines>> = BTreeMap::new();
-    for settlement in settlements.iter().rev() {
-        if settlement.state != SettlementState::Counted {
-            continue;
-        }
-        let amount = settlement.amount.minor();
-        map.entry(settlement.amount.currency())
+    for total in settled {
+        let amount = total.amount.minor();
+        map.entry(total.amount.currency())
             .or_default()
-            .push(vec![
-                (settlement.payer, amount, 0),
-                (settlement.payee, 0, amount),
-            ]);
+            .push(vec![(total.payer, amount, 0), (total.payee, 0, amount)]);
     }
     for expense in expenses.iter().rev() {
         map.entry(expense.total.currency()).or_default().push(
@@ -596,13 +595,26 @@ fn by_currency(
 }
 
 /// How to name each user: as a member now, else as last named on the tab.
-fn labels_of(members: &[GroupMember], expenses: &[Expense]) -> HashMap<UserId, String> {
+fn labels_of(
+    members: &[GroupMember],
+    expenses: &[Expense],
+    settled: &[SettledTotal],
+) -> HashMap<UserId, String> {
     let mut labels: HashMap<UserId, String> = HashMap::new();
     // Newest first: the first label seen is the latest.
     for line in expenses.iter().flat_map(|e| &e.lines) {
         labels
             .entry(line.user)
             .or_insert_with(|| line.label.clone());
+    }
+    // Then as settlements named them (someone who has left the group).
+    for total in settled {
+        labels
+            .entry(total.payer)
+            .or_insert_with(|| total.payer_label.clone());
+        labels
+            .entry(total.payee)
+            .or_insert_with(|| total.payee_label.clone());
     }
     for member in members {
         labels.insert(member.user, member.label());

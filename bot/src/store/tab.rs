@@ -195,6 +195,20 @@ pub struct Settlement {
     pub decided_at_ms: Option<i64>,
 }
 
+/// What `payer` settled with `payee` on a group's tab in one currency,
+/// counted settlements only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettledTotal {
+    pub payer: UserId,
+    /// As last named by one of these settlements.
+    pub payer_label: String,
+    pub payee: UserId,
+    pub payee_label: String,
+    pub amount: Amount,
+    /// How many settlements.
+    pub count: u64,
+}
+
 /// The settlements of the group tab on the bot's database.
 #[async_trait]
 pub trait SettlementStore: Send + Sync {
@@ -216,6 +230,15 @@ pub trait SettlementStore: Send + Sync {
         chat: &ChatId,
         limit: u32,
     ) -> Result<Vec<Settlement>, StoreError>;
+
+    /// What every counted settlement of the group comes to, per payer,
+    /// payee and currency (however many there are: the tab's debts take
+    /// them all).
+    async fn counted_settlements(
+        &self,
+        platform: Platform,
+        chat: &ChatId,
+    ) -> Result<Vec<SettledTotal>, StoreError>;
 
     /// Records the payee's answer to a pending cash settlement; `false` if
     /// it was answered already.

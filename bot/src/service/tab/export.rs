@@ -12,7 +12,7 @@ use super::super::turn::Turn;
 use super::super::{Bot, Result};
 use super::TAB_SETTLEMENTS_MAX;
 use crate::message::MESSAGE_TEXT_BYTES_MAX;
-use crate::store::tab::{Expense, Settlement, SettlementKind};
+use crate::store::tab::{Expense, Settlement, SettlementKind, SettlementState};
 
 /// Most CSV rows `/tab export` sends.
 pub const TAB_EXPORT_ROWS_MAX: usize = 500;
@@ -35,6 +35,13 @@ impl Bot {
             .store
             .settlements_of_chat(platform, &chat, settlements_max)
             .await?;
+        // Others' settlements only once they count: whether someone's
+        // payment waits for its code or lapsed is theirs to know.
+        let me = turn.me.user;
+        let settlements: Vec<Settlement> = settlements
+            .into_iter()
+            .filter(|s| s.state == SettlementState::Counted || s.payer == me || s.payee == me)
+            .collect();
         let (csv, rows, cut) = csv_of(&expenses, &settlements);
         turn.private(texts::export(rows, &csv, cut));
         Ok(())

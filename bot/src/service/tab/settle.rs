@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use ledger::{Amount, Currency};
+use ledger::{Amount, Currency, SubmitError, TransferId, Unit};
 
 use super::super::resolve::Resolved;
 use super::super::texts::settle as texts;
@@ -20,11 +20,11 @@ use super::super::{Bot, BotError, Result};
 use super::{TabNow, find};
 use crate::command::{Memo, ShortRef, Target};
 use crate::message::Button;
-use crate::store::UserId;
 use crate::store::tab::{GroupMember, Settlement, SettlementKind, SettlementState};
+use crate::store::{RecordChange, UserId};
 
-/// Most settlements a group's tab holds (of every state); a further
-/// `/settle` is refused.
+/// Most settlements waiting on a group's tab (for a code or a payee's
+/// answer); a further `/settle` is refused.
 pub const TAB_SETTLEMENTS_MAX: usize = 2_000;
 
 impl Bot {
@@ -39,8 +39,28 @@ impl Bot {
             turn.here(texts::GROUPS_ONLY);
             return Ok(());
         }
+        // A redelivery of a message whose settlement is stored resumes it
+        // as stored (its payee, its amount), whatever the tab says now.
+        let id = derive("paybot.bot.settle", &event_key(turn.msg));
+        if let Some(stored) = self.stored_settlement(id).await? {
+            let to = GroupMember {
+                platform_id: stored.payee_platform_id.clone(),
+                user: stored.payee,
+                handle: None,
+                display_name: stored.payee_label.clone(),
+            };
+            let cash = stored.kind == SettlementKind::Cash;
+            return self
+                .start_settlement(turn, &to, stored.amount, cash, stored.amount.minor())
+                .await;
+        }
         let now = self.tab_now(turn.msg.platform, &turn.msg.chat.id).await?;
-        if now.settlements.len() >= TAB_SETTLEMENTS_MAX {
+        let waiting = now
+            .settlements
+            .iter()
+            .filter(|s| s.state == SettlementState::Pending)
+            .count();
+        if waiting >= TAB_SETTLEMENTS_MAX {
             turn.here(texts::too_many_settlements(TAB_SETTLEMENTS_MAX));
             return Ok(());
         }
@@ -105,10 +125,19 @@ impl Bot {
                 return Ok(());
             }
             Some(amount) => amount,
-            None => Amount::from_minor(left, currency)
-                .map_err(|e| BotError::Inconsistent(format!("a debt on the tab: {e}")))?,
+            None => match Amount::from_minor(left, currency) {
+                Ok(amount) => amount,
+                Err(_) => {
+                    turn.here(texts::settle_in_parts(
+                        &to.label(),
+                        &ledger::format_minor(left, currency),
+                    ));
+                    return Ok(());
+                }
+            },
         };
-        self.start_settlement(turn, &to, amount, cash).await
+        self.start_settlement(turn, &to, amount, cash, owed_minor)
+            .await
     }
 
     /// `/settle` with nobody named: the sender's own part, or, when they
@@ -154,7 +183,11 @@ impl Bot {
                         &format!("{key}:settle-ask:{debtor}"),
                         turn.msg.platform,
                         &member.platform_id,
-                        texts::ask_to_settle(&turn.me_label(), debts),
+                        texts::ask_to_settle(
+                            &turn.me_label(),
+                            turn.msg.chat.title.as_deref(),
+                            debts,
+                        ),
                     )?);
                     asked.push(member.label());
                 }
@@ -167,9 +200,20 @@ impl Bot {
                     turn.here(super::texts::not_a_member(&now.name(to)));
                     return Ok(());
                 };
-                let amount = Amount::from_minor(*left, *currency)
-                    .map_err(|e| BotError::Inconsistent(format!("a debt on the tab: {e}")))?;
-                self.start_settlement(turn, &to, amount, false).await
+                let Ok(amount) = Amount::from_minor(*left, *currency) else {
+                    turn.here(texts::settle_in_parts(
+                        &to.label(),
+                        &ledger::format_minor(*left, *currency),
+                    ));
+                    return Ok(());
+                };
+                let owed_minor = now
+                    .debts
+                    .get(currency)
+                    .and_then(|debts| debts.iter().find(|d| d.from == me && d.to == to.user))
+                    .map_or(0, |d| d.amount_minor);
+                self.start_settlement(turn, &to, amount, false, owed_minor)
+                    .await
             }
             several => {
                 let debts: Vec<String> = several
@@ -183,18 +227,22 @@ impl Bot {
     }
 
     /// Records the settlement and, through paybot, starts its payment
-    /// (the payer gets a code privately); in cash, asks the payee.
+    /// (the payer gets a code privately); in cash, asks the payee. The
+    /// settlement commits with its payment (in cash, with the payee's
+    /// prompt), and only while what the payer's waiting settlements with
+    /// the payee come to stays within `owed_minor`.
     async fn start_settlement(
         &self,
         turn: &mut Turn<'_>,
         to: &GroupMember,
         amount: Amount,
         cash: bool,
+        owed_minor: i64,
     ) -> Result<()> {
         let key = event_key(turn.msg);
         let id = derive("paybot.bot.settle", &key);
-        let mut settlement = Settlement {
-            reference: short_ref('T', id, REF_BODY_CHARS)?,
+        let settlement = Settlement {
+            reference: self.settlement_reference(id).await?,
             settlement_id: id,
             platform: turn.msg.platform,
             chat: turn.msg.chat.id.clone(),
@@ -216,28 +264,18 @@ impl Bot {
             created_at_ms: turn.now_ms,
             decided_at_ms: None,
         };
-        let stored = match self.store.insert_settlement(&settlement).await? {
-            Some(stored) => stored,
-            None => {
-                settlement.reference = short_ref('T', id, REF_BODY_CHARS_LONG)?;
-                self.store
-                    .insert_settlement(&settlement)
-                    .await?
-                    .ok_or_else(|| {
-                        BotError::Inconsistent(format!(
-                            "settlement reference {} taken twice",
-                            settlement.reference
-                        ))
-                    })?
-            }
-        };
-        let reference = stored.reference.to_string();
+        let record = self.store.record_write(RecordChange::InsertSettlement {
+            settlement: &settlement,
+            owed_minor,
+        })?;
+        let refused = texts::already_waiting(&settlement.payee_label);
+        let reference = settlement.reference.to_string();
         if cash {
             let prompt = self.notice_with(
                 &format!("{reference}:cash:payee"),
-                stored.platform,
-                &stored.payee_platform_id,
-                texts::confirm_cash(&stored.payer_label, &amount.to_string(), &reference),
+                settlement.platform,
+                &settlement.payee_platform_id,
+                texts::confirm_cash(&settlement.payer_label, &amount.to_string(), &reference),
                 vec![
                     Button::new(
                         texts::CONFIRM_BUTTON,
@@ -247,10 +285,31 @@ impl Bot {
                 ],
                 None,
             )?;
-            self.ledger.enqueue_outbox(&[prompt]).await?;
+            let unit = Unit {
+                transfers: Vec::new(),
+                outbox: vec![prompt],
+                records: vec![record],
+            };
+            match self.ledger.commit(unit).await {
+                Ok(_) => {}
+                Err(SubmitError::RecordConflict { .. }) => {
+                    // This message's earlier try committed (its prompt with
+                    // it), or the settlement no longer fits.
+                    let mine = self
+                        .store
+                        .settlement(&settlement.reference)
+                        .await?
+                        .is_some_and(|s| s.settlement_id == id);
+                    if !mine {
+                        turn.here(refused);
+                        return Ok(());
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
             turn.here(texts::cash_recorded(
-                &stored.payer_label,
-                &stored.payee_label,
+                &settlement.payer_label,
+                &settlement.payee_label,
                 &amount.to_string(),
                 &reference,
             ));
@@ -267,8 +326,40 @@ impl Bot {
             )));
         };
         let memo = Memo::parse(texts::SETTLE_MEMO).ok();
-        self.start_payment(turn, Resolved::Known(identity), amount, memo, None)
-            .await
+        self.start_payment_with(
+            turn,
+            Resolved::Known(identity),
+            amount,
+            memo,
+            None,
+            Some((record, refused)),
+        )
+        .await
+    }
+
+    /// The settlement stored under `id` (this message's, from an earlier
+    /// try), under its short reference or, when that was taken, its long
+    /// one.
+    async fn stored_settlement(&self, id: TransferId) -> Result<Option<Settlement>> {
+        for chars in [REF_BODY_CHARS, REF_BODY_CHARS_LONG] {
+            let found = self.store.settlement(&short_ref('T', id, chars)?).await?;
+            if let Some(found) = found.filter(|s| s.settlement_id == id) {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The reference for a new settlement `id`: its short one, or its long
+    /// one when another settlement holds the short one.
+    async fn settlement_reference(&self, id: TransferId) -> Result<ShortRef> {
+        let short = short_ref('T', id, REF_BODY_CHARS)?;
+        match self.store.settlement(&short).await? {
+            Some(other) if other.settlement_id != id => {
+                Ok(short_ref('T', id, REF_BODY_CHARS_LONG)?)
+            }
+            _ => Ok(short),
+        }
     }
 
     /// `/settle confirm|reject REF`: the payee's answer to a cash
@@ -289,23 +380,41 @@ impl Bot {
             return Ok(());
         };
         let reference = settlement.reference.to_string();
-        if settlement.state != SettlementState::Pending
-            || !self
+        let amount = settlement.amount.to_string();
+        let answered_now = settlement.state == SettlementState::Pending
+            && self
                 .store
                 .answer_cash_settlement(&settlement.reference, accept, turn.now_ms)
+                .await?;
+        let now = if answered_now {
+            SettlementState::Pending
+        } else {
+            self.store
+                .settlement(&settlement.reference)
                 .await?
-        {
+                .map_or(settlement.state, |s| s.state)
+        };
+        let this_answer = if accept {
+            SettlementState::Counted
+        } else {
+            SettlementState::Rejected
+        };
+        if answered_now || now == this_answer {
+            // Queued again when answered already the same way: the turn
+            // that answered may have stopped before queueing it (the key
+            // keeps it to one message).
+            let notice = self.notice(
+                &format!("{reference}:cash:answer"),
+                settlement.platform,
+                &settlement.payer_platform_id,
+                texts::answer_to_payer(&reference, &settlement.payee_label, &amount, accept),
+            )?;
+            self.ledger.enqueue_outbox(&[notice]).await?;
+        }
+        if !answered_now {
             turn.here(texts::already_answered(&reference));
             return Ok(());
         }
-        let amount = settlement.amount.to_string();
-        let notice = self.notice(
-            &format!("{reference}:cash:answer"),
-            settlement.platform,
-            &settlement.payer_platform_id,
-            texts::answer_to_payer(&reference, &settlement.payee_label, &amount, accept),
-        )?;
-        self.ledger.enqueue_outbox(&[notice]).await?;
         turn.here(texts::answered(
             &reference,
             &settlement.payer_label,

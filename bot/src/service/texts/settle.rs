@@ -24,10 +24,12 @@ pub(crate) fn asked(debtors: &[String]) -> String {
     )
 }
 
-/// A debtor's private ask: `debts` are lines like `@alice $20.00`.
-pub(crate) fn ask_to_settle(asker: &str, debts: &[String]) -> String {
+/// A debtor's private ask: `debts` are lines like `@alice $20.00`;
+/// `group` the group's name where the platform gives one.
+pub(crate) fn ask_to_settle(asker: &str, group: Option<&str>, debts: &[String]) -> String {
+    let group = group.map(|g| format!(" in “{g}”")).unwrap_or_default();
     format!(
-        "{asker} asks everyone to settle the group tab. You owe {}. Type /settle in that group to pay with a code, or /settle @handle AMOUNT cash there if you paid outside paybot.",
+        "{asker} asks everyone to settle the group tab{group}. You owe {}. Type /settle in that group to pay with a code, or /settle @handle AMOUNT cash there if you paid outside paybot.",
         debts.join(" and ")
     )
 }
@@ -54,6 +56,12 @@ pub(crate) fn which_currency(to: &str, debts: &[String]) -> String {
 pub(crate) fn more_than_owed(to: &str, asked: &str, owed: &str) -> String {
     format!(
         "You owe {to} {owed} on the tab here, less than {asked}. /settle {to} {owed} settles it all; pay the rest with /pay if you mean to."
+    )
+}
+
+pub(crate) fn settle_in_parts(to: &str, owed: &str) -> String {
+    format!(
+        "You owe {to} {owed} on the tab here, more than one payment may be. Settle it in parts: /settle {to} AMOUNT."
     )
 }
 
