@@ -47,7 +47,8 @@
 //! The module's rooms: `grammar.rs` (the regexes and [`parse`]), `args.rs`
 //! (the argument types), `help.rs` (the command names and their usage,
 //! example and summary lines), `usage.rs` (what is wrong with a command, and
-//! the one-line reply that says so). Limits that belong to a domain live
+//! the one-line reply that says so), `recurring.rs` (`/autopay` and
+//! `/scheduled`). Limits that belong to a domain live
 //! with it ([`CARDS_PER_USER_MAX`] in `card`, [`HISTORY_ENTRIES_MAX`] in
 //! `history`, [`SPLIT_MENTIONS_MAX`] in `split`) and are re-exported here.
 
@@ -65,6 +66,7 @@ mod expense;
 mod grammar;
 mod help;
 mod pay_many;
+mod recurring;
 mod usage;
 
 pub use crate::card::CARDS_PER_USER_MAX;
