@@ -1984,6 +1984,11 @@ mod cases {
             ("HID003", T0 + 2, PaymentState::AwaitingCode),
             ("HID004", T0 + 3, PaymentState::Expired),
             ("HID005", T0 + 4, PaymentState::Escrowed),
+            // Held for review, and how a review ends: only the payer was
+            // ever told; the payee must not learn of the hold.
+            ("HID006", T0 + 5, PaymentState::Held),
+            ("HID007", T0 + 6, PaymentState::Rejected),
+            ("HID008", T0 + 7, PaymentState::HoldExpired),
         ] {
             let p = Payment {
                 created_at_ms: created,
@@ -1993,7 +1998,7 @@ mod cases {
             store.insert_payment(&p).await.unwrap();
         }
         let payer = store.history_of_user(alice, 10).await.unwrap();
-        assert_eq!(payer.len(), 5, "the payer sees all of theirs");
+        assert_eq!(payer.len(), 8, "the payer sees all of theirs");
         let payee = store.history_of_user(bob, 10).await.unwrap();
         assert_eq!(refs(&payee), ["HID005", "HID001"]);
     }

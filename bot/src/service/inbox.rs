@@ -269,9 +269,15 @@ impl Bot {
             .requests_expiring(now_ms, SWEEP_REQUESTS_MAX)
             .await?;
         let mut ended = 0;
+        // One request that keeps failing must not stop the others: each
+        // is tried on its own, and a failure is tried again next round.
         for request in due {
-            if self.expire_request(&request, now_ms).await? {
-                ended += 1;
+            match self.expire_request(&request, now_ms).await {
+                Ok(true) => ended += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(request = %request.reference, %error, "a request's expiry failed; will retry");
+                }
             }
         }
         Ok(ended)

@@ -231,7 +231,7 @@ impl Bot {
             // declined or withdrawn), or this message's earlier try
             // committed: never a second reservation without the claim.
             if self.store.payment_by_transfer(transfer_id).await?.is_none() {
-                turn.here(changed_meanwhile(&claimed.reference.to_string()));
+                turn.for_sender(changed_meanwhile(&claimed.reference.to_string()));
                 return Ok(());
             }
             earlier_try = true;
