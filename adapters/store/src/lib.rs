@@ -1580,7 +1580,8 @@ macro_rules! sql_backend {
                 limit: u32,
             ) -> Result<Vec<PaymentRequest>, Error> {
                 let query = select::<PaymentRequest>(
-                    "WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= $1 AND state = 'open'
+                    "WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= $1
+                       AND state IN ('open', 'approved')
                      ORDER BY expires_at_ms, seq LIMIT $2",
                 )
                 .bind(now_ms)

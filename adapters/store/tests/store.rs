@@ -1954,6 +1954,8 @@ mod cases {
             ("EXP003", None, RequestState::Open),
             ("EXP004", Some(T0 + 1), RequestState::Declined),
             ("EXP005", Some(T0 + 100), RequestState::Open),
+            // Approved: its payment may have ended unpaid; the core looks.
+            ("EXP006", Some(T0 + 7), RequestState::Approved),
         ] {
             let request = PaymentRequest {
                 expires_at_ms: expires,
@@ -1966,7 +1968,11 @@ mod cases {
         }
         let due = store.requests_expiring(T0 + 10, 10).await.unwrap();
         let refs: Vec<&str> = due.iter().map(|r| r.reference.as_str()).collect();
-        assert_eq!(refs, ["EXP002", "EXP001"], "earliest first, open only");
+        assert_eq!(
+            refs,
+            ["EXP002", "EXP006", "EXP001"],
+            "earliest first, open or approved only"
+        );
         assert_eq!(due[0].reminders, 2);
         assert_eq!(due[0].reminded_at_ms, Some(T0 + 3));
         assert_eq!(store.requests_expiring(T0 + 10, 1).await.unwrap().len(), 1);
