@@ -405,7 +405,8 @@ pub trait Store:
         user: UserId,
         limit: u32,
     ) -> Result<Vec<PaymentRequest>, StoreError>;
-    /// Open requests whose `expires_at_ms` is at or before `now_ms`, the
+    /// Open requests, and approved ones (their payment may have ended
+    /// without paying), whose `expires_at_ms` is at or before `now_ms`, the
     /// earliest first, at most `limit`.
     async fn requests_expiring(
         &self,

@@ -1388,3 +1388,46 @@ cases!(settle_redelivered_after_the_tab_changed {
     a_redelivered_settle_pays_what_its_settlement_records_on_sqlite(TestBackend::Sqlite),
     a_redelivered_settle_pays_what_its_settlement_records_on_postgres(TestBackend::Postgres),
 });
+
+/// A request approved but whose payment ended without paying (its code ran
+/// out) is payable again, so past its date the sweep expires it like an open
+/// one; it must not stay "approved" for ever, listed but never payable.
+async fn approved_request_whose_payment_lapsed_expires(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    bot.handle(&dm("alice", "s1", "/start")).await;
+    bot.handle(&dm("bob", "s2", "/start")).await;
+    bot.handle(&dm("bob", "r1", "/request @alice 5 for lunch"))
+        .await;
+    let request = requests_to(&store, "alice").await.remove(0);
+    let approved = text_of(
+        &bot.handle(&dm(
+            "alice",
+            "a1",
+            &format!("/approve {}", request.reference),
+        ))
+        .await,
+    );
+    assert!(approved.contains("/confirm"), "{approved}");
+    let ttl = bot::BotConfig::default().request_ttl_secs;
+    db.clock
+        .advance(std::time::Duration::from_secs(u64::from(ttl) + 1));
+    // The payment's code runs out first, then the request.
+    bot.sweep().await.unwrap();
+    bot.sweep().await.unwrap();
+    let after = store.request(&request.reference).await.unwrap().unwrap();
+    assert_eq!(after.state, bot::store::RequestState::Expired);
+    assert!(
+        balance_text(&bot, "alice", "b1")
+            .await
+            .contains("$100.00 available.")
+    );
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(approved_request_whose_payment_lapsed_expires {
+    approved_request_whose_payment_lapsed_expires_on_sqlite(TestBackend::Sqlite),
+    approved_request_whose_payment_lapsed_expires_on_postgres(TestBackend::Postgres),
+});

@@ -236,14 +236,18 @@ pub const DUE_STATES: [PaymentState; 3] = [
 ];
 
 /// The states in which the payee of a payment never heard of it (for
-/// [`Store::history_of_user`]): waiting for its code, or ended before it
-/// was used. The SQL names them literally.
-pub const UNSEEN_BY_PAYEE_STATES: [PaymentState; 5] = [
+/// [`Store::history_of_user`]): waiting for its code, ended before it was
+/// used, or held for review and how that review ended unpaid (only the payer
+/// is told of a hold). The SQL names them literally.
+pub const UNSEEN_BY_PAYEE_STATES: [PaymentState; 8] = [
     PaymentState::AwaitingCode,
     PaymentState::Cancelled,
     PaymentState::Expired,
     PaymentState::LockedOut,
     PaymentState::Leaked,
+    PaymentState::Held,
+    PaymentState::Rejected,
+    PaymentState::HoldExpired,
 ];
 
 /// The states in which a payment reached its payee (for
@@ -1492,7 +1496,8 @@ macro_rules! sql_backend {
                 let query = select::<Payment>(
                     "WHERE payer = $1
                         OR (payee_user = $1 AND state NOT IN
-                            ('awaiting_code', 'cancelled', 'expired', 'locked_out', 'leaked'))
+                            ('awaiting_code', 'cancelled', 'expired', 'locked_out', 'leaked',
+                             'held', 'rejected', 'hold_expired'))
                      ORDER BY created_at_ms DESC, seq DESC LIMIT $2",
                 )
                 .bind(user.0)
@@ -1625,7 +1630,8 @@ macro_rules! sql_backend {
                 limit: u32,
             ) -> Result<Vec<PaymentRequest>, Error> {
                 let query = select::<PaymentRequest>(
-                    "WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= $1 AND state = 'open'
+                    "WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= $1
+                       AND state IN ('open', 'approved')
                      ORDER BY expires_at_ms, seq LIMIT $2",
                 )
                 .bind(now_ms)

@@ -1954,6 +1954,8 @@ mod cases {
             ("EXP003", None, RequestState::Open),
             ("EXP004", Some(T0 + 1), RequestState::Declined),
             ("EXP005", Some(T0 + 100), RequestState::Open),
+            // Approved: its payment may have ended unpaid; the core looks.
+            ("EXP006", Some(T0 + 7), RequestState::Approved),
         ] {
             let request = PaymentRequest {
                 expires_at_ms: expires,
@@ -1966,7 +1968,11 @@ mod cases {
         }
         let due = store.requests_expiring(T0 + 10, 10).await.unwrap();
         let refs: Vec<&str> = due.iter().map(|r| r.reference.as_str()).collect();
-        assert_eq!(refs, ["EXP002", "EXP001"], "earliest first, open only");
+        assert_eq!(
+            refs,
+            ["EXP002", "EXP006", "EXP001"],
+            "earliest first, open or approved only"
+        );
         assert_eq!(due[0].reminders, 2);
         assert_eq!(due[0].reminded_at_ms, Some(T0 + 3));
         assert_eq!(store.requests_expiring(T0 + 10, 1).await.unwrap().len(), 1);
@@ -1984,6 +1990,11 @@ mod cases {
             ("HID003", T0 + 2, PaymentState::AwaitingCode),
             ("HID004", T0 + 3, PaymentState::Expired),
             ("HID005", T0 + 4, PaymentState::Escrowed),
+            // Held for review, and how a review ends: only the payer was
+            // ever told; the payee must not learn of the hold.
+            ("HID006", T0 + 5, PaymentState::Held),
+            ("HID007", T0 + 6, PaymentState::Rejected),
+            ("HID008", T0 + 7, PaymentState::HoldExpired),
         ] {
             let p = Payment {
                 created_at_ms: created,
@@ -1993,7 +2004,7 @@ mod cases {
             store.insert_payment(&p).await.unwrap();
         }
         let payer = store.history_of_user(alice, 10).await.unwrap();
-        assert_eq!(payer.len(), 5, "the payer sees all of theirs");
+        assert_eq!(payer.len(), 8, "the payer sees all of theirs");
         let payee = store.history_of_user(bob, 10).await.unwrap();
         assert_eq!(refs(&payee), ["HID005", "HID001"]);
     }

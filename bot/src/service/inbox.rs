@@ -21,7 +21,7 @@ use super::{Bot, Result};
 use crate::command::ShortRef;
 use crate::message::Button;
 use crate::recurrence::UserTimeZone;
-use crate::store::{PaymentRequest, RecordChange, RequestState, UserId};
+use crate::store::{PaymentRequest, PaymentState, RecordChange, RequestState, UserId};
 
 /// Most requests `/requests` lists.
 pub const REQUESTS_LISTED_MAX: u32 = 20;
@@ -269,15 +269,35 @@ impl Bot {
             .requests_expiring(now_ms, SWEEP_REQUESTS_MAX)
             .await?;
         let mut ended = 0;
+        // One request that keeps failing must not stop the others: each
+        // is tried on its own, and a failure is tried again next round.
         for request in due {
-            if self.expire_request(&request, now_ms).await? {
-                ended += 1;
+            match self.expire_request(&request, now_ms).await {
+                Ok(true) => ended += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(request = %request.reference, %error, "a request's expiry failed; will retry");
+                }
             }
         }
         Ok(ended)
     }
 
     async fn expire_request(&self, request: &PaymentRequest, now_ms: i64) -> Result<bool> {
+        // An approved request expires only when its payment ended without
+        // paying (payable again); one still being paid, or paid, is left to
+        // its payment (which marks it paid or open again).
+        if request.state == RequestState::Approved {
+            let lapsed = match &request.payment {
+                Some(p) => self.store.payment(p).await?.is_none_or(|p| {
+                    p.state.is_final() && !matches!(p.state, PaymentState::Completed)
+                }),
+                None => true,
+            };
+            if !lapsed {
+                return Ok(false);
+            }
+        }
         let mut expired = request.clone();
         expired.state = RequestState::Expired;
         expired.updated_at_ms = now_ms;

@@ -254,7 +254,7 @@ impl Bot {
             if self.store.payment_by_transfer(transfer_id).await?.is_none() {
                 match (&claim, refused) {
                     (Some(claimed), _) => {
-                        turn.here(changed_meanwhile(&claimed.reference.to_string()));
+                        turn.for_sender(changed_meanwhile(&claimed.reference.to_string()));
                     }
                     (None, Some(refused)) => turn.here(refused),
                     (None, None) => {}

@@ -5,4 +5,4 @@ ALTER TABLE bot_requests ADD COLUMN expires_at_ms INTEGER;
 ALTER TABLE bot_requests ADD COLUMN reminders INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE bot_requests ADD COLUMN reminded_at_ms INTEGER;
 CREATE INDEX bot_requests_expiring ON bot_requests (expires_at_ms)
-    WHERE expires_at_ms IS NOT NULL AND state = 'open';
+    WHERE expires_at_ms IS NOT NULL AND state IN ('open', 'approved');
