@@ -196,7 +196,7 @@ impl CommandName {
                 ),
                 (
                     "/pay @bob 5 @carol 7.50",
-                    "a different amount each (at most 10 people)",
+                    "a different amount each (at most 8 people)",
                 ),
                 (
                     "/pay @landlord 500 every month on the 1st for rent",

@@ -18,6 +18,7 @@ use ledger::{Amount, NewTransfer, SubmitError, TransferError, TransferId, Unit};
 
 use super::limits::{LimitPlan, Movement, payment_movement};
 use super::resolve::Resolved;
+use super::rules::EarlierLeg;
 use super::second_factor::Gate;
 use super::texts::pay::{CANCEL_BUTTON, describe_state};
 use super::texts::pay_many as texts;
@@ -149,19 +150,27 @@ impl Bot {
             ));
             return Ok(());
         }
+        // Each payee is judged with the ones before it counted as payments
+        // made now: the count rules see every payment of the group.
         let mut verdict = TrustVerdict::Allow;
+        let mut earlier: Vec<EarlierLeg> = Vec::new();
         for leg in &legs {
             let action = TrustAction::Payment {
                 payer: me.user,
                 payee: Some(leg.payee.user),
                 amount: total,
             };
-            let assessment = self.assess(&action, turn.now_ms).await?;
+            let assessment = self.assess_with(&action, turn.now_ms, &earlier).await?;
             if let Some(refusal) = &assessment.refusal {
                 turn.private(texts::leg_refused(&leg.label, refusal));
                 return Ok(());
             }
             verdict = verdict.max(assessment.verdict);
+            earlier.push(EarlierLeg {
+                payee: leg.payee.user,
+                amount: leg.amount,
+                new_payee: !self.store.has_paid_before(me.user, leg.payee.user).await?,
+            });
         }
         if verdict >= TrustVerdict::Hold {
             turn.private(texts::REVIEW_NEEDED);

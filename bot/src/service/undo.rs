@@ -31,8 +31,24 @@ pub const DEFAULT_UNDO_WINDOW_SECS: u32 = 5 * 60;
 /// The longest `bot.undo_window_secs`: a day.
 pub const UNDO_WINDOW_SECS_MAX: u32 = 24 * 60 * 60;
 /// How many of the sender's latest payments `/undo` without a reference
-/// looks through for their latest confirmed one.
+/// looks through for the one they confirmed last. Only that one is ever
+/// its target: once undone, a second bare `/undo` answers "already
+/// undone" and never reaches back to the payment before it.
 pub const UNDO_LOOKBACK_PAYMENTS_MAX: u32 = 20;
+
+/// Whether a payment in this state was confirmed (its money moved or was
+/// reserved for good); a bare `/undo` looks only at those, and picks the
+/// one whose state changed last (its confirmation or its undoing).
+fn was_confirmed(state: PaymentState) -> bool {
+    !matches!(
+        state,
+        PaymentState::AwaitingCode
+            | PaymentState::Cancelled
+            | PaymentState::Expired
+            | PaymentState::LockedOut
+            | PaymentState::Leaked
+    )
+}
 
 impl Bot {
     pub(super) async fn undo(
@@ -174,7 +190,9 @@ impl Bot {
                 .payments_of_user(me, UNDO_LOOKBACK_PAYMENTS_MAX)
                 .await?
                 .into_iter()
-                .find(|p| p.payer == me && p.state == PaymentState::Completed),
+                .filter(|p| p.payer == me && was_confirmed(p.state))
+                // Newest first: on a tie the one created last wins.
+                .min_by_key(|p| std::cmp::Reverse(p.updated_at_ms)),
         };
         let Some(payment) = payment else {
             turn.private(match &reference {
