@@ -264,6 +264,17 @@ impl Bot {
         ))
     }
 
+    /// The most `user` may hold in `currency` (their tier's balance
+    /// limit), if their tier has limits in it.
+    pub(super) async fn balance_cap(
+        &self,
+        user: UserId,
+        currency: Currency,
+    ) -> Result<Option<i64>> {
+        let (_, table) = self.limits_table(user, currency).await?;
+        Ok(table.map(|t| t.balance.minor()))
+    }
+
     fn tier_label(&self, tier: Tier) -> String {
         self.config.trust.limits.tier_name(tier)
     }

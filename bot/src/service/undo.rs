@@ -25,6 +25,7 @@ use super::turn::{Turn, derive};
 use super::{Bot, Result, transfer_codes};
 use crate::command::ShortRef;
 use crate::store::{Payee, Payment, PaymentState, RecordChange};
+use crate::trust::{Actor, AuditEntry, AuditKind};
 
 /// The default of `bot.undo_window_secs`: five minutes.
 pub const DEFAULT_UNDO_WINDOW_SECS: u32 = 5 * 60;
@@ -74,15 +75,19 @@ impl Bot {
                 return Ok(());
             };
             let currency = leg.amount.currency();
-            transfers.push(
-                NewTransfer::single(
-                    derive("paybot.bot.undo", &leg.reference.to_string()),
-                    self.wallet(*user, currency).await?,
-                    self.wallet(leg.payer, currency).await?,
-                    leg.amount,
-                )
-                .with_code(transfer_codes::UNDO),
-            );
+            let mut reversal = NewTransfer::single(
+                derive("paybot.bot.undo", &leg.reference.to_string()),
+                self.wallet(*user, currency).await?,
+                self.wallet(leg.payer, currency).await?,
+                leg.amount,
+            )
+            .with_code(transfer_codes::UNDO);
+            // The money coming back may not take the payer over their
+            // tier's balance limit, as any money coming in.
+            if let Some(cap) = self.balance_cap(leg.payer, currency).await? {
+                reversal = reversal.with_credit_balance_max(cap);
+            }
+            transfers.push(reversal);
             let text = texts::undone_payee(
                 &self.payer_label_in(turn, leg).await?,
                 &leg.amount.to_string(),
@@ -132,7 +137,31 @@ impl Bot {
                         .map(|l| (l.payee_label.clone(), l.amount.to_string()))
                         .collect::<Vec<_>>(),
                 );
+                let entry = AuditEntry::new(
+                    turn.now_ms,
+                    Actor::User(turn.me.user),
+                    AuditKind::PaymentReversed,
+                )
+                .user(turn.me.user)
+                .subject(shown_text.clone())
+                .detail("payees", legs_line.clone())
+                .detail("amount", total.clone());
+                self.audit(entry).await?;
                 turn.private(texts::undone(&shown_text, &legs_line, &total));
+            }
+            Err(SubmitError::Rejected {
+                error: TransferError::CreditBalanceExceeded,
+                ..
+            }) => {
+                let limit = match legs.first() {
+                    Some(first) => self
+                        .balance_cap(first.payer, first.amount.currency())
+                        .await?
+                        .map(|cap| ledger::format_minor(cap, first.amount.currency()))
+                        .unwrap_or_default(),
+                    None => String::new(),
+                };
+                turn.private(texts::over_balance_limit(&shown_text, &limit));
             }
             Err(SubmitError::Rejected {
                 index,
