@@ -384,7 +384,7 @@ impl Bot {
         let (group, outbox, next_state, due_at_ms, text) = match (&payment.payee, &payee) {
             (Payee::User { .. }, Payee::User { user, platform, id }) => {
                 let mut outbox = vec![self.payee_notice(turn, &payment, *platform, id).await?];
-                outbox.extend(self.announcement(&payment, &payment.payee_label)?);
+                outbox.extend(self.announcement(&payment, &payment.payee_label, turn.now_ms)?);
                 let mut group = vec![
                     NewTransfer::post(post_id, payment.transfer_id, None)
                         .with_code(transfer_codes::PAYMENT),
@@ -414,7 +414,7 @@ impl Bot {
                     .await?;
                 let wallet = self.wallet(*user, amount.currency()).await?;
                 let mut outbox = vec![self.payee_notice(turn, &payment, *platform, id).await?];
-                outbox.extend(self.announcement(&payment, &payment.payee_label)?);
+                outbox.extend(self.announcement(&payment, &payment.payee_label, turn.now_ms)?);
                 (
                     vec![
                         NewTransfer::post(post_id, payment.transfer_id, None)

@@ -284,7 +284,31 @@ impl Bot {
             outbox: Vec::new(),
             records,
         };
-        match self.ledger.commit(unit).await {
+        // As `submit_limited`, for several plans in one unit: an allowance
+        // that refused while some of its uses were past their window (not
+        // yet swept) has them expired, and the unit is committed again.
+        let mut retries_left: usize = plans.iter().map(Bot::uses_count).sum();
+        let committed = loop {
+            let result = self.ledger.commit(unit.clone()).await;
+            let Err(SubmitError::Rejected {
+                index,
+                error: TransferError::InsufficientFunds,
+            }) = &result
+            else {
+                break result;
+            };
+            let at = starts.iter().rposition(|start| start <= index);
+            let Some((start, plan)) = at.and_then(|at| Some((starts.get(at)?, plans.get(at)?)))
+            else {
+                break result;
+            };
+            let offset = index.saturating_sub(*start);
+            if retries_left == 0 || !self.expire_refused_use(plan, offset).await {
+                break result;
+            }
+            retries_left -= 1;
+        };
+        match committed {
             Ok(_) => {}
             Err(SubmitError::RecordConflict { .. }) => {
                 // An earlier try of this message committed (a crash before
@@ -556,7 +580,13 @@ impl Bot {
                 image: None,
                 platform: first.payer_platform,
                 audience: Audience::Chat(chat.clone()),
-                text: texts::confirmed_in_group(&group.reference.to_string(), &payees),
+                text: format!(
+                    "{}{}",
+                    texts::confirmed_in_group(&group.reference.to_string(), &payees),
+                    self.undo_until(first, turn.now_ms)
+                        .map(|until| super::texts::notices::can_be_undone_until(&until))
+                        .unwrap_or_default()
+                ),
                 redacted: None,
                 buttons: Vec::new(),
                 deletion: None,

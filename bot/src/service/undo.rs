@@ -4,10 +4,11 @@
 //! never rewritten), from the payee's wallet back to the payer's, with an id
 //! derived from the payment's reference (so it happens at most once), in one
 //! linked unit with the payments' compare-and-swap to `Reversed` and the
-//! payees' notices. The payee's wallet may not be overdrawn, so "the payee
-//! still has the money" is checked by the ledger under the same lock as the
-//! transfer, never read first. A payment to several people is taken back
-//! from all of them or none.
+//! payees' notices. The payee's wallet may not be overdrawn, so "the payee's
+//! balance still covers it" is checked by the ledger under the same lock as
+//! the transfer, never read first. It is a balance check, not a trace of
+//! the money (README says so), and the payer's balance cap holds too. A
+//! payment to several people is taken back from all of them or none.
 //!
 //! What it does not cover, refused with a line that says what to do
 //! instead: money held for someone who has not joined (`/cancel` takes it
@@ -18,12 +19,15 @@ use ledger::{NewTransfer, SubmitError, TransferError, Unit};
 
 use super::limits::PAYMENT_KINDS;
 use super::pay_many::is_group_ref;
+use super::texts::notices;
 use super::texts::pay::{describe_state, no_such_payment};
 use super::texts::pay_many as texts;
 use super::texts::{minutes, with_memo};
 use super::turn::{Turn, derive};
 use super::{Bot, Result, transfer_codes};
 use crate::command::ShortRef;
+use crate::message::{Audience, Reply};
+use crate::notify::outbox_message;
 use crate::store::{Payee, Payment, PaymentState, RecordChange};
 use crate::trust::{Actor, AuditEntry, AuditKind};
 
@@ -105,6 +109,29 @@ impl Bot {
             reversed.due_at_ms = None;
             reversed.updated_at_ms = turn.now_ms;
             reversed_legs.push(reversed);
+        }
+        // The group where it was paid saw it paid: it sees it undone.
+        if let Some(first) = legs.first()
+            && let Some(chat) = &first.origin_chat
+        {
+            let payees = legs
+                .iter()
+                .map(|leg| leg.payee_label.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let reply = Reply {
+                image: None,
+                platform: first.payer_platform,
+                audience: Audience::Chat(chat.clone()),
+                text: notices::payment_undone(&shown_text, &payees),
+                redacted: None,
+                buttons: Vec::new(),
+                deletion: None,
+            };
+            outbox.push(outbox_message(
+                &format!("{shown_text}:undone:chat"),
+                &reply,
+            )?);
         }
         for reversed in &reversed_legs {
             records.push(
