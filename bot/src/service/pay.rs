@@ -98,9 +98,10 @@ impl Bot {
         if self.second_factor_at_start(turn, &action).await? == Gate::Stopped {
             return Ok(());
         }
-        let awaiting = self.store.payments_awaiting_code(me.user).await?;
-        if awaiting.len() >= AWAITING_PAYMENTS_PER_USER_MAX {
-            turn.private(texts::too_many_waiting(awaiting.len()));
+        // A payment to several people waiting for its code counts once.
+        let awaiting = self.groups_awaiting_code(me.user).await?;
+        if awaiting >= AWAITING_PAYMENTS_PER_USER_MAX {
+            turn.private(texts::too_many_waiting(awaiting));
             return Ok(());
         }
         let assessment = self.assess(&action, turn.now_ms).await?;

@@ -412,7 +412,7 @@ impl Bot {
     }
 
     /// How many groups and single payments `payer` has waiting for a code.
-    async fn groups_awaiting_code(&self, payer: UserId) -> Result<usize> {
+    pub(super) async fn groups_awaiting_code(&self, payer: UserId) -> Result<usize> {
         let awaiting = self.store.payments_awaiting_code(payer).await?;
         let mut groups: Vec<ShortRef> = Vec::new();
         let mut singles = 0_usize;
