@@ -15,6 +15,7 @@ use axum::body::Body;
 use axum::http::Request;
 use bot::message::{Platform, PlatformUserId};
 use bot::store::Store;
+use bot::trust::{AuditFilter, AuditKind, TrustStore};
 use fake_telegram::{BOT_USERNAME, FakeTelegram, GROUP_ID, TOKEN, TgUser, group};
 use ledger::testing::{TestBackend, TestDb};
 use paybot_store::SqlStore;
@@ -907,6 +908,29 @@ async fn pay_several_people_then_undo(backend: TestBackend) {
         .await;
     h.balance_is(&ALICE, "$100.00 available").await;
     h.balance_is(&ERIN, "$0.00 available").await;
+    // The operator sees the undo in the audit log: who, which payment.
+    let alice = h
+        .store
+        .identity(
+            Platform::Telegram,
+            &PlatformUserId::new(ALICE.id.to_string()).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .user;
+    let undos = h
+        .store
+        .audit_entries(&AuditFilter {
+            user: Some(alice),
+            kind: Some(AuditKind::PaymentReversed),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(undos.len(), 1);
+    assert!(undos[0].entry.subject.as_deref().unwrap().starts_with('G'));
+    assert_eq!(undos[0].entry.details["amount"], "$10.00");
     h.assert_group_clean(&[&code, "available"]);
     h.assert_ledger_sound().await;
 }

@@ -27,11 +27,12 @@ macro_rules! rules_backend {
                 limit: u32,
             ) -> Result<Vec<PastPayment>, Error> {
                 let table = "bot_payments";
-                // The states whose money left the payer's wallet.
+                // The states whose money left the payer's wallet (undone
+                // ones too: pay and undo must not loop past the rules).
                 let rows = sqlx::query(
                     "SELECT created_at_ms, amount, currency, payee_user FROM bot_payments
                      WHERE payer = $1
-                       AND state IN ('completed', 'escrowed', 'claimed', 'refunded')
+                       AND state IN ('completed', 'escrowed', 'claimed', 'refunded', 'reversed')
                        AND created_at_ms > $2
                      ORDER BY created_at_ms DESC, seq DESC LIMIT $3",
                 )

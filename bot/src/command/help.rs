@@ -213,7 +213,7 @@ impl CommandName {
                 ),
                 (
                     "/pay @bob 5 @carol 7.50",
-                    "a different amount each (at most 10 people)",
+                    "a different amount each (at most 8 people)",
                 ),
                 (
                     "/pay @landlord 500 every month on the 1st for rent",
@@ -262,7 +262,7 @@ impl CommandName {
                 "Adds an expense to this group's tab; no money moves. Without names it is shared equally by everyone who has written here; `paid by @a:30 @b:30` for several payers. /expense undo REF takes it off (its author, within a day); /expense edit REF TOTAL [for MEMO] changes its total, same people, same proportions. /tab shows who owes whom.",
             ),
             CommandName::Undo => Some(
-                "Takes back a payment you confirmed a few minutes ago (5 by default), while the money is still in their wallet: it goes back to you and they are told. Without a reference, your latest payment; a payment to several people is taken back from all of them or none. Money held for someone who has not joined yet is taken back with /cancel REF; paying a request cannot be undone (ask them to send it back).",
+                "Takes back a payment you confirmed a few minutes ago (5 by default), if their balance still covers it (a balance check: money they received since counts): it goes back to you and they are told. Without a reference, the payment you confirmed last; a payment to several people is taken back from all of them or none. Money held for someone who has not joined yet is taken back with /cancel REF; paying a request cannot be undone (ask them to send it back).",
             ),
             CommandName::Tab => Some(
                 "Who owes whom in this group, per currency, simplified to the fewest transfers; /tab @bob for one person's part, /tab history for the last expenses, /tab export for a CSV of everything, sent to you privately. /settle pays your part.",

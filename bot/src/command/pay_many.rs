@@ -13,8 +13,13 @@ use super::grammar::{Words, echo, looks_like_target, parse_amount, parse_memo_ta
 use super::usage::UsageProblem;
 use super::{Command, ParseContext, PayLeg, Target};
 
-/// Most people one `/pay` pays at once.
-pub const PAY_PAYEES_MAX: usize = 10;
+/// Most people one `/pay` pays at once. `/pay` writes two records per
+/// person (the payment and its place in the group) in one ledger unit,
+/// which holds at most `ledger::UNIT_RECORDS_MAX` (16) record writes.
+pub const PAY_PAYEES_MAX: usize = 8;
+
+// Every leg's records fit in the one unit `/pay` commits.
+const _: () = assert!(2 * PAY_PAYEES_MAX <= ledger::UNIT_RECORDS_MAX);
 
 /// `/pay @bob @carol 5 each`: `first` is parsed, the next word is a target.
 pub(super) fn parse_each(

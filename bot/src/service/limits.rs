@@ -264,6 +264,17 @@ impl Bot {
         ))
     }
 
+    /// The most `user` may hold in `currency` (their tier's balance
+    /// limit), if their tier has limits in it.
+    pub(super) async fn balance_cap(
+        &self,
+        user: UserId,
+        currency: Currency,
+    ) -> Result<Option<i64>> {
+        let (_, table) = self.limits_table(user, currency).await?;
+        Ok(table.map(|t| t.balance.minor()))
+    }
+
     fn tier_label(&self, tier: Tier) -> String {
         self.config.trust.limits.tier_name(tier)
     }
@@ -486,33 +497,47 @@ impl Bot {
             else {
                 return result;
             };
-            let Some(used) = index.checked_sub(plan.moves).and_then(|i| plan.uses.get(i)) else {
-                return result;
-            };
-            if retries_left == 0 {
+            if retries_left == 0 || !self.expire_refused_use(plan, *index).await {
                 return result;
             }
             retries_left -= 1;
-            // Expired uses come back as available: bring the allowance to
-            // its limit again before trying once more.
-            let again = async {
-                if !self.expire_past_uses(used.account).await? {
-                    return Ok(false);
-                }
-                if let Some(account) = self.ledger.account(used.account).await? {
-                    self.reconcile_allowance(account, used.limit).await?;
-                }
-                Ok::<bool, super::BotError>(true)
-            };
-            match again.await {
-                Ok(true) => {}
-                Ok(false) => return result,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot expire an allowance's past uses");
-                    return result;
-                }
+        }
+    }
+
+    /// After the ledger refused the transfer at `offset` of `plan`'s group
+    /// for want of money: when it is an allowance use and that allowance
+    /// had uses past their window, expires them and brings the allowance
+    /// to its limit again; `true` when trying once more may pass.
+    pub(super) async fn expire_refused_use(&self, plan: &LimitPlan, offset: usize) -> bool {
+        let Some(used) = offset
+            .checked_sub(plan.moves)
+            .and_then(|i| plan.uses.get(i))
+        else {
+            return false;
+        };
+        // Expired uses come back as available: bring the allowance to its
+        // limit again before trying once more.
+        let again = async {
+            if !self.expire_past_uses(used.account).await? {
+                return Ok(false);
+            }
+            if let Some(account) = self.ledger.account(used.account).await? {
+                self.reconcile_allowance(account, used.limit).await?;
+            }
+            Ok::<bool, super::BotError>(true)
+        };
+        match again.await {
+            Ok(again) => again,
+            Err(error) => {
+                tracing::warn!(%error, "cannot expire an allowance's past uses");
+                false
             }
         }
+    }
+
+    /// How many allowance uses `plan` makes (the bound on its retries).
+    pub(super) fn uses_count(plan: &LimitPlan) -> usize {
+        plan.uses.len()
     }
 
     /// The allowance account, its past uses expired, brought to `limit`;

@@ -73,15 +73,20 @@ impl Bot {
             buttons: Vec::new(),
             deletion: None,
         };
+        let payer = self.payer_label_in(turn, payment).await?;
+        let mut text = texts::paid_you(
+            &payer,
+            &payment.amount.to_string(),
+            &with_memo(payment.memo.as_ref()),
+        );
+        if let Some(until) = self.undo_until(payment, turn.now_ms) {
+            text.push_str(&texts::payer_can_undo_until(&payer, &until));
+        }
         self.notice_with(
             &format!("{}:paid:payee", payment.reference),
             platform,
             to,
-            texts::paid_you(
-                &self.payer_label_in(turn, payment).await?,
-                &payment.amount.to_string(),
-                &with_memo(payment.memo.as_ref()),
-            ),
+            text,
             Vec::new(),
             Some(&bounce),
         )
@@ -92,6 +97,7 @@ impl Bot {
         &self,
         payment: &Payment,
         payee: &str,
+        confirmed_at_ms: i64,
     ) -> Result<Option<OutboxMessage>> {
         let Some(chat) = &payment.origin_chat else {
             return Ok(None);
@@ -100,7 +106,13 @@ impl Bot {
             image: None,
             platform: payment.payer_platform,
             audience: Audience::Chat(chat.clone()),
-            text: texts::payment_confirmed(&payment.reference.to_string(), payee),
+            text: format!(
+                "{}{}",
+                texts::payment_confirmed(&payment.reference.to_string(), payee),
+                self.undo_until(payment, confirmed_at_ms)
+                    .map(|until| texts::can_be_undone_until(&until))
+                    .unwrap_or_default()
+            ),
             redacted: None,
             buttons: Vec::new(),
             deletion: None,
@@ -109,6 +121,21 @@ impl Bot {
             &format!("{}:paid:chat", payment.reference),
             &reply,
         )?))
+    }
+
+    /// Until when the payer may `/undo` `payment` confirmed at
+    /// `confirmed_at_ms` (a minute, rounded down, in UTC); `None` when
+    /// `/undo` is off or cannot take it back (it paid a request).
+    pub(super) fn undo_until(&self, payment: &Payment, confirmed_at_ms: i64) -> Option<String> {
+        let window_secs = self.config.undo_window_secs;
+        if window_secs == 0 || payment.request.is_some() {
+            return None;
+        }
+        let until = confirmed_at_ms.saturating_add(i64::from(window_secs).saturating_mul(1_000));
+        let minute_ms: i64 = 60_000;
+        Some(crate::limits::utc_minute_text(
+            until.div_euclid(minute_ms).saturating_mul(minute_ms),
+        ))
     }
 
     /// [`Bot::payer_label`], from the identity `turn` has already seen

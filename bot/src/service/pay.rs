@@ -114,9 +114,10 @@ impl Bot {
         if self.second_factor_at_start(turn, &action).await? == Gate::Stopped {
             return Ok(());
         }
-        let awaiting = self.store.payments_awaiting_code(me.user).await?;
-        if awaiting.len() >= AWAITING_PAYMENTS_PER_USER_MAX {
-            turn.private(texts::too_many_waiting(awaiting.len()));
+        // A payment to several people waiting for its code counts once.
+        let awaiting = self.groups_awaiting_code(me.user).await?;
+        if awaiting >= AWAITING_PAYMENTS_PER_USER_MAX {
+            turn.private(texts::too_many_waiting(awaiting));
             return Ok(());
         }
         let assessment = self.assess(&action, turn.now_ms).await?;
@@ -411,7 +412,7 @@ impl Bot {
         let (group, outbox, next_state, due_at_ms, text) = match (&payment.payee, &payee) {
             (Payee::User { .. }, Payee::User { user, platform, id }) => {
                 let mut outbox = vec![self.payee_notice(turn, &payment, *platform, id).await?];
-                outbox.extend(self.announcement(&payment, &payment.payee_label)?);
+                outbox.extend(self.announcement(&payment, &payment.payee_label, turn.now_ms)?);
                 let mut group = vec![
                     NewTransfer::post(post_id, payment.transfer_id, None)
                         .with_code(transfer_codes::PAYMENT),
@@ -441,7 +442,7 @@ impl Bot {
                     .await?;
                 let wallet = self.wallet(*user, amount.currency()).await?;
                 let mut outbox = vec![self.payee_notice(turn, &payment, *platform, id).await?];
-                outbox.extend(self.announcement(&payment, &payment.payee_label)?);
+                outbox.extend(self.announcement(&payment, &payment.payee_label, turn.now_ms)?);
                 (
                     vec![
                         NewTransfer::post(post_id, payment.transfer_id, None)

@@ -18,6 +18,7 @@ use ledger::{Amount, NewTransfer, SubmitError, TransferError, TransferId, Unit};
 
 use super::limits::{LimitPlan, Movement, payment_movement};
 use super::resolve::Resolved;
+use super::rules::EarlierLeg;
 use super::second_factor::Gate;
 use super::texts::pay::{CANCEL_BUTTON, describe_state};
 use super::texts::pay_many as texts;
@@ -149,19 +150,27 @@ impl Bot {
             ));
             return Ok(());
         }
+        // Each payee is judged with the ones before it counted as payments
+        // made now: the count rules see every payment of the group.
         let mut verdict = TrustVerdict::Allow;
+        let mut earlier: Vec<EarlierLeg> = Vec::new();
         for leg in &legs {
             let action = TrustAction::Payment {
                 payer: me.user,
                 payee: Some(leg.payee.user),
                 amount: total,
             };
-            let assessment = self.assess(&action, turn.now_ms).await?;
+            let assessment = self.assess_with(&action, turn.now_ms, &earlier).await?;
             if let Some(refusal) = &assessment.refusal {
                 turn.private(texts::leg_refused(&leg.label, refusal));
                 return Ok(());
             }
             verdict = verdict.max(assessment.verdict);
+            earlier.push(EarlierLeg {
+                payee: leg.payee.user,
+                amount: leg.amount,
+                new_payee: !self.store.has_paid_before(me.user, leg.payee.user).await?,
+            });
         }
         if verdict >= TrustVerdict::Hold {
             turn.private(texts::REVIEW_NEEDED);
@@ -275,7 +284,31 @@ impl Bot {
             outbox: Vec::new(),
             records,
         };
-        match self.ledger.commit(unit).await {
+        // As `submit_limited`, for several plans in one unit: an allowance
+        // that refused while some of its uses were past their window (not
+        // yet swept) has them expired, and the unit is committed again.
+        let mut retries_left: usize = plans.iter().map(Bot::uses_count).sum();
+        let committed = loop {
+            let result = self.ledger.commit(unit.clone()).await;
+            let Err(SubmitError::Rejected {
+                index,
+                error: TransferError::InsufficientFunds,
+            }) = &result
+            else {
+                break result;
+            };
+            let at = starts.iter().rposition(|start| start <= index);
+            let Some((start, plan)) = at.and_then(|at| Some((starts.get(at)?, plans.get(at)?)))
+            else {
+                break result;
+            };
+            let offset = index.saturating_sub(*start);
+            if retries_left == 0 || !self.expire_refused_use(plan, offset).await {
+                break result;
+            }
+            retries_left -= 1;
+        };
+        match committed {
             Ok(_) => {}
             Err(SubmitError::RecordConflict { .. }) => {
                 // An earlier try of this message committed (a crash before
@@ -379,7 +412,7 @@ impl Bot {
     }
 
     /// How many groups and single payments `payer` has waiting for a code.
-    async fn groups_awaiting_code(&self, payer: UserId) -> Result<usize> {
+    pub(super) async fn groups_awaiting_code(&self, payer: UserId) -> Result<usize> {
         let awaiting = self.store.payments_awaiting_code(payer).await?;
         let mut groups: Vec<ShortRef> = Vec::new();
         let mut singles = 0_usize;
@@ -547,7 +580,13 @@ impl Bot {
                 image: None,
                 platform: first.payer_platform,
                 audience: Audience::Chat(chat.clone()),
-                text: texts::confirmed_in_group(&group.reference.to_string(), &payees),
+                text: format!(
+                    "{}{}",
+                    texts::confirmed_in_group(&group.reference.to_string(), &payees),
+                    self.undo_until(first, turn.now_ms)
+                        .map(|until| super::texts::notices::can_be_undone_until(&until))
+                        .unwrap_or_default()
+                ),
                 redacted: None,
                 buttons: Vec::new(),
                 deletion: None,

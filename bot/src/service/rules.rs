@@ -9,16 +9,63 @@
 //!
 //! [`RulesPolicy::needs`]: crate::trust::rules::RulesPolicy::needs
 
-use ledger::{Currency, HISTORY_PAGE_TRANSFERS_MAX, HistoryCursor, TransferKind};
+use ledger::{Amount, Currency, HISTORY_PAGE_TRANSFERS_MAX, HistoryCursor, TransferKind};
 use serde_json::Value;
 
 use super::{Bot, BotError, transfer_codes};
 use crate::store::UserId;
 use crate::trust::rules::{
-    Facts, Needs, RULES_LEDGER_TRANSFERS_READ_MAX, RULES_NEW_PAYEES_READ_MAX,
-    RULES_PAYMENTS_READ_MAX, Received, RuleVerdict, evaluate,
+    Facts, Needs, NewPayee, PastPayment, RULES_LEDGER_TRANSFERS_READ_MAX,
+    RULES_NEW_PAYEES_READ_MAX, RULES_PAYMENTS_READ_MAX, Received, RuleVerdict, evaluate,
 };
 use crate::trust::{Actor, AuditEntry, AuditKind, TrustAction};
+
+/// A part of the same action judged before this one: an earlier payee of
+/// one `/pay` to several people. The count rules (payments in the hour,
+/// new payees, payments just under a threshold) see it as a payment made
+/// now, so ten people paid at once count as ten payments.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct EarlierLeg {
+    pub payee: UserId,
+    pub amount: Amount,
+    /// The payer never paid this payee before.
+    pub new_payee: bool,
+}
+
+/// Adds the earlier parts of the same action to the facts, newest first
+/// (the last one judged is the newest), as payments and first-time payees
+/// at `now_ms`.
+fn add_earlier_legs(facts: &mut Facts, needs: &Needs, earlier: &[EarlierLeg], now_ms: i64) {
+    if earlier.is_empty() {
+        return;
+    }
+    if needs.payments_since_ms.is_some() {
+        let mut payments: Vec<PastPayment> = earlier
+            .iter()
+            .rev()
+            .map(|leg| PastPayment {
+                at_ms: now_ms,
+                amount: leg.amount,
+                payee: Some(leg.payee),
+            })
+            .collect();
+        payments.append(&mut facts.payments);
+        facts.payments = payments;
+    }
+    if needs.new_payees_since_ms.is_some() {
+        let mut new_payees: Vec<NewPayee> = earlier
+            .iter()
+            .rev()
+            .filter(|leg| leg.new_payee)
+            .map(|leg| NewPayee {
+                payee: leg.payee,
+                first_paid_at_ms: now_ms,
+            })
+            .collect();
+        new_payees.append(&mut facts.new_payees);
+        facts.new_payees = new_payees;
+    }
+}
 
 impl Bot {
     /// Judges `action` by the rules at `now_ms` and audits each rule that
@@ -40,6 +87,18 @@ impl Bot {
         subject: Option<&str>,
         now_ms: i64,
     ) -> Result<RuleVerdict, BotError> {
+        self.evaluate_rules_with(action, subject, now_ms, &[]).await
+    }
+
+    /// As [`Bot::evaluate_rules_about`], with the parts of the same action
+    /// judged before this one counted as payments made now.
+    pub(super) async fn evaluate_rules_with(
+        &self,
+        action: &TrustAction,
+        subject: Option<&str>,
+        now_ms: i64,
+        earlier: &[EarlierLeg],
+    ) -> Result<RuleVerdict, BotError> {
         let policy = &self.config.trust.rules;
         if policy.rules().is_empty() {
             return Ok(RuleVerdict {
@@ -48,7 +107,8 @@ impl Bot {
             });
         }
         let needs = policy.needs(action, now_ms);
-        let facts = self.rule_facts(action.user(), &needs, now_ms).await?;
+        let mut facts = self.rule_facts(action.user(), &needs, now_ms).await?;
+        add_earlier_legs(&mut facts, &needs, earlier, now_ms);
         let verdict = evaluate(policy, action, &facts);
         for fired in &verdict.fired {
             let mut entry = AuditEntry::new(now_ms, Actor::System, AuditKind::RuleFired)

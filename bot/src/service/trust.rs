@@ -56,7 +56,21 @@ impl Bot {
     /// inputs; what follows from the verdict (a hold opened, a second
     /// factor asked) is audited where it happens.
     pub(super) async fn assess(&self, action: &TrustAction, now_ms: i64) -> Result<Assessment> {
-        let rules = self.evaluate_rules(action, now_ms).await?;
+        self.assess_with(action, now_ms, &[]).await
+    }
+
+    /// As [`Bot::assess`], for one part of an action with several (a payee
+    /// of `/pay @bob @carol 5 each`): the count rules also see the parts
+    /// judged before it.
+    pub(super) async fn assess_with(
+        &self,
+        action: &TrustAction,
+        now_ms: i64,
+        earlier: &[super::rules::EarlierLeg],
+    ) -> Result<Assessment> {
+        let rules = self
+            .evaluate_rules_with(action, None, now_ms, earlier)
+            .await?;
         let mut assessment = Assessment::allow();
         assessment.verdict = rules.verdict;
         assessment.reason = rules

@@ -4,10 +4,11 @@
 //! never rewritten), from the payee's wallet back to the payer's, with an id
 //! derived from the payment's reference (so it happens at most once), in one
 //! linked unit with the payments' compare-and-swap to `Reversed` and the
-//! payees' notices. The payee's wallet may not be overdrawn, so "the payee
-//! still has the money" is checked by the ledger under the same lock as the
-//! transfer, never read first. A payment to several people is taken back
-//! from all of them or none.
+//! payees' notices. The payee's wallet may not be overdrawn, so "the payee's
+//! balance still covers it" is checked by the ledger under the same lock as
+//! the transfer, never read first. It is a balance check, not a trace of
+//! the money (README says so), and the payer's balance cap holds too. A
+//! payment to several people is taken back from all of them or none.
 //!
 //! What it does not cover, refused with a line that says what to do
 //! instead: money held for someone who has not joined (`/cancel` takes it
@@ -18,21 +19,41 @@ use ledger::{NewTransfer, SubmitError, TransferError, Unit};
 
 use super::limits::PAYMENT_KINDS;
 use super::pay_many::is_group_ref;
+use super::texts::notices;
 use super::texts::pay::{describe_state, no_such_payment};
 use super::texts::pay_many as texts;
 use super::texts::{minutes, with_memo};
 use super::turn::{Turn, derive};
 use super::{Bot, Result, transfer_codes};
 use crate::command::ShortRef;
+use crate::message::{Audience, Reply};
+use crate::notify::outbox_message;
 use crate::store::{Payee, Payment, PaymentState, RecordChange};
+use crate::trust::{Actor, AuditEntry, AuditKind};
 
 /// The default of `bot.undo_window_secs`: five minutes.
 pub const DEFAULT_UNDO_WINDOW_SECS: u32 = 5 * 60;
 /// The longest `bot.undo_window_secs`: a day.
 pub const UNDO_WINDOW_SECS_MAX: u32 = 24 * 60 * 60;
 /// How many of the sender's latest payments `/undo` without a reference
-/// looks through for their latest confirmed one.
+/// looks through for the one they confirmed last. Only that one is ever
+/// its target: once undone, a second bare `/undo` answers "already
+/// undone" and never reaches back to the payment before it.
 pub const UNDO_LOOKBACK_PAYMENTS_MAX: u32 = 20;
+
+/// Whether a payment in this state was confirmed (its money moved or was
+/// reserved for good); a bare `/undo` looks only at those, and picks the
+/// one whose state changed last (its confirmation or its undoing).
+fn was_confirmed(state: PaymentState) -> bool {
+    !matches!(
+        state,
+        PaymentState::AwaitingCode
+            | PaymentState::Cancelled
+            | PaymentState::Expired
+            | PaymentState::LockedOut
+            | PaymentState::Leaked
+    )
+}
 
 impl Bot {
     pub(super) async fn undo(
@@ -58,15 +79,19 @@ impl Bot {
                 return Ok(());
             };
             let currency = leg.amount.currency();
-            transfers.push(
-                NewTransfer::single(
-                    derive("paybot.bot.undo", &leg.reference.to_string()),
-                    self.wallet(*user, currency).await?,
-                    self.wallet(leg.payer, currency).await?,
-                    leg.amount,
-                )
-                .with_code(transfer_codes::UNDO),
-            );
+            let mut reversal = NewTransfer::single(
+                derive("paybot.bot.undo", &leg.reference.to_string()),
+                self.wallet(*user, currency).await?,
+                self.wallet(leg.payer, currency).await?,
+                leg.amount,
+            )
+            .with_code(transfer_codes::UNDO);
+            // The money coming back may not take the payer over their
+            // tier's balance limit, as any money coming in.
+            if let Some(cap) = self.balance_cap(leg.payer, currency).await? {
+                reversal = reversal.with_credit_balance_max(cap);
+            }
+            transfers.push(reversal);
             let text = texts::undone_payee(
                 &self.payer_label_in(turn, leg).await?,
                 &leg.amount.to_string(),
@@ -84,6 +109,29 @@ impl Bot {
             reversed.due_at_ms = None;
             reversed.updated_at_ms = turn.now_ms;
             reversed_legs.push(reversed);
+        }
+        // The group where it was paid saw it paid: it sees it undone.
+        if let Some(first) = legs.first()
+            && let Some(chat) = &first.origin_chat
+        {
+            let payees = legs
+                .iter()
+                .map(|leg| leg.payee_label.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let reply = Reply {
+                image: None,
+                platform: first.payer_platform,
+                audience: Audience::Chat(chat.clone()),
+                text: notices::payment_undone(&shown_text, &payees),
+                redacted: None,
+                buttons: Vec::new(),
+                deletion: None,
+            };
+            outbox.push(outbox_message(
+                &format!("{shown_text}:undone:chat"),
+                &reply,
+            )?);
         }
         for reversed in &reversed_legs {
             records.push(
@@ -116,7 +164,31 @@ impl Bot {
                         .map(|l| (l.payee_label.clone(), l.amount.to_string()))
                         .collect::<Vec<_>>(),
                 );
+                let entry = AuditEntry::new(
+                    turn.now_ms,
+                    Actor::User(turn.me.user),
+                    AuditKind::PaymentReversed,
+                )
+                .user(turn.me.user)
+                .subject(shown_text.clone())
+                .detail("payees", legs_line.clone())
+                .detail("amount", total.clone());
+                self.audit(entry).await?;
                 turn.private(texts::undone(&shown_text, &legs_line, &total));
+            }
+            Err(SubmitError::Rejected {
+                error: TransferError::CreditBalanceExceeded,
+                ..
+            }) => {
+                let limit = match legs.first() {
+                    Some(first) => self
+                        .balance_cap(first.payer, first.amount.currency())
+                        .await?
+                        .map(|cap| ledger::format_minor(cap, first.amount.currency()))
+                        .unwrap_or_default(),
+                    None => String::new(),
+                };
+                turn.private(texts::over_balance_limit(&shown_text, &limit));
             }
             Err(SubmitError::Rejected {
                 index,
@@ -174,7 +246,9 @@ impl Bot {
                 .payments_of_user(me, UNDO_LOOKBACK_PAYMENTS_MAX)
                 .await?
                 .into_iter()
-                .find(|p| p.payer == me && p.state == PaymentState::Completed),
+                .filter(|p| p.payer == me && was_confirmed(p.state))
+                // Newest first: on a tie the one created last wins.
+                .min_by_key(|p| std::cmp::Reverse(p.updated_at_ms)),
         };
         let Some(payment) = payment else {
             turn.private(match &reference {

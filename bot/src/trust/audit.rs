@@ -82,10 +82,13 @@ pub enum AuditKind {
     VerificationCallback,
     /// The sanctions list was replaced.
     SanctionsLoaded,
+    /// A payer took back a payment with `/undo` (its reference, payees and
+    /// amount).
+    PaymentReversed,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 11] = [
+    pub const ALL: [AuditKind; 12] = [
         AuditKind::LimitChecked,
         AuditKind::RuleFired,
         AuditKind::SecondFactorAsked,
@@ -97,6 +100,7 @@ impl AuditKind {
         AuditKind::OperatorAction,
         AuditKind::VerificationCallback,
         AuditKind::SanctionsLoaded,
+        AuditKind::PaymentReversed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +116,7 @@ impl AuditKind {
             AuditKind::OperatorAction => "operator_action",
             AuditKind::VerificationCallback => "verification_callback",
             AuditKind::SanctionsLoaded => "sanctions_loaded",
+            AuditKind::PaymentReversed => "payment_reversed",
         }
     }
 

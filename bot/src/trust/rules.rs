@@ -603,7 +603,7 @@ pub struct Facts {
 #[async_trait]
 pub trait RulesStore: Send + Sync {
     /// The payer's payments created after `since_ms` whose money left the
-    /// wallet (completed, escrowed, claimed, refunded), newest first, at
+    /// wallet (completed, escrowed, claimed, refunded, reversed), newest first, at
     /// most `limit`.
     async fn payments_made_since(
         &self,

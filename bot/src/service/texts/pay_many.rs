@@ -153,6 +153,12 @@ pub(crate) fn payee_spent_it(reference: &str, payee: &str, amount: &str) -> Stri
     )
 }
 
+pub(crate) fn over_balance_limit(reference: &str, limit: &str) -> String {
+    format!(
+        "Payment {reference} can't be undone: it would take your balance above your limit of {limit}. Nothing was taken back."
+    )
+}
+
 /// To the payer.
 pub(crate) fn undone(reference: &str, legs: &str, total: &str) -> String {
     format!(
