@@ -30,6 +30,7 @@
 //! movement before the sweeper got to them, they are expired here, the
 //! allowance is reconciled and the movement submitted once more.
 
+mod refusal;
 mod report;
 
 use ledger::{
@@ -42,8 +43,8 @@ use super::texts::limits as texts;
 use super::{Bot, Result};
 use crate::limits::utc_minute_text;
 use crate::store::{CardOp, CardOpKind, UserId};
+use crate::trust::Tier;
 use crate::trust::limits::{CurrencyLimits, LimitKind};
-use crate::trust::{Actor, AuditEntry, AuditKind, Tier};
 
 /// The ledger's `code` of limit transfers.
 pub mod limit_transfer_codes {
@@ -572,81 +573,6 @@ impl Bot {
         Ok(self.ledger.account(account.id).await?.unwrap_or(account))
     }
 
-    /// The line for a linked submit of [`LimitPlan::group`] refused at
-    /// `index` with `error`, when a limit refused it (audited); `None` when
-    /// it was something else (the movement's own funds, ...).
-    pub(super) async fn limit_refusal(
-        &self,
-        plan: &LimitPlan,
-        movement: &Movement<'_>,
-        index: usize,
-        error: &TransferError,
-    ) -> Result<Option<String>> {
-        let asked = movement.amount.to_string();
-        let currency = movement.amount.currency();
-        if index < plan.moves {
-            let (0, TransferError::CreditBalanceExceeded, Some((holder, max))) =
-                (index, error, plan.balance_max)
-            else {
-                return Ok(None);
-            };
-            self.audit_refusal(movement, holder, Some(LimitKind::Balance), Some(max), None)
-                .await?;
-            return Ok(Some(match movement.payee {
-                Some((_, label)) if holder != movement.user => {
-                    texts::over_their_limit(label, LimitKind::Balance, &asked)
-                }
-                _ => {
-                    let line = self.balance_line(holder, currency, max).await?;
-                    let tier = self.tier_of(holder).await?;
-                    texts::over_your_limit(
-                        LimitKind::Balance,
-                        &ledger::format_minor(max, currency),
-                        &asked,
-                        &ledger::format_minor(line.left, currency),
-                        "",
-                        &self.tier_label(tier),
-                    )
-                }
-            }));
-        }
-        let Some(used) = index.checked_sub(plan.moves).and_then(|i| plan.uses.get(i)) else {
-            return Ok(None);
-        };
-        if *error != TransferError::InsufficientFunds {
-            return Ok(None);
-        }
-        let line = self
-            .window_line(used.user, used.kind, used.limit, Some(used.account))
-            .await?;
-        self.audit_refusal(
-            movement,
-            used.user,
-            Some(used.kind),
-            Some(line.left),
-            line.frees_at_ms,
-        )
-        .await?;
-        if used.user != movement.user
-            && let Some((_, label)) = movement.payee
-        {
-            return Ok(Some(texts::over_their_limit(label, used.kind, &asked)));
-        }
-        let frees = line
-            .frees_at_ms
-            .map(|at| texts::frees_from(&utc_minute_text(at)))
-            .unwrap_or_default();
-        let tier = self.tier_of(used.user).await?;
-        Ok(Some(texts::over_your_limit(
-            used.kind,
-            &used.limit.to_string(),
-            &asked,
-            &ledger::format_minor(line.left, currency),
-            &frees,
-            &self.tier_label(tier),
-        )))
-    }
-
     /// The limits of a card operation as they stand now, before its code
     /// is sent and again before the rail is called: `Some(line)` if one of
     /// them already refuses it (audited). For the windowed limits this is
@@ -729,33 +655,6 @@ impl Bot {
             }
             Err(error) => Err(error.into()),
         }
-    }
-
-    async fn audit_refusal(
-        &self,
-        movement: &Movement<'_>,
-        user: UserId,
-        kind: Option<LimitKind>,
-        left: Option<i64>,
-        frees_at_ms: Option<i64>,
-    ) -> Result<()> {
-        let currency = movement.amount.currency();
-        let mut entry =
-            AuditEntry::new(self.ledger.now_ms(), Actor::System, AuditKind::LimitChecked)
-                .user(user)
-                .subject(movement.subject)
-                .detail("limit", kind.map_or("no_table", LimitKind::name))
-                .detail("currency", currency.code())
-                .detail("asked", movement.amount.to_string())
-                .detail("result", "refused");
-        if let Some(left) = left {
-            entry = entry.detail("left", ledger::format_minor(left, currency));
-        }
-        if let Some(at) = frees_at_ms {
-            entry = entry.detail("frees_at_ms", at);
-        }
-        self.audit(entry).await?;
-        Ok(())
     }
 
     /// Gives back what `movement` used of its limits (it was cancelled,
