@@ -244,6 +244,9 @@ pub enum Command {
     /// `/settle confirm REF` or `/settle reject REF`: the creditor's answer
     /// to a cash settlement.
     SettleAnswer { settlement: ShortRef, accept: bool },
+    /// `/settle cancel REF`: the payer withdraws a cash settlement its
+    /// creditor has not answered.
+    SettleCancel { settlement: ShortRef },
     /// `/expense edit REF TOTAL [for MEMO]`: a new total (and memo) for an
     /// expense, shared and paid in the same proportions (its author, within
     /// the undo window).
@@ -383,7 +386,9 @@ impl Command {
                 CommandName::Expense
             }
             Command::Tab { .. } => CommandName::Tab,
-            Command::Settle { .. } | Command::SettleAnswer { .. } => CommandName::Settle,
+            Command::Settle { .. }
+            | Command::SettleAnswer { .. }
+            | Command::SettleCancel { .. } => CommandName::Settle,
             Command::Requests => CommandName::Requests,
             Command::Remind { .. } => CommandName::Remind,
             Command::HistoryExport => CommandName::History,

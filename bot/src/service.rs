@@ -640,6 +640,9 @@ impl Bot {
                 amount,
                 cash,
             } => self.settle(&mut turn, creditor, amount, cash).await?,
+            Command::SettleCancel { settlement } => {
+                self.settle_cancel(&mut turn, &settlement).await?
+            }
             Command::SettleAnswer { settlement, accept } => {
                 self.settle_answer(&mut turn, &settlement, accept).await?
             }

@@ -1029,10 +1029,11 @@ pub fn commands() -> Value {
                             "required": false,
                             "choices": [{"name": "cash", "value": "cash"}]}),
                         json!({"type": STRING_OPTION, "name": "answer",
-                            "description": "To a cash settlement paid to you: confirm or reject",
+                            "description": "A cash settlement: confirm or reject (paid to you), cancel (yours)",
                             "required": false,
                             "choices": [{"name": "confirm", "value": "confirm"},
-                                {"name": "reject", "value": "reject"}]}),
+                                {"name": "reject", "value": "reject"},
+                                {"name": "cancel", "value": "cancel"}]}),
                         string(
                             "settlement",
                             "The cash settlement's reference, e.g. T7K2QX (with answer)",
@@ -1251,6 +1252,13 @@ mod tests {
             "settle",
         );
         assert_eq!(incoming(&answer).text, "/settle reject T7K2QX");
+        let cancel = command(
+            json!([{"name": "answer", "type": 3, "value": "cancel"},
+                {"name": "settlement", "type": 3, "value": "T7K2QX"}]),
+            json!({}),
+            "settle",
+        );
+        assert_eq!(incoming(&cancel).text, "/settle cancel T7K2QX");
         // An amount or cash needs the creditor: refused, never dropped.
         for option in [
             json!({"name": "amount", "type": 3, "value": "20"}),

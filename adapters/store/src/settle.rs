@@ -41,6 +41,7 @@ fn state_of(
         SettlementKind::Cash => match decision {
             None => SettlementState::Pending,
             Some("confirmed") => SettlementState::Counted,
+            Some("cancelled") => SettlementState::Lapsed,
             Some(_) => SettlementState::Rejected,
         },
         SettlementKind::Paid => match payment_state {
@@ -290,6 +291,25 @@ macro_rules! settle_backend {
                 Ok(done.rows_affected() == 1)
             }
 
+            pub(crate) async fn cancel(
+                pool: &Pool,
+                reference: &ShortRef,
+                payer: UserId,
+                now_ms: i64,
+            ) -> Result<bool, Error> {
+                let done = sqlx::query(
+                    "UPDATE bot_tab_settlements SET decision = 'cancelled', decided_at_ms = $3
+                     WHERE reference = $1 AND payer = $2 AND kind = 'cash'
+                       AND decision IS NULL",
+                )
+                .bind(reference.as_str())
+                .bind(payer.0)
+                .bind(now_ms)
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             pub(crate) async fn replace_expense(
                 pool: &Pool,
                 old: &ShortRef,
@@ -427,6 +447,15 @@ impl SettlementStore for SqlStore {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         on_settle_backend!(self, pool => db::answer(pool, reference, accept, now_ms).await)
+    }
+
+    async fn cancel_cash_settlement(
+        &self,
+        reference: &ShortRef,
+        payer: UserId,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        on_settle_backend!(self, pool => db::cancel(pool, reference, payer, now_ms).await)
     }
 
     async fn replace_expense(

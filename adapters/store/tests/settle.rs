@@ -1,7 +1,7 @@
 //! The group tab's settlements and an expense's edit, on SQLite and
 //! PostgreSQL alike: a settlement is stored once under its id; a paid one
 //! whose payment does not exist has lapsed; a cash one is pending until its
-//! payee answers, once; an edit undoes the old expense and stores its
+//! payee answers (or its payer cancels it), once; an edit undoes the old expense and stores its
 //! replacement together, once.
 // Test code throughout, helpers too (see clippy.toml).
 #![cfg(test)]
@@ -84,6 +84,7 @@ conformance!(
     counted_settlements_are_summed_however_many,
     settlements_are_stored_once_with_their_state,
     a_cash_settlement_is_answered_once,
+    a_cash_settlement_is_cancelled_by_its_payer_while_unanswered,
     an_edit_replaces_the_expense_once,
 );
 
@@ -179,6 +180,107 @@ async fn a_cash_settlement_is_answered_once(store: Arc<SqlStore>) {
             .await
             .unwrap()
     );
+}
+
+/// `/settle cancel`: only the payer, only while unanswered; a cancel
+/// racing the payee's answer leaves exactly one of them.
+async fn a_cash_settlement_is_cancelled_by_its_payer_while_unanswered(store: Arc<SqlStore>) {
+    let (alice, bob) = (user(&store, "alice").await, user(&store, "bob").await);
+    let cash = settlement(bob, alice, 6, SettlementKind::Cash);
+    store.insert_settlement(&cash).await.unwrap().unwrap();
+    assert!(
+        !store
+            .cancel_cash_settlement(&cash.reference, alice, T0 + 1)
+            .await
+            .unwrap(),
+        "not the payee's to cancel"
+    );
+    assert!(
+        store
+            .cancel_cash_settlement(&cash.reference, bob, T0 + 1)
+            .await
+            .unwrap()
+    );
+    let stored = store.settlement(&cash.reference).await.unwrap().unwrap();
+    assert_eq!(stored.state, SettlementState::Lapsed);
+    assert_eq!(stored.decided_at_ms, Some(T0 + 1));
+    assert!(
+        !store
+            .answer_cash_settlement(&cash.reference, true, T0 + 2)
+            .await
+            .unwrap(),
+        "a cancelled one cannot be confirmed"
+    );
+    assert!(
+        !store
+            .cancel_cash_settlement(&cash.reference, bob, T0 + 3)
+            .await
+            .unwrap(),
+        "cancelled once"
+    );
+    // Answered first: it stays answered.
+    let answered = settlement(bob, alice, 7, SettlementKind::Cash);
+    store.insert_settlement(&answered).await.unwrap().unwrap();
+    assert!(
+        store
+            .answer_cash_settlement(&answered.reference, false, T0 + 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .cancel_cash_settlement(&answered.reference, bob, T0 + 2)
+            .await
+            .unwrap()
+    );
+    let stored = store
+        .settlement(&answered.reference)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state, SettlementState::Rejected);
+    // A paid settlement is cancelled through its payment, not here.
+    let paid = settlement(bob, alice, 8, SettlementKind::Paid);
+    store.insert_settlement(&paid).await.unwrap().unwrap();
+    assert!(
+        !store
+            .cancel_cash_settlement(&paid.reference, bob, T0)
+            .await
+            .unwrap()
+    );
+    // Racing: exactly one of cancel and confirm wins, whichever it is.
+    for n in 10..20 {
+        let raced = settlement(bob, alice, n, SettlementKind::Cash);
+        store.insert_settlement(&raced).await.unwrap().unwrap();
+        let (cancel_store, answer_store) = (Arc::clone(&store), Arc::clone(&store));
+        let (cancel_ref, answer_ref) = (raced.reference.clone(), raced.reference.clone());
+        let cancel = tokio::spawn(async move {
+            cancel_store
+                .cancel_cash_settlement(&cancel_ref, bob, T0 + 1)
+                .await
+                .unwrap()
+        });
+        let answer = tokio::spawn(async move {
+            answer_store
+                .answer_cash_settlement(&answer_ref, true, T0 + 1)
+                .await
+                .unwrap()
+        });
+        let (cancelled, confirmed) = (cancel.await.unwrap(), answer.await.unwrap());
+        assert!(cancelled != confirmed, "exactly one wins");
+        let state = store
+            .settlement(&raced.reference)
+            .await
+            .unwrap()
+            .unwrap()
+            .state;
+        let expected = if cancelled {
+            SettlementState::Lapsed
+        } else {
+            SettlementState::Counted
+        };
+        assert_eq!(state, expected);
+    }
 }
 
 fn expense(author: UserId, other: UserId, n: u128, total: i64) -> Expense {

@@ -8,7 +8,7 @@
 //! /expense edit REF TOTAL [CURRENCY] [for MEMO]
 //! /tab [TARGET | history | export]
 //! /settle [TARGET [AMOUNT [CURRENCY]] [cash]]
-//! /settle confirm | reject REF
+//! /settle confirm | reject | cancel REF
 //! ```
 
 use ledger::Amount;
@@ -258,7 +258,7 @@ pub(super) fn parse_tab(words: &mut Words<'_>) -> Result<Command, UsageProblem> 
 }
 
 /// `/settle`, `/settle @alice`, `/settle @alice 20 [cash]`, `/settle
-/// confirm|reject REF`.
+/// confirm|reject|cancel REF`.
 pub(super) fn parse_settle(
     words: &mut Words<'_>,
     ctx: &ParseContext<'_>,
@@ -276,6 +276,11 @@ pub(super) fn parse_settle(
             let settlement = parse_ref(words.next().ok_or(UsageProblem::MissingRef)?)?;
             return Ok(Command::SettleAnswer { settlement, accept });
         }
+    }
+    if first.eq_ignore_ascii_case("cancel") {
+        words.next();
+        let settlement = parse_ref(words.next().ok_or(UsageProblem::MissingRef)?)?;
+        return Ok(Command::SettleCancel { settlement });
     }
     if !looks_like_target(first) {
         if is_bare_handle(first) {

@@ -158,7 +158,7 @@ impl CommandName {
             }
             CommandName::Tab => "/tab [@handle | history | export]",
             CommandName::Settle => {
-                "/settle [@handle [AMOUNT] [cash]] or /settle confirm | reject REF"
+                "/settle [@handle [AMOUNT] [cash]] or /settle confirm | reject | cancel REF"
             }
             CommandName::Requests => "/requests",
             CommandName::Remind => "/remind REF",
@@ -236,6 +236,10 @@ impl CommandName {
                 (
                     "/settle confirm T7K2QX",
                     "as the one paid in cash: yes, I got it (or /settle reject T7K2QX)",
+                ),
+                (
+                    "/settle cancel T7K2QX",
+                    "withdraw your cash settlement while it is unanswered",
                 ),
             ],
             CommandName::Expense => &[(

@@ -152,7 +152,8 @@ pub enum SettlementState {
     /// The payee said it did not happen (cash only).
     Rejected,
     /// Its payment ended without moving money (cancelled, expired, ...),
-    /// or never started (refused before any money was reserved).
+    /// or never started (refused before any money was reserved); or, in
+    /// cash, its payer cancelled it before the payee answered.
     Lapsed,
 }
 
@@ -246,6 +247,16 @@ pub trait SettlementStore: Send + Sync {
         &self,
         reference: &ShortRef,
         accept: bool,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Withdraws `payer`'s cash settlement while its payee has not
+    /// answered (it lapses); `false` if it was answered or withdrawn
+    /// already, or is not `payer`'s.
+    async fn cancel_cash_settlement(
+        &self,
+        reference: &ShortRef,
+        payer: UserId,
         now_ms: i64,
     ) -> Result<bool, StoreError>;
 

@@ -269,11 +269,24 @@ fn settle_parses_each_form() {
                 accept: false,
             },
         ),
+        (
+            "/settle cancel T7K2QX",
+            Command::SettleCancel {
+                settlement: short_ref("T7K2QX"),
+            },
+        ),
+        (
+            "/settle CANCEL t7k2qx",
+            Command::SettleCancel {
+                settlement: short_ref("T7K2QX"),
+            },
+        ),
     ]);
     problems(&[
         ("/settle @alice cash", UsageProblem::CashWithoutAmount),
         ("/settle alice 20", UsageProblem::BareHandle("alice".into())),
         ("/settle confirm", UsageProblem::MissingRef),
+        ("/settle cancel", UsageProblem::MissingRef),
         ("/settle 20", UsageProblem::MissingTarget),
         (
             "/settle @alice 20 cash now",

@@ -412,7 +412,14 @@ impl Bot {
             self.ledger.enqueue_outbox(&[notice]).await?;
         }
         if !answered_now {
-            turn.here(texts::already_answered(&reference));
+            if now == SettlementState::Lapsed {
+                turn.here(texts::cancelled_before_answer(
+                    &reference,
+                    &settlement.payer_label,
+                ));
+            } else {
+                turn.here(texts::already_answered(&reference));
+            }
             return Ok(());
         }
         turn.here(texts::answered(
@@ -420,6 +427,65 @@ impl Bot {
             &settlement.payer_label,
             &amount,
             accept,
+        ));
+        Ok(())
+    }
+}
+
+impl Bot {
+    /// `/settle cancel REF`: the payer withdraws a cash settlement while
+    /// its payee has not answered (one compare-and-swap on "unanswered",
+    /// so a cancel racing the payee's answer leaves exactly one outcome);
+    /// the payee is told, and their prompt answers that it was cancelled.
+    pub(in crate::service) async fn settle_cancel(
+        &self,
+        turn: &mut Turn<'_>,
+        reference: &ShortRef,
+    ) -> Result<()> {
+        let found = self
+            .store
+            .settlement(reference)
+            .await?
+            .filter(|s| s.kind == SettlementKind::Cash && s.payer == turn.me.user);
+        let Some(settlement) = found else {
+            turn.here(texts::no_such_own_settlement(&reference.to_string()));
+            return Ok(());
+        };
+        let cancelled_now = settlement.state == SettlementState::Pending
+            && self
+                .store
+                .cancel_cash_settlement(&settlement.reference, turn.me.user, turn.now_ms)
+                .await?;
+        let now = if cancelled_now {
+            SettlementState::Lapsed
+        } else {
+            self.store
+                .settlement(&settlement.reference)
+                .await?
+                .map_or(settlement.state, |s| s.state)
+        };
+        let reference = settlement.reference.to_string();
+        let amount = settlement.amount.to_string();
+        if now != SettlementState::Lapsed {
+            turn.here(texts::answered_cannot_cancel(
+                &reference,
+                &settlement.payee_label,
+            ));
+            return Ok(());
+        }
+        // Queued again when cancelled already: the turn that cancelled may
+        // have stopped before queueing it (the key keeps it to one message).
+        let notice = self.notice(
+            &format!("{reference}:cash:cancel"),
+            settlement.platform,
+            &settlement.payee_platform_id,
+            texts::cancel_to_payee(&reference, &settlement.payer_label, &amount),
+        )?;
+        self.ledger.enqueue_outbox(&[notice]).await?;
+        turn.here(texts::cash_cancelled(
+            &reference,
+            &settlement.payee_label,
+            &amount,
         ));
         Ok(())
     }

@@ -67,7 +67,7 @@ pub(crate) fn settle_in_parts(to: &str, owed: &str) -> String {
 
 pub(crate) fn already_waiting(to: &str) -> String {
     format!(
-        "A settlement of yours to {to} is already waiting (for your code, or for {to} to confirm it); finish or cancel it first."
+        "A settlement of yours to {to} is already waiting (for your code, or for {to} to confirm it); finish or cancel it first (/settle cancel REF for a cash one)."
     )
 }
 
@@ -95,6 +95,37 @@ pub(crate) fn no_such_settlement(reference: &str) -> String {
 
 pub(crate) fn already_answered(reference: &str) -> String {
     format!("Settlement {reference} was answered already.")
+}
+
+/// The payee answers a cash settlement its payer cancelled.
+pub(crate) fn cancelled_before_answer(reference: &str, payer: &str) -> String {
+    format!(
+        "{payer} cancelled settlement {reference} before you answered: there is nothing to confirm or reject, and it does not count on the tab."
+    )
+}
+
+pub(crate) fn no_such_own_settlement(reference: &str) -> String {
+    format!("There is no cash settlement {reference} of yours to cancel.")
+}
+
+pub(crate) fn answered_cannot_cancel(reference: &str, payee: &str) -> String {
+    format!(
+        "{payee} answered settlement {reference} already, so it stays as answered; a correction is a new settlement or expense."
+    )
+}
+
+/// The payer's reply to `/settle cancel REF`.
+pub(crate) fn cash_cancelled(reference: &str, payee: &str, amount: &str) -> String {
+    format!(
+        "Cancelled: your cash settlement {reference} of {amount} to {payee} no longer waits and does not count on the tab. {payee} is told."
+    )
+}
+
+/// The payee's notice that the payer withdrew a cash settlement.
+pub(crate) fn cancel_to_payee(reference: &str, payer: &str, amount: &str) -> String {
+    format!(
+        "{payer} cancelled cash settlement {reference} of {amount}: it does not count on the tab, and there is nothing left to confirm or reject."
+    )
 }
 
 pub(crate) fn answered(reference: &str, payer: &str, amount: &str, accept: bool) -> String {
