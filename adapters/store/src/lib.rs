@@ -216,13 +216,6 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "../migrations",
         "0027_autopay_expiry.sql"
     ),
-    ledger::migration!(
-        "bot",
-        28,
-        "the group tab: a cash settlement its payer cancelled before the payee answered",
-        "../migrations",
-        "0028_settle_cancel.sql"
-    ),
 ];
 
 /// How often a verification event's claim is tried again when its row

@@ -3,7 +3,8 @@
 -- and the settlement counts when that payment is completed, which commits
 -- with its money) or `/settle ... cash` (outside paybot: counts once the
 -- payee confirms, `decision`). Inserted once (`settlement_id` derives from
--- the chat event); afterwards only a cash one's `decision` is set, once.
+-- the chat event); afterwards only a cash one's `decision` is set, once: the
+-- payee's answer, or 'cancelled' when its payer withdrew it unanswered.
 CREATE TABLE bot_tab_settlements (
     seq               BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     reference         TEXT    NOT NULL UNIQUE,
@@ -20,7 +21,7 @@ CREATE TABLE bot_tab_settlements (
     amount            BIGINT  NOT NULL CHECK (amount > 0),
     kind              TEXT    NOT NULL CHECK (kind IN ('paid', 'cash')),
     payment_transfer  UUID    UNIQUE,
-    decision          TEXT    CHECK (decision IN ('confirmed', 'rejected')),
+    decision          TEXT    CHECK (decision IN ('confirmed', 'rejected', 'cancelled')),
     created_at_ms     BIGINT  NOT NULL,
     decided_at_ms     BIGINT,
     CHECK ((kind = 'paid') = (payment_transfer IS NOT NULL)),

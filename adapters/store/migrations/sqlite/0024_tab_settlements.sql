@@ -3,7 +3,8 @@
 -- and the settlement counts when that payment is completed, which commits
 -- with its money) or `/settle ... cash` (outside paybot: counts once the
 -- payee confirms, `decision`). Inserted once (`settlement_id` derives from
--- the chat event); afterwards only a cash one's `decision` is set, once.
+-- the chat event); afterwards only a cash one's `decision` is set, once: the
+-- payee's answer, or 'cancelled' when its payer withdrew it unanswered.
 CREATE TABLE bot_tab_settlements (
     seq               INTEGER PRIMARY KEY AUTOINCREMENT,
     reference         TEXT    NOT NULL UNIQUE,
@@ -20,7 +21,7 @@ CREATE TABLE bot_tab_settlements (
     amount            INTEGER NOT NULL CHECK (amount > 0),
     kind              TEXT    NOT NULL CHECK (kind IN ('paid', 'cash')),
     payment_transfer  BLOB    UNIQUE CHECK (length(payment_transfer) = 16),
-    decision          TEXT    CHECK (decision IN ('confirmed', 'rejected')),
+    decision          TEXT    CHECK (decision IN ('confirmed', 'rejected', 'cancelled')),
     created_at_ms     INTEGER NOT NULL,
     decided_at_ms     INTEGER,
     CHECK ((kind = 'paid') = (payment_transfer IS NOT NULL)),
