@@ -37,7 +37,8 @@
 //! /tz [ZONE]                  /scheduled [pause | resume | skip | cancel REF]
 //! /autopay [TARGET | REF] up to AMOUNT [CURRENCY]   /autopay off TARGET | REF   /autopay
 //! /expense TOTAL [CURRENCY] [split TARGET... | TARGET:AMOUNT... | TARGET:N... shares | TARGET:P%...]
-//!          [paid by TARGET[:AMOUNT]...] [for MEMO]       /expense undo REF
+//!          [paid by TARGET[:AMOUNT]...] [for MEMO[: ITEM, ITEM..., rest [TARGET...]]]
+//!          ITEM = TARGET... AMOUNT [WHAT]                 /expense undo REF
 //! /tab [TARGET | history]
 //! AUTHCODE = 6 digits from the authenticator app | a recovery code (`/confirm`, `/link confirm`, `/2fa off`)
 //! TARGET = @handle | <@ID> | <@!ID>
@@ -72,7 +73,7 @@ mod usage;
 pub use crate::card::CARDS_PER_USER_MAX;
 pub use crate::history::HISTORY_ENTRIES_MAX;
 pub use crate::split::SPLIT_MENTIONS_MAX;
-pub use crate::tab::{EXPENSE_PARTICIPANTS_MAX, EXPENSE_PAYERS_MAX, WEIGHT_MAX};
+pub use crate::tab::{EXPENSE_ITEMS_MAX, EXPENSE_PARTICIPANTS_MAX, EXPENSE_PAYERS_MAX, WEIGHT_MAX};
 pub use args::{
     InvalidLinkCode, InvalidOtpCode, InvalidShortRef, InvalidStartPayload, LINK_CODE_ALPHABET,
     LINK_CODE_CHARS, LinkCode, MEMO_CHARS_MAX, MEMO_WITHHELD_TEXT, Memo, MemoError, OtpCode,
@@ -309,6 +310,36 @@ pub enum ExpenseShares {
     /// `@a:50% @b:50%`: percents in hundredths (`50%` is 5000, `12.5%` is
     /// 1250), each more than 0; adding up to 100% is the core's check.
     Percents(Vec<(Target, u32)>),
+    /// `for dinner: @bob 18 pizza, @carol @dave 12 wine, rest`: each item
+    /// charged to its people (equally among them), and what the items
+    /// leave of the total (tax, tip) shared equally by `rest`. Parsed
+    /// guarantees: 1 to [`EXPENSE_ITEMS_MAX`] items, each with 1 to
+    /// [`EXPENSE_PARTICIPANTS_MAX`] people named once and an amount in the
+    /// total's currency. Whether the items fit in the total is the core's
+    /// check (`tab`).
+    Itemised {
+        items: Vec<ExpenseItem>,
+        rest: ItemRest,
+    },
+}
+
+/// One item of an itemised expense: `@bob @carol 12 wine`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpenseItem {
+    pub targets: Vec<Target>,
+    pub amount: Amount,
+    /// What it was (`wine`), if said.
+    pub memo: Option<Memo>,
+}
+
+/// Who shares what an itemised expense's items leave of its total.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemRest {
+    /// `rest` (or `rest shared`, or nothing said): the whole group, like
+    /// `/expense 60`.
+    Group,
+    /// `rest @a @b` (or `split @a @b` before `for`): equally among these.
+    Among(Vec<Target>),
 }
 
 /// One payer of an expense: `paid by @alice:30`; without an amount, the

@@ -3,7 +3,8 @@
 //! Pure: no I/O, no clock, no store. An expense is a total in one currency,
 //! the people who paid it (each with an amount) and the people who share it
 //! (each with a share, by one of four rules: equal, exact amounts, weights
-//! or percents). Every share is an integer count of the currency's minor
+//! or percents; or itemised: each item shared equally by its people and
+//! the rest of the total by the group or a named few). Every share is an integer count of the currency's minor
 //! unit, and the shares always add up to the total exactly.
 //!
 //! The design decision to know: rounding is **largest remainder** with a
@@ -27,8 +28,8 @@ mod shares;
 mod simplify;
 
 pub use shares::{
-    Allocation, EXPENSE_PARTICIPANTS_MAX, EXPENSE_PAYERS_MAX, PERCENT_SCALE, ShareRule, WEIGHT_MAX,
-    allocate, split_payers, split_shares,
+    Allocation, EXPENSE_ITEMS_MAX, EXPENSE_PARTICIPANTS_MAX, EXPENSE_PAYERS_MAX, ItemPart,
+    PERCENT_SCALE, ShareRule, WEIGHT_MAX, allocate, split_items, split_payers, split_shares,
 };
 pub use simplify::{Debt, direct_debts, nets, simplify};
 
@@ -58,6 +59,10 @@ pub enum TabError {
     PaidMismatch { sum_minor: i64, total_minor: i64 },
     #[error("the percents add up to {}%, not 100%", shares::percent_text(*.sum_hundredths))]
     PercentsNot100 { sum_hundredths: u64 },
+    #[error("an expense has at most {EXPENSE_ITEMS_MAX} items, not {count}")]
+    TooManyItems { count: usize },
+    #[error("the items add up to {items_minor} minor units, more than the total {total_minor}")]
+    ItemsExceedTotal { items_minor: i64, total_minor: i64 },
     #[error("a weight is 1 to {WEIGHT_MAX}")]
     WeightOutOfRange,
     #[error("the shares and the people do not match")]

@@ -288,6 +288,8 @@ fn render(parsed: &Command) -> String {
                         ));
                     }
                 }
+                // Written after the payers, with the memo.
+                ExpenseShares::Itemised { .. } => {}
             }
             if !payers.is_empty() {
                 push(format_args!(" paid by"));
@@ -300,7 +302,28 @@ fn render(parsed: &Command) -> String {
                     }
                 }
             }
-            if let Some(memo) = memo {
+            if let ExpenseShares::Itemised { items, rest } = shares {
+                match memo {
+                    Some(memo) => push(format_args!(" for {memo}:")),
+                    None => push(format_args!(" items:")),
+                }
+                for item in items {
+                    for target in &item.targets {
+                        push(format_args!(" {target}"));
+                    }
+                    push(format_args!(" {}", one_word(item.amount)));
+                    if let Some(what) = &item.memo {
+                        push(format_args!(" {what}"));
+                    }
+                    push(format_args!(","));
+                }
+                push(format_args!(" rest"));
+                if let bot::command::ItemRest::Among(targets) = rest {
+                    for target in targets {
+                        push(format_args!(" {target}"));
+                    }
+                }
+            } else if let Some(memo) = memo {
                 push(format_args!(" for {memo}"));
             }
         }

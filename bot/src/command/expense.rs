@@ -2,8 +2,12 @@
 //!
 //! ```text
 //! /expense TOTAL [CURRENCY] [SHARES] [paid by TARGET[:AMOUNT]...] [for MEMO]
+//! /expense TOTAL [CURRENCY] [[split] TARGET...] [paid by ...] for MEMO: ITEMS
+//! /expense TOTAL [CURRENCY] [[split] TARGET...] [paid by ...] items: ITEMS
 //!   SHARES = (nothing: the whole group) | [split] TARGET... | TARGET[:AMOUNT]...
 //!          | TARGET:N... shares | TARGET:P%...
+//!   ITEMS  = ITEM[, ITEM]...[, rest [shared | split] [TARGET...]]
+//!   ITEM   = TARGET... AMOUNT [WHAT]
 //! /expense undo REF
 //! /expense edit REF TOTAL [CURRENCY] [for MEMO]
 //! /tab [TARGET | history | export]
@@ -18,8 +22,13 @@ use super::grammar::{
     looks_like_target, parse_amount, parse_ref, parse_share, parse_target,
 };
 use super::usage::UsageProblem;
-use super::{Command, ExpensePayer, ExpenseShares, Memo, ParseContext, TabView, Target};
-use crate::tab::{EXPENSE_PARTICIPANTS_MAX, EXPENSE_PAYERS_MAX, PERCENT_SCALE, WEIGHT_MAX};
+use super::{
+    Command, ExpenseItem, ExpensePayer, ExpenseShares, ItemRest, Memo, ParseContext, TabView,
+    Target,
+};
+use crate::tab::{
+    EXPENSE_ITEMS_MAX, EXPENSE_PARTICIPANTS_MAX, EXPENSE_PAYERS_MAX, PERCENT_SCALE, WEIGHT_MAX,
+};
 
 /// Most characters of a percent as typed (`33.33%`).
 const PERCENT_CHARS_MAX: usize = 7;
@@ -65,9 +74,23 @@ pub(super) fn parse_expense(
     let mut payers: Vec<ExpensePayer> = Vec::new();
     let (mut split_word, mut shares_word, mut paying) = (false, false, false);
     let mut memo = None;
+    let mut itemised = None;
     while let Some(word) = words.next() {
         if is_memo_keyword(word) {
-            memo = Some(Memo::parse(words.take_rest()).map_err(UsageProblem::Memo)?);
+            let rest = words.take_rest();
+            match items_after_colon(rest) {
+                Some((before, items)) => {
+                    if !before.trim().is_empty() {
+                        memo = Some(Memo::parse(before).map_err(UsageProblem::Memo)?);
+                    }
+                    itemised = Some(parse_items(items, total)?);
+                }
+                None => memo = Some(Memo::parse(rest).map_err(UsageProblem::Memo)?),
+            }
+            break;
+        }
+        if word.eq_ignore_ascii_case("items:") {
+            itemised = Some(parse_items(words.take_rest(), total)?);
             break;
         }
         if word.eq_ignore_ascii_case("split") && named.is_empty() && !paying && !split_word {
@@ -131,7 +154,10 @@ pub(super) fn parse_expense(
     if paying && payers.is_empty() {
         return Err(UsageProblem::MissingTarget);
     }
-    let shares = shares_of(total, named, split_word, shares_word)?;
+    let shares = match itemised {
+        Some((items, rest)) => itemised_shares(items, rest, named, split_word, shares_word)?,
+        None => shares_of(total, named, split_word, shares_word)?,
+    };
     Ok(Command::Expense {
         total,
         shares,
@@ -199,6 +225,129 @@ fn shares_of(
         exact.push((target, amount));
     }
     Ok(ExpenseShares::Exact(exact))
+}
+
+/// `dinner: @bob 18 pizza, rest` as `dinner` and the items, when what
+/// follows the first colon starts like an item (a person or `rest`);
+/// otherwise the colon is the memo's own.
+fn items_after_colon(text: &str) -> Option<(&str, &str)> {
+    let (before, after) = text.split_once(':')?;
+    let first = Words::new(after).next()?;
+    let first = first.split(',').next().unwrap_or_default();
+    (looks_like_target(first) || first.eq_ignore_ascii_case("rest")).then_some((before, after))
+}
+
+/// `@bob 18 pizza, @carol @dave 12 wine, rest @a @b`: the items, and who
+/// shares the rest if `rest` says.
+fn parse_items(
+    text: &str,
+    total: Amount,
+) -> Result<(Vec<ExpenseItem>, Option<ItemRest>), UsageProblem> {
+    let mut items: Vec<ExpenseItem> = Vec::new();
+    let mut rest = None;
+    for segment in text.split(',') {
+        let mut words = Words::new(segment);
+        let Some(first) = words.peek() else {
+            // `a, , b` or a trailing comma: nothing there.
+            continue;
+        };
+        if first.eq_ignore_ascii_case("rest") {
+            words.next();
+            if rest.is_some() {
+                return Err(UsageProblem::RestTwice);
+            }
+            if words.peek().is_some_and(|w| {
+                w.eq_ignore_ascii_case("shared") || w.eq_ignore_ascii_case("split")
+            }) {
+                words.next();
+            }
+            let targets = item_targets(&mut words)?;
+            if let Some(word) = words.next() {
+                return Err(UsageProblem::Unexpected(echo(word)));
+            }
+            rest = Some(if targets.is_empty() {
+                ItemRest::Group
+            } else {
+                ItemRest::Among(targets)
+            });
+            continue;
+        }
+        let targets = item_targets(&mut words)?;
+        let Some(named) = targets.first() else {
+            return Err(UsageProblem::ItemWithoutPerson(echo(first)));
+        };
+        let is_number = |word: &str| word.chars().any(char::is_numeric);
+        let amount = match words.next() {
+            Some(word) if is_number(word) => parse_share(word, named, total)?,
+            // `@bob carol 12`: carol without her `@`.
+            Some(word) if is_bare_handle(word) && words.peek().is_some_and(is_number) => {
+                return Err(UsageProblem::BareHandle(echo(word)));
+            }
+            _ => return Err(UsageProblem::ItemWithoutAmount(echo(&named.to_string()))),
+        };
+        let what = words.take_rest();
+        let memo = if what.trim().is_empty() {
+            None
+        } else {
+            Some(Memo::parse(what).map_err(UsageProblem::Memo)?)
+        };
+        if items.len() >= EXPENSE_ITEMS_MAX {
+            return Err(UsageProblem::TooManyItems);
+        }
+        items.push(ExpenseItem {
+            targets,
+            amount,
+            memo,
+        });
+    }
+    if items.is_empty() {
+        return Err(UsageProblem::NoItems);
+    }
+    Ok((items, rest))
+}
+
+/// The people at the start of an item (or after `rest`), each once.
+fn item_targets(words: &mut Words<'_>) -> Result<Vec<Target>, UsageProblem> {
+    let mut targets: Vec<Target> = Vec::new();
+    while let Some(word) = words.peek() {
+        if !looks_like_target(word) {
+            break;
+        }
+        words.next();
+        let target = parse_target(word)?;
+        if targets.contains(&target) {
+            return Err(UsageProblem::DuplicateParticipant(echo(
+                &target.to_string(),
+            )));
+        }
+        if targets.len() >= EXPENSE_PARTICIPANTS_MAX {
+            return Err(UsageProblem::TooManySharing);
+        }
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
+/// An itemised expense's shares: the rest shared as `rest` says, or by the
+/// people named before `for` (`split @a @b`), or by the group.
+fn itemised_shares(
+    items: Vec<ExpenseItem>,
+    rest: Option<ItemRest>,
+    named: Vec<(Target, Option<&str>)>,
+    split_word: bool,
+    shares_word: bool,
+) -> Result<ExpenseShares, UsageProblem> {
+    if shares_word || named.iter().any(|(_, value)| value.is_some()) {
+        return Err(UsageProblem::MixedShareForms);
+    }
+    let rest = match (rest, named.is_empty()) {
+        (Some(_), false) => return Err(UsageProblem::RestTwice),
+        (Some(rest), true) => rest,
+        (None, true) if split_word => return Err(UsageProblem::NoParticipants),
+        (None, true) => ItemRest::Group,
+        (None, false) => ItemRest::Among(named.into_iter().map(|(target, _)| target).collect()),
+    };
+    Ok(ExpenseShares::Itemised { items, rest })
 }
 
 /// `2` in `@a:2 @b:1 shares`: 1 to [`WEIGHT_MAX`].

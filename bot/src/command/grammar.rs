@@ -158,7 +158,7 @@ pub(super) struct Words<'a> {
 }
 
 impl<'a> Words<'a> {
-    fn new(text: &'a str) -> Words<'a> {
+    pub(super) fn new(text: &'a str) -> Words<'a> {
         Words { rest: text }
     }
 

@@ -20,6 +20,7 @@ mod pay_and_requests;
 mod pay_many;
 mod standing;
 mod tab;
+mod tab_items;
 
 const CTX: ParseContext<'static> = ParseContext {
     bot_username: Some("PayBot"),

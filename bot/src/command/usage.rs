@@ -19,7 +19,7 @@ use crate::message::HANDLE_CHARS_MAX;
 use crate::otp::OTP_DIGITS;
 use crate::recurrence::RecurrenceError;
 use crate::split::SPLIT_MENTIONS_MAX;
-use crate::tab::{EXPENSE_PARTICIPANTS_MAX, EXPENSE_PAYERS_MAX, WEIGHT_MAX};
+use crate::tab::{EXPENSE_ITEMS_MAX, EXPENSE_PARTICIPANTS_MAX, EXPENSE_PAYERS_MAX, WEIGHT_MAX};
 use crate::trust::second_factor::TOTP_DIGITS;
 
 /// Longest [`UsageError`] text, in characters.
@@ -168,6 +168,16 @@ pub enum UsageProblem {
     TabSubcommand,
     /// `/settle @alice cash` without an amount.
     CashWithoutAmount,
+    /// An item of an itemised expense that names nobody (`pizza 18`).
+    ItemWithoutPerson(String),
+    /// An item of an itemised expense without its amount (`@bob pizza`).
+    ItemWithoutAmount(String),
+    /// More items than [`EXPENSE_ITEMS_MAX`].
+    TooManyItems,
+    /// `rest` said twice, or both `split @a` and `rest @b`.
+    RestTwice,
+    /// `for dinner: rest` without any item.
+    NoItems,
 }
 
 impl fmt::Display for UsageProblem {
@@ -332,6 +342,23 @@ impl fmt::Display for UsageProblem {
             }
             UsageProblem::CashWithoutAmount => {
                 f.write_str("Say how much you paid in cash: /settle @alice 20 cash")
+            }
+            UsageProblem::ItemWithoutPerson(word) => write!(
+                f,
+                "Start each item with the @handles it is for, then its amount (`@bob 18 pizza`), not `{word}`"
+            ),
+            UsageProblem::ItemWithoutAmount(target) => write!(
+                f,
+                "Give the item of {target} its amount right after the names (`{target} 18 pizza`)"
+            ),
+            UsageProblem::TooManyItems => {
+                write!(f, "An expense has at most {EXPENSE_ITEMS_MAX} items")
+            }
+            UsageProblem::RestTwice => f.write_str(
+                "Say once who shares the rest: `rest` (everyone), `rest @a @b`, or `split @a @b` before `for`",
+            ),
+            UsageProblem::NoItems => {
+                f.write_str("List the items after the colon: `for dinner: @bob 18 pizza, rest`")
             }
         }
     }

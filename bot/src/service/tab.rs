@@ -14,6 +14,7 @@
 mod edit;
 mod export;
 mod settle;
+mod sharing;
 
 pub use export::{TAB_EXPORT_EXPENSES_MAX, TAB_EXPORT_ROWS_MAX};
 pub use settle::TAB_SETTLEMENTS_MAX;
@@ -33,7 +34,8 @@ use crate::message::{Audience, Reply};
 use crate::message::{ChatId, Platform, PlatformUserId};
 use crate::store::UserId;
 use crate::store::tab::{Expense, ExpenseLine, GroupMember, SettledTotal, Settlement};
-use crate::tab::{self, ShareRule, TAB_EXPENSES_MAX, TAB_MEMBERS_MAX, TabError};
+use crate::tab::{self, TAB_EXPENSES_MAX, TAB_MEMBERS_MAX, TabError};
+use sharing::{item_parts, items_text, memo_with_items, sharing};
 
 /// How long after adding an expense its author may undo it.
 pub const EXPENSE_UNDO_SECS: u32 = 24 * 60 * 60;
@@ -98,7 +100,9 @@ impl Bot {
             turn.here(texts::too_many_expenses(TAB_EXPENSES_MAX));
             return Ok(());
         }
-        let (people, rule) = match self.sharing(turn, &members, shares) {
+        let items_text = items_text(&shares);
+        let memo = memo_with_items(memo, &shares);
+        let (people, rule) = match sharing(turn, &members, shares, total.minor()) {
             Ok(sharing) => sharing,
             Err(refusal) => {
                 turn.here(refusal);
@@ -133,7 +137,11 @@ impl Bot {
                 return Ok(());
             }
         };
-        let lines = lines_of(&people, &owed.shares, &payer_people, &paid.shares);
+        let mut lines = lines_of(&people, &owed.shares, &payer_people, &paid.shares);
+        if items_text.is_some() {
+            // Someone the rest reached with nothing (a tiny rest) is not on it.
+            lines.retain(|l| l.paid_minor != 0 || l.owed_minor != 0);
+        }
         let id = derive("paybot.bot.expense", &event_key(turn.msg));
         let mut expense = Expense {
             reference: short_ref('E', id, REF_BODY_CHARS)?,
@@ -174,6 +182,7 @@ impl Bot {
         let shares_text: Vec<String> = people
             .iter()
             .zip(&owed.shares)
+            .filter(|(_, share)| items_text.is_none() || **share > 0)
             .map(|(m, s)| texts::part(&m.label(), &ledger::format_minor(*s, currency)))
             .collect();
         let paid_by: Vec<String> = if payer_people.len() == 1 {
@@ -185,61 +194,25 @@ impl Bot {
                 .map(|(m, s)| texts::part(&m.label(), &ledger::format_minor(*s, currency)))
                 .collect()
         };
+        let items_line = match &items_text {
+            Some(items) => {
+                let rest = total.minor() - items.iter().map(|i| i.amount.minor()).sum::<i64>();
+                let rest = (rest > 0).then(|| ledger::format_minor(rest, currency));
+                Some(texts::items(&item_parts(items), rest.as_deref()))
+            }
+            None => None,
+        };
         turn.here(texts::added(
             &stored.reference.to_string(),
             &total.to_string(),
             &with_memo(stored.memo.as_ref()),
             &paid_by.join(", "),
             &shares_text.join(", "),
+            items_line.as_deref(),
             texts::rounding(&unit, &owed_more, &paid_more).as_deref(),
             &minutes(EXPENSE_UNDO_SECS),
         ));
         Ok(())
-    }
-
-    /// Who shares the expense, in the stated order, and by which rule; or
-    /// the refusal to say.
-    fn sharing(
-        &self,
-        turn: &Turn<'_>,
-        members: &[GroupMember],
-        shares: ExpenseShares,
-    ) -> std::result::Result<(Vec<GroupMember>, ShareRule), String> {
-        let named = |targets: Vec<&Target>| find_all(turn, members, &targets);
-        Ok(match shares {
-            ExpenseShares::Group => {
-                // Each user once (linked identities), alphabetically.
-                let mut people: Vec<GroupMember> = Vec::new();
-                for member in members.iter().cloned().chain([me_member(turn)]) {
-                    if !people.iter().any(|p| p.user == member.user) {
-                        people.push(member);
-                    }
-                }
-                people.sort_by_key(|m| (m.label().to_lowercase(), m.user));
-                if people.len() < 2 {
-                    return Err(texts::ALONE.to_owned());
-                }
-                let count = people.len();
-                (people, ShareRule::Equal(count))
-            }
-            ExpenseShares::Among(targets) => {
-                let people = named(targets.iter().collect())?;
-                let count = people.len();
-                (people, ShareRule::Equal(count))
-            }
-            ExpenseShares::Exact(parts) => (
-                named(parts.iter().map(|(t, _)| t).collect())?,
-                ShareRule::Exact(parts.iter().map(|(_, a)| a.map(Amount::minor)).collect()),
-            ),
-            ExpenseShares::Weights(parts) => (
-                named(parts.iter().map(|(t, _)| t).collect())?,
-                ShareRule::Weights(parts.iter().map(|(_, w)| *w).collect()),
-            ),
-            ExpenseShares::Percents(parts) => (
-                named(parts.iter().map(|(t, _)| t).collect())?,
-                ShareRule::Percents(parts.iter().map(|(_, p)| *p).collect()),
-            ),
-        })
     }
 
     pub(super) async fn expense_undo(
@@ -638,6 +611,10 @@ fn why(error: &TabError, currency: Currency) -> String {
             sum_minor,
             total_minor,
         } => texts::paid_mismatch(&money(*sum_minor), &money(*total_minor)),
+        TabError::ItemsExceedTotal {
+            items_minor,
+            total_minor,
+        } => texts::items_exceed(&money(*items_minor), &money(*total_minor)),
         other => other.to_string(),
     }
 }

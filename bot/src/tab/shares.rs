@@ -7,6 +7,8 @@ use super::TabError;
 pub const EXPENSE_PARTICIPANTS_MAX: usize = 50;
 /// Most people paying one expense.
 pub const EXPENSE_PAYERS_MAX: usize = 10;
+/// Most items in one itemised expense (`@bob 18 pizza, ...`).
+pub const EXPENSE_ITEMS_MAX: usize = 20;
 /// The largest weight in `@a:2 @b:1 shares`.
 pub const WEIGHT_MAX: u32 = 1_000;
 /// Percents are held in hundredths of a percent: 100% is this.
@@ -25,6 +27,12 @@ pub enum ShareRule {
     Weights(Vec<u32>),
     /// Percents in hundredths (`50%` is 5000); they must add up to 100%.
     Percents(Vec<u32>),
+    /// Itemised among `people` people: see [`split_items`].
+    Items {
+        items: Vec<ItemPart>,
+        rest: Vec<usize>,
+        people: usize,
+    },
 }
 
 /// Shares that add up to a total exactly.
@@ -120,6 +128,11 @@ pub fn split_shares(total_minor: i64, rule: &ShareRule) -> Result<Allocation, Ta
             let weights: Vec<u64> = percents.iter().map(|p| u64::from(*p)).collect();
             allocate(total_minor, &weights)
         }
+        ShareRule::Items {
+            items,
+            rest,
+            people,
+        } => split_items(total_minor, items, rest, *people),
     }
 }
 
@@ -187,6 +200,77 @@ fn with_exact(total_minor: i64, exact: &[Option<i64>]) -> Result<Allocation, Tab
             .filter_map(|i| open.get(*i).copied())
             .collect();
     }
+    Ok(Allocation { shares, rounded_up })
+}
+
+/// One item of an itemised expense: its amount, shared equally by the
+/// people at these positions (positions in the expense's people).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemPart {
+    pub people: Vec<usize>,
+    pub amount_minor: i64,
+}
+
+/// An itemised expense's shares among `people_count` people: each item
+/// shared equally by its people (by [`allocate`], ties in the order the
+/// item names them), and what the items leave of `total_minor` shared
+/// equally by `rest_people` (the same way). Each person's share is the sum
+/// of their parts, so the shares add up to the total exactly. `rounded_up`
+/// lists, once each and in order, who got a unit more in any part.
+pub fn split_items(
+    total_minor: i64,
+    items: &[ItemPart],
+    rest_people: &[usize],
+    people_count: usize,
+) -> Result<Allocation, TabError> {
+    check_count(people_count)?;
+    if total_minor <= 0 {
+        return Err(TabError::TotalNotPositive);
+    }
+    if items.is_empty() {
+        return Err(TabError::Mismatched);
+    }
+    if items.len() > EXPENSE_ITEMS_MAX {
+        return Err(TabError::TooManyItems { count: items.len() });
+    }
+    let mut items_minor: i64 = 0;
+    for item in items {
+        if item.amount_minor <= 0 {
+            return Err(TabError::ShareNotPositive);
+        }
+        items_minor = items_minor.saturating_add(item.amount_minor);
+    }
+    if items_minor > total_minor {
+        return Err(TabError::ItemsExceedTotal {
+            items_minor,
+            total_minor,
+        });
+    }
+    let rest_minor = total_minor - items_minor;
+    let mut shares = vec![0_i64; people_count];
+    let mut rounded_up = Vec::new();
+    let parts = items
+        .iter()
+        .map(|item| (item.people.as_slice(), item.amount_minor))
+        .chain((rest_minor > 0).then_some((rest_people, rest_minor)));
+    for (people, amount_minor) in parts {
+        if people.iter().any(|p| *p >= people_count) {
+            return Err(TabError::Mismatched);
+        }
+        let part = allocate(amount_minor, &vec![1; people.len()])?;
+        for (person, share) in people.iter().zip(&part.shares) {
+            if let Some(target) = shares.get_mut(*person) {
+                *target += share;
+            }
+        }
+        rounded_up.extend(
+            part.rounded_up
+                .iter()
+                .filter_map(|i| people.get(*i).copied()),
+        );
+    }
+    rounded_up.sort_unstable();
+    rounded_up.dedup();
     Ok(Allocation { shares, rounded_up })
 }
 

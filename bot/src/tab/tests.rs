@@ -360,3 +360,119 @@ proptest! {
         prop_assert!(simplify(&after).unwrap().is_empty());
     }
 }
+
+fn item(people: &[usize], amount_minor: i64) -> ItemPart {
+    ItemPart {
+        people: people.to_vec(),
+        amount_minor,
+    }
+}
+
+#[test]
+fn itemised_shares_charge_each_item_to_its_people_and_share_the_rest() {
+    // $60 dinner among bob (0), carol (1), dave (2), alice (3): bob's pizza
+    // $18, carol's salad $12, wine $10 for carol and dave; the rest $20
+    // (tax, tip) among all four.
+    let a = split_items(
+        6000,
+        &[item(&[0], 1800), item(&[1], 1200), item(&[1, 2], 1000)],
+        &[0, 1, 2, 3],
+        4,
+    )
+    .unwrap();
+    assert_eq!(a.shares, [2300, 2200, 1000, 500]);
+    assert!(a.rounded_up.is_empty());
+    // Items that use the whole total leave nothing to share: the rest's
+    // people get nothing.
+    let a = split_items(3000, &[item(&[0], 1800), item(&[1], 1200)], &[0, 1, 2], 3).unwrap();
+    assert_eq!(a.shares, [1800, 1200, 0]);
+    // Odd cents: $10.00 wine among three, $0.01 rest among two; each
+    // rounded up once listed once, in order.
+    let a = split_items(1001, &[item(&[2, 0, 1], 1000)], &[0, 2], 3).unwrap();
+    assert_eq!(a.shares, [334, 333, 334]);
+    assert_eq!(a.rounded_up, [0, 2]);
+}
+
+#[test]
+fn itemised_shares_refuse_items_over_the_total() {
+    assert_eq!(
+        split_items(2000, &[item(&[0], 1800), item(&[1], 1200)], &[0, 1], 2),
+        Err(TabError::ItemsExceedTotal {
+            items_minor: 3000,
+            total_minor: 2000
+        })
+    );
+    assert_eq!(
+        split_items(2000, &[item(&[0], 0)], &[0], 1),
+        Err(TabError::ShareNotPositive)
+    );
+    assert_eq!(
+        split_items(2000, &[item(&[5], 100)], &[0], 1),
+        Err(TabError::Mismatched)
+    );
+    // A rest with nobody to share it.
+    assert_eq!(
+        split_items(2000, &[item(&[0], 100)], &[], 1),
+        Err(TabError::NoParticipants)
+    );
+    let many: Vec<ItemPart> = (0..=EXPENSE_ITEMS_MAX).map(|_| item(&[0], 1)).collect();
+    assert_eq!(
+        split_items(1_000, &many, &[0], 1),
+        Err(TabError::TooManyItems {
+            count: EXPENSE_ITEMS_MAX + 1
+        })
+    );
+}
+
+proptest! {
+    #[test]
+    fn itemised_shares_always_add_up_to_the_total(
+        people in 1..=EXPENSE_PARTICIPANTS_MAX,
+        raw_items in prop::collection::vec(
+            (prop::collection::vec(0..EXPENSE_PARTICIPANTS_MAX, 1..=8), 1..1_000_000_i64),
+            1..=EXPENSE_ITEMS_MAX,
+        ),
+        rest_minor in 0..1_000_000_i64,
+        rest_raw in prop::collection::vec(0..EXPENSE_PARTICIPANTS_MAX, 1..=EXPENSE_PARTICIPANTS_MAX),
+    ) {
+        let distinct = |raw: &[usize]| {
+            let mut at: Vec<usize> = raw.iter().map(|p| p % people).collect();
+            at.sort_unstable();
+            at.dedup();
+            at
+        };
+        let items: Vec<ItemPart> = raw_items
+            .iter()
+            .map(|(raw, amount)| item(&distinct(raw), *amount))
+            .collect();
+        let rest = distinct(&rest_raw);
+        let items_minor: i64 = items.iter().map(|i| i.amount_minor).sum();
+        let total = items_minor + rest_minor;
+        let a = split_items(total, &items, &rest, people).unwrap();
+        prop_assert_eq!(a.shares.len(), people);
+        prop_assert_eq!(a.shares.iter().sum::<i64>(), total);
+        prop_assert!(a.shares.iter().all(|s| *s >= 0));
+        // Each person's share is between the sum of their parts rounded
+        // down and the sum of their parts rounded up.
+        for (person, share) in a.shares.iter().enumerate() {
+            let (mut low, mut high) = (0_i64, 0_i64);
+            let parts = items.iter().map(|i| (&i.people, i.amount_minor)).chain([(&rest, rest_minor)]);
+            for (at, amount) in parts {
+                if at.contains(&person) && amount > 0 {
+                    let n = i64::try_from(at.len()).unwrap();
+                    low += amount / n;
+                    high += (amount + n - 1) / n;
+                }
+            }
+            prop_assert!((low..=high).contains(share), "{person}: {share} not in {low}..={high}");
+        }
+        prop_assert_eq!(split_items(total, &items, &rest, people).unwrap(), a, "deterministic");
+        // More items than the total: refused, never a share out of thin air.
+        if items_minor > 1 {
+            prop_assert_eq!(
+                split_items(items_minor - 1, &items, &rest, people),
+                Err(TabError::ItemsExceedTotal { items_minor, total_minor: items_minor - 1 })
+            );
+        }
+    }
+}

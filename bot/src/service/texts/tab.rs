@@ -50,12 +50,17 @@ pub(crate) fn added(
     memo: &str,
     paid_by: &str,
     shares: &str,
+    items: Option<&str>,
     rounding: Option<&str>,
     undo_window: &str,
 ) -> String {
     let mut text = format!(
         "Expense {reference} on the tab: {total}{memo}, paid by {paid_by}. Shares: {shares}."
     );
+    if let Some(items) = items {
+        text.push('\n');
+        text.push_str(items);
+    }
     if let Some(rounding) = rounding {
         text.push('\n');
         text.push_str(rounding);
@@ -64,6 +69,29 @@ pub(crate) fn added(
         "\n/tab shows who owes whom; /expense undo {reference} takes it off (its author, within {undo_window})."
     ));
     text
+}
+
+/// One item of an itemised expense: `pizza $18.00 (@bob)`.
+pub(crate) fn item(what: Option<&str>, amount: &str, who: &str) -> String {
+    match what {
+        Some(what) => format!("{what} {amount} ({who})"),
+        None => format!("{amount} ({who})"),
+    }
+}
+
+/// The items line of an itemised expense's reply; `rest` is what they
+/// leave of the total, shared equally.
+pub(crate) fn items(items: &[String], rest: Option<&str>) -> String {
+    let mut text = format!("Items: {}", items.join(", "));
+    match rest {
+        Some(rest) => text.push_str(&format!("; the rest, {rest}, shared equally.")),
+        None => text.push('.'),
+    }
+    text
+}
+
+pub(crate) fn items_exceed(items: &str, total: &str) -> String {
+    format!("the items add up to {items}, more than the total {total}")
 }
 
 /// How the shares were rounded: `unit` is one minor unit (`$0.01`).
