@@ -39,6 +39,8 @@
 //! /expense TOTAL [CURRENCY] [split TARGET... | TARGET:AMOUNT... | TARGET:N... shares | TARGET:P%...]
 //!          [paid by TARGET[:AMOUNT]...] [for MEMO[: ITEM, ITEM..., rest [TARGET...]]]
 //!          ITEM = TARGET... AMOUNT [WHAT]                 /expense undo REF
+//! /expense TOTAL [CURRENCY] [SHARES] [paid by ...] every ... [until DATE | times N] [for MEMO]
+//! /expense recurring          /expense stop REF
 //! /tab [TARGET | history]
 //! AUTHCODE = 6 digits from the authenticator app | a recovery code (`/confirm`, `/link confirm`, `/2fa off`)
 //! TARGET = @handle | <@ID> | <@!ID>
@@ -226,7 +228,14 @@ pub enum Command {
         /// Empty: the sender paid it all.
         payers: Vec<ExpensePayer>,
         memo: Option<Memo>,
+        /// `every month` (any schedule `/pay ... every` takes): added to
+        /// the tab on each period instead of once.
+        recurrence: Option<Recurrence>,
     },
+    /// `/expense recurring`: the group's recurring expenses.
+    ExpenseRecurring,
+    /// `/expense stop REF`: end a recurring expense (its author).
+    ExpenseStop { recurring: ShortRef },
     /// `/expense undo REF`: take an expense off the tab (its author, for a
     /// while after adding it).
     ExpenseUndo { expense: ShortRef },
@@ -413,9 +422,11 @@ impl Command {
             Command::TimeZone { .. } => CommandName::TimeZone,
             Command::Scheduled { .. } => CommandName::Scheduled,
             Command::Autopay { .. } => CommandName::Autopay,
-            Command::Expense { .. } | Command::ExpenseUndo { .. } | Command::ExpenseEdit { .. } => {
-                CommandName::Expense
-            }
+            Command::Expense { .. }
+            | Command::ExpenseUndo { .. }
+            | Command::ExpenseEdit { .. }
+            | Command::ExpenseRecurring
+            | Command::ExpenseStop { .. } => CommandName::Expense,
             Command::Tab { .. } => CommandName::Tab,
             Command::Settle { .. }
             | Command::SettleAnswer { .. }

@@ -115,8 +115,9 @@ pub use standing::{
 };
 pub use sweep::{EVENT_FORGET_INTERVAL_MS, EVENT_RETENTION_MS, SWEEP_PAYMENTS_MAX};
 pub use tab::{
-    EXPENSE_UNDO_SECS, MEMBERS_CACHED_MAX, TAB_EXPORT_EXPENSES_MAX, TAB_EXPORT_ROWS_MAX,
-    TAB_HISTORY_MAX, TAB_SETTLEMENTS_MAX,
+    EXPENSE_UNDO_SECS, MEMBERS_CACHED_MAX, RECURRING_EXPENSES_PER_CHAT_MAX,
+    RECURRING_PERIODS_PER_SWEEP_MAX, SWEEP_RECURRING_EXPENSES_MAX, TAB_EXPORT_EXPENSES_MAX,
+    TAB_EXPORT_ROWS_MAX, TAB_HISTORY_MAX, TAB_SETTLEMENTS_MAX,
 };
 pub use texts::turn::{CARD_IN_DIRECT_COMMAND_TEXT, CARD_IN_DIRECT_TEXT, INTERNAL_ERROR_TEXT};
 use texts::{minutes, tries};
@@ -624,10 +625,18 @@ impl Bot {
                 shares,
                 payers,
                 memo,
+                recurrence,
             } => {
-                self.expense(&mut turn, total, shares, &payers, memo)
-                    .await?
+                let expense = tab::NewExpense {
+                    total,
+                    shares,
+                    payers,
+                    memo,
+                };
+                self.expense(&mut turn, expense, recurrence).await?
             }
+            Command::ExpenseRecurring => self.expense_recurring(&mut turn).await?,
+            Command::ExpenseStop { recurring } => self.expense_stop(&mut turn, &recurring).await?,
             Command::ExpenseUndo { expense } => self.expense_undo(&mut turn, &expense).await?,
             Command::Tab { view } => self.tab(&mut turn, view).await?,
             Command::ExpenseEdit {
@@ -663,6 +672,7 @@ impl Bot {
         ended += self.sweep_card_ops(now_ms).await?;
         ended += self.sweep_card_adds(now_ms).await?;
         ended += self.sweep_standing(now_ms).await?;
+        ended += self.sweep_tab_recurring(now_ms).await?;
         ended += self.sweep_autopay(now_ms).await?;
         ended += self.sweep_requests(now_ms).await?;
         if ended > 0 {

@@ -167,6 +167,7 @@ pub trait Store:
     + standing::StandingStore
     + autopay::AutopayStore
     + tab::TabStore
+    + tab::RecurringExpenseStore
     + tab::SettlementStore
     + pay_group::PayGroupStore
     + Send

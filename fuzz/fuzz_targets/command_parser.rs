@@ -254,6 +254,7 @@ fn render(parsed: &Command) -> String {
             shares,
             payers,
             memo,
+            recurrence,
         } => {
             use bot::command::ExpenseShares;
             push(format_args!(" {}", one_word(*total)));
@@ -290,6 +291,9 @@ fn render(parsed: &Command) -> String {
                 }
                 // Written after the payers, with the memo.
                 ExpenseShares::Itemised { .. } => {}
+            }
+            if let Some(recurrence) = recurrence {
+                push(format_args!(" {}", bot::store::standing::rule_text(*recurrence)));
             }
             if !payers.is_empty() {
                 push(format_args!(" paid by"));
@@ -328,6 +332,8 @@ fn render(parsed: &Command) -> String {
             }
         }
         Command::ExpenseUndo { expense } => push(format_args!(" undo {expense}")),
+        Command::ExpenseRecurring => push(format_args!(" recurring")),
+        Command::ExpenseStop { recurring } => push(format_args!(" stop {recurring}")),
         Command::Tab { view } => match view {
             bot::command::TabView::Simplified => {}
             bot::command::TabView::Member(target) => push(format_args!(" {target}")),

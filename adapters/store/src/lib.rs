@@ -71,6 +71,7 @@ mod second_factor;
 mod settle;
 mod standing;
 mod tab;
+mod tab_recurring;
 mod trust;
 mod verification;
 
@@ -215,6 +216,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "autopay: set-ups waiting for a code, by when their code was issued",
         "../migrations",
         "0027_autopay_expiry.sql"
+    ),
+    ledger::migration!(
+        "bot",
+        29,
+        "recurring group expenses",
+        "../migrations",
+        "0029_tab_recurring.sql"
     ),
 ];
 

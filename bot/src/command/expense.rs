@@ -8,6 +8,8 @@
 //!          | TARGET:N... shares | TARGET:P%...
 //!   ITEMS  = ITEM[, ITEM]...[, rest [shared | split] [TARGET...]]
 //!   ITEM   = TARGET... AMOUNT [WHAT]
+//! /expense TOTAL [CURRENCY] [SHARES] [paid by ...] every ... [for MEMO]
+//! /expense recurring | stop REF
 //! /expense undo REF
 //! /expense edit REF TOTAL [CURRENCY] [for MEMO]
 //! /tab [TARGET | history | export]
@@ -26,6 +28,7 @@ use super::{
     Command, ExpenseItem, ExpensePayer, ExpenseShares, ItemRest, Memo, ParseContext, TabView,
     Target,
 };
+use crate::recurrence::Recurrence;
 use crate::tab::{
     EXPENSE_ITEMS_MAX, EXPENSE_PARTICIPANTS_MAX, EXPENSE_PAYERS_MAX, PERCENT_SCALE, WEIGHT_MAX,
 };
@@ -45,6 +48,21 @@ pub(super) fn parse_expense(
         words.next();
         let expense = parse_ref(words.next().ok_or(UsageProblem::MissingRef)?)?;
         return Ok(Command::ExpenseUndo { expense });
+    }
+    if words
+        .peek()
+        .is_some_and(|word| word.eq_ignore_ascii_case("recurring"))
+    {
+        words.next();
+        return Ok(Command::ExpenseRecurring);
+    }
+    if words
+        .peek()
+        .is_some_and(|word| word.eq_ignore_ascii_case("stop"))
+    {
+        words.next();
+        let recurring = parse_ref(words.next().ok_or(UsageProblem::MissingRef)?)?;
+        return Ok(Command::ExpenseStop { recurring });
     }
     if words
         .peek()
@@ -75,6 +93,7 @@ pub(super) fn parse_expense(
     let (mut split_word, mut shares_word, mut paying) = (false, false, false);
     let mut memo = None;
     let mut itemised = None;
+    let mut recurrence = None;
     while let Some(word) = words.next() {
         if is_memo_keyword(word) {
             let rest = words.take_rest();
@@ -88,6 +107,29 @@ pub(super) fn parse_expense(
                 None => memo = Some(Memo::parse(rest).map_err(UsageProblem::Memo)?),
             }
             break;
+        }
+        if Recurrence::starts_with(word) {
+            if recurrence.is_some() {
+                return Err(UsageProblem::Unexpected(echo(word)));
+            }
+            // The schedule runs to `for`, a person, `split`, `paid` or
+            // `items:`: `/expense 1200 every month split @a @b for rent`.
+            let mut phrase: Vec<&str> = vec![word];
+            while let Some(next) = words.peek() {
+                let ends = is_memo_keyword(next)
+                    || looks_like_target(next)
+                    || ["split", "paid", "items:"]
+                        .iter()
+                        .any(|w| next.eq_ignore_ascii_case(w));
+                if ends {
+                    break;
+                }
+                words.next();
+                phrase.push(next);
+            }
+            recurrence =
+                Some(Recurrence::parse(&phrase.join(" ")).map_err(UsageProblem::Schedule)?);
+            continue;
         }
         if word.eq_ignore_ascii_case("items:") {
             itemised = Some(parse_items(words.take_rest(), total)?);
@@ -163,6 +205,7 @@ pub(super) fn parse_expense(
         shares,
         payers,
         memo,
+        recurrence,
     })
 }
 

@@ -104,7 +104,7 @@ impl AwaitsCode for StandingOrder {
 }
 
 /// The local date, time and zone of run `k`: `Sat 2026-01-31 09:00 UTC`.
-fn run_text(schedule: &Schedule, k: u32) -> Option<String> {
+pub(super) fn run_text(schedule: &Schedule, k: u32) -> Option<String> {
     let date = schedule.run_date(k)?;
     let (_, _, at, zone) = schedule.parts();
     Some(format!(

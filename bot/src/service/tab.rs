@@ -13,10 +13,14 @@
 
 mod edit;
 mod export;
+mod recurring;
 mod settle;
 mod sharing;
 
 pub use export::{TAB_EXPORT_EXPENSES_MAX, TAB_EXPORT_ROWS_MAX};
+pub use recurring::{
+    RECURRING_EXPENSES_PER_CHAT_MAX, RECURRING_PERIODS_PER_SWEEP_MAX, SWEEP_RECURRING_EXPENSES_MAX,
+};
 pub use settle::TAB_SETTLEMENTS_MAX;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -32,6 +36,7 @@ use super::{Bot, BotError, Result};
 use crate::command::{CommandName, ExpensePayer, ExpenseShares, Memo, ShortRef, TabView, Target};
 use crate::message::{Audience, Reply};
 use crate::message::{ChatId, Platform, PlatformUserId};
+use crate::recurrence::Recurrence;
 use crate::store::UserId;
 use crate::store::tab::{Expense, ExpenseLine, GroupMember, SettledTotal, Settlement};
 use crate::tab::{self, TAB_EXPENSES_MAX, TAB_MEMBERS_MAX, TabError};
@@ -81,11 +86,15 @@ impl Bot {
     pub(super) async fn expense(
         &self,
         turn: &mut Turn<'_>,
-        total: Amount,
-        shares: ExpenseShares,
-        payers: &[ExpensePayer],
-        memo: Option<Memo>,
+        expense: NewExpense,
+        recurrence: Option<Recurrence>,
     ) -> Result<()> {
+        let NewExpense {
+            total,
+            shares,
+            payers,
+            memo,
+        } = expense;
         if !turn.in_group() {
             turn.here(texts::GROUPS_ONLY);
             return Ok(());
@@ -142,31 +151,6 @@ impl Bot {
             // Someone the rest reached with nothing (a tiny rest) is not on it.
             lines.retain(|l| l.paid_minor != 0 || l.owed_minor != 0);
         }
-        let id = derive("paybot.bot.expense", &event_key(turn.msg));
-        let mut expense = Expense {
-            reference: short_ref('E', id, REF_BODY_CHARS)?,
-            expense_id: id,
-            platform,
-            chat,
-            author: turn.me.user,
-            author_label: turn.me_label(),
-            total,
-            memo,
-            lines,
-            created_at_ms: turn.now_ms,
-            undone_at_ms: None,
-        };
-        let mut stored = self.store.insert_expense(&expense).await?;
-        if stored.expense_id != id {
-            expense.reference = short_ref('E', id, REF_BODY_CHARS_LONG)?;
-            stored = self.store.insert_expense(&expense).await?;
-            if stored.expense_id != id {
-                return Err(BotError::Inconsistent(format!(
-                    "expense reference {} taken twice",
-                    expense.reference
-                )));
-            }
-        }
         let label = |m: &GroupMember| m.label();
         let unit = ledger::format_minor(1, currency);
         let owed_more: Vec<String> = owed
@@ -202,14 +186,50 @@ impl Bot {
             }
             None => None,
         };
+        let rounding = texts::rounding(&unit, &owed_more, &paid_more);
+        let reply = ExpenseReply {
+            paid_by: paid_by.join(", "),
+            shares: shares_text.join(", "),
+            items: items_line,
+            rounding,
+        };
+        if let Some(recurrence) = recurrence {
+            return self
+                .recurring_setup(turn, total, memo, lines, recurrence, reply)
+                .await;
+        }
+        let id = derive("paybot.bot.expense", &event_key(turn.msg));
+        let mut expense = Expense {
+            reference: short_ref('E', id, REF_BODY_CHARS)?,
+            expense_id: id,
+            platform,
+            chat,
+            author: turn.me.user,
+            author_label: turn.me_label(),
+            total,
+            memo,
+            lines,
+            created_at_ms: turn.now_ms,
+            undone_at_ms: None,
+        };
+        let mut stored = self.store.insert_expense(&expense).await?;
+        if stored.expense_id != id {
+            expense.reference = short_ref('E', id, REF_BODY_CHARS_LONG)?;
+            stored = self.store.insert_expense(&expense).await?;
+            if stored.expense_id != id {
+                return Err(BotError::Inconsistent(format!(
+                    "expense reference {} taken twice",
+                    expense.reference
+                )));
+            }
+        }
         turn.here(texts::added(
             &stored.reference.to_string(),
             &total.to_string(),
             &with_memo(stored.memo.as_ref()),
-            &paid_by.join(", "),
-            &shares_text.join(", "),
-            items_line.as_deref(),
-            texts::rounding(&unit, &owed_more, &paid_more).as_deref(),
+            &reply.paid_by,
+            &reply.shares,
+            &reply.extra(),
             &minutes(EXPENSE_UNDO_SECS),
         ));
         Ok(())
@@ -423,6 +443,33 @@ impl Bot {
             by_currency,
             debts,
         })
+    }
+}
+
+/// An expense as `/expense` gave it.
+pub(super) struct NewExpense {
+    pub(super) total: Amount,
+    pub(super) shares: ExpenseShares,
+    /// Empty: the sender paid it all.
+    pub(super) payers: Vec<ExpensePayer>,
+    pub(super) memo: Option<Memo>,
+}
+
+/// What the answer to `/expense` says of its parts.
+struct ExpenseReply {
+    paid_by: String,
+    shares: String,
+    items: Option<String>,
+    rounding: Option<String>,
+}
+
+impl ExpenseReply {
+    /// The lines after the shares: the items, then the rounding.
+    fn extra(&self) -> Vec<&str> {
+        [self.items.as_deref(), self.rounding.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }
 

@@ -14,6 +14,7 @@ use ledger::{Amount, TransferId};
 use super::{StoreError, UserId};
 use crate::command::{Memo, ShortRef};
 use crate::message::{ChatId, Handle, Platform, PlatformUserId};
+use crate::recurrence::Schedule;
 
 /// Someone who has used paybot in a group, as last seen there.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +113,92 @@ pub trait TabStore: Send + Sync {
 
     /// Marks the expense undone at `now_ms`; `false` if it already was.
     async fn undo_expense(&self, reference: &ShortRef, now_ms: i64) -> Result<bool, StoreError>;
+}
+
+/// A recurring group expense (`/expense 1200 split @a @b every month for
+/// rent`): the same expense, with the same lines, added to the group's tab
+/// on each period of its schedule (the author's time zone). No money moves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecurringExpense {
+    /// What users type (`/expense stop G7K2QX`). Unique.
+    pub reference: ShortRef,
+    /// Derived from the chat event that set it up. Unique. Each period's
+    /// expense id derives from it and the period.
+    pub recurring_id: TransferId,
+    pub platform: Platform,
+    pub chat: ChatId,
+    pub author: UserId,
+    pub author_label: String,
+    pub total: Amount,
+    pub memo: Option<Memo>,
+    /// Each period's expense lines, as computed when it was set up.
+    pub lines: Vec<ExpenseLine>,
+    pub schedule: Schedule,
+    /// The next period to add (the `k` of [`Schedule::run_at_ms`]).
+    pub next_period: u32,
+    /// When that period is due; `None` once it has ended (stopped, or no
+    /// period left).
+    pub due_at_ms: Option<i64>,
+    pub created_at_ms: i64,
+    /// When its author stopped it, if they did.
+    pub stopped_at_ms: Option<i64>,
+}
+
+/// Recurring group expenses on the bot's database (migration 29).
+///
+/// The one decision to know: a recurring expense moves from one period to
+/// the next only by compare-and-swap on `next_period`; each period's
+/// expense is inserted under an id derived from (recurring id, period)
+/// before that, so a period is added once whatever races or restarts.
+#[async_trait]
+pub trait RecurringExpenseStore: Send + Sync {
+    /// Stores it with its lines unless one with its reference or id
+    /// exists; returns what is stored under its reference (as
+    /// [`TabStore::insert_expense`]).
+    async fn insert_recurring_expense(
+        &self,
+        recurring: &RecurringExpense,
+    ) -> Result<RecurringExpense, StoreError>;
+
+    async fn recurring_expense(
+        &self,
+        reference: &ShortRef,
+    ) -> Result<Option<RecurringExpense>, StoreError>;
+
+    /// The group's recurring expenses that have not ended, oldest first,
+    /// at most `limit`.
+    async fn recurring_expenses_of_chat(
+        &self,
+        platform: Platform,
+        chat: &ChatId,
+        limit: u32,
+    ) -> Result<Vec<RecurringExpense>, StoreError>;
+
+    /// Recurring expenses due at or before `now_ms`, earliest first, at
+    /// most `limit`.
+    async fn recurring_expenses_due(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<RecurringExpense>, StoreError>;
+
+    /// Moves it from period `from` to `to`, due at `due_at_ms` (`None`:
+    /// ended); `false` (nothing changed) if its next period is not `from`
+    /// or it has ended.
+    async fn advance_recurring_expense(
+        &self,
+        reference: &ShortRef,
+        from: u32,
+        to: u32,
+        due_at_ms: Option<i64>,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends it, stopped at `now_ms`; `false` if it had already ended.
+    async fn stop_recurring_expense(
+        &self,
+        reference: &ShortRef,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// How a settlement was made.

@@ -14,6 +14,7 @@ fn expense(
         shares,
         payers,
         memo: memo_text.and_then(memo),
+        recurrence: None,
     }
 }
 

@@ -17,6 +17,7 @@ fn itemised(
         shares: ExpenseShares::Itemised { items, rest },
         payers: vec![],
         memo: memo_text.and_then(memo),
+        recurrence: None,
     }
 }
 
@@ -88,6 +89,7 @@ fn itemised_expenses_parse() {
                 shares: ExpenseShares::Group,
                 payers: vec![],
                 memo: memo("trip: day 2"),
+                recurrence: None,
             },
         ),
     ]);
@@ -224,6 +226,7 @@ proptest! {
             shares: ExpenseShares::Itemised { items, rest },
             payers: vec![],
             memo,
+            recurrence: None,
         };
         prop_assert_eq!(ok(&text), expected, "{}", text);
     }

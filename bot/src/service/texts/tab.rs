@@ -43,27 +43,23 @@ pub(crate) fn part(who: &str, amount: &str) -> String {
     format!("{who} {amount}")
 }
 
-/// The public answer to `/expense`.
+/// The public answer to `/expense`; `extra`: lines after the shares (the
+/// items, the rounding).
 pub(crate) fn added(
     reference: &str,
     total: &str,
     memo: &str,
     paid_by: &str,
     shares: &str,
-    items: Option<&str>,
-    rounding: Option<&str>,
+    extra: &[&str],
     undo_window: &str,
 ) -> String {
     let mut text = format!(
         "Expense {reference} on the tab: {total}{memo}, paid by {paid_by}. Shares: {shares}."
     );
-    if let Some(items) = items {
+    for line in extra {
         text.push('\n');
-        text.push_str(items);
-    }
-    if let Some(rounding) = rounding {
-        text.push('\n');
-        text.push_str(rounding);
+        text.push_str(line);
     }
     text.push_str(&format!(
         "\n/tab shows who owes whom; /expense undo {reference} takes it off (its author, within {undo_window})."
@@ -230,5 +226,113 @@ pub(crate) fn history_line(
     format!(
         "\u{2022} {reference} {date}: {total}{memo}, paid by {paid_by}, shared by {}{undone}",
         count(people, "person", "people")
+    )
+}
+
+/// The public answer to `/expense ... every ...`; `what` is the total and
+/// memo, `extra` as for [`added`].
+pub(crate) fn recurring_set(
+    reference: &str,
+    what: &str,
+    rule: &str,
+    first: &str,
+    paid_by: &str,
+    shares: &str,
+    extra: &[&str],
+) -> String {
+    let mut text = format!(
+        "Recurring expense {reference}: {what}, {rule}, added to the tab each time (first on {first}), paid by {paid_by}. Shares: {shares}."
+    );
+    for line in extra {
+        text.push('\n');
+        text.push_str(line);
+    }
+    text.push_str(&format!(
+        "\nNo money moves. /expense recurring lists them; /expense stop {reference} ends it (its author)."
+    ));
+    text
+}
+
+pub(crate) fn too_many_recurring(max: usize) -> String {
+    format!(
+        "This group has {max} recurring expenses, the most it can; end one with /expense stop REF first."
+    )
+}
+
+/// The group told that a period was added: `rent $1,200.00 (every month, E7K2QX)`.
+pub(crate) fn recurring_added(
+    what: &str,
+    rule: &str,
+    expense: &str,
+    recurring: &str,
+    next: Option<&str>,
+) -> String {
+    let next = match next {
+        Some(next) => format!(" Next: {next}."),
+        None => " That was the last one.".to_owned(),
+    };
+    format!(
+        "Added to the tab: {what} ({rule}, {expense}; recurring {recurring}).{next} /expense undo {expense} takes this one off (its author)."
+    )
+}
+
+/// A period not added because paybot was down past the grace window.
+pub(crate) fn recurring_missed(what: &str, recurring: &str, when: &str) -> String {
+    format!(
+        "Recurring expense {recurring} ({what}) was due {when}, too long ago while I was away, so that one was not added; the next ones will be."
+    )
+}
+
+/// A period not added because someone on it is no longer in the group.
+pub(crate) fn recurring_member_gone(what: &str, recurring: &str, when: &str, who: &str) -> String {
+    format!(
+        "Recurring expense {recurring} ({what}) due {when} was not added: {who} is no longer known in this group under the account it names. Its author can /expense stop {recurring} and set it up again."
+    )
+}
+
+/// A period not added because the tab is full.
+pub(crate) fn recurring_tab_full(what: &str, recurring: &str, max: usize) -> String {
+    format!(
+        "Recurring expense {recurring} ({what}) was not added this time: the tab holds {max} expenses, the most it can."
+    )
+}
+
+pub(crate) const NO_RECURRING: &str =
+    "No recurring expenses here. Add one with /expense 1200 split @a @b every month for rent.";
+
+pub(crate) fn recurring_heading(count: usize) -> String {
+    if count == 1 {
+        "1 recurring expense here:".to_owned()
+    } else {
+        format!("{count} recurring expenses here:")
+    }
+}
+
+/// `• G7K2QX: $1,200.00 for “rent”, every month, by @alice; next Fri 2027-01-01 09:00 UTC`.
+pub(crate) fn recurring_line(
+    reference: &str,
+    what: &str,
+    rule: &str,
+    author: &str,
+    next: &str,
+) -> String {
+    format!("• {reference}: {what}, {rule}, by {author}; next {next}")
+}
+
+pub(crate) fn no_such_recurring(reference: &str) -> String {
+    format!("There is no recurring expense {reference} in this group.")
+}
+
+pub(crate) fn not_the_recurring_author(reference: &str, author: &str) -> String {
+    format!("Only {author}, who set up recurring expense {reference}, can stop it.")
+}
+
+pub(crate) fn recurring_already_ended(reference: &str) -> String {
+    format!("Recurring expense {reference} has already ended.")
+}
+
+pub(crate) fn recurring_stopped(reference: &str, what: &str) -> String {
+    format!(
+        "Recurring expense {reference} ({what}) is stopped: nothing more is added. What it already added stays on the tab."
     )
 }
