@@ -986,6 +986,65 @@ async fn interactions_shaped_as_discords_documentation_are_understood() {
     h.assert_ledger_sound().await;
 }
 
+/// The itemised and recurring forms of `/expense` come through Discord's
+/// one `args` text option like any other: the items and shares in the
+/// answer, the recurring expense set up and listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expense_forms_pass_through_the_args_option() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Endpoint).await else {
+        return;
+    };
+    h.run(Place::Dm, &ALICE, "start", &[]).await;
+    h.fake.add_user(&ALICE);
+    h.fake.add_user(&BOB);
+    h.run(Place::Guild, &BOB, "tab", &[]).await;
+    let args = |text: &str| [("args", STRING, json!(text))];
+    let items = h
+        .run(
+            Place::Guild,
+            &ALICE,
+            "expense",
+            &args("10 for drinks: @bob 6 beer, rest"),
+        )
+        .await;
+    assert!(
+        items
+            .content()
+            .contains("Shares: @bob $8.00, @alice $2.00."),
+        "{}",
+        items.content()
+    );
+    assert!(
+        items
+            .content()
+            .contains("Items: beer $6.00 (@bob); the rest, $4.00, shared equally."),
+        "{}",
+        items.content()
+    );
+    let every = h
+        .run(
+            Place::Guild,
+            &ALICE,
+            "expense",
+            &args("1200 split @alice @bob every month for rent"),
+        )
+        .await;
+    assert!(
+        every.content().starts_with("Recurring expense G"),
+        "{}",
+        every.content()
+    );
+    let listed = h
+        .run(Place::Guild, &BOB, "expense", &args("recurring"))
+        .await;
+    assert!(
+        listed.content().contains("1 recurring expense here"),
+        "{}",
+        listed.content()
+    );
+    h.assert_ledger_sound().await;
+}
+
 /// The group tab settled from Discord: `/tab` carries a Settle button; the
 /// debtor's press on it is an ordinary payment (the code only they see,
 /// `/confirm`, the creditor's DM); `/settle` with its options records a

@@ -154,7 +154,7 @@ impl CommandName {
                 "/autopay [@biller | REF] up to AMOUNT, /autopay off @biller | REF"
             }
             CommandName::Expense => {
-                "/expense TOTAL [@a @b | @a:20 | @a:2 shares | @a:50%] [paid by @a] [for MEMO]"
+                "/expense TOTAL [@a @b | @a:20 | @a:2 shares | @a:50%] [paid by @a] [every ...] [for MEMO]"
             }
             CommandName::Tab => "/tab [@handle | history | export]",
             CommandName::Settle => {
@@ -242,10 +242,20 @@ impl CommandName {
                     "withdraw your cash settlement while it is unanswered",
                 ),
             ],
-            CommandName::Expense => &[(
-                "/expense edit E7K2QX 80 for dinner and wine",
-                "a new total for your expense, shared in the same proportions",
-            )],
+            CommandName::Expense => &[
+                (
+                    "/expense edit E7K2QX 80 for dinner and wine",
+                    "a new total for your expense, shared in the same proportions",
+                ),
+                (
+                    "/expense 60 for dinner: @bob 18 pizza, @carol @dave 10 wine, rest",
+                    "itemised: each item to its people, the rest (tax, tip) shared by everyone",
+                ),
+                (
+                    "/expense 1200 split @a @b every month for rent",
+                    "added to the tab every month; /expense recurring lists them, /expense stop G7K2QX ends one",
+                ),
+            ],
             CommandName::Tab => &[(
                 "/tab export",
                 "the expenses and settlements as CSV, sent to you privately",

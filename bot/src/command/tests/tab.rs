@@ -331,3 +331,60 @@ fn tab_export_and_expense_edit_parse() {
         ),
     ]);
 }
+
+#[test]
+fn recurring_expenses_parse() {
+    let every = |text: &str| Some(crate::recurrence::Recurrence::parse(text).unwrap());
+    parses(&[
+        (
+            "/expense 1200 split @a @b every month on the 1st for rent",
+            Command::Expense {
+                total: usd(120_000),
+                shares: ExpenseShares::Among(vec![handle("@a"), handle("@b")]),
+                payers: vec![],
+                memo: memo("rent"),
+                recurrence: every("every month on the 1st"),
+            },
+        ),
+        (
+            "/expense 1200 monthly @a @b paid by @b for rent",
+            Command::Expense {
+                total: usd(120_000),
+                shares: ExpenseShares::Among(vec![handle("@a"), handle("@b")]),
+                payers: vec![payer("@b", None)],
+                memo: memo("rent"),
+                recurrence: every("monthly"),
+            },
+        ),
+        (
+            "/expense 30 every week times 4",
+            Command::Expense {
+                total: usd(3_000),
+                shares: ExpenseShares::Group,
+                payers: vec![],
+                memo: None,
+                recurrence: every("every week times 4"),
+            },
+        ),
+        ("/expense recurring", Command::ExpenseRecurring),
+        (
+            "/expense stop g7k2qx",
+            Command::ExpenseStop {
+                recurring: short_ref("G7K2QX"),
+            },
+        ),
+    ]);
+    assert!(matches!(
+        problem("/expense 10 every fortnight"),
+        UsageProblem::Schedule(_)
+    ));
+    assert_eq!(
+        problem("/expense 10 monthly @a weekly"),
+        UsageProblem::Unexpected("weekly".to_owned())
+    );
+    assert_eq!(problem("/expense stop"), UsageProblem::MissingRef);
+    assert_eq!(
+        problem("/expense recurring now"),
+        UsageProblem::Leftover("now".to_owned())
+    );
+}
