@@ -5,8 +5,9 @@
 #![cfg(test)]
 
 use bot::command::{
-    COMMAND_TEXT_BYTES_MAX, Command, HISTORY_ENTRIES_MAX, LinkCode, MEMO_CHARS_MAX, Memo, OtpCode,
-    ParseContext, SPLIT_MENTIONS_MAX, ShortRef, SplitShare, Target, USAGE_ERROR_CHARS_MAX, parse,
+    COMMAND_TEXT_BYTES_MAX, Command, EXPENSE_ITEMS_MAX, ExpenseItem, ExpenseShares,
+    HISTORY_ENTRIES_MAX, ItemRest, LinkCode, MEMO_CHARS_MAX, Memo, OtpCode, ParseContext,
+    SPLIT_MENTIONS_MAX, ShortRef, SplitShare, Target, USAGE_ERROR_CHARS_MAX, parse,
 };
 use bot::message::{Handle, PlatformUserId};
 use ledger::{Amount, Currency};
@@ -349,6 +350,14 @@ enum Valid {
         shares: Vec<((Target, String, bool), Option<i64>)>,
         memo: Option<Memo>,
     },
+    /// `/expense TOTAL for MEMO: @a 18 pizza, @b @c 12, rest [@d]`.
+    Itemised {
+        rest_minor: i64,
+        currency: Currency,
+        items: Vec<(Vec<(Target, String, bool)>, i64, Option<String>)>,
+        rest: Option<Vec<(Target, String, bool)>>,
+        memo: Option<Memo>,
+    },
     Simple(Command, &'static str, Vec<String>),
 }
 
@@ -438,8 +447,44 @@ fn valid() -> impl Strategy<Value = Valid> {
                 shares,
                 memo
             }),
+        (
+            0_i64..=100_000,
+            currency(),
+            proptest::collection::vec(
+                (
+                    proptest::collection::vec(target(), 1..=3),
+                    1_i64..=1_000_000,
+                    prop::option::of("[a-z]{1,8}"),
+                ),
+                1..=EXPENSE_ITEMS_MAX,
+            ),
+            prop::option::of(proptest::collection::vec(target(), 1..=3)),
+            memo(),
+        )
+            .prop_map(
+                |(rest_minor, currency, items, rest, memo)| Valid::Itemised {
+                    rest_minor,
+                    currency,
+                    items,
+                    rest,
+                    memo,
+                }
+            ),
         simple,
     ]
+}
+
+/// The targets as typed and as parsed, each once.
+fn distinct(targets: &[(Target, String, bool)], style: &Style) -> (Vec<String>, Vec<Target>) {
+    let mut words = Vec::new();
+    let mut parsed: Vec<Target> = Vec::new();
+    for (target, raw, bang) in targets {
+        if !parsed.contains(target) {
+            parsed.push(target.clone());
+            words.push(style.target(target, raw, *bang));
+        }
+    }
+    (words, parsed)
 }
 
 /// The expected command and the text a person might type for it.
@@ -524,6 +569,80 @@ fn render(valid: &Valid, style: &Style) -> Option<(Command, String)> {
                 memo: memo.clone(),
             };
             (command, style.render("split", &words))
+        }
+        Valid::Itemised {
+            rest_minor,
+            currency,
+            items,
+            rest,
+            memo,
+        } => {
+            // A memo with a colon or a comma would read differently here.
+            if memo
+                .as_ref()
+                .is_some_and(|m| m.as_str().contains([':', ',']))
+            {
+                return None;
+            }
+            let mut expected = Vec::new();
+            let mut segments = Vec::new();
+            let mut items_minor = 0;
+            for (i, (targets, minor, what)) in items.iter().enumerate() {
+                let (mut words, parsed) = distinct(targets, style);
+                let amount = Amount::from_minor(*minor, *currency).unwrap();
+                items_minor += minor;
+                words.push(style.share_amount(amount, i + 1));
+                words.extend(what.clone());
+                segments.push(words);
+                expected.push(ExpenseItem {
+                    targets: parsed,
+                    amount,
+                    memo: what.as_deref().map(|w| Memo::parse(w).unwrap()),
+                });
+            }
+            let rest_sharers = match rest {
+                Some(targets) => {
+                    let (mut words, parsed) = distinct(targets, style);
+                    words.insert(0, style.case("rest"));
+                    segments.push(words);
+                    ItemRest::Among(parsed)
+                }
+                None => ItemRest::Group,
+            };
+            let total = Amount::from_minor(items_minor + rest_minor, *currency).ok()?;
+            let mut words = style.amount(total, 0, default);
+            match memo {
+                Some(memo) => {
+                    let mut memo_words = style.memo_words(Some(memo));
+                    if let Some(last) = memo_words.last_mut() {
+                        last.push(':');
+                    }
+                    words.extend(memo_words);
+                }
+                None => words.push(style.case("items:")),
+            }
+            for (i, segment) in segments.iter().enumerate() {
+                let mut text = segment.join(style.sep(i));
+                if i + 1 < segments.len() {
+                    text.push(',');
+                }
+                words.push(text);
+            }
+            let command = Command::Expense {
+                total,
+                shares: ExpenseShares::Itemised {
+                    items: expected,
+                    rest: rest_sharers,
+                },
+                payers: vec![],
+                memo: memo.clone(),
+                recurrence: None,
+            };
+            let text = style.render("expense", &words);
+            if text.len() > COMMAND_TEXT_BYTES_MAX {
+                return None;
+            }
+            (command, text)
         }
         Valid::Simple(command, name, words) => (command.clone(), style.render(name, words)),
     })

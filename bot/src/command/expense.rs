@@ -288,7 +288,7 @@ fn parse_items(
 ) -> Result<(Vec<ExpenseItem>, Option<ItemRest>), UsageProblem> {
     let mut items: Vec<ExpenseItem> = Vec::new();
     let mut rest = None;
-    for segment in text.split(',') {
+    for segment in item_segments(text) {
         let mut words = Words::new(segment);
         let Some(first) = words.peek() else {
             // `a, , b` or a trailing comma: nothing there.
@@ -347,6 +347,23 @@ fn parse_items(
         return Err(UsageProblem::NoItems);
     }
     Ok((items, rest))
+}
+
+/// The items' texts: split at each comma, except one between two digits
+/// (`@bob 1,200 rent`).
+fn item_segments(text: &str) -> Vec<&str> {
+    let mut segments = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    for (at, byte) in bytes.iter().enumerate() {
+        let digit = |i: Option<usize>| i.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_digit);
+        if *byte == b',' && !(digit(at.checked_sub(1)) && digit(at.checked_add(1))) {
+            segments.push(text.get(start..at).unwrap_or_default());
+            start = at + 1;
+        }
+    }
+    segments.push(text.get(start..).unwrap_or_default());
+    segments
 }
 
 /// The people at the start of an item (or after `rest`), each once.

@@ -81,6 +81,19 @@ fn itemised_expenses_parse() {
                 Some("sushi"),
             ),
         ),
+        // A comma between digits is the amount's own.
+        (
+            "/expense 2000 for flat: @bob 1,200.50 rent,@carol 300 power",
+            itemised(
+                usd(200_000),
+                vec![
+                    item(&["@bob"], usd(120_050), Some("rent")),
+                    item(&["@carol"], usd(30_000), Some("power")),
+                ],
+                ItemRest::Group,
+                Some("flat"),
+            ),
+        ),
         // A colon that starts no item is the memo's own.
         (
             "/expense 60 for trip: day 2",
