@@ -121,6 +121,21 @@ fn render(parsed: &Command) -> String {
                 push(format_args!(" for {memo}"));
             }
         }
+        Command::PayMany { legs, memo } => {
+            // The pairs form (`@bob 5 @carol 7`) spells every leg; the
+            // parser turns `each` into the same legs.
+            for leg in legs {
+                push(format_args!(" {} {}", leg.payee, one_word(leg.amount)));
+            }
+            if let Some(memo) = memo {
+                push(format_args!(" for {memo}"));
+            }
+        }
+        Command::Undo { payment } => {
+            if let Some(payment) = payment {
+                push(format_args!(" {payment}"));
+            }
+        }
         Command::Confirm {
             code,
             second_factor,
@@ -293,7 +308,10 @@ fn render(parsed: &Command) -> String {
                 ExpenseShares::Itemised { .. } => {}
             }
             if let Some(recurrence) = recurrence {
-                push(format_args!(" {}", bot::store::standing::rule_text(*recurrence)));
+                push(format_args!(
+                    " {}",
+                    bot::store::standing::rule_text(*recurrence)
+                ));
             }
             if !payers.is_empty() {
                 push(format_args!(" paid by"));
@@ -332,12 +350,43 @@ fn render(parsed: &Command) -> String {
             }
         }
         Command::ExpenseUndo { expense } => push(format_args!(" undo {expense}")),
+        Command::ExpenseEdit {
+            expense,
+            total,
+            memo,
+        } => {
+            push(format_args!(" edit {expense} {}", one_word(*total)));
+            if let Some(memo) = memo {
+                push(format_args!(" for {memo}"));
+            }
+        }
+        Command::Settle {
+            creditor,
+            amount,
+            cash,
+        } => {
+            if let Some(creditor) = creditor {
+                push(format_args!(" {creditor}"));
+            }
+            if let Some(amount) = amount {
+                push(format_args!(" {}", one_word(*amount)));
+            }
+            if *cash {
+                push(format_args!(" cash"));
+            }
+        }
+        Command::SettleAnswer { settlement, accept } => {
+            let word = if *accept { "confirm" } else { "reject" };
+            push(format_args!(" {word} {settlement}"));
+        }
+        Command::SettleCancel { settlement } => push(format_args!(" cancel {settlement}")),
         Command::ExpenseRecurring => push(format_args!(" recurring")),
         Command::ExpenseStop { recurring } => push(format_args!(" stop {recurring}")),
         Command::Tab { view } => match view {
             bot::command::TabView::Simplified => {}
             bot::command::TabView::Member(target) => push(format_args!(" {target}")),
             bot::command::TabView::History => push(format_args!(" history")),
+            bot::command::TabView::Export => push(format_args!(" export")),
         },
         Command::TopUp { amount, card } | Command::CashOut { amount, card } => {
             push(format_args!(" {}", one_word(*amount)));
