@@ -113,10 +113,18 @@ impl StoredReply {
             Audience::Chat(chat) => ("chat", chat.as_str()),
             Audience::Private(user) => ("private", user.as_str()),
         };
-        let text = match (&reply.redacted, redact) {
+        let mut text = match (&reply.redacted, redact) {
             (Some(redacted), true) => redacted.clone(),
             _ => reply.text.clone(),
         };
+        // A file is never stored: what is kept says it went with the
+        // first answer (a redelivered event gets the text without it).
+        if let Some(document) = &reply.document {
+            text.push_str(&format!(
+                "\n(The file {} went with my first answer to this message; ask again for a new copy.)",
+                document.name()
+            ));
+        }
         StoredReply {
             platform: reply.platform.as_str().to_owned(),
             audience: audience.to_owned(),
@@ -147,6 +155,7 @@ impl StoredReply {
         };
         Some(Reply {
             image: None,
+            document: None,
             platform,
             audience,
             text: self.text,

@@ -1359,6 +1359,7 @@ mod tests {
         let line = "x".repeat(1_500);
         let reply = Reply {
             image: None,
+            document: None,
             platform: Platform::Discord,
             audience: bot::message::Audience::Private(PlatformUserId::new("1").unwrap()),
             text: format!("{line}\n{line}\n{}", "y".repeat(4_100)),

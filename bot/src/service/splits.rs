@@ -30,22 +30,22 @@ impl Bot {
             let identity = match self.resolve_known(turn, &share.target).await? {
                 Ok(identity) => identity,
                 Err(refusal) => {
-                    turn.here(refusal);
+                    turn.for_sender(refusal);
                     return Ok(());
                 }
             };
             if identity.user == turn.me.user {
-                turn.here(texts::LEAVE_YOURSELF_OUT);
+                turn.for_sender(texts::LEAVE_YOURSELF_OUT);
                 return Ok(());
             }
             if people.iter().any(|p| p.user == identity.user) {
-                turn.here(texts::in_twice(&label_of(&identity)));
+                turn.for_sender(texts::in_twice(&label_of(&identity)));
                 return Ok(());
             }
             people.push(identity);
         }
         if let Some(refusal) = self.request_limits(turn, &people).await? {
-            turn.here(refusal);
+            turn.for_sender(refusal);
             return Ok(());
         }
         let mut exact = vec![None];
@@ -53,7 +53,7 @@ impl Bot {
         let minors = match split::with_exact_shares(total.minor(), &exact) {
             Ok(minors) => minors,
             Err(error) => {
-                turn.here(texts::does_not_work(
+                turn.for_sender(texts::does_not_work(
                     &error.to_string(),
                     CommandName::Split.usage(),
                 ));
@@ -66,7 +66,7 @@ impl Bot {
         }
         let creator_share = amounts.first().copied().flatten();
         let Some(creator_share) = creator_share else {
-            turn.here(texts::OWN_SHARE_NOTHING);
+            turn.for_sender(texts::OWN_SHARE_NOTHING);
             return Ok(());
         };
         let key = event_key(turn.msg);
@@ -124,7 +124,7 @@ impl Bot {
             }
         };
         let Some(split) = split else {
-            turn.here(match reference {
+            turn.for_sender(match reference {
                 Some(reference) => texts::no_such_split(&reference.to_string()),
                 None => texts::NO_SPLIT_HERE.to_owned(),
             });
@@ -134,7 +134,7 @@ impl Bot {
         let member =
             split.creator == turn.me.user || requests.iter().any(|r| r.payer == turn.me.user);
         if !member {
-            turn.here(texts::members_only(&split.reference.to_string()));
+            turn.for_sender(texts::members_only(&split.reference.to_string()));
             return Ok(());
         }
         let mut paid_minor = split.creator_share.minor();
