@@ -893,7 +893,7 @@ pub fn commands() -> Value {
                         "description": "How many entries", "required": false,
                         "min_value": 1, "max_value": HISTORY_ENTRIES_MAX}),
                         json!({"type": BOOLEAN_OPTION, "name": "export",
-                        "description": "All of it as CSV, sent only to you", "required": false}),
+                        "description": "All of it as a CSV file, sent to your DM", "required": false}),
                     ],
                 ),
                 CommandName::Remind => (

@@ -54,7 +54,7 @@ impl Bot {
             Ok(minors) => minors,
             Err(error) => {
                 turn.for_sender(texts::does_not_work(
-                    &error.to_string(),
+                    &why(&error, total.currency(), exact.iter().any(Option::is_some)),
                     CommandName::Split.usage(),
                 ));
                 return Ok(());
@@ -157,5 +157,25 @@ impl Bot {
             &lines.join("\n"),
         ));
         Ok(())
+    }
+}
+
+/// Why a split does not work, in the split's currency: too few cents
+/// (units) for everyone to get one is said in money, not minor units.
+/// `exact`: some shares were given as amounts.
+fn why(error: &split::SplitError, currency: ledger::Currency, exact: bool) -> String {
+    let money = |minor: i64| ledger::format_minor(minor, currency);
+    match error {
+        split::SplitError::TotalTooSmall {
+            total_minor,
+            participants,
+        } => texts::too_few_units(&money(*total_minor), *participants, &money(1)),
+        split::SplitError::RestTooSmall { rest_minor, open } if !exact => {
+            texts::too_few_units(&money(*rest_minor), *open, &money(1))
+        }
+        split::SplitError::RestTooSmall { rest_minor, open } => {
+            texts::too_few_units_left(&money(*rest_minor), *open, &money(1))
+        }
+        other => other.to_string(),
     }
 }
