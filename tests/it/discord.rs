@@ -1150,7 +1150,7 @@ async fn requests_inbox_export_and_usage_errors_are_ephemeral() {
     assert!(
         export
             .content()
-            .contains("Your history as a CSV file (1 payments"),
+            .contains("Your history as a CSV file (1 payment,"),
         "{}",
         export.content()
     );

@@ -283,7 +283,8 @@ async fn ways_to_name_the_payee(via: Via) {
         .await;
     h.code_for(&ALICE, "To pay @bob $1.00").await;
 
-    // Replying to a bot's message: bots cannot be paid.
+    // Replying to a bot's message: bots cannot be paid (told to the payer
+    // alone, by DM).
     let bots = json!({"message_id": 77, "date": 1_700_000_000, "chat": group(),
         "from": {"id": 999, "is_bot": true, "first_name": "Weather", "username": "weatherbot"},
         "text": "Sunny, 21°C"});
@@ -291,7 +292,7 @@ async fn ways_to_name_the_payee(via: Via) {
         .await;
     h.fake
         .wait_for(
-            GROUP_ID,
+            ALICE.id,
             "@weatherbot is a bot; bots cannot be paid.",
             WAIT_SECS,
         )
@@ -1001,7 +1002,7 @@ async fn history_export_is_a_csv_document_in_the_dm() {
     h.fake
         .wait_for(
             ALICE.id,
-            "Your history as a CSV file (1 payments",
+            "Your history as a CSV file (1 payment,",
             WAIT_SECS,
         )
         .await;

@@ -59,9 +59,8 @@ pub(crate) fn history_export(written: usize, found: usize, zone: &str) -> String
     } else {
         String::new()
     };
-    format!(
-        "Your history as a CSV file ({written} payments, newest first, times in {zone}).{left_out}"
-    )
+    let payments = super::plural(u32::try_from(written).unwrap_or(u32::MAX), "payment");
+    format!("Your history as a CSV file ({payments}, newest first, times in {zone}).{left_out}")
 }
 
 /// One payment in `/history`.

@@ -165,7 +165,8 @@ pub(crate) fn export(rows: usize, cut: bool) -> String {
     } else {
         ""
     };
-    format!("The group's tab as a CSV file, {rows} rows{note}.")
+    let rows = super::plural(u32::try_from(rows).unwrap_or(u32::MAX), "row");
+    format!("The group's tab as a CSV file, {rows}{note}.")
 }
 
 pub(crate) fn not_the_author_edit(reference: &str, author: &str) -> String {
