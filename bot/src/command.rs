@@ -368,7 +368,7 @@ pub enum TabView {
     Member(Target),
     /// The recent expenses.
     History,
-    /// The expenses and settlements as CSV, privately.
+    /// The expenses and settlements as a CSV file, privately.
     Export,
 }
 

@@ -11,10 +11,10 @@
 /// Most entries `/history N` may ask for.
 pub const HISTORY_ENTRIES_MAX: u8 = 50;
 /// Most payments `/history export` writes.
-pub const HISTORY_EXPORT_ROWS_MAX: u32 = 200;
-/// Most bytes of CSV `/history export` sends in one message (the rest is
-/// left out, and the message says so): under every platform's limit.
-pub const HISTORY_EXPORT_BYTES_MAX: usize = 3_500;
+pub const HISTORY_EXPORT_ROWS_MAX: u32 = 5_000;
+/// Most bytes of the CSV file `/history export` sends (the rest is left
+/// out, and the message says so): the bound of any file a reply carries.
+pub const HISTORY_EXPORT_BYTES_MAX: usize = crate::message::DOCUMENT_BYTES_MAX;
 
 /// The CSV's first line.
 pub const CSV_HEADER: [&str; 8] = [

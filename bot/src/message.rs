@@ -249,6 +249,9 @@ pub struct Reply {
     /// A picture sent with the reply where the platform can show one (the
     /// second factor's setup QR code). `None` for most replies.
     pub image: Option<Image>,
+    /// A file sent with the reply (a CSV export), to the sender privately
+    /// only. `None` for most replies.
+    pub document: Option<Document>,
 }
 
 /// The most bytes of an [`Image`] (Telegram takes photos up to 10 MB; a
@@ -288,6 +291,70 @@ impl fmt::Debug for Image {
         f.debug_struct("Image")
             .field("alt", &self.alt)
             .field("bytes", &self.png.len())
+            .finish()
+    }
+}
+
+/// The most bytes of a [`Document`]: far under Telegram's 50 MB and
+/// Discord's 10 MB for a bot's upload, and a bound on what one command
+/// may make the bot build in memory.
+pub const DOCUMENT_BYTES_MAX: usize = 1024 * 1024;
+/// The longest file name of a [`Document`], in bytes.
+pub const DOCUMENT_NAME_BYTES_MAX: usize = 64;
+
+/// A file carried by a [`Reply`] (`paybot-history-2026-12-05.csv`). It
+/// holds private history: it goes to the sender privately only (an adapter
+/// drops one addressed to a chat), is never stored (a redelivered event's
+/// replies come back without it, their text saying so), never put in the
+/// outbox and never logged; Debug shows only its name and size.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Document {
+    name: String,
+    media_type: &'static str,
+    bytes: Vec<u8>,
+}
+
+impl Document {
+    /// A CSV file (`text/csv`). `None` when `text` is over
+    /// [`DOCUMENT_BYTES_MAX`] or `name` is not a plain file name ending in
+    /// `.csv` of at most [`DOCUMENT_NAME_BYTES_MAX`] bytes (letters,
+    /// digits, `-`, `_`, `.`).
+    pub fn csv(name: impl Into<String>, text: String) -> Option<Document> {
+        let name = name.into();
+        let plain_name = name.len() <= DOCUMENT_NAME_BYTES_MAX
+            && name.ends_with(".csv")
+            && !name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        (plain_name && text.len() <= DOCUMENT_BYTES_MAX).then(|| Document {
+            name,
+            media_type: "text/csv",
+            bytes: text.into_bytes(),
+        })
+    }
+
+    /// The file's name, with its extension.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its media type (`text/csv`).
+    pub fn media_type(&self) -> &'static str {
+        self.media_type
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document")
+            .field("name", &self.name)
+            .field("bytes", &self.bytes.len())
             .finish()
     }
 }
@@ -342,6 +409,24 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn documents_are_bounded_plain_csv_files() {
+        let file = Document::csv("paybot-history-2026-12-05.csv", "a,b\n1,2".into()).unwrap();
+        assert_eq!(file.name(), "paybot-history-2026-12-05.csv");
+        assert_eq!(file.media_type(), "text/csv");
+        assert_eq!(file.bytes(), b"a,b\n1,2");
+        assert_eq!(
+            format!("{file:?}"),
+            "Document { name: \"paybot-history-2026-12-05.csv\", bytes: 7 }"
+        );
+        for bad in ["", ".csv", "a/b.csv", "a b.csv", "x.txt", "é.csv"] {
+            assert!(Document::csv(bad, String::new()).is_none(), "{bad:?}");
+        }
+        assert!(Document::csv(format!("{}.csv", "x".repeat(61)), String::new()).is_none());
+        assert!(Document::csv("big.csv", "x".repeat(DOCUMENT_BYTES_MAX + 1)).is_none());
+        assert!(Document::csv("big.csv", "x".repeat(DOCUMENT_BYTES_MAX)).is_some());
     }
 
     #[test]

@@ -113,10 +113,18 @@ impl StoredReply {
             Audience::Chat(chat) => ("chat", chat.as_str()),
             Audience::Private(user) => ("private", user.as_str()),
         };
-        let text = match (&reply.redacted, redact) {
+        let mut text = match (&reply.redacted, redact) {
             (Some(redacted), true) => redacted.clone(),
             _ => reply.text.clone(),
         };
+        // A file is never stored: what is kept says it went with the
+        // first answer (a redelivered event gets the text without it).
+        if let Some(document) = &reply.document {
+            text.push_str(&format!(
+                "\n(The file {} went with my first answer to this message; ask again for a new copy.)",
+                document.name()
+            ));
+        }
         StoredReply {
             platform: reply.platform.as_str().to_owned(),
             audience: audience.to_owned(),
@@ -147,6 +155,7 @@ impl StoredReply {
         };
         Some(Reply {
             image: None,
+            document: None,
             platform,
             audience,
             text: self.text,
@@ -578,4 +587,35 @@ fn recipient(reply: &Reply) -> String {
         Audience::Private(user) => ("private", user.as_str()),
     };
     format!("{}/{kind}/{to}", reply.platform.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Document;
+
+    /// A file is never stored: a redelivered event's reply comes back
+    /// without it, its text saying it went with the first answer.
+    #[test]
+    fn a_stored_reply_keeps_no_file_and_says_so() {
+        let file = Document::csv("paybot-history-2026-12-05.csv", "a,b\n".to_owned()).unwrap();
+        let reply = Reply {
+            platform: Platform::Mock,
+            audience: Audience::Private(PlatformUserId::new("alice").unwrap()),
+            text: "Your history as a CSV file.".to_owned(),
+            redacted: None,
+            buttons: Vec::new(),
+            deletion: None,
+            image: None,
+            document: Some(file),
+        };
+        let stored = StoredReply::from_reply(&reply, true);
+        assert!(!serde_json::to_string(&stored).unwrap().contains("a,b"));
+        let back = stored.into_reply().unwrap();
+        assert_eq!(back.document, None);
+        assert!(back.text.starts_with("Your history as a CSV file.\n"));
+        assert!(back.text.contains(
+            "The file paybot-history-2026-12-05.csv went with my first answer to this message"
+        ));
+    }
 }

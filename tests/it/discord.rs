@@ -1209,14 +1209,37 @@ async fn requests_inbox_export_and_usage_errors_are_ephemeral() {
     assert!(
         export
             .content()
-            .contains("date,direction,counterparty,amount,currency,memo,state,reference"),
+            .contains("Your history as a CSV file (1 payment,"),
         "{}",
         export.content()
     );
+    // The CSV itself is a file in the sender's DM, never in the channel.
+    let file = h
+        .fake
+        .wait_for_dm(ALICE.id, "paybot-history-", WAIT_SECS)
+        .await;
+    let [(name, content)] = file.files.as_slice() else {
+        panic!("one file expected: {:?}", file.files);
+    };
     assert!(
-        export
-            .content()
-            .contains(",sent,'@bob,2.00,USD,,awaiting_code,")
+        name.starts_with("paybot-history-") && name.ends_with(".csv"),
+        "{name}"
+    );
+    assert!(
+        content.starts_with("date,direction,counterparty,amount,currency,memo,state,reference\n"),
+        "{content}"
+    );
+    assert!(
+        content.contains(",sent,'@bob,2.00,USD,,awaiting_code,"),
+        "{content}"
+    );
+    assert!(
+        h.fake
+            .all_calls()
+            .iter()
+            .filter(|c| !c.files.is_empty())
+            .all(|c| c.route() == format!("/channels/{}/messages", ALICE.dm_channel_id())),
+        "a file went elsewhere than the sender's DM"
     );
     h.assert_channel_clean(&["Usage", "awaiting_code"]);
     h.assert_ledger_sound().await;
@@ -1295,3 +1318,23 @@ cases!(pay_several_people_then_undo {
     pay_several_people_then_undo_sqlite(TestBackend::Sqlite),
     pay_several_people_then_undo_postgres(TestBackend::Postgres),
 });
+
+/// A refusal meant for the sender of a command in a server (paying
+/// oneself, a split naming its own author) is ephemeral: only they see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_in_a_server_are_ephemeral() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Endpoint).await else {
+        return;
+    };
+    h.fund(&ALICE).await;
+    let myself = h.pay(Place::Guild, &ALICE, &ALICE, "5").await;
+    assert!(myself.ephemeral(), "a refusal is for its sender only");
+    assert!(
+        myself.content().contains("You can't pay yourself."),
+        "{}",
+        myself.content()
+    );
+    h.assert_channel_clean(&["yourself"]);
+    assert_eq!(h.payments_of(&ALICE).await, 0);
+    h.assert_ledger_sound().await;
+}

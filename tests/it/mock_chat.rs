@@ -302,3 +302,71 @@ async fn users_talking_at_once_each_get_their_own_answers_and_every_payee_is_tol
         assert_eq!(told, 1, "{inbox:?}");
     }
 }
+
+/// `/history export` in a group: the group hears only "I sent you a DM";
+/// the sender's answer carries the CSV as a `file` (name, media type,
+/// content). Their inbox keeps the file's name, never its rows; a
+/// redelivery of the same message answers without the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_export_is_a_file_for_the_sender_only() {
+    let mock = Mock::new(MockLimits::default()).await;
+    mock.say(json!({"from": "bob", "chat": "dm", "text": "/start"}))
+        .await;
+    mock.say(json!({"from": "alice", "chat": "dm", "text": "/start"}))
+        .await;
+    mock.say(json!({"from": "bob", "chat": "party", "text": "hi"}))
+        .await;
+    let pay = mock
+        .say(json!({"from": "alice", "chat": "dm", "text": "/pay @bob 5 for lunch"}))
+        .await;
+    let code = code_in(&pay, "alice");
+    mock.say(json!({"from": "alice", "chat": "dm", "text": format!("/confirm {code}")}))
+        .await;
+    let export = json!({"from": "alice", "chat": "party", "text": "/history export", "id": "x1"});
+    let answer = mock.say(export.clone()).await;
+    let deliveries = answer["deliveries"].as_array().unwrap();
+    let with_file: Vec<&Value> = deliveries
+        .iter()
+        .filter(|d| d.get("file").is_some())
+        .collect();
+    let [file] = with_file.as_slice() else {
+        panic!("one delivery with a file expected: {answer}");
+    };
+    assert_eq!(file["to"], "alice", "{answer}");
+    assert_eq!(file["chat"], "dm", "{answer}");
+    let name = file["file"]["name"].as_str().unwrap();
+    assert!(
+        name.starts_with("paybot-history-") && name.ends_with(".csv"),
+        "{name}"
+    );
+    assert_eq!(file["file"]["media_type"], "text/csv");
+    let content = file["file"]["content"].as_str().unwrap();
+    assert!(
+        content.starts_with("date,direction,counterparty,amount,currency,memo,state,reference\n"),
+        "{content}"
+    );
+    assert!(
+        content.contains(",sent,'@bob,5.00,USD,lunch,completed,P"),
+        "{content}"
+    );
+    for group in deliveries.iter().filter(|d| d["chat"] == "party") {
+        let text = group["text"].as_str().unwrap();
+        assert_eq!(text, "@alice, I sent you a DM.", "{answer}");
+    }
+    let kept = mock.inbox("alice").await;
+    let kept_text = Value::Array(kept).to_string();
+    assert!(
+        kept_text.contains(&format!("[file: {name}]")),
+        "{kept_text}"
+    );
+    assert!(!kept_text.contains("lunch,completed"), "{kept_text}");
+
+    let again = mock.say(export).await;
+    let text = again.to_string();
+    assert_eq!(again["message"], answer["message"], "{text}");
+    assert!(
+        !text.contains("\"file\""),
+        "a redelivery sent the file again: {text}"
+    );
+    assert!(!text.contains("lunch,completed"), "{text}");
+}

@@ -283,7 +283,8 @@ async fn ways_to_name_the_payee(via: Via) {
         .await;
     h.code_for(&ALICE, "To pay @bob $1.00").await;
 
-    // Replying to a bot's message: bots cannot be paid.
+    // Replying to a bot's message: bots cannot be paid (told to the payer
+    // alone, by DM).
     let bots = json!({"message_id": 77, "date": 1_700_000_000, "chat": group(),
         "from": {"id": 999, "is_bot": true, "first_name": "Weather", "username": "weatherbot"},
         "text": "Sunny, 21°C"});
@@ -291,7 +292,7 @@ async fn ways_to_name_the_payee(via: Via) {
         .await;
     h.fake
         .wait_for(
-            GROUP_ID,
+            ALICE.id,
             "@weatherbot is a bot; bots cannot be paid.",
             WAIT_SECS,
         )
@@ -753,7 +754,10 @@ async fn second_factor_setup_sends_a_qr_code_photo() {
     h.start_dm(&ALICE).await;
     h.say(&ALICE, group(), "/2fa setup").await;
     h.fake
-        .wait_for(GROUP_ID, "in a private chat with me", WAIT_SECS)
+        .wait_for(ALICE.id, "in a private chat with me", WAIT_SECS)
+        .await;
+    h.fake
+        .wait_for(GROUP_ID, "@alice, I sent you a DM.", WAIT_SECS)
         .await;
     h.say(&ALICE, ALICE.dm(), "/2fa setup").await;
     let setup = h
@@ -939,3 +943,91 @@ cases!(pay_several_people_then_undo {
     pay_several_people_then_undo_sqlite(TestBackend::Sqlite),
     pay_several_people_then_undo_postgres(TestBackend::Postgres),
 });
+
+/// A refusal meant for the sender of a group command (paying oneself, a
+/// reference that is not theirs) reaches them by DM; the group gets only
+/// the short pointer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_in_a_group_go_to_the_sender_by_dm() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Polling).await else {
+        return;
+    };
+    h.start_dm(&ALICE).await;
+    h.start_dm(&BOB).await;
+    h.say(&BOB, group(), "hi").await;
+    h.say(&ALICE, group(), "/pay @alice 5").await;
+    h.fake
+        .wait_for(ALICE.id, "You can't pay yourself.", WAIT_SECS)
+        .await;
+    h.fake
+        .wait_for(GROUP_ID, "@alice, I sent you a DM.", WAIT_SECS)
+        .await;
+    h.say(&ALICE, group(), "/cancel PZZZZZZ").await;
+    h.fake
+        .wait_for(ALICE.id, "You have no payment PZZZZZZ.", WAIT_SECS)
+        .await;
+    let group_texts: Vec<String> = h
+        .fake
+        .sent_to(GROUP_ID)
+        .iter()
+        .map(|c| c.text().to_owned())
+        .collect();
+    assert!(
+        group_texts
+            .iter()
+            .all(|t| !t.contains("yourself") && !t.contains("PZZZZZZ")),
+        "a refusal reached the group: {group_texts:?}"
+    );
+    h.assert_group_clean(&[]);
+}
+
+/// `/history export` sends the CSV as a file (`sendDocument`, multipart)
+/// to the sender's DM, asked in a group or not; the group sees no row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_export_is_a_csv_document_in_the_dm() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Polling).await else {
+        return;
+    };
+    h.start_dm(&ALICE).await;
+    h.start_dm(&BOB).await;
+    h.fund(&ALICE).await;
+    h.say(&ALICE, ALICE.dm(), "/pay @bob 5 for =pizza, drinks")
+        .await;
+    let (code, _) = h.code_for(&ALICE, "To pay @bob $5.00").await;
+    h.say(&ALICE, ALICE.dm(), &format!("/confirm {code}")).await;
+    h.fake
+        .wait_for(BOB.id, "@alice paid you $5.00", WAIT_SECS)
+        .await;
+    h.say(&ALICE, group(), "/history export").await;
+    h.fake
+        .wait_for(
+            ALICE.id,
+            "Your history as a CSV file (1 payment,",
+            WAIT_SECS,
+        )
+        .await;
+    let (name, content) = h.fake.wait_for_document(ALICE.id, WAIT_SECS).await;
+    assert!(
+        name.starts_with("paybot-history-") && name.ends_with(".csv"),
+        "{name}"
+    );
+    assert!(
+        content.starts_with("date,direction,counterparty,amount,currency,memo,state,reference\n"),
+        "{content}"
+    );
+    assert!(
+        content.contains(",sent,'@bob,5.00,USD,\"'=pizza, drinks\",completed,P"),
+        "{content}"
+    );
+    h.fake
+        .wait_for(GROUP_ID, "@alice, I sent you a DM.", WAIT_SECS)
+        .await;
+    assert!(
+        h.fake
+            .calls("senddocument")
+            .iter()
+            .all(|c| c.chat_id() == Some(ALICE.id)),
+        "a document went elsewhere than the sender's DM"
+    );
+    h.assert_group_clean(&["pizza", "5.00"]);
+}

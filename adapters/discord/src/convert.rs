@@ -893,7 +893,7 @@ pub fn commands() -> Value {
                         "description": "How many entries", "required": false,
                         "min_value": 1, "max_value": HISTORY_ENTRIES_MAX}),
                         json!({"type": BOOLEAN_OPTION, "name": "export",
-                        "description": "All of it as CSV, sent only to you", "required": false}),
+                        "description": "All of it as a CSV file, sent to your DM", "required": false}),
                     ],
                 ),
                 CommandName::Remind => (
@@ -1359,6 +1359,7 @@ mod tests {
         let line = "x".repeat(1_500);
         let reply = Reply {
             image: None,
+            document: None,
             platform: Platform::Discord,
             audience: bot::message::Audience::Private(PlatformUserId::new("1").unwrap()),
             text: format!("{line}\n{line}\n{}", "y".repeat(4_100)),

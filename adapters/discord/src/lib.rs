@@ -35,7 +35,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bot::PlatformProfile;
 use bot::answered::AnsweredEvents;
-use bot::message::{Audience, Image, Incoming, Platform, PlatformUserId, Reply};
+use bot::message::{Audience, Incoming, Platform, PlatformUserId, Reply};
 use bot::notify::{DeliveryError, Notifier};
 use serde_json::Value;
 
@@ -150,9 +150,43 @@ struct Sorted {
     here: Vec<Value>,
     /// Anywhere else (other users' DMs, other channels).
     elsewhere: Vec<Reply>,
-    /// Pictures for the person who typed (a setup QR code): sent to their
-    /// DM as attachments after the text.
-    images: Vec<(PlatformUserId, Image)>,
+    /// Files for the person who typed (a setup QR code, a CSV export):
+    /// sent to their DM as attachments after the text.
+    files: Vec<(PlatformUserId, Attached)>,
+}
+
+/// A file a reply carries, as Discord sends it: an attachment with a
+/// caption. Debug shows only its name and size.
+#[derive(Clone)]
+struct Attached {
+    caption: String,
+    name: String,
+    bytes: Vec<u8>,
+}
+
+impl fmt::Debug for Attached {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attached")
+            .field("name", &self.name)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// The files `reply` carries: its picture (as `qr.png`, captioned with
+/// what it shows), then its document (captioned with its name).
+fn attached(reply: &Reply) -> Vec<Attached> {
+    let image = reply.image.iter().map(|image| Attached {
+        caption: image.alt.clone(),
+        name: "qr.png".to_owned(),
+        bytes: image.bytes().to_vec(),
+    });
+    let document = reply.document.iter().map(|document| Attached {
+        caption: document.name().to_owned(),
+        name: document.name().to_owned(),
+        bytes: document.bytes().to_vec(),
+    });
+    image.chain(document).collect()
 }
 
 /// Discord as the core sees it: private replies to the person who typed
@@ -371,8 +405,8 @@ impl Discord {
                     sorted
                         .mine
                         .extend(convert::messages(&reply, envelope.in_guild));
-                    if let Some(image) = &reply.image {
-                        sorted.images.push((user.clone(), image.clone()));
+                    for file in attached(&reply) {
+                        sorted.files.push((user.clone(), file));
                     }
                 }
                 Audience::Chat(chat) if Some(chat) == envelope.channel.as_ref() => {
@@ -405,7 +439,7 @@ impl Discord {
         let rest_empty = sorted.mine.is_empty()
             && sorted.here.is_empty()
             && sorted.elsewhere.is_empty()
-            && sorted.images.is_empty();
+            && sorted.files.is_empty();
         let then: Option<Continuation> = if rest_empty {
             None
         } else {
@@ -465,15 +499,15 @@ impl Discord {
                 tracing::warn!(%error, "cannot send a reply");
             }
         }
-        for (user, image) in &sorted.images {
-            if let Err(error) = self.send_image(user, image).await {
-                tracing::warn!(%error, "cannot send a picture");
+        for (user, file) in &sorted.files {
+            if let Err(error) = self.send_file(user, file).await {
+                tracing::warn!(%error, name = %file.name, "cannot send a file");
             }
         }
     }
 
-    /// A picture to `user`'s DM, as an attachment.
-    async fn send_image(&self, user: &PlatformUserId, image: &Image) -> Result<(), DeliveryError> {
+    /// A file to `user`'s DM, as an attachment.
+    async fn send_file(&self, user: &PlatformUserId, file: &Attached) -> Result<(), DeliveryError> {
         let classify = |error: RestError| {
             if error.is_permanent() {
                 DeliveryError::Undeliverable(error.to_string())
@@ -487,7 +521,7 @@ impl Discord {
             .map_err(|_| DeliveryError::Undeliverable(format!("not a Discord user id: {user}")))?;
         let channel = self.rest.dm_channel(user).await.map_err(classify)?;
         self.rest
-            .send_image(channel, &image.alt, image.bytes())
+            .send_file(channel, &file.caption, &file.name, &file.bytes)
             .await
             .map_err(classify)
     }
@@ -542,11 +576,13 @@ impl Discord {
         for message in convert::messages(reply, false) {
             self.rest.send(channel, &message).await.map_err(classify)?;
         }
-        if let (Some(image), Audience::Private(_)) = (&reply.image, &reply.audience) {
-            self.rest
-                .send_image(channel, &image.alt, image.bytes())
-                .await
-                .map_err(classify)?;
+        if let Audience::Private(_) = &reply.audience {
+            for file in attached(reply) {
+                self.rest
+                    .send_file(channel, &file.caption, &file.name, &file.bytes)
+                    .await
+                    .map_err(classify)?;
+            }
         }
         Ok(())
     }
@@ -555,6 +591,7 @@ impl Discord {
 fn internal_error(incoming: &Incoming) -> Reply {
     Reply {
         image: None,
+        document: None,
         platform: Platform::Discord,
         audience: Audience::Private(incoming.sender.id.clone()),
         text: bot::service::INTERNAL_ERROR_TEXT.to_owned(),

@@ -260,15 +260,17 @@ impl Rest {
             .map(drop)
     }
 
-    /// A picture (a PNG) in a channel, as an attachment named `qr.png`
-    /// with `caption` (multipart, through serenity's builder).
-    pub(crate) async fn send_image(
+    /// A file in a channel, as an attachment named `name` with `caption`
+    /// (multipart, through serenity's builder): a picture (`qr.png`) or a
+    /// CSV export.
+    pub(crate) async fn send_file(
         &self,
         channel: u64,
         caption: &str,
-        png: &[u8],
+        name: &str,
+        bytes: &[u8],
     ) -> Result<(), RestError> {
-        let file = CreateAttachment::bytes(png.to_vec(), "qr.png");
+        let file = CreateAttachment::bytes(bytes.to_vec(), name.to_owned());
         let body = serde_json::json!({"content": caption, "allowed_mentions": {"parse": []}});
         let limit = Duration::from_secs(REST_TIMEOUT_SECS);
         let sent = tokio::time::timeout(

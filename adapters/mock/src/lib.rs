@@ -128,6 +128,23 @@ pub struct Delivery {
     /// to the message that caused it: an inbox never keeps it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_png_base64: Option<String>,
+    /// A file sent with the message (a CSV export), privately only; the
+    /// text then ends with `[file: NAME]` and the file's content. Only in
+    /// the answer to the message that caused it: an inbox keeps the
+    /// `[file: NAME]` line, never the content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<DeliveredFile>,
+}
+
+/// A file as the mock chat delivers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveredFile {
+    /// Its name (`paybot-history-2026-12-05.csv`).
+    pub name: String,
+    /// Its media type (`text/csv`).
+    pub media_type: String,
+    /// Its content, as text (a CSV is text).
+    pub content: String,
 }
 
 /// One message as the members of a group see it in the group.
@@ -487,12 +504,29 @@ impl State {
                 image.bytes(),
             )
         });
+        // A file shows in transcripts by its name and content; an inbox
+        // keeps only its name. Only ever to one user privately.
+        let mut kept = kept;
+        let file = match (&reply.document, &reply.audience) {
+            (Some(document), Audience::Private(_)) => {
+                let content = String::from_utf8_lossy(document.bytes()).into_owned();
+                text.push_str(&format!("\n[file: {}]\n{content}", document.name()));
+                kept.push_str(&format!("\n[file: {}]", document.name()));
+                Some(DeliveredFile {
+                    name: document.name().to_owned(),
+                    media_type: document.media_type().to_owned(),
+                    content,
+                })
+            }
+            _ => None,
+        };
         let deliveries: Vec<Delivery> = match &reply.audience {
             Audience::Private(user) => vec![Delivery {
                 to: user.as_str().to_owned(),
                 chat: DM.to_owned(),
                 text,
                 image_png_base64: image,
+                file,
             }],
             Audience::Chat(chat) => match chat.as_str().strip_prefix("dm:") {
                 Some(user) => vec![Delivery {
@@ -500,6 +534,7 @@ impl State {
                     chat: DM.to_owned(),
                     text,
                     image_png_base64: image,
+                    file: None,
                 }],
                 None => {
                     state.last_message = state.last_message.saturating_add(1);
@@ -523,8 +558,9 @@ impl State {
                                     to: member.clone(),
                                     chat: chat.as_str().to_owned(),
                                     text: text.clone(),
-                                    // Never a picture in a group.
+                                    // Never a picture or a file in a group.
                                     image_png_base64: None,
+                                    file: None,
                                 })
                                 .collect()
                         })
@@ -536,6 +572,7 @@ impl State {
             let redacted = Delivery {
                 text: kept.clone(),
                 image_png_base64: None,
+                file: None,
                 ..delivery.clone()
             };
             if state.inboxes.has(&delivery.to) || state.inboxes.keys() < state.limits.users_max {

@@ -708,6 +708,7 @@ mod tests {
             chat: "dm".into(),
             text: "key:\nGEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ\nrecovery:\nABCDE-FGH23".into(),
             image_png_base64: None,
+            file: None,
         }];
         let c = Check {
             line: 1,
@@ -742,6 +743,7 @@ mod tests {
             chat: "dm".into(),
             text: "send me: /confirm 123456 (payment PABCDEF)".into(),
             image_png_base64: None,
+            file: None,
         }];
         let c = Check {
             line: 1,

@@ -286,8 +286,9 @@ pub(crate) fn byte_range(text: &str, offset: usize, length: usize) -> Option<Ran
     None
 }
 
-/// One Bot API `sendMessage`, or a `sendPhoto` when `photo` is set (then
-/// `text` is its caption).
+/// One Bot API `sendMessage`, a `sendPhoto` when `photo` is set (then
+/// `text` is its caption), or a `sendDocument` when `document` is set
+/// (then `text`, if not empty, is its caption).
 #[derive(Clone, PartialEq)]
 pub(crate) struct Outgoing {
     pub(crate) chat: tg::ChatId,
@@ -296,6 +297,9 @@ pub(crate) struct Outgoing {
     /// A PNG; it may show a secret (a setup QR code): Debug shows only
     /// its size.
     pub(crate) photo: Option<Vec<u8>>,
+    /// A file: its name and bytes (private history, a CSV export): Debug
+    /// shows only its name and size.
+    pub(crate) document: Option<(String, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for Outgoing {
@@ -305,6 +309,13 @@ impl std::fmt::Debug for Outgoing {
             .field("text", &self.text)
             .field("buttons", &self.buttons)
             .field("photo_bytes", &self.photo.as_ref().map(Vec::len))
+            .field(
+                "document",
+                &self
+                    .document
+                    .as_ref()
+                    .map(|(name, bytes)| (name, bytes.len())),
+            )
             .finish()
     }
 }
@@ -385,6 +396,7 @@ pub(crate) fn outgoing(reply: &Reply) -> Result<Vec<Outgoing>, OutgoingError> {
             text,
             buttons: None,
             photo: None,
+            document: None,
         })
         .collect();
     if let Some(last) = parts.last_mut()
@@ -400,6 +412,17 @@ pub(crate) fn outgoing(reply: &Reply) -> Result<Vec<Outgoing>, OutgoingError> {
             text: image.alt.clone(),
             buttons: None,
             photo: Some(image.bytes().to_vec()),
+            document: None,
+        });
+    }
+    // A file likewise, as a document in the private chat only.
+    if let (Some(document), Audience::Private(_)) = (&reply.document, &reply.audience) {
+        parts.push(Outgoing {
+            chat,
+            text: String::new(),
+            buttons: None,
+            photo: None,
+            document: Some((document.name().to_owned(), document.bytes().to_vec())),
         });
     }
     Ok(parts)
@@ -687,6 +710,7 @@ mod tests {
     fn replies_go_to_the_dm_or_the_chat_with_buttons_last() {
         let reply = Reply {
             image: None,
+            document: None,
             platform: Platform::Telegram,
             audience: Audience::Private(PlatformUserId::new("1001").unwrap()),
             text: "To pay @bob 5.00 USD, send me: /confirm 123456".to_owned(),
@@ -717,6 +741,7 @@ mod tests {
     fn a_deletion_names_the_message_in_the_replys_chat() {
         let mut reply = Reply {
             image: None,
+            document: None,
             platform: Platform::Telegram,
             audience: Audience::Chat(ChatId::new("-1001234567890").unwrap()),
             text: "please delete it".to_owned(),

@@ -41,7 +41,8 @@ use bot::notify::{DeliveryError, Notifier};
 use teloxide::adaptors::Throttle;
 use teloxide::adaptors::throttle::Limits;
 use teloxide::payloads::{
-    GetUpdatesSetters as _, SendMessageSetters as _, SendPhotoSetters as _, SetWebhookSetters as _,
+    GetUpdatesSetters as _, SendDocumentSetters as _, SendMessageSetters as _,
+    SendPhotoSetters as _, SetWebhookSetters as _,
 };
 use teloxide::requests::{Request as _, Requester as _};
 use teloxide::types::{AllowedUpdate, BotCommand, InputFile, LinkPreviewOptions, Update};
@@ -299,6 +300,7 @@ impl Telegram {
                     };
                     let note = Reply {
                         image: None,
+                        document: None,
                         platform: Platform::Telegram,
                         audience: Audience::Chat(incoming.chat.id.clone()),
                         text: format!(
@@ -366,6 +368,7 @@ impl Telegram {
         };
         Reply {
             image: None,
+            document: None,
             text: reply.text_after_deletion(deleted).to_owned(),
             deletion: None,
             ..reply.clone()
@@ -393,15 +396,25 @@ impl Telegram {
         let mut chat = out.chat;
         for _ in 0..=CHAT_MIGRATIONS_FOLLOWED_MAX {
             let limit = Duration::from_secs(SEND_TIMEOUT_SECS);
-            let sent = match &out.photo {
-                Some(png) => {
+            let sent = match (&out.photo, &out.document) {
+                (_, Some((name, bytes))) => {
+                    let file = InputFile::memory(bytes.clone()).file_name(name.clone());
+                    let mut request = self.api.send_document(chat, file);
+                    if !out.text.is_empty() {
+                        request = request.caption(out.text.clone());
+                    }
+                    tokio::time::timeout(limit, request.send())
+                        .await
+                        .map(|answer| answer.map(|_| ()))
+                }
+                (Some(png), None) => {
                     let photo = InputFile::memory(png.clone()).file_name("qr.png");
                     let request = self.api.send_photo(chat, photo).caption(out.text.clone());
                     tokio::time::timeout(limit, request.send())
                         .await
                         .map(|answer| answer.map(|_| ()))
                 }
-                None => {
+                (None, None) => {
                     let mut request = self
                         .api
                         .send_message(chat, out.text.clone())

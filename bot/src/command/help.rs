@@ -258,7 +258,7 @@ impl CommandName {
             ],
             CommandName::Tab => &[(
                 "/tab export",
-                "the expenses and settlements as CSV, sent to you privately",
+                "the expenses and settlements as a CSV file, sent to you privately",
             )],
             CommandName::History => &[(
                 "/history export",

@@ -5,6 +5,8 @@
 //! idempotent `open_account` keyed by owner, kind and currency, so no
 //! command needs to check whether one exists first.
 
+use std::collections::HashMap;
+
 use ledger::{
     AccountId, AccountKind, Currency, LedgerError, NewAccount, NewTransfer, Outcome, OwnerRef,
 };
@@ -14,11 +16,11 @@ use super::texts::account as texts;
 use super::texts::pay::describe_state;
 use super::texts::{plural, with_memo};
 use super::turn::{Turn, derive};
-use super::{Bot, Result, transfer_codes};
+use super::{Bot, BotError, Result, transfer_codes};
 use crate::command::CommandName;
 use crate::history::{CSV_HEADER, HISTORY_EXPORT_BYTES_MAX, HISTORY_EXPORT_ROWS_MAX, csv_line};
 use crate::identity;
-use crate::message::{Platform, User};
+use crate::message::{Document, Platform, PlatformUserId, User};
 use crate::store::{Identity, SeenUser, UserId};
 
 /// Most account ids (wallets, system accounts) one process keeps looked up.
@@ -205,7 +207,7 @@ impl Bot {
         Ok(())
     }
 
-    /// `/history export`: the history as CSV, privately, at most
+    /// `/history export`: the history as a CSV file, privately, at most
     /// [`HISTORY_EXPORT_ROWS_MAX`] payments and [`HISTORY_EXPORT_BYTES_MAX`]
     /// bytes (newest first; what does not fit is left out, and said so).
     pub(super) async fn history_export(&self, turn: &mut Turn<'_>) -> Result<()> {
@@ -220,12 +222,22 @@ impl Bot {
         let zone = self.display_zone(turn.me.user).await?;
         let mut csv = csv_line(CSV_HEADER);
         let mut written = 0usize;
+        // One look-up per payer, not per payment.
+        let mut payers: HashMap<(Platform, PlatformUserId), String> = HashMap::new();
         for payment in &payments {
             let outgoing = payment.payer == turn.me.user;
             let counterparty = if outgoing {
                 payment.payee_label.clone()
             } else {
-                self.payer_label(payment).await?
+                let key = (payment.payer_platform, payment.payer_id.clone());
+                match payers.get(&key) {
+                    Some(label) => label.clone(),
+                    None => {
+                        let label = self.payer_label(payment).await?;
+                        payers.insert(key, label.clone());
+                        label
+                    }
+                }
             };
             let date = local_minute(&zone, payment.created_at_ms);
             let amount = payment.amount.to_decimal().to_string();
@@ -243,19 +255,26 @@ impl Bot {
                 payment.state.as_str(),
                 payment.reference.as_str(),
             ]);
-            if csv.len() + 1 + line.len() > HISTORY_EXPORT_BYTES_MAX {
+            if csv.len() + 2 + line.len() > HISTORY_EXPORT_BYTES_MAX {
                 break;
             }
             csv.push('\n');
             csv.push_str(&line);
             written += 1;
         }
-        turn.private(texts::history_export(
-            &csv,
-            written,
-            payments.len(),
-            zone.name(),
-        ));
+        csv.push('\n');
+        let day = zone
+            .date_at(turn.now_ms)
+            .map_or_else(|| "export".to_owned(), |date| date.to_string());
+        let text = texts::history_export(written, payments.len(), zone.name());
+        match Document::csv(format!("paybot-history-{day}.csv"), csv) {
+            Some(file) => turn.private_document(text, file),
+            None => {
+                return Err(BotError::Inconsistent(
+                    "a history export over its bounds".to_owned(),
+                ));
+            }
+        }
         Ok(())
     }
 }

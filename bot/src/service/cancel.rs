@@ -79,7 +79,7 @@ impl Bot {
                 .next(),
         };
         let Some(payment) = payment else {
-            turn.here(match reference {
+            turn.for_sender(match reference {
                 Some(reference) => texts::no_such_payment(&reference.to_string()),
                 None => texts::NOTHING_TO_CANCEL.to_owned(),
             });
@@ -97,7 +97,7 @@ impl Bot {
                 if self.end_awaiting(payment, PaymentState::Cancelled).await? {
                     turn.here(texts::cancelled(&reference.to_string(), &what));
                 } else {
-                    turn.here(texts::already_settled(&reference.to_string()));
+                    turn.for_sender(texts::already_settled(&reference.to_string()));
                 }
             }
             PaymentState::Escrowed => {
@@ -115,7 +115,7 @@ impl Bot {
                     Err(SubmitError::Rejected { error, .. }) => {
                         let state = hold_resolved_as(&error);
                         self.reconcile(payment, state).await?;
-                        turn.here(texts::already(
+                        turn.for_sender(texts::already(
                             &reference.to_string(),
                             describe_state(state),
                         ));
@@ -123,7 +123,7 @@ impl Bot {
                     Err(error) => return Err(error.into()),
                 }
             }
-            state => turn.here(texts::cannot_cancel(
+            state => turn.for_sender(texts::cannot_cancel(
                 &reference.to_string(),
                 describe_state(state),
             )),

@@ -296,9 +296,9 @@ impl Bot {
         if state == CardAddState::AwaitingCode
             && self.end_card_add(add, CardAddState::Cancelled).await?
         {
-            turn.here(texts::add_cancelled(&label));
+            turn.for_sender(texts::add_cancelled(&label));
         } else {
-            turn.here(texts::add_cannot_cancel(&label, state));
+            turn.for_sender(texts::add_cannot_cancel(&label, state));
         }
         Ok(())
     }

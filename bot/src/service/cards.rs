@@ -243,7 +243,7 @@ impl Bot {
         if turn.msg.chat.kind == ChatKind::Direct {
             return false;
         }
-        turn.here(texts::CARD_COMMAND_IN_GROUP_TEXT);
+        turn.for_sender(texts::CARD_COMMAND_IN_GROUP_TEXT);
         true
     }
 
@@ -255,12 +255,12 @@ impl Bot {
         match op.state {
             CardOpState::AwaitingCode => {
                 if self.end_card_op(op, CardOpState::Cancelled).await? {
-                    turn.here(texts::op_cancelled(kind, &reference));
+                    turn.for_sender(texts::op_cancelled(kind, &reference));
                 } else {
-                    turn.here(texts::op_cancel_changed(kind, &reference));
+                    turn.for_sender(texts::op_cancel_changed(kind, &reference));
                 }
             }
-            state => turn.here(texts::op_cannot_cancel(kind, &reference, state)),
+            state => turn.for_sender(texts::op_cannot_cancel(kind, &reference, state)),
         }
         Ok(())
     }

@@ -24,7 +24,7 @@ impl Bot {
     ) -> Result<()> {
         if turn.seen_by_group() {
             // `catch_leaked_codes` already voided a payment this code matches.
-            turn.here(texts::CONFIRM_IN_PRIVATE);
+            turn.for_sender(texts::CONFIRM_IN_PRIVATE);
             return Ok(());
         }
         // One read says which other records wait for a code; only those

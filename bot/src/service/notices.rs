@@ -45,6 +45,7 @@ impl Bot {
     ) -> Result<OutboxMessage> {
         let reply = Reply {
             image: None,
+            document: None,
             platform,
             audience: Audience::Private(to.clone()),
             text,
@@ -66,6 +67,7 @@ impl Bot {
     ) -> Result<OutboxMessage> {
         let bounce = Reply {
             image: None,
+            document: None,
             platform: turn.msg.platform,
             audience: Audience::Private(turn.msg.sender.id.clone()),
             text: texts::payee_unreachable(&payment.payee_label, &payment.reference.to_string()),
@@ -104,6 +106,7 @@ impl Bot {
         };
         let reply = Reply {
             image: None,
+            document: None,
             platform: payment.payer_platform,
             audience: Audience::Chat(chat.clone()),
             text: format!(

@@ -48,17 +48,17 @@ impl Bot {
             Some(target) => match self.resolve(turn, target, true).await? {
                 Ok(resolved) => resolved,
                 Err(refusal) => {
-                    turn.here(refusal);
+                    turn.for_sender(refusal);
                     return Ok(());
                 }
             },
             None => {
                 let Some(author) = turn.msg.reply_to.clone() else {
-                    turn.here(texts::WHOM);
+                    turn.for_sender(texts::WHOM);
                     return Ok(());
                 };
                 if author.is_bot {
-                    turn.here(is_a_bot(&label_of_user(&author)));
+                    turn.for_sender(is_a_bot(&label_of_user(&author)));
                     return Ok(());
                 }
                 let (identity, _) = self
@@ -100,7 +100,7 @@ impl Bot {
         if let Resolved::Known(identity) = &payee
             && identity.user == me.user
         {
-            turn.here(texts::NOT_YOURSELF);
+            turn.for_sender(texts::NOT_YOURSELF);
             return Ok(());
         }
         let action = TrustAction::Payment {

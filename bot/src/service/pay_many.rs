@@ -97,21 +97,21 @@ impl Bot {
             let identity = match self.resolve(turn, &leg.payee, false).await? {
                 Ok(Resolved::Known(identity)) => identity,
                 Ok(Resolved::Unclaimed(handle)) => {
-                    turn.here(texts::not_joined(&handle.to_string()));
+                    turn.for_sender(texts::not_joined(&handle.to_string()));
                     return Ok(());
                 }
                 Err(refusal) => {
-                    turn.here(refusal);
+                    turn.for_sender(refusal);
                     return Ok(());
                 }
             };
             let label = label_of(&identity);
             if identity.user == me.user {
-                turn.here(super::texts::pay::NOT_YOURSELF);
+                turn.for_sender(super::texts::pay::NOT_YOURSELF);
                 return Ok(());
             }
             if legs.iter().any(|l| l.payee.user == identity.user) {
-                turn.here(texts::named_twice(&label));
+                turn.for_sender(texts::named_twice(&label));
                 return Ok(());
             }
             warnings.extend(
@@ -126,7 +126,7 @@ impl Bot {
             });
         }
         let Some(total) = total_of(legs.iter().map(|l| l.amount)) else {
-            turn.here(texts::TOTAL_TOO_LARGE);
+            turn.for_sender(texts::TOTAL_TOO_LARGE);
             return Ok(());
         };
         let Some(first) = legs.first() else {
@@ -578,6 +578,7 @@ impl Bot {
         {
             let reply = Reply {
                 image: None,
+                document: None,
                 platform: first.payer_platform,
                 audience: Audience::Chat(chat.clone()),
                 text: format!(
@@ -654,7 +655,7 @@ impl Bot {
     ) -> Result<()> {
         let reference = group.reference.to_string();
         let Some(legs) = self.group_legs(&group, turn.me.user).await? else {
-            turn.here(super::texts::pay::no_such_payment(&reference));
+            turn.for_sender(super::texts::pay::no_such_payment(&reference));
             return Ok(());
         };
         if let Some(other) = legs
@@ -663,7 +664,7 @@ impl Bot {
         {
             let state = describe_state(other.state);
             self.end_group(&legs, PaymentState::Cancelled).await?;
-            turn.here(texts::cannot_cancel(&reference, state));
+            turn.for_sender(texts::cannot_cancel(&reference, state));
             return Ok(());
         }
         self.end_group(&legs, PaymentState::Cancelled).await?;

@@ -163,6 +163,7 @@ impl Bot {
         };
         let bounce = Reply {
             image: None,
+            document: None,
             platform: turn.msg.platform,
             audience: Audience::Private(turn.msg.sender.id.clone()),
             text: texts::payer_unreachable(&reference.to_string(), &label_of(payer)),

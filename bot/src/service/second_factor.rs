@@ -79,7 +79,7 @@ impl Bot {
     /// `true` (and the user told) when a `/2fa` command came from a group.
     fn second_factor_in_group(turn: &mut Turn<'_>) -> bool {
         if turn.in_group() {
-            turn.here(texts::IN_PRIVATE_ONLY);
+            turn.for_sender(texts::IN_PRIVATE_ONLY);
             return true;
         }
         false

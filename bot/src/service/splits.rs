@@ -30,22 +30,22 @@ impl Bot {
             let identity = match self.resolve_known(turn, &share.target).await? {
                 Ok(identity) => identity,
                 Err(refusal) => {
-                    turn.here(refusal);
+                    turn.for_sender(refusal);
                     return Ok(());
                 }
             };
             if identity.user == turn.me.user {
-                turn.here(texts::LEAVE_YOURSELF_OUT);
+                turn.for_sender(texts::LEAVE_YOURSELF_OUT);
                 return Ok(());
             }
             if people.iter().any(|p| p.user == identity.user) {
-                turn.here(texts::in_twice(&label_of(&identity)));
+                turn.for_sender(texts::in_twice(&label_of(&identity)));
                 return Ok(());
             }
             people.push(identity);
         }
         if let Some(refusal) = self.request_limits(turn, &people).await? {
-            turn.here(refusal);
+            turn.for_sender(refusal);
             return Ok(());
         }
         let mut exact = vec![None];
@@ -53,8 +53,8 @@ impl Bot {
         let minors = match split::with_exact_shares(total.minor(), &exact) {
             Ok(minors) => minors,
             Err(error) => {
-                turn.here(texts::does_not_work(
-                    &error.to_string(),
+                turn.for_sender(texts::does_not_work(
+                    &why(&error, total.currency(), exact.iter().any(Option::is_some)),
                     CommandName::Split.usage(),
                 ));
                 return Ok(());
@@ -66,7 +66,7 @@ impl Bot {
         }
         let creator_share = amounts.first().copied().flatten();
         let Some(creator_share) = creator_share else {
-            turn.here(texts::OWN_SHARE_NOTHING);
+            turn.for_sender(texts::OWN_SHARE_NOTHING);
             return Ok(());
         };
         let key = event_key(turn.msg);
@@ -124,7 +124,7 @@ impl Bot {
             }
         };
         let Some(split) = split else {
-            turn.here(match reference {
+            turn.for_sender(match reference {
                 Some(reference) => texts::no_such_split(&reference.to_string()),
                 None => texts::NO_SPLIT_HERE.to_owned(),
             });
@@ -134,7 +134,7 @@ impl Bot {
         let member =
             split.creator == turn.me.user || requests.iter().any(|r| r.payer == turn.me.user);
         if !member {
-            turn.here(texts::members_only(&split.reference.to_string()));
+            turn.for_sender(texts::members_only(&split.reference.to_string()));
             return Ok(());
         }
         let mut paid_minor = split.creator_share.minor();
@@ -157,5 +157,25 @@ impl Bot {
             &lines.join("\n"),
         ));
         Ok(())
+    }
+}
+
+/// Why a split does not work, in the split's currency: too few cents
+/// (units) for everyone to get one is said in money, not minor units.
+/// `exact`: some shares were given as amounts.
+fn why(error: &split::SplitError, currency: ledger::Currency, exact: bool) -> String {
+    let money = |minor: i64| ledger::format_minor(minor, currency);
+    match error {
+        split::SplitError::TotalTooSmall {
+            total_minor,
+            participants,
+        } => texts::too_few_units(&money(*total_minor), *participants, &money(1)),
+        split::SplitError::RestTooSmall { rest_minor, open } if !exact => {
+            texts::too_few_units(&money(*rest_minor), *open, &money(1))
+        }
+        split::SplitError::RestTooSmall { rest_minor, open } => {
+            texts::too_few_units_left(&money(*rest_minor), *open, &money(1))
+        }
+        other => other.to_string(),
     }
 }

@@ -192,7 +192,7 @@ impl Bot {
         };
         let me = turn.me.clone();
         if identity.user == me.user {
-            turn.here(super::texts::pay::NOT_YOURSELF);
+            turn.for_sender(super::texts::pay::NOT_YOURSELF);
             return Ok(());
         }
         let action = TrustAction::Payment {

@@ -17,7 +17,7 @@ mod recurring;
 mod settle;
 mod sharing;
 
-pub use export::{TAB_EXPORT_EXPENSES_MAX, TAB_EXPORT_ROWS_MAX};
+pub use export::{TAB_EXPORT_BYTES_MAX, TAB_EXPORT_EXPENSES_MAX, TAB_EXPORT_ROWS_MAX};
 pub use recurring::{
     RECURRING_EXPENSES_PER_CHAT_MAX, RECURRING_PERIODS_PER_SWEEP_MAX, SWEEP_RECURRING_EXPENSES_MAX,
 };
@@ -106,7 +106,7 @@ impl Bot {
             .await?;
         let open = self.store.open_expense_count(platform, &chat).await?;
         if usize::try_from(open).unwrap_or(usize::MAX) >= TAB_EXPENSES_MAX {
-            turn.here(texts::too_many_expenses(TAB_EXPENSES_MAX));
+            turn.for_sender(texts::too_many_expenses(TAB_EXPENSES_MAX));
             return Ok(());
         }
         let items_text = items_text(&shares);
@@ -114,7 +114,7 @@ impl Bot {
         let (people, rule) = match sharing(turn, &members, shares, total.minor()) {
             Ok(sharing) => sharing,
             Err(refusal) => {
-                turn.here(refusal);
+                turn.for_sender(refusal);
                 return Ok(());
             }
         };
@@ -128,7 +128,7 @@ impl Bot {
                     payers.iter().map(|p| p.amount.map(Amount::minor)).collect(),
                 ),
                 Err(refusal) => {
-                    turn.here(refusal);
+                    turn.for_sender(refusal);
                     return Ok(());
                 }
             }
@@ -139,7 +139,7 @@ impl Bot {
         let (owed, paid) = match (owed, paid) {
             (Ok(owed), Ok(paid)) => (owed, paid),
             (Err(error), _) | (_, Err(error)) => {
-                turn.here(texts::does_not_work(
+                turn.for_sender(texts::does_not_work(
                     &why(&error, currency),
                     CommandName::Expense.usage(),
                 ));
@@ -250,21 +250,21 @@ impl Bot {
             .await?
             .filter(|e| e.platform == turn.msg.platform && e.chat == turn.msg.chat.id);
         let Some(expense) = found else {
-            turn.here(texts::no_such_expense(&reference.to_string()));
+            turn.for_sender(texts::no_such_expense(&reference.to_string()));
             return Ok(());
         };
         let reference = expense.reference.to_string();
         if expense.undone_at_ms.is_some() {
-            turn.here(texts::already_undone(&reference));
+            turn.for_sender(texts::already_undone(&reference));
             return Ok(());
         }
         if expense.author != turn.me.user {
-            turn.here(texts::not_the_author(&reference, &expense.author_label));
+            turn.for_sender(texts::not_the_author(&reference, &expense.author_label));
             return Ok(());
         }
         let window_ms = i64::from(EXPENSE_UNDO_SECS) * 1_000;
         if turn.now_ms.saturating_sub(expense.created_at_ms) > window_ms {
-            turn.here(texts::too_late_to_undo(
+            turn.for_sender(texts::too_late_to_undo(
                 &reference,
                 &minutes(EXPENSE_UNDO_SECS),
             ));
@@ -275,7 +275,7 @@ impl Bot {
             .undo_expense(&expense.reference, turn.now_ms)
             .await?
         {
-            turn.here(texts::already_undone(&reference));
+            turn.for_sender(texts::already_undone(&reference));
             return Ok(());
         }
         turn.here(texts::undone(
@@ -323,7 +323,7 @@ impl Bot {
         match view {
             TabView::Member(target) => {
                 let Some(who) = find(turn, members, &target) else {
-                    turn.here(texts::not_on_tab(&target.to_string()));
+                    turn.for_sender(texts::not_on_tab(&target.to_string()));
                     return Ok(());
                 };
                 lines.push(texts::member_heading(&who.label()));
@@ -356,7 +356,7 @@ impl Bot {
                     }
                 }
                 if !seen {
-                    turn.here(texts::not_on_tab(&who.label()));
+                    turn.for_sender(texts::not_on_tab(&who.label()));
                     return Ok(());
                 }
             }
@@ -394,6 +394,7 @@ impl Bot {
                     // else has the debtors asked privately.
                     turn.replies.push(Reply {
                         image: None,
+                        document: None,
                         platform,
                         audience: Audience::Chat(chat),
                         text: lines.join("\n"),

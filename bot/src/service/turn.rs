@@ -23,7 +23,7 @@ use crate::command::{
 };
 use crate::limits::{self, Admission};
 use crate::message::{
-    Audience, Button, ChatKind, Deletion, Incoming, MESSAGE_TEXT_BYTES_MAX, Reply, User,
+    Audience, Button, ChatKind, Deletion, Document, Incoming, MESSAGE_TEXT_BYTES_MAX, Reply, User,
 };
 use crate::notify::StoredReply;
 use crate::otp::{OtpChallenge, Verdict};
@@ -70,6 +70,7 @@ impl Turn<'_> {
     pub(super) fn here(&mut self, text: impl Into<String>) {
         self.replies.push(Reply {
             image: None,
+            document: None,
             platform: self.msg.platform,
             audience: Audience::Chat(self.msg.chat.id.clone()),
             text: text.into(),
@@ -90,6 +91,7 @@ impl Turn<'_> {
         });
         self.replies.push(Reply {
             image: None,
+            document: None,
             platform: self.msg.platform,
             audience: Audience::Chat(self.msg.chat.id.clone()),
             text,
@@ -117,6 +119,16 @@ impl Turn<'_> {
         self.private_with(text.into(), None, Vec::new());
     }
 
+    /// A private reply carrying a file (a CSV export); in a group, the
+    /// group hears only that a DM was sent. The file is never sent
+    /// anywhere else, and never stored with the event's outcome.
+    pub(super) fn private_document(&mut self, text: String, document: Document) {
+        self.private_with(text, None, Vec::new());
+        if let Some(reply) = self.replies.last_mut() {
+            reply.document = Some(document);
+        }
+    }
+
     pub(super) fn private_with(
         &mut self,
         text: String,
@@ -130,6 +142,7 @@ impl Turn<'_> {
         }
         self.replies.push(Reply {
             image: None,
+            document: None,
             platform: self.msg.platform,
             audience: Audience::Private(self.msg.sender.id.clone()),
             text,
@@ -469,6 +482,7 @@ impl Bot {
 pub(super) fn internal_error(msg: &Incoming) -> Reply {
     Reply {
         image: None,
+        document: None,
         platform: msg.platform,
         audience: Audience::Chat(msg.chat.id.clone()),
         text: texts::INTERNAL_ERROR_TEXT.to_owned(),
@@ -529,6 +543,7 @@ pub(super) fn withhold_card_numbers(msg: &Incoming, replies: Vec<Reply>) -> Vec<
             let withheld = texts::WITHHELD_TEXT;
             Reply {
                 image: None,
+                document: None,
                 text: withheld.to_owned(),
                 redacted: None,
                 buttons: Vec::new(),

@@ -121,6 +121,7 @@ impl Bot {
                 .join(", ");
             let reply = Reply {
                 image: None,
+                document: None,
                 platform: first.payer_platform,
                 audience: Audience::Chat(chat.clone()),
                 text: notices::payment_undone(&shown_text, &payees),

@@ -187,6 +187,8 @@ pub(crate) struct Call {
     pub(crate) status: u16,
     /// The body answered; `null` for a 204.
     pub(crate) response: Value,
+    /// The files of a multipart body: (file name, content as text).
+    pub(crate) files: Vec<(String, String)>,
 }
 
 impl Call {
@@ -548,6 +550,7 @@ impl FakeDiscord {
             at: Instant::now(),
             status: answer.status,
             response: answer.body.clone().unwrap_or(Value::Null),
+            files: Vec::new(),
         });
         answer.status
     }
@@ -1121,6 +1124,23 @@ fn check_message(body: &Value) -> Option<Answer> {
     None
 }
 
+/// The file parts of a multipart form: (file name, content as text).
+fn multipart_files(content_type: &str, body: &[u8]) -> Vec<(String, String)> {
+    let Some(boundary) = content_type.split("boundary=").nth(1) else {
+        return Vec::new();
+    };
+    let boundary = format!("--{}", boundary.trim_matches('"'));
+    let text = String::from_utf8_lossy(body);
+    text.split(boundary.as_str())
+        .filter_map(|part| {
+            let (head, value) = part.split_once("\r\n\r\n")?;
+            let name = head.split("filename=\"").nth(1)?.split('"').next()?;
+            let value = value.strip_suffix("\r\n").unwrap_or(value);
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
 /// The JSON of a request body: JSON, or `payload_json` of a multipart
 /// form. `Err` if it is not JSON.
 fn parse_body(content_type: &str, body: &[u8]) -> Result<Value, ()> {
@@ -1165,6 +1185,11 @@ async fn rest(
     let authorization = header("authorization");
     let content_type = header("content-type").unwrap_or_default();
     let parsed = parse_body(&content_type, &body);
+    let files = if content_type.starts_with("multipart/form-data") {
+        multipart_files(&content_type, &body)
+    } else {
+        Vec::new()
+    };
     let mut inner = inner.lock().unwrap();
     let scripted = inner.failures.iter().position(|f| {
         f.method == method.as_str()
@@ -1218,6 +1243,7 @@ async fn rest(
         at: Instant::now(),
         status: answer.status,
         response: answer.body.clone().unwrap_or(Value::Null),
+        files,
     });
     drop(inner);
     let status = StatusCode::from_u16(answer.status).unwrap();

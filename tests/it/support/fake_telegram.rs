@@ -279,6 +279,37 @@ impl FakeTelegram {
         }
     }
 
+    /// Waits (at most `secs`) for a document (`sendDocument`) delivered to
+    /// `chat`: its file name and content.
+    pub(crate) async fn wait_for_document(&self, chat: i64, secs: u64) -> (String, String) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(call) = self
+                .calls("senddocument")
+                .into_iter()
+                .find(|c| c.status == 200 && c.chat_id() == Some(chat))
+            {
+                let part = call.params["document"].as_str().unwrap_or_default();
+                let part = part.strip_prefix("attach://").unwrap_or("document");
+                let name = call.params[format!("{part}_file_name")]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let content = call.params[part].as_str().unwrap_or_default().to_owned();
+                return (name, content);
+            }
+            assert!(
+                Instant::now() <= deadline,
+                "no document to {chat} within {secs} s; document calls: {:?}",
+                self.calls("senddocument")
+                    .iter()
+                    .map(|c| (c.chat_id(), c.status))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits (at most `secs`) for a delivered message to `chat` whose text
     /// contains `needle`.
     pub(crate) async fn wait_for(&self, chat: i64, needle: &str, secs: u64) -> Call {
@@ -385,6 +416,13 @@ fn multipart_fields(content_type: &str, body: &[u8]) -> Value {
             continue;
         };
         let value = value.strip_suffix("\r\n").unwrap_or(value);
+        if let Some(file_name) = head
+            .split("filename=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        {
+            fields.insert(format!("{name}_file_name"), json!(file_name));
+        }
         fields.insert(name.to_owned(), json!(value));
     }
     Value::Object(fields)
@@ -510,6 +548,41 @@ fn answer(inner: &Mutex<Inner>, method: &str, params: &Value) -> (u16, Value) {
                 "photo": [{"file_id": "AgACAgQRCODE", "file_unique_id": "AQADqr",
                     "width": 328, "height": 328, "file_size": 1_024}],
                 "caption": params["caption"].as_str().unwrap_or_default(),
+            }))
+        }
+        "senddocument" => {
+            let chat_id = match &params["chat_id"] {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            };
+            let Some(chat_id) = chat_id else {
+                return error(400, "Bad Request: chat_id is empty");
+            };
+            // The file part; the client may name it `attach://PART`.
+            let field = params["document"].as_str().unwrap_or_default();
+            let part = field.strip_prefix("attach://").unwrap_or("document");
+            let document = params[part].as_str().unwrap_or_default();
+            if document.is_empty() {
+                return error(400, "Bad Request: there is no document in the request");
+            }
+            if chat_id > 0 && !inner.started.contains(&chat_id) {
+                return error(
+                    403,
+                    "Forbidden: bot can't initiate conversation with a user",
+                );
+            }
+            inner.next_message_id += 1;
+            let message_id = inner.next_message_id;
+            inner.messages.insert((chat_id, message_id));
+            ok(json!({
+                "message_id": message_id,
+                "from": {"id": BOT_ID, "is_bot": true, "first_name": "PayBot", "username": BOT_USERNAME},
+                "chat": {"id": chat_id, "type": "private", "first_name": "User"},
+                "date": 1_700_000_001,
+                "document": {"file_id": "BQACAgQDOC", "file_unique_id": "AgADdoc",
+                    "file_name": params[format!("{part}_file_name")].as_str().unwrap_or("file"),
+                    "file_size": document.len()},
             }))
         }
         "sendmessage" => {

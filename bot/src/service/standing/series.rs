@@ -40,20 +40,20 @@ impl Bot {
         let payer = match self.resolve_known(turn, payer).await? {
             Ok(identity) => identity,
             Err(refusal) => {
-                turn.here(refusal);
+                turn.for_sender(refusal);
                 return Ok(());
             }
         };
         let me = turn.me.clone();
         if payer.user == me.user {
-            turn.here(request_texts::NOT_YOURSELF);
+            turn.for_sender(request_texts::NOT_YOURSELF);
             return Ok(());
         }
         if let Some(refusal) = self
             .request_limits(turn, std::slice::from_ref(&payer))
             .await?
         {
-            turn.here(refusal);
+            turn.for_sender(refusal);
             return Ok(());
         }
         let limit = u32::try_from(STANDING_ORDERS_PER_USER_MAX).unwrap_or(u32::MAX);

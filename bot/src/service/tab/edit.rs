@@ -36,16 +36,16 @@ impl Bot {
             .await?
             .filter(|e| e.platform == turn.msg.platform && e.chat == turn.msg.chat.id);
         let Some(old) = found else {
-            turn.here(texts::no_such_expense(&reference.to_string()));
+            turn.for_sender(texts::no_such_expense(&reference.to_string()));
             return Ok(());
         };
         let old_ref = old.reference.to_string();
         if old.undone_at_ms.is_some() {
-            turn.here(texts::already_undone(&old_ref));
+            turn.for_sender(texts::already_undone(&old_ref));
             return Ok(());
         }
         if old.author != turn.me.user {
-            turn.here(settle_texts::not_the_author_edit(
+            turn.for_sender(settle_texts::not_the_author_edit(
                 &old_ref,
                 &old.author_label,
             ));
@@ -53,7 +53,7 @@ impl Bot {
         }
         let window_ms = i64::from(EXPENSE_UNDO_SECS) * 1_000;
         if turn.now_ms.saturating_sub(old.created_at_ms) > window_ms {
-            turn.here(settle_texts::too_late_to_edit(
+            turn.for_sender(settle_texts::too_late_to_edit(
                 &old_ref,
                 &minutes(EXPENSE_UNDO_SECS),
             ));
@@ -61,7 +61,7 @@ impl Bot {
         }
         let currency = old.total.currency();
         if total.currency() != currency {
-            turn.here(settle_texts::other_currency(&old_ref, currency.code()));
+            turn.for_sender(settle_texts::other_currency(&old_ref, currency.code()));
             return Ok(());
         }
         let owed: Vec<i64> = old.lines.iter().map(|l| l.owed_minor).collect();
@@ -107,7 +107,7 @@ impl Bot {
                 .await?;
         }
         let Some(stored) = stored else {
-            turn.here(texts::already_undone(&old_ref));
+            turn.for_sender(texts::already_undone(&old_ref));
             return Ok(());
         };
         let shares: Vec<String> = stored

@@ -1,25 +1,27 @@
-//! `/tab export`: the group's expenses and settlements as CSV, sent to the
-//! asker privately.
+//! `/tab export`: the group's expenses and settlements as a CSV file, sent
+//! to the asker privately.
 //!
 //! The design decision to know: one row per person and entry (an expense's
 //! line; a settlement's payer, who paid it, and payee, who is owed it back),
 //! so summing `paid - owed` per member over the rows that count gives the
-//! tab's nets. Bounded twice: at most [`TAB_EXPORT_ROWS_MAX`] rows and one
-//! message's size, newest first.
+//! tab's nets. Bounded twice: at most [`TAB_EXPORT_ROWS_MAX`] rows and
+//! [`TAB_EXPORT_BYTES_MAX`] bytes, newest first.
 
+use super::super::BotError;
 use super::super::texts::settle as texts;
 use super::super::turn::Turn;
 use super::super::{Bot, Result};
 use super::TAB_SETTLEMENTS_MAX;
-use crate::message::MESSAGE_TEXT_BYTES_MAX;
+use crate::message::{DOCUMENT_BYTES_MAX, Document};
 use crate::store::tab::{Expense, Settlement, SettlementKind, SettlementState};
 
 /// Most CSV rows `/tab export` sends.
-pub const TAB_EXPORT_ROWS_MAX: usize = 500;
+pub const TAB_EXPORT_ROWS_MAX: usize = 5_000;
 /// Most expenses `/tab export` reads.
-pub const TAB_EXPORT_EXPENSES_MAX: u32 = 500;
-/// Room kept in the message for the line before the CSV.
-const EXPORT_HEADING_BYTES_MAX: usize = 120;
+pub const TAB_EXPORT_EXPENSES_MAX: u32 = 5_000;
+/// Most bytes of the CSV file `/tab export` sends: the bound of any file
+/// a reply carries.
+pub const TAB_EXPORT_BYTES_MAX: usize = DOCUMENT_BYTES_MAX;
 
 const HEADER: &str = "date,type,reference,currency,amount,memo,member,paid,owed,state";
 
@@ -43,7 +45,13 @@ impl Bot {
             .filter(|s| s.state == SettlementState::Counted || s.payer == me || s.payee == me)
             .collect();
         let (csv, rows, cut) = csv_of(&expenses, &settlements);
-        turn.private(texts::export(rows, &csv, cut));
+        let day = date_of(turn.now_ms);
+        let Some(file) = Document::csv(format!("paybot-tab-{day}.csv"), csv) else {
+            return Err(BotError::Inconsistent(
+                "a tab export over its bounds".to_owned(),
+            ));
+        };
+        turn.private_document(texts::export(rows, cut), file);
         Ok(())
     }
 }
@@ -112,7 +120,8 @@ fn csv_of(expenses: &[Expense], settlements: &[Settlement]) -> (String, usize, b
         entries.push((s.created_at_ms, rows));
     }
     entries.sort_by_key(|entry| std::cmp::Reverse(entry.0));
-    let budget = MESSAGE_TEXT_BYTES_MAX.saturating_sub(EXPORT_HEADING_BYTES_MAX);
+    // The last line break included.
+    let budget = TAB_EXPORT_BYTES_MAX.saturating_sub(1);
     let mut csv = String::from(HEADER);
     let (mut rows, mut cut) = (0, false);
     'entries: for (_, entry) in entries {
@@ -127,6 +136,7 @@ fn csv_of(expenses: &[Expense], settlements: &[Settlement]) -> (String, usize, b
             rows += 1;
         }
     }
+    csv.push('\n');
     (csv, rows, cut)
 }
 

@@ -58,7 +58,7 @@ impl Bot {
         // A redelivered set-up finds what it stored, even when full now.
         let retry = running.iter().any(|r| r.recurring_id == id);
         if running.len() >= RECURRING_EXPENSES_PER_CHAT_MAX && !retry {
-            turn.here(texts::too_many_recurring(RECURRING_EXPENSES_PER_CHAT_MAX));
+            turn.for_sender(texts::too_many_recurring(RECURRING_EXPENSES_PER_CHAT_MAX));
             return Ok(());
         }
         let (zone, _) = self.zone_of(turn.me.user).await?;
@@ -66,7 +66,7 @@ impl Bot {
             match Schedule::starting(recurrence, zone, self.config.standing.run_at, turn.now_ms) {
                 Ok(schedule) => schedule,
                 Err(error) => {
-                    turn.here(texts::does_not_work(
+                    turn.for_sender(texts::does_not_work(
                         &error.to_string(),
                         CommandName::Expense.usage(),
                     ));
@@ -160,12 +160,12 @@ impl Bot {
             .await?
             .filter(|r| r.platform == turn.msg.platform && r.chat == turn.msg.chat.id);
         let Some(recurring) = found else {
-            turn.here(texts::no_such_recurring(&reference.to_string()));
+            turn.for_sender(texts::no_such_recurring(&reference.to_string()));
             return Ok(());
         };
         let reference = recurring.reference.to_string();
         if recurring.author != turn.me.user {
-            turn.here(texts::not_the_recurring_author(
+            turn.for_sender(texts::not_the_recurring_author(
                 &reference,
                 &recurring.author_label,
             ));
@@ -177,7 +177,7 @@ impl Bot {
                 .stop_recurring_expense(&recurring.reference, turn.now_ms)
                 .await?
         {
-            turn.here(texts::recurring_already_ended(&reference));
+            turn.for_sender(texts::recurring_already_ended(&reference));
             return Ok(());
         }
         turn.here(texts::recurring_stopped(&reference, &what(&recurring)));
@@ -292,6 +292,7 @@ impl Bot {
             redacted: None,
             buttons: Vec::new(),
             deletion: None,
+            document: None,
         };
         let message = outbox_message(&format!("{}:{k}:{kind}", recurring.recurring_id), &reply)?;
         self.ledger.enqueue_outbox(&[message]).await?;

@@ -61,7 +61,7 @@ impl Bot {
             .filter(|s| s.state == SettlementState::Pending)
             .count();
         if waiting >= TAB_SETTLEMENTS_MAX {
-            turn.here(texts::too_many_settlements(TAB_SETTLEMENTS_MAX));
+            turn.for_sender(texts::too_many_settlements(TAB_SETTLEMENTS_MAX));
             return Ok(());
         }
         let me = turn.me.user;
@@ -69,11 +69,11 @@ impl Bot {
             return self.settle_all(turn, &now).await;
         };
         let Some(to) = find(turn, &now.members, &target) else {
-            turn.here(super::texts::not_a_member(&target.to_string()));
+            turn.for_sender(super::texts::not_a_member(&target.to_string()));
             return Ok(());
         };
         if to.user == me {
-            turn.here(texts::NOT_YOURSELF);
+            turn.for_sender(texts::NOT_YOURSELF);
             return Ok(());
         }
         let owed: Vec<(Currency, i64)> = now
@@ -89,7 +89,7 @@ impl Bot {
         let currency = match (amount, owed.as_slice()) {
             (Some(amount), _) => amount.currency(),
             (None, []) => {
-                turn.here(texts::owe_nothing(&to.label()));
+                turn.for_sender(texts::owe_nothing(&to.label()));
                 return Ok(());
             }
             (None, [(currency, _)]) => *currency,
@@ -98,7 +98,7 @@ impl Bot {
                     .iter()
                     .map(|(c, m)| ledger::format_minor(*m, *c))
                     .collect();
-                turn.here(texts::which_currency(&to.label(), &debts));
+                turn.for_sender(texts::which_currency(&to.label(), &debts));
                 return Ok(());
             }
         };
@@ -107,17 +107,17 @@ impl Bot {
             .find(|(c, _)| *c == currency)
             .map_or(0, |(_, m)| *m);
         if owed_minor == 0 {
-            turn.here(texts::owe_nothing(&to.label()));
+            turn.for_sender(texts::owe_nothing(&to.label()));
             return Ok(());
         }
         let left = owed_minor.saturating_sub(now.pending(me, to.user, currency));
         if left <= 0 {
-            turn.here(texts::already_waiting(&to.label()));
+            turn.for_sender(texts::already_waiting(&to.label()));
             return Ok(());
         }
         let amount = match amount {
             Some(amount) if amount.minor() > left => {
-                turn.here(texts::more_than_owed(
+                turn.for_sender(texts::more_than_owed(
                     &to.label(),
                     &amount.to_string(),
                     &ledger::format_minor(left, currency),
@@ -128,7 +128,7 @@ impl Bot {
             None => match Amount::from_minor(left, currency) {
                 Ok(amount) => amount,
                 Err(_) => {
-                    turn.here(texts::settle_in_parts(
+                    turn.for_sender(texts::settle_in_parts(
                         &to.label(),
                         &ledger::format_minor(left, currency),
                     ));
@@ -197,11 +197,11 @@ impl Bot {
             }
             [(currency, to, left)] => {
                 let Some(to) = now.members.iter().find(|m| m.user == *to).cloned() else {
-                    turn.here(super::texts::not_a_member(&now.name(to)));
+                    turn.for_sender(super::texts::not_a_member(&now.name(to)));
                     return Ok(());
                 };
                 let Ok(amount) = Amount::from_minor(*left, *currency) else {
-                    turn.here(texts::settle_in_parts(
+                    turn.for_sender(texts::settle_in_parts(
                         &to.label(),
                         &ledger::format_minor(*left, *currency),
                     ));
@@ -220,7 +220,7 @@ impl Bot {
                     .iter()
                     .map(|(c, to, m)| format!("{} {}", now.name(to), ledger::format_minor(*m, *c)))
                     .collect();
-                turn.here(texts::one_at_a_time(&debts));
+                turn.for_sender(texts::one_at_a_time(&debts));
                 Ok(())
             }
         }
@@ -301,7 +301,7 @@ impl Bot {
                         .await?
                         .is_some_and(|s| s.settlement_id == id);
                     if !mine {
-                        turn.here(refused);
+                        turn.for_sender(refused);
                         return Ok(());
                     }
                 }
@@ -376,7 +376,7 @@ impl Bot {
             .await?
             .filter(|s| s.kind == SettlementKind::Cash && s.payee == turn.me.user);
         let Some(settlement) = found else {
-            turn.here(texts::no_such_settlement(&reference.to_string()));
+            turn.for_sender(texts::no_such_settlement(&reference.to_string()));
             return Ok(());
         };
         let reference = settlement.reference.to_string();
@@ -413,12 +413,12 @@ impl Bot {
         }
         if !answered_now {
             if now == SettlementState::Lapsed {
-                turn.here(texts::cancelled_before_answer(
+                turn.for_sender(texts::cancelled_before_answer(
                     &reference,
                     &settlement.payer_label,
                 ));
             } else {
-                turn.here(texts::already_answered(&reference));
+                turn.for_sender(texts::already_answered(&reference));
             }
             return Ok(());
         }
@@ -448,7 +448,7 @@ impl Bot {
             .await?
             .filter(|s| s.kind == SettlementKind::Cash && s.payer == turn.me.user);
         let Some(settlement) = found else {
-            turn.here(texts::no_such_own_settlement(&reference.to_string()));
+            turn.for_sender(texts::no_such_own_settlement(&reference.to_string()));
             return Ok(());
         };
         let cancelled_now = settlement.state == SettlementState::Pending
@@ -467,7 +467,7 @@ impl Bot {
         let reference = settlement.reference.to_string();
         let amount = settlement.amount.to_string();
         if now != SettlementState::Lapsed {
-            turn.here(texts::answered_cannot_cancel(
+            turn.for_sender(texts::answered_cannot_cancel(
                 &reference,
                 &settlement.payee_label,
             ));

@@ -52,16 +52,15 @@ pub(crate) fn history_heading(payments: &str, zone: &str) -> String {
     format!("Your last {payments} (times in {zone}):")
 }
 
-/// `/history export`: the CSV, and how much of the history it holds.
-pub(crate) fn history_export(csv: &str, written: usize, found: usize, zone: &str) -> String {
+/// `/history export`: what the attached CSV file holds.
+pub(crate) fn history_export(written: usize, found: usize, zone: &str) -> String {
     let left_out = if written < found {
-        format!(" Only the newest {written} of {found} fit in one message; the rest were left out.")
+        format!(" Only the newest {written} of {found} fit in one file; the rest were left out.")
     } else {
         String::new()
     };
-    format!(
-        "Your history as CSV ({written} payments, newest first, times in {zone}); save it as a .csv file.{left_out}\n{csv}"
-    )
+    let payments = super::plural(u32::try_from(written).unwrap_or(u32::MAX), "payment");
+    format!("Your history as a CSV file ({payments}, newest first, times in {zone}).{left_out}")
 }
 
 /// One payment in `/history`.

@@ -159,13 +159,14 @@ pub(crate) fn settlements_counted(count: usize) -> String {
 }
 
 /// The private reply carrying `/tab export`'s CSV.
-pub(crate) fn export(rows: usize, csv: &str, cut: bool) -> String {
+pub(crate) fn export(rows: usize, cut: bool) -> String {
     let note = if cut {
-        " (the newest ones only: the message has a size limit)"
+        " (the newest ones only: the file has a size limit)"
     } else {
         ""
     };
-    format!("The group's tab as CSV, {rows} rows{note}:\n{csv}")
+    let rows = super::plural(u32::try_from(rows).unwrap_or(u32::MAX), "row");
+    format!("The group's tab as a CSV file, {rows}{note}.")
 }
 
 pub(crate) fn not_the_author_edit(reference: &str, author: &str) -> String {

@@ -14,6 +14,21 @@ pub(crate) fn does_not_work(error: &str, usage: &str) -> String {
     format!("That split does not work: {error}. Usage: {usage}")
 }
 
+/// A total with fewer cents (units) than people: `smallest` is $0.01.
+pub(crate) fn too_few_units(total: &str, people: usize, smallest: &str) -> String {
+    format!(
+        "{total} cannot be shared by {people} people (you included): every share must be at least {smallest}, and I never round one down to nothing; use a larger total or fewer people"
+    )
+}
+
+/// What the exact shares leave is fewer cents (units) than the people
+/// without one.
+pub(crate) fn too_few_units_left(rest: &str, people: usize, smallest: &str) -> String {
+    format!(
+        "the exact shares leave {rest} for the {people} people without one (you included), and every share must be at least {smallest}; give smaller exact shares or a larger total"
+    )
+}
+
 pub(crate) const OWN_SHARE_NOTHING: &str =
     "Your own share would be nothing; give fewer exact shares or a larger total.";
 
