@@ -51,10 +51,10 @@ use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::{
-    CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, CodesAwaited, Identity,
-    LinkAttempt, LinkAttemptBounds, LinkCodeHash, LinkedCard, Payee, Payment, PaymentRequest,
-    PaymentState, PendingLink, RecordChange, RequestSide, RequestState, SeenUser, Split, Store,
-    StoreError, UserId,
+    AwaitingCode, CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState,
+    CodesAwaited, Identity, LinkAttempt, LinkAttemptBounds, LinkCodeHash, LinkedCard, OpenedEvent,
+    Payee, PayeeFacts, Payment, PaymentRequest, PaymentState, PendingLink, RecordChange,
+    RequestSide, RequestState, SeenUser, Split, Store, StoreError, UserId,
 };
 use bot::trust::Review;
 use ledger::{Amount, Currency, Ledger, Migration, RecordWrite, SqlValue, TransferId};
@@ -938,6 +938,54 @@ macro_rules! sql_backend {
                 {
                     return Ok((known, false));
                 }
+                record_sighting(pool, seen, now_ms).await
+            }
+
+            /// A new message's first read (`Store::open_event`): the
+            /// event's outcome and the sender's identity in one statement;
+            /// a sender who is new or changed is then recorded.
+            pub(crate) async fn open_event(
+                pool: &Pool,
+                event: &EventId,
+                seen: &SeenUser,
+                now_ms: i64,
+            ) -> Result<OpenedEvent, Error> {
+                let row = sqlx::query(concat!(
+                    "SELECT (SELECT outcome FROM bot_events
+                             WHERE platform = $1 AND event_id = $3) AS event_outcome, ",
+                    identity_columns!(),
+                    " FROM bot_identities WHERE platform = $1 AND platform_id = $2"
+                ))
+                .bind(seen.platform.as_str())
+                .bind(seen.id.as_str())
+                .bind(event.as_str())
+                .fetch_optional(pool)
+                .await?;
+                let outcome = match &row {
+                    Some(row) => get::<Option<String>>(row, "bot_events", "event_outcome")?,
+                    // An unknown sender: the event is read on its own.
+                    None => event_outcome(pool, seen.platform, event).await?,
+                };
+                if let Some(outcome) = outcome {
+                    return Ok(OpenedEvent::Handled(outcome));
+                }
+                if let Some(row) = &row {
+                    let known = identity_from_row(row)?;
+                    if sighting_changes_nothing(&known, seen, now_ms) {
+                        return Ok(OpenedEvent::New { sender: known, first_contact: false });
+                    }
+                }
+                let (sender, first_contact) = record_sighting(pool, seen, now_ms).await?;
+                Ok(OpenedEvent::New { sender, first_contact })
+            }
+
+            /// Creates or refreshes the identity `seen` (the write half of
+            /// `upsert_identity`), retrying a lost race to create it.
+            async fn record_sighting(
+                pool: &Pool,
+                seen: &SeenUser,
+                now_ms: i64,
+            ) -> Result<(Identity, bool), Error> {
                 for _ in 0..UPSERT_ATTEMPTS_MAX {
                     if let Some(done) = try_upsert_identity(pool, seen, now_ms).await? {
                         return Ok(done);
@@ -1523,6 +1571,50 @@ macro_rules! sql_backend {
                 Ok(found.is_some())
             }
 
+            /// `identities_with_skeleton` and `has_paid_before` in one
+            /// statement: one row per look-alike, each carrying the answer,
+            /// or one row of NULL identity columns when there is none.
+            pub(crate) async fn payee_facts(
+                pool: &Pool,
+                platform: Platform,
+                skeleton: &str,
+                limit: u32,
+                payer: UserId,
+                payee: UserId,
+            ) -> Result<PayeeFacts, Error> {
+                // The states are `PAID_STATES`.
+                let rows = sqlx::query(concat!(
+                    "SELECT f.paid_before, i.* FROM (
+                         SELECT CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_payments
+                             WHERE payer = $4 AND payee_user = $5
+                                 AND state IN ('completed', 'claimed'))
+                         THEN 1 ELSE 0 END AS paid_before) AS f
+                     LEFT JOIN (SELECT ",
+                    identity_columns!(),
+                    " FROM bot_identities WHERE platform = $1 AND skeleton = $2
+                         ORDER BY last_seen_ms DESC, platform_id LIMIT $3) AS i ON 1 = 1
+                     ORDER BY i.last_seen_ms DESC, i.platform_id"
+                ))
+                .bind(platform.as_str())
+                .bind(skeleton)
+                .bind(i64::from(limit))
+                .bind(payer.0)
+                .bind(payee.0)
+                .fetch_all(pool)
+                .await?;
+                let mut facts = PayeeFacts::default();
+                for row in &rows {
+                    let paid_before: i32 = get(row, "bot_payments", "paid_before")?;
+                    facts.paid_before = paid_before != 0;
+                    let found: Option<String> = get(row, "bot_identities", "platform_id")?;
+                    if found.is_some() {
+                        facts.look_alikes.push(identity_from_row(row)?);
+                    }
+                }
+                Ok(facts)
+            }
+
             pub(crate) async fn update_payment(
                 pool: &Pool,
                 payment: &Payment,
@@ -2065,6 +2157,58 @@ macro_rules! sql_backend {
                 })
             }
 
+            /// `payments_awaiting_code` and `codes_awaited` in one
+            /// statement: one row per payment, each carrying the flags, or
+            /// one row of NULL payment columns when none waits.
+            pub(crate) async fn awaiting_code(
+                pool: &Pool,
+                user: UserId,
+            ) -> Result<AwaitingCode, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT f.cards_awaited, f.standing_awaited, f.autopays_awaited, p.* FROM (
+                         SELECT
+                         CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_card_ops
+                             WHERE user_id = $1 AND state = 'awaiting_code')
+                         OR EXISTS (
+                             SELECT 1 FROM bot_card_adds
+                             WHERE user_id = $1 AND state = 'awaiting_code')
+                         THEN 1 ELSE 0 END AS cards_awaited,
+                         CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_standing_orders
+                             WHERE payer = $1 AND state = 'awaiting_code')
+                         THEN 1 ELSE 0 END AS standing_awaited,
+                         CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_autopays
+                             WHERE payer = $1 AND state = 'awaiting_code')
+                         THEN 1 ELSE 0 END AS autopays_awaited) AS f
+                     LEFT JOIN (SELECT seq, ",
+                    payment_columns!(),
+                    " FROM bot_payments WHERE payer = $1 AND state = 'awaiting_code') AS p
+                         ON 1 = 1
+                     ORDER BY p.created_at_ms DESC, p.seq DESC"
+                ))
+                .bind(user.0)
+                .fetch_all(pool)
+                .await?;
+                let mut awaiting = AwaitingCode::default();
+                for row in &rows {
+                    let flag = |column: &str| -> Result<bool, Error> {
+                        Ok(get::<i32>(row, PAYMENTS_TABLE, column)? != 0)
+                    };
+                    awaiting.others = CodesAwaited {
+                        cards: flag("cards_awaited")?,
+                        standing: flag("standing_awaited")?,
+                        autopays: flag("autopays_awaited")?,
+                    };
+                    let found: Option<String> = get(row, PAYMENTS_TABLE, "reference")?;
+                    if found.is_some() {
+                        awaiting.payments.push(payment_from_row(row)?);
+                    }
+                }
+                Ok(awaiting)
+            }
+
             pub(crate) async fn card_adds_awaiting_code(
                 pool: &Pool,
                 user: UserId,
@@ -2359,6 +2503,15 @@ impl Store for SqlStore {
         on_backend!(self, pool => db::event_outcome(pool, platform, event).await)
     }
 
+    async fn open_event(
+        &self,
+        event: &EventId,
+        sender: &SeenUser,
+        now_ms: i64,
+    ) -> Result<OpenedEvent, StoreError> {
+        on_backend!(self, pool => db::open_event(pool, event, sender, now_ms).await)
+    }
+
     async fn forget_events(&self, before_ms: i64) -> Result<u64, StoreError> {
         on_backend!(self, pool => db::forget_events(pool, before_ms).await)
     }
@@ -2532,6 +2685,17 @@ impl Store for SqlStore {
         on_backend!(self, pool => db::has_paid_before(pool, payer, payee).await)
     }
 
+    async fn payee_facts(
+        &self,
+        platform: Platform,
+        skeleton: &str,
+        limit: u32,
+        payer: UserId,
+        payee: UserId,
+    ) -> Result<PayeeFacts, StoreError> {
+        on_backend!(self, pool => db::payee_facts(pool, platform, skeleton, limit, payer, payee).await)
+    }
+
     async fn payments_held(&self, limit: u32) -> Result<Vec<Payment>, StoreError> {
         on_backend!(self, pool => db::payments_held(pool, limit).await)
     }
@@ -2618,6 +2782,10 @@ impl Store for SqlStore {
 
     async fn codes_awaited(&self, user: UserId) -> Result<CodesAwaited, StoreError> {
         on_backend!(self, pool => db::codes_awaited(pool, user).await)
+    }
+
+    async fn awaiting_code(&self, user: UserId) -> Result<AwaitingCode, StoreError> {
+        on_backend!(self, pool => db::awaiting_code(pool, user).await)
     }
 
     async fn card_ops_in_flight(&self, user: UserId) -> Result<Vec<CardOp>, StoreError> {
