@@ -86,7 +86,7 @@ use crate::notify::Dispatcher;
 use crate::otp::{self, OtpPolicy, Pepper, RandomSource};
 use crate::profile::PlatformProfile;
 use crate::stats::MessageOutcome;
-use crate::store::{CardOpKind, Identity, OpenedEvent, Store, StoreError};
+use crate::store::{CardOpKind, OpenedEvent, SenderSeen, Store, StoreError};
 
 use account::{help, seen_user};
 pub use autopay::{
@@ -474,10 +474,7 @@ impl Bot {
                 .await
                 .map(|opened| match opened {
                     OpenedEvent::Handled(stored) => (Some(stored), None),
-                    OpenedEvent::New {
-                        sender,
-                        first_contact,
-                    } => (None, Some((sender, first_contact))),
+                    OpenedEvent::New(sender) => (None, Some(sender)),
                 })
         };
         let sender = match opened {
@@ -537,13 +534,21 @@ impl Bot {
 
     /// The checks every message gets (see [`Bot::screen`]), then its
     /// command, run by the method of its family.
-    /// `sender`: the sender as [`Bot::handle`] already saw them.
+    /// `sender`: the sender as [`Bot::handle`] already saw them (their
+    /// tier, where read with them, is this message's read of it).
     async fn process(
         &self,
         msg: &Incoming,
         now_ms: i64,
-        sender: Option<(Identity, bool)>,
+        sender: Option<SenderSeen>,
     ) -> Result<Vec<Reply>> {
+        let sender = sender.map(|seen| {
+            if let Some(tier) = seen.tier {
+                let tier = tier.unwrap_or(self.config.trust.default_tier);
+                memo::keep_tier(seen.identity.user, tier);
+            }
+            (seen.identity, seen.first_contact)
+        });
         let (mut turn, command, first_contact) = match self.screen(msg, now_ms, sender).await? {
             Screened::Answered(replies) => return Ok(replies),
             Screened::Command {

@@ -115,12 +115,19 @@ pub struct AwaitingCode {
 pub enum OpenedEvent {
     /// The event was handled before: its stored outcome.
     Handled(String),
-    /// Not handled before: the sender, recorded as seen, and whether this
-    /// is their first contact (as [`Store::upsert_identity`]).
-    New {
-        sender: Identity,
-        first_contact: bool,
-    },
+    /// Not handled before: the sender, recorded as seen.
+    New(SenderSeen),
+}
+
+/// The sender of a new message, recorded as seen ([`Store::open_event`]).
+#[derive(Clone, Debug)]
+pub struct SenderSeen {
+    pub identity: Identity,
+    /// Whether this is their first contact (as [`Store::upsert_identity`]).
+    pub first_contact: bool,
+    /// Their verification tier as last set (`Some(None)`: never set), where
+    /// it was read with them; `None`: not read.
+    pub tier: Option<Option<crate::trust::Tier>>,
 }
 
 /// What the warnings before a payment read about its payee
@@ -240,8 +247,9 @@ pub trait Store:
 
     /// A new message's first read: the stored outcome of its event (on
     /// `sender.platform`), else its sender recorded as seen, exactly as
-    /// [`Store::event_outcome`] then [`Store::upsert_identity`] would. One
-    /// statement where the sender is known and unchanged.
+    /// [`Store::event_outcome`] then [`Store::upsert_identity`] would, and
+    /// the sender's tier where it reads it with them. One statement where
+    /// the sender is known and unchanged.
     async fn open_event(
         &self,
         event: &EventId,
@@ -251,11 +259,12 @@ pub trait Store:
         if let Some(outcome) = self.event_outcome(sender.platform, event).await? {
             return Ok(OpenedEvent::Handled(outcome));
         }
-        let (sender, first_contact) = self.upsert_identity(sender, now_ms).await?;
-        Ok(OpenedEvent::New {
-            sender,
+        let (identity, first_contact) = self.upsert_identity(sender, now_ms).await?;
+        Ok(OpenedEvent::New(SenderSeen {
+            identity,
             first_contact,
-        })
+            tier: None,
+        }))
     }
 
     /// Forgets the outcomes of events finished before `before_ms` (a

@@ -54,9 +54,9 @@ use bot::store::{
     AwaitingCode, CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState,
     CodesAwaited, Identity, LinkAttempt, LinkAttemptBounds, LinkCodeHash, LinkedCard, OpenedEvent,
     Payee, PayeeFacts, Payment, PaymentRequest, PaymentState, PendingLink, RecordChange,
-    RequestSide, RequestState, SeenUser, Split, Store, StoreError, UserId,
+    RequestSide, RequestState, SeenUser, SenderSeen, Split, Store, StoreError, UserId,
 };
-use bot::trust::Review;
+use bot::trust::{Review, Tier};
 use ledger::{Amount, Currency, Ledger, Migration, RecordWrite, SqlValue, TransferId};
 use sqlx::types::Uuid;
 
@@ -952,7 +952,9 @@ macro_rules! sql_backend {
             ) -> Result<OpenedEvent, Error> {
                 let row = sqlx::query(concat!(
                     "SELECT (SELECT outcome FROM bot_events
-                             WHERE platform = $1 AND event_id = $3) AS event_outcome, ",
+                             WHERE platform = $1 AND event_id = $3) AS event_outcome,
+                         (SELECT tier FROM bot_user_tiers AS t
+                             WHERE t.user_id = bot_identities.user_id) AS sender_tier, ",
                     identity_columns!(),
                     " FROM bot_identities WHERE platform = $1 AND platform_id = $2"
                 ))
@@ -972,11 +974,32 @@ macro_rules! sql_backend {
                 if let Some(row) = &row {
                     let known = identity_from_row(row)?;
                     if sighting_changes_nothing(&known, seen, now_ms) {
-                        return Ok(OpenedEvent::New { sender: known, first_contact: false });
+                        return Ok(OpenedEvent::New(SenderSeen {
+                            identity: known,
+                            first_contact: false,
+                            tier: Some(sender_tier(row)?),
+                        }));
                     }
                 }
-                let (sender, first_contact) = record_sighting(pool, seen, now_ms).await?;
-                Ok(OpenedEvent::New { sender, first_contact })
+                let (identity, first_contact) = record_sighting(pool, seen, now_ms).await?;
+                Ok(OpenedEvent::New(SenderSeen { identity, first_contact, tier: None }))
+            }
+
+            /// The `sender_tier` column of `open_event`'s row: the tier as
+            /// last set, if ever (SMALLINT on PostgreSQL).
+            fn sender_tier(row: &DbRow) -> Result<Option<Tier>, Error> {
+                const T: &str = "bot_user_tiers";
+                let tier = match row.try_get::<Option<i64>, _>("sender_tier") {
+                    Ok(tier) => tier,
+                    Err(_) => get::<Option<i16>>(row, T, "sender_tier")?.map(i64::from),
+                };
+                tier.map(|tier| {
+                    u8::try_from(tier)
+                        .ok()
+                        .and_then(Tier::new)
+                        .ok_or_else(|| corrupt(T, "tier", tier))
+                })
+                .transpose()
             }
 
             /// Creates or refreshes the identity `seen` (the write half of

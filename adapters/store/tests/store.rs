@@ -14,9 +14,10 @@ use bot::otp::{OtpChallenge, OtpHash, Pepper};
 use bot::store::{
     CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, Identity, LinkAttempt,
     LinkAttemptBounds, LinkedCard, OpenedEvent, Payee, Payment, PaymentRequest, PaymentState,
-    PendingLink, RecordChange, RequestSide, RequestState, SeenUser, Split, Store, UserId,
+    PendingLink, RecordChange, RequestSide, RequestState, SeenUser, SenderSeen, Split, Store,
+    UserId,
 };
-use bot::trust::Review;
+use bot::trust::{Actor, Review, Tier, TierRecord, TrustStore};
 use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
 use ledger::{Amount, Currency, NewTransfer, SubmitError, TransferId, Unit};
 use paybot_store::{BOT_MIGRATIONS, DUE_STATES, PAID_STATES, SqlStore};
@@ -2579,10 +2580,11 @@ mod cases {
         let p = Platform::Mock;
         let speaking = seen(p, "dana", Some("dana"), true);
         // Someone new: seen, with their first contact.
-        let OpenedEvent::New {
-            sender,
+        let OpenedEvent::New(SenderSeen {
+            identity: sender,
             first_contact,
-        } = store.open_event(&ev("m1"), &speaking, T0).await.unwrap()
+            ..
+        }) = store.open_event(&ev("m1"), &speaking, T0).await.unwrap()
         else {
             panic!("a new event");
         };
@@ -2593,10 +2595,11 @@ mod cases {
             Some(sender.clone())
         );
         // Known and unchanged: the same identity, no first contact.
-        let OpenedEvent::New {
-            sender: again,
+        let OpenedEvent::New(SenderSeen {
+            identity: again,
             first_contact,
-        } = store
+            tier,
+        }) = store
             .open_event(&ev("m2"), &speaking, T0 + 1)
             .await
             .unwrap()
@@ -2605,11 +2608,32 @@ mod cases {
         };
         assert!(!first_contact);
         assert_eq!(again.user, sender.user);
+        // Their tier comes with them: never set, then as set.
+        assert_eq!(tier, Some(None));
+        let three = Tier::new(3).unwrap();
+        store
+            .set_tier(&TierRecord {
+                user: sender.user,
+                tier: three,
+                reason: "checked".to_owned(),
+                actor: Actor::System,
+                set_at_ms: T0,
+            })
+            .await
+            .unwrap();
+        let OpenedEvent::New(SenderSeen { tier, .. }) = store
+            .open_event(&ev("m2b"), &speaking, T0 + 1)
+            .await
+            .unwrap()
+        else {
+            panic!("a new event");
+        };
+        assert_eq!(tier, Some(Some(three)));
         // A changed handle is recorded.
         let renamed = seen(p, "dana", Some("dana2"), true);
-        let OpenedEvent::New {
-            sender: renamed, ..
-        } = store.open_event(&ev("m3"), &renamed, T0 + 2).await.unwrap()
+        let OpenedEvent::New(SenderSeen {
+            identity: renamed, ..
+        }) = store.open_event(&ev("m3"), &renamed, T0 + 2).await.unwrap()
         else {
             panic!("a new event");
         };
@@ -2637,10 +2661,10 @@ mod cases {
                 .open_event(&ev("m1"), &elsewhere, T0 + 6)
                 .await
                 .unwrap(),
-            OpenedEvent::New {
+            OpenedEvent::New(SenderSeen {
                 first_contact: true,
                 ..
-            }
+            })
         ));
         // Someone only mentioned before speaks: their first contact.
         store
@@ -2652,10 +2676,10 @@ mod cases {
                 .open_event(&ev("m4"), &seen(p, "fay", Some("fay"), true), T0 + 7)
                 .await
                 .unwrap(),
-            OpenedEvent::New {
+            OpenedEvent::New(SenderSeen {
                 first_contact: true,
                 ..
-            }
+            })
         ));
     }
 
