@@ -1117,9 +1117,10 @@ macro_rules! sql_backend {
                 skeleton: &str,
                 limit: u32,
             ) -> Result<Vec<Identity>, Error> {
+                // `LIMIT CAST(..)`: see `payee_facts`.
                 let query = select::<Identity>(
                     "WHERE platform = $1 AND skeleton = $2
-                     ORDER BY last_seen_ms DESC, platform_id LIMIT $3",
+                     ORDER BY last_seen_ms DESC, platform_id LIMIT CAST($3 AS BIGINT)",
                 )
                 .bind(platform.as_str())
                 .bind(skeleton)
@@ -1605,7 +1606,10 @@ macro_rules! sql_backend {
                 payer: UserId,
                 payee: UserId,
             ) -> Result<PayeeFacts, Error> {
-                // The states are `PAID_STATES`.
+                // The states are `PAID_STATES`. `LIMIT CAST($3 ..)`, not
+                // `LIMIT $3`: SQLite plans with a bound LIMIT's value, so it
+                // would compile the statement again at every run (each binds
+                // it anew); a cast is planned once.
                 let rows = sqlx::query(concat!(
                     "SELECT f.paid_before, i.* FROM (
                          SELECT CASE WHEN EXISTS (
@@ -1616,7 +1620,8 @@ macro_rules! sql_backend {
                      LEFT JOIN (SELECT ",
                     identity_columns!(),
                     " FROM bot_identities WHERE platform = $1 AND skeleton = $2
-                         ORDER BY last_seen_ms DESC, platform_id LIMIT $3) AS i ON 1 = 1
+                         ORDER BY last_seen_ms DESC, platform_id
+                         LIMIT CAST($3 AS BIGINT)) AS i ON 1 = 1
                      ORDER BY i.last_seen_ms DESC, i.platform_id"
                 ))
                 .bind(platform.as_str())
