@@ -484,7 +484,7 @@ impl Bot {
                 return decode_outcome(&stored);
             }
             Err(error) => {
-                tracing::error!(%error, event = %event_key(msg), "cannot read event outcome");
+                tracing::error!(%error, event = %event_key(msg), "cannot read the event or record its sender");
                 self.count_message(msg, MessageOutcome::Failed);
                 return vec![internal_error(msg)];
             }
