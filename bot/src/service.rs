@@ -81,14 +81,14 @@ use ledger::{
 use crate::card::CardRail;
 use crate::command::Command;
 use crate::limits::{CommandRates, Limits};
-use crate::message::{Incoming, Platform, Reply};
+use crate::message::{ChatKind, Incoming, Platform, Reply};
 use crate::notify::Dispatcher;
 use crate::otp::{self, OtpPolicy, Pepper, RandomSource};
 use crate::profile::PlatformProfile;
 use crate::stats::MessageOutcome;
-use crate::store::{CardOpKind, Store, StoreError};
+use crate::store::{CardOpKind, OpenedEvent, SenderSeen, Store, StoreError};
 
-use account::help;
+use account::{help, seen_user};
 pub use autopay::{
     AUTOPAY_ATTEMPTS_MAX, AUTOPAY_LEAD_MS, AUTOPAY_RETRY_MS, AUTOPAYS_PER_USER_MAX,
     SWEEP_AUTOPAY_MAX, SWEEP_AUTOPAY_SETUPS_MAX,
@@ -122,8 +122,8 @@ pub use tab::{
 pub use texts::turn::{CARD_IN_DIRECT_COMMAND_TEXT, CARD_IN_DIRECT_TEXT, INTERNAL_ERROR_TEXT};
 use texts::{minutes, tries};
 use turn::{
-    AwaitsCode, Screened, Turn, decode_outcome, derive, encode_outcome, event_key, internal_error,
-    short_ref, withhold_card_numbers,
+    AwaitsCode, Screened, Turn, decode_outcome, derive, encode_outcome, event_key, ignored,
+    internal_error, short_ref, withhold_card_numbers,
 };
 pub use turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG};
 
@@ -460,20 +460,38 @@ impl Bot {
         }
         // Given up if this future is dropped before the outcome is kept.
         let claim = events::ClaimGuard::new(&self.events, platform, event);
-        match self.store.event_outcome(platform, event).await {
-            Ok(None) => {}
-            Ok(Some(stored)) => {
+        // The event's stored outcome and, for a message not ignored, its
+        // sender seen: one read where the sender is known.
+        let opened = if ignored(msg) {
+            self.store
+                .event_outcome(platform, event)
+                .await
+                .map(|stored| (stored, None))
+        } else {
+            let direct = msg.chat.kind == ChatKind::Direct;
+            let seen = seen_user(&msg.sender, platform, true, direct);
+            self.store
+                .open_event(event, &seen, now_ms)
+                .await
+                .map(|opened| match opened {
+                    OpenedEvent::Handled(stored) => (Some(stored), None),
+                    OpenedEvent::New(sender) => (None, Some(sender)),
+                })
+        };
+        let sender = match opened {
+            Ok((None, sender)) => sender,
+            Ok((Some(stored), _)) => {
                 self.count_message(msg, MessageOutcome::Replayed);
                 return decode_outcome(&stored);
             }
             Err(error) => {
-                tracing::error!(%error, event = %event_key(msg), "cannot read event outcome");
+                tracing::error!(%error, event = %event_key(msg), "cannot read the event or record its sender");
                 self.count_message(msg, MessageOutcome::Failed);
                 return vec![internal_error(msg)];
             }
-        }
+        };
         // Boxed: the whole handling is a large future, and every adapter awaits it.
-        match memo::with_memo(Box::pin(self.process(msg, now_ms))).await {
+        match memo::with_memo(Box::pin(self.process(msg, now_ms, sender))).await {
             Ok(replies) => {
                 let replies = withhold_card_numbers(msg, replies);
                 self.record_outcome(msg, encode_outcome(&replies));
@@ -517,8 +535,22 @@ impl Bot {
 
     /// The checks every message gets (see [`Bot::screen`]), then its
     /// command, run by the method of its family.
-    async fn process(&self, msg: &Incoming, now_ms: i64) -> Result<Vec<Reply>> {
-        let (mut turn, command, first_contact) = match self.screen(msg, now_ms).await? {
+    /// `sender`: the sender as [`Bot::handle`] already saw them (their
+    /// tier, where read with them, is this message's read of it).
+    async fn process(
+        &self,
+        msg: &Incoming,
+        now_ms: i64,
+        sender: Option<SenderSeen>,
+    ) -> Result<Vec<Reply>> {
+        let sender = sender.map(|seen| {
+            if let Some(tier) = seen.tier {
+                let tier = tier.unwrap_or(self.config.trust.default_tier);
+                memo::keep_tier(seen.identity.user, tier);
+            }
+            (seen.identity, seen.first_contact)
+        });
+        let (mut turn, command, first_contact) = match self.screen(msg, now_ms, sender).await? {
             Screened::Answered(replies) => return Ok(replies),
             Screened::Command {
                 turn,

@@ -101,6 +101,47 @@ pub struct CodesAwaited {
     pub autopays: bool,
 }
 
+/// What `/confirm` reads first ([`Store::awaiting_code`]): the payments
+/// waiting for the user's code, and which other records wait for one.
+#[derive(Clone, Debug, Default)]
+pub struct AwaitingCode {
+    /// The user's payments in [`PaymentState::AwaitingCode`], newest first.
+    pub payments: Vec<Payment>,
+    pub others: CodesAwaited,
+}
+
+/// The first read of a new message ([`Store::open_event`]).
+#[derive(Clone, Debug)]
+pub enum OpenedEvent {
+    /// The event was handled before: its stored outcome.
+    Handled(String),
+    /// Not handled before: the sender, recorded as seen.
+    New(SenderSeen),
+}
+
+/// The sender of a new message, recorded as seen ([`Store::open_event`]).
+#[derive(Clone, Debug)]
+pub struct SenderSeen {
+    pub identity: Identity,
+    /// Whether this is their first contact (as [`Store::upsert_identity`]).
+    pub first_contact: bool,
+    /// Their verification tier as last set (`Some(None)`: never set), where
+    /// it was read with them; `None`: not read.
+    pub tier: Option<Option<crate::trust::Tier>>,
+}
+
+/// What the warnings before a payment read about its payee
+/// ([`Store::payee_facts`]).
+#[derive(Clone, Debug, Default)]
+pub struct PayeeFacts {
+    /// Identities whose handle has the payee's skeleton, most recently seen
+    /// first (as [`Store::identities_with_skeleton`]).
+    pub look_alikes: Vec<Identity>,
+    /// Whether the payer ever completed a payment to the payee (as
+    /// [`Store::has_paid_before`]).
+    pub paid_before: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("bot store: {0}")]
 pub struct StoreError(pub Box<dyn std::error::Error + Send + Sync>);
@@ -204,6 +245,28 @@ pub trait Store:
         platform: Platform,
         event: &EventId,
     ) -> Result<Option<String>, StoreError>;
+
+    /// A new message's first read: the stored outcome of its event (on
+    /// `sender.platform`), else its sender recorded as seen, exactly as
+    /// [`Store::event_outcome`] then [`Store::upsert_identity`] would, and
+    /// the sender's tier where it reads it with them. One statement where
+    /// the sender is known and unchanged.
+    async fn open_event(
+        &self,
+        event: &EventId,
+        sender: &SeenUser,
+        now_ms: i64,
+    ) -> Result<OpenedEvent, StoreError> {
+        if let Some(outcome) = self.event_outcome(sender.platform, event).await? {
+            return Ok(OpenedEvent::Handled(outcome));
+        }
+        let (identity, first_contact) = self.upsert_identity(sender, now_ms).await?;
+        Ok(OpenedEvent::New(SenderSeen {
+            identity,
+            first_contact,
+            tier: None,
+        }))
+    }
 
     /// Forgets the outcomes of events finished before `before_ms` (a
     /// redelivery that late is handled afresh, and its derived ids make it
@@ -382,6 +445,24 @@ pub trait Store:
     /// Whether `payer` ever completed a payment to `payee`.
     async fn has_paid_before(&self, payer: UserId, payee: UserId) -> Result<bool, StoreError>;
 
+    /// [`Store::identities_with_skeleton`] and [`Store::has_paid_before`]
+    /// for one payment's warnings, in one statement.
+    async fn payee_facts(
+        &self,
+        platform: Platform,
+        skeleton: &str,
+        limit: u32,
+        payer: UserId,
+        payee: UserId,
+    ) -> Result<PayeeFacts, StoreError> {
+        Ok(PayeeFacts {
+            look_alikes: self
+                .identities_with_skeleton(platform, skeleton, limit)
+                .await?,
+            paid_before: self.has_paid_before(payer, payee).await?,
+        })
+    }
+
     /// Replaces the stored payment with `payment` (revision + 1) if its
     /// stored revision is still `payment.revision`. `false`: someone else
     /// changed it first; re-read and decide again.
@@ -506,6 +587,15 @@ pub trait Store:
     /// (card operations or adds, standing orders, autopays): one read, so
     /// `/confirm` reads those records only when there are some.
     async fn codes_awaited(&self, user: UserId) -> Result<CodesAwaited, StoreError>;
+
+    /// [`Store::payments_awaiting_code`] and [`Store::codes_awaited`] in
+    /// one statement: what `/confirm` reads first.
+    async fn awaiting_code(&self, user: UserId) -> Result<AwaitingCode, StoreError> {
+        Ok(AwaitingCode {
+            payments: self.payments_awaiting_code(user).await?,
+            others: self.codes_awaited(user).await?,
+        })
+    }
 
     /// The user's operations with the rail ([`CardOpState::Sent`] or
     /// [`CardOpState::Pending`]: sent, not yet decided), oldest first.

@@ -51,12 +51,12 @@ use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::{
-    CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, CodesAwaited, Identity,
-    LinkAttempt, LinkAttemptBounds, LinkCodeHash, LinkedCard, Payee, Payment, PaymentRequest,
-    PaymentState, PendingLink, RecordChange, RequestSide, RequestState, SeenUser, Split, Store,
-    StoreError, UserId,
+    AwaitingCode, CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState,
+    CodesAwaited, Identity, LinkAttempt, LinkAttemptBounds, LinkCodeHash, LinkedCard, OpenedEvent,
+    Payee, PayeeFacts, Payment, PaymentRequest, PaymentState, PendingLink, RecordChange,
+    RequestSide, RequestState, SeenUser, SenderSeen, Split, Store, StoreError, UserId,
 };
-use bot::trust::Review;
+use bot::trust::{Review, Tier};
 use ledger::{Amount, Currency, Ledger, Migration, RecordWrite, SqlValue, TransferId};
 use sqlx::types::Uuid;
 
@@ -946,6 +946,77 @@ macro_rules! sql_backend {
                 {
                     return Ok((known, false));
                 }
+                record_sighting(pool, seen, now_ms).await
+            }
+
+            /// A new message's first read (`Store::open_event`): the
+            /// event's outcome and the sender's identity in one statement;
+            /// a sender who is new or changed is then recorded.
+            pub(crate) async fn open_event(
+                pool: &Pool,
+                event: &EventId,
+                seen: &SeenUser,
+                now_ms: i64,
+            ) -> Result<OpenedEvent, Error> {
+                let row = sqlx::query(concat!(
+                    "SELECT (SELECT outcome FROM bot_events
+                             WHERE platform = $1 AND event_id = $3) AS event_outcome,
+                         (SELECT tier FROM bot_user_tiers AS t
+                             WHERE t.user_id = bot_identities.user_id) AS sender_tier, ",
+                    identity_columns!(),
+                    " FROM bot_identities WHERE platform = $1 AND platform_id = $2"
+                ))
+                .bind(seen.platform.as_str())
+                .bind(seen.id.as_str())
+                .bind(event.as_str())
+                .fetch_optional(pool)
+                .await?;
+                let outcome = match &row {
+                    Some(row) => get::<Option<String>>(row, "bot_events", "event_outcome")?,
+                    // An unknown sender: the event is read on its own.
+                    None => event_outcome(pool, seen.platform, event).await?,
+                };
+                if let Some(outcome) = outcome {
+                    return Ok(OpenedEvent::Handled(outcome));
+                }
+                if let Some(row) = &row {
+                    let known = identity_from_row(row)?;
+                    if sighting_changes_nothing(&known, seen, now_ms) {
+                        return Ok(OpenedEvent::New(SenderSeen {
+                            identity: known,
+                            first_contact: false,
+                            tier: Some(sender_tier(row)?),
+                        }));
+                    }
+                }
+                let (identity, first_contact) = record_sighting(pool, seen, now_ms).await?;
+                Ok(OpenedEvent::New(SenderSeen { identity, first_contact, tier: None }))
+            }
+
+            /// The `sender_tier` column of `open_event`'s row: the tier as
+            /// last set, if ever (SMALLINT on PostgreSQL).
+            fn sender_tier(row: &DbRow) -> Result<Option<Tier>, Error> {
+                const T: &str = "bot_user_tiers";
+                let tier = match row.try_get::<Option<i64>, _>("sender_tier") {
+                    Ok(tier) => tier,
+                    Err(_) => get::<Option<i16>>(row, T, "sender_tier")?.map(i64::from),
+                };
+                tier.map(|tier| {
+                    u8::try_from(tier)
+                        .ok()
+                        .and_then(Tier::new)
+                        .ok_or_else(|| corrupt(T, "tier", tier))
+                })
+                .transpose()
+            }
+
+            /// Creates or refreshes the identity `seen` (the write half of
+            /// `upsert_identity`), retrying a lost race to create it.
+            async fn record_sighting(
+                pool: &Pool,
+                seen: &SeenUser,
+                now_ms: i64,
+            ) -> Result<(Identity, bool), Error> {
                 for _ in 0..UPSERT_ATTEMPTS_MAX {
                     if let Some(done) = try_upsert_identity(pool, seen, now_ms).await? {
                         return Ok(done);
@@ -1054,9 +1125,10 @@ macro_rules! sql_backend {
                 skeleton: &str,
                 limit: u32,
             ) -> Result<Vec<Identity>, Error> {
+                // `LIMIT CAST(..)`: see `payee_facts`.
                 let query = select::<Identity>(
                     "WHERE platform = $1 AND skeleton = $2
-                     ORDER BY last_seen_ms DESC, platform_id LIMIT $3",
+                     ORDER BY last_seen_ms DESC, platform_id LIMIT CAST($3 AS BIGINT)",
                 )
                 .bind(platform.as_str())
                 .bind(skeleton)
@@ -1529,6 +1601,54 @@ macro_rules! sql_backend {
                 .fetch_optional(pool)
                 .await?;
                 Ok(found.is_some())
+            }
+
+            /// `identities_with_skeleton` and `has_paid_before` in one
+            /// statement: one row per look-alike, each carrying the answer,
+            /// or one row of NULL identity columns when there is none.
+            pub(crate) async fn payee_facts(
+                pool: &Pool,
+                platform: Platform,
+                skeleton: &str,
+                limit: u32,
+                payer: UserId,
+                payee: UserId,
+            ) -> Result<PayeeFacts, Error> {
+                // The states are `PAID_STATES`. `LIMIT CAST($3 ..)`, not
+                // `LIMIT $3`: SQLite plans with a bound LIMIT's value, so it
+                // would compile the statement again at every run (each binds
+                // it anew); a cast is planned once.
+                let rows = sqlx::query(concat!(
+                    "SELECT f.paid_before, i.* FROM (
+                         SELECT CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_payments
+                             WHERE payer = $4 AND payee_user = $5
+                                 AND state IN ('completed', 'claimed'))
+                         THEN 1 ELSE 0 END AS paid_before) AS f
+                     LEFT JOIN (SELECT ",
+                    identity_columns!(),
+                    " FROM bot_identities WHERE platform = $1 AND skeleton = $2
+                         ORDER BY last_seen_ms DESC, platform_id
+                         LIMIT CAST($3 AS BIGINT)) AS i ON 1 = 1
+                     ORDER BY i.last_seen_ms DESC, i.platform_id"
+                ))
+                .bind(platform.as_str())
+                .bind(skeleton)
+                .bind(i64::from(limit))
+                .bind(payer.0)
+                .bind(payee.0)
+                .fetch_all(pool)
+                .await?;
+                let mut facts = PayeeFacts::default();
+                for row in &rows {
+                    let paid_before: i32 = get(row, "bot_payments", "paid_before")?;
+                    facts.paid_before = paid_before != 0;
+                    let found: Option<String> = get(row, "bot_identities", "platform_id")?;
+                    if found.is_some() {
+                        facts.look_alikes.push(identity_from_row(row)?);
+                    }
+                }
+                Ok(facts)
             }
 
             pub(crate) async fn update_payment(
@@ -2073,6 +2193,58 @@ macro_rules! sql_backend {
                 })
             }
 
+            /// `payments_awaiting_code` and `codes_awaited` in one
+            /// statement: one row per payment, each carrying the flags, or
+            /// one row of NULL payment columns when none waits.
+            pub(crate) async fn awaiting_code(
+                pool: &Pool,
+                user: UserId,
+            ) -> Result<AwaitingCode, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT f.cards_awaited, f.standing_awaited, f.autopays_awaited, p.* FROM (
+                         SELECT
+                         CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_card_ops
+                             WHERE user_id = $1 AND state = 'awaiting_code')
+                         OR EXISTS (
+                             SELECT 1 FROM bot_card_adds
+                             WHERE user_id = $1 AND state = 'awaiting_code')
+                         THEN 1 ELSE 0 END AS cards_awaited,
+                         CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_standing_orders
+                             WHERE payer = $1 AND state = 'awaiting_code')
+                         THEN 1 ELSE 0 END AS standing_awaited,
+                         CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_autopays
+                             WHERE payer = $1 AND state = 'awaiting_code')
+                         THEN 1 ELSE 0 END AS autopays_awaited) AS f
+                     LEFT JOIN (SELECT seq, ",
+                    payment_columns!(),
+                    " FROM bot_payments WHERE payer = $1 AND state = 'awaiting_code') AS p
+                         ON 1 = 1
+                     ORDER BY p.created_at_ms DESC, p.seq DESC"
+                ))
+                .bind(user.0)
+                .fetch_all(pool)
+                .await?;
+                let mut awaiting = AwaitingCode::default();
+                for row in &rows {
+                    let flag = |column: &str| -> Result<bool, Error> {
+                        Ok(get::<i32>(row, PAYMENTS_TABLE, column)? != 0)
+                    };
+                    awaiting.others = CodesAwaited {
+                        cards: flag("cards_awaited")?,
+                        standing: flag("standing_awaited")?,
+                        autopays: flag("autopays_awaited")?,
+                    };
+                    let found: Option<String> = get(row, PAYMENTS_TABLE, "reference")?;
+                    if found.is_some() {
+                        awaiting.payments.push(payment_from_row(row)?);
+                    }
+                }
+                Ok(awaiting)
+            }
+
             pub(crate) async fn card_adds_awaiting_code(
                 pool: &Pool,
                 user: UserId,
@@ -2367,6 +2539,15 @@ impl Store for SqlStore {
         on_backend!(self, pool => db::event_outcome(pool, platform, event).await)
     }
 
+    async fn open_event(
+        &self,
+        event: &EventId,
+        sender: &SeenUser,
+        now_ms: i64,
+    ) -> Result<OpenedEvent, StoreError> {
+        on_backend!(self, pool => db::open_event(pool, event, sender, now_ms).await)
+    }
+
     async fn forget_events(&self, before_ms: i64) -> Result<u64, StoreError> {
         on_backend!(self, pool => db::forget_events(pool, before_ms).await)
     }
@@ -2540,6 +2721,17 @@ impl Store for SqlStore {
         on_backend!(self, pool => db::has_paid_before(pool, payer, payee).await)
     }
 
+    async fn payee_facts(
+        &self,
+        platform: Platform,
+        skeleton: &str,
+        limit: u32,
+        payer: UserId,
+        payee: UserId,
+    ) -> Result<PayeeFacts, StoreError> {
+        on_backend!(self, pool => db::payee_facts(pool, platform, skeleton, limit, payer, payee).await)
+    }
+
     async fn payments_held(&self, limit: u32) -> Result<Vec<Payment>, StoreError> {
         on_backend!(self, pool => db::payments_held(pool, limit).await)
     }
@@ -2626,6 +2818,10 @@ impl Store for SqlStore {
 
     async fn codes_awaited(&self, user: UserId) -> Result<CodesAwaited, StoreError> {
         on_backend!(self, pool => db::codes_awaited(pool, user).await)
+    }
+
+    async fn awaiting_code(&self, user: UserId) -> Result<AwaitingCode, StoreError> {
+        on_backend!(self, pool => db::awaiting_code(pool, user).await)
     }
 
     async fn card_ops_in_flight(&self, user: UserId) -> Result<Vec<CardOp>, StoreError> {

@@ -121,6 +121,8 @@ async fn an_autopay_reads_back_and_keeps_its_first_copy(store: Arc<SqlStore>, _l
     // `/confirm` reads the autopays only when this one read says some wait.
     let awaited = store.codes_awaited(alice).await.unwrap();
     assert!(awaited.autopays && !awaited.cards && !awaited.standing);
+    // The same in `/confirm`'s first read, with the payments.
+    assert_eq!(store.awaiting_code(alice).await.unwrap().others, awaited);
     assert!(!store.codes_awaited(power).await.unwrap().autopays);
     let again = store
         .insert_autopay(&autopay("UREAD01", 2, alice, power))

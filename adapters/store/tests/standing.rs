@@ -173,6 +173,8 @@ async fn the_queries_find_what_is_waiting_due_and_open(store: Arc<SqlStore>, _le
     // `/confirm` reads the orders only when this one read says some wait.
     let awaited = store.codes_awaited(alice).await.unwrap();
     assert!(awaited.standing && !awaited.cards && !awaited.autopays);
+    // The same in `/confirm`'s first read, with the payments.
+    assert_eq!(store.awaiting_code(alice).await.unwrap().others, awaited);
     assert!(
         !store.codes_awaited(bob).await.unwrap().standing,
         "hers only"

@@ -13,10 +13,11 @@ use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash, Pepper};
 use bot::store::{
     CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, Identity, LinkAttempt,
-    LinkAttemptBounds, LinkedCard, Payee, Payment, PaymentRequest, PaymentState, PendingLink,
-    RecordChange, RequestSide, RequestState, SeenUser, Split, Store, UserId,
+    LinkAttemptBounds, LinkedCard, OpenedEvent, Payee, Payment, PaymentRequest, PaymentState,
+    PendingLink, RecordChange, RequestSide, RequestState, SeenUser, SenderSeen, Split, Store,
+    UserId,
 };
-use bot::trust::Review;
+use bot::trust::{Actor, Review, Tier, TierRecord, TrustStore};
 use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
 use ledger::{Amount, Currency, NewTransfer, SubmitError, TransferId, Unit};
 use paybot_store::{BOT_MIGRATIONS, DUE_STATES, PAID_STATES, SqlStore};
@@ -108,6 +109,9 @@ conformance!(
     card_adds_due_and_awaiting,
     card_records_awaiting_code_sees_ops_and_adds_of_that_user_only,
     requests_since_counts_each_side_in_the_window,
+    open_event_gives_the_outcome_or_the_sender_seen,
+    awaiting_code_is_both_reads_in_one,
+    payee_facts_are_both_reads_in_one,
 );
 
 fn card_add(reference: &str, user: UserId, number: &str, created_at_ms: i64) -> CardAdd {
@@ -2565,6 +2569,205 @@ mod cases {
             since(alice, RequestSide::Received, T0 - 1, 10)
                 .await
                 .is_empty()
+        );
+    }
+
+    /// `open_event` answers as `event_outcome` then `upsert_identity` would.
+    pub(crate) async fn open_event_gives_the_outcome_or_the_sender_seen(
+        db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let p = Platform::Mock;
+        let speaking = seen(p, "dana", Some("dana"), true);
+        // Someone new: seen, with their first contact.
+        let OpenedEvent::New(SenderSeen {
+            identity: sender,
+            first_contact,
+            ..
+        }) = store.open_event(&ev("m1"), &speaking, T0).await.unwrap()
+        else {
+            panic!("a new event");
+        };
+        assert!(first_contact);
+        assert!(sender.started);
+        assert_eq!(
+            store.identity(p, &pid("dana")).await.unwrap(),
+            Some(sender.clone())
+        );
+        // Known and unchanged: the same identity, no first contact.
+        let OpenedEvent::New(SenderSeen {
+            identity: again,
+            first_contact,
+            tier,
+        }) = store
+            .open_event(&ev("m2"), &speaking, T0 + 1)
+            .await
+            .unwrap()
+        else {
+            panic!("a new event");
+        };
+        assert!(!first_contact);
+        assert_eq!(again.user, sender.user);
+        // Their tier comes with them: never set, then as set.
+        assert_eq!(tier, Some(None));
+        let three = Tier::new(3).unwrap();
+        store
+            .set_tier(&TierRecord {
+                user: sender.user,
+                tier: three,
+                reason: "checked".to_owned(),
+                actor: Actor::System,
+                set_at_ms: T0,
+            })
+            .await
+            .unwrap();
+        let OpenedEvent::New(SenderSeen { tier, .. }) = store
+            .open_event(&ev("m2b"), &speaking, T0 + 1)
+            .await
+            .unwrap()
+        else {
+            panic!("a new event");
+        };
+        assert_eq!(tier, Some(Some(three)));
+        // A changed handle is recorded.
+        let renamed = seen(p, "dana", Some("dana2"), true);
+        let OpenedEvent::New(SenderSeen {
+            identity: renamed, ..
+        }) = store.open_event(&ev("m3"), &renamed, T0 + 2).await.unwrap()
+        else {
+            panic!("a new event");
+        };
+        assert_eq!(renamed.handle, Some(handle("dana2")));
+        assert_eq!(renamed.user, sender.user);
+        // A handled event gives its outcome back, whoever sends it again.
+        finish(db, &store, p, "m1", "paid", T0 + 3).await;
+        let replay = store
+            .open_event(&ev("m1"), &speaking, T0 + 4)
+            .await
+            .unwrap();
+        assert!(matches!(replay, OpenedEvent::Handled(ref o) if o == "paid"));
+        // Of a sender never recorded too; nothing of them is recorded then.
+        let stranger = seen(p, "erin", Some("erin"), true);
+        let replay = store
+            .open_event(&ev("m1"), &stranger, T0 + 5)
+            .await
+            .unwrap();
+        assert!(matches!(replay, OpenedEvent::Handled(ref o) if o == "paid"));
+        assert_eq!(store.identity(p, &pid("erin")).await.unwrap(), None);
+        // The same event id on another platform is another event.
+        let elsewhere = seen(Platform::Telegram, "dana", Some("dana"), true);
+        assert!(matches!(
+            store
+                .open_event(&ev("m1"), &elsewhere, T0 + 6)
+                .await
+                .unwrap(),
+            OpenedEvent::New(SenderSeen {
+                first_contact: true,
+                ..
+            })
+        ));
+        // Someone only mentioned before speaks: their first contact.
+        store
+            .upsert_identity(&seen(p, "fay", Some("fay"), false), T0)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .open_event(&ev("m4"), &seen(p, "fay", Some("fay"), true), T0 + 7)
+                .await
+                .unwrap(),
+            OpenedEvent::New(SenderSeen {
+                first_contact: true,
+                ..
+            })
+        ));
+    }
+
+    /// `awaiting_code` is `payments_awaiting_code` and `codes_awaited`.
+    pub(crate) async fn awaiting_code_is_both_reads_in_one(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let none = store.awaiting_code(alice).await.unwrap();
+        assert!(none.payments.is_empty());
+        assert_eq!(none.others, bot::store::CodesAwaited::default());
+        // A card add only: its flag, no payment.
+        store
+            .insert_card_add(&card_add("A00002", alice, "4111111111111111", T0))
+            .await
+            .unwrap();
+        let card_only = store.awaiting_code(alice).await.unwrap();
+        assert!(card_only.payments.is_empty());
+        assert!(card_only.others.cards);
+        for (reference, payer, state, created) in [
+            ("AWA001", alice, PaymentState::AwaitingCode, T0),
+            ("AWA002", alice, PaymentState::AwaitingCode, T0 + 5),
+            ("AWA003", alice, PaymentState::Completed, T0 + 9),
+            ("BOB001", bob, PaymentState::AwaitingCode, T0 + 9),
+            ("AWA004", alice, PaymentState::AwaitingCode, T0 + 5),
+        ] {
+            let p = Payment {
+                state,
+                created_at_ms: created,
+                ..payment(reference, payer, bob, 100)
+            };
+            store.insert_payment(&p).await.unwrap();
+        }
+        let both = store.awaiting_code(alice).await.unwrap();
+        assert_eq!(refs(&both.payments), ["AWA004", "AWA002", "AWA001"]);
+        let apart = store.payments_awaiting_code(alice).await.unwrap();
+        assert_eq!(format!("{:?}", both.payments), format!("{apart:?}"));
+        assert_eq!(both.others, store.codes_awaited(alice).await.unwrap());
+        assert!(both.others.cards);
+        let bobs = store.awaiting_code(bob).await.unwrap();
+        assert_eq!(refs(&bobs.payments), ["BOB001"]);
+        assert_eq!(
+            bobs.others,
+            bot::store::CodesAwaited::default(),
+            "hers only"
+        );
+    }
+
+    /// `payee_facts` is `identities_with_skeleton` and `has_paid_before`.
+    pub(crate) async fn payee_facts_are_both_reads_in_one(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let p = Platform::Mock;
+        let facts = store.payee_facts(p, "b0b", 8, alice, bob).await.unwrap();
+        assert!(facts.look_alikes.is_empty());
+        assert!(!facts.paid_before);
+        for (i, id) in ["a", "b", "c", "d"].into_iter().enumerate() {
+            let sighting = SeenUser {
+                skeleton: Some("b0b".to_owned()),
+                ..seen(p, id, Some(&format!("bob{id}")), false)
+            };
+            store
+                .upsert_identity(&sighting, T0 + i as i64)
+                .await
+                .unwrap();
+        }
+        let two = store.payee_facts(p, "b0b", 2, alice, bob).await.unwrap();
+        assert_eq!(ids(&two.look_alikes), ["d", "c"]);
+        assert!(!two.paid_before);
+        let pending = payment("PAY001", alice, bob, 100);
+        store.insert_payment(&pending).await.unwrap();
+        let completed = Payment {
+            state: PaymentState::Completed,
+            due_at_ms: None,
+            ..store.payment(&r("PAY001")).await.unwrap().unwrap()
+        };
+        assert!(store.update_payment(&completed).await.unwrap());
+        let all = store.payee_facts(p, "b0b", 10, alice, bob).await.unwrap();
+        assert_eq!(ids(&all.look_alikes), ["d", "c", "b", "a"]);
+        assert!(all.paid_before);
+        // No look-alike: the answer still comes back.
+        let alone = store.payee_facts(p, "zzz", 10, alice, bob).await.unwrap();
+        assert!(alone.look_alikes.is_empty());
+        assert!(alone.paid_before);
+        let reverse = store.payee_facts(p, "b0b", 10, bob, alice).await.unwrap();
+        assert!(!reverse.paid_before, "one direction only");
+        assert_eq!(
+            reverse.look_alikes,
+            store.identities_with_skeleton(p, "b0b", 10).await.unwrap()
         );
     }
 }

@@ -30,6 +30,19 @@ pub(super) fn owner_of(user: UserId) -> std::result::Result<OwnerRef, LedgerErro
     OwnerRef::new(format!("user:{}", user.0))
 }
 
+/// A sighting of `user` (see [`Bot::see`]).
+pub(super) fn seen_user(user: &User, platform: Platform, speaking: bool, direct: bool) -> SeenUser {
+    SeenUser {
+        platform,
+        id: user.id.clone(),
+        handle: user.handle.clone(),
+        skeleton: user.handle.as_ref().map(identity::skeleton),
+        display_name: user.display_name.clone(),
+        speaking,
+        direct: speaking && direct,
+    }
+}
+
 impl Bot {
     /// Records a user as seen in this event: `speaking` when they sent it,
     /// `direct` when they sent it in a direct chat with the bot.
@@ -41,15 +54,7 @@ impl Bot {
         direct: bool,
         now_ms: i64,
     ) -> Result<(Identity, bool)> {
-        let seen = SeenUser {
-            platform,
-            id: user.id.clone(),
-            handle: user.handle.clone(),
-            skeleton: user.handle.as_ref().map(identity::skeleton),
-            display_name: user.display_name.clone(),
-            speaking,
-            direct: speaking && direct,
-        };
+        let seen = seen_user(user, platform, speaking, direct);
         Ok(self.store.upsert_identity(&seen, now_ms).await?)
     }
 

@@ -27,9 +27,12 @@ impl Bot {
             turn.for_sender(texts::CONFIRM_IN_PRIVATE);
             return Ok(());
         }
-        // One read says which other records wait for a code; only those
-        // are read.
-        let waiting = self.store.codes_awaited(turn.me.user).await?;
+        // One read gives the payments waiting for a code and says which
+        // other records wait for one; only those are read.
+        let crate::store::AwaitingCode {
+            payments: awaiting,
+            others: waiting,
+        } = self.store.awaiting_code(turn.me.user).await?;
         let standing = if waiting.standing {
             self.store
                 .standing_orders_awaiting_code(turn.me.user)
@@ -57,7 +60,6 @@ impl Bot {
                 .confirm_autopay(turn, autopay, code, second_factor)
                 .await;
         }
-        let awaiting = self.store.payments_awaiting_code(turn.me.user).await?;
         let (card_ops, card_adds) = if waiting.cards {
             (
                 self.store.card_ops_awaiting_code(turn.me.user).await?,

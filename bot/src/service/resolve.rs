@@ -103,27 +103,43 @@ impl Bot {
             Resolved::Known(identity) => identity.handle.clone(),
             Resolved::Unclaimed(handle) => Some(handle.clone()),
         };
-        if let Some(handle) = &handle {
-            let skeleton = identity::skeleton(handle);
-            let similar = self
-                .store
-                .identities_with_skeleton(turn.msg.platform, &skeleton, CONFUSABLE_CANDIDATES_MAX)
-                .await?;
-            if let Some(other) = similar
+        let (platform, payer) = (turn.msg.platform, turn.me.user);
+        let limit = CONFUSABLE_CANDIDATES_MAX;
+        // Both facts in one read where both are wanted.
+        let (similar, paid_before) = match (&handle, payee) {
+            (Some(handle), Resolved::Known(identity)) => {
+                let skeleton = identity::skeleton(handle);
+                let facts = self
+                    .store
+                    .payee_facts(platform, &skeleton, limit, payer, identity.user)
+                    .await?;
+                (facts.look_alikes, Some(facts.paid_before))
+            }
+            (Some(handle), Resolved::Unclaimed(_)) => {
+                let skeleton = identity::skeleton(handle);
+                let similar = self
+                    .store
+                    .identities_with_skeleton(platform, &skeleton, limit)
+                    .await?;
+                (similar, None)
+            }
+            (None, Resolved::Known(identity)) => {
+                let paid = self.store.has_paid_before(payer, identity.user).await?;
+                (Vec::new(), Some(paid))
+            }
+            (None, Resolved::Unclaimed(_)) => (Vec::new(), None),
+        };
+        if let Some(handle) = &handle
+            && let Some(other) = similar
                 .iter()
                 .filter_map(|i| i.handle.as_ref())
                 .find(|h| *h != handle)
-            {
-                warnings.push(texts::looks_like(&handle.to_string(), &other.to_string()));
-            }
+        {
+            warnings.push(texts::looks_like(&handle.to_string(), &other.to_string()));
         }
         match payee {
             Resolved::Known(identity) => {
-                if !self
-                    .store
-                    .has_paid_before(turn.me.user, identity.user)
-                    .await?
-                {
+                if paid_before == Some(false) {
                     warnings.push(texts::never_paid_before(&label_of(identity)));
                 }
             }

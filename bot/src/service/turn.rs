@@ -360,14 +360,25 @@ impl Bot {
     /// group is caught as leaked; in a direct chat, a card number outside
     /// `/card add` is refused; the command bucket; a usage error; and, on
     /// a platform that needs one, the invite to a direct chat.
-    pub(super) async fn screen<'a>(&self, msg: &'a Incoming, now_ms: i64) -> Result<Screened<'a>> {
-        if msg.sender.is_bot || msg.text.len() > MESSAGE_TEXT_BYTES_MAX {
+    /// `sender`: the sender already seen in this event (see
+    /// [`Bot::handle`]), else they are seen here.
+    pub(super) async fn screen<'a>(
+        &self,
+        msg: &'a Incoming,
+        now_ms: i64,
+        sender: Option<(Identity, bool)>,
+    ) -> Result<Screened<'a>> {
+        if ignored(msg) {
             return Ok(Screened::Answered(Vec::new()));
         }
         let direct = msg.chat.kind == ChatKind::Direct;
-        let (me, first_contact) = self
-            .see(&msg.sender, msg.platform, true, direct, now_ms)
-            .await?;
+        let (me, first_contact) = match sender {
+            Some(seen) => seen,
+            None => {
+                self.see(&msg.sender, msg.platform, true, direct, now_ms)
+                    .await?
+            }
+        };
         let profile = self.profile(msg.platform);
         let mut turn = Turn {
             msg,
@@ -477,6 +488,12 @@ impl Bot {
             }
         }
     }
+}
+
+/// Whether a message is ignored before anything is read for it: a bot's,
+/// or one whose text is over [`MESSAGE_TEXT_BYTES_MAX`].
+pub(super) fn ignored(msg: &Incoming) -> bool {
+    msg.sender.is_bot || msg.text.len() > MESSAGE_TEXT_BYTES_MAX
 }
 
 pub(super) fn internal_error(msg: &Incoming) -> Reply {

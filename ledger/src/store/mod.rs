@@ -846,9 +846,13 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 limit: u32,
             ) -> Result<Vec<StoredOutboxMessage>, Error> {
+                // `LIMIT CAST(..)`, not `LIMIT $1`: SQLite plans with a
+                // bound LIMIT's value, so it would compile the statement
+                // again at every run (each binds it anew); a cast is
+                // planned once.
                 let rows = sqlx::query(
                     "SELECT seq, id, topic, payload, created_at_ms, attempts FROM outbox
-                     WHERE delivered_at_ms IS NULL ORDER BY seq LIMIT $1",
+                     WHERE delivered_at_ms IS NULL ORDER BY seq LIMIT CAST($1 AS BIGINT)",
                 )
                 .bind(i64::from(limit))
                 .fetch_all(pool)
@@ -882,7 +886,7 @@ macro_rules! sql_backend {
                 let row: (i64, Option<i64>) = sqlx::query_as(
                     "SELECT COUNT(*), MIN(created_at_ms) FROM (
                          SELECT created_at_ms FROM outbox
-                         WHERE delivered_at_ms IS NULL ORDER BY seq LIMIT $1
+                         WHERE delivered_at_ms IS NULL ORDER BY seq LIMIT CAST($1 AS BIGINT)
                      ) AS waiting",
                 )
                 .bind(i64::from(counted_max))
