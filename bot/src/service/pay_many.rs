@@ -43,12 +43,26 @@ pub(super) const GROUP_REF_KIND: char = 'G';
 /// counts once, a single payment too).
 pub const AWAITING_GROUPS_PER_USER_MAX: usize = 3;
 
-/// One leg as `/pay` prepares it.
-struct Leg {
-    payee: Identity,
-    label: String,
-    amount: Amount,
-    transfer_id: TransferId,
+/// One leg as `/pay` (or `/settle`) prepares it.
+pub(super) struct Leg {
+    pub(super) payee: Identity,
+    pub(super) label: String,
+    pub(super) amount: Amount,
+    pub(super) transfer_id: TransferId,
+}
+
+/// Records that go with a group's legs (a settlement per leg, `/settle`),
+/// written in the unit that reserves the money; when they no longer fit
+/// (a conflicting record that is not this message's earlier try), the
+/// group is not started and the sender is told `refused`.
+pub(super) struct Along {
+    pub(super) records: Vec<ledger::RecordWrite>,
+    pub(super) refused: String,
+}
+
+/// Leg `index`'s pending transfer for the message `key`.
+pub(super) fn leg_transfer_id(key: &str, index: usize) -> TransferId {
+    derive("paybot.bot.pay.many", &format!("{key}#{index}"))
 }
 
 /// Whether `reference` names a leg of a payment group or a group.
@@ -92,7 +106,6 @@ impl Bot {
         let me = turn.me.clone();
         let key = event_key(turn.msg);
         let mut legs: Vec<Leg> = Vec::new();
-        let mut warnings: Vec<String> = Vec::new();
         for (index, leg) in wanted.iter().enumerate() {
             let identity = match self.resolve(turn, &leg.payee, false).await? {
                 Ok(Resolved::Known(identity)) => identity,
@@ -114,16 +127,33 @@ impl Bot {
                 turn.here(texts::named_twice(&label));
                 return Ok(());
             }
-            warnings.extend(
-                self.payee_warnings(turn, &Resolved::Known(identity.clone()))
-                    .await?,
-            );
             legs.push(Leg {
                 payee: identity,
                 label,
                 amount: leg.amount,
-                transfer_id: derive("paybot.bot.pay.many", &format!("{key}#{index}")),
+                transfer_id: leg_transfer_id(&key, index),
             });
+        }
+        self.start_group(turn, legs, memo, None).await
+    }
+
+    /// Reserves every leg's money in one linked unit with the legs' and
+    /// the group's records (and `along`'s), and sends the payer one code.
+    pub(super) async fn start_group(
+        &self,
+        turn: &mut Turn<'_>,
+        legs: Vec<Leg>,
+        memo: Option<Memo>,
+        along: Option<Along>,
+    ) -> Result<()> {
+        let me = turn.me.clone();
+        let key = event_key(turn.msg);
+        let mut warnings: Vec<String> = Vec::new();
+        for leg in &legs {
+            warnings.extend(
+                self.payee_warnings(turn, &Resolved::Known(leg.payee.clone()))
+                    .await?,
+            );
         }
         let Some(total) = total_of(legs.iter().map(|l| l.amount)) else {
             turn.here(texts::TOTAL_TOO_LARGE);
@@ -279,6 +309,10 @@ impl Bot {
             )?);
             payments.push(payment);
         }
+        let refused = along.map(|along| {
+            records.extend(along.records);
+            along.refused
+        });
         let unit = Unit {
             transfers,
             outbox: Vec::new(),
@@ -311,6 +345,19 @@ impl Bot {
         match committed {
             Ok(_) => {}
             Err(SubmitError::RecordConflict { .. }) => {
+                // What goes along no longer fits (unless this message's
+                // earlier try wrote it): nothing was reserved.
+                if let Some(refused) = refused
+                    && let Some(first) = payments.first()
+                    && self
+                        .store
+                        .payment_by_transfer(first.transfer_id)
+                        .await?
+                        .is_none()
+                {
+                    turn.here(refused);
+                    return Ok(());
+                }
                 // An earlier try of this message committed (a crash before
                 // its reply): its code was never seen; this one replaces it.
                 if !self.renew_group_code(turn, &payments).await? {

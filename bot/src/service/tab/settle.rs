@@ -9,6 +9,10 @@
 //! lapses. A cash settlement moves no money and counts once its payee
 //! confirms it.
 
+mod many;
+
+pub use many::SETTLE_GROUP_LEGS_MAX;
+
 use std::collections::BTreeMap;
 
 use ledger::{Amount, Currency, SubmitError, TransferId, Unit};
@@ -53,6 +57,10 @@ impl Bot {
             return self
                 .start_settlement(turn, &to, stored.amount, cash, stored.amount.minor())
                 .await;
+        }
+        let group = self.stored_settle_group(turn).await?;
+        if !group.is_empty() {
+            return self.settle_group(turn, &group).await;
         }
         let now = self.tab_now(turn.msg.platform, &turn.msg.chat.id).await?;
         let waiting = now
@@ -166,64 +174,73 @@ impl Bot {
                 }
             }
         }
-        match mine.as_slice() {
-            [] if others.is_empty() => {
+        if mine.is_empty() {
+            if others.is_empty() {
                 turn.here(texts::NOTHING_TO_SETTLE);
-                Ok(())
+                return Ok(());
             }
-            [] => {
-                let mut notices = Vec::new();
-                let mut asked = Vec::new();
-                let key = event_key(turn.msg);
-                for (debtor, debts) in &others {
-                    let Some(member) = now.members.iter().find(|m| m.user == *debtor) else {
-                        continue;
-                    };
-                    notices.push(self.notice(
-                        &format!("{key}:settle-ask:{debtor}"),
-                        turn.msg.platform,
-                        &member.platform_id,
-                        texts::ask_to_settle(
-                            &turn.me_label(),
-                            turn.msg.chat.title.as_deref(),
-                            debts,
-                        ),
-                    )?);
-                    asked.push(member.label());
-                }
-                self.ledger.enqueue_outbox(&notices).await?;
-                turn.here(texts::asked(&asked));
-                Ok(())
-            }
-            [(currency, to, left)] => {
-                let Some(to) = now.members.iter().find(|m| m.user == *to).cloned() else {
-                    turn.here(super::texts::not_a_member(&now.name(to)));
-                    return Ok(());
+            let mut notices = Vec::new();
+            let mut asked = Vec::new();
+            let key = event_key(turn.msg);
+            for (debtor, debts) in &others {
+                let Some(member) = now.members.iter().find(|m| m.user == *debtor) else {
+                    continue;
                 };
-                let Ok(amount) = Amount::from_minor(*left, *currency) else {
-                    turn.here(texts::settle_in_parts(
-                        &to.label(),
-                        &ledger::format_minor(*left, *currency),
-                    ));
-                    return Ok(());
-                };
-                let owed_minor = now
-                    .debts
-                    .get(currency)
-                    .and_then(|debts| debts.iter().find(|d| d.from == me && d.to == to.user))
-                    .map_or(0, |d| d.amount_minor);
-                self.start_settlement(turn, &to, amount, false, owed_minor)
-                    .await
+                notices.push(self.notice(
+                    &format!("{key}:settle-ask:{debtor}"),
+                    turn.msg.platform,
+                    &member.platform_id,
+                    texts::ask_to_settle(&turn.me_label(), turn.msg.chat.title.as_deref(), debts),
+                )?);
+                asked.push(member.label());
             }
-            several => {
-                let debts: Vec<String> = several
-                    .iter()
-                    .map(|(c, to, m)| format!("{} {}", now.name(to), ledger::format_minor(*m, *c)))
-                    .collect();
-                turn.here(texts::one_at_a_time(&debts));
-                Ok(())
-            }
+            self.ledger.enqueue_outbox(&notices).await?;
+            turn.here(texts::asked(&asked));
+            return Ok(());
         }
+        // One currency per `/settle` (a payment group is in one currency):
+        // the first one's creditors, the largest debts first, at most what
+        // one code pays; the rest is left for the next `/settle`.
+        let (these, rest) = many::pick(mine);
+        let mut owed = Vec::new();
+        for (currency, to, left) in &these {
+            let Some(to) = now.members.iter().find(|m| m.user == *to).cloned() else {
+                turn.here(super::texts::not_a_member(&now.name(to)));
+                return Ok(());
+            };
+            let Ok(amount) = Amount::from_minor(*left, *currency) else {
+                turn.here(texts::settle_in_parts(
+                    &to.label(),
+                    &ledger::format_minor(*left, *currency),
+                ));
+                return Ok(());
+            };
+            let owed_minor = now
+                .debts
+                .get(currency)
+                .and_then(|debts| debts.iter().find(|d| d.from == me && d.to == to.user))
+                .map_or(0, |d| d.amount_minor);
+            owed.push(many::Owed {
+                to,
+                amount,
+                owed_minor,
+            });
+        }
+        match owed.as_slice() {
+            [one] => {
+                self.start_settlement(turn, &one.to, one.amount, false, one.owed_minor)
+                    .await?;
+            }
+            _ => self.settle_group(turn, &owed).await?,
+        }
+        if !rest.is_empty() {
+            let debts: Vec<String> = rest
+                .iter()
+                .map(|(c, to, m)| format!("{} {}", now.name(to), ledger::format_minor(*m, *c)))
+                .collect();
+            turn.here(texts::settle_the_rest(&debts));
+        }
+        Ok(())
     }
 
     /// Records the settlement and, through paybot, starts its payment

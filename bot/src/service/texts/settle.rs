@@ -34,10 +34,20 @@ pub(crate) fn ask_to_settle(asker: &str, group: Option<&str>, debts: &[String]) 
     )
 }
 
-/// The sender owes several people: one at a time.
-pub(crate) fn one_at_a_time(debts: &[String]) -> String {
+/// One of the settlements a `/settle` to several people would write no
+/// longer fits (another one started meanwhile): nothing was started.
+pub(crate) fn already_waiting_many(creditors: &[String]) -> String {
     format!(
-        "You owe {}. Settle them one at a time: /settle @handle (each with its own code).",
+        "A settlement of yours to {} is already waiting (for your code, or for an answer); finish or cancel it first, then /settle again.",
+        creditors.join(" or ")
+    )
+}
+
+/// After starting one currency's settlements: what is left for another
+/// `/settle` (other currencies, or creditors past the most one code pays).
+pub(crate) fn settle_the_rest(debts: &[String]) -> String {
+    format!(
+        "You also owe {}: /settle again for that (one code per currency).",
         debts.join(" and ")
     )
 }
