@@ -216,6 +216,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "../migrations",
         "0027_autopay_expiry.sql"
     ),
+    ledger::migration!(
+        "bot",
+        28,
+        "the group tab: a cash settlement nobody answered in time expires",
+        "../migrations",
+        "0028_cash_settle_expiry.sql"
+    ),
 ];
 
 /// How often a verification event's claim is tried again when its row
@@ -2329,6 +2336,9 @@ impl Store for SqlStore {
                 settlement,
                 owed_minor,
             } => settle::insert_write(settlement, owed_minor),
+            RecordChange::ExpireCashSettlement { reference, now_ms } => {
+                settle::expire_write(reference, now_ms)
+            }
         })
     }
 

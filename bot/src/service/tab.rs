@@ -16,7 +16,10 @@ mod export;
 mod settle;
 
 pub use export::{TAB_EXPORT_EXPENSES_MAX, TAB_EXPORT_ROWS_MAX};
-pub use settle::{SETTLE_GROUP_LEGS_MAX, TAB_SETTLEMENTS_MAX};
+pub use settle::{
+    CASH_SETTLE_TTL_SECS_DEFAULT, SETTLE_GROUP_LEGS_MAX, SWEEP_CASH_SETTLEMENTS_MAX,
+    TAB_SETTLEMENTS_MAX,
+};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;

@@ -155,6 +155,9 @@ pub enum SettlementState {
     /// or never started (refused before any money was reserved); or, in
     /// cash, its payer cancelled it before the payee answered.
     Lapsed,
+    /// In cash: its payee did not answer within the time a cash
+    /// settlement waits (`cash_settle_ttl_secs`); it never counts.
+    Expired,
 }
 
 impl SettlementState {
@@ -164,6 +167,7 @@ impl SettlementState {
             SettlementState::Counted => "counted",
             SettlementState::Rejected => "rejected",
             SettlementState::Lapsed => "lapsed",
+            SettlementState::Expired => "expired",
         }
     }
 }
@@ -259,6 +263,15 @@ pub trait SettlementStore: Send + Sync {
         payer: UserId,
         now_ms: i64,
     ) -> Result<bool, StoreError>;
+
+    /// Cash settlements still unanswered that were made at or before
+    /// `made_by_ms`, oldest first, at most `limit` (the sweep expires them
+    /// with [`crate::store::RecordChange::ExpireCashSettlement`]).
+    async fn cash_settlements_unanswered(
+        &self,
+        made_by_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Settlement>, StoreError>;
 
     /// Marks the expense `old` undone and stores `new` (its edit) in one
     /// transaction: `Some(stored)` with the stored new expense (also when a

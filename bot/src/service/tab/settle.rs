@@ -9,8 +9,10 @@
 //! lapses. A cash settlement moves no money and counts once its payee
 //! confirms it.
 
+mod expiry;
 mod many;
 
+pub use expiry::{CASH_SETTLE_TTL_SECS_DEFAULT, SWEEP_CASH_SETTLEMENTS_MAX};
 pub use many::SETTLE_GROUP_LEGS_MAX;
 
 use std::collections::BTreeMap;
@@ -429,7 +431,9 @@ impl Bot {
             self.ledger.enqueue_outbox(&[notice]).await?;
         }
         if !answered_now {
-            if now == SettlementState::Lapsed {
+            if now == SettlementState::Expired {
+                turn.here(texts::expired_already(&reference));
+            } else if now == SettlementState::Lapsed {
                 turn.here(texts::cancelled_before_answer(
                     &reference,
                     &settlement.payer_label,
@@ -483,6 +487,10 @@ impl Bot {
         };
         let reference = settlement.reference.to_string();
         let amount = settlement.amount.to_string();
+        if now == SettlementState::Expired {
+            turn.here(texts::expired_already(&reference));
+            return Ok(());
+        }
         if now != SettlementState::Lapsed {
             turn.here(texts::answered_cannot_cancel(
                 &reference,

@@ -114,6 +114,27 @@ pub(crate) fn cancelled_before_answer(reference: &str, payer: &str) -> String {
     )
 }
 
+/// The payer's notice that their cash settlement expired unanswered.
+pub(crate) fn expired_to_payer(reference: &str, payee: &str, amount: &str, waited: &str) -> String {
+    format!(
+        "Your cash settlement {reference} of {amount} to {payee} expired: {payee} did not answer within {waited}. It does not count on the tab; /settle {payee} AMOUNT cash in the group records it again."
+    )
+}
+
+/// The payee's notice that a cash settlement to them expired unanswered.
+pub(crate) fn expired_to_payee(reference: &str, payer: &str, amount: &str) -> String {
+    format!(
+        "Cash settlement {reference} from {payer} ({amount}) expired before you answered: it does not count on the tab, and there is nothing left to confirm or reject."
+    )
+}
+
+/// The payee answers (or the payer cancels) a cash settlement that expired.
+pub(crate) fn expired_already(reference: &str) -> String {
+    format!(
+        "Settlement {reference} expired before it was answered: it does not count on the tab, and there is nothing left to confirm, reject or cancel."
+    )
+}
+
 pub(crate) fn no_such_own_settlement(reference: &str) -> String {
     format!("There is no cash settlement {reference} of yours to cancel.")
 }

@@ -17,8 +17,8 @@ use super::super::super::texts::settle as texts;
 use super::super::super::turn::{Turn, derive, event_key, label_of};
 use super::super::super::{Bot, BotError, Result};
 use crate::command::Memo;
-use crate::store::{RecordChange, UserId};
 use crate::store::tab::{GroupMember, Settlement, SettlementKind, SettlementState};
+use crate::store::{RecordChange, UserId};
 
 /// Most creditors one `/settle` pays with one code (a leg writes three
 /// records in the unit: its payment, its place in the group, its
@@ -171,7 +171,10 @@ mod tests {
             (eur(), UserId(4), 700),
         ];
         let (these, rest) = pick(mine);
-        assert_eq!(these, vec![(eur(), UserId(4), 700), (eur(), UserId(2), 500)]);
+        assert_eq!(
+            these,
+            vec![(eur(), UserId(4), 700), (eur(), UserId(2), 500)]
+        );
         assert_eq!(rest, vec![(usd(), UserId(3), 1_000)]);
     }
 
