@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use ledger::{Amount, Currency, SubmitError, TransferId, Unit};
 
 use super::super::resolve::Resolved;
+use super::super::texts::minutes;
 use super::super::texts::settle as texts;
 use super::super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, Turn, derive, event_key, short_ref};
 use super::super::{Bot, BotError, Result};
@@ -28,6 +29,11 @@ use crate::command::{Memo, ShortRef, Target};
 use crate::message::Button;
 use crate::store::tab::{GroupMember, Settlement, SettlementKind, SettlementState};
 use crate::store::{RecordChange, UserId};
+
+/// How often one debtor is asked privately to settle a group's tab
+/// (`/settle` or Settle by someone who owes nothing): at most once per
+/// debtor, group and clock hour of this length, however often it is pressed.
+pub const SETTLE_ASK_INTERVAL_SECS: u32 = 60 * 60;
 
 /// Most settlements waiting on a group's tab (for a code or a payee's
 /// answer); a further `/settle` is refused.
@@ -183,13 +189,21 @@ impl Bot {
             }
             let mut notices = Vec::new();
             let mut asked = Vec::new();
-            let key = event_key(turn.msg);
+            // The outbox keeps one message per key: a second press within
+            // the same interval asks nobody again.
+            let interval_ms = i64::from(SETTLE_ASK_INTERVAL_SECS).saturating_mul(1_000);
+            let period = turn.now_ms.div_euclid(interval_ms);
+            let group = format!(
+                "{}:{}",
+                turn.msg.platform.as_str(),
+                turn.msg.chat.id.as_str()
+            );
             for (debtor, debts) in &others {
                 let Some(member) = now.members.iter().find(|m| m.user == *debtor) else {
                     continue;
                 };
                 notices.push(self.notice(
-                    &format!("{key}:settle-ask:{debtor}"),
+                    &format!("settle-ask:{group}:{}:{period}", debtor.0),
                     turn.msg.platform,
                     &member.platform_id,
                     texts::ask_to_settle(&turn.me_label(), turn.msg.chat.title.as_deref(), debts),
@@ -197,7 +211,7 @@ impl Bot {
                 asked.push(member.label());
             }
             self.ledger.enqueue_outbox(&notices).await?;
-            turn.here(texts::asked(&asked));
+            turn.here(texts::asked(&asked, &minutes(SETTLE_ASK_INTERVAL_SECS)));
             return Ok(());
         }
         // One currency per `/settle` (a payment group is in one currency):

@@ -17,9 +17,9 @@ pub(crate) fn too_many_settlements(max: usize) -> String {
 }
 
 /// The sender owes nobody; the debtors were asked privately.
-pub(crate) fn asked(debtors: &[String]) -> String {
+pub(crate) fn asked(debtors: &[String], interval: &str) -> String {
     format!(
-        "You owe nothing here. I asked {} privately to settle their part.",
+        "You owe nothing here. I asked {} privately to settle their part (each is asked at most once in {interval}).",
         debtors.join(", ")
     )
 }
