@@ -51,7 +51,7 @@ pub(in crate::service::tab) fn pick(mine: Vec<Debt>) -> (Vec<Debt>, Vec<Debt>) {
     let (mut these, mut rest): (Vec<Debt>, Vec<Debt>) = mine
         .into_iter()
         .partition(|(currency, _, _)| Some(*currency) == first);
-    these.sort_by(|a, b| b.2.cmp(&a.2));
+    these.sort_by_key(|debt| std::cmp::Reverse(debt.2));
     if these.len() > SETTLE_GROUP_LEGS_MAX {
         rest.extend(these.split_off(SETTLE_GROUP_LEGS_MAX));
     }
