@@ -227,7 +227,7 @@ impl CommandName {
             CommandName::Settle => &[
                 (
                     "/settle",
-                    "pay your whole part of the tab, confirmed with a code sent to you privately",
+                    "pay your whole part of the tab, everyone you owe at once, confirmed with one code sent to you privately",
                 ),
                 (
                     "/settle @alice 20 cash",
