@@ -1427,6 +1427,9 @@ async fn settle_many_double_tap(backend: TestBackend) {
             asked.contains("@alice $30.00, @carol $20.00 (total $50.00)"),
             "{asked}"
         );
+        // The other tap is told its settlements wait, not "square".
+        assert!(asked.contains("is already waiting"), "{asked}");
+        assert!(!asked.contains("square"), "{asked}");
         let payment = reference_after(&asked, "/cancel ");
         assert!(payment.starts_with('G'), "{payment}");
         bot.handle(&dm(
@@ -1533,3 +1536,5 @@ cases!(approved_request_whose_payment_lapsed_expires {
     approved_request_whose_payment_lapsed_expires_on_sqlite(TestBackend::Sqlite),
     approved_request_whose_payment_lapsed_expires_on_postgres(TestBackend::Postgres),
 });
+
+mod settle_review;

@@ -162,12 +162,17 @@ impl Bot {
         let me = turn.me.user;
         let mut mine: Vec<(Currency, UserId, i64)> = Vec::new();
         let mut others: BTreeMap<UserId, Vec<String>> = BTreeMap::new();
+        // The sender's creditors whose settlements all wait already.
+        let mut waiting: Vec<String> = Vec::new();
         for (currency, debts) in &now.debts {
             for debt in debts {
                 let left = debt
                     .amount_minor
                     .saturating_sub(now.pending(debt.from, debt.to, *currency));
                 if left <= 0 {
+                    if debt.from == me && debt.amount_minor > 0 {
+                        waiting.push(now.name(&debt.to));
+                    }
                     continue;
                 }
                 let line = format!(
@@ -181,6 +186,16 @@ impl Bot {
                     others.entry(debt.from).or_default().push(line);
                 }
             }
+        }
+        if mine.is_empty() && !waiting.is_empty() {
+            // They owe, but all of it waits for their code or an answer:
+            // not someone who owes nothing.
+            waiting.dedup();
+            turn.for_sender(match waiting.as_slice() {
+                [one] => texts::already_waiting(one),
+                several => texts::already_waiting_many(several),
+            });
+            return Ok(());
         }
         if mine.is_empty() {
             if others.is_empty() {
@@ -242,14 +257,20 @@ impl Bot {
                 owed_minor,
             });
         }
-        match owed.as_slice() {
+        let started = match owed.as_slice() {
             [one] => {
                 self.start_settlement(turn, &one.to, one.amount, false, one.owed_minor)
                     .await?;
+                let id = derive("paybot.bot.settle", &event_key(turn.msg));
+                self.stored_settlement(id).await?.is_some()
             }
-            _ => self.settle_group(turn, &owed).await?,
-        }
-        if !rest.is_empty() {
+            _ => {
+                self.settle_group(turn, &owed).await?;
+                !self.stored_settle_group(turn).await?.is_empty()
+            }
+        };
+        // After a refusal (nothing started) the rest is not the news.
+        if started && !rest.is_empty() {
             let debts: Vec<String> = rest
                 .iter()
                 .map(|(c, to, m)| format!("{} {}", now.name(to), ledger::format_minor(*m, *c)))

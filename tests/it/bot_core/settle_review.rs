@@ -1,0 +1,220 @@
+//! `/settle` and the Settle button, as the review of issue 19 found them:
+//! a second tap while the sender's own debts wait, a redelivered group
+//! payment, the line about what is left after a refusal, the private asks.
+
+use super::*;
+
+/// Alice, Bob, Carol and Dave on a group tab: Bob owes Alice $30.00 and
+/// Carol $20.00; Dave owes Alice $10.00.
+async fn bob_owes_two_dave_owes_one(bot: &Bot) {
+    for (who, event) in [
+        ("alice", "r-s1"),
+        ("bob", "r-s2"),
+        ("carol", "r-s3"),
+        ("dave", "r-s4"),
+    ] {
+        bot.handle(&dm(who, event, "/start")).await;
+    }
+    for who in ["bob", "carol", "dave"] {
+        bot.handle(&group(who, &format!("r-hi-{who}"), "hi")).await;
+    }
+    for (who, event, text) in [
+        ("alice", "r-e1", "/expense 30 split @bob for pizza"),
+        ("carol", "r-e2", "/expense 20 split @bob for cab"),
+        ("alice", "r-e3", "/expense 10 split @dave for tea"),
+    ] {
+        let added = text_of(&bot.handle(&group(who, event, text)).await);
+        assert!(added.contains("on the tab"), "{added}");
+    }
+}
+
+/// Waits until the outcome of `event` (a group message) is in the
+/// database and out of the bot's memory, then forgets every outcome: a
+/// redelivery is then handled afresh, as after a crash.
+async fn lose_outcomes(store: &SqlStore, event: &str) {
+    let event = EventId::new(event).unwrap();
+    for _ in 0..500 {
+        if store
+            .event_outcome(Platform::Mock, &event)
+            .await
+            .unwrap()
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // The bot forgets it from memory right after the database has it.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    store.forget_events(i64::MAX).await.unwrap();
+}
+
+/// The private asks to settle handed to the platform so far, by debtor.
+fn asks_to(outbox: &Recorder, who: &str) -> usize {
+    outbox
+        .handed()
+        .iter()
+        .filter(|r| {
+            r.text.contains("asks everyone to settle")
+                && r.audience == Audience::Private(PlatformUserId::new(who).unwrap())
+        })
+        .count()
+}
+
+/// Settle pressed again while everything the sender owes waits for their
+/// code: they are told it waits; they are not taken for someone who owes
+/// nothing (no "square", nobody asked on their behalf).
+async fn second_settle_while_own_debts_wait(backend: TestBackend) {
+    let Some((db, bot, _store)) = setup_with_store(backend).await else {
+        return;
+    };
+    let outbox = Recorder::new(None);
+    bot.dispatcher()
+        .register(Platform::Mock, Arc::<Recorder>::clone(&outbox));
+    bob_owes_two_dave_owes_one(&bot).await;
+    let first = bot.handle(&group("bob", "r-settle1", "/settle")).await;
+    assert_eq!(codes_asked(&first), 1, "{first:?}");
+    let again = bot.handle(&group("bob", "r-settle2", "/settle")).await;
+    let text = text_of(&again);
+    assert!(text.contains("is already waiting"), "{text}");
+    assert!(!text.contains("square"), "{text}");
+    assert!(!text.contains("You owe nothing"), "{text}");
+    assert!(
+        !again
+            .iter()
+            .any(|r| matches!(r.audience, Audience::Chat(_)) && r.text.contains("already")),
+        "told privately: {again:?}"
+    );
+    bot.dispatcher().drain().await.unwrap();
+    assert_eq!(asks_to(&outbox, "dave"), 0);
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(second_settle_while_own_debts_wait {
+    a_second_settle_while_own_debts_wait_says_so_on_sqlite(TestBackend::Sqlite),
+    a_second_settle_while_own_debts_wait_says_so_on_postgres(TestBackend::Postgres),
+});
+
+/// A `/pay` to several people handled again (its outcome lost) reaches
+/// its stored group even when, counting itself, the payer now has the
+/// most groups waiting: it gets a fresh code, not a refusal.
+async fn redelivered_pay_many_reaches_its_group(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    for (who, event) in [("alice", "p-s1"), ("bob", "p-s2"), ("carol", "p-s3")] {
+        bot.handle(&dm(who, event, "/start")).await;
+    }
+    for who in ["bob", "carol"] {
+        bot.handle(&group(who, &format!("p-hi-{who}"), "hi")).await;
+    }
+    for n in 0..3 {
+        let started = bot
+            .handle(&group(
+                "alice",
+                &format!("p-pay{n}"),
+                "/pay @bob @carol 1 each",
+            ))
+            .await;
+        assert_eq!(codes_asked(&started), 1, "{started:?}");
+    }
+    lose_outcomes(&store, "p-pay2").await;
+    let again = bot
+        .handle(&group("alice", "p-pay2", "/pay @bob @carol 1 each"))
+        .await;
+    let text = text_of(&again);
+    assert!(!text.contains("waiting for a code"), "{text}");
+    assert!(text.contains("(total $2.00)"), "{text}");
+    let code = code_in(&text);
+    let done = text_of(
+        &bot.handle(&dm("alice", "p-confirm", &format!("/confirm {code}")))
+            .await,
+    );
+    assert!(
+        done.contains("Done: you paid @bob $1.00, @carol $1.00"),
+        "{text}\n{done}"
+    );
+    assert!(
+        balance_text(&bot, "bob", "p-bal")
+            .await
+            .contains("$101.00 available")
+    );
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(redelivered_pay_many_reaches_its_group {
+    a_redelivered_pay_many_reaches_its_stored_group_on_sqlite(TestBackend::Sqlite),
+    a_redelivered_pay_many_reaches_its_stored_group_on_postgres(TestBackend::Postgres),
+});
+
+/// A redelivered `/settle` to two people reaches its stored group too.
+async fn redelivered_settle_many_reaches_its_group(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    bob_owes_two_dave_owes_one(&bot).await;
+    let first = bot.handle(&group("bob", "r-settle", "/settle")).await;
+    assert_eq!(codes_asked(&first), 1, "{first:?}");
+    for n in 0..2 {
+        let started = bot
+            .handle(&group(
+                "bob",
+                &format!("r-pay{n}"),
+                "/pay @alice @dave 1 each",
+            ))
+            .await;
+        assert_eq!(codes_asked(&started), 1, "{started:?}");
+    }
+    lose_outcomes(&store, "r-settle").await;
+    let again = text_of(&bot.handle(&group("bob", "r-settle", "/settle")).await);
+    assert!(again.contains("(total $50.00)"), "{again}");
+    let code = code_in(&again);
+    let done = text_of(
+        &bot.handle(&dm("bob", "r-confirm", &format!("/confirm {code}")))
+            .await,
+    );
+    assert!(done.contains("Done: you paid @alice"), "{done}");
+    let tab = text_of(&bot.handle(&group("alice", "r-tab", "/tab")).await);
+    assert!(!tab.contains("@bob owes"), "{tab}");
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(redelivered_settle_many_reaches_its_group {
+    a_redelivered_settle_many_reaches_its_stored_group_on_sqlite(TestBackend::Sqlite),
+    a_redelivered_settle_many_reaches_its_stored_group_on_postgres(TestBackend::Postgres),
+});
+
+/// When the first currency's settlement is refused, the reply does not
+/// go on about "/settle again" for the rest as if something started.
+async fn no_rest_line_after_a_refusal(backend: TestBackend) {
+    let Some((db, bot, _store)) = setup_with_store(backend).await else {
+        return;
+    };
+    for (who, event) in [("alice", "x-s1"), ("bob", "x-s2"), ("carol", "x-s3")] {
+        bot.handle(&dm(who, event, "/start")).await;
+    }
+    for who in ["bob", "carol"] {
+        bot.handle(&group(who, &format!("x-hi-{who}"), "hi")).await;
+    }
+    for (who, event, text) in [
+        ("alice", "x-e1", "/expense 200 EUR split @bob for hotel"),
+        ("carol", "x-e2", "/expense 20 split @bob for cab"),
+    ] {
+        let added = text_of(&bot.handle(&group(who, event, text)).await);
+        assert!(added.contains("on the tab"), "{added}");
+    }
+    let refused = bot.handle(&group("bob", "x-settle", "/settle")).await;
+    let text = text_of(&refused);
+    assert_eq!(codes_asked(&refused), 0, "{text}");
+    assert!(!text.contains("You also owe"), "{text}");
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(no_rest_line_after_a_refusal {
+    no_settle_again_line_after_a_refused_settle_on_sqlite(TestBackend::Sqlite),
+    no_settle_again_line_after_a_refused_settle_on_postgres(TestBackend::Postgres),
+});
