@@ -326,6 +326,30 @@ macro_rules! settle_backend {
                 Ok(done.rows_affected() == 1)
             }
 
+            pub(crate) async fn note_ask(
+                pool: &Pool,
+                platform: Platform,
+                chat: &ChatId,
+                debtor: UserId,
+                now_ms: i64,
+                asked_after_ms: i64,
+            ) -> Result<bool, Error> {
+                let done = sqlx::query(
+                    "INSERT INTO bot_settle_asks (platform, chat, debtor, asked_at_ms)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (platform, chat, debtor) DO UPDATE SET asked_at_ms = $4
+                     WHERE bot_settle_asks.asked_at_ms <= $5",
+                )
+                .bind(platform.as_str())
+                .bind(chat.as_str())
+                .bind(debtor.0)
+                .bind(now_ms)
+                .bind(asked_after_ms)
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             pub(crate) async fn unanswered(
                 pool: &Pool,
                 made_by_ms: i64,
@@ -497,6 +521,17 @@ impl SettlementStore for SqlStore {
         limit: u32,
     ) -> Result<Vec<Settlement>, StoreError> {
         on_settle_backend!(self, pool => db::unanswered(pool, made_by_ms, limit).await)
+    }
+
+    async fn note_settle_ask(
+        &self,
+        platform: Platform,
+        chat: &ChatId,
+        debtor: UserId,
+        now_ms: i64,
+        asked_after_ms: i64,
+    ) -> Result<bool, StoreError> {
+        on_settle_backend!(self, pool => db::note_ask(pool, platform, chat, debtor, now_ms, asked_after_ms).await)
     }
 
     async fn replace_expense(

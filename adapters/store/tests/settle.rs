@@ -107,7 +107,34 @@ conformance!(
     a_cash_settlement_is_answered_once,
     a_cash_settlement_is_cancelled_by_its_payer_while_unanswered,
     an_edit_replaces_the_expense_once,
+    a_debtor_is_asked_once_per_window,
 );
+
+/// The Settle ask's check-and-set: once per group and debtor within the
+/// window since the last ask; other groups and debtors apart.
+async fn a_debtor_is_asked_once_per_window(store: Arc<SqlStore>) {
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let flat = ChatId::new("group:flat").unwrap();
+    let other = ChatId::new("group:other").unwrap();
+    let hour = 3_600_000;
+    let ask = |chat: &ChatId, who: UserId, now: i64| {
+        let (store, chat) = (Arc::clone(&store), chat.clone());
+        async move {
+            store
+                .note_settle_ask(Platform::Mock, &chat, who, now, now - hour)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(ask(&flat, bob, 10 * hour - 1_000).await);
+    assert!(!ask(&flat, bob, 10 * hour + 1_000).await, "2 s later");
+    assert!(ask(&flat, carol, 10 * hour + 1_000).await);
+    assert!(ask(&other, bob, 10 * hour + 1_000).await);
+    assert!(!ask(&flat, bob, 11 * hour - 2_000).await);
+    assert!(ask(&flat, bob, 11 * hour - 1_000).await, "an hour after");
+    assert!(!ask(&flat, bob, 11 * hour).await);
+}
 
 async fn user(store: &SqlStore, id: &str) -> UserId {
     let seen = SeenUser {

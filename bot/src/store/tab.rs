@@ -273,6 +273,18 @@ pub trait SettlementStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Settlement>, StoreError>;
 
+    /// Notes that `debtor` is asked now (`now_ms`) to settle the tab of
+    /// `chat`, unless they were asked there after `asked_after_ms` (one
+    /// check-and-set): `true` when they are to be asked now.
+    async fn note_settle_ask(
+        &self,
+        platform: Platform,
+        chat: &ChatId,
+        debtor: UserId,
+        now_ms: i64,
+        asked_after_ms: i64,
+    ) -> Result<bool, StoreError>;
+
     /// Marks the expense `old` undone and stores `new` (its edit) in one
     /// transaction: `Some(stored)` with the stored new expense (also when a
     /// retry finds it stored already), `None` when `old` was undone

@@ -218,3 +218,43 @@ cases!(no_rest_line_after_a_refusal {
     no_settle_again_line_after_a_refused_settle_on_sqlite(TestBackend::Sqlite),
     no_settle_again_line_after_a_refused_settle_on_postgres(TestBackend::Postgres),
 });
+
+/// The Settle ask is limited per debtor from when they were last asked,
+/// not by clock hour: presses two seconds apart across the hour ask once,
+/// and the second reply does not claim to have asked anyone.
+async fn settle_ask_is_a_sliding_window(backend: TestBackend) {
+    let Some((db, bot, _store)) = setup_with_store(backend).await else {
+        return;
+    };
+    let outbox = Recorder::new(None);
+    bot.dispatcher()
+        .register(Platform::Mock, Arc::<Recorder>::clone(&outbox));
+    bob_owes_two_dave_owes_one(&bot).await;
+    // Just before the hour (the clock starts on one).
+    db.clock
+        .advance(std::time::Duration::from_secs(59 * 60 + 59));
+    let first = text_of(&bot.handle(&group("alice", "w-1", "/settle")).await);
+    assert!(first.contains("I asked @bob, @dave privately"), "{first}");
+    db.clock.advance(std::time::Duration::from_secs(2));
+    let second = text_of(&bot.handle(&group("alice", "w-2", "/settle")).await);
+    assert!(!second.contains("I asked"), "{second}");
+    assert!(
+        second.contains("asked within the last 1 hour already"),
+        "{second}"
+    );
+    bot.dispatcher().drain().await.unwrap();
+    assert_eq!(asks_to(&outbox, "bob"), 1);
+    assert_eq!(asks_to(&outbox, "dave"), 1);
+    // An hour after the first ask, they are asked again.
+    db.clock.advance(std::time::Duration::from_secs(60 * 60));
+    let third = text_of(&bot.handle(&group("alice", "w-3", "/settle")).await);
+    assert!(third.contains("I asked @bob, @dave privately"), "{third}");
+    bot.dispatcher().drain().await.unwrap();
+    assert_eq!(asks_to(&outbox, "bob"), 2);
+    db.cleanup().await;
+}
+
+cases!(settle_ask_is_a_sliding_window {
+    the_settle_ask_is_once_per_hour_since_the_last_on_sqlite(TestBackend::Sqlite),
+    the_settle_ask_is_once_per_hour_since_the_last_on_postgres(TestBackend::Postgres),
+});

@@ -38,3 +38,15 @@ ALTER TABLE bot_tab_settlements_new RENAME TO bot_tab_settlements;
 CREATE INDEX bot_tab_settlements_by_chat ON bot_tab_settlements (platform, chat, seq);
 CREATE INDEX bot_tab_settlements_unanswered ON bot_tab_settlements (created_at_ms)
     WHERE kind = 'cash' AND decision IS NULL;
+
+-- When each debtor was last asked privately to settle a group's tab (the
+-- Settle button pressed by someone who owes nothing): one row per group
+-- and debtor, moved forward only once the ask interval has passed since
+-- it (one check-and-set), so a debtor is asked at most once per interval.
+CREATE TABLE bot_settle_asks (
+    platform    TEXT    NOT NULL,
+    chat        TEXT    NOT NULL,
+    debtor      INTEGER  NOT NULL REFERENCES bot_users (id),
+    asked_at_ms INTEGER  NOT NULL,
+    PRIMARY KEY (platform, chat, debtor)
+);

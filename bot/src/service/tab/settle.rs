@@ -32,7 +32,8 @@ use crate::store::{RecordChange, UserId};
 
 /// How often one debtor is asked privately to settle a group's tab
 /// (`/settle` or Settle by someone who owes nothing): at most once per
-/// debtor, group and clock hour of this length, however often it is pressed.
+/// debtor and group within this long of the last ask, however often it is
+/// pressed.
 pub const SETTLE_ASK_INTERVAL_SECS: u32 = 60 * 60;
 
 /// Most settlements waiting on a group's tab (for a code or a payee's
@@ -204,10 +205,11 @@ impl Bot {
             }
             let mut notices = Vec::new();
             let mut asked = Vec::new();
-            // The outbox keeps one message per key: a second press within
-            // the same interval asks nobody again.
+            let mut recently = Vec::new();
+            // Each debtor at most once per interval, counted from when they
+            // were last asked (one check-and-set per debtor).
             let interval_ms = i64::from(SETTLE_ASK_INTERVAL_SECS).saturating_mul(1_000);
-            let period = turn.now_ms.div_euclid(interval_ms);
+            let asked_after_ms = turn.now_ms.saturating_sub(interval_ms);
             let group = format!(
                 "{}:{}",
                 turn.msg.platform.as_str(),
@@ -217,8 +219,22 @@ impl Bot {
                 let Some(member) = now.members.iter().find(|m| m.user == *debtor) else {
                     continue;
                 };
+                let ask_now = self
+                    .store
+                    .note_settle_ask(
+                        turn.msg.platform,
+                        &turn.msg.chat.id,
+                        *debtor,
+                        turn.now_ms,
+                        asked_after_ms,
+                    )
+                    .await?;
+                if !ask_now {
+                    recently.push(member.label());
+                    continue;
+                }
                 notices.push(self.notice(
-                    &format!("settle-ask:{group}:{}:{period}", debtor.0),
+                    &format!("settle-ask:{group}:{}:{}", debtor.0, turn.now_ms),
                     turn.msg.platform,
                     &member.platform_id,
                     texts::ask_to_settle(&turn.me_label(), turn.msg.chat.title.as_deref(), debts),
@@ -226,7 +242,11 @@ impl Bot {
                 asked.push(member.label());
             }
             self.ledger.enqueue_outbox(&notices).await?;
-            turn.here(texts::asked(&asked, &minutes(SETTLE_ASK_INTERVAL_SECS)));
+            turn.here(texts::asked(
+                &asked,
+                &recently,
+                &minutes(SETTLE_ASK_INTERVAL_SECS),
+            ));
             return Ok(());
         }
         // One currency per `/settle` (a payment group is in one currency):

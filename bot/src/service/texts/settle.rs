@@ -16,11 +16,24 @@ pub(crate) fn too_many_settlements(max: usize) -> String {
     format!("This group's tab holds {max} settlements, the most it can.")
 }
 
-/// The sender owes nobody; the debtors were asked privately.
-pub(crate) fn asked(debtors: &[String], interval: &str) -> String {
+/// The sender owes nobody; the debtors in `asked` were asked privately
+/// now, those in `recently` within the last `interval` (not again).
+pub(crate) fn asked(asked: &[String], recently: &[String], interval: &str) -> String {
+    let recent = if recently.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " {} {} asked within the last {interval} already; I ask each at most once in {interval}.",
+            recently.join(", "),
+            if recently.len() == 1 { "was" } else { "were" }
+        )
+    };
+    if asked.is_empty() {
+        return format!("You owe nothing here.{recent}");
+    }
     format!(
-        "You owe nothing here. I asked {} privately to settle their part (each is asked at most once in {interval}).",
-        debtors.join(", ")
+        "You owe nothing here. I asked {} privately to settle their part.{recent}",
+        asked.join(", ")
     )
 }
 
