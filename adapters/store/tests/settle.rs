@@ -89,6 +89,26 @@ mod with_ledger {
             .await
         }
     }
+    mod sqlite_expiry_race {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn expiry_and_cancel_at_once_leave_one_outcome() {
+            super::super::run_with_ledger(
+                super::super::TestBackend::Sqlite,
+                super::super::expiry_and_cancel_at_once_leave_one_outcome,
+            )
+            .await
+        }
+    }
+    mod postgres_expiry_race {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn expiry_and_cancel_at_once_leave_one_outcome() {
+            super::super::run_with_ledger(
+                super::super::TestBackend::Postgres,
+                super::super::expiry_and_cancel_at_once_leave_one_outcome,
+            )
+            .await
+        }
+    }
     mod postgres_expiry {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn an_unanswered_cash_settlement_expires_once() {
@@ -595,5 +615,39 @@ async fn an_unanswered_cash_settlement_expires_once(store: Arc<SqlStore>, ledger
             SettlementState::Counted
         };
         assert_eq!(state, expected);
+    }
+}
+
+/// The sweep's expiry and the payer's cancel at the same moment: exactly
+/// one of them wins, and the settlement ends as the winner says.
+async fn expiry_and_cancel_at_once_leave_one_outcome(store: Arc<SqlStore>, ledger: &Ledger) {
+    let (alice, bob) = (user(&store, "alice").await, user(&store, "bob").await);
+    for n in 40..48 {
+        let cash = settlement(bob, alice, n, SettlementKind::Cash);
+        store.insert_settlement(&cash).await.unwrap().unwrap();
+        let expire = store
+            .record_write(RecordChange::ExpireCashSettlement {
+                reference: &cash.reference,
+                now_ms: T0 + 1,
+            })
+            .unwrap();
+        let (expired, cancelled) = tokio::join!(
+            ledger.commit(Unit::records(vec![expire])),
+            store.cancel_cash_settlement(&cash.reference, bob, T0 + 1)
+        );
+        let cancelled = cancelled.unwrap();
+        let expired = match expired {
+            Ok(_) => true,
+            Err(SubmitError::RecordConflict { .. }) => false,
+            Err(other) => panic!("{other:?}"),
+        };
+        assert!(expired != cancelled, "round {n}: one wins");
+        let stored = store.settlement(&cash.reference).await.unwrap().unwrap();
+        let want = if expired {
+            SettlementState::Expired
+        } else {
+            SettlementState::Lapsed
+        };
+        assert_eq!(stored.state, want, "round {n}");
     }
 }

@@ -258,3 +258,91 @@ cases!(settle_ask_is_a_sliding_window {
     the_settle_ask_is_once_per_hour_since_the_last_on_sqlite(TestBackend::Sqlite),
     the_settle_ask_is_once_per_hour_since_the_last_on_postgres(TestBackend::Postgres),
 });
+
+/// Bob owes Alice $30.00 and Carol $20.00 (through `bob_owes_two_dave_owes_one`);
+/// the tab as it was, and `/settle` still starts a fresh group.
+async fn tab_as_it_was(bot: &Bot, round: &str) {
+    let tab = text_of(
+        &bot.handle(&group("alice", &format!("{round}-tab"), "/tab"))
+            .await,
+    );
+    assert!(tab.contains("@bob owes"), "{tab}");
+    assert!(!tab.contains("counted"), "{tab}");
+    let balance = balance_text(bot, "bob", &format!("{round}-bal")).await;
+    assert!(balance.contains("$100.00 available."), "{balance}");
+    let again = bot
+        .handle(&group("bob", &format!("{round}-again"), "/settle"))
+        .await;
+    assert_eq!(codes_asked(&again), 1, "{again:?}");
+    let payment = reference_after(&text_of(&again), "/cancel ");
+    bot.handle(&dm(
+        "bob",
+        &format!("{round}-cancel"),
+        &format!("/cancel {payment}"),
+    ))
+    .await;
+}
+
+/// A `/settle` to two whose code ends without paying (five wrong codes,
+/// its code expiring and swept, or the payment undone after it counted):
+/// its settlements lapse, the tab is as it was, the ledger balances.
+async fn settle_group_ended_without_paying(backend: TestBackend) {
+    let Some((db, bot, _store)) = setup_with_store(backend).await else {
+        return;
+    };
+    bob_owes_two_dave_owes_one(&bot).await;
+    // Five wrong codes.
+    let started = text_of(&bot.handle(&group("bob", "l-1", "/settle")).await);
+    let code = code_in(&started);
+    let wrong: String = code
+        .chars()
+        .map(|c| if c == '1' { '2' } else { '1' })
+        .collect();
+    for n in 0..5 {
+        bot.handle(&dm("bob", &format!("l-w{n}"), &format!("/confirm {wrong}")))
+            .await;
+    }
+    let late = text_of(
+        &bot.handle(&dm("bob", "l-late", &format!("/confirm {code}")))
+            .await,
+    );
+    assert!(!late.contains("Done"), "{late}");
+    tab_as_it_was(&bot, "l-a").await;
+    // Its code expires and the sweep ends it.
+    let started = text_of(&bot.handle(&group("bob", "l-2", "/settle")).await);
+    let code = code_in(&started);
+    let ttl = bot::BotConfig::default().otp.ttl_secs;
+    db.clock
+        .advance(std::time::Duration::from_secs(u64::from(ttl) + 1));
+    bot.sweep().await.unwrap();
+    let late = text_of(
+        &bot.handle(&dm("bob", "l-late2", &format!("/confirm {code}")))
+            .await,
+    );
+    assert!(!late.contains("Done"), "{late}");
+    tab_as_it_was(&bot, "l-b").await;
+    // Confirmed, then undone: the settlements no longer count.
+    let started = text_of(&bot.handle(&group("bob", "l-3", "/settle")).await);
+    let code = code_in(&started);
+    let group_ref = reference_after(&started, "/cancel ");
+    let done = text_of(
+        &bot.handle(&dm("bob", "l-ok", &format!("/confirm {code}")))
+            .await,
+    );
+    assert!(done.contains("Done"), "{done}");
+    let tab = text_of(&bot.handle(&group("alice", "l-tab", "/tab")).await);
+    assert!(tab.contains("2 settlements counted"), "{tab}");
+    let undone = text_of(
+        &bot.handle(&dm("bob", "l-undo", &format!("/undo {group_ref}")))
+            .await,
+    );
+    assert!(undone.to_lowercase().contains("undone"), "{undone}");
+    tab_as_it_was(&bot, "l-c").await;
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(settle_group_ended_without_paying {
+    a_settle_group_ended_unpaid_leaves_the_tab_as_it_was_on_sqlite(TestBackend::Sqlite),
+    a_settle_group_ended_unpaid_leaves_the_tab_as_it_was_on_postgres(TestBackend::Postgres),
+});
