@@ -288,6 +288,7 @@ impl Bot {
             turn.here(texts::already_undone(&reference));
             return Ok(());
         }
+        self.lapse_unfit_settlements(turn, &reference).await?;
         turn.here(texts::undone(
             &reference,
             &expense.total.to_string(),

@@ -346,3 +346,72 @@ cases!(settle_group_ended_without_paying {
     a_settle_group_ended_unpaid_leaves_the_tab_as_it_was_on_sqlite(TestBackend::Sqlite),
     a_settle_group_ended_unpaid_leaves_the_tab_as_it_was_on_postgres(TestBackend::Postgres),
 });
+
+/// An expense undone while a settlement covering it waits for its code:
+/// the settlement's payment (all of a payment to several people) is
+/// cancelled and the payer told privately; the old code pays nothing, and
+/// the tab shows what is owed now.
+async fn undo_under_a_waiting_settlement(backend: TestBackend) {
+    let Some((db, bot, _store)) = setup_with_store(backend).await else {
+        return;
+    };
+    let outbox = Recorder::new(None);
+    bot.dispatcher()
+        .register(Platform::Mock, Arc::<Recorder>::clone(&outbox));
+    bob_owes_two_dave_owes_one(&bot).await;
+    let started = text_of(&bot.handle(&group("bob", "u-1", "/settle")).await);
+    let code = code_in(&started);
+    let group_ref = reference_after(&started, "/cancel ");
+    // Alice's $30.00 pizza for Bob is undone.
+    let history = text_of(&bot.handle(&group("alice", "u-h", "/tab history")).await);
+    let pizza = history
+        .lines()
+        .find(|l| l.contains("pizza"))
+        .unwrap_or_else(|| panic!("{history}"));
+    let expense = reference_after(&format!(" {pizza}"), " ");
+    let expense = if expense.starts_with('E') {
+        expense
+    } else {
+        let at = pizza.find(" E").unwrap_or_else(|| panic!("{pizza}"));
+        reference_after(&pizza[at..], " ")
+    };
+    let undone = text_of(
+        &bot.handle(&group(
+            "alice",
+            "u-undo",
+            &format!("/expense undo {expense}"),
+        ))
+        .await,
+    );
+    assert!(undone.contains(&expense), "{undone}");
+    bot.dispatcher().drain().await.unwrap();
+    let told = outbox.handed();
+    let notice = told
+        .iter()
+        .find(|r| r.text.contains("was cancelled before it was paid"))
+        .unwrap_or_else(|| panic!("bob not told: {told:?}"));
+    assert_eq!(
+        notice.audience,
+        Audience::Private(PlatformUserId::new("bob").unwrap())
+    );
+    assert!(notice.text.contains(&group_ref), "{}", notice.text);
+    let late = text_of(
+        &bot.handle(&dm("bob", "u-late", &format!("/confirm {code}")))
+            .await,
+    );
+    assert!(!late.contains("Done"), "{late}");
+    let balance = balance_text(&bot, "bob", "u-bal").await;
+    assert!(balance.contains("$100.00 available."), "{balance}");
+    let balance = balance_text(&bot, "alice", "u-bal2").await;
+    assert!(balance.contains("$100.00 available."), "{balance}");
+    let tab = text_of(&bot.handle(&group("carol", "u-tab", "/tab")).await);
+    assert!(tab.contains("@bob owes @carol $20.00"), "{tab}");
+    assert!(!tab.contains("@bob owes @alice"), "{tab}");
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(undo_under_a_waiting_settlement {
+    an_undo_cancels_the_waiting_settlement_it_unfits_on_sqlite(TestBackend::Sqlite),
+    an_undo_cancels_the_waiting_settlement_it_unfits_on_postgres(TestBackend::Postgres),
+});

@@ -10,6 +10,7 @@
 //! confirms it.
 
 mod expiry;
+mod lapse;
 mod many;
 
 pub use expiry::{CASH_SETTLE_TTL_SECS_DEFAULT, SWEEP_CASH_SETTLEMENTS_MAX};

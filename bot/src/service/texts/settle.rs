@@ -238,3 +238,11 @@ pub(crate) fn edited(
         "Expense {old} ({was}) is now {new}: {total}{memo}, shared in the same proportions: {shares}."
     )
 }
+
+/// The payer's notice: their settlement payment waiting for its code was
+/// cancelled because `expense` was undone or edited.
+pub(crate) fn settlement_lapsed(reference: &str, expense: &str) -> String {
+    format!(
+        "Your settlement payment {reference} was cancelled before it was paid: expense {expense} on the tab was undone or edited, so it no longer matches what you owe. Nothing was paid; /tab shows what you owe now, /settle pays it."
+    )
+}
