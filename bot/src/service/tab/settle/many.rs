@@ -110,6 +110,11 @@ impl Bot {
                     part.to.label()
                 )));
             };
+            if identity.user == turn.me.user {
+                // A creditor's account linked to the payer's meanwhile.
+                turn.here(texts::NOT_YOURSELF);
+                return Ok(());
+            }
             let transfer_id = leg_transfer_id(&key, index);
             let id = leg_settlement_id(&key, index);
             let settlement = Settlement {
