@@ -3,6 +3,7 @@
 //! payment, the line about what is left after a refusal, the private asks.
 
 use super::*;
+use bot::store::tab::SettlementStore;
 
 /// Alice, Bob, Carol and Dave on a group tab: Bob owes Alice $30.00 and
 /// Carol $20.00; Dave owes Alice $10.00.
@@ -414,4 +415,99 @@ async fn undo_under_a_waiting_settlement(backend: TestBackend) {
 cases!(undo_under_a_waiting_settlement {
     an_undo_cancels_the_waiting_settlement_it_unfits_on_sqlite(TestBackend::Sqlite),
     an_undo_cancels_the_waiting_settlement_it_unfits_on_postgres(TestBackend::Postgres),
+});
+
+/// `/settle` (to everyone) and `/settle @alice` at once: what covers
+/// Alice's debt starts once; the other is refused; paid, Alice is not
+/// paid twice.
+async fn settle_group_races_single(backend: TestBackend) {
+    let Some((db, bot, _store)) = setup_with_store(backend).await else {
+        return;
+    };
+    bob_owes_two_dave_owes_one(&bot).await;
+    let all = group("bob", "g-all", "/settle");
+    let one = group("bob", "g-one", "/settle @alice");
+    let (a, b) = tokio::join!(bot.handle(&all), bot.handle(&one));
+    assert_eq!(codes_asked(&a) + codes_asked(&b), 1, "{a:?} {b:?}");
+    let text = text_of(&a) + &text_of(&b);
+    assert!(text.contains("is already waiting"), "{text}");
+    let code = code_in(&text);
+    let done = text_of(
+        &bot.handle(&dm("bob", "g-ok", &format!("/confirm {code}")))
+            .await,
+    );
+    assert!(done.contains("Done"), "{done}");
+    let tab = text_of(&bot.handle(&group("carol", "g-tab", "/tab")).await);
+    assert!(!tab.contains("@alice owes @bob"), "{tab}");
+    assert!(!tab.contains("@bob owes @alice"), "{tab}");
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(settle_group_races_single {
+    settle_to_all_and_to_alice_at_once_start_one_on_sqlite(TestBackend::Sqlite),
+    settle_to_all_and_to_alice_at_once_start_one_on_postgres(TestBackend::Postgres),
+});
+
+/// The sweep expiring a cash settlement while its payee confirms it: it
+/// either counts (the payee told so) or expired (the payee told so),
+/// never both.
+async fn cash_expiry_races_confirm(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    let reference = bot_owes_alice_cash(&bot).await;
+    let ttl = bot::BotConfig::default().cash_settle_ttl_secs;
+    db.clock
+        .advance(std::time::Duration::from_secs(u64::from(ttl) + 1));
+    let confirm = dm(
+        "alice",
+        "c-confirm",
+        &format!("/settle confirm {reference}"),
+    );
+    let (swept, answered) = tokio::join!(bot.sweep(), bot.handle(&confirm));
+    swept.unwrap();
+    bot.sweep().await.unwrap();
+    let answered = text_of(&answered);
+    let stored = store
+        .settlement(&bot::command::ShortRef::parse(&reference).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let tab = text_of(&bot.handle(&group("alice", "c-tab", "/tab")).await);
+    if answered.contains("Confirmed") {
+        assert_eq!(stored.state, bot::store::tab::SettlementState::Counted);
+        assert!(tab.contains("@bob owes @alice $10.00"), "{tab}");
+    } else {
+        assert!(answered.contains("expired"), "{answered}");
+        assert_eq!(stored.state, bot::store::tab::SettlementState::Expired);
+        assert!(tab.contains("@bob owes @alice $30.00"), "{tab}");
+    }
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+/// Bob owes Alice $30.00 and says he paid $20.00 of it in cash: the
+/// settlement's reference.
+async fn bot_owes_alice_cash(bot: &Bot) -> String {
+    for (who, event) in [("alice", "c-s1"), ("bob", "c-s2")] {
+        bot.handle(&dm(who, event, "/start")).await;
+    }
+    bot.handle(&group("bob", "c-hi", "hi")).await;
+    let added = text_of(
+        &bot.handle(&group("alice", "c-e1", "/expense 30 split @bob for pizza"))
+            .await,
+    );
+    assert!(added.contains("on the tab"), "{added}");
+    let cash = text_of(
+        &bot.handle(&group("bob", "c-cash", "/settle @alice 20 cash"))
+            .await,
+    );
+    assert!(cash.contains("outside paybot"), "{cash}");
+    reference_after(&cash, "Settlement ")
+}
+
+cases!(cash_expiry_races_confirm {
+    a_cash_settlement_expiring_while_confirmed_has_one_outcome_on_sqlite(TestBackend::Sqlite),
+    a_cash_settlement_expiring_while_confirmed_has_one_outcome_on_postgres(TestBackend::Postgres),
 });
