@@ -94,6 +94,7 @@ pub fn bot_config(settings: &Settings, deployment: &Deployment) -> BotConfig {
             notice_before_secs: settings.scheduled.notice_before_secs,
         },
         undo_window_secs: settings.bot.undo_window_secs,
+        cash_settle_ttl_secs: settings.bot.cash_settle_ttl_secs,
     }
 }
 

@@ -115,9 +115,11 @@ pub use standing::{
 };
 pub use sweep::{EVENT_FORGET_INTERVAL_MS, EVENT_RETENTION_MS, SWEEP_PAYMENTS_MAX};
 pub use tab::{
-    EXPENSE_UNDO_SECS, MEMBERS_CACHED_MAX, RECURRING_EXPENSES_PER_CHAT_MAX,
-    RECURRING_PERIODS_PER_SWEEP_MAX, SWEEP_RECURRING_EXPENSES_MAX, TAB_EXPORT_BYTES_MAX, TAB_EXPORT_EXPENSES_MAX,
-    TAB_EXPORT_ROWS_MAX, TAB_HISTORY_MAX, TAB_SETTLEMENTS_MAX,
+    CASH_SETTLE_TTL_SECS_DEFAULT, EXPENSE_UNDO_SECS, MEMBERS_CACHED_MAX,
+    RECURRING_EXPENSES_PER_CHAT_MAX, RECURRING_PERIODS_PER_SWEEP_MAX, SETTLE_ASK_INTERVAL_SECS,
+    SETTLE_GROUP_LEGS_MAX, SWEEP_CASH_SETTLEMENTS_MAX, SWEEP_RECURRING_EXPENSES_MAX,
+    TAB_EXPORT_BYTES_MAX, TAB_EXPORT_EXPENSES_MAX, TAB_EXPORT_ROWS_MAX, TAB_HISTORY_MAX,
+    TAB_HISTORY_SETTLEMENTS_READ_MAX, TAB_SETTLEMENTS_MAX,
 };
 pub use texts::turn::{CARD_IN_DIRECT_COMMAND_TEXT, CARD_IN_DIRECT_TEXT, INTERNAL_ERROR_TEXT};
 use texts::{minutes, tries};
@@ -172,6 +174,9 @@ pub struct BotConfig {
     /// How long after a payment is confirmed its payer may `/undo` it
     /// (0: never).
     pub undo_window_secs: u32,
+    /// How long a cash settlement on a group's tab waits for its payee's
+    /// answer before it expires (both sides told).
+    pub cash_settle_ttl_secs: u32,
 }
 
 impl Default for BotConfig {
@@ -187,6 +192,7 @@ impl Default for BotConfig {
             trust: crate::trust::TrustConfig::default(),
             standing: StandingPolicy::default(),
             undo_window_secs: DEFAULT_UNDO_WINDOW_SECS,
+            cash_settle_ttl_secs: CASH_SETTLE_TTL_SECS_DEFAULT,
         }
     }
 }
@@ -707,6 +713,7 @@ impl Bot {
         ended += self.sweep_tab_recurring(now_ms).await?;
         ended += self.sweep_autopay(now_ms).await?;
         ended += self.sweep_requests(now_ms).await?;
+        ended += self.sweep_cash_settlements(now_ms).await?;
         if ended > 0 {
             self.dispatcher.wake();
         }

@@ -193,6 +193,14 @@ pub enum RecordChange<'a> {
         settlement: &'a tab::Settlement,
         owed_minor: i64,
     },
+    /// Expires an unanswered cash settlement: the same one check-and-set
+    /// on "unanswered" as its payee's answer and its payer's cancel, so
+    /// exactly one of them wins; the unit is not applied when it was
+    /// answered, cancelled or expired already.
+    ExpireCashSettlement {
+        reference: &'a crate::command::ShortRef,
+        now_ms: i64,
+    },
 }
 
 /// The bot's persistent state. Implementations must make each method atomic

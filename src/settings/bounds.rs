@@ -39,6 +39,8 @@ pub const OTP_ATTEMPTS_RANGE: RangeInclusive<u8> = 1..=10;
 pub const ESCROW_TTL_SECS_RANGE: RangeInclusive<u32> = 60..=bot::service::ESCROW_TTL_SECS_MAX;
 /// `bot.request_ttl_secs`: from a minute to 90 days.
 pub const REQUEST_TTL_SECS_RANGE: RangeInclusive<u32> = 60..=90 * 24 * 60 * 60;
+/// `bot.cash_settle_ttl_secs`: from a minute to 90 days.
+pub const CASH_SETTLE_TTL_SECS_RANGE: RangeInclusive<u32> = 60..=90 * 24 * 60 * 60;
 /// `bot.undo_window_secs`: from never to a day.
 pub const UNDO_WINDOW_SECS_RANGE: RangeInclusive<u32> = 0..=bot::service::UNDO_WINDOW_SECS_MAX;
 /// `scheduled.late_grace_secs`: from none to a week.
@@ -107,6 +109,7 @@ bound!(OtpTtl: u32 = OTP_TTL_SECS_RANGE, "seconds");
 bound!(OtpAttempts: u8 = OTP_ATTEMPTS_RANGE, "tries");
 bound!(EscrowTtl: u32 = ESCROW_TTL_SECS_RANGE, "seconds");
 bound!(RequestTtl: u32 = REQUEST_TTL_SECS_RANGE, "seconds");
+bound!(CashSettleTtl: u32 = CASH_SETTLE_TTL_SECS_RANGE, "seconds");
 bound!(LateGrace: u32 = LATE_GRACE_SECS_RANGE, "seconds");
 bound!(UndoWindow: u32 = UNDO_WINDOW_SECS_RANGE, "seconds");
 bound!(NoticeBefore: u32 = NOTICE_BEFORE_SECS_RANGE, "seconds");

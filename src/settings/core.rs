@@ -17,8 +17,8 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use super::bounds::{
-    CommandsBurst, CommandsPerMinute, EscrowTtl, LateGrace, NoticeBefore, OtpAttempts, OtpTtl,
-    RequestTtl, RequestsPerHour, SweepInterval, UndoWindow, within,
+    CashSettleTtl, CommandsBurst, CommandsPerMinute, EscrowTtl, LateGrace, NoticeBefore,
+    OtpAttempts, OtpTtl, RequestTtl, RequestsPerHour, SweepInterval, UndoWindow, within,
 };
 
 /// `[bot]`: the chat core.
@@ -38,6 +38,10 @@ pub struct BotSettings {
     /// seconds (0: never).
     #[serde(deserialize_with = "within::<_, UndoWindow>")]
     pub undo_window_secs: u32,
+    /// How long a cash settlement on a group's tab waits for its payee's
+    /// answer before it expires, both sides told, in seconds.
+    #[serde(deserialize_with = "within::<_, CashSettleTtl>")]
+    pub cash_settle_ttl_secs: u32,
 }
 
 /// `[otp]`: one-time confirmation codes.

@@ -1389,6 +1389,111 @@ cases!(settle_redelivered_after_the_tab_changed {
     a_redelivered_settle_pays_what_its_settlement_records_on_postgres(TestBackend::Postgres),
 });
 
+/// Alice, Bob and Carol on a group tab where Bob owes Alice $30.00 and
+/// Carol $20.00.
+async fn bob_owes_alice_and_carol(bot: &Bot) {
+    for (who, event) in [("alice", "m-s1"), ("bob", "m-s2"), ("carol", "m-s3")] {
+        bot.handle(&dm(who, event, "/start")).await;
+    }
+    bot.handle(&group("bob", "m-hi", "hi")).await;
+    bot.handle(&group("carol", "m-hi2", "hi")).await;
+    for (who, event, text) in [
+        ("alice", "m-e1", "/expense 30 split @bob for pizza"),
+        ("carol", "m-e2", "/expense 20 split @bob for cab"),
+    ] {
+        let added = text_of(&bot.handle(&group(who, event, text)).await);
+        assert!(added.contains("on the tab"), "{added}");
+    }
+}
+
+/// Two `/settle` at once from someone who owes two people: one payment
+/// group for both debts, not two; cancelled, the tab is as it was.
+async fn settle_many_double_tap(backend: TestBackend) {
+    let Some((db, bot, _store)) = setup_with_store(backend).await else {
+        return;
+    };
+    bob_owes_alice_and_carol(&bot).await;
+    for round in 0..3 {
+        let first = group("bob", &format!("m-a{round}"), "/settle");
+        let second = group("bob", &format!("m-b{round}"), "/settle");
+        let (one, two) = tokio::join!(bot.handle(&first), bot.handle(&second));
+        assert_eq!(
+            codes_asked(&one) + codes_asked(&two),
+            1,
+            "round {round}: {one:?} {two:?}"
+        );
+        let asked = text_of(&one) + &text_of(&two);
+        assert!(
+            asked.contains("@alice $30.00, @carol $20.00 (total $50.00)"),
+            "{asked}"
+        );
+        // The other tap is told its settlements wait, not "square".
+        assert!(asked.contains("is already waiting"), "{asked}");
+        assert!(!asked.contains("square"), "{asked}");
+        let payment = reference_after(&asked, "/cancel ");
+        assert!(payment.starts_with('G'), "{payment}");
+        bot.handle(&dm(
+            "bob",
+            &format!("m-c{round}"),
+            &format!("/cancel {payment}"),
+        ))
+        .await;
+    }
+    let tab = text_of(&bot.handle(&group("alice", "m-tab", "/tab")).await);
+    assert!(tab.contains("@bob owes @alice $30.00"), "{tab}");
+    assert!(tab.contains("@bob owes @carol $20.00"), "{tab}");
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(settle_many_double_tap {
+    settle_to_two_tapped_twice_at_once_starts_one_group_on_sqlite(TestBackend::Sqlite),
+    settle_to_two_tapped_twice_at_once_starts_one_group_on_postgres(TestBackend::Postgres),
+});
+
+/// A `/settle` to several people handled again (its outcome not stored)
+/// after the tab changed pays what its settlements record, once.
+async fn settle_many_redelivered_after_the_tab_changed(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    bob_owes_alice_and_carol(&bot).await;
+    let first = text_of(&bot.handle(&group("bob", "m-settle", "/settle")).await);
+    assert!(first.contains("(total $50.00)"), "{first}");
+    // Bob now owes Alice $130.00; the first turn's outcome is lost.
+    bot.handle(&group("alice", "m-e3", "/expense 100 split @bob for rent"))
+        .await;
+    store.forget_events(i64::MAX).await.unwrap();
+    let again = text_of(&bot.handle(&group("bob", "m-settle", "/settle")).await);
+    assert!(
+        again.contains("@alice $30.00, @carol $20.00 (total $50.00)"),
+        "{again}"
+    );
+    // The fresh code pays both, once; the tab counts both settlements.
+    let code = code_in(&again);
+    let done = text_of(
+        &bot.handle(&dm("bob", "m-confirm", &format!("/confirm {code}")))
+            .await,
+    );
+    assert!(
+        done.contains("Done: you paid @alice $30.00, @carol $20.00"),
+        "{done}"
+    );
+    let tab = text_of(&bot.handle(&group("alice", "m-tab", "/tab")).await);
+    assert!(tab.contains("@bob owes @alice $100.00"), "{tab}");
+    assert!(!tab.contains("@carol"), "{tab}");
+    assert!(tab.contains("2 settlements counted"), "{tab}");
+    let balance = text_of(&bot.handle(&dm("bob", "m-bal", "/balance")).await);
+    assert!(balance.contains("$50.00 available"), "{balance}");
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(settle_many_redelivered_after_the_tab_changed {
+    a_redelivered_settle_to_two_pays_what_its_settlements_record_on_sqlite(TestBackend::Sqlite),
+    a_redelivered_settle_to_two_pays_what_its_settlements_record_on_postgres(TestBackend::Postgres),
+});
+
 /// A request approved but whose payment ended without paying (its code ran
 /// out) is payable again, so past its date the sweep expires it like an open
 /// one; it must not stay "approved" for ever, listed but never payable.
@@ -1431,3 +1536,5 @@ cases!(approved_request_whose_payment_lapsed_expires {
     approved_request_whose_payment_lapsed_expires_on_sqlite(TestBackend::Sqlite),
     approved_request_whose_payment_lapsed_expires_on_postgres(TestBackend::Postgres),
 });
+
+mod settle_review;

@@ -219,6 +219,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
     ),
     ledger::migration!(
         "bot",
+        28,
+        "the group tab: a cash settlement nobody answered in time expires",
+        "../migrations",
+        "0028_cash_settle_expiry.sql"
+    ),
+    ledger::migration!(
+        "bot",
         29,
         "recurring group expenses",
         "../migrations",
@@ -2509,6 +2516,9 @@ impl Store for SqlStore {
                 settlement,
                 owed_minor,
             } => settle::insert_write(settlement, owed_minor),
+            RecordChange::ExpireCashSettlement { reference, now_ms } => {
+                settle::expire_write(reference, now_ms)
+            }
         })
     }
 

@@ -42,6 +42,7 @@ fn state_of(
             None => SettlementState::Pending,
             Some("confirmed") => SettlementState::Counted,
             Some("cancelled") => SettlementState::Lapsed,
+            Some("expired") => SettlementState::Expired,
             Some(_) => SettlementState::Rejected,
         },
         SettlementKind::Paid => match payment_state {
@@ -95,6 +96,21 @@ pub(crate) fn insert_write(s: &Settlement, owed_minor: i64) -> RecordWrite {
             SqlValue::from(s.created_at_ms),
             SqlValue::from(owed_minor),
         ],
+    )
+    .expecting_rows(1)
+}
+
+/// The write that expires an unanswered cash settlement in the ledger's
+/// commit, with its notices (see
+/// [`bot::store::RecordChange::ExpireCashSettlement`]): the same
+/// check-and-set on "unanswered" (`decision IS NULL`) as an answer or a
+/// cancel, so nothing is written when one of them came first.
+pub(crate) fn expire_write(reference: &ShortRef, now_ms: i64) -> RecordWrite {
+    RecordWrite::new(
+        "UPDATE bot_tab_settlements SET decision = 'expired', decided_at_ms = $2
+         WHERE reference = $1 AND kind = 'cash' AND decision IS NULL"
+            .to_owned(),
+        vec![SqlValue::from(reference.as_str()), SqlValue::from(now_ms)],
     )
     .expecting_rows(1)
 }
@@ -310,6 +326,47 @@ macro_rules! settle_backend {
                 Ok(done.rows_affected() == 1)
             }
 
+            pub(crate) async fn note_ask(
+                pool: &Pool,
+                platform: Platform,
+                chat: &ChatId,
+                debtor: UserId,
+                now_ms: i64,
+                asked_after_ms: i64,
+            ) -> Result<bool, Error> {
+                let done = sqlx::query(
+                    "INSERT INTO bot_settle_asks (platform, chat, debtor, asked_at_ms)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (platform, chat, debtor) DO UPDATE SET asked_at_ms = $4
+                     WHERE bot_settle_asks.asked_at_ms <= $5",
+                )
+                .bind(platform.as_str())
+                .bind(chat.as_str())
+                .bind(debtor.0)
+                .bind(now_ms)
+                .bind(asked_after_ms)
+                .execute(pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub(crate) async fn unanswered(
+                pool: &Pool,
+                made_by_ms: i64,
+                limit: u32,
+            ) -> Result<Vec<Settlement>, Error> {
+                let sql = format!(
+                    "{SELECT_SQL} WHERE s.kind = 'cash' AND s.decision IS NULL \
+                     AND s.created_at_ms <= $1 ORDER BY s.created_at_ms, s.seq LIMIT $2"
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(made_by_ms)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(from_row).collect()
+            }
+
             pub(crate) async fn replace_expense(
                 pool: &Pool,
                 old: &ShortRef,
@@ -456,6 +513,25 @@ impl SettlementStore for SqlStore {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         on_settle_backend!(self, pool => db::cancel(pool, reference, payer, now_ms).await)
+    }
+
+    async fn cash_settlements_unanswered(
+        &self,
+        made_by_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Settlement>, StoreError> {
+        on_settle_backend!(self, pool => db::unanswered(pool, made_by_ms, limit).await)
+    }
+
+    async fn note_settle_ask(
+        &self,
+        platform: Platform,
+        chat: &ChatId,
+        debtor: UserId,
+        now_ms: i64,
+        asked_after_ms: i64,
+    ) -> Result<bool, StoreError> {
+        on_settle_backend!(self, pool => db::note_ask(pool, platform, chat, debtor, now_ms, asked_after_ms).await)
     }
 
     async fn replace_expense(

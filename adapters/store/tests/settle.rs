@@ -1,7 +1,8 @@
 //! The group tab's settlements and an expense's edit, on SQLite and
 //! PostgreSQL alike: a settlement is stored once under its id; a paid one
 //! whose payment does not exist has lapsed; a cash one is pending until its
-//! payee answers (or its payer cancels it), once; an edit undoes the old expense and stores its
+//! payee answers (or its payer cancels it, or it expires unanswered), once;
+//! an edit undoes the old expense and stores its
 //! replacement together, once.
 // Test code throughout, helpers too (see clippy.toml).
 #![cfg(test)]
@@ -78,6 +79,46 @@ mod with_ledger {
             .await
         }
     }
+    mod sqlite_expiry {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn an_unanswered_cash_settlement_expires_once() {
+            super::super::run_with_ledger(
+                super::super::TestBackend::Sqlite,
+                super::super::an_unanswered_cash_settlement_expires_once,
+            )
+            .await
+        }
+    }
+    mod sqlite_expiry_race {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn expiry_and_cancel_at_once_leave_one_outcome() {
+            super::super::run_with_ledger(
+                super::super::TestBackend::Sqlite,
+                super::super::expiry_and_cancel_at_once_leave_one_outcome,
+            )
+            .await
+        }
+    }
+    mod postgres_expiry_race {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn expiry_and_cancel_at_once_leave_one_outcome() {
+            super::super::run_with_ledger(
+                super::super::TestBackend::Postgres,
+                super::super::expiry_and_cancel_at_once_leave_one_outcome,
+            )
+            .await
+        }
+    }
+    mod postgres_expiry {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn an_unanswered_cash_settlement_expires_once() {
+            super::super::run_with_ledger(
+                super::super::TestBackend::Postgres,
+                super::super::an_unanswered_cash_settlement_expires_once,
+            )
+            .await
+        }
+    }
 }
 
 conformance!(
@@ -86,7 +127,34 @@ conformance!(
     a_cash_settlement_is_answered_once,
     a_cash_settlement_is_cancelled_by_its_payer_while_unanswered,
     an_edit_replaces_the_expense_once,
+    a_debtor_is_asked_once_per_window,
 );
+
+/// The Settle ask's check-and-set: once per group and debtor within the
+/// window since the last ask; other groups and debtors apart.
+async fn a_debtor_is_asked_once_per_window(store: Arc<SqlStore>) {
+    let bob = user(&store, "bob").await;
+    let carol = user(&store, "carol").await;
+    let flat = ChatId::new("group:flat").unwrap();
+    let other = ChatId::new("group:other").unwrap();
+    let hour = 3_600_000;
+    let ask = |chat: &ChatId, who: UserId, now: i64| {
+        let (store, chat) = (Arc::clone(&store), chat.clone());
+        async move {
+            store
+                .note_settle_ask(Platform::Mock, &chat, who, now, now - hour)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(ask(&flat, bob, 10 * hour - 1_000).await);
+    assert!(!ask(&flat, bob, 10 * hour + 1_000).await, "2 s later");
+    assert!(ask(&flat, carol, 10 * hour + 1_000).await);
+    assert!(ask(&other, bob, 10 * hour + 1_000).await);
+    assert!(!ask(&flat, bob, 11 * hour - 2_000).await);
+    assert!(ask(&flat, bob, 11 * hour - 1_000).await, "an hour after");
+    assert!(!ask(&flat, bob, 11 * hour).await);
+}
 
 async fn user(store: &SqlStore, id: &str) -> UserId {
     let seen = SeenUser {
@@ -430,4 +498,156 @@ async fn counted_settlements_are_summed_however_many(store: Arc<SqlStore>) {
         Amount::from_minor(4_000, Currency::USD).unwrap()
     );
     assert_eq!(totals[0].count, 2);
+}
+
+/// S4: an unanswered cash settlement is found by age and expired by one
+/// check-and-set on "unanswered" in a ledger commit: once, never after an
+/// answer or a cancel, and of an expiry racing a confirm exactly one wins.
+async fn an_unanswered_cash_settlement_expires_once(store: Arc<SqlStore>, ledger: &Ledger) {
+    let (alice, bob) = (user(&store, "alice").await, user(&store, "bob").await);
+    let expire = |s: &Settlement, now_ms: i64| {
+        store
+            .record_write(RecordChange::ExpireCashSettlement {
+                reference: &s.reference,
+                now_ms,
+            })
+            .unwrap()
+    };
+    let old = settlement(bob, alice, 30, SettlementKind::Cash);
+    store.insert_settlement(&old).await.unwrap().unwrap();
+    let mut young = settlement(bob, alice, 31, SettlementKind::Cash);
+    young.created_at_ms = T0 + 10_000;
+    store.insert_settlement(&young).await.unwrap().unwrap();
+    let paid = settlement(bob, alice, 32, SettlementKind::Paid);
+    store.insert_settlement(&paid).await.unwrap().unwrap();
+    // Only cash ones, unanswered, made by then.
+    let due = store.cash_settlements_unanswered(T0, 10).await.unwrap();
+    let due: Vec<&ShortRef> = due.iter().map(|s| &s.reference).collect();
+    assert_eq!(due, vec![&old.reference]);
+    ledger
+        .commit(Unit::records(vec![expire(&old, T0 + 1)]))
+        .await
+        .unwrap();
+    let stored = store.settlement(&old.reference).await.unwrap().unwrap();
+    assert_eq!(stored.state, SettlementState::Expired);
+    assert_eq!(stored.decided_at_ms, Some(T0 + 1));
+    assert!(
+        store
+            .cash_settlements_unanswered(T0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Once: a second expiry, a late confirm and a cancel change nothing.
+    let again = ledger
+        .commit(Unit::records(vec![expire(&old, T0 + 2)]))
+        .await;
+    assert!(
+        matches!(again, Err(SubmitError::RecordConflict { .. })),
+        "{again:?}"
+    );
+    assert!(
+        !store
+            .answer_cash_settlement(&old.reference, true, T0 + 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .cancel_cash_settlement(&old.reference, bob, T0 + 2)
+            .await
+            .unwrap()
+    );
+    let stored = store.settlement(&old.reference).await.unwrap().unwrap();
+    assert_eq!(stored.state, SettlementState::Expired);
+    // Answered first: no expiry.
+    store
+        .answer_cash_settlement(&young.reference, true, T0 + 3)
+        .await
+        .unwrap();
+    let late = ledger
+        .commit(Unit::records(vec![expire(&young, T0 + 4)]))
+        .await;
+    assert!(
+        matches!(late, Err(SubmitError::RecordConflict { .. })),
+        "{late:?}"
+    );
+    let stored = store.settlement(&young.reference).await.unwrap().unwrap();
+    assert_eq!(stored.state, SettlementState::Counted);
+    // A paid settlement never expires this way.
+    let never = ledger
+        .commit(Unit::records(vec![expire(&paid, T0 + 4)]))
+        .await;
+    assert!(
+        matches!(never, Err(SubmitError::RecordConflict { .. })),
+        "{never:?}"
+    );
+    // Racing: exactly one of the expiry and the confirm wins.
+    for n in 40..50 {
+        let raced = settlement(bob, alice, n, SettlementKind::Cash);
+        store.insert_settlement(&raced).await.unwrap().unwrap();
+        let write = expire(&raced, T0 + 5);
+        let answer_store = Arc::clone(&store);
+        let answer_ref = raced.reference.clone();
+        let answer = tokio::spawn(async move {
+            answer_store
+                .answer_cash_settlement(&answer_ref, true, T0 + 5)
+                .await
+                .unwrap()
+        });
+        let expired = ledger.commit(Unit::records(vec![write])).await;
+        let confirmed = answer.await.unwrap();
+        let expired = match expired {
+            Ok(_) => true,
+            Err(SubmitError::RecordConflict { .. }) => false,
+            Err(other) => panic!("{other:?}"),
+        };
+        assert!(expired != confirmed, "exactly one wins");
+        let state = store
+            .settlement(&raced.reference)
+            .await
+            .unwrap()
+            .unwrap()
+            .state;
+        let expected = if expired {
+            SettlementState::Expired
+        } else {
+            SettlementState::Counted
+        };
+        assert_eq!(state, expected);
+    }
+}
+
+/// The sweep's expiry and the payer's cancel at the same moment: exactly
+/// one of them wins, and the settlement ends as the winner says.
+async fn expiry_and_cancel_at_once_leave_one_outcome(store: Arc<SqlStore>, ledger: &Ledger) {
+    let (alice, bob) = (user(&store, "alice").await, user(&store, "bob").await);
+    for n in 40..48 {
+        let cash = settlement(bob, alice, n, SettlementKind::Cash);
+        store.insert_settlement(&cash).await.unwrap().unwrap();
+        let expire = store
+            .record_write(RecordChange::ExpireCashSettlement {
+                reference: &cash.reference,
+                now_ms: T0 + 1,
+            })
+            .unwrap();
+        let (expired, cancelled) = tokio::join!(
+            ledger.commit(Unit::records(vec![expire])),
+            store.cancel_cash_settlement(&cash.reference, bob, T0 + 1)
+        );
+        let cancelled = cancelled.unwrap();
+        let expired = match expired {
+            Ok(_) => true,
+            Err(SubmitError::RecordConflict { .. }) => false,
+            Err(other) => panic!("{other:?}"),
+        };
+        assert!(expired != cancelled, "round {n}: one wins");
+        let stored = store.settlement(&cash.reference).await.unwrap().unwrap();
+        let want = if expired {
+            SettlementState::Expired
+        } else {
+            SettlementState::Lapsed
+        };
+        assert_eq!(stored.state, want, "round {n}");
+    }
 }

@@ -227,7 +227,7 @@ impl CommandName {
             CommandName::Settle => &[
                 (
                     "/settle",
-                    "pay your whole part of the tab, confirmed with a code sent to you privately",
+                    "pay your whole part of the tab, everyone you owe at once, confirmed with one code sent to you privately",
                 ),
                 (
                     "/settle @alice 20 cash",
@@ -282,7 +282,7 @@ impl CommandName {
                 "Who owes whom in this group, per currency, simplified to the fewest transfers; /tab @bob for one person's part, /tab history for the last expenses, /tab export for a CSV of everything, sent to you privately. /settle pays your part.",
             ),
             CommandName::Settle => Some(
-                "Settles the group's tab with real money. /settle: if you owe, you are sent a code privately to pay your part (one creditor at a time when you owe several: /settle @alice); if you do not, everyone who owes is asked privately. /settle @alice 20 pays @alice 20 toward the tab (never more than you owe her). /settle @alice 20 cash records a payment made outside paybot; it counts once @alice confirms.",
+                "Settles the group's tab with real money. /settle: if you owe, you are sent one code privately that pays everyone you owe (one currency at a time; /settle @alice pays just @alice); if you do not, everyone who owes is asked privately (each at most once an hour). /settle @alice 20 pays @alice 20 toward the tab (never more than you owe her). /settle @alice 20 cash records a payment made outside paybot; it counts once @alice confirms.",
             ),
             CommandName::Requests => Some(
                 "Lists, privately, the requests you were asked to pay and those you made: open ones first, then the most recent, each with its reference, amount, who and when. A request expires if nobody answers it in time (both of you are told); invoices and recurring requests have their own dates.",

@@ -43,12 +43,26 @@ pub(super) const GROUP_REF_KIND: char = 'G';
 /// counts once, a single payment too).
 pub const AWAITING_GROUPS_PER_USER_MAX: usize = 3;
 
-/// One leg as `/pay` prepares it.
-struct Leg {
-    payee: Identity,
-    label: String,
-    amount: Amount,
-    transfer_id: TransferId,
+/// One leg as `/pay` (or `/settle`) prepares it.
+pub(super) struct Leg {
+    pub(super) payee: Identity,
+    pub(super) label: String,
+    pub(super) amount: Amount,
+    pub(super) transfer_id: TransferId,
+}
+
+/// Records that go with a group's legs (a settlement per leg, `/settle`),
+/// written in the unit that reserves the money; when they no longer fit
+/// (a conflicting record that is not this message's earlier try), the
+/// group is not started and the sender is told `refused`.
+pub(super) struct Along {
+    pub(super) records: Vec<ledger::RecordWrite>,
+    pub(super) refused: String,
+}
+
+/// Leg `index`'s pending transfer for the message `key`.
+pub(super) fn leg_transfer_id(key: &str, index: usize) -> TransferId {
+    derive("paybot.bot.pay.many", &format!("{key}#{index}"))
 }
 
 /// Whether `reference` names a leg of a payment group or a group.
@@ -92,7 +106,6 @@ impl Bot {
         let me = turn.me.clone();
         let key = event_key(turn.msg);
         let mut legs: Vec<Leg> = Vec::new();
-        let mut warnings: Vec<String> = Vec::new();
         for (index, leg) in wanted.iter().enumerate() {
             let identity = match self.resolve(turn, &leg.payee, false).await? {
                 Ok(Resolved::Known(identity)) => identity,
@@ -114,16 +127,33 @@ impl Bot {
                 turn.for_sender(texts::named_twice(&label));
                 return Ok(());
             }
-            warnings.extend(
-                self.payee_warnings(turn, &Resolved::Known(identity.clone()))
-                    .await?,
-            );
             legs.push(Leg {
                 payee: identity,
                 label,
                 amount: leg.amount,
-                transfer_id: derive("paybot.bot.pay.many", &format!("{key}#{index}")),
+                transfer_id: leg_transfer_id(&key, index),
             });
+        }
+        self.start_group(turn, legs, memo, None).await
+    }
+
+    /// Reserves every leg's money in one linked unit with the legs' and
+    /// the group's records (and `along`'s), and sends the payer one code.
+    pub(super) async fn start_group(
+        &self,
+        turn: &mut Turn<'_>,
+        legs: Vec<Leg>,
+        memo: Option<Memo>,
+        along: Option<Along>,
+    ) -> Result<()> {
+        let me = turn.me.clone();
+        let key = event_key(turn.msg);
+        let mut warnings: Vec<String> = Vec::new();
+        for leg in &legs {
+            warnings.extend(
+                self.payee_warnings(turn, &Resolved::Known(leg.payee.clone()))
+                    .await?,
+            );
         }
         let Some(total) = total_of(legs.iter().map(|l| l.amount)) else {
             turn.for_sender(texts::TOTAL_TOO_LARGE);
@@ -134,6 +164,35 @@ impl Bot {
                 "a payment group of no one".to_owned(),
             ));
         };
+        // An earlier try of this message stored its group (its outcome was
+        // lost): it resumes with a fresh code, judged once already; the
+        // checks below would count the group itself against it.
+        if self
+            .store
+            .payment_by_transfer(first.transfer_id)
+            .await?
+            .is_some()
+        {
+            let code = otp::generate(self.rng.as_ref())?;
+            let Some(payments) = self.renew_group_code(turn, &legs, &code).await? else {
+                return Ok(());
+            };
+            let group_ref = short_ref(
+                GROUP_REF_KIND,
+                derive("paybot.bot.pay.group", &key),
+                REF_BODY_CHARS,
+            )?;
+            self.send_group_code(
+                turn,
+                &payments,
+                total,
+                memo.as_ref(),
+                &code,
+                &group_ref,
+                &warnings,
+            );
+            return Ok(());
+        }
         // The policy point judges the total, once per payee (rules about a
         // counterparty see each); the strictest answer wins.
         let whole = TrustAction::Payment {
@@ -279,6 +338,10 @@ impl Bot {
             )?);
             payments.push(payment);
         }
+        let refused = along.map(|along| {
+            records.extend(along.records);
+            along.refused
+        });
         let unit = Unit {
             transfers,
             outbox: Vec::new(),
@@ -311,11 +374,25 @@ impl Bot {
         match committed {
             Ok(_) => {}
             Err(SubmitError::RecordConflict { .. }) => {
-                // An earlier try of this message committed (a crash before
-                // its reply): its code was never seen; this one replaces it.
-                if !self.renew_group_code(turn, &payments).await? {
+                // What goes along no longer fits (unless this message's
+                // earlier try wrote it): nothing was reserved.
+                if let Some(refused) = refused
+                    && let Some(first) = payments.first()
+                    && self
+                        .store
+                        .payment_by_transfer(first.transfer_id)
+                        .await?
+                        .is_none()
+                {
+                    turn.here(refused);
                     return Ok(());
                 }
+                // An earlier try of this message committed meanwhile: its
+                // code was never seen; this one replaces it.
+                let Some(stored) = self.renew_group_code(turn, &legs, &code).await? else {
+                    return Ok(());
+                };
+                payments = stored;
             }
             Err(SubmitError::Rejected { index, error }) => {
                 let at = starts
@@ -350,9 +427,34 @@ impl Bot {
             }
             Err(error) => return Err(error.into()),
         }
-        let legs_line = legs_text(&payments);
+        self.send_group_code(
+            turn,
+            &payments,
+            total,
+            memo.as_ref(),
+            &code,
+            &group_ref,
+            &warnings,
+        );
+        Ok(())
+    }
+
+    /// The payer's code for `payments` (one group), privately; in a group,
+    /// the group hears only that a DM was sent.
+    #[allow(clippy::too_many_arguments)]
+    fn send_group_code(
+        &self,
+        turn: &mut Turn<'_>,
+        payments: &[Payment],
+        total: Amount,
+        memo: Option<&Memo>,
+        code: &otp::OtpSecret,
+        group_ref: &ShortRef,
+        warnings: &[String],
+    ) {
+        let legs_line = legs_text(payments);
         let total_text = total.to_string();
-        let memo_text = with_memo(memo.as_ref());
+        let memo_text = with_memo(memo);
         let reference_text = group_ref.to_string();
         let mut text = texts::code_to_confirm(
             &legs_line,
@@ -364,7 +466,7 @@ impl Bot {
         );
         let mut redacted =
             texts::code_to_confirm_redacted(&legs_line, &total_text, &memo_text, &reference_text);
-        for warning in &warnings {
+        for warning in warnings {
             text.push_str("\n\n");
             text.push_str(warning);
             redacted.push_str("\n\n");
@@ -377,24 +479,28 @@ impl Bot {
         }
         let cancel = Button::new(CANCEL_BUTTON, format!("/cancel {group_ref}"));
         turn.private_with(text, Some(redacted), vec![cancel]);
-        Ok(())
     }
 
     /// After an earlier try of the same `/pay` committed: gives its legs
-    /// this try's code. `false`: they are no longer waiting for one (the
-    /// payer has been told).
-    async fn renew_group_code(&self, turn: &mut Turn<'_>, fresh: &[Payment]) -> Result<bool> {
-        for leg in fresh {
-            let Some(stored) = self.store.payment(&leg.reference).await? else {
+    /// `code` and returns them as stored. `None`: they are no longer
+    /// waiting for one (the payer has been told).
+    async fn renew_group_code(
+        &self,
+        turn: &mut Turn<'_>,
+        legs: &[Leg],
+        code: &otp::OtpSecret,
+    ) -> Result<Option<Vec<Payment>>> {
+        let mut renewed_legs = Vec::new();
+        for leg in legs {
+            let reference = short_ref(LEG_REF_KIND, leg.transfer_id, REF_BODY_CHARS)?;
+            let Some(stored) = self.store.payment(&reference).await? else {
                 return Err(BotError::Inconsistent(format!(
-                    "payment group leg {} is neither new nor stored",
-                    leg.reference
+                    "payment group leg {reference} is neither new nor stored"
                 )));
             };
             if stored.transfer_id != leg.transfer_id {
                 return Err(BotError::Inconsistent(format!(
-                    "payment reference {} is taken",
-                    leg.reference
+                    "payment reference {reference} is taken"
                 )));
             }
             if stored.state != PaymentState::AwaitingCode {
@@ -402,13 +508,16 @@ impl Bot {
                     &stored.reference.to_string(),
                     describe_state(stored.state),
                 ));
-                return Ok(false);
+                return Ok(None);
             }
+            let binding = leg.transfer_id.as_u128().to_be_bytes();
+            let challenge = OtpChallenge::new(code.hash(&self.pepper, &binding), turn.now_ms);
             let mut renewed = stored;
-            renewed.set_challenge(leg.challenge, turn.now_ms);
+            renewed.set_challenge(challenge, turn.now_ms);
             self.store_renewed_code(&renewed).await?;
+            renewed_legs.push(renewed);
         }
-        Ok(true)
+        Ok(Some(renewed_legs))
     }
 
     /// How many groups and single payments `payer` has waiting for a code.

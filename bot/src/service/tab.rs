@@ -13,15 +13,20 @@
 
 mod edit;
 mod export;
+mod history;
 mod recurring;
 mod settle;
 mod sharing;
 
 pub use export::{TAB_EXPORT_BYTES_MAX, TAB_EXPORT_EXPENSES_MAX, TAB_EXPORT_ROWS_MAX};
+pub use history::{TAB_HISTORY_MAX, TAB_HISTORY_SETTLEMENTS_READ_MAX};
 pub use recurring::{
     RECURRING_EXPENSES_PER_CHAT_MAX, RECURRING_PERIODS_PER_SWEEP_MAX, SWEEP_RECURRING_EXPENSES_MAX,
 };
-pub use settle::TAB_SETTLEMENTS_MAX;
+pub use settle::{
+    CASH_SETTLE_TTL_SECS_DEFAULT, SETTLE_ASK_INTERVAL_SECS, SETTLE_GROUP_LEGS_MAX,
+    SWEEP_CASH_SETTLEMENTS_MAX, TAB_SETTLEMENTS_MAX,
+};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -44,8 +49,6 @@ use sharing::{item_parts, items_text, memo_with_items, sharing};
 
 /// How long after adding an expense its author may undo it.
 pub const EXPENSE_UNDO_SECS: u32 = 24 * 60 * 60;
-/// Most expenses `/tab history` lists.
-pub const TAB_HISTORY_MAX: u32 = 10;
 /// Most (group, member) sightings remembered here, so a member's every
 /// message does not write; the memory starts over when full.
 pub const MEMBERS_CACHED_MAX: usize = 10_000;
@@ -278,6 +281,7 @@ impl Bot {
             turn.for_sender(texts::already_undone(&reference));
             return Ok(());
         }
+        self.lapse_unfit_settlements(turn, &reference).await?;
         turn.here(texts::undone(
             &reference,
             &expense.total.to_string(),
@@ -293,12 +297,7 @@ impl Bot {
         }
         let (platform, chat) = (turn.msg.platform, turn.msg.chat.id.clone());
         if view == TabView::History {
-            let expenses = self
-                .store
-                .expenses_of_chat(platform, &chat, true, TAB_HISTORY_MAX)
-                .await?;
-            turn.here(history_text(&expenses));
-            return Ok(());
+            return self.tab_history(turn).await;
         }
         if view == TabView::Export {
             return self.tab_export(turn).await;
@@ -665,43 +664,4 @@ fn why(error: &TabError, currency: Currency) -> String {
         } => texts::items_exceed(&money(*items_minor), &money(*total_minor)),
         other => other.to_string(),
     }
-}
-
-/// `/tab history`.
-fn history_text(expenses: &[Expense]) -> String {
-    if expenses.is_empty() {
-        return texts::EMPTY.to_owned();
-    }
-    let mut lines = vec![texts::history_heading(expenses.len())];
-    for expense in expenses {
-        let currency = expense.total.currency();
-        let payers: Vec<&ExpenseLine> = expense.lines.iter().filter(|l| l.paid_minor > 0).collect();
-        let paid_by: Vec<String> = if payers.len() == 1 {
-            payers.iter().map(|l| l.label.clone()).collect()
-        } else {
-            payers
-                .iter()
-                .map(|l| texts::part(&l.label, &ledger::format_minor(l.paid_minor, currency)))
-                .collect()
-        };
-        let sharing = expense.lines.iter().filter(|l| l.owed_minor > 0).count();
-        lines.push(texts::history_line(
-            &expense.reference.to_string(),
-            &date_of(expense.created_at_ms),
-            &expense.total.to_string(),
-            &with_memo(expense.memo.as_ref()),
-            &paid_by.join(", "),
-            sharing,
-            expense.undone_at_ms.is_some(),
-        ));
-    }
-    lines.join("\n")
-}
-
-/// A moment's date in UTC (`2026-12-04`).
-fn date_of(unix_ms: i64) -> String {
-    crate::recurrence::UserTimeZone::utc()
-        .date_at(unix_ms)
-        .map(|date| date.to_string())
-        .unwrap_or_default()
 }

@@ -242,6 +242,9 @@ pub enum SettlementState {
     /// or never started (refused before any money was reserved); or, in
     /// cash, its payer cancelled it before the payee answered.
     Lapsed,
+    /// In cash: its payee did not answer within the time a cash
+    /// settlement waits (`cash_settle_ttl_secs`); it never counts.
+    Expired,
 }
 
 impl SettlementState {
@@ -251,6 +254,7 @@ impl SettlementState {
             SettlementState::Counted => "counted",
             SettlementState::Rejected => "rejected",
             SettlementState::Lapsed => "lapsed",
+            SettlementState::Expired => "expired",
         }
     }
 }
@@ -345,6 +349,27 @@ pub trait SettlementStore: Send + Sync {
         reference: &ShortRef,
         payer: UserId,
         now_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Cash settlements still unanswered that were made at or before
+    /// `made_by_ms`, oldest first, at most `limit` (the sweep expires them
+    /// with [`crate::store::RecordChange::ExpireCashSettlement`]).
+    async fn cash_settlements_unanswered(
+        &self,
+        made_by_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<Settlement>, StoreError>;
+
+    /// Notes that `debtor` is asked now (`now_ms`) to settle the tab of
+    /// `chat`, unless they were asked there after `asked_after_ms` (one
+    /// check-and-set): `true` when they are to be asked now.
+    async fn note_settle_ask(
+        &self,
+        platform: Platform,
+        chat: &ChatId,
+        debtor: UserId,
+        now_ms: i64,
+        asked_after_ms: i64,
     ) -> Result<bool, StoreError>;
 
     /// Marks the expense `old` undone and stores `new` (its edit) in one

@@ -110,6 +110,7 @@ impl Bot {
             turn.for_sender(texts::already_undone(&old_ref));
             return Ok(());
         };
+        self.lapse_unfit_settlements(turn, &old_ref).await?;
         let shares: Vec<String> = stored
             .lines
             .iter()

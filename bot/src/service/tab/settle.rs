@@ -9,11 +9,19 @@
 //! lapses. A cash settlement moves no money and counts once its payee
 //! confirms it.
 
+mod expiry;
+mod lapse;
+mod many;
+
+pub use expiry::{CASH_SETTLE_TTL_SECS_DEFAULT, SWEEP_CASH_SETTLEMENTS_MAX};
+pub use many::SETTLE_GROUP_LEGS_MAX;
+
 use std::collections::BTreeMap;
 
 use ledger::{Amount, Currency, SubmitError, TransferId, Unit};
 
 use super::super::resolve::Resolved;
+use super::super::texts::minutes;
 use super::super::texts::settle as texts;
 use super::super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, Turn, derive, event_key, short_ref};
 use super::super::{Bot, BotError, Result};
@@ -22,6 +30,12 @@ use crate::command::{Memo, ShortRef, Target};
 use crate::message::Button;
 use crate::store::tab::{GroupMember, Settlement, SettlementKind, SettlementState};
 use crate::store::{RecordChange, UserId};
+
+/// How often one debtor is asked privately to settle a group's tab
+/// (`/settle` or Settle by someone who owes nothing): at most once per
+/// debtor and group within this long of the last ask, however often it is
+/// pressed.
+pub const SETTLE_ASK_INTERVAL_SECS: u32 = 60 * 60;
 
 /// Most settlements waiting on a group's tab (for a code or a payee's
 /// answer); a further `/settle` is refused.
@@ -53,6 +67,10 @@ impl Bot {
             return self
                 .start_settlement(turn, &to, stored.amount, cash, stored.amount.minor())
                 .await;
+        }
+        let group = self.stored_settle_group(turn).await?;
+        if !group.is_empty() {
+            return self.settle_group(turn, &group).await;
         }
         let now = self.tab_now(turn.msg.platform, &turn.msg.chat.id).await?;
         let waiting = now
@@ -146,12 +164,17 @@ impl Bot {
         let me = turn.me.user;
         let mut mine: Vec<(Currency, UserId, i64)> = Vec::new();
         let mut others: BTreeMap<UserId, Vec<String>> = BTreeMap::new();
+        // The sender's creditors whose settlements all wait already.
+        let mut waiting: Vec<String> = Vec::new();
         for (currency, debts) in &now.debts {
             for debt in debts {
                 let left = debt
                     .amount_minor
                     .saturating_sub(now.pending(debt.from, debt.to, *currency));
                 if left <= 0 {
+                    if debt.from == me && debt.amount_minor > 0 {
+                        waiting.push(now.name(&debt.to));
+                    }
                     continue;
                 }
                 let line = format!(
@@ -166,64 +189,116 @@ impl Bot {
                 }
             }
         }
-        match mine.as_slice() {
-            [] if others.is_empty() => {
-                turn.here(texts::NOTHING_TO_SETTLE);
-                Ok(())
-            }
-            [] => {
-                let mut notices = Vec::new();
-                let mut asked = Vec::new();
-                let key = event_key(turn.msg);
-                for (debtor, debts) in &others {
-                    let Some(member) = now.members.iter().find(|m| m.user == *debtor) else {
-                        continue;
-                    };
-                    notices.push(self.notice(
-                        &format!("{key}:settle-ask:{debtor}"),
-                        turn.msg.platform,
-                        &member.platform_id,
-                        texts::ask_to_settle(
-                            &turn.me_label(),
-                            turn.msg.chat.title.as_deref(),
-                            debts,
-                        ),
-                    )?);
-                    asked.push(member.label());
-                }
-                self.ledger.enqueue_outbox(&notices).await?;
-                turn.here(texts::asked(&asked));
-                Ok(())
-            }
-            [(currency, to, left)] => {
-                let Some(to) = now.members.iter().find(|m| m.user == *to).cloned() else {
-                    turn.for_sender(super::texts::not_a_member(&now.name(to)));
-                    return Ok(());
-                };
-                let Ok(amount) = Amount::from_minor(*left, *currency) else {
-                    turn.for_sender(texts::settle_in_parts(
-                        &to.label(),
-                        &ledger::format_minor(*left, *currency),
-                    ));
-                    return Ok(());
-                };
-                let owed_minor = now
-                    .debts
-                    .get(currency)
-                    .and_then(|debts| debts.iter().find(|d| d.from == me && d.to == to.user))
-                    .map_or(0, |d| d.amount_minor);
-                self.start_settlement(turn, &to, amount, false, owed_minor)
-                    .await
-            }
-            several => {
-                let debts: Vec<String> = several
-                    .iter()
-                    .map(|(c, to, m)| format!("{} {}", now.name(to), ledger::format_minor(*m, *c)))
-                    .collect();
-                turn.for_sender(texts::one_at_a_time(&debts));
-                Ok(())
-            }
+        if mine.is_empty() && !waiting.is_empty() {
+            // They owe, but all of it waits for their code or an answer:
+            // not someone who owes nothing.
+            waiting.dedup();
+            turn.for_sender(match waiting.as_slice() {
+                [one] => texts::already_waiting(one),
+                several => texts::already_waiting_many(several),
+            });
+            return Ok(());
         }
+        if mine.is_empty() {
+            if others.is_empty() {
+                turn.here(texts::NOTHING_TO_SETTLE);
+                return Ok(());
+            }
+            let mut notices = Vec::new();
+            let mut asked = Vec::new();
+            let mut recently = Vec::new();
+            // Each debtor at most once per interval, counted from when they
+            // were last asked (one check-and-set per debtor).
+            let interval_ms = i64::from(SETTLE_ASK_INTERVAL_SECS).saturating_mul(1_000);
+            let asked_after_ms = turn.now_ms.saturating_sub(interval_ms);
+            let group = format!(
+                "{}:{}",
+                turn.msg.platform.as_str(),
+                turn.msg.chat.id.as_str()
+            );
+            for (debtor, debts) in &others {
+                let Some(member) = now.members.iter().find(|m| m.user == *debtor) else {
+                    continue;
+                };
+                let ask_now = self
+                    .store
+                    .note_settle_ask(
+                        turn.msg.platform,
+                        &turn.msg.chat.id,
+                        *debtor,
+                        turn.now_ms,
+                        asked_after_ms,
+                    )
+                    .await?;
+                if !ask_now {
+                    recently.push(member.label());
+                    continue;
+                }
+                notices.push(self.notice(
+                    &format!("settle-ask:{group}:{}:{}", debtor.0, turn.now_ms),
+                    turn.msg.platform,
+                    &member.platform_id,
+                    texts::ask_to_settle(&turn.me_label(), turn.msg.chat.title.as_deref(), debts),
+                )?);
+                asked.push(member.label());
+            }
+            self.ledger.enqueue_outbox(&notices).await?;
+            turn.here(texts::asked(
+                &asked,
+                &recently,
+                &minutes(SETTLE_ASK_INTERVAL_SECS),
+            ));
+            return Ok(());
+        }
+        // One currency per `/settle` (a payment group is in one currency):
+        // the first one's creditors, the largest debts first, at most what
+        // one code pays; the rest is left for the next `/settle`.
+        let (these, rest) = many::pick(mine);
+        let mut owed = Vec::new();
+        for (currency, to, left) in &these {
+            let Some(to) = now.members.iter().find(|m| m.user == *to).cloned() else {
+                turn.for_sender(super::texts::not_a_member(&now.name(to)));
+                return Ok(());
+            };
+            let Ok(amount) = Amount::from_minor(*left, *currency) else {
+                turn.for_sender(texts::settle_in_parts(
+                    &to.label(),
+                    &ledger::format_minor(*left, *currency),
+                ));
+                return Ok(());
+            };
+            let owed_minor = now
+                .debts
+                .get(currency)
+                .and_then(|debts| debts.iter().find(|d| d.from == me && d.to == to.user))
+                .map_or(0, |d| d.amount_minor);
+            owed.push(many::Owed {
+                to,
+                amount,
+                owed_minor,
+            });
+        }
+        let started = match owed.as_slice() {
+            [one] => {
+                self.start_settlement(turn, &one.to, one.amount, false, one.owed_minor)
+                    .await?;
+                let id = derive("paybot.bot.settle", &event_key(turn.msg));
+                self.stored_settlement(id).await?.is_some()
+            }
+            _ => {
+                self.settle_group(turn, &owed).await?;
+                !self.stored_settle_group(turn).await?.is_empty()
+            }
+        };
+        // After a refusal (nothing started) the rest is not the news.
+        if started && !rest.is_empty() {
+            let debts: Vec<String> = rest
+                .iter()
+                .map(|(c, to, m)| format!("{} {}", now.name(to), ledger::format_minor(*m, *c)))
+                .collect();
+            turn.for_sender(texts::settle_the_rest(&debts));
+        }
+        Ok(())
     }
 
     /// Records the settlement and, through paybot, starts its payment
@@ -412,7 +487,9 @@ impl Bot {
             self.ledger.enqueue_outbox(&[notice]).await?;
         }
         if !answered_now {
-            if now == SettlementState::Lapsed {
+            if now == SettlementState::Expired {
+                turn.for_sender(texts::expired_already(&reference));
+            } else if now == SettlementState::Lapsed {
                 turn.for_sender(texts::cancelled_before_answer(
                     &reference,
                     &settlement.payer_label,
@@ -466,6 +543,10 @@ impl Bot {
         };
         let reference = settlement.reference.to_string();
         let amount = settlement.amount.to_string();
+        if now == SettlementState::Expired {
+            turn.for_sender(texts::expired_already(&reference));
+            return Ok(());
+        }
         if now != SettlementState::Lapsed {
             turn.for_sender(texts::answered_cannot_cancel(
                 &reference,

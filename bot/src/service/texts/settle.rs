@@ -16,11 +16,24 @@ pub(crate) fn too_many_settlements(max: usize) -> String {
     format!("This group's tab holds {max} settlements, the most it can.")
 }
 
-/// The sender owes nobody; the debtors were asked privately.
-pub(crate) fn asked(debtors: &[String]) -> String {
+/// The sender owes nobody; the debtors in `asked` were asked privately
+/// now, those in `recently` within the last `interval` (not again).
+pub(crate) fn asked(asked: &[String], recently: &[String], interval: &str) -> String {
+    let recent = if recently.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " {} {} asked within the last {interval} already; I ask each at most once in {interval}.",
+            recently.join(", "),
+            if recently.len() == 1 { "was" } else { "were" }
+        )
+    };
+    if asked.is_empty() {
+        return format!("You owe nothing here.{recent}");
+    }
     format!(
-        "You owe nothing here. I asked {} privately to settle their part.",
-        debtors.join(", ")
+        "You owe nothing here. I asked {} privately to settle their part.{recent}",
+        asked.join(", ")
     )
 }
 
@@ -34,10 +47,20 @@ pub(crate) fn ask_to_settle(asker: &str, group: Option<&str>, debts: &[String]) 
     )
 }
 
-/// The sender owes several people: one at a time.
-pub(crate) fn one_at_a_time(debts: &[String]) -> String {
+/// One of the settlements a `/settle` to several people would write no
+/// longer fits (another one started meanwhile): nothing was started.
+pub(crate) fn already_waiting_many(creditors: &[String]) -> String {
     format!(
-        "You owe {}. Settle them one at a time: /settle @handle (each with its own code).",
+        "A settlement of yours to {} is already waiting (for your code, or for an answer); finish or cancel it first, then /settle again.",
+        creditors.join(" or ")
+    )
+}
+
+/// After starting one currency's settlements: what is left for another
+/// `/settle` (other currencies, or creditors past the most one code pays).
+pub(crate) fn settle_the_rest(debts: &[String]) -> String {
+    format!(
+        "You also owe {}: /settle again for that (one code per currency).",
         debts.join(" and ")
     )
 }
@@ -101,6 +124,27 @@ pub(crate) fn already_answered(reference: &str) -> String {
 pub(crate) fn cancelled_before_answer(reference: &str, payer: &str) -> String {
     format!(
         "{payer} cancelled settlement {reference} before you answered: there is nothing to confirm or reject, and it does not count on the tab."
+    )
+}
+
+/// The payer's notice that their cash settlement expired unanswered.
+pub(crate) fn expired_to_payer(reference: &str, payee: &str, amount: &str, waited: &str) -> String {
+    format!(
+        "Your cash settlement {reference} of {amount} to {payee} expired: {payee} did not answer within {waited}. It does not count on the tab; /settle {payee} AMOUNT cash in the group records it again."
+    )
+}
+
+/// The payee's notice that a cash settlement to them expired unanswered.
+pub(crate) fn expired_to_payee(reference: &str, payer: &str, amount: &str) -> String {
+    format!(
+        "Cash settlement {reference} from {payer} ({amount}) expired before you answered: it does not count on the tab, and there is nothing left to confirm or reject."
+    )
+}
+
+/// The payee answers (or the payer cancels) a cash settlement that expired.
+pub(crate) fn expired_already(reference: &str) -> String {
+    format!(
+        "Settlement {reference} expired before it was answered: it does not count on the tab, and there is nothing left to confirm, reject or cancel."
     )
 }
 
@@ -193,5 +237,13 @@ pub(crate) fn edited(
 ) -> String {
     format!(
         "Expense {old} ({was}) is now {new}: {total}{memo}, shared in the same proportions: {shares}."
+    )
+}
+
+/// The payer's notice: their settlement payment waiting for its code was
+/// cancelled because `expense` was undone or edited.
+pub(crate) fn settlement_lapsed(reference: &str, expense: &str) -> String {
+    format!(
+        "Your settlement payment {reference} was cancelled before it was paid: expense {expense} on the tab was undone or edited, so it no longer matches what you owe. Nothing was paid; /tab shows what you owe now, /settle pays it."
     )
 }

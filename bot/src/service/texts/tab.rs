@@ -206,10 +206,38 @@ pub(crate) fn not_on_tab(who: &str) -> String {
     format!("{who} is not on the tab here.")
 }
 
-pub(crate) fn history_heading(shown: usize) -> String {
+pub(crate) fn history_heading(expenses: usize, settlements: usize) -> String {
+    let what = match (expenses, settlements) {
+        (e, 0) => count(e, "expense", "expenses"),
+        (0, s) => count(s, "settlement", "settlements"),
+        (e, s) => format!(
+            "{} and {}",
+            count(e, "expense", "expenses"),
+            count(s, "settlement", "settlements")
+        ),
+    };
+    format!("The last {what} here, newest first:")
+}
+
+/// `/tab history`'s line for a settlement that counts, or a cash one
+/// waiting for its payee's answer.
+pub(crate) fn history_settlement_line(
+    reference: &str,
+    date: &str,
+    payer: &str,
+    payee: &str,
+    amount: &str,
+    cash: bool,
+    waiting: bool,
+) -> String {
+    let how = if cash { "in cash" } else { "through paybot" };
+    let waiting = if waiting {
+        format!(" (waiting for {payee} to confirm)")
+    } else {
+        String::new()
+    };
     format!(
-        "The last {} here, newest first:",
-        count(shown, "expense", "expenses")
+        "\u{2022} {reference} {date}: {payer} paid {payee} {amount} {how}, settling the tab{waiting}"
     )
 }
 
