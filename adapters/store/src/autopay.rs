@@ -427,24 +427,6 @@ macro_rules! autopay_backend {
 autopay_backend!(sqlite, sqlx::Sqlite);
 autopay_backend!(postgres, sqlx::Postgres);
 
-/// Runs the same call on whichever backend the store has.
-macro_rules! on_autopay_backend {
-    ($store:expr, $pool:ident => $call:expr) => {{
-        let result: Result<_, Error> = match &$store.backend {
-            Backend::Sqlite($pool) => {
-                use sqlite as db;
-                $call
-            }
-            Backend::Postgres($pool) => {
-                use postgres as db;
-                $call
-            }
-            Backend::Missing(why) => Err(Error::Refused(why.clone())),
-        };
-        result.map_err(StoreError::from)
-    }};
-}
-
 #[async_trait]
 impl AutopayStore for SqlStore {
     fn autopay_write(&self, autopay: &Autopay) -> Result<RecordWrite, StoreError> {
@@ -460,15 +442,15 @@ impl AutopayStore for SqlStore {
     }
 
     async fn insert_autopay(&self, autopay: &Autopay) -> Result<Autopay, StoreError> {
-        on_autopay_backend!(self, pool => db::insert(pool, autopay).await)
+        on_backend!(self, pool => db::insert(pool, autopay).await)
     }
 
     async fn autopay(&self, reference: &ShortRef) -> Result<Option<Autopay>, StoreError> {
-        on_autopay_backend!(self, pool => db::by_reference(pool, reference).await)
+        on_backend!(self, pool => db::by_reference(pool, reference).await)
     }
 
     async fn autopays_of(&self, payer: UserId, limit: u32) -> Result<Vec<Autopay>, StoreError> {
-        on_autopay_backend!(self, pool => db::of_payer(pool, payer, limit).await)
+        on_backend!(self, pool => db::of_payer(pool, payer, limit).await)
     }
 
     async fn active_autopay(
@@ -476,7 +458,7 @@ impl AutopayStore for SqlStore {
         payer: UserId,
         payee: UserId,
     ) -> Result<Option<Autopay>, StoreError> {
-        on_autopay_backend!(self, pool => db::active(pool, payer, payee).await)
+        on_backend!(self, pool => db::active(pool, payer, payee).await)
     }
 
     async fn series_autopay(
@@ -484,19 +466,19 @@ impl AutopayStore for SqlStore {
         payer: UserId,
         series: &ShortRef,
     ) -> Result<Option<Autopay>, StoreError> {
-        on_autopay_backend!(self, pool => db::of_series(pool, payer, series).await)
+        on_backend!(self, pool => db::of_series(pool, payer, series).await)
     }
 
     async fn update_autopay(&self, autopay: &Autopay) -> Result<bool, StoreError> {
-        on_autopay_backend!(self, pool => db::update(pool, autopay).await)
+        on_backend!(self, pool => db::update(pool, autopay).await)
     }
 
     async fn insert_autopay_run(&self, run: &AutopayRun) -> Result<AutopayRun, StoreError> {
-        on_autopay_backend!(self, pool => db::insert_run(pool, run).await)
+        on_backend!(self, pool => db::insert_run(pool, run).await)
     }
 
     async fn autopay_run(&self, request: &ShortRef) -> Result<Option<AutopayRun>, StoreError> {
-        on_autopay_backend!(self, pool => db::run_of(pool, request).await)
+        on_backend!(self, pool => db::run_of(pool, request).await)
     }
 
     async fn autopay_runs_due(
@@ -504,7 +486,7 @@ impl AutopayStore for SqlStore {
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<AutopayRun>, StoreError> {
-        on_autopay_backend!(self, pool => db::runs_due(pool, now_ms, limit).await)
+        on_backend!(self, pool => db::runs_due(pool, now_ms, limit).await)
     }
 
     async fn autopays_awaiting_code_issued_before(
@@ -512,18 +494,18 @@ impl AutopayStore for SqlStore {
         issued_before_ms: i64,
         limit: u32,
     ) -> Result<Vec<Autopay>, StoreError> {
-        on_autopay_backend!(self, pool => db::awaiting_code_issued_before(pool, issued_before_ms, limit).await)
+        on_backend!(self, pool => db::awaiting_code_issued_before(pool, issued_before_ms, limit).await)
     }
 
     async fn update_autopay_run(&self, run: &AutopayRun) -> Result<bool, StoreError> {
-        on_autopay_backend!(self, pool => db::update_run(pool, run).await)
+        on_backend!(self, pool => db::update_run(pool, run).await)
     }
 
     async fn autopaid_in_month(&self, autopay: &Autopay, month: &str) -> Result<i64, StoreError> {
-        on_autopay_backend!(self, pool => db::paid_in_month(pool, autopay, month).await)
+        on_backend!(self, pool => db::paid_in_month(pool, autopay, month).await)
     }
 
     async fn is_biller(&self, user: UserId) -> Result<bool, StoreError> {
-        on_autopay_backend!(self, pool => db::is_biller(pool, user).await)
+        on_backend!(self, pool => db::is_biller(pool, user).await)
     }
 }

@@ -448,24 +448,6 @@ macro_rules! bills_backend {
 bills_backend!(sqlite, sqlx::Sqlite);
 bills_backend!(postgres, sqlx::Postgres);
 
-/// Runs the same call on whichever backend the store has.
-macro_rules! on_backend {
-    ($store:expr, $pool:ident => $call:expr) => {{
-        let result: Result<_, Error> = match &$store.backend {
-            Backend::Sqlite($pool) => {
-                use sqlite as db;
-                $call
-            }
-            Backend::Postgres($pool) => {
-                use postgres as db;
-                $call
-            }
-            Backend::Missing(why) => Err(Error::Refused(why.clone())),
-        };
-        result.map_err(StoreError::from)
-    }};
-}
-
 impl SqlStore {
     /// Registers a biller (its `id` is ignored); `None` when its handle is
     /// taken. The token is kept only as its SHA-256 (hex).

@@ -60,6 +60,27 @@ use bot::trust::{Review, Tier};
 use ledger::{Amount, Currency, Ledger, Migration, RecordWrite, SqlValue, TransferId};
 use sqlx::types::Uuid;
 
+/// Runs the same call on whichever backend the store has: `$pool` is the
+/// backend's pool and `db` its module (`sqlite` or `postgres`, as the
+/// calling module defines them). Defined before the `mod` lines so every
+/// module of the crate uses this one.
+macro_rules! on_backend {
+    ($store:expr, $pool:ident => $call:expr) => {{
+        let result: Result<_, Error> = match &$store.backend {
+            Backend::Sqlite($pool) => {
+                use sqlite as db;
+                $call
+            }
+            Backend::Postgres($pool) => {
+                use postgres as db;
+                $call
+            }
+            Backend::Missing(why) => Err(Error::Refused(why.clone())),
+        };
+        result.map_err(StoreError::from)
+    }};
+}
+
 mod autopay;
 pub mod bills;
 mod outcomes;
@@ -2401,24 +2422,6 @@ impl SqlStore {
             Backend::Missing(_) => {}
         }
     }
-}
-
-/// Runs the same call on whichever backend the store has.
-macro_rules! on_backend {
-    ($store:expr, $pool:ident => $call:expr) => {{
-        let result: Result<_, Error> = match &$store.backend {
-            Backend::Sqlite($pool) => {
-                use sqlite as db;
-                $call
-            }
-            Backend::Postgres($pool) => {
-                use postgres as db;
-                $call
-            }
-            Backend::Missing(why) => Err(Error::Refused(why.clone())),
-        };
-        result.map_err(StoreError::from)
-    }};
 }
 
 impl SqlStore {

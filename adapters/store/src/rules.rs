@@ -93,24 +93,6 @@ macro_rules! rules_backend {
 rules_backend!(sqlite, sqlx::Sqlite);
 rules_backend!(postgres, sqlx::Postgres);
 
-/// Runs the same call on whichever backend the store has.
-macro_rules! on_rules_backend {
-    ($store:expr, $pool:ident => $call:expr) => {{
-        let result: Result<_, Error> = match &$store.backend {
-            Backend::Sqlite($pool) => {
-                use sqlite as db;
-                $call
-            }
-            Backend::Postgres($pool) => {
-                use postgres as db;
-                $call
-            }
-            Backend::Missing(why) => Err(Error::Refused(why.clone())),
-        };
-        result.map_err(StoreError::from)
-    }};
-}
-
 #[async_trait]
 impl RulesStore for SqlStore {
     async fn payments_made_since(
@@ -119,7 +101,7 @@ impl RulesStore for SqlStore {
         since_ms: i64,
         limit: u32,
     ) -> Result<Vec<PastPayment>, StoreError> {
-        on_rules_backend!(self, pool => db::payments_made_since(pool, payer, since_ms, limit).await)
+        on_backend!(self, pool => db::payments_made_since(pool, payer, since_ms, limit).await)
     }
 
     async fn payees_first_paid_since(
@@ -128,6 +110,6 @@ impl RulesStore for SqlStore {
         since_ms: i64,
         limit: u32,
     ) -> Result<Vec<NewPayee>, StoreError> {
-        on_rules_backend!(self, pool => db::payees_first_paid_since(pool, payer, since_ms, limit).await)
+        on_backend!(self, pool => db::payees_first_paid_since(pool, payer, since_ms, limit).await)
     }
 }

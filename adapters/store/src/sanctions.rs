@@ -214,24 +214,6 @@ sanctions_backend!(
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 );
 
-/// Runs the same call on whichever backend the store has.
-macro_rules! on_sanctions_backend {
-    ($store:expr, $pool:ident => $call:expr) => {{
-        let result: Result<_, Error> = match &$store.backend {
-            Backend::Sqlite($pool) => {
-                use sqlite as db;
-                $call
-            }
-            Backend::Postgres($pool) => {
-                use postgres as db;
-                $call
-            }
-            Backend::Missing(why) => Err(Error::Refused(why.clone())),
-        };
-        result.map_err(StoreError::from)
-    }};
-}
-
 #[async_trait]
 impl SanctionsStore for SqlStore {
     async fn replace_sanctions_list(
@@ -239,17 +221,17 @@ impl SanctionsStore for SqlStore {
         list: &SanctionsList,
         loaded_at_ms: i64,
     ) -> Result<SanctionsListInfo, StoreError> {
-        on_sanctions_backend!(self, pool => db::replace(pool, list, loaded_at_ms).await)
+        on_backend!(self, pool => db::replace(pool, list, loaded_at_ms).await)
     }
 
     async fn sanctions_list_info(&self) -> Result<Option<SanctionsListInfo>, StoreError> {
-        on_sanctions_backend!(self, pool => db::info(pool).await)
+        on_backend!(self, pool => db::info(pool).await)
     }
 
     async fn sanctions_list(
         &self,
     ) -> Result<Option<(SanctionsListInfo, SanctionsList)>, StoreError> {
-        on_sanctions_backend!(self, pool => db::list(pool).await)
+        on_backend!(self, pool => db::list(pool).await)
     }
 }
 

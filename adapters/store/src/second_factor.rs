@@ -250,35 +250,17 @@ macro_rules! second_factor_backend {
 second_factor_backend!(sqlite, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
 second_factor_backend!(postgres, sqlx::Postgres, "BEGIN", " FOR UPDATE");
 
-/// Runs the same call on whichever backend the store has.
-macro_rules! on_second_factor_backend {
-    ($store:expr, $pool:ident => $call:expr) => {{
-        let result: Result<_, Error> = match &$store.backend {
-            Backend::Sqlite($pool) => {
-                use sqlite as db;
-                $call
-            }
-            Backend::Postgres($pool) => {
-                use postgres as db;
-                $call
-            }
-            Backend::Missing(why) => Err(Error::Refused(why.clone())),
-        };
-        result.map_err(StoreError::from)
-    }};
-}
-
 #[async_trait]
 impl SecondFactorStore for SqlStore {
     async fn second_factor(&self, user: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
-        on_second_factor_backend!(self, pool => db::second_factor(pool, user).await)
+        on_backend!(self, pool => db::second_factor(pool, user).await)
     }
 
     async fn put_pending_second_factor(
         &self,
         record: &SecondFactorRecord,
     ) -> Result<bool, StoreError> {
-        on_second_factor_backend!(self, pool => db::put_pending_second_factor(pool, record).await)
+        on_backend!(self, pool => db::put_pending_second_factor(pool, record).await)
     }
 
     async fn enable_second_factor(
@@ -289,13 +271,13 @@ impl SecondFactorStore for SqlStore {
         recovery_hashes: &[[u8; RECOVERY_HASH_BYTES]],
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        on_second_factor_backend!(self, pool => {
+        on_backend!(self, pool => {
             db::enable_second_factor(pool, user, nonce, step, recovery_hashes, now_ms).await
         })
     }
 
     async fn use_second_factor_step(&self, user: UserId, step: i64) -> Result<bool, StoreError> {
-        on_second_factor_backend!(self, pool => db::use_second_factor_step(pool, user, step).await)
+        on_backend!(self, pool => db::use_second_factor_step(pool, user, step).await)
     }
 
     async fn use_recovery_code(
@@ -304,15 +286,15 @@ impl SecondFactorStore for SqlStore {
         hash: &[u8; RECOVERY_HASH_BYTES],
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        on_second_factor_backend!(self, pool => db::use_recovery_code(pool, user, hash, now_ms).await)
+        on_backend!(self, pool => db::use_recovery_code(pool, user, hash, now_ms).await)
     }
 
     async fn recovery_codes_left(&self, user: UserId) -> Result<u32, StoreError> {
-        on_second_factor_backend!(self, pool => db::recovery_codes_left(pool, user).await)
+        on_backend!(self, pool => db::recovery_codes_left(pool, user).await)
     }
 
     async fn remove_second_factor(&self, user: UserId) -> Result<bool, StoreError> {
-        on_second_factor_backend!(self, pool => db::remove_second_factor(pool, user).await)
+        on_backend!(self, pool => db::remove_second_factor(pool, user).await)
     }
 
     async fn begin_second_factor_attempt(
@@ -322,12 +304,12 @@ impl SecondFactorStore for SqlStore {
         window_ms: i64,
         max: u32,
     ) -> Result<SecondFactorAttempt, StoreError> {
-        on_second_factor_backend!(self, pool => {
+        on_backend!(self, pool => {
             db::begin_second_factor_attempt(pool, user, now_ms, window_ms, max).await
         })
     }
 
     async fn forget_second_factor_attempt(&self, attempt: i64) -> Result<(), StoreError> {
-        on_second_factor_backend!(self, pool => db::forget_second_factor_attempt(pool, attempt).await)
+        on_backend!(self, pool => db::forget_second_factor_attempt(pool, attempt).await)
     }
 }

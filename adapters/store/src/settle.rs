@@ -449,35 +449,17 @@ macro_rules! settle_backend {
 settle_backend!(sqlite, sqlx::Sqlite);
 settle_backend!(postgres, sqlx::Postgres);
 
-/// Runs the same call on whichever backend the store has.
-macro_rules! on_settle_backend {
-    ($store:expr, $pool:ident => $call:expr) => {{
-        let result: Result<_, Error> = match &$store.backend {
-            Backend::Sqlite($pool) => {
-                use sqlite as db;
-                $call
-            }
-            Backend::Postgres($pool) => {
-                use postgres as db;
-                $call
-            }
-            Backend::Missing(why) => Err(Error::Refused(why.clone())),
-        };
-        result.map_err(StoreError::from)
-    }};
-}
-
 #[async_trait]
 impl SettlementStore for SqlStore {
     async fn insert_settlement(
         &self,
         settlement: &Settlement,
     ) -> Result<Option<Settlement>, StoreError> {
-        on_settle_backend!(self, pool => db::insert(pool, settlement).await)
+        on_backend!(self, pool => db::insert(pool, settlement).await)
     }
 
     async fn settlement(&self, reference: &ShortRef) -> Result<Option<Settlement>, StoreError> {
-        on_settle_backend!(self, pool => db::by_reference(pool, reference).await)
+        on_backend!(self, pool => db::by_reference(pool, reference).await)
     }
 
     async fn settlements_of_chat(
@@ -486,7 +468,7 @@ impl SettlementStore for SqlStore {
         chat: &ChatId,
         limit: u32,
     ) -> Result<Vec<Settlement>, StoreError> {
-        on_settle_backend!(self, pool => db::of_chat(pool, platform, chat, limit).await)
+        on_backend!(self, pool => db::of_chat(pool, platform, chat, limit).await)
     }
 
     async fn counted_settlements(
@@ -494,7 +476,7 @@ impl SettlementStore for SqlStore {
         platform: Platform,
         chat: &ChatId,
     ) -> Result<Vec<SettledTotal>, StoreError> {
-        on_settle_backend!(self, pool => db::counted(pool, platform, chat).await)
+        on_backend!(self, pool => db::counted(pool, platform, chat).await)
     }
 
     async fn answer_cash_settlement(
@@ -503,7 +485,7 @@ impl SettlementStore for SqlStore {
         accept: bool,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        on_settle_backend!(self, pool => db::answer(pool, reference, accept, now_ms).await)
+        on_backend!(self, pool => db::answer(pool, reference, accept, now_ms).await)
     }
 
     async fn cancel_cash_settlement(
@@ -512,7 +494,7 @@ impl SettlementStore for SqlStore {
         payer: UserId,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        on_settle_backend!(self, pool => db::cancel(pool, reference, payer, now_ms).await)
+        on_backend!(self, pool => db::cancel(pool, reference, payer, now_ms).await)
     }
 
     async fn cash_settlements_unanswered(
@@ -520,7 +502,7 @@ impl SettlementStore for SqlStore {
         made_by_ms: i64,
         limit: u32,
     ) -> Result<Vec<Settlement>, StoreError> {
-        on_settle_backend!(self, pool => db::unanswered(pool, made_by_ms, limit).await)
+        on_backend!(self, pool => db::unanswered(pool, made_by_ms, limit).await)
     }
 
     async fn note_settle_ask(
@@ -531,7 +513,7 @@ impl SettlementStore for SqlStore {
         now_ms: i64,
         asked_after_ms: i64,
     ) -> Result<bool, StoreError> {
-        on_settle_backend!(self, pool => db::note_ask(pool, platform, chat, debtor, now_ms, asked_after_ms).await)
+        on_backend!(self, pool => db::note_ask(pool, platform, chat, debtor, now_ms, asked_after_ms).await)
     }
 
     async fn replace_expense(
@@ -540,6 +522,6 @@ impl SettlementStore for SqlStore {
         new: &Expense,
         now_ms: i64,
     ) -> Result<Option<Expense>, StoreError> {
-        on_settle_backend!(self, pool => db::replace_expense(pool, old, new, now_ms).await)
+        on_backend!(self, pool => db::replace_expense(pool, old, new, now_ms).await)
     }
 }

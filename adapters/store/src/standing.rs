@@ -354,24 +354,6 @@ macro_rules! standing_backend {
 standing_backend!(sqlite, sqlx::Sqlite);
 standing_backend!(postgres, sqlx::Postgres);
 
-/// Runs the same call on whichever backend the store has.
-macro_rules! on_standing_backend {
-    ($store:expr, $pool:ident => $call:expr) => {{
-        let result: Result<_, Error> = match &$store.backend {
-            Backend::Sqlite($pool) => {
-                use sqlite as db;
-                $call
-            }
-            Backend::Postgres($pool) => {
-                use postgres as db;
-                $call
-            }
-            Backend::Missing(why) => Err(Error::Refused(why.clone())),
-        };
-        result.map_err(StoreError::from)
-    }};
-}
-
 #[async_trait]
 impl StandingStore for SqlStore {
     fn standing_write(&self, order: &StandingOrder) -> Result<RecordWrite, StoreError> {
@@ -382,21 +364,21 @@ impl StandingStore for SqlStore {
         &self,
         order: &StandingOrder,
     ) -> Result<StandingOrder, StoreError> {
-        on_standing_backend!(self, pool => db::insert(pool, order).await)
+        on_backend!(self, pool => db::insert(pool, order).await)
     }
 
     async fn standing_order(
         &self,
         reference: &ShortRef,
     ) -> Result<Option<StandingOrder>, StoreError> {
-        on_standing_backend!(self, pool => db::by_reference(pool, reference).await)
+        on_backend!(self, pool => db::by_reference(pool, reference).await)
     }
 
     async fn standing_orders_awaiting_code(
         &self,
         payer: UserId,
     ) -> Result<Vec<StandingOrder>, StoreError> {
-        on_standing_backend!(self, pool => db::awaiting_code(pool, payer).await)
+        on_backend!(self, pool => db::awaiting_code(pool, payer).await)
     }
 
     async fn standing_orders_of(
@@ -404,11 +386,11 @@ impl StandingStore for SqlStore {
         payer: UserId,
         limit: u32,
     ) -> Result<Vec<StandingOrder>, StoreError> {
-        on_standing_backend!(self, pool => db::of_payer(pool, payer, limit).await)
+        on_backend!(self, pool => db::of_payer(pool, payer, limit).await)
     }
 
     async fn standing_orders_due(&self, now_ms: i64, limit: u32) -> Result<DueOrders, StoreError> {
-        on_standing_backend!(self, pool => db::due(pool, now_ms, limit).await)
+        on_backend!(self, pool => db::due(pool, now_ms, limit).await)
     }
 
     async fn put_off_unreadable_standing_order(
@@ -416,18 +398,18 @@ impl StandingStore for SqlStore {
         seq: i64,
         due_at_ms: i64,
     ) -> Result<(), StoreError> {
-        on_standing_backend!(self, pool => db::put_off(pool, seq, due_at_ms).await)
+        on_backend!(self, pool => db::put_off(pool, seq, due_at_ms).await)
     }
 
     async fn update_standing_order(&self, order: &StandingOrder) -> Result<bool, StoreError> {
-        on_standing_backend!(self, pool => db::update(pool, order).await)
+        on_backend!(self, pool => db::update(pool, order).await)
     }
 
     async fn time_zone_of(&self, user: UserId) -> Result<Option<String>, StoreError> {
-        on_standing_backend!(self, pool => db::time_zone_of(pool, user).await)
+        on_backend!(self, pool => db::time_zone_of(pool, user).await)
     }
 
     async fn set_time_zone(&self, user: UserId, zone: &str, now_ms: i64) -> Result<(), StoreError> {
-        on_standing_backend!(self, pool => db::set_time_zone(pool, user, zone, now_ms).await)
+        on_backend!(self, pool => db::set_time_zone(pool, user, zone, now_ms).await)
     }
 }

@@ -313,24 +313,6 @@ macro_rules! tab_backend {
 tab_backend!(sqlite, sqlx::Sqlite);
 tab_backend!(postgres, sqlx::Postgres);
 
-/// Runs the same call on whichever backend the store has.
-macro_rules! on_tab_backend {
-    ($store:expr, $pool:ident => $call:expr) => {{
-        let result: Result<_, Error> = match &$store.backend {
-            Backend::Sqlite($pool) => {
-                use sqlite as db;
-                $call
-            }
-            Backend::Postgres($pool) => {
-                use postgres as db;
-                $call
-            }
-            Backend::Missing(why) => Err(Error::Refused(why.clone())),
-        };
-        result.map_err(StoreError::from)
-    }};
-}
-
 #[async_trait]
 impl TabStore for SqlStore {
     async fn note_group_member(
@@ -340,7 +322,7 @@ impl TabStore for SqlStore {
         id: &PlatformUserId,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        on_tab_backend!(self, pool => db::note_member(pool, platform, chat, id, now_ms).await)
+        on_backend!(self, pool => db::note_member(pool, platform, chat, id, now_ms).await)
     }
 
     async fn group_members(
@@ -349,15 +331,15 @@ impl TabStore for SqlStore {
         chat: &ChatId,
         limit: u32,
     ) -> Result<Vec<GroupMember>, StoreError> {
-        on_tab_backend!(self, pool => db::members(pool, platform, chat, limit).await)
+        on_backend!(self, pool => db::members(pool, platform, chat, limit).await)
     }
 
     async fn insert_expense(&self, expense: &Expense) -> Result<Expense, StoreError> {
-        on_tab_backend!(self, pool => db::insert(pool, expense).await)
+        on_backend!(self, pool => db::insert(pool, expense).await)
     }
 
     async fn expense(&self, reference: &ShortRef) -> Result<Option<Expense>, StoreError> {
-        on_tab_backend!(self, pool => db::by_reference(pool, reference).await)
+        on_backend!(self, pool => db::by_reference(pool, reference).await)
     }
 
     async fn expenses_of_chat(
@@ -367,7 +349,7 @@ impl TabStore for SqlStore {
         with_undone: bool,
         limit: u32,
     ) -> Result<Vec<Expense>, StoreError> {
-        on_tab_backend!(self, pool => db::of_chat(pool, platform, chat, with_undone, limit).await)
+        on_backend!(self, pool => db::of_chat(pool, platform, chat, with_undone, limit).await)
     }
 
     async fn open_expense_count(
@@ -375,10 +357,10 @@ impl TabStore for SqlStore {
         platform: Platform,
         chat: &ChatId,
     ) -> Result<u64, StoreError> {
-        on_tab_backend!(self, pool => db::open_count(pool, platform, chat).await)
+        on_backend!(self, pool => db::open_count(pool, platform, chat).await)
     }
 
     async fn undo_expense(&self, reference: &ShortRef, now_ms: i64) -> Result<bool, StoreError> {
-        on_tab_backend!(self, pool => db::undo(pool, reference, now_ms).await)
+        on_backend!(self, pool => db::undo(pool, reference, now_ms).await)
     }
 }

@@ -301,38 +301,20 @@ macro_rules! recurring_backend {
 recurring_backend!(sqlite, sqlx::Sqlite);
 recurring_backend!(postgres, sqlx::Postgres);
 
-/// Runs the same call on whichever backend the store has.
-macro_rules! on_recurring_backend {
-    ($store:expr, $pool:ident => $call:expr) => {{
-        let result: Result<_, Error> = match &$store.backend {
-            Backend::Sqlite($pool) => {
-                use sqlite as db;
-                $call
-            }
-            Backend::Postgres($pool) => {
-                use postgres as db;
-                $call
-            }
-            Backend::Missing(why) => Err(Error::Refused(why.clone())),
-        };
-        result.map_err(StoreError::from)
-    }};
-}
-
 #[async_trait]
 impl RecurringExpenseStore for SqlStore {
     async fn insert_recurring_expense(
         &self,
         recurring: &RecurringExpense,
     ) -> Result<RecurringExpense, StoreError> {
-        on_recurring_backend!(self, pool => db::insert(pool, recurring).await)
+        on_backend!(self, pool => db::insert(pool, recurring).await)
     }
 
     async fn recurring_expense(
         &self,
         reference: &ShortRef,
     ) -> Result<Option<RecurringExpense>, StoreError> {
-        on_recurring_backend!(self, pool => db::by_reference(pool, reference).await)
+        on_backend!(self, pool => db::by_reference(pool, reference).await)
     }
 
     async fn recurring_expenses_of_chat(
@@ -341,7 +323,7 @@ impl RecurringExpenseStore for SqlStore {
         chat: &ChatId,
         limit: u32,
     ) -> Result<Vec<RecurringExpense>, StoreError> {
-        on_recurring_backend!(self, pool => db::of_chat(pool, platform, chat, limit).await)
+        on_backend!(self, pool => db::of_chat(pool, platform, chat, limit).await)
     }
 
     async fn recurring_expenses_due(
@@ -349,7 +331,7 @@ impl RecurringExpenseStore for SqlStore {
         now_ms: i64,
         limit: u32,
     ) -> Result<Vec<RecurringExpense>, StoreError> {
-        on_recurring_backend!(self, pool => db::due(pool, now_ms, limit).await)
+        on_backend!(self, pool => db::due(pool, now_ms, limit).await)
     }
 
     async fn advance_recurring_expense(
@@ -359,7 +341,7 @@ impl RecurringExpenseStore for SqlStore {
         to: u32,
         due_at_ms: Option<i64>,
     ) -> Result<bool, StoreError> {
-        on_recurring_backend!(self, pool => db::advance(pool, reference, from, to, due_at_ms).await)
+        on_backend!(self, pool => db::advance(pool, reference, from, to, due_at_ms).await)
     }
 
     async fn stop_recurring_expense(
@@ -367,6 +349,6 @@ impl RecurringExpenseStore for SqlStore {
         reference: &ShortRef,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        on_recurring_backend!(self, pool => db::stop(pool, reference, now_ms).await)
+        on_backend!(self, pool => db::stop(pool, reference, now_ms).await)
     }
 }

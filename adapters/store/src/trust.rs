@@ -144,39 +144,21 @@ macro_rules! trust_backend {
 trust_backend!(sqlite, sqlx::Sqlite);
 trust_backend!(postgres, sqlx::Postgres);
 
-/// Runs the same call on whichever backend the store has.
-macro_rules! on_trust_backend {
-    ($store:expr, $pool:ident => $call:expr) => {{
-        let result: Result<_, Error> = match &$store.backend {
-            Backend::Sqlite($pool) => {
-                use sqlite as db;
-                $call
-            }
-            Backend::Postgres($pool) => {
-                use postgres as db;
-                $call
-            }
-            Backend::Missing(why) => Err(Error::Refused(why.clone())),
-        };
-        result.map_err(StoreError::from)
-    }};
-}
-
 #[async_trait]
 impl TrustStore for SqlStore {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<i64, StoreError> {
-        on_trust_backend!(self, pool => db::append_audit(pool, entry).await)
+        on_backend!(self, pool => db::append_audit(pool, entry).await)
     }
 
     async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
-        on_trust_backend!(self, pool => db::audit_entries(pool, filter).await)
+        on_backend!(self, pool => db::audit_entries(pool, filter).await)
     }
 
     async fn tier_of(&self, user: UserId) -> Result<Option<TierRecord>, StoreError> {
-        on_trust_backend!(self, pool => db::tier_of(pool, user).await)
+        on_backend!(self, pool => db::tier_of(pool, user).await)
     }
 
     async fn set_tier(&self, record: &TierRecord) -> Result<(), StoreError> {
-        on_trust_backend!(self, pool => db::set_tier(pool, record).await)
+        on_backend!(self, pool => db::set_tier(pool, record).await)
     }
 }

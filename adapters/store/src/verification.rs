@@ -179,24 +179,6 @@ macro_rules! verification_backend {
 verification_backend!(sqlite, sqlx::Sqlite, sqlite);
 verification_backend!(postgres, sqlx::Postgres, postgres);
 
-/// Runs the same call on whichever backend the store has.
-macro_rules! on_backend {
-    ($store:expr, $pool:ident => $call:expr) => {{
-        let result: Result<_, Error> = match &$store.backend {
-            Backend::Sqlite($pool) => {
-                use sqlite as db;
-                $call
-            }
-            Backend::Postgres($pool) => {
-                use postgres as db;
-                $call
-            }
-            Backend::Missing(why) => Err(Error::Refused(why.clone())),
-        };
-        result.map_err(StoreError::from)
-    }};
-}
-
 #[async_trait]
 impl VerificationStore for SqlStore {
     async fn claim_verification_event(
