@@ -354,12 +354,17 @@ enum Valid {
     Itemised {
         rest_minor: i64,
         currency: Currency,
-        items: Vec<(Vec<(Target, String, bool)>, i64, Option<String>)>,
+        items: Vec<Item>,
         rest: Option<Vec<(Target, String, bool)>>,
         memo: Option<Memo>,
     },
     Simple(Command, &'static str, Vec<String>),
 }
+
+/// An itemised expense's item as generated: its people (each a target,
+/// how it is written, whether written as a mention), its amount in minor
+/// units, and what it was.
+type Item = (Vec<(Target, String, bool)>, i64, Option<String>);
 
 fn valid() -> impl Strategy<Value = Valid> {
     let simple = prop_oneof![
