@@ -19,8 +19,35 @@ const SELECT_SQL: &str = "SELECT e.seq, e.reference, e.expense_id, e.platform, e
      l.position, l.user_id, l.label, l.paid, l.owed FROM";
 
 /// An id as stored: 32 hexadecimal digits.
-fn id_text(id: TransferId) -> String {
+pub(crate) fn id_text(id: TransferId) -> String {
     format!("{:032x}", id.as_u128())
+}
+
+/// Rows of a record joined with its lines (one row per line, ordered by
+/// the record's `seq` then the line's position) into records, each with
+/// its lines: `head` reads a record from its first row, `lines` gives the
+/// record's line list. Shared by expenses and recurring expenses.
+pub(crate) fn with_lines<R, T>(
+    rows: &[R],
+    seq: impl Fn(&R) -> Result<i64, Error>,
+    line: impl Fn(&R) -> Result<ExpenseLine, Error>,
+    head: impl Fn(&R) -> Result<T, Error>,
+    lines: impl Fn(&mut T) -> &mut Vec<ExpenseLine>,
+) -> Result<Vec<T>, Error> {
+    let mut found: Vec<(i64, T)> = Vec::new();
+    for row in rows {
+        let at = seq(row)?;
+        let next = line(row)?;
+        match found.last_mut() {
+            Some((last, record)) if *last == at => lines(record).push(next),
+            _ => {
+                let mut record = head(row)?;
+                lines(&mut record).push(next);
+                found.push((at, record));
+            }
+        }
+    }
+    Ok(found.into_iter().map(|(_, record)| record).collect())
 }
 
 macro_rules! tab_backend {
@@ -44,25 +71,23 @@ macro_rules! tab_backend {
             /// Rows of [`SELECT_SQL`], ordered by expense then position,
             /// into expenses.
             fn expenses_from_rows(rows: &[DbRow]) -> Result<Vec<Expense>, Error> {
-                let mut expenses: Vec<(i64, Expense)> = Vec::new();
-                for row in rows {
-                    let seq: i64 = get(row, "seq")?;
-                    let line = ExpenseLine {
-                        user: UserId(get(row, "user_id")?),
-                        label: get(row, "label")?,
-                        paid_minor: get(row, "paid")?,
-                        owed_minor: get(row, "owed")?,
-                    };
-                    match expenses.last_mut() {
-                        Some((last, expense)) if *last == seq => expense.lines.push(line),
-                        _ => {
-                            let mut expense = expense_from_row(row)?;
-                            expense.lines.push(line);
-                            expenses.push((seq, expense));
-                        }
-                    }
-                }
-                Ok(expenses.into_iter().map(|(_, e)| e).collect())
+                with_lines(
+                    rows,
+                    |row| get(row, "seq"),
+                    line_from_row,
+                    expense_from_row,
+                    |e| &mut e.lines,
+                )
+            }
+
+            /// The line a row of [`SELECT_SQL`] carries.
+            pub(crate) fn line_from_row(row: &DbRow) -> Result<ExpenseLine, Error> {
+                Ok(ExpenseLine {
+                    user: UserId(get(row, "user_id")?),
+                    label: get(row, "label")?,
+                    paid_minor: get(row, "paid")?,
+                    owed_minor: get(row, "owed")?,
+                })
             }
 
             fn expense_from_row(row: &DbRow) -> Result<Expense, Error> {

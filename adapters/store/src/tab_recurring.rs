@@ -6,10 +6,11 @@ use async_trait::async_trait;
 use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, Platform};
 use bot::store::standing::{schedule_columns, schedule_from_columns};
-use bot::store::tab::{ExpenseLine, RecurringExpense, RecurringExpenseStore};
+use bot::store::tab::{RecurringExpense, RecurringExpenseStore};
 use bot::store::{StoreError, UserId};
 use ledger::{Amount, Currency, TransferId};
 
+use crate::tab::{id_text, with_lines};
 use crate::{Backend, Error, SqlStore, corrupt};
 
 const TABLE: &str = "bot_tab_recurring";
@@ -20,11 +21,6 @@ const SELECT_SQL: &str = "SELECT r.seq, r.reference, r.recurring_id, r.platform,
      r.author, r.author_label, r.currency, r.total, r.memo, r.rule, r.first_date, \
      r.run_minute, r.time_zone, r.next_period, r.due_at_ms, r.created_at_ms, r.stopped_at_ms, \
      l.position, l.user_id, l.label, l.paid, l.owed FROM";
-
-/// An id as stored: 32 hexadecimal digits.
-fn id_text(id: TransferId) -> String {
-    format!("{:032x}", id.as_u128())
-}
 
 macro_rules! recurring_backend {
     ($module:ident, $db:ty) => {
@@ -46,25 +42,13 @@ macro_rules! recurring_backend {
 
             /// Rows of [`SELECT_SQL`], ordered by seq then position.
             fn from_rows(rows: &[DbRow]) -> Result<Vec<RecurringExpense>, Error> {
-                let mut found: Vec<(i64, RecurringExpense)> = Vec::new();
-                for row in rows {
-                    let seq: i64 = get(row, "seq")?;
-                    let line = ExpenseLine {
-                        user: UserId(get(row, "user_id")?),
-                        label: get(row, "label")?,
-                        paid_minor: get(row, "paid")?,
-                        owed_minor: get(row, "owed")?,
-                    };
-                    match found.last_mut() {
-                        Some((last, recurring)) if *last == seq => recurring.lines.push(line),
-                        _ => {
-                            let mut recurring = from_row(row)?;
-                            recurring.lines.push(line);
-                            found.push((seq, recurring));
-                        }
-                    }
-                }
-                Ok(found.into_iter().map(|(_, r)| r).collect())
+                with_lines(
+                    rows,
+                    |row| get(row, "seq"),
+                    crate::tab::$module::line_from_row,
+                    from_row,
+                    |r| &mut r.lines,
+                )
             }
 
             fn from_row(row: &DbRow) -> Result<RecurringExpense, Error> {
