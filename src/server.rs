@@ -5,7 +5,8 @@
 //! SIGINT or SIGTERM flips it; the HTTP server (`crate::http`: timeouts and
 //! connection bounds) stops accepting, closes idle connections and finishes
 //! the requests in flight (for at most `http.shutdown_grace_secs`), the
-//! sweeper ends its round, and only then is the ledger closed.
+//! sweeper ends its round, the outcomes of the messages handled are
+//! committed, and only then is the ledger closed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -222,6 +223,18 @@ async fn serve_ledger(
             timeout_secs = SWEEPER_STOP_TIMEOUT_SECS,
             "the expiry sweeper did not stop"
         ),
+    }
+    // The answers already sent are kept for redeliveries before the
+    // database closes.
+    let outcomes = Duration::from_secs(SWEEPER_STOP_TIMEOUT_SECS);
+    if tokio::time::timeout(outcomes, app.bot.outcomes_committed())
+        .await
+        .is_err()
+    {
+        warn!(
+            timeout_secs = SWEEPER_STOP_TIMEOUT_SECS,
+            "some handled messages' outcomes were not committed; their redeliveries are handled again"
+        );
     }
     app.store.close().await;
     served

@@ -535,6 +535,15 @@ impl Bot {
         });
     }
 
+    /// Returns once the outcome of every message handled so far is in the
+    /// database (or its commit failed and was logged). Shutdown waits for
+    /// it, so that a restart does not handle those messages again (a
+    /// payer would get a second code for one `/pay`); tests wait for it
+    /// before they play a lost outcome.
+    pub async fn outcomes_committed(&self) {
+        self.events.committed().await;
+    }
+
     fn count_message(&self, msg: &Incoming, outcome: MessageOutcome) {
         self.counters.message(msg.platform, outcome);
     }

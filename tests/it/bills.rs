@@ -362,20 +362,7 @@ async fn approve_redelivered(backend: TestBackend) {
     assert!(!again.contains(&first), "{again}");
     // The crash: the outcome of ap-1 is lost; a second process gets the
     // redelivery.
-    for _ in 0..200 {
-        if w.db
-            .query_i64(
-                "SELECT COUNT(*) FROM bot_events WHERE event_id = 'ap-1' AND outcome IS NOT NULL",
-            )
-            .await
-            .unwrap()
-            == 1
-        {
-            break;
-        }
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    w.bot.outcomes_committed().await;
     w.db.execute("DELETE FROM bot_events").await.unwrap();
     let second = bot_of(&w.db, &w.store, &w.trust);
     let redelivered = text_of(

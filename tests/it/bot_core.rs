@@ -1365,6 +1365,7 @@ async fn settle_redelivered_after_the_tab_changed(backend: TestBackend) {
     // Bob now owes $80.00; the first turn's outcome is lost.
     bot.handle(&group("alice", "t-e2", "/expense 100 for dinner"))
         .await;
+    bot.outcomes_committed().await;
     store.forget_events(i64::MAX).await.unwrap();
     let again = bot.handle(&group("bob", "t-settle", "/settle")).await;
     let text = text_of(&again);
@@ -1387,6 +1388,48 @@ async fn settle_redelivered_after_the_tab_changed(backend: TestBackend) {
 cases!(settle_redelivered_after_the_tab_changed {
     a_redelivered_settle_pays_what_its_settlement_records_on_sqlite(TestBackend::Sqlite),
     a_redelivered_settle_pays_what_its_settlement_records_on_postgres(TestBackend::Postgres),
+});
+
+/// Outcomes are committed after the answer, without holding it up; once
+/// `outcomes_committed` returns, every message handled has its outcome in
+/// the database, so a restart (or a second process) answers a
+/// redelivery from it instead of handling the message again.
+async fn outcomes_are_committed_when_told(backend: TestBackend) {
+    let Some((db, bot, store)) = setup_with_store(backend).await else {
+        return;
+    };
+    bot.handle(&dm("alice", "o-start", "/start")).await;
+    bot.handle(&dm("bob", "o-start2", "/start")).await;
+    let asked = text_of(&bot.handle(&dm("alice", "o-pay", "/pay @bob 4")).await);
+    let code = code_in(&asked);
+    for n in 0..20 {
+        bot.handle(&dm("bob", &format!("o-balance-{n}"), "/balance"))
+            .await;
+    }
+    bot.outcomes_committed().await;
+    for event in (0..20)
+        .map(|n| format!("o-balance-{n}"))
+        .chain(["o-pay".to_owned()])
+    {
+        let stored = store
+            .event_outcome(Platform::Mock, &EventId::new(&event).unwrap())
+            .await
+            .unwrap();
+        assert!(stored.is_some(), "{event} has no stored outcome");
+    }
+    // A second process on the same database answers the redelivered
+    // `/pay` from it: no fresh code.
+    let second = support::another_bot_on(&db);
+    let again = text_of(&second.handle(&dm("alice", "o-pay", "/pay @bob 4")).await);
+    assert!(again.contains("(the code I sent you)"), "{again}");
+    assert!(!again.contains(&code), "{again}");
+    assert!(db.ledger.verify().await.unwrap().is_empty());
+    db.cleanup().await;
+}
+
+cases!(outcomes_are_committed_when_told {
+    outcomes_are_in_the_database_once_committed_on_sqlite(TestBackend::Sqlite),
+    outcomes_are_in_the_database_once_committed_on_postgres(TestBackend::Postgres),
 });
 
 /// Alice, Bob and Carol on a group tab where Bob owes Alice $30.00 and
@@ -1463,6 +1506,7 @@ async fn settle_many_redelivered_after_the_tab_changed(backend: TestBackend) {
     // Bob now owes Alice $130.00; the first turn's outcome is lost.
     bot.handle(&group("alice", "m-e3", "/expense 100 split @bob for rent"))
         .await;
+    bot.outcomes_committed().await;
     store.forget_events(i64::MAX).await.unwrap();
     let again = text_of(&bot.handle(&group("bob", "m-settle", "/settle")).await);
     assert!(

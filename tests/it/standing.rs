@@ -210,6 +210,7 @@ async fn a_renewed_code_gets_its_own_time(backend: TestBackend) {
     assert!(first.contains("Thu 2026-01-01 09:00"), "{first}");
     let old_code = code_in(&first);
     // The crash: the outcome of the message was never recorded.
+    bot.outcomes_committed().await;
     db.execute("DELETE FROM bot_events WHERE event_id = 'order'")
         .await
         .unwrap();

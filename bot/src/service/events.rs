@@ -17,6 +17,8 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use tokio::sync::Notify;
+
 use crate::message::{EventId, Platform};
 
 /// Most events one process holds at once (being handled, or handled with
@@ -47,6 +49,8 @@ enum Slot {
 #[derive(Debug, Default)]
 pub(super) struct EventsInFlight {
     slots: Mutex<HashMap<(Platform, EventId), Slot>>,
+    /// Woken whenever an event is forgotten.
+    forgotten: Notify,
 }
 
 impl EventsInFlight {
@@ -75,6 +79,34 @@ impl EventsInFlight {
     pub(super) fn forget(&self, platform: Platform, event: &EventId) {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         slots.remove(&(platform, event.clone()));
+        drop(slots);
+        self.forgotten.notify_waiters();
+    }
+
+    /// How many handled events' outcomes are still on their way to the
+    /// database.
+    fn uncommitted(&self) -> usize {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots
+            .values()
+            .filter(|slot| matches!(slot, Slot::Done(_)))
+            .count()
+    }
+
+    /// Returns once every outcome recorded before the call is committed
+    /// or given up (its commit failed): none is then held only here.
+    pub(super) async fn committed(&self) {
+        loop {
+            let forgotten = self.forgotten.notified();
+            tokio::pin!(forgotten);
+            // Registered before the check: a forget between the check and
+            // the wait still wakes it.
+            forgotten.as_mut().enable();
+            if self.uncommitted() == 0 {
+                return;
+            }
+            forgotten.await;
+        }
     }
 }
 
@@ -141,6 +173,32 @@ mod tests {
         );
         events.forget(Platform::Mock, &e);
         assert_eq!(events.claim(Platform::Mock, &e), Claim::New);
+    }
+
+    #[tokio::test]
+    async fn committed_waits_for_every_outcome_on_its_way() {
+        let events = std::sync::Arc::new(EventsInFlight::default());
+        let (one, two) = (event("m3"), event("m4"));
+        events.committed().await;
+        for e in [&one, &two] {
+            assert_eq!(events.claim(Platform::Mock, e), Claim::New);
+            events.done(Platform::Mock, e, "paid".to_owned());
+        }
+        let waiting = tokio::spawn({
+            let events = std::sync::Arc::clone(&events);
+            async move { events.committed().await }
+        });
+        tokio::task::yield_now().await;
+        events.forget(Platform::Mock, &one);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "one outcome is still on its way");
+        // An event still being handled is not waited for.
+        assert_eq!(events.claim(Platform::Mock, &event("m5")), Claim::New);
+        events.forget(Platform::Mock, &two);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("committed returns once both are forgotten")
+            .unwrap();
     }
 
     #[test]

@@ -29,24 +29,11 @@ async fn bob_owes_two_dave_owes_one(bot: &Bot) {
     }
 }
 
-/// Waits until the outcome of `event` (a group message) is in the
-/// database and out of the bot's memory, then forgets every outcome: a
-/// redelivery is then handled afresh, as after a crash.
-async fn lose_outcomes(store: &SqlStore, event: &str) {
-    let event = EventId::new(event).unwrap();
-    for _ in 0..500 {
-        if store
-            .event_outcome(Platform::Mock, &event)
-            .await
-            .unwrap()
-            .is_some()
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    // The bot forgets it from memory right after the database has it.
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+/// Waits until every outcome is in the database and out of the bot's
+/// memory, then forgets them all: a redelivery is then handled afresh, as
+/// after a crash.
+async fn lose_outcomes(bot: &Bot, store: &SqlStore) {
+    bot.outcomes_committed().await;
     store.forget_events(i64::MAX).await.unwrap();
 }
 
@@ -120,7 +107,7 @@ async fn redelivered_pay_many_reaches_its_group(backend: TestBackend) {
             .await;
         assert_eq!(codes_asked(&started), 1, "{started:?}");
     }
-    lose_outcomes(&store, "p-pay2").await;
+    lose_outcomes(&bot, &store).await;
     let again = bot
         .handle(&group("alice", "p-pay2", "/pay @bob @carol 1 each"))
         .await;
@@ -168,7 +155,7 @@ async fn redelivered_settle_many_reaches_its_group(backend: TestBackend) {
             .await;
         assert_eq!(codes_asked(&started), 1, "{started:?}");
     }
-    lose_outcomes(&store, "r-settle").await;
+    lose_outcomes(&bot, &store).await;
     let again = text_of(&bot.handle(&group("bob", "r-settle", "/settle")).await);
     assert!(again.contains("(total $50.00)"), "{again}");
     let code = code_in(&again);

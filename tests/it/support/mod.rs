@@ -59,6 +59,23 @@ pub(crate) async fn bot_on(backend: TestBackend) -> Option<(TestDb, Arc<Bot>, Ar
     bot_with_rail_on(backend, None).await
 }
 
+/// Another bot on `db`'s database, as a second process (or the same one
+/// after a restart) would be: its own memory, its own code pepper.
+pub(crate) fn another_bot_on(db: &TestDb) -> Arc<Bot> {
+    let config = BotConfig {
+        mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
+        ..BotConfig::default()
+    };
+    Bot::builder(
+        db.ledger.clone(),
+        Arc::new(SqlStore::new(&db.ledger)),
+        config,
+        Pepper::generate(&OsRandom),
+        Arc::new(OsRandom),
+    )
+    .build()
+}
+
 /// [`bot_on`] with `rail` as the bot's card rail (none: cards off).
 pub(crate) async fn bot_with_rail_on(
     backend: TestBackend,
