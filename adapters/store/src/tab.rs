@@ -18,6 +18,10 @@ const SELECT_SQL: &str = "SELECT e.seq, e.reference, e.expense_id, e.platform, e
      e.author_label, e.currency, e.total, e.memo, e.created_at_ms, e.undone_at_ms, \
      l.position, l.user_id, l.label, l.paid, l.owed FROM";
 
+/// One line of an expense.
+const INSERT_LINE_SQL: &str = "INSERT INTO bot_tab_lines (expense_seq, position, user_id, label, \
+     paid, owed) VALUES ($1, $2, $3, $4, $5, $6)";
+
 /// An id as stored: 32 hexadecimal digits.
 pub(crate) fn id_text(id: TransferId) -> String {
     format!("{:032x}", id.as_u128())
@@ -66,6 +70,31 @@ macro_rules! tab_backend {
                 T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
             {
                 row.try_get(column).map_err(|e| corrupt(TABLE, column, e))
+            }
+
+            /// Writes a record's lines under its `seq`, in order, with
+            /// `sql` (one line: seq, position, user, label, paid, owed).
+            /// Shared by expenses and recurring expenses.
+            pub(crate) async fn insert_lines(
+                tx: &mut sqlx::Transaction<'_, Db>,
+                sql: &'static str,
+                seq: i64,
+                lines: &[ExpenseLine],
+            ) -> Result<(), Error> {
+                for (position, line) in lines.iter().enumerate() {
+                    let position = i64::try_from(position)
+                        .map_err(|_| Error::Refused("too many lines".to_owned()))?;
+                    sqlx::query(sql)
+                        .bind(seq)
+                        .bind(position)
+                        .bind(line.user.0)
+                        .bind(line.label.as_str())
+                        .bind(line.paid_minor)
+                        .bind(line.owed_minor)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
             }
 
             /// Rows of [`SELECT_SQL`], ordered by expense then position,
@@ -239,22 +268,7 @@ macro_rules! tab_backend {
                 .fetch_optional(&mut *tx)
                 .await?;
                 if let Some(seq) = seq {
-                    for (position, line) in expense.lines.iter().enumerate() {
-                        let position = i64::try_from(position)
-                            .map_err(|_| Error::Refused("too many lines".to_owned()))?;
-                        sqlx::query(
-                            "INSERT INTO bot_tab_lines (expense_seq, position, user_id, label,
-                                 paid, owed) VALUES ($1, $2, $3, $4, $5, $6)",
-                        )
-                        .bind(seq)
-                        .bind(position)
-                        .bind(line.user.0)
-                        .bind(line.label.as_str())
-                        .bind(line.paid_minor)
-                        .bind(line.owed_minor)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
+                    insert_lines(&mut tx, INSERT_LINE_SQL, seq, &expense.lines).await?;
                 }
                 tx.commit().await?;
                 // Ours, a retry's, or another expense under this reference.

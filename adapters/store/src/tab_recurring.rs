@@ -22,6 +22,10 @@ const SELECT_SQL: &str = "SELECT r.seq, r.reference, r.recurring_id, r.platform,
      r.run_minute, r.time_zone, r.next_period, r.due_at_ms, r.created_at_ms, r.stopped_at_ms, \
      l.position, l.user_id, l.label, l.paid, l.owed FROM";
 
+/// One line of a recurring expense.
+const INSERT_LINE_SQL: &str = "INSERT INTO bot_tab_recurring_lines (recurring_seq, position, \
+     user_id, label, paid, owed) VALUES ($1, $2, $3, $4, $5, $6)";
+
 macro_rules! recurring_backend {
     ($module:ident, $db:ty) => {
         pub(crate) mod $module {
@@ -169,22 +173,8 @@ macro_rules! recurring_backend {
                 .fetch_optional(&mut *tx)
                 .await?;
                 if let Some(seq) = seq {
-                    for (position, line) in r.lines.iter().enumerate() {
-                        let position = i64::try_from(position)
-                            .map_err(|_| Error::Refused("too many lines".to_owned()))?;
-                        sqlx::query(
-                            "INSERT INTO bot_tab_recurring_lines (recurring_seq, position,
-                                 user_id, label, paid, owed) VALUES ($1, $2, $3, $4, $5, $6)",
-                        )
-                        .bind(seq)
-                        .bind(position)
-                        .bind(line.user.0)
-                        .bind(line.label.as_str())
-                        .bind(line.paid_minor)
-                        .bind(line.owed_minor)
-                        .execute(&mut *tx)
+                    crate::tab::$module::insert_lines(&mut tx, INSERT_LINE_SQL, seq, &r.lines)
                         .await?;
-                    }
                 }
                 tx.commit().await?;
                 // Ours, a retry's, or another one under this reference.
