@@ -6,16 +6,15 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bot::Bot;
 use bot::card::{
     CardNumber, CardRail, CardToken, CardTransfer, Expiry, RailError, RailOutcome, RailReference,
 };
 use bot::message::{
     Chat, ChatId, ChatKind, EventId, Handle, Incoming, Platform, PlatformUserId, User,
 };
-use bot::otp::{OsRandom, Pepper};
-use bot::{Bot, BotConfig};
+use bot::otp::Pepper;
 use ledger::testing::{TestBackend, TestDb};
-use ledger::{Amount, Currency};
 use paybot_cards::{Acquirer, ApiKey, Simulator, VisaDirectClient};
 use paybot_store::{BOT_MIGRATIONS, SqlStore};
 
@@ -105,19 +104,9 @@ fn after_the_new_card_hold(db: &TestDb) {
 }
 
 fn new_bot(db: &TestDb, rail: Arc<dyn CardRail>) -> Arc<Bot> {
-    let config = BotConfig {
-        mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
-        ..BotConfig::default()
-    };
-    Bot::builder(
-        db.ledger.clone(),
-        Arc::new(SqlStore::new(&db.ledger)),
-        config,
-        Pepper::from_bytes((1..=32).collect()).unwrap(),
-        Arc::new(OsRandom),
-    )
-    .card_rail(rail)
-    .build()
+    let store = Arc::new(SqlStore::new(&db.ledger));
+    let pepper = Pepper::from_bytes((1..=32).collect()).unwrap();
+    crate::support::play_money_bot(db, store, pepper, Some(rail))
 }
 
 fn client(simulator: &Simulator, key: &ApiKey) -> VisaDirectClient {

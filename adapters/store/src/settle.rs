@@ -423,22 +423,13 @@ macro_rules! settle_backend {
                     tx.rollback().await?;
                     return Ok(None);
                 };
-                for (position, line) in new.lines.iter().enumerate() {
-                    let position = i64::try_from(position)
-                        .map_err(|_| Error::Refused("too many lines".to_owned()))?;
-                    sqlx::query(
-                        "INSERT INTO bot_tab_lines (expense_seq, position, user_id, label,
-                             paid, owed) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(seq)
-                    .bind(position)
-                    .bind(line.user.0)
-                    .bind(line.label.as_str())
-                    .bind(line.paid_minor)
-                    .bind(line.owed_minor)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                crate::tab::$module::insert_lines(
+                    &mut tx,
+                    crate::tab::INSERT_LINE_SQL,
+                    seq,
+                    &new.lines,
+                )
+                .await?;
                 tx.commit().await?;
                 crate::tab::$module::by_reference(pool, &new.reference).await
             }

@@ -19,7 +19,7 @@ const SELECT_SQL: &str = "SELECT e.seq, e.reference, e.expense_id, e.platform, e
      l.position, l.user_id, l.label, l.paid, l.owed FROM";
 
 /// One line of an expense.
-const INSERT_LINE_SQL: &str = "INSERT INTO bot_tab_lines (expense_seq, position, user_id, label, \
+pub(crate) const INSERT_LINE_SQL: &str = "INSERT INTO bot_tab_lines (expense_seq, position, user_id, label, \
      paid, owed) VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// An id as stored: 32 hexadecimal digits.

@@ -62,18 +62,8 @@ pub(crate) async fn bot_on(backend: TestBackend) -> Option<(TestDb, Arc<Bot>, Ar
 /// Another bot on `db`'s database, as a second process (or the same one
 /// after a restart) would be: its own memory, its own code pepper.
 pub(crate) fn another_bot_on(db: &TestDb) -> Arc<Bot> {
-    let config = BotConfig {
-        mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
-        ..BotConfig::default()
-    };
-    Bot::builder(
-        db.ledger.clone(),
-        Arc::new(SqlStore::new(&db.ledger)),
-        config,
-        Pepper::generate(&OsRandom),
-        Arc::new(OsRandom),
-    )
-    .build()
+    let store = Arc::new(SqlStore::new(&db.ledger));
+    play_money_bot(db, store, Pepper::generate(&OsRandom), None)
 }
 
 /// [`bot_on`] with `rail` as the bot's card rail (none: cards off).
@@ -83,22 +73,29 @@ pub(crate) async fn bot_with_rail_on(
 ) -> Option<(TestDb, Arc<Bot>, Arc<SqlStore>)> {
     let db = TestDb::fresh(backend).await?;
     db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let store = Arc::new(SqlStore::new(&db.ledger));
+    let bot = play_money_bot(&db, Arc::clone(&store), Pepper::generate(&OsRandom), rail);
+    Some((db, bot, store))
+}
+
+/// A bot on `db`'s database through `store`, codes peppered with `pepper`,
+/// `rail` its card rail (none: cards off); mock users get $100.00 of play
+/// money on `/start`.
+pub(crate) fn play_money_bot(
+    db: &TestDb,
+    store: Arc<SqlStore>,
+    pepper: Pepper,
+    rail: Option<Arc<dyn CardRail>>,
+) -> Arc<Bot> {
     let config = BotConfig {
         mock_opening_balance: Some(Amount::from_minor(10_000, Currency::USD).unwrap()),
         ..BotConfig::default()
     };
-    let store = Arc::new(SqlStore::new(&db.ledger));
-    let mut builder = Bot::builder(
-        db.ledger.clone(),
-        Arc::<SqlStore>::clone(&store),
-        config,
-        Pepper::generate(&OsRandom),
-        Arc::new(OsRandom),
-    );
+    let mut builder = Bot::builder(db.ledger.clone(), store, config, pepper, Arc::new(OsRandom));
     if let Some(rail) = rail {
         builder = builder.card_rail(rail);
     }
-    Some((db, builder.build(), store))
+    builder.build()
 }
 
 /// Puts `minor` cents (USD) in the wallet of the `platform` account `id`
