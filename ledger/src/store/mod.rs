@@ -489,7 +489,7 @@ macro_rules! sql_backend {
                             t.currency, t.pending_id, t.timeout_secs, t.code, t.timestamp_ms
                      FROM pending_expiries e JOIN transfers t ON t.id = e.transfer_id
                      WHERE t.debit_account_id = $1
-                     ORDER BY e.expires_at_ms, t.seq LIMIT $2",
+                     ORDER BY e.expires_at_ms, t.seq LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(account.0)
                 .bind(i64::from(limit))
@@ -509,7 +509,7 @@ macro_rules! sql_backend {
                             pending_id, timeout_secs, code, timestamp_ms
                      FROM transfers
                      WHERE (debit_account_id = $1 OR credit_account_id = $1) AND seq < $2
-                     ORDER BY seq DESC LIMIT $3",
+                     ORDER BY seq DESC LIMIT CAST($3 AS BIGINT)",
                 )
                 .bind(account.0)
                 .bind(cursor.0)
@@ -563,7 +563,7 @@ macro_rules! sql_backend {
             ) -> Result<Vec<TransferId>, Error> {
                 let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
                     "SELECT transfer_id FROM pending_expiries WHERE expires_at_ms <= $1
-                     ORDER BY expires_at_ms LIMIT $2",
+                     ORDER BY expires_at_ms LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(now_ms)
                 .bind(i64::from(limit))
