@@ -53,7 +53,7 @@ use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::{
     AwaitingCode, CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState,
     CodesAwaited, Identity, LinkAttempt, LinkAttemptBounds, LinkCodeHash, LinkedCard, OpenedEvent,
-    Payee, PayeeFacts, Payment, PaymentRequest, PaymentState, PendingLink, RecordChange,
+    Payee, PayeeFacts, PayeeNow, Payment, PaymentRequest, PaymentState, PendingLink, RecordChange,
     RequestSide, RequestState, SeenUser, SenderSeen, Split, Store, StoreError, UserId,
 };
 use bot::trust::{Review, Tier};
@@ -1013,7 +1013,7 @@ macro_rules! sql_backend {
                         return Ok(OpenedEvent::New(SenderSeen {
                             identity: known,
                             first_contact: false,
-                            tier: Some(sender_tier(row)?),
+                            tier: Some(tier_column(row, "sender_tier")?),
                         }));
                     }
                 }
@@ -1021,13 +1021,14 @@ macro_rules! sql_backend {
                 Ok(OpenedEvent::New(SenderSeen { identity, first_contact, tier: None }))
             }
 
-            /// The `sender_tier` column of `open_event`'s row: the tier as
-            /// last set, if ever (SMALLINT on PostgreSQL).
-            fn sender_tier(row: &DbRow) -> Result<Option<Tier>, Error> {
+            /// A column of `bot_user_tiers.tier` read with another record
+            /// (`open_event`'s `sender_tier`, `payee_facts`'s `payee_tier`):
+            /// the tier as last set, if ever (SMALLINT on PostgreSQL).
+            fn tier_column(row: &DbRow, column: &str) -> Result<Option<Tier>, Error> {
                 const T: &str = "bot_user_tiers";
-                let tier = match row.try_get::<Option<i64>, _>("sender_tier") {
+                let tier = match row.try_get::<Option<i64>, _>(column) {
                     Ok(tier) => tier,
-                    Err(_) => get::<Option<i16>>(row, T, "sender_tier")?.map(i64::from),
+                    Err(_) => get::<Option<i16>>(row, T, column)?.map(i64::from),
                 };
                 tier.map(|tier| {
                     u8::try_from(tier)
@@ -1631,9 +1632,10 @@ macro_rules! sql_backend {
                 Ok(found.is_some())
             }
 
-            /// `identities_with_skeleton` and `has_paid_before` in one
-            /// statement: one row per look-alike, each carrying the answer,
-            /// or one row of NULL identity columns when there is none.
+            /// `identities_with_skeleton`, `has_paid_before` and the payee's
+            /// tier in one statement: one row per look-alike, each carrying
+            /// the answers, or one row of NULL identity columns when there
+            /// is none.
             pub(crate) async fn payee_facts(
                 pool: &Pool,
                 platform: Platform,
@@ -1647,12 +1649,13 @@ macro_rules! sql_backend {
                 // would compile the statement again at every run (each binds
                 // it anew); a cast is planned once.
                 let rows = sqlx::query(concat!(
-                    "SELECT f.paid_before, i.* FROM (
+                    "SELECT f.paid_before, f.payee_tier, i.* FROM (
                          SELECT CASE WHEN EXISTS (
                              SELECT 1 FROM bot_payments
                              WHERE payer = $4 AND payee_user = $5
                                  AND state IN ('completed', 'claimed'))
-                         THEN 1 ELSE 0 END AS paid_before) AS f
+                         THEN 1 ELSE 0 END AS paid_before,
+                         (SELECT tier FROM bot_user_tiers WHERE user_id = $5) AS payee_tier) AS f
                      LEFT JOIN (SELECT ",
                     identity_columns!(),
                     " FROM bot_identities WHERE platform = $1 AND skeleton = $2
@@ -1671,6 +1674,7 @@ macro_rules! sql_backend {
                 for row in &rows {
                     let paid_before: i32 = get(row, "bot_payments", "paid_before")?;
                     facts.paid_before = paid_before != 0;
+                    facts.payee_tier = tier_column(row, "payee_tier")?;
                     let found: Option<String> = get(row, "bot_identities", "platform_id")?;
                     if found.is_some() {
                         facts.look_alikes.push(identity_from_row(row)?);
@@ -2221,9 +2225,10 @@ macro_rules! sql_backend {
                 })
             }
 
-            /// `payments_awaiting_code` and `codes_awaited` in one
-            /// statement: one row per payment, each carrying the flags, or
-            /// one row of NULL payment columns when none waits.
+            /// `payments_awaiting_code`, each payee account's user now
+            /// (`identity`) and `codes_awaited` in one statement: one row
+            /// per payment, each carrying the flags, or one row of NULL
+            /// payment columns when none waits.
             pub(crate) async fn awaiting_code(
                 pool: &Pool,
                 user: UserId,
@@ -2246,7 +2251,9 @@ macro_rules! sql_backend {
                              SELECT 1 FROM bot_autopays
                              WHERE payer = $1 AND state = 'awaiting_code')
                          THEN 1 ELSE 0 END AS autopays_awaited) AS f
-                     LEFT JOIN (SELECT seq, ",
+                     LEFT JOIN (SELECT seq, (SELECT user_id FROM bot_identities AS a
+                             WHERE a.platform = bot_payments.payee_platform
+                                 AND a.platform_id = bot_payments.payee_id) AS payee_user_now, ",
                     payment_columns!(),
                     " FROM bot_payments WHERE payer = $1 AND state = 'awaiting_code') AS p
                          ON 1 = 1
@@ -2267,7 +2274,16 @@ macro_rules! sql_backend {
                     };
                     let found: Option<String> = get(row, PAYMENTS_TABLE, "reference")?;
                     if found.is_some() {
-                        awaiting.payments.push(payment_from_row(row)?);
+                        let payment = payment_from_row(row)?;
+                        if let Payee::User { .. } = payment.payee {
+                            let user: Option<i64> =
+                                get(row, "bot_identities", "payee_user_now")?;
+                            awaiting.payees_now.push(PayeeNow {
+                                reference: payment.reference.clone(),
+                                user: user.map(UserId),
+                            });
+                        }
+                        awaiting.payments.push(payment);
                     }
                 }
                 Ok(awaiting)

@@ -29,10 +29,9 @@ impl Bot {
         }
         // One read gives the payments waiting for a code and says which
         // other records wait for one; only those are read.
-        let crate::store::AwaitingCode {
-            payments: awaiting,
-            others: waiting,
-        } = self.store.awaiting_code(turn.me.user).await?;
+        let read = self.store.awaiting_code(turn.me.user).await?;
+        let waiting = read.others;
+        let awaiting = read.payments.clone();
         let standing = if waiting.standing {
             self.store
                 .standing_orders_awaiting_code(turn.me.user)
@@ -135,7 +134,8 @@ impl Bot {
                     if gate.await? == Gate::Stopped {
                         return Ok(());
                     }
-                    self.execute(turn, payment.clone()).await
+                    let payee_now = read.payee_now(&payment.reference);
+                    self.execute(turn, payment.clone(), payee_now).await
                 }
                 Verdict::Expired => {
                     self.expire_awaiting(payment.clone(), false).await?;

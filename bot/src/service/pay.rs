@@ -28,7 +28,9 @@ use super::{Bot, Result, transfer_codes};
 use crate::command::{Memo, ShortRef, Target};
 use crate::message::Button;
 use crate::otp::{self, OtpChallenge};
-use crate::store::{Payee, Payment, PaymentRequest, PaymentState, RecordChange, RequestState};
+use crate::store::{
+    Payee, PayeeNow, Payment, PaymentRequest, PaymentState, RecordChange, RequestState,
+};
 use crate::trust::{Review, TrustAction};
 
 /// Payments one payer may have waiting for a code at once.
@@ -173,6 +175,8 @@ impl Bot {
         };
         let subject = transfer_id.to_string();
         let movement = payment_movement(transfer_id, amount, me.user, payee_user, &subject);
+        // Before the limits: the payee's tier comes with the warnings' read.
+        let warnings = self.payee_warnings(turn, &payee).await?;
         let mut plan = match self.plan_limits(&movement).await? {
             Ok(plan) => plan,
             Err(refusal) => {
@@ -180,7 +184,6 @@ impl Bot {
                 return Ok(());
             }
         };
-        let warnings = self.payee_warnings(turn, &payee).await?;
         let code = otp::generate(self.rng.as_ref())?;
         let binding = transfer_id.as_u128().to_be_bytes();
         let challenge = OtpChallenge::new(code.hash(&self.pepper, &binding), turn.now_ms);
@@ -362,7 +365,15 @@ impl Bot {
     }
 
     /// Moves the money of a confirmed payment and tells everyone.
-    pub(super) async fn execute(&self, turn: &mut Turn<'_>, payment: Payment) -> Result<()> {
+    /// `payee_now`: where the payee's account was when `/confirm` read the
+    /// payment (see [`crate::store::AwaitingCode::payees_now`]); `None`:
+    /// not read with it, so read here.
+    pub(super) async fn execute(
+        &self,
+        turn: &mut Turn<'_>,
+        payment: Payment,
+        payee_now: Option<&PayeeNow>,
+    ) -> Result<()> {
         let Some(claim) = self.request_claim(turn, &payment).await? else {
             return Ok(());
         };
@@ -397,14 +408,22 @@ impl Bot {
         }
         // The payee's account may have joined another wallet (/link) or
         // left one (/unlink) since /pay: the money follows the account.
+        // `/confirm` read where it is with the payment, in its first read.
         let mut forward_from = None;
+        let now_user = match (&payee, payee_now) {
+            (Payee::User { .. }, Some(read)) if payee == payment.payee => read.user,
+            (Payee::User { platform, id, .. }, _) => {
+                self.store.identity(*platform, id).await?.map(|i| i.user)
+            }
+            (Payee::Unclaimed { .. }, _) => None,
+        };
         if let Payee::User { user, platform, id } = &payee
-            && let Some(now) = self.store.identity(*platform, id).await?
-            && now.user != *user
+            && let Some(now_user) = now_user
+            && now_user != *user
         {
             forward_from = Some(*user);
             payee = Payee::User {
-                user: now.user,
+                user: now_user,
                 platform: *platform,
                 id: id.clone(),
             };

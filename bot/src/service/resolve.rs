@@ -7,6 +7,7 @@
 //! that looks like another known one (its TR39 skeleton) is named in a
 //! warning before the payer confirms.
 
+use super::memo;
 use super::texts::minutes;
 use super::texts::resolve as texts;
 use super::turn::{Turn, label_of, label_of_user};
@@ -92,7 +93,9 @@ impl Bot {
     }
 
     /// Warnings for the payer before they confirm: a look-alike handle, a
-    /// payee they never paid, a handle nobody has claimed.
+    /// payee they never paid, a handle nobody has claimed. A known payee's
+    /// tier, where it comes with this read, is this message's read of it
+    /// (see `memo.rs`): call this before the payee's limits are checked.
     pub(super) async fn payee_warnings(
         &self,
         turn: &Turn<'_>,
@@ -113,6 +116,8 @@ impl Bot {
                     .store
                     .payee_facts(platform, &skeleton, limit, payer, identity.user)
                     .await?;
+                let tier = facts.payee_tier.unwrap_or(self.config.trust.default_tier);
+                memo::keep_tier(identity.user, tier);
                 (facts.look_alikes, Some(facts.paid_before))
             }
             (Some(handle), Resolved::Unclaimed(_)) => {
