@@ -1537,7 +1537,7 @@ macro_rules! sql_backend {
                 // The states are `DUE_STATES`.
                 let query = select::<Payment>(
                     "WHERE due_at_ms <= $1 AND state IN ('awaiting_code', 'escrowed', 'held')
-                     ORDER BY due_at_ms, seq LIMIT $2",
+                     ORDER BY due_at_ms, seq LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(now_ms)
                 .bind(i64::from(limit));
@@ -1549,7 +1549,7 @@ macro_rules! sql_backend {
                 limit: u32,
             ) -> Result<Vec<Payment>, Error> {
                 let query = select::<Payment>(
-                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT $1",
+                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT CAST($1 AS BIGINT)",
                 )
                 .bind(i64::from(limit));
                 all(pool, query).await
@@ -1566,7 +1566,7 @@ macro_rules! sql_backend {
                          SELECT state FROM bot_payments
                          WHERE due_at_ms IS NOT NULL
                            AND state IN ('awaiting_code', 'escrowed', 'held')
-                         LIMIT $1
+                         LIMIT CAST($1 AS BIGINT)
                      ) AS open GROUP BY state",
                 )
                 .bind(i64::from(counted_max))
@@ -1588,7 +1588,7 @@ macro_rules! sql_backend {
             ) -> Result<Vec<Payment>, Error> {
                 let query = select::<Payment>(
                     "WHERE payer = $1 OR payee_user = $1
-                     ORDER BY created_at_ms DESC, seq DESC LIMIT $2",
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(user.0)
                 .bind(i64::from(limit));
@@ -1607,7 +1607,7 @@ macro_rules! sql_backend {
                         OR (payee_user = $1 AND state NOT IN
                             ('awaiting_code', 'cancelled', 'expired', 'locked_out', 'leaked',
                              'held', 'rejected', 'hold_expired'))
-                     ORDER BY created_at_ms DESC, seq DESC LIMIT $2",
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(user.0)
                 .bind(i64::from(limit));
@@ -1759,7 +1759,7 @@ macro_rules! sql_backend {
             ) -> Result<Vec<PaymentRequest>, Error> {
                 let query = select::<PaymentRequest>(
                     "WHERE payer = $1 AND state IN ('open', 'approved')
-                     ORDER BY seq LIMIT $2",
+                     ORDER BY seq LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(payer.0)
                 .bind(i64::from(limit));
@@ -1777,7 +1777,7 @@ macro_rules! sql_backend {
                     "WHERE payer = $1 OR requester = $1
                      ORDER BY CASE WHEN state IN ('open', 'approved') THEN 0 ELSE 1 END,
                               created_at_ms DESC, seq DESC
-                     LIMIT $2",
+                     LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(user.0)
                 .bind(i64::from(limit));
@@ -1792,7 +1792,7 @@ macro_rules! sql_backend {
                 let query = select::<PaymentRequest>(
                     "WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= $1
                        AND state IN ('open', 'approved')
-                     ORDER BY expires_at_ms, seq LIMIT $2",
+                     ORDER BY expires_at_ms, seq LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(now_ms)
                 .bind(i64::from(limit));
@@ -2060,7 +2060,7 @@ macro_rules! sql_backend {
                 limit: u32,
             ) -> Result<Vec<CardAdd>, Error> {
                 let query = select::<CardAdd>(
-                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT $1",
+                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT CAST($1 AS BIGINT)",
                 )
                 .bind(i64::from(limit));
                 all(pool, query).await
@@ -2071,7 +2071,7 @@ macro_rules! sql_backend {
                 limit: u32,
             ) -> Result<Vec<CardOp>, Error> {
                 let query = select::<CardOp>(
-                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT $1",
+                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT CAST($1 AS BIGINT)",
                 )
                 .bind(i64::from(limit));
                 all(pool, query).await
@@ -2085,7 +2085,7 @@ macro_rules! sql_backend {
                 let query = select::<CardOp>(
                     "WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1
                      AND state IN ('awaiting_code', 'sent', 'pending', 'held')
-                     ORDER BY due_at_ms, seq LIMIT $2",
+                     ORDER BY due_at_ms, seq LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(now_ms)
                 .bind(i64::from(limit));
@@ -2308,7 +2308,7 @@ macro_rules! sql_backend {
             ) -> Result<Vec<CardAdd>, Error> {
                 let query = select::<CardAdd>(
                     "WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1 AND state IN ('awaiting_code', 'held')
-                     ORDER BY due_at_ms, seq LIMIT $2",
+                     ORDER BY due_at_ms, seq LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(now_ms)
                 .bind(i64::from(limit));
@@ -2368,12 +2368,12 @@ macro_rules! sql_backend {
                     RequestSide::Made => {
                         "SELECT created_at_ms FROM bot_requests
                          WHERE requester = $1 AND created_at_ms > $2
-                         ORDER BY created_at_ms LIMIT $3"
+                         ORDER BY created_at_ms LIMIT CAST($3 AS BIGINT)"
                     }
                     RequestSide::Received => {
                         "SELECT created_at_ms FROM bot_requests
                          WHERE payer = $1 AND created_at_ms > $2
-                         ORDER BY created_at_ms LIMIT $3"
+                         ORDER BY created_at_ms LIMIT CAST($3 AS BIGINT)"
                     }
                 };
                 Ok(sqlx::query_scalar(sql)
