@@ -169,6 +169,10 @@ pub struct PayeeFacts {
     /// [`crate::trust::TrustStore::tier_of`] reads it: the payee's limits
     /// need it, and it comes with this read instead of one of its own.
     pub payee_tier: Option<crate::trust::Tier>,
+    /// How many of the payer's payments wait for their code, the legs of
+    /// one payment to several people ([`pay_group::PayGroupStore`])
+    /// counted once: what `/pay` bounds before it reserves more.
+    pub payer_waiting: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -482,9 +486,10 @@ pub trait Store:
     /// Whether `payer` ever completed a payment to `payee`.
     async fn has_paid_before(&self, payer: UserId, payee: UserId) -> Result<bool, StoreError>;
 
-    /// [`Store::identities_with_skeleton`], [`Store::has_paid_before`] and
-    /// the payee's tier ([`crate::trust::TrustStore::tier_of`]) for one
-    /// payment, in one statement.
+    /// What `/pay` reads for one payment, in one statement:
+    /// [`Store::identities_with_skeleton`], [`Store::has_paid_before`], the
+    /// payee's tier ([`crate::trust::TrustStore::tier_of`]) and how many of
+    /// the payer's payments wait for their code ([`PayeeFacts::payer_waiting`]).
     async fn payee_facts(
         &self,
         platform: Platform,
@@ -493,12 +498,23 @@ pub trait Store:
         payer: UserId,
         payee: UserId,
     ) -> Result<PayeeFacts, StoreError> {
+        let mut groups: Vec<ShortRef> = Vec::new();
+        let mut singles: u64 = 0;
+        for waiting in self.payments_awaiting_code(payer).await? {
+            match self.pay_group(&waiting.reference).await? {
+                Some(group) if !groups.contains(&group.reference) => groups.push(group.reference),
+                Some(_) => {}
+                None => singles = singles.saturating_add(1),
+            }
+        }
+        let groups = u64::try_from(groups.len()).unwrap_or(u64::MAX);
         Ok(PayeeFacts {
             look_alikes: self
                 .identities_with_skeleton(platform, skeleton, limit)
                 .await?,
             paid_before: self.has_paid_before(payer, payee).await?,
             payee_tier: self.tier_of(payee).await?.map(|record| record.tier),
+            payer_waiting: singles.saturating_add(groups),
         })
     }
 

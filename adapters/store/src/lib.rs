@@ -1632,10 +1632,11 @@ macro_rules! sql_backend {
                 Ok(found.is_some())
             }
 
-            /// `identities_with_skeleton`, `has_paid_before` and the payee's
-            /// tier in one statement: one row per look-alike, each carrying
-            /// the answers, or one row of NULL identity columns when there
-            /// is none.
+            /// `identities_with_skeleton`, `has_paid_before`, the payee's
+            /// tier and the payer's payments waiting for a code (a group's
+            /// legs once) in one statement: one row per look-alike, each
+            /// carrying the answers, or one row of NULL identity columns
+            /// when there is none.
             pub(crate) async fn payee_facts(
                 pool: &Pool,
                 platform: Platform,
@@ -1649,13 +1650,22 @@ macro_rules! sql_backend {
                 // would compile the statement again at every run (each binds
                 // it anew); a cast is planned once.
                 let rows = sqlx::query(concat!(
-                    "SELECT f.paid_before, f.payee_tier, i.* FROM (
+                    "SELECT f.paid_before, f.payee_tier, f.payer_waiting, i.* FROM (
                          SELECT CASE WHEN EXISTS (
                              SELECT 1 FROM bot_payments
                              WHERE payer = $4 AND payee_user = $5
                                  AND state IN ('completed', 'claimed'))
                          THEN 1 ELSE 0 END AS paid_before,
-                         (SELECT tier FROM bot_user_tiers WHERE user_id = $5) AS payee_tier) AS f
+                         (SELECT tier FROM bot_user_tiers WHERE user_id = $5) AS payee_tier,
+                         (SELECT COUNT(*) FROM bot_payments AS w
+                             WHERE w.payer = $4 AND w.state = 'awaiting_code'
+                                 AND NOT EXISTS (SELECT 1 FROM bot_pay_groups AS g
+                                     WHERE g.leg_reference = w.reference))
+                         + (SELECT COUNT(DISTINCT g.group_reference)
+                             FROM bot_payments AS w
+                             JOIN bot_pay_groups AS g ON g.leg_reference = w.reference
+                             WHERE w.payer = $4 AND w.state = 'awaiting_code')
+                             AS payer_waiting) AS f
                      LEFT JOIN (SELECT ",
                     identity_columns!(),
                     " FROM bot_identities WHERE platform = $1 AND skeleton = $2
@@ -1675,6 +1685,9 @@ macro_rules! sql_backend {
                     let paid_before: i32 = get(row, "bot_payments", "paid_before")?;
                     facts.paid_before = paid_before != 0;
                     facts.payee_tier = tier_column(row, "payee_tier")?;
+                    let waiting: i64 = get(row, "bot_payments", "payer_waiting")?;
+                    facts.payer_waiting = u64::try_from(waiting)
+                        .map_err(|_| corrupt("bot_payments", "payer_waiting", waiting))?;
                     let found: Option<String> = get(row, "bot_identities", "platform_id")?;
                     if found.is_some() {
                         facts.look_alikes.push(identity_from_row(row)?);

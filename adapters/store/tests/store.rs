@@ -11,6 +11,7 @@ use bot::card::{CardNumber, CardToken, DeclineCode, Expiry, RailReference};
 use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash, Pepper};
+use bot::store::pay_group::PayGroupStore;
 use bot::store::{
     CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, Identity, LinkAttempt,
     LinkAttemptBounds, LinkedCard, OpenedEvent, Payee, PayeeNow, Payment, PaymentRequest,
@@ -114,6 +115,7 @@ conformance!(
     payee_facts_are_both_reads_in_one,
     payee_facts_give_the_payees_tier,
     awaiting_code_gives_where_each_payee_account_is_now,
+    payee_facts_count_the_payers_waiting_payments_a_group_once,
 );
 
 fn card_add(reference: &str, user: UserId, number: &str, created_at_ms: i64) -> CardAdd {
@@ -2924,5 +2926,99 @@ mod cases {
                 .payees_now
                 .is_empty()
         );
+    }
+
+    /// `payee_facts` counts the payer's payments waiting for their code,
+    /// the legs of one payment to several people once, as the bot counts
+    /// them from `payments_awaiting_code` and `pay_group`.
+    pub(crate) async fn payee_facts_count_the_payers_waiting_payments_a_group_once(
+        db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let p = Platform::Mock;
+        let waiting = async || {
+            let facts = store.payee_facts(p, "zzz", 8, alice, bob).await.unwrap();
+            let with_look_alike = store.payee_facts(p, "sk:bob", 8, alice, bob).await.unwrap();
+            assert_eq!(with_look_alike.payer_waiting, facts.payer_waiting);
+            facts.payer_waiting
+        };
+        // What the bot counts from the two reads it replaces.
+        let counted_apart = async || {
+            let mut groups = Vec::new();
+            let mut singles = 0_u64;
+            for payment in store.payments_awaiting_code(alice).await.unwrap() {
+                match store.pay_group(&payment.reference).await.unwrap() {
+                    Some(group) if !groups.contains(&group.reference) => {
+                        groups.push(group.reference)
+                    }
+                    Some(_) => {}
+                    None => singles += 1,
+                }
+            }
+            singles + groups.len() as u64
+        };
+        assert_eq!(waiting().await, 0);
+        let complete = async |reference: &str| {
+            let stored = store.payment(&r(reference)).await.unwrap().unwrap();
+            let done = Payment {
+                state: PaymentState::Completed,
+                due_at_ms: None,
+                ..stored
+            };
+            assert!(store.update_payment(&done).await.unwrap());
+        };
+        // Two single payments (one done), bob's own, and three groups: two
+        // legs waiting, one leg waiting, one leg done.
+        for (reference, payer) in [
+            ("SIN001", alice),
+            ("SIN002", alice),
+            ("BOB001", bob),
+            ("MLG001", alice),
+            ("MLG002", alice),
+            ("MLG003", alice),
+            ("MLG004", alice),
+        ] {
+            store
+                .insert_payment(&payment(reference, payer, bob, 100))
+                .await
+                .unwrap();
+        }
+        complete("SIN002").await;
+        let mut records = Vec::new();
+        for (group, leg, position) in [
+            ("GRP001", "MLG001", 0),
+            ("GRP001", "MLG002", 1),
+            ("GRP002", "MLG003", 0),
+            ("GRP003", "MLG004", 0),
+        ] {
+            records.push(
+                store
+                    .group_leg_write(&r(group), &r(leg), position, alice, T0)
+                    .unwrap(),
+            );
+        }
+        let unit = Unit {
+            transfers: vec![reservation(db, 100).await],
+            outbox: Vec::new(),
+            records,
+        };
+        db.ledger.commit(unit).await.unwrap();
+        complete("MLG004").await;
+        // SIN001, GRP001 (two legs, once), GRP002.
+        assert_eq!(waiting().await, 3);
+        assert_eq!(counted_apart().await, 3);
+        // One leg of GRP001 done: the group still waits, once.
+        complete("MLG001").await;
+        assert_eq!(waiting().await, 3);
+        assert_eq!(counted_apart().await, 3);
+        complete("MLG002").await;
+        complete("SIN001").await;
+        assert_eq!(waiting().await, 1);
+        assert_eq!(counted_apart().await, 1);
+        // Bob's, as his.
+        let bobs = store.payee_facts(p, "zzz", 8, bob, alice).await.unwrap();
+        assert_eq!(bobs.payer_waiting, 1);
     }
 }

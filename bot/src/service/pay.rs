@@ -116,8 +116,14 @@ impl Bot {
         if self.second_factor_at_start(turn, &action).await? == Gate::Stopped {
             return Ok(());
         }
+        // One read gives the warnings, the payee's tier (their limits use
+        // it) and, where it can, the payer's payments waiting for a code.
+        let facts = self.payment_facts(turn, &payee).await?;
         // A payment to several people waiting for its code counts once.
-        let awaiting = self.groups_awaiting_code(me.user).await?;
+        let awaiting = match facts.payer_waiting {
+            Some(waiting) => waiting,
+            None => self.groups_awaiting_code(me.user).await?,
+        };
         if awaiting >= AWAITING_PAYMENTS_PER_USER_MAX {
             turn.private(texts::too_many_waiting(awaiting));
             return Ok(());
@@ -175,8 +181,7 @@ impl Bot {
         };
         let subject = transfer_id.to_string();
         let movement = payment_movement(transfer_id, amount, me.user, payee_user, &subject);
-        // Before the limits: the payee's tier comes with the warnings' read.
-        let warnings = self.payee_warnings(turn, &payee).await?;
+        let warnings = facts.warnings;
         let mut plan = match self.plan_limits(&movement).await? {
             Ok(plan) => plan,
             Err(refusal) => {

@@ -26,6 +26,15 @@ pub(super) enum Resolved {
     Unclaimed(Handle),
 }
 
+/// What one read before a payment gives ([`Bot::payment_facts`]).
+pub(super) struct PaymentFacts {
+    /// The payer's warnings (see [`Bot::payee_warnings`]).
+    pub(super) warnings: Vec<String>,
+    /// How many of the payer's payments wait for their code (a payment to
+    /// several people once), where the same read gave it; `None`: not read.
+    pub(super) payer_waiting: Option<usize>,
+}
+
 impl Bot {
     // -- resolving people ------------------------------------------------------
 
@@ -101,7 +110,19 @@ impl Bot {
         turn: &Turn<'_>,
         payee: &Resolved,
     ) -> Result<Vec<String>> {
+        Ok(self.payment_facts(turn, payee).await?.warnings)
+    }
+
+    /// [`Bot::payee_warnings`], and how many of the payer's payments wait
+    /// for their code where the same read gives it (a known payee with a
+    /// handle: [`crate::store::Store::payee_facts`]).
+    pub(super) async fn payment_facts(
+        &self,
+        turn: &Turn<'_>,
+        payee: &Resolved,
+    ) -> Result<PaymentFacts> {
         let mut warnings = Vec::new();
+        let mut payer_waiting = None;
         let handle = match payee {
             Resolved::Known(identity) => identity.handle.clone(),
             Resolved::Unclaimed(handle) => Some(handle.clone()),
@@ -118,6 +139,7 @@ impl Bot {
                     .await?;
                 let tier = facts.payee_tier.unwrap_or(self.config.trust.default_tier);
                 memo::keep_tier(identity.user, tier);
+                payer_waiting = Some(usize::try_from(facts.payer_waiting).unwrap_or(usize::MAX));
                 (facts.look_alikes, Some(facts.paid_before))
             }
             (Some(handle), Resolved::Unclaimed(_)) => {
@@ -153,7 +175,10 @@ impl Bot {
                 &minutes(self.config.escrow_ttl_secs),
             )),
         }
-        Ok(warnings)
+        Ok(PaymentFacts {
+            warnings,
+            payer_waiting,
+        })
     }
 }
 
