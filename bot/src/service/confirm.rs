@@ -27,11 +27,12 @@ impl Bot {
             turn.for_sender(texts::CONFIRM_IN_PRIVATE);
             return Ok(());
         }
-        // One read gives the payments waiting for a code and says which
-        // other records wait for one; only those are read.
-        let read = self.store.awaiting_code(turn.me.user).await?;
+        // One read gives the payments waiting for a code, where each one's
+        // payee account is now, and says which other records wait for
+        // one; only those are read.
+        let mut read = self.store.awaiting_code(turn.me.user).await?;
         let waiting = read.others;
-        let awaiting = read.payments.clone();
+        let awaiting = std::mem::take(&mut read.payments);
         let standing = if waiting.standing {
             self.store
                 .standing_orders_awaiting_code(turn.me.user)

@@ -28,9 +28,8 @@ use super::{Bot, Result, transfer_codes};
 use crate::command::{Memo, ShortRef, Target};
 use crate::message::Button;
 use crate::otp::{self, OtpChallenge};
-use crate::store::{
-    Payee, PayeeNow, Payment, PaymentRequest, PaymentState, RecordChange, RequestState,
-};
+use crate::store::RequestState;
+use crate::store::{Payee, PayeeNow, Payment, PaymentRequest, PaymentState, RecordChange};
 use crate::trust::{Review, TrustAction};
 
 /// Payments one payer may have waiting for a code at once.
@@ -413,17 +412,10 @@ impl Bot {
         }
         // The payee's account may have joined another wallet (/link) or
         // left one (/unlink) since /pay: the money follows the account.
-        // `/confirm` read where it is with the payment, in its first read.
         let mut forward_from = None;
-        let now_user = match (&payee, payee_now) {
-            (Payee::User { .. }, Some(read)) if payee == payment.payee => read.user,
-            (Payee::User { platform, id, .. }, _) => {
-                self.store.identity(*platform, id).await?.map(|i| i.user)
-            }
-            (Payee::Unclaimed { .. }, _) => None,
-        };
+        let read = payee_now.filter(|_| payee == payment.payee);
         if let Payee::User { user, platform, id } = &payee
-            && let Some(now_user) = now_user
+            && let Some(now_user) = self.payee_user_now(&payee, read).await?
             && now_user != *user
         {
             forward_from = Some(*user);

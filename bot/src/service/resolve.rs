@@ -15,7 +15,7 @@ use super::{Bot, Result};
 use crate::command::Target;
 use crate::identity;
 use crate::message::Handle;
-use crate::store::Identity;
+use crate::store::{Identity, Payee, PayeeNow, UserId};
 
 /// Look-alike handles fetched per warning check.
 pub const CONFUSABLE_CANDIDATES_MAX: u32 = 8;
@@ -98,6 +98,24 @@ impl Bot {
             // `resolve` gives no unclaimed handle when not allowed to.
             Ok(Resolved::Unclaimed(_)) => Err(not_known(target)),
             Err(refusal) => Err(refusal),
+        })
+    }
+
+    /// The user `payee`'s account belongs to now (`None`: not a user's
+    /// account, or no such account): as read with the payment (`read`,
+    /// about the account the payment names; see
+    /// [`crate::store::AwaitingCode::payees_now`]), else read here.
+    pub(super) async fn payee_user_now(
+        &self,
+        payee: &Payee,
+        read: Option<&PayeeNow>,
+    ) -> Result<Option<UserId>> {
+        Ok(match (payee, read) {
+            (Payee::User { .. }, Some(read)) => read.user,
+            (Payee::User { platform, id, .. }, None) => {
+                self.store.identity(*platform, id).await?.map(|i| i.user)
+            }
+            (Payee::Unclaimed { .. }, _) => None,
         })
     }
 
