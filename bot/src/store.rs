@@ -102,12 +102,37 @@ pub struct CodesAwaited {
 }
 
 /// What `/confirm` reads first ([`Store::awaiting_code`]): the payments
-/// waiting for the user's code, and which other records wait for one.
+/// waiting for the user's code, where each one's payee account is now, and
+/// which other records wait for one.
 #[derive(Clone, Debug, Default)]
 pub struct AwaitingCode {
     /// The user's payments in [`PaymentState::AwaitingCode`], newest first.
     pub payments: Vec<Payment>,
+    /// For each of `payments` to a user ([`Payee::User`]), in the same
+    /// order, the user its payee account belongs to now: `/link` or
+    /// `/unlink` may have moved the account since `/pay`.
+    pub payees_now: Vec<PayeeNow>,
     pub others: CodesAwaited,
+}
+
+impl AwaitingCode {
+    /// What was read with the payment `reference` of its payee account
+    /// (`None`: it was not read: the payment is not among `payments`, or
+    /// its payee is not a user).
+    pub fn payee_now(&self, reference: &ShortRef) -> Option<&PayeeNow> {
+        self.payees_now.iter().find(|p| &p.reference == reference)
+    }
+}
+
+/// Whose wallet a payment's payee account ([`Payee::User`]'s platform and
+/// id) is part of now, read with the payment ([`Store::awaiting_code`]),
+/// as [`Store::identity`] would read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayeeNow {
+    /// The payment's reference.
+    pub reference: ShortRef,
+    /// The account's user now; `None`: no such account.
+    pub user: Option<UserId>,
 }
 
 /// The first read of a new message ([`Store::open_event`]).
@@ -140,6 +165,14 @@ pub struct PayeeFacts {
     /// Whether the payer ever completed a payment to the payee (as
     /// [`Store::has_paid_before`]).
     pub paid_before: bool,
+    /// The payee's verification tier as last set (`None`: never set), as
+    /// [`crate::trust::TrustStore::tier_of`] reads it: the payee's limits
+    /// need it, and it comes with this read instead of one of its own.
+    pub payee_tier: Option<crate::trust::Tier>,
+    /// How many of the payer's payments wait for their code, the legs of
+    /// one payment to several people ([`pay_group::PayGroupStore`])
+    /// counted once: what `/pay` bounds before it reserves more.
+    pub payer_waiting: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -453,8 +486,10 @@ pub trait Store:
     /// Whether `payer` ever completed a payment to `payee`.
     async fn has_paid_before(&self, payer: UserId, payee: UserId) -> Result<bool, StoreError>;
 
-    /// [`Store::identities_with_skeleton`] and [`Store::has_paid_before`]
-    /// for one payment's warnings, in one statement.
+    /// What `/pay` reads for one payment, in one statement:
+    /// [`Store::identities_with_skeleton`], [`Store::has_paid_before`], the
+    /// payee's tier ([`crate::trust::TrustStore::tier_of`]) and how many of
+    /// the payer's payments wait for their code ([`PayeeFacts::payer_waiting`]).
     async fn payee_facts(
         &self,
         platform: Platform,
@@ -463,11 +498,23 @@ pub trait Store:
         payer: UserId,
         payee: UserId,
     ) -> Result<PayeeFacts, StoreError> {
+        let mut groups: Vec<ShortRef> = Vec::new();
+        let mut singles: u64 = 0;
+        for waiting in self.payments_awaiting_code(payer).await? {
+            match self.pay_group(&waiting.reference).await? {
+                Some(group) if !groups.contains(&group.reference) => groups.push(group.reference),
+                Some(_) => {}
+                None => singles = singles.saturating_add(1),
+            }
+        }
+        let groups = u64::try_from(groups.len()).unwrap_or(u64::MAX);
         Ok(PayeeFacts {
             look_alikes: self
                 .identities_with_skeleton(platform, skeleton, limit)
                 .await?,
             paid_before: self.has_paid_before(payer, payee).await?,
+            payee_tier: self.tier_of(payee).await?.map(|record| record.tier),
+            payer_waiting: singles.saturating_add(groups),
         })
     }
 
@@ -596,11 +643,24 @@ pub trait Store:
     /// `/confirm` reads those records only when there are some.
     async fn codes_awaited(&self, user: UserId) -> Result<CodesAwaited, StoreError>;
 
-    /// [`Store::payments_awaiting_code`] and [`Store::codes_awaited`] in
-    /// one statement: what `/confirm` reads first.
+    /// [`Store::payments_awaiting_code`], each payee account's user now
+    /// ([`Store::identity`], see [`AwaitingCode::payees_now`]) and
+    /// [`Store::codes_awaited`] in one statement: what `/confirm` reads
+    /// first.
     async fn awaiting_code(&self, user: UserId) -> Result<AwaitingCode, StoreError> {
+        let payments = self.payments_awaiting_code(user).await?;
+        let mut payees_now = Vec::new();
+        for payment in &payments {
+            if let Payee::User { platform, id, .. } = &payment.payee {
+                payees_now.push(PayeeNow {
+                    reference: payment.reference.clone(),
+                    user: self.identity(*platform, id).await?.map(|i| i.user),
+                });
+            }
+        }
         Ok(AwaitingCode {
-            payments: self.payments_awaiting_code(user).await?,
+            payments,
+            payees_now,
             others: self.codes_awaited(user).await?,
         })
     }

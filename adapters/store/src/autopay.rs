@@ -282,7 +282,7 @@ macro_rules! autopay_backend {
                 select(
                     pool,
                     "payer = $1 AND state IN ('awaiting_code', 'active') \
-                     ORDER BY created_at_ms, seq LIMIT $2",
+                     ORDER BY created_at_ms, seq LIMIT CAST($2 AS BIGINT)",
                     vec![SqlValue::from(payer.0), SqlValue::from(i64::from(limit))],
                 )
                 .await
@@ -358,7 +358,7 @@ macro_rules! autopay_backend {
                 select_runs(
                     pool,
                     "next_at_ms IS NOT NULL AND next_at_ms <= $1 AND state = 'scheduled' \
-                     ORDER BY next_at_ms, seq LIMIT $2",
+                     ORDER BY next_at_ms, seq LIMIT CAST($2 AS BIGINT)",
                     vec![SqlValue::from(now_ms), SqlValue::from(i64::from(limit))],
                 )
                 .await
@@ -372,7 +372,7 @@ macro_rules! autopay_backend {
                 select(
                     pool,
                     "state = 'awaiting_code' AND otp_issued_at_ms <= $1 \
-                     ORDER BY otp_issued_at_ms, seq LIMIT $2",
+                     ORDER BY otp_issued_at_ms, seq LIMIT CAST($2 AS BIGINT)",
                     vec![
                         SqlValue::from(issued_before_ms),
                         SqlValue::from(i64::from(limit)),

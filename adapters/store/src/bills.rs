@@ -199,7 +199,7 @@ macro_rules! bills_backend {
             ) -> Result<Vec<Biller>, Error> {
                 let rows = sqlx::query(
                     "SELECT id, name, handle, user_id, webhook_url, webhook_secret FROM bot_billers
-                     WHERE webhook_secret NOT LIKE $1 ORDER BY id LIMIT $2",
+                     WHERE webhook_secret NOT LIKE $1 ORDER BY id LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(format!("{sealed_prefix}%"))
                 .bind(i64::from(limit))
@@ -290,7 +290,7 @@ macro_rules! bills_backend {
                            AND NOT (r.state = 'approved' AND EXISTS (
                              SELECT 1 FROM bot_payments p WHERE p.reference = r.payment_ref
                                AND p.state IN ('awaiting_code', 'escrowed', 'held')))))
-                     ORDER BY i.due_at_ms, i.biller_id, i.reference LIMIT $2",
+                     ORDER BY i.due_at_ms, i.biller_id, i.reference LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(due_before_ms)
                 .bind(i64::from(limit))
@@ -400,7 +400,7 @@ macro_rules! bills_backend {
                 let rows = sqlx::query(
                     "SELECT event_id, biller_id, kind, body, state, attempts, next_at_ms
                      FROM bot_webhook_events WHERE state = 'pending' AND next_at_ms <= $1
-                     ORDER BY next_at_ms LIMIT $2",
+                     ORDER BY next_at_ms LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(now_ms)
                 .bind(i64::from(limit))

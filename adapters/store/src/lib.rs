@@ -53,7 +53,7 @@ use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::{
     AwaitingCode, CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState,
     CodesAwaited, Identity, LinkAttempt, LinkAttemptBounds, LinkCodeHash, LinkedCard, OpenedEvent,
-    Payee, PayeeFacts, Payment, PaymentRequest, PaymentState, PendingLink, RecordChange,
+    Payee, PayeeFacts, PayeeNow, Payment, PaymentRequest, PaymentState, PendingLink, RecordChange,
     RequestSide, RequestState, SeenUser, SenderSeen, Split, Store, StoreError, UserId,
 };
 use bot::trust::{Review, Tier};
@@ -1013,7 +1013,7 @@ macro_rules! sql_backend {
                         return Ok(OpenedEvent::New(SenderSeen {
                             identity: known,
                             first_contact: false,
-                            tier: Some(sender_tier(row)?),
+                            tier: Some(tier_column(row, "sender_tier")?),
                         }));
                     }
                 }
@@ -1021,13 +1021,14 @@ macro_rules! sql_backend {
                 Ok(OpenedEvent::New(SenderSeen { identity, first_contact, tier: None }))
             }
 
-            /// The `sender_tier` column of `open_event`'s row: the tier as
-            /// last set, if ever (SMALLINT on PostgreSQL).
-            fn sender_tier(row: &DbRow) -> Result<Option<Tier>, Error> {
+            /// A column of `bot_user_tiers.tier` read with another record
+            /// (`open_event`'s `sender_tier`, `payee_facts`'s `payee_tier`):
+            /// the tier as last set, if ever (SMALLINT on PostgreSQL).
+            fn tier_column(row: &DbRow, column: &str) -> Result<Option<Tier>, Error> {
                 const T: &str = "bot_user_tiers";
-                let tier = match row.try_get::<Option<i64>, _>("sender_tier") {
+                let tier = match row.try_get::<Option<i64>, _>(column) {
                     Ok(tier) => tier,
-                    Err(_) => get::<Option<i16>>(row, T, "sender_tier")?.map(i64::from),
+                    Err(_) => get::<Option<i16>>(row, T, column)?.map(i64::from),
                 };
                 tier.map(|tier| {
                     u8::try_from(tier)
@@ -1536,7 +1537,7 @@ macro_rules! sql_backend {
                 // The states are `DUE_STATES`.
                 let query = select::<Payment>(
                     "WHERE due_at_ms <= $1 AND state IN ('awaiting_code', 'escrowed', 'held')
-                     ORDER BY due_at_ms, seq LIMIT $2",
+                     ORDER BY due_at_ms, seq LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(now_ms)
                 .bind(i64::from(limit));
@@ -1548,7 +1549,7 @@ macro_rules! sql_backend {
                 limit: u32,
             ) -> Result<Vec<Payment>, Error> {
                 let query = select::<Payment>(
-                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT $1",
+                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT CAST($1 AS BIGINT)",
                 )
                 .bind(i64::from(limit));
                 all(pool, query).await
@@ -1565,7 +1566,7 @@ macro_rules! sql_backend {
                          SELECT state FROM bot_payments
                          WHERE due_at_ms IS NOT NULL
                            AND state IN ('awaiting_code', 'escrowed', 'held')
-                         LIMIT $1
+                         LIMIT CAST($1 AS BIGINT)
                      ) AS open GROUP BY state",
                 )
                 .bind(i64::from(counted_max))
@@ -1587,7 +1588,7 @@ macro_rules! sql_backend {
             ) -> Result<Vec<Payment>, Error> {
                 let query = select::<Payment>(
                     "WHERE payer = $1 OR payee_user = $1
-                     ORDER BY created_at_ms DESC, seq DESC LIMIT $2",
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(user.0)
                 .bind(i64::from(limit));
@@ -1606,7 +1607,7 @@ macro_rules! sql_backend {
                         OR (payee_user = $1 AND state NOT IN
                             ('awaiting_code', 'cancelled', 'expired', 'locked_out', 'leaked',
                              'held', 'rejected', 'hold_expired'))
-                     ORDER BY created_at_ms DESC, seq DESC LIMIT $2",
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(user.0)
                 .bind(i64::from(limit));
@@ -1631,9 +1632,11 @@ macro_rules! sql_backend {
                 Ok(found.is_some())
             }
 
-            /// `identities_with_skeleton` and `has_paid_before` in one
-            /// statement: one row per look-alike, each carrying the answer,
-            /// or one row of NULL identity columns when there is none.
+            /// `identities_with_skeleton`, `has_paid_before`, the payee's
+            /// tier and the payer's payments waiting for a code (a group's
+            /// legs once) in one statement: one row per look-alike, each
+            /// carrying the answers, or one row of NULL identity columns
+            /// when there is none.
             pub(crate) async fn payee_facts(
                 pool: &Pool,
                 platform: Platform,
@@ -1647,12 +1650,22 @@ macro_rules! sql_backend {
                 // would compile the statement again at every run (each binds
                 // it anew); a cast is planned once.
                 let rows = sqlx::query(concat!(
-                    "SELECT f.paid_before, i.* FROM (
+                    "SELECT f.paid_before, f.payee_tier, f.payer_waiting, i.* FROM (
                          SELECT CASE WHEN EXISTS (
                              SELECT 1 FROM bot_payments
                              WHERE payer = $4 AND payee_user = $5
                                  AND state IN ('completed', 'claimed'))
-                         THEN 1 ELSE 0 END AS paid_before) AS f
+                         THEN 1 ELSE 0 END AS paid_before,
+                         (SELECT tier FROM bot_user_tiers WHERE user_id = $5) AS payee_tier,
+                         (SELECT COUNT(*) FROM bot_payments AS w
+                             WHERE w.payer = $4 AND w.state = 'awaiting_code'
+                                 AND NOT EXISTS (SELECT 1 FROM bot_pay_groups AS g
+                                     WHERE g.leg_reference = w.reference))
+                         + (SELECT COUNT(DISTINCT g.group_reference)
+                             FROM bot_payments AS w
+                             JOIN bot_pay_groups AS g ON g.leg_reference = w.reference
+                             WHERE w.payer = $4 AND w.state = 'awaiting_code')
+                             AS payer_waiting) AS f
                      LEFT JOIN (SELECT ",
                     identity_columns!(),
                     " FROM bot_identities WHERE platform = $1 AND skeleton = $2
@@ -1671,6 +1684,10 @@ macro_rules! sql_backend {
                 for row in &rows {
                     let paid_before: i32 = get(row, "bot_payments", "paid_before")?;
                     facts.paid_before = paid_before != 0;
+                    facts.payee_tier = tier_column(row, "payee_tier")?;
+                    let waiting: i64 = get(row, "bot_payments", "payer_waiting")?;
+                    facts.payer_waiting = u64::try_from(waiting)
+                        .map_err(|_| corrupt("bot_payments", "payer_waiting", waiting))?;
                     let found: Option<String> = get(row, "bot_identities", "platform_id")?;
                     if found.is_some() {
                         facts.look_alikes.push(identity_from_row(row)?);
@@ -1755,7 +1772,7 @@ macro_rules! sql_backend {
             ) -> Result<Vec<PaymentRequest>, Error> {
                 let query = select::<PaymentRequest>(
                     "WHERE payer = $1 AND state IN ('open', 'approved')
-                     ORDER BY seq LIMIT $2",
+                     ORDER BY seq LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(payer.0)
                 .bind(i64::from(limit));
@@ -1773,7 +1790,7 @@ macro_rules! sql_backend {
                     "WHERE payer = $1 OR requester = $1
                      ORDER BY CASE WHEN state IN ('open', 'approved') THEN 0 ELSE 1 END,
                               created_at_ms DESC, seq DESC
-                     LIMIT $2",
+                     LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(user.0)
                 .bind(i64::from(limit));
@@ -1788,7 +1805,7 @@ macro_rules! sql_backend {
                 let query = select::<PaymentRequest>(
                     "WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= $1
                        AND state IN ('open', 'approved')
-                     ORDER BY expires_at_ms, seq LIMIT $2",
+                     ORDER BY expires_at_ms, seq LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(now_ms)
                 .bind(i64::from(limit));
@@ -2056,7 +2073,7 @@ macro_rules! sql_backend {
                 limit: u32,
             ) -> Result<Vec<CardAdd>, Error> {
                 let query = select::<CardAdd>(
-                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT $1",
+                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT CAST($1 AS BIGINT)",
                 )
                 .bind(i64::from(limit));
                 all(pool, query).await
@@ -2067,7 +2084,7 @@ macro_rules! sql_backend {
                 limit: u32,
             ) -> Result<Vec<CardOp>, Error> {
                 let query = select::<CardOp>(
-                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT $1",
+                    "WHERE state = 'held' ORDER BY updated_at_ms, seq LIMIT CAST($1 AS BIGINT)",
                 )
                 .bind(i64::from(limit));
                 all(pool, query).await
@@ -2081,7 +2098,7 @@ macro_rules! sql_backend {
                 let query = select::<CardOp>(
                     "WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1
                      AND state IN ('awaiting_code', 'sent', 'pending', 'held')
-                     ORDER BY due_at_ms, seq LIMIT $2",
+                     ORDER BY due_at_ms, seq LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(now_ms)
                 .bind(i64::from(limit));
@@ -2221,9 +2238,10 @@ macro_rules! sql_backend {
                 })
             }
 
-            /// `payments_awaiting_code` and `codes_awaited` in one
-            /// statement: one row per payment, each carrying the flags, or
-            /// one row of NULL payment columns when none waits.
+            /// `payments_awaiting_code`, each payee account's user now
+            /// (`identity`) and `codes_awaited` in one statement: one row
+            /// per payment, each carrying the flags, or one row of NULL
+            /// payment columns when none waits.
             pub(crate) async fn awaiting_code(
                 pool: &Pool,
                 user: UserId,
@@ -2246,7 +2264,9 @@ macro_rules! sql_backend {
                              SELECT 1 FROM bot_autopays
                              WHERE payer = $1 AND state = 'awaiting_code')
                          THEN 1 ELSE 0 END AS autopays_awaited) AS f
-                     LEFT JOIN (SELECT seq, ",
+                     LEFT JOIN (SELECT seq, (SELECT user_id FROM bot_identities AS a
+                             WHERE a.platform = bot_payments.payee_platform
+                                 AND a.platform_id = bot_payments.payee_id) AS payee_user_now, ",
                     payment_columns!(),
                     " FROM bot_payments WHERE payer = $1 AND state = 'awaiting_code') AS p
                          ON 1 = 1
@@ -2267,7 +2287,16 @@ macro_rules! sql_backend {
                     };
                     let found: Option<String> = get(row, PAYMENTS_TABLE, "reference")?;
                     if found.is_some() {
-                        awaiting.payments.push(payment_from_row(row)?);
+                        let payment = payment_from_row(row)?;
+                        if let Payee::User { .. } = payment.payee {
+                            let user: Option<i64> =
+                                get(row, "bot_identities", "payee_user_now")?;
+                            awaiting.payees_now.push(PayeeNow {
+                                reference: payment.reference.clone(),
+                                user: user.map(UserId),
+                            });
+                        }
+                        awaiting.payments.push(payment);
                     }
                 }
                 Ok(awaiting)
@@ -2292,7 +2321,7 @@ macro_rules! sql_backend {
             ) -> Result<Vec<CardAdd>, Error> {
                 let query = select::<CardAdd>(
                     "WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1 AND state IN ('awaiting_code', 'held')
-                     ORDER BY due_at_ms, seq LIMIT $2",
+                     ORDER BY due_at_ms, seq LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(now_ms)
                 .bind(i64::from(limit));
@@ -2352,12 +2381,12 @@ macro_rules! sql_backend {
                     RequestSide::Made => {
                         "SELECT created_at_ms FROM bot_requests
                          WHERE requester = $1 AND created_at_ms > $2
-                         ORDER BY created_at_ms LIMIT $3"
+                         ORDER BY created_at_ms LIMIT CAST($3 AS BIGINT)"
                     }
                     RequestSide::Received => {
                         "SELECT created_at_ms FROM bot_requests
                          WHERE payer = $1 AND created_at_ms > $2
-                         ORDER BY created_at_ms LIMIT $3"
+                         ORDER BY created_at_ms LIMIT CAST($3 AS BIGINT)"
                     }
                 };
                 Ok(sqlx::query_scalar(sql)

@@ -34,7 +34,7 @@ macro_rules! rules_backend {
                      WHERE payer = $1
                        AND state IN ('completed', 'escrowed', 'claimed', 'refunded', 'reversed')
                        AND created_at_ms > $2
-                     ORDER BY created_at_ms DESC, seq DESC LIMIT $3",
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT CAST($3 AS BIGINT)",
                 )
                 .bind(payer.0)
                 .bind(since_ms)
@@ -70,7 +70,7 @@ macro_rules! rules_backend {
                      WHERE payer = $1 AND payee_user IS NOT NULL
                        AND state IN ('completed', 'claimed')
                      GROUP BY payee_user HAVING MIN(created_at_ms) > $2
-                     ORDER BY first_paid_at_ms DESC LIMIT $3",
+                     ORDER BY first_paid_at_ms DESC LIMIT CAST($3 AS BIGINT)",
                 )
                 .bind(payer.0)
                 .bind(since_ms)

@@ -238,7 +238,7 @@ macro_rules! settle_backend {
             ) -> Result<Vec<Settlement>, Error> {
                 let sql = format!(
                     "{SELECT_SQL} WHERE s.platform = $1 AND s.chat = $2 \
-                     ORDER BY s.seq DESC LIMIT $3"
+                     ORDER BY s.seq DESC LIMIT CAST($3 AS BIGINT)"
                 );
                 let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(platform.as_str())
@@ -357,7 +357,8 @@ macro_rules! settle_backend {
             ) -> Result<Vec<Settlement>, Error> {
                 let sql = format!(
                     "{SELECT_SQL} WHERE s.kind = 'cash' AND s.decision IS NULL \
-                     AND s.created_at_ms <= $1 ORDER BY s.created_at_ms, s.seq LIMIT $2"
+                     AND s.created_at_ms <= $1 ORDER BY s.created_at_ms, s.seq \
+                     LIMIT CAST($2 AS BIGINT)"
                 );
                 let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(made_by_ms)

@@ -261,7 +261,7 @@ macro_rules! standing_backend {
                 select(
                     pool,
                     "payer = $1 AND state IN ('awaiting_code', 'active', 'paused') \
-                     ORDER BY created_at_ms, seq LIMIT $2",
+                     ORDER BY created_at_ms, seq LIMIT CAST($2 AS BIGINT)",
                     vec![SqlValue::from(payer.0), SqlValue::from(i64::from(limit))],
                 )
                 .await
@@ -276,7 +276,8 @@ macro_rules! standing_backend {
             ) -> Result<DueOrders, Error> {
                 const DUE_SQL: &str = "SELECT seq, reference AS raw_reference, {COLUMNS} \
                      FROM bot_standing_orders WHERE due_at_ms IS NOT NULL AND due_at_ms <= $1 \
-                     AND state IN ('awaiting_code', 'active') ORDER BY due_at_ms, seq LIMIT $2";
+                     AND state IN ('awaiting_code', 'active') ORDER BY due_at_ms, seq \
+                     LIMIT CAST($2 AS BIGINT)";
                 let sql = DUE_SQL.replace("{COLUMNS}", COLUMNS);
                 let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(now_ms)

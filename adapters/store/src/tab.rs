@@ -181,7 +181,7 @@ macro_rules! tab_backend {
                      FROM bot_group_members m JOIN bot_identities i
                          ON i.platform = m.platform AND i.platform_id = m.platform_id
                      WHERE m.platform = $1 AND m.chat = $2
-                     ORDER BY m.first_seen_ms, m.platform_id LIMIT $3",
+                     ORDER BY m.first_seen_ms, m.platform_id LIMIT CAST($3 AS BIGINT)",
                 )
                 .bind(platform.as_str())
                 .bind(chat.as_str())
@@ -297,10 +297,10 @@ macro_rules! tab_backend {
                 limit: u32,
             ) -> Result<Vec<Expense>, Error> {
                 let condition = if with_undone {
-                    "platform = $1 AND chat = $2 ORDER BY seq DESC LIMIT $3"
+                    "platform = $1 AND chat = $2 ORDER BY seq DESC LIMIT CAST($3 AS BIGINT)"
                 } else {
                     "platform = $1 AND chat = $2 AND undone_at_ms IS NULL \
-                     ORDER BY seq DESC LIMIT $3"
+                     ORDER BY seq DESC LIMIT CAST($3 AS BIGINT)"
                 };
                 select(
                     pool,

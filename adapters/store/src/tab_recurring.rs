@@ -205,7 +205,7 @@ macro_rules! recurring_backend {
                 select(
                     pool,
                     "platform = $1 AND chat = $2 AND due_at_ms IS NOT NULL \
-                     ORDER BY seq LIMIT $3",
+                     ORDER BY seq LIMIT CAST($3 AS BIGINT)",
                     "r.seq",
                     vec![
                         ledger::SqlValue::from(platform.as_str()),
@@ -223,7 +223,8 @@ macro_rules! recurring_backend {
             ) -> Result<Vec<RecurringExpense>, Error> {
                 select(
                     pool,
-                    "due_at_ms IS NOT NULL AND due_at_ms <= $1 ORDER BY due_at_ms, seq LIMIT $2",
+                    "due_at_ms IS NOT NULL AND due_at_ms <= $1 \
+                     ORDER BY due_at_ms, seq LIMIT CAST($2 AS BIGINT)",
                     "r.due_at_ms",
                     vec![
                         ledger::SqlValue::from(now_ms),

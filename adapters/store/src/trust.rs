@@ -78,7 +78,7 @@ macro_rules! trust_backend {
                        AND ($3 IS NULL OR id > $3)
                        AND ($4 IS NULL OR kind = $4)
                        AND ($5 IS NULL OR subject = $5)
-                     ORDER BY id LIMIT $6",
+                     ORDER BY id LIMIT CAST($6 AS BIGINT)",
                 )
                 .bind(filter.user.map(|u| u.0))
                 .bind(filter.since_ms)

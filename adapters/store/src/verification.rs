@@ -164,7 +164,7 @@ macro_rules! verification_backend {
                 let limit = limit.min(bot::trust::AUDIT_PAGE_MAX);
                 let rows = sqlx::query(
                     "SELECT id, at_ms, actor, user_id, kind, subject, details FROM bot_audit_log
-                     WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+                     WHERE user_id = $1 ORDER BY id DESC LIMIT CAST($2 AS BIGINT)",
                 )
                 .bind(user.0)
                 .bind(i64::from(limit))

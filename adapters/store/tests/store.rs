@@ -11,11 +11,12 @@ use bot::card::{CardNumber, CardToken, DeclineCode, Expiry, RailReference};
 use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, EventId, Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash, Pepper};
+use bot::store::pay_group::PayGroupStore;
 use bot::store::{
     CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState, Identity, LinkAttempt,
-    LinkAttemptBounds, LinkedCard, OpenedEvent, Payee, Payment, PaymentRequest, PaymentState,
-    PendingLink, RecordChange, RequestSide, RequestState, SeenUser, SenderSeen, Split, Store,
-    UserId,
+    LinkAttemptBounds, LinkedCard, OpenedEvent, Payee, PayeeNow, Payment, PaymentRequest,
+    PaymentState, PendingLink, RecordChange, RequestSide, RequestState, SeenUser, SenderSeen,
+    Split, Store, UserId,
 };
 use bot::trust::{Actor, Review, Tier, TierRecord, TrustStore};
 use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
@@ -112,6 +113,9 @@ conformance!(
     open_event_gives_the_outcome_or_the_sender_seen,
     awaiting_code_is_both_reads_in_one,
     payee_facts_are_both_reads_in_one,
+    payee_facts_give_the_payees_tier,
+    awaiting_code_gives_where_each_payee_account_is_now,
+    payee_facts_count_the_payers_waiting_payments_a_group_once,
 );
 
 fn card_add(reference: &str, user: UserId, number: &str, created_at_ms: i64) -> CardAdd {
@@ -2769,5 +2773,252 @@ mod cases {
             reverse.look_alikes,
             store.identities_with_skeleton(p, "b0b", 10).await.unwrap()
         );
+    }
+
+    /// `payee_facts` gives the payee's tier as `tier_of` reads it, with
+    /// look-alikes or without, and never another user's.
+    pub(crate) async fn payee_facts_give_the_payees_tier(_db: &TestDb, store: Arc<SqlStore>) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let p = Platform::Mock;
+        let set = async |user: UserId, tier: u8| {
+            store
+                .set_tier(&TierRecord {
+                    user,
+                    tier: Tier::new(tier).unwrap(),
+                    reason: "checked".to_owned(),
+                    actor: Actor::System,
+                    set_at_ms: T0,
+                })
+                .await
+                .unwrap();
+        };
+        // Never set: none, with look-alikes or without.
+        let alone = store.payee_facts(p, "zzz", 8, alice, bob).await.unwrap();
+        assert_eq!(alone.payee_tier, None);
+        let bobs = store.payee_facts(p, "sk:bob", 8, alice, bob).await.unwrap();
+        assert_eq!(ids(&bobs.look_alikes), ["bob"]);
+        assert_eq!(bobs.payee_tier, None);
+        // The payer's tier is not the payee's.
+        set(alice, 2).await;
+        let facts = store.payee_facts(p, "sk:bob", 8, alice, bob).await.unwrap();
+        assert_eq!(facts.payee_tier, None);
+        // As set, on every row: several look-alikes, or none.
+        set(bob, 3).await;
+        store
+            .upsert_identity(&seen(p, "b0b", Some("b0b"), false), T0 + 1)
+            .await
+            .unwrap();
+        store
+            .upsert_identity(
+                &SeenUser {
+                    skeleton: Some("sk:bob".to_owned()),
+                    ..seen(p, "b0b", Some("b0b"), false)
+                },
+                T0 + 2,
+            )
+            .await
+            .unwrap();
+        for skeleton in ["sk:bob", "zzz"] {
+            let facts = store.payee_facts(p, skeleton, 8, alice, bob).await.unwrap();
+            assert_eq!(facts.payee_tier, Tier::new(3), "{skeleton}");
+            assert_eq!(
+                facts.payee_tier,
+                store.tier_of(bob).await.unwrap().map(|record| record.tier)
+            );
+        }
+        let both = store.payee_facts(p, "sk:bob", 8, alice, bob).await.unwrap();
+        assert_eq!(ids(&both.look_alikes), ["b0b", "bob"]);
+        // Set again: the latest.
+        set(bob, 1).await;
+        let facts = store.payee_facts(p, "sk:bob", 8, alice, bob).await.unwrap();
+        assert_eq!(facts.payee_tier, Tier::new(1));
+        let reverse = store.payee_facts(p, "sk:bob", 8, bob, alice).await.unwrap();
+        assert_eq!(reverse.payee_tier, Tier::new(2));
+    }
+
+    /// `awaiting_code` gives, for each payment to a user, whose wallet its
+    /// payee account is part of now, as `identity` reads it: after a
+    /// `/link` (`move_identity`) the new one.
+    pub(crate) async fn awaiting_code_gives_where_each_payee_account_is_now(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let payee = user(&store, "payee").await;
+        let carol = user(&store, "carol").await;
+        let none = store.awaiting_code(alice).await.unwrap();
+        assert!(none.payees_now.is_empty());
+        // To the account `payee`, to an account never seen, to a handle
+        // nobody has claimed (not listed: not a user), and one not waiting.
+        let to_payee = payment("AWN001", alice, payee, 100);
+        let to_stranger = Payment {
+            payee: Payee::User {
+                user: payee,
+                platform: Platform::Mock,
+                id: pid("stranger"),
+            },
+            created_at_ms: T0 + 1,
+            ..payment("AWN002", alice, payee, 100)
+        };
+        let to_handle = Payment {
+            state: PaymentState::AwaitingCode,
+            created_at_ms: T0 + 2,
+            ..escrow_payment("AWN003", alice, "dave", T0 + 2)
+        };
+        let done = Payment {
+            state: PaymentState::Completed,
+            due_at_ms: None,
+            ..payment("AWN004", alice, payee, 100)
+        };
+        for p in [&to_payee, &to_stranger, &to_handle, &done] {
+            store.insert_payment(p).await.unwrap();
+        }
+        let now = |user: Option<UserId>, reference: &str| PayeeNow {
+            reference: r(reference),
+            user,
+        };
+        let read = store.awaiting_code(alice).await.unwrap();
+        assert_eq!(refs(&read.payments), ["AWN003", "AWN002", "AWN001"]);
+        assert_eq!(
+            read.payees_now,
+            [now(None, "AWN002"), now(Some(payee), "AWN001")]
+        );
+        assert_eq!(
+            read.payee_now(&r("AWN001")),
+            Some(&now(Some(payee), "AWN001"))
+        );
+        assert_eq!(read.payee_now(&r("AWN003")), None, "not a user");
+        assert_eq!(read.payee_now(&r("AWN004")), None, "not waiting");
+        // The account joins carol's wallet: the next read says so.
+        store
+            .move_identity(Platform::Mock, &pid("payee"), carol, T0 + 3)
+            .await
+            .unwrap();
+        let moved = store.awaiting_code(alice).await.unwrap();
+        assert_eq!(
+            moved.payee_now(&r("AWN001")),
+            Some(&now(Some(carol), "AWN001"))
+        );
+        let read_apart = store
+            .identity(Platform::Mock, &pid("payee"))
+            .await
+            .unwrap()
+            .map(|i| i.user);
+        assert_eq!(read_apart, Some(carol));
+        // The account seen since: its user.
+        let stranger = user(&store, "stranger").await;
+        let seen_since = store.awaiting_code(alice).await.unwrap();
+        assert_eq!(
+            seen_since.payee_now(&r("AWN002")),
+            Some(&now(Some(stranger), "AWN002"))
+        );
+        // The rest of the read is as before.
+        assert_eq!(
+            format!("{:?}", seen_since.payments),
+            format!("{:?}", store.payments_awaiting_code(alice).await.unwrap())
+        );
+        assert!(
+            store
+                .awaiting_code(payee)
+                .await
+                .unwrap()
+                .payees_now
+                .is_empty()
+        );
+    }
+
+    /// `payee_facts` counts the payer's payments waiting for their code,
+    /// the legs of one payment to several people once, as the bot counts
+    /// them from `payments_awaiting_code` and `pay_group`.
+    pub(crate) async fn payee_facts_count_the_payers_waiting_payments_a_group_once(
+        db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let p = Platform::Mock;
+        let waiting = async || {
+            let facts = store.payee_facts(p, "zzz", 8, alice, bob).await.unwrap();
+            let with_look_alike = store.payee_facts(p, "sk:bob", 8, alice, bob).await.unwrap();
+            assert_eq!(with_look_alike.payer_waiting, facts.payer_waiting);
+            facts.payer_waiting
+        };
+        // What the bot counts from the two reads it replaces.
+        let counted_apart = async || {
+            let mut groups = Vec::new();
+            let mut singles = 0_u64;
+            for payment in store.payments_awaiting_code(alice).await.unwrap() {
+                match store.pay_group(&payment.reference).await.unwrap() {
+                    Some(group) if !groups.contains(&group.reference) => {
+                        groups.push(group.reference)
+                    }
+                    Some(_) => {}
+                    None => singles += 1,
+                }
+            }
+            singles + groups.len() as u64
+        };
+        assert_eq!(waiting().await, 0);
+        let complete = async |reference: &str| {
+            let stored = store.payment(&r(reference)).await.unwrap().unwrap();
+            let done = Payment {
+                state: PaymentState::Completed,
+                due_at_ms: None,
+                ..stored
+            };
+            assert!(store.update_payment(&done).await.unwrap());
+        };
+        // Two single payments (one done), bob's own, and three groups: two
+        // legs waiting, one leg waiting, one leg done.
+        for (reference, payer) in [
+            ("SIN001", alice),
+            ("SIN002", alice),
+            ("BOB001", bob),
+            ("MLG001", alice),
+            ("MLG002", alice),
+            ("MLG003", alice),
+            ("MLG004", alice),
+        ] {
+            store
+                .insert_payment(&payment(reference, payer, bob, 100))
+                .await
+                .unwrap();
+        }
+        complete("SIN002").await;
+        let mut records = Vec::new();
+        for (group, leg, position) in [
+            ("GRP001", "MLG001", 0),
+            ("GRP001", "MLG002", 1),
+            ("GRP002", "MLG003", 0),
+            ("GRP003", "MLG004", 0),
+        ] {
+            records.push(
+                store
+                    .group_leg_write(&r(group), &r(leg), position, alice, T0)
+                    .unwrap(),
+            );
+        }
+        let unit = Unit {
+            transfers: vec![reservation(db, 100).await],
+            outbox: Vec::new(),
+            records,
+        };
+        db.ledger.commit(unit).await.unwrap();
+        complete("MLG004").await;
+        // SIN001, GRP001 (two legs, once), GRP002.
+        assert_eq!(waiting().await, 3);
+        assert_eq!(counted_apart().await, 3);
+        // One leg of GRP001 done: the group still waits, once.
+        complete("MLG001").await;
+        assert_eq!(waiting().await, 3);
+        assert_eq!(counted_apart().await, 3);
+        complete("MLG002").await;
+        complete("SIN001").await;
+        assert_eq!(waiting().await, 1);
+        assert_eq!(counted_apart().await, 1);
+        // Bob's, as his.
+        let bobs = store.payee_facts(p, "zzz", 8, bob, alice).await.unwrap();
+        assert_eq!(bobs.payer_waiting, 1);
     }
 }

@@ -27,12 +27,12 @@ impl Bot {
             turn.for_sender(texts::CONFIRM_IN_PRIVATE);
             return Ok(());
         }
-        // One read gives the payments waiting for a code and says which
-        // other records wait for one; only those are read.
-        let crate::store::AwaitingCode {
-            payments: awaiting,
-            others: waiting,
-        } = self.store.awaiting_code(turn.me.user).await?;
+        // One read gives the payments waiting for a code, where each one's
+        // payee account is now, and says which other records wait for
+        // one; only those are read.
+        let mut read = self.store.awaiting_code(turn.me.user).await?;
+        let waiting = read.others;
+        let awaiting = std::mem::take(&mut read.payments);
         let standing = if waiting.standing {
             self.store
                 .standing_orders_awaiting_code(turn.me.user)
@@ -135,7 +135,8 @@ impl Bot {
                     if gate.await? == Gate::Stopped {
                         return Ok(());
                     }
-                    self.execute(turn, payment.clone()).await
+                    let payee_now = read.payee_now(&payment.reference);
+                    self.execute(turn, payment.clone(), payee_now).await
                 }
                 Verdict::Expired => {
                     self.expire_awaiting(payment.clone(), false).await?;

@@ -280,7 +280,7 @@ impl Bot {
             dm_closed: false,
         };
         match approved {
-            Approved::Payment(payment) => self.execute(&mut turn, payment).await?,
+            Approved::Payment(payment) => self.execute(&mut turn, payment, None).await?,
             Approved::CashOut(op) => self.send_card_op(&mut turn, op).await?,
             Approved::CardLink(add) => self.link_confirmed_card_add(&mut turn, add).await?,
         }

@@ -28,7 +28,8 @@ use super::{Bot, Result, transfer_codes};
 use crate::command::{Memo, ShortRef, Target};
 use crate::message::Button;
 use crate::otp::{self, OtpChallenge};
-use crate::store::{Payee, Payment, PaymentRequest, PaymentState, RecordChange, RequestState};
+use crate::store::RequestState;
+use crate::store::{Payee, PayeeNow, Payment, PaymentRequest, PaymentState, RecordChange};
 use crate::trust::{Review, TrustAction};
 
 /// Payments one payer may have waiting for a code at once.
@@ -114,8 +115,14 @@ impl Bot {
         if self.second_factor_at_start(turn, &action).await? == Gate::Stopped {
             return Ok(());
         }
+        // One read gives the warnings, the payee's tier (their limits use
+        // it) and, where it can, the payer's payments waiting for a code.
+        let facts = self.payment_facts(turn, &payee).await?;
         // A payment to several people waiting for its code counts once.
-        let awaiting = self.groups_awaiting_code(me.user).await?;
+        let awaiting = match facts.payer_waiting {
+            Some(waiting) => waiting,
+            None => self.groups_awaiting_code(me.user).await?,
+        };
         if awaiting >= AWAITING_PAYMENTS_PER_USER_MAX {
             turn.private(texts::too_many_waiting(awaiting));
             return Ok(());
@@ -173,6 +180,7 @@ impl Bot {
         };
         let subject = transfer_id.to_string();
         let movement = payment_movement(transfer_id, amount, me.user, payee_user, &subject);
+        let warnings = facts.warnings;
         let mut plan = match self.plan_limits(&movement).await? {
             Ok(plan) => plan,
             Err(refusal) => {
@@ -180,7 +188,6 @@ impl Bot {
                 return Ok(());
             }
         };
-        let warnings = self.payee_warnings(turn, &payee).await?;
         let code = otp::generate(self.rng.as_ref())?;
         let binding = transfer_id.as_u128().to_be_bytes();
         let challenge = OtpChallenge::new(code.hash(&self.pepper, &binding), turn.now_ms);
@@ -362,7 +369,15 @@ impl Bot {
     }
 
     /// Moves the money of a confirmed payment and tells everyone.
-    pub(super) async fn execute(&self, turn: &mut Turn<'_>, payment: Payment) -> Result<()> {
+    /// `payee_now`: where the payee's account was when `/confirm` read the
+    /// payment (see [`crate::store::AwaitingCode::payees_now`]); `None`:
+    /// not read with it, so read here.
+    pub(super) async fn execute(
+        &self,
+        turn: &mut Turn<'_>,
+        payment: Payment,
+        payee_now: Option<&PayeeNow>,
+    ) -> Result<()> {
         let Some(claim) = self.request_claim(turn, &payment).await? else {
             return Ok(());
         };
@@ -398,13 +413,14 @@ impl Bot {
         // The payee's account may have joined another wallet (/link) or
         // left one (/unlink) since /pay: the money follows the account.
         let mut forward_from = None;
+        let read = payee_now.filter(|_| payee == payment.payee);
         if let Payee::User { user, platform, id } = &payee
-            && let Some(now) = self.store.identity(*platform, id).await?
-            && now.user != *user
+            && let Some(now_user) = self.payee_user_now(&payee, read).await?
+            && now_user != *user
         {
             forward_from = Some(*user);
             payee = Payee::User {
-                user: now.user,
+                user: now_user,
                 platform: *platform,
                 id: id.clone(),
             };

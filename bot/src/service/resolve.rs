@@ -7,6 +7,7 @@
 //! that looks like another known one (its TR39 skeleton) is named in a
 //! warning before the payer confirms.
 
+use super::memo;
 use super::texts::minutes;
 use super::texts::resolve as texts;
 use super::turn::{Turn, label_of, label_of_user};
@@ -14,7 +15,7 @@ use super::{Bot, Result};
 use crate::command::Target;
 use crate::identity;
 use crate::message::Handle;
-use crate::store::Identity;
+use crate::store::{Identity, Payee, PayeeNow, UserId};
 
 /// Look-alike handles fetched per warning check.
 pub const CONFUSABLE_CANDIDATES_MAX: u32 = 8;
@@ -23,6 +24,15 @@ pub const CONFUSABLE_CANDIDATES_MAX: u32 = 8;
 pub(super) enum Resolved {
     Known(Identity),
     Unclaimed(Handle),
+}
+
+/// What one read before a payment gives ([`Bot::payment_facts`]).
+pub(super) struct PaymentFacts {
+    /// The payer's warnings (see [`Bot::payee_warnings`]).
+    pub(super) warnings: Vec<String>,
+    /// How many of the payer's payments wait for their code (a payment to
+    /// several people once), where the same read gave it; `None`: not read.
+    pub(super) payer_waiting: Option<usize>,
 }
 
 impl Bot {
@@ -91,14 +101,46 @@ impl Bot {
         })
     }
 
+    /// The user `payee`'s account belongs to now (`None`: not a user's
+    /// account, or no such account): as read with the payment (`read`,
+    /// about the account the payment names; see
+    /// [`crate::store::AwaitingCode::payees_now`]), else read here.
+    pub(super) async fn payee_user_now(
+        &self,
+        payee: &Payee,
+        read: Option<&PayeeNow>,
+    ) -> Result<Option<UserId>> {
+        Ok(match (payee, read) {
+            (Payee::User { .. }, Some(read)) => read.user,
+            (Payee::User { platform, id, .. }, None) => {
+                self.store.identity(*platform, id).await?.map(|i| i.user)
+            }
+            (Payee::Unclaimed { .. }, _) => None,
+        })
+    }
+
     /// Warnings for the payer before they confirm: a look-alike handle, a
-    /// payee they never paid, a handle nobody has claimed.
+    /// payee they never paid, a handle nobody has claimed. A known payee's
+    /// tier, where it comes with this read, is this message's read of it
+    /// (see `memo.rs`): call this before the payee's limits are checked.
     pub(super) async fn payee_warnings(
         &self,
         turn: &Turn<'_>,
         payee: &Resolved,
     ) -> Result<Vec<String>> {
+        Ok(self.payment_facts(turn, payee).await?.warnings)
+    }
+
+    /// [`Bot::payee_warnings`], and how many of the payer's payments wait
+    /// for their code where the same read gives it (a known payee with a
+    /// handle: [`crate::store::Store::payee_facts`]).
+    pub(super) async fn payment_facts(
+        &self,
+        turn: &Turn<'_>,
+        payee: &Resolved,
+    ) -> Result<PaymentFacts> {
         let mut warnings = Vec::new();
+        let mut payer_waiting = None;
         let handle = match payee {
             Resolved::Known(identity) => identity.handle.clone(),
             Resolved::Unclaimed(handle) => Some(handle.clone()),
@@ -113,6 +155,9 @@ impl Bot {
                     .store
                     .payee_facts(platform, &skeleton, limit, payer, identity.user)
                     .await?;
+                let tier = facts.payee_tier.unwrap_or(self.config.trust.default_tier);
+                memo::keep_tier(identity.user, tier);
+                payer_waiting = Some(usize::try_from(facts.payer_waiting).unwrap_or(usize::MAX));
                 (facts.look_alikes, Some(facts.paid_before))
             }
             (Some(handle), Resolved::Unclaimed(_)) => {
@@ -148,7 +193,10 @@ impl Bot {
                 &minutes(self.config.escrow_ttl_secs),
             )),
         }
-        Ok(warnings)
+        Ok(PaymentFacts {
+            warnings,
+            payer_waiting,
+        })
     }
 }
 
