@@ -28,8 +28,9 @@ use super::{Bot, Result, transfer_codes};
 use crate::command::{Memo, ShortRef, Target};
 use crate::message::Button;
 use crate::otp::{self, OtpChallenge};
-use crate::store::RequestState;
-use crate::store::{Payee, PayeeNow, Payment, PaymentRequest, PaymentState, RecordChange};
+use crate::store::{
+    Payee, PayeeNow, Payment, PaymentRequest, PaymentState, RecordChange, RequestState,
+};
 use crate::trust::{Review, TrustAction};
 
 /// Payments one payer may have waiting for a code at once.
@@ -413,7 +414,9 @@ impl Bot {
         // The payee's account may have joined another wallet (/link) or
         // left one (/unlink) since /pay: the money follows the account.
         let mut forward_from = None;
-        let read = payee_now.filter(|_| payee == payment.payee);
+        // Only a read about this payment, whose payee is still the one it names.
+        let read =
+            payee_now.filter(|now| now.reference == payment.reference && payee == payment.payee);
         if let Payee::User { user, platform, id } = &payee
             && let Some(now_user) = self.payee_user_now(&payee, read).await?
             && now_user != *user
