@@ -114,20 +114,7 @@ macro_rules! autopay_backend {
             type Db = $db;
             type Pool = sqlx::Pool<Db>;
             type DbRow = <Db as sqlx::Database>::Row;
-            type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
-
-            fn bind_values<'q>(mut query: Query<'q>, values: Vec<SqlValue>) -> Query<'q> {
-                for value in values {
-                    query = match value {
-                        SqlValue::Int(v) => query.bind(v),
-                        SqlValue::Text(v) => query.bind(v),
-                        SqlValue::Bytes(v) => query.bind(v),
-                        SqlValue::Uuid(v) => query.bind(v.map(sqlx::types::Uuid::from_u128)),
-                        SqlValue::Bool(v) => query.bind(v),
-                    };
-                }
-                query
-            }
+            use crate::$module::bind_values;
 
             fn get<'r, T>(row: &'r DbRow, table: &str, column: &str) -> Result<T, Error>
             where

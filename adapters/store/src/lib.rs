@@ -593,7 +593,7 @@ macro_rules! sql_backend {
             type Db = $db;
             pub(crate) type Pool = sqlx::Pool<Db>;
             type DbRow = <Db as sqlx::Database>::Row;
-            type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
+            pub(crate) type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
 
             // -- records -------------------------------------------------
 
@@ -1468,8 +1468,9 @@ macro_rules! sql_backend {
                 bind_values(query, payment_values(p))
             }
 
-            /// Binds plain values, each with its type even when absent.
-            fn bind_values<'q>(mut query: Query<'q>, values: Vec<SqlValue>) -> Query<'q> {
+            /// Binds plain values, each with its type even when absent
+            /// (every module of this crate binds through it).
+            pub(crate) fn bind_values<'q>(mut query: Query<'q>, values: Vec<SqlValue>) -> Query<'q> {
                 for value in values {
                     query = match value {
                         SqlValue::Int(v) => query.bind(v),

@@ -98,20 +98,8 @@ macro_rules! standing_backend {
             type Db = $db;
             type Pool = sqlx::Pool<Db>;
             type DbRow = <Db as sqlx::Database>::Row;
-            type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
+            use crate::$module::bind_values;
 
-            fn bind_values<'q>(mut query: Query<'q>, values: Vec<SqlValue>) -> Query<'q> {
-                for value in values {
-                    query = match value {
-                        SqlValue::Int(v) => query.bind(v),
-                        SqlValue::Text(v) => query.bind(v),
-                        SqlValue::Bytes(v) => query.bind(v),
-                        SqlValue::Uuid(v) => query.bind(v.map(sqlx::types::Uuid::from_u128)),
-                        SqlValue::Bool(v) => query.bind(v),
-                    };
-                }
-                query
-            }
 
             fn get<'r, T>(row: &'r DbRow, column: &str) -> Result<T, Error>
             where

@@ -217,18 +217,8 @@ macro_rules! tab_backend {
                      JOIN bot_tab_lines l ON l.expense_seq = e.seq \
                      ORDER BY e.seq DESC, l.position"
                 );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for value in bind {
-                    query = match value {
-                        ledger::SqlValue::Int(v) => query.bind(v),
-                        ledger::SqlValue::Text(v) => query.bind(v),
-                        ledger::SqlValue::Bytes(v) => query.bind(v),
-                        ledger::SqlValue::Uuid(v) => {
-                            query.bind(v.map(sqlx::types::Uuid::from_u128))
-                        }
-                        ledger::SqlValue::Bool(v) => query.bind(v),
-                    };
-                }
+                let query =
+                    crate::$module::bind_values(sqlx::query(sqlx::AssertSqlSafe(sql)), bind);
                 let rows = query.fetch_all(pool).await?;
                 expenses_from_rows(&rows)
             }

@@ -108,18 +108,7 @@ macro_rules! recurring_backend {
                      JOIN bot_tab_recurring_lines l ON l.recurring_seq = r.seq \
                      ORDER BY {order}, r.seq, l.position"
                 );
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for value in bind {
-                    query = match value {
-                        ledger::SqlValue::Int(v) => query.bind(v),
-                        ledger::SqlValue::Text(v) => query.bind(v),
-                        ledger::SqlValue::Bytes(v) => query.bind(v),
-                        ledger::SqlValue::Uuid(v) => {
-                            query.bind(v.map(sqlx::types::Uuid::from_u128))
-                        }
-                        ledger::SqlValue::Bool(v) => query.bind(v),
-                    };
-                }
+                let query = crate::$module::bind_values(sqlx::query(sqlx::AssertSqlSafe(sql)), bind);
                 let rows = query.fetch_all(pool).await?;
                 from_rows(&rows)
             }
