@@ -3,6 +3,8 @@
 // Test code throughout, helpers too (see clippy.toml).
 #![cfg(test)]
 
+mod common;
+
 use std::sync::Arc;
 
 use bot::command::ShortRef;
@@ -10,22 +12,13 @@ use bot::message::{Handle, Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::{Payee, Payment, PaymentState, SeenUser, Store, UserId};
 use bot::trust::rules::{NewPayee, RulesStore};
-use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
+use common::run;
+use ledger::testing::{CLOCK_START_MS, TestBackend};
 use ledger::{Amount, Currency, TransferId};
-use paybot_store::{BOT_MIGRATIONS, SqlStore};
+use paybot_store::SqlStore;
 
 const T0: i64 = CLOCK_START_MS;
 const MIN: i64 = 60_000;
-
-async fn run(backend: TestBackend, case: impl AsyncFnOnce(Arc<SqlStore>)) {
-    let Some(db) = TestDb::fresh(backend).await else {
-        return;
-    };
-    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
-    let store = Arc::new(SqlStore::new(&db.ledger));
-    case(store).await;
-    db.cleanup().await;
-}
 
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {

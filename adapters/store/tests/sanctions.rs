@@ -2,25 +2,18 @@
 //! from the synthetic fixture in `tests/fixtures/sdn/` (invented names).
 #![cfg(test)]
 
+mod common;
+
 use std::sync::Arc;
 
 use bot::trust::sanctions::{
     EntNum, ListDate, SanctionsList, SanctionsStore, SdnAlias, parse_alt, parse_sdn,
 };
-use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
-use paybot_store::{BOT_MIGRATIONS, SqlStore};
+use common::run;
+use ledger::testing::{CLOCK_START_MS, TestBackend};
+use paybot_store::SqlStore;
 
 const T0: i64 = CLOCK_START_MS;
-
-async fn run(backend: TestBackend, case: impl AsyncFnOnce(Arc<SqlStore>)) {
-    let Some(db) = TestDb::fresh(backend).await else {
-        return;
-    };
-    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
-    let store = Arc::new(SqlStore::new(&db.ledger));
-    case(store).await;
-    db.cleanup().await;
-}
 
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {

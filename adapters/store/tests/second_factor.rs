@@ -5,43 +5,22 @@
 // Test code throughout, helpers too (see clippy.toml).
 #![cfg(test)]
 
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
 
-use bot::message::{Platform, PlatformUserId};
-use bot::store::{SeenUser, Store, UserId};
+use bot::store::UserId;
 use bot::trust::second_factor::{
     SealedSecret, SecondFactorAttempt, SecondFactorRecord, SecondFactorState, SecondFactorStore,
 };
-use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
-use paybot_store::{BOT_MIGRATIONS, SqlStore};
+use ledger::testing::{CLOCK_START_MS, TestBackend};
+use paybot_store::SqlStore;
+
+use common::{run, user};
 
 const T0: i64 = CLOCK_START_MS;
 const WINDOW_MS: i64 = 15 * 60 * 1_000;
-
-async fn run(backend: TestBackend, case: impl AsyncFnOnce(Arc<SqlStore>)) {
-    let Some(db) = TestDb::fresh(backend).await else {
-        return;
-    };
-    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
-    let store = Arc::new(SqlStore::new(&db.ledger));
-    case(store).await;
-    db.cleanup().await;
-}
-
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $case() {
-                super::run(super::TestBackend::Sqlite, super::$case).await
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $case() {
-                super::run(super::TestBackend::Postgres, super::$case).await
-            })*
-        }
-    };
-}
 
 conformance!(
     enrolment_is_pending_then_enabled_and_never_replaced,
@@ -51,19 +30,6 @@ conformance!(
     concurrent_attempts_stay_within_the_bound,
     removing_forgets_secret_and_codes,
 );
-
-async fn user(store: &SqlStore, id: &str) -> UserId {
-    let seen = SeenUser {
-        platform: Platform::Mock,
-        id: PlatformUserId::new(id).unwrap(),
-        handle: None,
-        skeleton: None,
-        display_name: id.to_owned(),
-        speaking: true,
-        direct: true,
-    };
-    store.upsert_identity(&seen, T0).await.unwrap().0.user
-}
 
 fn pending(user: UserId, nonce: u8, at_ms: i64) -> SecondFactorRecord {
     SecondFactorRecord {

@@ -7,6 +7,9 @@
 // Test code throughout, helpers too (see clippy.toml).
 #![cfg(test)]
 
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
 
 use bot::command::ShortRef;
@@ -15,47 +18,22 @@ use bot::store::RecordChange;
 use bot::store::tab::{
     Expense, ExpenseLine, Settlement, SettlementKind, SettlementState, SettlementStore, TabStore,
 };
-use bot::store::{SeenUser, Store, UserId};
-use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
+use bot::store::{Store, UserId};
+use ledger::testing::{CLOCK_START_MS, TestBackend};
 use ledger::{Amount, Currency, Ledger, SubmitError, TransferId, Unit};
-use paybot_store::{BOT_MIGRATIONS, SqlStore};
+use paybot_store::SqlStore;
+
+use common::{run, user};
 
 const T0: i64 = CLOCK_START_MS;
 
-async fn run(backend: TestBackend, case: impl AsyncFnOnce(Arc<SqlStore>)) {
-    let Some(db) = TestDb::fresh(backend).await else {
-        return;
-    };
-    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
-    let store = Arc::new(SqlStore::new(&db.ledger));
-    case(store).await;
-    db.cleanup().await;
-}
-
 /// Like [`run`], with the ledger the store's record writes commit through.
 async fn run_with_ledger(backend: TestBackend, case: impl AsyncFnOnce(Arc<SqlStore>, &Ledger)) {
-    let Some(db) = TestDb::fresh(backend).await else {
+    let Some((db, store)) = common::fresh(backend).await else {
         return;
     };
-    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
-    let store = Arc::new(SqlStore::new(&db.ledger));
     case(store, &db.ledger).await;
     db.cleanup().await;
-}
-
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $case() {
-                super::run(super::TestBackend::Sqlite, super::$case).await
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $case() {
-                super::run(super::TestBackend::Postgres, super::$case).await
-            })*
-        }
-    };
 }
 
 mod with_ledger {
@@ -154,19 +132,6 @@ async fn a_debtor_is_asked_once_per_window(store: Arc<SqlStore>) {
     assert!(!ask(&flat, bob, 11 * hour - 2_000).await);
     assert!(ask(&flat, bob, 11 * hour - 1_000).await, "an hour after");
     assert!(!ask(&flat, bob, 11 * hour).await);
-}
-
-async fn user(store: &SqlStore, id: &str) -> UserId {
-    let seen = SeenUser {
-        platform: Platform::Mock,
-        id: PlatformUserId::new(id).unwrap(),
-        handle: None,
-        skeleton: None,
-        display_name: id.to_owned(),
-        speaking: true,
-        direct: true,
-    };
-    store.upsert_identity(&seen, T0).await.unwrap().0.user
 }
 
 fn settlement(payer: UserId, payee: UserId, n: u128, kind: SettlementKind) -> Settlement {

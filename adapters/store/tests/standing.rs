@@ -7,6 +7,9 @@
 // Test code throughout, helpers too (see clippy.toml).
 #![cfg(test)]
 
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
 
 use bot::command::{Memo, ShortRef};
@@ -14,39 +17,23 @@ use bot::message::{Platform, PlatformUserId};
 use bot::otp::{OtpChallenge, OtpHash, Pepper};
 use bot::recurrence::{Recurrence, Schedule, UserTimeZone};
 use bot::store::standing::{StandingOrder, StandingState, StandingStore};
-use bot::store::{SeenUser, Store, UserId};
+use bot::store::{Store, UserId};
 use bot::trust::Review;
+use common::user;
 use jiff::civil::Time;
-use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
+use ledger::testing::{CLOCK_START_MS, TestBackend};
 use ledger::{Amount, Currency, Ledger, SubmitError, TransferId, Unit};
-use paybot_store::{BOT_MIGRATIONS, SqlStore};
+use paybot_store::SqlStore;
 
 const T0: i64 = CLOCK_START_MS;
 const DAY_MS: i64 = 24 * 60 * 60 * 1_000;
 
 async fn run(backend: TestBackend, case: impl AsyncFnOnce(Arc<SqlStore>, Ledger)) {
-    let Some(db) = TestDb::fresh(backend).await else {
+    let Some((db, store)) = common::fresh(backend).await else {
         return;
     };
-    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
-    let store = Arc::new(SqlStore::new(&db.ledger));
     case(store, db.ledger.clone()).await;
     db.cleanup().await;
-}
-
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $case() {
-                super::run(super::TestBackend::Sqlite, super::$case).await
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $case() {
-                super::run(super::TestBackend::Postgres, super::$case).await
-            })*
-        }
-    };
 }
 
 conformance!(
@@ -57,19 +44,6 @@ conformance!(
     a_period_commits_once_with_its_run,
     time_zones_are_set_and_replaced,
 );
-
-async fn user(store: &SqlStore, id: &str) -> UserId {
-    let seen = SeenUser {
-        platform: Platform::Mock,
-        id: PlatformUserId::new(id).unwrap(),
-        handle: None,
-        skeleton: None,
-        display_name: id.to_owned(),
-        speaking: true,
-        direct: true,
-    };
-    store.upsert_identity(&seen, T0).await.unwrap().0.user
-}
 
 fn order(reference: &str, id: u128, payer: UserId, payee: UserId, rule: &str) -> StandingOrder {
     let pepper = Pepper::from_bytes((1..=32).collect()).unwrap();

@@ -6,64 +6,31 @@
 // Test code throughout, helpers too (see clippy.toml).
 #![cfg(test)]
 
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
 
 use bot::command::{Memo, ShortRef};
-use bot::message::{ChatId, Platform, PlatformUserId};
+use bot::message::{ChatId, Platform};
 use bot::recurrence::{Recurrence, Schedule, UserTimeZone};
+use bot::store::UserId;
 use bot::store::tab::{ExpenseLine, RecurringExpense, RecurringExpenseStore};
-use bot::store::{SeenUser, Store, UserId};
 use jiff::civil::Time;
-use ledger::testing::{CLOCK_START_MS, TestBackend, TestDb};
+use ledger::testing::{CLOCK_START_MS, TestBackend};
 use ledger::{Amount, Currency, TransferId};
-use paybot_store::{BOT_MIGRATIONS, SqlStore};
+use paybot_store::SqlStore;
+
+use common::{run, user};
 
 const T0: i64 = CLOCK_START_MS;
 const DAY_MS: i64 = 24 * 60 * 60 * 1_000;
-
-async fn run(backend: TestBackend, case: impl AsyncFnOnce(Arc<SqlStore>)) {
-    let Some(db) = TestDb::fresh(backend).await else {
-        return;
-    };
-    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
-    let store = Arc::new(SqlStore::new(&db.ledger));
-    case(store).await;
-    db.cleanup().await;
-}
-
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $case() {
-                super::run(super::TestBackend::Sqlite, super::$case).await
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $case() {
-                super::run(super::TestBackend::Postgres, super::$case).await
-            })*
-        }
-    };
-}
 
 conformance!(
     a_recurring_expense_is_stored_once_with_its_lines_and_schedule,
     periods_move_on_only_by_compare_and_swap,
     a_recurring_expense_is_stopped_once,
 );
-
-async fn user(store: &SqlStore, id: &str) -> UserId {
-    let seen = SeenUser {
-        platform: Platform::Mock,
-        id: PlatformUserId::new(id).unwrap(),
-        handle: None,
-        skeleton: None,
-        display_name: id.to_owned(),
-        speaking: true,
-        direct: true,
-    };
-    store.upsert_identity(&seen, T0).await.unwrap().0.user
-}
 
 fn recurring(author: UserId, other: UserId, n: u128, chat: &str) -> RecurringExpense {
     let schedule = Schedule::starting(
