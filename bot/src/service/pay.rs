@@ -428,6 +428,8 @@ impl Bot {
                 id: id.clone(),
             };
         }
+        // Told to the payer as to the payee (`payee_notice`).
+        let undo_until = self.undo_until(&payment, turn.now_ms);
         let (group, outbox, next_state, due_at_ms, text) = match (&payment.payee, &payee) {
             (Payee::User { .. }, Payee::User { user, platform, id }) => {
                 let mut outbox = vec![self.payee_notice(turn, &payment, *platform, id).await?];
@@ -452,7 +454,12 @@ impl Bot {
                     outbox,
                     PaymentState::Completed,
                     None,
-                    texts::paid(&payment.payee_label, &amount.to_string(), &memo),
+                    texts::paid(
+                        &payment.payee_label,
+                        &amount.to_string(),
+                        &memo,
+                        undo_until.as_deref(),
+                    ),
                 )
             }
             (Payee::Unclaimed { .. }, Payee::User { user, platform, id }) => {
@@ -471,7 +478,12 @@ impl Bot {
                     outbox,
                     PaymentState::Completed,
                     None,
-                    texts::paid(&payment.payee_label, &amount.to_string(), &memo),
+                    texts::paid(
+                        &payment.payee_label,
+                        &amount.to_string(),
+                        &memo,
+                        undo_until.as_deref(),
+                    ),
                 )
             }
             (_, Payee::Unclaimed { .. }) => {

@@ -109,8 +109,13 @@ pub(crate) fn had_expired(reference: &str) -> String {
 
 pub(crate) const WRONG_CODE: &str = "That code is not right.";
 
-pub(crate) fn paid(payee: &str, amount: &str, memo: &str) -> String {
-    format!("Done: you paid {payee} {amount}{memo}.")
+/// `undo_until`: until when `/undo` takes it back (`None`: it cannot), in
+/// the words the payee's notice uses.
+pub(crate) fn paid(payee: &str, amount: &str, memo: &str, undo_until: Option<&str>) -> String {
+    let undo = undo_until
+        .map(|until| super::notices::payer_can_undo_until("You", until))
+        .unwrap_or_default();
+    format!("Done: you paid {payee} {amount}{memo}.{undo}")
 }
 
 /// The payee has not joined: the money is held for them.
