@@ -1245,6 +1245,76 @@ async fn requests_inbox_export_and_usage_errors_are_ephemeral() {
     h.assert_ledger_sound().await;
 }
 
+/// `/tab export` in the server: the answer there is ephemeral, the CSV a
+/// file in the asker's DM; nothing of it reaches the channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tab_export_is_a_file_in_the_dm() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Endpoint).await else {
+        return;
+    };
+    h.run(Place::Dm, &ALICE, "start", &[]).await;
+    h.fake.add_user(&ALICE);
+    h.fake.add_user(&BOB);
+    h.run(Place::Guild, &BOB, "tab", &[]).await;
+    let added = h
+        .run(
+            Place::Guild,
+            &ALICE,
+            "expense",
+            &[("args", STRING, json!("30 for pizza"))],
+        )
+        .await;
+    assert!(
+        added
+            .content()
+            .contains("Shares: @alice $15.00, @bob $15.00."),
+        "{}",
+        added.content()
+    );
+    let export = h
+        .run(
+            Place::Guild,
+            &ALICE,
+            "tab",
+            &[("args", STRING, json!("export"))],
+        )
+        .await;
+    assert!(export.ephemeral(), "{}", export.content());
+    assert!(
+        export
+            .content()
+            .contains("The group's tab as a CSV file, 2 rows."),
+        "{}",
+        export.content()
+    );
+    let file = h.fake.wait_for_dm(ALICE.id, "paybot-tab-", WAIT_SECS).await;
+    let [(name, content)] = file.files.as_slice() else {
+        panic!("one file expected: {:?}", file.files);
+    };
+    assert!(
+        name.starts_with("paybot-tab-") && name.ends_with(".csv"),
+        "{name}"
+    );
+    assert!(
+        content.starts_with("date,type,reference,currency,amount,memo,member,paid,owed,state\n"),
+        "{content}"
+    );
+    assert!(
+        content.contains(",USD,30.00,pizza,'@bob,0.00,15.00,on the tab"),
+        "{content}"
+    );
+    assert!(
+        h.fake
+            .all_calls()
+            .iter()
+            .filter(|c| !c.files.is_empty())
+            .all(|c| c.route() == format!("/channels/{}/messages", ALICE.dm_channel_id())),
+        "a file went elsewhere than the asker's DM"
+    );
+    h.assert_channel_clean(&["CSV file", "owed,state", "paybot-tab-"]);
+    h.assert_ledger_sound().await;
+}
+
 /// `/pay` to two people through the `to` option (a STRING of mentions and
 /// amounts): one code in place for the whole payment, one `/confirm`, both
 /// payees told by DM; `/undo` takes it back from both.

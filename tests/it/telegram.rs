@@ -487,7 +487,7 @@ cases!(group_tab {
 });
 
 /// Settling the tab through the real client: `/tab` carries a Settle
-/// button, the debtor's `/settle` is an ordinary payment (code by DM,
+/// button, the debtor's press on it is an ordinary payment (code by DM,
 /// money moves, creditor told), and a cash settlement counts once the
 /// creditor presses Confirm in their DM.
 async fn group_settle(backend: TestBackend) {
@@ -513,8 +513,20 @@ async fn group_settle(backend: TestBackend) {
     assert_eq!(button["text"], "Settle");
     assert_eq!(button["callback_data"], "/settle");
 
-    h.say(&BOB, group(), "/settle").await;
-    let (code, _) = h.code_for(&BOB, "To pay @alice $10.00").await;
+    // Bob, who owes, presses it in the group: the press is his `/settle`,
+    // so the ask with its code reaches him privately.
+    let press = h.fake.button_in(&BOB, group(), "/settle");
+    h.deliver(&press).await;
+    let (code, ask) = h.code_for(&BOB, "To pay @alice $10.00").await;
+    assert!(
+        ask.text().contains("for \u{201c}settling the tab\u{201d}"),
+        "{}",
+        ask.text()
+    );
+    h.fake
+        .wait_for(GROUP_ID, "@bob, I sent you a DM with a code", WAIT_SECS)
+        .await;
+    assert_eq!(h.fake.calls("answercallbackquery").len(), 1);
     h.say(&BOB, BOB.dm(), &format!("/confirm {code}")).await;
     h.fake
         .wait_for(ALICE.id, "@bob paid you $10.00", WAIT_SECS)
@@ -979,6 +991,61 @@ async fn refusals_in_a_group_go_to_the_sender_by_dm() {
         "a refusal reached the group: {group_texts:?}"
     );
     h.assert_group_clean(&[]);
+}
+
+/// `/tab export` in a group sends the group's tab as a CSV file
+/// (`sendDocument`) to the asker's DM; the group sees only the pointer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tab_export_is_a_csv_document_in_the_dm() {
+    let Some(h) = Harness::start(TestBackend::Sqlite, Via::Polling).await else {
+        return;
+    };
+    h.start_dm(&ALICE).await;
+    h.say(&DAVE, group(), "hi").await;
+    h.say(&ALICE, group(), "/expense 30 for pizza").await;
+    h.fake
+        .wait_for(GROUP_ID, "Shares: @alice $15.00, @dave $15.00.", WAIT_SECS)
+        .await;
+    h.say(&ALICE, group(), "/tab export").await;
+    h.fake
+        .wait_for(
+            ALICE.id,
+            "The group's tab as a CSV file, 2 rows.",
+            WAIT_SECS,
+        )
+        .await;
+    let (name, content) = h.fake.wait_for_document(ALICE.id, WAIT_SECS).await;
+    assert!(
+        name.starts_with("paybot-tab-") && name.ends_with(".csv"),
+        "{name}"
+    );
+    assert!(
+        content.starts_with("date,type,reference,currency,amount,memo,member,paid,owed,state\n"),
+        "{content}"
+    );
+    assert!(
+        content.contains(",expense,E")
+            && content.contains(",USD,30.00,pizza,'@dave,0.00,15.00,on the tab"),
+        "{content}"
+    );
+    h.fake
+        .wait_for(GROUP_ID, "@alice, I sent you a DM.", WAIT_SECS)
+        .await;
+    assert!(
+        h.fake
+            .calls("senddocument")
+            .iter()
+            .all(|c| c.chat_id() == Some(ALICE.id)),
+        "a document went elsewhere than the asker's DM"
+    );
+    assert!(
+        h.fake
+            .sent_to(GROUP_ID)
+            .iter()
+            .all(|c| !c.text().contains("CSV") && !c.text().contains("rows")),
+        "the export's line reached the group"
+    );
+    h.assert_group_clean(&["paybot-tab-", "owed,state"]);
 }
 
 /// `/history export` sends the CSV as a file (`sendDocument`, multipart)

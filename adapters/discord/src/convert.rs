@@ -1007,7 +1007,7 @@ pub fn commands() -> Value {
                     name.summary(),
                     vec![string(
                         "args",
-                        "@handle for one person's part, or history (leave out for everyone)",
+                        "@handle for one person's part, history, or export for a CSV by DM (leave out for everyone)",
                         false,
                         TEXT_OPTION_BYTES_MAX,
                     )],
@@ -1225,6 +1225,24 @@ mod tests {
             "tab",
         );
         assert_eq!(incoming(&history).text, "/tab history");
+        let export = command(
+            json!([{"name": "args", "type": 3, "value": "export"}]),
+            json!({}),
+            "tab",
+        );
+        assert_eq!(incoming(&export).text, "/tab export");
+        // The option's help names every form.
+        let tab = commands()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "tab")
+            .cloned()
+            .unwrap();
+        let help = tab["options"][0]["description"].as_str().unwrap();
+        for form in ["@handle", "history", "export"] {
+            assert!(help.contains(form), "{help}");
+        }
     }
 
     #[test]

@@ -180,6 +180,12 @@ impl FakeTelegram {
 
     /// A press on an inline button of a message the bot sent `from`.
     pub(crate) fn button(&self, from: &TgUser, data: &str) -> Value {
+        self.button_in(from, from.dm(), data)
+    }
+
+    /// `from` presses a button carrying `data` on a message of the bot's in
+    /// `chat` (a group, say).
+    pub(crate) fn button_in(&self, from: &TgUser, chat: Value, data: &str) -> Value {
         let mut inner = self.inner.lock().unwrap();
         inner.next_update_id += 1;
         json!({"update_id": inner.next_update_id, "callback_query": {
@@ -187,7 +193,7 @@ impl FakeTelegram {
             "from": from.json(),
             "chat_instance": "-77",
             "data": data,
-            "message": {"message_id": 1, "date": 1_700_000_000, "chat": from.dm(),
+            "message": {"message_id": 1, "date": 1_700_000_000, "chat": chat,
                 "from": {"id": BOT_ID, "is_bot": true, "first_name": "PayBot", "username": BOT_USERNAME},
                 "text": "(the bot's message)"}
         }})
