@@ -273,6 +273,28 @@ impl Harness {
         support::payments_of(&self.store, Platform::Discord, who.id).await
     }
 
+    /// The CSV file `user` got by DM: one file, its name starting with
+    /// `prefix`, its first line `header`, and no file sent anywhere else.
+    /// Returns its content.
+    async fn csv_in_dm(&self, user: &DcUser, prefix: &str, header: &str) -> String {
+        let file = self.fake.wait_for_dm(user.id, prefix, WAIT_SECS).await;
+        let [(name, content)] = file.files.as_slice() else {
+            panic!("one file expected: {:?}", file.files);
+        };
+        assert!(name.starts_with(prefix) && name.ends_with(".csv"), "{name}");
+        assert!(content.starts_with(&format!("{header}\n")), "{content}");
+        assert!(
+            self.fake
+                .all_calls()
+                .iter()
+                .filter(|c| !c.files.is_empty())
+                .all(|c| c.route() == format!("/channels/{}/messages", user.dm_channel_id())),
+            "a file went elsewhere than the DM of user {}",
+            user.id
+        );
+        content.clone()
+    }
+
     /// Nothing private where the channel sees it: no code, no balance in
     /// a channel message or a public (non-ephemeral) answer to an
     /// interaction used in the server.
@@ -1214,32 +1236,16 @@ async fn requests_inbox_export_and_usage_errors_are_ephemeral() {
         export.content()
     );
     // The CSV itself is a file in the sender's DM, never in the channel.
-    let file = h
-        .fake
-        .wait_for_dm(ALICE.id, "paybot-history-", WAIT_SECS)
+    let content = h
+        .csv_in_dm(
+            &ALICE,
+            "paybot-history-",
+            "date,direction,counterparty,amount,currency,memo,state,reference",
+        )
         .await;
-    let [(name, content)] = file.files.as_slice() else {
-        panic!("one file expected: {:?}", file.files);
-    };
-    assert!(
-        name.starts_with("paybot-history-") && name.ends_with(".csv"),
-        "{name}"
-    );
-    assert!(
-        content.starts_with("date,direction,counterparty,amount,currency,memo,state,reference\n"),
-        "{content}"
-    );
     assert!(
         content.contains(",sent,'@bob,2.00,USD,,awaiting_code,"),
         "{content}"
-    );
-    assert!(
-        h.fake
-            .all_calls()
-            .iter()
-            .filter(|c| !c.files.is_empty())
-            .all(|c| c.route() == format!("/channels/{}/messages", ALICE.dm_channel_id())),
-        "a file went elsewhere than the sender's DM"
     );
     h.assert_channel_clean(&["Usage", "awaiting_code"]);
     h.assert_ledger_sound().await;
@@ -1287,29 +1293,16 @@ async fn tab_export_is_a_file_in_the_dm() {
         "{}",
         export.content()
     );
-    let file = h.fake.wait_for_dm(ALICE.id, "paybot-tab-", WAIT_SECS).await;
-    let [(name, content)] = file.files.as_slice() else {
-        panic!("one file expected: {:?}", file.files);
-    };
-    assert!(
-        name.starts_with("paybot-tab-") && name.ends_with(".csv"),
-        "{name}"
-    );
-    assert!(
-        content.starts_with("date,type,reference,currency,amount,memo,member,paid,owed,state\n"),
-        "{content}"
-    );
+    let content = h
+        .csv_in_dm(
+            &ALICE,
+            "paybot-tab-",
+            "date,type,reference,currency,amount,memo,member,paid,owed,state",
+        )
+        .await;
     assert!(
         content.contains(",USD,30.00,pizza,'@bob,0.00,15.00,on the tab"),
         "{content}"
-    );
-    assert!(
-        h.fake
-            .all_calls()
-            .iter()
-            .filter(|c| !c.files.is_empty())
-            .all(|c| c.route() == format!("/channels/{}/messages", ALICE.dm_channel_id())),
-        "a file went elsewhere than the asker's DM"
     );
     h.assert_channel_clean(&["CSV file", "owed,state", "paybot-tab-"]);
     h.assert_ledger_sound().await;

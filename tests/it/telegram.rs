@@ -188,6 +188,24 @@ impl Harness {
         support::payments_of(&self.store, Platform::Telegram, who.id).await
     }
 
+    /// The CSV file `user` got by DM (`sendDocument`): its name starts with
+    /// `prefix`, its first line is `header`, and no document went anywhere
+    /// else. Returns its content.
+    async fn csv_in_dm(&self, user: &TgUser, prefix: &str, header: &str) -> String {
+        let (name, content) = self.fake.wait_for_document(user.id, WAIT_SECS).await;
+        assert!(name.starts_with(prefix) && name.ends_with(".csv"), "{name}");
+        assert!(content.starts_with(&format!("{header}\n")), "{content}");
+        assert!(
+            self.fake
+                .calls("senddocument")
+                .iter()
+                .all(|c| c.chat_id() == Some(user.id)),
+            "a document went elsewhere than user {}'s DM",
+            user.id
+        );
+        content
+    }
+
     /// Nothing private in the group: no code, no balance, no link code.
     fn assert_group_clean(&self, secrets: &[&str]) {
         for call in self.fake.sent_to(GROUP_ID) {
@@ -1014,15 +1032,13 @@ async fn tab_export_is_a_csv_document_in_the_dm() {
             WAIT_SECS,
         )
         .await;
-    let (name, content) = h.fake.wait_for_document(ALICE.id, WAIT_SECS).await;
-    assert!(
-        name.starts_with("paybot-tab-") && name.ends_with(".csv"),
-        "{name}"
-    );
-    assert!(
-        content.starts_with("date,type,reference,currency,amount,memo,member,paid,owed,state\n"),
-        "{content}"
-    );
+    let content = h
+        .csv_in_dm(
+            &ALICE,
+            "paybot-tab-",
+            "date,type,reference,currency,amount,memo,member,paid,owed,state",
+        )
+        .await;
     assert!(
         content.contains(",expense,E")
             && content.contains(",USD,30.00,pizza,'@dave,0.00,15.00,on the tab"),
@@ -1031,13 +1047,6 @@ async fn tab_export_is_a_csv_document_in_the_dm() {
     h.fake
         .wait_for(GROUP_ID, "@alice, I sent you a DM.", WAIT_SECS)
         .await;
-    assert!(
-        h.fake
-            .calls("senddocument")
-            .iter()
-            .all(|c| c.chat_id() == Some(ALICE.id)),
-        "a document went elsewhere than the asker's DM"
-    );
     assert!(
         h.fake
             .sent_to(GROUP_ID)
@@ -1073,15 +1082,13 @@ async fn history_export_is_a_csv_document_in_the_dm() {
             WAIT_SECS,
         )
         .await;
-    let (name, content) = h.fake.wait_for_document(ALICE.id, WAIT_SECS).await;
-    assert!(
-        name.starts_with("paybot-history-") && name.ends_with(".csv"),
-        "{name}"
-    );
-    assert!(
-        content.starts_with("date,direction,counterparty,amount,currency,memo,state,reference\n"),
-        "{content}"
-    );
+    let content = h
+        .csv_in_dm(
+            &ALICE,
+            "paybot-history-",
+            "date,direction,counterparty,amount,currency,memo,state,reference",
+        )
+        .await;
     assert!(
         content.contains(",sent,'@bob,5.00,USD,\"'=pizza, drinks\",completed,P"),
         "{content}"
@@ -1089,12 +1096,5 @@ async fn history_export_is_a_csv_document_in_the_dm() {
     h.fake
         .wait_for(GROUP_ID, "@alice, I sent you a DM.", WAIT_SECS)
         .await;
-    assert!(
-        h.fake
-            .calls("senddocument")
-            .iter()
-            .all(|c| c.chat_id() == Some(ALICE.id)),
-        "a document went elsewhere than the sender's DM"
-    );
     h.assert_group_clean(&["pizza", "5.00"]);
 }

@@ -428,8 +428,14 @@ impl Bot {
                 id: id.clone(),
             };
         }
-        // Told to the payer as to the payee (`payee_notice`).
-        let undo_until = self.undo_until(&payment, turn.now_ms);
+        // Until when `/undo` takes it back: told to the payer as to the payee.
+        let undo = self.undo_until(&payment, turn.now_ms);
+        let paid_text = texts::paid(
+            &payment.payee_label,
+            &amount.to_string(),
+            &memo,
+            undo.as_deref(),
+        );
         let (group, outbox, next_state, due_at_ms, text) = match (&payment.payee, &payee) {
             (Payee::User { .. }, Payee::User { user, platform, id }) => {
                 let mut outbox = vec![self.payee_notice(turn, &payment, *platform, id).await?];
@@ -449,18 +455,7 @@ impl Bot {
                         .with_code(transfer_codes::LINK_MERGE),
                     );
                 }
-                (
-                    group,
-                    outbox,
-                    PaymentState::Completed,
-                    None,
-                    texts::paid(
-                        &payment.payee_label,
-                        &amount.to_string(),
-                        &memo,
-                        undo_until.as_deref(),
-                    ),
-                )
+                (group, outbox, PaymentState::Completed, None, paid_text)
             }
             (Payee::Unclaimed { .. }, Payee::User { user, platform, id }) => {
                 let escrow = self
@@ -478,12 +473,7 @@ impl Bot {
                     outbox,
                     PaymentState::Completed,
                     None,
-                    texts::paid(
-                        &payment.payee_label,
-                        &amount.to_string(),
-                        &memo,
-                        undo_until.as_deref(),
-                    ),
+                    paid_text,
                 )
             }
             (_, Payee::Unclaimed { .. }) => {
