@@ -169,9 +169,7 @@ pub struct PayeeFacts {
     /// [`crate::trust::TrustStore::tier_of`] reads it: the payee's limits
     /// need it, and it comes with this read instead of one of its own.
     pub payee_tier: Option<crate::trust::Tier>,
-    /// How many of the payer's payments wait for their code, the legs of
-    /// one payment to several people ([`pay_group::PayGroupStore`])
-    /// counted once: what `/pay` bounds before it reserves more.
+    /// [`Store::payments_waiting`] of the payer.
     pub payer_waiting: u64,
 }
 
@@ -498,6 +496,20 @@ pub trait Store:
         payer: UserId,
         payee: UserId,
     ) -> Result<PayeeFacts, StoreError> {
+        Ok(PayeeFacts {
+            look_alikes: self
+                .identities_with_skeleton(platform, skeleton, limit)
+                .await?,
+            paid_before: self.has_paid_before(payer, payee).await?,
+            payee_tier: self.tier_of(payee).await?.map(|record| record.tier),
+            payer_waiting: self.payments_waiting(payer).await?,
+        })
+    }
+
+    /// How many of `payer`'s payments wait for their code, the legs of one
+    /// payment to several people ([`pay_group::PayGroupStore`]) counted
+    /// once: what `/pay` bounds before it reserves more.
+    async fn payments_waiting(&self, payer: UserId) -> Result<u64, StoreError> {
         let mut groups: Vec<ShortRef> = Vec::new();
         let mut singles: u64 = 0;
         for waiting in self.payments_awaiting_code(payer).await? {
@@ -508,14 +520,7 @@ pub trait Store:
             }
         }
         let groups = u64::try_from(groups.len()).unwrap_or(u64::MAX);
-        Ok(PayeeFacts {
-            look_alikes: self
-                .identities_with_skeleton(platform, skeleton, limit)
-                .await?,
-            paid_before: self.has_paid_before(payer, payee).await?,
-            payee_tier: self.tier_of(payee).await?.map(|record| record.tier),
-            payer_waiting: singles.saturating_add(groups),
-        })
+        Ok(singles.saturating_add(groups))
     }
 
     /// Replaces the stored payment with `payment` (revision + 1) if its

@@ -486,6 +486,28 @@ fn transfer_uuid(id: TransferId) -> Uuid {
     Uuid::from_u128(id.as_u128())
 }
 
+/// How many of the payer (`$p`)'s payments wait for their code, the legs
+/// of one payment to several people counted once: a `BIGINT` expression
+/// ([`Store::payments_waiting`]).
+macro_rules! payments_waiting_sql {
+    ($p:literal) => {
+        concat!(
+            "((SELECT COUNT(*) FROM bot_payments AS w
+                 WHERE w.payer = ",
+            $p,
+            " AND w.state = 'awaiting_code'
+                     AND NOT EXISTS (SELECT 1 FROM bot_pay_groups AS g
+                         WHERE g.leg_reference = w.reference))
+             + (SELECT COUNT(DISTINCT g.group_reference)
+                 FROM bot_payments AS w
+                 JOIN bot_pay_groups AS g ON g.leg_reference = w.reference
+                 WHERE w.payer = ",
+            $p,
+            " AND w.state = 'awaiting_code'))"
+        )
+    };
+}
+
 /// The columns of an [`Identity`], in `SELECT` and `RETURNING`.
 macro_rules! identity_columns {
     () => {
@@ -1658,15 +1680,9 @@ macro_rules! sql_backend {
                                  AND state IN ('completed', 'claimed'))
                          THEN 1 ELSE 0 END AS paid_before,
                          (SELECT tier FROM bot_user_tiers WHERE user_id = $5) AS payee_tier,
-                         (SELECT COUNT(*) FROM bot_payments AS w
-                             WHERE w.payer = $4 AND w.state = 'awaiting_code'
-                                 AND NOT EXISTS (SELECT 1 FROM bot_pay_groups AS g
-                                     WHERE g.leg_reference = w.reference))
-                         + (SELECT COUNT(DISTINCT g.group_reference)
-                             FROM bot_payments AS w
-                             JOIN bot_pay_groups AS g ON g.leg_reference = w.reference
-                             WHERE w.payer = $4 AND w.state = 'awaiting_code')
-                             AS payer_waiting) AS f
+                         ",
+                    payments_waiting_sql!("$4"),
+                    " AS payer_waiting) AS f
                      LEFT JOIN (SELECT ",
                     identity_columns!(),
                     " FROM bot_identities WHERE platform = $1 AND skeleton = $2
@@ -1695,6 +1711,17 @@ macro_rules! sql_backend {
                     }
                 }
                 Ok(facts)
+            }
+
+            /// `payer`'s payments waiting for their code, a group's legs
+            /// once, in one statement.
+            pub(crate) async fn payments_waiting(pool: &Pool, payer: UserId) -> Result<u64, Error> {
+                let waiting: i64 =
+                    sqlx::query_scalar(concat!("SELECT ", payments_waiting_sql!("$1")))
+                        .bind(payer.0)
+                        .fetch_one(pool)
+                        .await?;
+                u64::try_from(waiting).map_err(|_| corrupt("bot_payments", "payer_waiting", waiting))
             }
 
             pub(crate) async fn update_payment(
@@ -2773,6 +2800,10 @@ impl Store for SqlStore {
         payee: UserId,
     ) -> Result<PayeeFacts, StoreError> {
         on_backend!(self, pool => db::payee_facts(pool, platform, skeleton, limit, payer, payee).await)
+    }
+
+    async fn payments_waiting(&self, payer: UserId) -> Result<u64, StoreError> {
+        on_backend!(self, pool => db::payments_waiting(pool, payer).await)
     }
 
     async fn payments_held(&self, limit: u32) -> Result<Vec<Payment>, StoreError> {

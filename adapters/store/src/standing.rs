@@ -100,7 +100,6 @@ macro_rules! standing_backend {
             type DbRow = <Db as sqlx::Database>::Row;
             use crate::$module::bind_values;
 
-
             fn get<'r, T>(row: &'r DbRow, column: &str) -> Result<T, Error>
             where
                 T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,

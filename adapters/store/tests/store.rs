@@ -2942,6 +2942,10 @@ mod cases {
             let facts = store.payee_facts(p, "zzz", 8, alice, bob).await.unwrap();
             let with_look_alike = store.payee_facts(p, "sk:bob", 8, alice, bob).await.unwrap();
             assert_eq!(with_look_alike.payer_waiting, facts.payer_waiting);
+            assert_eq!(
+                store.payments_waiting(alice).await.unwrap(),
+                facts.payer_waiting
+            );
             facts.payer_waiting
         };
         // What the bot counts from the two reads it replaces.

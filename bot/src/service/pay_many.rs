@@ -522,19 +522,8 @@ impl Bot {
 
     /// How many groups and single payments `payer` has waiting for a code.
     pub(super) async fn groups_awaiting_code(&self, payer: UserId) -> Result<usize> {
-        let awaiting = self.store.payments_awaiting_code(payer).await?;
-        let mut groups: Vec<ShortRef> = Vec::new();
-        let mut singles = 0_usize;
-        for payment in awaiting {
-            if !payment.reference.as_str().starts_with(LEG_REF_KIND) {
-                singles += 1;
-            } else if let Some(group) = self.store.pay_group(&payment.reference).await?
-                && !groups.contains(&group.reference)
-            {
-                groups.push(group.reference);
-            }
-        }
-        Ok(singles.saturating_add(groups.len()))
+        let waiting = self.store.payments_waiting(payer).await?;
+        Ok(usize::try_from(waiting).unwrap_or(usize::MAX))
     }
 
     /// The payer's legs of `group`, in order. `None`: not theirs.
