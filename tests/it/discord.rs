@@ -273,6 +273,15 @@ impl Harness {
         support::payments_of(&self.store, Platform::Discord, who.id).await
     }
 
+    /// Alice has started paybot and Bob has used it in the server: both
+    /// are members of its tab.
+    async fn alice_and_bob_on_the_tab(&self) {
+        self.run(Place::Dm, &ALICE, "start", &[]).await;
+        self.fake.add_user(&ALICE);
+        self.fake.add_user(&BOB);
+        self.run(Place::Guild, &BOB, "tab", &[]).await;
+    }
+
     /// The CSV file `user` got by DM: one file, its name starting with
     /// `prefix`, its first line `header`, and no file sent anywhere else.
     /// Returns its content.
@@ -1016,10 +1025,7 @@ async fn expense_forms_pass_through_the_args_option() {
     let Some(h) = Harness::start(TestBackend::Sqlite, Via::Endpoint).await else {
         return;
     };
-    h.run(Place::Dm, &ALICE, "start", &[]).await;
-    h.fake.add_user(&ALICE);
-    h.fake.add_user(&BOB);
-    h.run(Place::Guild, &BOB, "tab", &[]).await;
+    h.alice_and_bob_on_the_tab().await;
     let args = |text: &str| [("args", STRING, json!(text))];
     let items = h
         .run(
@@ -1077,11 +1083,7 @@ async fn the_tab_is_settled_with_the_button_and_options() {
         return;
     };
     h.fund(&BOB).await;
-    h.run(Place::Dm, &ALICE, "start", &[]).await;
-    h.fake.add_user(&ALICE);
-    h.fake.add_user(&BOB);
-    // Bob has used paybot in the server: he is a member of its tab.
-    h.run(Place::Guild, &BOB, "tab", &[]).await;
+    h.alice_and_bob_on_the_tab().await;
     let added = h
         .run(
             Place::Guild,
@@ -1258,10 +1260,7 @@ async fn tab_export_is_a_file_in_the_dm() {
     let Some(h) = Harness::start(TestBackend::Sqlite, Via::Endpoint).await else {
         return;
     };
-    h.run(Place::Dm, &ALICE, "start", &[]).await;
-    h.fake.add_user(&ALICE);
-    h.fake.add_user(&BOB);
-    h.run(Place::Guild, &BOB, "tab", &[]).await;
+    h.alice_and_bob_on_the_tab().await;
     let added = h
         .run(
             Place::Guild,
