@@ -76,7 +76,8 @@ pub use money::{
     minor_to_decimal, parse_money,
 };
 pub use records::{
-    RECORD_SQL_BYTES_MAX, RECORD_VALUES_MAX, RecordWrite, SqlValue, UNIT_RECORDS_MAX, Unit,
+    RECORD_SQL_BYTES_MAX, RECORD_VALUES_MAX, ROWS_PLACEHOLDER, RecordWrite, SqlValue,
+    UNIT_RECORDS_MAX, Unit,
 };
 pub use types::{
     Account, AccountFlags, AccountId, AccountKind, Balance, CurrencyTotals, Durability,

@@ -15,6 +15,11 @@
 //! that must not find its key taken); when one does not, its unit is not
 //! applied at all ([`crate::SubmitError::RecordConflict`]) and the rest of
 //! the batch commits without it.
+//!
+//! A write may also carry the same statement for many rows
+//! ([`RecordWrite::combining`]): the writer then runs a batch's writes of
+//! one kind as one statement instead of one each, and falls back to one
+//! each when the combined statement does not change the rows it expects.
 
 use std::fmt;
 
@@ -26,6 +31,8 @@ pub const UNIT_RECORDS_MAX: usize = 16;
 pub const RECORD_SQL_BYTES_MAX: usize = 8_192;
 /// Most values bound to one record write.
 pub const RECORD_VALUES_MAX: usize = 64;
+/// What a combined form ([`RecordWrite::combining`]) reads its rows from.
+pub const ROWS_PLACEHOLDER: &str = "{rows}";
 
 /// One value bound to a record write, typed even when absent (PostgreSQL
 /// wants a NULL's type).
@@ -113,6 +120,7 @@ pub struct RecordWrite {
     sql: String,
     values: Vec<SqlValue>,
     expect_rows: Option<u64>,
+    combined: Option<&'static str>,
 }
 
 impl fmt::Debug for RecordWrite {
@@ -121,6 +129,7 @@ impl fmt::Debug for RecordWrite {
             .field("sql", &self.sql)
             .field("values", &self.values)
             .field("expect_rows", &self.expect_rows)
+            .field("combined", &self.combined)
             .finish()
     }
 }
@@ -134,6 +143,7 @@ impl RecordWrite {
             sql: sql.into(),
             values,
             expect_rows: None,
+            combined: None,
         }
     }
 
@@ -142,6 +152,29 @@ impl RecordWrite {
     pub fn expecting_rows(mut self, rows: u64) -> RecordWrite {
         self.expect_rows = Some(rows);
         self
+    }
+
+    /// The same write for many rows at once: `form` reads its rows from
+    /// [`ROWS_PLACEHOLDER`], a row source with one row per write and the
+    /// columns `c1, c2, ..` holding each write's values in order (typed as
+    /// the values are; an alias follows it: `{rows} AS r`). Each row must
+    /// change at most one row of the table (say, a key per row), so that a
+    /// combined statement that changed as many rows as its writes expect
+    /// changed each write's own. Like `sql`, it must run on both SQLite and
+    /// PostgreSQL; on SQLite an `INSERT .. SELECT` with `ON CONFLICT` needs
+    /// a `WHERE` (`WHERE true`).
+    ///
+    /// Writes in one batch with the same form, the same expected rows (one,
+    /// none or unsaid) and values of the same kinds run as one statement;
+    /// the writes of one unit still run in the order given.
+    pub fn combining(mut self, form: &'static str) -> RecordWrite {
+        self.combined = Some(form);
+        self
+    }
+
+    /// The form given to [`RecordWrite::combining`], if any.
+    pub fn combined_form(&self) -> Option<&'static str> {
+        self.combined
     }
 
     pub fn sql(&self) -> &str {
@@ -162,6 +195,9 @@ impl RecordWrite {
         !self.sql.is_empty()
             && self.sql.len() <= RECORD_SQL_BYTES_MAX
             && self.values.len() <= RECORD_VALUES_MAX
+            && self.combined.is_none_or(|form| {
+                form.len() <= RECORD_SQL_BYTES_MAX && form.matches(ROWS_PLACEHOLDER).count() == 1
+            })
     }
 }
 

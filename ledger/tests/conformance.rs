@@ -102,6 +102,7 @@ conformance!(
     retry_of_an_acknowledged_transfer_never_applies_twice,
     outbox_is_written_with_its_group_and_only_then,
     record_writes_commit_with_their_group_and_a_conflict_leaves_it_out,
+    record_writes_of_one_kind_combine_and_a_conflict_still_leaves_its_unit_out,
     outbox_messages_are_handed_out_until_delivered,
     outbox_marks_many_at_once_and_counts_the_backlog,
     credit_balance_max_refuses_what_would_go_over,
@@ -342,6 +343,142 @@ mod cases {
             matches!(invalid, Err(SubmitError::Ledger(_))),
             "{invalid:?}"
         );
+        assert_sound(db).await;
+    }
+
+    /// Commits the units side by side (so the writer batches them) and
+    /// gives their answers in order.
+    async fn commit_side_by_side(
+        db: &TestDb,
+        units: Vec<Unit>,
+    ) -> Vec<Result<Vec<Outcome>, SubmitError>> {
+        let handles: Vec<_> = units
+            .into_iter()
+            .map(|unit| {
+                let ledger = db.ledger.clone();
+                tokio::spawn(async move { ledger.commit(unit).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for handle in handles {
+            answers.push(handle.await.unwrap());
+        }
+        answers
+    }
+
+    pub(crate) async fn record_writes_of_one_kind_combine_and_a_conflict_still_leaves_its_unit_out(
+        db: &TestDb,
+    ) {
+        // The outbox stands in for another component's table. The combined
+        // forms write the topic "combined", so the test sees which ran.
+        const INSERT: &str = "INSERT INTO outbox (id, topic, payload, created_at_ms)
+             VALUES ($1, 'single', $2, $3) ON CONFLICT DO NOTHING";
+        const INSERT_ROWS: &str = "INSERT INTO outbox (id, topic, payload, created_at_ms)
+             SELECT r.c1, 'combined', r.c2, r.c3 FROM {rows} AS r WHERE true
+             ON CONFLICT DO NOTHING";
+        const BUMP: &str = "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1";
+        const BUMP_ROWS: &str = "UPDATE outbox SET attempts = outbox.attempts + 1
+             FROM {rows} AS r WHERE outbox.id = r.c1";
+        let insert = |id: u128| {
+            RecordWrite::new(
+                INSERT,
+                vec![
+                    SqlValue::Uuid(Some(id)),
+                    SqlValue::from(format!("message {id}")),
+                    SqlValue::from(1_i64),
+                ],
+            )
+            .expecting_rows(1)
+            .combining(INSERT_ROWS)
+        };
+        let bump = |id: u128| {
+            RecordWrite::new(BUMP, vec![SqlValue::Uuid(Some(id))])
+                .expecting_rows(1)
+                .combining(BUMP_ROWS)
+        };
+        let attempts = |db: &'_ TestDb| {
+            let ledger = db.ledger.clone();
+            async move {
+                let mut all: Vec<(u128, i32)> = ledger
+                    .outbox_undelivered(100)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|m| (m.message.id(), m.attempts))
+                    .collect();
+                all.sort_unstable();
+                all
+            }
+        };
+        // Each unit writes its message, then bumps it: a unit's writes run
+        // in order, whatever is combined.
+        let units = (1..=32)
+            .map(|i| Unit::records(vec![insert(i), bump(i)]))
+            .collect();
+        for answer in commit_side_by_side(db, units).await {
+            answer.unwrap();
+        }
+        let written = db.ledger.outbox_undelivered(100).await.unwrap();
+        assert_eq!(written.len(), 32);
+        assert!(
+            written.iter().any(|m| m.message.topic() == "combined"),
+            "32 units side by side: some writes combined"
+        );
+        assert_eq!(
+            attempts(db).await,
+            (1..=32).map(|i| (i, 1)).collect::<Vec<_>>()
+        );
+        // One unit among them bumps a message that is not there: it alone is
+        // left out, money and all; the others commit.
+        let (alice, bob) = alice_funded_and_bob(db, 10_000).await;
+        let pay = |id: u128| Unit {
+            transfers: vec![NewTransfer::single(
+                TransferId::random(),
+                alice,
+                bob,
+                usd(10),
+            )],
+            outbox: Vec::new(),
+            records: vec![bump(id)],
+        };
+        let mut units: Vec<Unit> = (1..=16).map(pay).collect();
+        units.insert(8, pay(999));
+        let answers = commit_side_by_side(db, units).await;
+        for (i, answer) in answers.iter().enumerate() {
+            if i == 8 {
+                assert!(
+                    matches!(answer, Err(SubmitError::RecordConflict { record: 0 })),
+                    "{answer:?}"
+                );
+            } else {
+                assert!(answer.is_ok(), "{answer:?}");
+            }
+        }
+        assert_eq!(balance(db, bob).await, (160, 160));
+        assert_eq!(
+            attempts(db).await,
+            (1..=32)
+                .map(|i| (i, if i <= 16 { 2 } else { 1 }))
+                .collect::<Vec<_>>()
+        );
+        // Two units writing the same new message: one of them does.
+        let answers = commit_side_by_side(
+            db,
+            vec![
+                Unit::records(vec![insert(500)]),
+                Unit::records(vec![insert(500)]),
+            ],
+        )
+        .await;
+        let conflicts = answers
+            .iter()
+            .filter(|a| matches!(a, Err(SubmitError::RecordConflict { record: 0 })))
+            .count();
+        assert_eq!(
+            (conflicts, answers.iter().filter(|a| a.is_ok()).count()),
+            (1, 1)
+        );
+        assert_eq!(db.ledger.outbox_undelivered(100).await.unwrap().len(), 33);
         assert_sound(db).await;
     }
 

@@ -393,6 +393,53 @@ fn insert_sql(table: &str, columns: &str) -> String {
     )
 }
 
+/// [`insert_sql`] for many records at once (see
+/// [`RecordWrite::combining`]): column `cI` of the rows is `columns`' I-th.
+fn insert_rows_sql(table: &str, columns: &str) -> String {
+    let picked: Vec<String> = (1..=columns.split(',').count())
+        .map(|i| format!("r.c{i}"))
+        .collect();
+    format!(
+        "INSERT INTO {table} ({columns}) SELECT {} FROM {} AS r WHERE true ON CONFLICT DO NOTHING",
+        picked.join(", "),
+        ledger::ROWS_PLACEHOLDER
+    )
+}
+
+/// [`compare_and_swap_sql`] for many records at once: each row's
+/// `reference` (`c1`) names one record, so a row changes at most one.
+fn compare_and_swap_rows_sql(table: &str, columns: &str) -> String {
+    let columns: Vec<&str> = columns.split(',').map(str::trim).collect();
+    let set: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, column)| !matches!(**column, "reference" | "revision"))
+        .map(|(i, column)| format!("{column} = r.c{}", i + 1))
+        .collect();
+    format!(
+        "UPDATE {table} SET {}, revision = {table}.revision + 1 FROM {} AS r
+         WHERE {table}.reference = r.c1 AND {table}.revision = r.c{}",
+        set.join(", "),
+        ledger::ROWS_PLACEHOLDER,
+        columns.len()
+    )
+}
+
+/// A table's record writes for many records at once, made once.
+struct RowsForms {
+    insert: String,
+    compare_and_swap: String,
+}
+
+impl RowsForms {
+    fn of(table: &str, columns: &str) -> RowsForms {
+        RowsForms {
+            insert: insert_rows_sql(table, columns),
+            compare_and_swap: compare_and_swap_rows_sql(table, columns),
+        }
+    }
+}
+
 /// Compare-and-swap on `revision`: writes every column where the stored
 /// row's `reference` (`$1`, the first column) and `revision` (the last)
 /// match, and bumps `revision`.
@@ -535,6 +582,12 @@ macro_rules! request_columns {
          revision"
     };
 }
+
+/// The payments' and requests' record writes for many records at once.
+static PAYMENT_ROWS: std::sync::LazyLock<RowsForms> =
+    std::sync::LazyLock::new(|| RowsForms::of(PAYMENTS_TABLE, payment_columns!()));
+static REQUEST_ROWS: std::sync::LazyLock<RowsForms> =
+    std::sync::LazyLock::new(|| RowsForms::of(REQUESTS_TABLE, request_columns!()));
 
 /// The columns of a [`Split`] in bind order.
 macro_rules! split_columns {
@@ -2554,24 +2607,28 @@ impl Store for SqlStore {
                 insert_sql(PAYMENTS_TABLE, payment_columns!()),
                 payment_values(payment),
             )
-            .expecting_rows(1),
+            .expecting_rows(1)
+            .combining(&PAYMENT_ROWS.insert),
             RecordChange::UpdatePayment(payment) => RecordWrite::new(
                 compare_and_swap_sql(PAYMENTS_TABLE, payment_columns!())
                     .map_err(StoreError::from)?,
                 payment_values(payment),
             )
-            .expecting_rows(1),
+            .expecting_rows(1)
+            .combining(&PAYMENT_ROWS.compare_and_swap),
             RecordChange::UpdateRequest(request) => RecordWrite::new(
                 compare_and_swap_sql(REQUESTS_TABLE, request_columns!())
                     .map_err(StoreError::from)?,
                 request_values(request),
             )
-            .expecting_rows(1),
+            .expecting_rows(1)
+            .combining(&REQUEST_ROWS.compare_and_swap),
             RecordChange::InsertRequest(request) => RecordWrite::new(
                 insert_sql(REQUESTS_TABLE, request_columns!()),
                 request_values(request),
             )
-            .expecting_rows(1),
+            .expecting_rows(1)
+            .combining(&REQUEST_ROWS.insert),
             RecordChange::InsertSettlement {
                 settlement,
                 owed_minor,

@@ -58,6 +58,7 @@ conformance!(
     old_finished_events_are_forgotten,
     payment_insert_commits_with_its_transfer_or_not_at_all,
     payment_update_in_a_unit_is_compare_and_swap,
+    payments_and_requests_written_side_by_side_read_back_as_written,
     concurrent_units_updating_one_payment_have_one_winner,
     new_identity_gets_a_new_user,
     first_contact_is_the_first_time_speaking,
@@ -555,6 +556,126 @@ mod cases {
         assert_eq!(now.revision, 1);
         assert_eq!(now.challenge.failed_attempts, 1);
         assert_eq!(now.state, PaymentState::AwaitingCode);
+    }
+
+    /// Commits units side by side (the writer batches them, and combines
+    /// their record writes of one kind) and expects each to be applied.
+    async fn commit_side_by_side(db: &TestDb, units: Vec<Unit>) {
+        let tasks: Vec<_> = units
+            .into_iter()
+            .map(|unit| {
+                let ledger = db.ledger.clone();
+                tokio::spawn(async move { ledger.commit(unit).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    pub(crate) async fn payments_and_requests_written_side_by_side_read_back_as_written(
+        db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        // Every shape of row at once: a user payee or a handle not yet
+        // known, a memo or none, a chat or none.
+        let payments: Vec<Payment> = (0..24_i64)
+            .map(|i| {
+                let reference = format!("SIDE{i:02}");
+                let base = if i % 3 == 0 {
+                    escrow_payment(&reference, alice, "carol", T0 + i)
+                } else {
+                    payment(&reference, alice, bob, 100 + i)
+                };
+                Payment {
+                    memo: (i % 2 == 0).then(|| Memo::parse(&format!("lunch \"{i}\"")).unwrap()),
+                    origin_chat: (i % 4 == 1).then(|| chat("group-1")),
+                    ..base
+                }
+            })
+            .collect();
+        let write = |change: RecordChange<'_>| store.record_write(change).unwrap();
+        let inserts = payments
+            .iter()
+            .map(|p| Unit::records(vec![write(RecordChange::InsertPayment(p))]))
+            .collect();
+        commit_side_by_side(db, inserts).await;
+        for p in &payments {
+            assert_same_payment(&store.payment(&p.reference).await.unwrap().unwrap(), p);
+        }
+        // Each updated at its revision: a wrong code, or confirmed.
+        let updated: Vec<Payment> = payments
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match i % 2 {
+                0 => Payment {
+                    challenge: p.challenge.after_wrong(),
+                    updated_at_ms: T0 + 60_000,
+                    ..p.clone()
+                },
+                _ => Payment {
+                    state: PaymentState::Completed,
+                    due_at_ms: None,
+                    updated_at_ms: T0 + 60_000,
+                    ..p.clone()
+                },
+            })
+            .collect();
+        let updates = updated
+            .iter()
+            .map(|p| Unit::records(vec![write(RecordChange::UpdatePayment(p))]))
+            .collect();
+        commit_side_by_side(db, updates).await;
+        for p in &updated {
+            let now = store.payment(&p.reference).await.unwrap().unwrap();
+            assert_same_payment(
+                &now,
+                &Payment {
+                    revision: 1,
+                    ..p.clone()
+                },
+            );
+        }
+        // Requests the same way: written, then each declined.
+        let requests: Vec<PaymentRequest> = (0..12)
+            .map(|i| {
+                let split = (i % 2 == 0).then_some("SPLIT1");
+                request(&format!("REQS{i:02}"), alice, bob, split)
+            })
+            .collect();
+        let inserts = requests
+            .iter()
+            .map(|q| Unit::records(vec![write(RecordChange::InsertRequest(q))]))
+            .collect();
+        commit_side_by_side(db, inserts).await;
+        for q in &requests {
+            assert_eq!(store.request(&q.reference).await.unwrap().as_ref(), Some(q));
+        }
+        let declined: Vec<PaymentRequest> = requests
+            .iter()
+            .map(|q| PaymentRequest {
+                state: RequestState::Declined,
+                updated_at_ms: T0 + 1,
+                ..q.clone()
+            })
+            .collect();
+        let updates = declined
+            .iter()
+            .map(|q| Unit::records(vec![write(RecordChange::UpdateRequest(q))]))
+            .collect();
+        commit_side_by_side(db, updates).await;
+        for q in &declined {
+            let now = store.request(&q.reference).await.unwrap().unwrap();
+            assert_eq!(
+                now,
+                PaymentRequest {
+                    revision: 1,
+                    ..q.clone()
+                }
+            );
+        }
     }
 
     pub(crate) async fn concurrent_units_updating_one_payment_have_one_winner(

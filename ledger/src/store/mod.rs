@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::engine::State;
 use crate::money::{Amount, Currency};
-use crate::records::{RecordWrite, SqlValue};
+use crate::records::{ROWS_PLACEHOLDER, RecordWrite, SqlValue};
 use crate::types::{
     Account, AccountFlags, AccountId, AccountKind, CurrencyTotals, Durability, HistoryCursor,
     HistoryPage, LedgerError, NewAccount, OutboxMessage, OwnerRef, StorageError,
@@ -40,6 +40,10 @@ pub(crate) enum Error {
         group: usize,
         record: usize,
     },
+    /// A combined record write (several groups' writes in one statement)
+    /// did not change the rows they expect: the batch is rolled back and
+    /// tried again with each write on its own, which finds the group.
+    CombinedMismatch,
 }
 
 impl From<sqlx::Error> for Error {
@@ -59,7 +63,7 @@ impl From<Error> for LedgerError {
         match error {
             Error::Driver(e) => LedgerError::Storage(StorageError::new(e)),
             Error::Ledger(e) => e,
-            Error::RecordConflict { .. } => {
+            Error::RecordConflict { .. } | Error::CombinedMismatch => {
                 LedgerError::Corrupt("a record conflict escaped its batch".to_owned())
             }
         }
@@ -211,6 +215,66 @@ impl AccountCache {
             }
             self.accounts.insert(account.id.0, account);
         }
+    }
+}
+
+/// Most writes in one combined record statement.
+const COMBINED_ROWS_MAX: usize = 256;
+
+/// One statement of a round of record writes (every applied group's write
+/// #k): a write on its own, or several groups' writes of one kind combined
+/// (see [`RecordWrite::combining`]).
+#[derive(Debug)]
+enum Combined<'a> {
+    One(usize, &'a RecordWrite),
+    Many {
+        form: &'static str,
+        kinds: Vec<sets::ValueKind>,
+        writes: Vec<&'a RecordWrite>,
+        expect_rows: Option<u64>,
+    },
+}
+
+impl<'a> Combined<'a> {
+    /// The round's writes as statements, each kind where its first write
+    /// was. Writes combine when they have the same form, expect the same
+    /// rows (none, one or unsaid: a combined count then tells each write's
+    /// own) and hold values of the same kinds; any other write, and a kind
+    /// with one write, runs on its own.
+    fn plan(round: &[(usize, &'a RecordWrite)]) -> Vec<Combined<'a>> {
+        /// What writes share to combine: form, expected rows, value kinds.
+        type Key = (&'static str, Option<u64>, Vec<sets::ValueKind>);
+        /// Writes of one key (`None`: one write that runs alone).
+        type Bucket<'a> = (Option<Key>, Vec<(usize, &'a RecordWrite)>);
+        let mut buckets: Vec<Bucket<'a>> = Vec::new();
+        for &(group, write) in round {
+            let key = write
+                .combined_form()
+                .filter(|_| matches!(write.expect_rows(), None | Some(0 | 1)))
+                .map(|form| {
+                    let kinds = write.values().iter().map(sets::ValueKind::of).collect();
+                    (form, write.expect_rows(), kinds)
+                });
+            match buckets.iter_mut().find(|(k, _)| k.is_some() && *k == key) {
+                Some((_, writes)) => writes.push((group, write)),
+                None => buckets.push((key, vec![(group, write)])),
+            }
+        }
+        let mut plan = Vec::new();
+        for (key, writes) in buckets {
+            for chunk in writes.chunks(COMBINED_ROWS_MAX) {
+                match (&key, chunk) {
+                    (Some((form, expect_rows, kinds)), [_, _, ..]) => plan.push(Combined::Many {
+                        form,
+                        kinds: kinds.clone(),
+                        writes: chunk.iter().map(|(_, w)| *w).collect(),
+                        expect_rows: *expect_rows,
+                    }),
+                    _ => plan.extend(chunk.iter().map(|(g, w)| Combined::One(*g, w))),
+                }
+            }
+        }
+        plan
     }
 }
 
@@ -657,12 +721,15 @@ macro_rules! sql_backend {
                 ) -> Result<Vec<GroupAnswer>, Error> {
                     let mut attempt = 1;
                     let mut conflicts: HashMap<usize, usize> = HashMap::new();
+                    let mut combine = true;
                     let result = loop {
                         let conn = match &mut self.conn {
                             Some(conn) => conn,
                             None => self.conn.insert(self.pool.acquire().await?),
                         };
-                        match try_commit_batch(conn, &mut self.cache, groups, &conflicts, now_ms).await {
+                        match try_commit_batch(conn, &mut self.cache, groups, &conflicts, combine, now_ms)
+                            .await
+                        {
                             Err(Error::Driver(e))
                                 if attempt < BATCH_ATTEMPTS_MAX && is_retryable(&e) =>
                             {
@@ -674,6 +741,7 @@ macro_rules! sql_backend {
                             {
                                 conflicts.insert(group, record);
                             }
+                            Err(Error::CombinedMismatch) if combine => combine = false,
                             other => break other,
                         }
                     };
@@ -695,6 +763,7 @@ macro_rules! sql_backend {
                 cache: &mut AccountCache,
                 groups: &[BatchItem<'_>],
                 conflicts: &HashMap<usize, usize>,
+                combine: bool,
                 now_ms: i64,
             ) -> Result<Vec<GroupAnswer>, Error> {
                 let keys = BatchKeys::of(groups);
@@ -745,9 +814,9 @@ macro_rules! sql_backend {
                 };
                 let outbox: Vec<&OutboxMessage> = applied().flat_map(|(_, g)| g.outbox).collect();
                 insert_outbox(&mut tx, &outbox, now_ms).await?;
-                for (group, g) in applied() {
-                    write_records(&mut tx, group, g.records).await?;
-                }
+                let records: Vec<(usize, &[RecordWrite])> =
+                    applied().map(|(group, g)| (group, g.records)).collect();
+                write_records(&mut tx, &records, combine).await?;
                 update_accounts(&mut tx, &state.account_deltas()).await?;
                 tx.commit().await?;
                 if set::CACHES_ACCOUNTS {
@@ -762,30 +831,77 @@ macro_rules! sql_backend {
                 Ok(results)
             }
 
-            /// Runs group `group`'s record writes in order; the first that
-            /// changes other than the rows it expects is a conflict.
+            /// Runs the applied groups' record writes: each group's in
+            /// order, and (when `combine`) writes of one kind from several
+            /// groups as one statement (see [`RecordWrite::combining`]). A
+            /// write that changes other than the rows it expects is that
+            /// group's conflict; a combined statement that does is
+            /// [`Error::CombinedMismatch`] (the batch is tried again
+            /// without combining, which finds the write).
             async fn write_records(
                 tx: &mut Conn,
-                group: usize,
-                records: &[RecordWrite],
+                applied: &[(usize, &[RecordWrite])],
+                combine: bool,
             ) -> Result<(), Error> {
-                for (record, write) in records.iter().enumerate() {
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(write.sql()));
-                    for value in write.values() {
-                        query = match value {
-                            SqlValue::Int(v) => query.bind(*v),
-                            SqlValue::Text(v) => query.bind(v.as_deref()),
-                            SqlValue::Bytes(v) => query.bind(v.as_deref()),
-                            SqlValue::Uuid(v) => query.bind(v.map(uuid::Uuid::from_u128)),
-                            SqlValue::Bool(v) => query.bind(*v),
-                        };
+                if !combine {
+                    for (group, records) in applied {
+                        for (record, write) in records.iter().enumerate() {
+                            write_record(tx, *group, record, write).await?;
+                        }
                     }
-                    let done = query.execute(&mut *tx).await?;
-                    if let Some(expected) = write.expect_rows()
-                        && done.rows_affected() != expected
-                    {
-                        return Err(Error::RecordConflict { group, record });
+                    return Ok(());
+                }
+                // Round k runs every group's write #k: a group's writes keep
+                // their order; writes of different groups are independent
+                // (each was made from committed state).
+                let rounds = applied.iter().map(|(_, records)| records.len()).max().unwrap_or(0);
+                for k in 0..rounds {
+                    let round: Vec<(usize, &RecordWrite)> = applied
+                        .iter()
+                        .filter_map(|(group, records)| records.get(k).map(|w| (*group, w)))
+                        .collect();
+                    for run in Combined::plan(&round) {
+                        match run {
+                            Combined::One(group, write) => write_record(tx, group, k, write).await?,
+                            Combined::Many { form, kinds, writes, expect_rows } => {
+                                let sql = form.replacen(ROWS_PLACEHOLDER, &set::rows_source(&kinds), 1);
+                                let query = set::rows(sqlx::query(sqlx::AssertSqlSafe(sql)), &writes, &kinds);
+                                let done = query.execute(&mut *tx).await?;
+                                let rows = u64::try_from(writes.len()).unwrap_or(u64::MAX);
+                                if let Some(each) = expect_rows
+                                    && done.rows_affected() != each.saturating_mul(rows)
+                                {
+                                    return Err(Error::CombinedMismatch);
+                                }
+                            }
+                        }
                     }
+                }
+                Ok(())
+            }
+
+            /// Runs group `group`'s record write #`record` on its own.
+            async fn write_record(
+                tx: &mut Conn,
+                group: usize,
+                record: usize,
+                write: &RecordWrite,
+            ) -> Result<(), Error> {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(write.sql()));
+                for value in write.values() {
+                    query = match value {
+                        SqlValue::Int(v) => query.bind(*v),
+                        SqlValue::Text(v) => query.bind(v.as_deref()),
+                        SqlValue::Bytes(v) => query.bind(v.as_deref()),
+                        SqlValue::Uuid(v) => query.bind(v.map(uuid::Uuid::from_u128)),
+                        SqlValue::Bool(v) => query.bind(*v),
+                    };
+                }
+                let done = query.execute(&mut *tx).await?;
+                if let Some(expected) = write.expect_rows()
+                    && done.rows_affected() != expected
+                {
+                    return Err(Error::RecordConflict { group, record });
                 }
                 Ok(())
             }
@@ -811,24 +927,20 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
-            /// Writes outbox messages; an id already written is skipped.
+            /// Writes outbox messages, in order, in one statement of fixed
+            /// text (see `sets`); an id already written is skipped.
             pub(crate) async fn insert_outbox(
                 conn: &mut <Db as sqlx::Database>::Connection,
                 messages: &[&OutboxMessage],
                 now_ms: i64,
             ) -> Result<(), Error> {
-                for chunk in messages.chunks(BINDS_PER_STATEMENT_MAX / 4) {
-                    let mut q =
-                        QueryBuilder::<Db>::new("INSERT INTO outbox (id, topic, payload, created_at_ms) ");
-                    q.push_values(chunk, |mut row, m| {
-                        row.push_bind(uuid::Uuid::from_u128(m.id()))
-                            .push_bind(m.topic().to_owned())
-                            .push_bind(m.payload().to_owned())
-                            .push_bind(now_ms);
-                    });
-                    q.push(" ON CONFLICT (id) DO NOTHING");
-                    q.build().persistent(false).execute(&mut *conn).await?;
+                if messages.is_empty() {
+                    return Ok(());
                 }
+                set::outbox(sqlx::query(set::INSERT_OUTBOX), messages)
+                    .bind(now_ms)
+                    .execute(&mut *conn)
+                    .await?;
                 Ok(())
             }
 
@@ -1064,4 +1176,84 @@ pub(crate) async fn postgres_durability(pool: &postgres::Pool) -> Result<Durabil
         synchronous_commit,
         fsync,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{COMBINED_ROWS_MAX, Combined};
+    use crate::records::{RecordWrite, SqlValue};
+
+    const FORM_A: &str = "INSERT INTO a (x) SELECT r.c1 FROM {rows} AS r WHERE true";
+    const FORM_B: &str = "UPDATE b SET x = r.c1 FROM {rows} AS r WHERE b.x = r.c1";
+
+    fn write(form: Option<&'static str>, value: SqlValue, expect: Option<u64>) -> RecordWrite {
+        let mut write = RecordWrite::new("SELECT $1", vec![value]);
+        if let Some(rows) = expect {
+            write = write.expecting_rows(rows);
+        }
+        match form {
+            Some(form) => write.combining(form),
+            None => write,
+        }
+    }
+
+    /// The plan as (rows combined, or the group of a write on its own).
+    fn shape(plan: &[Combined<'_>]) -> Vec<Result<usize, usize>> {
+        plan.iter()
+            .map(|c| match c {
+                Combined::One(group, _) => Err(*group),
+                Combined::Many { writes, .. } => Ok(writes.len()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn writes_of_one_kind_combine_where_the_first_was_and_the_rest_run_alone() {
+        let a = write(Some(FORM_A), SqlValue::from(1_i64), Some(1));
+        let b = write(Some(FORM_B), SqlValue::from(1_i64), Some(1));
+        let plain = write(None, SqlValue::from(1_i64), Some(1));
+        let text = write(Some(FORM_A), SqlValue::from("x"), Some(1));
+        let unsaid = write(Some(FORM_A), SqlValue::from(1_i64), None);
+        let two = write(Some(FORM_A), SqlValue::from(1_i64), Some(2));
+        let round = [
+            (0, &a),
+            (1, &plain),
+            (2, &b),
+            (3, &a),
+            (4, &text),
+            (5, &a),
+            (6, &unsaid),
+            (7, &two),
+            (8, &two),
+        ];
+        assert_eq!(
+            shape(&Combined::plan(&round)),
+            vec![
+                Ok(3),  // a, groups 0, 3, 5
+                Err(1), // no form
+                Err(2), // b, alone of its kind
+                Err(4), // a's form, but text values
+                Err(6), // a's form, rows unsaid: its own kind, alone
+                Err(7), // two rows each: a count cannot tell whose
+                Err(8),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_combined_statement_holds_at_most_its_bound_of_rows() {
+        let a = write(Some(FORM_A), SqlValue::from(1_i64), Some(1));
+        let round: Vec<(usize, &RecordWrite)> =
+            (0..=COMBINED_ROWS_MAX + 1).map(|g| (g, &a)).collect();
+        assert_eq!(
+            shape(&Combined::plan(&round)),
+            vec![Ok(COMBINED_ROWS_MAX), Ok(2)]
+        );
+        let last_alone: Vec<(usize, &RecordWrite)> =
+            (0..=COMBINED_ROWS_MAX).map(|g| (g, &a)).collect();
+        assert_eq!(
+            shape(&Combined::plan(&last_alone)),
+            vec![Ok(COMBINED_ROWS_MAX), Err(COMBINED_ROWS_MAX)]
+        );
+    }
 }

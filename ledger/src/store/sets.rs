@@ -10,7 +10,31 @@
 //! order; what a batch writes is unchanged.
 
 use crate::engine::Deltas;
+use crate::records::{RecordWrite, SqlValue};
 use crate::types::{AccountId, Transfer, TransferId};
+
+/// The kind of a record write's value: a combined statement's column is
+/// typed by it (see [`RecordWrite::combining`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum ValueKind {
+    Int,
+    Text,
+    Bytes,
+    Uuid,
+    Bool,
+}
+
+impl ValueKind {
+    pub(crate) fn of(value: &SqlValue) -> ValueKind {
+        match value {
+            SqlValue::Int(_) => ValueKind::Int,
+            SqlValue::Text(_) => ValueKind::Text,
+            SqlValue::Bytes(_) => ValueKind::Bytes,
+            SqlValue::Uuid(_) => ValueKind::Uuid,
+            SqlValue::Bool(_) => ValueKind::Bool,
+        }
+    }
+}
 
 /// The columns `transfer_from_row` reads, in the order `INSERT`s write them.
 macro_rules! transfer_columns {
@@ -34,7 +58,7 @@ macro_rules! account_columns {
 pub(crate) mod sqlite {
     use std::fmt::Write as _;
 
-    use super::{AccountId, Deltas, Transfer, TransferId};
+    use super::{AccountId, Deltas, RecordWrite, SqlValue, Transfer, TransferId, ValueKind};
 
     type Query = sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
@@ -155,6 +179,79 @@ pub(crate) mod sqlite {
         })
     }
 
+    /// New outbox messages, in order, `$2` their time; binds [`outbox`].
+    pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (id, topic, payload, created_at_ms) \
+         SELECT unhex(value ->> 0), value ->> 1, value ->> 2, $2 FROM json_each($1) \
+         WHERE true ORDER BY key ON CONFLICT (id) DO NOTHING";
+
+    /// `[["<hex>", topic, payload], ...]`.
+    pub(crate) fn outbox(query: Query, messages: &[&crate::types::OutboxMessage]) -> Query {
+        bind_array(query, messages, |json, m| {
+            json.push('[');
+            push_uuid(json, uuid::Uuid::from_u128(m.id()));
+            json.push(',');
+            push_text(json, m.topic());
+            json.push(',');
+            push_text(json, m.payload());
+            json.push(']');
+        })
+    }
+
+    /// A combined record write's rows (`$1`, bound by [`rows`]): columns
+    /// `c1..` typed by `kinds`, blobs carried as hex.
+    pub(crate) fn rows_source(kinds: &[ValueKind]) -> String {
+        let mut sql = String::from("(SELECT ");
+        for (i, kind) in kinds.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let _ = match kind {
+                ValueKind::Bytes | ValueKind::Uuid => {
+                    write!(sql, "unhex(value ->> {i}) AS c{}", i + 1)
+                }
+                ValueKind::Int | ValueKind::Text | ValueKind::Bool => {
+                    write!(sql, "value ->> {i} AS c{}", i + 1)
+                }
+            };
+        }
+        sql.push_str(" FROM json_each($1))");
+        sql
+    }
+
+    /// One array per write, its values in order (their kinds are the
+    /// JSON's own).
+    pub(crate) fn rows(query: Query, writes: &[&RecordWrite], _kinds: &[ValueKind]) -> Query {
+        bind_array(query, writes, |json, write| {
+            json.push('[');
+            for (i, value) in write.values().iter().enumerate() {
+                if i > 0 {
+                    json.push(',');
+                }
+                match value {
+                    SqlValue::Int(Some(v)) => {
+                        let _ = write!(json, "{v}");
+                    }
+                    SqlValue::Text(Some(v)) => push_text(json, v),
+                    SqlValue::Bytes(Some(v)) => {
+                        json.push('"');
+                        for byte in v {
+                            let _ = write!(json, "{byte:02x}");
+                        }
+                        json.push('"');
+                    }
+                    SqlValue::Uuid(Some(v)) => push_uuid(json, uuid::Uuid::from_u128(*v)),
+                    SqlValue::Bool(Some(v)) => json.push_str(if *v { "1" } else { "0" }),
+                    SqlValue::Int(None)
+                    | SqlValue::Text(None)
+                    | SqlValue::Bytes(None)
+                    | SqlValue::Uuid(None)
+                    | SqlValue::Bool(None) => json.push_str("null"),
+                }
+            }
+            json.push(']');
+        })
+    }
+
     /// `[["<hex>", expires_at_ms], ...]`.
     pub(crate) fn expiries(query: Query, expiries: &[(TransferId, i64)]) -> Query {
         bind_array(query, expiries, |json, (id, at)| {
@@ -178,7 +275,9 @@ pub(crate) mod sqlite {
 
 /// PostgreSQL: each set is one array per column.
 pub(crate) mod postgres {
-    use super::{AccountId, Deltas, Transfer, TransferId};
+    use std::fmt::Write as _;
+
+    use super::{AccountId, Deltas, RecordWrite, SqlValue, Transfer, TransferId, ValueKind};
 
     type Query = sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
@@ -230,6 +329,114 @@ pub(crate) mod postgres {
          credits_pending = accounts.credits_pending + d.cq \
          FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[]) \
          AS d(id, dp, cp, dq, cq) WHERE accounts.id = d.id";
+
+    /// New outbox messages, in order, `$4` their time; binds [`outbox`].
+    pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (id, topic, payload, created_at_ms) \
+         SELECT id, topic, payload, $4 FROM UNNEST($1::uuid[], $2::text[], $3::text[]) \
+         WITH ORDINALITY AS m(id, topic, payload, n) ORDER BY n ON CONFLICT (id) DO NOTHING";
+
+    /// A `uuid[]` of ids, a `text[]` of topics and one of payloads.
+    pub(crate) fn outbox(query: Query, messages: &[&crate::types::OutboxMessage]) -> Query {
+        query
+            .bind(
+                messages
+                    .iter()
+                    .map(|m| uuid::Uuid::from_u128(m.id()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                messages
+                    .iter()
+                    .map(|m| m.topic().to_owned())
+                    .collect::<Vec<String>>(),
+            )
+            .bind(
+                messages
+                    .iter()
+                    .map(|m| m.payload().to_owned())
+                    .collect::<Vec<String>>(),
+            )
+    }
+
+    /// A combined record write's rows (one array per column, bound by
+    /// [`rows`]): columns `c1..` typed by `kinds`.
+    pub(crate) fn rows_source(kinds: &[ValueKind]) -> String {
+        let mut sql = String::from("(SELECT * FROM UNNEST(");
+        for (i, kind) in kinds.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let array = match kind {
+                ValueKind::Int => "int8[]",
+                ValueKind::Text => "text[]",
+                ValueKind::Bytes => "bytea[]",
+                ValueKind::Uuid => "uuid[]",
+                ValueKind::Bool => "bool[]",
+            };
+            let _ = write!(sql, "${}::{array}", i + 1);
+        }
+        sql.push_str(") AS u(");
+        for i in 0..kinds.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "c{}", i + 1);
+        }
+        sql.push_str("))");
+        sql
+    }
+
+    /// One array per column of `kinds`; every write's values are of those
+    /// kinds (a value of another kind is bound as NULL; the caller checks
+    /// first).
+    pub(crate) fn rows(mut query: Query, writes: &[&RecordWrite], kinds: &[ValueKind]) -> Query {
+        for (column, kind) in kinds.iter().enumerate() {
+            let values = writes.iter().map(|w| w.values().get(column));
+            query = match kind {
+                ValueKind::Int => query.bind(
+                    values
+                        .map(|v| match v {
+                            Some(SqlValue::Int(v)) => *v,
+                            _ => None,
+                        })
+                        .collect::<Vec<Option<i64>>>(),
+                ),
+                ValueKind::Text => query.bind(
+                    values
+                        .map(|v| match v {
+                            Some(SqlValue::Text(v)) => v.clone(),
+                            _ => None,
+                        })
+                        .collect::<Vec<Option<String>>>(),
+                ),
+                ValueKind::Bytes => query.bind(
+                    values
+                        .map(|v| match v {
+                            Some(SqlValue::Bytes(v)) => v.clone(),
+                            _ => None,
+                        })
+                        .collect::<Vec<Option<Vec<u8>>>>(),
+                ),
+                ValueKind::Uuid => query.bind(
+                    values
+                        .map(|v| match v {
+                            Some(SqlValue::Uuid(v)) => v.map(uuid::Uuid::from_u128),
+                            _ => None,
+                        })
+                        .collect::<Vec<Option<uuid::Uuid>>>(),
+                ),
+                ValueKind::Bool => query.bind(
+                    values
+                        .map(|v| match v {
+                            Some(SqlValue::Bool(v)) => *v,
+                            _ => None,
+                        })
+                        .collect::<Vec<Option<bool>>>(),
+                ),
+            };
+        }
+        query
+    }
 
     /// One `uuid[]`.
     pub(crate) fn uuids(query: Query, ids: &[uuid::Uuid]) -> Query {
