@@ -13,7 +13,7 @@ use sqlx::Connection;
 
 use crate::{
     AccountId, AccountKind, Amount, Currency, Ledger, LedgerConfig, ManualClock, NewAccount,
-    NewTransfer, OwnerRef, TransferId,
+    NewTransfer, Outcome, OwnerRef, SubmitError, TransferId, Unit,
 };
 
 /// The default PostgreSQL server for tests.
@@ -251,5 +251,33 @@ impl TestDb {
             .submit(t)
             .await
             .unwrap_or_else(|e| panic!("funding: {e}"));
+    }
+
+    /// Commits `units` side by side (so the writer batches them, and
+    /// combines their record writes of one form) and gives their answers
+    /// in order.
+    ///
+    /// # Panics
+    /// When a commit's task panicked.
+    #[allow(clippy::panic)]
+    pub async fn commit_side_by_side(
+        &self,
+        units: Vec<Unit>,
+    ) -> Vec<Result<Vec<Outcome>, SubmitError>> {
+        let tasks: Vec<_> = units
+            .into_iter()
+            .map(|unit| {
+                let ledger = self.ledger.clone();
+                tokio::spawn(async move { ledger.commit(unit).await })
+            })
+            .collect();
+        let mut answers = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            answers.push(
+                task.await
+                    .unwrap_or_else(|e| panic!("a commit's task: {e}")),
+            );
+        }
+        answers
     }
 }

@@ -346,26 +346,6 @@ mod cases {
         assert_sound(db).await;
     }
 
-    /// Commits the units side by side (so the writer batches them) and
-    /// gives their answers in order.
-    async fn commit_side_by_side(
-        db: &TestDb,
-        units: Vec<Unit>,
-    ) -> Vec<Result<Vec<Outcome>, SubmitError>> {
-        let handles: Vec<_> = units
-            .into_iter()
-            .map(|unit| {
-                let ledger = db.ledger.clone();
-                tokio::spawn(async move { ledger.commit(unit).await })
-            })
-            .collect();
-        let mut answers = Vec::new();
-        for handle in handles {
-            answers.push(handle.await.unwrap());
-        }
-        answers
-    }
-
     pub(crate) async fn record_writes_of_one_kind_combine_and_a_conflict_still_leaves_its_unit_out(
         db: &TestDb,
     ) {
@@ -415,7 +395,7 @@ mod cases {
         let units = (1..=32)
             .map(|i| Unit::records(vec![insert(i), bump(i)]))
             .collect();
-        for answer in commit_side_by_side(db, units).await {
+        for answer in db.commit_side_by_side(units).await {
             answer.unwrap();
         }
         let written = db.ledger.outbox_undelivered(100).await.unwrap();
@@ -443,7 +423,7 @@ mod cases {
         };
         let mut units: Vec<Unit> = (1..=16).map(pay).collect();
         units.insert(8, pay(999));
-        let answers = commit_side_by_side(db, units).await;
+        let answers = db.commit_side_by_side(units).await;
         for (i, answer) in answers.iter().enumerate() {
             if i == 8 {
                 assert!(
@@ -462,14 +442,12 @@ mod cases {
                 .collect::<Vec<_>>()
         );
         // Two units writing the same new message: one of them does.
-        let answers = commit_side_by_side(
-            db,
-            vec![
+        let answers = db
+            .commit_side_by_side(vec![
                 Unit::records(vec![insert(500)]),
                 Unit::records(vec![insert(500)]),
-            ],
-        )
-        .await;
+            ])
+            .await;
         let conflicts = answers
             .iter()
             .filter(|a| matches!(a, Err(SubmitError::RecordConflict { record: 0 })))

@@ -559,17 +559,10 @@ mod cases {
     }
 
     /// Commits units side by side (the writer batches them, and combines
-    /// their record writes of one kind) and expects each to be applied.
+    /// their record writes of one form) and expects each to be applied.
     async fn commit_side_by_side(db: &TestDb, units: Vec<Unit>) {
-        let tasks: Vec<_> = units
-            .into_iter()
-            .map(|unit| {
-                let ledger = db.ledger.clone();
-                tokio::spawn(async move { ledger.commit(unit).await })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap().unwrap();
+        for answer in db.commit_side_by_side(units).await {
+            answer.unwrap();
         }
     }
 
@@ -596,12 +589,15 @@ mod cases {
                 }
             })
             .collect();
-        let write = |change: RecordChange<'_>| store.record_write(change).unwrap();
-        let inserts = payments
-            .iter()
-            .map(|p| Unit::records(vec![write(RecordChange::InsertPayment(p))]))
-            .collect();
-        commit_side_by_side(db, inserts).await;
+        // One unit per change.
+        let units = |changes: Vec<RecordChange<'_>>| {
+            changes
+                .into_iter()
+                .map(|change| Unit::records(vec![store.record_write(change).unwrap()]))
+                .collect::<Vec<_>>()
+        };
+        let inserts = payments.iter().map(RecordChange::InsertPayment).collect();
+        commit_side_by_side(db, units(inserts)).await;
         for p in &payments {
             assert_same_payment(&store.payment(&p.reference).await.unwrap().unwrap(), p);
         }
@@ -623,11 +619,8 @@ mod cases {
                 },
             })
             .collect();
-        let updates = updated
-            .iter()
-            .map(|p| Unit::records(vec![write(RecordChange::UpdatePayment(p))]))
-            .collect();
-        commit_side_by_side(db, updates).await;
+        let updates = updated.iter().map(RecordChange::UpdatePayment).collect();
+        commit_side_by_side(db, units(updates)).await;
         for p in &updated {
             let now = store.payment(&p.reference).await.unwrap().unwrap();
             assert_same_payment(
@@ -645,11 +638,8 @@ mod cases {
                 request(&format!("REQS{i:02}"), alice, bob, split)
             })
             .collect();
-        let inserts = requests
-            .iter()
-            .map(|q| Unit::records(vec![write(RecordChange::InsertRequest(q))]))
-            .collect();
-        commit_side_by_side(db, inserts).await;
+        let inserts = requests.iter().map(RecordChange::InsertRequest).collect();
+        commit_side_by_side(db, units(inserts)).await;
         for q in &requests {
             assert_eq!(store.request(&q.reference).await.unwrap().as_ref(), Some(q));
         }
@@ -661,11 +651,8 @@ mod cases {
                 ..q.clone()
             })
             .collect();
-        let updates = declined
-            .iter()
-            .map(|q| Unit::records(vec![write(RecordChange::UpdateRequest(q))]))
-            .collect();
-        commit_side_by_side(db, updates).await;
+        let updates = declined.iter().map(RecordChange::UpdateRequest).collect();
+        commit_side_by_side(db, units(updates)).await;
         for q in &declined {
             let now = store.request(&q.reference).await.unwrap().unwrap();
             assert_eq!(

@@ -390,52 +390,43 @@ pub(crate) mod postgres {
     /// kinds (a value of another kind is bound as NULL; the caller checks
     /// first).
     pub(crate) fn rows(mut query: Query, writes: &[&RecordWrite], kinds: &[ValueKind]) -> Query {
-        for (column, kind) in kinds.iter().enumerate() {
-            let values = writes.iter().map(|w| w.values().get(column));
+        for (i, kind) in kinds.iter().enumerate() {
             query = match kind {
-                ValueKind::Int => query.bind(
-                    values
-                        .map(|v| match v {
-                            Some(SqlValue::Int(v)) => *v,
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<i64>>>(),
-                ),
-                ValueKind::Text => query.bind(
-                    values
-                        .map(|v| match v {
-                            Some(SqlValue::Text(v)) => v.clone(),
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<String>>>(),
-                ),
-                ValueKind::Bytes => query.bind(
-                    values
-                        .map(|v| match v {
-                            Some(SqlValue::Bytes(v)) => v.clone(),
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<Vec<u8>>>>(),
-                ),
-                ValueKind::Uuid => query.bind(
-                    values
-                        .map(|v| match v {
-                            Some(SqlValue::Uuid(v)) => v.map(uuid::Uuid::from_u128),
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<uuid::Uuid>>>(),
-                ),
-                ValueKind::Bool => query.bind(
-                    values
-                        .map(|v| match v {
-                            Some(SqlValue::Bool(v)) => *v,
-                            _ => None,
-                        })
-                        .collect::<Vec<Option<bool>>>(),
-                ),
+                ValueKind::Int => query.bind(column(writes, i, |v| match v {
+                    SqlValue::Int(v) => *v,
+                    _ => None,
+                })),
+                ValueKind::Text => query.bind(column(writes, i, |v| match v {
+                    SqlValue::Text(v) => v.clone(),
+                    _ => None,
+                })),
+                ValueKind::Bytes => query.bind(column(writes, i, |v| match v {
+                    SqlValue::Bytes(v) => v.clone(),
+                    _ => None,
+                })),
+                ValueKind::Uuid => query.bind(column(writes, i, |v| match v {
+                    SqlValue::Uuid(v) => v.map(uuid::Uuid::from_u128),
+                    _ => None,
+                })),
+                ValueKind::Bool => query.bind(column(writes, i, |v| match v {
+                    SqlValue::Bool(v) => *v,
+                    _ => None,
+                })),
             };
         }
         query
+    }
+
+    /// Value #`i` of each write, as `pick` reads it.
+    fn column<T>(
+        writes: &[&RecordWrite],
+        i: usize,
+        pick: impl Fn(&SqlValue) -> Option<T>,
+    ) -> Vec<Option<T>> {
+        writes
+            .iter()
+            .map(|w| w.values().get(i).and_then(&pick))
+            .collect()
     }
 
     /// One `uuid[]`.
