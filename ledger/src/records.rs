@@ -157,7 +157,9 @@ impl RecordWrite {
     /// The same write for many rows at once: `form` reads its rows from
     /// [`ROWS_PLACEHOLDER`], a row source with one row per write and the
     /// columns `c1, c2, ..` holding each write's values in order (typed as
-    /// the values are; an alias follows it: `{rows} AS r`). Each row must
+    /// the values are; an alias follows it: `{rows} AS r`). The form binds
+    /// nothing of its own: no `$n` (the row source's are the only ones),
+    /// and each write's values reach it only through `{rows}`. Each row must
     /// change at most one row of the table (say, a key per row), so that a
     /// combined statement that changed as many rows as its writes expect
     /// changed each write's own. Like `sql`, it must run on both SQLite and
