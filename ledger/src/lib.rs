@@ -541,6 +541,13 @@ impl fmt::Debug for Ledger {
     }
 }
 
+/// Opens an account unless it is open (`$1..$5`: owner, kind, currency,
+/// flags, time), on either backend.
+const INSERT_ACCOUNT_SQL: &str =
+    "INSERT INTO accounts (owner, kind, currency, flags, created_at_ms)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (owner, kind, currency) DO NOTHING";
+
 impl Ledger {
     /// Connects (creating a SQLite file if missing) and starts the writer.
     /// Does not migrate: call [`Ledger::migrate`]. Without the `sql`
@@ -612,9 +619,51 @@ impl Ledger {
 
     /// Opens the account for (owner, kind, currency), or returns the one
     /// that exists.
+    ///
+    /// An account that exists is read, and nothing is written. On SQLite a
+    /// new one is inserted in the writer's batch transaction, as a record
+    /// write of the next batch: an insert on a connection of its own waited
+    /// for the writer's lock (SQLite's busy handler sleeps, up to seconds
+    /// while batches keep committing), and it made the writer drop the
+    /// accounts it keeps. On PostgreSQL, whose writer's batches serialize on
+    /// the rows they lock, it is inserted on its own. Callers opening the
+    /// same account at once get the same one.
     pub async fn open_account(&self, new: &NewAccount) -> Result<Account, LedgerError> {
+        if let Some(account) = self.account_by_key(new).await? {
+            return Ok(account);
+        }
         let now = self.now_ms();
-        on_backend!(&self.inner.backend, pool => db::open_account(pool, new, now).await)
+        if !self.writes_through_writer() {
+            return on_backend!(&self.inner.backend, pool => db::open_account(pool, new, now).await);
+        }
+        let insert = RecordWrite::new(
+            INSERT_ACCOUNT_SQL,
+            vec![
+                SqlValue::from(new.owner.as_str()),
+                SqlValue::from(i64::from(new.kind.to_db())),
+                SqlValue::from(new.currency.code()),
+                SqlValue::from(i64::from(new.kind.default_flags().bits())),
+                SqlValue::from(now),
+            ],
+        );
+        match self.commit(Unit::records(vec![insert])).await {
+            Ok(_) => {}
+            Err(SubmitError::Ledger(error)) => return Err(error),
+            // Neither can happen to a unit of one unconditional insert.
+            Err(SubmitError::Rejected { .. } | SubmitError::RecordConflict { .. }) => {
+                return Err(LedgerError::Corrupt(
+                    "an account's insert was refused".into(),
+                ));
+            }
+        }
+        self.account_by_key(new)
+            .await?
+            .ok_or_else(|| LedgerError::Corrupt("an account opened is missing".into()))
+    }
+
+    /// The account for (owner, kind, currency), if it is open.
+    async fn account_by_key(&self, new: &NewAccount) -> Result<Option<Account>, LedgerError> {
+        on_backend!(&self.inner.backend, pool => db::account_by_key(pool, new).await)
     }
 
     pub async fn account(&self, id: AccountId) -> Result<Option<Account>, LedgerError> {

@@ -93,6 +93,7 @@ conformance!(
     duplicate_ids_in_a_group_are_refused,
     history_pages_newest_first,
     open_account_is_idempotent,
+    accounts_opened_at_once_are_one_each_and_an_open_one_writes_nothing,
     currency_totals_balance,
     verify_names_a_broken_account,
     transfers_are_immutable,
@@ -930,6 +931,76 @@ mod cases {
             .unwrap();
         assert_eq!(accounts.len(), 2);
         assert!(accounts.iter().all(|a| a.flags.no_overdraft()));
+    }
+
+    pub(crate) async fn accounts_opened_at_once_are_one_each_and_an_open_one_writes_nothing(
+        db: &TestDb,
+    ) {
+        use ledger::{AccountKind, NewAccount, OwnerRef};
+        let wanted = |i: usize| NewAccount {
+            owner: OwnerRef::new(format!("user:{}", i % 4)).unwrap(),
+            kind: if i.is_multiple_of(2) {
+                AccountKind::UserWallet
+            } else {
+                AccountKind::Allowance
+            },
+            currency: Currency::USD,
+        };
+        // Money moving meanwhile: the writer is busy while accounts open.
+        let payer = db.wallet("payer", Currency::USD).await;
+        let payee = db.wallet("payee", Currency::USD).await;
+        db.fund(payer, usd(1_000)).await;
+        let before = db.ledger.writer_stats();
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..32_usize {
+            let ledger = db.ledger.clone();
+            tasks.spawn(async move {
+                if i.is_multiple_of(8) {
+                    let t = NewTransfer::single(TransferId::random(), payer, payee, usd(1));
+                    ledger.submit(t).await.unwrap();
+                }
+                let new = wanted(i);
+                (i % 4, ledger.open_account(&new).await.unwrap())
+            });
+        }
+        let mut opened: Vec<Option<ledger::Account>> = vec![None; 4];
+        while let Some(joined) = tasks.join_next().await {
+            let (key, account) = joined.unwrap();
+            let first = opened[key].get_or_insert_with(|| account.clone());
+            assert_eq!(first.id, account.id, "one account per key");
+            assert!(account.flags.no_overdraft());
+        }
+        let opened: Vec<ledger::Account> = opened.into_iter().map(Option::unwrap).collect();
+        for (key, account) in opened.iter().enumerate() {
+            let new = wanted(key);
+            assert_eq!(
+                (&account.owner, account.kind, account.currency),
+                (&new.owner, new.kind, new.currency)
+            );
+            let all = db.ledger.accounts_of(&new.owner).await.unwrap();
+            assert_eq!(all.len(), 1, "{all:?}");
+        }
+        // On SQLite the new ones were written in the writer's batches, with
+        // the money (an insert of its own would wait for the writer's lock);
+        // PostgreSQL inserts them on their own.
+        let opening = db.ledger.writer_stats().since(&before);
+        match db.backend {
+            TestBackend::Sqlite => assert!(opening.groups >= 4 + 4, "{opening:?}"),
+            TestBackend::Postgres => assert_eq!(opening.groups, 4, "{opening:?}"),
+        }
+        assert_eq!(opening.failed_batches, 0);
+        // An account that is open is read: nothing goes to the writer.
+        let before = db.ledger.writer_stats();
+        for (key, account) in opened.iter().enumerate() {
+            let again = db.ledger.open_account(&wanted(key)).await.unwrap();
+            assert_eq!(again.id, account.id);
+        }
+        assert_eq!(db.ledger.writer_stats().since(&before).groups, 0);
+        assert_eq!(
+            db.ledger.balance(payee).await.unwrap().unwrap().available(),
+            4
+        );
+        assert_sound(db).await;
     }
 
     pub(crate) async fn currency_totals_balance(db: &TestDb) {

@@ -280,6 +280,7 @@ async fn pay(
     let deadline = args.target.deadline();
     let bar = progress(limit, "payments");
     let issued = Arc::new(AtomicU64::new(0));
+    let stats_before = ledger.writer_stats();
     let start = Instant::now();
     let mut payers = tokio::task::JoinSet::new();
     for (index, name) in names
@@ -319,6 +320,7 @@ async fn pay(
         }
     }
     let elapsed = start.elapsed();
+    let stats = ledger.writer_stats().since(&stats_before);
     bar.finish_and_clear();
     if let Some(e) = failure {
         return Err(e.context("a payment went wrong"));
@@ -364,7 +366,15 @@ async fn pay(
         "payment latency (/pay to done): {}",
         tally.payments.summary()
     ));
+    say(format!(
+        "first payment of each payer (a new user's): {}",
+        tally.first_payments.summary()
+    ));
     say(format!("message latency: {}", tally.messages.summary()));
+    // Everything the writer committed meanwhile: money with its records,
+    // and on SQLite the events' outcomes and the outbox's marks too.
+    say(super::ledger::batch_line(&stats));
+    say(super::ledger::commit_line(&stats));
     say(format!(
         "notifications: {notified} \"paid you\" messages delivered to payees through the outbox"
     ));
@@ -431,6 +441,9 @@ async fn start_users(channel: &Channel, names: &[String]) -> anyhow::Result<()> 
 struct Tally {
     confirmed: u64,
     payments: Latencies,
+    /// Each payer's first payment: what a new user waits for (their
+    /// wallet's limits are set up then, and the payee's).
+    first_payments: Latencies,
     messages: Latencies,
 }
 
@@ -438,6 +451,7 @@ impl Tally {
     fn merge(&mut self, other: &Tally) {
         self.confirmed += other.confirmed;
         self.payments.merge(&other.payments);
+        self.first_payments.merge(&other.first_payments);
         self.messages.merge(&other.messages);
     }
 }
@@ -485,6 +499,9 @@ impl Payer {
             }
             self.lags.confirmed(&self.payee, Instant::now());
             tally.payments.record(started.elapsed());
+            if tally.confirmed == 0 {
+                tally.first_payments.record(started.elapsed());
+            }
             tally.confirmed += 1;
             self.bar.inc(1);
         }

@@ -413,7 +413,7 @@ fn report(args: &LedgerArgs, tally: &Tally, stats: &WriterStats, elapsed: Durati
 
 /// `commit latency: mean A ms, p50 B ms, p99 C ms (per batch, from the
 /// writer's histogram)`.
-fn commit_line(stats: &WriterStats) -> String {
+pub(super) fn commit_line(stats: &WriterStats) -> String {
     let ms = |us: u64| {
         if us == u64::MAX {
             format!(
@@ -441,7 +441,7 @@ fn commit_line(stats: &WriterStats) -> String {
 }
 
 /// `batches: N committed, mean M groups, sizes 1: a, 2-3: b, ...`.
-fn batch_line(stats: &WriterStats) -> String {
+pub(super) fn batch_line(stats: &WriterStats) -> String {
     let mut line = format!("batches: {} committed", stats.batches);
     if stats.batches > 0 {
         #[allow(clippy::as_conversions, clippy::cast_precision_loss)] // display only

@@ -7,11 +7,16 @@ use bot::command::{Memo, ShortRef};
 use bot::message::{ChatId, Handle, Platform, PlatformUserId};
 use bot::store::tab::{Expense, ExpenseLine, GroupMember, TabStore};
 use bot::store::{StoreError, UserId};
-use ledger::{Amount, Currency, TransferId};
+use ledger::{Amount, Currency, RecordWrite, SqlValue, TransferId};
 
 use crate::{Backend, Error, SqlStore, corrupt};
 
 const TABLE: &str = "bot_tab_expenses";
+
+/// Notes a group member, once (the first time is kept).
+const NOTE_MEMBER_SQL: &str =
+    "INSERT INTO bot_group_members (platform, chat, platform_id, first_seen_ms)
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 
 /// An expense's columns, read with its lines (`e.` the expense, `l.` a line).
 const SELECT_SQL: &str = "SELECT e.seq, e.reference, e.expense_id, e.platform, e.chat, e.author, \
@@ -157,16 +162,13 @@ macro_rules! tab_backend {
                 id: &PlatformUserId,
                 now_ms: i64,
             ) -> Result<(), Error> {
-                sqlx::query(
-                    "INSERT INTO bot_group_members (platform, chat, platform_id, first_seen_ms)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(platform.as_str())
-                .bind(chat.as_str())
-                .bind(id.as_str())
-                .bind(now_ms)
-                .execute(pool)
-                .await?;
+                sqlx::query(NOTE_MEMBER_SQL)
+                    .bind(platform.as_str())
+                    .bind(chat.as_str())
+                    .bind(id.as_str())
+                    .bind(now_ms)
+                    .execute(pool)
+                    .await?;
                 Ok(())
             }
 
@@ -351,6 +353,28 @@ impl TabStore for SqlStore {
         id: &PlatformUserId,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        // SQLite has one write lock, which the ledger's writer holds for
+        // its batches: an insert on a connection of its own waited for it
+        // (SQLite's busy handler sleeps, up to seconds under load) on
+        // someone's first message in a group. It goes in the writer's next
+        // batch instead, as the events' outcomes do.
+        if matches!(self.backend, Backend::Sqlite(_)) {
+            let note = RecordWrite::new(
+                NOTE_MEMBER_SQL,
+                vec![
+                    SqlValue::from(platform.as_str()),
+                    SqlValue::from(chat.as_str()),
+                    SqlValue::from(id.as_str()),
+                    SqlValue::from(now_ms),
+                ],
+            );
+            return self
+                .ledger
+                .commit(ledger::Unit::records(vec![note]))
+                .await
+                .map(|_| ())
+                .map_err(StoreError::new);
+        }
         on_backend!(self, pool => db::note_member(pool, platform, chat, id, now_ms).await)
     }
 

@@ -410,13 +410,12 @@ impl Bot {
                 &self.tier_label(tier),
             )));
         }
-        let mut plan = LimitPlan::default();
-        for kind in movement.kinds {
-            plan.uses.push(
-                self.prepare_use(movement, movement.user, *kind, &table)
-                    .await?,
-            );
-        }
+        let mut wanted: Vec<(UserId, LimitKind, &CurrencyLimits)> = movement
+            .kinds
+            .iter()
+            .map(|kind| (movement.user, *kind, &table))
+            .collect();
+        let payee_table;
         if let Some((payee, label)) = movement.payee {
             let (_, theirs) = self.limits_table(payee, currency).await?;
             let Some(theirs) = theirs else {
@@ -427,11 +426,21 @@ impl Bot {
                     currency.code(),
                 )));
             };
-            plan.uses.push(
-                self.prepare_use(movement, payee, LimitKind::Received30d, &theirs)
-                    .await?,
-            );
+            payee_table = theirs;
+            wanted.push((payee, LimitKind::Received30d, &payee_table));
         }
+        // Together: a new user's first movement opens and credits each of
+        // its allowances, one batch's wait for all of them rather than two
+        // for each in turn.
+        let mut plan = LimitPlan {
+            uses: futures::future::try_join_all(
+                wanted
+                    .iter()
+                    .map(|(user, kind, table)| self.prepare_use(movement, *user, *kind, table)),
+            )
+            .await?,
+            ..LimitPlan::default()
+        };
         if let Some(holder) = movement.balance_of {
             let (_, theirs) = self.limits_table(holder, currency).await?;
             if let Some(theirs) = theirs {

@@ -450,23 +450,10 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
-            pub(crate) async fn open_account(
+            pub(crate) async fn account_by_key(
                 pool: &Pool,
                 new: &NewAccount,
-                now_ms: i64,
-            ) -> Result<Account, Error> {
-                sqlx::query(
-                    "INSERT INTO accounts (owner, kind, currency, flags, created_at_ms)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (owner, kind, currency) DO NOTHING",
-                )
-                .bind(new.owner.as_str())
-                .bind(new.kind.to_db())
-                .bind(new.currency.code())
-                .bind(new.kind.default_flags().bits())
-                .bind(now_ms)
-                .execute(pool)
-                .await?;
+            ) -> Result<Option<Account>, Error> {
                 let row = sqlx::query(
                     "SELECT id, owner, kind, currency, flags, debits_posted, credits_posted,
                             debits_pending, credits_pending
@@ -475,9 +462,27 @@ macro_rules! sql_backend {
                 .bind(new.owner.as_str())
                 .bind(new.kind.to_db())
                 .bind(new.currency.code())
-                .fetch_one(pool)
+                .fetch_optional(pool)
                 .await?;
-                account_from_row(&row)
+                row.as_ref().map(account_from_row).transpose()
+            }
+
+            pub(crate) async fn open_account(
+                pool: &Pool,
+                new: &NewAccount,
+                now_ms: i64,
+            ) -> Result<Account, Error> {
+                sqlx::query(crate::INSERT_ACCOUNT_SQL)
+                    .bind(new.owner.as_str())
+                    .bind(new.kind.to_db())
+                    .bind(new.currency.code())
+                    .bind(new.kind.default_flags().bits())
+                    .bind(now_ms)
+                    .execute(pool)
+                    .await?;
+                account_by_key(pool, new)
+                    .await?
+                    .ok_or_else(|| corrupt("an account opened is missing"))
             }
 
             pub(crate) async fn account(
