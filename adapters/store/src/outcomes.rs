@@ -53,7 +53,8 @@ struct Queued {
 pub(crate) struct OutcomeQueue {
     queued: Mutex<Vec<Queued>>,
     /// Held by the one caller writing; FIFO, so every queued outcome's
-    /// caller gets a turn and none waits forever.
+    /// caller gets a turn and none waits forever. A caller whose outcome
+    /// another's write carried leaves the line without its turn.
     writing: tokio::sync::Mutex<()>,
 }
 
@@ -73,24 +74,30 @@ impl OutcomeQueue {
         W: FnOnce(Vec<Outcome>) -> F,
         F: Future<Output = Result<(), String>>,
     {
-        let (written, carried) = oneshot::channel();
+        let (written, mut carried) = oneshot::channel();
         self.lock().push(Queued { outcome, written });
-        {
-            let _turn = self.writing.lock().await;
-            let batch = self.take();
-            if !batch.is_empty() {
-                let (outcomes, waiters): (Vec<Outcome>, Vec<_>) =
-                    batch.into_iter().map(|q| (q.outcome, q.written)).unzip();
-                let result = write(first_per_event(outcomes)).await;
-                for waiter in waiters {
-                    // A waiter that went away needs no answer.
-                    let _ = waiter.send(result.clone());
-                }
+        // Whichever comes first: another caller's write carried this
+        // outcome (then this caller is done and leaves the line), or this
+        // caller's turn to write what is queued. Waiting for the turn
+        // regardless made each caller wait behind every earlier one, one
+        // write each: under steady load the line grew without end.
+        let turn = tokio::select! {
+            biased;
+            result = &mut carried => return answer(result),
+            turn = self.writing.lock() => turn,
+        };
+        let batch = self.take();
+        if !batch.is_empty() {
+            let (outcomes, waiters): (Vec<Outcome>, Vec<_>) =
+                batch.into_iter().map(|q| (q.outcome, q.written)).unzip();
+            let result = write(first_per_event(outcomes)).await;
+            for waiter in waiters {
+                // A waiter that went away needs no answer.
+                let _ = waiter.send(result.clone());
             }
         }
-        carried
-            .await
-            .unwrap_or_else(|_| Err("an event outcome's write went away".to_owned()))
+        drop(turn);
+        answer(carried.await)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Queued>> {
@@ -103,6 +110,11 @@ impl OutcomeQueue {
         let n = queued.len().min(OUTCOMES_PER_WRITE_MAX);
         queued.drain(..n).collect()
     }
+}
+
+/// What the write that carried an outcome answered.
+fn answer(carried: Result<Result<(), String>, oneshot::error::RecvError>) -> Result<(), String> {
+    carried.unwrap_or_else(|_| Err("an event outcome's write went away".to_owned()))
 }
 
 /// One outcome per (platform, event), the first: one statement may not
@@ -166,6 +178,64 @@ mod tests {
         assert_eq!(events.len(), 200);
         assert_eq!(writes.iter().map(Vec::len).sum::<usize>(), 200);
         assert!(writes.iter().all(|w| w.len() <= OUTCOMES_PER_WRITE_MAX));
+    }
+
+    /// Under steady load every turn at the writer finds new outcomes
+    /// queued and writes them. A caller whose outcome a write carried must
+    /// return then, not wait for a turn of its own behind that write and
+    /// the next: else every caller waits behind all earlier ones, one write
+    /// each, and under load the events in flight pile up until the bot
+    /// answers "try again" (`EVENTS_IN_FLIGHT_MAX`).
+    #[tokio::test]
+    async fn a_caller_whose_outcome_was_carried_does_not_wait_for_later_writes() {
+        let queue = Arc::new(OutcomeQueue::default());
+        // Each write waits for its own gate: (what it carried, its gate).
+        let (writes_tx, mut writes) =
+            tokio::sync::mpsc::unbounded_channel::<(Vec<String>, oneshot::Sender<()>)>();
+        let finish = |event: &'static str| {
+            let (queue, writes_tx) = (Arc::clone(&queue), writes_tx.clone());
+            tokio::spawn(async move {
+                queue
+                    .finish(outcome(event, "ok"), |batch| async move {
+                        let (open, opened) = oneshot::channel();
+                        let events = batch.into_iter().map(|o| o.event).collect();
+                        let _ = writes_tx.send((events, open));
+                        let _ = opened.await;
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        let a = finish("a");
+        let (carried, gate_a) = writes.recv().await.unwrap();
+        assert_eq!(carried, ["a"]);
+        // b and c queue while a's write is on its way.
+        let b = finish("b");
+        let c = finish("c");
+        tokio::task::yield_now().await;
+        gate_a.send(()).unwrap();
+        assert_eq!(a.await.unwrap(), Ok(()));
+        // The next turn writes b and c together.
+        let (carried, gate_bc) = writes.recv().await.unwrap();
+        assert_eq!(carried, ["b", "c"]);
+        // d queues while that write is on its way, then it commits.
+        let d = finish("d");
+        tokio::task::yield_now().await;
+        gate_bc.send(()).unwrap();
+        assert_eq!(b.await.unwrap(), Ok(()));
+        // c's outcome is written: c returns, while d's write (the next
+        // turn's) is still on its way and stays so until c has returned
+        // (the bound only ends the test if c waits for it: it would wait
+        // forever).
+        let c_done = tokio::time::timeout(std::time::Duration::from_secs(5), c).await;
+        assert!(
+            matches!(c_done, Ok(Ok(Ok(())))),
+            "c waited for d's write: {c_done:?}"
+        );
+        let (carried, gate_d) = writes.recv().await.unwrap();
+        assert_eq!(carried, ["d"]);
+        gate_d.send(()).unwrap();
+        assert_eq!(d.await.unwrap(), Ok(()));
     }
 
     #[tokio::test]
