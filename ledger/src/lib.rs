@@ -623,9 +623,8 @@ impl Ledger {
     /// An account that exists is read, and nothing is written. On SQLite a
     /// new one is inserted in the writer's batch transaction, as a record
     /// write of the next batch: an insert on a connection of its own waited
-    /// for the writer's lock (SQLite's busy handler sleeps, up to seconds
-    /// while batches keep committing), and it made the writer drop the
-    /// accounts it keeps. On PostgreSQL, whose writer's batches serialize on
+    /// for the writer's lock while batches kept committing, and it made the
+    /// writer drop the accounts it keeps. On PostgreSQL, whose writer's batches serialize on
     /// the rows they lock, it is inserted on its own. Callers opening the
     /// same account at once get the same one.
     pub async fn open_account(&self, new: &NewAccount) -> Result<Account, LedgerError> {

@@ -2535,6 +2535,20 @@ impl SqlStore {
 }
 
 impl SqlStore {
+    /// Commits `records` in the ledger writer's next batch. On SQLite the
+    /// writer holds the one write lock for its batches, so a write beside
+    /// the money made on a connection of its own waits for it: such writes
+    /// come here instead.
+    async fn commit_in_writers_batch(
+        &self,
+        records: Vec<RecordWrite>,
+    ) -> Result<(), ledger::SubmitError> {
+        self.ledger
+            .commit(ledger::Unit::records(records))
+            .await
+            .map(|_| ())
+    }
+
     /// Writes handled events' outcomes (one per event), all in one commit.
     async fn write_outcomes(&self, batch: Vec<outcomes::Outcome>) -> Result<(), String> {
         match &self.backend {
@@ -2549,11 +2563,8 @@ impl SqlStore {
                         RecordWrite::new(finish_events_sql(rows.len()), values)
                     })
                     .collect();
-                let unit = ledger::Unit::records(records);
-                self.ledger
-                    .commit(unit)
+                self.commit_in_writers_batch(records)
                     .await
-                    .map(|_| ())
                     .map_err(|e| e.to_string())
             }
             // PostgreSQL: one statement of fixed text, committed alone; the
