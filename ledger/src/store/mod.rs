@@ -105,16 +105,6 @@ pub(crate) async fn connect_sqlite(
             SqliteSync::Normal => SqliteSynchronous::Normal,
         })
         .foreign_keys(true)
-        // Statement journals in memory, not in temporary files: a
-        // statement that writes many rows inside a transaction keeps a copy
-        // of each page it changes, to undo itself alone if it fails; the
-        // writer's set statements (one per kind of row per batch) copied
-        // hundreds of pages per batch to a file this way. They are not
-        // part of durability (a crash undoes the whole transaction through
-        // the WAL), and a batch's are a few MiB at most. `bench chat
-        // --backend sqlite --payments 5000`: 475,387 write calls and 1.02
-        // GB written before, 269,114 and 575 MB after (`/proc/PID/io`).
-        .pragma("temp_store", "memory")
         // Neither touches durability: a bigger page cache per connection
         // (pages are allocated as used), and the WAL copied back into the
         // database every SQLITE_WAL_AUTOCHECKPOINT_PAGES pages instead of
