@@ -155,23 +155,6 @@ macro_rules! tab_backend {
                 })
             }
 
-            pub(crate) async fn note_member(
-                pool: &Pool,
-                platform: Platform,
-                chat: &ChatId,
-                id: &PlatformUserId,
-                now_ms: i64,
-            ) -> Result<(), Error> {
-                sqlx::query(NOTE_MEMBER_SQL)
-                    .bind(platform.as_str())
-                    .bind(chat.as_str())
-                    .bind(id.as_str())
-                    .bind(now_ms)
-                    .execute(pool)
-                    .await?;
-                Ok(())
-            }
-
             pub(crate) async fn members(
                 pool: &Pool,
                 platform: Platform,
@@ -353,26 +336,36 @@ impl TabStore for SqlStore {
         id: &PlatformUserId,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        // On SQLite an insert on a connection of its own waited for the
-        // writer's lock on someone's first message in a group (54 to 433
-        // ms in one benchmark run): it goes in the writer's next batch, as
-        // the events' outcomes do.
-        if matches!(self.backend, Backend::Sqlite(_)) {
-            let note = RecordWrite::new(
-                NOTE_MEMBER_SQL,
-                vec![
-                    SqlValue::from(platform.as_str()),
-                    SqlValue::from(chat.as_str()),
-                    SqlValue::from(id.as_str()),
-                    SqlValue::from(now_ms),
-                ],
-            );
-            return self
-                .commit_in_writers_batch(vec![note])
+        match &self.backend {
+            // An insert on a connection of its own waited for the writer's
+            // lock on someone's first message in a group (54 to 433 ms in
+            // one benchmark run): it goes in the writer's next batch, as
+            // the events' outcomes do.
+            Backend::Sqlite(_) => {
+                let note = RecordWrite::new(
+                    NOTE_MEMBER_SQL,
+                    vec![
+                        SqlValue::from(platform.as_str()),
+                        SqlValue::from(chat.as_str()),
+                        SqlValue::from(id.as_str()),
+                        SqlValue::from(now_ms),
+                    ],
+                );
+                self.commit_in_writers_batch(vec![note])
+                    .await
+                    .map_err(StoreError::new)
+            }
+            Backend::Postgres(pool) => sqlx::query(NOTE_MEMBER_SQL)
+                .bind(platform.as_str())
+                .bind(chat.as_str())
+                .bind(id.as_str())
+                .bind(now_ms)
+                .execute(pool)
                 .await
-                .map_err(StoreError::new);
+                .map(|_| ())
+                .map_err(|e| StoreError::from(Error::from(e))),
+            Backend::Missing(why) => Err(StoreError::from(Error::Refused(why.clone()))),
         }
-        on_backend!(self, pool => db::note_member(pool, platform, chat, id, now_ms).await)
     }
 
     async fn group_members(
