@@ -152,6 +152,24 @@ platform_id!(
     EventId
 );
 
+impl EventId {
+    /// Where this event falls in its platform's order: the number its id
+    /// ends with (Telegram's `update_id` after the bot's id, Discord's
+    /// snowflake, a mock client's counter), if it ends with one that fits
+    /// 64 bits. Ids derived from events in order sort in that order (see
+    /// `TransferId::derive_ordered`). A hint for where rows go, never an
+    /// identity: events may share it.
+    pub fn order(&self) -> Option<u64> {
+        let text = self.0.as_str();
+        let head = text.trim_end_matches(|c: char| c.is_ascii_digit());
+        // The digits are ASCII, one byte each: `head.len()` is a char
+        // boundary.
+        text.get(head.len()..)
+            .filter(|digits| !digits.is_empty())
+            .and_then(|digits| digits.parse().ok())
+    }
+}
+
 /// Direct (one-to-one with the bot) or a group of people.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum ChatKind {
@@ -435,5 +453,21 @@ mod tests {
         assert!(PlatformUserId::new("").is_err());
         assert!(PlatformUserId::new("a\nb").is_err());
         assert!(EventId::new("x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn an_event_id_ending_in_a_number_gives_its_order() {
+        let order = |text: &str| EventId::new(text).unwrap().order();
+        assert_eq!(order("8123456:900000123"), Some(900_000_123), "Telegram");
+        assert_eq!(
+            order("1182398722112233444"),
+            Some(1_182_398_722_112_233_444),
+            "Discord"
+        );
+        assert_eq!(order("alice:e17"), Some(17), "a mock client's counter");
+        assert_eq!(order("alice:007"), Some(7));
+        assert_eq!(order("mock-abc"), None, "no number at the end");
+        assert_eq!(order("x:123456789012345678901"), None, "more than 64 bits");
+        assert_eq!(order("ünï:42"), Some(42));
     }
 }

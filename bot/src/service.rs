@@ -127,7 +127,7 @@ use turn::{
     AwaitsCode, Screened, Turn, decode_outcome, derive, encode_outcome, event_key, ignored,
     internal_error, short_ref, withhold_card_numbers,
 };
-pub use turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG};
+pub use turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, payment_transfer_id_of};
 
 pub use account::ACCOUNTS_CACHED_MAX;
 pub use events::EVENTS_IN_FLIGHT_MAX;

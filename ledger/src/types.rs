@@ -20,6 +20,9 @@ impl fmt::Display for AccountId {
     }
 }
 
+/// The low half of a 128-bit id.
+const LOW_64_BITS: u128 = (1 << 64) - 1;
+
 /// A transfer's 128-bit id, chosen by the client. It is the idempotency key:
 /// submitting the same id twice never moves money twice.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,6 +65,34 @@ impl TransferId {
     pub fn derive(namespace: &str, name: &[u8]) -> TransferId {
         let ns = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, namespace.as_bytes());
         TransferId(uuid::Uuid::new_v5(&ns, name).as_u128())
+    }
+
+    /// [`TransferId::derive`] for a name that comes with its place in an
+    /// order (a chat platform's event number: Telegram's `update_id`,
+    /// Discord's snowflake): `order` is the high 64 bits, the name's hash
+    /// the low 64. Ids derived from later events sort after earlier ones,
+    /// so a batch of them goes to the right edge of the transfers' id index
+    /// instead of one random page each. Stable as [`TransferId::derive`]
+    /// is: the same order and name give the same id.
+    ///
+    /// Two names with the same `order` differ in 64 bits of hash, so it is
+    /// no uniqueness key: a platform's event number is shared only by the
+    /// few events that reuse it, not by billions.
+    pub fn derive_ordered(order: u64, namespace: &str, name: &[u8]) -> TransferId {
+        let low = TransferId::derive(namespace, name).0 & LOW_64_BITS;
+        // Zero is reserved; a hash of zero is 2^-64 likely, but `order`
+        // may be zero too.
+        TransferId((u128::from(order) << 64) | low.max(1))
+    }
+
+    /// [`TransferId::derive`] for an id that belongs to `anchor` (the post
+    /// or void of a pending transfer, a limit's use by a movement): the
+    /// high 64 bits are `anchor`'s, the name's hash the low 64, so it is
+    /// stored beside `anchor` in the id index. Where `anchor` was derived
+    /// in order ([`TransferId::derive_ordered`]), so is this.
+    pub fn derive_beside(anchor: TransferId, namespace: &str, name: &[u8]) -> TransferId {
+        let low = TransferId::derive(namespace, name).0 & LOW_64_BITS;
+        TransferId((anchor.0 & !LOW_64_BITS) | low.max(1))
     }
 
     pub fn as_u128(self) -> u128 {
@@ -699,4 +730,48 @@ pub enum Durability {
         synchronous_commit: String,
         fsync: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TransferId;
+
+    #[test]
+    fn ids_derived_in_order_sort_by_their_order_and_stay_stable() {
+        let ids: Vec<TransferId> = (990..1010)
+            .map(|n| TransferId::derive_ordered(n, "pay", format!("event:{n}").as_bytes()))
+            .collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        assert_eq!(
+            TransferId::derive_ordered(1000, "pay", b"event:1000"),
+            ids[10],
+            "the same event gives the same id"
+        );
+        // Same order, another name or namespace: another id.
+        let a = TransferId::derive_ordered(7, "pay", b"alice:7");
+        assert_ne!(a, TransferId::derive_ordered(7, "pay", b"bob:7"));
+        assert_ne!(a, TransferId::derive_ordered(7, "request", b"alice:7"));
+        assert_ne!(TransferId::derive_ordered(0, "pay", b"x0").as_u128(), 0);
+    }
+
+    #[test]
+    fn an_id_derived_beside_its_anchor_sorts_next_to_it() {
+        let anchor = TransferId::derive_ordered(5_000, "pay", b"event:5000");
+        let post = TransferId::derive_beside(anchor, "pay.post", b"P7K2QX");
+        assert_ne!(post, anchor);
+        assert_eq!(post.as_u128() >> 64, anchor.as_u128() >> 64);
+        assert_eq!(
+            post,
+            TransferId::derive_beside(anchor, "pay.post", b"P7K2QX")
+        );
+        let next = TransferId::derive_ordered(5_001, "pay", b"event:5001");
+        assert!(
+            post < next,
+            "{post:?} sorts before the next event's {next:?}"
+        );
+        assert_ne!(
+            post,
+            TransferId::derive_beside(anchor, "pay.void", b"P7K2QX")
+        );
+    }
 }

@@ -13,7 +13,9 @@
 //! layer and the mock chat are measured too. Each payer pays in a group of
 //! its own there, so no answer fans out to other payers.
 //!
-//! Either way the mock chat is the notifier: payees' notifications are
+//! Either way each message has an event id numbered in sending order, as a
+//! platform's are (Telegram's `update_id`, Discord's snowflakes), and the
+//! mock chat is the notifier: payees' notifications are
 //! delivered to its inboxes by the outbox dispatcher, as `paybot serve`
 //! runs it, through a wrapper that times them. The notification lag is
 //! from the payer's answer to `/confirm` (just after the payment's commit)
@@ -574,7 +576,12 @@ impl Channel {
                 let chat = group.map_or(paybot_mock::DM, |(chat, _)| chat);
                 let response = client
                     .post(url.as_str())
-                    .json(&serde_json::json!({ "from": name, "chat": chat, "text": text }))
+                    .json(&serde_json::json!({
+                        "from": name,
+                        "chat": chat,
+                        "text": text,
+                        "id": event_text(),
+                    }))
                     .send()
                     .await
                     .with_context(|| format!("{name}'s {text:?}: no answer"))?;
@@ -730,11 +737,18 @@ fn user(name: &str) -> anyhow::Result<User> {
     })
 }
 
+/// A fresh event id: numbered in the order messages are sent, as
+/// Telegram numbers its updates and Discord its interactions (so the bot
+/// derives the payment's transfer ids in that order, as it does for them;
+/// see `EventId::order`). Unique within a run, and each run has a
+/// database of its own.
+fn event_text() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("bench-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 fn event_id() -> anyhow::Result<EventId> {
-    Ok(EventId::new(format!(
-        "bench-{}",
-        ledger::TransferId::random()
-    ))?)
+    Ok(EventId::new(event_text())?)
 }
 
 /// `text` from `name` in their DM with the bot.

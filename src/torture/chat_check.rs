@@ -238,6 +238,14 @@ pub(super) fn derived(namespace: &str, key: &str) -> u128 {
     TransferId::derive(namespace, key.as_bytes()).as_u128()
 }
 
+/// The pending transfer of the payment that `from`'s message `id` (a
+/// `/pay` or an `/approve`) started, as `bot` derives it; `None` for an id
+/// the mock chat would have refused.
+pub(super) fn payment_asked(from: &str, id: &str) -> Option<u128> {
+    let event = bot::message::EventId::new(format!("{from}:{id}")).ok()?;
+    Some(bot::service::payment_transfer_id_of(bot::message::Platform::Mock, &event).as_u128())
+}
+
 /// The `CODE_DIGITS`-digit code after `/confirm ` in `text`, if any (a
 /// redacted text has none).
 pub(super) fn code_in(text: &str) -> Option<&str> {
@@ -316,8 +324,7 @@ fn read_journal_seen(journal: &[ChatEntry], violations: &mut Vec<ChatViolation>)
                 ..
             } => {
                 if text.starts_with("/pay ") || text.starts_with("/approve ") {
-                    seen.asked
-                        .insert(derived("paybot.bot.pay", &format!("mock:{from}:{id}")));
+                    seen.asked.extend(payment_asked(from, id));
                 }
                 // Sent is enough, answered or not: the server may have
                 // acted on it.
@@ -710,7 +717,7 @@ mod tests {
                 texts: vec!["@u1 paid you $0.10 for “tt1”. /balance".to_owned()],
             },
         ];
-        let transfer_id = derived("paybot.bot.pay", "mock:u1:e1");
+        let transfer_id = payment_asked("u1", "e1").unwrap();
         let db = ChatSnapshot {
             payments: vec![DbPayment {
                 reference: "PABC".to_owned(),
@@ -858,7 +865,7 @@ mod tests {
         ));
         journal.push(send(6, "u1", "/confirm 123456"));
         journal.push(answer(6, "u1", "Done: you paid @u2 $0.20 for “tt2”."));
-        let transfer_id = derived("paybot.bot.pay", "mock:u1:e5");
+        let transfer_id = payment_asked("u1", "e5").unwrap();
         db.payments.push(DbPayment {
             reference: "PDEF".to_owned(),
             transfer_id,

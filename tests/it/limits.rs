@@ -293,3 +293,107 @@ cases!(tier_change_reconciles {
     tier_change_takes_effect_up_and_down_on_sqlite(TestBackend::Sqlite),
     tier_change_takes_effect_up_and_down_on_postgres(TestBackend::Postgres),
 });
+
+/// A payment made by a paybot from before limit uses were stored beside
+/// their payment (their ids derived from the payment's id alone), cancelled
+/// after the upgrade: what it used of the limit is given back all the same.
+async fn pre_upgrade_use_released(backend: TestBackend) {
+    use bot::trust::limits::LimitKind::Sent24h;
+    use ledger::{NewTransfer, TransferId};
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
+    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let roomy = CurrencyLimits::all(usd(1_000_000));
+    let config = BotConfig {
+        mock_opening_balance: Some(usd(100_000)),
+        trust: TrustConfig {
+            limits: LimitsPolicy::default().with_table(Tier::ZERO, roomy.with(Sent24h, usd(5_000))),
+            ..TrustConfig::default()
+        },
+        ..BotConfig::default()
+    };
+    let store = Arc::new(SqlStore::new(&db.ledger));
+    let bot: Arc<Bot> = Bot::new(
+        db.ledger.clone(),
+        Arc::<SqlStore>::clone(&store),
+        config,
+        Pepper::generate(&OsRandom),
+        Arc::new(OsRandom),
+    );
+    bot.handle(&dm("bob", "s-bob", "/start")).await;
+    bot.handle(&dm("alice", "s-alice", "/start")).await;
+    let alice = store
+        .identity(Platform::Mock, &PlatformUserId::new("alice").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .user;
+    let sent = || async {
+        let report = bot.limits_report(alice).await.unwrap();
+        let line = report.iter().find(|l| l.kind == Sent24h).unwrap().clone();
+        (line.used, line.left)
+    };
+    let asked: String = bot
+        .handle(&dm("alice", "p1", "/pay @bob 40"))
+        .await
+        .into_iter()
+        .map(|r| r.text)
+        .collect();
+    let reference = asked
+        .split("/cancel ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no /cancel in {asked}"))
+        .to_owned();
+    assert_eq!(sent().await, (4_000, 1_000));
+
+    // The use as the older paybot made it: same accounts, same amount,
+    // same window, under the id it derived.
+    let payment =
+        bot::service::payment_transfer_id_of(Platform::Mock, &EventId::new("p1").unwrap());
+    let namespace = format!("paybot.bot.limits.use.{}", Sent24h.name());
+    let name = payment.as_u128().to_be_bytes();
+    let current = db
+        .ledger
+        .transfer(TransferId::derive_beside(payment, &namespace, &name))
+        .await
+        .unwrap()
+        .expect("the payment's use of the 24-hour limit");
+    db.ledger
+        .submit(NewTransfer::void(TransferId::random(), current.id))
+        .await
+        .unwrap();
+    let legacy = TransferId::derive(&namespace, &name);
+    db.ledger
+        .submit(
+            NewTransfer::pending(
+                legacy,
+                current.debit_account_id,
+                current.credit_account_id,
+                current.amount,
+                current.timeout_secs,
+            )
+            .with_code(bot::service::limit_transfer_codes::USE),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent().await, (4_000, 1_000), "still in use before /cancel");
+
+    let cancelled: String = bot
+        .handle(&dm("alice", "c1", &format!("/cancel {reference}")))
+        .await
+        .into_iter()
+        .map(|r| r.text)
+        .collect();
+    assert!(cancelled.contains("Cancelled"), "{cancelled}");
+    assert_eq!(sent().await, (0, 5_000), "the whole limit is back");
+    let violations = db.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    db.cleanup().await;
+}
+
+cases!(pre_upgrade_use_released {
+    a_payment_from_before_the_upgrade_gives_its_limit_back_when_cancelled_on_sqlite(TestBackend::Sqlite),
+    a_payment_from_before_the_upgrade_gives_its_limit_back_when_cancelled_on_postgres(TestBackend::Postgres),
+});

@@ -18,7 +18,7 @@ use super::texts::cards::{describe_add_state, describe_op_state};
 use super::texts::holds as texts;
 use super::texts::minutes;
 use super::texts::pay::describe_state;
-use super::turn::{Turn, derive};
+use super::turn::{Turn, derive_for_payment};
 use super::{Bot, BotError, Result};
 use crate::command::ShortRef;
 use crate::message::{Chat, ChatId, ChatKind, EventId, Incoming, Platform, PlatformUserId, User};
@@ -539,7 +539,7 @@ impl Bot {
         if !self.update_payment(&ended).await? {
             return Ok(false);
         }
-        let void_id = derive("paybot.bot.pay.hold-void", &reference);
+        let void_id = derive_for_payment(&payment, "paybot.bot.pay.hold-void");
         match self
             .ledger
             .submit(NewTransfer::void(void_id, payment.transfer_id))

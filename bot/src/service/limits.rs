@@ -209,8 +209,20 @@ pub(super) fn card_movement<'a>(
     }
 }
 
-/// A limit's use by a movement: its derived id.
+/// A limit's use by a movement: its derived id, stored beside the
+/// movement's in the ledger's id index.
 fn use_id(movement: TransferId, kind: LimitKind) -> TransferId {
+    TransferId::derive_beside(
+        movement,
+        &format!("paybot.bot.limits.use.{}", kind.name()),
+        &movement.as_u128().to_be_bytes(),
+    )
+}
+
+/// [`use_id`] as paybot derived it before uses were stored beside their
+/// movement: a movement started by an older paybot, cancelled after an
+/// upgrade, has its uses under these ids.
+fn legacy_use_id(movement: TransferId, kind: LimitKind) -> TransferId {
     TransferId::derive(
         &format!("paybot.bot.limits.use.{}", kind.name()),
         &movement.as_u128().to_be_bytes(),
@@ -674,8 +686,12 @@ impl Bot {
         movement: TransferId,
         kinds: &[LimitKind],
     ) -> Result<()> {
-        for kind in kinds {
-            let id = use_id(movement, *kind);
+        // Under both ids: a movement started before the upgrade has its
+        // uses under the older one (one more read each, on this path only).
+        let ids = kinds
+            .iter()
+            .flat_map(|kind| [use_id(movement, *kind), legacy_use_id(movement, *kind)]);
+        for id in ids {
             let open = self
                 .ledger
                 .transfer(id)
@@ -685,7 +701,11 @@ impl Bot {
                 continue;
             }
             let void = NewTransfer::void(
-                TransferId::derive("paybot.bot.limits.release", &id.as_u128().to_be_bytes()),
+                TransferId::derive_beside(
+                    id,
+                    "paybot.bot.limits.release",
+                    &id.as_u128().to_be_bytes(),
+                ),
                 id,
             );
             match self.ledger.submit(void).await {

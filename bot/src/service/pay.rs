@@ -22,8 +22,8 @@ use super::texts::pay::{self as texts, describe_state};
 use super::texts::requests::changed_meanwhile;
 use super::texts::resolve::is_a_bot;
 use super::texts::{minutes, with_memo};
-use super::turn::{AwaitsCode, REF_BODY_CHARS};
-use super::turn::{Turn, derive, event_key, label_of, label_of_user, short_ref};
+use super::turn::{AwaitsCode, REF_BODY_CHARS, Turn, derive_for_payment, payment_transfer_id};
+use super::turn::{label_of, label_of_user, short_ref};
 use super::{Bot, Result, transfer_codes};
 use crate::command::{Memo, ShortRef, Target};
 use crate::message::Button;
@@ -172,7 +172,7 @@ impl Bot {
                 handle.to_string(),
             ),
         };
-        let transfer_id = derive("paybot.bot.pay", &event_key(turn.msg));
+        let transfer_id = payment_transfer_id(turn.msg);
         let pending = NewTransfer::pending(transfer_id, debit, credit, amount, timeout_secs)
             .with_code(transfer_codes::PAYMENT);
         let payee_user = match &payee {
@@ -390,7 +390,7 @@ impl Bot {
         let amount = payment.amount;
         let memo = with_memo(payment.memo.as_ref());
         let reference = payment.reference.clone();
-        let post_id = derive("paybot.bot.pay.post", &reference.to_string());
+        let post_id = derive_for_payment(&payment, "paybot.bot.pay.post");
         // An unclaimed payee may have shown up since /pay: someone new to
         // paybot since then, never a known user who took the name since
         // (see `claim_escrow`).
@@ -447,7 +447,7 @@ impl Bot {
                 if let Some(from) = forward_from {
                     group.push(
                         NewTransfer::single(
-                            derive("paybot.bot.pay.forward", &reference.to_string()),
+                            derive_for_payment(&payment, "paybot.bot.pay.forward"),
                             self.wallet(from, amount.currency()).await?,
                             self.wallet(*user, amount.currency()).await?,
                             amount,
@@ -485,7 +485,7 @@ impl Bot {
                 (
                     vec![
                         NewTransfer::void(
-                            derive("paybot.bot.pay.to-hold", &reference.to_string()),
+                            derive_for_payment(&payment, "paybot.bot.pay.to-hold"),
                             payment.transfer_id,
                         ),
                         NewTransfer::pending(
@@ -659,7 +659,7 @@ impl Bot {
     /// Voids a payment still waiting for its code and records `state`
     /// (cancelled, locked out, leaked). `false`: it was no longer waiting.
     pub(super) async fn end_awaiting(&self, payment: Payment, state: PaymentState) -> Result<bool> {
-        let void_id = derive("paybot.bot.pay.void", &payment.reference.to_string());
+        let void_id = derive_for_payment(&payment, "paybot.bot.pay.void");
         match self
             .ledger
             .submit(NewTransfer::void(void_id, payment.transfer_id))

@@ -23,7 +23,9 @@ use super::second_factor::Gate;
 use super::texts::pay::{CANCEL_BUTTON, describe_state};
 use super::texts::pay_many as texts;
 use super::texts::{minutes, with_memo};
-use super::turn::{AwaitsCode, REF_BODY_CHARS, Turn, derive, event_key, label_of, short_ref};
+use super::turn::{
+    AwaitsCode, REF_BODY_CHARS, Turn, derive, derive_beside, event_key, label_of, short_ref,
+};
 use super::{Bot, BotError, Result, transfer_codes};
 use crate::command::{Memo, OtpCode, PayLeg, ShortRef};
 use crate::message::{Audience, Button, Reply};
@@ -631,7 +633,7 @@ impl Bot {
             let reference = leg.reference.to_string();
             transfers.push(
                 NewTransfer::post(
-                    derive("paybot.bot.pay.post", &reference),
+                    derive_beside(leg.transfer_id, "paybot.bot.pay.post", &reference),
                     leg.transfer_id,
                     None,
                 )
@@ -645,7 +647,7 @@ impl Bot {
             {
                 transfers.push(
                     NewTransfer::single(
-                        derive("paybot.bot.pay.forward", &reference),
+                        derive_beside(leg.transfer_id, "paybot.bot.pay.forward", &reference),
                         self.wallet(*user, leg.amount.currency()).await?,
                         self.wallet(now.user, leg.amount.currency()).await?,
                         leg.amount,

@@ -11,7 +11,7 @@ use super::resolve::Resolved;
 use super::texts::requests as texts;
 use super::texts::with_memo;
 use super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG};
-use super::turn::{Turn, derive, event_key, label_of, short_ref};
+use super::turn::{Turn, derive, event_key, label_of, payment_transfer_id, short_ref};
 use super::{Bot, BotError, Result};
 use crate::command::{Memo, ShortRef, Target};
 use crate::limits;
@@ -245,8 +245,7 @@ impl Bot {
                     // its own payment and sends a fresh code.
                     Some(payment)
                         if payment.state == PaymentState::AwaitingCode
-                            && payment.transfer_id
-                                == derive("paybot.bot.pay", &event_key(turn.msg)) => {}
+                            && payment.transfer_id == payment_transfer_id(turn.msg) => {}
                     // Another tap on Pay: where the code is, and how to
                     // get a new one.
                     Some(payment) if payment.state == PaymentState::AwaitingCode => {

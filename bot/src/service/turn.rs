@@ -23,7 +23,8 @@ use crate::command::{
 };
 use crate::limits::{self, Admission};
 use crate::message::{
-    Audience, Button, ChatKind, Deletion, Document, Incoming, MESSAGE_TEXT_BYTES_MAX, Reply, User,
+    Audience, Button, ChatKind, Deletion, Document, EventId, Incoming, MESSAGE_TEXT_BYTES_MAX,
+    Platform, Reply, User,
 };
 use crate::notify::StoredReply;
 use crate::otp::{OtpChallenge, Verdict};
@@ -338,6 +339,49 @@ pub(super) fn event_key(msg: &Incoming) -> String {
 
 pub(super) fn derive(namespace: &str, key: &str) -> TransferId {
     TransferId::derive(namespace, key.as_bytes())
+}
+
+/// The id `namespace` derives for an event: in the platform's order of
+/// events where the event's id gives one ([`EventId::order`]), so a busy
+/// chat's new transfers go to one end of the ledger's id index, not to a
+/// random page each (at each commit every page a batch changed is written
+/// again whole). Stable: a redelivered event gives the same id.
+fn derive_for_event(namespace: &str, platform: Platform, event_id: &EventId) -> TransferId {
+    let key = format!("{platform}:{}", event_id.as_str());
+    match event_id.order() {
+        Some(order) => TransferId::derive_ordered(order, namespace, key.as_bytes()),
+        None => derive(namespace, &key),
+    }
+}
+
+/// The pending transfer a payment started by `msg` reserves its money
+/// with (`start_payment`).
+pub(super) fn payment_transfer_id(msg: &Incoming) -> TransferId {
+    payment_transfer_id_of(msg.platform, &msg.event_id)
+}
+
+/// The pending transfer of the payment that a `/pay` (or an `/approve` of
+/// a request) with event `event_id` on `platform` starts. Outside the
+/// core, `paybot torture --chat`'s checker asks it, to find the payments
+/// its users asked for.
+pub fn payment_transfer_id_of(platform: Platform, event_id: &EventId) -> TransferId {
+    derive_for_event("paybot.bot.pay", platform, event_id)
+}
+
+/// An id that belongs to `anchor` (a pending transfer's post or void),
+/// stored beside it: see [`TransferId::derive_beside`].
+pub(super) fn derive_beside(anchor: TransferId, namespace: &str, key: &str) -> TransferId {
+    TransferId::derive_beside(anchor, namespace, key.as_bytes())
+}
+
+/// An id that belongs to `payment` (its post, its void), derived from its
+/// reference and stored beside its pending transfer.
+pub(super) fn derive_for_payment(payment: &Payment, namespace: &str) -> TransferId {
+    derive_beside(
+        payment.transfer_id,
+        namespace,
+        &payment.reference.to_string(),
+    )
 }
 
 /// What the checks every message gets left to do.

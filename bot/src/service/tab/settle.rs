@@ -23,7 +23,9 @@ use ledger::{Amount, Currency, SubmitError, TransferId, Unit};
 use super::super::resolve::Resolved;
 use super::super::texts::minutes;
 use super::super::texts::settle as texts;
-use super::super::turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, Turn, derive, event_key, short_ref};
+use super::super::turn::{
+    REF_BODY_CHARS, REF_BODY_CHARS_LONG, Turn, derive, event_key, payment_transfer_id, short_ref,
+};
 use super::super::{Bot, BotError, Result};
 use super::{TabNow, find};
 use crate::command::{Memo, ShortRef, Target};
@@ -334,7 +336,7 @@ impl Bot {
                 SettlementKind::Paid
             },
             // The payment `start_payment` makes for this message.
-            payment_transfer: (!cash).then(|| derive("paybot.bot.pay", &key)),
+            payment_transfer: (!cash).then(|| payment_transfer_id(turn.msg)),
             state: SettlementState::Pending,
             created_at_ms: turn.now_ms,
             decided_at_ms: None,
