@@ -199,23 +199,16 @@ cases!(balance_limit {
     balance_limit_lets_exactly_ten_of_64_through_on_postgres(TestBackend::Postgres),
 });
 
-/// A tier change takes effect at once, up and down: the allowance is
-/// reconciled to the new limit, what is in use stays in use.
-async fn tier_change_reconciles(backend: TestBackend) {
-    use bot::trust::limits::LimitKind::Sent24h;
-    use bot::trust::{Actor, TierRecord};
-    let Some(db) = TestDb::fresh(backend).await else {
-        return;
-    };
-    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
-    let roomy = CurrencyLimits::all(usd(1_000_000));
-    let verified = Tier::new(1).unwrap();
+/// A bot with $1,000 of play money for everyone and `limits`, on `db`,
+/// with bob and alice started; alice's user id.
+async fn bob_and_alice(
+    db: &TestDb,
+    limits: LimitsPolicy,
+) -> (Arc<Bot>, Arc<SqlStore>, bot::store::UserId) {
     let config = BotConfig {
         mock_opening_balance: Some(usd(100_000)),
         trust: TrustConfig {
-            limits: LimitsPolicy::default()
-                .with_table(Tier::ZERO, roomy.with(Sent24h, usd(5_000)))
-                .with_table(verified, roomy.with(Sent24h, usd(20_000))),
+            limits,
             ..TrustConfig::default()
         },
         ..BotConfig::default()
@@ -230,13 +223,30 @@ async fn tier_change_reconciles(backend: TestBackend) {
     );
     bot.handle(&dm("bob", "s-bob", "/start")).await;
     bot.handle(&dm("alice", "s-alice", "/start")).await;
-    let alice_id = PlatformUserId::new("alice").unwrap();
     let alice = store
-        .identity(Platform::Mock, &alice_id)
+        .identity(Platform::Mock, &PlatformUserId::new("alice").unwrap())
         .await
         .unwrap()
         .unwrap()
         .user;
+    (bot, store, alice)
+}
+
+/// A tier change takes effect at once, up and down: the allowance is
+/// reconciled to the new limit, what is in use stays in use.
+async fn tier_change_reconciles(backend: TestBackend) {
+    use bot::trust::limits::LimitKind::Sent24h;
+    use bot::trust::{Actor, TierRecord};
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
+    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let roomy = CurrencyLimits::all(usd(1_000_000));
+    let verified = Tier::new(1).unwrap();
+    let limits = LimitsPolicy::default()
+        .with_table(Tier::ZERO, roomy.with(Sent24h, usd(5_000)))
+        .with_table(verified, roomy.with(Sent24h, usd(20_000)));
+    let (bot, store, alice) = bob_and_alice(&db, limits).await;
     let text = |replies: Vec<bot::message::Reply>| {
         replies
             .into_iter()
@@ -305,30 +315,8 @@ async fn pre_upgrade_use_released(backend: TestBackend) {
     };
     db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
     let roomy = CurrencyLimits::all(usd(1_000_000));
-    let config = BotConfig {
-        mock_opening_balance: Some(usd(100_000)),
-        trust: TrustConfig {
-            limits: LimitsPolicy::default().with_table(Tier::ZERO, roomy.with(Sent24h, usd(5_000))),
-            ..TrustConfig::default()
-        },
-        ..BotConfig::default()
-    };
-    let store = Arc::new(SqlStore::new(&db.ledger));
-    let bot: Arc<Bot> = Bot::new(
-        db.ledger.clone(),
-        Arc::<SqlStore>::clone(&store),
-        config,
-        Pepper::generate(&OsRandom),
-        Arc::new(OsRandom),
-    );
-    bot.handle(&dm("bob", "s-bob", "/start")).await;
-    bot.handle(&dm("alice", "s-alice", "/start")).await;
-    let alice = store
-        .identity(Platform::Mock, &PlatformUserId::new("alice").unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .user;
+    let limits = LimitsPolicy::default().with_table(Tier::ZERO, roomy.with(Sent24h, usd(5_000)));
+    let (bot, _store, alice) = bob_and_alice(&db, limits).await;
     let sent = || async {
         let report = bot.limits_report(alice).await.unwrap();
         let line = report.iter().find(|l| l.kind == Sent24h).unwrap().clone();
