@@ -334,7 +334,12 @@ pub(super) fn short_ref(kind: char, id: TransferId, body_chars: usize) -> Result
 }
 
 pub(super) fn event_key(msg: &Incoming) -> String {
-    format!("{}:{}", msg.platform, msg.event_id.as_str())
+    event_key_of(msg.platform, &msg.event_id)
+}
+
+/// [`event_key`] from its parts: what ids derived from an event hash.
+fn event_key_of(platform: Platform, event_id: &EventId) -> String {
+    format!("{platform}:{}", event_id.as_str())
 }
 
 pub(super) fn derive(namespace: &str, key: &str) -> TransferId {
@@ -347,7 +352,7 @@ pub(super) fn derive(namespace: &str, key: &str) -> TransferId {
 /// random page each (at each commit every page a batch changed is written
 /// again whole). Stable: a redelivered event gives the same id.
 fn derive_for_event(namespace: &str, platform: Platform, event_id: &EventId) -> TransferId {
-    let key = format!("{platform}:{}", event_id.as_str());
+    let key = event_key_of(platform, event_id);
     match event_id.order() {
         Some(order) => TransferId::derive_ordered(order, namespace, key.as_bytes()),
         None => derive(namespace, &key),
