@@ -772,7 +772,7 @@ macro_rules! sql_backend {
                 now_ms: i64,
             ) -> Result<Vec<GroupAnswer>, Error> {
                 let keys = BatchKeys::of(groups);
-                let mut tx = sqlx::Connection::begin_with(conn, $begin).await?;
+                let mut tx = sqlx::Connection::begin_with(conn, set::BATCH_BEGIN).await?;
                 let known = select_transfers(&mut tx, set::TRANSFERS_BY_ID, &keys.ids).await?;
                 let referenced: Vec<Transfer> = known
                     .iter()

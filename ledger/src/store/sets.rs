@@ -67,6 +67,8 @@ pub(crate) mod sqlite {
     pub(crate) const CACHES_ACCOUNTS: bool = true;
     /// Changes when another connection commits to the database.
     pub(crate) const DATA_VERSION: &str = "PRAGMA data_version";
+    /// How a batch's transaction begins: with the database's write lock.
+    pub(crate) const BATCH_BEGIN: &str = "BEGIN IMMEDIATE";
 
     /// Transfers by id; binds [`uuids`].
     pub(crate) const TRANSFERS_BY_ID: &str = concat!(
@@ -285,6 +287,18 @@ pub(crate) mod postgres {
     pub(crate) const CACHES_ACCOUNTS: bool = false;
     /// Not used: see [`CACHES_ACCOUNTS`].
     pub(crate) const DATA_VERSION: &str = "SELECT 0::int8";
+    /// How a batch's transaction begins: with its statements planned to
+    /// use the indexes. After a prepared statement's fifth run PostgreSQL
+    /// may plan it once for any values, and keep that plan until the
+    /// table is next analyzed. Made while the tables were small (a new
+    /// database, before any `ANALYZE`: autovacuum may be off, or not have
+    /// run yet), that plan reads the whole table, and every later batch
+    /// reads more rows than the last: `transfers` by id, `accounts` to
+    /// lock them, the bot's payments to update them. Every statement of a
+    /// batch looks up or writes rows by key, so an index is always the
+    /// right plan; planning each run for its values instead
+    /// (`plan_cache_mode`) cost more than it saved.
+    pub(crate) const BATCH_BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off";
 
     /// Transfers by id; binds [`uuids`].
     pub(crate) const TRANSFERS_BY_ID: &str = concat!(
