@@ -79,10 +79,7 @@ impl TransferId {
     /// no uniqueness key: a platform's event number is shared only by the
     /// few events that reuse it, not by billions.
     pub fn derive_ordered(order: u64, namespace: &str, name: &[u8]) -> TransferId {
-        let low = TransferId::derive(namespace, name).0 & LOW_64_BITS;
-        // Zero is reserved; a hash of zero is 2^-64 likely, but `order`
-        // may be zero too.
-        TransferId((u128::from(order) << 64) | low.max(1))
+        TransferId::derive_beside(TransferId(u128::from(order) << 64), namespace, name)
     }
 
     /// [`TransferId::derive`] for an id that belongs to `anchor` (the post
@@ -92,6 +89,8 @@ impl TransferId {
     /// in order ([`TransferId::derive_ordered`]), so is this.
     pub fn derive_beside(anchor: TransferId, namespace: &str, name: &[u8]) -> TransferId {
         let low = TransferId::derive(namespace, name).0 & LOW_64_BITS;
+        // Zero is reserved: the high half may be zero (an order of 0), and
+        // a hash's low half is zero once in 2^64.
         TransferId((anchor.0 & !LOW_64_BITS) | low.max(1))
     }
 

@@ -242,7 +242,7 @@ pub(super) fn derived(namespace: &str, key: &str) -> u128 {
 /// `/pay` or an `/approve`) started, as `bot` derives it; `None` for an id
 /// the mock chat would have refused.
 pub(super) fn payment_asked(from: &str, id: &str) -> Option<u128> {
-    let event = bot::message::EventId::new(format!("{from}:{id}")).ok()?;
+    let event = paybot_mock::event_id_of(from, id).ok()?;
     Some(bot::service::payment_transfer_id_of(bot::message::Platform::Mock, &event).as_u128())
 }
 

@@ -761,9 +761,7 @@ impl MockChat {
             Some(_) => return Err(MockError::BadId),
             None => format!("mock-{}", ledger::TransferId::random()),
         };
-        // Handles hold no `:`, so `<sender>:<id>` names one sender's event.
-        let event_id =
-            EventId::new(format!("{}:{id}", from.as_str())).map_err(|_| MockError::BadId)?;
+        let event_id = event_id_of(from.as_str(), &id)?;
         let reply_to = match &out.reply_to {
             Some(name) => Some(
                 Handle::parse(name)
@@ -979,6 +977,13 @@ impl MockChat {
             names
         })
     }
+}
+
+/// The core's event id of the message `id` that `sender` (a handle) sent
+/// through the mock chat. Handles hold no `:`, so `<sender>:<id>` names one
+/// sender's event.
+pub fn event_id_of(sender: &str, id: &str) -> Result<EventId, MockError> {
+    EventId::new(format!("{sender}:{id}")).map_err(|_| MockError::BadId)
 }
 
 /// An event id a client may give: 1 to [`EVENT_ID_CHARS_MAX`] printable
