@@ -865,6 +865,18 @@ mod cases {
         db.ledger.submit_linked(group).await.unwrap();
         assert_eq!(balance(db, alice).await, (500, 500));
         assert_eq!(balance(db, bob).await, (500, 500));
+        // Posted in the batch that made it: no deadline is left behind for
+        // the sweeper, and nothing shows it as still open.
+        assert!(
+            db.ledger
+                .open_pending_debits(alice, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        db.clock.advance(Duration::from_secs(61));
+        assert!(db.ledger.expire_due().await.unwrap().is_empty());
+        assert_eq!(balance(db, alice).await, (500, 500));
         assert_sound(db).await;
     }
 

@@ -760,9 +760,10 @@ macro_rules! sql_backend {
 
             /// One attempt at a batch, in phases: read the transfers it
             /// names, lock its accounts (sorted), read the resolutions of the
-            /// pending transfers it names, run the engine, insert the new
-            /// transfers, insert the outbox of the groups that succeeded,
-            /// add the account deltas, commit.
+            /// pending transfers it names, run the engine, write the new
+            /// transfers, their deadlines, the outbox of the groups that
+            /// succeeded and the account deltas (`write_batch`: one statement
+            /// on PostgreSQL), run the record writes, commit.
             async fn try_commit_batch(
                 conn: &mut Conn,
                 cache: &mut AccountCache,
@@ -808,7 +809,6 @@ macro_rules! sql_backend {
                         None => Ok(state.apply_group(g.transfers, now_ms)),
                     })
                     .collect();
-                insert_transfers(&mut tx, state.new_transfers()).await?;
                 let applied = || {
                     groups
                         .iter()
@@ -818,11 +818,16 @@ macro_rules! sql_backend {
                         .map(|(group, _)| group)
                 };
                 let outbox: Vec<&OutboxMessage> = applied().flat_map(|(_, g)| g.outbox).collect();
-                insert_outbox(&mut tx, &outbox, now_ms).await?;
+                let deltas = state.account_deltas();
+                let writes = sets::BatchWrites::new(state.new_transfers(), &outbox, now_ms, &deltas);
+                let updated = set::write_batch(&mut tx, &writes).await?;
+                let expected = u64::try_from(writes.accounts_changed()).unwrap_or(u64::MAX);
+                if updated != expected {
+                    return Err(corrupt(format!("updated {updated} of {expected} accounts' totals")));
+                }
                 let records: Vec<(usize, &[RecordWrite])> =
                     applied().map(|(group, g)| (group, g.records)).collect();
                 write_records(&mut tx, &records, combine).await?;
-                update_accounts(&mut tx, &state.account_deltas()).await?;
                 tx.commit().await?;
                 if set::CACHES_ACCOUNTS {
                     // Record writes are any SQL: an account they changed
@@ -907,27 +912,6 @@ macro_rules! sql_backend {
                     && done.rows_affected() != expected
                 {
                     return Err(Error::RecordConflict { group, record });
-                }
-                Ok(())
-            }
-
-            /// Adds each account's deltas to its totals, in one statement of
-            /// fixed text (see `sets`).
-            async fn update_accounts(
-                tx: &mut Conn,
-                deltas: &[(AccountId, crate::engine::Deltas)],
-            ) -> Result<(), Error> {
-                if deltas.is_empty() {
-                    return Ok(());
-                }
-                let query = set::totals(sqlx::query(set::UPDATE_TOTALS), deltas);
-                let updated = query.execute(&mut *tx).await?;
-                let expected = u64::try_from(deltas.len()).unwrap_or(u64::MAX);
-                if updated.rows_affected() != expected {
-                    return Err(corrupt(format!(
-                        "updated {} of {expected} accounts' totals",
-                        updated.rows_affected()
-                    )));
                 }
                 Ok(())
             }
@@ -1093,35 +1077,6 @@ macro_rules! sql_backend {
                 let query = set::account_ids(sqlx::query(set::ACCOUNTS_BY_ID), ids);
                 let rows = query.fetch_all(&mut *tx).await?;
                 rows.iter().map(account_from_row).collect()
-            }
-
-            /// Inserts the new transfers, the deadlines of the pending ones
-            /// and deletes the deadlines of the ones they resolve: one
-            /// statement of fixed text each, when it has rows.
-            async fn insert_transfers(tx: &mut Conn, transfers: &[Transfer]) -> Result<(), Error> {
-                if transfers.is_empty() {
-                    return Ok(());
-                }
-                set::transfers(sqlx::query(set::INSERT_TRANSFERS), transfers)
-                    .execute(&mut *tx)
-                    .await?;
-                let opened: Vec<(TransferId, i64)> = transfers
-                    .iter()
-                    .filter_map(|t| Some((t.id, t.expires_at_ms()?)))
-                    .collect();
-                if !opened.is_empty() {
-                    set::expiries(sqlx::query(set::INSERT_EXPIRIES), &opened)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let closed: Vec<uuid::Uuid> =
-                    transfers.iter().filter_map(|t| t.pending_id.map(TransferId::as_uuid)).collect();
-                if !closed.is_empty() {
-                    set::uuids(sqlx::query(set::DELETE_EXPIRIES), &closed)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Ok(())
             }
         }
     };

@@ -8,10 +8,79 @@
 //! row count, each parsed and planned again at every batch, and one
 //! statement per chunk of binds. Both backends take the same rows in the same
 //! order; what a batch writes is unchanged.
+//!
+//! What a batch writes once its engine has run ([`BatchWrites`]) goes in
+//! one call, `write_batch`: SQLite runs a statement per set (each is a
+//! call into the library, no round trip); PostgreSQL runs them as one
+//! statement of data-modifying `WITH` parts, one round trip while the
+//! batch holds its accounts' locks instead of five.
+
+use std::collections::HashSet;
 
 use crate::engine::Deltas;
 use crate::records::{RecordWrite, SqlValue};
-use crate::types::{AccountId, Transfer, TransferId};
+use crate::types::{AccountId, OutboxMessage, Transfer, TransferId};
+
+/// What a batch writes once its engine has run, before its record writes:
+/// the new transfers, the deadlines they open and close, the outbox of the
+/// groups that succeeded and the accounts' deltas.
+pub(crate) struct BatchWrites<'a> {
+    /// The new transfers, in order.
+    transfers: &'a [Transfer],
+    /// Deadlines of the new pending transfers that are still open when the
+    /// batch ends.
+    opened: Vec<(TransferId, i64)>,
+    /// Pending transfers the new ones resolve: their deadlines go.
+    closed: Vec<uuid::Uuid>,
+    /// Outbox messages, in order, written at `now_ms`.
+    outbox: &'a [&'a OutboxMessage],
+    now_ms: i64,
+    deltas: &'a [(AccountId, Deltas)],
+}
+
+impl<'a> BatchWrites<'a> {
+    pub(crate) fn new(
+        transfers: &'a [Transfer],
+        outbox: &'a [&'a OutboxMessage],
+        now_ms: i64,
+        deltas: &'a [(AccountId, Deltas)],
+    ) -> BatchWrites<'a> {
+        let closed: Vec<uuid::Uuid> = transfers
+            .iter()
+            .filter_map(|t| t.pending_id.map(TransferId::as_uuid))
+            .collect();
+        // A pending transfer resolved in the batch that made it never gets
+        // a deadline: PostgreSQL's one statement could not delete a row it
+        // inserts itself (its parts see the rows as they were before it).
+        let resolved_here: HashSet<uuid::Uuid> = closed.iter().copied().collect();
+        let opened = transfers
+            .iter()
+            .filter(|t| !resolved_here.contains(&t.id.as_uuid()))
+            .filter_map(|t| Some((t.id, t.expires_at_ms()?)))
+            .collect();
+        BatchWrites {
+            transfers,
+            opened,
+            closed,
+            outbox,
+            now_ms,
+            deltas,
+        }
+    }
+
+    /// Accounts whose totals the batch changes (what `write_batch` must
+    /// report as updated).
+    pub(crate) fn accounts_changed(&self) -> usize {
+        self.deltas.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.transfers.is_empty()
+            && self.closed.is_empty()
+            && self.outbox.is_empty()
+            && self.deltas.is_empty()
+    }
+}
 
 /// The kind of a record write's value: a combined statement's column is
 /// typed by it (see [`RecordWrite::combining`]).
@@ -58,7 +127,9 @@ macro_rules! account_columns {
 pub(crate) mod sqlite {
     use std::fmt::Write as _;
 
-    use super::{AccountId, Deltas, RecordWrite, SqlValue, Transfer, TransferId, ValueKind};
+    use super::{
+        AccountId, BatchWrites, Deltas, RecordWrite, SqlValue, Transfer, TransferId, ValueKind,
+    };
 
     type Query = sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
@@ -110,6 +181,42 @@ pub(crate) mod sqlite {
          debits_pending = accounts.debits_pending + (d.value ->> 3), \
          credits_pending = accounts.credits_pending + (d.value ->> 4) \
          FROM json_each($1) AS d WHERE accounts.id = (d.value ->> 0)";
+
+    /// Runs a batch's writes, a statement per set that has rows; returns
+    /// how many accounts' totals it updated.
+    pub(crate) async fn write_batch(
+        conn: &mut sqlx::SqliteConnection,
+        writes: &BatchWrites<'_>,
+    ) -> Result<u64, sqlx::Error> {
+        if !writes.transfers.is_empty() {
+            transfers(sqlx::query(INSERT_TRANSFERS), writes.transfers)
+                .execute(&mut *conn)
+                .await?;
+        }
+        if !writes.opened.is_empty() {
+            expiries(sqlx::query(INSERT_EXPIRIES), &writes.opened)
+                .execute(&mut *conn)
+                .await?;
+        }
+        if !writes.closed.is_empty() {
+            uuids(sqlx::query(DELETE_EXPIRIES), &writes.closed)
+                .execute(&mut *conn)
+                .await?;
+        }
+        if !writes.outbox.is_empty() {
+            outbox(sqlx::query(INSERT_OUTBOX), writes.outbox)
+                .bind(writes.now_ms)
+                .execute(&mut *conn)
+                .await?;
+        }
+        if writes.deltas.is_empty() {
+            return Ok(0);
+        }
+        let updated = totals(sqlx::query(UPDATE_TOTALS), writes.deltas)
+            .execute(&mut *conn)
+            .await?;
+        Ok(updated.rows_affected())
+    }
 
     fn push_uuid(json: &mut String, id: uuid::Uuid) {
         let _ = write!(json, "\"{}\"", id.simple());
@@ -279,7 +386,9 @@ pub(crate) mod sqlite {
 pub(crate) mod postgres {
     use std::fmt::Write as _;
 
-    use super::{AccountId, Deltas, RecordWrite, SqlValue, Transfer, TransferId, ValueKind};
+    use super::{
+        AccountId, BatchWrites, Deltas, RecordWrite, SqlValue, Transfer, TransferId, ValueKind,
+    };
 
     type Query = sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
@@ -319,30 +428,57 @@ pub(crate) mod postgres {
         account_columns!(),
         " FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE"
     );
-    /// New transfers, in order; binds [`transfers`].
-    pub(crate) const INSERT_TRANSFERS: &str = concat!(
-        "INSERT INTO transfers (",
+    /// A batch's writes in one statement (see [`write_batch`]): its parts
+    /// see the tables as they were before it, so no part reads what
+    /// another writes (a deadline both opened and closed by the batch is
+    /// left out of [`BatchWrites`]'s `opened`); each part with no rows
+    /// does nothing. New transfers in order (`$1..$10`, [`transfers`]),
+    /// new deadlines (`$11, $12`, [`expiries`]), deadlines of resolved
+    /// transfers (`$13`), outbox messages in order at `$17` (`$14..$16`,
+    /// [`outbox`]), the accounts' deltas (`$18..$22`, [`totals`]); it
+    /// returns how many accounts it updated.
+    pub(crate) const WRITE_BATCH: &str = concat!(
+        "WITH new_transfers AS (INSERT INTO transfers (",
         transfer_columns!(),
         ") SELECT id, kind, dr, cr, amount, currency, pending_id, timeout_secs, code, \
          timestamp_ms FROM UNNEST($1::uuid[], $2::int2[], $3::int8[], $4::int8[], \
          $5::int8[], $6::text[], $7::uuid[], $8::int8[], $9::int4[], $10::int8[]) \
          WITH ORDINALITY AS t(id, kind, dr, cr, amount, currency, pending_id, timeout_secs, \
-         code, timestamp_ms, n) ORDER BY n"
-    );
-    /// New open pending transfers' deadlines; binds [`expiries`].
-    pub(crate) const INSERT_EXPIRIES: &str = "INSERT INTO pending_expiries (transfer_id, expires_at_ms) \
-         SELECT * FROM UNNEST($1::uuid[], $2::int8[])";
-    /// Deadlines of pending transfers now resolved; binds [`uuids`].
-    pub(crate) const DELETE_EXPIRIES: &str =
-        "DELETE FROM pending_expiries WHERE transfer_id = ANY($1)";
-    /// Adds deltas to accounts' totals; binds [`totals`].
-    pub(crate) const UPDATE_TOTALS: &str = "UPDATE accounts SET \
+         code, timestamp_ms, n) ORDER BY n), \
+         opened AS (INSERT INTO pending_expiries (transfer_id, expires_at_ms) \
+         SELECT * FROM UNNEST($11::uuid[], $12::int8[])), \
+         closed AS (DELETE FROM pending_expiries WHERE transfer_id = ANY($13::uuid[])), \
+         messages AS (INSERT INTO outbox (id, topic, payload, created_at_ms) \
+         SELECT id, topic, payload, $17::int8 FROM UNNEST($14::uuid[], $15::text[], $16::text[]) \
+         WITH ORDINALITY AS m(id, topic, payload, n) ORDER BY n ON CONFLICT (id) DO NOTHING), \
+         totals AS (UPDATE accounts SET \
          debits_posted = accounts.debits_posted + d.dp, \
          credits_posted = accounts.credits_posted + d.cp, \
          debits_pending = accounts.debits_pending + d.dq, \
          credits_pending = accounts.credits_pending + d.cq \
-         FROM UNNEST($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[]) \
-         AS d(id, dp, cp, dq, cq) WHERE accounts.id = d.id";
+         FROM UNNEST($18::int8[], $19::int8[], $20::int8[], $21::int8[], $22::int8[]) \
+         AS d(id, dp, cp, dq, cq) WHERE accounts.id = d.id RETURNING 1) \
+         SELECT COUNT(*) FROM totals"
+    );
+
+    /// Runs a batch's writes as one statement ([`WRITE_BATCH`]), none when
+    /// there is nothing to write; returns how many accounts' totals it
+    /// updated.
+    pub(crate) async fn write_batch(
+        conn: &mut sqlx::PgConnection,
+        writes: &BatchWrites<'_>,
+    ) -> Result<u64, sqlx::Error> {
+        if writes.is_empty() {
+            return Ok(0);
+        }
+        let query = transfers(sqlx::query(WRITE_BATCH), writes.transfers);
+        let query = expiries(query, &writes.opened);
+        let query = uuids(query, &writes.closed);
+        let query = outbox(query, writes.outbox).bind(writes.now_ms);
+        let row = totals(query, writes.deltas).fetch_one(&mut *conn).await?;
+        let updated: i64 = sqlx::Row::try_get(&row, 0)?;
+        Ok(u64::try_from(updated).unwrap_or(0))
+    }
 
     /// New outbox messages, in order, `$4` their time; binds [`outbox`].
     pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (id, topic, payload, created_at_ms) \
