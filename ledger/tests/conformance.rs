@@ -527,6 +527,22 @@ mod cases {
             0
         );
         assert!(db.ledger.outbox_undelivered(10).await.unwrap().is_empty());
+        // More than one statement marks (4,000): all of them, in one commit.
+        let many: Vec<_> = (100..4_200)
+            .map(|i| OutboxMessage::new(i, "notify", format!("message {i}")).unwrap())
+            .collect();
+        db.ledger.enqueue_outbox(&many).await.unwrap();
+        let ids: Vec<u128> = many.iter().map(OutboxMessage::id).collect();
+        db.ledger.outbox_failed_many(&ids).await.unwrap();
+        assert_eq!(
+            db.ledger.outbox_undelivered(1).await.unwrap()[0].attempts,
+            1
+        );
+        db.ledger.outbox_delivered_many(&ids).await.unwrap();
+        assert_eq!(
+            db.ledger.outbox_backlog(u32::MAX).await.unwrap().messages,
+            0
+        );
     }
 
     pub(crate) async fn single_transfer_moves_money(db: &TestDb) {

@@ -70,9 +70,9 @@ impl From<Error> for LedgerError {
     }
 }
 
-/// Most bind parameters in one generated statement (SQLite allows 32766,
-/// PostgreSQL 65535).
-const BINDS_PER_STATEMENT_MAX: usize = 4_000;
+/// Most outbox messages one statement marks delivered (or counts an
+/// attempt of); more take one statement per this many, in one transaction.
+const OUTBOX_MARKS_PER_STATEMENT_MAX: usize = 4_000;
 
 /// Most page cache per SQLite connection, in KiB (SQLite's default: 2000).
 const SQLITE_CACHE_KIB_MAX: u32 = 32_768;
@@ -332,7 +332,7 @@ impl BatchKeys {
 macro_rules! sql_backend {
     ($module:ident, $db:ty, $begin:literal, $sets:ident, $schema:ident, $migration_lock:literal, $durability:ident) => {
         pub(crate) mod $module {
-            use sqlx::{QueryBuilder, Row};
+            use sqlx::Row;
 
             use super::*;
             use super::sets::$sets as set;
@@ -1022,36 +1022,32 @@ macro_rules! sql_backend {
             }
 
             /// Marks messages delivered, or counts a failed attempt of
-            /// each, in one transaction (one commit however many).
+            /// each, in one commit however many: one statement of fixed
+            /// text (see `sets`), so it is prepared once, whatever the count.
             pub(crate) async fn outbox_settle_many(
                 pool: &Pool,
                 ids: &[u128],
                 delivered_at_ms: Option<i64>,
             ) -> Result<(), Error> {
-                if ids.is_empty() {
-                    return Ok(());
-                }
-                let mut tx = pool.begin().await?;
-                for chunk in ids.chunks(BINDS_PER_STATEMENT_MAX - 1) {
-                    let mut q = QueryBuilder::<Db>::new("UPDATE outbox SET ");
-                    match delivered_at_ms {
-                        Some(at) => {
-                            q.push("delivered_at_ms = ");
-                            q.push_bind(at);
-                        }
-                        None => {
-                            q.push("attempts = attempts + 1");
-                        }
+                let ids: Vec<uuid::Uuid> = ids.iter().map(|id| uuid::Uuid::from_u128(*id)).collect();
+                let mark = |chunk: &[uuid::Uuid]| match delivered_at_ms {
+                    Some(at) => set::uuids(sqlx::query(set::OUTBOX_DELIVERED), chunk).bind(at),
+                    None => set::uuids(sqlx::query(set::OUTBOX_ATTEMPTED), chunk),
+                };
+                match ids.len() {
+                    0 => {}
+                    // One statement, committed on its own.
+                    n if n <= OUTBOX_MARKS_PER_STATEMENT_MAX => {
+                        mark(&ids).execute(pool).await?;
                     }
-                    q.push(" WHERE id IN (");
-                    let mut list = q.separated(", ");
-                    for id in chunk {
-                        list.push_bind(uuid::Uuid::from_u128(*id));
+                    _ => {
+                        let mut tx = pool.begin().await?;
+                        for chunk in ids.chunks(OUTBOX_MARKS_PER_STATEMENT_MAX) {
+                            mark(chunk).execute(&mut *tx).await?;
+                        }
+                        tx.commit().await?;
                     }
-                    q.push(")");
-                    q.build().persistent(false).execute(&mut *tx).await?;
                 }
-                tx.commit().await?;
                 Ok(())
             }
 

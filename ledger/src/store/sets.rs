@@ -293,6 +293,13 @@ pub(crate) mod sqlite {
          SELECT unhex(value ->> 0), value ->> 1, value ->> 2, $2 FROM json_each($1) \
          WHERE true ORDER BY key ON CONFLICT (id) DO NOTHING";
 
+    /// Marks outbox messages (`$1`, [`uuids`]) delivered at `$2`.
+    pub(crate) const OUTBOX_DELIVERED: &str = "UPDATE outbox SET delivered_at_ms = $2 \
+         WHERE id IN (SELECT unhex(value) FROM json_each($1))";
+    /// Counts a failed delivery attempt of outbox messages (`$1`, [`uuids`]).
+    pub(crate) const OUTBOX_ATTEMPTED: &str = "UPDATE outbox SET attempts = attempts + 1 \
+         WHERE id IN (SELECT unhex(value) FROM json_each($1))";
+
     /// `[["<hex>", topic, payload], ...]`.
     pub(crate) fn outbox(query: Query, messages: &[&crate::types::OutboxMessage]) -> Query {
         bind_array(query, messages, |json, m| {
@@ -484,6 +491,13 @@ pub(crate) mod postgres {
     pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (id, topic, payload, created_at_ms) \
          SELECT id, topic, payload, $4 FROM UNNEST($1::uuid[], $2::text[], $3::text[]) \
          WITH ORDINALITY AS m(id, topic, payload, n) ORDER BY n ON CONFLICT (id) DO NOTHING";
+
+    /// Marks outbox messages (`$1`, [`uuids`]) delivered at `$2`.
+    pub(crate) const OUTBOX_DELIVERED: &str =
+        "UPDATE outbox SET delivered_at_ms = $2 WHERE id = ANY($1)";
+    /// Counts a failed delivery attempt of outbox messages (`$1`, [`uuids`]).
+    pub(crate) const OUTBOX_ATTEMPTED: &str =
+        "UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1)";
 
     /// A `uuid[]` of ids, a `text[]` of topics and one of payloads.
     pub(crate) fn outbox(query: Query, messages: &[&crate::types::OutboxMessage]) -> Query {
