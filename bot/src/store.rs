@@ -506,6 +506,29 @@ pub trait Store:
         })
     }
 
+    /// A payee `/pay` names by mention: recorded as seen exactly as
+    /// [`Store::upsert_identity`] records a mention (`seen.speaking` is
+    /// false), and, where `seen` has a handle, [`Store::payee_facts`] about
+    /// them for `payer` (look-alikes of `seen.skeleton`). One statement
+    /// where the payee is known and the sighting changes nothing.
+    async fn see_payee(
+        &self,
+        seen: &SeenUser,
+        limit: u32,
+        payer: UserId,
+        now_ms: i64,
+    ) -> Result<(Identity, Option<PayeeFacts>), StoreError> {
+        let (identity, _) = self.upsert_identity(seen, now_ms).await?;
+        let facts = match &seen.skeleton {
+            Some(skeleton) => Some(
+                self.payee_facts(seen.platform, skeleton, limit, payer, identity.user)
+                    .await?,
+            ),
+            None => None,
+        };
+        Ok((identity, facts))
+    }
+
     /// How many of `payer`'s payments wait for their code, the legs of one
     /// payment to several people ([`pay_group::PayGroupStore`]) counted
     /// once: what `/pay` bounds before it reserves more.

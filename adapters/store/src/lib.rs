@@ -1766,6 +1766,92 @@ macro_rules! sql_backend {
                 Ok(facts)
             }
 
+            /// `Store::see_payee`: the payee's identity (by platform id),
+            /// and `payee_facts` about them, in one statement: the payee's
+            /// row first (`is_payee` 1), then one row per look-alike, each
+            /// carrying the answers (or one row of NULL identity columns
+            /// when there is neither). A payee who is new or changed is
+            /// then recorded and the facts read for the user they are now.
+            pub(crate) async fn see_payee(
+                pool: &Pool,
+                seen: &SeenUser,
+                limit: u32,
+                payer: UserId,
+                now_ms: i64,
+            ) -> Result<(Identity, Option<PayeeFacts>), Error> {
+                let Some(skeleton) = &seen.skeleton else {
+                    let (identity, _) = upsert_identity(pool, seen, now_ms).await?;
+                    return Ok((identity, None));
+                };
+                // As `payee_facts`, with the payee's user read from their
+                // identity (`payee`) instead of bound.
+                let rows = sqlx::query(concat!(
+                    "WITH payee AS (SELECT ",
+                    identity_columns!(),
+                    " FROM bot_identities WHERE platform = $1 AND platform_id = $5)
+                     SELECT f.paid_before, f.payee_tier, f.payer_waiting, i.* FROM (
+                         SELECT CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_payments AS b JOIN payee ON b.payee_user = payee.user_id
+                             WHERE b.payer = $4 AND b.state IN ('completed', 'claimed'))
+                         THEN 1 ELSE 0 END AS paid_before,
+                         (SELECT t.tier FROM bot_user_tiers AS t
+                             JOIN payee ON t.user_id = payee.user_id) AS payee_tier,
+                         ",
+                    payments_waiting_sql!("$4"),
+                    " AS payer_waiting) AS f
+                     LEFT JOIN (
+                         SELECT 1 AS is_payee, payee.* FROM payee
+                         UNION ALL
+                         SELECT 0 AS is_payee, l.* FROM (SELECT ",
+                    identity_columns!(),
+                    " FROM bot_identities WHERE platform = $1 AND skeleton = $2
+                             ORDER BY last_seen_ms DESC, platform_id
+                             LIMIT CAST($3 AS BIGINT)) AS l
+                     ) AS i ON 1 = 1
+                     ORDER BY i.is_payee DESC, i.last_seen_ms DESC, i.platform_id"
+                ))
+                .bind(seen.platform.as_str())
+                .bind(skeleton.as_str())
+                .bind(i64::from(limit))
+                .bind(payer.0)
+                .bind(seen.id.as_str())
+                .fetch_all(pool)
+                .await?;
+                let mut facts = PayeeFacts::default();
+                let mut payee = None;
+                for row in &rows {
+                    let paid_before: i32 = get(row, "bot_payments", "paid_before")?;
+                    facts.paid_before = paid_before != 0;
+                    facts.payee_tier = tier_column(row, "payee_tier")?;
+                    let waiting: i64 = get(row, "bot_payments", "payer_waiting")?;
+                    facts.payer_waiting = u64::try_from(waiting)
+                        .map_err(|_| corrupt("bot_payments", "payer_waiting", waiting))?;
+                    let found: Option<String> = get(row, "bot_identities", "platform_id")?;
+                    if found.is_none() {
+                        continue;
+                    }
+                    let identity = identity_from_row(row)?;
+                    let is_payee: Option<i32> = get(row, "bot_identities", "is_payee")?;
+                    if is_payee == Some(1) {
+                        payee = Some(identity);
+                    } else {
+                        facts.look_alikes.push(identity);
+                    }
+                }
+                match payee {
+                    Some(known) if sighting_changes_nothing(&known, seen, now_ms) => {
+                        Ok((known, Some(facts)))
+                    }
+                    _ => {
+                        let (identity, _) = record_sighting(pool, seen, now_ms).await?;
+                        let facts =
+                            payee_facts(pool, seen.platform, skeleton, limit, payer, identity.user)
+                                .await?;
+                        Ok((identity, Some(facts)))
+                    }
+                }
+            }
+
             /// `payer`'s payments waiting for their code, a group's legs
             /// once, in one statement.
             pub(crate) async fn payments_waiting(pool: &Pool, payer: UserId) -> Result<u64, Error> {
@@ -2868,6 +2954,16 @@ impl Store for SqlStore {
         payee: UserId,
     ) -> Result<PayeeFacts, StoreError> {
         on_backend!(self, pool => db::payee_facts(pool, platform, skeleton, limit, payer, payee).await)
+    }
+
+    async fn see_payee(
+        &self,
+        seen: &SeenUser,
+        limit: u32,
+        payer: UserId,
+        now_ms: i64,
+    ) -> Result<(Identity, Option<PayeeFacts>), StoreError> {
+        on_backend!(self, pool => db::see_payee(pool, seen, limit, payer, now_ms).await)
     }
 
     async fn payments_waiting(&self, payer: UserId) -> Result<u64, StoreError> {

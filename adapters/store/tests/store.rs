@@ -114,6 +114,7 @@ conformance!(
     open_event_gives_the_outcome_or_the_sender_seen,
     awaiting_code_is_both_reads_in_one,
     payee_facts_are_both_reads_in_one,
+    see_payee_is_the_sighting_and_the_facts_in_one,
     payee_facts_give_the_payees_tier,
     awaiting_code_gives_where_each_payee_account_is_now,
     payee_facts_count_the_payers_waiting_payments_a_group_once,
@@ -2881,6 +2882,109 @@ mod cases {
             reverse.look_alikes,
             store.identities_with_skeleton(p, "b0b", 10).await.unwrap()
         );
+    }
+
+    /// `see_payee` is `upsert_identity` of a mention then `payee_facts`
+    /// about the user that gives: a payee known and unchanged, new,
+    /// renamed, or without a handle (no facts).
+    pub(crate) async fn see_payee_is_the_sighting_and_the_facts_in_one(
+        _db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let p = Platform::Mock;
+        let facts_of = async |payee: UserId, skeleton: &str| {
+            let facts = store
+                .payee_facts(p, skeleton, 8, alice, payee)
+                .await
+                .unwrap();
+            format!("{facts:?}")
+        };
+        // Known and unchanged: the same identity, nothing written.
+        let bob_seen = store.identity(p, &pid("bob")).await.unwrap().unwrap();
+        let mention = seen(p, "bob", Some("bob"), false);
+        let (identity, facts) = store.see_payee(&mention, 8, alice, T0 + 1).await.unwrap();
+        assert_eq!(identity, bob_seen);
+        assert_eq!(
+            format!("{:?}", facts.unwrap()),
+            facts_of(bob, "sk:bob").await
+        );
+        // Look-alikes, a completed payment, a waiting one and a tier: as
+        // `payee_facts` reads them.
+        store
+            .upsert_identity(&seen(p, "bob2", Some("bob"), false), T0 + 2)
+            .await
+            .unwrap();
+        let done = payment("SEE001", alice, bob, 100);
+        store.insert_payment(&done).await.unwrap();
+        let completed = Payment {
+            state: PaymentState::Completed,
+            due_at_ms: None,
+            ..store.payment(&r("SEE001")).await.unwrap().unwrap()
+        };
+        assert!(store.update_payment(&completed).await.unwrap());
+        store
+            .insert_payment(&payment("SEE002", alice, bob, 100))
+            .await
+            .unwrap();
+        store
+            .set_tier(&TierRecord {
+                user: bob,
+                tier: Tier::new(2).unwrap(),
+                reason: "checked".to_owned(),
+                actor: Actor::System,
+                set_at_ms: T0,
+            })
+            .await
+            .unwrap();
+        let (identity, facts) = store.see_payee(&mention, 8, alice, T0 + 3).await.unwrap();
+        assert_eq!(identity, bob_seen);
+        let facts = facts.unwrap();
+        assert!(facts.paid_before);
+        assert_eq!(facts.payer_waiting, 1);
+        assert_eq!(facts.payee_tier, Some(Tier::new(2).unwrap()));
+        assert_eq!(ids(&facts.look_alikes), ["bob2", "bob"]);
+        assert_eq!(format!("{facts:?}"), facts_of(bob, "sk:bob").await);
+        let (_, reverse) = store
+            .see_payee(&seen(p, "alice", Some("alice"), false), 8, bob, T0 + 3)
+            .await
+            .unwrap();
+        assert!(!reverse.unwrap().paid_before, "one direction only");
+        // New: recorded (a mention is not a first contact), a user of its own.
+        let carol_mention = seen(p, "carol", Some("carol"), false);
+        let (carol, facts) = store
+            .see_payee(&carol_mention, 8, alice, T0 + 4)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.identity(p, &pid("carol")).await.unwrap(),
+            Some(carol.clone())
+        );
+        assert!(!carol.started);
+        assert_ne!(carol.user, bob);
+        let facts = facts.unwrap();
+        assert!(!facts.paid_before);
+        assert_eq!(ids(&facts.look_alikes), ["carol"]);
+        // Renamed: the new handle recorded, the facts by its skeleton.
+        let renamed = seen(p, "bob", Some("robert"), false);
+        let (identity, facts) = store.see_payee(&renamed, 8, alice, T0 + 5).await.unwrap();
+        assert_eq!(identity.handle, Some(handle("robert")));
+        assert_eq!(identity.user, bob);
+        assert_eq!(
+            store.identity(p, &pid("bob")).await.unwrap(),
+            Some(identity)
+        );
+        let facts = facts.unwrap();
+        assert!(facts.paid_before);
+        assert_eq!(ids(&facts.look_alikes), ["bob"]);
+        // No handle: seen, and no facts to read by a skeleton.
+        let (identity, facts) = store
+            .see_payee(&seen(p, "dave", None, false), 8, alice, T0 + 6)
+            .await
+            .unwrap();
+        assert_eq!(identity.handle, None);
+        assert!(facts.is_none());
     }
 
     /// `payee_facts` gives the payee's tier as `tier_of` reads it, with

@@ -6,8 +6,10 @@
 //! between messages, so nothing in it can be stale beyond the message that
 //! read it (another process, or an operator, changing a tier meanwhile is
 //! seen by the next message, exactly as a message that read it once would
-//! see it). Today that is each user's verification tier: the second factor,
-//! the payer's limits and the payee's limits of one `/pay` each ask for it.
+//! see it). Today that is each user's verification tier (the second factor,
+//! the payer's limits and the payee's limits of one `/pay` each ask for it),
+//! and what `/pay` read about a payee named by mention together with their
+//! identity ([`keep_payee_facts`]; the warnings take it once).
 //! Code outside a message (the operator's calls, the sweep) has no memo and
 //! reads the store every time, and a tier written inside a message is
 //! dropped from the memo ([`forget_tier`]).
@@ -18,7 +20,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use crate::store::UserId;
+use crate::store::{PayeeFacts, UserId};
 use crate::trust::Tier;
 
 /// Most tiers one message keeps (a payment asks for two users; a split for
@@ -29,6 +31,16 @@ pub const TIERS_MEMO_PER_MESSAGE_MAX: usize = 16;
 #[derive(Debug, Default)]
 pub(super) struct MessageMemo {
     tiers: Mutex<Vec<(UserId, Tier)>>,
+    payee_facts: Mutex<Option<PayeeRead>>,
+}
+
+/// What was read about one payee for one payer, by the payee's skeleton.
+#[derive(Debug)]
+struct PayeeRead {
+    payer: UserId,
+    payee: UserId,
+    skeleton: String,
+    facts: PayeeFacts,
 }
 
 tokio::task_local! {
@@ -74,6 +86,48 @@ pub(super) fn forget_tier(user: UserId) {
     });
 }
 
+/// Keeps what was read about `payee` for `payer` by `skeleton` (one such
+/// read per message: a later one replaces it; outside a message nothing is
+/// kept).
+pub(super) fn keep_payee_facts(payer: UserId, payee: UserId, skeleton: &str, facts: PayeeFacts) {
+    let _outside_a_message = MEMO.try_with(|memo| {
+        let mut kept = memo
+            .payee_facts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *kept = Some(PayeeRead {
+            payer,
+            payee,
+            skeleton: skeleton.to_owned(),
+            facts,
+        });
+    });
+}
+
+/// What this message read about `payee` for `payer` by `skeleton`, taken
+/// (a second ask reads the store).
+pub(super) fn take_payee_facts(payer: UserId, payee: UserId, skeleton: &str) -> Option<PayeeFacts> {
+    MEMO.try_with(|memo| {
+        let mut kept = memo
+            .payee_facts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match kept.take() {
+            Some(read)
+                if read.payer == payer && read.payee == payee && read.skeleton == skeleton =>
+            {
+                Some(read.facts)
+            }
+            other => {
+                *kept = other;
+                None
+            }
+        }
+    })
+    .ok()
+    .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +153,45 @@ mod tests {
         // Outside a message nothing is kept.
         keep_tier(alice, one);
         assert_eq!(tier(alice), None);
+    }
+
+    #[tokio::test]
+    async fn payee_facts_are_taken_once_and_only_for_the_same_read() {
+        let (alice, bob, carol) = (UserId(1), UserId(2), UserId(3));
+        let facts = PayeeFacts {
+            paid_before: true,
+            payer_waiting: 2,
+            ..PayeeFacts::default()
+        };
+        with_memo(async {
+            keep_payee_facts(alice, bob, "b0b", facts.clone());
+            assert!(
+                take_payee_facts(alice, carol, "b0b").is_none(),
+                "another payee"
+            );
+            assert!(take_payee_facts(bob, bob, "b0b").is_none(), "another payer");
+            assert!(
+                take_payee_facts(alice, bob, "x").is_none(),
+                "another skeleton"
+            );
+            let taken = take_payee_facts(alice, bob, "b0b").unwrap();
+            assert!(taken.paid_before);
+            assert_eq!(taken.payer_waiting, 2);
+            assert!(take_payee_facts(alice, bob, "b0b").is_none(), "taken once");
+        })
+        .await;
+        with_memo(async {
+            assert!(
+                take_payee_facts(alice, bob, "b0b").is_none(),
+                "a new message"
+            );
+        })
+        .await;
+        keep_payee_facts(alice, bob, "b0b", facts);
+        assert!(
+            take_payee_facts(alice, bob, "b0b").is_none(),
+            "outside a message"
+        );
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ use ledger::{AccountKind, Amount, NewTransfer, SubmitError, TransferError, Unit}
 
 use super::escrow::{escrow_claim, hold_id};
 use super::limits::{PAYMENT_KINDS, payment_movement};
-use super::resolve::Resolved;
+use super::resolve::{Purpose, Resolved};
 use super::second_factor::Gate;
 use super::texts::holds as hold_texts;
 use super::texts::pay::{self as texts, describe_state};
@@ -47,7 +47,7 @@ impl Bot {
         memo: Option<Memo>,
     ) -> Result<()> {
         let resolved = match &payee {
-            Some(target) => match self.resolve(turn, target, true).await? {
+            Some(target) => match self.resolve(turn, target, Purpose::Payment).await? {
                 Ok(resolved) => resolved,
                 Err(refusal) => {
                     turn.for_sender(refusal);

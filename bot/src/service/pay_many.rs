@@ -17,7 +17,7 @@
 use ledger::{Amount, NewTransfer, SubmitError, TransferError, TransferId, Unit};
 
 use super::limits::{LimitPlan, Movement, payment_movement};
-use super::resolve::Resolved;
+use super::resolve::{Purpose, Resolved};
 use super::rules::EarlierLeg;
 use super::second_factor::Gate;
 use super::texts::pay::{CANCEL_BUTTON, describe_state};
@@ -109,7 +109,7 @@ impl Bot {
         let key = event_key(turn.msg);
         let mut legs: Vec<Leg> = Vec::new();
         for (index, leg) in wanted.iter().enumerate() {
-            let identity = match self.resolve(turn, &leg.payee, false).await? {
+            let identity = match self.resolve(turn, &leg.payee, Purpose::Known).await? {
                 Ok(Resolved::Known(identity)) => identity,
                 Ok(Resolved::Unclaimed(handle)) => {
                     turn.for_sender(texts::not_joined(&handle.to_string()));

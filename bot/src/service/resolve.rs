@@ -7,6 +7,7 @@
 //! that looks like another known one (its TR39 skeleton) is named in a
 //! warning before the payer confirms.
 
+use super::account::seen_user;
 use super::memo;
 use super::texts::minutes;
 use super::texts::resolve as texts;
@@ -19,6 +20,18 @@ use crate::store::{Identity, Payee, PayeeNow, UserId};
 
 /// Look-alike handles fetched per warning check.
 pub const CONFUSABLE_CANDIDATES_MAX: u32 = 8;
+
+/// What a command names a person for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// Someone the platform or paybot knows (a request, a split, a leg of
+    /// a payment to several people).
+    Known,
+    /// `/pay`: a handle nobody has claimed yet is allowed (the money waits
+    /// in escrow), and a mentioned payee's facts for the warnings are read
+    /// with their identity (see [`Bot::payment_facts`]).
+    Payment,
+}
 
 /// Which payee a command named, resolved.
 pub(super) enum Resolved {
@@ -43,7 +56,7 @@ impl Bot {
         &self,
         turn: &Turn<'_>,
         target: &Target,
-        allow_unclaimed: bool,
+        purpose: Purpose,
     ) -> Result<std::result::Result<Resolved, String>> {
         let msg = turn.msg;
         let mention = msg.mentions.iter().find(|m| match target {
@@ -57,9 +70,21 @@ impl Bot {
             if mention.user.is_bot {
                 return Ok(Err(texts::is_a_bot(&label_of_user(&mention.user))));
             }
-            let (identity, _) = self
-                .see(&mention.user, msg.platform, false, false, turn.now_ms)
+            if purpose == Purpose::Known {
+                let (identity, _) = self
+                    .see(&mention.user, msg.platform, false, false, turn.now_ms)
+                    .await?;
+                return Ok(Ok(Resolved::Known(identity)));
+            }
+            let seen = seen_user(&mention.user, msg.platform, false, false);
+            let payer = turn.me.user;
+            let (identity, facts) = self
+                .store
+                .see_payee(&seen, CONFUSABLE_CANDIDATES_MAX, payer, turn.now_ms)
                 .await?;
+            if let (Some(facts), Some(skeleton)) = (facts, &seen.skeleton) {
+                memo::keep_payee_facts(payer, identity.user, skeleton, facts);
+            }
             return Ok(Ok(Resolved::Known(identity)));
         }
         match target {
@@ -79,7 +104,9 @@ impl Bot {
                     .await?;
                 match known.into_iter().next() {
                     Some(identity) => Ok(Ok(Resolved::Known(identity))),
-                    None if allow_unclaimed => Ok(Ok(Resolved::Unclaimed(handle.clone()))),
+                    None if purpose == Purpose::Payment => {
+                        Ok(Ok(Resolved::Unclaimed(handle.clone())))
+                    }
                     None => Ok(Err(not_known(target))),
                 }
             }
@@ -93,7 +120,7 @@ impl Bot {
         turn: &Turn<'_>,
         target: &Target,
     ) -> Result<std::result::Result<Identity, String>> {
-        Ok(match self.resolve(turn, target, false).await? {
+        Ok(match self.resolve(turn, target, Purpose::Known).await? {
             Ok(Resolved::Known(identity)) => Ok(identity),
             // `resolve` gives no unclaimed handle when not allowed to.
             Ok(Resolved::Unclaimed(_)) => Err(not_known(target)),
@@ -151,10 +178,15 @@ impl Bot {
         let (similar, paid_before) = match (&handle, payee) {
             (Some(handle), Resolved::Known(identity)) => {
                 let skeleton = identity::skeleton(handle);
-                let facts = self
-                    .store
-                    .payee_facts(platform, &skeleton, limit, payer, identity.user)
-                    .await?;
+                // Read with the payee's identity where a mention named them.
+                let facts = match memo::take_payee_facts(payer, identity.user, &skeleton) {
+                    Some(facts) => facts,
+                    None => {
+                        self.store
+                            .payee_facts(platform, &skeleton, limit, payer, identity.user)
+                            .await?
+                    }
+                };
                 let tier = facts.payee_tier.unwrap_or(self.config.trust.default_tier);
                 memo::keep_tier(identity.user, tier);
                 payer_waiting = Some(usize::try_from(facts.payer_waiting).unwrap_or(usize::MAX));
