@@ -125,7 +125,7 @@ pub use texts::turn::{CARD_IN_DIRECT_COMMAND_TEXT, CARD_IN_DIRECT_TEXT, INTERNAL
 use texts::{minutes, tries};
 use turn::{
     AwaitsCode, Screened, Turn, decode_outcome, derive, encode_outcome, event_key, ignored,
-    internal_error, short_ref, withhold_card_numbers,
+    internal_error, looks_like_confirm, short_ref, withhold_card_numbers,
 };
 pub use turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, payment_transfer_id_of};
 
@@ -476,13 +476,17 @@ impl Bot {
         } else {
             let direct = msg.chat.kind == ChatKind::Direct;
             let seen = seen_user(&msg.sender, platform, true, direct);
-            self.store
-                .open_event(event, &seen, now_ms)
-                .await
-                .map(|opened| match opened {
-                    OpenedEvent::Handled(stored) => (Some(stored), None),
-                    OpenedEvent::New(sender) => (None, Some(sender)),
-                })
+            // A code typed in a direct chat: what waits for it is read with
+            // the sender (a group's `/confirm` is refused before any read).
+            let opened = if direct && looks_like_confirm(&msg.text) {
+                self.store.open_confirm_event(event, &seen, now_ms).await
+            } else {
+                self.store.open_event(event, &seen, now_ms).await
+            };
+            opened.map(|opened| match opened {
+                OpenedEvent::Handled(stored) => (Some(stored), None),
+                OpenedEvent::New(sender) => (None, Some(sender)),
+            })
         };
         let sender = match opened {
             Ok((None, sender)) => sender,
@@ -562,6 +566,9 @@ impl Bot {
             if let Some(tier) = seen.tier {
                 let tier = tier.unwrap_or(self.config.trust.default_tier);
                 memo::keep_tier(seen.identity.user, tier);
+            }
+            if let Some(awaiting) = seen.awaiting {
+                memo::keep_awaiting(seen.identity.user, awaiting);
             }
             (seen.identity, seen.first_contact)
         });

@@ -153,6 +153,9 @@ pub struct SenderSeen {
     /// Their verification tier as last set (`Some(None)`: never set), where
     /// it was read with them; `None`: not read.
     pub tier: Option<Option<crate::trust::Tier>>,
+    /// What waits for their code, where it was read with them
+    /// ([`Store::open_confirm_event`]); `None`: not read.
+    pub awaiting: Option<AwaitingCode>,
 }
 
 /// What the warnings before a payment read about its payee
@@ -304,7 +307,21 @@ pub trait Store:
             identity,
             first_contact,
             tier: None,
+            awaiting: None,
         }))
+    }
+
+    /// [`Store::open_event`] of a message that looks like `/confirm`, and
+    /// what waits for the sender's code ([`Store::awaiting_code`]) with it:
+    /// one statement where the sender is known and unchanged. Where it is
+    /// not read with them, [`SenderSeen::awaiting`] is `None`.
+    async fn open_confirm_event(
+        &self,
+        event: &EventId,
+        sender: &SeenUser,
+        now_ms: i64,
+    ) -> Result<OpenedEvent, StoreError> {
+        self.open_event(event, sender, now_ms).await
     }
 
     /// Forgets the outcomes of events finished before `before_ms` (a

@@ -1089,11 +1089,84 @@ macro_rules! sql_backend {
                             identity: known,
                             first_contact: false,
                             tier: Some(tier_column(row, "sender_tier")?),
+                            awaiting: None,
                         }));
                     }
                 }
                 let (identity, first_contact) = record_sighting(pool, seen, now_ms).await?;
-                Ok(OpenedEvent::New(SenderSeen { identity, first_contact, tier: None }))
+                Ok(OpenedEvent::New(SenderSeen { identity, first_contact, tier: None, awaiting: None }))
+            }
+
+            /// `Store::open_confirm_event`: `open_event`'s read and
+            /// `awaiting_code`'s in one statement, one row per payment
+            /// waiting for the sender's code (or one with NULL payment
+            /// columns), each carrying the sender and the other flags. An
+            /// unknown or changed sender goes as `open_event` goes, without
+            /// the rest.
+            pub(crate) async fn open_confirm_event(
+                pool: &Pool,
+                event: &EventId,
+                seen: &SeenUser,
+                now_ms: i64,
+            ) -> Result<OpenedEvent, Error> {
+                let rows = sqlx::query(concat!(
+                    "SELECT s.*,
+                         CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_card_ops AS c
+                             WHERE c.user_id = s.user_id AND c.state = 'awaiting_code')
+                         OR EXISTS (
+                             SELECT 1 FROM bot_card_adds AS c
+                             WHERE c.user_id = s.user_id AND c.state = 'awaiting_code')
+                         THEN 1 ELSE 0 END AS cards_awaited,
+                         CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_standing_orders AS o
+                             WHERE o.payer = s.user_id AND o.state = 'awaiting_code')
+                         THEN 1 ELSE 0 END AS standing_awaited,
+                         CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_autopays AS o
+                             WHERE o.payer = s.user_id AND o.state = 'awaiting_code')
+                         THEN 1 ELSE 0 END AS autopays_awaited,
+                         p.seq, (SELECT a.user_id FROM bot_identities AS a
+                             WHERE a.platform = p.payee_platform
+                                 AND a.platform_id = p.payee_id) AS payee_user_now, ",
+                    payment_columns!(),
+                    " FROM (SELECT (SELECT outcome FROM bot_events
+                                 WHERE platform = $1 AND event_id = $3) AS event_outcome,
+                             (SELECT tier FROM bot_user_tiers AS t
+                                 WHERE t.user_id = bot_identities.user_id) AS sender_tier, ",
+                    identity_columns!(),
+                    " FROM bot_identities WHERE platform = $1 AND platform_id = $2) AS s
+                     LEFT JOIN bot_payments AS p
+                         ON p.payer = s.user_id AND p.state = 'awaiting_code'
+                     ORDER BY p.created_at_ms DESC, p.seq DESC"
+                ))
+                .bind(seen.platform.as_str())
+                .bind(seen.id.as_str())
+                .bind(event.as_str())
+                .fetch_all(pool)
+                .await?;
+                let Some(first) = rows.first() else {
+                    return open_event(pool, event, seen, now_ms).await;
+                };
+                if let Some(outcome) = get::<Option<String>>(first, "bot_events", "event_outcome")? {
+                    return Ok(OpenedEvent::Handled(outcome));
+                }
+                let known = identity_from_row(first)?;
+                if !sighting_changes_nothing(&known, seen, now_ms) {
+                    let (identity, first_contact) = record_sighting(pool, seen, now_ms).await?;
+                    return Ok(OpenedEvent::New(SenderSeen {
+                        identity,
+                        first_contact,
+                        tier: None,
+                        awaiting: None,
+                    }));
+                }
+                Ok(OpenedEvent::New(SenderSeen {
+                    identity: known,
+                    first_contact: false,
+                    tier: Some(tier_column(first, "sender_tier")?),
+                    awaiting: Some(awaiting_from_rows(&rows)?),
+                }))
             }
 
             /// A column of `bot_user_tiers.tier` read with another record
@@ -2442,8 +2515,13 @@ macro_rules! sql_backend {
                 .bind(user.0)
                 .fetch_all(pool)
                 .await?;
+                awaiting_from_rows(&rows)
+            }
+
+            /// An `AwaitingCode` from rows of `awaiting_code`'s columns.
+            fn awaiting_from_rows(rows: &[DbRow]) -> Result<AwaitingCode, Error> {
                 let mut awaiting = AwaitingCode::default();
-                for row in &rows {
+                for row in rows {
                     let flag = |column: &str| -> Result<bool, Error> {
                         Ok(get::<i32>(row, PAYMENTS_TABLE, column)? != 0)
                     };
@@ -2770,6 +2848,15 @@ impl Store for SqlStore {
         now_ms: i64,
     ) -> Result<OpenedEvent, StoreError> {
         on_backend!(self, pool => db::open_event(pool, event, sender, now_ms).await)
+    }
+
+    async fn open_confirm_event(
+        &self,
+        event: &EventId,
+        sender: &SeenUser,
+        now_ms: i64,
+    ) -> Result<OpenedEvent, StoreError> {
+        on_backend!(self, pool => db::open_confirm_event(pool, event, sender, now_ms).await)
     }
 
     async fn forget_events(&self, before_ms: i64) -> Result<u64, StoreError> {

@@ -112,6 +112,7 @@ conformance!(
     card_records_awaiting_code_sees_ops_and_adds_of_that_user_only,
     requests_since_counts_each_side_in_the_window,
     open_event_gives_the_outcome_or_the_sender_seen,
+    open_confirm_event_gives_what_awaits_the_code_too,
     awaiting_code_is_both_reads_in_one,
     payee_facts_are_both_reads_in_one,
     see_payee_is_the_sighting_and_the_facts_in_one,
@@ -2712,6 +2713,7 @@ mod cases {
             identity: again,
             first_contact,
             tier,
+            awaiting,
         }) = store
             .open_event(&ev("m2"), &speaking, T0 + 1)
             .await
@@ -2721,6 +2723,7 @@ mod cases {
         };
         assert!(!first_contact);
         assert_eq!(again.user, sender.user);
+        assert!(awaiting.is_none(), "read by open_confirm_event only");
         // Their tier comes with them: never set, then as set.
         assert_eq!(tier, Some(None));
         let three = Tier::new(3).unwrap();
@@ -2794,6 +2797,106 @@ mod cases {
                 ..
             })
         ));
+    }
+
+    /// `open_confirm_event` is `open_event` and, for a sender known and
+    /// unchanged, `awaiting_code` of them.
+    pub(crate) async fn open_confirm_event_gives_what_awaits_the_code_too(
+        db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let p = Platform::Mock;
+        let bob = user(&store, "bob").await;
+        let speaking = seen(p, "dana", Some("dana"), true);
+        // Someone new: seen, with their first contact; nothing read with them.
+        let OpenedEvent::New(SenderSeen {
+            identity: dana,
+            first_contact: true,
+            awaiting: None,
+            ..
+        }) = store
+            .open_confirm_event(&ev("c1"), &speaking, T0)
+            .await
+            .unwrap()
+        else {
+            panic!("a new sender");
+        };
+        assert_eq!(
+            store.identity(p, &pid("dana")).await.unwrap(),
+            Some(dana.clone())
+        );
+        let same_as_apart = async |event: &str, at: i64| {
+            let OpenedEvent::New(SenderSeen {
+                identity,
+                first_contact: false,
+                tier: Some(None),
+                awaiting: Some(awaiting),
+            }) = store
+                .open_confirm_event(&ev(event), &speaking, at)
+                .await
+                .unwrap()
+            else {
+                panic!("a known sender, read with what awaits their code");
+            };
+            assert_eq!(identity, dana);
+            let apart = store.awaiting_code(dana.user).await.unwrap();
+            assert_eq!(format!("{awaiting:?}"), format!("{apart:?}"));
+            awaiting
+        };
+        // Nothing waits.
+        let none = same_as_apart("c2", T0 + 1).await;
+        assert!(none.payments.is_empty());
+        assert_eq!(none.others, bot::store::CodesAwaited::default());
+        // Two payments and a card add wait; another's and a completed one
+        // do not count.
+        for (reference, payer, state, created) in [
+            ("DAN001", dana.user, PaymentState::AwaitingCode, T0),
+            ("DAN002", dana.user, PaymentState::AwaitingCode, T0 + 5),
+            ("DAN003", dana.user, PaymentState::Completed, T0 + 9),
+            ("BOB001", bob, PaymentState::AwaitingCode, T0 + 9),
+        ] {
+            let record = Payment {
+                state,
+                created_at_ms: created,
+                payee: Payee::User {
+                    user: bob,
+                    platform: p,
+                    id: pid("bob"),
+                },
+                ..payment(reference, payer, bob, 100)
+            };
+            store.insert_payment(&record).await.unwrap();
+        }
+        store
+            .insert_card_add(&card_add("A00003", dana.user, "4111111111111111", T0))
+            .await
+            .unwrap();
+        let two = same_as_apart("c3", T0 + 2).await;
+        assert_eq!(refs(&two.payments), ["DAN002", "DAN001"]);
+        assert_eq!(two.payees_now.len(), 2);
+        assert!(two.payees_now.iter().all(|now| now.user == Some(bob)));
+        assert!(two.others.cards);
+        // A changed sender is recorded; what awaits is left to its own read.
+        let renamed = seen(p, "dana", Some("dana2"), true);
+        let OpenedEvent::New(SenderSeen {
+            identity,
+            awaiting: None,
+            ..
+        }) = store
+            .open_confirm_event(&ev("c4"), &renamed, T0 + 3)
+            .await
+            .unwrap()
+        else {
+            panic!("a new event");
+        };
+        assert_eq!(identity.handle, Some(handle("dana2")));
+        // A handled event gives its outcome back.
+        finish(db, &store, p, "c3", "confirmed", T0 + 4).await;
+        let replay = store
+            .open_confirm_event(&ev("c3"), &renamed, T0 + 5)
+            .await
+            .unwrap();
+        assert!(matches!(replay, OpenedEvent::Handled(ref o) if o == "confirmed"));
     }
 
     /// `awaiting_code` is `payments_awaiting_code` and `codes_awaited`.

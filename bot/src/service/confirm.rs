@@ -3,6 +3,7 @@
 //! action needs it, and hands over to that family; a wrong code counts
 //! against everything waiting for one.
 
+use super::memo;
 use super::pay_many::is_group_ref;
 use super::second_factor::Gate;
 use super::texts::pay as texts;
@@ -30,7 +31,11 @@ impl Bot {
         // One read gives the payments waiting for a code, where each one's
         // payee account is now, and says which other records wait for
         // one; only those are read.
-        let mut read = self.store.awaiting_code(turn.me.user).await?;
+        // Read with the message's first read where it looked like this.
+        let mut read = match memo::take_awaiting(turn.me.user) {
+            Some(read) => read,
+            None => self.store.awaiting_code(turn.me.user).await?,
+        };
         let waiting = read.others;
         let awaiting = std::mem::take(&mut read.payments);
         let standing = if waiting.standing {

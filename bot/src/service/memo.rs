@@ -8,8 +8,10 @@
 //! seen by the next message, exactly as a message that read it once would
 //! see it). Today that is each user's verification tier (the second factor,
 //! the payer's limits and the payee's limits of one `/pay` each ask for it),
-//! and what `/pay` read about a payee named by mention together with their
-//! identity ([`keep_payee_facts`]; the warnings take it once).
+//! what `/pay` read about a payee named by mention together with their
+//! identity ([`keep_payee_facts`]; the warnings take it once), and what
+//! waits for a `/confirm`'s code, read with its sender ([`keep_awaiting`];
+//! `/confirm` takes it once).
 //! Code outside a message (the operator's calls, the sweep) has no memo and
 //! reads the store every time, and a tier written inside a message is
 //! dropped from the memo ([`forget_tier`]).
@@ -20,7 +22,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use crate::store::{PayeeFacts, UserId};
+use crate::store::{AwaitingCode, PayeeFacts, UserId};
 use crate::trust::Tier;
 
 /// Most tiers one message keeps (a payment asks for two users; a split for
@@ -32,6 +34,7 @@ pub const TIERS_MEMO_PER_MESSAGE_MAX: usize = 16;
 pub(super) struct MessageMemo {
     tiers: Mutex<Vec<(UserId, Tier)>>,
     payee_facts: Mutex<Option<PayeeRead>>,
+    awaiting: Mutex<Option<(UserId, AwaitingCode)>>,
 }
 
 /// What was read about one payee for one payer, by the payee's skeleton.
@@ -128,6 +131,30 @@ pub(super) fn take_payee_facts(payer: UserId, payee: UserId, skeleton: &str) -> 
     .flatten()
 }
 
+/// Keeps what waits for `user`'s code, as this message read it.
+pub(super) fn keep_awaiting(user: UserId, awaiting: AwaitingCode) {
+    let _outside_a_message = MEMO.try_with(|memo| {
+        *memo.awaiting.lock().unwrap_or_else(PoisonError::into_inner) = Some((user, awaiting));
+    });
+}
+
+/// What waits for `user`'s code as this message read it, taken (a second
+/// ask reads the store).
+pub(super) fn take_awaiting(user: UserId) -> Option<AwaitingCode> {
+    MEMO.try_with(|memo| {
+        let mut kept = memo.awaiting.lock().unwrap_or_else(PoisonError::into_inner);
+        match kept.take() {
+            Some((known, awaiting)) if known == user => Some(awaiting),
+            other => {
+                *kept = other;
+                None
+            }
+        }
+    })
+    .ok()
+    .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +219,20 @@ mod tests {
             take_payee_facts(alice, bob, "b0b").is_none(),
             "outside a message"
         );
+    }
+
+    #[tokio::test]
+    async fn what_awaits_a_code_is_taken_once_and_only_for_its_user() {
+        let (alice, bob) = (UserId(1), UserId(2));
+        with_memo(async {
+            keep_awaiting(alice, AwaitingCode::default());
+            assert!(take_awaiting(bob).is_none(), "another user");
+            assert!(take_awaiting(alice).is_some());
+            assert!(take_awaiting(alice).is_none(), "taken once");
+        })
+        .await;
+        keep_awaiting(alice, AwaitingCode::default());
+        assert!(take_awaiting(alice).is_none(), "outside a message");
     }
 
     #[tokio::test]

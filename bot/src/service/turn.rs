@@ -545,6 +545,25 @@ pub(super) fn ignored(msg: &Incoming) -> bool {
     msg.sender.is_bot || msg.text.len() > MESSAGE_TEXT_BYTES_MAX
 }
 
+/// Whether a text looks like `/confirm` (with or without `@BotName`, in
+/// any case): a hint for what to read with the message's first read
+/// ([`crate::store::Store::open_confirm_event`]). The command is still
+/// parsed as every other; a wrong guess costs only a read.
+pub(super) fn looks_like_confirm(text: &str) -> bool {
+    const COMMAND: &str = "/confirm";
+    let text = text.trim_start();
+    match (text.get(..COMMAND.len()), text.get(COMMAND.len()..)) {
+        (Some(head), Some(rest)) => {
+            head.eq_ignore_ascii_case(COMMAND)
+                && rest
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c.is_whitespace() || c == '@')
+        }
+        _ => false,
+    }
+}
+
 pub(super) fn internal_error(msg: &Incoming) -> Reply {
     Reply {
         image: None,
@@ -644,4 +663,33 @@ pub(super) fn decode_outcome(stored: &str) -> Vec<Reply> {
 fn looks_like_a_code(text: &str) -> bool {
     let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     OtpCode::parse(&squeezed).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_confirm;
+
+    #[test]
+    fn a_confirm_is_told_from_other_texts() {
+        for text in [
+            "/confirm 123456",
+            "  /CONFIRM 123456",
+            "/confirm@PayBot 123456",
+            "/confirm",
+            "/Confirm\t123456 654321",
+        ] {
+            assert!(looks_like_confirm(text), "{text:?}");
+        }
+        for text in [
+            "/confirmed",
+            "/conf",
+            "/pay @bob 5",
+            "confirm 123456",
+            "",
+            "/confirmé",
+            "/confirm-123",
+        ] {
+            assert!(!looks_like_confirm(text), "{text:?}");
+        }
+    }
 }
