@@ -1825,18 +1825,24 @@ macro_rules! sql_backend {
                 .await?;
                 let mut facts = PayeeFacts::default();
                 for row in &rows {
-                    let paid_before: i32 = get(row, "bot_payments", "paid_before")?;
-                    facts.paid_before = paid_before != 0;
-                    facts.payee_tier = tier_column(row, "payee_tier")?;
-                    let waiting: i64 = get(row, "bot_payments", "payer_waiting")?;
-                    facts.payer_waiting = u64::try_from(waiting)
-                        .map_err(|_| corrupt("bot_payments", "payer_waiting", waiting))?;
-                    let found: Option<String> = get(row, "bot_identities", "platform_id")?;
-                    if found.is_some() {
-                        facts.look_alikes.push(identity_from_row(row)?);
+                    if let Some(identity) = read_payee_facts(row, &mut facts)? {
+                        facts.look_alikes.push(identity);
                     }
                 }
                 Ok(facts)
+            }
+
+            /// One row of `payee_facts` (or `see_payee`): its answers into
+            /// `facts`, and the identity it carries, if any.
+            fn read_payee_facts(row: &DbRow, facts: &mut PayeeFacts) -> Result<Option<Identity>, Error> {
+                let paid_before: i32 = get(row, "bot_payments", "paid_before")?;
+                facts.paid_before = paid_before != 0;
+                facts.payee_tier = tier_column(row, "payee_tier")?;
+                let waiting: i64 = get(row, "bot_payments", "payer_waiting")?;
+                facts.payer_waiting = u64::try_from(waiting)
+                    .map_err(|_| corrupt("bot_payments", "payer_waiting", waiting))?;
+                let found: Option<String> = get(row, "bot_identities", "platform_id")?;
+                found.map(|_| identity_from_row(row)).transpose()
             }
 
             /// `Store::see_payee`: the payee's identity (by platform id),
@@ -1893,17 +1899,9 @@ macro_rules! sql_backend {
                 let mut facts = PayeeFacts::default();
                 let mut payee = None;
                 for row in &rows {
-                    let paid_before: i32 = get(row, "bot_payments", "paid_before")?;
-                    facts.paid_before = paid_before != 0;
-                    facts.payee_tier = tier_column(row, "payee_tier")?;
-                    let waiting: i64 = get(row, "bot_payments", "payer_waiting")?;
-                    facts.payer_waiting = u64::try_from(waiting)
-                        .map_err(|_| corrupt("bot_payments", "payer_waiting", waiting))?;
-                    let found: Option<String> = get(row, "bot_identities", "platform_id")?;
-                    if found.is_none() {
+                    let Some(identity) = read_payee_facts(row, &mut facts)? else {
                         continue;
-                    }
-                    let identity = identity_from_row(row)?;
+                    };
                     let is_payee: Option<i32> = get(row, "bot_identities", "is_payee")?;
                     if is_payee == Some(1) {
                         payee = Some(identity);
