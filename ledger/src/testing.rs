@@ -29,10 +29,45 @@ pub enum TestBackend {
     Postgres,
 }
 
+/// What a [`TestDb`] removes when it goes: the SQLite file's folder, or
+/// the PostgreSQL database (dropped by [`TestDb::cleanup`], else on drop,
+/// also when the test panicked or returned early).
 #[derive(Debug)]
 enum Guard {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    /// `name` is empty once the database is dropped.
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let Guard::Postgres { admin_url, name } = self else {
+            return;
+        };
+        if name.is_empty() {
+            return;
+        }
+        // Drop may run inside a runtime: the async work goes to a thread
+        // of its own, with a runtime of its own.
+        let (admin_url, name) = (admin_url.clone(), std::mem::take(name));
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(drop_postgres_database(&admin_url, &name));
+            Ok::<(), std::io::Error>(())
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: could not drop a test database: {dropped:?}"
+            );
+        }
+    }
 }
 
 /// A ledger on a fresh, migrated database, with a frozen clock.
@@ -198,11 +233,13 @@ impl TestDb {
         query_i64(&self.url, sql).await
     }
 
-    /// Closes the ledger and removes the database.
-    pub async fn cleanup(self) {
+    /// Closes the ledger and removes the database (a `TestDb` never cleaned
+    /// up removes it when dropped: see `Guard`).
+    pub async fn cleanup(mut self) {
         self.ledger.close().await;
-        if let Guard::Postgres { admin_url, name } = &self.guard {
+        if let Guard::Postgres { admin_url, name } = &mut self.guard {
             drop_postgres_database(admin_url, name).await;
+            name.clear();
         }
     }
 

@@ -35,6 +35,28 @@ async fn run(backend: TestBackend, case: impl AsyncFnOnce(&TestDb)) {
     db.cleanup().await;
 }
 
+/// A test's PostgreSQL database goes however the test ends: one whose
+/// `TestDb` was never cleaned up (the test panicked or returned early) is
+/// dropped with it, its connections ended.
+#[tokio::test]
+async fn a_test_database_not_cleaned_up_is_dropped_with_its_test_db() {
+    let Some(db) = TestDb::fresh(TestBackend::Postgres).await else {
+        return;
+    };
+    let wallet = db.wallet("alice", Currency::USD).await;
+    db.fund(wallet, usd(100)).await;
+    let (server, name) = db.url.rsplit_once('/').unwrap();
+    let (server, name) = (server.to_owned(), name.to_owned());
+    drop(db);
+    let left = ledger::testing::query_i64(
+        &format!("{server}/postgres"),
+        &format!("SELECT COUNT(*) FROM pg_database WHERE datname = '{name}'"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(left, 0, "{name} is left behind");
+}
+
 /// Alice's and Bob's USD wallets, Alice's funded with `funding_minor`.
 async fn alice_funded_and_bob(
     db: &TestDb,
