@@ -50,23 +50,7 @@ impl Drop for Guard {
         if name.is_empty() {
             return;
         }
-        // Drop may run inside a runtime: the async work goes to a thread
-        // of its own, with a runtime of its own.
-        let (admin_url, name) = (admin_url.clone(), std::mem::take(name));
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(drop_postgres_database(&admin_url, &name));
-            Ok::<(), std::io::Error>(())
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "warning: could not drop a test database: {dropped:?}"
-            );
-        }
+        drop_postgres_database_from_drop(admin_url, &std::mem::take(name));
     }
 }
 
@@ -134,6 +118,27 @@ pub async fn drop_postgres_database(admin_url: &str, name: &str) {
             eprintln!("could not drop test database {name}: {e}");
         }
         let _ = admin.close().await;
+    }
+}
+
+/// [`drop_postgres_database`] from a `Drop` (which may run inside a
+/// runtime): on a thread of its own, with a runtime of its own; a failure
+/// is a warning on stderr.
+pub fn drop_postgres_database_from_drop(admin_url: &str, name: &str) {
+    let (admin, database) = (admin_url.to_owned(), name.to_owned());
+    let dropped = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(drop_postgres_database(&admin, &database));
+        Ok::<(), std::io::Error>(())
+    })
+    .join();
+    if !matches!(dropped, Ok(Ok(()))) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: could not drop test database {name}: {dropped:?}"
+        );
     }
 }
 

@@ -555,11 +555,77 @@ macro_rules! payments_waiting_sql {
     };
 }
 
+/// Whether records other than payments wait for the user (`$u`)'s code:
+/// three `0`/`1` columns, `cards_awaited` (card operations and adds),
+/// `standing_awaited` and `autopays_awaited` ([`Store::codes_awaited`]).
+macro_rules! codes_awaited_sql {
+    ($u:literal) => {
+        concat!(
+            "CASE WHEN EXISTS (
+                 SELECT 1 FROM bot_card_ops AS c
+                 WHERE c.user_id = ",
+            $u,
+            " AND c.state = 'awaiting_code')
+             OR EXISTS (
+                 SELECT 1 FROM bot_card_adds AS c
+                 WHERE c.user_id = ",
+            $u,
+            " AND c.state = 'awaiting_code')
+             THEN 1 ELSE 0 END AS cards_awaited,
+             CASE WHEN EXISTS (
+                 SELECT 1 FROM bot_standing_orders AS o
+                 WHERE o.payer = ",
+            $u,
+            " AND o.state = 'awaiting_code')
+             THEN 1 ELSE 0 END AS standing_awaited,
+             CASE WHEN EXISTS (
+                 SELECT 1 FROM bot_autopays AS o
+                 WHERE o.payer = ",
+            $u,
+            " AND o.state = 'awaiting_code')
+             THEN 1 ELSE 0 END AS autopays_awaited"
+        )
+    };
+}
+
+/// The user whose wallet the payee account of the payment row `$p` is part
+/// of now (`payee_user_now`; see [`AwaitingCode::payees_now`]).
+macro_rules! payee_user_now_sql {
+    ($p:literal) => {
+        concat!(
+            "(SELECT a.user_id FROM bot_identities AS a
+                 WHERE a.platform = ",
+            $p,
+            ".payee_platform
+                     AND a.platform_id = ",
+            $p,
+            ".payee_id) AS payee_user_now"
+        )
+    };
+}
+
 /// The columns of an [`Identity`], in `SELECT` and `RETURNING`.
 macro_rules! identity_columns {
     () => {
         "platform, platform_id, user_id, handle, skeleton, display_name, started, \
          dm_open, first_seen_ms, last_seen_ms, user_since_ms"
+    };
+}
+
+/// A message's sender (`$1` platform, `$2` platform id) with the stored
+/// outcome of its event (`$3`) and their tier: the columns `event_outcome`,
+/// `sender_tier` and the identity's, from `bot_identities`
+/// (`Store::open_event`'s read).
+macro_rules! opened_sender_sql {
+    () => {
+        concat!(
+            "(SELECT outcome FROM bot_events
+                 WHERE platform = $1 AND event_id = $3) AS event_outcome,
+             (SELECT tier FROM bot_user_tiers AS t
+                 WHERE t.user_id = bot_identities.user_id) AS sender_tier, ",
+            identity_columns!(),
+            " FROM bot_identities WHERE platform = $1 AND platform_id = $2"
+        )
     };
 }
 
@@ -1061,20 +1127,25 @@ macro_rules! sql_backend {
                 seen: &SeenUser,
                 now_ms: i64,
             ) -> Result<OpenedEvent, Error> {
-                let row = sqlx::query(concat!(
-                    "SELECT (SELECT outcome FROM bot_events
-                             WHERE platform = $1 AND event_id = $3) AS event_outcome,
-                         (SELECT tier FROM bot_user_tiers AS t
-                             WHERE t.user_id = bot_identities.user_id) AS sender_tier, ",
-                    identity_columns!(),
-                    " FROM bot_identities WHERE platform = $1 AND platform_id = $2"
-                ))
-                .bind(seen.platform.as_str())
-                .bind(seen.id.as_str())
-                .bind(event.as_str())
-                .fetch_optional(pool)
-                .await?;
-                let outcome = match &row {
+                let row = sqlx::query(concat!("SELECT ", opened_sender_sql!()))
+                    .bind(seen.platform.as_str())
+                    .bind(seen.id.as_str())
+                    .bind(event.as_str())
+                    .fetch_optional(pool)
+                    .await?;
+                opened(pool, event, seen, now_ms, row.as_ref()).await
+            }
+
+            /// What `open_event` makes of its read: `row` is the sender's
+            /// (`opened_sender_sql!`'s columns), if they are known.
+            async fn opened(
+                pool: &Pool,
+                event: &EventId,
+                seen: &SeenUser,
+                now_ms: i64,
+                row: Option<&DbRow>,
+            ) -> Result<OpenedEvent, Error> {
+                let outcome = match row {
                     Some(row) => get::<Option<String>>(row, "bot_events", "event_outcome")?,
                     // An unknown sender: the event is read on its own.
                     None => event_outcome(pool, seen.platform, event).await?,
@@ -1082,7 +1153,7 @@ macro_rules! sql_backend {
                 if let Some(outcome) = outcome {
                     return Ok(OpenedEvent::Handled(outcome));
                 }
-                if let Some(row) = &row {
+                if let Some(row) = row {
                     let known = identity_from_row(row)?;
                     if sighting_changes_nothing(&known, seen, now_ms) {
                         return Ok(OpenedEvent::New(SenderSeen {
@@ -1110,32 +1181,15 @@ macro_rules! sql_backend {
                 now_ms: i64,
             ) -> Result<OpenedEvent, Error> {
                 let rows = sqlx::query(concat!(
-                    "SELECT s.*,
-                         CASE WHEN EXISTS (
-                             SELECT 1 FROM bot_card_ops AS c
-                             WHERE c.user_id = s.user_id AND c.state = 'awaiting_code')
-                         OR EXISTS (
-                             SELECT 1 FROM bot_card_adds AS c
-                             WHERE c.user_id = s.user_id AND c.state = 'awaiting_code')
-                         THEN 1 ELSE 0 END AS cards_awaited,
-                         CASE WHEN EXISTS (
-                             SELECT 1 FROM bot_standing_orders AS o
-                             WHERE o.payer = s.user_id AND o.state = 'awaiting_code')
-                         THEN 1 ELSE 0 END AS standing_awaited,
-                         CASE WHEN EXISTS (
-                             SELECT 1 FROM bot_autopays AS o
-                             WHERE o.payer = s.user_id AND o.state = 'awaiting_code')
-                         THEN 1 ELSE 0 END AS autopays_awaited,
-                         p.seq, (SELECT a.user_id FROM bot_identities AS a
-                             WHERE a.platform = p.payee_platform
-                                 AND a.platform_id = p.payee_id) AS payee_user_now, ",
+                    "SELECT s.*, ",
+                    codes_awaited_sql!("s.user_id"),
+                    ", p.seq, ",
+                    payee_user_now_sql!("p"),
+                    ", ",
                     payment_columns!(),
-                    " FROM (SELECT (SELECT outcome FROM bot_events
-                                 WHERE platform = $1 AND event_id = $3) AS event_outcome,
-                             (SELECT tier FROM bot_user_tiers AS t
-                                 WHERE t.user_id = bot_identities.user_id) AS sender_tier, ",
-                    identity_columns!(),
-                    " FROM bot_identities WHERE platform = $1 AND platform_id = $2) AS s
+                    " FROM (SELECT ",
+                    opened_sender_sql!(),
+                    ") AS s
                      LEFT JOIN bot_payments AS p
                          ON p.payer = s.user_id AND p.state = 'awaiting_code'
                      ORDER BY p.created_at_ms DESC, p.seq DESC"
@@ -1145,28 +1199,16 @@ macro_rules! sql_backend {
                 .bind(event.as_str())
                 .fetch_all(pool)
                 .await?;
-                let Some(first) = rows.first() else {
-                    return open_event(pool, event, seen, now_ms).await;
-                };
-                if let Some(outcome) = get::<Option<String>>(first, "bot_events", "event_outcome")? {
-                    return Ok(OpenedEvent::Handled(outcome));
-                }
-                let known = identity_from_row(first)?;
-                if !sighting_changes_nothing(&known, seen, now_ms) {
-                    let (identity, first_contact) = record_sighting(pool, seen, now_ms).await?;
-                    return Ok(OpenedEvent::New(SenderSeen {
-                        identity,
-                        first_contact,
-                        tier: None,
-                        awaiting: None,
-                    }));
-                }
-                Ok(OpenedEvent::New(SenderSeen {
-                    identity: known,
-                    first_contact: false,
-                    tier: Some(tier_column(first, "sender_tier")?),
-                    awaiting: Some(awaiting_from_rows(&rows)?),
-                }))
+                Ok(match opened(pool, event, seen, now_ms, rows.first()).await? {
+                    // A sender known and unchanged, read with the rest (a
+                    // tier comes only with such a sender): what waits for
+                    // their code too.
+                    OpenedEvent::New(sender) if sender.tier.is_some() => OpenedEvent::New(SenderSeen {
+                        awaiting: Some(awaiting_from_rows(&rows)?),
+                        ..sender
+                    }),
+                    other => other,
+                })
             }
 
             /// A column of `bot_user_tiers.tier` read with another record
@@ -2448,24 +2490,10 @@ macro_rules! sql_backend {
                 pool: &Pool,
                 user: UserId,
             ) -> Result<CodesAwaited, Error> {
-                let (cards, standing, autopays): (i32, i32, i32) = sqlx::query_as(
-                    "SELECT
-                         CASE WHEN EXISTS (
-                             SELECT 1 FROM bot_card_ops
-                             WHERE user_id = $1 AND state = 'awaiting_code')
-                         OR EXISTS (
-                             SELECT 1 FROM bot_card_adds
-                             WHERE user_id = $1 AND state = 'awaiting_code')
-                         THEN 1 ELSE 0 END,
-                         CASE WHEN EXISTS (
-                             SELECT 1 FROM bot_standing_orders
-                             WHERE payer = $1 AND state = 'awaiting_code')
-                         THEN 1 ELSE 0 END,
-                         CASE WHEN EXISTS (
-                             SELECT 1 FROM bot_autopays
-                             WHERE payer = $1 AND state = 'awaiting_code')
-                         THEN 1 ELSE 0 END",
-                )
+                let (cards, standing, autopays): (i32, i32, i32) = sqlx::query_as(concat!(
+                    "SELECT ",
+                    codes_awaited_sql!("$1")
+                ))
                 .bind(user.0)
                 .fetch_one(pool)
                 .await?;
@@ -2486,25 +2514,12 @@ macro_rules! sql_backend {
             ) -> Result<AwaitingCode, Error> {
                 let rows = sqlx::query(concat!(
                     "SELECT f.cards_awaited, f.standing_awaited, f.autopays_awaited, p.* FROM (
-                         SELECT
-                         CASE WHEN EXISTS (
-                             SELECT 1 FROM bot_card_ops
-                             WHERE user_id = $1 AND state = 'awaiting_code')
-                         OR EXISTS (
-                             SELECT 1 FROM bot_card_adds
-                             WHERE user_id = $1 AND state = 'awaiting_code')
-                         THEN 1 ELSE 0 END AS cards_awaited,
-                         CASE WHEN EXISTS (
-                             SELECT 1 FROM bot_standing_orders
-                             WHERE payer = $1 AND state = 'awaiting_code')
-                         THEN 1 ELSE 0 END AS standing_awaited,
-                         CASE WHEN EXISTS (
-                             SELECT 1 FROM bot_autopays
-                             WHERE payer = $1 AND state = 'awaiting_code')
-                         THEN 1 ELSE 0 END AS autopays_awaited) AS f
-                     LEFT JOIN (SELECT seq, (SELECT user_id FROM bot_identities AS a
-                             WHERE a.platform = bot_payments.payee_platform
-                                 AND a.platform_id = bot_payments.payee_id) AS payee_user_now, ",
+                         SELECT ",
+                    codes_awaited_sql!("$1"),
+                    ") AS f
+                     LEFT JOIN (SELECT seq, ",
+                    payee_user_now_sql!("bot_payments"),
+                    ", ",
                     payment_columns!(),
                     " FROM bot_payments WHERE payer = $1 AND state = 'awaiting_code') AS p
                          ON 1 = 1

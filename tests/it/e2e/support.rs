@@ -310,22 +310,7 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
-        // Drop may run inside a runtime: do the async work on a thread of its own.
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(ledger::testing::drop_postgres_database(&admin_url, &name));
-            Ok::<(), std::io::Error>(())
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!(
-                "warning: could not drop test database {}: {dropped:?}",
-                self.name
-            );
-        }
+        ledger::testing::drop_postgres_database_from_drop(&self.admin_url, &self.name);
     }
 }
 
