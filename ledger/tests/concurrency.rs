@@ -204,3 +204,122 @@ async fn writer_stats_count_every_group_on_sqlite() {
 async fn writer_stats_count_every_group_on_postgres() {
     writer_stats_count_every_group(TestBackend::Postgres).await;
 }
+
+/// How long a test waits for a commit it expects before it fails.
+const COMMIT_SEEN_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The group-commit writer runs on a thread of its own: a transfer is
+/// committed while the only thread of the runtime that opened the ledger
+/// (and submitted it) is busy, as a chat's runtime is under load; its
+/// submitter is answered when that thread is free again.
+fn writer_commits_while_the_runtime_that_opened_it_is_busy(backend: TestBackend) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let Some(db) = TestDb::fresh(backend).await else {
+            return;
+        };
+        let from = db.wallet("payer", Currency::USD).await;
+        let to = db.wallet("payee", Currency::USD).await;
+        db.fund(from, usd(500)).await;
+        let rows_before = count_transfers(&db).await;
+        let id = TransferId::random();
+        let ledger = db.ledger.clone();
+        let submitted = tokio::spawn(async move {
+            ledger
+                .submit(NewTransfer::single(id, from, to, usd(200)))
+                .await
+        });
+        // The submitter queues its transfer and waits for the answer.
+        tokio::task::yield_now().await;
+        // This runtime's one thread now waits, blocked, for another
+        // runtime on another thread to read the transfer's row.
+        let url = db.url.clone();
+        let seen = std::thread::spawn(move || {
+            let reader = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            reader.block_on(async {
+                let began = std::time::Instant::now();
+                while began.elapsed() < COMMIT_SEEN_WITHIN {
+                    let rows = ledger::testing::query_i64(&url, "SELECT COUNT(*) FROM transfers");
+                    if rows.await == Ok(rows_before + 1) {
+                        return true;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                false
+            })
+        })
+        .join()
+        .unwrap();
+        assert!(
+            seen,
+            "not committed within {COMMIT_SEEN_WITHIN:?} while the runtime that opened \
+             the ledger was busy"
+        );
+        match submitted.await.unwrap() {
+            Ok(Outcome::Created(t)) => assert_eq!(t.id, id),
+            other => panic!("the submitter was answered {other:?}"),
+        }
+        assert_eq!(
+            db.ledger.balance(to).await.unwrap().unwrap().available(),
+            200
+        );
+        db.cleanup().await;
+    });
+}
+
+#[test]
+fn writer_commits_while_the_runtime_that_opened_it_is_busy_on_sqlite() {
+    writer_commits_while_the_runtime_that_opened_it_is_busy(TestBackend::Sqlite);
+}
+
+#[test]
+fn writer_commits_while_the_runtime_that_opened_it_is_busy_on_postgres() {
+    writer_commits_while_the_runtime_that_opened_it_is_busy(TestBackend::Postgres);
+}
+
+/// Closing a PostgreSQL ledger closes every connection it opened, the
+/// writer's own pool's too (they are on the writer's thread).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_postgres_ledger_leaves_no_connection_open() {
+    let Some(db) = TestDb::fresh(TestBackend::Postgres).await else {
+        return;
+    };
+    let from = db.wallet("payer", Currency::USD).await;
+    let to = db.wallet("payee", Currency::USD).await;
+    db.fund(from, usd(500)).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let ledger = db.ledger.clone();
+        tasks.spawn(async move {
+            let t = NewTransfer::single(TransferId::random(), from, to, usd(1));
+            ledger.submit(t).await
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        assert!(matches!(joined.unwrap(), Ok(Outcome::Created(_))));
+    }
+    let others = "SELECT COUNT(*) FROM pg_stat_activity \
+                  WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    assert!(
+        db.query_i64(others).await.unwrap() >= 2,
+        "the writer's and the reads'"
+    );
+    db.ledger.close().await;
+    assert_eq!(
+        ledger::testing::query_i64(&db.url, others).await,
+        Ok(0),
+        "connections left open after close"
+    );
+    let late = NewTransfer::single(TransferId::random(), from, to, usd(1));
+    assert!(
+        db.ledger.submit(late).await.is_err(),
+        "a closed ledger takes no transfer"
+    );
+    db.cleanup().await;
+}
