@@ -17,16 +17,15 @@
 //!
 //! Each batch is committed by a task on a writer connection of its own,
 //! kept from batch to batch. SQLite has one write lock, so one batch is in
-//! flight (and its kept connection's page cache stays warm). PostgreSQL has
+//! flight (and its kept connection's page cache stays warm), and its writer
+//! runs on an OS thread of its own, so that no chat task delays the next
+//! statement while the lock is held. PostgreSQL has
 //! up to [`PIPELINED_BATCHES_MAX`]: while one batch waits for its commit to
 //! be durable, the next reads, locks and writes; batches that touch the same
 //! accounts serialize on those row locks exactly as two processes' writers
 //! do, and one that lost a race (the same new transfer id in both) is
-//! retried whole. On both, the writer runs on an OS thread of its own, so
-//! that no chat task delays the next statement while a batch holds its
-//! locks (on PostgreSQL with a pool of its own, opened on that thread).
-//! [`Ledger::writer_stats`] counts batches, their sizes and their commit
-//! time.
+//! retried whole. [`Ledger::writer_stats`] counts batches, their sizes and
+//! their commit time.
 //!
 //! A batch costs one durable commit however many groups it holds, so the
 //! writer fills it: after answering a batch it waits (at most
@@ -520,9 +519,6 @@ struct Inner {
     /// Set by [`Ledger::close`]: the writer gives its connections back to
     /// the pool, which waits for them before it closes.
     closing: tokio::sync::watch::Sender<bool>,
-    /// PostgreSQL: true once the writer's own pool has closed (its sender
-    /// dropped: the writer's thread has ended).
-    writer_pool_closed: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// A handle to the ledger. Cheap to clone; all clones share one writer.
@@ -566,60 +562,18 @@ impl Ledger {
         let (submit, receiver) = mpsc::channel(SUBMIT_QUEUE_GROUPS_MAX);
         let counters = Arc::new(WriterCounters::default());
         let (closing, closing_seen) = tokio::sync::watch::channel(false);
-        let writer_pool_closed = match &backend {
+        let writer = run_writer(
+            backend.clone(),
+            Arc::clone(&clock),
+            receiver,
+            Arc::clone(&counters),
+            closing_seen,
+        );
+        match &backend {
             #[cfg(feature = "sql")]
-            Backend::Sqlite(_) => {
-                spawn_writer_thread(run_writer(
-                    backend.clone(),
-                    Arc::clone(&clock),
-                    receiver,
-                    Arc::clone(&counters),
-                    closing_seen,
-                ))?;
-                None
-            }
-            #[cfg(feature = "sql")]
-            Backend::Postgres(_) => {
-                // Checked here, where an error can be returned; the pool
-                // itself is made on the writer's thread (see
-                // `spawn_writer_thread`).
-                let options = store::postgres_options(config)?;
-                let (closed, closed_seen) = tokio::sync::watch::channel(false);
-                let (clock, counters) = (Arc::clone(&clock), Arc::clone(&counters));
-                spawn_writer_thread(async move {
-                    let pool = store::postgres_writer_pool(options);
-                    let (to_close, mut closing) = (pool.clone(), closing_seen.clone());
-                    // Closed by `Ledger::close` (or when every handle is
-                    // gone): the pool waits for the writers' connections,
-                    // which they give back once their batches are answered.
-                    drop(tokio::spawn(async move {
-                        let _ = closing.wait_for(|closing| *closing).await;
-                        to_close.close().await;
-                        let _ = closed.send(true);
-                    }));
-                    run_writer(
-                        Backend::Postgres(pool),
-                        clock,
-                        receiver,
-                        counters,
-                        closing_seen,
-                    )
-                    .await;
-                })?;
-                Some(closed_seen)
-            }
-            #[cfg(not(feature = "sql"))]
-            Backend::Unavailable => {
-                drop(tokio::spawn(run_writer(
-                    backend.clone(),
-                    Arc::clone(&clock),
-                    receiver,
-                    Arc::clone(&counters),
-                    closing_seen,
-                )));
-                None
-            }
-        };
+            Backend::Sqlite(_) => spawn_writer_thread(writer)?,
+            _ => drop(tokio::spawn(writer)),
+        }
         Ok(Ledger {
             inner: Arc::new(Inner {
                 backend,
@@ -628,7 +582,6 @@ impl Ledger {
                 submit,
                 counters,
                 closing,
-                writer_pool_closed,
             }),
         })
     }
@@ -1045,10 +998,6 @@ impl Ledger {
             #[cfg(not(feature = "sql"))]
             Backend::Unavailable => {}
         }
-        if let Some(closed) = &self.inner.writer_pool_closed {
-            // An error: the writer's thread has ended, and its pool with it.
-            let _ = closed.clone().wait_for(|closed| *closed).await;
-        }
     }
 }
 
@@ -1202,20 +1151,18 @@ async fn run_writer(
     }
 }
 
-/// Runs the writer on an OS thread of its own, with a single-threaded
-/// runtime, instead of as a task among the chat's. A batch is a string of
-/// statements, each a round trip; as a task, every answer waited in the
-/// runtime's queue behind the tasks of every message in flight, while the
-/// batch held its locks (SQLite's one write lock; PostgreSQL's account
-/// rows, which the next batch waits for). As a thread, the operating
-/// system runs it as soon as a statement is done. (`bench chat --backend
-/// sqlite`, six runs each way, alternating: 1,317 against 1,183 payments/s
-/// on average, faster in all six pairs. PostgreSQL: see the README.)
-///
-/// A SQLite connection is a thread and channels, bound to no runtime, so
-/// the pool's connections serve both. A PostgreSQL connection is a socket
-/// registered with the runtime that opened it, so the writer opens its own
-/// pool on its thread (`store::postgres_writer_pool`).
+/// Runs SQLite's writer on an OS thread of its own, with a single-threaded
+/// runtime, instead of as a task among the chat's. Its batch is a string of
+/// statements, each a hand-off to the connection's own thread and back;
+/// as a task, every hand-back waited in the runtime's queue behind the
+/// tasks of every message in flight, and the one write lock was held
+/// meanwhile. As a thread, the operating system runs it as soon as a
+/// statement is done. (`bench chat --backend sqlite`, six runs each way,
+/// alternating: 1,317 against 1,183 payments/s on average, faster in all
+/// six pairs.) A SQLite connection is a thread and channels, bound to no
+/// runtime, so the pool's connections serve both. PostgreSQL's writer stays
+/// a task: its connections are sockets registered with the runtime that
+/// opened them.
 #[cfg(feature = "sql")]
 fn spawn_writer_thread(
     writer: impl std::future::Future<Output = ()> + Send + 'static,

@@ -122,37 +122,19 @@ pub(crate) async fn connect_sqlite(
         .await?)
 }
 
-/// Opens a pool on the PostgreSQL database `config.url` names, for reads
-/// and the writes that are not batched (the writer has its own).
+/// Opens a pool on the PostgreSQL database `config.url` names.
 pub(crate) async fn connect_postgres(config: &LedgerConfig) -> Result<postgres::Pool, Error> {
     Ok(sqlx::postgres::PgPoolOptions::new()
-        .max_connections(config.pool_connections_max.max(2))
+        .max_connections(
+            config.pool_connections_max.max(2) + writer_connections(crate::PIPELINED_BATCHES_MAX),
+        )
         .acquire_timeout(std::time::Duration::from_secs(POOL_ACQUIRE_TIMEOUT_SECS))
-        .connect_with(postgres_options(config)?)
+        .connect(&config.url)
         .await?)
 }
 
-/// The connection options `config.url` names (PostgreSQL).
-pub(crate) fn postgres_options(
-    config: &LedgerConfig,
-) -> Result<sqlx::postgres::PgConnectOptions, Error> {
-    Ok(config.url.parse()?)
-}
-
-/// The group-commit writer's own pool: [`crate::PIPELINED_BATCHES_MAX`]
-/// connections, opened when first used. Its connections (and the pool's
-/// upkeep tasks) belong to the runtime it is made on: call it on the
-/// writer's.
-pub(crate) fn postgres_writer_pool(options: sqlx::postgres::PgConnectOptions) -> postgres::Pool {
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(writer_connections(crate::PIPELINED_BATCHES_MAX))
-        .acquire_timeout(std::time::Duration::from_secs(POOL_ACQUIRE_TIMEOUT_SECS))
-        .connect_lazy_with(options)
-}
-
-/// The connections the group-commit writer keeps: on SQLite on top of the
-/// configured pool (which stays for reads and other writes), on PostgreSQL
-/// a pool of their own.
+/// The connections the group-commit writer keeps, on top of the configured
+/// pool (which stays for reads and other writes).
 fn writer_connections(count: usize) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
 }
