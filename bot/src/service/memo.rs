@@ -111,24 +111,13 @@ pub(super) fn keep_payee_facts(payer: UserId, payee: UserId, skeleton: &str, fac
 /// (a second ask reads the store).
 pub(super) fn take_payee_facts(payer: UserId, payee: UserId, skeleton: &str) -> Option<PayeeFacts> {
     MEMO.try_with(|memo| {
-        let mut kept = memo
-            .payee_facts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        match kept.take() {
-            Some(read)
-                if read.payer == payer && read.payee == payee && read.skeleton == skeleton =>
-            {
-                Some(read.facts)
-            }
-            other => {
-                *kept = other;
-                None
-            }
-        }
+        take_if(&memo.payee_facts, |read| {
+            read.payer == payer && read.payee == payee && read.skeleton == skeleton
+        })
     })
     .ok()
     .flatten()
+    .map(|read| read.facts)
 }
 
 /// Keeps what waits for `user`'s code, as this message read it.
@@ -141,18 +130,21 @@ pub(super) fn keep_awaiting(user: UserId, awaiting: AwaitingCode) {
 /// What waits for `user`'s code as this message read it, taken (a second
 /// ask reads the store).
 pub(super) fn take_awaiting(user: UserId) -> Option<AwaitingCode> {
-    MEMO.try_with(|memo| {
-        let mut kept = memo.awaiting.lock().unwrap_or_else(PoisonError::into_inner);
-        match kept.take() {
-            Some((known, awaiting)) if known == user => Some(awaiting),
-            other => {
-                *kept = other;
-                None
-            }
-        }
-    })
-    .ok()
-    .flatten()
+    MEMO.try_with(|memo| take_if(&memo.awaiting, |(known, _)| *known == user))
+        .ok()
+        .flatten()
+        .map(|(_, awaiting)| awaiting)
+}
+
+/// Takes what `slot` keeps when it is what `wanted` asks for; anything
+/// else stays kept.
+fn take_if<T>(slot: &Mutex<Option<T>>, wanted: impl FnOnce(&T) -> bool) -> Option<T> {
+    let mut kept = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    if kept.as_ref().is_some_and(wanted) {
+        kept.take()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

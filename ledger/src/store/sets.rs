@@ -113,6 +113,27 @@ macro_rules! transfer_columns {
     };
 }
 
+/// PostgreSQL: inserts outbox messages in order, skipping an id already
+/// written; the parameters name the arrays of [`postgres::outbox`] (ids,
+/// topics, payloads) and the messages' time. Alone ([`postgres::INSERT_OUTBOX`])
+/// and as a part of [`postgres::WRITE_BATCH`].
+macro_rules! insert_outbox_sql {
+    ($ids:literal, $topics:literal, $payloads:literal, $at:literal) => {
+        concat!(
+            "INSERT INTO outbox (id, topic, payload, created_at_ms) SELECT id, topic, payload, ",
+            $at,
+            " FROM UNNEST(",
+            $ids,
+            "::uuid[], ",
+            $topics,
+            "::text[], ",
+            $payloads,
+            "::text[]) WITH ORDINALITY AS m(id, topic, payload, n) ORDER BY n \
+             ON CONFLICT (id) DO NOTHING"
+        )
+    };
+}
+
 /// The columns `account_from_row` reads.
 macro_rules! account_columns {
     () => {
@@ -455,9 +476,9 @@ pub(crate) mod postgres {
          opened AS (INSERT INTO pending_expiries (transfer_id, expires_at_ms) \
          SELECT * FROM UNNEST($11::uuid[], $12::int8[])), \
          closed AS (DELETE FROM pending_expiries WHERE transfer_id = ANY($13::uuid[])), \
-         messages AS (INSERT INTO outbox (id, topic, payload, created_at_ms) \
-         SELECT id, topic, payload, $17::int8 FROM UNNEST($14::uuid[], $15::text[], $16::text[]) \
-         WITH ORDINALITY AS m(id, topic, payload, n) ORDER BY n ON CONFLICT (id) DO NOTHING), \
+         messages AS (",
+        insert_outbox_sql!("$14", "$15", "$16", "$17::int8"),
+        "), \
          totals AS (UPDATE accounts SET \
          debits_posted = accounts.debits_posted + d.dp, \
          credits_posted = accounts.credits_posted + d.cp, \
@@ -488,9 +509,7 @@ pub(crate) mod postgres {
     }
 
     /// New outbox messages, in order, `$4` their time; binds [`outbox`].
-    pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (id, topic, payload, created_at_ms) \
-         SELECT id, topic, payload, $4 FROM UNNEST($1::uuid[], $2::text[], $3::text[]) \
-         WITH ORDINALITY AS m(id, topic, payload, n) ORDER BY n ON CONFLICT (id) DO NOTHING";
+    pub(crate) const INSERT_OUTBOX: &str = insert_outbox_sql!("$1", "$2", "$3", "$4");
 
     /// Marks outbox messages (`$1`, [`uuids`]) delivered at `$2`.
     pub(crate) const OUTBOX_DELIVERED: &str =
