@@ -275,8 +275,14 @@ async fn pay(
 ) -> anyhow::Result<bool> {
     let names: Vec<String> = (0..users).map(|i| format!("payer{i:04}")).collect();
     let started = Instant::now();
-    start_users(channel, &names).await?;
+    let starts = start_users(channel, &names).await?;
     say_set_up(&format!("{} users sent /start", names.len()), started);
+    // A new user's wallet and limits are set up here, not in the timed
+    // payments: what each one waited for is printed all the same.
+    say(format!(
+        "/start of each new user (wallet, limits, opening balance; {START_CHUNK_USERS} in turn per task): {}",
+        starts.summary()
+    ));
 
     let limit = args.limit();
     let deadline = args.target.deadline();
@@ -414,15 +420,23 @@ async fn pay(
     super::check_invariants(ledger, problems).await
 }
 
-/// Every user says `/start` in a DM (the opening balance), a few at a time.
-async fn start_users(channel: &Channel, names: &[String]) -> anyhow::Result<()> {
+/// How many users each task of [`start_users`] starts, one after another.
+const START_CHUNK_USERS: usize = 16;
+
+/// Every user says `/start` in a DM (their wallet, limits and opening
+/// balance), one task per [`START_CHUNK_USERS`] users; how long each
+/// waited.
+async fn start_users(channel: &Channel, names: &[String]) -> anyhow::Result<Latencies> {
     let mut tasks = tokio::task::JoinSet::new();
-    for chunk in names.chunks(16) {
+    for chunk in names.chunks(START_CHUNK_USERS) {
         let channel = channel.clone();
         let chunk = chunk.to_vec();
         tasks.spawn(async move {
+            let mut waited = Latencies::new();
             for name in chunk {
+                let sent = Instant::now();
                 let answers = channel.send(&name, None, "/start").await?;
+                waited.record(sent.elapsed());
                 if !answers.iter().any(|a| a.text.contains("play money")) {
                     bail!(
                         "{name}'s /start got no opening balance: {}",
@@ -430,21 +444,22 @@ async fn start_users(channel: &Channel, names: &[String]) -> anyhow::Result<()> 
                     );
                 }
             }
-            anyhow::Ok(())
+            anyhow::Ok(waited)
         });
     }
+    let mut waited = Latencies::new();
     while let Some(joined) = tasks.join_next().await {
-        joined.context("a /start panicked")??;
+        waited.merge(&joined.context("a /start panicked")??);
     }
-    Ok(())
+    Ok(waited)
 }
 
 #[derive(Debug, Default)]
 struct Tally {
     confirmed: u64,
     payments: Latencies,
-    /// Each payer's first payment: what a new user waits for (their
-    /// wallet's limits are set up then, and the payee's).
+    /// Each payer's first payment: what a new user waits for once their
+    /// `/start` has set up their wallet and limits.
     first_payments: Latencies,
     messages: Latencies,
 }

@@ -77,6 +77,7 @@ const CHAT_FIGURES: &[&str] = &[
     "confirmed payments/s",
     "payment latency (/pay to done): p50 ",
     ", p99 ",
+    "/start of each new user (wallet, limits, opening balance; 16 in turn per task): p50 ",
     "first payment of each payer (a new user's): p50 ",
     "message latency: p50 ",
     "batches: ",

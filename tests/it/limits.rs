@@ -385,3 +385,71 @@ cases!(pre_upgrade_use_released {
     a_payment_from_before_the_upgrade_gives_its_limit_back_when_cancelled_on_sqlite(TestBackend::Sqlite),
     a_payment_from_before_the_upgrade_gives_its_limit_back_when_cancelled_on_postgres(TestBackend::Postgres),
 });
+
+/// `/start` sets up the new user's windowed limits in their currency (each
+/// allowance opened and credited with their tier's limit), so their first
+/// payment waits for no set-up; a second `/start` moves nothing.
+async fn start_sets_up_limits(backend: TestBackend) {
+    use ledger::OwnerRef;
+    let Some(db) = TestDb::fresh(backend).await else {
+        return;
+    };
+    db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
+    let table = CurrencyLimits::all(usd(1_000_000))
+        .with(LimitKind::Sent24h, usd(5_000))
+        .with(LimitKind::Received30d, usd(70_000));
+    let limits = LimitsPolicy::default().with_table(Tier::ZERO, table);
+    let (bot, _store, alice) = bob_and_alice(&db, limits).await;
+    let windowed: Vec<LimitKind> = LimitKind::ALL
+        .into_iter()
+        .filter(|kind| kind.window_secs().is_some())
+        .collect();
+    assert_eq!(windowed.len(), 6);
+    let allowances = || async {
+        let mut found = Vec::new();
+        for kind in &windowed {
+            let owner = OwnerRef::new(format!("allowance:{}:{}", alice.0, kind.name())).unwrap();
+            let accounts = db.ledger.accounts_of(&owner).await.unwrap();
+            found.push((*kind, accounts));
+        }
+        found
+    };
+    for (kind, accounts) in allowances().await {
+        assert_eq!(accounts.len(), 1, "{kind}: {accounts:?}");
+        let account = &accounts[0];
+        assert_eq!(account.currency, Currency::USD, "{kind}");
+        assert_eq!(
+            account.credits_posted - account.debits_posted,
+            table.get(kind).minor(),
+            "{kind}: credited with the tier's limit at /start"
+        );
+        assert_eq!(account.debits_pending, 0, "{kind}");
+    }
+    let before = allowances().await;
+    bot.handle(&dm("alice", "s-alice-again", "/start")).await;
+    assert_eq!(
+        format!("{before:?}"),
+        format!("{:?}", allowances().await),
+        "a second /start moves nothing"
+    );
+    // Nor does one to a paybot started afresh (nothing remembered): each
+    // allowance is read and found at its limit.
+    let (restarted, _, _) =
+        bob_and_alice(&db, LimitsPolicy::default().with_table(Tier::ZERO, table)).await;
+    restarted
+        .handle(&dm("alice", "s-alice-restarted", "/start"))
+        .await;
+    assert_eq!(
+        format!("{before:?}"),
+        format!("{:?}", allowances().await),
+        "a /start after a restart moves nothing"
+    );
+    let violations = db.ledger.verify().await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    db.cleanup().await;
+}
+
+cases!(start_sets_up_limits {
+    start_sets_up_the_new_users_limits_on_sqlite(TestBackend::Sqlite),
+    start_sets_up_the_new_users_limits_on_postgres(TestBackend::Postgres),
+});

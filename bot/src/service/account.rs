@@ -109,6 +109,8 @@ impl Bot {
     pub(super) async fn start(&self, turn: &mut Turn<'_>, setup: bool) -> Result<()> {
         let user = turn.me.user;
         self.wallet(user, self.config.default_currency).await?;
+        self.set_up_limits(user, self.config.default_currency)
+            .await?;
         let mut text = texts::welcome(&turn.me_label());
         if turn.msg.platform == Platform::Mock
             && let Some(opening) = self.config.mock_opening_balance

@@ -24,8 +24,10 @@
 //! ids derive from the totals they were computed from, so two racing
 //! reconciles of one allowance credit it once.
 //!
-//! Round trips: an allowance already brought to the current limit by this
-//! process (`AllowanceCache`) is used without a read. Uses past their
+//! Round trips: a new user's allowances in their currency are set up by
+//! `/start`, together ([`Bot::set_up_limits`]), so that their first payment
+//! waits for none of it; an allowance already brought to the current limit
+//! by this process (`AllowanceCache`) is used without a read. Uses past their
 //! window are expired by the ledger's sweeper; when an allowance refuses a
 //! movement before the sweeper got to them, they are expired here, the
 //! allowance is reconciled and the movement submitted once more.
@@ -367,6 +369,29 @@ impl Bot {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Sets up `user`'s windowed allowances in `currency` together (each
+    /// opened and credited with their tier's limit), all but those this
+    /// process already brought to the current limit. `/start` does it when
+    /// it opens the wallet, so that a new user's first payment waits for
+    /// no set-up of its own (the payee's allowance too, when they have
+    /// started).
+    pub(super) async fn set_up_limits(&self, user: UserId, currency: Currency) -> Result<()> {
+        let (_, table) = self.limits_table(user, currency).await?;
+        let Some(table) = table else { return Ok(()) };
+        let wanted = LimitKind::ALL.into_iter().filter(|kind| {
+            kind.window_secs().is_some()
+                && !matches!(
+                    self.allowances.get((user, *kind, currency)),
+                    Some((_, target)) if target == table.get(*kind).minor()
+                )
+        });
+        futures::future::try_join_all(
+            wanted.map(|kind| self.reconciled_allowance(user, kind, table.get(kind))),
+        )
+        .await?;
         Ok(())
     }
 
