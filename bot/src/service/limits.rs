@@ -25,7 +25,7 @@
 //! reconciles of one allowance credit it once.
 //!
 //! Round trips: a new user's allowances in their currency are set up by
-//! `/start`, together ([`Bot::set_up_limits`]), so that their first payment
+//! `/start`, together (`Bot::set_up_limits`), so that their first payment
 //! waits for none of it; an allowance already brought to the current limit
 //! by this process (`AllowanceCache`) is used without a read. Uses past their
 //! window are expired by the ledger's sweeper; when an allowance refuses a
