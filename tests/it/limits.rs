@@ -400,10 +400,7 @@ async fn start_sets_up_limits(backend: TestBackend) {
         .with(LimitKind::Received30d, usd(70_000));
     let limits = LimitsPolicy::default().with_table(Tier::ZERO, table);
     let (bot, _store, alice) = bob_and_alice(&db, limits).await;
-    let windowed: Vec<LimitKind> = LimitKind::ALL
-        .into_iter()
-        .filter(|kind| kind.window_secs().is_some())
-        .collect();
+    let windowed: Vec<LimitKind> = LimitKind::windowed().collect();
     assert_eq!(windowed.len(), 6);
     let allowances = || async {
         let mut found = Vec::new();

@@ -362,37 +362,41 @@ impl Bot {
         for currency in self.currencies_of(user).await? {
             let (_, table) = self.limits_table(user, currency).await?;
             let Some(table) = table else { continue };
-            for kind in LimitKind::ALL {
-                if kind.window_secs().is_some() {
-                    self.reconciled_allowance(user, kind, table.get(kind))
-                        .await?;
-                }
+            for kind in LimitKind::windowed() {
+                self.reconciled_allowance(user, kind, table.get(kind))
+                    .await?;
             }
         }
         Ok(())
     }
 
     /// Sets up `user`'s windowed allowances in `currency` together (each
-    /// opened and credited with their tier's limit), all but those this
-    /// process already brought to the current limit. `/start` does it when
-    /// it opens the wallet, so that a new user's first payment waits for
-    /// no set-up of its own (the payee's allowance too, when they have
-    /// started).
+    /// opened and credited with their tier's limit; see
+    /// `Bot::allowance_at_limit`). `/start` does it when it opens the
+    /// wallet, so that a new user's first payment waits for no set-up of
+    /// its own (the payee's allowance too, when they have started).
     pub(super) async fn set_up_limits(&self, user: UserId, currency: Currency) -> Result<()> {
         let (_, table) = self.limits_table(user, currency).await?;
         let Some(table) = table else { return Ok(()) };
-        let wanted = LimitKind::ALL.into_iter().filter(|kind| {
-            kind.window_secs().is_some()
-                && !matches!(
-                    self.allowances.get((user, *kind, currency)),
-                    Some((_, target)) if target == table.get(*kind).minor()
-                )
-        });
         futures::future::try_join_all(
-            wanted.map(|kind| self.reconciled_allowance(user, kind, table.get(kind))),
+            LimitKind::windowed().map(|kind| self.allowance_at_limit(user, kind, table.get(kind))),
         )
         .await?;
         Ok(())
+    }
+
+    /// The allowance of `user` for `kind`, brought to `limit`: without a
+    /// read when this process already brought it there, else reconciled.
+    async fn allowance_at_limit(
+        &self,
+        user: UserId,
+        kind: LimitKind,
+        limit: Amount,
+    ) -> Result<AccountId> {
+        match self.allowances.get((user, kind, limit.currency())) {
+            Some((id, target)) if target == limit.minor() => Ok(id),
+            _ => self.reconciled_allowance(user, kind, limit).await,
+        }
     }
 
     /// The currencies `user` has a wallet in (the default one if none).
@@ -466,9 +470,10 @@ impl Bot {
             payee_table = theirs;
             wanted.push((payee, LimitKind::Received30d, &payee_table));
         }
-        // Together: a new user's first movement opens and credits each of
-        // its allowances, one batch's wait for all of them rather than two
-        // for each in turn.
+        // Together: a movement that finds allowances not yet set up (a
+        // payee who never sent /start, another currency) opens and credits
+        // them, one batch's wait for all of them rather than two for each
+        // in turn.
         let mut plan = LimitPlan {
             uses: futures::future::try_join_all(
                 wanted
@@ -495,10 +500,7 @@ impl Bot {
         table: &CurrencyLimits,
     ) -> Result<Use> {
         let limit = table.get(kind);
-        let account = match self.allowances.get((user, kind, limit.currency())) {
-            Some((id, target)) if target == limit.minor() => id,
-            _ => self.reconciled_allowance(user, kind, limit).await?,
-        };
+        let account = self.allowance_at_limit(user, kind, limit).await?;
         let source = self
             .system_account(AccountKind::AllowanceSource, limit.currency())
             .await?;

@@ -56,6 +56,14 @@ impl LimitKind {
         LimitKind::TopUp24h,
     ];
 
+    /// The kinds with a rolling window (each an allowance account), in
+    /// the order of [`LimitKind::ALL`].
+    pub fn windowed() -> impl Iterator<Item = LimitKind> {
+        LimitKind::ALL
+            .into_iter()
+            .filter(|kind| kind.window_secs().is_some())
+    }
+
     /// The windowed kinds a payment uses on its sender's side.
     pub const SENT: [LimitKind; 3] = [LimitKind::Sent24h, LimitKind::Sent7d, LimitKind::Sent30d];
 
