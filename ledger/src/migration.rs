@@ -49,4 +49,11 @@ pub const LEDGER_MIGRATIONS: &[Migration] = &[
         "../migrations",
         "0002_outbox.sql"
     ),
+    migration!(
+        "ledger",
+        3,
+        "permanent accounts, statement-level reference checks",
+        "../migrations",
+        "0003_statement_checks.sql"
+    ),
 ];

@@ -119,6 +119,7 @@ conformance!(
     currency_totals_balance,
     verify_names_a_broken_account,
     transfers_are_immutable,
+    rows_naming_what_does_not_exist_are_refused_and_accounts_stay,
     racing_post_and_void_resolve_once,
     two_processes_never_resolve_a_pending_twice,
     a_second_process_spending_first_is_seen,
@@ -1121,6 +1122,88 @@ mod cases {
             let error = result.expect_err("changing history must fail");
             assert!(error.contains("immutable"), "{error}");
         }
+        assert_sound(db).await;
+    }
+
+    /// A transfer id as the backend's SQL literal.
+    fn id_literal(db: &TestDb, id: TransferId) -> String {
+        match db.backend {
+            TestBackend::Sqlite => format!("X'{:032x}'", id.as_u128()),
+            TestBackend::Postgres => format!("'{:032x}'::uuid", id.as_u128()),
+        }
+    }
+
+    /// Rows written behind the engine's back that name an account or a
+    /// transfer that does not exist are refused by the database itself,
+    /// and an account a transfer names cannot be deleted or renumbered:
+    /// nothing changes and the ledger stays sound.
+    pub(crate) async fn rows_naming_what_does_not_exist_are_refused_and_accounts_stay(db: &TestDb) {
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
+        let pending = id();
+        db.ledger
+            .submit(NewTransfer::pending(pending, alice, bob, usd(100), 60))
+            .await
+            .unwrap();
+        let count = "SELECT (SELECT COUNT(*) FROM accounts) * 1000000 \
+             + (SELECT COUNT(*) FROM transfers) * 1000 + (SELECT COUNT(*) FROM pending_expiries)";
+        let before = db.query_i64(count).await.unwrap();
+        let nowhere = db
+            .query_i64("SELECT MAX(id) + 1000 FROM accounts")
+            .await
+            .unwrap();
+        // Integers and ids formatted in: nothing to inject.
+        let transfer = |kind: i16, debit: i64, credit: i64, pending_id: Option<TransferId>| {
+            let pending_id = pending_id.map_or("NULL".to_owned(), |p| id_literal(db, p));
+            format!(
+                "INSERT INTO transfers (id, kind, debit_account_id, credit_account_id, amount, \
+                 currency, pending_id, timeout_secs, code, timestamp_ms) \
+                 VALUES ({}, {kind}, {debit}, {credit}, 5, 'USD', {pending_id}, 0, 0, 0)",
+                id_literal(db, id())
+            )
+        };
+        let refused_inserts = [
+            (
+                "an unknown debit account",
+                transfer(0, nowhere, bob.0, None),
+            ),
+            (
+                "an unknown credit account",
+                transfer(0, alice.0, nowhere, None),
+            ),
+            (
+                "an unknown pending transfer",
+                transfer(3, alice.0, bob.0, Some(id())),
+            ),
+            (
+                "a deadline of an unknown transfer",
+                format!(
+                    "INSERT INTO pending_expiries (transfer_id, expires_at_ms) VALUES ({}, 0)",
+                    id_literal(db, id())
+                ),
+            ),
+        ];
+        for (what, sql) in refused_inserts {
+            let error = db.execute(&sql).await.expect_err(what);
+            assert!(
+                error.to_lowercase().contains("foreign key"),
+                "{what}: {error}"
+            );
+        }
+        let changes = [
+            format!("DELETE FROM accounts WHERE id = {}", alice.0),
+            format!("UPDATE accounts SET id = {nowhere} WHERE id = {}", bob.0),
+        ];
+        for sql in changes {
+            db.execute(&sql).await.expect_err(&sql);
+        }
+        assert_eq!(db.query_i64(count).await.unwrap(), before);
+        assert_eq!(balance(db, alice).await, (900, 1_000));
+        // The engine resolves the pending transfer as before.
+        db.ledger
+            .submit(NewTransfer::post(id(), pending, None))
+            .await
+            .unwrap();
+        assert_eq!(balance(db, bob).await, (100, 100));
         assert_sound(db).await;
     }
 
