@@ -2,8 +2,9 @@
 --
 -- A transfer's two accounts and the pending transfer it resolves, and the
 -- transfer of a deadline, were foreign keys. PostgreSQL checks a foreign
--- key with a query of its own for each row: three for every transfer,
--- one for every deadline, all inside a batch's one write statement while
+-- key with a query of its own for each row: two or three for every
+-- transfer (a NULL `pending_id` is not looked up), one for every
+-- deadline, all inside a batch's one write statement while
 -- the batch holds its accounts' locks. A statement-level trigger checks
 -- every row a statement inserted with one query instead. Nothing that a
 -- check finds can go away later: transfers are never updated or deleted
