@@ -16,7 +16,7 @@ use bot::trust::limits::{CurrencyLimits, LimitKind, LimitsPolicy};
 use bot::trust::{AuditFilter, AuditKind, Tier, TrustConfig, TrustStore as _};
 use bot::{Bot, BotConfig};
 use ledger::testing::{TestBackend, TestDb};
-use ledger::{Amount, Currency};
+use ledger::{Amount, Currency, OwnerRef};
 use paybot_store::{BOT_MIGRATIONS, SqlStore};
 
 use crate::support::cases;
@@ -390,7 +390,6 @@ cases!(pre_upgrade_use_released {
 /// allowance opened and credited with their tier's limit), so their first
 /// payment waits for no set-up; a second `/start` moves nothing.
 async fn start_sets_up_limits(backend: TestBackend) {
-    use ledger::OwnerRef;
     let Some(db) = TestDb::fresh(backend).await else {
         return;
     };
@@ -399,7 +398,7 @@ async fn start_sets_up_limits(backend: TestBackend) {
         .with(LimitKind::Sent24h, usd(5_000))
         .with(LimitKind::Received30d, usd(70_000));
     let limits = LimitsPolicy::default().with_table(Tier::ZERO, table);
-    let (bot, _store, alice) = bob_and_alice(&db, limits).await;
+    let (bot, _store, alice) = bob_and_alice(&db, limits.clone()).await;
     let windowed: Vec<LimitKind> = LimitKind::windowed().collect();
     assert_eq!(windowed.len(), 6);
     let allowances = || async {
@@ -431,8 +430,7 @@ async fn start_sets_up_limits(backend: TestBackend) {
     );
     // Nor does one to a paybot started afresh (nothing remembered): each
     // allowance is read and found at its limit.
-    let (restarted, _, _) =
-        bob_and_alice(&db, LimitsPolicy::default().with_table(Tier::ZERO, table)).await;
+    let (restarted, _, _) = bob_and_alice(&db, limits).await;
     restarted
         .handle(&dm("alice", "s-alice-restarted", "/start"))
         .await;

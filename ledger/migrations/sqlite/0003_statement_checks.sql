@@ -1,6 +1,6 @@
 -- Accounts are permanent (component "ledger", version 3): transfers name
 -- them by id. SQLite keeps the foreign keys of the transfers and deadlines
--- (checked in process, per row, at little cost); PostgreSQL checks them
+-- (checked in process, row by row); PostgreSQL checks them
 -- once per statement instead (see its version 3), and both refuse to
 -- delete or renumber any account, so the two backends behave alike.
 CREATE TRIGGER accounts_never_deleted BEFORE DELETE ON accounts
