@@ -7,6 +7,8 @@
 # 1. Prints the server's synchronous_commit and fsync (both must be on).
 # 2. pgbench -i -s 10 into a scratch database, then its TPC-B-like script
 #    (a balance-transfer transaction) with 8 clients: -c 8 -j 2 -T SECS.
+#    A server on this machine is reached without TLS, as paybot reaches it
+#    (PGSSLMODE=disable, unless PGSSLMODE is set or the url names an sslmode).
 # 3. paybot bench ledger --backend postgres for SECS (release build), on a
 #    scratch database it makes and drops itself.
 # 4. Prints both rates and their ratio.
@@ -27,11 +29,26 @@ case "$secs" in
 '' | *[!0-9]*) echo "usage: $0 [SECS]" >&2; exit 2 ;;
 esac
 
+# paybot reaches a server on this machine without TLS unless the url names
+# an sslmode (README, "Settings"); pgbench, whose libpq would use TLS
+# whenever the server offers it, is given the same, so that neither pays
+# for TLS the other does not.
+host="$(printf '%s' "$server" | sed -E 's#^[a-z]+://([^@/]*@)?(\[[^]]*\]|[^:/?]*).*#\2#')"
+case "$server" in
+*sslmode=* | *ssl-mode=*) ;;
+*)
+    case "$host" in
+    127.* | localhost | '[::1]') export PGSSLMODE="${PGSSLMODE:-disable}" ;;
+    esac
+    ;;
+esac
+
 sql() { psql "$server/postgres" -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 
 sync_commit="$(sql 'SHOW synchronous_commit')"
 fsync="$(sql 'SHOW fsync')"
 echo "PostgreSQL: synchronous_commit=$sync_commit fsync=$fsync"
+echo "pgbench's sslmode: ${PGSSLMODE:-prefer (the default)}"
 if [ "$sync_commit" != on ] || [ "$fsync" != on ]; then
     echo "not durable: both must be on for a fair comparison" >&2
     exit 1

@@ -90,6 +90,9 @@ pub use types::{
 };
 pub use verify::Violation;
 
+#[cfg(feature = "sql")]
+pub use store::{PostgresTls, postgres_options};
+
 /// Most linked groups committed in one database transaction.
 pub const BATCH_GROUPS_MAX: usize = 512;
 /// Most batches the writer has in flight at once on PostgreSQL, each on a

@@ -39,12 +39,14 @@ pub(crate) fn open(config: &LedgerConfig) -> Backend {
         return Backend::Sqlite(pool);
     }
     if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://") {
-        let pool = PgPoolOptions::new()
-            .max_connections(connections)
-            .acquire_timeout(acquire)
-            .connect_lazy(&config.url);
-        return match pool {
-            Ok(pool) => Backend::Postgres(pool),
+        // The ledger's own options, TLS decided as for its pool.
+        return match ledger::postgres_options(&config.url) {
+            Ok((options, _)) => Backend::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(connections)
+                    .acquire_timeout(acquire)
+                    .connect_lazy_with(options),
+            ),
             Err(e) => Backend::Missing(format!("cannot use the database url: {e}")),
         };
     }

@@ -24,7 +24,10 @@ use crate::{
 };
 
 mod checks;
+mod postgres_url;
 mod sets;
+
+pub use postgres_url::{PostgresTls, postgres_options};
 
 /// What the storage engine's functions fail with: the driver's own error
 /// (kept whole in here, so that a batch that lost a race is recognised and
@@ -122,14 +125,28 @@ pub(crate) async fn connect_sqlite(
         .await?)
 }
 
-/// Opens a pool on the PostgreSQL database `config.url` names.
+/// Opens a pool on the PostgreSQL database `config.url` names, with TLS as
+/// [`postgres_options`] decides, and says what it decided.
 pub(crate) async fn connect_postgres(config: &LedgerConfig) -> Result<postgres::Pool, Error> {
+    let (options, tls) = postgres_options(&config.url)?;
+    match tls {
+        PostgresTls::OffOnThisMachine => tracing::info!(
+            "PostgreSQL on this machine: connecting without TLS \
+             (name an sslmode in the database url to change that)"
+        ),
+        PostgresTls::Unverified => tracing::warn!(
+            "PostgreSQL on another machine with no sslmode in the database url: \
+             TLS only if the server offers it, and its certificate is not checked; \
+             add sslmode=verify-full (and sslrootcert) to the url"
+        ),
+        PostgresTls::AsAsked | PostgresTls::Socket => {}
+    }
     Ok(sqlx::postgres::PgPoolOptions::new()
         .max_connections(
             config.pool_connections_max.max(2) + writer_connections(crate::PIPELINED_BATCHES_MAX),
         )
         .acquire_timeout(std::time::Duration::from_secs(POOL_ACQUIRE_TIMEOUT_SECS))
-        .connect(&config.url)
+        .connect_with(options)
         .await?)
 }
 
