@@ -120,6 +120,37 @@ async fn a_server_on_this_machine_is_reached_without_tls_unless_the_url_asks() {
     db.cleanup().await;
 }
 
+/// A pooled connection the server ended while it sat idle is not handed
+/// out: idle for longer than `POOL_PING_AFTER_IDLE_MS`, it is pinged
+/// first, and reads go on, on a new connection.
+#[tokio::test]
+async fn a_connection_the_server_ended_while_idle_is_replaced() {
+    let Some(db) = TestDb::fresh(TestBackend::Postgres).await else {
+        return;
+    };
+    let (server, name) = db.url.rsplit_once('/').unwrap();
+    let admin = format!("{server}/postgres");
+    let wallet = db.wallet("alice", Currency::USD).await;
+    db.fund(wallet, usd(100)).await;
+    let ended = ledger::testing::query_i64(
+        &admin,
+        &format!(
+            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}') AS ended"
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(ended > 0, "no connection to {name} to end");
+    tokio::time::sleep(Duration::from_millis(ledger::POOL_PING_AFTER_IDLE_MS + 250)).await;
+    for _ in 0..8 {
+        db.ledger.ping().await.unwrap();
+        let balance = db.ledger.balance(wallet).await.unwrap().unwrap();
+        assert_eq!(balance.available(), 100);
+    }
+    db.cleanup().await;
+}
+
 /// Alice's and Bob's USD wallets, Alice's funded with `funding_minor`.
 async fn alice_funded_and_bob(
     db: &TestDb,

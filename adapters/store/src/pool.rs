@@ -12,7 +12,6 @@ use std::time::Duration;
 use ledger::{
     LedgerConfig, POOL_ACQUIRE_TIMEOUT_SECS, SQLITE_BUSY_TIMEOUT_MS, SqliteSync, sqlite_path,
 };
-use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::Backend;
@@ -39,12 +38,11 @@ pub(crate) fn open(config: &LedgerConfig) -> Backend {
         return Backend::Sqlite(pool);
     }
     if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://") {
-        // The ledger's own options, TLS decided as for its pool.
+        // The ledger's own options, TLS and idle checks as for its pool.
         return match ledger::postgres_options(&config.url) {
             Ok((options, _)) => Backend::Postgres(
-                PgPoolOptions::new()
+                ledger::postgres_pool_options()
                     .max_connections(connections)
-                    .acquire_timeout(acquire)
                     .connect_lazy_with(options),
             ),
             Err(e) => Backend::Missing(format!("cannot use the database url: {e}")),

@@ -24,10 +24,12 @@ use crate::{
 };
 
 mod checks;
-mod postgres_url;
+mod postgres_connect;
 mod sets;
 
-pub use postgres_url::{PostgresTls, postgres_options};
+pub use postgres_connect::{
+    POOL_PING_AFTER_IDLE_MS, PostgresTls, postgres_options, postgres_pool_options,
+};
 
 /// What the storage engine's functions fail with: the driver's own error
 /// (kept whole in here, so that a batch that lost a race is recognised and
@@ -126,7 +128,8 @@ pub(crate) async fn connect_sqlite(
 }
 
 /// Opens a pool on the PostgreSQL database `config.url` names, with TLS as
-/// [`postgres_options`] decides, and says what it decided.
+/// [`postgres_options`] decides (and says what it decided) and idle
+/// connections checked as [`postgres_pool_options`] does.
 pub(crate) async fn connect_postgres(config: &LedgerConfig) -> Result<postgres::Pool, Error> {
     let (options, tls) = postgres_options(&config.url)?;
     match tls {
@@ -141,11 +144,10 @@ pub(crate) async fn connect_postgres(config: &LedgerConfig) -> Result<postgres::
         ),
         PostgresTls::AsAsked | PostgresTls::Socket => {}
     }
-    Ok(sqlx::postgres::PgPoolOptions::new()
+    Ok(postgres_pool_options()
         .max_connections(
             config.pool_connections_max.max(2) + writer_connections(crate::PIPELINED_BATCHES_MAX),
         )
-        .acquire_timeout(std::time::Duration::from_secs(POOL_ACQUIRE_TIMEOUT_SECS))
         .connect_with(options)
         .await?)
 }
