@@ -29,7 +29,6 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 
 use crate::POOL_ACQUIRE_TIMEOUT_SECS;
-
 use crate::types::{LedgerError, StorageError};
 
 /// How long a pooled PostgreSQL connection may have been idle and still be
@@ -156,27 +155,27 @@ mod tests {
 
     #[test]
     fn an_sslmode_in_the_url_or_the_environment_is_kept() {
-        let url = "postgres://postgres@127.0.0.1:5432/paybot?sslmode=require";
-        assert_eq!(
-            decided(url),
-            (mode(PgSslMode::Require), PostgresTls::AsAsked)
-        );
-        let url = "postgres://postgres@localhost/paybot?ssl-mode=verify-full";
-        assert_eq!(
-            decided(url),
-            (mode(PgSslMode::VerifyFull), PostgresTls::AsAsked)
-        );
-        let url = "postgres://postgres@db.example.com/paybot?sslmode=disable";
-        assert_eq!(
-            decided(url),
-            (mode(PgSslMode::Disable), PostgresTls::AsAsked)
-        );
-        // Percent-encoded names are names too.
-        let url = "postgres://postgres@127.0.0.1/paybot?%73slmode=require";
-        assert_eq!(
-            decided(url),
-            (mode(PgSslMode::Require), PostgresTls::AsAsked)
-        );
+        for (url, named) in [
+            (
+                "postgres://postgres@127.0.0.1:5432/paybot?sslmode=require",
+                PgSslMode::Require,
+            ),
+            (
+                "postgres://postgres@localhost/paybot?ssl-mode=verify-full",
+                PgSslMode::VerifyFull,
+            ),
+            (
+                "postgres://postgres@db.example.com/paybot?sslmode=disable",
+                PgSslMode::Disable,
+            ),
+            // Percent-encoded names are names too.
+            (
+                "postgres://postgres@127.0.0.1/paybot?%73slmode=require",
+                PgSslMode::Require,
+            ),
+        ] {
+            assert_eq!(decided(url), (mode(named), PostgresTls::AsAsked), "{url}");
+        }
         let url = "postgres://postgres@127.0.0.1/paybot";
         assert_eq!(decided_with(url, &["PGSSLMODE"]).1, PostgresTls::AsAsked);
     }
