@@ -142,6 +142,8 @@ async fn a_connection_the_server_ended_while_idle_is_replaced() {
     .await
     .unwrap();
     assert!(ended > 0, "no connection to {name} to end");
+    // A real wait: the pool measures idleness on its own clock
+    // (`std::time::Instant`), which no test clock reaches.
     tokio::time::sleep(Duration::from_millis(ledger::POOL_PING_AFTER_IDLE_MS + 250)).await;
     for _ in 0..8 {
         db.ledger.ping().await.unwrap();
