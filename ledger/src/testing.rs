@@ -181,6 +181,55 @@ pub async fn query_i64(url: &str, sql: &str) -> Result<i64, String> {
         .await)
 }
 
+/// A fresh PostgreSQL [`TestDb`] whose server is on this machine, by its
+/// usual names in the url (`127.0.0.1`, `localhost`, `[::1]`), with the
+/// server's url and the database's name: for tests of what paybot does
+/// for such a server (no TLS). `None`, after a loud message, when the
+/// test server is elsewhere (or, as [`TestDb::fresh`], absent outside CI).
+/// The names are written out here rather than asked of
+/// [`crate::postgres_options`], the code those tests check.
+///
+/// # Panics
+/// As [`TestDb::fresh`].
+#[allow(clippy::panic)]
+pub async fn fresh_postgres_on_this_machine() -> Option<(TestDb, String, String)> {
+    let db = TestDb::fresh(TestBackend::Postgres).await?;
+    let (server, name) = db
+        .url
+        .rsplit_once('/')
+        .map(|(server, name)| (server.to_owned(), name.to_owned()))
+        .unwrap_or_else(|| panic!("a test database url without a name: {}", db.url));
+    let local = ["@127.0.0.1", "@localhost", "@[::1]"]
+        .iter()
+        .any(|host| server.contains(host));
+    if !local {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** not checked: the test server {server} is not on this machine ***\n"
+        );
+        db.cleanup().await;
+        return None;
+    }
+    Some((db, server, name))
+}
+
+/// How many connections to database `name` on the PostgreSQL server at
+/// `server` (a url without a database) use TLS, and how many do not, as
+/// the server sees them (`pg_stat_ssl`), read through a connection of its
+/// own to the server's `postgres` database.
+pub async fn connections_by_tls(server: &str, name: &str) -> Result<(i64, i64), String> {
+    let count = |tls: bool| {
+        format!(
+            "SELECT COUNT(*) FROM pg_stat_ssl AS s JOIN pg_stat_activity AS a USING (pid) \
+             WHERE a.datname = '{name}' AND s.ssl = {tls}"
+        )
+    };
+    let admin = format!("{server}/postgres");
+    let encrypted = query_i64(&admin, &count(true)).await?;
+    let plain = query_i64(&admin, &count(false)).await?;
+    Ok((encrypted, plain))
+}
+
 impl TestDb {
     /// A fresh ledger, or `None` when PostgreSQL is unavailable outside CI.
     ///

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ledger::testing::{TestBackend, TestDb};
+use ledger::testing::{TestBackend, TestDb, connections_by_tls};
 use ledger::{
     Amount, Clock, Currency, HistoryCursor, NewTransfer, Outcome, RecordWrite, SqlValue,
     SubmitError, TransferError, TransferId, TransferKind, Unit, Violation,
@@ -57,42 +57,17 @@ async fn a_test_database_not_cleaned_up_is_dropped_with_its_test_db() {
     assert_eq!(left, 0, "{name} is left behind");
 }
 
-/// How many of the connections to database `name` are (and are not)
-/// encrypted, as the server sees them.
-async fn connections_by_tls(server: &str, name: &str) -> (i64, i64) {
-    let count = |tls: bool| {
-        format!(
-            "SELECT COUNT(*) FROM pg_stat_ssl AS s JOIN pg_stat_activity AS a USING (pid) \
-             WHERE a.datname = '{name}' AND s.ssl = {tls}"
-        )
-    };
-    let admin = format!("{server}/postgres");
-    let encrypted = ledger::testing::query_i64(&admin, &count(true)).await;
-    let plain = ledger::testing::query_i64(&admin, &count(false)).await;
-    (encrypted.unwrap(), plain.unwrap())
-}
-
 /// A PostgreSQL server on this machine is reached without TLS: nothing it
 /// would protect leaves the machine, and it costs CPU on both sides of
 /// every statement. A url that names an `sslmode` gets what it names.
 #[tokio::test]
 async fn a_server_on_this_machine_is_reached_without_tls_unless_the_url_asks() {
-    let Some(db) = TestDb::fresh(TestBackend::Postgres).await else {
+    let Some((db, server, name)) = ledger::testing::fresh_postgres_on_this_machine().await else {
         return;
     };
-    let (server, name) = db.url.rsplit_once('/').unwrap();
-    let (server, name) = (server.to_owned(), name.to_owned());
-    let local = ["@127.0.0.1", "@localhost", "@[::1]"]
-        .iter()
-        .any(|host| server.contains(host));
-    if !local {
-        eprintln!("*** not checked: the test server {server} is not on this machine ***");
-        db.cleanup().await;
-        return;
-    }
     let wallet = db.wallet("alice", Currency::USD).await;
     db.fund(wallet, usd(100)).await;
-    let (encrypted, plain) = connections_by_tls(&server, &name).await;
+    let (encrypted, plain) = connections_by_tls(&server, &name).await.unwrap();
     assert_eq!(
         encrypted, 0,
         "the ledger's connections to this machine use TLS"
@@ -110,7 +85,7 @@ async fn a_server_on_this_machine_is_reached_without_tls_unless_the_url_asks() {
         let clock = std::sync::Arc::new(ledger::ManualClock::new(ledger::testing::CLOCK_START_MS));
         let asked = ledger::Ledger::connect(&config, clock).await.unwrap();
         asked.ping().await.unwrap();
-        let (encrypted, _) = connections_by_tls(&server, &name).await;
+        let (encrypted, _) = connections_by_tls(&server, &name).await.unwrap();
         assert!(encrypted > 0, "sslmode=require was not honoured");
         asked.close().await;
     } else {

@@ -31,33 +31,13 @@ const T0: i64 = CLOCK_START_MS;
 /// statement.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_stores_connections_to_this_machine_use_no_tls() {
-    let Some(db) = TestDb::fresh(TestBackend::Postgres).await else {
+    let Some((db, server, name)) = ledger::testing::fresh_postgres_on_this_machine().await else {
         return;
     };
-    let (server, name) = db.url.rsplit_once('/').unwrap();
-    let (server, name) = (server.to_owned(), name.to_owned());
-    if !["@127.0.0.1", "@localhost", "@[::1]"]
-        .iter()
-        .any(|host| server.contains(host))
-    {
-        eprintln!("*** not checked: the test server {server} is not on this machine ***");
-        db.cleanup().await;
-        return;
-    }
     db.ledger.migrate(BOT_MIGRATIONS).await.unwrap();
     let store = SqlStore::new(&db.ledger);
     user(&store, "alice").await;
-    let count = |tls: bool| {
-        format!(
-            "SELECT COUNT(*) FROM pg_stat_ssl AS s JOIN pg_stat_activity AS a USING (pid) \
-             WHERE a.datname = '{name}' AND s.ssl = {tls}"
-        )
-    };
-    let admin = format!("{server}/postgres");
-    let encrypted = ledger::testing::query_i64(&admin, &count(true))
-        .await
-        .unwrap();
-    let plain = ledger::testing::query_i64(&admin, &count(false))
+    let (encrypted, plain) = ledger::testing::connections_by_tls(&server, &name)
         .await
         .unwrap();
     assert_eq!(encrypted, 0, "connections to this machine use TLS");
