@@ -91,7 +91,9 @@ pub use types::{
 pub use verify::Violation;
 
 #[cfg(feature = "sql")]
-pub use store::{POOL_PING_AFTER_IDLE_MS, PostgresTls, postgres_options, postgres_pool_options};
+pub use store::{
+    POOL_PING_AFTER_IDLE_MS, PostgresTls, StatementPool, postgres_options, postgres_pool_options,
+};
 
 /// Most linked groups committed in one database transaction.
 pub const BATCH_GROUPS_MAX: usize = 512;

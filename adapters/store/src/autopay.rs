@@ -112,7 +112,7 @@ macro_rules! autopay_backend {
             use super::*;
 
             type Db = $db;
-            type Pool = sqlx::Pool<Db>;
+            type Pool = ledger::StatementPool<Db>;
             type DbRow = <Db as sqlx::Database>::Row;
             use crate::$module::bind_values;
 

@@ -102,7 +102,7 @@ macro_rules! bills_backend {
             use super::*;
 
             type Db = $db;
-            type Pool = sqlx::Pool<Db>;
+            type Pool = ledger::StatementPool<Db>;
             type DbRow = <Db as sqlx::Database>::Row;
 
             fn biller_row(row: &DbRow) -> Result<Biller, Error> {

@@ -732,7 +732,7 @@ macro_rules! sql_backend {
             use super::*;
 
             type Db = $db;
-            pub(crate) type Pool = sqlx::Pool<Db>;
+            pub(crate) type Pool = ledger::StatementPool<Db>;
             type DbRow = <Db as sqlx::Database>::Row;
             pub(crate) type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
 

@@ -29,7 +29,7 @@ macro_rules! pay_group_backend {
 
             use super::*;
 
-            type Pool = sqlx::Pool<$db>;
+            type Pool = ledger::StatementPool<$db>;
 
             pub(crate) async fn group(
                 pool: &Pool,

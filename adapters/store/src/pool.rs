@@ -10,7 +10,8 @@
 use std::time::Duration;
 
 use ledger::{
-    LedgerConfig, POOL_ACQUIRE_TIMEOUT_SECS, SQLITE_BUSY_TIMEOUT_MS, SqliteSync, sqlite_path,
+    LedgerConfig, POOL_ACQUIRE_TIMEOUT_SECS, SQLITE_BUSY_TIMEOUT_MS, SqliteSync, StatementPool,
+    sqlite_path,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -33,18 +34,22 @@ pub(crate) fn open(config: &LedgerConfig) -> Backend {
             .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)
-            .acquire_timeout(acquire)
-            .connect_lazy_with(options);
-        return Backend::Sqlite(pool);
+            .acquire_timeout(acquire);
+        return Backend::Sqlite(StatementPool::new(
+            pool.clone().connect_lazy_with(options.clone()),
+            pool.connect_lazy_with(options),
+        ));
     }
     if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://") {
         // The ledger's own options, TLS and idle checks as for its pool.
         return match ledger::postgres_options(&config.url) {
-            Ok((options, _)) => Backend::Postgres(
-                ledger::postgres_pool_options()
-                    .max_connections(connections)
-                    .connect_lazy_with(options),
-            ),
+            Ok((options, _)) => {
+                let pool = ledger::postgres_pool_options().max_connections(connections);
+                Backend::Postgres(StatementPool::new(
+                    pool.clone().connect_lazy_with(options.clone()),
+                    pool.connect_lazy_with(options),
+                ))
+            }
             Err(e) => Backend::Missing(format!("cannot use the database url: {e}")),
         };
     }

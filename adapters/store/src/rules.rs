@@ -18,7 +18,7 @@ macro_rules! rules_backend {
             use super::*;
 
             type Db = $db;
-            type Pool = sqlx::Pool<Db>;
+            type Pool = ledger::StatementPool<Db>;
 
             pub(crate) async fn payments_made_since(
                 pool: &Pool,

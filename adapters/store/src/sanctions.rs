@@ -52,7 +52,7 @@ macro_rules! sanctions_backend {
             use super::*;
 
             type Db = $db;
-            type Pool = sqlx::Pool<Db>;
+            type Pool = ledger::StatementPool<Db>;
             type DbRow = <Db as sqlx::Database>::Row;
 
             fn info_row(row: &DbRow) -> Result<SanctionsListInfo, Error> {

@@ -21,7 +21,7 @@ macro_rules! second_factor_backend {
             use super::*;
 
             type Db = $db;
-            type Pool = sqlx::Pool<Db>;
+            type Pool = ledger::StatementPool<Db>;
 
             pub(crate) async fn second_factor(
                 pool: &Pool,

@@ -96,7 +96,7 @@ macro_rules! standing_backend {
             use super::*;
 
             type Db = $db;
-            type Pool = sqlx::Pool<Db>;
+            type Pool = ledger::StatementPool<Db>;
             type DbRow = <Db as sqlx::Database>::Row;
             use crate::$module::bind_values;
 

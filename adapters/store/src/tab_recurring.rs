@@ -34,7 +34,7 @@ macro_rules! recurring_backend {
             use super::*;
 
             type Db = $db;
-            type Pool = sqlx::Pool<Db>;
+            type Pool = ledger::StatementPool<Db>;
             type DbRow = <Db as sqlx::Database>::Row;
 
             fn get<'r, T>(row: &'r DbRow, column: &str) -> Result<T, Error>

@@ -18,7 +18,7 @@ macro_rules! trust_backend {
             use super::*;
 
             type Db = $db;
-            type Pool = sqlx::Pool<Db>;
+            type Pool = ledger::StatementPool<Db>;
             type DbRow = <Db as sqlx::Database>::Row;
 
             pub(crate) async fn append_audit(

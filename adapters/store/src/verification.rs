@@ -20,7 +20,7 @@ macro_rules! verification_backend {
             use super::*;
 
             type Db = $db;
-            type Pool = sqlx::Pool<Db>;
+            type Pool = ledger::StatementPool<Db>;
 
             pub(crate) async fn claim(
                 pool: &Pool,

@@ -26,10 +26,12 @@ use crate::{
 mod checks;
 mod postgres_connect;
 mod sets;
+mod statement_pool;
 
 pub use postgres_connect::{
     POOL_PING_AFTER_IDLE_MS, PostgresTls, postgres_options, postgres_pool_options,
 };
+pub use statement_pool::StatementPool;
 
 /// What the storage engine's functions fail with: the driver's own error
 /// (kept whole in here, so that a batch that lost a race is recognised and
@@ -120,11 +122,19 @@ pub(crate) async fn connect_sqlite(
             SQLITE_WAL_AUTOCHECKPOINT_PAGES.to_string(),
         )
         .busy_timeout(std::time::Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
-    Ok(SqlitePoolOptions::new()
-        .max_connections(config.pool_connections_max.max(2) + writer_connections(1))
-        .acquire_timeout(std::time::Duration::from_secs(POOL_ACQUIRE_TIMEOUT_SECS))
-        .connect_with(options)
-        .await?)
+    // Single statements on one pool, transactions and the writer's
+    // connection on another (`StatementPool`).
+    let pool = SqlitePoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_secs(POOL_ACQUIRE_TIMEOUT_SECS));
+    let size = config.pool_connections_max.max(2);
+    Ok(StatementPool::new(
+        pool.clone()
+            .max_connections(size)
+            .connect_with(options.clone())
+            .await?,
+        pool.max_connections(size + writer_connections(1))
+            .connect_lazy_with(options),
+    ))
 }
 
 /// Opens a pool on the PostgreSQL database `config.url` names, with TLS as
@@ -144,12 +154,16 @@ pub(crate) async fn connect_postgres(config: &LedgerConfig) -> Result<postgres::
         ),
         PostgresTls::AsAsked | PostgresTls::Socket => {}
     }
-    Ok(postgres_pool_options()
-        .max_connections(
-            config.pool_connections_max.max(2) + writer_connections(crate::PIPELINED_BATCHES_MAX),
-        )
-        .connect_with(options)
-        .await?)
+    let size = config.pool_connections_max.max(2);
+    Ok(StatementPool::new(
+        postgres_pool_options()
+            .max_connections(size)
+            .connect_with(options.clone())
+            .await?,
+        postgres_pool_options()
+            .max_connections(size + writer_connections(crate::PIPELINED_BATCHES_MAX))
+            .connect_lazy_with(options),
+    ))
 }
 
 /// The connections the group-commit writer keeps, on top of the configured
@@ -358,7 +372,7 @@ macro_rules! sql_backend {
             pub(crate) use super::$durability as durability;
 
             type Db = $db;
-            pub(crate) type Pool = sqlx::Pool<Db>;
+            pub(crate) type Pool = StatementPool<Db>;
             type DbRow = <Db as sqlx::Database>::Row;
             type Tx = sqlx::Transaction<'static, Db>;
             type Conn = <Db as sqlx::Database>::Connection;
