@@ -54,35 +54,42 @@ async fn postgres_pool(connections: u32) -> Option<(StatementPool<Postgres>, Str
     Some((pool, admin, name))
 }
 
+/// Two slow statements open both of a pool's connections for statements
+/// and keep them; a transaction (begun with `$begin`) and a whole
+/// connection still get one at once, not after the acquire timeout. The
+/// same on both backends, with their own SQL.
+macro_rules! a_transaction_is_not_kept_waiting {
+    ($pool:expr, $slow:expr, $begin:expr) => {{
+        let pool = $pool;
+        let slow = || sqlx::query($slow).execute(&pool);
+        for done in join_all([slow(), slow()]).await {
+            done.unwrap();
+        }
+        assert_eq!(
+            pool.size(),
+            2,
+            "both statements had a connection of their own"
+        );
+        let mut tx = pool.begin_with($begin).await.unwrap();
+        sqlx::query("CREATE TABLE t (x BIGINT)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        drop(pool.acquire().await.unwrap());
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        pool.close().await;
+    }};
+}
+
 #[tokio::test]
 async fn a_transaction_is_not_kept_waiting_by_connections_kept_for_statements_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let pool = sqlite_pool(&dir, 2);
-    let slow = || sqlx::query(SLOW_SQLITE).execute(&pool);
-    for done in join_all([slow(), slow()]).await {
-        done.unwrap();
-    }
-    assert_eq!(
-        pool.size(),
-        2,
-        "both statements had a connection of their own"
-    );
-    // Both connections are kept for statements; a transaction and a whole
-    // connection still get one at once (not after the acquire timeout).
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("CREATE TABLE t (x INTEGER)")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let conn = pool.acquire().await.unwrap();
-    drop(conn);
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
-    pool.close().await;
+    a_transaction_is_not_kept_waiting!(sqlite_pool(&dir, 2), SLOW_SQLITE, "BEGIN IMMEDIATE");
 }
 
 #[tokio::test]
@@ -90,32 +97,7 @@ async fn a_transaction_is_not_kept_waiting_by_connections_kept_for_statements_po
     let Some((pool, admin, name)) = postgres_pool(2).await else {
         return;
     };
-    let slow = || sqlx::query(SLOW_POSTGRES).execute(&pool);
-    for done in join_all([slow(), slow()]).await {
-        done.unwrap();
-    }
-    assert_eq!(
-        pool.size(),
-        2,
-        "both statements had a connection of their own"
-    );
-    let mut tx = pool
-        .begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE")
-        .await
-        .unwrap();
-    sqlx::query("CREATE TABLE t (x BIGINT)")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let conn = pool.acquire().await.unwrap();
-    drop(conn);
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(n, 0);
-    pool.close().await;
+    a_transaction_is_not_kept_waiting!(pool, SLOW_POSTGRES, "BEGIN ISOLATION LEVEL SERIALIZABLE");
     drop_postgres_database(&admin, &name).await;
 }
 

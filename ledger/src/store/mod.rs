@@ -167,7 +167,7 @@ pub(crate) async fn connect_postgres(config: &LedgerConfig) -> Result<postgres::
 }
 
 /// The connections the group-commit writer keeps, on top of the configured
-/// pool (which stays for reads and other writes).
+/// size of the pool for transactions (which stays for their other users).
 fn writer_connections(count: usize) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
 }

@@ -5,8 +5,8 @@
 //! after a ping (a round trip), after every statement run on `&Pool`. On
 //! PostgreSQL that is a second message to the server and a second wake-up
 //! of its process for each read: on the project's 2-core benchmark machine
-//! about an eighth of the CPU a chat payment takes (README, "What limits each
-//! figure now"). Here single statements have a pool of their own, whose
+//! 10–16% of the CPU a chat payment takes, side by side (README,
+//! "This round's changes" under Benchmarks). Here single statements have a pool of their own, whose
 //! connections they keep: a statement that ran to its end hands its
 //! connection to the first statement waiting, or keeps it for the next,
 //! with no ping. Nothing is owed on such a connection: the statement read
