@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use ledger::StatementPool;
-use ledger::testing::{drop_postgres_database, fresh_postgres_database};
+use ledger::testing::{drop_postgres_database_from_drop, fresh_postgres_database};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Postgres, Row, Sqlite};
@@ -39,10 +39,22 @@ fn sqlite_pool(dir: &tempfile::TempDir, connections: u32) -> StatementPool<Sqlit
     )
 }
 
-/// A pool of `connections` on a fresh PostgreSQL database, with the
-/// database's admin url and name for dropping it; `None` (said loudly)
-/// where no server is reachable outside CI.
-async fn postgres_pool(connections: u32) -> Option<(StatementPool<Postgres>, String, String)> {
+/// A test's PostgreSQL database, dropped with this however the test ends
+/// (a failed assertion too), its connections ended.
+struct Database {
+    admin: String,
+    name: String,
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        drop_postgres_database_from_drop(&self.admin, &self.name);
+    }
+}
+
+/// A pool of `connections` on a fresh PostgreSQL database, and the
+/// database; `None` (said loudly) where no server is reachable outside CI.
+async fn postgres_pool(connections: u32) -> Option<(StatementPool<Postgres>, Database)> {
     let (url, admin, name) = fresh_postgres_database().await?;
     let pool = PgPoolOptions::new()
         .max_connections(connections)
@@ -51,7 +63,7 @@ async fn postgres_pool(connections: u32) -> Option<(StatementPool<Postgres>, Str
         pool.clone().connect_lazy(&url).unwrap(),
         pool.connect_lazy(&url).unwrap(),
     );
-    Some((pool, admin, name))
+    Some((pool, Database { admin, name }))
 }
 
 /// Two slow statements open both of a pool's connections for statements
@@ -94,18 +106,17 @@ async fn a_transaction_is_not_kept_waiting_by_connections_kept_for_statements_sq
 
 #[tokio::test]
 async fn a_transaction_is_not_kept_waiting_by_connections_kept_for_statements_postgres() {
-    let Some((pool, admin, name)) = postgres_pool(2).await else {
+    let Some((pool, _database)) = postgres_pool(2).await else {
         return;
     };
     a_transaction_is_not_kept_waiting!(pool, SLOW_POSTGRES, "BEGIN ISOLATION LEVEL SERIALIZABLE");
-    drop_postgres_database(&admin, &name).await;
 }
 
 /// Many statements in flight on a few connections, each handed from one
 /// statement to the next: every one reads its own answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn statements_sharing_few_connections_each_read_their_own_answer() {
-    let Some((pool, admin, name)) = postgres_pool(3).await else {
+    let Some((pool, _database)) = postgres_pool(3).await else {
         return;
     };
     let tasks: Vec<_> = (0..400_i64)
@@ -143,7 +154,6 @@ async fn statements_sharing_few_connections_each_read_their_own_answer() {
         pool.size()
     );
     pool.close().await;
-    drop_postgres_database(&admin, &name).await;
 }
 
 /// A statement given up before its answer came (a request's timeout, a
@@ -151,7 +161,7 @@ async fn statements_sharing_few_connections_each_read_their_own_answer() {
 /// kept; the next statement, on the pool's one connection, reads its own.
 #[tokio::test]
 async fn a_statement_dropped_part_way_leaves_the_next_its_own_answer() {
-    let Some((pool, admin, name)) = postgres_pool(1).await else {
+    let Some((pool, _database)) = postgres_pool(1).await else {
         return;
     };
     let given_up = tokio::time::timeout(
@@ -167,7 +177,6 @@ async fn a_statement_dropped_part_way_leaves_the_next_its_own_answer() {
     assert_eq!(v, 2);
     assert_eq!(pool.size(), 1);
     pool.close().await;
-    drop_postgres_database(&admin, &name).await;
 }
 
 /// The one connection is busy with a slow statement; two more wait for it.
@@ -175,7 +184,7 @@ async fn a_statement_dropped_part_way_leaves_the_next_its_own_answer() {
 /// other waiter still runs, on the connection sqlx gets back, at once.
 #[tokio::test]
 async fn a_waiting_statement_runs_after_the_one_before_failed_and_the_one_between_was_given_up() {
-    let Some((pool, admin, name)) = postgres_pool(1).await else {
+    let Some((pool, _database)) = postgres_pool(1).await else {
         return;
     };
     let failing = sqlx::query(
@@ -209,7 +218,6 @@ async fn a_waiting_statement_runs_after_the_one_before_failed_and_the_one_betwee
     );
     assert_eq!(pool.size(), 1);
     pool.close().await;
-    drop_postgres_database(&admin, &name).await;
 }
 
 /// The pool is closed while a statement runs on its one connection and
@@ -217,7 +225,7 @@ async fn a_waiting_statement_runs_after_the_one_before_failed_and_the_one_betwee
 /// once, closing ends, and a statement after it fails too.
 #[tokio::test]
 async fn closing_lets_the_statement_in_flight_end_and_fails_those_waiting() {
-    let Some((pool, admin, name)) = postgres_pool(1).await else {
+    let Some((pool, _database)) = postgres_pool(1).await else {
         return;
     };
     let in_flight =
@@ -246,7 +254,6 @@ async fn closing_lets_the_statement_in_flight_end_and_fails_those_waiting() {
         .fetch_one(&pool)
         .await;
     assert!(matches!(after, Err(sqlx::Error::PoolClosed)), "{after:?}");
-    drop_postgres_database(&admin, &name).await;
 }
 
 /// A pool dropped after the runtime it ran on (a store kept past its
