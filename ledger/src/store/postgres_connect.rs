@@ -9,8 +9,8 @@
 //! protects nothing (what it would hide never leaves the machine, and
 //! `prefer` would accept whoever holds the port) and costs CPU on both
 //! sides of every statement: on the project's 2-core benchmark machine
-//! about an eighth of the CPU a chat payment takes (README, "What limits
-//! each figure now"). Another machine keeps sqlx's default, and the ledger
+//! about an eighth of the CPU a chat payment takes (`bench/HISTORY.md`,
+//! the round of 5c339ca). Another machine keeps sqlx's default, and the ledger
 //! warns that its certificate is not checked.
 //!
 //! A pool hands out a connection that was idle a moment ago as it is; one
@@ -19,7 +19,9 @@
 //! idle timeout on the way) is replaced, not given to a statement to fail.
 //! sqlx's default pings every connection it hands out: under load, a
 //! round trip per read that found nothing, about a twentieth of a chat
-//! payment's CPU on the benchmark machine.
+//! payment's CPU on the benchmark machine (the same round). Single
+//! statements now keep their connections between them
+//! (`statement_pool.rs`), and ping those idle as long themselves.
 
 use std::net::IpAddr;
 use std::str::FromStr;

@@ -262,11 +262,6 @@ impl<DB: Database> StatementPool<DB> {
         others.await;
     }
 
-    /// Whether [`StatementPool::close`] was called.
-    pub fn is_closed(&self) -> bool {
-        self.statements.is_closed()
-    }
-
     /// How many connections both pools hold, kept ones included.
     pub fn size(&self) -> u32 {
         self.statements.size() + self.others.size()
