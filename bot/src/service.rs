@@ -86,7 +86,7 @@ use crate::notify::Dispatcher;
 use crate::otp::{self, OtpPolicy, Pepper, RandomSource};
 use crate::profile::PlatformProfile;
 use crate::stats::MessageOutcome;
-use crate::store::{CardOpKind, OpenedEvent, SenderSeen, Store, StoreError};
+use crate::store::{CardOpKind, OpenedEvent, PayeeSeen, SenderSeen, Store, StoreError};
 
 use account::{help, seen_user};
 pub use autopay::{
@@ -125,7 +125,7 @@ pub use texts::turn::{CARD_IN_DIRECT_COMMAND_TEXT, CARD_IN_DIRECT_TEXT, INTERNAL
 use texts::{minutes, tries};
 use turn::{
     AwaitsCode, Screened, Turn, decode_outcome, derive, encode_outcome, event_key, ignored,
-    internal_error, looks_like_confirm, short_ref, withhold_card_numbers,
+    internal_error, looks_like_confirm, pay_mention, short_ref, withhold_card_numbers,
 };
 pub use turn::{REF_BODY_CHARS, REF_BODY_CHARS_LONG, payment_transfer_id_of};
 
@@ -480,6 +480,14 @@ impl Bot {
             // the sender (a group's `/confirm` is refused before any read).
             let opened = if direct && looks_like_confirm(&msg.text) {
                 self.store.open_confirm_event(event, &seen, now_ms).await
+            } else if let Some(payee) = pay_mention(msg) {
+                // A `/pay` naming its payee by mention: the payee and the
+                // facts for its warnings are read with the sender.
+                let payee = seen_user(payee, platform, false, false);
+                let limit = CONFUSABLE_CANDIDATES_MAX;
+                self.store
+                    .open_pay_event(event, &seen, &payee, limit, now_ms)
+                    .await
             } else {
                 self.store.open_event(event, &seen, now_ms).await
             };
@@ -569,6 +577,14 @@ impl Bot {
             }
             if let Some(awaiting) = seen.awaiting {
                 memo::keep_awaiting(seen.identity.user, awaiting);
+            }
+            if let Some(payee) = seen.payee {
+                let PayeeSeen { identity, facts } = *payee;
+                if let Some(handle) = &identity.handle {
+                    let skeleton = crate::identity::skeleton(handle);
+                    memo::keep_payee_facts(seen.identity.user, identity.user, &skeleton, facts);
+                }
+                memo::keep_payee(identity);
             }
             (seen.identity, seen.first_contact)
         });

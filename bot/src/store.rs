@@ -156,6 +156,21 @@ pub struct SenderSeen {
     /// What waits for their code, where it was read with them
     /// ([`Store::open_confirm_event`]); `None`: not read.
     pub awaiting: Option<AwaitingCode>,
+    /// The payee a `/pay` mentions, where it was read with them
+    /// ([`Store::open_pay_event`]); `None`: not read. Boxed: most
+    /// messages have none.
+    pub payee: Option<Box<PayeeSeen>>,
+}
+
+/// A payee a `/pay` mentions, read with its sender
+/// ([`Store::open_pay_event`]): exactly what [`Store::see_payee`] gives
+/// for a payee known and unchanged, with facts.
+#[derive(Clone, Debug)]
+pub struct PayeeSeen {
+    pub identity: Identity,
+    /// [`Store::payee_facts`] about them for the sender, by the mention's
+    /// skeleton.
+    pub facts: PayeeFacts,
 }
 
 /// What the warnings before a payment read about its payee
@@ -308,6 +323,7 @@ pub trait Store:
             first_contact,
             tier: None,
             awaiting: None,
+            payee: None,
         }))
     }
 
@@ -319,6 +335,24 @@ pub trait Store:
         &self,
         event: &EventId,
         sender: &SeenUser,
+        now_ms: i64,
+    ) -> Result<OpenedEvent, StoreError> {
+        self.open_event(event, sender, now_ms).await
+    }
+
+    /// [`Store::open_event`] of a `/pay` that mentions `payee`, and
+    /// [`Store::see_payee`]'s read of them for the sender with it: one
+    /// statement where the sender and the payee are known and unchanged,
+    /// and `payee` has a handle. Nothing of the payee is written here:
+    /// where they are not read with the sender (new, changed, or without
+    /// a handle; or the sender is), [`SenderSeen::payee`] is `None`, and
+    /// `/pay` sees them itself.
+    async fn open_pay_event(
+        &self,
+        event: &EventId,
+        sender: &SeenUser,
+        _payee: &SeenUser,
+        _limit: u32,
         now_ms: i64,
     ) -> Result<OpenedEvent, StoreError> {
         self.open_event(event, sender, now_ms).await

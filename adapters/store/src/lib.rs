@@ -53,8 +53,9 @@ use bot::otp::{OtpChallenge, OtpHash};
 use bot::store::{
     AwaitingCode, CardAdd, CardAddLinked, CardAddState, CardOp, CardOpKind, CardOpState,
     CodesAwaited, Identity, LinkAttempt, LinkAttemptBounds, LinkCodeHash, LinkedCard, OpenedEvent,
-    Payee, PayeeFacts, PayeeNow, Payment, PaymentRequest, PaymentState, PendingLink, RecordChange,
-    RequestSide, RequestState, SeenUser, SenderSeen, Split, Store, StoreError, UserId,
+    Payee, PayeeFacts, PayeeNow, PayeeSeen, Payment, PaymentRequest, PaymentState, PendingLink,
+    RecordChange, RequestSide, RequestState, SeenUser, SenderSeen, Split, Store, StoreError,
+    UserId,
 };
 use bot::trust::{Review, Tier};
 use ledger::{Amount, Currency, Ledger, Migration, RecordWrite, SqlValue, TransferId};
@@ -612,6 +613,50 @@ macro_rules! identity_columns {
     };
 }
 
+/// The columns of an [`Identity`] named with the prefix `i_`: another
+/// identity in a row that holds one under the plain names
+/// ([`PAYEE_IDENTITY_COLUMNS`]).
+macro_rules! payee_identity_columns {
+    () => {
+        "platform AS i_platform, platform_id AS i_platform_id, user_id AS i_user_id, \
+         handle AS i_handle, skeleton AS i_skeleton, display_name AS i_display_name, \
+         started AS i_started, dm_open AS i_dm_open, first_seen_ms AS i_first_seen_ms, \
+         last_seen_ms AS i_last_seen_ms, user_since_ms AS i_user_since_ms"
+    };
+}
+
+/// Where an [`Identity`]'s columns are in a row, in the order of
+/// [`Identity`]'s fields.
+type IdentityColumns = [&'static str; 11];
+/// `identity_columns!`'s names.
+const IDENTITY_COLUMNS: IdentityColumns = [
+    "platform",
+    "platform_id",
+    "user_id",
+    "handle",
+    "skeleton",
+    "display_name",
+    "started",
+    "dm_open",
+    "first_seen_ms",
+    "last_seen_ms",
+    "user_since_ms",
+];
+/// `payee_identity_columns!`'s names.
+const PAYEE_IDENTITY_COLUMNS: IdentityColumns = [
+    "i_platform",
+    "i_platform_id",
+    "i_user_id",
+    "i_handle",
+    "i_skeleton",
+    "i_display_name",
+    "i_started",
+    "i_dm_open",
+    "i_first_seen_ms",
+    "i_last_seen_ms",
+    "i_user_since_ms",
+];
+
 /// A message's sender (`$1` platform, `$2` platform id) with the stored
 /// outcome of its event (`$3`) and their tier: the columns `event_outcome`,
 /// `sender_tier` and the identity's, from `bot_identities`
@@ -930,19 +975,37 @@ macro_rules! sql_backend {
             }
 
             fn identity_from_row(row: &DbRow) -> Result<Identity, Error> {
+                identity_in(row, &IDENTITY_COLUMNS)
+            }
+
+            /// The identity in `row`'s columns named `columns`.
+            fn identity_in(row: &DbRow, columns: &IdentityColumns) -> Result<Identity, Error> {
                 const T: &str = "bot_identities";
+                let [
+                    platform_column,
+                    platform_id,
+                    user_id,
+                    handle,
+                    skeleton,
+                    display_name,
+                    started,
+                    dm_open,
+                    first_seen_ms,
+                    last_seen_ms,
+                    user_since_ms,
+                ] = *columns;
                 Ok(Identity {
-                    platform: platform(row, T, "platform")?,
-                    id: user_id_of(row, T, "platform_id")?,
-                    user: UserId(get(row, T, "user_id")?),
-                    handle: parse_opt(row, T, "handle", |s| Handle::parse(s).ok())?,
-                    skeleton: get(row, T, "skeleton")?,
-                    display_name: get(row, T, "display_name")?,
-                    started: get(row, T, "started")?,
-                    dm_open: get(row, T, "dm_open")?,
-                    first_seen_ms: get(row, T, "first_seen_ms")?,
-                    last_seen_ms: get(row, T, "last_seen_ms")?,
-                    user_since_ms: get(row, T, "user_since_ms")?,
+                    platform: platform(row, T, platform_column)?,
+                    id: user_id_of(row, T, platform_id)?,
+                    user: UserId(get(row, T, user_id)?),
+                    handle: parse_opt(row, T, handle, |s| Handle::parse(s).ok())?,
+                    skeleton: get(row, T, skeleton)?,
+                    display_name: get(row, T, display_name)?,
+                    started: get(row, T, started)?,
+                    dm_open: get(row, T, dm_open)?,
+                    first_seen_ms: get(row, T, first_seen_ms)?,
+                    last_seen_ms: get(row, T, last_seen_ms)?,
+                    user_since_ms: get(row, T, user_since_ms)?,
                 })
             }
 
@@ -1161,11 +1224,18 @@ macro_rules! sql_backend {
                             first_contact: false,
                             tier: Some(tier_column(row, "sender_tier")?),
                             awaiting: None,
+                            payee: None,
                         }));
                     }
                 }
                 let (identity, first_contact) = record_sighting(pool, seen, now_ms).await?;
-                Ok(OpenedEvent::New(SenderSeen { identity, first_contact, tier: None, awaiting: None }))
+                Ok(OpenedEvent::New(SenderSeen {
+                    identity,
+                    first_contact,
+                    tier: None,
+                    awaiting: None,
+                    payee: None,
+                }))
             }
 
             /// `Store::open_confirm_event`: `open_event`'s read and
@@ -1207,6 +1277,80 @@ macro_rules! sql_backend {
                         awaiting: Some(awaiting_from_rows(&rows)?),
                         ..sender
                     }),
+                    other => other,
+                })
+            }
+
+            /// `Store::open_pay_event`: `open_event`'s read and
+            /// `see_payee`'s in one statement, for the sender as read: the
+            /// sender's columns (`opened_sender_sql!`'s) on every row, with
+            /// `see_payee`'s (the payee's row first, then the look-alikes,
+            /// their identities in `payee_identity_columns!`). An unknown or
+            /// changed sender goes as `open_event` goes, without the rest; a
+            /// payee new or changed, or without a handle, is not read here,
+            /// and nothing of them is written.
+            pub(crate) async fn open_pay_event(
+                pool: &Pool,
+                event: &EventId,
+                seen: &SeenUser,
+                payee: &SeenUser,
+                limit: u32,
+                now_ms: i64,
+            ) -> Result<OpenedEvent, Error> {
+                let Some(skeleton) = payee.skeleton.as_deref().filter(|_| payee.platform == seen.platform)
+                else {
+                    return open_event(pool, event, seen, now_ms).await;
+                };
+                let rows = sqlx::query(concat!(
+                    "WITH s AS (SELECT ",
+                    opened_sender_sql!(),
+                    "), payee AS (SELECT ",
+                    identity_columns!(),
+                    " FROM bot_identities WHERE platform = $1 AND platform_id = $6)
+                     SELECT s.*,
+                         CASE WHEN EXISTS (
+                             SELECT 1 FROM bot_payments AS b JOIN payee ON b.payee_user = payee.user_id
+                             WHERE b.payer = s.user_id AND b.state IN ('completed', 'claimed'))
+                         THEN 1 ELSE 0 END AS paid_before,
+                         (SELECT t.tier FROM bot_user_tiers AS t
+                             JOIN payee ON t.user_id = payee.user_id) AS payee_tier,
+                         ",
+                    payments_waiting_sql!("s.user_id"),
+                    " AS payer_waiting, i.*
+                     FROM s LEFT JOIN (
+                         SELECT 1 AS is_payee, ",
+                    payee_identity_columns!(),
+                    " FROM payee
+                         UNION ALL
+                         SELECT 0 AS is_payee, ",
+                    payee_identity_columns!(),
+                    " FROM (SELECT ",
+                    identity_columns!(),
+                    " FROM bot_identities WHERE platform = $1 AND skeleton = $4
+                             ORDER BY last_seen_ms DESC, platform_id
+                             LIMIT CAST($5 AS BIGINT)) AS l
+                     ) AS i ON 1 = 1
+                     ORDER BY i.is_payee DESC, i.i_last_seen_ms DESC, i.i_platform_id"
+                ))
+                .bind(seen.platform.as_str())
+                .bind(seen.id.as_str())
+                .bind(event.as_str())
+                .bind(skeleton)
+                .bind(i64::from(limit))
+                .bind(payee.id.as_str())
+                .fetch_all(pool)
+                .await?;
+                Ok(match opened(pool, event, seen, now_ms, rows.first()).await? {
+                    // A sender known and unchanged, read with the rest (a
+                    // tier comes only with such a sender): their payee too,
+                    // where known and unchanged.
+                    OpenedEvent::New(sender) if sender.tier.is_some() => {
+                        let (known, facts) = payee_rows(&rows, &PAYEE_IDENTITY_COLUMNS)?;
+                        let payee = known
+                            .filter(|known| sighting_changes_nothing(known, payee, now_ms))
+                            .map(|identity| Box::new(PayeeSeen { identity, facts }));
+                        OpenedEvent::New(SenderSeen { payee, ..sender })
+                    }
                     other => other,
                 })
             }
@@ -1867,7 +2011,7 @@ macro_rules! sql_backend {
                 .await?;
                 let mut facts = PayeeFacts::default();
                 for row in &rows {
-                    if let Some(identity) = read_payee_facts(row, &mut facts)? {
+                    if let Some(identity) = read_payee_facts(row, &mut facts, &IDENTITY_COLUMNS)? {
                         facts.look_alikes.push(identity);
                     }
                 }
@@ -1876,15 +2020,44 @@ macro_rules! sql_backend {
 
             /// One row of `payee_facts` (or `see_payee`): its answers into
             /// `facts`, and the identity it carries, if any.
-            fn read_payee_facts(row: &DbRow, facts: &mut PayeeFacts) -> Result<Option<Identity>, Error> {
+            /// The identity is in `columns`.
+            fn read_payee_facts(
+                row: &DbRow,
+                facts: &mut PayeeFacts,
+                columns: &IdentityColumns,
+            ) -> Result<Option<Identity>, Error> {
                 let paid_before: i32 = get(row, "bot_payments", "paid_before")?;
                 facts.paid_before = paid_before != 0;
                 facts.payee_tier = tier_column(row, "payee_tier")?;
                 let waiting: i64 = get(row, "bot_payments", "payer_waiting")?;
                 facts.payer_waiting = u64::try_from(waiting)
                     .map_err(|_| corrupt("bot_payments", "payer_waiting", waiting))?;
-                let found: Option<String> = get(row, "bot_identities", "platform_id")?;
-                found.map(|_| identity_from_row(row)).transpose()
+                let [_, platform_id, ..] = *columns;
+                let found: Option<String> = get(row, "bot_identities", platform_id)?;
+                found.map(|_| identity_in(row, columns)).transpose()
+            }
+
+            /// `see_payee`'s rows (in `columns`): the payee, if the first
+            /// row is theirs, and the facts, with every other row's identity
+            /// a look-alike.
+            fn payee_rows(
+                rows: &[DbRow],
+                columns: &IdentityColumns,
+            ) -> Result<(Option<Identity>, PayeeFacts), Error> {
+                let mut facts = PayeeFacts::default();
+                let mut payee = None;
+                for row in rows {
+                    let Some(identity) = read_payee_facts(row, &mut facts, columns)? else {
+                        continue;
+                    };
+                    let is_payee: Option<i32> = get(row, "bot_identities", "is_payee")?;
+                    if is_payee == Some(1) {
+                        payee = Some(identity);
+                    } else {
+                        facts.look_alikes.push(identity);
+                    }
+                }
+                Ok((payee, facts))
             }
 
             /// `Store::see_payee`: the payee's identity (by platform id),
@@ -1938,19 +2111,7 @@ macro_rules! sql_backend {
                 .bind(seen.id.as_str())
                 .fetch_all(pool)
                 .await?;
-                let mut facts = PayeeFacts::default();
-                let mut payee = None;
-                for row in &rows {
-                    let Some(identity) = read_payee_facts(row, &mut facts)? else {
-                        continue;
-                    };
-                    let is_payee: Option<i32> = get(row, "bot_identities", "is_payee")?;
-                    if is_payee == Some(1) {
-                        payee = Some(identity);
-                    } else {
-                        facts.look_alikes.push(identity);
-                    }
-                }
+                let (payee, facts) = payee_rows(&rows, &IDENTITY_COLUMNS)?;
                 match payee {
                     Some(known) if sighting_changes_nothing(&known, seen, now_ms) => {
                         Ok((known, Some(facts)))
@@ -2870,6 +3031,17 @@ impl Store for SqlStore {
         now_ms: i64,
     ) -> Result<OpenedEvent, StoreError> {
         on_backend!(self, pool => db::open_confirm_event(pool, event, sender, now_ms).await)
+    }
+
+    async fn open_pay_event(
+        &self,
+        event: &EventId,
+        sender: &SeenUser,
+        payee: &SeenUser,
+        limit: u32,
+        now_ms: i64,
+    ) -> Result<OpenedEvent, StoreError> {
+        on_backend!(self, pool => db::open_pay_event(pool, event, sender, payee, limit, now_ms).await)
     }
 
     async fn forget_events(&self, before_ms: i64) -> Result<u64, StoreError> {

@@ -139,6 +139,7 @@ conformance!(
     awaiting_code_is_both_reads_in_one,
     payee_facts_are_both_reads_in_one,
     see_payee_is_the_sighting_and_the_facts_in_one,
+    open_pay_event_reads_a_known_payee_with_the_sender,
     payee_facts_give_the_payees_tier,
     awaiting_code_gives_where_each_payee_account_is_now,
     payee_facts_count_the_payers_waiting_payments_a_group_once,
@@ -2737,6 +2738,7 @@ mod cases {
             first_contact,
             tier,
             awaiting,
+            payee,
         }) = store
             .open_event(&ev("m2"), &speaking, T0 + 1)
             .await
@@ -2747,6 +2749,7 @@ mod cases {
         assert!(!first_contact);
         assert_eq!(again.user, sender.user);
         assert!(awaiting.is_none(), "read by open_confirm_event only");
+        assert!(payee.is_none(), "read by open_pay_event only");
         // Their tier comes with them: never set, then as set.
         assert_eq!(tier, Some(None));
         let three = Tier::new(3).unwrap();
@@ -2854,6 +2857,7 @@ mod cases {
                 first_contact: false,
                 tier: Some(None),
                 awaiting: Some(awaiting),
+                payee: None,
             }) = store
                 .open_confirm_event(&ev(event), &speaking, at)
                 .await
@@ -3111,6 +3115,146 @@ mod cases {
             .unwrap();
         assert_eq!(identity.handle, None);
         assert!(facts.is_none());
+    }
+
+    /// `open_pay_event` is `open_event` and, for a sender and a payee
+    /// both known and unchanged, `see_payee` of the payee for the sender;
+    /// a payee new, changed or without a handle is not read, and nothing
+    /// of them is written.
+    pub(crate) async fn open_pay_event_reads_a_known_payee_with_the_sender(
+        db: &TestDb,
+        store: Arc<SqlStore>,
+    ) {
+        let alice = user(&store, "alice").await;
+        let bob = user(&store, "bob").await;
+        let p = Platform::Mock;
+        let speaking = seen(p, "alice", Some("alice"), true);
+        let mention = seen(p, "bob", Some("bob"), false);
+        let open = async |event: &str, sender: &SeenUser, payee: &SeenUser, at: i64| match store
+            .open_pay_event(&ev(event), sender, payee, 8, at)
+            .await
+            .unwrap()
+        {
+            OpenedEvent::New(sender) => sender,
+            OpenedEvent::Handled(outcome) => panic!("a new event, not {outcome:?}"),
+        };
+        // Both known and unchanged: the payee as `see_payee` gives them.
+        let sender = open("p1", &speaking, &mention, T0 + 1).await;
+        assert_eq!(sender.identity.user, alice);
+        assert!(!sender.first_contact);
+        assert_eq!(sender.tier, Some(None));
+        let payee = sender.payee.expect("read with the sender");
+        let (bob_seen, facts) = store.see_payee(&mention, 8, alice, T0 + 1).await.unwrap();
+        assert_eq!(payee.identity, bob_seen);
+        assert_eq!(
+            format!("{:?}", payee.facts),
+            format!("{:?}", facts.unwrap())
+        );
+        // Look-alikes, a completed payment, a waiting one and a tier: as
+        // `see_payee` reads them, for this sender.
+        store
+            .upsert_identity(&seen(p, "bob2", Some("bob"), false), T0 + 2)
+            .await
+            .unwrap();
+        store
+            .insert_payment(&payment("OPE001", alice, bob, 100))
+            .await
+            .unwrap();
+        let completed = Payment {
+            state: PaymentState::Completed,
+            due_at_ms: None,
+            ..store.payment(&r("OPE001")).await.unwrap().unwrap()
+        };
+        assert!(store.update_payment(&completed).await.unwrap());
+        store
+            .insert_payment(&payment("OPE002", alice, bob, 100))
+            .await
+            .unwrap();
+        store
+            .set_tier(&TierRecord {
+                user: bob,
+                tier: Tier::new(2).unwrap(),
+                reason: "checked".to_owned(),
+                actor: Actor::System,
+                set_at_ms: T0,
+            })
+            .await
+            .unwrap();
+        let payee = open("p2", &speaking, &mention, T0 + 3)
+            .await
+            .payee
+            .expect("read with the sender");
+        assert!(payee.facts.paid_before);
+        assert_eq!(payee.facts.payer_waiting, 1);
+        assert_eq!(payee.facts.payee_tier, Some(Tier::new(2).unwrap()));
+        assert_eq!(ids(&payee.facts.look_alikes), ["bob2", "bob"]);
+        let (_, facts) = store.see_payee(&mention, 8, alice, T0 + 3).await.unwrap();
+        assert_eq!(
+            format!("{:?}", payee.facts),
+            format!("{:?}", facts.unwrap())
+        );
+        // The facts are the sender's: bob paying alice never paid her.
+        let bob_speaking = seen(p, "bob", Some("bob"), true);
+        let alice_mention = seen(p, "alice", Some("alice"), false);
+        let payee = open("p3", &bob_speaking, &alice_mention, T0 + 3)
+            .await
+            .payee
+            .expect("read with the sender");
+        assert_eq!(payee.identity.user, alice);
+        assert!(!payee.facts.paid_before);
+        assert_eq!(payee.facts.payer_waiting, 0);
+        // A payee never seen: not read, and not recorded here.
+        let carol = seen(p, "carol", Some("carol"), false);
+        let sender = open("p4", &speaking, &carol, T0 + 4).await;
+        assert_eq!(sender.identity.user, alice);
+        assert!(sender.payee.is_none());
+        assert_eq!(store.identity(p, &pid("carol")).await.unwrap(), None);
+        // A payee renamed: not read, and not written here.
+        let renamed = seen(p, "bob", Some("robert"), false);
+        assert!(
+            open("p5", &speaking, &renamed, T0 + 5)
+                .await
+                .payee
+                .is_none()
+        );
+        assert_eq!(
+            store
+                .identity(p, &pid("bob"))
+                .await
+                .unwrap()
+                .unwrap()
+                .handle,
+            Some(handle("bob"))
+        );
+        // A payee without a handle: nothing to read the facts by.
+        let no_handle = seen(p, "bob", None, false);
+        assert!(
+            open("p6", &speaking, &no_handle, T0 + 6)
+                .await
+                .payee
+                .is_none()
+        );
+        // A sender new or changed: recorded as `open_event` records them,
+        // and the payee left to `/pay`.
+        let dana = seen(p, "dana", Some("dana"), true);
+        let sender = open("p7", &dana, &mention, T0 + 7).await;
+        assert!(sender.first_contact);
+        assert!(sender.payee.is_none());
+        assert_eq!(
+            store.identity(p, &pid("dana")).await.unwrap(),
+            Some(sender.identity)
+        );
+        let alice_renamed = seen(p, "alice", Some("alicia"), true);
+        let sender = open("p8", &alice_renamed, &mention, T0 + 8).await;
+        assert_eq!(sender.identity.handle, Some(handle("alicia")));
+        assert!(sender.payee.is_none());
+        // A handled event gives its outcome back, and reads nothing else.
+        finish(db, &store, p, "p1", "paid", T0 + 9).await;
+        let replay = store
+            .open_pay_event(&ev("p1"), &alice_renamed, &mention, 8, T0 + 10)
+            .await
+            .unwrap();
+        assert!(matches!(replay, OpenedEvent::Handled(ref o) if o == "paid"));
     }
 
     /// `payee_facts` gives the payee's tier as `tier_of` reads it, with

@@ -9,7 +9,9 @@
 //! see it). Today that is each user's verification tier (the second factor,
 //! the payer's limits and the payee's limits of one `/pay` each ask for it),
 //! what `/pay` read about a payee named by mention together with their
-//! identity ([`keep_payee_facts`]; the warnings take it once), and what
+//! identity ([`keep_payee_facts`]; the warnings take it once), that
+//! identity where it was read with the message's sender
+//! ([`keep_payee`]; `/pay` takes it once), and what
 //! waits for a `/confirm`'s code, read with its sender ([`keep_awaiting`];
 //! `/confirm` takes it once).
 //! Code outside a message (the operator's calls, the sweep) has no memo and
@@ -22,7 +24,8 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use crate::store::{AwaitingCode, PayeeFacts, UserId};
+use crate::message::{Platform, PlatformUserId};
+use crate::store::{AwaitingCode, Identity, PayeeFacts, UserId};
 use crate::trust::Tier;
 
 /// Most tiers one message keeps (a payment asks for two users; a split for
@@ -34,6 +37,7 @@ pub const TIERS_MEMO_PER_MESSAGE_MAX: usize = 16;
 pub(super) struct MessageMemo {
     tiers: Mutex<Vec<(UserId, Tier)>>,
     payee_facts: Mutex<Option<PayeeRead>>,
+    payee: Mutex<Option<Identity>>,
     awaiting: Mutex<Option<(UserId, AwaitingCode)>>,
 }
 
@@ -118,6 +122,26 @@ pub(super) fn take_payee_facts(payer: UserId, payee: UserId, skeleton: &str) -> 
     .ok()
     .flatten()
     .map(|read| read.facts)
+}
+
+/// Keeps `payee` as a `/pay`'s payee, read with the message's sender
+/// (outside a message nothing is kept).
+pub(super) fn keep_payee(payee: Identity) {
+    let _outside_a_message = MEMO.try_with(|memo| {
+        *memo.payee.lock().unwrap_or_else(PoisonError::into_inner) = Some(payee);
+    });
+}
+
+/// The identity of `platform`'s user `id` as this message read it with
+/// its sender, taken (a second ask reads the store).
+pub(super) fn take_payee(platform: Platform, id: &PlatformUserId) -> Option<Identity> {
+    MEMO.try_with(|memo| {
+        take_if(&memo.payee, |known| {
+            known.platform == platform && &known.id == id
+        })
+    })
+    .ok()
+    .flatten()
 }
 
 /// Keeps what waits for `user`'s code, as this message read it.

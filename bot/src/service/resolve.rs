@@ -76,6 +76,10 @@ impl Bot {
                     .await?;
                 return Ok(Ok(Resolved::Known(identity)));
             }
+            // Read with the message's sender where it could be.
+            if let Some(identity) = memo::take_payee(msg.platform, &mention.user.id) {
+                return Ok(Ok(Resolved::Known(identity)));
+            }
             let seen = seen_user(&mention.user, msg.platform, false, false);
             let payer = turn.me.user;
             let (identity, facts) = self

@@ -550,11 +550,37 @@ pub(super) fn ignored(msg: &Incoming) -> bool {
 /// ([`crate::store::Store::open_confirm_event`]). The command is still
 /// parsed as every other; a wrong guess costs only a read.
 pub(super) fn looks_like_confirm(text: &str) -> bool {
-    const COMMAND: &str = "/confirm";
+    starts_with_command(text, "/confirm")
+}
+
+/// Whether a text looks like `/pay` (as [`looks_like_confirm`]): a hint
+/// for what to read with the message's first read
+/// ([`crate::store::Store::open_pay_event`]).
+pub(super) fn looks_like_pay(text: &str) -> bool {
+    starts_with_command(text, "/pay")
+}
+
+/// The one person a message that looks like `/pay` mentions, where they
+/// have a handle and are no bot: whom its first read reads with the
+/// sender ([`crate::store::Store::open_pay_event`]). Only a hint, as
+/// [`looks_like_pay`]: `/pay` resolves its payee itself, and takes the
+/// read only for the person it names.
+pub(super) fn pay_mention(msg: &Incoming) -> Option<&User> {
+    match msg.mentions.as_slice() {
+        [only] if looks_like_pay(&msg.text) && !only.user.is_bot && only.user.handle.is_some() => {
+            Some(&only.user)
+        }
+        _ => None,
+    }
+}
+
+/// Whether `text` starts with `command` (in any case), then a space,
+/// `@BotName` or nothing.
+fn starts_with_command(text: &str, command: &str) -> bool {
     let text = text.trim_start();
-    match (text.get(..COMMAND.len()), text.get(COMMAND.len()..)) {
+    match (text.get(..command.len()), text.get(command.len()..)) {
         (Some(head), Some(rest)) => {
-            head.eq_ignore_ascii_case(COMMAND)
+            head.eq_ignore_ascii_case(command)
                 && rest
                     .chars()
                     .next()
@@ -667,7 +693,7 @@ fn looks_like_a_code(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_confirm;
+    use super::{looks_like_confirm, looks_like_pay};
 
     #[test]
     fn a_confirm_is_told_from_other_texts() {
@@ -690,6 +716,16 @@ mod tests {
             "/confirm-123",
         ] {
             assert!(!looks_like_confirm(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_pay_is_told_from_other_texts() {
+        for text in ["/pay @bob 5", " /PAY@PayBot @bob 5", "/pay"] {
+            assert!(looks_like_pay(text), "{text:?}");
+        }
+        for text in ["/payment", "/pa", "pay @bob 5", "/confirm 123456", "/pay-5"] {
+            assert!(!looks_like_pay(text), "{text:?}");
         }
     }
 }
