@@ -625,6 +625,57 @@ macro_rules! payee_identity_columns {
     };
 }
 
+/// What `see_payee` reads about the payee (the `WITH` item `payee`, their
+/// identity) for the payer `$p`: the columns `paid_before`, `payee_tier`
+/// and `payer_waiting` (as `Store::payee_facts` reads them).
+macro_rules! payee_facts_sql {
+    ($p:literal) => {
+        concat!(
+            "CASE WHEN EXISTS (
+                 SELECT 1 FROM bot_payments AS b JOIN payee ON b.payee_user = payee.user_id
+                 WHERE b.payer = ",
+            $p,
+            " AND b.state IN ('completed', 'claimed'))
+             THEN 1 ELSE 0 END AS paid_before,
+             (SELECT t.tier FROM bot_user_tiers AS t
+                 JOIN payee ON t.user_id = payee.user_id) AS payee_tier, ",
+            payments_waiting_sql!($p),
+            " AS payer_waiting"
+        )
+    };
+}
+
+/// `see_payee`'s rows, joined to what comes before: the payee's (the
+/// `WITH` item `payee`, `is_payee` 1), then up to `$limit` identities on
+/// the platform `$platform` with the skeleton `$skeleton`, most recently
+/// seen first (`is_payee` 0), each in `payee_identity_columns!` (or one
+/// row of NULLs when there is neither).
+macro_rules! payee_and_look_alikes_sql {
+    ($platform:literal, $skeleton:literal, $limit:literal) => {
+        concat!(
+            " LEFT JOIN (
+                 SELECT 1 AS is_payee, ",
+            payee_identity_columns!(),
+            " FROM payee
+                 UNION ALL
+                 SELECT 0 AS is_payee, ",
+            payee_identity_columns!(),
+            " FROM (SELECT ",
+            identity_columns!(),
+            " FROM bot_identities WHERE platform = ",
+            $platform,
+            " AND skeleton = ",
+            $skeleton,
+            " ORDER BY last_seen_ms DESC, platform_id
+                     LIMIT CAST(",
+            $limit,
+            " AS BIGINT)) AS l
+             ) AS i ON 1 = 1
+             ORDER BY i.is_payee DESC, i.i_last_seen_ms DESC, i.i_platform_id"
+        )
+    };
+}
+
 /// Where an [`Identity`]'s columns are in a row, in the order of
 /// [`Identity`]'s fields.
 type IdentityColumns = [&'static str; 11];
@@ -1307,30 +1358,10 @@ macro_rules! sql_backend {
                     "), payee AS (SELECT ",
                     identity_columns!(),
                     " FROM bot_identities WHERE platform = $1 AND platform_id = $6)
-                     SELECT s.*,
-                         CASE WHEN EXISTS (
-                             SELECT 1 FROM bot_payments AS b JOIN payee ON b.payee_user = payee.user_id
-                             WHERE b.payer = s.user_id AND b.state IN ('completed', 'claimed'))
-                         THEN 1 ELSE 0 END AS paid_before,
-                         (SELECT t.tier FROM bot_user_tiers AS t
-                             JOIN payee ON t.user_id = payee.user_id) AS payee_tier,
-                         ",
-                    payments_waiting_sql!("s.user_id"),
-                    " AS payer_waiting, i.*
-                     FROM s LEFT JOIN (
-                         SELECT 1 AS is_payee, ",
-                    payee_identity_columns!(),
-                    " FROM payee
-                         UNION ALL
-                         SELECT 0 AS is_payee, ",
-                    payee_identity_columns!(),
-                    " FROM (SELECT ",
-                    identity_columns!(),
-                    " FROM bot_identities WHERE platform = $1 AND skeleton = $4
-                             ORDER BY last_seen_ms DESC, platform_id
-                             LIMIT CAST($5 AS BIGINT)) AS l
-                     ) AS i ON 1 = 1
-                     ORDER BY i.is_payee DESC, i.i_last_seen_ms DESC, i.i_platform_id"
+                     SELECT s.*, ",
+                    payee_facts_sql!("s.user_id"),
+                    ", i.* FROM s",
+                    payee_and_look_alikes_sql!("$1", "$4", "$5")
                 ))
                 .bind(seen.platform.as_str())
                 .bind(seen.id.as_str())
@@ -1345,7 +1376,7 @@ macro_rules! sql_backend {
                     // tier comes only with such a sender): their payee too,
                     // where known and unchanged.
                     OpenedEvent::New(sender) if sender.tier.is_some() => {
-                        let (known, facts) = payee_rows(&rows, &PAYEE_IDENTITY_COLUMNS)?;
+                        let (known, facts) = payee_rows(&rows)?;
                         let payee = known
                             .filter(|known| sighting_changes_nothing(known, payee, now_ms))
                             .map(|identity| Box::new(PayeeSeen { identity, facts }));
@@ -2037,17 +2068,15 @@ macro_rules! sql_backend {
                 found.map(|_| identity_in(row, columns)).transpose()
             }
 
-            /// `see_payee`'s rows (in `columns`): the payee, if the first
-            /// row is theirs, and the facts, with every other row's identity
-            /// a look-alike.
-            fn payee_rows(
-                rows: &[DbRow],
-                columns: &IdentityColumns,
-            ) -> Result<(Option<Identity>, PayeeFacts), Error> {
+            /// `see_payee`'s rows (`payee_and_look_alikes_sql!`'s): the
+            /// payee, if the first row is theirs, and the facts, with every
+            /// other row's identity a look-alike.
+            fn payee_rows(rows: &[DbRow]) -> Result<(Option<Identity>, PayeeFacts), Error> {
                 let mut facts = PayeeFacts::default();
                 let mut payee = None;
                 for row in rows {
-                    let Some(identity) = read_payee_facts(row, &mut facts, columns)? else {
+                    let Some(identity) = read_payee_facts(row, &mut facts, &PAYEE_IDENTITY_COLUMNS)?
+                    else {
                         continue;
                     };
                     let is_payee: Option<i32> = get(row, "bot_identities", "is_payee")?;
@@ -2083,26 +2112,10 @@ macro_rules! sql_backend {
                     "WITH payee AS (SELECT ",
                     identity_columns!(),
                     " FROM bot_identities WHERE platform = $1 AND platform_id = $5)
-                     SELECT f.paid_before, f.payee_tier, f.payer_waiting, i.* FROM (
-                         SELECT CASE WHEN EXISTS (
-                             SELECT 1 FROM bot_payments AS b JOIN payee ON b.payee_user = payee.user_id
-                             WHERE b.payer = $4 AND b.state IN ('completed', 'claimed'))
-                         THEN 1 ELSE 0 END AS paid_before,
-                         (SELECT t.tier FROM bot_user_tiers AS t
-                             JOIN payee ON t.user_id = payee.user_id) AS payee_tier,
-                         ",
-                    payments_waiting_sql!("$4"),
-                    " AS payer_waiting) AS f
-                     LEFT JOIN (
-                         SELECT 1 AS is_payee, payee.* FROM payee
-                         UNION ALL
-                         SELECT 0 AS is_payee, l.* FROM (SELECT ",
-                    identity_columns!(),
-                    " FROM bot_identities WHERE platform = $1 AND skeleton = $2
-                             ORDER BY last_seen_ms DESC, platform_id
-                             LIMIT CAST($3 AS BIGINT)) AS l
-                     ) AS i ON 1 = 1
-                     ORDER BY i.is_payee DESC, i.last_seen_ms DESC, i.platform_id"
+                     SELECT f.*, i.* FROM (SELECT ",
+                    payee_facts_sql!("$4"),
+                    ") AS f",
+                    payee_and_look_alikes_sql!("$1", "$2", "$3")
                 ))
                 .bind(seen.platform.as_str())
                 .bind(skeleton.as_str())
@@ -2111,7 +2124,7 @@ macro_rules! sql_backend {
                 .bind(seen.id.as_str())
                 .fetch_all(pool)
                 .await?;
-                let (payee, facts) = payee_rows(&rows, &IDENTITY_COLUMNS)?;
+                let (payee, facts) = payee_rows(&rows)?;
                 match payee {
                     Some(known) if sighting_changes_nothing(&known, seen, now_ms) => {
                         Ok((known, Some(facts)))

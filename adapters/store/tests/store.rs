@@ -377,6 +377,42 @@ fn refs(payments: &[Payment]) -> Vec<&str> {
     payments.iter().map(|p| p.reference.as_str()).collect()
 }
 
+/// Gives `bob` (handle `bob`) what `payee_facts` reads for `alice`: a
+/// look-alike `bob2` (seen at `T0 + 2`), a completed payment and one
+/// waiting for its code (references `{prefix}001` and `{prefix}002`),
+/// and tier 2.
+async fn give_payee_facts(store: &SqlStore, alice: UserId, bob: UserId, prefix: &str) {
+    store
+        .upsert_identity(&seen(Platform::Mock, "bob2", Some("bob"), false), T0 + 2)
+        .await
+        .unwrap();
+    let done = format!("{prefix}001");
+    store
+        .insert_payment(&payment(&done, alice, bob, 100))
+        .await
+        .unwrap();
+    let completed = Payment {
+        state: PaymentState::Completed,
+        due_at_ms: None,
+        ..store.payment(&r(&done)).await.unwrap().unwrap()
+    };
+    assert!(store.update_payment(&completed).await.unwrap());
+    store
+        .insert_payment(&payment(&format!("{prefix}002"), alice, bob, 100))
+        .await
+        .unwrap();
+    store
+        .set_tier(&TierRecord {
+            user: bob,
+            tier: Tier::new(2).unwrap(),
+            reason: "checked".to_owned(),
+            actor: Actor::System,
+            set_at_ms: T0,
+        })
+        .await
+        .unwrap();
+}
+
 fn ids(identities: &[Identity]) -> Vec<&str> {
     identities.iter().map(|i| i.id.as_str()).collect()
 }
@@ -3042,32 +3078,7 @@ mod cases {
         );
         // Look-alikes, a completed payment, a waiting one and a tier: as
         // `payee_facts` reads them.
-        store
-            .upsert_identity(&seen(p, "bob2", Some("bob"), false), T0 + 2)
-            .await
-            .unwrap();
-        let done = payment("SEE001", alice, bob, 100);
-        store.insert_payment(&done).await.unwrap();
-        let completed = Payment {
-            state: PaymentState::Completed,
-            due_at_ms: None,
-            ..store.payment(&r("SEE001")).await.unwrap().unwrap()
-        };
-        assert!(store.update_payment(&completed).await.unwrap());
-        store
-            .insert_payment(&payment("SEE002", alice, bob, 100))
-            .await
-            .unwrap();
-        store
-            .set_tier(&TierRecord {
-                user: bob,
-                tier: Tier::new(2).unwrap(),
-                reason: "checked".to_owned(),
-                actor: Actor::System,
-                set_at_ms: T0,
-            })
-            .await
-            .unwrap();
+        give_payee_facts(&store, alice, bob, "SEE").await;
         let (identity, facts) = store.see_payee(&mention, 8, alice, T0 + 3).await.unwrap();
         assert_eq!(identity, bob_seen);
         let facts = facts.unwrap();
@@ -3152,34 +3163,7 @@ mod cases {
         );
         // Look-alikes, a completed payment, a waiting one and a tier: as
         // `see_payee` reads them, for this sender.
-        store
-            .upsert_identity(&seen(p, "bob2", Some("bob"), false), T0 + 2)
-            .await
-            .unwrap();
-        store
-            .insert_payment(&payment("OPE001", alice, bob, 100))
-            .await
-            .unwrap();
-        let completed = Payment {
-            state: PaymentState::Completed,
-            due_at_ms: None,
-            ..store.payment(&r("OPE001")).await.unwrap().unwrap()
-        };
-        assert!(store.update_payment(&completed).await.unwrap());
-        store
-            .insert_payment(&payment("OPE002", alice, bob, 100))
-            .await
-            .unwrap();
-        store
-            .set_tier(&TierRecord {
-                user: bob,
-                tier: Tier::new(2).unwrap(),
-                reason: "checked".to_owned(),
-                actor: Actor::System,
-                set_at_ms: T0,
-            })
-            .await
-            .unwrap();
+        give_payee_facts(&store, alice, bob, "OPE").await;
         let payee = open("p2", &speaking, &mention, T0 + 3)
             .await
             .payee
