@@ -580,9 +580,10 @@ impl Bot {
             }
             if let Some(payee) = seen.payee {
                 let PayeeSeen { identity, facts } = *payee;
-                if let Some(handle) = &identity.handle {
-                    let skeleton = crate::identity::skeleton(handle);
-                    memo::keep_payee_facts(seen.identity.user, identity.user, &skeleton, facts);
+                // Read by the mention's skeleton, which is the one stored:
+                // the payee is as last seen.
+                if let Some(skeleton) = &identity.skeleton {
+                    memo::keep_payee_facts(seen.identity.user, identity.user, skeleton, facts);
                 }
                 memo::keep_payee(identity);
             }

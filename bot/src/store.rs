@@ -173,6 +173,19 @@ pub struct PayeeSeen {
     pub facts: PayeeFacts,
 }
 
+impl SenderSeen {
+    /// A sender recorded as seen, with nothing else read with them.
+    pub fn recorded(identity: Identity, first_contact: bool) -> SenderSeen {
+        SenderSeen {
+            identity,
+            first_contact,
+            tier: None,
+            awaiting: None,
+            payee: None,
+        }
+    }
+}
+
 /// What the warnings before a payment read about its payee
 /// ([`Store::payee_facts`]).
 #[derive(Clone, Debug, Default)]
@@ -318,13 +331,10 @@ pub trait Store:
             return Ok(OpenedEvent::Handled(outcome));
         }
         let (identity, first_contact) = self.upsert_identity(sender, now_ms).await?;
-        Ok(OpenedEvent::New(SenderSeen {
+        Ok(OpenedEvent::New(SenderSeen::recorded(
             identity,
             first_contact,
-            tier: None,
-            awaiting: None,
-            payee: None,
-        }))
+        )))
     }
 
     /// [`Store::open_event`] of a message that looks like `/confirm`, and

@@ -7,12 +7,13 @@
 // Test code throughout, helpers too (see clippy.toml).
 #![cfg(test)]
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use futures::future::join_all;
 use ledger::StatementPool;
 use ledger::testing::{drop_postgres_database_from_drop, fresh_postgres_database};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Postgres, Row, Sqlite};
 
@@ -33,10 +34,7 @@ fn sqlite_pool(dir: &tempfile::TempDir, connections: u32) -> StatementPool<Sqlit
     let pool = SqlitePoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS));
-    StatementPool::new(
-        pool.clone().connect_lazy_with(options.clone()),
-        pool.connect_lazy_with(options),
-    )
+    StatementPool::connect_lazy_with(pool, options)
 }
 
 /// A test's PostgreSQL database, dropped with this however the test ends
@@ -59,10 +57,8 @@ async fn postgres_pool(connections: u32) -> Option<(StatementPool<Postgres>, Dat
     let pool = PgPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS));
-    let pool = StatementPool::new(
-        pool.clone().connect_lazy(&url).unwrap(),
-        pool.connect_lazy(&url).unwrap(),
-    );
+    let options = PgConnectOptions::from_str(&url).unwrap();
+    let pool = StatementPool::connect_lazy_with(pool, options);
     Some((pool, Database { admin, name }))
 }
 

@@ -1271,22 +1271,13 @@ macro_rules! sql_backend {
                     let known = identity_from_row(row)?;
                     if sighting_changes_nothing(&known, seen, now_ms) {
                         return Ok(OpenedEvent::New(SenderSeen {
-                            identity: known,
-                            first_contact: false,
                             tier: Some(tier_column(row, "sender_tier")?),
-                            awaiting: None,
-                            payee: None,
+                            ..SenderSeen::recorded(known, false)
                         }));
                     }
                 }
                 let (identity, first_contact) = record_sighting(pool, seen, now_ms).await?;
-                Ok(OpenedEvent::New(SenderSeen {
-                    identity,
-                    first_contact,
-                    tier: None,
-                    awaiting: None,
-                    payee: None,
-                }))
+                Ok(OpenedEvent::New(SenderSeen::recorded(identity, first_contact)))
             }
 
             /// `Store::open_confirm_event`: `open_event`'s read and

@@ -35,20 +35,14 @@ pub(crate) fn open(config: &LedgerConfig) -> Backend {
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)
             .acquire_timeout(acquire);
-        return Backend::Sqlite(StatementPool::new(
-            pool.clone().connect_lazy_with(options.clone()),
-            pool.connect_lazy_with(options),
-        ));
+        return Backend::Sqlite(StatementPool::connect_lazy_with(pool, options));
     }
     if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://") {
         // The ledger's own options, TLS and idle checks as for its pool.
         return match ledger::postgres_options(&config.url) {
             Ok((options, _)) => {
                 let pool = ledger::postgres_pool_options().max_connections(connections);
-                Backend::Postgres(StatementPool::new(
-                    pool.clone().connect_lazy_with(options.clone()),
-                    pool.connect_lazy_with(options),
-                ))
+                Backend::Postgres(StatementPool::connect_lazy_with(pool, options))
             }
             Err(e) => Backend::Missing(format!("cannot use the database url: {e}")),
         };

@@ -5,8 +5,8 @@
 //! after a ping (a round trip), after every statement run on `&Pool`. On
 //! PostgreSQL that is a second message to the server and a second wake-up
 //! of its process for each read: on the project's 2-core benchmark machine
-//! 10–16% of the CPU a chat payment takes, side by side (README,
-//! "This round's changes" under Benchmarks). Here single statements have a pool of their own, whose
+//! 10–16% of the CPU a chat payment takes, side by side
+//! (`bench/HISTORY.md`, the round of 5f08c40). Here single statements have a pool of their own, whose
 //! connections they keep: a statement that ran to its end hands its
 //! connection to the first statement waiting, or keeps it for the next,
 //! with no ping. Nothing is owed on such a connection: the statement read
@@ -121,6 +121,18 @@ impl<DB: Database> StatementPool<DB> {
                 owned: 0,
             })),
         }
+    }
+
+    /// Both pools made from `pool` and `options`, each opening its
+    /// connections as they are needed.
+    pub fn connect_lazy_with(
+        pool: sqlx::pool::PoolOptions<DB>,
+        options: <DB::Connection as Connection>::Options,
+    ) -> Self {
+        StatementPool::new(
+            pool.clone().connect_lazy_with(options.clone()),
+            pool.connect_lazy_with(options),
+        )
     }
 
     /// The state is changed only under the lock, one step at a time, and
