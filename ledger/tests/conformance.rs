@@ -128,6 +128,68 @@ async fn a_connection_the_server_ended_while_idle_is_replaced() {
     db.cleanup().await;
 }
 
+/// The connections the group-commit writers keep from batch to batch are
+/// held apart from the pool, so its ping does not reach them: a payment
+/// made after the server ended them while the ledger sat idle (a restart, an
+/// idle timeout, a proxy) is committed all the same, on a new connection,
+/// and none is refused.
+#[tokio::test]
+async fn a_transfer_after_the_server_ended_the_writers_idle_connections_is_committed() {
+    let Some(db) = TestDb::fresh(TestBackend::Postgres).await else {
+        return;
+    };
+    let (server, name) = db.url.rsplit_once('/').unwrap();
+    let admin = format!("{server}/postgres");
+    let (alice, bob) = alice_funded_and_bob(&db, 10_000).await;
+    // Both writers (PostgreSQL pipelines two batches) take a connection of
+    // their own and keep it.
+    let units = (0..64)
+        .map(|_| Unit {
+            transfers: vec![NewTransfer::single(id(), alice, bob, usd(1))],
+            ..Unit::default()
+        })
+        .collect();
+    for answer in db.commit_side_by_side(units).await {
+        answer.unwrap();
+    }
+    let ended = ledger::testing::query_i64(
+        &admin,
+        &format!(
+            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}') AS ended"
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(ended > 0, "no connection to {name} to end");
+    // A real wait, as for the pool's connections: idleness is measured on
+    // `std::time::Instant`.
+    tokio::time::sleep(Duration::from_millis(ledger::POOL_PING_AFTER_IDLE_MS + 250)).await;
+    for i in 0..4 {
+        let answer = db
+            .ledger
+            .submit(NewTransfer::single(id(), alice, bob, usd(1)))
+            .await;
+        assert!(answer.is_ok(), "payment {i} after the restart: {answer:?}");
+    }
+    let units = (0..64)
+        .map(|_| Unit {
+            transfers: vec![NewTransfer::single(id(), alice, bob, usd(1))],
+            ..Unit::default()
+        })
+        .collect();
+    for answer in db.commit_side_by_side(units).await {
+        assert!(
+            answer.is_ok(),
+            "a payment side by side after the restart: {answer:?}"
+        );
+    }
+    assert_eq!(balance(&db, alice).await, (10_000 - 132, 10_000 - 132));
+    assert_eq!(balance(&db, bob).await, (132, 132));
+    assert_sound(&db).await;
+    db.cleanup().await;
+}
+
 /// Alice's and Bob's USD wallets, Alice's funded with `funding_minor`.
 async fn alice_funded_and_bob(
     db: &TestDb,

@@ -726,10 +726,16 @@ macro_rules! sql_backend {
             /// writes between two batches; both: no pool round trip per
             /// batch), until [`Writer::release`] (the ledger is closing).
             /// Dropped after a failed batch, so a broken connection is
-            /// replaced.
+            /// replaced; and, as the pools do with theirs, pinged before a
+            /// batch when it sat idle for longer than
+            /// [`POOL_PING_AFTER_IDLE_MS`], so that one the server ended
+            /// meanwhile (a restart, an idle timeout on the way) is replaced
+            /// before a batch of payments fails on it. Under load it is never
+            /// that idle, and no batch waits for a ping.
             pub(crate) struct Writer {
                 pool: Pool,
-                conn: Option<sqlx::pool::PoolConnection<Db>>,
+                /// The kept connection and when its last batch ended.
+                conn: Option<(sqlx::pool::PoolConnection<Db>, std::time::Instant)>,
                 sticky: bool,
                 /// What `conn` last committed of the accounts (SQLite only);
                 /// goes with the connection.
@@ -760,10 +766,14 @@ macro_rules! sql_backend {
                     let mut attempt = 1;
                     let mut conflicts: HashMap<usize, usize> = HashMap::new();
                     let mut combine = true;
+                    self.ping_if_idle().await;
                     let result = loop {
                         let conn = match &mut self.conn {
-                            Some(conn) => conn,
-                            None => self.conn.insert(self.pool.acquire().await?),
+                            Some((conn, _)) => conn,
+                            None => {
+                                let conn = self.pool.acquire().await?;
+                                &mut self.conn.insert((conn, std::time::Instant::now())).0
+                            }
                         };
                         match try_commit_batch(conn, &mut self.cache, groups, &conflicts, combine, now_ms)
                             .await
@@ -786,8 +796,33 @@ macro_rules! sql_backend {
                     if result.is_err() || !self.sticky {
                         self.conn = None;
                         self.cache.clear();
+                    } else if let Some((_, since)) = &mut self.conn {
+                        *since = std::time::Instant::now();
                     }
                     result
+                }
+
+                /// Pings the kept connection when it sat idle too long; one
+                /// that does not answer is dropped, with what it had
+                /// committed of the accounts, and the pool gives another.
+                async fn ping_if_idle(&mut self) {
+                    let Some((conn, since)) = &mut self.conn else {
+                        return;
+                    };
+                    if since.elapsed() <= std::time::Duration::from_millis(POOL_PING_AFTER_IDLE_MS) {
+                        return;
+                    }
+                    match sqlx::Connection::ping(&mut **conn).await {
+                        Ok(()) => *since = std::time::Instant::now(),
+                        Err(error) => {
+                            tracing::info!(
+                                %error,
+                                "the ledger writer's kept connection did not answer; taking another"
+                            );
+                            self.conn = None;
+                            self.cache.clear();
+                        }
+                    }
                 }
             }
 
