@@ -95,20 +95,14 @@ async fn a_server_on_this_machine_is_reached_without_tls_unless_the_url_asks() {
     db.cleanup().await;
 }
 
-/// A pooled connection the server ended while it sat idle is not handed
-/// out: idle for longer than `POOL_PING_AFTER_IDLE_MS`, it is pinged
-/// first, and reads go on, on a new connection.
-#[tokio::test]
-async fn a_connection_the_server_ended_while_idle_is_replaced() {
-    let Some(db) = TestDb::fresh(TestBackend::Postgres).await else {
-        return;
-    };
+/// Ends every connection to the test's PostgreSQL database, as a restart
+/// or an idle timeout on the way would, then waits until the ones kept count
+/// as idle (`POOL_PING_AFTER_IDLE_MS`). A real wait: idleness is measured
+/// on `std::time::Instant`, which no test clock reaches.
+async fn end_every_connection_and_sit_idle(db: &TestDb) {
     let (server, name) = db.url.rsplit_once('/').unwrap();
-    let admin = format!("{server}/postgres");
-    let wallet = db.wallet("alice", Currency::USD).await;
-    db.fund(wallet, usd(100)).await;
     let ended = ledger::testing::query_i64(
-        &admin,
+        &format!("{server}/postgres"),
         &format!(
             "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
              WHERE datname = '{name}') AS ended"
@@ -117,15 +111,25 @@ async fn a_connection_the_server_ended_while_idle_is_replaced() {
     .await
     .unwrap();
     assert!(ended > 0, "no connection to {name} to end");
-    // A real wait: the pool measures idleness on its own clock
-    // (`std::time::Instant`), which no test clock reaches.
     tokio::time::sleep(Duration::from_millis(ledger::POOL_PING_AFTER_IDLE_MS + 250)).await;
-    for _ in 0..8 {
-        db.ledger.ping().await.unwrap();
-        let balance = db.ledger.balance(wallet).await.unwrap().unwrap();
-        assert_eq!(balance.available(), 100);
-    }
-    db.cleanup().await;
+}
+
+/// A pooled connection the server ended while it sat idle is not handed
+/// out: idle for longer than `POOL_PING_AFTER_IDLE_MS`, it is pinged
+/// first, and reads go on, on a new connection.
+#[tokio::test]
+async fn a_connection_the_server_ended_while_idle_is_replaced() {
+    run(TestBackend::Postgres, async |db| {
+        let wallet = db.wallet("alice", Currency::USD).await;
+        db.fund(wallet, usd(100)).await;
+        end_every_connection_and_sit_idle(db).await;
+        for _ in 0..8 {
+            db.ledger.ping().await.unwrap();
+            let balance = db.ledger.balance(wallet).await.unwrap().unwrap();
+            assert_eq!(balance.available(), 100);
+        }
+    })
+    .await;
 }
 
 /// The connections the group-commit writers keep from batch to batch are
@@ -135,59 +139,42 @@ async fn a_connection_the_server_ended_while_idle_is_replaced() {
 /// and none is refused.
 #[tokio::test]
 async fn a_transfer_after_the_server_ended_the_writers_idle_connections_is_committed() {
-    let Some(db) = TestDb::fresh(TestBackend::Postgres).await else {
-        return;
-    };
-    let (server, name) = db.url.rsplit_once('/').unwrap();
-    let admin = format!("{server}/postgres");
-    let (alice, bob) = alice_funded_and_bob(&db, 10_000).await;
-    // Both writers (PostgreSQL pipelines two batches) take a connection of
-    // their own and keep it.
-    let units = (0..64)
-        .map(|_| Unit {
-            transfers: vec![NewTransfer::single(id(), alice, bob, usd(1))],
-            ..Unit::default()
-        })
-        .collect();
-    for answer in db.commit_side_by_side(units).await {
-        answer.unwrap();
+    run(TestBackend::Postgres, async |db| {
+        let (alice, bob) = alice_funded_and_bob(db, 10_000).await;
+        // Both writers (PostgreSQL pipelines two batches) take a connection of
+        // their own and keep it.
+        let units = (0..64).map(|_| one_cent(alice, bob)).collect();
+        for answer in db.commit_side_by_side(units).await {
+            answer.unwrap();
+        }
+        end_every_connection_and_sit_idle(db).await;
+        for i in 0..4 {
+            let answer = db
+                .ledger
+                .submit(NewTransfer::single(id(), alice, bob, usd(1)))
+                .await;
+            assert!(answer.is_ok(), "payment {i} after the restart: {answer:?}");
+        }
+        let units = (0..64).map(|_| one_cent(alice, bob)).collect();
+        for answer in db.commit_side_by_side(units).await {
+            assert!(
+                answer.is_ok(),
+                "a payment side by side after the restart: {answer:?}"
+            );
+        }
+        assert_eq!(balance(db, alice).await, (10_000 - 132, 10_000 - 132));
+        assert_eq!(balance(db, bob).await, (132, 132));
+        assert_sound(db).await;
+    })
+    .await;
+}
+
+/// A unit of one transfer of 1 cent.
+fn one_cent(from: ledger::AccountId, to: ledger::AccountId) -> Unit {
+    Unit {
+        transfers: vec![NewTransfer::single(id(), from, to, usd(1))],
+        ..Unit::default()
     }
-    let ended = ledger::testing::query_i64(
-        &admin,
-        &format!(
-            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = '{name}') AS ended"
-        ),
-    )
-    .await
-    .unwrap();
-    assert!(ended > 0, "no connection to {name} to end");
-    // A real wait, as for the pool's connections: idleness is measured on
-    // `std::time::Instant`.
-    tokio::time::sleep(Duration::from_millis(ledger::POOL_PING_AFTER_IDLE_MS + 250)).await;
-    for i in 0..4 {
-        let answer = db
-            .ledger
-            .submit(NewTransfer::single(id(), alice, bob, usd(1)))
-            .await;
-        assert!(answer.is_ok(), "payment {i} after the restart: {answer:?}");
-    }
-    let units = (0..64)
-        .map(|_| Unit {
-            transfers: vec![NewTransfer::single(id(), alice, bob, usd(1))],
-            ..Unit::default()
-        })
-        .collect();
-    for answer in db.commit_side_by_side(units).await {
-        assert!(
-            answer.is_ok(),
-            "a payment side by side after the restart: {answer:?}"
-        );
-    }
-    assert_eq!(balance(&db, alice).await, (10_000 - 132, 10_000 - 132));
-    assert_eq!(balance(&db, bob).await, (132, 132));
-    assert_sound(&db).await;
-    db.cleanup().await;
 }
 
 /// Alice's and Bob's USD wallets, Alice's funded with `funding_minor`.
