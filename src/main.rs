@@ -17,6 +17,13 @@ use paybot::database::Verdict;
 use paybot::settings::{self, Settings};
 use paybot::{admin, app, bench, database, logging, sanctions, server, torture};
 
+/// The global allocator: mimalloc, not glibc's. Measured on a chat payment
+/// (README, "This round's changes"): paybot's CPU a payment down by a
+/// tenth, PostgreSQL chat payments/s up by about 5%, and peak RSS about
+/// twice as high (35 to 70 MiB for 3,000 payments).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `verify` found a broken invariant.
 const EXIT_VIOLATIONS: u8 = 1;
 /// Anything went wrong.
