@@ -17,10 +17,10 @@ use paybot::database::Verdict;
 use paybot::settings::{self, Settings};
 use paybot::{admin, app, bench, database, logging, sanctions, server, torture};
 
-/// The global allocator: mimalloc, not glibc's. Measured on a chat payment
-/// (README, "This round's changes"): paybot's CPU a payment down by a
-/// tenth, PostgreSQL chat payments/s up by about 5%, and peak RSS about
-/// twice as high (35 to 70 MiB for 3,000 payments).
+/// The global allocator: mimalloc, not glibc's. Measured on chat payments
+/// in 16 pairs (README, Benchmarks, "This round's changes"): paybot's CPU
+/// a payment down by a tenth, PostgreSQL chat payments/s up by 6% on
+/// average, and peak RSS about twice as high (35 to 70 MiB for 3,000).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
