@@ -1098,9 +1098,20 @@ macro_rules! sql_backend {
                 delivered_at_ms: Option<i64>,
             ) -> Result<(), Error> {
                 let ids: Vec<uuid::Uuid> = ids.iter().map(|id| uuid::Uuid::from_u128(*id)).collect();
-                let mark = |chunk: &[uuid::Uuid]| match delivered_at_ms {
-                    Some(at) => set::uuids(sqlx::query(set::OUTBOX_DELIVERED), chunk).bind(at),
-                    None => set::uuids(sqlx::query(set::OUTBOX_ATTEMPTED), chunk),
+                // Planned at each run (`persistent(false)`), not once: a
+                // prepared statement's generic plan is made at its sixth
+                // run, when a new database's outbox is a few pages, and
+                // then kept; it scanned the whole outbox (every message
+                // ever) for each batch of marks, until the server's next
+                // ANALYZE of the table (by our reading of its plans).
+                // Planning a batch's one statement costs far less than
+                // that scan.
+                let mark = |chunk: &[uuid::Uuid]| {
+                    match delivered_at_ms {
+                        Some(at) => set::uuids(sqlx::query(set::OUTBOX_DELIVERED), chunk).bind(at),
+                        None => set::uuids(sqlx::query(set::OUTBOX_ATTEMPTED), chunk),
+                    }
+                    .persistent(false)
                 };
                 match ids.len() {
                     0 => {}
