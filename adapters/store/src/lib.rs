@@ -253,6 +253,13 @@ pub const BOT_MIGRATIONS: &[Migration] = &[
         "../migrations",
         "0029_tab_recurring.sql"
     ),
+    ledger::migration!(
+        "bot",
+        30,
+        "payments: whether a payer has paid a payee before, by index",
+        "../migrations",
+        "0030_paid_before.sql"
+    ),
 ];
 
 /// How often a verification event's claim is tried again when its row
@@ -628,15 +635,21 @@ macro_rules! payee_identity_columns {
 /// What `see_payee` reads about the payee (the `WITH` item `payee`, their
 /// identity) for the payer `$p`: the columns `paid_before`, `payee_tier`
 /// and `payer_waiting` (as `Store::payee_facts` reads them).
+///
+/// `paid_before` is a scalar subquery with `LIMIT 1`, not `EXISTS`:
+/// PostgreSQL may run an `EXISTS` correlated by an equality as a hashed
+/// subplan, which reads every payment the payee ever received to hash
+/// their payers (its generic plan did, at each `/pay`); a scalar subquery
+/// runs for its row, one lookup in `bot_payments_by_payer_payee`.
 macro_rules! payee_facts_sql {
     ($p:literal) => {
         concat!(
-            "CASE WHEN EXISTS (
+            "CASE WHEN (
                  SELECT 1 FROM bot_payments AS b JOIN payee ON b.payee_user = payee.user_id
                  WHERE b.payer = ",
             $p,
-            " AND b.state IN ('completed', 'claimed'))
-             THEN 1 ELSE 0 END AS paid_before,
+            " AND b.state IN ('completed', 'claimed') LIMIT 1) IS NULL
+             THEN 0 ELSE 1 END AS paid_before,
              (SELECT t.tier FROM bot_user_tiers AS t
                  JOIN payee ON t.user_id = payee.user_id) AS payee_tier, ",
             payments_waiting_sql!($p),
