@@ -18,7 +18,7 @@ use paybot::settings::{self, Settings};
 use paybot::{admin, app, bench, database, logging, sanctions, server, torture};
 
 /// The global allocator: mimalloc, not glibc's. Measured on chat payments
-/// in 16 pairs (README, Benchmarks, "This round's changes"): paybot's CPU
+/// in 16 pairs (`bench/HISTORY.md`, the round of 1be4a84): paybot's CPU
 /// a payment down by a tenth, PostgreSQL chat payments/s up by 6% on
 /// average, and peak RSS about twice as high (35 to 70 MiB for 3,000).
 #[global_allocator]
