@@ -35,6 +35,7 @@ pub async fn open(db: &DatabaseSettings, mode: Open) -> anyhow::Result<Ledger> {
         sqlite_sync: db.sqlite_sync.into(),
         pool_connections_max: db.pool_connections_max,
         create_if_missing: mode == Open::CreateIfMissing,
+        ..LedgerConfig::new(db.url.expose())
     };
     info!(database = %shown, "opening the ledger");
     match Ledger::connect(&config, Arc::new(SystemClock)).await {

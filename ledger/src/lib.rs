@@ -106,6 +106,12 @@ pub const PIPELINED_BATCHES_MAX: usize = 2;
 /// is copied back into the database beside the commits rather than inside
 /// one of them.
 pub const SQLITE_CHECKPOINT_EVERY_BATCHES: u64 = 32;
+/// On SQLite, how many transfers the writer commits before it indexes them
+/// by account in one step (ledger migration 4), in a transaction of its own
+/// between two batches: each page of the accounts' entries is then
+/// rewritten once a step, not once a commit. An account's history also
+/// reads the transfers past the last step, about this many at most.
+pub const SQLITE_ENTRIES_STEP_TRANSFERS: u64 = 8_192;
 /// How long after answering a batch the writer waits, at most, for as many
 /// groups as that batch held before it starts the next one, in
 /// microseconds: the submitters it answered are submitting again, and a
@@ -346,6 +352,11 @@ pub struct LedgerConfig {
     pub pool_connections_max: u32,
     /// SQLite only: create the file when it does not exist.
     pub create_if_missing: bool,
+    /// SQLite only: how many transfers the writer commits between two
+    /// steps that index them by account for their history (ledger
+    /// migration 4); a history reads about this many transfers past the
+    /// last step. Default [`SQLITE_ENTRIES_STEP_TRANSFERS`].
+    pub sqlite_entries_step_transfers: u64,
 }
 
 impl LedgerConfig {
@@ -355,6 +366,7 @@ impl LedgerConfig {
             sqlite_sync: SqliteSync::Full,
             pool_connections_max: 8,
             create_if_missing: true,
+            sqlite_entries_step_transfers: SQLITE_ENTRIES_STEP_TRANSFERS,
         }
     }
 }
@@ -367,6 +379,10 @@ impl fmt::Debug for LedgerConfig {
             .field("sqlite_sync", &self.sqlite_sync)
             .field("pool_connections_max", &self.pool_connections_max)
             .field("create_if_missing", &self.create_if_missing)
+            .field(
+                "sqlite_entries_step_transfers",
+                &self.sqlite_entries_step_transfers,
+            )
             .finish()
     }
 }
@@ -445,16 +461,18 @@ enum BatchWriter {
 }
 
 impl BatchWriter {
-    fn new(backend: &Backend) -> BatchWriter {
+    fn new(backend: &Backend, entries_step: u64) -> BatchWriter {
         match backend {
             #[cfg(feature = "sql")]
             Backend::Sqlite(pool) => {
-                BatchWriter::Sqlite(store::sqlite::Writer::new(pool.clone(), true))
+                BatchWriter::Sqlite(store::sqlite::Writer::new(pool.clone(), true, entries_step))
             }
             #[cfg(feature = "sql")]
-            Backend::Postgres(pool) => {
-                BatchWriter::Postgres(store::postgres::Writer::new(pool.clone(), true))
-            }
+            Backend::Postgres(pool) => BatchWriter::Postgres(store::postgres::Writer::new(
+                pool.clone(),
+                true,
+                entries_step,
+            )),
             #[cfg(not(feature = "sql"))]
             Backend::Unavailable => BatchWriter::Unavailable,
         }
@@ -573,6 +591,7 @@ impl Ledger {
             receiver,
             Arc::clone(&counters),
             closing_seen,
+            config.sqlite_entries_step_transfers.max(1),
         );
         match &backend {
             #[cfg(feature = "sql")]
@@ -1055,10 +1074,13 @@ async fn run_writer(
     mut jobs: mpsc::Receiver<Job>,
     counters: Arc<WriterCounters>,
     mut closing: tokio::sync::watch::Receiver<bool>,
+    entries_step: u64,
 ) {
     let mut closed = false;
     let depth = pipeline_depth(&backend);
-    let mut idle: Vec<BatchWriter> = (0..depth).map(|_| BatchWriter::new(&backend)).collect();
+    let mut idle: Vec<BatchWriter> = (0..depth)
+        .map(|_| BatchWriter::new(&backend, entries_step))
+        .collect();
     let mut in_flight: tokio::task::JoinSet<Committed> = tokio::task::JoinSet::new();
     let mut checkpoints = Checkpoints::default();
     // The groups the last commit answered, and when.
@@ -1086,7 +1108,7 @@ async fn run_writer(
                         // replies were dropped; the slot gets a new writer.
                         tracing::error!(error = %e, "a batch commit task failed");
                         counters.failed_batches.fetch_add(1, Ordering::Relaxed);
-                        idle.push(BatchWriter::new(&backend));
+                        idle.push(BatchWriter::new(&backend, entries_step));
                     }
                 }
                 continue;

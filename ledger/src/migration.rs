@@ -56,4 +56,11 @@ pub const LEDGER_MIGRATIONS: &[Migration] = &[
         "../migrations",
         "0003_statement_checks.sql"
     ),
+    migration!(
+        "ledger",
+        4,
+        "SQLite: an account's history from entries written beside the commits",
+        "../migrations",
+        "0004_account_entries.sql"
+    ),
 ];

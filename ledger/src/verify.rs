@@ -47,6 +47,14 @@ pub enum Violation {
     TransferCurrencyMismatch {
         transfer: TransferId,
     },
+    /// SQLite: an account's history entries (ledger migration 4) disagree
+    /// with the transfers they index: `missing` transfers up to the mark
+    /// lack one of their two entries, `stray` entries name no transfer of
+    /// that account or lie past the mark.
+    HistoryEntries {
+        missing: i64,
+        stray: i64,
+    },
 }
 
 const TOTAL_NAMES: [&str; 4] = [
@@ -146,6 +154,11 @@ impl fmt::Display for Violation {
             Violation::InvalidResolution { transfer } => write!(
                 f,
                 "transfer {transfer}: resolves a pending transfer whose accounts, currency or amount differ"
+            ),
+            Violation::HistoryEntries { missing, stray } => write!(
+                f,
+                "accounts' history entries: {missing} transfers up to the mark lack an entry, \
+                 {stray} entries name no such transfer"
             ),
             Violation::TransferCurrencyMismatch { transfer } => {
                 write!(

@@ -95,6 +95,76 @@ async fn a_server_on_this_machine_is_reached_without_tls_unless_the_url_asks() {
     db.cleanup().await;
 }
 
+/// Ledger migration 4 on a SQLite database made before it: every transfer
+/// already there gets its two history entries, the mark covers them all,
+/// and histories read as before.
+#[tokio::test]
+async fn migration_4_indexes_the_transfers_a_sqlite_database_already_has() {
+    let Some(db) = TestDb::fresh(TestBackend::Sqlite).await else {
+        return;
+    };
+    let alice = db.wallet("alice", Currency::USD).await;
+    let bob = db.wallet("bob", Currency::USD).await;
+    db.fund(alice, usd(1_000)).await;
+    let mut paid = Vec::new();
+    for minor in 1..=5 {
+        let t = NewTransfer::single(id(), alice, bob, usd(minor));
+        paid.push(t.id);
+        db.ledger.submit(t).await.unwrap();
+    }
+    // The schema as ledger migration 3 left it.
+    db.execute(
+        "DROP TABLE account_entries; DROP TABLE account_entries_mark; \
+         CREATE INDEX transfers_by_debit ON transfers (debit_account_id, seq); \
+         CREATE INDEX transfers_by_credit ON transfers (credit_account_id, seq); \
+         DELETE FROM paybot_migrations WHERE component = 'ledger' AND version = 4",
+    )
+    .await
+    .unwrap();
+
+    let upgraded = db.second_process().await;
+    upgraded.migrate(&[]).await.unwrap();
+    let transfers = db
+        .query_i64("SELECT COUNT(*) FROM transfers")
+        .await
+        .unwrap();
+    assert_eq!(transfers, 6);
+    assert_eq!(
+        db.query_i64("SELECT COUNT(*) FROM account_entries")
+            .await
+            .unwrap(),
+        2 * transfers
+    );
+    assert_eq!(
+        db.query_i64("SELECT seq FROM account_entries_mark")
+            .await
+            .unwrap(),
+        db.query_i64("SELECT MAX(seq) FROM transfers")
+            .await
+            .unwrap()
+    );
+    let indexes = db
+        .query_i64(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' \
+             AND name IN ('transfers_by_debit', 'transfers_by_credit')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(indexes, 0, "the indexes every commit wrote are gone");
+    let page = upgraded
+        .history(bob, HistoryCursor::START, 10)
+        .await
+        .unwrap();
+    paid.reverse();
+    assert_eq!(
+        page.transfers.iter().map(|t| t.id).collect::<Vec<_>>(),
+        paid
+    );
+    assert_eq!(upgraded.verify().await.unwrap(), Vec::<Violation>::new());
+    upgraded.close().await;
+    db.cleanup().await;
+}
+
 /// Ends every connection to the test's PostgreSQL database, as a restart
 /// or an idle timeout on the way would, then waits until the ones kept count
 /// as idle (`POOL_PING_AFTER_IDLE_MS`). A real wait: idleness is measured
@@ -234,6 +304,7 @@ conformance!(
     linked_group_can_create_and_post_a_pending,
     duplicate_ids_in_a_group_are_refused,
     history_pages_newest_first,
+    history_reads_indexed_and_recent_transfers_at_one_moment,
     open_account_is_idempotent,
     accounts_opened_at_once_are_one_each_and_an_open_one_writes_nothing,
     currency_totals_balance,
@@ -1087,6 +1158,147 @@ mod cases {
             .unwrap();
         assert_eq!(bobs.transfers.len(), 4);
         assert_eq!(bobs.next, None);
+    }
+
+    /// On SQLite an account's history comes from entries the writer makes
+    /// every few thousand transfers (here every 3) and from the transfers
+    /// past its last step (ledger migration 4): pages that cross from one
+    /// to the other repeat none and miss none, pending debits are found on
+    /// both sides, and a writer opened later indexes what an earlier one
+    /// left. On PostgreSQL the same history, through its indexes.
+    pub(crate) async fn history_reads_indexed_and_recent_transfers_at_one_moment(db: &TestDb) {
+        let config = ledger::LedgerConfig {
+            sqlite_entries_step_transfers: 3,
+            ..ledger::LedgerConfig::new(&db.url)
+        };
+        let open = || async {
+            ledger::Ledger::connect(&config, db.clock.clone())
+                .await
+                .unwrap()
+        };
+        let writer = open().await;
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
+        let mut paid = Vec::new();
+        for minor in 1..=10 {
+            let t = NewTransfer::single(id(), alice, bob, usd(minor));
+            paid.push(t.id);
+            writer.submit(t).await.unwrap();
+        }
+        let early = NewTransfer::pending(id(), alice, bob, usd(50), 600);
+        writer.submit(early.clone()).await.unwrap();
+        for minor in 11..=13 {
+            let t = NewTransfer::single(id(), bob, alice, usd(minor));
+            paid.push(t.id);
+            writer.submit(t).await.unwrap();
+        }
+        let late = NewTransfer::pending(id(), alice, bob, usd(60), 60);
+        writer.submit(late.clone()).await.unwrap();
+        if db.backend == TestBackend::Sqlite {
+            let mark = db
+                .query_i64("SELECT seq FROM account_entries_mark")
+                .await
+                .unwrap();
+            let last = db
+                .query_i64("SELECT MAX(seq) FROM transfers")
+                .await
+                .unwrap();
+            assert!(
+                mark > 5 && mark < last,
+                "indexed up to {mark} of {last}: the pages below must cross the mark"
+            );
+        }
+
+        // Alice: her funding, ten payments out, three in, two pending.
+        let mut seen = Vec::new();
+        let mut cursor = HistoryCursor::START;
+        loop {
+            let page = db.ledger.history(alice, cursor, 4).await.unwrap();
+            assert!(page.transfers.len() <= 4);
+            seen.extend(page.transfers.iter().map(|t| t.id));
+            match page.next {
+                Some(next) => cursor = next,
+                None => break,
+            }
+        }
+        let mut newest_first: Vec<TransferId> = paid.clone();
+        newest_first.insert(10, early.id);
+        newest_first.push(late.id);
+        newest_first.reverse();
+        assert_eq!(&seen[..15], &newest_first[..], "newest first, each once");
+        assert_eq!(seen.len(), 16, "and her funding last");
+        let bobs = db
+            .ledger
+            .history(bob, HistoryCursor::START, 100)
+            .await
+            .unwrap();
+        assert_eq!(bobs.transfers.len(), 15);
+        let open_ids: Vec<TransferId> = db
+            .ledger
+            .open_pending_debits(alice, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(open_ids, vec![late.id, early.id], "soonest deadline first");
+        writer.close().await;
+
+        // A writer opened later first indexes what this one left.
+        let later = open().await;
+        let t = NewTransfer::single(id(), bob, alice, usd(1));
+        later.submit(t.clone()).await.unwrap();
+        if db.backend == TestBackend::Sqlite {
+            let mark = db
+                .query_i64("SELECT seq FROM account_entries_mark")
+                .await
+                .unwrap();
+            let last = db
+                .query_i64("SELECT MAX(seq) FROM transfers")
+                .await
+                .unwrap();
+            assert_eq!(mark, last - 1, "all but the new transfer indexed");
+            let entries = db
+                .query_i64("SELECT COUNT(*) FROM account_entries")
+                .await
+                .unwrap();
+            let below = db
+                .query_i64(&format!(
+                    "SELECT COUNT(*) FROM transfers WHERE seq <= {mark}"
+                ))
+                .await
+                .unwrap();
+            assert_eq!(entries, 2 * below, "two entries for each transfer indexed");
+        }
+        let page = db
+            .ledger
+            .history(bob, HistoryCursor::START, 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            page.transfers.iter().map(|x| x.id).collect::<Vec<_>>(),
+            vec![t.id]
+        );
+        later.close().await;
+        assert_sound(db).await;
+
+        if db.backend == TestBackend::Sqlite {
+            // `paybot verify` sees entries that no longer match.
+            db.execute(
+                "DELETE FROM account_entries WHERE seq = (SELECT MIN(seq) FROM account_entries)",
+            )
+            .await
+            .unwrap();
+            db.execute("INSERT INTO account_entries (account_id, seq) VALUES (1, 1000000)")
+                .await
+                .unwrap();
+            assert_eq!(
+                db.ledger.verify().await.unwrap(),
+                vec![Violation::HistoryEntries {
+                    missing: 1,
+                    stray: 1
+                }]
+            );
+        }
     }
 
     pub(crate) async fn open_account_is_idempotent(db: &TestDb) {

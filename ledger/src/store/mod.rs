@@ -586,13 +586,7 @@ macro_rules! sql_backend {
                 account: AccountId,
                 limit: u32,
             ) -> Result<Vec<Transfer>, Error> {
-                let rows = sqlx::query(
-                    "SELECT t.id, t.kind, t.debit_account_id, t.credit_account_id, t.amount,
-                            t.currency, t.pending_id, t.timeout_secs, t.code, t.timestamp_ms
-                     FROM pending_expiries e JOIN transfers t ON t.id = e.transfer_id
-                     WHERE t.debit_account_id = $1
-                     ORDER BY e.expires_at_ms, t.seq LIMIT CAST($2 AS BIGINT)",
-                )
+                let rows = sqlx::query(set::OPEN_PENDING_DEBITS)
                 .bind(account.0)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
@@ -606,13 +600,7 @@ macro_rules! sql_backend {
                 cursor: HistoryCursor,
                 limit: u32,
             ) -> Result<HistoryPage, Error> {
-                let rows = sqlx::query(
-                    "SELECT seq, id, kind, debit_account_id, credit_account_id, amount, currency,
-                            pending_id, timeout_secs, code, timestamp_ms
-                     FROM transfers
-                     WHERE (debit_account_id = $1 OR credit_account_id = $1) AND seq < $2
-                     ORDER BY seq DESC LIMIT CAST($3 AS BIGINT)",
-                )
+                let rows = sqlx::query(set::HISTORY)
                 .bind(account.0)
                 .bind(cursor.0)
                 .bind(i64::from(limit) + 1)
@@ -717,6 +705,13 @@ macro_rules! sql_backend {
                         transfer: TransferId::from_uuid(row.try_get("id")?),
                     });
                 }
+                if let Some(sql) = set::ACCOUNT_ENTRIES_CHECK {
+                    let row = sqlx::query(sql).fetch_one(pool).await?;
+                    let (missing, stray): (i64, i64) = (row.try_get("missing")?, row.try_get("stray")?);
+                    if missing != 0 || stray != 0 {
+                        found.push(Violation::HistoryEntries { missing, stray });
+                    }
+                }
                 Ok(found)
             }
 
@@ -740,11 +735,26 @@ macro_rules! sql_backend {
                 /// What `conn` last committed of the accounts (SQLite only);
                 /// goes with the connection.
                 cache: AccountCache,
+                /// Transfers this writer committed (at most: refused ones
+                /// count too) since it last wrote the accounts' entries
+                /// (SQLite only: [`set::DEFERS_ACCOUNT_ENTRIES`]); starts
+                /// at `entries_step`, so a new writer first indexes what an
+                /// earlier process left past the mark.
+                unindexed: u64,
+                /// Transfers between two of its steps of entries.
+                entries_step: u64,
             }
 
             impl Writer {
-                pub(crate) fn new(pool: Pool, sticky: bool) -> Writer {
-                    Writer { pool, conn: None, sticky, cache: AccountCache::default() }
+                pub(crate) fn new(pool: Pool, sticky: bool, entries_step: u64) -> Writer {
+                    Writer {
+                        pool,
+                        conn: None,
+                        sticky,
+                        cache: AccountCache::default(),
+                        unindexed: entries_step,
+                        entries_step,
+                    }
                 }
 
                 /// Gives the kept connection back to the pool.
@@ -767,14 +777,11 @@ macro_rules! sql_backend {
                     let mut conflicts: HashMap<usize, usize> = HashMap::new();
                     let mut combine = true;
                     self.ping_if_idle().await;
+                    if set::DEFERS_ACCOUNT_ENTRIES && self.unindexed >= self.entries_step {
+                        self.index_account_entries().await;
+                    }
                     let result = loop {
-                        let conn = match &mut self.conn {
-                            Some((conn, _)) => conn,
-                            None => {
-                                let conn = self.pool.acquire().await?;
-                                &mut self.conn.insert((conn, std::time::Instant::now())).0
-                            }
-                        };
+                        let conn = Self::kept(&self.pool, &mut self.conn).await?;
                         match try_commit_batch(conn, &mut self.cache, groups, &conflicts, combine, now_ms)
                             .await
                         {
@@ -799,7 +806,56 @@ macro_rules! sql_backend {
                     } else if let Some((_, since)) = &mut self.conn {
                         *since = std::time::Instant::now();
                     }
+                    if result.is_ok() {
+                        let transfers = groups.iter().map(|g| g.transfers.len()).sum::<usize>();
+                        self.unindexed = self
+                            .unindexed
+                            .saturating_add(u64::try_from(transfers).unwrap_or(u64::MAX));
+                    }
                     result
+                }
+
+                /// The kept connection in `slot`, or a new one from `pool`
+                /// kept there.
+                async fn kept<'a>(
+                    pool: &Pool,
+                    slot: &'a mut Option<(sqlx::pool::PoolConnection<Db>, std::time::Instant)>,
+                ) -> Result<&'a mut Conn, Error> {
+                    let kept = match slot.take() {
+                        Some(kept) => kept,
+                        None => (pool.acquire().await?, std::time::Instant::now()),
+                    };
+                    Ok(&mut *slot.insert(kept).0)
+                }
+
+                /// Writes the entries of the transfers past the mark and
+                /// moves it (one step: [`set::INDEX_ACCOUNT_ENTRIES`]), in a
+                /// transaction of its own before the next batch's. A step
+                /// that fails is logged and tried again before the next
+                /// batch: until then histories read a longer tail, and no
+                /// payment waits for it.
+                async fn index_account_entries(&mut self) {
+                    let step = async {
+                        let conn = Self::kept(&self.pool, &mut self.conn).await?;
+                        let mut tx = sqlx::Connection::begin_with(conn, set::BATCH_BEGIN).await?;
+                        for sql in set::INDEX_ACCOUNT_ENTRIES {
+                            sqlx::query(sql).execute(&mut *tx).await?;
+                        }
+                        tx.commit().await?;
+                        Ok::<(), Error>(())
+                    };
+                    match step.await {
+                        Ok(()) => self.unindexed = 0,
+                        Err(error) => {
+                            tracing::warn!(
+                                error = ?error,
+                                "the ledger writer could not index transfers by account; \
+                                 trying again before its next batch"
+                            );
+                            self.conn = None;
+                            self.cache.clear();
+                        }
+                    }
                 }
 
                 /// Pings the kept connection when it sat idle too long; one

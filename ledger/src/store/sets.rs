@@ -162,6 +162,78 @@ pub(crate) mod sqlite {
     /// How a batch's transaction begins: with the database's write lock.
     pub(crate) const BATCH_BEGIN: &str = "BEGIN IMMEDIATE";
 
+    /// An account's history is read from `account_entries`, which the
+    /// writer fills in steps ([`INDEX_ACCOUNT_ENTRIES`]), not from indexes
+    /// of `transfers` that every commit would write (ledger migration 4).
+    pub(crate) const DEFERS_ACCOUNT_ENTRIES: bool = true;
+    /// One step, in one transaction: the entries of every transfer past
+    /// the mark, in key order, then the mark moved to the last transfer.
+    /// Under the write lock, so no transfer commits between the two.
+    pub(crate) const INDEX_ACCOUNT_ENTRIES: [&str; 2] = [
+        "INSERT INTO account_entries (account_id, seq) \
+         SELECT account_id, seq FROM ( \
+             SELECT debit_account_id AS account_id, seq FROM transfers \
+             WHERE seq > (SELECT seq FROM account_entries_mark) \
+             UNION ALL \
+             SELECT credit_account_id, seq FROM transfers \
+             WHERE seq > (SELECT seq FROM account_entries_mark) \
+         ) ORDER BY account_id, seq",
+        "UPDATE account_entries_mark SET seq = COALESCE((SELECT MAX(seq) FROM transfers), seq)",
+    ];
+    /// `paybot verify`: transfers up to the mark without both entries
+    /// (`missing`), and entries naming no transfer of their account or
+    /// past the mark (`stray`).
+    pub(crate) const ACCOUNT_ENTRIES_CHECK: Option<&str> = Some(
+        "SELECT \
+           (SELECT COUNT(*) FROM transfers t \
+            WHERE t.seq <= (SELECT seq FROM account_entries_mark) \
+              AND (NOT EXISTS (SELECT 1 FROM account_entries e \
+                               WHERE e.account_id = t.debit_account_id AND e.seq = t.seq) \
+                   OR NOT EXISTS (SELECT 1 FROM account_entries e \
+                                  WHERE e.account_id = t.credit_account_id AND e.seq = t.seq))) \
+           AS missing, \
+           (SELECT COUNT(*) FROM account_entries e \
+            WHERE e.seq > (SELECT seq FROM account_entries_mark) \
+               OR NOT EXISTS (SELECT 1 FROM transfers t WHERE t.seq = e.seq \
+                              AND e.account_id IN (t.debit_account_id, t.credit_account_id))) \
+           AS stray",
+    );
+    /// An account's transfers before a cursor, newest first: its entries
+    /// (at most the page's length of them, read backwards), and the
+    /// transfers past the mark that name it. One statement, so both are
+    /// read at one moment: none is seen twice or missed. Binds the account,
+    /// the cursor's `seq` and the page's length.
+    pub(crate) const HISTORY: &str = concat!(
+        "SELECT t.seq, ",
+        transfer_columns!(),
+        " FROM ( \
+             SELECT seq FROM ( \
+                 SELECT seq FROM account_entries WHERE account_id = $1 AND seq < $2 \
+                 ORDER BY seq DESC LIMIT CAST($3 AS BIGINT)) \
+             UNION ALL \
+             SELECT seq FROM transfers \
+             WHERE seq > (SELECT seq FROM account_entries_mark) AND seq < $2 \
+               AND (debit_account_id = $1 OR credit_account_id = $1) \
+         ) AS s JOIN transfers t ON t.seq = s.seq \
+         ORDER BY t.seq DESC LIMIT CAST($3 AS BIGINT)"
+    );
+    /// Open pending transfers debiting an account, soonest deadline first:
+    /// found through its entries and the transfers past the mark. Binds
+    /// the account and the most to return.
+    pub(crate) const OPEN_PENDING_DEBITS: &str = concat!(
+        "SELECT ",
+        transfer_columns!(),
+        " FROM ( \
+             SELECT seq FROM account_entries WHERE account_id = $1 \
+             UNION ALL \
+             SELECT seq FROM transfers \
+             WHERE seq > (SELECT seq FROM account_entries_mark) AND debit_account_id = $1 \
+         ) AS s JOIN transfers t ON t.seq = s.seq \
+         JOIN pending_expiries e ON e.transfer_id = t.id \
+         WHERE t.debit_account_id = $1 \
+         ORDER BY e.expires_at_ms, t.seq LIMIT CAST($2 AS BIGINT)"
+    );
+
     /// Transfers by id; binds [`uuids`].
     pub(crate) const TRANSFERS_BY_ID: &str = concat!(
         "SELECT ",
@@ -436,6 +508,31 @@ pub(crate) mod postgres {
     /// right plan; planning each run for its values instead
     /// (`plan_cache_mode`) cost more than it saved.
     pub(crate) const BATCH_BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off";
+
+    /// An account's history is read through `transfers_by_debit` and
+    /// `transfers_by_credit`, which each commit keeps (PostgreSQL's WAL
+    /// logs an index insert as a small record, not its page).
+    pub(crate) const DEFERS_ACCOUNT_ENTRIES: bool = false;
+    /// Not used: see [`DEFERS_ACCOUNT_ENTRIES`].
+    pub(crate) const INDEX_ACCOUNT_ENTRIES: [&str; 2] = ["SELECT 1", "SELECT 1"];
+    /// No entries to check: see [`DEFERS_ACCOUNT_ENTRIES`].
+    pub(crate) const ACCOUNT_ENTRIES_CHECK: Option<&str> = None;
+    /// An account's transfers before a cursor, newest first. Binds the
+    /// account, the cursor's `seq` and the page's length.
+    pub(crate) const HISTORY: &str = concat!(
+        "SELECT seq, ",
+        transfer_columns!(),
+        " FROM transfers \
+         WHERE (debit_account_id = $1 OR credit_account_id = $1) AND seq < $2 \
+         ORDER BY seq DESC LIMIT CAST($3 AS BIGINT)"
+    );
+    /// Open pending transfers debiting an account, soonest deadline first.
+    /// Binds the account and the most to return.
+    pub(crate) const OPEN_PENDING_DEBITS: &str = "SELECT t.id, t.kind, t.debit_account_id, t.credit_account_id, t.amount, \
+                t.currency, t.pending_id, t.timeout_secs, t.code, t.timestamp_ms \
+         FROM pending_expiries e JOIN transfers t ON t.id = e.transfer_id \
+         WHERE t.debit_account_id = $1 \
+         ORDER BY e.expires_at_ms, t.seq LIMIT CAST($2 AS BIGINT)";
 
     /// Transfers by id; binds [`uuids`].
     pub(crate) const TRANSFERS_BY_ID: &str = concat!(
