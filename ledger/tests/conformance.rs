@@ -135,14 +135,8 @@ async fn migration_4_indexes_the_transfers_a_sqlite_database_already_has() {
             .unwrap(),
         2 * transfers
     );
-    assert_eq!(
-        db.query_i64("SELECT seq FROM account_entries_mark")
-            .await
-            .unwrap(),
-        db.query_i64("SELECT MAX(seq) FROM transfers")
-            .await
-            .unwrap()
-    );
+    let (mark, last) = cases::mark_and_last(&db).await;
+    assert_eq!(mark, last);
     let indexes = db
         .query_i64(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' \
@@ -162,6 +156,63 @@ async fn migration_4_indexes_the_transfers_a_sqlite_database_already_has() {
     );
     assert_eq!(upgraded.verify().await.unwrap(), Vec::<Violation>::new());
     upgraded.close().await;
+    db.cleanup().await;
+}
+
+/// On SQLite a step of history entries that fails leaves payments alone:
+/// they commit, histories read them past the mark, and a later step
+/// catches up once it can.
+#[tokio::test]
+async fn payments_commit_while_history_entries_cannot_be_written_and_catch_up() {
+    let Some(db) = TestDb::fresh(TestBackend::Sqlite).await else {
+        return;
+    };
+    let config = ledger::LedgerConfig {
+        sqlite_entries_step_transfers: 2,
+        ..ledger::LedgerConfig::new(&db.url)
+    };
+    let writer = ledger::Ledger::connect(&config, db.clock.clone())
+        .await
+        .unwrap();
+    let alice = db.wallet("alice", Currency::USD).await;
+    let bob = db.wallet("bob", Currency::USD).await;
+    db.fund(alice, usd(1_000)).await;
+    db.execute(
+        "CREATE TRIGGER entries_refused BEFORE INSERT ON account_entries \
+         BEGIN SELECT RAISE(ABORT, 'disk full, say'); END",
+    )
+    .await
+    .unwrap();
+    let (stuck, _) = cases::mark_and_last(&db).await;
+    let mut paid = Vec::new();
+    for minor in 1..=6 {
+        let t = NewTransfer::single(id(), alice, bob, usd(minor));
+        paid.push(t.id);
+        writer.submit(t).await.unwrap();
+    }
+    let (mark, last) = cases::mark_and_last(&db).await;
+    assert_eq!(mark, stuck, "no step got through");
+    assert!(last >= mark + 6);
+    let page = db
+        .ledger
+        .history(bob, HistoryCursor::START, 10)
+        .await
+        .unwrap();
+    paid.reverse();
+    assert_eq!(
+        page.transfers.iter().map(|t| t.id).collect::<Vec<_>>(),
+        paid
+    );
+
+    db.execute("DROP TRIGGER entries_refused").await.unwrap();
+    writer
+        .submit(NewTransfer::single(id(), alice, bob, usd(7)))
+        .await
+        .unwrap();
+    let (mark, last) = cases::mark_and_last(&db).await;
+    assert_eq!(mark, last - 1, "the next step indexed all before its batch");
+    assert_eq!(db.ledger.verify().await.unwrap(), Vec::<Violation>::new());
+    writer.close().await;
     db.cleanup().await;
 }
 
@@ -1160,6 +1211,20 @@ mod cases {
         assert_eq!(bobs.next, None);
     }
 
+    /// SQLite: the last transfer the history entries cover, and the last
+    /// transfer.
+    pub(crate) async fn mark_and_last(db: &TestDb) -> (i64, i64) {
+        let mark = db
+            .query_i64("SELECT seq FROM account_entries_mark")
+            .await
+            .unwrap();
+        let last = db
+            .query_i64("SELECT MAX(seq) FROM transfers")
+            .await
+            .unwrap();
+        (mark, last)
+    }
+
     /// On SQLite an account's history comes from entries the writer makes
     /// every few thousand transfers (here every 3) and from the transfers
     /// past its last step (ledger migration 4): pages that cross from one
@@ -1194,14 +1259,7 @@ mod cases {
         let late = NewTransfer::pending(id(), alice, bob, usd(60), 60);
         writer.submit(late.clone()).await.unwrap();
         if db.backend == TestBackend::Sqlite {
-            let mark = db
-                .query_i64("SELECT seq FROM account_entries_mark")
-                .await
-                .unwrap();
-            let last = db
-                .query_i64("SELECT MAX(seq) FROM transfers")
-                .await
-                .unwrap();
+            let (mark, last) = mark_and_last(db).await;
             assert!(
                 mark > 5 && mark < last,
                 "indexed up to {mark} of {last}: the pages below must cross the mark"
@@ -1248,14 +1306,7 @@ mod cases {
         let t = NewTransfer::single(id(), bob, alice, usd(1));
         later.submit(t.clone()).await.unwrap();
         if db.backend == TestBackend::Sqlite {
-            let mark = db
-                .query_i64("SELECT seq FROM account_entries_mark")
-                .await
-                .unwrap();
-            let last = db
-                .query_i64("SELECT MAX(seq) FROM transfers")
-                .await
-                .unwrap();
+            let (mark, last) = mark_and_last(db).await;
             assert_eq!(mark, last - 1, "all but the new transfer indexed");
             let entries = db
                 .query_i64("SELECT COUNT(*) FROM account_entries")
