@@ -160,8 +160,8 @@ async fn migration_4_indexes_the_transfers_a_sqlite_database_already_has() {
 }
 
 /// On SQLite a step of history entries that fails leaves payments alone:
-/// they commit, histories read them past the mark, and a later step
-/// catches up once it can.
+/// they commit, histories read them past the mark, and the step tried a
+/// step's worth of transfers later (here 2) catches up once it can.
 #[tokio::test]
 async fn payments_commit_while_history_entries_cannot_be_written_and_catch_up() {
     let Some(db) = TestDb::fresh(TestBackend::Sqlite).await else {

@@ -831,9 +831,11 @@ macro_rules! sql_backend {
                 /// Writes the entries of the transfers past the mark and
                 /// moves it (one step: [`set::INDEX_ACCOUNT_ENTRIES`]), in a
                 /// transaction of its own before the next batch's. A step
-                /// that fails is logged and tried again before the next
-                /// batch: until then histories read a longer tail, and no
-                /// payment waits for it.
+                /// that fails is logged, its connection dropped, and tried
+                /// again after another step's worth of transfers (a failure
+                /// that lasts, such as a full disk, is logged once a step,
+                /// not once a batch): until then histories read a longer
+                /// tail, and no payment waits for it.
                 async fn index_account_entries(&mut self) {
                     let step = async {
                         let conn = Self::kept(&self.pool, &mut self.conn).await?;
@@ -844,17 +846,17 @@ macro_rules! sql_backend {
                         tx.commit().await?;
                         Ok::<(), Error>(())
                     };
-                    match step.await {
-                        Ok(()) => self.unindexed = 0,
-                        Err(error) => {
-                            tracing::warn!(
-                                error = ?error,
-                                "the ledger writer could not index transfers by account; \
-                                 trying again before its next batch"
-                            );
-                            self.conn = None;
-                            self.cache.clear();
-                        }
+                    let done = step.await;
+                    self.unindexed = 0;
+                    if let Err(error) = done {
+                        tracing::warn!(
+                            error = ?error,
+                            step_transfers = self.entries_step,
+                            "the ledger writer could not index transfers by account; \
+                             trying again after another step's worth of transfers"
+                        );
+                        self.conn = None;
+                        self.cache.clear();
                     }
                 }
 
