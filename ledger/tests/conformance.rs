@@ -20,6 +20,19 @@ fn id() -> TransferId {
     TransferId::random()
 }
 
+/// The ids of `account`'s first history page of `limit`, newest first.
+async fn newest_first(
+    ledger: &ledger::Ledger,
+    account: ledger::AccountId,
+    limit: u32,
+) -> Vec<TransferId> {
+    let page = ledger
+        .history(account, HistoryCursor::START, limit)
+        .await
+        .unwrap();
+    page.transfers.iter().map(|t| t.id).collect()
+}
+
 fn rejection(result: Result<impl std::fmt::Debug, SubmitError>) -> TransferError {
     match result {
         Err(SubmitError::Rejected { error, .. }) => error,
@@ -145,15 +158,8 @@ async fn migration_4_indexes_the_transfers_a_sqlite_database_already_has() {
         .await
         .unwrap();
     assert_eq!(indexes, 0, "the indexes every commit wrote are gone");
-    let page = upgraded
-        .history(bob, HistoryCursor::START, 10)
-        .await
-        .unwrap();
     paid.reverse();
-    assert_eq!(
-        page.transfers.iter().map(|t| t.id).collect::<Vec<_>>(),
-        paid
-    );
+    assert_eq!(newest_first(&upgraded, bob, 10).await, paid);
     assert_eq!(upgraded.verify().await.unwrap(), Vec::<Violation>::new());
     upgraded.close().await;
     db.cleanup().await;
@@ -193,16 +199,8 @@ async fn payments_commit_while_history_entries_cannot_be_written_and_catch_up() 
     let (mark, last) = cases::mark_and_last(&db).await;
     assert_eq!(mark, stuck, "no step got through");
     assert!(last >= mark + 6);
-    let page = db
-        .ledger
-        .history(bob, HistoryCursor::START, 10)
-        .await
-        .unwrap();
     paid.reverse();
-    assert_eq!(
-        page.transfers.iter().map(|t| t.id).collect::<Vec<_>>(),
-        paid
-    );
+    assert_eq!(newest_first(&db.ledger, bob, 10).await, paid);
 
     db.execute("DROP TRIGGER entries_refused").await.unwrap();
     writer
@@ -1320,15 +1318,7 @@ mod cases {
                 .unwrap();
             assert_eq!(entries, 2 * below, "two entries for each transfer indexed");
         }
-        let page = db
-            .ledger
-            .history(bob, HistoryCursor::START, 1)
-            .await
-            .unwrap();
-        assert_eq!(
-            page.transfers.iter().map(|x| x.id).collect::<Vec<_>>(),
-            vec![t.id]
-        );
+        assert_eq!(super::newest_first(&db.ledger, bob, 1).await, vec![t.id]);
         later.close().await;
         assert_sound(db).await;
 
