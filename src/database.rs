@@ -31,7 +31,6 @@ pub async fn open(db: &DatabaseSettings, mode: Open) -> anyhow::Result<Ledger> {
         create_owner_only(path)?;
     }
     let config = LedgerConfig {
-        url: db.url.expose().to_owned(),
         sqlite_sync: db.sqlite_sync.into(),
         pool_connections_max: db.pool_connections_max,
         create_if_missing: mode == Open::CreateIfMissing,

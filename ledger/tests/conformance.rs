@@ -33,6 +33,23 @@ async fn newest_first(
     page.transfers.iter().map(|t| t.id).collect()
 }
 
+/// Pays `to` from `from` once for each amount, one after another, through
+/// `ledger`; the transfers' ids in order.
+async fn pay_one_by_one(
+    ledger: &ledger::Ledger,
+    from: ledger::AccountId,
+    to: ledger::AccountId,
+    minors: impl IntoIterator<Item = i64>,
+) -> Vec<TransferId> {
+    let mut ids = Vec::new();
+    for minor in minors {
+        let t = NewTransfer::single(id(), from, to, usd(minor));
+        ids.push(t.id);
+        ledger.submit(t).await.unwrap();
+    }
+    ids
+}
+
 fn rejection(result: Result<impl std::fmt::Debug, SubmitError>) -> TransferError {
     match result {
         Err(SubmitError::Rejected { error, .. }) => error,
@@ -119,12 +136,7 @@ async fn migration_4_indexes_the_transfers_a_sqlite_database_already_has() {
     let alice = db.wallet("alice", Currency::USD).await;
     let bob = db.wallet("bob", Currency::USD).await;
     db.fund(alice, usd(1_000)).await;
-    let mut paid = Vec::new();
-    for minor in 1..=5 {
-        let t = NewTransfer::single(id(), alice, bob, usd(minor));
-        paid.push(t.id);
-        db.ledger.submit(t).await.unwrap();
-    }
+    let mut paid = pay_one_by_one(&db.ledger, alice, bob, 1..=5).await;
     // The schema as ledger migration 3 left it.
     db.execute(
         "DROP TABLE account_entries; DROP TABLE account_entries_mark; \
@@ -190,12 +202,7 @@ async fn payments_commit_while_history_entries_cannot_be_written_and_catch_up() 
     .await
     .unwrap();
     let (stuck, _) = cases::mark_and_last(&db).await;
-    let mut paid = Vec::new();
-    for minor in 1..=6 {
-        let t = NewTransfer::single(id(), alice, bob, usd(minor));
-        paid.push(t.id);
-        writer.submit(t).await.unwrap();
-    }
+    let mut paid = pay_one_by_one(&writer, alice, bob, 1..=6).await;
     let (mark, last) = cases::mark_and_last(&db).await;
     assert_eq!(mark, stuck, "no step got through");
     assert!(last >= mark + 6);
@@ -1171,12 +1178,7 @@ mod cases {
 
     pub(crate) async fn history_pages_newest_first(db: &TestDb) {
         let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
-        let mut ids = Vec::new();
-        for minor in 1..=4 {
-            let t = NewTransfer::single(id(), alice, bob, usd(minor));
-            ids.push(t.id);
-            db.ledger.submit(t).await.unwrap();
-        }
+        let ids = pay_one_by_one(&db.ledger, alice, bob, 1..=4).await;
         // Alice's history also holds her funding: five in all.
         let page1 = db
             .ledger
@@ -1241,19 +1243,10 @@ mod cases {
         };
         let writer = open().await;
         let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
-        let mut paid = Vec::new();
-        for minor in 1..=10 {
-            let t = NewTransfer::single(id(), alice, bob, usd(minor));
-            paid.push(t.id);
-            writer.submit(t).await.unwrap();
-        }
+        let mut paid = pay_one_by_one(&writer, alice, bob, 1..=10).await;
         let early = NewTransfer::pending(id(), alice, bob, usd(50), 600);
         writer.submit(early.clone()).await.unwrap();
-        for minor in 11..=13 {
-            let t = NewTransfer::single(id(), bob, alice, usd(minor));
-            paid.push(t.id);
-            writer.submit(t).await.unwrap();
-        }
+        paid.extend(pay_one_by_one(&writer, bob, alice, 11..=13).await);
         let late = NewTransfer::pending(id(), alice, bob, usd(60), 60);
         writer.submit(late.clone()).await.unwrap();
         if db.backend == TestBackend::Sqlite {

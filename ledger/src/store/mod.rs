@@ -737,7 +737,7 @@ macro_rules! sql_backend {
                 cache: AccountCache,
                 /// Transfers this writer committed (at most: refused ones
                 /// count too) since it last wrote the accounts' entries
-                /// (SQLite only: [`set::DEFERS_ACCOUNT_ENTRIES`]); starts
+                /// (SQLite only: [`set::INDEX_ACCOUNT_ENTRIES`]); starts
                 /// at `entries_step`, so a new writer first indexes what an
                 /// earlier process left past the mark.
                 unindexed: u64,
@@ -777,8 +777,10 @@ macro_rules! sql_backend {
                     let mut conflicts: HashMap<usize, usize> = HashMap::new();
                     let mut combine = true;
                     self.ping_if_idle().await;
-                    if set::DEFERS_ACCOUNT_ENTRIES && self.unindexed >= self.entries_step {
-                        self.index_account_entries().await;
+                    if let Some(step) = set::INDEX_ACCOUNT_ENTRIES
+                        && self.unindexed >= self.entries_step
+                    {
+                        self.index_account_entries(step).await;
                     }
                     let result = loop {
                         let conn = Self::kept(&self.pool, &mut self.conn).await?;
@@ -836,11 +838,11 @@ macro_rules! sql_backend {
                 /// that lasts, such as a full disk, is logged once a step,
                 /// not once a batch): until then histories read a longer
                 /// tail, and no payment waits for it.
-                async fn index_account_entries(&mut self) {
+                async fn index_account_entries(&mut self, step: [&'static str; 2]) {
                     let step = async {
                         let conn = Self::kept(&self.pool, &mut self.conn).await?;
                         let mut tx = sqlx::Connection::begin_with(conn, set::BATCH_BEGIN).await?;
-                        for sql in set::INDEX_ACCOUNT_ENTRIES {
+                        for sql in step {
                             sqlx::query(sql).execute(&mut *tx).await?;
                         }
                         tx.commit().await?;

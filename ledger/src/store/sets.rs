@@ -163,13 +163,12 @@ pub(crate) mod sqlite {
     pub(crate) const BATCH_BEGIN: &str = "BEGIN IMMEDIATE";
 
     /// An account's history is read from `account_entries`, which the
-    /// writer fills in steps ([`INDEX_ACCOUNT_ENTRIES`]), not from indexes
-    /// of `transfers` that every commit would write (ledger migration 4).
-    pub(crate) const DEFERS_ACCOUNT_ENTRIES: bool = true;
-    /// One step, in one transaction: the entries of every transfer past
-    /// the mark, in key order, then the mark moved to the last transfer.
-    /// Under the write lock, so no transfer commits between the two.
-    pub(crate) const INDEX_ACCOUNT_ENTRIES: [&str; 2] = [
+    /// writer fills in steps, not from indexes of `transfers` that every
+    /// commit would write (ledger migration 4). One step, in one
+    /// transaction: the entries of every transfer past the mark, in key
+    /// order, then the mark moved to the last transfer. Under the write
+    /// lock, so no transfer commits between the two.
+    pub(crate) const INDEX_ACCOUNT_ENTRIES: Option<[&str; 2]> = Some([
         "INSERT INTO account_entries (account_id, seq) \
          SELECT account_id, seq FROM ( \
              SELECT debit_account_id AS account_id, seq FROM transfers \
@@ -179,7 +178,7 @@ pub(crate) mod sqlite {
              WHERE seq > (SELECT seq FROM account_entries_mark) \
          ) ORDER BY account_id, seq",
         "UPDATE account_entries_mark SET seq = COALESCE((SELECT MAX(seq) FROM transfers), seq)",
-    ];
+    ]);
     /// `paybot verify`: transfers up to the mark without both entries
     /// (`missing`), and entries naming no transfer of their account or
     /// past the mark (`stray`).
@@ -509,13 +508,12 @@ pub(crate) mod postgres {
     /// (`plan_cache_mode`) cost more than it saved.
     pub(crate) const BATCH_BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off";
 
-    /// An account's history is read through `transfers_by_debit` and
-    /// `transfers_by_credit`, which each commit keeps (PostgreSQL's WAL
-    /// logs an index insert as a small record, not its page).
-    pub(crate) const DEFERS_ACCOUNT_ENTRIES: bool = false;
-    /// Not used: see [`DEFERS_ACCOUNT_ENTRIES`].
-    pub(crate) const INDEX_ACCOUNT_ENTRIES: [&str; 2] = ["SELECT 1", "SELECT 1"];
-    /// No entries to check: see [`DEFERS_ACCOUNT_ENTRIES`].
+    /// None: an account's history is read through `transfers_by_debit`
+    /// and `transfers_by_credit`, which each commit keeps (by our reading
+    /// PostgreSQL's WAL logs an index insert as a small record, not its
+    /// page).
+    pub(crate) const INDEX_ACCOUNT_ENTRIES: Option<[&str; 2]> = None;
+    /// No entries to check: see [`INDEX_ACCOUNT_ENTRIES`].
     pub(crate) const ACCOUNT_ENTRIES_CHECK: Option<&str> = None;
     /// An account's transfers before a cursor, newest first. Binds the
     /// account, the cursor's `seq` and the page's length.
