@@ -374,6 +374,7 @@ conformance!(
     outbox_is_written_with_its_group_and_only_then,
     record_writes_commit_with_their_group_and_a_conflict_leaves_it_out,
     record_writes_of_one_kind_combine_and_a_conflict_still_leaves_its_unit_out,
+    rows_of_a_refused_unit_are_not_written_and_its_batch_commits,
     outbox_messages_are_handed_out_until_delivered,
     outbox_marks_many_at_once_and_counts_the_backlog,
     credit_balance_max_refuses_what_would_go_over,
@@ -728,6 +729,75 @@ mod cases {
             (1, 1)
         );
         assert_eq!(db.ledger.outbox_undelivered(100).await.unwrap().len(), 33);
+        assert_sound(db).await;
+    }
+
+    pub(crate) async fn rows_of_a_refused_unit_are_not_written_and_its_batch_commits(db: &TestDb) {
+        // Each unit pays Bob, tells him (an outbox message of its own) and
+        // counts an attempt on a message of its own (the outbox standing in
+        // for another component's table); units 3 and 9 ask for more than
+        // Alice has. On PostgreSQL the writer writes records and outbox
+        // messages before it locks the accounts: a refused unit's must
+        // still never commit, nor keep the others from committing.
+        let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
+        let counters: Vec<OutboxMessage> = (1..=12)
+            .map(|i| OutboxMessage::new(i, "count", format!("counter {i}")).unwrap())
+            .collect();
+        db.ledger.enqueue_outbox(&counters).await.unwrap();
+        let refused = [3_u128, 9];
+        let told = |round: u128, i: u128| 1_000 * round + i;
+        let unit = |round: u128, i: u128| {
+            let minor = if refused.contains(&i) { 5_000 } else { 10 };
+            Unit {
+                transfers: vec![NewTransfer::single(id(), alice, bob, usd(minor))],
+                outbox: vec![
+                    OutboxMessage::new(told(round, i), "notify", "bob got $0.10").unwrap(),
+                ],
+                records: vec![
+                    RecordWrite::new(
+                        "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1",
+                        vec![SqlValue::Uuid(Some(i))],
+                    )
+                    .expecting_rows(1),
+                ],
+            }
+        };
+        for round in 1..=2_u128 {
+            let answers = db
+                .commit_side_by_side((1..=12).map(|i| unit(round, i)).collect())
+                .await;
+            for (i, answer) in (1..=12).zip(&answers) {
+                if refused.contains(&i) {
+                    assert!(
+                        matches!(answer, Err(SubmitError::Rejected { .. })),
+                        "unit {i}: {answer:?}"
+                    );
+                } else {
+                    assert!(answer.is_ok(), "unit {i}: {answer:?}");
+                }
+            }
+            let mut written: Vec<(u128, i32)> = db
+                .ledger
+                .outbox_undelivered(100)
+                .await
+                .unwrap()
+                .iter()
+                .map(|m| (m.message.id(), m.attempts))
+                .collect();
+            written.sort_unstable();
+            let counted = (1..=12).map(|i| {
+                let n = if refused.contains(&i) { 0 } else { round };
+                (i, i32::try_from(n).unwrap())
+            });
+            let told_bob = (1..=round)
+                .flat_map(|r| (1..=12).map(move |i| (r, i)))
+                .filter(|(_, i)| !refused.contains(i))
+                .map(|(r, i)| (told(r, i), 0));
+            let expected: Vec<(u128, i32)> = counted.chain(told_bob).collect();
+            assert_eq!(written, expected, "round {round}");
+            let paid = 100 * i64::try_from(round).unwrap();
+            assert_eq!(balance(db, bob).await, (paid, paid));
+        }
         assert_sound(db).await;
     }
 
