@@ -648,20 +648,6 @@ mod cases {
                 .expecting_rows(1)
                 .combining(BUMP_ROWS)
         };
-        let attempts = |db: &'_ TestDb| {
-            let ledger = db.ledger.clone();
-            async move {
-                let mut all: Vec<(u128, i32)> = ledger
-                    .outbox_undelivered(100)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|m| (m.message.id(), m.attempts))
-                    .collect();
-                all.sort_unstable();
-                all
-            }
-        };
         // Each unit writes its message, then bumps it: a unit's writes run
         // in order, whatever is combined.
         let units = (1..=32)
@@ -677,7 +663,7 @@ mod cases {
             "32 units side by side: some writes combined"
         );
         assert_eq!(
-            attempts(db).await,
+            outbox_attempts(db).await,
             (1..=32).map(|i| (i, 1)).collect::<Vec<_>>()
         );
         // One unit among them bumps a message that is not there: it alone is
@@ -708,7 +694,7 @@ mod cases {
         }
         assert_eq!(balance(db, bob).await, (160, 160));
         assert_eq!(
-            attempts(db).await,
+            outbox_attempts(db).await,
             (1..=32)
                 .map(|i| (i, if i <= 16 { 2 } else { 1 }))
                 .collect::<Vec<_>>()
@@ -776,15 +762,7 @@ mod cases {
                     assert!(answer.is_ok(), "unit {i}: {answer:?}");
                 }
             }
-            let mut written: Vec<(u128, i32)> = db
-                .ledger
-                .outbox_undelivered(100)
-                .await
-                .unwrap()
-                .iter()
-                .map(|m| (m.message.id(), m.attempts))
-                .collect();
-            written.sort_unstable();
+            let written = outbox_attempts(db).await;
             let counted = (1..=12).map(|i| {
                 let n = if refused.contains(&i) { 0 } else { round };
                 (i, i32::try_from(n).unwrap())
@@ -799,6 +777,20 @@ mod cases {
             assert_eq!(balance(db, bob).await, (paid, paid));
         }
         assert_sound(db).await;
+    }
+
+    /// Every undelivered outbox message's id and attempts, by id.
+    async fn outbox_attempts(db: &TestDb) -> Vec<(u128, i32)> {
+        let mut all: Vec<(u128, i32)> = db
+            .ledger
+            .outbox_undelivered(100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| (m.message.id(), m.attempts))
+            .collect();
+        all.sort_unstable();
+        all
     }
 
     pub(crate) async fn outbox_messages_are_handed_out_until_delivered(db: &TestDb) {
