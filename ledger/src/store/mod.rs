@@ -76,7 +76,7 @@ impl From<Error> for LedgerError {
             Error::Driver(e) => LedgerError::Storage(StorageError::new(e)),
             Error::Ledger(e) => e,
             Error::RecordConflict { .. } | Error::CombinedMismatch | Error::RowsOfRefused => {
-                LedgerError::Corrupt("a record conflict escaped its batch".to_owned())
+                LedgerError::Corrupt("a batch's retry escaped its writer".to_owned())
             }
         }
     }
@@ -942,13 +942,15 @@ macro_rules! sql_backend {
                             .enumerate()
                             .filter(|(group, _)| !conflicts.contains_key(group))
                     };
+                    // The messages, then the records, in the order the
+                    // batch writes them after the engine.
+                    let outbox: Vec<&OutboxMessage> = kept().flat_map(|(_, g)| g.outbox).collect();
+                    insert_outbox(&mut tx, &outbox, now_ms).await?;
                     let records: Vec<(usize, &[RecordWrite])> = kept()
                         .filter(|(_, g)| !g.records.is_empty())
                         .map(|(group, g)| (group, g.records))
                         .collect();
                     write_records(&mut tx, &records, combine).await?;
-                    let outbox: Vec<&OutboxMessage> = kept().flat_map(|(_, g)| g.outbox).collect();
-                    insert_outbox(&mut tx, &outbox, now_ms).await?;
                 }
                 let referenced: Vec<Transfer> = known
                     .iter()
