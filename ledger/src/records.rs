@@ -113,13 +113,8 @@ impl From<bool> for SqlValue {
     }
 }
 
-/// One statement of another component, committed in the batch transaction
-/// if and only if its unit's transfers are applied. On PostgreSQL the
-/// writer runs a batch's records before it locks the accounts (and, when
-/// the engine then refuses a unit that had some, rolls back and runs them
-/// after it), so there a record must not read or change the ledger's
-/// accounts, transfers or deadlines; on SQLite they run after the engine
-/// (the ledger's own new accounts are record writes there).
+/// One statement of another component, run in the batch transaction if and
+/// only if its unit's transfers are applied.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RecordWrite {
     sql: String,

@@ -722,9 +722,8 @@ mod cases {
         // Each unit pays Bob, tells him (an outbox message of its own) and
         // counts an attempt on a message of its own (the outbox standing in
         // for another component's table); units 3 and 9 ask for more than
-        // Alice has. On PostgreSQL the writer writes records and outbox
-        // messages before it locks the accounts: a refused unit's must
-        // still never commit, nor keep the others from committing.
+        // Alice has. A refused unit's records and messages must never
+        // commit, nor keep the others in its batch from committing.
         let (alice, bob) = alice_funded_and_bob(db, 1_000).await;
         let counters: Vec<OutboxMessage> = (1..=12)
             .map(|i| OutboxMessage::new(i, "count", format!("counter {i}")).unwrap())

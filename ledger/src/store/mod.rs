@@ -51,11 +51,6 @@ pub(crate) enum Error {
     /// did not change the rows they expect: the batch is rolled back and
     /// tried again with each write on its own, which finds the group.
     CombinedMismatch,
-    /// The groups' records and outbox messages were written before the
-    /// accounts were locked ([`sets::postgres::UNIT_ROWS_BEFORE_LOCKS`]) and
-    /// the engine then refused a group that had some: the batch is rolled
-    /// back and tried again with them after the engine, as SQLite runs it.
-    RowsOfRefused,
 }
 
 impl From<sqlx::Error> for Error {
@@ -75,8 +70,8 @@ impl From<Error> for LedgerError {
         match error {
             Error::Driver(e) => LedgerError::Storage(StorageError::new(e)),
             Error::Ledger(e) => e,
-            Error::RecordConflict { .. } | Error::CombinedMismatch | Error::RowsOfRefused => {
-                LedgerError::Corrupt("a batch's retry escaped its writer".to_owned())
+            Error::RecordConflict { .. } | Error::CombinedMismatch => {
+                LedgerError::Corrupt("a record conflict escaped its batch".to_owned())
             }
         }
     }
@@ -781,7 +776,6 @@ macro_rules! sql_backend {
                     let mut attempt = 1;
                     let mut conflicts: HashMap<usize, usize> = HashMap::new();
                     let mut combine = true;
-                    let mut rows_first = set::UNIT_ROWS_BEFORE_LOCKS;
                     self.ping_if_idle().await;
                     if let Some(step) = set::INDEX_ACCOUNT_ENTRIES
                         && self.unindexed >= self.entries_step
@@ -790,12 +784,9 @@ macro_rules! sql_backend {
                     }
                     let result = loop {
                         let conn = Self::kept(&self.pool, &mut self.conn).await?;
-                        let how = Attempt {
-                            conflicts: &conflicts,
-                            combine,
-                            rows_first,
-                        };
-                        match try_commit_batch(conn, &mut self.cache, groups, &how, now_ms).await {
+                        match try_commit_batch(conn, &mut self.cache, groups, &conflicts, combine, now_ms)
+                            .await
+                        {
                             Err(Error::Driver(e))
                                 if attempt < BATCH_ATTEMPTS_MAX && is_retryable(&e) =>
                             {
@@ -808,7 +799,6 @@ macro_rules! sql_backend {
                                 conflicts.insert(group, record);
                             }
                             Err(Error::CombinedMismatch) if combine => combine = false,
-                            Err(Error::RowsOfRefused) if rows_first => rows_first = false,
                             other => break other,
                         }
                     };
@@ -896,62 +886,23 @@ macro_rules! sql_backend {
                 }
             }
 
-            /// How one attempt at a batch runs, as the attempts before it
-            /// left it.
-            struct Attempt<'a> {
-                /// Groups left out, each with its record write that found
-                /// its rows changed.
-                conflicts: &'a HashMap<usize, usize>,
-                /// Writes of one kind from several groups as one statement.
-                combine: bool,
-                /// The groups' record writes and outbox messages before the
-                /// accounts are locked ([`set::UNIT_ROWS_BEFORE_LOCKS`]),
-                /// not after the engine.
-                rows_first: bool,
-            }
-
             /// One attempt at a batch, in phases: read the transfers it
             /// names, lock its accounts (sorted), read the resolutions of the
             /// pending transfers it names, run the engine, write the new
             /// transfers, their deadlines, the outbox of the groups that
             /// succeeded and the account deltas (`write_batch`: one statement
-            /// on PostgreSQL), run the record writes, commit. With
-            /// `rows_first` the record writes and outbox messages of every
-            /// group not left out are written before the locks instead, and
-            /// a group the engine then refuses that had some rolls the
-            /// attempt back ([`Error::RowsOfRefused`]).
+            /// on PostgreSQL), run the record writes, commit.
             async fn try_commit_batch(
                 conn: &mut Conn,
                 cache: &mut AccountCache,
                 groups: &[BatchItem<'_>],
-                how: &Attempt<'_>,
+                conflicts: &HashMap<usize, usize>,
+                combine: bool,
                 now_ms: i64,
             ) -> Result<Vec<GroupAnswer>, Error> {
-                let Attempt {
-                    conflicts,
-                    combine,
-                    rows_first,
-                } = *how;
                 let keys = BatchKeys::of(groups);
                 let mut tx = sqlx::Connection::begin_with(conn, set::BATCH_BEGIN).await?;
                 let known = select_transfers(&mut tx, set::TRANSFERS_BY_ID, &keys.ids).await?;
-                if rows_first {
-                    let kept = || {
-                        groups
-                            .iter()
-                            .enumerate()
-                            .filter(|(group, _)| !conflicts.contains_key(group))
-                    };
-                    // The messages, then the records, in the order the
-                    // batch writes them after the engine.
-                    let outbox: Vec<&OutboxMessage> = kept().flat_map(|(_, g)| g.outbox).collect();
-                    insert_outbox(&mut tx, &outbox, now_ms).await?;
-                    let records: Vec<(usize, &[RecordWrite])> = kept()
-                        .filter(|(_, g)| !g.records.is_empty())
-                        .map(|(group, g)| (group, g.records))
-                        .collect();
-                    write_records(&mut tx, &records, combine).await?;
-                }
                 let referenced: Vec<Transfer> = known
                     .iter()
                     .filter(|t| keys.pending_refs.contains(&t.id.as_uuid()))
@@ -986,17 +937,6 @@ macro_rules! sql_backend {
                         None => Ok(state.apply_group(g.transfers, now_ms)),
                     })
                     .collect();
-                // Written above for every group not left out: a refused
-                // group's must not commit.
-                if rows_first
-                    && groups.iter().enumerate().zip(&results).any(|((group, g), result)| {
-                        !(g.records.is_empty() && g.outbox.is_empty())
-                            && !conflicts.contains_key(&group)
-                            && !matches!(result, Ok(Ok(_)))
-                    })
-                {
-                    return Err(Error::RowsOfRefused);
-                }
                 let applied = || {
                     groups
                         .iter()
@@ -1005,11 +945,7 @@ macro_rules! sql_backend {
                         .filter(|(_, result)| matches!(result, Ok(Ok(_))))
                         .map(|(group, _)| group)
                 };
-                let outbox: Vec<&OutboxMessage> = if rows_first {
-                    Vec::new()
-                } else {
-                    applied().flat_map(|(_, g)| g.outbox).collect()
-                };
+                let outbox: Vec<&OutboxMessage> = applied().flat_map(|(_, g)| g.outbox).collect();
                 let deltas = state.account_deltas();
                 let writes = sets::BatchWrites::new(state.new_transfers(), &outbox, now_ms, &deltas);
                 let updated = set::write_batch(&mut tx, &writes).await?;
@@ -1017,11 +953,9 @@ macro_rules! sql_backend {
                 if updated != expected {
                     return Err(corrupt(format!("updated {updated} of {expected} accounts' totals")));
                 }
-                if !rows_first {
-                    let records: Vec<(usize, &[RecordWrite])> =
-                        applied().map(|(group, g)| (group, g.records)).collect();
-                    write_records(&mut tx, &records, combine).await?;
-                }
+                let records: Vec<(usize, &[RecordWrite])> =
+                    applied().map(|(group, g)| (group, g.records)).collect();
+                write_records(&mut tx, &records, combine).await?;
                 tx.commit().await?;
                 if set::CACHES_ACCOUNTS {
                     // Record writes are any SQL: an account they changed

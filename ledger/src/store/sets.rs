@@ -161,10 +161,6 @@ pub(crate) mod sqlite {
     pub(crate) const DATA_VERSION: &str = "PRAGMA data_version";
     /// How a batch's transaction begins: with the database's write lock.
     pub(crate) const BATCH_BEGIN: &str = "BEGIN IMMEDIATE";
-    /// The record writes and outbox messages are written after the engine,
-    /// for the groups it applied: the transaction holds the one write lock
-    /// from its start, so writing them earlier would shorten nothing.
-    pub(crate) const UNIT_ROWS_BEFORE_LOCKS: bool = false;
 
     /// An account's history is read from `account_entries`, which the
     /// writer fills in steps, not from indexes of `transfers` that every
@@ -511,15 +507,6 @@ pub(crate) mod postgres {
     /// right plan; planning each run for its values instead
     /// (`plan_cache_mode`) cost more than it saved.
     pub(crate) const BATCH_BEGIN: &str = "BEGIN; SET LOCAL enable_seqscan = off";
-    /// The record writes and outbox messages of every group are written
-    /// before the accounts are locked, not after the engine: the accounts'
-    /// row locks are held until the commit, and the next batch, which
-    /// shares some of its accounts, waits for them; these statements no
-    /// longer add to that wait. A group the engine then refuses that had
-    /// some rolls the attempt back, and the batch is tried again with them
-    /// after the engine. Neither touches what the engine reads (a record
-    /// write must not: see [`crate::RecordWrite`]).
-    pub(crate) const UNIT_ROWS_BEFORE_LOCKS: bool = true;
 
     /// None: an account's history is read through `transfers_by_debit`
     /// and `transfers_by_credit`, which each commit keeps (by our reading
